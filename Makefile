@@ -1,0 +1,27 @@
+# The two set-up commands of the README: `make up` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test install bench clean
+
+$(BIN)/jetcron: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/jetcron
+
+up: install
+	$(BIN)/jetcron up
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench --quick
+
+clean:
+	rm -rf $(VENV) .jetcron

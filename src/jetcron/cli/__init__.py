@@ -1,0 +1,1 @@
+"""The `jetcron` command line."""

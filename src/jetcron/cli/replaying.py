@@ -1,0 +1,76 @@
+"""Client-side replay: the same folds as the service, run from sequence 1."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import typer
+from rich.progress import Progress
+
+from jetcron.cli.common import console, print_json, run, table, with_nats
+from jetcron.client import query
+from jetcron.projections import queries
+from jetcron.projections.state import Views, apply
+from jetcron.scheduler.log import EventLog
+
+
+async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None) -> Views:
+    """Views folded from the whole log (up to as_of, by server append time)."""
+    event_log = await EventLog(nc).open(create=False)
+    views = Views()
+    limit_ns = None if as_of is None else int(as_of.timestamp() * 1e9)
+    try:
+        end = until_seq or await event_log.last_seq()
+        if end == 0:
+            return views
+        with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("replaying", total=end)
+            async for batch in event_log.read(until_seq=end):
+                for stored in batch:
+                    if limit_ns is not None and stored.stored_ns > limit_ns:
+                        return views
+                    apply(views, stored)
+                progress.update(task, completed=batch[-1].seq)
+    finally:
+        await event_log.close()
+    return views
+
+
+def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:
+    """`jetcron replay`."""
+    if verify:
+        _verify(server, as_json)
+        return
+    views = run(with_nats(server, lambda nc: rebuild(nc, as_of)))
+    when = as_of or datetime.now(timezone.utc)
+    rows = queries.list_schedules(views, {}, when)
+    if as_json:
+        print_json({"as_of": when.isoformat(), "position": views.position, "schedules": rows})
+        return
+    table(f"schedules as of {when.isoformat()} (log seq {views.position})",
+          ["name", "spec", "tz", "state", "version", "runs", "ok", "failed", "updated by"],
+          ([r["name"], r["spec"], r["tz"], r["state"], r["version"], r.get("runs_total", 0),
+            r.get("runs_succeeded", 0), r.get("runs_failed", 0), r.get("updated_by") or r.get("created_by")]
+           for r in rows))
+
+
+def _verify(server: str, as_json: bool) -> None:
+    async def both(nc: Any) -> tuple[dict[str, Any], Views]:
+        live = await query(nc, "state", {})
+        return live, await rebuild(nc, None, until_seq=live["position"])
+
+    live, views = run(with_nats(server, both))
+    rebuilt = msgspec.to_builtins(views)
+    live_views = live["views"]
+    same = msgspec.json.encode(rebuilt) == msgspec.json.encode(live_views) or rebuilt == live_views
+    result = {"position": live["position"], "identical": same}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"replayed to seq {live['position']}: " + ("[green]identical[/] to the live service" if same
+                      else "[red]DIFFERENT[/] from the live service"))
+    if not same:
+        raise typer.Exit(1)

@@ -1,0 +1,189 @@
+"""`jetcron schedule ...`: create, change and inspect schedules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+
+from jetcron import ids
+from jetcron.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    ServerOpt,
+    console,
+    default_actor,
+    fmt_time,
+    handle_errors,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
+from jetcron.cli.options import DefinitionOptions, definition_of, patch_of, with_definition_options
+from jetcron.cli.timing import fires_rows, print_fires
+from jetcron.client import query, send_command
+from jetcron.scheduler.commands import (
+    AnyCommand,
+    CreateSchedule,
+    DeleteSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    TriggerSchedule,
+    UpdateSchedule,
+)
+from jetcron.scheduler.decider import validate_name
+from jetcron.scheduler.handler import CommandReply
+from jetcron.scheduler.validation import validate_definition
+
+app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
+
+
+def _meta(name: str, actor: str | None, reason: str) -> dict[str, Any]:
+    return {"name": name, "command_id": ids.new_id(), "at": datetime.now(timezone.utc),
+            "actor": actor or default_actor(), "reason": reason}
+
+
+def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
+    reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, command)))
+    if as_json:
+        print_json(reply)
+    elif not reply.events:
+        console.print(f"{command.name}: nothing to change")
+    else:
+        last = reply.events[-1]
+        console.print(f"{done} (log seq {last.seq})", highlight=False)
+
+
+@app.command("add", context_settings={"allow_interspersed_args": False})
+@handle_errors
+@with_definition_options
+def add(
+    name: str = typer.Argument(..., help="Schedule name: letters, digits, '_', '.', '-'."),
+    spec: str = typer.Argument(..., help="Cron (5 fields), @hourly..., '@every 15m', '@at 2026-12-24T18:00'."),
+    command: list[str] | None = typer.Argument(None, help="The command to run, after `--`."),
+    server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt, as_json: bool = JsonOpt,
+    **options: Any,
+) -> None:
+    """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
+    validate_name(name)
+    definition = validate_definition(definition_of(DefinitionOptions(spec=spec, command=command, **options)))
+    cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
+    _send(server, cmd, as_json, f"created schedule {name!r}")
+
+
+@app.command("update", context_settings={"allow_interspersed_args": False})
+@handle_errors
+@with_definition_options
+def update(
+    name: str = typer.Argument(...),
+    command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
+    spec: str | None = typer.Option(None, "--spec", help="A new spec."),
+    server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt, as_json: bool = JsonOpt,
+    **options: Any,
+) -> None:
+    """Change some fields of a schedule; the others keep their value."""
+    patch = patch_of(DefinitionOptions(spec=spec, command=command, **options))
+    _send(server, UpdateSchedule(**_meta(name, actor, reason), patch=patch), as_json, f"updated schedule {name!r}")
+
+
+@app.command("pause")
+@handle_errors
+def pause(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
+          as_json: bool = JsonOpt) -> None:
+    """Stop firing a schedule until it is resumed."""
+    _send(server, PauseSchedule(**_meta(name, actor, reason)), as_json, f"paused schedule {name!r}")
+
+
+@app.command("resume")
+@handle_errors
+def resume(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
+           as_json: bool = JsonOpt) -> None:
+    """Resume a paused schedule (fires missed while paused are not run)."""
+    _send(server, ResumeSchedule(**_meta(name, actor, reason)), as_json, f"resumed schedule {name!r}")
+
+
+@app.command("delete")
+@handle_errors
+def delete(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
+           as_json: bool = JsonOpt) -> None:
+    """Delete a schedule; its history stays in the log and the name can be reused."""
+    _send(server, DeleteSchedule(**_meta(name, actor, reason)), as_json, f"deleted schedule {name!r}")
+
+
+@app.command("trigger")
+@handle_errors
+def trigger(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
+            as_json: bool = JsonOpt) -> None:
+    """Run a schedule now, once (also while paused; it stays paused)."""
+    cmd = TriggerSchedule(**_meta(name, actor, reason))
+    reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, cmd)))
+    if as_json:
+        print_json(reply)
+        return
+    event = reply.events[0].envelope.event
+    console.print(f"triggered {name!r}: run {getattr(event, 'run_id', '?')}", highlight=False)
+
+
+@app.command("list")
+@handle_errors
+def list_(server: str = ServerOpt, as_json: bool = JsonOpt,
+          all_: bool = typer.Option(False, "--all", "-a", help="Include completed schedules.")) -> None:
+    """All live schedules with their state and next fire."""
+    rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "schedules", {})))
+    if not all_:
+        rows = [r for r in rows if r["state"] != "completed"]
+    if as_json:
+        print_json(rows)
+        return
+    table(None, ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"],
+          ([r["name"], r["spec"], r["tz"], _state(r), r["target"], fmt_time(r["next_fire"]),
+            f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
+            r.get("runs_total", 0)] for r in rows))
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["state"] == "paused" and row.get("paused_reason"):
+        return f"paused ({row['paused_reason']})"
+    return str(row["state"])
+
+
+@app.command("show")
+@handle_errors
+def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
+    """One schedule: its definition, state, last 10 runs and next 10 fires."""
+    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
+    if as_json:
+        print_json(row)
+        return
+    d = row["definition"]
+    job = d["job"]
+    what = " ".join(job.get("command") or []) or job.get("shell") or f"action {job.get('action')} {job.get('params', {})}"
+    console.print(f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}", highlight=False)
+    for label, value in (("spec", f"{d['spec']}  ({d.get('tz', 'UTC')})"), ("runs", what),
+                         ("target", d.get("target", "default")), ("overlap", d.get("overlap", "skip")),
+                         ("timeout", d.get("timeout_s", 3600)), ("description", d.get("description", "")),
+                         ("created", f"{fmt_time(row.get('created_at'))} by {row.get('created_by')}"),
+                         ("updated", f"{fmt_time(row.get('updated_at'))} by {row.get('updated_by')}")):
+        console.print(f"  {label:12} {value}", highlight=False)
+    table("last runs", ["run", "fire time", "status", "attempt", "executor", "duration s"],
+          ([r["run_id"], fmt_time(r["fire_time"]), r["status"], r["attempt"], r["executor"],
+            r.get("duration_s")] for r in row.get("runs", [])))
+    print_fires(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), "next fires")
+
+
+@app.command("next")
+@handle_errors
+def next_(name: str, n: int = typer.Option(10, "-n", help="How many fires."), server: str = ServerOpt,
+          as_json: bool = JsonOpt) -> None:
+    """The next fire times of a stored schedule."""
+    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n})))
+    rows = fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC"))
+    if as_json:
+        print_json(rows)
+    else:
+        print_fires(rows, None)
+
+

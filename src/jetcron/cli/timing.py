@@ -1,0 +1,72 @@
+"""`jetcron preview` and `jetcron due`: when things will fire."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytz
+import typer
+
+from jetcron.cli.common import JsonOpt, ServerOpt, console, handle_errors, iso_z, parse_iso, print_json, run, table, with_nats
+from jetcron.client import query
+from jetcron.errors import InvalidInput
+from jetcron.scheduler.spec import next_fires, parse_duration, parse_spec, validate_tz
+
+
+def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
+    """[{utc, local}] for fire times (datetimes or ISO strings)."""
+    zone = pytz.timezone(tz)
+    out = []
+    for f in fires:
+        dt = f if isinstance(f, datetime) else parse_iso(str(f))
+        local = dt.astimezone(zone)
+        out.append({"utc": iso_z(dt), "local": local.replace(microsecond=0).isoformat(), "tz": tz})
+    return out
+
+
+def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
+    """A table of fire times."""
+    table(title, ["#", "UTC", "local"], ([i, r["utc"], r["local"]] for i, r in enumerate(rows, 1)))
+
+
+@handle_errors
+def preview(
+    spec: str = typer.Argument(..., help="A spec: cron, @daily, '@every 15m', '@at ...'."),
+    tz: str = typer.Option("UTC", "--tz", help="IANA time zone."),
+    after: str | None = typer.Option(None, "--after", help="Start after this ISO time (default now)."),
+    n: int = typer.Option(10, "-n", help="How many fires."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show the next fire times of a spec (offline; no server needed)."""
+    zone = validate_tz(tz)
+    parse_spec(spec, zone)
+    if n < 1:
+        raise InvalidInput("-n must be >= 1")
+    start = parse_iso(after) if after else datetime.now(timezone.utc)
+    rows = fires_rows(next_fires(spec, zone, start, n), zone)
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        console.print("no fires after that time")
+    else:
+        print_fires(rows, f"{spec} ({zone})")
+
+
+@handle_errors
+def due(
+    within: str = typer.Option("1h", "--within", help="Look this far ahead, e.g. 15m, 1h, 1d."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Upcoming fires across all active schedules, soonest first."""
+    try:
+        horizon = parse_duration(within).total_seconds()
+    except ValueError as err:
+        raise InvalidInput(f"--within: {err}") from err
+    rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon})))
+    if as_json:
+        print_json(rows)
+        return
+    table(f"due within {within}", ["UTC", "local", "schedule", "target", "runs"],
+          ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows))

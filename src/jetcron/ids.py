@@ -1,0 +1,31 @@
+"""Identifiers: fresh ids for the shell, derived ids for the pure core."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import datetime
+
+
+def new_id() -> str:
+    """A fresh, time-sortable id (48-bit ms timestamp + 64 random bits), 28 hex chars."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(8).hex()}"
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic 20-hex-char id from its parts (pure; for ids decided by the core)."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=10).hexdigest()
+
+
+def fire_id(schedule_id: str, version: int, fire_time: datetime) -> str:
+    """The identity of one nominal fire; the trigger's Nats-Msg-Id."""
+    stamp = fire_time.strftime("%Y%m%dT%H%M%S")
+    if fire_time.microsecond:
+        stamp += f".{fire_time.microsecond:06d}"
+    return f"{schedule_id}:v{version}:{stamp}Z"
+
+
+def run_id_for(fire: str) -> str:
+    """The run id of a fire: deterministic, so a trigger emitted twice names the same run."""
+    return derived_id("run", fire)

@@ -1,0 +1,137 @@
+"""Audit view: every schedule change with actor, reason and a field-level diff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from jetcron.scheduler.events import (
+    ScheduleCompleted,
+    ScheduleCreated,
+    ScheduleDeleted,
+    ScheduleEvent,
+    SchedulePaused,
+    ScheduleResumed,
+    ScheduleUpdated,
+    StoredEvent,
+    event_type,
+)
+from jetcron.scheduler.model import ScheduleDefinition
+
+Diff = dict[str, list[Any]]
+"""Dotted field -> [old, new], values as JSON-ready builtins."""
+
+
+class AuditEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """One schedule event as an operator reads it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    type: str
+    """The event tag, e.g. `schedule.updated`."""
+    name: str
+    schedule_id: str
+    version: int
+    reason: str = ""
+    diff: Diff = {}
+    """Created: every set field as [None, value]; updated: changed fields; otherwise empty."""
+
+
+class Incarnation(msgspec.Struct, gc=False, array_like=True):
+    """The latest version and definition of one schedule_id, to diff the next update against."""
+
+    version: int
+    definition: ScheduleDefinition | None = None
+    """None when the creation is outside our history (retention)."""
+
+
+class AuditView(msgspec.Struct, kw_only=True, gc=False):
+    """Audit entries in log order."""
+
+    entries: list[AuditEntry] = []
+    known: dict[str, Incarnation] = {}
+
+
+def apply(view: AuditView, stored: StoredEvent) -> None:
+    """Fold one stored event into the audit view."""
+    event = stored.envelope.event
+    if type(event) in HANDLERS:
+        _on_schedule_event(view, event, stored)
+
+
+def query(
+    view: AuditView,
+    name: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """Entries oldest first, optionally of one schedule name and at or after `since`."""
+    out = [
+        e
+        for e in view.entries
+        if (name is None or e.name == name) and (since is None or e.at >= since)
+    ]
+    return out if limit is None else out[-limit:]
+
+
+def diff(old: ScheduleDefinition | None, new: ScheduleDefinition) -> Diff:
+    """Changed fields as {field: [old, new]}, one level into nested structs (`job.command`)."""
+    if old is None:
+        return {k: [None, v] for k, v in msgspec.to_builtins(new).items()}
+    out: Diff = {}
+    for field in new.__struct_fields__:
+        a, b = getattr(old, field), getattr(new, field)
+        if a == b:
+            continue
+        if isinstance(a, msgspec.Struct) and type(a) is type(b):
+            for sub in a.__struct_fields__:
+                x, y = getattr(a, sub), getattr(b, sub)
+                if x != y:
+                    out[f"{field}.{sub}"] = [msgspec.to_builtins(x), msgspec.to_builtins(y)]
+        else:
+            out[field] = [msgspec.to_builtins(a), msgspec.to_builtins(b)]
+    return out
+
+
+def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEvent) -> None:
+    known = view.known.get(event.schedule_id)
+    if known is not None and event.version <= known.version:
+        return  # why: a duplicate of an event already recorded (versions only grow)
+    changes: Diff = {}
+    if known is None:
+        known = view.known[event.schedule_id] = Incarnation(event.version)
+    definition = getattr(event, "definition", None)
+    if isinstance(definition, ScheduleDefinition):
+        changes = diff(known.definition, definition)
+        known.definition = definition
+    known.version = event.version
+    env = stored.envelope
+    view.entries.append(
+        AuditEntry(
+            seq=stored.seq,
+            at=env.at,
+            actor=env.actor,
+            type=event_type(event),
+            name=event.name,
+            schedule_id=event.schedule_id,
+            version=event.version,
+            reason=env.reason or getattr(event, "reason", ""),
+            diff=changes,
+        )
+    )
+
+
+Handler = Callable[[AuditView, Any, StoredEvent], None]
+HANDLERS: dict[type, Handler] = {
+    ScheduleCreated: _on_schedule_event,
+    ScheduleUpdated: _on_schedule_event,
+    SchedulePaused: _on_schedule_event,
+    ScheduleResumed: _on_schedule_event,
+    ScheduleCompleted: _on_schedule_event,
+    ScheduleDeleted: _on_schedule_event,
+}
+"""Event type -> fold step; the container routes events through this table."""

@@ -1,0 +1,160 @@
+"""Health: problems an operator should look at, derived from the views at a given time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+import msgspec
+
+from jetcron.projections import stats
+from jetcron.projections.schedules import ScheduleRow
+from jetcron.projections.state import Views
+
+ProblemKind = Literal[
+    "failing",
+    "consecutive_failures",
+    "stale",
+    "paused_by_system",
+    "executor_offline",
+    "poison_events",
+]
+_EPSILON = timedelta(microseconds=1)
+
+
+class ExecutorLike(Protocol):
+    """What health needs from an executor heartbeat: the targets it serves."""
+
+    @property
+    def targets(self) -> Sequence[str]:
+        """Host name, tag pools and fan-out groups this executor consumes."""
+        ...
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing that is wrong."""
+
+    kind: ProblemKind
+    subject: str
+    """The schedule name, the executor target, or `projections`."""
+    detail: str
+
+
+class HealthReport(msgspec.Struct, kw_only=True):
+    """All problems found at `checked_at`; healthy when there are none."""
+
+    healthy: bool
+    checked_at: datetime
+    problems: list[Problem] = []
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+    """When a schedule counts as failing or stale."""
+
+    failing_rate: float = 0.5
+    failing_min_finished: int = 10
+    failing_window: timedelta | None = timedelta(days=7)
+    """Runs fired in this window decide `failing` (None: all history)."""
+    consecutive_failures: int = 3
+    stale_after: timedelta = timedelta(days=7)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def evaluate(
+    views: Views,
+    *,
+    now: datetime,
+    executors_online: Mapping[str, ExecutorLike],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> HealthReport:
+    """Every problem visible in the views at `now`, given the executors currently online."""
+    problems = [
+        *_failing(views, now, thresholds),
+        *_schedule_problems(views.schedules.rows.values(), now, thresholds),
+        *_executors_offline(views, executors_online),
+    ]
+    if views.poison:
+        problems.append(
+            Problem(
+                kind="poison_events",
+                subject="projections",
+                detail=f"{views.poison} event(s) could not be folded; see the projection log",
+            )
+        )
+    return HealthReport(healthy=not problems, checked_at=now, problems=problems)
+
+
+def _failing(views: Views, now: datetime, t: Thresholds) -> Iterable[Problem]:
+    live = views.schedules.rows
+    for row in stats.compute(views.runs, now=now, window=t.failing_window, group="schedule"):
+        rate = row.success_rate
+        if row.key in live and row.finished >= t.failing_min_finished and rate is not None:
+            if rate < t.failing_rate:
+                yield Problem(
+                    kind="failing",
+                    subject=row.key,
+                    detail=f"{rate:.0%} of {row.finished} finished runs succeeded",
+                )
+
+
+def _schedule_problems(
+    rows: Iterable[ScheduleRow], now: datetime, t: Thresholds
+) -> Iterable[Problem]:
+    for row in sorted(rows, key=lambda r: r.name):
+        if row.consecutive_failures >= t.consecutive_failures:
+            yield Problem(
+                kind="consecutive_failures",
+                subject=row.name,
+                detail=f"{row.consecutive_failures} failed runs in a row",
+            )
+        if row.state == "paused" and row.paused_by_system:
+            yield Problem(
+                kind="paused_by_system",
+                subject=row.name,
+                detail=row.paused_reason or "paused by jetcron",
+            )
+        due = _stale_since(row, now, t.stale_after)
+        if due is not None:
+            last = row.last_run_at.isoformat() if row.last_run_at else "never"
+            yield Problem(
+                kind="stale",
+                subject=row.name,
+                detail=f"a fire was due at {due.isoformat()} but no run since {last}",
+            )
+
+
+def _stale_since(row: ScheduleRow, now: datetime, horizon: timedelta) -> datetime | None:
+    """The first fire expected in the horizon, if the schedule is old enough and ran in none."""
+    from jetcron.scheduler import spec
+
+    since = now - horizon
+    if row.state != "active" or row.created_at is None or row.created_at > since:
+        return None
+    if row.last_run_at is not None and row.last_run_at >= since:
+        return None
+    d = row.definition
+    after = since if d.start is None or d.start <= since else d.start - _EPSILON
+    due = spec.next_fire(d.spec, d.tz, after)
+    if due is None or due > now or (d.end is not None and due > d.end):
+        return None
+    return due
+
+
+def _executors_offline(
+    views: Views, executors_online: Mapping[str, ExecutorLike]
+) -> Iterable[Problem]:
+    served = {target for info in executors_online.values() for target in info.targets}
+    waiting: dict[str, list[datetime]] = {}
+    for run in views.runs.rows.values():
+        if run.status == "triggered" and run.target not in served:
+            waiting.setdefault(run.target, []).append(run.triggered_at or run.fire_time)
+    for target, since in sorted(waiting.items()):
+        yield Problem(
+            kind="executor_offline",
+            subject=target,
+            detail=f"{len(since)} run(s) waiting since {min(since).isoformat()}; "
+            "no online executor serves this target",
+        )

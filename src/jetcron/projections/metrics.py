@@ -1,0 +1,56 @@
+"""Prometheus metrics of the projection service (prometheus-client)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from jetcron.projections.state import Views
+from jetcron.scheduler.events import RunEvent, RunStarted, RunSucceeded, StoredEvent, event_type, is_final
+
+
+class Metrics:
+    """Counters and histograms updated from the events the projection applies."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.runs = Counter("jetcron_runs", "Finished runs by schedule and status", ["schedule", "status"], registry=r)
+        self.duration = Histogram("jetcron_run_duration_seconds", "Run duration", ["schedule"], registry=r,
+                                  buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600))
+        self.lateness = Histogram("jetcron_run_lateness_seconds", "Start minus nominal fire time", ["schedule"],
+                                  registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 60))
+        self.schedules = Gauge("jetcron_schedules", "Schedules by state", ["state"], registry=r)
+        self.executors = Gauge("jetcron_executors_online", "Executors with a live heartbeat", registry=r)
+        self.position = Gauge("jetcron_projection_position", "Last log sequence applied", registry=r)
+        self.lag = Gauge("jetcron_projection_lag", "Stream last sequence minus applied sequence", registry=r)
+        self.poison = Gauge("jetcron_poison_events", "Events a projection could not fold", registry=r)
+
+    def start(self) -> None:
+        """Serve /metrics on the configured port."""
+        start_http_server(self.port, registry=self.registry)
+
+    def observe(self, views: Views, batch: list[StoredEvent]) -> None:
+        """Update from one applied batch."""
+        for stored in batch:
+            event = stored.envelope.event
+            if isinstance(event, RunEvent) and is_final(event):
+                status = event_type(event).removeprefix("run.")
+                self.runs.labels(event.name, status).inc()
+                if isinstance(event, RunSucceeded):
+                    self.duration.labels(event.name).observe(event.duration_s)
+            elif isinstance(event, RunStarted) and event.attempt == 1:
+                late = (stored.envelope.at - event.fire_time).total_seconds()
+                self.lateness.labels(event.name).observe(max(0.0, late))
+        counts: dict[str, int] = {}
+        for row in views.schedules.rows.values():
+            counts[row.state] = counts.get(row.state, 0) + 1
+        for state in ("active", "paused", "completed"):
+            self.schedules.labels(state).set(counts.get(state, 0))
+        self.position.set(views.position)
+        self.poison.set(views.poison)
+
+    def set_lag(self, last_seq: int, position: int, executors: int) -> None:
+        """Gauges that need a NATS round trip."""
+        self.lag.set(max(0, last_seq - position))
+        self.executors.set(executors)

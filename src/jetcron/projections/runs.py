@@ -1,0 +1,315 @@
+"""Runs view: one row per run (and per skipped fire), folded from run events."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from jetcron.scheduler.events import (
+    FireEvent,
+    RunCancelled,
+    RunDeferred,
+    RunEvent,
+    RunFailed,
+    RunLost,
+    RunSkipped,
+    RunStarted,
+    RunSucceeded,
+    RunTimedOut,
+    RunTriggered,
+    StoredEvent,
+)
+
+RunStatus = Literal[
+    "triggered",
+    "deferred",
+    "running",
+    "retrying",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "lost",
+    "skipped",
+]
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
+)
+"""Statuses after which nothing changes a run any more."""
+FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timed_out", "lost"})
+"""Final statuses that count as a failed run (cancelled and skipped count as neither)."""
+
+# why: redeliveries make events of one run arrive late or twice. A run only moves
+# forward along (attempt, phase); anything behind its current position is stale.
+_STATUS_PHASE = {"triggered": 0, "deferred": 1, "running": 2, "retrying": 3}
+_EVENT_PHASE: dict[type, int] = {
+    RunDeferred: 1,
+    RunStarted: 2,
+    RunSucceeded: 3,
+    RunFailed: 3,
+    RunTimedOut: 3,
+}
+
+
+def accepts(status: str, attempt: int, event: RunEvent) -> bool:
+    """True if `event` moves a run at (status, attempt) forward; False if stale or a duplicate."""
+    if status in FINAL_STATUSES:
+        # why: the first final outcome wins; a redelivered or duplicate result changes nothing.
+        return False
+    phase = _EVENT_PHASE.get(type(event))
+    if phase is None:
+        # why: cancel and lost come from operators/watchdogs that may not know the attempt.
+        return True
+    return event.attempt * 4 + phase >= attempt * 4 + _STATUS_PHASE[status]
+
+
+def status_of(event: RunEvent) -> RunStatus:
+    """The run status an accepted run event leads to."""
+    if isinstance(event, RunFailed):
+        return "failed" if event.next_retry_at is None else "retrying"
+    if isinstance(event, RunTimedOut):
+        return "timed_out" if event.next_retry_at is None else "retrying"
+    return _STATUS_OF[type(event)]
+
+
+_STATUS_OF: dict[type, RunStatus] = {
+    RunStarted: "running",
+    RunDeferred: "deferred",
+    RunSucceeded: "succeeded",
+    RunCancelled: "cancelled",
+    RunLost: "lost",
+}
+
+
+class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """One run as it stands; skipped fires appear as rows with status `skipped` and no run_id."""
+
+    run_id: str
+    schedule: str
+    schedule_id: str
+    fire_id: str
+    fire_time: datetime
+    status: RunStatus
+    attempt: int = 1
+    executor: str = ""
+    exit_code: int | None = None
+    triggered_at: datetime | None = None
+    started_at: datetime | None = None
+    """Start of the first attempt."""
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    """Duration of the last attempt that reported one."""
+    lateness_s: float | None = None
+    """First start minus the nominal fire time."""
+    failure_class: str = ""
+    error: str = ""
+    reason: str = ""
+    """Why it was skipped, deferred, cancelled or lost."""
+    manual: bool = False
+    target: str = ""
+    next_retry_at: datetime | None = None
+    """Next attempt (retrying) or next admission check (deferred)."""
+    deferrals: int = 0
+
+
+class RunsView(msgspec.Struct, kw_only=True, gc=False):
+    """Every run by key (run_id; fire_id for skipped fires), indexed by schedule name."""
+
+    rows: dict[str, RunRow] = {}
+    by_schedule: dict[str, list[str]] = {}
+
+
+def apply(view: RunsView, stored: StoredEvent) -> None:
+    """Fold one stored event into the view (events it does not track are ignored)."""
+    event = stored.envelope.event
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        handler(view, event, stored)
+
+
+def get(view: RunsView, run_id: str) -> RunRow | None:
+    """One run by id."""
+    return view.rows.get(run_id)
+
+
+def query(
+    view: RunsView,
+    schedule: str | None = None,
+    status: str | Collection[str] | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[RunRow]:
+    """Runs newest first by fire time, filtered by schedule name, status(es) and fire time."""
+    rows: Iterable[RunRow]
+    if schedule is None:
+        rows = view.rows.values()
+    else:
+        rows = (view.rows[k] for k in view.by_schedule.get(schedule, ()))
+    if status is not None:
+        wanted = {status} if isinstance(status, str) else set(status)
+        rows = (r for r in rows if r.status in wanted)
+    if since is not None:
+        rows = (r for r in rows if r.fire_time >= since)
+    return heapq.nlargest(offset + limit, rows, key=_fire_time)[offset:]
+
+
+def _fire_time(row: RunRow) -> datetime:
+    return row.fire_time
+
+
+def _new_row(view: RunsView, event: FireEvent, key: str, run_id: str, status: RunStatus) -> RunRow:
+    row = RunRow(
+        run_id=run_id,
+        schedule=event.name,
+        schedule_id=event.schedule_id,
+        fire_id=event.fire_id,
+        fire_time=event.fire_time,
+        status=status,
+    )
+    view.rows[key] = row
+    keys = view.by_schedule.get(event.name)
+    if keys is None:
+        view.by_schedule[event.name] = [key]
+    else:
+        keys.append(key)
+    return row
+
+
+def _row(view: RunsView, event: RunEvent) -> RunRow:
+    row = view.rows.get(event.run_id)
+    if row is None:
+        # why: a run whose trigger is outside our history (retention) is still a run.
+        row = _new_row(view, event, event.run_id, event.run_id, "triggered")
+    return row
+
+
+def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> None:
+    row = view.rows.get(event.run_id)
+    if row is None:
+        row = _new_row(view, event, event.run_id, event.run_id, "triggered")
+    elif row.triggered_at is not None:
+        return
+    row.triggered_at = stored.envelope.at
+    row.target = event.target
+    row.manual = event.manual
+
+
+def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
+    if event.fire_id not in view.rows:
+        _new_row(view, event, event.fire_id, "", "skipped").reason = event.reason
+
+
+def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if row.started_at is None:
+        # why: a start that arrives after its result (redelivery) still tells us when it began.
+        row.started_at = at = stored.envelope.at
+        row.lateness_s = (at - row.fire_time).total_seconds()
+    if not row.executor:
+        row.executor = event.executor
+    if accepts(row.status, row.attempt, event):
+        row.status = "running"
+        row.attempt = event.attempt
+        row.executor = event.executor
+        row.next_retry_at = None
+
+
+def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        row.status = "deferred"
+        row.attempt = event.attempt
+        row.reason = event.reason
+        row.deferrals = max(row.deferrals, event.deferrals)
+        row.next_retry_at = event.next_attempt_at
+        if event.executor:
+            row.executor = event.executor
+
+
+def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        _finish(row, event, "succeeded", stored.envelope.at)
+        row.exit_code = event.exit_code
+        row.duration_s = event.duration_s
+        row.error = ""
+
+
+def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        _attempt_failed(row, event, status_of(event), stored.envelope.at, event.next_retry_at)
+        row.exit_code = event.exit_code
+        row.failure_class = event.failure_class
+        row.error = event.error
+        row.duration_s = event.duration_s
+
+
+def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        _attempt_failed(row, event, status_of(event), stored.envelope.at, event.next_retry_at)
+        row.exit_code = None
+        row.failure_class = "timeout"
+        row.error = f"timed out after {event.timeout_s:g}s"
+        row.duration_s = event.duration_s
+
+
+def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        _finish(row, event, "cancelled", stored.envelope.at)
+        row.reason = event.reason or stored.envelope.reason
+        if event.duration_s:
+            row.duration_s = event.duration_s
+
+
+def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
+    row = _row(view, event)
+    if accepts(row.status, row.attempt, event):
+        _finish(row, event, "lost", stored.envelope.at)
+        row.reason = event.reason
+
+
+def _attempt_failed(
+    row: RunRow, event: RunEvent, status: RunStatus, at: datetime, retry_at: datetime | None
+) -> None:
+    if retry_at is None:
+        _finish(row, event, status, at)
+    else:
+        row.status = status
+        row.attempt = event.attempt
+        row.next_retry_at = retry_at
+        if event.executor:
+            row.executor = event.executor
+
+
+def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> None:
+    row.status = status
+    row.finished_at = at
+    row.next_retry_at = None
+    # why: cancel/lost may carry the default attempt 1 while the run is further along.
+    if event.attempt > row.attempt:
+        row.attempt = event.attempt
+    if event.executor:
+        row.executor = event.executor
+
+
+Handler = Callable[[RunsView, Any, StoredEvent], None]
+HANDLERS: dict[type, Handler] = {
+    RunTriggered: _on_triggered,
+    RunSkipped: _on_skipped,
+    RunStarted: _on_started,
+    RunDeferred: _on_deferred,
+    RunSucceeded: _on_succeeded,
+    RunFailed: _on_failed,
+    RunTimedOut: _on_timed_out,
+    RunCancelled: _on_cancelled,
+    RunLost: _on_lost,
+}
+"""Event type -> fold step; the container routes events through this table."""

@@ -1,0 +1,302 @@
+"""Schedules view: current state of every schedule, its last run and its run counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+
+from jetcron.projections.runs import FAILED_STATUSES, FINAL_STATUSES, accepts, status_of
+from jetcron.scheduler.events import (
+    FireMissed,
+    RunCancelled,
+    RunDeferred,
+    RunEvent,
+    RunFailed,
+    RunLost,
+    RunSkipped,
+    RunStarted,
+    RunSucceeded,
+    RunTimedOut,
+    RunTriggered,
+    ScheduleCompleted,
+    ScheduleCreated,
+    ScheduleDeleted,
+    ScheduleEvent,
+    SchedulePaused,
+    ScheduleResumed,
+    ScheduleUpdated,
+    StoredEvent,
+)
+from jetcron.scheduler.model import ScheduleDefinition
+
+ScheduleState = Literal["active", "paused", "completed", "deleted"]
+_EPSILON = timedelta(microseconds=1)
+
+
+class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """One schedule incarnation: its definition, lifecycle state and run counters."""
+
+    name: str
+    schedule_id: str
+    definition: ScheduleDefinition
+    state: ScheduleState = "active"
+    version: int = 1
+    paused_by: str = ""
+    """Actor who paused it."""
+    paused_reason: str = ""
+    paused_by_system: bool = False
+    resume_at: datetime | None = None
+    created_at: datetime | None = None
+    created_by: str = ""
+    updated_at: datetime | None = None
+    updated_by: str = ""
+    last_run_id: str = ""
+    last_run_at: datetime | None = None
+    """When the last run (clock or manual) was triggered."""
+    last_status: str = ""
+    """Current status of the run named by last_run_id."""
+    runs_total: int = 0
+    runs_succeeded: int = 0
+    runs_failed: int = 0
+    """Final failures: failed, timed out or lost (retried attempts are not counted)."""
+    consecutive_failures: int = 0
+    last_fire_time: datetime | None = None
+    """Latest nominal fire time, whether triggered, missed or skipped."""
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+
+
+class RunMark(msgspec.Struct, gc=False, array_like=True):
+    """Where one run stands, so each outcome is counted exactly once."""
+
+    status: str
+    attempt: int
+
+
+class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
+    """Live schedules by name; deleted incarnations by schedule_id."""
+
+    rows: dict[str, ScheduleRow] = {}
+    ids: dict[str, str] = {}
+    """schedule_id -> name, for live schedules."""
+    deleted: dict[str, ScheduleRow] = {}
+    """schedule_id -> row of a deleted incarnation (late run events still land here)."""
+    marks: dict[str, RunMark] = {}
+    """run_id -> progress of that run."""
+
+
+def apply(view: SchedulesView, stored: StoredEvent) -> None:
+    """Fold one stored event into the view."""
+    event = stored.envelope.event
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        handler(view, event, stored)
+
+
+def get(view: SchedulesView, name: str) -> ScheduleRow | None:
+    """The live schedule with this name."""
+    return view.rows.get(name)
+
+
+def by_id(view: SchedulesView, schedule_id: str) -> ScheduleRow | None:
+    """A schedule incarnation by id, live or deleted."""
+    name = view.ids.get(schedule_id)
+    if name is not None:
+        return view.rows[name]
+    return view.deleted.get(schedule_id)
+
+
+def query(view: SchedulesView, state: str | None = None) -> list[ScheduleRow]:
+    """Live schedules sorted by name, optionally only those in `state`."""
+    rows = sorted(view.rows.values(), key=lambda r: r.name)
+    return rows if state is None else [r for r in rows if r.state == state]
+
+
+def next_fire(row: ScheduleRow, now: datetime) -> datetime | None:
+    """The next nominal fire time after `now`; None if paused, completed, deleted or past its end."""
+    if row.state != "active":
+        return None
+    from jetcron.scheduler import spec
+
+    d = row.definition
+    after = now
+    if d.start is not None and d.start > now:
+        # why: spec.next_fire is strictly after; start itself may be a fire time.
+        after = d.start - _EPSILON
+    fire = spec.next_fire(d.spec, d.tz, after)
+    if fire is None or (d.end is not None and fire > d.end):
+        return None
+    return fire
+
+
+# -- schedule lifecycle -------------------------------------------------------------------
+
+
+def _live(view: SchedulesView, event: ScheduleEvent) -> ScheduleRow | None:
+    name = view.ids.get(event.schedule_id)
+    if name is None:
+        return None
+    row = view.rows[name]
+    # why: versions only grow per incarnation; an older or equal one is a duplicate.
+    return row if event.version > row.version else None
+
+
+def _retire(view: SchedulesView, row: ScheduleRow) -> None:
+    row.state = "deleted"
+    del view.rows[row.name]
+    del view.ids[row.schedule_id]
+    view.deleted[row.schedule_id] = row
+
+
+def _touch(row: ScheduleRow, event: ScheduleEvent, stored: StoredEvent) -> None:
+    row.version = event.version
+    row.updated_at = stored.envelope.at
+    row.updated_by = stored.envelope.actor
+
+
+def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent) -> None:
+    if event.schedule_id in view.ids or event.schedule_id in view.deleted:
+        return
+    old = view.rows.get(event.name)
+    if old is not None:
+        # why: the old incarnation's delete is not in our history; a new id means it is gone.
+        _retire(view, old)
+    env = stored.envelope
+    view.rows[event.name] = ScheduleRow(
+        name=event.name,
+        schedule_id=event.schedule_id,
+        definition=event.definition,
+        version=event.version,
+        created_at=env.at,
+        created_by=env.actor,
+        updated_at=env.at,
+        updated_by=env.actor,
+    )
+    view.ids[event.schedule_id] = event.name
+
+
+def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.definition = event.definition
+        if row.state == "completed":
+            row.state = "active"
+
+
+def _on_paused(view: SchedulesView, event: SchedulePaused, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.state = "paused"
+        row.paused_by = stored.envelope.actor
+        row.paused_reason = event.reason or stored.envelope.reason
+        row.paused_by_system = event.by_system
+        row.resume_at = event.resume_at
+
+
+def _on_resumed(view: SchedulesView, event: ScheduleResumed, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.state = "active"
+        row.paused_by = row.paused_reason = ""
+        row.paused_by_system = False
+        row.resume_at = None
+
+
+def _on_completed(view: SchedulesView, event: ScheduleCompleted, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.state = "completed"
+
+
+def _on_deleted(view: SchedulesView, event: ScheduleDeleted, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        _retire(view, row)
+
+
+# -- fires and runs -----------------------------------------------------------------------
+
+
+def _saw_fire(row: ScheduleRow, fire_time: datetime) -> None:
+    if row.last_fire_time is None or fire_time > row.last_fire_time:
+        row.last_fire_time = fire_time
+
+
+def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is None or event.run_id in view.marks:
+        return
+    view.marks[event.run_id] = RunMark("triggered", 1)
+    row.runs_total += 1
+    row.last_run_id = event.run_id
+    row.last_run_at = stored.envelope.at
+    row.last_status = "triggered"
+    if not event.manual:
+        _saw_fire(row, event.fire_time)
+
+
+def _on_unrun_fire(view: SchedulesView, event: RunSkipped | FireMissed, stored: StoredEvent) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is not None:
+        _saw_fire(row, event.fire_time)
+
+
+def _on_run_event(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is None:
+        return
+    mark = view.marks.get(event.run_id)
+    if mark is None:
+        # why: its trigger is outside our history (retention); count the run from here.
+        mark = view.marks[event.run_id] = RunMark("triggered", event.attempt)
+        row.runs_total += 1
+    if not accepts(mark.status, mark.attempt, event):
+        return
+    mark.status = status = status_of(event)
+    if event.attempt > mark.attempt:
+        mark.attempt = event.attempt
+    if row.last_run_id == event.run_id:
+        row.last_status = status
+    if status in FINAL_STATUSES:
+        _count_outcome(row, status, stored.envelope.at)
+
+
+def _count_outcome(row: ScheduleRow, status: str, at: datetime) -> None:
+    if status == "succeeded":
+        row.runs_succeeded += 1
+        row.consecutive_failures = 0
+        row.last_success_at = at
+    elif status in FAILED_STATUSES:
+        row.runs_failed += 1
+        row.consecutive_failures += 1
+        row.last_failure_at = at
+
+
+Handler = Callable[[SchedulesView, Any, StoredEvent], None]
+HANDLERS: dict[type, Handler] = {
+    ScheduleCreated: _on_created,
+    ScheduleUpdated: _on_updated,
+    SchedulePaused: _on_paused,
+    ScheduleResumed: _on_resumed,
+    ScheduleCompleted: _on_completed,
+    ScheduleDeleted: _on_deleted,
+    RunTriggered: _on_triggered,
+    FireMissed: _on_unrun_fire,
+    RunSkipped: _on_unrun_fire,
+    RunStarted: _on_run_event,
+    RunDeferred: _on_run_event,
+    RunSucceeded: _on_run_event,
+    RunFailed: _on_run_event,
+    RunTimedOut: _on_run_event,
+    RunCancelled: _on_run_event,
+    RunLost: _on_run_event,
+}
+"""Event type -> fold step; the container routes events through this table."""

@@ -1,0 +1,200 @@
+"""The projection service: folds the log into views, snapshots them, answers queries over NATS micro."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client
+from nats.js.errors import NotFoundError, ObjectNotFoundError
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import ServiceConfig
+
+from jetcron import __version__, subjects
+from jetcron.clock import Clock, SystemClock
+from jetcron.errors import InvalidInput, JetcronError
+from jetcron.projections import health, queries
+from jetcron.projections.metrics import Metrics
+from jetcron.projections.state import Views, apply_batch, restore, snapshot
+from jetcron.scheduler.errors import ScheduleNotFound
+from jetcron.scheduler.lease import Leadership, SoloLease
+from jetcron.scheduler.log import EventLog
+
+log = logging.getLogger(__name__)
+SNAPSHOT_OBJECT = "views"
+Query = Callable[[Views, dict[str, Any], datetime], Any]
+
+QUERIES: dict[str, Query] = {
+    "schedules": queries.list_schedules,
+    "schedule": queries.one_schedule,
+    "due": queries.due,
+    "runs": queries.list_runs,
+    "run": queries.one_run,
+    "stats": queries.stats_of,
+    "audit": queries.audit_of,
+    "ledger": queries.ledger_of,
+}
+_encoder = msgspec.json.Encoder()
+
+
+class ProjectionService:
+    """Keeps Views current from the log and serves jetcron.q.* queries."""
+
+    def __init__(self, nc: Client, event_log: EventLog, *, snapshot_every: int = 10_000,
+                 metrics_port: int | None = None, lease: Leadership | None = None,
+                 clock: Clock | None = None) -> None:
+        self.nc, self.log = nc, event_log
+        self.views = Views()
+        self.snapshot_every = snapshot_every
+        self.lease = lease or SoloLease()
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics(metrics_port) if metrics_port else None
+        self._applied = asyncio.Event()
+        self._since_snapshot = 0
+        self.started_at = time.time()
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Restore, follow the log, serve queries until stop; snapshot on the way out."""
+        await self.restore()
+        service = await self._serve()
+        follow = asyncio.ensure_future(self.follow())
+        if self.metrics:
+            self.metrics.start()
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            follow.cancel()
+            await service.stop()
+            await self.save_snapshot()
+
+    async def restore(self) -> None:
+        """Load the last snapshot, if any (else start from sequence 1)."""
+        try:
+            store = await self.log.js.object_store(subjects.SNAPSHOT_BUCKET)
+            result = await store.get(SNAPSHOT_OBJECT)
+        except (NotFoundError, ObjectNotFoundError):
+            return
+        except Exception as err:  # noqa: BLE001 - a broken snapshot means a slower start, not an outage
+            log.warning("projection snapshot unavailable (%s); rebuilding from the log", err)
+            return
+        views = restore(result.data or b"")
+        if views is not None:
+            self.views = views
+            log.info("projections restored at seq %d", views.position)
+
+    async def save_snapshot(self) -> None:
+        """Store the views with their position (leader only; all replicas hold the same state)."""
+        if not self.lease.is_leader() or not self.nc.is_connected:
+            return
+        try:
+            store = await self._store()
+            await store.put(SNAPSHOT_OBJECT, snapshot(self.views))
+            self._since_snapshot = 0
+            log.info("projection snapshot at seq %d", self.views.position)
+        except Exception as err:  # noqa: BLE001 - next snapshot will try again
+            log.warning("projection snapshot failed: %s", err)
+
+    async def _store(self) -> Any:
+        from nats.js.api import ObjectStoreConfig
+
+        try:
+            return await self.log.js.object_store(subjects.SNAPSHOT_BUCKET)
+        except NotFoundError:
+            return await self.log.js.create_object_store(
+                subjects.SNAPSHOT_BUCKET, ObjectStoreConfig(description="jetcron projection snapshots"))
+
+    async def follow(self) -> None:
+        """Apply the log from our position on, forever."""
+        async for batch in self.log.read(from_seq=self.views.position + 1, follow=True):
+            apply_batch(self.views, batch)
+            if self.metrics:
+                self.metrics.observe(self.views, batch)
+            self._applied.set()
+            self._since_snapshot += len(batch)
+            if self._since_snapshot >= self.snapshot_every:
+                await self.save_snapshot()
+
+    async def sync(self, timeout: float = 2.0) -> None:
+        """Wait until the views reflect the log as it is now (read-your-writes for the CLI)."""
+        target = await self.log.last_seq()
+        deadline = time.monotonic() + timeout
+        while self.views.position < target and time.monotonic() < deadline:
+            self._applied.clear()
+            try:
+                await asyncio.wait_for(self._applied.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+
+    async def _serve(self) -> Any:
+        service = await add_service(self.nc, ServiceConfig(
+            name="jetcron-query", version=__version__, queue_group="jetcron-query",
+            description="jetcron projections: schedules, runs, stats, health, audit"))
+        group = service.add_group(name=subjects.QUERIES)
+        for name, fn in QUERIES.items():
+            await group.add_endpoint(name=name, handler=self._handler(fn))
+        await group.add_endpoint(name="health", handler=self._handler(self._health))
+        await group.add_endpoint(name="status", handler=self._handler(self._status))
+        await group.add_endpoint(name="state", handler=self._handler(self._state))
+        return service
+
+    def _handler(self, fn: Callable[[Views, dict[str, Any], datetime], Any]) -> Callable[[Request], Awaitable[None]]:
+        async def handle(req: Request) -> None:
+            await req.respond(await self.answer(fn, req.data))
+        return handle
+
+    async def answer(self, fn: Callable[..., Any], data: bytes) -> bytes:
+        """Run one query; errors become {"error", "code"} replies."""
+        try:
+            params = msgspec.json.decode(data) if data else {}
+            if not isinstance(params, dict):
+                raise InvalidInput("query parameters must be a JSON object")
+            await self.sync()
+            result = fn(self.views, params, self.clock.now())
+            if asyncio.iscoroutine(result):
+                result = await result
+            return _encoder.encode(result)
+        except ScheduleNotFound as err:
+            return _encoder.encode({"error": str(err), "code": "not_found", "name": err.name})
+        except (InvalidInput, msgspec.DecodeError, ValueError) as err:
+            return _encoder.encode({"error": str(err), "code": "invalid"})
+        except JetcronError as err:
+            return _encoder.encode({"error": str(err), "code": "error"})
+
+    async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        from jetcron.executors.heartbeat import list_executors
+
+        online = {e.name: e for e in await list_executors(self.nc)}
+        return msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
+
+    async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        from jetcron.executors.heartbeat import list_executors
+
+        info = await self.log.js.stream_info(self.log.stream)
+        states: dict[str, int] = {}
+        for row in views.schedules.rows.values():
+            states[row.state] = states.get(row.state, 0) + 1
+        in_flight = sum(1 for r in views.runs.rows.values() if r.status in ("triggered", "running", "retrying", "deferred"))
+        return {
+            "stream": {"name": info.config.name, "messages": info.state.messages, "bytes": info.state.bytes,
+                       "first_seq": info.state.first_seq, "last_seq": info.state.last_seq,
+                       "replicas": info.config.num_replicas},
+            "projection": {"position": views.position, "lag": info.state.last_seq - views.position,
+                           "poison_events": views.poison},
+            "schedules": states,
+            "runs_in_flight": in_flight,
+            "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],
+            "leader": self.lease.is_leader(),
+            "version": __version__,
+        }
+
+    def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        """The whole state, for `jetcron replay --verify`."""
+        return {"position": views.position, "views": msgspec.to_builtins(views)}

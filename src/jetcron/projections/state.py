@@ -1,0 +1,151 @@
+"""All views together: one position in the log, poison accounting, snapshot and restore."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from jetcron.projections import audit, ledger, runs, schedules
+from jetcron.projections.audit import AuditView
+from jetcron.projections.ledger import LedgerView
+from jetcron.projections.runs import RunsView
+from jetcron.projections.schedules import SchedulesView
+from jetcron.scheduler.events import StoredEvent, event_type
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_VERSION = 1
+"""Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
+MAX_POISON_SAMPLES = 20
+_MAGIC = b"JCV"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+class PoisonSample(msgspec.Struct, frozen=True, array_like=True):
+    """An event a view could not fold, and why."""
+
+    seq: int
+    type: str
+    problem: str
+
+
+class Views(msgspec.Struct, kw_only=True, gc=False):
+    """Every view plus the last log sequence they reflect."""
+
+    position: int = 0
+    """Sequence of the last applied event; anything at or below it is a redelivery."""
+    poison: int = 0
+    """Events at least one view failed to fold (skipped, never retried)."""
+    poison_samples: list[PoisonSample] = []
+    schedules: SchedulesView = msgspec.field(default_factory=SchedulesView)
+    runs: RunsView = msgspec.field(default_factory=RunsView)
+    ledger: LedgerView = msgspec.field(default_factory=LedgerView)
+    audit: AuditView = msgspec.field(default_factory=AuditView)
+
+
+Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
+
+
+def _routes() -> dict[type, tuple[Route, ...]]:
+    # why: one dict lookup per event finds exactly the folds that care about its type.
+    tables = (
+        ("schedules", schedules.HANDLERS),
+        ("runs", runs.HANDLERS),
+        ("ledger", ledger.HANDLERS),
+        ("audit", audit.HANDLERS),
+    )
+    routes: dict[type, list[Route]] = {}
+    for field, handlers in tables:
+        for event_cls, handler in handlers.items():
+            routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
+    return {cls: tuple(rs) for cls, rs in routes.items()}
+
+
+_ROUTES = _routes()
+
+
+def apply(views: Views, stored: StoredEvent) -> None:
+    """Fold one event into every view; a redelivered sequence is a no-op, a failing fold is poison."""
+    seq = stored.seq
+    if seq <= views.position:
+        return
+    event = stored.envelope.event
+    failed = False
+    for handler, view_of in _ROUTES.get(type(event), ()):
+        try:
+            handler(view_of(views), event, stored)
+        except Exception as err:  # why: one bad event must not stop the projection
+            _poisoned(views, stored, err)
+            failed = True
+    if failed:
+        views.poison += 1
+    views.position = seq
+
+
+def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
+    """Fold events in order; returns the new position."""
+    for stored in batch:
+        apply(views, stored)
+    return views.position
+
+
+def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None) -> Views:
+    """Fresh views from events in log order, keeping only those appended by `as_of` (`--as-of`)."""
+    views = Views()
+    limit = None if as_of is None else _ns(as_of)
+    for stored in events:
+        if limit is None or _appended_ns(stored) <= limit:
+            apply(views, stored)
+    return views
+
+
+def _ns(at: datetime) -> int:
+    return (at - _EPOCH) // _ONE_US * 1000
+
+
+def _appended_ns(stored: StoredEvent) -> int:
+    # why: the server's append time is monotonic; envelope.at comes from producers' clocks.
+    return stored.stored_ns or _ns(stored.envelope.at)
+
+
+def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
+    kind = event_type(stored.envelope.event)
+    problem = f"{type(err).__name__}: {err}"
+    first = len(views.poison_samples) < MAX_POISON_SAMPLES
+    log.warning(
+        "projection could not fold event seq=%d type=%s: %s",
+        stored.seq,
+        kind,
+        problem,
+        exc_info=first,
+    )
+    if first:
+        views.poison_samples.append(PoisonSample(stored.seq, kind, problem))
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Views)
+_HEADER = _MAGIC + SNAPSHOT_VERSION.to_bytes(2, "big")
+
+
+def snapshot(views: Views) -> bytes:
+    """The views as versioned msgpack bytes."""
+    return _HEADER + _encoder.encode(views)
+
+
+def restore(data: bytes) -> Views | None:
+    """Views from snapshot bytes; None if the snapshot is from another version or unreadable."""
+    if not data.startswith(_HEADER):
+        log.info("ignoring projection snapshot of another version; rebuilding from the log")
+        return None
+    try:
+        return _decoder.decode(memoryview(data)[len(_HEADER) :])
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        log.warning("ignoring unreadable projection snapshot: %s", err)
+        return None

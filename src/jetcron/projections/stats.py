@@ -1,0 +1,123 @@
+"""Run statistics: counts, success rate and duration/lateness percentiles over a RunsView."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from jetcron.projections.runs import FAILED_STATUSES, RunRow, RunsView
+
+Group = Literal["schedule", "executor", "overall"]
+NO_EXECUTOR = "-"
+"""Group key for runs no executor has picked up yet."""
+_TIMED = frozenset({"succeeded", "failed", "timed_out"})
+"""Final statuses whose duration is a job duration (cancel and lost are not)."""
+
+
+class StatsRow(msgspec.Struct, kw_only=True):
+    """Statistics of one group of runs."""
+
+    key: str
+    """Schedule name, executor name, or `overall`."""
+    runs: int = 0
+    """Runs in the group; skipped fires are counted only in by_status."""
+    by_status: dict[str, int] = {}
+    finished: int = 0
+    """Succeeded + failed + timed out + lost: the success-rate denominator."""
+    success_rate: float | None = None
+    duration_p50: float | None = None
+    duration_p95: float | None = None
+    duration_max: float | None = None
+    lateness_p50: float | None = None
+    lateness_p99: float | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank percentile (an observed value) of sorted `values`; None if empty."""
+    # why: nearest-rank is exact and never invents a duration no run had.
+    if not values:
+        return None
+    rank = max(1, math.ceil(p / 100.0 * len(values)))
+    return values[min(rank, len(values)) - 1]
+
+
+def compute(
+    runs_view: RunsView,
+    *,
+    now: datetime,
+    window: timedelta | None = None,
+    group: Group = "schedule",
+    schedule: str | None = None,
+) -> list[StatsRow]:
+    """Statistics per group, sorted by key; `window` keeps runs fired in (now - window, now]."""
+    groups: dict[str, list[RunRow]] = {}
+    for row in _select(runs_view, now, window, schedule):
+        groups.setdefault(_key(row, group), []).append(row)
+    return [summarize(key, rows) for key, rows in sorted(groups.items())]
+
+
+def summarize(key: str, rows: Iterable[RunRow]) -> StatsRow:
+    """Statistics of one group of runs."""
+    out = StatsRow(key=key)
+    durations: list[float] = []
+    lateness: list[float] = []
+    for row in rows:
+        _count(out, row)
+        if row.status in _TIMED and row.duration_s is not None:
+            durations.append(row.duration_s)
+        if row.lateness_s is not None:
+            lateness.append(row.lateness_s)
+    durations.sort()
+    lateness.sort()
+    succeeded = out.by_status.get("succeeded", 0)
+    out.success_rate = succeeded / out.finished if out.finished else None
+    out.duration_p50 = percentile(durations, 50)
+    out.duration_p95 = percentile(durations, 95)
+    out.duration_max = durations[-1] if durations else None
+    out.lateness_p50 = percentile(lateness, 50)
+    out.lateness_p99 = percentile(lateness, 99)
+    return out
+
+
+def _count(out: StatsRow, row: RunRow) -> None:
+    out.by_status[row.status] = out.by_status.get(row.status, 0) + 1
+    if row.status == "skipped":
+        return
+    out.runs += 1
+    at = row.finished_at
+    if row.status == "succeeded":
+        out.finished += 1
+        if at is not None and (out.last_success is None or at > out.last_success):
+            out.last_success = at
+    elif row.status in FAILED_STATUSES:
+        out.finished += 1
+        if at is not None and (out.last_failure is None or at > out.last_failure):
+            out.last_failure = at
+
+
+def _select(
+    view: RunsView, now: datetime, window: timedelta | None, schedule: str | None
+) -> Iterable[RunRow]:
+    rows: Iterable[RunRow]
+    if schedule is None:
+        rows = view.rows.values()
+    else:
+        rows = (view.rows[k] for k in view.by_schedule.get(schedule, ()))
+    if window is None:
+        return rows
+    start = now - window
+    return (r for r in rows if start < r.fire_time <= now)
+
+
+def _key(row: RunRow, group: Group) -> str:
+    if group == "schedule":
+        return row.schedule
+    if group == "executor":
+        return row.executor or NO_EXECUTOR
+    return "overall"

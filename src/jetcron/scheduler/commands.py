@@ -1,0 +1,65 @@
+"""Commands to the schedule aggregate: imperative, carrying their own id, time and actor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from jetcron.scheduler.model import DefinitionPatch, ScheduleDefinition
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="verb", forbid_unknown_fields=True):
+    """Base of all commands; `command_id` makes a retried command idempotent."""
+
+    name: str
+    command_id: str
+    at: datetime
+    actor: str
+    reason: str = ""
+
+
+class CreateSchedule(Command, frozen=True, kw_only=True, tag="create"):
+    definition: ScheduleDefinition
+
+
+class UpdateSchedule(Command, frozen=True, kw_only=True, tag="update"):
+    patch: DefinitionPatch
+
+
+class PauseSchedule(Command, frozen=True, kw_only=True, tag="pause"):
+    by_system: bool = False
+    resume_at: datetime | None = None
+
+
+class ResumeSchedule(Command, frozen=True, kw_only=True, tag="resume"):
+    only_if_system_paused: bool = False
+    """For the breaker's cool-down: do not undo an operator's pause."""
+
+
+class DeleteSchedule(Command, frozen=True, kw_only=True, tag="delete"):
+    pass
+
+
+class TriggerSchedule(Command, frozen=True, kw_only=True, tag="trigger"):
+    """Run now, once, also while paused; does not resume the schedule."""
+
+
+class CompleteSchedule(Command, frozen=True, kw_only=True, tag="complete"):
+    """Sent by the ticker when a schedule has no fires left (an @at fired, end passed)."""
+
+    schedule_id: str
+
+
+AnyCommand = (
+    CreateSchedule
+    | UpdateSchedule
+    | PauseSchedule
+    | ResumeSchedule
+    | DeleteSchedule
+    | TriggerSchedule
+    | CompleteSchedule
+)
+VERBS = tuple(c.__struct_config__.tag for c in AnyCommand.__args__)  # type: ignore[attr-defined]
+
+command_decoder = msgspec.json.Decoder(AnyCommand)

@@ -1,0 +1,234 @@
+"""The schedule aggregate as a pure decider: decide(state, command) -> events, evolve(state, event)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from jetcron import ids
+from jetcron.scheduler.commands import (
+    AnyCommand,
+    CompleteSchedule,
+    CreateSchedule,
+    DeleteSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    TriggerSchedule,
+    UpdateSchedule,
+)
+from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
+from jetcron.scheduler.events import (
+    AnyEvent,
+    Event,
+    RunTriggered,
+    ScheduleCompleted,
+    ScheduleCreated,
+    ScheduleDeleted,
+    SchedulePaused,
+    ScheduleResumed,
+    ScheduleUpdated,
+)
+from jetcron.scheduler.model import ScheduleDefinition, apply_patch, changed_fields
+from jetcron.scheduler.validation import validate_definition
+
+Status = Literal["absent", "active", "paused", "completed", "deleted"]
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
+    """What decide needs to know about one schedule name."""
+
+    status: Status = "absent"
+    schedule_id: str = ""
+    name: str = ""
+    version: int = 0
+    definition: ScheduleDefinition | None = None
+    paused_reason: str = ""
+    paused_by_system: bool = False
+
+    @property
+    def live(self) -> bool:
+        """A schedule exists under this name (not absent, not deleted)."""
+        return self.status not in ("absent", "deleted")
+
+
+INITIAL = ScheduleState()
+
+
+def validate_name(name: str) -> str:
+    """The name, or CommandRejected explaining the rule."""
+    if not NAME_RE.fullmatch(name):
+        raise CommandRejected(
+            f"invalid schedule name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return name
+
+
+def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
+    """The events a command produces; [] if already satisfied; CommandRejected if invalid."""
+    match command:
+        case CreateSchedule():
+            return _create(state, command)
+        case UpdateSchedule():
+            return _update(_existing(state, command.name), command)
+        case PauseSchedule():
+            return _pause(_existing(state, command.name), command)
+        case ResumeSchedule():
+            return _resume(_existing(state, command.name), command)
+        case DeleteSchedule():
+            s = _existing(state, command.name)
+            return [ScheduleDeleted(schedule_id=s.schedule_id, name=s.name, version=s.version + 1)]
+        case TriggerSchedule():
+            return [_manual_trigger(_existing(state, command.name), command)]
+        case CompleteSchedule():
+            return _complete(state, command)
+
+
+def evolve(state: ScheduleState, event: Event) -> ScheduleState:
+    """The state after one event; events of other aggregates leave it unchanged."""
+    replace = msgspec.structs.replace
+    match event:
+        case ScheduleCreated():
+            return ScheduleState(
+                status="active",
+                schedule_id=event.schedule_id,
+                name=event.name,
+                version=event.version,
+                definition=event.definition,
+            )
+        case ScheduleUpdated():
+            status: Status = "active" if state.status == "completed" else state.status
+            return replace(state, definition=event.definition, version=event.version, status=status)
+        case SchedulePaused():
+            return replace(
+                state,
+                status="paused",
+                version=event.version,
+                paused_reason=event.reason,
+                paused_by_system=event.by_system,
+            )
+        case ScheduleResumed():
+            return replace(
+                state, status="active", version=event.version, paused_reason="", paused_by_system=False
+            )
+        case ScheduleCompleted():
+            return replace(state, status="completed", version=event.version)
+        case ScheduleDeleted():
+            return replace(state, status="deleted", version=event.version)
+        case _:
+            return state
+
+
+def fold(events: Iterable[AnyEvent | Event], state: ScheduleState = INITIAL) -> ScheduleState:
+    """Apply events in order."""
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _existing(state: ScheduleState, name: str) -> ScheduleState:
+    if not state.live:
+        raise ScheduleNotFound(name)
+    return state
+
+
+def _create(state: ScheduleState, command: CreateSchedule) -> list[Event]:
+    validate_name(command.name)
+    if state.live:
+        raise CommandRejected(
+            f"schedule {command.name!r} already exists (use `jetcron schedule update` to change it)"
+        )
+    definition = validate_definition(command.definition)
+    return [
+        ScheduleCreated(
+            schedule_id=ids.derived_id("schedule", command.name, command.command_id),
+            name=command.name,
+            version=1,
+            definition=definition,
+        )
+    ]
+
+
+def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
+    assert state.definition is not None
+    new = validate_definition(apply_patch(state.definition, command.patch))
+    changed = changed_fields(state.definition, new)
+    if not changed and state.status != "completed":
+        return []
+    return [
+        ScheduleUpdated(
+            schedule_id=state.schedule_id,
+            name=state.name,
+            version=state.version + 1,
+            definition=new,
+            changed=changed,
+        )
+    ]
+
+
+def _pause(state: ScheduleState, command: PauseSchedule) -> list[Event]:
+    # why: an operator pausing a breaker-paused schedule makes it theirs, so the cool-down
+    # (resume only_if_system_paused) must no longer undo it.
+    if state.status == "paused" and (command.by_system or not state.paused_by_system):
+        return []
+    if state.status == "completed":
+        raise CommandRejected(f"schedule {state.name!r} is completed; nothing left to pause")
+    return [
+        SchedulePaused(
+            schedule_id=state.schedule_id,
+            name=state.name,
+            version=state.version + 1,
+            reason=command.reason,
+            by_system=command.by_system,
+            resume_at=command.resume_at,
+        )
+    ]
+
+
+def _resume(state: ScheduleState, command: ResumeSchedule) -> list[Event]:
+    if state.status == "active":
+        return []
+    if state.status == "completed":
+        raise CommandRejected(
+            f"schedule {state.name!r} is completed; give it a new spec with `jetcron schedule update`"
+        )
+    if command.only_if_system_paused and not state.paused_by_system:
+        return []
+    return [ScheduleResumed(schedule_id=state.schedule_id, name=state.name, version=state.version + 1)]
+
+
+def _complete(state: ScheduleState, command: CompleteSchedule) -> list[Event]:
+    # why: the ticker may complete a schedule an operator just recreated; match the incarnation.
+    if state.status not in ("active", "paused") or state.schedule_id != command.schedule_id:
+        return []
+    return [
+        ScheduleCompleted(
+            schedule_id=state.schedule_id,
+            name=state.name,
+            version=state.version + 1,
+            reason=command.reason,
+        )
+    ]
+
+
+def _manual_trigger(state: ScheduleState, command: TriggerSchedule) -> RunTriggered:
+    assert state.definition is not None
+    d = state.definition
+    fire = f"{state.schedule_id}:manual:{command.command_id}"
+    return RunTriggered(
+        schedule_id=state.schedule_id,
+        name=state.name,
+        fire_id=fire,
+        fire_time=command.at,
+        run_id=ids.run_id_for(fire),
+        version=state.version,
+        target=d.target,
+        job=d.job,
+        timeout_s=d.timeout_s,
+        retry=d.retry,
+        conditions=d.conditions,
+        manual=True,
+    )

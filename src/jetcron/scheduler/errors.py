@@ -1,0 +1,52 @@
+"""Errors of the scheduler component."""
+
+from __future__ import annotations
+
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+
+
+class InvalidSpec(InvalidInput):
+    """A schedule spec that does not parse; the message names the field and the problem."""
+
+    def __init__(self, spec: str, problem: str) -> None:
+        self.spec = spec
+        self.problem = problem
+        super().__init__(f"invalid spec {spec!r}: {problem}")
+
+
+class InvalidTimezone(InvalidInput):
+    """A time zone name that is not in the IANA database."""
+
+    def __init__(self, tz: str, hint: str | None = None) -> None:
+        self.tz = tz
+        suffix = f" (did you mean {hint!r}?)" if hint else ""
+        super().__init__(f"unknown time zone {tz!r}{suffix}")
+
+
+class CommandRejected(InvalidInput):
+    """The aggregate refused a command; `reason` is meant for the operator."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ScheduleNotFound(CommandRejected, LookupError):
+    """No live schedule has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"schedule {name!r} not found")
+
+
+class ConcurrencyConflict(JetcronError):
+    """Someone appended to the subject since we loaded it (JetStream err 10071)."""
+
+    def __init__(self, subject: str, expected: int, detail: str = "") -> None:
+        self.subject = subject
+        self.expected = expected
+        super().__init__(f"{subject}: expected last sequence {expected} {detail}".strip())
+
+
+class AppendFailed(InfrastructureError):
+    """The log did not acknowledge an append after retries."""

@@ -1,0 +1,309 @@
+"""Every event in the log: frozen msgspec Structs in one tagged union, wrapped in an envelope.
+
+Tags are explicit and stable (`schedule.created`); stored events live forever, so a
+tag is never renamed or reused, and fields are only added, always with defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from jetcron.scheduler.model import Conditions, Job, RetryPolicy, ScheduleDefinition
+
+log = logging.getLogger(__name__)
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
+    """Base of all events."""
+
+
+# -- schedule lifecycle: subject jetcron.sched.<name> ------------------------------------
+
+
+class ScheduleEvent(Event, frozen=True, kw_only=True):
+    """An event of the schedule aggregate; `version` is the version it produces."""
+
+    schedule_id: str
+    name: str
+    version: int
+
+
+class ScheduleCreated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.created"):
+    definition: ScheduleDefinition
+
+
+class ScheduleUpdated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.updated"):
+    definition: ScheduleDefinition
+    changed: list[str] = []
+
+
+class SchedulePaused(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.paused"):
+    reason: str = ""
+    by_system: bool = False
+    """Paused by jetcron itself (the circuit breaker), not by an operator."""
+    resume_at: datetime | None = None
+
+
+class ScheduleResumed(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.resumed"):
+    pass
+
+
+class ScheduleCompleted(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.completed"):
+    reason: str = ""
+
+
+class ScheduleDeleted(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.deleted"):
+    pass
+
+
+# -- fires and runs ----------------------------------------------------------------------
+
+
+class FireEvent(Event, frozen=True, kw_only=True):
+    """Something that happened to one nominal fire of a schedule."""
+
+    schedule_id: str
+    name: str
+    fire_id: str
+    fire_time: datetime
+    """Nominal fire time (UTC), before jitter."""
+
+
+class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
+    """A due fire handed to executors; subject jetcron.trigger.<target>."""
+
+    run_id: str
+    version: int
+    target: str
+    job: Job
+    timeout_s: float | None = None
+    retry: RetryPolicy = RetryPolicy()
+    conditions: Conditions | None = None
+    manual: bool = False
+    """Forced by an operator (`jetcron schedule trigger`), not by the clock."""
+    due_time: datetime | None = None
+    """Fire time plus jitter, when jitter is configured."""
+
+
+class FireMissed(FireEvent, frozen=True, kw_only=True, tag="fire.missed"):
+    """A fire that was due while no ticker ran and that the catch-up policy did not run."""
+
+    reason: str
+
+
+class RunSkipped(FireEvent, frozen=True, kw_only=True, tag="fire.skipped"):
+    """A fire not run, e.g. because the previous run was still going (overlap)."""
+
+    reason: str
+    blocking_run_id: str | None = None
+
+
+class FireBuffered(FireEvent, frozen=True, kw_only=True, tag="fire.buffered"):
+    """Overlap buffer_one: this fire waits for the run in flight to end."""
+
+    blocking_run_id: str | None = None
+
+
+class RunCancelRequested(Event, frozen=True, kw_only=True, tag="run.cancel_requested"):
+    """Overlap cancel_previous (or an operator) asked the executor to stop this run."""
+
+    schedule_id: str
+    name: str
+    run_id: str
+    reason: str = ""
+
+
+class RunEvent(FireEvent, frozen=True, kw_only=True):
+    """An event of one run; subject jetcron.run.<name>.<run_id>."""
+
+    run_id: str
+    executor: str = ""
+    attempt: int = 1
+
+
+class RunOutput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Captured output, capped on the executor."""
+
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+
+class RunStarted(RunEvent, frozen=True, kw_only=True, tag="run.started"):
+    pid: int | None = None
+    host_time: datetime | None = None
+
+
+class RunSucceeded(RunEvent, frozen=True, kw_only=True, tag="run.succeeded"):
+    exit_code: int | None = 0
+    duration_s: float = 0.0
+    output: RunOutput = RunOutput()
+    result: Any = None
+    """What an action returned, if anything."""
+
+
+class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
+    exit_code: int | None = None
+    failure_class: str = "transient"
+    error: str = ""
+    duration_s: float = 0.0
+    output: RunOutput = RunOutput()
+    next_retry_at: datetime | None = None
+    """Set when another attempt follows; None means this failure is final."""
+
+
+class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
+    timeout_s: float = 0.0
+    duration_s: float = 0.0
+    output: RunOutput = RunOutput()
+    next_retry_at: datetime | None = None
+
+
+class RunCancelled(RunEvent, frozen=True, kw_only=True, tag="run.cancelled"):
+    reason: str = ""
+    duration_s: float = 0.0
+
+
+class RunDeferred(RunEvent, frozen=True, kw_only=True, tag="run.deferred"):
+    reason: str
+    pressure: float = 0.0
+    deferrals: int = 1
+    next_attempt_at: datetime | None = None
+
+
+class RunLost(RunEvent, frozen=True, kw_only=True, tag="run.lost"):
+    """No result arrived within timeout + grace: the executor is presumed dead."""
+
+    reason: str = ""
+
+
+AnyEvent = (
+    ScheduleCreated
+    | ScheduleUpdated
+    | SchedulePaused
+    | ScheduleResumed
+    | ScheduleCompleted
+    | ScheduleDeleted
+    | RunTriggered
+    | FireMissed
+    | RunSkipped
+    | FireBuffered
+    | RunCancelRequested
+    | RunStarted
+    | RunSucceeded
+    | RunFailed
+    | RunTimedOut
+    | RunCancelled
+    | RunDeferred
+    | RunLost
+)
+
+FINISHED_RUN_EVENTS = (RunSucceeded, RunCancelled, RunLost)
+"""Run events after which no other attempt follows (failures depend on next_retry_at)."""
+
+
+def is_final(event: Event) -> bool:
+    """True if this event ends its run (no further attempt will happen)."""
+    if isinstance(event, FINISHED_RUN_EVENTS):
+        return True
+    if isinstance(event, RunFailed | RunTimedOut):
+        return event.next_retry_at is None
+    return False
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who did what, when and why: the stored form of every event."""
+
+    id: str
+    at: datetime
+    actor: str
+    event: AnyEvent
+    schema: int = 1
+    reason: str = ""
+    causation_id: str | None = None
+    """The command (or event) that caused this one."""
+    correlation_id: str | None = None
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An envelope with its place in the log."""
+
+    seq: int
+    subject: str
+    envelope: Envelope
+    stored_ns: int = 0
+    """Server timestamp (ns since epoch) of the append, when known."""
+
+    @property
+    def event(self) -> AnyEvent:
+        """The event itself."""
+        return self.envelope.event
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Envelope)
+_KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in AnyEvent.__args__)  # type: ignore[attr-defined]
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+"""(event type, stored schema) -> reshaper to schema + 1. Empty until a payload changes meaning."""
+CURRENT_SCHEMA: dict[str, int] = {}
+"""Event types whose schema is above 1."""
+
+
+class UnknownEvent(msgspec.Struct, frozen=True):
+    """An envelope this reader cannot decode: a newer or foreign event type, or garbage."""
+
+    type: str
+    problem: str
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The envelope as JSON bytes."""
+    return _encoder.encode(envelope)
+
+
+def decode(data: bytes) -> Envelope | UnknownEvent:
+    """An envelope, upcast to the current schema, or UnknownEvent (never raises)."""
+    try:
+        envelope = _decoder.decode(data)
+    except msgspec.DecodeError as err:
+        return _decode_slow(data, err)
+    if envelope.schema != CURRENT_SCHEMA.get(envelope.event.__struct_config__.tag, 1):
+        return _decode_slow(data, None)
+    return envelope
+
+
+def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
+    # why: the fast path failed or met an old schema; look inside to say what it is.
+    try:
+        raw = msgspec.json.decode(data)
+        event_type = str(raw["event"]["type"])
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return UnknownEvent(type="?", problem=f"not a jetcron envelope: {err or 'bad JSON'}")
+    if event_type not in _KNOWN_TAGS:
+        return UnknownEvent(type=event_type, problem="unknown event type (newer jetcron?)")
+    try:
+        return msgspec.convert(_upcast(raw, event_type), Envelope)
+    except msgspec.ValidationError as verr:
+        return UnknownEvent(type=event_type, problem=f"malformed event: {verr}")
+
+
+def _upcast(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
+    schema = int(raw.get("schema", 1))
+    while (step := UPCASTERS.get((event_type, schema))) is not None:
+        raw["event"] = step(raw["event"])
+        schema += 1
+    raw["schema"] = schema
+    return raw
+
+
+def event_type(event: Event) -> str:
+    """The stable tag of an event, e.g. 'schedule.created'."""
+    return str(event.__struct_config__.tag)

@@ -1,0 +1,121 @@
+"""The command handler: load the aggregate, decide, append with CAS, retry on conflict."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from jetcron import ids, subjects
+from jetcron.clock import Clock, SystemClock
+from jetcron.errors import InfrastructureError
+from jetcron.scheduler.commands import AnyCommand, command_decoder
+from jetcron.scheduler.decider import decide, fold
+from jetcron.scheduler.errors import CommandRejected, ConcurrencyConflict, ScheduleNotFound
+from jetcron.scheduler.events import Envelope, Event, RunTriggered, StoredEvent
+from jetcron.scheduler.log import EventLog
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error"]
+
+
+class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a command request gets back."""
+
+    ok: bool
+    code: ReplyCode = "ok"
+    error: str = ""
+    events: list[StoredEvent] = []
+
+
+_reply_encoder = msgspec.json.Encoder()
+reply_decoder = msgspec.json.Decoder(CommandReply)
+
+
+class CommandHandler:
+    """Turns commands into appended events; safe to run in several replicas at once."""
+
+    def __init__(self, event_log: EventLog, clock: Clock | None = None) -> None:
+        self.log = event_log
+        self.clock = clock or SystemClock()
+
+    async def handle(self, command: AnyCommand) -> list[StoredEvent]:
+        """Appended events ([] if nothing changed); CommandRejected if the command is invalid."""
+        subject = subjects.schedule(command.name)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            history, last_seq = await self.log.load(subject)
+            # why: a retried command (lost reply, lost ack) must not apply twice.
+            done = [e for e in history if e.envelope.causation_id == command.command_id]
+            if done:
+                return done
+            events = decide(fold(e.event for e in history), command)
+            if not events:
+                return []
+            try:
+                return await self._append(subject, last_seq, command, events)
+            except ConcurrencyConflict:
+                log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
+        raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def _append(
+        self, subject: str, last_seq: int, command: AnyCommand, events: list[Event]
+    ) -> list[StoredEvent]:
+        envelopes = [self._envelope(command, e) for e in events]
+        if isinstance(events[0], RunTriggered):
+            # why: a forced run goes to the executors' subject; its fire id dedupes a retry.
+            trigger = events[0]
+            target = subjects.trigger(trigger.target)
+            ack = await self.log.publish(target, envelopes[0], msg_id=trigger.fire_id)
+            return [StoredEvent(ack.seq, target, envelopes[0])]
+        seqs = await self.log.append(
+            subject, envelopes, expected_last_subject_seq=last_seq, msg_id=command.command_id
+        )
+        return [StoredEvent(s, subject, e) for s, e in zip(seqs, envelopes, strict=True)]
+
+    def _envelope(self, command: AnyCommand, event: Event) -> Envelope:
+        return Envelope(
+            id=ids.new_id(),
+            at=command.at,
+            actor=command.actor,
+            reason=command.reason,
+            causation_id=command.command_id,
+            correlation_id=command.command_id,
+            event=event,  # type: ignore[arg-type]
+        )
+
+    async def handle_request(self, msg: Msg) -> None:
+        """Decode a NATS request, handle it, reply with a CommandReply."""
+        reply = await self._reply_for(msg.data)
+        if msg.reply:
+            await msg.respond(_reply_encoder.encode(reply))
+
+    async def _reply_for(self, data: bytes) -> CommandReply:
+        try:
+            command = command_decoder.decode(data)
+        except msgspec.DecodeError as err:
+            return CommandReply(ok=False, code="invalid", error=f"malformed command: {err}")
+        # why: the service's clock stamps the event time, not the operator's laptop.
+        command = msgspec.structs.replace(command, at=self.clock.now())
+        try:
+            return CommandReply(ok=True, events=await self.handle(command))
+        except ScheduleNotFound as err:
+            return CommandReply(ok=False, code="not_found", error=str(err))
+        except CommandRejected as err:
+            return CommandReply(ok=False, code="rejected", error=str(err))
+        except ConcurrencyConflict as err:
+            return CommandReply(ok=False, code="conflict", error=str(err))
+        except InfrastructureError as err:
+            log.warning("command %s failed: %s", command.command_id, err)
+            return CommandReply(ok=False, code="error", error=str(err))
+
+    async def subscribe(self, nc: Client) -> object:
+        """Serve jetcron.cmd.* in the shared queue group."""
+        return await nc.subscribe(
+            subjects.command("*"), queue=subjects.COMMAND_QUEUE, cb=self.handle_request
+        )

@@ -1,0 +1,143 @@
+"""Leader election for the ticker: one key with a TTL in a JetStream KV bucket, renewed with CAS.
+
+why: a deposed leader's renew fails with "wrong last sequence" (fenced), and the key's
+TTL frees it when the leader dies. No delete markers are kept, so a free key is simply
+absent and `Nats-Expected-Last-Subject-Sequence: 0` takes it (JETSTREAM_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+import msgspec
+from nats.aio.client import Client
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from jetcron import subjects
+from jetcron.scheduler.errors import AppendFailed, ConcurrencyConflict
+from jetcron.scheduler.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+
+class Leadership(Protocol):
+    """What the ticker asks: am I the leader, and tell me when that changes."""
+
+    def is_leader(self) -> bool: ...
+
+    changed: asyncio.Event
+
+
+class SoloLease:
+    """Always the leader: one scheduler, tests."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+
+    def is_leader(self) -> bool:
+        return True
+
+
+class Holder(msgspec.Struct, frozen=True):
+    holder: str
+    since: float
+
+
+class KvLease:
+    """A TTL lease on `$KV.<bucket>.<key>`; `run()` keeps trying to take or renew it."""
+
+    def __init__(self, nc: Client, *, holder: str, ttl: int = 5, key: str = "ticker",
+                 bucket: str = subjects.LEASE_BUCKET, replicas: int = 1) -> None:
+        self.nc, self.js = nc, nc.jetstream()
+        self.holder, self.ttl, self.key, self.bucket = holder, max(1, int(ttl)), key, bucket
+        self.replicas = replicas
+        self.subject = f"$KV.{bucket}.{key}"
+        self.stream = f"KV_{bucket}"
+        self.changed = asyncio.Event()
+        self._valid_until = 0.0
+        self._seq = 0
+        self._since = 0.0
+        self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
+
+    def is_leader(self) -> bool:
+        """True while our last renew is fresh enough that nobody else can hold the key."""
+        return time.monotonic() < self._valid_until
+
+    async def ensure_bucket(self) -> None:
+        """Create the KV stream (per-message TTL allowed), idempotently."""
+        config = StreamConfig(
+            name=self.stream, subjects=[f"$KV.{self.bucket}.>"], retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE, discard=DiscardPolicy.NEW, max_msgs_per_subject=1,
+            num_replicas=self.replicas, allow_direct=True, allow_msg_ttl=True, deny_delete=False,
+        )
+        try:
+            await self.js.stream_info(self.stream)
+        except NotFoundError:
+            await self.js.add_stream(config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take and keep the lease until stop; release it on the way out."""
+        await self._publisher.start()
+        try:
+            while not stop.is_set():
+                await self._attempt()
+                interval = self.ttl / 3 if self.is_leader() else self.ttl / 5
+                try:
+                    await asyncio.wait_for(stop.wait(), interval)
+                except TimeoutError:
+                    pass
+        finally:
+            await self._release()
+            await self._publisher.close()
+
+    async def _attempt(self) -> None:
+        was = self.is_leader()
+        sent = time.monotonic()
+        try:
+            current = await self._current()
+            if current is None or current[1].holder in (self.holder, ""):
+                await self._write(current[0] if current else 0)
+                # why: stop ticking well before the key can expire on the server.
+                self._valid_until = sent + self.ttl * 0.8
+        except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
+            log.info("lease %s: lost or not taken (%s)", self.key, err)
+            self._valid_until = 0.0
+        except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
+            log.warning("lease %s: error %s", self.key, err)
+            self._valid_until = 0.0
+        if was != self.is_leader() or (not was and self.is_leader()):
+            log.info("lease %s: %s is %s", self.key, self.holder, "leader" if self.is_leader() else "standby")
+            self.changed.set()
+
+    async def _current(self) -> tuple[int, Holder] | None:
+        try:
+            msg = await self.js.get_last_msg(self.stream, self.subject, direct=True)
+        except NotFoundError:
+            return None
+        if not msg.data:
+            return (int(msg.seq or 0), Holder("", 0))  # a delete marker: free, CAS on its seq
+        return int(msg.seq or 0), msgspec.json.decode(msg.data, type=Holder)
+
+    async def _write(self, expected: int) -> None:
+        if expected == 0 or not self._since:
+            self._since = time.time()
+        body = msgspec.json.encode(Holder(self.holder, self._since))
+        headers = {"Nats-Expected-Last-Subject-Sequence": str(expected), "Nats-TTL": f"{self.ttl}s"}
+        ack = await self._publisher.request(self.subject, body, headers)
+        self._seq = ack.seq
+
+    async def _release(self) -> None:
+        if not self.is_leader() or not self.nc.is_connected:
+            return
+        self._valid_until = 0.0
+        try:
+            # why: a 1-second TTL rewrite frees the key fast for a clean hand-over.
+            body = msgspec.json.encode(Holder("", 0))
+            headers = {"Nats-Expected-Last-Subject-Sequence": str(self._seq), "Nats-TTL": "1s"}
+            await self._publisher.request(self.subject, body, headers)
+        except Exception as err:  # noqa: BLE001 - it expires anyway
+            log.debug("lease release failed: %s", err)

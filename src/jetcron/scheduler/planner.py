@@ -1,0 +1,383 @@
+"""The ticker's pure core: what each schedule must do now, given the log so far and the time.
+
+The ticker shell feeds `TickerState.apply` every stored event (its own included) and asks
+`decide_due(entry, now)` what to append. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from jetcron import ids
+from jetcron.scheduler.events import (
+    Event,
+    FireBuffered,
+    FireMissed,
+    RunDeferred,
+    RunEvent,
+    RunFailed,
+    RunSkipped,
+    RunStarted,
+    RunTimedOut,
+    RunTriggered,
+    ScheduleCompleted,
+    ScheduleCreated,
+    ScheduleDeleted,
+    SchedulePaused,
+    ScheduleResumed,
+    ScheduleUpdated,
+    StoredEvent,
+    is_final,
+)
+from jetcron.scheduler.model import ScheduleDefinition
+from jetcron.scheduler.spec import fires_between, next_fire, nominal_interval, parse_spec
+
+MISSED_AFTER = timedelta(seconds=60)
+"""A fire found later than this (after downtime) goes through the catch-up policy."""
+LOST_GRACE = timedelta(seconds=60)
+"""A run with no word past its deadline plus this grace is declared lost."""
+NO_TIMEOUT_DEADLINE = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class Entry:
+    """What the ticker knows about one live schedule."""
+
+    schedule_id: str
+    name: str
+    version: int
+    definition: ScheduleDefinition
+    active: bool = True
+    floor: datetime | None = None
+    """Fires at or before this are never due (creation, update, resume)."""
+    last_fire: datetime | None = None
+    """Newest nominal fire triggered, missed or skipped."""
+    runs: int = 0
+    in_flight: dict[str, datetime] = field(default_factory=dict)
+    """run id -> deadline after which it is lost."""
+    buffered: datetime | None = None
+    completed: bool = False
+    generation: int = 0
+
+    def after(self) -> datetime | None:
+        """Fires strictly after this instant are candidates."""
+        points = [p for p in (self.floor, self.last_fire) if p is not None]
+        if self.definition.start is not None:
+            points.append(self.definition.start - timedelta(microseconds=1))
+        return max(points) if points else None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    fire_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """Overlap buffer_one: hold this fire until the run in flight ends."""
+
+    fire_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    fire_time: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    fire_time: datetime
+    reason: str
+    blocking_run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lose:
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    reason: str
+
+
+Decision = Trigger | Buffer | Miss | Skip | Lose | Cancel | Complete
+
+
+def jitter(fire: str, jitter_s: float, interval: timedelta | None) -> timedelta:
+    """Deterministic delay in [0, jitter_s), bounded by half the interval."""
+    if jitter_s <= 0:
+        return timedelta(0)
+    bound = jitter_s if interval is None else min(jitter_s, interval.total_seconds() / 2)
+    fraction = int.from_bytes(hashlib.blake2b(fire.encode(), digest_size=8).digest()) / 2**64
+    return timedelta(seconds=bound * fraction)
+
+
+def next_due(entry: Entry) -> datetime | None:
+    """When the entry next needs attention: its next fire (with jitter) or a run deadline."""
+    times = list(entry.in_flight.values())
+    if entry.buffered is not None and not entry.in_flight:
+        times.append(entry.buffered)
+    if entry.active and not entry.completed:
+        fire = upcoming_fire(entry)
+        if fire is not None:
+            times.append(fire + _jitter_of(entry, fire))
+        elif (after := entry.after()) is not None:
+            times.append(after)  # why: nothing left to fire; wake once to complete it
+    return min(times) if times else None
+
+
+def upcoming_fire(entry: Entry) -> datetime | None:
+    """The next nominal fire, or None when the schedule has none left."""
+    after = entry.after()
+    if after is None:
+        return None
+    d = entry.definition
+    fire = next_fire(d.spec, d.tz, after)
+    if fire is None or (d.end is not None and fire > d.end):
+        return None
+    if d.max_runs is not None and entry.runs >= d.max_runs:
+        return None
+    return fire
+
+
+def decide_due(entry: Entry, now: datetime) -> list[Decision]:
+    """Everything due for this entry at `now`; applying the resulting events advances it."""
+    decisions: list[Decision] = [Lose(r) for r, dl in entry.in_flight.items() if dl <= now]
+    running = [r for r, dl in entry.in_flight.items() if dl > now]
+    if entry.buffered is not None and not running:
+        decisions.append(Trigger(entry.buffered))
+        running = [pending_run_id(entry, entry.buffered)]
+    if not entry.active or entry.completed:
+        return decisions
+    due = _due_fires(entry, now)
+    decisions += _overlap(entry, _catch_up(entry, due, now), running)
+    triggered = sum(isinstance(d, Trigger) for d in decisions)
+    if _finite(entry, now) and upcoming_fire_after(entry, due[-1] if due else None, triggered) is None:
+        decisions.append(Complete(_completion_reason(entry, triggered)))
+    return decisions
+
+
+def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
+    after = entry.after()
+    if after is None:
+        return []
+    d = entry.definition
+    limit = max(d.catchup.max_fires, 1) + 1000
+    fires = fires_between(d.spec, d.tz, after, now, limit=limit)
+    if d.end is not None:
+        fires = [f for f in fires if f <= d.end]
+    if d.max_runs is not None:
+        fires = fires[: max(0, d.max_runs - entry.runs)]
+    return [f for f in fires if f + _jitter_of(entry, f) <= now]
+
+
+def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger | Miss]:
+    """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded."""
+    late = [f for f in due if now - f > MISSED_AFTER]
+    on_time = [Trigger(f) for f in due if now - f <= MISSED_AFTER]
+    if not late:
+        return list(on_time)
+    policy = entry.definition.catchup
+    window_start = now - timedelta(seconds=policy.window_s)
+    eligible = [f for f in late if f >= window_start]
+    keep: set[datetime] = set()
+    if policy.policy == "all":
+        keep = set(eligible[-policy.max_fires :])
+    elif policy.policy == "latest" and eligible and not on_time:
+        keep = {eligible[-1]}
+    out: list[Trigger | Miss] = [
+        Trigger(f) if f in keep else Miss(f, _miss_reason(f, window_start, policy.policy))
+        for f in late
+    ]
+    return out + on_time
+
+
+def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
+    if fire < window_start:
+        return "scheduler down: fire older than the catch-up window"
+    if policy == "none":
+        return "scheduler down: catch-up policy is none"
+    if policy == "all":
+        return "scheduler down: more missed fires than catch-up max_fires"
+    return "scheduler down: catch-up policy latest runs only the most recent missed fire"
+
+
+def _overlap(entry: Entry, fires: list[Trigger | Miss], running: list[str]) -> list[Decision]:
+    """Apply the overlap policy to the fires that would start now."""
+    policy = entry.definition.overlap
+    buffered = entry.buffered is not None
+    out: list[Decision] = []
+    for f in fires:
+        if isinstance(f, Miss) or not running or policy == "allow":
+            out.append(f)
+        elif policy == "cancel_previous":
+            out += [Cancel(r) for r in running] + [f]
+        elif policy == "buffer_one" and not buffered:
+            out.append(Buffer(f.fire_time))
+            buffered = True
+            continue
+        else:
+            out.append(Skip(f.fire_time, "overlap: previous run still in flight", running[0]))
+            continue
+        if isinstance(f, Trigger):
+            running = [pending_run_id(entry, f.fire_time)]
+    return out
+
+
+def pending_run_id(entry: Entry, fire_time: datetime) -> str:
+    """The run id a fire of this entry gets."""
+    return ids.run_id_for(ids.fire_id(entry.schedule_id, entry.version, fire_time))
+
+
+def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) -> datetime | None:
+    """The next fire after `last` had these fires been recorded (for completion)."""
+    d = entry.definition
+    after = max([p for p in (entry.after(), last) if p is not None], default=None)
+    if after is None:
+        return None
+    if d.max_runs is not None and entry.runs + extra_runs >= d.max_runs:
+        return None
+    fire = next_fire(d.spec, d.tz, after)
+    return None if fire is None or (d.end is not None and fire > d.end) else fire
+
+
+def _finite(entry: Entry, now: datetime) -> bool:
+    d = entry.definition
+    return d.spec.startswith("@at") or d.max_runs is not None or (d.end is not None and now >= d.end)
+
+
+def _completion_reason(entry: Entry, triggered: int) -> str:
+    d = entry.definition
+    if d.spec.startswith("@at"):
+        return "one-off schedule fired" if triggered or entry.runs else "one-off time has passed"
+    if d.max_runs is not None and entry.runs + triggered >= d.max_runs:
+        return f"run limit of {d.max_runs} reached"
+    return "end of the schedule's time range"
+
+
+def _jitter_of(entry: Entry, fire: datetime) -> timedelta:
+    d = entry.definition
+    if d.jitter_s <= 0:
+        return timedelta(0)
+    interval = nominal_interval(parse_spec(d.spec, d.tz), d.tz)
+    return jitter(ids.fire_id(entry.schedule_id, entry.version, fire), d.jitter_s, interval)
+
+
+class TickerState:
+    """The ticker's projection of the log: live schedules, their last fires, runs in flight."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.by_run: dict[str, str] = {}
+        self.position = 0
+        self._ahead: set[int] = set()
+
+    def apply(self, stored: StoredEvent) -> Entry | None:
+        """Apply one stored event exactly once; returns the entry it touched."""
+        if stored.seq <= self.position and stored.seq not in self._ahead:
+            return None
+        if stored.seq in self._ahead:
+            self._ahead.discard(stored.seq)
+            return None
+        return self._apply(stored)
+
+    def apply_ahead(self, stored: StoredEvent) -> Entry | None:
+        """Apply an event we appended ourselves before the reader reaches it."""
+        if stored.seq <= self.position:
+            return None
+        self._ahead.add(stored.seq)
+        return self._apply(stored)
+
+    def advance(self, seq: int) -> None:
+        """The reader has applied everything up to seq."""
+        self.position = max(self.position, seq)
+        self._ahead = {s for s in self._ahead if s > self.position}
+
+    def _apply(self, stored: StoredEvent) -> Entry | None:
+        event, at = stored.envelope.event, stored.envelope.at
+        if isinstance(event, ScheduleCreated | ScheduleUpdated | SchedulePaused | ScheduleResumed
+                      | ScheduleCompleted | ScheduleDeleted):
+            return self._schedule_event(event, at)
+        entry = self.entries.get(getattr(event, "schedule_id", ""))
+        if entry is None:
+            return None
+        _apply_fire_or_run(entry, event, at, self.by_run)
+        entry.generation += 1
+        return entry
+
+    def _schedule_event(self, event: Event, at: datetime) -> Entry | None:
+        assert isinstance(event, ScheduleCreated | ScheduleUpdated | SchedulePaused | ScheduleResumed
+                          | ScheduleCompleted | ScheduleDeleted)
+        if isinstance(event, ScheduleCreated):
+            entry = Entry(event.schedule_id, event.name, event.version, event.definition, floor=at)
+            self.entries[event.schedule_id] = entry
+            return entry
+        entry = self.entries.get(event.schedule_id)
+        if entry is None:
+            return None
+        entry.version = event.version
+        entry.generation += 1
+        if isinstance(event, ScheduleUpdated):
+            entry.definition, entry.floor, entry.completed = event.definition, at, False
+        elif isinstance(event, SchedulePaused):
+            entry.active = False
+        elif isinstance(event, ScheduleResumed):
+            entry.active, entry.floor = True, at
+        elif isinstance(event, ScheduleCompleted):
+            entry.completed = True
+        else:
+            entry.active = False
+            del self.entries[event.schedule_id]
+        return entry
+
+
+def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[str, str]) -> None:
+    if isinstance(event, RunTriggered):
+        if not event.manual:
+            entry.last_fire = _later(entry.last_fire, event.fire_time)
+            entry.runs += 1
+            if entry.buffered == event.fire_time:
+                entry.buffered = None
+        if not event.target.startswith("all:"):
+            entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
+            by_run[event.run_id] = entry.schedule_id
+    elif isinstance(event, FireMissed | RunSkipped):
+        entry.last_fire = _later(entry.last_fire, event.fire_time)
+    elif isinstance(event, FireBuffered):
+        entry.last_fire = _later(entry.last_fire, event.fire_time)
+        entry.buffered = event.fire_time
+    elif isinstance(event, RunEvent) and event.run_id in entry.in_flight:
+        _apply_run(entry, event, at)
+
+
+def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
+    if is_final(event):
+        entry.in_flight.pop(event.run_id, None)
+        return
+    timeout = entry.definition.timeout_s
+    resume = at
+    if isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None:
+        resume = event.next_retry_at
+    elif isinstance(event, RunDeferred) and event.next_attempt_at is not None:
+        resume = event.next_attempt_at
+    elif not isinstance(event, RunStarted):
+        return
+    entry.in_flight[event.run_id] = max(entry.in_flight[event.run_id], resume + _run_budget(timeout))
+
+
+def _run_budget(timeout_s: float | None) -> timedelta:
+    base = NO_TIMEOUT_DEADLINE if timeout_s is None else timedelta(seconds=timeout_s)
+    return base + LOST_GRACE
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a

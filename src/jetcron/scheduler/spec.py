@@ -1,0 +1,498 @@
+"""The spec language (cron, macros, @every, @at) and fire times under cronie's DST rules; pure."""
+
+from __future__ import annotations
+
+import calendar
+import difflib
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import islice
+
+import msgspec
+import pytz
+
+from jetcron.scheduler.errors import InvalidSpec, InvalidTimezone
+
+_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_EPOCH_ORD = date(1970, 1, 1).toordinal()
+_REF_WALL = (datetime(2001, 1, 1) - _NAIVE_EPOCH) // timedelta(seconds=1)
+_SEC = timedelta(seconds=1)
+_US = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
+_FAR = 1 << 62
+_NEVER = 1 << 63  # beyond _FAR plus any offset
+_SEARCH_YEARS = 30  # why: a Feb 29 that must also be a given weekday recurs within 28 years
+
+_MONTHS = {n: i for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_DAYS = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _DAYS),
+)
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MACROS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+_UNITS = {"d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1000, "us": 1}
+_DURATION_PART = re.compile(r"(\d+)\s*(us|ms|s|m|h|d)\s*")
+_EVERY = re.compile(r"(.+?)(?:\s+offset\s+(.+))?", re.IGNORECASE)
+
+
+class Spec(msgspec.Struct, frozen=True):
+    """A parsed schedule spec: hashable, comparable, encodable with msgspec."""
+
+    text: str
+    kind: str
+    minutes: tuple[int, ...] = ()
+    hours: tuple[int, ...] = ()
+    days: tuple[int, ...] = ()
+    months: tuple[int, ...] = ()
+    weekdays: tuple[int, ...] = ()
+    """Days of the week, 0 = Sunday (7 is folded into 0)."""
+    day_or: bool = False
+    """Vixie rule: both day fields are restricted, so a day matching either one fires."""
+    interval_like: bool = False
+    """Minute or hour field starts with '*' (cronie's DST class), or @every."""
+    every_us: int = 0
+    offset_us: int = 0
+    at: datetime | None = None
+    """@at: aware UTC if the text had an offset, else naive wall time in the schedule's zone."""
+
+
+class _Problem(Exception):
+    """A parse problem; `parse_spec` wraps it in InvalidSpec with the spec text."""
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_spec(text: str, tz: str = "UTC") -> Spec:
+    """Parse a spec (cron, macro, @every, @at); raise InvalidSpec/InvalidTimezone on bad input."""
+    validate_tz(tz)
+    return _parse(text.strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Spec:
+    try:
+        if not text:
+            raise _Problem("empty spec: expected 5 cron fields, a macro such as @daily, "
+                           "'@every <duration>' or '@at <date-time>'")
+        if text.startswith("@"):
+            return _parse_keyword(text)
+        return _cron_spec(text, text)
+    except _Problem as err:
+        raise InvalidSpec(text, str(err)) from None
+
+
+def _parse_keyword(text: str) -> Spec:
+    head, *tail = text.split(None, 1)
+    word, rest = head.lower(), "".join(tail).strip()
+    if word == "@every":
+        return _every_spec(text, rest)
+    if word == "@at":
+        return _at_spec(text, rest)
+    if word in _MACROS:
+        if rest:
+            raise _Problem(f"{word} takes no arguments, got {rest!r}")
+        return _cron_spec(text, _MACROS[word])
+    close = difflib.get_close_matches(word, [*_MACROS, "@every", "@at"], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise _Problem(f"unknown macro {head!r}{hint}; known: {', '.join(_MACROS)}, @every, @at")
+
+
+def _cron_spec(text: str, fields_text: str) -> Spec:
+    fields = fields_text.split()
+    if len(fields) != 5:
+        extra = "; there is no seconds or year field (use @every for sub-minute)" if fields[5:] else ""
+        raise _Problem("expected 5 fields (minute hour day-of-month month day-of-week), "
+                       f"got {len(fields)}{extra}")
+    minutes, hours, days, months, weekdays = (_parse_field(f, i) for i, f in enumerate(fields))
+    day_or = not fields[2].startswith("*") and not fields[4].startswith("*")
+    if not day_or and all(d > _MONTH_DAYS[m] for m in months for d in days):
+        raise _Problem(f"never fires: day-of-month {fields[2]} does not occur in month {fields[3]}")
+    return Spec(text=text, kind="cron", minutes=minutes, hours=hours, days=days, months=months,
+                weekdays=weekdays, day_or=day_or,
+                interval_like=fields[0].startswith("*") or fields[1].startswith("*"))
+
+
+def _parse_field(text: str, index: int) -> tuple[int, ...]:
+    name, lo, hi, names = _FIELDS[index]
+    values: set[int] = set()
+    for item in text.split(","):
+        values.update(_parse_item(item, name, lo, hi, names))
+    if name == "day-of-week":
+        values = {v % 7 for v in values}  # 7 and 0 both mean Sunday
+    return tuple(sorted(values))
+
+
+def _parse_item(item: str, name: str, lo: int, hi: int, names: dict[str, int]) -> range:
+    if not item:
+        raise _Problem(f"{name} field: empty item in the list")
+    base, slash, step_text = item.partition("/")
+    step = 1
+    if slash:
+        if not step_text.isdigit() or int(step_text) < 1:
+            raise _Problem(f"{name} field: step in {item!r} must be a whole number of at least 1")
+        step = int(step_text)
+    if base == "*":
+        return range(lo, hi + 1, step)
+    first, dash, last = base.partition("-")
+    start = _parse_value(first, name, lo, hi, names)
+    end = _parse_value(last, name, lo, hi, names) if dash else (hi if slash else start)
+    if start > end:
+        raise _Problem(f"{name} field: range {base} runs backwards ({start} > {end})")
+    return range(start, end + 1, step)
+
+
+def _parse_value(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> int:
+    if text.isdigit():
+        value = int(text)
+        if not lo <= value <= hi:
+            raise _Problem(f"{name} field: {value} is out of range {lo}-{hi}")
+        return value
+    if text.lower() in names:
+        return names[text.lower()]
+    allowed = f" or a name ({', '.join(names)})" if names else ""
+    raise _Problem(f"{name} field: {text!r} is not a number {lo}-{hi}{allowed}")
+
+
+def _every_spec(text: str, rest: str) -> Spec:
+    match = _EVERY.fullmatch(rest)
+    if match is None:
+        raise _Problem("@every needs a duration, e.g. '@every 15m' or '@every 1h offset 15m'")
+    every = _spec_duration(match[1])
+    offset = _spec_duration(match[2]) if match[2] else timedelta(0)
+    if every <= timedelta(0):
+        raise _Problem("duration must be > 0")
+    if every < _SEC:
+        raise _Problem(f"duration must be at least 1s, got {format_duration(every)}")
+    if offset >= every:
+        raise _Problem(f"offset {format_duration(offset)} must be less than the interval "
+                       f"{format_duration(every)}")
+    return Spec(text=text, kind="every", interval_like=True, every_us=every // _US,
+                offset_us=offset // _US)
+
+
+def _spec_duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise _Problem(str(err)) from None
+
+
+def _at_spec(text: str, rest: str) -> Spec:
+    try:
+        when = datetime.fromisoformat(rest)
+    except ValueError as err:
+        raise _Problem(f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
+                       f"2026-05-01T09:30:00Z; {rest!r} is not one ({err})") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(_UTC)
+    return Spec(text=text, kind="at", at=when)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as '90s', '15m', '1h30m', '2d' or '500ms'."""
+    source, pos, total = text.strip().lower(), 0, 0
+    if source.isdigit():
+        raise ValueError(f"invalid duration {text!r}: missing a unit, e.g. '{source}s' or '{source}m'")
+    while pos < len(source) and (match := _DURATION_PART.match(source, pos)):
+        total, pos = total + int(match[1]) * _UNITS[match[2]], match.end()
+    if not source or pos < len(source):
+        raise ValueError(f"invalid duration {text!r}: expected numbers with units "
+                         "(d, h, m, s, ms, us), e.g. '90s', '15m', '1h30m', '500ms'")
+    try:
+        return timedelta(microseconds=total)
+    except OverflowError:
+        raise ValueError(f"invalid duration {text!r}: too large") from None
+
+
+def format_duration(td: timedelta) -> str:
+    """Format a timedelta the way parse_duration reads it, e.g. '1h30m'."""
+    rest = td // _US
+    sign, rest = ("-" if rest < 0 else ""), abs(rest)
+    parts = []
+    for unit, size in _UNITS.items():
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + ("".join(parts) or "0s")
+
+
+@lru_cache(maxsize=1024)
+def validate_tz(name: str) -> str:
+    """Return the canonical IANA name (case-insensitive); raise InvalidTimezone with a hint."""
+    key = name.strip()
+    if key in pytz.all_timezones_set:
+        return key
+    lowered = _lowered_zones()
+    if key.lower() in lowered:
+        return lowered[key.lower()]
+    close = difflib.get_close_matches(key.lower(), lowered, n=1, cutoff=0.6)
+    raise InvalidTimezone(name, lowered[close[0]] if close else None)
+
+
+@lru_cache(maxsize=1)
+def _lowered_zones() -> dict[str, str]:
+    return {z.lower(): z for z in pytz.all_timezones}
+
+
+def is_interval_like(spec: Spec) -> bool:
+    """True for @every and for cron whose minute or hour field starts with '*' (cronie's rule)."""
+    return spec.kind == "every" or (spec.kind == "cron" and spec.interval_like)
+
+
+# ---------------------------------------------------------------- wall-time matching
+
+
+class _Cron:
+    """Lookup tables that find the next matching naive wall-time minute quickly."""
+
+    __slots__ = ("next_time", "first", "month", "dom", "dow", "day_or", "fixed", "next_dom")
+
+    def __init__(self, spec: Spec) -> None:
+        times = {h * 60 + m for h in spec.hours for m in spec.minutes}
+        self.next_time = [-1] * 1441
+        for t in range(1439, -1, -1):
+            self.next_time[t] = t if t in times else self.next_time[t + 1]
+        self.first = self.next_time[0]
+        self.month = [m in spec.months for m in range(13)]
+        self.dom = [d in spec.days for d in range(32)]
+        self.dow = [d in spec.weekdays for d in range(7)]
+        self.day_or, self.fixed = spec.day_or, not spec.interval_like
+        # next_dom[d]: the next day-of-month worth checking (a day field match is required
+        # unless the Vixie OR rule applies); 32 = none left this month
+        self.next_dom = [32] * 33
+        for d in range(31, 0, -1):
+            self.next_dom[d] = d if (self.day_or or self.dom[d]) else self.next_dom[d + 1]
+
+    def day_ok(self, d: date) -> bool:
+        dom, dow = self.dom[d.day], self.dow[d.isoweekday() % 7]
+        return self.month[d.month] and ((dom or dow) if self.day_or else (dom and dow))
+
+    def next_day(self, day: int) -> int | None:
+        """First matching day (days since 1970-01-01) at or after `day`, within the horizon."""
+        d = date.fromordinal(day + _EPOCH_ORD)
+        stop = min(d.year + _SEARCH_YEARS, 9999)
+        while d.year < stop:
+            dom = self.next_dom[d.day]
+            if not self.month[d.month] or dom > _month_len(d.year, d.month):
+                d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+            elif dom != d.day:
+                d = d.replace(day=dom)
+            elif self.day_ok(d):
+                return d.toordinal() - _EPOCH_ORD
+            else:
+                d += _DAY
+        return None
+
+    def next_wall(self, wall: int) -> int | None:
+        """First matching wall minute (in wall seconds since 1970) at or after `wall`."""
+        day, minute = divmod(-(-wall // 60), 1440)
+        t = self.next_time[minute]
+        if t < 0 or not self.day_ok(date.fromordinal(day + _EPOCH_ORD)):
+            found = self.next_day(day + 1)
+            if found is None:
+                return None
+            day, t = found, self.first
+        return (day * 1440 + t) * 60
+
+
+
+class _Seeker:
+    """next_wall with a one-entry memo, so stepping over DST periods repeats no search."""
+
+    __slots__ = ("cron", "lo", "wall")
+
+    def __init__(self, cron: _Cron) -> None:
+        self.cron, self.lo, self.wall = cron, _NEVER, _NEVER
+
+    def find(self, lo: int) -> int:
+        """The first matching wall minute at or after `lo`; _NEVER if there is none."""
+        # no match lies in [self.lo, self.wall), so any lo in that range has the same answer
+        if not self.lo <= lo <= self.wall:
+            found = self.cron.next_wall(lo)
+            self.lo, self.wall = lo, _NEVER if found is None else found
+        return self.wall
+
+
+def _month_len(year: int, month: int) -> int:
+    return _MONTH_DAYS[month] - (month == 2 and not calendar.isleap(year))
+
+
+_MATCHERS: dict[str, tuple[Spec, _Cron]] = {}
+
+
+def _matcher(spec: Spec) -> _Cron:
+    # keyed by text plus an identity check: hashing a whole Spec costs more than the lookup
+    hit = _MATCHERS.get(spec.text)
+    if hit is not None and (hit[0] is spec or hit[0] == spec):
+        return hit[1]
+    if len(_MATCHERS) >= 4096:
+        _MATCHERS.clear()
+    cron = _MATCHERS[spec.text] = spec, _Cron(spec)
+    return cron[1]
+
+
+class _Zone:
+    """A zone as offset periods: period i covers UTC instants [starts[i], starts[i+1])."""
+
+    __slots__ = ("starts", "offs", "covered")
+
+    def __init__(self, starts: list[int], offs: list[int]) -> None:
+        self.starts, self.offs = starts, offs
+        # covered[i]: the wall time up to which periods before i already showed the clock
+        self.covered = [-_FAR]
+        for i in range(1, len(starts)):
+            self.covered.append(max(self.covered[-1], starts[i] + offs[i - 1]))
+
+    def period(self, instant: int) -> int:
+        return bisect_right(self.starts, instant) - 1
+
+    def end(self, i: int) -> int:
+        return self.starts[i + 1] if i + 1 < len(self.starts) else _FAR
+
+    def resolve(self, wall: int) -> tuple[int, bool]:
+        """(instant, exists) for a wall time: its first pass, or the gap end if it does not exist."""
+        i = max(self.period(wall - 16 * 3600), 0)  # why: offsets stay within -12h..+14h
+        while True:
+            start, off = self.starts[i], self.offs[i]
+            if wall < start + off:
+                return start, False
+            if wall < self.end(i) + off:
+                return wall - off, True
+            i += 1
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> _Zone:
+    tz = pytz.timezone(validate_tz(name))
+    # why: pytz's own localize/normalize carry DST bugs into croniter; we only read its tables
+    times: list[datetime] = getattr(tz, "_utc_transition_times", [])
+    infos: list[tuple[timedelta, timedelta, str]] = getattr(tz, "_transition_info", [])
+    if not times:
+        return _Zone([-_FAR], [(tz.utcoffset(datetime(2000, 1, 1)) or timedelta(0)) // _SEC])
+    starts, offs = [-_FAR], [infos[0][0] // _SEC]
+    for when, info in zip(times[1:], infos[1:], strict=True):
+        if info[0] // _SEC != offs[-1]:  # name-only changes are not transitions for us
+            starts.append((when - _NAIVE_EPOCH) // _SEC)
+            offs.append(info[0] // _SEC)
+    return _Zone(starts, offs)
+
+
+# ---------------------------------------------------------------- fire times
+
+
+def _cron_instants(c: _Cron, z: _Zone, after: int) -> Iterator[int]:
+    """UTC instants (epoch seconds) strictly after `after`, ascending, under cronie's DST rules."""
+    i, last, seek = z.period(after), after, _Seeker(c)
+    while i < len(z.starts):
+        start, off, end = z.starts[i], z.offs[i], z.end(i)
+        if c.fixed and i > 0 and start > last and seek.find(start + z.offs[i - 1]) < start + off:
+            # why: fixed-time wall times lost in a spring-forward gap fire once, when the gap ends
+            last = start
+            yield last
+        # why: fixed-time skips walls an earlier period already showed (a fold fires on its
+        # first pass only); interval-like fires every instant whose wall time matches
+        wall = seek.find(max(start + off, last + 1 + off, z.covered[i] if c.fixed else -_FAR))
+        while wall < end + off:
+            last = wall - off
+            yield last
+            wall = seek.find(wall + 60)
+        if wall == _NEVER:
+            return
+        i += 1
+
+
+def _every_instants(spec: Spec, after: datetime) -> Iterator[datetime]:
+    # why: epoch-aligned in absolute time, so DST and restarts never shift it
+    step, offset = spec.every_us, spec.offset_us
+    t = offset + ((after - _EPOCH) // _US - offset) // step * step + step
+    while True:
+        yield _EPOCH + timedelta(microseconds=t)
+        t += step
+
+
+def _at_instant(spec: Spec, zone: _Zone) -> datetime:
+    at = spec.at
+    assert at is not None
+    if at.tzinfo is not None:
+        return at
+    # why: a naive @at follows the fixed-time rule: first pass of a fold, gap end in a gap
+    instant, exists = zone.resolve((at - _NAIVE_EPOCH) // _SEC)
+    return _EPOCH + timedelta(seconds=instant, microseconds=at.microsecond if exists else 0)
+
+
+def _fires(spec: Spec | str, tz: str, after: datetime) -> Iterator[datetime]:
+    _require_aware(after, "after")
+    zone = _zone(tz)
+    parsed = parse_spec(spec, tz) if isinstance(spec, str) else spec
+    if parsed.kind == "every":
+        return _every_instants(parsed, after)
+    if parsed.kind == "at":
+        at = _at_instant(parsed, zone)
+        return iter([at] if at > after else [])
+    instants = _cron_instants(_matcher(parsed), zone, (after - _EPOCH) // _SEC)
+    return (_EPOCH + timedelta(seconds=s) for s in instants)
+
+
+def _require_aware(when: datetime, name: str) -> None:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {when.isoformat()}")
+
+
+def next_fires(spec: Spec | str, tz: str, after: datetime, n: int = 1) -> list[datetime]:
+    """The next `n` fire times strictly after `after`, as aware UTC datetimes (fewer if it ends)."""
+    return list(islice(_fires(spec, tz, after), max(n, 0)))
+
+
+def next_fire(spec: Spec | str, tz: str, after: datetime) -> datetime | None:
+    """The first fire time strictly after `after` (aware UTC), or None if there is none."""
+    return next(_fires(spec, tz, after), None)
+
+
+def fires_between(
+    spec: Spec | str, tz: str, after: datetime, until: datetime, limit: int | None = None
+) -> list[datetime]:
+    """All fire times in (after, until], oldest first, at most `limit` of them."""
+    _require_aware(until, "until")
+    out: list[datetime] = []
+    for when in _fires(spec, tz, after):
+        if when > until or (limit is not None and len(out) >= limit):
+            break
+        out.append(when)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def nominal_interval(spec: Spec, tz: str) -> timedelta | None:
+    """The smallest usual gap between fires, in wall time, to bound jitter; None for @at."""
+    _zone(tz)
+    if spec.kind == "every":
+        return timedelta(microseconds=spec.every_us)
+    if spec.kind != "cron":
+        return None
+    # why: measured in wall time from a fixed date, so a DST day's 23h gap does not count
+    cron, best = _matcher(spec), _FAR
+    wall = cron.next_wall(_REF_WALL)
+    for _ in range(64):
+        following = cron.next_wall(wall + 60) if wall is not None else None
+        if wall is None or following is None:
+            break
+        best, wall = min(best, following - wall), following
+    return timedelta(seconds=best) if best < _FAR else None

@@ -1,0 +1,233 @@
+"""The ticker: sleeps until the next fire, appends RunTriggered exactly once per fire time.
+
+Shell around planner.py: follows the log into a TickerState, keeps a min-heap of the next
+time each schedule needs attention, and, while it holds the lease, appends what
+`decide_due` says. The fire id is the Nats-Msg-Id, so two leaders during a hand-over
+append each trigger once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from datetime import datetime
+
+from jetcron import ids, subjects
+from jetcron.clock import Clock, SystemClock
+from jetcron.scheduler.commands import CompleteSchedule
+from jetcron.scheduler.errors import AppendFailed
+from jetcron.scheduler.events import (
+    AnyEvent,
+    Envelope,
+    FireBuffered,
+    FireMissed,
+    RunCancelRequested,
+    RunLost,
+    RunSkipped,
+    RunTriggered,
+    StoredEvent,
+)
+from jetcron.scheduler.handler import CommandHandler
+from jetcron.scheduler.lease import Leadership, SoloLease
+from jetcron.scheduler.log import EventLog
+from jetcron.scheduler.planner import (
+    Buffer,
+    Cancel,
+    Complete,
+    Decision,
+    Entry,
+    Lose,
+    Miss,
+    Skip,
+    TickerState,
+    Trigger,
+    decide_due,
+    next_due,
+)
+
+log = logging.getLogger(__name__)
+ACTOR = "system:ticker"
+
+
+class Ticker:
+    """Emits due triggers; run one per scheduler replica, only the lease holder ticks."""
+
+    def __init__(self, event_log: EventLog, *, clock: Clock | None = None,
+                 lease: Leadership | None = None, handler: CommandHandler | None = None) -> None:
+        self.log = event_log
+        self.clock = clock or SystemClock()
+        self.lease = lease or SoloLease()
+        self.handler = handler or CommandHandler(event_log, self.clock)
+        self.state = TickerState()
+        self.emitted = 0
+        self._heap: list[tuple[datetime, int, str, int]] = []
+        self._counter = itertools.count()
+        self._wake = asyncio.Event()
+        self._caught_up = asyncio.Event()
+        self._completing: set[str] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the log and tick until stop is set."""
+        async with asyncio.TaskGroup() as tg:
+            reader = tg.create_task(self._follow())
+            ticker = tg.create_task(self._tick_loop(stop))
+            await stop.wait()
+            self._wake.set()
+            await ticker
+            reader.cancel()
+
+    async def catch_up(self) -> None:
+        """Read the log up to its current end (burst mode for tests and start-up)."""
+        end = await self.log.last_seq()
+        if end > self.state.position:
+            async for batch in self.log.read(from_seq=self.state.position + 1, until_seq=end):
+                self._apply_batch(batch)
+        self.state.advance(end)
+
+    async def tick(self) -> int:
+        """Handle everything due now; returns how many events were appended."""
+        now = self.clock.now()
+        due: dict[str, Entry] = {}
+        while self._heap and self._heap[0][0] <= now:
+            _, _, sid, gen = heapq.heappop(self._heap)
+            entry = self.state.entries.get(sid)
+            if entry is not None and entry.generation == gen:
+                due[sid] = entry
+        if not due:
+            return 0
+        counts = await asyncio.gather(*(self._handle(entry, now) for entry in due.values()))
+        return sum(counts)
+
+    async def _follow(self) -> None:
+        end = await self.log.last_seq()
+        if end <= self.state.position:
+            self._caught_up.set()
+        async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
+            self._apply_batch(batch)
+            if batch[-1].seq >= end:
+                self._caught_up.set()
+
+    def _apply_batch(self, batch: list[StoredEvent]) -> None:
+        for stored in batch:
+            entry = self.state.apply(stored)
+            if entry is not None:
+                self._reschedule(entry)
+        self.state.advance(batch[-1].seq)
+
+    def _reschedule(self, entry: Entry) -> None:
+        due = next_due(entry)
+        if due is None or entry.schedule_id not in self.state.entries:
+            return
+        if self._heap and due < self._heap[0][0]:
+            self._wake.set()
+        elif not self._heap:
+            self._wake.set()
+        heapq.heappush(self._heap, (due, next(self._counter), entry.schedule_id, entry.generation))
+
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        await self._caught_up.wait()
+        while not stop.is_set():
+            if not self.lease.is_leader():
+                await self._wait_for(self.lease.changed, stop)
+                continue
+            await self.tick()
+            if self._heap and self._heap[0][0] <= self.clock.now():
+                continue
+            await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
+                 asyncio.ensure_future(self.lease.changed.wait())]
+        if self._heap:
+            waits.append(asyncio.ensure_future(self.clock.sleep_until(self._heap[0][0])))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        self.lease.changed.clear()
+
+    async def _wait_for(self, event: asyncio.Event, stop: asyncio.Event) -> None:
+        waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        event.clear()
+
+    async def _handle(self, entry: Entry, now: datetime) -> int:
+        appended = 0
+        for decision in decide_due(entry, now):
+            try:
+                appended += await self._carry_out(entry, decision, now)
+            except AppendFailed as err:
+                log.error("ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, err)
+        due = next_due(entry)
+        if due is not None and due > now:
+            self._reschedule(entry)
+        return appended
+
+    async def _carry_out(self, entry: Entry, decision: Decision, now: datetime) -> int:
+        if isinstance(decision, Complete):
+            return await self._complete(entry, decision.reason, now)
+        subject, event, msg_id = _event_for(entry, decision)
+        envelope = Envelope(id=ids.new_id(), at=now, actor=ACTOR, event=event, causation_id=msg_id)
+        ack = await self.log.publish(subject, envelope, msg_id=msg_id)
+        self.state.apply_ahead(StoredEvent(ack.seq, subject, envelope))
+        if isinstance(decision, Trigger):
+            self.emitted += 1
+            log.debug("trigger %s fire %s lateness %.1f ms", entry.name, decision.fire_time.isoformat(),
+                      (now - decision.fire_time).total_seconds() * 1000)
+        if isinstance(decision, Cancel):
+            await self.log.nc.publish(f"{subjects.PREFIX}.cancel.{decision.run_id}", b"overlap")
+        return 0 if ack.duplicate else 1
+
+    async def _complete(self, entry: Entry, reason: str, now: datetime) -> int:
+        if entry.schedule_id in self._completing:
+            return 0
+        self._completing.add(entry.schedule_id)
+        command = CompleteSchedule(name=entry.name, schedule_id=entry.schedule_id,
+                                   command_id=f"complete:{entry.schedule_id}", at=now,
+                                   actor=ACTOR, reason=reason)
+        events = await self.handler.handle(command)
+        for stored in events:
+            self.state.apply_ahead(stored)
+        return len(events)
+
+
+def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
+    """(subject, event, Nats-Msg-Id) for one decision; pure."""
+    if isinstance(decision, Lose | Cancel):
+        return _run_event(entry, decision)
+    assert isinstance(decision, Trigger | Miss | Skip | Buffer)
+    fire = ids.fire_id(entry.schedule_id, entry.version, decision.fire_time)
+    common = {"schedule_id": entry.schedule_id, "name": entry.name, "fire_id": fire,
+              "fire_time": decision.fire_time}
+    d = entry.definition
+    if isinstance(decision, Trigger):
+        event: AnyEvent = RunTriggered(
+            **common, run_id=ids.run_id_for(fire), version=entry.version, target=d.target,
+            job=d.job, timeout_s=d.timeout_s, retry=d.retry, conditions=d.conditions,
+        )
+        return subjects.trigger(d.target), event, fire
+    if isinstance(decision, Miss):
+        return subjects.fire(entry.name), FireMissed(**common, reason=decision.reason), f"{fire}:missed"
+    if isinstance(decision, Skip):
+        event = RunSkipped(**common, reason=decision.reason, blocking_run_id=decision.blocking_run_id)
+        return subjects.fire(entry.name), event, f"{fire}:skipped"
+    blocking = next(iter(entry.in_flight), None)
+    return subjects.fire(entry.name), FireBuffered(**common, blocking_run_id=blocking), f"{fire}:buffered"
+
+
+def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
+    subject = subjects.run(entry.name, decision.run_id)
+    if isinstance(decision, Cancel):
+        event: AnyEvent = RunCancelRequested(schedule_id=entry.schedule_id, name=entry.name,
+                                             run_id=decision.run_id, reason="overlap: cancel_previous")
+        return subject, event, f"{decision.run_id}:cancel"
+    lost = RunLost(schedule_id=entry.schedule_id, name=entry.name, run_id=decision.run_id,
+                   fire_id="", fire_time=entry.last_fire or datetime.min,
+                   reason="no result within timeout + grace; executor presumed dead")
+    return subject, lost, f"{decision.run_id}:lost"

@@ -1,0 +1,87 @@
+"""Validation of a schedule definition: every rule, with a message an operator can act on."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import msgspec
+import pytz
+
+from jetcron.errors import InvalidInput
+from jetcron.scheduler.errors import CommandRejected
+from jetcron.scheduler.model import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.scheduler.spec import parse_spec, validate_tz
+
+TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
+
+
+def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
+    """The definition normalized (canonical zone, UTC bounds), or CommandRejected."""
+    try:
+        tz = validate_tz(definition.tz)
+        parse_spec(definition.spec, tz)
+    except InvalidInput as err:
+        raise CommandRejected(str(err)) from err
+    _check(TARGET_RE.fullmatch(definition.target) is not None,
+           f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
+           "(letters, digits, '_', '.', '-')")
+    _check_job(definition.job)
+    _check_retry(definition.retry)
+    _check(definition.timeout_s is None or definition.timeout_s > 0, "timeout must be > 0")
+    _check(definition.catchup.window_s >= 0, "catch-up window must be >= 0")
+    _check(definition.catchup.max_fires >= 1, "catch-up max_fires must be >= 1")
+    _check(definition.jitter_s >= 0, "jitter must be >= 0")
+    _check(definition.max_runs is None or definition.max_runs >= 1, "max_runs must be >= 1")
+    _check(definition.breaker_threshold >= 0, "breaker threshold must be >= 0 (0 disables it)")
+    if definition.conditions is not None:
+        _check_conditions(definition.conditions)
+    start = _to_utc(definition.start, tz, "start")
+    end = _to_utc(definition.end, tz, "end")
+    _check(start is None or end is None or start < end, "start must be before end")
+    return msgspec.structs.replace(definition, tz=tz, start=start, end=end)
+
+
+def _check(ok: bool, problem: str) -> None:
+    if not ok:
+        raise CommandRejected(problem)
+
+
+def _check_job(job: Job) -> None:
+    kinds = [k for k in (job.command, job.shell, job.action) if k is not None]
+    _check(len(kinds) == 1, "a job needs exactly one of: a command (argv), a shell string, an action")
+    _check(job.command is None or (len(job.command) > 0 and job.command[0] != ""),
+           "the command is empty")
+    _check(job.shell is None or job.shell.strip() != "", "the shell command is empty")
+    _check(job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
+           f"invalid action name {job.action!r}")
+
+
+def _check_retry(retry: RetryPolicy) -> None:
+    _check(retry.max_attempts >= 1, "retry max_attempts must be >= 1")
+    _check(retry.initial_backoff_s >= 0, "retry backoff must be >= 0")
+    _check(retry.multiplier >= 1, "retry multiplier must be >= 1")
+    _check(retry.max_backoff_s >= retry.initial_backoff_s, "retry max backoff must be >= initial")
+
+
+def _check_conditions(c: Conditions) -> None:
+    for label, value in (("max_cpu_percent", c.max_cpu_percent),
+                         ("max_memory_percent", c.max_memory_percent),
+                         ("disk_above_percent", c.disk_above_percent),
+                         ("disk_below_percent", c.disk_below_percent)):
+        _check(value is None or 0 <= value <= 100, f"{label} must be between 0 and 100")
+    _check((c.disk_above_percent is None and c.disk_below_percent is None) or bool(c.disk_path),
+           "disk conditions need disk_path")
+    _check(c.max_defer_s >= 0, "max_defer_s must be >= 0")
+
+
+def _to_utc(value: datetime | None, tz: str, label: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            # why: a bound written without offset means wall time in the schedule's zone.
+            value = pytz.timezone(tz).localize(value)
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise CommandRejected(f"{label} {value.isoformat()} is out of range in {tz}") from None

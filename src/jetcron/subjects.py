@@ -1,0 +1,69 @@
+"""The subject map: every NATS subject jetcron uses, in one place.
+
+Log (stream JETCRON):
+  jetcron.sched.<name>              schedule lifecycle, one subject per schedule name (CAS per name)
+  jetcron.trigger.<target>          due triggers for one executor target (host, pool or all:<tag>)
+  jetcron.fire.<name>               fires that did not become runs (missed, skipped)
+  jetcron.run.<name>.<run_id>       events of one run
+Core request/reply (not stored):
+  jetcron.cmd.<verb>                commands to the scheduler service (queue group)
+  jetcron.q.<view>                  queries to the projection service (nats micro)
+"""
+
+from __future__ import annotations
+
+STREAM = "JETCRON"
+PREFIX = "jetcron"
+LOG_SUBJECTS = [f"{PREFIX}.sched.>", f"{PREFIX}.trigger.>", f"{PREFIX}.fire.>", f"{PREFIX}.run.>"]
+SCHEDULES = f"{PREFIX}.sched.>"
+TRIGGERS = f"{PREFIX}.trigger.>"
+FIRES = f"{PREFIX}.fire.>"
+RUNS = f"{PREFIX}.run.>"
+COMMANDS = f"{PREFIX}.cmd"
+QUERIES = f"{PREFIX}.q"
+COMMAND_QUEUE = "jetcron-scheduler"
+
+LEASE_BUCKET = "jetcron_lease"
+EXECUTORS_BUCKET = "jetcron_executors"
+SNAPSHOT_BUCKET = "jetcron_snapshots"
+
+
+def token(name: str) -> str:
+    """A schedule name or target as one subject token (names may contain dots)."""
+    # why: '.' separates subject tokens; '~' is not allowed in names, so the map is reversible.
+    return name.replace(".", "~")
+
+
+def untoken(tok: str) -> str:
+    """Inverse of token()."""
+    return tok.replace("~", ".")
+
+
+def schedule(name: str) -> str:
+    """The aggregate subject of a schedule."""
+    return f"{PREFIX}.sched.{token(name)}"
+
+
+def trigger(target: str) -> str:
+    """Where triggers for one executor target go."""
+    return f"{PREFIX}.trigger.{token(target)}"
+
+
+def fire(name: str) -> str:
+    """Where a schedule's missed and skipped fires go."""
+    return f"{PREFIX}.fire.{token(name)}"
+
+
+def run(name: str, run_id: str) -> str:
+    """The subject of one run's events."""
+    return f"{PREFIX}.run.{token(name)}.{run_id}"
+
+
+def command(verb: str) -> str:
+    """Request subject of a command verb."""
+    return f"{COMMANDS}.{verb}"
+
+
+def query(view: str) -> str:
+    """Request subject of a query."""
+    return f"{QUERIES}.{view}"

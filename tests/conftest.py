@@ -1,0 +1,121 @@
+"""Shared fixtures: a real nats-server per test, and the chain nats_url -> nc -> js."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError
+
+from jetcron.server import (
+    NatsServer,
+    NatsServerNotFound,
+    find_nats_server,
+    free_ports,
+    start_cluster,
+)
+
+_FALSY = {"", "0", "false", "no", "off"}
+_PROBE = "jetcron_placement_probe"
+
+
+def free_port() -> int:
+    """A port that was free a moment ago, for tests that need a fixed one."""
+    return free_ports(1)[0]
+
+
+def in_ci() -> bool:
+    """True when $CI is set to something truthy."""
+    return os.environ.get("CI", "").strip().lower() not in _FALSY
+
+
+def require_nats_server() -> str:
+    """The nats-server binary; a missing one fails the test in CI and skips it elsewhere."""
+    try:
+        return find_nats_server()
+    except NatsServerNotFound as err:
+        if in_ci():
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+
+
+# --- nats-server -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server with JetStream on a random port, its store in tmp_path; stopped after."""
+    require_nats_server()
+    with NatsServer(data_dir=tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    """The client URL of this test's nats-server."""
+    return nats_server.url
+
+
+@pytest.fixture
+async def nats_cluster(tmp_path: Path) -> AsyncIterator[list[NatsServer]]:
+    """A 3-node JetStream cluster that can already place R3 streams; stopped after."""
+    require_nats_server()
+    nodes = start_cluster(tmp_path / "cluster", 3)
+    try:
+        await wait_for_placement([node.url for node in nodes], replicas=3)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+async def wait_for_placement(servers: list[str], replicas: int) -> None:
+    """Wait (up to 15 s) until the cluster can place a stream with `replicas` replicas."""
+    # why: a fresh metadata leader may not know its peers yet: 10005 "no suitable peers".
+    nc = await nats.connect(servers=servers)
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                if await _placed(nc.jetstream(), replicas):
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await nc.close()
+
+
+async def _placed(js: JetStreamContext, replicas: int) -> bool:
+    """Try to create and delete a probe stream; True if it could be placed."""
+    try:
+        await js.add_stream(name=_PROBE, subjects=[f"{_PROBE}.>"], num_replicas=replicas)
+    except BadRequestError as err:
+        if err.err_code != 10005:
+            raise
+        return False
+    await js.delete_stream(_PROBE)
+    return True
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    """A connected client, drained at the end (closed if the test took the server down)."""
+    client = await nats.connect(nats_url, pending_size=64 * 1024 * 1024, max_reconnect_attempts=2)
+    yield client
+    if client.is_connected:
+        await client.drain()
+    elif not client.is_closed:
+        await client.close()
+
+
+@pytest.fixture
+def js(nc: Client) -> JetStreamContext:
+    """A JetStream context on `nc`."""
+    return nc.jetstream()

@@ -1,0 +1,74 @@
+"""Fire ledger: every nominal fire, its outcome, and the status of its run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from projection_factory import T0, History, fold
+
+from jetcron.projections import ledger
+
+F1, F2, F3, F4 = (T0 + timedelta(minutes=5 * i) for i in range(1, 5))
+
+
+def test_every_fire_and_what_became_of_it() -> None:
+    h = History()
+    h.create("backup")
+    h.missed("backup", F1, reason="scheduler down")
+    h.skipped("backup", F2, reason="previous run still going")
+    ok = h.trigger("backup", F3)
+    h.started(ok)
+    h.failed(ok, retry_in=timedelta(seconds=5))
+    retrying = fold(h.events).ledger
+    h.started(ok, attempt=2)
+    h.succeeded(ok, attempt=2)
+    failing = h.trigger("backup", F4)
+    h.failed(failing)
+    view = fold(h.events).ledger
+
+    got = [(e.fire_time, e.outcome, e.status, e.reason) for e in ledger.query(view, "backup")]
+
+    assert got == [
+        (F4, "triggered", "failed", ""),
+        (F3, "triggered", "succeeded", ""),
+        (F2, "skipped", "", "previous run still going"),
+        (F1, "missed", "", "scheduler down"),
+    ]
+    assert [e.status for e in ledger.query(retrying)][0] == "retrying"
+    assert ledger.query(view)[1].run_id == ok
+
+
+def test_manual_runs_are_not_fires() -> None:
+    h = History()
+    h.create("backup")
+    run = h.trigger("backup", F1, manual=True)
+    h.succeeded(run)
+
+    assert fold(h.events).ledger.entries == {}
+
+
+def test_query_since_and_limit() -> None:
+    h = History()
+    h.create("a")
+    h.create("b")
+    for fire in (F1, F2, F3):
+        h.trigger("a", fire)
+    h.missed("b", F4)
+    view = fold(h.events).ledger
+
+    assert [e.fire_time for e in ledger.query(view, "a", since=F2)] == [F3, F2]
+    assert [e.fire_time for e in ledger.query(view, limit=2)] == [F4, F3]
+    assert [e.schedule for e in ledger.query(view, "b")] == ["b"]
+
+
+def test_a_run_overrides_an_earlier_missed_record_but_not_the_reverse() -> None:
+    h = History()
+    h.create("backup")
+    h.missed("backup", F1)
+    run = h.trigger("backup", F1)
+    h.skipped("backup", F1)
+
+    entry = fold(h.events).ledger.entries[h.triggers[run].fire_id]
+
+    assert (entry.outcome, entry.run_id, entry.status) == ("triggered", run, "triggered")
+    assert len(fold(h.events).ledger.by_schedule["backup"]) == 1

@@ -1,0 +1,480 @@
+"""The spec language: parsing, validation, DST-pinned fire times, and a brute-force oracle."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jetcron.scheduler.errors import InvalidSpec, InvalidTimezone
+from jetcron.scheduler.spec import (
+    Spec,
+    fires_between,
+    format_duration,
+    is_interval_like,
+    next_fire,
+    next_fires,
+    nominal_interval,
+    parse_duration,
+    parse_spec,
+    validate_tz,
+)
+
+UTC = timezone.utc
+MINUTE = timedelta(minutes=1)
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from an ISO string ending in Z."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def iso(when: datetime) -> str:
+    assert when.utcoffset() == timedelta(0), when
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("61 * * * *", "minute field: 61 is out of range 0-59", id="minute-61"),
+        pytest.param("0 25 * * *", "hour field: 25 is out of range 0-23", id="hour-25"),
+        pytest.param("0 0 0 * *", "day-of-month field: 0 is out of range 1-31", id="day-0"),
+        pytest.param("0 0 1 13 *", "month field: 13 is out of range 1-12", id="month-13"),
+        pytest.param("0 0 * * 8", "day-of-week field: 8 is out of range 0-7", id="weekday-8"),
+        pytest.param("*/0 * * * *", "minute field: step in '*/0' must be", id="step-0"),
+        pytest.param("5-3 * * * *", "minute field: range 5-3 runs backwards", id="range-backwards"),
+        pytest.param("1,,2 * * * *", "minute field: empty item", id="empty-item"),
+        pytest.param("0 0 * foo *", "month field: 'foo' is not a number 1-12 or a name", id="month-name"),
+        pytest.param("0 0 * * fr", "day-of-week field: 'fr' is not a number", id="day-name"),
+        pytest.param(
+            "0 0 * * * *",
+            "expected 5 fields (minute hour day-of-month month day-of-week), got 6",
+            id="six-fields",
+        ),
+        pytest.param("0 0 *", "expected 5 fields", id="three-fields"),
+        pytest.param("", "empty spec", id="empty"),
+        pytest.param("0 0 31 2 *", "never fires: day-of-month 31 does not occur", id="feb-31"),
+        pytest.param("@hourlyy", "unknown macro '@hourlyy' (did you mean '@hourly'?)", id="macro"),
+        pytest.param("@daily 5", "@daily takes no arguments", id="macro-args"),
+        pytest.param("@every 10x", "invalid duration '10x'", id="bad-duration"),
+        pytest.param("@every 90", "missing a unit", id="duration-no-unit"),
+        pytest.param("@every", "@every needs a duration", id="every-empty"),
+        pytest.param("@every 0s", "duration must be > 0", id="every-zero"),
+        pytest.param("@every 500ms", "duration must be at least 1s", id="every-sub-second"),
+        pytest.param(
+            "@every 1h offset 1h", "offset 1h must be less than the interval 1h", id="offset-too-big"
+        ),
+        pytest.param("@at 2026-13-01T00:00", "month must be in 1..12", id="at-month-13"),
+        pytest.param("@at tomorrow", "@at needs an ISO-8601 date-time", id="at-garbage"),
+    ],
+)
+def test_invalid_spec_names_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(InvalidSpec, match=re.escape(problem)) as err:
+        parse_spec(text)
+    assert err.value.spec == text
+    assert problem in err.value.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        pytest.param("*/15 * * * *", "minutes", (0, 15, 30, 45), id="step"),
+        pytest.param("10-50/10 * * * *", "minutes", (10, 20, 30, 40, 50), id="range-step"),
+        pytest.param("5/20 * * * *", "minutes", (5, 25, 45), id="start-step"),
+        pytest.param("0 1,3-5 * * *", "hours", (1, 3, 4, 5), id="list-and-range"),
+        pytest.param("0 0 1 JAN,jul *", "months", (1, 7), id="month-names"),
+        pytest.param("0 0 * * Mon-FRI", "weekdays", (1, 2, 3, 4, 5), id="day-names"),
+        pytest.param("0 0 * * 7", "weekdays", (0,), id="seven-is-sunday"),
+        pytest.param("0 0 * * 5-7", "weekdays", (0, 5, 6), id="range-to-seven"),
+        pytest.param("@weekly", "weekdays", (0,), id="weekly"),
+        pytest.param("@monthly", "days", (1,), id="monthly"),
+        pytest.param("@annually", "months", (1,), id="annually"),
+    ],
+)
+def test_fields_are_normalised(text: str, field: str, expected: tuple[int, ...]) -> None:
+    assert getattr(parse_spec(text), field) == expected
+
+
+def test_spec_is_hashable_and_round_trips() -> None:
+    for text in ["0 9 * * mon-fri", "@every 1h offset 15m", "@at 2026-03-29T02:30", "@at 2026-01-01T00:00Z"]:
+        spec = parse_spec(f"  {text} ", "Europe/Berlin")
+        assert spec.text == text
+        assert hash(spec) == hash(parse_spec(text))
+        assert msgspec.json.decode(msgspec.json.encode(spec), type=Spec) == spec
+
+
+def test_kinds_and_values() -> None:
+    every = parse_spec("@every 1h30m offset 15m")
+    assert (every.kind, every.every_us, every.offset_us) == ("every", 5400 * 10**6, 900 * 10**6)
+    assert parse_spec("@at 2026-06-01T09:00+02:00").at == at("2026-06-01T07:00:00+00:00")
+    assert parse_spec("@at 2026-06-01T09:00").at == datetime(2026, 6, 1, 9, 0)
+    assert parse_spec("@daily").kind == "cron"
+    assert parse_spec("0 0 13 * 5").day_or and not parse_spec("0 0 */13 * 5").day_or
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("*/5 * * * *", True),
+        ("0 * * * *", True),
+        ("@hourly", True),
+        ("*/30 2 * * *", True),
+        ("30 2 * * *", False),
+        ("0,30 1-3 * * *", False),
+        ("@daily", False),
+        ("@every 1h", True),
+        ("@at 2026-01-01T00:00", False),
+    ],
+)
+def test_is_interval_like(text: str, expected: bool) -> None:
+    assert is_interval_like(parse_spec(text)) is expected
+
+
+def test_validate_tz() -> None:
+    assert validate_tz("Europe/Berlin") == "Europe/Berlin"
+    assert validate_tz("europe/BERLIN") == "Europe/Berlin"
+    assert validate_tz("utc") == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"), [("Europe/Berln", "Europe/Berlin"), ("America/New_Yrok", "America/New_York")]
+)
+def test_unknown_tz_has_a_hint(name: str, hint: str) -> None:
+    with pytest.raises(InvalidTimezone, match=re.escape(f"did you mean {hint!r}")):
+        validate_tz(name)
+    with pytest.raises(InvalidTimezone, match="unknown time zone"):
+        parse_spec("0 0 * * *", name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        ("2d", timedelta(days=2)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("1d2h3m4s5ms6us", timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=5006)),
+    ],
+)
+def test_duration_round_trip(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["", "90", "1x", "h", "-5m", "1.5h", "5m!"])
+def test_bad_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert format_duration(timedelta(hours=1, minutes=30)) == "1h30m"
+    assert format_duration(timedelta(0)) == "0s"
+    assert format_duration(timedelta(days=2, seconds=1)) == "2d1s"
+
+
+# ---------------------------------------------------------------- pinned fire times
+
+PINNED = [
+    # Europe/Berlin 2026: 03-29 02:00 CET -> 03:00 CEST (01:00Z); 10-25 03:00 CEST -> 02:00 CET (01:00Z)
+    pytest.param("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,
+                 ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:30:00Z"],
+                 id="berlin-spring-gap"),
+    pytest.param("*/30 * * * *", "Europe/Berlin", "2026-03-29T00:00Z", 4,  # 01:30 CET, 03:00, 03:30, 04:00 CEST
+                 ["2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z",
+                  "2026-03-29T02:00:00Z"],
+                 id="berlin-spring-gap-interval"),
+    pytest.param("*/30 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,  # no 02:xx that day
+                 ["2026-03-30T00:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:00:00Z"],
+                 id="berlin-spring-gap-interval-hour"),
+    pytest.param("30 2 * * *", "Europe/Berlin", "2026-10-24T12:00Z", 2,
+                 ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
+                 id="berlin-autumn-fold-fixed"),
+    pytest.param("*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00Z", 5,
+                 ["2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z",
+                  "2026-10-25T01:30:00Z", "2026-10-26T01:00:00Z"],
+                 id="berlin-autumn-fold-interval"),
+    pytest.param("30 2 * * *", "Europe/Berlin", "2026-10-25T00:30Z", 1,  # after the first pass
+                 ["2026-10-26T01:30:00Z"],
+                 id="berlin-autumn-fold-fixed-no-second-pass"),
+    # America/New_York 2026: 03-08 02:00 EST -> 03:00 EDT (07:00Z); 11-01 02:00 EDT -> 01:00 EST (06:00Z)
+    pytest.param("30 2 * * *", "America/New_York", "2026-03-07T12:00Z", 2,
+                 ["2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"],
+                 id="new-york-spring"),
+    pytest.param("30 1 * * *", "America/New_York", "2026-10-31T12:00Z", 2,
+                 ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
+                 id="new-york-fall"),
+    pytest.param("@hourly", "America/New_York", "2026-11-01T04:30Z", 3,  # 01:00 EDT, 01:00 EST, 02:00
+                 ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
+                 id="new-york-fall-hourly"),
+    # Australia/Sydney 2026: 10-04 02:00 AEST -> 03:00 AEDT; 04-05 03:00 AEDT -> 02:00 AEST
+    pytest.param("30 2 * * *", "Australia/Sydney", "2026-10-03T00:00Z", 2,
+                 ["2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"],
+                 id="sydney-spring"),
+    pytest.param("30 2 * * *", "Australia/Sydney", "2026-04-04T00:00Z", 2,
+                 ["2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z"],
+                 id="sydney-autumn"),
+    # Australia/Lord_Howe 2026: 10-04 02:00 +10:30 -> 02:30 +11; 04-05 02:00 +11 -> 01:30 +10:30
+    pytest.param("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00Z", 2,
+                 ["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"],
+                 id="lord-howe-30min"),
+    pytest.param("*/15 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00Z", 3,
+                 ["2026-10-03T15:30:00Z", "2026-10-03T15:45:00Z", "2026-10-04T15:00:00Z"],
+                 id="lord-howe-30min-interval"),
+    pytest.param("*/15 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00Z", 6,
+                 ["2026-04-04T14:00:00Z", "2026-04-04T14:15:00Z", "2026-04-04T14:30:00Z",
+                  "2026-04-04T14:45:00Z", "2026-04-04T15:00:00Z", "2026-04-04T15:15:00Z"],
+                 id="lord-howe-30min-fold-interval"),
+    pytest.param("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00Z", 2,
+                 ["2026-04-04T14:45:00Z", "2026-04-05T15:15:00Z"],
+                 id="lord-howe-30min-fold-fixed"),
+    # America/Santiago 2026: 09-06 00:00 -04 -> 01:00 -03; 04-05 00:00 -03 -> 04-04 23:00 -04
+    pytest.param("0 0 * * *", "America/Santiago", "2026-09-05T00:00Z", 3,
+                 ["2026-09-05T04:00:00Z", "2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"],
+                 id="santiago-midnight"),
+    pytest.param("30 23 * * *", "America/Santiago", "2026-04-04T12:00Z", 2,
+                 ["2026-04-05T02:30:00Z", "2026-04-06T03:30:00Z"],
+                 id="santiago-fold-fixed"),
+    pytest.param("*/30 23 * * *", "America/Santiago", "2026-04-04T12:00Z", 4,
+                 ["2026-04-05T02:00:00Z", "2026-04-05T02:30:00Z", "2026-04-05T03:00:00Z",
+                  "2026-04-05T03:30:00Z"],
+                 id="santiago-fold-interval"),
+    pytest.param("30 9 * * *", "Asia/Kolkata", "2026-03-29T00:00Z", 2,
+                 ["2026-03-29T04:00:00Z", "2026-03-30T04:00:00Z"],
+                 id="kolkata-no-dst"),
+    pytest.param("0,15,30,45 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,
+                 ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T00:15:00Z"],
+                 id="coalesce-in-gap"),
+    pytest.param("0 2,3 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,  # 02:00 (gap) and 03:00 meet
+                 ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T01:00:00Z"],
+                 id="gap-end-meets-real-fire"),
+    # Vixie: both day fields restricted -> either; one starts with '*' -> both must match
+    pytest.param("0 12 10 * 1", "UTC", "2026-03-01T00:00Z", 4,
+                 ["2026-03-02T12:00:00Z", "2026-03-09T12:00:00Z", "2026-03-10T12:00:00Z",
+                  "2026-03-16T12:00:00Z"],
+                 id="vixie-day-or"),
+    pytest.param("0 12 */10 * 1", "UTC", "2026-03-01T00:00Z", 3,
+                 ["2026-05-11T12:00:00Z", "2026-06-01T12:00:00Z", "2026-08-31T12:00:00Z"],
+                 id="vixie-star-means-and"),
+    pytest.param("0 9 * * mon-fri", "UTC", "2026-03-06T12:00Z", 2,
+                 ["2026-03-09T09:00:00Z", "2026-03-10T09:00:00Z"],
+                 id="weekdays"),
+    pytest.param("0 0 29 2 *", "UTC", "2026-01-01T00:00Z", 2,
+                 ["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"],
+                 id="leap-day"),
+    pytest.param("@every 90s", "UTC", "2026-01-01T00:00:10Z", 2,
+                 ["2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"],
+                 id="every-90s-epoch-aligned"),
+    pytest.param("@every 1h offset 15m", "UTC", "2026-01-01T00:20Z", 2,
+                 ["2026-01-01T01:15:00Z", "2026-01-01T02:15:00Z"],
+                 id="every-offset"),
+    pytest.param("@every 1h", "Europe/Berlin", "2026-03-29T00:30Z", 3,
+                 ["2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"],
+                 id="every-ignores-dst"),
+    pytest.param("@at 2026-06-01T09:00", "Europe/Berlin", "2026-01-01T00:00Z", 3,
+                 ["2026-06-01T07:00:00Z"],
+                 id="at-naive"),
+    pytest.param("@at 2026-03-29T02:30", "Europe/Berlin", "2026-01-01T00:00Z", 1,
+                 ["2026-03-29T01:00:00Z"],
+                 id="at-naive-in-gap"),
+    pytest.param("@at 2026-10-25T02:30", "Europe/Berlin", "2026-01-01T00:00Z", 1,
+                 ["2026-10-25T00:30:00Z"],
+                 id="at-naive-in-fold"),
+    pytest.param("@at 2026-06-01T09:00:00Z", "Europe/Berlin", "2026-01-01T00:00Z", 1,
+                 ["2026-06-01T09:00:00Z"],
+                 id="at-absolute-z"),
+    pytest.param("@at 2026-06-01T09:00+05:30", "America/New_York", "2026-01-01T00:00Z", 1,
+                 ["2026-06-01T03:30:00Z"],
+                 id="at-absolute-offset"),
+    pytest.param("@at 2026-01-01T00:00Z", "UTC", "2026-06-01T00:00Z", 1, [], id="at-in-the-past"),
+    pytest.param("@at 2026-01-01T00:00Z", "UTC", "2026-01-01T00:00Z", 1, [], id="at-strictly-after"),
+    pytest.param("0 * * * *", "UTC", "2026-05-14T10:00Z", 1, ["2026-05-14T11:00:00Z"],
+                 id="strictly-after"),
+    pytest.param("0 * * * *", "UTC", "2026-05-14T09:59:59.999999Z", 1, ["2026-05-14T10:00:00Z"],
+                 id="just-before"),
+    pytest.param("@every 1h", "UTC", "2026-05-14T10:00Z", 1, ["2026-05-14T11:00:00Z"],
+                 id="every-strictly-after"),
+]
+
+
+@pytest.mark.parametrize(("text", "tz", "after", "n", "expected"), PINNED)
+def test_pinned_fire_times(text: str, tz: str, after: str, n: int, expected: list[str]) -> None:
+    fires = next_fires(text, tz, at(after), n)
+    assert [iso(f) for f in fires] == expected
+    assert next_fires(parse_spec(text, tz), tz, at(after), n) == fires
+    assert next_fire(text, tz, at(after)) == (fires[0] if fires else None)
+
+
+def test_after_may_be_in_any_zone() -> None:
+    after = datetime(2026, 3, 29, 3, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # 01:00Z
+    assert [iso(f) for f in next_fires("0 * * * *", "UTC", after, 1)] == ["2026-03-29T02:00:00Z"]
+
+
+def test_naive_after_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next_fire("0 * * * *", "UTC", datetime(2026, 1, 1))
+
+
+def test_fires_between_is_inclusive_of_until_and_limited() -> None:
+    after, until = at("2026-05-14T10:00Z"), at("2026-05-14T13:00Z")
+    assert [iso(f) for f in fires_between("0 * * * *", "UTC", after, until)] == [
+        "2026-05-14T11:00:00Z", "2026-05-14T12:00:00Z", "2026-05-14T13:00:00Z"]
+    assert len(fires_between("0 * * * *", "UTC", after, until, limit=2)) == 2
+    assert fires_between("@at 2026-01-01T00:00Z", "UTC", after, until) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("*/15 * * * *", timedelta(minutes=15)),
+        ("0 9 * * 1-5", timedelta(days=1)),
+        ("0 0 1 * *", timedelta(days=28)),
+        ("0,1 0 * * *", timedelta(minutes=1)),
+        ("@every 90s", timedelta(seconds=90)),
+        ("@at 2026-01-01T00:00", None),
+    ],
+)
+def test_nominal_interval(text: str, expected: timedelta | None) -> None:
+    assert nominal_interval(parse_spec(text), "Europe/Berlin") == expected
+
+
+# ---------------------------------------------------------------- property test against an oracle
+
+ZONES = [
+    "Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
+    "America/Santiago", "Asia/Kolkata", "Europe/London", "Pacific/Chatham",
+]
+
+
+@lru_cache(maxsize=None)
+def transitions(zone: str) -> list[datetime]:
+    """Hours (UTC) in 2025-2027 at whose end the zone's offset has changed; mid-2026 if none."""
+    tz, found = ZoneInfo(zone), []
+    t = datetime(2025, 1, 1, tzinfo=UTC)
+    while t < datetime(2028, 1, 1, tzinfo=UTC):
+        if t.astimezone(tz).utcoffset() != (t + timedelta(hours=1)).astimezone(tz).utcoffset():
+            found.append(t)
+        t += timedelta(hours=1)
+    return found or [datetime(2026, 6, 1, tzinfo=UTC)]
+
+
+Field = tuple[str, frozenset[int]]
+
+
+def _range_item(bounds: tuple[int, int, int]) -> Field:
+    lo, hi = sorted(bounds[:2])
+    step = bounds[2]
+    text = f"{lo}-{hi}" + (f"/{step}" if step > 1 else "")
+    return text, frozenset(range(lo, hi + 1, step))
+
+
+def field(lo: int, hi: int, hot: list[int]) -> st.SearchStrategy[Field]:
+    value = st.sampled_from(hot) | st.integers(lo, hi)
+    return st.one_of(
+        st.just(("*", frozenset(range(lo, hi + 1)))),
+        st.integers(2, 30).map(lambda k: (f"*/{k}", frozenset(range(lo, hi + 1, k)))),
+        value.map(lambda v: (str(v), frozenset([v]))),
+        st.lists(value, min_size=2, max_size=4, unique=True).map(
+            lambda vs: (",".join(map(str, vs)), frozenset(vs))
+        ),
+        st.tuples(value, value, st.sampled_from([1, 1, 2, 5, 15])).map(_range_item),
+    )
+
+
+STAR_DAYS: Field = ("*", frozenset(range(1, 32)))
+STAR_WEEK: Field = ("*", frozenset(range(7)))
+days_field = st.one_of(
+    st.just(STAR_DAYS), st.just(STAR_DAYS), st.just(STAR_DAYS),
+    st.integers(1, 31).map(lambda d: (str(d), frozenset([d]))),
+    st.just(("*/2", frozenset(range(1, 32, 2)))),
+)
+week_field = st.one_of(
+    st.just(STAR_WEEK), st.just(STAR_WEEK), st.just(STAR_WEEK),
+    st.sampled_from([
+        ("mon-fri", frozenset(range(1, 6))), ("0,6", frozenset([0, 6])), ("sun", frozenset([0])),
+        ("7", frozenset([0])), ("5-7", frozenset([0, 5, 6])), ("*/2", frozenset([0, 2, 4, 6])),
+    ]),
+)
+cron_fields = st.tuples(
+    field(0, 59, [0, 15, 30, 45, 59]), field(0, 23, [0, 1, 2, 3, 23]), days_field, week_field
+)
+
+
+@st.composite
+def zone_and_start(draw: st.DrawFn) -> tuple[str, datetime]:
+    zone = draw(st.sampled_from(ZONES))
+    base = draw(st.sampled_from(transitions(zone)))
+    minutes = draw(st.integers(-36 * 60, 12 * 60))
+    seconds = draw(st.sampled_from([0, 0, 0, 30, 59]))
+    return zone, base + timedelta(minutes=minutes, seconds=seconds)
+
+
+def oracle(fields: tuple[Field, Field, Field, Field], zone: str, after: datetime,
+           until: datetime) -> list[str]:
+    """Walk UTC minute by minute and apply the DST rules to each local wall time."""
+    (mt, minutes), (ht, hours), (dt, days), (wt, weekdays) = fields
+    interval_like, day_or = mt.startswith("*") or ht.startswith("*"), dt[0] != "*" and wt[0] != "*"
+
+    def matches(wall: datetime) -> bool:
+        dom, dow = wall.day in days, wall.isoweekday() % 7 in weekdays
+        day_ok = (dom or dow) if day_or else (dom and dow)
+        return wall.minute in minutes and wall.hour in hours and day_ok
+
+    tz, seen, fires = ZoneInfo(zone), set(), []
+    t = after.replace(second=0, microsecond=0) - timedelta(days=1)  # history for "first pass"
+    previous: datetime | None = None
+    while t <= until:
+        wall = t.astimezone(tz).replace(tzinfo=None)
+        if interval_like:
+            hit = matches(wall)
+        else:
+            hit = matches(wall) and wall not in seen
+            skipped = previous + MINUTE if previous is not None else wall
+            while skipped < wall:  # wall times that never exist: fire at the gap end
+                hit, skipped = hit or matches(skipped), skipped + MINUTE
+            seen.add(wall)
+        if hit and t > after:
+            fires.append(iso(t))
+        previous, t = wall, t + MINUTE
+    return fires
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(fields=cron_fields, zone_start=zone_and_start())
+def test_cron_matches_minute_by_minute_oracle(
+    fields: tuple[Field, Field, Field, Field], zone_start: tuple[str, datetime]
+) -> None:
+    zone, after = zone_start
+    until = after + timedelta(days=2)
+    text = f"{fields[0][0]} {fields[1][0]} {fields[2][0]} * {fields[3][0]}"
+    expected = oracle(fields, zone, after, until)
+    assert [iso(f) for f in fires_between(text, zone, after, until)] == expected, text
+    assert [iso(f) for f in next_fires(text, zone, after, len(expected))] == expected, text
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(
+    every=st.integers(1, 3 * 86400),
+    offset_fraction=st.floats(0, 0.999),
+    after=st.datetimes(datetime(2000, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)),
+)
+def test_every_is_epoch_aligned(every: int, offset_fraction: float, after: datetime) -> None:
+    offset = int(every * offset_fraction)
+    fires = next_fires(f"@every {every}s offset {offset}s", "Europe/Berlin", after, 3)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert after < fires[0] <= after + timedelta(seconds=every)
+    assert all((f - epoch - timedelta(seconds=offset)) % timedelta(seconds=every) == timedelta(0)
+               for f in fires)
+    assert [b - a for a, b in zip(fires, fires[1:])] == [timedelta(seconds=every)] * 2
