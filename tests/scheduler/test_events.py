@@ -178,9 +178,10 @@ def test_garbage_is_unknown(data: bytes) -> None:
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ({"event": {"type": "schedule.deleted", "name": "backup"}}, "schedule_id"),
-        ({"event": {"type": "schedule.deleted", **SCHED, "version": "two"}}, "version"),
-        ({"event": {"type": "schedule.deleted", **SCHED, "version": 2}, "at": "yesterday"}, "at"),
+        ({"event": {"type": "schedule.deleted", "name": "backup"}}, "`schedule_id`"),
+        ({"event": {"type": "schedule.deleted", **SCHED, "version": "two"}}, "$.event.version"),
+        ({"event": {"type": "schedule.deleted", **SCHED, "version": 2}, "at": "yesterday"},
+         "$.at"),
     ],
     ids=["missing-required-field", "wrong-field-type", "bad-envelope-time"],
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from typing import Literal
 
 import msgspec
@@ -13,14 +15,14 @@ from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.errors import InfrastructureError
 from jetcron.scheduler.commands import AnyCommand, command_decoder
-from jetcron.scheduler.decider import decide, fold
+from jetcron.scheduler.decider import decide, fold, validate_name
 from jetcron.scheduler.errors import CommandRejected, ConcurrencyConflict, ScheduleNotFound
 from jetcron.scheduler.events import Envelope, Event, RunTriggered, StoredEvent
 from jetcron.scheduler.log import EventLog
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
 
 ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error"]
 
@@ -47,6 +49,7 @@ class CommandHandler:
 
     async def handle(self, command: AnyCommand) -> list[StoredEvent]:
         """Appended events ([] if nothing changed); CommandRejected if the command is invalid."""
+        validate_name(command.name)  # why: a bad name is not even a valid subject
         subject = subjects.schedule(command.name)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             history, last_seq = await self.log.load(subject)
@@ -61,6 +64,8 @@ class CommandHandler:
                 return await self._append(subject, last_seq, command, events)
             except ConcurrencyConflict:
                 log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
+                # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
 
     async def _append(

@@ -117,22 +117,17 @@ class EventLog:
         return await self.publisher.publish(subject, encode(envelope), _headers(envelope, msg_id or envelope.id, None))
 
     async def load(self, subject: str) -> tuple[list[StoredEvent], int]:
-        """Every event on one subject, and the last sequence seen there (0 if none)."""
+        """Every event on one subject, and the sequence of the last message read there (0 if none).
+
+        The sequence is the one to CAS against: it covers exactly what was folded, undecodable
+        messages included, so a concurrent append always shows up as a conflict.
+        """
         events: list[StoredEvent] = []
         last_seq = 0
-        async for batch in self.read(subjects=[subject]):
-            events.extend(batch)
-        if events:
-            last_seq = events[-1].seq
-        return events, max(last_seq, await self._last_raw_seq(subject, last_seq))
-
-    async def _last_raw_seq(self, subject: str, seen: int) -> int:
-        # why: an undecodable message still counts for CAS; read its sequence directly.
-        try:
-            msg = await self.js.get_last_msg(self.stream, subject)
-        except NotFoundError:
-            return 0
-        return int(msg.seq or 0) if msg.seq and msg.seq > seen else seen
+        async for records in read_raw(self.nc, self.stream, subjects=[subject]):
+            last_seq = records[-1].seq
+            events.extend(decode_records(records))
+        return events, last_seq
 
     async def last(self, subject: str) -> StoredEvent | None:
         """The newest event on a subject, or None."""

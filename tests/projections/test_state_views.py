@@ -1,0 +1,128 @@
+"""The views container: redelivery, poison events, snapshot/restore and as-of replay."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import msgspec
+import pytest
+from projection_factory import T0, History, fold
+
+from jetcron.projections import state
+from jetcron.scheduler.events import RunStarted, StoredEvent
+
+
+def busy_history() -> History:
+    """Two schedules with a few runs in different states."""
+    h = History()
+    h.create("a")
+    h.create("b", "@every 1h")
+    ok = h.trigger("a", T0)
+    h.started(ok)
+    h.succeeded(ok)
+    h.pause("b", "maintenance")
+    h.failed(h.trigger("a", T0 + timedelta(minutes=5)), retry_in=timedelta(seconds=10))
+    h.skipped("a", T0 + timedelta(minutes=10))
+    return h
+
+
+def test_position_and_redelivery_is_a_no_op() -> None:
+    events = busy_history().events
+    views = fold(events)
+    before = state.snapshot(views)
+
+    position = state.apply_batch(views, events[3:])
+
+    assert position == views.position == len(events)
+    assert state.snapshot(views) == before
+
+
+def test_a_failing_fold_is_poison_and_the_rest_still_applies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = busy_history()
+    good = h.events[-1].envelope.event
+    naive = datetime(2024, 1, 1)  # garbage from a broken producer: lateness cannot be computed
+    bad = RunStarted(schedule_id=h.sid("a"), name="a", fire_id="f", fire_time=naive, run_id="r")
+    h.add(bad)
+    h.add(good)
+
+    with caplog.at_level(logging.WARNING, logger="jetcron.projections.state"):
+        views = fold(h.events)
+
+    bad_seq = len(h.events) - 1
+    assert (views.poison, views.position) == (1, len(h.events))
+    assert [(s.seq, s.type) for s in views.poison_samples] == [(bad_seq, "run.started")]
+    assert "TypeError" in views.poison_samples[0].problem
+    assert f"seq={bad_seq} type=run.started" in caplog.text
+    assert views.schedules.rows["a"].runs_total == 3  # the schedules fold still saw it
+
+
+def test_poison_samples_are_capped() -> None:
+    h = History()
+    h.create("a")
+    for i in range(state.MAX_POISON_SAMPLES + 5):
+        h.add(RunStarted(schedule_id="x", name="a", fire_id=f"f{i}",
+                         fire_time=datetime(2024, 1, 1), run_id=f"r{i}"))
+
+    views = fold(h.events)
+
+    assert views.poison == state.MAX_POISON_SAMPLES + 5
+    assert len(views.poison_samples) == state.MAX_POISON_SAMPLES
+
+
+def test_snapshot_round_trip() -> None:
+    views = fold(busy_history().events)
+
+    restored = state.restore(state.snapshot(views))
+
+    assert restored is not None
+    assert msgspec.to_builtins(restored) == msgspec.to_builtins(views)
+    assert restored.runs.rows.keys() == views.runs.rows.keys()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"JCV\x00\x00" + b"\x80", b"not a snapshot", b"JCV\x00\x01garbage"],
+    ids=["empty", "other-version", "foreign", "corrupt"],
+)
+def test_unusable_snapshot_means_rebuild(data: bytes) -> None:
+    assert state.restore(data) is None
+
+
+def test_snapshot_starts_with_its_version() -> None:
+    data = state.snapshot(state.Views())
+
+    assert data[3:5] == state.SNAPSHOT_VERSION.to_bytes(2, "big")
+
+
+def test_replay_as_of() -> None:
+    h = History()
+    h.create("a", "*/5 * * * *")
+    h.tick(timedelta(hours=1))
+    h.update("a", spec="*/10 * * * *")
+    h.tick(timedelta(hours=1))
+    h.pause("a")
+
+    before = state.replay(h.events, as_of=T0 + timedelta(minutes=30))
+    between = state.replay(h.events, as_of=T0 + timedelta(minutes=90))
+    after = state.replay(h.events)
+
+    assert before.schedules.rows["a"].definition.spec == "*/5 * * * *"
+    assert between.schedules.rows["a"].definition.spec == "*/10 * * * *"
+    assert (between.schedules.rows["a"].state, after.schedules.rows["a"].state) == (
+        "active", "paused",
+    )
+
+
+def test_replay_as_of_prefers_the_server_append_time() -> None:
+    h = History()
+    h.create("a")
+    skewed = msgspec.structs.replace(h.events[0].envelope, at=T0 + timedelta(days=1))
+    appended_ns = int(T0.timestamp()) * 10**9
+    stored = StoredEvent(seq=1, subject="jetcron.sched.a", envelope=skewed, stored_ns=appended_ns)
+
+    views = state.replay([stored], as_of=T0)
+
+    assert "a" in views.schedules.rows
