@@ -415,8 +415,6 @@ def test_not_found_is_a_lookup_error_and_a_rejection() -> None:
     assert issubclass(ScheduleNotFound, LookupError)
 
 
-@pytest.mark.xfail(raises=(ValueError, OverflowError), strict=False,
-                   reason="spec.py raises bare ValueError/OverflowError for these specs")
 @pytest.mark.parametrize("spec", ["² * * * *", "*/² * * * *", "@at 0001-01-01T00:00+01:00"],
                          ids=["superscript-digit", "superscript-step", "at-out-of-range"])
 def test_odd_spec_is_rejected_not_crashing(spec: str) -> None:

@@ -289,6 +289,11 @@ def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
         return UnknownEvent(type="?", problem=f"not a jetcron envelope: {err or 'bad JSON'}")
     if event_type not in _KNOWN_TAGS:
         return UnknownEvent(type=event_type, problem="unknown event type (newer jetcron?)")
+    schema = raw.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        return UnknownEvent(type=event_type, problem=f"bad schema {schema!r}")
+    if schema > CURRENT_SCHEMA.get(event_type, 1):
+        return UnknownEvent(type=event_type, problem=f"schema {schema} is newer than this reader")
     try:
         return msgspec.convert(_upcast(raw, event_type), Envelope)
     except msgspec.ValidationError as verr:

@@ -146,7 +146,7 @@ def _parse_item(item: str, name: str, lo: int, hi: int, names: dict[str, int]) -
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit() or int(step_text) < 1:
+        if not (step_text.isascii() and step_text.isdigit()) or int(step_text) < 1:
             raise _Problem(f"{name} field: step in {item!r} must be a whole number of at least 1")
         step = int(step_text)
     if base == "*":
@@ -160,7 +160,7 @@ def _parse_item(item: str, name: str, lo: int, hi: int, names: dict[str, int]) -
 
 
 def _parse_value(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> int:
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         value = int(text)
         if not lo <= value <= hi:
             raise _Problem(f"{name} field: {value} is out of range {lo}-{hi}")
@@ -202,14 +202,17 @@ def _at_spec(text: str, rest: str) -> Spec:
         raise _Problem(f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
                        f"2026-05-01T09:30:00Z; {rest!r} is not one ({err})") from None
     if when.tzinfo is not None:
-        when = when.astimezone(_UTC)
+        try:
+            when = when.astimezone(_UTC)
+        except OverflowError:
+            raise _Problem(f"@at {rest!r} is out of range") from None
     return Spec(text=text, kind="at", at=when)
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse a duration such as '90s', '15m', '1h30m', '2d' or '500ms'."""
     source, pos, total = text.strip().lower(), 0, 0
-    if source.isdigit():
+    if source.isascii() and source.isdigit():
         raise ValueError(f"invalid duration {text!r}: missing a unit, e.g. '{source}s' or '{source}m'")
     while pos < len(source) and (match := _DURATION_PART.match(source, pos)):
         total, pos = total + int(match[1]) * _UNITS[match[2]], match.end()

@@ -1,0 +1,353 @@
+"""The pure core of one run: read its history, gate it, and turn its result into an event.
+
+No I/O here: the agent loads the run subject, asks these functions what to do, and
+appends what they return. Time arrives as an argument.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import msgspec
+
+from jetcron import subjects
+from jetcron.executors.admission import Verdict, defer_delay
+from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
+from jetcron.executors.process import ProcessResult
+from jetcron.scheduler.events import (
+    RunCancelled,
+    RunCancelRequested,
+    RunDeferred,
+    RunEvent,
+    RunFailed,
+    RunLost,
+    RunOutput,
+    RunStarted,
+    RunSucceeded,
+    RunTimedOut,
+    RunTriggered,
+    StoredEvent,
+)
+from jetcron.scheduler.model import Conditions, RetryPolicy
+
+Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
+RETRY_EARLY_TOLERANCE_S = 1.0
+"""A redelivery this close to `next_retry_at` runs now (clocks of two hosts differ a little)."""
+_ERROR_TAIL = 300
+
+
+class RunRef(msgspec.Struct, frozen=True, kw_only=True):
+    """Which run an executor is working on: the fields every event of it carries."""
+
+    schedule_id: str
+    name: str
+    fire_id: str
+    fire_time: datetime
+    run_id: str
+    """This executor's run id (the trigger's, suffixed with the executor for fan-out)."""
+    trigger_run_id: str
+    executor: str
+
+    @property
+    def subject(self) -> str:
+        """The run's subject in the log."""
+        return subjects.run(self.name, self.run_id)
+
+    def fields(self, attempt: int) -> dict[str, Any]:
+        """Keyword arguments shared by every run event of this run."""
+        return {
+            "schedule_id": self.schedule_id,
+            "name": self.name,
+            "fire_id": self.fire_id,
+            "fire_time": self.fire_time,
+            "run_id": self.run_id,
+            "executor": self.executor,
+            "attempt": attempt,
+        }
+
+
+def run_ref(trigger: RunTriggered, executor: str, *, fanout: bool) -> RunRef:
+    """The run an executor makes of a trigger; fan-out members each get their own run id."""
+    run_id = f"{trigger.run_id}-{subjects.token(executor)}" if fanout else trigger.run_id
+    return RunRef(
+        schedule_id=trigger.schedule_id,
+        name=trigger.name,
+        fire_id=trigger.fire_id,
+        fire_time=trigger.fire_time,
+        run_id=run_id,
+        trigger_run_id=trigger.run_id,
+        executor=executor,
+    )
+
+
+def run_vars(ref: RunRef, attempt: int) -> dict[str, str]:
+    """The JETCRON_* variables a command sees."""
+    return {
+        "JETCRON_RUN_ID": ref.run_id,
+        "JETCRON_SCHEDULE": ref.name,
+        "JETCRON_FIRE_TIME": iso_z(ref.fire_time),
+        "JETCRON_ATTEMPT": str(attempt),
+        "JETCRON_EXECUTOR": ref.executor,
+    }
+
+
+def iso_z(when: datetime) -> str:
+    """ISO-8601 UTC with a trailing Z."""
+    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+class RunHistory(msgspec.Struct, kw_only=True):
+    """What the log says about a run, as far as starting another attempt is concerned."""
+
+    started: int = 0
+    """RunStarted events: the next attempt is numbered started + 1."""
+    failures: int = 0
+    """Attempts that failed and asked for a retry: they use up the retry budget."""
+    finished: bool = False
+    cancel_reason: str | None = None
+    deferrals: int = 0
+    """RunDeferred since the last RunStarted."""
+    first_deferral_at: datetime | None = None
+    not_before: datetime | None = None
+    """`next_retry_at` of the last failure, if no attempt started since."""
+
+    @property
+    def attempt(self) -> int:
+        """The number of the next attempt."""
+        return self.started + 1
+
+    @property
+    def tries(self) -> int:
+        """Which try of the retry budget the next attempt is (handed-back or lost ones are free)."""
+        return self.failures + 1
+
+
+def summarize(events: Sequence[StoredEvent]) -> RunHistory:
+    """Fold a run subject's events into a RunHistory."""
+    h = RunHistory()
+    for stored in events:
+        event = stored.envelope.event
+        if isinstance(event, RunStarted):
+            h.started += 1
+            h.deferrals, h.first_deferral_at, h.not_before = 0, None, None
+        elif isinstance(event, RunDeferred):
+            h.deferrals += 1
+            h.first_deferral_at = h.first_deferral_at or stored.envelope.at
+        elif isinstance(event, RunFailed | RunTimedOut):
+            if event.next_retry_at is None:
+                h.finished = True
+            else:
+                h.failures += 1
+                h.not_before = event.next_retry_at
+        elif isinstance(event, RunSucceeded | RunCancelled | RunLost):
+            h.finished = True
+        elif isinstance(event, RunCancelRequested):
+            h.cancel_reason = f"cancel requested: {event.reason}" if event.reason else "cancel requested"
+    return h
+
+
+# -- gates before an attempt -----------------------------------------------------------------
+
+
+class Finished(msgspec.Struct, frozen=True):
+    """The run already ended: ack, never run twice."""
+
+
+class CancelNow(msgspec.Struct, frozen=True):
+    """A cancel was requested before this attempt started."""
+
+    reason: str
+
+
+class NotYet(msgspec.Struct, frozen=True):
+    """Redelivered before its retry time (a lost nak): hand it back for `delay_s`."""
+
+    delay_s: float
+
+
+class Go(msgspec.Struct, frozen=True):
+    """Start the next attempt (after admission, if the trigger has conditions)."""
+
+
+def gate(history: RunHistory, now: datetime) -> Finished | CancelNow | NotYet | Go:
+    """Whether a delivered trigger may start its next attempt."""
+    if history.finished:
+        return Finished()
+    if history.cancel_reason is not None:
+        return CancelNow(history.cancel_reason)
+    if history.not_before is not None:
+        wait = (history.not_before - now).total_seconds()
+        # why: the retry nak was lost (executor died after storing the failure); keep the backoff.
+        if wait > RETRY_EARLY_TOLERANCE_S:
+            return NotYet(wait)
+    return Go()
+
+
+class Admit(msgspec.Struct, frozen=True):
+    """Run now; `forced` when the deferral expired with on_expire=force."""
+
+    forced: bool = False
+    reason: str = ""
+
+
+class Defer(msgspec.Struct, frozen=True, kw_only=True):
+    """Over a threshold: record a deferral and look again after `delay_s`."""
+
+    reason: str
+    pressure: float
+    deferrals: int
+    delay_s: float
+    next_attempt_at: datetime
+
+
+class Expire(msgspec.Struct, frozen=True):
+    """Deferred longer than max_defer_s with on_expire=skip: cancel the run."""
+
+    reason: str
+
+
+def admit(
+    history: RunHistory, conditions: Conditions, verdict: Verdict, now: datetime, *, base_s: float
+) -> Admit | Defer | Expire:
+    """What to do with an attempt given the host's admission verdict."""
+    if verdict.ok:
+        return Admit()
+    waited = 0.0 if history.first_deferral_at is None else (now - history.first_deferral_at).total_seconds()
+    if history.first_deferral_at is not None and waited >= conditions.max_defer_s:
+        reason = f"deferred too long: {waited:.1f}s > max_defer_s {conditions.max_defer_s:g}s ({verdict.reason})"
+        return Expire(reason) if conditions.on_expire == "skip" else Admit(forced=True, reason=reason)
+    delay = defer_delay(base_s, verdict.pressure, history.deferrals)
+    # why: look again when the deferral would expire rather than overshoot it by a backoff step.
+    delay = max(0.05, min(delay, conditions.max_defer_s - waited))
+    return Defer(
+        reason=verdict.reason,
+        pressure=verdict.pressure,
+        deferrals=history.deferrals + 1,
+        delay_s=delay,
+        next_attempt_at=now + timedelta(seconds=delay),
+    )
+
+
+def deferred_event(ref: RunRef, attempt: int, defer: Defer) -> RunDeferred:
+    """The RunDeferred event of a Defer decision."""
+    return RunDeferred(
+        **ref.fields(attempt),
+        reason=defer.reason,
+        pressure=defer.pressure,
+        deferrals=defer.deferrals,
+        next_attempt_at=defer.next_attempt_at,
+    )
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+class RunResult(msgspec.Struct, frozen=True, kw_only=True):
+    """How one attempt ended, whatever ran it (a process or an action); failure is data."""
+
+    outcome: Outcome
+    exit_code: int | None = None
+    failure_class: str = ""
+    error: str = ""
+    """Why it failed, or why it was cancelled."""
+    duration_s: float = 0.0
+    output: RunOutput = RunOutput()
+    result: Any = None
+    """What an action returned (JSON-able)."""
+
+
+def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult:
+    """The RunResult of a finished child process."""
+    output = RunOutput(
+        stdout=result.stdout,
+        stderr=result.stderr,
+        stdout_truncated=result.stdout_truncated,
+        stderr_truncated=result.stderr_truncated,
+    )
+    common: dict[str, Any] = {"exit_code": result.exit_code, "duration_s": result.duration_s, "output": output}
+    if result.cancelled:
+        return RunResult(outcome="cancelled", error=cancel_reason, **common)
+    cls = classify(result)
+    if cls is None:
+        return RunResult(outcome="succeeded", **common)
+    if cls is FailureClass.TIMEOUT:
+        return RunResult(outcome="timed_out", failure_class=cls.value, error="timed out", **common)
+    return RunResult(outcome="failed", failure_class=cls.value, error=describe_exit(result), **common)
+
+
+def describe_exit(result: ProcessResult) -> str:
+    """`exited with code 3: <last stderr line>` or `killed by SIGKILL`."""
+    if result.signal is not None:
+        try:
+            head = f"killed by {signal.Signals(result.signal).name}"
+        except ValueError:
+            head = f"killed by signal {result.signal}"
+    else:
+        head = f"exited with code {result.exit_code}"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return f"{head}: {lines[-1][-_ERROR_TAIL:]}" if lines else head
+
+
+def rejected(err: Exception) -> RunResult:
+    """A job this executor refuses or cannot set up: a permanent failure, never retried."""
+    return RunResult(outcome="failed", failure_class=FailureClass.PERMANENT.value, error=str(err))
+
+
+def result_event(
+    ref: RunRef,
+    result: RunResult,
+    *,
+    attempt: int,
+    tries: int,
+    retry: RetryPolicy,
+    timeout_s: float | None,
+    now: datetime,
+) -> tuple[RunEvent, float | None]:
+    """The event that records a result, and the retry delay (None: the run is over, ack it)."""
+    common = ref.fields(attempt)
+    if result.outcome == "succeeded":
+        return RunSucceeded(
+            **common, exit_code=result.exit_code, duration_s=result.duration_s,
+            output=result.output, result=result.result,
+        ), None
+    if result.outcome == "cancelled":
+        return RunCancelled(**common, reason=result.error or "cancelled", duration_s=result.duration_s), None
+    delay = retry_after(result, tries, retry)
+    next_at = None if delay is None else now + timedelta(seconds=delay)
+    if result.outcome == "timed_out":
+        return RunTimedOut(
+            **common, timeout_s=timeout_s or 0.0, duration_s=result.duration_s,
+            output=result.output, next_retry_at=next_at,
+        ), delay
+    return RunFailed(
+        **common, exit_code=result.exit_code, failure_class=result.failure_class or "transient",
+        error=result.error, duration_s=result.duration_s, output=result.output, next_retry_at=next_at,
+    ), delay
+
+
+def retry_after(result: RunResult, tries: int, retry: RetryPolicy) -> float | None:
+    """Seconds until the next try of a failed attempt, or None if it is final."""
+    try:
+        cls = FailureClass(result.failure_class or "transient")
+    except ValueError:
+        cls = FailureClass.TRANSIENT
+    if not is_retryable(cls) or tries >= retry.max_attempts:
+        return None
+    return retry_delay(
+        tries, initial=retry.initial_backoff_s, multiplier=retry.multiplier, maximum=retry.max_backoff_s
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """`value` if it encodes as JSON, else its repr (an action may return anything)."""
+    try:
+        msgspec.json.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return repr(value)
+    return value

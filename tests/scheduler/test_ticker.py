@@ -1,0 +1,202 @@
+"""The ticker against a real nats-server with a fake clock: exact fires, catch-up, overlap, HA."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jetcron import subjects
+from jetcron.clock import FakeClock
+from jetcron.scheduler.commands import CreateSchedule, PauseSchedule, ResumeSchedule
+from jetcron.scheduler.events import (
+    FireBuffered,
+    FireMissed,
+    RunLost,
+    RunSkipped,
+    RunSucceeded,
+    RunTriggered,
+    ScheduleCompleted,
+    StoredEvent,
+)
+from jetcron.scheduler.handler import CommandHandler
+from jetcron.scheduler.log import EventLog
+from jetcron.scheduler.model import CatchUp, Job, ScheduleDefinition
+from jetcron.scheduler.ticker import Ticker
+
+T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def event_log(nc):
+    log = await EventLog(nc).open()
+    yield log
+    await log.close()
+
+
+async def add(log: EventLog, name: str, spec: str = "* * * * *", at: datetime = T0, **kw: object) -> None:
+    kw.setdefault("overlap", "allow")  # why: no executor runs here, so every run stays in flight
+    definition = ScheduleDefinition(spec=spec, job=Job(command=["true"]), **kw)  # type: ignore[arg-type]
+    await CommandHandler(log).handle(
+        CreateSchedule(name=name, command_id=f"create-{name}", at=at, actor="test", definition=definition)
+    )
+
+
+async def events(log: EventLog) -> list[StoredEvent]:
+    out: list[StoredEvent] = []
+    async for batch in log.read():
+        out += batch
+    return out
+
+
+async def burst(ticker: Ticker, clock: FakeClock, until: datetime, step: timedelta = timedelta(seconds=1)) -> None:
+    """Walk the fake clock to `until`, ticking at every step like the real loop would."""
+    await ticker.catch_up()
+    while clock.now() < until:
+        await clock.set(min(until, clock.now() + step))
+        await ticker.catch_up()
+        await ticker.tick()
+
+
+def of(evs: list[StoredEvent], kind: type) -> list:
+    return [e.envelope.event for e in evs if isinstance(e.envelope.event, kind)]
+
+
+async def test_fires_on_the_minute_exactly_once(event_log) -> None:
+    await add(event_log, "m")
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(minutes=3))
+    triggers = of(await events(event_log), RunTriggered)
+    assert [t.fire_time.isoformat() for t in triggers] == [
+        "2026-03-03T12:01:00+00:00", "2026-03-03T12:02:00+00:00", "2026-03-03T12:03:00+00:00"]
+    assert len({t.fire_id for t in triggers}) == 3
+
+
+async def test_two_tickers_emit_each_fire_once(event_log, nc) -> None:
+    await add(event_log, "dup", spec="@every 10s")
+    clock = FakeClock(T0)
+    a, b = Ticker(event_log, clock=clock), Ticker(await EventLog(nc).open(), clock=clock)
+    await a.catch_up()
+    await b.catch_up()
+    for _ in range(6):
+        await clock.advance(10)
+        await asyncio.gather(a.tick(), b.tick())
+        await a.catch_up()
+        await b.catch_up()
+    triggers = of(await events(event_log), RunTriggered)
+    assert len(triggers) == 6
+    assert Counter(t.fire_id for t in triggers).most_common(1)[0][1] == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "triggered", "missed"),
+    [("latest", ["12:10"], 1), ("all", ["12:05", "12:10"], 0), ("none", [], 2)],
+    ids=["latest", "all", "none"],
+)
+async def test_catch_up_after_ten_minutes_down(event_log, policy, triggered, missed) -> None:
+    await add(event_log, "c", spec="*/5 * * * *", catchup=CatchUp(policy=policy))  # type: ignore[arg-type]
+    clock = FakeClock(T0 + timedelta(minutes=12))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    await ticker.tick()
+    evs = await events(event_log)
+    assert [t.fire_time.strftime("%H:%M") for t in of(evs, RunTriggered)] == triggered
+    misses = of(evs, FireMissed)
+    assert len(misses) == missed
+    assert all("scheduler down" in m.reason for m in misses)
+    # A restart afterwards neither repeats nor records anything again.
+    again = Ticker(event_log, clock=clock)
+    await again.catch_up()
+    assert await again.tick() == 0
+
+
+async def test_catch_up_window_limits_what_runs(event_log) -> None:
+    await add(event_log, "w", catchup=CatchUp(policy="all", window_s=180))
+    clock = FakeClock(T0 + timedelta(minutes=10, seconds=5))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    await ticker.tick()
+    evs = await events(event_log)
+    assert [t.fire_time.strftime("%H:%M") for t in of(evs, RunTriggered)] == ["12:08", "12:09", "12:10"]
+    assert {m.reason for m in of(evs, FireMissed)} == {"scheduler down: fire older than the catch-up window"}
+
+
+async def test_overlap_skip_records_the_skipped_fire(event_log) -> None:
+    await add(event_log, "o", timeout_s=3600, overlap="skip")
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(minutes=2))
+    evs = await events(event_log)
+    [first] = of(evs, RunTriggered)
+    [skipped] = of(evs, RunSkipped)
+    assert skipped.reason.startswith("overlap") and skipped.blocking_run_id == first.run_id
+
+
+async def test_overlap_buffer_one_runs_after_the_previous_finishes(event_log) -> None:
+    await add(event_log, "b", overlap="buffer_one")
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(minutes=3))  # 12:01 runs, 12:02 buffered, 12:03 skipped
+    evs = await events(event_log)
+    [first] = of(evs, RunTriggered)
+    assert [f.fire_time.minute for f in of(evs, FireBuffered)] == [2]
+    assert [s.fire_time.minute for s in of(evs, RunSkipped)] == [3]
+    done = RunSucceeded(schedule_id=first.schedule_id, name="b", fire_id=first.fire_id,
+                        fire_time=first.fire_time, run_id=first.run_id, executor="x")
+    from jetcron.ids import new_id
+    from jetcron.scheduler.events import Envelope
+
+    await event_log.publish(subjects.run("b", first.run_id), Envelope(id=new_id(), at=clock.now(), actor="x", event=done))
+    await burst(ticker, clock, clock.now() + timedelta(seconds=2))
+    assert [t.fire_time.minute for t in of(await events(event_log), RunTriggered)] == [1, 2]
+
+
+async def test_a_run_without_result_is_declared_lost(event_log) -> None:
+    await add(event_log, "l", spec="@every 1h", timeout_s=30)
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(hours=1, minutes=2), step=timedelta(seconds=10))
+    evs = await events(event_log)
+    [trigger] = of(evs, RunTriggered)
+    [lost] = of(evs, RunLost)
+    assert lost.run_id == trigger.run_id
+
+
+async def test_one_off_fires_once_then_completes(event_log) -> None:
+    await add(event_log, "once", spec="@at 2026-03-03T12:00:30Z")
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(minutes=1))
+    evs = await events(event_log)
+    assert len(of(evs, RunTriggered)) == 1
+    [done] = of(evs, ScheduleCompleted)
+    assert done.reason == "one-off schedule fired"
+
+
+async def test_paused_schedule_does_not_fire_and_resume_does_not_replay(event_log) -> None:
+    await add(event_log, "p")
+    clock = FakeClock(T0)
+    handler = CommandHandler(event_log)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(seconds=30))
+    await handler.handle(PauseSchedule(name="p", command_id="p1", at=clock.now(), actor="ops", reason="maintenance"))
+    await burst(ticker, clock, T0 + timedelta(minutes=5, seconds=30))
+    await handler.handle(ResumeSchedule(name="p", command_id="r1", at=clock.now(), actor="ops"))
+    await burst(ticker, clock, T0 + timedelta(minutes=6, seconds=30))
+    evs = await events(event_log)
+    assert [t.fire_time.minute for t in of(evs, RunTriggered)] == [6]
+    assert of(evs, FireMissed) == []
+
+
+async def test_jitter_is_deterministic_and_bounded(event_log) -> None:
+    await add(event_log, "j", spec="@every 1m", jitter_s=20)
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await burst(ticker, clock, T0 + timedelta(minutes=3, seconds=30), step=timedelta(milliseconds=500))
+    evs = await events(event_log)
+    triggers = [e for e in evs if isinstance(e.envelope.event, RunTriggered)]
+    delays = [(e.envelope.at - e.envelope.event.fire_time).total_seconds() for e in triggers]
+    assert len(triggers) == 3 and all(0 <= d < 20.5 for d in delays) and len(set(delays)) > 1
