@@ -382,7 +382,10 @@ def _range_item(bounds: tuple[int, int, int]) -> Field:
 
 def field(lo: int, hi: int, hot: list[int]) -> st.SearchStrategy[Field]:
     value = st.sampled_from(hot) | st.integers(lo, hi)
+    single_hot = st.sampled_from(hot).map(lambda v: (str(v), frozenset([v])))
     return st.one_of(
+        single_hot,
+        single_hot,
         st.just(("*", frozenset(range(lo, hi + 1)))),
         st.integers(2, 30).map(lambda k: (f"*/{k}", frozenset(range(lo, hi + 1, k)))),
         value.map(lambda v: (str(v), frozenset([v]))),
@@ -422,7 +425,7 @@ def cron_case(draw: st.DrawFn) -> tuple[tuple[Field, Field, Field, Field], str, 
     """Fields, zone and start instant, biased towards wall times a transition moves."""
     zone = draw(st.sampled_from(ZONES))
     base = draw(st.sampled_from(transitions(zone)))
-    start = base + timedelta(minutes=draw(st.integers(-36 * 60, 12 * 60)),
+    start = base + timedelta(minutes=draw(st.integers(-40 * 60, 3 * 60)),
                              seconds=draw(st.sampled_from([0, 0, 0, 30, 59])))
     fields = (
         draw(field(0, 59, [0, 15, 30, 45, 59])),
