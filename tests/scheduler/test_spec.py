@@ -414,10 +414,18 @@ week_field = st.one_of(
 
 @lru_cache(maxsize=None)
 def hot_hours(zone: str) -> list[int]:
-    """Local hours next to the zone's transitions, where the DST rules matter."""
-    tz = ZoneInfo(zone)
-    hours = {(t + timedelta(hours=h)).astimezone(tz).hour for t in transitions(zone) for h in (0, 1)}
-    return sorted(hours | {(h - 1) % 24 for h in hours})
+    """Local hours that a transition skips or repeats, where the DST rules matter."""
+    tz, hours = ZoneInfo(zone), set()
+    for hour in transitions(zone):
+        before, after = (hour.astimezone(tz).utcoffset(), (hour + timedelta(hours=1)).astimezone(tz).utcoffset())
+        moment = next(hour + k * MINUTE for k in range(61)
+                      if (hour + k * MINUTE).astimezone(tz).utcoffset() == after)
+        assert before is not None and after is not None
+        wall, end = sorted([moment + before, moment + after])  # the gap or the fold, as wall times
+        while wall < end:
+            hours.add(wall.hour)
+            wall += MINUTE
+    return sorted(hours) or [0, 9, 23]
 
 
 @st.composite

@@ -43,46 +43,25 @@ FINAL_STATUSES: frozenset[str] = frozenset(
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timed_out", "lost"})
 """Final statuses that count as a failed run (cancelled and skipped count as neither)."""
 
-# why: redeliveries make events of one run arrive late or twice. A run only moves
-# forward along (attempt, phase); anything behind its current position is stale.
-_STATUS_PHASE = {"triggered": 0, "deferred": 1, "running": 2, "retrying": 3}
-_EVENT_PHASE: dict[type, int] = {
-    RunDeferred: 1,
-    RunStarted: 2,
-    RunSucceeded: 3,
-    RunFailed: 3,
-    RunTimedOut: 3,
-}
+# why: redeliveries make events of one run arrive late or twice. Until its first final
+# outcome (which wins), a run only moves forward along rank = attempt * 4 + phase; an
+# in-progress event behind the run's current rank is stale. Final outcomes ignore the
+# attempt: cancel and lost come from operators and watchdogs that may not know it.
+PHASE_DEFERRED, PHASE_STARTED, PHASE_RETRYING = 1, 2, 3
+_STATUS_PHASE: dict[str, int] = {"triggered": 0, "deferred": 1, "running": 2, "retrying": 3}
+TRIGGERED_RANK = 4
+"""Rank of a run that was triggered and nothing else yet (attempt 1, phase 0)."""
 
 
-def accepts(status: str, attempt: int, event: RunEvent) -> bool:
-    """True if `event` moves a run at (status, attempt) forward; False if stale or a duplicate."""
-    if status in FINAL_STATUSES:
-        # why: the first final outcome wins; a redelivered or duplicate result changes nothing.
-        return False
-    phase = _EVENT_PHASE.get(type(event))
-    if phase is None:
-        # why: cancel and lost come from operators/watchdogs that may not know the attempt.
-        return True
-    return event.attempt * 4 + phase >= attempt * 4 + _STATUS_PHASE[status]
+def rank(attempt: int, phase: int) -> int:
+    """Position of an in-progress run event in its run's lifecycle."""
+    return attempt * 4 + phase
 
 
-def status_of(event: RunEvent) -> RunStatus:
-    """The run status an accepted run event leads to."""
-    if isinstance(event, RunFailed):
-        return "failed" if event.next_retry_at is None else "retrying"
-    if isinstance(event, RunTimedOut):
-        return "timed_out" if event.next_retry_at is None else "retrying"
-    return _STATUS_OF[type(event)]
-
-
-_STATUS_OF: dict[type, RunStatus] = {
-    RunStarted: "running",
-    RunDeferred: "deferred",
-    RunSucceeded: "succeeded",
-    RunCancelled: "cancelled",
-    RunLost: "lost",
-}
+def is_behind(status: str, attempt: int, event_attempt: int, phase: int) -> bool:
+    """True if an in-progress event is stale for a run at (status, attempt), or the run ended."""
+    current = _STATUS_PHASE.get(status)
+    return current is None or event_attempt * 4 + phase < attempt * 4 + current
 
 
 class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -212,7 +191,7 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
         row.lateness_s = (at - row.fire_time).total_seconds()
     if not row.executor:
         row.executor = event.executor
-    if accepts(row.status, row.attempt, event):
+    if not is_behind(row.status, row.attempt, event.attempt, PHASE_STARTED):
         row.status = "running"
         row.attempt = event.attempt
         row.executor = event.executor
@@ -221,7 +200,7 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
 
 def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
+    if not is_behind(row.status, row.attempt, event.attempt, PHASE_DEFERRED):
         row.status = "deferred"
         row.attempt = event.attempt
         row.reason = event.reason
@@ -233,7 +212,7 @@ def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> Non
 
 def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
+    if row.status not in FINAL_STATUSES:
         _finish(row, event, "succeeded", stored.envelope.at)
         row.exit_code = event.exit_code
         row.duration_s = event.duration_s
@@ -242,8 +221,7 @@ def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> N
 
 def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
-        _attempt_failed(row, event, status_of(event), stored.envelope.at, event.next_retry_at)
+    if _attempt_failed(row, event, "failed", stored.envelope.at, event.next_retry_at):
         row.exit_code = event.exit_code
         row.failure_class = event.failure_class
         row.error = event.error
@@ -252,8 +230,7 @@ def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
 
 def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
-        _attempt_failed(row, event, status_of(event), stored.envelope.at, event.next_retry_at)
+    if _attempt_failed(row, event, "timed_out", stored.envelope.at, event.next_retry_at):
         row.exit_code = None
         row.failure_class = "timeout"
         row.error = f"timed out after {event.timeout_s:g}s"
@@ -262,7 +239,7 @@ def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> No
 
 def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
+    if row.status not in FINAL_STATUSES:
         _finish(row, event, "cancelled", stored.envelope.at)
         row.reason = event.reason or stored.envelope.reason
         if event.duration_s:
@@ -271,29 +248,34 @@ def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> N
 
 def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
     row = _row(view, event)
-    if accepts(row.status, row.attempt, event):
+    if row.status not in FINAL_STATUSES:
         _finish(row, event, "lost", stored.envelope.at)
         row.reason = event.reason
 
 
 def _attempt_failed(
-    row: RunRow, event: RunEvent, status: RunStatus, at: datetime, retry_at: datetime | None
-) -> None:
+    row: RunRow, event: RunEvent, final: RunStatus, at: datetime, retry_at: datetime | None
+) -> bool:
+    """Record a failed attempt (final, or retrying when retry_at is set); False if stale."""
     if retry_at is None:
-        _finish(row, event, status, at)
-    else:
-        row.status = status
-        row.attempt = event.attempt
-        row.next_retry_at = retry_at
-        if event.executor:
-            row.executor = event.executor
+        if row.status in FINAL_STATUSES:
+            return False
+        _finish(row, event, final, at)
+        return True
+    if is_behind(row.status, row.attempt, event.attempt, PHASE_RETRYING):
+        return False
+    row.status = "retrying"
+    row.attempt = event.attempt
+    row.next_retry_at = retry_at
+    if event.executor:
+        row.executor = event.executor
+    return True
 
 
 def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> None:
     row.status = status
     row.finished_at = at
     row.next_retry_at = None
-    # why: cancel/lost may carry the default attempt 1 while the run is further along.
     if event.attempt > row.attempt:
         row.attempt = event.attempt
     if event.executor:
