@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import ssl
 from typing import Any
@@ -13,6 +15,7 @@ from nats.aio.client import Client
 from jetcron.errors import InfrastructureError
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
+log = logging.getLogger(__name__)
 
 
 class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,9 +57,10 @@ async def connect(
         "name": opts.name,
         "connect_timeout": timeout,
         "pending_size": 64 * 1024 * 1024,
-        "max_reconnect_attempts": -1 if persistent else 0,
+        # why: nats-py treats 0 as "unlimited" on the initial connect; 1 fails fast.
+        "max_reconnect_attempts": -1 if persistent else 1,
         "allow_reconnect": persistent,
-        "reconnect_time_wait": 0.5,
+        "reconnect_time_wait": 0.5 if persistent else 0.1,
     }
     if opts.creds or os.environ.get("NATS_CREDS"):
         kwargs["user_credentials"] = opts.creds or os.environ["NATS_CREDS"]
@@ -65,12 +69,16 @@ async def connect(
     if (tls := _tls(opts)) is not None:
         kwargs["tls"] = tls
 
-    async def _quiet(_: Exception) -> None:
-        return None
+    async def _on_error(err: Exception) -> None:
+        if persistent:
+            log.warning("NATS %s: %s (retrying)", ", ".join(opts.urls()), err or type(err).__name__)
 
-    kwargs["error_cb"] = _quiet
+    kwargs["error_cb"] = _on_error
     try:
-        return await nats.connect(**kwargs)
+        if persistent:
+            # why: a service may start before its NATS cluster (compose); keep trying.
+            return await nats.connect(**kwargs)
+        return await asyncio.wait_for(nats.connect(**kwargs), timeout + 1.0)
     except Exception as err:
         raise InfrastructureError(
             f"cannot connect to NATS at {', '.join(opts.urls())}: {err or type(err).__name__}. "

@@ -9,17 +9,15 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.projections.runs import accepts, status_of
+from jetcron.projections.runs import RunStatus
 from jetcron.scheduler.events import (
     FireEvent,
     FireMissed,
     RunCancelled,
-    RunDeferred,
     RunEvent,
     RunFailed,
     RunLost,
     RunSkipped,
-    RunStarted,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
@@ -42,8 +40,7 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     run_id: str = ""
     reason: str = ""
     status: str = ""
-    """Status of the run (triggered fires only): running, retrying, succeeded, failed, ..."""
-    attempt: int = 1
+    """Triggered fires only: `triggered` until the run ends, then its final status."""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):
@@ -129,14 +126,33 @@ def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> Non
         entry.reason = event.reason
 
 
-def _on_run_event(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
+def _ended(view: LedgerView, event: RunEvent, status: RunStatus) -> None:
     entry = view.entries.get(event.fire_id)
-    if entry is None or entry.run_id != event.run_id:
-        return
-    if accepts(entry.status, entry.attempt, event):
-        entry.status = status_of(event)
-        if event.attempt > entry.attempt:
-            entry.attempt = event.attempt
+    # why: the first final outcome wins, as in the runs view; progress is the runs view's job.
+    if entry is not None and entry.status == "triggered" and entry.run_id == event.run_id:
+        entry.status = status
+
+
+def _on_succeeded(view: LedgerView, event: RunSucceeded, stored: StoredEvent) -> None:
+    _ended(view, event, "succeeded")
+
+
+def _on_failed(view: LedgerView, event: RunFailed, stored: StoredEvent) -> None:
+    if event.next_retry_at is None:
+        _ended(view, event, "failed")
+
+
+def _on_timed_out(view: LedgerView, event: RunTimedOut, stored: StoredEvent) -> None:
+    if event.next_retry_at is None:
+        _ended(view, event, "timed_out")
+
+
+def _on_cancelled(view: LedgerView, event: RunCancelled, stored: StoredEvent) -> None:
+    _ended(view, event, "cancelled")
+
+
+def _on_lost(view: LedgerView, event: RunLost, stored: StoredEvent) -> None:
+    _ended(view, event, "lost")
 
 
 Handler = Callable[[LedgerView, Any, StoredEvent], None]
@@ -144,12 +160,10 @@ HANDLERS: dict[type, Handler] = {
     RunTriggered: _on_triggered,
     FireMissed: _on_missed,
     RunSkipped: _on_skipped,
-    RunStarted: _on_run_event,
-    RunDeferred: _on_run_event,
-    RunSucceeded: _on_run_event,
-    RunFailed: _on_run_event,
-    RunTimedOut: _on_run_event,
-    RunCancelled: _on_run_event,
-    RunLost: _on_run_event,
+    RunSucceeded: _on_succeeded,
+    RunFailed: _on_failed,
+    RunTimedOut: _on_timed_out,
+    RunCancelled: _on_cancelled,
+    RunLost: _on_lost,
 }
 """Event type -> fold step; the container routes events through this table."""

@@ -53,11 +53,6 @@ TRIGGERED_RANK = 4
 """Rank of a run that was triggered and nothing else yet (attempt 1, phase 0)."""
 
 
-def rank(attempt: int, phase: int) -> int:
-    """Position of an in-progress run event in its run's lifecycle."""
-    return attempt * 4 + phase
-
-
 def is_behind(status: str, attempt: int, event_attempt: int, phase: int) -> bool:
     """True if an in-progress event is stale for a run at (status, attempt), or the run ended."""
     current = _STATUS_PHASE.get(status)

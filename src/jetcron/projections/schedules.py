@@ -8,7 +8,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.projections.runs import FAILED_STATUSES, FINAL_STATUSES, accepts, status_of
+from jetcron.projections.runs import (
+    FAILED_STATUSES,
+    PHASE_DEFERRED,
+    PHASE_RETRYING,
+    PHASE_STARTED,
+    TRIGGERED_RANK,
+    RunStatus,
+)
 from jetcron.scheduler.events import (
     FireMissed,
     RunCancelled,
@@ -34,6 +41,8 @@ from jetcron.scheduler.model import ScheduleDefinition
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
 _EPSILON = timedelta(microseconds=1)
+ENDED = -1
+"""Mark of a run that reached its final outcome."""
 
 
 class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -69,13 +78,6 @@ class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     last_failure_at: datetime | None = None
 
 
-class RunMark(msgspec.Struct, gc=False, array_like=True):
-    """Where one run stands, so each outcome is counted exactly once."""
-
-    status: str
-    attempt: int
-
-
 class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """Live schedules by name; deleted incarnations by schedule_id."""
 
@@ -84,8 +86,8 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> name, for live schedules."""
     deleted: dict[str, ScheduleRow] = {}
     """schedule_id -> row of a deleted incarnation (late run events still land here)."""
-    marks: dict[str, RunMark] = {}
-    """run_id -> progress of that run."""
+    marks: dict[str, int] = {}
+    """run_id -> lifecycle rank of that run (attempt * 4 + phase, see runs), or ENDED: each outcome counts once."""
 
 
 def apply(view: SchedulesView, stored: StoredEvent) -> None:
@@ -234,7 +236,7 @@ def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent)
     row = by_id(view, event.schedule_id)
     if row is None or event.run_id in view.marks:
         return
-    view.marks[event.run_id] = RunMark("triggered", 1)
+    view.marks[event.run_id] = TRIGGERED_RANK
     row.runs_total += 1
     row.last_run_id = event.run_id
     row.last_run_at = stored.envelope.at
@@ -249,27 +251,34 @@ def _on_unrun_fire(view: SchedulesView, event: RunSkipped | FireMissed, stored: 
         _saw_fire(row, event.fire_time)
 
 
-def _on_run_event(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
+def _progress(view: SchedulesView, event: RunEvent, phase: int, status: RunStatus) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is None:
+        return
+    new = event.attempt * 4 + phase
+    mark = view.marks.get(event.run_id)
+    if mark is None:
+        # why: its trigger is outside our history (retention); count the run from here.
+        row.runs_total += 1
+    elif mark == ENDED or new < mark:
+        return
+    view.marks[event.run_id] = new
+    if row.last_run_id == event.run_id:
+        row.last_status = status
+
+
+def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus) -> None:
     row = by_id(view, event.schedule_id)
     if row is None:
         return
     mark = view.marks.get(event.run_id)
     if mark is None:
-        # why: its trigger is outside our history (retention); count the run from here.
-        mark = view.marks[event.run_id] = RunMark("triggered", event.attempt)
         row.runs_total += 1
-    if not accepts(mark.status, mark.attempt, event):
-        return
-    mark.status = status = status_of(event)
-    if event.attempt > mark.attempt:
-        mark.attempt = event.attempt
+    elif mark == ENDED:
+        return  # why: the first final outcome wins; duplicates must not count twice
+    view.marks[event.run_id] = ENDED
     if row.last_run_id == event.run_id:
         row.last_status = status
-    if status in FINAL_STATUSES:
-        _count_outcome(row, status, stored.envelope.at)
-
-
-def _count_outcome(row: ScheduleRow, status: str, at: datetime) -> None:
     if status == "succeeded":
         row.runs_succeeded += 1
         row.consecutive_failures = 0
@@ -278,6 +287,40 @@ def _count_outcome(row: ScheduleRow, status: str, at: datetime) -> None:
         row.runs_failed += 1
         row.consecutive_failures += 1
         row.last_failure_at = at
+
+
+def _on_started(view: SchedulesView, event: RunStarted, stored: StoredEvent) -> None:
+    _progress(view, event, PHASE_STARTED, "running")
+
+
+def _on_deferred(view: SchedulesView, event: RunDeferred, stored: StoredEvent) -> None:
+    _progress(view, event, PHASE_DEFERRED, "deferred")
+
+
+def _on_succeeded(view: SchedulesView, event: RunSucceeded, stored: StoredEvent) -> None:
+    _ended(view, event, stored.envelope.at, "succeeded")
+
+
+def _on_failed(view: SchedulesView, event: RunFailed, stored: StoredEvent) -> None:
+    if event.next_retry_at is None:
+        _ended(view, event, stored.envelope.at, "failed")
+    else:
+        _progress(view, event, PHASE_RETRYING, "retrying")
+
+
+def _on_timed_out(view: SchedulesView, event: RunTimedOut, stored: StoredEvent) -> None:
+    if event.next_retry_at is None:
+        _ended(view, event, stored.envelope.at, "timed_out")
+    else:
+        _progress(view, event, PHASE_RETRYING, "retrying")
+
+
+def _on_cancelled(view: SchedulesView, event: RunCancelled, stored: StoredEvent) -> None:
+    _ended(view, event, stored.envelope.at, "cancelled")
+
+
+def _on_lost(view: SchedulesView, event: RunLost, stored: StoredEvent) -> None:
+    _ended(view, event, stored.envelope.at, "lost")
 
 
 Handler = Callable[[SchedulesView, Any, StoredEvent], None]
@@ -291,12 +334,12 @@ HANDLERS: dict[type, Handler] = {
     RunTriggered: _on_triggered,
     FireMissed: _on_unrun_fire,
     RunSkipped: _on_unrun_fire,
-    RunStarted: _on_run_event,
-    RunDeferred: _on_run_event,
-    RunSucceeded: _on_run_event,
-    RunFailed: _on_run_event,
-    RunTimedOut: _on_run_event,
-    RunCancelled: _on_run_event,
-    RunLost: _on_run_event,
+    RunStarted: _on_started,
+    RunDeferred: _on_deferred,
+    RunSucceeded: _on_succeeded,
+    RunFailed: _on_failed,
+    RunTimedOut: _on_timed_out,
+    RunCancelled: _on_cancelled,
+    RunLost: _on_lost,
 }
 """Event type -> fold step; the container routes events through this table."""

@@ -89,10 +89,29 @@ def apply(views: Views, stored: StoredEvent) -> None:
 
 
 def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
-    """Fold events in order; returns the new position."""
+    """Fold events in order (same semantics as apply, faster); returns the new position."""
+    # why: replay speed is a feature; bind each route's view once per batch, not per event.
+    routes = {
+        cls: tuple((handler, view_of(views)) for handler, view_of in rs)
+        for cls, rs in _ROUTES.items()
+    }
+    position = views.position
     for stored in batch:
-        apply(views, stored)
-    return views.position
+        seq = stored.seq
+        if seq <= position:
+            continue
+        event = stored.envelope.event
+        failed = False
+        for handler, view in routes.get(type(event), ()):
+            try:
+                handler(view, event, stored)
+            except Exception as err:  # why: one bad event must not stop the projection
+                _poisoned(views, stored, err)
+                failed = True
+        if failed:
+            views.poison += 1
+        views.position = position = seq
+    return position
 
 
 def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None) -> Views:

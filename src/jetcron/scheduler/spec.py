@@ -7,8 +7,8 @@ import difflib
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from itertools import islice
 
 import msgspec
@@ -16,7 +16,7 @@ import pytz
 
 from jetcron.scheduler.errors import InvalidSpec, InvalidTimezone
 
-_UTC = timezone.utc
+_UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
@@ -47,7 +47,9 @@ _MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
-_UNITS = {"d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1000, "us": 1}
+_UNITS = {
+    "d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1000, "us": 1
+}
 _DURATION_PART = re.compile(r"(\d+)\s*(us|ms|s|m|h|d)\s*")
 _EVERY = re.compile(r"(.+?)(?:\s+offset\s+(.+))?", re.IGNORECASE)
 
@@ -118,7 +120,7 @@ def _parse_keyword(text: str) -> Spec:
 def _cron_spec(text: str, fields_text: str) -> Spec:
     fields = fields_text.split()
     if len(fields) != 5:
-        extra = "; there is no seconds or year field (use @every for sub-minute)" if fields[5:] else ""
+        extra = "; there is no seconds or year field" if fields[5:] else ""
         raise _Problem("expected 5 fields (minute hour day-of-month month day-of-week), "
                        f"got {len(fields)}{extra}")
     minutes, hours, days, months, weekdays = (_parse_field(f, i) for i, f in enumerate(fields))
@@ -213,7 +215,9 @@ def parse_duration(text: str) -> timedelta:
     """Parse a duration such as '90s', '15m', '1h30m', '2d' or '500ms'."""
     source, pos, total = text.strip().lower(), 0, 0
     if source.isascii() and source.isdigit():
-        raise ValueError(f"invalid duration {text!r}: missing a unit, e.g. '{source}s' or '{source}m'")
+        raise ValueError(
+            f"invalid duration {text!r}: missing a unit, e.g. '{source}s' or '{source}m'"
+        )
     while pos < len(source) and (match := _DURATION_PART.match(source, pos)):
         total, pos = total + int(match[1]) * _UNITS[match[2]], match.end()
     if not source or pos < len(source):
@@ -316,7 +320,6 @@ class _Cron:
         return (day * 1440 + t) * 60
 
 
-
 class _Seeker:
     """next_wall with a one-entry memo, so stepping over DST periods repeats no search."""
 
@@ -371,7 +374,7 @@ class _Zone:
         return self.starts[i + 1] if i + 1 < len(self.starts) else _FAR
 
     def resolve(self, wall: int) -> tuple[int, bool]:
-        """(instant, exists) for a wall time: its first pass, or the gap end if it does not exist."""
+        """(instant, exists) for a wall time: its first pass, or the gap end if it is missing."""
         i = max(self.period(wall - 16 * 3600), 0)  # why: offsets stay within -12h..+14h
         while True:
             start, off = self.starts[i], self.offs[i]
@@ -382,7 +385,7 @@ class _Zone:
             i += 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zone(name: str) -> _Zone:
     tz = pytz.timezone(validate_tz(name))
     # why: pytz's own localize/normalize carry DST bugs into croniter; we only read its tables

@@ -1,0 +1,71 @@
+"""CLI commands that need no server, and the errors users meet when nothing is running."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from typer.testing import CliRunner
+
+from jetcron.cli.main import app
+from conftest import free_port
+
+runner = CliRunner()
+
+
+def test_preview_json_has_utc_and_local() -> None:
+    result = runner.invoke(app, ["preview", "30 2 * * *", "--tz", "Europe/Berlin",
+                                 "--after", "2026-03-28T00:00:00Z", "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows[0] == {"utc": "2026-03-28T01:30:00Z", "local": "2026-03-28T02:30:00+01:00", "tz": "Europe/Berlin"}
+    # why: 02:30 does not exist on 29 March in Berlin; fixed-time fires at the gap's end, 03:00 CEST
+    assert rows[1]["utc"] == "2026-03-29T01:00:00Z" and rows[1]["local"] == "2026-03-29T03:00:00+02:00"
+
+
+def test_preview_table() -> None:
+    result = runner.invoke(app, ["preview", "@every 90s", "-n", "3", "--after", "2026-01-01T00:00:00Z"])
+    assert result.exit_code == 0
+    assert "2026-01-01T00:01:30Z" in result.stdout
+
+
+def test_preview_invalid_spec_exit_2_one_line() -> None:
+    result = runner.invoke(app, ["preview", "61 * * * *"])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "minute" in lines[0] and "61" in lines[0]
+
+
+def test_preview_invalid_tz_suggests() -> None:
+    result = runner.invoke(app, ["preview", "@daily", "--tz", "Europe/Berln"])
+    assert result.exit_code == 2
+    assert "Europe/Berlin" in result.stderr
+
+
+def test_no_server_says_how_to_start_one_quickly() -> None:
+    start = time.monotonic()
+    result = runner.invoke(app, ["schedule", "list", "--server", f"nats://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert "jetcron up" in result.stderr
+    assert time.monotonic() - start < 3
+
+
+def test_server_but_no_service(nats_url: str) -> None:
+    result = runner.invoke(app, ["schedule", "pause", "x", "--server", nats_url])
+    assert result.exit_code == 1
+    assert "no jetcron service" in result.stderr and "jetcron serve" in result.stderr
+
+
+def test_bad_input_is_rejected_before_any_network(nats_url: str) -> None:
+    server = ["--server", nats_url]
+    for args, needle in [
+        (["schedule", "add", *server, "bad name", "@daily", "--", "true"], "invalid schedule name"),
+        (["schedule", "add", *server, "x", "* * *", "--", "true"], "expected 5 fields"),
+        (["schedule", "add", *server, "x", "@daily"], "nothing to run"),
+        (["schedule", "add", *server, "--timeout", "soon", "x", "@daily", "--", "true"], "--timeout"),
+        (["schedule", "add", *server, "--tz", "Mars/Olympus", "x", "@daily", "--", "true"], "Mars/Olympus"),
+        (["runs", "list", *server, "--status", "weird"], "unknown status"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert needle in result.stderr, (args, result.stderr)
