@@ -250,6 +250,45 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+class CpuMeter:
+    """CPU seconds used by this process and by the nats-server while the block runs.
+
+    why: the machine has 2 cores shared with other work; CPU per event is steadier than wall rate.
+    """
+
+    def __init__(self, server: NatsServer | None = None) -> None:
+        self._server = psutil.Process(server.pid) if server is not None and server.pid else None
+        self.client_s = 0.0
+        self.server_s = 0.0
+        self.wall_s = 0.0
+
+    def _server_cpu(self) -> float:
+        if self._server is None:
+            return 0.0
+        t = self._server.cpu_times()
+        return float(t.user + t.system)
+
+    def __enter__(self) -> CpuMeter:
+        self._c0, self._s0, self._w0 = time.process_time(), self._server_cpu(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client_s = time.process_time() - self._c0
+        self.server_s = self._server_cpu() - self._s0
+        self.wall_s = time.perf_counter() - self._w0
+
+    def us_per(self, n: int) -> tuple[float | None, float | None]:
+        """(client, server) CPU microseconds per item."""
+        if n <= 0:
+            return None, None
+        return round(self.client_s / n * 1e6, 2), round(self.server_s / n * 1e6, 2)
+
+
+def load_average() -> float:
+    """The 1-minute load average (other work on the machine skews every figure)."""
+    return round(psutil.getloadavg()[0], 2)
+
+
 def rss_mib() -> float:
     """Resident memory of this process, MiB (after a full collection)."""
     gc.collect()

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -18,22 +19,21 @@ from jetcron.scheduler.handler import CommandReply, reply_decoder
 _encoder = msgspec.json.Encoder()
 
 
-async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> bytes:
+async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
     """Request/reply with jetcron's errors: ServiceUnavailable when nobody answers."""
     try:
-        msg = await nc.request(subject, payload, timeout=timeout)
+        return await nc.request(subject, payload, timeout=timeout)
     except NoRespondersError as err:
         raise ServiceUnavailable(what) from err
     except NatsTimeout as err:
         raise ServiceUnavailable(f"{what} within {timeout:g}s") from err
-    return msg.data
 
 
 async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected/ScheduleNotFound."""
     verb = command.__struct_config__.tag
-    data = await request(nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout)
-    reply = reply_decoder.decode(data)
+    msg = await request(nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout)
+    reply = reply_decoder.decode(msg.data)
     if reply.ok:
         return reply
     if reply.code == "not_found":
@@ -45,13 +45,14 @@ async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0)
 
 async def query(nc: Client, view: str, params: dict[str, Any] | None = None, *, timeout: float = 5.0) -> Any:
     """Ask the projection service; returns the decoded JSON result."""
-    data = await request(nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout)
-    result = msgspec.json.decode(data)
-    if isinstance(result, dict) and result.get("error"):
-        code = result.get("code", "error")
-        if code == "not_found":
-            raise ScheduleNotFound(str(result.get("name", "?")))
-        if code == "invalid":
-            raise InvalidInput(str(result["error"]))
-        raise InfrastructureError(str(result["error"]))
-    return result
+    msg = await request(nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout)
+    headers = msg.headers or {}
+    if "Nats-Service-Error-Code" in headers:
+        # why: nats micro's error convention, so other NATS tooling reads our errors too
+        code, message = headers["Nats-Service-Error-Code"], headers.get("Nats-Service-Error", "")
+        if code == "404":
+            raise ScheduleNotFound(msgspec.json.decode(msg.data).get("name", "?") if msg.data else "?")
+        if code == "400":
+            raise InvalidInput(message)
+        raise InfrastructureError(message)
+    return msgspec.json.decode(msg.data)

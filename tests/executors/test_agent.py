@@ -49,8 +49,13 @@ ACK_WAIT = 2.0
 def config(name: str = "host-a", **options: Any) -> ExecutorConfig:
     """A config with short timings for tests."""
     base: dict[str, Any] = {
-        "name": name, "targets": [name, "default"], "ack_wait_s": ACK_WAIT, "heartbeat_s": 1.0,
-        "kill_grace_s": 0.3, "drain_timeout_s": 0.3, "defer_base_s": 0.1,
+        "name": name,
+        "targets": [name, "default"],
+        "ack_wait_s": ACK_WAIT,
+        "heartbeat_s": 1.0,
+        "kill_grace_s": 0.3,
+        "drain_timeout_s": 0.3,
+        "defer_base_s": 0.1,
     }
     return msgspec.convert(base | options, ExecutorConfig)
 
@@ -60,8 +65,15 @@ def trigger(job: Job, *, target: str = "default", name: str = "job", **fields: A
     fire_id = f"{name}:v1:{ids.new_id()}"
     defaults: dict[str, Any] = {"timeout_s": 20.0}
     return RunTriggered(
-        schedule_id=f"sid-{name}", name=name, fire_id=fire_id, fire_time=FIRE,
-        run_id=ids.run_id_for(fire_id), version=1, target=target, job=job, **(defaults | fields),
+        schedule_id=f"sid-{name}",
+        name=name,
+        fire_id=fire_id,
+        fire_time=FIRE,
+        run_id=ids.run_id_for(fire_id),
+        version=1,
+        target=target,
+        job=job,
+        **(defaults | fields),
     )
 
 
@@ -91,7 +103,9 @@ def kinds(evs: list[AnyEvent]) -> list[str]:
     return [type(e).__name__ for e in evs]
 
 
-async def burst(nc: Client, t: RunTriggered, event_log: EventLog, timeout: float = 10, **options: Any) -> list[AnyEvent]:
+async def burst(
+    nc: Client, t: RunTriggered, event_log: EventLog, timeout: float = 10, **options: Any
+) -> list[AnyEvent]:
     """Publish one trigger, run one executor in burst mode, return the run's events."""
     await publish(event_log, t)
     await Executor(nc, config(**options)).run_burst(timeout)
@@ -128,9 +142,16 @@ def test_bindings_pool_per_target_and_tag_and_fanout_per_tag() -> None:
 
 def test_consumer_config_starts_an_hour_back_and_never_gives_up() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
-    cc = consumer_config(Binding("pool-x", "jetcron.trigger.x"), ExecutorConfig(name="x", targets=["x"]), now)
+    cc = consumer_config(
+        Binding("pool-x", "jetcron.trigger.x"), ExecutorConfig(name="x", targets=["x"]), now
+    )
     assert cc.opt_start_time == datetime(2026, 1, 1, 11, tzinfo=timezone.utc)
-    assert (cc.durable_name, cc.filter_subject, cc.max_deliver, cc.ack_wait) == ("pool-x", "jetcron.trigger.x", -1, 30.0)
+    assert (cc.durable_name, cc.filter_subject, cc.max_deliver, cc.ack_wait) == (
+        "pool-x",
+        "jetcron.trigger.x",
+        -1,
+        30.0,
+    )
     assert cc.max_ack_pending is not None and cc.max_ack_pending >= 16
 
 
@@ -180,14 +201,18 @@ async def test_timeout_kills_a_term_ignoring_tree(nc: Client, event_log: EventLo
 
 
 async def test_output_cap_truncates(nc: Client, event_log: EventLog) -> None:
-    evs = await burst(nc, trigger(sh("head -c 5000 /dev/zero | tr '\\0' x")), event_log, output_cap=100)
+    evs = await burst(
+        nc, trigger(sh("head -c 5000 /dev/zero | tr '\\0' x")), event_log, output_cap=100
+    )
     done = evs[-1]
     assert isinstance(done, RunSucceeded)
     assert done.output.stdout == "x" * 100 and done.output.stdout_truncated
 
 
 async def test_env_has_the_run_variables(nc: Client, event_log: EventLog) -> None:
-    t = trigger(sh('echo "$JETCRON_RUN_ID $JETCRON_SCHEDULE $JETCRON_FIRE_TIME $JETCRON_ATTEMPT $SECRET"'))
+    t = trigger(
+        sh('echo "$JETCRON_RUN_ID $JETCRON_SCHEDULE $JETCRON_FIRE_TIME $JETCRON_ATTEMPT $SECRET"')
+    )
     os.environ["SECRET"] = "leak"
     try:
         evs = await burst(nc, t, event_log)
@@ -198,8 +223,13 @@ async def test_env_has_the_run_variables(nc: Client, event_log: EventLog) -> Non
     assert done.output.stdout == f"{t.run_id} job 2026-03-29T01:30:00Z 1 \n"
 
 
-async def test_executable_not_allowed_is_permanent_and_not_retried(nc: Client, event_log: EventLog) -> None:
-    t = trigger(Job(command=["cat", "/etc/hostname"]), retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.1))
+async def test_executable_not_allowed_is_permanent_and_not_retried(
+    nc: Client, event_log: EventLog
+) -> None:
+    t = trigger(
+        Job(command=["cat", "/etc/hostname"]),
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.1),
+    )
     evs = await burst(nc, t, event_log, allow=["echo"])
     assert kinds(evs) == ["RunFailed"]
     failed = evs[0]
@@ -208,7 +238,9 @@ async def test_executable_not_allowed_is_permanent_and_not_retried(nc: Client, e
     assert "not in this executor's allowlist" in failed.error
 
 
-async def test_cwd_outside_work_dir_is_permanent(nc: Client, event_log: EventLog, tmp_path: Path) -> None:
+async def test_cwd_outside_work_dir_is_permanent(
+    nc: Client, event_log: EventLog, tmp_path: Path
+) -> None:
     (tmp_path / "jobs").mkdir()
     t = trigger(Job(command=["pwd"], cwd="../.."))
     evs = await burst(nc, t, event_log, work_dir=str(tmp_path / "jobs"))
@@ -217,21 +249,36 @@ async def test_cwd_outside_work_dir_is_permanent(nc: Client, event_log: EventLog
     assert "outside the executor's --work-dir" in failed.error
 
 
-async def test_command_not_found_is_permanent_and_not_retried(nc: Client, event_log: EventLog) -> None:
-    t = trigger(Job(command=["/nonexistent/tool"]), retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.1))
+async def test_command_not_found_is_permanent_and_not_retried(
+    nc: Client, event_log: EventLog
+) -> None:
+    t = trigger(
+        Job(command=["/nonexistent/tool"]), retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.1)
+    )
     evs = await burst(nc, t, event_log)
     assert kinds(evs) == ["RunFailed"]
     failed = evs[0]
-    assert isinstance(failed, RunFailed) and (failed.exit_code, failed.failure_class) == (127, "permanent")
+    assert isinstance(failed, RunFailed) and (failed.exit_code, failed.failure_class) == (
+        127,
+        "permanent",
+    )
 
 
 async def test_retry_with_backoff_then_success(nc: Client, event_log: EventLog) -> None:
-    t = trigger(sh('test "$JETCRON_ATTEMPT" -ge 2'), retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.4))
+    t = trigger(
+        sh('test "$JETCRON_ATTEMPT" -ge 2'),
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.4),
+    )
     await publish(event_log, t)
     executor = Executor(nc, config())
     assert await executor.run_burst(10) == 2
     stored, _ = await event_log.load(subjects.run(t.name, t.run_id))
-    assert kinds([s.event for s in stored]) == ["RunStarted", "RunFailed", "RunStarted", "RunSucceeded"]
+    assert kinds([s.event for s in stored]) == [
+        "RunStarted",
+        "RunFailed",
+        "RunStarted",
+        "RunSucceeded",
+    ]
     failed, retried = stored[1], stored[2]
     assert isinstance(failed.event, RunFailed) and failed.event.next_retry_at is not None
     assert isinstance(retried.event, RunStarted) and retried.event.attempt == 2
@@ -266,7 +313,9 @@ async def test_unknown_action_is_permanent(nc: Client, event_log: EventLog) -> N
 # -- admission ---------------------------------------------------------------------------------------
 
 
-async def test_deferred_under_pressure_then_cancelled_when_expired(nc: Client, event_log: EventLog) -> None:
+async def test_deferred_under_pressure_then_cancelled_when_expired(
+    nc: Client, event_log: EventLog
+) -> None:
     conditions = Conditions(max_memory_percent=0, max_defer_s=0.6, on_expire="skip")
     t = trigger(Job(command=["true"]), conditions=conditions)
     await publish(event_log, t)
@@ -290,9 +339,13 @@ async def test_expired_deferral_with_force_runs_anyway(nc: Client, event_log: Ev
 # -- crash safety, pools, fan-out ----------------------------------------------------------------------
 
 
-async def test_redelivered_trigger_of_a_finished_run_is_acked_without_running(nc: Client, event_log: EventLog) -> None:
+async def test_redelivered_trigger_of_a_finished_run_is_acked_without_running(
+    nc: Client, event_log: EventLog
+) -> None:
     t = trigger(Job(command=["true"]))
-    done = RunSucceeded(schedule_id=t.schedule_id, name=t.name, fire_id=t.fire_id, fire_time=FIRE, run_id=t.run_id)
+    done = RunSucceeded(
+        schedule_id=t.schedule_id, name=t.name, fire_id=t.fire_id, fire_time=FIRE, run_id=t.run_id
+    )
     envelope = Envelope(id=ids.new_id(), at=datetime.now(timezone.utc), actor="test", event=done)
     await event_log.publish(subjects.run(t.name, t.run_id), envelope)
     await publish(event_log, t)
@@ -308,7 +361,10 @@ async def test_poison_message_is_terminated(nc: Client, event_log: EventLog) -> 
     await publish(event_log, t)
     executor = Executor(nc, config())
     assert await executor.run_burst(5) == 2
-    assert executor.stats.poison == 1 and kinds(await events(event_log, t)) == ["RunStarted", "RunSucceeded"]
+    assert executor.stats.poison == 1 and kinds(await events(event_log, t)) == [
+        "RunStarted",
+        "RunSucceeded",
+    ]
 
 
 async def test_pool_runs_each_trigger_once(nc: Client, event_log: EventLog) -> None:
@@ -375,7 +431,9 @@ async def _has(items: list[str], item: str) -> bool:
     return item in items
 
 
-async def test_shutdown_hands_back_a_long_run_and_another_executor_runs_it(nc: Client, event_log: EventLog) -> None:
+async def test_shutdown_hands_back_a_long_run_and_another_executor_runs_it(
+    nc: Client, event_log: EventLog
+) -> None:
     t = trigger(sh('[ "$JETCRON_ATTEMPT" = 1 ] && sleep 30; exit 0'), target="workers")
     await publish(event_log, t)
     first = Executor(nc, config("first", targets=["workers"]))
@@ -408,12 +466,15 @@ asyncio.run(main())
 """
 
 
-async def test_killed_executor_run_is_completed_by_another(nc: Client, event_log: EventLog, nats_url: str) -> None:
+async def test_killed_executor_run_is_completed_by_another(
+    nc: Client, event_log: EventLog, nats_url: str
+) -> None:
     t = trigger(Job(command=["sleep", "1"]), target="kpool")
     await publish(event_log, t)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     victim = subprocess.Popen([sys.executable, "-c", KILLABLE, nats_url, str(ACK_WAIT)], env=env)
     try:
+
         async def started() -> bool:
             return "RunStarted" in kinds(await events(event_log, t))
 
@@ -435,7 +496,9 @@ async def test_killed_executor_run_is_completed_by_another(nc: Client, event_log
 # -- heartbeat -------------------------------------------------------------------------------------------
 
 
-async def test_heartbeat_listed_while_running_and_gone_after_stop(nc: Client, event_log: EventLog) -> None:
+async def test_heartbeat_listed_while_running_and_gone_after_stop(
+    nc: Client, event_log: EventLog
+) -> None:
     executor = Executor(nc, config("pi", tags=["lights"]))
     stop = asyncio.Event()
     task = asyncio.create_task(executor.run(stop))
@@ -446,7 +509,12 @@ async def test_heartbeat_listed_while_running_and_gone_after_stop(nc: Client, ev
 
     await wait_for(listed)
     [info] = await list_executors(nc)
-    assert (info.name, info.targets, info.tags, info.pid) == ("pi", ["pi", "default"], ["lights"], os.getpid())
+    assert (info.name, info.targets, info.tags, info.pid) == (
+        "pi",
+        ["pi", "default"],
+        ["lights"],
+        os.getpid(),
+    )
     assert info.seen_at is not None and info.host_time is not None and info.memory_percent
     assert info.clock_error_s is not None and abs(info.clock_offset_s or 0) < 1
     stop.set()

@@ -11,8 +11,8 @@ import msgspec
 from jetcron import ids
 from jetcron.projections import state
 from jetcron.scheduler.events import (
-    Event,
     Envelope,
+    Event,
     FireMissed,
     RunCancelled,
     RunDeferred,
@@ -84,15 +84,25 @@ class History:
 
     # -- schedule lifecycle -----------------------------------------------------------
 
-    def create(self, name: str, spec: str = "*/5 * * * *", *, actor: str = "alice",
-               reason: str = "", **fields: Any) -> str:
+    def create(
+        self,
+        name: str,
+        spec: str = "*/5 * * * *",
+        *,
+        actor: str = "alice",
+        reason: str = "",
+        **fields: Any,
+    ) -> str:
         """ScheduleCreated; returns the new schedule_id."""
         self._incarnations += 1
         sid = ids.derived_id("schedule", name, str(self._incarnations))
         d = definition(spec, **fields)
         self.schedules[name] = _Schedule(sid, 1, d)
-        self.add(ScheduleCreated(schedule_id=sid, name=name, version=1, definition=d),
-                 actor=actor, reason=reason)
+        self.add(
+            ScheduleCreated(schedule_id=sid, name=name, version=1, definition=d),
+            actor=actor,
+            reason=reason,
+        )
         return sid
 
     def update(self, name: str, *, actor: str = "alice", reason: str = "", **fields: Any) -> None:
@@ -101,33 +111,61 @@ class History:
         new = msgspec.structs.replace(s.definition, **fields)
         changed = [f for f in new.__struct_fields__ if getattr(new, f) != getattr(s.definition, f)]
         s.definition = new
-        self.add(ScheduleUpdated(schedule_id=s.schedule_id, name=name, version=s.version,
-                                 definition=new, changed=changed), actor=actor, reason=reason)
+        self.add(
+            ScheduleUpdated(
+                schedule_id=s.schedule_id,
+                name=name,
+                version=s.version,
+                definition=new,
+                changed=changed,
+            ),
+            actor=actor,
+            reason=reason,
+        )
 
-    def pause(self, name: str, reason: str = "", *, by_system: bool = False,
-              actor: str = "alice") -> None:
+    def pause(
+        self, name: str, reason: str = "", *, by_system: bool = False, actor: str = "alice"
+    ) -> None:
         """SchedulePaused."""
         s = self._bump(name)
-        self.add(SchedulePaused(schedule_id=s.schedule_id, name=name, version=s.version,
-                                reason=reason, by_system=by_system), actor=actor)
+        self.add(
+            SchedulePaused(
+                schedule_id=s.schedule_id,
+                name=name,
+                version=s.version,
+                reason=reason,
+                by_system=by_system,
+            ),
+            actor=actor,
+        )
 
     def resume(self, name: str, *, actor: str = "alice", reason: str = "") -> None:
         """ScheduleResumed."""
         s = self._bump(name)
-        self.add(ScheduleResumed(schedule_id=s.schedule_id, name=name, version=s.version),
-                 actor=actor, reason=reason)
+        self.add(
+            ScheduleResumed(schedule_id=s.schedule_id, name=name, version=s.version),
+            actor=actor,
+            reason=reason,
+        )
 
     def complete(self, name: str, reason: str = "run limit reached") -> None:
         """ScheduleCompleted (by the ticker)."""
         s = self._bump(name)
-        self.add(ScheduleCompleted(schedule_id=s.schedule_id, name=name, version=s.version,
-                                   reason=reason), actor="jetcron")
+        self.add(
+            ScheduleCompleted(
+                schedule_id=s.schedule_id, name=name, version=s.version, reason=reason
+            ),
+            actor="jetcron",
+        )
 
     def delete(self, name: str, *, actor: str = "alice", reason: str = "") -> None:
         """ScheduleDeleted; the name becomes free."""
         s = self._bump(name)
-        self.add(ScheduleDeleted(schedule_id=s.schedule_id, name=name, version=s.version),
-                 actor=actor, reason=reason)
+        self.add(
+            ScheduleDeleted(schedule_id=s.schedule_id, name=name, version=s.version),
+            actor=actor,
+            reason=reason,
+        )
         del self.schedules[name]
 
     def _bump(self, name: str) -> _Schedule:
@@ -140,17 +178,32 @@ class History:
     def _fire(self, name: str, fire_time: datetime | None, manual: bool) -> dict[str, Any]:
         s = self.schedules[name]
         when = fire_time or self.now
-        fire = (f"{s.schedule_id}:manual:{len(self.events)}" if manual
-                else ids.fire_id(s.schedule_id, s.version, when))
+        fire = (
+            f"{s.schedule_id}:manual:{len(self.events)}"
+            if manual
+            else ids.fire_id(s.schedule_id, s.version, when)
+        )
         return {"schedule_id": s.schedule_id, "name": name, "fire_id": fire, "fire_time": when}
 
-    def trigger(self, name: str, fire_time: datetime | None = None, *, manual: bool = False,
-                target: str = "default") -> str:
+    def trigger(
+        self,
+        name: str,
+        fire_time: datetime | None = None,
+        *,
+        manual: bool = False,
+        target: str = "default",
+    ) -> str:
         """RunTriggered for a fire (default: now); returns the run_id."""
         base = self._fire(name, fire_time, manual)
         s = self.schedules[name]
-        event = RunTriggered(**base, run_id=ids.run_id_for(base["fire_id"]), version=s.version,
-                             target=target, job=s.definition.job, manual=manual)
+        event = RunTriggered(
+            **base,
+            run_id=ids.run_id_for(base["fire_id"]),
+            version=s.version,
+            target=target,
+            job=s.definition.job,
+            manual=manual,
+        )
         self.triggers[event.run_id] = event
         self.add(event, actor="alice" if manual else "jetcron")
         return event.run_id
@@ -169,47 +222,104 @@ class History:
 
     def _run(self, run_id: str) -> dict[str, Any]:
         t = self.triggers[run_id]
-        return {"schedule_id": t.schedule_id, "name": t.name, "fire_id": t.fire_id,
-                "fire_time": t.fire_time, "run_id": run_id}
+        return {
+            "schedule_id": t.schedule_id,
+            "name": t.name,
+            "fire_id": t.fire_id,
+            "fire_time": t.fire_time,
+            "run_id": run_id,
+        }
 
     def started(self, run_id: str, attempt: int = 1, executor: str = "host-a") -> None:
         """RunStarted."""
-        self.add(RunStarted(**self._run(run_id), attempt=attempt, executor=executor),
-                 actor=executor)
+        self.add(
+            RunStarted(**self._run(run_id), attempt=attempt, executor=executor), actor=executor
+        )
 
-    def succeeded(self, run_id: str, attempt: int = 1, duration_s: float = 1.0,
-                  executor: str = "host-a") -> None:
+    def succeeded(
+        self, run_id: str, attempt: int = 1, duration_s: float = 1.0, executor: str = "host-a"
+    ) -> None:
         """RunSucceeded."""
-        self.add(RunSucceeded(**self._run(run_id), attempt=attempt, executor=executor,
-                              duration_s=duration_s), actor=executor)
+        self.add(
+            RunSucceeded(
+                **self._run(run_id), attempt=attempt, executor=executor, duration_s=duration_s
+            ),
+            actor=executor,
+        )
 
-    def failed(self, run_id: str, attempt: int = 1, *, retry_in: timedelta | None = None,
-               error: str = "boom", exit_code: int = 1, duration_s: float = 1.0,
-               executor: str = "host-a") -> None:
+    def failed(
+        self,
+        run_id: str,
+        attempt: int = 1,
+        *,
+        retry_in: timedelta | None = None,
+        error: str = "boom",
+        exit_code: int = 1,
+        duration_s: float = 1.0,
+        executor: str = "host-a",
+    ) -> None:
         """RunFailed; with `retry_in` another attempt follows."""
         retry_at = self.next_at() + retry_in if retry_in is not None else None
-        self.add(RunFailed(**self._run(run_id), attempt=attempt, executor=executor,
-                           exit_code=exit_code, error=error, duration_s=duration_s,
-                           next_retry_at=retry_at), actor=executor)
+        self.add(
+            RunFailed(
+                **self._run(run_id),
+                attempt=attempt,
+                executor=executor,
+                exit_code=exit_code,
+                error=error,
+                duration_s=duration_s,
+                next_retry_at=retry_at,
+            ),
+            actor=executor,
+        )
 
-    def timed_out(self, run_id: str, attempt: int = 1, *, retry_in: timedelta | None = None,
-                  timeout_s: float = 60.0, executor: str = "host-a") -> None:
+    def timed_out(
+        self,
+        run_id: str,
+        attempt: int = 1,
+        *,
+        retry_in: timedelta | None = None,
+        timeout_s: float = 60.0,
+        executor: str = "host-a",
+    ) -> None:
         """RunTimedOut; with `retry_in` another attempt follows."""
         retry_at = self.next_at() + retry_in if retry_in is not None else None
-        self.add(RunTimedOut(**self._run(run_id), attempt=attempt, executor=executor,
-                             timeout_s=timeout_s, duration_s=timeout_s,
-                             next_retry_at=retry_at), actor=executor)
+        self.add(
+            RunTimedOut(
+                **self._run(run_id),
+                attempt=attempt,
+                executor=executor,
+                timeout_s=timeout_s,
+                duration_s=timeout_s,
+                next_retry_at=retry_at,
+            ),
+            actor=executor,
+        )
 
     def cancelled(self, run_id: str, reason: str = "operator") -> None:
         """RunCancelled (attempt unknown to the operator)."""
         self.add(RunCancelled(**self._run(run_id), reason=reason))
 
-    def deferred(self, run_id: str, reason: str = "cpu 95%", deferrals: int = 1,
-                 attempt: int = 1, executor: str = "host-a") -> None:
+    def deferred(
+        self,
+        run_id: str,
+        reason: str = "cpu 95%",
+        deferrals: int = 1,
+        attempt: int = 1,
+        executor: str = "host-a",
+    ) -> None:
         """RunDeferred."""
-        self.add(RunDeferred(**self._run(run_id), reason=reason, deferrals=deferrals,
-                             attempt=attempt, executor=executor,
-                             next_attempt_at=self.next_at() + timedelta(seconds=30)), actor=executor)
+        self.add(
+            RunDeferred(
+                **self._run(run_id),
+                reason=reason,
+                deferrals=deferrals,
+                attempt=attempt,
+                executor=executor,
+                next_attempt_at=self.next_at() + timedelta(seconds=30),
+            ),
+            actor=executor,
+        )
 
     def lost(self, run_id: str, reason: str = "no result within timeout + grace") -> None:
         """RunLost."""

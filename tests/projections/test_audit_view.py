@@ -24,7 +24,10 @@ def test_update_diff_actor_and_reason() -> None:
     entry = fold(h.events).audit.entries[-1]
 
     assert (entry.type, entry.actor, entry.reason, entry.version) == (
-        "schedule.updated", "bob", "ticket 42: less often", 2,
+        "schedule.updated",
+        "bob",
+        "ticket 42: less often",
+        2,
     )
     assert entry.diff == {
         "spec": ["*/5 * * * *", "*/10 * * * *"],

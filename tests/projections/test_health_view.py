@@ -122,5 +122,6 @@ def test_poison_events() -> None:
     report = health.evaluate(views, now=NOW, executors_online=ONLINE)
 
     assert (report.healthy, [(p.kind, p.subject) for p in report.problems]) == (
-        False, [("poison_events", "projections")],
+        False,
+        [("poison_events", "projections")],
     )

@@ -78,7 +78,10 @@ def test_final_failure() -> None:
     row = fold(h.events).runs.rows[run]
 
     assert (row.status, row.exit_code, row.error, row.failure_class) == (
-        "failed", 3, "no such file", "transient",
+        "failed",
+        3,
+        "no such file",
+        "transient",
     )
 
 
@@ -90,7 +93,10 @@ def test_skipped_fire_is_a_row_keyed_by_fire_id() -> None:
     row = fold(h.events).runs.rows[fire]
 
     assert (row.status, row.run_id, row.reason, row.fire_time) == (
-        "skipped", "", "previous run still going", FIRE,
+        "skipped",
+        "",
+        "previous run still going",
+        FIRE,
     )
 
 
@@ -215,10 +221,12 @@ def test_query_newest_first_with_filters() -> None:
 
     assert [r.run_id for r in runs.query(view, schedule="a")] == a_runs[::-1]
     assert [r.run_id for r in runs.query(view, schedule="a", limit=2, offset=1)] == [
-        a_runs[3], a_runs[2],
+        a_runs[3],
+        a_runs[2],
     ]
     assert [r.run_id for r in runs.query(view, status=("succeeded", "failed"))] == [
-        a_runs[3], a_runs[1],
+        a_runs[3],
+        a_runs[1],
     ]
     assert [r.run_id for r in runs.query(view, since=fires[3])] == [a_runs[4], a_runs[3]]
     assert [r.run_id for r in runs.query(view, schedule="b")] == [b_run]

@@ -81,7 +81,9 @@ def test_pause_and_resume_record_actor_and_reason() -> None:
     resumed = fold(h.events).schedules.rows["backup"]
 
     assert (paused.state, paused.paused_by, paused.paused_reason) == (
-        "paused", "carol", "disk swap tonight",
+        "paused",
+        "carol",
+        "disk swap tonight",
     )
     assert (paused.version, paused.updated_by, paused.paused_by_system) == (2, "carol", False)
     assert (resumed.state, resumed.paused_by, resumed.paused_reason) == ("active", "", "")
@@ -108,7 +110,9 @@ def test_completed_then_updated_is_active_again() -> None:
 
     assert completed.state == "completed"
     assert (updated.state, updated.definition.spec, updated.version) == (
-        "active", "@at 2024-02-01T00:00:00Z", 3,
+        "active",
+        "@at 2024-02-01T00:00:00Z",
+        3,
     )
 
 
@@ -177,7 +181,10 @@ NOW = datetime(2024, 3, 1, 10, 7, tzinfo=UTC)
         ({}, datetime(2024, 3, 1, 10, 10, tzinfo=UTC)),
         ({"start": datetime(2024, 3, 2, 0, 0, tzinfo=UTC)}, datetime(2024, 3, 2, 0, 0, tzinfo=UTC)),
         ({"end": datetime(2024, 3, 1, 10, 9, tzinfo=UTC)}, None),
-        ({"end": datetime(2024, 3, 1, 10, 10, tzinfo=UTC)}, datetime(2024, 3, 1, 10, 10, tzinfo=UTC)),
+        (
+            {"end": datetime(2024, 3, 1, 10, 10, tzinfo=UTC)},
+            datetime(2024, 3, 1, 10, 10, tzinfo=UTC),
+        ),
         ({"tz": "Europe/Berlin", "spec": "0 12 * * *"}, datetime(2024, 3, 1, 11, 0, tzinfo=UTC)),
     ],
     ids=["plain", "start-in-future-is-a-fire", "past-end", "end-inclusive", "zone"],

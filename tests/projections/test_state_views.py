@@ -63,8 +63,15 @@ def test_poison_samples_are_capped() -> None:
     h = History()
     h.create("a")
     for i in range(state.MAX_POISON_SAMPLES + 5):
-        h.add(RunStarted(schedule_id="x", name="a", fire_id=f"f{i}",
-                         fire_time=datetime(2024, 1, 1), run_id=f"r{i}"))
+        h.add(
+            RunStarted(
+                schedule_id="x",
+                name="a",
+                fire_id=f"f{i}",
+                fire_time=datetime(2024, 1, 1),
+                run_id=f"r{i}",
+            )
+        )
 
     views = fold(h.events)
 
@@ -112,7 +119,8 @@ def test_replay_as_of() -> None:
     assert before.schedules.rows["a"].definition.spec == "*/5 * * * *"
     assert between.schedules.rows["a"].definition.spec == "*/10 * * * *"
     assert (between.schedules.rows["a"].state, after.schedules.rows["a"].state) == (
-        "active", "paused",
+        "active",
+        "paused",
     )
 
 

@@ -53,7 +53,11 @@ def test_success_rate_and_percentiles_per_schedule() -> None:
 
     assert (a.key, a.runs, a.finished, a.success_rate) == ("a", 6, 5, 0.6)
     assert a.by_status == {
-        "succeeded": 3, "failed": 1, "timed_out": 1, "cancelled": 1, "skipped": 1,
+        "succeeded": 3,
+        "failed": 1,
+        "timed_out": 1,
+        "cancelled": 1,
+        "skipped": 1,
     }
     assert (a.duration_p50, a.duration_p95, a.duration_max) == (4.0, 60.0, 60.0)
     assert (a.lateness_p50, a.lateness_p99) == (3.0, 4.0)

@@ -18,8 +18,15 @@ SPECS = ("*/5 * * * *", "0 3 * * *", "@every 90s", "@daily")
 LIFECYCLE = ("create", "update", "pause", "resume", "complete", "delete")
 FIRES = ("fire", "fire", "miss", "skip")
 RUN_KINDS = (
-    "started", "succeeded", "failed", "failed_retry", "timed_out", "timed_out_retry",
-    "cancelled", "deferred", "lost",
+    "started",
+    "succeeded",
+    "failed",
+    "failed_retry",
+    "timed_out",
+    "timed_out_retry",
+    "cancelled",
+    "deferred",
+    "lost",
 )
 op = st.tuples(
     st.sampled_from(LIFECYCLE + FIRES + FIRES + RUN_KINDS + RUN_KINDS),

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from projection_factory import T0, History
 
 from jetcron.projections import state
-from jetcron.scheduler.events import StoredEvent
+from jetcron.scheduler.events import (
+    Envelope,
+    RunFailed,
+    RunStarted,
+    RunSucceeded,
+    RunTriggered,
+    StoredEvent,
+)
+from jetcron.scheduler.model import Job
 
 EVENTS = 200_000
 SCHEDULES = 50
+STEP = timedelta(milliseconds=10)
 
 
 def synthetic(n: int) -> list[StoredEvent]:
@@ -19,19 +29,38 @@ def synthetic(n: int) -> list[StoredEvent]:
     h = History(step=timedelta(milliseconds=10))
     for i in range(SCHEDULES):
         h.create(f"job-{i}", "* * * * *")
+    events = h.events
+    job = Job(command=["true"])
+    at = h.now
     minute = 0
-    while len(h.events) < n:
+
+    def add(event: Any) -> None:
+        nonlocal at
+        at += STEP
+        envelope = Envelope(id="", at=at, actor="bench", event=event)
+        events.append(StoredEvent(len(events) + 1, "jetcron.bench", envelope))
+
+    while len(events) < n:
         minute += 1
+        fire_time = T0 + timedelta(minutes=minute)
         for i in range(SCHEDULES):
-            run = h.trigger(f"job-{i}", T0 + timedelta(minutes=minute))
-            h.started(run, executor=f"host-{i % 7}")
+            sid, name, executor = h.sid(f"job-{i}"), f"job-{i}", f"host-{i % 7}"
+            run = {
+                "schedule_id": sid,
+                "name": name,
+                "fire_id": f"{sid}:{minute}",
+                "fire_time": fire_time,
+                "run_id": f"{sid}:{minute}",
+            }
+            add(RunTriggered(**run, version=1, target="default", job=job))
+            add(RunStarted(**run, executor=executor))
             if (minute + i) % 10 == 0:
-                h.failed(run, retry_in=timedelta(seconds=5))
-                h.started(run, attempt=2, executor=f"host-{i % 7}")
-                h.succeeded(run, attempt=2, duration_s=2.5)
+                add(RunFailed(**run, executor=executor, next_retry_at=at + STEP))
+                add(RunStarted(**run, attempt=2, executor=executor))
+                add(RunSucceeded(**run, attempt=2, executor=executor, duration_s=2.5))
             else:
-                h.succeeded(run, duration_s=1.5)
-    return h.events[:n]
+                add(RunSucceeded(**run, executor=executor, duration_s=1.5))
+    return events[:n]
 
 
 def test_replay_throughput() -> None:
@@ -42,6 +71,8 @@ def test_replay_throughput() -> None:
     state.apply_batch(views, events)
     elapsed = time.perf_counter() - started
 
-    print(f"\nprojection replay: {EVENTS / elapsed:,.0f} events/s ({EVENTS} events, {elapsed:.2f}s)")
+    print(
+        f"\nprojection replay: {EVENTS / elapsed:,.0f} events/s ({EVENTS} events, {elapsed:.2f}s)"
+    )
     assert (views.position, views.poison) == (EVENTS, 0)
     assert sum(r.runs_total for r in views.schedules.rows.values()) == len(views.runs.rows)

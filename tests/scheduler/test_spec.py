@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -365,9 +366,20 @@ ZONES = [
 
 
 @cache
+def oracle_zone(name: str) -> ZoneInfo:
+    """The zone from the tzdata wheel (pytz's IANA release train) if present, else the system's."""
+    try:
+        files = importlib.resources.files("tzdata.zoneinfo")
+    except ModuleNotFoundError:
+        return ZoneInfo(name)
+    with files.joinpath(*name.split("/")).open("rb") as data:
+        return ZoneInfo.from_file(data, key=name)
+
+
+@cache
 def transitions(zone: str) -> list[datetime]:
     """Hours (UTC) in 2025-2027 at whose end the zone's offset has changed; mid-2026 if none."""
-    tz, found = ZoneInfo(zone), []
+    tz, found = oracle_zone(zone), []
     t = datetime(2025, 1, 1, tzinfo=UTC)
     while t < datetime(2028, 1, 1, tzinfo=UTC):
         if t.astimezone(tz).utcoffset() != (t + timedelta(hours=1)).astimezone(tz).utcoffset():
@@ -421,7 +433,7 @@ week_field = st.one_of(
 @cache
 def hot_hours(zone: str) -> list[int]:
     """Local hours that a transition skips or repeats, where the DST rules matter."""
-    tz, hours = ZoneInfo(zone), set()
+    tz, hours = oracle_zone(zone), set()
     for hour in transitions(zone):
         before = hour.astimezone(tz).utcoffset()
         after = (hour + timedelta(hours=1)).astimezone(tz).utcoffset()
@@ -462,7 +474,7 @@ def oracle(fields: tuple[Field, Field, Field, Field], zone: str, after: datetime
         day_ok = (dom or dow) if day_or else (dom and dow)
         return wall.minute in minutes and wall.hour in hours and day_ok
 
-    tz, seen, fires = ZoneInfo(zone), set(), []
+    tz, seen, fires = oracle_zone(zone), set(), []
     t = after.replace(second=0, microsecond=0) - timedelta(days=1)  # history for "first pass"
     previous: datetime | None = None
     while t <= until:

@@ -24,8 +24,9 @@ from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 P = ParamSpec("P")
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+# why: piped output (scripts, CI logs) should not wrap at rich's default 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 ServerOpt = typer.Option(
     "", "--server", "-s", envvar="NATS_URL", help="NATS server URL(s), comma-separated (default nats://127.0.0.1:4222)."

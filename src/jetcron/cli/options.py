@@ -82,6 +82,8 @@ def _json_or_text(value: str) -> Any:
 
 def job_of(o: DefinitionOptions) -> Job | None:
     """The job the options describe, or None if none of command/shell/action was given."""
+    if o.command and o.command[0] == "--":
+        o.command = o.command[1:]  # why: click keeps the `--` separator when args are not interspersed
     if not (o.command or o.shell or o.action):
         return None
     return Job(command=o.command or None, shell=o.shell, action=o.action,

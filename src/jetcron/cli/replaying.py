@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import aclosing
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from jetcron.cli.common import console, print_json, run, table, with_nats
 from jetcron.client import query
 from jetcron.projections import queries
 from jetcron.projections.state import Views, apply
+from jetcron.scheduler.events import StoredEvent
 from jetcron.scheduler.log import EventLog
 
 
@@ -28,15 +30,23 @@ async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None)
             return views
         with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("replaying", total=end)
-            async for batch in event_log.read(until_seq=end):
-                for stored in batch:
-                    if limit_ns is not None and stored.stored_ns > limit_ns:
-                        return views
-                    apply(views, stored)
-                progress.update(task, completed=batch[-1].seq)
+            async with aclosing(event_log.read(until_seq=end)) as batches:
+                async for batch in batches:
+                    if not _fold_until(views, batch, limit_ns):
+                        break
+                    progress.update(task, completed=batch[-1].seq)
     finally:
         await event_log.close()
     return views
+
+
+def _fold_until(views: Views, batch: list[StoredEvent], limit_ns: int | None) -> bool:
+    """Apply events appended by limit_ns; False once one is later (stop reading)."""
+    for stored in batch:
+        if limit_ns is not None and stored.stored_ns > limit_ns:
+            return False
+        apply(views, stored)
+    return True
 
 
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:

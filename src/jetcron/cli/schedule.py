@@ -57,13 +57,13 @@ def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
         console.print(f"{done} (log seq {last.seq})", highlight=False)
 
 
-@app.command("add", context_settings={"allow_interspersed_args": False})
+@app.command("add")
 @handle_errors
 @with_definition_options
 def add(
     name: str = typer.Argument(..., help="Schedule name: letters, digits, '_', '.', '-'."),
     spec: str = typer.Argument(..., help="Cron (5 fields), @hourly..., '@every 15m', '@at 2026-12-24T18:00'."),
-    command: list[str] | None = typer.Argument(None, help="The command to run, after `--`."),
+    command: list[str] | None = typer.Argument(None, help="The command to run (put `--` before it if it has options of its own)."),
     server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt, as_json: bool = JsonOpt,
     **options: Any,
 ) -> None:
@@ -74,7 +74,7 @@ def add(
     _send(server, cmd, as_json, f"created schedule {name!r}")
 
 
-@app.command("update", context_settings={"allow_interspersed_args": False})
+@app.command("update")
 @handle_errors
 @with_definition_options
 def update(
@@ -144,6 +144,10 @@ def list_(server: str = ServerOpt, as_json: bool = JsonOpt,
             r.get("runs_total", 0)] for r in rows))
 
 
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _state(row: dict[str, Any]) -> str:
     if row["state"] == "paused" and row.get("paused_reason"):
         return f"paused ({row['paused_reason']})"
@@ -161,6 +165,7 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     d = row["definition"]
     job = d["job"]
     what = " ".join(job.get("command") or []) or job.get("shell") or f"action {job.get('action')} {job.get('params', {})}"
+    d.setdefault("tz", "UTC")
     console.print(f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}", highlight=False)
     for label, value in (("spec", f"{d['spec']}  ({d.get('tz', 'UTC')})"), ("runs", what),
                          ("target", d.get("target", "default")), ("overlap", d.get("overlap", "skip")),
@@ -169,8 +174,8 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
                          ("updated", f"{fmt_time(row.get('updated_at'))} by {row.get('updated_by')}")):
         console.print(f"  {label:12} {value}", highlight=False)
     table("last runs", ["run", "fire time", "status", "attempt", "executor", "duration s"],
-          ([r["run_id"], fmt_time(r["fire_time"]), r["status"], r["attempt"], r["executor"],
-            r.get("duration_s")] for r in row.get("runs", [])))
+          ([r["run_id"], fmt_time(r.get("fire_time")), r.get("status"), r.get("attempt", 1),
+            r.get("executor", ""), _secs(r.get("duration_s"))] for r in row.get("runs", [])))
     print_fires(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), "next fires")
 
 

@@ -128,10 +128,16 @@ def stats(
         return
     table(f"stats{' over ' + window if window else ''}",
           ["group", "key", "runs", "ok", "failed", "success %", "dur p50", "dur p95", "late p50", "late p99", "last success"],
-          ([r["group"], r.get("key", ""), r.get("runs", 0), r.get("succeeded", 0), r.get("failed", 0),
+          ([r["group"], r.get("key", ""), r.get("runs", 0), _count(r, "succeeded"),
+            _count(r, "failed", "timed_out", "lost"),
             "-" if r.get("success_rate") is None else f"{100 * r['success_rate']:.0f}",
             _secs(r.get("duration_p50")), _secs(r.get("duration_p95")), _secs(r.get("lateness_p50")),
             _secs(r.get("lateness_p99")), fmt_time(r.get("last_success"))] for r in rows))
+
+
+def _count(row: dict[str, Any], *statuses: str) -> int:
+    by_status = row.get("by_status") or {}
+    return sum(int(by_status.get(s, 0)) for s in statuses)
 
 
 @handle_errors

@@ -146,12 +146,16 @@ def _check_params(name: str, fn: Action, params: Mapping[str, Any]) -> None:
         raise InvalidAction(name, f"bad params: {err}") from err
 
 
-async def _supervise(fn: Action, ctx: ActionContext, limit: float | None, grace: float) -> RunResult:
+async def _supervise(
+    fn: Action, ctx: ActionContext, limit: float | None, grace: float
+) -> RunResult:
     """Run the action until it returns, the time limit passes or the run is cancelled."""
     task = asyncio.ensure_future(_call(fn, ctx))
     cancelled = asyncio.ensure_future(ctx.cancel.wait())
     try:
-        done, _ = await asyncio.wait({task, cancelled}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, cancelled}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+        )
     except BaseException:
         task.cancel()
         raise
@@ -166,7 +170,9 @@ async def _supervise(fn: Action, ctx: ActionContext, limit: float | None, grace:
     # why: a thread running a sync action cannot be stopped; we stop waiting for it.
     await asyncio.gather(task, return_exceptions=True)
     if ending == "timed_out":
-        return RunResult(outcome="timed_out", failure_class=FailureClass.TIMEOUT.value, error="timed out")
+        return RunResult(
+            outcome="timed_out", failure_class=FailureClass.TIMEOUT.value, error="timed out"
+        )
     return RunResult(outcome="cancelled")
 
 
@@ -181,14 +187,18 @@ async def _call(fn: Action, ctx: ActionContext) -> Any:
 def _outcome(task: asyncio.Future[Any]) -> RunResult:
     """The RunResult of an action task that ended by itself."""
     if task.cancelled():
-        return RunResult(outcome="failed", failure_class="transient", error="the action cancelled itself")
+        return RunResult(
+            outcome="failed", failure_class="transient", error="the action cancelled itself"
+        )
     err = task.exception()
     if err is None:
         return RunResult(outcome="succeeded", result=jsonable(task.result()))
     if isinstance(err, ActionError):
         return RunResult(outcome="failed", failure_class=err.failure_class.value, error=str(err))
     log.debug("action raised", exc_info=err)
-    return RunResult(outcome="failed", failure_class="transient", error=f"{type(err).__name__}: {err}")
+    return RunResult(
+        outcome="failed", failure_class="transient", error=f"{type(err).__name__}: {err}"
+    )
 
 
 # -- built-ins --------------------------------------------------------------------------------------

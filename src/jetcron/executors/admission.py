@@ -101,10 +101,14 @@ def _not_idle(idle_s: float, minutes: float | None) -> tuple[str, float] | None:
     need = minutes * 60.0
     if idle_s >= need:
         return None
-    return f"idle {idle_s / 60:.1f} min < {minutes:g} min", _clamp((need - idle_s) / need) if need else 0.0
+    return f"idle {idle_s / 60:.1f} min < {minutes:g} min", _clamp(
+        (need - idle_s) / need
+    ) if need else 0.0
 
 
-def defer_delay(base_s: float, pressure: float, deferrals: int, *, cap: float = MAX_DEFER_DELAY_S) -> float:
+def defer_delay(
+    base_s: float, pressure: float, deferrals: int, *, cap: float = MAX_DEFER_DELAY_S
+) -> float:
     """Seconds before the next admission check: base × (1 + pressure) × 1.5^deferrals, capped."""
     try:
         delay = base_s * (1.0 + _clamp(pressure)) * DEFER_GROWTH**deferrals
@@ -174,7 +178,9 @@ class HostSampler:
 
     def sample_for(self, conditions: Conditions) -> HostSample:
         """A reading with the disk the conditions look at."""
-        wants_disk = conditions.disk_above_percent is not None or conditions.disk_below_percent is not None
+        wants_disk = (
+            conditions.disk_above_percent is not None or conditions.disk_below_percent is not None
+        )
         path = (conditions.disk_path or DEFAULT_DISK_PATH) if wants_disk else None
         return self.sample(path)
 

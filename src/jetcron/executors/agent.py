@@ -42,7 +42,13 @@ from jetcron.executors import runner
 from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.heartbeat import ExecutorInfo, Heartbeat
-from jetcron.executors.process import DEFAULT_PATH, build_env, resolve_command, resolve_cwd, run_process
+from jetcron.executors.process import (
+    DEFAULT_PATH,
+    build_env,
+    resolve_command,
+    resolve_cwd,
+    run_process,
+)
 from jetcron.executors.runner import RunHistory, RunRef, RunResult
 from jetcron.scheduler.events import (
     Envelope,
@@ -92,10 +98,14 @@ class ExecutorConfig(msgspec.Struct, kw_only=True):
     """First backoff of a deferred run; grows with pressure and deferrals."""
 
     @classmethod
-    def for_host(cls, name: str | None = None, *, tags: list[str] | None = None, **options: object) -> ExecutorConfig:
+    def for_host(
+        cls, name: str | None = None, *, tags: list[str] | None = None, **options: object
+    ) -> ExecutorConfig:
         """The defaults: named after the host, serving its own name and "default"."""
         name = name or socket.gethostname()
-        return msgspec.convert({"name": name, "targets": [name, "default"], "tags": tags or [], **options}, cls)
+        return msgspec.convert(
+            {"name": name, "targets": [name, "default"], "tags": tags or [], **options}, cls
+        )
 
 
 class ExecutorStats(msgspec.Struct, kw_only=True):
@@ -132,7 +142,11 @@ def bindings(config: ExecutorConfig) -> list[Binding]:
         for t in dict.fromkeys([*config.targets, *config.tags])
     ]
     fans = [
-        Binding(f"fan-{subjects.token(config.name)}-{subjects.token(tag)}", subjects.trigger(f"all:{tag}"), True)
+        Binding(
+            f"fan-{subjects.token(config.name)}-{subjects.token(tag)}",
+            subjects.trigger(f"all:{tag}"),
+            True,
+        )
         for tag in dict.fromkeys(config.tags)
     ]
     return pools + fans
@@ -158,9 +172,15 @@ def consumer_config(binding: Binding, config: ExecutorConfig, now: datetime) -> 
 
 def validate(config: ExecutorConfig) -> None:
     """InvalidInput if a name cannot be part of a subject or consumer name."""
-    for what, value in [("name", config.name), *[("target", t) for t in config.targets], *[("tag", t) for t in config.tags]]:
+    for what, value in [
+        ("name", config.name),
+        *[("target", t) for t in config.targets],
+        *[("tag", t) for t in config.tags],
+    ]:
         if not value or _FORBIDDEN & set(value):
-            raise InvalidInput(f"invalid executor {what} {value!r}: no spaces, '*', '>', '/' or '\\'")
+            raise InvalidInput(
+                f"invalid executor {what} {value!r}: no spaces, '*', '>', '/' or '\\'"
+            )
     if config.concurrency < 1:
         raise InvalidInput(f"concurrency must be at least 1, got {config.concurrency}")
 
@@ -240,7 +260,12 @@ class Executor:
     """Runs the triggers of its targets; see the module docstring for the lifecycle."""
 
     def __init__(
-        self, nc: Client, config: ExecutorConfig, *, event_log: EventLog | None = None, clock: Clock | None = None
+        self,
+        nc: Client,
+        config: ExecutorConfig,
+        *,
+        event_log: EventLog | None = None,
+        clock: Clock | None = None,
     ) -> None:
         validate(config)
         self.nc = nc
@@ -285,7 +310,11 @@ class Executor:
     # -- serving -----------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._slots, self._stopping, self._ready = _Slots(self.config.concurrency), asyncio.Event(), asyncio.Event()
+        self._slots, self._stopping, self._ready = (
+            _Slots(self.config.concurrency),
+            asyncio.Event(),
+            asyncio.Event(),
+        )
 
     async def _serve(self, stop: asyncio.Event, *, graceful: bool) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -308,15 +337,24 @@ class Executor:
         self._bound = [await self._bind(b) for b in bindings(self.config)]
         for bound in self._bound:
             stack.push_async_callback(_quietly, bound.sub.unsubscribe)
-        log.info("executor %s serving %s", self.config.name, ", ".join(b.binding.subject for b in self._bound))
+        log.info(
+            "executor %s serving %s",
+            self.config.name,
+            ", ".join(b.binding.subject for b in self._bound),
+        )
 
     def _heartbeat(self) -> Heartbeat:
         c = self.config
         identity = ExecutorInfo(
-            name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
+            name=c.name,
+            targets=list(c.targets),
+            tags=list(c.tags),
+            interval_s=c.heartbeat_s,
             started_at=self.clock.now(),
         )
-        return Heartbeat(self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock)
+        return Heartbeat(
+            self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock
+        )
 
     async def _bind(self, binding: Binding) -> _Bound:
         info = await self._ensure_consumer(binding)
@@ -347,7 +385,9 @@ class Executor:
                 task.cancel()
         await asyncio.gather(*fetchers, return_exceptions=True)
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+            await asyncio.wait(
+                set(self._tasks), timeout=max(0.0, deadline - asyncio.get_running_loop().time())
+            )
         for run in list(self._runs.values()):
             log.info("executor %s: handing run %s back", self.config.name, run.ref.run_id)
             run.hand_back()
@@ -384,7 +424,12 @@ class Executor:
         except TimeoutError:
             return []
         except Exception as err:  # noqa: BLE001 - keep serving through server hiccups
-            log.warning("executor %s: fetch from %s failed: %s", self.config.name, bound.binding.durable, err)
+            log.warning(
+                "executor %s: fetch from %s failed: %s",
+                self.config.name,
+                bound.binding.durable,
+                err,
+            )
             await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
                 await self._ensure_consumer(bound.binding)
@@ -406,7 +451,9 @@ class Executor:
                 await self._process(msg, bound.binding.fanout)
         except Exception:
             self.stats.errors += 1
-            log.exception("executor %s: a trigger failed to process; handing it back", self.config.name)
+            log.exception(
+                "executor %s: a trigger failed to process; handing it back", self.config.name
+            )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=min(bound.ack_wait, 5.0))
         finally:
@@ -416,8 +463,17 @@ class Executor:
     async def _process(self, msg: Msg, fanout: bool) -> None:
         envelope = decode(msg.data)
         if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
-            what = envelope.problem if isinstance(envelope, UnknownEvent) else type(envelope.event).__name__
-            log.warning("executor %s: dropping a message on %s that is no trigger: %s", self.config.name, msg.subject, what)
+            what = (
+                envelope.problem
+                if isinstance(envelope, UnknownEvent)
+                else type(envelope.event).__name__
+            )
+            log.warning(
+                "executor %s: dropping a message on %s that is no trigger: %s",
+                self.config.name,
+                msg.subject,
+                what,
+            )
             self.stats.poison += 1
             await msg.term()
             return
@@ -439,7 +495,9 @@ class Executor:
         step = runner.gate(history, self.clock.now())
         if isinstance(step, runner.Finished):
             self.stats.duplicates += 1
-            log.info("executor %s: run %s already finished; acking", self.config.name, run.ref.run_id)
+            log.info(
+                "executor %s: run %s already finished; acking", self.config.name, run.ref.run_id
+            )
             await msg.ack()
         elif isinstance(step, runner.NotYet):
             await msg.nak(delay=step.delay_s)
@@ -464,14 +522,25 @@ class Executor:
         assert conditions is not None
         sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
         decision = runner.admit(
-            history, conditions, evaluate(conditions, sample), self.clock.now(), base_s=self.config.defer_base_s
+            history,
+            conditions,
+            evaluate(conditions, sample),
+            self.clock.now(),
+            base_s=self.config.defer_base_s,
         )
         if isinstance(decision, runner.Admit):
             if decision.forced:
-                log.warning("executor %s: run %s forced: %s", self.config.name, run.ref.run_id, decision.reason)
+                log.warning(
+                    "executor %s: run %s forced: %s",
+                    self.config.name,
+                    run.ref.run_id,
+                    decision.reason,
+                )
             return True
         if isinstance(decision, runner.Expire):
-            await self._record(run, msg, history, RunResult(outcome="cancelled", error=decision.reason))
+            await self._record(
+                run, msg, history, RunResult(outcome="cancelled", error=decision.reason)
+            )
             return False
         event = runner.deferred_event(run.ref, history.attempt, decision)
         await self._append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
@@ -508,24 +577,37 @@ class Executor:
             # why: the result must follow its RunStarted in the log.
             await asyncio.gather(*started)
 
-    async def _run_command(self, run: _Run, attempt: int, on_start: Callable[[int], None]) -> RunResult:
+    async def _run_command(
+        self, run: _Run, attempt: int, on_start: Callable[[int], None]
+    ) -> RunResult:
         job, c = run.trigger.job, self.config
         try:
             argv = resolve_command(
-                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell,
+                job.command,
+                job.shell,
+                allow=c.allow,
+                allow_shell=c.allow_shell,
                 path=os.environ.get("PATH") or DEFAULT_PATH,
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
             env = build_env(job.env, runner.run_vars(run.ref, attempt))
             result = await run_process(
-                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s, grace=c.kill_grace_s,
-                output_cap=c.output_cap, cancel=run.cancel, on_start=on_start,
+                argv,
+                cwd=cwd,
+                env=env,
+                timeout=run.trigger.timeout_s,
+                grace=c.kill_grace_s,
+                output_cap=c.output_cap,
+                cancel=run.cancel,
+                on_start=on_start,
             )
         except InvalidInput as err:
             return runner.rejected(err)
         return runner.from_process(result, cancel_reason=run.cancel_reason)
 
-    async def _run_action(self, run: _Run, attempt: int, on_start: Callable[[int | None], None]) -> RunResult:
+    async def _run_action(
+        self, run: _Run, attempt: int, on_start: Callable[[int | None], None]
+    ) -> RunResult:
         job = run.trigger.job
         assert job.action is not None
         try:
@@ -534,15 +616,26 @@ class Executor:
             return runner.rejected(err)
         on_start(None)
         ctx = ActionContext(
-            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
-            attempt=attempt, cancel=run.cancel, params=dict(job.params),
+            run_id=run.ref.run_id,
+            schedule=run.ref.name,
+            fire_time=run.ref.fire_time,
+            attempt=attempt,
+            cancel=run.cancel,
+            params=dict(job.params),
         )
-        return await run_action(job.action, ctx, timeout=run.trigger.timeout_s, grace=self.config.kill_grace_s)
+        return await run_action(
+            job.action, ctx, timeout=run.trigger.timeout_s, grace=self.config.kill_grace_s
+        )
 
     async def _record(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         event, delay = runner.result_event(
-            run.ref, result, attempt=history.attempt, tries=history.tries, retry=run.trigger.retry,
-            timeout_s=run.trigger.timeout_s, now=self.clock.now(),
+            run.ref,
+            result,
+            attempt=history.attempt,
+            tries=history.tries,
+            retry=run.trigger.retry,
+            timeout_s=run.trigger.timeout_s,
+            now=self.clock.now(),
         )
         await self._append(run, event, f"{history.attempt}:result")
         self._count(event, delay)
@@ -554,8 +647,12 @@ class Executor:
 
     async def _append(self, run: _Run, event: RunEvent, key: str) -> PubAck:
         envelope = Envelope(
-            id=ids.new_id(), at=self.clock.now(), actor=self._actor, event=event,
-            causation_id=run.cause, correlation_id=run.ref.trigger_run_id,
+            id=ids.new_id(),
+            at=self.clock.now(),
+            actor=self._actor,
+            event=event,
+            causation_id=run.cause,
+            correlation_id=run.ref.trigger_run_id,
         )
         # why: the msg id makes a re-sent append (lost ack, redelivery) land once.
         return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
@@ -573,7 +670,9 @@ class Executor:
         reason = f"cancel requested: {text}" if text else "cancel requested"
         for run in list(self._runs.values()):
             if run_id in (run.ref.run_id, run.ref.trigger_run_id):
-                log.info("executor %s: cancelling run %s (%s)", self.config.name, run.ref.run_id, reason)
+                log.info(
+                    "executor %s: cancelling run %s (%s)", self.config.name, run.ref.run_id, reason
+                )
                 run.request_cancel(reason)
 
 

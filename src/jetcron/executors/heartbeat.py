@@ -81,7 +81,9 @@ async def ensure_bucket(nc: Client) -> None:
         await js.stream_info(STREAM)
         return
     try:
-        await js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, description="jetcron executors"))
+        await js.create_key_value(
+            KeyValueConfig(bucket=BUCKET, history=1, description="jetcron executors")
+        )
     except BadRequestError:
         await js.stream_info(STREAM)  # why: another executor created it at the same moment
 
@@ -133,11 +135,18 @@ class Heartbeat:
         offset, error = self.offset if self.offset is not None else (None, None)
         t0 = self.clock.now()
         info = msgspec.structs.replace(
-            self.identity, running=self.running(), cpu_percent=sample.cpu_percent,
-            memory_percent=sample.memory_percent, load=sample.load_per_core, host_time=t0,
-            clock_offset_s=offset, clock_error_s=error,
+            self.identity,
+            running=self.running(),
+            cpu_percent=sample.cpu_percent,
+            memory_percent=sample.memory_percent,
+            load=sample.load_per_core,
+            host_time=t0,
+            clock_offset_s=offset,
+            clock_error_s=error,
         )
-        ack = await self.js.publish(key_subject(info.name), msgspec.json.encode(info), msg_ttl=self.ttl_s)
+        ack = await self.js.publish(
+            key_subject(info.name), msgspec.json.encode(info), msg_ttl=self.ttl_s
+        )
         t1 = self.clock.now()
         stored = await self.js.get_msg(STREAM, seq=ack.seq)
         if stored.time is not None:
@@ -169,6 +178,10 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
             except msgspec.DecodeError as err:
                 log.warning("skipping bad heartbeat on %s: %s", record.subject, err)
                 continue
-            seen = datetime.fromtimestamp(record.stored_ns / 1e9, timezone.utc) if record.stored_ns else None
+            seen = (
+                datetime.fromtimestamp(record.stored_ns / 1e9, timezone.utc)
+                if record.stored_ns
+                else None
+            )
             infos.append(msgspec.structs.replace(info, seen_at=seen))
     return sorted(infos, key=lambda i: i.name)

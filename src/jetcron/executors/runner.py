@@ -148,7 +148,9 @@ def summarize(events: Sequence[StoredEvent]) -> RunHistory:
         elif isinstance(event, RunSucceeded | RunCancelled | RunLost):
             h.finished = True
         elif isinstance(event, RunCancelRequested):
-            h.cancel_reason = f"cancel requested: {event.reason}" if event.reason else "cancel requested"
+            h.cancel_reason = (
+                f"cancel requested: {event.reason}" if event.reason else "cancel requested"
+            )
     return h
 
 
@@ -218,10 +220,16 @@ def admit(
     """What to do with an attempt given the host's admission verdict."""
     if verdict.ok:
         return Admit()
-    waited = 0.0 if history.first_deferral_at is None else (now - history.first_deferral_at).total_seconds()
+    waited = (
+        0.0
+        if history.first_deferral_at is None
+        else (now - history.first_deferral_at).total_seconds()
+    )
     if history.first_deferral_at is not None and waited >= conditions.max_defer_s:
         reason = f"deferred too long: {waited:.1f}s > max_defer_s {conditions.max_defer_s:g}s ({verdict.reason})"
-        return Expire(reason) if conditions.on_expire == "skip" else Admit(forced=True, reason=reason)
+        return (
+            Expire(reason) if conditions.on_expire == "skip" else Admit(forced=True, reason=reason)
+        )
     delay = defer_delay(base_s, verdict.pressure, history.deferrals)
     # why: look again when the deferral would expire rather than overshoot it by a backoff step.
     delay = max(0.05, min(delay, conditions.max_defer_s - waited))
@@ -270,7 +278,11 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
         stdout_truncated=result.stdout_truncated,
         stderr_truncated=result.stderr_truncated,
     )
-    common: dict[str, Any] = {"exit_code": result.exit_code, "duration_s": result.duration_s, "output": output}
+    common: dict[str, Any] = {
+        "exit_code": result.exit_code,
+        "duration_s": result.duration_s,
+        "output": output,
+    }
     if result.cancelled:
         return RunResult(outcome="cancelled", error=cancel_reason, **common)
     cls = classify(result)
@@ -278,7 +290,9 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
         return RunResult(outcome="succeeded", **common)
     if cls is FailureClass.TIMEOUT:
         return RunResult(outcome="timed_out", failure_class=cls.value, error="timed out", **common)
-    return RunResult(outcome="failed", failure_class=cls.value, error=describe_exit(result), **common)
+    return RunResult(
+        outcome="failed", failure_class=cls.value, error=describe_exit(result), **common
+    )
 
 
 def describe_exit(result: ProcessResult) -> str:
@@ -313,21 +327,34 @@ def result_event(
     common = ref.fields(attempt)
     if result.outcome == "succeeded":
         return RunSucceeded(
-            **common, exit_code=result.exit_code, duration_s=result.duration_s,
-            output=result.output, result=result.result,
+            **common,
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
+            output=result.output,
+            result=result.result,
         ), None
     if result.outcome == "cancelled":
-        return RunCancelled(**common, reason=result.error or "cancelled", duration_s=result.duration_s), None
+        return RunCancelled(
+            **common, reason=result.error or "cancelled", duration_s=result.duration_s
+        ), None
     delay = retry_after(result, tries, retry)
     next_at = None if delay is None else now + timedelta(seconds=delay)
     if result.outcome == "timed_out":
         return RunTimedOut(
-            **common, timeout_s=timeout_s or 0.0, duration_s=result.duration_s,
-            output=result.output, next_retry_at=next_at,
+            **common,
+            timeout_s=timeout_s or 0.0,
+            duration_s=result.duration_s,
+            output=result.output,
+            next_retry_at=next_at,
         ), delay
     return RunFailed(
-        **common, exit_code=result.exit_code, failure_class=result.failure_class or "transient",
-        error=result.error, duration_s=result.duration_s, output=result.output, next_retry_at=next_at,
+        **common,
+        exit_code=result.exit_code,
+        failure_class=result.failure_class or "transient",
+        error=result.error,
+        duration_s=result.duration_s,
+        output=result.output,
+        next_retry_at=next_at,
     ), delay
 
 
@@ -340,7 +367,10 @@ def retry_after(result: RunResult, tries: int, retry: RetryPolicy) -> float | No
     if not is_retryable(cls) or tries >= retry.max_attempts:
         return None
     return retry_delay(
-        tries, initial=retry.initial_backoff_s, multiplier=retry.multiplier, maximum=retry.max_backoff_s
+        tries,
+        initial=retry.initial_backoff_s,
+        multiplier=retry.multiplier,
+        maximum=retry.max_backoff_s,
     )
 
 

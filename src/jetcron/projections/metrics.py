@@ -5,7 +5,14 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from jetcron.projections.state import Views
-from jetcron.scheduler.events import RunEvent, RunStarted, RunSucceeded, StoredEvent, event_type, is_final
+from jetcron.scheduler.events import (
+    RunEvent,
+    RunStarted,
+    RunSucceeded,
+    StoredEvent,
+    event_type,
+    is_final,
+)
 
 
 class Metrics:
@@ -15,16 +22,39 @@ class Metrics:
         self.port = port
         self.registry = CollectorRegistry()
         r = self.registry
-        self.runs = Counter("jetcron_runs", "Finished runs by schedule and status", ["schedule", "status"], registry=r)
-        self.duration = Histogram("jetcron_run_duration_seconds", "Run duration", ["schedule"], registry=r,
-                                  buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600))
-        self.lateness = Histogram("jetcron_run_lateness_seconds", "Start minus nominal fire time", ["schedule"],
-                                  registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 60))
+        self.runs = Counter(
+            "jetcron_runs",
+            "Finished runs by schedule and status",
+            ["schedule", "status"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "jetcron_run_duration_seconds",
+            "Run duration",
+            ["schedule"],
+            registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600),
+        )
+        self.lateness = Histogram(
+            "jetcron_run_lateness_seconds",
+            "Start minus nominal fire time",
+            ["schedule"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 60),
+        )
         self.schedules = Gauge("jetcron_schedules", "Schedules by state", ["state"], registry=r)
-        self.executors = Gauge("jetcron_executors_online", "Executors with a live heartbeat", registry=r)
-        self.position = Gauge("jetcron_projection_position", "Last log sequence applied", registry=r)
-        self.lag = Gauge("jetcron_projection_lag", "Stream last sequence minus applied sequence", registry=r)
-        self.poison = Gauge("jetcron_poison_events", "Events a projection could not fold", registry=r)
+        self.executors = Gauge(
+            "jetcron_executors_online", "Executors with a live heartbeat", registry=r
+        )
+        self.position = Gauge(
+            "jetcron_projection_position", "Last log sequence applied", registry=r
+        )
+        self.lag = Gauge(
+            "jetcron_projection_lag", "Stream last sequence minus applied sequence", registry=r
+        )
+        self.poison = Gauge(
+            "jetcron_poison_events", "Events a projection could not fold", registry=r
+        )
 
     def start(self) -> None:
         """Serve /metrics on the configured port."""

@@ -15,6 +15,17 @@ from jetcron.scheduler.errors import ScheduleNotFound
 from jetcron.scheduler.spec import next_fires
 
 
+def plain(value: Any) -> Any:
+    """JSON-ready builtins with every field present (the Structs omit defaults when stored)."""
+    if isinstance(value, msgspec.Struct):
+        return {f: plain(getattr(value, f)) for f in value.__struct_fields__}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return msgspec.to_builtins(value)
+
+
 def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.isoformat().replace("+00:00", "Z")
 
@@ -31,10 +42,16 @@ def _since(params: dict[str, Any]) -> datetime | None:
 
 def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
     """One schedule as the CLI shows it (fields: name, spec, tz, state, version, target, command, next_fire...)."""
-    data: dict[str, Any] = msgspec.to_builtins(row)
+    data: dict[str, Any] = plain(row)
     d = row.definition
-    data.update(spec=d.spec, tz=d.tz, target=d.target, command=d.job.command or d.job.shell or d.job.action,
-                next_fire=_iso(schedules.next_fire(row, now)), state=row.state)
+    data.update(
+        spec=d.spec,
+        tz=d.tz,
+        target=d.target,
+        command=d.job.command or d.job.shell or d.job.action,
+        next_fire=_iso(schedules.next_fire(row, now)),
+        state=row.state,
+    )
     return data
 
 
@@ -50,10 +67,14 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     if row is None:
         raise ScheduleNotFound(name)
     data = schedule_row(row, now)
-    data["runs"] = [msgspec.to_builtins(r) for r in runs.query(views.runs, schedule=name, limit=10)]
+    data["runs"] = [plain(r) for r in runs.query(views.runs, schedule=name, limit=10)]
     n = int(params.get("fires", 10))
     first = schedules.next_fire(row, now)
-    fires = [] if first is None else [first, *next_fires(row.definition.spec, row.definition.tz, first, n - 1)]
+    fires = (
+        []
+        if first is None
+        else [first, *next_fires(row.definition.spec, row.definition.tz, first, n - 1)]
+    )
     end = row.definition.end
     data["next_fires"] = [_iso(f) for f in fires if end is None or f <= end][:n]
     return data
@@ -70,8 +91,15 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, A
         while fire is not None and fire <= horizon and len(out) < 10_000:
             if d.end is not None and fire > d.end:
                 break
-            out.append({"utc": _iso(fire), "local": fire.astimezone(zone).isoformat(), "name": row.name,
-                        "target": d.target, "job": " ".join(d.job.command or []) or d.job.shell or d.job.action})
+            out.append(
+                {
+                    "utc": _iso(fire),
+                    "local": fire.astimezone(zone).isoformat(),
+                    "name": row.name,
+                    "target": d.target,
+                    "job": " ".join(d.job.command or []) or d.job.shell or d.job.action,
+                }
+            )
             nxt = next_fires(d.spec, d.tz, fire, 1)
             fire = nxt[0] if nxt else None
     return sorted(out, key=lambda r: str(r["utc"]))
@@ -84,10 +112,19 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
         raise ScheduleNotFound(name)
     limit = max(1, min(int(params.get("limit", 50)), 10_000))
     offset = max(0, int(params.get("offset", 0)))
-    rows = runs.query(views.runs, schedule=name, status=params.get("status"), since=_since(params),
-                      limit=limit + 1, offset=offset)
-    return {"runs": [msgspec.to_builtins(r) for r in rows[:limit]], "more": len(rows) > limit,
-            "next_offset": offset + limit if len(rows) > limit else None}
+    rows = runs.query(
+        views.runs,
+        schedule=name,
+        status=params.get("status"),
+        since=_since(params),
+        limit=limit + 1,
+        offset=offset,
+    )
+    return {
+        "runs": [plain(r) for r in rows[:limit]],
+        "more": len(rows) > limit,
+        "next_offset": offset + limit if len(rows) > limit else None,
+    }
 
 
 def _ever_existed(views: Views, name: str) -> bool:
@@ -99,11 +136,17 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     run_id = str(params.get("run_id", ""))
     row = runs.get(views.runs, run_id)
     if row is None:
-        matches = [r for k, r in views.runs.rows.items() if k.startswith(run_id)] if len(run_id) >= 6 else []
+        matches = (
+            [r for k, r in views.runs.rows.items() if k.startswith(run_id)]
+            if len(run_id) >= 6
+            else []
+        )
         if len(matches) != 1:
-            raise InvalidInput(f"run {run_id!r} not found" if not matches else f"run id {run_id!r} is ambiguous")
+            raise InvalidInput(
+                f"run {run_id!r} not found" if not matches else f"run id {run_id!r} is ambiguous"
+            )
         row = matches[0]
-    return msgspec.to_builtins(row)  # type: ignore[no-any-return]
+    return plain(row)  # type: ignore[no-any-return]
 
 
 def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -116,18 +159,22 @@ def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
     out = []
     for group in ("overall", "schedule", "executor"):
         rows = stats.compute(views.runs, now=now, window=delta, group=group, schedule=name)  # type: ignore[arg-type]
-        out += [dict(msgspec.to_builtins(r), group=group) for r in rows]
+        out += [dict(plain(r), group=group) for r in rows]
     return out
 
 
 def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Every schedule change with actor, reason and diff."""
     entries = audit.query(views.audit, name=params.get("name") or None, since=_since(params))
-    return [msgspec.to_builtins(e) for e in entries]
+    return [plain(e) for e in entries]
 
 
 def ledger_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Every nominal fire and what became of it."""
-    entries = ledger.query(views.ledger, schedule=params.get("schedule"), since=_since(params),
-                           limit=int(params.get("limit", 100)))
-    return [msgspec.to_builtins(e) for e in entries]
+    entries = ledger.query(
+        views.ledger,
+        schedule=params.get("schedule"),
+        since=_since(params),
+        limit=int(params.get("limit", 100)),
+    )
+    return [plain(e) for e in entries]

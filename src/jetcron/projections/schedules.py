@@ -245,7 +245,9 @@ def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent)
         _saw_fire(row, event.fire_time)
 
 
-def _on_unrun_fire(view: SchedulesView, event: RunSkipped | FireMissed, stored: StoredEvent) -> None:
+def _on_unrun_fire(
+    view: SchedulesView, event: RunSkipped | FireMissed, stored: StoredEvent
+) -> None:
     row = by_id(view, event.schedule_id)
     if row is not None:
         _saw_fire(row, event.fire_time)

@@ -46,9 +46,16 @@ _encoder = msgspec.json.Encoder()
 class ProjectionService:
     """Keeps Views current from the log and serves jetcron.q.* queries."""
 
-    def __init__(self, nc: Client, event_log: EventLog, *, snapshot_every: int = 10_000,
-                 metrics_port: int | None = None, lease: Leadership | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        event_log: EventLog,
+        *,
+        snapshot_every: int = 10_000,
+        metrics_port: int | None = None,
+        lease: Leadership | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.nc, self.log = nc, event_log
         self.views = Views()
         self.snapshot_every = snapshot_every
@@ -109,7 +116,9 @@ class ProjectionService:
             return await self.log.js.object_store(subjects.SNAPSHOT_BUCKET)
         except NotFoundError:
             return await self.log.js.create_object_store(
-                subjects.SNAPSHOT_BUCKET, ObjectStoreConfig(description="jetcron projection snapshots"))
+                subjects.SNAPSHOT_BUCKET,
+                ObjectStoreConfig(description="jetcron projection snapshots"),
+            )
 
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""
@@ -134,9 +143,15 @@ class ProjectionService:
                 break
 
     async def _serve(self) -> Any:
-        service = await add_service(self.nc, ServiceConfig(
-            name="jetcron-query", version=__version__, queue_group="jetcron-query",
-            description="jetcron projections: schedules, runs, stats, health, audit"))
+        service = await add_service(
+            self.nc,
+            ServiceConfig(
+                name="jetcron-query",
+                version=__version__,
+                queue_group="jetcron-query",
+                description="jetcron projections: schedules, runs, stats, health, audit",
+            ),
+        )
         group = service.add_group(name=subjects.QUERIES)
         for name, fn in QUERIES.items():
             await group.add_endpoint(name=name, handler=self._handler(fn))
@@ -145,13 +160,22 @@ class ProjectionService:
         await group.add_endpoint(name="state", handler=self._handler(self._state))
         return service
 
-    def _handler(self, fn: Callable[[Views, dict[str, Any], datetime], Any]) -> Callable[[Request], Awaitable[None]]:
+    def _handler(
+        self, fn: Callable[[Views, dict[str, Any], datetime], Any]
+    ) -> Callable[[Request], Awaitable[None]]:
         async def handle(req: Request) -> None:
-            await req.respond(await self.answer(fn, req.data))
+            data, error = await self.answer(fn, req.data)
+            if error is None:
+                await req.respond(data)
+            else:
+                await req.respond_error(error[0], error[1], data)
+
         return handle
 
-    async def answer(self, fn: Callable[..., Any], data: bytes) -> bytes:
-        """Run one query; errors become {"error", "code"} replies."""
+    async def answer(
+        self, fn: Callable[..., Any], data: bytes
+    ) -> tuple[bytes, tuple[str, str] | None]:
+        """Run one query: (JSON, None), or (details, (code, message)) for a micro error reply."""
         try:
             params = msgspec.json.decode(data) if data else {}
             if not isinstance(params, dict):
@@ -160,13 +184,13 @@ class ProjectionService:
             result = fn(self.views, params, self.clock.now())
             if asyncio.iscoroutine(result):
                 result = await result
-            return _encoder.encode(result)
+            return _encoder.encode(result), None
         except ScheduleNotFound as err:
-            return _encoder.encode({"error": str(err), "code": "not_found", "name": err.name})
+            return _encoder.encode({"name": err.name}), ("404", str(err))
         except (InvalidInput, msgspec.DecodeError, ValueError) as err:
-            return _encoder.encode({"error": str(err), "code": "invalid"})
+            return b"", ("400", str(err))
         except JetcronError as err:
-            return _encoder.encode({"error": str(err), "code": "error"})
+            return b"", ("500", str(err))
 
     async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         from jetcron.executors.heartbeat import list_executors
@@ -181,13 +205,25 @@ class ProjectionService:
         states: dict[str, int] = {}
         for row in views.schedules.rows.values():
             states[row.state] = states.get(row.state, 0) + 1
-        in_flight = sum(1 for r in views.runs.rows.values() if r.status in ("triggered", "running", "retrying", "deferred"))
+        in_flight = sum(
+            1
+            for r in views.runs.rows.values()
+            if r.status in ("triggered", "running", "retrying", "deferred")
+        )
         return {
-            "stream": {"name": info.config.name, "messages": info.state.messages, "bytes": info.state.bytes,
-                       "first_seq": info.state.first_seq, "last_seq": info.state.last_seq,
-                       "replicas": info.config.num_replicas},
-            "projection": {"position": views.position, "lag": info.state.last_seq - views.position,
-                           "poison_events": views.poison},
+            "stream": {
+                "name": info.config.name,
+                "messages": info.state.messages,
+                "bytes": info.state.bytes,
+                "first_seq": info.state.first_seq,
+                "last_seq": info.state.last_seq,
+                "replicas": info.config.num_replicas,
+            },
+            "projection": {
+                "position": views.position,
+                "lag": info.state.last_seq - views.position,
+                "poison_events": views.poison,
+            },
             "schedules": states,
             "runs_in_flight": in_flight,
             "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],

@@ -83,9 +83,9 @@ class _Pull:
 
     async def close(self) -> None:
         """Unsubscribe and delete the consumer (best effort)."""
-        if self.sub is not None:
+        if self.sub is not None and not self.nc.is_closed:
             await self.sub.unsubscribe()
-            self.sub = None
+        self.sub = None
         if self.name and self.nc.is_connected:
             try:
                 await self.nc.request(f"$JS.API.CONSUMER.DELETE.{self.stream}.{self.name}", b"", timeout=1)

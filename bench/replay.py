@@ -1,0 +1,139 @@
+"""Replay: read the whole log and fold it into every projection, against a raw read + decode."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from jetcron import ids, subjects
+from jetcron.projections.state import Views, apply_batch
+from jetcron.scheduler.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
+from jetcron.scheduler.log import EventLog
+
+from bench.common import (
+    CpuMeter,
+    RawPublisher,
+    connected,
+    created_envelope,
+    nats_server,
+    per_s,
+    raw_replay,
+    rnd,
+    sample_job,
+    trigger_envelope,
+)
+from bench.spec_speed import sample_specs
+
+SCHEDULES = 1000
+EXECUTORS = 7
+
+
+def history(n: int, start: datetime) -> Iterator[tuple[str, bytes, None]]:
+    """n encoded events of a busy fleet: schedules created, then runs that trigger, start and
+    succeed (every 10th fails once and is retried); (subject, payload, headers) in log order."""
+    from jetcron.scheduler.model import ScheduleDefinition
+
+    specs = sample_specs(SCHEDULES)
+    emitted = 0
+    for i, (spec, tz) in enumerate(specs):
+        d = ScheduleDefinition(spec=spec, tz=tz, job=sample_job(i), overlap="allow")
+        yield subjects.schedule(f"job-{i}"), encode(created_envelope(f"job-{i}", d, start)), None
+        emitted += 1
+    minute = 0
+    while True:
+        minute += 1
+        fire_time = start + timedelta(minutes=minute)
+        for i in range(SCHEDULES):
+            for subject, envelope in _run(i, minute, fire_time):
+                if emitted >= n:
+                    return
+                yield subject, encode(envelope), None
+                emitted += 1
+
+
+def _run(i: int, minute: int, fire_time: datetime) -> Iterator[tuple[str, Envelope]]:
+    trigger = trigger_envelope(i, fire_time)
+    yield subjects.trigger("default"), trigger
+    t = trigger.event
+    host = f"host-{i % EXECUTORS}"
+    base = {"schedule_id": t.schedule_id, "name": t.name, "fire_id": t.fire_id,
+            "fire_time": fire_time, "run_id": t.run_id, "executor": host}
+    run_subject = subjects.run(t.name, t.run_id)
+    at = fire_time + timedelta(milliseconds=3)
+
+    def env(event: Event, dt: float) -> tuple[str, Envelope]:
+        return run_subject, Envelope(id=ids.new_id(), at=at + timedelta(seconds=dt), actor=host,
+                                     event=event)  # type: ignore[arg-type]
+
+    yield env(RunStarted(**base, pid=1000 + i), 0)
+    if (minute + i) % 10 == 0:
+        yield env(RunFailed(**base, exit_code=1, error="exit status 1", duration_s=1.2,
+                            next_retry_at=at + timedelta(seconds=11)), 1.2)
+        yield env(RunStarted(**base, attempt=2, pid=2000 + i), 11)
+        yield env(RunSucceeded(**base, attempt=2, duration_s=1.5), 12.5)
+    else:
+        yield env(RunSucceeded(**base, duration_s=1.5), 1.5)
+
+
+async def _fold(log: EventLog) -> tuple[Views, int]:
+    views, n = Views(), 0
+    async for batch in log.read():
+        apply_batch(views, batch)
+        n += len(batch)
+    return views, n
+
+
+async def _read_only(log: EventLog) -> int:
+    n = 0
+    async for batch in log.read():
+        n += len(batch)
+    return n
+
+
+async def measure(n: int) -> dict[str, Any]:
+    """Write n events, then time raw read+decode, EventLog.read alone, and read+fold."""
+    from jetcron.clock import SystemClock
+
+    async with nats_server("replay") as server, connected(server.url) as nc:
+        log = await EventLog(nc).open()
+        try:
+            started = time.perf_counter()
+            async with RawPublisher(nc) as pub:
+                written, _ = await pub.run(history(n, SystemClock().now() - timedelta(days=30)))
+            write_s = time.perf_counter() - started
+            with CpuMeter(server) as raw:
+                raw_n, _ = await raw_replay(nc, subjects.STREAM)
+            with CpuMeter(server) as read:
+                read_n = await _read_only(log)
+            with CpuMeter(server) as fold:
+                views, fold_n = await _fold(log)
+        finally:
+            await log.close()
+    if not raw_n == read_n == fold_n == written or views.position != written or views.poison:
+        raise RuntimeError(f"replay mismatch: wrote {written}, raw {raw_n}, read {read_n}, "
+                           f"folded {fold_n} to position {views.position} with {views.poison} poison")
+    rate = per_s(fold_n, fold.wall_s)
+    return {
+        "replay_count": n,
+        "raw_replay_per_s": rnd(per_s(raw_n, raw.wall_s), 0),
+        "replay_read_per_s": rnd(per_s(read_n, read.wall_s), 0),
+        "replay_events_per_s": rnd(rate, 0),
+        "rebuild_seconds_1m": rnd(1_000_000 / rate if rate else None, 2),
+        "raw_replay_cpu_us": raw.us_per(raw_n),
+        "replay_read_cpu_us": read.us_per(read_n),
+        "replay_cpu_us": fold.us_per(fold_n),
+        "notes": [
+            f"replay: {n} events ({SCHEDULES} schedules, then trigger/start/succeed runs, 10% with a "
+            f"failed first attempt) written in {write_s:.1f}s; raw = own MSG.NEXT loop + msgspec "
+            "Envelope decode; replay_read = EventLog.read only; replay = EventLog.read + apply_batch "
+            "into Views()"
+            + ("" if n >= 1_000_000 else f"; rebuild_seconds_1m extrapolated from the {n}-event rate"),
+        ],
+    }
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    """The replay figures."""
+    return await measure(200_000 if quick else 1_000_000)

@@ -1,0 +1,191 @@
+"""The executor's durable pull consumers: which ones, how they are created, fetching from them.
+
+  pool-<target>       one durable per target (host name, "default", each tag), shared by every
+                      executor bound to it: a work queue, each trigger runs on one of them.
+  fan-<name>-<tag>    one durable per executor and tag on `jetcron.trigger.all:<tag>`: every
+                      executor with the tag runs it.
+
+A missing consumer is created starting at now - 1 h (deliver_policy by_start_time): triggers
+appended shortly before the first executor of a pool came up still run, older history is
+not replayed. An existing consumer keeps the settings of whoever created it (ack_wait too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import APIError, NotFoundError
+
+from jetcron import subjects
+
+log = logging.getLogger(__name__)
+
+START_LOOKBACK = timedelta(hours=1)
+FETCH_TIMEOUT_S = 1.0
+"""Longest wait of one pull request; also how long a graceful stop may wait for fetchers."""
+MIN_ACK_PENDING = 1000
+"""Deferred and retrying runs stay ack-pending while they wait; leave room for many."""
+FETCH_RETRY_S = 1.0
+
+
+class Binding(msgspec.Struct, frozen=True):
+    """One durable consumer an executor fetches from."""
+
+    durable: str
+    subject: str
+    fanout: bool = False
+
+
+def bindings(name: str, targets: list[str], tags: list[str]) -> list[Binding]:
+    """The consumers of an executor: a shared pool per target and tag, its own per tag fan-out."""
+    pools = [
+        Binding(f"pool-{subjects.token(t)}", subjects.trigger(t))
+        for t in dict.fromkeys([*targets, *tags])
+    ]
+    fans = [
+        Binding(f"fan-{subjects.token(name)}-{subjects.token(tag)}", subjects.trigger(f"all:{tag}"), True)
+        for tag in dict.fromkeys(tags)
+    ]
+    return pools + fans
+
+
+def consumer_config(
+    binding: Binding, *, ack_wait: float, concurrency: int, now: datetime
+) -> ConsumerConfig:
+    """The config a missing consumer is created with."""
+    kind = "fan-out" if binding.fanout else "pool"
+    return ConsumerConfig(
+        name=binding.durable,
+        durable_name=binding.durable,
+        description=f"jetcron executor {kind} {binding.subject}",
+        filter_subject=binding.subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        # why: DeliverPolicy.NEW would lose triggers appended just before the pool's first
+        # executor came up; ALL would replay all history. An hour back is the middle ground.
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=now - START_LOOKBACK,
+        ack_wait=ack_wait,
+        max_deliver=-1,  # why: deferrals and retries are naks, and each counts as a delivery
+        max_ack_pending=max(MIN_ACK_PENDING, concurrency * 4),
+    )
+
+
+async def ensure_consumer(
+    js: JetStreamContext, stream: str, binding: Binding, config: ConsumerConfig
+) -> ConsumerInfo:
+    """The consumer's info, creating it with `config` if it does not exist (race-safe)."""
+    with contextlib.suppress(NotFoundError):
+        info: ConsumerInfo = await js.consumer_info(stream, binding.durable)
+        return info
+    try:
+        info = await js.add_consumer(stream, config)
+    except APIError as err:
+        # why: a peer of the pool created it a moment before us (its start time wins); the
+        # server then answers 10012 "start time can not be updated" or 10148 "exists".
+        try:
+            info = await js.consumer_info(stream, binding.durable)
+        except NotFoundError:
+            raise err from None
+    return info
+
+
+class Consumer:
+    """A bound pull subscription on one durable."""
+
+    def __init__(
+        self, js: JetStreamContext, stream: str, binding: Binding, config: ConsumerConfig
+    ) -> None:
+        self.js, self.stream, self.binding, self.config = js, stream, binding, config
+        self.ack_wait = config.ack_wait or 30.0
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def open(self) -> Consumer:
+        """Create the durable if needed and bind to it."""
+        info = await ensure_consumer(self.js, self.stream, self.binding, self.config)
+        self.ack_wait = info.config.ack_wait or self.ack_wait
+        self._sub = await self.js.pull_subscribe_bind(durable=self.binding.durable, stream=self.stream)
+        return self
+
+    async def close(self) -> None:
+        """Unbind (the durable stays)."""
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            await sub.unsubscribe()
+
+    async def fetch(self, n: int) -> list[Msg]:
+        """Up to `n` messages, waiting at most FETCH_TIMEOUT_S; [] on a timeout or a hiccup."""
+        assert self._sub is not None, "open() first"
+        try:
+            msgs: list[Msg] = await self._sub.fetch(n, timeout=FETCH_TIMEOUT_S)
+        except TimeoutError:
+            return []
+        except Exception as err:  # noqa: BLE001 - keep serving through server hiccups
+            log.warning("fetch from %s failed: %s", self.binding.durable, err)
+            await asyncio.sleep(FETCH_RETRY_S)
+            with contextlib.suppress(Exception):
+                # why: the durable may have been deleted by an operator; bring it back.
+                await ensure_consumer(self.js, self.stream, self.binding, self.config)
+            return []
+        return msgs
+
+    async def idle(self) -> bool:
+        """True if nothing is waiting for delivery or for an ack (naks with a delay included)."""
+        info = await self.js.consumer_info(self.stream, self.binding.durable)
+        return not (info.num_pending or info.num_ack_pending)
+
+
+class Slots:
+    """Free run slots: fetchers take them before fetching, finished runs give them back."""
+
+    def __init__(self, n: int) -> None:
+        self.free = n
+        self.closed = False
+        self._changed = asyncio.Event()
+
+    async def take(self, up_to: int) -> int:
+        """Wait for a free slot, take up to `up_to`; 0 once closed."""
+        while self.free <= 0 and not self.closed:
+            self._changed.clear()
+            await self._changed.wait()
+        if self.closed:
+            return 0
+        n = min(up_to, self.free)
+        self.free -= n
+        return n
+
+    def give(self, n: int) -> None:
+        """Return slots."""
+        if n:
+            self.free += n
+            self._changed.set()
+
+    def close(self) -> None:
+        """Wake every waiter with 0."""
+        self.closed = True
+        self._changed.set()
+
+
+@contextlib.asynccontextmanager
+async def keepalive(msg: Msg, every: float) -> AsyncIterator[None]:
+    """Send in-progress acks every `every` seconds while the body runs."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
