@@ -7,7 +7,8 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def ctx(**params: Any) -> ActionContext:
     return ActionContext(
         run_id="r1",
         schedule="lights",
-        fire_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        fire_time=datetime(2026, 1, 1, tzinfo=UTC),
         attempt=1,
         cancel=asyncio.Event(),
         params=params,
@@ -215,3 +216,26 @@ async def test_uncooperative_action_is_abandoned_after_grace(
     result = await run_action("stubborn", ctx(), timeout=0.1, grace=0.1)
     assert result.outcome == "timed_out"
     assert time.monotonic() - t0 < 1
+
+
+def _plugins(monkeypatch: pytest.MonkeyPatch, **targets: str) -> None:
+    """Pretend these entry points are installed (name -> "module:attr")."""
+    eps = {n: EntryPoint(name=n, value=v, group=actions.GROUP) for n, v in targets.items()}
+    monkeypatch.setattr(actions, "_entry_points", lambda: eps)
+    monkeypatch.setattr(actions, "_loaded", {})
+
+
+async def test_entry_point_actions_are_loaded_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    _plugins(monkeypatch, dim="jetcron.executors.actions:sleep_action", log="os:getcwd")
+    assert resolve("dim") is actions.sleep_action
+    assert resolve("log") is actions.log_action  # why: built-ins win over plugins
+    assert "dim" in installed()
+    assert (await run_action("dim", ctx(seconds=0))).outcome == "succeeded"
+
+
+async def test_broken_plugin_fails_its_runs_permanently(monkeypatch: pytest.MonkeyPatch) -> None:
+    _plugins(monkeypatch, gone="no_such_module_xyz:f", data="jetcron.executors.actions:GROUP")
+    missing, not_callable = await run_action("gone", ctx()), await run_action("data", ctx())
+    assert (missing.failure_class, not_callable.failure_class) == ("permanent", "permanent")
+    assert missing.error.startswith("action 'gone': cannot load no_such_module_xyz:f")
+    assert not_callable.error == "action 'data': jetcron.executors.actions:GROUP is not callable"

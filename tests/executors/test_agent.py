@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,8 @@ import pytest
 from nats.aio.client import Client
 
 from jetcron import ids, subjects
-from jetcron.executors.agent import (
-    Binding,
-    Executor,
-    ExecutorConfig,
-    bindings,
-    consumer_config,
-)
+from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.executors.consumers import Binding, Slots, bindings, consumer_config
 from jetcron.executors.heartbeat import list_executors
 from jetcron.scheduler.events import (
     AnyEvent,
@@ -42,7 +36,7 @@ from jetcron.scheduler.log import EventLog
 from jetcron.scheduler.model import Conditions, Job, RetryPolicy
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-FIRE = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
+FIRE = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 ACK_WAIT = 2.0
 
 
@@ -90,11 +84,11 @@ async def event_log(nc: Client) -> AsyncIterator[EventLog]:
 
 async def publish(event_log: EventLog, *triggers: RunTriggered) -> None:
     for t in triggers:
-        envelope = Envelope(id=ids.new_id(), at=datetime.now(timezone.utc), actor="test", event=t)
+        envelope = Envelope(id=ids.new_id(), at=datetime.now(UTC), actor="test", event=t)
         await event_log.publish(subjects.trigger(t.target), envelope, msg_id=t.fire_id)
 
 
-async def events(event_log: EventLog, t: RunTriggered, run_id: str | None = None) -> list[AnyEvent]:
+async def events(event_log: EventLog, t: RunTriggered, run_id: str | None = None) -> list[Any]:
     stored, _ = await event_log.load(subjects.run(t.name, run_id or t.run_id))
     return [s.event for s in stored]
 
@@ -104,34 +98,33 @@ def kinds(evs: list[AnyEvent]) -> list[str]:
 
 
 async def burst(
-    nc: Client, t: RunTriggered, event_log: EventLog, timeout: float = 10, **options: Any
+    nc: Client, t: RunTriggered, event_log: EventLog, budget: float = 10, **options: Any
 ) -> list[AnyEvent]:
     """Publish one trigger, run one executor in burst mode, return the run's events."""
     await publish(event_log, t)
-    await Executor(nc, config(**options)).run_burst(timeout)
+    await Executor(nc, config(**options)).run_burst(budget)
     return await events(event_log, t)
 
 
 def gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Any, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while not await predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
 
 
-# -- pure ---------------------------------------------------------------------------------------
+# -- pure --------------------------------------------------------------------------------------
 
 
 def test_bindings_pool_per_target_and_tag_and_fanout_per_tag() -> None:
-    c = ExecutorConfig(name="reef.pi", targets=["reef.pi", "default"], tags=["lights", "default"])
-    assert bindings(c) == [
+    assert bindings("reef.pi", ["reef.pi", "default"], ["lights", "default"]) == [
         Binding("pool-reef~pi", "jetcron.trigger.reef~pi"),
         Binding("pool-default", "jetcron.trigger.default"),
         Binding("pool-lights", "jetcron.trigger.lights"),
@@ -141,18 +134,24 @@ def test_bindings_pool_per_target_and_tag_and_fanout_per_tag() -> None:
 
 
 def test_consumer_config_starts_an_hour_back_and_never_gives_up() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
-    cc = consumer_config(
-        Binding("pool-x", "jetcron.trigger.x"), ExecutorConfig(name="x", targets=["x"]), now
-    )
-    assert cc.opt_start_time == datetime(2026, 1, 1, 11, tzinfo=timezone.utc)
-    assert (cc.durable_name, cc.filter_subject, cc.max_deliver, cc.ack_wait) == (
-        "pool-x",
-        "jetcron.trigger.x",
-        -1,
-        30.0,
-    )
-    assert cc.max_ack_pending is not None and cc.max_ack_pending >= 16
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    binding = Binding("pool-x", "jetcron.trigger.x")
+    cc = consumer_config(binding, ack_wait=30.0, concurrency=4, now=now)
+    assert cc.opt_start_time == datetime(2026, 1, 1, 11, tzinfo=UTC)
+    assert (cc.durable_name, cc.filter_subject, cc.max_deliver) == ("pool-x", binding.subject, -1)
+    assert cc.ack_wait == 30.0 and cc.max_ack_pending is not None and cc.max_ack_pending >= 16
+
+
+async def test_slots_bound_what_is_taken() -> None:
+    slots = Slots(3)
+    assert await slots.take(2) == 2 and await slots.take(2) == 1
+    waiter = asyncio.create_task(slots.take(2))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    slots.give(1)
+    assert await waiter == 1
+    slots.close()
+    assert await slots.take(1) == 0
 
 
 def test_for_host_defaults_to_hostname_and_default_pool() -> None:
@@ -165,7 +164,7 @@ def test_invalid_names_are_rejected(nc: Client) -> None:
         Executor(nc, ExecutorConfig(name="a", targets=["a"], tags=["x y"]))
 
 
-# -- outcomes --------------------------------------------------------------------------------------
+# -- outcomes ----------------------------------------------------------------------------------
 
 
 async def test_success_records_started_then_succeeded(nc: Client, event_log: EventLog) -> None:
@@ -310,7 +309,7 @@ async def test_unknown_action_is_permanent(nc: Client, event_log: EventLog) -> N
     assert "unknown action 'warp_drive' (installed: " in failed.error
 
 
-# -- admission ---------------------------------------------------------------------------------------
+# -- admission ---------------------------------------------------------------------------------
 
 
 async def test_deferred_under_pressure_then_cancelled_when_expired(
@@ -336,7 +335,7 @@ async def test_expired_deferral_with_force_runs_anyway(nc: Client, event_log: Ev
     assert kinds(evs)[-2:] == ["RunStarted", "RunSucceeded"] and kinds(evs)[0] == "RunDeferred"
 
 
-# -- crash safety, pools, fan-out ----------------------------------------------------------------------
+# -- crash safety, pools, fan-out --------------------------------------------------------------
 
 
 async def test_redelivered_trigger_of_a_finished_run_is_acked_without_running(
@@ -346,7 +345,7 @@ async def test_redelivered_trigger_of_a_finished_run_is_acked_without_running(
     done = RunSucceeded(
         schedule_id=t.schedule_id, name=t.name, fire_id=t.fire_id, fire_time=FIRE, run_id=t.run_id
     )
-    envelope = Envelope(id=ids.new_id(), at=datetime.now(timezone.utc), actor="test", event=done)
+    envelope = Envelope(id=ids.new_id(), at=datetime.now(UTC), actor="test", event=done)
     await event_log.publish(subjects.run(t.name, t.run_id), envelope)
     await publish(event_log, t)
     executor = Executor(nc, config())
@@ -393,7 +392,7 @@ async def test_fanout_runs_on_every_member(nc: Client, event_log: EventLog) -> N
     assert c.stats.handled == 0
 
 
-# -- cancel and shutdown -----------------------------------------------------------------------------
+# -- cancel and shutdown -----------------------------------------------------------------------
 
 
 async def test_cancel_request_stops_a_running_command(nc: Client, event_log: EventLog) -> None:
@@ -459,7 +458,7 @@ from jetcron.executors.agent import Executor, ExecutorConfig
 
 async def main():
     nc = await nats.connect(sys.argv[1])
-    config = ExecutorConfig(name="victim", targets=["kpool"], ack_wait_s=float(sys.argv[2]), heartbeat_s=30)
+    config = ExecutorConfig(name="victim", targets=["kpool"], ack_wait_s=float(sys.argv[2]))
     await Executor(nc, config).run(asyncio.Event())
 
 asyncio.run(main())
@@ -472,7 +471,9 @@ async def test_killed_executor_run_is_completed_by_another(
     t = trigger(Job(command=["sleep", "1"]), target="kpool")
     await publish(event_log, t)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    victim = subprocess.Popen([sys.executable, "-c", KILLABLE, nats_url, str(ACK_WAIT)], env=env)
+    victim = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLABLE, nats_url, str(ACK_WAIT), env=env
+    )
     try:
 
         async def started() -> bool:
@@ -480,20 +481,20 @@ async def test_killed_executor_run_is_completed_by_another(
 
         await wait_for(started, 15)
         victim.send_signal(signal.SIGKILL)
-        victim.wait(5)
+        await asyncio.wait_for(victim.wait(), 5)
         survivor = Executor(nc, config("survivor", targets=["kpool"]))
         assert await survivor.run_burst(15) == 1
     finally:
-        if victim.poll() is None:
+        if victim.returncode is None:
             victim.kill()
-            victim.wait()
+            await victim.wait()
     evs = await events(event_log, t)
     assert kinds(evs) == ["RunStarted", "RunStarted", "RunSucceeded"]
     assert [e.executor for e in evs] == ["victim", "survivor", "survivor"]
     assert sum(isinstance(e, RunSucceeded) for e in evs) == 1
 
 
-# -- heartbeat -------------------------------------------------------------------------------------------
+# -- heartbeat ---------------------------------------------------------------------------------
 
 
 async def test_heartbeat_listed_while_running_and_gone_after_stop(

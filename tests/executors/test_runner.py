@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,7 +41,7 @@ from jetcron.scheduler.events import (
 )
 from jetcron.scheduler.model import Conditions, Job, RetryPolicy
 
-T0 = datetime(2026, 3, 29, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 29, 2, 0, tzinfo=UTC)
 TRIGGER = RunTriggered(
     schedule_id="s1",
     name="backup.db",
@@ -99,7 +99,7 @@ def test_run_vars() -> None:
     }
 
 
-# -- history and gates ---------------------------------------------------------------------------
+# -- history and gates -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_gate(history: RunHistory, expected: Any) -> None:
     assert gate(history, T0) == expected
 
 
-# -- admission decisions ---------------------------------------------------------------------------
+# -- admission decisions -----------------------------------------------------------------------
 
 
 BUSY = Verdict(ok=False, reason="cpu 90.0 > 50", pressure=0.8)
@@ -201,7 +201,7 @@ def test_expired_deferral(on_expire: Any, kind: type) -> None:
     assert not isinstance(decision, Admit) or decision.forced
 
 
-# -- results -------------------------------------------------------------------------------------------
+# -- results -----------------------------------------------------------------------------------
 
 
 def proc(**fields: Any) -> ProcessResult:

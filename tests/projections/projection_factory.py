@@ -11,8 +11,8 @@ import msgspec
 from jetcron import ids
 from jetcron.projections import state
 from jetcron.scheduler.events import (
+    AnyEvent,
     Envelope,
-    Event,
     FireMissed,
     RunCancelled,
     RunDeferred,
@@ -61,11 +61,11 @@ class History:
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def add(self, event: Event, *, actor: str = "alice", reason: str = "") -> StoredEvent:
+    def add(self, event: AnyEvent, *, actor: str = "alice", reason: str = "") -> StoredEvent:
         """Append one event (as the next seq, at the current time) and return it."""
         self.now += self.step
         seq = len(self.events) + 1
-        env = Envelope(id=f"e{seq}", at=self.now, actor=actor, event=event, reason=reason)  # type: ignore[arg-type]
+        env = Envelope(id=f"e{seq}", at=self.now, actor=actor, event=event, reason=reason)
         stored = StoredEvent(seq=seq, subject="jetcron.test", envelope=env)
         self.events.append(stored)
         return stored

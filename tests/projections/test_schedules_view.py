@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from projection_factory import T0, History, fold
@@ -189,7 +190,7 @@ NOW = datetime(2024, 3, 1, 10, 7, tzinfo=UTC)
     ],
     ids=["plain", "start-in-future-is-a-fire", "past-end", "end-inclusive", "zone"],
 )
-def test_next_fire(fields: dict[str, object], expected: datetime | None) -> None:
+def test_next_fire(fields: dict[str, Any], expected: datetime | None) -> None:
     h = History()
     h.create("backup", str(fields.pop("spec", "*/5 * * * *")), **fields)
     row = fold(h.events).schedules.rows["backup"]

@@ -45,7 +45,7 @@ def synthetic(n: int) -> list[StoredEvent]:
         fire_time = T0 + timedelta(minutes=minute)
         for i in range(SCHEDULES):
             sid, name, executor = h.sid(f"job-{i}"), f"job-{i}", f"host-{i % 7}"
-            run = {
+            run: dict[str, Any] = {
                 "schedule_id": sid,
                 "name": name,
                 "fire_id": f"{sid}:{minute}",

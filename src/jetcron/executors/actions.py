@@ -77,7 +77,7 @@ class ActionError(JetcronError):
         super().__init__(message)
 
 
-# -- the registry -------------------------------------------------------------------------------
+# -- the registry ------------------------------------------------------------------------------
 
 
 @functools.cache
@@ -110,10 +110,10 @@ def resolve(name: str) -> Action:
     if not callable(fn):
         raise InvalidAction(name, f"{ep.value} is not callable")
     _loaded[name] = fn
-    return fn
+    return _loaded[name]
 
 
-# -- running one ----------------------------------------------------------------------------------
+# -- running one -------------------------------------------------------------------------------
 
 
 async def run_action(
@@ -201,7 +201,7 @@ def _outcome(task: asyncio.Future[Any]) -> RunResult:
     )
 
 
-# -- built-ins --------------------------------------------------------------------------------------
+# -- built-ins ---------------------------------------------------------------------------------
 
 
 async def log_action(ctx: ActionContext, message: str = "", **_: Any) -> str:

@@ -1,20 +1,12 @@
-"""The executor agent: pull triggers for its targets, run them, and record every step in the log.
+"""The executor agent: fetch triggers for its targets, run them, record every step in the log.
 
-Consumers on the JETCRON stream (created if absent, then shared):
-  pool-<target>       one durable per target (host name, "default", each tag), shared by every
-                      executor bound to it: a work queue, each trigger runs on one of them.
-  fan-<name>-<tag>    one durable per executor and tag on `jetcron.trigger.all:<tag>`: every
-                      executor with the tag runs it, as run `<run_id>-<name>`.
-A new consumer starts at now - 1 h (deliver_policy by_start_time): triggers appended shortly
-before the first executor of a pool came up still run; older history is not replayed. A
-consumer keeps the settings of whoever created it (ack_wait included).
-
-Per trigger: decode (poison -> term), look the run up on its subject (finished -> ack, never
-run twice), admission (defer -> RunDeferred + nak with backoff), RunStarted, run, result
-event, and only once that is stored: ack, or nak(delay) for a retry. `in_progress()` keeps
-the message while it runs. Cancel requests arrive on core NATS `jetcron.cancel.<run_id>`.
-On stop: fetch no more, let running jobs finish until drain_timeout, then hand the rest back
-(nak, no final event) for another executor to run.
+Per trigger: decode (poison -> term); look the run up on its subject (finished -> ack, never
+run twice); admission (over a threshold -> RunDeferred + nak with backoff); RunStarted; run;
+the result event; and only once that is stored: ack, or nak(delay) for a retry.
+`in_progress()` keeps the message while it runs. Cancel requests arrive on core NATS
+`jetcron.cancel.<run_id>` (the trigger's run id also cancels every fan-out member). On
+stop: fetch no more, let running jobs finish until drain_timeout, then hand the rest back
+(nak, no final event) so another executor runs them. Consumers: see consumers.py.
 """
 
 from __future__ import annotations
@@ -23,17 +15,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
-from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, NotFoundError
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
@@ -41,6 +28,8 @@ from jetcron.errors import InvalidInput
 from jetcron.executors import runner
 from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
+from jetcron.executors.config import ExecutorConfig, validate
+from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import ExecutorInfo, Heartbeat
 from jetcron.executors.process import (
     DEFAULT_PATH,
@@ -49,15 +38,11 @@ from jetcron.executors.process import (
     resolve_cwd,
     run_process,
 )
-from jetcron.executors.runner import RunHistory, RunRef, RunResult
+from jetcron.executors.runner import ResultEvent, RunHistory, RunRef, RunResult
 from jetcron.scheduler.events import (
+    AnyEvent,
     Envelope,
-    RunCancelled,
-    RunEvent,
-    RunFailed,
     RunStarted,
-    RunSucceeded,
-    RunTimedOut,
     RunTriggered,
     UnknownEvent,
     decode,
@@ -66,46 +51,12 @@ from jetcron.scheduler.events import (
 from jetcron.scheduler.log import EventLog
 from jetcron.scheduler.publisher import PubAck
 
+__all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
+
 log = logging.getLogger(__name__)
 
 CANCEL_PREFIX = f"{subjects.PREFIX}.cancel"
-START_LOOKBACK = timedelta(hours=1)
-FETCH_TIMEOUT_S = 1.0
-MIN_ACK_PENDING = 1000
-_FORBIDDEN = frozenset(" \t\r\n*>/\\")
-
-
-class ExecutorConfig(msgspec.Struct, kw_only=True):
-    """How an executor runs: who it is, what it takes, what it allows."""
-
-    name: str
-    targets: list[str]
-    """Pools it serves (work queue); usually [name, "default"]."""
-    tags: list[str] = []
-    """Pools it also serves, and fan-out groups `all:<tag>` it belongs to."""
-    concurrency: int = 4
-    allow: list[str] = []
-    """Executables commands may run (empty: any)."""
-    allow_shell: bool = False
-    work_dir: str | None = None
-    """Commands run inside this directory (their cwd is resolved in it)."""
-    ack_wait_s: float = 30.0
-    drain_timeout_s: float = 30.0
-    output_cap: int = 65536
-    kill_grace_s: float = 5.0
-    heartbeat_s: float = 5.0
-    defer_base_s: float = 5.0
-    """First backoff of a deferred run; grows with pressure and deferrals."""
-
-    @classmethod
-    def for_host(
-        cls, name: str | None = None, *, tags: list[str] | None = None, **options: object
-    ) -> ExecutorConfig:
-        """The defaults: named after the host, serving its own name and "default"."""
-        name = name or socket.gethostname()
-        return msgspec.convert(
-            {"name": name, "targets": [name, "default"], "tags": tags or [], **options}, cls
-        )
+_IDLE_POLL_S = 0.1
 
 
 class ExecutorStats(msgspec.Struct, kw_only=True):
@@ -121,68 +72,10 @@ class ExecutorStats(msgspec.Struct, kw_only=True):
     retried: int = 0
     deferred: int = 0
     duplicates: int = 0
-    """Deliveries of runs that had already finished, acked without running."""
+    """Deliveries of runs that had already finished (or were running here), not run again."""
     handed_back: int = 0
     poison: int = 0
     errors: int = 0
-
-
-class Binding(msgspec.Struct, frozen=True):
-    """One durable consumer an executor fetches from."""
-
-    durable: str
-    subject: str
-    fanout: bool = False
-
-
-def bindings(config: ExecutorConfig) -> list[Binding]:
-    """The consumers of an executor: a shared pool per target and tag, its own per fan-out tag."""
-    pools = [
-        Binding(f"pool-{subjects.token(t)}", subjects.trigger(t))
-        for t in dict.fromkeys([*config.targets, *config.tags])
-    ]
-    fans = [
-        Binding(
-            f"fan-{subjects.token(config.name)}-{subjects.token(tag)}",
-            subjects.trigger(f"all:{tag}"),
-            True,
-        )
-        for tag in dict.fromkeys(config.tags)
-    ]
-    return pools + fans
-
-
-def consumer_config(binding: Binding, config: ExecutorConfig, now: datetime) -> ConsumerConfig:
-    """The config a missing consumer is created with."""
-    return ConsumerConfig(
-        name=binding.durable,
-        durable_name=binding.durable,
-        description=f"jetcron executor {'fan-out' if binding.fanout else 'pool'} {binding.subject}",
-        filter_subject=binding.subject,
-        ack_policy=AckPolicy.EXPLICIT,
-        # why: DeliverPolicy.NEW would lose triggers appended just before the pool's first
-        # executor came up; ALL would replay all history. An hour back is the middle ground.
-        deliver_policy=DeliverPolicy.BY_START_TIME,
-        opt_start_time=now - START_LOOKBACK,
-        ack_wait=config.ack_wait_s,
-        max_deliver=-1,  # why: deferrals and retries are naks, and each counts as a delivery
-        max_ack_pending=max(MIN_ACK_PENDING, config.concurrency * 4),
-    )
-
-
-def validate(config: ExecutorConfig) -> None:
-    """InvalidInput if a name cannot be part of a subject or consumer name."""
-    for what, value in [
-        ("name", config.name),
-        *[("target", t) for t in config.targets],
-        *[("tag", t) for t in config.tags],
-    ]:
-        if not value or _FORBIDDEN & set(value):
-            raise InvalidInput(
-                f"invalid executor {what} {value!r}: no spaces, '*', '>', '/' or '\\'"
-            )
-    if config.concurrency < 1:
-        raise InvalidInput(f"concurrency must be at least 1, got {config.concurrency}")
 
 
 @dataclass(eq=False)
@@ -210,52 +103,6 @@ class _Run:
             self.cancel.set()
 
 
-@dataclass
-class _Bound:
-    binding: Binding
-    sub: JetStreamContext.PullSubscription
-    ack_wait: float
-
-
-class _Slots:
-    """Counts free run slots; fetchers take them before fetching, runs give them back."""
-
-    def __init__(self, n: int) -> None:
-        self.free = n
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    async def take(self, up_to: int) -> int:
-        """Wait for a free slot, take up to `up_to`; 0 once closed."""
-        while self.free <= 0 and not self.closed:
-            self._changed.clear()
-            await self._changed.wait()
-        if self.closed:
-            return 0
-        n = min(up_to, self.free)
-        self.free -= n
-        return n
-
-    def give(self, n: int) -> None:
-        """Return slots."""
-        if n:
-            self.free += n
-            self._changed.set()
-
-    def close(self) -> None:
-        """Wake every waiter with 0."""
-        self.closed = True
-        self._changed.set()
-
-
-_COUNTERS: dict[type, str] = {
-    RunSucceeded: "succeeded",
-    RunFailed: "failed",
-    RunTimedOut: "timed_out",
-    RunCancelled: "cancelled",
-}
-
-
 class Executor:
     """Runs the triggers of its targets; see the module docstring for the lifecycle."""
 
@@ -269,9 +116,9 @@ class Executor:
     ) -> None:
         validate(config)
         self.nc = nc
-        self.js = nc.jetstream()
         self.config = config
         self.log = event_log or EventLog(nc)
+        """The log; one passed in must already be open."""
         self._owns_log = event_log is None
         self.clock = clock or SystemClock()
         self.stats = ExecutorStats()
@@ -279,10 +126,8 @@ class Executor:
         self._actor = f"executor:{config.name}"
         self._runs: dict[str, _Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._bound: list[_Bound] = []
-        self._slots = _Slots(config.concurrency)
-        self._stopping = asyncio.Event()
-        self._ready = asyncio.Event()
+        self._consumers: list[Consumer] = []
+        self._reset()
 
     @property
     def running(self) -> list[str]:
@@ -294,8 +139,8 @@ class Executor:
         self._reset()
         await self._serve(stop, graceful=True)
 
-    async def run_burst(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 - a budget, not a deadline
-        """Process what is pending (including naks due within `timeout`); the number handled."""
+    async def run_burst(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 - a budget
+        """Process what is pending (naks due within `timeout` included); the number handled."""
         before = self.stats.handled
         stop = asyncio.Event()
         self._reset()
@@ -307,14 +152,12 @@ class Executor:
             stop.set()
         return self.stats.handled - before
 
-    # -- serving -----------------------------------------------------------------------------
+    # -- serving -------------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._slots, self._stopping, self._ready = (
-            _Slots(self.config.concurrency),
-            asyncio.Event(),
-            asyncio.Event(),
-        )
+        self._slots = Slots(self.config.concurrency)
+        self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
 
     async def _serve(self, stop: asyncio.Event, *, graceful: bool) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -322,72 +165,50 @@ class Executor:
             beat_stop = asyncio.Event()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._heartbeat().run(beat_stop))
-                fetchers = [tg.create_task(self._fetch_loop(bound)) for bound in self._bound]
+                fetchers = [tg.create_task(self._fetch_loop(c)) for c in self._consumers]
                 self._ready.set()
                 await stop.wait()
                 await self._shutdown(fetchers, graceful)
                 beat_stop.set()
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
+        c = self.config
         if self._owns_log:
             await self.log.open()
             stack.push_async_callback(_quietly, self.log.close)
         sub = await self.nc.subscribe(f"{CANCEL_PREFIX}.*", cb=self._on_cancel)
         stack.push_async_callback(_quietly, sub.unsubscribe)
-        self._bound = [await self._bind(b) for b in bindings(self.config)]
-        for bound in self._bound:
-            stack.push_async_callback(_quietly, bound.sub.unsubscribe)
-        log.info(
-            "executor %s serving %s",
-            self.config.name,
-            ", ".join(b.binding.subject for b in self._bound),
-        )
+        js, now = self.nc.jetstream(), self.clock.now()
+        self._consumers = []
+        for b in bindings(c.name, c.targets, c.tags):
+            cc = consumer_config(b, ack_wait=c.ack_wait_s, concurrency=c.concurrency, now=now)
+            self._consumers.append(await Consumer(js, self.log.stream, b, cc).open())
+            stack.push_async_callback(_quietly, self._consumers[-1].close)
+        subjects_ = ", ".join(x.binding.subject for x in self._consumers)
+        log.info("executor %s serving %s", c.name, subjects_)
 
     def _heartbeat(self) -> Heartbeat:
         c = self.config
         identity = ExecutorInfo(
-            name=c.name,
-            targets=list(c.targets),
-            tags=list(c.tags),
-            interval_s=c.heartbeat_s,
+            name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
             started_at=self.clock.now(),
-        )
+        )  # fmt: skip
         return Heartbeat(
             self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock
         )
 
-    async def _bind(self, binding: Binding) -> _Bound:
-        info = await self._ensure_consumer(binding)
-        sub = await self.js.pull_subscribe_bind(durable=binding.durable, stream=self.log.stream)
-        return _Bound(binding, sub, info.config.ack_wait or self.config.ack_wait_s)
-
-    async def _ensure_consumer(self, binding: Binding) -> ConsumerInfo:
-        with contextlib.suppress(NotFoundError):
-            return await self.js.consumer_info(self.log.stream, binding.durable)
-        config = consumer_config(binding, self.config, self.clock.now())
-        try:
-            return await self.js.add_consumer(self.log.stream, config)
-        except APIError as err:
-            # why: a peer of the pool created it a moment before us (its start time wins);
-            # the server then answers 10012 "start time can not be updated" or 10148.
-            try:
-                return await self.js.consumer_info(self.log.stream, binding.durable)
-            except NotFoundError:
-                raise err from None
-
     async def _shutdown(self, fetchers: list[asyncio.Task[None]], graceful: bool) -> None:
-        deadline = asyncio.get_running_loop().time() + self.config.drain_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.drain_timeout_s
         self._stopping.set()
         self._slots.close()
         if not graceful:
-            # why: burst mode stops only when the consumers are empty, so nothing is in flight.
+            # why: burst mode stops only once its consumers are empty: nothing is in flight.
             for task in fetchers:
                 task.cancel()
         await asyncio.gather(*fetchers, return_exceptions=True)
         if self._tasks:
-            await asyncio.wait(
-                set(self._tasks), timeout=max(0.0, deadline - asyncio.get_running_loop().time())
-            )
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
         for run in list(self._runs.values()):
             log.info("executor %s: handing run %s back", self.config.name, run.ref.run_id)
             run.hand_back()
@@ -396,66 +217,49 @@ class Executor:
 
     async def _until_idle(self) -> None:
         await self._ready.wait()
-        while self._tasks or not await self._consumers_idle():
-            await asyncio.sleep(0.1)
+        # why: "nothing pending" lives on the server (delayed naks included): poll it.
+        while self._tasks or not all([await c.idle() for c in self._consumers]):  # noqa: ASYNC110
+            await asyncio.sleep(_IDLE_POLL_S)
 
-    async def _consumers_idle(self) -> bool:
-        for bound in self._bound:
-            info = await self.js.consumer_info(self.log.stream, bound.binding.durable)
-            if info.num_pending or info.num_ack_pending:
-                return False
-        return True
-
-    async def _fetch_loop(self, bound: _Bound) -> None:
+    async def _fetch_loop(self, consumer: Consumer) -> None:
         # why: a fair share of the slots per consumer, so an idle one cannot starve the rest.
-        share = max(1, self.config.concurrency // len(self._bound))
+        share = max(1, self.config.concurrency // len(self._consumers))
         while not self._stopping.is_set():
             n = await self._slots.take(share)
             if n == 0:
                 return
-            msgs = await self._fetch(bound, n)
+            msgs = await consumer.fetch(n)
             self._slots.give(n - len(msgs))
             for msg in msgs:
-                self._spawn(msg, bound)
+                task = asyncio.create_task(self._handle(msg, consumer))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
-    async def _fetch(self, bound: _Bound, n: int) -> list[Msg]:
-        try:
-            return await bound.sub.fetch(n, timeout=FETCH_TIMEOUT_S)
-        except TimeoutError:
-            return []
-        except Exception as err:  # noqa: BLE001 - keep serving through server hiccups
-            log.warning(
-                "executor %s: fetch from %s failed: %s",
-                self.config.name,
-                bound.binding.durable,
-                err,
-            )
-            await asyncio.sleep(1.0)
-            with contextlib.suppress(Exception):
-                await self._ensure_consumer(bound.binding)
-            return []
-
-    def _spawn(self, msg: Msg, bound: _Bound) -> None:
-        task = asyncio.create_task(self._handle(msg, bound))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _on_cancel(self, msg: Msg) -> None:
+        run_id = msg.subject[len(CANCEL_PREFIX) + 1 :]
+        text = msg.data.decode("utf-8", "replace").strip()
+        reason = f"cancel requested: {text}" if text else "cancel requested"
+        for run in list(self._runs.values()):
+            if run_id in (run.ref.run_id, run.ref.trigger_run_id):
+                log.info(
+                    "executor %s: cancelling %s (%s)", self.config.name, run.ref.run_id, reason
+                )
+                run.request_cancel(reason)
 
     # -- one message ---------------------------------------------------------------------------
 
-    async def _handle(self, msg: Msg, bound: _Bound) -> None:
+    async def _handle(self, msg: Msg, consumer: Consumer) -> None:
         try:
             if self._stopping.is_set():
-                await msg.nak()  # why: fetched as we stopped: give it straight back
+                await msg.nak()  # why: fetched just as we stopped: give it straight back
                 return
-            async with _keepalive(msg, bound.ack_wait / 3):
-                await self._process(msg, bound.binding.fanout)
+            async with keepalive(msg, consumer.ack_wait / 3):
+                await self._process(msg, consumer.binding.fanout)
         except Exception:
             self.stats.errors += 1
-            log.exception(
-                "executor %s: a trigger failed to process; handing it back", self.config.name
-            )
+            log.exception("executor %s: a trigger failed to process; nak", self.config.name)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=min(bound.ack_wait, 5.0))
+                await msg.nak(delay=min(consumer.ack_wait, 5.0))
         finally:
             self.stats.handled += 1
             self._slots.give(1)
@@ -463,24 +267,15 @@ class Executor:
     async def _process(self, msg: Msg, fanout: bool) -> None:
         envelope = decode(msg.data)
         if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
-            what = (
-                envelope.problem
-                if isinstance(envelope, UnknownEvent)
-                else type(envelope.event).__name__
-            )
-            log.warning(
-                "executor %s: dropping a message on %s that is no trigger: %s",
-                self.config.name,
-                msg.subject,
-                what,
-            )
+            what = envelope.problem if isinstance(envelope, UnknownEvent) else envelope.event
+            log.warning("executor %s: not a trigger on %s: %s", self.config.name, msg.subject, what)
             self.stats.poison += 1
             await msg.term()
             return
-        trigger = envelope.event
-        run = _Run(runner.run_ref(trigger, self.config.name, fanout=fanout), trigger, envelope.id)
+        ref = runner.run_ref(envelope.event, self.config.name, fanout=fanout)
+        run = _Run(ref, envelope.event, envelope.id)
         if run.ref.run_id in self._runs:
-            # why: redelivered while we still run it (a missed in-progress): do not run it twice.
+            # why: redelivered while we still run it (a missed in-progress): never run it twice.
             self.stats.duplicates += 1
             await msg.nak(delay=self.config.ack_wait_s)
             return
@@ -495,9 +290,7 @@ class Executor:
         step = runner.gate(history, self.clock.now())
         if isinstance(step, runner.Finished):
             self.stats.duplicates += 1
-            log.info(
-                "executor %s: run %s already finished; acking", self.config.name, run.ref.run_id
-            )
+            log.info("executor %s: run %s already finished", self.config.name, run.ref.run_id)
             await msg.ack()
         elif isinstance(step, runner.NotYet):
             await msg.nak(delay=step.delay_s)
@@ -507,8 +300,8 @@ class Executor:
             await self._attempt(run, msg, history)
 
     async def _history(self, subject: str) -> RunHistory:
-        # why: the common case is a first delivery with nothing on the run subject yet; one
-        # direct get answers it, and a final last event answers a redelivery of a done run.
+        # why: usually a first delivery with nothing on the run subject yet: one direct get
+        # answers it, and a final last event answers a redelivery of a finished run.
         last = await self.log.last(subject)
         if last is None:
             return RunHistory()
@@ -521,20 +314,12 @@ class Executor:
         conditions = run.trigger.conditions
         assert conditions is not None
         sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
-        decision = runner.admit(
-            history,
-            conditions,
-            evaluate(conditions, sample),
-            self.clock.now(),
-            base_s=self.config.defer_base_s,
-        )
+        verdict, now = evaluate(conditions, sample), self.clock.now()
+        decision = runner.admit(history, conditions, verdict, now, base_s=self.config.defer_base_s)
         if isinstance(decision, runner.Admit):
             if decision.forced:
                 log.warning(
-                    "executor %s: run %s forced: %s",
-                    self.config.name,
-                    run.ref.run_id,
-                    decision.reason,
+                    "executor %s: %s forced: %s", self.config.name, run.ref.run_id, decision.reason
                 )
             return True
         if isinstance(decision, runner.Expire):
@@ -549,13 +334,13 @@ class Executor:
         return False
 
     async def _attempt(self, run: _Run, msg: Msg, history: RunHistory) -> None:
-        if not run.cancel.is_set():
-            result = await self._execute(run, history.attempt)
-        else:
+        if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
+        else:
+            result = await self._execute(run, history.attempt)
         if run.handed_back:
             self.stats.handed_back += 1
-            await msg.nak()  # why: no final event, so the next executor runs it
+            await msg.nak()  # why: no final event, so whoever gets it next runs it
             return
         if result.outcome == "cancelled":
             result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
@@ -574,33 +359,23 @@ class Executor:
                 return await self._run_action(run, attempt, on_start)
             return await self._run_command(run, attempt, on_start)
         finally:
-            # why: the result must follow its RunStarted in the log.
-            await asyncio.gather(*started)
+            await asyncio.gather(*started)  # why: a result must follow its RunStarted in the log
 
     async def _run_command(
         self, run: _Run, attempt: int, on_start: Callable[[int], None]
     ) -> RunResult:
         job, c = run.trigger.job, self.config
+        path = os.environ.get("PATH") or DEFAULT_PATH
         try:
             argv = resolve_command(
-                job.command,
-                job.shell,
-                allow=c.allow,
-                allow_shell=c.allow_shell,
-                path=os.environ.get("PATH") or DEFAULT_PATH,
+                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
             env = build_env(job.env, runner.run_vars(run.ref, attempt))
             result = await run_process(
-                argv,
-                cwd=cwd,
-                env=env,
-                timeout=run.trigger.timeout_s,
-                grace=c.kill_grace_s,
-                output_cap=c.output_cap,
-                cancel=run.cancel,
-                on_start=on_start,
-            )
+                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s, grace=c.kill_grace_s,
+                output_cap=c.output_cap, cancel=run.cancel, on_start=on_start,
+            )  # fmt: skip
         except InvalidInput as err:
             return runner.rejected(err)
         return runner.from_process(result, cancel_reason=run.cancel_reason)
@@ -613,67 +388,41 @@ class Executor:
         try:
             resolve(job.action)
         except InvalidInput as err:
-            return runner.rejected(err)
+            return runner.rejected(err)  # why: like a refused command: it never started
         on_start(None)
         ctx = ActionContext(
-            run_id=run.ref.run_id,
-            schedule=run.ref.name,
-            fire_time=run.ref.fire_time,
-            attempt=attempt,
-            cancel=run.cancel,
-            params=dict(job.params),
-        )
-        return await run_action(
-            job.action, ctx, timeout=run.trigger.timeout_s, grace=self.config.kill_grace_s
-        )
+            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
+            attempt=attempt, cancel=run.cancel, params=dict(job.params),
+        )  # fmt: skip
+        timeout = run.trigger.timeout_s
+        return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
 
     async def _record(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         event, delay = runner.result_event(
-            run.ref,
-            result,
-            attempt=history.attempt,
-            tries=history.tries,
-            retry=run.trigger.retry,
-            timeout_s=run.trigger.timeout_s,
-            now=self.clock.now(),
-        )
+            run.ref, result, attempt=history.attempt, tries=history.tries,
+            retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
+        )  # fmt: skip
         await self._append(run, event, f"{history.attempt}:result")
         self._count(event, delay)
-        # why: ack/nak only now that the result is stored; a crash before this redelivers.
+        # why: ack/nak only once the result is stored; a crash before this means redelivery.
         if delay is None:
             await msg.ack()
         else:
             await msg.nak(delay=delay)
 
-    async def _append(self, run: _Run, event: RunEvent, key: str) -> PubAck:
+    async def _append(self, run: _Run, event: AnyEvent, key: str) -> PubAck:
         envelope = Envelope(
-            id=ids.new_id(),
-            at=self.clock.now(),
-            actor=self._actor,
-            event=event,
-            causation_id=run.cause,
-            correlation_id=run.ref.trigger_run_id,
-        )
-        # why: the msg id makes a re-sent append (lost ack, redelivery) land once.
+            id=ids.new_id(), at=self.clock.now(), actor=self._actor, event=event,
+            causation_id=run.cause, correlation_id=run.ref.trigger_run_id,
+        )  # fmt: skip
+        # why: the msg id makes a re-sent append (lost ack, redelivery) land only once.
         return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
 
-    def _count(self, event: RunEvent, delay: float | None) -> None:
-        name = _COUNTERS.get(type(event))
-        if name is not None:
-            setattr(self.stats, name, getattr(self.stats, name) + 1)
+    def _count(self, event: ResultEvent, delay: float | None) -> None:
+        name = runner.counter_name(event)
+        setattr(self.stats, name, getattr(self.stats, name) + 1)
         if delay is not None:
             self.stats.retried += 1
-
-    async def _on_cancel(self, msg: Msg) -> None:
-        run_id = msg.subject[len(CANCEL_PREFIX) + 1 :]
-        text = msg.data.decode("utf-8", "replace").strip()
-        reason = f"cancel requested: {text}" if text else "cancel requested"
-        for run in list(self._runs.values()):
-            if run_id in (run.ref.run_id, run.ref.trigger_run_id):
-                log.info(
-                    "executor %s: cancelling run %s (%s)", self.config.name, run.ref.run_id, reason
-                )
-                run.request_cancel(reason)
 
 
 async def _quietly(close: Callable[[], Awaitable[object]]) -> None:
@@ -682,21 +431,3 @@ async def _quietly(close: Callable[[], Awaitable[object]]) -> None:
         await close()
     except Exception as err:  # noqa: BLE001 - cleanup is best effort
         log.debug("cleanup step failed: %s", err)
-
-
-@contextlib.asynccontextmanager
-async def _keepalive(msg: Msg, every: float) -> AsyncIterator[None]:
-    """Send in-progress acks every `every` seconds while the body runs."""
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

@@ -51,7 +51,11 @@ def bindings(name: str, targets: list[str], tags: list[str]) -> list[Binding]:
         for t in dict.fromkeys([*targets, *tags])
     ]
     fans = [
-        Binding(f"fan-{subjects.token(name)}-{subjects.token(tag)}", subjects.trigger(f"all:{tag}"), True)
+        Binding(
+            f"fan-{subjects.token(name)}-{subjects.token(tag)}",
+            subjects.trigger(f"all:{tag}"),
+            True,
+        )
         for tag in dict.fromkeys(tags)
     ]
     return pools + fans
@@ -111,7 +115,9 @@ class Consumer:
         """Create the durable if needed and bind to it."""
         info = await ensure_consumer(self.js, self.stream, self.binding, self.config)
         self.ack_wait = info.config.ack_wait or self.ack_wait
-        self._sub = await self.js.pull_subscribe_bind(durable=self.binding.durable, stream=self.stream)
+        self._sub = await self.js.pull_subscribe_bind(
+            durable=self.binding.durable, stream=self.stream
+        )
         return self
 
     async def close(self) -> None:

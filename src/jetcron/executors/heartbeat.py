@@ -20,7 +20,7 @@ import math
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from nats.aio.client import Client
@@ -178,10 +178,6 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
             except msgspec.DecodeError as err:
                 log.warning("skipping bad heartbeat on %s: %s", record.subject, err)
                 continue
-            seen = (
-                datetime.fromtimestamp(record.stored_ns / 1e9, timezone.utc)
-                if record.stored_ns
-                else None
-            )
+            seen = datetime.fromtimestamp(record.stored_ns / 1e9, UTC) if record.stored_ns else None
             infos.append(msgspec.structs.replace(info, seen_at=seen))
     return sorted(infos, key=lambda i: i.name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -21,7 +21,6 @@ from jetcron.scheduler.events import (
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
-    RunEvent,
     RunFailed,
     RunLost,
     RunOutput,
@@ -96,10 +95,10 @@ def run_vars(ref: RunRef, attempt: int) -> dict[str, str]:
 
 def iso_z(when: datetime) -> str:
     """ISO-8601 UTC with a trailing Z."""
-    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-# -- history -------------------------------------------------------------------------------
+# -- history -----------------------------------------------------------------------------------
 
 
 class RunHistory(msgspec.Struct, kw_only=True):
@@ -154,7 +153,7 @@ def summarize(events: Sequence[StoredEvent]) -> RunHistory:
     return h
 
 
-# -- gates before an attempt -----------------------------------------------------------------
+# -- gates before an attempt -------------------------------------------------------------------
 
 
 class Finished(msgspec.Struct, frozen=True):
@@ -226,7 +225,8 @@ def admit(
         else (now - history.first_deferral_at).total_seconds()
     )
     if history.first_deferral_at is not None and waited >= conditions.max_defer_s:
-        reason = f"deferred too long: {waited:.1f}s > max_defer_s {conditions.max_defer_s:g}s ({verdict.reason})"
+        limit = conditions.max_defer_s
+        reason = f"deferred too long: {waited:.1f}s > max_defer_s {limit:g}s ({verdict.reason})"
         return (
             Expire(reason) if conditions.on_expire == "skip" else Admit(forced=True, reason=reason)
         )
@@ -313,6 +313,10 @@ def rejected(err: Exception) -> RunResult:
     return RunResult(outcome="failed", failure_class=FailureClass.PERMANENT.value, error=str(err))
 
 
+ResultEvent = RunSucceeded | RunFailed | RunTimedOut | RunCancelled
+"""The event that ends an attempt."""
+
+
 def result_event(
     ref: RunRef,
     result: RunResult,
@@ -322,7 +326,7 @@ def result_event(
     retry: RetryPolicy,
     timeout_s: float | None,
     now: datetime,
-) -> tuple[RunEvent, float | None]:
+) -> tuple[ResultEvent, float | None]:
     """The event that records a result, and the retry delay (None: the run is over, ack it)."""
     common = ref.fields(attempt)
     if result.outcome == "succeeded":
@@ -356,6 +360,19 @@ def result_event(
         output=result.output,
         next_retry_at=next_at,
     ), delay
+
+
+def counter_name(event: ResultEvent) -> str:
+    """The stats counter an attempt's end counts in."""
+    match event:
+        case RunSucceeded():
+            return "succeeded"
+        case RunFailed():
+            return "failed"
+        case RunTimedOut():
+            return "timed_out"
+        case RunCancelled():
+            return "cancelled"
 
 
 def retry_after(result: RunResult, tries: int, retry: RetryPolicy) -> float | None:

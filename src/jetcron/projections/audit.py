@@ -59,7 +59,7 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
 def apply(view: AuditView, stored: StoredEvent) -> None:
     """Fold one stored event into the audit view."""
     event = stored.envelope.event
-    if type(event) in HANDLERS:
+    if isinstance(event, ScheduleEvent):
         _on_schedule_event(view, event, stored)
 
 

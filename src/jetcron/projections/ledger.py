@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.projections.runs import RunStatus
+from jetcron.projections.runs import OUTCOMES
 from jetcron.scheduler.events import (
     FireEvent,
     FireMissed,
@@ -126,33 +126,13 @@ def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> Non
         entry.reason = event.reason
 
 
-def _ended(view: LedgerView, event: RunEvent, status: RunStatus) -> None:
+def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
+    if isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None:
+        return  # why: the ledger records outcomes; attempts are the runs view's job
     entry = view.entries.get(event.fire_id)
-    # why: the first final outcome wins, as in the runs view; progress is the runs view's job.
+    # why: the first final outcome wins, as in the runs view.
     if entry is not None and entry.status == "triggered" and entry.run_id == event.run_id:
-        entry.status = status
-
-
-def _on_succeeded(view: LedgerView, event: RunSucceeded, stored: StoredEvent) -> None:
-    _ended(view, event, "succeeded")
-
-
-def _on_failed(view: LedgerView, event: RunFailed, stored: StoredEvent) -> None:
-    if event.next_retry_at is None:
-        _ended(view, event, "failed")
-
-
-def _on_timed_out(view: LedgerView, event: RunTimedOut, stored: StoredEvent) -> None:
-    if event.next_retry_at is None:
-        _ended(view, event, "timed_out")
-
-
-def _on_cancelled(view: LedgerView, event: RunCancelled, stored: StoredEvent) -> None:
-    _ended(view, event, "cancelled")
-
-
-def _on_lost(view: LedgerView, event: RunLost, stored: StoredEvent) -> None:
-    _ended(view, event, "lost")
+        entry.status = OUTCOMES[type(event)]
 
 
 Handler = Callable[[LedgerView, Any, StoredEvent], None]
@@ -160,10 +140,10 @@ HANDLERS: dict[type, Handler] = {
     RunTriggered: _on_triggered,
     FireMissed: _on_missed,
     RunSkipped: _on_skipped,
-    RunSucceeded: _on_succeeded,
-    RunFailed: _on_failed,
-    RunTimedOut: _on_timed_out,
-    RunCancelled: _on_cancelled,
-    RunLost: _on_lost,
+    RunSucceeded: _on_result,
+    RunFailed: _on_result,
+    RunTimedOut: _on_result,
+    RunCancelled: _on_result,
+    RunLost: _on_result,
 }
 """Event type -> fold step; the container routes events through this table."""

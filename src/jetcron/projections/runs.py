@@ -45,12 +45,22 @@ FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timed_out", "lost"})
 
 # why: redeliveries make events of one run arrive late or twice. Until its first final
 # outcome (which wins), a run only moves forward along rank = attempt * 4 + phase; an
-# in-progress event behind the run's current rank is stale. Final outcomes ignore the
-# attempt: cancel and lost come from operators and watchdogs that may not know it.
+# in-progress event behind the run's current rank is stale. A final outcome applies
+# whatever its attempt: cancel and lost come from operators and watchdogs that may not know it.
 PHASE_DEFERRED, PHASE_STARTED, PHASE_RETRYING = 1, 2, 3
 _STATUS_PHASE: dict[str, int] = {"triggered": 0, "deferred": 1, "running": 2, "retrying": 3}
 TRIGGERED_RANK = 4
 """Rank of a run that was triggered and nothing else yet (attempt 1, phase 0)."""
+
+
+OUTCOMES: dict[type, RunStatus] = {
+    RunSucceeded: "succeeded",
+    RunFailed: "failed",
+    RunTimedOut: "timed_out",
+    RunCancelled: "cancelled",
+    RunLost: "lost",
+}
+"""The final status each result event type leads to (failures: when no retry follows)."""
 
 
 def is_behind(status: str, attempt: int, event_attempt: int, phase: int) -> bool:

@@ -10,6 +10,7 @@ import msgspec
 
 from jetcron.projections.runs import (
     FAILED_STATUSES,
+    OUTCOMES,
     PHASE_DEFERRED,
     PHASE_RETRYING,
     PHASE_STARTED,
@@ -87,7 +88,7 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     deleted: dict[str, ScheduleRow] = {}
     """schedule_id -> row of a deleted incarnation (late run events still land here)."""
     marks: dict[str, int] = {}
-    """run_id -> lifecycle rank of that run (attempt * 4 + phase, see runs), or ENDED: each outcome counts once."""
+    """run_id -> rank of that run (attempt * 4 + phase, see runs) or ENDED; outcomes count once."""
 
 
 def apply(view: SchedulesView, stored: StoredEvent) -> None:
@@ -118,7 +119,7 @@ def query(view: SchedulesView, state: str | None = None) -> list[ScheduleRow]:
 
 
 def next_fire(row: ScheduleRow, now: datetime) -> datetime | None:
-    """The next nominal fire time after `now`; None if paused, completed, deleted or past its end."""
+    """The next nominal fire after `now`; None if not active or past its end."""
     if row.state != "active":
         return None
     from jetcron.scheduler import spec
@@ -299,30 +300,11 @@ def _on_deferred(view: SchedulesView, event: RunDeferred, stored: StoredEvent) -
     _progress(view, event, PHASE_DEFERRED, "deferred")
 
 
-def _on_succeeded(view: SchedulesView, event: RunSucceeded, stored: StoredEvent) -> None:
-    _ended(view, event, stored.envelope.at, "succeeded")
-
-
-def _on_failed(view: SchedulesView, event: RunFailed, stored: StoredEvent) -> None:
-    if event.next_retry_at is None:
-        _ended(view, event, stored.envelope.at, "failed")
-    else:
+def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
+    if isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None:
         _progress(view, event, PHASE_RETRYING, "retrying")
-
-
-def _on_timed_out(view: SchedulesView, event: RunTimedOut, stored: StoredEvent) -> None:
-    if event.next_retry_at is None:
-        _ended(view, event, stored.envelope.at, "timed_out")
     else:
-        _progress(view, event, PHASE_RETRYING, "retrying")
-
-
-def _on_cancelled(view: SchedulesView, event: RunCancelled, stored: StoredEvent) -> None:
-    _ended(view, event, stored.envelope.at, "cancelled")
-
-
-def _on_lost(view: SchedulesView, event: RunLost, stored: StoredEvent) -> None:
-    _ended(view, event, stored.envelope.at, "lost")
+        _ended(view, event, stored.envelope.at, OUTCOMES[type(event)])
 
 
 Handler = Callable[[SchedulesView, Any, StoredEvent], None]
@@ -338,10 +320,10 @@ HANDLERS: dict[type, Handler] = {
     RunSkipped: _on_unrun_fire,
     RunStarted: _on_started,
     RunDeferred: _on_deferred,
-    RunSucceeded: _on_succeeded,
-    RunFailed: _on_failed,
-    RunTimedOut: _on_timed_out,
-    RunCancelled: _on_cancelled,
-    RunLost: _on_lost,
+    RunSucceeded: _on_result,
+    RunFailed: _on_result,
+    RunTimedOut: _on_result,
+    RunCancelled: _on_result,
+    RunLost: _on_result,
 }
 """Event type -> fold step; the container routes events through this table."""

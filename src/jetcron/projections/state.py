@@ -71,7 +71,7 @@ _ROUTES = _routes()
 
 
 def apply(views: Views, stored: StoredEvent) -> None:
-    """Fold one event into every view; a redelivered sequence is a no-op, a failing fold is poison."""
+    """Fold one event into every view; redelivery is a no-op, a failing fold is poison."""
     seq = stored.seq
     if seq <= views.position:
         return
