@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.executors.config import validate
 from jetcron.executors.consumers import Binding, Slots, bindings, consumer_config
 from jetcron.executors.heartbeat import list_executors
 from jetcron.scheduler.events import (
@@ -159,9 +161,18 @@ def test_for_host_defaults_to_hostname_and_default_pool() -> None:
     assert (c.name, c.targets, c.tags, c.concurrency) == ("pi", ["pi", "default"], ["lights"], 2)
 
 
-def test_invalid_names_are_rejected(nc: Client) -> None:
-    with pytest.raises(ValueError, match="invalid executor tag"):
-        Executor(nc, ExecutorConfig(name="a", targets=["a"], tags=["x y"]))
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"tags": ["x y"]}, "invalid executor tag 'x y'"),
+        ({"name": "a*"}, "invalid executor name"),
+        ({"targets": ["all:lights"]}, "join fan-out groups with tags"),
+        ({"concurrency": 0}, "concurrency must be at least 1"),
+    ],
+)
+def test_invalid_configs_are_rejected(changes: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        validate(msgspec.structs.replace(config("a"), **changes))
 
 
 # -- outcomes ----------------------------------------------------------------------------------

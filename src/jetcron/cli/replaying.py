@@ -14,7 +14,7 @@ from rich.progress import Progress
 from jetcron.cli.common import console, print_json, run, table, with_nats
 from jetcron.client import query
 from jetcron.projections import queries
-from jetcron.projections.state import Views, apply
+from jetcron.projections.state import Views, apply, record_undecodable
 from jetcron.scheduler.events import StoredEvent
 from jetcron.scheduler.log import EventLog
 
@@ -30,7 +30,7 @@ async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None)
             return views
         with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("replaying", total=end)
-            async with aclosing(event_log.read(until_seq=end)) as batches:
+            async with aclosing(event_log.read(until_seq=end, on_skipped=lambda seq, u: record_undecodable(views, seq, u.type, u.problem))) as batches:
                 async for batch in batches:
                     if not _fold_until(views, batch, limit_ns):
                         break

@@ -110,11 +110,11 @@ class Heartbeat:
         self.clock = clock or SystemClock()
         self.ttl_s = max(1, math.ceil(TTL_INTERVALS * identity.interval_s))
         self.offset: tuple[float, float] | None = None
+        self._bucket_ready = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until `stop`, then remove the key."""
-        await ensure_bucket(self.nc)
-        await self._beat_safely()
+        await self._beat_safely()  # why: the next one, right away, carries the measured offset
         try:
             while not stop.is_set():
                 await self._beat_safely()
@@ -131,6 +131,9 @@ class Heartbeat:
 
     async def beat(self) -> None:
         """Put one heartbeat and measure the clock offset with it."""
+        if not self._bucket_ready:
+            await ensure_bucket(self.nc)
+            self._bucket_ready = True
         sample = await asyncio.to_thread(self.sampler.sample)
         offset, error = self.offset if self.offset is not None else (None, None)
         t0 = self.clock.now()

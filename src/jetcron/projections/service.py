@@ -21,9 +21,10 @@ from jetcron.clock import Clock, SystemClock
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.projections import health, queries
 from jetcron.projections.metrics import Metrics
-from jetcron.projections.state import Views, apply_batch, restore, snapshot
+from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
 from jetcron.scheduler.errors import ScheduleNotFound
 from jetcron.scheduler.lease import Leadership, SoloLease
+from jetcron.scheduler.events import UnknownEvent
 from jetcron.scheduler.log import EventLog
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class ProjectionService:
         await self.restore()
         service = await self._serve()
         follow = asyncio.ensure_future(self.follow())
+        gauges = asyncio.ensure_future(self._update_gauges(stop))
         if self.metrics:
             self.metrics.start()
         if ready is not None:
@@ -79,6 +81,7 @@ class ProjectionService:
             await stop.wait()
         finally:
             follow.cancel()
+            gauges.cancel()
             await service.stop()
             await self.save_snapshot()
 
@@ -122,7 +125,8 @@ class ProjectionService:
 
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""
-        async for batch in self.log.read(from_seq=self.views.position + 1, follow=True):
+        async for batch in self.log.read(from_seq=self.views.position + 1, follow=True,
+                                         on_skipped=self._undecodable):
             apply_batch(self.views, batch)
             if self.metrics:
                 self.metrics.observe(self.views, batch)
@@ -130,6 +134,21 @@ class ProjectionService:
             self._since_snapshot += len(batch)
             if self._since_snapshot >= self.snapshot_every:
                 await self.save_snapshot()
+
+    async def _update_gauges(self, stop: asyncio.Event) -> None:
+        from jetcron.executors.heartbeat import list_executors
+
+        while self.metrics is not None and not stop.is_set():
+            try:
+                online = await list_executors(self.nc)
+                self.metrics.set_lag(await self.log.last_seq(), self.views.position, len(online))
+            except Exception as err:  # noqa: BLE001 - metrics must never take the service down
+                log.debug("metrics gauges: %s", err)
+            await asyncio.sleep(5)
+
+    def _undecodable(self, seq: int, unknown: UnknownEvent) -> None:
+        record_undecodable(self.views, seq, unknown.type, unknown.problem)
+        self._applied.set()
 
     async def sync(self, timeout: float = 2.0) -> None:
         """Wait until the views reflect the log as it is now (read-your-writes for the CLI)."""

@@ -133,6 +133,15 @@ def _appended_ns(stored: StoredEvent) -> int:
     return stored.stored_ns or _ns(stored.envelope.at)
 
 
+def record_undecodable(views: Views, seq: int, kind: str, problem: str) -> None:
+    """Count an event no view could even decode (unknown type, malformed) as poison."""
+    if seq <= views.position:
+        return
+    views.poison += 1
+    if len(views.poison_samples) < MAX_POISON_SAMPLES:
+        views.poison_samples.append(PoisonSample(seq, kind, problem))
+
+
 def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
     kind = event_type(stored.envelope.event)
     problem = f"{type(err).__name__}: {err}"

@@ -16,7 +16,7 @@ from jetcron import ids, subjects
 from jetcron.errors import InfrastructureError
 from jetcron.scheduler.events import Envelope, StoredEvent, encode
 from jetcron.scheduler.publisher import PubAck, Publisher
-from jetcron.scheduler.reader import RawRecord, decode_records, read_raw
+from jetcron.scheduler.reader import OnSkipped, RawRecord, decode_records, read_raw
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,14 @@ class EventLog:
         follow: bool = False,
         until_seq: int | None = None,
         batch: int = 10_000,
+        on_skipped: OnSkipped | None = None,
     ) -> AsyncIterator[list[StoredEvent]]:
-        """Decoded batches in log order; unknown events skipped with a warning."""
+        """Decoded batches in log order; unknown events skipped with a warning (and on_skipped)."""
         async for records in read_raw(
             self.nc, self.stream, from_seq=from_seq, subjects=subjects, follow=follow,
             until_seq=until_seq, batch=batch,
         ):
-            decoded = decode_records(records)
+            decoded = decode_records(records, on_skipped)
             if decoded:
                 yield decoded
 

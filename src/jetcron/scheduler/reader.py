@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from nats.aio.client import Client
@@ -184,13 +184,18 @@ def _take_all(first: Msg, queue: asyncio.Queue[Msg]) -> list[Msg]:
     return msgs
 
 
-def decode_records(records: list[RawRecord]) -> list[StoredEvent]:
-    """Decode a batch; undecodable or unknown events are logged and skipped, never raised."""
+OnSkipped = Callable[[int, UnknownEvent], None]
+
+
+def decode_records(records: list[RawRecord], on_skipped: OnSkipped | None = None) -> list[StoredEvent]:
+    """Decode a batch; undecodable or unknown events are logged, reported and skipped, never raised."""
     out: list[StoredEvent] = []
     for r in records:
         envelope = decode(r.data)
         if isinstance(envelope, UnknownEvent):
             log.warning("skipping event at seq %d on %s: %s (%s)", r.seq, r.subject, envelope.problem, envelope.type)
+            if on_skipped is not None:
+                on_skipped(r.seq, envelope)
             continue
         out.append(StoredEvent(r.seq, r.subject, envelope, r.stored_ns))
     return out
