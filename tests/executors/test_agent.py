@@ -332,7 +332,7 @@ async def test_deferred_under_pressure_then_cancelled_when_expired(
     executor = Executor(nc, config())
     await executor.run_burst(10)
     evs = await events(event_log, t)
-    assert set(kinds(evs[:-1])) == {"RunDeferred"} and len(evs) >= 3
+    assert set(kinds(evs[:-1])) == {"RunDeferred"} and len(evs) >= 2
     first, cancelled = evs[0], evs[-1]
     assert isinstance(first, RunDeferred) and first.deferrals == 1 and 0 < first.pressure <= 1
     assert "memory" in first.reason and first.next_attempt_at is not None

@@ -67,17 +67,22 @@ def _load_file(file: Path) -> dict[str, ScheduleDefinition]:
         if not isinstance(raw, dict):
             raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
         _strict(raw, str(file))
-        parsed = msgspec.convert(raw, ScheduleFile, strict=False)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+    except msgspec.DecodeError as err:
         raise InvalidInput(f"{file}: {err}") from err
-    result = {}
-    for name, definition in parsed.schedules.items():
-        try:
-            validate_name(name)
-            result[name] = validate_definition(definition)
-        except CommandRejected as err:
-            raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
-    return result
+    schedules = raw.get("schedules") or {}
+    if not isinstance(schedules, dict):
+        raise InvalidInput(f"{file}: 'schedules' must be a table/object of name -> definition")
+    return {name: _definition(file, name, body) for name, body in schedules.items()}
+
+
+def _definition(file: Path, name: str, body: Any) -> ScheduleDefinition:
+    try:
+        validate_name(name)
+        return validate_definition(msgspec.convert(body, ScheduleDefinition, strict=False))
+    except msgspec.ValidationError as err:
+        raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
+    except CommandRejected as err:
+        raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
 
 
 def plan(desired: dict[str, ScheduleDefinition], current: dict[str, ScheduleDefinition],
