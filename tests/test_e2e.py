@@ -146,3 +146,15 @@ def test_sigkill_leaves_no_server_and_restart_keeps_the_log(up: Up) -> None:
     up.start()
     names = [r["name"] for r in json.loads(up.cli("schedule", "list", "--json").stdout)]
     assert names == ["keep"]
+
+
+def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    require_nats_server()
+    from jetcron.server import NatsServer
+
+    with NatsServer(data_dir=tmp_path / "other") as other:
+        result = subprocess.run(
+            [sys.executable, "-m", "jetcron", "up", "--data-dir", str(tmp_path / "mine"), "--port", str(other.port)],
+            capture_output=True, text=True, env=ENV, timeout=30)
+    assert result.returncode == 1
+    assert f"port {other.port} is already in use" in result.stderr
