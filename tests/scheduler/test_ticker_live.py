@@ -1,0 +1,46 @@
+"""Ticker + executor with the real clock, briefly: overlap policies that need a running job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.scheduler.commands import CreateSchedule
+from jetcron.scheduler.events import RunCancelled, RunCancelRequested, RunStarted, RunTriggered, StoredEvent
+from jetcron.scheduler.handler import CommandHandler
+from jetcron.scheduler.log import EventLog
+from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.scheduler.ticker import Ticker
+
+
+async def all_events(log: EventLog) -> list[StoredEvent]:
+    out: list[StoredEvent] = []
+    async for batch in log.read():
+        out += batch
+    return out
+
+
+async def test_cancel_previous_stops_the_running_job(nc) -> None:
+    log = await EventLog(nc).open()
+    definition = ScheduleDefinition(spec="@every 2s", job=Job(command=["sleep", "30"]),
+                                    overlap="cancel_previous", timeout_s=60)
+    await CommandHandler(log).handle(CreateSchedule(
+        name="long", command_id="c", at=datetime.now(UTC), actor="t", definition=definition))
+    stop = asyncio.Event()
+    executor = Executor(nc, ExecutorConfig(name="e1", targets=["e1", "default"], ack_wait_s=5,
+                                           kill_grace_s=0.5, heartbeat_s=1, drain_timeout_s=1))
+    tasks = [asyncio.create_task(Ticker(log).run(stop)), asyncio.create_task(executor.run(stop))]
+    await asyncio.sleep(5.5)
+    stop.set()
+    await asyncio.gather(*tasks)
+    events = await all_events(log)
+    triggers = [e.event for e in events if isinstance(e.event, RunTriggered)]
+    cancel_requests = [e.event for e in events if isinstance(e.event, RunCancelRequested)]
+    cancelled = [e.event for e in events if isinstance(e.event, RunCancelled)]
+    started = [e.event for e in events if isinstance(e.event, RunStarted)]
+    assert len(triggers) >= 2
+    assert cancel_requests and cancel_requests[0].run_id == triggers[0].run_id
+    assert any(c.run_id == triggers[0].run_id for c in cancelled)
+    assert {s.run_id for s in started} >= {triggers[0].run_id, triggers[1].run_id}
+    await log.close()
