@@ -13,7 +13,7 @@ from rich.console import Console
 
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
 from jetcron.connect import ConnectOptions, connect
-from jetcron.errors import InfrastructureError
+from jetcron.errors import InvalidInput
 from jetcron.scheduler import service
 from jetcron.server import NatsServer
 
@@ -109,6 +109,8 @@ def executor(
     allow: list[str] | None = typer.Option(None, "--allow", help="Only these executables may run (repeatable)."),
     allow_shell: bool = typer.Option(False, "--allow-shell", help="Allow shell-string jobs."),
     work_dir: str | None = typer.Option(None, "--work-dir", help="Jobs' working directories must be inside this."),
+    ack_wait: float = typer.Option(30.0, "--ack-wait", help="Seconds before an unacknowledged trigger is redelivered."),
+    drain_timeout: float = typer.Option(30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
@@ -122,10 +124,11 @@ def executor(
         nc = await connect(ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}"), persistent=True)
         try:
             await _executor(nc, name, targets, tag_list, allow_shell, stop, concurrency=concurrency,
-                            allow=list(allow or []), work_dir=work_dir)
+                            allow=list(allow or []), work_dir=work_dir, ack_wait_s=ack_wait,
+                            drain_timeout_s=drain_timeout)
         finally:
             await nc.close()
 
     if concurrency < 1:
-        raise InfrastructureError("--concurrency must be >= 1")
+        raise InvalidInput("--concurrency must be >= 1")
     asyncio.run(main())

@@ -185,6 +185,8 @@ def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
                   f"{st['last_seq']}, R{st['replicas']}", highlight=False)
     console.print(f"[bold]projection[/] at seq {pr['position']} (lag {pr['lag']}), poison events {pr['poison_events']}",
                   highlight=False)
+    console.print(f"[bold]scheduler replicas[/] {len(s['scheduler_replicas'])}; ticker leader "
+                  f"{s['ticker_leader'] or 'none (no lease holder!)'}", highlight=False)
     console.print(f"[bold]schedules[/] {s['schedules'] or 'none'}; runs in flight {s['runs_in_flight']}", highlight=False)
     console.print(f"[bold]executors online[/] {len(s['executors'])}: "
                   f"{', '.join(e['name'] for e in s['executors']) or 'none'}", highlight=False)

@@ -246,9 +246,33 @@ class ProjectionService:
             "schedules": states,
             "runs_in_flight": in_flight,
             "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],
-            "leader": self.lease.is_leader(),
+            "scheduler_replicas": await self._replicas(),
+            "ticker_leader": await self._leader(),
             "version": __version__,
         }
+
+    async def _replicas(self) -> list[str]:
+        """Instances of the jetcron-query service that answer a micro PING within 250 ms."""
+        inbox = self.nc.new_inbox()
+        seen: list[str] = []
+
+        async def collect(msg: Any) -> None:
+            seen.append(str(msgspec.json.decode(msg.data).get("id", "?")))
+
+        sub = await self.nc.subscribe(inbox, cb=collect)
+        await self.nc.publish("$SRV.PING.jetcron-query", b"", reply=inbox)
+        await asyncio.sleep(0.25)
+        await sub.unsubscribe()
+        return seen
+
+    async def _leader(self) -> str | None:
+        """Who holds the ticker lease, if anyone."""
+        try:
+            msg = await self.log.js.get_last_msg(f"KV_{subjects.LEASE_BUCKET}", f"$KV.{subjects.LEASE_BUCKET}.ticker")
+            holder = msgspec.json.decode(msg.data or b"{}").get("holder") if msg.data else None
+        except Exception:  # noqa: BLE001 - no lease bucket yet: no leader
+            return None
+        return str(holder) if holder else None
 
     def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         """The whole state, for `jetcron replay --verify`."""
