@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from conftest import free_port, require_nats_server
-from jetcron.scheduler.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
+from jetcron.scheduler.events import RunSucceeded, RunTriggered, StoredEvent
 from jetcron.scheduler.log import EventLog
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -37,8 +37,20 @@ class Up:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetcron", "up", "--data-dir", str(self.data_dir), "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=ENV)
+                [
+                    sys.executable,
+                    "-m",
+                    "jetcron",
+                    "up",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=ENV,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.cli("status").returncode == 0:
@@ -48,9 +60,24 @@ class Up:
         raise AssertionError(f"jetcron up did not come up:\n{self.log.read_text()}")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "jetcron", *args, "--server", self.url] if args[0] not in ("schedule", "runs")
-                              else [sys.executable, "-m", "jetcron", args[0], args[1], "--server", self.url, *args[2:]],
-                              capture_output=True, text=True, env=ENV, timeout=30)
+        return subprocess.run(
+            [sys.executable, "-m", "jetcron", *args, "--server", self.url]
+            if args[0] not in ("schedule", "runs")
+            else [
+                sys.executable,
+                "-m",
+                "jetcron",
+                args[0],
+                args[1],
+                "--server",
+                self.url,
+                *args[2:],
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=30,
+        )
 
     def nats_server_pid(self) -> int:
         assert self.proc is not None
@@ -110,7 +137,12 @@ def test_every_2s_runs_aligned_and_succeeds(up: Up) -> None:
 
 
 def test_operator_workflow_and_bad_input(up: Up) -> None:
-    assert up.cli("schedule", "add", "nightly", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true").returncode == 0
+    assert (
+        up.cli(
+            "schedule", "add", "nightly", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true"
+        ).returncode
+        == 0
+    )
     again = up.cli("schedule", "add", "nightly", "0 4 * * *", "--", "true")
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = up.cli("schedule", "add", "x", "0 25 * * *", "--", "true")
@@ -120,16 +152,29 @@ def test_operator_workflow_and_bad_input(up: Up) -> None:
 
     assert up.cli("schedule", "pause", "nightly", "--reason", "disk swap").returncode == 0
     shown = json.loads(up.cli("schedule", "show", "nightly", "--json").stdout)
-    assert shown["state"] == "paused" and shown["paused_reason"] == "disk swap" and shown["next_fire"] is None
+    assert (
+        shown["state"] == "paused"
+        and shown["paused_reason"] == "disk swap"
+        and shown["next_fire"] is None
+    )
     assert up.cli("schedule", "resume", "nightly").returncode == 0
     listed = json.loads(up.cli("schedule", "list", "--json").stdout)
     [row] = listed
     assert {"name", "spec", "tz", "state", "version", "target", "command", "next_fire"} <= set(row)
-    assert row["state"] == "active" and row["version"] == 3 and row["next_fire"].endswith(("01:00:00Z", "02:00:00Z"))
+    assert (
+        row["state"] == "active"
+        and row["version"] == 3
+        and row["next_fire"].endswith(("01:00:00Z", "02:00:00Z"))
+    )
     assert up.cli("schedule", "delete", "nightly").returncode == 0
     assert json.loads(up.cli("schedule", "list", "--json").stdout) == []
     audit = json.loads(up.cli("audit", "nightly", "--json").stdout)
-    assert [a["type"] for a in audit] == ["schedule.created", "schedule.paused", "schedule.resumed", "schedule.deleted"]
+    assert [a["type"] for a in audit] == [
+        "schedule.created",
+        "schedule.paused",
+        "schedule.resumed",
+        "schedule.deleted",
+    ]
     assert audit[1]["reason"] == "disk swap"
 
 
@@ -140,7 +185,10 @@ def test_sigkill_leaves_no_server_and_restart_keeps_the_log(up: Up) -> None:
     up.proc.send_signal(signal.SIGKILL)
     up.proc.wait()
     deadline = time.monotonic() + 5
-    while psutil.pid_exists(server_pid) and psutil.Process(server_pid).status() != psutil.STATUS_ZOMBIE:
+    while (
+        psutil.pid_exists(server_pid)
+        and psutil.Process(server_pid).status() != psutil.STATUS_ZOMBIE
+    ):
         assert time.monotonic() < deadline, "nats-server outlived a SIGKILLed jetcron up"
         time.sleep(0.1)
     up.start()
@@ -154,7 +202,20 @@ def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
 
     with NatsServer(data_dir=tmp_path / "other") as other:
         result = subprocess.run(
-            [sys.executable, "-m", "jetcron", "up", "--data-dir", str(tmp_path / "mine"), "--port", str(other.port)],
-            capture_output=True, text=True, env=ENV, timeout=30)
+            [
+                sys.executable,
+                "-m",
+                "jetcron",
+                "up",
+                "--data-dir",
+                str(tmp_path / "mine"),
+                "--port",
+                str(other.port),
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=30,
+        )
     assert result.returncode == 1
     assert f"port {other.port} is already in use" in result.stderr

@@ -32,7 +32,9 @@ async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: 
 async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected/ScheduleNotFound."""
     verb = command.__struct_config__.tag
-    msg = await request(nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout)
+    msg = await request(
+        nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout
+    )
     reply = reply_decoder.decode(msg.data)
     if reply.ok:
         return reply
@@ -43,15 +45,21 @@ async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0)
     raise InfrastructureError(reply.error)
 
 
-async def query(nc: Client, view: str, params: dict[str, Any] | None = None, *, timeout: float = 5.0) -> Any:
+async def query(
+    nc: Client, view: str, params: dict[str, Any] | None = None, *, timeout: float = 5.0
+) -> Any:
     """Ask the projection service; returns the decoded JSON result."""
-    msg = await request(nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout)
+    msg = await request(
+        nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout
+    )
     headers = msg.headers or {}
     if "Nats-Service-Error-Code" in headers:
         # why: nats micro's error convention, so other NATS tooling reads our errors too
         code, message = headers["Nats-Service-Error-Code"], headers.get("Nats-Service-Error", "")
         if code == "404":
-            raise ScheduleNotFound(msgspec.json.decode(msg.data).get("name", "?") if msg.data else "?")
+            raise ScheduleNotFound(
+                msgspec.json.decode(msg.data).get("name", "?") if msg.data else "?"
+            )
         if code == "400":
             raise InvalidInput(message)
         raise InfrastructureError(message)

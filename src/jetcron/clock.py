@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -26,11 +26,11 @@ class SystemClock:
     """Wall-clock time; sleeps are precise to about a millisecond."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
         # why: asyncio.sleep drifts a little on long waits; re-check against the wall clock.
-        while (delay := (when - self.now()).total_seconds()) > 0:
+        while (delay := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(delay if delay < 1 else delay - 0.002)
 
 

@@ -88,18 +88,33 @@ def test_apply_plan_apply_export_prune(scheduler: str, tmp_path: Path) -> None:
     ("content", "suffix", "needle"),
     [
         ('[schedules.x]\nspecc = "@daily"\n', ".toml", "schedules.x: unknown field 'specc'"),
-        ('[schedules.x]\nspec = "@daily"\njob = { comand = ["true"] }\n', ".toml", "schedules.x.job: unknown field 'comand'"),
-        ('{"schedules": {"x": {"spec": "61 * * * *", "job": {"command": ["true"]}}}}', ".json", "schedules.x: invalid spec"),
-        ('{"schedules": {"x": {"spec": "@daily", "job": {"command": "true"}}}}', ".json", "schedules.x: Expected `array | null`, got `str` - at `$.job.command`"),
+        (
+            '[schedules.x]\nspec = "@daily"\njob = { comand = ["true"] }\n',
+            ".toml",
+            "schedules.x.job: unknown field 'comand'",
+        ),
+        (
+            '{"schedules": {"x": {"spec": "61 * * * *", "job": {"command": ["true"]}}}}',
+            ".json",
+            "schedules.x: invalid spec",
+        ),
+        (
+            '{"schedules": {"x": {"spec": "@daily", "job": {"command": "true"}}}}',
+            ".json",
+            "schedules.x: Expected `array | null`, got `str` - at `$.job.command`",
+        ),
         ("[schedules.x\n", ".toml", "bad.toml"),
     ],
     ids=["unknown-field", "unknown-nested-field", "bad-spec", "wrong-type", "syntax"],
 )
-def test_bad_files_name_the_file_and_field(scheduler: str, tmp_path: Path, content: str, suffix: str,
-                                            needle: str) -> None:
+def test_bad_files_name_the_file_and_field(
+    scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str
+) -> None:
     path = tmp_path / f"bad{suffix}"
     path.write_text(content)
     result = cli(scheduler, "apply", "-f", str(path))
     assert result.exit_code == 2, result.output
-    assert str(path) in result.stderr.replace("\n", "") and needle in result.stderr.replace("\n", "")
+    assert str(path) in result.stderr.replace("\n", "") and needle in result.stderr.replace(
+        "\n", ""
+    )
     assert json.loads(cli(scheduler, "schedule", "list", "--json").stdout) == []

@@ -7,24 +7,44 @@ import time
 
 from typer.testing import CliRunner
 
-from jetcron.cli.main import app
 from conftest import free_port
+from jetcron.cli.main import app
 
 runner = CliRunner()
 
 
 def test_preview_json_has_utc_and_local() -> None:
-    result = runner.invoke(app, ["preview", "30 2 * * *", "--tz", "Europe/Berlin",
-                                 "--after", "2026-03-28T00:00:00Z", "-n", "2", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "preview",
+            "30 2 * * *",
+            "--tz",
+            "Europe/Berlin",
+            "--after",
+            "2026-03-28T00:00:00Z",
+            "-n",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert rows[0] == {"utc": "2026-03-28T01:30:00Z", "local": "2026-03-28T02:30:00+01:00", "tz": "Europe/Berlin"}
+    assert rows[0] == {
+        "utc": "2026-03-28T01:30:00Z",
+        "local": "2026-03-28T02:30:00+01:00",
+        "tz": "Europe/Berlin",
+    }
     # why: 02:30 does not exist on 29 March in Berlin; fixed-time fires at the gap's end, 03:00 CEST
-    assert rows[1]["utc"] == "2026-03-29T01:00:00Z" and rows[1]["local"] == "2026-03-29T03:00:00+02:00"
+    assert (
+        rows[1]["utc"] == "2026-03-29T01:00:00Z" and rows[1]["local"] == "2026-03-29T03:00:00+02:00"
+    )
 
 
 def test_preview_table() -> None:
-    result = runner.invoke(app, ["preview", "@every 90s", "-n", "3", "--after", "2026-01-01T00:00:00Z"])
+    result = runner.invoke(
+        app, ["preview", "@every 90s", "-n", "3", "--after", "2026-01-01T00:00:00Z"]
+    )
     assert result.exit_code == 0
     assert "2026-01-01T00:01:30Z" in result.stdout
 
@@ -62,8 +82,14 @@ def test_bad_input_is_rejected_before_any_network(nats_url: str) -> None:
         (["schedule", "add", *server, "bad name", "@daily", "--", "true"], "invalid schedule name"),
         (["schedule", "add", *server, "x", "* * *", "--", "true"], "expected 5 fields"),
         (["schedule", "add", *server, "x", "@daily"], "nothing to run"),
-        (["schedule", "add", *server, "--timeout", "soon", "x", "@daily", "--", "true"], "--timeout"),
-        (["schedule", "add", *server, "--tz", "Mars/Olympus", "x", "@daily", "--", "true"], "Mars/Olympus"),
+        (
+            ["schedule", "add", *server, "--timeout", "soon", "x", "@daily", "--", "true"],
+            "--timeout",
+        ),
+        (
+            ["schedule", "add", *server, "--tz", "Mars/Olympus", "x", "@daily", "--", "true"],
+            "Mars/Olympus",
+        ),
         (["runs", "list", *server, "--status", "weird"], "unknown status"),
     ]:
         result = runner.invoke(app, args)

@@ -34,12 +34,24 @@ async def seed(event_log: EventLog) -> None:
     d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]))
     await h.handle(CreateSchedule(name="a", command_id="c1", at=T0, actor="alice", definition=d))
     await h.handle(CreateSchedule(name="b", command_id="c2", at=T0, actor="alice", definition=d))
-    await h.handle(UpdateSchedule(name="a", command_id="u1", at=T0, actor="bob", reason="slower",
-                                  patch=DefinitionPatch(spec="*/10 * * * *")))
-    await h.handle(PauseSchedule(name="b", command_id="p1", at=T0, actor="carol", reason="broken disk"))
+    await h.handle(
+        UpdateSchedule(
+            name="a",
+            command_id="u1",
+            at=T0,
+            actor="bob",
+            reason="slower",
+            patch=DefinitionPatch(spec="*/10 * * * *"),
+        )
+    )
+    await h.handle(
+        PauseSchedule(name="b", command_id="p1", at=T0, actor="carol", reason="broken disk")
+    )
 
 
-async def running(nc, event_log, **kw) -> tuple[ProjectionService, asyncio.Event, asyncio.Task[None]]:
+async def running(
+    nc, event_log, **kw
+) -> tuple[ProjectionService, asyncio.Event, asyncio.Task[None]]:
     service = ProjectionService(nc, event_log, **kw)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(service.run(stop, ready=ready))
@@ -52,7 +64,9 @@ async def test_queries_answer_from_the_log(nc, event_log) -> None:
     _, stop, task = await running(nc, event_log)
     rows = await query(nc, "schedules")
     assert [(r["name"], r["state"], r["version"], r["spec"]) for r in rows] == [
-        ("a", "active", 2, "*/10 * * * *"), ("b", "paused", 2, "*/5 * * * *")]
+        ("a", "active", 2, "*/10 * * * *"),
+        ("b", "paused", 2, "*/5 * * * *"),
+    ]
     audit = await query(nc, "audit", {"name": "a"})
     assert audit[1]["actor"] == "bob" and audit[1]["reason"] == "slower"
     assert audit[1]["diff"]["spec"] == ["*/5 * * * *", "*/10 * * * *"]
@@ -90,7 +104,10 @@ async def test_restart_resumes_from_snapshot_and_equals_a_rebuild(nc, event_log)
 async def test_poison_is_counted_and_skipped(nc, event_log) -> None:
     await seed(event_log)
     await nc.publish(subjects.fire("a"), b"{not json")
-    await nc.publish(subjects.fire("a"), b'{"id":"x","at":"2026-01-01T00:00:00Z","actor":"a","event":{"type":"fire.teleported"}}')
+    await nc.publish(
+        subjects.fire("a"),
+        b'{"id":"x","at":"2026-01-01T00:00:00Z","actor":"a","event":{"type":"fire.teleported"}}',
+    )
     await nc.flush()
     await seed(event_log)  # idempotent: nothing new, but the projection must still be alive
     h = CommandHandler(event_log)
@@ -109,10 +126,18 @@ async def test_metrics_endpoint_serves_prometheus_text(nc, event_log) -> None:
     port = free_port()
     service, stop, task = await running(nc, event_log, metrics_port=port)
     await service.sync()
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read())
+    body = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    )
     text = body.decode()
-    for name in ("jetcron_schedules", "jetcron_projection_position", "jetcron_projection_lag",
-                 "jetcron_executors_online", "jetcron_run_duration_seconds", "jetcron_poison_events"):
+    for name in (
+        "jetcron_schedules",
+        "jetcron_projection_position",
+        "jetcron_projection_lag",
+        "jetcron_executors_online",
+        "jetcron_run_duration_seconds",
+        "jetcron_poison_events",
+    ):
         assert name in text
     assert 'jetcron_schedules{state="paused"} 1.0' in text
     stop.set()

@@ -25,8 +25,14 @@ DEF = ScheduleDefinition(spec="@every 1m", job=Job(command=["false"]))
 
 
 def failed(i: int, retry: bool = False) -> RunFailed:
-    return RunFailed(schedule_id="s1", name="x", fire_id=f"f{i}", fire_time=T0, run_id=f"r{i}",
-                     next_retry_at=T0 if retry else None)
+    return RunFailed(
+        schedule_id="s1",
+        name="x",
+        fire_id=f"f{i}",
+        fire_time=T0,
+        run_id=f"r{i}",
+        next_retry_at=T0 if retry else None,
+    )
 
 
 def ok(i: int) -> RunSucceeded:
@@ -47,25 +53,46 @@ def test_three_final_failures_open_the_circuit() -> None:
 
 
 def test_retried_attempts_and_duplicates_do_not_count_and_success_resets() -> None:
-    _, commands = fold(failed(1, retry=True), failed(1), failed(1), failed(2), ok(3), failed(4), failed(5))
+    _, commands = fold(
+        failed(1, retry=True), failed(1), failed(1), failed(2), ok(3), failed(4), failed(5)
+    )
     assert commands == []
 
 
 def test_timeouts_count_and_threshold_is_per_schedule() -> None:
     timeout = RunTimedOut(schedule_id="s1", name="x", fire_id="f9", fire_time=T0, run_id="r9")
-    definition = ScheduleDefinition(spec="@every 1m", job=Job(command=["false"]), breaker_threshold=2)
+    definition = ScheduleDefinition(
+        spec="@every 1m", job=Job(command=["false"]), breaker_threshold=2
+    )
     _, commands = fold(failed(1), timeout, definition=definition)
     assert len(commands) == 1
-    _, none = fold(failed(1), failed(2), failed(3), definition=ScheduleDefinition(
-        spec="@every 1m", job=Job(command=["false"]), breaker_threshold=0))
+    _, none = fold(
+        failed(1),
+        failed(2),
+        failed(3),
+        definition=ScheduleDefinition(
+            spec="@every 1m", job=Job(command=["false"]), breaker_threshold=0
+        ),
+    )
     assert none == []
 
 
 def test_cooldown_resumes_only_system_pauses() -> None:
-    definition = ScheduleDefinition(spec="@every 1m", job=Job(command=["false"]), breaker_cooldown_s=600)
+    definition = ScheduleDefinition(
+        spec="@every 1m", job=Job(command=["false"]), breaker_cooldown_s=600
+    )
     state, [pause] = fold(failed(1), failed(2), failed(3), definition=definition)
-    state.apply(SchedulePaused(schedule_id="s1", name="x", version=2, reason=pause.reason, by_system=True,
-                               resume_at=pause.resume_at), T0)
+    state.apply(
+        SchedulePaused(
+            schedule_id="s1",
+            name="x",
+            version=2,
+            reason=pause.reason,
+            by_system=True,
+            resume_at=pause.resume_at,
+        ),
+        T0,
+    )
     assert state.due_resumes(T0 + timedelta(minutes=5)) == []
     [resume] = state.due_resumes(T0 + timedelta(minutes=11))
     assert isinstance(resume, ResumeSchedule) and resume.only_if_system_paused
@@ -74,11 +101,23 @@ def test_cooldown_resumes_only_system_pauses() -> None:
 async def test_breaker_pauses_through_the_log(nc) -> None:
     log = await EventLog(nc).open()
     handler = CommandHandler(log)
-    [created] = await handler.handle(CreateSchedule(name="flaky", command_id="c", at=T0, actor="t", definition=DEF))
+    [created] = await handler.handle(
+        CreateSchedule(name="flaky", command_id="c", at=T0, actor="t", definition=DEF)
+    )
     sid = created.event.schedule_id  # type: ignore[union-attr]
     for i in range(3):
-        event = RunFailed(schedule_id=sid, name="flaky", fire_id=f"f{i}", fire_time=T0, run_id=f"r{i}", error="boom")
-        await log.publish(subjects.run("flaky", f"r{i}"), Envelope(id=f"e{i}", at=T0, actor="executor:x", event=event))
+        event = RunFailed(
+            schedule_id=sid,
+            name="flaky",
+            fire_id=f"f{i}",
+            fire_time=T0,
+            run_id=f"r{i}",
+            error="boom",
+        )
+        await log.publish(
+            subjects.run("flaky", f"r{i}"),
+            Envelope(id=f"e{i}", at=T0, actor="executor:x", event=event),
+        )
     breaker = CircuitBreaker(log, handler)
     stop = asyncio.Event()
     task = asyncio.create_task(breaker.run(stop))
@@ -91,5 +130,8 @@ async def test_breaker_pauses_through_the_log(nc) -> None:
     await task
     paused = history[-1]
     assert isinstance(paused.event, SchedulePaused) and paused.event.by_system
-    assert paused.envelope.actor == "system" and paused.envelope.reason == "circuit open: 3 consecutive failures"
+    assert (
+        paused.envelope.actor == "system"
+        and paused.envelope.reason == "circuit open: 3 consecutive failures"
+    )
     await log.close()

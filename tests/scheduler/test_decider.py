@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -44,7 +44,7 @@ from jetcron.scheduler.model import (
     ScheduleDefinition,
 )
 
-UTC = timezone.utc
+UTC = UTC
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 3, 1, 12, 7, 30, tzinfo=UTC)
 NAME = "backup"
@@ -65,8 +65,9 @@ def _meta(name: str, command_id: str, reason: str = "", at: datetime = AT) -> di
     return {"name": name, "command_id": command_id, "at": at, "actor": "alice", "reason": reason}
 
 
-def create(name: str = NAME, spec: str = SPEC, *, command_id: str = "cmd-create",
-           **kw: Any) -> CreateSchedule:
+def create(
+    name: str = NAME, spec: str = SPEC, *, command_id: str = "cmd-create", **kw: Any
+) -> CreateSchedule:
     """Create `name` with `spec` and any definition fields in `kw`."""
     return CreateSchedule(**_meta(name, command_id), definition=definition(spec, **kw))
 
@@ -76,11 +77,17 @@ def update(name: str = NAME, *, command_id: str = "cmd-update", **patch: Any) ->
     return UpdateSchedule(**_meta(name, command_id), patch=DefinitionPatch(**patch))
 
 
-def pause(name: str = NAME, *, reason: str = "", by_system: bool = False,
-          resume_at: datetime | None = None) -> PauseSchedule:
+def pause(
+    name: str = NAME,
+    *,
+    reason: str = "",
+    by_system: bool = False,
+    resume_at: datetime | None = None,
+) -> PauseSchedule:
     """Pause `name` (as an operator unless by_system)."""
-    return PauseSchedule(**_meta(name, "cmd-pause", reason), by_system=by_system,
-                         resume_at=resume_at)
+    return PauseSchedule(
+        **_meta(name, "cmd-pause", reason), by_system=by_system, resume_at=resume_at
+    )
 
 
 def resume(name: str = NAME, *, only_if_system_paused: bool = False) -> ResumeSchedule:
@@ -103,24 +110,38 @@ def complete(name: str = NAME, *, schedule_id: str = SID, reason: str = "") -> C
     return CompleteSchedule(**_meta(name, "cmd-complete", reason), schedule_id=schedule_id)
 
 
-def created(version: int = 1, *, sid: str = SID, name: str = NAME, spec: str = SPEC,
-            **kw: Any) -> ScheduleCreated:
+def created(
+    version: int = 1, *, sid: str = SID, name: str = NAME, spec: str = SPEC, **kw: Any
+) -> ScheduleCreated:
     """The ScheduleCreated that create(...) produces."""
-    return ScheduleCreated(schedule_id=sid, name=name, version=version,
-                           definition=definition(spec, **kw))
+    return ScheduleCreated(
+        schedule_id=sid, name=name, version=version, definition=definition(spec, **kw)
+    )
 
 
 def updated(version: int, changed: list[str], spec: str = SPEC, **kw: Any) -> ScheduleUpdated:
     """A ScheduleUpdated of the first incarnation."""
-    return ScheduleUpdated(schedule_id=SID, name=NAME, version=version,
-                           definition=definition(spec, **kw), changed=changed)
+    return ScheduleUpdated(
+        schedule_id=SID,
+        name=NAME,
+        version=version,
+        definition=definition(spec, **kw),
+        changed=changed,
+    )
 
 
-def paused(version: int, *, reason: str = "", by_system: bool = False,
-           resume_at: datetime | None = None) -> SchedulePaused:
+def paused(
+    version: int, *, reason: str = "", by_system: bool = False, resume_at: datetime | None = None
+) -> SchedulePaused:
     """A SchedulePaused of the first incarnation."""
-    return SchedulePaused(schedule_id=SID, name=NAME, version=version, reason=reason,
-                          by_system=by_system, resume_at=resume_at)
+    return SchedulePaused(
+        schedule_id=SID,
+        name=NAME,
+        version=version,
+        reason=reason,
+        by_system=by_system,
+        resume_at=resume_at,
+    )
 
 
 def resumed(version: int) -> ScheduleResumed:
@@ -143,14 +164,25 @@ def manual_run(version: int, *, command_id: str = "cmd-trigger", **kw: Any) -> R
     d = definition(**kw)
     fire = f"{SID}:manual:{command_id}"
     return RunTriggered(
-        schedule_id=SID, name=NAME, fire_id=fire, fire_time=LATER, run_id=run_id_for(fire),
-        version=version, target=d.target, job=d.job, timeout_s=d.timeout_s, retry=d.retry,
-        conditions=d.conditions, manual=True,
+        schedule_id=SID,
+        name=NAME,
+        fire_id=fire,
+        fire_time=LATER,
+        run_id=run_id_for(fire),
+        version=version,
+        target=d.target,
+        job=d.job,
+        timeout_s=d.timeout_s,
+        retry=d.retry,
+        conditions=d.conditions,
+        manual=True,
     )
 
 
-SYSTEM_PAUSED = [created(), paused(2, reason="3 failures", by_system=True,
-                                   resume_at=AT + timedelta(hours=1))]
+SYSTEM_PAUSED = [
+    created(),
+    paused(2, reason="3 failures", by_system=True, resume_at=AT + timedelta(hours=1)),
+]
 BERLIN_9AM_SUMMER = datetime(2026, 6, 1, 7, 0, tzinfo=UTC)
 COND = Conditions(disk_path="/srv", disk_above_percent=80.0)
 
@@ -159,64 +191,134 @@ COND = Conditions(disk_path="/srv", disk_above_percent=80.0)
 ACCEPTED = [
     # create
     pytest.param([], create(), [created()], id="create"),
-    pytest.param([], create("a" * 64), [created(name="a" * 64, sid=derived_id(
-        "schedule", "a" * 64, "cmd-create"))], id="create-name-64-chars"),
-    pytest.param([], create("db_backup.v2-eu"), [created(name="db_backup.v2-eu", sid=derived_id(
-        "schedule", "db_backup.v2-eu", "cmd-create"))], id="create-name-punctuation"),
-    pytest.param([], create(tz="europe/berlin"), [created(tz="Europe/Berlin")],
-                 id="create-canonical-zone"),
-    pytest.param([], create(tz="Europe/Berlin", start=datetime(2026, 6, 1, 9, 0)),
-                 [created(tz="Europe/Berlin", start=BERLIN_9AM_SUMMER)],
-                 id="create-naive-start-is-zone-wall-time"),
-    pytest.param([], create(end=datetime(2026, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))),
-                 [created(end=BERLIN_9AM_SUMMER)], id="create-aware-end-to-utc"),
-    pytest.param([], create(spec="@every 90s", job=Job(action="noop"), conditions=COND),
-                 [created(spec="@every 90s", job=Job(action="noop"), conditions=COND)],
-                 id="create-every-action-conditions"),
-    pytest.param([created(), deleted(2)], create(command_id="cmd-create-2"),
-                 [created(sid=derived_id("schedule", NAME, "cmd-create-2"))],
-                 id="create-after-delete"),
+    pytest.param(
+        [],
+        create("a" * 64),
+        [created(name="a" * 64, sid=derived_id("schedule", "a" * 64, "cmd-create"))],
+        id="create-name-64-chars",
+    ),
+    pytest.param(
+        [],
+        create("db_backup.v2-eu"),
+        [
+            created(
+                name="db_backup.v2-eu", sid=derived_id("schedule", "db_backup.v2-eu", "cmd-create")
+            )
+        ],
+        id="create-name-punctuation",
+    ),
+    pytest.param(
+        [], create(tz="europe/berlin"), [created(tz="Europe/Berlin")], id="create-canonical-zone"
+    ),
+    pytest.param(
+        [],
+        create(tz="Europe/Berlin", start=datetime(2026, 6, 1, 9, 0)),
+        [created(tz="Europe/Berlin", start=BERLIN_9AM_SUMMER)],
+        id="create-naive-start-is-zone-wall-time",
+    ),
+    pytest.param(
+        [],
+        create(end=datetime(2026, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))),
+        [created(end=BERLIN_9AM_SUMMER)],
+        id="create-aware-end-to-utc",
+    ),
+    pytest.param(
+        [],
+        create(spec="@every 90s", job=Job(action="noop"), conditions=COND),
+        [created(spec="@every 90s", job=Job(action="noop"), conditions=COND)],
+        id="create-every-action-conditions",
+    ),
+    pytest.param(
+        [created(), deleted(2)],
+        create(command_id="cmd-create-2"),
+        [created(sid=derived_id("schedule", NAME, "cmd-create-2"))],
+        id="create-after-delete",
+    ),
     # update
-    pytest.param([created()], update(spec="0 * * * *"), [updated(2, ["spec"], "0 * * * *")],
-                 id="update-spec"),
-    pytest.param([created()], update(spec="0 * * * *", tz="UTC", target="nas-1", jitter_s=5.0),
-                 [updated(2, ["spec", "target", "jitter_s"], "0 * * * *", target="nas-1",
-                          jitter_s=5.0)], id="update-reports-only-changed-fields"),
+    pytest.param(
+        [created()], update(spec="0 * * * *"), [updated(2, ["spec"], "0 * * * *")], id="update-spec"
+    ),
+    pytest.param(
+        [created()],
+        update(spec="0 * * * *", tz="UTC", target="nas-1", jitter_s=5.0),
+        [updated(2, ["spec", "target", "jitter_s"], "0 * * * *", target="nas-1", jitter_s=5.0)],
+        id="update-reports-only-changed-fields",
+    ),
     pytest.param([created()], update(spec=SPEC), [], id="update-same-value-noop"),
     pytest.param([created()], update(), [], id="update-empty-patch-noop"),
     pytest.param([created()], update(tz="utc"), [], id="update-normalizes-to-same-noop"),
-    pytest.param([created(), updated(2, ["spec"], "0 * * * *")], update(spec="0 * * * *"), [],
-                 id="update-repeated-noop"),
-    pytest.param([created(), paused(2)], update(spec="0 * * * *"),
-                 [updated(3, ["spec"], "0 * * * *")], id="update-while-paused"),
-    pytest.param([created(), completed(2)], update(spec="0 * * * *"),
-                 [updated(3, ["spec"], "0 * * * *")], id="update-completed"),
-    pytest.param([created(), completed(2)], update(), [updated(3, [])],
-                 id="update-completed-unchanged-still-reactivates"),
+    pytest.param(
+        [created(), updated(2, ["spec"], "0 * * * *")],
+        update(spec="0 * * * *"),
+        [],
+        id="update-repeated-noop",
+    ),
+    pytest.param(
+        [created(), paused(2)],
+        update(spec="0 * * * *"),
+        [updated(3, ["spec"], "0 * * * *")],
+        id="update-while-paused",
+    ),
+    pytest.param(
+        [created(), completed(2)],
+        update(spec="0 * * * *"),
+        [updated(3, ["spec"], "0 * * * *")],
+        id="update-completed",
+    ),
+    pytest.param(
+        [created(), completed(2)],
+        update(),
+        [updated(3, [])],
+        id="update-completed-unchanged-still-reactivates",
+    ),
     # pause
     pytest.param([created()], pause(), [paused(2)], id="pause"),
-    pytest.param([created()], pause(reason="disk swap"), [paused(2, reason="disk swap")],
-                 id="pause-with-reason"),
-    pytest.param([created()], pause(reason="3 failures", by_system=True, resume_at=LATER),
-                 [paused(2, reason="3 failures", by_system=True, resume_at=LATER)],
-                 id="pause-by-system-with-resume-at"),
+    pytest.param(
+        [created()],
+        pause(reason="disk swap"),
+        [paused(2, reason="disk swap")],
+        id="pause-with-reason",
+    ),
+    pytest.param(
+        [created()],
+        pause(reason="3 failures", by_system=True, resume_at=LATER),
+        [paused(2, reason="3 failures", by_system=True, resume_at=LATER)],
+        id="pause-by-system-with-resume-at",
+    ),
     pytest.param([created(), paused(2)], pause(reason="again"), [], id="pause-already-paused"),
-    pytest.param([created(), paused(2)], pause(by_system=True), [],
-                 id="pause-system-over-operator-noop"),
+    pytest.param(
+        [created(), paused(2)], pause(by_system=True), [], id="pause-system-over-operator-noop"
+    ),
     pytest.param(SYSTEM_PAUSED, pause(by_system=True), [], id="pause-system-over-system-noop"),
-    pytest.param(SYSTEM_PAUSED, pause(reason="investigating"),
-                 [paused(3, reason="investigating")], id="pause-operator-takes-over-system-pause"),
+    pytest.param(
+        SYSTEM_PAUSED,
+        pause(reason="investigating"),
+        [paused(3, reason="investigating")],
+        id="pause-operator-takes-over-system-pause",
+    ),
     # resume
     pytest.param([created(), paused(2)], resume(), [resumed(3)], id="resume"),
     pytest.param([created()], resume(), [], id="resume-already-active"),
     pytest.param([created(), paused(2), resumed(3)], resume(), [], id="resume-repeated-noop"),
     pytest.param(SYSTEM_PAUSED, resume(), [resumed(3)], id="resume-system-pause-by-operator"),
-    pytest.param(SYSTEM_PAUSED, resume(only_if_system_paused=True), [resumed(3)],
-                 id="cooldown-resumes-system-pause"),
-    pytest.param([created(), paused(2)], resume(only_if_system_paused=True), [],
-                 id="cooldown-keeps-operator-pause"),
-    pytest.param([*SYSTEM_PAUSED, paused(3)], resume(only_if_system_paused=True), [],
-                 id="cooldown-keeps-operator-pause-over-system-pause"),
+    pytest.param(
+        SYSTEM_PAUSED,
+        resume(only_if_system_paused=True),
+        [resumed(3)],
+        id="cooldown-resumes-system-pause",
+    ),
+    pytest.param(
+        [created(), paused(2)],
+        resume(only_if_system_paused=True),
+        [],
+        id="cooldown-keeps-operator-pause",
+    ),
+    pytest.param(
+        [*SYSTEM_PAUSED, paused(3)],
+        resume(only_if_system_paused=True),
+        [],
+        id="cooldown-keeps-operator-pause-over-system-pause",
+    ),
     pytest.param([created()], resume(only_if_system_paused=True), [], id="cooldown-active-noop"),
     # delete
     pytest.param([created()], delete(), [deleted(2)], id="delete"),
@@ -225,22 +327,48 @@ ACCEPTED = [
     # trigger
     pytest.param([created()], trigger(), [manual_run(1)], id="trigger"),
     pytest.param([created(), paused(2)], trigger(), [manual_run(2)], id="trigger-while-paused"),
-    pytest.param([created(), updated(2, ["target", "timeout_s", "retry"], target="nas-1",
-                                     timeout_s=None, retry=RetryPolicy(max_attempts=3))],
-                 trigger(), [manual_run(2, target="nas-1", timeout_s=None,
-                                        retry=RetryPolicy(max_attempts=3))],
-                 id="trigger-uses-current-definition"),
-    pytest.param([created()], trigger(command_id="cmd-trigger-2"),
-                 [manual_run(1, command_id="cmd-trigger-2")], id="trigger-run-id-from-command-id"),
+    pytest.param(
+        [
+            created(),
+            updated(
+                2,
+                ["target", "timeout_s", "retry"],
+                target="nas-1",
+                timeout_s=None,
+                retry=RetryPolicy(max_attempts=3),
+            ),
+        ],
+        trigger(),
+        [manual_run(2, target="nas-1", timeout_s=None, retry=RetryPolicy(max_attempts=3))],
+        id="trigger-uses-current-definition",
+    ),
+    pytest.param(
+        [created()],
+        trigger(command_id="cmd-trigger-2"),
+        [manual_run(1, command_id="cmd-trigger-2")],
+        id="trigger-run-id-from-command-id",
+    ),
     # complete
-    pytest.param([created()], complete(reason="no fires left"),
-                 [completed(2, reason="no fires left")], id="complete"),
+    pytest.param(
+        [created()],
+        complete(reason="no fires left"),
+        [completed(2, reason="no fires left")],
+        id="complete",
+    ),
     pytest.param([created(), paused(2)], complete(), [completed(3)], id="complete-paused"),
     pytest.param([created(), completed(2)], complete(), [], id="complete-already-completed"),
-    pytest.param([created()], complete(schedule_id="other-incarnation"), [],
-                 id="complete-other-schedule-id-noop"),
-    pytest.param([created(), deleted(2), created(sid="second")], complete(), [],
-                 id="complete-of-deleted-incarnation-noop"),
+    pytest.param(
+        [created()],
+        complete(schedule_id="other-incarnation"),
+        [],
+        id="complete-other-schedule-id-noop",
+    ),
+    pytest.param(
+        [created(), deleted(2), created(sid="second")],
+        complete(),
+        [],
+        id="complete-of-deleted-incarnation-noop",
+    ),
     pytest.param([created(), deleted(2)], complete(), [], id="complete-deleted-noop"),
     pytest.param([], complete(), [], id="complete-absent-noop"),
 ]
@@ -277,8 +405,9 @@ def test_trigger_does_not_change_state() -> None:
 
 def test_trigger_run_id_is_stable_per_command_id() -> None:
     state = fold([created()])
-    [first], [retried], [other] = (decide(state, trigger(command_id=c))
-                                   for c in ("cmd-1", "cmd-1", "cmd-2"))
+    [first], [retried], [other] = (
+        decide(state, trigger(command_id=c)) for c in ("cmd-1", "cmd-1", "cmd-2")
+    )
     assert isinstance(first, RunTriggered) and isinstance(other, RunTriggered)
     assert first == retried
     assert first.run_id != other.run_id
@@ -288,12 +417,17 @@ def test_cooldown_after_operator_takes_over_keeps_it_paused() -> None:
     state = _after(SYSTEM_PAUSED, pause(reason="investigating"))
     assert decide(state, resume(only_if_system_paused=True)) == []
     assert (state.status, state.paused_by_system, state.paused_reason) == (
-        "paused", False, "investigating")
+        "paused",
+        False,
+        "investigating",
+    )
 
 
 def test_delete_then_create_is_a_new_incarnation() -> None:
-    state = _after([created(), updated(2, ["spec"], "@daily"), paused(3), deleted(4)],
-                   create(spec="@hourly", command_id="cmd-create-2"))
+    state = _after(
+        [created(), updated(2, ["spec"], "@daily"), paused(3), deleted(4)],
+        create(spec="@hourly", command_id="cmd-create-2"),
+    )
     assert state.schedule_id not in ("", SID)
     assert (state.status, state.version, state.paused_reason) == ("active", 1, "")
     assert state.definition == definition("@hourly")
@@ -313,98 +447,243 @@ COMPLETED = [created(), completed(2)]
 REJECTED = [
     # names
     pytest.param([], create(""), CommandRejected, r"invalid schedule name ''", id="name-empty"),
-    pytest.param([], create("a" * 65), CommandRejected, r"invalid schedule name 'a{65}'.*1-64",
-                 id="name-65-chars"),
-    pytest.param([], create("nightly backup"), CommandRejected, r"invalid schedule name",
-                 id="name-space"),
-    pytest.param([], create("team/backup"), CommandRejected, r"invalid schedule name",
-                 id="name-slash"),
-    pytest.param([], create("backup*"), CommandRejected, r"invalid schedule name",
-                 id="name-wildcard"),
+    pytest.param(
+        [],
+        create("a" * 65),
+        CommandRejected,
+        r"invalid schedule name 'a{65}'.*1-64",
+        id="name-65-chars",
+    ),
+    pytest.param(
+        [], create("nightly backup"), CommandRejected, r"invalid schedule name", id="name-space"
+    ),
+    pytest.param(
+        [], create("team/backup"), CommandRejected, r"invalid schedule name", id="name-slash"
+    ),
+    pytest.param(
+        [], create("backup*"), CommandRejected, r"invalid schedule name", id="name-wildcard"
+    ),
     # existence
-    pytest.param(LIVE, create(), CommandRejected, r"'backup' already exists.*schedule update",
-                 id="create-duplicate"),
-    pytest.param([created(), paused(2)], create(), CommandRejected, r"already exists",
-                 id="create-duplicate-paused"),
-    pytest.param(COMPLETED, create(), CommandRejected, r"already exists",
-                 id="create-duplicate-completed"),
-    *(pytest.param(g, cmd, ScheduleNotFound, r"schedule 'backup' not found",
-                   id=f"{cmd.__struct_config__.tag}-{label}")
-      for g, label in (([], "unknown"), (GONE, "deleted"))
-      for cmd in (update(spec="@daily"), pause(), resume(), delete(), trigger())),
+    pytest.param(
+        LIVE,
+        create(),
+        CommandRejected,
+        r"'backup' already exists.*schedule update",
+        id="create-duplicate",
+    ),
+    pytest.param(
+        [created(), paused(2)],
+        create(),
+        CommandRejected,
+        r"already exists",
+        id="create-duplicate-paused",
+    ),
+    pytest.param(
+        COMPLETED, create(), CommandRejected, r"already exists", id="create-duplicate-completed"
+    ),
+    *(
+        pytest.param(
+            g,
+            cmd,
+            ScheduleNotFound,
+            r"schedule 'backup' not found",
+            id=f"{cmd.__struct_config__.tag}-{label}",
+        )
+        for g, label in (([], "unknown"), (GONE, "deleted"))
+        for cmd in (update(spec="@daily"), pause(), resume(), delete(), trigger())
+    ),
     # lifecycle
-    pytest.param(COMPLETED, pause(), CommandRejected, r"'backup' is completed; nothing left",
-                 id="pause-completed"),
-    pytest.param(COMPLETED, resume(), CommandRejected, r"'backup' is completed; give it a new spec",
-                 id="resume-completed"),
+    pytest.param(
+        COMPLETED,
+        pause(),
+        CommandRejected,
+        r"'backup' is completed; nothing left",
+        id="pause-completed",
+    ),
+    pytest.param(
+        COMPLETED,
+        resume(),
+        CommandRejected,
+        r"'backup' is completed; give it a new spec",
+        id="resume-completed",
+    ),
     # spec and zone
-    pytest.param([], create(spec="61 * * * *"), CommandRejected, r"minute field: 61 is out of",
-                 id="spec-minute-61"),
-    pytest.param(LIVE, update(spec="61 * * * *"), CommandRejected, r"minute field: 61",
-                 id="update-spec-minute-61"),
-    pytest.param([], create(spec="*/5 * * *"), CommandRejected, r"expected 5 fields.*got 4",
-                 id="spec-4-fields"),
-    pytest.param([], create(spec="0 0 30 2 *"), CommandRejected, r"never fires",
-                 id="spec-never-fires"),
-    pytest.param([], create(spec="@dayly"), CommandRejected, r"did you mean '@daily'",
-                 id="spec-macro-typo"),
+    pytest.param(
+        [],
+        create(spec="61 * * * *"),
+        CommandRejected,
+        r"minute field: 61 is out of",
+        id="spec-minute-61",
+    ),
+    pytest.param(
+        LIVE,
+        update(spec="61 * * * *"),
+        CommandRejected,
+        r"minute field: 61",
+        id="update-spec-minute-61",
+    ),
+    pytest.param(
+        [],
+        create(spec="*/5 * * *"),
+        CommandRejected,
+        r"expected 5 fields.*got 4",
+        id="spec-4-fields",
+    ),
+    pytest.param(
+        [], create(spec="0 0 30 2 *"), CommandRejected, r"never fires", id="spec-never-fires"
+    ),
+    pytest.param(
+        [], create(spec="@dayly"), CommandRejected, r"did you mean '@daily'", id="spec-macro-typo"
+    ),
     pytest.param([], create(spec=""), CommandRejected, r"empty spec", id="spec-empty"),
-    pytest.param([], create(tz="Europe/Berln"), CommandRejected,
-                 r"unknown time zone 'Europe/Berln' \(did you mean 'Europe/Berlin'\?\)",
-                 id="tz-typo-hint"),
-    pytest.param(LIVE, update(tz="Mars/Olympus"), CommandRejected, r"unknown time zone",
-                 id="update-tz-unknown"),
+    pytest.param(
+        [],
+        create(tz="Europe/Berln"),
+        CommandRejected,
+        r"unknown time zone 'Europe/Berln' \(did you mean 'Europe/Berlin'\?\)",
+        id="tz-typo-hint",
+    ),
+    pytest.param(
+        LIVE,
+        update(tz="Mars/Olympus"),
+        CommandRejected,
+        r"unknown time zone",
+        id="update-tz-unknown",
+    ),
     # job
-    pytest.param([], create(job=Job(command=[])), CommandRejected, r"the command is empty",
-                 id="job-command-empty"),
-    pytest.param([], create(job=Job(command=[""])), CommandRejected, r"the command is empty",
-                 id="job-command-empty-argv0"),
-    pytest.param([], create(job=Job(command=["ls"], action="noop")), CommandRejected,
-                 r"exactly one of", id="job-command-and-action"),
+    pytest.param(
+        [],
+        create(job=Job(command=[])),
+        CommandRejected,
+        r"the command is empty",
+        id="job-command-empty",
+    ),
+    pytest.param(
+        [],
+        create(job=Job(command=[""])),
+        CommandRejected,
+        r"the command is empty",
+        id="job-command-empty-argv0",
+    ),
+    pytest.param(
+        [],
+        create(job=Job(command=["ls"], action="noop")),
+        CommandRejected,
+        r"exactly one of",
+        id="job-command-and-action",
+    ),
     pytest.param([], create(job=Job()), CommandRejected, r"exactly one of", id="job-nothing"),
-    pytest.param([], create(job=Job(shell="  ")), CommandRejected, r"shell command is empty",
-                 id="job-shell-blank"),
-    pytest.param([], create(job=Job(action="rm -rf")), CommandRejected,
-                 r"invalid action name 'rm -rf'", id="job-action-name"),
+    pytest.param(
+        [],
+        create(job=Job(shell="  ")),
+        CommandRejected,
+        r"shell command is empty",
+        id="job-shell-blank",
+    ),
+    pytest.param(
+        [],
+        create(job=Job(action="rm -rf")),
+        CommandRejected,
+        r"invalid action name 'rm -rf'",
+        id="job-action-name",
+    ),
     # target, limits, retry, window
-    pytest.param([], create(target="nas 1"), CommandRejected, r"invalid target 'nas 1'",
-                 id="target-space"),
-    pytest.param([], create(target="all:"), CommandRejected, r"invalid target",
-                 id="target-empty-tag"),
-    pytest.param([], create(timeout_s=-1.0), CommandRejected, r"timeout must be > 0",
-                 id="timeout-negative"),
-    pytest.param(LIVE, update(timeout_s=0.0), CommandRejected, r"timeout must be > 0",
-                 id="update-timeout-zero"),
-    pytest.param([], create(retry=RetryPolicy(multiplier=0.5)), CommandRejected,
-                 r"retry multiplier must be >= 1", id="retry-multiplier-below-1"),
-    pytest.param([], create(retry=RetryPolicy(max_attempts=0)), CommandRejected,
-                 r"max_attempts must be >= 1", id="retry-attempts-0"),
-    pytest.param([], create(retry=RetryPolicy(initial_backoff_s=60, max_backoff_s=30)),
-                 CommandRejected, r"max backoff must be >= initial", id="retry-max-below-initial"),
+    pytest.param(
+        [], create(target="nas 1"), CommandRejected, r"invalid target 'nas 1'", id="target-space"
+    ),
+    pytest.param(
+        [], create(target="all:"), CommandRejected, r"invalid target", id="target-empty-tag"
+    ),
+    pytest.param(
+        [], create(timeout_s=-1.0), CommandRejected, r"timeout must be > 0", id="timeout-negative"
+    ),
+    pytest.param(
+        LIVE,
+        update(timeout_s=0.0),
+        CommandRejected,
+        r"timeout must be > 0",
+        id="update-timeout-zero",
+    ),
+    pytest.param(
+        [],
+        create(retry=RetryPolicy(multiplier=0.5)),
+        CommandRejected,
+        r"retry multiplier must be >= 1",
+        id="retry-multiplier-below-1",
+    ),
+    pytest.param(
+        [],
+        create(retry=RetryPolicy(max_attempts=0)),
+        CommandRejected,
+        r"max_attempts must be >= 1",
+        id="retry-attempts-0",
+    ),
+    pytest.param(
+        [],
+        create(retry=RetryPolicy(initial_backoff_s=60, max_backoff_s=30)),
+        CommandRejected,
+        r"max backoff must be >= initial",
+        id="retry-max-below-initial",
+    ),
     pytest.param([], create(jitter_s=-1.0), CommandRejected, r"jitter", id="jitter-negative"),
     pytest.param([], create(max_runs=0), CommandRejected, r"max_runs", id="max-runs-0"),
-    pytest.param([], create(breaker_threshold=-1), CommandRejected, r"breaker threshold",
-                 id="breaker-negative"),
-    pytest.param([], create(catchup=CatchUp(max_fires=0)), CommandRejected, r"max_fires",
-                 id="catchup-max-fires-0"),
-    pytest.param([], create(start=AT, end=AT - timedelta(minutes=1)), CommandRejected,
-                 r"start must be before end", id="start-after-end"),
-    pytest.param([], create(start=AT, end=AT), CommandRejected, r"start must be before end",
-                 id="start-equals-end"),
-    pytest.param([], create(tz="Asia/Tokyo", start=datetime(1, 1, 1)), CommandRejected,
-                 r"start 0001-01-01T00:00:00 is out of range in Asia/Tokyo",
-                 id="start-out-of-range"),
+    pytest.param(
+        [],
+        create(breaker_threshold=-1),
+        CommandRejected,
+        r"breaker threshold",
+        id="breaker-negative",
+    ),
+    pytest.param(
+        [],
+        create(catchup=CatchUp(max_fires=0)),
+        CommandRejected,
+        r"max_fires",
+        id="catchup-max-fires-0",
+    ),
+    pytest.param(
+        [],
+        create(start=AT, end=AT - timedelta(minutes=1)),
+        CommandRejected,
+        r"start must be before end",
+        id="start-after-end",
+    ),
+    pytest.param(
+        [],
+        create(start=AT, end=AT),
+        CommandRejected,
+        r"start must be before end",
+        id="start-equals-end",
+    ),
+    pytest.param(
+        [],
+        create(tz="Asia/Tokyo", start=datetime(1, 1, 1)),
+        CommandRejected,
+        r"start 0001-01-01T00:00:00 is out of range in Asia/Tokyo",
+        id="start-out-of-range",
+    ),
     # conditions
-    pytest.param([], create(conditions=Conditions(disk_above_percent=90.0)), CommandRejected,
-                 r"disk conditions need disk_path", id="disk-without-path"),
-    pytest.param([], create(conditions=Conditions(max_cpu_percent=150.0)), CommandRejected,
-                 r"max_cpu_percent must be between 0 and 100", id="cpu-above-100"),
+    pytest.param(
+        [],
+        create(conditions=Conditions(disk_above_percent=90.0)),
+        CommandRejected,
+        r"disk conditions need disk_path",
+        id="disk-without-path",
+    ),
+    pytest.param(
+        [],
+        create(conditions=Conditions(max_cpu_percent=150.0)),
+        CommandRejected,
+        r"max_cpu_percent must be between 0 and 100",
+        id="cpu-above-100",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("given_", "when", "error", "match"), REJECTED)
-def test_rejected(given_: list[Event], when: AnyCommand, error: type[Exception],
-                  match: str) -> None:
+def test_rejected(
+    given_: list[Event], when: AnyCommand, error: type[Exception], match: str
+) -> None:
     state = fold(given_)
     with pytest.raises(error, match=match):
         decide(state, when)
@@ -415,8 +694,11 @@ def test_not_found_is_a_lookup_error_and_a_rejection() -> None:
     assert issubclass(ScheduleNotFound, LookupError)
 
 
-@pytest.mark.parametrize("spec", ["² * * * *", "*/² * * * *", "@at 0001-01-01T00:00+01:00"],
-                         ids=["superscript-digit", "superscript-step", "at-out-of-range"])
+@pytest.mark.parametrize(
+    "spec",
+    ["² * * * *", "*/² * * * *", "@at 0001-01-01T00:00+01:00"],
+    ids=["superscript-digit", "superscript-step", "at-out-of-range"],
+)
 def test_odd_spec_is_rejected_not_crashing(spec: str) -> None:
     with pytest.raises(CommandRejected):
         decide(INITIAL, create(spec=spec))
@@ -426,11 +708,25 @@ def test_odd_spec_is_rejected_not_crashing(spec: str) -> None:
 
 NAMES = ["backup", "report", "", "bad name"]
 COMMAND_IDS = ["c1", "c2", "c3"]
-SPECS = [SPEC, "@daily", "@every 90s", "@at 2026-05-01T09:30", "61 * * * *", "0 0 30 2 *", "",
-         "@bogus"]
+SPECS = [
+    SPEC,
+    "@daily",
+    "@every 90s",
+    "@at 2026-05-01T09:30",
+    "61 * * * *",
+    "0 0 30 2 *",
+    "",
+    "@bogus",
+]
 ZONES = ["UTC", "Europe/Berlin", "europe/berlin", "Australia/Lord_Howe", "Europe/Berln"]
-JOBS = [JOB, Job(action="noop"), Job(shell="echo hi"), Job(command=[]), Job(),
-        Job(command=["ls"], action="noop")]
+JOBS = [
+    JOB,
+    Job(action="noop"),
+    Job(shell="echo hi"),
+    Job(command=[]),
+    Job(),
+    Job(command=["ls"], action="noop"),
+]
 ZONED = st.sampled_from([None, UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
 BOUNDS = st.none() | st.datetimes(timezones=ZONED)
 
@@ -444,8 +740,9 @@ def definition_fields(draw: st.DrawFn) -> dict[str, Any]:
         "job": st.sampled_from(JOBS),
         "target": st.sampled_from(["default", "nas-1", "all:gpu", "bad target"]),
         "timeout_s": st.sampled_from([None, 60.0, 0.0, -1.0]),
-        "retry": st.sampled_from([RetryPolicy(), RetryPolicy(max_attempts=3),
-                                  RetryPolicy(multiplier=0.5)]),
+        "retry": st.sampled_from(
+            [RetryPolicy(), RetryPolicy(max_attempts=3), RetryPolicy(multiplier=0.5)]
+        ),
         "conditions": st.sampled_from([None, COND, Conditions(disk_below_percent=5.0)]),
         "start": BOUNDS,
         "end": BOUNDS,
@@ -458,18 +755,23 @@ def definition_fields(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def commands(draw: st.DrawFn) -> AnyCommand:
     """Any command against a few names, valid or not."""
-    meta = _meta(draw(st.sampled_from(NAMES)), draw(st.sampled_from(COMMAND_IDS)),
-                 at=draw(st.sampled_from([AT, LATER])))
-    verb = draw(st.sampled_from(["create", "update", "pause", "resume", "delete", "trigger",
-                                 "complete"]))
+    meta = _meta(
+        draw(st.sampled_from(NAMES)),
+        draw(st.sampled_from(COMMAND_IDS)),
+        at=draw(st.sampled_from([AT, LATER])),
+    )
+    verb = draw(
+        st.sampled_from(["create", "update", "pause", "resume", "delete", "trigger", "complete"])
+    )
     if verb == "create":
         fields = draw(definition_fields())
         return CreateSchedule(**meta, definition=definition(fields.pop("spec", SPEC), **fields))
     if verb == "update":
         return UpdateSchedule(**meta, patch=DefinitionPatch(**draw(definition_fields())))
     if verb == "pause":
-        return PauseSchedule(**meta, by_system=draw(st.booleans()),
-                             resume_at=draw(st.sampled_from([None, LATER])))
+        return PauseSchedule(
+            **meta, by_system=draw(st.booleans()), resume_at=draw(st.sampled_from([None, LATER]))
+        )
     if verb == "resume":
         return ResumeSchedule(**meta, only_if_system_paused=draw(st.booleans()))
     if verb == "complete":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -45,7 +45,7 @@ from jetcron.scheduler.model import (
     ScheduleDefinition,
 )
 
-UTC = timezone.utc
+UTC = UTC
 AT = datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
 SCHED = {"schedule_id": "5f3a9c01e2d4b6a8c0e1", "name": "backup"}
@@ -54,8 +54,12 @@ RUN = {**FIRE, "run_id": "a1b2c3d4e5f6a7b8c9d0", "executor": "nas-1", "attempt":
 OUTPUT = RunOutput(stdout="ok\n", stderr="warn: ünïcode ✓\n", stdout_truncated=True)
 FULL_DEFINITION = ScheduleDefinition(
     spec="30 1 * * *",
-    job=Job(command=["rsync", "-a", "/srv", "nas:/b"], cwd="/srv", env={"LANG": "C"},
-            params={"depth": 2, "dry": False}),
+    job=Job(
+        command=["rsync", "-a", "/srv", "nas:/b"],
+        cwd="/srv",
+        env={"LANG": "C"},
+        params={"depth": 2, "dry": False},
+    ),
     tz="Europe/Berlin",
     target="all:nas",
     timeout_s=None,
@@ -76,31 +80,55 @@ FULL_DEFINITION = ScheduleDefinition(
 
 SAMPLES: dict[type[Event], Event] = {
     ScheduleCreated: ScheduleCreated(**SCHED, version=1, definition=FULL_DEFINITION),
-    ScheduleUpdated: ScheduleUpdated(**SCHED, version=2, definition=FULL_DEFINITION,
-                                     changed=["spec", "tz"]),
-    SchedulePaused: SchedulePaused(**SCHED, version=3, reason="3 failures", by_system=True,
-                                   resume_at=LATER),
+    ScheduleUpdated: ScheduleUpdated(
+        **SCHED, version=2, definition=FULL_DEFINITION, changed=["spec", "tz"]
+    ),
+    SchedulePaused: SchedulePaused(
+        **SCHED, version=3, reason="3 failures", by_system=True, resume_at=LATER
+    ),
     ScheduleResumed: ScheduleResumed(**SCHED, version=4),
     ScheduleCompleted: ScheduleCompleted(**SCHED, version=5, reason="no fires left"),
     ScheduleDeleted: ScheduleDeleted(**SCHED, version=6),
-    RunTriggered: RunTriggered(**FIRE, run_id="r1", version=3, target="all:nas",
-                               job=Job(action="http", params={"url": "http://x"}), timeout_s=60.0,
-                               retry=RetryPolicy(max_attempts=2),
-                               conditions=Conditions(max_load=1.5), manual=True, due_time=LATER),
+    RunTriggered: RunTriggered(
+        **FIRE,
+        run_id="r1",
+        version=3,
+        target="all:nas",
+        job=Job(action="http", params={"url": "http://x"}),
+        timeout_s=60.0,
+        retry=RetryPolicy(max_attempts=2),
+        conditions=Conditions(max_load=1.5),
+        manual=True,
+        due_time=LATER,
+    ),
     FireMissed: FireMissed(**FIRE, reason="outside catch-up window"),
     RunSkipped: RunSkipped(**FIRE, reason="overlap", blocking_run_id="r0"),
     FireBuffered: FireBuffered(**FIRE, blocking_run_id="r0"),
     RunCancelRequested: RunCancelRequested(**SCHED, run_id="r0", reason="cancel_previous"),
     RunStarted: RunStarted(**RUN, pid=4242, host_time=LATER),
-    RunSucceeded: RunSucceeded(**RUN, exit_code=None, duration_s=1.25, output=OUTPUT,
-                               result={"rows": 3, "tables": ["a", "b"]}),
-    RunFailed: RunFailed(**RUN, exit_code=2, failure_class="permanent", error="boom",
-                         duration_s=0.5, output=OUTPUT, next_retry_at=LATER),
-    RunTimedOut: RunTimedOut(**RUN, timeout_s=60.0, duration_s=60.1, output=OUTPUT,
-                             next_retry_at=LATER),
+    RunSucceeded: RunSucceeded(
+        **RUN,
+        exit_code=None,
+        duration_s=1.25,
+        output=OUTPUT,
+        result={"rows": 3, "tables": ["a", "b"]},
+    ),
+    RunFailed: RunFailed(
+        **RUN,
+        exit_code=2,
+        failure_class="permanent",
+        error="boom",
+        duration_s=0.5,
+        output=OUTPUT,
+        next_retry_at=LATER,
+    ),
+    RunTimedOut: RunTimedOut(
+        **RUN, timeout_s=60.0, duration_s=60.1, output=OUTPUT, next_retry_at=LATER
+    ),
     RunCancelled: RunCancelled(**RUN, reason="operator", duration_s=3.0),
-    RunDeferred: RunDeferred(**RUN, reason="cpu 93%", pressure=0.93, deferrals=4,
-                             next_attempt_at=LATER),
+    RunDeferred: RunDeferred(
+        **RUN, reason="cpu 93%", pressure=0.93, deferrals=4, next_attempt_at=LATER
+    ),
     RunLost: RunLost(**RUN, reason="no result within timeout + grace"),
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
@@ -108,15 +136,24 @@ EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-de
 
 def envelope(event: Event, **kw: Any) -> Envelope:
     """An envelope around `event` with every optional field set."""
-    fields = {"id": "e-1", "at": AT, "actor": "alice", "event": event, "reason": "because",
-              "causation_id": "cmd-1", "correlation_id": "corr-1", **kw}
+    fields = {
+        "id": "e-1",
+        "at": AT,
+        "actor": "alice",
+        "event": event,
+        "reason": "because",
+        "causation_id": "cmd-1",
+        "correlation_id": "corr-1",
+        **kw,
+    }
     return Envelope(**fields)
 
 
 def raw(data: dict[str, Any]) -> bytes:
     """An envelope JSON as some (older, newer or foreign) writer stored it."""
-    return msgspec.json.encode({"id": "e-1", "at": "2026-03-29T01:30:00Z", "actor": "alice",
-                                **data})
+    return msgspec.json.encode(
+        {"id": "e-1", "at": "2026-03-29T01:30:00Z", "actor": "alice", **data}
+    )
 
 
 # -- round trips -----------------------------------------------------------------------
@@ -144,10 +181,15 @@ def test_tags_are_stable_unique_and_dotted() -> None:
 
 
 def test_defaults_are_omitted_on_the_wire() -> None:
-    stored = msgspec.json.decode(encode(Envelope(id="e-1", at=AT, actor="a",
-                                                 event=ScheduleResumed(**SCHED, version=4))))
-    assert stored == {"id": "e-1", "at": "2026-03-29T01:30:00.123456Z", "actor": "a",
-                      "event": {"type": "schedule.resumed", **SCHED, "version": 4}}
+    stored = msgspec.json.decode(
+        encode(Envelope(id="e-1", at=AT, actor="a", event=ScheduleResumed(**SCHED, version=4)))
+    )
+    assert stored == {
+        "id": "e-1",
+        "at": "2026-03-29T01:30:00.123456Z",
+        "actor": "a",
+        "event": {"type": "schedule.resumed", **SCHED, "version": 4},
+    }
 
 
 # -- input this reader cannot decode ----------------------------------------------------
@@ -162,11 +204,38 @@ def test_unknown_type_names_the_type() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xff\xfe\x00", b"not json", b"{", b"null", b"42", b'"text"', b"[]", b"[1, 2]",
-     b"{}", b'{"event": 1}', b'{"event": "schedule.created"}', b'{"event": []}',
-     b'{"event": {"name": "backup"}}'],
-    ids=["empty", "binary", "text", "truncated", "null", "number", "string", "empty-list",
-         "list", "empty-object", "event-number", "event-string", "event-list", "event-no-type"],
+    [
+        b"",
+        b"\xff\xfe\x00",
+        b"not json",
+        b"{",
+        b"null",
+        b"42",
+        b'"text"',
+        b"[]",
+        b"[1, 2]",
+        b"{}",
+        b'{"event": 1}',
+        b'{"event": "schedule.created"}',
+        b'{"event": []}',
+        b'{"event": {"name": "backup"}}',
+    ],
+    ids=[
+        "empty",
+        "binary",
+        "text",
+        "truncated",
+        "null",
+        "number",
+        "string",
+        "empty-list",
+        "list",
+        "empty-object",
+        "event-number",
+        "event-string",
+        "event-list",
+        "event-no-type",
+    ],
 )
 def test_garbage_is_unknown(data: bytes) -> None:
     got = decode(data)
@@ -180,8 +249,7 @@ def test_garbage_is_unknown(data: bytes) -> None:
     [
         ({"event": {"type": "schedule.deleted", "name": "backup"}}, "`schedule_id`"),
         ({"event": {"type": "schedule.deleted", **SCHED, "version": "two"}}, "$.event.version"),
-        ({"event": {"type": "schedule.deleted", **SCHED, "version": 2}, "at": "yesterday"},
-         "$.at"),
+        ({"event": {"type": "schedule.deleted", **SCHED, "version": 2}, "at": "yesterday"}, "$.at"),
     ],
     ids=["missing-required-field", "wrong-field-type", "bad-envelope-time"],
 )
@@ -194,8 +262,9 @@ def test_malformed_known_type_is_unknown(data: dict[str, Any], problem: str) -> 
 
 @pytest.mark.parametrize("schema", ["two", None, [1]], ids=["string", "null", "list"])
 def test_bad_schema_is_unknown_not_crashing(schema: Any) -> None:
-    got = decode(raw({"schema": schema, "event": {"type": "schedule.deleted", **SCHED,
-                                                  "version": 2}}))
+    got = decode(
+        raw({"schema": schema, "event": {"type": "schedule.deleted", **SCHED, "version": 2}})
+    )
     assert isinstance(got, UnknownEvent)
 
 
@@ -213,9 +282,20 @@ def test_extra_fields_from_a_newer_writer_are_ignored() -> None:
 
 def test_old_payload_without_defaulted_fields_decodes() -> None:
     # why: what a first-release writer stored, before manual/due_time/retry/conditions existed.
-    old = raw({"event": {"type": "run.triggered", **SCHED, "fire_id": "f1",
-                         "fire_time": "2026-03-29T01:30:00Z", "run_id": "r1", "version": 3,
-                         "target": "nas-1", "job": {"command": ["true"]}}})
+    old = raw(
+        {
+            "event": {
+                "type": "run.triggered",
+                **SCHED,
+                "fire_id": "f1",
+                "fire_time": "2026-03-29T01:30:00Z",
+                "run_id": "r1",
+                "version": 3,
+                "target": "nas-1",
+                "job": {"command": ["true"]},
+            }
+        }
+    )
     got = decode(old)
     assert isinstance(got, Envelope) and isinstance(got.event, RunTriggered)
     assert (got.schema, got.reason, got.causation_id) == (1, "", None)
@@ -235,8 +315,13 @@ def _paused_v2_to_v3(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "reason": f"[legacy] {event['reason']}"}
 
 
-OLD_PAUSED = {"type": "schedule.paused", **SCHED, "version": 3, "why": "3 failures",
-              "breaker": True}
+OLD_PAUSED = {
+    "type": "schedule.paused",
+    **SCHED,
+    "version": 3,
+    "why": "3 failures",
+    "breaker": True,
+}
 
 
 @pytest.fixture
@@ -249,10 +334,14 @@ def paused_schema_2(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("paused_schema_2")
 def test_upcaster_reshapes_old_schema() -> None:
     got = decode(raw({"reason": "breaker", "event": OLD_PAUSED}))
-    assert got == Envelope(id="e-1", at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC), actor="alice",
-                           reason="breaker", schema=2,
-                           event=SchedulePaused(**SCHED, version=3, reason="3 failures",
-                                                by_system=True))
+    assert got == Envelope(
+        id="e-1",
+        at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        actor="alice",
+        reason="breaker",
+        schema=2,
+        event=SchedulePaused(**SCHED, version=3, reason="3 failures", by_system=True),
+    )
 
 
 @pytest.mark.usefixtures("paused_schema_2")

@@ -50,8 +50,11 @@ async def create_every_second(nc) -> EventLog:
 
     log = await EventLog(nc).open()
     definition = ScheduleDefinition(spec="@every 1s", job=Job(command=["true"]), overlap="allow")
-    await CommandHandler(log).handle(CreateSchedule(
-        name="ha", command_id="c", at=datetime.now(UTC), actor="t", definition=definition))
+    await CommandHandler(log).handle(
+        CreateSchedule(
+            name="ha", command_id="c", at=datetime.now(UTC), actor="t", definition=definition
+        )
+    )
     return log
 
 
@@ -59,7 +62,7 @@ def assert_every_second_once(fires: list[RunTriggered], min_count: int) -> None:
     counts = Counter(t.fire_time for t in fires)
     assert max(counts.values()) == 1, "a fire was emitted twice"
     times = sorted(counts)
-    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
+    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)}
     assert gaps == {1.0}, f"fires lost: gaps {gaps}"
     assert len(times) >= min_count
 

@@ -9,7 +9,12 @@ import pytest
 
 from jetcron import subjects
 from jetcron.client import send_command
-from jetcron.scheduler.commands import CreateSchedule, DeleteSchedule, TriggerSchedule, UpdateSchedule
+from jetcron.scheduler.commands import (
+    CreateSchedule,
+    DeleteSchedule,
+    TriggerSchedule,
+    UpdateSchedule,
+)
 from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
 from jetcron.scheduler.events import RunTriggered, ScheduleCreated, ScheduleUpdated
 from jetcron.scheduler.handler import CommandHandler
@@ -19,13 +24,17 @@ from jetcron.scheduler.model import DefinitionPatch, Job, ScheduleDefinition
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 
 
-def create(name: str, cid: str = "c1", spec: str = "*/5 * * * *", tz: str = "UTC") -> CreateSchedule:
+def create(
+    name: str, cid: str = "c1", spec: str = "*/5 * * * *", tz: str = "UTC"
+) -> CreateSchedule:
     definition = ScheduleDefinition(spec=spec, tz=tz, job=Job(command=["echo", "hi"]))
     return CreateSchedule(name=name, command_id=cid, at=T0, actor="alice", definition=definition)
 
 
 def update(name: str, cid: str, **patch: object) -> UpdateSchedule:
-    return UpdateSchedule(name=name, command_id=cid, at=T0, actor="bob", patch=DefinitionPatch(**patch))  # type: ignore[arg-type]
+    return UpdateSchedule(
+        name=name, command_id=cid, at=T0, actor="bob", patch=DefinitionPatch(**patch)
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -35,11 +44,16 @@ async def event_log(nc):
     await log.close()
 
 
-async def test_concurrent_updates_from_two_replicas_are_both_applied_in_order(nc, event_log) -> None:
+async def test_concurrent_updates_from_two_replicas_are_both_applied_in_order(
+    nc, event_log
+) -> None:
     a, b = CommandHandler(event_log), CommandHandler(await EventLog(nc).open())
     await a.handle(create("x"))
     results = await asyncio.gather(
-        *(h.handle(update("x", f"u{i}", description=f"d{i}", tags=[f"t{i}"])) for i, h in enumerate([a, b] * 5))
+        *(
+            h.handle(update("x", f"u{i}", description=f"d{i}", tags=[f"t{i}"]))
+            for i, h in enumerate([a, b] * 5)
+        )
     )
     assert all(len(r) == 1 for r in results)
     history, _ = await event_log.load(subjects.schedule("x"))
@@ -91,7 +105,9 @@ async def test_commands_over_nats_and_forced_trigger(nc, event_log) -> None:
     assert reply.ok and isinstance(reply.events[0].event, ScheduleCreated)
     with pytest.raises(CommandRejected, match="already exists"):
         await send_command(nc, create("remote", cid="other"))
-    reply = await send_command(nc, TriggerSchedule(name="remote", command_id="t1", at=T0, actor="ops"))
+    reply = await send_command(
+        nc, TriggerSchedule(name="remote", command_id="t1", at=T0, actor="ops")
+    )
     trigger = reply.events[0]
     assert isinstance(trigger.event, RunTriggered) and trigger.event.manual
     assert trigger.subject == subjects.trigger("default")

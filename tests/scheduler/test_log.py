@@ -47,7 +47,9 @@ async def test_cas_append_conflict(event_log: EventLog) -> None:
 
 async def test_batch_is_all_or_nothing(event_log: EventLog) -> None:
     subject = subjects.fire("b")
-    seqs = await event_log.append(subject, [envelope(1), envelope(2), envelope(3)], expected_last_subject_seq=0)
+    seqs = await event_log.append(
+        subject, [envelope(1), envelope(2), envelope(3)], expected_last_subject_seq=0
+    )
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
     with pytest.raises(ConcurrencyConflict):
         await event_log.append(subject, [envelope(4), envelope(5)], expected_last_subject_seq=0)
@@ -62,8 +64,13 @@ async def test_publish_dedupes_by_msg_id(event_log: EventLog) -> None:
 
 
 async def test_replay_reads_everything_in_order_and_skips_unknown(event_log: EventLog, nc) -> None:
-    acks = await asyncio.gather(*(event_log.publish(subjects.fire(f"n{i % 7}"), envelope(i)) for i in range(2500)))
-    await nc.publish(subjects.fire("junk"), b'{"id":"x","at":"2026-01-01T00:00:00Z","actor":"a","event":{"type":"from.the.future"}}')
+    acks = await asyncio.gather(
+        *(event_log.publish(subjects.fire(f"n{i % 7}"), envelope(i)) for i in range(2500))
+    )
+    await nc.publish(
+        subjects.fire("junk"),
+        b'{"id":"x","at":"2026-01-01T00:00:00Z","actor":"a","event":{"type":"from.the.future"}}',
+    )
     await nc.publish(subjects.fire("junk"), b"not json")
     await nc.flush()
     await asyncio.sleep(0.2)

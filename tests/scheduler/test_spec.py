@@ -54,8 +54,9 @@ def iso(when: datetime) -> str:
         pytest.param("*/0 * * * *", "minute field: step in '*/0' must be", id="step-0"),
         pytest.param("5-3 * * * *", "minute field: range 5-3 runs backwards", id="range-backwards"),
         pytest.param("1,,2 * * * *", "minute field: empty item", id="empty-item"),
-        pytest.param("0 0 * foo *", "month field: 'foo' is not a number 1-12 or a name",
-                     id="month-name"),
+        pytest.param(
+            "0 0 * foo *", "month field: 'foo' is not a number 1-12 or a name", id="month-name"
+        ),
         pytest.param("0 0 * * fr", "day-of-week field: 'fr' is not a number", id="day-name"),
         pytest.param(
             "0 0 * * * *",
@@ -72,8 +73,11 @@ def iso(when: datetime) -> str:
         pytest.param("@every", "@every needs a duration", id="every-empty"),
         pytest.param("@every 0s", "duration must be > 0", id="every-zero"),
         pytest.param("@every 500ms", "duration must be at least 1s", id="every-sub-second"),
-        pytest.param("@every 1h offset 1h", "offset 1h must be less than the interval 1h",
-                     id="offset-too-big"),
+        pytest.param(
+            "@every 1h offset 1h",
+            "offset 1h must be less than the interval 1h",
+            id="offset-too-big",
+        ),
         pytest.param("@at 2026-13-01T00:00", "month must be in 1..12", id="at-month-13"),
         pytest.param("@at tomorrow", "@at needs an ISO-8601 date-time", id="at-garbage"),
     ],
@@ -106,8 +110,12 @@ def test_fields_are_normalised(text: str, field: str, expected: tuple[int, ...])
 
 
 def test_spec_is_hashable_and_round_trips() -> None:
-    for text in ["0 9 * * mon-fri", "@every 1h offset 15m", "@at 2026-03-29T02:30",
-                 "@at 2026-01-01T00:00Z"]:
+    for text in [
+        "0 9 * * mon-fri",
+        "@every 1h offset 15m",
+        "@at 2026-03-29T02:30",
+        "@at 2026-01-01T00:00Z",
+    ]:
         spec = parse_spec(f"  {text} ", "Europe/Berlin")
         assert spec.text == text
         assert hash(spec) == hash(parse_spec(text))
@@ -191,128 +199,330 @@ def test_format_duration() -> None:
 PINNED = [
     # Europe/Berlin 2026: 03-29 02:00 CET -> 03:00 CEST (01:00Z);
     # 10-25 03:00 CEST -> 02:00 CET (01:00Z)
-    pytest.param("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,
-                 ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:30:00Z"],
-                 id="berlin-spring-gap"),
+    pytest.param(
+        "30 2 * * *",
+        "Europe/Berlin",
+        "2026-03-28T12:00Z",
+        3,
+        ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:30:00Z"],
+        id="berlin-spring-gap",
+    ),
     # local: 01:30 CET, then 03:00, 03:30, 04:00 CEST; 02:00 and 02:30 do not exist
-    pytest.param("*/30 * * * *", "Europe/Berlin", "2026-03-29T00:00Z", 4,
-                 ["2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z",
-                  "2026-03-29T02:00:00Z"],
-                 id="berlin-spring-gap-interval"),
-    pytest.param("*/30 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,  # no 02:xx that day
-                 ["2026-03-30T00:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:00:00Z"],
-                 id="berlin-spring-gap-interval-hour"),
-    pytest.param("30 2 * * *", "Europe/Berlin", "2026-10-24T12:00Z", 2,
-                 ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
-                 id="berlin-autumn-fold-fixed"),
-    pytest.param("*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00Z", 5,
-                 ["2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z",
-                  "2026-10-25T01:30:00Z", "2026-10-26T01:00:00Z"],
-                 id="berlin-autumn-fold-interval"),
-    pytest.param("30 2 * * *", "Europe/Berlin", "2026-10-25T00:30Z", 1,  # after the first pass
-                 ["2026-10-26T01:30:00Z"],
-                 id="berlin-autumn-fold-fixed-no-second-pass"),
+    pytest.param(
+        "*/30 * * * *",
+        "Europe/Berlin",
+        "2026-03-29T00:00Z",
+        4,
+        [
+            "2026-03-29T00:30:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-29T01:30:00Z",
+            "2026-03-29T02:00:00Z",
+        ],
+        id="berlin-spring-gap-interval",
+    ),
+    pytest.param(
+        "*/30 2 * * *",
+        "Europe/Berlin",
+        "2026-03-28T12:00Z",
+        3,  # no 02:xx that day
+        ["2026-03-30T00:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:00:00Z"],
+        id="berlin-spring-gap-interval-hour",
+    ),
+    pytest.param(
+        "30 2 * * *",
+        "Europe/Berlin",
+        "2026-10-24T12:00Z",
+        2,
+        ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
+        id="berlin-autumn-fold-fixed",
+    ),
+    pytest.param(
+        "*/30 2 * * *",
+        "Europe/Berlin",
+        "2026-10-24T12:00Z",
+        5,
+        [
+            "2026-10-25T00:00:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-25T01:00:00Z",
+            "2026-10-25T01:30:00Z",
+            "2026-10-26T01:00:00Z",
+        ],
+        id="berlin-autumn-fold-interval",
+    ),
+    pytest.param(
+        "30 2 * * *",
+        "Europe/Berlin",
+        "2026-10-25T00:30Z",
+        1,  # after the first pass
+        ["2026-10-26T01:30:00Z"],
+        id="berlin-autumn-fold-fixed-no-second-pass",
+    ),
     # America/New_York 2026: 03-08 02:00 EST -> 03:00 EDT (07:00Z);
     # 11-01 02:00 EDT -> 01:00 EST (06:00Z)
-    pytest.param("30 2 * * *", "America/New_York", "2026-03-07T12:00Z", 2,
-                 ["2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"],
-                 id="new-york-spring"),
-    pytest.param("30 1 * * *", "America/New_York", "2026-10-31T12:00Z", 2,
-                 ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
-                 id="new-york-fall"),
+    pytest.param(
+        "30 2 * * *",
+        "America/New_York",
+        "2026-03-07T12:00Z",
+        2,
+        ["2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"],
+        id="new-york-spring",
+    ),
+    pytest.param(
+        "30 1 * * *",
+        "America/New_York",
+        "2026-10-31T12:00Z",
+        2,
+        ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
+        id="new-york-fall",
+    ),
     # local: 01:00 EDT, 01:00 EST, 02:00 EST (interval-like: both passes)
-    pytest.param("@hourly", "America/New_York", "2026-11-01T04:30Z", 3,
-                 ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
-                 id="new-york-fall-hourly"),
+    pytest.param(
+        "@hourly",
+        "America/New_York",
+        "2026-11-01T04:30Z",
+        3,
+        ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
+        id="new-york-fall-hourly",
+    ),
     # Australia/Sydney 2026: 10-04 02:00 AEST -> 03:00 AEDT; 04-05 03:00 AEDT -> 02:00 AEST
-    pytest.param("30 2 * * *", "Australia/Sydney", "2026-10-03T00:00Z", 2,
-                 ["2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"],
-                 id="sydney-spring"),
-    pytest.param("30 2 * * *", "Australia/Sydney", "2026-04-04T00:00Z", 2,
-                 ["2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z"],
-                 id="sydney-autumn"),
+    pytest.param(
+        "30 2 * * *",
+        "Australia/Sydney",
+        "2026-10-03T00:00Z",
+        2,
+        ["2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"],
+        id="sydney-spring",
+    ),
+    pytest.param(
+        "30 2 * * *",
+        "Australia/Sydney",
+        "2026-04-04T00:00Z",
+        2,
+        ["2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z"],
+        id="sydney-autumn",
+    ),
     # Australia/Lord_Howe 2026: 10-04 02:00 +10:30 -> 02:30 +11; 04-05 02:00 +11 -> 01:30 +10:30
-    pytest.param("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00Z", 2,
-                 ["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"],
-                 id="lord-howe-30min"),
-    pytest.param("*/15 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00Z", 3,
-                 ["2026-10-03T15:30:00Z", "2026-10-03T15:45:00Z", "2026-10-04T15:00:00Z"],
-                 id="lord-howe-30min-interval"),
-    pytest.param("*/15 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00Z", 6,
-                 ["2026-04-04T14:00:00Z", "2026-04-04T14:15:00Z", "2026-04-04T14:30:00Z",
-                  "2026-04-04T14:45:00Z", "2026-04-04T15:00:00Z", "2026-04-04T15:15:00Z"],
-                 id="lord-howe-30min-fold-interval"),
-    pytest.param("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00Z", 2,
-                 ["2026-04-04T14:45:00Z", "2026-04-05T15:15:00Z"],
-                 id="lord-howe-30min-fold-fixed"),
+    pytest.param(
+        "15 2 * * *",
+        "Australia/Lord_Howe",
+        "2026-10-03T00:00Z",
+        2,
+        ["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"],
+        id="lord-howe-30min",
+    ),
+    pytest.param(
+        "*/15 2 * * *",
+        "Australia/Lord_Howe",
+        "2026-10-03T00:00Z",
+        3,
+        ["2026-10-03T15:30:00Z", "2026-10-03T15:45:00Z", "2026-10-04T15:00:00Z"],
+        id="lord-howe-30min-interval",
+    ),
+    pytest.param(
+        "*/15 1 * * *",
+        "Australia/Lord_Howe",
+        "2026-04-04T12:00Z",
+        6,
+        [
+            "2026-04-04T14:00:00Z",
+            "2026-04-04T14:15:00Z",
+            "2026-04-04T14:30:00Z",
+            "2026-04-04T14:45:00Z",
+            "2026-04-04T15:00:00Z",
+            "2026-04-04T15:15:00Z",
+        ],
+        id="lord-howe-30min-fold-interval",
+    ),
+    pytest.param(
+        "45 1 * * *",
+        "Australia/Lord_Howe",
+        "2026-04-04T12:00Z",
+        2,
+        ["2026-04-04T14:45:00Z", "2026-04-05T15:15:00Z"],
+        id="lord-howe-30min-fold-fixed",
+    ),
     # America/Santiago 2026: 09-06 00:00 -04 -> 01:00 -03; 04-05 00:00 -03 -> 04-04 23:00 -04
-    pytest.param("0 0 * * *", "America/Santiago", "2026-09-05T00:00Z", 3,
-                 ["2026-09-05T04:00:00Z", "2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"],
-                 id="santiago-midnight"),
-    pytest.param("30 23 * * *", "America/Santiago", "2026-04-04T12:00Z", 2,
-                 ["2026-04-05T02:30:00Z", "2026-04-06T03:30:00Z"],
-                 id="santiago-fold-fixed"),
-    pytest.param("*/30 23 * * *", "America/Santiago", "2026-04-04T12:00Z", 4,
-                 ["2026-04-05T02:00:00Z", "2026-04-05T02:30:00Z", "2026-04-05T03:00:00Z",
-                  "2026-04-05T03:30:00Z"],
-                 id="santiago-fold-interval"),
-    pytest.param("30 9 * * *", "Asia/Kolkata", "2026-03-29T00:00Z", 2,
-                 ["2026-03-29T04:00:00Z", "2026-03-30T04:00:00Z"],
-                 id="kolkata-no-dst"),
-    pytest.param("0,15,30,45 2 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,
-                 ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T00:15:00Z"],
-                 id="coalesce-in-gap"),
+    pytest.param(
+        "0 0 * * *",
+        "America/Santiago",
+        "2026-09-05T00:00Z",
+        3,
+        ["2026-09-05T04:00:00Z", "2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"],
+        id="santiago-midnight",
+    ),
+    pytest.param(
+        "30 23 * * *",
+        "America/Santiago",
+        "2026-04-04T12:00Z",
+        2,
+        ["2026-04-05T02:30:00Z", "2026-04-06T03:30:00Z"],
+        id="santiago-fold-fixed",
+    ),
+    pytest.param(
+        "*/30 23 * * *",
+        "America/Santiago",
+        "2026-04-04T12:00Z",
+        4,
+        [
+            "2026-04-05T02:00:00Z",
+            "2026-04-05T02:30:00Z",
+            "2026-04-05T03:00:00Z",
+            "2026-04-05T03:30:00Z",
+        ],
+        id="santiago-fold-interval",
+    ),
+    pytest.param(
+        "30 9 * * *",
+        "Asia/Kolkata",
+        "2026-03-29T00:00Z",
+        2,
+        ["2026-03-29T04:00:00Z", "2026-03-30T04:00:00Z"],
+        id="kolkata-no-dst",
+    ),
+    pytest.param(
+        "0,15,30,45 2 * * *",
+        "Europe/Berlin",
+        "2026-03-28T12:00Z",
+        3,
+        ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T00:15:00Z"],
+        id="coalesce-in-gap",
+    ),
     # 02:00 (in the gap, so at its end) and 03:00 are the same instant: one fire
-    pytest.param("0 2,3 * * *", "Europe/Berlin", "2026-03-28T12:00Z", 3,
-                 ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T01:00:00Z"],
-                 id="gap-end-meets-real-fire"),
+    pytest.param(
+        "0 2,3 * * *",
+        "Europe/Berlin",
+        "2026-03-28T12:00Z",
+        3,
+        ["2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T01:00:00Z"],
+        id="gap-end-meets-real-fire",
+    ),
     # Vixie: both day fields restricted -> either; one starts with '*' -> both must match
-    pytest.param("0 12 10 * 1", "UTC", "2026-03-01T00:00Z", 4,
-                 ["2026-03-02T12:00:00Z", "2026-03-09T12:00:00Z", "2026-03-10T12:00:00Z",
-                  "2026-03-16T12:00:00Z"],
-                 id="vixie-day-or"),
-    pytest.param("0 12 */10 * 1", "UTC", "2026-03-01T00:00Z", 3,
-                 ["2026-05-11T12:00:00Z", "2026-06-01T12:00:00Z", "2026-08-31T12:00:00Z"],
-                 id="vixie-star-means-and"),
-    pytest.param("0 9 * * mon-fri", "UTC", "2026-03-06T12:00Z", 2,
-                 ["2026-03-09T09:00:00Z", "2026-03-10T09:00:00Z"],
-                 id="weekdays"),
-    pytest.param("0 0 29 2 *", "UTC", "2026-01-01T00:00Z", 2,
-                 ["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"],
-                 id="leap-day"),
-    pytest.param("@every 90s", "UTC", "2026-01-01T00:00:10Z", 2,
-                 ["2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"],
-                 id="every-90s-epoch-aligned"),
-    pytest.param("@every 1h offset 15m", "UTC", "2026-01-01T00:20Z", 2,
-                 ["2026-01-01T01:15:00Z", "2026-01-01T02:15:00Z"],
-                 id="every-offset"),
-    pytest.param("@every 1h", "Europe/Berlin", "2026-03-29T00:30Z", 3,
-                 ["2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"],
-                 id="every-ignores-dst"),
-    pytest.param("@at 2026-06-01T09:00", "Europe/Berlin", "2026-01-01T00:00Z", 3,
-                 ["2026-06-01T07:00:00Z"],
-                 id="at-naive"),
-    pytest.param("@at 2026-03-29T02:30", "Europe/Berlin", "2026-01-01T00:00Z", 1,
-                 ["2026-03-29T01:00:00Z"],
-                 id="at-naive-in-gap"),
-    pytest.param("@at 2026-10-25T02:30", "Europe/Berlin", "2026-01-01T00:00Z", 1,
-                 ["2026-10-25T00:30:00Z"],
-                 id="at-naive-in-fold"),
-    pytest.param("@at 2026-06-01T09:00:00Z", "Europe/Berlin", "2026-01-01T00:00Z", 1,
-                 ["2026-06-01T09:00:00Z"],
-                 id="at-absolute-z"),
-    pytest.param("@at 2026-06-01T09:00+05:30", "America/New_York", "2026-01-01T00:00Z", 1,
-                 ["2026-06-01T03:30:00Z"],
-                 id="at-absolute-offset"),
+    pytest.param(
+        "0 12 10 * 1",
+        "UTC",
+        "2026-03-01T00:00Z",
+        4,
+        [
+            "2026-03-02T12:00:00Z",
+            "2026-03-09T12:00:00Z",
+            "2026-03-10T12:00:00Z",
+            "2026-03-16T12:00:00Z",
+        ],
+        id="vixie-day-or",
+    ),
+    pytest.param(
+        "0 12 */10 * 1",
+        "UTC",
+        "2026-03-01T00:00Z",
+        3,
+        ["2026-05-11T12:00:00Z", "2026-06-01T12:00:00Z", "2026-08-31T12:00:00Z"],
+        id="vixie-star-means-and",
+    ),
+    pytest.param(
+        "0 9 * * mon-fri",
+        "UTC",
+        "2026-03-06T12:00Z",
+        2,
+        ["2026-03-09T09:00:00Z", "2026-03-10T09:00:00Z"],
+        id="weekdays",
+    ),
+    pytest.param(
+        "0 0 29 2 *",
+        "UTC",
+        "2026-01-01T00:00Z",
+        2,
+        ["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"],
+        id="leap-day",
+    ),
+    pytest.param(
+        "@every 90s",
+        "UTC",
+        "2026-01-01T00:00:10Z",
+        2,
+        ["2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"],
+        id="every-90s-epoch-aligned",
+    ),
+    pytest.param(
+        "@every 1h offset 15m",
+        "UTC",
+        "2026-01-01T00:20Z",
+        2,
+        ["2026-01-01T01:15:00Z", "2026-01-01T02:15:00Z"],
+        id="every-offset",
+    ),
+    pytest.param(
+        "@every 1h",
+        "Europe/Berlin",
+        "2026-03-29T00:30Z",
+        3,
+        ["2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"],
+        id="every-ignores-dst",
+    ),
+    pytest.param(
+        "@at 2026-06-01T09:00",
+        "Europe/Berlin",
+        "2026-01-01T00:00Z",
+        3,
+        ["2026-06-01T07:00:00Z"],
+        id="at-naive",
+    ),
+    pytest.param(
+        "@at 2026-03-29T02:30",
+        "Europe/Berlin",
+        "2026-01-01T00:00Z",
+        1,
+        ["2026-03-29T01:00:00Z"],
+        id="at-naive-in-gap",
+    ),
+    pytest.param(
+        "@at 2026-10-25T02:30",
+        "Europe/Berlin",
+        "2026-01-01T00:00Z",
+        1,
+        ["2026-10-25T00:30:00Z"],
+        id="at-naive-in-fold",
+    ),
+    pytest.param(
+        "@at 2026-06-01T09:00:00Z",
+        "Europe/Berlin",
+        "2026-01-01T00:00Z",
+        1,
+        ["2026-06-01T09:00:00Z"],
+        id="at-absolute-z",
+    ),
+    pytest.param(
+        "@at 2026-06-01T09:00+05:30",
+        "America/New_York",
+        "2026-01-01T00:00Z",
+        1,
+        ["2026-06-01T03:30:00Z"],
+        id="at-absolute-offset",
+    ),
     pytest.param("@at 2026-01-01T00:00Z", "UTC", "2026-06-01T00:00Z", 1, [], id="at-in-the-past"),
-    pytest.param("@at 2026-01-01T00:00Z", "UTC", "2026-01-01T00:00Z", 1, [],
-                 id="at-strictly-after"),
-    pytest.param("0 * * * *", "UTC", "2026-05-14T10:00Z", 1, ["2026-05-14T11:00:00Z"],
-                 id="strictly-after"),
-    pytest.param("0 * * * *", "UTC", "2026-05-14T09:59:59.999999Z", 1, ["2026-05-14T10:00:00Z"],
-                 id="just-before"),
-    pytest.param("@every 1h", "UTC", "2026-05-14T10:00Z", 1, ["2026-05-14T11:00:00Z"],
-                 id="every-strictly-after"),
+    pytest.param(
+        "@at 2026-01-01T00:00Z", "UTC", "2026-01-01T00:00Z", 1, [], id="at-strictly-after"
+    ),
+    pytest.param(
+        "0 * * * *", "UTC", "2026-05-14T10:00Z", 1, ["2026-05-14T11:00:00Z"], id="strictly-after"
+    ),
+    pytest.param(
+        "0 * * * *",
+        "UTC",
+        "2026-05-14T09:59:59.999999Z",
+        1,
+        ["2026-05-14T10:00:00Z"],
+        id="just-before",
+    ),
+    pytest.param(
+        "@every 1h",
+        "UTC",
+        "2026-05-14T10:00Z",
+        1,
+        ["2026-05-14T11:00:00Z"],
+        id="every-strictly-after",
+    ),
 ]
 
 
@@ -337,7 +547,10 @@ def test_naive_after_is_rejected() -> None:
 def test_fires_between_is_inclusive_of_until_and_limited() -> None:
     after, until = at("2026-05-14T10:00Z"), at("2026-05-14T13:00Z")
     assert [iso(f) for f in fires_between("0 * * * *", "UTC", after, until)] == [
-        "2026-05-14T11:00:00Z", "2026-05-14T12:00:00Z", "2026-05-14T13:00:00Z"]
+        "2026-05-14T11:00:00Z",
+        "2026-05-14T12:00:00Z",
+        "2026-05-14T13:00:00Z",
+    ]
     assert len(fires_between("0 * * * *", "UTC", after, until, limit=2)) == 2
     assert fires_between("@at 2026-01-01T00:00Z", "UTC", after, until) == []
 
@@ -360,8 +573,14 @@ def test_nominal_interval(text: str, expected: timedelta | None) -> None:
 # ---------------------------------------------------------------- property test against an oracle
 
 ZONES = [
-    "Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
-    "America/Santiago", "Asia/Kolkata", "Europe/London", "Pacific/Chatham",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Pacific/Chatham",
 ]
 
 
@@ -417,16 +636,26 @@ def field(lo: int, hi: int, hot: list[int]) -> st.SearchStrategy[Field]:
 STAR_DAYS: Field = ("*", frozenset(range(1, 32)))
 STAR_WEEK: Field = ("*", frozenset(range(7)))
 days_field = st.one_of(
-    st.just(STAR_DAYS), st.just(STAR_DAYS), st.just(STAR_DAYS),
+    st.just(STAR_DAYS),
+    st.just(STAR_DAYS),
+    st.just(STAR_DAYS),
     st.integers(1, 31).map(lambda d: (str(d), frozenset([d]))),
     st.just(("*/2", frozenset(range(1, 32, 2)))),
 )
 week_field = st.one_of(
-    st.just(STAR_WEEK), st.just(STAR_WEEK), st.just(STAR_WEEK),
-    st.sampled_from([
-        ("mon-fri", frozenset(range(1, 6))), ("0,6", frozenset([0, 6])), ("sun", frozenset([0])),
-        ("7", frozenset([0])), ("5-7", frozenset([0, 5, 6])), ("*/2", frozenset([0, 2, 4, 6])),
-    ]),
+    st.just(STAR_WEEK),
+    st.just(STAR_WEEK),
+    st.just(STAR_WEEK),
+    st.sampled_from(
+        [
+            ("mon-fri", frozenset(range(1, 6))),
+            ("0,6", frozenset([0, 6])),
+            ("sun", frozenset([0])),
+            ("7", frozenset([0])),
+            ("5-7", frozenset([0, 5, 6])),
+            ("*/2", frozenset([0, 2, 4, 6])),
+        ]
+    ),
 )
 
 
@@ -437,8 +666,11 @@ def hot_hours(zone: str) -> list[int]:
     for hour in transitions(zone):
         before = hour.astimezone(tz).utcoffset()
         after = (hour + timedelta(hours=1)).astimezone(tz).utcoffset()
-        moment = next(hour + k * MINUTE for k in range(61)
-                      if (hour + k * MINUTE).astimezone(tz).utcoffset() == after)
+        moment = next(
+            hour + k * MINUTE
+            for k in range(61)
+            if (hour + k * MINUTE).astimezone(tz).utcoffset() == after
+        )
         assert before is not None and after is not None
         wall, end = sorted([moment + before, moment + after])  # the gap or the fold, as wall times
         while wall < end:
@@ -452,8 +684,10 @@ def cron_case(draw: st.DrawFn) -> tuple[tuple[Field, Field, Field, Field], str, 
     """Fields, zone and start instant, biased towards wall times a transition moves."""
     zone = draw(st.sampled_from(ZONES))
     base = draw(st.sampled_from(transitions(zone)))
-    start = base + timedelta(minutes=draw(st.integers(-40 * 60, 3 * 60)),
-                             seconds=draw(st.sampled_from([0, 0, 0, 30, 59])))
+    start = base + timedelta(
+        minutes=draw(st.integers(-40 * 60, 3 * 60)),
+        seconds=draw(st.sampled_from([0, 0, 0, 30, 59])),
+    )
     fields = (
         draw(field(0, 59, [0, 15, 30, 45, 59])),
         draw(field(0, 23, hot_hours(zone))),
@@ -463,8 +697,9 @@ def cron_case(draw: st.DrawFn) -> tuple[tuple[Field, Field, Field, Field], str, 
     return fields, zone, start
 
 
-def oracle(fields: tuple[Field, Field, Field, Field], zone: str, after: datetime,
-           until: datetime) -> list[str]:
+def oracle(
+    fields: tuple[Field, Field, Field, Field], zone: str, after: datetime, until: datetime
+) -> list[str]:
     """Walk UTC minute by minute and apply the DST rules to each local wall time."""
     (mt, minutes), (ht, hours), (dt, days), (wt, weekdays) = fields
     interval_like, day_or = mt.startswith("*") or ht.startswith("*"), dt[0] != "*" and wt[0] != "*"
@@ -517,6 +752,8 @@ def test_every_is_epoch_aligned(every: int, offset_fraction: float, after: datet
     fires = next_fires(f"@every {every}s offset {offset}s", "Europe/Berlin", after, 3)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     assert after < fires[0] <= after + timedelta(seconds=every)
-    assert all((f - epoch - timedelta(seconds=offset)) % timedelta(seconds=every) == timedelta(0)
-               for f in fires)
+    assert all(
+        (f - epoch - timedelta(seconds=offset)) % timedelta(seconds=every) == timedelta(0)
+        for f in fires
+    )
     assert [b - a for a, b in zip(fires, fires[1:], strict=False)] == [timedelta(seconds=every)] * 2

@@ -36,11 +36,15 @@ async def event_log(nc):
     await log.close()
 
 
-async def add(log: EventLog, name: str, spec: str = "* * * * *", at: datetime = T0, **kw: object) -> None:
+async def add(
+    log: EventLog, name: str, spec: str = "* * * * *", at: datetime = T0, **kw: object
+) -> None:
     kw.setdefault("overlap", "allow")  # why: no executor runs here, so every run stays in flight
     definition = ScheduleDefinition(spec=spec, job=Job(command=["true"]), **kw)  # type: ignore[arg-type]
     await CommandHandler(log).handle(
-        CreateSchedule(name=name, command_id=f"create-{name}", at=at, actor="test", definition=definition)
+        CreateSchedule(
+            name=name, command_id=f"create-{name}", at=at, actor="test", definition=definition
+        )
     )
 
 
@@ -51,7 +55,9 @@ async def events(log: EventLog) -> list[StoredEvent]:
     return out
 
 
-async def burst(ticker: Ticker, clock: FakeClock, until: datetime, step: timedelta = timedelta(seconds=1)) -> None:
+async def burst(
+    ticker: Ticker, clock: FakeClock, until: datetime, step: timedelta = timedelta(seconds=1)
+) -> None:
     """Walk the fake clock to `until`, ticking at every step like the real loop would."""
     await ticker.catch_up()
     while clock.now() < until:
@@ -71,7 +77,10 @@ async def test_fires_on_the_minute_exactly_once(event_log) -> None:
     await burst(ticker, clock, T0 + timedelta(minutes=3))
     triggers = of(await events(event_log), RunTriggered)
     assert [t.fire_time.isoformat() for t in triggers] == [
-        "2026-03-03T12:01:00+00:00", "2026-03-03T12:02:00+00:00", "2026-03-03T12:03:00+00:00"]
+        "2026-03-03T12:01:00+00:00",
+        "2026-03-03T12:02:00+00:00",
+        "2026-03-03T12:03:00+00:00",
+    ]
     assert len({t.fire_id for t in triggers}) == 3
 
 
@@ -120,8 +129,14 @@ async def test_catch_up_window_limits_what_runs(event_log) -> None:
     await ticker.catch_up()
     await ticker.tick()
     evs = await events(event_log)
-    assert [t.fire_time.strftime("%H:%M") for t in of(evs, RunTriggered)] == ["12:08", "12:09", "12:10"]
-    assert {m.reason for m in of(evs, FireMissed)} == {"scheduler down: fire older than the catch-up window"}
+    assert [t.fire_time.strftime("%H:%M") for t in of(evs, RunTriggered)] == [
+        "12:08",
+        "12:09",
+        "12:10",
+    ]
+    assert {m.reason for m in of(evs, FireMissed)} == {
+        "scheduler down: fire older than the catch-up window"
+    }
 
 
 async def test_overlap_skip_records_the_skipped_fire(event_log) -> None:
@@ -139,17 +154,28 @@ async def test_overlap_buffer_one_runs_after_the_previous_finishes(event_log) ->
     await add(event_log, "b", overlap="buffer_one")
     clock = FakeClock(T0)
     ticker = Ticker(event_log, clock=clock)
-    await burst(ticker, clock, T0 + timedelta(minutes=3))  # 12:01 runs, 12:02 buffered, 12:03 skipped
+    await burst(
+        ticker, clock, T0 + timedelta(minutes=3)
+    )  # 12:01 runs, 12:02 buffered, 12:03 skipped
     evs = await events(event_log)
     [first] = of(evs, RunTriggered)
     assert [f.fire_time.minute for f in of(evs, FireBuffered)] == [2]
     assert [s.fire_time.minute for s in of(evs, RunSkipped)] == [3]
-    done = RunSucceeded(schedule_id=first.schedule_id, name="b", fire_id=first.fire_id,
-                        fire_time=first.fire_time, run_id=first.run_id, executor="x")
+    done = RunSucceeded(
+        schedule_id=first.schedule_id,
+        name="b",
+        fire_id=first.fire_id,
+        fire_time=first.fire_time,
+        run_id=first.run_id,
+        executor="x",
+    )
     from jetcron.ids import new_id
     from jetcron.scheduler.events import Envelope
 
-    await event_log.publish(subjects.run("b", first.run_id), Envelope(id=new_id(), at=clock.now(), actor="x", event=done))
+    await event_log.publish(
+        subjects.run("b", first.run_id),
+        Envelope(id=new_id(), at=clock.now(), actor="x", event=done),
+    )
     await burst(ticker, clock, clock.now() + timedelta(seconds=2))
     assert [t.fire_time.minute for t in of(await events(event_log), RunTriggered)] == [1, 2]
 
@@ -182,7 +208,9 @@ async def test_paused_schedule_does_not_fire_and_resume_does_not_replay(event_lo
     handler = CommandHandler(event_log)
     ticker = Ticker(event_log, clock=clock)
     await burst(ticker, clock, T0 + timedelta(seconds=30))
-    await handler.handle(PauseSchedule(name="p", command_id="p1", at=clock.now(), actor="ops", reason="maintenance"))
+    await handler.handle(
+        PauseSchedule(name="p", command_id="p1", at=clock.now(), actor="ops", reason="maintenance")
+    )
     await burst(ticker, clock, T0 + timedelta(minutes=5, seconds=30))
     await handler.handle(ResumeSchedule(name="p", command_id="r1", at=clock.now(), actor="ops"))
     await burst(ticker, clock, T0 + timedelta(minutes=6, seconds=30))
@@ -195,7 +223,9 @@ async def test_jitter_is_deterministic_and_bounded(event_log) -> None:
     await add(event_log, "j", spec="@every 1m", jitter_s=20)
     clock = FakeClock(T0)
     ticker = Ticker(event_log, clock=clock)
-    await burst(ticker, clock, T0 + timedelta(minutes=3, seconds=30), step=timedelta(milliseconds=500))
+    await burst(
+        ticker, clock, T0 + timedelta(minutes=3, seconds=30), step=timedelta(milliseconds=500)
+    )
     evs = await events(event_log)
     triggers = [e for e in evs if isinstance(e.envelope.event, RunTriggered)]
     delays = [(e.envelope.at - e.envelope.event.fire_time).total_seconds() for e in triggers]

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.scheduler.commands import CreateSchedule
-from jetcron.scheduler.events import RunCancelled, RunCancelRequested, RunStarted, RunTriggered, StoredEvent
+from jetcron.scheduler.events import (
+    RunCancelled,
+    RunCancelRequested,
+    RunStarted,
+    RunTriggered,
+    StoredEvent,
+)
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.log import EventLog
 from jetcron.scheduler.model import Job, ScheduleDefinition
@@ -23,13 +29,26 @@ async def all_events(log: EventLog) -> list[StoredEvent]:
 
 async def test_cancel_previous_stops_the_running_job(nc) -> None:
     log = await EventLog(nc).open()
-    definition = ScheduleDefinition(spec="@every 2s", job=Job(command=["sleep", "30"]),
-                                    overlap="cancel_previous", timeout_s=60)
-    await CommandHandler(log).handle(CreateSchedule(
-        name="long", command_id="c", at=datetime.now(UTC), actor="t", definition=definition))
+    definition = ScheduleDefinition(
+        spec="@every 2s", job=Job(command=["sleep", "30"]), overlap="cancel_previous", timeout_s=60
+    )
+    await CommandHandler(log).handle(
+        CreateSchedule(
+            name="long", command_id="c", at=datetime.now(UTC), actor="t", definition=definition
+        )
+    )
     stop = asyncio.Event()
-    executor = Executor(nc, ExecutorConfig(name="e1", targets=["e1", "default"], ack_wait_s=5,
-                                           kill_grace_s=0.5, heartbeat_s=1, drain_timeout_s=1))
+    executor = Executor(
+        nc,
+        ExecutorConfig(
+            name="e1",
+            targets=["e1", "default"],
+            ack_wait_s=5,
+            kill_grace_s=0.5,
+            heartbeat_s=1,
+            drain_timeout_s=1,
+        ),
+    )
     tasks = [asyncio.create_task(Ticker(log).run(stop)), asyncio.create_task(executor.run(stop))]
     await asyncio.sleep(5.5)
     stop.set()

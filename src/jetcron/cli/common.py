@@ -9,7 +9,7 @@ import json
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
@@ -29,12 +29,18 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 ServerOpt = typer.Option(
-    "", "--server", "-s", envvar="NATS_URL", help="NATS server URL(s), comma-separated (default nats://127.0.0.1:4222)."
+    "",
+    "--server",
+    "-s",
+    envvar="NATS_URL",
+    help="NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).",
 )
 CredsOpt = typer.Option(None, "--creds", envvar="NATS_CREDS", help="NATS user credentials file.")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 ActorOpt = typer.Option(None, "--actor", help="Who is doing this (default $USER@hostname).")
-ReasonOpt = typer.Option("", "--reason", "-r", help="Why; recorded in the log and shown by `jetcron audit`.")
+ReasonOpt = typer.Option(
+    "", "--reason", "-r", help="Why; recorded in the log and shown by `jetcron audit`."
+)
 
 
 def default_actor() -> str:
@@ -78,7 +84,9 @@ async def _wrap(coro: Awaitable[T]) -> T:
     return await coro
 
 
-async def with_nats(server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None) -> T:
+async def with_nats(
+    server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None
+) -> T:
     """Connect (fail fast), call fn, close."""
     nc = await connect(ConnectOptions(servers=server, creds=creds, name="jetcron-cli"))
     try:
@@ -107,7 +115,7 @@ def fmt_time(value: str | datetime | None) -> str:
     if value is None or value == "":
         return "-"
     dt = value if isinstance(value, datetime) else parse_iso(str(value))
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:
@@ -115,10 +123,12 @@ def parse_iso(text: str) -> datetime:
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as err:
-        raise InvalidInput(f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z") from err
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        raise InvalidInput(
+            f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
+        ) from err
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def iso_z(dt: datetime) -> str:
     """UTC ISO-8601 with a Z suffix, second precision."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,17 @@ import msgspec
 import typer
 
 from jetcron import ids
-from jetcron.cli.common import ActorOpt, ReasonOpt, ServerOpt, console, default_actor, handle_errors, run, table, with_nats
+from jetcron.cli.common import (
+    ActorOpt,
+    ReasonOpt,
+    ServerOpt,
+    console,
+    default_actor,
+    handle_errors,
+    run,
+    table,
+    with_nats,
+)
 from jetcron.client import query, send_command
 from jetcron.errors import InvalidInput
 from jetcron.scheduler.commands import AnyCommand, CreateSchedule, DeleteSchedule, UpdateSchedule
@@ -47,7 +57,11 @@ def _strict(raw: Any, where: str) -> None:
 
 def load_definitions(path: Path) -> dict[str, ScheduleDefinition]:
     """Every definition in a file or a directory of *.json / *.toml files, validated."""
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml")) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml"))
+        if path.is_dir()
+        else [path]
+    )
     if not path.exists():
         raise InvalidInput(f"{path}: no such file or directory")
     out: dict[str, ScheduleDefinition] = {}
@@ -85,8 +99,9 @@ def _definition(file: Path, name: str, body: Any) -> ScheduleDefinition:
         raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
 
 
-def plan(desired: dict[str, ScheduleDefinition], current: dict[str, ScheduleDefinition],
-         prune: bool) -> list[tuple[str, str, ScheduleDefinition | None]]:
+def plan(
+    desired: dict[str, ScheduleDefinition], current: dict[str, ScheduleDefinition], prune: bool
+) -> list[tuple[str, str, ScheduleDefinition | None]]:
     """(action, name, definition) to go from current to desired; pure."""
     steps: list[tuple[str, str, ScheduleDefinition | None]] = []
     for name, d in sorted(desired.items()):
@@ -99,9 +114,16 @@ def plan(desired: dict[str, ScheduleDefinition], current: dict[str, ScheduleDefi
     return steps
 
 
-def _command(action: str, name: str, d: ScheduleDefinition | None, actor: str, reason: str) -> AnyCommand:
-    meta: dict[str, Any] = {"name": name, "command_id": ids.new_id(), "at": datetime.now(timezone.utc),
-                            "actor": actor, "reason": reason}
+def _command(
+    action: str, name: str, d: ScheduleDefinition | None, actor: str, reason: str
+) -> AnyCommand:
+    meta: dict[str, Any] = {
+        "name": name,
+        "command_id": ids.new_id(),
+        "at": datetime.now(UTC),
+        "actor": actor,
+        "reason": reason,
+    }
     if action == "create":
         assert d is not None
         return CreateSchedule(**meta, definition=d)
@@ -115,9 +137,13 @@ def _command(action: str, name: str, d: ScheduleDefinition | None, actor: str, r
 @handle_errors
 def apply(
     file: Path = typer.Option(..., "--file", "-f", help="A JSON/TOML file or a directory of them."),
-    prune: bool = typer.Option(False, "--prune", help="Delete live schedules that the files do not define."),
+    prune: bool = typer.Option(
+        False, "--prune", help="Delete live schedules that the files do not define."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan, change nothing."),
-    server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
 ) -> None:
     """Reconcile schedule definitions from files into the live system."""
     desired = load_definitions(file)
@@ -128,14 +154,21 @@ def apply(
         steps = plan(desired, current, prune)
         if not dry_run:
             for action, name, d in steps:
-                await send_command(nc, _command(action, name, d, actor or default_actor(), reason or f"apply {file}"))
+                await send_command(
+                    nc,
+                    _command(action, name, d, actor or default_actor(), reason or f"apply {file}"),
+                )
         return steps
 
     steps = run(with_nats(server, go))
     if not steps:
         console.print("up to date: nothing to change")
         return
-    table("plan (dry run)" if dry_run else "applied", ["action", "schedule"], ((a, n) for a, n, _ in steps))
+    table(
+        "plan (dry run)" if dry_run else "applied",
+        ["action", "schedule"],
+        ((a, n) for a, n, _ in steps),
+    )
 
 
 @handle_errors
@@ -149,6 +182,11 @@ def export(
     missing = wanted - {r["name"] for r in rows}
     if missing:
         raise InvalidInput(f"no such schedule: {', '.join(sorted(missing))}")
-    schedules = {r["name"]: msgspec.convert(r["definition"], ScheduleDefinition)
-                 for r in rows if not wanted or r["name"] in wanted}
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(ScheduleFile(schedules)), indent=2).decode() + "\n")
+    schedules = {
+        r["name"]: msgspec.convert(r["definition"], ScheduleDefinition)
+        for r in rows
+        if not wanted or r["name"] in wanted
+    }
+    sys.stdout.write(
+        msgspec.json.format(msgspec.json.encode(ScheduleFile(schedules)), indent=2).decode() + "\n"
+    )

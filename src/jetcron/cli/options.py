@@ -13,7 +13,14 @@ import typer
 
 from jetcron.cli.common import parse_iso
 from jetcron.errors import InvalidInput
-from jetcron.scheduler.model import CatchUp, Conditions, DefinitionPatch, Job, RetryPolicy, ScheduleDefinition
+from jetcron.scheduler.model import (
+    CatchUp,
+    Conditions,
+    DefinitionPatch,
+    Job,
+    RetryPolicy,
+    ScheduleDefinition,
+)
 from jetcron.scheduler.spec import parse_duration
 
 
@@ -83,27 +90,51 @@ def _json_or_text(value: str) -> Any:
 def job_of(o: DefinitionOptions) -> Job | None:
     """The job the options describe, or None if none of command/shell/action was given."""
     if o.command and o.command[0] == "--":
-        o.command = o.command[1:]  # why: click keeps the `--` separator when args are not interspersed
+        o.command = o.command[
+            1:
+        ]  # why: click keeps the `--` separator when args are not interspersed
     if not (o.command or o.shell or o.action):
         return None
-    return Job(command=o.command or None, shell=o.shell, action=o.action,
-               params=pairs(o.params, "param", json_values=True), cwd=o.cwd, env=pairs(o.env, "env"))
+    return Job(
+        command=o.command or None,
+        shell=o.shell,
+        action=o.action,
+        params=pairs(o.params, "param", json_values=True),
+        cwd=o.cwd,
+        env=pairs(o.env, "env"),
+    )
 
 
 def _conditions(o: DefinitionOptions) -> Conditions | None:
-    given = {k: v for k, v in {
-        "max_cpu_percent": o.max_cpu, "max_memory_percent": o.max_memory, "max_load": o.max_load,
-        "disk_path": o.disk_path, "disk_above_percent": o.disk_above,
-        "disk_below_percent": o.disk_below, "idle_minutes": o.idle_minutes}.items() if v is not None}
-    return Conditions(**given) if given else None
+    given = {
+        k: v
+        for k, v in {
+            "max_cpu_percent": o.max_cpu,
+            "max_memory_percent": o.max_memory,
+            "max_load": o.max_load,
+            "disk_path": o.disk_path,
+            "disk_above_percent": o.disk_above,
+            "disk_below_percent": o.disk_below,
+            "idle_minutes": o.idle_minutes,
+        }.items()
+        if v is not None
+    }
+    return msgspec.convert(given, Conditions) if given else None
 
 
 def patch_of(o: DefinitionOptions) -> DefinitionPatch:
     """Only the fields the operator gave."""
     fields: dict[str, Any] = {}
-    simple = {"spec": o.spec, "tz": o.tz, "target": o.target, "overlap": o.overlap,
-              "max_runs": o.max_runs, "description": o.description, "tags": o.tags,
-              "breaker_threshold": o.breaker}
+    simple = {
+        "spec": o.spec,
+        "tz": o.tz,
+        "target": o.target,
+        "overlap": o.overlap,
+        "max_runs": o.max_runs,
+        "description": o.description,
+        "tags": o.tags,
+        "breaker_threshold": o.breaker,
+    }
     fields.update({k: v for k, v in simple.items() if v is not None})
     if (job := job_of(o)) is not None:
         fields["job"] = job
@@ -111,12 +142,17 @@ def patch_of(o: DefinitionOptions) -> DefinitionPatch:
         fields["timeout_s"] = seconds(o.timeout, "timeout")
     if o.retries is not None or o.retry_backoff is not None:
         backoff = seconds(o.retry_backoff, "retry-backoff") or 10.0
-        fields["retry"] = RetryPolicy(max_attempts=(o.retries or 0) + 1, initial_backoff_s=backoff,
-                                      max_backoff_s=max(600.0, backoff))
+        fields["retry"] = RetryPolicy(
+            max_attempts=(o.retries or 0) + 1,
+            initial_backoff_s=backoff,
+            max_backoff_s=max(600.0, backoff),
+        )
     if o.catchup is not None or o.catchup_window is not None:
         window = seconds(o.catchup_window, "catchup-window")
-        fields["catchup"] = CatchUp(policy=o.catchup or "latest",  # type: ignore[arg-type]
-                                    window_s=3600.0 if window is None else window)
+        fields["catchup"] = CatchUp(
+            policy=o.catchup or "latest",  # type: ignore[arg-type]
+            window_s=3600.0 if window is None else window,
+        )
     for key, text in (("start", o.start), ("end", o.end)):
         if text is not None:
             fields[key] = parse_iso(text) if text.lower() != "none" else None
@@ -150,7 +186,9 @@ def with_definition_options(fn: F) -> F:
     sig = inspect.signature(fn)
     own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=hints[name])
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=hints[name]
+        )
         for name, flag in _option_flags().items()
     ]
     fn.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
@@ -162,31 +200,57 @@ def _option_flags() -> dict[str, Any]:
     o = typer.Option
     return {
         "tz": o(None, "--tz", help="IANA time zone the spec is evaluated in (default UTC)."),
-        "target": o(None, "--target", "-t", help="Executor target: a host, a pool, or all:<tag> (fan-out)."),
-        "timeout": o(None, "--timeout", help="Kill the run after this long, e.g. 30s, 10m, 'none'."),
+        "target": o(
+            None, "--target", "-t", help="Executor target: a host, a pool, or all:<tag> (fan-out)."
+        ),
+        "timeout": o(
+            None, "--timeout", help="Kill the run after this long, e.g. 30s, 10m, 'none'."
+        ),
         "retries": o(None, "--retries", help="Retry a failed run this many times."),
-        "retry_backoff": o(None, "--retry-backoff", help="First retry delay (doubles each time), e.g. 10s."),
+        "retry_backoff": o(
+            None, "--retry-backoff", help="First retry delay (doubles each time), e.g. 10s."
+        ),
         "overlap": o(None, "--overlap", help="skip | buffer_one | allow | cancel_previous."),
         "catchup": o(None, "--catchup", help="Missed fires after downtime: latest | all | none."),
-        "catchup_window": o(None, "--catchup-window", help="Ignore missed fires older than this (default 1h)."),
-        "start": o(None, "--start", help="No fires before this ISO time (naive = schedule's zone)."),
+        "catchup_window": o(
+            None, "--catchup-window", help="Ignore missed fires older than this (default 1h)."
+        ),
+        "start": o(
+            None, "--start", help="No fires before this ISO time (naive = schedule's zone)."
+        ),
         "end": o(None, "--end", help="No fires after this ISO time."),
-        "jitter": o(None, "--jitter", help="Delay each fire by a stable pseudo-random amount up to this."),
+        "jitter": o(
+            None, "--jitter", help="Delay each fire by a stable pseudo-random amount up to this."
+        ),
         "max_runs": o(None, "--max-runs", help="Complete the schedule after this many runs."),
         "action": o(None, "--action", help="Run a registered action instead of a command."),
-        "params": o(None, "--param", "-p", help="Action parameter KEY=VALUE (JSON values allowed)."),
+        "params": o(
+            None, "--param", "-p", help="Action parameter KEY=VALUE (JSON values allowed)."
+        ),
         "shell": o(None, "--shell", help="A shell command line (executor needs --allow-shell)."),
         "cwd": o(None, "--cwd", help="Working directory of the command."),
         "env": o(None, "--env", "-e", help="Environment variable KEY=VALUE for the command."),
         "description": o(None, "--description", "-d", help="Free text shown in listings."),
         "tags": o(None, "--tag", help="A tag (repeatable)."),
-        "breaker": o(None, "--breaker", help="Pause after this many consecutive failures (0 = never; default 3)."),
-        "breaker_cooldown": o(None, "--breaker-cooldown", help="Auto-resume a breaker pause after this long."),
+        "breaker": o(
+            None,
+            "--breaker",
+            help="Pause after this many consecutive failures (0 = never; default 3).",
+        ),
+        "breaker_cooldown": o(
+            None, "--breaker-cooldown", help="Auto-resume a breaker pause after this long."
+        ),
         "max_cpu": o(None, "--max-cpu", help="Defer while host CPU % is above this."),
         "max_memory": o(None, "--max-memory", help="Defer while host memory % is above this."),
         "max_load": o(None, "--max-load", help="Defer while 1-min load per core is above this."),
-        "disk_path": o(None, "--disk-path", help="Path whose disk usage the disk conditions check."),
+        "disk_path": o(
+            None, "--disk-path", help="Path whose disk usage the disk conditions check."
+        ),
         "disk_above": o(None, "--disk-above", help="Run only when the disk is fuller than this %."),
-        "disk_below": o(None, "--disk-below", help="Run only when the disk is emptier than this %."),
-        "idle_minutes": o(None, "--idle-minutes", help="Run only after the host was idle this long."),
+        "disk_below": o(
+            None, "--disk-below", help="Run only when the disk is emptier than this %."
+        ),
+        "idle_minutes": o(
+            None, "--idle-minutes", help="Run only after the host was idle this long."
+        ),
     }

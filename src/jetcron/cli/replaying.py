@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import aclosing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -30,7 +30,12 @@ async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None)
             return views
         with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("replaying", total=end)
-            async with aclosing(event_log.read(until_seq=end, on_skipped=lambda seq, u: record_undecodable(views, seq, u.type, u.problem))) as batches:
+            async with aclosing(
+                event_log.read(
+                    until_seq=end,
+                    on_skipped=lambda seq, u: record_undecodable(views, seq, u.type, u.problem),
+                )
+            ) as batches:
                 async for batch in batches:
                     if not _fold_until(views, batch, limit_ns):
                         break
@@ -55,16 +60,29 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
         _verify(server, as_json)
         return
     views = run(with_nats(server, lambda nc: rebuild(nc, as_of)))
-    when = as_of or datetime.now(timezone.utc)
+    when = as_of or datetime.now(UTC)
     rows = queries.list_schedules(views, {}, when)
     if as_json:
         print_json({"as_of": when.isoformat(), "position": views.position, "schedules": rows})
         return
-    table(f"schedules as of {when.isoformat()} (log seq {views.position})",
-          ["name", "spec", "tz", "state", "version", "runs", "ok", "failed", "updated by"],
-          ([r["name"], r["spec"], r["tz"], r["state"], r["version"], r.get("runs_total", 0),
-            r.get("runs_succeeded", 0), r.get("runs_failed", 0), r.get("updated_by") or r.get("created_by")]
-           for r in rows))
+    table(
+        f"schedules as of {when.isoformat()} (log seq {views.position})",
+        ["name", "spec", "tz", "state", "version", "runs", "ok", "failed", "updated by"],
+        (
+            [
+                r["name"],
+                r["spec"],
+                r["tz"],
+                r["state"],
+                r["version"],
+                r.get("runs_total", 0),
+                r.get("runs_succeeded", 0),
+                r.get("runs_failed", 0),
+                r.get("updated_by") or r.get("created_by"),
+            ]
+            for r in rows
+        ),
+    )
 
 
 def _verify(server: str, as_json: bool) -> None:
@@ -80,7 +98,13 @@ def _verify(server: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        console.print(f"replayed to seq {live['position']}: " + ("[green]identical[/] to the live service" if same
-                      else "[red]DIFFERENT[/] from the live service"))
+        console.print(
+            f"replayed to seq {live['position']}: "
+            + (
+                "[green]identical[/] to the live service"
+                if same
+                else "[red]DIFFERENT[/] from the live service"
+            )
+        )
     if not same:
         raise typer.Exit(1)

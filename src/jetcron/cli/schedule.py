@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -42,8 +42,13 @@ app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=
 
 
 def _meta(name: str, actor: str | None, reason: str) -> dict[str, Any]:
-    return {"name": name, "command_id": ids.new_id(), "at": datetime.now(timezone.utc),
-            "actor": actor or default_actor(), "reason": reason}
+    return {
+        "name": name,
+        "command_id": ids.new_id(),
+        "at": datetime.now(UTC),
+        "actor": actor or default_actor(),
+        "reason": reason,
+    }
 
 
 def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
@@ -62,14 +67,23 @@ def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
 @with_definition_options
 def add(
     name: str = typer.Argument(..., help="Schedule name: letters, digits, '_', '.', '-'."),
-    spec: str = typer.Argument(..., help="Cron (5 fields), @hourly..., '@every 15m', '@at 2026-12-24T18:00'."),
-    command: list[str] | None = typer.Argument(None, help="The command to run (put `--` before it if it has options of its own)."),
-    server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt, as_json: bool = JsonOpt,
+    spec: str = typer.Argument(
+        ..., help="Cron (5 fields), @hourly..., '@every 15m', '@at 2026-12-24T18:00'."
+    ),
+    command: list[str] | None = typer.Argument(
+        None, help="The command to run (put `--` before it if it has options of its own)."
+    ),
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
     **options: Any,
 ) -> None:
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
-    definition = validate_definition(definition_of(DefinitionOptions(spec=spec, command=command, **options)))
+    definition = validate_definition(
+        definition_of(DefinitionOptions(spec=spec, command=command, **options))
+    )
     cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
 
@@ -81,42 +95,74 @@ def update(
     name: str = typer.Argument(...),
     command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
     spec: str | None = typer.Option(None, "--spec", help="A new spec."),
-    server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt, as_json: bool = JsonOpt,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
     **options: Any,
 ) -> None:
     """Change some fields of a schedule; the others keep their value."""
     patch = patch_of(DefinitionOptions(spec=spec, command=command, **options))
-    _send(server, UpdateSchedule(**_meta(name, actor, reason), patch=patch), as_json, f"updated schedule {name!r}")
+    _send(
+        server,
+        UpdateSchedule(**_meta(name, actor, reason), patch=patch),
+        as_json,
+        f"updated schedule {name!r}",
+    )
 
 
 @app.command("pause")
 @handle_errors
-def pause(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
-          as_json: bool = JsonOpt) -> None:
+def pause(
+    name: str,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
+) -> None:
     """Stop firing a schedule until it is resumed."""
     _send(server, PauseSchedule(**_meta(name, actor, reason)), as_json, f"paused schedule {name!r}")
 
 
 @app.command("resume")
 @handle_errors
-def resume(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
-           as_json: bool = JsonOpt) -> None:
+def resume(
+    name: str,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
+) -> None:
     """Resume a paused schedule (fires missed while paused are not run)."""
-    _send(server, ResumeSchedule(**_meta(name, actor, reason)), as_json, f"resumed schedule {name!r}")
+    _send(
+        server, ResumeSchedule(**_meta(name, actor, reason)), as_json, f"resumed schedule {name!r}"
+    )
 
 
 @app.command("delete")
 @handle_errors
-def delete(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
-           as_json: bool = JsonOpt) -> None:
+def delete(
+    name: str,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
+) -> None:
     """Delete a schedule; its history stays in the log and the name can be reused."""
-    _send(server, DeleteSchedule(**_meta(name, actor, reason)), as_json, f"deleted schedule {name!r}")
+    _send(
+        server, DeleteSchedule(**_meta(name, actor, reason)), as_json, f"deleted schedule {name!r}"
+    )
 
 
 @app.command("trigger")
 @handle_errors
-def trigger(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, reason: str = ReasonOpt,
-            as_json: bool = JsonOpt) -> None:
+def trigger(
+    name: str,
+    server: str = ServerOpt,
+    actor: str | None = ActorOpt,
+    reason: str = ReasonOpt,
+    as_json: bool = JsonOpt,
+) -> None:
     """Run a schedule now, once (also while paused; it stays paused)."""
     cmd = TriggerSchedule(**_meta(name, actor, reason))
     reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, cmd)))
@@ -129,8 +175,11 @@ def trigger(name: str, server: str = ServerOpt, actor: str | None = ActorOpt, re
 
 @app.command("list")
 @handle_errors
-def list_(server: str = ServerOpt, as_json: bool = JsonOpt,
-          all_: bool = typer.Option(False, "--all", "-a", help="Include completed schedules.")) -> None:
+def list_(
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+    all_: bool = typer.Option(False, "--all", "-a", help="Include completed schedules."),
+) -> None:
     """All live schedules with their state and next fire."""
     rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "schedules", {})))
     if not all_:
@@ -138,10 +187,23 @@ def list_(server: str = ServerOpt, as_json: bool = JsonOpt,
     if as_json:
         print_json(rows)
         return
-    table(None, ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"],
-          ([r["name"], r["spec"], r["tz"], _state(r), r["target"], fmt_time(r["next_fire"]),
-            f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
-            r.get("runs_total", 0)] for r in rows))
+    table(
+        None,
+        ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"],
+        (
+            [
+                r["name"],
+                r["spec"],
+                r["tz"],
+                _state(r),
+                r["target"],
+                fmt_time(r["next_fire"]),
+                f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
+                r.get("runs_total", 0),
+            ]
+            for r in rows
+        ),
+    )
 
 
 def _secs(value: float | None) -> str:
@@ -164,31 +226,59 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         return
     d = row["definition"]
     job = d["job"]
-    what = " ".join(job.get("command") or []) or job.get("shell") or f"action {job.get('action')} {job.get('params', {})}"
+    what = (
+        " ".join(job.get("command") or [])
+        or job.get("shell")
+        or f"action {job.get('action')} {job.get('params', {})}"
+    )
     d.setdefault("tz", "UTC")
-    console.print(f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}", highlight=False)
-    for label, value in (("spec", f"{d['spec']}  ({d.get('tz', 'UTC')})"), ("runs", what),
-                         ("target", d.get("target", "default")), ("overlap", d.get("overlap", "skip")),
-                         ("timeout", d.get("timeout_s", 3600)), ("description", d.get("description", "")),
-                         ("created", f"{fmt_time(row.get('created_at'))} by {row.get('created_by')}"),
-                         ("updated", f"{fmt_time(row.get('updated_at'))} by {row.get('updated_by')}")):
+    console.print(
+        f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}",
+        highlight=False,
+    )
+    for label, value in (
+        ("spec", f"{d['spec']}  ({d.get('tz', 'UTC')})"),
+        ("runs", what),
+        ("target", d.get("target", "default")),
+        ("overlap", d.get("overlap", "skip")),
+        ("timeout", d.get("timeout_s", 3600)),
+        ("description", d.get("description", "")),
+        ("created", f"{fmt_time(row.get('created_at'))} by {row.get('created_by')}"),
+        ("updated", f"{fmt_time(row.get('updated_at'))} by {row.get('updated_by')}"),
+    ):
         console.print(f"  {label:12} {value}", highlight=False)
-    table("last runs", ["run", "fire time", "status", "attempt", "executor", "duration s"],
-          ([r["run_id"], fmt_time(r.get("fire_time")), r.get("status"), r.get("attempt", 1),
-            r.get("executor", ""), _secs(r.get("duration_s"))] for r in row.get("runs", [])))
+    table(
+        "last runs",
+        ["run", "fire time", "status", "attempt", "executor", "duration s"],
+        (
+            [
+                r["run_id"],
+                fmt_time(r.get("fire_time")),
+                r.get("status"),
+                r.get("attempt", 1),
+                r.get("executor", ""),
+                _secs(r.get("duration_s")),
+            ]
+            for r in row.get("runs", [])
+        ),
+    )
     print_fires(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), "next fires")
 
 
 @app.command("next")
 @handle_errors
-def next_(name: str, n: int = typer.Option(10, "-n", help="How many fires."), server: str = ServerOpt,
-          as_json: bool = JsonOpt) -> None:
+def next_(
+    name: str,
+    n: int = typer.Option(10, "-n", help="How many fires."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
     """The next fire times of a stored schedule."""
-    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n})))
+    row: dict[str, Any] = run(
+        with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
+    )
     rows = fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC"))
     if as_json:
         print_json(rows)
     else:
         print_fires(rows, None)
-
-

@@ -27,8 +27,13 @@ def _install_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _serve_and_execute(opts: ConnectOptions, config: service.ServiceConfig,
-                             executor_name: str | None, allow_shell: bool, quiet: bool) -> None:
+async def _serve_and_execute(
+    opts: ConnectOptions,
+    config: service.ServiceConfig,
+    executor_name: str | None,
+    allow_shell: bool,
+    quiet: bool,
+) -> None:
     stop = asyncio.Event()
     _install_signals(stop)
     nc = await connect(opts, persistent=True)
@@ -38,17 +43,29 @@ async def _serve_and_execute(opts: ConnectOptions, config: service.ServiceConfig
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready))
             if executor_name:
                 await ready.wait()
-                tg.create_task(_executor(nc, executor_name, [executor_name, "default"], [], allow_shell, stop))
+                tg.create_task(
+                    _executor(nc, executor_name, [executor_name, "default"], [], allow_shell, stop)
+                )
             if not quiet:
                 await ready.wait()
-                out.print(f"[green]jetcron is up[/] at {opts.urls()[0]} — try `jetcron schedule add hello '@every 10s' -- echo hi`."
-                          " Ctrl-C stops.", highlight=False)
+                out.print(
+                    f"[green]jetcron is up[/] at {opts.urls()[0]} — try `jetcron schedule add hello '@every 10s' -- echo hi`."
+                    " Ctrl-C stops.",
+                    highlight=False,
+                )
     finally:
         await nc.close()
 
 
-async def _executor(nc: object, name: str, targets: list[str], tags: list[str], allow_shell: bool,
-                    stop: asyncio.Event, **kw: object) -> None:
+async def _executor(
+    nc: object,
+    name: str,
+    targets: list[str],
+    tags: list[str],
+    allow_shell: bool,
+    stop: asyncio.Event,
+    **kw: object,
+) -> None:
     from jetcron.executors.agent import Executor, ExecutorConfig
 
     config = ExecutorConfig(name=name, targets=targets, tags=tags, allow_shell=allow_shell, **kw)  # type: ignore[arg-type]
@@ -57,27 +74,50 @@ async def _executor(nc: object, name: str, targets: list[str], tags: list[str], 
 
 @handle_errors
 def up(
-    data_dir: Path = typer.Option(Path(".jetcron"), "--data-dir", help="Where the log (JetStream store) and server log live."),
+    data_dir: Path = typer.Option(
+        Path(".jetcron"), "--data-dir", help="Where the log (JetStream store) and server log live."
+    ),
     port: int = typer.Option(4222, "--port", help="Client port of the embedded nats-server."),
-    server: str = typer.Option("", "--server", "-s", envvar="JETCRON_UP_SERVER", help="Use this NATS instead of starting one."),
+    server: str = typer.Option(
+        "",
+        "--server",
+        "-s",
+        envvar="JETCRON_UP_SERVER",
+        help="Use this NATS instead of starting one.",
+    ),
     no_executor: bool = typer.Option(False, "--no-executor", help="Do not run a local executor."),
-    allow_shell: bool = typer.Option(False, "--allow-shell", help="Let the local executor run shell strings."),
-    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
+    allow_shell: bool = typer.Option(
+        False, "--allow-shell", help="Let the local executor run shell strings."
+    ),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Serve Prometheus metrics on this port."
+    ),
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     nats: NatsServer | None = None
     if not server:
         data_dir.mkdir(parents=True, exist_ok=True)
-        nats = NatsServer(data_dir=data_dir / "store", port=port, log_file=data_dir / "nats-server.log")
+        nats = NatsServer(
+            data_dir=data_dir / "store", port=port, log_file=data_dir / "nats-server.log"
+        )
         nats.start()
-        out.print(f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
-                  highlight=False)
+        out.print(
+            f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
+            highlight=False,
+        )
         server = nats.url
     config = service.ServiceConfig(metrics_port=metrics_port)
     executor_name = None if no_executor else socket.gethostname()
     try:
-        asyncio.run(_serve_and_execute(ConnectOptions(servers=server, name="jetcron-up"), config,
-                                       executor_name, allow_shell, quiet=False))
+        asyncio.run(
+            _serve_and_execute(
+                ConnectOptions(servers=server, name="jetcron-up"),
+                config,
+                executor_name,
+                allow_shell,
+                quiet=False,
+            )
+        )
     finally:
         if nats is not None:
             nats.stop()
@@ -88,29 +128,57 @@ def up(
 def serve(
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
-    replicas: int = typer.Option(1, "--replicas", help="Stream replicas to create (3 on a cluster)."),
+    replicas: int = typer.Option(
+        1, "--replicas", help="Stream replicas to create (3 on a cluster)."
+    ),
     lease_ttl: int = typer.Option(5, "--lease-ttl", help="Ticker leader lease TTL in seconds."),
     instance: str = typer.Option("", "--instance", help="Name of this replica (default host:pid)."),
-    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Serve Prometheus metrics on this port."
+    ),
 ) -> None:
     """Run a scheduler replica against an existing NATS (run two or more for HA)."""
-    config = service.ServiceConfig(replicas=replicas, lease_ttl_s=lease_ttl, instance=instance,
-                                   metrics_port=metrics_port)
-    asyncio.run(_serve_and_execute(ConnectOptions(servers=server, creds=creds, name="jetcron-serve"),
-                                   config, None, False, quiet=True))
+    config = service.ServiceConfig(
+        replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port
+    )
+    asyncio.run(
+        _serve_and_execute(
+            ConnectOptions(servers=server, creds=creds, name="jetcron-serve"),
+            config,
+            None,
+            False,
+            quiet=True,
+        )
+    )
 
 
 @handle_errors
 def executor(
-    name: str = typer.Option(socket.gethostname(), "--name", help="This executor's name (a target of its own)."),
-    target: list[str] | None = typer.Option(None, "--target", help="Targets to serve (default: its name and 'default')."),
-    tags: str = typer.Option("", "--tags", help="Comma-separated tags: pools it joins and all:<tag> fan-outs it receives."),
+    name: str = typer.Option(
+        socket.gethostname(), "--name", help="This executor's name (a target of its own)."
+    ),
+    target: list[str] | None = typer.Option(
+        None, "--target", help="Targets to serve (default: its name and 'default')."
+    ),
+    tags: str = typer.Option(
+        "",
+        "--tags",
+        help="Comma-separated tags: pools it joins and all:<tag> fan-outs it receives.",
+    ),
     concurrency: int = typer.Option(4, "--concurrency", help="Runs at the same time."),
-    allow: list[str] | None = typer.Option(None, "--allow", help="Only these executables may run (repeatable)."),
+    allow: list[str] | None = typer.Option(
+        None, "--allow", help="Only these executables may run (repeatable)."
+    ),
     allow_shell: bool = typer.Option(False, "--allow-shell", help="Allow shell-string jobs."),
-    work_dir: str | None = typer.Option(None, "--work-dir", help="Jobs' working directories must be inside this."),
-    ack_wait: float = typer.Option(30.0, "--ack-wait", help="Seconds before an unacknowledged trigger is redelivered."),
-    drain_timeout: float = typer.Option(30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."),
+    work_dir: str | None = typer.Option(
+        None, "--work-dir", help="Jobs' working directories must be inside this."
+    ),
+    ack_wait: float = typer.Option(
+        30.0, "--ack-wait", help="Seconds before an unacknowledged trigger is redelivered."
+    ),
+    drain_timeout: float = typer.Option(
+        30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."
+    ),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
@@ -121,11 +189,24 @@ def executor(
     async def main() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        nc = await connect(ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}"), persistent=True)
+        nc = await connect(
+            ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}"),
+            persistent=True,
+        )
         try:
-            await _executor(nc, name, targets, tag_list, allow_shell, stop, concurrency=concurrency,
-                            allow=list(allow or []), work_dir=work_dir, ack_wait_s=ack_wait,
-                            drain_timeout_s=drain_timeout)
+            await _executor(
+                nc,
+                name,
+                targets,
+                tag_list,
+                allow_shell,
+                stop,
+                concurrency=concurrency,
+                allow=list(allow or []),
+                work_dir=work_dir,
+                ack_wait_s=ack_wait,
+                drain_timeout_s=drain_timeout,
+            )
         finally:
             await nc.close()
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytz
 import typer
 
-from jetcron.cli.common import JsonOpt, ServerOpt, console, handle_errors, iso_z, parse_iso, print_json, run, table, with_nats
+from jetcron.cli.common import (
+    JsonOpt,
+    ServerOpt,
+    console,
+    handle_errors,
+    iso_z,
+    parse_iso,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
 from jetcron.client import query
 from jetcron.errors import InvalidInput
 from jetcron.scheduler.spec import next_fires, parse_duration, parse_spec, validate_tz
@@ -34,7 +45,9 @@ def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
 def preview(
     spec: str = typer.Argument(..., help="A spec: cron, @daily, '@every 15m', '@at ...'."),
     tz: str = typer.Option("UTC", "--tz", help="IANA time zone."),
-    after: str | None = typer.Option(None, "--after", help="Start after this ISO time (default now)."),
+    after: str | None = typer.Option(
+        None, "--after", help="Start after this ISO time (default now)."
+    ),
     n: int = typer.Option(10, "-n", help="How many fires."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -43,7 +56,7 @@ def preview(
     parse_spec(spec, zone)
     if n < 1:
         raise InvalidInput("-n must be >= 1")
-    start = parse_iso(after) if after else datetime.now(timezone.utc)
+    start = parse_iso(after) if after else datetime.now(UTC)
     rows = fires_rows(next_fires(spec, zone, start, n), zone)
     if as_json:
         print_json(rows)
@@ -64,9 +77,14 @@ def due(
         horizon = parse_duration(within).total_seconds()
     except ValueError as err:
         raise InvalidInput(f"--within: {err}") from err
-    rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon})))
+    rows: list[dict[str, Any]] = run(
+        with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon}))
+    )
     if as_json:
         print_json(rows)
         return
-    table(f"due within {within}", ["UTC", "local", "schedule", "target", "runs"],
-          ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows))
+    table(
+        f"due within {within}",
+        ["UTC", "local", "schedule", "target", "runs"],
+        ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows),
+    )

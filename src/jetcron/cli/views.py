@@ -24,8 +24,18 @@ from jetcron.scheduler.spec import parse_duration
 
 runs_app = typer.Typer(help="Run history.", no_args_is_help=True)
 
-RUN_STATUSES = ("triggered", "running", "succeeded", "failed", "timed_out", "skipped", "cancelled",
-                "lost", "deferred", "retrying")
+RUN_STATUSES = (
+    "triggered",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "skipped",
+    "cancelled",
+    "lost",
+    "deferred",
+    "retrying",
+)
 
 
 def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
@@ -40,24 +50,55 @@ def _secs(value: float | None) -> str:
 @handle_errors
 def runs_list(
     schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
-    status: str | None = typer.Option(None, "--status", help=f"Only this status: {', '.join(RUN_STATUSES)}."),
-    since: str | None = typer.Option(None, "--since", help="Only runs fired at or after this ISO time."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"Only this status: {', '.join(RUN_STATUSES)}."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only runs fired at or after this ISO time."
+    ),
     limit: int = typer.Option(50, "--limit", help="At most this many runs."),
-    server: str = ServerOpt, as_json: bool = JsonOpt,
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Runs, newest first."""
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown status {status!r}: one of {', '.join(RUN_STATUSES)}")
     if since:
         parse_iso(since)
-    page = _q(server, "runs", {"schedule": schedule, "status": status, "since": since, "limit": limit})
+    page = _q(
+        server, "runs", {"schedule": schedule, "status": status, "since": since, "limit": limit}
+    )
     if as_json:
         print_json(page["runs"])
         return
-    table(None, ["run", "schedule", "fire time", "status", "try", "executor", "exit", "duration s", "late s"],
-          ([r["run_id"], r["schedule"], fmt_time(r["fire_time"]), r["status"], r.get("attempt", 1),
-            r.get("executor", ""), r.get("exit_code"), _secs(r.get("duration_s")), _secs(r.get("lateness_s"))]
-           for r in page["runs"]))
+    table(
+        None,
+        [
+            "run",
+            "schedule",
+            "fire time",
+            "status",
+            "try",
+            "executor",
+            "exit",
+            "duration s",
+            "late s",
+        ],
+        (
+            [
+                r["run_id"],
+                r["schedule"],
+                fmt_time(r["fire_time"]),
+                r["status"],
+                r.get("attempt", 1),
+                r.get("executor", ""),
+                r.get("exit_code"),
+                _secs(r.get("duration_s")),
+                _secs(r.get("lateness_s")),
+            ]
+            for r in page["runs"]
+        ),
+    )
     if page.get("more"):
         console.print(f"(more: use --limit {limit * 2})")
 
@@ -112,8 +153,11 @@ async def _output(nc: Any, row: dict[str, Any]) -> dict[str, Any]:
 @handle_errors
 def stats(
     schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
-    window: str | None = typer.Option(None, "--window", help="Only runs fired within this long, e.g. 24h, 7d."),
-    server: str = ServerOpt, as_json: bool = JsonOpt,
+    window: str | None = typer.Option(
+        None, "--window", help="Only runs fired within this long, e.g. 24h, 7d."
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Run statistics per schedule, per executor and overall."""
     params: dict[str, Any] = {"schedule": schedule}
@@ -126,13 +170,38 @@ def stats(
     if as_json:
         print_json(rows)
         return
-    table(f"stats{' over ' + window if window else ''}",
-          ["group", "key", "runs", "ok", "failed", "success %", "dur p50", "dur p95", "late p50", "late p99", "last success"],
-          ([r["group"], r.get("key", ""), r.get("runs", 0), _count(r, "succeeded"),
-            _count(r, "failed", "timed_out", "lost"),
-            "-" if r.get("success_rate") is None else f"{100 * r['success_rate']:.0f}",
-            _secs(r.get("duration_p50")), _secs(r.get("duration_p95")), _secs(r.get("lateness_p50")),
-            _secs(r.get("lateness_p99")), fmt_time(r.get("last_success"))] for r in rows))
+    table(
+        f"stats{' over ' + window if window else ''}",
+        [
+            "group",
+            "key",
+            "runs",
+            "ok",
+            "failed",
+            "success %",
+            "dur p50",
+            "dur p95",
+            "late p50",
+            "late p99",
+            "last success",
+        ],
+        (
+            [
+                r["group"],
+                r.get("key", ""),
+                r.get("runs", 0),
+                _count(r, "succeeded"),
+                _count(r, "failed", "timed_out", "lost"),
+                "-" if r.get("success_rate") is None else f"{100 * r['success_rate']:.0f}",
+                _secs(r.get("duration_p50")),
+                _secs(r.get("duration_p95")),
+                _secs(r.get("lateness_p50")),
+                _secs(r.get("lateness_p99")),
+                fmt_time(r.get("last_success")),
+            ]
+            for r in rows
+        ),
+    )
 
 
 def _count(row: dict[str, Any], *statuses: str) -> int:
@@ -149,8 +218,11 @@ def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     elif report.get("healthy"):
         console.print("[green]healthy[/]")
     else:
-        table("health", ["problem", "subject", "detail"],
-              ([p["kind"], p["subject"], p["detail"]] for p in report["problems"]))
+        table(
+            "health",
+            ["problem", "subject", "detail"],
+            ([p["kind"], p["subject"], p["detail"]] for p in report["problems"]),
+        )
     if not report.get("healthy"):
         raise typer.Exit(1)
 
@@ -158,8 +230,11 @@ def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
 @handle_errors
 def audit(
     name: str | None = typer.Argument(None, help="Only this schedule."),
-    since: str | None = typer.Option(None, "--since", help="Only changes at or after this ISO time."),
-    server: str = ServerOpt, as_json: bool = JsonOpt,
+    since: str | None = typer.Option(
+        None, "--since", help="Only changes at or after this ISO time."
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Every schedule change: when, who, why, and what changed."""
     if since:
@@ -168,9 +243,23 @@ def audit(
     if as_json:
         print_json(entries)
         return
-    table("audit", ["seq", "time", "schedule", "change", "v", "actor", "reason", "diff"],
-          ([e["seq"], fmt_time(e["at"]), e["name"], e["type"], e.get("version"), e["actor"], e.get("reason", ""),
-            "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (e.get("diff") or {}).items())] for e in entries))
+    table(
+        "audit",
+        ["seq", "time", "schedule", "change", "v", "actor", "reason", "diff"],
+        (
+            [
+                e["seq"],
+                fmt_time(e["at"]),
+                e["name"],
+                e["type"],
+                e.get("version"),
+                e["actor"],
+                e.get("reason", ""),
+                "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (e.get("diff") or {}).items()),
+            ]
+            for e in entries
+        ),
+    )
 
 
 @handle_errors
@@ -181,15 +270,29 @@ def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         print_json(s)
         return
     st, pr = s["stream"], s["projection"]
-    console.print(f"[bold]stream[/] {st['name']}: {st['messages']} events, {st['bytes']} bytes, last seq "
-                  f"{st['last_seq']}, R{st['replicas']}", highlight=False)
-    console.print(f"[bold]projection[/] at seq {pr['position']} (lag {pr['lag']}), poison events {pr['poison_events']}",
-                  highlight=False)
-    console.print(f"[bold]scheduler replicas[/] {len(s['scheduler_replicas'])}; ticker leader "
-                  f"{s['ticker_leader'] or 'none (no lease holder!)'}", highlight=False)
-    console.print(f"[bold]schedules[/] {s['schedules'] or 'none'}; runs in flight {s['runs_in_flight']}", highlight=False)
-    console.print(f"[bold]executors online[/] {len(s['executors'])}: "
-                  f"{', '.join(e['name'] for e in s['executors']) or 'none'}", highlight=False)
+    console.print(
+        f"[bold]stream[/] {st['name']}: {st['messages']} events, {st['bytes']} bytes, last seq "
+        f"{st['last_seq']}, R{st['replicas']}",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]projection[/] at seq {pr['position']} (lag {pr['lag']}), poison events {pr['poison_events']}",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]scheduler replicas[/] {len(s['scheduler_replicas'])}; ticker leader "
+        f"{s['ticker_leader'] or 'none (no lease holder!)'}",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]schedules[/] {s['schedules'] or 'none'}; runs in flight {s['runs_in_flight']}",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]executors online[/] {len(s['executors'])}: "
+        f"{', '.join(e['name'] for e in s['executors']) or 'none'}",
+        highlight=False,
+    )
 
 
 @handle_errors
@@ -201,17 +304,35 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json(rows)
         return
-    table("executors online", ["name", "targets", "tags", "running", "cpu %", "mem %", "clock offset s", "seen"],
-          ([e.name, ",".join(e.targets), ",".join(e.tags), len(e.running), e.cpu_percent, e.memory_percent,
-            f"{e.clock_offset_s:+.3f}" if e.clock_offset_s is not None else "-", fmt_time(e.host_time)]
-           for e in rows))
+    table(
+        "executors online",
+        ["name", "targets", "tags", "running", "cpu %", "mem %", "clock offset s", "seen"],
+        (
+            [
+                e.name,
+                ",".join(e.targets),
+                ",".join(e.tags),
+                len(e.running),
+                e.cpu_percent,
+                e.memory_percent,
+                f"{e.clock_offset_s:+.3f}" if e.clock_offset_s is not None else "-",
+                fmt_time(e.host_time),
+            ]
+            for e in rows
+        ),
+    )
 
 
 @handle_errors
 def replay(
-    as_of: str | None = typer.Option(None, "--as-of", help="Show the world as it was at this ISO time."),
-    verify: bool = typer.Option(False, "--verify", help="Rebuild from scratch and compare with the live service."),
-    server: str = ServerOpt, as_json: bool = JsonOpt,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Show the world as it was at this ISO time."
+    ),
+    verify: bool = typer.Option(
+        False, "--verify", help="Rebuild from scratch and compare with the live service."
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Rebuild state from the log, client-side (audits, `--as-of`, `--verify`)."""
     from jetcron.cli.replaying import replay_command

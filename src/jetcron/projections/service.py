@@ -23,8 +23,8 @@ from jetcron.projections import health, queries
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
 from jetcron.scheduler.errors import ScheduleNotFound
-from jetcron.scheduler.lease import Leadership, SoloLease
 from jetcron.scheduler.events import UnknownEvent
+from jetcron.scheduler.lease import Leadership, SoloLease
 from jetcron.scheduler.log import EventLog
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,9 @@ class ProjectionService:
 
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""
-        async for batch in self.log.read(from_seq=self.views.position + 1, follow=True,
-                                         on_skipped=self._undecodable):
+        async for batch in self.log.read(
+            from_seq=self.views.position + 1, follow=True, on_skipped=self._undecodable
+        ):
             apply_batch(self.views, batch)
             if self.metrics:
                 self.metrics.observe(self.views, batch)
@@ -268,7 +269,9 @@ class ProjectionService:
     async def _leader(self) -> str | None:
         """Who holds the ticker lease, if anyone."""
         try:
-            msg = await self.log.js.get_last_msg(f"KV_{subjects.LEASE_BUCKET}", f"$KV.{subjects.LEASE_BUCKET}.ticker")
+            msg = await self.log.js.get_last_msg(
+                f"KV_{subjects.LEASE_BUCKET}", f"$KV.{subjects.LEASE_BUCKET}.ticker"
+            )
             holder = msgspec.json.decode(msg.data or b"{}").get("holder") if msg.data else None
         except Exception:  # noqa: BLE001 - no lease bucket yet: no leader
             return None

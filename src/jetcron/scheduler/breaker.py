@@ -86,18 +86,31 @@ class BreakerState:
             return None
         cooldown = t.definition.breaker_cooldown_s
         resume_at = at + timedelta(seconds=cooldown) if cooldown else None
-        return PauseSchedule(name=t.name, command_id=f"breaker:{t.name}:{sorted(t.counted)[-1]}",
-                             at=at, actor=ACTOR, by_system=True, resume_at=resume_at,
-                             reason=f"circuit open: {t.failures} consecutive failures")
+        return PauseSchedule(
+            name=t.name,
+            command_id=f"breaker:{t.name}:{sorted(t.counted)[-1]}",
+            at=at,
+            actor=ACTOR,
+            by_system=True,
+            resume_at=resume_at,
+            reason=f"circuit open: {t.failures} consecutive failures",
+        )
 
     def due_resumes(self, now: datetime) -> list[AnyCommand]:
         """Resume commands for breaker pauses whose cool-down has passed."""
         out: list[AnyCommand] = []
         for t in self.schedules.values():
             if t.paused_by_system and t.resume_at is not None and t.resume_at <= now:
-                out.append(ResumeSchedule(name=t.name, command_id=f"breaker-resume:{t.name}:{t.resume_at.isoformat()}",
-                                          at=now, actor=ACTOR, reason="circuit half-open: cool-down over",
-                                          only_if_system_paused=True))
+                out.append(
+                    ResumeSchedule(
+                        name=t.name,
+                        command_id=f"breaker-resume:{t.name}:{t.resume_at.isoformat()}",
+                        at=now,
+                        actor=ACTOR,
+                        reason="circuit half-open: cool-down over",
+                        only_if_system_paused=True,
+                    )
+                )
                 t.resume_at = None
         return out
 
@@ -111,8 +124,14 @@ def _final_failure(event: Event) -> bool:
 class CircuitBreaker:
     """Follows the log; the lease holder sends the pause/resume commands."""
 
-    def __init__(self, event_log: EventLog, handler: CommandHandler, *,
-                 lease: Leadership | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        event_log: EventLog,
+        handler: CommandHandler,
+        *,
+        lease: Leadership | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.log, self.handler = event_log, handler
         self.lease = lease or SoloLease()
         self.clock = clock or SystemClock()
@@ -134,7 +153,9 @@ class CircuitBreaker:
 
     async def _follow(self) -> None:
         subjects_ = [subjects.SCHEDULES, subjects.RUNS]
-        async for batch in self.log.read(from_seq=self.position + 1, subjects=subjects_, follow=True):
+        async for batch in self.log.read(
+            from_seq=self.position + 1, subjects=subjects_, follow=True
+        ):
             await self.apply_batch(batch)
 
     async def apply_batch(self, batch: list[StoredEvent]) -> None:

@@ -9,7 +9,9 @@ import msgspec
 from jetcron.scheduler.model import DefinitionPatch, ScheduleDefinition
 
 
-class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="verb", forbid_unknown_fields=True):
+class Command(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="verb", forbid_unknown_fields=True
+):
     """Base of all commands; `command_id` makes a retried command idempotent."""
 
     name: str
@@ -60,6 +62,6 @@ AnyCommand = (
     | TriggerSchedule
     | CompleteSchedule
 )
-VERBS = tuple(c.__struct_config__.tag for c in AnyCommand.__args__)  # type: ignore[attr-defined]
+VERBS = tuple(c.__struct_config__.tag for c in AnyCommand.__args__)
 
 command_decoder = msgspec.json.Decoder(AnyCommand)

@@ -112,7 +112,11 @@ def evolve(state: ScheduleState, event: Event) -> ScheduleState:
             )
         case ScheduleResumed():
             return replace(
-                state, status="active", version=event.version, paused_reason="", paused_by_system=False
+                state,
+                status="active",
+                version=event.version,
+                paused_reason="",
+                paused_by_system=False,
             )
         case ScheduleCompleted():
             return replace(state, status="completed", version=event.version)
@@ -197,7 +201,9 @@ def _resume(state: ScheduleState, command: ResumeSchedule) -> list[Event]:
         )
     if command.only_if_system_paused and not state.paused_by_system:
         return []
-    return [ScheduleResumed(schedule_id=state.schedule_id, name=state.name, version=state.version + 1)]
+    return [
+        ScheduleResumed(schedule_id=state.schedule_id, name=state.name, version=state.version + 1)
+    ]
 
 
 def _complete(state: ScheduleState, command: CompleteSchedule) -> list[Event]:

@@ -248,7 +248,7 @@ class StoredEvent(msgspec.Struct, frozen=True):
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)
-_KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in AnyEvent.__args__)  # type: ignore[attr-defined]
+_KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in AnyEvent.__args__)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -275,7 +275,7 @@ def decode(data: bytes) -> Envelope | UnknownEvent:
         envelope = _decoder.decode(data)
     except msgspec.DecodeError as err:
         return _decode_slow(data, err)
-    if envelope.schema != CURRENT_SCHEMA.get(envelope.event.__struct_config__.tag, 1):
+    if envelope.schema != CURRENT_SCHEMA.get(str(envelope.event.__struct_config__.tag), 1):
         return _decode_slow(data, None)
     return envelope
 

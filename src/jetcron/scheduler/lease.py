@@ -50,8 +50,16 @@ class Holder(msgspec.Struct, frozen=True):
 class KvLease:
     """A TTL lease on `$KV.<bucket>.<key>`; `run()` keeps trying to take or renew it."""
 
-    def __init__(self, nc: Client, *, holder: str, ttl: int = 5, key: str = "ticker",
-                 bucket: str = subjects.LEASE_BUCKET, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        holder: str,
+        ttl: int = 5,
+        key: str = "ticker",
+        bucket: str = subjects.LEASE_BUCKET,
+        replicas: int = 1,
+    ) -> None:
         self.nc, self.js = nc, nc.jetstream()
         self.holder, self.ttl, self.key, self.bucket = holder, max(1, int(ttl)), key, bucket
         self.replicas = replicas
@@ -70,9 +78,16 @@ class KvLease:
     async def ensure_bucket(self) -> None:
         """Create the KV stream (per-message TTL allowed), idempotently."""
         config = StreamConfig(
-            name=self.stream, subjects=[f"$KV.{self.bucket}.>"], retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE, discard=DiscardPolicy.NEW, max_msgs_per_subject=1,
-            num_replicas=self.replicas, allow_direct=True, allow_msg_ttl=True, deny_delete=False,
+            name=self.stream,
+            subjects=[f"$KV.{self.bucket}.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.NEW,
+            max_msgs_per_subject=1,
+            num_replicas=self.replicas,
+            allow_direct=True,
+            allow_msg_ttl=True,
+            deny_delete=False,
         )
         try:
             await self.js.stream_info(self.stream)
@@ -110,7 +125,12 @@ class KvLease:
             log.warning("lease %s: error %s", self.key, err)
             self._valid_until = 0.0
         if was != self.is_leader() or (not was and self.is_leader()):
-            log.info("lease %s: %s is %s", self.key, self.holder, "leader" if self.is_leader() else "standby")
+            log.info(
+                "lease %s: %s is %s",
+                self.key,
+                self.holder,
+                "leader" if self.is_leader() else "standby",
+            )
             self.changed.set()
 
     async def _current(self) -> tuple[int, Holder] | None:

@@ -6,7 +6,7 @@ This is the only module that maps NATS/JetStream errors to jetcron's.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -73,7 +73,10 @@ class EventLog:
             return
         except Exception as err:
             raise InfrastructureError(f"cannot reach JetStream: {err}") from err
-        if set(info.config.subjects or []) != set(config.subjects or []) or not info.config.allow_atomic:
+        if (
+            set(info.config.subjects or []) != set(config.subjects or [])
+            or not info.config.allow_atomic
+        ):
             config.num_replicas = info.config.num_replicas
             await self.js.update_stream(config)
 
@@ -102,7 +105,9 @@ class EventLog:
         last = len(envelopes)
         ack: PubAck | None = None
         for i, envelope in enumerate(envelopes, start=1):
-            headers = _headers(envelope, f"{msg_id}:{i}" if msg_id else None, expected if i == 1 else None)
+            headers = _headers(
+                envelope, f"{msg_id}:{i}" if msg_id else None, expected if i == 1 else None
+            )
             headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(i)}
             if i < last:
                 await self.publisher.send(subject, encode(envelope), headers)
@@ -112,9 +117,13 @@ class EventLog:
         assert ack is not None
         return list(range(ack.seq - last + 1, ack.seq + 1))
 
-    async def publish(self, subject: str, envelope: Envelope, *, msg_id: str | None = None) -> PubAck:
+    async def publish(
+        self, subject: str, envelope: Envelope, *, msg_id: str | None = None
+    ) -> PubAck:
         """Bulk path: pipelined, bounded window, retried under the same Nats-Msg-Id."""
-        return await self.publisher.publish(subject, encode(envelope), _headers(envelope, msg_id or envelope.id, None))
+        return await self.publisher.publish(
+            subject, encode(envelope), _headers(envelope, msg_id or envelope.id, None)
+        )
 
     async def load(self, subject: str) -> tuple[list[StoredEvent], int]:
         """Every event on one subject, and the sequence of the last message read there (0 if none).
@@ -135,7 +144,9 @@ class EventLog:
             msg = await self.js.get_last_msg(self.stream, subject)
         except NotFoundError:
             return None
-        decoded = decode_records([RawRecord(int(msg.seq or 0), msg.subject or subject, msg.data or b"", 0, 0)])
+        decoded = decode_records(
+            [RawRecord(int(msg.seq or 0), msg.subject or subject, msg.data or b"", 0, 0)]
+        )
         return decoded[0] if decoded else None
 
     async def read(
@@ -147,11 +158,16 @@ class EventLog:
         until_seq: int | None = None,
         batch: int = 10_000,
         on_skipped: OnSkipped | None = None,
-    ) -> AsyncIterator[list[StoredEvent]]:
+    ) -> AsyncGenerator[list[StoredEvent], None]:
         """Decoded batches in log order; unknown events skipped with a warning (and on_skipped)."""
         async for records in read_raw(
-            self.nc, self.stream, from_seq=from_seq, subjects=subjects, follow=follow,
-            until_seq=until_seq, batch=batch,
+            self.nc,
+            self.stream,
+            from_seq=from_seq,
+            subjects=subjects,
+            follow=follow,
+            until_seq=until_seq,
+            batch=batch,
         ):
             decoded = decode_records(records, on_skipped)
             if decoded:

@@ -161,7 +161,10 @@ def decide_due(entry: Entry, now: datetime) -> list[Decision]:
     due = _due_fires(entry, now)
     decisions += _overlap(entry, _catch_up(entry, due, now), running)
     triggered = sum(isinstance(d, Trigger) for d in decisions)
-    if _finite(entry, now) and upcoming_fire_after(entry, due[-1] if due else None, triggered) is None:
+    if (
+        _finite(entry, now)
+        and upcoming_fire_after(entry, due[-1] if due else None, triggered) is None
+    ):
         decisions.append(Complete(_completion_reason(entry, triggered)))
     return decisions
 
@@ -252,7 +255,9 @@ def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) ->
 
 def _finite(entry: Entry, now: datetime) -> bool:
     d = entry.definition
-    return d.spec.startswith("@at") or d.max_runs is not None or (d.end is not None and now >= d.end)
+    return (
+        d.spec.startswith("@at") or d.max_runs is not None or (d.end is not None and now >= d.end)
+    )
 
 
 def _completion_reason(entry: Entry, triggered: int) -> str:
@@ -304,8 +309,15 @@ class TickerState:
 
     def _apply(self, stored: StoredEvent) -> Entry | None:
         event, at = stored.envelope.event, stored.envelope.at
-        if isinstance(event, ScheduleCreated | ScheduleUpdated | SchedulePaused | ScheduleResumed
-                      | ScheduleCompleted | ScheduleDeleted):
+        if isinstance(
+            event,
+            ScheduleCreated
+            | ScheduleUpdated
+            | SchedulePaused
+            | ScheduleResumed
+            | ScheduleCompleted
+            | ScheduleDeleted,
+        ):
             return self._schedule_event(event, at)
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
@@ -315,12 +327,19 @@ class TickerState:
         return entry
 
     def _schedule_event(self, event: Event, at: datetime) -> Entry | None:
-        assert isinstance(event, ScheduleCreated | ScheduleUpdated | SchedulePaused | ScheduleResumed
-                          | ScheduleCompleted | ScheduleDeleted)
+        assert isinstance(
+            event,
+            ScheduleCreated
+            | ScheduleUpdated
+            | SchedulePaused
+            | ScheduleResumed
+            | ScheduleCompleted
+            | ScheduleDeleted,
+        )
         if isinstance(event, ScheduleCreated):
-            entry = Entry(event.schedule_id, event.name, event.version, event.definition, floor=at)
-            self.entries[event.schedule_id] = entry
-            return entry
+            created = Entry(event.schedule_id, event.name, event.version, event.definition, floor=at)
+            self.entries[event.schedule_id] = created
+            return created
         entry = self.entries.get(event.schedule_id)
         if entry is None:
             return None
@@ -371,7 +390,9 @@ def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
         resume = event.next_attempt_at
     elif not isinstance(event, RunStarted):
         return
-    entry.in_flight[event.run_id] = max(entry.in_flight[event.run_id], resume + _run_budget(timeout))
+    entry.in_flight[event.run_id] = max(
+        entry.in_flight[event.run_id], resume + _run_budget(timeout)
+    )
 
 
 def _run_budget(timeout_s: float | None) -> timedelta:

@@ -63,7 +63,9 @@ class _Pull:
         }
         if self.subjects:
             config["filter_subjects"] = list(self.subjects)
-        reply = await self._api(f"$JS.API.CONSUMER.CREATE.{self.stream}", {"stream_name": self.stream, "config": config})
+        reply = await self._api(
+            f"$JS.API.CONSUMER.CREATE.{self.stream}", {"stream_name": self.stream, "config": config}
+        )
         self.name = reply["name"]
         if self.sub is None:
             self.sub = await self.nc.subscribe(self.inbox, cb=self._on_msg)
@@ -74,7 +76,11 @@ class _Pull:
 
     async def request(self, expires_s: float) -> None:
         """Ask for one more batch."""
-        body = {"batch": self.batch, "expires": int(expires_s * 1e9), "idle_heartbeat": int(min(expires_s / 2, 5) * 1e9)}
+        body = {
+            "batch": self.batch,
+            "expires": int(expires_s * 1e9),
+            "idle_heartbeat": int(min(expires_s / 2, 5) * 1e9),
+        }
         await self.nc.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name}",
             json.dumps(body).encode(),
@@ -88,7 +94,9 @@ class _Pull:
         self.sub = None
         if self.name and self.nc.is_connected:
             try:
-                await self.nc.request(f"$JS.API.CONSUMER.DELETE.{self.stream}.{self.name}", b"", timeout=1)
+                await self.nc.request(
+                    f"$JS.API.CONSUMER.DELETE.{self.stream}.{self.name}", b"", timeout=1
+                )
             except Exception:  # noqa: BLE001 - it expires on its own
                 pass
 
@@ -99,7 +107,9 @@ class _Pull:
             raise InfrastructureError(f"JetStream API {subject} failed: {err}") from err
         reply: dict[str, Any] = json.loads(msg.data)
         if "error" in reply:
-            raise InfrastructureError(f"JetStream API {subject}: {reply['error'].get('description')}")
+            raise InfrastructureError(
+                f"JetStream API {subject}: {reply['error'].get('description')}"
+            )
         return reply
 
 
@@ -187,13 +197,21 @@ def _take_all(first: Msg, queue: asyncio.Queue[Msg]) -> list[Msg]:
 OnSkipped = Callable[[int, UnknownEvent], None]
 
 
-def decode_records(records: list[RawRecord], on_skipped: OnSkipped | None = None) -> list[StoredEvent]:
+def decode_records(
+    records: list[RawRecord], on_skipped: OnSkipped | None = None
+) -> list[StoredEvent]:
     """Decode a batch; undecodable or unknown events are logged, reported and skipped, never raised."""
     out: list[StoredEvent] = []
     for r in records:
         envelope = decode(r.data)
         if isinstance(envelope, UnknownEvent):
-            log.warning("skipping event at seq %d on %s: %s (%s)", r.seq, r.subject, envelope.problem, envelope.type)
+            log.warning(
+                "skipping event at seq %d on %s: %s (%s)",
+                r.seq,
+                r.subject,
+                envelope.problem,
+                envelope.type,
+            )
             if on_skipped is not None:
                 on_skipped(r.seq, envelope)
             continue

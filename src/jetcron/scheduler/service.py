@@ -35,8 +35,13 @@ class ServiceConfig(msgspec.Struct, kw_only=True):
         return self.instance or f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def run(nc: Client, *, stop: asyncio.Event, config: ServiceConfig | None = None,
-              ready: asyncio.Event | None = None) -> None:
+async def run(
+    nc: Client,
+    *,
+    stop: asyncio.Event,
+    config: ServiceConfig | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
     """Serve until stop is set: command handler, ticker (when leader), breaker, projections."""
     from jetcron.projections.service import ProjectionService
 
@@ -47,12 +52,19 @@ async def run(nc: Client, *, stop: asyncio.Event, config: ServiceConfig | None =
         handler = CommandHandler(event_log)
         sub = await handler.subscribe(nc)
         stack.push_async_callback(sub.unsubscribe)  # type: ignore[attr-defined]
-        lease = KvLease(nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas)
+        lease = KvLease(
+            nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas
+        )
         await lease.ensure_bucket()
         ticker = Ticker(event_log, lease=lease, handler=handler)
         breaker = CircuitBreaker(event_log, handler, lease=lease)
-        projections = ProjectionService(nc, event_log, snapshot_every=config.snapshot_every,
-                                        metrics_port=config.metrics_port, lease=lease)
+        projections = ProjectionService(
+            nc,
+            event_log,
+            snapshot_every=config.snapshot_every,
+            metrics_port=config.metrics_port,
+            lease=lease,
+        )
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))

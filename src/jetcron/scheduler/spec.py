@@ -48,7 +48,12 @@ _MACROS = {
     "@annually": "0 0 1 1 *",
 }
 _UNITS = {
-    "d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1000, "us": 1
+    "d": 86_400_000_000,
+    "h": 3_600_000_000,
+    "m": 60_000_000,
+    "s": 1_000_000,
+    "ms": 1000,
+    "us": 1,
 }
 _DURATION_PART = re.compile(r"(\d+)\s*(us|ms|s|m|h|d)\s*")
 _EVERY = re.compile(r"(.+?)(?:\s+offset\s+(.+))?", re.IGNORECASE)
@@ -92,8 +97,10 @@ def parse_spec(text: str, tz: str = "UTC") -> Spec:
 def _parse(text: str) -> Spec:
     try:
         if not text:
-            raise _Problem("empty spec: expected 5 cron fields, a macro such as @daily, "
-                           "'@every <duration>' or '@at <date-time>'")
+            raise _Problem(
+                "empty spec: expected 5 cron fields, a macro such as @daily, "
+                "'@every <duration>' or '@at <date-time>'"
+            )
         if text.startswith("@"):
             return _parse_keyword(text)
         return _cron_spec(text, text)
@@ -121,15 +128,25 @@ def _cron_spec(text: str, fields_text: str) -> Spec:
     fields = fields_text.split()
     if len(fields) != 5:
         extra = "; there is no seconds or year field" if fields[5:] else ""
-        raise _Problem("expected 5 fields (minute hour day-of-month month day-of-week), "
-                       f"got {len(fields)}{extra}")
+        raise _Problem(
+            "expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"got {len(fields)}{extra}"
+        )
     minutes, hours, days, months, weekdays = (_parse_field(f, i) for i, f in enumerate(fields))
     day_or = not fields[2].startswith("*") and not fields[4].startswith("*")
     if not day_or and all(d > _MONTH_DAYS[m] for m in months for d in days):
         raise _Problem(f"never fires: day-of-month {fields[2]} does not occur in month {fields[3]}")
-    return Spec(text=text, kind="cron", minutes=minutes, hours=hours, days=days, months=months,
-                weekdays=weekdays, day_or=day_or,
-                interval_like=fields[0].startswith("*") or fields[1].startswith("*"))
+    return Spec(
+        text=text,
+        kind="cron",
+        minutes=minutes,
+        hours=hours,
+        days=days,
+        months=months,
+        weekdays=weekdays,
+        day_or=day_or,
+        interval_like=fields[0].startswith("*") or fields[1].startswith("*"),
+    )
 
 
 def _parse_field(text: str, index: int) -> tuple[int, ...]:
@@ -184,10 +201,13 @@ def _every_spec(text: str, rest: str) -> Spec:
     if every < _SEC:
         raise _Problem(f"duration must be at least 1s, got {format_duration(every)}")
     if offset >= every:
-        raise _Problem(f"offset {format_duration(offset)} must be less than the interval "
-                       f"{format_duration(every)}")
-    return Spec(text=text, kind="every", interval_like=True, every_us=every // _US,
-                offset_us=offset // _US)
+        raise _Problem(
+            f"offset {format_duration(offset)} must be less than the interval "
+            f"{format_duration(every)}"
+        )
+    return Spec(
+        text=text, kind="every", interval_like=True, every_us=every // _US, offset_us=offset // _US
+    )
 
 
 def _spec_duration(text: str) -> timedelta:
@@ -201,8 +221,10 @@ def _at_spec(text: str, rest: str) -> Spec:
     try:
         when = datetime.fromisoformat(rest)
     except ValueError as err:
-        raise _Problem(f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
-                       f"2026-05-01T09:30:00Z; {rest!r} is not one ({err})") from None
+        raise _Problem(
+            f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
+            f"2026-05-01T09:30:00Z; {rest!r} is not one ({err})"
+        ) from None
     if when.tzinfo is not None:
         try:
             when = when.astimezone(_UTC)
@@ -221,8 +243,10 @@ def parse_duration(text: str) -> timedelta:
     while pos < len(source) and (match := _DURATION_PART.match(source, pos)):
         total, pos = total + int(match[1]) * _UNITS[match[2]], match.end()
     if not source or pos < len(source):
-        raise ValueError(f"invalid duration {text!r}: expected numbers with units "
-                         "(d, h, m, s, ms, us), e.g. '90s', '15m', '1h30m', '500ms'")
+        raise ValueError(
+            f"invalid duration {text!r}: expected numbers with units "
+            "(d, h, m, s, ms, us), e.g. '90s', '15m', '1h30m', '500ms'"
+        )
     try:
         return timedelta(microseconds=total)
     except OverflowError:

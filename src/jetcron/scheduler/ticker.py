@@ -13,6 +13,7 @@ import heapq
 import itertools
 import logging
 from datetime import datetime
+from typing import Any
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
@@ -54,8 +55,14 @@ ACTOR = "system:ticker"
 class Ticker:
     """Emits due triggers; run one per scheduler replica, only the lease holder ticks."""
 
-    def __init__(self, event_log: EventLog, *, clock: Clock | None = None,
-                 lease: Leadership | None = None, handler: CommandHandler | None = None) -> None:
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        clock: Clock | None = None,
+        lease: Leadership | None = None,
+        handler: CommandHandler | None = None,
+    ) -> None:
         self.log = event_log
         self.clock = clock or SystemClock()
         self.lease = lease or SoloLease()
@@ -139,8 +146,11 @@ class Ticker:
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         self._wake.clear()
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
-                 asyncio.ensure_future(self.lease.changed.wait())]
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self.lease.changed.wait()),
+        ]
         if self._heap:
             waits.append(asyncio.ensure_future(self.clock.sleep_until(self._heap[0][0])))
         try:
@@ -163,7 +173,9 @@ class Ticker:
             try:
                 appended += await self._carry_out(entry, decision, now)
             except AppendFailed as err:
-                log.error("ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, err)
+                log.error(
+                    "ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, err
+                )
         due = next_due(entry)
         if due is not None and due > now:
             self._reschedule(entry)
@@ -178,8 +190,12 @@ class Ticker:
         self.state.apply_ahead(StoredEvent(ack.seq, subject, envelope))
         if isinstance(decision, Trigger):
             self.emitted += 1
-            log.debug("trigger %s fire %s lateness %.1f ms", entry.name, decision.fire_time.isoformat(),
-                      (now - decision.fire_time).total_seconds() * 1000)
+            log.debug(
+                "trigger %s fire %s lateness %.1f ms",
+                entry.name,
+                decision.fire_time.isoformat(),
+                (now - decision.fire_time).total_seconds() * 1000,
+            )
         if isinstance(decision, Cancel):
             await self.log.nc.publish(f"{subjects.PREFIX}.cancel.{decision.run_id}", b"overlap")
         return 0 if ack.duplicate else 1
@@ -188,9 +204,14 @@ class Ticker:
         if entry.schedule_id in self._completing:
             return 0
         self._completing.add(entry.schedule_id)
-        command = CompleteSchedule(name=entry.name, schedule_id=entry.schedule_id,
-                                   command_id=f"complete:{entry.schedule_id}", at=now,
-                                   actor=ACTOR, reason=reason)
+        command = CompleteSchedule(
+            name=entry.name,
+            schedule_id=entry.schedule_id,
+            command_id=f"complete:{entry.schedule_id}",
+            at=now,
+            actor=ACTOR,
+            reason=reason,
+        )
         events = await self.handler.handle(command)
         for stored in events:
             self.state.apply_ahead(stored)
@@ -203,31 +224,60 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
         return _run_event(entry, decision)
     assert isinstance(decision, Trigger | Miss | Skip | Buffer)
     fire = ids.fire_id(entry.schedule_id, entry.version, decision.fire_time)
-    common = {"schedule_id": entry.schedule_id, "name": entry.name, "fire_id": fire,
-              "fire_time": decision.fire_time}
+    common: dict[str, Any] = {
+        "schedule_id": entry.schedule_id,
+        "name": entry.name,
+        "fire_id": fire,
+        "fire_time": decision.fire_time,
+    }
     d = entry.definition
     if isinstance(decision, Trigger):
         event: AnyEvent = RunTriggered(
-            **common, run_id=ids.run_id_for(fire), version=entry.version, target=d.target,
-            job=d.job, timeout_s=d.timeout_s, retry=d.retry, conditions=d.conditions,
+            **common,
+            run_id=ids.run_id_for(fire),
+            version=entry.version,
+            target=d.target,
+            job=d.job,
+            timeout_s=d.timeout_s,
+            retry=d.retry,
+            conditions=d.conditions,
         )
         return subjects.trigger(d.target), event, fire
     if isinstance(decision, Miss):
-        return subjects.fire(entry.name), FireMissed(**common, reason=decision.reason), f"{fire}:missed"
+        return (
+            subjects.fire(entry.name),
+            FireMissed(**common, reason=decision.reason),
+            f"{fire}:missed",
+        )
     if isinstance(decision, Skip):
-        event = RunSkipped(**common, reason=decision.reason, blocking_run_id=decision.blocking_run_id)
+        event = RunSkipped(
+            **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
+        )
         return subjects.fire(entry.name), event, f"{fire}:skipped"
     blocking = next(iter(entry.in_flight), None)
-    return subjects.fire(entry.name), FireBuffered(**common, blocking_run_id=blocking), f"{fire}:buffered"
+    return (
+        subjects.fire(entry.name),
+        FireBuffered(**common, blocking_run_id=blocking),
+        f"{fire}:buffered",
+    )
 
 
 def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
     subject = subjects.run(entry.name, decision.run_id)
     if isinstance(decision, Cancel):
-        event: AnyEvent = RunCancelRequested(schedule_id=entry.schedule_id, name=entry.name,
-                                             run_id=decision.run_id, reason="overlap: cancel_previous")
+        event: AnyEvent = RunCancelRequested(
+            schedule_id=entry.schedule_id,
+            name=entry.name,
+            run_id=decision.run_id,
+            reason="overlap: cancel_previous",
+        )
         return subject, event, f"{decision.run_id}:cancel"
-    lost = RunLost(schedule_id=entry.schedule_id, name=entry.name, run_id=decision.run_id,
-                   fire_id="", fire_time=entry.last_fire or datetime.min,
-                   reason="no result within timeout + grace; executor presumed dead")
+    lost = RunLost(
+        schedule_id=entry.schedule_id,
+        name=entry.name,
+        run_id=decision.run_id,
+        fire_id="",
+        fire_time=entry.last_fire or datetime.min,
+        reason="no result within timeout + grace; executor presumed dead",
+    )
     return subject, lost, f"{decision.run_id}:lost"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 import pytz
@@ -23,9 +23,11 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
         parse_spec(definition.spec, tz)
     except InvalidInput as err:
         raise CommandRejected(str(err)) from err
-    _check(TARGET_RE.fullmatch(definition.target) is not None,
-           f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
-           "(letters, digits, '_', '.', '-')")
+    _check(
+        TARGET_RE.fullmatch(definition.target) is not None,
+        f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
+        "(letters, digits, '_', '.', '-')",
+    )
     _check_job(definition.job)
     _check_retry(definition.retry)
     _check(definition.timeout_s is None or definition.timeout_s > 0, "timeout must be > 0")
@@ -49,12 +51,18 @@ def _check(ok: bool, problem: str) -> None:
 
 def _check_job(job: Job) -> None:
     kinds = [k for k in (job.command, job.shell, job.action) if k is not None]
-    _check(len(kinds) == 1, "a job needs exactly one of: a command (argv), a shell string, an action")
-    _check(job.command is None or (len(job.command) > 0 and job.command[0] != ""),
-           "the command is empty")
+    _check(
+        len(kinds) == 1, "a job needs exactly one of: a command (argv), a shell string, an action"
+    )
+    _check(
+        job.command is None or (len(job.command) > 0 and job.command[0] != ""),
+        "the command is empty",
+    )
     _check(job.shell is None or job.shell.strip() != "", "the shell command is empty")
-    _check(job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
-           f"invalid action name {job.action!r}")
+    _check(
+        job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
+        f"invalid action name {job.action!r}",
+    )
 
 
 def _check_retry(retry: RetryPolicy) -> None:
@@ -65,13 +73,17 @@ def _check_retry(retry: RetryPolicy) -> None:
 
 
 def _check_conditions(c: Conditions) -> None:
-    for label, value in (("max_cpu_percent", c.max_cpu_percent),
-                         ("max_memory_percent", c.max_memory_percent),
-                         ("disk_above_percent", c.disk_above_percent),
-                         ("disk_below_percent", c.disk_below_percent)):
+    for label, value in (
+        ("max_cpu_percent", c.max_cpu_percent),
+        ("max_memory_percent", c.max_memory_percent),
+        ("disk_above_percent", c.disk_above_percent),
+        ("disk_below_percent", c.disk_below_percent),
+    ):
         _check(value is None or 0 <= value <= 100, f"{label} must be between 0 and 100")
-    _check((c.disk_above_percent is None and c.disk_below_percent is None) or bool(c.disk_path),
-           "disk conditions need disk_path")
+    _check(
+        (c.disk_above_percent is None and c.disk_below_percent is None) or bool(c.disk_path),
+        "disk conditions need disk_path",
+    )
     _check(c.max_defer_s >= 0, "max_defer_s must be >= 0")
 
 
@@ -82,6 +94,6 @@ def _to_utc(value: datetime | None, tz: str, label: str) -> datetime | None:
         if value.tzinfo is None:
             # why: a bound written without offset means wall time in the schedule's zone.
             value = pytz.timezone(tz).localize(value)
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:
         raise CommandRejected(f"{label} {value.isoformat()} is out of range in {tz}") from None
