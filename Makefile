@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install bench clean
+.PHONY: up test lint install bench clean
 
 $(BIN)/jetcron: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ install: $(BIN)/jetcron
 up: install
 	$(BIN)/jetcron up
 
-test: install
+test: install lint
 	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/pip install -q -e '.[bench]'
