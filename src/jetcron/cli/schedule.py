@@ -111,47 +111,35 @@ def update(
     )
 
 
-@app.command("pause")
-@handle_errors
-def pause(
-    name: str,
-    server: str = ServerOpt,
-    actor: str | None = ActorOpt,
-    reason: str = ReasonOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Stop firing a schedule until it is resumed."""
-    _send(server, PauseSchedule(**_meta(name, actor, reason)), as_json, f"paused schedule {name!r}")
+def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> None:
+    """Register `schedule <verb> NAME`: one command, one event, same options."""
+
+    def lifecycle(
+        name: str,
+        server: str = ServerOpt,
+        actor: str | None = ActorOpt,
+        reason: str = ReasonOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        _send(server, command(**_meta(name, actor, reason)), as_json, f"{done} schedule {name!r}")
+
+    lifecycle.__doc__ = doc
+    app.command(verb)(handle_errors(lifecycle))
 
 
-@app.command("resume")
-@handle_errors
-def resume(
-    name: str,
-    server: str = ServerOpt,
-    actor: str | None = ActorOpt,
-    reason: str = ReasonOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Resume a paused schedule (fires missed while paused are not run)."""
-    _send(
-        server, ResumeSchedule(**_meta(name, actor, reason)), as_json, f"resumed schedule {name!r}"
-    )
-
-
-@app.command("delete")
-@handle_errors
-def delete(
-    name: str,
-    server: str = ServerOpt,
-    actor: str | None = ActorOpt,
-    reason: str = ReasonOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Delete a schedule; its history stays in the log and the name can be reused."""
-    _send(
-        server, DeleteSchedule(**_meta(name, actor, reason)), as_json, f"deleted schedule {name!r}"
-    )
+_lifecycle("pause", PauseSchedule, "paused", "Stop firing a schedule until it is resumed.")
+_lifecycle(
+    "resume",
+    ResumeSchedule,
+    "resumed",
+    "Resume a paused schedule (fires missed while paused are not run).",
+)
+_lifecycle(
+    "delete",
+    DeleteSchedule,
+    "deleted",
+    "Delete a schedule; its history stays in the log and the name can be reused.",
+)
 
 
 @app.command("trigger")
