@@ -57,29 +57,48 @@ async def burst(n: int = 10_000, *, spec_for: Callable[[datetime], str] = _every
         task = asyncio.create_task(ticker.run(stop))
         await sleep_until(due)
         with CpuMeter(server) as cpu:
-            fired = await wait_until(lambda: ticker.emitted >= n, timeout=60)
+            fired = await wait_until(lambda: ticker.emitted >= n or task.done(), timeout=60)
         completed_s = None
         if wait_completed:
-            done = await wait_until(lambda: sum(e.completed for e in ticker.state.entries.values()) >= n,
-                                    timeout=120, poll=0.05)
-            completed_s = (now() - due).total_seconds() if done else None
-        stop.set()
-        await task
+            done = await wait_until(lambda: task.done() or _completed(ticker) >= n, timeout=60, poll=0.05)
+            completed_s = (now() - due).total_seconds() if done and not task.done() else None
+        error = await _stop(task, stop)
         triggers = _triggers(await read_events(log, subjects_=[subjects.TRIGGERS]))
         completions = [e for e in await read_events(log, subjects_=[subjects.SCHEDULES])
                        if isinstance(e.envelope.event, ScheduleCompleted)]
-    if not fired or len(triggers) != n:
-        raise RuntimeError(f"{len(triggers)} of {n} triggers stored (ticker emitted {ticker.emitted})")
+    if error and not wait_completed:
+        raise RuntimeError(f"ticker failed during the burst: {error}")
     stored = sorted(e.stored_ns for e in triggers)
     due_ns = epoch_ns(due)
+    if not fired or len(triggers) != n:
+        error = error or f"{len(triggers)} of {n} triggers stored (ticker emitted {ticker.emitted})"
     return {
         "spec": spec,
-        "seconds": rnd((stored[-1] - due_ns) / 1e9, 3),
+        "error": error,
+        "triggers": len(triggers),
+        "seconds": rnd((stored[-1] - due_ns) / 1e9, 3) if len(stored) == n else None,
         "first_ms": rnd((stored[0] - due_ns) / 1e6, 1),
         "client_cpu_s": rnd(cpu.client_s, 2),
         "completed_seconds": rnd(completed_s, 2),
         "completions": len(completions),
     }
+
+
+def _completed(ticker: Ticker) -> int:
+    return sum(e.completed for e in ticker.state.entries.values())
+
+
+async def _stop(task: asyncio.Task[None], stop: asyncio.Event) -> str | None:
+    """Stop the ticker; its error (as text) if it crashed or would not stop."""
+    stop.set()
+    try:
+        await asyncio.wait_for(task, 30)
+    except TimeoutError:
+        return "ticker did not stop within 30 s of stop being set"
+    except BaseException as err:  # noqa: BLE001 - an ExceptionGroup from the TaskGroup
+        leaves = err.exceptions if isinstance(err, BaseExceptionGroup) else [err]
+        return "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
+    return None
 
 
 async def sparse(n: int = 200, period_s: int = 20) -> dict[str, Any]:
@@ -96,9 +115,10 @@ async def sparse(n: int = 200, period_s: int = 20) -> dict[str, Any]:
         start = now() + timedelta(seconds=1)
         end = start + timedelta(seconds=period_s)
         await sleep_until(end + timedelta(seconds=0.5))
-        stop.set()
-        await task
+        error = await _stop(task, stop)
         triggers = _triggers(await read_events(log, subjects_=[subjects.TRIGGERS]))
+    if error:
+        raise RuntimeError(f"ticker failed: {error}")
     lateness = [(e.stored_ns - epoch_ns(e.envelope.event.fire_time)) / 1e6 for e in triggers
                 if start <= e.envelope.event.fire_time < end]  # type: ignore[union-attr]
     if len(lateness) < n * 0.9:
@@ -123,6 +143,8 @@ async def run(quick: bool) -> dict[str, Any]:
     out |= {
         "burst_10k_at_seconds": at["seconds"],
         "burst_10k_at_completed_seconds": at["completed_seconds"],
+        "burst_10k_at_triggers_stored": at["triggers"],
+        "burst_10k_at_completions_stored": at["completions"],
     }
     period = 20 if quick else 60
     out |= await sparse(200, period)
@@ -131,7 +153,8 @@ async def run(quick: bool) -> dict[str, Any]:
         "Ticker.run with SystemClock and SoloLease; seconds from the due second to the 10,000th "
         "RunTriggered's server store time",
         f"ticker_burst: burst_10k_at_* = the same with one-off '@at' specs: each fire is followed by "
-        f"CompleteSchedule through the command handler ({at['completions']} ScheduleCompleted stored)",
+        f"CompleteSchedule through the command handler ({at['completions']} ScheduleCompleted stored)"
+        + (f"; the ticker FAILED: {at['error']}" if at["error"] else ""),
         f"ticker_burst: lateness over 200 schedules '@every {period}s offset k*{period * 1000 // 200}ms', one "
         "period of steady state; lateness = server store time of RunTriggered − nominal fire time",
     ]
