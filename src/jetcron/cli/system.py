@@ -9,12 +9,14 @@ import socket
 from pathlib import Path
 
 import typer
+from nats.aio.client import Client
 from rich.console import Console
 
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
 from jetcron.connect import ConnectOptions, connect
 from jetcron.errors import InvalidInput
 from jetcron.scheduler import service
+from jetcron.scheduler.log import EventLog
 from jetcron.server import NatsServer
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ async def _serve_and_execute(
                 )
             if not quiet:
                 await ready.wait()
+                tg.create_task(_echo_runs(nc, stop))
                 out.print(
                     f"[green]jetcron is up[/] at {opts.urls()[0]} — try `jetcron schedule add hello '@every 10s' -- echo hi`."
                     " Ctrl-C stops.",
@@ -55,6 +58,39 @@ async def _serve_and_execute(
                 )
     finally:
         await nc.close()
+
+
+async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
+    """Print one line per finished run, skipped or missed fire (what `up` shows while it runs)."""
+    from jetcron.scheduler.log import EventLog
+
+    event_log = await EventLog(nc).open(create=False)
+    follow = asyncio.ensure_future(_print_runs(event_log, await event_log.last_seq() + 1))
+    try:
+        await stop.wait()
+    finally:
+        follow.cancel()
+        await event_log.close()
+
+
+async def _print_runs(event_log: EventLog, start: int) -> None:
+    from jetcron import subjects
+    from jetcron.scheduler.events import FireMissed, RunEvent, RunSkipped, event_type, is_final
+
+    async for batch in event_log.read(
+        from_seq=start, subjects=[subjects.RUNS, subjects.FIRES], follow=True
+    ):
+        for stored in batch:
+            e = stored.event
+            if isinstance(e, RunEvent) and is_final(e) or isinstance(e, FireMissed | RunSkipped):
+                when = stored.envelope.at.astimezone().strftime("%H:%M:%S")
+                detail = getattr(e, "error", "") or getattr(e, "reason", "")
+                run = getattr(e, "run_id", "")[:8]
+                out.print(
+                    f"{when} {e.name} {event_type(e).split('.')[-1]} {run} {detail}".rstrip(),
+                    highlight=False,
+                    markup=False,
+                )
 
 
 async def _executor(
