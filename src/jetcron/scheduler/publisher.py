@@ -75,14 +75,18 @@ class Publisher:
         """Publish once and wait for the ack; TimeoutError if none arrives."""
         async with self._window:
             token = str(next(self._counter))
-            fut: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[Msg] = loop.create_future()
             self._pending[token] = fut
+            # why: asyncio.wait_for makes a task per call; a timer handle is ~5x cheaper.
+            timer = loop.call_later(self._ack_timeout, _expire, fut)
             try:
                 await self._nc.publish(
                     subject, data, reply=self._prefix + token, headers=dict(headers or {})
                 )
-                reply = await asyncio.wait_for(fut, self._ack_timeout)
+                reply = await fut
             finally:
+                timer.cancel()
                 self._pending.pop(token, None)
         return parse_ack(subject, reply, headers)
 
@@ -107,6 +111,11 @@ class Publisher:
     async def send(self, subject: str, data: bytes, headers: Mapping[str, str]) -> None:
         """Fire-and-forget publish (the middle messages of an atomic batch)."""
         await self._nc.publish(subject, data, headers=dict(headers))
+
+
+def _expire(fut: asyncio.Future[Msg]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("no ack from JetStream"))
 
 
 def _retryable(err: Exception) -> bool:
