@@ -95,3 +95,12 @@ async def test_follow_sees_new_events(event_log: EventLog) -> None:
         await asyncio.sleep(0.05)
     await asyncio.wait_for(task, 5)
     assert got == [1, 2, 3]
+
+
+async def test_load_reads_long_histories_in_batches(event_log: EventLog) -> None:
+    subject = subjects.fire("long")
+    await asyncio.gather(*(event_log.publish(subject, envelope(i)) for i in range(600)))
+    await event_log.publish(subjects.fire("other"), envelope(999))
+    events, last = await event_log.load(subject)
+    assert len(events) == 600 and last == max(e.seq for e in events)
+    assert await event_log.load(subjects.fire("nothing-here")) == ([], 0)

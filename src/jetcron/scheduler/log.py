@@ -16,7 +16,7 @@ from jetcron import ids, subjects
 from jetcron.errors import InfrastructureError
 from jetcron.scheduler.events import Envelope, StoredEvent, encode
 from jetcron.scheduler.publisher import PubAck, Publisher
-from jetcron.scheduler.reader import OnSkipped, RawRecord, decode_records, read_raw
+from jetcron.scheduler.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +131,8 @@ class EventLog:
         The sequence is the one to CAS against: it covers exactly what was folded, undecodable
         messages included, so a concurrent append always shows up as a conflict.
         """
-        events: list[StoredEvent] = []
-        last_seq = 0
-        async for records in read_raw(self.nc, self.stream, subjects=[subject]):
-            last_seq = records[-1].seq
-            events.extend(decode_records(records))
-        return events, last_seq
+        records = await read_subject(self.nc, self.stream, subject)
+        return decode_records(records), (records[-1].seq if records else 0)
 
     async def last(self, subject: str) -> StoredEvent | None:
         """The newest event on a subject, or None."""

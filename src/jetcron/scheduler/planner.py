@@ -337,7 +337,9 @@ class TickerState:
             | ScheduleDeleted,
         )
         if isinstance(event, ScheduleCreated):
-            created = Entry(event.schedule_id, event.name, event.version, event.definition, floor=at)
+            created = Entry(
+                event.schedule_id, event.name, event.version, event.definition, floor=at
+            )
             self.entries[event.schedule_id] = created
             return created
         entry = self.entries.get(event.schedule_id)

@@ -197,6 +197,64 @@ def _take_all(first: Msg, queue: asyncio.Queue[Msg]) -> list[Msg]:
 OnSkipped = Callable[[int, UnknownEvent], None]
 
 
+DIRECT_BATCH = 256
+
+
+async def read_subject(
+    nc: Client, stream: str, subject: str, timeout: float = 5.0
+) -> list[RawRecord]:
+    """Every message on one subject via batched direct gets (no consumer to create and delete).
+
+    why: the command handler loads one small aggregate per command; a consumer per load
+    costs two API round trips and, under a burst of commands, hits the consumer limit.
+    """
+    records: list[RawRecord] = []
+    next_seq = 1
+    while True:
+        batch, more = await _direct_batch(nc, stream, subject, next_seq, timeout)
+        records += batch
+        if not more or not batch:
+            return records
+        next_seq = batch[-1].seq + 1
+
+
+async def _direct_batch(
+    nc: Client, stream: str, subject: str, start: int, timeout: float
+) -> tuple[list[RawRecord], bool]:
+    inbox = nc.new_inbox()
+    got: list[RawRecord] = []
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def on_msg(msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if status is None:
+            got.append(
+                RawRecord(
+                    int(headers["Nats-Sequence"]),
+                    headers.get("Nats-Subject", subject),
+                    msg.data,
+                    0,
+                    int(headers.get("Nats-Num-Pending", 0)),
+                )
+            )
+        elif not done.done():
+            done.set_result(status == "204" and int(headers.get("Nats-Num-Pending", 0)) > 0)
+
+    sub = await nc.subscribe(inbox, cb=on_msg)
+    try:
+        body = {"seq": start, "next_by_subj": subject, "batch": DIRECT_BATCH}
+        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
+        more = await asyncio.wait_for(done, timeout)
+    except TimeoutError as err:
+        raise InfrastructureError(
+            f"reading {subject} timed out (is the stream reachable?)"
+        ) from err
+    finally:
+        await sub.unsubscribe()
+    return got, more
+
+
 def decode_records(
     records: list[RawRecord], on_skipped: OnSkipped | None = None
 ) -> list[StoredEvent]:

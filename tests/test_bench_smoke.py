@@ -1,0 +1,56 @@
+"""The benchmark harness works: one tiny real run (publish, 2k messages) and the report table."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_nats_server
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/, not installed
+    sys.path.insert(0, str(ROOT))
+
+from bench import __main__ as runner  # noqa: E402
+from bench import publish, spec_speed  # noqa: E402
+from bench.common import percentile  # noqa: E402
+
+
+@pytest.mark.timeout(30)
+async def test_publish_benchmark_runs_small() -> None:
+    require_nats_server()
+    started = time.perf_counter()
+    result = await publish.measure(2_000)
+    elapsed = time.perf_counter() - started
+
+    assert result["publish_count"] == 2_000
+    assert result["raw_publish_per_s"] > 0 and result["append_events_per_s"] > 0
+    assert result["payload_bytes"] > 100
+    assert elapsed < 10
+
+
+def test_spec_speed_runs_small() -> None:
+    result = spec_speed.measure(n_specs=20, rounds=2)
+    assert result["spec_count"] == 20
+    assert result["spec_next_us"] > 0 and result["spec_next_cold_us"] > 0
+
+
+def test_report_derives_ratios_and_renders_the_table() -> None:
+    report = dict.fromkeys(runner.REQUIRED) | {
+        "raw_publish_per_s": 1000.0, "append_events_per_s": 850.0,
+        "raw_replay_per_s": 200.0, "replay_events_per_s": 100.0,
+        "ticker_schedules": 100_000, "ticker_rss_mib_1m_est": 900.0,
+    }  # fmt: skip
+    runner._derive(report)
+    text = runner.table(report)
+
+    assert (report["append_ratio"], report["replay_ratio"], report["ticker_rss_mib_1m"]) == (0.85, 0.5, 900.0)
+    assert "append_ratio" in text and "| yes" in text and "| n/a" in text
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([], 99) is None
