@@ -104,3 +104,23 @@ async def test_load_reads_long_histories_in_batches(event_log: EventLog) -> None
     events, last = await event_log.load(subject)
     assert len(events) == 600 and last == max(e.seq for e in events)
     assert await event_log.load(subjects.fire("nothing-here")) == ([], 0)
+
+
+async def test_raw_sink_leaves_other_subscriptions_alone(event_log: EventLog, nc) -> None:
+    # The reader hooks nats-py's message path for its own inbox only.
+    got: list[bytes] = []
+
+    async def cb(msg) -> None:
+        got.append(msg.data)
+
+    sub = await nc.subscribe("plain.subject", cb=cb)
+    async for _ in event_log.read(follow=False):
+        pass
+    await event_log.publish(subjects.fire("x"), envelope(1))
+    async for batch in event_log.read():
+        assert len(batch) == 1
+    await nc.publish("plain.subject", b"hello", headers={"A": "b"})
+    await nc.flush()
+    await asyncio.sleep(0.1)
+    assert got == [b"hello"]
+    await sub.unsubscribe()

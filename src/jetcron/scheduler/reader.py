@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 
 from jetcron.errors import InfrastructureError
 from jetcron.scheduler.events import StoredEvent, UnknownEvent, decode
+from jetcron.scheduler.fastsub import description_of, status_of, subscribe_raw
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,12 @@ def parse_reply(reply: str) -> tuple[int, int, int]:
 
 
 class _Pull:
-    """One ephemeral consumer plus its inbox; yields raw records in stream order."""
+    """One ephemeral consumer plus its inbox; raw deliveries land in `inbox_buffer`."""
 
     def __init__(self, nc: Client, stream: str, subjects: Sequence[str] | None, batch: int) -> None:
         self.nc, self.stream, self.subjects, self.batch = nc, stream, subjects, batch
-        self.queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self.buffer: list[tuple[bytes, bytes, bytes, bytes | None]] = []
+        self.arrived = asyncio.Event()
         self.name = ""
         self.inbox = nc.new_inbox()
         self.sub: Any = None
@@ -68,11 +70,18 @@ class _Pull:
         )
         self.name = reply["name"]
         if self.sub is None:
-            self.sub = await self.nc.subscribe(self.inbox, cb=self._on_msg)
+            self.sub = await subscribe_raw(self.nc, self.inbox, self._on_msg)
         return int(reply.get("num_pending", 0))
 
-    async def _on_msg(self, msg: Msg) -> None:
-        self.queue.put_nowait(msg)
+    def _on_msg(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        self.buffer.append((subject, reply, data, headers))
+        self.arrived.set()
+
+    def take(self) -> list[tuple[bytes, bytes, bytes, bytes | None]]:
+        """Everything delivered since the last take."""
+        taken, self.buffer = self.buffer, []
+        self.arrived.clear()
+        return taken
 
     async def request(self, expires_s: float) -> None:
         """Ask for one more batch."""
@@ -159,23 +168,24 @@ async def _drain(
     await pull.request(expires)
     delivered = 0
     while True:
-        try:
-            first = await asyncio.wait_for(pull.queue.get(), expires + 3.0)
-        except TimeoutError:
-            return  # why: no message and no heartbeat: the consumer is gone; caller re-creates it
+        if not pull.buffer:
+            try:
+                await asyncio.wait_for(pull.arrived.wait(), expires + 3.0)
+            except TimeoutError:
+                return  # why: no message and no heartbeat: the consumer is gone; caller re-creates it
         records: list[RawRecord] = []
-        for msg in _take_all(first, pull.queue):
-            if msg.reply:
-                seq, ts, left = parse_reply(msg.reply)
-                records.append(RawRecord(seq, msg.subject, msg.data, ts, left))
+        for subject, reply, data, headers in pull.take():
+            if reply:
+                seq, ts, left = parse_reply(reply.decode())
+                records.append(RawRecord(seq, subject.decode(), data, ts, left))
                 delivered += 1
                 if delivered % pull.batch == 0:
                     await pull.request(expires)
                 continue
-            status = (msg.headers or {}).get("Status", "")
+            status = status_of(headers)
             if status in ("404", "408"):
                 await pull.request(expires)
-            elif status == "409" and "Deleted" in (msg.headers or {}).get("Description", ""):
+            elif status == "409" and "Deleted" in description_of(headers):
                 if records:
                     yield records
                 return
@@ -187,16 +197,7 @@ async def _drain(
             return
 
 
-def _take_all(first: Msg, queue: asyncio.Queue[Msg]) -> list[Msg]:
-    msgs = [first]
-    while not queue.empty():
-        msgs.append(queue.get_nowait())
-    return msgs
-
-
 OnSkipped = Callable[[int, UnknownEvent], None]
-
-
 DIRECT_BATCH = 256
 
 
