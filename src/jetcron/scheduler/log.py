@@ -125,6 +125,14 @@ class EventLog:
             subject, encode(envelope), _headers(envelope, msg_id or envelope.id, None)
         )
 
+    async def publish_many(
+        self, items: Sequence[tuple[str, Envelope, str]]
+    ) -> list[PubAck | Exception]:
+        """Bulk path for (subject, envelope, msg id) items: pipelined, results in order."""
+        return await self.publisher.publish_many(
+            [(subject, encode(env), _headers(env, msg_id, None)) for subject, env, msg_id in items]
+        )
+
     async def load(self, subject: str) -> tuple[list[StoredEvent], int]:
         """Every event on one subject, and the sequence of the last message read there (0 if none).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 from nats.aio.client import Client
@@ -108,6 +108,41 @@ class Publisher:
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
 
+    async def publish_many(
+        self, items: Sequence[tuple[str, bytes, dict[str, str]]]
+    ) -> list[PubAck | Exception]:
+        """Publish many messages pipelined (no task per message); a failed one is retried alone."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Msg]] = []
+        for subject, data, headers in items:
+            await self._window.acquire()
+            token = str(next(self._counter))
+            fut: asyncio.Future[Msg] = loop.create_future()
+            fut.add_done_callback(self._release)
+            self._pending[token] = fut
+            await self._nc.publish(subject, data, reply=self._prefix + token, headers=headers)
+            futures.append(fut)
+        timer = loop.call_later(self._ack_timeout, _expire_all, futures)
+        try:
+            replies = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            timer.cancel()
+        return [await self._settle(item, reply) for item, reply in zip(items, replies, strict=True)]
+
+    def _release(self, _: asyncio.Future[Msg]) -> None:
+        self._window.release()
+
+    async def _settle(
+        self, item: tuple[str, bytes, dict[str, str]], reply: Msg | BaseException
+    ) -> PubAck | Exception:
+        subject, data, headers = item
+        try:
+            if isinstance(reply, BaseException):
+                return await self.publish(subject, data, headers)  # why: same Nats-Msg-Id: safe
+            return parse_ack(subject, reply, headers)
+        except Exception as err:  # noqa: BLE001 - reported per item to the caller
+            return err
+
     async def send(self, subject: str, data: bytes, headers: Mapping[str, str]) -> None:
         """Fire-and-forget publish (the middle messages of an atomic batch)."""
         await self._nc.publish(subject, data, headers=dict(headers))
@@ -116,6 +151,11 @@ class Publisher:
 def _expire(fut: asyncio.Future[Msg]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError("no ack from JetStream"))
+
+
+def _expire_all(futures: list[asyncio.Future[Msg]]) -> None:
+    for fut in futures:
+        _expire(fut)
 
 
 def _retryable(err: Exception) -> bool:

@@ -18,7 +18,6 @@ from typing import Any
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.scheduler.commands import CompleteSchedule
-from jetcron.scheduler.errors import AppendFailed
 from jetcron.scheduler.events import (
     AnyEvent,
     Envelope,
@@ -50,6 +49,8 @@ from jetcron.scheduler.planner import (
 
 log = logging.getLogger(__name__)
 ACTOR = "system:ticker"
+CHUNK = 500
+"""Due schedules planned per batch of appends."""
 
 
 class Ticker:
@@ -104,8 +105,68 @@ class Ticker:
                 due[sid] = entry
         if not due:
             return 0
-        counts = await asyncio.gather(*(self._handle(entry, now) for entry in due.values()))
-        return sum(counts)
+        entries = list(due.values())
+        appends: list[asyncio.Future[int]] = []
+        completes: list[tuple[Entry, str]] = []
+        for i in range(0, len(entries), CHUNK):
+            items, owners = self._plan(entries[i : i + CHUNK], now, completes)
+            appends.append(asyncio.ensure_future(self._append(items, owners, now)))
+            await asyncio.sleep(0)  # why: the first chunk goes out while the next is planned
+        appended = sum(await asyncio.gather(*appends))
+        done = await asyncio.gather(*(self._complete(e, reason, now) for e, reason in completes))
+        for entry in entries:
+            nxt = next_due(entry)
+            if nxt is not None and nxt > now:
+                self._reschedule(entry)
+        return appended + sum(done)
+
+    def _plan(
+        self, entries: list[Entry], now: datetime, completes: list[tuple[Entry, str]]
+    ) -> tuple[list[tuple[str, Envelope, str]], list[tuple[Entry, Decision]]]:
+        items: list[tuple[str, Envelope, str]] = []
+        owners: list[tuple[Entry, Decision]] = []
+        for entry in entries:
+            for decision in decide_due(entry, now):
+                if isinstance(decision, Complete):
+                    completes.append((entry, decision.reason))
+                    continue
+                subject, event, msg_id = _event_for(entry, decision)
+                envelope = Envelope(
+                    id=ids.new_id(), at=now, actor=ACTOR, event=event, causation_id=msg_id
+                )
+                items.append((subject, envelope, msg_id))
+                owners.append((entry, decision))
+        return items, owners
+
+    async def _append(
+        self,
+        items: list[tuple[str, Envelope, str]],
+        owners: list[tuple[Entry, Decision]],
+        now: datetime,
+    ) -> int:
+        appended = 0
+        results = await self.log.publish_many(items) if items else []
+        for (subject, envelope, _), (entry, decision), result in zip(
+            items, owners, results, strict=True
+        ):
+            if isinstance(result, Exception):
+                log.error(
+                    "ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, result
+                )
+                continue
+            self.state.apply_ahead(StoredEvent(result.seq, subject, envelope))
+            appended += 0 if result.duplicate else 1
+            if isinstance(decision, Trigger):
+                self.emitted += 1
+                log.debug(
+                    "trigger %s fire %s lateness %.1f ms",
+                    entry.name,
+                    decision.fire_time.isoformat(),
+                    (now - decision.fire_time).total_seconds() * 1000,
+                )
+            elif isinstance(decision, Cancel):
+                await self.log.nc.publish(f"{subjects.PREFIX}.cancel.{decision.run_id}", b"overlap")
+        return appended
 
     async def _follow(self) -> None:
         end = await self.log.last_seq()
@@ -166,39 +227,6 @@ class Ticker:
         for w in waits:
             w.cancel()
         event.clear()
-
-    async def _handle(self, entry: Entry, now: datetime) -> int:
-        appended = 0
-        for decision in decide_due(entry, now):
-            try:
-                appended += await self._carry_out(entry, decision, now)
-            except AppendFailed as err:
-                log.error(
-                    "ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, err
-                )
-        due = next_due(entry)
-        if due is not None and due > now:
-            self._reschedule(entry)
-        return appended
-
-    async def _carry_out(self, entry: Entry, decision: Decision, now: datetime) -> int:
-        if isinstance(decision, Complete):
-            return await self._complete(entry, decision.reason, now)
-        subject, event, msg_id = _event_for(entry, decision)
-        envelope = Envelope(id=ids.new_id(), at=now, actor=ACTOR, event=event, causation_id=msg_id)
-        ack = await self.log.publish(subject, envelope, msg_id=msg_id)
-        self.state.apply_ahead(StoredEvent(ack.seq, subject, envelope))
-        if isinstance(decision, Trigger):
-            self.emitted += 1
-            log.debug(
-                "trigger %s fire %s lateness %.1f ms",
-                entry.name,
-                decision.fire_time.isoformat(),
-                (now - decision.fire_time).total_seconds() * 1000,
-            )
-        if isinstance(decision, Cancel):
-            await self.log.nc.publish(f"{subjects.PREFIX}.cancel.{decision.run_id}", b"overlap")
-        return 0 if ack.duplicate else 1
 
     async def _complete(self, entry: Entry, reason: str, now: datetime) -> int:
         if entry.schedule_id in self._completing:
