@@ -96,14 +96,19 @@ def _child(name: str, quick: bool, out: Path) -> int:
 def _in_child(name: str, quick: bool, limit: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jetcron-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        argv = [sys.executable, "-m", "bench", "--child", name, "--out", str(out)] + (["--quick"] if quick else [])
+        argv = [sys.executable, "-m", "bench", "--child", name, "--out", str(out)] + (
+            ["--quick"] if quick else []
+        )
         try:
             proc = subprocess.run(argv, timeout=limit, capture_output=True, text=True, check=False)
         except subprocess.TimeoutExpired as err:
             tail = (err.stderr or b"")[-2000:]
             return {"error": f"killed after the {limit:.0f}s time limit", "stderr": str(tail)}
         if not out.exists():
-            return {"error": f"exited with {proc.returncode} and no result", "stderr": proc.stderr[-2000:]}
+            return {
+                "error": f"exited with {proc.returncode} and no result",
+                "stderr": proc.stderr[-2000:],
+            }
         data: dict[str, Any] = json.loads(out.read_text())
         if proc.stderr.strip():
             data["stderr"] = proc.stderr[-2000:]
@@ -131,8 +136,12 @@ def run_all(modules: list[str], quick: bool, *, isolated: bool = True) -> dict[s
         report["load_average"][name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         if "error" in data:
             report["errors"][name] = data["error"]
-            print(f"[bench] {name} FAILED: {data['error']}\n{data.get('traceback', data.get('stderr', ''))}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[bench] {name} FAILED: {data['error']}\n"
+                + data.get("traceback", data.get("stderr", "")),
+                file=sys.stderr,
+                flush=True,
+            )
             continue
         result = dict(data["result"])
         report["notes"] += result.pop("notes", [])
@@ -144,24 +153,39 @@ def run_all(modules: list[str], quick: bool, *, isolated: bool = True) -> dict[s
 
 
 def _ratio(a: Any, b: Any) -> float | None:
-    return round(a / b, 3) if isinstance(a, int | float) and isinstance(b, int | float) and b else None
+    return (
+        round(a / b, 3) if isinstance(a, int | float) and isinstance(b, int | float) and b else None
+    )
 
 
 def _derive(report: dict[str, Any]) -> None:
     """Ratios from figures of this same run."""
-    report["append_ratio"] = _ratio(report.get("append_events_per_s"), report.get("raw_publish_per_s"))
-    report["append_ratio_vs_msgid"] = _ratio(report.get("append_events_per_s"), report.get("raw_publish_msgid_per_s"))
-    report["replay_ratio"] = _ratio(report.get("replay_events_per_s"), report.get("raw_replay_per_s"))
+    report["append_ratio"] = _ratio(
+        report.get("append_events_per_s"), report.get("raw_publish_per_s")
+    )
+    report["append_ratio_vs_msgid"] = _ratio(
+        report.get("append_events_per_s"), report.get("raw_publish_msgid_per_s")
+    )
+    report["replay_ratio"] = _ratio(
+        report.get("replay_events_per_s"), report.get("raw_replay_per_s")
+    )
     full = report.get("ticker_schedules") == 1_000_000
-    report["ticker_rss_mib_1m"] = report.get("ticker_rss_mib") if full else report.get("ticker_rss_mib_1m_est")
+    report["ticker_rss_mib_1m"] = (
+        report.get("ticker_rss_mib") if full else report.get("ticker_rss_mib_1m_est")
+    )
 
 
 def _environment() -> dict[str, Any]:
     from jetcron.server import find_nats_server
 
     try:
-        server = subprocess.run([find_nats_server(), "--version"], capture_output=True, text=True,
-                                timeout=10, check=False).stdout.strip()
+        server = subprocess.run(
+            [find_nats_server(), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
     except Exception as err:  # noqa: BLE001 - informational only
         server = f"unknown ({err})"
     versions = {}
@@ -170,7 +194,12 @@ def _environment() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "nats_server": server, **versions}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "nats_server": server,
+        **versions,
+    }
 
 
 # ---------------------------------------------------------------- output
@@ -189,7 +218,11 @@ def table(report: dict[str, Any]) -> str:
     rows = [("metric", "value", "target", "ok?")]
     for key, target, check in TABLE:
         value = report.get(key)
-        ok = "-" if check is None else ("n/a" if value is None else ("yes" if check(value) else "NO"))
+        ok = (
+            "-"
+            if check is None
+            else ("n/a" if value is None else ("yes" if check(value) else "NO"))
+        )
         rows.append((key, _fmt(value), target, ok))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -200,7 +233,9 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes; under 3 minutes on 2 cores")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes; under 3 minutes on 2 cores"
+    )
     parser.add_argument("--json", type=Path, help="write the JSON report here")
     parser.add_argument("--only", help="comma-separated module names (default: all)")
     parser.add_argument("--in-process", action="store_true", help="run modules in this process")
@@ -215,8 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown modules: {', '.join(unknown)}; known: {', '.join(MODULES)}")
     report = run_all(modules, args.quick, isolated=not args.in_process)
     print(table(report))
-    print(f"\n{len(report['errors'])} module(s) failed; total {report['seconds']}s"
-          + (" (quick)" if args.quick else ""))
+    print(
+        f"\n{len(report['errors'])} module(s) failed; total {report['seconds']}s"
+        + (" (quick)" if args.quick else "")
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
         print(f"JSON written to {args.json}")

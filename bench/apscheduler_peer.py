@@ -14,7 +14,9 @@ def _scheduler() -> Any:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     # why: no misfire grace limit and no coalescing, so a late job still runs and is counted
-    return AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": False})
+    return AsyncIOScheduler(
+        timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": False}
+    )
 
 
 async def burst(n: int = 10_000, lead_s: float = 3.0) -> float:
@@ -80,7 +82,8 @@ async def run(quick: bool) -> dict[str, Any]:
         "notes": [
             f"apscheduler_peer: APScheduler {apscheduler.__version__} AsyncIOScheduler, memory job "
             "store, coroutine jobs that record their call time; 10,000 DateTrigger jobs for one "
-            f"second, and 200 date jobs spread over {period}s. In-process and in-memory: a 'fire' is "
+            f"second, and 200 date jobs spread over {period}s. In-process and in-memory: "
+            "a 'fire' is "
             "a function call, not a durable, replicated record as with jetcron or NATS",
         ],
     }

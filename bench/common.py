@@ -80,32 +80,62 @@ def now() -> datetime:
 
 def sample_job(i: int) -> Job:
     """A realistic job: an argv command with a couple of arguments."""
-    return Job(command=["/usr/local/bin/rebalance", "--pool", f"pool-{i % 17}", "--max-moves", "50"])
+    return Job(
+        command=["/usr/local/bin/rebalance", "--pool", f"pool-{i % 17}", "--max-moves", "50"]
+    )
 
 
-def trigger_envelope(i: int, fire_time: datetime, *, target: str = "default", job: Job | None = None,
-                     name: str | None = None) -> Envelope:
+def trigger_envelope(
+    i: int,
+    fire_time: datetime,
+    *,
+    target: str = "default",
+    job: Job | None = None,
+    name: str | None = None,
+) -> Envelope:
     """A RunTriggered envelope shaped like the ticker's (same fields, ids, actor)."""
     name = name or f"job-{i}"
     schedule_id = ids.derived_id("schedule", name, f"create-{name}")
     fire = ids.fire_id(schedule_id, 1, fire_time)
-    event = RunTriggered(schedule_id=schedule_id, name=name, fire_id=fire, fire_time=fire_time,
-                         run_id=ids.run_id_for(fire), version=1, target=target,
-                         job=job or sample_job(i), timeout_s=3600.0)
-    return Envelope(id=ids.new_id(), at=fire_time, actor=TICKER_ACTOR, event=event, causation_id=fire)
+    event = RunTriggered(
+        schedule_id=schedule_id,
+        name=name,
+        fire_id=fire,
+        fire_time=fire_time,
+        run_id=ids.run_id_for(fire),
+        version=1,
+        target=target,
+        job=job or sample_job(i),
+        timeout_s=3600.0,
+    )
+    return Envelope(
+        id=ids.new_id(), at=fire_time, actor=TICKER_ACTOR, event=event, causation_id=fire
+    )
 
 
 def created_envelope(name: str, definition: ScheduleDefinition, at: datetime) -> Envelope:
     """A ScheduleCreated envelope exactly as the command handler makes it."""
     command_id = f"create-{name}"
-    event = ScheduleCreated(schedule_id=ids.derived_id("schedule", name, command_id), name=name,
-                            version=1, definition=definition)
-    return Envelope(id=ids.new_id(), at=at, actor="bench", causation_id=command_id,
-                    correlation_id=command_id, event=event)
+    event = ScheduleCreated(
+        schedule_id=ids.derived_id("schedule", name, command_id),
+        name=name,
+        version=1,
+        definition=definition,
+    )
+    return Envelope(
+        id=ids.new_id(),
+        at=at,
+        actor="bench",
+        causation_id=command_id,
+        correlation_id=command_id,
+        event=event,
+    )
 
 
-async def publish_all(log: EventLog, items: Iterable[tuple[str, Envelope]], workers: int = 8192) -> float:
-    """Append every (subject, envelope) with EventLog.publish from a pool of tasks; seconds taken."""
+async def publish_all(
+    log: EventLog, items: Iterable[tuple[str, Envelope]], workers: int = 8192
+) -> float:
+    """Append every (subject, envelope) with EventLog.publish from a pool of tasks; seconds."""
     it = iter(items)
 
     async def worker() -> None:
@@ -119,8 +149,13 @@ async def publish_all(log: EventLog, items: Iterable[tuple[str, Envelope]], work
     return time.perf_counter() - started
 
 
-async def create_schedules(log: EventLog, definitions: Iterable[tuple[str, ScheduleDefinition]],
-                           at: datetime | None = None, *, bulk: bool = False) -> int:
+async def create_schedules(
+    log: EventLog,
+    definitions: Iterable[tuple[str, ScheduleDefinition]],
+    at: datetime | None = None,
+    *,
+    bulk: bool = False,
+) -> int:
     """Append ScheduleCreated for each (name, definition) straight to the log; returns the count.
 
     bulk=True writes the very bytes and Nats-Msg-Id header EventLog.publish would, through the
@@ -136,7 +171,9 @@ async def create_schedules(log: EventLog, definitions: Iterable[tuple[str, Sched
     return count
 
 
-async def read_events(log: EventLog, *, subjects_: Sequence[str] | None = None) -> list[StoredEvent]:
+async def read_events(
+    log: EventLog, *, subjects_: Sequence[str] | None = None
+) -> list[StoredEvent]:
     """Every stored event (optionally on some subjects), in log order."""
     out: list[StoredEvent] = []
     async for batch in log.read(subjects=subjects_):
@@ -179,8 +216,9 @@ class RawPublisher:
         if self.acked == self._target:
             self._done.set()
 
-    async def run(self, messages: Iterable[tuple[str, bytes, dict[str, str] | None]],
-                  timeout: float = 120.0) -> tuple[int, float]:
+    async def run(
+        self, messages: Iterable[tuple[str, bytes, dict[str, str] | None]], timeout: float = 120.0
+    ) -> tuple[int, float]:
         """Publish all messages, wait for every ack; (count, seconds)."""
         self.acked, self._target = 0, -1
         self._done.clear()
@@ -207,11 +245,21 @@ async def raw_replay(nc: Client, stream: str, *, batch: int = 20_000) -> tuple[i
     """Plain read + msgspec decode of a whole stream: an ephemeral AckNone consumer and our own
     MSG.NEXT requests (two in flight, refilled from the callback). (events, seconds)."""
     api = f"$JS.API.CONSUMER.CREATE.{stream}"
-    config = {"deliver_policy": "all", "ack_policy": "none", "mem_storage": True,
-              "inactive_threshold": 30_000_000_000, "num_replicas": 1}
+    config = {
+        "deliver_policy": "all",
+        "ack_policy": "none",
+        "mem_storage": True,
+        "inactive_threshold": 30_000_000_000,
+        "num_replicas": 1,
+    }
     started = time.perf_counter()
-    reply = json.loads((await nc.request(api, json.dumps({"stream_name": stream, "config": config}).encode(),
-                                         timeout=5)).data)
+    reply = json.loads(
+        (
+            await nc.request(
+                api, json.dumps({"stream_name": stream, "config": config}).encode(), timeout=5
+            )
+        ).data
+    )
     name, total = reply["name"], int(reply["num_pending"])
     inbox = nc.new_inbox()
     next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}"

@@ -7,11 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jetcron import subjects
-from jetcron.scheduler.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job
-
 from bench.common import (
     connected,
     event_log,
@@ -24,12 +19,20 @@ from bench.common import (
     trigger_envelope,
     wait_until,
 )
+from jetcron import subjects
+from jetcron.scheduler.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
+from jetcron.scheduler.log import EventLog
+from jetcron.scheduler.model import Job
 
 NAME = "bench-host"
 NOOP = Job(action="noop")
 TRUE = Job(command=["true"])
-_NULLS = {"trigger_to_start_p50_ms": None, "trigger_to_start_p99_ms": None,
-          "executor_runs_per_s": None, "executor_true_runs_per_s": None}
+_NULLS = {
+    "trigger_to_start_p50_ms": None,
+    "trigger_to_start_p99_ms": None,
+    "executor_runs_per_s": None,
+    "executor_true_runs_per_s": None,
+}
 
 
 class _Session:
@@ -83,7 +86,9 @@ async def latency(url: str, log: EventLog, n: int, gap_s: float = 0.02) -> list[
     """n sparse noop triggers; ms from each RunTriggered stored to its RunStarted stored."""
     async with _Session(url, 4) as executor:
         for i in range(n):
-            await log.publish(subjects.trigger("default"), trigger_envelope(i, now(), job=NOOP, name=f"lat-{i}"))
+            await log.publish(
+                subjects.trigger("default"), trigger_envelope(i, now(), job=NOOP, name=f"lat-{i}")
+            )
             await asyncio.sleep(gap_s)
         if not await wait_until(lambda: executor.stats.succeeded >= n, timeout=30):
             raise RuntimeError(f"executor finished {executor.stats.succeeded} of {n} sparse runs")
@@ -92,15 +97,23 @@ async def latency(url: str, log: EventLog, n: int, gap_s: float = 0.02) -> list[
     return [(started[r] - t) / 1e6 for r, t in triggered.items() if r in started]
 
 
-async def throughput(url: str, log: EventLog, n: int, job: Job, concurrency: int, tag: str) -> float | None:
+async def throughput(
+    url: str, log: EventLog, n: int, job: Job, concurrency: int, tag: str
+) -> float | None:
     """n triggers at once; completed runs per second, first trigger stored → n-th success stored."""
     async with _Session(url, concurrency) as executor:
         base = executor.stats.succeeded
-        items = [(subjects.trigger("default"), trigger_envelope(i, now(), job=job, name=f"{tag}-{i}"))
-                 for i in range(n)]
+        items = [
+            (subjects.trigger("default"), trigger_envelope(i, now(), job=job, name=f"{tag}-{i}"))
+            for i in range(n)
+        ]
         await publish_all(log, items, workers=min(n, 8192))
-        if not await wait_until(lambda: executor.stats.succeeded - base >= n, timeout=120, poll=0.05):
-            raise RuntimeError(f"executor finished {executor.stats.succeeded - base} of {n} {tag} runs")
+        if not await wait_until(
+            lambda: executor.stats.succeeded - base >= n, timeout=120, poll=0.05
+        ):
+            raise RuntimeError(
+                f"executor finished {executor.stats.succeeded - base} of {n} {tag} runs"
+            )
     events = [e for e in await read_events(log) if e.envelope.event.name.startswith(f"{tag}-")]  # type: ignore[union-attr]
     first = min(_by_run(events, RunTriggered).values())
     last = max(_by_run(events, RunSucceeded).values())
@@ -125,10 +138,11 @@ async def measure(quick: bool) -> dict[str, Any]:
         "executor_runs_per_s_concurrency4": rnd(noop_default, 0),
         "executor_true_runs_per_s": rnd(true_rate, 0),
         "notes": [
-            f"executor_speed: one Executor on its own connection serving 'default'; latency over {lat_n} "
-            f"noop triggers 20 ms apart (RunStarted stored − RunTriggered stored, concurrency 4); "
-            f"runs/s = {noop_n} noop (concurrency {conc}; also {noop_n // 4} at the default 4) and {true_n} "
-            "`true` subprocess triggers published at once, first trigger stored → last RunSucceeded stored",
+            "executor_speed: one Executor on its own connection serving 'default'; latency over "
+            f"{lat_n} noop triggers 20 ms apart (RunStarted stored − RunTriggered stored, "
+            f"concurrency 4); runs/s = {noop_n} noop (concurrency {conc}; also {noop_n // 4} at "
+            f"the default 4) and {true_n} `true` subprocess triggers published at once, first "
+            "trigger stored → last RunSucceeded stored",
         ],
     }
     return out
@@ -146,8 +160,12 @@ async def run(quick: bool, *, _probe: Callable[[], str | None] = _importable) ->
     """Executor figures; null with a note when the executor cannot be imported."""
     problem = _probe()
     if problem is not None:
-        return _NULLS | {"notes": [f"executor_speed: jetcron.executors.agent not importable ({problem}); "
-                                   "executor figures are null"]}
+        return _NULLS | {
+            "notes": [
+                f"executor_speed: jetcron.executors.agent not importable ({problem}); "
+                "executor figures are null"
+            ]
+        }
     started = time.perf_counter()
     out = await measure(quick)
     out["notes"].append(f"executor_speed: took {time.perf_counter() - started:.1f}s")

@@ -1,4 +1,4 @@
-"""The peer inside NATS: JetStream's built-in message scheduler (ADR-51) doing the same 10k burst."""
+"""The peer inside NATS: JetStream's built-in message scheduler (ADR-51) on the same 10k burst."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.js.api import StorageType, StreamConfig
-
-from jetcron.scheduler.events import encode
-from jetcron.scheduler.reader import read_raw
 
 from bench.common import (
     RawPublisher,
@@ -23,6 +20,8 @@ from bench.common import (
     sleep_until,
     trigger_envelope,
 )
+from jetcron.scheduler.events import encode
+from jetcron.scheduler.reader import read_raw
 
 STREAM = "NATIVE"
 
@@ -40,18 +39,24 @@ async def _fired(nc: Client) -> list[int]:
 
 
 async def burst(n: int = 10_000, lead_s: float = 3.0) -> dict[str, Any]:
-    """n `@at` schedules for one second; seconds from it until the n-th delivered message is stored."""
+    """n `@at` schedules for one second; seconds from it until the n-th delivered one is stored."""
     async with nats_server("native") as server, connected(server.url) as nc:
-        await nc.jetstream().add_stream(StreamConfig(
-            name=STREAM, subjects=["sched.>", "fired.>"], storage=StorageType.FILE,
-            allow_msg_schedules=True,
-        ))
+        await nc.jetstream().add_stream(
+            StreamConfig(
+                name=STREAM,
+                subjects=["sched.>", "fired.>"],
+                storage=StorageType.FILE,
+                allow_msg_schedules=True,
+            )
+        )
         due = next_whole_second(lead_s)
         payload = encode(trigger_envelope(0, due))
         headers = {"Nats-Schedule": f"@at {_rfc3339(due)}"}
         async with RawPublisher(nc) as pub:
-            await pub.run((f"sched.{i}", payload, headers | {"Nats-Schedule-Target": f"fired.{i}"})
-                          for i in range(n))
+            await pub.run(
+                (f"sched.{i}", payload, headers | {"Nats-Schedule-Target": f"fired.{i}"})
+                for i in range(n)
+            )
         if now() >= due:
             raise RuntimeError("set-up took longer than the lead time")
         await sleep_until(due)
@@ -69,7 +74,8 @@ async def burst(n: int = 10_000, lead_s: float = 3.0) -> dict[str, Any]:
         "nats_native_burst_10k_seconds": rnd((stored[n - 1] - due_ns) / 1e9, 3),
         "nats_native_burst_first_ms": rnd((stored[0] - due_ns) / 1e6, 1),
         "notes": [
-            f"native_schedule: {n} messages with 'Nats-Schedule: @at {_rfc3339(due)}' and their own "
+            f"native_schedule: {n} messages with 'Nats-Schedule: @at {_rfc3339(due)}' and their "
+            "own "
             f"Nats-Schedule-Target on an allow_msg_schedules stream ({len(payload)} B payloads); "
             "seconds from the due second to the store time of the last delivered message",
         ],

@@ -7,11 +7,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from jetcron import ids, subjects
-from jetcron.projections.state import Views, apply_batch
-from jetcron.scheduler.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
-from jetcron.scheduler.log import EventLog
-
 from bench.common import (
     CpuMeter,
     RawPublisher,
@@ -25,6 +20,10 @@ from bench.common import (
     trigger_envelope,
 )
 from bench.spec_speed import sample_specs
+from jetcron import ids, subjects
+from jetcron.projections.state import Views, apply_batch
+from jetcron.scheduler.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
+from jetcron.scheduler.log import EventLog
 
 SCHEDULES = 1000
 EXECUTORS = 7
@@ -58,19 +57,34 @@ def _run(i: int, minute: int, fire_time: datetime) -> Iterator[tuple[str, Envelo
     yield subjects.trigger("default"), trigger
     t = trigger.event
     host = f"host-{i % EXECUTORS}"
-    base = {"schedule_id": t.schedule_id, "name": t.name, "fire_id": t.fire_id,
-            "fire_time": fire_time, "run_id": t.run_id, "executor": host}
+    base = {
+        "schedule_id": t.schedule_id,
+        "name": t.name,
+        "fire_id": t.fire_id,
+        "fire_time": fire_time,
+        "run_id": t.run_id,
+        "executor": host,
+    }
     run_subject = subjects.run(t.name, t.run_id)
     at = fire_time + timedelta(milliseconds=3)
 
     def env(event: Event, dt: float) -> tuple[str, Envelope]:
-        return run_subject, Envelope(id=ids.new_id(), at=at + timedelta(seconds=dt), actor=host,
-                                     event=event)  # type: ignore[arg-type]
+        return run_subject, Envelope(
+            id=ids.new_id(), at=at + timedelta(seconds=dt), actor=host, event=event
+        )  # type: ignore[arg-type]
 
     yield env(RunStarted(**base, pid=1000 + i), 0)
     if (minute + i) % 10 == 0:
-        yield env(RunFailed(**base, exit_code=1, error="exit status 1", duration_s=1.2,
-                            next_retry_at=at + timedelta(seconds=11)), 1.2)
+        yield env(
+            RunFailed(
+                **base,
+                exit_code=1,
+                error="exit status 1",
+                duration_s=1.2,
+                next_retry_at=at + timedelta(seconds=11),
+            ),
+            1.2,
+        )
         yield env(RunStarted(**base, attempt=2, pid=2000 + i), 11)
         yield env(RunSucceeded(**base, attempt=2, duration_s=1.5), 12.5)
     else:
@@ -112,8 +126,10 @@ async def measure(n: int) -> dict[str, Any]:
         finally:
             await log.close()
     if not raw_n == read_n == fold_n == written or views.position != written or views.poison:
-        raise RuntimeError(f"replay mismatch: wrote {written}, raw {raw_n}, read {read_n}, "
-                           f"folded {fold_n} to position {views.position} with {views.poison} poison")
+        raise RuntimeError(
+            f"replay mismatch: wrote {written}, raw {raw_n}, read {read_n}, "
+            f"folded {fold_n} to position {views.position} with {views.poison} poison"
+        )
     rate = per_s(fold_n, fold.wall_s)
     return {
         "replay_count": n,
@@ -125,11 +141,15 @@ async def measure(n: int) -> dict[str, Any]:
         "replay_read_cpu_us": read.us_per(read_n),
         "replay_cpu_us": fold.us_per(fold_n),
         "notes": [
-            f"replay: {n} events ({SCHEDULES} schedules, then trigger/start/succeed runs, 10% with a "
-            f"failed first attempt) written in {write_s:.1f}s; raw = own MSG.NEXT loop + msgspec "
-            "Envelope decode; replay_read = EventLog.read only; replay = EventLog.read + apply_batch "
-            "into Views()"
-            + ("" if n >= 1_000_000 else f"; rebuild_seconds_1m extrapolated from the {n}-event rate"),
+            f"replay: {n} events ({SCHEDULES} schedules, then trigger/start/succeed runs, 10% "
+            f"with a failed first attempt) written in {write_s:.1f}s; raw = own MSG.NEXT loop + "
+            "msgspec Envelope decode; replay_read = EventLog.read only; replay = EventLog.read + "
+            "apply_batch into Views()"
+            + (
+                ""
+                if n >= 1_000_000
+                else f"; rebuild_seconds_1m extrapolated from the {n}-event rate"
+            ),
         ],
     }
 

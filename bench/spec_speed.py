@@ -22,10 +22,25 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _cron(rng: random.Random) -> str:
-    minute = rng.choice(["*", f"*/{rng.choice([2, 5, 10, 15, 20, 30])}", str(rng.randrange(60)),
-                         f"{rng.randrange(30)},{rng.randrange(30, 60)}", f"{rng.randrange(20)}-{rng.randrange(30, 59)}/7"])
-    hour = rng.choice(["*", "*", f"*/{rng.choice([2, 3, 4, 6])}", str(rng.randrange(24)),
-                       f"{rng.randrange(8)}-{rng.randrange(12, 23)}", f"{rng.randrange(12)},{rng.randrange(12, 24)}"])
+    minute = rng.choice(
+        [
+            "*",
+            f"*/{rng.choice([2, 5, 10, 15, 20, 30])}",
+            str(rng.randrange(60)),
+            f"{rng.randrange(30)},{rng.randrange(30, 60)}",
+            f"{rng.randrange(20)}-{rng.randrange(30, 59)}/7",
+        ]
+    )
+    hour = rng.choice(
+        [
+            "*",
+            "*",
+            f"*/{rng.choice([2, 3, 4, 6])}",
+            str(rng.randrange(24)),
+            f"{rng.randrange(8)}-{rng.randrange(12, 23)}",
+            f"{rng.randrange(12)},{rng.randrange(12, 24)}",
+        ]
+    )
     dom = rng.choice(["*", "*", "*", str(rng.randrange(1, 29)), "1,15", "*/2"])
     month = rng.choice(["*", "*", "*", "*/3", "1-6", "mar,oct"])
     dow = rng.choice(["*", "*", "*", "1-5", "0,6", "mon,wed,fri", "sun"])
@@ -82,9 +97,10 @@ def measure(n_specs: int = 1000, rounds: int = 20) -> dict[str, Any]:
         "spec_next_cold_us": round(cold_s / len(specs) * 1e6, 2),
         "spec_count": len(specs),
         "notes": [
-            f"spec_speed: {len(specs)} distinct (spec, zone) pairs over {len(ZONES)} zones; warm = "
-            f"{rounds} rounds of next_fire(spec_text, zone, previous fire); cold = first call per spec "
-            "after clearing the parse, zone and matcher caches (includes building the 20 zone tables)",
+            f"spec_speed: {len(specs)} distinct (spec, zone) pairs over {len(ZONES)} zones; "
+            f"warm = {rounds} rounds of next_fire(spec_text, zone, previous fire); cold = first "
+            "call per spec after clearing the parse, zone and matcher caches (includes building "
+            "the 20 zone tables)",
         ],
     }
 

@@ -7,12 +7,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from jetcron import subjects
-from jetcron.scheduler.events import RunTriggered, ScheduleCompleted, StoredEvent
-from jetcron.scheduler.lease import SoloLease
-from jetcron.scheduler.model import Job, ScheduleDefinition
-from jetcron.scheduler.ticker import Ticker
-
 from bench.common import (
     CpuMeter,
     create_schedules,
@@ -26,6 +20,11 @@ from bench.common import (
     sleep_until,
     wait_until,
 )
+from jetcron import subjects
+from jetcron.scheduler.events import RunTriggered, ScheduleCompleted, StoredEvent
+from jetcron.scheduler.lease import SoloLease
+from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.scheduler.ticker import Ticker
 
 NOOP = Job(action="noop")
 # why: no executor runs here, so every run stays in flight; "skip" would turn later fires into skips
@@ -45,15 +44,24 @@ def _triggers(events: list[StoredEvent]) -> list[StoredEvent]:
     return [e for e in events if isinstance(e.envelope.event, RunTriggered)]
 
 
-async def burst(n: int = 10_000, *, spec_for: Callable[[datetime], str] = _every_minute_at,
-                lead_s: float = 4.0, wait_completed: bool = False) -> dict[str, Any]:
-    """n schedules due in one second; seconds from that second until the n-th RunTriggered is stored."""
+async def burst(
+    n: int = 10_000,
+    *,
+    spec_for: Callable[[datetime], str] = _every_minute_at,
+    lead_s: float = 4.0,
+    wait_completed: bool = False,
+) -> dict[str, Any]:
+    """n schedules due in one second; seconds from it until the n-th RunTriggered is stored."""
     async with event_log("burst") as (server, _, log):
         due = next_whole_second(lead_s)
         spec = spec_for(due)
-        await create_schedules(log, ((f"burst-{i:05d}", ScheduleDefinition(spec=spec, job=NOOP,
-                                                                               overlap=ALLOW))
-                                     for i in range(n)))
+        await create_schedules(
+            log,
+            (
+                (f"burst-{i:05d}", ScheduleDefinition(spec=spec, job=NOOP, overlap=ALLOW))
+                for i in range(n)
+            ),
+        )
         if now() > due - timedelta(seconds=1):
             raise RuntimeError("set-up took longer than the lead time; raise lead_s")
         ticker, stop = Ticker(log, lease=SoloLease()), asyncio.Event()
@@ -67,8 +75,11 @@ async def burst(n: int = 10_000, *, spec_for: Callable[[datetime], str] = _every
             completed_s = (now() - due).total_seconds() if done else None
         error = await _stop(task, stop)
         triggers = _triggers(await read_events(log, subjects_=[subjects.TRIGGERS]))
-        completions = [e for e in await read_events(log, subjects_=[subjects.SCHEDULES])
-                       if isinstance(e.envelope.event, ScheduleCompleted)]
+        completions = [
+            e
+            for e in await read_events(log, subjects_=[subjects.SCHEDULES])
+            if isinstance(e.envelope.event, ScheduleCompleted)
+        ]
     error = _with_crash(error, task)
     stored = sorted(e.stored_ns for e in triggers)
     due_ns = epoch_ns(due)
@@ -86,7 +97,9 @@ async def burst(n: int = 10_000, *, spec_for: Callable[[datetime], str] = _every
     }
 
 
-async def _wait_progress(count: Callable[[], int], target: int, *, stall_s: float, timeout: float) -> bool:
+async def _wait_progress(
+    count: Callable[[], int], target: int, *, stall_s: float, timeout: float
+) -> bool:
     """Wait until count() reaches target; give up when it stops moving for stall_s."""
     deadline = asyncio.get_running_loop().time() + timeout
     last, last_change = count(), asyncio.get_running_loop().time()
@@ -117,8 +130,10 @@ async def _stop(task: asyncio.Task[None], stop: asyncio.Event) -> str | None:
         done, _ = await asyncio.wait({task}, timeout=1)
     problems: list[str] = []
     if cancels:
-        problems.append(f"Ticker.run did not return within 5 s of stop; {cancels} cancel(s) "
-                        + ("ended it" if done else "did not end it (closing the connection did)"))
+        problems.append(
+            f"Ticker.run did not return within 5 s of stop; {cancels} cancel(s) "
+            + ("ended it" if done else "did not end it (closing the connection did)")
+        )
     return " / ".join(problems) or None
 
 
@@ -134,11 +149,21 @@ def _with_crash(error: str | None, task: asyncio.Task[None]) -> str | None:
 async def sparse(n: int = 200, period_s: int = 20) -> dict[str, Any]:
     """n schedules `@every period offset k*period/n`: lateness = stored time − nominal fire time."""
     step_ms = period_s * 1000 // n
-    names = [(f"sparse-{k:04d}", f"@every {period_s}s offset {k * step_ms}ms" if k else f"@every {period_s}s")
-             for k in range(n)]
+    names = [
+        (
+            f"sparse-{k:04d}",
+            f"@every {period_s}s offset {k * step_ms}ms" if k else f"@every {period_s}s",
+        )
+        for k in range(n)
+    ]
     async with event_log("sparse") as (_, _, log):
-        await create_schedules(log, ((name, ScheduleDefinition(spec=spec, job=NOOP, overlap=ALLOW))
-                                     for name, spec in names))
+        await create_schedules(
+            log,
+            (
+                (name, ScheduleDefinition(spec=spec, job=NOOP, overlap=ALLOW))
+                for name, spec in names
+            ),
+        )
         ticker, stop = Ticker(log, lease=SoloLease()), asyncio.Event()
         task = asyncio.create_task(ticker.run(stop))
         await ticker._caught_up.wait()
@@ -149,8 +174,11 @@ async def sparse(n: int = 200, period_s: int = 20) -> dict[str, Any]:
         error = await _stop(task, stop)
         triggers = _triggers(await read_events(log, subjects_=[subjects.TRIGGERS]))
     error = _with_crash(error, task)
-    lateness = [(e.stored_ns - epoch_ns(e.envelope.event.fire_time)) / 1e6 for e in triggers
-                if start <= e.envelope.event.fire_time < end]  # type: ignore[union-attr]
+    lateness = [
+        (e.stored_ns - epoch_ns(e.envelope.event.fire_time)) / 1e6
+        for e in triggers
+        if start <= e.envelope.event.fire_time < end
+    ]  # type: ignore[union-attr]
     if len(lateness) < n * 0.9:
         raise RuntimeError(f"only {len(lateness)} sparse fires in the window, expected ~{n}")
     return {
@@ -181,13 +209,15 @@ async def run(quick: bool) -> dict[str, Any]:
     sparse_out = await sparse(200, period)
     out |= {k: v for k, v in sparse_out.items() if k != "error"}
     notes = [
-        f"ticker_burst: 10,000 schedules '{every['spec']}' (all due in the same second), real "
-        "Ticker.run with SystemClock and SoloLease; seconds from the due second to the 10,000th "
-        "RunTriggered's server store time; first_ms = the first one",
-        "ticker_burst: burst_10k_at_* = the same with one-off '@at' specs: each fire is followed by "
-        f"CompleteSchedule through the command handler ({at['completions']} ScheduleCompleted stored)",
-        f"ticker_burst: lateness over 200 schedules '@every {period}s offset k*{period * 1000 // 200}ms', "
-        "one period of steady state; lateness = server store time of RunTriggered − nominal fire time",
+        f"ticker_burst: 10,000 schedules '{every['spec']}' (all due in the same second), "
+        "real Ticker.run with SystemClock and SoloLease; seconds from the due second to the "
+        "10,000th RunTriggered's server store time; first_ms = the first one",
+        "ticker_burst: burst_10k_at_* = the same with one-off '@at' specs: each fire is "
+        "followed by CompleteSchedule through the command handler "
+        f"({at['completions']} ScheduleCompleted stored)",
+        f"ticker_burst: lateness over 200 schedules '@every {period}s offset "
+        f"k*{period * 1000 // 200}ms', one period of steady state; lateness = server store "
+        "time of RunTriggered − nominal fire time",
     ]
     for label, result in (("@every burst", every), ("@at burst", at), ("sparse", sparse_out)):
         if result["error"]:

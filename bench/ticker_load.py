@@ -7,11 +7,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from jetcron.scheduler.model import Job, ScheduleDefinition
-from jetcron.scheduler.ticker import Ticker
-
 from bench.common import CpuMeter, create_schedules, event_log, rnd, rss_mib
 from bench.spec_speed import sample_specs
+from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.scheduler.ticker import Ticker
 
 
 def definitions(n: int) -> Iterator[tuple[str, ScheduleDefinition]]:
@@ -20,7 +19,10 @@ def definitions(n: int) -> Iterator[tuple[str, ScheduleDefinition]]:
     for i in range(n):
         spec, tz = specs[i % len(specs)]
         job = Job(command=["/usr/local/bin/rebalance", "--device", f"dev-{i}"])
-        yield f"sched-{i:07d}", ScheduleDefinition(spec=spec, tz=tz, job=job, target=f"host-{i % 50}")
+        yield (
+            f"sched-{i:07d}",
+            ScheduleDefinition(spec=spec, tz=tz, job=job, target=f"host-{i % 50}"),
+        )
 
 
 async def measure(n: int) -> dict[str, Any]:

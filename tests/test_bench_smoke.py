@@ -47,7 +47,11 @@ def test_report_derives_ratios_and_renders_the_table() -> None:
     runner._derive(report)
     text = runner.table(report)
 
-    assert (report["append_ratio"], report["replay_ratio"], report["ticker_rss_mib_1m"]) == (0.85, 0.5, 900.0)
+    assert (report["append_ratio"], report["replay_ratio"], report["ticker_rss_mib_1m"]) == (
+        0.85,
+        0.5,
+        900.0,
+    )
     assert "append_ratio" in text and "| yes" in text and "| n/a" in text
 
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from jetcron.scheduler.errors import AppendFailed, ConcurrencyConflict
+from jetcron.scheduler.fastsub import status_of, subscribe_raw
 
 WRONG_LAST_SEQUENCE = 10071
 
@@ -36,6 +36,8 @@ class PubAck(msgspec.Struct, frozen=True):
 
 
 _ack_decoder = msgspec.json.Decoder(PubAck)
+Reply = tuple[bytes, str]
+"""(payload, status code) of an ack."""
 
 
 class Publisher:
@@ -45,7 +47,7 @@ class Publisher:
         self._nc = nc
         self._window = asyncio.Semaphore(window)
         self._ack_timeout = ack_timeout
-        self._pending: dict[str, asyncio.Future[Msg]] = {}
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._counter = itertools.count()
         self._prefix = ""
         self._sub: object | None = None
@@ -53,7 +55,7 @@ class Publisher:
     async def start(self) -> Publisher:
         """Subscribe the shared reply inbox."""
         self._prefix = self._nc.new_inbox() + "."
-        self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._on_reply)
+        self._sub = await subscribe_raw(self._nc, self._prefix + "*", self._on_reply)
         return self
 
     async def close(self) -> None:
@@ -64,10 +66,10 @@ class Publisher:
         for fut in self._pending.values():
             fut.cancel()
 
-    async def _on_reply(self, msg: Msg) -> None:
-        fut = self._pending.pop(msg.subject[len(self._prefix) :], None)
+    def _on_reply(self, subject: bytes, _: bytes, data: bytes, headers: bytes | None) -> None:
+        fut = self._pending.pop(subject[len(self._prefix) :].decode(), None)
         if fut is not None and not fut.done():
-            fut.set_result(msg)
+            fut.set_result((data, status_of(headers)))
 
     async def request(
         self, subject: str, data: bytes, headers: Mapping[str, str] | None = None
@@ -76,7 +78,7 @@ class Publisher:
         async with self._window:
             token = str(next(self._counter))
             loop = asyncio.get_running_loop()
-            fut: asyncio.Future[Msg] = loop.create_future()
+            fut: asyncio.Future[Reply] = loop.create_future()
             self._pending[token] = fut
             # why: asyncio.wait_for makes a task per call; a timer handle is ~5x cheaper.
             timer = loop.call_later(self._ack_timeout, _expire, fut)
@@ -113,11 +115,11 @@ class Publisher:
     ) -> list[PubAck | Exception]:
         """Publish many messages pipelined (no task per message); a failed one is retried alone."""
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Msg]] = []
+        futures: list[asyncio.Future[Reply]] = []
         for subject, data, headers in items:
             await self._window.acquire()
             token = str(next(self._counter))
-            fut: asyncio.Future[Msg] = loop.create_future()
+            fut: asyncio.Future[Reply] = loop.create_future()
             fut.add_done_callback(self._release)
             self._pending[token] = fut
             await self._nc.publish(subject, data, reply=self._prefix + token, headers=headers)
@@ -129,11 +131,11 @@ class Publisher:
             timer.cancel()
         return [await self._settle(item, reply) for item, reply in zip(items, replies, strict=True)]
 
-    def _release(self, _: asyncio.Future[Msg]) -> None:
+    def _release(self, _: asyncio.Future[Reply]) -> None:
         self._window.release()
 
     async def _settle(
-        self, item: tuple[str, bytes, dict[str, str]], reply: Msg | BaseException
+        self, item: tuple[str, bytes, dict[str, str]], reply: Reply | BaseException
     ) -> PubAck | Exception:
         subject, data, headers = item
         try:
@@ -148,12 +150,12 @@ class Publisher:
         await self._nc.publish(subject, data, headers=dict(headers))
 
 
-def _expire(fut: asyncio.Future[Msg]) -> None:
+def _expire(fut: asyncio.Future[Reply]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError("no ack from JetStream"))
 
 
-def _expire_all(futures: list[asyncio.Future[Msg]]) -> None:
+def _expire_all(futures: list[asyncio.Future[Reply]]) -> None:
     for fut in futures:
         _expire(fut)
 
@@ -163,12 +165,12 @@ def _retryable(err: Exception) -> bool:
     return isinstance(err, TimeoutError) or "503" in str(err) or "no responders" in str(err)
 
 
-def parse_ack(subject: str, reply: Msg, headers: Mapping[str, str] | None) -> PubAck:
+def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> PubAck:
     """PubAck from a reply, mapping JetStream errors to ours."""
-    status = (reply.headers or {}).get("Status")
-    if status and not reply.data:
+    data, status = reply
+    if status and not data:
         raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
-    ack = _ack_decoder.decode(reply.data)
+    ack = _ack_decoder.decode(data)
     if ack.error is None:
         return ack
     if ack.error.err_code == WRONG_LAST_SEQUENCE:
