@@ -18,7 +18,9 @@ from jetcron.scheduler.model import Conditions, Job, RetryPolicy, ScheduleDefini
 log = logging.getLogger(__name__)
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
+class Event(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True, gc=False
+):
     """Base of all events."""
 
 
@@ -126,7 +128,7 @@ class RunEvent(FireEvent, frozen=True, kw_only=True):
     attempt: int = 1
 
 
-class RunOutput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class RunOutput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Captured output, capped on the executor."""
 
     stdout: str = ""
@@ -217,7 +219,7 @@ def is_final(event: Event) -> bool:
     return False
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Who did what, when and why: the stored form of every event."""
 
     id: str
@@ -231,7 +233,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     correlation_id: str | None = None
 
 
-class StoredEvent(msgspec.Struct, frozen=True):
+class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     """An envelope with its place in the log."""
 
     seq: int

@@ -11,7 +11,7 @@ Overlap = Literal["skip", "buffer_one", "allow", "cancel_previous"]
 CatchUpPolicy = Literal["latest", "all", "none"]
 
 
-class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """The work a run does: exactly one of `command` (argv), `shell` or `action`."""
 
     command: list[str] | None = None
@@ -24,7 +24,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     env: dict[str, str] = {}
 
 
-class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Attempts per run and the backoff between them."""
 
     max_attempts: int = 1
@@ -33,7 +33,7 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     max_backoff_s: float = 600.0
 
 
-class CatchUp(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class CatchUp(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """What the ticker does with fires missed while no scheduler ran."""
 
     policy: CatchUpPolicy = "latest"
@@ -43,7 +43,7 @@ class CatchUp(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Cap for policy `all`."""
 
 
-class Conditions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Conditions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Host conditions checked by the executor before a run starts."""
 
     max_cpu_percent: float | None = None
@@ -60,7 +60,7 @@ class Conditions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     on_expire: Literal["skip", "force"] = "skip"
 
 
-class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Everything an operator can set on a schedule; events carry it whole."""
 
     spec: str
@@ -85,7 +85,7 @@ class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_default
     metadata: dict[str, str] = {}
 
 
-class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """A partial definition for updates: unset fields keep their value."""
 
     spec: str | msgspec.UnsetType = msgspec.UNSET

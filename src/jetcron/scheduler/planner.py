@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
 
 from jetcron import ids
 from jetcron.scheduler.events import (
@@ -31,7 +34,7 @@ from jetcron.scheduler.events import (
     StoredEvent,
     is_final,
 )
-from jetcron.scheduler.model import ScheduleDefinition
+from jetcron.scheduler.model import CatchUp, ScheduleDefinition
 from jetcron.scheduler.spec import fires_between, next_fire, nominal_interval, parse_spec
 
 MISSED_AFTER = timedelta(seconds=60)
@@ -41,14 +44,46 @@ LOST_GRACE = timedelta(seconds=60)
 NO_TIMEOUT_DEADLINE = timedelta(hours=24)
 
 
+class Timing(msgspec.Struct, frozen=True, gc=False):
+    """The part of a definition that decides *when*; equal timings are shared between entries."""
+
+    spec: str
+    tz: str
+    start: datetime | None
+    end: datetime | None
+    max_runs: int | None
+    jitter_s: float
+    overlap: str
+    catchup: CatchUp
+    timeout_s: float | None
+
+
+_TIMINGS: dict[Timing, Timing] = {}
+_payload = msgspec.msgpack.Encoder()
+_definition = msgspec.msgpack.Decoder(ScheduleDefinition)
+
+
+def timing_of(d: ScheduleDefinition) -> Timing:
+    """The (interned) timing of a definition."""
+    t = Timing(
+        d.spec, d.tz, d.start, d.end, d.max_runs, d.jitter_s, d.overlap, d.catchup, d.timeout_s
+    )
+    return _TIMINGS.setdefault(t, t)
+
+
 @dataclass(slots=True)
 class Entry:
-    """What the ticker knows about one live schedule."""
+    """What the ticker knows about one live schedule.
+
+    why: a million of these must fit in well under 1 GiB, so the full definition (job, env,
+    metadata) is kept as msgpack bytes and decoded only when a fire needs it.
+    """
 
     schedule_id: str
     name: str
     version: int
-    definition: ScheduleDefinition
+    timing: Timing
+    payload: bytes
     active: bool = True
     floor: datetime | None = None
     """Fires at or before this are never due (creation, update, resume)."""
@@ -60,14 +95,30 @@ class Entry:
     buffered: datetime | None = None
     completed: bool = False
     generation: int = 0
-    memo: tuple[datetime, ScheduleDefinition, datetime | None] | None = None
+    memo: tuple[datetime, Timing, datetime | None] | None = None
     """(after, definition, next fire after it): one spec evaluation per fire, not three."""
+
+    @classmethod
+    def of(
+        cls, schedule_id: str, name: str, version: int, d: ScheduleDefinition, **kw: Any
+    ) -> Entry:
+        """An entry for a definition."""
+        return cls(schedule_id, name, version, timing_of(d), _payload.encode(d), **kw)
+
+    @property
+    def definition(self) -> ScheduleDefinition:
+        """The full definition (decoded on demand)."""
+        return _definition.decode(self.payload)
+
+    def redefine(self, d: ScheduleDefinition) -> None:
+        """Take a new definition (an update)."""
+        self.timing, self.payload = timing_of(d), _payload.encode(d)
 
     def after(self) -> datetime | None:
         """Fires strictly after this instant are candidates."""
         points = [p for p in (self.floor, self.last_fire) if p is not None]
-        if self.definition.start is not None:
-            points.append(self.definition.start - timedelta(microseconds=1))
+        if self.timing.start is not None:
+            points.append(self.timing.start - timedelta(microseconds=1))
         return max(points) if points else None
 
 
@@ -142,7 +193,7 @@ def upcoming_fire(entry: Entry) -> datetime | None:
     after = entry.after()
     if after is None:
         return None
-    d = entry.definition
+    d = entry.timing
     fire = fire_after(entry, after)
     if fire is None or (d.end is not None and fire > d.end):
         return None
@@ -154,9 +205,9 @@ def upcoming_fire(entry: Entry) -> datetime | None:
 def fire_after(entry: Entry, after: datetime) -> datetime | None:
     """spec.next_fire for this entry, remembered for the last `after` asked."""
     memo = entry.memo
-    if memo is not None and memo[0] == after and memo[1] is entry.definition:
+    if memo is not None and memo[0] == after and memo[1] is entry.timing:
         return memo[2]
-    d = entry.definition
+    d = entry.timing
     fire = next_fire(d.spec, d.tz, after)
     entry.memo = (after, d, fire)
     return fire
@@ -186,7 +237,7 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
     after = entry.after()
     if after is None:
         return []
-    d = entry.definition
+    d = entry.timing
     first = fire_after(entry, after)
     if first is None or first > now:
         return []
@@ -199,7 +250,7 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
 
 
 def _bounded(entry: Entry, fires: list[datetime]) -> list[datetime]:
-    d = entry.definition
+    d = entry.timing
     if d.end is not None:
         fires = [f for f in fires if f <= d.end]
     if d.max_runs is not None:
@@ -213,7 +264,7 @@ def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger 
     on_time = [Trigger(f) for f in due if now - f <= MISSED_AFTER]
     if not late:
         return list(on_time)
-    policy = entry.definition.catchup
+    policy = entry.timing.catchup
     window_start = now - timedelta(seconds=policy.window_s)
     eligible = [f for f in late if f >= window_start]
     keep: set[datetime] = set()
@@ -240,7 +291,7 @@ def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
 
 def _overlap(entry: Entry, fires: list[Trigger | Miss], running: list[str]) -> list[Decision]:
     """Apply the overlap policy to the fires that would start now."""
-    policy = entry.definition.overlap
+    policy = entry.timing.overlap
     buffered = entry.buffered is not None
     out: list[Decision] = []
     for f in fires:
@@ -267,7 +318,7 @@ def pending_run_id(entry: Entry, fire_time: datetime) -> str:
 
 def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) -> datetime | None:
     """The next fire after `last` had these fires been recorded (for completion)."""
-    d = entry.definition
+    d = entry.timing
     after = max([p for p in (entry.after(), last) if p is not None], default=None)
     if after is None:
         return None
@@ -278,14 +329,14 @@ def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) ->
 
 
 def _finite(entry: Entry, now: datetime) -> bool:
-    d = entry.definition
+    d = entry.timing
     return (
         d.spec.startswith("@at") or d.max_runs is not None or (d.end is not None and now >= d.end)
     )
 
 
 def _completion_reason(entry: Entry, triggered: int) -> str:
-    d = entry.definition
+    d = entry.timing
     if d.spec.startswith("@at"):
         return "one-off schedule fired" if triggered or entry.runs else "one-off time has passed"
     if d.max_runs is not None and entry.runs + triggered >= d.max_runs:
@@ -294,7 +345,7 @@ def _completion_reason(entry: Entry, triggered: int) -> str:
 
 
 def _jitter_of(entry: Entry, fire: datetime) -> timedelta:
-    d = entry.definition
+    d = entry.timing
     if d.jitter_s <= 0:
         return timedelta(0)
     interval = nominal_interval(parse_spec(d.spec, d.tz), d.tz)
@@ -361,7 +412,7 @@ class TickerState:
             | ScheduleDeleted,
         )
         if isinstance(event, ScheduleCreated):
-            created = Entry(
+            created = Entry.of(
                 event.schedule_id, event.name, event.version, event.definition, floor=at
             )
             self.entries[event.schedule_id] = created
@@ -372,7 +423,8 @@ class TickerState:
         entry.version = event.version
         entry.generation += 1
         if isinstance(event, ScheduleUpdated):
-            entry.definition, entry.floor, entry.completed = event.definition, at, False
+            entry.redefine(event.definition)
+            entry.floor, entry.completed = at, False
         elif isinstance(event, SchedulePaused):
             entry.active = False
         elif isinstance(event, ScheduleResumed):
@@ -408,7 +460,7 @@ def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
     if is_final(event):
         entry.in_flight.pop(event.run_id, None)
         return
-    timeout = entry.definition.timeout_s
+    timeout = entry.timing.timeout_s
     resume = at
     if isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None:
         resume = event.next_retry_at
