@@ -54,6 +54,27 @@ async def _ours(envelopes: list[Envelope], subject: str) -> tuple[int, CpuMeter]
     return stored, cpu
 
 
+async def _ours_many(envelopes: list[Envelope], subject: str) -> tuple[int, CpuMeter] | None:
+    """EventLog.publish_many (the ticker's bulk path), where this version of the log has it."""
+    async with nats_server("publish-many") as server, connected(server.url) as nc:
+        log = await EventLog(nc).open()
+        if not hasattr(log, "publish_many"):
+            await log.close()
+            return None
+        try:
+            with CpuMeter(server) as cpu:
+                results = await log.publish_many([(subject, e, e.id) for e in envelopes])
+            stored = await log.last_seq()
+        finally:
+            await log.close()
+    failed = [r for r in results if isinstance(r, Exception)]
+    if failed or stored != len(envelopes):
+        raise RuntimeError(
+            f"publish_many stored {stored} of {len(envelopes)}; first error {failed[:1]}"
+        )
+    return stored, cpu
+
+
 async def measure(n: int) -> dict[str, Any]:
     """Raw, raw + Nats-Msg-Id, and EventLog.publish of the same n trigger envelopes."""
     base = now()
@@ -63,7 +84,10 @@ async def measure(n: int) -> dict[str, Any]:
     raw_n, raw = await _raw(payloads, subject, None)
     ids_n, ids = await _raw(payloads, subject, [e.id for e in envelopes])
     ours_n, ours = await _ours(envelopes, subject)
+    many = await _ours_many(envelopes, subject)
     return {
+        "append_many_events_per_s": rnd(per_s(many[0], many[1].wall_s), 0) if many else None,
+        "append_many_cpu_us": many[1].us_per(many[0]) if many else None,
         "publish_count": n,
         "payload_bytes": len(payloads[0]),
         "raw_publish_per_s": rnd(per_s(raw_n, raw.wall_s), 0),
@@ -77,7 +101,8 @@ async def measure(n: int) -> dict[str, Any]:
             f"with the log's config; raw = pipelined, window {RAW_WINDOW}, no headers; "
             "raw_publish_msgid adds only a Nats-Msg-Id header (the server's dedupe cost); "
             "append = EventLog.publish (encode, headers, ack futures, window 8192) from 8192 "
-            "tasks, envelopes built beforehand; "
+            "tasks, envelopes built beforehand; append_many = EventLog.publish_many of the whole "
+            "list in one call (the ticker's path); "
             "*_cpu_us = [client, nats-server] CPU microseconds per message",
         ],
     }

@@ -306,8 +306,8 @@ def _overlap(entry: Entry, fires: list[Trigger | Miss], running: list[str]) -> l
         else:
             out.append(Skip(f.fire_time, "overlap: previous run still in flight", running[0]))
             continue
-        if isinstance(f, Trigger):
-            running = [pending_run_id(entry, f.fire_time)]
+        if isinstance(f, Trigger) and policy != "allow":
+            running = [pending_run_id(entry, f.fire_time)]  # why: only overlap policies need it
     return out
 
 

@@ -170,7 +170,10 @@ async def _drain(
     while True:
         if not pull.buffer:
             try:
-                await asyncio.wait_for(pull.arrived.wait(), expires + 3.0)
+                # why: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # races with a message arriving, and a cancelled follower would never stop.
+                async with asyncio.timeout(expires + 3.0):
+                    await pull.arrived.wait()
             except TimeoutError:
                 return  # why: no message and no heartbeat: the consumer is gone; caller re-creates it
         records: list[RawRecord] = []

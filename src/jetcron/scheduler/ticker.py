@@ -9,6 +9,7 @@ append each trigger once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import itertools
 import logging
@@ -174,7 +175,8 @@ class Ticker:
             self._caught_up.set()
         async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
             self._apply_batch(batch)
-            if batch[-1].seq >= end:
+            if batch[-1].seq >= end and not self._caught_up.is_set():
+                gc.freeze()  # why: the loaded entries live as long as the ticker; keep them out of GC scans
                 self._caught_up.set()
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
@@ -229,6 +231,14 @@ class Ticker:
         event.clear()
 
     async def _complete(self, entry: Entry, reason: str, now: datetime) -> int:
+        try:
+            return await self._send_complete(entry, reason, now)
+        except Exception as err:  # noqa: BLE001 - one failed completion must not stop the ticker
+            log.error("ticker: completing %s failed: %s", entry.name, err)
+            self._completing.discard(entry.schedule_id)
+            return 0
+
+    async def _send_complete(self, entry: Entry, reason: str, now: datetime) -> int:
         if entry.schedule_id in self._completing:
             return 0
         self._completing.add(entry.schedule_id)
