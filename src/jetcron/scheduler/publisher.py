@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import msgspec
 from nats.aio.client import Client
@@ -47,7 +48,8 @@ class Publisher:
         self._nc = nc
         self._window = asyncio.Semaphore(window)
         self._ack_timeout = ack_timeout
-        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self._pending: dict[str, Callable[[Reply], None]] = {}
+        """token -> what to do with its ack (resolve a future, or fill a slot of a batch)."""
         self._counter = itertools.count()
         self._prefix = ""
         self._sub: object | None = None
@@ -63,13 +65,12 @@ class Publisher:
         if self._sub is not None:
             await self._sub.unsubscribe()  # type: ignore[attr-defined]
             self._sub = None
-        for fut in self._pending.values():
-            fut.cancel()
+        self._pending.clear()
 
     def _on_reply(self, subject: bytes, _: bytes, data: bytes, headers: bytes | None) -> None:
-        fut = self._pending.pop(subject[len(self._prefix) :].decode(), None)
-        if fut is not None and not fut.done():
-            fut.set_result((data, status_of(headers)))
+        settle = self._pending.pop(subject[len(self._prefix) :].decode(), None)
+        if settle is not None:
+            settle((data, status_of(headers)))
 
     async def request(
         self, subject: str, data: bytes, headers: Mapping[str, str] | None = None
@@ -79,7 +80,7 @@ class Publisher:
             token = str(next(self._counter))
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[Reply] = loop.create_future()
-            self._pending[token] = fut
+            self._pending[token] = partial(_resolve, fut)
             # why: asyncio.wait_for makes a task per call; a timer handle is ~5x cheaper.
             timer = loop.call_later(self._ack_timeout, _expire, fut)
             try:
@@ -113,33 +114,33 @@ class Publisher:
     async def publish_many(
         self, items: Sequence[tuple[str, bytes, dict[str, str]]]
     ) -> list[PubAck | Exception]:
-        """Publish many messages pipelined (no task per message); a failed one is retried alone."""
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Reply]] = []
-        for subject, data, headers in items:
+        """Publish many messages pipelined; acks settle in the reply callback, a lost one is retried."""
+        batch = _Batch(len(items), self._window, asyncio.get_running_loop().create_future())
+        tokens: list[str] = []
+        for i, (subject, data, headers) in enumerate(items):
             await self._window.acquire()
             token = str(next(self._counter))
-            fut: asyncio.Future[Reply] = loop.create_future()
-            fut.add_done_callback(self._release)
-            self._pending[token] = fut
+            self._pending[token] = partial(batch.settle, i)
+            tokens.append(token)
             await self._nc.publish(subject, data, reply=self._prefix + token, headers=headers)
-            futures.append(fut)
-        timer = loop.call_later(self._ack_timeout, _expire_all, futures)
-        try:
-            replies = await asyncio.gather(*futures, return_exceptions=True)
-        finally:
-            timer.cancel()
-        return [await self._settle(item, reply) for item, reply in zip(items, replies, strict=True)]
-
-    def _release(self, _: asyncio.Future[Reply]) -> None:
-        self._window.release()
+        if items:
+            try:
+                await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
+            except TimeoutError:
+                for i, token in enumerate(tokens):
+                    if self._pending.pop(token, None) is not None:
+                        batch.settle(i, None)
+        return [
+            await self._settle(item, reply)
+            for item, reply in zip(items, batch.replies, strict=True)
+        ]
 
     async def _settle(
-        self, item: tuple[str, bytes, dict[str, str]], reply: Reply | BaseException
+        self, item: tuple[str, bytes, dict[str, str]], reply: Reply | None
     ) -> PubAck | Exception:
         subject, data, headers = item
         try:
-            if isinstance(reply, BaseException):
+            if reply is None:
                 return await self.publish(subject, data, headers)  # why: same Nats-Msg-Id: safe
             return parse_ack(subject, reply, headers)
         except Exception as err:  # noqa: BLE001 - reported per item to the caller
@@ -150,14 +151,29 @@ class Publisher:
         await self._nc.publish(subject, data, headers=dict(headers))
 
 
+class _Batch:
+    """Acks of one publish_many call, counted down in the reply callback (no future per message)."""
+
+    def __init__(self, n: int, window: asyncio.Semaphore, done: asyncio.Future[None]) -> None:
+        self.replies: list[Reply | None] = [None] * n
+        self.left, self.window, self.done = n, window, done
+
+    def settle(self, index: int, reply: Reply | None) -> None:
+        self.replies[index] = reply
+        self.window.release()
+        self.left -= 1
+        if self.left == 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+def _resolve(fut: asyncio.Future[Reply], reply: Reply) -> None:
+    if not fut.done():
+        fut.set_result(reply)
+
+
 def _expire(fut: asyncio.Future[Reply]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError("no ack from JetStream"))
-
-
-def _expire_all(futures: list[asyncio.Future[Reply]]) -> None:
-    for fut in futures:
-        _expire(fut)
 
 
 def _retryable(err: Exception) -> bool:
