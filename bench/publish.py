@@ -86,23 +86,26 @@ async def measure(n: int) -> dict[str, Any]:
     ours_n, ours = await _ours(envelopes, subject)
     many = await _ours_many(envelopes, subject)
     return {
-        "append_many_events_per_s": rnd(per_s(many[0], many[1].wall_s), 0) if many else None,
-        "append_many_cpu_us": many[1].us_per(many[0]) if many else None,
+        # why: publish_many is the log's bulk append path (ticker, bulk writers); the per-call
+        # path from thousands of tasks is reported beside it as append_single_*.
+        "append_events_per_s": rnd(per_s(many[0], many[1].wall_s), 0) if many else None,
+        "append_cpu_us": many[1].us_per(many[0]) if many else None,
         "publish_count": n,
         "payload_bytes": len(payloads[0]),
         "raw_publish_per_s": rnd(per_s(raw_n, raw.wall_s), 0),
         "raw_publish_msgid_per_s": rnd(per_s(ids_n, ids.wall_s), 0),
-        "append_events_per_s": rnd(per_s(ours_n, ours.wall_s), 0),
+        "append_single_events_per_s": rnd(per_s(ours_n, ours.wall_s), 0),
         "raw_publish_cpu_us": raw.us_per(raw_n),
         "raw_publish_msgid_cpu_us": ids.us_per(ids_n),
-        "append_cpu_us": ours.us_per(ours_n),
+        "append_single_cpu_us": ours.us_per(ours_n),
         "notes": [
             f"publish: {n} x {len(payloads[0])} B RunTriggered envelopes, one R1 file stream "
             f"with the log's config; raw = pipelined, window {RAW_WINDOW}, no headers; "
             "raw_publish_msgid adds only a Nats-Msg-Id header (the server's dedupe cost); "
-            "append = EventLog.publish (encode, headers, ack futures, window 8192) from 8192 "
-            "tasks, envelopes built beforehand; append_many = EventLog.publish_many of the whole "
-            "list in one call (the ticker's path); "
+            "append = EventLog.publish_many of the whole list in one call (encode, Nats-Msg-Id "
+            "headers, bounded window, acks settled in the reply callback: the bulk path the ticker "
+            "uses); append_single = EventLog.publish (one awaited ack per call) from 8192 tasks; "
+            "envelopes built beforehand; "
             "*_cpu_us = [client, nats-server] CPU microseconds per message",
         ],
     }
