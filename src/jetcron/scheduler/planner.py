@@ -27,7 +27,7 @@ from jetcron.scheduler.events import (
     RunTriggered,
     ScheduleCompleted,
     ScheduleCreated,
-    ScheduleDeleted,
+    ScheduleEvent,
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
@@ -384,15 +384,7 @@ class TickerState:
 
     def _apply(self, stored: StoredEvent) -> Entry | None:
         event, at = stored.envelope.event, stored.envelope.at
-        if isinstance(
-            event,
-            ScheduleCreated
-            | ScheduleUpdated
-            | SchedulePaused
-            | ScheduleResumed
-            | ScheduleCompleted
-            | ScheduleDeleted,
-        ):
+        if isinstance(event, ScheduleEvent):
             return self._schedule_event(event, at)
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
@@ -401,16 +393,7 @@ class TickerState:
         entry.generation += 1
         return entry
 
-    def _schedule_event(self, event: Event, at: datetime) -> Entry | None:
-        assert isinstance(
-            event,
-            ScheduleCreated
-            | ScheduleUpdated
-            | SchedulePaused
-            | ScheduleResumed
-            | ScheduleCompleted
-            | ScheduleDeleted,
-        )
+    def _schedule_event(self, event: ScheduleEvent, at: datetime) -> Entry | None:
         if isinstance(event, ScheduleCreated):
             created = Entry.of(
                 event.schedule_id, event.name, event.version, event.definition, floor=at
