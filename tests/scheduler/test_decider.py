@@ -817,3 +817,25 @@ def test_any_command_sequence_keeps_versions_consecutive(cmds: list[AnyCommand])
 @settings(max_examples=200, deadline=None)
 def test_commands_survive_the_wire(cmd: AnyCommand) -> None:
     assert command_decoder.decode(msgspec.json.encode(cmd)) == cmd
+
+
+@pytest.mark.parametrize(
+    ("command", "match"),
+    [
+        (create(spec="@at 2026-02-01T09:00:00Z"), "no fire time left before now"),
+        (
+            create(spec="@daily", end=datetime(2026, 2, 1, tzinfo=UTC)),
+            "no fire time left before its end",
+        ),
+    ],
+    ids=["at-in-the-past", "end-in-the-past"],
+)
+def test_a_schedule_that_could_never_fire_is_rejected(command: CreateSchedule, match: str) -> None:
+    with pytest.raises(CommandRejected, match=match):
+        decide(INITIAL, command)
+
+
+def test_an_update_to_a_past_one_off_is_rejected() -> None:
+    state = fold(decide(INITIAL, create()))
+    with pytest.raises(CommandRejected, match="would never run"):
+        decide(state, update(spec="@at 2020-01-01T00:00:00Z"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -32,6 +33,7 @@ from jetcron.scheduler.events import (
     ScheduleUpdated,
 )
 from jetcron.scheduler.model import ScheduleDefinition, apply_patch, changed_fields
+from jetcron.scheduler.spec import next_fire
 from jetcron.scheduler.validation import validate_definition
 
 Status = Literal["absent", "active", "paused", "completed", "deleted"]
@@ -145,7 +147,7 @@ def _create(state: ScheduleState, command: CreateSchedule) -> list[Event]:
         raise CommandRejected(
             f"schedule {command.name!r} already exists (use `jetcron schedule update` to change it)"
         )
-    definition = validate_definition(command.definition)
+    definition = _fires_after(validate_definition(command.definition), command.at)
     return [
         ScheduleCreated(
             schedule_id=ids.derived_id("schedule", command.name, command.command_id),
@@ -156,9 +158,27 @@ def _create(state: ScheduleState, command: CreateSchedule) -> list[Event]:
     ]
 
 
+def _fires_after(definition: ScheduleDefinition, at: datetime) -> ScheduleDefinition:
+    """The definition, or CommandRejected if it can never fire again after `at` (the command's time)."""
+    first = next_fire(definition.spec, definition.tz, max(at, definition.start or at))
+    if first is None or (definition.end is not None and first > definition.end):
+        when = "its end" if definition.end is not None and first is not None else "now"
+        raise CommandRejected(
+            f"spec {definition.spec!r} ({definition.tz}) has no fire time left before {when}: "
+            f"it would never run"
+        )
+    return definition
+
+
 def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
     assert state.definition is not None
     new = validate_definition(apply_patch(state.definition, command.patch))
+    if (
+        new.spec != state.definition.spec
+        or new.tz != state.definition.tz
+        or new.end != state.definition.end
+    ):
+        _fires_after(new, command.at)
     changed = changed_fields(state.definition, new)
     if not changed and state.status != "completed":
         return []
