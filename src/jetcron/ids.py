@@ -20,7 +20,8 @@ def derived_id(*parts: str) -> str:
 
 def fire_id(schedule_id: str, version: int, fire_time: datetime) -> str:
     """The identity of one nominal fire; the trigger's Nats-Msg-Id."""
-    stamp = fire_time.strftime("%Y%m%dT%H%M%S")
+    t = fire_time  # why: f-string over strftime: ~5x cheaper, and this runs once per fire
+    stamp = f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}"
     if fire_time.microsecond:
         stamp += f".{fire_time.microsecond:06d}"
     return f"{schedule_id}:v{version}:{stamp}Z"

@@ -76,6 +76,7 @@ class Ticker:
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
         self._completing: set[str] = set()
+        self._ticking: set[str] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log and tick until stop is set."""
@@ -107,6 +108,18 @@ class Ticker:
         if not due:
             return 0
         entries = list(due.values())
+        self._ticking = set(due)
+        try:
+            appended = await self._fire(entries, now)
+        finally:
+            self._ticking = set()
+            for entry in entries:
+                nxt = next_due(entry)
+                if nxt is not None and nxt > now:
+                    self._reschedule(entry)
+        return appended
+
+    async def _fire(self, entries: list[Entry], now: datetime) -> int:
         appends: list[asyncio.Future[int]] = []
         completes: list[tuple[Entry, str]] = []
         for i in range(0, len(entries), CHUNK):
@@ -115,10 +128,6 @@ class Ticker:
             await asyncio.sleep(0)  # why: the first chunk goes out while the next is planned
         appended = sum(await asyncio.gather(*appends))
         done = await asyncio.gather(*(self._complete(e, reason, now) for e, reason in completes))
-        for entry in entries:
-            nxt = next_due(entry)
-            if nxt is not None and nxt > now:
-                self._reschedule(entry)
         return appended + sum(done)
 
     def _plan(
@@ -182,7 +191,8 @@ class Ticker:
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         for stored in batch:
             entry = self.state.apply(stored)
-            if entry is not None:
+            # why: entries in the middle of a tick are rescheduled once when it ends
+            if entry is not None and entry.schedule_id not in self._ticking:
                 self._reschedule(entry)
         self.state.advance(batch[-1].seq)
 
