@@ -95,3 +95,16 @@ def test_bad_input_is_rejected_before_any_network(nats_url: str) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert needle in result.stderr, (args, result.stderr)
+
+
+def test_policy_options_name_the_allowed_values(nats_url: str) -> None:
+    for flag, value, needle in [
+        ("--overlap", "sometimes", "skip, buffer_one, allow, cancel_previous"),
+        ("--catchup", "maybe", "latest, all, none"),
+        ("--retries", "-1", "--retries must be >= 0"),
+    ]:
+        result = runner.invoke(
+            app, ["schedule", "add", "--server", nats_url, flag, value, "x", "@daily", "--", "true"]
+        )
+        assert result.exit_code == 2, result.output
+        assert needle in result.stderr

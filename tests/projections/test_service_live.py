@@ -142,3 +142,16 @@ async def test_metrics_endpoint_serves_prometheus_text(nc, event_log) -> None:
     assert 'jetcron_schedules{state="paused"} 1.0' in text
     stop.set()
     await task
+
+
+async def test_since_without_offset_means_utc(nc, event_log) -> None:
+    await seed(event_log)
+    _, stop, task = await running(nc, event_log)
+    assert len(await query(nc, "audit", {"since": "2020-01-01"})) == 4
+    assert await query(nc, "runs", {"since": "2020-01-01T00:00:00"}) == {
+        "runs": [],
+        "more": False,
+        "next_offset": None,
+    }
+    stop.set()
+    await task

@@ -122,8 +122,21 @@ def _conditions(o: DefinitionOptions) -> Conditions | None:
     return msgspec.convert(given, Conditions) if given else None
 
 
+OVERLAP = ("skip", "buffer_one", "allow", "cancel_previous")
+CATCHUP = ("latest", "all", "none")
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], flag: str) -> None:
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"{flag} {value!r}: use one of {', '.join(allowed)}")
+
+
 def patch_of(o: DefinitionOptions) -> DefinitionPatch:
     """Only the fields the operator gave."""
+    _one_of(o.overlap, OVERLAP, "--overlap")
+    _one_of(o.catchup, CATCHUP, "--catchup")
+    if o.retries is not None and o.retries < 0:
+        raise InvalidInput("--retries must be >= 0")
     fields: dict[str, Any] = {}
     simple = {
         "spec": o.spec,

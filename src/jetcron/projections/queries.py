@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -35,9 +35,10 @@ def _since(params: dict[str, Any]) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError as err:
         raise InvalidInput(f"invalid time {text!r}: use ISO-8601") from err
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # why: naive means UTC, as in the CLI
 
 
 def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
