@@ -14,7 +14,7 @@ $(BIN)/jetcron: pyproject.toml
 install: $(BIN)/jetcron
 
 up: install
-	$(BIN)/jetcron up
+	$(BIN)/jetcron up $(ARGS)
 
 test: install lint
 	$(BIN)/pytest -q

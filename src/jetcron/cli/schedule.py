@@ -15,6 +15,7 @@ from jetcron.cli.common import (
     ServerOpt,
     console,
     default_actor,
+    err_console,
     fmt_time,
     handle_errors,
     print_json,
@@ -86,6 +87,12 @@ def add(
     )
     cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
+    if definition.job.shell is not None and not as_json:
+        err_console.print(
+            "note: executors run shell strings only when started with --allow-shell "
+            "(`jetcron up --allow-shell`, `jetcron executor --allow-shell`)",
+            highlight=False,
+        )
 
 
 @app.command("update")

@@ -42,6 +42,11 @@ def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
     return run(with_nats(server, lambda nc: query(nc, view, params or {})))
 
 
+def _short(text: str, width: int = 60) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -83,6 +88,7 @@ def runs_list(
             "exit",
             "duration s",
             "late s",
+            "error / reason",
         ],
         (
             [
@@ -95,6 +101,7 @@ def runs_list(
                 r.get("exit_code"),
                 _secs(r.get("duration_s")),
                 _secs(r.get("lateness_s")),
+                _short(r.get("error") or r.get("reason") or ""),
             ]
             for r in page["runs"]
         ),
