@@ -13,6 +13,7 @@ import gc
 import heapq
 import itertools
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -219,25 +220,18 @@ class Ticker:
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         self._wake.clear()
-        waits: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(self.lease.changed.wait()),
+        waits: list[Coroutine[Any, Any, Any]] = [
+            self._wake.wait(),
+            stop.wait(),
+            self.lease.changed.wait(),
         ]
         if self._heap:
-            waits.append(asyncio.ensure_future(self.clock.sleep_until(self._heap[0][0])))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+            waits.append(self.clock.sleep_until(self._heap[0][0]))
+        await _first_of(*waits)
         self.lease.changed.clear()
 
     async def _wait_for(self, event: asyncio.Event, stop: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for w in waits:
-            w.cancel()
+        await _first_of(event.wait(), stop.wait())
         event.clear()
 
     async def _complete(self, entry: Entry, reason: str, now: datetime) -> int:
@@ -264,6 +258,16 @@ class Ticker:
         for stored in events:
             self.state.apply_ahead(stored)
         return len(events)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of these finishes; cancel the rest."""
+    futures = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for f in futures:
+            f.cancel()
 
 
 def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
