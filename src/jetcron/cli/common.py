@@ -118,6 +118,11 @@ def fmt_time(value: str | datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def fmt_secs(value: float | None) -> str:
+    """Seconds for tables, millisecond precision; '-' when unknown."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def parse_iso(text: str) -> datetime:
     """An ISO-8601 time; naive means UTC. InvalidInput with the offending text otherwise."""
     try:

@@ -16,6 +16,7 @@ from jetcron.cli.common import (
     console,
     default_actor,
     err_console,
+    fmt_secs,
     fmt_time,
     handle_errors,
     print_json,
@@ -201,10 +202,6 @@ def list_(
     )
 
 
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def _state(row: dict[str, Any]) -> str:
     if row["state"] == "paused" and row.get("paused_reason"):
         return f"paused ({row['paused_reason']})"
@@ -252,7 +249,7 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
                 r.get("status"),
                 r.get("attempt", 1),
                 r.get("executor", ""),
-                _secs(r.get("duration_s")),
+                fmt_secs(r.get("duration_s")),
             ]
             for r in row.get("runs", [])
         ),

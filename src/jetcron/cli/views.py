@@ -10,6 +10,7 @@ from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
     console,
+    fmt_secs,
     fmt_time,
     handle_errors,
     parse_iso,
@@ -45,10 +46,6 @@ def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
 def _short(text: str, width: int = 60) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 @runs_app.command("list")
@@ -99,8 +96,8 @@ def runs_list(
                 r.get("attempt", 1),
                 r.get("executor", ""),
                 r.get("exit_code"),
-                _secs(r.get("duration_s")),
-                _secs(r.get("lateness_s")),
+                fmt_secs(r.get("duration_s")),
+                fmt_secs(r.get("lateness_s")),
                 _short(r.get("error") or r.get("reason") or ""),
             ]
             for r in page["runs"]
@@ -200,10 +197,10 @@ def stats(
                 _count(r, "succeeded"),
                 _count(r, "failed", "timed_out", "lost"),
                 "-" if r.get("success_rate") is None else f"{100 * r['success_rate']:.0f}",
-                _secs(r.get("duration_p50")),
-                _secs(r.get("duration_p95")),
-                _secs(r.get("lateness_p50")),
-                _secs(r.get("lateness_p99")),
+                fmt_secs(r.get("duration_p50")),
+                fmt_secs(r.get("duration_p95")),
+                fmt_secs(r.get("lateness_p50")),
+                fmt_secs(r.get("lateness_p99")),
                 fmt_time(r.get("last_success")),
             ]
             for r in rows
