@@ -62,6 +62,5 @@ AnyCommand = (
     | TriggerSchedule
     | CompleteSchedule
 )
-VERBS = tuple(c.__struct_config__.tag for c in AnyCommand.__args__)
 
 command_decoder = msgspec.json.Decoder(AnyCommand)
