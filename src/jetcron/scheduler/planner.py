@@ -190,16 +190,7 @@ def next_due(entry: Entry) -> datetime | None:
 
 def upcoming_fire(entry: Entry) -> datetime | None:
     """The next nominal fire, or None when the schedule has none left."""
-    after = entry.after()
-    if after is None:
-        return None
-    d = entry.timing
-    fire = fire_after(entry, after)
-    if fire is None or (d.end is not None and fire > d.end):
-        return None
-    if d.max_runs is not None and entry.runs >= d.max_runs:
-        return None
-    return fire
+    return upcoming_fire_after(entry, None, 0)
 
 
 def fire_after(entry: Entry, after: datetime) -> datetime | None:
@@ -324,7 +315,7 @@ def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) ->
         return None
     if d.max_runs is not None and entry.runs + extra_runs >= d.max_runs:
         return None
-    fire = next_fire(d.spec, d.tz, after)
+    fire = fire_after(entry, after)
     return None if fire is None or (d.end is not None and fire > d.end) else fire
 
 
