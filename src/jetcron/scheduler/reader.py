@@ -205,7 +205,7 @@ DIRECT_BATCH = 256
 
 
 async def read_subject(
-    nc: Client, stream: str, subject: str, timeout: float = 5.0
+    nc: Client, stream: str, subject: str, timeout: float = 2.0, attempts: int = 5
 ) -> list[RawRecord]:
     """Every message on one subject via batched direct gets (no consumer to create and delete).
 
@@ -215,11 +215,26 @@ async def read_subject(
     records: list[RawRecord] = []
     next_seq = 1
     while True:
-        batch, more = await _direct_batch(nc, stream, subject, next_seq, timeout)
+        batch, more = await _direct_batch_retried(nc, stream, subject, next_seq, timeout, attempts)
         records += batch
         if not more or not batch:
             return records
         next_seq = batch[-1].seq + 1
+
+
+async def _direct_batch_retried(
+    nc: Client, stream: str, subject: str, start: int, timeout: float, attempts: int
+) -> tuple[list[RawRecord], bool]:
+    # why: during a cluster leader election (or a reconnect) a direct get can go unanswered;
+    # the read is idempotent, so ask again before reporting the stream unreachable.
+    for attempt in range(1, attempts + 1):
+        try:
+            return await _direct_batch(nc, stream, subject, start, timeout)
+        except InfrastructureError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(min(0.2 * attempt, 1.0))
+    raise AssertionError("unreachable")
 
 
 async def _direct_batch(
