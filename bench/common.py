@@ -22,9 +22,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
-from jetcron.scheduler.events import Envelope, RunTriggered, ScheduleCreated, StoredEvent, encode
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import Envelope, RunTriggered, ScheduleCreated, StoredEvent, encode
+from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
 T = TypeVar("T")

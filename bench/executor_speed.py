@@ -20,9 +20,9 @@ from bench.common import (
     wait_until,
 )
 from jetcron import subjects
-from jetcron.scheduler.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job
+from jetcron.domain.definition import Job
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
+from jetcron.log.stream import EventLog
 
 NAME = "bench-host"
 NOOP = Job(action="noop")

@@ -20,8 +20,8 @@ from bench.common import (
     sleep_until,
     trigger_envelope,
 )
-from jetcron.scheduler.events import encode
-from jetcron.scheduler.reader import read_raw
+from jetcron.domain.events import encode
+from jetcron.log.reader import read_raw
 
 STREAM = "NATIVE"
 

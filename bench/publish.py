@@ -16,8 +16,8 @@ from bench.common import (
     trigger_envelope,
 )
 from jetcron import subjects
-from jetcron.scheduler.events import Envelope, encode
-from jetcron.scheduler.log import EventLog, stream_config
+from jetcron.domain.events import Envelope, encode
+from jetcron.log.stream import EventLog, stream_config
 
 RAW_WINDOW = 20_000
 

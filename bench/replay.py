@@ -21,9 +21,9 @@ from bench.common import (
 )
 from bench.spec_speed import sample_specs
 from jetcron import ids, subjects
+from jetcron.domain.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
+from jetcron.log.stream import EventLog
 from jetcron.projections.state import Views, apply_batch
-from jetcron.scheduler.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
-from jetcron.scheduler.log import EventLog
 
 SCHEDULES = 1000
 EXECUTORS = 7
@@ -32,7 +32,7 @@ EXECUTORS = 7
 def history(n: int, start: datetime) -> Iterator[tuple[str, bytes, None]]:
     """n encoded events of a busy fleet: schedules created, then runs that trigger, start and
     succeed (every 10th fails once and is retried); (subject, payload, headers) in log order."""
-    from jetcron.scheduler.model import ScheduleDefinition
+    from jetcron.domain.definition import ScheduleDefinition
 
     specs = sample_specs(SCHEDULES)
     emitted = 0

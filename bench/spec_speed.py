@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from jetcron.scheduler import spec as spec_mod
-from jetcron.scheduler.errors import InvalidSpec
-from jetcron.scheduler.spec import next_fire, parse_spec
+from jetcron.domain import spec as spec_mod
+from jetcron.domain.errors import InvalidSpec
+from jetcron.domain.spec import next_fire, parse_spec
 
 ZONES = (
     "UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles",

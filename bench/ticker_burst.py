@@ -21,9 +21,9 @@ from bench.common import (
     wait_until,
 )
 from jetcron import subjects
-from jetcron.scheduler.events import RunTriggered, ScheduleCompleted, StoredEvent
-from jetcron.scheduler.lease import SoloLease
-from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import RunTriggered, ScheduleCompleted, StoredEvent
+from jetcron.log.lease import SoloLease
 from jetcron.scheduler.ticker import Ticker
 
 NOOP = Job(action="noop")

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.common import CpuMeter, connected, create_schedules, event_log, rnd, rss_mib
 from bench.spec_speed import sample_specs
-from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.scheduler.ticker import Ticker
 
 
@@ -29,7 +29,7 @@ def definitions(n: int) -> Iterator[tuple[str, ScheduleDefinition]]:
 
 async def populate(url: str, n: int) -> None:
     """Write the n ScheduleCreated events (the log's stream must exist)."""
-    from jetcron.scheduler.log import EventLog
+    from jetcron.log.stream import EventLog
 
     async with connected(url) as nc:
         log = await EventLog(nc).open()

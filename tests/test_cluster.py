@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from jetcron import subjects
 from jetcron.connect import ConnectOptions, connect
-from jetcron.scheduler.commands import CreateSchedule
+from jetcron.domain.commands import CreateSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job, ScheduleDefinition
 from jetcron.server import NatsServer
 
 

@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from conftest import free_port, require_nats_server
-from jetcron.scheduler.events import RunSucceeded, RunTriggered, StoredEvent
-from jetcron.scheduler.log import EventLog
+from jetcron.domain.events import RunSucceeded, RunTriggered, StoredEvent
+from jetcron.log.stream import EventLog
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "JETCRON_LOG_LEVEL": "DEBUG"}

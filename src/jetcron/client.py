@@ -6,27 +6,14 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
-from jetcron.errors import InfrastructureError, InvalidInput, ServiceUnavailable
-from jetcron.scheduler.commands import AnyCommand
-from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
-from jetcron.scheduler.handler import CommandReply, reply_decoder
+from jetcron.domain.commands import AnyCommand, CommandReply, reply_decoder
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.log.requests import request, service_error
 
 _encoder = msgspec.json.Encoder()
-
-
-async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
-    """Request/reply with jetcron's errors: ServiceUnavailable when nobody answers."""
-    try:
-        return await nc.request(subject, payload, timeout=timeout)
-    except NoRespondersError as err:
-        raise ServiceUnavailable(what) from err
-    except NatsTimeout as err:
-        raise ServiceUnavailable(f"{what} within {timeout:g}s") from err
 
 
 async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
@@ -52,10 +39,9 @@ async def query(
     msg = await request(
         nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout
     )
-    headers = msg.headers or {}
-    if "Nats-Service-Error-Code" in headers:
-        # why: nats micro's error convention, so other NATS tooling reads our errors too
-        code, message = headers["Nats-Service-Error-Code"], headers.get("Nats-Service-Error", "")
+    error = service_error(msg)
+    if error is not None:
+        code, message = error
         if code == "404":
             raise ScheduleNotFound(
                 msgspec.json.decode(msg.data).get("name", "?") if msg.data else "?"

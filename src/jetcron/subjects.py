@@ -7,7 +7,11 @@ Log (stream JETCRON):
   jetcron.run.<name>.<run_id>       events of one run
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
-  jetcron.q.<view>                  queries to the projection service (nats micro)
+  jetcron.q.<view>                  queries to the projection service (nats micro `jetcron-query`)
+  jetcron.cancel.<run_id>           "stop this run" to whichever executor holds it
+KV buckets (JetStream streams KV_<bucket>):
+  jetcron_lease / ticker            the ticker leader's lease
+  jetcron_executors / <executor>    executor heartbeats
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ FIRES = f"{PREFIX}.fire.>"
 RUNS = f"{PREFIX}.run.>"
 COMMANDS = f"{PREFIX}.cmd"
 QUERIES = f"{PREFIX}.q"
+CANCELS = f"{PREFIX}.cancel"
 COMMAND_QUEUE = "jetcron-scheduler"
+QUERY_SERVICE = "jetcron-query"
 
 LEASE_BUCKET = "jetcron_lease"
 EXECUTORS_BUCKET = "jetcron_executors"
 SNAPSHOT_BUCKET = "jetcron_snapshots"
+LEASE_KEY = "ticker"
 
 
 def token(name: str) -> str:
@@ -34,9 +41,29 @@ def token(name: str) -> str:
     return name.replace(".", "~")
 
 
-def untoken(tok: str) -> str:
-    """Inverse of token()."""
-    return tok.replace("~", ".")
+def kv_stream(bucket: str) -> str:
+    """The JetStream stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_key(bucket: str, key: str) -> str:
+    """The subject of one key of a KV bucket."""
+    return f"$KV.{bucket}.{key}"
+
+
+def heartbeat_key(executor: str) -> str:
+    """The KV subject of an executor's heartbeat key."""
+    return kv_key(EXECUTORS_BUCKET, token(executor))
+
+
+def cancel(run_id: str) -> str:
+    """Where a request to stop one run goes."""
+    return f"{CANCELS}.{run_id}"
+
+
+def service_ping(service: str) -> str:
+    """The nats micro discovery subject that every instance of a service answers."""
+    return f"$SRV.PING.{service}"
 
 
 def schedule(name: str) -> str:

@@ -12,8 +12,8 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
+from jetcron import service
 from jetcron.cli.main import app
-from jetcron.scheduler import service
 
 runner = CliRunner()
 

@@ -6,6 +6,7 @@ from collections import namedtuple
 
 import pytest
 
+from jetcron.domain.definition import Conditions
 from jetcron.executors.admission import (
     MAX_DEFER_DELAY_S,
     HostSample,
@@ -16,7 +17,6 @@ from jetcron.executors.admission import (
     defer_delay,
     evaluate,
 )
-from jetcron.scheduler.model import Conditions
 
 CALM = HostSample(
     cpu_percent=5.0, memory_percent=40.0, load_per_core=0.2, disk_percent=50.0, idle_s=600.0

@@ -19,11 +19,8 @@ import pytest
 from nats.aio.client import Client
 
 from jetcron import ids, subjects
-from jetcron.executors.agent import Executor, ExecutorConfig
-from jetcron.executors.config import validate
-from jetcron.executors.consumers import Binding, Slots, bindings, consumer_config
-from jetcron.executors.heartbeat import list_executors
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import Conditions, Job, RetryPolicy
+from jetcron.domain.events import (
     AnyEvent,
     Envelope,
     RunCancelled,
@@ -34,8 +31,11 @@ from jetcron.scheduler.events import (
     RunTimedOut,
     RunTriggered,
 )
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Conditions, Job, RetryPolicy
+from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.executors.config import validate
+from jetcron.executors.consumers import Binding, Slots, bindings, consumer_config
+from jetcron.log.heartbeats import list_executors
+from jetcron.log.stream import EventLog
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FIRE = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)

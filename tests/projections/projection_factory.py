@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 
 from jetcron import ids
-from jetcron.projections import state
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import (
     AnyEvent,
     Envelope,
     FireMissed,
@@ -31,7 +31,7 @@ from jetcron.scheduler.events import (
     ScheduleUpdated,
     StoredEvent,
 )
-from jetcron.scheduler.model import Job, ScheduleDefinition
+from jetcron.projections import state
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

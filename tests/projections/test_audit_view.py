@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
+from jetcron.domain.definition import Job, RetryPolicy
 from jetcron.projections import audit
-from jetcron.scheduler.model import Job, RetryPolicy
 
 
 def test_update_diff_actor_and_reason() -> None:

@@ -11,13 +11,13 @@ import pytest
 from conftest import free_port
 from jetcron import subjects
 from jetcron.client import query
+from jetcron.domain.commands import CreateSchedule, PauseSchedule, UpdateSchedule
+from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
+from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
+from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
-from jetcron.scheduler.commands import CreateSchedule, PauseSchedule, UpdateSchedule
-from jetcron.scheduler.errors import ScheduleNotFound
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import DefinitionPatch, Job, ScheduleDefinition
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 

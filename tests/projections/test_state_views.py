@@ -9,8 +9,8 @@ import msgspec
 import pytest
 from projection_factory import T0, History, fold
 
+from jetcron.domain.events import RunStarted, StoredEvent
 from jetcron.projections import state
-from jetcron.scheduler.events import RunStarted, StoredEvent
 
 
 def busy_history() -> History:

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from projection_factory import History, fold
 
+from jetcron.domain.definition import Job
+from jetcron.domain.events import StoredEvent
 from jetcron.projections import state
 from jetcron.projections.runs import FAILED_STATUSES, FINAL_STATUSES
-from jetcron.scheduler.events import StoredEvent
-from jetcron.scheduler.model import Job
 
 NAMES = ("s0", "s1", "s2")
 SPECS = ("*/5 * * * *", "0 3 * * *", "@every 90s", "@daily")

@@ -8,8 +8,8 @@ from typing import Any
 
 from projection_factory import T0, History
 
-from jetcron.projections import state
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import Job
+from jetcron.domain.events import (
     Envelope,
     RunFailed,
     RunStarted,
@@ -17,7 +17,7 @@ from jetcron.scheduler.events import (
     RunTriggered,
     StoredEvent,
 )
-from jetcron.scheduler.model import Job
+from jetcron.projections import state
 
 EVENTS = 200_000
 SCHEDULES = 50

@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from jetcron import subjects
-from jetcron.scheduler.breaker import BreakerState, CircuitBreaker
-from jetcron.scheduler.commands import CreateSchedule, PauseSchedule, ResumeSchedule
-from jetcron.scheduler.events import (
+from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import (
     Envelope,
     RunFailed,
     RunSucceeded,
@@ -16,9 +16,9 @@ from jetcron.scheduler.events import (
     ScheduleCreated,
     SchedulePaused,
 )
+from jetcron.log.stream import EventLog
+from jetcron.scheduler.breaker import BreakerState, CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job, ScheduleDefinition
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 DEF = ScheduleDefinition(spec="@every 1m", job=Job(command=["false"]))

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetcron.ids import derived_id, run_id_for
-from jetcron.scheduler.commands import (
+from jetcron.domain.commands import (
     AnyCommand,
     CompleteSchedule,
     CreateSchedule,
@@ -22,9 +21,16 @@ from jetcron.scheduler.commands import (
     UpdateSchedule,
     command_decoder,
 )
-from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, evolve, fold
-from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import (
+    CatchUp,
+    Conditions,
+    DefinitionPatch,
+    Job,
+    RetryPolicy,
+    ScheduleDefinition,
+)
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.events import (
     Event,
     RunTriggered,
     ScheduleCompleted,
@@ -35,14 +41,8 @@ from jetcron.scheduler.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
-from jetcron.scheduler.model import (
-    CatchUp,
-    Conditions,
-    DefinitionPatch,
-    Job,
-    RetryPolicy,
-    ScheduleDefinition,
-)
+from jetcron.ids import derived_id, run_id_for
+from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, evolve, fold
 
 UTC = UTC
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from jetcron.scheduler.commands import CreateSchedule
-from jetcron.scheduler.events import RunTriggered, StoredEvent
+from jetcron.domain.commands import CreateSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import RunTriggered, StoredEvent
+from jetcron.log.lease import KvLease
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.lease import KvLease
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job, ScheduleDefinition
 from jetcron.scheduler.ticker import Ticker
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -91,8 +91,8 @@ async def test_failover_on_sigkill_of_a_subprocess(nc, nats_url: str, tmp_path: 
     log = await create_every_second(nc)
     script = (
         "import asyncio, nats\n"
-        "from jetcron.scheduler.lease import KvLease\n"
-        "from jetcron.scheduler.log import EventLog\n"
+        "from jetcron.log.lease import KvLease\n"
+        "from jetcron.log.stream import EventLog\n"
         "from jetcron.scheduler.ticker import Ticker\n"
         "async def main():\n"
         f"    nc = await nats.connect('{nats_url}')\n"

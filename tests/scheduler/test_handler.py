@@ -9,17 +9,17 @@ import pytest
 
 from jetcron import subjects
 from jetcron.client import send_command
-from jetcron.scheduler.commands import (
+from jetcron.domain.commands import (
     CreateSchedule,
     DeleteSchedule,
     TriggerSchedule,
     UpdateSchedule,
 )
-from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
-from jetcron.scheduler.events import RunTriggered, ScheduleCreated, ScheduleUpdated
+from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.events import RunTriggered, ScheduleCreated, ScheduleUpdated
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import DefinitionPatch, Job, ScheduleDefinition
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,9 @@ import pytest
 
 from jetcron import subjects
 from jetcron.clock import FakeClock
-from jetcron.scheduler.commands import CreateSchedule, PauseSchedule, ResumeSchedule
-from jetcron.scheduler.events import (
+from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
+from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.domain.events import (
     FireBuffered,
     FireMissed,
     RunLost,
@@ -21,9 +22,8 @@ from jetcron.scheduler.events import (
     ScheduleCompleted,
     StoredEvent,
 )
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import CatchUp, Job, ScheduleDefinition
 from jetcron.scheduler.ticker import Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
@@ -169,8 +169,8 @@ async def test_overlap_buffer_one_runs_after_the_previous_finishes(event_log) ->
         run_id=first.run_id,
         executor="x",
     )
+    from jetcron.domain.events import Envelope
     from jetcron.ids import new_id
-    from jetcron.scheduler.events import Envelope
 
     await event_log.publish(
         subjects.run("b", first.run_id),

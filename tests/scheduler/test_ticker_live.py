@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from jetcron.executors.agent import Executor, ExecutorConfig
-from jetcron.scheduler.commands import CreateSchedule
-from jetcron.scheduler.events import (
+from jetcron.domain.commands import CreateSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import (
     RunCancelled,
     RunCancelRequested,
     RunStarted,
     RunTriggered,
     StoredEvent,
 )
+from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import Job, ScheduleDefinition
 from jetcron.scheduler.ticker import Ticker
 
 

@@ -23,12 +23,11 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.client import query, send_command
+from jetcron.domain.commands import AnyCommand, CreateSchedule, DeleteSchedule, UpdateSchedule
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
-from jetcron.scheduler.commands import AnyCommand, CreateSchedule, DeleteSchedule, UpdateSchedule
-from jetcron.scheduler.decider import validate_name
-from jetcron.scheduler.errors import CommandRejected
-from jetcron.scheduler.model import DefinitionPatch, ScheduleDefinition
-from jetcron.scheduler.validation import validate_definition
 
 
 class ScheduleFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -39,7 +38,7 @@ class ScheduleFile(msgspec.Struct, forbid_unknown_fields=True):
 
 def _strict(raw: Any, where: str) -> None:
     """Unknown keys are typos in files (events tolerate them; operators' files should not)."""
-    from jetcron.scheduler.model import CatchUp, Conditions, Job, RetryPolicy
+    from jetcron.domain.definition import CatchUp, Conditions, Job, RetryPolicy
 
     nested = {"job": Job, "retry": RetryPolicy, "catchup": CatchUp, "conditions": Conditions}
     for name, body in (raw.get("schedules") or {}).items():

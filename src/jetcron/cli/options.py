@@ -12,8 +12,7 @@ import msgspec
 import typer
 
 from jetcron.cli.common import parse_iso
-from jetcron.errors import InvalidInput
-from jetcron.scheduler.model import (
+from jetcron.domain.definition import (
     CatchUp,
     Conditions,
     DefinitionPatch,
@@ -21,7 +20,8 @@ from jetcron.scheduler.model import (
     RetryPolicy,
     ScheduleDefinition,
 )
-from jetcron.scheduler.spec import parse_duration
+from jetcron.domain.spec import parse_duration
+from jetcron.errors import InvalidInput
 
 
 class DefinitionOptions(msgspec.Struct, kw_only=True):

@@ -13,10 +13,10 @@ from rich.progress import Progress
 
 from jetcron.cli.common import console, print_json, run, table, with_nats
 from jetcron.client import query
+from jetcron.domain.events import StoredEvent
+from jetcron.log.stream import EventLog
 from jetcron.projections import queries
 from jetcron.projections.state import Views, apply, record_undecodable
-from jetcron.scheduler.events import StoredEvent
-from jetcron.scheduler.log import EventLog
 
 
 async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None) -> Views:

@@ -27,8 +27,9 @@ from jetcron.cli.common import (
 from jetcron.cli.options import DefinitionOptions, definition_of, patch_of, with_definition_options
 from jetcron.cli.timing import fires_rows, print_fires
 from jetcron.client import query, send_command
-from jetcron.scheduler.commands import (
+from jetcron.domain.commands import (
     AnyCommand,
+    CommandReply,
     CreateSchedule,
     DeleteSchedule,
     PauseSchedule,
@@ -36,9 +37,7 @@ from jetcron.scheduler.commands import (
     TriggerSchedule,
     UpdateSchedule,
 )
-from jetcron.scheduler.decider import validate_name
-from jetcron.scheduler.handler import CommandReply
-from jetcron.scheduler.validation import validate_definition
+from jetcron.domain.validation import validate_definition, validate_name
 
 app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
 

@@ -12,11 +12,11 @@ import typer
 from nats.aio.client import Client
 from rich.console import Console
 
+from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
 from jetcron.connect import ConnectOptions, connect
 from jetcron.errors import InvalidInput
-from jetcron.scheduler import service
-from jetcron.scheduler.log import EventLog
+from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def _serve_and_execute(
 
 async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
     """Print one line per finished run, skipped or missed fire (what `up` shows while it runs)."""
-    from jetcron.scheduler.log import EventLog
+    from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
     follow = asyncio.ensure_future(_print_runs(event_log, await event_log.last_seq() + 1))
@@ -75,7 +75,7 @@ async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
 
 async def _print_runs(event_log: EventLog, start: int) -> None:
     from jetcron import subjects
-    from jetcron.scheduler.events import FireMissed, RunEvent, RunSkipped, event_type, is_final
+    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped, event_type, is_final
 
     async for batch in event_log.read(
         from_seq=start, subjects=[subjects.RUNS, subjects.FIRES], follow=True

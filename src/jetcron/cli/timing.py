@@ -21,8 +21,8 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.client import query
+from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
-from jetcron.scheduler.spec import next_fires, parse_duration, parse_spec, validate_tz
 
 
 def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:

@@ -20,8 +20,8 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.client import query
+from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
-from jetcron.scheduler.spec import parse_duration
 
 runs_app = typer.Typer(help="Run history.", no_args_is_help=True)
 
@@ -138,7 +138,7 @@ def runs_logs(run_id: str, server: str = ServerOpt) -> None:
 
 async def _output(nc: Any, row: dict[str, Any]) -> dict[str, Any]:
     from jetcron import subjects
-    from jetcron.scheduler.log import EventLog
+    from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
     try:
@@ -302,7 +302,7 @@ def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
 @handle_errors
 def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     """Executors online now (from their heartbeats)."""
-    from jetcron.executors.heartbeat import list_executors
+    from jetcron.log.heartbeats import list_executors
 
     rows = run(with_nats(server, list_executors))
     if as_json:

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import psutil
 
-from jetcron.scheduler.model import Conditions
+from jetcron.domain.definition import Conditions
 
 IDLE_CPU_PERCENT = 10.0
 """The host counts as idle while its CPU use stays below this."""

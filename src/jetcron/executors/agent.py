@@ -24,22 +24,7 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.errors import InvalidInput
-from jetcron.executors import runner
-from jetcron.executors.actions import ActionContext, resolve, run_action
-from jetcron.executors.admission import HostSampler, evaluate
-from jetcron.executors.config import ExecutorConfig, validate
-from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
-from jetcron.executors.heartbeat import ExecutorInfo, Heartbeat
-from jetcron.executors.process import (
-    DEFAULT_PATH,
-    build_env,
-    resolve_command,
-    resolve_cwd,
-    run_process,
-)
-from jetcron.executors.runner import ResultEvent, RunHistory, RunRef, RunResult
-from jetcron.scheduler.events import (
+from jetcron.domain.events import (
     AnyEvent,
     Envelope,
     RunStarted,
@@ -48,14 +33,30 @@ from jetcron.scheduler.events import (
     decode,
     is_final,
 )
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.publisher import PubAck
+from jetcron.errors import InvalidInput
+from jetcron.executors import attempt as run_attempt
+from jetcron.executors.actions import ActionContext, resolve, run_action
+from jetcron.executors.admission import HostSampler, evaluate
+from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
+from jetcron.executors.config import ExecutorConfig, validate
+from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
+from jetcron.executors.heartbeat import Heartbeat
+from jetcron.executors.process import (
+    DEFAULT_PATH,
+    build_env,
+    resolve_command,
+    resolve_cwd,
+    run_process,
+)
+from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.publisher import PubAck
+from jetcron.log.stream import EventLog
 
 __all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
 
 log = logging.getLogger(__name__)
 
-CANCEL_PREFIX = f"{subjects.PREFIX}.cancel"
+CANCEL_PREFIX = subjects.CANCELS
 _IDLE_POLL_S = 0.1
 
 
@@ -272,7 +273,7 @@ class Executor:
             self.stats.poison += 1
             await msg.term()
             return
-        ref = runner.run_ref(envelope.event, self.config.name, fanout=fanout)
+        ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
         run = _Run(ref, envelope.event, envelope.id)
         if run.ref.run_id in self._runs:
             # why: redelivered while we still run it (a missed in-progress): never run it twice.
@@ -287,14 +288,14 @@ class Executor:
 
     async def _lifecycle(self, run: _Run, msg: Msg) -> None:
         history = await self._history(run.ref.subject)
-        step = runner.gate(history, self.clock.now())
-        if isinstance(step, runner.Finished):
+        step = run_attempt.gate(history, self.clock.now())
+        if isinstance(step, run_attempt.Finished):
             self.stats.duplicates += 1
             log.info("executor %s: run %s already finished", self.config.name, run.ref.run_id)
             await msg.ack()
-        elif isinstance(step, runner.NotYet):
+        elif isinstance(step, run_attempt.NotYet):
             await msg.nak(delay=step.delay_s)
-        elif isinstance(step, runner.CancelNow):
+        elif isinstance(step, run_attempt.CancelNow):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
         elif run.trigger.conditions is None or await self._admitted(run, msg, history):
             await self._attempt(run, msg, history)
@@ -308,26 +309,28 @@ class Executor:
         if is_final(last.event):
             return RunHistory(finished=True)
         events, _ = await self.log.load(subject)
-        return runner.summarize(events)
+        return run_attempt.summarize(events)
 
     async def _admitted(self, run: _Run, msg: Msg, history: RunHistory) -> bool:
         conditions = run.trigger.conditions
         assert conditions is not None
         sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
         verdict, now = evaluate(conditions, sample), self.clock.now()
-        decision = runner.admit(history, conditions, verdict, now, base_s=self.config.defer_base_s)
-        if isinstance(decision, runner.Admit):
+        decision = run_attempt.admit(
+            history, conditions, verdict, now, base_s=self.config.defer_base_s
+        )
+        if isinstance(decision, run_attempt.Admit):
             if decision.forced:
                 log.warning(
                     "executor %s: %s forced: %s", self.config.name, run.ref.run_id, decision.reason
                 )
             return True
-        if isinstance(decision, runner.Expire):
+        if isinstance(decision, run_attempt.Expire):
             await self._record(
                 run, msg, history, RunResult(outcome="cancelled", error=decision.reason)
             )
             return False
-        event = runner.deferred_event(run.ref, history.attempt, decision)
+        event = run_attempt.deferred_event(run.ref, history.attempt, decision)
         await self._append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
         self.stats.deferred += 1
         await msg.nak(delay=decision.delay_s)
@@ -371,14 +374,14 @@ class Executor:
                 job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
-            env = build_env(job.env, runner.run_vars(run.ref, attempt))
+            env = build_env(job.env, run_attempt.run_vars(run.ref, attempt))
             result = await run_process(
                 argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s, grace=c.kill_grace_s,
                 output_cap=c.output_cap, cancel=run.cancel, on_start=on_start,
             )  # fmt: skip
         except InvalidInput as err:
-            return runner.rejected(err)
-        return runner.from_process(result, cancel_reason=run.cancel_reason)
+            return run_attempt.rejected(err)
+        return run_attempt.from_process(result, cancel_reason=run.cancel_reason)
 
     async def _run_action(
         self, run: _Run, attempt: int, on_start: Callable[[int | None], None]
@@ -388,7 +391,7 @@ class Executor:
         try:
             resolve(job.action)
         except InvalidInput as err:
-            return runner.rejected(err)  # why: like a refused command: it never started
+            return run_attempt.rejected(err)  # why: like a refused command: it never started
         on_start(None)
         ctx = ActionContext(
             run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
@@ -398,7 +401,7 @@ class Executor:
         return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
 
     async def _record(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
-        event, delay = runner.result_event(
+        event, delay = run_attempt.result_event(
             run.ref, result, attempt=history.attempt, tries=history.tries,
             retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
         )  # fmt: skip
@@ -419,7 +422,7 @@ class Executor:
         return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
 
     def _count(self, event: ResultEvent, delay: float | None) -> None:
-        name = runner.counter_name(event)
+        name = run_attempt.counter_name(event)
         setattr(self.stats, name, getattr(self.stats, name) + 1)
         if delay is not None:
             self.stats.retried += 1

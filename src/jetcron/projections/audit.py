@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.events import (
     ScheduleCompleted,
     ScheduleCreated,
     ScheduleDeleted,
@@ -19,7 +20,6 @@ from jetcron.scheduler.events import (
     StoredEvent,
     event_type,
 )
-from jetcron.scheduler.model import ScheduleDefinition
 
 Diff = dict[str, list[Any]]
 """Dotted field -> [old, new], values as JSON-ready builtins."""

@@ -128,7 +128,7 @@ def _schedule_problems(
 
 def _stale_since(row: ScheduleRow, now: datetime, horizon: timedelta) -> datetime | None:
     """The first fire expected in the horizon, if the schedule is old enough and ran in none."""
-    from jetcron.scheduler import spec
+    from jetcron.domain import spec
 
     since = now - horizon
     if row.state != "active" or row.created_at is None or row.created_at > since:

@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.projections.runs import OUTCOMES
-from jetcron.scheduler.events import (
+from jetcron.domain.events import (
     FireEvent,
     FireMissed,
     RunCancelled,
@@ -23,6 +22,7 @@ from jetcron.scheduler.events import (
     RunTriggered,
     StoredEvent,
 )
+from jetcron.projections.runs import OUTCOMES
 
 Outcome = Literal["triggered", "missed", "skipped"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from jetcron.projections.state import Views
-from jetcron.scheduler.events import (
+from jetcron.domain.events import (
     RunEvent,
     RunStarted,
     RunSucceeded,
@@ -13,6 +12,7 @@ from jetcron.scheduler.events import (
     event_type,
     is_final,
 )
+from jetcron.projections.state import Views
 
 
 class Metrics:

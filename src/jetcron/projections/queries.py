@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import pytz
 
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.spec import next_fires
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, ledger, runs, schedules, stats
 from jetcron.projections.state import Views
-from jetcron.scheduler.errors import ScheduleNotFound
-from jetcron.scheduler.spec import next_fires
 
 
 def plain(value: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.scheduler.events import (
+from jetcron.domain.events import (
     FireEvent,
     RunCancelled,
     RunDeferred,

@@ -8,16 +8,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.projections.runs import (
-    FAILED_STATUSES,
-    OUTCOMES,
-    PHASE_DEFERRED,
-    PHASE_RETRYING,
-    PHASE_STARTED,
-    TRIGGERED_RANK,
-    RunStatus,
-)
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.events import (
     FireMissed,
     RunCancelled,
     RunDeferred,
@@ -38,7 +30,15 @@ from jetcron.scheduler.events import (
     ScheduleUpdated,
     StoredEvent,
 )
-from jetcron.scheduler.model import ScheduleDefinition
+from jetcron.projections.runs import (
+    FAILED_STATUSES,
+    OUTCOMES,
+    PHASE_DEFERRED,
+    PHASE_RETRYING,
+    PHASE_STARTED,
+    TRIGGERED_RANK,
+    RunStatus,
+)
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
 _EPSILON = timedelta(microseconds=1)
@@ -122,7 +122,7 @@ def next_fire(row: ScheduleRow, now: datetime) -> datetime | None:
     """The next nominal fire after `now`; None if not active or past its end."""
     if row.state != "active":
         return None
-    from jetcron.scheduler import spec
+    from jetcron.domain import spec
 
     d = row.definition
     after = now

@@ -11,21 +11,21 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client
-from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import ServiceConfig
 
 from jetcron import __version__, subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.events import UnknownEvent
 from jetcron.errors import InvalidInput, JetcronError
+from jetcron.log import snapshots
+from jetcron.log.lease import Leadership, SoloLease, lease_holder
+from jetcron.log.stream import EventLog
 from jetcron.projections import health, queries
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
-from jetcron.scheduler.errors import ScheduleNotFound
-from jetcron.scheduler.events import UnknownEvent
-from jetcron.scheduler.lease import Leadership, SoloLease
-from jetcron.scheduler.log import EventLog
 
 log = logging.getLogger(__name__)
 SNAPSHOT_OBJECT = "views"
@@ -88,14 +88,11 @@ class ProjectionService:
     async def restore(self) -> None:
         """Load the last snapshot, if any (else start from sequence 1)."""
         try:
-            store = await self.log.js.object_store(subjects.SNAPSHOT_BUCKET)
-            result = await store.get(SNAPSHOT_OBJECT)
-        except (NotFoundError, ObjectNotFoundError):
-            return
+            data = await snapshots.load(self.nc, SNAPSHOT_OBJECT)
         except Exception as err:  # noqa: BLE001 - a broken snapshot means a slower start, not an outage
             log.warning("projection snapshot unavailable (%s); rebuilding from the log", err)
             return
-        views = restore(result.data or b"")
+        views = restore(data) if data is not None else None
         if views is not None:
             self.views = views
             log.info("projections restored at seq %d", views.position)
@@ -105,23 +102,11 @@ class ProjectionService:
         if not self.lease.is_leader() or not self.nc.is_connected:
             return
         try:
-            store = await self._store()
-            await store.put(SNAPSHOT_OBJECT, snapshot(self.views))
+            await snapshots.save(self.nc, SNAPSHOT_OBJECT, snapshot(self.views))
             self._since_snapshot = 0
             log.info("projection snapshot at seq %d", self.views.position)
         except Exception as err:  # noqa: BLE001 - next snapshot will try again
             log.warning("projection snapshot failed: %s", err)
-
-    async def _store(self) -> Any:
-        from nats.js.api import ObjectStoreConfig
-
-        try:
-            return await self.log.js.object_store(subjects.SNAPSHOT_BUCKET)
-        except NotFoundError:
-            return await self.log.js.create_object_store(
-                subjects.SNAPSHOT_BUCKET,
-                ObjectStoreConfig(description="jetcron projection snapshots"),
-            )
 
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""
@@ -137,7 +122,7 @@ class ProjectionService:
                 await self.save_snapshot()
 
     async def _update_gauges(self, stop: asyncio.Event) -> None:
-        from jetcron.executors.heartbeat import list_executors
+        from jetcron.log.heartbeats import list_executors
 
         while self.metrics is not None and not stop.is_set():
             try:
@@ -166,9 +151,9 @@ class ProjectionService:
         service = await add_service(
             self.nc,
             ServiceConfig(
-                name="jetcron-query",
+                name=subjects.QUERY_SERVICE,
                 version=__version__,
-                queue_group="jetcron-query",
+                queue_group=subjects.QUERY_SERVICE,
                 description="jetcron projections: schedules, runs, stats, health, audit",
             ),
         )
@@ -213,13 +198,13 @@ class ProjectionService:
             return b"", ("500", str(err))
 
     async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.executors.heartbeat import list_executors
+        from jetcron.log.heartbeats import list_executors
 
         online = {e.name: e for e in await list_executors(self.nc)}
         return msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
 
     async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.executors.heartbeat import list_executors
+        from jetcron.log.heartbeats import list_executors
 
         info = await self.log.js.stream_info(self.log.stream)
         states: dict[str, int] = {}
@@ -261,21 +246,14 @@ class ProjectionService:
             seen.append(str(msgspec.json.decode(msg.data).get("id", "?")))
 
         sub = await self.nc.subscribe(inbox, cb=collect)
-        await self.nc.publish("$SRV.PING.jetcron-query", b"", reply=inbox)
+        await self.nc.publish(subjects.service_ping(subjects.QUERY_SERVICE), b"", reply=inbox)
         await asyncio.sleep(0.25)
         await sub.unsubscribe()
         return seen
 
     async def _leader(self) -> str | None:
         """Who holds the ticker lease, if anyone."""
-        try:
-            msg = await self.log.js.get_last_msg(
-                f"KV_{subjects.LEASE_BUCKET}", f"$KV.{subjects.LEASE_BUCKET}.ticker"
-            )
-            holder = msgspec.json.decode(msg.data or b"{}").get("holder") if msg.data else None
-        except Exception:  # noqa: BLE001 - no lease bucket yet: no leader
-            return None
-        return str(holder) if holder else None
+        return await lease_holder(self.nc)
 
     def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         """The whole state, for `jetcron replay --verify`."""

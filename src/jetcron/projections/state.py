@@ -10,12 +10,12 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.events import StoredEvent, event_type
 from jetcron.projections import audit, ledger, runs, schedules
 from jetcron.projections.audit import AuditView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.runs import RunsView
 from jetcron.projections.schedules import SchedulesView
-from jetcron.scheduler.events import StoredEvent, event_type
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""The scheduler: spec language, events, the schedule aggregate, the log, the command handler and the ticker."""
+"""The scheduler component: the decider, the planner and ticker, the breaker and the command handler."""

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 from jetcron import subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.scheduler.commands import AnyCommand, PauseSchedule, ResumeSchedule
-from jetcron.scheduler.errors import CommandRejected
-from jetcron.scheduler.events import (
+from jetcron.domain.commands import AnyCommand, PauseSchedule, ResumeSchedule
+from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.events import (
     Event,
     RunFailed,
     RunLost,
@@ -28,10 +29,9 @@ from jetcron.scheduler.events import (
     ScheduleUpdated,
     StoredEvent,
 )
+from jetcron.log.lease import Leadership, SoloLease
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.lease import Leadership, SoloLease
-from jetcron.scheduler.log import EventLog
-from jetcron.scheduler.model import ScheduleDefinition
 
 log = logging.getLogger(__name__)
 ACTOR = "system"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
@@ -10,7 +9,7 @@ from typing import Literal
 import msgspec
 
 from jetcron import ids
-from jetcron.scheduler.commands import (
+from jetcron.domain.commands import (
     AnyCommand,
     CompleteSchedule,
     CreateSchedule,
@@ -20,8 +19,9 @@ from jetcron.scheduler.commands import (
     TriggerSchedule,
     UpdateSchedule,
 )
-from jetcron.scheduler.errors import CommandRejected, ScheduleNotFound
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import ScheduleDefinition, apply_patch, changed_fields
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.events import (
     AnyEvent,
     Event,
     RunTriggered,
@@ -32,12 +32,10 @@ from jetcron.scheduler.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
-from jetcron.scheduler.model import ScheduleDefinition, apply_patch, changed_fields
-from jetcron.scheduler.spec import next_fire
-from jetcron.scheduler.validation import validate_definition
+from jetcron.domain.spec import next_fire
+from jetcron.domain.validation import validate_definition, validate_name
 
 Status = Literal["absent", "active", "paused", "completed", "deleted"]
-NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,15 +56,6 @@ class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
 
 
 INITIAL = ScheduleState()
-
-
-def validate_name(name: str) -> str:
-    """The name, or CommandRejected explaining the rule."""
-    if not NAME_RE.fullmatch(name):
-        raise CommandRejected(
-            f"invalid schedule name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
-        )
-    return name
 
 
 def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Literal
 
 import msgspec
 from nats.aio.client import Client
@@ -13,31 +12,20 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain.commands import AnyCommand, CommandReply, command_decoder
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.events import Envelope, Event, RunTriggered, StoredEvent
+from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
-from jetcron.scheduler.commands import AnyCommand, command_decoder
-from jetcron.scheduler.decider import decide, fold, validate_name
-from jetcron.scheduler.errors import CommandRejected, ConcurrencyConflict, ScheduleNotFound
-from jetcron.scheduler.events import Envelope, Event, RunTriggered, StoredEvent
-from jetcron.scheduler.log import EventLog
+from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.stream import EventLog
+from jetcron.scheduler.decider import decide, fold
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 25
 
-ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error"]
-
-
-class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What a command request gets back."""
-
-    ok: bool
-    code: ReplyCode = "ok"
-    error: str = ""
-    events: list[StoredEvent] = []
-
-
 _reply_encoder = msgspec.json.Encoder()
-reply_decoder = msgspec.json.Decoder(CommandReply)
 
 
 class CommandHandler:

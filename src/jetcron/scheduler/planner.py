@@ -14,7 +14,8 @@ from typing import Any
 import msgspec
 
 from jetcron import ids
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import CatchUp, ScheduleDefinition
+from jetcron.domain.events import (
     Event,
     FireBuffered,
     FireMissed,
@@ -34,8 +35,7 @@ from jetcron.scheduler.events import (
     StoredEvent,
     is_final,
 )
-from jetcron.scheduler.model import CatchUp, ScheduleDefinition
-from jetcron.scheduler.spec import fires_between, next_fire, nominal_interval, parse_spec
+from jetcron.domain.spec import fires_between, next_fire, nominal_interval, parse_spec
 
 MISSED_AFTER = timedelta(seconds=60)
 """A fire found later than this (after downtime) goes through the catch-up policy."""

@@ -19,8 +19,8 @@ from typing import Any
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.scheduler.commands import CompleteSchedule
-from jetcron.scheduler.events import (
+from jetcron.domain.commands import CompleteSchedule
+from jetcron.domain.events import (
     AnyEvent,
     Envelope,
     FireBuffered,
@@ -31,9 +31,9 @@ from jetcron.scheduler.events import (
     RunTriggered,
     StoredEvent,
 )
+from jetcron.log.lease import Leadership, SoloLease
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.lease import Leadership, SoloLease
-from jetcron.scheduler.log import EventLog
 from jetcron.scheduler.planner import (
     Buffer,
     Cancel,
@@ -176,7 +176,7 @@ class Ticker:
                     (now - decision.fire_time).total_seconds() * 1000,
                 )
             elif isinstance(decision, Cancel):
-                await self.log.nc.publish(f"{subjects.PREFIX}.cancel.{decision.run_id}", b"overlap")
+                await self.log.nc.publish(subjects.cancel(decision.run_id), b"overlap")
         return appended
 
     async def _follow(self) -> None:

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetcron.scheduler.errors import InvalidSpec, InvalidTimezone
-from jetcron.scheduler.spec import (
+from jetcron.domain.errors import InvalidSpec, InvalidTimezone
+from jetcron.domain.spec import (
     Spec,
     fires_between,
     format_duration,

@@ -13,10 +13,10 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import ids, subjects
+from jetcron.domain.events import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
-from jetcron.scheduler.events import Envelope, StoredEvent, encode
-from jetcron.scheduler.publisher import PubAck, Publisher
-from jetcron.scheduler.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
+from jetcron.log.publisher import PubAck, Publisher
+from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
 
 log = logging.getLogger(__name__)
 

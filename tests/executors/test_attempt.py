@@ -8,10 +8,23 @@ from typing import Any
 
 import pytest
 
-from jetcron.executors import runner
+from jetcron.domain.definition import Conditions, Job, RetryPolicy
+from jetcron.domain.events import (
+    Envelope,
+    RunCancelled,
+    RunCancelRequested,
+    RunDeferred,
+    RunFailed,
+    RunLost,
+    RunStarted,
+    RunSucceeded,
+    RunTimedOut,
+    RunTriggered,
+    StoredEvent,
+)
+from jetcron.executors import attempt as run_attempt
 from jetcron.executors.admission import Verdict
-from jetcron.executors.process import ProcessResult
-from jetcron.executors.runner import (
+from jetcron.executors.attempt import (
     Admit,
     CancelNow,
     Defer,
@@ -26,20 +39,7 @@ from jetcron.executors.runner import (
     result_event,
     summarize,
 )
-from jetcron.scheduler.events import (
-    Envelope,
-    RunCancelled,
-    RunCancelRequested,
-    RunDeferred,
-    RunFailed,
-    RunLost,
-    RunStarted,
-    RunSucceeded,
-    RunTimedOut,
-    RunTriggered,
-    StoredEvent,
-)
-from jetcron.scheduler.model import Conditions, Job, RetryPolicy
+from jetcron.executors.process import ProcessResult
 
 T0 = datetime(2026, 3, 29, 2, 0, tzinfo=UTC)
 TRIGGER = RunTriggered(
@@ -52,7 +52,7 @@ TRIGGER = RunTriggered(
     target="default",
     job=Job(command=["true"]),
 )
-REF = runner.run_ref(TRIGGER, "pi", fanout=False)
+REF = run_attempt.run_ref(TRIGGER, "pi", fanout=False)
 RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=10, multiplier=2, max_backoff_s=600)
 
 
@@ -81,7 +81,7 @@ def deferred(n: int) -> RunDeferred:
 
 
 def test_fanout_run_id_carries_the_executor() -> None:
-    ref = runner.run_ref(TRIGGER, "reef.pi", fanout=True)
+    ref = run_attempt.run_ref(TRIGGER, "reef.pi", fanout=True)
     assert (ref.run_id, ref.trigger_run_id, ref.subject) == (
         "r1-reef~pi",
         "r1",
@@ -90,7 +90,7 @@ def test_fanout_run_id_carries_the_executor() -> None:
 
 
 def test_run_vars() -> None:
-    assert runner.run_vars(REF, 2) == {
+    assert run_attempt.run_vars(REF, 2) == {
         "JETCRON_RUN_ID": "r1",
         "JETCRON_SCHEDULE": "backup.db",
         "JETCRON_FIRE_TIME": "2026-03-29T02:00:00Z",
@@ -246,7 +246,7 @@ def proc(**fields: Any) -> ProcessResult:
     ],
 )
 def test_from_process(process: ProcessResult, outcome: str, failure_class: str, error: str) -> None:
-    result = runner.from_process(process, cancel_reason="stop")
+    result = run_attempt.from_process(process, cancel_reason="stop")
     assert (result.outcome, result.failure_class, result.error) == (outcome, failure_class, error)
     assert result.duration_s == 1.5
 
@@ -282,7 +282,7 @@ def test_last_try_is_final() -> None:
 def test_permanent_failure_is_never_retried() -> None:
     event, delay = result_event(
         REF,
-        runner.rejected(ValueError("nope")),
+        run_attempt.rejected(ValueError("nope")),
         attempt=1,
         tries=1,
         retry=RETRY,

@@ -8,8 +8,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from jetcron.scheduler import events
-from jetcron.scheduler.events import (
+from jetcron.domain import events
+from jetcron.domain.definition import (
+    CatchUp,
+    Conditions,
+    Job,
+    RetryPolicy,
+    ScheduleDefinition,
+)
+from jetcron.domain.events import (
     AnyEvent,
     Envelope,
     Event,
@@ -36,13 +43,6 @@ from jetcron.scheduler.events import (
     decode,
     encode,
     event_type,
-)
-from jetcron.scheduler.model import (
-    CatchUp,
-    Conditions,
-    Job,
-    RetryPolicy,
-    ScheduleDefinition,
 )
 
 UTC = UTC

@@ -8,12 +8,22 @@ from datetime import UTC, datetime
 import msgspec
 import pytz
 
+from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.spec import parse_spec, validate_tz
 from jetcron.errors import InvalidInput
-from jetcron.scheduler.errors import CommandRejected
-from jetcron.scheduler.model import Conditions, Job, RetryPolicy, ScheduleDefinition
-from jetcron.scheduler.spec import parse_spec, validate_tz
 
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
+
+
+def validate_name(name: str) -> str:
+    """The name, or CommandRejected explaining the rule."""
+    if not NAME_RE.fullmatch(name):
+        raise CommandRejected(
+            f"invalid schedule name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return name
 
 
 def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:

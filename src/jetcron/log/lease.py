@@ -18,8 +18,8 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
-from jetcron.scheduler.errors import AppendFailed, ConcurrencyConflict
-from jetcron.scheduler.publisher import Publisher
+from jetcron.log.errors import AppendFailed, ConcurrencyConflict
+from jetcron.log.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,15 @@ class KvLease:
         *,
         holder: str,
         ttl: int = 5,
-        key: str = "ticker",
+        key: str = subjects.LEASE_KEY,
         bucket: str = subjects.LEASE_BUCKET,
         replicas: int = 1,
     ) -> None:
         self.nc, self.js = nc, nc.jetstream()
         self.holder, self.ttl, self.key, self.bucket = holder, max(1, int(ttl)), key, bucket
         self.replicas = replicas
-        self.subject = f"$KV.{bucket}.{key}"
-        self.stream = f"KV_{bucket}"
+        self.subject = subjects.kv_key(bucket, key)
+        self.stream = subjects.kv_stream(bucket)
         self.changed = asyncio.Event()
         self._valid_until = 0.0
         self._seq = 0
@@ -79,7 +79,7 @@ class KvLease:
         """Create the KV stream (per-message TTL allowed), idempotently."""
         config = StreamConfig(
             name=self.stream,
-            subjects=[f"$KV.{self.bucket}.>"],
+            subjects=[subjects.kv_key(self.bucket, ">")],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             discard=DiscardPolicy.NEW,
@@ -161,3 +161,17 @@ class KvLease:
             await self._publisher.request(self.subject, body, headers)
         except Exception as err:  # noqa: BLE001 - it expires anyway
             log.debug("lease release failed: %s", err)
+
+
+async def lease_holder(
+    nc: Client, *, bucket: str = subjects.LEASE_BUCKET, key: str = subjects.LEASE_KEY
+) -> str | None:
+    """Who holds a lease right now, if anyone (None also when there is no lease bucket yet)."""
+    try:
+        msg = await nc.jetstream().get_last_msg(
+            subjects.kv_stream(bucket), subjects.kv_key(bucket, key)
+        )
+    except Exception:  # noqa: BLE001 - no bucket or no key: no holder
+        return None
+    holder = msgspec.json.decode(msg.data).get("holder") if msg.data else None
+    return str(holder) if holder else None

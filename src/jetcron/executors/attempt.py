@@ -14,10 +14,8 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron import subjects
-from jetcron.executors.admission import Verdict, defer_delay
-from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
-from jetcron.executors.process import ProcessResult
-from jetcron.scheduler.events import (
+from jetcron.domain.definition import Conditions, RetryPolicy
+from jetcron.domain.events import (
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -30,7 +28,9 @@ from jetcron.scheduler.events import (
     RunTriggered,
     StoredEvent,
 )
-from jetcron.scheduler.model import Conditions, RetryPolicy
+from jetcron.executors.admission import Verdict, defer_delay
+from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
+from jetcron.executors.process import ProcessResult
 
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
 RETRY_EARLY_TOLERANCE_S = 1.0

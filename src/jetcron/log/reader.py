@@ -17,9 +17,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from jetcron.domain.events import StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
-from jetcron.scheduler.events import StoredEvent, UnknownEvent, decode
-from jetcron.scheduler.fastsub import description_of, status_of, subscribe_raw
+from jetcron.log.fastsub import description_of, status_of, subscribe_raw
 
 log = logging.getLogger(__name__)
 

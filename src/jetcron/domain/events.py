@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from jetcron.scheduler.model import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from jetcron import subjects
-from jetcron.scheduler.errors import ConcurrencyConflict
-from jetcron.scheduler.events import Envelope, RunSkipped
-from jetcron.scheduler.log import EventLog
+from jetcron.domain.events import Envelope, RunSkipped
+from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.stream import EventLog
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 

@@ -1,8 +1,8 @@
-"""Errors of the scheduler component."""
+"""Errors of the domain: input the decider or the spec language refuses."""
 
 from __future__ import annotations
 
-from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+from jetcron.errors import InvalidInput
 
 
 class InvalidSpec(InvalidInput):
@@ -37,16 +37,3 @@ class ScheduleNotFound(CommandRejected, LookupError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"schedule {name!r} not found")
-
-
-class ConcurrencyConflict(JetcronError):
-    """Someone appended to the subject since we loaded it (JetStream err 10071)."""
-
-    def __init__(self, subject: str, expected: int, detail: str = "") -> None:
-        self.subject = subject
-        self.expected = expected
-        super().__init__(f"{subject}: expected last sequence {expected} {detail}".strip())
-
-
-class AppendFailed(InfrastructureError):
-    """The log did not acknowledge an append after retries."""

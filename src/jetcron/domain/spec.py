@@ -14,7 +14,7 @@ from itertools import islice
 import msgspec
 import pytz
 
-from jetcron.scheduler.errors import InvalidSpec, InvalidTimezone
+from jetcron.domain.errors import InvalidSpec, InvalidTimezone
 
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)

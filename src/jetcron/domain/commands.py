@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
-from jetcron.scheduler.model import DefinitionPatch, ScheduleDefinition
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
+from jetcron.domain.events import StoredEvent
 
 
 class Command(
@@ -64,3 +66,18 @@ AnyCommand = (
 )
 
 command_decoder = msgspec.json.Decoder(AnyCommand)
+
+
+ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error"]
+
+
+class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a command request gets back."""
+
+    ok: bool
+    code: ReplyCode = "ok"
+    error: str = ""
+    events: list[StoredEvent] = []
+
+
+reply_decoder = msgspec.json.Decoder(CommandReply)

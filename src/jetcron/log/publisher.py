@@ -14,8 +14,8 @@ from functools import partial
 import msgspec
 from nats.aio.client import Client
 
-from jetcron.scheduler.errors import AppendFailed, ConcurrencyConflict
-from jetcron.scheduler.fastsub import status_of, subscribe_raw
+from jetcron.log.errors import AppendFailed, ConcurrencyConflict
+from jetcron.log.fastsub import status_of, subscribe_raw
 
 WRONG_LAST_SEQUENCE = 10071
 

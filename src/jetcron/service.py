@@ -11,10 +11,10 @@ from contextlib import AsyncExitStack
 import msgspec
 from nats.aio.client import Client
 
+from jetcron.log.lease import KvLease
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.lease import KvLease
-from jetcron.scheduler.log import EventLog
 from jetcron.scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)

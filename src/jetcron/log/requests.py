@@ -1,0 +1,29 @@
+"""Core NATS request/reply with jetcron's errors: who answered, and what a micro error header says."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from jetcron.errors import ServiceUnavailable
+
+
+async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
+    """Request/reply; ServiceUnavailable when nobody answers (in time)."""
+    try:
+        return await nc.request(subject, payload, timeout=timeout)
+    except NoRespondersError as err:
+        raise ServiceUnavailable(what) from err
+    except NatsTimeout as err:
+        raise ServiceUnavailable(f"{what} within {timeout:g}s") from err
+
+
+def service_error(msg: Msg) -> tuple[str, str] | None:
+    """(code, message) of a nats micro error reply, or None for a normal reply."""
+    headers = msg.headers or {}
+    # why: nats micro's error convention, so other NATS tooling reads our errors too
+    if "Nats-Service-Error-Code" not in headers:
+        return None
+    return headers["Nats-Service-Error-Code"], headers.get("Nats-Service-Error", "")
