@@ -25,6 +25,7 @@ from jetcron.domain.spec import (
     parse_duration,
     parse_spec,
     validate_tz,
+    wall_to_utc,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -555,6 +556,47 @@ def test_fires_between_is_inclusive_of_until_and_limited() -> None:
     assert fires_between("@at 2026-01-01T00:00Z", "UTC", after, until) == []
 
 
+# ---------------------------------------------------------------- wall time to UTC
+
+WALL_TIMES = [
+    pytest.param("2026-06-01T09:00", "Europe/Berlin", "2026-06-01T07:00:00Z", id="summer"),
+    # 02:00 CET -> 03:00 CEST: 02:30 does not exist; the gap ends at 01:00Z
+    pytest.param("2026-03-29T02:30", "Europe/Berlin", "2026-03-29T01:00:00Z", id="spring-gap"),
+    # 03:00 CEST -> 02:00 CET: 02:30 happens twice; the first pass is CEST
+    pytest.param("2026-10-25T02:30", "Europe/Berlin", "2026-10-25T00:30:00Z", id="autumn-overlap"),
+    pytest.param(
+        "2026-10-04T02:15", "Australia/Lord_Howe", "2026-10-03T15:30:00Z", id="lord-howe-30min"
+    ),
+    pytest.param(
+        "2026-09-06T00:30", "America/Santiago", "2026-09-06T04:00:00Z", id="santiago-midnight"
+    ),
+    pytest.param(
+        "2026-06-01T09:00+05:30", "Europe/Berlin", "2026-06-01T03:30:00Z", id="aware-keeps-offset"
+    ),
+]
+
+
+@pytest.mark.parametrize(("wall", "tz", "expected"), WALL_TIMES)
+def test_wall_to_utc(wall: str, tz: str, expected: str) -> None:
+    assert iso(wall_to_utc(datetime.fromisoformat(wall), tz)) == expected
+
+
+@pytest.mark.parametrize(("wall", "tz", "expected"), WALL_TIMES)
+def test_at_fires_at_wall_to_utc(wall: str, tz: str, expected: str) -> None:
+    fire = next_fire(f"@at {wall}", tz, at("2026-01-01T00:00Z"))
+    assert fire is not None and iso(fire) == expected
+
+
+def test_wall_to_utc_keeps_microseconds_of_a_time_that_exists() -> None:
+    got = wall_to_utc(datetime(2026, 6, 1, 9, 0, 0, 500000), "Europe/Berlin")
+    assert got.isoformat() == "2026-06-01T07:00:00.500000+00:00"
+
+
+def test_wall_to_utc_out_of_range() -> None:
+    with pytest.raises(OverflowError):
+        wall_to_utc(datetime(1, 1, 1), "Asia/Tokyo")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -757,3 +799,14 @@ def test_every_is_epoch_aligned(every: int, offset_fraction: float, after: datet
         for f in fires
     )
     assert [b - a for a, b in zip(fires, fires[1:], strict=False)] == [timedelta(seconds=every)] * 2
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(zone=st.sampled_from(ZONES), data=st.data())
+def test_wall_to_utc_is_where_a_fixed_time_cron_fires(zone: str, data: st.DataObject) -> None:
+    # why: one DST rule for @at, --start/--end and cron fires; walk wall time across a transition
+    base = data.draw(st.sampled_from(transitions(zone))).astimezone(oracle_zone(zone))
+    wall = base.replace(tzinfo=None) + timedelta(minutes=data.draw(st.integers(-120, 180)))
+    spec = f"{wall.minute} {wall.hour} {wall.day} {wall.month} *"
+    instant = wall_to_utc(wall, zone)
+    assert next_fire(spec, zone, instant - timedelta(microseconds=1)) == instant, (spec, zone)

@@ -458,14 +458,18 @@ def _every_instants(spec: Spec, after: datetime) -> Iterator[datetime]:
         t += step
 
 
-def _at_instant(spec: Spec, zone: _Zone) -> datetime:
-    at = spec.at
-    assert at is not None
-    if at.tzinfo is not None:
-        return at
-    # why: a naive @at follows the fixed-time rule: first pass of a fold, gap end in a gap
-    instant, exists = zone.resolve((at - _NAIVE_EPOCH) // _SEC)
-    return _EPOCH + timedelta(seconds=instant, microseconds=at.microsecond if exists else 0)
+def wall_to_utc(when: datetime, tz: str) -> datetime:
+    """`when` as aware UTC; a naive `when` is wall time in zone `tz` (for `@at` and bounds).
+
+    A wall time skipped by a spring-forward gap maps to the instant the gap ends, a repeated
+    one to its first pass. OverflowError if the instant is outside datetime's range.
+    """
+    if when.tzinfo is not None:
+        return when.astimezone(_UTC)
+    # why: the fixed-time DST rule of cron fires (README), so a one-off or a bound written
+    # as 02:30 means the same instant as a `30 2 * * *` fire on that day
+    instant, exists = _zone(tz).resolve((when - _NAIVE_EPOCH) // _SEC)
+    return _EPOCH + timedelta(seconds=instant, microseconds=when.microsecond if exists else 0)
 
 
 def _fires(spec: Spec | str, tz: str, after: datetime) -> Iterator[datetime]:
@@ -475,7 +479,8 @@ def _fires(spec: Spec | str, tz: str, after: datetime) -> Iterator[datetime]:
     if parsed.kind == "every":
         return _every_instants(parsed, after)
     if parsed.kind == "at":
-        at = _at_instant(parsed, zone)
+        assert parsed.at is not None
+        at = wall_to_utc(parsed.at, tz)
         return iter([at] if at > after else [])
     instants = _cron_instants(_matcher(parsed), zone, (after - _EPOCH) // _SEC)
     return (_EPOCH + timedelta(seconds=s) for s in instants)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
-import pytz
 
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import parse_spec, validate_tz
+from jetcron.domain.spec import parse_spec, validate_tz, wall_to_utc
 from jetcron.errors import InvalidInput
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -101,9 +100,8 @@ def _to_utc(value: datetime | None, tz: str, label: str) -> datetime | None:
     if value is None:
         return None
     try:
-        if value.tzinfo is None:
-            # why: a bound written without offset means wall time in the schedule's zone.
-            value = pytz.timezone(tz).localize(value)
-        return value.astimezone(UTC)
+        # why: a bound written without offset means wall time in the schedule's zone, read
+        # by the same DST rule as a naive @at
+        return wall_to_utc(value, tz)
     except OverflowError:
         raise CommandRejected(f"{label} {value.isoformat()} is out of range in {tz}") from None

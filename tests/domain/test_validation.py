@@ -1,0 +1,54 @@
+"""Definition validation: naive --start/--end bounds read by the same DST rule as a naive @at."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.spec import next_fire
+from jetcron.domain.validation import validate_definition
+
+BOUNDS = [
+    pytest.param("2026-06-01T09:00", "Europe/Berlin", "2026-06-01T07:00:00+00:00", id="summer"),
+    # 02:00 CET -> 03:00 CEST: 02:30 does not exist; the gap ends at 01:00Z (not 01:30Z)
+    pytest.param("2026-03-29T02:30", "Europe/Berlin", "2026-03-29T01:00:00+00:00", id="spring-gap"),
+    # 03:00 CEST -> 02:00 CET: 02:30 happens twice; the first pass (CEST), not the second
+    pytest.param(
+        "2026-10-25T02:30", "Europe/Berlin", "2026-10-25T00:30:00+00:00", id="autumn-overlap"
+    ),
+    pytest.param(
+        "2026-10-04T02:15", "Australia/Lord_Howe", "2026-10-03T15:30:00+00:00", id="lord-howe-30min"
+    ),
+]
+
+
+def definition(tz: str, **bounds: datetime) -> ScheduleDefinition:
+    """A valid definition in `tz` with the given start/end."""
+    return ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]), tz=tz, **bounds)
+
+
+@pytest.mark.parametrize(("wall", "tz", "expected"), BOUNDS)
+def test_naive_start_is_wall_time_in_the_zone(wall: str, tz: str, expected: str) -> None:
+    got = validate_definition(definition(tz, start=datetime.fromisoformat(wall))).start
+    assert got is not None and got.isoformat() == expected
+
+
+@pytest.mark.parametrize(("wall", "tz", "expected"), BOUNDS)
+def test_naive_end_is_wall_time_in_the_zone(wall: str, tz: str, expected: str) -> None:
+    got = validate_definition(definition(tz, end=datetime.fromisoformat(wall))).end
+    assert got is not None and got.isoformat() == expected
+
+
+@pytest.mark.parametrize(("wall", "tz", "expected"), BOUNDS)
+def test_a_naive_bound_and_a_naive_at_agree(wall: str, tz: str, expected: str) -> None:
+    bound = validate_definition(definition(tz, start=datetime.fromisoformat(wall))).start
+    fire = next_fire(f"@at {wall}", tz, datetime(2026, 1, 1, tzinfo=UTC))
+    assert bound == fire
+
+
+def test_a_bound_out_of_range_is_rejected() -> None:
+    with pytest.raises(CommandRejected, match=r"end 9999-12-31T23:59:00 is out of range"):
+        validate_definition(definition("America/New_York", end=datetime(9999, 12, 31, 23, 59)))
