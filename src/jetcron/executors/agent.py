@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 from nats.aio.client import Client
@@ -29,6 +30,8 @@ from jetcron.domain.events import (
     Envelope,
     RunStarted,
     RunTriggered,
+    ScheduleDeleted,
+    ScheduleUpdated,
     UnknownEvent,
     decode,
     is_final,
@@ -41,14 +44,18 @@ from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
+from jetcron.executors.journal import Entry, EntryMeta, Journal
 from jetcron.executors.process import (
     DEFAULT_PATH,
+    Job,
     build_env,
+    kill_leftovers,
+    read_result,
     resolve_command,
     resolve_cwd,
     run_process,
 )
-from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.publisher import PubAck
 from jetcron.log.stream import EventLog
 
@@ -58,6 +65,13 @@ log = logging.getLogger(__name__)
 
 CANCEL_PREFIX = subjects.CANCELS
 _IDLE_POLL_S = 0.1
+ORPHAN_SHARE = 0.3
+"""A job may outlive its executor this share of ack_wait, waiting to be adopted by its restart.
+
+why: while the executor lives it sends in-progress every ack_wait/3, so JetStream redelivers
+no earlier than 2/3 of ack_wait after its death; the supervisor stops an unadopted job at
+0.3 of it, plus a grace of at most 0.1 (GRACE_SHARE): done before anyone else can start it."""
+GRACE_SHARE = 0.1
 
 
 class ExecutorStats(msgspec.Struct, kw_only=True):
@@ -90,6 +104,13 @@ class _Run:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_reason: str = ""
     handed_back: bool = False
+    raw: bytes = b""
+    """The trigger as delivered (kept in the journal)."""
+    fanout: bool = False
+    adopted: bool = False
+    """Found running in the journal at start: its job outlived our predecessor."""
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    reported: bool = False
 
     def request_cancel(self, reason: str) -> None:
         """An operator or the ticker wants this run stopped."""
@@ -123,6 +144,7 @@ class Executor:
         self._owns_log = event_log is None
         self.clock = clock or SystemClock()
         self.stats = ExecutorStats()
+        self.journal = Journal(Path(config.journal_dir) if config.journal_dir else None)
         self.sampler = HostSampler()
         self._actor = f"executor:{config.name}"
         self._runs: dict[str, _Run] = {}
@@ -177,8 +199,14 @@ class Executor:
         if self._owns_log:
             await self.log.open()
             stack.push_async_callback(_quietly, self.log.close)
+        self.journal.open()
+        stack.callback(self.journal.close)
         sub = await self.nc.subscribe(f"{CANCEL_PREFIX}.*", cb=self._on_cancel)
         stack.push_async_callback(_quietly, sub.unsubscribe)
+        # why: schedule events are plain messages on their subjects too; a delete stops our runs.
+        sched = await self.nc.subscribe(subjects.SCHEDULES, cb=self._on_schedule_event)
+        stack.push_async_callback(_quietly, sched.unsubscribe)
+        await self._reconcile()  # why: before any new work, so no run can start twice here
         js, now = self.nc.jetstream(), self.clock.now()
         self._consumers = []
         for b in bindings(c.name, c.targets, c.tags):
@@ -247,6 +275,121 @@ class Executor:
                 )
                 run.request_cancel(reason)
 
+    async def _on_schedule_event(self, msg: Msg) -> None:
+        envelope = decode(msg.data)
+        if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, ScheduleDeleted):
+            return
+        for run in list(self._runs.values()):
+            if run.ref.schedule_id == envelope.event.schedule_id:
+                log.info(
+                    "executor %s: cancelling %s (schedule deleted)",
+                    self.config.name,
+                    run.ref.run_id,
+                )
+                run.request_cancel("schedule deleted")
+
+    # -- the journal: runs that outlived a crash -----------------------------------------------
+
+    async def _reconcile(self) -> None:
+        """Settle every run our predecessor left: report, adopt or clean up."""
+        for entry in self.journal.entries():
+            run = _run_from(entry, self.config.name)
+            if run is None:
+                await asyncio.to_thread(kill_leftovers, entry.path)
+                self.journal.end(entry.run_id)
+            elif entry.has_result:
+                await self._report_entry(run, entry)
+            elif (job := Job.adopt(entry.path)) is not None:
+                log.info("executor %s: adopting running run %s", self.config.name, run.ref.run_id)
+                self._adopt(run, job, entry)
+            else:
+                log.warning("executor %s: run %s died with its supervisor; it will be redelivered",
+                            self.config.name, run.ref.run_id)  # fmt: skip
+                await asyncio.to_thread(kill_leftovers, entry.path)
+                self.journal.end(entry.run_id)
+
+    def _adopt(self, run: _Run, job: Job, entry: Entry) -> None:
+        run.adopted = True
+        self._runs[run.ref.run_id] = run
+        task = asyncio.create_task(self._finish_adopted(run, job, entry))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finish_adopted(self, run: _Run, job: Job, entry: Entry) -> None:
+        try:
+            reason = await self._stop_reason(run)
+            if reason:
+                run.request_cancel(reason)
+            await job.supervise(run.cancel, None, self.config.output_cap)
+            if run.handed_back:
+                self.journal.end(entry.run_id)
+            else:
+                await self._report_entry(run, entry)
+        except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
+            log.exception(
+                "executor %s: adopted run %s not settled", self.config.name, run.ref.run_id
+            )
+        finally:
+            run.finished.set()
+            self._runs.pop(run.ref.run_id, None)
+
+    async def _report_entry(self, run: _Run, entry: Entry) -> None:
+        """Publish a journaled job's result (unless the log already has a final event)."""
+        assert entry.meta is not None
+        result = read_result(entry.path, self.config.output_cap)
+        if result.abandoned:
+            # why: stopped because no executor held it: no result; the redelivery runs it again.
+            log.warning(
+                "executor %s: run %s was abandoned: %s",
+                self.config.name,
+                run.ref.run_id,
+                result.reason,
+            )
+            self.journal.end(entry.run_id)
+            return
+        history = await self._history(run.ref.subject)
+        if not history.finished:
+            attempt = entry.meta.attempt
+            if history.started < attempt:
+                event = RunStarted(
+                    **run.ref.fields(attempt), pid=result.pid, host_time=self.clock.now()
+                )
+                await self._append(run, event, f"{attempt}:started")
+            outcome = run_attempt.from_process(result, cancel_reason=result.reason)
+            await self._store_result(run, attempt, history.tries, outcome)
+            log.info(
+                "executor %s: reported run %s from the journal", self.config.name, run.ref.run_id
+            )
+        run.reported = True
+        self.journal.end(entry.run_id)
+
+    async def _stop_reason(self, run: _Run, history: RunHistory | None = None) -> str:
+        """Why a run must not (go on) run: a cancel request or its schedule's state; else ""."""
+        history = history or await self._history(run.ref.subject)
+        if history.cancel_reason is not None:
+            return history.cancel_reason or "cancel requested"
+        subject = subjects.schedule(run.ref.name)
+        last = await self.log.last(subject)
+        if last is None:
+            return ""
+        # why: the last event answers unless it is an update (which leaves the status as it was).
+        events = (
+            [last]
+            if not isinstance(last.event, ScheduleUpdated)
+            else (await self.log.load(subject))[0]
+        )
+        return run_attempt.schedule_stop(run.trigger, events) or ""
+
+    async def _held_elsewhere(self, run_id: str) -> str | None:
+        """The live executor (not us) whose heartbeat says it runs this run, if any."""
+        try:
+            infos = await list_executors(self.nc)
+        except Exception:  # noqa: BLE001 - no liveness data: the log's rules decide
+            return None
+        return next(
+            (i.name for i in infos if i.name != self.config.name and run_id in i.running), None
+        )
+
     # -- one message ---------------------------------------------------------------------------
 
     async def _handle(self, msg: Msg, consumer: Consumer) -> None:
@@ -274,11 +417,23 @@ class Executor:
             await msg.term()
             return
         ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
-        run = _Run(ref, envelope.event, envelope.id)
-        if run.ref.run_id in self._runs:
+        run = _Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
+        held = self._runs.get(run.ref.run_id)
+        if held is not None and held.adopted:
+            # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
+            await held.finished.wait()
+            await (msg.ack() if held.reported else msg.nak())
+            return
+        if held is not None:
             # why: redelivered while we still run it (a missed in-progress): never run it twice.
             self.stats.duplicates += 1
             await msg.nak(delay=self.config.ack_wait_s)
+            return
+        entry = self.journal.get(run.ref.run_id)
+        if entry is not None and entry.has_result:
+            # why: its job finished here but storing the result failed: report, never re-run.
+            await self._report_entry(run, entry)
+            await msg.ack()
             return
         self._runs[run.ref.run_id] = run
         try:
@@ -297,6 +452,12 @@ class Executor:
             await msg.nak(delay=step.delay_s)
         elif isinstance(step, run_attempt.CancelNow):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
+        elif reason := await self._stop_reason(run, history):
+            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
+        elif history.started and (holder := await self._held_elsewhere(run.ref.run_id)):
+            # why: a previous attempt is still alive on another host (it adopted it): wait.
+            log.info("executor %s: %s still runs on %s", self.config.name, run.ref.run_id, holder)
+            await msg.nak(delay=self.config.ack_wait_s / 2)
         elif run.trigger.conditions is None or await self._admitted(run, msg, history):
             await self._attempt(run, msg, history)
 
@@ -343,11 +504,14 @@ class Executor:
             result = await self._execute(run, history.attempt)
         if run.handed_back:
             self.stats.handed_back += 1
+            self.journal.end(run.ref.run_id)
             await msg.nak()  # why: no final event, so whoever gets it next runs it
             return
         if result.outcome == "cancelled":
             result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
         await self._record(run, msg, history, result)
+        # why: only once the result is stored; if that failed, the entry reports it later.
+        self.journal.end(run.ref.run_id)
 
     async def _execute(self, run: _Run, attempt: int) -> RunResult:
         started: list[asyncio.Task[PubAck]] = []
@@ -375,9 +539,13 @@ class Executor:
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
             env = build_env(job.env, run_attempt.run_vars(run.ref, attempt))
+            meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
+            run_dir = self.journal.begin(run.ref.run_id, meta)
             result = await run_process(
-                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s, grace=c.kill_grace_s,
+                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
+                grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
                 output_cap=c.output_cap, cancel=run.cancel, on_start=on_start,
+                run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
             )  # fmt: skip
         except InvalidInput as err:
             return run_attempt.rejected(err)
@@ -401,17 +569,24 @@ class Executor:
         return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
 
     async def _record(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
-        event, delay = run_attempt.result_event(
-            run.ref, result, attempt=history.attempt, tries=history.tries,
-            retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
-        )  # fmt: skip
-        await self._append(run, event, f"{history.attempt}:result")
-        self._count(event, delay)
+        delay = await self._store_result(run, history.attempt, history.tries, result)
         # why: ack/nak only once the result is stored; a crash before this means redelivery.
         if delay is None:
             await msg.ack()
         else:
             await msg.nak(delay=delay)
+
+    async def _store_result(
+        self, run: _Run, attempt: int, tries: int, result: RunResult
+    ) -> float | None:
+        """Append the attempt's final (or retrying) event; the retry delay, if any."""
+        event, delay = run_attempt.result_event(
+            run.ref, result, attempt=attempt, tries=tries,
+            retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
+        )  # fmt: skip
+        await self._append(run, event, f"{attempt}:result")
+        self._count(event, delay)
+        return delay
 
     async def _append(self, run: _Run, event: AnyEvent, key: str) -> PubAck:
         envelope = Envelope(
@@ -426,6 +601,18 @@ class Executor:
         setattr(self.stats, name, getattr(self.stats, name) + 1)
         if delay is not None:
             self.stats.retried += 1
+
+
+def _run_from(entry: Entry, executor: str) -> _Run | None:
+    """The run of a journal entry (None if the entry is torn or its trigger unreadable)."""
+    if entry.meta is None:
+        return None
+    envelope = decode(entry.meta.trigger.encode())
+    if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
+        return None
+    ref = run_attempt.run_ref(envelope.event, executor, fanout=entry.meta.fanout)
+    raw = entry.meta.trigger.encode()
+    return _Run(ref, envelope.event, envelope.id, raw=raw, fanout=entry.meta.fanout)
 
 
 async def _quietly(close: Callable[[], Awaitable[object]]) -> None:

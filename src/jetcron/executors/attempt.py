@@ -26,6 +26,10 @@ from jetcron.domain.events import (
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
+    ScheduleCreated,
+    ScheduleDeleted,
+    SchedulePaused,
+    ScheduleResumed,
     StoredEvent,
 )
 from jetcron.executors.admission import Verdict, defer_delay
@@ -190,6 +194,33 @@ def gate(history: RunHistory, now: datetime) -> Finished | CancelNow | NotYet | 
     return Go()
 
 
+def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> str | None:
+    """Why a trigger must not start given its schedule's events (all, or the last one); else None.
+
+    A deleted schedule (or one deleted and created again: another schedule id) runs nothing
+    more; a paused one starts no clock trigger not yet started (a manual one still runs).
+    """
+    status: str | None = None
+    others = False
+    for stored in lifecycle:
+        event = stored.envelope.event
+        if getattr(event, "schedule_id", None) != trigger.schedule_id:
+            others = True
+            continue
+        match event:
+            case ScheduleCreated() | ScheduleResumed():
+                status = "active"
+            case SchedulePaused():
+                status = "paused"
+            case ScheduleDeleted():
+                status = "deleted"
+    if status == "deleted" or (status is None and others):
+        return "schedule deleted"
+    if status == "paused" and not trigger.manual:
+        return "schedule paused before the run started"
+    return None
+
+
 class Admit(msgspec.Struct, frozen=True):
     """Run now; `forced` when the deferral expired with on_expire=force."""
 
@@ -285,6 +316,12 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
     }
     if result.cancelled:
         return RunResult(outcome="cancelled", error=cancel_reason, **common)
+    if result.abandoned:
+        # why: its supervisor stopped it, nobody held the run; another attempt may follow.
+        error = result.reason or "the job was abandoned"
+        return RunResult(
+            outcome="failed", failure_class=FailureClass.TRANSIENT.value, error=error, **common
+        )
     cls = classify(result)
     if cls is None:
         return RunResult(outcome="succeeded", **common)

@@ -1,21 +1,21 @@
-"""Run one job command as a child process tree: capture, cap, time out, kill the whole tree."""
+"""Run one job command under its supervisor; resolve its argv, cwd and environment."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import errno
 import os
 import shutil
 import signal
-import time
+import sys
+import tempfile
+from asyncio.subprocess import Process
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
 
 import msgspec
-import psutil
 
+from jetcron.executors import supervisor
 from jetcron.executors.errors import (
     ExecutableNotAllowed,
     InvalidCommand,
@@ -25,22 +25,23 @@ from jetcron.executors.errors import (
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _PASSTHROUGH_ENV = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
-_CHUNK = 65536
-_POLL_S = 0.05
-# why: an escaped grandchild can hold our pipes open forever; after the child is gone
-# (or killed) we read what is already buffered and then stop waiting.
-_DRAIN_AFTER_EXIT_S = 1.0
-_KILL_WAIT_S = 1.0
+_SUPERVISOR = Path(supervisor.__file__)
+_ADOPTED_POLL_S = 0.1
+_KILL_WAIT_S = 5.0
 
 
 class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What happened to one child process; a failing job is data, not an exception."""
+    """What happened to one job process; a failing job is data, not an exception."""
 
     exit_code: int | None
     """The exit status, or None if the child was killed by a signal."""
     signal: int | None = None
     timed_out: bool = False
     cancelled: bool = False
+    abandoned: bool = False
+    """Stopped by its supervisor because no executor held the run any more."""
+    reason: str = ""
+    """Why it was cancelled or abandoned, as the supervisor recorded it."""
     stdout: str = ""
     """The first `output_cap` bytes of stdout, decoded as UTF-8 with replacement."""
     stderr: str = ""
@@ -50,37 +51,174 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     pid: int | None = None
 
 
-class _Ending(enum.Enum):
-    """Why we stopped waiting for the child."""
+class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What the supervisor runs (spec.json)."""
 
-    EXITED = enum.auto()
-    TIMED_OUT = enum.auto()
-    CANCELLED = enum.auto()
+    argv: list[str]
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+    timeout_s: float | None = None
+    grace_s: float = 5.0
+    orphan_after_s: float = 0.0
+    """How long the job may outlive its executor, waiting to be adopted."""
 
 
-class _Capture:
-    """Keeps the first `cap` bytes of a stream and drains (discards) the rest."""
+class Job:
+    """A job under its supervisor (see supervisor.py): start or adopt, cancel, wait, result."""
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.data = bytearray()
-        self.truncated = False
+    def __init__(
+        self, run_dir: Path, sup: tuple[int, int | None], pid: int, proc: Process | None = None
+    ) -> None:
+        self.run_dir, self.sup, self.pid, self._proc = run_dir, sup, pid, proc
 
-    async def drain(self, stream: asyncio.StreamReader | None) -> None:
-        """Read the stream to EOF, keeping only the first `cap` bytes."""
-        if stream is None:
+    @classmethod
+    async def start(cls, run_dir: Path, spec: JobSpec) -> Job | ProcessResult:
+        """Spawn the supervisor (which spawns the job); a ProcessResult if it could not start."""
+        log_fd = _prepare(run_dir, spec)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", str(_SUPERVISOR), str(run_dir),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=log_fd, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(log_fd)
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        if not line.strip():
+            await proc.wait()
+            return _spawn_failure(run_dir, spec)
+        return cls(run_dir, (proc.pid, supervisor.proc_start(proc.pid)), int(line), proc)
+
+    @classmethod
+    def adopt(cls, run_dir: Path) -> Job | None:
+        """Take over a job whose executor died (None if its supervisor is gone too)."""
+        try:
+            info = msgspec.json.decode((run_dir / "job.json").read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return None
+        (sup_pid, sup_start), (pid, _) = info["supervisor"], info["job"]
+        if not supervisor.alive(sup_pid, sup_start):
+            return None
+        claim(run_dir)
+        return cls(run_dir, (sup_pid, sup_start), pid)
+
+    def cancel(self, reason: str, *, now: bool = False) -> None:
+        """Ask the supervisor to stop the job (with its grace period, or `now`)."""
+        supervisor.write_atomic(self.run_dir / ("kill" if now else "cancel"), reason or "cancelled")
+
+    async def wait(self) -> None:
+        """Until the supervisor has finished (the job and its descendants are gone)."""
+        if self._proc is not None:
+            await self._proc.wait()
             return
-        # why: reading on past the cap keeps the child from blocking on a full pipe.
-        while chunk := await stream.read(_CHUNK):
-            room = self.cap - len(self.data)
-            if len(chunk) > room:
-                self.truncated = True
-            if room > 0:
-                self.data += chunk[:room]
+        # why: an adopted supervisor is not our child: nothing to await but its pid.
+        while supervisor.alive(*self.sup):  # noqa: ASYNC110
+            await asyncio.sleep(_ADOPTED_POLL_S)
 
-    def text(self) -> str:
-        """The captured bytes as text."""
-        return self.data.decode("utf-8", errors="replace")
+    async def supervise(
+        self, cancel: asyncio.Event | None, on_start: Callable[[int], None] | None, cap: int
+    ) -> ProcessResult:
+        """Report the start, wait for the end (forwarding `cancel`), and read the result."""
+        try:
+            if on_start is not None:
+                on_start(self.pid)
+            await self._until_done(cancel)
+        except BaseException:
+            # why: our caller is going away; leave no job behind and do not wait for a grace.
+            self.cancel("the executor stopped waiting", now=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.wait()), _KILL_WAIT_S)
+            raise
+        return read_result(self.run_dir, cap)
+
+    async def _until_done(self, cancel: asyncio.Event | None) -> None:
+        done = asyncio.ensure_future(self.wait())
+        if cancel is None:
+            await done
+            return
+        cancelled = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({done, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+            if not done.done():
+                self.cancel("cancelled")
+            await done
+        finally:
+            for task in (done, cancelled):
+                task.cancel()
+            await asyncio.gather(done, cancelled, return_exceptions=True)
+
+
+def _prepare(run_dir: Path, spec: JobSpec) -> int:
+    """Write the run's journal entry (spec, owner); the fd of the supervisor's own log."""
+    # why: small local files, no fsync: cheaper inline than a thread hop on the start path.
+    run_dir.mkdir(parents=True, exist_ok=True)
+    supervisor.write_atomic(run_dir / "spec.json", msgspec.json.encode(spec).decode())
+    claim(run_dir)
+    return os.open(run_dir / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def claim(run_dir: Path) -> None:
+    """Make this process the run's owner (the supervisor watches it)."""
+    me = os.getpid()
+    supervisor.write_atomic(run_dir / "owner", f"{me} {supervisor.proc_start(me)}")
+
+
+def read_result(run_dir: Path, cap: int) -> ProcessResult:
+    """The supervisor's result.json with the captured output (a missing one: the job is lost)."""
+    try:
+        r = msgspec.json.decode((run_dir / "result.json").read_bytes())
+    except (OSError, msgspec.DecodeError):
+        r = {"ending": "abandoned", "reason": "the run's supervisor died without a result"}
+    out, out_cut = _capture(run_dir / "stdout", cap)
+    err, err_cut = _capture(run_dir / "stderr", cap)
+    ending = r.get("ending", "exited")
+    if ending == "abandoned" and r.get("reason"):
+        err = (err + "\n" if err else "") + f"jetcron: {r['reason']}"
+    return ProcessResult(
+        exit_code=r.get("exit_code"), signal=r.get("signal"),
+        timed_out=ending == "timed_out", cancelled=ending in ("cancelled", "killed"),
+        abandoned=ending == "abandoned", reason=r.get("reason", ""), stdout=out, stderr=err,
+        stdout_truncated=out_cut, stderr_truncated=err_cut,
+        duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"),
+    )  # fmt: skip
+
+
+def kill_leftovers(run_dir: Path) -> None:
+    """SIGKILL what is left of a job whose supervisor died (pid and start time must match)."""
+    try:
+        info = msgspec.json.decode((run_dir / "job.json").read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return
+    pid, start = info["job"]
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)  # why: the group outlives its leader
+    if supervisor.alive(pid, start):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _capture(path: Path, cap: int) -> tuple[str, bool]:
+    """The first `cap` bytes of an output file as text, and whether there was more."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(cap + 1)
+    except OSError:
+        return "", False
+    return data[:cap].decode("utf-8", errors="replace"), len(data) > cap
+
+
+def _spawn_failure(run_dir: Path, spec: JobSpec) -> ProcessResult:
+    """The job never started: like a shell (126/127), or InvalidWorkingDir for a bad cwd."""
+    try:
+        r = msgspec.json.decode((run_dir / "result.json").read_bytes())
+    except (OSError, msgspec.DecodeError) as err:
+        raise OSError(f"the run's supervisor did not start: {err}") from err
+    if r.get("spawn_error") == "cwd":
+        raise InvalidWorkingDir(spec.cwd or ".", r.get("error", "cannot enter it"))
+    if r.get("spawn_error"):
+        raise OSError(r.get("error", "cannot start the job"))  # why: a host fault, not the job's
+    return ProcessResult(exit_code=r.get("exit_code"), stderr=r.get("error", ""), duration_s=0)
 
 
 async def run_process(
@@ -88,226 +226,36 @@ async def run_process(
     *,
     cwd: str | None = None,
     env: dict[str, str] | None = None,
-    # why: the job's own time limit, not a wrapper deadline: on expiry we must kill the tree
-    # and report timed_out, which a caller's asyncio.timeout() could not do.
+    # why: the job's own time limit, enforced by its supervisor (also across executor
+    # restarts), not a wrapper deadline a caller's asyncio.timeout() could give.
     timeout: float | None = None,  # noqa: ASYNC109
     grace: float = 5.0,
     output_cap: int = 65536,
     cancel: asyncio.Event | None = None,
     on_start: Callable[[int], None] | None = None,
+    run_dir: Path | None = None,
+    orphan_after: float = 0.0,
 ) -> ProcessResult:
-    """Run `argv` in its own session; on timeout or `cancel`, terminate then kill its tree."""
+    """Run `argv` under a supervisor; on timeout or `cancel` it stops the job's whole tree.
+
+    `run_dir` is the run's journal entry (kept for the caller); without one a temporary
+    directory is used and removed, and the job dies with this process (`orphan_after` 0).
+    """
     if not argv or not argv[0]:
         raise InvalidCommand("the command is empty")
-    started = time.monotonic()
-    proc = await _spawn(argv, cwd, env)
-    if isinstance(proc, ProcessResult):
-        return msgspec.structs.replace(proc, duration_s=time.monotonic() - started)
-    out, err = _Capture(output_cap), _Capture(output_cap)
-    drains = [
-        asyncio.create_task(out.drain(proc.stdout)),
-        asyncio.create_task(err.drain(proc.stderr)),
-    ]
-    exited = asyncio.create_task(_wait_exit(proc))
-    try:
-        ending = await _supervise(proc, exited, on_start, timeout, cancel, grace)
-    finally:
-        await _release(proc, exited, drains)
-    return _result(proc, ending, out, err, time.monotonic() - started)
-
-
-async def _spawn(
-    argv: list[str], cwd: str | None, env: dict[str, str] | None
-) -> asyncio.subprocess.Process | ProcessResult:
-    """Start the child, or describe why it could not start the way a shell would (126/127)."""
-    try:
-        return await asyncio.create_subprocess_exec(
-            argv[0],
-            *argv[1:],
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        # why: subprocess reports a failed chdir with the cwd as filename; that is the
-        # job's configuration, not a command failure.
-        if cwd is not None and exc.filename == cwd:
-            raise InvalidWorkingDir(cwd, exc.strerror or "cannot enter it") from exc
-        if isinstance(exc, FileNotFoundError):
-            return ProcessResult(
-                exit_code=127, stderr=f"{argv[0]}: command not found", duration_s=0
-            )
-        if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC:
-            return ProcessResult(exit_code=126, stderr=f"{argv[0]}: {exc.strerror}", duration_s=0)
-        raise  # why: EMFILE/EAGAIN/ENOMEM at spawn are host faults, not the job's failure
-
-
-async def _supervise(
-    proc: asyncio.subprocess.Process,
-    exited: asyncio.Task[int],
-    on_start: Callable[[int], None] | None,
-    time_limit: float | None,
-    cancel: asyncio.Event | None,
-    grace: float,
-) -> _Ending:
-    """Wait for the child to exit, the timeout or `cancel`; stop the tree on the latter two."""
-    # why: pin the child's identity (pid + start time) while it cannot have been reaped yet,
-    # so that a later signal can never hit an unrelated process that reused the pid.
-    root = _process(proc.pid)
-    try:
-        if on_start is not None:
-            on_start(proc.pid)
-        ending = await _await_ending(exited, time_limit, cancel)
-    except BaseException:
-        # why: our caller is going away (task cancelled, or on_start raised); leave no
-        # orphans behind and do not make it wait for a grace period.
-        await _stop_tree(root, proc.pid, exited, grace=0.0)
-        raise
-    if ending is not _Ending.EXITED:
-        await _stop_tree(root, proc.pid, exited, grace)
-    return ending
-
-
-async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
-    """Return the exit status as soon as the child exits."""
-    # why: Process.wait() (3.11) also waits for both pipes to close, which a grandchild
-    # that outlives the child can delay forever; returncode is set at exit, so poll it.
-    waiter = asyncio.ensure_future(proc.wait())
-    try:
-        while proc.returncode is None:
-            await asyncio.wait({waiter}, timeout=_POLL_S)
-        return proc.returncode
-    finally:
-        waiter.cancel()
-        await asyncio.gather(waiter, return_exceptions=True)
-
-
-async def _await_ending(
-    exited: asyncio.Task[int], time_limit: float | None, cancel: asyncio.Event | None
-) -> _Ending:
-    """Whichever comes first: the child's exit, the timeout or the cancel event."""
-    cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
-    waiters: set[asyncio.Future[Any]] = {exited}
-    if cancelled is not None:
-        waiters.add(cancelled)
-    try:
-        done, _ = await asyncio.wait(
-            waiters, timeout=time_limit, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        if cancelled is not None:
-            cancelled.cancel()
-            await asyncio.gather(cancelled, return_exceptions=True)
-    if exited in done:
-        return _Ending.EXITED  # why: a child that finished as cancel arrived did finish
-    return _Ending.CANCELLED if cancelled in done else _Ending.TIMED_OUT
-
-
-async def _stop_tree(
-    root: psutil.Process | None, pgid: int, exited: asyncio.Task[int], grace: float
-) -> None:
-    """SIGTERM the child's tree and group, wait up to `grace`, then SIGKILL what is left."""
-    # why: take the snapshot before signalling, so descendants that left the group
-    # (setsid) are still known by pid when we come back to kill them.
-    tree = await asyncio.to_thread(_snapshot, root)
-    _signal_tree(tree, pgid, signal.SIGTERM)
-    await _wait_gone(exited, tree, grace)
-    if not exited.done():
-        tree += await asyncio.to_thread(_snapshot, root)
-    # why: the group kill is unconditional: it also reaches members forked after the snapshot.
-    _signal_tree(_alive(tree), pgid, signal.SIGKILL)
-    # why: SIGKILL is delivered asynchronously; wait (bounded) so that on return the tree is dead.
-    await _wait_gone(exited, tree, _KILL_WAIT_S)
-    await asyncio.shield(exited)
-
-
-async def _wait_gone(exited: asyncio.Task[int], tree: list[psutil.Process], within: float) -> None:
-    """Poll until the child has exited and its tree is dead, for at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while not (exited.done() and not _alive(tree)):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(_POLL_S, remaining))
-
-
-def _process(pid: int) -> psutil.Process | None:
-    """The psutil handle of a process, or None if it is already gone."""
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
-
-
-def _snapshot(root: psutil.Process | None) -> list[psutil.Process]:
-    """The process and all its descendants, as far as /proc knows them now."""
-    if root is None:
-        return []
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """The processes that still run (zombies count as gone)."""
-    alive = []
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p)
-    return alive
-
-
-def _signal_tree(procs: list[psutil.Process], pgid: int, sig: signal.Signals) -> None:
-    """Send `sig` to every process given and to the process group `pgid`."""
-    for p in procs:
-        # why: psutil checks the pid was not reused by another process before signalling.
-        with contextlib.suppress(psutil.Error):
-            p.send_signal(sig)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-async def _release(
-    proc: asyncio.subprocess.Process, exited: asyncio.Task[int], drains: list[asyncio.Task[None]]
-) -> None:
-    """Finish reading what is buffered (bounded), then close the pipes."""
-    try:
-        if exited.done():
-            await asyncio.wait(drains, timeout=_DRAIN_AFTER_EXIT_S)
-    finally:
-        for task in (*drains, exited):
-            task.cancel()
-        await asyncio.gather(*drains, exited, return_exceptions=True)
-        # why: with a pipe still held open by an escaped grandchild asyncio never closes
-        # the transport itself (3.11 has no public API for it) and would warn on GC.
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
-
-
-def _result(
-    proc: asyncio.subprocess.Process, ending: _Ending, out: _Capture, err: _Capture, duration: float
-) -> ProcessResult:
-    """Build the result from the exit status and the captures."""
-    code = proc.returncode
-    killed_by = -code if code is not None and code < 0 else None
-    return ProcessResult(
-        exit_code=None if killed_by is not None else code,
-        signal=killed_by,
-        timed_out=ending is _Ending.TIMED_OUT,
-        cancelled=ending is _Ending.CANCELLED,
-        stdout=out.text(),
-        stderr=err.text(),
-        stdout_truncated=out.truncated,
-        stderr_truncated=err.truncated,
-        duration_s=duration,
-        pid=proc.pid,
+    temp = run_dir is None
+    where = Path(tempfile.mkdtemp(prefix="jetcron-run-")) if run_dir is None else run_dir
+    spec = JobSpec(
+        argv=argv, cwd=cwd, env=env, timeout_s=timeout, grace_s=grace, orphan_after_s=orphan_after
     )
+    try:
+        job = await Job.start(where, spec)
+        if isinstance(job, ProcessResult):
+            return job
+        return await job.supervise(cancel, on_start, output_cap)
+    finally:
+        if temp:
+            shutil.rmtree(where, ignore_errors=True)
 
 
 def build_env(

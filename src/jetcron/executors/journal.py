@@ -1,0 +1,121 @@
+"""The executor's local journal: one directory per run it holds, kept until the result is stored.
+
+  <root>/.lock            flock: one executor per journal (a dead holder's lock is released)
+  <root>/<run_id>/meta.json   the trigger, fan-out flag and attempt (written before the job starts)
+  <root>/<run_id>/...         the supervisor's files (spec, owner, job.json, output, result.json)
+
+An entry outlives a crash of the executor; on start the executor reconciles every entry
+before it takes new work (see agent.py): a finished job's result is published, a running
+one is adopted, a dead one is cleaned up. The entry goes once its final event is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from jetcron.errors import InvalidInput
+from jetcron.executors.supervisor import write_atomic
+
+
+class JournalBusy(InvalidInput):
+    """Another executor holds this journal directory."""
+
+    def __init__(self, root: Path, holder: str) -> None:
+        self.root = root
+        super().__init__(
+            f"journal {root} is in use by another executor ({holder}); "
+            "give each executor on a host its own --name or --journal-dir"
+        )
+
+
+class EntryMeta(msgspec.Struct, frozen=True, kw_only=True):
+    """What the executor needs to report a run it no longer remembers."""
+
+    trigger: str
+    """The trigger's envelope, as it was delivered (JSON)."""
+    fanout: bool
+    attempt: int
+
+
+class Entry(msgspec.Struct, frozen=True):
+    """One run in the journal."""
+
+    run_id: str
+    path: Path
+    meta: EntryMeta | None
+    """None if the entry is torn (the executor died while writing it)."""
+
+    @property
+    def has_result(self) -> bool:
+        """The supervisor finished and wrote its result."""
+        return (self.path / "result.json").exists()
+
+
+class Journal:
+    """The runs this executor holds, on local disk."""
+
+    def __init__(self, root: Path | None) -> None:
+        self._temp = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="jetcron-journal-")) if root is None else root
+        self._lock: int | None = None
+
+    def open(self) -> Journal:
+        """Create the directory and take its lock; JournalBusy if another executor has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise JournalBusy(self.root, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self._lock = fd
+        return self
+
+    def close(self) -> None:
+        """Release the lock (a temporary journal is removed)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+        if self._temp:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def path(self, run_id: str) -> Path:
+        """The directory of a run."""
+        return self.root / run_id
+
+    def begin(self, run_id: str, meta: EntryMeta) -> Path:
+        """Record a run before its job starts; its directory."""
+        path = self.path(run_id)
+        path.mkdir(parents=True, exist_ok=True)
+        write_atomic(path / "meta.json", msgspec.json.encode(meta).decode())
+        return path
+
+    def get(self, run_id: str) -> Entry | None:
+        """The entry of a run, if there is one."""
+        path = self.path(run_id)
+        return self._entry(path) if path.is_dir() else None
+
+    def entries(self) -> list[Entry]:
+        """Every run in the journal."""
+        return [self._entry(p) for p in sorted(self.root.iterdir()) if p.is_dir()]
+
+    def end(self, run_id: str) -> None:
+        """Forget a run: its final event is stored (or it was handed back)."""
+        shutil.rmtree(self.path(run_id), ignore_errors=True)
+
+    @staticmethod
+    def _entry(path: Path) -> Entry:
+        meta = None
+        with contextlib.suppress(OSError, msgspec.DecodeError):
+            meta = msgspec.json.decode((path / "meta.json").read_bytes(), type=EntryMeta)
+        return Entry(path.name, path, meta)

@@ -1,0 +1,276 @@
+"""The per-run supervisor: owns one job's life, also while its executor is dead.
+
+Runs as its own small process (`python -I -S supervisor.py RUN_DIR`, stdlib only, so it
+starts in ~15 ms and needs nothing from the executor's environment), in its own session, as
+a child subreaper: every descendant of the job that is orphaned (daemonizing tools, `setsid`)
+is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_DIR:
+
+  spec.json    written by the executor: argv, cwd, env, timeout, grace, orphan_after
+  owner        "pid starttime" of the executor that holds the run (rewritten on adoption)
+  job.json     written here: this supervisor's and the job's pid and start time
+  stdout/err   the job's output, straight to files (a dead executor loses none of it)
+  cancel       created by the executor: stop the job (its text is the reason); `kill`: now
+  result.json  written here, atomically, when the job and all its descendants are gone
+
+It enforces the timeout itself, from its own start, so a timeout holds across executor
+restarts. When its owner dies it waits `orphan_after` seconds for a new owner (a restarted
+executor adopting the run); if none comes it stops the job and reports `abandoned`, which
+the executor sizes to end well before JetStream can redeliver the trigger elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+POLL_S = 0.02
+OWNER_CHECK_S = 0.25
+KILL_WAIT_S = 1.0
+AFTER_EXIT_GRACE_S = 0.5
+"""Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def proc_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (its identity with the pid), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # why: the command name may contain spaces and parentheses; fields follow the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        return None  # a zombie has finished
+    return int(fields[19])
+
+
+def alive(pid: int, start: int | None) -> bool:
+    """True if this exact process (pid and start time) still runs."""
+    return start is not None and proc_start(pid) == start
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Write a file so that a reader sees the old content or the whole new one."""
+    # why: no fsync: the journal must survive a crash of a process, and the page cache does;
+    # a crash of the host kills the job as well, and a torn entry then reads as lost.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(data)
+    os.replace(tmp, path)
+
+
+def _children_map() -> dict[int, list[int]]:
+    """ppid -> pids, for every live process."""
+    kids: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            kids.setdefault(int(fields[1]), []).append(int(name))
+    return kids
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid`."""
+    kids, found, todo = _children_map(), [], [pid]
+    while todo:
+        for child in kids.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class Supervisor:
+    """One job, from spawn to result.json."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.spec: dict[str, Any] = json.loads((run_dir / "spec.json").read_text())
+        self.terminated = ""
+        self.status: int | None = None
+        self.job_pid = 0
+
+    def run(self) -> None:
+        """Spawn, watch, stop, report."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        _become_subreaper()
+        started = time.monotonic()
+        job = self._spawn()
+        if job is None:
+            return
+        self.job_pid = job.pid
+        me = os.getpid()
+        job_json = {"supervisor": [me, proc_start(me)], "job": [job.pid, proc_start(job.pid)]}
+        write_atomic(self.dir / "job.json", json.dumps(job_json))
+        _announce(f"{job.pid}\n")
+        ending, reason = self._watch(started)
+        grace = 0.0 if ending == "killed" else float(self.spec.get("grace_s", 5.0))
+        if ending == "exited":
+            grace = min(grace, AFTER_EXIT_GRACE_S)
+        self._stop_all(grace)
+        self._report(ending, reason, time.monotonic() - started)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.terminated = f"supervisor got signal {signum}"
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        argv, cwd = self.spec["argv"], self.spec.get("cwd")
+        try:
+            with open(self.dir / "stdout", "wb") as out, open(self.dir / "stderr", "wb") as err:
+                return subprocess.Popen(
+                    argv, cwd=cwd, env=self.spec.get("env"), stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=err, start_new_session=True,
+                )  # fmt: skip
+        except OSError as exc:
+            self._spawn_failed(exc, argv[0], cwd)
+            _announce("")
+            return None
+
+    def _spawn_failed(self, exc: OSError, program: str, cwd: str | None) -> None:
+        # why: report it the way a shell would (127 not found, 126 not executable); a bad
+        # cwd is the job's configuration, which the executor reports as invalid input.
+        result: dict[str, object]
+        if cwd is not None and exc.filename == cwd:
+            result = {"spawn_error": "cwd", "error": exc.strerror or "cannot enter it"}
+        elif isinstance(exc, FileNotFoundError):
+            result = {"exit_code": 127, "error": f"{program}: command not found"}
+        elif isinstance(exc, PermissionError) or exc.errno == 8:  # ENOEXEC
+            result = {"exit_code": 126, "error": f"{program}: {exc.strerror}"}
+        else:
+            result = {"spawn_error": "host", "error": f"{program}: {exc.strerror}"}
+        write_atomic(self.dir / "result.json", json.dumps(result))
+
+    def _watch(self, started: float) -> tuple[str, str]:
+        """Until the job exits, times out, is cancelled or abandoned: (ending, reason)."""
+        timeout = self.spec.get("timeout_s")
+        deadline = started + float(timeout) if timeout else None
+        orphan_after = float(self.spec.get("orphan_after_s", 0.0))
+        orphaned_since: float | None = None
+        next_owner_check = 0.0
+        while True:
+            self._reap()
+            if self.status is not None:
+                return "exited", ""
+            now = time.monotonic()
+            if (self.dir / "kill").exists():
+                return "killed", _read(self.dir / "kill")
+            if (self.dir / "cancel").exists():
+                return "cancelled", _read(self.dir / "cancel")
+            if self.terminated:
+                return "cancelled", self.terminated
+            if deadline is not None and now >= deadline:
+                return "timed_out", ""
+            if now >= next_owner_check:
+                next_owner_check = now + OWNER_CHECK_S
+                if _owner_alive(self.dir / "owner"):
+                    orphaned_since = None
+                else:
+                    orphaned_since = orphaned_since or now
+                    if now - orphaned_since >= orphan_after:
+                        return "abandoned", "its executor died and did not come back in time"
+            time.sleep(POLL_S)
+
+    def _reap(self) -> None:
+        """Collect every exited child (we are the subreaper), noting the job's status."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.job_pid and self.status is None:
+                self.status = status
+
+    def _stop_all(self, grace: float) -> None:
+        """SIGTERM the job's group and every descendant, wait `grace`, SIGKILL what is left."""
+        me = os.getpid()
+        self._signal(descendants(me), signal.SIGTERM)
+        end = time.monotonic() + grace
+        while descendants(me) and time.monotonic() < end:
+            self._reap()
+            time.sleep(POLL_S)
+        end = time.monotonic() + KILL_WAIT_S
+        while (left := descendants(me)) and time.monotonic() < end:
+            self._signal(left, signal.SIGKILL)
+            self._reap()
+            time.sleep(POLL_S)
+        self._reap()
+
+    def _signal(self, pids: list[int], sig: signal.Signals) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        try:
+            os.killpg(self.job_pid, sig)  # why: also members forked after the walk
+        except OSError:
+            pass
+
+    def _report(self, ending: str, reason: str, duration: float) -> None:
+        status = self.status
+        code = os.waitstatus_to_exitcode(status) if status is not None else None
+        result = {
+            "exit_code": code if code is not None and code >= 0 else None,
+            "signal": -code if code is not None and code < 0 else None,
+            "ending": ending,
+            "reason": reason,
+            "duration_s": duration,
+            "pid": self.job_pid,
+        }
+        write_atomic(self.dir / "result.json", json.dumps(result))
+
+
+def _owner_alive(path: Path) -> bool:
+    try:
+        pid, start = (int(x) for x in path.read_text().split())
+    except (OSError, ValueError):
+        return False
+    return alive(pid, start)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _announce(line: str) -> None:
+    """Tell the executor (our stdout pipe) the job started, then let go of the pipe."""
+    try:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    except OSError:
+        pass  # why: the executor may already be gone; the files tell the rest
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    try:
+        os.close(1)
+    except OSError:
+        pass
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants re-parent to us instead of PID 1 (Linux; best effort elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    Supervisor(Path(sys.argv[1])).run()
