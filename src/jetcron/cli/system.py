@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
@@ -35,6 +36,7 @@ async def _serve_and_execute(
     executor_name: str | None,
     allow_shell: bool,
     quiet: bool,
+    journal_dir: Path | None = None,
 ) -> None:
     stop = asyncio.Event()
     _install_signals(stop)
@@ -46,7 +48,10 @@ async def _serve_and_execute(
             if executor_name:
                 await ready.wait()
                 tg.create_task(
-                    _executor(nc, executor_name, [executor_name, "default"], [], allow_shell, stop)
+                    _executor(
+                        nc, executor_name, [executor_name, "default"], [], allow_shell, stop,
+                        journal_dir=str(journal_dir or default_journal(executor_name)),
+                    )  # fmt: skip
                 )
             if not quiet:
                 await ready.wait()
@@ -91,6 +96,12 @@ async def _print_runs(event_log: EventLog, start: int) -> None:
                     highlight=False,
                     markup=False,
                 )
+
+
+def default_journal(name: str) -> Path:
+    """An executor's journal directory: per user and executor name, like other state."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "jetcron" / "executors" / name
 
 
 async def _executor(
@@ -152,6 +163,7 @@ def up(
                 executor_name,
                 allow_shell,
                 quiet=False,
+                journal_dir=data_dir / "executors" / executor_name if executor_name else None,
             )
         )
     finally:
@@ -215,6 +227,12 @@ def executor(
     drain_timeout: float = typer.Option(
         30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."
     ),
+    journal_dir: Path | None = typer.Option(
+        None,
+        "--journal-dir",
+        help="Where running jobs are journaled so they survive a crash of this executor "
+        "(default: $XDG_STATE_HOME/jetcron/executors/NAME, i.e. ~/.local/state/...).",
+    ),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
@@ -242,6 +260,7 @@ def executor(
                 work_dir=work_dir,
                 ack_wait_s=ack_wait,
                 drain_timeout_s=drain_timeout,
+                journal_dir=str(journal_dir or default_journal(name)),
             )
         finally:
             await nc.close()

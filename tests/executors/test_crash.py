@@ -1,0 +1,261 @@
+"""A job's life across a SIGKILLed executor: adopted, reported from the journal, or abandoned in time.
+
+Every test runs the executor as a real subprocess (the one that gets SIGKILLed), real jobs that
+write to a witness file, and a real nats-server. The witness holds an flock while the job runs,
+so a second copy of one run that overlaps the first writes OVERLAP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from nats.aio.client import Client
+from test_agent import config, events, kinds, publish, trigger
+
+from jetcron.domain.definition import Job
+from jetcron.domain.events import RunSucceeded
+from jetcron.executors.agent import Executor
+from jetcron.log.stream import EventLog
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+VICTIM = """
+import asyncio, sys, nats
+from jetcron.executors.agent import Executor, ExecutorConfig
+
+async def main():
+    nc = await nats.connect(sys.argv[1])
+    config = ExecutorConfig(
+        name=sys.argv[2], targets=["kpool"], ack_wait_s=float(sys.argv[3]),
+        journal_dir=sys.argv[4], kill_grace_s=0.3, heartbeat_s=0.5,
+    )
+    await Executor(nc, config).run(asyncio.Event())
+
+asyncio.run(main())
+"""
+
+# why: the job holds an exclusive lock on the witness while it runs: a copy that starts while
+# another copy of the same run is alive cannot take it and says so.
+JOB = """
+import fcntl, os, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+with open(path + ".lock", "w") as lock, open(path, "a") as witness:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        witness.write("OVERLAP\\n"); witness.flush()
+    witness.write(f"start {os.getpid()}\\n"); witness.flush()
+    time.sleep(seconds)
+    witness.write("end\\n"); witness.flush()
+"""
+
+
+def job(witness: Path, seconds: float) -> Job:
+    return Job(command=[sys.executable, "-c", JOB, str(witness), str(seconds)])
+
+
+@pytest.fixture
+async def event_log(nc: Client) -> AsyncIterator[EventLog]:
+    log = await EventLog(nc).open()
+    yield log
+    await log.close()
+
+
+class Victim:
+    """An executor in a subprocess that a test can SIGKILL and start again."""
+
+    def __init__(self, nats_url: str, journal: Path, ack_wait: float, name: str = "victim"):
+        self.args = [nats_url, name, str(ack_wait), str(journal)]
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", VICTIM, *self.args, env=env
+        )
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.proc.wait(), 5)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@pytest.fixture
+async def victims() -> AsyncIterator[list[Victim]]:
+    started: list[Victim] = []
+    yield started
+    for v in started:
+        await v.stop()
+
+
+async def until(predicate: Any, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while not await predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def lines(witness: Path) -> list[str]:
+    return witness.read_text().split() if witness.exists() else []
+
+
+def job_pids(witness: Path) -> list[int]:
+    words = lines(witness)
+    return [int(words[i + 1]) for i, w in enumerate(words) if w == "start"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def run_events(event_log: EventLog, t: Any) -> list[str]:
+    return kinds(await events(event_log, t))
+
+
+async def test_a_restarted_executor_adopts_the_running_job_and_reports_it(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    witness = tmp_path / "witness"
+    t = trigger(job(witness, 2.5), target="kpool")
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=10)
+    victims.append(v)
+    await v.start()
+    await publish(event_log, t)
+    await until(lambda: _true(job_pids(witness)))
+    await v.kill()
+    [pid] = job_pids(witness)
+    assert alive(pid), "the job outlives its executor, waiting to be adopted"
+    await v.start()
+    await until(lambda: _has(event_log, t, "RunSucceeded"), 20)
+    assert lines(witness) == ["start", str(pid), "end"]
+    assert await run_events(event_log, t) == ["RunStarted", "RunSucceeded"]
+    assert list((tmp_path / "journal").iterdir()) == [tmp_path / "journal" / ".lock"]
+
+
+async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_rerun(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    witness = tmp_path / "witness"
+    t = trigger(job(witness, 0.5), target="kpool")
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=10)
+    victims.append(v)
+    await v.start()
+    await publish(event_log, t)
+    await until(lambda: _true(job_pids(witness)))
+    await v.kill()
+    await until(lambda: _true("end" in lines(witness)))
+    await v.start()
+    await until(lambda: _has(event_log, t, "RunSucceeded"), 20)
+    evs = await events(event_log, t)
+    assert kinds(evs) == ["RunStarted", "RunSucceeded"]
+    assert isinstance(evs[-1], RunSucceeded) and evs[-1].exit_code == 0
+    await asyncio.sleep(1.0)  # why: a redelivery, had it started a copy, would show by now
+    assert lines(witness).count("start") == 1
+
+
+async def test_an_unadopted_job_is_stopped_before_another_executor_can_start_it(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    ack_wait = 3.0
+    witness = tmp_path / "witness"
+    t = trigger(job(witness, 6), target="kpool")
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=ack_wait)
+    victims.append(v)
+    await v.start()
+    await publish(event_log, t)
+    await until(lambda: _true(job_pids(witness)))
+    await v.kill()
+    [first] = job_pids(witness)
+    survivor = Executor(
+        nc,
+        config(
+            "survivor", targets=["kpool"], ack_wait_s=ack_wait, journal_dir=str(tmp_path / "j2")
+        ),
+    )
+    task = asyncio.create_task(survivor.run(stop := asyncio.Event()))
+    try:
+        await until(lambda: _has(event_log, t, "RunSucceeded"), 30)
+    finally:
+        stop.set()
+        await task
+    words = lines(witness)
+    assert "OVERLAP" not in words, "two copies of one run ran at the same time"
+    assert words.count("start") == 2 and words.count("end") == 1
+    assert not alive(first)
+    assert await run_events(event_log, t) == ["RunStarted", "RunStarted", "RunSucceeded"]
+
+
+async def test_a_timeout_holds_across_an_executor_restart(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    witness = tmp_path / "witness"
+    t = trigger(job(witness, 30), target="kpool", timeout_s=2.0)
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=10)
+    victims.append(v)
+    await v.start()
+    await publish(event_log, t)
+    await until(lambda: _true(job_pids(witness)))
+    began = time.monotonic()
+    await v.kill()
+    [pid] = job_pids(witness)
+    await v.start()
+    await until(lambda: _has(event_log, t, "RunTimedOut"), 20)
+    assert time.monotonic() - began < 8
+    assert not alive(pid)
+    assert "end" not in lines(witness)
+
+
+async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    from datetime import UTC, datetime
+
+    from jetcron import ids, subjects
+    from jetcron.domain.events import Envelope, RunCancelRequested
+
+    witness = tmp_path / "witness"
+    t = trigger(job(witness, 30), target="kpool")
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=10)
+    victims.append(v)
+    await v.start()
+    await publish(event_log, t)
+    await until(lambda: _true(job_pids(witness)))
+    await v.kill()
+    [pid] = job_pids(witness)
+    request = RunCancelRequested(
+        schedule_id=t.schedule_id, name=t.name, run_id=t.run_id, reason="stop it"
+    )
+    envelope = Envelope(id=ids.new_id(), at=datetime.now(UTC), actor="test", event=request)
+    await event_log.publish(subjects.run(t.name, t.run_id), envelope)
+    await v.start()
+    await until(lambda: _has(event_log, t, "RunCancelled"), 20)
+    assert not alive(pid)
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
+
+
+async def _has(event_log: EventLog, t: Any, kind: str) -> bool:
+    return kind in await run_events(event_log, t)
