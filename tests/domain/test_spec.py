@@ -13,13 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import InvalidSpec, InvalidTimezone
 from jetcron.domain.spec import (
     Spec,
     fires_between,
+    fires_within,
     format_duration,
     is_interval_like,
     next_fire,
+    next_fire_within,
     next_fires,
     nominal_interval,
     parse_duration,
@@ -554,6 +557,121 @@ def test_fires_between_is_inclusive_of_until_and_limited() -> None:
     ]
     assert len(fires_between("0 * * * *", "UTC", after, until, limit=2)) == 2
     assert fires_between("@at 2026-01-01T00:00Z", "UTC", after, until) == []
+
+
+# ---------------------------------------------------------------- fires within start, end, run limit
+
+
+def bounded(spec: str = "0 * * * *", **kw: object) -> ScheduleDefinition:
+    """A definition with start/end/max_runs from `kw` (aware UTC ISO strings for the bounds)."""
+    bounds = {k: at(v) if k in ("start", "end") else v for k, v in kw.items()}
+    return ScheduleDefinition(spec=spec, job=Job(command=["true"]), **bounds)  # type: ignore[arg-type]
+
+
+WITHIN = [
+    pytest.param(bounded(), "2026-05-14T10:00Z", 0, "2026-05-14T11:00:00Z", id="unbounded"),
+    pytest.param(
+        bounded(start="2026-05-14T12:00Z"),
+        "2026-05-14T10:00Z",
+        0,
+        "2026-05-14T12:00:00Z",
+        id="start-is-inclusive",
+    ),
+    pytest.param(
+        bounded(start="2026-05-14T12:30Z"),
+        "2026-05-14T10:00Z",
+        0,
+        "2026-05-14T13:00:00Z",
+        id="start-between-fires",
+    ),
+    pytest.param(
+        bounded(start="2026-05-14T08:00Z"),
+        "2026-05-14T10:00Z",
+        0,
+        "2026-05-14T11:00:00Z",
+        id="start-passed",
+    ),
+    pytest.param(
+        bounded(end="2026-05-14T11:00Z"),
+        "2026-05-14T10:00Z",
+        0,
+        "2026-05-14T11:00:00Z",
+        id="end-is-inclusive",
+    ),
+    pytest.param(
+        bounded(end="2026-05-14T10:59Z"), "2026-05-14T10:00Z", 0, None, id="end-before-next"
+    ),
+    pytest.param(
+        bounded(max_runs=3), "2026-05-14T10:00Z", 2, "2026-05-14T11:00:00Z", id="run-left"
+    ),
+    pytest.param(bounded(max_runs=3), "2026-05-14T10:00Z", 3, None, id="run-limit-reached"),
+    pytest.param(
+        bounded("@at 2026-05-14T12:00:00Z", start="2026-05-14T12:00Z"),
+        "2026-05-14T10:00Z",
+        0,
+        "2026-05-14T12:00:00Z",
+        id="one-off-on-its-start",
+    ),
+    pytest.param(
+        bounded("@at 2026-05-14T09:00:00Z"), "2026-05-14T10:00Z", 0, None, id="one-off-passed"
+    ),
+]
+
+
+@pytest.mark.parametrize(("schedule", "after", "runs", "expected"), WITHIN)
+def test_next_fire_within(
+    schedule: ScheduleDefinition, after: str, runs: int, expected: str | None
+) -> None:
+    fire = next_fire_within(schedule, at(after), runs)
+    assert (iso(fire) if fire else None) == expected
+    assert fires_within(schedule, at(after), runs=runs, limit=1) == ([fire] if fire else [])
+
+
+def test_next_fire_within_asks_fire_after_for_the_spec() -> None:
+    asked: list[datetime] = []
+
+    def fire_after(point: datetime) -> datetime:
+        asked.append(point)
+        return at("2026-05-14T12:00Z")
+
+    schedule = bounded(start="2026-05-14T12:00Z", end="2026-05-14T12:00Z")
+    assert next_fire_within(schedule, at("2026-05-14T10:00Z"), fire_after=fire_after) == at(
+        "2026-05-14T12:00Z"
+    )
+    assert asked == [at("2026-05-14T12:00Z") - timedelta(microseconds=1)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "until", "runs", "limit", "expected"),
+    [
+        pytest.param(
+            bounded(), "2026-05-14T13:00Z", 0, 10, ["11", "12", "13"], id="until-inclusive"
+        ),
+        pytest.param(bounded(), None, 0, 2, ["11", "12"], id="limit"),
+        pytest.param(bounded(end="2026-05-14T12:30Z"), None, 0, 10, ["11", "12"], id="end"),
+        pytest.param(bounded(max_runs=5), None, 3, 10, ["11", "12"], id="run-limit"),
+        pytest.param(bounded(max_runs=5), None, 7, 10, [], id="run-limit-passed"),
+        pytest.param(
+            bounded(start="2026-05-14T12:00Z"), "2026-05-14T13:00Z", 0, 10, ["12", "13"], id="start"
+        ),
+    ],
+)
+def test_fires_within(
+    schedule: ScheduleDefinition, until: str | None, runs: int, limit: int, expected: list[str]
+) -> None:
+    after = at("2026-05-14T10:00Z")
+    fires = fires_within(
+        schedule, after, until=at(until) if until else None, runs=runs, limit=limit
+    )
+    assert [f"{f.hour:02}" for f in fires] == expected
+    # the same fires, one by one, each counting as a run
+    point: datetime | None = after
+    one_by_one = []
+    for done in range(runs, runs + len(fires)):
+        assert point is not None
+        point = next_fire_within(schedule, point, done)
+        one_by_one.append(point)
+    assert fires == one_by_one
 
 
 # ---------------------------------------------------------------- wall time to UTC

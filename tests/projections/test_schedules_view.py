@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.projections import schedules
+from jetcron.projections import queries, schedules
 
 
 def test_created_schedule() -> None:
@@ -207,3 +207,44 @@ def test_no_next_fire_unless_active(action: str) -> None:
     row = schedules.by_id(view, sid)
 
     assert row is not None and schedules.next_fire(row, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "until", "limit", "expected"),
+    [
+        pytest.param({}, None, 3, [10, 15, 20], id="limit"),
+        pytest.param({}, datetime(2024, 3, 1, 10, 15, tzinfo=UTC), 9, [10, 15], id="until"),
+        pytest.param(
+            {"end": datetime(2024, 3, 1, 10, 20, tzinfo=UTC)}, None, 9, [10, 15, 20], id="end"
+        ),
+        pytest.param(
+            {"start": datetime(2024, 3, 1, 10, 15, tzinfo=UTC)}, None, 2, [15, 20], id="start"
+        ),
+        pytest.param({}, None, 0, [], id="none-asked"),
+    ],
+)
+def test_next_fires(
+    fields: dict[str, Any], until: datetime | None, limit: int, expected: list[int]
+) -> None:
+    h = History()
+    h.create("backup", "*/5 * * * *", **fields)
+    views = fold(h.events)
+    row = views.schedules.rows["backup"]
+
+    assert [f.minute for f in schedules.next_fires(row, NOW, limit, until)] == expected
+    if until is None:
+        shown = queries.one_schedule(views, {"name": "backup", "fires": limit}, NOW)
+        assert [int(f[14:16]) for f in shown["next_fires"]] == expected
+
+
+def test_due_stops_at_the_end() -> None:
+    h = History()
+    h.create("backup", "*/5 * * * *", end=datetime(2024, 3, 1, 10, 20, tzinfo=UTC))
+
+    due = queries.due(fold(h.events), {"within_s": 3600}, NOW)
+
+    assert [r["utc"] for r in due] == [
+        "2024-03-01T10:10:00Z",
+        "2024-03-01T10:15:00Z",
+        "2024-03-01T10:20:00Z",
+    ]

@@ -839,3 +839,10 @@ def test_an_update_to_a_past_one_off_is_rejected() -> None:
     state = fold(decide(INITIAL, create()))
     with pytest.raises(CommandRejected, match="would never run"):
         decide(state, update(spec="@at 2020-01-01T00:00:00Z"))
+
+
+def test_a_one_off_at_its_own_start_is_accepted() -> None:
+    # why: start is inclusive for the ticker, so the decider must not call this "never fires"
+    when = AT + timedelta(hours=1)
+    [event] = decide(INITIAL, create(spec=f"@at {when.isoformat()}", start=when))
+    assert isinstance(event, ScheduleCreated) and event.definition.start == when

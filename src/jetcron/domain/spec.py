@@ -6,10 +6,11 @@ import calendar
 import difflib
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
-from itertools import islice
+from itertools import islice, takewhile
+from typing import Protocol
 
 import msgspec
 import pytz
@@ -512,6 +513,83 @@ def fires_between(
             break
         out.append(when)
     return out
+
+
+class Bounded(Protocol):
+    """A schedule's timing as far as its fires go: a definition, or the ticker's Timing."""
+
+    @property
+    def spec(self) -> str: ...
+    @property
+    def tz(self) -> str: ...
+    @property
+    def start(self) -> datetime | None:
+        """No fires before this instant (inclusive)."""
+        ...
+
+    @property
+    def end(self) -> datetime | None:
+        """No fires after this instant (inclusive)."""
+        ...
+
+    @property
+    def max_runs(self) -> int | None:
+        """No fires once this many clock runs were triggered."""
+        ...
+
+
+def next_fire_within(
+    schedule: Bounded,
+    after: datetime,
+    runs: int = 0,
+    *,
+    fire_after: Callable[[datetime], datetime | None] | None = None,
+) -> datetime | None:
+    """The first fire strictly after `after` within start, end and the run limit, or None.
+
+    `runs` is how many clock runs the schedule had; `fire_after` stands in for `next_fire`
+    on the schedule's spec and zone (the planner passes one with a memo).
+    """
+    if _runs_left(schedule, runs) == 0:
+        return None
+    point = _search_from(schedule, after)
+    if fire_after is None:
+        fire = next_fire(schedule.spec, schedule.tz, point)
+    else:
+        fire = fire_after(point)
+    return fire if fire is not None and _before_end(schedule, fire) else None
+
+
+def fires_within(
+    schedule: Bounded,
+    after: datetime,
+    *,
+    limit: int,
+    until: datetime | None = None,
+    runs: int = 0,
+) -> list[datetime]:
+    """The fires next_fire_within gives one by one after `after` (up to `until`), at most `limit`."""
+    if until is not None:
+        _require_aware(until, "until")
+    left = _runs_left(schedule, runs)
+    fires = _fires(schedule.spec, schedule.tz, _search_from(schedule, after))
+    bounded = takewhile(lambda f: _before_end(schedule, f) and (until is None or f <= until), fires)
+    return list(islice(bounded, limit if left is None else min(left, limit)))
+
+
+def _search_from(schedule: Bounded, after: datetime) -> datetime:
+    # why: fires are searched strictly after a point, and the start itself may be a fire time
+    start = schedule.start
+    return after if start is None or start <= after else start - _US
+
+
+def _before_end(schedule: Bounded, fire: datetime) -> bool:
+    return schedule.end is None or fire <= schedule.end
+
+
+def _runs_left(schedule: Bounded, runs: int) -> int | None:
+    """Fires the run limit still allows; None without a limit."""
+    return None if schedule.max_runs is None else max(schedule.max_runs - runs, 0)
 
 
 @lru_cache(maxsize=4096)

@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from jetcron.domain.spec import next_fire_within
 from jetcron.projections import stats
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
@@ -20,7 +21,6 @@ ProblemKind = Literal[
     "executor_offline",
     "poison_events",
 ]
-_EPSILON = timedelta(microseconds=1)
 
 
 class ExecutorLike(Protocol):
@@ -128,19 +128,13 @@ def _schedule_problems(
 
 def _stale_since(row: ScheduleRow, now: datetime, horizon: timedelta) -> datetime | None:
     """The first fire expected in the horizon, if the schedule is old enough and ran in none."""
-    from jetcron.domain import spec
-
     since = now - horizon
     if row.state != "active" or row.created_at is None or row.created_at > since:
         return None
     if row.last_run_at is not None and row.last_run_at >= since:
         return None
-    d = row.definition
-    after = since if d.start is None or d.start <= since else d.start - _EPSILON
-    due = spec.next_fire(d.spec, d.tz, after)
-    if due is None or due > now or (d.end is not None and due > d.end):
-        return None
-    return due
+    due = next_fire_within(row.definition, since)
+    return None if due is None or due > now else due
 
 
 def _executors_offline(

@@ -9,7 +9,6 @@ import msgspec
 import pytz
 
 from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.spec import next_fires
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, ledger, runs, schedules, stats
 from jetcron.projections.state import Views
@@ -69,15 +68,8 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
         raise ScheduleNotFound(name)
     data = schedule_row(row, now)
     data["runs"] = [plain(r) for r in runs.query(views.runs, schedule=name, limit=10)]
-    n = int(params.get("fires", 10))
-    first = schedules.next_fire(row, now)
-    fires = (
-        []
-        if first is None
-        else [first, *next_fires(row.definition.spec, row.definition.tz, first, n - 1)]
-    )
-    end = row.definition.end
-    data["next_fires"] = [_iso(f) for f in fires if end is None or f <= end][:n]
+    fires = schedules.next_fires(row, now, int(params.get("fires", 10)))
+    data["next_fires"] = [_iso(f) for f in fires]
     return data
 
 
@@ -87,11 +79,8 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     for row in schedules.query(views.schedules, "active"):
         d = row.definition
-        fire = schedules.next_fire(row, now)
         zone = pytz.timezone(d.tz)
-        while fire is not None and fire <= horizon and len(out) < 10_000:
-            if d.end is not None and fire > d.end:
-                break
+        for fire in schedules.next_fires(row, now, 10_000 - len(out), until=horizon):
             out.append(
                 {
                     "utc": _iso(fire),
@@ -101,8 +90,6 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, A
                     "job": " ".join(d.job.command or []) or d.job.shell or d.job.action,
                 }
             )
-            nxt = next_fires(d.spec, d.tz, fire, 1)
-            fire = nxt[0] if nxt else None
     return sorted(out, key=lambda r: str(r["utc"]))
 
 

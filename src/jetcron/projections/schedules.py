@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -30,6 +30,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
     StoredEvent,
 )
+from jetcron.domain.spec import fires_within, next_fire_within
 from jetcron.projections.runs import (
     FAILED_STATUSES,
     OUTCOMES,
@@ -41,7 +42,6 @@ from jetcron.projections.runs import (
 )
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
-_EPSILON = timedelta(microseconds=1)
 ENDED = -1
 """Mark of a run that reached its final outcome."""
 
@@ -119,20 +119,21 @@ def query(view: SchedulesView, state: str | None = None) -> list[ScheduleRow]:
 
 
 def next_fire(row: ScheduleRow, now: datetime) -> datetime | None:
-    """The next nominal fire after `now`; None if not active or past its end."""
+    """The next nominal fire after `now`; None if not active or none is left within its bounds."""
     if row.state != "active":
         return None
-    from jetcron.domain import spec
+    # why: no run count: the ticker completes a schedule right after the fire that reaches
+    # its run limit, so an active one still has runs left
+    return next_fire_within(row.definition, now)
 
-    d = row.definition
-    after = now
-    if d.start is not None and d.start > now:
-        # why: spec.next_fire is strictly after; start itself may be a fire time.
-        after = d.start - _EPSILON
-    fire = spec.next_fire(d.spec, d.tz, after)
-    if fire is None or (d.end is not None and fire > d.end):
-        return None
-    return fire
+
+def next_fires(
+    row: ScheduleRow, now: datetime, limit: int, until: datetime | None = None
+) -> list[datetime]:
+    """Up to `limit` nominal fires after `now` (and by `until`); [] if not active."""
+    if row.state != "active":
+        return []
+    return fires_within(row.definition, now, until=until, limit=max(limit, 0))
 
 
 # -- schedule lifecycle -------------------------------------------------------------------

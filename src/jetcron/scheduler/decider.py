@@ -32,7 +32,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
-from jetcron.domain.spec import next_fire
+from jetcron.domain.spec import next_fire_within
 from jetcron.domain.validation import validate_definition, validate_name
 
 Status = Literal["absent", "active", "paused", "completed", "deleted"]
@@ -149,9 +149,10 @@ def _create(state: ScheduleState, command: CreateSchedule) -> list[Event]:
 
 def _fires_after(definition: ScheduleDefinition, at: datetime) -> ScheduleDefinition:
     """The definition, or CommandRejected if it can never fire again after `at` (the command's time)."""
-    first = next_fire(definition.spec, definition.tz, max(at, definition.start or at))
-    if first is None or (definition.end is not None and first > definition.end):
-        when = "its end" if definition.end is not None and first is not None else "now"
+    if next_fire_within(definition, at) is None:
+        # why: only the message needs to know whether the end is what rules the fires out
+        endless = msgspec.structs.replace(definition, end=None)
+        when = "its end" if next_fire_within(endless, at) is not None else "now"
         raise CommandRejected(
             f"spec {definition.spec!r} ({definition.tz}) has no fire time left before {when}: "
             f"it would never run"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -35,7 +36,13 @@ from jetcron.domain.events import (
     StoredEvent,
     is_final,
 )
-from jetcron.domain.spec import fires_between, next_fire, nominal_interval, parse_spec
+from jetcron.domain.spec import (
+    fires_within,
+    next_fire,
+    next_fire_within,
+    nominal_interval,
+    parse_spec,
+)
 
 MISSED_AFTER = timedelta(seconds=60)
 """A fire found later than this (after downtime) goes through the catch-up policy."""
@@ -228,25 +235,19 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
     after = entry.after()
     if after is None:
         return []
-    d = entry.timing
-    first = fire_after(entry, after)
+    d, runs, memo = entry.timing, entry.runs, partial(fire_after, entry)
+    first = next_fire_within(d, after, runs, fire_after=memo)
     if first is None or first > now:
         return []
-    second = fire_after(entry, first)  # why: the common case is one fire due; skip the range scan
+    # why: the common case is one fire due; skip the range scan
+    second = next_fire_within(d, first, runs + 1, fire_after=memo)
     if second is None or second > now:
-        return [f for f in _bounded(entry, [first]) if f + _jitter_of(entry, f) <= now]
-    limit = max(d.catchup.max_fires, 1) + 1000
-    fires = _bounded(entry, fires_between(d.spec, d.tz, after, now, limit=limit))
+        fires = [first]
+    else:
+        fires = fires_within(
+            d, after, until=now, runs=runs, limit=max(d.catchup.max_fires, 1) + 1000
+        )
     return [f for f in fires if f + _jitter_of(entry, f) <= now]
-
-
-def _bounded(entry: Entry, fires: list[datetime]) -> list[datetime]:
-    d = entry.timing
-    if d.end is not None:
-        fires = [f for f in fires if f <= d.end]
-    if d.max_runs is not None:
-        fires = fires[: max(0, d.max_runs - entry.runs)]
-    return fires
 
 
 def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger | Miss]:
@@ -309,14 +310,11 @@ def pending_run_id(entry: Entry, fire_time: datetime) -> str:
 
 def upcoming_fire_after(entry: Entry, last: datetime | None, extra_runs: int) -> datetime | None:
     """The next fire after `last` had these fires been recorded (for completion)."""
-    d = entry.timing
     after = max([p for p in (entry.after(), last) if p is not None], default=None)
     if after is None:
         return None
-    if d.max_runs is not None and entry.runs + extra_runs >= d.max_runs:
-        return None
-    fire = fire_after(entry, after)
-    return None if fire is None or (d.end is not None and fire > d.end) else fire
+    runs = entry.runs + extra_runs
+    return next_fire_within(entry.timing, after, runs, fire_after=partial(fire_after, entry))
 
 
 def _finite(entry: Entry, now: datetime) -> bool:
