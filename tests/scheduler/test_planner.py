@@ -1,0 +1,243 @@
+"""The ticker's pure planner: given an entry and the time, then its decisions; no server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.scheduler.planner import (
+    Buffer,
+    Cancel,
+    Complete,
+    Decision,
+    Entry,
+    Lose,
+    Miss,
+    Skip,
+    Trigger,
+    decide_due,
+    next_due,
+    pending_run_id,
+)
+
+T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+"""A fire time of the default spec; every case is planned around it."""
+SPEC = "*/5 * * * *"
+STATE = {"floor", "last_fire", "runs", "in_flight", "buffered", "active", "completed"}
+IN_FLIGHT = {"r0": T + timedelta(hours=1)}
+"""One run still going (its deadline far ahead)."""
+BUSY = "overlap: previous run still in flight"
+DOWN = "scheduler down: "
+LATEST = DOWN + "catch-up policy latest runs only the most recent missed fire"
+
+
+def minutes(n: float) -> datetime:
+    """T plus n minutes."""
+    return T + timedelta(minutes=n)
+
+
+def entry(spec: str = SPEC, **kw: Any) -> Entry:
+    """An entry created a minute before T; `kw` mixes definition fields and entry state."""
+    state = {"floor": minutes(-1), **{k: v for k, v in kw.items() if k in STATE}}
+    fields = {k: v for k, v in kw.items() if k not in STATE}
+    definition = ScheduleDefinition(spec=spec, job=Job(command=["true"]), **fields)
+    return Entry.of("s1", "backup", 1, definition, **state)
+
+
+def late(policy: str, **kw: Any) -> Entry:
+    """Down since just after T-1m: the fires at T, T+5, T+10 and T+15 are due at T+17."""
+    return entry(catchup=CatchUp(policy=policy, **kw), overlap="allow")  # type: ignore[arg-type]
+
+
+CASES = [
+    # -- on time --------------------------------------------------------------------------
+    pytest.param(entry(), T - timedelta(seconds=1), [], id="nothing-due-yet"),
+    pytest.param(entry(), T, [Trigger(T)], id="due-exactly-now"),
+    pytest.param(entry(), minutes(1), [Trigger(T)], id="up-to-60s-late-is-on-time"),
+    pytest.param(entry(last_fire=T), minutes(4), [], id="fire-already-recorded"),
+    pytest.param(entry(active=False), minutes(1), [], id="paused"),
+    pytest.param(entry(completed=True), minutes(1), [], id="completed"),
+    pytest.param(entry(start=minutes(10)), minutes(9), [], id="start-in-the-future"),
+    pytest.param(entry(start=minutes(10)), minutes(10), [Trigger(minutes(10))], id="start-fires"),
+    # -- catch-up after downtime ----------------------------------------------------------
+    pytest.param(
+        late("latest"),
+        minutes(17),
+        [
+            Miss(T, LATEST),
+            Miss(minutes(5), LATEST),
+            Miss(minutes(10), LATEST),
+            Trigger(minutes(15)),
+        ],
+        id="catch-up-latest",
+    ),
+    pytest.param(
+        late("all"),
+        minutes(17),
+        [Trigger(T), Trigger(minutes(5)), Trigger(minutes(10)), Trigger(minutes(15))],
+        id="catch-up-all",
+    ),
+    pytest.param(
+        late("all", max_fires=2),
+        minutes(17),
+        [
+            Miss(T, DOWN + "more missed fires than catch-up max_fires"),
+            Miss(minutes(5), DOWN + "more missed fires than catch-up max_fires"),
+            Trigger(minutes(10)),
+            Trigger(minutes(15)),
+        ],
+        id="catch-up-all-capped",
+    ),
+    pytest.param(
+        late("none"),
+        minutes(17),
+        [Miss(minutes(m), DOWN + "catch-up policy is none") for m in (0, 5, 10, 15)],
+        id="catch-up-none",
+    ),
+    pytest.param(
+        late("all", window_s=600),
+        minutes(17),
+        [
+            Miss(T, DOWN + "fire older than the catch-up window"),
+            Miss(minutes(5), DOWN + "fire older than the catch-up window"),
+            Trigger(minutes(10)),
+            Trigger(minutes(15)),
+        ],
+        id="catch-up-window",
+    ),
+    pytest.param(
+        late("latest"),
+        minutes(15.5),
+        [
+            Miss(T, LATEST),
+            Miss(minutes(5), LATEST),
+            Miss(minutes(10), LATEST),
+            Trigger(minutes(15)),
+        ],
+        id="catch-up-latest-with-one-on-time",
+    ),
+    # -- overlap with a run in flight -----------------------------------------------------
+    pytest.param(
+        entry(in_flight=dict(IN_FLIGHT), overlap="skip"),
+        T,
+        [Skip(T, BUSY, "r0")],
+        id="overlap-skip",
+    ),
+    pytest.param(
+        entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one"),
+        T,
+        [Buffer(T)],
+        id="overlap-buffer-one",
+    ),
+    pytest.param(
+        entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one", buffered=minutes(-5)),
+        T,
+        [Skip(T, BUSY, "r0")],
+        id="overlap-buffer-one-already-holds-one",
+    ),
+    pytest.param(
+        entry(overlap="buffer_one", buffered=minutes(-5), last_fire=minutes(-5)),
+        T,
+        [
+            Trigger(minutes(-5)),
+            Skip(T, BUSY, pending_run_id(entry(), minutes(-5))),
+        ],
+        id="overlap-buffer-one-released-when-the-run-ends",
+    ),
+    pytest.param(
+        entry(in_flight=dict(IN_FLIGHT), overlap="allow"),
+        T,
+        [Trigger(T)],
+        id="overlap-allow",
+    ),
+    pytest.param(
+        entry(in_flight=dict(IN_FLIGHT), overlap="cancel_previous"),
+        T,
+        [Cancel("r0"), Trigger(T)],
+        id="overlap-cancel-previous",
+    ),
+    pytest.param(
+        entry(catchup=CatchUp(policy="all")),
+        minutes(7),
+        [Trigger(T), Skip(minutes(5), BUSY, pending_run_id(entry(), T))],
+        id="overlap-skip-between-caught-up-fires",
+    ),
+    # -- lost runs ------------------------------------------------------------------------
+    pytest.param(
+        entry(in_flight={"r0": T - timedelta(seconds=1)}),
+        T,
+        [Lose("r0"), Trigger(T)],
+        id="lost-run-unblocks-the-next-fire",
+    ),
+    pytest.param(
+        entry(in_flight={"r0": T}, active=False),
+        T,
+        [Lose("r0")],
+        id="lost-run-of-a-paused-schedule",
+    ),
+    # -- end and run limit ----------------------------------------------------------------
+    pytest.param(
+        entry(end=T),
+        minutes(1),
+        [Trigger(T), Complete("end of the schedule's time range")],
+        id="end-last-fire",
+    ),
+    pytest.param(
+        entry(end=minutes(-1), last_fire=minutes(-5)),
+        T,
+        [Complete("end of the schedule's time range")],
+        id="end-passed",
+    ),
+    pytest.param(entry(end=minutes(3)), minutes(1), [Trigger(T)], id="end-ahead"),
+    pytest.param(
+        entry(max_runs=3, runs=2),
+        T,
+        [Trigger(T), Complete("run limit of 3 reached")],
+        id="max-runs-last-run",
+    ),
+    pytest.param(entry(max_runs=3, runs=1), T, [Trigger(T)], id="max-runs-left"),
+    pytest.param(
+        entry(max_runs=3, runs=2, catchup=CatchUp(policy="all"), overlap="allow"),
+        minutes(17),
+        [Trigger(T), Complete("run limit of 3 reached")],
+        id="max-runs-caps-catch-up",
+    ),
+    pytest.param(
+        entry("@at 2026-03-01T12:00:00Z"),
+        T,
+        [Trigger(T), Complete("one-off schedule fired")],
+        id="one-off-fires-and-completes",
+    ),
+    pytest.param(
+        entry("@at 2026-03-01T12:00:00Z", floor=minutes(1)),
+        minutes(2),
+        [Complete("one-off time has passed")],
+        id="one-off-created-after-its-time",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "now", "then"), CASES)
+def test_decide_due(given: Entry, now: datetime, then: list[Decision]) -> None:
+    assert decide_due(given, now) == then
+
+
+@pytest.mark.parametrize(
+    ("given", "then"),
+    [
+        pytest.param(entry(), T, id="next-fire"),
+        pytest.param(entry(last_fire=T), minutes(5), id="after-the-last-fire"),
+        pytest.param(entry(in_flight={"r0": minutes(2)}), T, id="fire-before-deadline"),
+        pytest.param(
+            entry(in_flight={"r0": minutes(2)}, last_fire=T), minutes(2), id="run-deadline"
+        ),
+        pytest.param(entry(start=minutes(10)), minutes(10), id="start"),
+        pytest.param(entry(end=minutes(-1), last_fire=minutes(-5)), minutes(-1), id="completion"),
+        pytest.param(entry(active=False), None, id="paused"),
+    ],
+)
+def test_next_due(given: Entry, then: datetime | None) -> None:
+    assert next_due(given) == then
