@@ -134,3 +134,17 @@ def test_replay_as_of_prefers_the_server_append_time() -> None:
     views = state.replay([stored], as_of=T0)
 
     assert "a" in views.schedules.rows
+
+
+@pytest.mark.parametrize("cut", [0, 1, 4, 7, 9])
+def test_apply_until_folds_the_prefix_appended_by_as_of(cut: int) -> None:
+    events = busy_history().events
+    as_of = events[cut - 1].envelope.at if cut else T0 - timedelta(days=1)
+    views = state.Views()
+
+    first, rest = events[:5], events[5:]
+    more = state.apply_until(views, first, as_of) and state.apply_until(views, rest, as_of)
+
+    assert more is (cut == len(events))
+    assert state.snapshot(views) == state.snapshot(fold(events[:cut]))
+    assert state.snapshot(state.replay(events, as_of=as_of)) == state.snapshot(views)

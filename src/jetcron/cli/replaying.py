@@ -13,17 +13,15 @@ from rich.progress import Progress
 
 from jetcron.cli.common import console, print_json, run, table, with_nats
 from jetcron.client import query
-from jetcron.domain.events import StoredEvent
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries
-from jetcron.projections.state import Views, apply, record_undecodable
+from jetcron.projections.state import Views, apply_until, record_undecodable
 
 
 async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None) -> Views:
-    """Views folded from the whole log (up to as_of, by server append time)."""
+    """Views folded from the whole log by the projections' own fold (up to as_of, by append time)."""
     event_log = await EventLog(nc).open(create=False)
     views = Views()
-    limit_ns = None if as_of is None else int(as_of.timestamp() * 1e9)
     try:
         end = until_seq or await event_log.last_seq()
         if end == 0:
@@ -37,21 +35,12 @@ async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None)
                 )
             ) as batches:
                 async for batch in batches:
-                    if not _fold_until(views, batch, limit_ns):
+                    if not apply_until(views, batch, as_of):
                         break
                     progress.update(task, completed=batch[-1].seq)
     finally:
         await event_log.close()
     return views
-
-
-def _fold_until(views: Views, batch: list[StoredEvent], limit_ns: int | None) -> bool:
-    """Apply events appended by limit_ns; False once one is later (stop reading)."""
-    for stored in batch:
-        if limit_ns is not None and stored.stored_ns > limit_ns:
-            return False
-        apply(views, stored)
-    return True
 
 
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from operator import attrgetter
 from typing import Any
 
@@ -114,13 +115,30 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
     return position
 
 
+def apply_until(views: Views, events: Iterable[StoredEvent], as_of: datetime | None) -> bool:
+    """apply_batch on the events appended by `as_of` (all if None); False once a later one came.
+
+    why: the server's append times grow with the sequence, so the first later event ends the
+    history `--as-of` shows and a reader can stop there.
+    """
+    if as_of is None:
+        apply_batch(views, events)
+        return True
+    limit, later = _ns(as_of), False
+
+    def by_then(stored: StoredEvent) -> bool:
+        nonlocal later
+        later = _appended_ns(stored) > limit
+        return not later
+
+    apply_batch(views, takewhile(by_then, events))
+    return not later
+
+
 def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None) -> Views:
-    """Fresh views from events in log order, keeping only those appended by `as_of` (`--as-of`)."""
+    """Fresh views from events in log order, up to the last one appended by `as_of` (`--as-of`)."""
     views = Views()
-    limit = None if as_of is None else _ns(as_of)
-    for stored in events:
-        if limit is None or _appended_ns(stored) <= limit:
-            apply(views, stored)
+    apply_until(views, events, as_of)
     return views
 
 

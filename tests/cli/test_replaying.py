@@ -1,0 +1,66 @@
+"""`jetcron replay --as-of` against a real nats-server: the projections' own fold, cut by time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import msgspec
+import nats
+from typer.testing import CliRunner
+
+from jetcron.cli.main import app
+from jetcron.domain.commands import CreateSchedule, PauseSchedule, UpdateSchedule
+from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
+from jetcron.domain.events import StoredEvent
+from jetcron.log.stream import EventLog
+from jetcron.projections import queries, state
+from jetcron.scheduler.handler import CommandHandler
+
+T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+DEFINITION = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]))
+
+
+async def history(url: str) -> tuple[list[StoredEvent], datetime]:
+    """Two schedules, then (after the returned instant) an update and a pause; the stored log."""
+    nc = await nats.connect(url)
+    event_log = await EventLog(nc).open()
+    try:
+        h = CommandHandler(event_log)
+        for name in ("a", "b"):
+            await h.handle(
+                CreateSchedule(
+                    name=name, command_id=name, at=T0, actor="ann", definition=DEFINITION
+                )
+            )
+        await asyncio.sleep(0.05)
+        as_of = datetime.now(UTC)
+        await asyncio.sleep(0.05)
+        patch = DefinitionPatch(spec="*/10 * * * *")
+        await h.handle(UpdateSchedule(name="a", command_id="u", at=T0, actor="bob", patch=patch))
+        await h.handle(PauseSchedule(name="b", command_id="p", at=T0, actor="cy", reason="disk"))
+        events = [e async for batch in event_log.read(until_seq=4) for e in batch]
+    finally:
+        await event_log.close()
+        await nc.close()
+    return events, as_of
+
+
+def test_replay_as_of_equals_the_projection_fold(nats_url: str) -> None:
+    events, as_of = asyncio.run(history(nats_url))
+    expected = state.replay(events, as_of=as_of)
+
+    result = CliRunner().invoke(
+        app, ["replay", "--as-of", as_of.isoformat(), "--json", "--server", nats_url]
+    )
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    rows = queries.list_schedules(expected, {}, as_of)
+    assert shown["position"] == expected.position == 2
+    assert shown["schedules"] == json.loads(msgspec.json.encode(rows))
+    assert [(r["name"], r["spec"], r["state"]) for r in shown["schedules"]] == [
+        ("a", "*/5 * * * *", "active"),
+        ("b", "*/5 * * * *", "active"),
+    ]
