@@ -7,9 +7,12 @@ from typing import Any
 import typer
 
 from jetcron.cli.common import (
+    ActorOpt,
     JsonOpt,
+    ReasonOpt,
     ServerOpt,
     console,
+    default_actor,
     fmt_secs,
     fmt_time,
     handle_errors,
@@ -122,6 +125,34 @@ def runs_show(run_id: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> 
         if output.get(stream):
             console.rule(stream)
             console.print(output[stream], highlight=False, markup=False)
+
+
+@runs_app.command("cancel")
+@handle_errors
+def runs_cancel(
+    run_id: str,
+    reason: str = ReasonOpt,
+    actor: str | None = ActorOpt,
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Stop a run: its executor stops the job (SIGTERM, then SIGKILL after its grace period)."""
+    from datetime import UTC, datetime
+
+    from jetcron import ids
+    from jetcron.client import send_command
+    from jetcron.domain.commands import CancelRun
+
+    row = _q(server, "run", {"run_id": run_id})
+    command = CancelRun(
+        name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
+        at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,
+    )  # fmt: skip
+    reply = run(with_nats(server, lambda nc: send_command(nc, command)))
+    if as_json:
+        print_json(reply)
+    else:
+        console.print(f"cancel requested for run {row['run_id']} of {row['schedule']!r}")
 
 
 @runs_app.command("logs")

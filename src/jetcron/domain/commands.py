@@ -55,6 +55,12 @@ class CompleteSchedule(Command, frozen=True, kw_only=True, tag="complete"):
     schedule_id: str
 
 
+class CancelRun(Command, frozen=True, kw_only=True, tag="cancel"):
+    """Stop one run of the schedule (`jetcron runs cancel`); its executor kills the job."""
+
+    run_id: str
+
+
 AnyCommand = (
     CreateSchedule
     | UpdateSchedule
@@ -63,6 +69,7 @@ AnyCommand = (
     | DeleteSchedule
     | TriggerSchedule
     | CompleteSchedule
+    | CancelRun
 )
 
 command_decoder = msgspec.json.Decoder(AnyCommand)

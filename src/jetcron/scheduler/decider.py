@@ -11,6 +11,7 @@ import msgspec
 from jetcron import ids
 from jetcron.domain.commands import (
     AnyCommand,
+    CancelRun,
     CompleteSchedule,
     CreateSchedule,
     DeleteSchedule,
@@ -24,6 +25,7 @@ from jetcron.domain.errors import CommandRejected, ScheduleNotFound
 from jetcron.domain.events import (
     AnyEvent,
     Event,
+    RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
     ScheduleCreated,
@@ -76,6 +78,13 @@ def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
             return [_manual_trigger(_existing(state, command.name), command)]
         case CompleteSchedule():
             return _complete(state, command)
+        case CancelRun():
+            s = _existing(state, command.name)
+            reason = command.reason or f"cancelled by {command.actor}"
+            request = RunCancelRequested(
+                schedule_id=s.schedule_id, name=s.name, run_id=command.run_id, reason=reason
+            )
+            return [request]
 
 
 def evolve(state: ScheduleState, event: Event) -> ScheduleState:

@@ -14,7 +14,14 @@ from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.commands import AnyCommand, CommandReply, command_decoder
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound
-from jetcron.domain.events import Envelope, Event, RunTriggered, StoredEvent
+from jetcron.domain.events import (
+    Envelope,
+    Event,
+    RunCancelRequested,
+    RunTriggered,
+    StoredEvent,
+    is_final,
+)
 from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
@@ -60,6 +67,8 @@ class CommandHandler:
         self, subject: str, last_seq: int, command: AnyCommand, events: list[Event]
     ) -> list[StoredEvent]:
         envelopes = [self._envelope(command, e) for e in events]
+        if isinstance(events[0], RunCancelRequested):
+            return await self._cancel_run(events[0], envelopes[0], command)
         if isinstance(events[0], RunTriggered):
             # why: a forced run goes to the executors' subject; its fire id dedupes a retry.
             trigger = events[0]
@@ -70,6 +79,22 @@ class CommandHandler:
             subject, envelopes, expected_last_subject_seq=last_seq, msg_id=command.command_id
         )
         return [StoredEvent(s, subject, e) for s, e in zip(seqs, envelopes, strict=True)]
+
+    async def _cancel_run(
+        self, request: RunCancelRequested, envelope: Envelope, command: AnyCommand
+    ) -> list[StoredEvent]:
+        """Record the request on the run's subject, then tell whichever executor holds it."""
+        subject = subjects.run(request.name, request.run_id)
+        # why: no events yet is fine: a queued trigger finds the request when it is delivered.
+        history, _ = await self.log.load(subject)
+        final = next((e.event for e in reversed(history) if is_final(e.event)), None)
+        if final is not None:
+            status = final.__struct_config__.tag
+            raise CommandRejected(f"run {request.run_id} already ended ({status})")
+        ack = await self.log.publish(subject, envelope, msg_id=command.command_id)
+        # why: the log is the record (a redelivery sees it); the message stops a live job now.
+        await self.log.nc.publish(subjects.cancel(request.run_id), request.reason.encode())
+        return [StoredEvent(ack.seq, subject, envelope)]
 
     def _envelope(self, command: AnyCommand, event: Event) -> Envelope:
         return Envelope(
