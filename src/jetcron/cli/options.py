@@ -14,9 +14,11 @@ import typer
 from jetcron.cli.common import parse_iso
 from jetcron.domain.definition import (
     CatchUp,
+    CatchUpPolicy,
     Conditions,
     DefinitionPatch,
     Job,
+    Overlap,
     RetryPolicy,
     ScheduleDefinition,
 )
@@ -122,8 +124,8 @@ def _conditions(o: DefinitionOptions) -> Conditions | None:
     return msgspec.convert(given, Conditions) if given else None
 
 
-OVERLAP = ("skip", "buffer_one", "allow", "cancel_previous")
-CATCHUP = ("latest", "all", "none")
+OVERLAP: tuple[str, ...] = typing.get_args(Overlap)
+CATCHUP: tuple[str, ...] = typing.get_args(CatchUpPolicy)
 
 
 def _one_of(value: str | None, allowed: tuple[str, ...], flag: str) -> None:
@@ -223,8 +225,10 @@ def _option_flags() -> dict[str, Any]:
         "retry_backoff": o(
             None, "--retry-backoff", help="First retry delay (doubles each time), e.g. 10s."
         ),
-        "overlap": o(None, "--overlap", help="skip | buffer_one | allow | cancel_previous."),
-        "catchup": o(None, "--catchup", help="Missed fires after downtime: latest | all | none."),
+        "overlap": o(None, "--overlap", help=f"{' | '.join(OVERLAP)}."),
+        "catchup": o(
+            None, "--catchup", help=f"Missed fires after downtime: {' | '.join(CATCHUP)}."
+        ),
         "catchup_window": o(
             None, "--catchup-window", help="Ignore missed fires older than this (default 1h)."
         ),

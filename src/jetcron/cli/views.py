@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import typer
 
@@ -23,23 +23,13 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.client import query
+from jetcron.domain.events import RunStatus
 from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
 
 runs_app = typer.Typer(help="Run history.", no_args_is_help=True)
 
-RUN_STATUSES = (
-    "triggered",
-    "running",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "skipped",
-    "cancelled",
-    "lost",
-    "deferred",
-    "retrying",
-)
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 
 
 def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -217,6 +217,21 @@ def is_final(event: Event) -> bool:
     if isinstance(event, RunFailed | RunTimedOut):
         return event.next_retry_at is None
     return False
+
+
+RunStatus = Literal[
+    "triggered",
+    "deferred",
+    "running",
+    "retrying",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "lost",
+    "skipped",
+]
+"""Where a run stands after its events so far (a skipped fire counts as a skipped run)."""
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -18,24 +18,13 @@ from jetcron.domain.events import (
     RunLost,
     RunSkipped,
     RunStarted,
+    RunStatus,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
     StoredEvent,
 )
 
-RunStatus = Literal[
-    "triggered",
-    "deferred",
-    "running",
-    "retrying",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "cancelled",
-    "lost",
-    "skipped",
-]
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
 )

@@ -18,6 +18,7 @@ from jetcron.domain.events import (
     RunLost,
     RunSkipped,
     RunStarted,
+    RunStatus,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
@@ -38,7 +39,6 @@ from jetcron.projections.runs import (
     PHASE_RETRYING,
     PHASE_STARTED,
     TRIGGERED_RANK,
-    RunStatus,
 )
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
