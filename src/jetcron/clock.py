@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -69,8 +68,3 @@ class FakeClock:
                 await asyncio.sleep(0)
         self._now = max(self._now, when)
         await asyncio.sleep(0)
-
-
-def monotonic() -> float:
-    """Seconds on a monotonic clock (for durations only)."""
-    return time.monotonic()

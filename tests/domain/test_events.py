@@ -99,7 +99,6 @@ SAMPLES: dict[type[Event], Event] = {
         retry=RetryPolicy(max_attempts=2),
         conditions=Conditions(max_load=1.5),
         manual=True,
-        due_time=LATER,
     ),
     FireMissed: FireMissed(**FIRE, reason="outside catch-up window"),
     RunSkipped: RunSkipped(**FIRE, reason="overlap", blocking_run_id="r0"),
@@ -281,7 +280,7 @@ def test_extra_fields_from_a_newer_writer_are_ignored() -> None:
 
 
 def test_old_payload_without_defaulted_fields_decodes() -> None:
-    # why: what a first-release writer stored, before manual/due_time/retry/conditions existed.
+    # why: what a first-release writer stored, before manual/retry/conditions existed.
     old = raw(
         {
             "event": {
@@ -299,9 +298,16 @@ def test_old_payload_without_defaulted_fields_decodes() -> None:
     got = decode(old)
     assert isinstance(got, Envelope) and isinstance(got.event, RunTriggered)
     assert (got.schema, got.reason, got.causation_id) == (1, "", None)
-    assert (got.event.manual, got.event.due_time, got.event.conditions) == (False, None, None)
+    assert (got.event.manual, got.event.conditions) == (False, None)
     assert got.event.retry == RetryPolicy()
     assert got.event.fire_time == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+
+def test_a_stored_trigger_with_the_removed_due_time_field_decodes() -> None:
+    # why: RunTriggered.due_time was dropped (never set); events that carry it live forever
+    stored = msgspec.json.decode(encode(envelope(SAMPLES[RunTriggered])))
+    stored["event"]["due_time"] = "2026-03-29T01:35:00Z"
+    assert decode(msgspec.json.encode(stored)) == envelope(SAMPLES[RunTriggered])
 
 
 def _paused_v1_to_v2(event: dict[str, Any]) -> dict[str, Any]:

@@ -88,8 +88,6 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     conditions: Conditions | None = None
     manual: bool = False
     """Forced by an operator (`jetcron schedule trigger`), not by the clock."""
-    due_time: datetime | None = None
-    """Fire time plus jitter, when jitter is configured."""
 
 
 class FireMissed(FireEvent, frozen=True, kw_only=True, tag="fire.missed"):

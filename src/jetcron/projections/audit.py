@@ -56,13 +56,6 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
     known: dict[str, Incarnation] = {}
 
 
-def apply(view: AuditView, stored: StoredEvent) -> None:
-    """Fold one stored event into the audit view."""
-    event = stored.envelope.event
-    if isinstance(event, ScheduleEvent):
-        _on_schedule_event(view, event, stored)
-
-
 def query(
     view: AuditView,
     name: str | None = None,

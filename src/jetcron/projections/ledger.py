@@ -50,14 +50,6 @@ class LedgerView(msgspec.Struct, kw_only=True, gc=False):
     by_schedule: dict[str, list[str]] = {}
 
 
-def apply(view: LedgerView, stored: StoredEvent) -> None:
-    """Fold one stored event into the ledger."""
-    event = stored.envelope.event
-    handler = HANDLERS.get(type(event))
-    if handler is not None:
-        handler(view, event, stored)
-
-
 def query(
     view: LedgerView,
     schedule: str | None = None,

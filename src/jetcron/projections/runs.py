@@ -96,14 +96,6 @@ class RunsView(msgspec.Struct, kw_only=True, gc=False):
     by_schedule: dict[str, list[str]] = {}
 
 
-def apply(view: RunsView, stored: StoredEvent) -> None:
-    """Fold one stored event into the view (events it does not track are ignored)."""
-    event = stored.envelope.event
-    handler = HANDLERS.get(type(event))
-    if handler is not None:
-        handler(view, event, stored)
-
-
 def get(view: RunsView, run_id: str) -> RunRow | None:
     """One run by id."""
     return view.rows.get(run_id)

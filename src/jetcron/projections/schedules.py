@@ -91,14 +91,6 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """run_id -> rank of that run (attempt * 4 + phase, see runs) or ENDED; outcomes count once."""
 
 
-def apply(view: SchedulesView, stored: StoredEvent) -> None:
-    """Fold one stored event into the view."""
-    event = stored.envelope.event
-    handler = HANDLERS.get(type(event))
-    if handler is not None:
-        handler(view, event, stored)
-
-
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:
     """The live schedule with this name."""
     return view.rows.get(name)
