@@ -469,7 +469,10 @@ from jetcron.executors.agent import Executor, ExecutorConfig
 
 async def main():
     nc = await nats.connect(sys.argv[1])
-    config = ExecutorConfig(name="victim", targets=["kpool"], ack_wait_s=float(sys.argv[2]))
+    # why: a pool peer waits while the holder's heartbeat is fresh (1.5 intervals)
+    config = ExecutorConfig(
+        name="victim", targets=["kpool"], ack_wait_s=float(sys.argv[2]), heartbeat_s=0.5
+    )
     await Executor(nc, config).run(asyncio.Event())
 
 asyncio.run(main())

@@ -72,6 +72,8 @@ why: while the executor lives it sends in-progress every ack_wait/3, so JetStrea
 no earlier than 2/3 of ack_wait after its death; the supervisor stops an unadopted job at
 0.3 of it, plus a grace of at most 0.1 (GRACE_SHARE): done before anyone else can start it."""
 GRACE_SHARE = 0.1
+HOLDER_FRESH_INTERVALS = 1.5
+"""A heartbeat older than this many of its intervals does not prove its executor holds a run."""
 
 
 class ExecutorStats(msgspec.Struct, kw_only=True):
@@ -111,6 +113,9 @@ class _Run:
     """Found running in the journal at start: its job outlived our predecessor."""
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     reported: bool = False
+    pid: int | None = None
+    start_unrecorded: bool = False
+    """Its RunStarted could not be appended (NATS away): append it before the result."""
 
     def request_cancel(self, reason: str) -> None:
         """An operator or the ticker wants this run stopped."""
@@ -386,9 +391,15 @@ class Executor:
             infos = await list_executors(self.nc)
         except Exception:  # noqa: BLE001 - no liveness data: the log's rules decide
             return None
-        return next(
-            (i.name for i in infos if i.name != self.config.name and run_id in i.running), None
-        )
+        now = self.clock.now()
+
+        def fresh(info: ExecutorInfo) -> bool:
+            # why: a SIGKILLed executor's key lives until its TTL; only a recent beat is a holder.
+            age = (now - info.seen_at).total_seconds() if info.seen_at else float("inf")
+            return age <= HOLDER_FRESH_INTERVALS * info.interval_s
+
+        holders = (i for i in infos if i.name != self.config.name and run_id in i.running)
+        return next((i.name for i in holders if fresh(i)), None)
 
     # -- one message ---------------------------------------------------------------------------
 
@@ -509,14 +520,40 @@ class Executor:
             return
         if result.outcome == "cancelled":
             result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
-        await self._record(run, msg, history, result)
+        await self._settle(run, msg, history, result)
         # why: only once the result is stored; if that failed, the entry reports it later.
         self.journal.end(run.ref.run_id)
+
+    async def _settle(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
+        """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
+
+        why: the run stays in hand (and in our heartbeat) meanwhile, so no other executor runs
+        it again; if we stop or die first, the journal entry reports it on the next start.
+        """
+        delay = 0.5
+        while True:
+            try:
+                if run.start_unrecorded:
+                    event = RunStarted(
+                        **run.ref.fields(history.attempt), pid=run.pid, host_time=self.clock.now()
+                    )
+                    await self._append(run, event, f"{history.attempt}:started")
+                    run.start_unrecorded = False
+                await self._record(run, msg, history, result)
+                return
+            except Exception as err:
+                if self._stopping.is_set():
+                    raise
+                log.warning("executor %s: result of %s not stored yet (%s); retrying",
+                            self.config.name, run.ref.run_id, err or type(err).__name__)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _execute(self, run: _Run, attempt: int) -> RunResult:
         started: list[asyncio.Task[PubAck]] = []
 
         def on_start(pid: int | None) -> None:
+            run.pid = pid
             event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
             started.append(asyncio.create_task(self._append(run, event, f"{attempt}:started")))
             self.stats.started += 1
@@ -526,7 +563,9 @@ class Executor:
                 return await self._run_action(run, attempt, on_start)
             return await self._run_command(run, attempt, on_start)
         finally:
-            await asyncio.gather(*started)  # why: a result must follow its RunStarted in the log
+            # why: a result must follow its RunStarted in the log; a failed one is retried first.
+            outcomes = await asyncio.gather(*started, return_exceptions=True)
+            run.start_unrecorded = any(isinstance(o, BaseException) for o in outcomes)
 
     async def _run_command(
         self, run: _Run, attempt: int, on_start: Callable[[int], None]
