@@ -457,7 +457,9 @@ async def test_shutdown_hands_back_a_long_run_and_another_executor_runs_it(
     assert kinds(await events(event_log, t)) == ["RunStarted"]
 
     second = Executor(nc, config("second", targets=["workers"]))
-    assert await second.run_burst(5) == 1
+    # why: a freshly started peer first waits until its own heartbeats are steady (1.5 beats)
+    # before it trusts that no one else still holds a started run: one nak, then the run.
+    assert await second.run_burst(5) in (1, 2)
     evs = await events(event_log, t)
     assert kinds(evs) == ["RunStarted", "RunStarted", "RunSucceeded"]
     assert evs[-1].executor == "second" and evs[-1].attempt == 2

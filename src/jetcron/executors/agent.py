@@ -155,6 +155,7 @@ class Executor:
         self._runs: dict[str, _Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._consumers: list[Consumer] = []
+        self._beat: Heartbeat | None = None
         self._reset()
 
     @property
@@ -227,9 +228,10 @@ class Executor:
             name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
             started_at=self.clock.now(),
         )  # fmt: skip
-        return Heartbeat(
+        self._beat = Heartbeat(
             self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock
         )
+        return self._beat
 
     async def _shutdown(self, fetchers: list[asyncio.Task[None]], graceful: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -385,6 +387,25 @@ class Executor:
         )
         return run_attempt.schedule_stop(run.trigger, events) or ""
 
+    async def _may_be_held(self, run: _Run) -> float:
+        """Seconds to wait before looking again if another executor may hold this run; else 0."""
+        beat = self._beat
+        settle = HOLDER_FRESH_INTERVALS * self.config.heartbeat_s
+        if beat is None or not beat.steady_for(settle):
+            # why: until our own beats are steady (just started, or NATS just came back) the
+            # absence of a holder's heartbeat proves nothing: it may not have beaten again yet.
+            log.info(
+                "executor %s: %s redelivered; waiting for heartbeats",
+                self.config.name,
+                run.ref.run_id,
+            )
+            return self.config.heartbeat_s
+        holder = await self._held_elsewhere(run.ref.run_id)
+        if holder is None:
+            return 0.0
+        log.info("executor %s: %s still runs on %s", self.config.name, run.ref.run_id, holder)
+        return self.config.ack_wait_s / 2
+
     async def _held_elsewhere(self, run_id: str) -> str | None:
         """The live executor (not us) whose heartbeat says it runs this run, if any."""
         try:
@@ -465,10 +486,12 @@ class Executor:
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
         elif reason := await self._stop_reason(run, history):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
-        elif history.started and (holder := await self._held_elsewhere(run.ref.run_id)):
-            # why: a previous attempt is still alive on another host (it adopted it): wait.
-            log.info("executor %s: %s still runs on %s", self.config.name, run.ref.run_id, holder)
-            await msg.nak(delay=self.config.ack_wait_s / 2)
+        elif run_attempt.maybe_running(history, _redelivered(msg)) and (
+            wait := await self._may_be_held(run)
+        ):
+            # why: a redelivery after an outage or a crash: the copy that got it first may
+            # still run (adopted, or finishing while NATS was away). Never start a second one.
+            await msg.nak(delay=wait)
         elif run.trigger.conditions is None or await self._admitted(run, msg, history):
             await self._attempt(run, msg, history)
 
@@ -640,6 +663,14 @@ class Executor:
         setattr(self.stats, name, getattr(self.stats, name) + 1)
         if delay is not None:
             self.stats.retried += 1
+
+
+def _redelivered(msg: Msg) -> bool:
+    """Delivered before (to us or a peer): someone may have started it."""
+    try:
+        return int(msg.metadata.num_delivered or 1) > 1
+    except Exception:  # noqa: BLE001 - not a JetStream message (tests): a first delivery
+        return False
 
 
 def _run_from(entry: Entry, executor: str) -> _Run | None:

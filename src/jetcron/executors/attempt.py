@@ -194,6 +194,18 @@ def gate(history: RunHistory, now: datetime) -> Finished | CancelNow | NotYet | 
     return Go()
 
 
+def maybe_running(history: RunHistory, redelivered: bool) -> bool:
+    """Could an earlier copy of this run still be running somewhere?
+
+    An attempt started without a result, or a redelivery with nothing in the log at all
+    (its RunStarted may not have made it while NATS was away). A retry after a recorded
+    failure, or after a deferral, has nobody running it.
+    """
+    if history.started > history.failures:
+        return True
+    return redelivered and history.started == 0 and history.deferrals == 0
+
+
 def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> str | None:
     """Why a trigger must not start given its schedule's events (all, or the last one); else None.
 

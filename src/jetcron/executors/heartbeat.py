@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import socket
+import time
 from collections.abc import Callable
 
 import msgspec
@@ -53,6 +54,8 @@ class Heartbeat:
         self.ttl_s = max(1, math.ceil(TTL_INTERVALS * identity.interval_s))
         self.offset: tuple[float, float] | None = None
         self._bucket_ready = False
+        self.steady_since: float | None = None
+        """Monotonic time since which every beat succeeded (None right after a failure)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until `stop`, then remove the key."""
@@ -69,7 +72,14 @@ class Heartbeat:
         try:
             await self.beat()
         except Exception as err:  # noqa: BLE001 - liveness must never stop the executor
+            self.steady_since = None
             log.warning("heartbeat of %s failed: %s", self.identity.name, err)
+        else:
+            self.steady_since = self.steady_since or time.monotonic()
+
+    def steady_for(self, seconds: float) -> bool:
+        """Our beats have succeeded for at least `seconds`: peers have had time to beat too."""
+        return self.steady_since is not None and time.monotonic() - self.steady_since >= seconds
 
     async def beat(self) -> None:
         """Put one heartbeat and measure the clock offset with it."""
