@@ -458,8 +458,8 @@ async def test_shutdown_hands_back_a_long_run_and_another_executor_runs_it(
 
     second = Executor(nc, config("second", targets=["workers"]))
     # why: a freshly started peer first waits until its own heartbeats are steady (1.5 beats)
-    # before it trusts that no one else still holds a started run: one nak, then the run.
-    assert await second.run_burst(5) in (1, 2)
+    # before it trusts that no one else still holds a started run: a nak or two, then the run.
+    assert await second.run_burst(8) >= 1
     evs = await events(event_log, t)
     assert kinds(evs) == ["RunStarted", "RunStarted", "RunSucceeded"]
     assert evs[-1].executor == "second" and evs[-1].attempt == 2
