@@ -55,6 +55,7 @@ from jetcron.executors.process import (
     resolve_cwd,
     run_process,
 )
+from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.publisher import PubAck
 from jetcron.log.stream import EventLog
@@ -113,9 +114,8 @@ class _Run:
     """Found running in the journal at start: its job outlived our predecessor."""
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     reported: bool = False
-    pid: int | None = None
-    start_unrecorded: bool = False
-    """Its RunStarted could not be appended (NATS away): append it before the result."""
+    claimed: bool = False
+    """Our RunStarted is in the log: this attempt is ours."""
 
     def request_cancel(self, reason: str) -> None:
         """An operator or the ticker wants this run stopped."""
@@ -502,9 +502,9 @@ class Executor:
         if last is None:
             return RunHistory()
         if is_final(last.event):
-            return RunHistory(finished=True)
-        events, _ = await self.log.load(subject)
-        return run_attempt.summarize(events)
+            return RunHistory(finished=True, last_seq=last.seq)
+        events, last_seq = await self.log.load(subject)
+        return msgspec.structs.replace(run_attempt.summarize(events), last_seq=last_seq)
 
     async def _admitted(self, run: _Run, msg: Msg, history: RunHistory) -> bool:
         conditions = run.trigger.conditions
@@ -535,7 +535,24 @@ class Executor:
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
-            result = await self._execute(run, history.attempt)
+            try:
+                result = await self._execute(run, history)
+            except ConcurrencyConflict:
+                # why: someone appended to the run since we read it: another copy of this
+                # trigger (a redelivery after NATS lost its consumer state) claimed it first.
+                self.journal.end(run.ref.run_id)
+                self.stats.duplicates += 1
+                log.info(
+                    "executor %s: %s was claimed by another executor",
+                    self.config.name,
+                    run.ref.run_id,
+                )
+                await msg.nak(delay=self.config.ack_wait_s / 2)
+                return
+            except BaseException:
+                if not run.claimed:
+                    self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
+                raise
         if run.handed_back:
             self.stats.handed_back += 1
             self.journal.end(run.ref.run_id)
@@ -556,12 +573,6 @@ class Executor:
         delay = 0.5
         while True:
             try:
-                if run.start_unrecorded:
-                    event = RunStarted(
-                        **run.ref.fields(history.attempt), pid=run.pid, host_time=self.clock.now()
-                    )
-                    await self._append(run, event, f"{history.attempt}:started")
-                    run.start_unrecorded = False
                 await self._record(run, msg, history, result)
                 return
             except Exception as err:
@@ -572,27 +583,25 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _execute(self, run: _Run, attempt: int) -> RunResult:
-        started: list[asyncio.Task[PubAck]] = []
+    async def _execute(self, run: _Run, history: RunHistory) -> RunResult:
+        attempt = history.attempt
 
-        def on_start(pid: int | None) -> None:
-            run.pid = pid
+        async def claim(pid: int | None) -> None:
+            # why: RunStarted with CAS on the run subject *before* the job starts: of two copies
+            # of one trigger (NATS can deliver one twice after losing consumer state) one wins.
             event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
-            started.append(asyncio.create_task(self._append(run, event, f"{attempt}:started")))
+            await self.log.append(
+                run.ref.subject, [self._envelope(run, event)],
+                expected_last_subject_seq=history.last_seq, msg_id=f"{run.ref.run_id}:{attempt}:started",
+            )  # fmt: skip
+            run.claimed = True
             self.stats.started += 1
 
-        try:
-            if run.trigger.job.action is not None:
-                return await self._run_action(run, attempt, on_start)
-            return await self._run_command(run, attempt, on_start)
-        finally:
-            # why: a result must follow its RunStarted in the log; a failed one is retried first.
-            outcomes = await asyncio.gather(*started, return_exceptions=True)
-            run.start_unrecorded = any(isinstance(o, BaseException) for o in outcomes)
+        if run.trigger.job.action is not None:
+            return await self._run_action(run, attempt, claim)
+        return await self._run_command(run, attempt, claim)
 
-    async def _run_command(
-        self, run: _Run, attempt: int, on_start: Callable[[int], None]
-    ) -> RunResult:
+    async def _run_command(self, run: _Run, attempt: int, claim: _Claim) -> RunResult:
         job, c = run.trigger.job, self.config
         path = os.environ.get("PATH") or DEFAULT_PATH
         try:
@@ -606,23 +615,21 @@ class Executor:
             result = await run_process(
                 argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
                 grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
-                output_cap=c.output_cap, cancel=run.cancel, on_start=on_start,
+                output_cap=c.output_cap, cancel=run.cancel, claim=claim,
                 run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
             )  # fmt: skip
         except InvalidInput as err:
             return run_attempt.rejected(err)
         return run_attempt.from_process(result, cancel_reason=run.cancel_reason)
 
-    async def _run_action(
-        self, run: _Run, attempt: int, on_start: Callable[[int | None], None]
-    ) -> RunResult:
+    async def _run_action(self, run: _Run, attempt: int, claim: _Claim) -> RunResult:
         job = run.trigger.job
         assert job.action is not None
         try:
             resolve(job.action)
         except InvalidInput as err:
             return run_attempt.rejected(err)  # why: like a refused command: it never started
-        on_start(None)
+        await claim(None)
         ctx = ActionContext(
             run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
             attempt=attempt, cancel=run.cancel, params=dict(job.params),
@@ -651,18 +658,24 @@ class Executor:
         return delay
 
     async def _append(self, run: _Run, event: AnyEvent, key: str) -> PubAck:
-        envelope = Envelope(
+        # why: the msg id makes a re-sent append (lost ack, redelivery) land only once.
+        envelope = self._envelope(run, event)
+        return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
+
+    def _envelope(self, run: _Run, event: AnyEvent) -> Envelope:
+        return Envelope(
             id=ids.new_id(), at=self.clock.now(), actor=self._actor, event=event,
             causation_id=run.cause, correlation_id=run.ref.trigger_run_id,
         )  # fmt: skip
-        # why: the msg id makes a re-sent append (lost ack, redelivery) land only once.
-        return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
 
     def _count(self, event: ResultEvent, delay: float | None) -> None:
         name = run_attempt.counter_name(event)
         setattr(self.stats, name, getattr(self.stats, name) + 1)
         if delay is not None:
             self.stats.retried += 1
+
+
+_Claim = Callable[[int | None], Awaitable[None]]
 
 
 def _redelivered(msg: Msg) -> bool:

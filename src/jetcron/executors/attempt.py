@@ -119,6 +119,8 @@ class RunHistory(msgspec.Struct, kw_only=True):
     first_deferral_at: datetime | None = None
     not_before: datetime | None = None
     """`next_retry_at` of the last failure, if no attempt started since."""
+    last_seq: int = 0
+    """The run subject's last sequence as read: starting an attempt appends with this CAS."""
 
     @property
     def attempt(self) -> int:

@@ -10,7 +10,7 @@ import signal
 import sys
 import tempfile
 from asyncio.subprocess import Process
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -61,6 +61,8 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     grace_s: float = 5.0
     orphan_after_s: float = 0.0
     """How long the job may outlive its executor, waiting to be adopted."""
+    gated: bool = False
+    """Start the job only after the executor says "go" (it claims the run first)."""
 
 
 class Job:
@@ -72,17 +74,26 @@ class Job:
         self.run_dir, self.sup, self.pid, self._proc = run_dir, sup, pid, proc
 
     @classmethod
-    async def start(cls, run_dir: Path, spec: JobSpec) -> Job | ProcessResult:
-        """Spawn the supervisor (which spawns the job); a ProcessResult if it could not start."""
+    async def start(
+        cls, run_dir: Path, spec: JobSpec, claim: Claim | None = None
+    ) -> Job | ProcessResult:
+        """Spawn the supervisor (which spawns the job); a ProcessResult if it could not start.
+
+        With `claim`, the supervisor waits: `claim(supervisor pid)` runs first, and only if it
+        returns is the job started; if it raises, nothing runs and the error propagates.
+        """
+        spec = msgspec.structs.replace(spec, gated=claim is not None)
         log_fd = _prepare(run_dir, spec)
+        gate = asyncio.subprocess.PIPE if claim is not None else asyncio.subprocess.DEVNULL
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-I", "-S", str(_SUPERVISOR), str(run_dir),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=log_fd, start_new_session=True,
+                stdin=gate, stdout=asyncio.subprocess.PIPE, stderr=log_fd, start_new_session=True,
             )  # fmt: skip
         finally:
             os.close(log_fd)
+        if claim is not None:
+            await _open_gate(proc, claim)
         assert proc.stdout is not None
         line = await proc.stdout.readline()
         if not line.strip():
@@ -156,6 +167,23 @@ def _prepare(run_dir: Path, spec: JobSpec) -> int:
     supervisor.write_atomic(run_dir / "spec.json", msgspec.json.encode(spec).decode())
     claim(run_dir)
     return os.open(run_dir / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+Claim = Callable[[int], Awaitable[None]]
+
+
+async def _open_gate(proc: Process, claim: Claim) -> None:
+    """Claim the run, then tell the waiting supervisor to start the job (or not to)."""
+    assert proc.stdin is not None
+    try:
+        await claim(proc.pid)
+    except BaseException:
+        proc.stdin.close()  # why: EOF instead of "go": the supervisor exits without a job
+        await proc.wait()
+        raise
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+    proc.stdin.close()
 
 
 def claim(run_dir: Path) -> None:
@@ -235,6 +263,7 @@ async def run_process(
     on_start: Callable[[int], None] | None = None,
     run_dir: Path | None = None,
     orphan_after: float = 0.0,
+    claim: Claim | None = None,
 ) -> ProcessResult:
     """Run `argv` under a supervisor; on timeout or `cancel` it stops the job's whole tree.
 
@@ -249,7 +278,7 @@ async def run_process(
         argv=argv, cwd=cwd, env=env, timeout_s=timeout, grace_s=grace, orphan_after_s=orphan_after
     )
     try:
-        job = await Job.start(where, spec)
+        job = await Job.start(where, spec, claim)
         if isinstance(job, ProcessResult):
             return job
         return await job.supervise(cancel, on_start, output_cap)

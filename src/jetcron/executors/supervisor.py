@@ -5,7 +5,8 @@ starts in ~15 ms and needs nothing from the executor's environment), in its own 
 a child subreaper: every descendant of the job that is orphaned (daemonizing tools, `setsid`)
 is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_DIR:
 
-  spec.json    written by the executor: argv, cwd, env, timeout, grace, orphan_after
+  spec.json    written by the executor: argv, cwd, env, timeout, grace, orphan_after, gated
+               (gated: wait for "go" on stdin, sent once the run is claimed in the log)
   owner        "pid starttime" of the executor that holds the run (rewritten on adoption)
   job.json     written here: this supervisor's and the job's pid and start time
   stdout/err   the job's output, straight to files (a dead executor loses none of it)
@@ -105,6 +106,11 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         _become_subreaper()
+        if self.spec.get("gated") and sys.stdin.readline().strip() != "go":
+            # why: the executor lost the race to claim the run (or died before it could): no job.
+            write_atomic(self.dir / "result.json", json.dumps({"ending": "not_started"}))
+            _announce("")
+            return
         started = time.monotonic()
         job = self._spawn()
         if job is None:
