@@ -26,7 +26,7 @@ from jetcron.scheduler.planner import (
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 """A fire time of the default spec; every case is planned around it."""
 SPEC = "*/5 * * * *"
-STATE = {"floor", "last_fire", "runs", "in_flight", "buffered", "active", "completed"}
+STATE = {"floor", "last_fire", "runs", "in_flight", "fires", "buffered", "active", "completed"}
 IN_FLIGHT = {"r0": T + timedelta(hours=1)}
 """One run still going (its deadline far ahead)."""
 BUSY = "overlap: previous run still in flight"
@@ -177,6 +177,12 @@ CASES = [
         T,
         [Lose("r0")],
         id="lost-run-of-a-paused-schedule",
+    ),
+    pytest.param(
+        entry(in_flight={"r0": T}, fires={"r0": ("s1:v1:f0", minutes(-60))}, active=False),
+        T,
+        [Lose("r0", "s1:v1:f0", minutes(-60))],
+        id="lost-run-names-its-fire",
     ),
     # -- end and run limit ----------------------------------------------------------------
     pytest.param(

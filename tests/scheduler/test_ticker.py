@@ -189,6 +189,8 @@ async def test_a_run_without_result_is_declared_lost(event_log) -> None:
     [trigger] = of(evs, RunTriggered)
     [lost] = of(evs, RunLost)
     assert lost.run_id == trigger.run_id
+    # why: the ledger matches results to fires by fire id: a lost run must name its fire
+    assert (lost.fire_id, lost.fire_time) == (trigger.fire_id, trigger.fire_time)
 
 
 async def test_one_off_fires_once_then_completes(event_log) -> None:

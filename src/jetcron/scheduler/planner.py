@@ -99,6 +99,8 @@ class Entry:
     runs: int = 0
     in_flight: dict[str, datetime] = field(default_factory=dict)
     """run id -> deadline after which it is lost."""
+    fires: dict[str, tuple[str, datetime]] | None = None
+    """run id -> (fire id, nominal fire time) of the runs in flight (created when needed)."""
     buffered: datetime | None = None
     completed: bool = False
     generation: int = 0
@@ -157,6 +159,8 @@ class Skip:
 @dataclass(frozen=True, slots=True)
 class Lose:
     run_id: str
+    fire_id: str = ""
+    fire_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +215,15 @@ def fire_after(entry: Entry, after: datetime) -> datetime | None:
     return fire
 
 
+def _lose(entry: Entry, run_id: str) -> Lose:
+    """A Lose decision that names the run's fire, so the ledger learns what became of it."""
+    fire_id, fire_time = (entry.fires or {}).get(run_id, ("", None))
+    return Lose(run_id, fire_id, fire_time)
+
+
 def decide_due(entry: Entry, now: datetime) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it."""
-    decisions: list[Decision] = [Lose(r) for r, dl in entry.in_flight.items() if dl <= now]
+    decisions: list[Decision] = [_lose(entry, r) for r, dl in entry.in_flight.items() if dl <= now]
     running = [r for r, dl in entry.in_flight.items() if dl > now]
     if entry.buffered is not None and not running:
         decisions.append(Trigger(entry.buffered))
@@ -418,6 +428,8 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
                 entry.buffered = None
         if not event.target.startswith("all:"):
             entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
+            entry.fires = entry.fires or {}
+            entry.fires[event.run_id] = (event.fire_id, event.fire_time)
             by_run[event.run_id] = entry.schedule_id
     elif isinstance(event, FireMissed | RunSkipped):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
@@ -431,6 +443,9 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
 def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
     if is_final(event):
         entry.in_flight.pop(event.run_id, None)
+        if entry.fires is not None:
+            entry.fires.pop(event.run_id, None)
+            entry.fires = entry.fires or None  # why: no empty dict kept per schedule
         return
     timeout = entry.timing.timeout_s
     resume = at

@@ -212,6 +212,8 @@ class Ticker:
         while not stop.is_set():
             if not self.lease.is_leader():
                 await self._wait_for(self.lease.changed, stop)
+                if self.lease.is_leader():  # why: a new leader first reads what the last appended
+                    await self.catch_up()
                 continue
             await self.tick()
             if self._heap and self._heap[0][0] <= self.clock.now():
@@ -328,8 +330,8 @@ def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, st
         schedule_id=entry.schedule_id,
         name=entry.name,
         run_id=decision.run_id,
-        fire_id="",
-        fire_time=entry.last_fire or datetime.min,
+        fire_id=decision.fire_id,
+        fire_time=decision.fire_time or entry.last_fire or datetime.min,
         reason="no result within timeout + grace; executor presumed dead",
     )
     return subject, lost, f"{decision.run_id}:lost"
