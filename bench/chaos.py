@@ -195,7 +195,7 @@ class Chaos:
         return report
 
     async def _chaos(self, until: float, outage_at: float, outage: float) -> None:
-        victims = [self.nats, *self.serves, *self.executors]
+        victims: list[Proc] = []
         while time.monotonic() < until:
             await asyncio.sleep(self.rng.uniform(2.0, 5.0))
             for p in self.all:
@@ -207,7 +207,11 @@ class Chaos:
                 self.nats.start()
                 self.outage_s = time.monotonic() - down
                 continue
-            victim = self.rng.choice(victims)
+            if not victims:
+                # why: every kind of process dies in each round, in a seeded random order.
+                victims = [self.nats, *self.serves, *self.executors]
+                self.rng.shuffle(victims)
+            victim = victims.pop()
             victim.kill()
             # why: an executor must come back inside its orphan window to adopt its jobs;
             # the others may stay away longer.
