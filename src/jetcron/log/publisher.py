@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
@@ -17,7 +18,12 @@ from nats.aio.client import Client
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
 from jetcron.log.fastsub import status_of, subscribe_raw
 
+log = logging.getLogger(__name__)
 WRONG_LAST_SEQUENCE = 10071
+"""JSStreamWrongLastSequenceErrF: "wrong last sequence: N" (a single server)."""
+WRONG_LAST_SEQUENCE_CONSTANT = 10164
+"""JSStreamWrongLastSequenceConstantErr: the same lost race as answered by a clustered stream."""
+CONFLICT_CODES = frozenset({WRONG_LAST_SEQUENCE, WRONG_LAST_SEQUENCE_CONSTANT})
 
 
 class ApiError(msgspec.Struct, frozen=True):
@@ -61,11 +67,14 @@ class Publisher:
         return self
 
     async def close(self) -> None:
-        """Unsubscribe; pending publishes fail."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()  # type: ignore[attr-defined]
-            self._sub = None
+        """Unsubscribe (best effort: the connection may be gone); pending publishes fail."""
+        sub, self._sub = self._sub, None
         self._pending.clear()
+        if sub is not None and not self._nc.is_closed:
+            try:
+                await sub.unsubscribe()  # type: ignore[attr-defined]
+            except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
+                log.debug("publisher: unsubscribe on close failed: %s", err)
 
     def _on_reply(self, subject: bytes, _: bytes, data: bytes, headers: bytes | None) -> None:
         settle = self._pending.pop(subject[len(self._prefix) :].decode(), None)
@@ -189,7 +198,8 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
     ack = _ack_decoder.decode(data)
     if ack.error is None:
         return ack
-    if ack.error.err_code == WRONG_LAST_SEQUENCE:
+    # why: both codes mean "someone appended first" (nats.py's js/kv.py maps them alike): retry.
+    if ack.error.err_code in CONFLICT_CODES:
         expected = int((headers or {}).get("Nats-Expected-Last-Subject-Sequence", "0"))
         raise ConcurrencyConflict(subject, expected, ack.error.description)
     raise AppendFailed(f"{subject}: {ack.error.description} (err_code {ack.error.err_code})")
