@@ -243,7 +243,7 @@ def test_due_stops_at_the_end() -> None:
 
     due = queries.due(fold(h.events), {"within_s": 3600}, NOW)
 
-    assert [r["utc"] for r in due] == [
+    assert [r["utc"] for r in due["fires"]] == [
         "2024-03-01T10:10:00Z",
         "2024-03-01T10:15:00Z",
         "2024-03-01T10:20:00Z",

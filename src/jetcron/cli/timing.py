@@ -12,6 +12,7 @@ from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
     console,
+    err_console,
     handle_errors,
     iso_z,
     parse_iso,
@@ -23,6 +24,7 @@ from jetcron.cli.common import (
 from jetcron.client import query
 from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
+from jetcron.projections.queries import DUE_MAX
 
 
 def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
@@ -69,6 +71,9 @@ def preview(
 @handle_errors
 def due(
     within: str = typer.Option("1h", "--within", help="Look this far ahead, e.g. 15m, 1h, 1d."),
+    limit: int = typer.Option(
+        100, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
+    ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -77,14 +82,27 @@ def due(
         horizon = parse_duration(within).total_seconds()
     except ValueError as err:
         raise InvalidInput(f"--within: {err}") from err
-    rows: list[dict[str, Any]] = run(
-        with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon}))
+    if not 1 <= limit <= DUE_MAX:
+        raise InvalidInput(f"--limit must be between 1 and {DUE_MAX}")
+    page: dict[str, Any] = run(
+        with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon, "limit": limit}))
     )
+    rows = page["fires"]
     if as_json:
         print_json(rows)
-        return
-    table(
-        f"due within {within}",
-        ["UTC", "local", "schedule", "target", "runs"],
-        ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows),
-    )
+    else:
+        table(
+            f"due within {within}",
+            ["UTC", "local", "schedule", "target", "runs"],
+            ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows),
+        )
+    if page.get("more"):
+        more = (
+            f"use --limit {min(limit * 2, DUE_MAX)}"
+            if limit < DUE_MAX
+            else "use a shorter --within"
+        )
+        err_console.print(
+            f"capped: the first {len(rows)} fires are shown, more are due within {within} ({more})",
+            highlight=False,
+        )

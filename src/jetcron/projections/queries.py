@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,24 +74,40 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     return data
 
 
-def due(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Fires of active schedules within the horizon, soonest first."""
+DUE_LIMIT = 100
+DUE_MAX = 1000
+"""At most this many fires per `due` answer: with job text capped, ~0.5 MB, well under max_payload."""
+JOB_TEXT_MAX = 200
+
+
+def due(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The `limit` soonest fires of active schedules within the horizon; `more` if there are others."""
     horizon = now + timedelta(seconds=float(params.get("within_s", 3600)))
-    out: list[dict[str, Any]] = []
-    for row in schedules.query(views.schedules, "active"):
-        d = row.definition
-        zone = pytz.timezone(d.tz)
-        for fire in schedules.next_fires(row, now, 10_000 - len(out), until=horizon):
-            out.append(
-                {
-                    "utc": _iso(fire),
-                    "local": fire.astimezone(zone).isoformat(),
-                    "name": row.name,
-                    "target": d.target,
-                    "job": " ".join(d.job.command or []) or d.job.shell or d.job.action,
-                }
-            )
-    return sorted(out, key=lambda r: str(r["utc"]))
+    limit = max(1, min(int(params.get("limit", DUE_LIMIT)), DUE_MAX))
+    # why: the soonest limit+1 fires overall are among each schedule's own soonest limit+1
+    candidates = (
+        (fire, row.name, row)
+        for row in schedules.query(views.schedules, "active")
+        for fire in schedules.next_fires(row, now, limit + 1, until=horizon)
+    )
+    soonest = heapq.nsmallest(limit + 1, candidates, key=lambda c: (c[0], c[1]))
+    return {
+        "fires": [_due_row(fire, row) for fire, _, row in soonest[:limit]],
+        "more": len(soonest) > limit,
+        "limit": limit,
+    }
+
+
+def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
+    d = row.definition
+    job = " ".join(d.job.command or []) or d.job.shell or d.job.action or ""
+    return {
+        "utc": _iso(fire),
+        "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
+        "name": row.name,
+        "target": d.target,
+        "job": job if len(job) <= JOB_TEXT_MAX else job[: JOB_TEXT_MAX - 1] + "…",
+    }
 
 
 def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
