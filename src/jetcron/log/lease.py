@@ -69,11 +69,20 @@ class KvLease:
         self._valid_until = 0.0
         self._seq = 0
         self._since = 0.0
+        self._announced = False
+        self._denied = False
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
 
     def is_leader(self) -> bool:
-        """True while our last renew is fresh enough that nobody else can hold the key."""
-        return time.monotonic() < self._valid_until
+        """True while connected and our last renew is fresh enough that nobody else holds the key.
+
+        why connected too: while NATS is unreachable nothing we decide can be stored now, and
+        what nats-py buffers for later would land after another replica took over.
+        """
+        leading = self.nc.is_connected and time.monotonic() < self._valid_until
+        if not leading:
+            self._denied = True  # why: whoever heard "no" waits on `changed` for a "yes"
+        return leading
 
     async def ensure_bucket(self) -> None:
         """Create the KV stream (per-message TTL allowed), idempotently."""
@@ -110,8 +119,11 @@ class KvLease:
             await self._publisher.close()
 
     async def _attempt(self) -> None:
-        was = self.is_leader()
         sent = time.monotonic()
+        if not self.nc.is_connected:
+            self._valid_until = 0.0  # why: a request now would only time out
+            self._announce()
+            return
         try:
             current = await self._current()
             if current is None or current[1].holder in (self.holder, ""):
@@ -124,14 +136,21 @@ class KvLease:
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
             log.warning("lease %s: error %s", self.key, err)
             self._valid_until = 0.0
-        if was != self.is_leader() or (not was and self.is_leader()):
+        self._announce()
+
+    def _announce(self) -> None:
+        """Set `changed` when leadership changed, or when it is back after someone heard "no"."""
+        leading = self.is_leader()
+        if leading != self._announced:
+            self._announced = leading
             log.info(
-                "lease %s: %s is %s",
-                self.key,
-                self.holder,
-                "leader" if self.is_leader() else "standby",
+                "lease %s: %s is %s", self.key, self.holder, "leader" if leading else "standby"
             )
             self.changed.set()
+        elif leading and self._denied:
+            self.changed.set()
+        if leading:
+            self._denied = False
 
     async def _current(self) -> tuple[int, Holder] | None:
         try:

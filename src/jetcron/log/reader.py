@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from jetcron.domain.events import StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
 from jetcron.log.fastsub import description_of, status_of, subscribe_raw
+from jetcron.log.follow import FollowHealth, backoff, iso, jittered
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,11 @@ class _Pull:
                 pass
 
     async def _api(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.nc.is_reconnecting:
+            # why: a request now would only wait out its timeout; say so at once
+            raise InfrastructureError(
+                f"JetStream API {subject}: NATS is unreachable (reconnecting)"
+            )
         try:
             msg = await self.nc.request(subject, json.dumps(body).encode(), timeout=5)
         except Exception as err:
@@ -132,18 +138,28 @@ async def read_raw(
     until_seq: int | None = None,
     batch: int = 10_000,
     idle_s: float = 5.0,
+    health: FollowHealth | None = None,
 ) -> AsyncIterator[list[RawRecord]]:
-    """Batches of raw records from from_seq; stops at the end unless follow=True."""
+    """Batches of raw records from from_seq; stops at the end unless follow=True.
+
+    A follower (follow=True) never gives up on NATS: it re-creates its consumer with backoff
+    for as long as the outage lasts, and reports how it is doing in `health`.
+    """
     pull = _Pull(nc, stream, subjects, batch)
+    health = health or FollowHealth(f"reader of {stream}")
     next_seq = from_seq
     try:
         while True:
-            pending = await pull.open(next_seq)
-            if pending == 0 and not follow:
-                return
-            async for records in _drain(pull, pending, follow, until_seq, idle_s):
+            pending = await (_reopen(pull, next_seq, health) if follow else pull.open(next_seq))
+            if pending == 0:
+                if not follow:
+                    return
+                health.caught_up()
+            async for records in _drain(pull, pending, follow, until_seq, idle_s, health):
                 next_seq = records[-1].seq + 1
                 yield records
+                if records[-1].pending == 0:
+                    health.caught_up()
                 if _done(records[-1], follow, until_seq):
                     return
             if not follow:
@@ -153,6 +169,34 @@ async def read_raw(
         await pull.close()
 
 
+async def _reopen(pull: _Pull, seq: int, health: FollowHealth) -> int:
+    """Create the consumer at seq, retrying with backoff while JetStream does not answer."""
+    attempt = 0
+    while True:
+        try:
+            pending = await pull.open(seq)
+        except InfrastructureError as err:
+            if pull.nc.is_closed:
+                raise  # why: a closed client never comes back; the service is shutting down
+            attempt += 1
+            delay = jittered(backoff(attempt))
+            new_outage = health.down(err)
+            (log.warning if new_outage else log.info)(
+                "%s: cannot create its consumer at seq %d (%s); retrying in %.1fs, down since %s",
+                health.name,
+                seq,
+                err,
+                delay,
+                iso(health.down_since),
+            )
+            await _pause(pull.nc, delay)
+            continue
+        lasted = health.up()
+        if lasted is not None:
+            log.warning("%s: reading again at seq %d after %.1fs", health.name, seq, lasted)
+        return pending
+
+
 def _done(last: RawRecord, follow: bool, until_seq: int | None) -> bool:
     if until_seq is not None and last.seq >= until_seq:
         return True
@@ -160,22 +204,22 @@ def _done(last: RawRecord, follow: bool, until_seq: int | None) -> bool:
 
 
 async def _drain(
-    pull: _Pull, pending: int, follow: bool, until_seq: int | None, idle_s: float
+    pull: _Pull,
+    pending: int,
+    follow: bool,
+    until_seq: int | None,
+    idle_s: float,
+    health: FollowHealth,
 ) -> AsyncIterator[list[RawRecord]]:
     """Keep two pull requests in flight; yield what arrives, grouped per wake-up."""
     expires = idle_s if follow else 2.0
     await pull.request(expires)
     await pull.request(expires)
     delivered = 0
+    reconnects = pull.nc.stats["reconnects"]
     while True:
-        if not pull.buffer:
-            try:
-                # why: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-                # races with a message arriving, and a cancelled follower would never stop.
-                async with asyncio.timeout(expires + 3.0):
-                    await pull.arrived.wait()
-            except TimeoutError:
-                return  # why: no message and no heartbeat: the consumer is gone; caller re-creates it
+        if not pull.buffer and not await _arrival(pull, expires + 3.0, reconnects):
+            return  # why: no message and no heartbeat, or a new connection: caller re-creates it
         records: list[RawRecord] = []
         for subject, reply, data, headers in pull.take():
             if reply:
@@ -186,7 +230,9 @@ async def _drain(
                     await pull.request(expires)
                 continue
             status = status_of(headers)
-            if status in ("404", "408"):
+            if status == "100" and not records and not pull.buffer:
+                health.caught_up()  # why: an idle heartbeat: the consumer has nothing left for us
+            elif status in ("404", "408"):
                 await pull.request(expires)
             elif status == "409" and "Deleted" in description_of(headers):
                 if records:
@@ -197,6 +243,39 @@ async def _drain(
             if _done(records[-1], follow, until_seq):
                 return
         elif not follow and pending == 0:
+            return
+
+
+async def _arrival(pull: _Pull, budget: float, reconnects: int) -> bool:
+    """Wait for a delivery; False after `budget` s without one, or when the connection dropped.
+
+    why: after a reconnect our pull requests (and, if the server restarted, the consumer) are
+    gone; re-creating at once beats waiting out the heartbeat timeout, and while NATS is away
+    the follower should say it is down rather than look merely idle.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    while not pull.arrived.is_set():
+        left = deadline - loop.time()
+        if left <= 0 or pull.nc.is_reconnecting or pull.nc.stats["reconnects"] != reconnects:
+            return False
+        try:
+            # why: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # races with a message arriving, and a cancelled follower would never stop.
+            async with asyncio.timeout(min(left, 0.5)):
+                await pull.arrived.wait()
+        except TimeoutError:
+            pass
+    return True
+
+
+async def _pause(nc: Client, delay: float) -> None:
+    """Sleep `delay`, or less: as soon as a lost connection is back, try again at once."""
+    was_away = nc.is_reconnecting
+    deadline = asyncio.get_running_loop().time() + delay
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(min(0.1, delay))
+        if was_away and nc.is_connected:
             return
 
 

@@ -1,4 +1,4 @@
-"""Core NATS request/reply with jetcron's errors: who answered, and what a micro error header says."""
+"""Core NATS request/reply with jetcron's errors: who answered, what a micro error or a stale-view header says."""
 
 from __future__ import annotations
 
@@ -27,3 +27,20 @@ def service_error(msg: Msg) -> tuple[str, str] | None:
     if "Nats-Service-Error-Code" not in headers:
         return None
     return headers["Nats-Service-Error-Code"], headers.get("Nats-Service-Error", "")
+
+
+STALE_SINCE = "Jetcron-Stale-Since"
+STALE_REASON = "Jetcron-Stale-Reason"
+
+
+def stale_headers(since: str, reason: str) -> dict[str, str]:
+    """Reply headers saying the answer comes from a view that is stale since `since` (ISO-8601)."""
+    return {STALE_SINCE: since, STALE_REASON: reason}
+
+
+def stale_of(msg: Msg) -> tuple[str, str] | None:
+    """(since, reason) if a query reply says its view is stale, else None."""
+    headers = msg.headers or {}
+    if STALE_SINCE not in headers:
+        return None
+    return headers[STALE_SINCE], headers.get(STALE_REASON, "")

@@ -15,6 +15,7 @@ from nats.js.errors import NotFoundError
 from jetcron import ids, subjects
 from jetcron.domain.events import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
+from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher
 from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
 
@@ -162,8 +163,12 @@ class EventLog:
         until_seq: int | None = None,
         batch: int = 10_000,
         on_skipped: OnSkipped | None = None,
+        health: FollowHealth | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
-        """Decoded batches in log order; unknown events skipped with a warning (and on_skipped)."""
+        """Decoded batches in log order; unknown events skipped with a warning (and on_skipped).
+
+        With follow=True it rides out NATS outages (see read_raw) and reports to `health`.
+        """
         async for records in read_raw(
             self.nc,
             self.stream,
@@ -172,6 +177,7 @@ class EventLog:
             follow=follow,
             until_seq=until_seq,
             batch=batch,
+            health=health,
         ):
             decoded = decode_records(records, on_skipped)
             if decoded:
