@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -11,8 +12,9 @@ from jetcron import subjects
 from jetcron.domain.commands import AnyCommand, CommandReply, reply_decoder
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound
 from jetcron.errors import InfrastructureError, InvalidInput
-from jetcron.log.requests import request, service_error
+from jetcron.log.requests import request, service_error, stale_of
 
+log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 
 
@@ -35,10 +37,16 @@ async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0)
 async def query(
     nc: Client, view: str, params: dict[str, Any] | None = None, *, timeout: float = 5.0
 ) -> Any:
-    """Ask the projection service; returns the decoded JSON result."""
+    """Ask the projection service; returns the decoded JSON result.
+
+    An answer from a view that may lack events (its follower down or behind) is logged as a
+    warning naming since when, so the CLI never shows frozen state as if it were current.
+    """
     msg = await request(
         nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout
     )
+    if (stale := stale_of(msg)) is not None:
+        log.warning("%s: answered from views stale since %s: %s", view, *stale)
     error = service_error(msg)
     if error is not None:
         code, message = error

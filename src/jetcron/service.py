@@ -6,11 +6,15 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import msgspec
 from nats.aio.client import Client
 
+from jetcron.log.connection import ConnectionWatch
+from jetcron.log.errors import transient
+from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.breaker import CircuitBreaker
@@ -41,34 +45,94 @@ async def run(
     stop: asyncio.Event,
     config: ServiceConfig | None = None,
     ready: asyncio.Event | None = None,
+    connection: ConnectionWatch | None = None,
 ) -> None:
-    """Serve until stop is set: command handler, ticker (when leader), breaker, projections."""
+    """Serve until stop is set: command handler, ticker (when leader), breaker, projections.
+
+    NATS outages of any length are weather: the followers wait and resume, the ticker ticks
+    only while it holds the lease, and a part that fails is restarted with backoff.
+    """
     from jetcron.projections.service import ProjectionService
 
     config = config or ServiceConfig()
     async with AsyncExitStack() as stack:
-        event_log = await EventLog(nc).open(replicas=config.replicas)
+        event_log = await EventLog(nc).open(create=False)
         stack.push_async_callback(event_log.close)
-        handler = CommandHandler(event_log)
-        sub = await handler.subscribe(nc)
-        stack.push_async_callback(sub.unsubscribe)  # type: ignore[attr-defined]
         lease = KvLease(
             nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas
         )
-        await lease.ensure_bucket()
+        if not await _until_done(
+            "create the log stream", lambda: event_log.ensure_stream(config.replicas), stop
+        ):
+            return
+        if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):
+            return
+        handler = CommandHandler(event_log)
+        sub = await handler.subscribe(nc)
+        stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
+        followers = {name: FollowHealth(name) for name in ("breaker", "ticker")}
         ticker = Ticker(event_log, lease=lease, handler=handler)
-        breaker = CircuitBreaker(event_log, handler, lease=lease)
+        breaker = CircuitBreaker(event_log, handler, lease=lease, health=followers["breaker"])
         projections = ProjectionService(
             nc,
             event_log,
             snapshot_every=config.snapshot_every,
             metrics_port=config.metrics_port,
             lease=lease,
+            connection=connection,
+            followers=followers,
         )
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))
-            tg.create_task(ticker.run(stop))
-            tg.create_task(breaker.run(stop))
+            # why: a part that fails comes back (and says so loudly) instead of taking the
+            # process, and with it this scheduler replica, down
+            tg.create_task(
+                supervise(
+                    lambda: ticker.run(stop),
+                    health=followers["ticker"],
+                    stop=stop,
+                    up_after=5.0,
+                    stops_itself=True,
+                )
+            )
+            tg.create_task(
+                supervise(
+                    lambda: breaker.run(stop),
+                    health=followers["breaker"],
+                    stop=stop,
+                    stops_itself=True,
+                )
+            )
             tg.create_task(projections.run(stop, ready=ready))
         log.info("scheduler service %s stopped", config.holder())
+
+
+async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
+    """Retry a start-up step with backoff until it works (True) or stop is set (False)."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await step()
+            return True
+        except Exception as err:
+            if not transient(err):
+                raise
+            attempt += 1
+            delay = jittered(backoff(attempt))
+            log.warning(
+                "cannot %s yet (%s); retrying in %.1fs", what, err or type(err).__name__, delay
+            )
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+    return False
+
+
+async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:
+    """A clean-up step that must not hide why we are shutting down."""
+    try:
+        await step()
+    except Exception as err:  # noqa: BLE001 - the real error (if any) is already on its way
+        log.debug("%s on shutdown: %s", what, err or type(err).__name__)

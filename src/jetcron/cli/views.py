@@ -318,6 +318,8 @@ def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         f"{', '.join(e['name'] for e in s['executors']) or 'none'}",
         highlight=False,
     )
+    for note in s.get("service", {}).get("notes", []):  # NATS outages, followers, staleness
+        console.print(f"[yellow]{note}[/]", highlight=False)
 
 
 @handle_errors

@@ -21,10 +21,14 @@ from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import UnknownEvent
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
+from jetcron.log.connection import ConnectionWatch
+from jetcron.log.follow import FollowHealth, iso, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
+from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog
 from jetcron.projections import health, queries
 from jetcron.projections.metrics import Metrics
+from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ class ProjectionService:
         metrics_port: int | None = None,
         lease: Leadership | None = None,
         clock: Clock | None = None,
+        connection: ConnectionWatch | None = None,
+        followers: dict[str, FollowHealth] | None = None,
     ) -> None:
         self.nc, self.log = nc, event_log
         self.views = Views()
@@ -66,12 +72,17 @@ class ProjectionService:
         self._applied = asyncio.Event()
         self._since_snapshot = 0
         self.started_at = time.time()
+        self.connection = connection or ConnectionWatch()
+        self.health = FollowHealth("projections")
+        self.followers = followers if followers is not None else {}
+        """Every follower of this process by name (ours included), for `status` and `health`."""
+        self.followers[self.health.name] = self.health
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Restore, follow the log, serve queries until stop; snapshot on the way out."""
         await self.restore()
         service = await self._serve()
-        follow = asyncio.ensure_future(self.follow())
+        follow = asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
         gauges = asyncio.ensure_future(self._update_gauges(stop))
         if self.metrics:
             self.metrics.start()
@@ -82,7 +93,10 @@ class ProjectionService:
         finally:
             follow.cancel()
             gauges.cancel()
-            await service.stop()
+            try:
+                await service.stop()
+            except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
+                log.debug("query service stop: %s", err)
             await self.save_snapshot()
 
     async def restore(self) -> None:
@@ -111,7 +125,10 @@ class ProjectionService:
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""
         async for batch in self.log.read(
-            from_seq=self.views.position + 1, follow=True, on_skipped=self._undecodable
+            from_seq=self.views.position + 1,
+            follow=True,
+            on_skipped=self._undecodable,
+            health=self.health,
         ):
             apply_batch(self.views, batch)
             if self.metrics:
@@ -136,16 +153,40 @@ class ProjectionService:
         record_undecodable(self.views, seq, unknown.type, unknown.problem)
         self._applied.set()
 
-    async def sync(self, timeout: float = 2.0) -> None:
-        """Wait until the views reflect the log as it is now (read-your-writes for the CLI)."""
-        target = await self.log.last_seq()
+    async def sync(self, timeout: float = 2.0) -> int | None:
+        """Wait until the views reflect the log as it is now (read-your-writes for the CLI).
+
+        Returns how many events they are still behind, None if the log did not say how far it goes.
+        """
         deadline = time.monotonic() + timeout
-        while self.views.position < target and time.monotonic() < deadline:
+        try:
+            target = await asyncio.wait_for(self.log.last_seq(), timeout)
+        except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
+            log.info("projections: cannot ask the log for its end: %s", err or type(err).__name__)
+            return None
+        # why: with the follower down, waiting for it only delays a (stale-marked) answer.
+        while (
+            self.views.position < target
+            and self.health.down_since is None
+            and time.monotonic() < deadline
+        ):
             self._applied.clear()
             try:
                 await asyncio.wait_for(self._applied.wait(), deadline - time.monotonic())
             except TimeoutError:
                 break
+        return max(0, target - self.views.position)
+
+    def staleness(self, behind: int | None) -> Stale | None:
+        """Whether answers now may lack events (and since when)."""
+        h = self.health
+        return verdict(
+            behind=behind,
+            down_since=h.down_since,
+            error=h.error,
+            current_at=h.current_at,
+            started_at=self.started_at,
+        )
 
     async def _serve(self) -> Any:
         service = await add_service(
@@ -169,39 +210,73 @@ class ProjectionService:
         self, fn: Callable[[Views, dict[str, Any], datetime], Any]
     ) -> Callable[[Request], Awaitable[None]]:
         async def handle(req: Request) -> None:
-            data, error = await self.answer(fn, req.data)
+            data, error, stale = await self.answer(fn, req.data)
+            headers = stale_headers(stale.iso(), stale.reason) if stale else None
             if error is None:
-                await req.respond(data)
+                await req.respond(data, headers=headers)
             else:
-                await req.respond_error(error[0], error[1], data)
+                await req.respond_error(error[0], error[1], data, headers=headers)
 
         return handle
 
     async def answer(
         self, fn: Callable[..., Any], data: bytes
-    ) -> tuple[bytes, tuple[str, str] | None]:
-        """Run one query: (JSON, None), or (details, (code, message)) for a micro error reply."""
+    ) -> tuple[bytes, tuple[str, str] | None, Stale | None]:
+        """Run one query: (JSON, None, stale), or (details, (code, message), stale) for an error.
+
+        `stale` says whether the views answering may lack events, and since when.
+        """
+        stale = None
         try:
             params = msgspec.json.decode(data) if data else {}
             if not isinstance(params, dict):
                 raise InvalidInput("query parameters must be a JSON object")
-            await self.sync()
+            stale = self.staleness(await self.sync())
             result = fn(self.views, params, self.clock.now())
             if asyncio.iscoroutine(result):
                 result = await result
-            return _encoder.encode(result), None
+            return _encoder.encode(result), None, stale
         except ScheduleNotFound as err:
-            return _encoder.encode({"name": err.name}), ("404", str(err))
+            return _encoder.encode({"name": err.name}), ("404", str(err)), stale
         except (InvalidInput, msgspec.DecodeError, ValueError) as err:
-            return b"", ("400", str(err))
+            return b"", ("400", str(err)), stale
         except JetcronError as err:
-            return b"", ("500", str(err))
+            return b"", ("500", str(err)), stale
+        except Exception as err:  # noqa: BLE001 - answer, never leave the asker waiting
+            log.exception("query failed")
+            return b"", ("500", f"query failed: {err or type(err).__name__}"), stale
 
     async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         from jetcron.log.heartbeats import list_executors
 
         online = {e.name: e for e in await list_executors(self.nc)}
-        return msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
+        report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
+        # why: a frozen view would otherwise report "healthy" from old data
+        report["problems"] += self._service_problems(await self._behind())
+        report["healthy"] = not report["problems"]
+        return report
+
+    async def _behind(self) -> int | None:
+        """How many events the views lack right now (None if the log does not say)."""
+        try:
+            return max(0, await asyncio.wait_for(self.log.last_seq(), 2.0) - self.views.position)
+        except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
+            return None
+
+    def _service_problems(self, behind: int | None) -> list[dict[str, str]]:
+        out = [
+            {
+                "kind": "follower_down",
+                "subject": name,
+                "detail": f"down since {iso(f.down_since)}: {f.error}",
+            }
+            for name, f in sorted(self.followers.items())
+            if f.down_since is not None
+        ]
+        stale = self.staleness(behind) if not out else None
+        if stale is not None:
+            out.append({"kind": "view_stale", "subject": "projections", "detail": stale.line()})
+        return out
 
     async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         from jetcron.log.heartbeats import list_executors
@@ -234,7 +309,20 @@ class ProjectionService:
             "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],
             "scheduler_replicas": await self._replicas(),
             "ticker_leader": await self._leader(),
+            "service": self._service_report(info.state.last_seq - views.position),
             "version": __version__,
+        }
+
+    def _service_report(self, behind: int) -> dict[str, Any]:
+        """This replica's view of NATS and of its followers, with one human line per concern."""
+        nats = self.connection.report()
+        followers = {name: f.report() for name, f in sorted(self.followers.items())}
+        stale = self.staleness(behind)
+        return {
+            "nats": nats,
+            "followers": followers,
+            "stale": None if stale is None else {"since": stale.iso(), "reason": stale.reason},
+            "notes": notes(nats, followers, stale),
         }
 
     async def _replicas(self) -> list[str]:

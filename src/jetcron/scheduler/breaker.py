@@ -29,6 +29,8 @@ from jetcron.domain.events import (
     ScheduleUpdated,
     StoredEvent,
 )
+from jetcron.errors import JetcronError
+from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
@@ -131,16 +133,20 @@ class CircuitBreaker:
         *,
         lease: Leadership | None = None,
         clock: Clock | None = None,
+        health: FollowHealth | None = None,
     ) -> None:
         self.log, self.handler = event_log, handler
         self.lease = lease or SoloLease()
         self.clock = clock or SystemClock()
+        self.health = health or FollowHealth("breaker")
         self.state = BreakerState()
         self.position = 0
+        self._unsent: list[AnyCommand] = []
+        """Commands that could not be sent (NATS away); sent again on the next round."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the log until stop."""
-        follow = asyncio.ensure_future(self._follow())
+        """Follow the log until stop (a failed follower is restarted, never lost)."""
+        follow = asyncio.ensure_future(supervise(self._follow, health=self.health, stop=stop))
         try:
             while not stop.is_set():
                 await self._send(self.state.due_resumes(self.clock.now()))
@@ -154,7 +160,7 @@ class CircuitBreaker:
     async def _follow(self) -> None:
         subjects_ = [subjects.SCHEDULES, subjects.RUNS]
         async for batch in self.log.read(
-            from_seq=self.position + 1, subjects=subjects_, follow=True
+            from_seq=self.position + 1, subjects=subjects_, follow=True, health=self.health
         ):
             await self.apply_batch(batch)
 
@@ -169,11 +175,17 @@ class CircuitBreaker:
         await self._send(commands)
 
     async def _send(self, commands: list[AnyCommand]) -> None:
+        commands, self._unsent = [*self._unsent, *commands], []
         if not commands or not self.lease.is_leader():
             return
-        for cmd in commands:
+        for i, cmd in enumerate(commands):
             try:
                 await self.handler.handle(cmd)
                 log.warning("breaker: %s %s (%s)", type(cmd).__name__, cmd.name, cmd.reason)
             except CommandRejected as err:
                 log.info("breaker: %s not applied: %s", cmd.name, err)
+            except (JetcronError, OSError, TimeoutError) as err:
+                # why: the commands carry stable ids, so sending them again later is safe
+                log.warning("breaker: %s %s not sent yet (%s)", type(cmd).__name__, cmd.name, err)
+                self._unsent = commands[i:]
+                return
