@@ -178,11 +178,14 @@ class NatsServer:
         log_file: str | Path | None = None,
         extra_args: Sequence[str] = (),
         server_name: str | None = None,
+        keep_fds: Sequence[int] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.log_file = Path(log_file) if log_file is not None else None
         self.extra_args = tuple(extra_args)
+        self.keep_fds = tuple(keep_fds)
+        """Descriptors the server inherits (the data-dir lock, so it lives as long as the server)."""
         # why: a stable name lets a restart on the same store dir find the same streams.
         self.server_name = server_name or "jetcron"
         # why: stderr goes to a file, not a pipe: Go dies of SIGPIPE (even if ignored) when it
@@ -216,7 +219,7 @@ class NatsServer:
         command = self.command()
         with self.stderr_file.open("wb") as stderr:
             self._watch = _LogWatch(self.stderr_file, *filter(None, [self.log_file]))
-            self._proc = _spawn(command, stderr)
+            self._proc = _spawn(command, stderr, self.keep_fds)
         try:
             self._port = self._await_ready(timeout)
         except BaseException:
@@ -333,7 +336,9 @@ class NatsServer:
         return f"NatsServer({str(self.data_dir)!r}, {state})"
 
 
-def _spawn(command: list[str], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn(
+    command: list[str], stderr: IO[bytes], keep_fds: Sequence[int] = ()
+) -> subprocess.Popen[bytes]:
     """Start nats-server detached from our terminal but tied to our life."""
     return subprocess.Popen(
         command,
@@ -343,6 +348,7 @@ def _spawn(command: list[str], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         # why: its own session, so Ctrl-C reaches only us and we stop it after our services.
         start_new_session=True,
         preexec_fn=_pdeathsig_preexec(),
+        pass_fds=tuple(keep_fds),
     )
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from nats.aio.client import Client
@@ -15,13 +18,17 @@ from rich.console import Console
 
 from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
-from jetcron.connect import ConnectOptions, connect
+from jetcron.connect import ConnectOptions, close, connect
+from jetcron.datadir import DataDirLock
 from jetcron.errors import InvalidInput
+from jetcron.log.connection import ConnectionWatch
+from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
 log = logging.getLogger(__name__)
 out = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _install_signals(stop: asyncio.Event) -> None:
@@ -40,29 +47,65 @@ async def _serve_and_execute(
 ) -> None:
     stop = asyncio.Event()
     _install_signals(stop)
-    nc = await connect(opts, persistent=True)
+    watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
+    nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
+    if nc is None:
+        return
     ready = asyncio.Event()
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(service.run(nc, stop=stop, config=config, ready=ready))
+            tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
+            if await _first_or_none(ready.wait(), stop) is None:
+                return
             if executor_name:
-                await ready.wait()
                 tg.create_task(
                     _executor(
-                        nc, executor_name, [executor_name, "default"], [], allow_shell, stop,
+                        nc,
+                        executor_name,
+                        [executor_name, "default"],
+                        [],
+                        allow_shell,
+                        stop,
                         journal_dir=str(journal_dir or default_journal(executor_name)),
                     )  # fmt: skip
                 )
             if not quiet:
-                await ready.wait()
                 tg.create_task(_echo_runs(nc, stop))
                 out.print(
                     f"[green]jetcron is up[/] at {opts.urls()[0]} — try `jetcron schedule add hello '@every 10s' -- echo hi`."
                     " Ctrl-C stops.",
                     highlight=False,
                 )
+    except BaseExceptionGroup as group:
+        raise _cause(group) from None  # why: show what failed, not a wrapper around it
     finally:
-        await nc.close()
+        await close(nc)  # why: a close error ("Connection lost") must not replace the real one
+
+
+async def _first_or_none(aw: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """aw's result, or None if stop is set first (Ctrl-C while waiting for NATS)."""
+    task, stopped = asyncio.ensure_future(aw), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        return task.result() if task.done() else None
+    finally:
+        task.cancel()
+        stopped.cancel()
+
+
+def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error in a task group; the others are logged."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        err = stack.pop(0)
+        if isinstance(err, BaseExceptionGroup):
+            stack[:0] = err.exceptions
+        elif not isinstance(err, asyncio.CancelledError):
+            leaves.append(err)
+    for other in leaves[1:]:
+        log.error("also failed: %s", other or type(other).__name__)
+    return leaves[0] if leaves else group
 
 
 async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
@@ -70,21 +113,23 @@ async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
     from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
-    follow = asyncio.ensure_future(_print_runs(event_log, await event_log.last_seq() + 1))
+    seen = [await event_log.last_seq()]
+    health = FollowHealth("run echo")
     try:
-        await stop.wait()
+        await supervise(lambda: _print_runs(event_log, seen, health), health=health, stop=stop)
     finally:
-        follow.cancel()
         await event_log.close()
 
 
-async def _print_runs(event_log: EventLog, start: int) -> None:
+async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth) -> None:
+    """Print what happened after seen[0] (and advance it, so a restart goes on from there)."""
     from jetcron import subjects
     from jetcron.domain.events import FireMissed, RunEvent, RunSkipped, event_type, is_final
 
     async for batch in event_log.read(
-        from_seq=start, subjects=[subjects.RUNS, subjects.FIRES], follow=True
+        from_seq=seen[0] + 1, subjects=[subjects.RUNS, subjects.FIRES], follow=True, health=health
     ):
+        seen[0] = batch[-1].seq
         for stored in batch:
             e = stored.event
             if isinstance(e, RunEvent) and is_final(e) or isinstance(e, FireMissed | RunSkipped):
@@ -141,21 +186,11 @@ def up(
     ),
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
-    nats: NatsServer | None = None
-    if not server:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        nats = NatsServer(
-            data_dir=data_dir / "store", port=port, log_file=data_dir / "nats-server.log"
-        )
-        nats.start()
-        out.print(
-            f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
-            highlight=False,
-        )
-        server = nats.url
     config = service.ServiceConfig(metrics_port=metrics_port)
     executor_name = None if no_executor else socket.gethostname()
-    try:
+    with contextlib.ExitStack() as stack:
+        if not server:
+            server = stack.enter_context(_embedded_nats(data_dir, port))
         asyncio.run(
             _serve_and_execute(
                 ConnectOptions(servers=server, name="jetcron-up"),
@@ -166,10 +201,26 @@ def up(
                 journal_dir=data_dir / "executors" / executor_name if executor_name else None,
             )
         )
-    finally:
-        if nats is not None:
-            nats.stop()
     out.print("jetcron stopped")
+
+
+@contextlib.contextmanager
+def _embedded_nats(data_dir: Path, port: int) -> Iterator[str]:
+    """nats-server on `<data_dir>/store`, under the data-dir lock (one writer per store); its URL."""
+    with DataDirLock(data_dir).acquire(port) as lock:
+        # why: the server inherits the lock, so the store stays locked until the server is gone
+        with NatsServer(
+            data_dir=data_dir / "store",
+            port=port,
+            log_file=data_dir / "nats-server.log",
+            keep_fds=[lock.fileno()],
+        ) as nats:
+            lock.update(nats.port)
+            out.print(
+                f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
+                highlight=False,
+            )
+            yield nats.url
 
 
 @handle_errors
@@ -243,10 +294,11 @@ def executor(
     async def main() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        nc = await connect(
-            ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}"),
-            persistent=True,
-        )
+        opts = ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}")
+        watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
+        nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
+        if nc is None:
+            return
         try:
             await _executor(
                 nc,
@@ -263,7 +315,7 @@ def executor(
                 journal_dir=str(journal_dir or default_journal(name)),
             )
         finally:
-            await nc.close()
+            await close(nc)
 
     if concurrency < 1:
         raise InvalidInput("--concurrency must be >= 1")

@@ -1,0 +1,199 @@
+"""NATS outages are weather: two real `jetcron serve` processes ride one out and carry on.
+
+nats-server runs on a fixed port with a store dir, is stopped for OUTAGE_S seconds and started
+again on the same port and store. Set JETCRON_OUTAGE_S=60 (or more) to try a long one by
+hand; fires older than 60 s are then recorded as missed, per the catch-up policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats
+import pytest
+
+from conftest import free_port, require_nats_server
+from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered, StoredEvent
+from jetcron.log.stream import EventLog
+from jetcron.server import NatsServer
+
+OUTAGE_S = float(os.environ.get("JETCRON_OUTAGE_S", "20"))
+MISSED_AFTER = timedelta(seconds=60)
+"""The ticker's "late" threshold (planner.MISSED_AFTER): later fires follow the catch-up policy."""
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ENV = {**os.environ, "PYTHONPATH": SRC, "JETCRON_LOG_LEVEL": "INFO"}
+
+pytestmark = pytest.mark.timeout(OUTAGE_S + 150)
+
+
+class Serve:
+    """One `jetcron serve` replica as a subprocess, its output in a file."""
+
+    def __init__(self, url: str, name: str, out: Path) -> None:
+        self.out = out
+        with out.open("ab") as sink:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jetcron", "serve", "--server", url, "--instance", name],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=ENV,
+            )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int | None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against url (`--server` right after the (sub)command, before any `--`)."""
+    n = 2 if args[0] in ("schedule", "runs") else 1
+    return subprocess.run(
+        [sys.executable, "-m", "jetcron", *args[:n], "--server", url, *args[n:]],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll check until it holds; seconds it took. AssertionError naming `what` otherwise."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"{what}: not within {timeout:g}s"
+        time.sleep(0.5)
+    return time.monotonic() - start
+
+
+async def read_log(url: str) -> list[StoredEvent]:
+    nc = await nats.connect(url)
+    log = await EventLog(nc).open(create=False)
+    out: list[StoredEvent] = []
+    async for batch in log.read():
+        out += batch
+    await log.close()
+    await nc.close()
+    return out
+
+
+def outcomes(events: list[StoredEvent], name: str) -> dict[datetime, list[StoredEvent]]:
+    """Every recorded outcome of each nominal fire of one schedule (trigger, missed, skipped)."""
+    out: dict[datetime, list[StoredEvent]] = {}
+    for e in events:
+        ev = e.event
+        if isinstance(ev, RunTriggered | FireMissed | RunSkipped) and ev.name == name:
+            if not (isinstance(ev, RunTriggered) and ev.manual):
+                out.setdefault(ev.fire_time, []).append(e)
+    return out
+
+
+@pytest.fixture
+def nats_on_fixed_port(tmp_path: Path) -> Iterator[NatsServer]:
+    require_nats_server()
+    server = NatsServer(
+        data_dir=tmp_path / "store", port=free_port(), log_file=tmp_path / "nats-server.log"
+    )
+    with server:
+        yield server
+
+
+def test_two_serve_replicas_ride_out_a_nats_outage(
+    nats_on_fixed_port: NatsServer, tmp_path: Path
+) -> None:
+    server, url = nats_on_fixed_port, nats_on_fixed_port.url
+    replicas = [Serve(url, f"r{i}", tmp_path / f"serve{i}.out") for i in range(2)]
+    try:
+        eventually(lambda: cli(url, "status").returncode == 0, 30, "serve answers")
+        added = cli(url, "schedule", "add", "tick", "@every 2s", "--overlap", "allow", "--", "true")
+        assert added.returncode == 0, added.stderr
+        time.sleep(5)
+
+        server.stop()
+        down_at = datetime.now(UTC)
+        time.sleep(OUTAGE_S)
+        assert [r.alive() for r in replicas] == [True, True], _tails(replicas)
+        server.start()
+        up_at = datetime.now(UTC)
+
+        # the command handler answers again as soon as NATS is back
+        took = eventually(
+            lambda: cli(url, "schedule", "add", "after", "@every 1h", "--", "true").returncode == 0,
+            30,
+            "a command after the outage",
+        )
+        print(f"outage {OUTAGE_S:g}s: first command ok {took:.1f}s after NATS came back")
+        status = json.loads(cli(url, "status", "--json").stdout)
+        outage = status["service"]["nats"]["last_outage"]
+        assert outage is not None and outage["seconds"] >= OUTAGE_S - 1
+        assert status["service"]["nats"]["unreachable_since"] is None
+        assert "last NATS outage" in cli(url, "status").stdout
+
+        # fires resume
+        def resumed() -> bool:
+            fired = outcomes(asyncio.run(read_log(url)), "tick")
+            return any(f > up_at + timedelta(seconds=2) for f in fired)
+
+        eventually(resumed, 30, "fires after the outage")
+        assert [r.alive() for r in replicas] == [True, True], _tails(replicas)
+        check_fires(asyncio.run(read_log(url)), down_at, up_at)
+    finally:
+        codes = [r.stop() for r in replicas]
+    assert codes == [0, 0], _tails(replicas)
+    for r in replicas:
+        assert "Traceback" not in r.out.read_text(), r.out.read_text()[-3000:]
+
+
+def check_fires(events: list[StoredEvent], down_at: datetime, up_at: datetime) -> None:
+    """One outcome per nominal fire, none lost; missed only when later than the policy allows."""
+    fired = outcomes(events, "tick")
+    doubled = {f: [type(e.event).__name__ for e in es] for f, es in fired.items() if len(es) > 1}
+    assert doubled == {}
+    times = sorted(fired)
+    every = timedelta(seconds=2)
+    holes = [t for t in _steps(times[0], times[-1], every) if t not in fired]
+    assert holes == [], f"fires with no recorded outcome: {holes}"
+    assert any(down_at <= f <= up_at for f in times), "no fire fell into the outage"
+    late_triggers = []
+    for f in times:
+        [e] = fired[f]
+        late = e.envelope.at - f
+        if isinstance(e.event, FireMissed):
+            assert late > MISSED_AFTER, (f, late, e.event.reason)
+            assert "catch-up" in e.event.reason
+        elif late > MISSED_AFTER:
+            late_triggers.append(f)
+    assert len(late_triggers) <= 1  # why: policy `latest` runs at most the newest late fire
+    missed = [f for f in times if isinstance(fired[f][0].event, FireMissed)]
+    if OUTAGE_S > MISSED_AFTER.total_seconds() + 10:
+        assert missed, "a long outage must leave fires recorded as missed"
+    print(
+        f"fires {len(times)}, missed {len(missed)}, in the outage {sum(down_at <= f <= up_at for f in times)}"
+    )
+
+
+def _steps(first: datetime, last: datetime, every: timedelta) -> Iterator[datetime]:
+    t = first
+    while t <= last:
+        yield t
+        t += every
+
+
+def _tails(replicas: list[Serve]) -> str:
+    return "\n".join(f"--- {r.out.name}\n{r.out.read_text()[-2000:]}" for r in replicas)
