@@ -14,7 +14,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jetcron import ids, subjects
@@ -52,6 +52,8 @@ from jetcron.scheduler.planner import (
 log = logging.getLogger(__name__)
 ACTOR = "system:ticker"
 CHUNK = 500
+APPEND_RETRY = timedelta(seconds=1)
+"""A schedule whose due events could not be appended is looked at again this much later."""
 """Due schedules planned per batch of appends."""
 
 
@@ -118,6 +120,9 @@ class Ticker:
                 nxt = next_due(entry)
                 if nxt is not None and nxt > now:
                     self._reschedule(entry)
+                elif nxt is not None:
+                    # why: its append failed (NATS away): look again soon instead of dropping it
+                    self._push(now + APPEND_RETRY, entry)
         return appended
 
     async def _fire(self, entries: list[Entry], now: datetime) -> int:
@@ -165,8 +170,12 @@ class Ticker:
                     "ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, result
                 )
                 continue
+            if result.duplicate:
+                # why: another event of this fire (the old leader's trigger, or its missed/
+                # skipped) is stored under the same msg id; the reader applies that one.
+                continue
             self.state.apply_ahead(StoredEvent(result.seq, subject, envelope))
-            appended += 0 if result.duplicate else 1
+            appended += 1
             if isinstance(decision, Trigger):
                 self.emitted += 1
                 log.debug(
@@ -201,9 +210,10 @@ class Ticker:
         due = next_due(entry)
         if due is None or entry.schedule_id not in self.state.entries:
             return
-        if self._heap and due < self._heap[0][0]:
-            self._wake.set()
-        elif not self._heap:
+        self._push(due, entry)
+
+    def _push(self, due: datetime, entry: Entry) -> None:
+        if not self._heap or due < self._heap[0][0]:
             self._wake.set()
         heapq.heappush(self._heap, (due, next(self._counter), entry.schedule_id, entry.generation))
 
@@ -298,16 +308,14 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
         )
         return subjects.trigger(d.target), event, fire
     if isinstance(decision, Miss):
-        return (
-            subjects.fire(entry.name),
-            FireMissed(**common, reason=decision.reason),
-            f"{fire}:missed",
-        )
+        # why: the terminal fates of one fire (triggered, missed, skipped) share its msg id,
+        # so two leaders that disagree during a hand-over still record exactly one of them.
+        return subjects.fire(entry.name), FireMissed(**common, reason=decision.reason), fire
     if isinstance(decision, Skip):
         event = RunSkipped(
             **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
         )
-        return subjects.fire(entry.name), event, f"{fire}:skipped"
+        return subjects.fire(entry.name), event, fire
     blocking = next(iter(entry.in_flight), None)
     return (
         subjects.fire(entry.name),
