@@ -15,6 +15,7 @@ from jetcron.domain.events import (
     Envelope,
     FireMissed,
     RunCancelled,
+    RunCancelRequested,
     RunDeferred,
     RunFailed,
     RunLost,
@@ -192,6 +193,8 @@ class History:
         *,
         manual: bool = False,
         target: str = "default",
+        actor: str | None = None,
+        reason: str = "",
     ) -> str:
         """RunTriggered for a fire (default: now); returns the run_id."""
         base = self._fire(name, fire_time, manual)
@@ -205,7 +208,7 @@ class History:
             manual=manual,
         )
         self.triggers[event.run_id] = event
-        self.add(event, actor="alice" if manual else "jetcron")
+        self.add(event, actor=actor or ("alice" if manual else "jetcron"), reason=reason)
         return event.run_id
 
     def missed(self, name: str, fire_time: datetime, reason: str = "scheduler down") -> None:
@@ -320,6 +323,14 @@ class History:
             ),
             actor=executor,
         )
+
+    def cancel_requested(self, run_id: str, *, actor: str = "alice", reason: str = "") -> None:
+        """RunCancelRequested, by an operator (or `system:ticker` for overlap cancel_previous)."""
+        t = self.triggers[run_id]
+        event = RunCancelRequested(
+            schedule_id=t.schedule_id, name=t.name, run_id=run_id, reason=reason or "stop"
+        )
+        self.add(event, actor=actor, reason=reason)
 
     def lost(self, run_id: str, reason: str = "no result within timeout + grace") -> None:
         """RunLost."""

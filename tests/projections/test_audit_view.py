@@ -107,3 +107,24 @@ def test_update_of_a_schedule_created_before_our_history() -> None:
 
     assert entries[0].diff["spec"] == [None, "0 * * * *"]
     assert entries[1].diff == {"spec": ["0 * * * *", "0 1 * * *"]}
+
+
+def test_manual_triggers_and_operator_cancels_are_audited_clock_runs_are_not() -> None:
+    h = History()
+    h.create("backup")
+    clock = h.trigger("backup", T0 + timedelta(minutes=5))
+    manual = h.trigger("backup", manual=True, actor="bob", reason="verify the fix")
+    h.add(h.events[-1].envelope.event, actor="bob")  # a redelivered copy of the same trigger
+    h.cancel_requested(manual, actor="carol", reason="wrong day")
+    h.cancel_requested(clock, actor="system:ticker")  # overlap cancel_previous at work
+
+    entries = fold(h.events).audit.entries[1:]
+
+    assert [(e.type, e.actor, e.reason, e.run_id, e.version) for e in entries] == [
+        ("run.triggered", "bob", "verify the fix", manual, 1),
+        ("run.cancel_requested", "carol", "wrong day", manual, 0),
+    ]
+    assert [e.type for e in audit.query(fold(h.events).audit, name="backup")][-2:] == [
+        "run.triggered",
+        "run.cancel_requested",
+    ]

@@ -8,7 +8,7 @@ import msgspec
 from projection_factory import History, fold
 
 from jetcron.domain.definition import Job
-from jetcron.projections import queries
+from jetcron.projections import limits, queries
 
 NOW = datetime(2024, 3, 1, 10, 7, 30, tzinfo=UTC)
 TWELVE_HOURS = 12 * 3600
@@ -32,7 +32,7 @@ def test_twelve_hours_of_sub_minute_schedules_are_capped_soonest_first() -> None
     answer = queries.due(sub_minute_views(), {"within_s": TWELVE_HOURS}, NOW)  # type: ignore[arg-type]
 
     fires = answer["fires"]
-    assert len(fires) == queries.DUE_LIMIT and answer["more"] is True
+    assert len(fires) == limits.DUE_LIMIT and answer["more"] is True
     assert [f["utc"] for f in fires] == sorted(f["utc"] for f in fires)
     assert [(f["utc"][11:19], f["name"]) for f in fires[:4]] == [
         ("10:07:40", "a"),
@@ -47,7 +47,7 @@ def test_the_largest_answer_fits_in_one_nats_message() -> None:
     params = {"within_s": TWELVE_HOURS, "limit": 10**6}
     answer = queries.due(sub_minute_views(), params, NOW)  # type: ignore[arg-type]
 
-    assert len(answer["fires"]) == queries.DUE_MAX and answer["more"]
+    assert len(answer["fires"]) == limits.DUE_MAX and answer["more"]
     assert len(msgspec.json.encode(answer)) < MAX_PAYLOAD / 2
 
 

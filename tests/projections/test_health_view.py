@@ -42,7 +42,7 @@ def test_healthy() -> None:
     assert kinds(recent_history()) == []
 
 
-def test_failing_below_half_after_ten_finished_runs() -> None:
+def test_flaky_below_half_after_ten_finished_runs_with_a_good_last_run() -> None:
     h = recent_history()  # 1 succeeded
     for i in range(9):
         run = h.trigger("daily", NOW - timedelta(hours=20 - i))
@@ -52,24 +52,55 @@ def test_failing_below_half_after_ten_finished_runs() -> None:
             h.succeeded(run)
     few = History(start=T0)
     few.create("daily", "0 3 * * *")
-    for i in range(9):
+    for i in range(8):
         few.failed(few.trigger("daily", NOW - timedelta(hours=20 - i)))
-    h.failed(h.trigger("daily", NOW - timedelta(hours=2)))
-    h.failed(h.trigger("daily", NOW - timedelta(hours=1)))
-    half = kinds(h)  # 6 of 12
-    h.failed(h.trigger("daily", NOW - timedelta(minutes=30)))
+    few.succeeded(few.trigger("daily", NOW - timedelta(hours=1)))
+    for hour in (5, 4, 3, 2):
+        h.failed(h.trigger("daily", NOW - timedelta(hours=hour)))
+    h.succeeded(h.trigger("daily", NOW - timedelta(hours=1)))  # 7 of 15 succeeded
+    half = History(start=T0)
+    half.create("daily", "0 3 * * *")
+    for i in range(10):
+        run = half.trigger("daily", NOW - timedelta(hours=20 - i))
+        (half.failed if i % 2 else half.succeeded)(run)
+    half.succeeded(half.trigger("daily", NOW - timedelta(hours=1)))  # 6 of 11
 
-    assert ("failing", "daily") not in kinds(few)  # 0 of 9: too few to judge
-    assert ("failing", "daily") not in half
-    assert ("failing", "daily") in kinds(h)  # 6 of 13
+    assert ("flaky", "daily") not in kinds(few)  # 1 of 9: too few to judge
+    assert ("flaky", "daily") not in kinds(half)
+    assert kinds(h) == [("flaky", "daily")]
 
 
-def test_consecutive_failures() -> None:
+def test_failing_from_the_first_failed_run_with_since_and_streak() -> None:
+    h = recent_history()
+    first = h.trigger("daily", NOW - timedelta(hours=3))
+    failed_at = h.next_at()
+    h.failed(first, error="disk full\nmore detail")
+
+    one = health.evaluate(fold(h.events), now=NOW, executors_online=ONLINE)
+    h.timed_out(h.trigger("daily", NOW - timedelta(hours=2)), timeout_s=30)
+    h.failed(h.trigger("daily", NOW - timedelta(hours=1)), error="exited with code 3")
+    three = health.evaluate(fold(h.events), now=NOW, executors_online=ONLINE)
+    h.succeeded(h.trigger("daily", NOW - timedelta(minutes=1)))
+
+    assert (one.healthy, [(p.kind, p.subject, p.since, p.streak) for p in one.problems]) == (
+        False,
+        [("failing", "daily", failed_at, 1)],
+    )
+    assert one.problems[0].detail == (
+        "failing since 2024-01-30T00:00:04Z (the last run failed): disk full"
+    )
+    assert [(p.kind, p.since, p.streak) for p in three.problems] == [("failing", failed_at, 3)]
+    assert "(the last 3 runs failed): exited with code 3" in three.problems[0].detail
+    assert kinds(h) == []
+
+
+def test_breaker_pause_is_reported_apart_from_failing() -> None:
     h = recent_history()
     for hour in (3, 2, 1):
         h.failed(h.trigger("daily", NOW - timedelta(hours=hour)))
+    h.pause("daily", "3 consecutive failures", by_system=True, actor="system")
 
-    assert kinds(h) == [("consecutive_failures", "daily")]
+    assert kinds(h) == [("failing", "daily"), ("paused_by_system", "daily")]
 
 
 def test_stale_schedule() -> None:

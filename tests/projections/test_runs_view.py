@@ -125,11 +125,27 @@ def test_deferred_then_started() -> None:
 
 
 def test_manual_trigger() -> None:
-    h, run = given_run(manual=True)
+    h, run = given_run(manual=True, actor="bob", reason="hotfix deployed, check it")
 
     row = fold(h.events).runs.rows[run]
 
     assert (row.manual, row.status) == (True, "triggered")
+    assert (row.triggered_by, row.trigger_reason) == ("bob", "hotfix deployed, check it")
+
+
+def test_run_ids_resolve_by_unique_prefix() -> None:
+    h = History(start=FIRE)
+    h.create("backup")
+    made = [h.trigger("backup", FIRE + timedelta(minutes=5 * i)) for i in range(40)]
+    h.skipped("backup", FIRE + timedelta(hours=9))
+    view = fold(h.events).runs
+    shared = next(p for p in (r[:1] for r in made) if sum(r.startswith(p) for r in made) > 1)
+
+    assert runs.matching(view, made[0]) == [made[0]]
+    assert runs.matching(view, made[0][:8]) == [made[0]]
+    assert runs.matching(view, shared) == sorted(r for r in made if r.startswith(shared))[:6]
+    assert runs.matching(view, "zz") == []
+    assert runs.matching(view, h.sid("backup")) == []  # a skipped fire's key is not a run id
 
 
 def test_cancel_keeps_the_current_attempt() -> None:

@@ -24,7 +24,7 @@ from jetcron.cli.common import (
 from jetcron.client import query
 from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
-from jetcron.projections.queries import DUE_MAX
+from jetcron.projections.limits import DUE_MAX
 
 
 def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:

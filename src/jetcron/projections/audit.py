@@ -1,4 +1,8 @@
-"""Audit view: every schedule change with actor, reason and a field-level diff."""
+"""Audit view: every schedule change with actor, reason and a field-level diff.
+
+Operators' run commands are changes an auditor wants too: manual triggers and cancel
+requests are entries of their own (type `run.triggered` / `run.cancel_requested`, with the run id).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    RunCancelRequested,
+    RunTriggered,
     ScheduleCompleted,
     ScheduleCreated,
     ScheduleDeleted,
@@ -35,10 +41,13 @@ class AuditEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The event tag, e.g. `schedule.updated`."""
     name: str
     schedule_id: str
-    version: int
+    version: int = 0
+    """The schedule version the change produced (a run command: the version it ran under)."""
     reason: str = ""
     diff: Diff = {}
     """Created: every set field as [None, value]; updated: changed fields; otherwise empty."""
+    run_id: str = ""
+    """The run a manual trigger started or a cancel request stopped."""
 
 
 class Incarnation(msgspec.Struct, gc=False, array_like=True):
@@ -54,6 +63,12 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
 
     entries: list[AuditEntry] = []
     known: dict[str, Incarnation] = {}
+    triggered: set[str] = set()
+    """Run ids of manual triggers already recorded (a redelivered trigger is one entry)."""
+
+
+SYSTEM_ACTOR = "system"
+"""jetcron's own actors are `system` and `system:<part>` (breaker, ticker)."""
 
 
 def query(
@@ -118,6 +133,37 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
     )
 
 
+def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
+    if not event.manual or event.run_id in view.triggered:
+        return  # why: clock triggers are the schedule doing its job, not a change
+    view.triggered.add(event.run_id)
+    view.entries.append(_run_entry(event, stored, event.run_id, event.version))
+
+
+def _on_cancel_requested(view: AuditView, event: RunCancelRequested, stored: StoredEvent) -> None:
+    actor = stored.envelope.actor
+    if actor == SYSTEM_ACTOR or actor.startswith(SYSTEM_ACTOR + ":"):
+        return  # why: overlap cancel_previous is the policy at work, not an operator's act
+    view.entries.append(_run_entry(event, stored, event.run_id, 0))
+
+
+def _run_entry(
+    event: RunTriggered | RunCancelRequested, stored: StoredEvent, run_id: str, version: int
+) -> AuditEntry:
+    env = stored.envelope
+    return AuditEntry(
+        seq=stored.seq,
+        at=env.at,
+        actor=env.actor,
+        type=event_type(event),
+        name=event.name,
+        schedule_id=event.schedule_id,
+        version=version,
+        reason=env.reason or getattr(event, "reason", ""),
+        run_id=run_id,
+    )
+
+
 Handler = Callable[[AuditView, Any, StoredEvent], None]
 HANDLERS: dict[type, Handler] = {
     ScheduleCreated: _on_schedule_event,
@@ -126,5 +172,7 @@ HANDLERS: dict[type, Handler] = {
     ScheduleResumed: _on_schedule_event,
     ScheduleCompleted: _on_schedule_event,
     ScheduleDeleted: _on_schedule_event,
+    RunTriggered: _on_manual_trigger,
+    RunCancelRequested: _on_cancel_requested,
 }
 """Event type -> fold step; the container routes events through this table."""

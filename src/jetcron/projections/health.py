@@ -1,4 +1,9 @@
-"""Health: problems an operator should look at, derived from the views at a given time."""
+"""Health: problems an operator should look at, derived from the views at a given time.
+
+A schedule is `failing` from its first failed run until a run succeeds (with since when and
+how many in a row); a low success rate over the window with a good last run is `flaky`; a
+circuit-breaker pause is `paused_by_system`, reported on its own.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ import msgspec
 
 from jetcron.domain.spec import next_fire_within
 from jetcron.projections import stats
+from jetcron.projections.queries import iso
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
 
 ProblemKind = Literal[
     "failing",
-    "consecutive_failures",
+    "flaky",
     "stale",
     "paused_by_system",
     "executor_offline",
@@ -32,13 +38,17 @@ class ExecutorLike(Protocol):
         ...
 
 
-class Problem(msgspec.Struct, frozen=True, kw_only=True):
+class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One thing that is wrong."""
 
     kind: ProblemKind
     subject: str
     """The schedule name, the executor target, or `projections`."""
     detail: str
+    since: datetime | None = None
+    """When it began (failing: the first failed run of the streak)."""
+    streak: int = 0
+    """Failing: failed runs in a row."""
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
@@ -50,13 +60,14 @@ class HealthReport(msgspec.Struct, kw_only=True):
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    """When a schedule counts as failing or stale."""
+    """When a schedule counts as failing, flaky or stale."""
 
-    failing_rate: float = 0.5
-    failing_min_finished: int = 10
-    failing_window: timedelta | None = timedelta(days=7)
-    """Runs fired in this window decide `failing` (None: all history)."""
-    consecutive_failures: int = 3
+    failing_after: int = 1
+    """Failed runs in a row that make a schedule failing (1: from its first failed run)."""
+    flaky_rate: float = 0.5
+    flaky_min_finished: int = 10
+    flaky_window: timedelta | None = timedelta(days=7)
+    """Runs fired in this window decide `flaky` (None: all history)."""
     stale_after: timedelta = timedelta(days=7)
 
 
@@ -72,8 +83,8 @@ def evaluate(
 ) -> HealthReport:
     """Every problem visible in the views at `now`, given the executors currently online."""
     problems = [
-        *_failing(views, now, thresholds),
         *_schedule_problems(views.schedules.rows.values(), now, thresholds),
+        *_flaky(views, now, thresholds),
         *_executors_offline(views, executors_online),
     ]
     if views.poison:
@@ -87,29 +98,27 @@ def evaluate(
     return HealthReport(healthy=not problems, checked_at=now, problems=problems)
 
 
-def _failing(views: Views, now: datetime, t: Thresholds) -> Iterable[Problem]:
+def _flaky(views: Views, now: datetime, t: Thresholds) -> Iterable[Problem]:
     live = views.schedules.rows
-    for row in stats.compute(views.runs, now=now, window=t.failing_window, group="schedule"):
-        rate = row.success_rate
-        if row.key in live and row.finished >= t.failing_min_finished and rate is not None:
-            if rate < t.failing_rate:
-                yield Problem(
-                    kind="failing",
-                    subject=row.key,
-                    detail=f"{rate:.0%} of {row.finished} finished runs succeeded",
-                )
+    for row in stats.compute(views.runs, now=now, window=t.flaky_window, group="schedule"):
+        rate, schedule = row.success_rate, live.get(row.key)
+        if schedule is None or rate is None or row.finished < t.flaky_min_finished:
+            continue
+        # why: a schedule whose last run failed is `failing` already; one line per schedule
+        if rate < t.flaky_rate and schedule.consecutive_failures < t.failing_after:
+            yield Problem(
+                kind="flaky",
+                subject=row.key,
+                detail=f"{rate:.0%} of {row.finished} finished runs succeeded",
+            )
 
 
 def _schedule_problems(
     rows: Iterable[ScheduleRow], now: datetime, t: Thresholds
 ) -> Iterable[Problem]:
     for row in sorted(rows, key=lambda r: r.name):
-        if row.consecutive_failures >= t.consecutive_failures:
-            yield Problem(
-                kind="consecutive_failures",
-                subject=row.name,
-                detail=f"{row.consecutive_failures} failed runs in a row",
-            )
+        if row.consecutive_failures >= t.failing_after:
+            yield _failing(row)
         if row.state == "paused" and row.paused_by_system:
             yield Problem(
                 kind="paused_by_system",
@@ -118,12 +127,27 @@ def _schedule_problems(
             )
         due = _stale_since(row, now, t.stale_after)
         if due is not None:
-            last = row.last_run_at.isoformat() if row.last_run_at else "never"
+            last = iso(row.last_run_at) or "never"
             yield Problem(
                 kind="stale",
                 subject=row.name,
-                detail=f"a fire was due at {due.isoformat()} but no run since {last}",
+                detail=f"a fire was due at {iso(due)} but no run since {last}",
+                since=due,
             )
+
+
+def _failing(row: ScheduleRow) -> Problem:
+    n = row.consecutive_failures
+    runs = "the last run" if n == 1 else f"the last {n} runs"
+    since = f" since {iso(row.failing_since)}" if row.failing_since else ""
+    error = f": {row.last_error}" if row.last_error else ""
+    return Problem(
+        kind="failing",
+        subject=row.name,
+        detail=f"failing{since} ({runs} failed){error}",
+        since=row.failing_since,
+        streak=n,
+    )
 
 
 def _stale_since(row: ScheduleRow, now: datetime, horizon: timedelta) -> datetime | None:
@@ -149,6 +173,7 @@ def _executors_offline(
         yield Problem(
             kind="executor_offline",
             subject=target,
-            detail=f"{len(since)} run(s) waiting since {min(since).isoformat()}; "
+            detail=f"{len(since)} run(s) waiting since {iso(min(since))}; "
             "no online executor serves this target",
+            since=min(since),
         )

@@ -12,6 +12,7 @@ import pytz
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, ledger, runs, schedules, stats
+from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
 
@@ -26,8 +27,9 @@ def plain(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.isoformat().replace("+00:00", "Z")
+def iso(dt: datetime | None) -> str | None:
+    """UTC ISO-8601 with a `Z` (None stays None): the one time format of answers and texts."""
+    return None if dt is None else dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _since(params: dict[str, Any]) -> datetime | None:
@@ -50,7 +52,7 @@ def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
         tz=d.tz,
         target=d.target,
         command=d.job.command or d.job.shell or d.job.action,
-        next_fire=_iso(schedules.next_fire(row, now)),
+        next_fire=iso(schedules.next_fire(row, now)),
         state=row.state,
     )
     return data
@@ -70,13 +72,10 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     data = schedule_row(row, now)
     data["runs"] = [plain(r) for r in runs.query(views.runs, schedule=name, limit=10)]
     fires = schedules.next_fires(row, now, int(params.get("fires", 10)))
-    data["next_fires"] = [_iso(f) for f in fires]
+    data["next_fires"] = [iso(f) for f in fires]
     return data
 
 
-DUE_LIMIT = 100
-DUE_MAX = 1000
-"""At most this many fires per `due` answer: with job text capped, ~0.5 MB, well under max_payload."""
 JOB_TEXT_MAX = 200
 
 
@@ -102,7 +101,7 @@ def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     d = row.definition
     job = " ".join(d.job.command or []) or d.job.shell or d.job.action or ""
     return {
-        "utc": _iso(fire),
+        "utc": iso(fire),
         "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
         "name": row.name,
         "target": d.target,
@@ -137,21 +136,21 @@ def _ever_existed(views: Views, name: str) -> bool:
 
 
 def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """One run by id (or unique prefix)."""
-    run_id = str(params.get("run_id", ""))
-    row = runs.get(views.runs, run_id)
-    if row is None:
-        matches = (
-            [r for k, r in views.runs.rows.items() if k.startswith(run_id)]
-            if len(run_id) >= 6
-            else []
-        )
-        if len(matches) != 1:
-            raise InvalidInput(
-                f"run {run_id!r} not found" if not matches else f"run id {run_id!r} is ambiguous"
-            )
-        row = matches[0]
-    return plain(row)  # type: ignore[no-any-return]
+    """One run by id or by a unique prefix of it (the CLI shows 8 characters)."""
+    ref = str(params.get("run_id", "")).strip()
+    found = runs.matching(views.runs, ref) if ref else []
+    if len(found) != 1:
+        raise InvalidInput(_no_single_run(ref, found))
+    return plain(views.runs.rows[found[0]])  # type: ignore[no-any-return]
+
+
+def _no_single_run(ref: str, found: list[str]) -> str:
+    if not ref:
+        return "give a run id (or its first characters)"
+    if not found:
+        return f"no run {ref!r}: see `jetcron runs list`"
+    shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+    return f"run id {ref!r} is ambiguous: it starts {shown}; give more characters"
 
 
 def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -169,8 +168,12 @@ def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
 
 
 def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Every schedule change with actor, reason and diff."""
-    entries = audit.query(views.audit, name=params.get("name") or None, since=_since(params))
+    """Every schedule change (and operator run command) with actor, reason and diff."""
+    name = params.get("name") or None
+    if name and not audit.query(views.audit, name=name, limit=1):
+        if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
+            raise ScheduleNotFound(name)
+    entries = audit.query(views.audit, name=name, since=_since(params))
     return [plain(e) for e in entries]
 
 

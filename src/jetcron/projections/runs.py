@@ -83,6 +83,10 @@ class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     reason: str = ""
     """Why it was skipped, deferred, cancelled or lost."""
     manual: bool = False
+    triggered_by: str = ""
+    """Who triggered it: the operator of a manual run, jetcron's ticker otherwise."""
+    trigger_reason: str = ""
+    """Why, as the operator gave it (`jetcron schedule trigger --reason`)."""
     target: str = ""
     next_retry_at: datetime | None = None
     """Next attempt (retrying) or next admission check (deferred)."""
@@ -99,6 +103,15 @@ class RunsView(msgspec.Struct, kw_only=True, gc=False):
 def get(view: RunsView, run_id: str) -> RunRow | None:
     """One run by id."""
     return view.rows.get(run_id)
+
+
+def matching(view: RunsView, prefix: str, limit: int = 6) -> list[str]:
+    """Run ids starting with `prefix` (the id itself if it is one), at most `limit`, sorted."""
+    if prefix in view.rows and view.rows[prefix].run_id:
+        return [prefix]
+    # why: skipped fires are rows keyed by fire id, not runs; they have no run id to match
+    found = sorted(k for k, r in view.rows.items() if k.startswith(prefix) and r.run_id)
+    return found[:limit]
 
 
 def query(
@@ -159,7 +172,10 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
         row = _new_row(view, event, event.run_id, event.run_id, "triggered")
     elif row.triggered_at is not None:
         return
-    row.triggered_at = stored.envelope.at
+    env = stored.envelope
+    row.triggered_at = env.at
+    row.triggered_by = env.actor
+    row.trigger_reason = env.reason
     row.target = event.target
     row.manual = event.manual
 
@@ -219,7 +235,7 @@ def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> No
     if _attempt_failed(row, event, "timed_out", stored.envelope.at, event.next_retry_at):
         row.exit_code = None
         row.failure_class = "timeout"
-        row.error = f"timed out after {event.timeout_s:g}s"
+        row.error = failure_text(event)
         row.duration_s = event.duration_s
 
 
@@ -237,6 +253,15 @@ def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
     if row.status not in FINAL_STATUSES:
         _finish(row, event, "lost", stored.envelope.at)
         row.reason = event.reason
+
+
+def failure_text(event: RunEvent) -> str:
+    """Why a run failed, from its failure event: the error, the timeout, or why it was lost."""
+    if isinstance(event, RunTimedOut):
+        return f"timed out after {event.timeout_s:g}s"
+    if isinstance(event, RunFailed):
+        return event.error
+    return str(getattr(event, "reason", ""))
 
 
 def _attempt_failed(

@@ -39,6 +39,7 @@ from jetcron.projections.runs import (
     PHASE_RETRYING,
     PHASE_STARTED,
     TRIGGERED_RANK,
+    failure_text,
 )
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
@@ -73,6 +74,10 @@ class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     runs_failed: int = 0
     """Final failures: failed, timed out or lost (retried attempts are not counted)."""
     consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    """When the current streak of failed runs began (its first failure); None after a success."""
+    last_error: str = ""
+    """What the last failed run said (its error, timeout or reason lost)."""
     last_fire_time: datetime | None = None
     """Latest nominal fire time, whether triggered, missed or skipped."""
     last_success_at: datetime | None = None
@@ -278,11 +283,15 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
     if status == "succeeded":
         row.runs_succeeded += 1
         row.consecutive_failures = 0
+        row.failing_since = None
         row.last_success_at = at
     elif status in FAILED_STATUSES:
         row.runs_failed += 1
+        if row.consecutive_failures == 0:
+            row.failing_since = at
         row.consecutive_failures += 1
         row.last_failure_at = at
+        row.last_error = next(iter(failure_text(event).strip().splitlines()), "")
 
 
 def _on_started(view: SchedulesView, event: RunStarted, stored: StoredEvent) -> None:

@@ -1,0 +1,61 @@
+"""Query answers from folded views: run id prefixes, not-found names (pure, no server)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from projection_factory import T0, History, fold
+
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.errors import InvalidInput
+from jetcron.projections import queries
+
+NOW = T0 + timedelta(days=1)
+
+
+def history(runs: int) -> tuple[History, list[str]]:
+    h = History()
+    h.create("backup")
+    return h, [h.trigger("backup", T0 + timedelta(minutes=5 * i)) for i in range(runs)]
+
+
+def test_a_run_is_found_by_its_id_or_a_unique_prefix() -> None:
+    h, made = history(3)
+    views = fold(h.events)
+
+    for ref in (made[1], made[1][:8], f" {made[1][:8]} "):
+        assert queries.one_run(views, {"run_id": ref}, NOW)["run_id"] == made[1]
+
+
+def test_an_ambiguous_prefix_names_the_candidates() -> None:
+    h, made = history(60)
+    views = fold(h.events)
+    prefix = next(p for p in (r[:1] for r in made) if sum(r.startswith(p) for r in made) > 1)
+    first = sorted(r for r in made if r.startswith(prefix))[0]
+
+    with pytest.raises(InvalidInput, match=f"'{prefix}' is ambiguous: it starts {first}, "):
+        queries.one_run(views, {"run_id": prefix}, NOW)
+
+
+@pytest.mark.parametrize("ref", ["", "zzz"], ids=["empty", "unknown"])
+def test_no_run(ref: str) -> None:
+    h, _ = history(1)
+
+    with pytest.raises(InvalidInput, match="run id|no run"):
+        queries.one_run(fold(h.events), {"run_id": ref}, NOW)
+
+
+def test_audit_of_an_unknown_name_is_not_found_a_deleted_one_is_history() -> None:
+    h, _ = history(0)
+    h.create("old")
+    h.delete("old")
+    views = fold(h.events)
+
+    with pytest.raises(ScheduleNotFound, match="'nope'"):
+        queries.audit_of(views, {"name": "nope"}, NOW)
+    assert [e["type"] for e in queries.audit_of(views, {"name": "old"}, NOW)] == [
+        "schedule.created",
+        "schedule.deleted",
+    ]
+    assert queries.audit_of(views, {"name": "backup", "since": "2030-01-01"}, NOW) == []
