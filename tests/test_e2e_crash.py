@@ -1,0 +1,60 @@
+"""kill -9 of `jetcron up` with a job running: after a restart the job is adopted, not run twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psutil
+
+from jetcron.domain.events import RunStarted, RunSucceeded
+from test_e2e import Up, read_log, up  # noqa: F401 - the fixture
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    require_nats_server()
+    instance = Up(tmp_path / "jetcron", free_port()).start()
+    yield instance
+    instance.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_kill_9_of_up_with_a_job_running_keeps_one_copy_and_records_its_fate(
+    up: Up, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness"
+    script = f"echo $$ >> {witness}; sleep 4; echo end >> {witness}"
+    added = up.cli("schedule", "add", "long", "@every 1h", "--", "sh", "-c", script)
+    assert added.returncode == 0, added.stderr
+    assert up.cli("schedule", "trigger", "long").returncode == 0
+    deadline = time.monotonic() + 20
+    while not (witness.exists() and witness.read_text().strip()):
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.1)
+    pid = int(witness.read_text().split()[0])
+
+    assert up.proc is not None
+    up.proc.kill()  # SIGKILL: the executor, the scheduler and (with them) nats-server die
+    up.proc.wait()
+    assert alive(pid), "the job runs on under its supervisor, waiting to be adopted"
+    up.start()
+
+    deadline = time.monotonic() + 30
+    while True:
+        events = [e.event for e in asyncio.run(read_log(up.url))]
+        if any(isinstance(e, RunSucceeded) for e in events):
+            break
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.5)
+    assert witness.read_text().split() == [str(pid), "end"]
+    assert sum(isinstance(e, RunStarted) for e in events) == 1
+    assert sum(isinstance(e, RunSucceeded) for e in events) == 1
+    assert not alive(pid)
