@@ -38,7 +38,7 @@ from jetcron.domain.events import (
 )
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
-from jetcron.executors.actions import ActionContext, resolve, run_action
+from jetcron.executors.actions import ActionContext, installed, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
@@ -226,7 +226,7 @@ class Executor:
         c = self.config
         identity = ExecutorInfo(
             name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
-            started_at=self.clock.now(),
+            started_at=self.clock.now(), actions=installed(),
         )  # fmt: skip
         self._beat = Heartbeat(
             self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock

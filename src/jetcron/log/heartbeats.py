@@ -36,6 +36,8 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     hostname: str = ""
     running: list[str] = []
     """Run ids it is working on."""
+    actions: list[str] = []
+    """Names of the actions it can run (built-ins and installed `jetcron.actions` plugins)."""
     cpu_percent: float | None = None
     memory_percent: float | None = None
     load: float | None = None
