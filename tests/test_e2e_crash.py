@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
+from conftest import free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded
-from test_e2e import Up, read_log, up  # noqa: F401 - the fixture
+from test_e2e import Up, read_log
 
 
 @pytest.fixture
