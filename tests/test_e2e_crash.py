@@ -61,3 +61,27 @@ def test_kill_9_of_up_with_a_job_running_keeps_one_copy_and_records_its_fate(
     assert sum(isinstance(e, RunStarted) for e in events) == 1
     assert sum(isinstance(e, RunSucceeded) for e in events) == 1
     assert not alive(pid)
+
+
+def test_ctrl_c_waits_for_a_running_job_and_a_second_ctrl_c_stops_it_now(
+    up: Up, tmp_path: Path
+) -> None:
+    import signal
+
+    witness = tmp_path / "witness"
+    script = f"echo $$ >> {witness}; sleep 60"
+    assert up.cli("schedule", "add", "slow", "@every 1h", "--", "sh", "-c", script).returncode == 0
+    assert up.cli("schedule", "trigger", "slow").returncode == 0
+    deadline = time.monotonic() + 20
+    while not (witness.exists() and witness.read_text().strip()):
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.1)
+    pid = int(witness.read_text().split()[0])
+    assert up.proc is not None
+    up.proc.send_signal(signal.SIGINT)
+    time.sleep(1.5)
+    assert up.proc.poll() is None, "the first Ctrl-C lets running jobs finish"
+    assert "Ctrl-C again" in up.log.read_text()
+    up.proc.send_signal(signal.SIGINT)
+    up.proc.wait(15)
+    assert not alive(pid)

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
-from jetcron.connect import ConnectOptions, close, connect
+from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock
 from jetcron.errors import InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -31,10 +31,21 @@ out = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _install_signals(stop: asyncio.Event) -> None:
+def _install_signals(stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
+    """The first Ctrl-C/SIGTERM stops gracefully; a second one sets `force` (stop jobs now)."""
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            stop.set()
+            if force is not None:
+                out.print("stopping… (Ctrl-C again to stop running jobs now)", highlight=False)
+        elif force is not None and not force.is_set():
+            force.set()
+            out.print("stopping running jobs now", highlight=False)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
 
 
 async def _serve_and_execute(
@@ -45,8 +56,8 @@ async def _serve_and_execute(
     quiet: bool,
     journal_dir: Path | None = None,
 ) -> None:
-    stop = asyncio.Event()
-    _install_signals(stop)
+    stop, force = asyncio.Event(), asyncio.Event()
+    _install_signals(stop, force if executor_name else None)
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
     nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
     if nc is None:
@@ -66,14 +77,18 @@ async def _serve_and_execute(
                         [],
                         allow_shell,
                         stop,
+                        force=force,
                         journal_dir=str(journal_dir or default_journal(executor_name)),
                     )  # fmt: skip
                 )
             if not quiet:
                 tg.create_task(_echo_runs(nc, stop))
+                url = opts.urls()[0]
+                # why: other terminals find a non-default server only if told where it is
+                hint = "" if url == DEFAULT_URL else f" (in other terminals: export NATS_URL={url})"
                 out.print(
-                    f"[green]jetcron is up[/] at {opts.urls()[0]} — try `jetcron schedule add hello '@every 10s' -- echo hi`."
-                    " Ctrl-C stops.",
+                    f"[green]jetcron is up[/] at {url}{hint} — try "
+                    "`jetcron schedule add hello '@every 10s' -- echo hi`. Ctrl-C stops.",
                     highlight=False,
                 )
     except BaseExceptionGroup as group:
@@ -156,12 +171,13 @@ async def _executor(
     tags: list[str],
     allow_shell: bool,
     stop: asyncio.Event,
+    force: asyncio.Event | None = None,
     **kw: object,
 ) -> None:
     from jetcron.executors.agent import Executor, ExecutorConfig
 
     config = ExecutorConfig(name=name, targets=targets, tags=tags, allow_shell=allow_shell, **kw)  # type: ignore[arg-type]
-    await Executor(nc, config).run(stop)  # type: ignore[arg-type]
+    await Executor(nc, config).run(stop, force)  # type: ignore[arg-type]
 
 
 @handle_errors
@@ -292,8 +308,8 @@ def executor(
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
 
     async def main() -> None:
-        stop = asyncio.Event()
-        _install_signals(stop)
+        stop, force = asyncio.Event(), asyncio.Event()
+        _install_signals(stop, force)
         opts = ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}")
         watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
         nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
@@ -307,6 +323,7 @@ def executor(
                 tag_list,
                 allow_shell,
                 stop,
+                force,
                 concurrency=concurrency,
                 allow=list(allow or []),
                 work_dir=work_dir,

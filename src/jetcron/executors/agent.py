@@ -156,6 +156,7 @@ class Executor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._consumers: list[Consumer] = []
         self._beat: Heartbeat | None = None
+        self._force = asyncio.Event()
         self._reset()
 
     @property
@@ -163,9 +164,10 @@ class Executor:
         """Run ids in hand right now."""
         return list(self._runs)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set, then drain and hand back what is left."""
+    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
+        """Serve until `stop` is set, then drain (until `force` is set) and hand back the rest."""
         self._reset()
+        self._force = force or asyncio.Event()
         await self._serve(stop, graceful=True)
 
     async def run_burst(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 - a budget
@@ -243,8 +245,21 @@ class Executor:
             for task in fetchers:
                 task.cancel()
         await asyncio.gather(*fetchers, return_exceptions=True)
+        if self._tasks and self._runs and graceful:
+            log.warning(
+                "executor %s stopping: waiting up to %gs for %d running run(s) to finish; "
+                "interrupt again to hand them back now", self.config.name,
+                self.config.drain_timeout_s, len(self._runs),
+            )  # fmt: skip
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+            drained = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
+            forced = asyncio.ensure_future(self._force.wait())
+            await asyncio.wait(
+                {drained, forced}, timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )  # fmt: skip
+            drained.cancel()
+            forced.cancel()
         for run in list(self._runs.values()):
             log.info("executor %s: handing run %s back", self.config.name, run.ref.run_id)
             run.hand_back()
