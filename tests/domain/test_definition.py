@@ -9,10 +9,21 @@ from typing import Any
 import msgspec
 import pytest
 
-from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition, apply_patch
+from jetcron.domain.definition import (
+    PATCH_OF,
+    CatchUp,
+    Conditions,
+    ConditionsPatch,
+    DefinitionPatch,
+    Job,
+    RetryPatch,
+    RetryPolicy,
+    ScheduleDefinition,
+    apply_patch,
+    replacing,
+)
 
-PATCH = typing.get_type_hints(DefinitionPatch)
-DEFINITION = typing.get_type_hints(ScheduleDefinition)
+PAIRS = [pytest.param(whole, patch, id=whole.__name__) for whole, patch in PATCH_OF.items()]
 
 
 def members(tp: Any) -> frozenset[Any]:
@@ -22,17 +33,62 @@ def members(tp: Any) -> frozenset[Any]:
     return frozenset([tp])
 
 
-@pytest.mark.parametrize("name", DefinitionPatch.__struct_fields__)
-def test_every_patch_field_is_a_definition_field_of_the_same_type(name: str) -> None:
-    assert name in DEFINITION, f"DefinitionPatch.{name} is not a ScheduleDefinition field"
-    # why: a patch field is the definition's type plus UNSET ("keep the old value")
-    assert members(PATCH[name]) == members(DEFINITION[name]) | {msgspec.UnsetType}
+@pytest.mark.parametrize(("whole", "patch"), PAIRS)
+def test_every_patch_field_is_a_field_of_the_same_type(whole: type, patch: type) -> None:
+    wanted, got = typing.get_type_hints(whole), typing.get_type_hints(patch)
+    assert set(got) == set(wanted), f"{patch.__name__} and {whole.__name__} differ in fields"
+    for name, tp in wanted.items():
+        # why: a patch field is the field's type, nested parts as their patch, plus UNSET (keep)
+        patched = frozenset(PATCH_OF.get(m, m) for m in members(tp))
+        assert members(got[name]) == patched | {msgspec.UnsetType}, name
 
 
-def test_every_definition_field_can_be_patched() -> None:
-    assert set(ScheduleDefinition.__struct_fields__) == set(DefinitionPatch.__struct_fields__)
+def full() -> ScheduleDefinition:
+    """A definition with a non-default value in every nested part."""
+    return ScheduleDefinition(
+        spec="@daily",
+        job=Job(command=["backup"], env={"A": "1"}, cwd="/srv"),
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=60.0),
+        catchup=CatchUp(policy="all", window_s=600.0),
+        conditions=Conditions(max_cpu_percent=80.0, disk_path="/tank", disk_above_percent=90.0),
+        tags=["a"],
+    )
 
 
 def test_an_empty_patch_changes_nothing() -> None:
-    d = ScheduleDefinition(spec="@daily", job=Job(shell="true"), max_runs=3)
-    assert apply_patch(d, DefinitionPatch()) == d
+    assert apply_patch(full(), DefinitionPatch()) == full()
+
+
+def test_a_nested_patch_changes_only_its_fields() -> None:
+    patched = apply_patch(
+        full(),
+        DefinitionPatch(
+            retry=RetryPatch(multiplier=3.0), conditions=ConditionsPatch(disk_path="/pool")
+        ),
+    )
+    assert patched == msgspec.structs.replace(
+        full(),
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=60.0, multiplier=3.0),
+        conditions=Conditions(max_cpu_percent=80.0, disk_path="/pool", disk_above_percent=90.0),
+    )
+
+
+def test_a_patch_that_empties_the_conditions_leaves_none() -> None:
+    patch = DefinitionPatch(
+        conditions=ConditionsPatch(max_cpu_percent=None, disk_path=None, disk_above_percent=None)
+    )
+    assert apply_patch(full(), patch).conditions is None
+
+
+def test_replacing_sets_every_field_defaults_included() -> None:
+    bare = ScheduleDefinition(spec="@hourly", job=Job(shell="true"))
+    assert apply_patch(full(), replacing(bare)) == bare
+    assert apply_patch(bare, replacing(full())) == full()
+
+
+def test_old_whole_part_patches_still_decode() -> None:
+    """An update sent by an older client (whole nested parts) decodes as a nested patch."""
+    old = b'{"retry": {"max_attempts": 3}, "conditions": {"max_cpu_percent": 50.0}}'
+    patch = msgspec.json.decode(old, type=DefinitionPatch)
+    assert patch.retry == RetryPatch(max_attempts=3)
+    assert patch.conditions == ConditionsPatch(max_cpu_percent=50.0)

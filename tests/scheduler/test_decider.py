@@ -22,10 +22,15 @@ from jetcron.domain.commands import (
     command_decoder,
 )
 from jetcron.domain.definition import (
+    PATCH_OF,
     CatchUp,
+    CatchUpPatch,
     Conditions,
+    ConditionsPatch,
     DefinitionPatch,
     Job,
+    JobPatch,
+    RetryPatch,
     RetryPolicy,
     ScheduleDefinition,
 )
@@ -270,6 +275,75 @@ ACCEPTED = [
         update(),
         [updated(3, [])],
         id="update-completed-unchanged-still-reactivates",
+    ),
+    # update: nested patches change only the fields they set
+    pytest.param(
+        [created(retry=RetryPolicy(max_attempts=3))],
+        update(retry=RetryPatch(initial_backoff_s=60.0)),
+        [updated(2, ["retry"], retry=RetryPolicy(max_attempts=3, initial_backoff_s=60.0))],
+        id="update-backoff-keeps-attempts",
+    ),
+    pytest.param(
+        [created(retry=RetryPolicy(initial_backoff_s=60.0))],
+        update(retry=RetryPatch(max_attempts=6)),
+        [updated(2, ["retry"], retry=RetryPolicy(max_attempts=6, initial_backoff_s=60.0))],
+        id="update-attempts-keeps-backoff",
+    ),
+    pytest.param(
+        [created(catchup=CatchUp(policy="all"))],
+        update(catchup=CatchUpPatch(window_s=600.0)),
+        [updated(2, ["catchup"], catchup=CatchUp(policy="all", window_s=600.0))],
+        id="update-catchup-window-keeps-policy",
+    ),
+    pytest.param(
+        [created(conditions=COND)],
+        update(conditions=ConditionsPatch(max_cpu_percent=70.0)),
+        [
+            updated(
+                2,
+                ["conditions"],
+                conditions=Conditions(
+                    disk_path="/srv", disk_above_percent=80.0, max_cpu_percent=70.0
+                ),
+            )
+        ],
+        id="update-one-condition-keeps-the-others",
+    ),
+    pytest.param(
+        [created()],
+        update(conditions=ConditionsPatch(max_cpu_percent=70.0)),
+        [updated(2, ["conditions"], conditions=Conditions(max_cpu_percent=70.0))],
+        id="update-first-condition",
+    ),
+    pytest.param(
+        [created(conditions=COND)],
+        update(conditions=None),
+        [updated(2, ["conditions"])],
+        id="update-clears-conditions",
+    ),
+    pytest.param(
+        [created(conditions=Conditions(max_cpu_percent=70.0))],
+        update(conditions=ConditionsPatch(max_cpu_percent=None)),
+        [updated(2, ["conditions"])],
+        id="update-clearing-the-last-condition-leaves-none",
+    ),
+    pytest.param(
+        [created()],
+        update(job=JobPatch(env={"A": "1"}, cwd="/srv")),
+        [updated(2, ["job"], job=Job(command=JOB.command, env={"A": "1"}, cwd="/srv"))],
+        id="update-env-and-cwd-keep-the-command",
+    ),
+    pytest.param(
+        [created()],
+        update(job=JobPatch(command=None, shell="echo hi")),
+        [updated(2, ["job"], job=Job(shell="echo hi"))],
+        id="update-command-to-shell",
+    ),
+    pytest.param(
+        [created(end=AT + timedelta(days=1))],
+        update(end=None),
+        [updated(2, ["end"])],
+        id="update-clears-end",
     ),
     # pause
     pytest.param([created()], pause(), [paused(2)], id="pause"),
@@ -752,6 +826,14 @@ def definition_fields(draw: st.DrawFn) -> dict[str, Any]:
     return {k: draw(choices[k]) for k in keys}
 
 
+def as_patch(fields: dict[str, Any]) -> dict[str, Any]:
+    """Definition fields as patch fields: a nested part becomes the patch that sets its fields."""
+    return {
+        k: msgspec.convert(msgspec.to_builtins(v), PATCH_OF[type(v)]) if type(v) in PATCH_OF else v
+        for k, v in fields.items()
+    }
+
+
 @st.composite
 def commands(draw: st.DrawFn) -> AnyCommand:
     """Any command against a few names, valid or not."""
@@ -767,7 +849,7 @@ def commands(draw: st.DrawFn) -> AnyCommand:
         fields = draw(definition_fields())
         return CreateSchedule(**meta, definition=definition(fields.pop("spec", SPEC), **fields))
     if verb == "update":
-        return UpdateSchedule(**meta, patch=DefinitionPatch(**draw(definition_fields())))
+        return UpdateSchedule(**meta, patch=DefinitionPatch(**as_patch(draw(definition_fields()))))
     if verb == "pause":
         return PauseSchedule(
             **meta, by_system=draw(st.booleans()), resume_at=draw(st.sampled_from([None, LATER]))
@@ -839,6 +921,12 @@ def test_an_update_to_a_past_one_off_is_rejected() -> None:
     state = fold(decide(INITIAL, create()))
     with pytest.raises(CommandRejected, match="would never run"):
         decide(state, update(spec="@at 2020-01-01T00:00:00Z"))
+
+
+def test_a_start_that_leaves_no_fire_is_rejected() -> None:
+    state = fold(decide(INITIAL, create(spec="@at 2026-03-02T00:00:00Z")))
+    with pytest.raises(CommandRejected, match="would never run"):
+        decide(state, update(start=datetime(2026, 3, 3, tzinfo=UTC)))
 
 
 def test_a_one_off_at_its_own_start_is_accepted() -> None:

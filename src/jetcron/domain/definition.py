@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -85,35 +85,128 @@ class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_default
     metadata: dict[str, str] = {}
 
 
-class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """A partial definition for updates: unset fields keep their value."""
+_Unset = msgspec.UnsetType
+UNSET = msgspec.UNSET
 
-    spec: str | msgspec.UnsetType = msgspec.UNSET
-    job: Job | msgspec.UnsetType = msgspec.UNSET
-    tz: str | msgspec.UnsetType = msgspec.UNSET
-    target: str | msgspec.UnsetType = msgspec.UNSET
-    timeout_s: float | None | msgspec.UnsetType = msgspec.UNSET
-    retry: RetryPolicy | msgspec.UnsetType = msgspec.UNSET
-    overlap: Overlap | msgspec.UnsetType = msgspec.UNSET
-    catchup: CatchUp | msgspec.UnsetType = msgspec.UNSET
-    start: datetime | None | msgspec.UnsetType = msgspec.UNSET
-    end: datetime | None | msgspec.UnsetType = msgspec.UNSET
-    jitter_s: float | msgspec.UnsetType = msgspec.UNSET
-    max_runs: int | None | msgspec.UnsetType = msgspec.UNSET
-    breaker_threshold: int | msgspec.UnsetType = msgspec.UNSET
-    breaker_cooldown_s: float | None | msgspec.UnsetType = msgspec.UNSET
-    conditions: Conditions | None | msgspec.UnsetType = msgspec.UNSET
-    description: str | msgspec.UnsetType = msgspec.UNSET
-    tags: list[str] | msgspec.UnsetType = msgspec.UNSET
-    metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+class JobPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Changes to a Job: unset fields keep their value."""
+
+    command: list[str] | None | _Unset = UNSET
+    shell: str | None | _Unset = UNSET
+    action: str | None | _Unset = UNSET
+    params: dict[str, Any] | _Unset = UNSET
+    cwd: str | None | _Unset = UNSET
+    env: dict[str, str] | _Unset = UNSET
+
+
+class RetryPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Changes to a RetryPolicy: unset fields keep their value."""
+
+    max_attempts: int | _Unset = UNSET
+    initial_backoff_s: float | _Unset = UNSET
+    multiplier: float | _Unset = UNSET
+    max_backoff_s: float | _Unset = UNSET
+
+
+class CatchUpPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Changes to a CatchUp policy: unset fields keep their value."""
+
+    policy: CatchUpPolicy | _Unset = UNSET
+    window_s: float | _Unset = UNSET
+    max_fires: int | _Unset = UNSET
+
+
+class ConditionsPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Changes to the host conditions: unset fields keep their value; None clears one."""
+
+    max_cpu_percent: float | None | _Unset = UNSET
+    max_memory_percent: float | None | _Unset = UNSET
+    max_load: float | None | _Unset = UNSET
+    disk_path: str | None | _Unset = UNSET
+    disk_above_percent: float | None | _Unset = UNSET
+    disk_below_percent: float | None | _Unset = UNSET
+    idle_minutes: float | None | _Unset = UNSET
+    max_defer_s: float | _Unset = UNSET
+    on_expire: Literal["skip", "force"] | _Unset = UNSET
+
+
+class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """A partial definition for updates: unset fields keep their value, nested ones too.
+
+    `retry=RetryPatch(max_attempts=3)` changes the attempts and keeps the backoff;
+    `conditions=None` removes every host condition.
+    """
+
+    spec: str | _Unset = UNSET
+    job: JobPatch | _Unset = UNSET
+    tz: str | _Unset = UNSET
+    target: str | _Unset = UNSET
+    timeout_s: float | None | _Unset = UNSET
+    retry: RetryPatch | _Unset = UNSET
+    overlap: Overlap | _Unset = UNSET
+    catchup: CatchUpPatch | _Unset = UNSET
+    start: datetime | None | _Unset = UNSET
+    end: datetime | None | _Unset = UNSET
+    jitter_s: float | _Unset = UNSET
+    max_runs: int | None | _Unset = UNSET
+    breaker_threshold: int | _Unset = UNSET
+    breaker_cooldown_s: float | None | _Unset = UNSET
+    conditions: ConditionsPatch | None | _Unset = UNSET
+    description: str | _Unset = UNSET
+    tags: list[str] | _Unset = UNSET
+    metadata: dict[str, str] | _Unset = UNSET
+
+
+PATCH_OF: dict[type[msgspec.Struct], type[msgspec.Struct]] = {
+    ScheduleDefinition: DefinitionPatch,
+    Job: JobPatch,
+    RetryPolicy: RetryPatch,
+    CatchUp: CatchUpPatch,
+    Conditions: ConditionsPatch,
+}
+"""Each part of a definition and the patch that changes it."""
+_PATCHED = {patch: whole for whole, patch in PATCH_OF.items()}
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def apply_patch(definition: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinition:
-    """The definition with every set field of `patch` replaced."""
-    changes = {
-        f: v for f in patch.__struct_fields__ if (v := getattr(patch, f)) is not msgspec.UNSET
-    }
-    return msgspec.structs.replace(definition, **changes)
+    """The definition with every set field of `patch` replaced, nested patches field by field."""
+    merged = _merged(definition, patch)
+    # why: conditions with nothing set are no conditions; one spelling keeps equality honest
+    if merged.conditions == Conditions():
+        return msgspec.structs.replace(merged, conditions=None)
+    return merged
+
+
+def _merged(base: S, patch: msgspec.Struct) -> S:
+    changes: dict[str, Any] = {}
+    for name in patch.__struct_fields__:
+        value = getattr(patch, name)
+        if value is UNSET:
+            continue
+        whole = _PATCHED.get(type(value))
+        if whole is not None:
+            # why: a nested patch on an absent part (no conditions yet) starts from its defaults
+            value = _merged(getattr(base, name) or whole(), value)
+        changes[name] = value
+    return msgspec.structs.replace(base, **changes)
+
+
+def replacing(definition: ScheduleDefinition) -> DefinitionPatch:
+    """A patch that sets every field, nested ones included, to the value in `definition`."""
+    patch = _as_patch(definition)
+    assert isinstance(patch, DefinitionPatch)
+    return patch
+
+
+def _as_patch(whole: msgspec.Struct) -> msgspec.Struct:
+    values: dict[str, Any] = {}
+    for name in whole.__struct_fields__:
+        value = getattr(whole, name)
+        values[name] = _as_patch(value) if type(value) in PATCH_OF else value
+    return PATCH_OF[type(whole)](**values)
 
 
 def changed_fields(old: ScheduleDefinition, new: ScheduleDefinition) -> list[str]:

@@ -171,14 +171,12 @@ def _fires_after(definition: ScheduleDefinition, at: datetime) -> ScheduleDefini
 
 def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
     assert state.definition is not None
-    new = validate_definition(apply_patch(state.definition, command.patch))
-    if (
-        new.spec != state.definition.spec
-        or new.tz != state.definition.tz
-        or new.end != state.definition.end
-    ):
+    old = state.definition
+    # why: nested parts are patched field by field, so `--retries` keeps the backoff
+    new = validate_definition(apply_patch(old, command.patch))
+    if (new.spec, new.tz, new.start, new.end) != (old.spec, old.tz, old.start, old.end):
         _fires_after(new, command.at)
-    changed = changed_fields(state.definition, new)
+    changed = changed_fields(old, new)
     if not changed and state.status != "completed":
         return []
     return [
