@@ -37,3 +37,12 @@ class ScheduleNotFound(CommandRejected, LookupError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"schedule {name!r} not found")
+
+
+class InvalidField(InvalidInput):
+    """A schedule field (as an operator writes it) with a value it cannot take."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")

@@ -1,0 +1,338 @@
+"""A schedule's fields as an operator writes them: the one table behind CLI flags, files and export.
+
+Flat and named like the flags (`retry_backoff` is `--retry-backoff`), durations as strings
+("20s"; "none" where the field can be off), retries counted as retries. Each field names where
+it lives in the ScheduleDefinition (`at`) and its unit, so conversions both ways, patches and
+the CLI options are generic: a new field is one entry here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin, get_type_hints
+
+import msgspec
+
+from jetcron.domain.definition import (
+    CatchUpPolicy,
+    Conditions,
+    DefinitionPatch,
+    Job,
+    Overlap,
+    ScheduleDefinition,
+    apply_patch,
+)
+from jetcron.domain.errors import InvalidField
+from jetcron.domain.spec import format_duration, parse_duration
+
+Unit = Literal["same", "duration", "duration_or_none", "retries"]
+"""How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1."""
+
+OFF = ("none", "off", "0")
+"""Words that turn off a duration that may be off (timeout, breaker_cooldown)."""
+
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+def _at(path: str, help: str, unit: Unit = "same", **constraints: Any) -> msgspec.Meta:
+    """A field's place in the definition, its unit and its help text (CLI and docs)."""
+    return msgspec.Meta(description=help, extra={"at": path, "unit": unit}, **constraints)
+
+
+class ScheduleFields(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
+    """Every field of a schedule, flat, with the definition's defaults; export writes this."""
+
+    spec: Annotated[
+        str, _at("spec", "Cron (5 fields), @hourly..., '@every 15m' or '@at 2026-12-24T18:00'.")
+    ]
+    tz: Annotated[str, _at("tz", "IANA time zone the spec is evaluated in.")] = "UTC"
+    command: Annotated[
+        list[str] | None, _at("job.command", "The program and its arguments (argv, no shell).")
+    ] = None
+    shell: Annotated[
+        str | None, _at("job.shell", "A shell command line (executors need --allow-shell).")
+    ] = None
+    action: Annotated[
+        str | None, _at("job.action", "A registered action to run instead of a command.")
+    ] = None
+    params: Annotated[
+        dict[str, Any], _at("job.params", "Action parameters KEY=VALUE (JSON values allowed).")
+    ] = {}
+    cwd: Annotated[str | None, _at("job.cwd", "Working directory of the command.")] = None
+    env: Annotated[
+        dict[str, str], _at("job.env", "Environment variables KEY=VALUE of the command.")
+    ] = {}
+    target: Annotated[
+        str, _at("target", "Executor target: a host, a pool, or all:<tag> (fan-out).")
+    ] = "default"
+    timeout: Annotated[
+        str,
+        _at(
+            "timeout_s",
+            "Stop the run after this long, e.g. 30s, 10m; none: never.",
+            "duration_or_none",
+        ),
+    ] = "1h"
+    retries: Annotated[
+        int, _at("retry.max_attempts", "Retry a failed run this many times.", "retries", ge=0)
+    ] = 0
+    retry_backoff: Annotated[
+        str, _at("retry.initial_backoff_s", "Delay before the first retry.", "duration")
+    ] = "10s"
+    retry_multiplier: Annotated[
+        float, _at("retry.multiplier", "Factor between one retry delay and the next.", ge=1)
+    ] = 2.0
+    retry_max_backoff: Annotated[
+        str, _at("retry.max_backoff_s", "Longest delay between retries.", "duration")
+    ] = "10m"
+    overlap: Annotated[
+        Overlap, _at("overlap", "What a fire does while the previous run still runs.")
+    ] = "skip"
+    catchup: Annotated[
+        CatchUpPolicy, _at("catchup.policy", "Fires missed while no scheduler ran: run which.")
+    ] = "latest"
+    catchup_window: Annotated[
+        str, _at("catchup.window_s", "Missed fires older than this are never run.", "duration")
+    ] = "1h"
+    catchup_max_fires: Annotated[
+        int, _at("catchup.max_fires", "At most this many missed fires run (catchup all).", ge=1)
+    ] = 100
+    start: Annotated[
+        datetime | None, _at("start", "No fires before this ISO time (naive: wall time in tz).")
+    ] = None
+    end: Annotated[
+        datetime | None, _at("end", "No fires after this ISO time (naive: wall time in tz).")
+    ] = None
+    jitter: Annotated[
+        str,
+        _at("jitter_s", "Delay each fire by a stable pseudo-random amount below this.", "duration"),
+    ] = "0s"
+    max_runs: Annotated[
+        Positive | None, _at("max_runs", "Complete the schedule after this many runs.")
+    ] = None
+    breaker: Annotated[
+        int,
+        _at("breaker_threshold", "Pause after this many consecutive failed runs (0: never).", ge=0),
+    ] = 3
+    breaker_cooldown: Annotated[
+        str,
+        _at(
+            "breaker_cooldown_s",
+            "Resume a breaker pause after this long (none: stay paused).",
+            "duration_or_none",
+        ),
+    ] = "none"
+    max_cpu: Annotated[
+        Percent | None, _at("conditions.max_cpu_percent", "Defer while host CPU % is above this.")
+    ] = None
+    max_memory: Annotated[
+        Percent | None,
+        _at("conditions.max_memory_percent", "Defer while host memory % is above this."),
+    ] = None
+    max_load: Annotated[
+        float | None, _at("conditions.max_load", "Defer while 1-min load per core is above this.")
+    ] = None
+    disk_path: Annotated[
+        str | None, _at("conditions.disk_path", "Path whose disk the disk conditions check.")
+    ] = None
+    disk_above: Annotated[
+        Percent | None,
+        _at("conditions.disk_above_percent", "Run only when that disk is fuller than this %."),
+    ] = None
+    disk_below: Annotated[
+        Percent | None,
+        _at("conditions.disk_below_percent", "Run only when that disk is emptier than this %."),
+    ] = None
+    idle_minutes: Annotated[
+        float | None,
+        _at("conditions.idle_minutes", "Run only after the host was idle this many minutes."),
+    ] = None
+    max_defer: Annotated[
+        str,
+        _at("conditions.max_defer_s", "Longest a run waits for the host conditions.", "duration"),
+    ] = "1h"
+    on_expire: Annotated[
+        Literal["skip", "force"],
+        _at("conditions.on_expire", "After max_defer: skip the run or force it."),
+    ] = "skip"
+    description: Annotated[str, _at("description", "Free text shown in listings.")] = ""
+    tags: Annotated[list[str], _at("tags", "Labels for people and filters.")] = []
+    metadata: Annotated[
+        dict[str, str], _at("metadata", "Free KEY=VALUE pairs kept with the schedule.")
+    ] = {}
+
+
+class Field(NamedTuple):
+    """One row of the table: a flat field and how it maps to the definition."""
+
+    key: str
+    type: Any
+    """The annotated flat type (constraints included), for msgspec.convert."""
+    base: Any
+    """The flat type without Annotated and None: int, str, datetime, list, dict or a Literal."""
+    default: Any
+    help: str
+    at: tuple[str, ...]
+    unit: Unit
+
+
+def _table() -> dict[str, Field]:
+    hints = get_type_hints(ScheduleFields, include_extras=True)
+    table: dict[str, Field] = {}
+    for info in msgspec.structs.fields(ScheduleFields):
+        hint = hints[info.name]
+        meta = get_args(hint)[-1]
+        table[info.name] = Field(
+            key=info.name,
+            type=hint,
+            base=_base(get_args(hint)[0]),
+            default=_default(info),
+            help=meta.description,
+            at=tuple(meta.extra["at"].split(".")),
+            unit=meta.extra["unit"],
+        )
+    return table
+
+
+def _default(info: msgspec.structs.FieldInfo) -> Any:
+    if info.default_factory is not msgspec.NODEFAULT:
+        return info.default_factory()
+    return None if info.default is msgspec.NODEFAULT else info.default
+
+
+def _base(tp: Any) -> Any:
+    """int for `Annotated[int, ...] | None`, list for `list[str]`, the Literal itself for one."""
+    if get_origin(tp) is Annotated:
+        return _base(get_args(tp)[0])
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) is not Literal and len(args) == 1 and type(None) in get_args(tp):
+        return _base(args[0])
+    return tp if get_origin(tp) is Literal else (get_origin(tp) or tp)
+
+
+FIELDS: dict[str, Field] = _table()
+"""Every field by key, in the order export writes them."""
+JOB_KINDS = ("command", "shell", "action")
+"""A job runs exactly one of these."""
+_EMPTY: dict[str, Any] = {"conditions": Conditions()}
+"""Parts of a definition that may be None, read as their defaults."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word.replace("-", "_"), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def renamed(key: str) -> list[str]:
+    """The fields that hold what a definition-shaped key held: `retry` -> [`retries`, ...]."""
+    return [f.key for f in FIELDS.values() if f.at[0] == key]
+
+
+def check(key: str, value: Any) -> Any:
+    """`value` as field `key` takes it (types, ranges, units); InvalidField saying what is wrong."""
+    field = FIELDS.get(key)
+    if field is None:
+        raise InvalidField(key, f"no such field{did_you_mean(key, FIELDS)}")
+    if field.base is datetime:
+        value = _time(key, value)
+    try:
+        checked = msgspec.convert(value, field.type)
+    except msgspec.ValidationError as err:
+        raise InvalidField(key, _problem(field, value, err)) from None
+    to_domain(field, checked)  # why: a bad duration is reported here, with its key
+    return checked
+
+
+def _time(key: str, value: Any) -> Any:
+    """ISO text (a date, minutes only, Z) or a TOML date as a datetime; naive stays naive."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidField(
+            key, f"invalid time {value!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
+        ) from None
+
+
+def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
+    if get_origin(field.base) is Literal:
+        return f"{value!r}: use one of {', '.join(map(str, get_args(field.base)))}"
+    if field.unit.startswith("duration") and isinstance(value, int | float):
+        return f'{value!r}: write a duration with its unit, e.g. "{value}s"'
+    message = str(err).removesuffix(" - at `$`")
+    # why: msgspec names the type it got, but not the value that broke a constraint
+    return message if ", got " in message else f"{message}, got {value!r}"
+
+
+def to_domain(field: Field, value: Any) -> Any:
+    """A flat value in the definition's unit."""
+    if field.unit == "retries":
+        return value + 1
+    if field.unit == "same" or value is None:
+        return value
+    if field.unit == "duration_or_none" and value.strip().lower() in OFF:
+        return None
+    try:
+        return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
+    except ValueError as err:
+        raise InvalidField(field.key, str(err)) from None
+
+
+def from_domain(field: Field, value: Any) -> Any:
+    """A definition value in the flat field's unit."""
+    if field.unit == "retries":
+        return value - 1
+    if field.unit == "same":
+        return value
+    if value is None:
+        return "none"
+    return format_duration(timedelta(seconds=value))
+
+
+def patch_of(values: Mapping[str, Any]) -> DefinitionPatch:
+    """A patch that sets exactly these (checked) fields and keeps every other one."""
+    if any(k in values for k in JOB_KINDS):
+        # why: a job runs exactly one of command, shell, action: giving one replaces the others
+        values = {**dict.fromkeys(JOB_KINDS), **values}
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        field = FIELDS[key]
+        node = nested
+        for part in field.at[:-1]:
+            node = node.setdefault(part, {})
+        node[field.at[-1]] = to_domain(field, value)
+    return msgspec.convert(nested, DefinitionPatch)
+
+
+def definition_of(fields: ScheduleFields) -> ScheduleDefinition:
+    """The definition these fields describe; a field left out has its default."""
+    blank = ScheduleDefinition(spec=fields.spec, job=Job())
+    return apply_patch(blank, patch_of({k: getattr(fields, k) for k in FIELDS}))
+
+
+def fields_of(definition: ScheduleDefinition) -> ScheduleFields:
+    """The flat fields of a definition (what export writes)."""
+    values: dict[str, Any] = {}
+    for field in FIELDS.values():
+        node: Any = definition
+        for part in field.at:
+            node = getattr(node, part)
+            node = _EMPTY.get(part, node) if node is None else node
+        value = from_domain(field, node)
+        # why: omit_defaults omits a value only if it is the default object itself
+        values[field.key] = field.default if value == field.default else value
+    return ScheduleFields(**values)
+
+
+def changes(old: ScheduleFields, new: ScheduleFields) -> list[tuple[str, Any, Any]]:
+    """(key, old, new) for every field whose value differs, in table order."""
+    return [(k, a, b) for k in FIELDS if (a := getattr(old, k)) != (b := getattr(new, k))]
