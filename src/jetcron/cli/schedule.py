@@ -24,7 +24,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.cli.options import DefinitionOptions, definition_of, patch_of, with_definition_options
+from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.timing import fires_rows, print_fires
 from jetcron.client import query, send_command
 from jetcron.domain.commands import (
@@ -65,7 +65,7 @@ def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
 
 @app.command("add")
 @handle_errors
-@with_definition_options
+@with_definition_options()
 def add(
     name: str = typer.Argument(..., help="Schedule name: letters, digits, '_', '.', '-'."),
     spec: str = typer.Argument(
@@ -82,9 +82,7 @@ def add(
 ) -> None:
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
-    definition = validate_definition(
-        definition_of(DefinitionOptions(spec=spec, command=command, **options))
-    )
+    definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
     if definition.job.shell is not None and not as_json:
@@ -97,7 +95,7 @@ def add(
 
 @app.command("update")
 @handle_errors
-@with_definition_options
+@with_definition_options(clears=True)
 def update(
     name: str = typer.Argument(...),
     command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
@@ -108,8 +106,12 @@ def update(
     as_json: bool = JsonOpt,
     **options: Any,
 ) -> None:
-    """Change some fields of a schedule; the others keep their value."""
-    patch = patch_of(DefinitionOptions(spec=spec, command=command, **options))
+    """Change the given fields of a schedule; every other field keeps its value.
+
+    A new command (after `--`), --shell or --action replaces the job's program and keeps its
+    --env, --cwd and --param; --env, --param and --tag replace the whole map or list.
+    """
+    patch = patch_for_update(spec, command, options)
     _send(
         server,
         UpdateSchedule(**_meta(name, actor, reason), patch=patch),

@@ -1,0 +1,155 @@
+"""`schedule update` as an operator uses it: each flag alone changes its field and nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from served import cli, scheduler_in_thread
+
+from jetcron.domain.fields import FIELDS
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    """A scheduler service on this test's nats-server."""
+    yield from scheduler_in_thread(nats_url)
+
+
+FULL = [
+    "--tz", "Europe/Berlin", "-p", "channel=blue", "--cwd", "/srv", "-e", "A=1",
+    "-t", "nas", "--timeout", "20s", "--retries", "2", "--retry-backoff", "1m",
+    "--retry-multiplier", "3", "--retry-max-backoff", "1h", "--overlap", "allow",
+    "--catchup", "all", "--catchup-window", "10m", "--catchup-max-fires", "5",
+    "--start", "2026-01-01T00:00:00Z", "--end", "2030-01-01T00:00:00Z", "--jitter", "5s",
+    "--max-runs", "7", "--breaker", "0", "--breaker-cooldown", "30m", "--max-cpu", "80",
+    "--max-memory", "70", "--max-load", "1.5", "--disk-path", "/tank", "--disk-above", "85",
+    "--disk-below", "95", "--idle-minutes", "5", "--max-defer", "5m", "--on-expire", "force",
+    "-d", "nightly backup", "--tag", "ops", "--tag", "nas", "--meta", "team=storage",
+    "--", "tar", "czf", "/tmp/b.tgz",
+]  # fmt: skip
+"""`schedule add` options that set every field (but shell and action) to a non-default value."""
+
+CONDITIONS = [k for k, f in FIELDS.items() if f.at[0] == "conditions"]
+GONE = None
+"""Expected value of a field back at its default (export leaves it out)."""
+
+CASES: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("spec", ["--spec", "0 * * * *"], {"spec": "0 * * * *"}),
+    ("command", ["--", "echo", "hi"], {"command": ["echo", "hi"]}),
+    ("shell", ["--shell", "echo hi | wc"], {"shell": "echo hi | wc", "command": GONE}),
+    ("action", ["--action", "noop"], {"action": "noop", "command": GONE}),
+    ("params", ["-p", "level=80"], {"params": {"level": 80}}),
+    ("cwd", ["--cwd", "/tmp"], {"cwd": "/tmp"}),
+    ("env", ["-e", "B=2"], {"env": {"B": "2"}}),
+    ("tz", ["--tz", "Asia/Tokyo"], {"tz": "Asia/Tokyo"}),
+    ("target", ["-t", "pi"], {"target": "pi"}),
+    ("timeout", ["--timeout", "5m"], {"timeout": "5m"}),
+    ("retries", ["--retries", "5"], {"retries": 5}),
+    ("retry_backoff", ["--retry-backoff", "30s"], {"retry_backoff": "30s"}),
+    ("retry_multiplier", ["--retry-multiplier", "1.5"], {"retry_multiplier": 1.5}),
+    ("retry_max_backoff", ["--retry-max-backoff", "2h"], {"retry_max_backoff": "2h"}),
+    ("overlap", ["--overlap", "cancel_previous"], {"overlap": "cancel_previous"}),
+    ("catchup", ["--catchup", "none"], {"catchup": "none"}),
+    ("catchup_window", ["--catchup-window", "2h"], {"catchup_window": "2h"}),
+    ("catchup_max_fires", ["--catchup-max-fires", "9"], {"catchup_max_fires": 9}),
+    ("start", ["--start", "2026-02-01T00:00:00Z"], {"start": "2026-02-01T00:00:00Z"}),
+    ("end", ["--end", "2031-01-01T00:00:00Z"], {"end": "2031-01-01T00:00:00Z"}),
+    ("jitter", ["--jitter", "9s"], {"jitter": "9s"}),
+    ("max_runs", ["--max-runs", "8"], {"max_runs": 8}),
+    ("breaker", ["--breaker", "4"], {"breaker": 4}),
+    ("breaker_cooldown", ["--breaker-cooldown", "none"], {"breaker_cooldown": GONE}),
+    ("max_cpu", ["--max-cpu", "50"], {"max_cpu": 50.0}),
+    ("max_memory", ["--max-memory", "60"], {"max_memory": 60.0}),
+    ("max_load", ["--max-load", "2"], {"max_load": 2.0}),
+    ("disk_path", ["--disk-path", "/pool"], {"disk_path": "/pool"}),
+    ("disk_above", ["--disk-above", "80"], {"disk_above": 80.0}),
+    ("disk_below", ["--disk-below", "90"], {"disk_below": 90.0}),
+    ("idle_minutes", ["--idle-minutes", "10"], {"idle_minutes": 10.0}),
+    ("max_defer", ["--max-defer", "10m"], {"max_defer": "10m"}),
+    ("on_expire", ["--on-expire", "skip"], {"on_expire": GONE}),
+    ("description", ["-d", "other"], {"description": "other"}),
+    ("tags", ["--tag", "x"], {"tags": ["x"]}),
+    ("metadata", ["--meta", "team=ops"], {"metadata": {"team": "ops"}}),
+    # clears: back to the default, nothing else moves
+    ("no-conditions", ["--no-conditions"], dict.fromkeys(CONDITIONS, GONE)),
+    ("clear-env", ["--clear-env"], {"env": GONE}),
+    ("no-start", ["--no-start"], {"start": GONE}),
+    ("no-end", ["--no-end"], {"end": GONE}),
+    ("reset-tags", ["--reset", "tags"], {"tags": GONE}),
+    ("reset-max-runs", ["--reset", "max_runs"], {"max_runs": GONE}),
+    ("reset-timeout", ["--reset", "timeout"], {"timeout": GONE}),
+    ("reset-one-condition", ["--reset", "max-cpu"], {"max_cpu": GONE}),
+    ("timeout-none", ["--timeout", "none"], {"timeout": "none"}),
+]
+
+
+def test_the_table_covers_every_field() -> None:
+    assert {case for case, _, _ in CASES} >= set(FIELDS)
+    assert {key for _, _, changed in CASES for key in changed} == set(FIELDS)
+
+
+def exported(server: str, name: str) -> dict[str, Any]:
+    result = cli(server, "export", name)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["schedules"][name]
+
+
+@pytest.mark.parametrize(("flags", "changed"), [pytest.param(f, c, id=i) for i, f, c in CASES])
+def test_one_flag_changes_one_field(
+    scheduler: str, flags: list[str], changed: dict[str, Any]
+) -> None:
+    added = cli(scheduler, "schedule", "add", "full", "*/5 * * * *", *FULL)
+    assert added.exit_code == 0, added.output
+    before = exported(scheduler, "full")
+
+    result = cli(scheduler, "schedule", "update", "full", *flags)
+
+    assert result.exit_code == 0, result.output
+    assert "updated schedule 'full'" in result.stdout
+    kept = {k: v for k, v in before.items() if k not in changed}
+    assert exported(scheduler, "full") == kept | {k: v for k, v in changed.items() if v is not GONE}
+
+
+def test_the_full_schedule_sets_every_field_but_the_other_job_kinds(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "full", "*/5 * * * *", *FULL).exit_code == 0
+    assert set(exported(scheduler, "full")) == set(FIELDS) - {"shell", "action"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--reset", "retires"], "--reset retires: no such field (did you mean 'retries'?)"),
+        (["--reset", "spec"], "--reset spec: has no default"),
+        (["--retries", "-1"], "--retries: Expected `int` >= 0, got -1"),
+        (["--timeout", "soon"], "--timeout: invalid duration 'soon'"),
+        (["--overlap", "queue"], "--overlap: 'queue': use one of skip, buffer_one"),
+        (["--max-cpu", "150"], "--max-cpu: Expected `float` <= 100.0, got 150"),
+        (["--env", "A"], "--env expects KEY=VALUE, got 'A'"),
+    ],
+    ids=["reset-typo", "reset-spec", "retries", "timeout", "overlap", "max-cpu", "env"],
+)
+def test_bad_update_flags_change_nothing(scheduler: str, flags: list[str], needle: str) -> None:
+    assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    before = exported(scheduler, "x")
+
+    result = cli(scheduler, "schedule", "update", "x", *flags)
+
+    assert result.exit_code == 2, result.output
+    assert needle in " ".join(result.stderr.split())
+    assert exported(scheduler, "x") == before
+
+
+def test_backoff_beyond_the_max_says_which_flag_to_add(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    result = cli(scheduler, "schedule", "update", "x", "--retry-backoff", "20m")
+    assert result.exit_code == 2
+    assert "max backoff" in result.stderr
+
+
+def test_an_update_with_nothing_given_changes_nothing(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    result = cli(scheduler, "schedule", "update", "x")
+    assert result.exit_code == 0 and "nothing to change" in result.stdout
