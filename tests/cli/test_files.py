@@ -1,120 +1,347 @@
-"""`jetcron apply` / `export`: schedules kept as files, reconciled into the live system."""
+"""`jetcron apply` / `export` as an operator meets them: files converge and never destroy by surprise."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
-from typer.testing import CliRunner
+from nats.aio.client import Client
+from served import cli, listed, scheduler_in_thread
 
-from jetcron import service
-from jetcron.cli.main import app
+from jetcron import ids
+from jetcron.cli import files
+from jetcron.cli.reconcile import Step, command_of
+from jetcron.client import send_command
+from jetcron.domain.commands import PauseSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.errors import InvalidInput
 
-runner = CliRunner()
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    """A scheduler service on this test's nats-server."""
+    yield from scheduler_in_thread(nats_url)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schedules"
 
 TOML = """
 [schedules.reef-lights-on]
 spec = "0 9 * * *"
 tz = "Europe/Berlin"
 target = "reef-pi"
-job = { action = "set_level", params = { channel = "blue", level = 80 } }
+action = "set_level"
+params = { channel = "blue", level = 80 }
 
 [schedules.nas-rebalance]
 spec = "@every 1h"
-job = { command = ["/usr/local/bin/rebalance", "--pool", "tank"] }
-conditions = { disk_path = "/tank", disk_above_percent = 85 }
+command = ["/usr/local/bin/rebalance", "--pool", "tank"]
+disk_path = "/tank"
+disk_above = 85
 """
 
 
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    """A scheduler service in a background thread (the CLI runs its own event loop)."""
-    loop = asyncio.new_event_loop()
-    ready, stop = threading.Event(), None
-
-    async def main() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        nc = await nats.connect(nats_url)
-        up = asyncio.Event()
-        task = asyncio.create_task(service.run(nc, stop=stop, ready=up))
-        await up.wait()
-        ready.set()
-        await task
-        await nc.close()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(20)
-    yield nats_url
-    loop.call_soon_threadsafe(stop.set)  # type: ignore[union-attr]
-    thread.join(20)
-    loop.close()
+def apply(server: str, path: Path, *extra: str) -> Any:
+    return cli(server, "apply", "-f", str(path), *extra)
 
 
-def cli(server: str, *args: str) -> object:
-    return runner.invoke(app, [*args, "--server", server])
+def export(server: str, to: Path) -> dict[str, Any]:
+    result = cli(server, "export")
+    assert result.exit_code == 0, result.output
+    to.write_text(result.stdout)
+    return json.loads(result.stdout)["schedules"]
 
 
-def test_apply_plan_apply_export_prune(scheduler: str, tmp_path: Path) -> None:
+def write(path: Path, schedules: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"schedules": schedules}))
+    return path
+
+
+def flat(text: str) -> str:
+    """Output without rich's line wrapping."""
+    return " ".join(text.split())
+
+
+def send(server: str, call: Callable[[Client], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        nc = await nats.connect(server)
+        try:
+            return await call(nc)
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
+def breaker_pause(server: str, name: str) -> None:
+    """Pause `name` the way the circuit breaker does (by_system)."""
+    command = PauseSchedule(
+        name=name,
+        command_id=ids.new_id(),
+        at=datetime.now(UTC),
+        actor="system",
+        reason="circuit open: 3 consecutive failures",
+        by_system=True,
+    )
+    send(server, lambda nc: send_command(nc, command))
+
+
+def test_the_examples_apply_and_converge(scheduler: str, tmp_path: Path) -> None:
+    first = apply(scheduler, EXAMPLES)
+    assert first.exit_code == 0, first.output
+    live = listed(scheduler)
+    assert set(live) == {
+        "nas-backup",
+        "nas-rebalance",
+        "reef-sunrise",
+        "reef-moon",
+        "reef-night",
+        "status-ping",
+    }
+    assert live["reef-night"]["state"] == "paused"
+    assert live["reef-night"]["paused_reason"] == "tank maintenance: lights stay on"
+
+    again = apply(scheduler, EXAMPLES)
+    assert (again.exit_code, again.stdout.strip()) == (0, "up to date: nothing to change")
+    export(scheduler, tmp_path / "exported.json")
+    round_trip = apply(scheduler, tmp_path / "exported.json")
+    assert (round_trip.exit_code, round_trip.stdout.strip()) == (0, "up to date: nothing to change")
+
+
+def test_plan_apply_export_prune(scheduler: str, tmp_path: Path) -> None:
     (tmp_path / "defs").mkdir()
     (tmp_path / "defs" / "reef.toml").write_text(TOML)
-    plan = cli(scheduler, "apply", "-f", str(tmp_path / "defs"), "--dry-run")
+    plan = apply(scheduler, tmp_path / "defs", "--dry-run")
     assert plan.exit_code == 0 and "create" in plan.stdout and "reef-lights-on" in plan.stdout
-    assert json.loads(cli(scheduler, "schedule", "list", "--json").stdout) == []
+    assert listed(scheduler) == {}
 
-    assert cli(scheduler, "apply", "-f", str(tmp_path / "defs")).exit_code == 0
-    assert "up to date" in cli(scheduler, "apply", "-f", str(tmp_path / "defs")).stdout
+    assert apply(scheduler, tmp_path / "defs").exit_code == 0
+    assert "up to date" in apply(scheduler, tmp_path / "defs").stdout
 
-    exported = cli(scheduler, "export")
-    assert exported.exit_code == 0
-    data = json.loads(exported.stdout)
-    assert data["schedules"]["reef-lights-on"]["job"]["params"] == {"channel": "blue", "level": 80}
-    data["schedules"]["nas-rebalance"]["spec"] = "@every 2h"
-    del data["schedules"]["reef-lights-on"]
-    (tmp_path / "edited.json").write_text(json.dumps(data))
-    pruned = cli(scheduler, "apply", "-f", str(tmp_path / "edited.json"), "--prune")
-    assert pruned.exit_code == 0 and "update" in pruned.stdout and "delete" in pruned.stdout
-    rows = json.loads(cli(scheduler, "schedule", "list", "--json").stdout)
-    assert [(r["name"], r["spec"]) for r in rows] == [("nas-rebalance", "@every 2h")]
+    data = export(scheduler, tmp_path / "exported.json")
+    assert data["reef-lights-on"]["params"] == {"channel": "blue", "level": 80}
+    data["nas-rebalance"]["spec"] = "@every 2h"
+    del data["reef-lights-on"]
+    pruned = apply(scheduler, write(tmp_path / "edited.json", data), "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert "update" in pruned.stdout and "delete" in pruned.stdout
+    assert "spec: @every 1h → @every 2h" in flat(pruned.stdout)
+    assert [(n, r["spec"]) for n, r in listed(scheduler).items()] == [
+        ("nas-rebalance", "@every 2h")
+    ]
+
+
+def test_a_field_removed_from_the_file_goes_back_to_its_default(
+    scheduler: str, tmp_path: Path
+) -> None:
+    rich = {
+        "spec": "@daily",
+        "command": ["backup"],
+        "timeout": "20s",
+        "retries": 3,
+        "overlap": "allow",
+        "end": "2030-01-01T00:00:00Z",
+        "max_cpu": 80,
+        "description": "nightly",
+        "tags": ["a"],
+    }
+    assert apply(scheduler, write(tmp_path / "s.json", {"b": rich})).exit_code == 0
+
+    bare = apply(
+        scheduler, write(tmp_path / "s.json", {"b": {"spec": "@daily", "command": ["backup"]}})
+    )
+
+    assert bare.exit_code == 0, bare.output
+    assert "timeout: 20s → 1h" in flat(bare.stdout) and 'tags: ["a"] → []' in flat(bare.stdout)
+    assert export(scheduler, tmp_path / "out.json") == {
+        "b": {"spec": "@daily", "command": ["backup"]}
+    }
+    assert "up to date" in apply(scheduler, tmp_path / "s.json").stdout
+
+
+def test_export_then_apply_keeps_everything_paused_and_done(scheduler: str, tmp_path: Path) -> None:
+    at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for args in (
+        ["hand", "@hourly", "--retries", "2", "--max-cpu", "70", "--", "true"],
+        ["breaker", "@hourly", "--", "false"],
+        ["once", f"@at {at}", "--", "true"],
+        ["plain", "@daily", "--", "true"],
+    ):
+        assert cli(scheduler, "schedule", "add", *args).exit_code == 0
+    assert cli(scheduler, "schedule", "pause", "hand", "--reason", "disk swap").exit_code == 0
+    breaker_pause(scheduler, "breaker")
+    wait_until(lambda: listed(scheduler)["once"]["state"] == "completed")
+
+    exported = export(scheduler, tmp_path / "all.json")
+    assert exported["hand"]["paused"] is True and exported["hand"]["paused_reason"] == "disk swap"
+    assert exported["breaker"]["paused"] is True
+    assert exported["breaker"]["paused_reason"].startswith("circuit open")
+    assert "paused" not in exported["plain"]
+    same = apply(scheduler, tmp_path / "all.json")
+    assert (same.exit_code, same.stdout.strip()) == (0, "up to date: nothing to change")
+
+    # the same file on an emptied system: everything back, the spent one-off reported, not fatal
+    emptied = apply(scheduler, write(tmp_path / "none.json", {}), "--prune", "--yes")
+    assert emptied.exit_code == 0 and listed(scheduler) == {}
+    restored = apply(scheduler, tmp_path / "all.json")
+    assert restored.exit_code == 0, restored.output
+    assert "skipped once: no fire left" in flat(restored.stderr)
+    live = listed(scheduler)
+    assert set(live) == {"hand", "breaker", "plain"}
+    assert (live["hand"]["state"], live["hand"]["paused_reason"]) == ("paused", "disk swap")
+    assert live["breaker"]["state"] == "paused" and live["plain"]["state"] == "active"
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_paused_in_a_file(scheduler: str, tmp_path: Path) -> None:
+    job = {"spec": "@hourly", "command": ["true"]}
+    path = write(
+        tmp_path / "p.json", {"a": {**job, "paused": True, "paused_reason": "why"}, "b": job}
+    )
+    assert apply(scheduler, path).exit_code == 0
+    assert listed(scheduler)["a"]["state"] == "paused"
+
+    # left out: an operator's pause is undone, a breaker pause is kept (and said so)
+    breaker_pause(scheduler, "b")
+    resumed = apply(scheduler, write(path, {"a": job, "b": job}))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resume" in resumed.stdout and "kept b: paused by the breaker" in flat(resumed.stderr)
+    assert {n: r["state"] for n, r in listed(scheduler).items()} == {"a": "active", "b": "paused"}
+
+    forced = apply(scheduler, write(path, {"a": job, "b": {**job, "paused": False}}))
+    assert forced.exit_code == 0 and listed(scheduler)["b"]["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("typo.toml", '[schedule.x]\nspec = "@daily"\ncommand = ["true"]\n', "unknown key 'schedule' (did you mean 'schedules'?)"),
+        ("typo.json", '{"schedlues": {"x": {"spec": "@daily", "command": ["true"]}}}', "unknown key 'schedlues' (did you mean 'schedules'?)"),
+    ],
+    ids=["toml-schedule", "json-schedlues"],
+)  # fmt: skip
+def test_a_top_level_typo_exits_2_and_deletes_nothing(
+    scheduler: str, tmp_path: Path, name: str, content: str, needle: str
+) -> None:
+    (tmp_path / "good.toml").write_text(TOML)
+    assert apply(scheduler, tmp_path / "good.toml").exit_code == 0
+    (tmp_path / name).write_text(content)
+
+    result = apply(scheduler, tmp_path / name, "--prune", "--yes")
+
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / name) in flat(result.stderr) and needle in flat(result.stderr)
+    assert set(listed(scheduler)) == {"reef-lights-on", "nas-rebalance"}
+
+
+def test_prune_of_everything_needs_yes(scheduler: str, tmp_path: Path) -> None:
+    (tmp_path / "good.toml").write_text(TOML)
+    assert apply(scheduler, tmp_path / "good.toml").exit_code == 0
+    empty = write(tmp_path / "empty.json", {})
+
+    refused = apply(scheduler, empty, "--prune")
+    assert refused.exit_code == 2
+    assert "refusing to delete 2 of 2 live schedules without --yes" in flat(refused.stderr)
+    assert "delete" in refused.stdout and "nas-rebalance" in refused.stdout
+    assert len(listed(scheduler)) == 2
+
+    dry = apply(scheduler, empty, "--prune", "--dry-run")
+    assert dry.exit_code == 0 and "delete" in dry.stdout and "without --yes" in flat(dry.stderr)
+    assert len(listed(scheduler)) == 2
+
+    assert apply(scheduler, empty, "--prune", "--yes").exit_code == 0
+    assert listed(scheduler) == {}
+
+
+def test_prune_of_most_needs_yes(scheduler: str, tmp_path: Path) -> None:
+    job = {"spec": "@hourly", "command": ["true"]}
+    assert (
+        apply(scheduler, write(tmp_path / "five.json", dict.fromkeys("abcde", job))).exit_code == 0
+    )
+
+    refused = apply(scheduler, write(tmp_path / "one.json", {"a": job}), "--prune")
+    assert refused.exit_code == 2 and "refusing to delete 4 of 5" in flat(refused.stderr)
+    assert (
+        apply(
+            scheduler, write(tmp_path / "three.json", dict.fromkeys("abc", job)), "--prune"
+        ).exit_code
+        == 0
+    )
+    assert set(listed(scheduler)) == {"a", "b", "c"}
+
+
+def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
+    d = ScheduleDefinition(spec="@hourly", job=Job(command=["true"]))
+    steps = [
+        Step(action="create", name="first", definition=d),
+        Step(action="update", name="ghost", definition=d),
+        Step(action="create", name="third", definition=d),
+    ]
+    commands = [command_of(s, files._meta(s.name, "t", "test")) for s in steps]
+
+    with pytest.raises(
+        InvalidInput,
+        match=r"update ghost failed: .*not found.*1 of 3 step\(s\) were applied, 1 after it were not",
+    ):
+        send(scheduler, lambda nc: files._carry_out(nc, steps, commands))
+    assert set(listed(scheduler)) == {"first"}
 
 
 @pytest.mark.parametrize(
     ("content", "suffix", "needle"),
     [
-        ('[schedules.x]\nspecc = "@daily"\n', ".toml", "schedules.x: unknown field 'specc'"),
-        (
-            '[schedules.x]\nspec = "@daily"\njob = { comand = ["true"] }\n',
-            ".toml",
-            "schedules.x.job: unknown field 'comand'",
-        ),
-        (
-            '{"schedules": {"x": {"spec": "61 * * * *", "job": {"command": ["true"]}}}}',
-            ".json",
-            "schedules.x: invalid spec",
-        ),
-        (
-            '{"schedules": {"x": {"spec": "@daily", "job": {"command": "true"}}}}',
-            ".json",
-            "schedules.x: Expected `array | null`, got `str` - at `$.job.command`",
-        ),
+        ('[schedules.x]\nspecc = "@daily"\n', ".toml", "schedules.x: unknown key 'specc' (did you mean 'spec'?)"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\nretires = 2\n', ".toml", "schedules.x: unknown key 'retires' (did you mean 'retries'?)"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntimeout_s = 20\n', ".toml", "schedules.x: 'timeout_s' is the old file format: write timeout"),
+        ('[schedules.x]\nspec = "@daily"\njob = { command = ["true"] }\n', ".toml", "'job' is the old file format: write command, shell, action, params, cwd, env"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ncatchup = { policy = "all" }\n', ".toml", "'catchup' is the old file format: write catchup, catchup_window, catchup_max_fires"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntimeout = 20\n', ".toml", 'schedules.x.timeout: 20: write a duration with its unit, e.g. "20s"'),
+        ('{"schedules": {"x": {"spec": "61 * * * *", "command": ["true"]}}}', ".json", "schedules.x: invalid spec"),
+        ('{"schedules": {"x": {"spec": "@daily", "command": "true"}}}', ".json", "schedules.x.command: Expected `array | null`, got `str`"),
+        ('{"schedules": {"x": {"command": ["true"]}}}', ".json", "schedules.x: spec is missing"),
+        ('{"schedules": {"bad name": {"spec": "@daily", "command": ["true"]}}}', ".json", "invalid schedule name 'bad name'"),
+        ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "paused": "yes"}}}', ".json", "schedules.x: Expected `bool | null`, got `str`"),
+        ('{"schedules": {"x": {"spec": "@daily"}}}', ".json", "schedules.x: a job needs exactly one of"),
         ("[schedules.x\n", ".toml", "bad.toml"),
     ],
-    ids=["unknown-field", "unknown-nested-field", "bad-spec", "wrong-type", "syntax"],
-)
-def test_bad_files_name_the_file_and_field(
+    ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax"],
+)  # fmt: skip
+def test_bad_files_name_the_file_and_key(
     scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str
 ) -> None:
     path = tmp_path / f"bad{suffix}"
     path.write_text(content)
-    result = cli(scheduler, "apply", "-f", str(path))
+    result = apply(scheduler, path)
     assert result.exit_code == 2, result.output
-    assert str(path) in result.stderr.replace("\n", "") and needle in result.stderr.replace(
-        "\n", ""
-    )
-    assert json.loads(cli(scheduler, "schedule", "list", "--json").stdout) == []
+    assert str(path) in flat(result.stderr) and needle in flat(result.stderr)
+    assert listed(scheduler) == {}
+
+
+def test_a_file_with_two_schedules_of_one_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"schedules": {"x": {"spec": "@daily", "command": ["a"]}}}')
+    (tmp_path / "b.json").write_text('{"schedules": {"x": {"spec": "@daily", "command": ["b"]}}}')
+    with pytest.raises(InvalidInput, match="schedule 'x' is defined twice"):
+        files.load_desired(tmp_path)
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("A schedule file for `jetcron apply`") :]
+    example = section[section.index("```toml") + len("```toml") : section.index("```\n", 10)]
+    (tmp_path / "readme.toml").write_text(example)
+    desired = files.load_desired(tmp_path / "readme.toml")
+    assert set(desired) == {"reef-lights-on", "nas-rebalance"}
+    assert desired["nas-rebalance"].paused is True

@@ -1,4 +1,9 @@
-"""`jetcron apply` and `jetcron export`: schedules as files (JSON or TOML) kept in git."""
+"""`jetcron apply` and `jetcron export`: schedules as files (JSON or TOML) kept in git.
+
+A file is `{"schedules": {name: fields}}` with the fields of `jetcron.domain.fields` (the CLI's
+option names and units) plus `paused` and `paused_reason`. Decoding is strict: an unknown key
+anywhere is an error naming the file, the key and the closest known one.
+"""
 
 from __future__ import annotations
 
@@ -17,120 +22,197 @@ from jetcron.cli.common import (
     ServerOpt,
     console,
     default_actor,
+    err_console,
     handle_errors,
     run,
     table,
     with_nats,
 )
+from jetcron.cli.reconcile import (
+    Desired,
+    Plan,
+    Step,
+    command_of,
+    plan,
+    prune_refusal,
+    rejections,
+    state_of,
+)
 from jetcron.client import query, send_command
-from jetcron.domain.commands import AnyCommand, CreateSchedule, DeleteSchedule, UpdateSchedule
-from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
-from jetcron.domain.errors import CommandRejected
+from jetcron.domain.commands import AnyCommand
+from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.errors import InvalidField
+from jetcron.domain.fields import (
+    FIELDS,
+    ScheduleFields,
+    check,
+    definition_of,
+    did_you_mean,
+    fields_of,
+    renamed,
+)
 from jetcron.domain.validation import validate_definition, validate_name
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+
+TOP_KEYS = ("schedules",)
 
 
-class ScheduleFile(msgspec.Struct, forbid_unknown_fields=True):
-    """A file of schedule definitions: {"schedules": {name: definition}}."""
+class FileEntry(ScheduleFields, frozen=True, kw_only=True, omit_defaults=True):
+    """One schedule in a file: its fields, and whether it is paused."""
 
-    schedules: dict[str, ScheduleDefinition] = {}
-
-
-def _strict(raw: Any, where: str) -> None:
-    """Unknown keys are typos in files (events tolerate them; operators' files should not)."""
-    from jetcron.domain.definition import CatchUp, Conditions, Job, RetryPolicy
-
-    nested = {"job": Job, "retry": RetryPolicy, "catchup": CatchUp, "conditions": Conditions}
-    for name, body in (raw.get("schedules") or {}).items():
-        if not isinstance(body, dict):
-            continue
-        for key, value in body.items():
-            if key not in ScheduleDefinition.__struct_fields__:
-                raise InvalidInput(f"{where}: schedules.{name}: unknown field {key!r}")
-            sub = nested.get(key)
-            if sub is not None and isinstance(value, dict):
-                for k in value:
-                    if k not in sub.__struct_fields__:
-                        raise InvalidInput(f"{where}: schedules.{name}.{key}: unknown field {k!r}")
+    paused: bool | None = None
+    """True: keep it paused; false: active; left out: active unless the breaker paused it."""
+    paused_reason: str = ""
 
 
-def load_definitions(path: Path) -> dict[str, ScheduleDefinition]:
-    """Every definition in a file or a directory of *.json / *.toml files, validated."""
+ENTRY_KEYS = tuple(FileEntry.__struct_fields__)
+
+
+def load_desired(path: Path) -> dict[str, Desired]:
+    """Every schedule in a file or a directory of *.json / *.toml files, checked and validated."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or directory")
     files = (
         sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml"))
         if path.is_dir()
         else [path]
     )
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file or directory")
-    out: dict[str, ScheduleDefinition] = {}
+    out: dict[str, Desired] = {}
     for file in files:
-        for name, definition in _load_file(file).items():
+        for name, desired in _load_file(file).items():
             if name in out:
                 raise InvalidInput(f"{file}: schedule {name!r} is defined twice")
-            out[name] = definition
+            out[name] = desired
     return out
 
 
-def _load_file(file: Path) -> dict[str, ScheduleDefinition]:
-    data = file.read_bytes()
+def _load_file(file: Path) -> dict[str, Desired]:
     decode = msgspec.toml.decode if file.suffix == ".toml" else msgspec.json.decode
     try:
-        raw = decode(data)
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
-        _strict(raw, str(file))
+        raw = decode(file.read_bytes())
     except msgspec.DecodeError as err:
         raise InvalidInput(f"{file}: {err}") from err
-    schedules = raw.get("schedules") or {}
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise InvalidInput(f"{file}: unknown key {key!r}{did_you_mean(key, TOP_KEYS)}")
+    schedules = raw.get("schedules", {})
     if not isinstance(schedules, dict):
-        raise InvalidInput(f"{file}: 'schedules' must be a table/object of name -> definition")
-    return {name: _definition(file, name, body) for name, body in schedules.items()}
+        raise InvalidInput(f"{file}: 'schedules' must be a table/object of name -> fields")
+    return {
+        name: _entry(f"{file}: schedules.{name}", name, body) for name, body in schedules.items()
+    }
 
 
-def _definition(file: Path, name: str, body: Any) -> ScheduleDefinition:
+def _entry(where: str, name: str, body: Any) -> Desired:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{where}: expected a table/object of fields")
+    for key, value in body.items():
+        _known_key(where, key, value)
     try:
         validate_name(name)
-        return validate_definition(msgspec.convert(body, ScheduleDefinition, strict=False))
-    except msgspec.ValidationError as err:
-        raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
-    except CommandRejected as err:
-        raise InvalidInput(f"{file}: schedules.{name}: {err}") from err
+        values = {k: check(k, v) for k, v in body.items() if k in FIELDS}
+        if "spec" not in values:
+            raise InvalidInput("spec is missing")
+        paused = msgspec.convert(body.get("paused"), bool | None)
+        reason = msgspec.convert(body.get("paused_reason", ""), str)
+        definition = validate_definition(definition_of(ScheduleFields(**values)))
+    except InvalidField as err:
+        raise InvalidInput(f"{where}.{err.key}: {err.problem}") from None
+    except (InvalidInput, msgspec.ValidationError) as err:
+        raise InvalidInput(f"{where}: {err}") from None
+    return Desired(definition=definition, paused=paused, paused_reason=reason)
 
 
-def plan(
-    desired: dict[str, ScheduleDefinition], current: dict[str, ScheduleDefinition], prune: bool
-) -> list[tuple[str, str, ScheduleDefinition | None]]:
-    """(action, name, definition) to go from current to desired; pure."""
-    steps: list[tuple[str, str, ScheduleDefinition | None]] = []
-    for name, d in sorted(desired.items()):
-        if name not in current:
-            steps.append(("create", name, d))
-        elif current[name] != d:
-            steps.append(("update", name, d))
-    if prune:
-        steps += [("delete", name, None) for name in sorted(set(current) - set(desired))]
-    return steps
+def _known_key(where: str, key: str, value: Any) -> None:
+    """An unknown key is an error; a key of the old nested format names its replacements."""
+    nested = key in FIELDS and isinstance(value, dict) and FIELDS[key].base is not dict
+    if key in ENTRY_KEYS and not nested:
+        return
+    if new := [k for k in renamed(key) if k != key or nested]:
+        raise InvalidInput(
+            f"{where}: {key!r} is the old file format: write {', '.join(new)} "
+            '(the CLI\'s option names, durations as strings like "20s")'
+        )
+    raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, ENTRY_KEYS)}")
 
 
-def _command(
-    action: str, name: str, d: ScheduleDefinition | None, actor: str, reason: str
-) -> AnyCommand:
-    meta: dict[str, Any] = {
+def entry_of(row: dict[str, Any]) -> FileEntry:
+    """A live schedule as a file writes it: defaults left out, paused (by anyone) kept."""
+    fields = fields_of(msgspec.convert(row["definition"], ScheduleDefinition))
+    paused = row["state"] == "paused"
+    return FileEntry(
+        **msgspec.structs.asdict(fields),
+        paused=True if paused else None,
+        paused_reason=row.get("paused_reason", "") if paused else "",
+    )
+
+
+def _meta(name: str, actor: str, reason: str) -> dict[str, Any]:
+    return {
         "name": name,
         "command_id": ids.new_id(),
         "at": datetime.now(UTC),
         "actor": actor,
         "reason": reason,
     }
-    if action == "create":
-        assert d is not None
-        return CreateSchedule(**meta, definition=d)
-    if action == "update":
-        assert d is not None
-        patch = msgspec.convert(msgspec.to_builtins(d), DefinitionPatch)
-        return UpdateSchedule(**meta, patch=patch)
-    return DeleteSchedule(**meta)
+
+
+def _print_plan(title: str, steps: list[Step], status: list[str] | None = None) -> None:
+    rows = [[s.action, s.name, s.detail] for s in steps]
+    if status is None:
+        table(title, ["action", "schedule", "change"], rows)
+    else:
+        table(
+            title,
+            ["status", "action", "schedule", "change"],
+            ([st, *r] for st, r in zip(status, rows, strict=True)),
+        )
+
+
+def _notes(the_plan: Plan) -> None:
+    for name, why in the_plan.skipped:
+        err_console.print(f"skipped {name}: {why}", highlight=False)
+    for name, why in the_plan.kept:
+        err_console.print(f"kept {name}: {why}", highlight=False)
+
+
+def _vet(
+    the_plan: Plan, commands: list[AnyCommand], live: dict[str, Any], *, yes: bool, dry_run: bool
+) -> None:
+    """Refuse the whole plan (nothing sent) if prune needs --yes or the scheduler would refuse a step."""
+    title = "plan (dry run)" if dry_run else "plan (not applied)"
+    refusal = None if yes else prune_refusal(the_plan.steps, len(live))
+    problems = rejections(zip(the_plan.steps, commands, strict=True), live)
+    if refusal and dry_run and not problems:
+        err_console.print(f"note: {refusal.removesuffix('; nothing was changed')}", highlight=False)
+    elif refusal or problems:
+        _print_plan(title, the_plan.steps)
+        if refusal:
+            raise InvalidInput(refusal)
+        raise InvalidInput(
+            f"the scheduler would refuse {len(problems)} step(s), nothing was changed: "
+            + "; ".join(problems)
+        )
+
+
+async def _carry_out(nc: Any, steps: list[Step], commands: list[AnyCommand]) -> None:
+    """Send the commands in order; if one fails, show exactly what was and was not applied."""
+    for i, (step, command) in enumerate(zip(steps, commands, strict=True)):
+        try:
+            await send_command(nc, command)
+        except JetcronError as err:
+            status = ["applied"] * i + ["FAILED"] + ["not applied"] * (len(steps) - i - 1)
+            _print_plan("apply stopped", steps, status)
+            message = (
+                f"{step.action} {step.name} failed: {err}; {i} of {len(steps)} step(s) were "
+                f"applied, {len(steps) - i - 1} after it were not (apply again to finish)"
+            )
+            raise (InvalidInput if isinstance(err, InvalidInput) else InfrastructureError)(
+                message
+            ) from None
+    _print_plan("applied", steps)
 
 
 @handle_errors
@@ -139,35 +221,39 @@ def apply(
     prune: bool = typer.Option(
         False, "--prune", help="Delete live schedules that the files do not define."
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Let --prune delete all, or more than half (and over 3)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan, change nothing."),
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,
 ) -> None:
-    """Reconcile schedule definitions from files into the live system."""
-    desired = load_definitions(file)
+    """Make the live schedules what the files say: a field left out takes its default.
 
-    async def go(nc: Any) -> list[tuple[str, str, ScheduleDefinition | None]]:
+    The whole plan is checked first (nothing changes if any step would be refused); schedules
+    with no fire left are reported and skipped; a breaker pause stays unless a file says
+    `paused = false`.
+    """
+    desired = load_desired(file)
+    who, why = actor or default_actor(), reason or f"apply {file}"
+
+    async def go(nc: Any) -> None:
         rows = await query(nc, "schedules", {})
-        current = {r["name"]: msgspec.convert(r["definition"], ScheduleDefinition) for r in rows}
-        steps = plan(desired, current, prune)
-        if not dry_run:
-            for action, name, d in steps:
-                await send_command(
-                    nc,
-                    _command(action, name, d, actor or default_actor(), reason or f"apply {file}"),
-                )
-        return steps
+        live = {r["name"]: state_of(r) for r in rows}
+        the_plan = plan(desired, live, datetime.now(UTC), prune=prune)
+        _notes(the_plan)
+        if not the_plan.steps:
+            console.print("up to date: nothing to change")
+            return
+        commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
+        _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
+        if dry_run:
+            _print_plan("plan (dry run)", the_plan.steps)
+            return
+        await _carry_out(nc, the_plan.steps, commands)
 
-    steps = run(with_nats(server, go))
-    if not steps:
-        console.print("up to date: nothing to change")
-        return
-    table(
-        "plan (dry run)" if dry_run else "applied",
-        ["action", "schedule"],
-        ((a, n) for a, n, _ in steps),
-    )
+    run(with_nats(server, go))
 
 
 @handle_errors
@@ -175,17 +261,16 @@ def export(
     names: list[str] | None = typer.Argument(None, help="Only these schedules (default all)."),
     server: str = ServerOpt,
 ) -> None:
-    """Print current definitions as JSON, in the format `jetcron apply` reads."""
+    """Print schedules as JSON in the format `jetcron apply` reads (defaults left out)."""
     rows = run(with_nats(server, lambda nc: query(nc, "schedules", {})))
     wanted = set(names or [])
     missing = wanted - {r["name"] for r in rows}
     if missing:
         raise InvalidInput(f"no such schedule: {', '.join(sorted(missing))}")
-    schedules = {
-        r["name"]: msgspec.convert(r["definition"], ScheduleDefinition)
-        for r in rows
+    entries = {
+        r["name"]: entry_of(r)
+        for r in sorted(rows, key=lambda r: r["name"])
         if not wanted or r["name"] in wanted
     }
-    sys.stdout.write(
-        msgspec.json.format(msgspec.json.encode(ScheduleFile(schedules)), indent=2).decode() + "\n"
-    )
+    text = msgspec.json.format(msgspec.json.encode({"schedules": entries}), indent=2)
+    sys.stdout.write(text.decode() + "\n")
