@@ -214,12 +214,12 @@ async def test_a_timeout_holds_across_an_executor_restart(
 ) -> None:
     witness = tmp_path / "witness"
     t = trigger(job(witness, 30), target="kpool", timeout_s=2.0)
-    began = time.monotonic()  # why: the job starts within the first second of this
     v = await killed_mid_run(nats_url, tmp_path, victims, event_log, t, ack_wait=10)
+    began = time.monotonic()
     [pid] = job_pids(witness)
     await v.start()
     await until(lambda: _has(event_log, t, "RunTimedOut"), 20)
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < 8
     assert not alive(pid)
     assert "end" not in lines(witness)
 
