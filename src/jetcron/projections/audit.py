@@ -45,7 +45,7 @@ class AuditEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The schedule version the change produced (a run command: the version it ran under)."""
     reason: str = ""
     diff: Diff = {}
-    """Created: every set field as [None, value]; updated: changed fields; otherwise empty."""
+    """Created: every field not at its default as [None, value]; updated: changed fields."""
     run_id: str = ""
     """The run a manual trigger started or a cancel request stopped."""
 
@@ -89,7 +89,7 @@ def query(
 def diff(old: ScheduleDefinition | None, new: ScheduleDefinition) -> Diff:
     """Changed fields as {field: [old, new]}, one level into nested structs (`job.command`)."""
     if old is None:
-        return {k: [None, v] for k, v in msgspec.to_builtins(new).items()}
+        return {k: [None, v] for k, v in _set_fields(new).items()}
     out: Diff = {}
     for field in new.__struct_fields__:
         a, b = getattr(old, field), getattr(new, field)
@@ -102,6 +102,22 @@ def diff(old: ScheduleDefinition | None, new: ScheduleDefinition) -> Diff:
                     out[f"{field}.{sub}"] = [msgspec.to_builtins(x), msgspec.to_builtins(y)]
         else:
             out[field] = [msgspec.to_builtins(a), msgspec.to_builtins(b)]
+    return out
+
+
+def _set_fields(d: ScheduleDefinition) -> dict[str, Any]:
+    """The fields of a definition that differ from their defaults, as builtins."""
+    out = {}
+    for f in msgspec.structs.fields(d):
+        value = getattr(d, f.name)
+        if f.default is not msgspec.NODEFAULT:
+            default = f.default
+        elif f.default_factory is not msgspec.NODEFAULT:
+            default = f.default_factory()
+        else:
+            default = msgspec.NODEFAULT  # why: a required field is always worth showing
+        if value != default:
+            out[f.name] = msgspec.to_builtins(value)
     return out
 
 

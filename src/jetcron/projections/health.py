@@ -15,7 +15,7 @@ import msgspec
 
 from jetcron.domain.spec import next_fire_within
 from jetcron.projections import stats
-from jetcron.projections.queries import iso
+from jetcron.projections.queries import iso as _iso
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
 
@@ -96,6 +96,11 @@ def evaluate(
             )
         )
     return HealthReport(healthy=not problems, checked_at=now, problems=problems)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A time in a problem's text: UTC with a Z, to the second."""
+    return None if dt is None else _iso(dt.replace(microsecond=0))
 
 
 def _flaky(views: Views, now: datetime, t: Thresholds) -> Iterable[Problem]:
