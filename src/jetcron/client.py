@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from nats.aio.client import Client
 
 from jetcron import subjects
-from jetcron.domain.commands import AnyCommand, CommandReply, reply_decoder
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.requests import request, service_error, stale_of
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from jetcron.domain.commands import AnyCommand, CommandReply
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -20,6 +23,9 @@ _encoder = msgspec.json.Encoder()
 
 async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected/ScheduleNotFound."""
+    # why: imported here, so queries (and `jetcron --help`) do not load the command schemas
+    from jetcron.domain.commands import reply_decoder
+
     verb = command.__struct_config__.tag
     msg = await request(
         nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout

@@ -1,50 +1,82 @@
-"""What every CLI command shares: connection options, error handling, output."""
+"""What every CLI command shares: connection options, error handling, output.
+
+Imports stay light (no nats until a command connects), so commands that need no server
+start fast.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import getpass
-import json
-import socket
+import os
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-import msgspec
 import typer
-from nats.aio.client import Client
-from rich.console import Console
-from rich.table import Table
 
-from jetcron.connect import ConnectOptions, connect
+from jetcron.cli import context, text
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from rich.console import Console
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# why: piped output (scripts, CI logs) should not wrap at rich's default 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
-ServerOpt = typer.Option(
-    "",
-    "--server",
-    "-s",
-    envvar="NATS_URL",
-    help="NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).",
-)
-CredsOpt = typer.Option(None, "--creds", envvar="NATS_CREDS", help="NATS user credentials file.")
+def _width(stream: Any) -> int | None:
+    # why: piped output (scripts, CI logs) should not wrap at rich's default 80 columns,
+    # unless COLUMNS says how wide it may be
+    return None if stream.isatty() or "COLUMNS" in os.environ else 200
+
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs ~60 ms most commands never need."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            self._console = Console(stderr=self._stderr, width=_width(stream))
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
+
+ServerOpt = context.server_option()
+CredsOpt = context.creds_option()
+ActorOpt = context.actor_option()
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
-ActorOpt = typer.Option(None, "--actor", help="Who is doing this (default $USER@hostname).")
 ReasonOpt = typer.Option(
-    "", "--reason", "-r", help="Why; recorded in the log and shown by `jetcron audit`."
+    "",
+    "--reason",
+    "-r",
+    metavar="TEXT",
+    help="Why; recorded in the log and shown by `jetcron audit`.",
 )
+
+EXIT_INVALID = 2
+"""Bad input: a bad spec, zone or name, an unknown schedule or run."""
+EXIT_INFRASTRUCTURE = 1
+"""No server, no service, a timeout."""
 
 
 def default_actor() -> str:
-    """$USER@hostname."""
+    """--actor if given (anywhere on the command line), else $USER@hostname."""
+    import getpass
+    import socket
+
+    given = context.current().actor
+    if given:
+        return given
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
@@ -52,9 +84,17 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def echo(line: str = "", *, err: bool = False) -> None:
+    """One line of plain text to stdout (or stderr)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print one line to stderr; the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    label = "\x1b[1;31merror:\x1b[0m" if sys.stderr.isatty() else "error:"
+    echo(f"{label} {message}", err=True)
     return typer.Exit(code)
 
 
@@ -66,9 +106,9 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
         try:
             return fn(*args, **kwargs)
         except InvalidInput as err:
-            raise fail(str(err), 2) from None
+            raise fail(str(err), EXIT_INVALID) from None
         except (InfrastructureError, JetcronError, OSError) as err:
-            raise fail(str(err), 1) from None
+            raise fail(str(err), EXIT_INFRASTRUCTURE) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 
@@ -77,6 +117,8 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
 
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine from a sync typer command."""
+    import asyncio  # why: ~50 ms; commands that need no server never pay for it
+
     return asyncio.run(_wrap(coro))
 
 
@@ -87,8 +129,14 @@ async def _wrap(coro: Awaitable[T]) -> T:
 async def with_nats(
     server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None
 ) -> T:
-    """Connect (fail fast), call fn, close."""
-    nc = await connect(ConnectOptions(servers=server, creds=creds, name="jetcron-cli"))
+    """Connect (fail fast) with the command's or the global options, call fn, close."""
+    from jetcron.connect import ConnectOptions, connect
+
+    given = context.current()
+    options = ConnectOptions(
+        servers=server or given.server or "", creds=creds or given.creds, name="jetcron-cli"
+    )
+    nc = await connect(options)
     try:
         return await fn(nc)
     finally:
@@ -97,25 +145,40 @@ async def with_nats(
 
 def print_json(data: Any) -> None:
     """JSON to stdout (datetimes as ISO-8601 UTC)."""
+    import json
+
+    import msgspec
+
     sys.stdout.write(json.dumps(msgspec.to_builtins(data), indent=2, default=str) + "\n")
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A rich table to stdout."""
-    t = Table(title=title, show_lines=False, header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
-    console.print(t)
+def cell(v: Any) -> str:
+    """A table cell: empty for None, never a Python repr."""
+    return (
+        "" if v is None else text.value(v) if isinstance(v, bool | float | list | dict) else str(v)
+    )
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    cut: Collection[str] = (),
+) -> None:
+    """A table to stdout, fitted to the terminal; columns named in `cut` give way first."""
+    tty = sys.stdout.isatty()
+    columns_env = os.environ.get("COLUMNS", "")
+    width: int | None = int(columns_env) if columns_env.isdigit() else None
+    if width is None and tty:
+        width = os.get_terminal_size(sys.stdout.fileno()).columns
+    body = [[cell(v) for v in r] for r in rows]
+    echo(text.render_table(title, columns, body, width=width, cut=cut, bold=tty))
 
 
 def fmt_time(value: str | datetime | None) -> str:
-    """A timestamp for tables: 2026-11-22 13:05:00Z."""
-    if value is None or value == "":
-        return "-"
-    dt = value if isinstance(value, datetime) else parse_iso(str(value))
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """A timestamp for tables: 2026-11-22T13:05:00Z."""
+    return text.utc(value)
 
 
 def fmt_secs(value: float | None) -> str:
@@ -123,15 +186,14 @@ def fmt_secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def parse_iso(text: str) -> datetime:
+def parse_iso(value: str) -> datetime:
     """An ISO-8601 time; naive means UTC. InvalidInput with the offending text otherwise."""
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        return text.parse_time(value)
     except ValueError as err:
         raise InvalidInput(
-            f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
+            f"invalid time {value!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
         ) from err
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def iso_z(dt: datetime) -> str:

@@ -1,37 +1,193 @@
-"""The `jetcron` command: the entry point and its command tree."""
+"""The `jetcron` command: the entry point, global options, and a command tree loaded on demand.
+
+Commands live in their own modules and are imported only when run (or when their own help is
+asked for): `jetcron --version`, `--help` and `preview` import nothing that talks to NATS.
+"""
 
 from __future__ import annotations
 
-import logging
-import os
+import importlib
+from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from jetcron import __version__
-from jetcron.cli import files, schedule, system, timing, views
+from jetcron.cli import context
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "schedule": ("jetcron.cli.schedule:app", "Schedules", "Create, change and inspect schedules."),
+    "preview": (
+        "jetcron.cli.timing:preview",
+        "Schedules",
+        "Show the next fire times of a spec (offline; no server needed).",
+    ),
+    "due": (
+        "jetcron.cli.timing:due",
+        "Schedules",
+        "Upcoming fires across all active schedules, soonest first.",
+    ),
+    "apply": (
+        "jetcron.cli.files:apply",
+        "Schedules",
+        "Make the live schedules what the files say: a field left out takes its default.",
+    ),
+    "export": (
+        "jetcron.cli.files:export",
+        "Schedules",
+        "Print schedules as JSON in the format `jetcron apply` reads (defaults left out).",
+    ),
+    "runs": (
+        "jetcron.cli.runs:app",
+        "Runs and views",
+        "Run history, output, and runs as they happen.",
+    ),
+    "health": (
+        "jetcron.cli.views:health",
+        "Runs and views",
+        "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",
+    ),
+    "audit": (
+        "jetcron.cli.views:audit",
+        "Runs and views",
+        "Every change: when, who, why, and what changed.",
+    ),
+    "stats": (
+        "jetcron.cli.views:stats",
+        "Runs and views",
+        "Run statistics per schedule, per executor and overall.",
+    ),
+    "status": (
+        "jetcron.cli.views:status",
+        "Runs and views",
+        "The system at a glance: log, views, schedules, runs in flight, executors.",
+    ),
+    "executors": (
+        "jetcron.cli.views:executors",
+        "Runs and views",
+        "Executors online now (from their heartbeats).",
+    ),
+    "actions": (
+        "jetcron.cli.views:actions",
+        "Runs and views",
+        "Actions the executors online now can run, and who offers them.",
+    ),
+    "replay": (
+        "jetcron.cli.views:replay",
+        "Runs and views",
+        "Rebuild state from the log, client-side (audits, `--as-of`, `--verify`).",
+    ),
+    "up": (
+        "jetcron.cli.system:up",
+        "Processes",
+        "Start everything locally: nats-server (JetStream), the scheduler service and an executor.",
+    ),
+    "serve": (
+        "jetcron.cli.system:serve",
+        "Processes",
+        "Run a scheduler replica against an existing NATS (run two or more for HA).",
+    ),
+    "executor": (
+        "jetcron.cli.system:executor",
+        "Processes",
+        "Run an executor on this host: take the triggers for its targets and run them.",
+    ),
+}
+"""Command name -> (module:attribute, help panel, summary); the summary is the first line of
+the command's own help (a test keeps them equal), shown by `jetcron --help` without importing it."""
+
+_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "datetime": "TIME"}
+
+
+def type_in_words(param: TyperOption | TyperArgument) -> str:
+    """How help names a parameter's type: TEXT, INTEGER, a|b|c; nothing for a flag."""
+    if isinstance(param, TyperOption) and (param.is_flag or param.count):
+        return ""
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(c) for c in desc.choices or ())
+    annotation = desc.annotation
+    inner = getattr(annotation, "__args__", None) if desc.is_list else None
+    name = getattr(inner[0] if inner else annotation, "__name__", str(annotation))
+    return _WORDS.get(name, name.upper())
+
+
+def _types_in_words() -> None:
+    # why: typer prints `<bool>`, `<str>`, `<int>` in help; say TEXT, INTEGER, a|b, and
+    # nothing for a flag. Typer offers no per-parameter class, so this is set once, here.
+    setattr(TyperOption, "display_type", lambda self, ctx: type_in_words(self))  # noqa: B010
+    setattr(TyperArgument, "display_type", lambda self, ctx: type_in_words(self))  # noqa: B010
+
+
+_types_in_words()
+
+
+def polish(command: Any) -> Any:
+    """Add the global options to every command (and subcommand) that lacks them."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        for sub in subcommands.values():
+            polish(sub)
+        return command
+    have = {p.name for p in command.params}
+    command.params += [p for p in context.global_params() if p.name not in have]
+    return command
+
+
+def load(name: str) -> Any:
+    """The click command of one entry of COMMANDS, imported now."""
+    target, panel, _ = COMMANDS[name]
+    module, attr = target.split(":")
+    obj = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, typer.Typer):
+        command: Any = typer.main.get_group(obj)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(obj)
+        command = typer.main.get_command(single)
+    command.name = name
+    command.rich_help_panel = panel
+    return polish(command)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands are imported when used; the listing needs none of them."""
+
+    _listing = False
+    _loaded: dict[str, Any]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:
+            _, panel, summary = COMMANDS[cmd_name]
+            stub = TyperGroup(name=cmd_name, help=summary)
+            stub.rich_help_panel = panel
+            return stub
+        loaded = self.__dict__.setdefault("_loaded", {})
+        if cmd_name not in loaded:
+            loaded[cmd_name] = load(cmd_name)
+        return loaded[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="jetcron",
+    cls=LazyGroup,
     help="Event-sourced cron on NATS JetStream. Start locally with `jetcron up`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
-app.add_typer(schedule.app, name="schedule")
-app.add_typer(views.runs_app, name="runs")
-app.command("preview")(timing.preview)
-app.command("due")(timing.due)
-app.command("up")(system.up)
-app.command("serve")(system.serve)
-app.command("executor")(system.executor)
-app.command("executors")(views.executors)
-app.command("stats")(views.stats)
-app.command("health")(views.health)
-app.command("audit")(views.audit)
-app.command("status")(views.status)
-app.command("replay")(views.replay)
-app.command("apply")(files.apply)
-app.command("export")(files.export)
 
 
 def _version(value: bool) -> None:
@@ -42,18 +198,41 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    server: str = context.server_option(context.remember),
+    creds: str | None = context.creds_option(context.remember),
+    actor: str | None = context.actor_option(context.remember),
     verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More logging (-v info, -vv debug)."
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="More logging (-v info, -vv debug); or set JETCRON_LOG_LEVEL.",
     ),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    level_name = os.environ.get("JETCRON_LOG_LEVEL")
-    logging.basicConfig(
-        level=level_name or level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(verbose)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""One line per record, UTC time with a Z, as `jetcron runs follow` and `up` print events."""
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr in the one jetcron line format; -v info, -vv debug (or JETCRON_LOG_LEVEL)."""
+    import logging
+    import os
+    import time
+
+    formatter = logging.Formatter(LOG_FORMAT, TIME_FORMAT)
+    formatter.converter = time.gmtime  # why: every time jetcron prints is UTC with a Z
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    level = os.environ.get("JETCRON_LOG_LEVEL") or {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def main() -> None:

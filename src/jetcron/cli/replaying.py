@@ -11,7 +11,7 @@ import msgspec
 import typer
 from rich.progress import Progress
 
-from jetcron.cli.common import console, print_json, run, table, with_nats
+from jetcron.cli.common import console, iso_z, print_json, run, table, with_nats
 from jetcron.client import query
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries
@@ -52,10 +52,10 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
     when = as_of or datetime.now(UTC)
     rows = queries.list_schedules(views, {}, when)
     if as_json:
-        print_json({"as_of": when.isoformat(), "position": views.position, "schedules": rows})
+        print_json({"as_of": iso_z(when), "position": views.position, "schedules": rows})
         return
     table(
-        f"schedules as of {when.isoformat()} (log seq {views.position})",
+        f"schedules as of {iso_z(when)} (log seq {views.position})",
         ["name", "spec", "tz", "state", "version", "runs", "ok", "failed", "updated by"],
         (
             [

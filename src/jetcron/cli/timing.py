@@ -11,8 +11,7 @@ import typer
 from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
-    console,
-    err_console,
+    echo,
     handle_errors,
     iso_z,
     parse_iso,
@@ -21,7 +20,6 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.client import query
 from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_MAX
@@ -46,9 +44,9 @@ def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
 @handle_errors
 def preview(
     spec: str = typer.Argument(..., help="A spec: cron, @daily, '@every 15m', '@at ...'."),
-    tz: str = typer.Option("UTC", "--tz", help="IANA time zone."),
+    tz: str = typer.Option("UTC", "--tz", metavar="ZONE", help="IANA time zone."),
     after: str | None = typer.Option(
-        None, "--after", help="Start after this ISO time (default now)."
+        None, "--after", metavar="TIME", show_default="now", help="Start after this ISO time."
     ),
     n: int = typer.Option(10, "-n", help="How many fires."),
     as_json: bool = JsonOpt,
@@ -63,14 +61,16 @@ def preview(
     if as_json:
         print_json(rows)
     elif not rows:
-        console.print("no fires after that time")
+        echo("no fires after that time")
     else:
         print_fires(rows, f"{spec} ({zone})")
 
 
 @handle_errors
 def due(
-    within: str = typer.Option("1h", "--within", help="Look this far ahead, e.g. 15m, 1h, 1d."),
+    within: str = typer.Option(
+        "1h", "--within", metavar="DURATION", help="Look this far ahead, e.g. 15m, 1h, 1d."
+    ),
     limit: int = typer.Option(
         100, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
     ),
@@ -84,6 +84,8 @@ def due(
         raise InvalidInput(f"--within: {err}") from err
     if not 1 <= limit <= DUE_MAX:
         raise InvalidInput(f"--limit must be between 1 and {DUE_MAX}")
+    from jetcron.client import query  # why: preview, in this module too, needs no NATS
+
     page: dict[str, Any] = run(
         with_nats(server, lambda nc: query(nc, "due", {"within_s": horizon, "limit": limit}))
     )
@@ -102,7 +104,7 @@ def due(
             if limit < DUE_MAX
             else "use a shorter --within"
         )
-        err_console.print(
+        echo(
             f"capped: the first {len(rows)} fires are shown, more are due within {within} ({more})",
-            highlight=False,
+            err=True,
         )

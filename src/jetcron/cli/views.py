@@ -1,20 +1,17 @@
-"""Query commands: runs, stats, health, audit, status, executors, replay."""
+"""Query commands: stats, health, audit, status, executors, actions, replay."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from collections.abc import Iterable
+from typing import Any
 
 import typer
 
+from jetcron.cli import text
 from jetcron.cli.common import (
-    ActorOpt,
     JsonOpt,
-    ReasonOpt,
     ServerOpt,
-    console,
-    default_actor,
-    fmt_secs,
-    fmt_time,
+    echo,
     handle_errors,
     parse_iso,
     print_json,
@@ -22,164 +19,23 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.client import query
-from jetcron.domain.events import RunStatus
-from jetcron.domain.spec import parse_duration
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
 
-runs_app = typer.Typer(help="Run history.", no_args_is_help=True)
-
-RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
+"""`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
 
 
 def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
+    from jetcron.client import query
+
     return run(with_nats(server, lambda nc: query(nc, view, params or {})))
-
-
-def _short(text: str, width: int = 60) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-@runs_app.command("list")
-@handle_errors
-def runs_list(
-    schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
-    status: str | None = typer.Option(
-        None, "--status", help=f"Only this status: {', '.join(RUN_STATUSES)}."
-    ),
-    since: str | None = typer.Option(
-        None, "--since", help="Only runs fired at or after this ISO time."
-    ),
-    limit: int = typer.Option(50, "--limit", help="At most this many runs."),
-    server: str = ServerOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Runs, newest first."""
-    if status is not None and status not in RUN_STATUSES:
-        raise InvalidInput(f"unknown status {status!r}: one of {', '.join(RUN_STATUSES)}")
-    if since:
-        parse_iso(since)
-    page = _q(
-        server, "runs", {"schedule": schedule, "status": status, "since": since, "limit": limit}
-    )
-    if as_json:
-        print_json(page["runs"])
-        return
-    table(
-        None,
-        [
-            "run",
-            "schedule",
-            "fire time",
-            "status",
-            "try",
-            "executor",
-            "exit",
-            "duration s",
-            "late s",
-            "error / reason",
-        ],
-        (
-            [
-                r["run_id"],
-                r["schedule"],
-                fmt_time(r["fire_time"]),
-                r["status"],
-                r.get("attempt", 1),
-                r.get("executor", ""),
-                r.get("exit_code"),
-                fmt_secs(r.get("duration_s")),
-                fmt_secs(r.get("lateness_s")),
-                _short(r.get("error") or r.get("reason") or ""),
-            ]
-            for r in page["runs"]
-        ),
-    )
-    if page.get("more"):
-        console.print(f"(more: use --limit {limit * 2})")
-
-
-@runs_app.command("show")
-@handle_errors
-def runs_show(run_id: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
-    """One run, with its events and output."""
-    row = _q(server, "run", {"run_id": run_id})
-    output = run(with_nats(server, lambda nc: _output(nc, row)))
-    if as_json:
-        print_json(dict(row, output=output))
-        return
-    for key, value in row.items():
-        console.print(f"  {key:14} {value}", highlight=False)
-    for stream in ("stdout", "stderr"):
-        if output.get(stream):
-            console.rule(stream)
-            console.print(output[stream], highlight=False, markup=False)
-
-
-@runs_app.command("cancel")
-@handle_errors
-def runs_cancel(
-    run_id: str,
-    reason: str = ReasonOpt,
-    actor: str | None = ActorOpt,
-    server: str = ServerOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Stop a run: its executor stops the job (SIGTERM, then SIGKILL after its grace period)."""
-    from datetime import UTC, datetime
-
-    from jetcron import ids
-    from jetcron.client import send_command
-    from jetcron.domain.commands import CancelRun
-
-    row = _q(server, "run", {"run_id": run_id})
-    command = CancelRun(
-        name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
-        at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,
-    )  # fmt: skip
-    reply = run(with_nats(server, lambda nc: send_command(nc, command)))
-    if as_json:
-        print_json(reply)
-    else:
-        console.print(f"cancel requested for run {row['run_id']} of {row['schedule']!r}")
-
-
-@runs_app.command("logs")
-@handle_errors
-def runs_logs(run_id: str, server: str = ServerOpt) -> None:
-    """The raw captured output of a run (stdout, then stderr to stderr)."""
-    import sys
-
-    row = _q(server, "run", {"run_id": run_id})
-    output = run(with_nats(server, lambda nc: _output(nc, row)))
-    sys.stdout.write(output.get("stdout", ""))
-    sys.stderr.write(output.get("stderr", ""))
-
-
-async def _output(nc: Any, row: dict[str, Any]) -> dict[str, Any]:
-    from jetcron import subjects
-    from jetcron.log.stream import EventLog
-
-    event_log = await EventLog(nc).open(create=False)
-    try:
-        events, _ = await event_log.load(subjects.run(row["schedule"], row["run_id"]))
-    finally:
-        await event_log.close()
-    for stored in reversed(events):
-        output = getattr(stored.envelope.event, "output", None)
-        if output is not None:
-            import msgspec
-
-            return msgspec.to_builtins(output)  # type: ignore[no-any-return]
-    return {}
 
 
 @handle_errors
 def stats(
     schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
     window: str | None = typer.Option(
-        None, "--window", help="Only runs fired within this long, e.g. 24h, 7d."
+        None, "--window", metavar="DURATION", help="Only runs fired within this long, e.g. 24h, 7d."
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
@@ -187,6 +43,8 @@ def stats(
     """Run statistics per schedule, per executor and overall."""
     params: dict[str, Any] = {"schedule": schedule}
     if window:
+        from jetcron.domain.spec import parse_duration
+
         try:
             params["window_s"] = parse_duration(window).total_seconds()
         except ValueError as err:
@@ -195,38 +53,28 @@ def stats(
     if as_json:
         print_json(rows)
         return
-    table(
-        f"stats{' over ' + window if window else ''}",
-        [
-            "group",
-            "key",
-            "runs",
-            "ok",
-            "failed",
-            "success %",
-            "dur p50",
-            "dur p95",
-            "late p50",
-            "late p99",
-            "last success",
-        ],
-        (
-            [
-                r["group"],
-                r.get("key", ""),
-                r.get("runs", 0),
-                _count(r, "succeeded"),
-                _count(r, "failed", "timed_out", "lost"),
-                "-" if r.get("success_rate") is None else f"{100 * r['success_rate']:.0f}",
-                fmt_secs(r.get("duration_p50")),
-                fmt_secs(r.get("duration_p95")),
-                fmt_secs(r.get("lateness_p50")),
-                fmt_secs(r.get("lateness_p99")),
-                fmt_time(r.get("last_success")),
-            ]
-            for r in rows
-        ),
-    )
+    over = f" over {window}" if window else ""
+    for group, title in (("schedule", "per schedule"), ("executor", "per executor")):
+        table(f"{title}{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == group))
+    table(f"overall{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == "overall"))
+
+
+_STATS_COLUMNS = ["", "runs", "failed", "ok %", "took p50", "p95", "late p99", "last success"]
+
+
+def _stats_rows(rows: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
+    for r in rows:
+        rate = r.get("success_rate")
+        yield [
+            r.get("key", ""),
+            r.get("runs", 0),
+            _count(r, "failed", "timed_out", "lost"),
+            "-" if rate is None else f"{100 * rate:.0f}",
+            text.duration(r.get("duration_p50")),
+            text.duration(r.get("duration_p95")),
+            text.duration(r.get("lateness_p99")),
+            text.utc(r.get("last_success")),
+        ]
 
 
 def _count(row: dict[str, Any], *statuses: str) -> int:
@@ -236,114 +84,135 @@ def _count(row: dict[str, Any], *statuses: str) -> int:
 
 @handle_errors
 def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
-    """Problems: failing or stale schedules, breaker pauses, offline executors. Exit 1 if any."""
-    report = _q(server, "health")
+    """Problems: failing, flaky or stale schedules, breaker pauses, offline executors.
+
+    Exit 0 healthy, 1 unhealthy, 3 unreachable (no NATS, or no jetcron service answers).
+    """
+    try:
+        report = _q(server, "health")
+    except (InfrastructureError, OSError) as err:
+        if as_json:
+            print_json({"healthy": False, "reachable": False, "error": str(err)})
+        echo(f"unreachable: {err}", err=True)
+        raise typer.Exit(UNREACHABLE) from None
     if as_json:
         print_json(report)
     elif report.get("healthy"):
-        console.print("[green]healthy[/]")
+        echo("healthy")
     else:
         table(
-            "health",
+            None,
             ["problem", "subject", "detail"],
-            ([p["kind"], p["subject"], p["detail"]] for p in report["problems"]),
+            ([p["kind"].replace("_", " "), p["subject"], p["detail"]] for p in report["problems"]),
         )
-    if not report.get("healthy"):
-        raise typer.Exit(1)
+    raise typer.Exit(HEALTHY if report.get("healthy") else UNHEALTHY)
 
 
 @handle_errors
 def audit(
-    name: str | None = typer.Argument(None, help="Only this schedule."),
+    name: str | None = typer.Argument(None, metavar="NAME", help="Only this schedule."),
     since: str | None = typer.Option(
-        None, "--since", help="Only changes at or after this ISO time."
+        None, "--since", metavar="TIME", help="Only changes at or after this ISO time."
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Every schedule change: when, who, why, and what changed."""
+    """Every change: when, who, why, and what changed.
+
+    Schedule changes with a field diff, and operators' run commands (manual triggers, cancels).
+    """
     if since:
         parse_iso(since)
     entries = _q(server, "audit", {"name": name, "since": since})
     if as_json:
         print_json(entries)
         return
-    table(
-        "audit",
-        ["seq", "time", "schedule", "change", "v", "actor", "reason", "diff"],
-        (
-            [
-                e["seq"],
-                fmt_time(e["at"]),
-                e["name"],
-                e["type"],
-                e.get("version"),
-                e["actor"],
-                e.get("reason", ""),
-                "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (e.get("diff") or {}).items()),
-            ]
-            for e in entries
-        ),
-    )
+    if not entries:
+        echo("no changes" + (f" since {text.utc(since)}" if since else ""))
+    for e in entries:
+        for line in audit_lines(e):
+            echo(line)
+
+
+_CHANGES = {
+    "schedule.created": "created",
+    "schedule.updated": "updated",
+    "schedule.paused": "paused",
+    "schedule.resumed": "resumed",
+    "schedule.completed": "completed",
+    "schedule.deleted": "deleted",
+    "run.triggered": "triggered run",
+    "run.cancel_requested": "cancelled run",
+}
+
+
+def audit_lines(e: dict[str, Any]) -> list[str]:
+    """One entry: `<time> <schedule> <change> by <actor>: <reason>`, then its diff indented."""
+    change = _CHANGES.get(e["type"], e["type"])
+    if e.get("run_id"):
+        change += f" {text.short_id(e['run_id'])}"
+    elif e.get("version"):
+        change += f" (v{e['version']})"
+    why = f": {e['reason']}" if e.get("reason") else ""
+    head = f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}"
+    diff = e.get("diff") or {}  # why: a creation's diff holds only the fields it set
+    return [head, *(f"    {line}" for line in text.diff_lines(diff))]
 
 
 @handle_errors
 def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
-    """The system at a glance: stream, projection lag, schedules, runs in flight, executors."""
+    """The system at a glance: log, views, schedules, runs in flight, executors."""
     s = _q(server, "status")
     if as_json:
         print_json(s)
         return
+    for line in status_lines(s):
+        echo(line)
+
+
+def status_lines(s: dict[str, Any]) -> list[str]:
+    """The status answer as lines of text."""
     st, pr = s["stream"], s["projection"]
-    console.print(
-        f"[bold]stream[/] {st['name']}: {st['messages']} events, {st['bytes']} bytes, last seq "
-        f"{st['last_seq']}, R{st['replicas']}",
-        highlight=False,
-    )
-    console.print(
-        f"[bold]projection[/] at seq {pr['position']} (lag {pr['lag']}), poison events {pr['poison_events']}",
-        highlight=False,
-    )
-    console.print(
-        f"[bold]scheduler replicas[/] {len(s['scheduler_replicas'])}; ticker leader "
-        f"{s['ticker_leader'] or 'none (no lease holder!)'}",
-        highlight=False,
-    )
-    console.print(
-        f"[bold]schedules[/] {s['schedules'] or 'none'}; runs in flight {s['runs_in_flight']}",
-        highlight=False,
-    )
-    console.print(
-        f"[bold]executors online[/] {len(s['executors'])}: "
-        f"{', '.join(e['name'] for e in s['executors']) or 'none'}",
-        highlight=False,
-    )
-    for note in s.get("service", {}).get("notes", []):  # NATS outages, followers, staleness
-        console.print(f"[yellow]{note}[/]", highlight=False)
+    executors = [e["name"] for e in s["executors"]]
+    leader = s.get("ticker_leader") or "none (no lease holder!)"
+    online = f"{len(executors)} online" + (f": {', '.join(executors)}" if executors else "")
+    return [
+        f"log        {st['name']}: {st['messages']} events, {text.size(st['bytes'])}, "
+        f"last seq {st['last_seq']}, {st['replicas']} replica(s)",
+        f"views      at seq {pr['position']}, {pr['lag']} behind, "
+        f"{pr['poison_events']} unreadable event(s)",
+        f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}",
+        f"schedules  {text.counts(s.get('schedules') or {})}; {s['runs_in_flight']} run(s) in flight",
+        f"executors  {online}",
+        *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
+    ]
+
+
+def _executors(server: str) -> list[Any]:
+    from jetcron.log.heartbeats import list_executors
+
+    return run(with_nats(server, list_executors))
 
 
 @handle_errors
 def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     """Executors online now (from their heartbeats)."""
-    from jetcron.log.heartbeats import list_executors
-
-    rows = run(with_nats(server, list_executors))
+    rows = _executors(server)
     if as_json:
         print_json(rows)
         return
     table(
-        "executors online",
-        ["name", "targets", "tags", "running", "cpu %", "mem %", "clock offset s", "seen"],
+        None,
+        ["name", "targets", "running", "cpu %", "mem %", "clock", "seen"],
         (
             [
                 e.name,
-                ",".join(e.targets),
-                ",".join(e.tags),
+                ", ".join([*e.targets, *(f"tag:{t}" for t in e.tags)]),
                 len(e.running),
-                e.cpu_percent,
-                e.memory_percent,
-                f"{e.clock_offset_s:+.3f}" if e.clock_offset_s is not None else "-",
-                fmt_time(e.host_time),
+                "-" if e.cpu_percent is None else f"{e.cpu_percent:.0f}",
+                "-" if e.memory_percent is None else f"{e.memory_percent:.0f}",
+                "-" if e.clock_offset_s is None else f"{e.clock_offset_s:+.3f}s",
+                text.utc(e.seen_at or e.host_time),
             ]
             for e in rows
         ),
@@ -351,9 +220,40 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
 
 
 @handle_errors
+def actions(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
+    """Actions the executors online now can run, and who offers them."""
+    offered = actions_offered(_executors(server))
+    if as_json:
+        print_json(offered)
+        return
+    if not offered:
+        echo("no executor online offers an action")
+        return
+    table(
+        None,
+        ["action", "executors", "targets"],
+        ([a["action"], ", ".join(a["executors"]), ", ".join(a["targets"])] for a in offered),
+    )
+
+
+def actions_offered(infos: Iterable[Any]) -> list[dict[str, Any]]:
+    """[{action, executors, targets}] by action name, from executor heartbeats."""
+    by: dict[str, dict[str, set[str]]] = {}
+    for info in infos:
+        for name in info.actions:
+            entry = by.setdefault(name, {"executors": set(), "targets": set()})
+            entry["executors"].add(info.name)
+            entry["targets"].update(info.targets)
+    return [
+        {"action": name, "executors": sorted(e["executors"]), "targets": sorted(e["targets"])}
+        for name, e in sorted(by.items())
+    ]
+
+
+@handle_errors
 def replay(
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Show the world as it was at this ISO time."
+        None, "--as-of", metavar="TIME", help="Show the world as it was at this ISO time."
     ),
     verify: bool = typer.Option(
         False, "--verify", help="Rebuild from scratch and compare with the live service."

@@ -1,0 +1,305 @@
+"""`jetcron runs ...`: run history, one run's facts and output, the latest output, runs live.
+
+A run id is taken whole or as any unique prefix (tables show 8 characters); the projection
+service resolves it, and an ambiguous prefix is an error naming the candidates.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, get_args
+
+import typer
+
+from jetcron.cli import text
+from jetcron.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    ServerOpt,
+    default_actor,
+    echo,
+    handle_errors,
+    parse_iso,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
+from jetcron.domain.events import RunStatus
+from jetcron.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+app = typer.Typer(help="Run history, output, and runs as they happen.", no_args_is_help=True)
+
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+FINISHED = ("succeeded", "failed", "timed_out", "cancelled", "lost")
+"""Statuses of a run that ended and may have output (a skipped fire never ran)."""
+RunArg = typer.Argument(..., metavar="RUN", help="A run id, or its first characters.")
+
+
+def _q(server: str, view: str, params: dict[str, Any]) -> Any:
+    from jetcron.client import query
+
+    return run(with_nats(server, lambda nc: query(nc, view, params)))
+
+
+@app.command("list")
+@handle_errors
+def runs_list(
+    schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"Only this status: {', '.join(RUN_STATUSES)}."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", metavar="TIME", help="Only runs fired at or after this ISO time."
+    ),
+    limit: int = typer.Option(50, "--limit", help="At most this many runs."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Runs, newest first."""
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"unknown status {status!r}: one of {', '.join(RUN_STATUSES)}")
+    if since:
+        parse_iso(since)
+    params = {"schedule": schedule, "status": status, "since": since, "limit": limit}
+    page = _q(server, "runs", params)
+    if as_json:
+        print_json(page["runs"])
+        return
+    table(
+        None,
+        ["run", "schedule", "fired (UTC)", "status", "took", "note"],
+        ([*_row_cells(r)] for r in page["runs"]),
+        cut=("note",),
+    )
+    if page.get("more"):
+        echo(f"more runs: use --limit {limit * 2}", err=True)
+
+
+def _row_cells(r: dict[str, Any]) -> list[str]:
+    status = r["status"] if r.get("attempt", 1) == 1 else f"{r['status']} #{r['attempt']}"
+    return [
+        text.short_id(r.get("run_id")),
+        r["schedule"],
+        text.utc(r["fire_time"]),
+        status,
+        text.duration(r.get("duration_s")),
+        note(r),
+    ]
+
+
+def note(r: dict[str, Any]) -> str:
+    """The one thing to know about a run in a list: its error, why, or who triggered it."""
+    said = text.first_line(r.get("error") or r.get("reason"))
+    if said:
+        return said
+    if r.get("manual"):
+        why = r.get("trigger_reason")
+        return f"manual by {r.get('triggered_by') or '?'}" + (f": {why}" if why else "")
+    return ""
+
+
+@app.command("show")
+@handle_errors
+def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
+    """One run: its facts, who triggered it and why, its result and output."""
+    row, output = run(with_nats(server, lambda nc: _run_and_output(nc, run_id)))
+    if as_json:
+        print_json(dict(row, output=output))
+        return
+    for key, value in facts(row):
+        echo(f"{key:10} {value}")
+    if output.get("result") is not None:
+        echo("── result (the action's return value) ──")
+        echo(json.dumps(output["result"], indent=2, default=str))
+    for stream in ("stdout", "stderr"):
+        if output.get(stream):
+            echo(f"── {stream} ──")
+            echo(output[stream].rstrip("\n"))
+        if (cut := truncation(output, stream)) is not None:
+            echo(cut)
+
+
+def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """A run as (label, text) lines, in the order things happened; empty ones left out."""
+    out = [("run", r["run_id"]), ("schedule", r["schedule"]), ("status", _status(r))]
+    out.append(("fired", text.utc(r["fire_time"])))
+    if r.get("triggered_at"):
+        how = "manually" if r.get("manual") else "on schedule"
+        who = f" by {r['triggered_by']}" if r.get("triggered_by") else ""
+        why = f": {r['trigger_reason']}" if r.get("trigger_reason") else ""
+        out.append(("triggered", f"{text.utc(r['triggered_at'])} {how}{who}{why}"))
+    if r.get("target"):
+        out.append(("target", r["target"]))
+    if r.get("started_at"):
+        where = f" on {r['executor']}" if r.get("executor") else ""
+        late = r.get("lateness_s")
+        out.append(
+            (
+                "started",
+                f"{text.utc(r['started_at'])}{where}"
+                + (f", {text.duration(late)} after the fire time" if late else ""),
+            )
+        )
+    if r.get("finished_at"):
+        took = r.get("duration_s")
+        out.append(
+            (
+                "finished",
+                text.utc(r["finished_at"]) + (f" after {text.duration(took)}" if took else ""),
+            )
+        )
+    if r.get("exit_code") is not None:
+        out.append(("exit code", str(r["exit_code"])))
+    if r.get("error"):
+        out.append(("error", r["error"]))
+    if r.get("reason"):
+        out.append(("reason", r["reason"]))
+    if r.get("next_retry_at"):
+        out.append(("next try", text.utc(r["next_retry_at"])))
+    return out
+
+
+def _status(r: dict[str, Any]) -> str:
+    attempt = r.get("attempt", 1)
+    if r["status"] == "deferred":
+        return f"deferred {r.get('deferrals', 1)} time(s) (attempt {attempt})"
+    return r["status"] if attempt == 1 else f"{r['status']} (attempt {attempt})"
+
+
+def truncation(output: dict[str, Any], stream: str) -> str | None:
+    """The marker for output the executor capped: what was kept, and the original size if known."""
+    if not output.get(f"{stream}_truncated"):
+        return None
+    kept = text.size(len(output.get(stream, "").encode()))
+    total = output.get(f"{stream}_size")
+    if total:
+        return f"[{stream} truncated: {kept} of {text.size(total)} kept]"
+    return f"[{stream} truncated: {kept} kept; the original was larger (size not recorded)]"
+
+
+@app.command("logs")
+@handle_errors
+def runs_logs(run_id: str = RunArg, server: str = ServerOpt) -> None:
+    """A run's raw output: stdout (and an action's result, as JSON) to stdout, stderr to stderr."""
+    _, output = run(with_nats(server, lambda nc: _run_and_output(nc, run_id)))
+    write_output(output)
+
+
+def write_output(output: dict[str, Any]) -> None:
+    """Raw output as captured; truncation markers on stderr, so stdout stays the job's own."""
+    sys.stdout.write(output.get("stdout", ""))
+    if output.get("result") is not None:
+        sys.stdout.write(json.dumps(output["result"], indent=2, default=str) + "\n")
+    sys.stdout.flush()
+    sys.stderr.write(output.get("stderr", ""))
+    for stream in ("stdout", "stderr"):
+        if (cut := truncation(output, stream)) is not None:
+            sys.stderr.write(cut + "\n")
+
+
+@app.command("last")
+@handle_errors
+def runs_last(
+    schedule: str = typer.Argument(..., metavar="NAME", help="The schedule."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The output of a schedule's latest finished run (which run, on stderr)."""
+    params = {"schedule": schedule, "status": list(FINISHED), "limit": 1}
+    page = _q(server, "runs", params)
+    if not page["runs"]:
+        raise InvalidInput(f"{schedule!r} has no finished run yet: see `jetcron runs list`")
+    row, output = run(with_nats(server, lambda nc: _run_and_output(nc, page["runs"][0]["run_id"])))
+    if as_json:
+        print_json(dict(row, output=output))
+        return
+    echo(
+        f"run {text.short_id(row['run_id'])} of {schedule}: {row['status']} "
+        f"at {text.utc(row.get('finished_at'))}",
+        err=True,
+    )
+    write_output(output)
+
+
+@app.command("cancel")
+@handle_errors
+def runs_cancel(
+    run_id: str = RunArg,
+    reason: str = ReasonOpt,
+    actor: str | None = ActorOpt,
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Stop a run: its executor stops the job (SIGTERM, then SIGKILL after its grace period)."""
+    from datetime import UTC, datetime
+
+    from jetcron import ids
+    from jetcron.client import send_command
+    from jetcron.domain.commands import CancelRun
+
+    row = _q(server, "run", {"run_id": run_id})
+    command = CancelRun(
+        name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
+        at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,
+    )  # fmt: skip
+    reply = run(with_nats(server, lambda nc: send_command(nc, command)))
+    if as_json:
+        print_json(reply)
+    else:
+        echo(f"cancel requested for run {text.short_id(row['run_id'])} of {row['schedule']}")
+
+
+async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run (resolved from a prefix) and its output, read from the run's events in the log."""
+    from jetcron.client import query
+
+    row: dict[str, Any] = await query(nc, "run", {"run_id": ref})
+    return row, await output_of(nc, row["schedule"], row["run_id"])
+
+
+async def output_of(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
+    """Captured output and an action's result, from the last event of the run that has them."""
+    import msgspec
+
+    from jetcron import subjects
+    from jetcron.log.stream import EventLog
+
+    event_log = await EventLog(nc).open(create=False)
+    try:
+        events, _ = await event_log.load(subjects.run(schedule, run_id))
+    finally:
+        await event_log.close()
+    for stored in reversed(events):
+        captured = getattr(stored.event, "output", None)
+        if captured is not None:
+            out: dict[str, Any] = msgspec.to_builtins(captured)
+            result = getattr(stored.event, "result", None)
+            return out if result is None else dict(out, result=result)
+    return {}
+
+
+# -- runs follow ---------------------------------------------------------------------------------
+
+
+@app.command("follow")
+@handle_errors
+def runs_follow(
+    schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
+    count: int | None = typer.Option(
+        None, "--count", "-n", help="Stop after this many events (default: until Ctrl-C)."
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Runs as they happen: triggers, starts, results, skipped and missed fires (Ctrl-C stops)."""
+    if count is not None and count < 1:
+        raise InvalidInput("--count must be >= 1")
+    from jetcron.cli.follow import follow
+
+    run(with_nats(server, lambda nc: follow(nc, schedule, count, as_json)))

@@ -1,0 +1,175 @@
+"""How values read in the CLI: times, durations, ids, sizes and diffs — never a Python repr."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+SHORT_ID = 8
+"""Characters of a run id in tables; any unique prefix is accepted back."""
+ARROW = "→"
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time (a `Z` suffix allowed); naive means UTC. ValueError if it is none."""
+    dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def utc(value: str | datetime | None) -> str:
+    """A time as ISO-8601 UTC with a Z, to the second: 2026-11-22T13:05:00Z; '-' if none."""
+    if value is None or value == "":
+        return "-"
+    dt = value if isinstance(value, datetime) else parse_time(str(value))
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds in words: 250ms, 12.5s, 5m3s, 1h, 1h30m, 2d3h; '-' if unknown."""
+    if seconds is None:
+        return "-"
+    s = float(seconds)
+    if s < 1:
+        return f"{s * 1000:.0f}ms" if s > 0 else "0s"
+    if s < 60:
+        return f"{s:.1f}".rstrip("0").rstrip(".") + "s"
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    parts, rest = [], round(s)
+    for name, size in units:
+        if rest >= size:
+            parts.append(f"{rest // size}{name}")
+            rest %= size
+    return "".join(parts[:2])  # why: 1h30m reads better than 1h30m12s in a table
+
+
+def short_id(run_id: str | None) -> str:
+    """The first characters of a run id, as tables show it."""
+    return (run_id or "")[:SHORT_ID] or "-"
+
+
+def size(n: int | None) -> str:
+    """Bytes in words: 512 B, 64 KiB, 1.5 MiB."""
+    if n is None:
+        return "-"
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{value:.0f} {unit}" if unit == "B" or value >= 10 else f"{value:.1f} {unit}"
+
+
+def first_line(text: str | None, width: int = 60) -> str:
+    """The first non-empty line, cut to width with an ellipsis."""
+    line = next((x.strip() for x in (text or "").splitlines() if x.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def value(v: Any, key: str = "") -> str:
+    """One stored value as an operator reads it; `key` says what it is (`timeout_s`, `command`)."""
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int | float) and key.endswith("_s"):
+        return duration(v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        if not v:
+            return "none"
+        if key.endswith("command") and all(isinstance(x, str) for x in v):
+            return shlex.join(v)
+        return ", ".join(value(x) for x in v)
+    if isinstance(v, Mapping) and key == "job":
+        return job(v)
+    if isinstance(v, Mapping):
+        if not v:
+            return "none"
+        shown = (
+            f"{label(str(k))}={value(x, str(k))}" for k, x in v.items() if x not in (None, [], {})
+        )
+        return ", ".join(shown)
+    if isinstance(v, str):
+        return v if v else '""'
+    return json.dumps(v, default=str)
+
+
+def job(j: Mapping[str, Any]) -> str:
+    """What a job runs: `echo hi`, `sh: cmd | pipe`, `action http url=...`, with cwd and env."""
+    if j.get("command"):
+        what = shlex.join(j["command"])
+    elif j.get("shell"):
+        what = f"sh: {j['shell']}"
+    else:
+        params = " ".join(f"{k}={json.dumps(x)}" for k, x in (j.get("params") or {}).items())
+        what = f"action {j.get('action')}" + (f" {params}" if params else "")
+    extra = [f"in {j['cwd']}"] if j.get("cwd") else []
+    extra += [f"{k}={x}" for k, x in (j.get("env") or {}).items()]
+    return what + (f" ({', '.join(extra)})" if extra else "")
+
+
+def label(key: str) -> str:
+    """A field name as help and diffs say it: `timeout_s` -> `timeout`."""
+    return key[:-2] if key.endswith("_s") else key
+
+
+def diff_lines(diff: Mapping[str, Any]) -> list[str]:
+    """A field diff ({field: [old, new]}) as `field: old → new` lines; a new field as `field: new`."""
+    out = []
+    for key, (old, new) in diff.items():
+        if old is None:
+            out.append(f"{label(key)}: {value(new, key)}")
+        else:
+            out.append(f"{label(key)}: {value(old, key)} {ARROW} {value(new, key)}")
+    return out
+
+
+def counts(by: Mapping[str, int]) -> str:
+    """{'active': 4, 'paused': 1} as `4 active, 1 paused`; `none` when empty."""
+    return ", ".join(f"{n} {k}" for k, n in by.items() if n) or "none"
+
+
+def render_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int | None = None,
+    cut: Collection[str] = (),
+    bold: bool = False,
+) -> str:
+    """Rows under a header and a rule, columns two spaces apart, one line per row.
+
+    Within `width`, the columns named in `cut` give way first, then the widest: a cell that
+    does not fit ends in an ellipsis. No width (piped output): nothing is cut.
+    """
+    cells = [[c.replace("\n", " ") for c in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(columns)]
+    if width is not None:
+        _fit(widths, columns, width, cut)
+    lines = [title] if title else []
+    head = _line(columns, widths)
+    lines += [f"\x1b[1m{head}\x1b[0m" if bold else head, _line(["─" * w for w in widths], widths)]
+    lines += [_line(r, widths) for r in cells]
+    return "\n".join(lines)
+
+
+def _fit(widths: list[int], columns: Sequence[str], width: int, cut: Collection[str]) -> None:
+    """Narrow the columns (in place) until the row fits `width` or none can give more."""
+    floor = [max(len(h), 4) for h in columns]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        candidates = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not candidates:
+            return
+        preferred = [i for i in candidates if columns[i] in cut] or candidates
+        widest = max(preferred, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    out = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(cells, widths, strict=True)]
+    return "  ".join(c.ljust(w) for c, w in zip(out, widths, strict=True)).rstrip()

@@ -1,0 +1,157 @@
+"""How the CLI writes values, tables and event lines: words and ISO times, never a Python repr."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jetcron.cli import follow, runs, text, views
+from jetcron.domain.definition import Job
+from jetcron.domain.events import Envelope, RunFailed, RunTriggered
+
+AT = datetime(2026, 3, 3, 14, 0, 5, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (None, "-"),
+        (0, "0s"),
+        (0.25, "250ms"),
+        (12.5, "12.5s"),
+        (30.0, "30s"),
+        (303, "5m3s"),
+        (3600.0, "1h"),
+        (5400, "1h30m"),
+        (5412, "1h30m"),
+        (2 * 86400 + 3 * 3600, "2d3h"),
+    ],
+)
+def test_durations_in_words(seconds: float | None, words: str) -> None:
+    assert text.duration(seconds) == words
+
+
+def test_times_are_iso_utc_with_a_z() -> None:
+    assert text.utc(AT) == "2026-03-03T14:00:05Z"
+    assert text.utc("2026-03-03T15:00:05+01:00") == "2026-03-03T14:00:05Z"
+    assert text.utc(None) == text.utc("") == "-"
+
+
+def test_diffs_read_field_old_arrow_new() -> None:
+    diff = {
+        "spec": [None, "@every 10s"],
+        "timeout_s": [3600.0, 1800.0],
+        "paused": [False, True],
+        "tags": [[], ["nightly", "db"]],
+        "job.command": [["echo", "hi"], ["rsync", "-a", "/my src"]],
+        "end": ["2026-01-01T00:00:00Z", None],
+        "job": [None, {"action": "http", "params": {"url": "http://x"}, "cwd": "/srv"}],
+    }
+
+    assert text.diff_lines(diff) == [
+        "spec: @every 10s",
+        "timeout: 1h → 30m",
+        "paused: no → yes",
+        "tags: none → nightly, db",
+        "job.command: echo hi → rsync -a '/my src'",
+        "end: 2026-01-01T00:00:00Z → none",
+        'job: action http url="http://x" (in /srv)',
+    ]
+    assert text.counts({"active": 4, "paused": 1, "deleted": 0}) == "4 active, 1 paused"
+    assert text.size(65536) == "64 KiB" and text.size(1536) == "1.5 KiB"
+
+
+def test_a_table_fits_the_width_by_cutting_the_named_column_first() -> None:
+    rows = [["3f2a9c1b", "backup", "exited with code 1: " + "x" * 80]]
+
+    narrow = text.render_table(None, ["run", "schedule", "note"], rows, width=40, cut=("note",))
+    piped = text.render_table("runs", ["run", "schedule", "note"], rows)
+
+    assert narrow.splitlines() == [
+        "run       schedule  note",
+        "────────  ────────  ────────────────────",
+        "3f2a9c1b  backup    exited with code 1:…",
+    ]
+    assert piped.splitlines()[0] == "runs" and piped.splitlines()[-1].endswith("x" * 80)
+
+
+def envelope(
+    event: RunTriggered | RunFailed, actor: str = "system:ticker", reason: str = ""
+) -> Envelope:
+    return Envelope(id="e1", at=AT, actor=actor, event=event, reason=reason)
+
+
+FIRE = {
+    "schedule_id": "s1", "name": "backup", "fire_id": "f1",
+    "fire_time": datetime(2026, 3, 3, 14, tzinfo=UTC), "run_id": "3f2a9c1b8e7d6a5b4c3d",
+}  # fmt: skip
+
+
+def test_event_lines() -> None:
+    clock = RunTriggered(**FIRE, version=1, target="default", job=Job(command=["true"]))
+    manual = RunTriggered(**FIRE, version=1, target="nas", job=Job(command=["true"]), manual=True)
+    failed = RunFailed(**FIRE, executor="host-a", error="exited with code 3\nmore", exit_code=3)
+
+    assert [
+        follow.event_line(envelope(clock)),
+        follow.event_line(envelope(manual, "bob", "check")),
+        follow.event_line(envelope(failed, "host-a")),
+    ] == [
+        "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: fire 2026-03-03T14:00:00Z, for default",
+        "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: manual by bob (check), for nas",
+        "2026-03-03T14:00:05Z backup failed 3f2a9c1b: exited with code 3",
+    ]
+    assert follow.identity(envelope(failed)) == follow.identity(envelope(failed, "other"))
+
+
+def test_run_facts_and_truncation_marker() -> None:
+    row = {
+        "run_id": "3f2a9c1b8e7d6a5b4c3d", "schedule": "backup", "status": "failed", "attempt": 2,
+        "fire_time": "2026-03-03T14:00:00Z", "triggered_at": "2026-03-03T14:00:00.5Z",
+        "triggered_by": "bob", "trigger_reason": "verify", "manual": True, "target": "default",
+        "started_at": "2026-03-03T14:00:01Z", "executor": "host-a", "lateness_s": 1.0,
+        "finished_at": "2026-03-03T14:00:05Z", "duration_s": 4.0, "exit_code": 1,
+        "error": "exited with code 1", "reason": "",
+    }  # fmt: skip
+
+    assert runs.facts(row) == [
+        ("run", "3f2a9c1b8e7d6a5b4c3d"),
+        ("schedule", "backup"),
+        ("status", "failed (attempt 2)"),
+        ("fired", "2026-03-03T14:00:00Z"),
+        ("triggered", "2026-03-03T14:00:00Z manually by bob: verify"),
+        ("target", "default"),
+        ("started", "2026-03-03T14:00:01Z on host-a, 1s after the fire time"),
+        ("finished", "2026-03-03T14:00:05Z after 4s"),
+        ("exit code", "1"),
+        ("error", "exited with code 1"),
+    ]
+    capped = {"stdout": "x" * 65536, "stdout_truncated": True}
+    assert runs.truncation(capped, "stdout") == (
+        "[stdout truncated: 64 KiB kept; the original was larger (size not recorded)]"
+    )
+    assert runs.truncation(capped | {"stdout_size": 200_000}, "stdout") == (
+        "[stdout truncated: 64 KiB of 195 KiB kept]"
+    )
+    assert runs.truncation(capped, "stderr") is None
+
+
+def test_audit_lines_for_an_update_and_a_manual_trigger() -> None:
+    update = {
+        "seq": 7, "at": "2026-03-03T14:00:00Z", "actor": "bob", "type": "schedule.updated",
+        "name": "backup", "schedule_id": "s1", "version": 2, "reason": "slower",
+        "diff": {"spec": ["*/5 * * * *", "*/10 * * * *"]},
+    }  # fmt: skip
+    trigger = {
+        "seq": 8, "at": "2026-03-03T14:01:00Z", "actor": "carol", "type": "run.triggered",
+        "name": "backup", "schedule_id": "s1", "version": 2, "run_id": "3f2a9c1b8e7d6a5b4c3d",
+    }  # fmt: skip
+
+    assert views.audit_lines(update) == [
+        "2026-03-03T14:00:00Z backup updated (v2) by bob: slower",
+        "    spec: */5 * * * * → */10 * * * *",
+    ]
+    assert views.audit_lines(trigger) == [
+        "2026-03-03T14:01:00Z backup triggered run 3f2a9c1b by carol"
+    ]

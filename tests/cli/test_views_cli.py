@@ -1,0 +1,285 @@
+"""The query side of the CLI against a live service and executor, as an operator meets it.
+
+What is stored is shown (trigger reason and actor, action results), health says failing from
+the first failed run with distinct exit codes, run ids resolve by prefix, and the global
+options work before and after the subcommand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from typer.testing import CliRunner, Result
+
+from conftest import free_port
+from jetcron import service
+from jetcron.cli.main import app
+from jetcron.executors.agent import Executor, ExecutorConfig
+from jetcron.server import NatsServer
+
+runner = CliRunner()
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+class Live:
+    """A scheduler service and an executor (`host-a`) in a background thread; the CLI in ours."""
+
+    def __init__(self, url: str, journal: Path) -> None:
+        self.url = url
+        self._journal = journal
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),))
+
+    async def _main(self) -> None:
+        self._stop = stop = asyncio.Event()
+        nc = await nats.connect(self.url)
+        up = asyncio.Event()
+        config = ExecutorConfig(
+            name="host-a", targets=["host-a", "default"], journal_dir=str(self._journal),
+            heartbeat_s=1, ack_wait_s=5, drain_timeout_s=1, kill_grace_s=0.5,
+        )  # fmt: skip
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(service.run(nc, stop=stop, ready=up))
+            await up.wait()
+            tg.create_task(Executor(nc, config).run(stop))
+            self._ready.set()
+        await nc.close()
+
+    def __enter__(self) -> Live:
+        self._thread.start()
+        assert self._ready.wait(30), "service did not come up"
+        self.until(lambda: "host-a" in self.cli("executors").stdout)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        self._loop.close()
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """`jetcron -s URL ARGS`: the server given before the subcommand."""
+        return runner.invoke(app, ["-s", self.url, *args], env=env)
+
+    def ok(self, *args: str) -> Result:
+        result = self.cli(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def runs(self, schedule: str) -> list[dict[str, Any]]:
+        return json.loads(self.ok("runs", "list", "--schedule", schedule, "--json").stdout)
+
+    def until(self, check: Callable[[], Any], within: float = 20.0) -> Any:
+        deadline = time.monotonic() + within
+        while not (value := check()):
+            assert time.monotonic() < deadline, "condition not met in time"
+            time.sleep(0.1)
+        return value
+
+    def finished(self, schedule: str, n: int = 1) -> list[dict[str, Any]]:
+        """Wait until `schedule` has n finished runs; its runs, newest first."""
+        done = ("succeeded", "failed", "timed_out")
+        return self.until(  # type: ignore[no-any-return]
+            lambda: (
+                (rows := self.runs(schedule))
+                and sum(r["status"] in done for r in rows) >= n
+                and rows
+            )
+        )
+
+
+@pytest.fixture
+def live(nats_url: str, tmp_path: Path) -> Iterator[Live]:
+    with Live(nats_url, tmp_path / "journal") as running:
+        yield running
+
+
+def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
+    live.ok("schedule", "add", "backup", "@daily", "--", "true")
+    live.ok("--actor", "bob", "schedule", "trigger", "backup", "--reason", "verify the fix")
+    run = live.finished("backup")[0]
+    short = run["run_id"][:8]
+
+    shown = live.ok("runs", "show", short)
+    audit = live.ok("audit", "backup")
+    listed = live.ok("runs", "list", "--schedule", "backup")
+
+    assert (run["triggered_by"], run["trigger_reason"], run["manual"]) == (
+        "bob",
+        "verify the fix",
+        True,
+    )
+    assert "triggered  " in shown.stdout and "manually by bob: verify the fix" in shown.stdout
+    assert f"backup triggered run {short} by bob: verify the fix" in audit.stdout
+    assert f"{short}  backup" in listed.stdout and "manual by bob: verify the fix" in listed.stdout
+    entries = json.loads(live.ok("audit", "backup", "--json").stdout)
+    assert [e["type"] for e in entries] == ["schedule.created", "run.triggered"]
+    assert (entries[1]["actor"], entries[1]["run_id"]) == ("bob", run["run_id"])
+
+
+def test_health_fails_from_the_first_failed_run_and_exit_codes(live: Live, tmp_path: Path) -> None:
+    healthy = live.cli("health")
+    live.ok("schedule", "add", "nightly", "@daily", "--", "false")
+    live.ok("schedule", "trigger", "nightly")
+    live.finished("nightly")
+
+    unhealthy = live.cli("health")
+    report = json.loads(live.cli("health", "--json").stdout)
+    no_nats = runner.invoke(app, ["health", "-s", f"nats://127.0.0.1:{free_port()}"])
+    with NatsServer(data_dir=tmp_path / "bare") as bare:  # NATS, but no jetcron service
+        no_service = runner.invoke(app, ["-s", bare.url, "health", "--json"])
+
+    assert (healthy.exit_code, healthy.stdout.strip()) == (0, "healthy")
+    assert unhealthy.exit_code == 1
+    assert "failing" in unhealthy.stdout and "(the last run failed)" in unhealthy.stdout
+    [problem] = report["problems"]
+    assert (problem["kind"], problem["subject"], problem["streak"]) == ("failing", "nightly", 1)
+    assert problem["since"].endswith("Z") and "exited with code 1" in problem["detail"]
+    assert no_nats.exit_code == 3 and "unreachable" in no_nats.stderr
+    assert no_service.exit_code == 3
+    assert json.loads(no_service.stdout)["reachable"] is False
+
+
+def test_unknown_names_and_runs_exit_2(live: Live) -> None:
+    audit = live.cli("audit", "nope")
+    show = live.cli("runs", "show", "ffffffffff")
+    last = live.cli("runs", "last", "nope")
+
+    assert (audit.exit_code, audit.stderr.strip()) == (2, "error: schedule 'nope' not found")
+    assert show.exit_code == 2 and "no run 'ffffffffff'" in show.stderr
+    assert last.exit_code == 2
+
+
+def test_run_ids_resolve_by_prefix_and_an_ambiguous_one_names_the_candidates(
+    live: Live,
+) -> None:
+    live.ok("schedule", "add", "often", "@daily", "--", "true")
+    for _ in range(17):  # why: 17 hex ids share a first character for sure
+        live.ok("schedule", "trigger", "often")
+    ids = [r["run_id"] for r in live.finished("often", 17)]
+    first = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    candidates = sorted(i for i in ids if i.startswith(first))
+
+    ambiguous = live.cli("runs", "show", first)
+    logs = live.cli("runs", "logs", ids[0][:8])
+    cancel = live.cli("runs", "cancel", ids[0][:8])
+
+    assert ambiguous.exit_code == 2
+    assert f"run id '{first}' is ambiguous: it starts {candidates[0]}, {candidates[1]}" in (
+        ambiguous.stderr
+    )
+    assert logs.exit_code == 0, logs.output
+    assert cancel.exit_code == 2 and f"run {ids[0]} already ended" in cancel.stderr
+
+
+def test_global_options_before_or_after_the_subcommand(live: Live, tmp_path: Path) -> None:
+    live.ok("schedule", "add", "g", "@daily", "--", "true")
+    wrong = {"NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    missing = str(tmp_path / "missing.creds")
+
+    before = runner.invoke(app, ["-s", live.url, "schedule", "list", "--json"], env=wrong)
+    after = runner.invoke(app, ["schedule", "list", "--json", "-s", live.url], env=wrong)
+    from_env = runner.invoke(app, ["schedule", "list"], env={"NATS_URL": live.url})
+    creds_before = runner.invoke(app, ["--creds", missing, "-s", live.url, "status"])
+    creds_after = runner.invoke(app, ["status", "-s", live.url, "--creds", missing])
+    actor_before = runner.invoke(
+        app, ["--actor", "carol", "-s", live.url, "schedule", "pause", "g"]
+    )
+    actor_after = live.cli("schedule", "resume", "g", "--actor", "dave")
+
+    assert [r["name"] for r in json.loads(before.stdout)] == ["g"]
+    assert [r["name"] for r in json.loads(after.stdout)] == ["g"]
+    assert from_env.exit_code == 0 and "g" in from_env.stdout
+    for result in (creds_before, creds_after):  # the creds reached the connection
+        # why: nats-py reads a creds file with nkeys; without nkeys installed, that is the error
+        assert result.exit_code == 1
+        assert "missing.creds" in result.stderr or "nkeys" in result.stderr
+    assert actor_before.exit_code == 0 and actor_after.exit_code == 0
+    audit = json.loads(live.ok("audit", "g", "--json").stdout)
+    assert [(e["type"], e["actor"]) for e in audit[1:]] == [
+        ("schedule.paused", "carol"),
+        ("schedule.resumed", "dave"),
+    ]
+
+
+def test_action_results_are_shown_and_executors_list_their_actions(live: Live) -> None:
+    live.ok("schedule", "add", "ping", "@daily", "--action", "log", "--param", "message=pong")
+    live.ok("schedule", "trigger", "ping")
+    run = live.finished("ping")[0]
+
+    last = live.ok("runs", "last", "ping")
+    shown = live.ok("runs", "show", run["run_id"][:8])
+    as_json = json.loads(live.ok("runs", "show", run["run_id"], "--json").stdout)
+    offered = {a["action"]: a for a in json.loads(live.ok("actions", "--json").stdout)}
+
+    assert run["status"] == "succeeded"
+    assert last.stdout == '"pong"\n'
+    assert '── result (the action\'s return value) ──\n"pong"' in shown.stdout
+    assert as_json["output"]["result"] == "pong"
+    assert offered["log"] == {
+        "action": "log",
+        "executors": ["host-a"],
+        "targets": ["default", "host-a"],
+    }
+    assert {"http", "sleep", "noop"} <= set(offered)
+
+
+def test_tables_fit_80_columns_and_show_no_python_reprs(live: Live) -> None:
+    live.ok("schedule", "add", "a-rather-long-schedule-name", "@daily", "--", "sh", "-c", "exit 7")
+    live.ok("schedule", "trigger", "a-rather-long-schedule-name", "--reason", "x" * 100)
+    live.finished("a-rather-long-schedule-name")
+    narrow = {"COLUMNS": "80"}
+
+    outputs = [
+        live.cli(*args, env=narrow).stdout
+        for args in (("runs", "list"), ("stats",), ("executors",), ("status",), ("actions",))
+    ]
+
+    for out in outputs:
+        assert out.strip() and max(len(line) for line in out.splitlines()) <= 80, out
+        for repr_ in ("None", "False", "True", "{'", "+00:00"):
+            assert repr_ not in out, out
+    runs_table = outputs[0].splitlines()
+    assert len(runs_table) == 3  # header, rule, one row: nothing wraps
+    assert "failed" in runs_table[2] and runs_table[2].endswith("…")
+
+
+def test_runs_follow_prints_triggers_starts_and_results_as_they_land(live: Live) -> None:
+    live.ok("schedule", "add", "watched", "@daily", "--", "true")
+    env = {**os.environ, "PYTHONPATH": SRC, "NATS_URL": live.url}
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "jetcron", "runs", "follow", "--schedule", "watched", "-n", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert follow.stderr is not None
+        assert "following watched" in follow.stderr.readline()  # subscribed: trigger now
+        live.ok("schedule", "trigger", "watched", "--reason", "look")
+        out, _ = follow.communicate(timeout=30)
+    finally:
+        follow.kill()
+
+    lines = out.splitlines()
+    assert [line.split()[1:3] for line in lines] == [
+        ["watched", "triggered"],
+        ["watched", "started"],
+        ["watched", "succeeded"],
+    ]
+    assert lines[0].endswith("(look), for default") and "manual by " in lines[0]
+    assert lines[1].endswith(": on host-a") and lines[0][:20].endswith("Z")
