@@ -33,6 +33,7 @@ MODULES = (
     "native_schedule",
     "executor_speed",
     "apscheduler_peer",
+    "cli_latency",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -41,6 +42,7 @@ REQUIRED = (
     "burst_10k_seconds", "lateness_p50_ms", "lateness_p99_ms",
     "trigger_to_start_p50_ms", "trigger_to_start_p99_ms", "executor_runs_per_s",
     "executor_true_runs_per_s", "apscheduler_burst_10k_seconds", "apscheduler_lateness_p99_ms",
+    "python_startup_ms", "cli_floor_ms", "cli_version_ms", "cli_preview_ms", "cli_list_ms",
 )  # fmt: skip
 TIME_LIMIT_S = {True: 150.0, False: 1200.0}
 """Per module, quick and full."""
@@ -71,6 +73,15 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("trigger_to_start_p99_ms", "< 25", lambda v: v < 25),
     ("executor_runs_per_s", "", None),
     ("executor_true_runs_per_s", "", None),
+    ("python_startup_ms", "reference", None),
+    ("cli_floor_ms", "reference", None),
+    ("cli_version_ms", "", None),
+    ("cli_version_over_python_ms", "<= 150", lambda v: v <= 150),
+    ("cli_help_over_python_ms", "<= 150", lambda v: v <= 150),
+    ("cli_preview_ms", "", None),
+    ("cli_preview_over_python_ms", "<= 150", lambda v: v <= 150),
+    ("cli_list_ms", "", None),
+    ("cli_list_over_floor_ms", "<= 100", lambda v: v <= 100),
 )
 
 
