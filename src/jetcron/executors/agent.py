@@ -16,48 +16,41 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from jetcron import ids, subjects
+from jetcron import subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.events import (
-    AnyEvent,
-    Envelope,
     RunStarted,
     RunTriggered,
     ScheduleDeleted,
-    ScheduleUpdated,
     UnknownEvent,
     decode,
-    is_final,
 )
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.actions import ActionContext, installed, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
-from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
+from jetcron.executors.attempt import RunHistory, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
-from jetcron.executors.journal import Entry, EntryMeta, Journal
+from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.process import (
     DEFAULT_PATH,
-    Job,
     build_env,
-    kill_leftovers,
-    read_result,
     resolve_command,
     resolve_cwd,
     run_process,
 )
+from jetcron.executors.recovery import Recovery
+from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
 from jetcron.log.errors import ConcurrencyConflict
-from jetcron.log.heartbeats import ExecutorInfo, list_executors
-from jetcron.log.publisher import PubAck
+from jetcron.log.heartbeats import ExecutorInfo
 from jetcron.log.stream import EventLog
 
 __all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
@@ -73,61 +66,6 @@ why: while the executor lives it sends in-progress every ack_wait/3, so JetStrea
 no earlier than 2/3 of ack_wait after its death; the supervisor stops an unadopted job at
 0.3 of it, plus a grace of at most 0.1 (GRACE_SHARE): done before anyone else can start it."""
 GRACE_SHARE = 0.1
-HOLDER_FRESH_INTERVALS = 1.5
-"""A heartbeat older than this many of its intervals does not prove its executor holds a run."""
-
-
-class ExecutorStats(msgspec.Struct, kw_only=True):
-    """Counters since the executor was created."""
-
-    handled: int = 0
-    """Messages processed (any outcome, including deferrals and hand-backs)."""
-    started: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    timed_out: int = 0
-    cancelled: int = 0
-    retried: int = 0
-    deferred: int = 0
-    duplicates: int = 0
-    """Deliveries of runs that had already finished (or were running here), not run again."""
-    handed_back: int = 0
-    poison: int = 0
-    errors: int = 0
-
-
-@dataclass(eq=False)
-class _Run:
-    """A run this executor is working on."""
-
-    ref: RunRef
-    trigger: RunTriggered
-    cause: str
-    """Envelope id of the trigger (causation of every event we append)."""
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    cancel_reason: str = ""
-    handed_back: bool = False
-    raw: bytes = b""
-    """The trigger as delivered (kept in the journal)."""
-    fanout: bool = False
-    adopted: bool = False
-    """Found running in the journal at start: its job outlived our predecessor."""
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    reported: bool = False
-    claimed: bool = False
-    """Our RunStarted is in the log: this attempt is ours."""
-
-    def request_cancel(self, reason: str) -> None:
-        """An operator or the ticker wants this run stopped."""
-        if not self.cancel.is_set():
-            self.cancel_reason = reason
-            self.cancel.set()
-
-    def hand_back(self) -> None:
-        """Shutdown: stop it and give the trigger back (unless a cancel is already under way)."""
-        if not self.cancel.is_set():
-            self.handed_back = True
-            self.cancel.set()
 
 
 class Executor:
@@ -150,10 +88,13 @@ class Executor:
         self.clock = clock or SystemClock()
         self.stats = ExecutorStats()
         self.journal = Journal(Path(config.journal_dir) if config.journal_dir else None)
+        self.runs_log = RunLog(self.log, nc, config.name, self.clock, self.stats)
         self.sampler = HostSampler()
-        self._actor = f"executor:{config.name}"
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.recovery = Recovery(
+            self.journal, self.runs_log, self._runs, self._tasks, config.output_cap
+        )
         self._consumers: list[Consumer] = []
         self._beat: Heartbeat | None = None
         self._force = asyncio.Event()
@@ -214,7 +155,7 @@ class Executor:
         # why: schedule events are plain messages on their subjects too; a delete stops our runs.
         sched = await self.nc.subscribe(subjects.SCHEDULES, cb=self._on_schedule_event)
         stack.push_async_callback(_quietly, sched.unsubscribe)
-        await self._reconcile()  # why: before any new work, so no run can start twice here
+        await self.recovery.reconcile()  # why: before any new work, so no run can start twice here
         js, now = self.nc.jetstream(), self.clock.now()
         self._consumers = []
         for b in bindings(c.name, c.targets, c.tags):
@@ -310,99 +251,7 @@ class Executor:
                 )
                 run.request_cancel("schedule deleted")
 
-    # -- the journal: runs that outlived a crash -----------------------------------------------
-
-    async def _reconcile(self) -> None:
-        """Settle every run our predecessor left: report, adopt or clean up."""
-        for entry in self.journal.entries():
-            run = _run_from(entry, self.config.name)
-            if run is None:
-                await asyncio.to_thread(kill_leftovers, entry.path)
-                self.journal.end(entry.run_id)
-            elif entry.has_result:
-                await self._report_entry(run, entry)
-            elif (job := Job.adopt(entry.path)) is not None:
-                log.info("executor %s: adopting running run %s", self.config.name, run.ref.run_id)
-                self._adopt(run, job, entry)
-            else:
-                log.warning("executor %s: run %s died with its supervisor; it will be redelivered",
-                            self.config.name, run.ref.run_id)  # fmt: skip
-                await asyncio.to_thread(kill_leftovers, entry.path)
-                self.journal.end(entry.run_id)
-
-    def _adopt(self, run: _Run, job: Job, entry: Entry) -> None:
-        run.adopted = True
-        self._runs[run.ref.run_id] = run
-        task = asyncio.create_task(self._finish_adopted(run, job, entry))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _finish_adopted(self, run: _Run, job: Job, entry: Entry) -> None:
-        try:
-            reason = await self._stop_reason(run)
-            if reason:
-                run.request_cancel(reason)
-            await job.supervise(run.cancel, None, self.config.output_cap)
-            if run.handed_back:
-                self.journal.end(entry.run_id)
-            else:
-                await self._report_entry(run, entry)
-        except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
-            log.exception(
-                "executor %s: adopted run %s not settled", self.config.name, run.ref.run_id
-            )
-        finally:
-            run.finished.set()
-            self._runs.pop(run.ref.run_id, None)
-
-    async def _report_entry(self, run: _Run, entry: Entry) -> None:
-        """Publish a journaled job's result (unless the log already has a final event)."""
-        assert entry.meta is not None
-        result = read_result(entry.path, self.config.output_cap)
-        if result.abandoned:
-            # why: stopped because no executor held it: no result; the redelivery runs it again.
-            log.warning(
-                "executor %s: run %s was abandoned: %s",
-                self.config.name,
-                run.ref.run_id,
-                result.reason,
-            )
-            self.journal.end(entry.run_id)
-            return
-        history = await self._history(run.ref.subject)
-        if not history.finished:
-            attempt = entry.meta.attempt
-            if history.started < attempt:
-                event = RunStarted(
-                    **run.ref.fields(attempt), pid=result.pid, host_time=self.clock.now()
-                )
-                await self._append(run, event, f"{attempt}:started")
-            outcome = run_attempt.from_process(result, cancel_reason=result.reason)
-            await self._store_result(run, attempt, history.tries, outcome)
-            log.info(
-                "executor %s: reported run %s from the journal", self.config.name, run.ref.run_id
-            )
-        run.reported = True
-        self.journal.end(entry.run_id)
-
-    async def _stop_reason(self, run: _Run, history: RunHistory | None = None) -> str:
-        """Why a run must not (go on) run: a cancel request or its schedule's state; else ""."""
-        history = history or await self._history(run.ref.subject)
-        if history.cancel_reason is not None:
-            return history.cancel_reason or "cancel requested"
-        subject = subjects.schedule(run.ref.name)
-        last = await self.log.last(subject)
-        if last is None:
-            return ""
-        # why: the last event answers unless it is an update (which leaves the status as it was).
-        events = (
-            [last]
-            if not isinstance(last.event, ScheduleUpdated)
-            else (await self.log.load(subject))[0]
-        )
-        return run_attempt.schedule_stop(run.trigger, events) or ""
-
-    async def _may_be_held(self, run: _Run) -> float:
+    async def _may_be_held(self, run: Run) -> float:
         """Seconds to wait before looking again if another executor may hold this run; else 0."""
         beat = self._beat
         settle = HOLDER_FRESH_INTERVALS * self.config.heartbeat_s
@@ -415,27 +264,11 @@ class Executor:
                 run.ref.run_id,
             )
             return self.config.heartbeat_s
-        holder = await self._held_elsewhere(run.ref.run_id)
+        holder = await self.runs_log.held_elsewhere(run.ref.run_id)
         if holder is None:
             return 0.0
         log.info("executor %s: %s still runs on %s", self.config.name, run.ref.run_id, holder)
         return self.config.ack_wait_s / 2
-
-    async def _held_elsewhere(self, run_id: str) -> str | None:
-        """The live executor (not us) whose heartbeat says it runs this run, if any."""
-        try:
-            infos = await list_executors(self.nc)
-        except Exception:  # noqa: BLE001 - no liveness data: the log's rules decide
-            return None
-        now = self.clock.now()
-
-        def fresh(info: ExecutorInfo) -> bool:
-            # why: a SIGKILLed executor's key lives until its TTL; only a recent beat is a holder.
-            age = (now - info.seen_at).total_seconds() if info.seen_at else float("inf")
-            return age <= HOLDER_FRESH_INTERVALS * info.interval_s
-
-        holders = (i for i in infos if i.name != self.config.name and run_id in i.running)
-        return next((i.name for i in holders if fresh(i)), None)
 
     # -- one message ---------------------------------------------------------------------------
 
@@ -464,7 +297,7 @@ class Executor:
             await msg.term()
             return
         ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
-        run = _Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
+        run = Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
         held = self._runs.get(run.ref.run_id)
         if held is not None and held.adopted:
             # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
@@ -479,7 +312,7 @@ class Executor:
         entry = self.journal.get(run.ref.run_id)
         if entry is not None and entry.has_result:
             # why: its job finished here but storing the result failed: report, never re-run.
-            await self._report_entry(run, entry)
+            await self.recovery.report(run, entry)
             await msg.ack()
             return
         self._runs[run.ref.run_id] = run
@@ -488,8 +321,8 @@ class Executor:
         finally:
             self._runs.pop(run.ref.run_id, None)
 
-    async def _lifecycle(self, run: _Run, msg: Msg) -> None:
-        history = await self._history(run.ref.subject)
+    async def _lifecycle(self, run: Run, msg: Msg) -> None:
+        history = await self.runs_log.history(run.ref.subject)
         step = run_attempt.gate(history, self.clock.now())
         if isinstance(step, run_attempt.Finished):
             self.stats.duplicates += 1
@@ -499,7 +332,7 @@ class Executor:
             await msg.nak(delay=step.delay_s)
         elif isinstance(step, run_attempt.CancelNow):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
-        elif reason := await self._stop_reason(run, history):
+        elif reason := await self.runs_log.stop_reason(run, history):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
         elif run_attempt.maybe_running(history, _redelivered(msg)) and (
             wait := await self._may_be_held(run)
@@ -510,18 +343,7 @@ class Executor:
         elif run.trigger.conditions is None or await self._admitted(run, msg, history):
             await self._attempt(run, msg, history)
 
-    async def _history(self, subject: str) -> RunHistory:
-        # why: usually a first delivery with nothing on the run subject yet: one direct get
-        # answers it, and a final last event answers a redelivery of a finished run.
-        last = await self.log.last(subject)
-        if last is None:
-            return RunHistory()
-        if is_final(last.event):
-            return RunHistory(finished=True, last_seq=last.seq)
-        events, last_seq = await self.log.load(subject)
-        return msgspec.structs.replace(run_attempt.summarize(events), last_seq=last_seq)
-
-    async def _admitted(self, run: _Run, msg: Msg, history: RunHistory) -> bool:
+    async def _admitted(self, run: Run, msg: Msg, history: RunHistory) -> bool:
         conditions = run.trigger.conditions
         assert conditions is not None
         sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
@@ -541,12 +363,12 @@ class Executor:
             )
             return False
         event = run_attempt.deferred_event(run.ref, history.attempt, decision)
-        await self._append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
+        await self.runs_log.append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
         self.stats.deferred += 1
         await msg.nak(delay=decision.delay_s)
         return False
 
-    async def _attempt(self, run: _Run, msg: Msg, history: RunHistory) -> None:
+    async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
@@ -579,7 +401,7 @@ class Executor:
         # why: only once the result is stored; if that failed, the entry reports it later.
         self.journal.end(run.ref.run_id)
 
-    async def _settle(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
+    async def _settle(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
 
         why: the run stays in hand (and in our heartbeat) meanwhile, so no other executor runs
@@ -598,17 +420,14 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _execute(self, run: _Run, history: RunHistory) -> RunResult:
+    async def _execute(self, run: Run, history: RunHistory) -> RunResult:
         attempt = history.attempt
 
         async def claim(pid: int | None) -> None:
             # why: RunStarted with CAS on the run subject *before* the job starts: of two copies
             # of one trigger (NATS can deliver one twice after losing consumer state) one wins.
             event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
-            await self.log.append(
-                run.ref.subject, [self._envelope(run, event)],
-                expected_last_subject_seq=history.last_seq, msg_id=f"{run.ref.run_id}:{attempt}:started",
-            )  # fmt: skip
+            await self.runs_log.claim(run, event, attempt, history.last_seq)
             run.claimed = True
             self.stats.started += 1
 
@@ -616,7 +435,7 @@ class Executor:
             return await self._run_action(run, attempt, claim)
         return await self._run_command(run, attempt, claim)
 
-    async def _run_command(self, run: _Run, attempt: int, claim: _Claim) -> RunResult:
+    async def _run_command(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
         job, c = run.trigger.job, self.config
         path = os.environ.get("PATH") or DEFAULT_PATH
         try:
@@ -637,7 +456,7 @@ class Executor:
             return run_attempt.rejected(err)
         return run_attempt.from_process(result, cancel_reason=run.cancel_reason)
 
-    async def _run_action(self, run: _Run, attempt: int, claim: _Claim) -> RunResult:
+    async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
         job = run.trigger.job
         assert job.action is not None
         try:
@@ -652,42 +471,13 @@ class Executor:
         timeout = run.trigger.timeout_s
         return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
 
-    async def _record(self, run: _Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
-        delay = await self._store_result(run, history.attempt, history.tries, result)
+    async def _record(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
+        delay = await self.runs_log.store_result(run, history.attempt, history.tries, result)
         # why: ack/nak only once the result is stored; a crash before this means redelivery.
         if delay is None:
             await msg.ack()
         else:
             await msg.nak(delay=delay)
-
-    async def _store_result(
-        self, run: _Run, attempt: int, tries: int, result: RunResult
-    ) -> float | None:
-        """Append the attempt's final (or retrying) event; the retry delay, if any."""
-        event, delay = run_attempt.result_event(
-            run.ref, result, attempt=attempt, tries=tries,
-            retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
-        )  # fmt: skip
-        await self._append(run, event, f"{attempt}:result")
-        self._count(event, delay)
-        return delay
-
-    async def _append(self, run: _Run, event: AnyEvent, key: str) -> PubAck:
-        # why: the msg id makes a re-sent append (lost ack, redelivery) land only once.
-        envelope = self._envelope(run, event)
-        return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
-
-    def _envelope(self, run: _Run, event: AnyEvent) -> Envelope:
-        return Envelope(
-            id=ids.new_id(), at=self.clock.now(), actor=self._actor, event=event,
-            causation_id=run.cause, correlation_id=run.ref.trigger_run_id,
-        )  # fmt: skip
-
-    def _count(self, event: ResultEvent, delay: float | None) -> None:
-        name = run_attempt.counter_name(event)
-        setattr(self.stats, name, getattr(self.stats, name) + 1)
-        if delay is not None:
-            self.stats.retried += 1
 
 
 _Claim = Callable[[int | None], Awaitable[None]]
@@ -699,18 +489,6 @@ def _redelivered(msg: Msg) -> bool:
         return int(msg.metadata.num_delivered or 1) > 1
     except Exception:  # noqa: BLE001 - not a JetStream message (tests): a first delivery
         return False
-
-
-def _run_from(entry: Entry, executor: str) -> _Run | None:
-    """The run of a journal entry (None if the entry is torn or its trigger unreadable)."""
-    if entry.meta is None:
-        return None
-    envelope = decode(entry.meta.trigger.encode())
-    if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
-        return None
-    ref = run_attempt.run_ref(envelope.event, executor, fanout=entry.meta.fanout)
-    raw = entry.meta.trigger.encode()
-    return _Run(ref, envelope.event, envelope.id, raw=raw, fanout=entry.meta.fanout)
 
 
 async def _quietly(close: Callable[[], Awaitable[object]]) -> None:

@@ -92,10 +92,17 @@ class Job:
             )  # fmt: skip
         finally:
             os.close(log_fd)
-        if claim is not None:
-            await _open_gate(proc, claim)
-        assert proc.stdout is not None
-        line = await proc.stdout.readline()
+        try:
+            if claim is not None:
+                await _open_gate(proc, claim)
+            assert proc.stdout is not None
+            line = await proc.stdout.readline()
+        except BaseException:
+            # why: cancelled while the supervisor starts: it must not go on to run the job.
+            supervisor.write_atomic(run_dir / "kill", "the executor stopped waiting")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), _KILL_WAIT_S)
+            raise
         if not line.strip():
             await proc.wait()
             return _spawn_failure(run_dir, spec)

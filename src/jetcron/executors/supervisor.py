@@ -106,7 +106,8 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         _become_subreaper()
-        if self.spec.get("gated") and sys.stdin.readline().strip() != "go":
+        gated = self.spec.get("gated")
+        if gated and sys.stdin.readline().strip() != "go" or (self.dir / "kill").exists():
             # why: the executor lost the race to claim the run (or died before it could): no job.
             write_atomic(self.dir / "result.json", json.dumps({"ending": "not_started"}))
             _announce("")

@@ -1,0 +1,113 @@
+"""Runs our predecessor left in the journal: report them, adopt them, or clean them up.
+
+On start, before it takes new work, the executor settles every journal entry: a job that
+finished while no executor ran has its result published (never run again); a job still
+running under its supervisor is adopted (we become its owner and report it when it ends);
+an entry whose supervisor died is cleaned up (what is left of its job is killed) and its
+trigger will be redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from jetcron.domain.events import RunStarted, RunTriggered, UnknownEvent, decode
+from jetcron.executors import attempt as run_attempt
+from jetcron.executors.journal import Entry, Journal
+from jetcron.executors.process import Job, kill_leftovers, read_result
+from jetcron.executors.runlog import Run, RunLog
+
+log = logging.getLogger(__name__)
+
+
+class Recovery:
+    """Settles journal entries; adopted runs join `runs` (so our heartbeat lists them)."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        runlog: RunLog,
+        runs: dict[str, Run],
+        tasks: set[asyncio.Task[None]],
+        output_cap: int,
+    ) -> None:
+        self.journal, self.runlog, self.runs, self.tasks = journal, runlog, runs, tasks
+        self.output_cap = output_cap
+        self.name = runlog.name
+
+    async def reconcile(self) -> None:
+        """Settle every run our predecessor left: report, adopt or clean up."""
+        for entry in self.journal.entries():
+            run = run_from(entry, self.name)
+            if run is None:
+                await asyncio.to_thread(kill_leftovers, entry.path)
+                self.journal.end(entry.run_id)
+            elif entry.has_result:
+                await self.report(run, entry)
+            elif (job := Job.adopt(entry.path)) is not None:
+                log.info("executor %s: adopting running run %s", self.name, run.ref.run_id)
+                self._adopt(run, job, entry)
+            else:
+                log.warning("executor %s: run %s died with its supervisor; it will be redelivered",
+                            self.name, run.ref.run_id)  # fmt: skip
+                await asyncio.to_thread(kill_leftovers, entry.path)
+                self.journal.end(entry.run_id)
+
+    def _adopt(self, run: Run, job: Job, entry: Entry) -> None:
+        run.adopted = True
+        self.runs[run.ref.run_id] = run
+        task = asyncio.create_task(self._finish_adopted(run, job, entry))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _finish_adopted(self, run: Run, job: Job, entry: Entry) -> None:
+        try:
+            reason = await self.runlog.stop_reason(run)
+            if reason:
+                run.request_cancel(reason)
+            await job.supervise(run.cancel, None, self.output_cap)
+            if run.handed_back:
+                self.journal.end(entry.run_id)
+            else:
+                await self.report(run, entry)
+        except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
+            log.exception("executor %s: adopted run %s not settled", self.name, run.ref.run_id)
+        finally:
+            run.finished.set()
+            self.runs.pop(run.ref.run_id, None)
+
+    async def report(self, run: Run, entry: Entry) -> None:
+        """Publish a journaled job's result (unless the log already has a final event)."""
+        assert entry.meta is not None
+        result = read_result(entry.path, self.output_cap)
+        if result.abandoned:
+            # why: stopped because no executor held it: no result; the redelivery runs it again.
+            log.warning("executor %s: run %s was abandoned: %s", self.name, run.ref.run_id,
+                        result.reason)  # fmt: skip
+            self.journal.end(entry.run_id)
+            return
+        history = await self.runlog.history(run.ref.subject)
+        if not history.finished:
+            attempt = entry.meta.attempt
+            if history.started < attempt:
+                clock = self.runlog.clock
+                event = RunStarted(**run.ref.fields(attempt), pid=result.pid, host_time=clock.now())
+                await self.runlog.append(run, event, f"{attempt}:started")
+            outcome = run_attempt.from_process(result, cancel_reason=result.reason)
+            await self.runlog.store_result(run, attempt, history.tries, outcome)
+            log.info("executor %s: reported run %s from the journal", self.name, run.ref.run_id)
+        run.reported = True
+        self.journal.end(entry.run_id)
+
+
+def run_from(entry: Entry, executor: str) -> Run | None:
+    """The run of a journal entry (None if the entry is torn or its trigger unreadable)."""
+    if entry.meta is None:
+        return None
+    raw = entry.meta.trigger.encode()
+    envelope = decode(raw)
+    if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
+        return None
+    ref = run_attempt.run_ref(envelope.event, executor, fanout=entry.meta.fanout)
+    return Run(ref, envelope.event, envelope.id, raw=raw, fanout=entry.meta.fanout)

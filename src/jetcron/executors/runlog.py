@@ -1,0 +1,175 @@
+"""The runs an executor holds, and what it reads and writes about them in the log.
+
+`Run` is one run in hand; `RunLog` is the executor's I/O on run and schedule subjects: the
+run's history, appends with a msg id per step, the result event, why a run must not start
+(a cancel request, a deleted or paused schedule) and whether a peer's heartbeat holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+from nats.aio.client import Client
+
+from jetcron import ids, subjects
+from jetcron.clock import Clock
+from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated, is_final
+from jetcron.executors import attempt as run_attempt
+from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
+from jetcron.log.heartbeats import ExecutorInfo, list_executors
+from jetcron.log.publisher import PubAck
+from jetcron.log.stream import EventLog
+
+log = logging.getLogger(__name__)
+
+HOLDER_FRESH_INTERVALS = 1.5
+"""A heartbeat older than this many of its intervals does not prove its executor holds a run."""
+
+
+class ExecutorStats(msgspec.Struct, kw_only=True):
+    """Counters since the executor was created."""
+
+    handled: int = 0
+    """Messages processed (any outcome, including deferrals and hand-backs)."""
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    deferred: int = 0
+    duplicates: int = 0
+    """Deliveries of runs that had already finished (or were running here), not run again."""
+    handed_back: int = 0
+    poison: int = 0
+    errors: int = 0
+
+    def count(self, event: ResultEvent, delay: float | None) -> None:
+        """Count a stored result event (and a retry if it asks for one)."""
+        name = run_attempt.counter_name(event)
+        setattr(self, name, getattr(self, name) + 1)
+        if delay is not None:
+            self.retried += 1
+
+
+@dataclass(eq=False)
+class Run:
+    """A run this executor is working on."""
+
+    ref: RunRef
+    trigger: RunTriggered
+    cause: str
+    """Envelope id of the trigger (causation of every event we append)."""
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_reason: str = ""
+    handed_back: bool = False
+    raw: bytes = b""
+    """The trigger as delivered (kept in the journal)."""
+    fanout: bool = False
+    adopted: bool = False
+    """Found running in the journal at start: its job outlived our predecessor."""
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    reported: bool = False
+    claimed: bool = False
+    """Our RunStarted is in the log: this attempt is ours."""
+
+    def request_cancel(self, reason: str) -> None:
+        """An operator or the ticker wants this run stopped."""
+        if not self.cancel.is_set():
+            self.cancel_reason = reason
+            self.cancel.set()
+
+    def hand_back(self) -> None:
+        """Shutdown: stop it and give the trigger back (unless a cancel is already under way)."""
+        if not self.cancel.is_set():
+            self.handed_back = True
+            self.cancel.set()
+
+
+class RunLog:
+    """What one executor reads and appends about its runs."""
+
+    def __init__(
+        self, event_log: EventLog, nc: Client, name: str, clock: Clock, stats: ExecutorStats
+    ) -> None:
+        self.log, self.nc, self.name, self.clock, self.stats = event_log, nc, name, clock, stats
+        self.actor = f"executor:{name}"
+
+    async def history(self, subject: str) -> RunHistory:
+        """The run's history as far as starting an attempt is concerned."""
+        # why: usually a first delivery with nothing on the run subject yet: one direct get
+        # answers it, and a final last event answers a redelivery of a finished run.
+        last = await self.log.last(subject)
+        if last is None:
+            return RunHistory()
+        if is_final(last.event):
+            return RunHistory(finished=True, last_seq=last.seq)
+        events, last_seq = await self.log.load(subject)
+        return msgspec.structs.replace(run_attempt.summarize(events), last_seq=last_seq)
+
+    def envelope(self, run: Run, event: AnyEvent) -> Envelope:
+        """An event of this run as we append it."""
+        return Envelope(
+            id=ids.new_id(), at=self.clock.now(), actor=self.actor, event=event,
+            causation_id=run.cause, correlation_id=run.ref.trigger_run_id,
+        )  # fmt: skip
+
+    async def append(self, run: Run, event: AnyEvent, key: str) -> PubAck:
+        """Append one step of a run; `key` names the step within the run."""
+        # why: the msg id makes a re-sent append (lost ack, redelivery) land only once.
+        envelope = self.envelope(run, event)
+        return await self.log.publish(run.ref.subject, envelope, msg_id=f"{run.ref.run_id}:{key}")
+
+    async def claim(self, run: Run, event: AnyEvent, attempt: int, last_seq: int) -> None:
+        """Append the attempt's RunStarted only if nothing else was appended since `last_seq`."""
+        await self.log.append(
+            run.ref.subject, [self.envelope(run, event)],
+            expected_last_subject_seq=last_seq, msg_id=f"{run.ref.run_id}:{attempt}:started",
+        )  # fmt: skip
+
+    async def store_result(
+        self, run: Run, attempt: int, tries: int, result: RunResult
+    ) -> float | None:
+        """Append the attempt's final (or retrying) event; the retry delay, if any."""
+        event, delay = run_attempt.result_event(
+            run.ref, result, attempt=attempt, tries=tries,
+            retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
+        )  # fmt: skip
+        await self.append(run, event, f"{attempt}:result")
+        self.stats.count(event, delay)
+        return delay
+
+    async def stop_reason(self, run: Run, history: RunHistory | None = None) -> str:
+        """Why a run must not (go on) run: a cancel request or its schedule's state; else ""."""
+        history = history or await self.history(run.ref.subject)
+        if history.cancel_reason is not None:
+            return history.cancel_reason or "cancel requested"
+        subject = subjects.schedule(run.ref.name)
+        last = await self.log.last(subject)
+        if last is None:
+            return ""
+        # why: the last event answers unless it is an update (which leaves the status as it was).
+        if isinstance(last.event, ScheduleUpdated):
+            events = (await self.log.load(subject))[0]
+        else:
+            events = [last]
+        return run_attempt.schedule_stop(run.trigger, events) or ""
+
+    async def held_elsewhere(self, run_id: str) -> str | None:
+        """The live executor (not us) whose heartbeat says it runs this run, if any."""
+        try:
+            infos = await list_executors(self.nc)
+        except Exception:  # noqa: BLE001 - no liveness data: the log's rules decide
+            return None
+        now = self.clock.now()
+
+        def fresh(info: ExecutorInfo) -> bool:
+            # why: a SIGKILLed executor's key lives until its TTL; only a recent beat is a holder.
+            age = (now - info.seen_at).total_seconds() if info.seen_at else float("inf")
+            return age <= HOLDER_FRESH_INTERVALS * info.interval_s
+
+        holders = (i for i in infos if i.name != self.name and run_id in i.running)
+        return next((i.name for i in holders if fresh(i)), None)
