@@ -33,6 +33,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True):
     instance: str = ""
     metrics_port: int | None = None
     snapshot_every: int = 10_000
+    retention_s: int | None = None
+    """How long triggers, fires and run events live (0: forever; None: keep the stream's)."""
 
     def holder(self) -> str:
         """This replica's name in the lease."""
@@ -62,7 +64,7 @@ async def run(
             nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas
         )
         if not await _until_done(
-            "create the log stream", lambda: event_log.ensure_stream(config.replicas), stop
+            "create the log stream", lambda: event_log.ensure_stream(config.replicas, config.retention_s), stop
         ):
             return
         if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):

@@ -66,6 +66,11 @@ def service_ping(service: str) -> str:
     return f"$SRV.PING.{service}"
 
 
+def ages(subject: str) -> bool:
+    """Whether events on this log subject age out under the retention (definitions never do)."""
+    return not subject.startswith(f"{PREFIX}.sched.")
+
+
 def schedule(name: str) -> str:
     """The aggregate subject of a schedule."""
     return f"{PREFIX}.sched.{token(name)}"

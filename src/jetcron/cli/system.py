@@ -158,6 +158,32 @@ async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth
                 )
 
 
+RetentionOpt = typer.Option(
+    None,
+    "--retention",
+    help="How long triggers, fires and run events (with their output) stay in the log, "
+    "e.g. 30d; 'forever' keeps them. Definitions and their audit always stay. "
+    "Default: keep the log's current setting (a new log keeps everything).",
+)
+
+
+def parse_retention(text: str | None) -> int | None:
+    """--retention as whole seconds (0: forever), or None when not given."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("0", "forever", "off", "none"):
+        return 0
+    from jetcron.domain.spec import parse_duration
+
+    try:
+        seconds = int(parse_duration(text).total_seconds())
+    except ValueError as err:
+        raise InvalidInput(f"--retention: {err}") from None
+    if seconds < 1:
+        raise InvalidInput(f"--retention {text!r}: at least 1s, or 'forever'")
+    return seconds
+
+
 def default_journal(name: str) -> Path:
     """An executor's journal directory: per user and executor name, like other state."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -200,9 +226,12 @@ def up(
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", help="Serve Prometheus metrics on this port."
     ),
+    retention: str | None = RetentionOpt,
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
-    config = service.ServiceConfig(metrics_port=metrics_port)
+    config = service.ServiceConfig(
+        metrics_port=metrics_port, retention_s=parse_retention(retention)
+    )
     executor_name = None if no_executor else socket.gethostname()
     with contextlib.ExitStack() as stack:
         if not server:
@@ -251,11 +280,13 @@ def serve(
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", help="Serve Prometheus metrics on this port."
     ),
+    retention: str | None = RetentionOpt,
 ) -> None:
     """Run a scheduler replica against an existing NATS (run two or more for HA)."""
     config = service.ServiceConfig(
-        replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port
-    )
+        replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port,
+        retention_s=parse_retention(retention),
+    )  # fmt: skip
     asyncio.run(
         _serve_and_execute(
             ConnectOptions(servers=server, creds=creds, name="jetcron-serve"),

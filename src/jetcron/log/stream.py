@@ -23,10 +23,19 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_S = 600.0
 """Dedupe window for Nats-Msg-Id: longer than any ticker hand-over we tolerate."""
+RETENTION_KEY = "jetcron.retention_s"
+"""Stream metadata: how long triggers, fires and run events live (0 or absent: forever)."""
 
 
-def stream_config(name: str = subjects.STREAM, replicas: int = 1) -> StreamConfig:
-    """The log's stream: file storage, limits retention, immutable history."""
+def stream_config(
+    name: str = subjects.STREAM, replicas: int = 1, retention_s: int | None = None
+) -> StreamConfig:
+    """The log's stream: file storage, immutable history, per-message TTL for what ages.
+
+    why one stream with per-message TTL rather than a stream per class: every fold needs one
+    order across schedule and run events; definitions carry no TTL and so live forever.
+    """
+    metadata = {RETENTION_KEY: str(retention_s)} if retention_s is not None else None
     return StreamConfig(
         name=name,
         description="jetcron event log: schedules, triggers, fires and runs",
@@ -40,6 +49,8 @@ def stream_config(name: str = subjects.STREAM, replicas: int = 1) -> StreamConfi
         deny_purge=True,
         allow_direct=True,
         allow_atomic=True,
+        allow_msg_ttl=True,
+        metadata=metadata,
     )
 
 
@@ -51,6 +62,8 @@ class EventLog:
         self.js = nc.jetstream()
         self.stream = stream
         self.publisher = Publisher(nc, window=window)
+        self.retention_s: int | None = None
+        """TTL of triggers, fires and run events (None: forever), from the stream's metadata."""
 
     async def open(self, *, create: bool = True, replicas: int = 1) -> EventLog:
         """Start the publisher and (by default) create or update the stream idempotently."""
@@ -63,23 +76,51 @@ class EventLog:
         """Stop the publisher."""
         await self.publisher.close()
 
-    async def ensure_stream(self, replicas: int = 1) -> None:
-        """Create the stream, or update it to our config; idempotent."""
-        config = stream_config(self.stream, replicas)
+    async def ensure_stream(self, replicas: int = 1, retention_s: int | None = None) -> None:
+        """Create the stream, or update it to our config; idempotent.
+
+        `retention_s` (0: forever) is set by the scheduler service; None keeps what the stream
+        has, so an executor or a CLI never changes it.
+        """
+        config = stream_config(self.stream, replicas, retention_s)
         try:
             info = await self.js.stream_info(self.stream)
         except NotFoundError:
             await self.js.add_stream(config)
             log.info("created stream %s (R%d)", self.stream, replicas)
+            self._retention_from(config.metadata)
             return
         except Exception as err:
             raise InfrastructureError(f"cannot reach JetStream: {err}") from err
+        ours = {k: v for k, v in (info.config.metadata or {}).items() if not k.startswith("_nats")}
+        wanted = ours | (config.metadata or {})
         if (
             set(info.config.subjects or []) != set(config.subjects or [])
             or not info.config.allow_atomic
+            or not info.config.allow_msg_ttl
+            or wanted != ours
         ):
             config.num_replicas = info.config.num_replicas
+            config.metadata = wanted
             await self.js.update_stream(config)
+            if wanted != ours:
+                log.info(
+                    "stream %s: retention of runs now %s", self.stream, wanted.get(RETENTION_KEY)
+                )
+        self._retention_from(wanted)
+
+    async def load_retention(self) -> int | None:
+        """Read the retention from the stream (for processes that do not create it)."""
+        info = await self.js.stream_info(self.stream)
+        self._retention_from(info.config.metadata)
+        return self.retention_s
+
+    def _retention_from(self, metadata: dict[str, str] | None) -> None:
+        value = int((metadata or {}).get(RETENTION_KEY) or 0)
+        self.retention_s = value or None
+
+    def _ttl(self, subject: str) -> int | None:
+        return self.retention_s if self.retention_s and subjects.ages(subject) else None
 
     async def append(
         self,
@@ -93,7 +134,7 @@ class EventLog:
         if not envelopes:
             return []
         if len(envelopes) == 1:
-            headers = _headers(envelopes[0], msg_id, expected_last_subject_seq)
+            headers = _headers(envelopes[0], msg_id, expected_last_subject_seq, self._ttl(subject))
             ack = await self.publisher.publish(subject, encode(envelopes[0]), headers)
             return [ack.seq]
         return await self._append_batch(subject, envelopes, expected_last_subject_seq, msg_id)
@@ -107,8 +148,9 @@ class EventLog:
         ack: PubAck | None = None
         for i, envelope in enumerate(envelopes, start=1):
             headers = _headers(
-                envelope, f"{msg_id}:{i}" if msg_id else None, expected if i == 1 else None
-            )
+                envelope, f"{msg_id}:{i}" if msg_id else None, expected if i == 1 else None,
+                self._ttl(subject),
+            )  # fmt: skip
             headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(i)}
             if i < last:
                 await self.publisher.send(subject, encode(envelope), headers)
@@ -123,15 +165,19 @@ class EventLog:
     ) -> PubAck:
         """Bulk path: pipelined, bounded window, retried under the same Nats-Msg-Id."""
         return await self.publisher.publish(
-            subject, encode(envelope), _headers(envelope, msg_id or envelope.id, None)
-        )
+            subject, encode(envelope),
+            _headers(envelope, msg_id or envelope.id, None, self._ttl(subject)),
+        )  # fmt: skip
 
     async def publish_many(
         self, items: Sequence[tuple[str, Envelope, str]]
     ) -> list[PubAck | Exception]:
         """Bulk path for (subject, envelope, msg id) items: pipelined, results in order."""
         return await self.publisher.publish_many(
-            [(subject, encode(env), _headers(env, msg_id, None)) for subject, env, msg_id in items]
+            [
+                (subject, encode(env), _headers(env, msg_id, None, self._ttl(subject)))
+                for subject, env, msg_id in items
+            ]
         )
 
     async def load(self, subject: str) -> tuple[list[StoredEvent], int]:
@@ -189,8 +235,12 @@ class EventLog:
         return int(info.state.last_seq)
 
 
-def _headers(envelope: Envelope, msg_id: str | None, expected: int | None) -> dict[str, str]:
+def _headers(
+    envelope: Envelope, msg_id: str | None, expected: int | None, ttl_s: int | None = None
+) -> dict[str, str]:
     headers = {"Nats-Msg-Id": msg_id or envelope.id}
     if expected is not None:
         headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+    if ttl_s:
+        headers["Nats-TTL"] = f"{ttl_s}s"  # why: per-message TTL (ADR-43): this event ages out
     return headers

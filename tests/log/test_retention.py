@@ -1,0 +1,58 @@
+"""Retention by class: triggers, fires and run events age out (per-message TTL); definitions stay."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from nats.aio.client import Client
+
+from jetcron import ids, subjects
+from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.events import Envelope, RunTriggered, ScheduleCreated
+from jetcron.log.stream import EventLog
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+def envelope(event: object) -> Envelope:
+    return Envelope(id=ids.new_id(), at=NOW, actor="test", event=event)  # type: ignore[arg-type]
+
+
+def created() -> ScheduleCreated:
+    definition = ScheduleDefinition(spec="@every 1h", job=Job(command=["true"]))
+    return ScheduleCreated(schedule_id="s1", name="keep", version=1, definition=definition)
+
+
+def trigger() -> RunTriggered:
+    return RunTriggered(
+        schedule_id="s1", name="keep", fire_id="f1", fire_time=NOW, run_id="r1", version=1,
+        target="default", job=Job(command=["true"]),
+    )  # fmt: skip
+
+
+async def test_run_events_expire_and_definitions_stay(nc: Client) -> None:
+    log = await EventLog(nc).open(create=False)
+    await log.ensure_stream(retention_s=1)
+    assert log.retention_s == 1
+    await log.append(subjects.schedule("keep"), [envelope(created())])
+    await log.publish(subjects.trigger("default"), envelope(trigger()))
+    await log.publish(subjects.run("keep", "r1"), envelope(trigger()))
+    await asyncio.sleep(2.5)
+    left = [s.subject async for batch in log.read() for s in batch]
+    assert left == [subjects.schedule("keep")]
+    await log.close()
+
+
+async def test_only_the_scheduler_sets_the_retention_others_read_it(nc: Client) -> None:
+    service = await EventLog(nc).open(create=False)
+    await service.ensure_stream(retention_s=30 * 86400)
+    executor = await EventLog(nc).open()  # creates nothing new, changes nothing
+    assert executor.retention_s == 30 * 86400
+    cli = await EventLog(nc).open(create=False)
+    assert await cli.load_retention() == 30 * 86400
+    await service.ensure_stream(retention_s=0)  # forever
+    assert service.retention_s is None
+    assert await cli.load_retention() is None
+    for log in (service, executor, cli):
+        await log.close()
