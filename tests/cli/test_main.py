@@ -42,7 +42,7 @@ try:
     main()
 except SystemExit:
     pass
-print(sorted(m for m in ("nats", "asyncio", "jetcron.client", "jetcron.scheduler") if m in sys.modules))
+print(sorted(m for m in ("nats", "asyncio", "pydantic", "rich", "jetcron.client") if m in sys.modules))
 """
 
 
@@ -55,3 +55,11 @@ def test_commands_that_need_no_server_import_no_nats(args: list[str]) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_plain_values_are_converted_without_pydantic_and_bad_ones_say_so() -> None:
+    bad = runner.invoke(main.app, ["preview", "@daily", "-n", "two"])
+    good = runner.invoke(main.app, ["preview", "@daily", "-n", "2", "--json"])
+
+    assert bad.exit_code == 2 and "'two' is not a valid integer." in bad.output
+    assert good.exit_code == 0 and good.stdout.count('"utc"') == 2

@@ -10,10 +10,10 @@ import importlib
 from typing import Any
 
 import typer
-from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.core import TyperGroup
 
 from jetcron import __version__
-from jetcron.cli import context
+from jetcron.cli import context, tweaks
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedule": ("jetcron.cli.schedule:app", "Schedules", "Create, change and inspect schedules."),
@@ -96,34 +96,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 """Command name -> (module:attribute, help panel, summary); the summary is the first line of
 the command's own help (a test keeps them equal), shown by `jetcron --help` without importing it."""
 
-_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "datetime": "TIME"}
-
-
-def type_in_words(param: TyperOption | TyperArgument) -> str:
-    """How help names a parameter's type: TEXT, INTEGER, a|b|c; nothing for a flag."""
-    if isinstance(param, TyperOption) and (param.is_flag or param.count):
-        return ""
-    desc = param.type_descriptor
-    if desc.is_choice:
-        return "|".join(str(c) for c in desc.choices or ())
-    annotation = desc.annotation
-    inner = getattr(annotation, "__args__", None) if desc.is_list else None
-    name = getattr(inner[0] if inner else annotation, "__name__", str(annotation))
-    return _WORDS.get(name, name.upper())
-
-
-def _types_in_words() -> None:
-    # why: typer prints `<bool>`, `<str>`, `<int>` in help; say TEXT, INTEGER, a|b, and
-    # nothing for a flag. Typer offers no per-parameter class, so this is set once, here.
-    setattr(TyperOption, "display_type", lambda self, ctx: type_in_words(self))  # noqa: B010
-    setattr(TyperArgument, "display_type", lambda self, ctx: type_in_words(self))  # noqa: B010
-
-
-_types_in_words()
+tweaks.apply()
 
 
 def polish(command: Any) -> Any:
-    """Add the global options to every command (and subcommand) that lacks them."""
+    """Plain help, and the global options on every command (and subcommand) that lacks them."""
+    # why: rich help imports rich and markdown-it (~75 ms); click's plain help says the same
+    command.rich_markup_mode = None
     subcommands = getattr(command, "commands", None)
     if subcommands is not None:
         for sub in subcommands.values():
@@ -186,6 +165,7 @@ app = typer.Typer(
     help="Event-sourced cron on NATS JetStream. Start locally with `jetcron up`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=True,
 )
 

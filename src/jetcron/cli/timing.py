@@ -22,7 +22,7 @@ from jetcron.cli.common import (
 )
 from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
-from jetcron.projections.limits import DUE_MAX
+from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
 
 def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
@@ -72,7 +72,7 @@ def due(
         "1h", "--within", metavar="DURATION", help="Look this far ahead, e.g. 15m, 1h, 1d."
     ),
     limit: int = typer.Option(
-        100, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
+        DUE_LIMIT, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
