@@ -20,7 +20,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def test_the_listing_says_what_each_command_says_of_itself(name: str) -> None:
     loaded = main.load(name)
 
-    assert main.COMMANDS[name][2] == (loaded.help or "").strip().splitlines()[0]
+    assert main.COMMANDS[name][1] == (loaded.help or "").strip().splitlines()[0]
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,6 @@ from typer._click.globals import get_current_context
 
 DEFAULT_SERVER = "nats://127.0.0.1:4222"
 """What an empty --server means (connect.DEFAULT_URL; kept here so help needs no nats import)."""
-PANEL = "Global options"
-"""Help panel of the options every command accepts."""
 
 
 @dataclass
@@ -70,7 +68,6 @@ def server_option(callback: Any = inherit) -> Any:
         callback=callback,
         metavar="URL",
         help=f"NATS server URL(s), comma-separated (default {DEFAULT_SERVER}).",
-        rich_help_panel=PANEL,
     )
 
 
@@ -83,7 +80,6 @@ def creds_option(callback: Any = inherit) -> Any:
         callback=callback,
         metavar="FILE",
         help="NATS user credentials file.",
-        rich_help_panel=PANEL,
     )
 
 
@@ -96,7 +92,6 @@ def actor_option(callback: Any = inherit) -> Any:
         callback=callback,
         metavar="NAME",
         help="Who is doing this (default $USER@hostname); shown by `jetcron audit`.",
-        rich_help_panel=PANEL,
     )
 
 

@@ -15,85 +15,70 @@ from typer.core import TyperGroup
 from jetcron import __version__
 from jetcron.cli import context, tweaks
 
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "schedule": ("jetcron.cli.schedule:app", "Schedules", "Create, change and inspect schedules."),
+COMMANDS: dict[str, tuple[str, str]] = {
+    "schedule": ("jetcron.cli.schedule:app", "Create, change and inspect schedules."),
     "preview": (
         "jetcron.cli.timing:preview",
-        "Schedules",
         "Show the next fire times of a spec (offline; no server needed).",
     ),
     "due": (
         "jetcron.cli.timing:due",
-        "Schedules",
         "Upcoming fires across all active schedules, soonest first.",
     ),
     "apply": (
         "jetcron.cli.files:apply",
-        "Schedules",
         "Make the live schedules what the files say: a field left out takes its default.",
     ),
     "export": (
         "jetcron.cli.files:export",
-        "Schedules",
         "Print schedules as JSON in the format `jetcron apply` reads (defaults left out).",
     ),
     "runs": (
         "jetcron.cli.runs:app",
-        "Runs and views",
         "Run history, output, and runs as they happen.",
     ),
     "health": (
         "jetcron.cli.views:health",
-        "Runs and views",
         "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",
     ),
     "audit": (
         "jetcron.cli.views:audit",
-        "Runs and views",
         "Every change: when, who, why, and what changed.",
     ),
     "stats": (
         "jetcron.cli.views:stats",
-        "Runs and views",
         "Run statistics per schedule, per executor and overall.",
     ),
     "status": (
         "jetcron.cli.views:status",
-        "Runs and views",
         "The system at a glance: log, views, schedules, runs in flight, executors.",
     ),
     "executors": (
         "jetcron.cli.views:executors",
-        "Runs and views",
         "Executors online now (from their heartbeats).",
     ),
     "actions": (
         "jetcron.cli.views:actions",
-        "Runs and views",
         "Actions the executors online now can run, and who offers them.",
     ),
     "replay": (
         "jetcron.cli.views:replay",
-        "Runs and views",
         "Rebuild state from the log, client-side (audits, `--as-of`, `--verify`).",
     ),
     "up": (
         "jetcron.cli.system:up",
-        "Processes",
         "Start everything locally: nats-server (JetStream), the scheduler service and an executor.",
     ),
     "serve": (
         "jetcron.cli.system:serve",
-        "Processes",
         "Run a scheduler replica against an existing NATS (run two or more for HA).",
     ),
     "executor": (
         "jetcron.cli.system:executor",
-        "Processes",
         "Run an executor on this host: take the triggers for its targets and run them.",
     ),
 }
-"""Command name -> (module:attribute, help panel, summary); the summary is the first line of
+"""Command name -> (module:attribute, summary), in the order help lists them; the summary is the first line of
 the command's own help (a test keeps them equal), shown by `jetcron --help` without importing it."""
 
 tweaks.apply()
@@ -115,7 +100,7 @@ def polish(command: Any) -> Any:
 
 def load(name: str) -> Any:
     """The click command of one entry of COMMANDS, imported now."""
-    target, panel, _ = COMMANDS[name]
+    target, _ = COMMANDS[name]
     module, attr = target.split(":")
     obj = getattr(importlib.import_module(module), attr)
     if isinstance(obj, typer.Typer):
@@ -125,7 +110,6 @@ def load(name: str) -> Any:
         single.command(name)(obj)
         command = typer.main.get_command(single)
     command.name = name
-    command.rich_help_panel = panel
     return polish(command)
 
 
@@ -142,10 +126,7 @@ class LazyGroup(TyperGroup):
         if cmd_name not in COMMANDS:
             return None
         if self._listing:
-            _, panel, summary = COMMANDS[cmd_name]
-            stub = TyperGroup(name=cmd_name, help=summary)
-            stub.rich_help_panel = panel
-            return stub
+            return TyperGroup(name=cmd_name, help=COMMANDS[cmd_name][1])
         loaded = self.__dict__.setdefault("_loaded", {})
         if cmd_name not in loaded:
             loaded[cmd_name] = load(cmd_name)
