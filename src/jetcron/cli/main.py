@@ -78,8 +78,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run an executor on this host: take the triggers for its targets and run them.",
     ),
 }
-"""Command name -> (module:attribute, summary), in the order help lists them; the summary is the first line of
-the command's own help (a test keeps them equal), shown by `jetcron --help` without importing it."""
+"""Command name -> (module:attribute, summary), in the order help lists them. The summary is
+the first line of the command's own help (a test keeps them equal), shown by `jetcron --help`
+without importing the command."""
 
 tweaks.apply()
 
