@@ -7,6 +7,7 @@ This module imports nothing but typer, so `jetcron --help` stays fast.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,8 +96,12 @@ def actor_option(callback: Any = inherit) -> Any:
     )
 
 
-def global_params() -> list[Any]:
-    """Fresh click parameters for the global options, to add to a command that lacks them."""
+@functools.cache
+def global_params() -> tuple[Any, ...]:
+    """Click parameters for the global options, to add to a command that lacks them.
+
+    One set serves every command: a parameter keeps no state of its own between invocations.
+    """
 
     def holder(
         server: str = server_option(remember),
@@ -107,7 +112,7 @@ def global_params() -> list[Any]:
 
     app = typer.Typer(add_completion=False)
     app.command()(holder)
-    params = list(typer.main.get_command(app).params)
+    params = tuple(typer.main.get_command(app).params)
     for p in params:
         p.expose_value = False  # why: the command's function does not take them; context does
     return params
