@@ -96,8 +96,11 @@ def serve(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def measure(url: str, rounds: int, schedules: int, tmp: Path) -> dict[str, float]:
     """Every figure against the nats-server at url."""
-    env = {**os.environ, "NATS_URL": url}
+    env = {**os.environ, "NATS_URL": url, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
     env.pop("JETCRON_LOG_LEVEL", None)
+    # why: an installed jetcron runs from bytecode; with PYTHONDONTWRITEBYTECODE every module
+    # would be compiled from source on every run. The warm-up writes it (outside the tree).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cli = jetcron_argv()
     proc = serve(url, env, tmp / "serve.log")
     try:
