@@ -500,7 +500,9 @@ async def test_killed_executor_run_is_completed_by_another(
         victim.send_signal(signal.SIGKILL)
         await asyncio.wait_for(victim.wait(), 5)
         survivor = Executor(nc, config("survivor", targets=["kpool"]))
-        assert await survivor.run_burst(15) == 1
+        # why: the survivor first holds off until the victim's job can no longer be running
+        # (its supervisor stops it within the orphan window): a few naks, then the run
+        assert await survivor.run_burst(15) >= 1
     finally:
         if victim.returncode is None:
             victim.kill()

@@ -65,6 +65,10 @@ def stored(*events: Any, at: datetime = T0) -> list[StoredEvent]:
     ]
 
 
+BY_PI: dict[str, Any] = {"started_by": "pi", "started_at": T0 + timedelta(seconds=1)}
+"""Who started the last attempt, and when (the first event `stored` makes is at T0 + 1 s)."""
+
+
 def started(attempt: int = 1) -> RunStarted:
     return RunStarted(**REF.fields(attempt))
 
@@ -108,18 +112,18 @@ def test_run_vars() -> None:
         pytest.param([], RunHistory(), id="empty"),
         pytest.param(
             [started(), failed(1, T0)],
-            RunHistory(started=1, failures=1, not_before=T0),
+            RunHistory(started=1, failures=1, not_before=T0, **BY_PI),
             id="retrying",
         ),
         pytest.param(
-            [started(), failed(1)], RunHistory(started=1, finished=True), id="failed-final"
+            [started(), failed(1)], RunHistory(started=1, finished=True, **BY_PI), id="failed-final"
         ),
         pytest.param(
             [started(), RunSucceeded(**REF.fields(1))],
-            RunHistory(started=1, finished=True),
+            RunHistory(started=1, finished=True, **BY_PI),
             id="ok",
         ),
-        pytest.param([started()], RunHistory(started=1), id="lost-attempt"),
+        pytest.param([started()], RunHistory(started=1, **BY_PI), id="lost-attempt"),
         pytest.param([RunLost(**REF.fields(1))], RunHistory(finished=True), id="lost"),
         pytest.param(
             [RunCancelRequested(schedule_id="s1", name="backup.db", run_id="r1", reason="overlap")],
@@ -307,3 +311,41 @@ def test_cancelled_is_final() -> None:
         now=T0,
     )
     assert isinstance(event, RunCancelled) and event.reason == "overlap" and delay is None
+
+
+# -- hold off: never start a second copy while the first may still run ---------------------------
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+SAFE = 13.0
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def peer(name: str, beat_ago: float, running: tuple[str, ...] = (), fresh: bool = True) -> Any:
+    return run_attempt.Peer(name, ago(beat_ago), ago(beat_ago), frozenset(running), fresh)
+
+
+def begun(by: str, seconds_ago: float) -> RunHistory:
+    return RunHistory(started=1, started_by=by, started_at=ago(seconds_ago))
+
+
+@pytest.mark.parametrize(
+    ("history", "peers", "wait"),
+    [
+        pytest.param(begun("b", 60), [peer("b", 1, ("r1",))], SAFE, id="holder-lists-it"),
+        pytest.param(RunHistory(), [], 0.0, id="nothing-started"),
+        pytest.param(begun("a", 1), [], 0.0, id="our-own-attempt-journal-decides"),
+        pytest.param(begun("b", 10), [peer("b", 2)], 0.0, id="owner-beat-since-without-it"),
+        pytest.param(begun("b", 2), [peer("b", 4)], SAFE - 2, id="owner-not-beaten-since"),
+        pytest.param(begun("b", 600), [], 0.0, id="owner-gone-long-ago"),
+        pytest.param(begun("b", 2), [], SAFE - 2, id="owner-gone-just-after-start"),
+        pytest.param(
+            begun("b", 600), [peer("b", 3, fresh=False)], SAFE - 3, id="owner-died-just-now"
+        ),
+    ],
+)
+def test_hold_off(history: RunHistory, peers: list[Any], wait: float) -> None:
+    got = run_attempt.hold_off("r1", history, peers, NOW, me="a", safe_s=SAFE)
+    assert got == pytest.approx(wait)

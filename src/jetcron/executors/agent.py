@@ -251,7 +251,7 @@ class Executor:
                 )
                 run.request_cancel("schedule deleted")
 
-    async def _may_be_held(self, run: Run) -> float:
+    async def _may_be_held(self, run: Run, history: RunHistory) -> float:
         """Seconds to wait before looking again if another executor may hold this run; else 0."""
         beat = self._beat
         settle = HOLDER_FRESH_INTERVALS * self.config.heartbeat_s
@@ -264,11 +264,21 @@ class Executor:
                 run.ref.run_id,
             )
             return self.config.heartbeat_s
-        holder = await self.runs_log.held_elsewhere(run.ref.run_id)
-        if holder is None:
-            return 0.0
-        log.info("executor %s: %s still runs on %s", self.config.name, run.ref.run_id, holder)
-        return self.config.ack_wait_s / 2
+        try:
+            peers = await self.runs_log.peers()
+        except Exception:  # noqa: BLE001 - no liveness data: look again shortly
+            return self.config.heartbeat_s
+        c = self.config
+        # why: an unadopted job is stopped within (ORPHAN + GRACE) × ack_wait of its executor's
+        # death, which is at most one heartbeat interval after its last beat.
+        safe = (ORPHAN_SHARE + GRACE_SHARE) * c.ack_wait_s + c.heartbeat_s + 1.0
+        wait = run_attempt.hold_off(
+            run.ref.run_id, history, peers, self.clock.now(), me=c.name, safe_s=safe
+        )
+        if wait:
+            log.info("executor %s: %s may still run elsewhere; looking again in %.1fs",
+                     c.name, run.ref.run_id, wait)  # fmt: skip
+        return wait
 
     # -- one message ---------------------------------------------------------------------------
 
@@ -335,7 +345,7 @@ class Executor:
         elif reason := await self.runs_log.stop_reason(run, history):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
         elif run_attempt.maybe_running(history, _redelivered(msg)) and (
-            wait := await self._may_be_held(run)
+            wait := await self._may_be_held(run, history)
         ):
             # why: a redelivery after an outage or a crash: the copy that got it first may
             # still run (adopted, or finishing while NATS was away). Never start a second one.

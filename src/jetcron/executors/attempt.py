@@ -121,6 +121,10 @@ class RunHistory(msgspec.Struct, kw_only=True):
     """`next_retry_at` of the last failure, if no attempt started since."""
     last_seq: int = 0
     """The run subject's last sequence as read: starting an attempt appends with this CAS."""
+    started_by: str = ""
+    """The executor of the last RunStarted."""
+    started_at: datetime | None = None
+    """When the last attempt started (its executor's clock)."""
 
     @property
     def attempt(self) -> int:
@@ -141,6 +145,7 @@ def summarize(events: Sequence[StoredEvent]) -> RunHistory:
         if isinstance(event, RunStarted):
             h.started += 1
             h.deferrals, h.first_deferral_at, h.not_before = 0, None, None
+            h.started_by, h.started_at = event.executor, stored.envelope.at
         elif isinstance(event, RunDeferred):
             h.deferrals += 1
             h.first_deferral_at = h.first_deferral_at or stored.envelope.at
@@ -206,6 +211,48 @@ def maybe_running(history: RunHistory, redelivered: bool) -> bool:
     if history.started > history.failures:
         return True
     return redelivered and history.started == 0 and history.deferrals == 0
+
+
+class Peer(msgspec.Struct, frozen=True):
+    """What a heartbeat says about one other executor."""
+
+    name: str
+    seen_at: datetime
+    """When its last beat was stored (server clock)."""
+    taken_at: datetime
+    """When that beat's list of running runs was taken (its own clock, like its RunStarted)."""
+    running: frozenset[str]
+    fresh: bool
+    """Its last beat is recent enough (HOLDER_FRESH_INTERVALS of its interval)."""
+
+
+def hold_off(
+    run_id: str,
+    history: RunHistory,
+    peers: Sequence[Peer],
+    now: datetime,
+    *,
+    me: str,
+    safe_s: float,
+) -> float:
+    """Seconds to wait before an earlier attempt of this run can no longer be running; 0: go.
+
+    - a peer whose fresh heartbeat lists the run holds it: wait;
+    - the executor of the last attempt took a beat after that start without listing the run:
+      it let go (it finished, handed back or abandoned the job): go;
+    - otherwise that executor may just not have beaten yet, or have died a moment ago, with its
+      job still under its supervisor (stopped within ORPHAN+GRACE shares of ack_wait of its
+      death): wait until `safe_s` after the later of the start and its last beat.
+    """
+    if any(p.fresh and run_id in p.running for p in peers):
+        return safe_s
+    if not history.started_by or history.started_at is None or history.started_by == me:
+        return 0.0  # why: our own earlier attempt: our journal says whether we still hold it
+    owner = next((p for p in peers if p.name == history.started_by), None)
+    if owner is not None and owner.fresh and owner.taken_at > history.started_at:
+        return 0.0
+    since = max(history.started_at, owner.seen_at if owner is not None else history.started_at)
+    return max(0.0, safe_s - (now - since).total_seconds())
 
 
 def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> str | None:

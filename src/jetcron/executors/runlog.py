@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import msgspec
 from nats.aio.client import Client
@@ -158,18 +159,15 @@ class RunLog:
             events = [last]
         return run_attempt.schedule_stop(run.trigger, events) or ""
 
-    async def held_elsewhere(self, run_id: str) -> str | None:
-        """The live executor (not us) whose heartbeat says it runs this run, if any."""
-        try:
-            infos = await list_executors(self.nc)
-        except Exception:  # noqa: BLE001 - no liveness data: the log's rules decide
-            return None
+    async def peers(self) -> list[run_attempt.Peer]:
+        """The other executors' heartbeats, as the hold-off rule reads them."""
         now = self.clock.now()
 
-        def fresh(info: ExecutorInfo) -> bool:
-            # why: a SIGKILLed executor's key lives until its TTL; only a recent beat is a holder.
-            age = (now - info.seen_at).total_seconds() if info.seen_at else float("inf")
-            return age <= HOLDER_FRESH_INTERVALS * info.interval_s
+        def peer(info: ExecutorInfo) -> run_attempt.Peer:
+            seen = info.seen_at or datetime.min.replace(tzinfo=UTC)
+            # why: a SIGKILLed executor's key lives until its TTL; only a recent beat counts.
+            fresh = (now - seen).total_seconds() <= HOLDER_FRESH_INTERVALS * info.interval_s
+            taken = info.host_time or seen
+            return run_attempt.Peer(info.name, seen, taken, frozenset(info.running), fresh)
 
-        holders = (i for i in infos if i.name != self.name and run_id in i.running)
-        return next((i.name for i in holders if fresh(i)), None)
+        return [peer(i) for i in await list_executors(self.nc) if i.name != self.name]
