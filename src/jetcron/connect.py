@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client, Server
 
-from jetcron.errors import InfrastructureError
+from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import connection_lost
 
@@ -85,9 +85,9 @@ def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str
         kwargs |= {"ping_interval": 10, "max_outstanding_pings": 3}
         kwargs["reconnect_to_server_handler"] = _next_server
     if opts.creds or os.environ.get("NATS_CREDS"):
-        kwargs["user_credentials"] = opts.creds or os.environ["NATS_CREDS"]
+        kwargs["user_credentials"] = _readable(opts.creds or os.environ["NATS_CREDS"], "creds")
     if opts.nkey or os.environ.get("NATS_NKEY"):
-        kwargs["nkeys_seed"] = opts.nkey or os.environ["NATS_NKEY"]
+        kwargs["nkeys_seed"] = _readable(opts.nkey or os.environ["NATS_NKEY"], "nkey")
     if (tls := _tls(opts)) is not None:
         kwargs["tls"] = tls
     return kwargs
@@ -165,3 +165,12 @@ async def close(nc: Client) -> None:
         await nc.close()
     except Exception as err:  # noqa: BLE001 - we are on the way out; the cause matters, not this
         log.debug("closing the NATS connection: %s", err or type(err).__name__)
+
+
+def _readable(path: str, what: str) -> str:
+    """The path of a credentials file, or InvalidInput naming it (nats-py would not say)."""
+    # why: nats-py reads creds lazily, only if the server asks: a typo'd path would go unnoticed
+    # against a server without auth and fail obscurely against one with it.
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise InvalidInput(f"--{what} {path}: no such readable file")
+    return path

@@ -217,6 +217,7 @@ async def test_output_cap_truncates(nc: Client, event_log: EventLog) -> None:
     done = evs[-1]
     assert isinstance(done, RunSucceeded)
     assert done.output.stdout == "x" * 100 and done.output.stdout_truncated
+    assert done.output.stdout_size == 5000  # why: the marker can say how much was cut
 
 
 async def test_env_has_the_run_variables(nc: Client, event_log: EventLog) -> None:

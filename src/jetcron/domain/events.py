@@ -133,6 +133,9 @@ class RunOutput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, g
     stderr: str = ""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    stdout_size: int = 0
+    """Bytes the job wrote to stdout in all (0: not recorded, or nothing written)."""
+    stderr_size: int = 0
 
 
 class RunStarted(RunEvent, frozen=True, kw_only=True, tag="run.started"):

@@ -369,6 +369,9 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
         stderr=result.stderr,
         stdout_truncated=result.stdout_truncated,
         stderr_truncated=result.stderr_truncated,
+        # why: sizes only where output was cut: they tell how much is missing, and cost nothing
+        stdout_size=result.stdout_size if result.stdout_truncated else 0,
+        stderr_size=result.stderr_size if result.stderr_truncated else 0,
     )
     common: dict[str, Any] = {
         "exit_code": result.exit_code,

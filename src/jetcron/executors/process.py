@@ -47,6 +47,9 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     stderr: str = ""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    stdout_size: int = 0
+    """Bytes written in all (the capture keeps the first `output_cap`)."""
+    stderr_size: int = 0
     duration_s: float
     pid: int | None = None
 
@@ -205,8 +208,8 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
         r = msgspec.json.decode((run_dir / "result.json").read_bytes())
     except (OSError, msgspec.DecodeError):
         r = {"ending": "abandoned", "reason": "the run's supervisor died without a result"}
-    out, out_cut = _capture(run_dir / "stdout", cap)
-    err, err_cut = _capture(run_dir / "stderr", cap)
+    out, out_size = _capture(run_dir / "stdout", cap)
+    err, err_size = _capture(run_dir / "stderr", cap)
     ending = r.get("ending", "exited")
     if ending == "abandoned" and r.get("reason"):
         err = (err + "\n" if err else "") + f"jetcron: {r['reason']}"
@@ -214,7 +217,8 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
         exit_code=r.get("exit_code"), signal=r.get("signal"),
         timed_out=ending == "timed_out", cancelled=ending in ("cancelled", "killed"),
         abandoned=ending == "abandoned", reason=r.get("reason", ""), stdout=out, stderr=err,
-        stdout_truncated=out_cut, stderr_truncated=err_cut,
+        stdout_truncated=out_size > cap, stderr_truncated=err_size > cap,
+        stdout_size=out_size, stderr_size=err_size,
         duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"),
     )  # fmt: skip
 
@@ -233,14 +237,15 @@ def kill_leftovers(run_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _capture(path: Path, cap: int) -> tuple[str, bool]:
-    """The first `cap` bytes of an output file as text, and whether there was more."""
+def _capture(path: Path, cap: int) -> tuple[str, int]:
+    """The first `cap` bytes of an output file as text, and the file's whole size."""
     try:
         with open(path, "rb") as f:
-            data = f.read(cap + 1)
+            data = f.read(cap)
+            size = os.fstat(f.fileno()).st_size
     except OSError:
-        return "", False
-    return data[:cap].decode("utf-8", errors="replace"), len(data) > cap
+        return "", 0
+    return data.decode("utf-8", errors="replace"), size
 
 
 def _spawn_failure(run_dir: Path, spec: JobSpec) -> ProcessResult:
