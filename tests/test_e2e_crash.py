@@ -85,3 +85,31 @@ def test_ctrl_c_waits_for_a_running_job_and_a_second_ctrl_c_stops_it_now(
     up.proc.send_signal(signal.SIGINT)
     up.proc.wait(15)
     assert not alive(pid)
+
+
+def test_up_starts_its_own_server_even_with_nats_url_exported(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from test_e2e import ENV
+
+    require_nats_server()
+    port = free_port()
+    env = {**ENV, "NATS_URL": "nats://127.0.0.1:1"}  # exported for the other commands
+    cmd = [sys.executable, "-m", "jetcron", "up", "--data-dir", str(tmp_path), "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            status = subprocess.run(
+                [sys.executable, "-m", "jetcron", "status", "-s", f"nats://127.0.0.1:{port}"],
+                env=ENV, capture_output=True, text=True, timeout=20,
+            )  # fmt: skip
+            if status.returncode == 0:
+                break
+            assert time.monotonic() < deadline, status.stderr
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)

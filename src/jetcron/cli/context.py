@@ -116,3 +116,18 @@ def global_params() -> tuple[Any, ...]:
     for p in params:
         p.expose_value = False  # why: the command's function does not take them; context does
     return params
+
+
+def inherit_typed(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """Like `inherit`, but only a global value typed on the command line, not one from NATS_URL.
+
+    why: `jetcron up` starts its own server unless told otherwise; an exported NATS_URL (for
+    the other commands) must not turn it into a client of some other server.
+    """
+    if ctx.get_parameter_source(str(param.name)) is ParameterSource.COMMANDLINE:
+        return value
+    root = ctx.find_root()
+    if root.get_parameter_source(str(param.name)) is not ParameterSource.COMMANDLINE:
+        return value
+    given = getattr(current(ctx), str(param.name), None)
+    return value if given is None else given

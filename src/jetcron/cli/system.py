@@ -18,6 +18,7 @@ from rich.console import Console
 
 from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
+from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock
 from jetcron.errors import InvalidInput
@@ -139,7 +140,8 @@ async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
 async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth) -> None:
     """Print what happened after seen[0] (and advance it, so a restart goes on from there)."""
     from jetcron import subjects
-    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped, event_type, is_final
+    from jetcron.cli.follow import event_line
+    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped, is_final
 
     async for batch in event_log.read(
         from_seq=seen[0] + 1, subjects=[subjects.RUNS, subjects.FIRES], follow=True, health=health
@@ -148,14 +150,8 @@ async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth
         for stored in batch:
             e = stored.event
             if isinstance(e, RunEvent) and is_final(e) or isinstance(e, FireMissed | RunSkipped):
-                when = stored.envelope.at.astimezone().strftime("%H:%M:%S")
-                detail = getattr(e, "error", "") or getattr(e, "reason", "")
-                run = getattr(e, "run_id", "")[:8]
-                out.print(
-                    f"{when} {e.name} {event_type(e).split('.')[-1]} {run} {detail}".rstrip(),
-                    highlight=False,
-                    markup=False,
-                )
+                # why: the same line `jetcron runs follow` prints
+                out.print(event_line(stored.envelope), highlight=False, markup=False)
 
 
 RetentionOpt = typer.Option(
@@ -218,6 +214,7 @@ def up(
         "-s",
         envvar="JETCRON_UP_SERVER",
         help="Use this NATS instead of starting one.",
+        callback=inherit_typed,  # why: `jetcron -s URL up` means `jetcron up -s URL`
     ),
     no_executor: bool = typer.Option(False, "--no-executor", help="Do not run a local executor."),
     allow_shell: bool = typer.Option(
