@@ -16,7 +16,6 @@ from jetcron.cli.common import (
     console,
     default_actor,
     err_console,
-    fmt_secs,
     fmt_time,
     handle_errors,
     print_json,
@@ -167,7 +166,12 @@ def trigger(
         print_json(reply)
         return
     event = reply.events[0].envelope.event
-    console.print(f"triggered {name!r}: run {getattr(event, 'run_id', '?')}", highlight=False)
+    from jetcron.cli.text import short_id
+
+    run_id = short_id(getattr(event, "run_id", "?"))
+    console.print(
+        f"triggered {name!r}: run {run_id} (`jetcron runs show {run_id}`)", highlight=False
+    )
 
 
 @app.command("list")
@@ -217,40 +221,38 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json(row)
         return
+    import msgspec
+
+    from jetcron.cli import text
+    from jetcron.domain.definition import ScheduleDefinition
+    from jetcron.domain.fields import fields_of
+
     d = row["definition"]
-    job = d["job"]
-    what = (
-        " ".join(job.get("command") or [])
-        or job.get("shell")
-        or f"action {job.get('action')} {job.get('params', {})}"
-    )
-    d.setdefault("tz", "UTC")
     console.print(
         f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}",
         highlight=False,
     )
-    for label, value in (
-        ("spec", f"{d['spec']}  ({d.get('tz', 'UTC')})"),
-        ("runs", what),
-        ("target", d.get("target", "default")),
-        ("overlap", d.get("overlap", "skip")),
-        ("timeout", d.get("timeout_s", 3600)),
-        ("description", d.get("description", "")),
-        ("created", f"{fmt_time(row.get('created_at'))} by {row.get('created_by')}"),
-        ("updated", f"{fmt_time(row.get('updated_at'))} by {row.get('updated_by')}"),
-    ):
-        console.print(f"  {label:12} {value}", highlight=False)
+    # why: the same fields, names and units as `export` and the options (defaults left out)
+    fields = msgspec.to_builtins(fields_of(msgspec.convert(d, ScheduleDefinition)))
+    lines = [(key, text.value(v, key)) for key, v in fields.items() if key != "name"]
+    lines += [
+        ("created", f"{text.utc(row.get('created_at'))} by {row.get('created_by')}"),
+        ("updated", f"{text.utc(row.get('updated_at'))} by {row.get('updated_by')}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for label, value in lines:
+        console.print(f"  {label:{width}}  {value}", highlight=False, markup=False)
     table(
         "last runs",
-        ["run", "fire time", "status", "attempt", "executor", "duration s"],
+        ["run", "fired (UTC)", "status", "attempt", "executor", "took"],
         (
             [
-                r["run_id"],
-                fmt_time(r.get("fire_time")),
+                text.short_id(r["run_id"]),
+                text.utc(r.get("fire_time")),
                 r.get("status"),
                 r.get("attempt", 1),
                 r.get("executor", ""),
-                fmt_secs(r.get("duration_s")),
+                text.duration(r.get("duration_s")),
             ]
             for r in row.get("runs", [])
         ),
