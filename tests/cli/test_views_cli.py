@@ -236,6 +236,16 @@ def test_action_results_are_shown_and_executors_list_their_actions(live: Live) -
     assert {"http", "sleep", "noop"} <= set(offered)
 
 
+def test_add_warns_when_no_online_executor_offers_the_action(live: Live) -> None:
+    offered = live.ok("schedule", "add", "fine", "@daily", "--action", "log")
+    typo = live.ok("schedule", "add", "typo", "@daily", "--action", "lgo")
+    nobody = live.ok("schedule", "add", "far", "@daily", "--action", "log", "--target", "mars")
+
+    assert "warning" not in offered.stderr
+    assert "no executor of target 'default' offers action 'lgo'" in typo.stderr
+    assert "no executor online serves target 'mars'" in nobody.stderr
+
+
 def test_tables_fit_80_columns_and_show_no_python_reprs(live: Live) -> None:
     live.ok("schedule", "add", "a-rather-long-schedule-name", "@daily", "--", "sh", "-c", "exit 7")
     live.ok("schedule", "trigger", "a-rather-long-schedule-name", "--reason", "x" * 100)

@@ -84,12 +84,33 @@ def add(
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
+    if definition.job.action is not None and not as_json:
+        _warn_if_nobody_offers(server, definition.job.action, definition.target)
     if definition.job.shell is not None and not as_json:
         err_console.print(
             "note: executors run shell strings only when started with --allow-shell "
             "(`jetcron up --allow-shell`, `jetcron executor --allow-shell`)",
             highlight=False,
         )
+
+
+def _warn_if_nobody_offers(server: str, action: str, target: str) -> None:
+    """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
+    from jetcron.cli.views import _executors
+
+    try:
+        infos = _executors(server)
+    except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
+        return
+    pool = target.removeprefix("all:")
+    serving = [i for i in infos if pool in i.targets or pool in i.tags]
+    if any(action in i.actions for i in serving):
+        return
+    if serving:
+        problem = f"no executor of target {target!r} offers action {action!r}"
+    else:
+        problem = f"no executor online serves target {target!r} (its runs wait until one does)"
+    err_console.print(f"warning: {problem}; see `jetcron actions`", highlight=False)
 
 
 @app.command("update")
