@@ -25,7 +25,6 @@ from jetcron.cli.common import (
 )
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.timing import fires_rows, print_fires
-from jetcron.client import query, send_command
 from jetcron.domain.commands import (
     AnyCommand,
     CommandReply,
@@ -37,6 +36,21 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.validation import validate_definition, validate_name
+
+
+async def query(nc: Any, view: str, params: dict[str, Any]) -> Any:
+    """jetcron.client.query, imported when a command runs (help stays free of nats)."""
+    from jetcron import client
+
+    return await client.query(nc, view, params)
+
+
+async def send_command(nc: Any, command: AnyCommand) -> CommandReply:
+    """jetcron.client.send_command, imported when a command runs."""
+    from jetcron import client
+
+    return await client.send_command(nc, command)
+
 
 app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
 
