@@ -34,7 +34,7 @@ def test_every_fire_and_what_became_of_it() -> None:
         (F2, "skipped", "", "previous run still going"),
         (F1, "missed", "", "scheduler down"),
     ]
-    assert [e.status for e in ledger.query(retrying)][0] == "triggered"
+    assert [e.status for e in ledger.query(retrying)][0] == "retrying"
     assert ledger.query(view)[1].run_id == ok
 
 

@@ -38,6 +38,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jetcron.cli.runs:app",
         "Run history, output, and runs as they happen.",
     ),
+    "fires": (
+        "jetcron.cli.fires:fires",
+        "Every nominal fire of a schedule in a window, and what became of it.",
+    ),
+    "why": (
+        "jetcron.cli.fires:why",
+        "The story of one fire in plain sentences, each with the event it comes from.",
+    ),
     "health": (
         "jetcron.cli.views:health",
         "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
 Overlap = Literal["skip", "buffer_one", "allow", "cancel_previous"]
 CatchUpPolicy = Literal["latest", "all", "none"]
+
+MISSED_AFTER = timedelta(seconds=60)
+"""A fire found later than this (after downtime) goes through the catch-up policy."""
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

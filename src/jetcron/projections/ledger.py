@@ -10,21 +10,31 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.events import (
+    FireBuffered,
     FireEvent,
     FireMissed,
     RunCancelled,
+    RunDeferred,
     RunEvent,
     RunFailed,
     RunLost,
     RunSkipped,
+    RunStarted,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
     StoredEvent,
 )
-from jetcron.projections.runs import OUTCOMES
+from jetcron.projections.runs import (
+    OUTCOMES,
+    PHASE_DEFERRED,
+    PHASE_RETRYING,
+    PHASE_STARTED,
+    failure_text,
+    is_behind,
+)
 
-Outcome = Literal["triggered", "missed", "skipped"]
+Outcome = Literal["triggered", "missed", "skipped", "buffered"]
 
 
 class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -40,7 +50,22 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     run_id: str = ""
     reason: str = ""
     status: str = ""
-    """Triggered fires only: `triggered` until the run ends, then its final status."""
+    """Triggered fires only: `triggered`, `running`, `retrying` or `deferred`, then its final status."""
+    seq: int = 0
+    """Sequence of the event that recorded the outcome (trigger, miss, skip, buffer)."""
+    actor: str = ""
+    blocking_run_id: str = ""
+    """Skipped or buffered: the run still in flight."""
+    buffered_at: datetime | None = None
+    """Triggered after waiting behind a run (overlap buffer_one): when it was buffered."""
+    attempt: int = 0
+    executor: str = ""
+    detail: str = ""
+    """The run's latest word: its error, or why it was deferred, cancelled or lost."""
+    result_seq: int = 0
+    """Sequence of the run's latest event (its final one once it ended)."""
+    result_at: datetime | None = None
+    result_actor: str = ""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):
@@ -67,6 +92,24 @@ def query(
     return heapq.nlargest(limit, entries, key=_fire_time)
 
 
+def last_recorded_before(view: LedgerView, times: Iterable[datetime]) -> dict[datetime, datetime]:
+    """For each time, the last moment the ticker recorded any fire before it (one pass).
+
+    why: a missed fire is recorded when a scheduler is back; the record before it, of any
+    schedule, is the last sign of a ticking scheduler, so the outage began after it.
+    """
+    wanted = sorted(set(times))
+    found: dict[datetime, datetime] = {}
+    if not wanted:
+        return found
+    for entry in view.entries.values():
+        at = entry.recorded_at
+        for t in wanted:
+            if at < t and (t not in found or at > found[t]):
+                found[t] = at
+    return found
+
+
 def _fire_time(entry: LedgerEntry) -> datetime:
     return entry.fire_time
 
@@ -75,7 +118,8 @@ def _record(
     view: LedgerView, event: FireEvent, stored: StoredEvent, outcome: Outcome
 ) -> LedgerEntry | None:
     old = view.entries.get(event.fire_id)
-    # why: a fire has one fate; only a run may override an earlier missed/skipped record.
+    # why: a fire has one fate; only a run may override an earlier missed/skipped/buffered
+    # record (a buffered fire is triggered when the run ahead of it ends).
     if old is not None and (old.outcome == "triggered" or outcome != "triggered"):
         return None
     entry = LedgerEntry(
@@ -85,7 +129,11 @@ def _record(
         fire_time=event.fire_time,
         outcome=outcome,
         recorded_at=stored.envelope.at,
+        seq=stored.seq,
+        actor=stored.envelope.actor,
     )
+    if old is not None and old.outcome == "buffered":
+        entry.buffered_at, entry.blocking_run_id = old.recorded_at, old.blocking_run_id
     view.entries[event.fire_id] = entry
     if old is None:
         keys = view.by_schedule.get(event.name)
@@ -103,7 +151,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
     entry = _record(view, event, stored, "triggered")
     if entry is not None:
         entry.run_id = event.run_id
-        entry.status = "triggered"
+        entry.status, entry.attempt = "triggered", 1
 
 
 def _on_missed(view: LedgerView, event: FireMissed, stored: StoredEvent) -> None:
@@ -116,15 +164,73 @@ def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> Non
     entry = _record(view, event, stored, "skipped")
     if entry is not None:
         entry.reason = event.reason
+        entry.blocking_run_id = event.blocking_run_id or ""
+
+
+def _on_buffered(view: LedgerView, event: FireBuffered, stored: StoredEvent) -> None:
+    entry = _record(view, event, stored, "buffered")
+    if entry is not None:
+        entry.blocking_run_id = event.blocking_run_id or ""
+
+
+_IN_FLIGHT = frozenset({"triggered", "running", "retrying", "deferred"})
+
+
+def _run_entry(view: LedgerView, event: RunEvent) -> LedgerEntry | None:
+    """The entry of this run's fire while the run is in flight (None once it ended)."""
+    entry = view.entries.get(event.fire_id)
+    if entry is None or entry.run_id != event.run_id or entry.status not in _IN_FLIGHT:
+        return None
+    return entry
+
+
+def _progress(
+    entry: LedgerEntry, event: RunEvent, stored: StoredEvent, status: str, phase: int
+) -> None:
+    # why: redelivered progress must not move the fire backwards (the runs view's rank rule)
+    if is_behind(entry.status, entry.attempt, event.attempt, phase):
+        return
+    entry.status, entry.attempt = status, event.attempt
+    entry.executor = event.executor or entry.executor
+    entry.result_seq, entry.result_at = stored.seq, stored.envelope.at
+    entry.result_actor = stored.envelope.actor
+
+
+def _on_started(view: LedgerView, event: RunStarted, stored: StoredEvent) -> None:
+    entry = _run_entry(view, event)
+    if entry is not None:
+        _progress(entry, event, stored, "running", PHASE_STARTED)
+
+
+def _on_deferred(view: LedgerView, event: RunDeferred, stored: StoredEvent) -> None:
+    entry = _run_entry(view, event)
+    if entry is not None:
+        _progress(entry, event, stored, "deferred", PHASE_DEFERRED)
+        entry.detail = event.reason
 
 
 def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
-    if isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None:
-        return  # why: the ledger records outcomes; attempts are the runs view's job
-    entry = view.entries.get(event.fire_id)
-    # why: the first final outcome wins, as in the runs view.
-    if entry is not None and entry.status == "triggered" and entry.run_id == event.run_id:
-        entry.status = OUTCOMES[type(event)]
+    entry = _run_entry(view, event)
+    if entry is None:
+        return
+    # why: the first final outcome wins, as in the runs view; a failure with a retry is progress
+    retrying = isinstance(event, RunFailed | RunTimedOut) and event.next_retry_at is not None
+    if retrying:
+        _progress(entry, event, stored, "retrying", PHASE_RETRYING)
+    else:
+        entry.status, entry.attempt = OUTCOMES[type(event)], max(entry.attempt, event.attempt)
+        entry.executor = event.executor or entry.executor
+        entry.result_seq, entry.result_at = stored.seq, stored.envelope.at
+        entry.result_actor = stored.envelope.actor
+    if not isinstance(event, RunSucceeded):
+        entry.detail = _detail(event)
+
+
+def _detail(event: RunEvent) -> str:
+    line = next(iter(failure_text(event).strip().splitlines()), "")
+    if not line and isinstance(event, RunFailed) and event.exit_code is not None:
+        return f"exit code {event.exit_code}"
+    return line
 
 
 Handler = Callable[[LedgerView, Any, StoredEvent], None]
@@ -132,6 +238,9 @@ HANDLERS: dict[type, Handler] = {
     RunTriggered: _on_triggered,
     FireMissed: _on_missed,
     RunSkipped: _on_skipped,
+    FireBuffered: _on_buffered,
+    RunStarted: _on_started,
+    RunDeferred: _on_deferred,
     RunSucceeded: _on_result,
     RunFailed: _on_result,
     RunTimedOut: _on_result,

@@ -11,7 +11,7 @@ import pytz
 
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
-from jetcron.projections import audit, ledger, runs, schedules, stats
+from jetcron.projections import audit, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
@@ -32,8 +32,8 @@ def iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _since(params: dict[str, Any]) -> datetime | None:
-    text = params.get("since")
+def _since(params: dict[str, Any], key: str = "since") -> datetime | None:
+    text = params.get(key)
     if not text:
         return None
     try:
@@ -186,3 +186,85 @@ def ledger_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[
         limit=int(params.get("limit", 100)),
     )
     return [plain(e) for e in entries]
+
+
+FIRES_MAX = 10_000
+"""Nominal fires one `fires`/`why` answer looks at, from the start of its window."""
+
+
+def _fates_in(
+    views: Views, name: str, since: datetime, until: datetime, now: datetime
+) -> tuple[list[fates.Period], list[fates.Fire], bool]:
+    """The lifecycle of `name`, its fires in (since, until] with their fates, and whether the
+    window held more nominal fires than FIRES_MAX."""
+    changes = audit.query(views.audit, name=name)
+    if not changes and schedules.get(views.schedules, name) is None:
+        raise ScheduleNotFound(name)
+    periods = fates.lifecycle(changes)
+    times = fates.nominal(periods, since, until, FIRES_MAX)
+    recorded = [
+        e
+        for e in ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
+        if since < e.fire_time <= until
+    ]
+    missed = [e.fire_time for e in recorded if e.outcome == "missed"]
+    quiet = ledger.last_recorded_before(views.ledger, missed)
+    return (
+        periods,
+        fates.fates(times, recorded, periods, now=now, quiet_since=quiet),
+        (len(times) >= FIRES_MAX),
+    )
+
+
+def _window(params: dict[str, Any], now: datetime, back: timedelta) -> tuple[datetime, datetime]:
+    until = _since(params, "until") or now
+    since = _since(params) or until - back
+    if since >= until:
+        raise InvalidInput(f"--since {iso(since)} is not before --until {iso(until)}")
+    return since, until
+
+
+def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Every nominal fire of one schedule in a window (default: the last day) and its fate."""
+    name = str(params.get("name", ""))
+    since, until = _window(params, now, timedelta(days=1))
+    periods, told, capped = _fates_in(views, name, since, until, now)
+    limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
+    shown = told[-limit:]
+    return {
+        "schedule": name,
+        "since": iso(since),
+        "until": iso(until),
+        "fires": [_fire_row(f, periods) for f in shown],
+        "more": capped or len(told) > limit,
+    }
+
+
+def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
+    data: dict[str, Any] = plain(fire)
+    window = why.window_at(periods, fire.fire_time)
+    tz = window.tz if window is not None else "UTC"
+    data["utc"] = iso(fire.fire_time)
+    data["local"] = fire.fire_time.astimezone(pytz.timezone(tz)).isoformat()
+    data["tz"] = tz
+    data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
+    return data
+
+
+def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The story of one fire (default: the latest of the last week that did not succeed)."""
+    name = str(params.get("name", ""))
+    changes = audit.query(views.audit, name=name)
+    window = why.window_at(fates.lifecycle(changes), now) if changes else None
+    asked = None
+    if params.get("time"):
+        try:
+            asked = why.parse_asked(str(params["time"]), window.tz if window else "UTC", now)
+        except ValueError as err:
+            raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
+        since, until = asked.instant - timedelta(days=1), asked.instant + timedelta(days=1)
+    else:
+        since, until = now - timedelta(days=7), now
+    periods, told, _ = _fates_in(views, name, since, until, now)
+    story = why.explain(told, periods, asked=asked, since=since)
+    return {"schedule": name, **plain(story)}

@@ -44,6 +44,8 @@ QUERIES: dict[str, Query] = {
     "stats": queries.stats_of,
     "audit": queries.audit_of,
     "ledger": queries.ledger_of,
+    "fires": queries.fires_of,
+    "why": queries.why_of,
 }
 _encoder = msgspec.json.Encoder()
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from jetcron import ids
-from jetcron.domain.definition import CatchUp, ScheduleDefinition
+from jetcron.domain.definition import MISSED_AFTER, CatchUp, ScheduleDefinition
 from jetcron.domain.events import (
     Event,
     FireBuffered,
@@ -44,8 +44,6 @@ from jetcron.domain.spec import (
     parse_spec,
 )
 
-MISSED_AFTER = timedelta(seconds=60)
-"""A fire found later than this (after downtime) goes through the catch-up policy."""
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its deadline plus this grace is declared lost."""
 NO_TIMEOUT_DEADLINE = timedelta(hours=24)

@@ -1,0 +1,165 @@
+"""`jetcron fires` and `jetcron why`: did it run, and if not, why (from the fire ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from jetcron.cli import text
+from jetcron.cli.common import (
+    JsonOpt,
+    ServerOpt,
+    echo,
+    handle_errors,
+    parse_iso,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
+from jetcron.domain.definition import MISSED_AFTER
+
+
+def _q(server: str, view: str, params: dict[str, Any]) -> Any:
+    from jetcron.client import query
+
+    return run(with_nats(server, lambda nc: query(nc, view, params)))
+
+
+@handle_errors
+def fires(
+    name: str = typer.Argument(..., metavar="NAME", help="The schedule."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="TIME", help="Fires after this ISO time (default: a day back)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="TIME", help="Fires up to this ISO time (default: now)."
+    ),
+    limit: int = typer.Option(100, "--limit", help="At most this many fires (the latest)."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Every nominal fire of a schedule in a window, and what became of it.
+
+    Fates: triggered (with the run's status), skipped, buffered, missed, lost, cancelled,
+    deferred; paused and not_created for fires the schedule could not have; unrecorded for a
+    fire with nothing in the log while the schedule was active (a bug: please report it).
+    """
+    for value in (since, until):
+        if value:
+            parse_iso(value)
+    answer = _q(server, "fires", {"name": name, "since": since, "until": until, "limit": limit})
+    rows = answer["fires"]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        echo(f"no fires of {name} from {text.utc(answer['since'])} to {text.utc(answer['until'])}")
+        return
+    table(
+        None,
+        ["fire (UTC)", "local", "fate", "run", "detail"],
+        ([text.utc(r["utc"]), _local(r["local"]), r["fate"], _run(r), detail(r)] for r in rows),
+        cut=("detail",),
+    )
+    if answer.get("more"):
+        echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
+
+
+def _local(iso_local: str) -> str:
+    """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`."""
+    day, _, clock = iso_local.partition("T")
+    return f"{day[5:]} {clock[:5]}{clock[8:]}"
+
+
+def _run(row: dict[str, Any]) -> str:
+    return text.short_id(row["run_id"]) if row.get("run_id") else "-"
+
+
+def detail(row: dict[str, Any]) -> str:
+    """What the fate column does not say: status and attempts, reasons, who paused."""
+    fate = row["fate"]
+    if fate in ("triggered", "lost", "cancelled", "deferred"):
+        parts = [row["status"].replace("_", " ") if fate == "triggered" else ""]
+        parts.append(f"attempt {row['attempt']}" if row.get("attempt") else "")
+        parts.append(f"on {row['executor']}" if row.get("executor") else "")
+        parts.append(row.get("detail") or "")
+        late = row.get("late_s") or 0.0
+        if late > MISSED_AFTER.total_seconds():
+            parts.append(f"{text.duration(late)} late (catch-up {row['catchup']})")
+        if row.get("buffered_at"):
+            parts.append(f"buffered behind {text.short_id(row['blocking_run_id'])}")
+        out = ", ".join(p for p in parts if p)
+    else:
+        out = _OTHER[fate](row)
+    dst = "; ".join(row.get("dst") or [])
+    return "; ".join(p for p in (out, dst) if p)
+
+
+def _missed(row: dict[str, Any]) -> str:
+    instead = f"; ran {text.utc(row['instead'])} instead" if row.get("instead") else ""
+    return f"{row['reason']}{instead}"
+
+
+def _behind(row: dict[str, Any]) -> str:
+    blocking = row.get("blocking_run_id")
+    return f"{row.get('reason') or 'overlap'}" + (
+        f" (run {text.short_id(blocking)})" if blocking else ""
+    )
+
+
+def _paused(row: dict[str, Any]) -> str:
+    ev = (row.get("evidence") or [{}])[0]
+    why = f": {row['reason']}" if row.get("reason") else ""
+    return f"paused by {ev.get('actor', '?')} at {text.utc(ev.get('at'))}{why}"
+
+
+def _created(row: dict[str, Any]) -> str:
+    ev = (row.get("evidence") or [{}])[0]
+    return f"created only at {text.utc(ev.get('at'))}" if ev else ""
+
+
+_OTHER: dict[str, Callable[[dict[str, Any]], str]] = {
+    "skipped": _behind,
+    "buffered": lambda r: f"waits for run {text.short_id(r.get('blocking_run_id'))}",
+    "missed": _missed,
+    "paused": _paused,
+    "not_created": _created,
+    "unrecorded": lambda r: "nothing recorded while active (a jetcron bug: please report it)",
+    "pending": lambda r: "due moments ago, not recorded yet",
+    "upcoming": lambda r: "",
+}
+
+
+@handle_errors
+def why(
+    name: str = typer.Argument(..., metavar="NAME", help="The schedule."),
+    when: str | None = typer.Argument(
+        None,
+        metavar="TIME",
+        help="A fire time: ISO with Z or an offset, or wall time in the schedule's zone "
+        "(2026-03-29T02:30, or 02:30 for the latest one). Default: the latest fire of the "
+        "last week that did not succeed.",
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The story of one fire in plain sentences, each with the event it comes from."""
+    answer = _q(server, "why", {"name": name, "time": when})
+    if as_json:
+        print_json(answer)
+        return
+    for line in story_lines(answer["sentences"]):
+        echo(line)
+
+
+def story_lines(sentences: list[dict[str, Any]]) -> list[str]:
+    """The first sentence as a heading, the rest indented, each with `(seq N, time, actor)`."""
+    out = []
+    for i, s in enumerate(sentences):
+        ev = s.get("evidence")
+        source = f"  (seq {ev['seq']}, {text.utc(ev['at'])}, {ev['actor']})" if ev else ""
+        out.append(("" if i == 0 else "  ") + s["text"] + source)
+    return out

@@ -1,0 +1,290 @@
+"""Fates of nominal fires: the spec's fire times in a window, the ledger and the lifecycle; pure.
+
+A nominal fire either has a ledger entry (triggered, skipped, buffered, missed, and the run's
+end: lost, cancelled, deferred) or it fell in a stretch where the schedule could not fire
+(not yet created, paused). A fire with neither, while the schedule was active, is
+`unrecorded`: the ticker owes the log an event for every fire, so that is a bug signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+
+from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.spec import fires_within
+from jetcron.projections.audit import AuditEntry
+from jetcron.projections.ledger import LedgerEntry
+
+Fate = Literal[
+    "triggered",
+    "skipped",
+    "buffered",
+    "missed",
+    "lost",
+    "cancelled",
+    "deferred",
+    "paused",
+    "not_created",
+    "unrecorded",
+    "pending",
+    "upcoming",
+]
+PeriodState = Literal["absent", "active", "paused", "completed", "deleted"]
+RUN_FATES: dict[str, Fate] = {"lost": "lost", "cancelled": "cancelled", "deferred": "deferred"}
+"""Run statuses that are a fate of their own; every other status of a run is `triggered`."""
+PENDING_GRACE = timedelta(minutes=2)
+"""A fire this recent with no record yet is `pending`, not `unrecorded` (the ticker may be on it)."""
+
+
+class Window(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The part of a definition that says when it fires (spec.Bounded)."""
+
+    spec: str
+    tz: str = "UTC"
+    start: datetime | None = None
+    end: datetime | None = None
+    max_runs: int | None = None
+    catchup: str = "latest"
+    """Catch-up policy in force (latest, all, none)."""
+
+
+class Evidence(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The stored event a statement rests on."""
+
+    seq: int
+    at: datetime
+    actor: str
+    what: str
+    """The event type, e.g. `schedule.paused` or `fire.missed`."""
+
+
+class Period(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A stretch of the schedule's life, from `start` (exclusive; None: the beginning)."""
+
+    start: datetime | None
+    state: PeriodState
+    window: Window | None
+    """The definition in force (for `absent` before creation: the first one)."""
+    evidence: Evidence | None = None
+    """The event that began the stretch."""
+    reason: str = ""
+
+
+class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """One nominal fire and its fate, with the events that tell it."""
+
+    fire_time: datetime
+    fate: Fate
+    status: str = ""
+    """The run's status (triggered fires)."""
+    run_id: str = ""
+    attempt: int = 0
+    executor: str = ""
+    reason: str = ""
+    detail: str = ""
+    blocking_run_id: str = ""
+    late_s: float | None = None
+    """How long after the fire time the ticker recorded it (when it is recorded)."""
+    catchup: str = ""
+    quiet_since: datetime | None = None
+    """Missed fires: the last time the ticker recorded any fire before this one."""
+    instead: datetime | None = None
+    """Missed fires: the later fire the catch-up policy ran in the same tick."""
+    buffered_at: datetime | None = None
+    """Triggered after waiting behind another run (overlap buffer_one): since when."""
+    evidence: list[Evidence] = []
+
+
+def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
+    """The stretches of one schedule's life from its audit entries (oldest first)."""
+    periods: list[Period] = []
+    fields: dict[str, Any] = {}
+    for e in entries:
+        state = _STATE_AFTER.get(e.type)
+        if state is None:
+            continue  # why: run commands (manual triggers, cancels) do not change the lifecycle
+        if e.type == "schedule.created":
+            fields = {}
+        fields.update({k: v[1] for k, v in e.diff.items()})
+        evidence = Evidence(seq=e.seq, at=e.at, actor=e.actor, what=e.type)
+        window = _window(fields)
+        if not periods:
+            periods.append(Period(start=None, state="absent", window=window))
+        periods.append(
+            Period(start=e.at, state=state, window=window, evidence=evidence, reason=e.reason)
+        )
+    return periods
+
+
+_STATE_AFTER: dict[str, PeriodState] = {
+    "schedule.created": "active",
+    "schedule.updated": "active",
+    "schedule.resumed": "active",
+    "schedule.paused": "paused",
+    "schedule.completed": "completed",
+    "schedule.deleted": "deleted",
+}
+
+
+def _window(fields: Mapping[str, Any]) -> Window | None:
+    if "spec" not in fields:
+        return None  # why: the creation is outside our history (retention)
+    return Window(
+        spec=str(fields["spec"]),
+        tz=str(fields.get("tz") or "UTC"),
+        start=_instant(fields.get("start")),
+        end=_instant(fields.get("end")),
+        catchup=_catchup(fields),
+    )
+
+
+def _catchup(fields: Mapping[str, Any]) -> str:
+    # why: a creation's diff holds the whole catchup struct; an update's, its dotted fields
+    nested = fields.get("catchup") or {}
+    return str(fields.get("catchup.policy") or nested.get("policy") or "latest")
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def period_at(periods: Sequence[Period], when: datetime) -> Period | None:
+    """The stretch a fire at `when` falls in: started strictly before it (a fire at a pause
+    instant was still the active stretch's; a creation's own instant is not a fire of it)."""
+    found = None
+    for p in periods:
+        if p.start is None or p.start < when:
+            found = p
+    return found
+
+
+def nominal(
+    periods: Sequence[Period], since: datetime, until: datetime, limit: int
+) -> list[datetime]:
+    """Fire times in (since, until] by the definition of each stretch, the oldest `limit`.
+
+    Stretches after completion or deletion have no nominal fires; the one before creation
+    has the first definition's (so a window reaching back shows them as `not_created`).
+    """
+    out: set[datetime] = set()
+    for i, p in enumerate(periods):
+        if p.window is None or p.state in ("completed", "deleted"):
+            continue
+        lo = since if p.start is None else max(since, p.start)
+        hi = until if i + 1 == len(periods) else min(until, _start(periods[i + 1], until))
+        if lo < hi:
+            out.update(fires_within(p.window, lo, until=hi, limit=limit))
+    return sorted(out)[:limit]
+
+
+def _start(period: Period, default: datetime) -> datetime:
+    return default if period.start is None else period.start
+
+
+def fates(
+    fire_times: Iterable[datetime],
+    entries: Iterable[LedgerEntry],
+    periods: Sequence[Period],
+    *,
+    now: datetime,
+    quiet_since: Mapping[datetime, datetime] | None = None,
+) -> list[Fire]:
+    """Every nominal fire and every recorded one, oldest first, each with its fate.
+
+    `quiet_since` maps a missed fire's time to the last moment the ticker recorded any fire
+    before it (the start of the outage, as far as the log can tell).
+    """
+    recorded = sorted(entries, key=lambda e: (e.fire_time, e.seq))
+    by_time = {e.fire_time: e for e in recorded}
+    out = [_recorded(e, recorded, periods, quiet_since or {}) for e in recorded]
+    out += [_unrecorded(t, periods, now) for t in set(fire_times) - by_time.keys()]
+    return sorted(out, key=lambda f: f.fire_time)
+
+
+def _recorded(
+    e: LedgerEntry,
+    all_entries: Sequence[LedgerEntry],
+    periods: Sequence[Period],
+    quiet_since: Mapping[datetime, datetime],
+) -> Fire:
+    fate: Fate = e.outcome if e.outcome != "triggered" else RUN_FATES.get(e.status, "triggered")
+    p = period_at(periods, e.fire_time)
+    fire = Fire(
+        fire_time=e.fire_time,
+        fate=fate,
+        status=e.status,
+        run_id=e.run_id,
+        attempt=e.attempt,
+        executor=e.executor,
+        reason=e.reason,
+        detail=e.detail,
+        blocking_run_id=e.blocking_run_id,
+        late_s=(e.recorded_at - e.fire_time).total_seconds(),
+        catchup=p.window.catchup if p is not None and p.window is not None else "",
+        buffered_at=e.buffered_at,
+        evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
+    )
+    if e.result_seq and e.result_at is not None:
+        what = f"run.{e.status}"
+        fire.evidence.append(
+            Evidence(seq=e.result_seq, at=e.result_at, actor=e.result_actor, what=what)
+        )
+    if e.outcome == "missed":
+        fire.quiet_since = quiet_since.get(e.fire_time)
+        fire.instead = _caught_up(e, all_entries)
+    return fire
+
+
+def _what(e: LedgerEntry) -> str:
+    return {
+        "triggered": "run.triggered",
+        "missed": "fire.missed",
+        "skipped": "fire.skipped",
+        "buffered": "fire.buffered",
+    }[e.outcome]
+
+
+def _caught_up(missed: LedgerEntry, entries: Sequence[LedgerEntry]) -> datetime | None:
+    """The later fire the catch-up policy triggered in the tick that recorded this miss."""
+    # why: the ticker records a tick's misses and its catch-up trigger together, so they
+    # are stored moments apart; a trigger this late was found after the same outage
+    for e in entries:
+        if (
+            e.outcome == "triggered"
+            and e.fire_time > missed.fire_time
+            and e.recorded_at - e.fire_time > MISSED_AFTER
+            and abs(e.recorded_at - missed.recorded_at) <= MISSED_AFTER
+        ):
+            return e.fire_time
+    return None
+
+
+def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fire:
+    if when > now:
+        return Fire(fire_time=when, fate="upcoming")
+    p = period_at(periods, when)
+    if p is None or p.state == "absent":
+        first = next((q for q in periods if q.evidence is not None), None)
+        return Fire(fire_time=when, fate="not_created", evidence=_of(first))
+    if p.state == "paused":
+        return Fire(fire_time=when, fate="paused", reason=p.reason, evidence=_of(p))
+    if now - when <= PENDING_GRACE:
+        return Fire(fire_time=when, fate="pending")
+    return Fire(fire_time=when, fate="unrecorded", evidence=_of(p))
+
+
+def _of(period: Period | None) -> list[Evidence]:
+    return [] if period is None or period.evidence is None else [period.evidence]
+
+
+def resumed_after(periods: Sequence[Period], when: datetime) -> Evidence | None:
+    """The event that ended the pause a fire at `when` fell in, if it ended."""
+    later = (p for p in periods if p.start is not None and p.start >= when)
+    nxt = next(later, None)
+    return None if nxt is None else nxt.evidence

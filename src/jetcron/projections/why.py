@@ -1,0 +1,332 @@
+"""`jetcron why`: the story of one fire in plain sentences, each resting on a stored event; pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytz
+
+from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.spec import (
+    fires_within,
+    format_duration,
+    is_interval_like,
+    next_fire_within,
+    parse_spec,
+    wall_to_utc,
+)
+from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
+
+IN_FLIGHT = frozenset({"triggered", "running", "retrying"})
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+class Sentence(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """One statement, and the event it comes from (None: it follows from the spec alone)."""
+
+    text: str
+    evidence: Evidence | None = None
+
+
+class Story(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What `why` answers: the fire it tells of (if any), its fate and the sentences."""
+
+    fire_time: datetime | None
+    fate: str
+    sentences: list[Sentence]
+
+
+class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A time the user asked about, as an instant, with what the wall clock says of it."""
+
+    instant: datetime
+    notes: list[str] = []
+    """Sentences about the wall time itself (it does not exist, or occurs twice)."""
+
+
+def z(when: datetime) -> str:
+    """UTC as 2026-03-29T01:00Z (seconds shown only when there are some)."""
+    u = when.astimezone(UTC)
+    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second or u.microsecond else "%Y-%m-%dT%H:%MZ")
+
+
+def local(when: datetime, tz: str) -> str:
+    """Wall time in the zone with its abbreviation: `03:00 CEST`."""
+    wall = when.astimezone(pytz.timezone(tz))
+    return f"{wall:%H:%M} {wall.tzname()}"
+
+
+def headline(when: datetime, tz: str) -> str:
+    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`."""
+    return f"{z(when)} ({local(when, tz)} {tz})"
+
+
+def parse_asked(text: str, tz: str, now: datetime) -> Asked:
+    """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM` (the latest
+    such wall time at or before `now`). ValueError if it is none of these."""
+    text = text.strip()
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        today = now.astimezone(pytz.timezone(tz)).date()
+        hour, minute = int(clock[1]), int(clock[2])
+        for day in (today, today - timedelta(days=1)):
+            asked = _wall(datetime(day.year, day.month, day.day, hour, minute), tz)
+            if asked.instant <= now:
+                return asked
+        return asked
+    when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if when.tzinfo is not None:
+        return Asked(instant=when.astimezone(UTC))
+    return _wall(when, tz)
+
+
+def _wall(wall: datetime, tz: str) -> Asked:
+    zone = pytz.timezone(tz)
+    instant = wall_to_utc(wall, tz)
+    shown = f"{wall:%H:%M}"
+    try:
+        zone.localize(wall, is_dst=None)
+    except pytz.NonExistentTimeError:
+        note = (
+            f"{shown} does not exist on {wall.date()} in {tz} (the clocks jump forward); "
+            f"per the gap rule it means {local(instant, tz)}"
+        )
+        return Asked(instant=instant, notes=[note])
+    except pytz.AmbiguousTimeError:
+        note = (
+            f"{shown} occurs twice on {wall.date()} in {tz}; "
+            f"taking the first, {local(instant, tz)} ({z(instant)})"
+        )
+        return Asked(instant=instant, notes=[note])
+    return Asked(instant=instant)
+
+
+def dst_notes(when: datetime, window: Window) -> list[str]:
+    """What DST did to a fire at `when`: a wall time it stands in for, or a repeated hour."""
+    spec = parse_spec(window.spec, window.tz)
+    if spec.kind != "cron":
+        return []
+    zone = pytz.timezone(window.tz)
+    wall = when.astimezone(zone)
+    gap = _gap_walls(when, window.tz, spec.hours, spec.minutes)
+    if gap and not is_interval_like(spec):
+        return [
+            f"{gap} does not exist on {wall.date()} in {window.tz}; "
+            f"per the gap rule it fires at {local(when, window.tz)}"
+        ]
+    try:
+        zone.localize(wall.replace(tzinfo=None), is_dst=None)
+    except pytz.AmbiguousTimeError:
+        if is_interval_like(spec):
+            return [f"{wall:%H:%M} occurs twice that night; this is the {wall.tzname()} one"]
+        return [
+            f"{wall:%H:%M} occurs twice on {wall.date()} in {window.tz}; "
+            f"a fixed-time spec fires on the first pass only ({wall.tzname()})"
+        ]
+    return []
+
+
+def _gap_walls(when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[int]) -> str:
+    """The spec's wall time that a spring-forward gap ending at `when` swallowed ('' if none)."""
+    zone = pytz.timezone(tz)
+    before = (when - timedelta(seconds=1)).astimezone(zone)
+    after = when.astimezone(zone)
+    skipped = after.replace(tzinfo=None) - before.replace(tzinfo=None) - timedelta(seconds=1)
+    if skipped <= timedelta(0):
+        return ""
+    start = after.replace(tzinfo=None) - skipped
+    for h in hours:
+        for m in minutes:
+            wall = datetime(start.year, start.month, start.day, h, m)
+            if start <= wall < after.replace(tzinfo=None):
+                return f"{wall:%H:%M}"
+    return ""
+
+
+def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
+    """Why `asked` is no fire time, and the fires on either side of it."""
+    before, after = previous_fire(window, asked), next_fire_within(window, asked)
+    nearest = [f"{headline(f, window.tz)}" for f in (before, after) if f is not None]
+    text = (
+        f"{local(asked, window.tz)} on {asked.astimezone(pytz.timezone(window.tz)).date()} "
+        f"is not a fire time of {window.spec!r} in {window.tz}"
+    )
+    text += f"; the nearest are {' and '.join(nearest)}" if nearest else "; it has no fires"
+    return [Sentence(text=text)]
+
+
+def previous_fire(window: Window, before: datetime) -> datetime | None:
+    """The latest fire strictly before `before`, looking back up to about four years."""
+    span = timedelta(hours=1)
+    while span < timedelta(days=1500):
+        found = fires_within(window, before - span, until=before, limit=100_000)
+        found = [f for f in found if f < before]
+        if found:
+            return found[-1]
+        span *= 4
+    return None
+
+
+def is_unsuccessful(fire: Fire) -> bool:
+    """A fire that happened and did not (or not yet) end in success; in-flight ones are not."""
+    if fire.fate in ("upcoming", "pending"):
+        return False
+    return fire.fate != "triggered" or fire.status not in ({"succeeded"} | IN_FLIGHT)
+
+
+def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[Sentence]:
+    """The sentences that tell what became of one fire."""
+    tz = window.tz if window is not None else "UTC"
+    out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fire.fate.replace('_', ' ')}")]
+    if window is not None:
+        out += [Sentence(text=n) for n in dst_notes(fire.fire_time, window)]
+    out += _TELLERS[fire.fate](fire, periods)
+    return out
+
+
+def _ev(fire: Fire, what_prefix: str) -> Evidence | None:
+    return next((e for e in fire.evidence if e.what.startswith(what_prefix)), None)
+
+
+def _late(fire: Fire) -> str:
+    late = fire.late_s or 0.0
+    if late <= MISSED_AFTER.total_seconds():
+        return ""
+    took = format_duration(timedelta(seconds=round(late)))
+    return f", {took} late: the scheduler was down, and catch-up `{fire.catchup}` ran it"
+
+
+def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    trig = _ev(fire, "run.triggered")
+    at = f" at {z(trig.at)}" if trig is not None else ""
+    out = [Sentence(text=f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}", evidence=trig)]
+    if fire.buffered_at is not None:
+        text = f"Buffered at {z(fire.buffered_at)} behind run {fire.blocking_run_id[:8]}"
+        out.insert(0, Sentence(text=text))
+    return out + _outcome(fire)
+
+
+def _outcome(fire: Fire) -> list[Sentence]:
+    run, on = fire.run_id[:8], f" on {fire.executor}" if fire.executor else ""
+    tries = f"attempt {fire.attempt}" if fire.attempt <= 1 else f"{fire.attempt} attempts"
+    ev = next((e for e in reversed(fire.evidence) if not e.what.startswith("run.trig")), None)
+    status = fire.status.replace("_", " ")
+    if fire.status in IN_FLIGHT:
+        return [Sentence(text=f"Run {run} is {status}{on} ({tries})", evidence=ev)]
+    detail = f": {fire.detail}" if fire.detail else ""
+    return [Sentence(text=f"Run {run} {status}{on} after {tries}{detail}", evidence=ev)]
+
+
+def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    rec = _ev(fire, "fire.missed")
+    found = z(rec.at) if rec is not None else "later"
+    since = f"from {z(fire.quiet_since)} " if fire.quiet_since is not None else ""
+    text = f"No scheduler ticked {since}to {found}, when the ticker recorded it: {fire.reason}"
+    out = [Sentence(text=text, evidence=rec)]
+    if fire.instead is not None:
+        out.append(
+            Sentence(text=f"Catch-up `{fire.catchup}` ran the {z(fire.instead)} fire instead")
+        )
+    return out
+
+
+def _skipped(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    blocking = f" (run {fire.blocking_run_id[:8]})" if fire.blocking_run_id else ""
+    return [Sentence(text=f"Skipped: {fire.reason}{blocking}", evidence=_ev(fire, "fire."))]
+
+
+def _buffered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    text = f"Buffered behind run {fire.blocking_run_id[:8]}: it starts when that run ends"
+    return [Sentence(text=text, evidence=_ev(fire, "fire.buffered"))]
+
+
+def _run_ended(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    return _triggered(fire, periods)
+
+
+def _paused(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    ev = fire.evidence[0] if fire.evidence else None
+    who = f" by {ev.actor} at {z(ev.at)}" if ev is not None else ""
+    why = f" ({fire.reason})" if fire.reason else ""
+    out = [Sentence(text=f"Not fired: the schedule was paused{who}{why}", evidence=ev)]
+    back = resumed_after(periods, fire.fire_time)
+    if back is None:
+        out.append(Sentence(text="It is still paused"))
+    else:
+        verb = back.what.removeprefix("schedule.")
+        text = f"It was {verb} by {back.actor} at {z(back.at)}; fires in between are not run"
+        out.append(Sentence(text=text, evidence=back))
+    return out
+
+
+def _not_created(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    ev = fire.evidence[0] if fire.evidence else None
+    when = f" only at {z(ev.at)} by {ev.actor}" if ev is not None else " later"
+    return [Sentence(text=f"Not fired: the schedule was created{when}", evidence=ev)]
+
+
+def _unrecorded(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    ev = fire.evidence[0] if fire.evidence else None
+    text = (
+        "Nothing was recorded for this fire although the schedule was active: the ticker "
+        "owes the log an event for every fire, so this is a jetcron bug; please report it"
+    )
+    return [Sentence(text=text, evidence=ev)]
+
+
+def _pending(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    return [Sentence(text="Due moments ago; the ticker has not recorded it yet")]
+
+
+def _upcoming(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    return [Sentence(text="Not due yet")]
+
+
+_TELLERS = {
+    "triggered": _triggered,
+    "lost": _run_ended,
+    "cancelled": _run_ended,
+    "deferred": _run_ended,
+    "missed": _missed,
+    "skipped": _skipped,
+    "buffered": _buffered,
+    "paused": _paused,
+    "not_created": _not_created,
+    "unrecorded": _unrecorded,
+    "pending": _pending,
+    "upcoming": _upcoming,
+}
+
+
+def explain(
+    fires: Sequence[Fire], periods: Sequence[Period], *, asked: Asked | None, since: datetime
+) -> Story:
+    """The story of the fire at `asked` (or of the latest fire since `since` that did not
+    succeed), or why `asked` is no fire time at all."""
+    notes = [] if asked is None else [Sentence(text=n) for n in asked.notes]
+    if asked is None:
+        target = next((f for f in reversed(fires) if is_unsuccessful(f)), None)
+        if target is None:
+            text = f"Every fire since {z(since)} succeeded or is still running ({len(fires)} fires)"
+            return Story(fire_time=None, fate="", sentences=[Sentence(text=text)])
+    else:
+        target = next((f for f in fires if f.fire_time == asked.instant), None)
+        if target is None:
+            window = window_at(periods, asked.instant)
+            told = not_a_fire(asked.instant, window) if window is not None else []
+            return Story(fire_time=None, fate="", sentences=notes + told)
+    window = window_at(periods, target.fire_time)
+    return Story(
+        fire_time=target.fire_time,
+        fate=target.fate,
+        sentences=notes + story(target, window, periods),
+    )
+
+
+def window_at(periods: Sequence[Period], when: datetime) -> Window | None:
+    """The definition in force at `when` (before creation: the first one)."""
+    p = period_at(periods, when)
+    return p.window if p is not None else None
