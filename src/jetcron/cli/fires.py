@@ -32,7 +32,10 @@ def _q(server: str, view: str, params: dict[str, Any]) -> Any:
 def fires(
     name: str = typer.Argument(..., metavar="NAME", help="The schedule."),
     since: str | None = typer.Option(
-        None, "--since", metavar="TIME", help="Fires after this ISO time (default: a day back)."
+        None,
+        "--since",
+        metavar="TIME",
+        help="Fires after this ISO time (default: a day back, or the creation if later).",
     ),
     until: str | None = typer.Option(
         None, "--until", metavar="TIME", help="Fires up to this ISO time (default: now)."
@@ -58,10 +61,17 @@ def fires(
     if not rows:
         echo(f"no fires of {name} from {text.utc(answer['since'])} to {text.utc(answer['until'])}")
         return
+    zones = {r["tz"] for r in rows} - {"UTC"}
+    # why: in UTC the local column would repeat the first one
+    local = [f"local ({', '.join(sorted(zones))})"] if zones else []
     table(
         None,
-        ["fire (UTC)", "local", "fate", "run", "detail"],
-        ([text.utc(r["utc"]), _local(r["local"]), r["fate"], _run(r), detail(r)] for r in rows),
+        ["fire (UTC)", *local, "fate", "run", "detail"],
+        (
+            [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), r["fate"], _run(r)]
+            + [detail(r)]
+            for r in rows
+        ),
         cut=("detail",),
     )
     if answer.get("more"):
@@ -82,8 +92,12 @@ def detail(row: dict[str, Any]) -> str:
     """What the fate column does not say: status and attempts, reasons, who paused."""
     fate = row["fate"]
     if fate in ("triggered", "lost", "cancelled", "deferred"):
-        parts = [row["status"].replace("_", " ") if fate == "triggered" else ""]
-        parts.append(f"attempt {row['attempt']}" if row.get("attempt") else "")
+        status = row["status"]
+        parts = [status.replace("_", " ") if fate == "triggered" else ""]
+        if status == "triggered":
+            parts = ["not started yet"]  # why: no executor has taken it (or said so) so far
+        else:
+            parts.append(f"attempt {row['attempt']}" if row.get("attempt") else "")
         parts.append(f"on {row['executor']}" if row.get("executor") else "")
         parts.append(row.get("detail") or "")
         late = row.get("late_s") or 0.0

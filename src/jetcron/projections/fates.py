@@ -183,6 +183,20 @@ def nominal(
     return sorted(out)[:limit]
 
 
+def latest_nominal(
+    periods: Sequence[Period], since: datetime, until: datetime, cap: int
+) -> tuple[list[datetime], datetime]:
+    """The nominal fires of the latest part of (since, until] that holds fewer than `cap`,
+    and where that part starts (`since` itself when the whole window fits)."""
+    while True:
+        times = nominal(periods, since, until, cap)
+        if len(times) < cap:
+            return times, since
+        # why: fire times are found oldest first; halve the window from its old end until
+        # the newest fires, the ones an operator asks about, fit
+        since = until - (until - since) / 2
+
+
 def _start(period: Period, default: datetime) -> datetime:
     return default if period.start is None else period.start
 

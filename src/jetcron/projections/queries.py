@@ -188,20 +188,21 @@ def ledger_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[
     return [plain(e) for e in entries]
 
 
+_US = timedelta(microseconds=1)
 FIRES_MAX = 10_000
 """Nominal fires one `fires`/`why` answer looks at, from the start of its window."""
 
 
 def _fates_in(
     views: Views, name: str, since: datetime, until: datetime, now: datetime
-) -> tuple[list[fates.Period], list[fates.Fire], bool]:
-    """The lifecycle of `name`, its fires in (since, until] with their fates, and whether the
-    window held more nominal fires than FIRES_MAX."""
+) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
+    """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
+    of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
     changes = audit.query(views.audit, name=name)
     if not changes and schedules.get(views.schedules, name) is None:
         raise ScheduleNotFound(name)
     periods = fates.lifecycle(changes)
-    times = fates.nominal(periods, since, until, FIRES_MAX)
+    times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
     recorded = [
         e
         for e in ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
@@ -212,23 +213,32 @@ def _fates_in(
     return (
         periods,
         fates.fates(times, recorded, periods, now=now, quiet_since=quiet),
-        (len(times) >= FIRES_MAX),
+        since,
     )
 
 
-def _window(params: dict[str, Any], now: datetime, back: timedelta) -> tuple[datetime, datetime]:
+def _window(
+    views: Views, params: dict[str, Any], now: datetime, back: timedelta
+) -> tuple[datetime, datetime]:
     until = _since(params, "until") or now
-    since = _since(params) or until - back
+    since = _since(params)
+    if since is None:
+        # why: by default, no screenful of fires from before the schedule existed; a --since
+        # that reaches back shows them (as not_created)
+        name = str(params.get("name", ""))
+        born = next((e.at for e in audit.query(views.audit, name=name, limit=None)), None)
+        since = until - back if born is None else max(until - back, min(born, until - _US))
     if since >= until:
         raise InvalidInput(f"--since {iso(since)} is not before --until {iso(until)}")
     return since, until
 
 
 def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Every nominal fire of one schedule in a window (default: the last day) and its fate."""
+    """Every nominal fire of one schedule in a window and its fate (default: the last day,
+    from the schedule's creation if that is later)."""
     name = str(params.get("name", ""))
-    since, until = _window(params, now, timedelta(days=1))
-    periods, told, capped = _fates_in(views, name, since, until, now)
+    since, until = _window(views, params, now, timedelta(days=1))
+    periods, told, covered = _fates_in(views, name, since, until, now)
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
     return {
@@ -236,7 +246,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
         "since": iso(since),
         "until": iso(until),
         "fires": [_fire_row(f, periods) for f in shown],
-        "more": capped or len(told) > limit,
+        "more": covered > since or len(told) > limit,
     }
 
 
@@ -265,6 +275,6 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(days=1), asked.instant + timedelta(days=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, _ = _fates_in(views, name, since, until, now)
+    periods, told, since = _fates_in(views, name, since, until, now)
     story = why.explain(told, periods, asked=asked, since=since)
     return {"schedule": name, **plain(story)}

@@ -60,8 +60,8 @@ def local(when: datetime, tz: str) -> str:
 
 
 def headline(when: datetime, tz: str) -> str:
-    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`."""
-    return f"{z(when)} ({local(when, tz)} {tz})"
+    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`; just the UTC time in UTC."""
+    return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
 
 
 def parse_asked(text: str, tz: str, now: datetime) -> Asked:
@@ -211,11 +211,15 @@ def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 def _outcome(fire: Fire) -> list[Sentence]:
     run, on = fire.run_id[:8], f" on {fire.executor}" if fire.executor else ""
-    tries = f"attempt {fire.attempt}" if fire.attempt <= 1 else f"{fire.attempt} attempts"
+    tries = f"{fire.attempt} attempts" if fire.attempt > 1 else "1 attempt"
     ev = next((e for e in reversed(fire.evidence) if not e.what.startswith("run.trig")), None)
     status = fire.status.replace("_", " ")
     if fire.status in IN_FLIGHT:
-        return [Sentence(text=f"Run {run} is {status}{on} ({tries})", evidence=ev)]
+        return [
+            Sentence(
+                text=f"Run {run} is {status}{on} (attempt {max(fire.attempt, 1)})", evidence=ev
+            )
+        ]
     detail = f": {fire.detail}" if fire.detail else ""
     return [Sentence(text=f"Run {run} {status}{on} after {tries}{detail}", evidence=ev)]
 

@@ -1,0 +1,68 @@
+"""`jetcron fires` and `jetcron why` against a live scheduler service (no executor: runs stay
+triggered), as an operator meets them: fires before creation, triggered, during a pause."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from served import cli, listed, scheduler_in_thread
+
+from jetcron.cli.text import parse_time, utc
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    yield from scheduler_in_thread(nats_url)
+
+
+def ok(server: str, *args: str) -> str:
+    result = cli(server, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def fires(server: str, *args: str) -> list[dict[str, Any]]:
+    return json.loads(ok(server, "fires", "tick", "--json", *args))  # type: ignore[no-any-return]
+
+
+def until(check: Any, within: float = 20.0) -> Any:
+    deadline = time.monotonic() + within
+    while not (value := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+    return value
+
+
+def test_fires_and_why_tell_each_fire_from_creation_through_a_pause(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+    created = parse_time(listed(scheduler)["tick"]["created_at"])
+    since = utc(created - timedelta(seconds=3))
+    until(lambda: sum(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)) >= 2)
+    ok(scheduler, "--actor", "bob", "schedule", "pause", "tick", "--reason", "maintenance")
+    time.sleep(2.5)
+
+    rows = fires(scheduler, "--since", since)
+    table = ok(scheduler, "fires", "tick", "--since", since)
+    story = ok(scheduler, "why", "tick")
+    not_a_fire = ok(scheduler, "why", "tick", utc(created)[:-1] + ".5Z")
+    unknown = cli(scheduler, "fires", "nope")
+
+    fates = [f["fate"] for f in rows]
+    assert fates[0] == "not_created" and fates[-1] == "paused", fates
+    assert "triggered" in fates and "unrecorded" not in fates, fates
+    assert fates == sorted(fates, key=["not_created", "triggered", "paused"].index), fates
+    first_run = next(f for f in rows if f["fate"] == "triggered")
+    assert (first_run["status"], first_run["utc"].endswith("Z")) == ("triggered", True)
+    assert "paused by bob at " in table and ": maintenance" in table
+    assert "not_created  -         created only at " in table
+    heading, *told = story.splitlines()
+    assert heading.endswith(": paused")
+    assert told[0].startswith("  Not fired: the schedule was paused by bob at ")
+    assert "(maintenance)  (seq " in told[0] and told[1] == "  It is still paused"
+    assert "is not a fire time of '@every 1s' in UTC; the nearest are " in not_a_fire
+    assert (unknown.exit_code, unknown.stderr.strip()) == (2, "error: schedule 'nope' not found")

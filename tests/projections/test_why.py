@@ -1,0 +1,194 @@
+"""`why`: given a lifecycle, ledger and asked time -> the sentences told (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from test_fates import at, change, entry
+
+from jetcron.projections.audit import AuditEntry
+from jetcron.projections.fates import fates, lifecycle, nominal
+from jetcron.projections.ledger import LedgerEntry
+from jetcron.projections.why import explain, parse_asked
+
+
+@dataclass
+class Case:
+    id: str
+    lifecycle: list[AuditEntry]
+    ledger: list[LedgerEntry]
+    now: str
+    asked: str | None
+    expected: list[str]
+    """Each sentence, with ` [seq N]` when an event backs it."""
+    quiet: dict[str, str] = field(default_factory=dict)
+
+
+BERLIN_3AM = change(1, "2026-03-01T00:00Z", "created", spec="0 3 * * *", tz="Europe/Berlin")
+BERLIN_230 = change(1, "2026-03-01T00:00Z", "created", spec="30 2 * * *", tz="Europe/Berlin")
+EVERY_10M = change(1, "2026-01-01T00:00Z", "created", spec="*/10 * * * *")
+CASES = [
+    Case(
+        "missed-then-caught-up",
+        [EVERY_10M],
+        [
+            entry(2, "2026-01-01T00:10Z", "triggered", run_id="r1aaaaaaaa", status="succeeded"),
+            entry(3, "2026-01-01T00:20Z", "missed", "2026-01-01T00:44:40Z", reason="down"),
+            entry(4, "2026-01-01T00:30Z", "missed", "2026-01-01T00:44:40Z", reason="down"),
+            entry(
+                5,
+                "2026-01-01T00:40Z",
+                "triggered",
+                "2026-01-01T00:44:41Z",
+                run_id="r2bbbbbbbb",
+                status="succeeded",
+                attempt=1,
+                executor="host1",
+            ),
+        ],
+        "2026-01-01T00:45Z",
+        None,
+        [
+            "2026-01-01T00:30Z: missed",
+            "No scheduler ticked from 2026-01-01T00:10:01Z to 2026-01-01T00:44:40Z, when the "
+            "ticker recorded it: down [seq 4]",
+            "Catch-up `latest` ran the 2026-01-01T00:40Z fire instead",
+        ],
+        quiet={"2026-01-01T00:30Z": "2026-01-01T00:10:01Z"},
+    ),
+    Case(
+        "caught-up-fire",
+        [EVERY_10M],
+        [
+            entry(
+                5,
+                "2026-01-01T00:40Z",
+                "triggered",
+                "2026-01-01T00:44:41Z",
+                run_id="r2bbbbbbbb",
+                status="failed",
+                attempt=2,
+                executor="host1",
+                detail="exit code 3",
+                result_seq=9,
+                result_at=at("2026-01-01T00:46Z"),
+                result_actor="executor:host1",
+            ),
+        ],
+        "2026-01-01T00:50Z",
+        "2026-01-01T00:40Z",
+        [
+            "2026-01-01T00:40Z: triggered",
+            "Triggered as run r2bbbbbb at 2026-01-01T00:44:41Z, 4m41s late: the scheduler was "
+            "down, and catch-up `latest` ran it [seq 5]",
+            "Run r2bbbbbb failed on host1 after 2 attempts: exit code 3 [seq 9]",
+        ],
+    ),
+    Case(
+        "paused",
+        [
+            EVERY_10M,
+            change(2, "2026-01-01T00:15Z", "paused"),
+            change(3, "2026-01-01T00:35Z", "resumed"),
+        ],
+        [],
+        "2026-01-01T01:00Z",
+        "2026-01-01T00:20Z",
+        [
+            "2026-01-01T00:20Z: paused",
+            "Not fired: the schedule was paused by alice at 2026-01-01T00:15Z [seq 2]",
+            "It was resumed by alice at 2026-01-01T00:35Z; fires in between are not run [seq 3]",
+        ],
+    ),
+    Case(
+        "spring-gap-fire",
+        [BERLIN_230],
+        [entry(2, "2026-03-29T01:00Z", "triggered", run_id="r3cccccccc", status="succeeded")],
+        "2026-03-30T12:00Z",
+        "2026-03-29T02:30",
+        [
+            "02:30 does not exist on 2026-03-29 in Europe/Berlin (the clocks jump forward); per "
+            "the gap rule it means 03:00 CEST",
+            "2026-03-29T01:00Z (03:00 CEST Europe/Berlin): triggered",
+            "02:30 does not exist on 2026-03-29 in Europe/Berlin; per the gap rule it fires at "
+            "03:00 CEST",
+            "Triggered as run r3cccccc at 2026-03-29T01:00:01Z [seq 2]",
+            "Run r3cccccc succeeded after 1 attempt",
+        ],
+    ),
+    Case(
+        "autumn-fold-second-pass",
+        [BERLIN_230],
+        [entry(2, "2026-10-25T00:30Z", "triggered", run_id="r4dddddddd", status="succeeded")],
+        "2026-10-26T12:00Z",
+        "2026-10-25T01:30Z",
+        [
+            "02:30 CET on 2026-10-25 is not a fire time of '30 2 * * *' in Europe/Berlin; the "
+            "nearest are 2026-10-25T00:30Z (02:30 CEST Europe/Berlin) and 2026-10-26T01:30Z "
+            "(02:30 CET Europe/Berlin)",
+        ],
+    ),
+    Case(
+        "not-a-fire-time",
+        [BERLIN_3AM],
+        [],
+        "2026-03-20T12:00Z",
+        "2026-03-10T03:30",
+        [
+            "03:30 CET on 2026-03-10 is not a fire time of '0 3 * * *' in Europe/Berlin; the "
+            "nearest are 2026-03-10T02:00Z (03:00 CET Europe/Berlin) and 2026-03-11T02:00Z "
+            "(03:00 CET Europe/Berlin)",
+        ],
+    ),
+    Case(
+        "unrecorded",
+        [EVERY_10M],
+        [entry(2, "2026-01-01T00:10Z", "triggered", run_id="r1aaaaaaaa", status="succeeded")],
+        "2026-01-01T00:25Z",
+        None,
+        [
+            "2026-01-01T00:20Z: unrecorded",
+            "Nothing was recorded for this fire although the schedule was active: the ticker "
+            "owes the log an event for every fire, so this is a jetcron bug; please report it "
+            "[seq 1]",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_why(case: Case) -> None:
+    now = at(case.now)
+    periods = lifecycle(case.lifecycle)
+    tz = periods[-1].window.tz if periods[-1].window else "UTC"
+    asked = parse_asked(case.asked, tz, now) if case.asked else None
+    centre = asked.instant if asked else now
+    since, until = centre - timedelta(days=2), min(centre + timedelta(days=2), now)
+    quiet = {at(k): at(v) for k, v in case.quiet.items()}
+    told = fates(
+        nominal(periods, since, until, 1000), case.ledger, periods, now=now, quiet_since=quiet
+    )
+
+    story = explain(told, periods, asked=asked, since=since)
+
+    shown = [s.text + (f" [seq {s.evidence.seq}]" if s.evidence else "") for s in story.sentences]
+    assert shown == case.expected
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        pytest.param("2026-03-29T01:00Z", "2026-03-29T01:00Z", id="utc"),
+        pytest.param("2026-03-29T03:00+02:00", "2026-03-29T01:00Z", id="offset"),
+        pytest.param("2026-03-29T02:30", "2026-03-29T01:00Z", id="spring-gap-wall"),
+        pytest.param("2026-10-25T02:30", "2026-10-25T00:30Z", id="autumn-fold-first-pass"),
+        pytest.param("03:00", "2026-03-29T01:00Z", id="clock-today"),
+        pytest.param("05:00", "2026-03-28T04:00Z", id="clock-later-than-now-is-yesterday"),
+    ],
+)
+def test_asked_times(text: str, instant: str) -> None:
+    now = at("2026-03-29T02:00Z")  # 04:00 CEST
+
+    assert parse_asked(text, "Europe/Berlin", now).instant == at(instant)
