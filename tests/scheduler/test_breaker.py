@@ -98,7 +98,7 @@ def test_cooldown_resumes_only_system_pauses() -> None:
     assert isinstance(resume, ResumeSchedule) and resume.only_if_system_paused
 
 
-async def test_breaker_pauses_through_the_log(nc) -> None:
+async def test_breaker_pauses_through_the_log(nc, caplog) -> None:
     log = await EventLog(nc).open()
     handler = CommandHandler(log)
     [created] = await handler.handle(
@@ -134,4 +134,10 @@ async def test_breaker_pauses_through_the_log(nc) -> None:
         paused.envelope.actor == "system"
         and paused.envelope.reason == "circuit open: 3 consecutive failures"
     )
+    # a restart replays the same history: the decision is not taken, nor logged, again
+    again = CircuitBreaker(log, handler)
+    await again.apply_batch([s async for batch in log.read() for s in batch])
+    said = [r for r in caplog.records if r.getMessage().startswith("breaker: PauseSchedule")]
+    assert len(said) == 1
+    assert len((await log.load(subjects.schedule("flaky")))[0]) == 2
     await log.close()

@@ -180,8 +180,9 @@ class CircuitBreaker:
             return
         for i, cmd in enumerate(commands):
             try:
-                await self.handler.handle(cmd)
-                log.warning("breaker: %s %s (%s)", type(cmd).__name__, cmd.name, cmd.reason)
+                _, appended = await self.handler.handle_once(cmd)
+                if appended:  # why: a restart replays old decisions; say each one once
+                    log.warning("breaker: %s %s (%s)", type(cmd).__name__, cmd.name, cmd.reason)
             except CommandRejected as err:
                 log.info("breaker: %s not applied: %s", cmd.name, err)
             except (JetcronError, OSError, TimeoutError) as err:

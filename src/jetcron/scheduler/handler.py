@@ -44,6 +44,11 @@ class CommandHandler:
 
     async def handle(self, command: AnyCommand) -> list[StoredEvent]:
         """Appended events ([] if nothing changed); CommandRejected if the command is invalid."""
+        events, _ = await self.handle_once(command)
+        return events
+
+    async def handle_once(self, command: AnyCommand) -> tuple[list[StoredEvent], bool]:
+        """Like handle, and whether this call appended them (False: an earlier one did, or none)."""
         validate_name(command.name)  # why: a bad name is not even a valid subject
         subject = subjects.schedule(command.name)
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -51,12 +56,12 @@ class CommandHandler:
             # why: a retried command (lost reply, lost ack) must not apply twice.
             done = [e for e in history if e.envelope.causation_id == command.command_id]
             if done:
-                return done
+                return done, False
             events = decide(fold(e.event for e in history), command)
             if not events:
-                return []
+                return [], False
             try:
-                return await self._append(subject, last_seq, command, events)
+                return await self._append(subject, last_seq, command, events), True
             except ConcurrencyConflict:
                 log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
                 # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
