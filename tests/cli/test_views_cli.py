@@ -230,9 +230,11 @@ def test_action_results_are_shown_and_executors_list_their_actions(live: Live) -
     assert as_json["output"]["result"] == "pong"
     assert offered["log"] == {
         "action": "log",
+        "parameters": ["message=''"],
         "executors": ["host-a"],
         "targets": ["default", "host-a"],
     }
+    assert offered["http"]["parameters"][0] == "url"  # required: no default
     assert {"http", "sleep", "noop"} <= set(offered)
 
 

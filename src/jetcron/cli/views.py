@@ -231,21 +231,32 @@ def actions(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         return
     table(
         None,
-        ["action", "executors", "targets"],
-        ([a["action"], ", ".join(a["executors"]), ", ".join(a["targets"])] for a in offered),
-    )
+        ["action", "parameters", "executors", "targets"],
+        (
+            [a["action"], " ".join(a["parameters"]) or "-", ", ".join(a["executors"]),
+             ", ".join(a["targets"])]
+            for a in offered
+        ),
+    )  # fmt: skip
 
 
 def actions_offered(infos: Iterable[Any]) -> list[dict[str, Any]]:
-    """[{action, executors, targets}] by action name, from executor heartbeats."""
+    """[{action, parameters, executors, targets}] by action name, from executor heartbeats."""
     by: dict[str, dict[str, set[str]]] = {}
+    params: dict[str, list[str]] = {}
     for info in infos:
         for name in info.actions:
             entry = by.setdefault(name, {"executors": set(), "targets": set()})
             entry["executors"].add(info.name)
             entry["targets"].update(info.targets)
+            params.setdefault(name, list(info.action_params.get(name, [])))
     return [
-        {"action": name, "executors": sorted(e["executors"]), "targets": sorted(e["targets"])}
+        {
+            "action": name,
+            "parameters": params[name],
+            "executors": sorted(e["executors"]),
+            "targets": sorted(e["targets"]),
+        }
         for name, e in sorted(by.items())
     ]
 

@@ -94,6 +94,27 @@ def installed() -> list[str]:
     return sorted(set(BUILTINS) | set(_entry_points()))
 
 
+def parameters() -> dict[str, list[str]]:
+    """Each installed action's parameters as `name` (required) or `name=default`."""
+    out: dict[str, list[str]] = {}
+    for name in installed():
+        try:
+            sig = inspect.signature(resolve(name))
+        except (InvalidInput, TypeError, ValueError):
+            out[name] = []  # why: a plugin that cannot load still shows up, without parameters
+            continue
+        out[name] = [_describe(p) for p in list(sig.parameters.values())[1:] if _is_param(p)]
+    return out
+
+
+def _is_param(p: inspect.Parameter) -> bool:
+    return p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+def _describe(p: inspect.Parameter) -> str:
+    return p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+
+
 def resolve(name: str) -> Action:
     """The callable of an action; UnknownAction or InvalidAction if there is none."""
     if name in BUILTINS:

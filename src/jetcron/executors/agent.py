@@ -33,7 +33,7 @@ from jetcron.domain.events import (
 )
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
-from jetcron.executors.actions import ActionContext, installed, resolve, run_action
+from jetcron.executors.actions import ActionContext, installed, parameters, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
@@ -169,7 +169,7 @@ class Executor:
         c = self.config
         identity = ExecutorInfo(
             name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
-            started_at=self.clock.now(), actions=installed(),
+            started_at=self.clock.now(), actions=installed(), action_params=parameters(),
         )  # fmt: skip
         self._beat = Heartbeat(
             self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock

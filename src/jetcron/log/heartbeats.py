@@ -38,6 +38,8 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     """Run ids it is working on."""
     actions: list[str] = []
     """Names of the actions it can run (built-ins and installed `jetcron.actions` plugins)."""
+    action_params: dict[str, list[str]] = {}
+    """Each action's parameters: `name` (required) or `name=default`."""
     cpu_percent: float | None = None
     memory_percent: float | None = None
     load: float | None = None
