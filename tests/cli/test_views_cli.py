@@ -230,7 +230,7 @@ def test_action_results_are_shown_and_executors_list_their_actions(live: Live) -
     assert as_json["output"]["result"] == "pong"
     assert offered["log"] == {
         "action": "log",
-        "parameters": ["message=''"],
+        "parameters": ['message=""'],
         "executors": ["host-a"],
         "targets": ["default", "host-a"],
     }

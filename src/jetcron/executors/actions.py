@@ -112,7 +112,15 @@ def _is_param(p: inspect.Parameter) -> bool:
 
 
 def _describe(p: inspect.Parameter) -> str:
-    return p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+    """`url` (required), `[json]` (optional, no default), `timeout=30.0` (JSON default)."""
+    if p.default is p.empty:
+        return p.name
+    if p.default is None:
+        return f"[{p.name}]"
+    try:
+        return f"{p.name}={msgspec.json.encode(p.default).decode()}"
+    except TypeError:
+        return f"[{p.name}]"
 
 
 def resolve(name: str) -> Action:
