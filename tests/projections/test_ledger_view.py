@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
+from jetcron.domain.events import FireBuffered
 from jetcron.projections import ledger
 
 F1, F2, F3, F4 = (T0 + timedelta(minutes=5 * i) for i in range(1, 5))
@@ -72,3 +73,31 @@ def test_a_run_overrides_an_earlier_missed_record_but_not_the_reverse() -> None:
 
     assert (entry.outcome, entry.run_id, entry.status) == ("triggered", run, "triggered")
     assert len(fold(h.events).ledger.by_schedule["backup"]) == 1
+
+
+def test_a_fire_tells_its_run_s_progress_and_the_events_behind_it() -> None:
+    h = History()
+    h.create("backup")
+    base = h._fire("backup", F1, False)
+    buffered = h.add(FireBuffered(**base, blocking_run_id="r0"), actor="system:ticker")
+    run = h.trigger("backup", F1)
+    h.deferred(run, reason="cpu 97%")
+    deferred = fold(h.events).ledger.entries[base["fire_id"]]
+    h.started(run, executor="host-b")
+    h.lost(run, reason="host-b went silent")
+
+    entry = fold(h.events).ledger.entries[base["fire_id"]]
+
+    assert (deferred.status, deferred.detail, deferred.executor) == (
+        "deferred",
+        "cpu 97%",
+        "host-a",
+    )
+    assert (entry.outcome, entry.status, entry.detail) == (
+        "triggered",
+        "lost",
+        "host-b went silent",
+    )
+    assert (entry.executor, entry.attempt, entry.result_seq) == ("host-b", 1, len(h.events))
+    assert (entry.buffered_at, entry.blocking_run_id) == (buffered.envelope.at, "r0")
+    assert (entry.seq, entry.actor) == (buffered.seq + 1, "jetcron")

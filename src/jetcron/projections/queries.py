@@ -272,7 +272,9 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
             asked = why.parse_asked(str(params["time"]), window.tz if window else "UTC", now)
         except ValueError as err:
             raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
-        since, until = asked.instant - timedelta(days=1), asked.instant + timedelta(days=1)
+        # why: the fire itself, and around it what its story needs (the catch-up trigger
+        # recorded with a miss); narrow, so a dense spec stays far below FIRES_MAX
+        since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
     periods, told, since = _fates_in(views, name, since, until, now)

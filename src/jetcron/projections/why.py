@@ -21,7 +21,7 @@ from jetcron.domain.spec import (
 from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
 
 IN_FLIGHT = frozenset({"triggered", "running", "retrying"})
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
 class Sentence(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
@@ -56,7 +56,8 @@ def z(when: datetime) -> str:
 def local(when: datetime, tz: str) -> str:
     """Wall time in the zone with its abbreviation: `03:00 CEST`."""
     wall = when.astimezone(pytz.timezone(tz))
-    return f"{wall:%H:%M} {wall.tzname()}"
+    shown = f"{wall:%H:%M:%S}" if wall.second else f"{wall:%H:%M}"
+    return f"{shown} {wall.tzname()}"
 
 
 def headline(when: datetime, tz: str) -> str:
@@ -65,15 +66,15 @@ def headline(when: datetime, tz: str) -> str:
 
 
 def parse_asked(text: str, tz: str, now: datetime) -> Asked:
-    """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM` (the latest
+    """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM[:SS]` (the latest
     such wall time at or before `now`). ValueError if it is none of these."""
     text = text.strip()
     clock = _CLOCK.fullmatch(text)
     if clock:
         today = now.astimezone(pytz.timezone(tz)).date()
-        hour, minute = int(clock[1]), int(clock[2])
+        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3] or 0)
         for day in (today, today - timedelta(days=1)):
-            asked = _wall(datetime(day.year, day.month, day.day, hour, minute), tz)
+            asked = _wall(datetime(day.year, day.month, day.day, hour, minute, second), tz)
             if asked.instant <= now:
                 return asked
         return asked
