@@ -80,7 +80,7 @@ CASES = [
         "2026-01-01T00:50Z",
         "2026-01-01T00:40Z",
         [
-            "2026-01-01T00:40Z: triggered",
+            "2026-01-01T00:40Z: triggered → failed",
             "Triggered as run r2bbbbbb at 2026-01-01T00:44:41Z, 4m41s late: the scheduler was "
             "down, and catch-up `latest` ran it [seq 5]",
             "Run r2bbbbbb failed on host1 after 2 attempts: exit code 3 [seq 9]",
@@ -111,7 +111,7 @@ CASES = [
         [
             "02:30 does not exist on 2026-03-29 in Europe/Berlin (the clocks jump forward); per "
             "the gap rule it means 03:00 CEST",
-            "2026-03-29T01:00Z (03:00 CEST Europe/Berlin): triggered",
+            "2026-03-29T01:00Z (03:00 CEST Europe/Berlin): triggered → succeeded",
             "02:30 does not exist on 2026-03-29 in Europe/Berlin; per the gap rule it fires at "
             "03:00 CEST",
             "Triggered as run r3cccccc at 2026-03-29T01:00:01Z [seq 2]",

@@ -181,7 +181,10 @@ def is_unsuccessful(fire: Fire) -> bool:
 def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[Sentence]:
     """The sentences that tell what became of one fire."""
     tz = window.tz if window is not None else "UTC"
-    out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fire.fate.replace('_', ' ')}")]
+    fate = fire.fate.replace("_", " ")
+    if fire.fate == "triggered" and fire.status:
+        fate += f" → {fire.status.replace('_', ' ')}"
+    out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fate}")]
     if window is not None:
         out += [Sentence(text=n) for n in dst_notes(fire.fire_time, window)]
     out += _TELLERS[fire.fate](fire, periods)
