@@ -101,3 +101,19 @@ def test_a_fire_tells_its_run_s_progress_and_the_events_behind_it() -> None:
     assert (entry.executor, entry.attempt, entry.result_seq) == ("host-b", 1, len(h.events))
     assert (entry.buffered_at, entry.blocking_run_id) == (buffered.envelope.at, "r0")
     assert (entry.seq, entry.actor) == (buffered.seq + 1, "jetcron")
+
+
+def test_the_last_record_of_any_schedule_before_a_time_starts_an_outage() -> None:
+    h = History()
+    h.create("a")
+    h.create("b")
+    h.trigger("a", F1)
+    last = h.trigger("b", F1)
+    h.tick(timedelta(minutes=10))
+    h.missed("a", F2)
+    view = fold(h.events).ledger
+    outage_from = view.entries[h.triggers[last].fire_id].recorded_at
+
+    got = ledger.last_recorded_before(view, [h.now, T0])
+
+    assert got == {h.now: outage_from}

@@ -216,14 +216,19 @@ def fates(
     """
     recorded = sorted(entries, key=lambda e: (e.fire_time, e.seq))
     by_time = {e.fire_time: e for e in recorded}
-    out = [_recorded(e, recorded, periods, quiet_since or {}) for e in recorded]
+    late = [
+        e
+        for e in recorded
+        if e.outcome == "triggered" and e.recorded_at - e.fire_time > MISSED_AFTER
+    ]
+    out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
     out += [_unrecorded(t, periods, now) for t in set(fire_times) - by_time.keys()]
     return sorted(out, key=lambda f: f.fire_time)
 
 
 def _recorded(
     e: LedgerEntry,
-    all_entries: Sequence[LedgerEntry],
+    late: Sequence[LedgerEntry],
     periods: Sequence[Period],
     quiet_since: Mapping[datetime, datetime],
 ) -> Fire:
@@ -251,7 +256,7 @@ def _recorded(
         )
     if e.outcome == "missed":
         fire.quiet_since = quiet_since.get(e.fire_time)
-        fire.instead = _caught_up(e, all_entries)
+        fire.instead = _caught_up(e, late)
     return fire
 
 
@@ -264,15 +269,13 @@ def _what(e: LedgerEntry) -> str:
     }[e.outcome]
 
 
-def _caught_up(missed: LedgerEntry, entries: Sequence[LedgerEntry]) -> datetime | None:
-    """The later fire the catch-up policy triggered in the tick that recorded this miss."""
+def _caught_up(missed: LedgerEntry, late: Sequence[LedgerEntry]) -> datetime | None:
+    """The later fire the catch-up policy triggered (late) in the tick that recorded this miss."""
     # why: the ticker records a tick's misses and its catch-up trigger together, so they
-    # are stored moments apart; a trigger this late was found after the same outage
-    for e in entries:
+    # are stored moments apart
+    for e in late:
         if (
-            e.outcome == "triggered"
-            and e.fire_time > missed.fire_time
-            and e.recorded_at - e.fire_time > MISSED_AFTER
+            e.fire_time > missed.fire_time
             and abs(e.recorded_at - missed.recorded_at) <= MISSED_AFTER
         ):
             return e.fire_time

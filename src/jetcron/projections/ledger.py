@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
@@ -93,20 +94,20 @@ def query(
 
 
 def last_recorded_before(view: LedgerView, times: Iterable[datetime]) -> dict[datetime, datetime]:
-    """For each time, the last moment the ticker recorded any fire before it (one pass).
+    """For each time, the last moment the ticker recorded any fire before it.
 
     why: a missed fire is recorded when a scheduler is back; the record before it, of any
     schedule, is the last sign of a ticking scheduler, so the outage began after it.
     """
-    wanted = sorted(set(times))
-    found: dict[datetime, datetime] = {}
+    wanted = set(times)
     if not wanted:
-        return found
-    for entry in view.entries.values():
-        at = entry.recorded_at
-        for t in wanted:
-            if at < t and (t not in found or at > found[t]):
-                found[t] = at
+        return {}
+    recorded = sorted(e.recorded_at for e in view.entries.values())
+    found = {}
+    for t in wanted:
+        i = bisect_left(recorded, t)
+        if i:
+            found[t] = recorded[i - 1]
     return found
 
 
