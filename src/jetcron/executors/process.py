@@ -127,6 +127,9 @@ class Job:
     def cancel(self, reason: str, *, now: bool = False) -> None:
         """Ask the supervisor to stop the job (with its grace period, or `now`)."""
         supervisor.write_atomic(self.run_dir / ("kill" if now else "cancel"), reason or "cancelled")
+        if supervisor.alive(*self.sup):
+            with contextlib.suppress(OSError):
+                os.kill(self.sup[0], signal.SIGUSR1)  # why: wake it now (it also polls)
 
     async def wait(self) -> None:
         """Until the supervisor has finished (the job and its descendants are gone)."""
