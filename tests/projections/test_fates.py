@@ -141,6 +141,15 @@ CASES = [
         ],
     ),
     Case(
+        "jittered-fire-not-yet-triggered-is-pending",
+        [change(1, "2026-01-01T00:00Z", "created", spec="*/10 * * * *", jitter_s=300.0)],
+        [],
+        "2026-01-01T00:05Z",
+        "2026-01-01T00:10Z",
+        "2026-01-01T00:14Z",
+        ["2026-01-01T00:10Z pending"],
+    ),
+    Case(
         "spring-gap",
         [change(1, "2026-03-20T00:00Z", "created", spec="0 2 * * *", tz="Europe/Berlin")],
         [

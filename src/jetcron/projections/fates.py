@@ -50,6 +50,7 @@ class Window(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     max_runs: int | None = None
     catchup: str = "latest"
     """Catch-up policy in force (latest, all, none)."""
+    jitter_s: float = 0.0
 
 
 class Evidence(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -139,6 +140,7 @@ def _window(fields: Mapping[str, Any]) -> Window | None:
         start=_instant(fields.get("start")),
         end=_instant(fields.get("end")),
         catchup=_catchup(fields),
+        jitter_s=float(fields.get("jitter_s") or 0.0),
     )
 
 
@@ -291,7 +293,9 @@ def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fir
         return Fire(fire_time=when, fate="not_created", evidence=_of(first))
     if p.state == "paused":
         return Fire(fire_time=when, fate="paused", reason=p.reason, evidence=_of(p))
-    if now - when <= PENDING_GRACE:
+    jitter = timedelta(seconds=p.window.jitter_s if p.window is not None else 0.0)
+    # why: a jittered fire is triggered up to its jitter after the nominal time
+    if now - when <= PENDING_GRACE + jitter:
         return Fire(fire_time=when, fate="pending")
     return Fire(fire_time=when, fate="unrecorded", evidence=_of(p))
 

@@ -113,6 +113,8 @@ def dst_notes(when: datetime, window: Window) -> list[str]:
     zone = pytz.timezone(window.tz)
     wall = when.astimezone(zone)
     gap = _gap_walls(when, window.tz, spec.hours, spec.minutes)
+    # why: cronie's rule: a fixed-time wall time lost in a spring-forward gap fires once, when
+    # the gap ends; an interval-like spec just has no fires in the gap (nothing to explain)
     if gap and not is_interval_like(spec):
         return [
             f"{gap} does not exist on {wall.date()} in {window.tz}; "
@@ -121,6 +123,8 @@ def dst_notes(when: datetime, window: Window) -> list[str]:
     try:
         zone.localize(wall.replace(tzinfo=None), is_dst=None)
     except pytz.AmbiguousTimeError:
+        # why: in a fold a fixed-time spec fires on the first pass only, an interval-like one
+        # on both (DESIGN.md); say which pass this fire is
         if is_interval_like(spec):
             return [f"{wall:%H:%M} occurs twice that night; this is the {wall.tzname()} one"]
         return [
