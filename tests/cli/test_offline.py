@@ -108,3 +108,18 @@ def test_policy_options_name_the_allowed_values(nats_url: str) -> None:
         )
         assert result.exit_code == 2, result.output
         assert needle in result.stderr
+
+
+def test_differing_paths_name_where_two_states_differ() -> None:
+    from jetcron.cli.replaying import differing_paths
+
+    live = {"position": 9, "views": {"audit": {"triggered": ["a", "b"]}, "runs": {"x": 1}}}
+    rebuilt = {"position": 9, "views": {"audit": {"triggered": ["b", "a"]}, "runs": {"x": 1}}}
+    assert differing_paths(rebuilt, live) == ["views/audit/triggered/0", "views/audit/triggered/1"]
+    assert differing_paths(live, live) == []
+
+
+def test_verify_with_as_of_is_refused() -> None:
+    result = runner.invoke(app, ["replay", "--verify", "--as-of", "2026-01-01T00:00:00Z"])
+    assert result.exit_code == 2
+    assert "--verify compares with the live service now; drop --as-of" in result.output

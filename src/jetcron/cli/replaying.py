@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from jetcron.cli.common import console, iso_z, print_json, run, table, with_nats
 from jetcron.client import query
+from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries
 from jetcron.projections.state import Views, apply_until, record_undecodable
@@ -46,6 +47,8 @@ async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None)
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:
     """`jetcron replay`."""
     if verify:
+        if as_of is not None:
+            raise InvalidInput("--verify compares with the live service now; drop --as-of")
         _verify(server, as_json)
         return
     views = run(with_nats(server, lambda nc: rebuild(nc, as_of)))
@@ -83,7 +86,8 @@ def _verify(server: str, as_json: bool) -> None:
     rebuilt = msgspec.to_builtins(views)
     live_views = live["views"]
     same = msgspec.json.encode(rebuilt) == msgspec.json.encode(live_views) or rebuilt == live_views
-    result = {"position": live["position"], "identical": same}
+    differences = [] if same else differing_paths(rebuilt, live_views)
+    result = {"position": live["position"], "identical": same, "differences": differences}
     if as_json:
         print_json(result)
     else:
@@ -95,5 +99,33 @@ def _verify(server: str, as_json: bool) -> None:
                 else "[red]DIFFERENT[/] from the live service"
             )
         )
+        for path in differences:
+            console.print(f"  differs at /{path}", highlight=False, markup=False)
     if not same:
         raise typer.Exit(1)
+
+
+def differing_paths(a: Any, b: Any, path: str = "", limit: int = 10) -> list[str]:
+    """Where two JSON-like values differ (slash paths, at most `limit`)."""
+    if type(a) is not type(b):
+        return [path]
+    if isinstance(a, dict):
+        found: list[str] = []
+        for key in sorted(set(a) | set(b), key=str):
+            here = f"{path}/{key}" if path else str(key)
+            if key not in a or key not in b:
+                found.append(here)
+            elif a[key] != b[key]:
+                found += differing_paths(a[key], b[key], here, limit - len(found))
+            if len(found) >= limit:
+                break
+        return found[:limit]
+    if isinstance(a, list) and len(a) == len(b):
+        out: list[str] = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                out += differing_paths(x, y, f"{path}/{i}", limit - len(out))
+            if len(out) >= limit:
+                break
+        return out[:limit]
+    return [path] if a != b else []

@@ -63,8 +63,11 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
 
     entries: list[AuditEntry] = []
     known: dict[str, Incarnation] = {}
-    triggered: set[str] = set()
-    """Run ids of manual triggers already recorded (a redelivered trigger is one entry)."""
+    triggered: dict[str, None] = {}
+    """Run ids of manual triggers already recorded (a redelivered trigger is one entry).
+
+    why a dict, not a set: it keeps the fold's order, so live and rebuilt views (other
+    processes, other hash seeds) serialise the same and `replay --verify` compares equal."""
 
 
 SYSTEM_ACTOR = "system"
@@ -152,7 +155,7 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
     if not event.manual or event.run_id in view.triggered:
         return  # why: clock triggers are the schedule doing its job, not a change
-    view.triggered.add(event.run_id)
+    view.triggered[event.run_id] = None
     view.entries.append(_run_entry(event, stored, event.run_id, event.version))
 
 

@@ -20,7 +20,7 @@ from jetcron.projections.schedules import SchedulesView
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
