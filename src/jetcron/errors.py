@@ -16,7 +16,7 @@ class InfrastructureError(JetcronError, RuntimeError):
 
 
 class ServiceUnavailable(InfrastructureError):
-    """No scheduler service answered a command or query."""
+    """No scheduler service is listening for a command or query."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -24,3 +24,18 @@ class ServiceUnavailable(InfrastructureError):
             f"no jetcron service answered {what}: start one with `jetcron up` "
             "(local, embedded server) or `jetcron serve` (against an existing NATS)"
         )
+
+
+class NoAnswerInTime(ServiceUnavailable):
+    """A service is listening but did not answer in time (busy, stalled, or NATS in trouble)."""
+
+    def __init__(self, what: str, timeout: float, command: bool) -> None:
+        self.what, self.timeout = what, timeout
+        # why: a command that timed out may still have been applied; advise looking, not retrying
+        # blindly, and never "start a service" (one is there; a second `up` only hits the lock)
+        hint = (
+            "it may still be applied: check `jetcron audit` before sending it again"
+            if command
+            else "the service is busy or stalled; try again"
+        )
+        InfrastructureError.__init__(self, f"no answer to {what} within {timeout:g}s; {hint}")

@@ -7,7 +7,8 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from jetcron.errors import ServiceUnavailable
+from jetcron import subjects
+from jetcron.errors import NoAnswerInTime, ServiceUnavailable
 
 
 async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
@@ -17,7 +18,7 @@ async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: 
     except NoRespondersError as err:
         raise ServiceUnavailable(what) from err
     except NatsTimeout as err:
-        raise ServiceUnavailable(f"{what} within {timeout:g}s") from err
+        raise NoAnswerInTime(what, timeout, command=subject.startswith(subjects.COMMANDS)) from err
 
 
 def service_error(msg: Msg) -> tuple[str, str] | None:

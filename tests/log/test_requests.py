@@ -1,0 +1,30 @@
+"""Request/reply errors say what happened: nobody listening, or no answer in time."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client
+
+from jetcron import subjects
+from jetcron.errors import NoAnswerInTime, ServiceUnavailable
+from jetcron.log.requests import request
+
+
+async def test_nobody_listening_says_start_a_service(nc: Client) -> None:
+    with pytest.raises(ServiceUnavailable, match="start one with `jetcron up`"):
+        await request(nc, subjects.command("pause"), b"{}", "`pause`", 0.5)
+
+
+async def test_a_stalled_service_may_have_applied_the_command(nc: Client) -> None:
+    # a service that takes the request and never answers (stopped, overloaded)
+    await nc.subscribe(subjects.command("*"), queue=subjects.COMMAND_QUEUE, cb=_ignore)
+    await nc.subscribe(subjects.query("*"), cb=_ignore)
+    with pytest.raises(NoAnswerInTime, match="may still be applied: check `jetcron audit`"):
+        await request(nc, subjects.command("pause"), b"{}", "`pause`", 0.3)
+    with pytest.raises(NoAnswerInTime, match="busy or stalled") as err:
+        await request(nc, subjects.query("runs"), b"{}", "query `runs`", 0.3)
+    assert "start one" not in str(err.value)
+
+
+async def _ignore(msg: object) -> None:
+    """Take the request, answer nothing."""
