@@ -31,7 +31,8 @@ def test_help_names_types_in_words_and_lists_the_global_options(args: list[str])
 
     assert result.exit_code == 0, result.output
     assert "<" not in result.stdout.replace("<tag>", "")  # no <bool>, <str>, <int>
-    assert "--server" in result.stdout and "--creds" in result.stdout
+    connects = args[:1] != ["preview"]
+    assert ("--server" in result.stdout and "--creds" in result.stdout) is connects
 
 
 SNIFF = """
@@ -70,5 +71,5 @@ def test_plain_values_are_converted_without_pydantic_and_bad_ones_say_so() -> No
     bad = runner.invoke(tree.app, ["preview", "@daily", "-n", "two"])
     good = runner.invoke(tree.app, ["preview", "@daily", "-n", "2", "--json"])
 
-    assert bad.exit_code == 2 and "'two' is not a valid integer." in bad.output
+    assert bad.exit_code == 2 and "'two' is not a valid integer" in bad.output
     assert good.exit_code == 0 and good.stdout.count('"utc"') == 2

@@ -105,6 +105,8 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            raise  # why: a reader that stopped reading (`| head`) is no error; see stdout_closed
         except InvalidInput as err:
             raise fail(str(err), EXIT_INVALID) from None
         except (InfrastructureError, JetcronError, OSError) as err:
@@ -113,6 +115,21 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def stdout_closed() -> typer.Exit:
+    """The quiet end of a command whose reader closed the pipe (`| head`): exit 0, no message.
+
+    why: like cat or grep under `head` (a shell with pipefail would fail on 141 for a reader
+    that simply had enough); stdout goes to /dev/null so the interpreter's last flush is silent.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (tests)
+        pass
+    return typer.Exit(0)
 
 
 def run(coro: Awaitable[T]) -> T:

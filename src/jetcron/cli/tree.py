@@ -6,8 +6,10 @@ asked for): `jetcron --help` and `preview` import nothing that talks to NATS.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -91,17 +93,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 the first line of the command's own help (a test keeps them equal), shown by `jetcron --help`
 without importing the command."""
 
+OFFLINE = frozenset({"preview"})
+"""Commands that never connect: their help lists no connection options, and they take none."""
+
 tweaks.apply()
 
 
-def polish(command: Any) -> Any:
+def polish(command: Any, *, connects: bool = True) -> Any:
     """Plain help, and the global options on every command (and subcommand) that lacks them."""
     # why: rich help imports rich and markdown-it (~75 ms); click's plain help says the same
     command.rich_markup_mode = None
     subcommands = getattr(command, "commands", None)
     if subcommands is not None:
         for sub in subcommands.values():
-            polish(sub)
+            polish(sub, connects=connects)
+        return command
+    if not connects:
         return command
     have = {p.name for p in command.params}
     command.params += [p for p in context.global_params() if p.name not in have]
@@ -120,7 +127,7 @@ def load(name: str) -> Any:
         single.command(name)(obj)
         command = typer.main.get_command(single)
     command.name = name
-    return polish(command)
+    return polish(command, connects=name not in OFFLINE)
 
 
 class _OnDemand(TyperGroup):
@@ -155,7 +162,19 @@ class _OnDemand(TyperGroup):
 
 
 class LazyGroup(_OnDemand):
-    """The root group: a command's module is imported when the command is used."""
+    """The root group: a command's module is imported when the command is used.
+
+    Every usage error (of the root or any command under it) ends as one `error:` line and
+    exit 2, and a closed stdout ends quietly; --help is click's own.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_errors():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
@@ -165,6 +184,23 @@ class LazyGroup(_OnDemand):
 
     def build(self, name: str) -> Any:
         return load(name)
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+    from jetcron.cli import usage
+    from jetcron.cli.common import fail, stdout_closed
+
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # why: `jetcron schedule` alone shows the help, as click does
+    except ClickException as err:
+        raise fail(usage.one_line(err), err.exit_code) from None
+    except BrokenPipeError:
+        raise stdout_closed() from None
 
 
 class SubGroup(_OnDemand):

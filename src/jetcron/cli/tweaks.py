@@ -1,6 +1,8 @@
-"""Two adjustments to typer, made once when the command tree is imported.
+"""Three adjustments to typer, made once when the command tree is imported.
 
 - Help names types in words (TEXT, INTEGER, a|b|c, nothing for a flag) instead of `<str>`.
+- Arguments read as click always wrote them: `SPEC` (its metavar, or its name in capitals),
+  `[SPEC]` when optional, in usage lines, help and error messages, instead of `{spec}`.
 - str, int, float and bool parameters (and lists of them) are converted without pydantic: typer
   coerces every value through a pydantic TypeAdapter, and importing pydantic costs as much
   as importing typer itself. Everything else (paths, choices, ranges) still goes through typer.
@@ -46,8 +48,20 @@ def type_in_words(param: Any) -> str:
     return _WORDS.get(name, name.upper())
 
 
+def argument_name(param: Any) -> str:
+    """An argument's name in help and errors: its metavar, or its name in capitals."""
+    return str(param.metavar or (param.name or "").upper())
+
+
+def argument_usage(param: Any) -> str:
+    """An argument in a usage line: SPEC, [SPEC] when optional, SPEC... when repeated."""
+    name = argument_name(param)
+    name = name if param.required else f"[{name}]"
+    return name + ("..." if param.nargs != 1 else "")
+
+
 def apply() -> None:
-    """Install both tweaks (idempotent); a typer without the expected internals is left alone."""
+    """Install the tweaks (idempotent); a typer without the expected internals is left alone."""
     try:
         from typer import _coercion
         from typer._click.exceptions import BadParameter
@@ -56,6 +70,8 @@ def apply() -> None:
         return
     for cls in (TyperOption, TyperArgument):
         setattr(cls, "display_type", lambda self, ctx: type_in_words(self))  # noqa: B010
+    setattr(TyperArgument, "display_name_raw", property(argument_name))  # noqa: B010
+    setattr(TyperArgument, "_usage_display_name", argument_usage)  # noqa: B010
     if getattr(_TyperParameter, "_jetcron_plain", False):
         return
     shipped = _TyperParameter.get_runtime_param
