@@ -116,7 +116,7 @@ def _watch_callbacks(nc: Client, watch: ConnectionWatch) -> dict[str, Any]:
 
 
 async def _quiet(err: Exception) -> None:
-    log.debug("NATS: %s", err or type(err).__name__)
+    log.debug("NATS: %s", str(err) or type(err).__name__)
 
 
 def _url(nc: Client) -> str:
@@ -154,7 +154,7 @@ async def connect(
         return nc
     except Exception as err:
         raise InfrastructureError(
-            f"cannot connect to NATS at {', '.join(opts.urls())}: {err or type(err).__name__}. "
+            f"cannot connect to NATS at {', '.join(opts.urls())}: {str(err) or type(err).__name__}. "
             "Is `jetcron up` running? (or pass --server / set NATS_URL)"
         ) from err
 
@@ -164,7 +164,7 @@ async def close(nc: Client) -> None:
     try:
         await nc.close()
     except Exception as err:  # noqa: BLE001 - we are on the way out; the cause matters, not this
-        log.debug("closing the NATS connection: %s", err or type(err).__name__)
+        log.debug("closing the NATS connection: %s", str(err) or type(err).__name__)
 
 
 def _readable(path: str, what: str) -> str:

@@ -123,7 +123,7 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
             attempt += 1
             delay = jittered(backoff(attempt))
             log.warning(
-                "cannot %s yet (%s); retrying in %.1fs", what, err or type(err).__name__, delay
+                "cannot %s yet (%s); retrying in %.1fs", what, str(err) or type(err).__name__, delay
             )
             try:
                 await asyncio.wait_for(stop.wait(), delay)
@@ -137,4 +137,4 @@ async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:
     try:
         await step()
     except Exception as err:  # noqa: BLE001 - the real error (if any) is already on its way
-        log.debug("%s on shutdown: %s", what, err or type(err).__name__)
+        log.debug("%s on shutdown: %s", what, str(err) or type(err).__name__)

@@ -426,7 +426,7 @@ class Executor:
                 if self._stopping.is_set():
                     raise
                 log.warning("executor %s: result of %s not stored yet (%s); retrying",
-                            self.config.name, run.ref.run_id, err or type(err).__name__)  # fmt: skip
+                            self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

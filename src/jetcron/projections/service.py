@@ -164,7 +164,7 @@ class ProjectionService:
         try:
             target = await asyncio.wait_for(self.log.last_seq(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
-            log.info("projections: cannot ask the log for its end: %s", err or type(err).__name__)
+            log.info("projections: cannot ask the log for its end: %s", str(err) or type(err).__name__)
             return None
         # why: with the follower down, waiting for it only delays a (stale-marked) answer.
         while (
@@ -246,7 +246,7 @@ class ProjectionService:
             return b"", ("500", str(err)), stale
         except Exception as err:  # noqa: BLE001 - answer, never leave the asker waiting
             log.exception("query failed")
-            return b"", ("500", f"query failed: {err or type(err).__name__}"), stale
+            return b"", ("500", f"query failed: {str(err) or type(err).__name__}"), stale
 
     async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         from jetcron.log.heartbeats import list_executors
