@@ -28,7 +28,7 @@ from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
 log = logging.getLogger(__name__)
-out = Console(stderr=True)
+out = Console(stderr=True, soft_wrap=True)  # why: lines stay whole in a log file (grep, copy)
 T = TypeVar("T")
 
 
@@ -120,7 +120,7 @@ def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
         elif not isinstance(err, asyncio.CancelledError):
             leaves.append(err)
     for other in leaves[1:]:
-        log.error("also failed: %s", other or type(other).__name__)
+        log.error("also failed: %s", str(other) or type(other).__name__)
     return leaves[0] if leaves else group
 
 
