@@ -123,3 +123,12 @@ def test_verify_with_as_of_is_refused() -> None:
     result = runner.invoke(app, ["replay", "--verify", "--as-of", "2026-01-01T00:00:00Z"])
     assert result.exit_code == 2
     assert "--verify compares with the live service now; drop --as-of" in result.output
+
+
+def test_preview_after_without_offset_is_wall_time_in_the_zone() -> None:
+    args = ["preview", "0 * * * *", "--tz", "Europe/Berlin", "-n", "1", "--json"]
+    wall = runner.invoke(app, [*args, "--after", "2026-06-01T00:00"])
+    utc = runner.invoke(app, [*args, "--after", "2026-06-01T00:00Z"])
+    assert wall.exit_code == 0 and utc.exit_code == 0
+    assert '"2026-05-31T23:00:00Z"' in wall.stdout  # 01:00 CEST, the first hour after 00:00 CEST
+    assert '"2026-06-01T01:00:00Z"' in utc.stdout

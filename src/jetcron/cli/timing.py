@@ -41,12 +41,27 @@ def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
     table(title, ["#", "UTC", "local"], ([i, r["utc"], r["local"]] for i, r in enumerate(rows, 1)))
 
 
+def _wall_time(text: str, zone: str) -> datetime:
+    """An ISO time; without an offset, wall time in `zone` (the same rule as @at and --start)."""
+    from jetcron.domain.spec import wall_to_utc
+
+    try:
+        naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return parse_iso(text)  # why: its error message names the option and the format
+    return naive if naive.tzinfo else wall_to_utc(naive, zone)
+
+
 @handle_errors
 def preview(
     spec: str = typer.Argument(..., help="A spec: cron, @daily, '@every 15m', '@at ...'."),
     tz: str = typer.Option("UTC", "--tz", metavar="ZONE", help="IANA time zone."),
     after: str | None = typer.Option(
-        None, "--after", metavar="TIME", show_default="now", help="Start after this ISO time."
+        None,
+        "--after",
+        metavar="TIME",
+        show_default="now",
+        help="Start after this ISO time; without an offset it is wall time in --tz.",
     ),
     n: int = typer.Option(10, "-n", help="How many fires."),
     as_json: bool = JsonOpt,
@@ -56,7 +71,7 @@ def preview(
     parse_spec(spec, zone)
     if n < 1:
         raise InvalidInput("-n must be >= 1")
-    start = parse_iso(after) if after else datetime.now(UTC)
+    start = _wall_time(after, zone) if after else datetime.now(UTC)
     rows = fires_rows(next_fires(spec, zone, start, n), zone)
     if as_json:
         print_json(rows)
