@@ -84,3 +84,25 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly() -> None:
 
     assert first == b"@every 1m (UTC)\n"
     assert (code, stderr) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["runs", "list", "--limit", "0"], "'--limit': must be from 1 to 10000, not 0"),
+        (["runs", "list", "--limit", "-5"], "'--limit': must be from 1 to 10000, not -5"),
+        (["runs", "list", "--limit", "10001"], "'--limit': must be from 1 to 10000, not 10001"),
+        (["fires", "x", "--limit", "0"], "'--limit': must be from 1 to 10000, not 0"),
+        (["schedule", "next", "x", "-n", "0"], "'-n': must be from 1 to 10000, not 0"),
+        (["runs", "follow", "-n", "0"], "'--count' / '-n': must be at least 1, not 0"),
+    ],
+)
+def test_limits_out_of_range_are_refused_before_connecting(args: list[str], said: str) -> None:
+    nowhere = "nats://127.0.0.1:1"  # why: the check must come first, no server is asked
+    result = runner.invoke(tree.app, ["-s", nowhere, *args], prog_name="jetcron")
+
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"error: invalid value for {said} (see `jetcron "), (
+        result.stderr
+    )

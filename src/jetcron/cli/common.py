@@ -63,6 +63,22 @@ ReasonOpt = typer.Option(
     help="Why; recorded in the log and shown by `jetcron audit`.",
 )
 
+MOST = 10_000
+"""The largest --limit (or -n) a listing accepts: more is a dump, and `replay` or `export` do that."""
+
+
+def count_option(default: int | None, *names: str, help: str, most: int | None = MOST) -> Any:
+    """A --limit / -n option: a whole number from 1 to `most`, else a one-line usage error."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not (1 <= value <= (most or value)):
+            bound = f"from 1 to {most}" if most else "at least 1"
+            raise typer.BadParameter(f"must be {bound}, not {value}")  # click names the option
+        return value
+
+    return typer.Option(default, *names, metavar="N", help=help, callback=check)
+
+
 EXIT_INVALID = 2
 """Bad input: a bad spec, zone or name, an unknown schedule or run."""
 EXIT_INFRASTRUCTURE = 1

@@ -11,6 +11,7 @@ from jetcron.cli import text
 from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
+    count_option,
     echo,
     handle_errors,
     parse_iso,
@@ -40,7 +41,7 @@ def fires(
     until: str | None = typer.Option(
         None, "--until", metavar="TIME", help="Fires up to this ISO time (default: now)."
     ),
-    limit: int = typer.Option(100, "--limit", help="At most this many fires (the latest)."),
+    limit: int = count_option(100, "--limit", help="At most this many fires (the latest)."),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -14,10 +14,12 @@ import typer
 
 from jetcron.cli import text
 from jetcron.cli.common import (
+    MOST,
     ActorOpt,
     JsonOpt,
     ReasonOpt,
     ServerOpt,
+    count_option,
     default_actor,
     echo,
     handle_errors,
@@ -57,7 +59,7 @@ def runs_list(
     since: str | None = typer.Option(
         None, "--since", metavar="TIME", help="Only runs fired at or after this ISO time."
     ),
-    limit: int = typer.Option(50, "--limit", help="At most this many runs."),
+    limit: int = count_option(50, "--limit", help="At most this many runs."),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -78,7 +80,7 @@ def runs_list(
         cut=("note",),
     )
     if page.get("more"):
-        echo(f"more runs: use --limit {limit * 2}", err=True)
+        echo(f"more runs: use --limit {min(limit * 2, MOST)}", err=True)
 
 
 def _row_cells(r: dict[str, Any]) -> list[str]:
@@ -291,15 +293,17 @@ async def output_of(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
 @handle_errors
 def runs_follow(
     schedule: str | None = typer.Option(None, "--schedule", help="Only this schedule."),
-    count: int | None = typer.Option(
-        None, "--count", "-n", help="Stop after this many events (default: until Ctrl-C)."
+    count: int | None = count_option(
+        None,
+        "--count",
+        "-n",
+        help="Stop after this many events (default: until Ctrl-C).",
+        most=None,
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Runs as they happen: triggers, starts, results, skipped and missed fires (Ctrl-C stops)."""
-    if count is not None and count < 1:
-        raise InvalidInput("--count must be >= 1")
     from jetcron.cli.follow import follow
 
     run(with_nats(server, lambda nc: follow(nc, schedule, count, as_json)))

@@ -14,6 +14,7 @@ from jetcron.cli.common import (
     ReasonOpt,
     ServerOpt,
     console,
+    count_option,
     default_actor,
     err_console,
     fmt_time,
@@ -299,7 +300,7 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
 @handle_errors
 def next_(
     name: str,
-    n: int = typer.Option(10, "-n", help="How many fires."),
+    n: int = count_option(10, "-n", help="How many fires."),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
