@@ -294,3 +294,28 @@ def test_runs_follow_prints_triggers_starts_and_results_as_they_land(live: Live)
     ]
     assert lines[0].endswith("(look), for default") and "manual by " in lines[0]
     assert lines[1].endswith(": on host-a") and lines[0][:20].endswith("Z")
+
+
+def test_runs_follow_of_an_unknown_schedule_exits_2_instead_of_waiting(live: Live) -> None:
+    follow = live.cli("runs", "follow", "--schedule", "nosuch", "-n", "1")
+
+    assert (follow.exit_code, follow.stderr) == (2, "error: schedule 'nosuch' not found\n")
+
+
+def test_runs_logs_of_a_run_that_failed_silently_says_why_on_stderr(live: Live) -> None:
+    live.ok("schedule", "add", "typo", "@daily", "--action", "lgo")
+    live.ok("schedule", "add", "quiet", "@daily", "--", "true")
+    live.ok("schedule", "trigger", "typo")
+    live.ok("schedule", "trigger", "quiet")
+    failed = live.finished("typo")[0]
+    live.finished("quiet")
+
+    logs = live.cli("runs", "logs", failed["run_id"][:8])
+    last = live.cli("runs", "last", "typo")
+    fine = live.cli("runs", "last", "quiet")
+
+    assert failed["status"] == "failed" and failed["error"]
+    said = f"run {failed['run_id'][:8]} failed with no output: {failed['error'].splitlines()[0]}"
+    assert (logs.exit_code, logs.stdout, logs.stderr) == (0, "", said + "\n")
+    assert last.exit_code == 0 and last.stderr.splitlines()[-1] == said
+    assert (fine.exit_code, fine.stdout, len(fine.stderr.splitlines())) == (0, "", 1)

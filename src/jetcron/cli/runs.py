@@ -189,8 +189,19 @@ def truncation(output: dict[str, Any], stream: str) -> str | None:
 @handle_errors
 def runs_logs(run_id: str = RunArg, server: str = ServerOpt) -> None:
     """A run's raw output: stdout (and an action's result, as JSON) to stdout, stderr to stderr."""
-    _, output = run(with_nats(server, lambda nc: _run_and_output(nc, run_id)))
+    row, output = run(with_nats(server, lambda nc: _run_and_output(nc, run_id)))
     write_output(output)
+    if (said := silent_failure(row, output)) is not None:
+        echo(said, err=True)
+
+
+def silent_failure(row: dict[str, Any], output: dict[str, Any]) -> str | None:
+    """For a run that ended badly and printed nothing, the one line that says why (else None)."""
+    printed = output.get("stdout") or output.get("stderr") or output.get("result") is not None
+    if printed or row["status"] == "succeeded" or row["status"] not in FINISHED:
+        return None
+    why = text.first_line(row.get("error") or row.get("reason"), 200) or "no output"
+    return f"run {text.short_id(row['run_id'])} {row['status']} with no output: {why}"
 
 
 def write_output(output: dict[str, Any]) -> None:
@@ -227,6 +238,8 @@ def runs_last(
         err=True,
     )
     write_output(output)
+    if (said := silent_failure(row, output)) is not None:
+        echo(said, err=True)
 
 
 @app.command("cancel")
@@ -306,4 +319,12 @@ def runs_follow(
     """Runs as they happen: triggers, starts, results, skipped and missed fires (Ctrl-C stops)."""
     from jetcron.cli.follow import follow
 
-    run(with_nats(server, lambda nc: follow(nc, schedule, count, as_json)))
+    async def checked(nc: Client) -> None:
+        if schedule:
+            from jetcron.client import query
+
+            # why: an unknown name would follow nothing forever; say so, as every command does
+            await query(nc, "schedule", {"name": schedule, "fires": 0})
+        await follow(nc, schedule, count, as_json)
+
+    run(with_nats(server, checked))
