@@ -311,5 +311,13 @@ def next_(
     rows = fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC"))
     if as_json:
         print_json(rows)
+    elif not rows:
+        # why: an empty table says nothing; say why there are no fires
+        state = row.get("state", "")
+        why = {
+            "paused": "it is paused: no fires until `jetcron schedule resume`",
+            "completed": "it has completed: no fires left",
+        }.get(state, "no fires ahead")
+        console.print(f"{name}: {why}", highlight=False)
     else:
         print_fires(rows, None)
