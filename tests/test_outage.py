@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
 import pytest
 
 from conftest import free_port, require_nats_server
 from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered, StoredEvent
-from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
+from test_e2e import read_log
 
 OUTAGE_S = float(os.environ.get("JETCRON_OUTAGE_S", "20"))
 MISSED_AFTER = timedelta(seconds=60)
@@ -80,17 +79,6 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
         assert time.monotonic() - start < timeout, f"{what}: not within {timeout:g}s"
         time.sleep(0.5)
     return time.monotonic() - start
-
-
-async def read_log(url: str) -> list[StoredEvent]:
-    nc = await nats.connect(url)
-    log = await EventLog(nc).open(create=False)
-    out: list[StoredEvent] = []
-    async for batch in log.read():
-        out += batch
-    await log.close()
-    await nc.close()
-    return out
 
 
 def outcomes(events: list[StoredEvent], name: str) -> dict[datetime, list[StoredEvent]]:
