@@ -333,7 +333,9 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--keep", action="store_true", help="Keep the work dir (logs).")
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the work dir (logs) also when all went well."
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="jetcron-chaos-"))
     report = asyncio.run(Chaos(root, args.seed).run(args.duration, args.outage))

@@ -24,7 +24,7 @@ def test_sixty_seconds_of_kill_9_and_a_nats_outage_keep_every_promise(tmp_path: 
     report_file = tmp_path / "chaos.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.chaos", "--duration", "60", "--outage", "30",
-         "--seed", "4", "--json", str(report_file), "--keep"],
+         "--seed", "4", "--json", str(report_file)],
         cwd=ROOT, capture_output=True, text=True, timeout=280,
     )  # fmt: skip
     report = json.loads(report_file.read_text())
