@@ -5,9 +5,14 @@ BIN := $(VENV)/bin
 
 .PHONY: up test lint install bench clean
 
+# `make up` needs only jetcron itself; `make test` adds the test tools once.
 $(BIN)/jetcron: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-tools: $(BIN)/jetcron
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -16,14 +21,14 @@ install: $(BIN)/jetcron
 up: install
 	$(BIN)/jetcron up $(ARGS)
 
-test: install lint
+test: $(VENV)/.test-tools lint
 	$(BIN)/pytest -q
 
-lint: install
+lint: $(VENV)/.test-tools
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-bench: install
+bench: $(VENV)/.test-tools
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench --quick
 
