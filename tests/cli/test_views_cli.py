@@ -163,6 +163,17 @@ def test_unknown_names_and_runs_exit_2(live: Live) -> None:
     assert last.exit_code == 2
 
 
+def test_next_of_a_paused_schedule_says_it_is_paused(live: Live) -> None:
+    live.ok("schedule", "add", "resting", "@daily", "--", "true")
+    live.ok("schedule", "pause", "resting")
+    paused = live.ok("schedule", "next", "resting")
+    live.ok("schedule", "resume", "resting")
+    resumed = live.ok("schedule", "next", "resting", "-n", "1")
+
+    assert "resting: it is paused: no fires until `jetcron schedule resume`" in paused.stdout
+    assert "00:00:00Z" in resumed.stdout
+
+
 def test_run_ids_resolve_by_prefix_and_an_ambiguous_one_names_the_candidates(
     live: Live,
 ) -> None:
