@@ -176,6 +176,13 @@ async def with_nats(
         await nc.close()
 
 
+def ask_view(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
+    """One query to the projection service (`jetcron.q.<view>`), from a sync command."""
+    from jetcron.client import query
+
+    return run(with_nats(server, lambda nc: query(nc, view, params or {})))
+
+
 def print_json(data: Any) -> None:
     """JSON to stdout (datetimes as ISO-8601 UTC)."""
     import json

@@ -11,22 +11,15 @@ from jetcron.cli import text
 from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
+    ask_view,
     count_option,
     echo,
     handle_errors,
     parse_iso,
     print_json,
-    run,
     table,
-    with_nats,
 )
 from jetcron.domain.definition import MISSED_AFTER
-
-
-def _q(server: str, view: str, params: dict[str, Any]) -> Any:
-    from jetcron.client import query
-
-    return run(with_nats(server, lambda nc: query(nc, view, params)))
 
 
 @handle_errors
@@ -54,7 +47,9 @@ def fires(
     for value in (since, until):
         if value:
             parse_iso(value)
-    answer = _q(server, "fires", {"name": name, "since": since, "until": until, "limit": limit})
+    answer = ask_view(
+        server, "fires", {"name": name, "since": since, "until": until, "limit": limit}
+    )
     rows = answer["fires"]
     if as_json:
         print_json(rows)
@@ -162,7 +157,7 @@ def why(
     as_json: bool = JsonOpt,
 ) -> None:
     """The story of one fire in plain sentences, each with the event it comes from."""
-    answer = _q(server, "why", {"name": name, "time": when})
+    answer = ask_view(server, "why", {"name": name, "time": when})
     if as_json:
         print_json(answer)
         return

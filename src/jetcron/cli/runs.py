@@ -19,6 +19,7 @@ from jetcron.cli.common import (
     JsonOpt,
     ReasonOpt,
     ServerOpt,
+    ask_view,
     count_option,
     default_actor,
     echo,
@@ -43,12 +44,6 @@ FINISHED = ("succeeded", "failed", "timed_out", "cancelled", "lost")
 RunArg = typer.Argument(..., metavar="RUN", help="A run id, or its first characters.")
 
 
-def _q(server: str, view: str, params: dict[str, Any]) -> Any:
-    from jetcron.client import query
-
-    return run(with_nats(server, lambda nc: query(nc, view, params)))
-
-
 @app.command("list")
 @handle_errors
 def runs_list(
@@ -69,7 +64,7 @@ def runs_list(
     if since:
         parse_iso(since)
     params = {"schedule": schedule, "status": status, "since": since, "limit": limit}
-    page = _q(server, "runs", params)
+    page = ask_view(server, "runs", params)
     if as_json:
         print_json(page["runs"])
         return
@@ -225,7 +220,7 @@ def runs_last(
 ) -> None:
     """The output of a schedule's latest finished run (which run, on stderr)."""
     params = {"schedule": schedule, "status": list(FINISHED), "limit": 1}
-    page = _q(server, "runs", params)
+    page = ask_view(server, "runs", params)
     if not page["runs"]:
         raise InvalidInput(f"{schedule!r} has no finished run yet: see `jetcron runs list`")
     row, output = run(with_nats(server, lambda nc: _run_and_output(nc, page["runs"][0]["run_id"])))
@@ -258,7 +253,7 @@ def runs_cancel(
     from jetcron.client import send_command
     from jetcron.domain.commands import CancelRun
 
-    row = _q(server, "run", {"run_id": run_id})
+    row = ask_view(server, "run", {"run_id": run_id})
     command = CancelRun(
         name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
         at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,

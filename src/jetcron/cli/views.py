@@ -11,6 +11,7 @@ from jetcron.cli import text
 from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
+    ask_view,
     echo,
     handle_errors,
     parse_iso,
@@ -23,12 +24,6 @@ from jetcron.errors import InfrastructureError, InvalidInput
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
-
-
-def _q(server: str, view: str, params: dict[str, Any] | None = None) -> Any:
-    from jetcron.client import query
-
-    return run(with_nats(server, lambda nc: query(nc, view, params or {})))
 
 
 @handle_errors
@@ -49,7 +44,7 @@ def stats(
             params["window_s"] = parse_duration(window).total_seconds()
         except ValueError as err:
             raise InvalidInput(f"--window: {err}") from err
-    rows = _q(server, "stats", params)
+    rows = ask_view(server, "stats", params)
     if as_json:
         print_json(rows)
         return
@@ -89,7 +84,7 @@ def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     Exit 0 healthy, 1 unhealthy, 3 unreachable (no NATS, or no jetcron service answers).
     """
     try:
-        report = _q(server, "health")
+        report = ask_view(server, "health")
     except (InfrastructureError, OSError) as err:
         if as_json:
             print_json({"healthy": False, "reachable": False, "error": str(err)})
@@ -123,7 +118,7 @@ def audit(
     """
     if since:
         parse_iso(since)
-    entries = _q(server, "audit", {"name": name, "since": since})
+    entries = ask_view(server, "audit", {"name": name, "since": since})
     if as_json:
         print_json(entries)
         return
@@ -162,7 +157,7 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
 @handle_errors
 def status(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     """The system at a glance: log, views, schedules, runs in flight, executors."""
-    s = _q(server, "status")
+    s = ask_view(server, "status")
     if as_json:
         print_json(s)
         return
