@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
+import psutil
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -28,6 +29,14 @@ _PROBE = "jetcron_placement_probe"
 def free_port() -> int:
     """A port that was free a moment ago, for tests that need a fixed one."""
     return free_ports(1)[0]
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie has finished: PID 1 here reaps orphans late)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def in_ci() -> bool:

@@ -7,10 +7,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import free_port, require_nats_server
+from conftest import alive, free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded
 from test_e2e import Up, read_log
 
@@ -23,11 +22,16 @@ def up(tmp_path: Path) -> Iterator[Up]:
     instance.stop()
 
 
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+def started_job(up: Up, name: str, script: str, witness: Path) -> int:
+    """Add an hourly schedule running `script`, trigger it, wait until the job wrote its pid."""
+    added = up.cli("schedule", "add", name, "@every 1h", "--", "sh", "-c", script)
+    assert added.returncode == 0, added.stderr
+    assert up.cli("schedule", "trigger", name).returncode == 0
+    deadline = time.monotonic() + 20
+    while not (witness.exists() and witness.read_text().strip()):
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.1)
+    return int(witness.read_text().split()[0])
 
 
 def test_kill_9_of_up_with_a_job_running_keeps_one_copy_and_records_its_fate(
@@ -35,14 +39,7 @@ def test_kill_9_of_up_with_a_job_running_keeps_one_copy_and_records_its_fate(
 ) -> None:
     witness = tmp_path / "witness"
     script = f"echo $$ >> {witness}; sleep 4; echo end >> {witness}"
-    added = up.cli("schedule", "add", "long", "@every 1h", "--", "sh", "-c", script)
-    assert added.returncode == 0, added.stderr
-    assert up.cli("schedule", "trigger", "long").returncode == 0
-    deadline = time.monotonic() + 20
-    while not (witness.exists() and witness.read_text().strip()):
-        assert time.monotonic() < deadline, up.log.read_text()
-        time.sleep(0.1)
-    pid = int(witness.read_text().split()[0])
+    pid = started_job(up, "long", script, witness)
 
     assert up.proc is not None
     up.proc.kill()  # SIGKILL: the executor, the scheduler and (with them) nats-server die
@@ -70,13 +67,7 @@ def test_ctrl_c_waits_for_a_running_job_and_a_second_ctrl_c_stops_it_now(
 
     witness = tmp_path / "witness"
     script = f"echo $$ >> {witness}; sleep 60"
-    assert up.cli("schedule", "add", "slow", "@every 1h", "--", "sh", "-c", script).returncode == 0
-    assert up.cli("schedule", "trigger", "slow").returncode == 0
-    deadline = time.monotonic() + 20
-    while not (witness.exists() and witness.read_text().strip()):
-        assert time.monotonic() < deadline, up.log.read_text()
-        time.sleep(0.1)
-    pid = int(witness.read_text().split()[0])
+    pid = started_job(up, "slow", script, witness)
     assert up.proc is not None
     up.proc.send_signal(signal.SIGINT)
     time.sleep(1.5)

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from nats.aio.client import Client
 
+from conftest import alive
 from jetcron import ids, service, subjects
 from jetcron.client import send_command
 from jetcron.domain.commands import (
@@ -92,13 +92,6 @@ async def until(predicate: Any, within: float = 15.0) -> None:
     while not await predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 async def manual_run(nc: Client, name: str) -> str:

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from nats.aio.client import Client
 from test_agent import config, events, kinds, publish, trigger
 
+from conftest import alive
 from jetcron.domain.definition import Job
 from jetcron.domain.events import RunSucceeded
 from jetcron.executors.agent import Executor
@@ -138,13 +138,6 @@ def lines(witness: Path) -> list[str]:
 def job_pids(witness: Path) -> list[int]:
     words = lines(witness)
     return [int(words[i + 1]) for i, w in enumerate(words) if w == "start"]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 async def run_events(event_log: EventLog, t: Any) -> list[str]:
