@@ -132,3 +132,18 @@ def test_preview_after_without_offset_is_wall_time_in_the_zone() -> None:
     assert wall.exit_code == 0 and utc.exit_code == 0
     assert '"2026-05-31T23:00:00Z"' in wall.stdout  # 01:00 CEST, the first hour after 00:00 CEST
     assert '"2026-06-01T01:00:00Z"' in utc.stdout
+
+
+def test_preview_shows_cron_extensions_with_their_weekday() -> None:
+    args = ["preview", "30 2 * 3 5L", "--tz", "Europe/Berlin", "-n", "2"]
+    result = runner.invoke(app, [*args, "--after", "2026-01-01T00:00"])
+    assert result.exit_code == 0, result.output
+    assert "2026-03-27T02:30:00+01:00  Fri" in result.stdout
+    assert "2027-03-26T02:30:00+01:00  Fri" in result.stdout
+
+
+def test_preview_malformed_extension_is_one_line_with_a_hint() -> None:
+    result = runner.invoke(app, ["preview", "0 9 * * 5#-1"])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "day-of-week field" in lines[0] and "'5L'" in lines[0]

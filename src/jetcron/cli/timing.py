@@ -37,8 +37,16 @@ def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
 
 
 def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
-    """A table of fire times."""
-    table(title, ["#", "UTC", "local"], ([i, r["utc"], r["local"]] for i, r in enumerate(rows, 1)))
+    """A table of fire times, with the local weekday (so 5L or 2#2 can be checked at a glance)."""
+    table(
+        title,
+        ["#", "UTC", "local", "day"],
+        ([i, r["utc"], r["local"], _weekday(r["local"])] for i, r in enumerate(rows, 1)),
+    )
+
+
+def _weekday(local: str) -> str:
+    return datetime.fromisoformat(local).strftime("%a")
 
 
 def _wall_time(text: str, zone: str) -> datetime:

@@ -57,6 +57,7 @@ _UNITS = {
     "us": 1,
 }
 _DURATION_PART = re.compile(r"(\d+)\s*(us|ms|s|m|h|d)\s*")
+_EXT_CHARS = re.compile(r"[lw#?]", re.IGNORECASE)  # cron's day extensions (domain/cronext.py)
 _EVERY = re.compile(r"(.+?)(?:\s+offset\s+(.+))?", re.IGNORECASE)
 
 
@@ -79,6 +80,13 @@ class Spec(msgspec.Struct, frozen=True):
     offset_us: int = 0
     at: datetime | None = None
     """@at: aware UTC if the text had an offset, else naive wall time in the schedule's zone."""
+    last_day: bool = False
+    """Day-of-month `L`: the last day of the month."""
+    nearest: tuple[int, ...] = ()
+    """Day-of-month `15W`: the weekday (Mon-Fri) nearest that day within its month; a day past
+    the month's end counts as its last day, so `LW` (the last weekday) is 31."""
+    nth: tuple[tuple[int, int], ...] = ()
+    """Day-of-week `2#2` as (2, 2), the second Tuesday; `5L` as (5, -1), the last Friday."""
 
 
 class _Problem(Exception):
@@ -133,9 +141,12 @@ def _cron_spec(text: str, fields_text: str) -> Spec:
             "expected 5 fields (minute hour day-of-month month day-of-week), "
             f"got {len(fields)}{extra}"
         )
-    minutes, hours, days, months, weekdays = (_parse_field(f, i) for i, f in enumerate(fields))
-    day_or = not fields[2].startswith("*") and not fields[4].startswith("*")
-    if not day_or and all(d > _MONTH_DAYS[m] for m in months for d in days):
+    minutes, hours, months = (_parse_field(fields[i], i) for i in (0, 1, 3))
+    days, day_ext = _day_field(fields[2], 2)
+    weekdays, nth = _day_field(fields[4], 4)
+    # why: '?' is '*' (Quartz's "no specific value"), for the Vixie rule too
+    day_or = not fields[2].startswith(("*", "?")) and not fields[4].startswith(("*", "?"))
+    if not (day_or or day_ext) and all(d > _MONTH_DAYS[m] for m in months for d in days):
         raise _Problem(f"never fires: day-of-month {fields[2]} does not occur in month {fields[3]}")
     return Spec(
         text=text,
@@ -147,7 +158,45 @@ def _cron_spec(text: str, fields_text: str) -> Spec:
         weekdays=weekdays,
         day_or=day_or,
         interval_like=fields[0].startswith("*") or fields[1].startswith("*"),
+        last_day=0 in day_ext,
+        nearest=tuple(sorted(d for d in day_ext if isinstance(d, int) and d)),
+        nth=tuple(sorted(d for d in nth if isinstance(d, tuple))),
     )
+
+
+def _day_field(text: str, index: int) -> tuple[tuple[int, ...], frozenset[int | tuple[int, int]]]:
+    """A day field's plain values, and the extension values croniter expands (cronext.py)."""
+    if not _EXT_CHARS.search(text):
+        return _parse_field(text, index), frozenset()
+    values: set[int] = set()
+    ext: set[int | tuple[int, int]] = set()
+    for item in text.split(","):
+        try:
+            values.update(_parse_item(item, *_FIELDS[index]))
+        except _Problem as problem:
+            if not _EXT_CHARS.search(item):
+                raise
+            plain, special = _expand_extension(item, text, index, problem)
+            values.update(plain)
+            ext.update(special)
+    if index == 4:
+        values = {v % 7 for v in values}  # 7 and 0 both mean Sunday
+    return tuple(sorted(values)), frozenset(ext)
+
+
+def _expand_extension(
+    item: str, text: str, index: int, plain_problem: _Problem
+) -> tuple[frozenset[int], frozenset[int] | frozenset[tuple[int, int]]]:
+    from jetcron.domain import cronext  # why: croniter costs ~150 ms to import; few specs need it
+
+    try:
+        if index == 2:
+            return cronext.expand_days(item, text)
+        return cronext.expand_weekdays(item, text)
+    except cronext.ExtensionError as err:
+        # why: 'jul' in day-of-week is a plain mistake; say what the field takes, both kinds
+        usage = f"{plain_problem}; {cronext.USAGE[_FIELDS[index][0]]}"
+        raise _Problem(usage if err.generic else str(err)) from None
 
 
 def _parse_field(text: str, index: int) -> tuple[int, ...]:
@@ -188,6 +237,8 @@ def _parse_value(text: str, name: str, lo: int, hi: int, names: dict[str, int]) 
     if text.lower() in names:
         return names[text.lower()]
     allowed = f" or a name ({', '.join(names)})" if names else ""
+    if _EXT_CHARS.search(text) and name not in ("day-of-month", "day-of-week"):
+        allowed += "; L, W, # and ? belong in day-of-month and day-of-week"
     raise _Problem(f"{name} field: {text!r} is not a number {lo}-{hi}{allowed}")
 
 
@@ -298,7 +349,9 @@ def is_interval_like(spec: Spec) -> bool:
 class _Cron:
     """Lookup tables that find the next matching naive wall-time minute quickly."""
 
-    __slots__ = ("next_time", "first", "month", "dom", "dow", "day_or", "fixed", "next_dom")
+    __slots__ = (
+        "next_time", "first", "month", "dom", "dow", "day_or", "fixed", "next_dom", "ext", "spec"
+    )  # fmt: skip
 
     def __init__(self, spec: Spec) -> None:
         times = {h * 60 + m for h in spec.hours for m in spec.minutes}
@@ -310,14 +363,19 @@ class _Cron:
         self.dom = [d in spec.days for d in range(32)]
         self.dow = [d in spec.weekdays for d in range(7)]
         self.day_or, self.fixed = spec.day_or, not spec.interval_like
+        self.ext, self.spec = bool(spec.last_day or spec.nearest or spec.nth), spec
         # next_dom[d]: the next day-of-month worth checking (a day field match is required
         # unless the Vixie OR rule applies); 32 = none left this month
+        maybe = _extension_days(spec)
         self.next_dom = [32] * 33
         for d in range(31, 0, -1):
-            self.next_dom[d] = d if (self.day_or or self.dom[d]) else self.next_dom[d + 1]
+            worth = self.day_or or self.dom[d] or d in maybe
+            self.next_dom[d] = d if worth else self.next_dom[d + 1]
 
     def day_ok(self, d: date) -> bool:
         dom, dow = self.dom[d.day], self.dow[d.isoweekday() % 7]
+        if self.ext:
+            dom, dow = dom or _dom_extension(self.spec, d), dow or _dow_extension(self.spec, d)
         return self.month[d.month] and ((dom or dow) if self.day_or else (dom and dow))
 
     def next_day(self, day: int) -> int | None:
@@ -346,6 +404,42 @@ class _Cron:
                 return None
             day, t = found, self.first
         return (day * 1440 + t) * 60
+
+
+def _extension_days(spec: Spec) -> set[int]:
+    """Days of the month on which an extension may match (a superset, to skip the others)."""
+    days: set[int] = set(range(28, 32)) if spec.last_day else set()
+    for n in spec.nearest:  # why: the nearest weekday is at most 2 days away, or the last days
+        days.update(range(max(n - 2, 1), min(n + 2, 31) + 1))
+        days.update(range(26, 32) if n >= 28 else ())
+    for _, nth in spec.nth:
+        days.update(range(22, 32) if nth < 0 else range(nth * 7 - 6, min(nth * 7, 31) + 1))
+    return days
+
+
+def _dom_extension(spec: Spec, d: date) -> bool:
+    """Day-of-month L or nW matches date `d`."""
+    last = _month_len(d.year, d.month)
+    return (spec.last_day and d.day == last) or any(
+        _nearest_weekday(d.year, d.month, min(n, last), last) == d.day for n in spec.nearest
+    )
+
+
+def _nearest_weekday(year: int, month: int, day: int, last: int) -> int:
+    """The weekday (Mon-Fri) nearest `day`, never leaving the month (Quartz's and croniter's W)."""
+    weekday = calendar.weekday(year, month, day)
+    if weekday == 5:
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:
+        return day + 1 if day < last else day - 2
+    return day
+
+
+def _dow_extension(spec: Spec, d: date) -> bool:
+    """Day-of-week n#k or nL matches date `d`."""
+    weekday, week = d.isoweekday() % 7, (d.day - 1) // 7 + 1
+    last = d.day + 7 > _month_len(d.year, d.month)
+    return any(w == weekday and (n == week or (n < 0 and last)) for w, n in spec.nth)
 
 
 class _Seeker:
