@@ -59,6 +59,7 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("rebuild_seconds_1m", "<= 6.7", lambda v: v <= 6.7),
     ("spec_next_us", "", None),
     ("spec_next_cold_us", "", None),
+    ("spec_next_ext_us", "", None),
     ("ticker_load_seconds", "", None),
     ("ticker_rss_mib", "", None),
     ("ticker_rss_mib_1m", "< 1024 @ 1M", lambda v: v < 1024),

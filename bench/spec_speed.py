@@ -68,6 +68,21 @@ def sample_specs(n: int = 1000, seed: int = 7) -> list[tuple[str, str]]:
     return list(out)
 
 
+EXTENSIONS = ("L", "LW", "15W", "1W", "?")
+WEEK_EXTENSIONS = ("5L", "0L", "2#2", "1#1,5L", "fri#3")
+
+
+def extension_specs(n: int = 200, seed: int = 7) -> list[tuple[str, str]]:
+    """n (spec, zone) pairs using cron's L, W, # or ? (apart from the sample: same figures)."""
+    rng = random.Random(seed)
+    out: dict[tuple[str, str], None] = {}
+    while len(out) < n:
+        minute, hour, _, month, _ = _cron(rng).split()
+        days = rng.choice([(rng.choice(EXTENSIONS), "*"), ("?", rng.choice(WEEK_EXTENSIONS))])
+        out[(f"{minute} {hour} {days[0]} {month} {days[1]}", rng.choice(ZONES))] = None
+    return list(out)
+
+
 def _clear_caches() -> None:
     spec_mod._parse.cache_clear()
     spec_mod._zone.cache_clear()
@@ -82,27 +97,33 @@ def measure(n_specs: int = 1000, rounds: int = 20) -> dict[str, Any]:
     specs = sample_specs(n_specs)
     _clear_caches()
     started = time.perf_counter()
-    last = [next_fire(s, z, START) for s, z in specs]
+    for s, z in specs:
+        next_fire(s, z, START)
     cold_s = time.perf_counter() - started
-    calls = 0
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for i, (s, z) in enumerate(specs):
-            after = last[i]
-            last[i] = next_fire(s, z, after) if after is not None else None
-            calls += 1
-    warm_s = time.perf_counter() - started
     return {
-        "spec_next_us": round(warm_s / calls * 1e6, 2),
+        "spec_next_us": _warm_us(specs, rounds),
+        "spec_next_ext_us": _warm_us(extension_specs(), rounds),
         "spec_next_cold_us": round(cold_s / len(specs) * 1e6, 2),
         "spec_count": len(specs),
         "notes": [
             f"spec_speed: {len(specs)} distinct (spec, zone) pairs over {len(ZONES)} zones; "
             f"warm = {rounds} rounds of next_fire(spec_text, zone, previous fire); cold = first "
             "call per spec after clearing the parse, zone and matcher caches (includes building "
-            "the 20 zone tables)",
+            "the 20 zone tables); ext = warm over 200 specs with L, W, # or ?",
         ],
     }
+
+
+def _warm_us(specs: list[tuple[str, str]], rounds: int) -> float:
+    """Mean µs per next_fire over `specs`, each asked for the fire after its previous one."""
+    last = [next_fire(s, z, START) for s, z in specs]
+    calls, started = 0, time.perf_counter()
+    for _ in range(rounds):
+        for i, (s, z) in enumerate(specs):
+            after = last[i]
+            last[i] = next_fire(s, z, after) if after is not None else None
+            calls += 1
+    return round((time.perf_counter() - started) / calls * 1e6, 2)
 
 
 async def run(quick: bool) -> dict[str, Any]:
