@@ -57,3 +57,10 @@ def listed(server: str) -> dict[str, Any]:
     result = cli(server, "schedule", "list", "--all", "--json")
     assert result.exit_code == 0, result.output
     return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def ok(server: str, *args: str) -> str:
+    """`cli(...)`'s stdout, asserting it exited 0."""
+    result = cli(server, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from served import cli, listed, scheduler_in_thread
+from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.cli.text import parse_time, utc
 
@@ -18,12 +18,6 @@ from jetcron.cli.text import parse_time, utc
 @pytest.fixture
 def scheduler(nats_url: str) -> Iterator[str]:
     yield from scheduler_in_thread(nats_url)
-
-
-def ok(server: str, *args: str) -> str:
-    result = cli(server, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def fires(server: str, *args: str) -> list[dict[str, Any]]:

@@ -22,6 +22,8 @@ from jetcron.domain.events import (
     Event,
     FireBuffered,
     FireMissed,
+    FireSkipCancelled,
+    FireSkipPlanned,
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -89,6 +91,10 @@ SAMPLES: dict[type[Event], Event] = {
     ScheduleResumed: ScheduleResumed(**SCHED, version=4),
     ScheduleCompleted: ScheduleCompleted(**SCHED, version=5, reason="no fires left"),
     ScheduleDeleted: ScheduleDeleted(**SCHED, version=6),
+    FireSkipPlanned: FireSkipPlanned(
+        **SCHED, version=7, fire_time=LATER, by="alice", reason="holiday"
+    ),
+    FireSkipCancelled: FireSkipCancelled(**SCHED, version=8, fire_time=LATER),
     RunTriggered: RunTriggered(
         **FIRE,
         run_id="r1",
@@ -376,3 +382,8 @@ def test_upcast_result_is_still_validated() -> None:
     got = decode(raw({"event": {**OLD_PAUSED, "breaker": "yes"}}))
     assert isinstance(got, UnknownEvent)
     assert got.type == "schedule.paused" and "by_system" in got.problem
+
+
+def test_a_skip_says_who_and_why() -> None:
+    assert SAMPLES[FireSkipPlanned].fate == "skipped by alice: holiday"  # type: ignore[attr-defined]
+    assert FireSkipPlanned(**SCHED, version=1, fire_time=AT).fate == "skipped by an operator"

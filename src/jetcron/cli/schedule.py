@@ -33,7 +33,9 @@ from jetcron.domain.commands import (
     DeleteSchedule,
     PauseSchedule,
     ResumeSchedule,
+    SkipFire,
     TriggerSchedule,
+    UnskipFire,
     UpdateSchedule,
 )
 from jetcron.domain.validation import validate_definition, validate_name
@@ -309,6 +311,9 @@ def next_(
         with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
     )
     rows = fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC"))
+    for r in rows:
+        if r["utc"] in row.get("skips", {}):
+            r["skipped"] = row["skips"][r["utc"]]
     if as_json:
         print_json(rows)
     elif not rows:
@@ -321,3 +326,41 @@ def next_(
         console.print(f"{name}: {why}", highlight=False)
     else:
         print_fires(rows, None)
+
+
+_TIME_HELP = (
+    "A fire time: ISO with Z or an offset, a wall time in the schedule's zone "
+    "(2026-12-24T03:00), or HH:MM for the next one."
+)
+
+
+def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc: str) -> None:
+    """Register `schedule <verb> NAME TIME`: one coming fire, checked before it is sent."""
+
+    def occurrence(
+        name: str,
+        when: str = typer.Argument(..., metavar="TIME", help=_TIME_HELP),
+        server: str = ServerOpt,
+        actor: str | None = ActorOpt,
+        reason: str = ReasonOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        fire = _coming_fire(server, name, when)
+        cmd = command(**_meta(name, actor, reason), fire_time=fire)
+        _send(server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}")
+
+    occurrence.__doc__ = doc
+    app.command(verb)(handle_errors(occurrence))
+
+
+_occurrence(
+    "skip", SkipFire, "will be skipped", "Skip one coming fire (recorded as skipped, who and why)."
+)
+_occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after all.")
+
+
+def _coming_fire(server: str, name: str, when: str) -> datetime:
+    from jetcron.cli.skips import coming_fire
+
+    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
+    return coming_fire(row, when, datetime.now(UTC))

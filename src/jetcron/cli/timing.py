@@ -38,10 +38,14 @@ def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
 
 def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
     """A table of fire times, with the local weekday (so 5L or 2#2 can be checked at a glance)."""
+    noted = any("skipped" in r for r in rows)  # why: `schedule next` marks skipped fires
     table(
         title,
-        ["#", "UTC", "local", "day"],
-        ([i, r["utc"], r["local"], _weekday(r["local"])] for i, r in enumerate(rows, 1)),
+        ["#", "UTC", "local", "day"] + (["note"] if noted else []),
+        (
+            [i, r["utc"], r["local"], _weekday(r["local"])] + ([r.get("skipped", "")] * noted)
+            for i, r in enumerate(rows, 1)
+        ),
     )
 
 

@@ -55,6 +55,18 @@ class CompleteSchedule(Command, frozen=True, kw_only=True, tag="complete"):
     schedule_id: str
 
 
+class SkipFire(Command, frozen=True, kw_only=True, tag="skip"):
+    """Do not run the clock fire at `fire_time` (a future fire time of the schedule)."""
+
+    fire_time: datetime
+
+
+class UnskipFire(Command, frozen=True, kw_only=True, tag="unskip"):
+    """Run the fire at `fire_time` after all."""
+
+    fire_time: datetime
+
+
 class CancelRun(Command, frozen=True, kw_only=True, tag="cancel"):
     """Stop one run of the schedule (`jetcron runs cancel`); its executor kills the job."""
 
@@ -70,6 +82,8 @@ AnyCommand = (
     | TriggerSchedule
     | CompleteSchedule
     | CancelRun
+    | SkipFire
+    | UnskipFire
 )
 
 command_decoder = msgspec.json.Decoder(AnyCommand)

@@ -63,6 +63,29 @@ class ScheduleDeleted(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.de
     pass
 
 
+class FireSkipPlanned(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.fire_skip_planned"):
+    """`jetcron schedule skip`: the clock fire at `fire_time` will not run (one occurrence)."""
+
+    fire_time: datetime
+    by: str = ""
+    """Who asked (the command's actor)."""
+    reason: str = ""
+
+    @property
+    def fate(self) -> str:
+        """What the fire's fate says: 'skipped by alice: reason'."""
+        who = f"skipped by {self.by or 'an operator'}"
+        return f"{who}: {self.reason}" if self.reason else who
+
+
+class FireSkipCancelled(
+    ScheduleEvent, frozen=True, kw_only=True, tag="schedule.fire_skip_cancelled"
+):
+    """`jetcron schedule unskip`: the fire at `fire_time` runs after all."""
+
+    fire_time: datetime
+
+
 # -- fires and runs ----------------------------------------------------------------------
 
 
@@ -193,6 +216,8 @@ AnyEvent = (
     | ScheduleResumed
     | ScheduleCompleted
     | ScheduleDeleted
+    | FireSkipPlanned
+    | FireSkipCancelled
     | RunTriggered
     | FireMissed
     | RunSkipped

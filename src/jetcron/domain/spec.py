@@ -674,6 +674,18 @@ def fires_within(
     return list(islice(bounded, limit if left is None else min(left, limit)))
 
 
+def previous_fire_within(schedule: Bounded, before: datetime) -> datetime | None:
+    """The latest fire strictly before `before` (within start and end), looking back ~4 years."""
+    span = timedelta(hours=1)
+    while span < timedelta(days=1500):
+        found = fires_within(schedule, before - span, until=before, limit=100_000)
+        found = [f for f in found if f < before]
+        if found:
+            return found[-1]
+        span *= 4
+    return None
+
+
 def _search_from(schedule: Bounded, after: datetime) -> datetime:
     # why: fires are searched strictly after a point, and the start itself may be a fire time
     start = schedule.start

@@ -14,6 +14,8 @@ import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    FireSkipCancelled,
+    FireSkipPlanned,
     RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
@@ -191,6 +193,8 @@ HANDLERS: dict[type, Handler] = {
     ScheduleResumed: _on_schedule_event,
     ScheduleCompleted: _on_schedule_event,
     ScheduleDeleted: _on_schedule_event,
+    FireSkipPlanned: _on_schedule_event,
+    FireSkipCancelled: _on_schedule_event,
     RunTriggered: _on_manual_trigger,
     RunCancelRequested: _on_cancel_requested,
 }

@@ -29,7 +29,7 @@ def plain(value: Any) -> Any:
 
 def iso(dt: datetime | None) -> str | None:
     """UTC ISO-8601 with a `Z` (None stays None): the one time format of answers and texts."""
-    return None if dt is None else dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if dt is None else schedules.iso_z(dt)
 
 
 def _since(params: dict[str, Any], key: str = "since") -> datetime | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -11,6 +11,8 @@ import msgspec
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
     FireMissed,
+    FireSkipCancelled,
+    FireSkipPlanned,
     RunCancelled,
     RunDeferred,
     RunEvent,
@@ -82,6 +84,8 @@ class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Latest nominal fire time, whether triggered, missed or skipped."""
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
+    skips: dict[str, str] = {}
+    """Coming fires an operator skipped: ISO UTC fire time -> 'skipped by alice: reason'."""
 
 
 class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
@@ -223,6 +227,25 @@ def _on_deleted(view: SchedulesView, event: ScheduleDeleted, stored: StoredEvent
         _retire(view, row)
 
 
+def _on_skip_planned(view: SchedulesView, event: FireSkipPlanned, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.skips = {**row.skips, iso_z(event.fire_time): event.fate}
+
+
+def _on_skip_cancelled(view: SchedulesView, event: FireSkipCancelled, stored: StoredEvent) -> None:
+    row = _live(view, event)
+    if row is not None:
+        _touch(row, event, stored)
+        row.skips = {k: v for k, v in row.skips.items() if k != iso_z(event.fire_time)}
+
+
+def iso_z(when: datetime) -> str:
+    """The key of a fire time in `skips`: as queries.iso writes it, so next_fires match it."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 # -- fires and runs -----------------------------------------------------------------------
 
 
@@ -250,6 +273,8 @@ def _on_unrun_fire(
     row = by_id(view, event.schedule_id)
     if row is not None:
         _saw_fire(row, event.fire_time)
+        if row.skips:  # why: a skip is kept until its fire is recorded, so the map stays small
+            row.skips = {k: v for k, v in row.skips.items() if k != iso_z(event.fire_time)}
 
 
 def _progress(view: SchedulesView, event: RunEvent, phase: int, status: RunStatus) -> None:
@@ -317,6 +342,8 @@ HANDLERS: dict[type, Handler] = {
     ScheduleResumed: _on_resumed,
     ScheduleCompleted: _on_completed,
     ScheduleDeleted: _on_deleted,
+    FireSkipPlanned: _on_skip_planned,
+    FireSkipCancelled: _on_skip_cancelled,
     RunTriggered: _on_triggered,
     FireMissed: _on_unrun_fire,
     RunSkipped: _on_unrun_fire,

@@ -11,11 +11,11 @@ import pytz
 
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.spec import (
-    fires_within,
     format_duration,
     is_interval_like,
     next_fire_within,
     parse_spec,
+    previous_fire_within,
     wall_to_utc,
 )
 from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
@@ -153,7 +153,7 @@ def _gap_walls(when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[
 
 def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
     """Why `asked` is no fire time, and the fires on either side of it."""
-    before, after = previous_fire(window, asked), next_fire_within(window, asked)
+    before, after = previous_fire_within(window, asked), next_fire_within(window, asked)
     nearest = [f"{headline(f, window.tz)}" for f in (before, after) if f is not None]
     text = (
         f"{local(asked, window.tz)} on {asked.astimezone(pytz.timezone(window.tz)).date()} "
@@ -161,18 +161,6 @@ def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
     )
     text += f"; the nearest are {' and '.join(nearest)}" if nearest else "; it has no fires"
     return [Sentence(text=text)]
-
-
-def previous_fire(window: Window, before: datetime) -> datetime | None:
-    """The latest fire strictly before `before`, looking back up to about four years."""
-    span = timedelta(hours=1)
-    while span < timedelta(days=1500):
-        found = fires_within(window, before - span, until=before, limit=100_000)
-        found = [f for f in found if f < before]
-        if found:
-            return found[-1]
-        span *= 4
-    return None
 
 
 def is_unsuccessful(fire: Fire) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -17,7 +17,9 @@ from jetcron.domain.commands import (
     DeleteSchedule,
     PauseSchedule,
     ResumeSchedule,
+    SkipFire,
     TriggerSchedule,
+    UnskipFire,
     UpdateSchedule,
 )
 from jetcron.domain.definition import ScheduleDefinition, apply_patch, changed_fields
@@ -25,6 +27,8 @@ from jetcron.domain.errors import CommandRejected, ScheduleNotFound
 from jetcron.domain.events import (
     AnyEvent,
     Event,
+    FireSkipCancelled,
+    FireSkipPlanned,
     RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
@@ -34,7 +38,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
-from jetcron.domain.spec import next_fire_within
+from jetcron.domain.spec import next_fire_within, previous_fire_within
 from jetcron.domain.validation import validate_definition, validate_name
 
 Status = Literal["absent", "active", "paused", "completed", "deleted"]
@@ -50,6 +54,8 @@ class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
     definition: ScheduleDefinition | None = None
     paused_reason: str = ""
     paused_by_system: bool = False
+    skips: frozenset[datetime] = frozenset()
+    """Fire times an operator skipped (`jetcron schedule skip`)."""
 
     @property
     def live(self) -> bool:
@@ -78,6 +84,10 @@ def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
             return [_manual_trigger(_existing(state, command.name), command)]
         case CompleteSchedule():
             return _complete(state, command)
+        case SkipFire():
+            return _skip(_existing(state, command.name), command)
+        case UnskipFire():
+            return _unskip(_existing(state, command.name), command)
         case CancelRun():
             s = _existing(state, command.name)
             reason = command.reason or f"cancelled by {command.actor}"
@@ -122,6 +132,10 @@ def evolve(state: ScheduleState, event: Event) -> ScheduleState:
             return replace(state, status="completed", version=event.version)
         case ScheduleDeleted():
             return replace(state, status="deleted", version=event.version)
+        case FireSkipPlanned():
+            return replace(state, version=event.version, skips=state.skips | {event.fire_time})
+        case FireSkipCancelled():
+            return replace(state, version=event.version, skips=state.skips - {event.fire_time})
         case _:
             return state
 
@@ -235,6 +249,58 @@ def _complete(state: ScheduleState, command: CompleteSchedule) -> list[Event]:
             reason=command.reason,
         )
     ]
+
+
+def _skip(state: ScheduleState, command: SkipFire) -> list[Event]:
+    fire = _future_fire(state, command.fire_time, command.at)
+    if fire in state.skips:
+        return []
+    # why: a new version like pause: the views fold schedule events by version, once each
+    skipped = FireSkipPlanned(
+        schedule_id=state.schedule_id,
+        name=state.name,
+        version=state.version + 1,
+        fire_time=fire,
+        by=command.actor,
+        reason=command.reason,
+    )
+    return [skipped]
+
+
+def _unskip(state: ScheduleState, command: UnskipFire) -> list[Event]:
+    fire = command.fire_time
+    if fire not in state.skips:
+        return []
+    if fire <= command.at:
+        raise CommandRejected(f"the fire at {_z(fire)} has passed; a skip can no longer be undone")
+    return [
+        FireSkipCancelled(
+            schedule_id=state.schedule_id,
+            name=state.name,
+            version=state.version + 1,
+            fire_time=fire,
+        )
+    ]
+
+
+def _future_fire(state: ScheduleState, when: datetime, now: datetime) -> datetime:
+    """`when` if it is a fire time of the schedule after `now`; else CommandRejected."""
+    assert state.definition is not None
+    d = state.definition
+    if state.status == "completed":
+        raise CommandRejected(f"schedule {state.name!r} is completed; it has no fires to skip")
+    if when <= now:
+        raise CommandRejected(f"{_z(when)} has passed; only a coming fire can be skipped")
+    if next_fire_within(d, when - timedelta(microseconds=1)) == when:
+        return when
+    sides = (previous_fire_within(d, when), next_fire_within(d, when))
+    nearest = [_z(f) for f in sides if f is not None]
+    around = f"; the nearest are {' and '.join(nearest)}" if nearest else ""
+    raise CommandRejected(f"{_z(when)} is not a fire time of {d.spec!r} in {d.tz}{around}")
+
+
+def _z(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _manual_trigger(state: ScheduleState, command: TriggerSchedule) -> RunTriggered:

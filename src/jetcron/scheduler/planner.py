@@ -20,6 +20,8 @@ from jetcron.domain.events import (
     Event,
     FireBuffered,
     FireMissed,
+    FireSkipCancelled,
+    FireSkipPlanned,
     RunDeferred,
     RunEvent,
     RunFailed,
@@ -104,6 +106,8 @@ class Entry:
     generation: int = 0
     memo: tuple[datetime, Timing, datetime | None] | None = None
     """(after, definition, next fire after it): one spec evaluation per fire, not three."""
+    skips: dict[datetime, str] | None = None
+    """Fire time -> why an operator skipped it (`schedule skip`); created when needed."""
 
     @classmethod
     def of(
@@ -229,7 +233,14 @@ def decide_due(entry: Entry, now: datetime) -> list[Decision]:
     if not entry.active or entry.completed:
         return decisions
     due = _due_fires(entry, now)
-    decisions += _overlap(entry, _catch_up(entry, due, now), running)
+    skipped = [Skip(f, entry.skips[f], None) for f in due if entry.skips and f in entry.skips]
+    if skipped:
+        # why: an operator's skip decides the fire before catch-up or overlap could
+        decisions += skipped
+        wanted = [f for f in due if f not in (entry.skips or {})]
+        decisions += _overlap(entry, _catch_up(entry, wanted, now), running)
+    else:
+        decisions += _overlap(entry, _catch_up(entry, due, now), running)
     triggered = sum(isinstance(d, Trigger) for d in decisions)
     if (
         _finite(entry, now)
@@ -411,6 +422,11 @@ class TickerState:
             entry.active, entry.floor = True, at
         elif isinstance(event, ScheduleCompleted):
             entry.completed = True
+        elif isinstance(event, FireSkipPlanned):
+            entry.skips = entry.skips or {}
+            entry.skips[event.fire_time] = event.fate
+        elif isinstance(event, FireSkipCancelled):
+            _forget_skip(entry, event.fire_time)
         else:
             entry.active = False
             del self.entries[event.schedule_id]
@@ -431,11 +447,18 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
             by_run[event.run_id] = entry.schedule_id
     elif isinstance(event, FireMissed | RunSkipped):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
+        _forget_skip(entry, event.fire_time)
     elif isinstance(event, FireBuffered):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
         entry.buffered = event.fire_time
     elif isinstance(event, RunEvent) and event.run_id in entry.in_flight:
         _apply_run(entry, event, at)
+
+
+def _forget_skip(entry: Entry, fire_time: datetime) -> None:
+    if entry.skips is not None:
+        entry.skips.pop(fire_time, None)
+        entry.skips = entry.skips or None  # why: no empty dict kept per schedule
 
 
 def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:

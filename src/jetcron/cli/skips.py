@@ -1,0 +1,41 @@
+"""`jetcron schedule skip/unskip`: which fire an operator means, checked before anything is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.spec import next_fire_within, previous_fire_within
+from jetcron.errors import InvalidInput
+from jetcron.projections.why import headline, parse_asked
+
+_US = timedelta(microseconds=1)
+
+
+def coming_fire(row: dict[str, Any], text: str, now: datetime) -> datetime:
+    """The fire time TIME names, read in the schedule's zone like `why`'s TIME; `HH:MM` is the
+    next such wall time. InvalidInput (exit 2) if it is no fire time (naming the nearest) or
+    has passed."""
+    d = msgspec.convert(row["definition"], ScheduleDefinition)
+    try:
+        # why: parse_asked reads HH:MM as the latest at or before its `now`; a day later
+        # that is the next one from now
+        when = parse_asked(text, d.tz, now + timedelta(days=1)).instant
+    except ValueError:
+        raise InvalidInput(
+            f"TIME {text!r}: use ISO-8601 with Z or an offset, a wall time in {d.tz} "
+            "(2026-03-29T02:30) or HH:MM (the next one)"
+        ) from None
+    if next_fire_within(d, when - _US) != when:
+        sides = (previous_fire_within(d, when), next_fire_within(d, when))
+        nearest = " and ".join(headline(f, d.tz) for f in sides if f is not None)
+        raise InvalidInput(
+            f"TIME {text!r}: {headline(when, d.tz)} is not a fire time of {d.spec!r} in {d.tz}"
+            + (f"; the nearest are {nearest}" if nearest else "")
+        )
+    if when <= now:
+        raise InvalidInput(f"TIME {text!r}: {headline(when, d.tz)} has passed")
+    return when

@@ -1,0 +1,66 @@
+"""`jetcron schedule skip/unskip` against a live scheduler service (no executor: runs stay
+triggered): the skipped fire is not triggered, and next, fires and why say who skipped it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from served import cli, ok, scheduler_in_thread
+
+from jetcron.cli.text import utc
+from jetcron.domain.spec import next_fires
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    yield from scheduler_in_thread(nats_url)
+
+
+def test_a_skipped_fire_is_recorded_as_skipped_not_triggered(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "tick", "@every 2s", "--overlap", "allow", "--", "true")
+    skipped, other = next_fires("@every 2s", "UTC", datetime.now(UTC) + timedelta(seconds=3), 2)
+    iso, other_iso = utc(skipped), utc(other)
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "tick", iso, "--reason", "holiday")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "tick", other_iso)
+    ok(scheduler, "schedule", "unskip", "tick", other_iso)
+
+    coming = json.loads(ok(scheduler, "schedule", "next", "tick", "-n", "5", "--json"))
+    marked = {r["utc"]: r.get("skipped") for r in coming}
+    assert marked[iso] == "skipped by alice: holiday" and marked[other_iso] is None, coming
+    assert "skipped by alice: holiday" in ok(scheduler, "schedule", "next", "tick", "-n", "5")
+
+    time.sleep(max((other - datetime.now(UTC)).total_seconds(), 0) + 1.5)
+    since = utc(skipped - timedelta(seconds=1))
+    rows: list[dict[str, Any]] = json.loads(
+        ok(scheduler, "fires", "tick", "--json", "--since", since)
+    )
+    by_time = {r["utc"]: r for r in rows}
+    assert by_time[iso]["fate"] == "skipped", rows
+    assert by_time[iso]["reason"] == "skipped by alice: holiday"
+    assert by_time[other_iso]["fate"] == "triggered", rows
+    assert "Skipped: skipped by alice: holiday" in ok(scheduler, "why", "tick", iso)
+    assert "skipped by alice: holiday" in ok(scheduler, "fires", "tick", "--since", since)
+
+
+def test_bad_skips_exit_2_and_append_nothing(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")
+    before = json.loads(ok(scheduler, "audit", "daily", "--json"))
+    cases = {
+        "2030-01-01T03:30": "is not a fire time of '0 3 * * *' in Europe/Berlin; the nearest are "
+        "2030-01-01T02:00Z (03:00 CET Europe/Berlin) and 2030-01-02T02:00Z",
+        "2020-01-01T03:00": "has passed",
+        "yesterday": "TIME 'yesterday': use ISO-8601",
+    }
+    for when, problem in cases.items():
+        result = cli(scheduler, "schedule", "skip", "daily", when)
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and problem in lines[0], result.stderr
+    unknown = cli(scheduler, "schedule", "skip", "nope", "03:00")
+    assert unknown.exit_code == 2 and "nope" in unknown.stderr
+    assert json.loads(ok(scheduler, "audit", "daily", "--json")) == before
