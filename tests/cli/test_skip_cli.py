@@ -43,7 +43,7 @@ def test_a_skipped_fire_is_recorded_as_skipped_not_triggered(scheduler: str) -> 
     assert by_time[iso]["fate"] == "skipped", rows
     assert by_time[iso]["reason"] == "skipped by alice: holiday"
     assert by_time[other_iso]["fate"] == "triggered", rows
-    assert "Skipped: skipped by alice: holiday" in ok(scheduler, "why", "tick", iso)
+    assert "Skipped by alice: holiday" in ok(scheduler, "why", "tick", iso)
     assert "skipped by alice: holiday" in ok(scheduler, "fires", "tick", "--since", since)
 
 
@@ -64,3 +64,16 @@ def test_bad_skips_exit_2_and_append_nothing(scheduler: str) -> None:
     unknown = cli(scheduler, "schedule", "skip", "nope", "03:00")
     assert unknown.exit_code == 2 and "nope" in unknown.stderr
     assert json.loads(ok(scheduler, "audit", "daily", "--json")) == before
+
+
+def test_audit_names_the_skipped_fire(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "daily", "2030-01-01T03:00", "-r", "nye")
+    ok(scheduler, "schedule", "unskip", "daily", "2030-01-01T03:00")
+    entries = json.loads(ok(scheduler, "audit", "daily", "--json"))
+    skips = [(e["type"], e["actor"], e.get("reason"), e["diff"]) for e in entries[1:]]
+    assert skips[0] == (
+        "schedule.fire_skip_planned", "alice", "nye", {"skip": [None, "2030-01-01T02:00:00Z"]}
+    )
+    assert skips[1][0] == "schedule.fire_skip_cancelled"
+    assert skips[1][3] == {"skip": ["2030-01-01T02:00:00Z", None]}

@@ -295,7 +295,15 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
             for r in row.get("runs", [])
         ),
     )
-    print_fires(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), "next fires")
+    print_fires(
+        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), row), "next fires"
+    )
+
+
+def _marked(rows: list[dict[str, str]], row: dict[str, Any]) -> list[dict[str, str]]:
+    """Fire rows with `skipped` (who and why) on the fires an operator skipped."""
+    skips: dict[str, str] = row.get("skips", {})
+    return [{**r, "skipped": skips[r["utc"]]} if r["utc"] in skips else r for r in rows]
 
 
 @app.command("next")
@@ -310,10 +318,9 @@ def next_(
     row: dict[str, Any] = run(
         with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
     )
-    rows = fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC"))
-    for r in rows:
-        if r["utc"] in row.get("skips", {}):
-            r["skipped"] = row["skips"][r["utc"]]
+    rows = _marked(
+        fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC")), row
+    )
     if as_json:
         print_json(rows)
     elif not rows:

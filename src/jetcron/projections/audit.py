@@ -7,7 +7,7 @@ requests are entries of their own (type `run.triggered` / `run.cancel_requested`
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -137,6 +137,10 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
     if isinstance(definition, ScheduleDefinition):
         changes = diff(known.definition, definition)
         known.definition = definition
+    elif isinstance(event, FireSkipPlanned | FireSkipCancelled):
+        # why: the audit line says which fire; `skip: - → 2026-12-24T02:00:00Z`
+        when = event.fire_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        changes = {"skip": [None, when] if isinstance(event, FireSkipPlanned) else [when, None]}
     known.version = event.version
     env = stored.envelope
     view.entries.append(

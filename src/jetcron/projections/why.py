@@ -235,7 +235,10 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 def _skipped(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     blocking = f" (run {fire.blocking_run_id[:8]})" if fire.blocking_run_id else ""
-    return [Sentence(text=f"Skipped: {fire.reason}{blocking}", evidence=_ev(fire, "fire."))]
+    # why: an operator's skip already says so: 'skipped by alice: holiday'
+    said = fire.reason.capitalize() if fire.reason.startswith("skipped by ") else ""
+    text = said or f"Skipped: {fire.reason}{blocking}"
+    return [Sentence(text=text, evidence=_ev(fire, "fire."))]
 
 
 def _buffered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
