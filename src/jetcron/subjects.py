@@ -61,9 +61,15 @@ def cancel(run_id: str) -> str:
     return f"{CANCELS}.{run_id}"
 
 
+SERVICE_API = "$SRV"
+"""nats micro's discovery subjects ($SRV.PING|INFO|STATS[.<service>[.<id>]])."""
+OBJECT_API = "$O"
+"""Object store chunks and metadata ($O.<bucket>.C|M.>), e.g. the views' snapshots."""
+
+
 def service_ping(service: str) -> str:
     """The nats micro discovery subject that every instance of a service answers."""
-    return f"$SRV.PING.{service}"
+    return f"{SERVICE_API}.PING.{service}"
 
 
 def ages(subject: str) -> bool:
@@ -99,3 +105,29 @@ def command(verb: str) -> str:
 def query(view: str) -> str:
     """Request subject of a query."""
     return f"{QUERIES}.{view}"
+
+
+# For the permissions of the roles (jetcron.auth.roles); JetStream's own API subjects are
+# wire details and live in jetcron.log.api.
+INBOX_PREFIX = "_INBOX_"
+"""Clients with an identity take `_INBOX_<user>` as their inbox prefix: no one reads another's."""
+
+
+def inbox_prefix(user: str) -> str:
+    """The inbox prefix of an authenticated user (its replies arrive under `<prefix>.>`)."""
+    return f"{INBOX_PREFIX}{token(user)}"
+
+
+def pool_consumer(target: str) -> str:
+    """The durable shared by every executor of one target (host, pool or tag)."""
+    return f"pool-{token(target)}"
+
+
+def fan_consumer(executor: str, tag: str) -> str:
+    """The durable of one executor's fan-out triggers for one tag."""
+    return f"fan-{token(executor)}-{token(tag)}"
+
+
+def fan_target(tag: str) -> str:
+    """The target that reaches every executor with `tag`."""
+    return f"all:{tag}"

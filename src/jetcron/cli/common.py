@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from rich.console import Console
 
+    from jetcron.connect import ConnectOptions
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -159,17 +161,29 @@ async def _wrap(coro: Awaitable[T]) -> T:
     return await coro
 
 
+def connect_options(server: str, creds: str | None, name: str) -> ConnectOptions:
+    """How this command reaches NATS: its own --server/--creds, else the global options
+    (--tls-* too); whatever is not given falls back to the NATS_* variables in `connect`."""
+    from jetcron.connect import ConnectOptions
+
+    given = context.current()
+    return ConnectOptions(
+        servers=server or given.server or "",
+        creds=creds or given.creds,
+        tls_ca=given.tls_ca,
+        tls_cert=given.tls_cert,
+        tls_key=given.tls_key,
+        name=name,
+    )
+
+
 async def with_nats(
     server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None
 ) -> T:
     """Connect (fail fast) with the command's or the global options, call fn, close."""
-    from jetcron.connect import ConnectOptions, connect
+    from jetcron.connect import connect
 
-    given = context.current()
-    options = ConnectOptions(
-        servers=server or given.server or "", creds=creds or given.creds, name="jetcron-cli"
-    )
-    nc = await connect(options)
+    nc = await connect(connect_options(server, creds, "jetcron-cli"))
     try:
         return await fn(nc)
     finally:

@@ -17,7 +17,7 @@ from nats.aio.client import Client
 from rich.console import Console
 
 from jetcron import service
-from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
+from jetcron.cli.common import CredsOpt, ServerOpt, connect_options, handle_errors
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock
@@ -235,7 +235,7 @@ def up(
             server = stack.enter_context(_embedded_nats(data_dir, port))
         asyncio.run(
             _serve_and_execute(
-                ConnectOptions(servers=server, name="jetcron-up"),
+                connect_options(server, None, "jetcron-up"),
                 config,
                 executor_name,
                 allow_shell,
@@ -286,7 +286,7 @@ def serve(
     )  # fmt: skip
     asyncio.run(
         _serve_and_execute(
-            ConnectOptions(servers=server, creds=creds, name="jetcron-serve"),
+            connect_options(server, creds, "jetcron-serve"),
             config,
             None,
             False,
@@ -338,7 +338,7 @@ def executor(
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
         _install_signals(stop, force)
-        opts = ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}")
+        opts = connect_options(server, creds, f"jetcron-executor-{name}")
         watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
         nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
         if nc is None:
