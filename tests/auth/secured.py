@@ -70,7 +70,8 @@ def secured_server(tmp_path: Path) -> Iterator[Secured]:
         auth.add(name, role, targets=targets)
     server = NatsServer(
         data_dir=tmp_path / "nats",
-        extra_args=["-c", str(auth.server_conf), "-P", str(auth.pid_file)],
+        include=auth.server_conf,
+        pid_file=auth.pid_file,
     )
     with server:
         yield Secured(auth, server)
