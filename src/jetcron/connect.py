@@ -201,14 +201,32 @@ async def connect(
         return nc
     except Exception as err:
         text = str(err) or type(err).__name__
-        hint = (
-            "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
-            if "authorization" in text.lower()
-            else "Is `jetcron up` running? (or pass --server / set NATS_URL)"
-        )
+        hint = _hint(text)
         raise InfrastructureError(
             f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
         ) from err
+
+
+def _hint(error: str) -> str:
+    """What to do about a failed connect."""
+    lowered = error.lower()
+    if "authorization" in lowered:
+        return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
+    if "certificate" in lowered or "ssl" in lowered:
+        return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
+    return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
+
+
+class _TlsCloseNoise(logging.Filter):
+    """Drops asyncio's warning about nats-py's transport on every close of a TLS connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # why: nats-py's protocol returns True from eof_received (keep open), which asyncio's
+        # SSL transport ignores and warns about; harmless, but it would end every CLI command.
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_TlsCloseNoise())
 
 
 async def close(nc: Client) -> None:

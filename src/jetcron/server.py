@@ -182,12 +182,15 @@ class NatsServer:
         keep_fds: Sequence[int] = (),
         include: str | Path | None = None,
         pid_file: str | Path | None = None,
+        tls: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.include = Path(include) if include is not None else None
         """A nats-server config to include (e.g. `jetcron auth`'s server.conf: users, TLS)."""
         self.pid_file = Path(pid_file) if pid_file is not None else None
         """Where the server writes its pid, so others can signal it (reload)."""
+        self.tls = (Path(tls[0]), Path(tls[1])) if tls is not None else None
+        """(certificate, key): clients must speak TLS (needs `include`)."""
         self.host = host
         self.log_file = Path(log_file) if log_file is not None else None
         self.extra_args = tuple(extra_args)
@@ -235,6 +238,9 @@ class NatsServer:
         lines = [f"server_name: {json.dumps(self.server_name)}", f"include {json.dumps(rel)}"]
         if self.pid_file is not None:
             lines.append(f"pid_file: {json.dumps(str(self.pid_file.resolve()))}")
+        if self.tls is not None:
+            cert, key = (json.dumps(str(p.resolve())) for p in self.tls)
+            lines.append(f"tls {{ cert_file: {cert}, key_file: {key}, timeout: 2 }}")
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def reload(self) -> None:

@@ -163,14 +163,25 @@ async def _wrap(coro: Awaitable[T]) -> T:
 
 def connect_options(server: str, creds: str | None, name: str) -> ConnectOptions:
     """How this command reaches NATS: its own --server/--creds, else the global options
-    (--tls-* too); whatever is not given falls back to the NATS_* variables in `connect`."""
+    (--tls-* too), else the NATS_* variables (read in `connect`), else a secured `up`'s files."""
+    from jetcron.auth.local import local_defaults
     from jetcron.connect import ConnectOptions
 
     given = context.current()
+    creds, ca = creds or given.creds, given.tls_ca
+    env = os.environ
+    no_creds = not (creds or env.get("NATS_CREDS") or env.get("NATS_NKEY"))
+    no_ca = not (ca or env.get("NATS_CA"))
+    if no_creds or no_ca:
+        # why: `jetcron up --secure` writes the operator's identity and its CA where the
+        # CLI looks when told nothing else, so its first commands need no flags.
+        local_creds, local_ca = local_defaults()
+        creds = local_creds if no_creds else creds
+        ca = local_ca if no_ca else ca
     return ConnectOptions(
         servers=server or given.server or "",
-        creds=creds or given.creds,
-        tls_ca=given.tls_ca,
+        creds=creds,
+        tls_ca=ca,
         tls_cert=given.tls_cert,
         tls_key=given.tls_key,
         name=name,

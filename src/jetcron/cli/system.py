@@ -10,7 +10,7 @@ import signal
 import socket
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from nats.aio.client import Client
@@ -26,6 +26,9 @@ from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
+
+if TYPE_CHECKING:
+    from jetcron.auth.local import LocalSecurity
 
 log = logging.getLogger(__name__)
 out = Console(stderr=True, soft_wrap=True)  # why: lines stay whole in a log file (grep, copy)
@@ -56,7 +59,9 @@ async def _serve_and_execute(
     allow_shell: bool,
     quiet: bool,
     journal_dir: Path | None = None,
+    executor_opts: ConnectOptions | None = None,
 ) -> None:
+    """The scheduler service (and an executor, on its own connection if `executor_opts`)."""
     stop, force = asyncio.Event(), asyncio.Event()
     _install_signals(stop, force if executor_name else None)
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
@@ -64,15 +69,22 @@ async def _serve_and_execute(
     if nc is None:
         return
     ready = asyncio.Event()
+    stack = contextlib.AsyncExitStack()
     try:
-        async with asyncio.TaskGroup() as tg:
+        async with stack, asyncio.TaskGroup() as tg:
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
             if await _first_or_none(ready.wait(), stop) is None:
                 return
             if executor_name:
+                # why: under auth the executor is its own identity (its own permissions)
+                enc = nc if executor_opts is None else await _connected(executor_opts, stop)
+                if enc is None:
+                    return
+                if enc is not nc:
+                    stack.push_async_callback(close, enc)
                 tg.create_task(
                     _executor(
-                        nc,
+                        enc,
                         executor_name,
                         [executor_name, "default"],
                         [],
@@ -96,6 +108,12 @@ async def _serve_and_execute(
         raise _cause(group) from None  # why: show what failed, not a wrapper around it
     finally:
         await close(nc)  # why: a close error ("Connection lost") must not replace the real one
+
+
+async def _connected(opts: ConnectOptions, stop: asyncio.Event) -> Client | None:
+    """A persistent connection (reconnecting forever), or None if stopped first."""
+    watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())} ({opts.name})")
+    return await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
 
 
 async def _first_or_none(aw: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
@@ -224,30 +242,70 @@ def up(
         None, "--metrics-port", help="Serve Prometheus metrics on this port."
     ),
     retention: str | None = RetentionOpt,
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Users with roles and TLS: the embedded server requires both (a local CA and the "
+        "identities are made in DATA_DIR/auth on first use; once secured, `up` stays so).",
+    ),
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     config = service.ServiceConfig(
         metrics_port=metrics_port, retention_s=parse_retention(retention)
     )
     executor_name = None if no_executor else socket.gethostname()
+    journal = data_dir / "executors" / executor_name if executor_name else None
     with contextlib.ExitStack() as stack:
-        if not server:
+        if server:
+            opts, executor_opts = connect_options(server, None, "jetcron-up"), None
+        elif secure or _secured(data_dir):
+            server, opts, executor_opts = stack.enter_context(
+                _secure_nats(data_dir, port, executor_name)
+            )
+        else:
             server = stack.enter_context(_embedded_nats(data_dir, port))
+            opts, executor_opts = ConnectOptions(servers=server, name="jetcron-up"), None
         asyncio.run(
             _serve_and_execute(
-                connect_options(server, None, "jetcron-up"),
-                config,
-                executor_name,
-                allow_shell,
-                quiet=False,
-                journal_dir=data_dir / "executors" / executor_name if executor_name else None,
-            )
+                opts, config, executor_name, allow_shell, quiet=False, journal_dir=journal,
+                executor_opts=executor_opts,
+            )  # fmt: skip
         )
     out.print("jetcron stopped")
 
 
+def _secured(data_dir: Path) -> bool:
+    from jetcron.auth.local import secured
+
+    return secured(data_dir / "auth")
+
+
 @contextlib.contextmanager
-def _embedded_nats(data_dir: Path, port: int) -> Iterator[str]:
+def _secure_nats(
+    data_dir: Path, port: int, executor: str | None
+) -> Iterator[tuple[str, ConnectOptions, ConnectOptions | None]]:
+    """The embedded server with users and TLS; (URL, the scheduler's, the executor's options)."""
+    from jetcron.auth.local import prepare
+
+    files = prepare(data_dir.resolve() / "auth", executor)
+    with _embedded_nats(data_dir, port, secure=files) as url:
+        url = url.replace("nats://", "tls://", 1)
+        out.print(
+            f"secured: the CLI here uses {files.operator} (admin: {files.admin}); elsewhere: "
+            f"export NATS_URL={url} NATS_CREDS={files.operator} NATS_CA={files.ca}"
+            + (f" (created {', '.join(files.created)})" if files.created else ""),
+            highlight=False,
+        )
+
+        def as_user(creds: Path, name: str) -> ConnectOptions:
+            return ConnectOptions(servers=url, creds=str(creds), tls_ca=str(files.ca), name=name)
+
+        runner = None if files.executor is None else as_user(files.executor, f"jetcron-executor-{executor}")
+        yield url, as_user(files.scheduler, "jetcron-up"), runner
+
+
+@contextlib.contextmanager
+def _embedded_nats(data_dir: Path, port: int, secure: LocalSecurity | None = None) -> Iterator[str]:
     """nats-server on `<data_dir>/store`, under the data-dir lock (one writer per store); its URL."""
     with DataDirLock(data_dir).acquire(port) as lock:
         # why: the server inherits the lock, so the store stays locked until the server is gone
@@ -256,10 +314,18 @@ def _embedded_nats(data_dir: Path, port: int) -> Iterator[str]:
             port=port,
             log_file=data_dir / "nats-server.log",
             keep_fds=[lock.fileno()],
+            include=secure.server_conf if secure else None,
+            pid_file=secure.pid_file if secure else None,
+            tls=(secure.cert, secure.key) if secure else None,
         ) as nats:
             lock.update(nats.port)
+            how = (
+                "users and TLS required"
+                if secure
+                else f"no auth, no TLS: listening on {nats.host} only (`jetcron up --secure` for users and TLS)"
+            )
             out.print(
-                f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
+                f"nats-server with JetStream on {nats.url}, {how} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
                 highlight=False,
             )
             yield nats.url
