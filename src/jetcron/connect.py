@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -91,6 +92,7 @@ def _identity(opts: ConnectOptions) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"nkeys_seed_str": found.seed}
     if found.user is not None:
         kwargs["inbox_prefix"] = subjects.inbox_prefix(found.user)
+        kwargs["jetcron_user"] = found.user
     return kwargs
 
 
@@ -168,6 +170,14 @@ def _url(nc: Client) -> str:
     return f"{server.scheme}://{server.netloc}" if server is not None else ""
 
 
+_identities: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()
+
+
+def identity_of(nc: Client) -> str | None:
+    """The jetcron user a client connected as (from its identity file), or None."""
+    return _identities.get(nc)
+
+
 async def connect(
     opts: ConnectOptions | None = None,
     *,
@@ -185,6 +195,8 @@ async def connect(
     opts = opts or ConnectOptions()
     kwargs = _options(opts, persistent, timeout)
     nc = Client()
+    if (user := kwargs.pop("jetcron_user", None)) is not None:
+        _identities[nc] = user
     watch = (watch or ConnectionWatch()) if persistent else None
     if watch is not None:
         kwargs |= _watch_callbacks(nc, watch)

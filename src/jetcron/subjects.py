@@ -7,6 +7,7 @@ Log (stream JETCRON):
   jetcron.run.<name>.<run_id>       events of one run
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
+  jetcron.cmd.<user>.<verb>         the same, from an authenticated user (the actor recorded)
   jetcron.q.<view>                  queries to the projection service (nats micro `jetcron-query`)
   jetcron.cancel.<run_id>           "stop this run" to whichever executor holds it
 KV buckets (JetStream streams KV_<bucket>):
@@ -98,8 +99,22 @@ def run(name: str, run_id: str) -> str:
 
 
 def command(verb: str) -> str:
-    """Request subject of a command verb."""
+    """Request subject of a command verb (a client without an identity)."""
     return f"{COMMANDS}.{verb}"
+
+
+def command_as(user: str, verb: str) -> str:
+    """Request subject of a command sent by an authenticated user (`jetcron.cmd.<user>.<verb>`).
+
+    Each user may publish only under its own name, so the subject proves who sent it.
+    """
+    return f"{COMMANDS}.{token(user)}.{verb}"
+
+
+def command_sender(subject: str) -> str | None:
+    """The user a command subject names (None for `jetcron.cmd.<verb>`)."""
+    parts = subject.removeprefix(f"{COMMANDS}.").split(".")
+    return parts[0].replace("~", ".") if len(parts) == 2 else None
 
 
 def query(view: str) -> str:

@@ -53,6 +53,21 @@ async def test_the_auditor_cannot_send_a_command(sec: Secured, admin: Client) ->
     await nc.close()
 
 
+async def test_an_operator_sends_commands_only_under_its_own_name(
+    sec: Secured, admin: Client
+) -> None:
+    nc = await sec.client("alice")
+    for subject in (subjects.command("create"), subjects.command_as("bob", "create")):
+        error = await sec.violation("alice", lambda s=subject: nc.request(s, b"{}", timeout=0.3))
+        assert denied_publish(error, subject)
+    await nc.close()
+
+
+def test_a_command_subject_names_its_sender() -> None:
+    assert subjects.command_sender(subjects.command_as("pi.lab", "pause")) == "pi.lab"
+    assert subjects.command_sender(subjects.command("pause")) is None
+
+
 async def test_the_operator_cannot_append_to_the_log(sec: Secured, admin: Client) -> None:
     nc = await sec.client("alice")
     js = nc.jetstream()

@@ -80,7 +80,7 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
             )  # fmt: skip
         )
         ok(sec, "schedule", "add", "hello", "@every 1h", "--target", "host-a", "--", "echo", "hi")
-        ok(sec, "schedule", "update", "hello", "--description", "greets")
+        ok(sec, "schedule", "update", "hello", "--description", "greets", "--actor", "mallory")
         ok(sec, "schedule", "trigger", "hello")
         deadline = time.monotonic() + 30
         while "succeeded" not in ok(sec, "runs", "list", "--schedule", "hello"):
@@ -88,7 +88,9 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
             time.sleep(0.3)
         assert "hi" in ok(sec, "runs", "last", "hello")
         assert "hello" in ok(sec, "stats")
-        assert "hello" in ok(sec, "audit")
+        # the actor is who sent it (alice's key); the --actor she claimed is only a note
+        actors = [e["actor"] for e in json.loads(ok(sec, "audit", "hello", "--json"))]
+        assert actors[:2] == ["alice", "alice (on behalf of mallory)"], actors
         assert "hello" in ok(sec, "replay")
         exported = ok(sec, "export")
         (tmp_path / "s.json").write_text(exported)

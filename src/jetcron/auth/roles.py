@@ -129,7 +129,8 @@ def _reader(user: User, *, commands: bool) -> Permissions:
         *_kv_reads(s.LEASE_BUCKET),
     ]
     if commands:
-        publish.insert(0, s.command(">"))
+        # why: only under its own name: the subject is how the scheduler knows who sent it
+        publish.insert(0, s.command_as(user.name, "*"))
     return Permissions(Rules(tuple(publish)), Rules((_inbox(user),)))
 
 

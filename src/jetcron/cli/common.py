@@ -88,13 +88,19 @@ EXIT_INFRASTRUCTURE = 1
 
 
 def default_actor() -> str:
-    """--actor if given (anywhere on the command line), else $USER@hostname."""
+    """--actor if given (anywhere on the command line), else $USER@hostname.
+
+    With an identity file the scheduler records the authenticated user as the actor and an
+    --actor only as an "on behalf of" note; without --actor there is no note to send ("").
+    """
     import getpass
     import socket
 
     given = context.current().actor
     if given:
         return given
+    if connect_options("", None, "").creds_file() is not None:
+        return ""
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
