@@ -9,7 +9,7 @@ import random
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from nats.aio.client import Client, Server
@@ -18,6 +18,9 @@ from jetcron import subjects
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import connection_lost
+
+if TYPE_CHECKING:
+    from jetcron.auth.identity import Identity
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 log = logging.getLogger(__name__)
@@ -92,7 +95,7 @@ def _identity(opts: ConnectOptions) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"nkeys_seed_str": found.seed}
     if found.user is not None:
         kwargs["inbox_prefix"] = subjects.inbox_prefix(found.user)
-        kwargs["jetcron_user"] = found.user
+        kwargs["jetcron_identity"] = found
     return kwargs
 
 
@@ -170,12 +173,19 @@ def _url(nc: Client) -> str:
     return f"{server.scheme}://{server.netloc}" if server is not None else ""
 
 
-_identities: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()
+_identities: weakref.WeakKeyDictionary[Client, Identity] = weakref.WeakKeyDictionary()
 
 
 def identity_of(nc: Client) -> str | None:
     """The jetcron user a client connected as (from its identity file), or None."""
-    return _identities.get(nc)
+    found = _identities.get(nc)
+    return found.user if found is not None else None
+
+
+def seed_of(nc: Client) -> str | None:
+    """The nkey seed a client connected with (the scheduler signs triggers with it), or None."""
+    found = _identities.get(nc)
+    return found.seed if found is not None else None
 
 
 async def connect(
@@ -195,8 +205,8 @@ async def connect(
     opts = opts or ConnectOptions()
     kwargs = _options(opts, persistent, timeout)
     nc = Client()
-    if (user := kwargs.pop("jetcron_user", None)) is not None:
-        _identities[nc] = user
+    if (found := kwargs.pop("jetcron_identity", None)) is not None:
+        _identities[nc] = found
     watch = (watch or ConnectionWatch()) if persistent else None
     if watch is not None:
         kwargs |= _watch_callbacks(nc, watch)

@@ -88,6 +88,11 @@ def trigger(target: str) -> str:
     return f"{PREFIX}.trigger.{token(target)}"
 
 
+def is_trigger(subject: str) -> bool:
+    """Whether a log subject holds triggers (signed by the scheduler under auth)."""
+    return subject.startswith(f"{PREFIX}.trigger.")
+
+
 def fire(name: str) -> str:
     """Where a schedule's missed and skipped fires go."""
     return f"{PREFIX}.fire.{token(name)}"

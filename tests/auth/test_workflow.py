@@ -59,6 +59,7 @@ def ok(sec: Secured, *args: str, user: str = "alice") -> str:
 def test_the_whole_workflow_runs_with_each_process_in_its_role(
     sec: Secured, tmp_path: Path
 ) -> None:
+    (scheduler_key,) = [u.public_key for u in sec.auth.users() if u.name == "scheduler"]
     procs = [start(sec, "scheduler", "serve", log=tmp_path / "serve.out")]
     try:
         deadline = time.monotonic() + 30
@@ -76,6 +77,8 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
                 "host-a",
                 "--journal-dir",
                 str(tmp_path / "journal"),
+                "--scheduler-key",
+                scheduler_key,
                 log=tmp_path / "executor.out",
             )  # fmt: skip
         )

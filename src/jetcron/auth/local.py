@@ -32,6 +32,8 @@ class LocalSecurity(msgspec.Struct, frozen=True):
     operator: Path
     admin: Path
     executor: Path | None
+    scheduler_key: str
+    """The scheduler's public nkey: the local executor runs only triggers it signed."""
     created: tuple[str, ...]
     """What this start created (users, the CA), for the start-up lines."""
 
@@ -48,6 +50,7 @@ def prepare(directory: Path, executor: str | None) -> LocalSecurity:
         if name not in have:
             auth.add(name, role)
             created.append(f"{role} {name}")
+    (scheduler,) = [u for u in auth.users() if u.name == "scheduler" and u.active]
     tls = LocalTLS(auth.path)
     if tls.ensure():
         created.append(f"a local CA ({tls.ca})")
@@ -57,6 +60,7 @@ def prepare(directory: Path, executor: str | None) -> LocalSecurity:
         scheduler=auth.identity_file("scheduler"), operator=auth.identity_file(OPERATOR),
         admin=auth.identity_file("admin"),
         executor=auth.identity_file(executor) if executor is not None else None,
+        scheduler_key=scheduler.public_key,
         created=tuple(created),
     )  # fmt: skip
 

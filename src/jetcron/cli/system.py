@@ -60,6 +60,7 @@ async def _serve_and_execute(
     quiet: bool,
     journal_dir: Path | None = None,
     executor_opts: ConnectOptions | None = None,
+    trusted: list[str] | None = None,
 ) -> None:
     """The scheduler service (and an executor, on its own connection if `executor_opts`)."""
     stop, force = asyncio.Event(), asyncio.Event()
@@ -92,6 +93,7 @@ async def _serve_and_execute(
                         stop,
                         force=force,
                         journal_dir=str(journal_dir or default_journal(executor_name)),
+                        trusted_schedulers=trusted or [],
                     )  # fmt: skip
                 )
             if not quiet:
@@ -198,6 +200,15 @@ def parse_retention(text: str | None) -> int | None:
     return seconds
 
 
+def _keys(given: list[str] | None) -> list[str]:
+    """--scheduler-key values (a variable may hold several, comma-separated), checked."""
+    keys = [k.strip() for v in given or [] for k in v.split(",") if k.strip()]
+    for key in keys:
+        if not (key.startswith("U") and len(key) == 56):
+            raise InvalidInput(f"--scheduler-key {key!r}: a user public nkey (U..., 56 characters)")
+    return keys
+
+
 def default_journal(name: str) -> Path:
     """An executor's journal directory: per user and executor name, like other state."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -256,10 +267,11 @@ def up(
     executor_name = None if no_executor else socket.gethostname()
     journal = data_dir / "executors" / executor_name if executor_name else None
     with contextlib.ExitStack() as stack:
+        trusted: list[str] = []
         if server:
             opts, executor_opts = connect_options(server, None, "jetcron-up"), None
         elif secure or _secured(data_dir):
-            server, opts, executor_opts = stack.enter_context(
+            server, opts, executor_opts, trusted = stack.enter_context(
                 _secure_nats(data_dir, port, executor_name)
             )
         else:
@@ -268,7 +280,7 @@ def up(
         asyncio.run(
             _serve_and_execute(
                 opts, config, executor_name, allow_shell, quiet=False, journal_dir=journal,
-                executor_opts=executor_opts,
+                executor_opts=executor_opts, trusted=trusted,
             )  # fmt: skip
         )
     out.print("jetcron stopped")
@@ -283,8 +295,9 @@ def _secured(data_dir: Path) -> bool:
 @contextlib.contextmanager
 def _secure_nats(
     data_dir: Path, port: int, executor: str | None
-) -> Iterator[tuple[str, ConnectOptions, ConnectOptions | None]]:
-    """The embedded server with users and TLS; (URL, the scheduler's, the executor's options)."""
+) -> Iterator[tuple[str, ConnectOptions, ConnectOptions | None, list[str]]]:
+    """The embedded server with users and TLS: its URL, the scheduler's and the executor's
+    connect options, and the scheduler key the executor trusts."""
     from jetcron.auth.local import prepare
 
     files = prepare(data_dir.resolve() / "auth", executor)
@@ -301,7 +314,7 @@ def _secure_nats(
             return ConnectOptions(servers=url, creds=str(creds), tls_ca=str(files.ca), name=name)
 
         runner = None if files.executor is None else as_user(files.executor, f"jetcron-executor-{executor}")
-        yield url, as_user(files.scheduler, "jetcron-up"), runner
+        yield url, as_user(files.scheduler, "jetcron-up"), runner, [files.scheduler_key]
 
 
 @contextlib.contextmanager
@@ -388,6 +401,13 @@ def executor(
     drain_timeout: float = typer.Option(
         30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."
     ),
+    scheduler_key: list[str] | None = typer.Option(
+        None,
+        "--scheduler-key",
+        envvar="JETCRON_SCHEDULER_KEYS",
+        help="Run only triggers signed by this scheduler nkey (public, U...; repeatable; "
+        "`jetcron auth user list` shows it).",
+    ),
     journal_dir: Path | None = typer.Option(
         None,
         "--journal-dir",
@@ -423,6 +443,7 @@ def executor(
                 work_dir=work_dir,
                 ack_wait_s=ack_wait,
                 drain_timeout_s=drain_timeout,
+                trusted_schedulers=_keys(scheduler_key),
                 journal_dir=str(journal_dir or default_journal(name)),
             )
         finally:
