@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-import nkeys  # type: ignore[import-untyped]
 
 from jetcron.auth import identity
 from jetcron.auth.roles import ROLES, Role, User, permissions
@@ -84,6 +83,8 @@ class AuthDir:
         out: Path | None = None,
     ) -> tuple[User, Path]:
         """A new user with a fresh nkey; its identity file is written to `out` (or the dir)."""
+        import nkeys  # type: ignore[import-untyped]  # why: ~50 ms (PyNaCl); only to make keys
+
         _check(name, role, targets, tags)
         users = self.users()
         if any(u.name == name and u.active for u in users):
@@ -163,6 +164,7 @@ def _new_seed() -> bytes:
     # why: nkeys (the dependency nats-py itself uses) encodes seeds; PyNaCl, its dependency,
     # is the random source; no home-made key format.
     import nacl.signing
+    import nkeys
 
     raw = bytes(nacl.signing.SigningKey.generate())
     return nkeys.encode_seed(raw, nkeys.PREFIX_BYTE_USER)  # type: ignore[no-any-return]
