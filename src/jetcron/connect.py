@@ -92,10 +92,9 @@ def _identity(opts: ConnectOptions) -> dict[str, Any]:
     found = identity.read(_readable(path, "creds"))
     if found.jwt:
         return {"user_credentials": found.path}
-    kwargs: dict[str, Any] = {"nkeys_seed_str": found.seed}
+    kwargs: dict[str, Any] = {"nkeys_seed_str": found.seed, "jetcron_identity": found}
     if found.user is not None:
         kwargs["inbox_prefix"] = subjects.inbox_prefix(found.user)
-        kwargs["jetcron_identity"] = found
     return kwargs
 
 

@@ -83,7 +83,7 @@ def creds_option(callback: Any = inherit) -> Any:
         envvar="NATS_CREDS",
         callback=callback,
         metavar="FILE",
-        help="NATS user credentials file.",
+        help="Identity file: a `jetcron auth` nkey file, or a NATS .creds file (JWT).",
     )
 
 

@@ -419,6 +419,7 @@ def executor(
 ) -> None:
     """Run an executor on this host: take the triggers for its targets and run them."""
     targets = list(target or [name, "default"])
+    trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
 
     async def main() -> None:
@@ -443,7 +444,7 @@ def executor(
                 work_dir=work_dir,
                 ack_wait_s=ack_wait,
                 drain_timeout_s=drain_timeout,
-                trusted_schedulers=_keys(scheduler_key),
+                trusted_schedulers=trusted,
                 journal_dir=str(journal_dir or default_journal(name)),
             )
         finally:
