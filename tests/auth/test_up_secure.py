@@ -54,6 +54,8 @@ def test_up_secure_runs_jobs_with_roles_and_tls_and_refuses_strangers(tmp_path: 
         while "succeeded" not in jetcron(tmp_path, "runs", "list", "-s", url).stdout:
             assert time.monotonic() < deadline
             time.sleep(0.3)
+        tls_url = url.replace("nats://", "tls://")
+        assert "hi" in jetcron(tmp_path, "runs", "last", "hi", "-s", tls_url).stdout
         auth = tmp_path / ".jetcron" / "auth"
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
