@@ -4,6 +4,7 @@
 - `domain` imports only leaves, the stdlib, msgspec, pytz and croniter; never nats;
 - `log` imports `domain` and leaves; never a component;
 - `scheduler`, `executors`, `projections` import `domain`, `log` and leaves, never each other;
+- `auth` (roles, identity files, the server's auth config) imports leaves, `domain` and `log`;
 - only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`).
 Imports inside functions count too. JetStream wire details live under `log/` only.
 """
@@ -44,8 +45,10 @@ def allowed(src: str, dst: str) -> bool:
         return dst in LEAVES | {"domain"}
     if src in COMPONENTS:
         return dst in LEAVES | {"domain", "log"}
+    if src == "auth":
+        return dst in LEAVES | {"domain", "log"}
     if src in {"client", "connect", "server"}:
-        return dst in LEAVES | {"domain", "log", "client", "connect", "server"}
+        return dst in LEAVES | {"domain", "log", "client", "connect", "server", "auth"}
     return dst != "cli" or src in {"cli", "__main__"}
 
 

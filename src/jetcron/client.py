@@ -24,12 +24,15 @@ _encoder = msgspec.json.Encoder()
 async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected/ScheduleNotFound."""
     # why: imported here, so queries (and `jetcron --help`) do not load the command schemas
+    from jetcron.connect import identity_of
     from jetcron.domain.commands import reply_decoder
 
-    verb = command.__struct_config__.tag
-    msg = await request(
-        nc, subjects.command(str(verb)), _encoder.encode(command), f"`{verb}`", timeout
-    )
+    verb = str(command.__struct_config__.tag)
+    user = identity_of(nc)
+    # why: under auth a user may publish commands only under its own name: the subject is
+    # the proof of who sent it, and the scheduler records that as the actor.
+    subject = subjects.command(verb) if user is None else subjects.command_as(user, verb)
+    msg = await request(nc, subject, _encoder.encode(command), f"`{verb}`", timeout)
     reply = reply_decoder.decode(msg.data)
     if reply.ok:
         return reply

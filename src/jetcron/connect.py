@@ -7,15 +7,20 @@ import logging
 import os
 import random
 import ssl
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from nats.aio.client import Client, Server
 
+from jetcron import subjects
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import connection_lost
+
+if TYPE_CHECKING:
+    from jetcron.auth.identity import Identity
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 log = logging.getLogger(__name__)
@@ -32,6 +37,23 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     tls_key: str | None = None
     name: str = "jetcron"
 
+    def ca(self) -> str | None:
+        """--tls-ca, else $NATS_CA (as the nats CLI reads it)."""
+        return self.tls_ca or os.environ.get("NATS_CA") or None
+
+    def cert(self) -> tuple[str | None, str | None]:
+        """--tls-cert/--tls-key, else $NATS_CERT/$NATS_KEY: a client certificate (mutual TLS)."""
+        return (
+            self.tls_cert or os.environ.get("NATS_CERT") or None,
+            self.tls_key or os.environ.get("NATS_KEY") or None,
+        )
+
+    def creds_file(self) -> str | None:
+        """--creds, else $NATS_CREDS, else --nkey / $NATS_NKEY: the identity file, if any."""
+        return (
+            self.creds or os.environ.get("NATS_CREDS") or self.nkey or os.environ.get("NATS_NKEY")
+        ) or None
+
     def urls(self) -> list[str]:
         """The server URLs (comma-separated in --server/NATS_URL)."""
         raw = self.servers or os.environ.get("NATS_URL") or DEFAULT_URL
@@ -39,12 +61,41 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _tls(opts: ConnectOptions) -> ssl.SSLContext | None:
-    if not (opts.tls_ca or opts.tls_cert):
+    """A TLS context from the CA and client cert options; None: plain, or nats-py's default
+    context for a tls:// URL (the system's CAs)."""
+    ca, (cert, key) = opts.ca(), opts.cert()
+    if not (ca or cert):
         return None
-    ctx = ssl.create_default_context(cafile=opts.tls_ca)
-    if opts.tls_cert:
-        ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
+    for path, what in ((ca, "tls-ca"), (cert, "tls-cert"), (key, "tls-key")):
+        if path is not None:
+            _readable(path, what)
+    try:
+        ctx = ssl.create_default_context(cafile=ca)
+        if cert:
+            ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as err:
+        raise InvalidInput(f"TLS files ({ca or ''} {cert or ''}): {err}") from None
     return ctx
+
+
+def _identity(opts: ConnectOptions) -> dict[str, Any]:
+    """nats-py's auth options for the identity file: a JWT creds file or a user nkey seed.
+
+    A jetcron identity file also names its user, whose permissions allow replies only under
+    its own inbox prefix (`_INBOX_<user>`), so that prefix is set too.
+    """
+    path = opts.creds_file()
+    if path is None:
+        return {}
+    from jetcron.auth import identity
+
+    found = identity.read(_readable(path, "creds"))
+    if found.jwt:
+        return {"user_credentials": found.path}
+    kwargs: dict[str, Any] = {"nkeys_seed_str": found.seed, "jetcron_identity": found}
+    if found.user is not None:
+        kwargs["inbox_prefix"] = subjects.inbox_prefix(found.user)
+    return kwargs
 
 
 RECONNECT_BASE_S = 0.25
@@ -84,10 +135,7 @@ def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str
         # why: notice a silently dead server (no RST) in ~30 s instead of nats-py's 4 min.
         kwargs |= {"ping_interval": 10, "max_outstanding_pings": 3}
         kwargs["reconnect_to_server_handler"] = _next_server
-    if opts.creds or os.environ.get("NATS_CREDS"):
-        kwargs["user_credentials"] = _readable(opts.creds or os.environ["NATS_CREDS"], "creds")
-    if opts.nkey or os.environ.get("NATS_NKEY"):
-        kwargs["nkeys_seed"] = _readable(opts.nkey or os.environ["NATS_NKEY"], "nkey")
+    kwargs |= _identity(opts)
     if (tls := _tls(opts)) is not None:
         kwargs["tls"] = tls
     return kwargs
@@ -124,26 +172,46 @@ def _url(nc: Client) -> str:
     return f"{server.scheme}://{server.netloc}" if server is not None else ""
 
 
+_identities: weakref.WeakKeyDictionary[Client, Identity] = weakref.WeakKeyDictionary()
+
+
+def identity_of(nc: Client) -> str | None:
+    """The jetcron user a client connected as (from its identity file), or None."""
+    found = _identities.get(nc)
+    return found.user if found is not None else None
+
+
+def seed_of(nc: Client) -> str | None:
+    """The nkey seed a client connected with (the scheduler signs triggers with it), or None."""
+    found = _identities.get(nc)
+    return found.seed if found is not None else None
+
+
 async def connect(
     opts: ConnectOptions | None = None,
     *,
     persistent: bool = False,
     timeout: float = 2.0,
     watch: ConnectionWatch | None = None,
+    on_error: Callable[[Exception], Awaitable[None]] | None = None,
 ) -> Client:
     """A connected client; InfrastructureError naming the URL if NATS is not reachable.
 
     persistent=True (services) waits for NATS and then reconnects forever, with backoff,
-    reporting outages to `watch` ("unreachable since T"); otherwise (CLI) fail fast.
+    reporting outages to `watch` ("unreachable since T"); otherwise (CLI) fail fast, and
+    asynchronous errors (a permissions violation) go to `on_error` if given.
     """
     opts = opts or ConnectOptions()
     kwargs = _options(opts, persistent, timeout)
     nc = Client()
+    if (found := kwargs.pop("jetcron_identity", None)) is not None:
+        _identities[nc] = found
     watch = (watch or ConnectionWatch()) if persistent else None
     if watch is not None:
         kwargs |= _watch_callbacks(nc, watch)
     else:
-        kwargs["error_cb"] = _quiet  # why: the CLI reports its one error itself, no tracebacks
+        # why: the CLI reports its one error itself, no tracebacks
+        kwargs["error_cb"] = on_error or _quiet
     try:
         if watch is not None:
             # why: a service may start before its NATS cluster (compose); keep trying.
@@ -153,10 +221,33 @@ async def connect(
         await asyncio.wait_for(nc.connect(**kwargs), timeout + 1.0)
         return nc
     except Exception as err:
+        text = str(err) or type(err).__name__
+        hint = _hint(text)
         raise InfrastructureError(
-            f"cannot connect to NATS at {', '.join(opts.urls())}: {str(err) or type(err).__name__}. "
-            "Is `jetcron up` running? (or pass --server / set NATS_URL)"
+            f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
         ) from err
+
+
+def _hint(error: str) -> str:
+    """What to do about a failed connect."""
+    lowered = error.lower()
+    if "authorization" in lowered:
+        return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
+    if "certificate" in lowered or "ssl" in lowered:
+        return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
+    return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
+
+
+class _TlsCloseNoise(logging.Filter):
+    """Drops asyncio's warning about nats-py's transport on every close of a TLS connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # why: nats-py's protocol returns True from eof_received (keep open), which asyncio's
+        # SSL transport ignores and warns about; harmless, but it would end every CLI command.
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_TlsCloseNoise())
 
 
 async def close(nc: Client) -> None:

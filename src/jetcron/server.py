@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import re
@@ -179,8 +180,17 @@ class NatsServer:
         extra_args: Sequence[str] = (),
         server_name: str | None = None,
         keep_fds: Sequence[int] = (),
+        include: str | Path | None = None,
+        pid_file: str | Path | None = None,
+        tls: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.include = Path(include) if include is not None else None
+        """A nats-server config to include (e.g. `jetcron auth`'s server.conf: users, TLS)."""
+        self.pid_file = Path(pid_file) if pid_file is not None else None
+        """Where the server writes its pid, so others can signal it (reload)."""
+        self.tls = (Path(tls[0]), Path(tls[1])) if tls is not None else None
+        """(certificate, key): clients must speak TLS (needs `include`)."""
         self.host = host
         self.log_file = Path(log_file) if log_file is not None else None
         self.extra_args = tuple(extra_args)
@@ -200,6 +210,7 @@ class NatsServer:
     def command(self) -> list[str]:
         """The nats-server command line `start` runs."""
         log = ["-l", str(self.log_file)] if self.log_file is not None else []
+        config = ["-c", str(self.config_file)] if self.include is not None else []
         return [
             find_nats_server(),
             "-js",
@@ -208,14 +219,42 @@ class NatsServer:
             "-p", str(self._requested_port),
             "--server_name", self.server_name,
             *log,
+            *config,
             *self.extra_args,
         ]  # fmt: skip
+
+    @property
+    def config_file(self) -> Path:
+        """The config file written for `include` (in the data dir)."""
+        return self.data_dir / "nats-server.conf"
+
+    def _write_config(self) -> None:
+        """The config that includes `include`, with what a reload must find unchanged in it."""
+        if self.include is None:
+            return
+        # why: a reload (SIGHUP) re-reads only the file; the server refuses it if the file
+        # lacks the server name given as a flag. Includes are relative to the including file.
+        rel = os.path.relpath(self.include.resolve(), self.data_dir.resolve())
+        lines = [f"server_name: {json.dumps(self.server_name)}", f"include {json.dumps(rel)}"]
+        if self.pid_file is not None:
+            lines.append(f"pid_file: {json.dumps(str(self.pid_file.resolve()))}")
+        if self.tls is not None:
+            cert, key = (json.dumps(str(p.resolve())) for p in self.tls)
+            lines.append(f"tls {{ cert_file: {cert}, key_file: {key}, timeout: 2 }}")
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def reload(self) -> None:
+        """Make the server re-read its config (SIGHUP): users, permissions, TLS."""
+        if self._proc is None or not self.running:
+            raise InfrastructureError("nats-server is not running")
+        self._proc.send_signal(signal.SIGHUP)
 
     def start(self, timeout: float = 10.0) -> NatsServer:
         """Start the server and wait until it accepts clients; call from the main thread."""
         if self.running:
             raise InfrastructureError(f"nats-server is already running (pid {self.pid})")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
         command = self.command()
         with self.stderr_file.open("wb") as stderr:
             self._watch = _LogWatch(self.stderr_file, *filter(None, [self.log_file]))

@@ -16,6 +16,7 @@ from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import transient
 from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.lease import KvLease
+from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
@@ -41,6 +42,14 @@ class ServiceConfig(msgspec.Struct, kw_only=True):
         return self.instance or f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _signer(nc: Client) -> Signer | None:
+    """The scheduler signs its triggers with the nkey it connected with (if any)."""
+    from jetcron.connect import seed_of
+
+    seed = seed_of(nc)
+    return Signer(seed) if seed is not None else None
+
+
 async def run(
     nc: Client,
     *,
@@ -58,7 +67,7 @@ async def run(
 
     config = config or ServiceConfig()
     async with AsyncExitStack() as stack:
-        event_log = await EventLog(nc).open(create=False)
+        event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
         stack.push_async_callback(event_log.close)
         lease = KvLease(
             nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas

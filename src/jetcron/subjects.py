@@ -7,6 +7,7 @@ Log (stream JETCRON):
   jetcron.run.<name>.<run_id>       events of one run
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
+  jetcron.cmd.<user>.<verb>         the same, from an authenticated user (the actor recorded)
   jetcron.q.<view>                  queries to the projection service (nats micro `jetcron-query`)
   jetcron.cancel.<run_id>           "stop this run" to whichever executor holds it
 KV buckets (JetStream streams KV_<bucket>):
@@ -61,9 +62,15 @@ def cancel(run_id: str) -> str:
     return f"{CANCELS}.{run_id}"
 
 
+SERVICE_API = "$SRV"
+"""nats micro's discovery subjects ($SRV.PING|INFO|STATS[.<service>[.<id>]])."""
+OBJECT_API = "$O"
+"""Object store chunks and metadata ($O.<bucket>.C|M.>), e.g. the views' snapshots."""
+
+
 def service_ping(service: str) -> str:
     """The nats micro discovery subject that every instance of a service answers."""
-    return f"$SRV.PING.{service}"
+    return f"{SERVICE_API}.PING.{service}"
 
 
 def ages(subject: str) -> bool:
@@ -81,6 +88,11 @@ def trigger(target: str) -> str:
     return f"{PREFIX}.trigger.{token(target)}"
 
 
+def is_trigger(subject: str) -> bool:
+    """Whether a log subject holds triggers (signed by the scheduler under auth)."""
+    return subject.startswith(f"{PREFIX}.trigger.")
+
+
 def fire(name: str) -> str:
     """Where a schedule's missed and skipped fires go."""
     return f"{PREFIX}.fire.{token(name)}"
@@ -92,10 +104,50 @@ def run(name: str, run_id: str) -> str:
 
 
 def command(verb: str) -> str:
-    """Request subject of a command verb."""
+    """Request subject of a command verb (a client without an identity)."""
     return f"{COMMANDS}.{verb}"
+
+
+def command_as(user: str, verb: str) -> str:
+    """Request subject of a command sent by an authenticated user (`jetcron.cmd.<user>.<verb>`).
+
+    Each user may publish only under its own name, so the subject proves who sent it.
+    """
+    return f"{COMMANDS}.{token(user)}.{verb}"
+
+
+def command_sender(subject: str) -> str | None:
+    """The user a command subject names (None for `jetcron.cmd.<verb>`)."""
+    parts = subject.removeprefix(f"{COMMANDS}.").split(".")
+    return parts[0].replace("~", ".") if len(parts) == 2 else None
 
 
 def query(view: str) -> str:
     """Request subject of a query."""
     return f"{QUERIES}.{view}"
+
+
+# For the permissions of the roles (jetcron.auth.roles); JetStream's own API subjects are
+# wire details and live in jetcron.log.api.
+INBOX_PREFIX = "_INBOX_"
+"""Clients with an identity take `_INBOX_<user>` as their inbox prefix: no one reads another's."""
+
+
+def inbox_prefix(user: str) -> str:
+    """The inbox prefix of an authenticated user (its replies arrive under `<prefix>.>`)."""
+    return f"{INBOX_PREFIX}{token(user)}"
+
+
+def pool_consumer(target: str) -> str:
+    """The durable shared by every executor of one target (host, pool or tag)."""
+    return f"pool-{token(target)}"
+
+
+def fan_consumer(executor: str, tag: str) -> str:
+    """The durable of one executor's fan-out triggers for one tag."""
+    return f"fan-{token(executor)}-{token(tag)}"
+
+
+def fan_target(tag: str) -> str:
+    """The target that reaches every executor with `tag`."""
+    return f"all:{tag}"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from rich.console import Console
 
+    from jetcron.connect import ConnectOptions
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -86,13 +88,19 @@ EXIT_INFRASTRUCTURE = 1
 
 
 def default_actor() -> str:
-    """--actor if given (anywhere on the command line), else $USER@hostname."""
+    """--actor if given (anywhere on the command line), else $USER@hostname.
+
+    With an identity file the scheduler records the authenticated user as the actor and an
+    --actor only as an "on behalf of" note; without --actor there is no note to send ("").
+    """
     import getpass
     import socket
 
     given = context.current().actor
     if given:
         return given
+    if connect_options("", None, "").creds_file() is not None:
+        return ""
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
@@ -159,17 +167,40 @@ async def _wrap(coro: Awaitable[T]) -> T:
     return await coro
 
 
+def connect_options(server: str, creds: str | None, name: str) -> ConnectOptions:
+    """How this command reaches NATS: its own --server/--creds, else the global options
+    (--tls-* too), else the NATS_* variables (read in `connect`), else a secured `up`'s files."""
+    from jetcron.auth.local import local_defaults
+    from jetcron.connect import ConnectOptions
+
+    given = context.current()
+    creds, ca = creds or given.creds, given.tls_ca
+    env = os.environ
+    no_creds = not (creds or env.get("NATS_CREDS") or env.get("NATS_NKEY"))
+    no_ca = not (ca or env.get("NATS_CA"))
+    if no_creds or no_ca:
+        # why: `jetcron up --secure` writes the operator's identity and its CA where the
+        # CLI looks when told nothing else, so its first commands need no flags.
+        local_creds, local_ca = local_defaults()
+        creds = local_creds if no_creds else creds
+        ca = local_ca if no_ca else ca
+    return ConnectOptions(
+        servers=server or given.server or "",
+        creds=creds,
+        tls_ca=ca,
+        tls_cert=given.tls_cert,
+        tls_key=given.tls_key,
+        name=name,
+    )
+
+
 async def with_nats(
     server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None
 ) -> T:
     """Connect (fail fast) with the command's or the global options, call fn, close."""
-    from jetcron.connect import ConnectOptions, connect
+    from jetcron.connect import connect
 
-    given = context.current()
-    options = ConnectOptions(
-        servers=server or given.server or "", creds=creds or given.creds, name="jetcron-cli"
-    )
-    nc = await connect(options)
+    nc = await connect(connect_options(server, creds, "jetcron-cli"))
     try:
         return await fn(nc)
     finally:

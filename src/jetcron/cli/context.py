@@ -1,4 +1,4 @@
-"""Global options (-s/--server, --creds, --actor): accepted before or after the subcommand.
+"""Global options (-s/--server, --creds, --tls-*, --actor): accepted before or after the subcommand.
 
 The root command stores them in the click context; every command accepts them too (its own
 `--server`, or one added by the command tree), and a value given after the subcommand wins.
@@ -28,6 +28,9 @@ class Globals:
     server: str | None = None
     creds: str | None = None
     actor: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 def current(ctx: Any = None) -> Globals:
@@ -80,7 +83,28 @@ def creds_option(callback: Any = inherit) -> Any:
         envvar="NATS_CREDS",
         callback=callback,
         metavar="FILE",
-        help="NATS user credentials file.",
+        help="Identity file: a `jetcron auth` nkey file, or a NATS .creds file (JWT).",
+    )
+
+
+TLS_ENV = {"tls_ca": "NATS_CA", "tls_cert": "NATS_CERT", "tls_key": "NATS_KEY"}
+"""The TLS options and the environment variables the nats CLI reads for them."""
+
+
+def tls_option(name: str, callback: Any = inherit) -> Any:
+    """--tls-ca, --tls-cert, --tls-key: TLS to NATS (a CA to trust; a client certificate)."""
+    what = {
+        "tls_ca": "CA certificate(s) to trust for the NATS server (PEM).",
+        "tls_cert": "Client certificate for NATS (PEM), with --tls-key.",
+        "tls_key": "Private key of --tls-cert (PEM).",
+    }[name]
+    return typer.Option(
+        None,
+        "--" + name.replace("_", "-"),
+        envvar=TLS_ENV[name],
+        callback=callback,
+        metavar="FILE",
+        help=what,
     )
 
 
@@ -107,6 +131,9 @@ def global_params() -> tuple[Any, ...]:
         server: str = server_option(remember),
         creds: str | None = creds_option(remember),
         actor: str | None = actor_option(remember),
+        tls_ca: str | None = tls_option("tls_ca", remember),
+        tls_cert: str | None = tls_option("tls_cert", remember),
+        tls_key: str | None = tls_option("tls_key", remember),
     ) -> None:
         """Only here to have typer build the parameters."""
 

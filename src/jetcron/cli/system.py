@@ -10,14 +10,14 @@ import signal
 import socket
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from nats.aio.client import Client
 from rich.console import Console
 
 from jetcron import service
-from jetcron.cli.common import CredsOpt, ServerOpt, handle_errors
+from jetcron.cli.common import CredsOpt, ServerOpt, connect_options, handle_errors
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock
@@ -26,6 +26,9 @@ from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
+
+if TYPE_CHECKING:
+    from jetcron.auth.local import LocalSecurity
 
 log = logging.getLogger(__name__)
 out = Console(stderr=True, soft_wrap=True)  # why: lines stay whole in a log file (grep, copy)
@@ -56,7 +59,10 @@ async def _serve_and_execute(
     allow_shell: bool,
     quiet: bool,
     journal_dir: Path | None = None,
+    executor_opts: ConnectOptions | None = None,
+    trusted: list[str] | None = None,
 ) -> None:
+    """The scheduler service (and an executor, on its own connection if `executor_opts`)."""
     stop, force = asyncio.Event(), asyncio.Event()
     _install_signals(stop, force if executor_name else None)
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
@@ -64,15 +70,22 @@ async def _serve_and_execute(
     if nc is None:
         return
     ready = asyncio.Event()
+    stack = contextlib.AsyncExitStack()
     try:
-        async with asyncio.TaskGroup() as tg:
+        async with stack, asyncio.TaskGroup() as tg:
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
             if await _first_or_none(ready.wait(), stop) is None:
                 return
             if executor_name:
+                # why: under auth the executor is its own identity (its own permissions)
+                enc = nc if executor_opts is None else await _connected(executor_opts, stop)
+                if enc is None:
+                    return
+                if enc is not nc:
+                    stack.push_async_callback(close, enc)
                 tg.create_task(
                     _executor(
-                        nc,
+                        enc,
                         executor_name,
                         [executor_name, "default"],
                         [],
@@ -80,6 +93,7 @@ async def _serve_and_execute(
                         stop,
                         force=force,
                         journal_dir=str(journal_dir or default_journal(executor_name)),
+                        trusted_schedulers=trusted or [],
                     )  # fmt: skip
                 )
             if not quiet:
@@ -96,6 +110,12 @@ async def _serve_and_execute(
         raise _cause(group) from None  # why: show what failed, not a wrapper around it
     finally:
         await close(nc)  # why: a close error ("Connection lost") must not replace the real one
+
+
+async def _connected(opts: ConnectOptions, stop: asyncio.Event) -> Client | None:
+    """A persistent connection (reconnecting forever), or None if stopped first."""
+    watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())} ({opts.name})")
+    return await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
 
 
 async def _first_or_none(aw: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
@@ -180,6 +200,15 @@ def parse_retention(text: str | None) -> int | None:
     return seconds
 
 
+def _keys(given: list[str] | None) -> list[str]:
+    """--scheduler-key values (a variable may hold several, comma-separated), checked."""
+    keys = [k.strip() for v in given or [] for k in v.split(",") if k.strip()]
+    for key in keys:
+        if not (key.startswith("U") and len(key) == 56):
+            raise InvalidInput(f"--scheduler-key {key!r}: a user public nkey (U..., 56 characters)")
+    return keys
+
+
 def default_journal(name: str) -> Path:
     """An executor's journal directory: per user and executor name, like other state."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -224,30 +253,72 @@ def up(
         None, "--metrics-port", help="Serve Prometheus metrics on this port."
     ),
     retention: str | None = RetentionOpt,
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Users with roles and TLS: the embedded server requires both (a local CA and the "
+        "identities are made in DATA_DIR/auth on first use; once secured, `up` stays so).",
+    ),
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     config = service.ServiceConfig(
         metrics_port=metrics_port, retention_s=parse_retention(retention)
     )
     executor_name = None if no_executor else socket.gethostname()
+    journal = data_dir / "executors" / executor_name if executor_name else None
     with contextlib.ExitStack() as stack:
-        if not server:
+        trusted: list[str] = []
+        if server:
+            opts, executor_opts = connect_options(server, None, "jetcron-up"), None
+        elif secure or _secured(data_dir):
+            server, opts, executor_opts, trusted = stack.enter_context(
+                _secure_nats(data_dir, port, executor_name)
+            )
+        else:
             server = stack.enter_context(_embedded_nats(data_dir, port))
+            opts, executor_opts = ConnectOptions(servers=server, name="jetcron-up"), None
         asyncio.run(
             _serve_and_execute(
-                ConnectOptions(servers=server, name="jetcron-up"),
-                config,
-                executor_name,
-                allow_shell,
-                quiet=False,
-                journal_dir=data_dir / "executors" / executor_name if executor_name else None,
-            )
+                opts, config, executor_name, allow_shell, quiet=False, journal_dir=journal,
+                executor_opts=executor_opts, trusted=trusted,
+            )  # fmt: skip
         )
     out.print("jetcron stopped")
 
 
+def _secured(data_dir: Path) -> bool:
+    from jetcron.auth.local import secured
+
+    return secured(data_dir / "auth")
+
+
 @contextlib.contextmanager
-def _embedded_nats(data_dir: Path, port: int) -> Iterator[str]:
+def _secure_nats(
+    data_dir: Path, port: int, executor: str | None
+) -> Iterator[tuple[str, ConnectOptions, ConnectOptions | None, list[str]]]:
+    """The embedded server with users and TLS: its URL, the scheduler's and the executor's
+    connect options, and the scheduler key the executor trusts."""
+    from jetcron.auth.local import prepare
+
+    files = prepare(data_dir.resolve() / "auth", executor)
+    with _embedded_nats(data_dir, port, secure=files) as url:
+        url = url.replace("nats://", "tls://", 1)
+        out.print(
+            f"secured: the CLI here uses {files.operator} (admin: {files.admin}); elsewhere: "
+            f"export NATS_URL={url} NATS_CREDS={files.operator} NATS_CA={files.ca}"
+            + (f" (created {', '.join(files.created)})" if files.created else ""),
+            highlight=False,
+        )
+
+        def as_user(creds: Path, name: str) -> ConnectOptions:
+            return ConnectOptions(servers=url, creds=str(creds), tls_ca=str(files.ca), name=name)
+
+        runner = None if files.executor is None else as_user(files.executor, f"jetcron-executor-{executor}")
+        yield url, as_user(files.scheduler, "jetcron-up"), runner, [files.scheduler_key]
+
+
+@contextlib.contextmanager
+def _embedded_nats(data_dir: Path, port: int, secure: LocalSecurity | None = None) -> Iterator[str]:
     """nats-server on `<data_dir>/store`, under the data-dir lock (one writer per store); its URL."""
     with DataDirLock(data_dir).acquire(port) as lock:
         # why: the server inherits the lock, so the store stays locked until the server is gone
@@ -256,10 +327,18 @@ def _embedded_nats(data_dir: Path, port: int) -> Iterator[str]:
             port=port,
             log_file=data_dir / "nats-server.log",
             keep_fds=[lock.fileno()],
+            include=secure.server_conf if secure else None,
+            pid_file=secure.pid_file if secure else None,
+            tls=(secure.cert, secure.key) if secure else None,
         ) as nats:
             lock.update(nats.port)
+            how = (
+                "users and TLS required"
+                if secure
+                else f"no auth, no TLS: listening on {nats.host} only (`jetcron up --secure` for users and TLS)"
+            )
             out.print(
-                f"nats-server with JetStream on {nats.url} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
+                f"nats-server with JetStream on {nats.url}, {how} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
                 highlight=False,
             )
             yield nats.url
@@ -286,7 +365,7 @@ def serve(
     )  # fmt: skip
     asyncio.run(
         _serve_and_execute(
-            ConnectOptions(servers=server, creds=creds, name="jetcron-serve"),
+            connect_options(server, creds, "jetcron-serve"),
             config,
             None,
             False,
@@ -322,6 +401,13 @@ def executor(
     drain_timeout: float = typer.Option(
         30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."
     ),
+    scheduler_key: list[str] | None = typer.Option(
+        None,
+        "--scheduler-key",
+        envvar="JETCRON_SCHEDULER_KEYS",
+        help="Run only triggers signed by this scheduler nkey (public, U...; repeatable; "
+        "`jetcron auth user list` shows it).",
+    ),
     journal_dir: Path | None = typer.Option(
         None,
         "--journal-dir",
@@ -333,12 +419,13 @@ def executor(
 ) -> None:
     """Run an executor on this host: take the triggers for its targets and run them."""
     targets = list(target or [name, "default"])
+    trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
         _install_signals(stop, force)
-        opts = ConnectOptions(servers=server, creds=creds, name=f"jetcron-executor-{name}")
+        opts = connect_options(server, creds, f"jetcron-executor-{name}")
         watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
         nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
         if nc is None:
@@ -357,6 +444,7 @@ def executor(
                 work_dir=work_dir,
                 ack_wait_s=ack_wait,
                 drain_timeout_s=drain_timeout,
+                trusted_schedulers=trusted,
                 journal_dir=str(journal_dir or default_journal(name)),
             )
         finally:

@@ -88,12 +88,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jetcron.cli.system:executor",
         "Run an executor on this host: take the triggers for its targets and run them.",
     ),
+    "auth": (
+        "jetcron.cli.auth:app",
+        "Users with roles (nkeys) and the nats-server config that enforces them.",
+    ),
 }
 """Command name -> (module:attribute, summary), in the order help lists them. The summary is
 the first line of the command's own help (a test keeps them equal), shown by `jetcron --help`
 without importing the command."""
 
-OFFLINE = frozenset({"preview"})
+OFFLINE = frozenset({"preview", "auth"})
 """Commands that never connect: their help lists no connection options, and they take none."""
 
 tweaks.apply()
@@ -264,6 +268,9 @@ def _root(
     server: str = context.server_option(context.remember),
     creds: str | None = context.creds_option(context.remember),
     actor: str | None = context.actor_option(context.remember),
+    tls_ca: str | None = context.tls_option("tls_ca", context.remember),
+    tls_cert: str | None = context.tls_option("tls_cert", context.remember),
+    tls_key: str | None = context.tls_option("tls_key", context.remember),
     verbose: int = typer.Option(
         0,
         "--verbose",

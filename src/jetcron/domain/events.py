@@ -272,6 +272,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     causation_id: str | None = None
     """The command (or event) that caused this one."""
     correlation_id: str | None = None
+    on_behalf_of: str | None = None
+    """The --actor an authenticated sender named (a note); `actor` is who sent it."""
 
 
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):

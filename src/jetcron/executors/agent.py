@@ -49,6 +49,7 @@ from jetcron.executors.process import (
 )
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
+from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.heartbeats import ExecutorInfo
 from jetcron.log.stream import EventLog
@@ -308,6 +309,11 @@ class Executor:
             return
         ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
         run = Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
+        if self.config.trusted_schedulers and (
+            unsigned := signing.problem(msg.data, msg.headers, self.config.trusted_schedulers)
+        ):
+            await self._refuse(run, msg, unsigned)
+            return
         held = self._runs.get(run.ref.run_id)
         if held is not None and held.adopted:
             # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
@@ -330,6 +336,17 @@ class Executor:
             await self._lifecycle(run, msg)
         finally:
             self._runs.pop(run.ref.run_id, None)
+
+    async def _refuse(self, run: Run, msg: Msg, why: str) -> None:
+        """A trigger the scheduler did not sign: recorded as a failed run, never run."""
+        # why: checked before anything else touches the job (allowlist, journal, process).
+        log.warning("executor %s: refusing %s: %s", self.config.name, run.ref.run_id, why)
+        self.stats.poison += 1
+        history = await self.runs_log.history(run.ref.subject)
+        if history.finished:
+            await msg.ack()
+            return
+        await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
 
     async def _lifecycle(self, run: Run, msg: Msg) -> None:
         history = await self.runs_log.history(run.ref.subject)

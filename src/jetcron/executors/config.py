@@ -32,6 +32,8 @@ class ExecutorConfig(msgspec.Struct, kw_only=True):
     heartbeat_s: float = 5.0
     defer_base_s: float = 5.0
     """First backoff of a deferred run; grows with pressure and deferrals."""
+    trusted_schedulers: list[str] = []
+    """Public nkeys of the scheduler: when given, only triggers signed by one of them run."""
     journal_dir: str | None = None
     """Where runs are journaled so jobs are owned across executor crashes (None: a temporary
     directory, removed at stop: no crash recovery)."""

@@ -47,15 +47,11 @@ class Binding(msgspec.Struct, frozen=True):
 def bindings(name: str, targets: list[str], tags: list[str]) -> list[Binding]:
     """The consumers of an executor: a shared pool per target and tag, its own per tag fan-out."""
     pools = [
-        Binding(f"pool-{subjects.token(t)}", subjects.trigger(t))
+        Binding(subjects.pool_consumer(t), subjects.trigger(t))
         for t in dict.fromkeys([*targets, *tags])
     ]
     fans = [
-        Binding(
-            f"fan-{subjects.token(name)}-{subjects.token(tag)}",
-            subjects.trigger(f"all:{tag}"),
-            True,
-        )
+        Binding(subjects.fan_consumer(name, tag), subjects.trigger(subjects.fan_target(tag)), True)
         for tag in dict.fromkeys(tags)
     ]
     return pools + fans

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 
 from jetcron.domain.events import StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
+from jetcron.log.api import js_api
 from jetcron.log.fastsub import description_of, status_of, subscribe_raw
 from jetcron.log.follow import FollowHealth, backoff, iso, jittered
 
@@ -67,7 +68,7 @@ class _Pull:
         if self.subjects:
             config["filter_subjects"] = list(self.subjects)
         reply = await self._api(
-            f"$JS.API.CONSUMER.CREATE.{self.stream}", {"stream_name": self.stream, "config": config}
+            js_api("CONSUMER.CREATE", self.stream), {"stream_name": self.stream, "config": config}
         )
         self.name = reply["name"]
         if self.sub is None:
@@ -92,7 +93,7 @@ class _Pull:
             "idle_heartbeat": int(min(expires_s / 2, 5) * 1e9),
         }
         await self.nc.publish(
-            f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name}",
+            js_api("CONSUMER.MSG.NEXT", self.stream, self.name),
             json.dumps(body).encode(),
             reply=self.inbox,
         )
@@ -103,9 +104,13 @@ class _Pull:
             await self.sub.unsubscribe()
         self.sub = None
         if self.name and self.nc.is_connected:
+            # why: not awaited: a reader whose role may not delete consumers (operator,
+            # auditor) would wait out a timeout on every read; the consumer expires anyway.
             try:
-                await self.nc.request(
-                    f"$JS.API.CONSUMER.DELETE.{self.stream}.{self.name}", b"", timeout=1
+                await self.nc.publish(
+                    js_api("CONSUMER.DELETE", self.stream, self.name),
+                    b"",
+                    reply=self.nc.new_inbox(),
                 )
             except Exception:  # noqa: BLE001 - it expires on its own
                 pass
@@ -342,7 +347,7 @@ async def _direct_batch(
     sub = await nc.subscribe(inbox, cb=on_msg)
     try:
         body = {"seq": start, "next_by_subj": subject, "batch": DIRECT_BATCH}
-        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(body).encode(), reply=inbox)
+        await nc.publish(js_api("DIRECT.GET", stream), json.dumps(body).encode(), reply=inbox)
         more = await asyncio.wait_for(done, timeout)
     except TimeoutError as err:
         raise InfrastructureError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -18,6 +19,9 @@ from jetcron.errors import InfrastructureError
 from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher
 from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
+
+if TYPE_CHECKING:
+    from jetcron.log.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +61,17 @@ def stream_config(
 class EventLog:
     """Append to and read from the jetcron stream."""
 
-    def __init__(self, nc: Client, *, stream: str = subjects.STREAM, window: int = 8192) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        stream: str = subjects.STREAM,
+        window: int = 8192,
+        signer: Signer | None = None,
+    ) -> None:
         self.nc = nc
+        self.signer = signer
+        """Signs what goes onto trigger subjects (the scheduler's nkey), if given."""
         self.js = nc.jetstream()
         self.stream = stream
         self.publisher = Publisher(nc, window=window)
@@ -135,7 +148,8 @@ class EventLog:
             return []
         if len(envelopes) == 1:
             headers = _headers(envelopes[0], msg_id, expected_last_subject_seq, self._ttl(subject))
-            ack = await self.publisher.publish(subject, encode(envelopes[0]), headers)
+            data = encode(envelopes[0])
+            ack = await self.publisher.publish(subject, data, self._signed(subject, data, headers))
             return [ack.seq]
         return await self._append_batch(subject, envelopes, expected_last_subject_seq, msg_id)
 
@@ -164,21 +178,27 @@ class EventLog:
         self, subject: str, envelope: Envelope, *, msg_id: str | None = None
     ) -> PubAck:
         """Bulk path: pipelined, bounded window, retried under the same Nats-Msg-Id."""
-        return await self.publisher.publish(
-            subject, encode(envelope),
-            _headers(envelope, msg_id or envelope.id, None, self._ttl(subject)),
-        )  # fmt: skip
+        data = encode(envelope)
+        headers = _headers(envelope, msg_id or envelope.id, None, self._ttl(subject))
+        return await self.publisher.publish(subject, data, self._signed(subject, data, headers))
 
     async def publish_many(
         self, items: Sequence[tuple[str, Envelope, str]]
     ) -> list[PubAck | Exception]:
         """Bulk path for (subject, envelope, msg id) items: pipelined, results in order."""
+        encoded = [(subject, encode(env), env, msg_id) for subject, env, msg_id in items]
         return await self.publisher.publish_many(
             [
-                (subject, encode(env), _headers(env, msg_id, None, self._ttl(subject)))
-                for subject, env, msg_id in items
+                (subject, data, self._signed(subject, data, _headers(env, msg_id, None, self._ttl(subject))))
+                for subject, data, env, msg_id in encoded
             ]
         )
+
+    def _signed(self, subject: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
+        """The headers, with the scheduler's signature if this is a trigger and we sign."""
+        if self.signer is None or not subjects.is_trigger(subject):
+            return headers
+        return headers | self.signer.headers(data)
 
     async def load(self, subject: str) -> tuple[list[StoredEvent], int]:
         """Every event on one subject, and the sequence of the last message read there (0 if none).

@@ -14,6 +14,7 @@ import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    Envelope,
     FireSkipCancelled,
     FireSkipPlanned,
     RunCancelRequested,
@@ -147,7 +148,7 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
         AuditEntry(
             seq=stored.seq,
             at=env.at,
-            actor=env.actor,
+            actor=who(env),
             type=event_type(event),
             name=event.name,
             schedule_id=event.schedule_id,
@@ -156,6 +157,11 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
             diff=changes,
         )
     )
+
+
+def who(env: Envelope) -> str:
+    """The actor as the audit shows it: the sender, and whom it acted for if it said so."""
+    return f"{env.actor} (on behalf of {env.on_behalf_of})" if env.on_behalf_of else env.actor
 
 
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
@@ -179,7 +185,7 @@ def _run_entry(
     return AuditEntry(
         seq=stored.seq,
         at=env.at,
-        actor=env.actor,
+        actor=who(env),
         type=event_type(event),
         name=event.name,
         schedule_id=event.schedule_id,

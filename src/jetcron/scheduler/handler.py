@@ -42,12 +42,17 @@ class CommandHandler:
         self.log = event_log
         self.clock = clock or SystemClock()
 
-    async def handle(self, command: AnyCommand) -> list[StoredEvent]:
-        """Appended events ([] if nothing changed); CommandRejected if the command is invalid."""
-        events, _ = await self.handle_once(command)
+    async def handle(self, command: AnyCommand, note: str | None = None) -> list[StoredEvent]:
+        """Appended events ([] if nothing changed); CommandRejected if the command is invalid.
+
+        `note`: an "on behalf of" recorded beside the actor (see `handle_request`).
+        """
+        events, _ = await self.handle_once(command, note)
         return events
 
-    async def handle_once(self, command: AnyCommand) -> tuple[list[StoredEvent], bool]:
+    async def handle_once(
+        self, command: AnyCommand, note: str | None = None
+    ) -> tuple[list[StoredEvent], bool]:
         """Like handle, and whether this call appended them (False: an earlier one did, or none)."""
         validate_name(command.name)  # why: a bad name is not even a valid subject
         subject = subjects.schedule(command.name)
@@ -61,7 +66,7 @@ class CommandHandler:
             if not events:
                 return [], False
             try:
-                return await self._append(subject, last_seq, command, events), True
+                return await self._append(subject, last_seq, command, events, note), True
             except ConcurrencyConflict:
                 log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
                 # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
@@ -69,9 +74,14 @@ class CommandHandler:
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
 
     async def _append(
-        self, subject: str, last_seq: int, command: AnyCommand, events: list[Event]
+        self,
+        subject: str,
+        last_seq: int,
+        command: AnyCommand,
+        events: list[Event],
+        note: str | None = None,
     ) -> list[StoredEvent]:
-        envelopes = [self._envelope(command, e) for e in events]
+        envelopes = [self._envelope(command, e, note) for e in events]
         if isinstance(events[0], RunCancelRequested):
             return await self._cancel_run(events[0], envelopes[0], command)
         if isinstance(events[0], RunTriggered):
@@ -101,11 +111,12 @@ class CommandHandler:
         await self.log.nc.publish(subjects.cancel(request.run_id), request.reason.encode())
         return [StoredEvent(ack.seq, subject, envelope)]
 
-    def _envelope(self, command: AnyCommand, event: Event) -> Envelope:
+    def _envelope(self, command: AnyCommand, event: Event, note: str | None) -> Envelope:
         return Envelope(
             id=ids.new_id(),
             at=command.at,
             actor=command.actor,
+            on_behalf_of=note,
             reason=command.reason,
             causation_id=command.command_id,
             correlation_id=command.command_id,
@@ -114,19 +125,25 @@ class CommandHandler:
 
     async def handle_request(self, msg: Msg) -> None:
         """Decode a NATS request, handle it, reply with a CommandReply."""
-        reply = await self._reply_for(msg.data)
+        reply = await self._reply_for(msg.data, subjects.command_sender(msg.subject))
         if msg.reply:
             await msg.respond(_reply_encoder.encode(reply))
 
-    async def _reply_for(self, data: bytes) -> CommandReply:
+    async def _reply_for(self, data: bytes, sender: str | None = None) -> CommandReply:
         try:
             command = command_decoder.decode(data)
         except msgspec.DecodeError as err:
             return CommandReply(ok=False, code="invalid", error=f"malformed command: {err}")
         # why: the service's clock stamps the event time, not the operator's laptop.
         command = msgspec.structs.replace(command, at=self.clock.now())
+        note = None
+        if sender is not None:
+            # why: the subject names the authenticated sender (its permissions allow no other
+            # name), so it is the actor; a different --actor is kept only as a note.
+            note = command.actor if command.actor not in ("", sender) else None
+            command = msgspec.structs.replace(command, actor=sender)
         try:
-            return CommandReply(ok=True, events=await self.handle(command))
+            return CommandReply(ok=True, events=await self.handle(command, note))
         except ScheduleNotFound as err:
             return CommandReply(ok=False, code="not_found", error=str(err))
         except CommandRejected as err:
@@ -138,7 +155,7 @@ class CommandHandler:
             return CommandReply(ok=False, code="error", error=str(err))
 
     async def subscribe(self, nc: Client) -> object:
-        """Serve jetcron.cmd.* in the shared queue group."""
+        """Serve jetcron.cmd.<verb> and jetcron.cmd.<user>.<verb> in the shared queue group."""
         return await nc.subscribe(
-            subjects.command("*"), queue=subjects.COMMAND_QUEUE, cb=self.handle_request
+            subjects.command(">"), queue=subjects.COMMAND_QUEUE, cb=self.handle_request
         )

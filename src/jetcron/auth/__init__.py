@@ -1,0 +1,1 @@
+"""Who may do what: roles as NATS users (nkeys), their generated permissions, TLS material."""

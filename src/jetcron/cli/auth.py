@@ -1,0 +1,133 @@
+"""`jetcron auth ...`: users with roles (nkeys), and the nats-server config that enforces them.
+
+Offline: these commands write files in the auth dir (default .jetcron/auth) and never connect;
+a running nats-server picks the change up on a config reload, which `user add` and `revoke`
+trigger themselves for the embedded server of `jetcron up --secure`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from jetcron.cli.common import JsonOpt, echo, handle_errors, print_json, table
+
+if TYPE_CHECKING:
+    from jetcron.auth.store import AuthDir
+
+app = typer.Typer(
+    help="Users with roles (nkeys) and the nats-server config that enforces them.",
+    no_args_is_help=True,
+)
+user_app = typer.Typer(help="Add, list and revoke users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DirOpt = typer.Option(
+    Path(".jetcron/auth"),
+    "--dir",
+    envvar="JETCRON_AUTH_DIR",
+    help="The auth directory (users, identity files, nats-server config).",
+)
+
+
+def _auth(path: Path) -> AuthDir:
+    from jetcron.auth.store import AuthDir
+
+    return AuthDir(path)
+
+
+@app.command()
+@handle_errors
+def init(directory: Path = DirOpt) -> None:
+    """Create the auth dir: the admin and scheduler users and a nats-server config."""
+    auth = _auth(directory)
+    made = auth.init()
+    for user, path in made:
+        echo(f"created {user.role} {user.name!r}: {path}")
+    if not made:
+        echo(f"{directory} is already set up; nothing changed")
+    echo(f"nats-server config: {auth.server_conf} (nats-server -c {auth.server_conf} ...)")
+    echo(
+        f"next: jetcron auth user add NAME --role operator --dir {directory}; "
+        "executors: --role executor --target HOST"
+    )
+
+
+@user_app.command("add")
+@handle_errors
+def user_add(
+    name: str = typer.Argument(..., help="The user (a person, or an executor's --name)."),
+    role: str = typer.Option(..., "--role", help="admin, operator, auditor, executor, scheduler."),
+    target: list[str] | None = typer.Option(
+        None, "--target", help="Executor: a target it serves (repeatable; default NAME, default)."
+    ),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", help="Executor: a tag whose pool and fan-out it serves (repeatable)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the identity file here (default DIR/users/NAME.nk)."
+    ),
+    directory: Path = DirOpt,
+) -> None:
+    """Add a user with a fresh nkey; writes its identity file (pass it as --creds)."""
+    auth = _auth(directory)
+    user, path = auth.add(name, role, targets=tuple(target or ()), tags=tuple(tag or ()), out=out)
+    echo(f"added {user.role} {user.name!r} ({user.public_key}); identity file: {path}")
+    echo(f"use it: --creds {path}  (or export NATS_CREDS={path})")
+    _reloaded(auth)
+
+
+@user_app.command("list")
+@handle_errors
+def user_list(directory: Path = DirOpt, as_json: bool = JsonOpt) -> None:
+    """Every user: role, targets, public key, when added and revoked."""
+    users = _auth(directory).users()
+    if as_json:
+        print_json(users)
+        return
+    rows = [
+        [u.name, u.role, ",".join([*u.targets, *(f"tag:{t}" for t in u.tags)]), u.created_at,
+         u.revoked_at or "", u.public_key]
+        for u in users
+    ]  # fmt: skip
+    table(None, ["name", "role", "targets", "added", "revoked", "public key"], rows)
+
+
+@user_app.command("revoke")
+@handle_errors
+def user_revoke(
+    name: str = typer.Argument(..., help="The user to revoke."), directory: Path = DirOpt
+) -> None:
+    """Revoke a user: removed from the server config; refused after the next reload."""
+    auth = _auth(directory)
+    user = auth.revoke(name)
+    echo(f"revoked {user.role} {user.name!r} at {user.revoked_at}")
+    _reloaded(auth)
+
+
+@app.command()
+@handle_errors
+def permissions(name: str = typer.Argument(..., help="A user."), directory: Path = DirOpt) -> None:
+    """The exact NATS permissions of a user, as the server enforces them (JSON)."""
+    from jetcron.auth.roles import permissions as of
+
+    users = [u for u in _auth(directory).users() if u.name == name and u.active]
+    if not users:
+        from jetcron.errors import InvalidInput
+
+        raise InvalidInput(f"no active user {name!r} in {directory}")
+    print_json(of(users[-1]))
+
+
+def _reloaded(auth: AuthDir) -> None:
+    """Reload the embedded server if one runs on this dir; else say what to reload."""
+    pid = auth.reload_embedded()
+    if pid is not None:
+        echo(f"reloaded the embedded nats-server (pid {pid})")
+    else:
+        echo(
+            f"{auth.auth_conf} rewritten: reload each nats-server that includes it "
+            "(nats-server --signal reload=PID, or SIGHUP)"
+        )

@@ -1,0 +1,16 @@
+"""JetStream's own API subjects, named once: the readers use them, the roles' permissions too."""
+
+from __future__ import annotations
+
+JS_API = "$JS.API"
+JS_ACK = "$JS.ACK"
+
+
+def js_api(*parts: str) -> str:
+    """A JetStream API subject, e.g. js_api("STREAM.INFO", "JETCRON")."""
+    return ".".join([JS_API, *parts])
+
+
+def js_ack(stream: str, consumer: str) -> str:
+    """The ack subjects of one consumer's deliveries (a wildcard)."""
+    return f"{JS_ACK}.{stream}.{consumer}.>"
