@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from jetcron.domain import events
+from jetcron.domain.notifications import Notification, Sink
 from jetcron.domain.definition import (
     CatchUp,
     Conditions,
@@ -135,6 +136,40 @@ SAMPLES: dict[type[Event], Event] = {
         **RUN, reason="cpu 93%", pressure=0.93, deferrals=4, next_attempt_at=LATER
     ),
     RunLost: RunLost(**RUN, reason="no result within timeout + grace"),
+    events.ExpectationMissed: events.ExpectationMissed(
+        schedule_id="5f3a9c01e2d4b6a8c0e1",
+        name="backup",
+        kind="done_by",
+        deadline=AT,
+        after=AT - timedelta(hours=4),
+        cause="failed",
+        detail="the run of 02:00 failed",
+        fire_time=AT - timedelta(hours=4),
+        run_id="r-1",
+    ),
+    events.ExpectationMet: events.ExpectationMet(
+        schedule_id="5f3a9c01e2d4b6a8c0e1", name="backup", kind="done_by", deadline=AT, run_id="r-2"
+    ),
+    events.NotificationAdded: events.NotificationAdded(
+        notification=Notification(
+            name="ops",
+            sink=Sink(webhook="https://hooks.example/x", secret="s3"),
+            on=["failure"],
+            schedules=["backup"],
+            tags=["nas"],
+            window_s=30.0,
+        )
+    ),
+    events.NotificationRemoved: events.NotificationRemoved(name="ops"),
+    events.NotifyTest: events.NotifyTest(name="ops"),
+    events.NotifyDelivered: events.NotifyDelivered(
+        notification="ops", event_seq=7, kind="failure", schedule="backup",
+        delivery_id="ops:7", attempts=2, grouped=3,
+    ),  # fmt: skip
+    events.NotifyFailed: events.NotifyFailed(
+        notification="ops", event_seq=7, kind="failure", schedule="backup",
+        error="HTTP 500", attempts=1, final=False,
+    ),  # fmt: skip
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 
