@@ -151,6 +151,7 @@ SAMPLES: dict[type[Event], Event] = {
         schedule_id="5f3a9c01e2d4b6a8c0e1", name="backup", kind="done_by", deadline=AT, run_id="r-2"
     ),
     events.NotificationAdded: events.NotificationAdded(
+        name="ops",
         notification=Notification(
             name="ops",
             sink=Sink(webhook="https://hooks.example/x", secret="s3"),
@@ -163,11 +164,11 @@ SAMPLES: dict[type[Event], Event] = {
     events.NotificationRemoved: events.NotificationRemoved(name="ops"),
     events.NotifyTest: events.NotifyTest(name="ops"),
     events.NotifyDelivered: events.NotifyDelivered(
-        notification="ops", event_seq=7, kind="failure", schedule="backup",
+        name="ops", event_seq=7, kind="failure", schedule="backup",
         delivery_id="ops:7", attempts=2, grouped=3,
     ),  # fmt: skip
     events.NotifyFailed: events.NotifyFailed(
-        notification="ops", event_seq=7, kind="failure", schedule="backup",
+        name="ops", event_seq=7, kind="failure", schedule="backup",
         error="HTTP 500", attempts=1, final=False,
     ),  # fmt: skip
 }

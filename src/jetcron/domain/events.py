@@ -247,6 +247,7 @@ class ExpectationMet(Event, frozen=True, kw_only=True, tag="expectation.met"):
 
 
 class NotificationAdded(Event, frozen=True, kw_only=True, tag="notify.added"):
+    name: str
     notification: Notification
 
 
@@ -261,9 +262,9 @@ class NotifyTest(Event, frozen=True, kw_only=True, tag="notify.test"):
 
 
 class NotifyDelivered(Event, frozen=True, kw_only=True, tag="notify.delivered"):
-    """The ledger of deliveries: this notification sent the event at `event_seq`."""
+    """The ledger of deliveries: notification `name` sent the event at `event_seq`."""
 
-    notification: str
+    name: str
     event_seq: int
     kind: str
     schedule: str = ""
@@ -274,9 +275,9 @@ class NotifyDelivered(Event, frozen=True, kw_only=True, tag="notify.delivered"):
 
 
 class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
-    """A delivery attempt failed; `final` when no retry follows."""
+    """A delivery attempt of notification `name` failed; `final` when no retry follows."""
 
-    notification: str
+    name: str
     event_seq: int
     kind: str
     schedule: str = ""

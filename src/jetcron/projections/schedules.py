@@ -10,6 +10,8 @@ import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    ExpectationMet,
+    ExpectationMissed,
     FireMissed,
     FireSkipCancelled,
     FireSkipPlanned,
@@ -86,6 +88,22 @@ class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     last_failure_at: datetime | None = None
     skips: dict[str, str] = {}
     """Coming fires an operator skipped: ISO UTC fire time -> 'skipped by alice: reason'."""
+    last_success_run_id: str = ""
+    expect_since: datetime | None = None
+    """When the schedule's current expectations were set (its creation or the update)."""
+    expectations: dict[str, Missed] = {}
+    """Expectations missed and not yet met again, by kind (success_within, done_by)."""
+
+
+class Missed(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """An expectation.missed not yet followed by its expectation.met."""
+
+    deadline: datetime
+    after: datetime
+    cause: str
+    detail: str = ""
+    missed_at: datetime | None = None
+    seq: int = 0
 
 
 class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
@@ -179,6 +197,7 @@ def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent
         created_by=env.actor,
         updated_at=env.at,
         updated_by=env.actor,
+        expect_since=env.at,
     )
     view.ids[event.schedule_id] = event.name
 
@@ -187,9 +206,15 @@ def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent
     row = _live(view, event)
     if row is not None:
         _touch(row, event, stored)
+        if _expectations(row.definition) != _expectations(event.definition):
+            row.expect_since = stored.envelope.at
         row.definition = event.definition
         if row.state == "completed":
             row.state = "active"
+
+
+def _expectations(d: ScheduleDefinition) -> tuple[float | None, str | None]:
+    return d.expect_success_within_s, d.expect_done_by
 
 
 def _on_paused(view: SchedulesView, event: SchedulePaused, stored: StoredEvent) -> None:
@@ -310,6 +335,7 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
         row.consecutive_failures = 0
         row.failing_since = None
         row.last_success_at = at
+        row.last_success_run_id = event.run_id
     elif status in FAILED_STATUSES:
         row.runs_failed += 1
         if row.consecutive_failures == 0:
@@ -334,6 +360,27 @@ def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> Non
         _ended(view, event, stored.envelope.at, OUTCOMES[type(event)])
 
 
+def _on_expectation_missed(
+    view: SchedulesView, event: ExpectationMissed, stored: StoredEvent
+) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is not None and event.kind not in row.expectations:
+        row.expectations[event.kind] = Missed(
+            deadline=event.deadline,
+            after=event.after,
+            cause=event.cause,
+            detail=event.detail,
+            missed_at=stored.envelope.at,
+            seq=stored.seq,
+        )
+
+
+def _on_expectation_met(view: SchedulesView, event: ExpectationMet, stored: StoredEvent) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is not None:
+        row.expectations.pop(event.kind, None)
+
+
 Handler = Callable[[SchedulesView, Any, StoredEvent], None]
 HANDLERS: dict[type, Handler] = {
     ScheduleCreated: _on_created,
@@ -354,5 +401,7 @@ HANDLERS: dict[type, Handler] = {
     RunTimedOut: _on_result,
     RunCancelled: _on_result,
     RunLost: _on_result,
+    ExpectationMissed: _on_expectation_missed,
+    ExpectationMet: _on_expectation_met,
 }
 """Event type -> fold step; the container routes events through this table."""
