@@ -9,7 +9,6 @@ import msgspec
 import pytest
 
 from jetcron.domain import events
-from jetcron.domain.notifications import Notification, Sink
 from jetcron.domain.definition import (
     CatchUp,
     Conditions,
@@ -47,6 +46,7 @@ from jetcron.domain.events import (
     encode,
     event_type,
 )
+from jetcron.domain.notifications import Notification, Sink
 
 UTC = UTC
 AT = datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)

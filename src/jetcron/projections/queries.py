@@ -247,7 +247,16 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
         "until": iso(until),
         "fires": [_fire_row(f, periods) for f in shown],
         "more": covered > since or len(told) > limit,
+        "expectations": expectations_of(views, name),
     }
+
+
+def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
+    """The schedule's expectations missed and not yet met, with the event that said so."""
+    row = schedules.get(views.schedules, name)
+    if row is None:
+        return []
+    return [{"kind": kind, **plain(miss)} for kind, miss in sorted(row.expectations.items())]
 
 
 def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
@@ -279,7 +288,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = now - timedelta(days=7), now
     periods, told, since = fates_in(views, name, since, until, now)
     story = why.explain(told, periods, asked=asked, since=since)
-    return {"schedule": name, **plain(story)}
+    return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 
 
 def notifications_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
