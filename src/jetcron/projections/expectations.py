@@ -33,6 +33,7 @@ CAUSES: dict[str, str] = {
 """Fates that are a cause of their own; a triggered fire's cause is its run's status."""
 RUNNING = ("triggered", "running", "retrying", "deferred")
 _SEARCH_CAP = 1000
+_US = timedelta(microseconds=1)
 
 
 def check(views: Views, now: datetime) -> list[Verdict]:
@@ -131,7 +132,8 @@ def cause_of(
     views: Views, row: ScheduleRow, after: datetime, now: datetime
 ) -> tuple[str, str, fates.Fire | None]:
     """Why no run succeeded in (after, now], from the latest fire there with a fate."""
-    _, told, _ = queries.fates_in(views, row.name, after, now, now)
+    # why: `after` may be the fire itself (done_by); the window is open at its start
+    _, told, _ = queries.fates_in(views, row.name, after - _US, now, now)
     fire = next((f for f in reversed(told) if f.fate not in ("upcoming", "pending")), None)
     if fire is None:
         if row.state == "paused":
