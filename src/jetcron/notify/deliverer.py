@@ -34,7 +34,7 @@ from jetcron.domain.events import (
 )
 from jetcron.domain.notifications import Notification
 from jetcron.log.durable import Delivery, DurableFeed
-from jetcron.log.follow import FollowHealth, backoff, supervise
+from jetcron.log.follow import FollowHealth, backoff, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.stream import EventLog
 from jetcron.notify import rules, sinks
@@ -80,7 +80,6 @@ class Deliverer:
         self.tags: dict[str, list[str]] = {}
         self.position = 0
         self.groups = rules.Groups()
-        self._ready = asyncio.Event()
         self._kept_alive = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -89,16 +88,16 @@ class Deliverer:
         attempt = 0
         try:
             while not stop.is_set():
-                if self.lease.is_leader() and self._ready.is_set():
+                if self.lease.is_leader() and self.ready():
                     try:
                         await self._lead(stop)
                         attempt = 0
                     except Exception as err:  # noqa: BLE001 - NATS away: unacked events come back
                         attempt += 1
                         log.warning("notify: delivery paused (%s)", str(err) or type(err).__name__)
-                        await _pause(stop, backoff(attempt))
+                        await rest(stop, backoff(attempt))
                         continue
-                await _pause(stop, 0.5)
+                await rest(stop, 0.5)
         finally:
             follow.cancel()
 
@@ -112,8 +111,10 @@ class Deliverer:
             for stored in batch:
                 self.apply(stored.envelope.event)
                 self.position = stored.seq
-            self._ready.set()
-        self._ready.set()
+
+    def ready(self) -> bool:
+        """Whether the sinks as the log has them are known (read to its end at least once)."""
+        return self.health.current_at is not None
 
     def apply(self, event: Event) -> None:
         """Fold a sink or schedule event (sinks by name, tags by schedule name)."""
@@ -223,10 +224,3 @@ class Deliverer:
             await hand.delivery.nak(delay)
         else:
             await hand.delivery.ack()
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

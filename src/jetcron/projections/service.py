@@ -22,7 +22,7 @@ from jetcron.domain.events import Envelope, UnknownEvent, event_type
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
-from jetcron.log.follow import FollowHealth, iso, supervise
+from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog
@@ -159,12 +159,7 @@ class ProjectionService:
 
     async def _expectations(self, stop: asyncio.Event) -> None:
         """On the leader, append what expectations are owed, every EXPECT_EVERY_S."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), EXPECT_EVERY_S)
-                return
-            except TimeoutError:
-                pass
+        while not await rest(stop, EXPECT_EVERY_S):
             if not self.lease.is_leader():
                 continue
             try:
