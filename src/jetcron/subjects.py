@@ -9,6 +9,7 @@ Log (stream JETCRON):
   jetcron.notify.<notification>     notification sinks (added, removed; never age)
   jetcron.delivery.<notification>.<seq>  deliveries of one notification for one event
   jetcron.ntest.<notification>      `notify test` requests
+  jetcron.host.<executor>           executors going offline and coming back (from heartbeats)
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
   jetcron.q.<view>                  queries to the projection service (nats micro `jetcron-query`)
@@ -31,6 +32,7 @@ LOG_SUBJECTS = [
     f"{PREFIX}.notify.>",
     f"{PREFIX}.delivery.>",
     f"{PREFIX}.ntest.>",
+    f"{PREFIX}.host.>",
 ]
 SCHEDULES = f"{PREFIX}.sched.>"
 TRIGGERS = f"{PREFIX}.trigger.>"
@@ -40,6 +42,7 @@ EXPECTATIONS = f"{PREFIX}.expect.>"
 NOTIFICATIONS = f"{PREFIX}.notify.>"
 DELIVERIES = f"{PREFIX}.delivery.>"
 NOTIFY_TESTS = f"{PREFIX}.ntest.>"
+HOSTS = f"{PREFIX}.host.>"
 NOTIFY_CONSUMER = "jetcron-notify"
 """The durable consumer through which the leader delivers notifications."""
 COMMANDS = f"{PREFIX}.cmd"
@@ -129,6 +132,11 @@ def delivery(name: str, seq: int) -> str:
 def notify_test(name: str) -> str:
     """Where `jetcron notify test NAME` asks the leader to send a test message."""
     return f"{PREFIX}.ntest.{token(name)}"
+
+
+def host(executor: str) -> str:
+    """Where an executor's executor.offline / executor.online events go."""
+    return f"{PREFIX}.host.{token(executor)}"
 
 
 def command(verb: str) -> str:

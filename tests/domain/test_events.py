@@ -162,6 +162,8 @@ SAMPLES: dict[type[Event], Event] = {
         )
     ),
     events.NotificationRemoved: events.NotificationRemoved(name="ops"),
+    events.ExecutorOffline: events.ExecutorOffline(name="nas"),
+    events.ExecutorOnline: events.ExecutorOnline(name="nas"),
     events.NotifyTest: events.NotifyTest(name="ops"),
     events.NotifyDelivered: events.NotifyDelivered(
         name="ops", event_seq=7, kind="failure", schedule="backup",

@@ -13,6 +13,8 @@ from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import (
     Envelope,
     Event,
+    ExecutorOffline,
+    ExecutorOnline,
     ExpectationMet,
     NotifyTest,
     RunFailed,
@@ -54,9 +56,12 @@ def stored(event: Event, actor: str = "executor:nas", seq: int = 7) -> StoredEve
         (ExpectationMet(schedule_id="s1", name="backup", kind="done_by", deadline=AT), "x",
          "expectation_met"),
         (NotifyTest(name="ops"), "alice", "test"),
+        (ExecutorOffline(name="nas"), "system:heartbeats", "executor_offline"),
+        (ExecutorOnline(name="nas"), "system:heartbeats", "executor_online"),
     ],
     ids=["final-failure", "retried-failure", "timeout", "retried-timeout", "lost", "success",
-         "breaker-opened", "operator-pause", "breaker-closed", "operator-resume", "met", "test"],
+         "breaker-opened", "operator-pause", "breaker-closed", "operator-resume", "met", "test",
+         "executor-offline", "executor-online"],
 )  # fmt: skip
 def test_kind_of(event: Event, actor: str, kind: str | None) -> None:
     assert rules.kind_of(event, actor) == kind
@@ -135,3 +140,19 @@ def test_a_storm_is_one_message_per_window_with_the_rest_grouped() -> None:
 def test_validation_names_the_problem(notification: Notification, problem: str) -> None:
     with pytest.raises(CommandRejected, match=problem):
         validate_notification(notification)
+
+
+def test_executor_events_follow_the_heartbeats_once_per_change() -> None:
+    from jetcron.projections import hosts, state
+
+    views = state.Views()
+    view = views.hosts
+    [(online, first_id)] = hosts.transitions(view, ["nas"])
+    assert online == ExecutorOnline(name="nas") and first_id == "executor-online:nas:0"
+    state.apply(views, stored(online, seq=5))
+    assert hosts.transitions(view, ["nas"]) == []
+    [(offline, offline_id)] = hosts.transitions(view, [])
+    assert offline == ExecutorOffline(name="nas") and offline_id == "executor-offline:nas:5"
+    body = rules.message(Notification(name="ops", sink=HOOK), "executor_offline", [stored(offline)])
+    assert (body["executor"], body["schedule"]) == ("nas", None)
+    assert rules.group_of(offline) == "nas" and rules.schedule_of(offline) == ""

@@ -243,6 +243,21 @@ class ExpectationMet(Event, frozen=True, kw_only=True, tag="expectation.met"):
     run_id: str = ""
 
 
+# -- executors: subject jetcron.host.<executor> -------------------------------------------
+
+
+class ExecutorOffline(Event, frozen=True, kw_only=True, tag="executor.offline"):
+    """An executor's heartbeat expired (it stopped, died, or lost NATS)."""
+
+    name: str
+
+
+class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
+    """An executor's heartbeat appeared (first start, or back after being offline)."""
+
+    name: str
+
+
 # -- notifications: sinks on jetcron.notify.<n>, deliveries on jetcron.delivery.<n>.<seq> ----
 
 
@@ -309,6 +324,8 @@ AnyEvent = (
     | RunLost
     | ExpectationMissed
     | ExpectationMet
+    | ExecutorOffline
+    | ExecutorOnline
     | NotificationAdded
     | NotificationRemoved
     | NotifyTest

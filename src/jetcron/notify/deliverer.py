@@ -44,7 +44,13 @@ ACTOR = "system:notify"
 MAX_ATTEMPTS = 10
 """Sends per (notification, event) before the failure is final (about 10 minutes of retries)."""
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 120.0
-FEED_FILTERS = [subjects.RUNS, subjects.SCHEDULES, subjects.EXPECTATIONS, subjects.NOTIFY_TESTS]
+FEED_FILTERS = [
+    subjects.RUNS,
+    subjects.SCHEDULES,
+    subjects.EXPECTATIONS,
+    subjects.NOTIFY_TESTS,
+    subjects.HOSTS,
+]
 KEEPALIVE_S = 20.0
 """Held (grouped) events are marked in progress this often, so the consumer keeps them ours."""
 
@@ -150,7 +156,7 @@ class Deliverer:
         for n in targets:
             if await self.done(n.name, stored.seq):
                 continue
-            key = (n.name, schedule)
+            key = (n.name, rules.group_of(stored.envelope.event))
             if kind != "test" and not self.groups.admit(key, n.window_s, self.monotonic()):
                 self.groups.hold(key, (hand, stored, kind))
                 hand.waiting.add(n.name)

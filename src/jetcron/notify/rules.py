@@ -12,6 +12,8 @@ import msgspec
 
 from jetcron.domain.events import (
     Event,
+    ExecutorOffline,
+    ExecutorOnline,
     ExpectationMet,
     ExpectationMissed,
     NotifyTest,
@@ -53,6 +55,10 @@ def kind_of(event: Event, actor: str) -> str | None:
         return "expectation_met"
     if isinstance(event, NotifyTest):
         return "test"
+    if isinstance(event, ExecutorOffline):
+        return "executor_offline"
+    if isinstance(event, ExecutorOnline):
+        return "executor_online"
     if isinstance(event, SchedulePaused) and event.by_system:
         return "breaker_opened"
     if isinstance(event, ScheduleResumed) and actor == SYSTEM:
@@ -72,7 +78,18 @@ def kind_of(event: Event, actor: str) -> str | None:
 
 def schedule_of(event: Event) -> str:
     """The schedule an event is about ('' for none)."""
-    return "" if isinstance(event, NotifyTest) else str(getattr(event, "name", ""))
+    if isinstance(event, NotifyTest | ExecutorOffline | ExecutorOnline):
+        return ""
+    return str(getattr(event, "name", ""))
+
+
+def group_of(event: Event) -> str:
+    """What a storm is grouped by: the schedule, or the executor."""
+    return (
+        str(getattr(event, "name", ""))
+        if isinstance(event, ExecutorOffline | ExecutorOnline)
+        else schedule_of(event)
+    )
 
 
 def matches(n: Notification, kind: str, schedule: str, tags: Iterable[str]) -> bool:
@@ -124,6 +141,7 @@ def message(n: Notification, kind: str, events: Sequence[StoredEvent]) -> dict[s
         "schedule": {"name": schedule, "id": getattr(event, "schedule_id", "")} if schedule else None,
         "run": _run(event),
         "fire": {"id": getattr(event, "fire_id", ""), "time": _iso(fire_time)} if fire_time else None,
+        "executor": event.name if isinstance(event, ExecutorOffline | ExecutorOnline) else None,
         "cause": cause(event, last.envelope.reason),
         "why": why_command(schedule, fire_time),
         "events": [{"seq": s.seq, "at": _iso(s.envelope.at), "type": event_type(s.envelope.event),
@@ -161,6 +179,10 @@ def cause(event: Event, reason: str = "") -> str:
         return f"{event.kind} met again: run {event.run_id[:8]} succeeded"
     if isinstance(event, NotifyTest):
         return "a test message (jetcron notify test)"
+    if isinstance(event, ExecutorOffline):
+        return f"executor {event.name} went offline (its heartbeat expired)"
+    if isinstance(event, ExecutorOnline):
+        return f"executor {event.name} is online"
     if isinstance(event, SchedulePaused):
         return event.reason or reason or "paused"
     if isinstance(event, ScheduleEvent):

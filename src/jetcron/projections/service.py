@@ -26,7 +26,7 @@ from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog
-from jetcron.projections import expectations, health, queries
+from jetcron.projections import expectations, health, hosts, queries
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
@@ -36,6 +36,9 @@ SNAPSHOT_OBJECT = "views"
 EXPECT_EVERY_S = 1.0
 """How often the leader checks expectations."""
 EXPECT_ACTOR = "system:expectations"
+HOSTS_EVERY = 5
+"""Expectation rounds between two looks at the executors' heartbeats."""
+HOSTS_ACTOR = "system:heartbeats"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
 QUERIES: dict[str, Query] = {
@@ -159,13 +162,32 @@ class ProjectionService:
 
     async def _expectations(self, stop: asyncio.Event) -> None:
         """On the leader, append what expectations are owed, every EXPECT_EVERY_S."""
+        rounds = 0
         while not await rest(stop, EXPECT_EVERY_S):
             if not self.lease.is_leader():
                 continue
+            rounds += 1
             try:
                 await self.check_expectations()
+                if rounds % HOSTS_EVERY == 1:
+                    await self.check_hosts()
             except Exception as err:  # noqa: BLE001 - the next round tries again (same msg ids)
                 log.warning("expectations not checked: %s", str(err) or type(err).__name__)
+
+    async def check_hosts(self) -> int:
+        """Append executor.offline/online where the heartbeats and the log disagree."""
+        from jetcron.log.heartbeats import list_executors
+
+        if await self.sync() != 0:
+            return 0
+        live = [e.name for e in await list_executors(self.nc)]
+        now = self.clock.now()
+        found = hosts.transitions(self.views.hosts, live)
+        for event, msg_id in found:
+            envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
+            await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
+            log.warning("executor %s: %s", event.name, event_type(event))
+        return len(found)
 
     async def check_expectations(self) -> int:
         """Append the expectation.missed/met events owed now; how many were decided."""

@@ -12,8 +12,9 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.events import StoredEvent, event_type
-from jetcron.projections import audit, ledger, notifications, runs, schedules
+from jetcron.projections import audit, hosts, ledger, notifications, runs, schedules
 from jetcron.projections.audit import AuditView
+from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.notifications import NotificationsView
 from jetcron.projections.runs import RunsView
@@ -50,6 +51,7 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     ledger: LedgerView = msgspec.field(default_factory=LedgerView)
     audit: AuditView = msgspec.field(default_factory=AuditView)
     notifications: NotificationsView = msgspec.field(default_factory=NotificationsView)
+    hosts: HostsView = msgspec.field(default_factory=HostsView)
 
 
 Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
@@ -63,6 +65,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         ("ledger", ledger.HANDLERS),
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),
+        ("hosts", hosts.HANDLERS),
     )
     routes: dict[type, list[Route]] = {}
     for field, handlers in tables:
