@@ -112,7 +112,7 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
     [first] = until(lambda: hook.accepted("failure"))
     assert [status for status, _, _ in hook.posts[:3]] == [503, 503, 200]
     assert first["schedule"]["name"] == "bad" and first["run"]["status"] == "failed"
-    assert first["cause"].startswith("exit code 1") and first["why"].startswith("jetcron why bad ")
+    assert first["cause"] == "exited with code 1" and first["why"].startswith("jetcron why bad ")
     assert first["id"] == hook.posts[2][1]["X-Jetcron-Delivery"]
 
     ok(up, "schedule", "trigger", "bad")

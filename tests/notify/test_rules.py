@@ -90,7 +90,9 @@ def test_the_message_carries_schedule_run_fire_cause_and_the_why_command() -> No
     assert body["schedule"] == {"name": "backup", "id": "s1"}
     assert body["run"] == {"id": "r1", "attempt": 1, "executor": "nas", "status": "failed"}
     assert body["fire"] == {"id": RUN["fire_id"], "time": "2026-12-02T03:00:00Z"}
-    assert body["cause"] == "exit code 3: disk full"
+    assert body["cause"] == "disk full"
+    no_error = rules.message(n, "failure", [stored(RunFailed(**RUN, exit_code=3))])
+    assert no_error["cause"] == "exit code 3"
     assert body["why"] == "jetcron why backup 2026-12-02T03:00:00Z"
     assert [e["seq"] for e in body["events"]] == [7, 9]
 
@@ -155,4 +157,7 @@ def test_executor_events_follow_the_heartbeats_once_per_change() -> None:
     assert offline == ExecutorOffline(name="nas") and offline_id == "executor-offline:nas:5"
     body = rules.message(Notification(name="ops", sink=HOOK), "executor_offline", [stored(offline)])
     assert (body["executor"], body["schedule"]) == ("nas", None)
-    assert rules.group_of(offline) == "nas" and rules.schedule_of(offline) == ""
+    assert (
+        rules.group_of(offline, "executor_offline") == "nas:executor_offline"
+        and rules.schedule_of(offline) == ""
+    )

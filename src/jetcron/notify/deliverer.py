@@ -156,7 +156,7 @@ class Deliverer:
         for n in targets:
             if await self.done(n.name, stored.seq):
                 continue
-            key = (n.name, rules.group_of(stored.envelope.event))
+            key = (n.name, rules.group_of(stored.envelope.event, str(kind)))
             if kind != "test" and not self.groups.admit(key, n.window_s, self.monotonic()):
                 self.groups.hold(key, (hand, stored, kind))
                 hand.waiting.add(n.name)

@@ -83,13 +83,12 @@ def schedule_of(event: Event) -> str:
     return str(getattr(event, "name", ""))
 
 
-def group_of(event: Event) -> str:
-    """What a storm is grouped by: the schedule, or the executor."""
-    return (
-        str(getattr(event, "name", ""))
-        if isinstance(event, ExecutorOffline | ExecutorOnline)
-        else schedule_of(event)
-    )
+def group_of(event: Event, kind: str) -> str:
+    """What a storm is grouped by: the schedule (or the executor) and the kind, so a missed
+    expectation never hides in a group of failures."""
+    executor = isinstance(event, ExecutorOffline | ExecutorOnline)
+    about = str(getattr(event, "name", "")) if executor else schedule_of(event)
+    return f"{about}:{kind}"
 
 
 def matches(n: Notification, kind: str, schedule: str, tags: Iterable[str]) -> bool:
@@ -165,8 +164,10 @@ def _run(event: Event) -> dict[str, Any] | None:
 def cause(event: Event, reason: str = "") -> str:
     """One line saying what happened."""
     if isinstance(event, RunFailed):
-        code = f"exit code {event.exit_code}" if event.exit_code is not None else "failed"
-        return f"{code}: {event.error}" if event.error else code
+        # why: the executor's error already names the exit code when there is one
+        return event.error or (
+            f"exit code {event.exit_code}" if event.exit_code is not None else "failed"
+        )
     if isinstance(event, RunTimedOut):
         return f"timed out after {event.timeout_s:g}s"
     if isinstance(event, RunLost):
