@@ -121,3 +121,25 @@ async def test_a_storm_is_one_message_then_one_grouped_message_with_the_count(
     records = [s.envelope.event for s in await delivered(event_log)]
     assert sorted(e.event_seq for e in records) == seqs  # type: ignore[union-attr]
     assert sorted(e.grouped for e in records) == [1, 4, 4, 4, 4]  # type: ignore[union-attr]
+
+
+async def test_events_held_for_a_group_go_to_the_next_leader(
+    nc: Client, event_log: EventLog
+) -> None:
+    got = await sink(nc, event_log, window_s=30.0)
+    stop, task = await running(Deliverer(nc, event_log))
+    await asyncio.sleep(0.5)
+    seqs = [
+        await append(event_log, subjects.run("backup", f"r{i}"), failure(f"r{i}")) for i in range(2)
+    ]
+    first = await asyncio.wait_for(got.get(), 10)
+    await asyncio.sleep(1.0)  # the second is held for the window
+    stop.set()
+    await task  # the leader steps down before the window ends
+    assert first["count"] == 1 and got.empty()
+
+    stop, task = await running(Deliverer(nc, event_log))
+    second = await asyncio.wait_for(got.get(), 10)
+    stop.set()
+    await task
+    assert (second["id"], second["count"]) == (f"ops:{seqs[1]}", 1)

@@ -52,7 +52,7 @@ class DurableFeed:
         durable: str,
         filters: Sequence[str],
         *,
-        ack_wait_s: float = 120.0,
+        ack_wait_s: float = 30.0,
         stream: str = subjects.STREAM,
     ) -> None:
         self.js = nc.jetstream()

@@ -11,6 +11,7 @@ once to the receiver, who dedupes on the delivery id header.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -51,7 +52,7 @@ FEED_FILTERS = [
     subjects.NOTIFY_TESTS,
     subjects.HOSTS,
 ]
-KEEPALIVE_S = 20.0
+KEEPALIVE_S = 10.0
 """Held (grouped) events are marked in progress this often, so the consumer keeps them ours."""
 
 
@@ -141,8 +142,18 @@ class Deliverer:
                     await self.handle(delivery)
                 await self.flush()
         finally:
+            await self._hand_back()
             await feed.close()
-            self.groups = rules.Groups()  # why: what was held comes back to the next leader
+
+    async def _hand_back(self) -> None:
+        """Give held events back to the consumer now, so the next leader has them at once."""
+        held = {id(hand): hand for items in self.groups.held.values() for hand, _, _ in items}
+        self.groups = rules.Groups()
+        for hand in held.values():
+            with contextlib.suppress(
+                Exception
+            ):  # why: unacked, they come back after ack_wait anyway
+                await hand.delivery.nak(0)
 
     async def handle(self, delivery: Delivery) -> None:
         """Send one event to every notification that wants it (or hold it for its group)."""
