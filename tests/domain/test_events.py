@@ -159,20 +159,30 @@ SAMPLES: dict[type[Event], Event] = {
             schedules=["backup"],
             tags=["nas"],
             window_s=30.0,
-        )
+        ),
     ),
     events.NotificationRemoved: events.NotificationRemoved(name="ops"),
     events.ExecutorOffline: events.ExecutorOffline(name="nas"),
     events.ExecutorOnline: events.ExecutorOnline(name="nas"),
     events.NotifyTest: events.NotifyTest(name="ops"),
     events.NotifyDelivered: events.NotifyDelivered(
-        name="ops", event_seq=7, kind="failure", schedule="backup",
-        delivery_id="ops:7", attempts=2, grouped=3,
-    ),  # fmt: skip
+        name="ops",
+        event_seq=7,
+        kind="failure",
+        schedule="backup",
+        delivery_id="ops:7",
+        attempts=2,
+        grouped=3,
+    ),
     events.NotifyFailed: events.NotifyFailed(
-        name="ops", event_seq=7, kind="failure", schedule="backup",
-        error="HTTP 500", attempts=1, final=False,
-    ),  # fmt: skip
+        name="ops",
+        event_seq=7,
+        kind="failure",
+        schedule="backup",
+        error="HTTP 500",
+        attempts=1,
+        final=False,
+    ),
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 

@@ -88,14 +88,14 @@ async def test_a_new_leader_sends_nothing_the_ledger_has_and_the_rest_once(
     stop, task = await running(Deliverer(nc, event_log))
     body = await asyncio.wait_for(got.get(), 10)
     assert (body["id"], body["count"]) == (f"ops:{second}", 1)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)
     stop.set()
     await task
     assert got.empty()
 
     # a second leader on the same durable consumer: everything is acked, nothing is sent again
     stop, task = await running(Deliverer(nc, event_log))
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.0)
     stop.set()
     await task
     assert got.empty()
@@ -113,7 +113,7 @@ async def test_a_storm_is_one_message_then_one_grouped_message_with_the_count(
     ]
     one = await asyncio.wait_for(got.get(), 10)
     rest = await asyncio.wait_for(got.get(), 10)
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(0.5)
     stop.set()
     await task
     assert (one["count"], rest["count"]) == (1, 4) and got.empty()

@@ -141,3 +141,14 @@ def test_done_by_before_the_expectation_was_set_is_not_reported() -> None:
     h = History(start=datetime(2024, 7, 2, 4, 30, tzinfo=UTC))
     h.create("nightly", "0 2 * * *", tz="Europe/Berlin", expect_done_by="06:00")
     assert expectations.check(state.replay(h.events), h.now + H) == []
+
+
+def test_changing_or_dropping_an_expectation_clears_its_miss() -> None:
+    h = History(start=T0)
+    failed(h)
+    [miss] = expectations.check(state.replay(h.events), T0 + 2 * H)
+    h.add(miss, actor="system:expectations")
+    h.update("job", expect_success_within_s=None)
+    views = state.replay(h.events)
+    assert views.schedules.rows["job"].expectations == {}
+    assert expectations.check(views, T0 + 5 * H) == []

@@ -88,7 +88,9 @@ def validate_notification(n: Notification) -> Notification:
     if s.secret and s.webhook is None:
         raise CommandRejected("--secret signs webhooks only")
     if s.subject is not None and not SUBJECT_RE.fullmatch(s.subject):
-        raise CommandRejected(f"invalid --subject {s.subject!r}: tokens of letters, digits, '_', '-'")
+        raise CommandRejected(
+            f"invalid --subject {s.subject!r}: tokens of letters, digits, '_', '-'"
+        )
     unknown = [k for k in n.on if k not in KINDS]
     if unknown:
         raise CommandRejected(f"unknown --on kind {unknown[0]!r}: use one of {', '.join(KINDS)}")

@@ -206,11 +206,19 @@ def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent
     row = _live(view, event)
     if row is not None:
         _touch(row, event, stored)
-        if _expectations(row.definition) != _expectations(event.definition):
+        old, new = _expectations(row.definition), _expectations(event.definition)
+        if old != new:
             row.expect_since = stored.envelope.at
+            # why: a miss of a rule that changed (or is gone) is no longer the operator's problem
+            for kind, before, after in zip(_KINDS, old, new, strict=True):
+                if before != after:
+                    row.expectations.pop(kind, None)
         row.definition = event.definition
         if row.state == "completed":
             row.state = "active"
+
+
+_KINDS = ("success_within", "done_by")
 
 
 def _expectations(d: ScheduleDefinition) -> tuple[float | None, str | None]:
