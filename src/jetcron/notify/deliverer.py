@@ -150,9 +150,8 @@ class Deliverer:
         held = {id(hand): hand for items in self.groups.held.values() for hand, _, _ in items}
         self.groups = rules.Groups()
         for hand in held.values():
-            with contextlib.suppress(
-                Exception
-            ):  # why: unacked, they come back after ack_wait anyway
+            # why: best effort: unacked, they come back after the ack wait anyway
+            with contextlib.suppress(Exception):
                 await hand.delivery.nak(0)
 
     async def handle(self, delivery: Delivery) -> None:

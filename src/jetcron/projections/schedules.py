@@ -116,6 +116,8 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> row of a deleted incarnation (late run events still land here)."""
     marks: dict[str, int] = {}
     """run_id -> rank of that run (attempt * 4 + phase, see runs) or ENDED; outcomes count once."""
+    expecting: set[str] = set()
+    """Names of live schedules with an expectation set (the leader checks these every second)."""
 
 
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:
@@ -169,6 +171,7 @@ def _live(view: SchedulesView, event: ScheduleEvent) -> ScheduleRow | None:
 
 def _retire(view: SchedulesView, row: ScheduleRow) -> None:
     row.state = "deleted"
+    view.expecting.discard(row.name)
     del view.rows[row.name]
     del view.ids[row.schedule_id]
     view.deleted[row.schedule_id] = row
@@ -200,6 +203,7 @@ def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent
         expect_since=env.at,
     )
     view.ids[event.schedule_id] = event.name
+    _index(view, event.name, event.definition)
 
 
 def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent) -> None:
@@ -214,11 +218,19 @@ def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent
                 if before != after:
                     row.expectations.pop(kind, None)
         row.definition = event.definition
+        _index(view, row.name, event.definition)
         if row.state == "completed":
             row.state = "active"
 
 
 _KINDS = ("success_within", "done_by")
+
+
+def _index(view: SchedulesView, name: str, d: ScheduleDefinition) -> None:
+    if any(v is not None for v in _expectations(d)):
+        view.expecting.add(name)
+    else:
+        view.expecting.discard(name)
 
 
 def _expectations(d: ScheduleDefinition) -> tuple[float | None, str | None]:
