@@ -116,8 +116,10 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> row of a deleted incarnation (late run events still land here)."""
     marks: dict[str, int] = {}
     """run_id -> rank of that run (attempt * 4 + phase, see runs) or ENDED; outcomes count once."""
-    expecting: set[str] = set()
-    """Names of live schedules with an expectation set (the leader checks these every second)."""
+    expecting: dict[str, None] = {}
+    """Names of live schedules with an expectation set (the leader checks these every second).
+
+    why a dict, not a set: fold order, so live and rebuilt views serialise the same."""
 
 
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:
@@ -171,7 +173,7 @@ def _live(view: SchedulesView, event: ScheduleEvent) -> ScheduleRow | None:
 
 def _retire(view: SchedulesView, row: ScheduleRow) -> None:
     row.state = "deleted"
-    view.expecting.discard(row.name)
+    view.expecting.pop(row.name, None)
     del view.rows[row.name]
     del view.ids[row.schedule_id]
     view.deleted[row.schedule_id] = row
@@ -228,9 +230,9 @@ _KINDS = ("success_within", "done_by")
 
 def _index(view: SchedulesView, name: str, d: ScheduleDefinition) -> None:
     if any(v is not None for v in _expectations(d)):
-        view.expecting.add(name)
+        view.expecting[name] = None
     else:
-        view.expecting.discard(name)
+        view.expecting.pop(name, None)
 
 
 def _expectations(d: ScheduleDefinition) -> tuple[float | None, str | None]:
