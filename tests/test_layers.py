@@ -3,7 +3,7 @@
 - leaves (`errors`, `ids`, `subjects`, `clock`) import no other jetcron module;
 - `domain` imports only leaves, the stdlib, msgspec, pytz and croniter; never nats;
 - `log` imports `domain` and leaves; never a component;
-- `scheduler`, `executors`, `projections` import `domain`, `log` and leaves, never each other;
+- `scheduler`, `executors`, `projections`, `notify` import `domain`, `log` and leaves, never each other;
 - `auth` (roles, identity files, the server's auth config) imports leaves, `domain` and `log`;
 - only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`).
 Imports inside functions count too. JetStream wire details live under `log/` only.
@@ -20,7 +20,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "jetcron"
 
 LEAVES = {"errors", "ids", "subjects", "clock"}
-COMPONENTS = {"scheduler", "executors", "projections"}
+COMPONENTS = {"scheduler", "executors", "projections", "notify"}
 TOP = {"service", "cli", "client", "connect", "server", "__main__"}
 DOMAIN_THIRD_PARTY = {"msgspec", "pytz", "croniter"}
 

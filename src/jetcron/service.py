@@ -1,4 +1,4 @@
-"""The scheduler service (`jetcron serve`): commands, ticker, breaker and projections in one process."""
+"""The scheduler service (`jetcron serve`): commands, ticker, breaker, notifications and projections."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
+from jetcron.notify.deliverer import Deliverer
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.ticker import Ticker
@@ -81,9 +82,10 @@ async def run(
         handler = CommandHandler(event_log)
         sub = await handler.subscribe(nc)
         stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
-        followers = {name: FollowHealth(name) for name in ("breaker", "ticker")}
+        followers = {name: FollowHealth(name) for name in ("breaker", "ticker", "notify")}
         ticker = Ticker(event_log, lease=lease, handler=handler)
         breaker = CircuitBreaker(event_log, handler, lease=lease, health=followers["breaker"])
+        deliverer = Deliverer(nc, event_log, lease=lease, health=followers["notify"])
         projections = ProjectionService(
             nc,
             event_log,
@@ -111,6 +113,14 @@ async def run(
                 supervise(
                     lambda: breaker.run(stop),
                     health=followers["breaker"],
+                    stop=stop,
+                    stops_itself=True,
+                )
+            )
+            tg.create_task(
+                supervise(
+                    lambda: deliverer.run(stop),
+                    health=followers["notify"],
                     stop=stop,
                     stops_itself=True,
                 )

@@ -5,6 +5,11 @@ Log (stream JETCRON):
   jetcron.trigger.<target>          due triggers for one executor target (host, pool or all:<tag>)
   jetcron.fire.<name>               fires that did not become runs (missed, skipped)
   jetcron.run.<name>.<run_id>       events of one run
+  jetcron.expect.<name>             expectations of a schedule missed and met
+  jetcron.notify.<notification>     notification sinks (added, removed; never age)
+  jetcron.delivery.<notification>.<seq>  deliveries of one notification for one event
+  jetcron.ntest.<notification>      `notify test` requests
+  jetcron.host.<executor>           executors going offline and coming back (from heartbeats)
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
   jetcron.cmd.<user>.<verb>         the same, from an authenticated user (the actor recorded)
@@ -19,11 +24,28 @@ from __future__ import annotations
 
 STREAM = "JETCRON"
 PREFIX = "jetcron"
-LOG_SUBJECTS = [f"{PREFIX}.sched.>", f"{PREFIX}.trigger.>", f"{PREFIX}.fire.>", f"{PREFIX}.run.>"]
+LOG_SUBJECTS = [
+    f"{PREFIX}.sched.>",
+    f"{PREFIX}.trigger.>",
+    f"{PREFIX}.fire.>",
+    f"{PREFIX}.run.>",
+    f"{PREFIX}.expect.>",
+    f"{PREFIX}.notify.>",
+    f"{PREFIX}.delivery.>",
+    f"{PREFIX}.ntest.>",
+    f"{PREFIX}.host.>",
+]
 SCHEDULES = f"{PREFIX}.sched.>"
 TRIGGERS = f"{PREFIX}.trigger.>"
 FIRES = f"{PREFIX}.fire.>"
 RUNS = f"{PREFIX}.run.>"
+EXPECTATIONS = f"{PREFIX}.expect.>"
+NOTIFICATIONS = f"{PREFIX}.notify.>"
+DELIVERIES = f"{PREFIX}.delivery.>"
+NOTIFY_TESTS = f"{PREFIX}.ntest.>"
+HOSTS = f"{PREFIX}.host.>"
+NOTIFY_CONSUMER = "jetcron-notify"
+"""The durable consumer through which the leader delivers notifications."""
 COMMANDS = f"{PREFIX}.cmd"
 QUERIES = f"{PREFIX}.q"
 CANCELS = f"{PREFIX}.cancel"
@@ -75,7 +97,8 @@ def service_ping(service: str) -> str:
 
 def ages(subject: str) -> bool:
     """Whether events on this log subject age out under the retention (definitions never do)."""
-    return not subject.startswith(f"{PREFIX}.sched.")
+    # why: notification sinks are definitions like schedules: they must outlive any retention
+    return not subject.startswith((f"{PREFIX}.sched.", f"{PREFIX}.notify."))
 
 
 def schedule(name: str) -> str:
@@ -101,6 +124,31 @@ def fire(name: str) -> str:
 def run(name: str, run_id: str) -> str:
     """The subject of one run's events."""
     return f"{PREFIX}.run.{token(name)}.{run_id}"
+
+
+def expectation(name: str) -> str:
+    """Where a schedule's expectation.missed / expectation.met events go."""
+    return f"{PREFIX}.expect.{token(name)}"
+
+
+def notification(name: str) -> str:
+    """The aggregate subject of a notification sink."""
+    return f"{PREFIX}.notify.{token(name)}"
+
+
+def delivery(name: str, seq: int) -> str:
+    """The ledger of one notification's delivery of the event at `seq`."""
+    return f"{PREFIX}.delivery.{token(name)}.{seq}"
+
+
+def notify_test(name: str) -> str:
+    """Where `jetcron notify test NAME` asks the leader to send a test message."""
+    return f"{PREFIX}.ntest.{token(name)}"
+
+
+def host(executor: str) -> str:
+    """Where an executor's executor.offline / executor.online events go."""
+    return f"{PREFIX}.host.{token(executor)}"
 
 
 def command(verb: str) -> str:

@@ -28,6 +28,7 @@ FULL = [
     "--max-memory", "70", "--max-load", "1.5", "--disk-path", "/tank", "--disk-above", "85",
     "--disk-below", "95", "--idle-minutes", "5", "--max-defer", "5m", "--on-expire", "force",
     "-d", "nightly backup", "--tag", "ops", "--tag", "nas", "--meta", "team=storage",
+    "--expect-success-within", "26h", "--expect-done-by", "06:00",
     "--", "tar", "czf", "/tmp/b.tgz",
 ]  # fmt: skip
 """`schedule add` options that set every field (but shell and action) to a non-default value."""
@@ -73,6 +74,8 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
     ("description", ["-d", "other"], {"description": "other"}),
     ("tags", ["--tag", "x"], {"tags": ["x"]}),
     ("metadata", ["--meta", "team=ops"], {"metadata": {"team": "ops"}}),
+    ("expect_success_within", ["--expect-success-within", "1h"], {"expect_success_within": "1h"}),
+    ("expect_done_by", ["--expect-done-by", "none"], {"expect_done_by": GONE}),
     # clears: back to the default, nothing else moves
     ("no-conditions", ["--no-conditions"], dict.fromkeys(CONDITIONS, GONE)),
     ("clear-env", ["--clear-env"], {"env": GONE}),

@@ -46,6 +46,7 @@ from jetcron.domain.events import (
     encode,
     event_type,
 )
+from jetcron.domain.notifications import Notification, Sink
 
 UTC = UTC
 AT = datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)
@@ -135,6 +136,53 @@ SAMPLES: dict[type[Event], Event] = {
         **RUN, reason="cpu 93%", pressure=0.93, deferrals=4, next_attempt_at=LATER
     ),
     RunLost: RunLost(**RUN, reason="no result within timeout + grace"),
+    events.ExpectationMissed: events.ExpectationMissed(
+        schedule_id="5f3a9c01e2d4b6a8c0e1",
+        name="backup",
+        kind="done_by",
+        deadline=AT,
+        after=AT - timedelta(hours=4),
+        cause="failed",
+        detail="the run of 02:00 failed",
+        fire_time=AT - timedelta(hours=4),
+        run_id="r-1",
+    ),
+    events.ExpectationMet: events.ExpectationMet(
+        schedule_id="5f3a9c01e2d4b6a8c0e1", name="backup", kind="done_by", deadline=AT, run_id="r-2"
+    ),
+    events.NotificationAdded: events.NotificationAdded(
+        name="ops",
+        notification=Notification(
+            name="ops",
+            sink=Sink(webhook="https://hooks.example/x", secret="s3"),
+            on=["failure"],
+            schedules=["backup"],
+            tags=["nas"],
+            window_s=30.0,
+        ),
+    ),
+    events.NotificationRemoved: events.NotificationRemoved(name="ops"),
+    events.ExecutorOffline: events.ExecutorOffline(name="nas"),
+    events.ExecutorOnline: events.ExecutorOnline(name="nas"),
+    events.NotifyTest: events.NotifyTest(name="ops"),
+    events.NotifyDelivered: events.NotifyDelivered(
+        name="ops",
+        event_seq=7,
+        kind="failure",
+        schedule="backup",
+        delivery_id="ops:7",
+        attempts=2,
+        grouped=3,
+    ),
+    events.NotifyFailed: events.NotifyFailed(
+        name="ops",
+        event_seq=7,
+        kind="failure",
+        schedule="backup",
+        error="HTTP 500",
+        attempts=1,
+        final=False,
+    ),
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 

@@ -62,6 +62,8 @@ ALT: dict[str, Any] = {
     "description": "nightly backup",
     "tags": ["ops", "nas"],
     "metadata": {"team": "storage"},
+    "expect_success_within": "1d2h",
+    "expect_done_by": "06:00",
 }
 """A non-default value of every field, canonical (as export writes it)."""
 

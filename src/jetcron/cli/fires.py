@@ -72,6 +72,17 @@ def fires(
     )
     if answer.get("more"):
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
+    for line in expectation_lines(answer.get("expectations", [])):
+        echo(line)
+
+
+def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:
+    """One line per expectation missed and not met yet, with the event that recorded it."""
+    return [
+        f"expectation {m['kind']} missed at {text.utc(m['deadline'])}: "
+        f"{m['cause'].replace('_', ' ')} ({m['detail']})  (seq {m['seq']}, {text.utc(m['missed_at'])})"
+        for m in missed
+    ]
 
 
 def _local(iso_local: str) -> str:
@@ -162,6 +173,8 @@ def why(
         print_json(answer)
         return
     for line in story_lines(answer["sentences"]):
+        echo(line)
+    for line in expectation_lines(answer.get("expectations", [])):
         echo(line)
 
 

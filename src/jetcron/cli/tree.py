@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jetcron.cli.fires:why",
         "The story of one fire in plain sentences, each with the event it comes from.",
     ),
+    "notify": (
+        "jetcron.cli.notify:app",
+        "Tell people or systems when jobs fail, expectations are missed, ...",
+    ),
     "health": (
         "jetcron.cli.views:health",
         "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",

@@ -86,6 +86,10 @@ class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_default
     description: str = ""
     tags: list[str] = []
     metadata: dict[str, str] = {}
+    expect_success_within_s: float | None = None
+    """Expectation: a run succeeds at least this often (None: no such expectation)."""
+    expect_done_by: str | None = None
+    """Expectation: the day's last fire before HH:MM (wall time in tz) has succeeded by then."""
 
 
 _Unset = msgspec.UnsetType
@@ -159,6 +163,8 @@ class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     description: str | _Unset = UNSET
     tags: list[str] | _Unset = UNSET
     metadata: dict[str, str] | _Unset = UNSET
+    expect_success_within_s: float | None | _Unset = UNSET
+    expect_done_by: str | None | _Unset = UNSET
 
 
 PATCH_OF: dict[type[msgspec.Struct], type[msgspec.Struct]] = {

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.notifications import Notification
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,97 @@ class RunLost(RunEvent, frozen=True, kw_only=True, tag="run.lost"):
     reason: str = ""
 
 
+# -- expectations: subject jetcron.expect.<name> -------------------------------------------
+
+
+class ExpectationMissed(Event, frozen=True, kw_only=True, tag="expectation.missed"):
+    """A schedule's expectation was not met by its deadline (appended once per deadline)."""
+
+    schedule_id: str
+    name: str
+    kind: str
+    """success_within or done_by."""
+    deadline: datetime
+    after: datetime
+    """A run that succeeds after this instant meets the expectation again."""
+    cause: str
+    """From the fire ledger: never_triggered, failed, still_running, skipped, paused, missed,
+    cancelled."""
+    detail: str = ""
+    fire_time: datetime | None = None
+    """The fire the cause was found at, if any."""
+    run_id: str = ""
+
+
+class ExpectationMet(Event, frozen=True, kw_only=True, tag="expectation.met"):
+    """The run that succeeded after a missed expectation."""
+
+    schedule_id: str
+    name: str
+    kind: str
+    deadline: datetime
+    """The deadline of the miss this resolves."""
+    run_id: str = ""
+
+
+# -- executors: subject jetcron.host.<executor> -------------------------------------------
+
+
+class ExecutorOffline(Event, frozen=True, kw_only=True, tag="executor.offline"):
+    """An executor's heartbeat expired (it stopped, died, or lost NATS)."""
+
+    name: str
+
+
+class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
+    """An executor's heartbeat appeared (first start, or back after being offline)."""
+
+    name: str
+
+
+# -- notifications: sinks on jetcron.notify.<n>, deliveries on jetcron.delivery.<n>.<seq> ----
+
+
+class NotificationAdded(Event, frozen=True, kw_only=True, tag="notify.added"):
+    name: str
+    notification: Notification
+
+
+class NotificationRemoved(Event, frozen=True, kw_only=True, tag="notify.removed"):
+    name: str
+
+
+class NotifyTest(Event, frozen=True, kw_only=True, tag="notify.test"):
+    """`jetcron notify test NAME`: the leader sends one test message to this sink."""
+
+    name: str
+
+
+class NotifyDelivered(Event, frozen=True, kw_only=True, tag="notify.delivered"):
+    """The ledger of deliveries: notification `name` sent the event at `event_seq`."""
+
+    name: str
+    event_seq: int
+    kind: str
+    schedule: str = ""
+    delivery_id: str = ""
+    attempts: int = 1
+    grouped: int = 1
+    """Events the message carried (a storm grouped into one message)."""
+
+
+class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
+    """A delivery attempt of notification `name` failed; `final` when no retry follows."""
+
+    name: str
+    event_seq: int
+    kind: str
+    schedule: str = ""
+    error: str = ""
+    attempts: int = 1
+    final: bool = False
+
+
 AnyEvent = (
     ScheduleCreated
     | ScheduleUpdated
@@ -230,6 +322,15 @@ AnyEvent = (
     | RunCancelled
     | RunDeferred
     | RunLost
+    | ExpectationMissed
+    | ExpectationMet
+    | ExecutorOffline
+    | ExecutorOnline
+    | NotificationAdded
+    | NotificationRemoved
+    | NotifyTest
+    | NotifyDelivered
+    | NotifyFailed
 )
 
 FINISHED_RUN_EVENTS = (RunSucceeded, RunCancelled, RunLost)

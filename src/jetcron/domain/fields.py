@@ -9,6 +9,7 @@ the CLI options are generic: a new field is one entry here.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin, get_type_hints
@@ -27,8 +28,11 @@ from jetcron.domain.definition import (
 from jetcron.domain.errors import InvalidField
 from jetcron.domain.spec import format_duration, parse_duration
 
-Unit = Literal["same", "duration", "duration_or_none", "retries"]
-"""How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1."""
+Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]
+"""How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1,
+"06:00" <-> "06:00" and "none" <-> None."""
+CLOCK_RE = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+"""A wall-clock time of day, HH:MM (24 h)."""
 
 OFF = ("none", "off", "0")
 """Words that turn off a duration that may be off (timeout, breaker_cooldown)."""
@@ -165,6 +169,22 @@ class ScheduleFields(
     metadata: Annotated[
         dict[str, str], _at("metadata", "Free KEY=VALUE pairs kept with the schedule.")
     ] = {}
+    expect_success_within: Annotated[
+        str,
+        _at(
+            "expect_success_within_s",
+            "Alert when no run succeeded for this long, e.g. 26h (none: no alert).",
+            "duration_or_none",
+        ),
+    ] = "none"
+    expect_done_by: Annotated[
+        str,
+        _at(
+            "expect_done_by",
+            "Alert when the day's run has not succeeded by HH:MM in tz (none: no alert).",
+            "clock_or_none",
+        ),
+    ] = "none"
 
 
 class Field(NamedTuple):
@@ -279,12 +299,22 @@ def to_domain(field: Field, value: Any) -> Any:
         return value + 1
     if field.unit == "same" or value is None:
         return value
-    if field.unit == "duration_or_none" and value.strip().lower() in OFF:
+    if field.unit.endswith("_or_none") and value.strip().lower() in OFF:
         return None
+    if field.unit == "clock_or_none":
+        return _clock(field.key, value)
     try:
         return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
     except ValueError as err:
         raise InvalidField(field.key, str(err)) from None
+
+
+def _clock(key: str, value: str) -> str:
+    """HH:MM as a zero-padded time of day; InvalidField otherwise."""
+    if not CLOCK_RE.fullmatch(value.strip()):
+        raise InvalidField(key, f"invalid time of day {value!r}: use HH:MM, e.g. 06:00, or none")
+    hours, minutes = value.strip().split(":")
+    return f"{int(hours):02d}:{minutes}"
 
 
 def from_domain(field: Field, value: Any) -> Any:
@@ -295,6 +325,8 @@ def from_domain(field: Field, value: Any) -> Any:
         return value
     if value is None:
         return "none"
+    if field.unit == "clock_or_none":
+        return value
     return format_duration(timedelta(seconds=value))
 
 

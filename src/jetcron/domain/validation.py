@@ -47,6 +47,7 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     _check(definition.breaker_threshold >= 0, "breaker threshold must be >= 0 (0 disables it)")
     if definition.conditions is not None:
         _check_conditions(definition.conditions)
+    _check_expectations(definition)
     start = _to_utc(definition.start, tz, "start")
     end = _to_utc(definition.end, tz, "end")
     _check(start is None or end is None or start < end, "start must be before end")
@@ -94,6 +95,16 @@ def _check_conditions(c: Conditions) -> None:
         "disk conditions need disk_path",
     )
     _check(c.max_defer_s >= 0, "max_defer_s must be >= 0")
+
+
+def _check_expectations(d: ScheduleDefinition) -> None:
+    within = d.expect_success_within_s
+    _check(within is None or within > 0, "expect_success_within must be > 0 (none: no alert)")
+    done_by = d.expect_done_by
+    _check(
+        done_by is None or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", done_by) is not None,
+        f"invalid expect_done_by {done_by!r}: use HH:MM, e.g. 06:00",
+    )
 
 
 def _to_utc(value: datetime | None, tz: str, label: str) -> datetime | None:

@@ -135,10 +135,16 @@ async def supervise(
                 # why: an outage is weather (one line); anything else is a bug (a traceback)
                 exc_info=not transient(err),
             )
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-        except TimeoutError:
-            pass
+        await rest(stop, delay)
+
+
+async def rest(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until stop is set, whichever comes first; True if stop is set."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+    return stop.is_set()
 
 
 async def _run(

@@ -26,6 +26,8 @@ ProblemKind = Literal[
     "paused_by_system",
     "executor_offline",
     "poison_events",
+    "expectation_missed",
+    "notify_failing",
 ]
 
 
@@ -86,6 +88,8 @@ def evaluate(
         *_schedule_problems(views.schedules.rows.values(), now, thresholds),
         *_flaky(views, now, thresholds),
         *_executors_offline(views, executors_online),
+        *_expectations(views.schedules.rows.values()),
+        *_notifications(views),
     ]
     if views.poison:
         problems.append(
@@ -182,3 +186,28 @@ def _executors_offline(
             "no online executor serves this target",
             since=min(since),
         )
+
+
+def _expectations(rows: Iterable[ScheduleRow]) -> Iterable[Problem]:
+    for row in sorted(rows, key=lambda r: r.name):
+        for kind, miss in sorted(row.expectations.items()):
+            yield Problem(
+                kind="expectation_missed",
+                subject=row.name,
+                detail=f"{kind.replace('_', ' ')} missed at {iso(miss.deadline)}: "
+                f"{miss.cause.replace('_', ' ')} ({miss.detail})",
+                since=miss.deadline,
+            )
+
+
+def _notifications(views: Views) -> Iterable[Problem]:
+    for name, row in sorted(views.notifications.rows.items()):
+        if row.failing:
+            given_up = f"; {row.failed} event(s) given up" if row.failed else ""
+            yield Problem(
+                kind="notify_failing",
+                subject=name,
+                detail=f"deliveries failing since {iso(row.failing_since)}: {row.last_error}"
+                + given_up,
+                since=row.failing_since,
+            )

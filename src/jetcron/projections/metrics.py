@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from jetcron.domain.events import (
+    NotifyDelivered,
+    NotifyFailed,
     RunEvent,
     RunStarted,
     RunSucceeded,
@@ -13,6 +15,8 @@ from jetcron.domain.events import (
     is_final,
 )
 from jetcron.projections.state import Views
+
+_SETTING = {"success_within": "expect_success_within_s", "done_by": "expect_done_by"}
 
 
 class Metrics:
@@ -55,6 +59,18 @@ class Metrics:
         self.poison = Gauge(
             "jetcron_poison_events", "Events a projection could not fold", registry=r
         )
+        self.expectations = Gauge(
+            "jetcron_expectation_missed",
+            "1 while a schedule's expectation is missed (until a run succeeds)",
+            ["schedule", "kind"],
+            registry=r,
+        )
+        self.notifications = Counter(
+            "jetcron_notifications",
+            "Notification deliveries by notification and outcome (delivered, failed attempt)",
+            ["notification", "outcome"],
+            registry=r,
+        )
 
     def start(self) -> None:
         """Serve /metrics on the configured port."""
@@ -72,6 +88,10 @@ class Metrics:
             elif isinstance(event, RunStarted) and event.attempt == 1:
                 late = (stored.envelope.at - event.fire_time).total_seconds()
                 self.lateness.labels(event.name).observe(max(0.0, late))
+            elif isinstance(event, NotifyDelivered | NotifyFailed):
+                outcome = "delivered" if isinstance(event, NotifyDelivered) else "failed"
+                self.notifications.labels(event.name, outcome).inc()
+        self._expectations(views)
         counts: dict[str, int] = {}
         for row in views.schedules.rows.values():
             counts[row.state] = counts.get(row.state, 0) + 1
@@ -79,6 +99,15 @@ class Metrics:
             self.schedules.labels(state).set(counts.get(state, 0))
         self.position.set(views.position)
         self.poison.set(views.poison)
+
+    def _expectations(self, views: Views) -> None:
+        self.expectations.clear()  # why: a met expectation (or deleted schedule) must drop to absent
+        for row in views.schedules.rows.values():
+            for kind in ("success_within", "done_by"):
+                if kind in row.expectations:
+                    self.expectations.labels(row.name, kind).set(1)
+                elif getattr(row.definition, _SETTING[kind]) is not None:
+                    self.expectations.labels(row.name, kind).set(0)
 
     def set_lag(self, last_seq: int, position: int, executors: int) -> None:
         """Gauges that need a NATS round trip."""

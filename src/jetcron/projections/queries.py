@@ -193,7 +193,7 @@ FIRES_MAX = 10_000
 """Nominal fires one `fires`/`why` answer looks at, from the start of its window."""
 
 
-def _fates_in(
+def fates_in(
     views: Views, name: str, since: datetime, until: datetime, now: datetime
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
@@ -238,7 +238,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     from the schedule's creation if that is later)."""
     name = str(params.get("name", ""))
     since, until = _window(views, params, now, timedelta(days=1))
-    periods, told, covered = _fates_in(views, name, since, until, now)
+    periods, told, covered = fates_in(views, name, since, until, now)
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
     return {
@@ -247,7 +247,16 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
         "until": iso(until),
         "fires": [_fire_row(f, periods) for f in shown],
         "more": covered > since or len(told) > limit,
+        "expectations": expectations_of(views, name),
     }
+
+
+def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
+    """The schedule's expectations missed and not yet met, with the event that said so."""
+    row = schedules.get(views.schedules, name)
+    if row is None:
+        return []
+    return [{"kind": kind, **plain(miss)} for kind, miss in sorted(row.expectations.items())]
 
 
 def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
@@ -277,6 +286,20 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, since = _fates_in(views, name, since, until, now)
+    periods, told, since = fates_in(views, name, since, until, now)
     story = why.explain(told, periods, asked=asked, since=since)
-    return {"schedule": name, **plain(story)}
+    return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def notifications_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Every notification sink with its rules and delivery record (secrets left out)."""
+    out = []
+    for name, row in sorted(views.notifications.rows.items()):
+        data = plain(row)
+        data["notification"]["sink"].pop("secret", None)
+        data["signed"] = bool(row.notification.sink.secret)
+        data["name"] = name
+        data["sink"] = row.notification.sink.kind
+        data["where"] = row.notification.sink.where
+        out.append(data)
+    return out

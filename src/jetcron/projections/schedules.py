@@ -10,6 +10,8 @@ import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    ExpectationMet,
+    ExpectationMissed,
     FireMissed,
     FireSkipCancelled,
     FireSkipPlanned,
@@ -86,6 +88,22 @@ class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     last_failure_at: datetime | None = None
     skips: dict[str, str] = {}
     """Coming fires an operator skipped: ISO UTC fire time -> 'skipped by alice: reason'."""
+    last_success_run_id: str = ""
+    expect_since: datetime | None = None
+    """When the schedule's current expectations were set (its creation or the update)."""
+    expectations: dict[str, Missed] = {}
+    """Expectations missed and not yet met again, by kind (success_within, done_by)."""
+
+
+class Missed(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
+    """An expectation.missed not yet followed by its expectation.met."""
+
+    deadline: datetime
+    after: datetime
+    cause: str
+    detail: str = ""
+    missed_at: datetime | None = None
+    seq: int = 0
 
 
 class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
@@ -98,6 +116,10 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> row of a deleted incarnation (late run events still land here)."""
     marks: dict[str, int] = {}
     """run_id -> rank of that run (attempt * 4 + phase, see runs) or ENDED; outcomes count once."""
+    expecting: dict[str, None] = {}
+    """Names of live schedules with an expectation set (the leader checks these every second).
+
+    why a dict, not a set: fold order, so live and rebuilt views serialise the same."""
 
 
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:
@@ -151,6 +173,7 @@ def _live(view: SchedulesView, event: ScheduleEvent) -> ScheduleRow | None:
 
 def _retire(view: SchedulesView, row: ScheduleRow) -> None:
     row.state = "deleted"
+    view.expecting.pop(row.name, None)
     del view.rows[row.name]
     del view.ids[row.schedule_id]
     view.deleted[row.schedule_id] = row
@@ -179,17 +202,41 @@ def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent
         created_by=env.actor,
         updated_at=env.at,
         updated_by=env.actor,
+        expect_since=env.at,
     )
     view.ids[event.schedule_id] = event.name
+    _index(view, event.name, event.definition)
 
 
 def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent) -> None:
     row = _live(view, event)
     if row is not None:
         _touch(row, event, stored)
+        old, new = _expectations(row.definition), _expectations(event.definition)
+        if old != new:
+            row.expect_since = stored.envelope.at
+            # why: a miss of a rule that changed (or is gone) is no longer the operator's problem
+            for kind, before, after in zip(_KINDS, old, new, strict=True):
+                if before != after:
+                    row.expectations.pop(kind, None)
         row.definition = event.definition
+        _index(view, row.name, event.definition)
         if row.state == "completed":
             row.state = "active"
+
+
+_KINDS = ("success_within", "done_by")
+
+
+def _index(view: SchedulesView, name: str, d: ScheduleDefinition) -> None:
+    if any(v is not None for v in _expectations(d)):
+        view.expecting[name] = None
+    else:
+        view.expecting.pop(name, None)
+
+
+def _expectations(d: ScheduleDefinition) -> tuple[float | None, str | None]:
+    return d.expect_success_within_s, d.expect_done_by
 
 
 def _on_paused(view: SchedulesView, event: SchedulePaused, stored: StoredEvent) -> None:
@@ -310,6 +357,7 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
         row.consecutive_failures = 0
         row.failing_since = None
         row.last_success_at = at
+        row.last_success_run_id = event.run_id
     elif status in FAILED_STATUSES:
         row.runs_failed += 1
         if row.consecutive_failures == 0:
@@ -334,6 +382,27 @@ def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> Non
         _ended(view, event, stored.envelope.at, OUTCOMES[type(event)])
 
 
+def _on_expectation_missed(
+    view: SchedulesView, event: ExpectationMissed, stored: StoredEvent
+) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is not None and event.kind not in row.expectations:
+        row.expectations[event.kind] = Missed(
+            deadline=event.deadline,
+            after=event.after,
+            cause=event.cause,
+            detail=event.detail,
+            missed_at=stored.envelope.at,
+            seq=stored.seq,
+        )
+
+
+def _on_expectation_met(view: SchedulesView, event: ExpectationMet, stored: StoredEvent) -> None:
+    row = by_id(view, event.schedule_id)
+    if row is not None:
+        row.expectations.pop(event.kind, None)
+
+
 Handler = Callable[[SchedulesView, Any, StoredEvent], None]
 HANDLERS: dict[type, Handler] = {
     ScheduleCreated: _on_created,
@@ -354,5 +423,7 @@ HANDLERS: dict[type, Handler] = {
     RunTimedOut: _on_result,
     RunCancelled: _on_result,
     RunLost: _on_result,
+    ExpectationMissed: _on_expectation_missed,
+    ExpectationMet: _on_expectation_met,
 }
 """Event type -> fold step; the container routes events through this table."""

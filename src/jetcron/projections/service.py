@@ -15,24 +15,30 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import ServiceConfig
 
-from jetcron import __version__, subjects
+from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.events import UnknownEvent
+from jetcron.domain.events import Envelope, UnknownEvent, event_type
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
-from jetcron.log.follow import FollowHealth, iso, supervise
+from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog
-from jetcron.projections import health, queries
+from jetcron.projections import expectations, health, hosts, queries
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
 
 log = logging.getLogger(__name__)
 SNAPSHOT_OBJECT = "views"
+EXPECT_EVERY_S = 1.0
+"""How often the leader checks expectations."""
+EXPECT_ACTOR = "system:expectations"
+HOSTS_EVERY = 5
+"""Expectation rounds between two looks at the executors' heartbeats."""
+HOSTS_ACTOR = "system:heartbeats"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
 QUERIES: dict[str, Query] = {
@@ -46,6 +52,7 @@ QUERIES: dict[str, Query] = {
     "ledger": queries.ledger_of,
     "fires": queries.fires_of,
     "why": queries.why_of,
+    "notifications": queries.notifications_of,
 }
 _encoder = msgspec.json.Encoder()
 
@@ -86,6 +93,7 @@ class ProjectionService:
         service = await self._serve()
         follow = asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
         gauges = asyncio.ensure_future(self._update_gauges(stop))
+        expect = asyncio.ensure_future(self._expectations(stop))
         if self.metrics:
             self.metrics.start()
         if ready is not None:
@@ -95,6 +103,7 @@ class ProjectionService:
         finally:
             follow.cancel()
             gauges.cancel()
+            expect.cancel()
             try:
                 await service.stop()
             except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
@@ -150,6 +159,48 @@ class ProjectionService:
             except Exception as err:  # noqa: BLE001 - metrics must never take the service down
                 log.debug("metrics gauges: %s", err)
             await asyncio.sleep(5)
+
+    async def _expectations(self, stop: asyncio.Event) -> None:
+        """On the leader, append what expectations are owed, every EXPECT_EVERY_S."""
+        rounds = 0
+        while not await rest(stop, EXPECT_EVERY_S):
+            if not self.lease.is_leader():
+                continue
+            rounds += 1
+            try:
+                await self.check_expectations()
+                if rounds % HOSTS_EVERY == 1:
+                    await self.check_hosts()
+            except Exception as err:  # noqa: BLE001 - the next round tries again (same msg ids)
+                log.warning("expectations not checked: %s", str(err) or type(err).__name__)
+
+    async def check_hosts(self) -> int:
+        """Append executor.offline/online where the heartbeats and the log disagree."""
+        from jetcron.log.heartbeats import list_executors
+
+        if await self.sync() != 0:
+            return 0
+        live = [e.name for e in await list_executors(self.nc)]
+        now = self.clock.now()
+        found = hosts.transitions(self.views.hosts, live)
+        for event, msg_id in found:
+            envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
+            await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
+            log.warning("executor %s: %s", event.name, event_type(event))
+        return len(found)
+
+    async def check_expectations(self) -> int:
+        """Append the expectation.missed/met events owed now; how many were decided."""
+        if await self.sync() != 0:
+            return 0  # why: a view behind the log could take a success for missing
+        now = self.clock.now()
+        verdicts = expectations.check(self.views, now)
+        for v in verdicts:
+            envelope = Envelope(id=ids.new_id(), at=now, actor=EXPECT_ACTOR, event=v)
+            subject = subjects.expectation(v.name)
+            await self.log.append(subject, [envelope], msg_id=expectations.msg_id(v))
+            log.warning("%s: %s %s (%s)", v.name, event_type(v), v.kind, _why(v))
+        return len(verdicts)
 
     def _undecodable(self, seq: int, unknown: UnknownEvent) -> None:
         record_undecodable(self.views, seq, unknown.type, unknown.problem)
@@ -348,3 +399,7 @@ class ProjectionService:
     def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         """The whole state, for `jetcron replay --verify`."""
         return {"position": views.position, "views": msgspec.to_builtins(views)}
+
+
+def _why(v: expectations.Verdict) -> str:
+    return getattr(v, "detail", "") or f"run {getattr(v, 'run_id', '')[:8]} succeeded"

@@ -12,15 +12,17 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.events import StoredEvent, event_type
-from jetcron.projections import audit, ledger, runs, schedules
+from jetcron.projections import audit, hosts, ledger, notifications, runs, schedules
 from jetcron.projections.audit import AuditView
+from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
+from jetcron.projections.notifications import NotificationsView
 from jetcron.projections.runs import RunsView
 from jetcron.projections.schedules import SchedulesView
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -48,6 +50,8 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     runs: RunsView = msgspec.field(default_factory=RunsView)
     ledger: LedgerView = msgspec.field(default_factory=LedgerView)
     audit: AuditView = msgspec.field(default_factory=AuditView)
+    notifications: NotificationsView = msgspec.field(default_factory=NotificationsView)
+    hosts: HostsView = msgspec.field(default_factory=HostsView)
 
 
 Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
@@ -60,6 +64,8 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         ("runs", runs.HANDLERS),
         ("ledger", ledger.HANDLERS),
         ("audit", audit.HANDLERS),
+        ("notifications", notifications.HANDLERS),
+        ("hosts", hosts.HANDLERS),
     )
     routes: dict[type, list[Route]] = {}
     for field, handlers in tables:

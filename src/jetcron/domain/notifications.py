@@ -1,0 +1,99 @@
+"""Notification sinks as an operator defines them: where to send, which events, for which schedules."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+
+import msgspec
+
+from jetcron.domain.errors import CommandRejected
+
+Kind = Literal[
+    "failure",
+    "timeout",
+    "lost",
+    "breaker_opened",
+    "breaker_closed",
+    "expectation_missed",
+    "expectation_met",
+    "executor_offline",
+    "executor_online",
+    "schedule_changed",
+    "test",
+]
+"""What a notification can be about (`--on`); `test` is `jetcron notify test` and always sent."""
+KINDS: tuple[str, ...] = tuple(k for k in get_args(Kind) if k != "test")
+DEFAULT_KINDS: tuple[str, ...] = (
+    "failure",
+    "timeout",
+    "lost",
+    "breaker_opened",
+    "expectation_missed",
+    "expectation_met",
+)
+"""The bad news and its resolution: what `notify add` subscribes to without `--on`."""
+SUBJECT_RE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+
+
+class Sink(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Exactly one of: a webhook URL (optionally signed), a local command, a NATS subject."""
+
+    webhook: str | None = None
+    secret: str = ""
+    """HMAC-SHA256 key of the webhook signature ('' : unsigned)."""
+    command: list[str] | None = None
+    """argv run on the scheduler leader's host with the JSON on stdin (no shell)."""
+    subject: str | None = None
+    timeout_s: float = 10.0
+
+    @property
+    def kind(self) -> str:
+        """webhook, command or subject."""
+        return "webhook" if self.webhook else "command" if self.command else "subject"
+
+    @property
+    def where(self) -> str:
+        """The destination, for listings (never the secret)."""
+        return self.webhook or " ".join(self.command or []) or self.subject or ""
+
+
+class Notification(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """A sink and its rules: event kinds, and schedules by name or tag (none: every schedule)."""
+
+    name: str
+    sink: Sink
+    on: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KINDS))
+    schedules: list[str] = []
+    tags: list[str] = []
+    window_s: float = 60.0
+    """Storms: at most one message per schedule per window; later events are grouped."""
+
+
+def validate_notification(n: Notification) -> Notification:
+    """The notification, or CommandRejected naming the first problem."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", n.name):
+        raise CommandRejected(
+            f"invalid notification name {n.name!r}: use 1-64 letters, digits, '_' or '-'"
+        )
+    s = n.sink
+    given = [x for x in (s.webhook, s.command, s.subject) if x]
+    if len(given) != 1:
+        raise CommandRejected("a notification needs exactly one of --webhook, --command, --subject")
+    if s.webhook is not None:
+        url = urlsplit(s.webhook)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise CommandRejected(f"invalid --webhook {s.webhook!r}: use an http(s):// URL")
+    if s.secret and s.webhook is None:
+        raise CommandRejected("--secret signs webhooks only")
+    if s.subject is not None and not SUBJECT_RE.fullmatch(s.subject):
+        raise CommandRejected(
+            f"invalid --subject {s.subject!r}: tokens of letters, digits, '_', '-'"
+        )
+    unknown = [k for k in n.on if k not in KINDS]
+    if unknown:
+        raise CommandRejected(f"unknown --on kind {unknown[0]!r}: use one of {', '.join(KINDS)}")
+    if s.timeout_s <= 0 or n.window_s < 0:
+        raise CommandRejected("timeout must be > 0 and the grouping window >= 0")
+    return n

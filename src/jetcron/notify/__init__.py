@@ -1,0 +1,1 @@
+"""Notifications: which events a sink wants, the message it gets, and the leader's delivery."""

@@ -1,0 +1,70 @@
+"""Sending one message to one sink: a webhook (urllib in a thread), a local command, a NATS subject."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.error
+import urllib.request
+
+from nats.aio.client import Client
+
+from jetcron.domain.notifications import Notification
+from jetcron.notify import rules
+
+
+class SendFailed(Exception):
+    """The sink did not take the message (the text says why); the caller retries later."""
+
+
+async def send(nc: Client, n: Notification, body: bytes, delivery: str, timestamp: int) -> None:
+    """Deliver `body` to the sink of `n`, or raise SendFailed."""
+    sink = n.sink
+    if sink.webhook:
+        headers = rules.headers(n, body, timestamp, delivery)
+        await asyncio.to_thread(_post, sink.webhook, body, headers, sink.timeout_s)
+    elif sink.command:
+        await _run(sink.command, body, sink.timeout_s)
+    elif sink.subject:
+        try:
+            await nc.publish(sink.subject, body, headers={rules.DELIVERY_HEADER: delivery})
+            await nc.flush(timeout=max(1, int(sink.timeout_s)))
+        except Exception as err:
+            raise SendFailed(
+                f"publish to {sink.subject}: {str(err) or type(err).__name__}"
+            ) from err
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only, validated
+            response.read()
+    except urllib.error.HTTPError as err:
+        raise SendFailed(f"HTTP {err.code} from {url}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        reason = getattr(err, "reason", err)
+        raise SendFailed(f"cannot POST to {url}: {reason}") from None
+
+
+async def _run(argv: list[str], body: bytes, timeout: float) -> None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise SendFailed(f"cannot start {argv[0]}: {err.strerror or err}") from None
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(body), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise SendFailed(f"{argv[0]} did not finish within {timeout:g}s") from None
+    if proc.returncode != 0:
+        last = (stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise SendFailed(f"{argv[0]} exited with code {proc.returncode} {last[0]}".strip())

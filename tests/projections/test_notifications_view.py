@@ -1,0 +1,49 @@
+"""The notifications view: sinks, delivered and given-up counts, failing until a delivery works;
+health reports a failing sink."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from projection_factory import History
+
+from jetcron.domain.events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotifyDelivered,
+    NotifyFailed,
+)
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.projections import health, queries, state
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+OPS = Notification(name="ops", sink=Sink(webhook="https://h/x", secret="k"))
+
+
+def failed(seq: int, final: bool = False) -> NotifyFailed:
+    return NotifyFailed(name="ops", event_seq=seq, kind="failure", error="HTTP 503", final=final)
+
+
+def test_failing_from_a_failed_attempt_until_a_delivery_and_given_up_counted() -> None:
+    h = History(start=T0)
+    h.add(NotificationAdded(name="ops", notification=OPS))
+    h.add(failed(7))
+    views = state.replay(h.events)
+    row = views.notifications.rows["ops"]
+    assert (row.failing, row.failed, row.last_error) == (True, 0, "HTTP 503")
+    [problem] = health.evaluate(views, now=h.now, executors_online={}).problems
+    assert (problem.kind, problem.subject) == ("notify_failing", "ops")
+    assert "HTTP 503" in problem.detail
+
+    h.add(failed(7, final=True))
+    h.add(NotifyDelivered(name="ops", event_seq=9, kind="failure", delivery_id="ops:9"))
+    views = state.replay(h.events)
+    row = views.notifications.rows["ops"]
+    assert (row.failing, row.failed, row.delivered) == (False, 1, 1)
+    assert health.evaluate(views, now=h.now, executors_online={}).healthy
+    [listed] = queries.notifications_of(views, {}, h.now)
+    assert (listed["sink"], listed["signed"], listed["where"]) == ("webhook", True, "https://h/x")
+    assert "secret" not in listed["notification"]["sink"]
+
+    h.add(NotificationRemoved(name="ops"))
+    assert state.replay(h.events).notifications.rows == {}
