@@ -5,7 +5,9 @@
 - `log` imports `domain` and leaves; never a component;
 - `scheduler`, `executors`, `projections`, `notify` import `domain`, `log` and leaves, never each other;
 - `auth` (roles, identity files, the server's auth config) imports leaves, `domain` and `log`;
-- only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`).
+- only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`);
+- `web` (the HTTP gateway) sits beside `cli/`: domain, log, projections' queries, the helpers,
+  `auth`; never `cli`, `service` or another component (only `cli` may start it).
 Imports inside functions count too. JetStream wire details live under `log/` only.
 """
 
@@ -21,7 +23,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jetcron"
 
 LEAVES = {"errors", "ids", "subjects", "clock"}
 COMPONENTS = {"scheduler", "executors", "projections", "notify"}
-TOP = {"service", "cli", "client", "connect", "server", "__main__"}
+TOP = {"service", "cli", "client", "connect", "server", "__main__", "web"}
+WEB_USES = LEAVES | {"domain", "log", "projections", "client", "connect", "server", "auth", "web"}
 DOMAIN_THIRD_PARTY = {"msgspec", "pytz", "croniter"}
 
 
@@ -47,6 +50,8 @@ def allowed(src: str, dst: str) -> bool:
         return dst in LEAVES | {"domain", "log"}
     if src == "auth":
         return dst in LEAVES | {"domain", "log"}
+    if src == "web":
+        return dst in WEB_USES
     if src in {"client", "connect", "server"}:
         return dst in LEAVES | {"domain", "log", "client", "connect", "server", "auth"}
     return dst != "cli" or src in {"cli", "__main__"}
@@ -105,6 +110,9 @@ def test_the_tree_keeps_the_import_rules() -> None:
         ("executors/bad.py", "from jetcron import service\n", "executors may not import service"),
         ("projections/bad.py", "from ..executors import agent\n", "projections may not import"),
         ("subjects.py", "from jetcron.domain import events\n", "subjects may not import domain"),
+        ("web/bad.py", "from jetcron.cli.common import ask_view\n", "web may not import cli"),
+        ("web/bad.py", "from jetcron.scheduler import decider\n", "web may not import scheduler"),
+        ("projections/bad.py", "from jetcron.web import app\n", "projections may not import web"),
     ],
 )
 def test_a_broken_rule_is_reported(tmp_path: Path, module: str, source: str, problem: str) -> None:

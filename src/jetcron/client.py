@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from jetcron import subjects
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.requests import request, service_error, stale_of
 
@@ -38,6 +38,8 @@ async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0)
         return reply
     if reply.code == "not_found":
         raise ScheduleNotFound(command.name)
+    if reply.code == "stale":
+        raise VersionMismatch(reply.error)
     if reply.code in ("rejected", "invalid"):
         raise CommandRejected(reply.error)
     raise InfrastructureError(reply.error)
@@ -67,3 +69,21 @@ async def query(
             raise InvalidInput(message)
         raise InfrastructureError(message)
     return msgspec.json.decode(msg.data)
+
+
+async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
+    """A run's captured output and an action's result, from the last of its events that has them."""
+    from jetcron.log.stream import EventLog
+
+    event_log = await EventLog(nc).open(create=False)
+    try:
+        events, _ = await event_log.load(subjects.run(schedule, run_id))
+    finally:
+        await event_log.close()
+    for stored in reversed(events):
+        captured = getattr(stored.event, "output", None)
+        if captured is not None:
+            out: dict[str, Any] = msgspec.to_builtins(captured)
+            result = getattr(stored.event, "result", None)
+            return out if result is None else dict(out, result=result)
+    return {}

@@ -22,8 +22,8 @@ from jetcron.domain.fields import (
     Field,
     ScheduleFields,
     check,
+    default_of,
     definition_of,
-    did_you_mean,
     patch_of,
 )
 from jetcron.errors import InvalidInput
@@ -42,7 +42,6 @@ CLEARS: dict[str, tuple[tuple[str, ...], str]] = {
     "no_end": (("end",), "Remove the end bound."),
 }
 """`update` flags that put fields back to their defaults: parameter -> (fields, help)."""
-UNRESETTABLE = ("spec", *JOB_KINDS)
 
 
 def flag(key: str) -> str:
@@ -125,12 +124,12 @@ def _resets(options: Mapping[str, Any]) -> list[str]:
         name = key.replace("-", "_")
         if name == "conditions":
             keys += CONDITIONS
-        elif name in UNRESETTABLE:
-            raise InvalidInput(f"--reset {key}: has no default; give a new one instead")
-        elif name not in FIELDS:
-            raise InvalidInput(f"--reset {key}: no such field{did_you_mean(name, FIELDS)}")
-        else:
-            keys.append(name)
+            continue
+        try:
+            default_of(name)
+        except InvalidField as err:
+            raise InvalidInput(f"--reset {key}: {err.problem}") from None
+        keys.append(name)
     return keys
 
 

@@ -267,31 +267,10 @@ def runs_cancel(
 
 async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The run (resolved from a prefix) and its output, read from the run's events in the log."""
-    from jetcron.client import query
+    from jetcron.client import query, run_output
 
     row: dict[str, Any] = await query(nc, "run", {"run_id": ref})
-    return row, await output_of(nc, row["schedule"], row["run_id"])
-
-
-async def output_of(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
-    """Captured output and an action's result, from the last event of the run that has them."""
-    import msgspec
-
-    from jetcron import subjects
-    from jetcron.log.stream import EventLog
-
-    event_log = await EventLog(nc).open(create=False)
-    try:
-        events, _ = await event_log.load(subjects.run(schedule, run_id))
-    finally:
-        await event_log.close()
-    for stored in reversed(events):
-        captured = getattr(stored.event, "output", None)
-        if captured is not None:
-            out: dict[str, Any] = msgspec.to_builtins(captured)
-            result = getattr(stored.event, "result", None)
-            return out if result is None else dict(out, result=result)
-    return {}
+    return row, await run_output(nc, row["schedule"], row["run_id"])
 
 
 # -- runs follow ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
 import typer
 from nats.aio.client import Client
 from rich.console import Console
@@ -61,6 +62,7 @@ async def _serve_and_execute(
     journal_dir: Path | None = None,
     executor_opts: ConnectOptions | None = None,
     trusted: list[str] | None = None,
+    web_socket: socket.socket | None = None,
 ) -> None:
     """The scheduler service (and an executor, on its own connection if `executor_opts`)."""
     stop, force = asyncio.Event(), asyncio.Event()
@@ -96,6 +98,8 @@ async def _serve_and_execute(
                         trusted_schedulers=trusted or [],
                     )  # fmt: skip
                 )
+            if web_socket is not None:
+                tg.create_task(_web(opts, web_socket, stop))
             if not quiet:
                 tg.create_task(_echo_runs(nc, stop))
                 url = opts.urls()[0]
@@ -116,6 +120,28 @@ async def _connected(opts: ConnectOptions, stop: asyncio.Event) -> Client | None
     """A persistent connection (reconnecting forever), or None if stopped first."""
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())} ({opts.name})")
     return await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
+
+
+def _web_socket(port: int) -> socket.socket | None:
+    """The console's socket on 127.0.0.1:port; None (said on stderr) if off or the port is taken."""
+    if port == 0:
+        return None
+    from jetcron.web.serve import listen
+
+    try:
+        return listen("127.0.0.1", port)
+    except InvalidInput as err:
+        # why: the console is a convenience of `up`; a second `up` or a busy port must not stop the rest
+        out.print(f"web console not started: {err} (use --http-port)", highlight=False)
+        return None
+
+
+async def _web(opts: ConnectOptions, sock: socket.socket, stop: asyncio.Event) -> None:
+    from jetcron.web.serve import gateway_for, serve, url_of
+
+    gateway = gateway_for(msgspec.structs.replace(opts, name="jetcron-web"), "127.0.0.1", None)
+    out.print(f"web console and API on {url_of(sock)}", highlight=False)
+    await serve(gateway, sock, stop)
 
 
 async def _first_or_none(aw: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
@@ -259,6 +285,9 @@ def up(
         help="Users with roles and TLS: the embedded server requires both (a local CA and the "
         "identities are made in DATA_DIR/auth on first use; once secured, `up` stays so).",
     ),
+    http_port: int = typer.Option(
+        8080, "--http-port", help="Serve the web console and API on 127.0.0.1:PORT (0: off)."
+    ),
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     config = service.ServiceConfig(
@@ -277,10 +306,18 @@ def up(
         else:
             server = stack.enter_context(_embedded_nats(data_dir, port))
             opts, executor_opts = ConnectOptions(servers=server, name="jetcron-up"), None
+        web_socket = _web_socket(0 if trusted else http_port)
+        if trusted and http_port:
+            # why: a token-less console would let anyone on this host act without a NATS identity
+            out.print(
+                "web console not started under --secure: run `jetcron web --token-file F` "
+                "with the operator's identity (NATS_CREDS, NATS_CA)",
+                highlight=False,
+            )
         asyncio.run(
             _serve_and_execute(
                 opts, config, executor_name, allow_shell, quiet=False, journal_dir=journal,
-                executor_opts=executor_opts, trusted=trusted,
+                executor_opts=executor_opts, trusted=trusted, web_socket=web_socket,
             )  # fmt: skip
         )
     out.print("jetcron stopped")

@@ -96,6 +96,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jetcron.cli.auth:app",
         "Users with roles (nkeys) and the nats-server config that enforces them.",
     ),
+    "web": (
+        "jetcron.cli.web:web",
+        "Serve the HTTP API (/api/v1) and the web console, a gateway onto NATS.",
+    ),
 }
 """Command name -> (module:attribute, summary), in the order help lists them. The summary is
 the first line of the command's own help (a test keeps them equal), shown by `jetcron --help`

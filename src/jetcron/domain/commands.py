@@ -21,6 +21,8 @@ class Command(
     at: datetime
     actor: str
     reason: str = ""
+    expected_version: int | None = None
+    """Apply only if the schedule is at this version (HTTP If-Match); else VersionMismatch."""
 
 
 class CreateSchedule(Command, frozen=True, kw_only=True, tag="create"):
@@ -89,7 +91,7 @@ AnyCommand = (
 command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
-ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error"]
+ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error", "stale"]
 
 
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

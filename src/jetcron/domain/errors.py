@@ -39,6 +39,10 @@ class ScheduleNotFound(CommandRejected, LookupError):
         super().__init__(f"schedule {name!r} not found")
 
 
+class VersionMismatch(CommandRejected):
+    """A command said which version it expects (HTTP If-Match) and the schedule is at another."""
+
+
 class InvalidField(InvalidInput):
     """A schedule field (as an operator writes it) with a value it cannot take."""
 

@@ -239,6 +239,8 @@ FIELDS: dict[str, Field] = _table()
 """Every field by key, in the order export writes them."""
 JOB_KINDS = ("command", "shell", "action")
 """A job runs exactly one of these."""
+UNRESETTABLE = ("spec", *JOB_KINDS)
+"""Fields without a default: a patch gives a new value instead of resetting them."""
 _EMPTY: dict[str, Any] = {"conditions": Conditions()}
 """Parts of a definition that may be None, read as their defaults."""
 
@@ -252,6 +254,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def renamed(key: str) -> list[str]:
     """The fields that hold what a definition-shaped key held: `retry` -> [`retries`, ...]."""
     return [f.key for f in FIELDS.values() if f.at[0] == key]
+
+
+def default_of(key: str) -> Any:
+    """The value that resets field `key`; InvalidField if there is no such field or no default."""
+    if key not in FIELDS:
+        raise InvalidField(key, f"no such field{did_you_mean(key, FIELDS)}")
+    if key in UNRESETTABLE:
+        raise InvalidField(key, "has no default; give a new one instead")
+    return FIELDS[key].default
 
 
 def check(key: str, value: Any) -> Any:

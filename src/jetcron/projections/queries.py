@@ -123,12 +123,31 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
         since=_since(params),
         limit=limit + 1,
         offset=offset,
+        before=_before(params),
     )
+    more = len(rows) > limit
     return {
         "runs": [plain(r) for r in rows[:limit]],
-        "more": len(rows) > limit,
-        "next_offset": offset + limit if len(rows) > limit else None,
+        "more": more,
+        "next_offset": offset + limit if more else None,
+        "next_before": _cursor(rows[limit - 1]) if more else None,
     }
+
+
+def _cursor(row: runs.RunRow) -> list[str]:
+    fire_time, key = runs.order_key(row)
+    return [iso(fire_time) or "", key]
+
+
+def _before(params: dict[str, Any]) -> tuple[datetime, str] | None:
+    """The `before` cursor ([fire time, run id] of the last row of a page), or None."""
+    cursor = params.get("before")
+    if not cursor:
+        return None
+    when = _since({"t": cursor[0]}, "t") if isinstance(cursor, list) and len(cursor) == 2 else None
+    if when is None:
+        raise InvalidInput("invalid cursor: give `next_before` of the previous page")
+    return when, str(cursor[1])
 
 
 def _ever_existed(views: Views, name: str) -> bool:

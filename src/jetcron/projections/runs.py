@@ -121,8 +121,12 @@ def query(
     since: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
+    before: tuple[datetime, str] | None = None,
 ) -> list[RunRow]:
-    """Runs newest first by fire time, filtered by schedule name, status(es) and fire time."""
+    """Runs newest first by fire time, filtered by schedule name, status(es) and fire time.
+
+    `before` (a row's `order_key`) starts after that row: a cursor that new runs cannot shift.
+    """
     rows: Iterable[RunRow]
     if schedule is None:
         rows = view.rows.values()
@@ -133,11 +137,14 @@ def query(
         rows = (r for r in rows if r.status in wanted)
     if since is not None:
         rows = (r for r in rows if r.fire_time >= since)
-    return heapq.nlargest(offset + limit, rows, key=_fire_time)[offset:]
+    if before is not None:
+        rows = (r for r in rows if order_key(r) < before)
+    return heapq.nlargest(offset + limit, rows, key=order_key)[offset:]
 
 
-def _fire_time(row: RunRow) -> datetime:
-    return row.fire_time
+def order_key(row: RunRow) -> tuple[datetime, str]:
+    """Where a run sorts (newest first): its fire time, then its id (runs of one fire differ)."""
+    return row.fire_time, row.run_id or row.fire_id
 
 
 def _new_row(view: RunsView, event: FireEvent, key: str, run_id: str, status: RunStatus) -> RunRow:

@@ -23,7 +23,7 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.definition import ScheduleDefinition, apply_patch, changed_fields
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.domain.events import (
     AnyEvent,
     Event,
@@ -68,6 +68,7 @@ INITIAL = ScheduleState()
 
 def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
     """The events a command produces; [] if already satisfied; CommandRejected if invalid."""
+    _check_version(state, command)
     match command:
         case CreateSchedule():
             return _create(state, command)
@@ -145,6 +146,17 @@ def fold(events: Iterable[AnyEvent | Event], state: ScheduleState = INITIAL) -> 
     for event in events:
         state = evolve(state, event)
     return state
+
+
+def _check_version(state: ScheduleState, command: AnyCommand) -> None:
+    """VersionMismatch when the command expects another version of a live schedule."""
+    expected = command.expected_version
+    # why: an absent or deleted schedule is reported as not found by the command itself
+    if expected is not None and state.live and state.version != expected:
+        raise VersionMismatch(
+            f"schedule {state.name!r} is at version {state.version}, not {expected}: "
+            "someone changed it; reload and try again"
+        )
 
 
 def _existing(state: ScheduleState, name: str) -> ScheduleState:

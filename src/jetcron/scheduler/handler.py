@@ -13,7 +13,7 @@ from nats.aio.msg import Msg
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.commands import AnyCommand, CommandReply, command_decoder
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.domain.events import (
     Envelope,
     Event,
@@ -146,6 +146,8 @@ class CommandHandler:
             return CommandReply(ok=True, events=await self.handle(command, note))
         except ScheduleNotFound as err:
             return CommandReply(ok=False, code="not_found", error=str(err))
+        except VersionMismatch as err:
+            return CommandReply(ok=False, code="stale", error=str(err))
         except CommandRejected as err:
             return CommandReply(ok=False, code="rejected", error=str(err))
         except ConcurrencyConflict as err:

@@ -1,0 +1,54 @@
+"""`jetcron web`: the HTTP API and the web console (see jetcron.web)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import typer
+
+from jetcron.cli.common import CredsOpt, ServerOpt, echo, handle_errors
+
+HostOpt = typer.Option(
+    "127.0.0.1",
+    "--host",
+    help="Address to listen on; beyond localhost only with --token-file.",
+)
+TokenFileOpt = typer.Option(
+    None,
+    "--token-file",
+    metavar="FILE",
+    help="TOML file of users: [users.NAME] role = admin|operator|auditor, token = '…'.",
+)
+
+
+@handle_errors
+def web(
+    host: str = HostOpt,
+    port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    token_file: Path | None = TokenFileOpt,
+    server: str = ServerOpt,
+    creds: str | None = CredsOpt,
+) -> None:
+    """Serve the HTTP API (/api/v1) and the web console, a gateway onto NATS."""
+    from jetcron.cli import context
+    from jetcron.connect import ConnectOptions
+    from jetcron.web.serve import gateway_for, listen, serve, url_of
+
+    given = context.current()
+    options = ConnectOptions(
+        servers=server or given.server or "", creds=creds or given.creds, name="jetcron-web"
+    )
+    gateway = gateway_for(options, host, token_file)
+    sock = listen(host, port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        echo(f"jetcron web on {url_of(sock)} (API {url_of(sock)}/api/v1/docs). Ctrl-C stops.", err=True)
+        await serve(gateway, sock, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,94 @@
+"""/api/v1/runs: list (keyset cursor), get, output (JSON or a download), cancel."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from jetcron.domain.commands import CancelRun
+from jetcron.domain.events import RunStatus
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway, meta
+from jetcron.web.http import body, caller, gateway, json, reason_of, writer
+from jetcron.web.problems import Problem
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+Gw = Annotated[Gateway, Depends(gateway)]
+Reader = Annotated[User, Depends(caller)]
+Writer = Annotated[User, Depends(writer)]
+STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+def _cursor(before: list[str] | None) -> str | None:
+    if before is None:
+        return None
+    return base64.urlsafe_b64encode(msgspec.json.encode(before)).decode().rstrip("=")
+
+
+def _before(cursor: str | None) -> list[str] | None:
+    if not cursor:
+        return None
+    try:
+        before = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, msgspec.DecodeError):
+        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
+    if not isinstance(before, list):
+        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page")
+    return [str(v) for v in before]
+
+
+@router.get("", summary="Runs, newest first, a page at a time")
+async def list_runs(
+    gw: Gw,
+    _: Reader,
+    schedule: str | None = None,
+    status: Annotated[list[str] | None, Query(description=f"One of {', '.join(STATUSES)}")] = None,
+    since: Annotated[str | None, Query(description="Only runs fired at or after (ISO)")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Response:
+    for s in status or []:
+        if s not in STATUSES:
+            raise Problem(400, f"unknown status {s!r}: one of {', '.join(STATUSES)}")
+    params: dict[str, Any] = {"schedule": schedule, "status": status or None, "since": since}
+    page = await gw.ask("runs", dict(params, limit=limit, before=_before(cursor)))
+    return json({"runs": page["runs"], "next_cursor": _cursor(page.get("next_before"))})
+
+
+@router.get("/{run_id}", summary="One run (by id or a unique prefix)")
+async def get_run(run_id: str, gw: Gw, _: Reader) -> Response:
+    return json(await gw.run(run_id))
+
+
+@router.get("/{run_id}/output", summary="A run's output: JSON, or one stream as a download")
+async def output(
+    run_id: str,
+    gw: Gw,
+    _: Reader,
+    download: Annotated[
+        Literal["stdout", "stderr"] | None, Query(description="Send this stream as a text file")
+    ] = None,
+) -> Response:
+    row = await gw.run(run_id)
+    out = await gw.output(row)
+    if download is None:
+        return json(dict(out, run_id=row["run_id"], status=row["status"]))
+    filename = f"{row['schedule']}-{row['run_id'][:8]}.{download}.txt"
+    return Response(
+        out.get(download, ""),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/{run_id}/cancel", status_code=202, summary="Stop a run (its executor kills the job)")
+async def cancel(run_id: str, request: Request, gw: Gw, user: Writer) -> Response:
+    reason = reason_of(await body(request))
+    row = await gw.run(run_id)
+    await gw.send(CancelRun(**meta(row["schedule"], user, reason), run_id=row["run_id"]))
+    return json({"run_id": row["run_id"], "schedule": row["schedule"], "cancel": "requested"}, 202)

@@ -1,0 +1,194 @@
+"""/api/v1/schedules: list, get, create, patch, delete, pause, resume, trigger, next, fires, why."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from jetcron.domain.commands import (
+    CreateSchedule,
+    DeleteSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    TriggerSchedule,
+    UpdateSchedule,
+)
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.fields import ScheduleFields
+from jetcron.web import bodies
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway, meta
+from jetcron.web.http import body, caller, gateway, json, reason_of, writer
+from jetcron.web.problems import Problem
+from jetcron.web.timing import fire_rows, parse_stamp
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+Gw = Annotated[Gateway, Depends(gateway)]
+Reader = Annotated[User, Depends(caller)]
+Writer = Annotated[User, Depends(writer)]
+IfMatch = Annotated[str | None, Header(description='A schedule version ("3") from its ETag.')]
+FIELDS_SCHEMA = msgspec.json.schema(ScheduleFields)
+_BODY = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScheduleFields"}}}
+    }
+}
+_REASON = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
+            }
+        }
+    }
+}
+
+
+async def _one(gw: Gateway, name: str, status: int = 200, fires: int = 10) -> Response:
+    row: dict[str, Any] = await gw.ask("schedule", {"name": name, "fires": fires})
+    return json(row, status, {"ETag": bodies.etag(row["version"])})
+
+
+@router.get("", summary="Schedules, filtered, a page at a time (by name)")
+async def list_schedules(
+    gw: Gw,
+    _: Reader,
+    state: Annotated[str | None, Query(description="active, paused or completed")] = None,
+    tag: str | None = None,
+    target: str | None = None,
+    q: Annotated[str | None, Query(description="Text in name, spec, command, description")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Response:
+    rows: list[dict[str, Any]] = await gw.ask("schedules", {"state": state})
+    kept = (r for r in rows if bodies.matches(r, tag, target, q))
+    shown, next_cursor = bodies.page(kept, limit, cursor)
+    return json({"schedules": shown, "next_cursor": next_cursor})
+
+
+@router.post("", status_code=201, summary="Create a schedule", openapi_extra=_BODY)
+async def create(request: Request, gw: Gw, user: Writer) -> Response:
+    data = await body(request)
+    name, definition = bodies.new_schedule(data)
+    reason = reason_of({"reason": request.headers.get("x-reason", "")})
+    try:
+        await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
+    except CommandRejected as err:
+        raise Problem(409, str(err)) from None
+    response = await _one(gw, name, 201)
+    response.headers["Location"] = f"/api/v1/schedules/{name}"
+    return response
+
+
+@router.get("/{name}", summary="One schedule: definition, state, last runs, next fires")
+async def get_schedule(
+    name: str, gw: Gw, _: Reader, fires: Annotated[int, Query(ge=0, le=1000)] = 10
+) -> Response:
+    return await _one(gw, name, fires=fires)
+
+
+@router.patch(
+    "/{name}",
+    summary="Change fields (merge patch: null resets a field to its default)",
+    openapi_extra=_BODY,
+)
+async def patch(
+    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+) -> Response:
+    data = await body(request)
+    current = await gw.ask("schedule", {"name": name, "fires": 0})
+    version = bodies.if_match(if_match)
+    if version is not None and version != current["version"]:
+        raise Problem(412, f"schedule {name!r} is at version {current['version']}, not {version}")
+    change = bodies.patch(data, bodies.definition(current["definition"]))
+    reason = request.headers.get("x-reason", "")
+    await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
+    return await _one(gw, name)
+
+
+@router.delete("/{name}", status_code=204, summary="Delete a schedule (its history stays)")
+async def delete(
+    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+) -> Response:
+    version = bodies.if_match(if_match)
+    reason = request.headers.get("x-reason", "")
+    await gw.send(DeleteSchedule(**meta(name, user, reason, version)))
+    return Response(status_code=204)
+
+
+async def _lifecycle(
+    kind: type[PauseSchedule | ResumeSchedule], name: str, request: Request, gw: Gateway,
+    user: User, if_match: str | None,
+) -> Response:  # fmt: skip
+    reason = reason_of(await body(request))
+    await gw.send(kind(**meta(name, user, reason, bodies.if_match(if_match))))
+    return await _one(gw, name)
+
+
+@router.post("/{name}/pause", summary="Stop firing until resumed", openapi_extra=_REASON)
+async def pause(
+    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+) -> Response:
+    return await _lifecycle(PauseSchedule, name, request, gw, user, if_match)
+
+
+@router.post("/{name}/resume", summary="Resume (missed fires are not run)", openapi_extra=_REASON)
+async def resume(
+    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+) -> Response:
+    return await _lifecycle(ResumeSchedule, name, request, gw, user, if_match)
+
+
+@router.post(
+    "/{name}/trigger",
+    status_code=202,
+    summary="Run now, once (also while paused)",
+    openapi_extra=_REASON,
+)
+async def trigger(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    reason = reason_of(await body(request))
+    reply = await gw.send(TriggerSchedule(**meta(name, user, reason)))
+    event = reply.events[0].envelope.event
+    run_id = getattr(event, "run_id", "")
+    return json(
+        {"schedule": name, "run_id": run_id, "run": f"/api/v1/runs/{run_id}"},
+        202,
+        {"Location": f"/api/v1/runs/{run_id}"},
+    )
+
+
+@router.get("/{name}/next", summary="The next fire times, UTC and local, with DST notes")
+async def next_fires(
+    name: str, gw: Gw, _: Reader, n: Annotated[int, Query(ge=1, le=10_000)] = 10
+) -> Response:
+    row = await gw.ask("schedule", {"name": name, "fires": n})
+    d = row["definition"]
+    fires = [parse_stamp(f) for f in row.get("next_fires", [])[:n]]
+    return json({"schedule": name, "state": row["state"], "fires": fire_rows(fires, d["spec"], d.get("tz", "UTC"))})
+
+
+@router.get("/{name}/fires", summary="Every nominal fire in a window and what became of it")
+async def fires(
+    name: str,
+    gw: Gw,
+    _: Reader,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> Response:
+    return json(
+        await gw.ask("fires", {"name": name, "since": since, "until": until, "limit": limit})
+    )
+
+
+@router.get("/{name}/why", summary="The story of one fire, each sentence with its event")
+async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response:
+    return json(await gw.ask("why", {"name": name, "time": time}))
+
+
+@router.get("/{name}/audit", summary="Every change of this schedule: who, when, why, diff")
+async def schedule_audit(name: str, gw: Gw, _: Reader, since: str | None = None) -> Response:
+    return json(await gw.ask("audit", {"name": name, "since": since}))

@@ -1,0 +1,118 @@
+"""/api/v1: stats, health, status, audit, due, executors, preview, zones, whoami; probes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+import pytz
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from jetcron.domain.spec import parse_duration
+from jetcron.errors import JetcronError
+from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway
+from jetcron.web.http import caller, gateway, json
+from jetcron.web.problems import Problem
+from jetcron.web.timing import preview as preview_of
+
+router = APIRouter(prefix="/api/v1", tags=["views"])
+probes = APIRouter(tags=["probes"])
+Gw = Annotated[Gateway, Depends(gateway)]
+Reader = Annotated[User, Depends(caller)]
+
+
+def _seconds(text: str | None, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as err:
+        raise Problem(400, f"{name}: {err}") from None
+
+
+@router.get("/stats", summary="Run statistics per schedule, per executor and overall")
+async def stats(
+    gw: Gw,
+    _: Reader,
+    schedule: str | None = None,
+    window: Annotated[str | None, Query(description="Only runs fired within, e.g. 24h")] = None,
+) -> Response:
+    params: dict[str, Any] = {"schedule": schedule}
+    if (seconds := _seconds(window, "window")) is not None:
+        params["window_s"] = seconds
+    return json(await gw.ask("stats", params))
+
+
+@router.get("/health", summary="Problems: failing or stale schedules, offline executors")
+async def health(gw: Gw, _: Reader) -> Response:
+    return json(await gw.ask("health"))
+
+
+@router.get("/status", summary="The system at a glance: log, views, replicas, executors")
+async def status(gw: Gw, _: Reader) -> Response:
+    return json(await gw.ask("status"))
+
+
+@router.get("/audit", summary="Every change: when, who, why, and the diff")
+async def audit(gw: Gw, _: Reader, name: str | None = None, since: str | None = None) -> Response:
+    return json(await gw.ask("audit", {"name": name, "since": since}))
+
+
+@router.get("/due", summary="Upcoming fires across all active schedules, soonest first")
+async def due(
+    gw: Gw,
+    _: Reader,
+    within: Annotated[str, Query(description="Look this far ahead, e.g. 1h")] = "1h",
+    limit: Annotated[int, Query(ge=1, le=DUE_MAX)] = DUE_LIMIT,
+) -> Response:
+    return json(await gw.ask("due", {"within_s": _seconds(within, "within"), "limit": limit}))
+
+
+@router.get("/executors", summary="Executors online now (from their heartbeats)")
+async def executors(gw: Gw, _: Reader) -> Response:
+    return json(await gw.executors())
+
+
+@router.get("/preview", summary="Next fires of a spec in a zone, with DST notes (offline)")
+async def preview(
+    _: Reader,
+    spec: str,
+    tz: str = "UTC",
+    n: Annotated[int, Query(ge=1, le=1000)] = 10,
+    after: Annotated[str | None, Query(description="ISO; without offset: wall time in tz")] = None,
+) -> Response:
+    try:
+        return json(preview_of(spec, tz, n, after, datetime.now(UTC)))
+    except JetcronError as err:
+        raise Problem(422, str(err)) from None
+
+
+@router.get("/zones", summary="IANA time zone names (for a zone picker)")
+async def zones(_: Reader) -> Response:
+    return json(list(pytz.common_timezones))
+
+
+@router.get("/whoami", summary="The authenticated user and role")
+async def whoami(gw: Gw, user: Reader) -> Response:
+    return json(dict(msgspec.to_builtins(user), auth=gw.tokens.configured))
+
+
+@probes.get("/healthz", summary="Liveness: the gateway process answers")
+async def healthz() -> Response:
+    return json({"ok": True})
+
+
+@probes.get("/readyz", summary="Readiness: NATS connected and the query service answers")
+async def readyz(gw: Gw) -> Response:
+    if not gw.connected:
+        return json({"ready": False, "problem": "NATS unreachable"}, 503)
+    try:
+        await asyncio.wait_for(gw.ask("due", {"limit": 1, "within_s": 1}), 2.0)
+    except (JetcronError, TimeoutError) as err:
+        return json({"ready": False, "problem": str(err) or type(err).__name__}, 503)
+    return json({"ready": True})

@@ -1,0 +1,122 @@
+"""The ASGI app: the API routers, problem+json errors, OpenAPI and docs, the console."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from jetcron import __version__
+from jetcron.domain.fields import ScheduleFields
+from jetcron.errors import JetcronError
+from jetcron.web import api_runs, api_schedules, api_views, events
+from jetcron.web.gateway import Gateway
+from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
+
+STATIC = Path(str(files("jetcron.web") / "static"))
+OPENAPI_URL = "/api/v1/openapi.json"
+
+
+def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
+    """The app over a gateway; with `connect`, the gateway connects and closes with the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if connect:
+            await gateway.start()
+        try:
+            yield
+        finally:
+            if connect:
+                await gateway.stop()
+
+    app = FastAPI(
+        title="jetcron",
+        version=__version__,
+        description="The HTTP API of jetcron: the CLI's commands and queries over HTTP.",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # why: FastAPI's default docs load Swagger UI from a CDN; ours is local
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    for router in (api_schedules.router, api_runs.router, api_views.router, events.router):
+        app.include_router(router)
+    app.include_router(api_views.probes)
+    _errors(app)
+    _openapi(app)
+    _pages(app)
+    return app
+
+
+def _problem(request: Request, problem: Problem) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    return JSONResponse(
+        problem.body(request.url.path), problem.status, headers, media_type=MEDIA_TYPE
+    )
+
+
+def _errors(app: FastAPI) -> None:
+    async def on_problem(request: Request, err: Exception) -> Response:
+        assert isinstance(err, Problem)
+        return _problem(request, err)
+
+    async def on_jetcron(request: Request, err: Exception) -> Response:
+        assert isinstance(err, JetcronError)
+        return _problem(request, problem_of(err))
+
+    async def on_invalid(request: Request, err: Exception) -> Response:
+        assert isinstance(err, RequestValidationError)
+        first: dict[str, Any] = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return _problem(request, Problem(400, f"{where}: {first.get('msg', 'invalid')}"))
+
+    async def on_http(request: Request, err: Exception) -> Response:
+        assert isinstance(err, HTTPException)
+        return _problem(request, Problem(err.status_code, str(err.detail)))
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(JetcronError, on_jetcron)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(HTTPException, on_http)
+
+
+def _openapi(app: FastAPI) -> None:
+    """The generated document plus the schedule fields' schema (from the one fields table)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = plain()
+            _, components = msgspec.json.schema_components(
+                [ScheduleFields], ref_template="#/components/schemas/{name}"
+            )
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            doc["security"] = [{"bearer": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _pages(app: FastAPI) -> None:
+    """The console (a single page) and the API docs page, from the package's own files."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return FileResponse(STATIC / "docs.html")
+
+    @app.get("/", include_in_schema=False)
+    async def console() -> Response:
+        return FileResponse(STATIC / "index.html")

@@ -1,0 +1,96 @@
+"""Who is asking: bearer tokens mapped to a user name and a role (admin, operator, auditor).
+
+The roles are those of jetcron's NATS security (admin, operator, auditor); this module is the
+one place that maps a token to them, so it can later map onto NATS identities instead.
+
+A token file is TOML (or JSON), one entry per user:
+
+    [users.alice]
+    role = "admin"
+    token = "…"                # or token_sha256 = "<hex>", so the file holds no secret
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from jetcron.errors import InvalidInput
+
+Role = Literal["admin", "operator", "auditor"]
+WRITERS: frozenset[str] = frozenset({"admin", "operator"})
+"""Roles that may change schedules and runs; an auditor only reads."""
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    """An authenticated caller: its name is the actor of every change it makes."""
+
+    name: str
+    role: Role
+
+    @property
+    def can_write(self) -> bool:
+        """May create, change, trigger, pause, delete, cancel."""
+        return self.role in WRITERS
+
+
+class _Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    role: Role
+    token: str | None = None
+    token_sha256: str | None = None
+
+
+class _File(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    users: dict[str, _Entry] = {}
+
+
+def digest(token: str) -> str:
+    """The SHA-256 hex digest a token file may hold instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    """Token digests -> users; empty when no token file is configured (localhost only)."""
+
+    def __init__(self, users: dict[str, tuple[str, Role]] | None = None) -> None:
+        self._by_digest = {d: User(name=n, role=r) for d, (n, r) in (users or {}).items()}
+
+    @property
+    def configured(self) -> bool:
+        """Whether any token exists (the gateway may then bind beyond localhost)."""
+        return bool(self._by_digest)
+
+    def user(self, token: str) -> User | None:
+        """The user of a bearer token, or None (compared in constant time)."""
+        wanted = digest(token)
+        found = None
+        for known, user in self._by_digest.items():
+            if hmac.compare_digest(known, wanted):
+                found = user
+        return found
+
+
+def load_tokens(path: Path) -> Tokens:
+    """A token file (TOML or JSON); InvalidInput naming the file and the problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InvalidInput(f"--token-file {path}: {err.strerror or err}") from None
+    decode = msgspec.json.decode if path.suffix == ".json" else msgspec.toml.decode
+    try:
+        parsed = decode(raw, type=_File)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise InvalidInput(f"--token-file {path}: {err}") from None
+    users: dict[str, tuple[str, Role]] = {}
+    for name, entry in parsed.users.items():
+        if (entry.token is None) == (entry.token_sha256 is None):
+            raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256")
+        key = entry.token_sha256.lower() if entry.token_sha256 else digest(entry.token or "")
+        users[key] = (name, entry.role)
+    if not users:
+        raise InvalidInput(f"--token-file {path}: no users in it")
+    return Tokens(users)

@@ -1,0 +1,141 @@
+"""What HTTP bodies and headers say, as jetcron values: pure, checked with the CLI's rules.
+
+A schedule body has the fields of `jetcron.domain.fields` (the CLI's option names and units,
+the format `jetcron export` writes). PATCH is a JSON merge patch (RFC 7396) with the CLI's
+patch semantics: a field given replaces that field, `null` puts it back to its default
+(`schedule update --reset FIELD`), a field left out keeps its value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
+from jetcron.domain.errors import InvalidField
+from jetcron.domain.fields import (
+    JOB_KINDS,
+    ScheduleFields,
+    check,
+    default_of,
+    definition_of,
+    patch_of,
+)
+from jetcron.domain.validation import validate_definition, validate_name
+from jetcron.errors import InvalidInput
+from jetcron.web.problems import Problem, invalid
+
+NOTHING_TO_RUN = "nothing to run: give command (a list of arguments), shell or action"
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise Problem(400, "expected a JSON object of schedule fields")
+    return body
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Every field of the body checked (types, ranges, units); 422 naming the field."""
+    try:
+        return {key: check(key, value) for key, value in body.items()}
+    except InvalidField as err:
+        raise invalid(err) from None
+
+
+def new_schedule(body: Any) -> tuple[str, ScheduleDefinition]:
+    """(name, validated definition) of a POST body: its fields, defaults for the rest."""
+    values = dict(_object(body))
+    name = values.pop("name", None)
+    if not isinstance(name, str):
+        raise invalid(InvalidInput("name: a schedule name is required"))
+    fields = _fields(values)
+    if "spec" not in fields:
+        raise invalid(InvalidInput("spec: required"))
+    if not any(fields.get(k) is not None for k in JOB_KINDS):
+        raise invalid(InvalidInput(NOTHING_TO_RUN))
+    try:
+        validate_name(name)
+        return name, validate_definition(definition_of(ScheduleFields(**fields)))
+    except InvalidInput as err:
+        raise invalid(err) from None
+
+
+def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
+    """The patch of a PATCH body, checked against the definition it will change (422 if the
+    result would be invalid: the same rule the service applies)."""
+    values: dict[str, Any] = {}
+    try:
+        for key, value in _object(body).items():
+            values[key] = default_of(key) if value is None else check(key, value)
+        result = patch_of(values)
+        validate_definition(apply_patch(current, result))
+    except InvalidInput as err:
+        raise invalid(err) from None
+    return result
+
+
+def definition(data: dict[str, Any]) -> ScheduleDefinition:
+    """The definition inside a `schedule` query answer."""
+    return msgspec.convert(data, ScheduleDefinition)
+
+
+def if_match(header: str | None) -> int | None:
+    """The version an If-Match header asks for (our ETags are "<version>"); None for none or *."""
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(412, f"If-Match {header!r} is not an ETag of this API (a version like \"3\")")
+    return int(tag)
+
+
+def etag(version: int) -> str:
+    """The ETag of a schedule version."""
+    return f'"{version}"'
+
+
+# -- schedule listings ---------------------------------------------------------------------------
+
+
+def matches(row: dict[str, Any], tag: str | None, target: str | None, text: str | None) -> bool:
+    """Whether a schedule row passes the list filters (text: name, spec, command, description)."""
+    d = row.get("definition") or {}
+    if tag and tag not in (d.get("tags") or []):
+        return False
+    if target and row.get("target") != target:
+        return False
+    if text:
+        haystack = " ".join(
+            str(v) for v in (row["name"], row.get("spec"), row.get("command"), d.get("description"))
+        )
+        return text.lower() in haystack.lower()
+    return True
+
+
+def cursor_of(name: str) -> str:
+    """An opaque cursor: the name of the last schedule of a page."""
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def after_cursor(cursor: str | None) -> str | None:
+    """The name a cursor stands for; 400 for one this API did not make."""
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
+
+
+def page(
+    rows: Iterable[dict[str, Any]], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page by name (keyset: schedules created meanwhile never shift a later page)."""
+    after = after_cursor(cursor)
+    ordered = sorted((r for r in rows if after is None or r["name"] > after), key=lambda r: r["name"])
+    shown = ordered[:limit]
+    return shown, cursor_of(shown[-1]["name"]) if len(ordered) > limit else None

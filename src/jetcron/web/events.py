@@ -1,0 +1,118 @@
+"""/api/v1/events: server-sent events for fires, runs and schedule changes as they land in the log.
+
+Each SSE message is one stored event: `id` is its log sequence (a reconnecting EventSource
+sends it back as Last-Event-ID and continues right after it), `event` its type
+(`run.started`, `schedule.paused`, …), `data` the envelope as JSON. In log order, because it is
+a reader of the log (an ephemeral consumer through log/), not a second copy of anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import StreamingResponse
+
+from jetcron import subjects
+from jetcron.domain.events import StoredEvent
+from jetcron.log.follow import FollowHealth
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway
+from jetcron.web.http import caller, gateway
+from jetcron.web.problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["live"])
+KEEPALIVE_S = 15.0
+"""A comment line this often keeps proxies (and the browser) from closing an idle stream."""
+_encoder = msgspec.json.Encoder()
+
+
+def watched(schedule: str | None) -> list[str]:
+    """The log subjects an event stream reads (triggers are per target: filtered by name)."""
+    if schedule is None:
+        return [subjects.SCHEDULES, subjects.TRIGGERS, subjects.FIRES, subjects.RUNS]
+    return [
+        subjects.schedule(schedule),
+        subjects.TRIGGERS,
+        subjects.fire(schedule),
+        subjects.run(schedule, "*"),
+    ]
+
+
+def frame(stored: StoredEvent) -> bytes:
+    """One SSE message: id = log sequence, event = event type, data = the envelope as JSON."""
+    data = dict(msgspec.to_builtins(stored.envelope), seq=stored.seq, subject=stored.subject)
+    kind = str(stored.event.__struct_config__.tag)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (stored.seq, kind.encode(), _encoder.encode(data))
+
+
+async def stream(
+    gw: Gateway, schedule: str | None, start: int, keepalive: float = KEEPALIVE_S
+) -> AsyncIterator[bytes]:
+    """SSE bytes from log sequence `start` on, until the client goes away."""
+    event_log = await gw.event_log()
+    queue: asyncio.Queue[list[StoredEvent]] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        health = FollowHealth("sse")
+        async for batch in event_log.read(
+            from_seq=start, subjects=watched(schedule), follow=True, batch=500, health=health
+        ):
+            await queue.put(batch)
+
+    reader = asyncio.create_task(pump())
+    try:
+        yield b"retry: 2000\n: following the log\n\n"
+        while True:
+            try:
+                async with asyncio.timeout(keepalive):
+                    batch = await queue.get()
+            except TimeoutError:
+                if reader.done():
+                    reader.result()  # why: a reader that failed ends the stream; the client reconnects
+                yield b": keepalive\n\n"
+                continue
+            for stored in batch:
+                if schedule is None or getattr(stored.event, "name", None) == schedule:
+                    yield frame(stored)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+@router.get(
+    "/events",
+    summary="Server-sent events: fires, runs, schedule changes, in log order",
+    response_class=StreamingResponse,
+)
+async def events(
+    gw: Annotated[Gateway, Depends(gateway)],
+    _: Annotated[User, Depends(caller)],
+    schedule: str | None = None,
+    last_event_id: Annotated[str | None, Header(description="Continue after this sequence")] = None,
+    after: int | None = None,
+) -> StreamingResponse:
+    if schedule:
+        await gw.ask("schedule", {"name": schedule, "fires": 0})  # why: unknown → 404, not silence
+    start = _start(last_event_id, after) or (await (await gw.event_log()).last_seq()) + 1
+    return StreamingResponse(
+        stream(gw, schedule, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _start(last_event_id: str | None, after: int | None) -> int | None:
+    """The sequence to start at: after Last-Event-ID (or ?after=SEQ), else None (from now)."""
+    raw: Any = last_event_id if last_event_id is not None else after
+    if raw is None:
+        return None
+    try:
+        return int(raw) + 1
+    except ValueError:
+        raise Problem(400, f"Last-Event-ID {raw!r}: expected a log sequence number") from None

@@ -1,0 +1,97 @@
+"""The gateway's one NATS connection and the calls it makes: the CLI's commands and queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jetcron import client, ids
+from jetcron.connect import ConnectOptions, close, connect
+from jetcron.errors import InvalidInput
+from jetcron.log.heartbeats import ExecutorInfo, list_executors
+from jetcron.log.stream import EventLog
+from jetcron.web.auth import Tokens, User
+from jetcron.web.problems import not_found
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from jetcron.domain.commands import AnyCommand, CommandReply
+
+
+class Gateway:
+    """Holds the connection (reconnecting forever) and the log reader for live events."""
+
+    def __init__(self, options: ConnectOptions, tokens: Tokens, *, local_user: str) -> None:
+        self.options, self.tokens = options, tokens
+        self.local_user = local_user
+        """The actor of changes when no tokens are configured (bound to localhost only)."""
+        self._nc: Client | None = None
+        self._log: EventLog | None = None
+
+    async def start(self) -> None:
+        """Connect; waits for NATS like the services do."""
+        self._nc = await connect(self.options, persistent=True)
+
+    async def stop(self) -> None:
+        """Close the log reader and the connection."""
+        if self._log is not None:
+            await self._log.close()
+        if self._nc is not None:
+            await close(self._nc)
+
+    @property
+    def nc(self) -> Client:
+        """The connection (after start)."""
+        assert self._nc is not None, "Gateway.start() first"
+        return self._nc
+
+    @property
+    def connected(self) -> bool:
+        """Whether NATS is reachable right now."""
+        return self._nc is not None and self._nc.is_connected
+
+    async def event_log(self) -> EventLog:
+        """The log, opened on first use (an SSE stream reads it)."""
+        if self._log is None:
+            self._log = await EventLog(self.nc).open(create=False)
+        return self._log
+
+    async def ask(self, view: str, params: dict[str, Any] | None = None) -> Any:
+        """One query to the projection service, as `jetcron <view>` sends it."""
+        return await client.query(self.nc, view, params or {})
+
+    async def send(self, command: AnyCommand) -> CommandReply:
+        """One command to the scheduler service, as the CLI sends it."""
+        return await client.send_command(self.nc, command)
+
+    async def run(self, ref: str) -> dict[str, Any]:
+        """One run by id or unique prefix; 404 for an unknown one."""
+        try:
+            row: dict[str, Any] = await self.ask("run", {"run_id": ref})
+        except InvalidInput as err:
+            # why: the run query says "no run 'x'" as bad input (the CLI exits 2); HTTP says 404
+            if str(err).startswith("no run "):
+                raise not_found(str(err)) from None
+            raise
+        return row
+
+    async def output(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A run's captured output (stdout, stderr, an action's result)."""
+        return await client.run_output(self.nc, row["schedule"], row["run_id"])
+
+    async def executors(self) -> list[ExecutorInfo]:
+        """Executors online now (heartbeats)."""
+        return await list_executors(self.nc)
+
+
+def meta(name: str, user: User, reason: str = "", version: int | None = None) -> dict[str, Any]:
+    """The fields every command carries; the actor is the authenticated user."""
+    return {
+        "name": name,
+        "command_id": ids.new_id(),
+        "at": datetime.now(UTC),
+        "actor": user.name,
+        "reason": reason,
+        "expected_version": version,
+    }

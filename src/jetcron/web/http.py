@@ -1,0 +1,67 @@
+"""What every route shares: JSON answers, the caller, the gateway."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway
+from jetcron.web.problems import Problem
+
+_encoder = msgspec.json.Encoder()
+
+
+def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer encoded by msgspec (datetimes as ISO-8601, Structs as objects)."""
+    return Response(_encoder.encode(data), status, headers, media_type="application/json")
+
+
+def gateway(request: Request) -> Gateway:
+    """The app's gateway (one per process)."""
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+def caller(request: Request) -> User:
+    """The authenticated user: 401 without a (known) bearer token when tokens are configured."""
+    gw = gateway(request)
+    if not gw.tokens.configured:
+        # why: no tokens means the gateway is bound to localhost only (checked at start-up)
+        return User(name=gw.local_user, role="admin")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "a bearer token is required: send Authorization: Bearer <token>")
+    user = gw.tokens.user(token.strip())
+    if user is None:
+        raise Problem(401, "unknown token")
+    return user
+
+
+def writer(user: Annotated[User, Depends(caller)]) -> User:
+    """The caller, if it may change things: 403 for an auditor."""
+    if not user.can_write:
+        raise Problem(403, f"{user.name} is an {user.role}: read-only, changes need operator or admin")
+    return user
+
+
+async def body(request: Request) -> Any:
+    """The JSON body (an empty body is {}); 400 for malformed JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as err:
+        raise Problem(400, f"malformed JSON body: {err}") from None
+
+
+def reason_of(data: Any) -> str:
+    """The optional `reason` of an action body."""
+    reason = data.get("reason", "") if isinstance(data, dict) else ""
+    if not isinstance(reason, str):
+        raise Problem(422, "reason: expected a string")
+    return reason

@@ -1,0 +1,57 @@
+"""Fire times as the console shows them: UTC, local wall time in the zone, DST notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytz
+
+from jetcron.domain.spec import is_interval_like, next_fires, parse_spec, validate_tz, wall_to_utc
+from jetcron.errors import InvalidInput
+from jetcron.projections.fates import Window
+from jetcron.projections.queries import iso
+from jetcron.projections.why import dst_notes
+
+
+def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]:
+    """[{utc, local, tz, dst}]: `dst` says what DST did to that fire (the rules of `why`)."""
+    zone = pytz.timezone(tz)
+    window = Window(spec=spec, tz=tz)
+    return [
+        {
+            "utc": iso(f),
+            "local": f.astimezone(zone).replace(microsecond=0).isoformat(),
+            "tz": tz,
+            "dst": dst_notes(f, window),
+        }
+        for f in fires
+    ]
+
+
+def parse_time(text: str, tz: str) -> datetime:
+    """An ISO time; without an offset it is wall time in `tz` (the rule of preview --after)."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z") from None
+    return when if when.tzinfo else wall_to_utc(when, tz)
+
+
+def preview(spec: str, tz: str, n: int, after: str | None, now: datetime) -> dict[str, Any]:
+    """What `jetcron preview` shows, with DST notes: InvalidInput for a bad spec or zone."""
+    zone = validate_tz(tz)
+    parsed = parse_spec(spec, zone)
+    start = parse_time(after, zone) if after else now.astimezone(UTC)
+    return {
+        "spec": spec,
+        "tz": zone,
+        "kind": parsed.kind,
+        "interval_like": is_interval_like(parsed),
+        "fires": fire_rows(next_fires(spec, zone, start, n), spec, zone),
+    }
+
+
+def parse_stamp(text: str) -> datetime:
+    """An ISO-8601 UTC stamp from a query answer."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,245 @@
+"""The HTTP API against a real stack: every endpoint's happy path and its errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from webstack import Stack, cli, create, run_stack, until
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client() as client:
+        yield client
+
+
+def problem(response: httpx.Response, status: int) -> str:
+    """The detail of a problem+json answer, after checking its status and media type."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["instance"]
+    return str(body["detail"])
+
+
+def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
+    made = create(http, "api-life", tags=["tank"], target="default", description="lights on")
+    assert made.status_code == 201, made.text
+    assert made.headers["location"] == "/api/v1/schedules/api-life"
+    assert made.headers["etag"] == '"1"'
+    assert made.json()["state"] == "active" and made.json()["next_fire"]
+
+    got = http.get("/api/v1/schedules/api-life")
+    assert got.json()["definition"]["job"]["command"] == ["echo", "hello from api-life"]
+    assert got.headers["etag"] == '"1"'
+
+    changed = http.patch(
+        "/api/v1/schedules/api-life",
+        json={"spec": "*/5 * * * *", "retries": 2, "description": None},
+        headers={"If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] == '"2"'
+    d = changed.json()["definition"]
+    assert d["spec"] == "*/5 * * * *" and d["retry"]["max_attempts"] == 3
+    assert d["description"] == "" and d["tags"] == ["tank"]  # null resets, absent keeps
+
+    stale = http.patch("/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'})
+    assert "version 2, not 1" in problem(stale, 412)
+
+    paused = http.post("/api/v1/schedules/api-life/pause", json={"reason": "water change"})
+    assert paused.json()["state"] == "paused" and paused.json()["paused_reason"] == "water change"
+    assert http.post("/api/v1/schedules/api-life/resume").json()["state"] == "active"
+
+    nxt = http.get("/api/v1/schedules/api-life/next", params={"n": 3}).json()
+    assert len(nxt["fires"]) == 3 and nxt["fires"][0]["utc"].endswith("Z")
+
+    stale_delete = http.delete("/api/v1/schedules/api-life", headers={"If-Match": '"2"'})
+    problem(stale_delete, 412)
+    assert http.delete("/api/v1/schedules/api-life", headers={"If-Match": '"4"'}).status_code == 204
+    assert "not found" in problem(http.get("/api/v1/schedules/api-life"), 404)
+
+    audit = http.get("/api/v1/audit", params={"name": "api-life"}).json()
+    assert [e["type"] for e in audit][:2] == ["schedule.created", "schedule.updated"]
+    assert {e["actor"] for e in audit} == {"alice"}  # why: the actor is the token's user
+
+
+def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.Client) -> None:
+    bad = create(http, "api-bad", spec="61 * * * *")
+    said = cli(stack.nats_url, "schedule", "add", "api-bad", "61 * * * *", "--", "echo")
+    assert said.exit_code == 2
+    assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")
+    assert "did you mean 'retries'" in problem(create(http, "api-bad", retrys=2), 422)
+    assert "nothing to run" in problem(http.post("/api/v1/schedules", json={"name": "x", "spec": "@daily"}), 422)
+    assert "unknown time zone" in problem(create(http, "api-bad", tz="Mars/Olympus"), 422)
+    malformed = http.post("/api/v1/schedules", content=b"{nope", headers={"content-type": "application/json"})
+    assert "malformed JSON" in problem(malformed, 400)
+    assert create(http, "api-dup").status_code == 201
+    assert "already exists" in problem(create(http, "api-dup"), 409)
+    assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
+    assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
+    assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
+    assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
+    assert "no run" in problem(http.get("/api/v1/runs/ffffffff"), 404)
+    assert "not found" in problem(http.post("/api/v1/schedules/nope/pause"), 404)
+    assert "not found" in problem(http.get("/api/v1/schedules/nope/next"), 404)
+    assert "not found" in problem(http.get("/api/v1/runs", params={"schedule": "nope"}), 404)
+    assert "invalid cursor" in problem(http.get("/api/v1/runs", params={"cursor": "!!"}), 400)
+    assert problem(http.get("/api/v1/nothing-here"), 404)
+
+
+def test_tokens_and_roles(stack: Stack) -> None:
+    with stack.client(None) as anonymous:
+        assert "bearer token" in problem(anonymous.get("/api/v1/schedules"), 401)
+        assert anonymous.get("/healthz").status_code == 200  # why: load-balancer probes
+        assert anonymous.get("/api/v1/openapi.json").status_code == 200
+    with httpx.Client(base_url=stack.url, headers={"Authorization": "Bearer wrong"}) as wrong:
+        assert problem(wrong.get("/api/v1/schedules"), 401) == "unknown token"
+    with stack.client("aud") as auditor:
+        assert auditor.get("/api/v1/schedules").status_code == 200
+        assert "read-only" in problem(create(auditor, "api-aud"), 403)
+        assert auditor.get("/api/v1/whoami").json() == {"name": "aud", "role": "auditor", "auth": True}
+    with stack.client("olga") as operator:
+        assert create(operator, "api-olga").status_code == 201
+        assert operator.post("/api/v1/schedules/api-olga/pause").json()["state"] == "paused"
+
+
+def test_list_filters(http: httpx.Client) -> None:
+    create(http, "api-f-one", tags=["reef"], description="Feed the fish")
+    create(http, "api-f-two", target="pumps")
+    http.post("/api/v1/schedules/api-f-two/pause")
+
+    def names(**params: str) -> list[str]:
+        page = http.get("/api/v1/schedules", params=params).json()
+        return [r["name"] for r in page["schedules"] if r["name"].startswith("api-f-")]
+
+    assert names() == ["api-f-one", "api-f-two"]
+    assert names(tag="reef") == ["api-f-one"]
+    assert names(target="pumps") == ["api-f-two"]
+    assert names(q="fish") == ["api-f-one"]
+    assert names(state="paused") == ["api-f-two"]
+
+
+def test_schedule_paging_is_stable_under_concurrent_inserts(http: httpx.Client) -> None:
+    originals = [f"api-p-{i:02d}" for i in range(0, 20, 2)]
+    for name in originals:
+        create(http, name)
+    seen: list[str] = []
+    cursor = None
+    for round_ in range(20):
+        params = {"limit": 3, "q": "api-p-", **({"cursor": cursor} if cursor else {})}
+        page = http.get("/api/v1/schedules", params=params).json()
+        seen += [r["name"] for r in page["schedules"]]
+        # why: inserts on both sides of the cursor while paging, as another client would
+        create(http, f"api-p-{round_ * 2 + 1:02d}")
+        create(http, f"api-p-00{round_}")
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)), "a schedule was shown twice"
+    assert set(originals) <= set(seen), "a schedule was skipped"
+    assert seen == sorted(seen)
+
+
+def test_trigger_output_runs_and_cancel(http: httpx.Client) -> None:
+    create(http, "api-run")
+    triggered = http.post("/api/v1/schedules/api-run/trigger", json={"reason": "test"})
+    assert triggered.status_code == 202, triggered.text
+    run_id = triggered.json()["run_id"]
+    done = until(
+        lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "succeeded"
+    )
+    assert done["manual"] and done["triggered_by"] == "alice" and done["trigger_reason"] == "test"
+    assert http.get(f"/api/v1/runs/{run_id[:8]}").json()["run_id"] == run_id
+    out = http.get(f"/api/v1/runs/{run_id}/output").json()
+    assert out["stdout"] == "hello from api-run\n" and out["status"] == "succeeded"
+    download = http.get(f"/api/v1/runs/{run_id}/output", params={"download": "stdout"})
+    assert download.text == "hello from api-run\n"
+    assert download.headers["content-type"].startswith("text/plain")
+    assert "attachment" in download.headers["content-disposition"]
+    listed = http.get("/api/v1/runs", params={"schedule": "api-run"}).json()
+    assert [r["run_id"] for r in listed["runs"]] == [run_id] and listed["next_cursor"] is None
+    assert "already ended" in problem(http.post(f"/api/v1/runs/{run_id}/cancel"), 409)
+
+
+def test_cancel_a_running_run(http: httpx.Client) -> None:
+    create(http, "api-sleep", command=["sleep", "30"])
+    run_id = http.post("/api/v1/schedules/api-sleep/trigger").json()["run_id"]
+    until(lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "running")
+    answer = http.post(f"/api/v1/runs/{run_id}/cancel", json={"reason": "too slow"})
+    assert answer.status_code == 202
+    ended = until(
+        lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "cancelled"
+    )
+    assert "too slow" in ended["reason"]
+
+
+def test_run_paging_is_stable_under_concurrent_inserts(http: httpx.Client) -> None:
+    create(http, "api-rp")
+    first = [http.post("/api/v1/schedules/api-rp/trigger").json()["run_id"] for _ in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"schedule": "api-rp", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = http.get("/api/v1/runs", params=params).json()
+        seen += [r["run_id"] for r in page["runs"]]
+        http.post("/api/v1/schedules/api-rp/trigger")  # why: a newer run lands while paging
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) and set(first) <= set(seen)
+
+
+def test_views(http: httpx.Client) -> None:
+    create(http, "api-views", spec="*/10 * * * *")
+    assert {r["group"] for r in http.get("/api/v1/stats").json()} >= {"overall"}
+    assert "healthy" in http.get("/api/v1/health").json()
+    assert http.get("/api/v1/status").json()["stream"]["name"] == "JETCRON"
+    due = http.get("/api/v1/due", params={"within": "1h"}).json()
+    assert any(f["name"] == "api-views" for f in due["fires"])
+    assert problem(http.get("/api/v1/due", params={"within": "soon"}), 400).startswith("within:")
+    assert [e["name"] for e in http.get("/api/v1/executors").json()] == ["webhost"]
+    fires = http.get("/api/v1/schedules/api-views/fires").json()
+    assert fires["schedule"] == "api-views" and "fires" in fires
+    assert "sentences" in http.get("/api/v1/schedules/api-views/why").json()
+    assert http.get("/api/v1/schedules/api-views/audit").json()[0]["actor"] == "alice"
+    assert "Europe/Berlin" in http.get("/api/v1/zones").json()
+    assert http.get("/api/v1/whoami").json()["role"] == "admin"
+    assert http.get("/readyz").json() == {"ready": True}
+
+
+def test_preview_with_dst_notes(http: httpx.Client) -> None:
+    shown = http.get(
+        "/api/v1/preview",
+        params={"spec": "30 2 * * *", "tz": "Europe/Berlin", "n": 2, "after": "2026-03-28T12:00"},
+    ).json()
+    assert [f["utc"] for f in shown["fires"]] == ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"]
+    assert "does not exist" in shown["fires"][0]["dst"][0] and shown["fires"][1]["dst"] == []
+    said = cli("", "preview", "0 25 * * *")
+    bad = http.get("/api/v1/preview", params={"spec": "0 25 * * *"})
+    assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")
+
+
+def test_openapi_and_docs_are_served_without_a_cdn(http: httpx.Client) -> None:
+    doc = http.get("/api/v1/openapi.json").json()
+    assert "/api/v1/schedules/{name}" in doc["paths"]
+    assert "ScheduleFields" in doc["components"]["schemas"]
+    for page in ("/api/v1/docs", "/"):
+        html = http.get(page).text
+        assert "<html" in html and "cdn" not in html.lower() and "https://" not in html
+
+
+def test_binding_beyond_localhost_needs_tokens(tmp_path: Path) -> None:
+    said = cli("", "web", "--host", "0.0.0.0", "--port", "0")
+    assert said.exit_code == 2
+    assert said.stderr.count("\n") == 1 and "refusing to serve beyond localhost" in said.stderr

@@ -1,0 +1,125 @@
+"""A whole jetcron behind the HTTP gateway, for the web tests: nats-server, the scheduler
+service, an executor and `jetcron web` (real uvicorn on a free port), in one background thread.
+
+Module-scoped (one stack per test module) so the API tests share one start-up; each test
+uses its own schedule names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from typer.testing import CliRunner, Result
+
+from conftest import require_nats_server
+
+from jetcron import service
+from jetcron.cli.main import app
+from jetcron.connect import ConnectOptions
+from jetcron.executors.agent import Executor
+from jetcron.executors.config import ExecutorConfig
+from jetcron.server import NatsServer
+from jetcron.web.serve import gateway_for, listen, serve, url_of
+
+TOKENS = {"alice": ("admin", "tok-alice"), "olga": ("operator", "tok-olga"), "aud": ("auditor", "tok-aud")}
+
+
+def token_file(path: Path) -> Path:
+    """A token file with an admin, an operator and an auditor."""
+    lines = [f'[users.{n}]\nrole = "{r}"\ntoken = "{t}"\n' for n, (r, t) in TOKENS.items()]
+    path.write_text("\n".join(lines))
+    return path
+
+
+class Stack:
+    """The running stack: its URLs and an HTTP client per role."""
+
+    def __init__(self, url: str, nats_url: str) -> None:
+        self.url, self.nats_url = url, nats_url
+
+    def client(self, user: str | None = "alice") -> httpx.Client:
+        """An HTTP client that sends `user`'s token (None: no token)."""
+        headers = {"Authorization": f"Bearer {TOKENS[user][1]}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=15)
+
+
+def run_stack(tmp: Path, *, tokens: bool = True) -> Iterator[Stack]:
+    """Yield a Stack while everything runs; stop it all after."""
+    require_nats_server()
+    with NatsServer(data_dir=tmp / "nats") as server:
+        sock = listen("127.0.0.1", 0)
+        gateway = gateway_for(
+            ConnectOptions(servers=server.url, name="jetcron-web"),
+            "127.0.0.1",
+            token_file(tmp / "tokens.toml") if tokens else None,
+        )
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        stop: list[asyncio.Event] = []
+
+        async def main() -> None:
+            stop.append(asyncio.Event())
+            nc = await nats.connect(server.url)
+            up = asyncio.Event()
+            tasks = [asyncio.create_task(service.run(nc, stop=stop[0], ready=up))]
+            await up.wait()
+            config = ExecutorConfig(
+                name="webhost", targets=["webhost", "default"], allow_shell=True, ack_wait_s=5,
+                kill_grace_s=0.3, drain_timeout_s=0.5, journal_dir=str(tmp / "journal"),
+            )  # fmt: skip
+            tasks.append(asyncio.create_task(Executor(nc, config).run(stop[0])))
+            tasks.append(asyncio.create_task(serve(gateway, sock, stop[0])))
+            ready.set()
+            await asyncio.gather(*tasks)
+            await nc.close()
+
+        thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+        thread.start()
+        assert ready.wait(30)
+        stack = Stack(url_of(sock), server.url)
+        _wait_ready(stack)
+        yield stack
+        loop.call_soon_threadsafe(stop[0].set)
+        thread.join(20)
+        loop.close()
+
+
+def _wait_ready(stack: Stack) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(stack.url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the gateway did not become ready")
+
+
+def until(fetch: Any, done: Any, within: float = 15.0) -> Any:
+    """Call fetch() until done(result); the last result."""
+    deadline = time.monotonic() + within
+    while True:
+        result = fetch()
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, f"not reached in time: {result}"
+        time.sleep(0.1)
+
+
+def create(http: httpx.Client, name: str, **fields: Any) -> httpx.Response:
+    """POST a schedule: an echo every hour unless told otherwise."""
+    body = {"name": name, "spec": "0 * * * *", "command": ["echo", f"hello from {name}"], **fields}
+    return http.post("/api/v1/schedules", json=body)
+
+
+def cli(server: str, *args: str) -> Result:
+    """Run `jetcron ARGS` in-process (with --server SERVER when given)."""
+    return CliRunner().invoke(app, [*args, *(["--server", server] if server else [])])
