@@ -934,3 +934,23 @@ def test_a_one_off_at_its_own_start_is_accepted() -> None:
     when = AT + timedelta(hours=1)
     [event] = decide(INITIAL, create(spec=f"@at {when.isoformat()}", start=when))
     assert isinstance(event, ScheduleCreated) and event.definition.start == when
+
+
+@pytest.mark.parametrize(
+    ("when", "then"),
+    [
+        pytest.param(msgspec.structs.replace(pause(), expected_version=1), [paused(2)], id="version-matches"),
+        pytest.param(msgspec.structs.replace(pause(), expected_version=None), [paused(2)], id="no-version"),
+    ],
+)
+def test_expected_version_that_matches_is_applied(when: AnyCommand, then: list[Event]) -> None:
+    assert decide(fold([created()]), when) == then
+
+
+@pytest.mark.parametrize("when", [update(description="x"), pause(), delete(), trigger()])
+def test_a_stale_expected_version_is_refused(when: AnyCommand) -> None:
+    from jetcron.domain.errors import VersionMismatch
+
+    stale = msgspec.structs.replace(when, expected_version=1)
+    with pytest.raises(VersionMismatch, match="is at version 2, not 1"):
+        decide(fold([created(), paused(2, reason="r")]), stale)
