@@ -19,7 +19,6 @@ import nats
 from typer.testing import CliRunner, Result
 
 from conftest import require_nats_server
-
 from jetcron import service
 from jetcron.cli.main import app
 from jetcron.connect import ConnectOptions
