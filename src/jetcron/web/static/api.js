@@ -1,0 +1,87 @@
+// Talking to /api/v1: the bearer token (kept in this browser), problem+json errors, live events.
+const TOKEN_KEY = "jetcron.token";
+
+export const token = {
+  get: () => localStorage.getItem(TOKEN_KEY) || "",
+  set: (value) => localStorage.setItem(TOKEN_KEY, value),
+  clear: () => localStorage.removeItem(TOKEN_KEY),
+};
+
+/** An API error: the problem's detail is the same line the CLI prints. */
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+function headers(extra = {}) {
+  const value = token.get();
+  return value ? { Authorization: `Bearer ${value}`, ...extra } : extra;
+}
+
+/** fetch /api/v1<path>; the decoded JSON (null for 204), or an ApiError. */
+export async function api(path, { method = "GET", body, params, ifMatch } = {}) {
+  const query = params ? `?${new URLSearchParams(clean(params))}` : "";
+  const extra = body === undefined ? {} : { "Content-Type": "application/json" };
+  if (ifMatch !== undefined) extra["If-Match"] = `"${ifMatch}"`;
+  const res = await fetch(`/api/v1${path}${query}`, {
+    method, headers: headers(extra), body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(res.status, data.detail || res.statusText);
+  return data;
+}
+
+function clean(params) {
+  return Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
+}
+
+/**
+ * Follow /api/v1/events (server-sent events read with fetch, so the token goes in a header,
+ * never in a URL). Calls onEvent({id, type, data}) in log order; reconnects after the last id.
+ */
+export function follow(params, onEvent, onState = () => {}) {
+  const stop = new AbortController();
+  let last = null;
+  const run = async () => {
+    while (!stop.signal.aborted) {
+      try {
+        const query = new URLSearchParams(clean({ ...params, after: last }));
+        const res = await fetch(`/api/v1/events?${query}`, { headers: headers(), signal: stop.signal });
+        if (!res.ok) throw new ApiError(res.status, res.statusText);
+        onState(true);
+        await read(res.body, (message) => { last = message.id; onEvent(message); });
+      } catch (err) {
+        if (stop.signal.aborted) return;
+      }
+      onState(false);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+  run();
+  return () => stop.abort();
+}
+
+async function read(stream, onMessage) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const chunk = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const message = {};
+      for (const line of chunk.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const at = line.indexOf(": ");
+        if (at > 0) message[line.slice(0, at)] = line.slice(at + 2);
+      }
+      if (message.event) onMessage({ id: message.id, type: message.event, data: JSON.parse(message.data) });
+    }
+  }
+}

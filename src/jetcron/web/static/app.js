@@ -1,0 +1,66 @@
+// The console: a hash router over the pages, the login, and one confirmation dialog.
+import { api, ApiError, token } from "./api.js";
+import { el, errorBox, main } from "./dom.js";
+import { schedulesPage } from "./schedules.js";
+import { schedulePage } from "./schedule.js";
+import { formPage } from "./form.js";
+import { runPage, runsPage } from "./runs.js";
+import { executorsPage, healthPage } from "./system.js";
+
+const ROUTES = [
+  [/^#?\/?$/, () => schedulesPage()],
+  [/^#\/new$/, () => formPage(null)],
+  [/^#\/edit\/(.+)$/, (m) => formPage(decodeURIComponent(m[1]))],
+  [/^#\/s\/(.+)$/, (m) => schedulePage(decodeURIComponent(m[1]))],
+  [/^#\/runs$/, () => runsPage()],
+  [/^#\/run\/(.+)$/, (m) => runPage(decodeURIComponent(m[1]))],
+  [/^#\/health$/, () => healthPage()],
+  [/^#\/executors$/, () => executorsPage()],
+];
+
+let leave = null;
+
+function login(message) {
+  const input = el("input", { id: "token", type: "password", autocomplete: "current-password", required: true });
+  const form = el("form", { class: "card", onsubmit: (e) => { e.preventDefault(); token.set(input.value.trim()); start(); } },
+    el("h1", {}, "Sign in"),
+    el("p", {}, "Paste your API token (from the gateway's token file). It stays in this browser."),
+    message ? el("div", { class: "error" }, message) : "",
+    el("label", {}, "Token", input),
+    el("button", { class: "primary", type: "submit" }, "Sign in"));
+  main().replaceChildren(form);
+}
+
+async function route() {
+  if (leave) { leave(); leave = null; }
+  const hash = location.hash || "#/";
+  for (const [pattern, page] of ROUTES) {
+    const match = hash.match(pattern);
+    if (!match) continue;
+    try {
+      leave = (await page(match)) || null;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return login(err.message);
+      main().replaceChildren(errorBox(err));
+    }
+    return;
+  }
+  main().replaceChildren(el("p", {}, "No such page. ", el("a", { href: "#/" }, "Schedules")));
+}
+
+async function start() {
+  try {
+    const me = await api("/whoami");
+    const out = el("a", { href: "#/", onclick: () => { token.clear(); start(); } }, "sign out");
+    document.getElementById("who").replaceChildren(`${me.name} · ${me.role} `, me.auth ? out : "");
+    document.body.dataset.role = me.role;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
+    main().replaceChildren(errorBox(err));
+    return;
+  }
+  route();
+}
+
+window.addEventListener("hashchange", route);
+start();

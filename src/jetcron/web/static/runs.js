@@ -1,0 +1,107 @@
+// Runs: a filtered, live list, and one run with its output (search, download).
+import { api, follow, token } from "./api.js";
+import { badge, confirmAction, el, errorBox, local, main, seconds, table, utc } from "./dom.js";
+import { debounce } from "./schedules.js";
+
+const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped"];
+
+export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`)) {
+  return table([
+    ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, (r.run_id || "–").slice(0, 8)))],
+    ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
+    ["Fired", (r) => [el("div", {}, local(r.fire_time)), el("div", { class: "small" }, utc(r.fire_time))]],
+    ["Status", (r) => [badge(r.status), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
+    ["Took", (r) => seconds(r.duration_s)],
+    ["Note", (r) => el("span", { class: "small" }, r.error || r.reason || (r.manual ? `manual by ${r.triggered_by}` : ""))],
+  ], runs, { key: (r) => r.run_id, onRow });
+}
+
+export async function runsPage() {
+  const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule" });
+  const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s }, s || "any status")));
+  const live = el("span", {});
+  const holder = el("div", { id: "runs" });
+  const more = el("div", {});
+  main().replaceChildren(el("h1", {}, "Runs", live),
+    el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
+  let cursor = null;
+  const render = async (append = false) => {
+    try {
+      const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: 50, cursor: append ? cursor : null } });
+      cursor = page.next_cursor;
+      const shown = append ? [...(holder._runs || []), ...page.runs] : page.runs;
+      holder._runs = shown;
+      holder.replaceChildren(shown.length ? runsTable(shown) : el("p", {}, "No runs."));
+      more.replaceChildren(cursor ? el("button", { onclick: () => render(true) }, "More") : "");
+    } catch (err) {
+      holder.replaceChildren(errorBox(err));
+    }
+  };
+  schedule.addEventListener("input", debounce(() => render(), 300));
+  status.addEventListener("change", () => render());
+  await render();
+  return follow({}, (m) => m.type.startsWith("run.") && refresh(),
+    (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
+  function refresh() { debounce(() => render(), 300)(); }
+}
+
+export function outputViewer(run, output) {
+  const search = el("input", { type: "search", placeholder: "Search the output", class: "output-search" });
+  const views = {};
+  const box = el("div", { class: "output-viewer" });
+  for (const stream of ["stdout", "stderr"]) {
+    const text = output[stream] || "";
+    if (!text && stream === "stderr") continue;
+    views[stream] = el("pre", { class: `output ${stream}` }, text || "(no output)");
+    const link = el("a", { href: "#", onclick: (e) => { e.preventDefault(); download(run.run_id, stream); } }, "download");
+    box.append(el("h2", {}, `${stream} `, el("span", { class: "small" }, link),
+      output[`${stream}_truncated`] ? el("span", { class: "note" }, " truncated") : ""), views[stream]);
+  }
+  if (output.result !== undefined && output.result !== null) {
+    box.append(el("h2", {}, "result"), el("pre", { class: "output" }, JSON.stringify(output.result, null, 2)));
+  }
+  search.addEventListener("input", () => {
+    for (const [stream, pre] of Object.entries(views)) highlight(pre, output[stream] || "", search.value);
+  });
+  return el("div", {}, search, box);
+}
+
+function highlight(pre, text, needle) {
+  if (!needle) { pre.textContent = text; return; }
+  const parts = text.split(needle);
+  pre.replaceChildren(...parts.flatMap((p, i) => (i ? [el("mark", {}, needle), p] : [p])));
+}
+
+async function download(runId, stream) {
+  // why: a plain link cannot send the bearer token; fetch it and hand the browser a blob
+  const res = await fetch(`/api/v1/runs/${runId}/output?download=${stream}`, {
+    headers: token.get() ? { Authorization: `Bearer ${token.get()}` } : {},
+  });
+  const name = (res.headers.get("content-disposition") || "").match(/filename="(.+)"/)?.[1] || `${stream}.txt`;
+  const url = URL.createObjectURL(await res.blob());
+  el("a", { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export async function runPage(id) {
+  const run = await api(`/runs/${encodeURIComponent(id)}`);
+  const output = await api(`/runs/${encodeURIComponent(run.run_id)}/output`);
+  const cancel = ["triggered", "running", "retrying", "deferred"].includes(run.status)
+    ? el("button", { class: "danger writer", onclick: async () => {
+      const reason = await confirmAction(`Cancel run ${run.run_id.slice(0, 8)} of ${run.schedule}?`);
+      if (reason === null) return;
+      await api(`/runs/${run.run_id}/cancel`, { method: "POST", body: { reason } });
+      runPage(id);
+    } }, "Cancel run") : "";
+  const facts = [
+    ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
+    ["status", badge(run.status)], ["fired", `${local(run.fire_time)} · ${utc(run.fire_time)}`],
+    ["triggered", run.manual ? `manually by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
+    ["executor", run.executor || "–"], ["started", local(run.started_at)], ["finished", local(run.finished_at)],
+    ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
+    ["error", run.error || run.reason || "–"],
+  ];
+  main().replaceChildren(el("h1", {}, "Run ", el("code", {}, run.run_id.slice(0, 8)), badge(run.status), cancel),
+    el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
+    outputViewer(run, output));
+}

@@ -1,0 +1,115 @@
+// One schedule: definition, actions (with confirmation), next fires, fire timeline, durations,
+// runs with their output, audit with diffs; runs and state refresh live.
+import { api, follow } from "./api.js";
+import { durations, legend, timeline } from "./charts.js";
+import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
+import { outputViewer, runsTable } from "./runs.js";
+import { debounce } from "./schedules.js";
+
+/** Charts are drawn at their box's pixel width, so their text keeps its size on any screen. */
+function width(box) {
+  return Math.max(240, box.clientWidth - 26);
+}
+
+function definitionList(d) {
+  const job = d.job.command ? d.job.command.join(" ") : d.job.shell ? `sh: ${d.job.shell}` : `action ${d.job.action} ${JSON.stringify(d.job.params || {})}`;
+  const rows = [
+    ["spec", el("code", {}, d.spec)], ["zone", d.tz], ["runs", el("code", {}, job)], ["target", d.target],
+    ["timeout", d.timeout_s == null ? "none" : `${d.timeout_s} s`], ["retries", d.retry.max_attempts - 1],
+    ["overlap", d.overlap], ["catch-up", `${d.catchup.policy} within ${d.catchup.window_s} s`],
+    ["tags", (d.tags || []).join(", ") || "–"], ["description", d.description || "–"],
+  ];
+  return el("dl", { class: "kv" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+async function act(name, verb, row) {
+  const words = { pause: "Pause", resume: "Resume", trigger: "Run now", delete: "Delete" };
+  const reason = await confirmAction(`${words[verb]} schedule ${name}?`);
+  if (reason === null) return false;
+  if (verb === "delete") {
+    await api(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE", ifMatch: row.version });
+    location.hash = "#/";
+    return false;
+  }
+  await api(`/schedules/${encodeURIComponent(name)}/${verb}`, { method: "POST", body: { reason } });
+  return true;
+}
+
+function auditList(entries) {
+  return el("div", {}, entries.slice().reverse().map((e) => el("div", { class: "card audit" },
+    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)}`,
+      e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
+    Object.entries(e.diff || {}).map(([field, change]) => el("div", { class: "diff" }, el("code", {}, field), " ",
+      change[0] === null ? "" : el("span", { class: "old" }, JSON.stringify(change[0])), " → ",
+      el("span", { class: "new" }, JSON.stringify(change[1])))))));
+}
+
+export async function schedulePage(name) {
+  const path = `/schedules/${encodeURIComponent(name)}`;
+  const head = el("div", {});
+  const sections = {
+    definition: el("div", { class: "card" }), next: el("div", {}), timeline: el("div", { class: "card" }),
+    durations: el("div", { class: "card" }), runs: el("div", { id: "schedule-runs" }), output: el("div", { id: "run-output" }),
+    audit: el("div", {}),
+  };
+  const live = el("span", {});
+  main().replaceChildren(head,
+    el("h2", {}, "Definition"), sections.definition,
+    el("h2", {}, "Next fires"), sections.next,
+    el("h2", {}, "Recent fires"), sections.timeline,
+    el("h2", {}, "Durations and lateness"), sections.durations,
+    el("h2", {}, "Runs ", live), sections.runs, sections.output,
+    el("h2", {}, "Audit"), sections.audit);
+
+  const showOutput = async (run) => {
+    if (!run.run_id) return;
+    const output = await api(`/runs/${run.run_id}/output`);
+    sections.output.replaceChildren(el("h2", {}, "Output of ", el("a", { href: `#/run/${run.run_id}` }, el("code", {}, run.run_id.slice(0, 8)))), outputViewer(run, output));
+  };
+
+  const renderHead = async () => {
+    const row = await api(path, { params: { fires: 0 } });
+    const button = (verb, label, cls = "") => el("button", { class: `${cls} writer`, id: `do-${verb}`, onclick: async () => {
+      try {
+        if (await act(name, verb, row)) await renderAll();
+      } catch (err) { head.append(errorBox(err)); }
+    } }, label);
+    head.replaceChildren(
+      el("h1", {}, row.name, badge(row.state), el("span", { class: "small" }, `v${row.version}`)),
+      row.paused_reason ? el("p", { class: "small" }, `paused: ${row.paused_reason}`) : "",
+      el("div", { class: "toolbar" },
+        row.state === "paused" ? button("resume", "Resume", "primary") : button("pause", "Pause"),
+        button("trigger", "Run now"),
+        el("a", { class: "button writer", href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
+        button("delete", "Delete", "danger")));
+    sections.definition.replaceChildren(definitionList(row.definition));
+    return row;
+  };
+
+  const renderRuns = async () => {
+    const page = await api("/runs", { params: { schedule: name, limit: 50 } });
+    sections.runs.replaceChildren(page.runs.length ? runsTable(page.runs, showOutput) : el("p", {}, "No runs yet."));
+    sections.durations.replaceChildren(durations(page.runs, width(sections.durations)));
+  };
+
+  const renderFires = async () => {
+    const [next, fires] = await Promise.all([api(`${path}/next`, { params: { n: 5 } }), api(`${path}/fires`, { params: { limit: 200 } })]);
+    sections.next.replaceChildren(next.fires.length ? fireTable(next.fires, `In ${next.fires[0].tz}`) : el("p", { class: "small" }, `No fires ahead (${next.state}).`));
+    const fates = [...new Set(fires.fires.map((f) => f.fate))];
+    sections.timeline.replaceChildren(timeline(fires.fires, fires.since, fires.until, width(sections.timeline)), legend(fates),
+      el("div", { class: "small" }, `${fires.fires.length} fires since ${local(fires.since)}`));
+  };
+
+  const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
+  const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
+  await renderAll();
+
+  const refresh = debounce(async (type) => {
+    try {
+      if (type.startsWith("schedule.")) await Promise.all([renderHead(), renderAudit(), renderFires()]);
+      else await renderRuns();
+    } catch (err) { head.append(errorBox(err)); }
+  }, 200);
+  return follow({ schedule: name }, (m) => refresh(m.type),
+    (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
+}

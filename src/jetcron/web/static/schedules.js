@@ -1,0 +1,65 @@
+// The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
+import { api, follow } from "./api.js";
+import { rate, sparkline } from "./charts.js";
+import { badge, el, local, main, table, utc } from "./dom.js";
+
+async function allSchedules(params) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const page = await api("/schedules", { params: { ...params, limit: 500, cursor } });
+    rows.push(...page.schedules);
+    cursor = page.next_cursor;
+  } while (cursor && rows.length < 5000);
+  return rows;
+}
+
+function byschedule(runs) {
+  const out = new Map();
+  for (const r of runs) {
+    if (!out.has(r.schedule)) out.set(r.schedule, []);
+    out.get(r.schedule).push(r);
+  }
+  return out;
+}
+
+export async function schedulesPage() {
+  const search = el("input", { type: "search", id: "filter-q", placeholder: "Filter: name, spec, command…" });
+  const state = el("select", { id: "filter-state" },
+    ["", "active", "paused", "completed"].map((s) => el("option", { value: s }, s || "any state")));
+  const live = el("span", { class: "small" });
+  const holder = el("div", { id: "schedules" });
+  main().replaceChildren(
+    el("h1", {}, "Schedules", live),
+    el("div", { class: "toolbar" },
+      el("a", { class: "button primary writer", href: "#/new", id: "new-schedule" }, "New schedule"),
+      el("label", {}, "Search", search), el("label", {}, "State", state)),
+    holder);
+
+  const render = async () => {
+    const [rows, runs] = await Promise.all([
+      allSchedules({ q: search.value, state: state.value }),
+      api("/runs", { params: { limit: 2000 } }),
+    ]);
+    const recent = byschedule(runs.runs);
+    holder.replaceChildren(rows.length ? table([
+      ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
+      ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
+      ["Spec", (r) => el("code", {}, r.spec)],
+      ["Next fire", (r) => r.next_fire
+        ? [el("div", { class: "next-local" }, local(r.next_fire, r.tz)), el("div", { class: "small next-utc" }, utc(r.next_fire))]
+        : "–"],
+      ["Last result", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
+      ["Success", (r) => [sparkline(recent.get(r.name) || []), el("span", { class: "small" }, ` ${rate(recent.get(r.name) || [])}`)]],
+    ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
+  };
+  search.addEventListener("input", debounce(render, 250));
+  state.addEventListener("change", render);
+  await render();
+  return follow({}, debounce(render, 400), (on) => { live.className = on ? "live" : "small"; live.textContent = on ? "live" : ""; });
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}

@@ -1,0 +1,122 @@
+"""The web console in a real headless Chromium (Debian's `chromium`, driven by playwright).
+
+Loads the console, signs in, creates a schedule through the form (with its live preview),
+sees it in the table with its next fire, triggers it, sees the run appear live with its
+output, pauses it; the pages again at a 390 px wide viewport. Screenshots are kept in the
+directory the test prints (JETCRON_ARTIFACTS, else a temp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from webstack import TOKENS, Stack, run_stack
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no chromium on this machine (apt-get install chromium); the browser test needs one",
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("console"))
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = Path(os.environ.get("JETCRON_ARTIFACTS") or tmp_path_factory.mktemp("screenshots"))
+    where = where / "console"
+    where.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots in {where}")
+    return where
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def signed_in(browser: object, stack: Stack, width: int, height: int) -> object:
+    page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    page.set_default_timeout(15_000)
+    page.goto(stack.url + "/")
+    page.fill("#token", TOKENS["alice"][1])
+    page.click("button[type=submit]")
+    page.wait_for_selector("#who:has-text('alice')")
+    return page
+
+
+def confirm(page: object, reason: str = "") -> None:
+    page.fill("#confirm-reason", reason)  # type: ignore[attr-defined]
+    page.click("#confirm-ok")  # type: ignore[attr-defined]
+
+
+def test_create_trigger_see_the_run_live_and_pause(browser: object, stack: Stack, shots: Path) -> None:
+    page = signed_in(browser, stack, 1280, 900)
+    page.click("#new-schedule")
+    page.fill("#f-name", "tank-lights")
+    page.fill("#f-tz", "Europe/Berlin")
+    page.fill("#f-spec", "30 2 * * *")
+    page.fill("#f-job", "echo 'lights on'")
+    page.fill("#f-tags", "reef")
+    page.wait_for_selector("#preview td")  # the live preview: next fires in the chosen zone
+    page.screenshot(path=str(shots / "form.png"), full_page=True)
+    page.click("#f-save")
+    page.wait_for_selector("h1:has-text('tank-lights')")
+
+    page.goto(stack.url + "/#/")
+    row = page.locator("tr[data-key='tank-lights']")
+    row.wait_for()
+    assert "02:30" in row.locator(".next-local").inner_text()  # wall time in Europe/Berlin
+    assert row.locator(".next-utc").inner_text().endswith("Z")
+    assert row.locator(".badge").inner_text() == "active"
+    page.screenshot(path=str(shots / "schedules.png"), full_page=True)
+
+    row.locator("a").click()
+    page.wait_for_selector("#do-trigger")
+    page.wait_for_selector(".live")  # following the log before the trigger
+    page.click("#do-trigger")
+    confirm(page, "check the lights")
+    succeeded = page.locator("#schedule-runs tr:has(.badge.succeeded)")
+    succeeded.first.wait_for()  # arrives over SSE, no reload
+    succeeded.first.click()
+    page.wait_for_selector("#run-output pre.stdout:has-text('lights on')")
+    page.screenshot(path=str(shots / "schedule.png"), full_page=True)
+
+    page.click("#do-pause")
+    confirm(page, "water change")
+    page.wait_for_selector("h1 .badge.paused")
+    page.wait_for_selector(".audit:has-text('water change')")
+    page.close()
+
+
+def test_pages_at_390px(browser: object, stack: Stack, shots: Path) -> None:
+    page = signed_in(browser, stack, 390, 844)
+    for route, ready, name in [
+        ("#/", "#schedules", "phone-schedules"),
+        ("#/new", "#preview td", "phone-form"),
+        ("#/runs", "#runs", "phone-runs"),
+        ("#/health", "#healthy", "phone-health"),
+        ("#/executors", "tr[data-key='webhost']", "phone-executors"),
+    ]:
+        page.goto(f"{stack.url}/{route}")
+        page.wait_for_selector(ready)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{route} is wider than the phone by {overflow}px"
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.close()
