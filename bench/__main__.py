@@ -34,6 +34,7 @@ MODULES = (
     "executor_speed",
     "apscheduler_peer",
     "cli_latency",
+    "web_api",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -83,6 +84,10 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("cli_preview_over_python_ms", "<= 150", lambda v: v <= 150),
     ("cli_list_ms", "", None),
     ("cli_list_over_floor_ms", "<= 100", lambda v: v <= 100),
+    ("api_p50_ms", "", None),
+    ("api_list_p50_ms", "", None),
+    ("api_get_run_p50_ms", "", None),
+    ("api_overhead_ms", "", None),
 )
 
 
