@@ -30,6 +30,7 @@ export function badge(text) {
 export function local(iso, tz) {
   if (!iso) return "–";
   const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  if (!/:00(\.0+)?(Z|[+-]\d\d:\d\d)$/.test(iso)) options.second = "2-digit"; // why: @every 10s fires differ in seconds
   try {
     return new Intl.DateTimeFormat(undefined, tz ? { ...options, timeZone: tz } : options).format(new Date(iso));
   } catch {

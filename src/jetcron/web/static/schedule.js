@@ -36,7 +36,7 @@ async function act(name, verb, row) {
 }
 
 function auditList(entries) {
-  return el("div", {}, entries.slice().reverse().map((e) => el("div", { class: "card audit" },
+  return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
     el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)}`,
       e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
     Object.entries(e.diff || {}).map(([field, change]) => el("div", { class: "diff" }, el("code", {}, field), " ",
