@@ -7,25 +7,24 @@ uses its own schedule names.
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 from typer.testing import CliRunner, Result
 
 from conftest import require_nats_server
-from jetcron import service
 from jetcron.cli.main import app
-from jetcron.connect import ConnectOptions
-from jetcron.executors.agent import Executor
-from jetcron.executors.config import ExecutorConfig
 from jetcron.server import NatsServer
-from jetcron.web.serve import gateway_for, listen, serve, url_of
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/, not installed
+    sys.path.insert(0, str(ROOT))
+
+from bench.web_api import stack_in_thread  # noqa: E402
 
 TOKENS = {"alice": ("admin", "tok-alice"), "olga": ("operator", "tok-olga"), "aud": ("auditor", "tok-aud")}
 
@@ -52,42 +51,13 @@ class Stack:
 def run_stack(tmp: Path, *, tokens: bool = True) -> Iterator[Stack]:
     """Yield a Stack while everything runs; stop it all after."""
     require_nats_server()
-    with NatsServer(data_dir=tmp / "nats") as server:
-        sock = listen("127.0.0.1", 0)
-        gateway = gateway_for(
-            ConnectOptions(servers=server.url, name="jetcron-web"),
-            "127.0.0.1",
-            token_file(tmp / "tokens.toml") if tokens else None,
-        )
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        stop: list[asyncio.Event] = []
-
-        async def main() -> None:
-            stop.append(asyncio.Event())
-            nc = await nats.connect(server.url)
-            up = asyncio.Event()
-            tasks = [asyncio.create_task(service.run(nc, stop=stop[0], ready=up))]
-            await up.wait()
-            config = ExecutorConfig(
-                name="webhost", targets=["webhost", "default"], allow_shell=True, ack_wait_s=5,
-                kill_grace_s=0.3, drain_timeout_s=0.5, journal_dir=str(tmp / "journal"),
-            )  # fmt: skip
-            tasks.append(asyncio.create_task(Executor(nc, config).run(stop[0])))
-            tasks.append(asyncio.create_task(serve(gateway, sock, stop[0])))
-            ready.set()
-            await asyncio.gather(*tasks)
-            await nc.close()
-
-        thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-        thread.start()
-        assert ready.wait(30)
-        stack = Stack(url_of(sock), server.url)
+    with (
+        NatsServer(data_dir=tmp / "nats") as server,
+        stack_in_thread(server.url, tmp, token_file(tmp / "tokens.toml") if tokens else None) as url,
+    ):
+        stack = Stack(url, server.url)
         _wait_ready(stack)
         yield stack
-        loop.call_soon_threadsafe(stop[0].set)
-        thread.join(20)
-        loop.close()
 
 
 def _wait_ready(stack: Stack) -> None:
