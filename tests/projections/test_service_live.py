@@ -152,6 +152,7 @@ async def test_since_without_offset_means_utc(nc, event_log) -> None:
         "runs": [],
         "more": False,
         "next_offset": None,
+        "next_before": None,
     }
     stop.set()
     await task

@@ -46,7 +46,7 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     changed = http.patch(
         "/api/v1/schedules/api-life",
         json={"spec": "*/5 * * * *", "retries": 2, "description": None},
-        headers={"If-Match": '"1"'},
+        headers={"If-Match": '"1"', "X-Reason": "every five minutes"},
     )
     assert changed.status_code == 200, changed.text
     assert changed.headers["etag"] == '"2"'
@@ -71,6 +71,7 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
 
     audit = http.get("/api/v1/audit", params={"name": "api-life"}).json()
     assert [e["type"] for e in audit][:2] == ["schedule.created", "schedule.updated"]
+    assert audit[1]["reason"] == "every five minutes"
     assert {e["actor"] for e in audit} == {"alice"}  # why: the actor is the token's user
 
 
@@ -90,6 +91,7 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
     assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
     assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
+    assert "unknown state" in problem(http.get("/api/v1/schedules", params={"state": "nope"}), 400)
     assert "no run" in problem(http.get("/api/v1/runs/ffffffff"), 404)
     assert "not found" in problem(http.post("/api/v1/schedules/nope/pause"), 404)
     assert "not found" in problem(http.get("/api/v1/schedules/nope/next"), 404)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -12,6 +10,7 @@ from fastapi.responses import Response
 
 from jetcron.domain.commands import CancelRun
 from jetcron.domain.events import RunStatus
+from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import body, caller, gateway, json, reason_of, writer
@@ -25,18 +24,16 @@ STATUSES: tuple[str, ...] = get_args(RunStatus)
 
 
 def _cursor(before: list[str] | None) -> str | None:
-    if before is None:
-        return None
-    return base64.urlsafe_b64encode(msgspec.json.encode(before)).decode().rstrip("=")
+    return None if before is None else bodies.encode_cursor(msgspec.json.encode(before))
 
 
 def _before(cursor: str | None) -> list[str] | None:
     if not cursor:
         return None
     try:
-        before = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, msgspec.DecodeError):
-        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
+        before = msgspec.json.decode(bodies.decode_cursor(cursor))
+    except msgspec.DecodeError:
+        before = None
     if not isinstance(before, list):
         raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page")
     return [str(v) for v in before]

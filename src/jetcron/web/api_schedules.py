@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
@@ -17,7 +16,6 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.fields import ScheduleFields
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -30,7 +28,7 @@ Gw = Annotated[Gateway, Depends(gateway)]
 Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 IfMatch = Annotated[str | None, Header(description='A schedule version ("3") from its ETag.')]
-FIELDS_SCHEMA = msgspec.json.schema(ScheduleFields)
+STATES = ("active", "paused", "completed")
 _BODY = {
     "requestBody": {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScheduleFields"}}}
@@ -63,6 +61,8 @@ async def list_schedules(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
+    if state is not None and state not in STATES:
+        raise Problem(400, f"unknown state {state!r}: one of {', '.join(STATES)}")
     rows: list[dict[str, Any]] = await gw.ask("schedules", {"state": state})
     kept = (r for r in rows if bodies.matches(r, tag, target, q))
     shown, next_cursor = bodies.page(kept, limit, cursor)

@@ -38,8 +38,11 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
         return self.role in WRITERS
 
 
+ROLES: tuple[Role, ...] = ("admin", "operator", "auditor")
+
+
 class _Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    role: Role
+    role: str
     token: str | None = None
     token_sha256: str | None = None
 
@@ -89,8 +92,13 @@ def load_tokens(path: Path) -> Tokens:
     for name, entry in parsed.users.items():
         if (entry.token is None) == (entry.token_sha256 is None):
             raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256")
+        role = next((r for r in ROLES if r == entry.role), None)
+        if role is None:
+            raise InvalidInput(
+                f"--token-file {path}: users.{name}.role {entry.role!r}: use {', '.join(ROLES)}"
+            )
         key = entry.token_sha256.lower() if entry.token_sha256 else digest(entry.token or "")
-        users[key] = (name, entry.role)
+        users[key] = (name, role)
     if not users:
         raise InvalidInput(f"--token-file {path}: no users in it")
     return Tokens(users)

@@ -116,18 +116,26 @@ def matches(row: dict[str, Any], tag: str | None, target: str | None, text: str 
     return True
 
 
-def cursor_of(name: str) -> str:
-    """An opaque cursor: the name of the last schedule of a page."""
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+def encode_cursor(data: bytes) -> str:
+    """An opaque cursor (URL-safe base64 without padding)."""
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> bytes:
+    """What a cursor of encode_cursor holds; 400 for one this API did not make."""
+    try:
+        return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+    except binascii.Error:
+        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
 
 
 def after_cursor(cursor: str | None) -> str | None:
-    """The name a cursor stands for; 400 for one this API did not make."""
+    """The schedule name a list cursor stands for (the last one of the previous page)."""
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        return decode_cursor(cursor).decode()
+    except UnicodeDecodeError:
         raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
 
 
@@ -138,4 +146,4 @@ def page(
     after = after_cursor(cursor)
     ordered = sorted((r for r in rows if after is None or r["name"] > after), key=lambda r: r["name"])
     shown = ordered[:limit]
-    return shown, cursor_of(shown[-1]["name"]) if len(ordered) > limit else None
+    return shown, encode_cursor(shown[-1]["name"].encode()) if len(ordered) > limit else None

@@ -1,0 +1,81 @@
+"""The gateway's pure parts: ETags, cursors, token files, the bind rule (no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jetcron.errors import InvalidInput
+from jetcron.web import bodies
+from jetcron.web.auth import Tokens, digest, load_tokens
+from jetcron.web.problems import Problem
+from jetcron.web.serve import check_bind
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [(None, None), ("*", None), ('"3"', 3), ('W/"4"', 4), ('"5", "6"', 5), ("7", 7)],
+)
+def test_if_match(header: str | None, version: int | None) -> None:
+    assert bodies.if_match(header) == version
+
+
+def test_an_if_match_that_is_no_version_is_412() -> None:
+    with pytest.raises(Problem, match="not an ETag of this API") as err:
+        bodies.if_match('"abc"')
+    assert err.value.status == 412
+
+
+def test_pages_by_name_survive_inserts_before_and_after_the_cursor() -> None:
+    rows = [{"name": n} for n in ("b", "d", "f", "h")]
+    first, cursor = bodies.page(rows, 2, None)
+    assert [r["name"] for r in first] == ["b", "d"] and cursor is not None
+    rows += [{"name": "a"}, {"name": "e"}]
+    second, cursor = bodies.page(rows, 2, cursor)
+    assert [r["name"] for r in second] == ["e", "f"]
+    last, cursor = bodies.page(rows, 2, cursor)
+    assert [r["name"] for r in last] == ["h"] and cursor is None
+
+
+def test_a_foreign_cursor_is_400() -> None:
+    with pytest.raises(Problem, match="invalid cursor") as err:
+        bodies.page([], 2, "%%%")
+    assert err.value.status == 400
+
+
+def test_token_file(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        '[users.alice]\nrole = "admin"\ntoken = "s3cret"\n\n'
+        f'[users.aud]\nrole = "auditor"\ntoken_sha256 = "{digest("look")}"\n'
+    )
+    tokens = load_tokens(path)
+    alice, aud = tokens.user("s3cret"), tokens.user("look")
+    assert alice is not None and alice.name == "alice" and alice.can_write
+    assert aud is not None and aud.role == "auditor" and not aud.can_write
+    assert tokens.user("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[users.a]\nrole = "root"\ntoken = "x"\n', "users.a.role 'root': use admin, operator, auditor"),
+        ('[users.a]\nrole = "admin"\n', "give token or token_sha256"),
+        ("", "no users in it"),
+        ('[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n', "unknown field"),
+    ],
+)
+def test_a_bad_token_file_is_one_line_naming_it(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput, match=f"--token-file {path}") as err:
+        load_tokens(path)
+    assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_binding_beyond_localhost_needs_tokens() -> None:
+    check_bind("127.0.0.1", Tokens())
+    check_bind("0.0.0.0", Tokens({digest("t"): ("a", "admin")}))
+    with pytest.raises(InvalidInput, match="refusing to serve beyond localhost"):
+        check_bind("0.0.0.0", Tokens())
