@@ -31,7 +31,10 @@ def web(
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
-    """Serve the HTTP API (/api/v1) and the web console, a gateway onto NATS."""
+    """Serve the HTTP API (/api/v1) and the web console, a gateway onto NATS.
+
+    With --token-file, each change is made as the token's user; without, as --actor.
+    """
     from jetcron.cli import context
     from jetcron.connect import ConnectOptions
     from jetcron.web.serve import gateway_for, listen, serve, url_of
@@ -40,7 +43,7 @@ def web(
     options = ConnectOptions(
         servers=server or given.server or "", creds=creds or given.creds, name="jetcron-web"
     )
-    gateway = gateway_for(options, host, token_file)
+    gateway = gateway_for(options, host, token_file, given.actor)
     sock = listen(host, port)
 
     async def main() -> None:

@@ -31,15 +31,22 @@ def check_bind(host: str, tokens: Tokens) -> None:
         )
 
 
-def gateway_for(options: ConnectOptions, host: str, token_file: Path | None) -> Gateway:
-    """A gateway with its tokens, after the bind rule (InvalidInput if it is broken)."""
+def gateway_for(
+    options: ConnectOptions, host: str, token_file: Path | None, actor: str | None = None
+) -> Gateway:
+    """A gateway with its tokens, after the bind rule (InvalidInput if it is broken).
+
+    Without tokens every change is made as `actor` (default `$USER@host (web)`).
+    """
     tokens = load_tokens(token_file) if token_file else Tokens()
     check_bind(host, tokens)
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        user = "unknown"
-    return Gateway(options, tokens, local_user=f"{user}@{socket.gethostname()} (web)")
+    if not actor:
+        try:
+            user = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no passwd entry in some containers
+            user = "unknown"
+        actor = f"{user}@{socket.gethostname()} (web)"
+    return Gateway(options, tokens, local_user=actor)
 
 
 def listen(host: str, port: int) -> socket.socket:
