@@ -66,12 +66,14 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
 
     stale_delete = http.delete("/api/v1/schedules/api-life", headers={"If-Match": '"2"'})
     problem(stale_delete, 412)
-    assert http.delete("/api/v1/schedules/api-life", headers={"If-Match": '"4"'}).status_code == 204
+    gone = http.delete("/api/v1/schedules/api-life", params={"reason": "replaced by ünïcode"}, headers={"If-Match": '"4"'})
+    assert gone.status_code == 204
     assert "not found" in problem(http.get("/api/v1/schedules/api-life"), 404)
 
     audit = http.get("/api/v1/audit", params={"name": "api-life"}).json()
     assert [e["type"] for e in audit][:2] == ["schedule.created", "schedule.updated"]
     assert audit[1]["reason"] == "every five minutes"
+    assert audit[-1]["type"] == "schedule.deleted" and audit[-1]["reason"] == "replaced by ünïcode"
     assert {e["actor"] for e in audit} == {"alice"}  # why: the actor is the token's user
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webstack import TOKENS, Stack, run_stack
+from webstack import TOKENS, Stack, create, run_stack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
@@ -102,12 +102,23 @@ def test_create_trigger_see_the_run_live_and_pause(browser: object, stack: Stack
     confirm(page, "water change")
     page.wait_for_selector("h1 .badge.paused")
     page.wait_for_selector(".audit:has-text('water change')")
+
+    page.click("a:has-text('Edit')")
+    page.wait_for_selector("#f-spec[value='30 2 * * *']")
+    page.fill("#f-description", "blue channel")
+    page.click("#f-save")
+    confirm(page, "label it")
+    page.wait_for_selector(".audit:has-text('label it') .diff:has-text('blue channel')")
     page.close()
 
 
 def test_pages_at_390px(browser: object, stack: Stack, shots: Path) -> None:
+    with stack.client() as http:
+        create(http, "phone-demo", spec="*/15 * * * *", tz="Pacific/Auckland")
+        http.post("/api/v1/schedules/phone-demo/trigger")
     page = signed_in(browser, stack, 390, 844)
     for route, ready, name in [
+        ("#/s/phone-demo", "#schedule-runs tr[data-key]", "phone-schedule"),
         ("#/", "#schedules", "phone-schedules"),
         ("#/new", "#preview td", "phone-form"),
         ("#/runs", "#runs", "phone-runs"),

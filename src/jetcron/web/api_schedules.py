@@ -19,7 +19,7 @@ from jetcron.domain.errors import CommandRejected
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, json, reason_of, writer
+from jetcron.web.http import body, caller, gateway, header_reason, json, reason_of, writer
 from jetcron.web.problems import Problem
 from jetcron.web.timing import fire_rows, parse_stamp
 
@@ -73,7 +73,7 @@ async def list_schedules(
 async def create(request: Request, gw: Gw, user: Writer) -> Response:
     data = await body(request)
     name, definition = bodies.new_schedule(data)
-    reason = reason_of({"reason": request.headers.get("x-reason", "")})
+    reason = header_reason(request)
     try:
         await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
     except CommandRejected as err:
@@ -104,7 +104,7 @@ async def patch(
     if version is not None and version != current["version"]:
         raise Problem(412, f"schedule {name!r} is at version {current['version']}, not {version}")
     change = bodies.patch(data, bodies.definition(current["definition"]))
-    reason = request.headers.get("x-reason", "")
+    reason = header_reason(request)
     await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
     return await _one(gw, name)
 
@@ -114,7 +114,7 @@ async def delete(
     name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
 ) -> Response:
     version = bodies.if_match(if_match)
-    reason = request.headers.get("x-reason", "")
+    reason = header_reason(request)
     await gw.send(DeleteSchedule(**meta(name, user, reason, version)))
     return Response(status_code=204)
 

@@ -65,3 +65,9 @@ def reason_of(data: Any) -> str:
     if not isinstance(reason, str):
         raise Problem(422, "reason: expected a string")
     return reason
+
+
+def header_reason(request: Request) -> str:
+    """The reason of a create, PATCH or DELETE (their bodies are the schedule): the `reason`
+    query parameter (any text) or an `X-Reason` header."""
+    return request.query_params.get("reason") or request.headers.get("x-reason", "")

@@ -22,6 +22,7 @@ function headers(extra = {}) {
 
 /** fetch /api/v1<path>; the decoded JSON (null for 204), or an ApiError. */
 export async function api(path, { method = "GET", body, params, ifMatch } = {}) {
+  // why: a reason rides in the query for create, PATCH and DELETE (any text; headers are latin-1)
   const query = params ? `?${new URLSearchParams(clean(params))}` : "";
   const extra = body === undefined ? {} : { "Content-Type": "application/json" };
   if (ifMatch !== undefined) extra["If-Match"] = `"${ifMatch}"`;

@@ -1,7 +1,7 @@
 // Create or edit a schedule: the fields people set most, a zone picker and a live preview of the
 // next fires in the chosen zone with DST notes (GET /api/v1/preview, the CLI's `preview`).
 import { api } from "./api.js";
-import { el, errorBox, fireTable, main } from "./dom.js";
+import { confirmAction, el, errorBox, fireTable, main } from "./dom.js";
 import { debounce } from "./schedules.js";
 
 /** argv from a command line: words split on spaces, "double" or 'single' quotes keep spaces. */
@@ -90,7 +90,9 @@ export async function formPage(name) {
     problems.replaceChildren();
     try {
       if (name) {
-        await api(`/schedules/${encodeURIComponent(name)}`, { method: "PATCH", body: body(), ifMatch: row.version });
+        const reason = await confirmAction(`Save the changes to ${name}?`);
+        if (reason === null) return;
+        await api(`/schedules/${encodeURIComponent(name)}`, { method: "PATCH", body: body(), ifMatch: row.version, params: { reason } });
         location.hash = `#/s/${encodeURIComponent(name)}`;
       } else {
         const made = await api("/schedules", { method: "POST", body: { name: inputs.name.value.trim(), ...body() } });

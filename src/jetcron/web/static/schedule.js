@@ -27,7 +27,7 @@ async function act(name, verb, row) {
   const reason = await confirmAction(`${words[verb]} schedule ${name}?`);
   if (reason === null) return false;
   if (verb === "delete") {
-    await api(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE", ifMatch: row.version });
+    await api(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE", ifMatch: row.version, params: { reason } });
     location.hash = "#/";
     return false;
   }
