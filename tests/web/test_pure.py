@@ -79,3 +79,22 @@ def test_binding_beyond_localhost_needs_tokens() -> None:
     check_bind("0.0.0.0", Tokens({digest("t"): ("a", "admin")}))
     with pytest.raises(InvalidInput, match="refusing to serve beyond localhost"):
         check_bind("0.0.0.0", Tokens())
+
+
+async def test_without_nats_the_probes_and_the_api_say_so() -> None:
+    import httpx
+
+    from jetcron.connect import ConnectOptions
+    from jetcron.web.app import create_app
+    from jetcron.web.gateway import Gateway
+
+    gateway = Gateway(ConnectOptions(servers="nats://127.0.0.1:1"), Tokens(), local_user="me")
+    app = create_app(gateway, connect=False)  # why: as while the first connect still waits
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 503
+        answer = await http.get("/api/v1/schedules")
+        assert answer.status_code == 503
+        assert answer.json()["detail"] == "not connected to NATS at nats://127.0.0.1:1 yet"
+        preview = await http.get("/api/v1/preview", params={"spec": "@daily"})
+        assert preview.status_code == 200  # why: offline, like `jetcron preview`

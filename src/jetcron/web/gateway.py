@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
 from jetcron.web.auth import Tokens, User
@@ -28,13 +30,22 @@ class Gateway:
         """The actor of changes when no tokens are configured (bound to localhost only)."""
         self._nc: Client | None = None
         self._log: EventLog | None = None
+        self._connecting: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Connect; waits for NATS like the services do."""
+        """Connect in the background (waiting for NATS like the services do), so the gateway
+        serves at once: /healthz answers, /readyz and the API say 503 until NATS is there."""
+        self._connecting = asyncio.ensure_future(self._connect())
+
+    async def _connect(self) -> None:
         self._nc = await connect(self.options, persistent=True)
 
     async def stop(self) -> None:
-        """Close the log reader and the connection."""
+        """Stop connecting; close the log reader and the connection."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connecting
         if self._log is not None:
             await self._log.close()
         if self._nc is not None:
@@ -42,8 +53,10 @@ class Gateway:
 
     @property
     def nc(self) -> Client:
-        """The connection (after start)."""
-        assert self._nc is not None, "Gateway.start() first"
+        """The connection; InfrastructureError (503) while the first connect is still waiting."""
+        if self._nc is None:
+            urls = ", ".join(self.options.urls())
+            raise InfrastructureError(f"not connected to NATS at {urls} yet")
         return self._nc
 
     @property
