@@ -89,8 +89,11 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "malformed JSON" in problem(malformed, 400)
     assert create(http, "api-dup").status_code == 201
     assert "already exists" in problem(create(http, "api-dup"), 409)
+    assert "would never run" in problem(create(http, "api-past", spec="@at 2020-01-01T00:00Z"), 422)
     assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
+    ended = http.patch("/api/v1/schedules/api-dup", json={"end": "2020-01-01T00:00:00Z"})
+    assert "would never run" in problem(ended, 422)
     assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
     assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
     assert "unknown state" in problem(http.get("/api/v1/schedules", params={"state": "nope"}), 400)

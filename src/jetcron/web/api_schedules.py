@@ -15,7 +15,7 @@ from jetcron.domain.commands import (
     TriggerSchedule,
     UpdateSchedule,
 )
-from jetcron.domain.errors import CommandRejected
+from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -77,10 +77,20 @@ async def create(request: Request, gw: Gw, user: Writer) -> Response:
     try:
         await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
     except CommandRejected as err:
-        raise Problem(409, str(err)) from None
+        # why: a taken name is a conflict; what else the decider refuses (an @at already past)
+        # is a body it cannot take
+        raise Problem(409 if await _exists(gw, name) else 422, str(err)) from None
     response = await _one(gw, name, 201)
     response.headers["Location"] = f"/api/v1/schedules/{name}"
     return response
+
+
+async def _exists(gw: Gateway, name: str) -> bool:
+    try:
+        await gw.ask("schedule", {"name": name, "fires": 0})
+    except ScheduleNotFound:
+        return False
+    return True
 
 
 @router.get("/{name}", summary="One schedule: definition, state, last runs, next fires")
@@ -105,7 +115,12 @@ async def patch(
         raise Problem(412, f"schedule {name!r} is at version {current['version']}, not {version}")
     change = bodies.patch(data, bodies.definition(current["definition"]))
     reason = header_reason(request)
-    await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
+    try:
+        await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
+    except (ScheduleNotFound, VersionMismatch):
+        raise
+    except CommandRejected as err:
+        raise Problem(422, str(err)) from None  # why: what an update is refused for is its fields
     return await _one(gw, name)
 
 
