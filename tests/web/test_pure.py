@@ -98,3 +98,12 @@ async def test_without_nats_the_probes_and_the_api_say_so() -> None:
         assert answer.json()["detail"] == "not connected to NATS at nats://127.0.0.1:1 yet"
         preview = await http.get("/api/v1/preview", params={"spec": "@daily"})
         assert preview.status_code == 200  # why: offline, like `jetcron preview`
+
+
+def test_the_gateways_roles_are_those_of_nats_security() -> None:
+    from typing import get_args
+
+    from jetcron.auth.roles import ROLES
+    from jetcron.web.auth import Role
+
+    assert set(get_args(Role)) <= set(ROLES)
