@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import msgspec
 from nats.aio.client import Client
@@ -37,6 +38,11 @@ class ServiceConfig(msgspec.Struct, kw_only=True):
     snapshot_every: int = 10_000
     retention_s: int | None = None
     """How long triggers, fires and run events live (0: forever; None: keep the stream's)."""
+    keep_runs: int = 500
+    """Finished runs (and fires, run audit entries) the views keep per schedule (0: all)."""
+    rollup_grace_s: float = 3600.0
+    """How long after a UTC day ends its late results still count before it is rolled up."""
+    rollup_every_s: float = 60.0
 
     def holder(self) -> str:
         """This replica's name in the lease."""
@@ -94,6 +100,9 @@ async def run(
             lease=lease,
             connection=connection,
             followers=followers,
+            keep=config.keep_runs,
+            rollup_grace=timedelta(seconds=config.rollup_grace_s),
+            rollup_every_s=config.rollup_every_s,
         )
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:

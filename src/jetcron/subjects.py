@@ -10,6 +10,7 @@ Log (stream JETCRON):
   jetcron.delivery.<notification>.<seq>  deliveries of one notification for one event
   jetcron.ntest.<notification>      `notify test` requests
   jetcron.host.<executor>           executors going offline and coming back (from heartbeats)
+  jetcron.stats.<name>              daily statistics rollups (kept forever, like definitions)
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
   jetcron.cmd.<user>.<verb>         the same, from an authenticated user (the actor recorded)
@@ -34,6 +35,7 @@ LOG_SUBJECTS = [
     f"{PREFIX}.delivery.>",
     f"{PREFIX}.ntest.>",
     f"{PREFIX}.host.>",
+    f"{PREFIX}.stats.>",
 ]
 SCHEDULES = f"{PREFIX}.sched.>"
 TRIGGERS = f"{PREFIX}.trigger.>"
@@ -46,6 +48,9 @@ NOTIFY_TESTS = f"{PREFIX}.ntest.>"
 HOSTS = f"{PREFIX}.host.>"
 NOTIFY_CONSUMER = "jetcron-notify"
 """The durable consumer through which the leader delivers notifications."""
+STATS = f"{PREFIX}.stats.>"
+AGING = (TRIGGERS, FIRES, RUNS)
+"""The log subjects whose events age out under the retention."""
 COMMANDS = f"{PREFIX}.cmd"
 QUERIES = f"{PREFIX}.q"
 CANCELS = f"{PREFIX}.cancel"
@@ -96,9 +101,12 @@ def service_ping(service: str) -> str:
 
 
 def ages(subject: str) -> bool:
-    """Whether events on this log subject age out under the retention (definitions never do)."""
+    """Whether events on this log subject age out under the retention.
+
+    Definitions (`sched`), notification sinks (`notify`) and daily rollups (`stats`) never do.
+    """
     # why: notification sinks are definitions like schedules: they must outlive any retention
-    return not subject.startswith((f"{PREFIX}.sched.", f"{PREFIX}.notify."))
+    return not subject.startswith((f"{PREFIX}.sched.", f"{PREFIX}.notify.", f"{PREFIX}.stats."))
 
 
 def schedule(name: str) -> str:
@@ -119,6 +127,11 @@ def is_trigger(subject: str) -> bool:
 def fire(name: str) -> str:
     """Where a schedule's missed and skipped fires go."""
     return f"{PREFIX}.fire.{token(name)}"
+
+
+def stats(name: str) -> str:
+    """Where a schedule's daily statistics rollups go."""
+    return f"{PREFIX}.stats.{token(name)}"
 
 
 def run(name: str, run_id: str) -> str:

@@ -16,6 +16,7 @@ from jetcron.domain.definition import (
     RetryPolicy,
     ScheduleDefinition,
 )
+from jetcron.domain.digest import Digest
 from jetcron.domain.events import (
     AnyEvent,
     Envelope,
@@ -41,6 +42,7 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
+    StatsRolledUp,
     UnknownEvent,
     decode,
     encode,
@@ -182,6 +184,19 @@ SAMPLES: dict[type[Event], Event] = {
         error="HTTP 500",
         attempts=1,
         final=False,
+    ),
+    StatsRolledUp: StatsRolledUp(
+        schedule_id=SCHED["schedule_id"],
+        name=SCHED["name"],
+        day="2026-03-02",
+        digest=Digest(
+            by_status={"succeeded": 3, "failed": 1},
+            durations={40: 3, 44: 1},
+            lateness={0: 2, 9: 2},
+            duration_max=1.2,
+            last_success=AT,
+            last_failure=AT,
+        ),
     ),
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]

@@ -204,8 +204,15 @@ RetentionOpt = typer.Option(
     None,
     "--retention",
     help="How long triggers, fires and run events (with their output) stay in the log, "
-    "e.g. 30d; 'forever' keeps them. Definitions and their audit always stay. "
-    "Default: keep the log's current setting (a new log keeps everything).",
+    "e.g. 30d; 'forever' keeps them. Definitions, their audit and daily statistics always stay. "
+    "Default: keep the log's current setting (a new log: 30d).",
+)
+KeepRunsOpt = typer.Option(
+    500,
+    "--keep-runs",
+    min=0,
+    help="Finished runs (and fires) per schedule the views keep in memory; older ones are in "
+    "`stats` as daily rollups. 0 keeps all (memory then grows with history).",
 )
 
 
@@ -288,10 +295,11 @@ def up(
     http_port: int = typer.Option(
         8080, "--http-port", help="Serve the web console and API on 127.0.0.1:PORT (0: off)."
     ),
+    keep_runs: int = KeepRunsOpt,
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     config = service.ServiceConfig(
-        metrics_port=metrics_port, retention_s=parse_retention(retention)
+        metrics_port=metrics_port, retention_s=parse_retention(retention), keep_runs=keep_runs
     )
     executor_name = None if no_executor else socket.gethostname()
     journal = data_dir / "executors" / executor_name if executor_name else None
@@ -394,11 +402,12 @@ def serve(
         None, "--metrics-port", help="Serve Prometheus metrics on this port."
     ),
     retention: str | None = RetentionOpt,
+    keep_runs: int = KeepRunsOpt,
 ) -> None:
     """Run a scheduler replica against an existing NATS (run two or more for HA)."""
     config = service.ServiceConfig(
         replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port,
-        retention_s=parse_retention(retention),
+        retention_s=parse_retention(retention), keep_runs=keep_runs,
     )  # fmt: skip
     asyncio.run(
         _serve_and_execute(

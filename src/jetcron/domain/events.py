@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.digest import Digest
 from jetcron.domain.notifications import Notification
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,17 @@ class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
     error: str = ""
     attempts: int = 1
     final: bool = False
+# -- statistics kept beyond the retention: subject jetcron.stats.<name> ---------------------
+
+
+class StatsRolledUp(Event, frozen=True, kw_only=True, tag="stats.rolled_up"):
+    """One schedule's runs of one UTC day (by fire time), summarised; never ages out."""
+
+    schedule_id: str
+    name: str
+    day: str
+    """The UTC day of the runs' fire times, `YYYY-MM-DD`."""
+    digest: Digest
 
 
 AnyEvent = (
@@ -331,6 +343,7 @@ AnyEvent = (
     | NotifyTest
     | NotifyDelivered
     | NotifyFailed
+    | StatsRolledUp
 )
 
 FINISHED_RUN_EVENTS = (RunSucceeded, RunCancelled, RunLost)

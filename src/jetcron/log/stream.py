@@ -29,6 +29,8 @@ DUPLICATE_WINDOW_S = 600.0
 """Dedupe window for Nats-Msg-Id: longer than any ticker hand-over we tolerate."""
 RETENTION_KEY = "jetcron.retention_s"
 """Stream metadata: how long triggers, fires and run events live (0 or absent: forever)."""
+DEFAULT_RETENTION_S = 30 * 86400
+"""A new log keeps run history 30 days unless told otherwise (an existing log keeps its setting)."""
 
 
 def stream_config(
@@ -99,6 +101,8 @@ class EventLog:
         try:
             info = await self.js.stream_info(self.stream)
         except NotFoundError:
+            if retention_s is None:
+                config = stream_config(self.stream, replicas, DEFAULT_RETENTION_S)
             await self.js.add_stream(config)
             log.info("created stream %s (R%d)", self.stream, replicas)
             self._retention_from(config.metadata)

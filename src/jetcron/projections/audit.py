@@ -6,6 +6,7 @@ requests are entries of their own (type `run.triggered` / `run.cancel_requested`
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from jetcron.domain.events import (
     StoredEvent,
     event_type,
 )
+from jetcron.projections.window import push
 
 Diff = dict[str, list[Any]]
 """Dotted field -> [old, new], values as JSON-ready builtins."""
@@ -71,6 +73,11 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
 
     why a dict, not a set: it keeps the fold's order, so live and rebuilt views (other
     processes, other hash seeds) serialise the same and `replay --verify` compares equal."""
+    keep: int = 0
+    """Run entries (manual triggers, cancel requests) kept per schedule (0: all); schedule
+    changes are always kept."""
+    run_entries: dict[str, list[str]] = {}
+    """schedule_id -> sequences (as text) of its run entries, oldest first."""
 
 
 SYSTEM_ACTOR = "system"
@@ -168,14 +175,32 @@ def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent
     if not event.manual or event.run_id in view.triggered:
         return  # why: clock triggers are the schedule doing its job, not a change
     view.triggered[event.run_id] = None
-    view.entries.append(_run_entry(event, stored, event.run_id, event.version))
+    _add_run_entry(view, _run_entry(event, stored, event.run_id, event.version))
 
 
 def _on_cancel_requested(view: AuditView, event: RunCancelRequested, stored: StoredEvent) -> None:
     actor = stored.envelope.actor
     if actor == SYSTEM_ACTOR or actor.startswith(SYSTEM_ACTOR + ":"):
         return  # why: overlap cancel_previous is the policy at work, not an operator's act
-    view.entries.append(_run_entry(event, stored, event.run_id, 0))
+    _add_run_entry(view, _run_entry(event, stored, event.run_id, 0))
+
+
+def _add_run_entry(view: AuditView, entry: AuditEntry) -> None:
+    """Append a run entry; the schedule's oldest run entry beyond `keep` goes."""
+    view.entries.append(entry)
+    evicted = push(view.run_entries, entry.schedule_id, str(entry.seq), view.keep)
+    if evicted is None:
+        return
+    # why: entries are in log order, so the evicted one is found by its sequence
+    i = bisect_left(view.entries, int(evicted), key=_seq)
+    if i < len(view.entries) and view.entries[i].seq == int(evicted):
+        old = view.entries.pop(i)
+        if old.type == "run.triggered":
+            view.triggered.pop(old.run_id, None)
+
+
+def _seq(entry: AuditEntry) -> int:
+    return entry.seq
 
 
 def _run_entry(

@@ -34,6 +34,7 @@ from jetcron.projections.runs import (
     failure_text,
     is_behind,
 )
+from jetcron.projections.window import push, unindex
 
 Outcome = Literal["triggered", "missed", "skipped", "buffered"]
 
@@ -67,13 +68,23 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Sequence of the run's latest event (its final one once it ended)."""
     result_at: datetime | None = None
     result_actor: str = ""
+    first_seq: int = 0
+    """Sequence of the entry's first event (a buffered fire keeps it when it is triggered)."""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):
-    """Ledger entries by fire_id, indexed by schedule name."""
+    """Ledger entries by fire_id, indexed by schedule name.
+
+    Bounded like the runs view: per schedule the last `keep` settled fires (missed, skipped,
+    or triggered and final) stay; fires in flight or buffered always stay.
+    """
 
     entries: dict[str, LedgerEntry] = {}
     by_schedule: dict[str, list[str]] = {}
+    keep: int = 0
+    """Settled entries kept per schedule (0: all)."""
+    settled: dict[str, list[str]] = {}
+    """Schedule name -> fire ids of its settled entries, oldest first."""
 
 
 def query(
@@ -132,6 +143,7 @@ def _record(
         recorded_at=stored.envelope.at,
         seq=stored.seq,
         actor=stored.envelope.actor,
+        first_seq=stored.seq if old is None else old.first_seq,
     )
     if old is not None and old.outcome == "buffered":
         entry.buffered_at, entry.blocking_run_id = old.recorded_at, old.blocking_run_id
@@ -159,6 +171,7 @@ def _on_missed(view: LedgerView, event: FireMissed, stored: StoredEvent) -> None
     entry = _record(view, event, stored, "missed")
     if entry is not None:
         entry.reason = event.reason
+        _settle(view, entry)
 
 
 def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> None:
@@ -166,6 +179,7 @@ def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> Non
     if entry is not None:
         entry.reason = event.reason
         entry.blocking_run_id = event.blocking_run_id or ""
+        _settle(view, entry)
 
 
 def _on_buffered(view: LedgerView, event: FireBuffered, stored: StoredEvent) -> None:
@@ -225,6 +239,24 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         entry.result_actor = stored.envelope.actor
     if not isinstance(event, RunSucceeded):
         entry.detail = _detail(event)
+    if not retrying:
+        _settle(view, entry)
+
+
+def _is_settled(entry: LedgerEntry) -> bool:
+    if entry.outcome == "triggered":
+        return entry.status not in _IN_FLIGHT
+    return entry.outcome != "buffered"
+
+
+def _settle(view: LedgerView, entry: LedgerEntry) -> None:
+    """An entry's fate is final: it joins its schedule's window (the oldest beyond keep goes)."""
+    evicted = push(view.settled, entry.schedule, entry.fire_id, view.keep)
+    old = view.entries.get(evicted) if evicted is not None else None
+    # why: a missed fire may be triggered later (a run in flight is never evicted)
+    if old is not None and _is_settled(old):
+        del view.entries[old.fire_id]
+        unindex(view.by_schedule, entry.schedule, old.fire_id)
 
 
 def _detail(event: RunEvent) -> str:

@@ -181,7 +181,9 @@ def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
         raise ScheduleNotFound(name)
     out = []
     for group in ("overall", "schedule", "executor"):
-        rows = stats.compute(views.runs, now=now, window=delta, group=group, schedule=name)
+        rows = stats.compute_merged(
+            views.runs, views.rollups, now=now, window=delta, group=group, schedule=name
+        )
         out += [dict(plain(r), group=group) for r in rows]
     return out
 

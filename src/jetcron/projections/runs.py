@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain import digest
+from jetcron.domain.digest import Digest
 from jetcron.domain.events import (
     FireEvent,
     RunCancelled,
@@ -22,14 +24,16 @@ from jetcron.domain.events import (
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
+    StatsRolledUp,
     StoredEvent,
 )
+from jetcron.projections.window import push, unindex
 
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
 )
 """Statuses after which nothing changes a run any more."""
-FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timed_out", "lost"})
+FAILED_STATUSES: frozenset[str] = digest.FAILED
 """Final statuses that count as a failed run (cancelled and skipped count as neither)."""
 
 # why: redeliveries make events of one run arrive late or twice. Until its first final
@@ -91,13 +95,38 @@ class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     next_retry_at: datetime | None = None
     """Next attempt (retrying) or next admission check (deferred)."""
     deferrals: int = 0
+    seq: int = 0
+    """Sequence of the row's first event (`replay --verify` compares rows that began after
+    the newest expired event)."""
+
+
+class OpenDay(msgspec.Struct, kw_only=True, gc=False):
+    """Final runs of one schedule and UTC day (by fire time) not yet rolled up."""
+
+    schedule_id: str
+    name: str
+    day: str
+    digest: Digest = msgspec.field(default_factory=Digest)
 
 
 class RunsView(msgspec.Struct, kw_only=True, gc=False):
-    """Every run by key (run_id; fire_id for skipped fires), indexed by schedule name."""
+    """Runs by key (run_id; fire_id for skipped fires), indexed by schedule name.
+
+    Bounded: per schedule, only the last `keep` final rows stay (in the order they became
+    final); rows in flight always stay. Every final run is also counted into its day's
+    `OpenDay` until the leader rolls that day up (`stats.rolled_up`).
+    """
 
     rows: dict[str, RunRow] = {}
     by_schedule: dict[str, list[str]] = {}
+    keep: int = 0
+    """Final rows kept per schedule (0: all)."""
+    finished: dict[str, list[str]] = {}
+    """Schedule name -> keys of its final rows, in the order they became final (the window)."""
+    days: dict[str, OpenDay] = {}
+    """`<schedule_id>/<day>` -> final runs of that day not yet rolled up."""
+    rolled: dict[str, str] = {}
+    """schedule_id -> the latest day rolled up; later results of it or earlier days are not counted."""
 
 
 def get(view: RunsView, run_id: str) -> RunRow | None:
@@ -147,7 +176,9 @@ def order_key(row: RunRow) -> tuple[datetime, str]:
     return row.fire_time, row.run_id or row.fire_id
 
 
-def _new_row(view: RunsView, event: FireEvent, key: str, run_id: str, status: RunStatus) -> RunRow:
+def _new_row(
+    view: RunsView, event: FireEvent, key: str, run_id: str, status: RunStatus, seq: int
+) -> RunRow:
     row = RunRow(
         run_id=run_id,
         schedule=event.name,
@@ -155,6 +186,7 @@ def _new_row(view: RunsView, event: FireEvent, key: str, run_id: str, status: Ru
         fire_id=event.fire_id,
         fire_time=event.fire_time,
         status=status,
+        seq=seq,
     )
     view.rows[key] = row
     keys = view.by_schedule.get(event.name)
@@ -165,18 +197,47 @@ def _new_row(view: RunsView, event: FireEvent, key: str, run_id: str, status: Ru
     return row
 
 
-def _row(view: RunsView, event: RunEvent) -> RunRow:
+def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
     row = view.rows.get(event.run_id)
     if row is None:
         # why: a run whose trigger is outside our history (retention) is still a run.
-        row = _new_row(view, event, event.run_id, event.run_id, "triggered")
+        row = _new_row(view, event, event.run_id, event.run_id, "triggered", seq)
     return row
+
+
+def _settled(view: RunsView, key: str, row: RunRow) -> None:
+    """A row just became final: count it into its day, then keep only the last `keep`."""
+    day = row.fire_time.date().isoformat()
+    if view.rolled.get(row.schedule_id, "") < day:
+        day_key = f"{row.schedule_id}/{day}"
+        open_day = view.days.get(day_key)
+        if open_day is None:
+            open_day = view.days[day_key] = OpenDay(
+                schedule_id=row.schedule_id, name=row.schedule, day=day
+            )
+        digest.add_run(
+            open_day.digest,
+            row.status,
+            duration_s=row.duration_s,
+            lateness_s=row.lateness_s,
+            finished_at=row.finished_at,
+        )
+    evicted = push(view.finished, row.schedule, key, view.keep)
+    if evicted is not None and view.rows.pop(evicted, None) is not None:
+        unindex(view.by_schedule, row.schedule, evicted)
+
+
+def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> None:
+    # why: from now on the rollup speaks for this day; later results of it are not counted
+    view.days.pop(f"{event.schedule_id}/{event.day}", None)
+    if view.rolled.get(event.schedule_id, "") < event.day:
+        view.rolled[event.schedule_id] = event.day
 
 
 def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> None:
     row = view.rows.get(event.run_id)
     if row is None:
-        row = _new_row(view, event, event.run_id, event.run_id, "triggered")
+        row = _new_row(view, event, event.run_id, event.run_id, "triggered", stored.seq)
     elif row.triggered_at is not None:
         return
     env = stored.envelope
@@ -189,11 +250,13 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
 
 def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
     if event.fire_id not in view.rows:
-        _new_row(view, event, event.fire_id, "", "skipped").reason = event.reason
+        row = _new_row(view, event, event.fire_id, "", "skipped", stored.seq)
+        row.reason = event.reason
+        _settled(view, event.fire_id, row)
 
 
 def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if row.started_at is None:
         # why: a start that arrives after its result (redelivery) still tells us when it began.
         row.started_at = at = stored.envelope.at
@@ -208,7 +271,7 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
 
 
 def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if not is_behind(row.status, row.attempt, event.attempt, PHASE_DEFERRED):
         row.status = "deferred"
         row.attempt = event.attempt
@@ -220,46 +283,53 @@ def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> Non
 
 
 def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if row.status not in FINAL_STATUSES:
         _finish(row, event, "succeeded", stored.envelope.at)
         row.exit_code = event.exit_code
         row.duration_s = event.duration_s
         row.error = ""
+        _settled(view, event.run_id, row)
 
 
 def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if _attempt_failed(row, event, "failed", stored.envelope.at, event.next_retry_at):
         row.exit_code = event.exit_code
         row.failure_class = event.failure_class
         row.error = event.error
         row.duration_s = event.duration_s
+        if event.next_retry_at is None:
+            _settled(view, event.run_id, row)
 
 
 def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if _attempt_failed(row, event, "timed_out", stored.envelope.at, event.next_retry_at):
         row.exit_code = None
         row.failure_class = "timeout"
         row.error = failure_text(event)
         row.duration_s = event.duration_s
+        if event.next_retry_at is None:
+            _settled(view, event.run_id, row)
 
 
 def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if row.status not in FINAL_STATUSES:
         _finish(row, event, "cancelled", stored.envelope.at)
         row.reason = event.reason or stored.envelope.reason
         if event.duration_s:
             row.duration_s = event.duration_s
+        _settled(view, event.run_id, row)
 
 
 def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
-    row = _row(view, event)
+    row = _row(view, event, stored.seq)
     if row.status not in FINAL_STATUSES:
         _finish(row, event, "lost", stored.envelope.at)
         row.reason = event.reason
+        _settled(view, event.run_id, row)
 
 
 def failure_text(event: RunEvent) -> str:
@@ -311,5 +381,6 @@ HANDLERS: dict[type, Handler] = {
     RunTimedOut: _on_timed_out,
     RunCancelled: _on_cancelled,
     RunLost: _on_lost,
+    StatsRolledUp: _on_rolled_up,
 }
 """Event type -> fold step; the container routes events through this table."""

@@ -45,6 +45,7 @@ from jetcron.projections.runs import (
     TRIGGERED_RANK,
     failure_text,
 )
+from jetcron.projections.window import push
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
 ENDED = -1
@@ -120,6 +121,10 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """Names of live schedules with an expectation set (the leader checks these every second).
 
     why a dict, not a set: fold order, so live and rebuilt views serialise the same."""
+    keep: int = 0
+    """ENDED marks kept per schedule (0: all): a duplicate outcome older than that counts again."""
+    ended: dict[str, list[str]] = {}
+    """schedule_id -> run ids whose mark is ENDED, oldest first (the window of `keep`)."""
 
 
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:
@@ -350,6 +355,9 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
     elif mark == ENDED:
         return  # why: the first final outcome wins; duplicates must not count twice
     view.marks[event.run_id] = ENDED
+    evicted = push(view.ended, event.schedule_id, event.run_id, view.keep)
+    if evicted is not None:
+        view.marks.pop(evicted, None)
     if row.last_run_id == event.run_id:
         row.last_status = status
     if status == "succeeded":

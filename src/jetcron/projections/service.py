@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from nats.micro.service import ServiceConfig
 from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.events import Envelope, UnknownEvent, event_type
+from jetcron.domain.events import Envelope, StatsRolledUp, UnknownEvent, event_type
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
@@ -26,10 +26,18 @@ from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog
-from jetcron.projections import expectations, health, hosts, queries
+from jetcron.projections import expectations, health, hosts, queries, rollups
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
-from jetcron.projections.state import Views, apply_batch, record_undecodable, restore, snapshot
+from jetcron.projections.state import (
+    Views,
+    apply_batch,
+    new_views,
+    record_undecodable,
+    restore,
+    snapshot,
+)
+from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 SNAPSHOT_OBJECT = "views"
@@ -39,6 +47,7 @@ EXPECT_ACTOR = "system:expectations"
 HOSTS_EVERY = 5
 """Expectation rounds between two looks at the executors' heartbeats."""
 HOSTS_ACTOR = "system:heartbeats"
+ROLLUP_ACTOR = "system:rollup"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
 QUERIES: dict[str, Query] = {
@@ -71,9 +80,14 @@ class ProjectionService:
         clock: Clock | None = None,
         connection: ConnectionWatch | None = None,
         followers: dict[str, FollowHealth] | None = None,
+        keep: int = DEFAULT_KEEP,
+        rollup_grace: timedelta = rollups.DEFAULT_GRACE,
+        rollup_every_s: float = 60.0,
     ) -> None:
         self.nc, self.log = nc, event_log
-        self.views = Views()
+        self.keep = keep
+        self.views = new_views(keep)
+        self.rollup_grace, self.rollup_every_s = rollup_grace, rollup_every_s
         self.snapshot_every = snapshot_every
         self.lease = lease or SoloLease()
         self.clock = clock or SystemClock()
@@ -94,6 +108,7 @@ class ProjectionService:
         follow = asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
         gauges = asyncio.ensure_future(self._update_gauges(stop))
         expect = asyncio.ensure_future(self._expectations(stop))
+        rolling = asyncio.ensure_future(self._roll_up_forever(stop))
         if self.metrics:
             self.metrics.start()
         if ready is not None:
@@ -104,6 +119,7 @@ class ProjectionService:
             follow.cancel()
             gauges.cancel()
             expect.cancel()
+            rolling.cancel()
             try:
                 await service.stop()
             except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
@@ -118,6 +134,10 @@ class ProjectionService:
             log.warning("projection snapshot unavailable (%s); rebuilding from the log", err)
             return
         views = restore(data) if data is not None else None
+        if views is not None and views.keep != self.keep:
+            # why: the windows must be the ones the same events give with this keep (rebuild == live)
+            log.info("projection snapshot kept %d runs per schedule, now %d: rebuilding", views.keep, self.keep)
+            views = None
         if views is not None:
             self.views = views
             log.info("projections restored at seq %d", views.position)
@@ -148,6 +168,46 @@ class ProjectionService:
             self._since_snapshot += len(batch)
             if self._since_snapshot >= self.snapshot_every:
                 await self.save_snapshot()
+
+    async def roll_up(self) -> int:
+        """Append the daily rollups that are due (leader only, views current); how many."""
+        if not self.lease.is_leader() or await self.sync() != 0:
+            return 0  # why: a view still catching up would roll up a day with results missing
+        now = self.clock.now()
+        items = [
+            (
+                subjects.stats(day.name),
+                Envelope(
+                    id=ids.new_id(),
+                    at=now,
+                    actor=ROLLUP_ACTOR,
+                    event=StatsRolledUp(
+                        schedule_id=day.schedule_id, name=day.name, day=day.day, digest=day.digest
+                    ),
+                ),
+                rollups.msg_id(day.schedule_id, day.day),
+            )
+            for day in rollups.due(self.views.runs, now, self.rollup_grace)
+        ]
+        if not items:
+            return 0
+        # why: Nats-Msg-Id per (schedule, day): two leaders, or a retry, store one rollup
+        results = await self.log.publish_many(items)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            log.warning("%d of %d daily rollups not stored yet: %s", len(failed), len(items), failed[0])
+        return len(items) - len(failed)
+
+    async def _roll_up_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.roll_up()
+            except Exception as err:  # noqa: BLE001 - the next round tries again
+                log.warning("daily rollups: %s", str(err) or type(err).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), self.rollup_every_s)
+            except TimeoutError:
+                pass
 
     async def _update_gauges(self, stop: asyncio.Event) -> None:
         from jetcron.log.heartbeats import list_executors

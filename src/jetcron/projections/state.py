@@ -12,17 +12,19 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.events import StoredEvent, event_type
-from jetcron.projections import audit, hosts, ledger, notifications, runs, schedules
+from jetcron.projections import audit, hosts, ledger, notifications, rollups, runs, schedules
 from jetcron.projections.audit import AuditView
 from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.notifications import NotificationsView
+from jetcron.projections.rollups import RollupsView
 from jetcron.projections.runs import RunsView
 from jetcron.projections.schedules import SchedulesView
+from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -52,6 +54,16 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     audit: AuditView = msgspec.field(default_factory=AuditView)
     notifications: NotificationsView = msgspec.field(default_factory=NotificationsView)
     hosts: HostsView = msgspec.field(default_factory=HostsView)
+    rollups: RollupsView = msgspec.field(default_factory=RollupsView)
+    keep: int = 0
+    """Finished rows kept per schedule in runs, ledger, run audit entries and marks (0: all)."""
+
+
+def new_views(keep: int = DEFAULT_KEEP) -> Views:
+    """Empty views that keep the last `keep` finished rows per schedule (0: every row)."""
+    views = Views(keep=keep)
+    views.runs.keep = views.ledger.keep = views.audit.keep = views.schedules.keep = keep
+    return views
 
 
 Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
@@ -66,6 +78,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),
         ("hosts", hosts.HANDLERS),
+        ("rollups", rollups.HANDLERS),
     )
     routes: dict[type, list[Route]] = {}
     for field, handlers in tables:
@@ -141,9 +154,11 @@ def apply_until(views: Views, events: Iterable[StoredEvent], as_of: datetime | N
     return not later
 
 
-def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None) -> Views:
+def replay(
+    events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep: int = 0
+) -> Views:
     """Fresh views from events in log order, up to the last one appended by `as_of` (`--as-of`)."""
-    views = Views()
+    views = new_views(keep)
     apply_until(views, events, as_of)
     return views
 
