@@ -16,32 +16,64 @@ from jetcron.client import query
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries
-from jetcron.projections.state import Views, apply_until, record_undecodable
+from jetcron.projections.compare import Gaps, comparable
+from jetcron.projections.state import Views, apply_until, new_views, record_undecodable
+from jetcron.projections.window import DEFAULT_KEEP
 
 
-async def rebuild(nc: Any, as_of: datetime | None, until_seq: int | None = None) -> Views:
-    """Views folded from the whole log by the projections' own fold (up to as_of, by append time)."""
+async def rebuild(
+    nc: Any, as_of: datetime | None, until_seq: int | None = None, keep: int = DEFAULT_KEEP
+) -> tuple[Views, Gaps]:
+    """Views folded from the log by the projections' own fold (up to as_of, by append time),
+    and where the log has gaps (expired run history)."""
     event_log = await EventLog(nc).open(create=False)
-    views = Views()
+    views, gaps, skipped = new_views(keep), Gaps(), []
+
+    def undecodable(seq: int, unknown: Any) -> None:
+        skipped.append(seq)
+        record_undecodable(views, seq, unknown.type, unknown.problem)
+
     try:
         end = until_seq or await event_log.last_seq()
         if end == 0:
-            return views
+            return views, gaps
         with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("replaying", total=end)
-            async with aclosing(
-                event_log.read(
-                    until_seq=end,
-                    on_skipped=lambda seq, u: record_undecodable(views, seq, u.type, u.problem),
-                )
-            ) as batches:
+            async with aclosing(event_log.read(until_seq=end, on_skipped=undecodable)) as batches:
                 async for batch in batches:
+                    _saw(gaps, batch, skipped)
                     if not apply_until(views, batch, as_of):
                         break
                     progress.update(task, completed=batch[-1].seq)
+        if as_of is None:
+            gaps.end(end)
     finally:
         await event_log.close()
-    return views
+    return views, gaps
+
+
+def _saw(gaps: Gaps, batch: list[Any], skipped: list[int]) -> None:
+    seqs = sorted([s.seq for s in batch] + skipped) if skipped else [s.seq for s in batch]
+    skipped.clear()
+    if seqs[0] == gaps.next and seqs[-1] - seqs[0] + 1 == len(seqs):
+        gaps.next = seqs[-1] + 1  # why: the common case, no gap: no per-event work
+        return
+    times = {s.seq: s.stored_ns for s in batch}
+    for seq in seqs:
+        gaps.see((seq,), times.get(seq, 0))
+
+
+def aged_out_line(gaps: Gaps, as_of: datetime | None) -> str | None:
+    """One line when the run history asked about is older than what the log still holds."""
+    if gaps.horizon <= 1 or not gaps.horizon_ns:
+        return None
+    kept_from = datetime.fromtimestamp(gaps.horizon_ns / 1e9, UTC)
+    if as_of is not None and as_of >= kept_from:
+        return None
+    return (
+        f"run history before {iso_z(kept_from)} has aged out of the log (retention): runs, fires "
+        "and run counters shown are only those since; schedules and their audit are complete"
+    )
 
 
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:
@@ -51,8 +83,11 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
             raise InvalidInput("--verify compares with the live service now; drop --as-of")
         _verify(server, as_json)
         return
-    views = run(with_nats(server, lambda nc: rebuild(nc, as_of)))
+    views, gaps = run(with_nats(server, lambda nc: rebuild(nc, as_of)))
     when = as_of or datetime.now(UTC)
+    aged = aged_out_line(gaps, as_of)
+    if aged is not None:
+        print(f"note: {aged}", file=sys.stderr)
     rows = queries.list_schedules(views, {}, when)
     if as_json:
         print_json({"as_of": iso_z(when), "position": views.position, "schedules": rows})
@@ -78,19 +113,31 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
 
 
 def _verify(server: str, as_json: bool) -> None:
-    async def both(nc: Any) -> tuple[dict[str, Any], Views]:
+    async def both(nc: Any) -> tuple[dict[str, Any], tuple[Views, Gaps]]:
         live = await query(nc, "state", {})
-        return live, await rebuild(nc, None, until_seq=live["position"])
+        keep = int(live["views"].get("keep", 0))
+        return live, await rebuild(nc, None, until_seq=live["position"], keep=keep)
 
-    live, views = run(with_nats(server, both))
-    rebuilt = msgspec.to_builtins(views)
-    live_views = live["views"]
+    live, (views, gaps) = run(with_nats(server, both))
+    # why: rows that began before expired events cannot be rebuilt; compare.py says what counts
+    rebuilt, live_views = comparable(msgspec.to_builtins(views), live["views"], gaps.horizon)
     same = msgspec.json.encode(rebuilt) == msgspec.json.encode(live_views) or rebuilt == live_views
     differences = [] if same else differing_paths(rebuilt, live_views)
-    result = {"position": live["position"], "identical": same, "differences": differences}
+    result = {
+        "position": live["position"],
+        "identical": same,
+        "differences": differences,
+        "compared_from_seq": gaps.horizon,
+    }
     if as_json:
         print_json(result)
     else:
+        if gaps.horizon > 1:
+            console.print(
+                f"run history before seq {gaps.horizon} has aged out: runs, fires and run audit "
+                "compared from there; schedules, their audit and rollups in full",
+                highlight=False,
+            )
         console.print(
             f"replayed to seq {live['position']}: "
             + (
