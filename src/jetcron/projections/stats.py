@@ -7,8 +7,8 @@ were rolled up (then percentiles come from the rollups' buckets: at most ~19 % h
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 import msgspec
@@ -117,28 +117,66 @@ def compute_merged(
     group: Group = "schedule",
     schedule: str | None = None,
 ) -> list[StatsRow]:
-    """Statistics per group from live rows and the daily rollups of days in the window.
+    """Statistics per group, complete even where the runs view keeps only the last N rows.
 
-    A rolled-up day counts whole when any of it lies in the window, and replaces the live rows
-    of that day; rollups know no executor, so `executor` groups come from live rows only.
+    Whole UTC days that begin inside the window come from their digests (the rollup of a
+    rolled-up day, else the runs view's open day); the partial first day and runs in flight
+    come from live rows. While every row of the window is still held (no rollup, no full
+    window), this is `compute`: exact percentiles. Rollups know no executor, so `executor`
+    groups always come from live rows.
     """
     start = now - window if window is not None else None
-    rolled = [
-        (rollups_view.names.get(sid, sid), sid, day, d)
-        for sid, day, d in rollups.digests(rollups_view, None, start, now)
-        if schedule is None or rollups_view.names.get(sid) == schedule
-    ]
-    if not rolled or group == "executor":
+    days = list(_day_digests(runs_view, rollups_view, start, now, schedule))
+    if group == "executor" or not (days and _rows_incomplete(runs_view, rollups_view, schedule)):
         return compute(runs_view, now=now, window=window, group=group, schedule=schedule)
-    covered = {(sid, day) for _, sid, day, _ in rolled}
+    covered = {(sid, day) for sid, day, _, _ in days}
     digests: dict[str, list[Digest]] = {}
-    for name, _, _, d in rolled:
+    for _, _, name, d in days:
         digests.setdefault(name if group == "schedule" else "overall", []).append(d)
     for row in _select(runs_view, now, window, schedule):
-        if (row.schedule_id, row.fire_time.date().isoformat()) not in covered:
-            one = digests.setdefault(_key(row, group), [])
-            one.append(_digest_of(row))
+        in_day = (row.schedule_id, row.fire_time.date().isoformat()) in covered
+        if not in_day or row.status not in FINAL_STATUSES:
+            digests.setdefault(_key(row, group), []).append(_digest_of(row))
     return [from_digest(key, digest.merge(ds)) for key, ds in sorted(digests.items())]
+
+
+def _day_digests(
+    runs_view: RunsView,
+    rollups_view: RollupsView,
+    start: datetime | None,
+    now: datetime,
+    schedule: str | None,
+) -> Iterator[tuple[str, str, str, Digest]]:
+    """(schedule_id, day, name, digest) of whole days that begin after `start`, up to now."""
+    first = "" if start is None else _next_day(start)
+    for sid, day, d in rollups.digests(rollups_view, None, start, now):
+        name = rollups_view.names.get(sid, sid)
+        if day >= first and (schedule is None or name == schedule):
+            yield sid, day, name, d
+    last = now.date().isoformat()
+    for open_day in runs_view.days.values():
+        if first <= open_day.day <= last and schedule in (None, open_day.name):
+            yield open_day.schedule_id, open_day.day, open_day.name, open_day.digest
+
+
+def _next_day(at: datetime) -> str:
+    """The first UTC day that begins at or after `at`."""
+    day = at.date()
+    return (
+        day if at == datetime.combine(day, time(), at.tzinfo) else day + timedelta(days=1)
+    ).isoformat()
+
+
+def _rows_incomplete(runs_view: RunsView, rollups_view: RollupsView, schedule: str | None) -> bool:
+    """Whether some final rows in scope may be gone: rolled up, or a window that is full."""
+    if any(schedule is None or n == schedule for n in rollups_view.names.values()):
+        return True
+    keep = runs_view.keep
+    if not keep:
+        return False
+    if schedule is not None:
+        return len(runs_view.finished.get(schedule, ())) >= keep
+    return any(len(keys) >= keep for keys in runs_view.finished.values())
 
 
 def _digest_of(row: RunRow) -> Digest:
