@@ -17,7 +17,7 @@ from jetcron.cli.main import app
 runner = CliRunner()
 
 
-def scheduler_in_thread(nats_url: str) -> Iterator[str]:
+def scheduler_in_thread(nats_url: str, config: service.ServiceConfig | None = None) -> Iterator[str]:
     """Yield `nats_url` while a scheduler service runs on it in a background thread.
 
     A thread because the CLI runs its own event loop; a test module's `scheduler` fixture
@@ -31,7 +31,7 @@ def scheduler_in_thread(nats_url: str) -> Iterator[str]:
         stop = asyncio.Event()
         nc = await nats.connect(nats_url)
         up = asyncio.Event()
-        task = asyncio.create_task(service.run(nc, stop=stop, ready=up))
+        task = asyncio.create_task(service.run(nc, stop=stop, ready=up, config=config))
         await up.wait()
         ready.set()
         await task
