@@ -403,11 +403,17 @@ def serve(
     ),
     retention: str | None = RetentionOpt,
     keep_runs: int = KeepRunsOpt,
+    snapshot_every: int = typer.Option(
+        10_000,
+        "--snapshot-every",
+        min=1,
+        help="Events folded between two snapshots of the views (a restart replays at most these).",
+    ),
 ) -> None:
     """Run a scheduler replica against an existing NATS (run two or more for HA)."""
     config = service.ServiceConfig(
         replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port,
-        retention_s=parse_retention(retention), keep_runs=keep_runs,
+        retention_s=parse_retention(retention), keep_runs=keep_runs, snapshot_every=snapshot_every,
     )  # fmt: skip
     asyncio.run(
         _serve_and_execute(
