@@ -88,7 +88,7 @@ def test_kill_9_mid_backlog_loses_and_doubles_nothing(nats_url: str) -> None:
     first = serve(nats_url)
     try:
         deadline = time.monotonic() + 60
-        while (at := asyncio.run(snapshot_position(nats_url))) == 0:
+        while asyncio.run(snapshot_position(nats_url)) == 0:
             assert time.monotonic() < deadline, "no snapshot"
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
