@@ -11,7 +11,7 @@ from projection_factory import History
 
 from jetcron.domain import digest
 from jetcron.domain.events import StatsRolledUp, StoredEvent
-from jetcron.projections import rollups, state, stats
+from jetcron.projections import queries, rollups, state, stats
 from jetcron.projections.compare import Gaps, comparable
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -214,3 +214,17 @@ def test_the_rule_still_finds_a_real_difference() -> None:
     gaps.see([s.seq for s in kept])
     a, b = comparable(msgspec.to_builtins(rebuilt), msgspec.to_builtins(live), gaps.horizon)
     assert a != b
+
+
+def test_fires_older_than_the_window_are_forgotten_not_unrecorded() -> None:
+    h = History(start=DAY1)
+    h.create("a", spec="* * * * *")
+    for i in range(30):
+        h.succeeded(h.trigger("a", DAY1 + timedelta(minutes=i)))
+    views = folded(h.events, keep=5)
+    now = DAY1 + timedelta(minutes=30)
+    since = (DAY1 - timedelta(seconds=1)).isoformat()
+    fires = queries.fires_of(views, {"name": "a", "since": since, "limit": 100}, now)["fires"]
+    fates = [f["fate"] for f in fires if f["utc"] < "2026-03-02T00:29"]
+    assert "unrecorded" not in fates
+    assert fates == ["forgotten"] * 25 + ["triggered"] * 4  # fires 0-24 evicted, 25-28 kept

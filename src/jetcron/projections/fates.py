@@ -30,6 +30,7 @@ Fate = Literal[
     "paused",
     "not_created",
     "unrecorded",
+    "forgotten",
     "pending",
     "upcoming",
 ]
@@ -210,11 +211,14 @@ def fates(
     *,
     now: datetime,
     quiet_since: Mapping[datetime, datetime] | None = None,
+    kept_from: datetime | None = None,
 ) -> list[Fire]:
     """Every nominal fire and every recorded one, oldest first, each with its fate.
 
     `quiet_since` maps a missed fire's time to the last moment the ticker recorded any fire
-    before it (the start of the outage, as far as the log can tell).
+    before it (the start of the outage, as far as the log can tell). `kept_from`: the oldest
+    fire the views still hold once they keep only the last N of this schedule; an earlier
+    fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
     """
     recorded = sorted(entries, key=lambda e: (e.fire_time, e.seq))
     by_time = {e.fire_time: e for e in recorded}
@@ -224,7 +228,12 @@ def fates(
         if e.outcome == "triggered" and e.recorded_at - e.fire_time > MISSED_AFTER
     ]
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
-    out += [_unrecorded(t, periods, now) for t in set(fire_times) - by_time.keys()]
+    out += [
+        Fire(fire_time=t, fate="forgotten")
+        if kept_from is not None and t < kept_from
+        else _unrecorded(t, periods, now)
+        for t in set(fire_times) - by_time.keys()
+    ]
     return sorted(out, key=lambda f: f.fire_time)
 
 

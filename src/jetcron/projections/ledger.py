@@ -122,6 +122,15 @@ def last_recorded_before(view: LedgerView, times: Iterable[datetime]) -> dict[da
     return found
 
 
+def kept_from(view: LedgerView, schedule: str) -> datetime | None:
+    """The oldest fire still held for a schedule whose window is full (older ones were
+    evicted), else None (every fire the log gave is still here)."""
+    if not view.keep or len(view.settled.get(schedule, ())) < view.keep:
+        return None
+    keys = view.by_schedule.get(schedule, ())
+    return min((view.entries[k].fire_time for k in keys), default=None)
+
+
 def _fire_time(entry: LedgerEntry) -> datetime:
     return entry.fire_time
 

@@ -231,9 +231,10 @@ def fates_in(
     ]
     missed = [e.fire_time for e in recorded if e.outcome == "missed"]
     quiet = ledger.last_recorded_before(views.ledger, missed)
+    kept_from = ledger.kept_from(views.ledger, name)
     return (
         periods,
-        fates.fates(times, recorded, periods, now=now, quiet_since=quiet),
+        fates.fates(times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from),
         since,
     )
 

@@ -280,6 +280,14 @@ def _unrecorded(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     return [Sentence(text=text, evidence=ev)]
 
 
+def _forgotten(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+    text = (
+        "Older than the fires the views keep for this schedule (`serve --keep-runs`): "
+        "its day's statistics still count it (`jetcron stats`)"
+    )
+    return [Sentence(text=text)]
+
+
 def _pending(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     return [Sentence(text="Due moments ago; the ticker has not recorded it yet")]
 
@@ -299,6 +307,7 @@ _TELLERS = {
     "paused": _paused,
     "not_created": _not_created,
     "unrecorded": _unrecorded,
+    "forgotten": _forgotten,
     "pending": _pending,
     "upcoming": _upcoming,
 }
