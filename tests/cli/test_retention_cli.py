@@ -122,6 +122,9 @@ def test_run_history_expires_while_definitions_audit_and_rollups_stay(scheduler:
     row = stats_of(url, "keep")
     assert row["by_status"] == {"succeeded": 4} and row["runs"] == 4
 
+    status = cli(url, "status")
+    assert "runs kept 2s in the log, the last 500 per schedule in the views" in status.output
+
     verify = cli(url, "replay", "--verify")
     assert verify.exit_code == 0, verify.output
     assert "aged out" in verify.output and "identical" in verify.output

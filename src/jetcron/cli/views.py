@@ -171,9 +171,13 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     executors = [e["name"] for e in s["executors"]]
     leader = s.get("ticker_leader") or "none (no lease holder!)"
     online = f"{len(executors)} online" + (f": {', '.join(executors)}" if executors else "")
+    kept = st.get("retention_s") or 0
+    keep = pr.get("keep_runs") or 0
     return [
         f"log        {st['name']}: {st['messages']} events, {text.size(st['bytes'])}, "
         f"last seq {st['last_seq']}, {st['replicas']} replica(s)",
+        f"history    runs kept {text.duration(kept) if kept else 'forever'} in the log, "
+        + (f"the last {keep} per schedule in the views" if keep else "all in the views"),
         f"views      at seq {pr['position']}, {pr['lag']} behind, "
         f"{pr['poison_events']} unreadable event(s)",
         f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}",

@@ -133,8 +133,7 @@ class EventLog:
         return self.retention_s
 
     def _retention_from(self, metadata: dict[str, str] | None) -> None:
-        value = int((metadata or {}).get(RETENTION_KEY) or 0)
-        self.retention_s = value or None
+        self.retention_s = retention_of(metadata) or None
 
     def _ttl(self, subject: str) -> int | None:
         return self.retention_s if self.retention_s and subjects.ages(subject) else None
@@ -257,6 +256,11 @@ class EventLog:
         """The stream's last sequence."""
         info = await self.js.stream_info(self.stream)
         return int(info.state.last_seq)
+
+
+def retention_of(metadata: dict[str, str] | None) -> int:
+    """The run history retention in seconds from the stream's metadata (0: forever)."""
+    return int((metadata or {}).get(RETENTION_KEY) or 0)
 
 
 def _headers(

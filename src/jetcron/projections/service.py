@@ -25,7 +25,7 @@ from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
-from jetcron.log.stream import EventLog
+from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import expectations, health, hosts, queries, rollups
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
@@ -411,11 +411,13 @@ class ProjectionService:
                 "first_seq": info.state.first_seq,
                 "last_seq": info.state.last_seq,
                 "replicas": info.config.num_replicas,
+                "retention_s": retention_of(info.config.metadata),
             },
             "projection": {
                 "position": views.position,
                 "lag": info.state.last_seq - views.position,
                 "poison_events": views.poison,
+                "keep_runs": views.keep,
             },
             "schedules": states,
             "runs_in_flight": in_flight,
