@@ -159,13 +159,19 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     ref = str(params.get("run_id", "")).strip()
     found = runs.matching(views.runs, ref) if ref else []
     if len(found) != 1:
-        raise InvalidInput(_no_single_run(ref, found))
+        raise InvalidInput(_no_single_run(ref, found, views.keep))
     return plain(views.runs.rows[found[0]])  # type: ignore[no-any-return]
 
 
-def _no_single_run(ref: str, found: list[str]) -> str:
+def _no_single_run(ref: str, found: list[str], keep: int = 0) -> str:
     if not ref:
         return "give a run id (or its first characters)"
+    if not found and keep:
+        # why: with bounded views an old run is gone from them, not from history
+        return (
+            f"no run {ref!r} among the last {keep} per schedule the views keep "
+            "(older runs are counted in `jetcron stats`): see `jetcron runs list`"
+        )
     if not found:
         return f"no run {ref!r}: see `jetcron runs list`"
     shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
