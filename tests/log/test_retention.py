@@ -56,3 +56,19 @@ async def test_only_the_scheduler_sets_the_retention_others_read_it(nc: Client) 
     assert await cli.load_retention() is None
     for log in (service, executor, cli):
         await log.close()
+
+
+async def test_subjects_are_only_ever_added(nc: Client) -> None:
+    old = [s for s in subjects.LOG_SUBJECTS if s != subjects.STATS]  # the previous release's
+    await nc.jetstream().add_stream(name=subjects.STREAM, subjects=[*old, "jetcron.extra.>"])
+    log = await EventLog(nc).open()
+    info = await nc.jetstream().stream_info(subjects.STREAM)
+    assert set(info.config.subjects or []) == {*subjects.LOG_SUBJECTS, "jetcron.extra.>"}
+    assert log.retention_s is None  # an existing log keeps its retention (forever here)
+    await log.close()
+
+
+async def test_a_new_log_keeps_run_history_30_days(nc: Client) -> None:
+    log = await EventLog(nc).open()
+    assert log.retention_s == 30 * 86400
+    await log.close()

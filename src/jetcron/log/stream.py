@@ -111,8 +111,11 @@ class EventLog:
             raise InfrastructureError(f"cannot reach JetStream: {err}") from err
         ours = {k: v for k, v in (info.config.metadata or {}).items() if not k.startswith("_nats")}
         wanted = ours | (config.metadata or {})
+        have = set(info.config.subjects or [])
+        # why: only ever add subjects: an older appender must not take a newer one's away
+        config.subjects = sorted(have | set(config.subjects or []))
         if (
-            set(info.config.subjects or []) != set(config.subjects or [])
+            set(config.subjects) != have
             or not info.config.allow_atomic
             or not info.config.allow_msg_ttl
             or wanted != ours
