@@ -112,7 +112,7 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
 
 def _verify(server: str, as_json: bool) -> None:
     async def both(nc: Any) -> tuple[dict[str, Any], tuple[Views, Gaps]]:
-        live = await query(nc, "state", {})
+        live = await live_state(nc)
         keep = int(live["views"].get("keep", 0))
         return live, await rebuild(nc, None, until_seq=live["position"], keep=keep)
 
@@ -148,6 +148,21 @@ def _verify(server: str, as_json: bool) -> None:
             console.print(f"  differs at /{path}", highlight=False, markup=False)
     if not same:
         raise typer.Exit(1)
+
+
+async def live_state(nc: Any) -> dict[str, Any]:
+    """The live service's whole state (fetched from the object store when it is large)."""
+    from jetcron.log import snapshots
+
+    live: dict[str, Any] = await query(nc, "state", {})
+    name = live.get("object")
+    if name:
+        data = await snapshots.load(nc, str(name))
+        await snapshots.delete(nc, str(name))
+        if data is None:
+            raise InvalidInput(f"the live state {name!r} vanished before it was read; try again")
+        live = msgspec.json.decode(data)
+    return live
 
 
 def differing_paths(a: Any, b: Any, path: str = "", limit: int = 10) -> list[str]:

@@ -19,6 +19,15 @@ async def load(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET)
     return result.data or b""
 
 
+async def delete(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> None:
+    """Remove a stored object (gone already is fine)."""
+    try:
+        store = await nc.jetstream().object_store(bucket)
+        await store.delete(name)
+    except (NotFoundError, ObjectNotFoundError):
+        return
+
+
 async def save(
     nc: Client, name: str, data: bytes, *, bucket: str = subjects.SNAPSHOT_BUCKET
 ) -> None:

@@ -47,6 +47,8 @@ EXPECT_ACTOR = "system:expectations"
 HOSTS_EVERY = 5
 """Expectation rounds between two looks at the executors' heartbeats."""
 HOSTS_ACTOR = "system:heartbeats"
+STATE_INLINE_MAX = 512 * 1024
+"""A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
 ROLLUP_ACTOR = "system:rollup"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
@@ -458,9 +460,16 @@ class ProjectionService:
         """Who holds the ticker lease, if anyone."""
         return await lease_holder(self.nc)
 
-    def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        """The whole state, for `jetcron replay --verify`."""
-        return {"position": views.position, "views": msgspec.to_builtins(views)}
+    async def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        """The whole state, for `jetcron replay --verify`: inline, or the name of an object
+        holding it when it is larger than a NATS message may be (the asker deletes it)."""
+        state = {"position": views.position, "views": msgspec.to_builtins(views)}
+        data = _encoder.encode(state)
+        if len(data) <= STATE_INLINE_MAX:
+            return state
+        name = f"state-{ids.new_id()}"
+        await snapshots.save(self.nc, name, data)
+        return {"position": views.position, "object": name}
 
 
 def _why(v: expectations.Verdict) -> str:
