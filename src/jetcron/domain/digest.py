@@ -69,19 +69,21 @@ def percentile(buckets: dict[int, int], p: float) -> float | None:
 def add_run(
     digest: Digest,
     status: str,
-    *,
     duration_s: float | None = None,
     lateness_s: float | None = None,
     finished_at: datetime | None = None,
 ) -> None:
     """Count one final run into the digest."""
-    digest.by_status[status] = digest.by_status.get(status, 0) + 1
-    if status in TIMED and duration_s is not None:
-        _count(digest.durations, bucket(duration_s))
+    by_status = digest.by_status
+    by_status[status] = by_status.get(status, 0) + 1
+    if duration_s is not None and status in TIMED:
+        i = bucket(duration_s)
+        digest.durations[i] = digest.durations.get(i, 0) + 1
         if digest.duration_max is None or duration_s > digest.duration_max:
             digest.duration_max = duration_s
     if lateness_s is not None:
-        _count(digest.lateness, bucket(lateness_s))
+        i = bucket(lateness_s)
+        digest.lateness[i] = digest.lateness.get(i, 0) + 1
     if finished_at is not None:
         if status == "succeeded":
             digest.last_success = _later(digest.last_success, finished_at)

@@ -34,7 +34,7 @@ from jetcron.projections.runs import (
     failure_text,
     is_behind,
 )
-from jetcron.projections.window import push, unindex
+from jetcron.projections.window import unindex
 
 Outcome = Literal["triggered", "missed", "skipped", "buffered"]
 
@@ -260,8 +260,14 @@ def _is_settled(entry: LedgerEntry) -> bool:
 
 def _settle(view: LedgerView, entry: LedgerEntry) -> None:
     """An entry's fate is final: it joins its schedule's window (the oldest beyond keep goes)."""
-    evicted = push(view.settled, entry.schedule, entry.fire_id, view.keep)
-    old = view.entries.get(evicted) if evicted is not None else None
+    keys = view.settled.get(entry.schedule)
+    if keys is None:
+        view.settled[entry.schedule] = [entry.fire_id]
+        return
+    keys.append(entry.fire_id)
+    if not view.keep or len(keys) <= view.keep:
+        return
+    old = view.entries.get(keys.pop(0))
     # why: a missed fire may be triggered later (a run in flight is never evicted)
     if old is not None and _is_settled(old):
         del view.entries[old.fire_id]

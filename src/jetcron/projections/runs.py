@@ -27,7 +27,7 @@ from jetcron.domain.events import (
     StatsRolledUp,
     StoredEvent,
 )
-from jetcron.projections.window import push, unindex
+from jetcron.projections.window import unindex
 
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
@@ -207,24 +207,24 @@ def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
 
 def _settled(view: RunsView, key: str, row: RunRow) -> None:
     """A row just became final: count it into its day, then keep only the last `keep`."""
+    # why: this runs once per run in the replay hot loop, so it is written flat
+    sid = row.schedule_id
     day = row.fire_time.date().isoformat()
-    if view.rolled.get(row.schedule_id, "") < day:
-        day_key = f"{row.schedule_id}/{day}"
+    if not view.rolled or view.rolled.get(sid, "") < day:
+        day_key = f"{sid}/{day}"
         open_day = view.days.get(day_key)
         if open_day is None:
-            open_day = view.days[day_key] = OpenDay(
-                schedule_id=row.schedule_id, name=row.schedule, day=day
-            )
-        digest.add_run(
-            open_day.digest,
-            row.status,
-            duration_s=row.duration_s,
-            lateness_s=row.lateness_s,
-            finished_at=row.finished_at,
-        )
-    evicted = push(view.finished, row.schedule, key, view.keep)
-    if evicted is not None and view.rows.pop(evicted, None) is not None:
-        unindex(view.by_schedule, row.schedule, evicted)
+            open_day = view.days[day_key] = OpenDay(schedule_id=sid, name=row.schedule, day=day)
+        digest.add_run(open_day.digest, row.status, row.duration_s, row.lateness_s, row.finished_at)
+    keys = view.finished.get(row.schedule)
+    if keys is None:
+        view.finished[row.schedule] = [key]
+        return
+    keys.append(key)
+    if view.keep and len(keys) > view.keep:
+        evicted = keys.pop(0)
+        if view.rows.pop(evicted, None) is not None:
+            unindex(view.by_schedule, row.schedule, evicted)
 
 
 def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> None:

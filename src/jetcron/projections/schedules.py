@@ -45,7 +45,6 @@ from jetcron.projections.runs import (
     TRIGGERED_RANK,
     failure_text,
 )
-from jetcron.projections.window import push
 
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
 ENDED = -1
@@ -355,9 +354,13 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
     elif mark == ENDED:
         return  # why: the first final outcome wins; duplicates must not count twice
     view.marks[event.run_id] = ENDED
-    evicted = push(view.ended, event.schedule_id, event.run_id, view.keep)
-    if evicted is not None:
-        view.marks.pop(evicted, None)
+    ended = view.ended.get(event.schedule_id)
+    if ended is None:
+        view.ended[event.schedule_id] = [event.run_id]
+    else:
+        ended.append(event.run_id)
+        if view.keep and len(ended) > view.keep:
+            view.marks.pop(ended.pop(0), None)  # why: the window of `keep`, inline: hot loop
     if row.last_run_id == event.run_id:
         row.last_status = status
     if status == "succeeded":
