@@ -228,3 +228,19 @@ def test_fires_older_than_the_window_are_forgotten_not_unrecorded() -> None:
     fates = [f["fate"] for f in fires if f["utc"] < "2026-03-02T00:29"]
     assert "unrecorded" not in fates
     assert fates == ["forgotten"] * 25 + ["triggered"] * 4  # fires 0-24 evicted, 25-28 kept
+
+
+def test_fires_older_than_the_retention_are_forgotten() -> None:
+    h = History(start=DAY1)
+    h.create("a", spec="0 * * * *")
+    for i in range(48):
+        h.succeeded(h.trigger("a", DAY1 + timedelta(hours=i)))
+    kept = [s for s in h.events if s.seq == 1 or s.event.fire_time >= DAY1 + timedelta(days=1)]
+    views = folded(kept, keep=500)  # a rebuild after the first day's runs expired
+    now = DAY1 + timedelta(days=2)
+    params = {"name": "a", "since": (DAY1 - timedelta(seconds=1)).isoformat(), "limit": 100}
+    fates = [f["fate"] for f in queries.fires_of(views, params, now)["fires"]]
+    assert fates.count("unrecorded") == 23  # (the first: before its creation)
+    with_retention = {**params, "retention_s": 86400}
+    fates = [f["fate"] for f in queries.fires_of(views, with_retention, now)["fires"]]
+    assert fates == ["forgotten"] * 24 + ["triggered"] * 24 + ["pending"]

@@ -43,7 +43,7 @@ def fires(
     Fates: triggered (with the run's status), skipped, buffered, missed, lost, cancelled,
     deferred; paused and not_created for fires the schedule could not have; unrecorded for a
     fire with nothing in the log while the schedule was active (a bug: please report it);
-    forgotten for a fire older than those the views keep (`serve --keep-runs`).
+    forgotten for a fire older than the run history kept (`serve --keep-runs`, `--retention`).
     """
     for value in (since, until):
         if value:
@@ -150,7 +150,7 @@ _OTHER: dict[str, Callable[[dict[str, Any]], str]] = {
     "paused": _paused,
     "not_created": _created,
     "unrecorded": lambda r: "nothing recorded while active (a jetcron bug: please report it)",
-    "forgotten": lambda r: "older than the fires kept in memory (--keep-runs); counted in stats",
+    "forgotten": lambda r: "older than the run history kept (--keep-runs, --retention); in stats",
     "pending": lambda r: "due moments ago, not recorded yet",
     "upcoming": lambda r: "",
 }

@@ -220,8 +220,19 @@ FIRES_MAX = 10_000
 """Nominal fires one `fires`/`why` answer looks at, from the start of its window."""
 
 
+def _aged_before(params: dict[str, Any], now: datetime) -> datetime | None:
+    """Before this time the log no longer holds run history (the service's retention)."""
+    retention = params.get("retention_s")
+    return now - timedelta(seconds=float(retention)) if retention else None
+
+
 def fates_in(
-    views: Views, name: str, since: datetime, until: datetime, now: datetime
+    views: Views,
+    name: str,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    aged_before: datetime | None = None,
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
@@ -238,6 +249,8 @@ def fates_in(
     missed = [e.fire_time for e in recorded if e.outcome == "missed"]
     quiet = ledger.last_recorded_before(views.ledger, missed)
     kept_from = ledger.kept_from(views.ledger, name)
+    if aged_before is not None and (kept_from is None or aged_before > kept_from):
+        kept_from = aged_before  # why: a fire whose events expired is forgotten, not a bug
     return (
         periods,
         fates.fates(times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from),
@@ -266,7 +279,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     from the schedule's creation if that is later)."""
     name = str(params.get("name", ""))
     since, until = _window(views, params, now, timedelta(days=1))
-    periods, told, covered = fates_in(views, name, since, until, now)
+    periods, told, covered = fates_in(views, name, since, until, now, _aged_before(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
     return {
@@ -314,7 +327,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, since = fates_in(views, name, since, until, now)
+    periods, told, since = fates_in(views, name, since, until, now, _aged_before(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 

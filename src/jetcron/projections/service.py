@@ -346,6 +346,8 @@ class ProjectionService:
             params = msgspec.json.decode(data) if data else {}
             if not isinstance(params, dict):
                 raise InvalidInput("query parameters must be a JSON object")
+            if self.log.retention_s:
+                params["retention_s"] = self.log.retention_s  # why: fires older are forgotten
             stale = self.staleness(await self.sync())
             result = fn(self.views, params, self.clock.now())
             if asyncio.iscoroutine(result):

@@ -282,7 +282,7 @@ def _unrecorded(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 def _forgotten(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     text = (
-        "Older than the fires the views keep for this schedule (`serve --keep-runs`): "
+        "Older than the run history jetcron keeps (`serve --keep-runs`, `--retention`): "
         "its day's statistics still count it (`jetcron stats`)"
     )
     return [Sentence(text=text)]
