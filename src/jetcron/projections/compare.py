@@ -7,10 +7,13 @@ H is built from the same events on both sides and must be equal. Left out, on bo
 - runs, fire-ledger entries and run audit entries (manual triggers, cancel requests) whose
   first event, on either side, is before H (their beginning may have expired), with their keys
   in the indexes and windows; schedules' run marks of runs not compared;
-- the run-derived fields of schedule rows (counters, last run, failing streak, last fire),
-  the open (not yet rolled up) days of statistics, and the poison count and samples before H.
+- the run-derived fields of schedule rows (counters, last run, failing streak, last fire,
+  outstanding missed expectations), the delivery counters of notification sinks, executors
+  whose last online/offline event is before H, the open (not yet rolled up) days of
+  statistics, and the poison count and samples before H.
 Always compared in full: position, keep, schedules' definitions and lifecycle, the schedule
-audit (every `schedule.*` entry and the incarnations it diffs against), the rollups.
+audit (every `schedule.*` entry and the incarnations it diffs against), notification sinks,
+the rollups.
 """
 
 from __future__ import annotations
@@ -31,8 +34,18 @@ RUN_FIELDS = (
     "last_fire_time",
     "last_success_at",
     "last_failure_at",
+    "expectations",
 )
-"""Schedule row fields folded from run and fire events (they count history that may be gone)."""
+"""Schedule row fields folded from run, fire and expectation events (history that may be gone)."""
+DELIVERY_FIELDS = (
+    "delivered",
+    "failed",
+    "failing",
+    "failing_since",
+    "last_error",
+    "last_delivered_at",
+)
+"""Notification row fields folded from deliveries (they age like runs)."""
 
 
 class Gaps:
@@ -70,7 +83,12 @@ def comparable(a: dict[str, Any], b: dict[str, Any], horizon: int) -> tuple[Any,
     fires = _early(a["ledger"]["entries"], "first_seq", horizon) | _early(
         b["ledger"]["entries"], "first_seq", horizon
     )
+    hosts = _early_hosts(a, horizon) | _early_hosts(b, horizon)
     for side in (a, b):
+        _trim_hosts(side, hosts)
+        for row in side.get("notifications", {}).get("rows", {}).values():
+            for field in DELIVERY_FIELDS:
+                row.pop(field, None)
         _trim_runs(side["runs"], runs)
         _trim_keys(side["ledger"], "entries", ("by_schedule", "settled"), fires)
         _trim_audit(side["audit"], horizon)
@@ -85,6 +103,17 @@ def _copy(views: dict[str, Any]) -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(views)
+
+
+def _early_hosts(views: dict[str, Any], horizon: int) -> set[str]:
+    return {k for k, seq in views.get("hosts", {}).get("seq", {}).items() if seq < horizon}
+
+
+def _trim_hosts(views: dict[str, Any], drop: set[str]) -> None:
+    hosts = views.get("hosts")
+    if hosts is not None:
+        for field in ("online", "seq"):
+            hosts[field] = {k: v for k, v in hosts.get(field, {}).items() if k not in drop}
 
 
 def _early(rows: dict[str, dict[str, Any]], field: str, horizon: int) -> set[str]:
