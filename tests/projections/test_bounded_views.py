@@ -244,3 +244,25 @@ def test_fires_older_than_the_retention_are_forgotten() -> None:
     with_retention = {**params, "retention_s": 86400}
     fates = [f["fate"] for f in queries.fires_of(views, with_retention, now)["fires"]]
     assert fates == ["forgotten"] * 24 + ["triggered"] * 24 + ["pending"]
+
+
+def test_the_rule_leaves_out_what_folds_aging_events_only() -> None:
+    live = {
+        "runs": {"rows": {}},
+        "ledger": {"entries": {}},
+        "audit": {"entries": []},
+        "schedules": {"rows": {"a": {"definition": {"spec": "@daily"}, "runs_total": 9}}},
+        "notifications": {"rows": {"ops": {"sink": {"subject": "x"}, "delivered": 7}}},
+        "hosts": {"online": {"old": True, "new": False}, "seq": {"old": 3, "new": 50}},
+    }
+    rebuilt = {
+        **live,
+        "schedules": {"rows": {"a": {"definition": {"spec": "@daily"}, "runs_total": 2}}},
+        "notifications": {"rows": {"ops": {"sink": {"subject": "x"}, "delivered": 1}}},
+        "hosts": {"online": {"new": False}, "seq": {"new": 50}},
+    }
+    a, b = comparable(rebuilt, live, horizon=10)
+    assert a == b
+    assert a["hosts"] == {"online": {"new": False}, "seq": {"new": 50}}
+    assert a["notifications"]["rows"]["ops"] == {"sink": {"subject": "x"}}
+    assert comparable(rebuilt, live, horizon=1) == (rebuilt, live)  # nothing expired: all of it
