@@ -18,7 +18,13 @@ from nats.micro.service import ServiceConfig
 from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.events import Envelope, StatsRolledUp, UnknownEvent, event_type
+from jetcron.domain.events import (
+    Envelope,
+    ExecutorOnline,
+    StatsRolledUp,
+    UnknownEvent,
+    event_type,
+)
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
@@ -248,7 +254,9 @@ class ProjectionService:
         for event, msg_id in found:
             envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
             await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
-            log.warning("executor %s: %s", event.name, event_type(event))
+            # why: a host coming online is news, not trouble; going offline is worth a warning
+            level = logging.INFO if isinstance(event, ExecutorOnline) else logging.WARNING
+            log.log(level, "executor %s: %s", event.name, event_type(event))
         return len(found)
 
     async def check_expectations(self) -> int:
