@@ -39,6 +39,7 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.validation import validate_definition, validate_name
+from jetcron.errors import InvalidInput
 
 
 async def query(nc: Any, view: str, params: dict[str, Any]) -> Any:
@@ -137,6 +138,16 @@ def update(
     name: str = typer.Argument(...),
     command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
     spec: str | None = typer.Option(None, "--spec", help="A new spec."),
+    what_if: bool = typer.Option(
+        False,
+        "--what-if",
+        help="Change nothing: show which past fires would have moved, appeared or vanished, "
+        "and the next fires before and after.",
+    ),
+    window: str | None = typer.Option(
+        None, "--window", metavar="DURATION", help="With --what-if: how far back. Default: 30d."
+    ),
+    n: int = count_option(5, "-n", help="With --what-if: how many next fires.", most=100),
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,
@@ -149,6 +160,13 @@ def update(
     --env, --cwd and --param; --env, --param and --tag replace the whole map or list.
     """
     patch = patch_for_update(spec, command, options)
+    if what_if:
+        from jetcron.cli import whatif
+
+        whatif.show(server, name, patch, window or "30d", n, as_json)
+        return
+    if window is not None:
+        raise InvalidInput("--window goes with --what-if (this update would be sent)")
     _send(
         server,
         UpdateSchedule(**_meta(name, actor, reason), patch=patch),

@@ -220,7 +220,7 @@ FIRES_MAX = 10_000
 """Nominal fires one `fires`/`why` answer looks at, from the start of its window."""
 
 
-def _aged_before(params: dict[str, Any], now: datetime) -> datetime | None:
+def aged_before_from(params: dict[str, Any], now: datetime) -> datetime | None:
     """Before this time the log no longer holds run history (the service's retention)."""
     retention = params.get("retention_s")
     return now - timedelta(seconds=float(retention)) if retention else None
@@ -258,9 +258,11 @@ def fates_in(
     )
 
 
-def _window(
+def fires_window(
     views: Views, params: dict[str, Any], now: datetime, back: timedelta
 ) -> tuple[datetime, datetime]:
+    """(since, until) of a fires answer: the given ones, else `back` before now (or until),
+    from the creation if that is later."""
     until = _since(params, "until") or now
     since = _since(params)
     if since is None:
@@ -278,8 +280,8 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     """Every nominal fire of one schedule in a window and its fate (default: the last day,
     from the schedule's creation if that is later)."""
     name = str(params.get("name", ""))
-    since, until = _window(views, params, now, timedelta(days=1))
-    periods, told, covered = fates_in(views, name, since, until, now, _aged_before(params, now))
+    since, until = fires_window(views, params, now, timedelta(days=1))
+    periods, told, covered = fates_in(views, name, since, until, now, aged_before_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
     return {
@@ -327,7 +329,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, since = fates_in(views, name, since, until, now, _aged_before(params, now))
+    periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 

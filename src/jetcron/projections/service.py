@@ -32,7 +32,7 @@ from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog, retention_of
-from jetcron.projections import expectations, health, hosts, queries, rollups
+from jetcron.projections import expectations, forecast, health, hosts, queries, rollups
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import (
@@ -70,6 +70,7 @@ QUERIES: dict[str, Query] = {
     "fires": queries.fires_of,
     "why": queries.why_of,
     "notifications": queries.notifications_of,
+    "whatif": forecast.what_if,
 }
 _encoder = msgspec.json.Encoder()
 

@@ -1,0 +1,85 @@
+"""Answers about what a change would do: `whatif` (a timing tried on the history); pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.spec import fires_within
+from jetcron.projections import fates, schedules, whatif
+from jetcron.projections.queries import (
+    FIRES_MAX,
+    aged_before_from,
+    fates_in,
+    fires_window,
+    iso,
+)
+from jetcron.projections.state import Views
+
+WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upcoming"})
+"""Fates of nominal fires the schedule could not have had: not compared by what-if."""
+
+
+def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The past fires of (now - window, now] that a patched timing would have moved, added or
+    dropped, and the next `n` fires before and after; nothing is changed."""
+    name = str(params.get("name", ""))
+    row = schedules.get(views.schedules, name)
+    if row is None:
+        raise ScheduleNotFound(name)
+    patch = msgspec.convert(params.get("patch") or {}, DefinitionPatch)
+    old, new = row.definition, apply_patch(row.definition, patch)
+    tol = whatif.tolerance((old.spec, old.tz), (new.spec, new.tz))  # why: checks the spec
+    back = timedelta(seconds=float(params.get("window_s", 30 * 86400)))
+    since, _ = fires_window(views, {"name": name}, now, back)  # why: from the creation if later
+    aged = aged_before_from(params, now)
+    periods, told, covered = fates_in(views, name, since, now, now, aged)
+    # why: the new timing in every stretch the schedule lived, so a pause still hides fires
+    again = [msgspec.structs.replace(p, window=_timing(new)) for p in periods if p.window]
+    times, covered_new = fates.latest_nominal(again, since, now, FIRES_MAX)
+    covered = max(covered, covered_new)
+    before = [f.fire_time for f in told if f.fate not in WHAT_IF_HIDDEN and f.fire_time > covered]
+    after = [t for t in times if t > covered and _active(periods, t)]
+    by_time = {f.fire_time: f for f in told}
+    n = max(1, min(int(params.get("n", 5)), 100))
+    return {
+        "schedule": name,
+        "state": row.state,
+        "before": {"spec": old.spec, "tz": old.tz},
+        "after": {"spec": new.spec, "tz": new.tz},
+        "since": iso(covered),
+        "until": iso(now),
+        "more": covered > since,
+        "fires_before": len(before),
+        "fires_after": len(after),
+        **_changes(whatif.compare(before, after, tol), by_time),
+        "next_before": [iso(t) for t in fires_within(old, now, limit=n)],
+        "next_after": [iso(t) for t in fires_within(new, now, limit=n)],
+    }
+
+
+def _timing(d: ScheduleDefinition) -> fates.Window:
+    return fates.Window(spec=d.spec, tz=d.tz, start=d.start, end=d.end, jitter_s=d.jitter_s)
+
+
+def _active(periods: list[fates.Period], when: datetime) -> bool:
+    p = fates.period_at(periods, when)
+    return p is not None and p.state == "active"
+
+
+def _changes(found: whatif.Comparison, by_time: dict[datetime, fates.Fire]) -> dict[str, Any]:
+    rows = []
+    for c in found.changes:
+        row: dict[str, Any] = {"change": c.kind, "before": iso(c.before), "after": iso(c.after)}
+        if c.before is not None and c.after is not None:
+            row["shift_s"] = (c.after - c.before).total_seconds()
+        fire = by_time.get(c.before) if c.before is not None else None
+        if fire is not None:
+            row.update(fate=fire.fate, status=fire.status, run_id=fire.run_id)
+        rows.append(row)
+    counts = {k: sum(r["change"] == k for r in rows) for k in ("moved", "appeared", "vanished")}
+    return {"changes": rows, "unchanged": found.unchanged, **counts}
