@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from jetcron import ids
+from jetcron.cli import conflicts
 from jetcron.cli.common import (
     ActorOpt,
     JsonOpt,
@@ -102,6 +103,7 @@ def add(
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
+    conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
         _warn_if_nobody_offers(server, definition.job.action, definition.target)
     if definition.job.shell is not None and not as_json:
@@ -167,12 +169,14 @@ def update(
         return
     if window is not None:
         raise InvalidInput("--window goes with --what-if (this update would be sent)")
+    before = conflicts.involving(server, name)
     _send(
         server,
         UpdateSchedule(**_meta(name, actor, reason), patch=patch),
         as_json,
         f"updated schedule {name!r}",
     )
+    conflicts.warn_new(name, before, conflicts.involving(server, name))
 
 
 def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> None:

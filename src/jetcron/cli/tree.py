@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jetcron.cli.notify:app",
         "Tell people or systems when jobs fail, expectations are missed, ...",
     ),
+    "conflicts": (
+        "jetcron.cli.conflicts:conflicts",
+        "Schedules sharing a target or a tag whose runs would overlap, most overlaps first.",
+    ),
     "health": (
         "jetcron.cli.views:health",
         "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",

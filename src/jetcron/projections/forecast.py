@@ -1,4 +1,5 @@
-"""Answers about what a change would do: `whatif` (a timing tried on the history); pure."""
+"""Answers about what a change would do: `whatif` (a timing tried on the history) and
+`conflicts` (runs that would meet on one target); pure."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import msgspec
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.spec import fires_within
-from jetcron.projections import fates, schedules, whatif
+from jetcron.projections import conflicts, fates, schedules, stats, whatif
 from jetcron.projections.queries import (
     FIRES_MAX,
     aged_before_from,
     fates_in,
     fires_window,
     iso,
+    plain,
 )
 from jetcron.projections.state import Views
 
@@ -83,3 +85,41 @@ def _changes(found: whatif.Comparison, by_time: dict[datetime, fates.Fire]) -> d
         rows.append(row)
     counts = {k: sum(r["change"] == k for r in rows) for k in ("moved", "appeared", "vanished")}
     return {"changes": rows, "unchanged": found.unchanged, **counts}
+
+
+def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Pairs of active schedules sharing a target or a tag whose runs overlap in
+    (now, now + within] (only those with `name`, if given)."""
+    until = now + timedelta(seconds=float(params.get("within_s", 7 * 86400)))
+    name = params.get("name") or None
+    p95 = {
+        r.key: r.duration_p95
+        for r in stats.compute(views.runs, now=now, window=conflicts.RECENT, group="schedule")
+    }
+    members = [
+        _member(row, now, until, p95.get(row.name))
+        for row in schedules.query(views.schedules, "active")
+    ]
+    found = conflicts.conflicts(members, involving=name)
+    runs = {m.name: plain(m.run) for m in members}
+    return {
+        "since": iso(now),
+        "until": iso(until),
+        "default_run_s": conflicts.DEFAULT_RUN.total_seconds(),
+        "conflicts": [dict(plain(c), a_run=runs[c.a], b_run=runs[c.b]) for c in found],
+    }
+
+
+def _member(
+    row: schedules.ScheduleRow, now: datetime, until: datetime, p95: float | None
+) -> conflicts.Member:
+    d = row.definition
+    fires = schedules.next_fires(row, now, conflicts.FIRES_CAP, until=until)
+    return conflicts.Member(
+        name=row.name,
+        target=d.target,
+        tags=tuple(d.tags),
+        fires=tuple(fires),
+        run=conflicts.estimate(p95, d.timeout_s),
+        checked_until=fires[-1] if len(fires) == conflicts.FIRES_CAP else until,
+    )

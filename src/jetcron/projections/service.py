@@ -71,6 +71,7 @@ QUERIES: dict[str, Query] = {
     "why": queries.why_of,
     "notifications": queries.notifications_of,
     "whatif": forecast.what_if,
+    "conflicts": forecast.conflicts_of,
 }
 _encoder = msgspec.json.Encoder()
 

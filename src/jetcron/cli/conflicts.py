@@ -1,0 +1,113 @@
+"""`jetcron conflicts`, and the warning `schedule add/update` print about new conflicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from jetcron.cli import text
+from jetcron.cli.common import (
+    JsonOpt,
+    ServerOpt,
+    ask_view,
+    echo,
+    handle_errors,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
+from jetcron.domain.spec import parse_duration
+from jetcron.errors import InvalidInput
+
+WARN_WITHIN_S = 7 * 86400.0
+"""How far ahead `schedule add/update` look for new conflicts."""
+Pairs = dict[tuple[str, str], dict[str, Any]]
+"""Conflicts by (a, b), the two names sorted."""
+WARN_TIMEOUT_S = 2.0
+"""A warning is best effort: it never holds a command up longer than this."""
+
+
+@handle_errors
+def conflicts(
+    within: str = typer.Option(
+        "7d", "--within", metavar="DURATION", help="Look this far ahead, e.g. 1d, 7d."
+    ),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Schedules sharing a target or a tag whose runs would overlap, most overlaps first.
+
+    A run is assumed to last the schedule's p95 duration over the last 7 days; without runs,
+    its timeout; without a timeout, 1m. A schedule with more than 10,000 fires in the window
+    is compared up to its 10,000th (the count says where it stopped).
+    """
+    try:
+        seconds = parse_duration(within).total_seconds()
+    except ValueError as err:
+        raise InvalidInput(f"--within: {err}") from err
+    answer: dict[str, Any] = ask_view(server, "conflicts", {"within_s": seconds})
+    rows = answer["conflicts"]
+    if as_json:
+        print_json(answer)
+        return
+    if not rows:
+        echo(f"no conflicts within {within}")
+        return
+    table(
+        f"conflicts within {within}",
+        ["schedules", "shared", "overlaps", "first (UTC)", "runs assumed"],
+        (
+            [
+                f"{r['a']} + {r['b']}",
+                ", ".join(r["shared"]),
+                _overlaps(r, answer["until"]),
+                text.utc(r["first"]),
+                f"{_run(r['a_run'])} / {_run(r['b_run'])}",
+            ]
+            for r in rows
+        ),
+    )
+
+
+def _overlaps(row: dict[str, Any], until: str) -> str:
+    """The count, and where counting stopped when a dense schedule cut the window short."""
+    cut = row["until"] != until
+    return f"{row['overlaps']} (to {text.utc(row['until'])})" if cut else str(row["overlaps"])
+
+
+def _run(estimate: dict[str, Any]) -> str:
+    """`2.5s (p95)`, `1h (timeout)`, `1m (default)`."""
+    return f"{text.duration(estimate['seconds'])} ({estimate['source']})"
+
+
+def involving(server: str, name: str) -> Pairs | None:
+    """The conflicts of `name` in the next 7 days by pair; None when nobody could say."""
+    from jetcron.client import query
+
+    params = {"within_s": WARN_WITHIN_S, "name": name}
+    try:
+        answer = run(
+            with_nats(server, lambda nc: query(nc, "conflicts", params, timeout=WARN_TIMEOUT_S))
+        )
+    except Exception:  # noqa: BLE001 - a warning is best effort; the command has been sent
+        return None
+    return {(c["a"], c["b"]): c for c in answer["conflicts"]}
+
+
+def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
+    """One stderr line per conflict of `name` in `after` that was not in `before` (no line
+    when either is unknown: an old conflict must not pass for a new one)."""
+    if before is None or after is None:
+        return
+    for pair, c in after.items():
+        if pair in before:
+            continue
+        other = c["b"] if c["a"] == name else c["a"]
+        echo(
+            f"warning: {name} would overlap {other} ({', '.join(c['shared'])}): "
+            f"{c['overlaps']} overlaps in the next 7d, the first at {text.utc(c['first'])}; "
+            "see `jetcron conflicts`",
+            err=True,
+        )

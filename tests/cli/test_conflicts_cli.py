@@ -1,0 +1,52 @@
+"""`jetcron conflicts` and the warnings of `schedule add/update` against a live scheduler
+service: schedules on one target whose runs would overlap, and warnings only for new ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from served import cli, ok, scheduler_in_thread
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    yield from scheduler_in_thread(nats_url)
+
+
+WARNING = "warning: scrub would overlap backup (target nas): "
+
+
+def test_conflicts_are_listed_and_warned_about_once(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "backup", "0 3 * * *", "-t", "nas", "--", "true")
+    added = cli(scheduler, "schedule", "add", "scrub", "30 3 * * *", "-t", "nas", "--", "true")
+    same = cli(scheduler, "schedule", "update", "scrub", "--description", "weekly scrub")
+    apart = cli(scheduler, "schedule", "update", "scrub", "--spec", "0 5 * * *")
+    ok(scheduler, "schedule", "add", "lights", "0 3 * * *", "-t", "reef", "--", "true")
+
+    listed = json.loads(ok(scheduler, "conflicts", "--json", "--within", "2d"))
+    table = ok(scheduler, "conflicts")
+    back = cli(scheduler, "schedule", "update", "scrub", "--spec", "15 3 * * *")
+
+    assert added.exit_code == 0 and added.stderr.startswith(WARNING), added.stderr
+    assert " overlaps in the next 7d, the first at " in added.stderr
+    assert added.stderr.endswith("; see `jetcron conflicts`\n"), added.stderr
+    assert (same.exit_code, same.stderr) == (0, ""), same.stderr  # not new
+    assert (apart.exit_code, apart.stderr) == (0, ""), apart.stderr  # 05:00 is clear of 03:00+1h
+    assert listed["conflicts"] == [], listed  # lights shares nothing; scrub moved away
+    assert table == "no conflicts within 7d\n"
+    assert back.exit_code == 0 and back.stderr.startswith(WARNING), back.stderr
+    rows = json.loads(ok(scheduler, "conflicts", "--json"))["conflicts"]
+    # why: 6 when the test runs between 03:00 and 03:15 UTC (today's backup has passed)
+    assert [(r["a"], r["b"], r["shared"], r["overlaps"] in (6, 7)) for r in rows] == [
+        ("backup", "scrub", ["target nas"], True)
+    ]
+    assert rows[0]["a_run"] == {"seconds": 3600.0, "source": "timeout"}
+    assert "backup + scrub  target nas" in ok(scheduler, "conflicts")
+
+
+def test_a_bad_within_exits_2(scheduler: str) -> None:
+    result = cli(scheduler, "conflicts", "--within", "soon")
+
+    assert result.exit_code == 2 and result.stderr.startswith("error: --within: "), result.stderr

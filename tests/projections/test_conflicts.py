@@ -1,0 +1,121 @@
+"""Conflicts: overlapping runs of schedules sharing a target or a tag (table), and the
+`conflicts` query with durations from recent runs (pure, no server)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from projection_factory import T0, History, fold
+
+from jetcron.projections import forecast
+from jetcron.projections.conflicts import (
+    Estimate,
+    Member,
+    conflicts,
+    estimate,
+    overlapping,
+)
+
+M = timedelta(minutes=1)
+
+
+def at(*minutes: float) -> list[datetime]:
+    return [T0 + m * M for m in minutes]
+
+
+@pytest.mark.parametrize(
+    ("a", "da", "b", "db", "count", "first"),
+    [
+        (at(0), 10, at(5), 10, 1, 5),
+        (at(0), 5, at(5), 10, 0, None),  # a ends exactly when b starts
+        (at(5), 10, at(0), 5, 0, None),
+        (at(0, 60), 90, at(30, 120), 1, 2, 30),  # a long run covers two of b's
+        (at(10), 1, at(0), 30, 1, 10),  # b's long run covers a
+        (at(0), 1, at(0), 1, 1, 0),  # same instant
+        ([], 10, at(0), 10, 0, None),
+    ],
+    ids=["overlap", "touching", "touching-reversed", "two", "inside", "same-time", "no-fires"],
+)
+def test_overlapping(
+    a: list[datetime], da: float, b: list[datetime], db: float, count: int, first: float | None
+) -> None:
+    found = overlapping(a, da * M, b, db * M)
+
+    assert found == (count, None if first is None else T0 + first * M)
+
+
+@pytest.mark.parametrize(
+    ("p95", "timeout", "expected"),
+    [
+        (2.5, 3600.0, Estimate(seconds=2.5, source="p95")),
+        (None, 600.0, Estimate(seconds=600.0, source="timeout")),
+        (None, None, Estimate(seconds=60.0, source="default")),
+    ],
+    ids=["history", "timeout", "neither"],
+)
+def test_estimate(p95: float | None, timeout: float | None, expected: Estimate) -> None:
+    assert estimate(p95, timeout) == expected
+
+
+def member(name: str, fires: list[datetime], minutes: float, **kw: object) -> Member:
+    kw.setdefault("target", "nas")
+    kw.setdefault("checked_until", T0 + timedelta(days=1))
+    return Member(
+        name=name,
+        fires=tuple(fires),
+        run=Estimate(seconds=minutes * 60, source="p95"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_only_pairs_that_share_something_and_overlap_conflict() -> None:
+    members = [
+        member("backup", at(0, 60), 30),
+        member("scrub", at(10), 5),  # same target, inside backup's first run
+        member("lights", at(0), 5, target="reef"),  # overlaps in time, shares nothing
+        member("report", at(20), 5, target="web", tags=("db",)),
+        member("vacuum", at(22), 5, target="db-host", tags=("db", "nightly")),
+        member("rebalance", at(45), 5),  # same target, between backup's runs
+    ]
+
+    found = conflicts(members)
+
+    assert [(c.a, c.b, c.shared, c.overlaps, c.first) for c in found] == [
+        ("backup", "scrub", ["target nas"], 1, T0 + 10 * M),
+        ("report", "vacuum", ["tag db"], 1, T0 + 22 * M),
+    ]
+    assert [(c.a, c.b) for c in conflicts(members, involving="vacuum")] == [("report", "vacuum")]
+
+
+def test_a_capped_schedule_is_compared_only_up_to_its_last_fire() -> None:
+    members = [
+        member("dense", at(0, 1), 0.5, checked_until=T0 + 1 * M),
+        member("late", at(0.2, 1.2), 0.1),  # 1.2 would overlap dense's 1, but lies past it
+    ]
+
+    (found,) = conflicts(members)
+
+    assert (found.overlaps, found.until) == (1, T0 + 1 * M)
+
+
+def test_the_query_uses_recent_p95_then_timeout_then_the_default() -> None:
+    h = History(start=T0)
+    h.create("backup", "0 3 * * *", target="nas")
+    h.create("scrub", "10 3 * * *", target="nas", timeout_s=None)
+    h.create("report", "30 3 * * *", target="nas", timeout_s=1200.0)
+    for day in range(3):
+        h.now = T0 + timedelta(days=day, hours=3)
+        h.succeeded(h.trigger("backup", h.now), duration_s=1800.0)
+    now = h.now + timedelta(hours=1)
+
+    answer = forecast.conflicts_of(fold(h.events), {"within_s": 2 * 86400}, now)
+
+    pairs = {(c["a"], c["b"]): c for c in answer["conflicts"]}
+    assert set(pairs) == {("backup", "scrub")}, pairs
+    c = pairs[("backup", "scrub")]
+    assert (c["overlaps"], c["first"], c["shared"]) == (2, "2024-01-04T03:10:00Z", ["target nas"])
+    assert c["a_run"] == {"seconds": 1800.0, "source": "p95"}
+    assert c["b_run"] == {"seconds": 60.0, "source": "default"}
+    # report's 20-minute timeout starts after backup's 30 minutes have ended
+    assert answer["default_run_s"] == 60.0
