@@ -44,6 +44,10 @@ def test_conflicts_are_listed_and_warned_about_once(scheduler: str) -> None:
     ]
     assert rows[0]["a_run"] == {"seconds": 3600.0, "source": "timeout"}
     assert "backup + scrub  target nas" in ok(scheduler, "conflicts")
+    mine = json.loads(ok(scheduler, "conflicts", "--schedule", "lights", "--json"))
+    assert (mine["conflicts"], mine["complete"]) == ([], True)
+    unknown = cli(scheduler, "conflicts", "--schedule", "nope")
+    assert (unknown.exit_code, unknown.stderr) == (2, "error: schedule 'nope' not found\n")
 
 
 def test_a_bad_within_exits_2(scheduler: str) -> None:

@@ -79,13 +79,15 @@ def test_only_pairs_that_share_something_and_overlap_conflict() -> None:
         member("rebalance", at(45), 5),  # same target, between backup's runs
     ]
 
-    found = conflicts(members)
+    found = conflicts(members).conflicts
 
     assert [(c.a, c.b, c.shared, c.overlaps, c.first) for c in found] == [
         ("backup", "scrub", ["target nas"], 1, T0 + 10 * M),
         ("report", "vacuum", ["tag db"], 1, T0 + 22 * M),
     ]
-    assert [(c.a, c.b) for c in conflicts(members, involving="vacuum")] == [("report", "vacuum")]
+    assert [(c.a, c.b) for c in conflicts(members, involving="vacuum").conflicts] == [
+        ("report", "vacuum")
+    ]
 
 
 def test_a_capped_schedule_is_compared_only_up_to_its_last_fire() -> None:
@@ -94,7 +96,7 @@ def test_a_capped_schedule_is_compared_only_up_to_its_last_fire() -> None:
         member("late", at(0.2, 1.2), 0.1),  # 1.2 would overlap dense's 1, but lies past it
     ]
 
-    (found,) = conflicts(members)
+    (found,) = conflicts(members).conflicts
 
     assert (found.overlaps, found.until) == (1, T0 + 1 * M)
 
@@ -119,3 +121,28 @@ def test_the_query_uses_recent_p95_then_timeout_then_the_default() -> None:
     assert c["b_run"] == {"seconds": 60.0, "source": "default"}
     # report's 20-minute timeout starts after backup's 30 minutes have ended
     assert answer["default_run_s"] == 60.0
+
+
+def test_the_work_budget_stops_in_name_order_and_says_so() -> None:
+    members = [member(f"s{i}", at(0), 5) for i in range(4)]  # 6 pairs, one fire each
+
+    found = conflicts(members, budget=3)
+    named = conflicts(members, involving="s3", budget=3)
+
+    assert (found.checked, found.complete) == (3, False)
+    assert [(c.a, c.b) for c in found.conflicts] == [("s0", "s1"), ("s0", "s2"), ("s0", "s3")]
+    assert (named.checked, named.complete) == (3, True)
+    assert {(c.a, c.b) for c in named.conflicts} == {("s0", "s3"), ("s1", "s3"), ("s2", "s3")}
+
+
+def test_fires_are_filled_in_only_for_the_members_a_pair_needs() -> None:
+    bare = [member("a", [], 5), member("b", [], 5), member("c", [], 5, target="elsewhere")]
+    asked: list[str] = []
+
+    def timed(m: Member) -> Member:
+        asked.append(m.name)
+        return member(m.name, at(0), 5, target=m.target)
+
+    found = conflicts(bare, timed=timed)
+
+    assert [(c.a, c.b) for c in found.conflicts] == [("a", "b")] and asked == ["a", "b"]

@@ -34,6 +34,9 @@ def conflicts(
     within: str = typer.Option(
         "7d", "--within", metavar="DURATION", help="Look this far ahead, e.g. 1d, 7d."
     ),
+    schedule: str | None = typer.Option(
+        None, "--schedule", metavar="NAME", help="Only the conflicts of this schedule."
+    ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -47,11 +50,18 @@ def conflicts(
         seconds = parse_duration(within).total_seconds()
     except ValueError as err:
         raise InvalidInput(f"--within: {err}") from err
-    answer: dict[str, Any] = ask_view(server, "conflicts", {"within_s": seconds})
+    params = {"within_s": seconds, "name": schedule}
+    answer: dict[str, Any] = ask_view(server, "conflicts", params)
     rows = answer["conflicts"]
     if as_json:
         print_json(answer)
         return
+    if not answer["complete"]:
+        echo(
+            f"(checked the first {answer['checked']} pairs by name: many schedules share a "
+            "target or a tag; `--schedule NAME` checks one of them)",
+            err=True,
+        )
     if not rows:
         echo(f"no conflicts within {within}")
         return

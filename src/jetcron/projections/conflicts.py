@@ -8,7 +8,7 @@ overlap when each starts before the other ends.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -20,6 +20,10 @@ RECENT = timedelta(days=7)
 """How far back runs count for the p95 duration."""
 FIRES_CAP = 10_000
 """Fires per schedule looked at; a denser schedule is checked up to its 10,000th fire."""
+FIRES_BUDGET = 20_000
+"""Fires one query computes in all: with many schedules, each is looked at up to fewer fires."""
+WORK_BUDGET = 100_000
+"""Fire comparisons one query makes (~0.2 s here): pairs past it are counted, not checked."""
 
 Source = Literal["p95", "timeout", "default"]
 
@@ -89,32 +93,90 @@ def overlapping(
     return count, first
 
 
-def conflicts(members: Sequence[Member], *, involving: str | None = None) -> list[Conflict]:
+def fire_cap(members: int) -> int:
+    """Fires to look at per schedule when `members` schedules are compared (FIRES_BUDGET)."""
+    return max(20, min(FIRES_CAP, FIRES_BUDGET // max(members, 1)))
+
+
+class Found(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The conflicts, most overlaps first, and whether every candidate pair was checked."""
+
+    conflicts: list[Conflict]
+    checked: int
+    """Pairs sharing a target or a tag that were compared (in name order)."""
+    complete: bool
+    """False when WORK_BUDGET ran out before the last pair."""
+
+
+def conflicts(
+    members: Sequence[Member],
+    *,
+    involving: str | None = None,
+    timed: Callable[[Member], Member] | None = None,
+    budget: int = WORK_BUDGET,
+) -> Found:
     """Every pair that shares a target or a tag and overlaps (only pairs with `involving`,
-    if given), most overlaps first."""
-    found = (_conflict(members[i], members[j]) for i, j in _sharing(members, involving))
-    return sorted((c for c in found if c), key=lambda c: (-c.overlaps, c.first, c.a, c.b))
+    if given), most overlaps first, as far as `budget` fire comparisons go.
+
+    `timed` fills in a member's fires when a pair first needs them (each member once), so a
+    query that stops at the budget computes few fire times.
+    """
+    filled: dict[int, Member] = {}
+
+    def member(i: int) -> Member:
+        if i not in filled:
+            filled[i] = members[i] if timed is None else timed(members[i])
+        return filled[i]
+
+    found, checked, complete = [], 0, True
+    for i, j in sharing(members, involving):
+        a, b = member(i), member(j)
+        budget -= len(a.fires)  # why: a pair costs one bisect per fire of its first member
+        if budget < 0:
+            complete = False
+            break
+        checked += 1
+        if (c := _conflict(a, b)) is not None:
+            found.append(c)
+    found.sort(key=lambda c: (-c.overlaps, c.first, c.a, c.b))
+    return Found(conflicts=found, checked=checked, complete=complete)
 
 
-def _sharing(members: Sequence[Member], involving: str | None) -> set[tuple[int, int]]:
-    """Index pairs (i < j) of members that share a target or a tag."""
+def sharing(members: Sequence[Member], involving: str | None = None) -> Iterator[tuple[int, int]]:
+    """Index pairs (i < j) of members that share a target or a tag (with `involving`, if
+    given), in member order; made one member at a time, so a caller may stop early."""
     by_key: dict[str, list[int]] = {}
     for i, m in enumerate(members):
-        for key in {f"target {m.target}", *(f"tag {t}" for t in m.tags)}:
+        for key in _keys(m):
             by_key.setdefault(key, []).append(i)
-    pairs = set()
-    for group in by_key.values():
-        for n, i in enumerate(group):
-            for j in group[n + 1 :]:
-                if involving is None or involving in (members[i].name, members[j].name):
-                    pairs.add((i, j))
-    return pairs
+    for i, m in enumerate(members):
+        if involving is not None and m.name != involving:
+            continue
+        others = {j for k in _keys(m) for j in by_key[k] if j > i or involving is not None}
+        others.discard(i)
+        yield from ((min(i, j), max(i, j)) for j in sorted(others))
+
+
+def _keys(m: Member) -> set[str]:
+    return {f"target {m.target}", *(f"tag {t}" for t in m.tags)}
+
+
+def wanted(members: Sequence[Member], involving: str | None = None) -> int:
+    """How many members share a target or a tag with another (with `involving`, if given)."""
+    counts: dict[str, int] = {}
+    for m in members:
+        for key in _keys(m):
+            counts[key] = counts.get(key, 0) + 1
+    if involving is not None:
+        named = next((m for m in members if m.name == involving), None)
+        return 0 if named is None else sum(counts[k] for k in _keys(named))
+    return sum(any(counts[k] > 1 for k in _keys(m)) for m in members)
 
 
 def _conflict(a: Member, b: Member) -> Conflict | None:
     until = min(a.checked_until, b.checked_until)
-    fa = [f for f in a.fires if f <= until]
-    fb = [f for f in b.fires if f <= until]
+    fa = a.fires if a.checked_until == until else [f for f in a.fires if f <= until]
+    fb = b.fires if b.checked_until == until else [f for f in b.fires if f <= until]
     da, db = timedelta(seconds=a.run.seconds), timedelta(seconds=b.run.seconds)
     count, first = overlapping(fa, da, fb, db)
     if first is None:

@@ -92,34 +92,36 @@ def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     (now, now + within] (only those with `name`, if given)."""
     until = now + timedelta(seconds=float(params.get("within_s", 7 * 86400)))
     name = params.get("name") or None
+    if name and schedules.get(views.schedules, name) is None:
+        raise ScheduleNotFound(name)
     p95 = {
         r.key: r.duration_p95
         for r in stats.compute(views.runs, now=now, window=conflicts.RECENT, group="schedule")
     }
-    members = [
-        _member(row, now, until, p95.get(row.name))
-        for row in schedules.query(views.schedules, "active")
-    ]
-    found = conflicts.conflicts(members, involving=name)
+    rows = {r.name: r for r in schedules.query(views.schedules, "active")}
+    members = [_member(row, p95.get(row.name), until) for row in rows.values()]
+    cap = conflicts.fire_cap(conflicts.wanted(members, name))
+
+    def timed(m: conflicts.Member) -> conflicts.Member:
+        fires = schedules.next_fires(rows[m.name], now, cap, until=until)
+        cut = fires[-1] if len(fires) == cap else until
+        return msgspec.structs.replace(m, fires=tuple(fires), checked_until=cut)
+
+    found = conflicts.conflicts(members, involving=name, timed=timed)
     runs = {m.name: plain(m.run) for m in members}
     return {
         "since": iso(now),
         "until": iso(until),
         "default_run_s": conflicts.DEFAULT_RUN.total_seconds(),
-        "conflicts": [dict(plain(c), a_run=runs[c.a], b_run=runs[c.b]) for c in found],
+        "checked": found.checked,
+        "complete": found.complete,
+        "conflicts": [dict(plain(c), a_run=runs[c.a], b_run=runs[c.b]) for c in found.conflicts],
     }
 
 
-def _member(
-    row: schedules.ScheduleRow, now: datetime, until: datetime, p95: float | None
-) -> conflicts.Member:
+def _member(row: schedules.ScheduleRow, p95: float | None, until: datetime) -> conflicts.Member:
     d = row.definition
-    fires = schedules.next_fires(row, now, conflicts.FIRES_CAP, until=until)
+    run = conflicts.estimate(p95, d.timeout_s)
     return conflicts.Member(
-        name=row.name,
-        target=d.target,
-        tags=tuple(d.tags),
-        fires=tuple(fires),
-        run=conflicts.estimate(p95, d.timeout_s),
-        checked_until=fires[-1] if len(fires) == conflicts.FIRES_CAP else until,
+        name=row.name, target=d.target, tags=tuple(d.tags), run=run, checked_until=until
     )
