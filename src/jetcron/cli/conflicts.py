@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -111,6 +112,7 @@ def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
     when either is unknown: an old conflict must not pass for a new one)."""
     if before is None or after is None:
         return
+    sys.stdout.flush()  # why: the command's own line first, also when both go to one file
     for pair, c in after.items():
         if pair in before:
             continue
