@@ -8,24 +8,37 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from jetcron import subjects
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
+from jetcron.domain.errors import (
+    CommandRejected,
+    NotificationNotFound,
+    ScheduleNotFound,
+    VersionMismatch,
+)
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.requests import request, service_error, stale_of
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from jetcron.domain.commands import AnyCommand, CommandReply
+    from jetcron.domain.commands import AnyCommand, CommandReply, NotificationCommand
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 
 
-async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0) -> CommandReply:
-    """Send a command; the reply, or the rejection raised as CommandRejected/ScheduleNotFound."""
+async def send_command(
+    nc: Client, command: AnyCommand | NotificationCommand, *, timeout: float = 3.0
+) -> CommandReply:
+    """Send a command; the reply, or the rejection raised as CommandRejected or a
+    ScheduleNotFound / NotificationNotFound."""
     # why: imported here, so queries (and `jetcron --help`) do not load the command schemas
     from jetcron.connect import identity_of
-    from jetcron.domain.commands import reply_decoder
+    from jetcron.domain.commands import (
+        AddNotification,
+        RemoveNotification,
+        SendTestNotification,
+        reply_decoder,
+    )
 
     verb = str(command.__struct_config__.tag)
     user = identity_of(nc)
@@ -37,6 +50,8 @@ async def send_command(nc: Client, command: AnyCommand, *, timeout: float = 3.0)
     if reply.ok:
         return reply
     if reply.code == "not_found":
+        if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+            raise NotificationNotFound(command.name)
         raise ScheduleNotFound(command.name)
     if reply.code == "stale":
         raise VersionMismatch(reply.error)

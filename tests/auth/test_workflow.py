@@ -100,6 +100,13 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
         ok(sec, "apply", "-f", str(tmp_path / "s.json"))
         assert "host-a" in ok(sec, "executors")
         ok(sec, "schedule", "pause", "hello")
+        # notifications go through the scheduler too: the operator adds, tests, removes
+        ok(sec, "notify", "add", "ops", "--command", "true", "--actor", "mallory")
+        assert "delivered" in ok(sec, "notify", "test", "ops")
+        assert jetcron(sec, "audrey", "notify", "test", "ops").returncode != 0
+        assert jetcron(sec, "audrey", "notify", "remove", "ops").returncode != 0
+        ok(sec, "notify", "remove", "ops")
+        assert json.loads(ok(sec, "notify", "list", "--json")) == []
         # the auditor reads everything, and is refused commands
         assert "hello" in ok(sec, "schedule", "list", "--all", user="audrey")
         assert "hello" in ok(sec, "replay", user="audrey")

@@ -122,6 +122,19 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def command_meta(name: str, actor: str | None, reason: str = "") -> dict[str, Any]:
+    """The fields every command carries: a fresh id, the time, the actor (--actor or default)."""
+    from jetcron import ids
+
+    return {
+        "name": name,
+        "command_id": ids.new_id(),
+        "at": datetime.now(UTC),
+        "actor": actor or default_actor(),
+        "reason": reason,
+    }
+
+
 def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     """Map jetcron errors to one stderr line and exit codes: 2 bad input, 1 infrastructure."""
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
 
-from jetcron import ids
 from jetcron.cli.common import (
     ActorOpt,
     JsonOpt,
     ServerOpt,
-    default_actor,
+    command_meta,
     echo,
     fmt_time,
     handle_errors,
@@ -22,13 +20,13 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.errors import CommandRejected
 from jetcron.domain.notifications import (
     DEFAULT_KINDS,
     KINDS,
     Notification,
     Sink,
     validate_notification,
+    validate_notification_name,
 )
 from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
@@ -100,7 +98,10 @@ def add(
             window_s=_seconds("--window", window),
         )
     )
-    seq = run(with_nats(server, lambda nc: _append_added(nc, notification, actor)))
+    from jetcron.domain.commands import AddNotification
+
+    add_it = AddNotification(**command_meta(name, actor), notification=notification)
+    seq = run(with_nats(server, lambda nc: _send(nc, add_it)))
     echo(f"added notification {name!r} (log seq {seq})")
 
 
@@ -144,7 +145,11 @@ def _row(r: dict[str, Any]) -> list[Any]:
 @handle_errors
 def remove(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> None:
     """Remove a notification (its deliveries stay in the log)."""
-    seq = run(with_nats(server, lambda nc: _append_removed(nc, name, actor)))
+    from jetcron.domain.commands import RemoveNotification
+
+    validate_notification_name(name)
+    command = RemoveNotification(**command_meta(name, actor))
+    seq = run(with_nats(server, lambda nc: _send(nc, command)))
     echo(f"removed notification {name!r} (log seq {seq})")
 
 
@@ -152,6 +157,7 @@ def remove(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> 
 @handle_errors
 def test(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> None:
     """Have the scheduler leader send a test message through this notification, and say how it went."""
+    validate_notification_name(name)
     ok, text = run(with_nats(server, lambda nc: _test(nc, name, actor)))
     echo(text, err=not ok)
     if not ok:
@@ -177,62 +183,16 @@ def _seconds(option: str, value: str) -> float:
         raise InvalidInput(f"invalid {option} {value!r}: {err}") from None
 
 
-def _envelope(event: Any, actor: str | None) -> Any:
-    from jetcron.domain.events import Envelope
+async def _send(nc: Any, command: Any) -> int:
+    """Send a notification command to the scheduler; the log seq of the event it appended.
 
-    return Envelope(
-        id=ids.new_id(), at=datetime.now(UTC), actor=actor or default_actor(), event=event
-    )
+    why: through the scheduler like every change: it records the authenticated sender as the
+    actor, and an operator may not append to the log itself (see the README's Security).
+    """
+    from jetcron.client import send_command
 
-
-async def _current(nc: Any, name: str) -> tuple[Any, int, Any]:
-    from jetcron import subjects
-    from jetcron.domain.events import NotificationAdded
-    from jetcron.log.stream import EventLog
-
-    event_log = await EventLog(nc).open(create=False)
-    history, last_seq = await event_log.load(subjects.notification(name))
-    live = bool(history) and isinstance(history[-1].envelope.event, NotificationAdded)
-    return event_log, last_seq, live
-
-
-async def _append_added(nc: Any, notification: Notification, actor: str | None) -> int:
-    from jetcron import subjects
-    from jetcron.domain.events import NotificationAdded
-
-    event_log, last_seq, live = await _current(nc, notification.name)
-    try:
-        if live:
-            raise CommandRejected(
-                f"notification {notification.name!r} exists; `jetcron notify remove {notification.name}` first"
-            )
-        event = NotificationAdded(name=notification.name, notification=notification)
-        # why: CAS on the sink's subject: two operators adding one name at once store one
-        seqs = await event_log.append(
-            subjects.notification(notification.name),
-            [_envelope(event, actor)],
-            expected_last_subject_seq=last_seq,
-        )
-        return int(seqs[0])
-    finally:
-        await event_log.close()
-
-
-async def _append_removed(nc: Any, name: str, actor: str | None) -> int:
-    from jetcron import subjects
-    from jetcron.domain.events import NotificationRemoved
-
-    event_log, last_seq, live = await _current(nc, name)
-    try:
-        if not live:
-            raise CommandRejected(f"no notification {name!r}; see `jetcron notify list`")
-        seqs = await event_log.append(
-            subjects.notification(name), [_envelope(NotificationRemoved(name=name), actor)],
-            expected_last_subject_seq=last_seq,
-        )  # fmt: skip
-        return int(seqs[0])
-    finally:
-        await event_log.close()
+    reply = await send_command(nc, command)
+    return int(reply.events[0].seq)
 
 
 async def _test(nc: Any, name: str, actor: str | None) -> tuple[bool, str]:
@@ -240,17 +200,13 @@ async def _test(nc: Any, name: str, actor: str | None) -> tuple[bool, str]:
     import time
 
     from jetcron import subjects
-    from jetcron.domain.events import NotifyDelivered, NotifyFailed, NotifyTest
+    from jetcron.domain.commands import SendTestNotification
+    from jetcron.domain.events import NotifyDelivered, NotifyFailed
+    from jetcron.log.stream import EventLog
 
-    event_log, _, live = await _current(nc, name)
+    seq = await _send(nc, SendTestNotification(**command_meta(name, actor)))
+    event_log = await EventLog(nc).open(create=False)
     try:
-        if not live:
-            raise CommandRejected(f"no notification {name!r}; see `jetcron notify list`")
-        seq = (
-            await event_log.append(
-                subjects.notify_test(name), [_envelope(NotifyTest(name=name), actor)]
-            )
-        )[0]
         deadline = time.monotonic() + TEST_WAIT_S
         while time.monotonic() < deadline:
             last = await event_log.last(subjects.delivery(name, seq))

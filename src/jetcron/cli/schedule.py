@@ -7,16 +7,15 @@ from typing import Any
 
 import typer
 
-from jetcron import ids
 from jetcron.cli import conflicts
 from jetcron.cli.common import (
     ActorOpt,
     JsonOpt,
     ReasonOpt,
     ServerOpt,
+    command_meta,
     console,
     count_option,
-    default_actor,
     err_console,
     fmt_time,
     handle_errors,
@@ -60,16 +59,6 @@ async def send_command(nc: Any, command: AnyCommand) -> CommandReply:
 app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
 
 
-def _meta(name: str, actor: str | None, reason: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "command_id": ids.new_id(),
-        "at": datetime.now(UTC),
-        "actor": actor or default_actor(),
-        "reason": reason,
-    }
-
-
 def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
     reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, command)))
     if as_json:
@@ -101,7 +90,7 @@ def add(
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
     definition = validate_definition(definition_for_add(spec, command, options))
-    cmd = CreateSchedule(**_meta(name, actor, reason), definition=definition)
+    cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
@@ -172,7 +161,7 @@ def update(
     before = conflicts.involving(server, name)
     _send(
         server,
-        UpdateSchedule(**_meta(name, actor, reason), patch=patch),
+        UpdateSchedule(**command_meta(name, actor, reason), patch=patch),
         as_json,
         f"updated schedule {name!r}",
     )
@@ -189,7 +178,12 @@ def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> Non
         reason: str = ReasonOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        _send(server, command(**_meta(name, actor, reason)), as_json, f"{done} schedule {name!r}")
+        _send(
+            server,
+            command(**command_meta(name, actor, reason)),
+            as_json,
+            f"{done} schedule {name!r}",
+        )
 
     lifecycle.__doc__ = doc
     app.command(verb)(handle_errors(lifecycle))
@@ -220,7 +214,7 @@ def trigger(
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a schedule now, once (also while paused; it stays paused)."""
-    cmd = TriggerSchedule(**_meta(name, actor, reason))
+    cmd = TriggerSchedule(**command_meta(name, actor, reason))
     reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, cmd)))
     if as_json:
         print_json(reply)
@@ -375,7 +369,7 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
         as_json: bool = JsonOpt,
     ) -> None:
         fire = _coming_fire(server, name, when)
-        cmd = command(**_meta(name, actor, reason), fire_time=fire)
+        cmd = command(**command_meta(name, actor, reason), fire_time=fire)
         _send(server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}")
 
     occurrence.__doc__ = doc

@@ -1,4 +1,5 @@
-"""Commands to the schedule aggregate: imperative, carrying their own id, time and actor."""
+"""Commands to the schedule and notification aggregates: imperative, carrying their own id,
+time and actor."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
 from jetcron.domain.events import StoredEvent
+from jetcron.domain.notifications import Notification
 
 
 class Command(
@@ -88,7 +90,26 @@ AnyCommand = (
     | UnskipFire
 )
 
-command_decoder = msgspec.json.Decoder(AnyCommand)
+
+# why: the verbs are one subject token (`jetcron.cmd.<user>.<verb>`), so '-' and not '.'.
+class AddNotification(Command, frozen=True, kw_only=True, tag="notify-add"):
+    """Add the notification `name` (`jetcron notify add`); `notification.name` is `name`."""
+
+    notification: Notification
+
+
+class RemoveNotification(Command, frozen=True, kw_only=True, tag="notify-remove"):
+    """Remove the notification `name`; its deliveries stay in the log."""
+
+
+class SendTestNotification(Command, frozen=True, kw_only=True, tag="notify-test"):
+    """Have the scheduler leader send one test message through the notification `name`."""
+
+
+NotificationCommand = AddNotification | RemoveNotification | SendTestNotification
+"""Commands to a notification (aggregate subject `jetcron.notify.<name>`)."""
+
+command_decoder = msgspec.json.Decoder(AnyCommand | NotificationCommand)
 
 
 ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error", "stale"]

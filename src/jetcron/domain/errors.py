@@ -43,6 +43,14 @@ class VersionMismatch(CommandRejected):
     """A command said which version it expects (HTTP If-Match) and the schedule is at another."""
 
 
+class NotificationNotFound(CommandRejected, LookupError):
+    """No live notification has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no notification {name!r}; see `jetcron notify list`")
+
+
 class InvalidField(InvalidInput):
     """A schedule field (as an operator writes it) with a value it cannot take."""
 

@@ -71,12 +71,18 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     """Storms: at most one message per schedule per window; later events are grouped."""
 
 
+def validate_notification_name(name: str) -> str:
+    """The name, or CommandRejected explaining the rule."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise CommandRejected(
+            f"invalid notification name {name!r}: use 1-64 letters, digits, '_' or '-'"
+        )
+    return name
+
+
 def validate_notification(n: Notification) -> Notification:
     """The notification, or CommandRejected naming the first problem."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", n.name):
-        raise CommandRejected(
-            f"invalid notification name {n.name!r}: use 1-64 letters, digits, '_' or '-'"
-        )
+    validate_notification_name(n.name)
     s = n.sink
     given = [x for x in (s.webhook, s.command, s.subject) if x]
     if len(given) != 1:

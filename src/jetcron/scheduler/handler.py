@@ -12,20 +12,36 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.commands import AnyCommand, CommandReply, command_decoder
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
+from jetcron.domain.commands import (
+    AddNotification,
+    AnyCommand,
+    CommandReply,
+    NotificationCommand,
+    RemoveNotification,
+    SendTestNotification,
+    command_decoder,
+)
+from jetcron.domain.errors import (
+    CommandRejected,
+    NotificationNotFound,
+    ScheduleNotFound,
+    VersionMismatch,
+)
 from jetcron.domain.events import (
     Envelope,
     Event,
+    NotifyTest,
     RunCancelRequested,
     RunTriggered,
     StoredEvent,
     is_final,
 )
+from jetcron.domain.notifications import validate_notification_name
 from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
+from jetcron.scheduler import notifications
 from jetcron.scheduler.decider import decide, fold
 
 log = logging.getLogger(__name__)
@@ -33,6 +49,25 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 25
 
 _reply_encoder = msgspec.json.Encoder()
+
+Request = AnyCommand | NotificationCommand
+"""Anything the handler serves: a schedule's command or a notification's."""
+
+
+def aggregate_subject(command: Request) -> str:
+    """The subject whose history decides the command (and takes its events, under CAS)."""
+    # why: a bad name is not even a valid subject
+    if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+        return subjects.notification(validate_notification_name(command.name))
+    return subjects.schedule(validate_name(command.name))
+
+
+def decide_on(history: list[StoredEvent], command: Request) -> list[Event]:
+    """The events the aggregate's pure decider yields for this command."""
+    events = (e.event for e in history)
+    if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+        return notifications.decide(notifications.fold(events), command)
+    return decide(fold(events), command)
 
 
 class CommandHandler:
@@ -42,7 +77,7 @@ class CommandHandler:
         self.log = event_log
         self.clock = clock or SystemClock()
 
-    async def handle(self, command: AnyCommand, note: str | None = None) -> list[StoredEvent]:
+    async def handle(self, command: Request, note: str | None = None) -> list[StoredEvent]:
         """Appended events ([] if nothing changed); CommandRejected if the command is invalid.
 
         `note`: an "on behalf of" recorded beside the actor (see `handle_request`).
@@ -51,18 +86,17 @@ class CommandHandler:
         return events
 
     async def handle_once(
-        self, command: AnyCommand, note: str | None = None
+        self, command: Request, note: str | None = None
     ) -> tuple[list[StoredEvent], bool]:
         """Like handle, and whether this call appended them (False: an earlier one did, or none)."""
-        validate_name(command.name)  # why: a bad name is not even a valid subject
-        subject = subjects.schedule(command.name)
+        subject = aggregate_subject(command)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             history, last_seq = await self.log.load(subject)
             # why: a retried command (lost reply, lost ack) must not apply twice.
             done = [e for e in history if e.envelope.causation_id == command.command_id]
             if done:
                 return done, False
-            events = decide(fold(e.event for e in history), command)
+            events = decide_on(history, command)
             if not events:
                 return [], False
             try:
@@ -77,11 +111,17 @@ class CommandHandler:
         self,
         subject: str,
         last_seq: int,
-        command: AnyCommand,
+        command: Request,
         events: list[Event],
         note: str | None = None,
     ) -> list[StoredEvent]:
         envelopes = [self._envelope(command, e, note) for e in events]
+        if isinstance(events[0], NotifyTest):
+            # why: a test request is no change of the sink: it goes to the leader's test
+            # subject; the command id dedupes a retry (as the fire id does for a trigger).
+            target = subjects.notify_test(events[0].name)
+            ack = await self.log.publish(target, envelopes[0], msg_id=command.command_id)
+            return [StoredEvent(ack.seq, target, envelopes[0])]
         if isinstance(events[0], RunCancelRequested):
             return await self._cancel_run(events[0], envelopes[0], command)
         if isinstance(events[0], RunTriggered):
@@ -96,7 +136,7 @@ class CommandHandler:
         return [StoredEvent(s, subject, e) for s, e in zip(seqs, envelopes, strict=True)]
 
     async def _cancel_run(
-        self, request: RunCancelRequested, envelope: Envelope, command: AnyCommand
+        self, request: RunCancelRequested, envelope: Envelope, command: Request
     ) -> list[StoredEvent]:
         """Record the request on the run's subject, then tell whichever executor holds it."""
         subject = subjects.run(request.name, request.run_id)
@@ -111,7 +151,7 @@ class CommandHandler:
         await self.log.nc.publish(subjects.cancel(request.run_id), request.reason.encode())
         return [StoredEvent(ack.seq, subject, envelope)]
 
-    def _envelope(self, command: AnyCommand, event: Event, note: str | None) -> Envelope:
+    def _envelope(self, command: Request, event: Event, note: str | None) -> Envelope:
         return Envelope(
             id=ids.new_id(),
             at=command.at,
@@ -144,7 +184,7 @@ class CommandHandler:
             command = msgspec.structs.replace(command, actor=sender)
         try:
             return CommandReply(ok=True, events=await self.handle(command, note))
-        except ScheduleNotFound as err:
+        except (ScheduleNotFound, NotificationNotFound) as err:
             return CommandReply(ok=False, code="not_found", error=str(err))
         except VersionMismatch as err:
             return CommandReply(ok=False, code="stale", error=str(err))

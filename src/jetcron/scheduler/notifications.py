@@ -1,0 +1,73 @@
+"""The notification aggregate as a pure decider: a sink is added, tested, removed (and re-added)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from jetcron.domain.commands import (
+    AddNotification,
+    NotificationCommand,
+    RemoveNotification,
+    SendTestNotification,
+)
+from jetcron.domain.errors import CommandRejected, NotificationNotFound
+from jetcron.domain.events import (
+    AnyEvent,
+    Event,
+    NotificationAdded,
+    NotificationRemoved,
+    NotifyTest,
+)
+from jetcron.domain.notifications import (
+    Notification,
+    validate_notification,
+    validate_notification_name,
+)
+
+NotificationState = Notification | None
+"""The live notification of one name, None when absent or removed."""
+
+
+def evolve(state: NotificationState, event: AnyEvent) -> NotificationState:
+    """The state after one event of the notification's subject."""
+    if isinstance(event, NotificationAdded):
+        return event.notification
+    if isinstance(event, NotificationRemoved):
+        return None
+    return state
+
+
+def fold(events: Iterable[AnyEvent]) -> NotificationState:
+    """The state after these events (the notification subject's history)."""
+    state: NotificationState = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def decide(state: NotificationState, command: NotificationCommand) -> list[Event]:
+    """The events a command yields; CommandRejected (NotificationNotFound) if it cannot apply."""
+    name = validate_notification_name(command.name)
+    match command:
+        case AddNotification(notification=notification):
+            if notification.name != name:
+                raise CommandRejected(
+                    f"notification {notification.name!r} sent as {name!r}: the names differ"
+                )
+            if state is not None:
+                raise CommandRejected(
+                    f"notification {name!r} exists; `jetcron notify remove {name}` first"
+                )
+            return [NotificationAdded(name=name, notification=validate_notification(notification))]
+        case RemoveNotification():
+            _live(state, name)
+            return [NotificationRemoved(name=name)]
+        case SendTestNotification():
+            _live(state, name)
+            return [NotifyTest(name=name)]
+
+
+def _live(state: NotificationState, name: str) -> Notification:
+    if state is None:
+        raise NotificationNotFound(name)
+    return state

@@ -1,0 +1,105 @@
+"""Notification changes under roles, against a real secured nats-server and a real command
+handler running as the scheduler: the operator sends them, the auditor cannot, no one appends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+from secured import Secured, secured_server
+
+from conftest import require_nats_server
+from jetcron import subjects
+from jetcron.client import send_command
+from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
+from jetcron.domain.events import NotificationAdded, NotificationRemoved, NotifyTest
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.log.stream import EventLog
+from jetcron.scheduler.handler import CommandHandler
+
+
+@pytest.fixture
+def sec(tmp_path: Path) -> Iterator[Secured]:
+    require_nats_server()
+    with secured_server(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def scheduler(sec: Secured) -> AsyncIterator[EventLog]:
+    """The command path as `serve` runs it, connected as the scheduler; its log for reading."""
+    admin = await sec.client("admin")
+    await (await EventLog(admin).open(create=True)).close()
+    await admin.close()
+    nc = await sec.client("scheduler")
+    event_log = await EventLog(nc).open(create=False)
+    await CommandHandler(event_log).subscribe(nc)
+    yield event_log
+    await event_log.close()
+    await nc.close()
+
+
+def meta(actor: str = "") -> dict[str, object]:
+    from jetcron import ids
+
+    return {"name": "ops", "command_id": ids.new_id(), "at": datetime.now(UTC), "actor": actor}
+
+
+def add(actor: str = "") -> AddNotification:
+    n = Notification(name="ops", sink=Sink(subject="ops.alerts"))
+    return AddNotification(**meta(actor), notification=n)  # type: ignore[arg-type]
+
+
+async def test_the_operator_changes_notifications_as_itself(
+    sec: Secured, scheduler: EventLog
+) -> None:
+    nc = await sec.client("alice")
+    (added,) = (await send_command(nc, add(actor="mallory"))).events
+    (probe,) = (await send_command(nc, SendTestNotification(**meta()))).events  # type: ignore[arg-type]
+    (removed,) = (await send_command(nc, RemoveNotification(**meta()))).events  # type: ignore[arg-type]
+    await nc.close()
+    stored = [
+        *(await scheduler.load(subjects.notification("ops")))[0],
+        *(await scheduler.load(subjects.notify_test("ops")))[0],
+    ]
+    assert [type(e.event) for e in stored] == [NotificationAdded, NotificationRemoved, NotifyTest]
+    assert [e.seq for e in stored] == [added.seq, removed.seq, probe.seq]
+    # the actor is the authenticated sender; the --actor she claimed is only a note
+    assert [(e.envelope.actor, e.envelope.on_behalf_of) for e in stored] == [
+        ("alice", "mallory"),
+        ("alice", None),
+        ("alice", None),
+    ]
+    assert sec.errors["alice"] == []
+
+
+async def test_the_auditor_cannot_change_or_test_notifications(
+    sec: Secured, scheduler: EventLog
+) -> None:
+    before = await scheduler.last_seq()
+    nc = await sec.client("audrey")
+    for command in (add(), RemoveNotification(**meta()), SendTestNotification(**meta())):  # type: ignore[arg-type]
+        error = await sec.violation("audrey", lambda c=command: send_command(nc, c, timeout=0.3))
+        verb = str(command.__struct_config__.tag)
+        assert f'publish to "{subjects.command_as("audrey", verb)}"' in error.lower()
+    await nc.close()
+    assert await scheduler.last_seq() == before
+
+
+async def test_no_one_but_the_scheduler_appends_notification_events(
+    sec: Secured, scheduler: EventLog
+) -> None:
+    before = await scheduler.last_seq()
+    for user in ("alice", "audrey"):
+        nc: Client = await sec.client(user)
+        js = nc.jetstream()
+        for subject in (subjects.notification("ops"), subjects.notify_test("ops")):
+            error = await sec.violation(
+                user, lambda s=subject, j=js: j.publish(s, b"{}", timeout=0.3)
+            )
+            assert f'publish to "{subject}"' in error.lower()
+        await nc.close()
+    assert await scheduler.last_seq() == before
