@@ -15,11 +15,11 @@ from typing import Any
 import msgspec
 import typer
 
+from jetcron import ids
 from jetcron.cli.common import (
     ActorOpt,
     ReasonOpt,
     ServerOpt,
-    command_meta,
     console,
     default_actor,
     err_console,
@@ -149,6 +149,16 @@ def entry_of(row: dict[str, Any]) -> FileEntry:
     )
 
 
+def _meta(name: str, actor: str, reason: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "command_id": ids.new_id(),
+        "at": datetime.now(UTC),
+        "actor": actor,
+        "reason": reason,
+    }
+
+
 def _print_plan(title: str, steps: list[Step], status: list[str] | None = None) -> None:
     rows = [[s.action, s.name, s.detail] for s in steps]
     if status is None:
@@ -236,7 +246,7 @@ def apply(
         if not the_plan.steps:
             console.print("up to date: nothing to change")
             return
-        commands = [command_of(s, command_meta(s.name, who, why)) for s in the_plan.steps]
+        commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
         _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
         if dry_run:
             _print_plan("plan (dry run)", the_plan.steps)
