@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nats.aio.client import Client
 
+from conftest import require_nats_server
 from jetcron.auth.store import AuthDir
 from jetcron.connect import ConnectOptions, connect
 from jetcron.server import NatsServer
@@ -75,3 +76,11 @@ def secured_server(tmp_path: Path) -> Iterator[Secured]:
     )
     with server:
         yield Secured(auth, server)
+
+
+def started(tmp_path: Path) -> Iterator[Secured]:
+    """`secured_server` once a nats-server is known to be there: a test module's `sec` fixture
+    yields from this."""
+    require_nats_server()
+    with secured_server(tmp_path) as sec:
+        yield sec

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
-from secured import Secured, secured_server
+from secured import Secured, started
 
-from conftest import require_nats_server
 from jetcron import subjects
 from jetcron.client import send_command
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
@@ -23,9 +22,7 @@ from jetcron.scheduler.handler import CommandHandler
 
 @pytest.fixture
 def sec(tmp_path: Path) -> Iterator[Secured]:
-    require_nats_server()
-    with secured_server(tmp_path) as s:
-        yield s
+    yield from started(tmp_path)
 
 
 @pytest.fixture
