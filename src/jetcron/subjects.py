@@ -84,6 +84,12 @@ def heartbeat_key(executor: str) -> str:
     return kv_key(EXECUTORS_BUCKET, token(executor))
 
 
+def reserved(subject: str) -> bool:
+    """A subject jetcron or NATS itself uses (the log, commands, queries, cancels, APIs, inboxes)."""
+    own = (*(p.removesuffix(">") for p in LOG_SUBJECTS), f"{COMMANDS}.", f"{QUERIES}.")
+    return subject.startswith((*own, f"{CANCELS}.", "$", "_INBOX"))
+
+
 def cancel(run_id: str) -> str:
     """Where a request to stop one run goes."""
     return f"{CANCELS}.{run_id}"

@@ -38,6 +38,7 @@ BAD = [
     (["notify", "add", "x", "--command", "true", "--secret", "k"], "--secret signs webhooks"),
     (["notify", "add", "x", "--command", "'unclosed"], "invalid --command"),
     (["notify", "add", "x", "--subject", "a b"], "invalid --subject"),
+    (["notify", "add", "x", "--subject", "jetcron.trigger.h"], "one of jetcron's own subjects"),
     (["notify", "add", "x", "--subject", "a", "--window", "soon"], "invalid --window"),
     (["notify", "add", "bad name", "--subject", "a"], "invalid notification name"),
     (["notify", "remove", "nope"], "no notification 'nope'"),

@@ -64,6 +64,10 @@ REJECTED: list[tuple[str, list[AnyEvent], NotificationCommand, type[Exception], 
     ("bad-sink", [], add(Notification(name="ops", sink=Sink())), CommandRejected, "exactly one of"),
     ("bad-kind", [], add(Notification(name="ops", sink=Sink(subject="a"), on=["failed"])),
      CommandRejected, "unknown --on kind 'failed'"),
+    ("log-subject", [], add(Notification(name="ops", sink=Sink(subject="jetcron.sched.x"))),
+     CommandRejected, "'jetcron.sched.x': one of jetcron's own subjects"),
+    ("inbox-subject", [], add(Notification(name="ops", sink=Sink(subject="_INBOX_alice.x"))),
+     CommandRejected, "one of jetcron's own subjects"),
 ]  # fmt: skip
 
 

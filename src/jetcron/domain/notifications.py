@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from jetcron import subjects
 from jetcron.domain.errors import CommandRejected
 
 Kind = Literal[
@@ -96,6 +97,12 @@ def validate_notification(n: Notification) -> Notification:
     if s.subject is not None and not SUBJECT_RE.fullmatch(s.subject):
         raise CommandRejected(
             f"invalid --subject {s.subject!r}: tokens of letters, digits, '_', '-'"
+        )
+    if s.subject is not None and subjects.reserved(s.subject):
+        # why: the sink publishes as the scheduler, which may append to the log: a sink there
+        # would let whoever adds notifications put messages onto the log's (or commands') subjects
+        raise CommandRejected(
+            f"invalid --subject {s.subject!r}: one of jetcron's own subjects; pick another"
         )
     unknown = [k for k in n.on if k not in KINDS]
     if unknown:

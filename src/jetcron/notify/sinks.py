@@ -26,13 +26,22 @@ async def send(nc: Client, n: Notification, body: bytes, delivery: str, timestam
     elif sink.command:
         await _run(sink.command, body, sink.timeout_s)
     elif sink.subject:
-        try:
-            await nc.publish(sink.subject, body, headers={rules.DELIVERY_HEADER: delivery})
-            await nc.flush(timeout=max(1, int(sink.timeout_s)))
-        except Exception as err:
-            raise SendFailed(
-                f"publish to {sink.subject}: {str(err) or type(err).__name__}"
-            ) from err
+        await _publish(nc, sink.subject, body, delivery, sink.timeout_s)
+
+
+async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout: float) -> None:
+    before = nc.last_error
+    try:
+        await nc.publish(subject, body, headers={rules.DELIVERY_HEADER: delivery})
+        await nc.flush(timeout=max(1, int(timeout)))
+    except Exception as err:
+        raise SendFailed(f"publish to {subject}: {str(err) or type(err).__name__}") from err
+    # why: under auth a publish the scheduler role may not make is dropped with only an
+    # asynchronous -ERR, which the server sends before flush's PONG; without this check the
+    # ledger would record a delivery that nobody received.
+    refused = nc.last_error
+    if refused is not before and f'publish to "{subject.lower()}"' in str(refused).lower():
+        raise SendFailed(f"publish to {subject}: the scheduler's NATS user may not ({refused})")
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
