@@ -26,6 +26,17 @@ class ServiceUnavailable(InfrastructureError):
         )
 
 
+class NotPermitted(InfrastructureError):
+    """nats-server refused a publish: this NATS user's role does not allow it."""
+
+    def __init__(self, what: str, subject: str) -> None:
+        self.what, self.subject = what, subject
+        super().__init__(
+            f"not permitted: {what}: your NATS user may not publish to {subject} "
+            "(see `jetcron auth permissions NAME`)"
+        )
+
+
 class NoAnswerInTime(ServiceUnavailable):
     """A service is listening but did not answer in time (busy, stalled, or NATS in trouble)."""
 

@@ -103,7 +103,8 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
         # notifications go through the scheduler too: the operator adds, tests, removes
         ok(sec, "notify", "add", "ops", "--command", "true", "--actor", "mallory")
         assert "delivered" in ok(sec, "notify", "test", "ops")
-        assert jetcron(sec, "audrey", "notify", "test", "ops").returncode != 0
+        refused = jetcron(sec, "audrey", "notify", "test", "ops")
+        assert refused.returncode == 1 and "not permitted" in refused.stderr, refused.stderr
         assert jetcron(sec, "audrey", "notify", "remove", "ops").returncode != 0
         ok(sec, "notify", "remove", "ops")
         assert json.loads(ok(sec, "notify", "list", "--json")) == []

@@ -8,17 +8,34 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
-from jetcron.errors import NoAnswerInTime, ServiceUnavailable
+from jetcron.errors import NoAnswerInTime, NotPermitted, ServiceUnavailable
 
 
 async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
-    """Request/reply; ServiceUnavailable when nobody answers (in time)."""
+    """Request/reply; ServiceUnavailable when nobody answers (in time), NotPermitted when the
+    server's permissions refused the request."""
+    before = nc.last_error
     try:
         return await nc.request(subject, payload, timeout=timeout)
     except NoRespondersError as err:
         raise ServiceUnavailable(what) from err
     except NatsTimeout as err:
+        if refused(nc, subject, before) is not None:
+            raise NotPermitted(what, subject) from err
         raise NoAnswerInTime(what, timeout, command=subject.startswith(subjects.COMMANDS)) from err
+
+
+def refused(nc: Client, subject: str, before: Exception | None) -> Exception | None:
+    """The server's permissions violation for a publish to `subject` since `before` (the
+    client's last_error then), or None.
+
+    why: nats-server drops a publish its permissions refuse and says so only with an
+    asynchronous -ERR (sent before the answer to any later PING, so a flush has seen it).
+    """
+    err = nc.last_error
+    if err is not before and f'publish to "{subject.lower()}"' in str(err).lower():
+        return err
+    return None
 
 
 def service_error(msg: Msg) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ import urllib.request
 from nats.aio.client import Client
 
 from jetcron.domain.notifications import Notification
+from jetcron.log.requests import refused
 from jetcron.notify import rules
 
 
@@ -37,11 +38,9 @@ async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout
     except Exception as err:
         raise SendFailed(f"publish to {subject}: {str(err) or type(err).__name__}") from err
     # why: under auth a publish the scheduler role may not make is dropped with only an
-    # asynchronous -ERR, which the server sends before flush's PONG; without this check the
-    # ledger would record a delivery that nobody received.
-    refused = nc.last_error
-    if refused is not before and f'publish to "{subject.lower()}"' in str(refused).lower():
-        raise SendFailed(f"publish to {subject}: the scheduler's NATS user may not ({refused})")
+    # asynchronous error; without this check the ledger would record a delivery nobody got.
+    if (violation := refused(nc, subject, before)) is not None:
+        raise SendFailed(f"publish to {subject}: the scheduler's NATS user may not ({violation})")
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
