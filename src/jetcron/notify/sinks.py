@@ -35,6 +35,9 @@ async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout
     try:
         await nc.publish(subject, body, headers={rules.DELIVERY_HEADER: delivery})
         await nc.flush(timeout=max(1, int(timeout)))
+        # why: nats-py writes flush's PING ahead of publishes still in its buffer, so the
+        # first round trip does not prove the server has judged this one; the second does.
+        await nc.flush(timeout=max(1, int(timeout)))
     except Exception as err:
         raise SendFailed(f"publish to {subject}: {str(err) or type(err).__name__}") from err
     # why: under auth a publish the scheduler role may not make is dropped with only an
