@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -30,6 +30,9 @@ from jetcron.domain.notifications import (
 )
 from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from jetcron.domain.commands import NotificationCommand
 
 ON_HELP = f"Event kinds (repeatable): {', '.join(KINDS)}; default: {', '.join(DEFAULT_KINDS)}."
 app = typer.Typer(
@@ -183,7 +186,7 @@ def _seconds(option: str, value: str) -> float:
         raise InvalidInput(f"invalid {option} {value!r}: {err}") from None
 
 
-async def _send(nc: Any, command: Any) -> int:
+async def _send(nc: Any, command: NotificationCommand) -> int:
     """Send a notification command to the scheduler; the log seq of the event it appended.
 
     why: through the scheduler like every change: it records the authenticated sender as the
