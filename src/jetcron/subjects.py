@@ -4,6 +4,7 @@ Log (stream JETCRON):
   jetcron.sched.<name>              schedule lifecycle, one subject per schedule name (CAS per name)
   jetcron.trigger.<target>          due triggers for one executor target (host, pool or all:<tag>)
   jetcron.fire.<name>               fires that did not become runs (missed, skipped)
+  jetcron.cal.<name>                calendar lifecycle (never ages, CAS per name)
   jetcron.run.<name>.<run_id>       events of one run
   jetcron.expect.<name>             expectations of a schedule missed and met
   jetcron.notify.<notification>     notification sinks (added, removed; never age)
@@ -36,6 +37,7 @@ LOG_SUBJECTS = [
     f"{PREFIX}.ntest.>",
     f"{PREFIX}.host.>",
     f"{PREFIX}.stats.>",
+    f"{PREFIX}.cal.>",
 ]
 SCHEDULES = f"{PREFIX}.sched.>"
 TRIGGERS = f"{PREFIX}.trigger.>"
@@ -51,6 +53,7 @@ NOTIFY_CONSUMER = "jetcron-notify"
 STATS = f"{PREFIX}.stats.>"
 AGING = (TRIGGERS, FIRES, RUNS)
 """The log subjects whose events age out under the retention."""
+CALENDARS = f"{PREFIX}.cal.>"
 COMMANDS = f"{PREFIX}.cmd"
 QUERIES = f"{PREFIX}.q"
 CANCELS = f"{PREFIX}.cancel"
@@ -109,15 +112,24 @@ def service_ping(service: str) -> str:
 def ages(subject: str) -> bool:
     """Whether events on this log subject age out under the retention.
 
-    Definitions (`sched`), notification sinks (`notify`) and daily rollups (`stats`) never do.
+    Definitions (`sched`), notification sinks (`notify`), calendars (`cal`) and daily rollups
+    (`stats`) never do.
     """
-    # why: notification sinks are definitions like schedules: they must outlive any retention
-    return not subject.startswith((f"{PREFIX}.sched.", f"{PREFIX}.notify.", f"{PREFIX}.stats."))
+    # why: notification sinks and calendars are definitions like schedules: they must outlive
+    # any retention
+    return not subject.startswith(
+        (f"{PREFIX}.sched.", f"{PREFIX}.notify.", f"{PREFIX}.stats.", f"{PREFIX}.cal.")
+    )
 
 
 def schedule(name: str) -> str:
     """The aggregate subject of a schedule."""
     return f"{PREFIX}.sched.{token(name)}"
+
+
+def calendar(name: str) -> str:
+    """The aggregate subject of a calendar."""
+    return f"{PREFIX}.cal.{token(name)}"
 
 
 def trigger(target: str) -> str:

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from jetcron.domain import events
+from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import (
     CatchUp,
     Conditions,
@@ -19,6 +20,9 @@ from jetcron.domain.definition import (
 from jetcron.domain.digest import Digest
 from jetcron.domain.events import (
     AnyEvent,
+    CalendarCreated,
+    CalendarDeleted,
+    CalendarUpdated,
     Envelope,
     Event,
     FireBuffered,
@@ -98,6 +102,23 @@ SAMPLES: dict[type[Event], Event] = {
         **SCHED, version=7, fire_time=LATER, by="alice", reason="holiday"
     ),
     FireSkipCancelled: FireSkipCancelled(**SCHED, version=8, fire_time=LATER),
+    CalendarCreated: CalendarCreated(
+        name="maint",
+        version=1,
+        definition=CalendarDefinition(
+            tz="Europe/Berlin",
+            windows=["0 2 * * sun for 4h"],
+            dates=[AT.date()],
+            ranges=["2026-12-24..2026-12-31"],
+        ),
+    ),
+    CalendarUpdated: CalendarUpdated(
+        name="maint",
+        version=2,
+        definition=CalendarDefinition(windows=["0 3 * * sat for 1h"]),
+        changed=["windows", "dates", "ranges", "tz"],
+    ),
+    CalendarDeleted: CalendarDeleted(name="maint", version=3),
     RunTriggered: RunTriggered(
         **FIRE,
         run_id="r1",

@@ -64,6 +64,8 @@ ALT: dict[str, Any] = {
     "metadata": {"team": "storage"},
     "expect_success_within": "1d2h",
     "expect_done_by": "06:00",
+    "exclude": ["maint", "holidays"],
+    "only_within": ["office-hours"],
 }
 """A non-default value of every field, canonical (as export writes it)."""
 

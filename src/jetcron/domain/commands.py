@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from jetcron.domain.calendar import CalendarDefinition, CalendarPatch
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
 from jetcron.domain.events import StoredEvent
 from jetcron.domain.notifications import Notification
@@ -77,6 +78,23 @@ class CancelRun(Command, frozen=True, kw_only=True, tag="cancel"):
     run_id: str
 
 
+class CreateCalendar(Command, frozen=True, kw_only=True, tag="calendar_add"):
+    """`jetcron calendar add`: a new named calendar (`name` is the calendar's)."""
+
+    definition: CalendarDefinition
+
+
+class UpdateCalendar(Command, frozen=True, kw_only=True, tag="calendar_update"):
+    patch: CalendarPatch
+
+
+class DeleteCalendar(Command, frozen=True, kw_only=True, tag="calendar_delete"):
+    pass
+
+
+CalendarCommand = CreateCalendar | UpdateCalendar | DeleteCalendar
+"""Commands to a calendar aggregate (subject jetcron.cal.<name>), not to a schedule."""
+
 AnyCommand = (
     CreateSchedule
     | UpdateSchedule
@@ -88,6 +106,9 @@ AnyCommand = (
     | CancelRun
     | SkipFire
     | UnskipFire
+    | CreateCalendar
+    | UpdateCalendar
+    | DeleteCalendar
 )
 
 

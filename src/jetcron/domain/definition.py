@@ -90,6 +90,10 @@ class ScheduleDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_default
     """Expectation: a run succeeds at least this often (None: no such expectation)."""
     expect_done_by: str | None = None
     """Expectation: the day's last fire before HH:MM (wall time in tz) has succeeded by then."""
+    exclude: list[str] = []
+    """Calendars whose time this schedule never fires in (the fire is recorded as excluded)."""
+    only_within: list[str] = []
+    """If set, the schedule fires only inside (any of) these calendars."""
 
 
 _Unset = msgspec.UnsetType
@@ -165,6 +169,8 @@ class DefinitionPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     metadata: dict[str, str] | _Unset = UNSET
     expect_success_within_s: float | None | _Unset = UNSET
     expect_done_by: str | None | _Unset = UNSET
+    exclude: list[str] | _Unset = UNSET
+    only_within: list[str] | _Unset = UNSET
 
 
 PATCH_OF: dict[type[msgspec.Struct], type[msgspec.Struct]] = {

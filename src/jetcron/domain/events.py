@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.digest import Digest
 from jetcron.domain.notifications import Notification
@@ -86,6 +87,29 @@ class FireSkipCancelled(
     """`jetcron schedule unskip`: the fire at `fire_time` runs after all."""
 
     fire_time: datetime
+
+
+# -- calendars: subject jetcron.cal.<name> (never ages) ----------------------------------
+
+
+class CalendarEvent(Event, frozen=True, kw_only=True):
+    """An event of a calendar aggregate; `version` is the version it produces."""
+
+    name: str
+    version: int
+
+
+class CalendarCreated(CalendarEvent, frozen=True, kw_only=True, tag="calendar.created"):
+    definition: CalendarDefinition
+
+
+class CalendarUpdated(CalendarEvent, frozen=True, kw_only=True, tag="calendar.updated"):
+    definition: CalendarDefinition
+    changed: list[str] = []
+
+
+class CalendarDeleted(CalendarEvent, frozen=True, kw_only=True, tag="calendar.deleted"):
+    pass
 
 
 # -- fires and runs ----------------------------------------------------------------------
@@ -322,6 +346,9 @@ AnyEvent = (
     | ScheduleDeleted
     | FireSkipPlanned
     | FireSkipCancelled
+    | CalendarCreated
+    | CalendarUpdated
+    | CalendarDeleted
     | RunTriggered
     | FireMissed
     | RunSkipped

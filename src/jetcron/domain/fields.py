@@ -185,6 +185,12 @@ class ScheduleFields(
             "clock_or_none",
         ),
     ] = "none"
+    exclude: Annotated[
+        list[str], _at("exclude", "Calendars to stay out of: no fires inside (repeatable).")
+    ] = []
+    only_within: Annotated[
+        list[str], _at("only_within", "Calendars to stay in: fires only inside (repeatable).")
+    ] = []
 
 
 class Field(NamedTuple):

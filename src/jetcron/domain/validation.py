@@ -48,6 +48,8 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     if definition.conditions is not None:
         _check_conditions(definition.conditions)
     _check_expectations(definition)
+    for cal in [*definition.exclude, *definition.only_within]:
+        _check(NAME_RE.fullmatch(cal) is not None, f"invalid calendar name {cal!r}")
     start = _to_utc(definition.start, tz, "start")
     end = _to_utc(definition.end, tz, "end")
     _check(start is None or end is None or start < end, "start must be before end")

@@ -13,13 +13,16 @@ from jetcron.domain.commands import (
     AnyCommand,
     CancelRun,
     CompleteSchedule,
+    CreateCalendar,
     CreateSchedule,
+    DeleteCalendar,
     DeleteSchedule,
     PauseSchedule,
     ResumeSchedule,
     SkipFire,
     TriggerSchedule,
     UnskipFire,
+    UpdateCalendar,
     UpdateSchedule,
 )
 from jetcron.domain.definition import ScheduleDefinition, apply_patch, changed_fields
@@ -96,6 +99,9 @@ def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
                 schedule_id=s.schedule_id, name=s.name, run_id=command.run_id, reason=reason
             )
             return [request]
+        case CreateCalendar() | UpdateCalendar() | DeleteCalendar():
+            # why: calendars are their own aggregate (scheduler/calendars.py); the handler routes
+            raise CommandRejected("a calendar command is not decided by a schedule")
 
 
 def evolve(state: ScheduleState, event: Event) -> ScheduleState:

@@ -12,9 +12,11 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain.calendar import validate_calendar_name
 from jetcron.domain.commands import (
     AddNotification,
     AnyCommand,
+    CalendarCommand,
     CommandReply,
     NotificationCommand,
     RemoveNotification,
@@ -33,6 +35,8 @@ from jetcron.domain.events import (
     NotifyTest,
     RunCancelRequested,
     RunTriggered,
+    ScheduleCreated,
+    ScheduleUpdated,
     StoredEvent,
     is_final,
 )
@@ -41,7 +45,7 @@ from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
-from jetcron.scheduler import notifications
+from jetcron.scheduler import calendars, notifications
 from jetcron.scheduler.decider import decide, fold
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,8 @@ def aggregate_subject(command: Request) -> str:
     # why: a bad name is not even a valid subject
     if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
         return subjects.notification(validate_notification_name(command.name))
+    if isinstance(command, CalendarCommand):
+        return subjects.calendar(validate_calendar_name(command.name))
     return subjects.schedule(validate_name(command.name))
 
 
@@ -67,6 +73,8 @@ def decide_on(history: list[StoredEvent], command: Request) -> list[Event]:
     events = (e.event for e in history)
     if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
         return notifications.decide(notifications.fold(events), command)
+    if isinstance(command, CalendarCommand):
+        return calendars.decide_calendar(calendars.fold(events), command)
     return decide(fold(events), command)
 
 
@@ -99,6 +107,7 @@ class CommandHandler:
             events = decide_on(history, command)
             if not events:
                 return [], False
+            await self._check_calendars(events[0])
             try:
                 return await self._append(subject, last_seq, command, events, note), True
             except ConcurrencyConflict:
@@ -106,6 +115,18 @@ class CommandHandler:
                 # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def _check_calendars(self, event: Event) -> None:
+        """CommandRejected if a created or updated schedule names a calendar that does not exist."""
+        if not isinstance(event, ScheduleCreated | ScheduleUpdated):
+            return
+        d = event.definition
+        for name in dict.fromkeys([*d.exclude, *d.only_within]):
+            history, _ = await self.log.load(subjects.calendar(name))
+            if calendars.fold(e.event for e in history).status != "live":
+                raise CommandRejected(
+                    f"unknown calendar {name!r} (add it first: jetcron calendar add {name} ...)"
+                )
 
     async def _append(
         self,

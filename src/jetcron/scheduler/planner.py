@@ -7,6 +7,7 @@ The ticker shell feeds `TickerState.apply` every stored event (its own included)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -15,8 +16,12 @@ from typing import Any
 import msgspec
 
 from jetcron import ids
+from jetcron.domain.calendar import CalendarDefinition, calendar_fate
 from jetcron.domain.definition import MISSED_AFTER, CatchUp, ScheduleDefinition
 from jetcron.domain.events import (
+    CalendarCreated,
+    CalendarEvent,
+    CalendarUpdated,
     Event,
     FireBuffered,
     FireMissed,
@@ -63,6 +68,8 @@ class Timing(msgspec.Struct, frozen=True, gc=False):
     overlap: str
     catchup: CatchUp
     timeout_s: float | None
+    exclude: tuple[str, ...] = ()
+    only_within: tuple[str, ...] = ()
 
 
 _TIMINGS: dict[Timing, Timing] = {}
@@ -73,7 +80,17 @@ _definition = msgspec.msgpack.Decoder(ScheduleDefinition)
 def timing_of(d: ScheduleDefinition) -> Timing:
     """The (interned) timing of a definition."""
     t = Timing(
-        d.spec, d.tz, d.start, d.end, d.max_runs, d.jitter_s, d.overlap, d.catchup, d.timeout_s
+        d.spec,
+        d.tz,
+        d.start,
+        d.end,
+        d.max_runs,
+        d.jitter_s,
+        d.overlap,
+        d.catchup,
+        d.timeout_s,
+        tuple(d.exclude),
+        tuple(d.only_within),
     )
     return _TIMINGS.setdefault(t, t)
 
@@ -223,8 +240,12 @@ def _lose(entry: Entry, run_id: str) -> Lose:
     return Lose(run_id, fire_id, fire_time)
 
 
-def decide_due(entry: Entry, now: datetime) -> list[Decision]:
-    """Everything due for this entry at `now`; applying the resulting events advances it."""
+def decide_due(
+    entry: Entry, now: datetime, calendars: Mapping[str, CalendarDefinition] | None = None
+) -> list[Decision]:
+    """Everything due for this entry at `now`; applying the resulting events advances it.
+
+    `calendars` (by name) are those the schedule's exclude/only_within may name."""
     decisions: list[Decision] = [_lose(entry, r) for r, dl in entry.in_flight.items() if dl <= now]
     running = [r for r, dl in entry.in_flight.items() if dl > now]
     if entry.buffered is not None and not running:
@@ -233,11 +254,11 @@ def decide_due(entry: Entry, now: datetime) -> list[Decision]:
     if not entry.active or entry.completed:
         return decisions
     due = _due_fires(entry, now)
-    skipped = [Skip(f, entry.skips[f], None) for f in due if entry.skips and f in entry.skips]
-    if skipped:
-        # why: an operator's skip decides the fire before catch-up or overlap could
-        decisions += skipped
-        wanted = [f for f in due if f not in (entry.skips or {})]
+    taken = _taken(entry, due, calendars or {})
+    if taken:
+        # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
+        decisions += [Skip(f, why, None) for f, why in taken.items()]
+        wanted = [f for f in due if f not in taken]
         decisions += _overlap(entry, _catch_up(entry, wanted, now), running)
     else:
         decisions += _overlap(entry, _catch_up(entry, due, now), running)
@@ -248,6 +269,21 @@ def decide_due(entry: Entry, now: datetime) -> list[Decision]:
     ):
         decisions.append(Complete(_completion_reason(entry, triggered)))
     return decisions
+
+
+def _taken(
+    entry: Entry, due: list[datetime], calendars: Mapping[str, CalendarDefinition]
+) -> dict[datetime, str]:
+    """Due fires that will not run, and why: skipped by an operator, or taken by a calendar."""
+    t, skips = entry.timing, entry.skips or {}
+    if not skips and not t.exclude and not t.only_within:
+        return {}
+    taken: dict[datetime, str] = {}
+    for f in due:
+        why = skips.get(f) or calendar_fate(t.exclude, t.only_within, calendars, f)
+        if why is not None:
+            taken[f] = why
+    return taken
 
 
 def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
@@ -365,6 +401,8 @@ class TickerState:
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
+        self.calendars: dict[str, CalendarDefinition] = {}
+        """Live calendars by name (what exclude/only_within refer to)."""
         self.by_run: dict[str, str] = {}
         self.position = 0
         self._ahead: set[int] = set()
@@ -394,6 +432,13 @@ class TickerState:
         event, at = stored.envelope.event, stored.envelope.at
         if isinstance(event, ScheduleEvent):
             return self._schedule_event(event, at)
+        if isinstance(event, CalendarEvent):
+            # why: fires are checked against calendars when due, so no entry needs rescheduling
+            if isinstance(event, CalendarCreated | CalendarUpdated):
+                self.calendars[event.name] = event.definition
+            else:
+                self.calendars.pop(event.name, None)
+            return None
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
             return None

@@ -142,7 +142,7 @@ class Ticker:
         items: list[tuple[str, Envelope, str]] = []
         owners: list[tuple[Entry, Decision]] = []
         for entry in entries:
-            for decision in decide_due(entry, now):
+            for decision in decide_due(entry, now, self.state.calendars):
                 if isinstance(decision, Complete):
                     completes.append((entry, decision.reason))
                     continue

@@ -1,0 +1,162 @@
+"""Calendars: named sets of time (maintenance windows, holidays) that schedules exclude or stay in.
+
+A calendar covers an instant if it falls inside one of its windows (a cron start in the
+calendar's zone plus a duration: "0 2 * * sun for 4h") or on one of its dates or ranges (whole
+local days in the calendar's zone). Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import msgspec
+import pytz
+
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.spec import format_duration, next_fire, parse_duration, parse_spec, validate_tz
+from jetcron.domain.validation import NAME_RE
+from jetcron.errors import InvalidInput
+
+MAX_WINDOW = timedelta(days=366)
+"""A window longer than a year is a mistake (and would make `covers` look back too far)."""
+
+
+class CalendarDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """What an operator writes for a calendar; its events carry it whole."""
+
+    tz: str = "UTC"
+    windows: list[str] = []
+    """'CRON for DURATION', e.g. '0 2 * * sun for 4h': starts in `tz`, each lasting DURATION."""
+    dates: list[date] = []
+    """Whole local days."""
+    ranges: list[str] = []
+    """'FIRST..LAST' ISO dates, both included, whole local days."""
+    description: str = ""
+
+
+class CalendarPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Changes to a calendar: unset fields keep their value (lists are replaced whole)."""
+
+    tz: str | msgspec.UnsetType = msgspec.UNSET
+    windows: list[str] | msgspec.UnsetType = msgspec.UNSET
+    dates: list[date] | msgspec.UnsetType = msgspec.UNSET
+    ranges: list[str] | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+
+
+def patched(cal: CalendarDefinition, patch: CalendarPatch) -> CalendarDefinition:
+    """The calendar with every set field of `patch` replaced."""
+    changes = {
+        f: getattr(patch, f)
+        for f in patch.__struct_fields__
+        if getattr(patch, f) is not msgspec.UNSET
+    }
+    return msgspec.structs.replace(cal, **changes)
+
+
+@lru_cache(maxsize=1024)
+def parse_window(text: str) -> tuple[str, timedelta]:
+    """'0 2 * * sun for 4h' -> ('0 2 * * sun', 4h); InvalidInput naming the window if malformed."""
+    spec, sep, length = text.rpartition(" for ")
+    if not sep or not spec.strip():
+        raise InvalidInput(f"window {text!r}: write 'CRON for DURATION', e.g. '0 2 * * sun for 4h'")
+    try:
+        duration = parse_duration(length.strip())
+    except ValueError as err:
+        raise InvalidInput(f"window {text!r}: {err}") from None
+    if not timedelta(0) < duration <= MAX_WINDOW:
+        raise InvalidInput(f"window {text!r}: the duration must be above 0 and at most 366d")
+    if spec.strip().startswith(("@every", "@at")):
+        raise InvalidInput(f"window {text!r}: a window starts on a cron time, not @every/@at")
+    try:
+        parse_spec(spec.strip())
+    except InvalidInput as err:
+        raise InvalidInput(f"window {text!r}: {err}") from None
+    return spec.strip(), duration
+
+
+def parse_range(text: str) -> tuple[date, date]:
+    """'2026-12-24..2026-12-31' -> both dates; InvalidInput naming the range if malformed."""
+    first, sep, last = text.partition("..")
+    try:
+        if not sep:
+            raise ValueError
+        a, b = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"range {text!r}: write FIRST..LAST as ISO dates, e.g. 2026-12-24..2026-12-31"
+        ) from None
+    if b < a:
+        raise InvalidInput(f"range {text!r}: the last day is before the first")
+    return a, b
+
+
+def validate_calendar_name(name: str) -> str:
+    """The name, or CommandRejected explaining the rule (the schedule names' rule)."""
+    if not NAME_RE.fullmatch(name):
+        raise CommandRejected(
+            f"invalid calendar name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return name
+
+
+def validate_calendar(cal: CalendarDefinition) -> CalendarDefinition:
+    """The calendar normalized (canonical zone), or CommandRejected with a one-line reason."""
+    try:
+        tz = validate_tz(cal.tz)
+        for w in cal.windows:
+            parse_window(w)
+        for r in cal.ranges:
+            parse_range(r)
+    except InvalidInput as err:
+        raise CommandRejected(str(err)) from err
+    if not (cal.windows or cal.dates or cal.ranges):
+        raise CommandRejected("a calendar needs at least one --window, --dates or --range")
+    return msgspec.structs.replace(cal, tz=tz)
+
+
+def covering(cal: CalendarDefinition, when: datetime) -> str | None:
+    """What of the calendar covers the UTC instant `when` ('window 0 2 * * sun for 4h',
+    'date 2026-12-25', 'range 2026-12-24..2026-12-31'), or None if nothing does."""
+    day = when.astimezone(pytz.timezone(cal.tz)).date()
+    if day in cal.dates:
+        return f"date {day.isoformat()}"
+    for r in cal.ranges:
+        first, last = parse_range(r)
+        if first <= day <= last:
+            return f"range {r}"
+    for w in cal.windows:
+        spec, duration = parse_window(w)
+        # why: the window that covers `when` is the first start after when - duration, if that
+        # start is not later than `when` (each window is [start, start + duration))
+        start = next_fire(spec, cal.tz, when - duration)
+        if start is not None and start <= when:
+            return f"window {spec} for {format_duration(duration)}"
+    return None
+
+
+def covers(cal: CalendarDefinition, when: datetime) -> bool:
+    """Whether the calendar covers the UTC instant `when`."""
+    return covering(cal, when) is not None
+
+
+def calendar_fate(
+    exclude: Sequence[str],
+    only_within: Sequence[str],
+    calendars: Mapping[str, CalendarDefinition],
+    fire: datetime,
+) -> str | None:
+    """Why the calendars take this fire away ('excluded by maint (window …)', 'outside biz'),
+    or None if it runs. A calendar that no longer exists excludes nothing and contains nothing."""
+    for name in exclude:
+        cal = calendars.get(name)
+        hit = None if cal is None else covering(cal, fire)
+        if hit is not None:
+            return f"excluded by {name} ({hit})"
+    if only_within and not any(
+        (cal := calendars.get(n)) is not None and covers(cal, fire) for n in only_within
+    ):
+        return f"outside {' or '.join(only_within)} (only within)"
+    return None
