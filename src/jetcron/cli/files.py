@@ -54,7 +54,8 @@ from jetcron.domain.fields import (
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 
-TOP_KEYS = ("schedules",)
+TOP_KEYS = ("schedules", "calendars")
+"""`calendars` is read by cli/calendar_files.py."""
 
 
 class FileEntry(ScheduleFields, frozen=True, kw_only=True, omit_defaults=True):
@@ -70,15 +71,8 @@ ENTRY_KEYS = tuple(FileEntry.__struct_fields__)
 
 def load_desired(path: Path) -> dict[str, Desired]:
     """Every schedule in a file or a directory of *.json / *.toml files, checked and validated."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file or directory")
-    files = (
-        sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml"))
-        if path.is_dir()
-        else [path]
-    )
     out: dict[str, Desired] = {}
-    for file in files:
+    for file in files_in(path):
         for name, desired in _load_file(file).items():
             if name in out:
                 raise InvalidInput(f"{file}: schedule {name!r} is defined twice")
@@ -86,7 +80,17 @@ def load_desired(path: Path) -> dict[str, Desired]:
     return out
 
 
-def _load_file(file: Path) -> dict[str, Desired]:
+def files_in(path: Path) -> list[Path]:
+    """The file, or the *.json / *.toml files under a directory, in order."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or directory")
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml"))
+    return [path]
+
+
+def decode_file(file: Path) -> dict[str, Any]:
+    """A JSON or TOML file's top-level table; InvalidInput naming the file if it is none."""
     decode = msgspec.toml.decode if file.suffix == ".toml" else msgspec.json.decode
     try:
         raw = decode(file.read_bytes())
@@ -94,6 +98,11 @@ def _load_file(file: Path) -> dict[str, Desired]:
         raise InvalidInput(f"{file}: {err}") from err
     if not isinstance(raw, dict):
         raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
+    return raw
+
+
+def _load_file(file: Path) -> dict[str, Desired]:
+    raw = decode_file(file)
     for key in raw:
         if key not in TOP_KEYS:
             raise InvalidInput(f"{file}: unknown key {key!r}{did_you_mean(key, TOP_KEYS)}")
@@ -235,23 +244,40 @@ def apply(
     with no fire left are reported and skipped; a breaker pause stays unless a file says
     `paused = false`.
     """
+    from jetcron.cli import calendar_files as cf
+
     desired = load_desired(file)
+    desired_cals = cf.load_calendars(file)
     who, why = actor or default_actor(), reason or f"apply {file}"
 
     async def go(nc: Any) -> None:
         rows = await query(nc, "schedules", {})
         live = {r["name"]: state_of(r) for r in rows}
+        cal_rows = await query(nc, "calendars", {})
+        known = {r["name"] for r in cal_rows} | set(desired_cals)
+        if (unknown := cf.unknown_references(desired, known)) is not None:
+            raise InvalidInput(f"{unknown}; nothing was changed")
+        cal_steps = cf.calendar_steps(desired_cals, cal_rows)
         the_plan = plan(desired, live, datetime.now(UTC), prune=prune)
         _notes(the_plan)
-        if not the_plan.steps:
+        if not the_plan.steps and not cal_steps:
             console.print("up to date: nothing to change")
             return
         commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
         _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
+        if cal_steps:
+            table(
+                "calendars" + (" (dry run)" if dry_run else ""),
+                ["action", "calendar", "change"],
+                ([s.action, s.name, s.detail] for s in cal_steps),
+            )
         if dry_run:
             _print_plan("plan (dry run)", the_plan.steps)
             return
-        await _carry_out(nc, the_plan.steps, commands)
+        for step in cal_steps:  # why: first, so the schedules' references resolve
+            await send_command(nc, step.command(_meta(step.name, who, why)))
+        if the_plan.steps:
+            await _carry_out(nc, the_plan.steps, commands)
 
     run(with_nats(server, go))
 
@@ -272,5 +298,11 @@ def export(
         for r in sorted(rows, key=lambda r: r["name"])
         if not wanted or r["name"] in wanted
     }
-    text = msgspec.json.format(msgspec.json.encode({"schedules": entries}), indent=2)
+    from jetcron.cli.calendar_files import exported
+
+    used = {c for e in entries.values() for c in [*e.exclude, *e.only_within]}
+    cal_rows = run(with_nats(server, lambda nc: query(nc, "calendars", {}))) if used else []
+    calendars = exported(cal_rows, used)
+    doc = {"calendars": calendars, "schedules": entries} if calendars else {"schedules": entries}
+    text = msgspec.json.format(msgspec.json.encode(doc), indent=2)
     sys.stdout.write(text.decode() + "\n")

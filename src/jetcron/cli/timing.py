@@ -76,21 +76,60 @@ def preview(
         help="Start after this ISO time; without an offset it is wall time in --tz.",
     ),
     n: int = typer.Option(10, "-n", help="How many fires."),
+    exclude: list[str] | None = typer.Option(
+        None,
+        "--exclude",
+        metavar="CAL",
+        help="Leave out fires inside this calendar (asks the server).",
+    ),
+    only_within: list[str] | None = typer.Option(
+        None,
+        "--only-within",
+        metavar="CAL",
+        help="Keep only fires inside this calendar (asks the server).",
+    ),
+    server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Show the next fire times of a spec (offline; no server needed)."""
+    """Show the next fire times of a spec (offline unless it names calendars)."""
     zone = validate_tz(tz)
     parse_spec(spec, zone)
     if n < 1:
         raise InvalidInput("-n must be >= 1")
     start = _wall_time(after, zone) if after else datetime.now(UTC)
-    rows = fires_rows(next_fires(spec, zone, start, n), zone)
+    if exclude or only_within:
+        fires = _fires_left(server, spec, zone, start, n, exclude or [], only_within or [])
+    else:
+        fires = next_fires(spec, zone, start, n)
+    rows = fires_rows(fires, zone)
     if as_json:
         print_json(rows)
     elif not rows:
         echo("no fires after that time")
     else:
         print_fires(rows, f"{spec} ({zone})")
+
+
+def _fires_left(
+    server: str,
+    spec: str,
+    zone: str,
+    start: datetime,
+    n: int,
+    exclude: list[str],
+    only_within: list[str],
+) -> list[datetime]:
+    """The next n fires of a spec that the named calendars (read from the server) leave."""
+    from jetcron.cli.calendars import live_calendars
+    from jetcron.domain.calendar import fires_left
+    from jetcron.domain.definition import Job, ScheduleDefinition
+
+    cals = live_calendars(server)
+    unknown = [c for c in [*exclude, *only_within] if c not in cals]
+    if unknown:
+        raise InvalidInput(f"unknown calendar {unknown[0]!r} (see `jetcron calendar list`)")
+    d = ScheduleDefinition(spec=spec, tz=zone, job=Job(), exclude=exclude, only_within=only_within)
+    return fires_left(d, cals, start, limit=n)
 
 
 @handle_errors

@@ -20,9 +20,13 @@ from jetcron.cli import context, tweaks
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "schedule": ("jetcron.cli.schedule:app", "Create, change and inspect schedules."),
+    "calendar": (
+        "jetcron.cli.calendars:app",
+        "Named time (maintenance windows, holidays) that schedules exclude or stay in.",
+    ),
     "preview": (
         "jetcron.cli.timing:preview",
-        "Show the next fire times of a spec (offline; no server needed).",
+        "Show the next fire times of a spec (offline unless it names calendars).",
     ),
     "due": (
         "jetcron.cli.timing:due",

@@ -14,8 +14,16 @@ from functools import lru_cache
 import msgspec
 import pytz
 
+from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import format_duration, next_fire, parse_duration, parse_spec, validate_tz
+from jetcron.domain.spec import (
+    fires_within,
+    format_duration,
+    next_fire,
+    parse_duration,
+    parse_spec,
+    validate_tz,
+)
 from jetcron.domain.validation import NAME_RE
 from jetcron.errors import InvalidInput
 
@@ -54,6 +62,12 @@ def patched(cal: CalendarDefinition, patch: CalendarPatch) -> CalendarDefinition
         if getattr(patch, f) is not msgspec.UNSET
     }
     return msgspec.structs.replace(cal, **changes)
+
+
+@lru_cache(maxsize=1024)
+def replacing(cal: CalendarDefinition) -> CalendarPatch:
+    """A patch that sets every field to the value in `cal` (what `apply` sends)."""
+    return CalendarPatch(**msgspec.structs.asdict(cal))
 
 
 @lru_cache(maxsize=1024)
@@ -160,3 +174,31 @@ def calendar_fate(
     ):
         return f"outside {' or '.join(only_within)} (only within)"
     return None
+
+
+SCAN_MAX = 10_000
+"""Candidate fires looked at for one list of coming fires; a calendar that takes every fire for
+longer than this ends the list early (e.g. only-within a yearly window of a minutely spec)."""
+_BATCH = 256
+
+
+def fires_left(
+    d: ScheduleDefinition,
+    calendars: Mapping[str, CalendarDefinition],
+    after: datetime,
+    *,
+    limit: int,
+    until: datetime | None = None,
+) -> list[datetime]:
+    """Up to `limit` fires of `d` after `after` (by `until`) that its calendars leave to run."""
+    if not (d.exclude or d.only_within):
+        return fires_within(d, after, until=until, limit=limit)
+    left: list[datetime] = []
+    scanned = 0
+    while len(left) < limit and scanned < SCAN_MAX:
+        batch = fires_within(d, after, until=until, limit=_BATCH)
+        left += [f for f in batch if calendar_fate(d.exclude, d.only_within, calendars, f) is None]
+        if len(batch) < _BATCH:
+            break
+        scanned, after = scanned + len(batch), batch[-1]
+    return left[:limit]

@@ -13,8 +13,13 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
+    CalendarCreated,
+    CalendarDeleted,
+    CalendarEvent,
+    CalendarUpdated,
     Envelope,
     FireSkipCancelled,
     FireSkipPlanned,
@@ -78,6 +83,8 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
     changes are always kept."""
     run_entries: dict[str, list[str]] = {}
     """schedule_id -> sequences (as text) of its run entries, oldest first."""
+    calendars: dict[str, CalendarDefinition] = {}
+    """Live calendars' definitions by name, to diff the next update against."""
 
 
 SYSTEM_ACTOR = "system"
@@ -99,7 +106,10 @@ def query(
     return out if limit is None else out[-limit:]
 
 
-def diff(old: ScheduleDefinition | None, new: ScheduleDefinition) -> Diff:
+def diff(
+    old: ScheduleDefinition | CalendarDefinition | None,
+    new: ScheduleDefinition | CalendarDefinition,
+) -> Diff:
     """Changed fields as {field: [old, new]}, one level into nested structs (`job.command`)."""
     if old is None:
         return {k: [None, v] for k, v in _set_fields(new).items()}
@@ -118,7 +128,7 @@ def diff(old: ScheduleDefinition | None, new: ScheduleDefinition) -> Diff:
     return out
 
 
-def _set_fields(d: ScheduleDefinition) -> dict[str, Any]:
+def _set_fields(d: ScheduleDefinition | CalendarDefinition) -> dict[str, Any]:
     """The fields of a definition that differ from their defaults, as builtins."""
     out = {}
     for f in msgspec.structs.fields(d):
@@ -169,6 +179,31 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
 def who(env: Envelope) -> str:
     """The actor as the audit shows it: the sender, and whom it acted for if it said so."""
     return f"{env.actor} (on behalf of {env.on_behalf_of})" if env.on_behalf_of else env.actor
+
+
+def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEvent) -> None:
+    """A calendar change: type `calendar.*`, the calendar's name, no schedule id."""
+    changes: Diff = {}
+    if isinstance(event, CalendarCreated | CalendarUpdated):
+        old = view.calendars.get(event.name) if isinstance(event, CalendarUpdated) else None
+        changes = diff(old, event.definition)
+        view.calendars[event.name] = event.definition
+    else:
+        view.calendars.pop(event.name, None)
+    env = stored.envelope
+    view.entries.append(
+        AuditEntry(
+            seq=stored.seq,
+            at=env.at,
+            actor=env.actor,
+            type=event_type(event),
+            name=event.name,
+            schedule_id="",
+            version=event.version,
+            reason=env.reason,
+            diff=changes,
+        )
+    )
 
 
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
@@ -229,6 +264,9 @@ HANDLERS: dict[type, Handler] = {
     ScheduleCompleted: _on_schedule_event,
     ScheduleDeleted: _on_schedule_event,
     FireSkipPlanned: _on_schedule_event,
+    CalendarCreated: _on_calendar_event,
+    CalendarUpdated: _on_calendar_event,
+    CalendarDeleted: _on_calendar_event,
     FireSkipCancelled: _on_schedule_event,
     RunTriggered: _on_manual_trigger,
     RunCancelRequested: _on_cancel_requested,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytz
 
+from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
-from jetcron.projections import audit, fates, ledger, runs, schedules, stats, why
+from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
@@ -43,7 +45,9 @@ def _since(params: dict[str, Any], key: str = "since") -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)  # why: naive means UTC, as in the CLI
 
 
-def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
+def schedule_row(
+    row: schedules.ScheduleRow, now: datetime, cals: Mapping[str, CalendarDefinition] | None = None
+) -> dict[str, Any]:
     """One schedule as the CLI shows it (fields: name, spec, tz, state, version, target, command, next_fire...)."""
     data: dict[str, Any] = plain(row)
     d = row.definition
@@ -52,7 +56,7 @@ def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
         tz=d.tz,
         target=d.target,
         command=d.job.command or d.job.shell or d.job.action,
-        next_fire=iso(schedules.next_fire(row, now)),
+        next_fire=iso(schedules.next_fire(row, now, cals)),
         state=row.state,
     )
     return data
@@ -60,7 +64,9 @@ def schedule_row(row: schedules.ScheduleRow, now: datetime) -> dict[str, Any]:
 
 def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """All live schedules."""
-    return [schedule_row(r, now) for r in schedules.query(views.schedules, params.get("state"))]
+    cals = calendars.definitions(views.calendars)
+    rows = schedules.query(views.schedules, params.get("state"))
+    return [schedule_row(r, now, cals) for r in rows]
 
 
 def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -69,9 +75,10 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     row = schedules.get(views.schedules, name)
     if row is None:
         raise ScheduleNotFound(name)
-    data = schedule_row(row, now)
+    cals = calendars.definitions(views.calendars)
+    data = schedule_row(row, now, cals)
     data["runs"] = [plain(r) for r in runs.query(views.runs, schedule=name, limit=10)]
-    fires = schedules.next_fires(row, now, int(params.get("fires", 10)))
+    fires = schedules.next_fires(row, now, int(params.get("fires", 10)), calendars=cals)
     data["next_fires"] = [iso(f) for f in fires]
     return data
 
@@ -83,11 +90,12 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The `limit` soonest fires of active schedules within the horizon; `more` if there are others."""
     horizon = now + timedelta(seconds=float(params.get("within_s", 3600)))
     limit = max(1, min(int(params.get("limit", DUE_LIMIT)), DUE_MAX))
+    cals = calendars.definitions(views.calendars)
     # why: the soonest limit+1 fires overall are among each schedule's own soonest limit+1
     candidates = (
         (fire, row.name, row)
         for row in schedules.query(views.schedules, "active")
-        for fire in schedules.next_fires(row, now, limit + 1, until=horizon)
+        for fire in schedules.next_fires(row, now, limit + 1, until=horizon, calendars=cals)
     )
     soonest = heapq.nsmallest(limit + 1, candidates, key=lambda c: (c[0], c[1]))
     return {
@@ -346,3 +354,24 @@ def notifications_of(views: Views, params: dict[str, Any], now: datetime) -> lis
         data["where"] = row.notification.sink.where
         out.append(data)
     return out
+
+
+def list_calendars(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """All live calendars, by name, with the schedules that use them."""
+    return [_calendar(views, row) for _, row in sorted(views.calendars.rows.items())]
+
+
+def one_calendar(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """One calendar with the schedules that use it and its next stretches of cover."""
+    name = str(params.get("name", ""))
+    row = views.calendars.rows.get(name)
+    if row is None:
+        raise InvalidInput(f"calendar {name!r} not found")
+    return _calendar(views, row)
+
+
+def _calendar(views: Views, row: calendars.CalendarRow) -> dict[str, Any]:
+    data: dict[str, Any] = plain(row)
+    uses = [(r.name, r.definition) for r in views.schedules.rows.values()]
+    data["used_by"] = calendars.used_by(row.name, uses)
+    return data

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
+from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
     ExpectationMet,
@@ -35,7 +36,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
     StoredEvent,
 )
-from jetcron.domain.spec import fires_within, next_fire_within
+from jetcron.domain.spec import next_fire_within
 from jetcron.projections.runs import (
     FAILED_STATUSES,
     OUTCOMES,
@@ -145,22 +146,32 @@ def query(view: SchedulesView, state: str | None = None) -> list[ScheduleRow]:
     return rows if state is None else [r for r in rows if r.state == state]
 
 
-def next_fire(row: ScheduleRow, now: datetime) -> datetime | None:
-    """The next nominal fire after `now`; None if not active or none is left within its bounds."""
+def next_fire(
+    row: ScheduleRow, now: datetime, calendars: Mapping[str, CalendarDefinition] | None = None
+) -> datetime | None:
+    """The next nominal fire after `now` that its calendars leave; None if not active or none
+    is left within its bounds."""
     if row.state != "active":
         return None
     # why: no run count: the ticker completes a schedule right after the fire that reaches
     # its run limit, so an active one still has runs left
-    return next_fire_within(row.definition, now)
+    if not (row.definition.exclude or row.definition.only_within):
+        return next_fire_within(row.definition, now)
+    return next(iter(next_fires(row, now, 1, calendars=calendars)), None)
 
 
 def next_fires(
-    row: ScheduleRow, now: datetime, limit: int, until: datetime | None = None
+    row: ScheduleRow,
+    now: datetime,
+    limit: int,
+    until: datetime | None = None,
+    calendars: Mapping[str, CalendarDefinition] | None = None,
 ) -> list[datetime]:
-    """Up to `limit` nominal fires after `now` (and by `until`); [] if not active."""
+    """Up to `limit` nominal fires after `now` (and by `until`) that its calendars leave;
+    [] if not active."""
     if row.state != "active":
         return []
-    return fires_within(row.definition, now, until=until, limit=max(limit, 0))
+    return fires_left(row.definition, calendars or {}, now, until=until, limit=max(limit, 0))
 
 
 # -- schedule lifecycle -------------------------------------------------------------------

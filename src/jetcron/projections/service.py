@@ -72,6 +72,8 @@ QUERIES: dict[str, Query] = {
     "notifications": queries.notifications_of,
     "whatif": forecast.what_if,
     "conflicts": forecast.conflicts_of,
+    "calendars": queries.list_calendars,
+    "calendar": queries.one_calendar,
 }
 _encoder = msgspec.json.Encoder()
 

@@ -12,8 +12,18 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.events import StoredEvent, event_type
-from jetcron.projections import audit, hosts, ledger, notifications, rollups, runs, schedules
+from jetcron.projections import (
+    audit,
+    calendars,
+    hosts,
+    ledger,
+    notifications,
+    rollups,
+    runs,
+    schedules,
+)
 from jetcron.projections.audit import AuditView
+from jetcron.projections.calendars import CalendarsView
 from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.notifications import NotificationsView
@@ -55,6 +65,7 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     notifications: NotificationsView = msgspec.field(default_factory=NotificationsView)
     hosts: HostsView = msgspec.field(default_factory=HostsView)
     rollups: RollupsView = msgspec.field(default_factory=RollupsView)
+    calendars: CalendarsView = msgspec.field(default_factory=CalendarsView)
     keep: int = 0
     """Finished rows kept per schedule in runs, ledger, run audit entries and marks (0: all)."""
 
@@ -79,6 +90,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         ("notifications", notifications.HANDLERS),
         ("hosts", hosts.HANDLERS),
         ("rollups", rollups.HANDLERS),
+        ("calendars", calendars.HANDLERS),
     )
     routes: dict[type, list[Route]] = {}
     for field, handlers in tables:
@@ -154,9 +166,7 @@ def apply_until(views: Views, events: Iterable[StoredEvent], as_of: datetime | N
     return not later
 
 
-def replay(
-    events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep: int = 0
-) -> Views:
+def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep: int = 0) -> Views:
     """Fresh views from events in log order, up to the last one appended by `as_of` (`--as-of`)."""
     views = new_views(keep)
     apply_until(views, events, as_of)

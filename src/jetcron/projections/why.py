@@ -235,8 +235,10 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 def _skipped(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     blocking = f" (run {fire.blocking_run_id[:8]})" if fire.blocking_run_id else ""
-    # why: an operator's skip already says so: 'skipped by alice: holiday'
-    said = fire.reason.capitalize() if fire.reason.startswith("skipped by ") else ""
+    # why: an operator's skip or a calendar already says so: 'skipped by alice: holiday',
+    # 'excluded by maint (window 0 2 * * sun for 4h)', 'outside office (only within)'
+    told = fire.reason.startswith(("skipped by ", "excluded by ", "outside "))
+    said = fire.reason[:1].upper() + fire.reason[1:] if told else ""
     text = said or f"Skipped: {fire.reason}{blocking}"
     return [Sentence(text=text, evidence=_ev(fire, "fire."))]
 

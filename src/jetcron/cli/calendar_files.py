@@ -1,0 +1,113 @@
+"""Calendars in `jetcron apply` / `export` files: a `calendars` table of name -> fields.
+
+    {"calendars": {"maint": {"tz": "Europe/Berlin", "windows": ["0 2 * * sun for 4h"],
+                             "dates": ["2026-12-25"], "ranges": ["2026-12-24..2026-12-31"]}},
+     "schedules": {"backup": {"spec": "0 3 * * *", "exclude": ["maint"], ...}}}
+
+`apply` creates or updates the calendars first (so the schedules' references resolve) and never
+deletes one (`jetcron calendar delete` does, when no schedule uses it); `export` writes the
+calendars the exported schedules use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from jetcron.cli.files import decode_file, files_in
+from jetcron.cli.reconcile import Desired
+from jetcron.domain.calendar import (
+    CalendarDefinition,
+    replacing,
+    validate_calendar,
+    validate_calendar_name,
+)
+from jetcron.domain.commands import CreateCalendar, UpdateCalendar
+from jetcron.domain.fields import did_you_mean
+from jetcron.errors import InvalidInput
+
+KEYS = tuple(CalendarDefinition.__struct_fields__)
+
+
+class CalendarStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One calendar command of an apply: create or update to `definition`."""
+
+    action: str
+    name: str
+    definition: CalendarDefinition
+    detail: str = ""
+
+    def command(self, meta: Mapping[str, Any]) -> CreateCalendar | UpdateCalendar:
+        """The command that carries it out."""
+        if self.action == "create":
+            return CreateCalendar(**meta, definition=self.definition)
+        return UpdateCalendar(**meta, patch=replacing(self.definition))
+
+
+def load_calendars(path: Path) -> dict[str, CalendarDefinition]:
+    """Every calendar in a file or a directory of files, checked and validated."""
+    out: dict[str, CalendarDefinition] = {}
+    for file in files_in(path):
+        table = decode_file(file).get("calendars", {})
+        if not isinstance(table, dict):
+            raise InvalidInput(f"{file}: 'calendars' must be a table/object of name -> fields")
+        for name, body in table.items():
+            if name in out:
+                raise InvalidInput(f"{file}: calendar {name!r} is defined twice")
+            out[name] = _calendar(f"{file}: calendars.{name}", name, body)
+    return out
+
+
+def _calendar(where: str, name: str, body: Any) -> CalendarDefinition:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{where}: expected a table/object of fields")
+    for key in body:
+        if key not in KEYS:
+            raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, KEYS)}")
+    try:
+        validate_calendar_name(name)
+        return validate_calendar(msgspec.convert(body, CalendarDefinition))
+    except (InvalidInput, msgspec.ValidationError) as err:
+        raise InvalidInput(f"{where}: {err}") from None
+
+
+def calendar_steps(
+    desired: Mapping[str, CalendarDefinition], live_rows: Iterable[Mapping[str, Any]]
+) -> list[CalendarStep]:
+    """The creates and updates that make the live calendars what the files say."""
+    live = {r["name"]: msgspec.convert(r["definition"], CalendarDefinition) for r in live_rows}
+    steps = []
+    for name, want in sorted(desired.items()):
+        have = live.get(name)
+        if have is None:
+            steps.append(CalendarStep(action="create", name=name, definition=want))
+        elif have != want:
+            changed = [f for f in KEYS if getattr(have, f) != getattr(want, f)]
+            detail = ", ".join(changed)
+            steps.append(CalendarStep(action="update", name=name, definition=want, detail=detail))
+    return steps
+
+
+def unknown_references(schedules: Mapping[str, Desired], known: set[str]) -> str | None:
+    """'schedule x: unknown calendar y ...' for the first schedule naming no known calendar."""
+    for name, want in sorted(schedules.items()):
+        d = want.definition
+        for cal in [*d.exclude, *d.only_within]:
+            if cal not in known:
+                return (
+                    f"schedule {name!r}: unknown calendar {cal!r} "
+                    "(define it under 'calendars' in the files or with `jetcron calendar add`)"
+                )
+    return None
+
+
+def exported(rows: Iterable[Mapping[str, Any]], used: set[str]) -> dict[str, CalendarDefinition]:
+    """The calendars named in `used`, as a file writes them (defaults left out)."""
+    return {
+        r["name"]: msgspec.convert(r["definition"], CalendarDefinition)
+        for r in sorted(rows, key=lambda r: str(r["name"]))
+        if r["name"] in used
+    }
