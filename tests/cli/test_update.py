@@ -14,8 +14,11 @@ from jetcron.domain.fields import FIELDS
 
 @pytest.fixture
 def scheduler(nats_url: str) -> Iterator[str]:
-    """A scheduler service on this test's nats-server."""
-    yield from scheduler_in_thread(nats_url)
+    """A scheduler service on this test's nats-server, with the calendars FULL names."""
+    for url in scheduler_in_thread(nats_url):
+        for cal in ("maint", "office"):
+            assert cli(url, "calendar", "add", cal, "--dates", "2026-12-25").exit_code == 0
+        yield url
 
 
 FULL = [
@@ -29,7 +32,7 @@ FULL = [
     "--disk-below", "95", "--idle-minutes", "5", "--max-defer", "5m", "--on-expire", "force",
     "-d", "nightly backup", "--tag", "ops", "--tag", "nas", "--meta", "team=storage",
     "--expect-success-within", "26h", "--expect-done-by", "06:00",
-    "--", "tar", "czf", "/tmp/b.tgz",
+    "--exclude", "maint", "--only-within", "office", "--", "tar", "czf", "/tmp/b.tgz",
 ]  # fmt: skip
 """`schedule add` options that set every field (but shell and action) to a non-default value."""
 
@@ -76,6 +79,8 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
     ("metadata", ["--meta", "team=ops"], {"metadata": {"team": "ops"}}),
     ("expect_success_within", ["--expect-success-within", "1h"], {"expect_success_within": "1h"}),
     ("expect_done_by", ["--expect-done-by", "none"], {"expect_done_by": GONE}),
+    ("exclude", ["--exclude", "office"], {"exclude": ["office"]}),
+    ("only_within", ["--only-within", "maint"], {"only_within": ["maint"]}),
     # clears: back to the default, nothing else moves
     ("no-conditions", ["--no-conditions"], dict.fromkeys(CONDITIONS, GONE)),
     ("clear-env", ["--clear-env"], {"env": GONE}),

@@ -67,7 +67,8 @@ def test_help_and_a_bare_group_still_show_the_help() -> None:
 
     assert helped.exit_code == 0
     assert helped.stdout.startswith("Usage: jetcron preview [OPTIONS] SPEC\n")
-    assert "--server" not in helped.stdout  # preview never connects
+    # preview connects only to read the calendars it is asked to honour
+    assert "--server" in helped.stdout and "--exclude CAL" in helped.stdout
     assert "Usage: jetcron runs [OPTIONS] COMMAND" in bare.output
 
 

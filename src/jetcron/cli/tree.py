@@ -113,7 +113,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 the first line of the command's own help (a test keeps them equal), shown by `jetcron --help`
 without importing the command."""
 
-OFFLINE = frozenset({"preview", "auth"})
+OFFLINE = frozenset({"auth"})
 """Commands that never connect: their help lists no connection options, and they take none."""
 
 tweaks.apply()
