@@ -15,6 +15,7 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
+    fmt_time,
     handle_errors,
     print_json,
     run,
@@ -199,7 +200,7 @@ def show(name: str = NameArg, server: str = ServerOpt, as_json: bool = JsonOpt) 
         *(f"  date    {x}" for x in d["dates"]),
         *(f"  range   {r}" for r in d["ranges"]),
         f"  used by {_used(row)}",
-        f"  changed {row['updated_at']} by {row['updated_by'] or '?'}",
+        f"  changed {fmt_time(row['updated_at'])} by {row['updated_by'] or '?'}",
     ]
     if d["description"]:
         lines.insert(1, f"  {d['description']}")

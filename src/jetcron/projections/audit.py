@@ -160,19 +160,23 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
         when = event.fire_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
         changes = {"skip": [None, when] if isinstance(event, FireSkipPlanned) else [when, None]}
     known.version = event.version
+    view.entries.append(_change(event, stored, event.schedule_id, changes))
+
+
+def _change(
+    event: ScheduleEvent | CalendarEvent, stored: StoredEvent, schedule_id: str, changes: Diff
+) -> AuditEntry:
     env = stored.envelope
-    view.entries.append(
-        AuditEntry(
-            seq=stored.seq,
-            at=env.at,
-            actor=who(env),
-            type=event_type(event),
-            name=event.name,
-            schedule_id=event.schedule_id,
-            version=event.version,
-            reason=env.reason or getattr(event, "reason", ""),
-            diff=changes,
-        )
+    return AuditEntry(
+        seq=stored.seq,
+        at=env.at,
+        actor=who(env),
+        type=event_type(event),
+        name=event.name,
+        schedule_id=schedule_id,
+        version=event.version,
+        reason=env.reason or getattr(event, "reason", ""),
+        diff=changes,
     )
 
 
@@ -190,20 +194,7 @@ def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEven
         view.calendars[event.name] = event.definition
     else:
         view.calendars.pop(event.name, None)
-    env = stored.envelope
-    view.entries.append(
-        AuditEntry(
-            seq=stored.seq,
-            at=env.at,
-            actor=env.actor,
-            type=event_type(event),
-            name=event.name,
-            schedule_id="",
-            version=event.version,
-            reason=env.reason,
-            diff=changes,
-        )
-    )
+    view.entries.append(_change(event, stored, "", changes))
 
 
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import reduce
 from typing import Literal
 
 import msgspec
@@ -81,9 +82,7 @@ def evolve(state: CalendarState, event: Event) -> CalendarState:
 
 def fold(events: Iterable[AnyEvent | Event], state: CalendarState = INITIAL) -> CalendarState:
     """Apply events in order."""
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, state)
 
 
 def _existing(state: CalendarState, name: str) -> CalendarDefinition:
