@@ -1,7 +1,8 @@
 """`jetcron apply` and `jetcron export`: schedules as files (JSON or TOML) kept in git.
 
 A file is `{"schedules": {name: fields}}` with the fields of `jetcron.domain.fields` (the CLI's
-option names and units) plus `paused` and `paused_reason`. Decoding is strict: an unknown key
+option names and units) plus `paused` and `paused_reason`, and may hold a `calendars` table
+(see cli/calendar_files.py). Decoding is strict: an unknown key
 anywhere is an error naming the file, the key and the closest known one.
 """
 
