@@ -32,9 +32,9 @@ def _minute_with_room(seconds: int) -> datetime:
 
 def test_an_excluded_fire_is_recorded_as_excluded_and_its_neighbour_runs(scheduler: str) -> None:
     now = _minute_with_room(14)
-    # why: windows start on cron minutes; one that starts every minute and ends 6s from now
-    # covers the next fires of `@every 2s` and leaves the ones after its end
-    length = now.second + 6
+    # why: windows start on cron minutes; one that starts every minute and ends 6-7s from now,
+    # on an even second, covers the next fires of `@every 2s` and leaves the one at its end
+    length = (now.second + 7) // 2 * 2
     window = f"* * * * * for {length}s"
     ok(scheduler, "calendar", "add", "quiet", "--window", window, "-r", "a test")
     ok(scheduler, "schedule", "add", "tick", "@every 2s", "--exclude", "quiet", "--", "true")
