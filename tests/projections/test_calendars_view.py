@@ -3,13 +3,13 @@ calendar takes."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from projection_factory import History, fold
+from projection_factory import T0, History, fold
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated
-from jetcron.projections import calendars, queries
+from jetcron.projections import calendars, health, queries
 
 NIGHT = CalendarDefinition(windows=["0 2 * * * for 1h"])
 """02:00-03:00 UTC every day."""
@@ -73,3 +73,14 @@ def test_next_fires_and_due_leave_out_what_a_calendar_takes() -> None:
         ("02:00", "report"),
         ("03:00", "backup"),
     ]
+
+
+def test_a_schedule_whose_fires_a_calendar_takes_is_not_stale() -> None:
+    h = History()
+    # why: only within one day long past; every fire since is taken, none is expected
+    h.add(CalendarCreated(name="once", version=1, definition=CalendarDefinition(dates=[T0.date()])))
+    h.create("daily", "0 3 * * *", only_within=["once"])
+    h.create("plain", "0 3 * * *")
+    now = T0 + timedelta(days=30)
+    report = health.evaluate(fold(h.events), now=now, executors_online={})
+    assert [(p.kind, p.subject) for p in report.problems] == [("stale", "plain")]

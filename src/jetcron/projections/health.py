@@ -13,8 +13,8 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from jetcron.domain.spec import next_fire_within
-from jetcron.projections import stats
+from jetcron.domain.calendar import CalendarDefinition
+from jetcron.projections import calendars, schedules, stats
 from jetcron.projections.queries import iso as _iso
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
@@ -85,7 +85,9 @@ def evaluate(
 ) -> HealthReport:
     """Every problem visible in the views at `now`, given the executors currently online."""
     problems = [
-        *_schedule_problems(views.schedules.rows.values(), now, thresholds),
+        *_schedule_problems(
+            views.schedules.rows.values(), now, thresholds, calendars.definitions(views.calendars)
+        ),
         *_flaky(views, now, thresholds),
         *_executors_offline(views, executors_online),
         *_expectations(views.schedules.rows.values()),
@@ -123,7 +125,10 @@ def _flaky(views: Views, now: datetime, t: Thresholds) -> Iterable[Problem]:
 
 
 def _schedule_problems(
-    rows: Iterable[ScheduleRow], now: datetime, t: Thresholds
+    rows: Iterable[ScheduleRow],
+    now: datetime,
+    t: Thresholds,
+    cals: Mapping[str, CalendarDefinition],
 ) -> Iterable[Problem]:
     for row in sorted(rows, key=lambda r: r.name):
         if row.consecutive_failures >= t.failing_after:
@@ -134,7 +139,7 @@ def _schedule_problems(
                 subject=row.name,
                 detail=row.paused_reason or "paused by jetcron",
             )
-        due = _stale_since(row, now, t.stale_after)
+        due = _stale_since(row, now, t.stale_after, cals)
         if due is not None:
             last = iso(row.last_run_at) or "never"
             yield Problem(
@@ -159,14 +164,17 @@ def _failing(row: ScheduleRow) -> Problem:
     )
 
 
-def _stale_since(row: ScheduleRow, now: datetime, horizon: timedelta) -> datetime | None:
-    """The first fire expected in the horizon, if the schedule is old enough and ran in none."""
+def _stale_since(
+    row: ScheduleRow, now: datetime, horizon: timedelta, cals: Mapping[str, CalendarDefinition]
+) -> datetime | None:
+    """The first fire expected in the horizon, if the schedule is old enough and ran in none
+    (a fire its calendars take is not expected)."""
     since = now - horizon
     if row.state != "active" or row.created_at is None or row.created_at > since:
         return None
     if row.last_run_at is not None and row.last_run_at >= since:
         return None
-    due = next_fire_within(row.definition, since)
+    due = schedules.next_fire(row, since, cals)
     return None if due is None or due > now else due
 
 
