@@ -260,7 +260,7 @@ async def test_a_schedule_whose_append_failed_is_tried_again(event_log, nc) -> N
     await ticker.catch_up()
     real = event_log.publish_prepared
 
-    async def failing(items):  # the first attempt finds NATS away
+    async def failing(items, framed=None):  # the first attempt finds NATS away
         event_log.publish_prepared = real
         return [RuntimeError("no ack from JetStream") for _ in items]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
@@ -52,7 +53,7 @@ class Publisher:
 
     def __init__(self, nc: Client, *, window: int = 8192, ack_timeout: float = 5.0) -> None:
         self._nc = nc
-        self._window = asyncio.Semaphore(window)
+        self._window = Window(window)
         self._ack_timeout = ack_timeout
         self._pending: dict[str, Callable[[Reply], None]] = {}
         """token -> what to do with its ack (resolve a future, or fill a slot of a batch)."""
@@ -85,7 +86,8 @@ class Publisher:
         self, subject: str, data: bytes, headers: Mapping[str, str] | None = None
     ) -> PubAck:
         """Publish once and wait for the ack; TimeoutError if none arrives."""
-        async with self._window:
+        await self._window.acquire(1)
+        try:
             token = str(next(self._counter))
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[Reply] = loop.create_future()
@@ -100,6 +102,8 @@ class Publisher:
             finally:
                 timer.cancel()
                 self._pending.pop(token, None)
+        finally:
+            self._window.release()
         return parse_ack(subject, reply, headers)
 
     async def publish(
@@ -121,33 +125,32 @@ class Publisher:
         raise AssertionError("unreachable")
 
     async def publish_many(
-        self, items: Sequence[tuple[str, bytes, dict[str, str]]]
+        self,
+        items: Sequence[tuple[str, bytes, dict[str, str]]],
+        framed: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[PubAck | Exception]:
         """Publish many messages pipelined; acks settle in the reply callback, a lost one is retried.
 
         why: the messages go out as ready-made protocol frames, many per write, not through
         nats-py's publish (subject checks, header regex, a flush future per message): that path
-        cost more client CPU per message than the whole rest of an append.
+        cost more client CPU per message than the whole rest of an append. `framed` are the
+        items' frames made ahead of time by `frames` (the ticker's planned burst).
         """
+        framed = self.frames(items) if framed is None else framed
         batch = _Batch(len(items), self._window, asyncio.get_running_loop().create_future())
-        tokens: list[str] = []
-        frames: list[bytes] = []
-        for i, (subject, data, headers) in enumerate(items):
-            if frames and self._window.locked():
-                await self._write(frames)  # why: let acks free the window before we wait on it
-                frames = []
-            await self._window.acquire()
-            token = str(next(self._counter))
-            self._pending[token] = partial(batch.settle, i)
-            tokens.append(token)
-            frames.append(hpub(subject, self._prefix + token, headers, data))
-        if frames:
-            await self._write(frames)
+        i = 0
+        while i < len(framed):
+            # why: as many slots as are free at once, not one await per message
+            granted = await self._window.acquire(len(framed) - i)
+            for j in range(i, i + granted):
+                self._pending[framed[j][0]] = partial(batch.settle, j)
+            await self._write([frame for _, frame in framed[i : i + granted]])
+            i += granted
         if items:
             try:
                 await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
             except TimeoutError:
-                for i, token in enumerate(tokens):
+                for i, (token, _) in enumerate(framed):
                     if self._pending.pop(token, None) is not None:
                         batch.settle(i, None)
         out: list[PubAck | Exception] = []
@@ -155,6 +158,14 @@ class Publisher:
             out.append(
                 _parsed(item, reply) if reply is not None else await self._settle(item, None)
             )
+        return out
+
+    def frames(self, items: Sequence[tuple[str, bytes, dict[str, str]]]) -> list[tuple[str, bytes]]:
+        """(reply token, HPUB frame) of each item, for publish_many now or later."""
+        out = []
+        for subject, data, headers in items:
+            token = str(next(self._counter))
+            out.append((token, hpub(subject, self._prefix + token, headers, data)))
         return out
 
     async def _write(self, frames: list[bytes]) -> None:
@@ -210,10 +221,45 @@ def _parsed(item: tuple[str, bytes, dict[str, str]], reply: Reply) -> PubAck | E
         return err
 
 
+class Window:
+    """How many publishes may await their ack at once (unbounded pipelining makes JetStream
+    drop messages); unlike a semaphore, one call takes many slots."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, wanted: int) -> int:
+        """Wait for a free slot; take up to `wanted` (at least one); how many were taken."""
+        while self.free <= 0:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._wake(self.free)  # why: a slot meant for us must not be lost
+                raise
+        taken = min(wanted, self.free)
+        self.free -= taken
+        return taken
+
+    def release(self, n: int = 1) -> None:
+        """Give slots back; wake as many waiters."""
+        self.free += n
+        self._wake(n)
+
+    def _wake(self, n: int) -> None:
+        while n > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                n -= 1
+
+
 class _Batch:
     """Acks of one publish_many call, counted down in the reply callback (no future per message)."""
 
-    def __init__(self, n: int, window: asyncio.Semaphore, done: asyncio.Future[None]) -> None:
+    def __init__(self, n: int, window: Window, done: asyncio.Future[None]) -> None:
         self.replies: list[Reply | None] = [None] * n
         self.left, self.window, self.done = n, window, done
 

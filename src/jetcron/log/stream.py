@@ -70,7 +70,7 @@ class EventLog:
         nc: Client,
         *,
         stream: str = subjects.STREAM,
-        window: int = 8192,
+        window: int = 16_384,
         signer: Signer | None = None,
     ) -> None:
         self.nc = nc
@@ -206,9 +206,15 @@ class EventLog:
             out.append((subject, data, self._signed(subject, data, headers)))
         return out
 
-    async def publish_prepared(self, prepared: Sequence[Prepared]) -> list[PubAck | Exception]:
+    def frames(self, prepared: Sequence[Prepared]) -> list[tuple[str, bytes]]:
+        """The protocol frames of prepared items, made ahead of publish_prepared."""
+        return self.publisher.frames(prepared)
+
+    async def publish_prepared(
+        self, prepared: Sequence[Prepared], framed: Sequence[tuple[str, bytes]] | None = None
+    ) -> list[PubAck | Exception]:
         """publish_many of items prepare() encoded (the ticker plans a burst before it is due)."""
-        return await self.publisher.publish_many(prepared)
+        return await self.publisher.publish_many(prepared, framed)
 
     def _signed(self, subject: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
         """The headers, with the scheduler's signature if this is a trigger and we sign."""

@@ -74,6 +74,8 @@ class Planned:
     generation: int
     items: list[Item]
     prepared: list[Prepared]
+    framed: list[tuple[str, bytes]] | None
+    """Protocol frames, made when planned ahead (None: made when sent)."""
     decisions: list[Decision]
     complete: str | None
 
@@ -103,6 +105,8 @@ class Ticker:
         self._ticking: set[str] = set()
         self._planned: tuple[datetime, list[Planned]] | None = None
         """A burst decided ahead of its time (see plan_ahead)."""
+        self._declined: datetime | None = None
+        """The last instant plan_ahead found too few schedules due at."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log and tick until stop is set."""
@@ -172,13 +176,20 @@ class Ticker:
         if len(entries) < PLAN_MIN:
             for item in popped:
                 heapq.heappush(self._heap, item)
+            self._declined = at  # why: not worth a plan; sleep until it is due
             return 0
         planned: list[Planned] = []
         self._planned = (at, planned)
         for i, entry in enumerate(entries.values()):
             if i % CHUNK == 0:
                 await asyncio.sleep(0)  # why: the follower and the query service keep going
-            planned.append(self._decide(entry, at))
+                if self.clock.now() >= at:
+                    break  # why: out of time; tick decides the rest when due, as without a plan
+            planned.append(self._decide(entry, at, frame=True))
+        left = {e.schedule_id for e in list(entries.values())[len(planned) :]}
+        for item in popped:
+            if item[2] in left:
+                heapq.heappush(self._heap, item)
         return len(planned)
 
     def _take_plan(self, now: datetime, due: dict[str, Entry]) -> list[Planned]:
@@ -205,18 +216,19 @@ class Ticker:
         if ready:
             appends.append(asyncio.ensure_future(self._append(ready, now)))
             await asyncio.sleep(0)  # why: the planned burst goes out first
+        every = list(ready)
         for i in range(0, len(entries), CHUNK):
             planned = [self._decide(entry, now) for entry in entries[i : i + CHUNK]]
             appends.append(asyncio.ensure_future(self._append(planned, now)))
             await asyncio.sleep(0)  # why: the first chunk goes out while the next is planned
-            ready += planned
+            every += planned
         appended = sum(await asyncio.gather(*appends))
         done = await asyncio.gather(
-            *(self._complete(p.entry, p.complete, now) for p in ready if p.complete is not None)
+            *(self._complete(p.entry, p.complete, now) for p in every if p.complete is not None)
         )
         return appended + sum(done)
 
-    def _decide(self, entry: Entry, now: datetime) -> Planned:
+    def _decide(self, entry: Entry, now: datetime, *, frame: bool = False) -> Planned:
         """What this entry appends at `now`, encoded."""
         items: list[Item] = []
         decisions: list[Decision] = []
@@ -231,11 +243,16 @@ class Ticker:
             )
             items.append((subject, envelope, msg_id))
             decisions.append(decision)
-        return Planned(entry, entry.generation, items, self.log.prepare(items), decisions, complete)
+        prepared = self.log.prepare(items)
+        framed = self.log.frames(prepared) if frame else None
+        return Planned(entry, entry.generation, items, prepared, framed, decisions, complete)
 
     async def _append(self, planned: list[Planned], now: datetime) -> int:
         prepared = [x for p in planned for x in p.prepared]
-        results = iter(await self.log.publish_prepared(prepared) if prepared else [])
+        framed = None
+        if all(p.framed is not None for p in planned):
+            framed = [f for p in planned for f in p.framed or ()]
+        results = iter(await self.log.publish_prepared(prepared, framed) if prepared else [])
         appended = 0
         for p in planned:
             for (subject, envelope, _), decision in zip(p.items, p.decisions, strict=True):
@@ -327,13 +344,21 @@ class Ticker:
             stop.wait(),
             self.lease.changed.wait(),
         ]
-        wake = [
-            t for t in (self._heap and self._heap[0][0], self._planned and self._planned[0]) if t
-        ]
-        if wake:
-            waits.append(self.clock.sleep_until(min(wake)))
+        wake = self._wake_at()
+        if wake is not None:
+            waits.append(self.clock.sleep_until(wake))
         await _first_of(*waits)
         self.lease.changed.clear()
+
+    def _wake_at(self) -> datetime | None:
+        """The next fire, a planned burst, or the moment to plan the next fire's burst."""
+        times = [self._planned[0]] if self._planned is not None else []
+        if self._heap:
+            top = self._heap[0][0]
+            times.append(top)
+            if self._planned is None and top != self._declined:
+                times.append(top - PLAN_AHEAD)
+        return min(times, default=None)
 
     async def _wait_for(self, event: asyncio.Event, stop: asyncio.Event) -> None:
         await _first_of(event.wait(), stop.wait())
