@@ -61,6 +61,10 @@ class Serve:
             proc.wait()
 
 
+PROGRESS: dict[str, int] = {"position": 0}
+"""The last view position serve reported (said when the budget runs out)."""
+
+
 async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> float:
     """Wait until serve's views reflect sequence `target`; seconds waited."""
     started = time.perf_counter()
@@ -69,7 +73,8 @@ async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> f
             raise RuntimeError(f"jetcron serve exited with {proc.returncode}")
         with contextlib.suppress(Exception):
             status = await query(nc, "status", timeout=2.0)
-            if status["projection"]["position"] >= target:
+            PROGRESS["position"] = status["projection"]["position"]
+            if PROGRESS["position"] >= target:
                 return time.perf_counter() - started
         if time.perf_counter() - started > CATCH_UP_TIMEOUT_S:
             raise RuntimeError(f"serve did not reach seq {target} in {CATCH_UP_TIMEOUT_S}s")
@@ -201,7 +206,10 @@ async def measure(
                     if n == restart_at:
                         proc = await growth.restart(serve, n)
         except TimeoutError:
-            steps.append(f"STOPPED at the {budget_s:.0f}s budget (machine too busy?)")
+            steps.append(
+                f"STOPPED at the {budget_s:.0f}s budget with {growth.written} events written, "
+                f"serve's views at seq {PROGRESS['position']} (machine too busy?)"
+            )
         finally:
             serve.stop()
     out = growth.out
