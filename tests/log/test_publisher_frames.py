@@ -3,9 +3,11 @@ acks in order, dedupe by Nats-Msg-Id, a window smaller than the batch."""
 
 from __future__ import annotations
 
+import asyncio
+
 from nats.aio.client import Client
 
-from jetcron.log.publisher import Publisher, _republish, hpub
+from jetcron.log.publisher import Publisher, Window, _republish, hpub
 from jetcron.log.stream import stream_config
 
 HEADERS = {"Nats-Msg-Id": "m-1", "Nats-TTL": "30s"}
@@ -47,3 +49,21 @@ async def test_publish_many_stores_in_order_and_dedupes_through_a_small_window(
 
     assert [a.seq for a in first] == list(range(1, 11))  # type: ignore[union-attr]
     assert [(a.seq, a.duplicate) for a in again] == [(1, True), (2, True), (3, True)]  # type: ignore[union-attr]
+
+
+async def test_a_full_window_refills_in_chunks_and_a_cancelled_wait_loses_no_slot() -> None:
+    window = Window(8)
+    assert await window.acquire(20) == 8
+    waiter = asyncio.ensure_future(window.acquire(20, at_least=4))
+    for _ in range(3):
+        window.release()
+        await asyncio.sleep(0)
+    assert not waiter.done(), "3 free slots are not the 4 it waits for"
+    window.release()
+    assert await waiter == 4
+
+    blocked = asyncio.ensure_future(window.acquire(1))
+    await asyncio.sleep(0)
+    blocked.cancel()
+    window.release(2)
+    assert await window.acquire(5) == 2
