@@ -57,7 +57,7 @@ CHUNK = 500
 """Due schedules planned per batch of appends."""
 APPEND_RETRY = timedelta(seconds=1)
 """A schedule whose due events could not be appended is looked at again this much later."""
-PLAN_AHEAD = timedelta(seconds=2)
+PLAN_AHEAD = timedelta(seconds=5)
 """A burst due this soon is decided and encoded before it is due, so only sending is left then."""
 PLAN_MIN = 64
 """Fewer schedules than this due at one instant are cheaper to plan when due."""
