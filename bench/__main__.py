@@ -234,7 +234,10 @@ def _environment() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    import jetcron
+
     return {
+        "jetcron": str(Path(jetcron.__file__).resolve().parent),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "nats_server": server,

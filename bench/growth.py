@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -38,7 +39,12 @@ class Serve:
 
     def start(self) -> subprocess.Popen[bytes]:
         """A new serve process (its output appended to log_path)."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        import jetcron
+
+        # why: the serve of this checkout, not whatever jetcron the venv has installed
+        src = str(Path(jetcron.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jetcron", "serve", "--server", self.url],
