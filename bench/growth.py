@@ -129,7 +129,15 @@ class Growth:
                 yield from run
 
         self.written += await bulk_write(self.nc, events())
-        last = await EventLog(self.nc).last_seq()
+        log = EventLog(self.nc)
+        # why: bulk_write waits for the ack of every 1000th message only; the tail may still
+        # be on its way into the stream
+        last = await log.last_seq()
+        for _ in range(200):
+            if last >= self.written:
+                break
+            await asyncio.sleep(0.05)
+            last = await log.last_seq()
         # why: a live serve appends too (a fire that came due while the log was written)
         self.appended_by_serve = last - self.written
         return last
