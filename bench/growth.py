@@ -25,6 +25,7 @@ from bench.history import Fleet, now
 from jetcron import subjects
 from jetcron.client import query
 from jetcron.log.stream import EventLog
+from jetcron.server import _pdeathsig_preexec
 
 QUERY_REPEATS = 15
 CATCH_UP_TIMEOUT_S = 900.0
@@ -51,6 +52,8 @@ class Serve:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
+                # why: the runner kills this module at its time limit; serve must go with it
+                preexec_fn=_pdeathsig_preexec(),
             )
         return self.proc
 
