@@ -35,6 +35,7 @@ MODULES = (
     "apscheduler_peer",
     "cli_latency",
     "web_api",
+    "growth",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -44,9 +45,15 @@ REQUIRED = (
     "trigger_to_start_p50_ms", "trigger_to_start_p99_ms", "executor_runs_per_s",
     "executor_true_runs_per_s", "apscheduler_burst_10k_seconds", "apscheduler_lateness_p99_ms",
     "python_startup_ms", "cli_floor_ms", "cli_version_ms", "cli_preview_ms", "cli_list_ms",
+    "append_ratio_vs_msgid", "burst_ratio_vs_native", "ticker_load_seconds_1m_est",
+    "ticker_rss_mib_1m_est", "serve_rss_mib_1m_events", "serve_rss_mib_3m_events",
+    "serve_rss_growth_ratio", "restart_seconds_3m_events", "runs_query_ms", "stats_query_ms",
+    "disk_bytes_per_run",
 )  # fmt: skip
 TIME_LIMIT_S = {True: 150.0, False: 1200.0}
 """Per module, quick and full."""
+LONGER_LIMIT_S = {"growth": {True: 600.0, False: 3660.0}}
+"""Modules that write millions of events."""
 
 Check = Callable[[float], bool] | None
 # (metric, target as text, test) in table order; test None = reference figure, no target
@@ -54,9 +61,11 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("raw_publish_per_s", "reference", None),
     ("append_events_per_s", "", None),
     ("append_ratio", ">= 0.8", lambda v: v >= 0.8),
+    ("raw_publish_msgid_per_s", "reference", None),
+    ("append_ratio_vs_msgid", ">= 0.85", lambda v: v >= 0.85),
     ("raw_replay_per_s", "reference", None),
     ("replay_events_per_s", ">= 150000", lambda v: v >= 150_000),
-    ("replay_ratio", "", None),
+    ("replay_ratio", ">= 1", lambda v: v >= 1.0),
     ("rebuild_seconds_1m", "<= 6.7", lambda v: v <= 6.7),
     ("spec_next_us", "", None),
     ("spec_next_cold_us", "", None),
@@ -64,7 +73,10 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("ticker_load_seconds", "", None),
     ("ticker_rss_mib", "", None),
     ("ticker_rss_mib_1m", "< 1024 @ 1M", lambda v: v < 1024),
+    ("ticker_load_seconds_1m_est", "<= 20", lambda v: v <= 20),
+    ("ticker_rss_mib_1m_est", "<= 600", lambda v: v <= 600),
     ("burst_10k_seconds", "< 0.5 (hard <= 1)", lambda v: v < 0.5),
+    ("burst_ratio_vs_native", "<= 1.2", lambda v: v <= 1.2),
     ("burst_10k_at_seconds", "< 0.5 (hard <= 1)", lambda v: v < 0.5),
     ("lateness_p50_ms", "", None),
     ("lateness_p99_ms", "< 20", lambda v: v < 20),
@@ -88,6 +100,13 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("api_list_p50_ms", "", None),
     ("api_get_run_p50_ms", "", None),
     ("api_overhead_ms", "", None),
+    ("serve_rss_mib_1m_events", "", None),
+    ("serve_rss_mib_3m_events", "", None),
+    ("serve_rss_growth_ratio", "<= 1.1 (flat: 1.0)", lambda v: v <= 1.1),
+    ("restart_seconds_3m_events", "", None),
+    ("runs_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
+    ("stats_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
+    ("disk_bytes_per_run", "", None),
 )
 
 
@@ -148,7 +167,8 @@ def run_all(modules: list[str], quick: bool, *, isolated: bool = True) -> dict[s
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
-        data = _in_child(name, quick, TIME_LIMIT_S[quick]) if isolated else _in_process(name, quick)
+        limit = LONGER_LIMIT_S.get(name, TIME_LIMIT_S)[quick]
+        data = _in_child(name, quick, limit) if isolated else _in_process(name, quick)
         report["module_seconds"][name] = round(time.perf_counter() - t0, 1)
         report["load_average"][name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         if "error" in data:
@@ -183,6 +203,9 @@ def _derive(report: dict[str, Any]) -> None:
     report["append_ratio_vs_msgid"] = _ratio(
         report.get("append_events_per_s"), report.get("raw_publish_msgid_per_s")
     )
+    report["burst_ratio_vs_native"] = _ratio(
+        report.get("burst_10k_seconds"), report.get("nats_native_burst_10k_seconds")
+    )
     report["replay_ratio"] = _ratio(
         report.get("replay_events_per_s"), report.get("raw_replay_per_s")
     )
@@ -211,7 +234,10 @@ def _environment() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    import jetcron
+
     return {
+        "jetcron": str(Path(jetcron.__file__).resolve().parent),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "nats_server": server,

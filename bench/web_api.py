@@ -103,15 +103,24 @@ async def run(quick: bool) -> dict[str, Any]:
     direct: dict[str, list[float]] = {"list": [], "run": []}
     with tempfile.TemporaryDirectory(prefix="jetcron-bench-web-") as tmp:
         async with nats_server("web") as server:
-            with stack_in_thread(server.url, Path(tmp)) as base, httpx.Client(base_url=base, timeout=10) as http:
+            with (
+                stack_in_thread(server.url, Path(tmp)) as base,
+                httpx.Client(base_url=base, timeout=10) as http,
+            ):
                 run_id = await asyncio.to_thread(_prepare, http)
                 async with connected(server.url) as nc:
                     for _ in range(rounds):  # why: interleaved, so load weighs on both alike
-                        for key, path in (("list", "/api/v1/schedules"), ("run", f"/api/v1/runs/{run_id}")):
+                        for key, path in (
+                            ("list", "/api/v1/schedules"),
+                            ("run", f"/api/v1/runs/{run_id}"),
+                        ):
                             t0 = time.perf_counter()
                             await asyncio.to_thread(http.get, path)
                             api[key].append((time.perf_counter() - t0) * 1000)
-                        for key, (view, params) in (("list", ("schedules", {})), ("run", ("run", {"run_id": run_id}))):
+                        for key, (view, params) in (
+                            ("list", ("schedules", {})),
+                            ("run", ("run", {"run_id": run_id})),
+                        ):
                             t0 = time.perf_counter()
                             await query(nc, view, params)
                             direct[key].append((time.perf_counter() - t0) * 1000)
@@ -123,5 +132,7 @@ async def run(quick: bool) -> dict[str, Any]:
         "nats_list_p50_ms": _p50(direct["list"]),
         "nats_get_run_p50_ms": _p50(direct["run"]),
         "api_overhead_ms": round(_p50(both_api) - _p50(both_nats), 2),
-        "notes": [f"web_api: {SCHEDULES} schedules, {rounds} rounds, HTTP/1.1 keep-alive, no tokens"],
+        "notes": [
+            f"web_api: {SCHEDULES} schedules, {rounds} rounds, HTTP/1.1 keep-alive, no tokens"
+        ],
     }

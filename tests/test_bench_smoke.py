@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as runner  # noqa: E402
-from bench import publish, spec_speed  # noqa: E402
+from bench import growth, publish, spec_speed  # noqa: E402
 from bench.common import percentile  # noqa: E402
 
 
@@ -32,6 +32,19 @@ async def test_publish_benchmark_runs_small() -> None:
     assert elapsed < 10
 
 
+@pytest.mark.timeout(90)
+async def test_growth_benchmark_runs_small() -> None:
+    require_nats_server()
+    result = await growth.measure([1_500, 4_500], schedules=10)
+
+    for key in (
+        "serve_rss_mib_1k_events", "serve_rss_mib_4k_events", "serve_rss_growth_ratio",
+        "restart_seconds_4k_events", "runs_query_ms", "stats_query_ms", "disk_bytes_per_run",
+    ):  # fmt: skip
+        assert result[key] is not None and result[key] > 0, key
+    assert result["growth_events_4k"] >= 4_500
+
+
 def test_spec_speed_runs_small() -> None:
     result = spec_speed.measure(n_specs=20, rounds=2)
     assert result["spec_count"] == 20
@@ -43,6 +56,7 @@ def test_report_derives_ratios_and_renders_the_table() -> None:
         "raw_publish_per_s": 1000.0, "append_events_per_s": 850.0,
         "raw_replay_per_s": 200.0, "replay_events_per_s": 100.0,
         "ticker_schedules": 100_000, "ticker_rss_mib_1m_est": 900.0,
+        "burst_10k_seconds": 0.3, "nats_native_burst_10k_seconds": 0.25,
     }  # fmt: skip
     runner._derive(report)
     text = runner.table(report)
@@ -52,6 +66,7 @@ def test_report_derives_ratios_and_renders_the_table() -> None:
         0.5,
         900.0,
     )
+    assert report["burst_ratio_vs_native"] == 1.2
     assert "append_ratio" in text and "| yes" in text and "| n/a" in text
 
 

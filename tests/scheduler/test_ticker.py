@@ -24,7 +24,7 @@ from jetcron.domain.events import (
 )
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.ticker import Ticker
+from jetcron.scheduler.ticker import PLAN_MIN, PLAN_STALE, Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
 
@@ -258,15 +258,57 @@ async def test_a_schedule_whose_append_failed_is_tried_again(event_log, nc) -> N
     clock = FakeClock(fire)
     ticker = Ticker(event_log, clock=clock)
     await ticker.catch_up()
-    real = event_log.publish_many
+    real = event_log.publish_prepared
 
-    async def failing(items):  # the first attempt finds NATS away
-        event_log.publish_many = real
+    async def failing(items, framed=None):  # the first attempt finds NATS away
+        event_log.publish_prepared = real
         return [RuntimeError("no ack from JetStream") for _ in items]
 
-    event_log.publish_many = failing
+    event_log.publish_prepared = failing
     assert await ticker.tick() == 0
     assert ticker._heap, "the schedule must stay in the heap"
     await clock.set(fire + timedelta(seconds=2))
     assert await ticker.tick() == 1
     assert [t.fire_time for t in of(await events(event_log), RunTriggered)] == [fire]
+
+
+async def test_a_burst_planned_ahead_fires_as_planned_except_what_changed_since(
+    event_log,
+) -> None:
+    for i in range(PLAN_MIN + 1):
+        await add(event_log, f"b{i:03d}", spec="@every 1h")
+    fire = T0 + timedelta(hours=1)
+    clock = FakeClock(fire - timedelta(seconds=1))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    assert await ticker.plan_ahead() == PLAN_MIN + 1
+    assert await ticker.tick() == 0, "planned, not yet due"
+    await CommandHandler(event_log).handle(
+        PauseSchedule(name="b000", command_id="pause-b000", at=T0, actor="test")
+    )
+    await ticker.catch_up()  # the pause reaches the ticker after the plan was made
+
+    await clock.set(fire)
+    assert await ticker.tick() == PLAN_MIN
+
+    triggers = [e for e in await events(event_log) if isinstance(e.envelope.event, RunTriggered)]
+    assert sorted(e.envelope.event.name for e in triggers) == [
+        f"b{i:03d}" for i in range(1, PLAN_MIN + 1)
+    ]
+    assert {(e.envelope.event.fire_time, e.envelope.at) for e in triggers} == {(fire, fire)}
+
+
+async def test_a_plan_too_late_to_send_is_made_again(event_log) -> None:
+    for i in range(PLAN_MIN):
+        await add(event_log, f"l{i:03d}", spec="@every 1h")
+    fire = T0 + timedelta(hours=1)
+    clock = FakeClock(fire - timedelta(seconds=1))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    assert await ticker.plan_ahead() == PLAN_MIN
+
+    late = fire + PLAN_STALE + timedelta(seconds=1)
+    await clock.set(late)
+    assert await ticker.tick() == PLAN_MIN
+    triggers = [e for e in await events(event_log) if isinstance(e.envelope.event, RunTriggered)]
+    assert {e.envelope.at for e in triggers} == {late}

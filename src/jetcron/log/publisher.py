@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
@@ -52,7 +53,7 @@ class Publisher:
 
     def __init__(self, nc: Client, *, window: int = 8192, ack_timeout: float = 5.0) -> None:
         self._nc = nc
-        self._window = asyncio.Semaphore(window)
+        self._window = Window(window)
         self._ack_timeout = ack_timeout
         self._pending: dict[str, Callable[[Reply], None]] = {}
         """token -> what to do with its ack (resolve a future, or fill a slot of a batch)."""
@@ -85,7 +86,8 @@ class Publisher:
         self, subject: str, data: bytes, headers: Mapping[str, str] | None = None
     ) -> PubAck:
         """Publish once and wait for the ack; TimeoutError if none arrives."""
-        async with self._window:
+        await self._window.acquire(1)
+        try:
             token = str(next(self._counter))
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[Reply] = loop.create_future()
@@ -100,6 +102,8 @@ class Publisher:
             finally:
                 timer.cancel()
                 self._pending.pop(token, None)
+        finally:
+            self._window.release()
         return parse_ack(subject, reply, headers)
 
     async def publish(
@@ -121,28 +125,62 @@ class Publisher:
         raise AssertionError("unreachable")
 
     async def publish_many(
-        self, items: Sequence[tuple[str, bytes, dict[str, str]]]
+        self,
+        items: Sequence[tuple[str, bytes, dict[str, str]]],
+        framed: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[PubAck | Exception]:
-        """Publish many messages pipelined; acks settle in the reply callback, a lost one is retried."""
+        """Publish many messages pipelined; acks settle in the reply callback, a lost one is retried.
+
+        why: the messages go out as ready-made protocol frames, many per write, not through
+        nats-py's publish (subject checks, header regex, a flush future per message): that path
+        cost more client CPU per message than the whole rest of an append. `framed` are the
+        items' frames made ahead of time by `frames` (the ticker's planned burst).
+        """
+        framed = self.frames(items) if framed is None else framed
         batch = _Batch(len(items), self._window, asyncio.get_running_loop().create_future())
-        tokens: list[str] = []
-        for i, (subject, data, headers) in enumerate(items):
-            await self._window.acquire()
-            token = str(next(self._counter))
-            self._pending[token] = partial(batch.settle, i)
-            tokens.append(token)
-            await self._nc.publish(subject, data, reply=self._prefix + token, headers=headers)
+        i = 0
+        while i < len(framed):
+            # why: as many slots as are free at once, not one await per message
+            # why: once the window is full, wait for a good part of it to come back instead of
+            # sending one frame per ack (measured: 3x slower)
+            granted = await self._window.acquire(len(framed) - i, self._window.size // 8)
+            for j in range(i, i + granted):
+                self._pending[framed[j][0]] = partial(batch.settle, j)
+            await self._write([frame for _, frame in framed[i : i + granted]])
+            i += granted
         if items:
             try:
                 await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
             except TimeoutError:
-                for i, token in enumerate(tokens):
+                for i, (token, _) in enumerate(framed):
                     if self._pending.pop(token, None) is not None:
                         batch.settle(i, None)
-        return [
-            await self._settle(item, reply)
-            for item, reply in zip(items, batch.replies, strict=True)
-        ]
+        out: list[PubAck | Exception] = []
+        for item, reply in zip(items, batch.replies, strict=True):
+            out.append(
+                _parsed(item, reply) if reply is not None else await self._settle(item, None)
+            )
+        return out
+
+    def frames(self, items: Sequence[tuple[str, bytes, dict[str, str]]]) -> list[tuple[str, bytes]]:
+        """(reply token, HPUB frame) of each item, for publish_many now or later."""
+        out = []
+        for subject, data, headers in items:
+            token = str(next(self._counter))
+            out.append((token, hpub(subject, self._prefix + token, headers, data)))
+        return out
+
+    async def _write(self, frames: list[bytes]) -> None:
+        """Hand ready-made frames to the connection in one piece, or one by one if we can't."""
+        nc = self._nc
+        send = getattr(nc, "_send_command", None)
+        if send is None or not nc.is_connected or nc.is_draining_pubs:
+            # why: nats-py's own publish knows what to do while reconnecting or closing
+            for frame in frames:
+                await _republish(nc, frame)
+            return
+        await send(b"".join(frames))
+        await nc._flush_pending()
 
     async def _settle(
         self, item: tuple[str, bytes, dict[str, str]], reply: Reply | None
@@ -160,10 +198,76 @@ class Publisher:
         await self._nc.publish(subject, data, headers=dict(headers))
 
 
+def hpub(subject: str, reply: str, headers: Mapping[str, str], data: bytes) -> bytes:
+    """One HPUB protocol frame (what nats-py's publish sends for these arguments)."""
+    head = b"NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+    size = len(head) + 2
+    return b"HPUB %s %s %d %d\r\n%s\r\n%s\r\n" % (
+        subject.encode(), reply.encode(), size, size + len(data), head, data,
+    )  # fmt: skip
+
+
+async def _republish(nc: Client, frame: bytes) -> None:
+    """Send one frame made by `hpub` through nats-py's publish (its checks and buffering)."""
+    line, rest = frame.split(b"\r\n", 1)
+    _, subject, reply, size, _total = line.split(b" ")
+    head, data = rest[: int(size)], rest[int(size) : -2]
+    headers = dict(h.split(": ", 1) for h in head.decode().split("\r\n")[1:] if h)
+    await nc.publish(subject.decode(), data, reply=reply.decode(), headers=headers)
+
+
+def _parsed(item: tuple[str, bytes, dict[str, str]], reply: Reply) -> PubAck | Exception:
+    try:
+        return parse_ack(item[0], reply, item[2])
+    except Exception as err:  # noqa: BLE001 - reported per item to the caller
+        return err
+
+
+class Window:
+    """How many publishes may await their ack at once (unbounded pipelining makes JetStream
+    drop messages); unlike a semaphore, one call takes many slots."""
+
+    def __init__(self, size: int) -> None:
+        self.size = self.free = size
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    async def acquire(self, wanted: int, at_least: int = 1) -> int:
+        """Wait for `at_least` free slots (fewer if fewer are wanted); take up to `wanted`;
+        returns how many were taken."""
+        need = max(1, min(wanted, at_least))
+        while self.free < need or self._waiters:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append((need, waiter))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._wake()  # why: slots meant for us must not be lost
+                raise
+            if self.free >= need:
+                break
+        taken = min(wanted, self.free)
+        self.free -= taken
+        self._wake()
+        return taken
+
+    def release(self, n: int = 1) -> None:
+        """Give slots back; wake the first waiter once there are as many as it needs."""
+        self.free += n
+        self._wake()
+
+    def _wake(self) -> None:
+        # why: one wake-up per waiter when its slots are there, not one per ack
+        while self._waiters and (self._waiters[0][1].done() or self.free >= self._waiters[0][0]):
+            _, waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
 class _Batch:
     """Acks of one publish_many call, counted down in the reply callback (no future per message)."""
 
-    def __init__(self, n: int, window: asyncio.Semaphore, done: asyncio.Future[None]) -> None:
+    def __init__(self, n: int, window: Window, done: asyncio.Future[None]) -> None:
         self.replies: list[Reply | None] = [None] * n
         self.left, self.window, self.done = n, window, done
 

@@ -228,8 +228,10 @@ async def _drain(
         records: list[RawRecord] = []
         for subject, reply, data, headers in pull.take():
             if reply:
-                seq, ts, left = parse_reply(reply.decode())
-                records.append(RawRecord(seq, subject.decode(), data, ts, left))
+                # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
+                # timestamp, pending); no str of the reply per message
+                _, seq, _, ts, left = reply.rsplit(b".", 4)
+                records.append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
                 delivered += 1
                 if delivered % pull.batch == 0:
                     await pull.request(expires)

@@ -403,6 +403,8 @@ class TickerState:
         self.entries: dict[str, Entry] = {}
         self.calendars: dict[str, CalendarDefinition] = {}
         """Live calendars by name (what exclude/only_within refer to)."""
+        self.calendar_changes = 0
+        """Counts calendar events, so a burst planned ahead knows when to decide again."""
         self.by_run: dict[str, str] = {}
         self.position = 0
         self._ahead: set[int] = set()
@@ -434,6 +436,7 @@ class TickerState:
             return self._schedule_event(event, at)
         if isinstance(event, CalendarEvent):
             # why: fires are checked against calendars when due, so no entry needs rescheduling
+            self.calendar_changes += 1
             if isinstance(event, CalendarCreated | CalendarUpdated):
                 self.calendars[event.name] = event.definition
             else:

@@ -1,0 +1,263 @@
+"""Growth: a real `jetcron serve` over 1M and 3M (10M in the full run) run events — its RSS, its
+restart time, the latency of `runs list --schedule X --limit 50` and `stats` through the query
+service, and the log's disk bytes per run. Flat RSS as history grows is the goal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+from nats.aio.client import Client
+
+from bench.common import bulk_write, connected, load_average, nats_server, rnd
+from bench.history import Fleet, now
+from jetcron import subjects
+from jetcron.client import query
+from jetcron.log.stream import EventLog
+from jetcron.server import _pdeathsig_preexec
+
+QUERY_REPEATS = 15
+CATCH_UP_TIMEOUT_S = 900.0
+
+
+class Serve:
+    """`jetcron serve` against a server as a child process, started and stopped at will."""
+
+    def __init__(self, url: str, log_path: str) -> None:
+        self.url, self.log_path = url, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> subprocess.Popen[bytes]:
+        """A new serve process (its output appended to log_path)."""
+        import jetcron
+
+        # why: the serve of this checkout, not whatever jetcron the venv has installed
+        src = str(Path(jetcron.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jetcron", "serve", "--server", self.url],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                # why: the runner kills this module at its time limit; serve must go with it
+                preexec_fn=_pdeathsig_preexec(),
+            )
+        return self.proc
+
+    def stop(self) -> None:
+        """SIGTERM (it snapshots on the way out); kill after a minute."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+PROGRESS: dict[str, int] = {"position": 0}
+"""The last view position serve reported (said when the budget runs out)."""
+
+
+async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> float:
+    """Wait until serve's views reflect sequence `target`; seconds waited."""
+    started = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jetcron serve exited with {proc.returncode}")
+        with contextlib.suppress(Exception):
+            status = await query(nc, "status", timeout=2.0)
+            PROGRESS["position"] = status["projection"]["position"]
+            if PROGRESS["position"] >= target:
+                return time.perf_counter() - started
+        if time.perf_counter() - started > CATCH_UP_TIMEOUT_S:
+            raise RuntimeError(f"serve did not reach seq {target} in {CATCH_UP_TIMEOUT_S}s")
+        await asyncio.sleep(0.2)
+
+
+def rss_of(proc: subprocess.Popen[bytes]) -> float:
+    """Resident memory of the serve process, MiB."""
+    return float(psutil.Process(proc.pid).memory_info().rss) / 2**20
+
+
+async def query_ms(nc: Client, view: str, params: dict[str, Any]) -> float:
+    """Median round trip of one query through the real service, ms (one warm-up first)."""
+    await query(nc, view, params, timeout=30)
+    times = []
+    for _ in range(QUERY_REPEATS):
+        t0 = time.perf_counter()
+        await query(nc, view, params, timeout=30)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+class Growth:
+    """One log growing through the sizes, one serve following it."""
+
+    def __init__(self, nc: Client, fleet: Fleet, sizes: list[int]) -> None:
+        self.nc, self.fleet, self.sizes = nc, fleet, sizes
+        self.now = now()
+        self.runs = fleet.runs(sizes[0], self.now)
+        self.written = 0
+        self.appended_by_serve = 0
+        self.out: dict[str, Any] = {}
+
+    async def grow_to(self, n: int) -> int:
+        """Append whole runs until about n events are stored (the first size: every run fired
+        by now, so a live ticker finds no fire missed); the stream's last sequence."""
+        first, written = self.written == 0, self.written
+
+        def events() -> Iterator[tuple[str, bytes]]:
+            nonlocal written
+            for fire_time, run in self.runs:
+                if first and fire_time > self.now or not first and written >= n:
+                    self.runs = itertools.chain([(fire_time, run)], self.runs)
+                    return
+                written += len(run)
+                yield from run
+
+        self.written += await bulk_write(self.nc, events())
+        log = EventLog(self.nc)
+        # why: bulk_write waits for the ack of every 1000th message only; the tail may still
+        # be on its way into the stream
+        last = await log.last_seq()
+        for _ in range(200):
+            if last >= self.written:
+                break
+            await asyncio.sleep(0.05)
+            last = await log.last_seq()
+        # why: a live serve appends too (a fire that came due while the log was written)
+        self.appended_by_serve = last - self.written
+        return last
+
+    async def step(self, n: int, proc: subprocess.Popen[bytes]) -> str:
+        """Grow to n, wait for serve to catch up, measure; a line for the notes."""
+        t0 = time.perf_counter()
+        last = await self.grow_to(n)
+        wrote = time.perf_counter() - t0
+        waited = await caught_up(self.nc, proc, last)
+        await self.measure(_label(n), proc, last)
+        return f"{_label(n)}: {last} events written in {wrote:.1f}s, caught up {waited:.1f}s after"
+
+    async def restart(self, serve: Serve, n: int) -> subprocess.Popen[bytes]:
+        """Stop serve, start a new one, time it until its views are current again."""
+        serve.stop()
+        t0 = time.perf_counter()
+        proc = serve.start()
+        await caught_up(self.nc, proc, self.written)
+        self.out[f"restart_seconds_{_label(n)}_events"] = rnd(time.perf_counter() - t0, 2)
+        self.out[f"serve_rss_mib_{_label(n)}_events_restarted"] = rnd(rss_of(proc), 1)
+        return proc
+
+    async def measure(self, label: str, proc: subprocess.Popen[bytes], last: int) -> None:
+        """RSS, query times and disk per run at this size."""
+        name = self.fleet.names()[self.fleet.schedules // 2]
+        await asyncio.sleep(1.0)  # why: let the service settle after the catch-up (GC, snapshot)
+        info = await self.nc.jetstream().stream_info(subjects.STREAM)
+        self.out |= {
+            f"serve_rss_mib_{label}_events": rnd(rss_of(proc), 1),
+            f"runs_query_ms_{label}_events": rnd(
+                await query_ms(self.nc, "runs", {"schedule": name, "limit": 50}), 2
+            ),
+            f"stats_query_ms_{label}_events": rnd(
+                await query_ms(self.nc, "stats", {"schedule": None}), 2
+            ),
+            f"disk_bytes_per_run_{label}_events": rnd(
+                info.state.bytes / max(1, _runs(last, self.fleet)), 0
+            ),
+            f"growth_load_average_{label}": load_average(),
+            f"growth_events_{label}": last,
+        }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return rnd(a / b, 3) if a and b else None
+
+
+def _runs(events: int, fleet: Fleet) -> float:
+    # why: every run writes 3 events, or 5 when its first attempt failed (one in ten)
+    return (events - fleet.schedules) / 3.2
+
+
+def _label(n: int) -> str:
+    return f"{n // 1_000_000}m" if n >= 1_000_000 else f"{n // 1000}k"
+
+
+async def measure(
+    sizes: list[int], schedules: int = 2000, budget_s: float | None = None
+) -> dict[str, Any]:
+    """Grow one log through `sizes` under a live serve; restart it at the second size.
+
+    With a budget, what was measured when it runs out is reported (and says so) rather than
+    lost to the runner's time limit.
+    """
+    fleet = Fleet(schedules)
+    restart_at = sizes[min(1, len(sizes) - 1)]
+    async with nats_server("growth") as server, connected(server.url) as nc:
+        await EventLog(nc).open()
+        growth = Growth(nc, fleet, sizes)
+        log_path = str(server.data_dir.parent / "serve.log")
+        steps: list[str] = []
+        await growth.grow_to(sizes[0])
+        serve = Serve(server.url, log_path)
+        proc = serve.start()
+        try:
+            async with asyncio.timeout(budget_s):
+                for n in sizes:
+                    steps.append(await growth.step(n, proc))
+                    if n == restart_at:
+                        proc = await growth.restart(serve, n)
+        except TimeoutError:
+            steps.append(
+                f"STOPPED at the {budget_s:.0f}s budget with {growth.written} events written, "
+                f"serve's views at seq {PROGRESS['position']} (machine too busy?)"
+            )
+        finally:
+            serve.stop()
+    out = growth.out
+    first, second = _label(sizes[0]), _label(restart_at)
+    out |= {
+        "growth_sizes": sizes,
+        "growth_schedules": schedules,
+        "runs_query_ms": out.get(f"runs_query_ms_{second}_events"),
+        "stats_query_ms": out.get(f"stats_query_ms_{second}_events"),
+        "disk_bytes_per_run": out.get(f"disk_bytes_per_run_{second}_events"),
+        "serve_rss_growth_ratio": _ratio(
+            out.get(f"serve_rss_mib_{second}_events"), out.get(f"serve_rss_mib_{first}_events")
+        ),
+        "notes": [
+            f"growth: one log grown to {', '.join(_label(n) for n in sizes)} events "
+            f"({schedules} hourly schedules; runs trigger/start/succeed, every 10th fails once "
+            "and is retried, every 4th success carries ~550 B of stdout, failures ~70 B of "
+            "stderr), written with a plain publish (an ack every 1000th message); a real "
+            "`jetcron serve` (child process) follows it live; RSS once caught up; queries = "
+            f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / `stats` requests "
+            "through the query service (NATS round trip included); restart at "
+            f"{second} = SIGTERM (it snapshots on the way out), then a new serve until its views "
+            f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first}; "
+            + "; ".join(steps),
+        ],
+    }
+    return out
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    """The growth figures."""
+    if quick:
+        return await measure([1_000_000, 3_000_000], budget_s=450)
+    return await measure([1_000_000, 3_000_000, 10_000_000], budget_s=3300)

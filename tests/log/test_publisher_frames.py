@@ -1,0 +1,69 @@
+"""publish_many's ready-made frames against a real nats-server: the same bytes nats-py sends,
+acks in order, dedupe by Nats-Msg-Id, a window smaller than the batch."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.client import Client
+
+from jetcron.log.publisher import Publisher, Window, _republish, hpub
+from jetcron.log.stream import stream_config
+
+HEADERS = {"Nats-Msg-Id": "m-1", "Nats-TTL": "30s"}
+
+
+def capture(nc: Client) -> list[bytes]:
+    """Record the protocol commands nats-py queues from now on."""
+    sent: list[bytes] = []
+    original = nc._send_command
+
+    async def send(cmd: bytes, priority: bool = False) -> None:
+        sent.append(bytes(cmd))
+        await original(cmd, priority)
+
+    nc._send_command = send  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_frame_is_what_nats_py_sends_and_goes_back_through_it(nc: Client) -> None:
+    sent = capture(nc)
+    await nc.publish("jetcron.run.a.b", b'{"x":1}', reply="_INBOX.r.1", headers=HEADERS)
+    frame = hpub("jetcron.run.a.b", "_INBOX.r.1", HEADERS, b'{"x":1}')
+    await _republish(nc, frame)
+
+    assert sent == [frame, frame]
+
+
+async def test_publish_many_stores_in_order_and_dedupes_through_a_small_window(
+    nc: Client,
+) -> None:
+    await nc.jetstream().add_stream(stream_config())
+    publisher = await Publisher(nc, window=4).start()
+    items = [(f"jetcron.run.s.r{i}", b'{"i":%d}' % i, {"Nats-Msg-Id": f"m{i}"}) for i in range(10)]
+    try:
+        first = await publisher.publish_many(items)
+        again = await publisher.publish_many(items[:3])
+    finally:
+        await publisher.close()
+
+    assert [a.seq for a in first] == list(range(1, 11))  # type: ignore[union-attr]
+    assert [(a.seq, a.duplicate) for a in again] == [(1, True), (2, True), (3, True)]  # type: ignore[union-attr]
+
+
+async def test_a_full_window_refills_in_chunks_and_a_cancelled_wait_loses_no_slot() -> None:
+    window = Window(8)
+    assert await window.acquire(20) == 8
+    waiter = asyncio.ensure_future(window.acquire(20, at_least=4))
+    for _ in range(3):
+        window.release()
+        await asyncio.sleep(0)
+    assert not waiter.done(), "3 free slots are not the 4 it waits for"
+    window.release()
+    assert await waiter == 4
+
+    blocked = asyncio.ensure_future(window.acquire(1))
+    await asyncio.sleep(0)
+    blocked.cancel()
+    window.release(2)
+    assert await window.acquire(5) == 2
