@@ -154,11 +154,9 @@ def delete(
     validate_calendar_name(name)
     row = _one(server, name)
     if row["used_by"]:
-        uses = ", ".join(f"{s} ({how})" for s, how in sorted(row["used_by"].items()))
-        raise InvalidInput(
-            f"calendar {name!r} is used by {uses}: take it out of them first "
-            "(jetcron schedule update NAME --reset exclude / --reset only_within)"
-        )
+        from jetcron.projections.calendars import in_use
+
+        raise InvalidInput(in_use(name, row["used_by"]))
     _send(
         server,
         DeleteCalendar(**command_meta(name, actor, reason)),

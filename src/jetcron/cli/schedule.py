@@ -383,7 +383,7 @@ _occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after 
 
 
 def _coming_fire(server: str, name: str, when: str) -> datetime:
-    from jetcron.cli.skips import coming_fire
+    from jetcron.projections.skips import coming_fire
 
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
     return coming_fire(row, when, datetime.now(UTC))

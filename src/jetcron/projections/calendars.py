@@ -46,6 +46,15 @@ def used_by(name: str, schedules: Iterable[tuple[str, ScheduleDefinition]]) -> d
     return uses
 
 
+def in_use(name: str, uses: dict[str, str]) -> str:
+    """Why a calendar that schedules refer to cannot be deleted (CLI and API say the same)."""
+    listed = ", ".join(f"{s} ({how})" for s, how in sorted(uses.items()))
+    return (
+        f"calendar {name!r} is used by {listed}: take it out of them first "
+        "(jetcron schedule update NAME --reset exclude / --reset only_within)"
+    )
+
+
 def _on_defined(
     view: CalendarsView, event: CalendarCreated | CalendarUpdated, stored: StoredEvent
 ) -> None:

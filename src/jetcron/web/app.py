@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from jetcron import __version__
 from jetcron.domain.fields import ScheduleFields
 from jetcron.errors import JetcronError
-from jetcron.web import api_runs, api_schedules, api_views, events
+from jetcron.web import api_calendars, api_runs, api_schedules, api_views, events
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
 
@@ -49,7 +49,13 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    for router in (api_schedules.router, api_runs.router, api_views.router, events.router):
+    for router in (
+        api_schedules.router,
+        api_calendars.router,
+        api_runs.router,
+        api_views.router,
+        events.router,
+    ):
         app.include_router(router)
     app.include_router(api_views.probes)
     _errors(app)

@@ -1,4 +1,4 @@
-"""`jetcron schedule skip/unskip`: which fire an operator means, checked before anything is sent."""
+"""Which coming fire an operator means by TIME (`schedule skip/unskip`, the API), checked before sending."""
 
 from __future__ import annotations
 

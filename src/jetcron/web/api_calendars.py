@@ -1,0 +1,148 @@
+"""/api/v1/calendars (list, get, create, patch, delete) and a schedule's skip/unskip of one fire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from jetcron.domain.calendar import (
+    CalendarDefinition,
+    CalendarPatch,
+    validate_calendar,
+    validate_calendar_name,
+)
+from jetcron.domain.commands import (
+    CreateCalendar,
+    DeleteCalendar,
+    SkipFire,
+    UnskipFire,
+    UpdateCalendar,
+)
+from jetcron.domain.errors import CommandRejected
+from jetcron.errors import InvalidInput
+from jetcron.projections.calendars import in_use
+from jetcron.projections.skips import coming_fire
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway, meta
+from jetcron.web.http import body, caller, gateway, header_reason, json, reason_of, writer
+from jetcron.web.problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["calendars"])
+Gw = Annotated[Gateway, Depends(gateway)]
+Reader = Annotated[User, Depends(caller)]
+Writer = Annotated[User, Depends(writer)]
+_FIELDS = frozenset(CalendarDefinition.__struct_fields__)
+
+
+def _fields(data: Any, *, named: bool) -> dict[str, Any]:
+    """The calendar fields of a body; 422 naming an unknown one."""
+    if not isinstance(data, dict):
+        raise Problem(422, "the body must be a JSON object")
+    allowed = _FIELDS | {"name"} if named else _FIELDS
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise Problem(
+            422, f"unknown calendar field {unknown[0]!r}: one of {', '.join(sorted(allowed))}"
+        )
+    return {k: v for k, v in data.items() if k != "name"}
+
+
+async def _one(gw: Gateway, name: str) -> dict[str, Any]:
+    try:
+        row: dict[str, Any] = await gw.ask("calendar", {"name": name})
+    except InvalidInput as err:
+        known = {r["name"] for r in await gw.ask("calendars")}
+        if name not in known:
+            raise Problem(404, str(err)) from None
+        raise
+    return row
+
+
+@router.get("/calendars", summary="Calendars with what they cover and who uses them")
+async def list_calendars(gw: Gw, _: Reader) -> Response:
+    return json({"calendars": await gw.ask("calendars")})
+
+
+@router.get("/calendars/{name}", summary="One calendar")
+async def get_calendar(name: str, gw: Gw, _: Reader) -> Response:
+    return json(await _one(gw, name))
+
+
+@router.post("/calendars", status_code=201, summary="Create a calendar")
+async def create_calendar(request: Request, gw: Gw, user: Writer) -> Response:
+    data = await body(request)
+    name = str(data.get("name", "")) if isinstance(data, dict) else ""
+    try:
+        validate_calendar_name(name)
+        definition = validate_calendar(
+            msgspec.convert(_fields(data, named=True), CalendarDefinition)
+        )
+    except (CommandRejected, InvalidInput, msgspec.ValidationError) as err:
+        raise Problem(422, str(err)) from None
+    try:
+        await gw.send(
+            CreateCalendar(**meta(name, user, header_reason(request)), definition=definition)
+        )
+    except CommandRejected as err:
+        known = {r["name"] for r in await gw.ask("calendars")}
+        raise Problem(409 if name in known else 422, str(err)) from None
+    return json(await _one(gw, name), 201, {"Location": f"/api/v1/calendars/{name}"})
+
+
+@router.patch("/calendars/{name}", summary="Change a calendar (lists are replaced whole)")
+async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    current = await _one(gw, name)
+    values = _fields(await body(request), named=False)
+    defaults = CalendarDefinition()
+    # why: as for schedules, null resets a field to its default
+    values = {k: getattr(defaults, k) if v is None else v for k, v in values.items()}
+    try:
+        patch = msgspec.convert(values, CalendarPatch)
+        merged = msgspec.structs.replace(
+            msgspec.convert(current["definition"], CalendarDefinition),
+            **{k: getattr(patch, k) for k in values},
+        )
+        validate_calendar(merged)
+    except (CommandRejected, InvalidInput, msgspec.ValidationError) as err:
+        raise Problem(422, str(err)) from None
+    await gw.send(UpdateCalendar(**meta(name, user, header_reason(request)), patch=patch))
+    return json(await _one(gw, name))
+
+
+@router.delete("/calendars/{name}", status_code=204, summary="Delete a calendar not in use")
+async def delete_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    row = await _one(gw, name)
+    if row["used_by"]:
+        raise Problem(409, in_use(name, row["used_by"]))
+    await gw.send(DeleteCalendar(**meta(name, user, header_reason(request))))
+    return Response(status_code=204)
+
+
+async def _skip(
+    kind: type[SkipFire | UnskipFire], name: str, request: Request, gw: Gateway, user: User
+) -> Response:
+    data = await body(request)
+    text = str(data.get("time", "")) if isinstance(data, dict) else ""
+    if not text:
+        raise Problem(422, 'give the fire as {"time": "2026-12-24T03:00"} (ISO-8601 or HH:MM)')
+    row = await gw.ask("schedule", {"name": name, "fires": 0})
+    try:
+        when = coming_fire(row, text, datetime.now(UTC))
+    except InvalidInput as err:
+        raise Problem(422, str(err)) from None
+    await gw.send(kind(**meta(name, user, reason_of(data)), fire_time=when))
+    return json({"schedule": name, "fire_time": when, "skipped": kind is SkipFire})
+
+
+@router.post("/schedules/{name}/skip", summary="Skip one coming fire (who and why recorded)")
+async def skip(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    return await _skip(SkipFire, name, request, gw, user)
+
+
+@router.post("/schedules/{name}/unskip", summary="Run a skipped fire after all")
+async def unskip(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    return await _skip(UnskipFire, name, request, gw, user)

@@ -1,0 +1,75 @@
+"""Calendars and one-fire skips through the HTTP API, against a real stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from test_api import problem
+from webstack import Stack, create, run_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("webcal"))
+
+
+def test_calendar_life_and_its_errors(stack: Stack) -> None:
+    with stack.client() as http, stack.client("aud") as auditor:
+        made = http.post(
+            "/api/v1/calendars",
+            json={"name": "maint", "tz": "Europe/Berlin", "windows": ["0 2 * * sun for 4h"],
+                  "dates": ["2026-12-25"]},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        assert made.headers["location"] == "/api/v1/calendars/maint"
+        assert made.json()["definition"]["windows"] == ["0 2 * * sun for 4h"]
+        assert "maint" in [c["name"] for c in http.get("/api/v1/calendars").json()["calendars"]]
+
+        assert "exists" in problem(
+            http.post("/api/v1/calendars", json={"name": "maint", "dates": ["2027-01-01"]}), 409
+        )
+        bad = http.post("/api/v1/calendars", json={"name": "w", "windows": ["0 2 * * sun 4h"]})
+        assert "0 2 * * sun 4h" in problem(bad, 422)
+        assert "colour" in problem(
+            http.post("/api/v1/calendars", json={"name": "c", "colour": 1}), 422
+        )
+        assert "'nope'" in problem(http.get("/api/v1/calendars/nope"), 404)
+        assert problem(
+            auditor.post("/api/v1/calendars", json={"name": "x", "dates": ["2027-01-01"]}), 403
+        )
+
+        changed = http.patch(
+            "/api/v1/calendars/maint", json={"dates": None, "description": "patch day"}
+        )
+        assert changed.status_code == 200, changed.text
+        d = changed.json()["definition"]
+        assert d.get("dates", []) == [] and d["description"] == "patch day"
+        assert d["windows"] == ["0 2 * * sun for 4h"]  # absent keeps
+
+        used = create(http, "cal-user", exclude=["maint"])
+        assert used.status_code == 201, used.text
+        refused = http.delete("/api/v1/calendars/maint")
+        assert "used by cal-user (exclude)" in problem(refused, 409)
+        assert http.delete("/api/v1/schedules/cal-user").status_code == 204
+        assert http.delete("/api/v1/calendars/maint").status_code == 204
+        assert http.get("/api/v1/calendars/maint").status_code == 404
+
+
+def test_skip_and_unskip_one_fire(stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "skippy", spec="0 3 * * *", tz="Europe/Berlin").status_code == 201
+        coming = http.get("/api/v1/schedules/skippy/next", params={"n": 2}).json()["fires"]
+        first = coming[0]["utc"]
+        skipped = http.post(
+            "/api/v1/schedules/skippy/skip", json={"time": first, "reason": "holiday"}
+        )
+        assert skipped.status_code == 200, skipped.text
+        assert skipped.json()["skipped"] is True
+        row = http.get("/api/v1/schedules/skippy").json()
+        assert first in row["skips"] and "holiday" in row["skips"][first], row
+        not_a_fire = http.post("/api/v1/schedules/skippy/skip", json={"time": "03:30"})
+        assert "is not a fire time of '0 3 * * *' in Europe/Berlin" in problem(not_a_fire, 422)
+        assert problem(http.post("/api/v1/schedules/skippy/skip", json={}), 422)
+        assert http.post("/api/v1/schedules/skippy/unskip", json={"time": first}).status_code == 200
+        assert not http.get("/api/v1/schedules/skippy").json().get("skips")
