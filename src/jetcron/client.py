@@ -20,7 +20,12 @@ from jetcron.log.requests import request, service_error, stale_of
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from jetcron.domain.commands import AnyCommand, CommandReply, NotificationCommand
+    from jetcron.domain.commands import (
+        AnyCommand,
+        CommandReply,
+        NotificationCommand,
+        SendTestNotification,
+    )
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -58,6 +63,38 @@ async def send_command(
     if reply.code in ("rejected", "invalid"):
         raise CommandRejected(reply.error)
     raise InfrastructureError(reply.error)
+
+
+async def test_notification(
+    nc: Client, command: SendTestNotification, wait_s: float = 15.0
+) -> tuple[bool, str]:
+    """Have the scheduler leader send a test message; (delivered?, the line `notify test`
+    prints) once the delivery (or its failure) is in the log, or after `wait_s`."""
+    import asyncio
+    import time
+
+    from jetcron.domain.events import NotifyDelivered, NotifyFailed
+    from jetcron.log.stream import EventLog
+
+    reply = await send_command(nc, command)
+    seq, name = int(reply.events[0].seq), command.name
+    event_log = await EventLog(nc).open(create=False)
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            last = await event_log.last(subjects.delivery(name, seq))
+            event = None if last is None else last.envelope.event
+            if isinstance(event, NotifyDelivered):
+                return True, f"delivered: test message {event.delivery_id} sent through {name!r}"
+            if isinstance(event, NotifyFailed):
+                return False, f"failed: {event.error} (the leader retries it with backoff)"
+            await asyncio.sleep(0.2)
+        return (
+            False,
+            f"no delivery recorded within {wait_s:g}s: is a scheduler (`jetcron serve`/`up`) running?",
+        )
+    finally:
+        await event_log.close()
 
 
 async def query(

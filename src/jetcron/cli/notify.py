@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -23,13 +22,9 @@ from jetcron.cli.common import (
 from jetcron.domain.notifications import (
     DEFAULT_KINDS,
     KINDS,
-    Notification,
-    Sink,
-    validate_notification,
+    notification_of,
     validate_notification_name,
 )
-from jetcron.domain.spec import parse_duration
-from jetcron.errors import InvalidInput
 
 if TYPE_CHECKING:
     from jetcron.domain.commands import NotificationCommand
@@ -85,21 +80,17 @@ def add(
     actor: str | None = ActorOpt,
 ) -> None:
     """Add a notification: `jetcron notify add ops --webhook https://hooks.example/x --secret S --on failure`."""  # noqa: E501
-    notification = validate_notification(
-        Notification(
-            name=name,
-            sink=Sink(
-                webhook=webhook,
-                secret=secret,
-                command=_argv(command),
-                subject=subject,
-                timeout_s=_seconds("--timeout", timeout),
-            ),
-            on=list(dict.fromkeys(on or DEFAULT_KINDS)),
-            schedules=list(dict.fromkeys(schedules or [])),
-            tags=list(dict.fromkeys(tags or [])),
-            window_s=_seconds("--window", window),
-        )
+    notification = notification_of(
+        name,
+        webhook=webhook,
+        secret=secret,
+        command=command,
+        subject=subject,
+        on=on,
+        schedules=schedules,
+        tags=tags,
+        window=window,
+        timeout=timeout,
     )
     from jetcron.domain.commands import AddNotification
 
@@ -167,25 +158,6 @@ def test(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> No
         raise typer.Exit(1)
 
 
-def _argv(command: str | None) -> list[str] | None:
-    if command is None:
-        return None
-    try:
-        argv = shlex.split(command)
-    except ValueError as err:
-        raise InvalidInput(f"invalid --command {command!r}: {err}") from None
-    if not argv:
-        raise InvalidInput("--command is empty")
-    return argv
-
-
-def _seconds(option: str, value: str) -> float:
-    try:
-        return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
-    except ValueError as err:
-        raise InvalidInput(f"invalid {option} {value!r}: {err}") from None
-
-
 async def _send(nc: Any, command: NotificationCommand) -> int:
     """Send a notification command to the scheduler; the log seq of the event it appended.
 
@@ -199,29 +171,9 @@ async def _send(nc: Any, command: NotificationCommand) -> int:
 
 
 async def _test(nc: Any, name: str, actor: str | None) -> tuple[bool, str]:
-    import asyncio
-    import time
-
-    from jetcron import subjects
+    from jetcron.client import test_notification
     from jetcron.domain.commands import SendTestNotification
-    from jetcron.domain.events import NotifyDelivered, NotifyFailed
-    from jetcron.log.stream import EventLog
 
-    seq = await _send(nc, SendTestNotification(**command_meta(name, actor)))
-    event_log = await EventLog(nc).open(create=False)
-    try:
-        deadline = time.monotonic() + TEST_WAIT_S
-        while time.monotonic() < deadline:
-            last = await event_log.last(subjects.delivery(name, seq))
-            event = None if last is None else last.envelope.event
-            if isinstance(event, NotifyDelivered):
-                return True, f"delivered: test message {event.delivery_id} sent through {name!r}"
-            if isinstance(event, NotifyFailed):
-                return False, f"failed: {event.error} (the leader retries it with backoff)"
-            await asyncio.sleep(0.2)
-        return (
-            False,
-            f"no delivery recorded within {TEST_WAIT_S:g}s: is a scheduler (`jetcron serve`/`up`) running?",
-        )
-    finally:
-        await event_log.close()
+    return await test_notification(
+        nc, SendTestNotification(**command_meta(name, actor)), TEST_WAIT_S
+    )

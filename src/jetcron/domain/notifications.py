@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ import msgspec
 
 from jetcron import subjects
 from jetcron.domain.errors import CommandRejected
+from jetcron.domain.spec import parse_duration
+from jetcron.errors import InvalidInput
 
 Kind = Literal[
     "failure",
@@ -110,3 +113,58 @@ def validate_notification(n: Notification) -> Notification:
     if s.timeout_s <= 0 or n.window_s < 0:
         raise CommandRejected("timeout must be > 0 and the grouping window >= 0")
     return n
+
+
+def notification_of(
+    name: str,
+    *,
+    webhook: str | None = None,
+    secret: str = "",
+    command: str | list[str] | None = None,
+    subject: str | None = None,
+    on: list[str] | None = None,
+    schedules: list[str] | None = None,
+    tags: list[str] | None = None,
+    window: str = "60s",
+    timeout: str = "10s",
+) -> Notification:
+    """The validated notification `notify add` (and POST /api/v1/notifications) describe:
+    a command as shell-like text or an argv, durations as text; InvalidInput or
+    CommandRejected naming the option otherwise."""
+    return validate_notification(
+        Notification(
+            name=name,
+            sink=Sink(
+                webhook=webhook,
+                secret=secret,
+                command=_argv(command),
+                subject=subject,
+                timeout_s=_seconds("--timeout", timeout),
+            ),
+            on=list(dict.fromkeys(on or DEFAULT_KINDS)),
+            schedules=list(dict.fromkeys(schedules or [])),
+            tags=list(dict.fromkeys(tags or [])),
+            window_s=_seconds("--window", window),
+        )
+    )
+
+
+def _argv(command: str | list[str] | None) -> list[str] | None:
+    if command is None or isinstance(command, list):
+        if command is not None and not command:
+            raise InvalidInput("--command is empty")
+        return command
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise InvalidInput(f"invalid --command {command!r}: {err}") from None
+    if not argv:
+        raise InvalidInput("--command is empty")
+    return argv
+
+
+def _seconds(option: str, value: str) -> float:
+    try:
+        return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
+    except ValueError as err:
+        raise InvalidInput(f"invalid {option} {value!r}: {err}") from None

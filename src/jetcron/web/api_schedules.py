@@ -1,9 +1,11 @@
-"""/api/v1/schedules: list, get, create, patch, delete, pause, resume, trigger, next, fires, why."""
+"""/api/v1/schedules: list, get, create, patch, delete, pause, resume, trigger, next, what-if,
+fires, why."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
@@ -16,11 +18,13 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
+from jetcron.domain.spec import parse_duration
+from jetcron.errors import InvalidInput
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import body, caller, gateway, header_reason, json, reason_of, writer
-from jetcron.web.problems import Problem
+from jetcron.web.problems import Problem, invalid
 from jetcron.web.timing import fire_rows, parse_stamp
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -183,6 +187,37 @@ async def next_fires(
     d = row["definition"]
     fires = [parse_stamp(f) for f in row.get("next_fires", [])[:n]]
     return json({"schedule": name, "state": row["state"], "fires": fire_rows(fires, d["spec"], d.get("tz", "UTC"))})
+
+
+@router.get(
+    "/{name}/what-if",
+    summary="What a new spec or zone would have done to past fires, and the next fires (sends nothing)",
+)
+async def what_if(
+    name: str,
+    gw: Gw,
+    _: Reader,
+    spec: str | None = None,
+    tz: str | None = None,
+    window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
+    n: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> Response:
+    timing = {k: v for k, v in (("spec", spec), ("tz", tz)) if v is not None}
+    current = await gw.ask("schedule", {"name": name, "fires": 0})
+    change = bodies.patch(timing, bodies.definition(current["definition"]))
+    try:
+        seconds = parse_duration(window).total_seconds()
+    except ValueError as err:
+        raise invalid(InvalidInput(f"window: {err}")) from None
+    if seconds <= 0:
+        raise invalid(InvalidInput("window must be longer than 0s"))
+    params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
+    try:
+        return json(await gw.ask("whatif", params))
+    except ScheduleNotFound:
+        raise
+    except InvalidInput as err:
+        raise invalid(err) from None  # why: the view checks the spec and zone: the CLI's line
 
 
 @router.get("/{name}/fires", summary="Every nominal fire in a window and what became of it")

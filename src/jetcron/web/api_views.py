@@ -73,6 +73,17 @@ async def due(
     return json(await gw.ask("due", {"within_s": _seconds(within, "within"), "limit": limit}))
 
 
+@router.get("/conflicts", summary="Schedules sharing a target or tag whose runs would overlap")
+async def conflicts(
+    gw: Gw,
+    _: Reader,
+    within: Annotated[str, Query(description="Look this far ahead, e.g. 7d")] = "7d",
+    schedule: Annotated[str | None, Query(description="Only this schedule's conflicts")] = None,
+) -> Response:
+    params = {"within_s": _seconds(within, "within"), "name": schedule or None}
+    return json(await gw.ask("conflicts", params))
+
+
 @router.get("/executors", summary="Executors online now (from their heartbeats)")
 async def executors(gw: Gw, _: Reader) -> Response:
     return json(await gw.executors())

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from jetcron import __version__
 from jetcron.domain.fields import ScheduleFields
 from jetcron.errors import JetcronError
-from jetcron.web import api_calendars, api_runs, api_schedules, api_views, events
+from jetcron.web import api_calendars, api_notify, api_runs, api_schedules, api_views, events
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
 
@@ -54,6 +54,7 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
         api_calendars.router,
         api_runs.router,
         api_views.router,
+        api_notify.router,
         events.router,
     ):
         app.include_router(router)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
+from jetcron.domain.errors import (
+    CommandRejected,
+    NotificationNotFound,
+    ScheduleNotFound,
+    VersionMismatch,
+)
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 
 MEDIA_TYPE = "application/problem+json"
@@ -36,7 +41,7 @@ def status_of(err: JetcronError) -> int:
     Input that a body carried is checked before it is sent (422, see `invalid`); what the
     service still refuses is a conflict with the schedule's state (409).
     """
-    if isinstance(err, ScheduleNotFound):
+    if isinstance(err, ScheduleNotFound | NotificationNotFound):
         return 404
     if isinstance(err, VersionMismatch):
         return 412

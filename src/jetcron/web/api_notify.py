@@ -1,0 +1,112 @@
+"""/api/v1/notifications: list, add, remove, test: the commands `jetcron notify` sends."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from jetcron import client
+from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
+from jetcron.domain.errors import CommandRejected, NotificationNotFound
+from jetcron.domain.notifications import notification_of, validate_notification_name
+from jetcron.errors import InvalidInput
+from jetcron.web.auth import User
+from jetcron.web.gateway import Gateway, meta
+from jetcron.web.http import body, caller, gateway, header_reason, json, writer
+from jetcron.web.problems import Problem, invalid
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+Gw = Annotated[Gateway, Depends(gateway)]
+Reader = Annotated[User, Depends(caller)]
+Writer = Annotated[User, Depends(writer)]
+TEST_WAIT_S = 15.0
+"""How long POST .../test waits for the leader's delivery (what `notify test` waits)."""
+
+
+class NotificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A POST body: `notify add`'s options by their long names (`schedules`, `tags` plural)."""
+
+    name: str
+    webhook: str | None = None
+    secret: str = ""
+    command: str | list[str] | None = None
+    """Shell-like text split like `--command` (no shell), or an argv list."""
+    subject: str | None = None
+    on: list[str] | None = None
+    schedules: list[str] | None = None
+    tags: list[str] | None = None
+    window: str = "60s"
+    timeout: str = "10s"
+
+
+_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": msgspec.json.schema(NotificationBody),
+                "example": {"name": "ops", "webhook": "https://hooks.example/x", "on": ["failure"]},
+            }
+        }
+    }
+}
+
+
+def _name(name: str) -> str:
+    try:
+        return validate_notification_name(name)
+    except CommandRejected as err:
+        raise invalid(err) from None
+
+
+@router.get("", summary="Notifications, their rules and delivery record (secrets left out)")
+async def list_notifications(gw: Gw, _: Reader) -> Response:
+    return json(await gw.ask("notifications"))
+
+
+@router.post("", status_code=201, summary="Add a notification sink", openapi_extra=_BODY)
+async def add(request: Request, gw: Gw, user: Writer) -> Response:
+    data = await body(request)
+    try:
+        given = msgspec.convert(data, NotificationBody)
+        fields: dict[str, Any] = msgspec.structs.asdict(given)
+        notification = notification_of(fields.pop("name"), **fields)
+    except (msgspec.ValidationError, InvalidInput) as err:
+        raise invalid(err) from None
+    command = AddNotification(
+        **meta(notification.name, user, header_reason(request)), notification=notification
+    )
+    try:
+        reply = await gw.send(command)
+    except NotificationNotFound:
+        raise
+    except CommandRejected as err:
+        raise Problem(409, str(err)) from None  # why: checked above; what is left is a taken name
+    name = notification.name
+    return json(
+        {"name": name, "seq": int(reply.events[0].seq)},
+        201,
+        {"Location": f"/api/v1/notifications/{name}"},
+    )
+
+
+@router.delete("/{name}", status_code=204, summary="Remove a notification (deliveries stay)")
+async def remove(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    await gw.send(RemoveNotification(**meta(_name(name), user, header_reason(request))))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{name}/test",
+    summary="Have the scheduler leader send a test message and wait for how it went",
+)
+async def test(name: str, gw: Gw, user: Writer) -> Response:
+    command = SendTestNotification(**meta(_name(name), user))
+    ok, text = await client.test_notification(gw.nc, command, TEST_WAIT_S)
+    if not ok:
+        # why: the sink (or the leader) failed, not the request: a bad gateway, with its line
+        status = 502 if text.startswith("failed") else 504
+        raise Problem(status, text)
+    return json({"name": name, "delivered": True, "detail": text})

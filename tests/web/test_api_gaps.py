@@ -1,0 +1,108 @@
+"""The API for notifications, what-if and conflicts against a real stack (one per module)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from test_api import problem
+from webstack import Stack, cli, create, run_stack
+
+NOTIFY = "/api/v1/notifications"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("web-gaps"))
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client() as client:
+        yield client
+
+
+def test_notifications_add_list_test_remove(stack: Stack, http: httpx.Client) -> None:
+    body = {"name": "gap-bus", "subject": "gaps.alerts", "on": ["failure"], "tags": ["reef"]}
+    added = http.post(NOTIFY, json=body, headers={"X-Reason": "ops wants it"})
+    assert added.status_code == 201, added.text
+    assert added.headers["location"] == f"{NOTIFY}/gap-bus" and added.json()["seq"] > 0
+    hook = {"name": "gap-hook", "webhook": "https://hooks.example/x", "secret": "s3", "window": "0"}
+    assert http.post(NOTIFY, json=hook).status_code == 201
+
+    rows = {r["name"]: r for r in http.get(NOTIFY).json()}
+    assert rows["gap-bus"]["sink"] == "subject" and rows["gap-bus"]["where"] == "gaps.alerts"
+    assert rows["gap-bus"]["notification"]["on"] == ["failure"]
+    assert rows["gap-hook"]["signed"] and "secret" not in rows["gap-hook"]["notification"]["sink"]
+    assert rows["gap-hook"]["notification"]["window_s"] == 0
+    listed = cli(stack.nats_url, "notify", "list", "--json")
+    assert {r["name"] for r in json.loads(listed.stdout)} >= {"gap-bus", "gap-hook"}
+
+    tested = http.post(f"{NOTIFY}/gap-bus/test")
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["delivered"] and "sent through 'gap-bus'" in tested.json()["detail"]
+
+    assert "exists" in problem(http.post(NOTIFY, json=body), 409)
+    assert http.delete(f"{NOTIFY}/gap-bus").status_code == 204
+    assert "gap-bus" not in {r["name"] for r in http.get(NOTIFY).json()}
+    assert "no notification" in problem(http.delete(f"{NOTIFY}/gap-bus"), 404)
+    assert "no notification" in problem(http.post(f"{NOTIFY}/gap-nope/test"), 404)
+
+
+def test_notification_errors_say_what_the_cli_says(stack: Stack, http: httpx.Client) -> None:
+    bad = http.post(NOTIFY, json={"name": "gap-bad", "webhook": "ftp://x"})
+    said = cli(stack.nats_url, "notify", "add", "gap-bad", "--webhook", "ftp://x")
+    assert said.exit_code == 2
+    assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")
+    both = {"name": "gap-bad", "webhook": "https://h.example", "subject": "a.b"}
+    assert "exactly one of" in problem(http.post(NOTIFY, json=both), 422)
+    assert "unknown --on kind" in problem(http.post(NOTIFY, json={**both, "subject": None, "on": ["x"]}), 422)
+    assert "invalid --window" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "window": "soon"}), 422)
+    assert "invalid --command" in problem(http.post(NOTIFY, json={"name": "gap-bad", "command": "'open"}), 422)
+    assert "webhooks" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "secret": "s"}), 422)
+    assert "hook" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "hook": 1}), 422)
+    assert "invalid notification name" in problem(http.post(NOTIFY, json={"name": "a b", "subject": "a"}), 422)
+    assert "invalid notification name" in problem(http.delete(f"{NOTIFY}/a b"), 422)
+    assert "gap-bad" not in {r["name"] for r in http.get(NOTIFY).json()}  # why: nothing appended
+    with stack.client("aud") as auditor:
+        assert auditor.get(NOTIFY).status_code == 200
+        assert "read-only" in problem(auditor.post(NOTIFY, json={"name": "gap-a", "subject": "a"}), 403)
+        assert "read-only" in problem(auditor.delete(f"{NOTIFY}/gap-hook"), 403)
+        assert "read-only" in problem(auditor.post(f"{NOTIFY}/gap-hook/test"), 403)
+    with stack.client(None) as anonymous:
+        assert "bearer token" in problem(anonymous.get(NOTIFY), 401)
+
+
+def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
+    assert create(http, "gap-lights", spec="*/5 * * * *", tags=["gap-pump"]).status_code == 201
+    assert create(http, "gap-feed", spec="*/10 * * * *", tags=["gap-pump"]).status_code == 201
+
+    answer = http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "*/20 * * * *", "n": 3})
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    assert got["before"]["spec"] == "*/5 * * * *" and got["after"]["spec"] == "*/20 * * * *"
+    assert len(got["next_before"]) == 3 and len(got["next_after"]) == 3
+    assert got["next_after"][0].endswith(("00:00Z", "20:00Z", "40:00Z"))
+    said = cli(stack.nats_url, "schedule", "update", "gap-lights", "--spec", "*/20 * * * *", "--what-if", "-n", "3", "--json")
+    assert said.exit_code == 0, said.output
+    cli_answer = json.loads(said.stdout)
+    assert cli_answer["next_after"] == got["next_after"]  # why: the same view, the same answer
+    zoned = http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Asia/Kolkata"}).json()
+    assert zoned["after"] == {"spec": "*/5 * * * *", "tz": "Asia/Kolkata"}
+    assert http.get("/api/v1/schedules/gap-lights").json()["definition"]["spec"] == "*/5 * * * *"
+
+    assert "invalid spec" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "61 * * * *"}), 422)
+    assert "unknown time zone" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Mars/X"}), 422)
+    assert "window" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"window": "0s"}), 422)
+    assert "not found" in problem(http.get("/api/v1/schedules/gap-nope/what-if", params={"spec": "@daily"}), 404)
+
+    found = http.get("/api/v1/conflicts", params={"within": "1h", "schedule": "gap-feed"}).json()
+    pairs = {(c["a"], c["b"]) for c in found["conflicts"]}
+    assert ("gap-feed", "gap-lights") in pairs, found
+    assert found["complete"]
+    everyone = http.get("/api/v1/conflicts").json()
+    assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
+    assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 400)
+    assert "not found" in problem(http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404)
