@@ -17,9 +17,12 @@ from jetcron.cli.common import (
     handle_errors,
     parse_iso,
     print_json,
+    run,
     table,
+    with_nats,
 )
 from jetcron.domain.definition import MISSED_AFTER
+from jetcron.errors import InvalidInput
 
 
 @handle_errors
@@ -35,6 +38,13 @@ def fires(
         None, "--until", metavar="TIME", help="Fires up to this ISO time (default: now)."
     ),
     limit: int = count_option(100, "--limit", help="At most this many fires (the latest)."),
+    follow: bool = typer.Option(
+        False,
+        "--follow",
+        "-f",
+        help="Then keep following: a line for each new fire as its fate lands, and again when "
+        "its run ends (Ctrl-C stops; with --json one object per line).",
+    ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -48,10 +58,20 @@ def fires(
     for value in (since, until):
         if value:
             parse_iso(value)
+    if follow and until:
+        raise InvalidInput("--until goes without --follow (following never ends)")
     answer = ask_view(
         server, "fires", {"name": name, "since": since, "until": until, "limit": limit}
     )
     rows = answer["fires"]
+    if follow:
+        for row in rows:
+            _emit(row, as_json)
+        try:
+            run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json)))
+        except KeyboardInterrupt:
+            pass  # why: Ctrl-C is how following ends, not a failure: exit 0
+        return
     if as_json:
         print_json(rows)
         return
@@ -75,6 +95,94 @@ def fires(
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
     for line in expectation_lines(answer.get("expectations", [])):
         echo(line)
+
+
+FOLLOW_POLL_S = 1.0
+"""Following also asks this often without news: fates that land by time alone (missed,
+pending turning into a fate) and answers the query service had not folded yet."""
+OPEN_FATES = frozenset({"pending", "upcoming"})
+"""Fates that have not landed: nothing is printed for them yet."""
+
+
+def _landed(row: dict[str, Any]) -> tuple[str, str] | None:
+    """What a followed fire's line says: None before its fate lands, `open` while its run
+    has not ended (printed once when the fate lands and again when the run ends)."""
+    from jetcron.projections.runs import FINAL_STATUSES
+
+    fate = row["fate"]
+    if fate in OPEN_FATES:
+        return None
+    if fate in ("triggered", "deferred"):
+        return fate, row["status"] if row.get("status") in FINAL_STATUSES else "open"
+    return fate, ""
+
+
+def _emit(row: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        import msgspec
+
+        echo(msgspec.json.encode(row).decode())
+        return
+    local = [_local(row["local"])] if row["tz"] != "UTC" else []
+    echo("  ".join([text.utc(row["utc"]), *local, row["fate"], _run(row), detail(row)]).rstrip())
+
+
+async def _follow(
+    nc: Any, name: str, rows: list[dict[str, Any]], until: str, as_json: bool
+) -> None:
+    """After the window: print each fire whose fate (or run's end) lands, until cancelled.
+
+    The subscription (`runs follow`'s) only wakes the loop; what a fire became is always
+    the `fires` view's answer, so the lines say what `jetcron fires` would.
+    """
+    import asyncio
+    import contextlib
+
+    from jetcron.cli.follow import watch
+    from jetcron.client import query
+    from jetcron.projections.queries import FIRES_MAX
+
+    printed = {r["utc"]: _landed(r) for r in rows}
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    subs = await watch(nc, name, inbox)
+    echo(f"following the fires of {name} (Ctrl-C stops)", err=True)
+    try:
+        while True:
+            since = _cursor(printed, until)
+            answer = await query(nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX})
+            for row in answer["fires"]:
+                landed = _landed(row)
+                if landed is not None and printed.get(row["utc"]) != landed:
+                    _emit(row, as_json)
+                printed[row["utc"]] = landed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(inbox.get(), FOLLOW_POLL_S)
+            while not inbox.empty():  # why: one question answers a burst of events
+                inbox.get_nowait()
+    finally:
+        for sub in subs:
+            await sub.unsubscribe()
+
+
+def _cursor(printed: dict[str, tuple[str, str] | None], until: str) -> str:
+    """Where the next question starts: just before the oldest fire still open, else at the
+    newest one seen; printed fires before that are forgotten."""
+    from datetime import UTC, datetime, timedelta
+
+    waiting = [t for t, landed in printed.items() if landed is None or landed[1] == "open"]
+    if waiting:
+        start = min(waiting)
+        # why: the view takes fires after `since`, which must be in the past
+        since = min(parse_iso(start), datetime.now(UTC)) - timedelta(milliseconds=1)
+        return _forget(printed, start, since.isoformat())
+    newest = max(printed, default=until)
+    return _forget(printed, newest, newest)
+
+
+def _forget(printed: dict[str, tuple[str, str] | None], before: str, since: str) -> str:
+    for t in [t for t in printed if t < before]:
+        del printed[t]
+    return since
 
 
 def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:

@@ -14,6 +14,8 @@ from jetcron.cli import text
 from jetcron.cli.common import echo
 
 if TYPE_CHECKING:
+    import asyncio
+
     from nats.aio.client import Client
 
     from jetcron.domain.events import Envelope
@@ -29,21 +31,10 @@ async def follow(nc: Client, schedule: str | None, count: int | None, as_json: b
 
     import msgspec
 
-    from jetcron import subjects
     from jetcron.domain.events import UnknownEvent, decode
 
     inbox: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def on_message(msg: Any) -> None:
-        inbox.put_nowait(msg.data)
-
-    watched = (
-        [subjects.TRIGGERS, subjects.run(schedule, "*"), subjects.fire(schedule)]
-        if schedule
-        else [subjects.TRIGGERS, subjects.RUNS, subjects.FIRES]
-    )
-    subs = [await nc.subscribe(s, cb=on_message) for s in watched]
-    await nc.flush()
+    subs = await watch(nc, schedule, inbox)
     echo(f"following {schedule or 'all schedules'} (Ctrl-C stops)", err=True)
     seen: deque[tuple[str, ...]] = deque(maxlen=1000)
     shown = 0
@@ -65,6 +56,24 @@ async def follow(nc: Client, schedule: str | None, count: int | None, as_json: b
     finally:
         for sub in subs:
             await sub.unsubscribe()
+
+
+async def watch(nc: Client, schedule: str | None, inbox: asyncio.Queue[bytes]) -> list[Any]:
+    """Subscribe to the run and fire events (of `schedule`, or all), each message's data into
+    `inbox`; the subscriptions, flushed (nothing published after this is missed)."""
+    from jetcron import subjects
+
+    async def on_message(msg: Any) -> None:
+        inbox.put_nowait(msg.data)
+
+    watched = (
+        [subjects.TRIGGERS, subjects.run(schedule, "*"), subjects.fire(schedule)]
+        if schedule
+        else [subjects.TRIGGERS, subjects.RUNS, subjects.FIRES]
+    )
+    subs = [await nc.subscribe(s, cb=on_message) for s in watched]
+    await nc.flush()
+    return subs
 
 
 def identity(envelope: Envelope) -> tuple[str, ...]:

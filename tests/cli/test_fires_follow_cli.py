@@ -1,0 +1,86 @@
+"""`jetcron fires NAME --follow` against a live scheduler service (no executor: runs stay
+triggered): the window, then a line per new fire as its fate lands; Ctrl-C exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from served import ok, scheduler_in_thread
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    yield from scheduler_in_thread(nats_url)
+
+
+def _follow(url: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "jetcron", "fires", "tick", "--follow", "--server", url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+
+
+def _lines(proc: subprocess.Popen[str], n: int) -> list[str]:
+    """The first n lines of its stdout; killed (and the test failing) after 20 s."""
+    guard = threading.Timer(20, proc.kill)
+    guard.start()
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(n)]
+    finally:
+        guard.cancel()
+    assert all(lines), f"the follower stopped early: {lines} {proc.stderr and proc.stderr.read()}"
+    return lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    return err
+
+
+def test_follow_prints_new_fires_as_they_land_and_ctrl_c_exits_0(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+    time.sleep(1.5)
+    started = datetime.now(UTC)
+    proc = _follow(scheduler, "--json")
+    try:
+        rows = [json.loads(line) for line in _lines(proc, 4)]
+    finally:
+        err = _stop(proc)
+    assert "following the fires of tick (Ctrl-C stops)" in err
+    assert "Traceback" not in err and "Aborted" not in err
+    times = [r["utc"] for r in rows]
+    assert times == sorted(times) and len(set(times)) == 4, rows  # why: each fire once, in order
+    assert {r["fate"] for r in rows} == {"triggered"} and all(r["run_id"] for r in rows)
+    assert max(times) > started.strftime("%Y-%m-%dT%H:%M:%SZ"), rows  # fires that landed later
+
+    text = _follow(scheduler, "--since", datetime.now(UTC).isoformat())
+    try:
+        lines = _lines(text, 2)
+    finally:
+        _stop(text)
+    for line in lines:
+        assert " triggered " in line and "not started yet" in line, lines
+
+
+def test_follow_refuses_until() -> None:
+    proc = _follow("nats://127.0.0.1:1", "--until", "2026-01-01T00:00:00Z")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "--until goes without --follow" in err
