@@ -44,6 +44,10 @@ def test_notifications_add_list_test_remove(stack: Stack, http: httpx.Client) ->
     assert tested.status_code == 200, tested.text
     assert tested.json()["delivered"] and "sent through 'gap-bus'" in tested.json()["detail"]
 
+    dead = {"name": "gap-dead", "webhook": "http://127.0.0.1:1/hook", "timeout": "1s"}
+    assert http.post(NOTIFY, json=dead).status_code == 201
+    assert problem(http.post(f"{NOTIFY}/gap-dead/test"), 502).startswith("failed: ")
+
     assert "exists" in problem(http.post(NOTIFY, json=body), 409)
     assert http.delete(f"{NOTIFY}/gap-bus").status_code == 204
     assert "gap-bus" not in {r["name"] for r in http.get(NOTIFY).json()}
@@ -106,3 +110,11 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
     assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 400)
     assert "not found" in problem(http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404)
+
+
+def test_openapi_lists_them(http: httpx.Client) -> None:
+    paths = http.get("/api/v1/openapi.json").json()["paths"]
+    for path in (NOTIFY, f"{NOTIFY}/{{name}}", f"{NOTIFY}/{{name}}/test", "/api/v1/conflicts"):
+        assert path in paths, sorted(paths)
+    assert "/api/v1/schedules/{name}/what-if" in paths
+    assert "webhook" in str(paths[NOTIFY]["post"]["requestBody"])
