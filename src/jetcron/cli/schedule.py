@@ -7,7 +7,6 @@ from typing import Any
 
 import typer
 
-from jetcron.cli import conflicts
 from jetcron.cli.common import (
     ActorOpt,
     JsonOpt,
@@ -92,6 +91,8 @@ def add(
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
     _send(server, cmd, as_json, f"created schedule {name!r}")
+    from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
+
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
         _warn_if_nobody_offers(server, definition.job.action, definition.target)
@@ -158,6 +159,8 @@ def update(
         return
     if window is not None:
         raise InvalidInput("--window goes with --what-if (this update would be sent)")
+    from jetcron.cli import conflicts
+
     before = conflicts.involving(server, name)
     _send(
         server,
