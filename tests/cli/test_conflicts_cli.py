@@ -31,7 +31,9 @@ def test_conflicts_are_listed_and_warned_about_once(scheduler: str) -> None:
 
     assert added.exit_code == 0 and added.stderr.startswith(WARNING), added.stderr
     assert " overlaps in the next 7d, the first at " in added.stderr
+    assert "runs without history are assumed to last their timeout" in added.stderr
     assert added.stderr.endswith("; see `jetcron conflicts`\n"), added.stderr
+    assert added.stderr.count("\n") == 1, added.stderr
     assert (same.exit_code, same.stderr) == (0, ""), same.stderr  # not new
     assert (apart.exit_code, apart.stderr) == (0, ""), apart.stderr  # 05:00 is clear of 03:00+1h
     assert listed["conflicts"] == [], listed  # lights shares nothing; scrub moved away

@@ -108,18 +108,32 @@ def involving(server: str, name: str) -> Pairs | None:
 
 
 def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
-    """One stderr line per conflict of `name` in `after` that was not in `before` (no line
-    when either is unknown: an old conflict must not pass for a new one)."""
+    """One stderr line about the conflicts of `name` in `after` that were not in `before` (no
+    line when either is unknown: an old conflict must not pass for a new one)."""
     if before is None or after is None:
         return
+    fresh = [c for pair, c in after.items() if pair not in before]
+    if not fresh:
+        return
     sys.stdout.flush()  # why: the command's own line first, also when both go to one file
-    for pair, c in after.items():
-        if pair in before:
-            continue
-        other = c["b"] if c["a"] == name else c["a"]
-        echo(
-            f"warning: {name} would overlap {other} ({', '.join(c['shared'])}): "
-            f"{c['overlaps']} overlaps in the next 7d, the first at {text.utc(c['first'])}; "
-            "see `jetcron conflicts`",
-            err=True,
-        )
+    # why: one line, however many pairs; a newcomer adding a third job on `default` should
+    # not get a screenful
+    fresh.sort(key=lambda c: (-c["overlaps"], c["first"]))
+    others = [c["b"] if c["a"] == name else c["a"] for c in fresh]
+    c = fresh[0]
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    count = sum(x["overlaps"] for x in fresh)
+    assumed = any(
+        x.get(side, {}).get("source") != "p95" for x in fresh for side in ("a_run", "b_run")
+    )
+    echo(
+        f"warning: {name} would overlap {shown} ({', '.join(c['shared'])}): "
+        f"{_plural(count, 'overlap')} in the next 7d, the first at {text.utc(c['first'])}"
+        + ("; runs without history are assumed to last their timeout" if assumed else "")
+        + "; see `jetcron conflicts`",
+        err=True,
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
