@@ -37,6 +37,7 @@ BAD = [
     (["notify", "add", "ops", "--subject", "a"], "notification 'ops' exists"),
     (["notify", "add", "x", "--command", "true", "--secret", "k"], "--secret signs webhooks"),
     (["notify", "add", "x", "--command", "'unclosed"], "invalid --command"),
+    (["notify", "add", "x", "--command", "cat > /tmp/out.json"], "'>' needs a shell"),
     (["notify", "add", "x", "--subject", "a b"], "invalid --subject"),
     (["notify", "add", "x", "--subject", "jetcron.trigger.h"], "one of jetcron's own subjects"),
     (["notify", "add", "x", "--subject", "a", "--window", "soon"], "invalid --window"),

@@ -160,7 +160,18 @@ def _argv(command: str | list[str] | None) -> list[str] | None:
         raise InvalidInput(f"invalid --command {command!r}: {err}") from None
     if not argv:
         raise InvalidInput("--command is empty")
+    shell = next((a for a in argv if a in _SHELL_TOKENS), None)
+    if shell is not None:
+        # why: the command runs without a shell, so `cat > f` would hand '>' and 'f' to cat
+        raise InvalidInput(
+            f"--command {command!r}: {shell!r} needs a shell, and the command runs without one; "
+            f'say so: --command "sh -c {shlex.quote(command)}"'
+        )
     return argv
+
+
+_SHELL_TOKENS = frozenset({">", ">>", "<", "|", "||", "&&", ";", "&", "2>", "2>&1"})
+"""Words that mean something only to a shell (given as separate words in a --command text)."""
 
 
 def _seconds(option: str, value: str) -> float:
