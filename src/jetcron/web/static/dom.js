@@ -38,9 +38,12 @@ export function local(iso, tz) {
   }
 }
 
-/** "2026-12-02 13:05Z": UTC, as the CLI prints it. */
+/** "2026-12-02 13:05Z" (seconds when not :00, as @every fires need): UTC, as the CLI prints it. */
 export function utc(iso) {
-  return iso ? `${iso.slice(0, 16).replace("T", " ")}Z` : "–";
+  if (!iso) return "–";
+  const at = new Date(iso).toISOString(); // why: answers may carry an offset; show UTC
+  const secs = at.slice(17, 19) !== "00";
+  return `${at.slice(0, secs ? 19 : 16).replace("T", " ")}Z`;
 }
 
 export function seconds(value) {
