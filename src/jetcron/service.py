@@ -104,6 +104,8 @@ async def run(
             rollup_grace=timedelta(seconds=config.rollup_grace_s),
             rollup_every_s=config.rollup_every_s,
         )
+        if not await _until_done("create the notification consumer", deliverer.prepare, stop):
+            return
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))

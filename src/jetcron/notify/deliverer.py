@@ -89,6 +89,15 @@ class Deliverer:
         self.groups = rules.Groups()
         self._kept_alive = 0.0
 
+    async def prepare(self) -> None:
+        """Make sure the durable consumer exists, before the service says it is up.
+
+        why: it is created at the log's end; made lazily by the first leader, anything appended
+        between start-up and then (a sink added at once and its test message) was never seen.
+        """
+        feed = await DurableFeed(self.nc, subjects.NOTIFY_CONSUMER, FEED_FILTERS).open()
+        await feed.close()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until stop: follow the definitions; deliver while this replica leads."""
         follow = asyncio.ensure_future(supervise(self._follow, health=self.health, stop=stop))
