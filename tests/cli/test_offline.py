@@ -101,7 +101,7 @@ def test_policy_options_name_the_allowed_values(nats_url: str) -> None:
     for flag, value, needle in [
         ("--overlap", "sometimes", "skip, buffer_one, allow, cancel_previous"),
         ("--catchup", "maybe", "latest, all, none"),
-        ("--retries", "-1", "--retries: Expected `int` >= 0"),
+        ("--retries", "-1", "--retries: -1: must be at least 0"),
     ]:
         result = runner.invoke(
             app, ["schedule", "add", "--server", nats_url, flag, value, "x", "@daily", "--", "true"]

@@ -131,10 +131,10 @@ def test_the_full_schedule_sets_every_field_but_the_other_job_kinds(scheduler: s
     [
         (["--reset", "retires"], "--reset retires: no such field (did you mean 'retries'?)"),
         (["--reset", "spec"], "--reset spec: has no default"),
-        (["--retries", "-1"], "--retries: Expected `int` >= 0, got -1"),
+        (["--retries", "-1"], "--retries: -1: must be at least 0"),
         (["--timeout", "soon"], "--timeout: invalid duration 'soon'"),
         (["--overlap", "queue"], "--overlap: 'queue': use one of skip, buffer_one"),
-        (["--max-cpu", "150"], "--max-cpu: Expected `float` <= 100.0, got 150"),
+        (["--max-cpu", "150"], "--max-cpu: 150.0: must be at most 100.0"),
         (["--env", "A"], "--env expects KEY=VALUE, got 'A'"),
     ],
     ids=["reset-typo", "reset-spec", "retries", "timeout", "overlap", "max-cpu", "env"],

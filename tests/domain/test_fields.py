@@ -146,7 +146,7 @@ def test_canonical_durations() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("retries", -1, "retries: Expected `int` >= 0, got -1"),
+        ("retries", -1, "retries: -1: must be at least 0"),
         (
             "overlap",
             "queue",
@@ -155,7 +155,7 @@ def test_canonical_durations() -> None:
         ("timeout", 20, 'timeout: 20: write a duration with its unit, e.g. "20s"'),
         ("timeout", "soon", "timeout: invalid duration 'soon'"),
         ("jitter", "none", "jitter: invalid duration 'none'"),
-        ("max_cpu", 101, "max_cpu: Expected `float` <= 100.0, got 101"),
+        ("max_cpu", 101, "max_cpu: 101: must be at most 100.0"),
         ("start", "tomorrow", "start: invalid time 'tomorrow'"),
         ("retry", 3, "retry: no such field (did you mean 'retries'?)"),
         ("tags", "a", "tags: Expected `array`, got `str`"),

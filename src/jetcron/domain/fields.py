@@ -306,6 +306,13 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
     if field.unit.startswith("duration") and isinstance(value, int | float):
         return f'{value!r}: write a duration with its unit, e.g. "{value}s"'
     message = str(err).removesuffix(" - at `$`")
+    # why: say it as an operator would ("must be at least 1"), not as msgspec does
+    bound = re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) (\S+)(, got .*)?", message)
+    if bound is not None:
+        words = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}
+        return f"{value!r}: must be {words[bound[2]]} {bound[3]}"
+    if message.startswith("Expected `int`"):
+        return f"{value!r}: must be a whole number"
     # why: msgspec names the type it got, but not the value that broke a constraint
     return message if ", got " in message else f"{message}, got {value!r}"
 
