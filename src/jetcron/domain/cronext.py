@@ -133,7 +133,7 @@ def _croniter(name: str, item: str, probe: str) -> croniter:
         reason = _reason(err)
         raise ExtensionError(
             f"{name} field: {item!r} is not valid{reason}; {name} takes {USAGE[name][5:]}",
-            generic=not reason,
+            generic=not reason and "band" not in str(err),
         ) from None
 
 
@@ -141,4 +141,7 @@ def _reason(err: Exception) -> str:
     """croniter's own reason without its '[expression] is not acceptable' preamble."""
     text = re.sub(r"\[[^]]*\]|is not acceptable[.,]?|in field \d+|Cron: .*", "", str(err))
     text = re.sub(r"\s+", " ", text).strip(" .,")
-    return f" ({text})" if text and "Traceback" not in text else ""
+    # why: croniter's inner words ("bands … are not acceptable") mean nothing to an operator
+    if not text or "Traceback" in text or "band" in text or "acceptable" in text:
+        return ""
+    return f" ({text})"
