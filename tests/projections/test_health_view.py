@@ -146,6 +146,17 @@ def test_executor_offline_for_waiting_runs() -> None:
     assert kinds(h, {**ONLINE, "box": Executor(targets=["box", "gpu"])}) == []
 
 
+def test_executor_offline_while_it_holds_a_run() -> None:
+    h = recent_history()
+    held = h.trigger("daily", NOW - timedelta(minutes=4), target="extra")
+    h.started(held, executor="extra")
+
+    assert kinds(h, {**ONLINE, "extra": Executor(targets=["extra"])}) == []
+    report = health.evaluate(fold(h.events), now=NOW, executors_online=ONLINE)
+    assert [(p.kind, p.subject) for p in report.problems] == [("executor_offline", "extra")]
+    assert report.problems[0].detail.startswith("holds 1 run(s) in flight")
+
+
 def test_poison_events() -> None:
     views = fold(recent_history().events)
     views.poison = 2

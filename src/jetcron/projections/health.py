@@ -194,6 +194,24 @@ def _executors_offline(
             "no online executor serves this target",
             since=min(since),
         )
+    # why: a run an executor holds when it dies stays `running` until that executor comes back
+    # (its journal reports it) or the run is redelivered; say whose silence it waits on
+    held: dict[str, list[datetime]] = {}
+    for run in views.runs.rows.values():
+        if run.status in IN_HAND and run.executor and run.executor not in executors_online:
+            held.setdefault(run.executor, []).append(run.started_at or run.fire_time)
+    for executor, since in sorted(held.items()):
+        yield Problem(
+            kind="executor_offline",
+            subject=executor,
+            detail=f"holds {len(since)} run(s) in flight (since {iso(min(since))}) but is not "
+            "online; its journal settles them when it comes back, else they are redelivered",
+            since=min(since),
+        )
+
+
+IN_HAND = frozenset({"running", "retrying"})
+"""Run statuses in which one executor holds the run."""
 
 
 def _expectations(rows: Iterable[ScheduleRow]) -> Iterable[Problem]:
