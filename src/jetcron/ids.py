@@ -20,11 +20,25 @@ def derived_id(*parts: str) -> str:
 
 def fire_id(schedule_id: str, version: int, fire_time: datetime) -> str:
     """The identity of one nominal fire; the trigger's Nats-Msg-Id."""
-    t = fire_time  # why: f-string over strftime: ~5x cheaper, and this runs once per fire
+    return f"{schedule_id}:v{version}:{_stamp(fire_time)}"
+
+
+def slot_id(schedule_id: str, fire_time: datetime) -> str:
+    """A fire time of a schedule whatever version was in force (what a backfill runs)."""
+    return f"{schedule_id}:{_stamp(fire_time)}"
+
+
+def backfill_fire_id(slot: str, rerun: int) -> str:
+    """The fire id of a backfill of `slot`: one per (slot, rerun), so a resend is deduped."""
+    return f"{slot}:backfill" + (f":{rerun}" if rerun else "")
+
+
+def _stamp(t: datetime) -> str:
+    # why: f-string over strftime: ~5x cheaper, and this runs once per fire
     stamp = f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}"
-    if fire_time.microsecond:
-        stamp += f".{fire_time.microsecond:06d}"
-    return f"{schedule_id}:v{version}:{stamp}Z"
+    if t.microsecond:
+        stamp += f".{t.microsecond:06d}"
+    return stamp + "Z"
 
 
 def run_id_for(fire: str) -> str:

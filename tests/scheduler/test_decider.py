@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from jetcron.domain.commands import (
     AnyCommand,
+    BackfillFire,
     CompleteSchedule,
     CreateSchedule,
     DeleteSchedule,
@@ -954,3 +955,50 @@ def test_a_stale_expected_version_is_refused(when: AnyCommand) -> None:
     stale = msgspec.structs.replace(when, expected_version=1)
     with pytest.raises(VersionMismatch, match="is at version 2, not 1"):
         decide(fold([created(), paused(2, reason="r")]), stale)
+
+
+def backfill(fire_time: datetime, *, rerun: int = 0, command_id: str = "cmd-bf") -> BackfillFire:
+    """Backfill the fire at `fire_time` (sent at LATER)."""
+    return BackfillFire(**_meta(NAME, command_id, at=LATER), fire_time=fire_time, rerun=rerun)
+
+
+def test_backfill_runs_the_slot_marked_and_linked_without_changing_state() -> None:
+    slot_time = datetime(2026, 3, 1, 11, 55, tzinfo=UTC)
+    for given_ in ([created()], [created(), paused(2)]):
+        state = fold(given_)
+        [event] = decide(state, backfill(slot_time))
+        assert isinstance(event, RunTriggered)
+        assert event.fire_time == slot_time and not event.manual and event.forced
+        assert event.backfill_of == f"{SID}:20260301T115500Z"
+        assert event.fire_id == f"{SID}:20260301T115500Z:backfill"
+        assert event.run_id == run_id_for(event.fire_id)
+        assert _after(given_, backfill(slot_time)) == state
+
+
+def test_backfill_is_one_run_per_slot_and_rerun_and_not_per_command() -> None:
+    state = fold([created()])
+    slot_time = datetime(2026, 3, 1, 11, 55, tzinfo=UTC)
+    [first], [again], [rerun], [other] = (
+        decide(state, cmd)
+        for cmd in (
+            backfill(slot_time, command_id="a"),
+            backfill(slot_time, command_id="b"),
+            backfill(slot_time, rerun=1, command_id="c"),
+            backfill(slot_time - timedelta(minutes=5), command_id="d"),
+        )
+    )
+    assert isinstance(first, RunTriggered) and isinstance(rerun, RunTriggered)
+    assert isinstance(other, RunTriggered) and isinstance(again, RunTriggered)
+    # why: the run id (and the trigger's Nats-Msg-Id, its fire id) ignore the command id
+    assert (first.run_id, first.fire_id) == (again.run_id, again.fire_id)
+    assert rerun.run_id != first.run_id and rerun.backfill_of == first.backfill_of
+    assert other.run_id != first.run_id
+
+
+def test_backfill_rejects_a_future_fire_and_an_unknown_schedule() -> None:
+    with pytest.raises(CommandRejected, match="has not come yet"):
+        decide(fold([created()]), backfill(LATER + timedelta(minutes=1)))
+    with pytest.raises(ScheduleNotFound):
+        decide(INITIAL, backfill(AT))
+    with pytest.raises(ScheduleNotFound):
+        decide(fold([created(), deleted(2)]), backfill(AT))

@@ -217,7 +217,10 @@ def detail(row: dict[str, Any]) -> str:
         parts.append(f"on {row['executor']}" if row.get("executor") else "")
         parts.append(row.get("detail") or "")
         late = row.get("late_s") or 0.0
-        if late > MISSED_AFTER.total_seconds():
+        if row.get("backfill_of"):
+            n = row.get("backfills", 1)
+            parts.append("backfill" + (f" ({n} backfills)" if n > 1 else ""))
+        elif late > MISSED_AFTER.total_seconds():
             parts.append(f"{text.duration(late)} late (catch-up {row['catchup']})")
         if row.get("buffered_at"):
             parts.append(f"buffered behind {text.short_id(row['blocking_run_id'])}")

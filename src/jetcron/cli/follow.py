@@ -103,7 +103,8 @@ def _detail(envelope: Envelope) -> str:
         if e.manual:
             why = f" ({envelope.reason})" if envelope.reason else ""
             return f"manual by {envelope.actor}{why}, for {e.target}"
-        return f"fire {text.utc(e.fire_time)}, for {e.target}"
+        backfill = f"backfill by {envelope.actor} of " if e.backfill_of else ""
+        return f"{backfill}fire {text.utc(e.fire_time)}, for {e.target}"
     if tag == "run.started":
         return f"on {e.executor}" + (f", attempt {e.attempt}" if e.attempt > 1 else "")
     if tag == "run.succeeded":

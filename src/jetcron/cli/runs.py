@@ -95,9 +95,11 @@ def note(r: dict[str, Any]) -> str:
     said = text.first_line(r.get("error") or r.get("reason"))
     if said:
         return said
+    why = r.get("trigger_reason")
     if r.get("manual"):
-        why = r.get("trigger_reason")
         return f"manual by {r.get('triggered_by') or '?'}" + (f": {why}" if why else "")
+    if r.get("backfill_of"):
+        return f"backfill by {r.get('triggered_by') or '?'}" + (f": {why}" if why else "")
     return ""
 
 
@@ -128,6 +130,7 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     out.append(("fired", text.utc(r["fire_time"])))
     if r.get("triggered_at"):
         how = "manually" if r.get("manual") else "on schedule"
+        how = "as a backfill of that fire" if r.get("backfill_of") else how
         who = f" by {r['triggered_by']}" if r.get("triggered_by") else ""
         why = f": {r['trigger_reason']}" if r.get("trigger_reason") else ""
         out.append(("triggered", f"{text.utc(r['triggered_at'])} {how}{who}{why}"))

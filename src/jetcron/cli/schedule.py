@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from jetcron.cli.backfill import backfill
 from jetcron.cli.common import (
     ActorOpt,
     JsonOpt,
@@ -390,3 +391,6 @@ def _coming_fire(server: str, name: str, when: str) -> datetime:
 
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
     return coming_fire(row, when, datetime.now(UTC))
+
+
+app.command("backfill")(backfill)

@@ -54,6 +54,17 @@ class TriggerSchedule(Command, frozen=True, kw_only=True, tag="trigger"):
     """Run now, once, also while paused; does not resume the schedule."""
 
 
+class BackfillFire(Command, frozen=True, kw_only=True, tag="backfill"):
+    """Run the past fire at `fire_time` now, as a backfill of that slot (`schedule backfill`).
+
+    `rerun` counts the backfills of the slot before this one: the run id derives from
+    (schedule, slot, rerun), so the same backfill sent twice is one run and a rerun a new one.
+    """
+
+    fire_time: datetime
+    rerun: int = 0
+
+
 class CompleteSchedule(Command, frozen=True, kw_only=True, tag="complete"):
     """Sent by the ticker when a schedule has no fires left (an @at fired, end passed)."""
 
@@ -102,6 +113,7 @@ AnyCommand = (
     | ResumeSchedule
     | DeleteSchedule
     | TriggerSchedule
+    | BackfillFire
     | CompleteSchedule
     | CancelRun
     | SkipFire

@@ -137,6 +137,13 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     conditions: Conditions | None = None
     manual: bool = False
     """Forced by an operator (`jetcron schedule trigger`), not by the clock."""
+    backfill_of: str = ""
+    """A backfill (`jetcron schedule backfill`): the slot it runs (ids.slot_id), else ""."""
+
+    @property
+    def forced(self) -> bool:
+        """Sent by an operator (manual or backfill), not by the clock's ticker."""
+        return self.manual or bool(self.backfill_of)
 
 
 class FireMissed(FireEvent, frozen=True, kw_only=True, tag="fire.missed"):

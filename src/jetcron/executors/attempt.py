@@ -277,7 +277,7 @@ def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> st
                 status = "deleted"
     if status == "deleted" or (status is None and others):
         return "schedule deleted"
-    if status == "paused" and not trigger.manual:
+    if status == "paused" and not trigger.forced:
         return "schedule paused before the run started"
     return None
 

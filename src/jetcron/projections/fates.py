@@ -99,6 +99,10 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     buffered_at: datetime | None = None
     """Triggered after waiting behind another run (overlap buffer_one): since when."""
     evidence: list[Evidence] = []
+    backfill_of: str = ""
+    """The run shown is a backfill of this slot (`jetcron schedule backfill`)."""
+    backfills: int = 0
+    """How many backfills of this fire the ledger holds."""
 
 
 def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
@@ -220,7 +224,7 @@ def fates(
     fire the views still hold once they keep only the last N of this schedule; an earlier
     fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
     """
-    recorded = sorted(entries, key=lambda e: (e.fire_time, e.seq))
+    recorded, backfills = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
     by_time = {e.fire_time: e for e in recorded}
     late = [
         e
@@ -228,6 +232,8 @@ def fates(
         if e.outcome == "triggered" and e.recorded_at - e.fire_time > MISSED_AFTER
     ]
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
+    for fire in out:
+        fire.backfills = backfills.get(fire.fire_time, 0)
     out += [
         Fire(fire_time=t, fate="forgotten")
         if kept_from is not None and t < kept_from
@@ -235,6 +241,23 @@ def fates(
         for t in set(fire_times) - by_time.keys()
     ]
     return sorted(out, key=lambda f: f.fire_time)
+
+
+def _per_slot(
+    recorded: list[LedgerEntry],
+) -> tuple[list[LedgerEntry], dict[datetime, int]]:
+    """The entries with a fire's latest backfill standing for the fire (one row per fire
+    time), and how many backfills each backfilled fire has."""
+    if not any(e.backfill_of for e in recorded):
+        return recorded, {}
+    latest: dict[datetime, LedgerEntry] = {}
+    counts: dict[datetime, int] = {}
+    for e in recorded:
+        if e.backfill_of:
+            latest[e.fire_time] = e  # why: sorted by seq within a fire time: the last wins
+            counts[e.fire_time] = counts.get(e.fire_time, 0) + 1
+    kept = [e for e in recorded if e.fire_time not in latest or latest[e.fire_time] is e]
+    return kept, counts
 
 
 def _recorded(
@@ -258,6 +281,7 @@ def _recorded(
         late_s=(e.recorded_at - e.fire_time).total_seconds(),
         catchup=p.window.catchup if p is not None and p.window is not None else "",
         buffered_at=e.buffered_at,
+        backfill_of=e.backfill_of,
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
     if e.result_seq and e.result_at is not None:

@@ -70,6 +70,8 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     result_actor: str = ""
     first_seq: int = 0
     """Sequence of the entry's first event (a buffered fire keeps it when it is triggered)."""
+    backfill_of: str = ""
+    """A backfill run's entry (its own fire id): the slot it ran; fates.fates folds it in."""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):
@@ -173,6 +175,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
     entry = _record(view, event, stored, "triggered")
     if entry is not None:
         entry.run_id = event.run_id
+        entry.backfill_of = event.backfill_of
         entry.status, entry.attempt = "triggered", 1
 
 

@@ -87,6 +87,8 @@ class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     reason: str = ""
     """Why it was skipped, deferred, cancelled or lost."""
     manual: bool = False
+    backfill_of: str = ""
+    """A backfill run: the slot it ran (`jetcron schedule backfill`)."""
     triggered_by: str = ""
     """Who triggered it: the operator of a manual run, jetcron's ticker otherwise."""
     trigger_reason: str = ""
@@ -246,6 +248,7 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     row.trigger_reason = env.reason
     row.target = event.target
     row.manual = event.manual
+    row.backfill_of = event.backfill_of
 
 
 def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:

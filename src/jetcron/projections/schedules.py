@@ -325,7 +325,7 @@ def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent)
     row.last_run_id = event.run_id
     row.last_run_at = stored.envelope.at
     row.last_status = "triggered"
-    if not event.manual:
+    if not event.forced:
         _saw_fire(row, event.fire_time)
 
 

@@ -198,7 +198,13 @@ def _late(fire: Fire) -> str:
 def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     trig = _ev(fire, "run.triggered")
     at = f" at {z(trig.at)}" if trig is not None else ""
-    out = [Sentence(text=f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}", evidence=trig)]
+    if fire.backfill_of:
+        # why: a backfill runs long after its fire time on purpose: no lateness to report
+        by = f" by {trig.actor}" if trig is not None else ""
+        text = f"Backfilled{by} as run {fire.run_id[:8]}{at}"
+    else:
+        text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
+    out = [Sentence(text=text, evidence=trig)]
     if fire.buffered_at is not None:
         text = f"Buffered at {z(fire.buffered_at)} behind run {fire.blocking_run_id[:8]}"
         out.insert(0, Sentence(text=text))

@@ -11,6 +11,7 @@ import msgspec
 from jetcron import ids
 from jetcron.domain.commands import (
     AnyCommand,
+    BackfillFire,
     CancelRun,
     CompleteSchedule,
     CreateCalendar,
@@ -86,6 +87,8 @@ def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
             return [ScheduleDeleted(schedule_id=s.schedule_id, name=s.name, version=s.version + 1)]
         case TriggerSchedule():
             return [_manual_trigger(_existing(state, command.name), command)]
+        case BackfillFire():
+            return [_backfill(_existing(state, command.name), command)]
         case CompleteSchedule():
             return _complete(state, command)
         case SkipFire():
@@ -322,14 +325,38 @@ def _z(when: datetime) -> str:
 
 
 def _manual_trigger(state: ScheduleState, command: TriggerSchedule) -> RunTriggered:
+    fire = f"{state.schedule_id}:manual:{command.command_id}"
+    return _forced_run(state, fire, command.at, manual=True)
+
+
+def _backfill(state: ScheduleState, command: BackfillFire) -> RunTriggered:
+    """A run of the past slot at `fire_time`; which slots to run is the CLI's plan (fires view)."""
+    if command.fire_time > command.at:
+        raise CommandRejected(
+            f"{_z(command.fire_time)} has not come yet; only a past fire is backfilled"
+        )
+    if command.rerun < 0:
+        raise CommandRejected(f"rerun must be 0 or more, not {command.rerun}")
+    slot = ids.slot_id(state.schedule_id, command.fire_time)
+    fire = ids.backfill_fire_id(slot, command.rerun)
+    return _forced_run(state, fire, command.fire_time, backfill_of=slot)
+
+
+def _forced_run(
+    state: ScheduleState,
+    fire: str,
+    fire_time: datetime,
+    *,
+    manual: bool = False,
+    backfill_of: str = "",
+) -> RunTriggered:
     assert state.definition is not None
     d = state.definition
-    fire = f"{state.schedule_id}:manual:{command.command_id}"
     return RunTriggered(
         schedule_id=state.schedule_id,
         name=state.name,
         fire_id=fire,
-        fire_time=command.at,
+        fire_time=fire_time,
         run_id=ids.run_id_for(fire),
         version=state.version,
         target=d.target,
@@ -337,5 +364,6 @@ def _manual_trigger(state: ScheduleState, command: TriggerSchedule) -> RunTrigge
         timeout_s=d.timeout_s,
         retry=d.retry,
         conditions=d.conditions,
-        manual=True,
+        manual=manual,
+        backfill_of=backfill_of,
     )

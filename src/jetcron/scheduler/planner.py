@@ -483,7 +483,8 @@ class TickerState:
 
 def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[str, str]) -> None:
     if isinstance(event, RunTriggered):
-        if not event.manual:
+        # why: a backfill runs a past slot: no fire of the clock, no count toward max_runs
+        if not event.forced:
             entry.last_fire = _later(entry.last_fire, event.fire_time)
             entry.runs += 1
             if entry.buffered == event.fire_time:

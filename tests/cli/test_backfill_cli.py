@@ -1,0 +1,160 @@
+"""`jetcron schedule backfill`: the plan (pure), and against a live service and executor: a
+range of three fires, one of which succeeded, gets two backfill runs linked to their fires;
+the same backfill again runs none; --dry-run sends nothing; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_views_cli import Live
+
+from jetcron.cli.backfill import plan, range_of
+from jetcron.errors import InvalidInput
+from jetcron.projections.fates import fates
+from jetcron.projections.ledger import LedgerEntry
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def row(fate: str, status: str = "", reason: str = "", backfills: int = 0) -> dict[str, Any]:
+    return {"utc": "x", "fate": fate, "status": status, "reason": reason, "backfills": backfills}
+
+
+def test_the_plan_runs_what_did_not_succeed_and_leaves_what_was_meant() -> None:
+    rows = [
+        row("missed"),
+        row("unrecorded"),
+        row("lost", "lost"),
+        row("triggered", "failed", backfills=1),
+        row("skipped", reason="previous run still running"),
+        row("triggered", "succeeded"),
+        row("triggered", "running"),
+        row("skipped", reason="skipped by alice: holiday"),
+        row("skipped", reason="excluded by maint (window 0 2 * * sun for 4h)"),
+        row("paused"),
+        row("not_created"),
+        row("forgotten"),
+    ]
+    todo, left = plan(rows, rerun=False)
+    assert [r["fate"] for r in todo] == ["missed", "unrecorded", "lost", "triggered", "skipped"]
+    assert [r["rerun"] for r in todo] == [0, 0, 0, 1, 0]
+    assert [r["why"] for r in left][:3] == [
+        "succeeded (--rerun runs it again)",
+        "its run is running",
+        "skipped by alice: holiday",
+    ]
+    todo, left = plan(rows, rerun=True)
+    assert len(todo) == 6 and todo[-1]["status"] == "succeeded"
+
+
+def test_bad_ranges_are_refused() -> None:
+    now = T0
+    with pytest.raises(InvalidInput, match="is after --to"):
+        range_of("2026-03-01T11:00", "2026-03-01T10:00", now)
+    with pytest.raises(InvalidInput, match="in the future"):
+        range_of("2026-03-01T11:00", "2026-03-01T13:00", now)
+    assert range_of("2026-03-01T11:00", "2026-03-01T11:00", now)[0] == T0 - timedelta(hours=1)
+
+
+def entry(fire_id: str, seq: int, status: str, backfill_of: str = "") -> LedgerEntry:
+    return LedgerEntry(
+        fire_id=fire_id, schedule="s", schedule_id="sid", fire_time=T0, outcome="triggered",
+        recorded_at=T0 + timedelta(seconds=seq), run_id=f"run-{seq}", status=status, seq=seq,
+        backfill_of=backfill_of,
+    )  # fmt: skip
+
+
+def test_a_backfill_stands_for_its_fire_in_the_fates() -> None:
+    entries = [
+        entry("sid:v1:t", 1, "failed"),
+        entry("sid:t:backfill", 5, "failed", "sid:t"),
+        entry("sid:t:backfill:1", 9, "succeeded", "sid:t"),
+    ]
+    [fire] = fates([T0], entries, [], now=T0 + timedelta(hours=1))
+    assert (fire.run_id, fire.status, fire.backfill_of, fire.backfills) == (
+        "run-9",
+        "succeeded",
+        "sid:t",
+        2,
+    )
+    [plain] = fates([T0], entries[:1], [], now=T0 + timedelta(hours=1))
+    assert (plain.run_id, plain.backfill_of, plain.backfills) == ("run-1", "", 0)
+
+
+@pytest.fixture
+def live(nats_url: str, tmp_path: Path) -> Any:
+    with Live(nats_url, tmp_path / "journal") as running:
+        yield running
+
+
+def test_backfill_runs_each_missing_fire_once(live: Live, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    # why: fires fail until `go` exists; then one succeeds and the schedule is paused
+    live.ok("schedule", "add", "tick", "@every 1s", "--", "test", "-f", str(go))
+    live.until(lambda: sum(r["status"] == "failed" for r in live.runs("tick")) >= 2)
+    go.touch()
+    live.until(lambda: live.runs("tick")[0]["status"] == "succeeded")
+    live.ok("schedule", "pause", "tick")
+    rows = json.loads(live.ok("fires", "tick", "--json", "--since", "2000-01-01").stdout)
+    done = [r for r in rows if r["fate"] == "triggered" and r["status"] in ("failed", "succeeded")]
+    three = done[-3:]
+    assert [r["status"] for r in three][-1] == "succeeded", rows
+    assert all(r["status"] == "failed" for r in three[:2]), rows
+    span = ("--from", three[0]["utc"], "--to", three[-1]["utc"])
+
+    dry = live.ok("schedule", "backfill", "tick", *span, "--dry-run")
+    assert "2 fires would be backfilled, 1 left alone; nothing sent" in dry.stdout
+    planned = json.loads(
+        live.ok("schedule", "backfill", "tick", *span, "--dry-run", "--json").stdout
+    )
+    assert [r["utc"] for r in planned["backfill"]] == [r["utc"] for r in three[:2]]
+    before = len(live.runs("tick"))
+
+    sent = live.ok("--actor", "carol", "schedule", "backfill", "tick", *span, "--reason", "outage")
+    assert "done: 2 backfill runs, 2 succeeded" in sent.stdout, sent.stdout
+    runs = live.runs("tick")
+    assert len(runs) == before + 2
+    backfills = [r for r in runs if r.get("backfill_of")]
+    assert sorted(r["fire_time"] for r in backfills) == sorted(r["utc"] for r in three[:2])
+    assert all(r["status"] == "succeeded" for r in backfills)
+    assert len({r["backfill_of"] for r in backfills}) == 2
+    listed = live.ok("runs", "list", "--schedule", "tick").stdout
+    assert listed.count("backfill by carol: outage") == 2, listed
+
+    after = {
+        r["utc"]: r
+        for r in json.loads(live.ok("fires", "tick", "--json", "--since", "2000-01-01").stdout)
+    }
+    for fire in three[:2]:
+        assert after[fire["utc"]]["status"] == "succeeded"
+        assert after[fire["utc"]]["backfill_of"], after[fire["utc"]]
+    assert "backfill" in live.ok("fires", "tick", "--since", "2000-01-01").stdout
+    assert "Backfilled by carol" in live.ok("why", "tick", three[0]["utc"]).stdout
+
+    again = live.ok("schedule", "backfill", "tick", *span)
+    assert "nothing to backfill" in again.stdout
+    time.sleep(0.3)
+    assert len(live.runs("tick")) == before + 2
+
+
+def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
+    live.ok("schedule", "add", "daily", "@daily", "--", "true")
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    cases = {
+        ("nope", "--from", "2026-01-01", "--to", "2026-01-02"): "nope",
+        ("daily", "--from", "2026-01-02", "--to", "2026-01-01"): "is after --to",
+        ("daily", "--from", "2026-01-01", "--to", future): "in the future",
+        ("daily", "--from", "yesterday", "--to", "2026-01-01"): "yesterday",
+        ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-parallel", "0"): "0",
+    }
+    for args, problem in cases.items():
+        result = live.cli("schedule", "backfill", *args)
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and problem in lines[0], result.stderr
+    assert live.runs("daily") == []
