@@ -135,6 +135,8 @@ def test_backfill_runs_each_missing_fire_once(live: Live, tmp_path: Path) -> Non
         assert after[fire["utc"]]["backfill_of"], after[fire["utc"]]
     assert "backfill" in live.ok("fires", "tick", "--since", "2000-01-01").stdout
     assert "Backfilled by carol" in live.ok("why", "tick", three[0]["utc"]).stdout
+    audit = json.loads(live.ok("audit", "tick", "--json").stdout)
+    assert sum(e["actor"] == "carol" for e in audit) == 2, audit
 
     again = live.ok("schedule", "backfill", "tick", *span)
     assert "nothing to backfill" in again.stdout
