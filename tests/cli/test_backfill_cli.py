@@ -122,6 +122,7 @@ def test_backfill_runs_each_missing_fire_once(live: Live, tmp_path: Path) -> Non
     backfills = [r for r in runs if r.get("backfill_of")]
     assert sorted(r["fire_time"] for r in backfills) == sorted(r["utc"] for r in three[:2])
     assert all(r["status"] == "succeeded" for r in backfills)
+    assert all(r.get("lateness_s") is None for r in backfills), backfills  # late on purpose
     assert len({r["backfill_of"] for r in backfills}) == 2
     listed = live.ok("runs", "list", "--schedule", "tick").stdout
     assert listed.count("backfill by carol: outage") == 2, listed

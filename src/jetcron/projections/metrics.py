@@ -86,6 +86,9 @@ class Metrics:
                 if isinstance(event, RunSucceeded):
                     self.duration.labels(event.name).observe(event.duration_s)
             elif isinstance(event, RunStarted) and event.attempt == 1:
+                run = views.runs.rows.get(event.run_id)
+                if run is not None and run.backfill_of:
+                    continue  # why: a backfill is late on purpose (runs.py leaves it out too)
                 late = (stored.envelope.at - event.fire_time).total_seconds()
                 self.lateness.labels(event.name).observe(max(0.0, late))
             elif isinstance(event, NotifyDelivered | NotifyFailed):

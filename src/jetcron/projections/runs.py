@@ -249,6 +249,8 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     row.target = event.target
     row.manual = event.manual
     row.backfill_of = event.backfill_of
+    if event.backfill_of:
+        row.lateness_s = None  # why: its start may have been folded first
 
 
 def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
@@ -263,7 +265,8 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
     if row.started_at is None:
         # why: a start that arrives after its result (redelivery) still tells us when it began.
         row.started_at = at = stored.envelope.at
-        row.lateness_s = (at - row.fire_time).total_seconds()
+        # why: a backfill starts long after its fire time on purpose; no lateness to count
+        row.lateness_s = None if row.backfill_of else (at - row.fire_time).total_seconds()
     if not row.executor:
         row.executor = event.executor
     if not is_behind(row.status, row.attempt, event.attempt, PHASE_STARTED):
