@@ -141,6 +141,7 @@ def test_backfill_runs_each_missing_fire_once(live: Live, tmp_path: Path) -> Non
 
     again = live.ok("schedule", "backfill", "tick", *span)
     assert "nothing to backfill" in again.stdout
+    assert json.loads(live.ok("schedule", "backfill", "tick", *span, "--json").stdout) == []
     time.sleep(0.3)
     assert len(live.runs("tick")) == before + 2
 

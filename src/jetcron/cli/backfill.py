@@ -10,6 +10,7 @@ the schedule existed, and forgotten ones (their fate is gone from the views).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,18 +128,24 @@ def backfill(
         _show_plan(name, todo, left, as_json)
         return
     if not todo:
-        echo(f"nothing to backfill for {name}: {len(left)} fires in range, none to run")
+        if as_json:
+            print_json([])
+        echo(
+            f"nothing to backfill for {name}: {len(left)} fires in range, none to run", err=as_json
+        )
         return
-    echo(
-        f"backfilling {len(todo)} fires of {name}, at most {max_parallel} at a time (Ctrl-C stops)"
-    )
+
+    def say(line: str) -> None:
+        echo(line, err=as_json)  # why: with --json, stdout holds the JSON only
+
+    say(f"backfilling {len(todo)} fires of {name}, at most {max_parallel} at a time (Ctrl-C stops)")
     sent: dict[str, str] = {}
     ended: dict[str, str] = {}
     try:
         run(
             with_nats(
                 server,
-                lambda nc: _send_all(nc, name, todo, max_parallel, actor, reason, sent, ended),
+                lambda nc: _send_all(nc, name, todo, max_parallel, actor, reason, sent, ended, say),
             )
         )
     except KeyboardInterrupt:
@@ -150,10 +157,9 @@ def backfill(
         )
         raise typer.Exit(130) from None
     if as_json:
-        print_json([{"run_id": r, "status": ended.get(r, "")} for r in sent])
-        return
+        print_json([{"fire": f, "run_id": r, "status": ended.get(r, "")} for r, f in sent.items()])
     ok = sum(1 for s in ended.values() if s == "succeeded")
-    echo(f"done: {len(sent)} backfill runs, {ok} succeeded, {len(sent) - ok} did not")
+    say(f"done: {len(sent)} backfill runs, {ok} succeeded, {len(sent) - ok} did not")
     if ok < len(sent):
         raise typer.Exit(1)
 
@@ -212,6 +218,7 @@ async def _send_all(
     reason: str,
     sent: dict[str, str],
     ended: dict[str, str],
+    say: Callable[[str], None],
 ) -> None:
     """Send one backfill per fire, at most `most` in flight; then wait for the last ones.
 
@@ -227,19 +234,21 @@ async def _send_all(
     for fire in todo:
         while len(sent) - len(ended) >= most:
             await asyncio.sleep(POLL_S)
-            await _settle(nc, sent, ended)
+            await _settle(nc, sent, ended, say)
         meta = command_meta(name, actor, reason)
         command = BackfillFire(**meta, fire_time=parse_iso(fire["utc"]), rerun=fire["rerun"])
         reply = await send_command(nc, command)
         run_id = str(reply.events[0].envelope.event.run_id)  # type: ignore[union-attr]
         sent[run_id] = fire["utc"]
-        echo(f"{text.utc(fire['utc'])}: sent run {text.short_id(run_id)}")
+        say(f"{text.utc(fire['utc'])}: sent run {text.short_id(run_id)}")
     while len(ended) < len(sent):
         await asyncio.sleep(POLL_S)
-        await _settle(nc, sent, ended)
+        await _settle(nc, sent, ended, say)
 
 
-async def _settle(nc: Any, sent: dict[str, str], ended: dict[str, str]) -> None:
+async def _settle(
+    nc: Any, sent: dict[str, str], ended: dict[str, str], say: Callable[[str], None]
+) -> None:
     """Record the runs that ended since the last look (and print a line for each)."""
     from jetcron.client import query
     from jetcron.projections.runs import FINAL_STATUSES
@@ -253,4 +262,4 @@ async def _settle(nc: Any, sent: dict[str, str], ended: dict[str, str]) -> None:
             continue  # why: the runs view has not folded the trigger yet
         if row["status"] in FINAL_STATUSES:
             ended[run_id] = row["status"]
-            echo(f"{text.utc(utc)}: run {text.short_id(run_id)} {row['status']}")
+            say(f"{text.utc(utc)}: run {text.short_id(run_id)} {row['status']}")
