@@ -39,6 +39,18 @@ def test_preview_json_has_utc_and_local() -> None:
     assert (
         rows[1]["utc"] == "2026-03-29T01:00:00Z" and rows[1]["local"] == "2026-03-29T03:00:00+02:00"
     )
+    assert rows[1]["dst"] == [
+        "02:30 does not exist on 2026-03-29 in Europe/Berlin; per the gap rule it fires at 03:00 CEST"
+    ]
+
+
+def test_preview_table_notes_what_dst_does() -> None:
+    result = runner.invoke(
+        app, ["preview", "30 2 * * *", "--tz", "Europe/Berlin", "--after", "2026-10-24", "-n", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "02:30 occurs twice on 2026-10-25 in Europe/Berlin" in result.stdout
+    assert "first pass only (CEST)" in result.stdout
 
 
 def test_preview_table() -> None:

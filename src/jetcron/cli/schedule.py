@@ -316,11 +316,12 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         ),
     )
     print_fires(
-        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC")), row), "next fires"
+        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row),
+        "next fires",
     )
 
 
-def _marked(rows: list[dict[str, str]], row: dict[str, Any]) -> list[dict[str, str]]:
+def _marked(rows: list[dict[str, Any]], row: dict[str, Any]) -> list[dict[str, Any]]:
     """Fire rows with `skipped` (who and why) on the fires an operator skipped."""
     skips: dict[str, str] = row.get("skips", {})
     return [{**r, "skipped": skips[r["utc"]]} if r["utc"] in skips else r for r in rows]
@@ -339,7 +340,12 @@ def next_(
         with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
     )
     rows = _marked(
-        fires_rows(row.get("next_fires", [])[:n], row["definition"].get("tz", "UTC")), row
+        fires_rows(
+            row.get("next_fires", [])[:n],
+            row["definition"].get("tz", "UTC"),
+            row["definition"]["spec"],
+        ),
+        row,
     )
     if as_json:
         print_json(rows)

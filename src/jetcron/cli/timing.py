@@ -25,28 +25,49 @@ from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
 
-def fires_rows(fires: list[Any], tz: str) -> list[dict[str, str]]:
-    """[{utc, local}] for fire times (datetimes or ISO strings)."""
+def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[str, Any]]:
+    """[{utc, local, tz}] for fire times (datetimes or ISO strings); with `spec`, also `dst`:
+    what DST did to each fire, in the words of `why` (and of the console)."""
     zone = pytz.timezone(tz)
-    out = []
+    window = None
+    if spec is not None:
+        from jetcron.projections.fates import Window
+
+        window = Window(spec=spec, tz=tz)
+    out: list[dict[str, Any]] = []
     for f in fires:
         dt = f if isinstance(f, datetime) else parse_iso(str(f))
         local = dt.astimezone(zone)
-        out.append({"utc": iso_z(dt), "local": local.replace(microsecond=0).isoformat(), "tz": tz})
+        row: dict[str, Any] = {
+            "utc": iso_z(dt),
+            "local": local.replace(microsecond=0).isoformat(),
+            "tz": tz,
+        }
+        if window is not None:
+            from jetcron.projections.why import dst_notes
+
+            if notes := dst_notes(dt, window):
+                row["dst"] = notes
+        out.append(row)
     return out
 
 
-def print_fires(rows: list[dict[str, str]], title: str | None) -> None:
+def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
     """A table of fire times, with the local weekday (so 5L or 2#2 can be checked at a glance)."""
-    noted = any("skipped" in r for r in rows)  # why: `schedule next` marks skipped fires
+    # why: `schedule next` marks skipped fires; DST moves or repeats some wall times
+    noted = any("skipped" in r or r.get("dst") for r in rows)
     table(
         title,
         ["#", "UTC", "local", "day"] + (["note"] if noted else []),
         (
-            [i, r["utc"], r["local"], _weekday(r["local"])] + ([r.get("skipped", "")] * noted)
+            [i, r["utc"], r["local"], _weekday(r["local"])] + ([_note(r)] * noted)
             for i, r in enumerate(rows, 1)
         ),
     )
+
+
+def _note(row: dict[str, Any]) -> str:
+    return "; ".join([*([row["skipped"]] if "skipped" in row else []), *row.get("dst", [])])
 
 
 def _weekday(local: str) -> str:
@@ -101,7 +122,7 @@ def preview(
         fires = _fires_left(server, spec, zone, start, n, exclude or [], only_within or [])
     else:
         fires = next_fires(spec, zone, start, n)
-    rows = fires_rows(fires, zone)
+    rows = fires_rows(fires, zone, spec)
     if as_json:
         print_json(rows)
     elif not rows:
