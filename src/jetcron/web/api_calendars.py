@@ -55,11 +55,15 @@ async def _one(gw: Gateway, name: str) -> dict[str, Any]:
     try:
         row: dict[str, Any] = await gw.ask("calendar", {"name": name})
     except InvalidInput as err:
-        known = {r["name"] for r in await gw.ask("calendars")}
-        if name not in known:
+        if not await _exists(gw, name):
             raise Problem(404, str(err)) from None
         raise
     return row
+
+
+async def _exists(gw: Gateway, name: str) -> bool:
+    # why: the `calendar` query answers a missing name as bad input (400), not as not found
+    return name in {r["name"] for r in await gw.ask("calendars")}
 
 
 @router.get("/calendars", summary="Calendars with what they cover and who uses them")
@@ -88,8 +92,7 @@ async def create_calendar(request: Request, gw: Gw, user: Writer) -> Response:
             CreateCalendar(**meta(name, user, header_reason(request)), definition=definition)
         )
     except CommandRejected as err:
-        known = {r["name"] for r in await gw.ask("calendars")}
-        raise Problem(409 if name in known else 422, str(err)) from None
+        raise Problem(409 if await _exists(gw, name) else 422, str(err)) from None
     return json(await _one(gw, name), 201, {"Location": f"/api/v1/calendars/{name}"})
 
 
