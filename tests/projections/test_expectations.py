@@ -152,3 +152,24 @@ def test_changing_or_dropping_an_expectation_clears_its_miss() -> None:
     views = state.replay(h.events)
     assert views.schedules.rows["job"].expectations == {}
     assert expectations.check(views, T0 + 5 * H) == []
+
+
+def test_done_by_owes_nothing_on_a_day_a_calendar_takes_the_fire_away() -> None:
+    from datetime import date
+
+    from jetcron.domain.calendar import CalendarDefinition
+    from jetcron.domain.events import CalendarCreated
+
+    h = History(start=datetime(2024, 7, 1, 12, tzinfo=UTC))
+    holidays = CalendarDefinition(tz="Europe/Berlin", dates=[date(2024, 7, 2)])
+    h.add(CalendarCreated(name="holidays", version=1, definition=holidays))
+    h.create(
+        "nightly", "0 2 * * *", tz="Europe/Berlin", expect_done_by="06:00", exclude=["holidays"]
+    )
+    h.tick(datetime(2024, 7, 2, 0, tzinfo=UTC) - h.now)
+    h.skipped("nightly", datetime(2024, 7, 2, 0, tzinfo=UTC), reason="excluded by holidays")
+    views = state.replay(h.events)
+    assert expectations.check(views, datetime(2024, 7, 2, 4, 1, tzinfo=UTC)) == []
+    # the next (working) day is owed its run again
+    [v] = expectations.check(views, datetime(2024, 7, 3, 4, 1, tzinfo=UTC))
+    assert isinstance(v, ExpectationMissed) and v.after == datetime(2024, 7, 3, 0, tzinfo=UTC)

@@ -2,21 +2,23 @@
 
 `expect_success_within D`: some run succeeded in the last D (counted from the last success, or
 from when the expectation was set). `expect_done_by HH:MM`: the day's last fire before HH:MM
-(wall time in the schedule's zone) has a run that succeeded by then. A miss names its cause as
+(wall time in the schedule's zone) has a run that succeeded by then; a day whose fires its
+calendars all take away (a holiday, a maintenance window) owes nothing. A miss names its cause as
 the fire ledger tells it (reusing `fates`); it is reported once per deadline and stays until a
 run succeeds (`expectation.met`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, time, timedelta
 
 import pytz
 
+from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.events import ExpectationMet, ExpectationMissed
-from jetcron.domain.spec import fires_within, wall_to_utc
-from jetcron.projections import fates, queries
+from jetcron.domain.spec import wall_to_utc
+from jetcron.projections import calendars, fates, queries
 from jetcron.projections.queries import iso
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
@@ -39,12 +41,13 @@ _US = timedelta(microseconds=1)
 def check(views: Views, now: datetime) -> list[Verdict]:
     """Every expectation.missed and expectation.met the log is owed at `now`."""
     out: list[Verdict] = []
+    cals = calendars.definitions(views.calendars)
     # why: a scan of every schedule each second would cost the leader dearly at 1M schedules
     for name in sorted(views.schedules.expecting):
         row = views.schedules.rows[name]
         out += met(row)
         if row.state != "completed":  # why: a finished schedule owes no more runs
-            out += missed(views, row, now)
+            out += missed(views, row, now, cals)
     return out
 
 
@@ -67,9 +70,14 @@ def met(row: ScheduleRow) -> Iterator[ExpectationMet]:
             )
 
 
-def missed(views: Views, row: ScheduleRow, now: datetime) -> Iterator[ExpectationMissed]:
+def missed(
+    views: Views,
+    row: ScheduleRow,
+    now: datetime,
+    cals: Mapping[str, CalendarDefinition] | None = None,
+) -> Iterator[ExpectationMissed]:
     """expectation.missed for each expectation whose deadline passed without a success."""
-    for kind, due in _deadlines(row, now):
+    for kind, due in _deadlines(row, now, cals or {}):
         if kind in row.expectations or due is None:
             continue
         deadline, after = due
@@ -90,7 +98,7 @@ def missed(views: Views, row: ScheduleRow, now: datetime) -> Iterator[Expectatio
 
 
 def _deadlines(
-    row: ScheduleRow, now: datetime
+    row: ScheduleRow, now: datetime, cals: Mapping[str, CalendarDefinition]
 ) -> Iterable[tuple[str, tuple[datetime, datetime] | None]]:
     """(kind, (deadline, a success must come after)) for each expectation set on the row."""
     d = row.definition
@@ -100,12 +108,18 @@ def _deadlines(
         after = last if last is not None and last > since else since
         yield "success_within", (after + timedelta(seconds=d.expect_success_within_s), after)
     if d.expect_done_by is not None:
-        yield "done_by", done_by(row, now, since)
+        yield "done_by", done_by(row, now, since, cals)
 
 
-def done_by(row: ScheduleRow, now: datetime, since: datetime) -> tuple[datetime, datetime] | None:
+def done_by(
+    row: ScheduleRow,
+    now: datetime,
+    since: datetime,
+    cals: Mapping[str, CalendarDefinition] | None = None,
+) -> tuple[datetime, datetime] | None:
     """The latest HH:MM deadline by `now` and the fire it is about; None when there is none
-    (no fire in the day before it, or the deadline is before the expectation was set)."""
+    (no fire in the day before it that its calendars let run, or the deadline is before the
+    expectation was set): a holiday or a maintenance window owes no run."""
     d = row.definition
     assert d.expect_done_by is not None
     hours, minutes = map(int, d.expect_done_by.split(":"))
@@ -117,14 +131,16 @@ def done_by(row: ScheduleRow, now: datetime, since: datetime) -> tuple[datetime,
         )
     if deadline <= since:
         return None
-    fire = last_fire(row, deadline - timedelta(days=1), deadline)
+    fire = last_fire(row, deadline - timedelta(days=1), deadline, cals or {})
     return None if fire is None else (deadline, fire)
 
 
-def last_fire(row: ScheduleRow, lo: datetime, hi: datetime) -> datetime | None:
-    """The latest nominal fire in (lo, hi]."""
+def last_fire(
+    row: ScheduleRow, lo: datetime, hi: datetime, cals: Mapping[str, CalendarDefinition]
+) -> datetime | None:
+    """The latest nominal fire in (lo, hi] that the schedule's calendars leave to run."""
     while True:
-        times = fires_within(row.definition, lo, until=hi, limit=_SEARCH_CAP)
+        times = fires_left(row.definition, cals, lo, until=hi, limit=_SEARCH_CAP)
         if len(times) < _SEARCH_CAP:
             return times[-1] if times else None
         lo = hi - (hi - lo) / 2  # why: fires come oldest first; halve until the newest fit
