@@ -9,6 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def iso_z(when: datetime) -> str:
+    """A UTC instant as ISO-8601 with a trailing Z: the one way jetcron writes a time in
+    events, answers and texts (fractions of a second kept when there are some)."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class Clock(Protocol):
     """What time-dependent code gets instead of datetime.now() and asyncio.sleep()."""
 

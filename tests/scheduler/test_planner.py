@@ -31,7 +31,8 @@ IN_FLIGHT = {"r0": T + timedelta(hours=1)}
 """One run still going (its deadline far ahead)."""
 BUSY = "overlap: previous run still in flight"
 DOWN = "scheduler down: "
-LATEST = DOWN + "catch-up policy latest runs only the most recent missed fire"
+COALESCED = "coalesced: several fires were due at once; only the newest ("
+LATEST = DOWN + "catch-up policy latest runs only the most recent due fire"
 
 
 def minutes(n: float) -> datetime:
@@ -164,6 +165,30 @@ CASES = [
         minutes(7),
         [Trigger(T), Skip(minutes(5), BUSY, pending_run_id(entry(), T))],
         id="overlap-skip-between-caught-up-fires",
+    ),
+    # -- several fires due at once (a stall shorter than the grace) ---------------------------
+    pytest.param(
+        entry("@every 10s", floor=T - timedelta(seconds=1), overlap="skip"),
+        T + timedelta(seconds=30),
+        [
+            Skip(T, COALESCED + "2026-03-01T12:00:30Z) runs", None),
+            Skip(T + timedelta(seconds=10), COALESCED + "2026-03-01T12:00:30Z) runs", None),
+            Skip(T + timedelta(seconds=20), COALESCED + "2026-03-01T12:00:30Z) runs", None),
+            Trigger(T + timedelta(seconds=30)),
+        ],
+        id="stall-overlap-skip-runs-only-the-newest",
+    ),
+    pytest.param(
+        entry("@every 10s", floor=T - timedelta(seconds=1), overlap="allow"),
+        T + timedelta(seconds=10),
+        [Trigger(T), Trigger(T + timedelta(seconds=10))],
+        id="stall-overlap-allow-runs-each",
+    ),
+    pytest.param(
+        entry("@every 10s", floor=T - timedelta(seconds=1), overlap="skip", catchup=CatchUp(policy="all")),
+        T + timedelta(seconds=10),
+        [Trigger(T), Skip(T + timedelta(seconds=10), BUSY, pending_run_id(entry(), T))],
+        id="stall-catch-up-all-keeps-the-oldest-first",
     ),
     # -- lost runs ------------------------------------------------------------------------
     pytest.param(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
 
 from jetcron import subjects
+from jetcron.clock import iso_z
 from jetcron.domain.definition import Conditions, RetryPolicy
 from jetcron.domain.events import (
     RunCancelled,
@@ -95,11 +96,6 @@ def run_vars(ref: RunRef, attempt: int) -> dict[str, str]:
         "JETCRON_ATTEMPT": str(attempt),
         "JETCRON_EXECUTOR": ref.executor,
     }
-
-
-def iso_z(when: datetime) -> str:
-    """ISO-8601 UTC with a trailing Z."""
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # -- history -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytz
 
+from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
@@ -31,7 +32,7 @@ def plain(value: Any) -> Any:
 
 def iso(dt: datetime | None) -> str | None:
     """UTC ISO-8601 with a `Z` (None stays None): the one time format of answers and texts."""
-    return None if dt is None else schedules.iso_z(dt)
+    return None if dt is None else iso_z(dt)
 
 
 def _since(params: dict[str, Any], key: str = "since") -> datetime | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
+from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
@@ -301,11 +302,6 @@ def _on_skip_cancelled(view: SchedulesView, event: FireSkipCancelled, stored: St
     if row is not None:
         _touch(row, event, stored)
         row.skips = {k: v for k, v in row.skips.items() if k != iso_z(event.fire_time)}
-
-
-def iso_z(when: datetime) -> str:
-    """The key of a fire time in `skips`: as queries.iso writes it, so next_fires match it."""
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # -- fires and runs -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from jetcron import ids
+from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
 from jetcron.domain.definition import MISSED_AFTER, CatchUp, ScheduleDefinition
 from jetcron.domain.events import (
@@ -259,9 +260,9 @@ def decide_due(
         # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
         decisions += [Skip(f, why, None) for f, why in taken.items()]
         wanted = [f for f in due if f not in taken]
-        decisions += _overlap(entry, _catch_up(entry, wanted, now), running)
+        decisions += _overlap(entry, _coalesce(entry, _catch_up(entry, wanted, now)), running)
     else:
-        decisions += _overlap(entry, _catch_up(entry, due, now), running)
+        decisions += _overlap(entry, _coalesce(entry, _catch_up(entry, due, now)), running)
     triggered = sum(isinstance(d, Trigger) for d in decisions)
     if (
         _finite(entry, now)
@@ -326,6 +327,27 @@ def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger 
     return out + on_time
 
 
+def _coalesce(entry: Entry, fires: list[Trigger | Miss]) -> list[Trigger | Miss | Skip]:
+    """Several fires due at once (a stall shorter than the catch-up grace) that may not run
+    side by side: only the newest starts, the older ones are skipped as coalesced into it.
+
+    why: starting the oldest and skipping the newer as "overlapping" a run that has only just
+    started tells the operator the wrong story and runs the stalest fire; `catchup all` keeps
+    the oldest-first order (it wants every fire, one after another)."""
+    t = entry.timing
+    if t.overlap == "allow" or t.catchup.policy == "all":
+        return list(fires)
+    triggers = [f for f in fires if isinstance(f, Trigger)]
+    if len(triggers) < 2:
+        return list(fires)
+    newest = triggers[-1].fire_time
+    why = f"coalesced: several fires were due at once; only the newest ({iso_z(newest)}) runs"
+    return [
+        Skip(f.fire_time, why, None) if isinstance(f, Trigger) and f.fire_time != newest else f
+        for f in fires
+    ]
+
+
 def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
     if fire < window_start:
         return "scheduler down: fire older than the catch-up window"
@@ -333,16 +355,18 @@ def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
         return "scheduler down: catch-up policy is none"
     if policy == "all":
         return "scheduler down: more missed fires than catch-up max_fires"
-    return "scheduler down: catch-up policy latest runs only the most recent missed fire"
+    return "scheduler down: catch-up policy latest runs only the most recent due fire"
 
 
-def _overlap(entry: Entry, fires: list[Trigger | Miss], running: list[str]) -> list[Decision]:
+def _overlap(
+    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str]
+) -> list[Decision]:
     """Apply the overlap policy to the fires that would start now."""
     policy = entry.timing.overlap
     buffered = entry.buffered is not None
     out: list[Decision] = []
     for f in fires:
-        if isinstance(f, Miss) or not running or policy == "allow":
+        if not isinstance(f, Trigger) or not running or policy == "allow":
             out.append(f)
         elif policy == "cancel_previous":
             out += [Cancel(r) for r in running] + [f]
