@@ -29,11 +29,6 @@ def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[
     """[{utc, local, tz}] for fire times (datetimes or ISO strings); with `spec`, also `dst`:
     what DST did to each fire, in the words of `why` (and of the console)."""
     zone = pytz.timezone(tz)
-    window = None
-    if spec is not None:
-        from jetcron.projections.fates import Window
-
-        window = Window(spec=spec, tz=tz)
     out: list[dict[str, Any]] = []
     for f in fires:
         dt = f if isinstance(f, datetime) else parse_iso(str(f))
@@ -43,10 +38,10 @@ def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[
             "local": local.replace(microsecond=0).isoformat(),
             "tz": tz,
         }
-        if window is not None:
-            from jetcron.projections.why import dst_notes
+        if spec is not None:
+            from jetcron.domain.dst import dst_notes
 
-            if notes := dst_notes(dt, window):
+            if notes := dst_notes(dt, spec, tz):
                 row["dst"] = notes
         out.append(row)
     return out

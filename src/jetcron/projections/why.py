@@ -10,15 +10,21 @@ import msgspec
 import pytz
 
 from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.dst import dst_notes as _dst_notes
+from jetcron.domain.dst import local
 from jetcron.domain.spec import (
     format_duration,
-    is_interval_like,
     next_fire_within,
-    parse_spec,
     previous_fire_within,
     wall_to_utc,
 )
 from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
+
+
+def dst_notes(when: datetime, window: Window) -> list[str]:
+    """What DST did to a fire of this window at `when` (see domain.dst)."""
+    return _dst_notes(when, window.spec, window.tz)
+
 
 IN_FLIGHT = frozenset({"triggered", "running", "retrying"})
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -51,13 +57,6 @@ def z(when: datetime) -> str:
     """UTC as 2026-03-29T01:00Z (seconds shown only when there are some)."""
     u = when.astimezone(UTC)
     return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second or u.microsecond else "%Y-%m-%dT%H:%MZ")
-
-
-def local(when: datetime, tz: str) -> str:
-    """Wall time in the zone with its abbreviation: `03:00 CEST`."""
-    wall = when.astimezone(pytz.timezone(tz))
-    shown = f"{wall:%H:%M:%S}" if wall.second else f"{wall:%H:%M}"
-    return f"{shown} {wall.tzname()}"
 
 
 def headline(when: datetime, tz: str) -> str:
@@ -103,52 +102,6 @@ def _wall(wall: datetime, tz: str) -> Asked:
         )
         return Asked(instant=instant, notes=[note])
     return Asked(instant=instant)
-
-
-def dst_notes(when: datetime, window: Window) -> list[str]:
-    """What DST did to a fire at `when`: a wall time it stands in for, or a repeated hour."""
-    spec = parse_spec(window.spec, window.tz)
-    if spec.kind != "cron":
-        return []
-    zone = pytz.timezone(window.tz)
-    wall = when.astimezone(zone)
-    gap = _gap_walls(when, window.tz, spec.hours, spec.minutes)
-    # why: cronie's rule: a fixed-time wall time lost in a spring-forward gap fires once, when
-    # the gap ends; an interval-like spec just has no fires in the gap (nothing to explain)
-    if gap and not is_interval_like(spec):
-        return [
-            f"{gap} does not exist on {wall.date()} in {window.tz}; "
-            f"per the gap rule it fires at {local(when, window.tz)}"
-        ]
-    try:
-        zone.localize(wall.replace(tzinfo=None), is_dst=None)
-    except pytz.AmbiguousTimeError:
-        # why: in a fold a fixed-time spec fires on the first pass only, an interval-like one
-        # on both (DESIGN.md); say which pass this fire is
-        if is_interval_like(spec):
-            return [f"{wall:%H:%M} occurs twice that night; this is the {wall.tzname()} one"]
-        return [
-            f"{wall:%H:%M} occurs twice on {wall.date()} in {window.tz}; "
-            f"a fixed-time spec fires on the first pass only ({wall.tzname()})"
-        ]
-    return []
-
-
-def _gap_walls(when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[int]) -> str:
-    """The spec's wall time that a spring-forward gap ending at `when` swallowed ('' if none)."""
-    zone = pytz.timezone(tz)
-    before = (when - timedelta(seconds=1)).astimezone(zone)
-    after = when.astimezone(zone)
-    skipped = after.replace(tzinfo=None) - before.replace(tzinfo=None) - timedelta(seconds=1)
-    if skipped <= timedelta(0):
-        return ""
-    start = after.replace(tzinfo=None) - skipped
-    for h in hours:
-        for m in minutes:
-            wall = datetime(start.year, start.month, start.day, h, m)
-            if start <= wall < after.replace(tzinfo=None):
-                return f"{wall:%H:%M}"
-    return ""
 
 
 def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:

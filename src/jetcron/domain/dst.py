@@ -1,0 +1,67 @@
+"""What DST does to a fire time: the words `why`, `preview` and the console use; pure.
+
+Kept apart from the projections so that `jetcron preview` (no server, no history) can say it
+without importing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pytz
+
+from jetcron.domain.spec import is_interval_like, parse_spec
+
+
+def local(when: datetime, tz: str) -> str:
+    """Wall time in the zone with its abbreviation: `03:00 CEST`."""
+    wall = when.astimezone(pytz.timezone(tz))
+    shown = f"{wall:%H:%M:%S}" if wall.second else f"{wall:%H:%M}"
+    return f"{shown} {wall.tzname()}"
+
+
+def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
+    """What DST did to a fire at `when`: a wall time it stands in for, or a repeated hour."""
+    spec = parse_spec(spec_text, tz)
+    if spec.kind != "cron":
+        return []
+    zone = pytz.timezone(tz)
+    wall = when.astimezone(zone)
+    gap = _gap_walls(when, tz, spec.hours, spec.minutes)
+    # why: cronie's rule: a fixed-time wall time lost in a spring-forward gap fires once, when
+    # the gap ends; an interval-like spec just has no fires in the gap (nothing to explain)
+    if gap and not is_interval_like(spec):
+        return [
+            f"{gap} does not exist on {wall.date()} in {tz}; "
+            f"per the gap rule it fires at {local(when, tz)}"
+        ]
+    try:
+        zone.localize(wall.replace(tzinfo=None), is_dst=None)
+    except pytz.AmbiguousTimeError:
+        # why: in a fold a fixed-time spec fires on the first pass only, an interval-like one
+        # on both (DESIGN.md); say which pass this fire is
+        if is_interval_like(spec):
+            return [f"{wall:%H:%M} occurs twice that night; this is the {wall.tzname()} one"]
+        return [
+            f"{wall:%H:%M} occurs twice on {wall.date()} in {tz}; "
+            f"a fixed-time spec fires on the first pass only ({wall.tzname()})"
+        ]
+    return []
+
+
+def _gap_walls(when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[int]) -> str:
+    """The spec's wall time that a spring-forward gap ending at `when` swallowed ('' if none)."""
+    zone = pytz.timezone(tz)
+    before = (when - timedelta(seconds=1)).astimezone(zone)
+    after = when.astimezone(zone)
+    skipped = after.replace(tzinfo=None) - before.replace(tzinfo=None) - timedelta(seconds=1)
+    if skipped <= timedelta(0):
+        return ""
+    start = after.replace(tzinfo=None) - skipped
+    for h in hours:
+        for m in minutes:
+            wall = datetime(start.year, start.month, start.day, h, m)
+            if start <= wall < after.replace(tzinfo=None):
+                return f"{wall:%H:%M}"
+    return ""
