@@ -9,6 +9,7 @@ import msgspec
 
 from jetcron import subjects
 from jetcron.domain.errors import (
+    CalendarNotFound,
     CommandRejected,
     NotificationNotFound,
     ScheduleNotFound,
@@ -35,11 +36,12 @@ async def send_command(
     nc: Client, command: AnyCommand | NotificationCommand, *, timeout: float = 3.0
 ) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected or a
-    ScheduleNotFound / NotificationNotFound."""
+    ScheduleNotFound / NotificationNotFound / CalendarNotFound."""
     # why: imported here, so queries (and `jetcron --help`) do not load the command schemas
     from jetcron.connect import identity_of
     from jetcron.domain.commands import (
         AddNotification,
+        CalendarCommand,
         RemoveNotification,
         SendTestNotification,
         reply_decoder,
@@ -57,6 +59,8 @@ async def send_command(
     if reply.code == "not_found":
         if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
             raise NotificationNotFound(command.name)
+        if isinstance(command, CalendarCommand):
+            raise CalendarNotFound(command.name)
         raise ScheduleNotFound(command.name)
     if reply.code == "stale":
         raise VersionMismatch(reply.error)
@@ -114,9 +118,10 @@ async def query(
     if error is not None:
         code, message = error
         if code == "404":
-            raise ScheduleNotFound(
-                msgspec.json.decode(msg.data).get("name", "?") if msg.data else "?"
-            )
+            found = msgspec.json.decode(msg.data) if msg.data else {}
+            if found.get("kind") == "calendar":
+                raise CalendarNotFound(found.get("name", "?"))
+            raise ScheduleNotFound(found.get("name", "?"))
         if code == "400":
             raise InvalidInput(message)
         raise InfrastructureError(message)

@@ -87,6 +87,8 @@ def test_calendar_commands_and_refusals_exit_2_with_nothing_appended(scheduler: 
         (("calendar", "add", "bad"), "at least one --window, --dates or --range"),
         (("calendar", "add", "maint", "--dates", "2026-12-01"), "'maint' already exists"),
         (("calendar", "update", "nope", "-d", "x"), "calendar 'nope' not found"),
+        (("calendar", "show", "nope"), "calendar 'nope' not found"),
+        (("calendar", "delete", "nope"), "calendar 'nope' not found"),
         (("calendar", "delete", "maint"), "used by backup (exclude)"),
         (
             ("schedule", "add", "other", "@daily", "--only-within", "nope", "--", "true"),

@@ -22,6 +22,7 @@ from jetcron.domain.events import (
     AnyEvent,
     CalendarCreated,
     CalendarDeleted,
+    CalendarReferenced,
     CalendarUpdated,
     Envelope,
     Event,
@@ -119,6 +120,7 @@ SAMPLES: dict[type[Event], Event] = {
         changed=["windows", "dates", "ranges", "tz"],
     ),
     CalendarDeleted: CalendarDeleted(name="maint", version=3),
+    CalendarReferenced: CalendarReferenced(name="maint", schedule="backup"),
     RunTriggered: RunTriggered(
         **FIRE,
         run_id="r1",

@@ -34,7 +34,9 @@ def test_calendar_life_and_its_errors(stack: Stack) -> None:
         assert "colour" in problem(
             http.post("/api/v1/calendars", json={"name": "c", "colour": 1}), 422
         )
-        assert "'nope'" in problem(http.get("/api/v1/calendars/nope"), 404)
+        assert "calendar 'nope' not found" in problem(http.get("/api/v1/calendars/nope"), 404)
+        assert "calendar 'nope' not found" in problem(http.delete("/api/v1/calendars/nope"), 404)
+        assert "'nope'" in problem(http.patch("/api/v1/calendars/nope", json={}), 404)
         assert problem(
             auditor.post("/api/v1/calendars", json={"name": "x", "dates": ["2027-01-01"]}), 403
         )

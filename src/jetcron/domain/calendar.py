@@ -7,7 +7,7 @@ local days in the calendar's zone). Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -174,6 +174,31 @@ def calendar_fate(
     ):
         return f"outside {' or '.join(only_within)} (only within)"
     return None
+
+
+def used_by(name: str, schedules: Iterable[tuple[str, ScheduleDefinition]]) -> dict[str, str]:
+    """Schedule name -> 'exclude' or 'only_within', for the schedules that refer to `name`."""
+    uses = {}
+    for schedule, d in schedules:
+        if name in d.exclude:
+            uses[schedule] = "exclude"
+        elif name in d.only_within:
+            uses[schedule] = "only_within"
+    return uses
+
+
+def in_use(name: str, uses: Mapping[str, str]) -> str:
+    """Why a calendar that schedules refer to cannot be deleted (the decider's refusal)."""
+    listed = ", ".join(f"{s} ({how})" for s, how in sorted(uses.items()))
+    return (
+        f"calendar {name!r} is used by {listed}: take it out of them first "
+        "(jetcron schedule update NAME --reset exclude / --reset only_within)"
+    )
+
+
+def named(d: ScheduleDefinition | None) -> list[str]:
+    """The calendars a schedule definition refers to (exclude first), each once."""
+    return [] if d is None else list(dict.fromkeys([*d.exclude, *d.only_within]))
 
 
 SCAN_MAX = 10_000

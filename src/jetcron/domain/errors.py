@@ -39,6 +39,14 @@ class ScheduleNotFound(CommandRejected, LookupError):
         super().__init__(f"schedule {name!r} not found")
 
 
+class CalendarNotFound(CommandRejected, LookupError):
+    """No live calendar has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"calendar {name!r} not found")
+
+
 class VersionMismatch(CommandRejected):
     """A command said which version it expects (HTTP If-Match) and the schedule is at another."""
 

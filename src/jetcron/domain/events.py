@@ -112,6 +112,18 @@ class CalendarDeleted(CalendarEvent, frozen=True, kw_only=True, tag="calendar.de
     pass
 
 
+class CalendarReferenced(Event, frozen=True, kw_only=True, tag="calendar.referenced"):
+    """A schedule began to name this calendar (exclude or only-within); no change of the calendar.
+
+    Stored on the calendar's subject in the same atomic batch as the schedule's change, under
+    that subject's expected sequence: a delete of the calendar racing it conflicts and is
+    decided again (and then refused), or the schedule's change conflicts and finds it deleted.
+    """
+
+    name: str
+    schedule: str
+
+
 # -- fires and runs ----------------------------------------------------------------------
 
 
@@ -356,6 +368,7 @@ AnyEvent = (
     | CalendarCreated
     | CalendarUpdated
     | CalendarDeleted
+    | CalendarReferenced
     | RunTriggered
     | FireMissed
     | RunSkipped

@@ -150,29 +150,37 @@ class EventLog:
         *,
         expected_last_subject_seq: int | None = None,
         msg_id: str | None = None,
+        also: Sequence[tuple[str, Envelope, int]] = (),
     ) -> list[int]:
-        """Append events as one unit (all or none); ConcurrencyConflict if the subject moved."""
+        """Append events as one unit (all or none); ConcurrencyConflict if the subject moved.
+
+        `also`: (subject, envelope, expected last sequence of that subject) stored in the same
+        atomic batch, so a change that rests on another aggregate's state conflicts if it moved.
+        """
         if not envelopes:
             return []
-        if len(envelopes) == 1:
+        if len(envelopes) == 1 and not also:
             headers = _headers(envelopes[0], msg_id, expected_last_subject_seq, self._ttl(subject))
             data = encode(envelopes[0])
             ack = await self.publisher.publish(subject, data, self._signed(subject, data, headers))
             return [ack.seq]
-        return await self._append_batch(subject, envelopes, expected_last_subject_seq, msg_id)
+        items = [(subject, e, expected_last_subject_seq if i == 0 else None)
+                 for i, e in enumerate(envelopes)]  # fmt: skip
+        seqs = await self._append_batch([*items, *also], msg_id)
+        return seqs[: len(envelopes)]
 
     async def _append_batch(
-        self, subject: str, envelopes: Sequence[Envelope], expected: int | None, msg_id: str | None
+        self, items: Sequence[tuple[str, Envelope, int | None]], msg_id: str | None
     ) -> list[int]:
-        # why: ADR-50 atomic batch: a conflict on any message rejects the batch, nothing stored.
+        # why: ADR-50 atomic batch: a conflict on any message rejects the batch, nothing stored;
+        # each message may carry its own subject's expected sequence (measured on 2.15.1).
         batch_id = ids.new_id()
-        last = len(envelopes)
+        last = len(items)
         ack: PubAck | None = None
-        for i, envelope in enumerate(envelopes, start=1):
+        for i, (subject, envelope, expected) in enumerate(items, start=1):
             headers = _headers(
-                envelope, f"{msg_id}:{i}" if msg_id else None, expected if i == 1 else None,
-                self._ttl(subject),
-            )  # fmt: skip
+                envelope, f"{msg_id}:{i}" if msg_id else None, expected, self._ttl(subject)
+            )
             headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(i)}
             if i < last:
                 await self.publisher.send(subject, encode(envelope), headers)

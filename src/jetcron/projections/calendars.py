@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated, StoredEvent
 
 
@@ -33,26 +32,6 @@ class CalendarsView(msgspec.Struct, kw_only=True, gc=False):
 def definitions(view: CalendarsView) -> dict[str, CalendarDefinition]:
     """Live calendar definitions by name (what exclude/only_within refer to)."""
     return {name: row.definition for name, row in view.rows.items()}
-
-
-def used_by(name: str, schedules: Iterable[tuple[str, ScheduleDefinition]]) -> dict[str, str]:
-    """Schedule name -> 'exclude' or 'only_within', for the schedules that refer to `name`."""
-    uses = {}
-    for schedule, d in schedules:
-        if name in d.exclude:
-            uses[schedule] = "exclude"
-        elif name in d.only_within:
-            uses[schedule] = "only_within"
-    return uses
-
-
-def in_use(name: str, uses: dict[str, str]) -> str:
-    """Why a calendar that schedules refer to cannot be deleted (CLI and API say the same)."""
-    listed = ", ".join(f"{s} ({how})" for s, how in sorted(uses.items()))
-    return (
-        f"calendar {name!r} is used by {listed}: take it out of them first "
-        "(jetcron schedule update NAME --reset exclude / --reset only_within)"
-    )
 
 
 def _on_defined(

@@ -11,8 +11,8 @@ import msgspec
 import pytz
 
 from jetcron.clock import iso_z
-from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.calendar import CalendarDefinition, used_by
+from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
@@ -367,12 +367,12 @@ def one_calendar(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     name = str(params.get("name", ""))
     row = views.calendars.rows.get(name)
     if row is None:
-        raise InvalidInput(f"calendar {name!r} not found")
+        raise CalendarNotFound(name)
     return _calendar(views, row)
 
 
 def _calendar(views: Views, row: calendars.CalendarRow) -> dict[str, Any]:
     data: dict[str, Any] = plain(row)
     uses = [(r.name, r.definition) for r in views.schedules.rows.values()]
-    data["used_by"] = calendars.used_by(row.name, uses)
+    data["used_by"] = used_by(row.name, uses)
     return data

@@ -17,7 +17,7 @@ from nats.micro.service import ServiceConfig
 
 from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.events import (
     Envelope,
     ExecutorOnline,
@@ -367,6 +367,10 @@ class ProjectionService:
             return _encoder.encode(result), None, stale
         except ScheduleNotFound as err:
             return _encoder.encode({"name": err.name}), ("404", str(err)), stale
+        except CalendarNotFound as err:
+            # why: the asker tells a missing calendar from a missing schedule by `kind`
+            body = {"name": err.name, "kind": "calendar"}
+            return _encoder.encode(body), ("404", str(err)), stale
         except (InvalidInput, msgspec.DecodeError, ValueError) as err:
             return b"", ("400", str(err)), stale
         except JetcronError as err:

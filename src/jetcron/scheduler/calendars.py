@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import reduce
 from typing import Literal
 
@@ -10,12 +10,13 @@ import msgspec
 
 from jetcron.domain.calendar import (
     CalendarDefinition,
+    in_use,
     patched,
     validate_calendar,
     validate_calendar_name,
 )
 from jetcron.domain.commands import CalendarCommand, CreateCalendar, DeleteCalendar, UpdateCalendar
-from jetcron.domain.errors import CommandRejected
+from jetcron.domain.errors import CalendarNotFound, CommandRejected
 from jetcron.domain.events import (
     AnyEvent,
     CalendarCreated,
@@ -39,8 +40,14 @@ class CalendarState(msgspec.Struct, frozen=True, kw_only=True):
 INITIAL = CalendarState()
 
 
-def decide_calendar(state: CalendarState, command: CalendarCommand) -> list[Event]:
-    """The events a calendar command produces; [] if already satisfied; CommandRejected if not."""
+def decide_calendar(
+    state: CalendarState, command: CalendarCommand, users: Mapping[str, str] | None = None
+) -> list[Event]:
+    """The events a calendar command produces; [] if already satisfied; CommandRejected if not.
+
+    `users`: the live schedules that name the calendar (name -> 'exclude' or 'only_within');
+    a delete is refused while there are any, so no schedule is left naming nothing.
+    """
     match command:
         case CreateCalendar():
             validate_calendar_name(command.name)
@@ -64,6 +71,8 @@ def decide_calendar(state: CalendarState, command: CalendarCommand) -> list[Even
             ]
         case DeleteCalendar():
             _existing(state, command.name)
+            if users:
+                raise CommandRejected(in_use(command.name, users))
             return [CalendarDeleted(name=state.name, version=state.version + 1)]
 
 
@@ -87,5 +96,5 @@ def fold(events: Iterable[AnyEvent | Event], state: CalendarState = INITIAL) -> 
 
 def _existing(state: CalendarState, name: str) -> CalendarDefinition:
     if state.status != "live" or state.definition is None:
-        raise CommandRejected(f"calendar {name!r} not found")
+        raise CalendarNotFound(name)
     return state.definition

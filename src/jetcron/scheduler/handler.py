@@ -12,24 +12,27 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.calendar import validate_calendar_name
+from jetcron.domain.calendar import named, used_by, validate_calendar_name
 from jetcron.domain.commands import (
     AddNotification,
     AnyCommand,
     CalendarCommand,
     CommandReply,
+    DeleteCalendar,
     NotificationCommand,
     RemoveNotification,
     SendTestNotification,
     command_decoder,
 )
 from jetcron.domain.errors import (
+    CalendarNotFound,
     CommandRejected,
     NotificationNotFound,
     ScheduleNotFound,
     VersionMismatch,
 )
 from jetcron.domain.events import (
+    CalendarReferenced,
     Envelope,
     Event,
     NotifyTest,
@@ -68,13 +71,16 @@ def aggregate_subject(command: Request) -> str:
     return subjects.schedule(validate_name(command.name))
 
 
-def decide_on(history: list[StoredEvent], command: Request) -> list[Event]:
-    """The events the aggregate's pure decider yields for this command."""
+def decide_on(
+    history: list[StoredEvent], command: Request, users: dict[str, str] | None = None
+) -> list[Event]:
+    """The events the aggregate's pure decider yields for this command (`users`: the
+    schedules naming the calendar a DeleteCalendar is about)."""
     events = (e.event for e in history)
     if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
         return notifications.decide(notifications.fold(events), command)
     if isinstance(command, CalendarCommand):
-        return calendars.decide_calendar(calendars.fold(events), command)
+        return calendars.decide_calendar(calendars.fold(events), command, users)
     return decide(fold(events), command)
 
 
@@ -104,29 +110,53 @@ class CommandHandler:
             done = [e for e in history if e.envelope.causation_id == command.command_id]
             if done:
                 return done, False
-            events = decide_on(history, command)
+            events = decide_on(history, command, await self._users(command))
             if not events:
                 return [], False
-            await self._check_calendars(events[0])
+            refs = await self._references(history, events[0])
             try:
-                return await self._append(subject, last_seq, command, events, note), True
+                return await self._append(subject, last_seq, command, events, note, refs), True
             except ConcurrencyConflict:
                 log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
                 # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
 
-    async def _check_calendars(self, event: Event) -> None:
-        """CommandRejected if a created or updated schedule names a calendar that does not exist."""
+    async def _users(self, command: Request) -> dict[str, str] | None:
+        """For a calendar delete, the live schedules that name the calendar, read from their
+        own subjects (after the calendar's: see CalendarReferenced); None for other commands."""
+        if not isinstance(command, DeleteCalendar):
+            return None
+        # why: a rare command; reading every schedule's lifecycle keeps the answer exact even
+        # for schedules that named the calendar before CalendarReferenced existed
+        history, _ = await self.log.load(subjects.SCHEDULES)
+        by_subject: dict[str, list[Event]] = {}
+        for e in history:
+            by_subject.setdefault(e.subject, []).append(e.event)
+        states = (fold(events) for events in by_subject.values())
+        live = ((s.name, s.definition) for s in states if s.live and s.definition is not None)
+        return used_by(command.name, live)
+
+    async def _references(
+        self, history: list[StoredEvent], event: Event
+    ) -> list[tuple[str, Event, int]]:
+        """The calendars a created or updated schedule begins to name, as (subject,
+        CalendarReferenced, sequence read there); CommandRejected if one does not exist."""
         if not isinstance(event, ScheduleCreated | ScheduleUpdated):
-            return
-        d = event.definition
-        for name in dict.fromkeys([*d.exclude, *d.only_within]):
-            history, _ = await self.log.load(subjects.calendar(name))
-            if calendars.fold(e.event for e in history).status != "live":
+            return []
+        before = fold(e.event for e in history)
+        had = set(named(before.definition)) if before.live else set()
+        refs: list[tuple[str, Event, int]] = []
+        for name in named(event.definition):
+            subject = subjects.calendar(name)
+            found, seq = await self.log.load(subject)
+            if calendars.fold(e.event for e in found).status != "live":
                 raise CommandRejected(
                     f"unknown calendar {name!r} (add it first: jetcron calendar add {name} ...)"
                 )
+            if name not in had:
+                refs.append((subject, CalendarReferenced(name=name, schedule=event.name), seq))
+        return refs
 
     async def _append(
         self,
@@ -135,6 +165,7 @@ class CommandHandler:
         command: Request,
         events: list[Event],
         note: str | None = None,
+        refs: list[tuple[str, Event, int]] | None = None,
     ) -> list[StoredEvent]:
         envelopes = [self._envelope(command, e, note) for e in events]
         if isinstance(events[0], NotifyTest):
@@ -151,8 +182,15 @@ class CommandHandler:
             target = subjects.trigger(trigger.target)
             ack = await self.log.publish(target, envelopes[0], msg_id=trigger.fire_id)
             return [StoredEvent(ack.seq, target, envelopes[0])]
+        # why: the calendars a schedule begins to name move in the same atomic batch, under
+        # their expected sequences, so a racing calendar delete cannot orphan the schedule
+        also = [(s, self._envelope(command, e, note), seq) for s, e, seq in refs or []]
         seqs = await self.log.append(
-            subject, envelopes, expected_last_subject_seq=last_seq, msg_id=command.command_id
+            subject,
+            envelopes,
+            expected_last_subject_seq=last_seq,
+            msg_id=command.command_id,
+            also=also,
         )
         return [StoredEvent(s, subject, e) for s, e in zip(seqs, envelopes, strict=True)]
 
@@ -205,7 +243,7 @@ class CommandHandler:
             command = msgspec.structs.replace(command, actor=sender)
         try:
             return CommandReply(ok=True, events=await self.handle(command, note))
-        except (ScheduleNotFound, NotificationNotFound) as err:
+        except (ScheduleNotFound, NotificationNotFound, CalendarNotFound) as err:
             return CommandReply(ok=False, code="not_found", error=str(err))
         except VersionMismatch as err:
             return CommandReply(ok=False, code="stale", error=str(err))

@@ -6,6 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 from jetcron.domain.errors import (
+    CalendarNotFound,
     CommandRejected,
     NotificationNotFound,
     ScheduleNotFound,
@@ -41,7 +42,7 @@ def status_of(err: JetcronError) -> int:
     Input that a body carried is checked before it is sent (422, see `invalid`); what the
     service still refuses is a conflict with the schedule's state (409).
     """
-    if isinstance(err, ScheduleNotFound | NotificationNotFound):
+    if isinstance(err, ScheduleNotFound | NotificationNotFound | CalendarNotFound):
         return 404
     if isinstance(err, VersionMismatch):
         return 412
