@@ -56,3 +56,39 @@ def test_bad_what_if_exits_2_with_one_line_and_appends_nothing(scheduler: str) -
         assert r.exit_code == 2, (args, r.output)
         assert r.stderr.startswith(problem) and r.stderr.count("\n") == 1, r.stderr
     assert ok(scheduler, "audit", "daily", "--json") == audit
+
+
+def test_calendar_what_if_shows_each_user_and_sends_nothing(scheduler: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    days = ",".join(str(today + timedelta(days=d)) for d in (-1, 0, 1))
+    ok(scheduler, "calendar", "add", "quiet", "--dates", "2020-01-01")
+    ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow",
+       "--exclude", "quiet", "--", "true")  # fmt: skip
+    time.sleep(2.5)
+    audit = ok(scheduler, "audit", "--json")
+    args = ("calendar", "update", "quiet", "--dates", days, "--what-if", "--past", "1m")
+
+    answer = json.loads(ok(scheduler, *args, "--json", "-n", "3"))
+    view = ok(scheduler, *args)
+
+    [tick] = answer["schedules"]
+    assert (answer["calendar"], tick["schedule"], tick["uses"]) == ("quiet", "tick", "exclude")
+    assert tick["fires_before"] >= 2 and tick["vanished"] == tick["fires_before"], tick
+    assert tick["fires_after"] == tick["appeared"] == tick["moved"] == 0
+    assert len(tick["next_before"]) == 3 and tick["next_after"] == []
+    assert view.startswith("what if calendar quiet: [1 date(s)] (UTC) -> [3 date(s)] (UTC)")
+    assert "tick (exclude, '@every 1s' UTC):" in view and "vanished  " in view
+    assert ok(scheduler, "audit", "--json") == audit
+    bad = {
+        ("--dates", days, "--what-if", "--past", "soon"): "error: --past: ",
+        ("--dates", days, "--past", "1d"): "error: --past goes with --what-if",
+        ("--window", "0 2 * * sun", "--what-if"): "error: window '0 2 * * sun': write",
+    }
+    for extra, problem in bad.items():
+        r = cli(scheduler, "calendar", "update", "quiet", *extra)
+        assert r.exit_code == 2 and r.stderr.startswith(problem), (extra, r.stderr)
+    missing = cli(scheduler, "calendar", "update", "nope", "-d", "x", "--what-if")
+    assert missing.exit_code == 2 and "calendar 'nope' not found" in missing.stderr
+    assert ok(scheduler, "audit", "--json") == audit

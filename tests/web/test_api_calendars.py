@@ -75,3 +75,28 @@ def test_skip_and_unskip_one_fire(stack: Stack) -> None:
         assert problem(http.post("/api/v1/schedules/skippy/skip", json={}), 422)
         assert http.post("/api/v1/schedules/skippy/unskip", json={"time": first}).status_code == 200
         assert not http.get("/api/v1/schedules/skippy").json().get("skips")
+
+
+def test_calendar_what_if_changes_nothing(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    days = [str(today), str(today + timedelta(days=1))]
+    with stack.client() as http, stack.client("aud") as auditor:
+        made = http.post("/api/v1/calendars", json={"name": "wi", "dates": ["2020-01-01"]})
+        assert made.status_code == 201, made.text
+        assert create(http, "wi-user", exclude=["wi"]).status_code == 201
+        url = "/api/v1/calendars/wi/what-if"
+
+        answer = auditor.post(url, params={"window": "1d", "n": 3}, json={"dates": days})
+
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["before"]["dates"], body["after"]["dates"]) == (["2020-01-01"], days)
+        [one] = body["schedules"]
+        assert (one["schedule"], one["uses"], len(one["next_before"])) == ("wi-user", "exclude", 3)
+        assert one["next_after"][0] >= f"{today + timedelta(days=2)}T00:00:00Z", one
+        assert http.get("/api/v1/calendars/wi").json()["definition"]["dates"] == ["2020-01-01"]
+        assert "'nope'" in problem(http.post("/api/v1/calendars/nope/what-if", json={}), 404)
+        assert "write FIRST..LAST" in problem(http.post(url, json={"ranges": ["x"]}), 422)
+        assert "window" in problem(http.post(url, params={"window": "0s"}, json={}), 422)

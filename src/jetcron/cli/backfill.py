@@ -31,14 +31,13 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
+from jetcron.domain.calendar import DELIBERATE
 from jetcron.errors import InvalidInput
 
 MOST_WITHOUT_YES = 1_000
 """A plan with more fires than this needs --yes (a typo in --from must not flood executors)."""
 POLL_S = 0.25
 """How often the pacing loop asks whether a sent run has ended."""
-DELIBERATE = ("skipped by ", "excluded by ", "outside ")
-"""Skip reasons that were meant (an operator's skip, a calendar): not backfilled."""
 NOT_RUN_YET = frozenset({"triggered", "running", "retrying", "deferred"})
 LEFT: dict[str, str] = {
     "upcoming": "not due yet",

@@ -15,6 +15,7 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
+    count_option,
     fmt_time,
     handle_errors,
     print_json,
@@ -116,6 +117,19 @@ def update(
         metavar="FIELD",
         help="Empty windows, dates, ranges or description (repeatable).",
     ),
+    what_if: bool = typer.Option(
+        False,
+        "--what-if",
+        help="Change nothing: for every schedule using the calendar, show which past fires "
+        "would have appeared or vanished, and the next fires before and after.",
+    ),
+    past: str | None = typer.Option(
+        None,
+        "--past",
+        metavar="DURATION",
+        help="With --what-if: how far back (--window is the calendar's own). Default: 30d.",
+    ),
+    n: int = count_option(5, "-n", help="With --what-if: how many next fires.", most=100),
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,
@@ -137,6 +151,13 @@ def update(
             "nothing to change: give --window, --dates, --range, --tz, -d or --reset"
         )
     patch = msgspec.convert(values, CalendarPatch)
+    if what_if:
+        from jetcron.cli import whatif
+
+        whatif.show_calendar(server, name, patch, past or "30d", n, as_json)
+        return
+    if past is not None:
+        raise InvalidInput("--past goes with --what-if (this update would be sent)")
     cmd = UpdateCalendar(**command_meta(name, actor, reason), patch=patch)
     _send(server, cmd, as_json, f"updated calendar {name!r}")
 
@@ -173,7 +194,7 @@ def list_(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         None,
         ["name", "tz", "covers", "used by", "version"],
         (
-            [r["name"], r["definition"]["tz"], _covers(r["definition"]), _used(r), r["version"]]
+            [r["name"], r["definition"]["tz"], covers_text(r["definition"]), _used(r), r["version"]]
             for r in rows
         ),
     )
@@ -212,9 +233,10 @@ def _one(server: str, name: str) -> dict[str, Any]:
     return row
 
 
-def _covers(d: dict[str, Any]) -> str:
-    parts = [*d["windows"], *d["ranges"]]
-    if d["dates"]:
+def covers_text(d: dict[str, Any]) -> str:
+    """What a calendar (its JSON definition) covers, in one line."""
+    parts = [*d.get("windows", []), *d.get("ranges", [])]
+    if d.get("dates"):
         parts.append(f"{len(d['dates'])} date(s)")
     return "; ".join(parts)
 

@@ -1,4 +1,5 @@
-"""`jetcron schedule update NAME ... --what-if`: what a timing change would have done; sends nothing."""
+"""`jetcron schedule update NAME ... --what-if` and `jetcron calendar update NAME ... --what-if`:
+what a timing or calendar change would have done; sends nothing."""
 
 from __future__ import annotations
 
@@ -9,41 +10,70 @@ import msgspec
 
 from jetcron.cli import text
 from jetcron.cli.common import ask_view, echo, print_json, table
+from jetcron.domain.calendar import CalendarPatch
 from jetcron.domain.definition import DefinitionPatch
-from jetcron.domain.spec import parse_duration
-from jetcron.errors import InvalidInput
 
 SHOWN = 20
 """Changed past fires the text view lists (all of them with --json)."""
-
-
-def window_seconds(window: str) -> float:
-    """`--window` in seconds; InvalidInput naming the option otherwise."""
-    try:
-        seconds = parse_duration(window).total_seconds()
-    except ValueError as err:
-        raise InvalidInput(f"--window: {err}") from err
-    if seconds <= 0:
-        raise InvalidInput("--window must be longer than 0s")
-    return seconds
 
 
 def show(
     server: str, name: str, patch: DefinitionPatch, window: str, n: int, as_json: bool
 ) -> None:
     """Ask the `whatif` view about `patch` and print its answer."""
-    params = {
-        "name": name,
-        "patch": msgspec.to_builtins(patch),
-        "window_s": window_seconds(window),
-        "n": n,
-    }
-    answer: dict[str, Any] = ask_view(server, "whatif", params)
+    answer: dict[str, Any] = ask_view(server, "whatif", _params(name, patch, window, n))
     if as_json:
         print_json(answer)
         return
     for line in lines(answer, window):
         echo(line)
+    _next_table(answer, n)
+
+
+def show_calendar(
+    server: str, name: str, patch: CalendarPatch, window: str, n: int, as_json: bool
+) -> None:
+    """Ask the `calendar_whatif` view about `patch` and print, per schedule using the
+    calendar, what it would have given back or taken."""
+    answer: dict[str, Any] = ask_view(
+        server, "calendar_whatif", _params(name, patch, window, n, "--past")
+    )
+    if as_json:
+        print_json(answer)
+        return
+    users = answer["schedules"]
+    echo(
+        f"what if calendar {name}: {_calendar(answer['before'])} -> "
+        f"{_calendar(answer['after'])} (nothing changed)"
+    )
+    if not users:
+        echo(f"no schedule uses {name}: no fire would change")
+    for one in users:
+        echo("")
+        echo(f"{one['schedule']} ({one['uses']}, '{one['spec']}' {one['tz']}):")
+        for line in counts(one, window):
+            echo(line)
+        _next_table(one, n)
+
+
+def _params(
+    name: str,
+    patch: DefinitionPatch | CalendarPatch,
+    window: str,
+    n: int,
+    option: str = "--window",
+) -> dict[str, Any]:
+    from jetcron.projections.forecast import window_seconds
+
+    return {
+        "name": name,
+        "patch": msgspec.to_builtins(patch),
+        "window_s": window_seconds(window, option),
+        "n": n,
+    }
+
+
+def _next_table(answer: dict[str, Any], n: int) -> None:
     table(
         f"next {n} fires",
         ["#", "before (UTC)", "after (UTC)"],
@@ -57,8 +87,13 @@ def show(
 def lines(answer: dict[str, Any], window: str) -> list[str]:
     """The heading, the counts and up to SHOWN changed fires, as plain lines."""
     b, a = answer["before"], answer["after"]
+    heading = f"what if {answer['schedule']}: {_timing(b)} -> {_timing(a)} (nothing changed)"
+    return [heading, *counts(answer, window)]
+
+
+def counts(answer: dict[str, Any], window: str) -> list[str]:
+    """The counts and up to SHOWN changed fires of one schedule, as plain lines."""
     out = [
-        f"what if {answer['schedule']}: {_timing(b)} -> {_timing(a)} (nothing changed)",
         f"past {window} from {text.utc(answer['since'])}: {answer['fires_before']} fires "
         f"recorded, {answer['fires_after']} with the change; {answer['moved']} moved, "
         f"{answer['appeared']} appeared, {answer['vanished']} vanished, "
@@ -73,6 +108,12 @@ def lines(answer: dict[str, Any], window: str) -> list[str]:
     if answer["state"] != "active":
         out.append(f"note: {answer['schedule']} is {answer['state']}: it fires neither way now")
     return out
+
+
+def _calendar(d: dict[str, Any]) -> str:
+    from jetcron.cli.calendars import covers_text
+
+    return f"[{covers_text(d)}] ({d['tz']})"
 
 
 def _timing(side: dict[str, Any]) -> str:
@@ -94,11 +135,13 @@ def _change(c: dict[str, Any]) -> str:
 
 
 def _was(c: dict[str, Any]) -> str:
-    """What the fire that moved or vanished had become: `triggered (succeeded, run 1a2b3c4d)`."""
+    """What the fire had become: `triggered (succeeded, run 1a2b3c4d)`, `skipped (excluded by
+    maint (window 0 2 * * sun for 4h))`."""
     fate = c.get("fate")
     if not fate:
         return ""
     status = c.get("status") or ""
     run = text.short_id(c["run_id"]) if c.get("run_id") else ""
-    detail = ", ".join(p for p in (status if status != fate else "", run and f"run {run}") if p)
+    parts = (status if status != fate else "", run and f"run {run}", c.get("reason") or "")
+    detail = ", ".join(p for p in parts if p)
     return f"{fate} ({detail})" if detail else str(fate)

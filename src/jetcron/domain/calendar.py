@@ -156,6 +156,14 @@ def covers(cal: CalendarDefinition, when: datetime) -> bool:
     return covering(cal, when) is not None
 
 
+OPERATOR_SKIP = "skipped by "
+"""How the fate of a fire an operator skipped begins (FireSkipPlanned.fate)."""
+CALENDAR_TAKES = ("excluded by ", "outside ")
+"""How the fate of a fire a calendar took begins (calendar_fate)."""
+DELIBERATE = (OPERATOR_SKIP, *CALENDAR_TAKES)
+"""Skip reasons that were meant, not suffered: an operator's skip, a calendar."""
+
+
 def calendar_fate(
     exclude: Sequence[str],
     only_within: Sequence[str],

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from jetcron.domain.calendar import CalendarDefinition
+from jetcron.domain.calendar import OPERATOR_SKIP, CalendarDefinition
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.digest import Digest
 from jetcron.domain.notifications import Notification
@@ -77,7 +77,7 @@ class FireSkipPlanned(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.fi
     @property
     def fate(self) -> str:
         """What the fire's fate says: 'skipped by alice: reason'."""
-        who = f"skipped by {self.by or 'an operator'}"
+        who = f"{OPERATOR_SKIP}{self.by or 'an operator'}"
         return f"{who}: {self.reason}" if self.reason else who
 
 

@@ -8,10 +8,22 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.calendar import (
+    CALENDAR_TAKES,
+    OPERATOR_SKIP,
+    CalendarDefinition,
+    CalendarPatch,
+    calendar_fate,
+    fires_left,
+    patched,
+    used_by,
+    validate_calendar,
+)
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
-from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.spec import fires_within
-from jetcron.projections import conflicts, fates, schedules, stats, whatif
+from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
+from jetcron.domain.spec import fires_within, parse_duration
+from jetcron.errors import InvalidInput
+from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
 from jetcron.projections.queries import (
     FIRES_MAX,
     aged_before_from,
@@ -24,6 +36,19 @@ from jetcron.projections.state import Views
 
 WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upcoming"})
 """Fates of nominal fires the schedule could not have had: not compared by what-if."""
+WHAT_IF_WINDOW_S = 30 * 86400.0
+"""How far back what-if looks unless told."""
+
+
+def window_seconds(text: str, what: str = "--window") -> float:
+    """A what-if window (`30d`) in seconds; InvalidInput naming `what` otherwise."""
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as err:
+        raise InvalidInput(f"{what}: {err}") from err
+    if seconds <= 0:
+        raise InvalidInput(f"{what} must be longer than 0s")
+    return seconds
 
 
 def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -36,10 +61,7 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     patch = msgspec.convert(params.get("patch") or {}, DefinitionPatch)
     old, new = row.definition, apply_patch(row.definition, patch)
     tol = whatif.tolerance((old.spec, old.tz), (new.spec, new.tz))  # why: checks the spec
-    back = timedelta(seconds=float(params.get("window_s", 30 * 86400)))
-    since, _ = fires_window(views, {"name": name}, now, back)  # why: from the creation if later
-    aged = aged_before_from(params, now)
-    periods, told, covered = fates_in(views, name, since, now, now, aged)
+    since, periods, told, covered = _history(views, name, params, now)
     # why: the new timing in every stretch the schedule lived, so a pause still hides fires
     again = [msgspec.structs.replace(p, window=_timing(new)) for p in periods if p.window]
     times, covered_new = fates.latest_nominal(again, since, now, FIRES_MAX)
@@ -47,7 +69,7 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     before = [f.fire_time for f in told if f.fate not in WHAT_IF_HIDDEN and f.fire_time > covered]
     after = [t for t in times if t > covered and _active(periods, t)]
     by_time = {f.fire_time: f for f in told}
-    n = max(1, min(int(params.get("n", 5)), 100))
+    n = _n(params)
     return {
         "schedule": name,
         "state": row.state,
@@ -62,6 +84,94 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         "next_before": [iso(t) for t in fires_within(old, now, limit=n)],
         "next_after": [iso(t) for t in fires_within(new, now, limit=n)],
     }
+
+
+def _history(
+    views: Views, name: str, params: dict[str, Any], now: datetime
+) -> tuple[datetime, list[fates.Period], list[fates.Fire], datetime]:
+    """The start of the what-if window, the schedule's lifecycle, its fires in the window
+    with their fates, and the start of the part of the window they cover."""
+    back = timedelta(seconds=float(params.get("window_s", WHAT_IF_WINDOW_S)))
+    since, _ = fires_window(views, {"name": name}, now, back)  # why: from the creation if later
+    periods, told, covered = fates_in(views, name, since, now, now, aged_before_from(params, now))
+    return since, periods, told, covered
+
+
+def _n(params: dict[str, Any]) -> int:
+    return max(1, min(int(params.get("n", 5)), 100))
+
+
+def calendar_what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """For every schedule that names calendar `name`: the past fires of (now - window, now]
+    a patched calendar would have given back or taken, and the next `n` fires before and
+    after; nothing is changed. A calendar only takes fires or leaves them: none moves."""
+    name = str(params.get("name", ""))
+    row = views.calendars.rows.get(name)
+    if row is None:
+        raise CalendarNotFound(name)
+    patch = msgspec.convert(params.get("patch") or {}, CalendarPatch)
+    new = validate_calendar(patched(row.definition, patch))
+    now_cals = calendars.definitions(views.calendars)
+    then_cals = {**now_cals, name: new}
+    rows = views.schedules.rows
+    users = used_by(name, ((r.name, r.definition) for r in rows.values()))
+    return {
+        "calendar": name,
+        "before": plain(row.definition),
+        "after": plain(new),
+        "until": iso(now),
+        "schedules": [
+            {"uses": how, **_under(views, rows[s], now_cals, then_cals, params, now)}
+            for s, how in sorted(users.items())
+        ],
+    }
+
+
+def _under(
+    views: Views,
+    row: schedules.ScheduleRow,
+    before: dict[str, CalendarDefinition],
+    after: dict[str, CalendarDefinition],
+    params: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """One schedule's what-if under the `after` calendars: its recorded fires against the
+    same nominal fires with the calendars' verdicts taken again."""
+    d = row.definition
+    since, _, told, covered = _history(views, row.name, params, now)
+    # why: an operator's skip stays a skip either way; only what calendars decide may change
+    seen = [
+        f
+        for f in told
+        if f.fate not in WHAT_IF_HIDDEN
+        and f.fire_time > covered
+        and not (f.fate == "skipped" and f.reason.startswith(OPERATOR_SKIP))
+    ]
+    had = [f.fire_time for f in seen if not _taken_by_calendar(f)]
+    would = [
+        f.fire_time
+        for f in seen
+        if calendar_fate(d.exclude, d.only_within, after, f.fire_time) is None
+    ]
+    n = _n(params)
+    return {
+        "schedule": row.name,
+        "state": row.state,
+        "spec": d.spec,
+        "tz": d.tz,
+        "since": iso(covered),
+        "until": iso(now),
+        "more": covered > since,
+        "fires_before": len(had),
+        "fires_after": len(would),
+        **_changes(whatif.compare(had, would, timedelta(0)), {f.fire_time: f for f in seen}),
+        "next_before": [iso(t) for t in fires_left(d, before, now, limit=n)],
+        "next_after": [iso(t) for t in fires_left(d, after, now, limit=n)],
+    }
+
+
+def _taken_by_calendar(fire: fates.Fire) -> bool:
+    return fire.fate == "skipped" and fire.reason.startswith(CALENDAR_TAKES)
 
 
 def _timing(d: ScheduleDefinition) -> fates.Window:
@@ -79,9 +189,12 @@ def _changes(found: whatif.Comparison, by_time: dict[datetime, fates.Fire]) -> d
         row: dict[str, Any] = {"change": c.kind, "before": iso(c.before), "after": iso(c.after)}
         if c.before is not None and c.after is not None:
             row["shift_s"] = (c.after - c.before).total_seconds()
-        fire = by_time.get(c.before) if c.before is not None else None
+        # why: what became of the fire: a vanished one's run, an appeared one's skip
+        fire = by_time.get(c.before if c.before is not None else c.after)  # type: ignore[arg-type]
         if fire is not None:
             row.update(fate=fire.fate, status=fire.status, run_id=fire.run_id)
+            if fire.reason:
+                row["reason"] = fire.reason
         rows.append(row)
     counts = {k: sum(r["change"] == k for r in rows) for k in ("moved", "appeared", "vanished")}
     return {"changes": rows, "unchanged": found.unchanged, **counts}

@@ -71,6 +71,7 @@ QUERIES: dict[str, Query] = {
     "why": queries.why_of,
     "notifications": queries.notifications_of,
     "whatif": forecast.what_if,
+    "calendar_whatif": forecast.calendar_what_if,
     "conflicts": forecast.conflicts_of,
     "calendars": queries.list_calendars,
     "calendar": queries.one_calendar,

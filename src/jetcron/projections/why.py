@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytz
 
+from jetcron.domain.calendar import DELIBERATE
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
@@ -196,7 +197,7 @@ def _skipped(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     blocking = f" (run {fire.blocking_run_id[:8]})" if fire.blocking_run_id else ""
     # why: an operator's skip or a calendar already says so: 'skipped by alice: holiday',
     # 'excluded by maint (window 0 2 * * sun for 4h)', 'outside office (only within)'
-    told = fire.reason.startswith(("skipped by ", "excluded by ", "outside "))
+    told = fire.reason.startswith(DELIBERATE)
     said = fire.reason[:1].upper() + fire.reason[1:] if told else ""
     text = said or f"Skipped: {fire.reason}{blocking}"
     return [Sentence(text=text, evidence=_ev(fire, "fire."))]

@@ -1,4 +1,5 @@
-"""/api/v1/calendars (list, get, create, patch, delete) and a schedule's skip/unskip of one fire."""
+"""/api/v1/calendars (list, get, create, patch, delete, what-if) and a schedule's skip/unskip of
+one fire."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from jetcron.domain.calendar import (
     CalendarDefinition,
     CalendarPatch,
+    patched,
     validate_calendar,
     validate_calendar_name,
 )
@@ -24,6 +26,7 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.errors import CommandRejected
 from jetcron.errors import InvalidInput
+from jetcron.projections.forecast import window_seconds
 from jetcron.projections.skips import coming_fire
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -85,8 +88,9 @@ async def create_calendar(request: Request, gw: Gw, user: Writer) -> Response:
     return json(await _one(gw, name), 201, {"Location": f"/api/v1/calendars/{name}"})
 
 
-@router.patch("/calendars/{name}", summary="Change a calendar (lists are replaced whole)")
-async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+async def _patch(gw: Gateway, name: str, request: Request) -> CalendarPatch:
+    """The body as a patch of calendar `name` (404 if there is none); 422 if the calendar it
+    would make is not valid."""
     current = await _one(gw, name)
     values = _fields(await body(request), named=False)
     defaults = CalendarDefinition()
@@ -94,15 +98,41 @@ async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> R
     values = {k: getattr(defaults, k) if v is None else v for k, v in values.items()}
     try:
         patch = msgspec.convert(values, CalendarPatch)
-        merged = msgspec.structs.replace(
-            msgspec.convert(current["definition"], CalendarDefinition),
-            **{k: getattr(patch, k) for k in values},
+        validate_calendar(
+            patched(msgspec.convert(current["definition"], CalendarDefinition), patch)
         )
-        validate_calendar(merged)
     except (CommandRejected, InvalidInput, msgspec.ValidationError) as err:
         raise Problem(422, str(err)) from None
+    return patch
+
+
+@router.patch("/calendars/{name}", summary="Change a calendar (lists are replaced whole)")
+async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
+    patch = await _patch(gw, name, request)
     await gw.send(UpdateCalendar(**meta(name, user, header_reason(request)), patch=patch))
     return json(await _one(gw, name))
+
+
+@router.post(
+    "/calendars/{name}/what-if",
+    summary="What a change (a PATCH body) would have done to the fires of the schedules using "
+    "the calendar, and their next fires (sends nothing)",
+)
+async def what_if(
+    name: str,
+    request: Request,
+    gw: Gw,
+    _: Reader,
+    window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
+    n: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> Response:
+    patch = await _patch(gw, name, request)
+    try:
+        seconds = window_seconds(window, "window")
+    except InvalidInput as err:
+        raise Problem(422, str(err)) from None
+    params = {"name": name, "patch": msgspec.to_builtins(patch), "window_s": seconds, "n": n}
+    return json(await gw.ask("calendar_whatif", params))
 
 
 @router.delete("/calendars/{name}", status_code=204, summary="Delete a calendar not in use")

@@ -18,8 +18,8 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
-from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
+from jetcron.projections.forecast import window_seconds
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -206,11 +206,9 @@ async def what_if(
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     change = bodies.patch(timing, bodies.definition(current["definition"]))
     try:
-        seconds = parse_duration(window).total_seconds()
-    except ValueError as err:
-        raise invalid(InvalidInput(f"window: {err}")) from None
-    if seconds <= 0:
-        raise invalid(InvalidInput("window must be longer than 0s"))
+        seconds = window_seconds(window, "window")
+    except InvalidInput as err:
+        raise invalid(err) from None
     params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
     try:
         return json(await gw.ask("whatif", params))
