@@ -15,7 +15,6 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
-    count_option,
     fmt_time,
     handle_errors,
     print_json,
@@ -24,6 +23,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.cli.schedule import _send, query
+from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.calendar import (
     CalendarDefinition,
     CalendarPatch,
@@ -117,11 +117,9 @@ def update(
         metavar="FIELD",
         help="Empty windows, dates, ranges or description (repeatable).",
     ),
-    what_if: bool = typer.Option(
-        False,
-        "--what-if",
-        help="Change nothing: for every schedule using the calendar, show which past fires "
-        "would have appeared or vanished, and the next fires before and after.",
+    what_if: bool = what_if_option(
+        "for every schedule using the calendar, which past fires would have appeared or "
+        "vanished, and the next fires before and after."
     ),
     past: str | None = typer.Option(
         None,
@@ -129,7 +127,7 @@ def update(
         metavar="DURATION",
         help="With --what-if: how far back (--window is the calendar's own). Default: 30d.",
     ),
-    n: int = count_option(5, "-n", help="With --what-if: how many next fires.", most=100),
+    n: int = NextOpt,
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,

@@ -26,6 +26,7 @@ from jetcron.cli.common import (
 )
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.timing import fires_rows, print_fires
+from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
     CommandReply,
@@ -131,16 +132,14 @@ def update(
     name: str = typer.Argument(...),
     command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
     spec: str | None = typer.Option(None, "--spec", help="A new spec."),
-    what_if: bool = typer.Option(
-        False,
-        "--what-if",
-        help="Change nothing: show which past fires would have moved, appeared or vanished, "
-        "and the next fires before and after.",
+    what_if: bool = what_if_option(
+        "which past fires would have moved, appeared or vanished, and the next fires before "
+        "and after."
     ),
     window: str | None = typer.Option(
         None, "--window", metavar="DURATION", help="With --what-if: how far back. Default: 30d."
     ),
-    n: int = count_option(5, "-n", help="With --what-if: how many next fires.", most=100),
+    n: int = NextOpt,
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,

@@ -9,12 +9,20 @@ from typing import Any
 import msgspec
 
 from jetcron.cli import text
-from jetcron.cli.common import ask_view, echo, print_json, table
+from jetcron.cli.common import ask_view, count_option, echo, print_json, table
 from jetcron.domain.calendar import CalendarPatch
 from jetcron.domain.definition import DefinitionPatch
 
 SHOWN = 20
 """Changed past fires the text view lists (all of them with --json)."""
+NextOpt = count_option(5, "-n", help="With --what-if: how many next fires.", most=100)
+
+
+def what_if_option(shows: str) -> Any:
+    """The `--what-if` flag of an update command; `shows` completes "Change nothing: show ..."."""
+    import typer
+
+    return typer.Option(False, "--what-if", help=f"Change nothing: show {shows}")
 
 
 def show(
