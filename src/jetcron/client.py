@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -144,3 +145,98 @@ async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
             result = getattr(stored.event, "result", None)
             return out if result is None else dict(out, result=result)
     return {}
+
+
+class Backfilling:
+    """How far a paced backfill got: filled as it goes, so an interrupted caller can say."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, str] = {}
+        """Run id -> the fire (UTC ISO) it backfills."""
+        self.ended: dict[str, str] = {}
+        """Run id -> its final status."""
+        self.skipped: dict[str, str] = {}
+        """Fire -> why it was not sent (overlap skip)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Runs sent that have not ended."""
+        return len(self.sent) - len(self.ended)
+
+
+async def backfill(
+    nc: Client,
+    todo: list[dict[str, Any]],
+    *,
+    overlap: str,
+    most: int,
+    meta: Callable[[], dict[str, Any]],
+    say: Callable[[str], None],
+    progress: Backfilling | None = None,
+    poll_s: float = 0.25,
+) -> Backfilling:
+    """Send one BackfillFire per planned fire (the `backfill` query's `backfill` rows), at
+    most `most` in flight; with overlap skip or queue, none while a run of the schedule this
+    backfill did not send is in flight: skip leaves the fire (reported), queue waits.
+
+    `meta()` gives the fields of each command (name, fresh command id, time, actor, reason).
+    Returns when every run sent has ended (see projections/backfill.py for the rules).
+    """
+    import asyncio
+    from datetime import datetime
+
+    from jetcron.domain.commands import BackfillFire
+
+    done = progress or Backfilling()
+    name = str(meta()["name"])
+
+    async def wait() -> None:
+        await asyncio.sleep(poll_s)
+        await _settle(nc, done, say)
+
+    for fire in todo:
+        utc = str(fire["utc"])
+        while done.in_flight >= most:
+            await wait()
+        while overlap != "allow" and (busy := await _others_in_flight(nc, name, done)):
+            if overlap == "skip":
+                done.skipped[utc] = f"run {busy} of {name} was in flight (overlap skip)"
+                say(f"{utc}: skipped: {done.skipped[utc]}")
+                break
+            await wait()
+        if utc in done.skipped:
+            continue
+        when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+        command = BackfillFire(**meta(), fire_time=when, rerun=int(fire.get("rerun", 0)))
+        reply = await send_command(nc, command)
+        run_id = str(reply.events[0].envelope.event.run_id)  # type: ignore[union-attr]
+        done.sent[run_id] = utc
+        say(f"{utc}: sent run {run_id[:8]}")
+    while done.in_flight:
+        await wait()
+    return done
+
+
+async def _others_in_flight(nc: Client, name: str, done: Backfilling) -> str:
+    """The short id of a run of `name` in flight that this backfill did not send, or ''."""
+    from jetcron.domain.events import IN_FLIGHT
+
+    answer = await query(nc, "runs", {"schedule": name, "status": sorted(IN_FLIGHT)})
+    others = [r["run_id"] for r in answer["runs"] if r["run_id"] not in done.sent]
+    return str(others[0])[:8] if others else ""
+
+
+async def _settle(nc: Client, done: Backfilling, say: Callable[[str], None]) -> None:
+    """Record the runs that ended since the last look (and say a line for each)."""
+    from jetcron.domain.events import IN_FLIGHT
+
+    for run_id, utc in done.sent.items():
+        if run_id in done.ended:
+            continue
+        try:
+            row = await query(nc, "run", {"run_id": run_id})
+        except InvalidInput:
+            continue  # why: the runs view has not folded the trigger yet
+        if row["status"] not in IN_FLIGHT:
+            done.ended[run_id] = row["status"]
+            say(f"{utc}: run {run_id[:8]} {row['status']}")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from test_views_cli import Live
 
-from jetcron.cli.backfill import plan, range_of
 from jetcron.errors import InvalidInput
+from jetcron.projections.backfill import plan, range_of
 from jetcron.projections.fates import fates
 from jetcron.projections.ledger import LedgerEntry
 
@@ -54,11 +54,12 @@ def test_the_plan_runs_what_did_not_succeed_and_leaves_what_was_meant() -> None:
 
 def test_bad_ranges_are_refused() -> None:
     now = T0
+    h = timedelta(hours=1)
     with pytest.raises(InvalidInput, match="is after --to"):
-        range_of("2026-03-01T11:00", "2026-03-01T10:00", now)
-    with pytest.raises(InvalidInput, match="in the future"):
-        range_of("2026-03-01T11:00", "2026-03-01T13:00", now)
-    assert range_of("2026-03-01T11:00", "2026-03-01T11:00", now)[0] == T0 - timedelta(hours=1)
+        range_of(T0 - h, T0 - 2 * h, now)
+    with pytest.raises(InvalidInput, match="^to .* is in the future"):
+        range_of(T0 - h, T0 + h, now, ("from", "to"))
+    assert range_of(T0 - h, T0 - h, now)[0] == T0 - h
 
 
 def entry(fire_id: str, seq: int, status: str, backfill_of: str = "") -> LedgerEntry:
@@ -155,6 +156,10 @@ def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
         ("daily", "--from", "2026-01-01", "--to", future): "in the future",
         ("daily", "--from", "yesterday", "--to", "2026-01-01"): "yesterday",
         ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-parallel", "0"): "0",
+        ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--overlap", "often"): "often",
+        ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-parallel", "3"): (
+            "--max-parallel 3 goes with --overlap allow"
+        ),
     }
     for args, problem in cases.items():
         result = live.cli("schedule", "backfill", *args)
@@ -162,3 +167,66 @@ def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and problem in lines[0], result.stderr
     assert live.runs("daily") == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "given", "parallel", "overlap", "most"),
+    [
+        ("skip", None, None, "skip", 1),
+        ("buffer_one", None, None, "queue", 1),
+        ("cancel_previous", None, None, "queue", 1),
+        ("allow", None, None, "allow", 2),
+        ("allow", None, 5, "allow", 5),
+        ("skip", "allow", 3, "allow", 3),
+        ("allow", "queue", 1, "queue", 1),
+    ],
+)
+def test_the_overlap_defaults_to_the_schedules_policy(
+    policy: str, given: str | None, parallel: int | None, overlap: str, most: int
+) -> None:
+    from jetcron.projections.backfill import overlap_of
+    from jetcron.projections.backfill import parallel as most_of
+
+    assert overlap_of(given, policy) == overlap
+    assert most_of(overlap_of(given, policy), parallel) == most  # type: ignore[arg-type]
+
+
+def test_a_bad_overlap_or_parallel_is_refused() -> None:
+    from jetcron.projections.backfill import overlap_of, parallel
+
+    with pytest.raises(InvalidInput, match="--overlap 'buffer_one': use one of allow, skip, queue"):
+        overlap_of("buffer_one", "skip")
+    with pytest.raises(InvalidInput, match="--max-parallel 3 goes with --overlap allow"):
+        parallel("skip", 3)
+
+
+def test_overlap_skip_leaves_and_queue_waits_for_a_run_in_flight(
+    live: Live, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    live.ok("schedule", "add", "slow", "@every 1s", "--", "sh", "-c", f"test -f {go} && sleep 0.6")
+    live.until(lambda: sum(r["status"] == "failed" for r in live.runs("slow")) >= 2)
+    live.ok("schedule", "pause", "slow")
+    failed = sorted(r["fire_time"] for r in live.runs("slow") if r["status"] == "failed")
+    span = ("--from", failed[-2], "--to", failed[-1])
+    go.touch()
+
+    live.ok("schedule", "trigger", "slow")
+    live.until(lambda: any(r["manual"] and r["status"] == "running" for r in live.runs("slow")))
+    skipped = live.ok("schedule", "backfill", "slow", *span, "--json")  # the schedule's: skip
+    rows = json.loads(skipped.stdout)
+    assert [r["status"] for r in rows] == ["skipped", "skipped"], rows
+    assert "(overlap skip)" in rows[0]["why"] and "2 skipped (overlap)" in skipped.stderr
+    assert not [r for r in live.runs("slow") if r.get("backfill_of")]
+
+    live.ok("schedule", "trigger", "slow")
+    live.until(lambda: sum(r["manual"] for r in live.runs("slow")) == 2)
+    queued = live.ok("schedule", "backfill", "slow", *span, "--overlap", "queue")
+    assert "overlap queue, at most 1 at a time" in queued.stdout, queued.stdout
+    runs = live.runs("slow")
+    manual = max((r for r in runs if r["manual"]), key=lambda r: r["triggered_at"])
+    backfills = sorted((r for r in runs if r.get("backfill_of")), key=lambda r: r["started_at"])
+    assert len(backfills) == 2 and all(r["status"] == "succeeded" for r in backfills), runs
+    # why: queue waited for the manual run, then ran the backfills one after the other
+    assert manual["finished_at"] <= backfills[0]["triggered_at"], (manual, backfills)
+    assert backfills[0]["finished_at"] <= backfills[1]["triggered_at"], backfills

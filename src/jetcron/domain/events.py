@@ -419,6 +419,8 @@ RunStatus = Literal[
     "skipped",
 ]
 """Where a run stands after its events so far (a skipped fire counts as a skipped run)."""
+IN_FLIGHT: frozenset[RunStatus] = frozenset({"triggered", "running", "retrying", "deferred"})
+"""Run statuses before the run's end: it has not run yet, runs, or will try again."""
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -32,7 +32,15 @@ from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
 from jetcron.log.stream import EventLog, retention_of
-from jetcron.projections import expectations, forecast, health, hosts, queries, rollups
+from jetcron.projections import (
+    backfill,
+    expectations,
+    forecast,
+    health,
+    hosts,
+    queries,
+    rollups,
+)
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import (
@@ -72,6 +80,7 @@ QUERIES: dict[str, Query] = {
     "notifications": queries.notifications_of,
     "whatif": forecast.what_if,
     "calendar_whatif": forecast.calendar_what_if,
+    "backfill": backfill.backfill_plan,
     "conflicts": forecast.conflicts_of,
     "calendars": queries.list_calendars,
     "calendar": queries.one_calendar,

@@ -1,0 +1,154 @@
+"""Backfill: which past fires to run again (the plan) and how its runs may meet others; pure.
+
+The plan is the `fires` answer for [from, to]: every nominal fire with its fate. A fire is
+backfilled when it should have run and did not succeed (missed, unrecorded, lost, cancelled,
+skipped for overlap, failed or timed out). Left alone: fires that succeeded (unless rerun),
+runs still in flight, fires an operator skipped or a calendar excluded (backfill runs the
+fires we missed, not the ones we meant not to have), fires while paused or before the
+schedule existed, and forgotten ones (their fate is gone from the views).
+
+Overlap, as the schedule's policy says for its own fires (default: the schedule's policy):
+- `allow`: up to max-parallel backfill runs at once, whatever else of the schedule runs;
+- `skip`: one run of the schedule at a time: backfill runs go one after another, and a fire
+  whose turn comes while another run of the schedule (the ticker's, a manual one) is in
+  flight is skipped and reported (a later backfill of the range picks it up);
+- `queue`: one at a time too, but such a fire waits for the other run to end.
+A schedule's `buffer_one` and `cancel_previous` backfill as `queue`: a backfill never
+cancels a run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal, get_args
+
+from jetcron.domain.calendar import DELIBERATE
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.events import IN_FLIGHT
+from jetcron.errors import InvalidInput
+from jetcron.projections import schedules
+from jetcron.projections.queries import FIRES_MAX, _since, fires_of, iso
+from jetcron.projections.state import Views
+
+Overlap = Literal["allow", "skip", "queue"]
+OVERLAPS: tuple[str, ...] = get_args(Overlap)
+OVERLAP_OF_SCHEDULE: dict[str, Overlap] = {
+    "allow": "allow",
+    "skip": "skip",
+    "buffer_one": "queue",
+    "cancel_previous": "queue",
+}
+"""The backfill overlap a schedule's own overlap policy stands for."""
+MAX_PARALLEL = 2
+"""Backfill runs in flight at once with `allow`, unless told."""
+MOST_WITHOUT_YES = 1_000
+"""A plan with more fires than this needs a yes (a typo in `from` must not flood executors)."""
+LEFT: dict[str, str] = {
+    "upcoming": "not due yet",
+    "pending": "the ticker may still be on it",
+    "buffered": "waiting behind a run",
+    "paused": "the schedule was paused",
+    "not_created": "the schedule did not exist yet",
+    "forgotten": "older than the run history kept",
+}
+
+
+def verdict(row: dict[str, Any], rerun: bool) -> str:
+    """'' if the fire (a `fires` row) is to be backfilled, else why it is left alone."""
+    fate, status = row["fate"], row.get("status", "")
+    if fate in LEFT:
+        return LEFT[fate]
+    if fate == "skipped" and str(row.get("reason", "")).startswith(DELIBERATE):
+        return str(row["reason"])
+    if fate in ("triggered", "deferred") and status in IN_FLIGHT:
+        return f"its run is {status}"
+    if status == "succeeded" and not rerun:
+        return "succeeded (--rerun runs it again)"
+    return ""
+
+
+def plan(
+    rows: list[dict[str, Any]], rerun: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(to run, left alone) of the fires rows; each with `utc`, `fate`, and `rerun` (the
+    backfills the fire already had) or `why`."""
+    todo, left = [], []
+    for r in rows:
+        why = verdict(r, rerun)
+        base = {"utc": r["utc"], "fate": r["fate"], "status": r.get("status", "")}
+        if why:
+            left.append({**base, "why": why})
+        else:
+            todo.append({**base, "rerun": int(r.get("backfills", 0))})
+    return todo, left
+
+
+def range_of(
+    frm: datetime, to: datetime, now: datetime, names: tuple[str, str] = ("--from", "--to")
+) -> tuple[datetime, datetime]:
+    """[from, to] checked; InvalidInput (naming the options) if reversed or reaching into the
+    future."""
+    if frm > to:
+        raise InvalidInput(f"{names[0]} {iso(frm)} is after {names[1]} {iso(to)}")
+    if to > now:
+        raise InvalidInput(f"{names[1]} {iso(to)} is in the future: backfill runs past fires only")
+    return frm, to
+
+
+def overlap_of(given: str | None, schedule_policy: str) -> Overlap:
+    """The overlap asked for, else the one the schedule's own policy stands for."""
+    if given is None or given == "":
+        return OVERLAP_OF_SCHEDULE.get(schedule_policy, "skip")
+    if given not in OVERLAPS:
+        raise InvalidInput(f"--overlap {given!r}: use one of {', '.join(OVERLAPS)}")
+    return given  # type: ignore[return-value]
+
+
+def parallel(overlap: Overlap, max_parallel: int | None) -> int:
+    """Backfill runs in flight at once: `max_parallel` with allow, one otherwise."""
+    if overlap == "allow":
+        return MAX_PARALLEL if max_parallel is None else max_parallel
+    if max_parallel is not None and max_parallel > 1:
+        raise InvalidInput(
+            f"--max-parallel {max_parallel} goes with --overlap allow: with {overlap} the "
+            "schedule runs one run at a time"
+        )
+    return 1
+
+
+def _instant(params: dict[str, Any], key: str) -> datetime:
+    when = _since(params, key)  # why: the one parser of query times (naive means UTC)
+    if when is None:
+        raise InvalidInput(f"give {key} (an ISO-8601 time)")
+    return when
+
+
+def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The `backfill` query: the plan for [from, to] (ISO, both included) of schedule `name`,
+    with the overlap it would use (params: rerun, overlap, max_parallel)."""
+    name = str(params.get("name", ""))
+    row = schedules.get(views.schedules, name)
+    if row is None:
+        raise ScheduleNotFound(name)
+    overlap = overlap_of(params.get("overlap"), row.definition.overlap)
+    most = parallel(overlap, params.get("max_parallel"))
+    frm, to = range_of(_instant(params, "from"), _instant(params, "to"), now, ("from", "to"))
+    # why: the fires view's window is (since, until]; `from` is included
+    since = frm - timedelta(microseconds=1)
+    ask = {"name": name, "since": since.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
+    answer = fires_of(views, ask, now)
+    if answer["more"] and answer["fires"]:
+        raise InvalidInput(
+            f"more than {len(answer['fires'])} fires from {iso(frm)} to {iso(to)}: "
+            "backfill a shorter range at a time"
+        )
+    todo, left = plan(answer["fires"], bool(params.get("rerun")))
+    return {
+        "schedule": name,
+        "from": iso(frm),
+        "to": iso(to),
+        "overlap": overlap,
+        "max_parallel": most,
+        "backfill": todo,
+        "left": left,
+    }
