@@ -28,7 +28,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.errors import InvalidInput
-from jetcron.projections.backfill import MOST_WITHOUT_YES, OVERLAPS, range_of
+from jetcron.projections.backfill import MOST_PARALLEL, MOST_WITHOUT_YES, OVERLAPS, range_of
 
 
 @handle_errors
@@ -44,7 +44,7 @@ def backfill(
         None,
         "--max-parallel",
         help="With --overlap allow: at most this many backfill runs at once (default 2).",
-        most=100,
+        most=MOST_PARALLEL,
     ),
     overlap: str | None = typer.Option(
         None,

@@ -41,6 +41,8 @@ OVERLAP_OF_SCHEDULE: dict[str, Overlap] = {
 """The backfill overlap a schedule's own overlap policy stands for."""
 MAX_PARALLEL = 2
 """Backfill runs in flight at once with `allow`, unless told."""
+MOST_PARALLEL = 100
+"""The most backfill runs in flight at once one may ask for."""
 MOST_WITHOUT_YES = 1_000
 """A plan with more fires than this needs a yes (a typo in `from` must not flood executors)."""
 LEFT: dict[str, str] = {
@@ -106,6 +108,8 @@ def overlap_of(given: str | None, schedule_policy: str) -> Overlap:
 
 def parallel(overlap: Overlap, max_parallel: int | None) -> int:
     """Backfill runs in flight at once: `max_parallel` with allow, one otherwise."""
+    if max_parallel is not None and not 1 <= max_parallel <= MOST_PARALLEL:
+        raise InvalidInput(f"--max-parallel must be from 1 to {MOST_PARALLEL}, not {max_parallel}")
     if overlap == "allow":
         return MAX_PARALLEL if max_parallel is None else max_parallel
     if max_parallel is not None and max_parallel > 1:

@@ -18,7 +18,15 @@ from starlette.exceptions import HTTPException
 from jetcron import __version__
 from jetcron.domain.fields import ScheduleFields
 from jetcron.errors import JetcronError
-from jetcron.web import api_calendars, api_notify, api_runs, api_schedules, api_views, events
+from jetcron.web import (
+    api_backfill,
+    api_calendars,
+    api_notify,
+    api_runs,
+    api_schedules,
+    api_views,
+    events,
+)
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
 
@@ -51,6 +59,7 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
     app.state.gateway = gateway
     for router in (
         api_schedules.router,
+        api_backfill.router,
         api_calendars.router,
         api_runs.router,
         api_views.router,

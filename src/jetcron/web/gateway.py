@@ -31,6 +31,8 @@ class Gateway:
         self._nc: Client | None = None
         self._log: EventLog | None = None
         self._connecting: asyncio.Future[None] | None = None
+        self.backfills: dict[str, tuple[asyncio.Task[Any], client.Backfilling]] = {}
+        """Backfills this gateway is pacing, by schedule name (`POST .../backfill`)."""
 
     async def start(self) -> None:
         """Connect in the background (waiting for NATS like the services do), so the gateway
@@ -41,7 +43,10 @@ class Gateway:
         self._nc = await connect(self.options, persistent=True)
 
     async def stop(self) -> None:
-        """Stop connecting; close the log reader and the connection."""
+        """Stop connecting and backfilling (runs sent go on); close the log reader and the
+        connection."""
+        for task, _ in self.backfills.values():
+            task.cancel()
         if self._connecting is not None:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
