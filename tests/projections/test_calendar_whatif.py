@@ -128,3 +128,25 @@ def test_window_seconds_names_the_option(text: str, problem: str) -> None:
     assert forecast.window_seconds("30d") == 30 * 86400
     with pytest.raises(InvalidInput, match=problem):
         forecast.window_seconds(text)
+
+
+# -- schedule what-if with calendars -------------------------------------------------------
+
+
+def test_a_schedule_what_if_compares_fires_that_run_under_the_calendars() -> None:
+    views = fold(week().events)
+
+    # a spec an hour later: Sunday was excluded before and still is (05:00 is inside 02-06)
+    later = forecast.what_if(views, {"name": "nightly", "patch": {"spec": "0 5 * * *"}}, NOW)
+    # leaving the calendar: Sunday's fire comes back
+    free = forecast.what_if(views, {"name": "nightly", "patch": {"exclude": []}, "n": 7}, NOW)
+
+    assert (later["moved"], later["appeared"], later["vanished"]) == (6, 0, 0), later["changes"]
+    assert later["before"]["exclude"] == later["after"]["exclude"] == ["maint"]
+    assert "2024-01-14T05:00:00Z" not in later["next_after"]
+    assert [(c["change"], c["after"]) for c in free["changes"]] == [
+        ("appeared", "2024-01-07T03:00:00Z")
+    ]
+    assert "exclude" not in free["after"] and "2024-01-14T03:00:00Z" in free["next_after"]
+    with pytest.raises(InvalidInput, match="unknown calendar 'nope'"):
+        forecast.what_if(views, {"name": "nightly", "patch": {"exclude": ["nope"]}}, NOW)

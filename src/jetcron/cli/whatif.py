@@ -125,7 +125,11 @@ def _calendar(d: dict[str, Any]) -> str:
 
 
 def _timing(side: dict[str, Any]) -> str:
-    return f"'{side['spec']}' ({side['tz']})"
+    cals = [f"{how} {','.join(side[k])}" for k, how in _USES if side.get(k)]
+    return f"'{side['spec']}' ({side['tz']}{''.join(f', {c}' for c in cals)})"
+
+
+_USES = (("exclude", "exclude"), ("only_within", "only within"))
 
 
 def _change(c: dict[str, Any]) -> str:

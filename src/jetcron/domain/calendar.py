@@ -204,6 +204,13 @@ def in_use(name: str, uses: Mapping[str, str]) -> str:
     )
 
 
+def unknown_calendar(name: str) -> CommandRejected:
+    """The refusal of a schedule that names a calendar that does not exist."""
+    return CommandRejected(
+        f"unknown calendar {name!r} (add it first: jetcron calendar add {name} ...)"
+    )
+
+
 def named(d: ScheduleDefinition | None) -> list[str]:
     """The calendars a schedule definition refers to (exclude first), each once."""
     return [] if d is None else list(dict.fromkeys([*d.exclude, *d.only_within]))

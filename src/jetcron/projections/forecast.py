@@ -15,13 +15,15 @@ from jetcron.domain.calendar import (
     CalendarPatch,
     calendar_fate,
     fires_left,
+    named,
     patched,
+    unknown_calendar,
     used_by,
     validate_calendar,
 )
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.spec import fires_within, parse_duration
+from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
 from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
 from jetcron.projections.queries import (
@@ -66,24 +68,52 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     again = [msgspec.structs.replace(p, window=_timing(new)) for p in periods if p.window]
     times, covered_new = fates.latest_nominal(again, since, now, FIRES_MAX)
     covered = max(covered, covered_new)
-    before = [f.fire_time for f in told if f.fate not in WHAT_IF_HIDDEN and f.fire_time > covered]
-    after = [t for t in times if t > covered and _active(periods, t)]
+    cals = _calendars_of(views, new)
+    # why: a fire a calendar took did not run, and one the new calendars take would not: the
+    # comparison is of fires that run (calendars as they are now; see calendar_what_if)
+    before = [
+        f.fire_time
+        for f in told
+        if f.fate not in WHAT_IF_HIDDEN and f.fire_time > covered and not _taken_by_calendar(f)
+    ]
+    after = [
+        t
+        for t in times
+        if t > covered
+        and _active(periods, t)
+        and calendar_fate(new.exclude, new.only_within, cals, t) is None
+    ]
     by_time = {f.fire_time: f for f in told}
     n = _n(params)
     return {
         "schedule": name,
         "state": row.state,
-        "before": {"spec": old.spec, "tz": old.tz},
-        "after": {"spec": new.spec, "tz": new.tz},
+        "before": _side(old),
+        "after": _side(new),
         "since": iso(covered),
         "until": iso(now),
         "more": covered > since,
         "fires_before": len(before),
         "fires_after": len(after),
         **_changes(whatif.compare(before, after, tol), by_time),
-        "next_before": [iso(t) for t in fires_within(old, now, limit=n)],
-        "next_after": [iso(t) for t in fires_within(new, now, limit=n)],
+        "next_before": [iso(t) for t in fires_left(old, cals, now, limit=n)],
+        "next_after": [iso(t) for t in fires_left(new, cals, now, limit=n)],
     }
+
+
+def _calendars_of(views: Views, d: ScheduleDefinition) -> dict[str, CalendarDefinition]:
+    """The live calendars; InvalidInput naming one `d` refers to that does not exist (the
+    scheduler would refuse the update with the same words)."""
+    cals = calendars.definitions(views.calendars)
+    for name in named(d):
+        if name not in cals:
+            raise unknown_calendar(name)
+    return cals
+
+
+def _side(d: ScheduleDefinition) -> dict[str, Any]:
+    side: dict[str, Any] = {"spec": d.spec, "tz": d.tz}
+    return side | {k: getattr(d, k) for k in ("exclude", "only_within") if getattr(d, k)}
 
 
 def _history(

@@ -12,7 +12,7 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.calendar import named, used_by, validate_calendar_name
+from jetcron.domain.calendar import named, unknown_calendar, used_by, validate_calendar_name
 from jetcron.domain.commands import (
     AddNotification,
     AnyCommand,
@@ -151,9 +151,7 @@ class CommandHandler:
             subject = subjects.calendar(name)
             found, seq = await self.log.load(subject)
             if calendars.fold(e.event for e in found).status != "live":
-                raise CommandRejected(
-                    f"unknown calendar {name!r} (add it first: jetcron calendar add {name} ...)"
-                )
+                raise unknown_calendar(name)
             if name not in had:
                 refs.append((subject, CalendarReferenced(name=name, schedule=event.name), seq))
         return refs
