@@ -18,7 +18,12 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
 from jetcron.domain.errors import CalendarNotFound, CommandRejected
-from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarReferenced
+from jetcron.domain.events import (
+    CalendarCreated,
+    CalendarDeleted,
+    CalendarReferenced,
+    StoredEvent,
+)
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import calendars
 from jetcron.scheduler.handler import CommandHandler, Request
@@ -106,8 +111,8 @@ class _DeleteRacesAhead(CommandHandler):
         super().__init__(event_log)
         self.other, self.raced = other, False
 
-    async def _users(self, command: Request) -> dict[str, str] | None:
-        users = await super()._users(command)
+    async def _users(self, command: Request, history: list[StoredEvent]) -> dict[str, str] | None:
+        users = await super()._users(command, history)
         if not self.raced:
             self.raced = True
             await self.other.handle(add_schedule("late", "s9", exclude=["maint"]))

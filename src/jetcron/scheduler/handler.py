@@ -110,7 +110,7 @@ class CommandHandler:
             done = [e for e in history if e.envelope.causation_id == command.command_id]
             if done:
                 return done, False
-            events = decide_on(history, command, await self._users(command))
+            events = decide_on(history, command, await self._users(command, history))
             if not events:
                 return [], False
             refs = await self._references(history, events[0])
@@ -122,19 +122,25 @@ class CommandHandler:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
 
-    async def _users(self, command: Request) -> dict[str, str] | None:
-        """For a calendar delete, the live schedules that name the calendar, read from their
-        own subjects (after the calendar's: see CalendarReferenced); None for other commands."""
+    async def _users(
+        self, command: Request, history: list[StoredEvent]
+    ) -> dict[str, str] | None:
+        """For a calendar delete, the live schedules that name the calendar; None otherwise.
+
+        The candidates are the schedules its subject says began to name it (CalendarReferenced,
+        in `history`, read before them), each folded from its own subject: a few loads, not a
+        scan of every schedule."""
         if not isinstance(command, DeleteCalendar):
             return None
-        # why: a rare command; reading every schedule's lifecycle keeps the answer exact even
-        # for schedules that named the calendar before CalendarReferenced existed
-        history, _ = await self.log.load(subjects.SCHEDULES)
-        by_subject: dict[str, list[Event]] = {}
-        for e in history:
-            by_subject.setdefault(e.subject, []).append(e.event)
-        states = (fold(events) for events in by_subject.values())
-        live = ((s.name, s.definition) for s in states if s.live and s.definition is not None)
+        named_by = dict.fromkeys(
+            e.event.schedule for e in history if isinstance(e.event, CalendarReferenced)
+        )
+        live = []
+        for name in named_by:
+            events, _ = await self.log.load(subjects.schedule(name))
+            state = fold(e.event for e in events)
+            if state.live and state.definition is not None:
+                live.append((state.name, state.definition))
         return used_by(command.name, live)
 
     async def _references(
