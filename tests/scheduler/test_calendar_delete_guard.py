@@ -62,6 +62,15 @@ def test_the_decider_refuses_a_delete_while_schedules_name_the_calendar() -> Non
     ]
 
 
+def test_a_refusal_names_ten_users_and_counts_the_rest() -> None:
+    state = calendars.fold([CalendarCreated(name="maint", version=1, definition=MAINT)])
+    users = {f"s{i:02}": "exclude" for i in range(25)}
+    with pytest.raises(CommandRejected) as err:
+        calendars.decide_calendar(state, delete_cal(), users)
+    assert "s09 (exclude) and 15 more (jetcron calendar show maint)" in str(err.value)
+    assert "s10" not in str(err.value)
+
+
 def test_a_missing_calendar_is_not_found() -> None:
     with pytest.raises(CalendarNotFound, match="calendar 'maint' not found") as err:
         calendars.decide_calendar(calendars.INITIAL, delete_cal(), {})

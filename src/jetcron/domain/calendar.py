@@ -195,9 +195,16 @@ def used_by(name: str, schedules: Iterable[tuple[str, ScheduleDefinition]]) -> d
     return uses
 
 
+IN_USE_SHOWN = 10
+"""Schedules a refused delete names (the rest are counted)."""
+
+
 def in_use(name: str, uses: Mapping[str, str]) -> str:
     """Why a calendar that schedules refer to cannot be deleted (the decider's refusal)."""
-    listed = ", ".join(f"{s} ({how})" for s, how in sorted(uses.items()))
+    shown = sorted(uses.items())[:IN_USE_SHOWN]
+    listed = ", ".join(f"{s} ({how})" for s, how in shown)
+    if len(uses) > IN_USE_SHOWN:
+        listed += f" and {len(uses) - IN_USE_SHOWN} more (jetcron calendar show {name})"
     return (
         f"calendar {name!r} is used by {listed}: take it out of them first "
         "(jetcron schedule update NAME --reset exclude / --reset only_within)"

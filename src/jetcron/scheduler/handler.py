@@ -32,6 +32,7 @@ from jetcron.domain.errors import (
     VersionMismatch,
 )
 from jetcron.domain.events import (
+    CalendarDeleted,
     CalendarReferenced,
     Envelope,
     Event,
@@ -54,6 +55,8 @@ from jetcron.scheduler.decider import decide, fold
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 25
+LOADS_AT_ONCE = 64
+"""Schedule subjects a calendar delete loads concurrently to find who still names it."""
 
 _reply_encoder = msgspec.json.Encoder()
 
@@ -136,11 +139,13 @@ class CommandHandler:
             e.event.schedule for e in history if isinstance(e.event, CalendarReferenced)
         )
         live = []
-        for name in named_by:
-            events, _ = await self.log.load(subjects.schedule(name))
-            state = fold(e.event for e in events)
-            if state.live and state.definition is not None:
-                live.append((state.name, state.definition))
+        names = list(named_by)
+        for i in range(0, len(names), LOADS_AT_ONCE):
+            loads = [self.log.load(subjects.schedule(n)) for n in names[i : i + LOADS_AT_ONCE]]
+            for events, _ in await asyncio.gather(*loads):
+                state = fold(e.event for e in events)
+                if state.live and state.definition is not None:
+                    live.append((state.name, state.definition))
         return used_by(command.name, live)
 
     async def _references(
@@ -155,12 +160,25 @@ class CommandHandler:
         refs: list[tuple[str, Event, int]] = []
         for name in named(event.definition):
             subject = subjects.calendar(name)
-            found, seq = await self.log.load(subject)
-            if calendars.fold(e.event for e in found).status != "live":
+            seq = await self._live_at(subject)
+            if seq is None:
                 raise unknown_calendar(name)
             if name not in had:
                 refs.append((subject, CalendarReferenced(name=name, schedule=event.name), seq))
         return refs
+
+    async def _live_at(self, subject: str) -> int | None:
+        """The last sequence of a live calendar's subject; None if it is absent or deleted.
+
+        why: one read of the last message, not the whole subject, which grows by a
+        calendar.referenced per schedule that names the calendar; a reference is stored only
+        while the calendar is live, so the last event alone says whether it is.
+        """
+        last = await self.log.last(subject)
+        if last is None:  # why: nothing there, or a last event this version cannot decode
+            found, seq = await self.log.load(subject)
+            return seq if calendars.fold(e.event for e in found).status == "live" else None
+        return None if isinstance(last.event, CalendarDeleted) else last.seq
 
     async def _append(
         self,
