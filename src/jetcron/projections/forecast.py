@@ -90,14 +90,28 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         "state": row.state,
         "before": _side(old),
         "after": _side(new),
+        **_compared((since, covered, now), (before, after), tol, by_time),
+        "next_before": [iso(t) for t in fires_left(old, cals, now, limit=n)],
+        "next_after": [iso(t) for t in fires_left(new, cals, now, limit=n)],
+    }
+
+
+def _compared(
+    window: tuple[datetime, datetime, datetime],
+    fires: tuple[list[datetime], list[datetime]],
+    tol: timedelta | None,
+    by_time: dict[datetime, fates.Fire],
+) -> dict[str, Any]:
+    """What both what-ifs answer about the past: the window (since, covered, now), the fires
+    before and after, and what changed."""
+    (since, covered, now), (before, after) = window, fires
+    return {
         "since": iso(covered),
         "until": iso(now),
         "more": covered > since,
         "fires_before": len(before),
         "fires_after": len(after),
         **_changes(whatif.compare(before, after, tol), by_time),
-        "next_before": [iso(t) for t in fires_left(old, cals, now, limit=n)],
-        "next_after": [iso(t) for t in fires_left(new, cals, now, limit=n)],
     }
 
 
@@ -177,6 +191,7 @@ def _under(
         and f.fire_time > covered
         and not (f.fate == "skipped" and f.reason.startswith(OPERATOR_SKIP))
     ]
+    by_time = {f.fire_time: f for f in seen}
     had = [f.fire_time for f in seen if not _taken_by_calendar(f)]
     would = [
         f.fire_time
@@ -189,12 +204,7 @@ def _under(
         "state": row.state,
         "spec": d.spec,
         "tz": d.tz,
-        "since": iso(covered),
-        "until": iso(now),
-        "more": covered > since,
-        "fires_before": len(had),
-        "fires_after": len(would),
-        **_changes(whatif.compare(had, would, timedelta(0)), {f.fire_time: f for f in seen}),
+        **_compared((since, covered, now), (had, would), timedelta(0), by_time),
         "next_before": [iso(t) for t in fires_left(d, before, now, limit=n)],
         "next_after": [iso(t) for t in fires_left(d, after, now, limit=n)],
     }
