@@ -131,3 +131,39 @@ def test_apply_and_export_carry_calendars(scheduler: str, tmp_path: Path) -> Non
     file.write_text(json.dumps(doc))
     result = cli(scheduler, "apply", "-f", str(file))
     assert result.exit_code == 2 and "unknown calendar 'missing'" in result.stderr
+
+
+def test_delete_is_refused_for_a_schedule_that_named_the_calendar_before_references(
+    scheduler: str,
+) -> None:
+    """A log of the previous release: the schedule's event names the calendar, but no
+    calendar.referenced was stored beside it; the views still know, so the CLI refuses."""
+    import asyncio
+
+    import nats
+
+    from jetcron import subjects
+    from jetcron.domain.definition import Job, ScheduleDefinition
+    from jetcron.domain.events import Envelope, ScheduleCreated
+    from jetcron.log.stream import EventLog
+
+    ok(scheduler, "calendar", "add", "maint", "--window", "0 2 * * sun for 4h")
+
+    async def legacy() -> None:
+        nc = await nats.connect(scheduler)
+        log = await EventLog(nc).open()
+        d = ScheduleDefinition(spec="0 3 * * *", job=Job(command=["true"]), exclude=["maint"])
+        event = ScheduleCreated(schedule_id="s-legacy", name="old", version=1, definition=d)
+        env = Envelope(id="legacy-1", at=datetime.now(UTC), actor="alice", event=event)
+        await log.append(subjects.schedule("old"), [env])
+        await log.close()
+        await nc.close()
+
+    asyncio.run(legacy())
+    deadline = time.monotonic() + 5
+    while "old" not in ok(scheduler, "schedule", "list") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    result = cli(scheduler, "calendar", "delete", "maint")
+    assert result.exit_code == 2, result.output
+    assert "used by old (exclude)" in result.output
+    assert "maint" in ok(scheduler, "calendar", "list")

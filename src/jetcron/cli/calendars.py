@@ -27,6 +27,7 @@ from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.calendar import (
     CalendarDefinition,
     CalendarPatch,
+    in_use,
     validate_calendar,
     validate_calendar_name,
 )
@@ -171,7 +172,11 @@ def delete(
 ) -> None:
     """Delete a calendar; refused while a schedule refers to it."""
     validate_calendar_name(name)
-    # why: the scheduler's decider refuses a calendar still in use, naming its schedules
+    # why: the scheduler's decider refuses a calendar still in use, naming the schedules it
+    # has references for; a schedule that named it in a log older than those references is
+    # known only to the views, so they are asked first
+    if used := _one(server, name)["used_by"]:
+        raise InvalidInput(in_use(name, used))
     _send(
         server,
         DeleteCalendar(**command_meta(name, actor, reason)),

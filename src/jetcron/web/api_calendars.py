@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from jetcron.domain.calendar import (
     CalendarDefinition,
     CalendarPatch,
+    in_use,
     patched,
     validate_calendar,
     validate_calendar_name,
@@ -137,7 +138,11 @@ async def what_if(
 
 @router.delete("/calendars/{name}", status_code=204, summary="Delete a calendar not in use")
 async def delete_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    # why: the decider refuses a calendar still in use (409) and a missing one (404)
+    # why: the decider refuses a calendar still in use (409) and a missing one (404); the views
+    # also know schedules that named it before the log recorded references (see cli delete)
+    row: dict[str, Any] = await gw.ask("calendar", {"name": name})
+    if row["used_by"]:
+        raise Problem(409, in_use(name, row["used_by"]))
     await gw.send(DeleteCalendar(**meta(name, user, header_reason(request))))
     return Response(status_code=204)
 
