@@ -130,6 +130,21 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     assert (entries[1]["actor"], entries[1]["run_id"]) == ("bob", run["run_id"])
 
 
+def test_audit_says_the_options_as_the_operator_typed_them(live: Live) -> None:
+    live.ok("schedule", "add", "tidy", "0 3 * * *", "--retries", "2", "--", "echo", "hi")
+    live.ok("schedule", "update", "tidy", "--retries", "3", "--timeout", "30s", "--max-runs", "5")
+    live.ok("schedule", "skip", "tidy", "03:00")
+
+    lines = [x.strip() for x in live.ok("audit", "tidy").stdout.splitlines()]
+    entries = json.loads(live.ok("audit", "tidy", "--json").stdout)
+
+    assert lines[1:4] == ["spec: 0 3 * * *", "command: echo hi", "retries: 2"]
+    assert lines[5:8] == ["timeout: 1h → 30s", "retries: 2 → 3", "max_runs: none → 5"]
+    assert " tidy skip planned (v3) by " in lines[8] and lines[9].startswith("skip: 20")
+    assert entries[1]["changes"] == [["timeout", "1h", "30s"], ["retries", 2, 3], ["max_runs", None, 5]]
+    assert entries[1]["diff"]["retry.max_attempts"] == [3, 4]  # why: the stored shape stays
+
+
 def test_health_fails_from_the_first_failed_run_and_exit_codes(live: Live, tmp_path: Path) -> None:
     healthy = live.cli("health")
     live.ok("schedule", "add", "nightly", "@daily", "--", "false")

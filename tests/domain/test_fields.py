@@ -21,9 +21,11 @@ from jetcron.domain.fields import (
     check,
     definition_of,
     fields_of,
+    flat_diff,
     patch_of,
     renamed,
 )
+from jetcron.projections.audit import diff
 
 ALT: dict[str, Any] = {
     "spec": "*/5 * * * *",
@@ -177,3 +179,38 @@ def test_old_keys_name_their_replacements() -> None:
     assert renamed("retry") == ["retries", "retry_backoff", "retry_multiplier", "retry_max_backoff"]
     assert renamed("job") == ["command", "shell", "action", "params", "cwd", "env"]
     assert renamed("timeout") == []
+
+
+def _audit_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A diff as the audit view stores it, between two definitions written as flat fields."""
+    before = None if old is None else definition_of(ScheduleFields(**old))
+    return msgspec.json.decode(msgspec.json.encode(diff(before, definition_of(ScheduleFields(**new)))))
+
+
+def test_flat_diff_names_the_options_the_operator_typed_in_their_units() -> None:
+    old = {"spec": "@every 10s", "command": ["echo", "hi"]}
+    new = {**old, "retries": 3, "timeout": "30s", "retry_backoff": "5m", "max_cpu": 80, "cwd": "/"}
+
+    changed = flat_diff(_audit_diff(old, new))
+
+    assert sorted(changed) == sorted([
+        ("cwd", None, "/"), ("timeout", "1h", "30s"), ("retries", 0, 3),
+        ("retry_backoff", "10s", "5m"), ("max_cpu", None, 80.0),
+    ])  # fmt: skip
+
+
+def test_flat_diff_of_a_creation_lists_only_what_was_set() -> None:
+    new = {"spec": "0 3 * * *", "shell": "ls | wc", "retries": 2, "catchup": "all", "env": {"A": "1"}}
+
+    changed = flat_diff(_audit_diff(None, new), created=True)
+
+    assert sorted(changed) == sorted([
+        ("spec", None, "0 3 * * *"), ("shell", None, "ls | wc"), ("env", None, {"A": "1"}),
+        ("retries", None, 2), ("catchup", None, "all"),
+    ])  # fmt: skip
+
+
+def test_flat_diff_keeps_keys_outside_the_table() -> None:
+    assert flat_diff({"skip": [None, "2026-12-24T02:00:00Z"]}) == [
+        ("skip", None, "2026-12-24T02:00:00Z")
+    ]

@@ -128,6 +128,15 @@ def diff_lines(diff: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def change(c: Sequence[Any], *, arrow: bool = False) -> str:
+    """One audit change `[field, old, new]` (flat field names and units, as the CLI takes
+    them): `timeout: 1h → 30s`; `spec: @daily` when nothing was set before (old null)."""
+    key, old, new = c
+    if old is None and not arrow:
+        return f"{key}: {value(new, key)}"
+    return f"{key}: {value(old, key)} {ARROW} {value(new, key)}"
+
+
 def counts(by: Mapping[str, int]) -> str:
     """{'active': 4, 'paused': 1} as `4 active, 1 paused`; `none` when empty."""
     return ", ".join(f"{n} {k}" for k, n in by.items() if n) or "none"

@@ -138,6 +138,11 @@ _CHANGES = {
     "schedule.deleted": "deleted",
     "run.triggered": "triggered run",
     "run.cancel_requested": "cancelled run",
+    "schedule.fire_skip_planned": "skip planned",
+    "schedule.fire_skip_cancelled": "skip cancelled",
+    "calendar.created": "calendar created",
+    "calendar.updated": "calendar updated",
+    "calendar.deleted": "calendar deleted",
 }
 
 
@@ -150,8 +155,10 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
         change += f" (v{e['version']})"
     why = f": {e['reason']}" if e.get("reason") else ""
     head = f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}"
-    diff = e.get("diff") or {}  # why: a creation's diff holds only the fields it set
-    return [head, *(f"    {line}" for line in text.diff_lines(diff))]
+    if "changes" not in e:  # why: a service older than the CLI answers with the diff only
+        return [head, *(f"    {line}" for line in text.diff_lines(e.get("diff") or {}))]
+    arrow = e["type"].endswith(".updated")  # why: else an old null means "not set before"
+    return [head, *(f"    {text.change(c, arrow=arrow)}" for c in e["changes"])]
 
 
 @handle_errors

@@ -392,3 +392,37 @@ def fields_of(definition: ScheduleDefinition) -> ScheduleFields:
 def changes(old: ScheduleFields, new: ScheduleFields) -> list[tuple[str, Any, Any]]:
     """(key, old, new) for every field whose value differs, in table order."""
     return [(k, a, b) for k in FIELDS if (a := getattr(old, k)) != (b := getattr(new, k))]
+
+
+def flat_diff(diff: Mapping[str, Any], *, created: bool = False) -> list[tuple[str, Any, Any]]:
+    """A definition diff (`{"retry.max_attempts": [1, 4]}`, as the audit stores it) as the flat
+    fields an operator writes: `[("retries", 0, 3)]`, durations as "30s".
+
+    `created`: the diff of a creation, whose old values are all None (not set): only the fields
+    set away from their defaults are listed, with None as old. A key the table does not know
+    (a calendar's, a fire skip) stays as it is.
+    """
+    out: list[tuple[str, Any, Any]] = []
+    for path, (old, new) in diff.items():
+        parts = tuple(path.split("."))
+        rows = [f for f in FIELDS.values() if f.at[: len(parts)] == parts]
+        if not rows:
+            out.append((path, old, new))
+            continue
+        for field in rows:
+            rest = field.at[len(parts) :]
+            a = None if created else _flat_value(field, old, rest)
+            b = _flat_value(field, new, rest)
+            if a != b and not (created and b == field.default and rest):
+                out.append((field.key, a, b))
+    return out
+
+
+def _flat_value(field: Field, node: Any, rest: tuple[str, ...]) -> Any:
+    """The flat value of `field` inside a definition part as builtins (`rest`: the path left);
+    a part or key left out (None, omitted defaults) reads as the field's default."""
+    for part in rest:
+        if not isinstance(node, Mapping) or part not in node:
+            return field.default
+        node = node[part]
+    return from_domain(field, node)

@@ -13,6 +13,7 @@ import pytz
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, used_by
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
+from jetcron.domain.fields import flat_diff
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
@@ -210,7 +211,20 @@ def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
         if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
             raise ScheduleNotFound(name)
     entries = audit.query(views.audit, name=name, since=_since(params))
-    return [plain(e) for e in entries]
+    return [_with_changes(plain(e)) for e in entries]
+
+
+def _with_changes(entry: dict[str, Any]) -> dict[str, Any]:
+    """An audit entry with `changes`: its diff as the fields the operator wrote, `[field, old,
+    new]` in their units (`["retries", 0, 3]`, `["timeout", "1h", "30s"]`); old is null in a
+    creation. `diff` stays as stored (definition paths, seconds)."""
+    diff: dict[str, list[Any]] = entry["diff"]
+    if entry["type"].startswith("schedule."):
+        created = entry["type"] == "schedule.created"
+        entry["changes"] = [list(c) for c in flat_diff(diff, created=created)]
+    else:  # why: a calendar's fields are its own, not the schedule table's
+        entry["changes"] = [[k, *v] for k, v in diff.items()]
+    return entry
 
 
 def ledger_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:

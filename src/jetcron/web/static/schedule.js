@@ -39,9 +39,17 @@ function auditList(entries) {
   return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
     el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)}`,
       e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
-    Object.entries(e.diff || {}).map(([field, change]) => el("div", { class: "diff" }, el("code", {}, field), " ",
-      change[0] === null ? "" : el("span", { class: "old" }, JSON.stringify(change[0])), " → ",
-      el("span", { class: "new" }, JSON.stringify(change[1])))))));
+    (e.changes || []).map(([field, old, now]) => el("div", { class: "diff" }, el("code", {}, field), " ",
+      old === null && !e.type.endsWith(".updated") ? "" : [el("span", { class: "old" }, shown(old, field)), " → "],
+      el("span", { class: "new" }, shown(now, field)))))));
+}
+
+/** A changed value as the CLI says it (the server sends the units the CLI takes: "30s"). */
+function shown(v, field) {
+  if (v === null || v === undefined) return "none";
+  if (Array.isArray(v)) return v.length ? v.join(field === "command" ? " " : ", ") : "none";
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}=${typeof x === "string" ? x : JSON.stringify(x)}`).join(", ") || "none";
+  return String(v);
 }
 
 export async function schedulePage(name) {
