@@ -92,7 +92,7 @@ async def test_notification(
             if isinstance(event, NotifyDelivered):
                 return True, f"delivered: test message {event.delivery_id} sent through {name!r}"
             if isinstance(event, NotifyFailed):
-                return False, f"failed: {event.error} (the leader retries it with backoff)"
+                return False, f"failed: {event.error} (a test is sent once, not retried)"
             await asyncio.sleep(0.2)
         return (
             False,

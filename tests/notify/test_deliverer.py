@@ -17,6 +17,8 @@ from jetcron.domain.events import (
     Event,
     NotificationAdded,
     NotifyDelivered,
+    NotifyFailed,
+    NotifyTest,
     RunFailed,
     StoredEvent,
 )
@@ -24,6 +26,7 @@ from jetcron.domain.notifications import Notification, Sink
 from jetcron.log.durable import DurableFeed
 from jetcron.log.stream import EventLog
 from jetcron.notify.deliverer import Deliverer
+from jetcron.projections import health, state
 
 AT = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
@@ -143,3 +146,36 @@ async def test_events_held_for_a_group_go_to_the_next_leader(
     stop.set()
     await task
     assert (second["id"], second["count"]) == (f"ops:{seqs[1]}", 1)
+
+
+async def test_a_failed_test_message_is_tried_once_and_leaves_the_sink_not_failing(
+    nc: Client,
+) -> None:
+    log = await EventLog(nc).open()
+    deliverer = Deliverer(nc, log)
+    await deliverer.prepare()
+    down = Notification(name="ops", sink=Sink(command=["false"]))
+    await append(log, subjects.notification("ops"), NotificationAdded(name="ops", notification=down))
+    seq = await append(log, subjects.notify_test("ops"), NotifyTest(name="ops"))
+
+    stop, task = await running(deliverer)
+    for _ in range(50):
+        if await log.last(subjects.delivery("ops", seq)) is not None:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)  # why: a retry would come after 1 s
+    stop.set()
+    await task
+    records = [s async for batch in log.read(subjects=[subjects.DELIVERIES]) for s in batch]
+    views = state.replay(
+        [s async for batch in log.read(subjects=[subjects.NOTIFICATIONS, subjects.DELIVERIES])
+         for s in batch]
+    )  # fmt: skip
+    await log.close()
+
+    [record] = [s.envelope.event for s in records]
+    assert isinstance(record, NotifyFailed) and (record.final, record.attempts) == (True, 1)
+    row = views.notifications.rows["ops"]
+    assert (row.failing, row.failed, row.retrying, row.tested_at is not None) == (False, 0, [], True)
+    assert "exit" in row.test_error
+    assert health.evaluate(views, now=AT, executors_online={}).healthy

@@ -47,3 +47,34 @@ def test_failing_from_a_failed_attempt_until_a_delivery_and_given_up_counted() -
 
     h.add(NotificationRemoved(name="ops"))
     assert state.replay(h.events).notifications.rows == {}
+
+
+def test_events_retrying_are_counted_so_failing_never_shows_beside_zero() -> None:
+    h = History(start=T0)
+    h.add(NotificationAdded(name="ops", notification=OPS))
+    h.add(failed(7))
+    h.add(failed(7))
+    h.add(failed(8))
+    row = state.replay(h.events).notifications.rows["ops"]
+    assert (row.failing, row.retrying, row.failed) == (True, [7, 8], 0)
+    [problem] = health.evaluate(state.replay(h.events), now=h.now, executors_online={}).problems
+    assert problem.detail.endswith("HTTP 503; 2 event(s) retrying")
+
+    h.add(failed(7, final=True))
+    h.add(NotifyDelivered(name="ops", event_seq=8, kind="failure", delivery_id="ops:8"))
+    row = state.replay(h.events).notifications.rows["ops"]
+    assert (row.failing, row.retrying, row.failed, row.delivered) == (False, [], 1, 1)
+
+
+def test_a_test_message_neither_counts_nor_makes_the_sink_failing() -> None:
+    h = History(start=T0)
+    h.add(NotificationAdded(name="ops", notification=OPS))
+    h.add(NotifyFailed(name="ops", event_seq=3, kind="test", error="HTTP 503", final=True))
+    views = state.replay(h.events)
+    row = views.notifications.rows["ops"]
+    assert (row.failing, row.failed, row.test_error, row.tested_at) == (False, 0, "HTTP 503", h.now)
+    assert health.evaluate(views, now=h.now, executors_online={}).healthy
+
+    h.add(NotifyDelivered(name="ops", event_seq=4, kind="test", delivery_id="ops:4"))
+    row = state.replay(h.events).notifications.rows["ops"]
+    assert (row.delivered, row.test_error) == (0, "")

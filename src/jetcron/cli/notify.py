@@ -111,7 +111,7 @@ def list_(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         return
     table(
         None,
-        ["name", "sink", "where", "on", "for", "delivered", "failed", "state"],
+        ["name", "sink", "where", "on", "for", "delivered", "retrying", "failed", "state"],
         [_row(r) for r in rows],
         cut=("where", "on"),
     )
@@ -123,6 +123,9 @@ def _row(r: dict[str, Any]) -> list[Any]:
     state = (
         f"failing since {fmt_time(r['failing_since'])}: {r['last_error']}" if r["failing"] else "ok"
     )
+    if r.get("tested_at"):  # why: a test is not a delivery, so it is said apart
+        test = f"failed: {r['test_error']}" if r.get("test_error") else "ok"
+        state += f"; test {fmt_time(r['tested_at'])} {test}"
     return [
         r["name"],
         r["sink"],
@@ -130,6 +133,7 @@ def _row(r: dict[str, Any]) -> list[Any]:
         ",".join(n["on"]),
         ",".join(scope),
         r["delivered"],
+        len(r.get("retrying") or []),
         r["failed"],
         state,
     ]

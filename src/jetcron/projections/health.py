@@ -229,11 +229,12 @@ def _expectations(rows: Iterable[ScheduleRow]) -> Iterable[Problem]:
 def _notifications(views: Views) -> Iterable[Problem]:
     for name, row in sorted(views.notifications.rows.items()):
         if row.failing:
-            given_up = f"; {row.failed} event(s) given up" if row.failed else ""
+            counts = f"; {len(row.retrying)} event(s) retrying" if row.retrying else ""
+            counts += f"; {row.failed} event(s) given up" if row.failed else ""
             yield Problem(
                 kind="notify_failing",
                 subject=name,
                 detail=f"deliveries failing since {iso(row.failing_since)}: {row.last_error}"
-                + given_up,
+                + counts,
                 since=row.failing_since,
             )
