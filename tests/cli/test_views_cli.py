@@ -130,7 +130,15 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     assert (entries[1]["actor"], entries[1]["run_id"]) == ("bob", run["run_id"])
 
 
-def test_audit_says_the_options_as_the_operator_typed_them(live: Live) -> None:
+def test_add_warns_only_when_true_and_audit_says_the_options_as_typed(live: Live) -> None:
+    # host-a (target default) runs without --allow-shell; no executor serves `nowhere`
+    refused = live.ok("schedule", "add", "sh", "@daily", "--shell", "ls | wc")
+    unknown = live.ok("schedule", "add", "sh2", "@daily", "--shell", "ls | wc", "-t", "nowhere")
+    plain = live.ok("schedule", "add", "argv", "@daily", "--", "ls")
+    assert "executor host-a of target 'default' refuses shell strings" in refused.stderr
+    assert "no executor of target 'nowhere' is online" in unknown.stderr
+    assert "shell" not in plain.stderr
+
     live.ok("schedule", "add", "tidy", "0 3 * * *", "--retries", "2", "--", "echo", "hi")
     live.ok("schedule", "update", "tidy", "--retries", "3", "--timeout", "30s", "--max-runs", "5")
     live.ok("schedule", "skip", "tidy", "03:00")

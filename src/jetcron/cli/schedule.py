@@ -99,23 +99,48 @@ def add(
     if definition.job.action is not None and not as_json:
         _warn_if_nobody_offers(server, definition.job.action, definition.target)
     if definition.job.shell is not None and not as_json:
+        _warn_if_shell_refused(server, definition.target)
+
+
+def _serving(server: str, target: str) -> list[Any] | None:
+    """The executors online that serve `target` (None: the heartbeats could not be read)."""
+    from jetcron.cli.views import _executors
+
+    try:
+        infos = _executors(server)
+    except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
+        return None
+    pool = target.removeprefix("all:")
+    return [i for i in infos if pool in i.targets or pool in i.tags]
+
+
+def _warn_if_shell_refused(server: str, target: str) -> None:
+    """Say so when an executor of `target` would refuse a shell string; nothing when all allow it.
+
+    why: the CLI cannot know executors it does not see: with none online the note is conditional.
+    """
+    serving = _serving(server, target)
+    refusing = [i.name for i in serving or [] if i.allow_shell is False]
+    if refusing:
+        problem = (
+            f"executor {', '.join(sorted(refusing))} of target {target!r} refuses shell strings"
+            " (start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
+            " --allow-shell`)"
+        )
+        err_console.print(f"warning: {problem}", highlight=False)
+    elif not serving:
         err_console.print(
-            "note: executors run shell strings only when started with --allow-shell "
-            "(`jetcron up --allow-shell`, `jetcron executor --allow-shell`)",
+            f"note: no executor of target {target!r} is online; it will run shell strings only "
+            "if started with --allow-shell",
             highlight=False,
         )
 
 
 def _warn_if_nobody_offers(server: str, action: str, target: str) -> None:
     """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
-    from jetcron.cli.views import _executors
-
-    try:
-        infos = _executors(server)
-    except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
+    serving = _serving(server, target)
+    if serving is None:
         return
-    pool = target.removeprefix("all:")
-    serving = [i for i in infos if pool in i.targets or pool in i.tags]
     if any(action in i.actions for i in serving):
         return
     if serving:

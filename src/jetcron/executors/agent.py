@@ -171,6 +171,7 @@ class Executor:
         identity = ExecutorInfo(
             name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
             started_at=self.clock.now(), actions=installed(), action_params=parameters(),
+            allow_shell=c.allow_shell,
         )  # fmt: skip
         self._beat = Heartbeat(
             self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock

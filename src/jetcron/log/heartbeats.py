@@ -51,6 +51,8 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     """Host clock minus server clock (positive: the host runs ahead), ± clock_error_s."""
     clock_error_s: float | None = None
     interval_s: float = 5.0
+    allow_shell: bool | None = None
+    """Whether it runs shell-string jobs (--allow-shell); None: an executor too old to say."""
     seen_at: datetime | None = None
     """When the server stored this heartbeat (filled in by list_executors)."""
 
