@@ -149,7 +149,11 @@ def test_add_warns_only_when_true_and_audit_says_the_options_as_typed(live: Live
     assert lines[1:4] == ["spec: 0 3 * * *", "command: echo hi", "retries: 2"]
     assert lines[5:8] == ["timeout: 1h → 30s", "retries: 2 → 3", "max_runs: none → 5"]
     assert " tidy skip planned (v3) by " in lines[8] and lines[9].startswith("skip: 20")
-    assert entries[1]["changes"] == [["timeout", "1h", "30s"], ["retries", 2, 3], ["max_runs", None, 5]]
+    assert entries[1]["changes"] == [
+        ["timeout", "1h", "30s"],
+        ["retries", 2, 3],
+        ["max_runs", None, 5],
+    ]
     assert entries[1]["diff"]["retry.max_attempts"] == [3, 4]  # why: the stored shape stays
 
 

@@ -184,7 +184,9 @@ def test_old_keys_name_their_replacements() -> None:
 def _audit_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """A diff as the audit view stores it, between two definitions written as flat fields."""
     before = None if old is None else definition_of(ScheduleFields(**old))
-    return msgspec.json.decode(msgspec.json.encode(diff(before, definition_of(ScheduleFields(**new)))))
+    return msgspec.json.decode(
+        msgspec.json.encode(diff(before, definition_of(ScheduleFields(**new))))
+    )
 
 
 def test_flat_diff_names_the_options_the_operator_typed_in_their_units() -> None:
@@ -200,7 +202,13 @@ def test_flat_diff_names_the_options_the_operator_typed_in_their_units() -> None
 
 
 def test_flat_diff_of_a_creation_lists_only_what_was_set() -> None:
-    new = {"spec": "0 3 * * *", "shell": "ls | wc", "retries": 2, "catchup": "all", "env": {"A": "1"}}
+    new = {
+        "spec": "0 3 * * *",
+        "shell": "ls | wc",
+        "retries": 2,
+        "catchup": "all",
+        "env": {"A": "1"},
+    }
 
     changed = flat_diff(_audit_diff(None, new), created=True)
 

@@ -59,3 +59,30 @@ def test_audit_of_an_unknown_name_is_not_found_a_deleted_one_is_history() -> Non
         "schedule.deleted",
     ]
     assert queries.audit_of(views, {"name": "backup", "since": "2030-01-01"}, NOW) == []
+
+
+def test_since_is_inclusive_and_takes_a_duration_back_from_now() -> None:
+    h, made = history(12)  # runs fired at T0, T0+5m, ... T0+55m
+    views = fold(h.events)
+    now = T0 + timedelta(hours=1)
+
+    def fired(since: str) -> list[str]:
+        page = queries.list_runs(views, {"schedule": "backup", "since": since}, now)
+        return sorted(r["fire_time"] for r in page["runs"])
+
+    def fire_times(since: str) -> list[str]:
+        answer = queries.fires_of(views, {"name": "backup", "since": since}, now)
+        return [f["utc"] for f in answer["fires"]]
+
+    assert fired("2024-01-01T00:50:00Z") == ["2024-01-01T00:50:00Z", "2024-01-01T00:55:00Z"]
+    assert fired("10m") == fired("2024-01-01T00:50:00Z")
+    assert fire_times("10m") == [
+        "2024-01-01T00:50:00Z",
+        "2024-01-01T00:55:00Z",
+        "2024-01-01T01:00:00Z",
+    ]
+    assert fire_times("2024-01-01T00:55") == fire_times("5m")
+    with pytest.raises(
+        InvalidInput, match=r"invalid time 'yesterday': use ISO-8601 .* or a duration"
+    ):
+        queries.audit_of(views, {"since": "yesterday"}, now)

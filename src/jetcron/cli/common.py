@@ -280,6 +280,17 @@ def parse_iso(value: str) -> datetime:
         ) from err
 
 
+def parse_since(value: str, option: str = "--since") -> str:
+    """A time option (`--since`, `--until`, `--as-of`): ISO-8601 or a duration back from now
+    (`2h`, `3d`), as the ISO time the services take. InvalidInput naming the option otherwise."""
+    from jetcron.domain.spec import time_or_ago
+
+    try:
+        return time_or_ago(value, datetime.now(UTC)).isoformat()
+    except ValueError as err:
+        raise InvalidInput(f"{option}: {err}") from None
+
+
 def iso_z(dt: datetime) -> str:
     """UTC ISO-8601 with a Z suffix, second precision."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,6 +16,7 @@ from jetcron.cli.common import (
     echo,
     handle_errors,
     parse_iso,
+    parse_since,
     print_json,
     run,
     table,
@@ -32,10 +33,14 @@ def fires(
         None,
         "--since",
         metavar="TIME",
-        help="Fires after this ISO time (default: a day back, or the creation if later).",
+        help="Fires at or after this time: ISO-8601, or a duration back from now (2h, 3d) "
+        "(default: a day back, or the creation if later).",
     ),
     until: str | None = typer.Option(
-        None, "--until", metavar="TIME", help="Fires up to this ISO time (default: now)."
+        None,
+        "--until",
+        metavar="TIME",
+        help="Fires up to this time, ISO-8601 or a duration back (default: now).",
     ),
     limit: int = count_option(100, "--limit", help="At most this many fires (the latest)."),
     follow: bool = typer.Option(
@@ -55,9 +60,8 @@ def fires(
     fire with nothing in the log while the schedule was active (a bug: please report it);
     forgotten for a fire older than the run history kept (`serve --keep-runs`, `--retention`).
     """
-    for value in (since, until):
-        if value:
-            parse_iso(value)
+    since = parse_since(since) if since else None
+    until = parse_since(until, "--until") if until else None
     if follow and until:
         raise InvalidInput("--until goes without --follow (following never ends)")
     answer = ask_view(

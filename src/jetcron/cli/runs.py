@@ -24,7 +24,7 @@ from jetcron.cli.common import (
     default_actor,
     echo,
     handle_errors,
-    parse_iso,
+    parse_since,
     print_json,
     run,
     table,
@@ -52,7 +52,10 @@ def runs_list(
         None, "--status", help=f"Only this status: {', '.join(RUN_STATUSES)}."
     ),
     since: str | None = typer.Option(
-        None, "--since", metavar="TIME", help="Only runs fired at or after this ISO time."
+        None,
+        "--since",
+        metavar="TIME",
+        help="Only runs fired at or after this time: ISO-8601, or a duration back from now (2h, 3d).",
     ),
     limit: int = count_option(50, "--limit", help="At most this many runs."),
     server: str = ServerOpt,
@@ -62,7 +65,7 @@ def runs_list(
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown status {status!r}: one of {', '.join(RUN_STATUSES)}")
     if since:
-        parse_iso(since)
+        since = parse_since(since)
     params = {"schedule": schedule, "status": status, "since": since, "limit": limit}
     page = ask_view(server, "runs", params)
     if as_json:

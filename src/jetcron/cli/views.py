@@ -15,6 +15,7 @@ from jetcron.cli.common import (
     echo,
     handle_errors,
     parse_iso,
+    parse_since,
     print_json,
     run,
     table,
@@ -107,7 +108,10 @@ def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
 def audit(
     name: str | None = typer.Argument(None, metavar="NAME", help="Only this schedule."),
     since: str | None = typer.Option(
-        None, "--since", metavar="TIME", help="Only changes at or after this ISO time."
+        None,
+        "--since",
+        metavar="TIME",
+        help="Only changes at or after this time: ISO-8601, or a duration back from now (2h, 3d).",
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
@@ -117,7 +121,7 @@ def audit(
     Schedule changes with a field diff, and operators' run commands (manual triggers, cancels).
     """
     if since:
-        parse_iso(since)
+        since = parse_since(since)
     entries = ask_view(server, "audit", {"name": name, "since": since})
     if as_json:
         print_json(entries)
@@ -270,7 +274,10 @@ def actions_offered(infos: Iterable[Any]) -> list[dict[str, Any]]:
 @handle_errors
 def replay(
     as_of: str | None = typer.Option(
-        None, "--as-of", metavar="TIME", help="Show the world as it was at this ISO time."
+        None,
+        "--as-of",
+        metavar="TIME",
+        help="Show the world as it was at this time: ISO-8601, or a duration back (2h, 3d).",
     ),
     verify: bool = typer.Option(
         False, "--verify", help="Rebuild from scratch and compare with the live service."
@@ -281,4 +288,6 @@ def replay(
     """Rebuild state from the log, client-side (audits, `--as-of`, `--verify`)."""
     from jetcron.cli.replaying import replay_command
 
-    replay_command(server, parse_iso(as_of) if as_of else None, verify, as_json)
+    replay_command(
+        server, parse_iso(parse_since(as_of, "--as-of")) if as_of else None, verify, as_json
+    )

@@ -305,6 +305,25 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: too large") from None
 
 
+def time_or_ago(text: str, now: datetime) -> datetime:
+    """A point in time as `--since`, `--until` and `--as-of` take it: ISO-8601 (a `Z` allowed,
+    naive means UTC) or a duration back from `now` (`2h`, `3d`, `1h30m`). ValueError saying both."""
+    source = text.strip()
+    try:
+        dt = datetime.fromisoformat(source.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        pass
+    else:
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return now - parse_duration(source)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"invalid time {text!r}: use ISO-8601 (2026-03-03T14:00:00Z) or a duration back "
+            "from now (2h, 3d)"
+        ) from None
+
+
 def format_duration(td: timedelta) -> str:
     """Format a timedelta the way parse_duration reads it, e.g. '1h30m'."""
     rest = td // _US

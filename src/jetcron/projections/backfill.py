@@ -19,7 +19,7 @@ cancels a run.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from jetcron.domain.calendar import DELIBERATE
@@ -137,9 +137,8 @@ def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[s
     overlap = overlap_of(params.get("overlap"), row.definition.overlap)
     most = parallel(overlap, params.get("max_parallel"))
     frm, to = range_of(_instant(params, "from"), _instant(params, "to"), now, ("from", "to"))
-    # why: the fires view's window is (since, until]; `from` is included
-    since = frm - timedelta(microseconds=1)
-    ask = {"name": name, "since": since.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
+    # why: the fires view's window is [since, until], like `from` and `to`
+    ask = {"name": name, "since": frm.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
     answer = fires_of(views, ask, now)
     if answer["more"] and answer["fires"]:
         raise InvalidInput(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -14,6 +14,7 @@ from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, used_by
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.fields import flat_diff
+from jetcron.domain.spec import time_or_ago
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
@@ -36,15 +37,15 @@ def iso(dt: datetime | None) -> str | None:
     return None if dt is None else iso_z(dt)
 
 
-def _since(params: dict[str, Any], key: str = "since") -> datetime | None:
+def _since(params: dict[str, Any], now: datetime, key: str = "since") -> datetime | None:
+    """A time parameter: ISO-8601 (naive means UTC, as in the CLI) or a duration back from now."""
     text = params.get(key)
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return time_or_ago(str(text), now)
     except ValueError as err:
-        raise InvalidInput(f"invalid time {text!r}: use ISO-8601") from err
-    return when if when.tzinfo else when.replace(tzinfo=UTC)  # why: naive means UTC, as in the CLI
+        raise InvalidInput(str(err)) from None
 
 
 def schedule_row(
@@ -130,10 +131,10 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
         views.runs,
         schedule=name,
         status=params.get("status"),
-        since=_since(params),
+        since=_since(params, now),
         limit=limit + 1,
         offset=offset,
-        before=_before(params),
+        before=_before(params, now),
     )
     more = len(rows) > limit
     return {
@@ -149,12 +150,16 @@ def _cursor(row: runs.RunRow) -> list[str]:
     return [iso(fire_time) or "", key]
 
 
-def _before(params: dict[str, Any]) -> tuple[datetime, str] | None:
+def _before(params: dict[str, Any], now: datetime) -> tuple[datetime, str] | None:
     """The `before` cursor ([fire time, run id] of the last row of a page), or None."""
     cursor = params.get("before")
     if not cursor:
         return None
-    when = _since({"t": cursor[0]}, "t") if isinstance(cursor, list) and len(cursor) == 2 else None
+    when = (
+        _since({"t": cursor[0]}, now, "t")
+        if isinstance(cursor, list) and len(cursor) == 2
+        else None
+    )
     if when is None:
         raise InvalidInput("invalid cursor: give `next_before` of the previous page")
     return when, str(cursor[1])
@@ -210,7 +215,7 @@ def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
     if name and not audit.query(views.audit, name=name, limit=1):
         if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
             raise ScheduleNotFound(name)
-    entries = audit.query(views.audit, name=name, since=_since(params))
+    entries = audit.query(views.audit, name=name, since=_since(params, now))
     return [_with_changes(plain(e)) for e in entries]
 
 
@@ -232,7 +237,7 @@ def ledger_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[
     entries = ledger.query(
         views.ledger,
         schedule=params.get("schedule"),
-        since=_since(params),
+        since=_since(params, now),
         limit=int(params.get("limit", 100)),
     )
     return [plain(e) for e in entries]
@@ -286,16 +291,17 @@ def fires_window(
 ) -> tuple[datetime, datetime]:
     """(since, until) of a fires answer: the given ones, else `back` before now (or until),
     from the creation if that is later."""
-    until = _since(params, "until") or now
-    since = _since(params)
-    if since is None:
-        # why: by default, no screenful of fires from before the schedule existed; a --since
-        # that reaches back shows them (as not_created)
-        name = str(params.get("name", ""))
-        born = next((e.at for e in audit.query(views.audit, name=name, limit=None)), None)
-        since = until - back if born is None else max(until - back, min(born, until - _US))
-    if since >= until:
-        raise InvalidInput(f"--since {iso(since)} is not before --until {iso(until)}")
+    until = _since(params, now, "until") or now
+    since = _since(params, now)
+    if since is not None and since > until:
+        raise InvalidInput(f"--since {iso(since)} is after --until {iso(until)}")
+    if since is not None:
+        return since, until
+    # why: by default, no screenful of fires from before the schedule existed; a --since
+    # that reaches back shows them (as not_created)
+    name = str(params.get("name", ""))
+    born = next((e.at for e in audit.query(views.audit, name=name, limit=None)), None)
+    since = until - back if born is None else max(until - back, min(born, until - _US))
     return since, until
 
 
@@ -304,7 +310,10 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     from the schedule's creation if that is later)."""
     name = str(params.get("name", ""))
     since, until = fires_window(views, params, now, timedelta(days=1))
-    periods, told, covered = fates_in(views, name, since, until, now, aged_before_from(params, now))
+    # why: a --since is inclusive everywhere (a fire at exactly that time is shown); the
+    # window of fates_in is (since, until]
+    start = since - _US if params.get("since") else since
+    periods, told, covered = fates_in(views, name, start, until, now, aged_before_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
     return {
@@ -312,7 +321,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
         "since": iso(since),
         "until": iso(until),
         "fires": [_fire_row(f, periods) for f in shown],
-        "more": covered > since or len(told) > limit,
+        "more": covered > start or len(told) > limit,
         "expectations": expectations_of(views, name),
     }
 
