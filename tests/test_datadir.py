@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, require_nats_server
-from jetcron.datadir import DataDirLock, DataDirLocked, read_holder
+from jetcron.datadir import DataDirLock, DataDirLocked, read_holder, undone_on_failure
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC}
@@ -115,3 +116,43 @@ def test_two_ups_on_one_data_dir_and_a_killed_holder(tmp_path: Path) -> None:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(20)
     assert third.returncode == 0, (tmp_path / "third.out").read_text()
+
+
+def test_an_up_that_cannot_start_leaves_no_data_dir_and_an_existing_one_as_it_was(
+    tmp_path: Path,
+) -> None:
+    require_nats_server()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine")
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        port = squatter.getsockname()[1]
+        results = [
+            subprocess.run(
+                [sys.executable, "-m", "jetcron", "up", "--data-dir", str(data), "--port",
+                 str(port), "--http-port", "0", "--no-executor"],
+                capture_output=True, text=True, env=ENV, timeout=30,
+            )  # fmt: skip
+            for data in (tmp_path / "new" / "jetcron", existing)
+        ]
+    for result in results:
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: port {port} is already in use"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]
+
+
+def test_undone_on_failure_removes_only_what_the_body_made(tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "old").write_text("x")
+    with pytest.raises(RuntimeError), undone_on_failure(kept):
+        (kept / "store").mkdir()
+        (kept / "log").write_text("y")
+        raise RuntimeError
+    with undone_on_failure(tmp_path / "fine"):
+        (tmp_path / "fine").mkdir()
+
+    assert sorted(p.name for p in kept.iterdir()) == ["old"]
+    assert (tmp_path / "fine").is_dir()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -129,3 +131,42 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # why: it exists, it is just not ours
     return True
+
+
+@contextlib.contextmanager
+def undone_on_failure(data_dir: Path) -> Iterator[None]:
+    """If the body raises, remove what it created of `data_dir`: the dir itself (and the
+    parents made for it) when it did not exist, else only the entries that are new.
+
+    why: a `jetcron up` that cannot start (a taken port) must not leave a half-made store that
+    the next attempt, or an operator, mistakes for a log; an existing data dir loses nothing.
+    """
+    top = _topmost_missing(data_dir)
+    before = set() if top is not None else {p.name for p in data_dir.iterdir()}
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
+            for entry in data_dir.iterdir():
+                if entry.name not in before:
+                    _remove(entry)
+        raise
+
+
+def _topmost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist yet (None: path exists)."""
+    if path.exists():
+        return None
+    path = path.absolute()
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)

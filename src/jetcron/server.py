@@ -56,8 +56,8 @@ class NatsServerNotFound(InfrastructureError):
         )
 
 
-class PortInUse(InfrastructureError):
-    """The port nats-server was asked to listen on is taken."""
+class PortInUse(InvalidInput):
+    """The port nats-server was asked to listen on is taken (the user picks another: exit 2)."""
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.port = port

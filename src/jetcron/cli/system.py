@@ -21,7 +21,7 @@ from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, connect_options, handle_errors
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
-from jetcron.datadir import DataDirLock
+from jetcron.datadir import DataDirLock, undone_on_failure
 from jetcron.errors import InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, supervise
@@ -308,11 +308,13 @@ def up(
         if server:
             opts, executor_opts = connect_options(server, None, "jetcron-up"), None
         elif secure or _secured(data_dir):
-            server, opts, executor_opts, trusted = stack.enter_context(
-                _secure_nats(data_dir, port, executor_name)
-            )
+            with undone_on_failure(data_dir):
+                server, opts, executor_opts, trusted = stack.enter_context(
+                    _secure_nats(data_dir, port, executor_name)
+                )
         else:
-            server = stack.enter_context(_embedded_nats(data_dir, port))
+            with undone_on_failure(data_dir):
+                server = stack.enter_context(_embedded_nats(data_dir, port))
             opts, executor_opts = ConnectOptions(servers=server, name="jetcron-up"), None
         web_socket = _web_socket(0 if trusted else http_port)
         if trusted and http_port:
