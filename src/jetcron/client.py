@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         NotificationCommand,
         SendTestNotification,
     )
+    from jetcron.domain.events import StoredEvent
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -131,6 +132,11 @@ async def query(
 
 async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
     """A run's captured output and an action's result, from the last of its events that has them."""
+    return output_of(await run_events(nc, schedule, run_id))
+
+
+async def run_events(nc: Client, schedule: str, run_id: str) -> list[StoredEvent]:
+    """Every event of one run, in log order (its subject)."""
     from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
@@ -138,6 +144,11 @@ async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
         events, _ = await event_log.load(subjects.run(schedule, run_id))
     finally:
         await event_log.close()
+    return events
+
+
+def output_of(events: list[StoredEvent]) -> dict[str, Any]:
+    """The output and result of the last of a run's events that has them ({} if none)."""
     for stored in reversed(events):
         captured = getattr(stored.event, "output", None)
         if captured is not None:

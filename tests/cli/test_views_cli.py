@@ -157,6 +157,22 @@ def test_add_warns_only_when_true_and_audit_says_the_options_as_typed(live: Live
     assert entries[1]["diff"]["retry.max_attempts"] == [3, 4]  # why: the stored shape stays
 
 
+def test_runs_show_lists_every_attempt_with_its_fate(live: Live) -> None:
+    live.ok("schedule", "add", "flaky", "@daily", "--retries", "1", "--retry-backoff", "1s",
+            "--", "sh", "-c", "exit 3")  # fmt: skip
+    live.ok("schedule", "trigger", "flaky")
+    run = live.until(lambda: [r for r in live.runs("flaky") if r["status"] == "failed"])[0]
+
+    shown = live.ok("runs", "show", run["run_id"][:8]).stdout.splitlines()
+    tried = json.loads(live.ok("runs", "show", run["run_id"], "--json").stdout)["attempts"]
+
+    [first] = [i for i, x in enumerate(shown) if x.startswith("attempts ")]
+    assert " on host-a: retried after " in shown[first]
+    assert shown[first].endswith("(exited with code 3)")
+    assert ": failed " in shown[first + 1] and shown[first + 1].lstrip().startswith("#2 ")
+    assert [(a["attempt"], a["fate"]) for a in tried] == [(1, "retried"), (2, "failed")]
+
+
 def test_health_fails_from_the_first_failed_run_and_exit_codes(live: Live, tmp_path: Path) -> None:
     healthy = live.cli("health")
     live.ok("schedule", "add", "nightly", "@daily", "--", "false")

@@ -140,7 +140,9 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     if r.get("target"):
         out.append(("target", r["target"]))
     if r.get("started_at"):
-        where = f" on {r['executor']}" if r.get("executor") else ""
+        # why: started_at is the first attempt's; the row's executor is the latest one's
+        first = (r.get("attempts") or [{}])[0].get("executor") or r.get("executor")
+        where = f" on {first}" if first else ""
         late = r.get("lateness_s")
         out.append(
             (
@@ -165,7 +167,18 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("reason", r["reason"]))
     if r.get("next_retry_at"):
         out.append(("next try", text.utc(r["next_retry_at"])))
+    tried = r.get("attempts") or []
+    if len(tried) > 1 or any(a["fate"] == "abandoned" for a in tried):
+        out += [("attempts" if i == 0 else "", _attempt(a)) for i, a in enumerate(tried)]
     return out
+
+
+def _attempt(a: dict[str, Any]) -> str:
+    """One attempt: `#1 2026-12-02T03:00:00Z on host-a: abandoned (no result; attempt 2 took over)`."""
+    where = f" on {a['executor']}" if a.get("executor") else ""
+    took = f" after {text.duration(a['duration_s'])}" if a.get("duration_s") else ""
+    fate = a["fate"].replace("_", " ") + took + (f" ({a['detail']})" if a.get("detail") else "")
+    return f"#{a['attempt']} {text.utc(a.get('started_at'))}{where}: {fate}"
 
 
 def _status(r: dict[str, Any]) -> str:
@@ -272,11 +285,17 @@ def runs_cancel(
 
 
 async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The run (resolved from a prefix) and its output, read from the run's events in the log."""
-    from jetcron.client import query, run_output
+    """The run (resolved from a prefix, with `attempts`: each one's fate) and its output, read
+    from the run's events in the log."""
+    import msgspec
+
+    from jetcron.client import output_of, query, run_events
+    from jetcron.projections.attempts import attempts
 
     row: dict[str, Any] = await query(nc, "run", {"run_id": ref})
-    return row, await run_output(nc, row["schedule"], row["run_id"])
+    events = await run_events(nc, row["schedule"], row["run_id"])
+    row["attempts"] = msgspec.to_builtins(attempts(events))
+    return row, output_of(events)
 
 
 # -- runs follow ---------------------------------------------------------------------------------

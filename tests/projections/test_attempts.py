@@ -1,0 +1,40 @@
+"""The attempts of one run and their fates, as `runs show` lists them (pure, no server)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from projection_factory import History
+
+from jetcron.projections.attempts import attempts
+
+
+def test_an_attempt_whose_executor_died_is_abandoned_when_the_next_one_starts() -> None:
+    h = History()
+    h.create("backup")
+    run = h.trigger("backup")
+    h.started(run, attempt=1, executor="host-a")  # host-a dies: no result ever comes
+    h.started(run, attempt=2, executor="host-b")
+    h.failed(run, attempt=2, executor="host-b", retry_in=timedelta(seconds=10), exit_code=3)
+    h.started(run, attempt=3, executor="host-b")
+    h.succeeded(run, attempt=3, executor="host-b", duration_s=2.0)
+
+    got = [(a.attempt, a.executor, a.fate, a.detail) for a in attempts(h.events)]
+
+    assert got == [
+        (1, "host-a", "abandoned", "no result; attempt 2 took over"),
+        (2, "host-b", "retried", "boom"),
+        (3, "host-b", "succeeded", ""),
+    ]
+
+
+def test_a_single_attempt_runs_until_its_result_and_a_lost_one_says_why() -> None:
+    h = History()
+    h.create("backup")
+    run = h.trigger("backup")
+    h.started(run)
+    assert [a.fate for a in attempts(h.events)] == ["running"]
+
+    h.lost(run)
+    [only] = attempts(h.events)
+    assert (only.fate, only.detail) == ("lost", "no result within timeout + grace")
