@@ -51,8 +51,10 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def signed_in(browser: object, stack: Stack, width: int, height: int) -> object:
-    page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+def signed_in(
+    browser: object, stack: Stack, width: int, height: int, zone: str | None = None
+) -> object:
+    page = browser.new_page(viewport={"width": width, "height": height}, timezone_id=zone)  # type: ignore[attr-defined]
     page.set_default_timeout(15_000)
     page.goto(stack.url + "/")
     page.fill("#token", TOKENS["alice"][1])
@@ -66,7 +68,9 @@ def confirm(page: object, reason: str = "") -> None:
     page.click("#confirm-ok")  # type: ignore[attr-defined]
 
 
-def test_create_trigger_see_the_run_live_and_pause(browser: object, stack: Stack, shots: Path) -> None:
+def test_create_trigger_see_the_run_live_and_pause(
+    browser: object, stack: Stack, shots: Path
+) -> None:
     page = signed_in(browser, stack, 1280, 900)
     page.click("#new-schedule")
     page.fill("#f-name", "tank-lights")
@@ -130,4 +134,26 @@ def test_pages_at_390px(browser: object, stack: Stack, shots: Path) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{route} is wider than the phone by {overflow}px"
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.close()
+
+
+def test_times_say_their_zone_one_way_and_an_unknown_schedule_is_one_request(
+    browser: object, stack: Stack
+) -> None:
+    with stack.client() as http:
+        create(http, "berlin-clock", spec="0 3 * * *", tz="Europe/Berlin")
+    page = signed_in(browser, stack, 1280, 900, zone="America/New_York")
+    page.goto(f"{stack.url}/#/")
+    row = page.locator("tr[data-key='berlin-clock']")
+    row.wait_for()
+    # the schedule's zone as pytz (and the CLI) names it, not the browser's "GMT+1"
+    assert row.locator(".next-local").inner_text().endswith("03:00 CET")
+    assert "your time (America/New_York)" in page.inner_text("#zone-note")
+
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/schedules" in r.url else None)
+    page.goto(f"{stack.url}/#/s/nosuch")
+    page.wait_for_selector("#not-found")
+    assert "no schedule named nosuch" in page.inner_text("#not-found")
+    assert [u.split("/api/v1")[1] for u in asked] == ["/schedules/nosuch?fires=0"]
     page.close()

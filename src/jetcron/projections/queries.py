@@ -54,15 +54,23 @@ def schedule_row(
     """One schedule as the CLI shows it (fields: name, spec, tz, state, version, target, command, next_fire...)."""
     data: dict[str, Any] = plain(row)
     d = row.definition
+    fire = schedules.next_fire(row, now, cals)
     data.update(
         spec=d.spec,
         tz=d.tz,
         target=d.target,
         command=d.job.command or d.job.shell or d.job.action,
-        next_fire=iso(schedules.next_fire(row, now, cals)),
+        next_fire=iso(fire),
+        next_fire_abbr=abbr(fire, d.tz),
         state=row.state,
     )
     return data
+
+
+def abbr(when: datetime | None, tz: str) -> str:
+    """The zone's abbreviation at `when` as pytz names it (`CET`, `CEST`, `EST`; "" if none):
+    the CLI's and the console's one label for a schedule's zone."""
+    return "" if when is None else str(when.astimezone(pytz.timezone(tz)).tzname() or "")
 
 
 def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -341,6 +349,7 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["utc"] = iso(fire.fire_time)
     data["local"] = fire.fire_time.astimezone(pytz.timezone(tz)).isoformat()
     data["tz"] = tz
+    data["abbr"] = abbr(fire.fire_time, tz)
     data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
     return data
 

@@ -10,7 +10,7 @@ import pytz
 from jetcron.domain.spec import is_interval_like, next_fires, parse_spec, validate_tz, wall_to_utc
 from jetcron.errors import InvalidInput
 from jetcron.projections.fates import Window
-from jetcron.projections.queries import iso
+from jetcron.projections.queries import abbr, iso
 from jetcron.projections.why import dst_notes
 
 
@@ -23,6 +23,7 @@ def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]
             "utc": iso(f),
             "local": f.astimezone(zone).replace(microsecond=0).isoformat(),
             "tz": tz,
+            "abbr": abbr(f, tz),
             "dst": dst_notes(f, window),
         }
         for f in fires

@@ -1,6 +1,6 @@
 // The console: a hash router over the pages, the login, and one confirmation dialog.
 import { api, ApiError, token } from "./api.js";
-import { el, errorBox, main } from "./dom.js";
+import { el, errorBox, main, YOUR_ZONE } from "./dom.js";
 import { schedulesPage } from "./schedules.js";
 import { schedulePage } from "./schedule.js";
 import { formPage } from "./form.js";
@@ -47,6 +47,9 @@ async function route() {
   }
   main().replaceChildren(el("p", {}, "No such page. ", el("a", { href: "#/" }, "Schedules")));
 }
+
+document.getElementById("zone-note").textContent =
+  `Times are your time (${YOUR_ZONE}) unless they name a zone: a schedule's fires show in its zone (CET, EST…), UTC ends in Z.`;
 
 async function start() {
   try {

@@ -1,4 +1,6 @@
 // Pictures as inline SVG: a success sparkline, a fire timeline coloured by fate, a duration chart.
+import { utc, zoned } from "./dom.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 export const FATE_COLOURS = {
@@ -45,11 +47,11 @@ export function timeline(fires, since, until, width = 600, height = 44) {
   const x = (t) => 4 + ((Date.parse(t) - t0) / Math.max(1, t1 - t0)) * (width - 8);
   const marks = fires.map((f) => svg("rect", {
     x: x(f.utc) - 2, y: 6, width: 4, height: 22, rx: 1, fill: FATE_COLOURS[f.fate] || "#a0a7b4",
-  }, title(`${f.local} — ${f.fate}${f.dst && f.dst.length ? ` (${f.dst.join("; ")})` : ""}`)));
+  }, title(`${zoned(f.utc, f.tz, f.abbr)} — ${f.fate}${f.dst && f.dst.length ? ` (${f.dst.join("; ")})` : ""}`)));
   const axis = [
     svg("line", { x1: 0, x2: width, y1: 30, y2: 30, stroke: "#c9ced6" }),
-    svg("text", { x: 2, y: 42 }, new Date(t0).toISOString().slice(5, 16).replace("T", " ")),
-    svg("text", { x: width - 2, y: 42, "text-anchor": "end" }, new Date(t1).toISOString().slice(5, 16).replace("T", " ")),
+    svg("text", { x: 2, y: 42 }, utc(since)),
+    svg("text", { x: width - 2, y: 42, "text-anchor": "end" }, utc(until)),
   ];
   return svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "fire timeline" }, ...axis, ...marks);
 }

@@ -26,16 +26,27 @@ export function badge(text) {
   return el("span", { class: `badge ${text}` }, String(text).replace("_", " "));
 }
 
-/** "Dec 2, 14:05" in a zone (the browser's own when none), and the zone's short name. */
-export function local(iso, tz) {
-  if (!iso) return "–";
-  const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+/** The browser's zone: times without a zone name are in it ("your time"; the page footer says which). */
+export const YOUR_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "your browser's zone";
+
+function wall(iso, tz) {
+  const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   if (!/:00(\.0+)?(Z|[+-]\d\d:\d\d)$/.test(iso)) options.second = "2-digit"; // why: @every 10s fires differ in seconds
-  try {
-    return new Intl.DateTimeFormat(undefined, tz ? { ...options, timeZone: tz } : options).format(new Date(iso));
-  } catch {
-    return iso;
-  }
+  return new Intl.DateTimeFormat(undefined, tz ? { ...options, timeZone: tz } : options).format(new Date(iso));
+}
+
+/** "Dec 2, 14:05": your time (the browser's zone), labelled where it is shown, not per value.
+ * why: the browser names zones by locale ("EST" but "GMT+1"); one label per page reads the same everywhere. */
+export function local(iso) {
+  if (!iso) return "–";
+  try { return wall(iso); } catch { return iso; }
+}
+
+/** "Dec 3, 03:00 CET": a fire in its schedule's zone, with the abbreviation the server gives
+ * (pytz's, as the CLI prints it); the zone's name when there is none. */
+export function zoned(iso, tz, abbr) {
+  if (!iso) return "–";
+  try { return `${wall(iso, tz)} ${abbr || tz}`; } catch { return iso; }
 }
 
 /** "2026-12-02 13:05Z" (seconds when not :00, as @every fires need): UTC, as the CLI prints it. */
@@ -44,6 +55,17 @@ export function utc(iso) {
   const at = new Date(iso).toISOString(); // why: answers may carry an offset; show UTC
   const secs = at.slice(17, 19) !== "00";
   return `${at.slice(0, secs ? 19 : 16).replace("T", " ")}Z`;
+}
+
+/** Seconds as the CLI and schedule files write a duration: 30s, 1h, 1h30m, 2d. */
+export function duration(value) {
+  if (value === null || value === undefined) return "none";
+  let rest = Math.round(value);
+  const parts = [];
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
+    if (rest >= size) { parts.push(`${Math.floor(rest / size)}${unit}`); rest %= size; }
+  }
+  return parts.join("") || "0s";
 }
 
 export function seconds(value) {
@@ -70,7 +92,7 @@ export function confirmAction(text) {
 
 /** Fire times: in the zone, in UTC, and a DST column only when DST did something. */
 export function fireTable(fires, zoneLabel) {
-  const columns = [[zoneLabel, (f) => local(f.utc, f.tz)], ["UTC", (f) => utc(f.utc)]];
+  const columns = [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr)], ["UTC", (f) => utc(f.utc)]];
   if (fires.some((f) => f.dst && f.dst.length)) columns.push(["DST", (f) => el("span", { class: "note" }, f.dst.join(" "))]);
   return table(columns, fires);
 }

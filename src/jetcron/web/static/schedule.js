@@ -1,8 +1,8 @@
 // One schedule: definition, actions (with confirmation), next fires, fire timeline, durations,
 // runs with their output, audit with diffs; runs and state refresh live.
-import { api, follow } from "./api.js";
+import { api, ApiError, follow } from "./api.js";
 import { durations, legend, timeline } from "./charts.js";
-import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
+import { badge, confirmAction, duration, el, errorBox, fireTable, local, main } from "./dom.js";
 import { outputViewer, runsTable } from "./runs.js";
 import { debounce } from "./schedules.js";
 
@@ -15,8 +15,8 @@ function definitionList(d) {
   const job = d.job.command ? d.job.command.join(" ") : d.job.shell ? `sh: ${d.job.shell}` : `action ${d.job.action} ${JSON.stringify(d.job.params || {})}`;
   const rows = [
     ["spec", el("code", {}, d.spec)], ["zone", d.tz], ["runs", el("code", {}, job)], ["target", d.target],
-    ["timeout", d.timeout_s == null ? "none" : `${d.timeout_s} s`], ["retries", d.retry.max_attempts - 1],
-    ["overlap", d.overlap], ["catch-up", `${d.catchup.policy} within ${d.catchup.window_s} s`],
+    ["timeout", duration(d.timeout_s)], ["retries", d.retry.max_attempts - 1],
+    ["overlap", d.overlap], ["catch-up", `${d.catchup.policy} within ${duration(d.catchup.window_s)}`],
     ["tags", (d.tags || []).join(", ") || "–"], ["description", d.description || "–"],
   ];
   return el("dl", { class: "kv" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -37,7 +37,7 @@ async function act(name, verb, row) {
 
 function auditList(entries) {
   return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
-    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)}`,
+    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)} your time`,
       e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
     (e.changes || []).map(([field, old, now]) => el("div", { class: "diff" }, el("code", {}, field), " ",
       old === null && !e.type.endsWith(".updated") ? "" : [el("span", { class: "old" }, shown(old, field)), " → "],
@@ -105,12 +105,20 @@ export async function schedulePage(name) {
     sections.next.replaceChildren(next.fires.length ? fireTable(next.fires, `In ${next.fires[0].tz}`) : el("p", { class: "small" }, `No fires ahead (${next.state}).`));
     const fates = [...new Set(fires.fires.map((f) => f.fate))];
     sections.timeline.replaceChildren(timeline(fires.fires, fires.since, fires.until, width(sections.timeline)), legend(fates),
-      el("div", { class: "small" }, `${fires.fires.length} fires since ${local(fires.since)}`));
+      el("div", { class: "small" }, `${fires.fires.length} fires since ${local(fires.since)} your time`));
   };
 
   const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
   const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
-  await renderAll();
+  try {
+    await renderHead(); // why: one question first; an unknown name is one 404, not five
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    main().replaceChildren(el("h1", {}, "No such schedule"),
+      el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
+    return null;
+  }
+  await Promise.all([renderRuns(), renderFires(), renderAudit()]);
 
   const refresh = debounce(async (type) => {
     try {

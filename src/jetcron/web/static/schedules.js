@@ -1,7 +1,7 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, local, main, table, utc } from "./dom.js";
+import { badge, el, local, main, table, utc, zoned } from "./dom.js";
 
 async function allSchedules(params) {
   const rows = [];
@@ -47,9 +47,9 @@ export async function schedulesPage() {
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
       ["Next fire", (r) => r.next_fire
-        ? [el("div", { class: "next-local" }, local(r.next_fire, r.tz)), el("div", { class: "small next-utc" }, utc(r.next_fire))]
+        ? [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr)), el("div", { class: "small next-utc" }, utc(r.next_fire))]
         : "–"],
-      ["Last result", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
+      ["Last result (your time)", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
       ["Success", (r) => [sparkline(recent.get(r.name) || []), el("span", { class: "small" }, ` ${rate(recent.get(r.name) || [])}`)]],
     ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
   };

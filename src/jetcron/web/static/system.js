@@ -26,6 +26,6 @@ export async function executorsPage() {
     ["CPU", (e) => (e.cpu_percent == null ? "–" : `${Math.round(e.cpu_percent)}%`)],
     ["Memory", (e) => (e.memory_percent == null ? "–" : `${Math.round(e.memory_percent)}%`)],
     ["Clock", (e) => (e.clock_offset_s == null ? "–" : `${e.clock_offset_s >= 0 ? "+" : ""}${e.clock_offset_s.toFixed(3)} s`)],
-    ["Actions", (e) => e.actions.join(", ") || "–"], ["Seen", (e) => local(e.seen_at || e.host_time)],
+    ["Actions", (e) => e.actions.join(", ") || "–"], ["Seen (your time)", (e) => local(e.seen_at || e.host_time)],
   ], rows, { key: (e) => e.name }) : el("p", {}, "No executor online."));
 }
