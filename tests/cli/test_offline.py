@@ -159,3 +159,26 @@ def test_preview_malformed_extension_is_one_line_with_a_hint() -> None:
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "day-of-week field" in lines[0] and "'5L'" in lines[0]
+
+
+def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
+    server = ["--server", f"nats://127.0.0.1:{free_port()}"]  # why: nothing listens: no network
+    for args, line in [
+        (["conflicts", "--within", "0s"], "error: --within must be longer than 0s"),
+        (["due", "--within", "0m"], "error: --within must be longer than 0s"),
+        (["stats", "--window", "0s"], "error: --window must be longer than 0s"),
+        (
+            ["schedule", "update", "x", "--spec", "@hourly", "--what-if", "--window", "0d"],
+            "error: --window must be longer than 0s",
+        ),
+        (
+            ["schedule", "add", "x", "@daily", "--breaker-cooldown", "0s", "--", "true"],
+            "error: breaker cooldown must be > 0 (none: stay paused)",
+        ),
+        (["runs", "list", "--since", "soon"], "error: --since: invalid time 'soon': use ISO-8601"),
+        (["fires", "x", "--until", "-2h"], "error: --until: invalid time '-2h': use ISO-8601"),
+    ]:
+        result = runner.invoke(app, [*args, *server])
+        assert result.exit_code == 2, (args, result.output)
+        [shown] = result.stderr.strip().splitlines()
+        assert shown.startswith(line), (args, shown)

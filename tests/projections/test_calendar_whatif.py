@@ -11,6 +11,7 @@ from projection_factory import History, fold
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.errors import CalendarNotFound
 from jetcron.domain.events import CalendarCreated
+from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
 from jetcron.projections import forecast
 
@@ -125,9 +126,9 @@ def test_an_unknown_calendar_or_a_bad_change_is_refused() -> None:
     [("0s", "--window must be longer than 0s"), ("soon", "--window: ")],
 )
 def test_window_seconds_names_the_option(text: str, problem: str) -> None:
-    assert forecast.window_seconds("30d") == 30 * 86400
+    assert window_seconds("30d") == 30 * 86400
     with pytest.raises(InvalidInput, match=problem):
-        forecast.window_seconds(text)
+        window_seconds(text)
 
 
 # -- schedule what-if with calendars -------------------------------------------------------

@@ -19,8 +19,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.spec import parse_duration
-from jetcron.errors import InvalidInput
+from jetcron.domain.spec import window_seconds
 
 WARN_WITHIN_S = 7 * 86400.0
 """How far ahead `schedule add/update` look for new conflicts."""
@@ -47,10 +46,7 @@ def conflicts(
     its timeout; without a timeout, 1m. A schedule with more than 10,000 fires in the window
     is compared up to its 10,000th (the count says where it stopped).
     """
-    try:
-        seconds = parse_duration(within).total_seconds()
-    except ValueError as err:
-        raise InvalidInput(f"--within: {err}") from err
+    seconds = window_seconds(within, "--within")
     params = {"within_s": seconds, "name": schedule}
     answer: dict[str, Any] = ask_view(server, "conflicts", params)
     rows = answer["conflicts"]

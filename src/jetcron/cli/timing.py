@@ -20,7 +20,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.spec import next_fires, parse_duration, parse_spec, validate_tz
+from jetcron.domain.spec import next_fires, parse_spec, validate_tz, window_seconds
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
@@ -160,10 +160,7 @@ def due(
     as_json: bool = JsonOpt,
 ) -> None:
     """Upcoming fires across all active schedules, soonest first."""
-    try:
-        horizon = parse_duration(within).total_seconds()
-    except ValueError as err:
-        raise InvalidInput(f"--within: {err}") from err
+    horizon = window_seconds(within, "--within")
     if not 1 <= limit <= DUE_MAX:
         raise InvalidInput(f"--limit must be between 1 and {DUE_MAX}")
     from jetcron.client import query  # why: preview, in this module too, needs no NATS

@@ -21,7 +21,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import InfrastructureError
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
@@ -39,12 +39,9 @@ def stats(
     """Run statistics per schedule, per executor and overall."""
     params: dict[str, Any] = {"schedule": schedule}
     if window:
-        from jetcron.domain.spec import parse_duration
+        from jetcron.domain.spec import window_seconds
 
-        try:
-            params["window_s"] = parse_duration(window).total_seconds()
-        except ValueError as err:
-            raise InvalidInput(f"--window: {err}") from err
+        params["window_s"] = window_seconds(window, "--window")
     rows = ask_view(server, "stats", params)
     if as_json:
         print_json(rows)

@@ -71,7 +71,7 @@ def _params(
     n: int,
     option: str = "--window",
 ) -> dict[str, Any]:
-    from jetcron.projections.forecast import window_seconds
+    from jetcron.domain.spec import window_seconds
 
     return {
         "name": name,

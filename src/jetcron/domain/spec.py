@@ -16,6 +16,7 @@ import msgspec
 import pytz
 
 from jetcron.domain.errors import InvalidSpec, InvalidTimezone
+from jetcron.errors import InvalidInput
 
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -303,6 +304,18 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(microseconds=total)
     except OverflowError:
         raise ValueError(f"invalid duration {text!r}: too large") from None
+
+
+def window_seconds(text: str, what: str = "--window") -> float:
+    """A window or look-ahead (`30d`, `--within 7d`) in seconds, longer than zero; InvalidInput
+    naming `what` otherwise (the CLI's options and the API's parameters alike)."""
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as err:
+        raise InvalidInput(f"{what}: {err}") from err
+    if seconds <= 0:
+        raise InvalidInput(f"{what} must be longer than 0s")
+    return seconds
 
 
 def time_or_ago(text: str, now: datetime) -> datetime:

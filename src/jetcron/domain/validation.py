@@ -45,6 +45,8 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     _check(definition.jitter_s >= 0, "jitter must be >= 0")
     _check(definition.max_runs is None or definition.max_runs >= 1, "max_runs must be >= 1")
     _check(definition.breaker_threshold >= 0, "breaker threshold must be >= 0 (0 disables it)")
+    cooldown = definition.breaker_cooldown_s
+    _check(cooldown is None or cooldown > 0, "breaker cooldown must be > 0 (none: stay paused)")
     if definition.conditions is not None:
         _check_conditions(definition.conditions)
     _check_expectations(definition)

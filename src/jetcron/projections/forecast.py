@@ -23,8 +23,6 @@ from jetcron.domain.calendar import (
 )
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.spec import parse_duration
-from jetcron.errors import InvalidInput
 from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
 from jetcron.projections.queries import (
     FIRES_MAX,
@@ -40,17 +38,6 @@ WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upc
 """Fates of nominal fires the schedule could not have had: not compared by what-if."""
 WHAT_IF_WINDOW_S = 30 * 86400.0
 """How far back what-if looks unless told."""
-
-
-def window_seconds(text: str, what: str = "--window") -> float:
-    """A what-if window (`30d`) in seconds; InvalidInput naming `what` otherwise."""
-    try:
-        seconds = parse_duration(text).total_seconds()
-    except ValueError as err:
-        raise InvalidInput(f"{what}: {err}") from err
-    if seconds <= 0:
-        raise InvalidInput(f"{what} must be longer than 0s")
-    return seconds
 
 
 def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from jetcron.domain.commands import (
     UpdateCalendar,
 )
 from jetcron.domain.errors import CommandRejected
+from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
-from jetcron.projections.forecast import window_seconds
 from jetcron.projections.skips import coming_fire
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta

@@ -18,8 +18,8 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
+from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
-from jetcron.projections.forecast import window_seconds
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
