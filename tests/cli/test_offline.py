@@ -182,3 +182,16 @@ def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
         assert result.exit_code == 2, (args, result.output)
         [shown] = result.stderr.strip().splitlines()
         assert shown.startswith(line), (args, shown)
+
+
+def test_ports_and_intervals_out_of_range_are_one_line_exit_2() -> None:
+    for args, line in [
+        (["up", "--port", "99999"], "error: invalid value for '--port': must be from 1 to 65535"),
+        (["web", "--port", "-1"], "error: invalid value for '--port': must be from 0 to 65535"),
+        (["serve", "--lease-ttl", "0"], "error: invalid value for '--lease-ttl': must be at least 1"),
+        (["executor", "--ack-wait", "0"], "error: invalid value for '--ack-wait': must be at least 1"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        [shown] = result.stderr.strip().splitlines()
+        assert shown.startswith(line), (args, shown)

@@ -71,14 +71,23 @@ MOST = 10_000
 
 def count_option(default: int | None, *names: str, help: str, most: int | None = MOST) -> Any:
     """A --limit / -n option: a whole number from 1 to `most`, else a one-line usage error."""
+    return typer.Option(default, *names, metavar="N", help=help, callback=bounded(1, most))
 
-    def check(value: int | None) -> int | None:
-        if value is not None and not (1 <= value <= (most or value)):
-            bound = f"from 1 to {most}" if most else "at least 1"
-            raise typer.BadParameter(f"must be {bound}, not {value}")  # click names the option
+
+N = TypeVar("N", int, float)
+
+
+def bounded(least: float, most: float | None = None) -> Callable[[N | None], N | None]:
+    """An option callback: the value from `least` to `most` (or at least `least`), else a
+    one-line usage error naming the option (`--port`: must be from 1 to 65535, not 99999)."""
+
+    def check(value: N | None) -> N | None:
+        if value is not None and not (least <= value <= (most if most is not None else value)):
+            bound = f"from {least:g} to {most:g}" if most is not None else f"at least {least:g}"
+            raise typer.BadParameter(f"must be {bound}, not {value:g}")  # click names the option
         return value
 
-    return typer.Option(default, *names, metavar="N", help=help, callback=check)
+    return check
 
 
 EXIT_INVALID = 2

@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from rich.console import Console
 
 from jetcron import service
-from jetcron.cli.common import CredsOpt, ServerOpt, connect_options, handle_errors
+from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, handle_errors
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
@@ -269,7 +269,9 @@ def up(
     data_dir: Path = typer.Option(
         Path(".jetcron"), "--data-dir", help="Where the log (JetStream store) and server log live."
     ),
-    port: int = typer.Option(4222, "--port", help="Client port of the embedded nats-server."),
+    port: int = typer.Option(
+        4222, "--port", callback=bounded(1, 65535), help="Client port of the embedded nats-server."
+    ),
     server: str = typer.Option(
         "",
         "--server",
@@ -283,7 +285,10 @@ def up(
         False, "--allow-shell", help="Let the local executor run shell strings."
     ),
     metrics_port: int | None = typer.Option(
-        None, "--metrics-port", help="Serve Prometheus metrics on this port."
+        None,
+        "--metrics-port",
+        callback=bounded(1, 65535),
+        help="Serve Prometheus metrics on this port.",
     ),
     retention: str | None = RetentionOpt,
     secure: bool = typer.Option(
@@ -293,7 +298,10 @@ def up(
         "identities are made in DATA_DIR/auth on first use; once secured, `up` stays so).",
     ),
     http_port: int = typer.Option(
-        8080, "--http-port", help="Serve the web console and API on 127.0.0.1:PORT (0: off)."
+        8080,
+        "--http-port",
+        callback=bounded(0, 65535),
+        help="Serve the web console and API on 127.0.0.1:PORT (0: off).",
     ),
     keep_runs: int = KeepRunsOpt,
 ) -> None:
@@ -396,12 +404,17 @@ def serve(
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
     replicas: int = typer.Option(
-        1, "--replicas", help="Stream replicas to create (3 on a cluster)."
+        1, "--replicas", callback=bounded(1, 5), help="Stream replicas to create (3 on a cluster)."
     ),
-    lease_ttl: int = typer.Option(5, "--lease-ttl", help="Ticker leader lease TTL in seconds."),
+    lease_ttl: int = typer.Option(
+        5, "--lease-ttl", callback=bounded(1), help="Ticker leader lease TTL in seconds."
+    ),
     instance: str = typer.Option("", "--instance", help="Name of this replica (default host:pid)."),
     metrics_port: int | None = typer.Option(
-        None, "--metrics-port", help="Serve Prometheus metrics on this port."
+        None,
+        "--metrics-port",
+        callback=bounded(1, 65535),
+        help="Serve Prometheus metrics on this port.",
     ),
     retention: str | None = RetentionOpt,
     keep_runs: int = KeepRunsOpt,
@@ -450,7 +463,10 @@ def executor(
         None, "--work-dir", help="Jobs' working directories must be inside this."
     ),
     ack_wait: float = typer.Option(
-        30.0, "--ack-wait", help="Seconds before an unacknowledged trigger is redelivered."
+        30.0,
+        "--ack-wait",
+        callback=bounded(1),
+        help="Seconds before an unacknowledged trigger is redelivered.",
     ),
     drain_timeout: float = typer.Option(
         30.0, "--drain-timeout", help="On SIGTERM, let running jobs finish this long."

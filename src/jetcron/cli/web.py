@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from jetcron.cli.common import CredsOpt, ServerOpt, echo, handle_errors
+from jetcron.cli.common import CredsOpt, ServerOpt, bounded, echo, handle_errors
 
 HostOpt = typer.Option(
     "127.0.0.1",
@@ -26,7 +26,9 @@ TokenFileOpt = typer.Option(
 @handle_errors
 def web(
     host: str = HostOpt,
-    port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    port: int = typer.Option(
+        8080, "--port", callback=bounded(0, 65535), help="Port to listen on (0: any free port)."
+    ),
     token_file: Path | None = TokenFileOpt,
     server: str = ServerOpt,
     creds: str | None = CredsOpt,

@@ -302,7 +302,8 @@ def fires_window(
     until = _since(params, now, "until") or now
     since = _since(params, now)
     if since is not None and since > until:
-        raise InvalidInput(f"--since {iso(since)} is after --until {iso(until)}")
+        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
+        raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
     if since is not None:
         return since, until
     # why: by default, no screenful of fires from before the schedule existed; a --since
