@@ -44,6 +44,9 @@ DELIVERY_FIELDS = (
     "failing_since",
     "last_error",
     "last_delivered_at",
+    "retrying",
+    "tested_at",
+    "test_error",
 )
 """Notification row fields folded from deliveries (they age like runs)."""
 
