@@ -210,12 +210,13 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         return
     table(
         None,
-        ["name", "targets", "running", "cpu %", "mem %", "clock", "seen"],
+        ["name", "targets", "running", "shell", "cpu %", "mem %", "clock", "seen"],
         (
             [
                 e.name,
                 ", ".join([*e.targets, *(f"tag:{t}" for t in e.tags)]),
                 len(e.running),
+                {True: "yes", False: "no", None: "-"}[e.allow_shell],
                 "-" if e.cpu_percent is None else f"{e.cpu_percent:.0f}",
                 "-" if e.memory_percent is None else f"{e.memory_percent:.0f}",
                 "-" if e.clock_offset_s is None else f"{e.clock_offset_s:+.3f}s",
