@@ -45,7 +45,9 @@ async def list_runs(
     _: Reader,
     schedule: str | None = None,
     status: Annotated[list[str] | None, Query(description=f"One of {', '.join(STATUSES)}")] = None,
-    since: Annotated[str | None, Query(description="Only runs fired at or after (ISO)")] = None,
+    since: Annotated[
+        str | None, Query(description="Only runs fired at or after: ISO, or a duration back (2h)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
