@@ -217,5 +217,6 @@ def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
             env=ENV,
             timeout=30,
         )
-    assert result.returncode == 1
+    assert result.returncode == 2  # why: a taken --port is the user's to change, like bad input
     assert f"port {other.port} is already in use" in result.stderr
+    assert not (tmp_path / "mine").exists()  # nothing of the failed attempt is left behind
