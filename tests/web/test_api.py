@@ -170,6 +170,7 @@ def test_trigger_output_runs_and_cancel(http: httpx.Client) -> None:
     assert http.get(f"/api/v1/runs/{run_id[:8]}").json()["run_id"] == run_id
     out = http.get(f"/api/v1/runs/{run_id}/output").json()
     assert out["stdout"] == "hello from api-run\n" and out["status"] == "succeeded"
+    assert [(a["attempt"], a["fate"]) for a in out["attempts"]] == [(1, "succeeded")]
     download = http.get(f"/api/v1/runs/{run_id}/output", params={"download": "stdout"})
     assert download.text == "hello from api-run\n"
     assert download.headers["content-type"].startswith("text/plain")

@@ -7,11 +7,14 @@ import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
+from jetcron.projections.attempts import attempts
 from jetcron.web.auth import Tokens, User
 from jetcron.web.problems import not_found
 
@@ -95,8 +98,11 @@ class Gateway:
         return row
 
     async def output(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A run's captured output (stdout, stderr, an action's result)."""
-        return await client.run_output(self.nc, row["schedule"], row["run_id"])
+        """A run's captured output (stdout, stderr, an action's result) and its `attempts`,
+        each with its fate, from one read of the run's events."""
+        events = await client.run_events(self.nc, row["schedule"], row["run_id"])
+        tried = msgspec.to_builtins(attempts(events))
+        return dict(client.output_of(events), attempts=tried)
 
     async def executors(self) -> list[ExecutorInfo]:
         """Executors online now (heartbeats)."""

@@ -101,6 +101,12 @@ export async function runPage(id) {
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
     ["error", run.error || run.reason || "–"],
   ];
+  const tried = output.attempts || [];
+  if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {
+    // why: the row is the latest attempt; an earlier one whose executor died shows only here
+    facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {},
+      `${local(a.started_at)}${a.executor ? ` on ${a.executor}` : ""}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`)))]);
+  }
   main().replaceChildren(el("h1", {}, "Run ", el("code", {}, run.run_id.slice(0, 8)), badge(run.status), cancel),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
     outputViewer(run, output));
