@@ -23,6 +23,7 @@ export async function executorsPage() {
   main().replaceChildren(el("h1", {}, "Executors"), rows.length ? table([
     ["Name", (e) => e.name], ["Targets", (e) => [...e.targets, ...e.tags.map((t) => `tag:${t}`)].join(", ")],
     ["Running", (e) => String(e.running.length)],
+    ["Shell", (e) => (e.allow_shell == null ? "–" : e.allow_shell ? "yes" : "no")],
     ["CPU", (e) => (e.cpu_percent == null ? "–" : `${Math.round(e.cpu_percent)}%`)],
     ["Memory", (e) => (e.memory_percent == null ? "–" : `${Math.round(e.memory_percent)}%`)],
     ["Clock", (e) => (e.clock_offset_s == null ? "–" : `${e.clock_offset_s >= 0 ? "+" : ""}${e.clock_offset_s.toFixed(3)} s`)],
