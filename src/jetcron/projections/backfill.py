@@ -120,8 +120,8 @@ def parallel(overlap: Overlap, max_parallel: int | None) -> int:
     return 1
 
 
-def _instant(params: dict[str, Any], key: str) -> datetime:
-    when = _since(params, key)  # why: the one parser of query times (naive means UTC)
+def _instant(params: dict[str, Any], key: str, now: datetime) -> datetime:
+    when = _since(params, now, key)  # why: the one parser of query times (naive means UTC)
     if when is None:
         raise InvalidInput(f"give {key} (an ISO-8601 time)")
     return when
@@ -136,7 +136,9 @@ def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[s
         raise ScheduleNotFound(name)
     overlap = overlap_of(params.get("overlap"), row.definition.overlap)
     most = parallel(overlap, params.get("max_parallel"))
-    frm, to = range_of(_instant(params, "from"), _instant(params, "to"), now, ("from", "to"))
+    frm, to = range_of(
+        _instant(params, "from", now), _instant(params, "to", now), now, ("from", "to")
+    )
     # why: the fires view's window is [since, until], like `from` and `to`
     ask = {"name": name, "since": frm.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
     answer = fires_of(views, ask, now)
