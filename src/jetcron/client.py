@@ -131,14 +131,16 @@ async def query(
 
 async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
     """A run's captured output and an action's result, from the last of its events that has them."""
+    from jetcron.domain.claims import accepted
     from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
     try:
-        events, _ = await event_log.load(subjects.run(schedule, run_id))
+        events, _ = await event_log.load_run(schedule, run_id)
     finally:
         await event_log.close()
-    for stored in reversed(events):
+    # why: output only from events the run's claims accept (a forged one says nothing)
+    for stored in reversed(accepted(events)):
         captured = getattr(stored.event, "output", None)
         if captured is not None:
             out: dict[str, Any] = msgspec.to_builtins(captured)

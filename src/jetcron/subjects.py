@@ -5,7 +5,11 @@ Log (stream JETCRON):
   jetcron.trigger.<target>          due triggers for one executor target (host, pool or all:<tag>)
   jetcron.fire.<name>               fires that did not become runs (missed, skipped)
   jetcron.cal.<name>                calendar lifecycle (never ages, CAS per name)
-  jetcron.run.<name>.<run_id>       events of one run
+  jetcron.run.<name>.<run_id>.<target>.<host>  events of one run written by the executor <host>
+                                    that received it on <target> (only that host may publish here)
+  jetcron.run.<name>.<run_id>._scheduler       events of one run written by the scheduler
+                                    (run.lost, run.cancel_requested)
+  jetcron.run.<name>.<run_id>       events of one run, as earlier releases wrote them (read only)
   jetcron.expect.<name>             expectations of a schedule missed and met
   jetcron.notify.<notification>     notification sinks (added, removed; never age)
   jetcron.delivery.<notification>.<seq>  deliveries of one notification for one event
@@ -23,6 +27,8 @@ KV buckets (JetStream streams KV_<bucket>):
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 STREAM = "JETCRON"
 PREFIX = "jetcron"
@@ -152,9 +158,57 @@ def stats(name: str) -> str:
     return f"{PREFIX}.stats.{token(name)}"
 
 
+SCHEDULER_WRITER = "_scheduler"
+"""The writer token of run events the scheduler appends (no user name starts with '_')."""
+
+
 def run(name: str, run_id: str) -> str:
-    """The subject of one run's events."""
+    """The subject of one run's events in logs written before writers were named (read only)."""
     return f"{PREFIX}.run.{token(name)}.{run_id}"
+
+
+def run_by(name: str, run_id: str, target: str, executor: str) -> str:
+    """Where the executor `executor` appends events of a run it received on `target`.
+
+    why: the writer is in the subject, so the server's permissions decide who may write it
+    (an executor only under its own name and targets) and the folds can check it.
+    """
+    return f"{run(name, run_id)}.{token(target)}.{token(executor)}"
+
+
+def run_by_scheduler(name: str, run_id: str) -> str:
+    """Where the scheduler appends events of a run (lost, cancel requested)."""
+    return f"{run(name, run_id)}.{SCHEDULER_WRITER}"
+
+
+def run_events(name: str, run_id: str) -> list[str]:
+    """Every subject one run's events may be on: the writers' ones, then the unnamed one of older logs."""
+    return [f"{run(name, run_id)}.>", run(name, run_id)]
+
+
+def runs_of(name: str) -> str:
+    """Every run event of one schedule, written by anyone, in any release."""
+    return f"{PREFIX}.run.{token(name)}.>"
+
+
+class RunWriter(NamedTuple):
+    """Who wrote a run event, by its subject: an executor (with the target it received the
+    run on), the scheduler (`executor` = SCHEDULER_WRITER, no target), or nobody named (legacy)."""
+
+    target: str
+    executor: str
+
+
+def run_writer(subject: str) -> RunWriter | None:
+    """The writer a run event's subject names; None for a subject without one (older logs)."""
+    parts = subject.split(".")
+    if len(parts) == 4 or parts[:2] != [PREFIX, "run"]:
+        return None  # why: no executor may publish outside its run subjects; tests use others
+    if len(parts) == 6:
+        return RunWriter(parts[4].replace("~", "."), parts[5].replace("~", "."))
+    if len(parts) == 5 and parts[4] == SCHEDULER_WRITER:
+        return RunWriter("", SCHEDULER_WRITER)
+    return RunWriter("", "")  # why: malformed: names nobody, so no fold believes it
 
 
 def expectation(name: str) -> str:

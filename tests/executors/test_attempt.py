@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from jetcron import subjects
 from jetcron.domain.definition import Conditions, Job, RetryPolicy
 from jetcron.domain.events import (
     Envelope,
@@ -57,9 +58,14 @@ RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=10, multiplier=2, max_back
 
 
 def stored(*events: Any, at: datetime = T0) -> list[StoredEvent]:
+    def subject(e: Any) -> str:
+        # why: the scheduler writes lost and cancel requests, on its own subject
+        by_scheduler = isinstance(e, RunLost | RunCancelRequested)
+        return subjects.run_by_scheduler(REF.name, REF.run_id) if by_scheduler else REF.subject
+
     return [
         StoredEvent(
-            i, REF.subject, Envelope(id=str(i), at=at + timedelta(seconds=i), actor="t", event=e)
+            i, subject(e), Envelope(id=str(i), at=at + timedelta(seconds=i), actor="t", event=e)
         )
         for i, e in enumerate(events, start=1)
     ]
@@ -89,7 +95,7 @@ def test_fanout_run_id_carries_the_executor() -> None:
     assert (ref.run_id, ref.trigger_run_id, ref.subject) == (
         "r1-reef~pi",
         "r1",
-        "jetcron.run.backup~db.r1-reef~pi",
+        "jetcron.run.backup~db.r1-reef~pi.default.reef~pi",
     )
 
 

@@ -7,7 +7,8 @@ the README's roles table and the tests all read it. Nothing else writes a permis
   scheduler  the `serve` replicas: the log, the KV buckets, commands, queries, cancels
   operator   send commands, query, read and replay the log; never append to it directly
   auditor    query, read and replay the log; no commands
-  executor   one per host: its own consumers (pull, ack), run events, its own heartbeat key
+  executor   one per host: its own consumers (pull, ack), run events under its own name and
+             targets, its own heartbeat key
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ ROLE_HELP: dict[Role, str] = {
     "admin": "everything, including stream administration (delete, purge)",
     "operator": "send commands, query, read and replay the log",
     "auditor": "query, read and replay the log; no commands",
-    "executor": "one host: pull and ack its targets' triggers, append run events, heartbeat",
+    "executor": "one host: pull and ack its targets' triggers, append run events under its own"
+    " name and targets, heartbeat",
     "scheduler": "a `serve` replica: append to the log, answer commands and queries, lease",
 }
 
@@ -151,8 +153,12 @@ def _executor(user: User) -> Permissions:
             js_ack(s.STREAM, durable),
         ]
     heartbeats = s.kv_stream(s.EXECUTORS_BUCKET)
+    targets = (*executor_targets(user), *user.tags, *(s.fan_target(t) for t in user.tags))
+    # why: run events only under its own name and targets; the folds check the rest (which run
+    # it holds: domain/claims.py)
+    runs = [s.run_by("*", "*", t, user.name) for t in dict.fromkeys(targets)]
     publish = [
-        s.RUNS,
+        *runs,
         s.heartbeat_key(user.name),
         js_api("STREAM.CREATE", heartbeats),
         *_kv_reads(s.EXECUTORS_BUCKET),

@@ -342,14 +342,14 @@ class Executor:
         # why: checked before anything else touches the job (allowlist, journal, process).
         log.warning("executor %s: refusing %s: %s", self.config.name, run.ref.run_id, why)
         self.stats.poison += 1
-        history = await self.runs_log.history(run.ref.subject)
+        history = await self.runs_log.history(run)
         if history.finished:
             await msg.ack()
             return
         await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
 
     async def _lifecycle(self, run: Run, msg: Msg) -> None:
-        history = await self.runs_log.history(run.ref.subject)
+        history = await self.runs_log.history(run)
         step = run_attempt.gate(history, self.clock.now())
         if isinstance(step, run_attempt.Finished):
             self.stats.duplicates += 1

@@ -17,7 +17,7 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock
-from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated, is_final
+from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
@@ -99,17 +99,17 @@ class RunLog:
         self.log, self.nc, self.name, self.clock, self.stats = event_log, nc, name, clock, stats
         self.actor = f"executor:{name}"
 
-    async def history(self, subject: str) -> RunHistory:
+    async def history(self, run: Run) -> RunHistory:
         """The run's history as far as starting an attempt is concerned."""
-        # why: usually a first delivery with nothing on the run subject yet: one direct get
-        # answers it, and a final last event answers a redelivery of a finished run.
-        last = await self.log.last(subject)
-        if last is None:
-            return RunHistory()
-        if is_final(last.event):
-            return RunHistory(finished=True, last_seq=last.seq)
-        events, last_seq = await self.log.load(subject)
-        return msgspec.structs.replace(run_attempt.summarize(events), last_seq=last_seq)
+        ref = run.ref
+        # why: usually a first delivery with nothing about the run yet: one direct get on its
+        # writers' subjects answers it (and one on the subject of logs before writers were named).
+        if await self.log.last(ref.checked_subject) is None:
+            if await self.log.last(subjects.run(ref.name, ref.run_id)) is None:
+                return RunHistory()
+        events, last_seq = await self.log.load_run(ref.name, ref.run_id)
+        history = run_attempt.summarize(events, run.trigger)
+        return msgspec.structs.replace(history, last_seq=last_seq)
 
     def envelope(self, run: Run, event: AnyEvent) -> Envelope:
         """An event of this run as we append it."""
@@ -129,6 +129,7 @@ class RunLog:
         await self.log.append(
             run.ref.subject, [self.envelope(run, event)],
             expected_last_subject_seq=last_seq, msg_id=f"{run.ref.run_id}:{attempt}:started",
+            expected_subject=run.ref.checked_subject,
         )  # fmt: skip
 
     async def store_result(
@@ -145,7 +146,7 @@ class RunLog:
 
     async def stop_reason(self, run: Run, history: RunHistory | None = None) -> str:
         """Why a run must not (go on) run: a cancel request or its schedule's state; else ""."""
-        history = history or await self.history(run.ref.subject)
+        history = history or await self.history(run)
         if history.cancel_reason is not None:
             return history.cancel_reason or "cancel requested"
         subject = subjects.schedule(run.ref.name)

@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain import claims
+from jetcron.domain.claims import Claims
 from jetcron.domain.events import StoredEvent, event_type
 from jetcron.projections import (
     audit,
@@ -34,7 +36,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -68,6 +70,12 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     calendars: CalendarsView = msgspec.field(default_factory=CalendarsView)
     keep: int = 0
     """Finished rows kept per schedule in runs, ledger, run audit entries and marks (0: all)."""
+    claims: Claims = msgspec.field(default_factory=Claims)
+    """Who may write each run not yet final (domain/claims.py): the gate before every view."""
+    rejected: int = 0
+    """Run events written by someone who does not hold the run (ignored by every view)."""
+    rejected_samples: list[PoisonSample] = []
+    """The first MAX_POISON_SAMPLES of them, with why."""
 
 
 def new_views(keep: int = DEFAULT_KEEP) -> Views:
@@ -108,6 +116,9 @@ def apply(views: Views, stored: StoredEvent) -> None:
     if seq <= views.position:
         return
     event = stored.envelope.event
+    if type(event) in _CLAIMED and _rejected(views, stored):
+        views.position = seq
+        return
     failed = False
     for handler, view_of in _ROUTES.get(type(event), ()):
         try:
@@ -133,6 +144,9 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
         if seq <= position:
             continue
         event = stored.envelope.event
+        if type(event) in _CLAIMED and _rejected(views, stored):
+            views.position = position = seq
+            continue
         failed = False
         for handler, view in routes.get(type(event), ()):
             try:
@@ -171,6 +185,23 @@ def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep
     views = new_views(keep)
     apply_until(views, events, as_of)
     return views
+
+
+_CLAIMED = claims.CLAIMED
+
+
+def _rejected(views: Views, stored: StoredEvent) -> bool:
+    """Whether the claims gate refuses this run event (then counted and sampled, not folded)."""
+    problem = claims.check(views.claims, stored)
+    if problem is None:
+        return False
+    views.rejected += 1
+    if len(views.rejected_samples) < MAX_POISON_SAMPLES:
+        views.rejected_samples.append(
+            PoisonSample(stored.seq, event_type(stored.envelope.event), problem)
+        )
+    log.warning("run event seq=%d rejected: %s", stored.seq, problem)
+    return True
 
 
 def _ns(at: datetime) -> int:
