@@ -24,6 +24,7 @@ Core request/reply (not stored):
 KV buckets (JetStream streams KV_<bucket>):
   jetcron_lease / ticker            the ticker leader's lease
   jetcron_executors / <executor>    executor heartbeats
+  jetcron_secrets / <target>.<name> job secrets; written by operators, read by that target's executors
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ CANCELS = f"{PREFIX}.cancel"
 COMMAND_QUEUE = "jetcron-scheduler"
 QUERY_SERVICE = "jetcron-query"
 
+SECRETS_BUCKET = "jetcron_secrets"
+"""Job secrets (`--secret-env`), key `<target>.<name>`: only that target's executors read them."""
 LEASE_BUCKET = "jetcron_lease"
 EXECUTORS_BUCKET = "jetcron_executors"
 SNAPSHOT_BUCKET = "jetcron_snapshots"
@@ -86,6 +89,11 @@ def kv_stream(bucket: str) -> str:
 def kv_key(bucket: str, key: str) -> str:
     """The subject of one key of a KV bucket."""
     return f"$KV.{bucket}.{key}"
+
+
+def secret_key(target: str, name: str) -> str:
+    """The KV subject of a job secret as the executors of `target` read it."""
+    return kv_key(SECRETS_BUCKET, f"{token(target)}.{name}")
 
 
 def heartbeat_key(executor: str) -> str:

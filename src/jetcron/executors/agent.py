@@ -470,7 +470,8 @@ class Executor:
                 job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
-            env = build_env(job.env, run_attempt.run_vars(run.ref, attempt))
+            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
+            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
             meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
             run_dir = self.journal.begin(run.ref.run_id, meta)
             result = await run_process(
