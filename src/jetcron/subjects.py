@@ -29,8 +29,6 @@ KV buckets (JetStream streams KV_<bucket>):
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 STREAM = "JETCRON"
 PREFIX = "jetcron"
 LOG_SUBJECTS = [
@@ -199,24 +197,26 @@ def runs_of(name: str) -> str:
     return f"{PREFIX}.run.{token(name)}.>"
 
 
-class RunWriter(NamedTuple):
-    """Who wrote a run event, by its subject: an executor (with the target it received the
-    run on), the scheduler (`executor` = SCHEDULER_WRITER, no target), or nobody named (legacy)."""
-
-    target: str
-    executor: str
+RunWriter = tuple[str, str]
+"""Who wrote a run event, by its subject: (target, executor) for an executor (the target it
+received the run on), ("", SCHEDULER_WRITER) for the scheduler, ("", "") for a malformed one."""
 
 
 def run_writer(subject: str) -> RunWriter | None:
     """The writer a run event's subject names; None for a subject without one (older logs)."""
+    # why: called once per run event in the replay hot loop; plain tuples, one split
     parts = subject.split(".")
-    if len(parts) == 4 or parts[:2] != [PREFIX, "run"]:
+    count = len(parts)
+    if count == 6 and parts[1] == "run":
+        target, executor = parts[4], parts[5]
+        if "~" in target or "~" in executor:
+            return target.replace("~", "."), executor.replace("~", ".")
+        return target, executor
+    if count == 4 or parts[1] != "run" or parts[0] != PREFIX:
         return None  # why: no executor may publish outside its run subjects; tests use others
-    if len(parts) == 6:
-        return RunWriter(parts[4].replace("~", "."), parts[5].replace("~", "."))
-    if len(parts) == 5 and parts[4] == SCHEDULER_WRITER:
-        return RunWriter("", SCHEDULER_WRITER)
-    return RunWriter("", "")  # why: malformed: names nobody, so no fold believes it
+    if count == 5 and parts[4] == SCHEDULER_WRITER:
+        return "", SCHEDULER_WRITER
+    return "", ""  # why: malformed: names nobody, so no fold believes it
 
 
 def expectation(name: str) -> str:

@@ -128,7 +128,7 @@ def test_a_final_run_lets_go_of_its_claim() -> None:
         claims.check(
             state, StoredEvent(seq, subject, Envelope(id="1", at=T0, actor="t", event=event))
         )
-    assert state.runs == {}
+    assert (state.targets, state.starters) == ({}, {})
 
 
 def test_the_writer_is_read_from_the_subject() -> None:

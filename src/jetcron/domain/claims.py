@@ -12,62 +12,74 @@ scheduler's own are believed, as before.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
 from jetcron import subjects
 from jetcron.domain.events import (
+    FINISHED_RUN_EVENTS,
     RunCancelRequested,
     RunEvent,
+    RunFailed,
     RunLost,
     RunStarted,
+    RunTimedOut,
     RunTriggered,
     StoredEvent,
-    is_final,
 )
 
 CLAIMED: frozenset[type] = frozenset({RunTriggered, RunCancelRequested, *RunEvent.__subclasses__()})
 """The event types `check` looks at (everything else passes untouched)."""
-
-
-class RunClaim(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
-    """What the log says about who may write one run."""
-
-    target: str = ""
-    """The trigger's target, once seen ("" for fan-out and for triggers outside our history)."""
-    starters: dict[int, str] = {}
-    """Attempt -> the executor whose run.started holds it."""
+_SCHEDULERS: frozenset[type] = frozenset({RunLost, RunCancelRequested})
+"""What only the scheduler writes."""
+_FINAL: frozenset[type] = frozenset(FINISHED_RUN_EVENTS)
+_RETRIED: frozenset[type] = frozenset({RunFailed, RunTimedOut})
+"""Final unless they ask for another attempt (events.is_final, by type for speed)."""
+_FAN = subjects.fan_target("")
+_SCHEDULER = subjects.SCHEDULER_WRITER
 
 
 class Claims(msgspec.Struct, kw_only=True, gc=False):
-    """The claims of the runs not yet final (a final run's claim is dropped: bounded)."""
+    """Who may write each run not yet final (a final run's claim is dropped: bounded)."""
 
-    runs: dict[str, RunClaim] = {}
+    targets: dict[str, str] = {}
+    """Run id -> its trigger's target (fan-outs and triggers outside our history: absent)."""
+    starters: dict[str, dict[int, str]] = {}
+    """Run id -> attempt -> the executor whose run.started holds it."""
 
 
 def check(claims: Claims, stored: StoredEvent) -> str | None:
     """Why this event must not be folded (None: fold it); records what it claims if accepted."""
-    event = stored.envelope.event
-    if isinstance(event, RunTriggered):
+    # why: runs in the replay hot loop, once per run event: type lookups, no isinstance chains
+    event: Any = stored.envelope.event
+    kind = type(event)
+    if kind is RunTriggered:
         triggered(claims, event)
         return None
-    if not isinstance(event, RunEvent | RunCancelRequested):
+    if kind not in CLAIMED:
         return None
     writer = subjects.run_writer(stored.subject)
-    claim = claims.runs.get(event.run_id)
-    if writer is not None and writer.executor != subjects.SCHEDULER_WRITER:
-        problem = _problem(claim, writer, event)
+    if writer is not None and writer[1] != _SCHEDULER:
+        problem = _problem(claims, writer, event, kind)
         if problem is not None:
-            return f"{stored.envelope.event.__struct_config__.tag} of run {event.run_id}: {problem}"
-    if isinstance(event, RunEvent):
-        _record(claims, claim, event)
+            return f"{kind.__struct_config__.tag} of run {event.run_id}: {problem}"
+    if kind is RunStarted:
+        started = claims.starters.get(event.run_id)
+        if started is None:
+            claims.starters[event.run_id] = {event.attempt: event.executor}
+        elif event.attempt not in started:
+            started[event.attempt] = event.executor
+    elif kind in _FINAL or (kind in _RETRIED and event.next_retry_at is None):
+        claims.targets.pop(event.run_id, None)
+        claims.starters.pop(event.run_id, None)
     return None
 
 
 def triggered(claims: Claims, trigger: RunTriggered) -> None:
     """A trigger names the target its run may be written as (fan-outs: every member's own)."""
-    if not trigger.target.startswith(subjects.fan_target("")):
-        claims.runs.setdefault(trigger.run_id, RunClaim()).target = trigger.target
+    if not trigger.target.startswith(_FAN):
+        claims.targets[trigger.run_id] = trigger.target
 
 
 def accepted(
@@ -80,36 +92,26 @@ def accepted(
     return [e for e in events if check(claims, e) is None]
 
 
-def _problem(
-    claim: RunClaim | None, writer: subjects.RunWriter, event: RunEvent | RunCancelRequested
-) -> str | None:
+def _problem(claims: Claims, writer: subjects.RunWriter, event: Any, kind: type) -> str | None:
     """What is wrong with an executor's event about this run, if anything."""
-    if not writer.executor or not writer.target:
+    target, executor = writer
+    if not executor or not target:
         return "its subject names no writer"
-    if isinstance(event, RunLost | RunCancelRequested):
-        return f"only the scheduler writes this, not executor {writer.executor}"
-    if event.executor != writer.executor:
-        return f"it says executor {event.executor!r} but {writer.executor!r} wrote it"
-    if writer.target.startswith(subjects.fan_target("")):
+    if kind in _SCHEDULERS:
+        return f"only the scheduler writes this, not executor {executor}"
+    if event.executor != executor:
+        return f"it says executor {event.executor!r} but {executor!r} wrote it"
+    run_id = event.run_id
+    if target.startswith(_FAN):
         # why: each member of a fan-out runs its own run id, suffixed with its name
-        if not event.run_id.endswith(f"-{subjects.token(writer.executor)}"):
-            return f"a fan-out run of another executor, written by {writer.executor}"
+        if not run_id.endswith(f"-{subjects.token(executor)}"):
+            return f"a fan-out run of another executor, written by {executor}"
         return None
-    if claim is None:
-        return None
-    if claim.target and writer.target != claim.target:
-        return f"triggered for {claim.target!r}, written by {writer.executor} as {writer.target!r}"
-    holder = claim.starters.get(event.attempt)
-    if holder is not None and holder != writer.executor:
-        return f"attempt {event.attempt} is held by {holder}, written by {writer.executor}"
+    expected = claims.targets.get(run_id)
+    if expected is not None and target != expected:
+        return f"triggered for {expected!r}, written by {executor} as {target!r}"
+    starters = claims.starters.get(run_id)
+    holder = starters.get(event.attempt) if starters is not None else None
+    if holder is not None and holder != executor:
+        return f"attempt {event.attempt} is held by {holder}, written by {executor}"
     return None
-
-
-def _record(claims: Claims, claim: RunClaim | None, event: RunEvent) -> None:
-    if is_final(event):
-        claims.runs.pop(event.run_id, None)
-        return
-    if isinstance(event, RunStarted):
-        if claim is None:
-            claim = claims.runs[event.run_id] = RunClaim()
-        claim.starters.setdefault(event.attempt, event.executor)

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from jetcron.domain import claims
-from jetcron.domain.claims import Claims
+from jetcron.domain.claims import CLAIMED, Claims
+from jetcron.domain.claims import check as check_claims
 from jetcron.domain.events import StoredEvent, event_type
 from jetcron.projections import (
     audit,
@@ -138,17 +138,19 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
         cls: tuple((handler, view_of(views)) for handler, view_of in rs)
         for cls, rs in _ROUTES.items()
     }
-    position = views.position
+    position, claims, check = views.position, views.claims, check_claims
     for stored in batch:
         seq = stored.seq
         if seq <= position:
             continue
         event = stored.envelope.event
-        if type(event) in _CLAIMED and _rejected(views, stored):
+        kind = type(event)
+        if kind in _CLAIMED and (problem := check(claims, stored)) is not None:
+            _reject(views, stored, problem)
             views.position = position = seq
             continue
         failed = False
-        for handler, view in routes.get(type(event), ()):
+        for handler, view in routes.get(kind, ()):
             try:
                 handler(view, event, stored)
             except Exception as err:  # why: one bad event must not stop the projection
@@ -187,21 +189,25 @@ def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep
     return views
 
 
-_CLAIMED = claims.CLAIMED
+_CLAIMED = CLAIMED
 
 
 def _rejected(views: Views, stored: StoredEvent) -> bool:
     """Whether the claims gate refuses this run event (then counted and sampled, not folded)."""
-    problem = claims.check(views.claims, stored)
+    problem = check_claims(views.claims, stored)
     if problem is None:
         return False
+    _reject(views, stored, problem)
+    return True
+
+
+def _reject(views: Views, stored: StoredEvent, problem: str) -> None:
     views.rejected += 1
     if len(views.rejected_samples) < MAX_POISON_SAMPLES:
         views.rejected_samples.append(
             PoisonSample(stored.seq, event_type(stored.envelope.event), problem)
         )
     log.warning("run event seq=%d rejected: %s", stored.seq, problem)
-    return True
 
 
 def _ns(at: datetime) -> int:
