@@ -49,7 +49,7 @@ def file_refs(
         name = f"{schedule}.{var}"
         path = Path(value[1:]).expanduser()
         values[name] = read_secret(
-            str(path if path.is_absolute() else base / path), f"{schedule}: secret_env {var}"
+            str(path if path.is_absolute() else base / path), f"secret_env {var}"
         )
         refs[var] = f"{SECRET_REF}{name}"
     return refs, values
