@@ -83,7 +83,7 @@ async def send(nc: Client, command: AnyCommand) -> Any:
 
 
 async def run_events(event_log: EventLog, name: str, run_id: str) -> list[Any]:
-    stored, _ = await event_log.load(subjects.run(name, run_id))
+    stored, _ = await event_log.load_run(name, run_id)
     return [s.event for s in stored]
 
 

@@ -136,15 +136,17 @@ async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:
 
 
 async def run_events(nc: Client, schedule: str, run_id: str) -> list[StoredEvent]:
-    """Every event of one run, in log order (its subject)."""
+    """Every event of one run that its claims accept, in log order (a forged one says nothing:
+    no output, no attempt)."""
+    from jetcron.domain.claims import accepted
     from jetcron.log.stream import EventLog
 
     event_log = await EventLog(nc).open(create=False)
     try:
-        events, _ = await event_log.load(subjects.run(schedule, run_id))
+        events, _ = await event_log.load_run(schedule, run_id)
     finally:
         await event_log.close()
-    return events
+    return accepted(events)
 
 
 def output_of(events: list[StoredEvent]) -> dict[str, Any]:

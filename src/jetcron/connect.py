@@ -223,6 +223,9 @@ async def connect(
     except Exception as err:
         text = str(err) or type(err).__name__
         hint = _hint(text)
+        if "connection lost" in text.lower() and any(u.startswith("tls://") for u in opts.urls()):
+            # why: a server that verifies clients drops the handshake without saying why
+            hint = "if the server verifies clients, pass --tls-cert/--tls-key (`jetcron auth cert`)"
         raise InfrastructureError(
             f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
         ) from err

@@ -183,6 +183,7 @@ class NatsServer:
         include: str | Path | None = None,
         pid_file: str | Path | None = None,
         tls: tuple[str | Path, str | Path] | None = None,
+        verify_clients: str | Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.include = Path(include) if include is not None else None
@@ -191,6 +192,8 @@ class NatsServer:
         """Where the server writes its pid, so others can signal it (reload)."""
         self.tls = (Path(tls[0]), Path(tls[1])) if tls is not None else None
         """(certificate, key): clients must speak TLS (needs `include`)."""
+        self.verify_clients = Path(verify_clients) if verify_clients is not None else None
+        """A CA file: with `tls`, clients must also show a certificate it signed (mutual TLS)."""
         self.host = host
         self.log_file = Path(log_file) if log_file is not None else None
         self.extra_args = tuple(extra_args)
@@ -240,7 +243,10 @@ class NatsServer:
             lines.append(f"pid_file: {json.dumps(str(self.pid_file.resolve()))}")
         if self.tls is not None:
             cert, key = (json.dumps(str(p.resolve())) for p in self.tls)
-            lines.append(f"tls {{ cert_file: {cert}, key_file: {key}, timeout: 2 }}")
+            verify = ""
+            if self.verify_clients is not None:
+                verify = f", ca_file: {json.dumps(str(self.verify_clients.resolve()))}, verify: true"
+            lines.append(f"tls {{ cert_file: {cert}, key_file: {key}, timeout: 2{verify} }}")
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def reload(self) -> None:

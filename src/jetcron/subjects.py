@@ -5,7 +5,11 @@ Log (stream JETCRON):
   jetcron.trigger.<target>          due triggers for one executor target (host, pool or all:<tag>)
   jetcron.fire.<name>               fires that did not become runs (missed, skipped)
   jetcron.cal.<name>                calendar lifecycle (never ages, CAS per name)
-  jetcron.run.<name>.<run_id>       events of one run
+  jetcron.run.<name>.<run_id>.<target>.<host>  events of one run written by the executor <host>
+                                    that received it on <target> (only that host may publish here)
+  jetcron.run.<name>.<run_id>._scheduler       events of one run written by the scheduler
+                                    (run.lost, run.cancel_requested)
+  jetcron.run.<name>.<run_id>       events of one run, as earlier releases wrote them (read only)
   jetcron.expect.<name>             expectations of a schedule missed and met
   jetcron.notify.<notification>     notification sinks (added, removed; never age)
   jetcron.delivery.<notification>.<seq>  deliveries of one notification for one event
@@ -20,6 +24,7 @@ Core request/reply (not stored):
 KV buckets (JetStream streams KV_<bucket>):
   jetcron_lease / ticker            the ticker leader's lease
   jetcron_executors / <executor>    executor heartbeats
+  jetcron_secrets / <target>.<name> job secrets; written by operators, read by that target's executors
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ CANCELS = f"{PREFIX}.cancel"
 COMMAND_QUEUE = "jetcron-scheduler"
 QUERY_SERVICE = "jetcron-query"
 
+SECRETS_BUCKET = "jetcron_secrets"
+"""Job secrets (`--secret-env`), key `<target>.<name>`: only that target's executors read them."""
 LEASE_BUCKET = "jetcron_lease"
 EXECUTORS_BUCKET = "jetcron_executors"
 SNAPSHOT_BUCKET = "jetcron_snapshots"
@@ -80,6 +87,11 @@ def kv_stream(bucket: str) -> str:
 def kv_key(bucket: str, key: str) -> str:
     """The subject of one key of a KV bucket."""
     return f"$KV.{bucket}.{key}"
+
+
+def secret_key(target: str, name: str) -> str:
+    """The KV subject of a job secret as the executors of `target` read it."""
+    return kv_key(SECRETS_BUCKET, f"{token(target)}.{name}")
 
 
 def heartbeat_key(executor: str) -> str:
@@ -152,9 +164,59 @@ def stats(name: str) -> str:
     return f"{PREFIX}.stats.{token(name)}"
 
 
+SCHEDULER_WRITER = "_scheduler"
+"""The writer token of run events the scheduler appends (no user name starts with '_')."""
+
+
 def run(name: str, run_id: str) -> str:
-    """The subject of one run's events."""
+    """The subject of one run's events in logs written before writers were named (read only)."""
     return f"{PREFIX}.run.{token(name)}.{run_id}"
+
+
+def run_by(name: str, run_id: str, target: str, executor: str) -> str:
+    """Where the executor `executor` appends events of a run it received on `target`.
+
+    why: the writer is in the subject, so the server's permissions decide who may write it
+    (an executor only under its own name and targets) and the folds can check it.
+    """
+    return f"{run(name, run_id)}.{token(target)}.{token(executor)}"
+
+
+def run_by_scheduler(name: str, run_id: str) -> str:
+    """Where the scheduler appends events of a run (lost, cancel requested)."""
+    return f"{run(name, run_id)}.{SCHEDULER_WRITER}"
+
+
+def run_events(name: str, run_id: str) -> list[str]:
+    """Every subject one run's events may be on: the writers' ones, then the unnamed one of older logs."""
+    return [f"{run(name, run_id)}.>", run(name, run_id)]
+
+
+def runs_of(name: str) -> str:
+    """Every run event of one schedule, written by anyone, in any release."""
+    return f"{PREFIX}.run.{token(name)}.>"
+
+
+RunWriter = tuple[str, str]
+"""Who wrote a run event, by its subject: (target, executor) for an executor (the target it
+received the run on), ("", SCHEDULER_WRITER) for the scheduler, ("", "") for a malformed one."""
+
+
+def run_writer(subject: str) -> RunWriter | None:
+    """The writer a run event's subject names; None for a subject without one (older logs)."""
+    # why: called once per run event in the replay hot loop; plain tuples, one split
+    parts = subject.split(".")
+    count = len(parts)
+    if count == 6 and parts[1] == "run":
+        target, executor = parts[4], parts[5]
+        if "~" in target or "~" in executor:
+            return target.replace("~", "."), executor.replace("~", ".")
+        return target, executor
+    if count == 4 or parts[1] != "run" or parts[0] != PREFIX:
+        return None  # why: no executor may publish outside its run subjects; tests use others
+    if count == 5 and parts[4] == SCHEDULER_WRITER:
+        return "", SCHEDULER_WRITER
+    return "", ""  # why: malformed: names nobody, so no fold believes it
 
 
 def expectation(name: str) -> str:

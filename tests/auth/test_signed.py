@@ -62,7 +62,7 @@ async def test_only_triggers_signed_by_the_scheduler_run(sec: Secured, tmp_path:
     await Executor(host, config).run_burst(10)
     outcome = {}
     for how, t in triggers.items():
-        stored, _ = await logs["unsigned"].load(subjects.run(t.name, t.run_id))
+        stored, _ = await logs["unsigned"].load_run(t.name, t.run_id)
         outcome[how] = (
             [type(s.event).__name__ for s in stored],
             (tmp_path / how.replace(" ", "-")).exists(),

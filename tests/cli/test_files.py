@@ -345,3 +345,21 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     desired = files.load_desired(tmp_path / "readme.toml")
     assert set(desired) == {"reef-lights-on", "nas-rebalance"}
     assert desired["nas-rebalance"].paused is True
+
+
+def test_a_files_secret_is_read_relative_to_it_and_only_referred_to(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "pw.txt").write_text("pa55\n")
+    (tmp_path / "conf" / "s.toml").write_text(
+        '[schedules.db]\nspec = "@hourly"\ncommand = ["backup"]\n'
+        'secret_env = { PW = "@pw.txt", API = "kv:shared.api" }\n'
+    )
+    (desired,) = files.load_desired(tmp_path / "conf").values()
+    assert desired.definition.job.secrets == {"PW": "kv:db.PW", "API": "kv:shared.api"}
+    assert desired.secret_values == {"db.PW": "pa55"}
+
+    (tmp_path / "conf" / "s.toml").write_text(
+        '[schedules.db]\nspec = "@hourly"\ncommand = ["backup"]\nsecret_env = { PW = "@gone" }\n'
+    )
+    with pytest.raises(InvalidInput, match="schedules.db: secret_env PW: cannot read"):
+        files.load_desired(tmp_path / "conf")

@@ -32,7 +32,8 @@ FULL = [
     "--disk-below", "95", "--idle-minutes", "5", "--max-defer", "5m", "--on-expire", "force",
     "-d", "nightly backup", "--tag", "ops", "--tag", "nas", "--meta", "team=storage",
     "--expect-success-within", "26h", "--expect-done-by", "06:00",
-    "--exclude", "maint", "--only-within", "office", "--", "tar", "czf", "/tmp/b.tgz",
+    "--exclude", "maint", "--only-within", "office", "--secret-env", "S=kv:full.S",
+    "--", "tar", "czf", "/tmp/b.tgz",
 ]  # fmt: skip
 """`schedule add` options that set every field (but shell and action) to a non-default value."""
 
@@ -48,6 +49,7 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
     ("params", ["-p", "level=80"], {"params": {"level": 80}}),
     ("cwd", ["--cwd", "/tmp"], {"cwd": "/tmp"}),
     ("env", ["-e", "B=2"], {"env": {"B": "2"}}),
+    ("secret_env", ["--secret-env", "T=kv:t"], {"secret_env": {"T": "kv:t"}}),
     ("tz", ["--tz", "Asia/Tokyo"], {"tz": "Asia/Tokyo"}),
     ("target", ["-t", "pi"], {"target": "pi"}),
     ("timeout", ["--timeout", "5m"], {"timeout": "5m"}),

@@ -36,6 +36,7 @@ ALT: dict[str, Any] = {
     "params": {"channel": "blue", "level": 80},
     "cwd": "/srv",
     "env": {"A": "1"},
+    "secret_env": {"B": "kv:job.B"},
     "target": "nas",
     "timeout": "20s",
     "retries": 2,
@@ -177,7 +178,7 @@ def test_old_keys_name_their_replacements() -> None:
     assert renamed("timeout_s") == ["timeout"]
     assert renamed("breaker_threshold") == ["breaker"]
     assert renamed("retry") == ["retries", "retry_backoff", "retry_multiplier", "retry_max_backoff"]
-    assert renamed("job") == ["command", "shell", "action", "params", "cwd", "env"]
+    assert renamed("job") == ["command", "shell", "action", "params", "cwd", "env", "secret_env"]
     assert renamed("timeout") == []
 
 

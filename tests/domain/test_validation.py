@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -52,3 +53,18 @@ def test_a_naive_bound_and_a_naive_at_agree(wall: str, tz: str, expected: str) -
 def test_a_bound_out_of_range_is_rejected() -> None:
     with pytest.raises(CommandRejected, match=r"end 9999-12-31T23:59:00 is out of range"):
         validate_definition(definition("America/New_York", end=datetime(9999, 12, 31, 23, 59)))
+
+
+@pytest.mark.parametrize(
+    ("secrets", "needle"),
+    [
+        ({"TOKEN": "hunter2"}, "'hunter2' is not a reference"),
+        ({"TOKEN": "kv:a..b"}, "is not a reference"),
+        ({"1X": "kv:a"}, "invalid secret variable name '1X'"),
+        ({"A": "kv:a"}, "A is both a plain and a secret variable"),
+    ],
+)
+def test_a_secret_is_only_ever_a_reference(secrets: dict[str, str], needle: str) -> None:
+    job = Job(command=["true"], env={"A": "1"}, secrets=secrets)
+    with pytest.raises(CommandRejected, match=re.escape(needle)):
+        validate_definition(ScheduleDefinition(spec="@hourly", job=job))

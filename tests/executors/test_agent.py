@@ -91,7 +91,7 @@ async def publish(event_log: EventLog, *triggers: RunTriggered) -> None:
 
 
 async def events(event_log: EventLog, t: RunTriggered, run_id: str | None = None) -> list[Any]:
-    stored, _ = await event_log.load(subjects.run(t.name, run_id or t.run_id))
+    stored, _ = await event_log.load_run(t.name, run_id or t.run_id)
     return [s.event for s in stored]
 
 
@@ -186,7 +186,7 @@ async def test_success_records_started_then_succeeded(nc: Client, event_log: Eve
     assert isinstance(started, RunStarted) and isinstance(done, RunSucceeded)
     assert (started.executor, started.attempt, started.pid is not None) == ("host-a", 1, True)
     assert (done.exit_code, done.output.stdout, done.fire_id) == (0, "hello\n", t.fire_id)
-    [first, second] = (await event_log.load(subjects.run(t.name, t.run_id)))[0]
+    [first, second] = (await event_log.load_run(t.name, t.run_id))[0]
     assert first.envelope.actor == "executor:host-a"
     assert second.envelope.correlation_id == t.run_id and second.envelope.causation_id
 
@@ -284,7 +284,7 @@ async def test_retry_with_backoff_then_success(nc: Client, event_log: EventLog) 
     await publish(event_log, t)
     executor = Executor(nc, config())
     assert await executor.run_burst(10) == 2
-    stored, _ = await event_log.load(subjects.run(t.name, t.run_id))
+    stored, _ = await event_log.load_run(t.name, t.run_id)
     assert kinds([s.event for s in stored]) == [
         "RunStarted",
         "RunFailed",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from jetcron import subjects
 from jetcron.domain.definition import Conditions, Job, RetryPolicy
 from jetcron.domain.events import (
     Envelope,
@@ -16,6 +17,7 @@ from jetcron.domain.events import (
     RunDeferred,
     RunFailed,
     RunLost,
+    RunOutput,
     RunStarted,
     RunSucceeded,
     RunTimedOut,
@@ -57,9 +59,14 @@ RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=10, multiplier=2, max_back
 
 
 def stored(*events: Any, at: datetime = T0) -> list[StoredEvent]:
+    def subject(e: Any) -> str:
+        # why: the scheduler writes lost and cancel requests, on its own subject
+        by_scheduler = isinstance(e, RunLost | RunCancelRequested)
+        return subjects.run_by_scheduler(REF.name, REF.run_id) if by_scheduler else REF.subject
+
     return [
         StoredEvent(
-            i, REF.subject, Envelope(id=str(i), at=at + timedelta(seconds=i), actor="t", event=e)
+            i, subject(e), Envelope(id=str(i), at=at + timedelta(seconds=i), actor="t", event=e)
         )
         for i, e in enumerate(events, start=1)
     ]
@@ -89,7 +96,7 @@ def test_fanout_run_id_carries_the_executor() -> None:
     assert (ref.run_id, ref.trigger_run_id, ref.subject) == (
         "r1-reef~pi",
         "r1",
-        "jetcron.run.backup~db.r1-reef~pi",
+        "jetcron.run.backup~db.r1-reef~pi.default.reef~pi",
     )
 
 
@@ -349,3 +356,17 @@ def begun(by: str, seconds_ago: float) -> RunHistory:
 def test_hold_off(history: RunHistory, peers: list[Any], wait: float) -> None:
     got = run_attempt.hold_off("r1", history, peers, NOW, me="a", safe_s=SAFE)
     assert got == pytest.approx(wait)
+
+
+def test_secrets_are_masked_in_output_and_error() -> None:
+    result = RunResult(
+        outcome="failed",
+        error="bad token abc123",
+        output=RunOutput(stdout="tok=abc123 and abc123xyz", stderr="abc"),
+    )
+    out = run_attempt.masked(result, ["abc123", "abc123xyz", ""])
+    assert (out.output.stdout, out.output.stderr, out.error) == (
+        "tok=*** and ***",
+        "abc",
+        "bad token ***",
+    )

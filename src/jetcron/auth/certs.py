@@ -38,11 +38,34 @@ def generate(hosts: list[str]) -> tuple[bytes, str, bytes, str]:
         .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        # why: a cluster node is also the client of its outgoing routes (route TLS verifies both)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
     return ca.public_bytes(pem), _pem_key(ca_key), cert.public_bytes(pem), _pem_key(key)
+
+
+def client(ca_pem: bytes, ca_key_pem: bytes, name: str) -> tuple[bytes, str]:
+    """(cert, key) as PEM of a client certificate for `name`, signed by the CA (mutual TLS)."""
+    now = dt.datetime.now(dt.UTC)
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _builder(_name(name), ca.subject, key.public_key(), now, SERVER_DAYS)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
 
 def _name(common: str) -> x509.Name:

@@ -5,13 +5,16 @@ the README's roles table and the tests all read it. Nothing else writes a permis
 
   admin      everything, stream administration included
   scheduler  the `serve` replicas: the log, the KV buckets, commands, queries, cancels
-  operator   send commands, query, read and replay the log; never append to it directly
+  operator   send commands, query, read and replay the log; never append to it directly;
+             put job secrets (never read them)
   auditor    query, read and replay the log; no commands
-  executor   one per host: its own consumers (pull, ack), run events, its own heartbeat key
+  executor   one per host: its own consumers (pull, ack), run events under its own name and
+             targets, its own heartbeat key
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 import msgspec
@@ -23,9 +26,10 @@ Role = Literal["admin", "operator", "auditor", "executor", "scheduler"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ROLE_HELP: dict[Role, str] = {
     "admin": "everything, including stream administration (delete, purge)",
-    "operator": "send commands, query, read and replay the log",
+    "operator": "send commands, query, read and replay the log, put job secrets (not read them)",
     "auditor": "query, read and replay the log; no commands",
-    "executor": "one host: pull and ack its targets' triggers, append run events, heartbeat",
+    "executor": "one host: pull and ack its targets' triggers, append run events under its own"
+    " name and targets, read its targets' secrets, heartbeat",
     "scheduler": "a `serve` replica: append to the log, answer commands and queries, lease",
 }
 
@@ -113,6 +117,22 @@ def _kv_reads(bucket: str) -> list[str]:
     ]
 
 
+def _secret_writes() -> list[str]:
+    """Putting job secrets (`--secret-env`): create the bucket, put keys; never read them back."""
+    stream = s.kv_stream(s.SECRETS_BUCKET)
+    return [
+        s.kv_key(s.SECRETS_BUCKET, ">"),
+        js_api("STREAM.INFO", stream),
+        js_api("STREAM.CREATE", stream),
+    ]
+
+
+def _secret_reads(targets: Iterable[str]) -> list[str]:
+    """Reading the job secrets of these targets, one key at a time (direct get by subject)."""
+    stream = s.kv_stream(s.SECRETS_BUCKET)
+    return [js_api("DIRECT.GET", stream, s.secret_key(t, ">")) for t in targets]
+
+
 def _reader(user: User, *, commands: bool) -> Permissions:
     """operator and auditor: queries and log reads; the operator also sends commands."""
     # why: CONSUMER.CREATE.<stream> without a name creates ephemerals only (the server refuses
@@ -131,6 +151,7 @@ def _reader(user: User, *, commands: bool) -> Permissions:
     if commands:
         # why: only under its own name: the subject is how the scheduler knows who sent it
         publish.insert(0, s.command_as(user.name, "*"))
+        publish += _secret_writes()
     return Permissions(Rules(tuple(publish)), Rules((_inbox(user),)))
 
 
@@ -151,8 +172,13 @@ def _executor(user: User) -> Permissions:
             js_ack(s.STREAM, durable),
         ]
     heartbeats = s.kv_stream(s.EXECUTORS_BUCKET)
+    targets = (*executor_targets(user), *user.tags, *(s.fan_target(t) for t in user.tags))
+    # why: run events only under its own name and targets; the folds check the rest (which run
+    # it holds: domain/claims.py)
+    runs = [s.run_by("*", "*", t, user.name) for t in dict.fromkeys(targets)]
     publish = [
-        s.RUNS,
+        *runs,
+        *_secret_reads(dict.fromkeys(targets)),
         s.heartbeat_key(user.name),
         js_api("STREAM.CREATE", heartbeats),
         *_kv_reads(s.EXECUTORS_BUCKET),
@@ -173,6 +199,17 @@ def _scheduler(user: User) -> Permissions:
         f"{s.OBJECT_API}.>",
         f"{s.SERVICE_API}.>",
     ]
-    deny = [js_api("STREAM.DELETE", ">"), js_api("STREAM.PURGE", ">")]
+    secrets = s.kv_stream(s.SECRETS_BUCKET)
+    deny = [
+        js_api("STREAM.DELETE", ">"),
+        js_api("STREAM.PURGE", ">"),
+        # why: the scheduler never needs a job secret; only executors resolve them
+        js_api("DIRECT.GET", secrets),
+        js_api("DIRECT.GET", secrets, ">"),
+        js_api("STREAM.MSG.GET", secrets),
+        js_api("CONSUMER.CREATE", secrets),
+        js_api("CONSUMER.CREATE", secrets, ">"),
+        s.kv_key(s.SECRETS_BUCKET, ">"),
+    ]
     subscribe = [_inbox(user), f"{s.PREFIX}.>", f"{s.SERVICE_API}.>"]
     return Permissions(Rules(tuple(publish), tuple(deny)), Rules(tuple(subscribe)), True)

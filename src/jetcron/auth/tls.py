@@ -35,3 +35,14 @@ class LocalTLS:
         self.cert.write_bytes(cert)
         self.ca.write_bytes(ca)
         return True
+
+    def client(self, name: str, directory: Path) -> tuple[Path, Path]:
+        """Issue a client certificate for `name` from this CA: (cert, key) files in `directory`."""
+        from jetcron.auth import certs
+
+        cert, key = certs.client(self.ca.read_bytes(), self.ca_key.read_bytes(), name)
+        directory.mkdir(parents=True, exist_ok=True)
+        cert_file, key_file = directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+        identity.write(key_file, key)
+        cert_file.write_bytes(cert)
+        return cert_file, key_file

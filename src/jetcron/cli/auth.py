@@ -121,6 +121,46 @@ def permissions(name: str = typer.Argument(..., help="A user."), directory: Path
     print_json(of(users[-1]))
 
 
+@app.command()
+@handle_errors
+def cert(
+    name: str = typer.Argument(..., help="Whose certificate (a user or a host)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for NAME-cert.pem and NAME-key.pem (default DIR/certs)."
+    ),
+    directory: Path = DirOpt,
+) -> None:
+    """Issue a client certificate from the auth dir's CA, for servers that verify clients (mTLS)."""
+    from jetcron.auth.tls import LocalTLS
+    from jetcron.errors import InvalidInput
+
+    tls = LocalTLS(directory)
+    if not tls.exists:
+        raise InvalidInput(
+            f"{directory} has no CA: run `jetcron auth tls` (or `up --secure`) first"
+        )
+    cert_file, key_file = tls.client(name, out or directory / "certs")
+    echo(f"--tls-cert {cert_file} --tls-key {key_file} (or NATS_CERT / NATS_KEY)")
+
+
+@app.command("tls")
+@handle_errors
+def tls_(
+    host: list[str] = typer.Option(
+        ..., "--host", help="A name or address the servers are reached by (repeatable)."
+    ),
+    directory: Path = DirOpt,
+) -> None:
+    """Make a CA and one certificate for every nats-server of a cluster (client and route TLS)."""
+    from jetcron.auth.tls import LocalTLS
+    from jetcron.errors import InvalidInput
+
+    tls = LocalTLS(directory)
+    if not tls.ensure(["localhost", "127.0.0.1", *host]):
+        raise InvalidInput(f"{directory} already has a CA and server certificate ({tls.cert})")
+    echo(f"CA {tls.ca}; servers: {tls.cert}, {tls.key} (for {', '.join(host)})")
+
+
 def _reloaded(auth: AuthDir) -> None:
     """Reload the embedded server if one runs on this dir; else say what to reload."""
     pid = auth.reload_embedded()

@@ -17,6 +17,7 @@ import msgspec
 import typer
 
 from jetcron import ids
+from jetcron.cli import secrets
 from jetcron.cli.common import (
     ActorOpt,
     ReasonOpt,
@@ -111,11 +112,12 @@ def _load_file(file: Path) -> dict[str, Desired]:
     if not isinstance(schedules, dict):
         raise InvalidInput(f"{file}: 'schedules' must be a table/object of name -> fields")
     return {
-        name: _entry(f"{file}: schedules.{name}", name, body) for name, body in schedules.items()
+        name: _entry(f"{file}: schedules.{name}", name, body, file.parent)
+        for name, body in schedules.items()
     }
 
 
-def _entry(where: str, name: str, body: Any) -> Desired:
+def _entry(where: str, name: str, body: Any, base: Path) -> Desired:
     if not isinstance(body, dict):
         raise InvalidInput(f"{where}: expected a table/object of fields")
     for key, value in body.items():
@@ -123,6 +125,9 @@ def _entry(where: str, name: str, body: Any) -> Desired:
     try:
         validate_name(name)
         values = {k: check(k, v) for k, v in body.items() if k in FIELDS}
+        hidden: dict[str, str] = {}
+        if values.get(secrets.OPTION):
+            values[secrets.OPTION], hidden = secrets.file_refs(name, values[secrets.OPTION], base)
         if "spec" not in values:
             raise InvalidInput("spec is missing")
         paused = msgspec.convert(body.get("paused"), bool | None)
@@ -132,7 +137,9 @@ def _entry(where: str, name: str, body: Any) -> Desired:
         raise InvalidInput(f"{where}.{err.key}: {err.problem}") from None
     except (InvalidInput, msgspec.ValidationError) as err:
         raise InvalidInput(f"{where}: {err}") from None
-    return Desired(definition=definition, paused=paused, paused_reason=reason)
+    return Desired(
+        definition=definition, paused=paused, paused_reason=reason, secret_values=hidden
+    )
 
 
 def _known_key(where: str, key: str, value: Any) -> None:
@@ -275,6 +282,8 @@ def apply(
         if dry_run:
             _print_plan("plan (dry run)", the_plan.steps)
             return
+        for d in desired.values():  # why: before the schedules that name them
+            await secrets.store(nc, d.definition.target, d.secret_values)
         for step in cal_steps:  # why: first, so the schedules' references resolve
             await send_command(nc, step.command(_meta(step.name, who, why)))
         if the_plan.steps:

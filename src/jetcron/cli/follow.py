@@ -67,7 +67,7 @@ async def watch(nc: Client, schedule: str | None, inbox: asyncio.Queue[bytes]) -
         inbox.put_nowait(msg.data)
 
     watched = (
-        [subjects.TRIGGERS, subjects.run(schedule, "*"), subjects.fire(schedule)]
+        [subjects.TRIGGERS, subjects.runs_of(schedule), subjects.fire(schedule)]
         if schedule
         else [subjects.TRIGGERS, subjects.RUNS, subjects.FIRES]
     )

@@ -40,6 +40,8 @@ class Desired(msgspec.Struct, frozen=True, kw_only=True):
     paused: bool | None = None
     """True: paused; False: active; None (left out): active, unless the breaker paused it."""
     paused_reason: str = ""
+    secret_values: dict[str, str] = {}
+    """Secrets its file gave as @FILE (name -> value): put into the bucket by apply, never sent."""
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):

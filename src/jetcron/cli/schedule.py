@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from jetcron.cli import secrets
 from jetcron.cli.backfill import backfill
 from jetcron.cli.common import (
     ActorOpt,
@@ -90,8 +91,10 @@ def add(
 ) -> None:
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
+    values = secrets.take_files(name, options)
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
+    _store_secrets(server, definition.target, values)
     _send(server, cmd, as_json, f"created schedule {name!r}")
     from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
 
@@ -136,6 +139,17 @@ def _warn_if_shell_refused(server: str, target: str) -> None:
         )
 
 
+def _store_secrets(server: str, target: str, values: dict[str, str]) -> None:
+    """Put --secret-env @FILE values into the secrets bucket before the command names them."""
+    if values:
+        run(with_nats(server, lambda nc: secrets.store(nc, target, values)))
+
+
+def _current_target(server: str, name: str) -> str:
+    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
+    return str(row["definition"].get("target", "default"))
+
+
 def _warn_if_nobody_offers(server: str, action: str, target: str) -> None:
     """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
     serving = _serving(server, target)
@@ -176,6 +190,7 @@ def update(
     A new command (after `--`), --shell or --action replaces the job's program and keeps its
     --env, --cwd and --param; --env, --param and --tag replace the whole map or list.
     """
+    values = secrets.take_files(name, options)
     patch = patch_for_update(spec, command, options)
     if what_if:
         from jetcron.cli import whatif
@@ -187,6 +202,9 @@ def update(
     from jetcron.cli import conflicts
 
     before = conflicts.involving(server, name)
+    if values:
+        target = patch.target if isinstance(patch.target, str) else _current_target(server, name)
+        _store_secrets(server, target, values)
     _send(
         server,
         UpdateSchedule(**command_meta(name, actor, reason), patch=patch),

@@ -187,7 +187,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         f"history    runs kept {text.duration(kept) if kept else 'forever'} in the log, "
         + (f"the last {keep} per schedule in the views" if keep else "all in the views"),
         f"views      at seq {pr['position']}, {pr['lag']} behind, "
-        f"{pr['poison_events']} unreadable event(s)",
+        f"{pr['poison_events']} unreadable event(s), "
+        f"{pr.get('rejected_run_events', 0)} rejected run event(s)",
         f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}",
         f"schedules  {text.counts(s.get('schedules') or {})}; {s['runs_in_flight']} run(s) in flight",
         f"executors  {online}",

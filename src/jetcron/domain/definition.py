@@ -25,6 +25,13 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=Fals
     params: dict[str, Any] = {}
     cwd: str | None = None
     env: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    """Environment variables whose values are secrets: name -> `kv:<secret>`, a reference to
+    the secrets bucket (log/secrets.py). The value itself is never in a definition."""
+
+
+SECRET_REF = "kv:"
+"""The prefix of a secret reference in `Job.secrets`."""
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
@@ -109,6 +116,7 @@ class JobPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     params: dict[str, Any] | _Unset = UNSET
     cwd: str | None | _Unset = UNSET
     env: dict[str, str] | _Unset = UNSET
+    secrets: dict[str, str] | _Unset = UNSET
 
 
 class RetryPatch(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -187,7 +187,7 @@ class RunCancelRequested(Event, frozen=True, kw_only=True, tag="run.cancel_reque
 
 
 class RunEvent(FireEvent, frozen=True, kw_only=True):
-    """An event of one run; subject jetcron.run.<name>.<run_id>."""
+    """An event of one run; subject jetcron.run.<name>.<run_id>.<target>.<executor> (subjects.py)."""
 
     run_id: str
     executor: str = ""

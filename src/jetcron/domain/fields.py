@@ -71,6 +71,14 @@ class ScheduleFields(
     env: Annotated[
         dict[str, str], _at("job.env", "Environment variables KEY=VALUE of the command.")
     ] = {}
+    secret_env: Annotated[
+        dict[str, str],
+        _at(
+            "job.secrets",
+            "Secret environment variables KEY=@FILE (the file's content goes to the secrets "
+            "bucket, never the log) or KEY=kv:NAME (a secret already there).",
+        ),
+    ] = {}
     target: Annotated[
         str, _at("target", "Executor target: a host, a pool, or all:<tag> (fan-out).")
     ] = "default"

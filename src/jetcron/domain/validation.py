@@ -7,13 +7,22 @@ from datetime import datetime
 
 import msgspec
 
-from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.definition import (
+    SECRET_REF,
+    Conditions,
+    Job,
+    RetryPolicy,
+    ScheduleDefinition,
+)
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.spec import parse_spec, validate_tz, wall_to_utc
 from jetcron.errors import InvalidInput
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
+ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_RE = re.compile(re.escape(SECRET_REF) + r"[A-Za-z0-9_=-]{1,64}(\.[A-Za-z0-9_=-]{1,64}){0,3}")
+"""A secret reference: kv:<name> (a key of the secrets bucket, below the target)."""
 
 
 def validate_name(name: str) -> str:
@@ -77,6 +86,14 @@ def _check_job(job: Job) -> None:
         job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
         f"invalid action name {job.action!r}",
     )
+    for var, ref in job.secrets.items():
+        _check(ENV_RE.fullmatch(var) is not None, f"invalid secret variable name {var!r}")
+        _check(
+            SECRET_RE.fullmatch(ref) is not None,
+            f"secret {var}: {ref!r} is not a reference; give @FILE (stored in the secrets bucket) "
+            "or kv:NAME (already there), never the value itself",
+        )
+        _check(var not in job.env, f"{var} is both a plain and a secret variable")
 
 
 def _check_retry(retry: RetryPolicy) -> None:

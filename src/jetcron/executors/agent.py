@@ -343,14 +343,14 @@ class Executor:
         # why: checked before anything else touches the job (allowlist, journal, process).
         log.warning("executor %s: refusing %s: %s", self.config.name, run.ref.run_id, why)
         self.stats.poison += 1
-        history = await self.runs_log.history(run.ref.subject)
+        history = await self.runs_log.history(run)
         if history.finished:
             await msg.ack()
             return
         await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
 
     async def _lifecycle(self, run: Run, msg: Msg) -> None:
-        history = await self.runs_log.history(run.ref.subject)
+        history = await self.runs_log.history(run)
         step = run_attempt.gate(history, self.clock.now())
         if isinstance(step, run_attempt.Finished):
             self.stats.duplicates += 1
@@ -471,7 +471,8 @@ class Executor:
                 job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
             )
             cwd = resolve_cwd(job.cwd, c.work_dir)
-            env = build_env(job.env, run_attempt.run_vars(run.ref, attempt))
+            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
+            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
             meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
             run_dir = self.journal.begin(run.ref.run_id, meta)
             result = await run_process(

@@ -7,7 +7,7 @@ appends what they return. Time arrives as an argument.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ import msgspec
 
 from jetcron import subjects
 from jetcron.clock import iso_z
+from jetcron.domain.claims import accepted
 from jetcron.domain.definition import Conditions, RetryPolicy
 from jetcron.domain.events import (
     RunCancelled,
@@ -54,11 +55,18 @@ class RunRef(msgspec.Struct, frozen=True, kw_only=True):
     """This executor's run id (the trigger's, suffixed with the executor for fan-out)."""
     trigger_run_id: str
     executor: str
+    target: str = ""
+    """The target the trigger came on (part of the subject we may write the run's events on)."""
 
     @property
     def subject(self) -> str:
-        """The run's subject in the log."""
-        return subjects.run(self.name, self.run_id)
+        """Where this executor appends the run's events (its name and target in the subject)."""
+        return subjects.run_by(self.name, self.run_id, self.target, self.executor)
+
+    @property
+    def checked_subject(self) -> str:
+        """The subjects a claim's CAS covers: every writer's events of this run."""
+        return subjects.run_events(self.name, self.run_id)[0]
 
     def fields(self, attempt: int) -> dict[str, Any]:
         """Keyword arguments shared by every run event of this run."""
@@ -84,6 +92,7 @@ def run_ref(trigger: RunTriggered, executor: str, *, fanout: bool) -> RunRef:
         run_id=run_id,
         trigger_run_id=trigger.run_id,
         executor=executor,
+        target=trigger.target,
     )
 
 
@@ -133,10 +142,10 @@ class RunHistory(msgspec.Struct, kw_only=True):
         return self.failures + 1
 
 
-def summarize(events: Sequence[StoredEvent]) -> RunHistory:
-    """Fold a run subject's events into a RunHistory."""
+def summarize(events: Sequence[StoredEvent], trigger: RunTriggered | None = None) -> RunHistory:
+    """Fold a run's events into a RunHistory (what its claims reject left out: domain/claims)."""
     h = RunHistory()
-    for stored in events:
+    for stored in accepted(events, trigger):
         event = stored.envelope.event
         if isinstance(event, RunStarted):
             h.started += 1
@@ -356,6 +365,25 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned (JSON-able)."""
+
+
+MASK = "***"
+
+
+def masked(result: RunResult, secrets: Iterable[str]) -> RunResult:
+    """The result with every secret value in its output and error replaced by `***`."""
+    values = sorted((v for v in secrets if v), key=len, reverse=True)
+    if not values:
+        return result
+
+    def hide(text: str) -> str:
+        for value in values:  # why: longest first, so a secret inside another is not half-shown
+            text = text.replace(value, MASK)
+        return text
+
+    out = result.output
+    output = msgspec.structs.replace(out, stdout=hide(out.stdout), stderr=hide(out.stderr))
+    return msgspec.structs.replace(result, output=output, error=hide(result.error))
 
 
 def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult:

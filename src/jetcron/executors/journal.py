@@ -96,7 +96,8 @@ class Journal:
     def begin(self, run_id: str, meta: EntryMeta) -> Path:
         """Record a run before its job starts; its directory."""
         path = self.path(run_id)
-        path.mkdir(parents=True, exist_ok=True)
+        # why: the entry holds the job's environment (its secrets too) and raw output: owner only
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomic(path / "meta.json", msgspec.json.encode(meta).decode())
         return path
 

@@ -87,7 +87,7 @@ class Recovery:
                         result.reason)  # fmt: skip
             self.journal.end(entry.run_id)
             return
-        history = await self.runlog.history(run.ref.subject)
+        history = await self.runlog.history(run)
         if not history.finished:
             attempt = entry.meta.attempt
             if history.started < attempt:

@@ -8,18 +8,23 @@ run's history, appends with a msg id per step, the result event, why a run must 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock
-from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated, is_final
+from jetcron.domain.definition import SECRET_REF
+from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated
+from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
+from jetcron.log import secrets
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.publisher import PubAck
 from jetcron.log.stream import EventLog
@@ -76,6 +81,8 @@ class Run:
     reported: bool = False
     claimed: bool = False
     """Our RunStarted is in the log: this attempt is ours."""
+    secret_values: dict[str, str] = field(default_factory=dict)
+    """The job's secret variables, resolved (masked in its output; never in the log)."""
 
     def request_cancel(self, reason: str) -> None:
         """An operator or the ticker wants this run stopped."""
@@ -99,17 +106,17 @@ class RunLog:
         self.log, self.nc, self.name, self.clock, self.stats = event_log, nc, name, clock, stats
         self.actor = f"executor:{name}"
 
-    async def history(self, subject: str) -> RunHistory:
+    async def history(self, run: Run) -> RunHistory:
         """The run's history as far as starting an attempt is concerned."""
-        # why: usually a first delivery with nothing on the run subject yet: one direct get
-        # answers it, and a final last event answers a redelivery of a finished run.
-        last = await self.log.last(subject)
-        if last is None:
-            return RunHistory()
-        if is_final(last.event):
-            return RunHistory(finished=True, last_seq=last.seq)
-        events, last_seq = await self.log.load(subject)
-        return msgspec.structs.replace(run_attempt.summarize(events), last_seq=last_seq)
+        ref = run.ref
+        # why: usually a first delivery with nothing about the run yet: one direct get on its
+        # writers' subjects answers it (and one on the subject of logs before writers were named).
+        if await self.log.last(ref.checked_subject) is None:
+            if await self.log.last(subjects.run(ref.name, ref.run_id)) is None:
+                return RunHistory()
+        events, last_seq = await self.log.load_run(ref.name, ref.run_id)
+        history = run_attempt.summarize(events, run.trigger)
+        return msgspec.structs.replace(history, last_seq=last_seq)
 
     def envelope(self, run: Run, event: AnyEvent) -> Envelope:
         """An event of this run as we append it."""
@@ -129,12 +136,38 @@ class RunLog:
         await self.log.append(
             run.ref.subject, [self.envelope(run, event)],
             expected_last_subject_seq=last_seq, msg_id=f"{run.ref.run_id}:{attempt}:started",
+            expected_subject=run.ref.checked_subject,
         )  # fmt: skip
+
+    async def secret_env(self, run: Run) -> dict[str, str]:
+        """The job's secret variables from the secrets bucket; InvalidInput if one is missing."""
+        target = run.ref.target
+        for var, ref in run.trigger.job.secrets.items():
+            name = ref.removeprefix(SECRET_REF)
+            try:
+                value = await secrets.get(self.nc, target, name)
+            except (NatsError, TimeoutError) as err:
+                raise InvalidInput(
+                    f"secret {var}: cannot read {name!r} for target {target!r} "
+                    f"(does this executor serve it?): {err or type(err).__name__}"
+                ) from None
+            if value is None:
+                raise InvalidInput(
+                    f"secret {var}: {name!r} not found for target {target!r} "
+                    f"(put it with `jetcron schedule update {run.ref.name} --secret-env {var}=@FILE`)"
+                )
+            run.secret_values[var] = value
+        return dict(run.secret_values)
 
     async def store_result(
         self, run: Run, attempt: int, tries: int, result: RunResult
     ) -> float | None:
-        """Append the attempt's final (or retrying) event; the retry delay, if any."""
+        """Append the attempt's final (or retrying) event (secrets masked); the retry delay."""
+        if run.trigger.job.secrets and not run.secret_values:
+            # why: a result reported from the journal after a restart: mask it all the same
+            with contextlib.suppress(InvalidInput):
+                await self.secret_env(run)
+        result = run_attempt.masked(result, run.secret_values.values())
         event, delay = run_attempt.result_event(
             run.ref, result, attempt=attempt, tries=tries,
             retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
@@ -145,7 +178,7 @@ class RunLog:
 
     async def stop_reason(self, run: Run, history: RunHistory | None = None) -> str:
         """Why a run must not (go on) run: a cancel request or its schedule's state; else ""."""
-        history = history or await self.history(run.ref.subject)
+        history = history or await self.history(run)
         if history.cancel_reason is not None:
             return history.cancel_reason or "cancel requested"
         subject = subjects.schedule(run.ref.name)

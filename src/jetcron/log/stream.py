@@ -151,16 +151,21 @@ class EventLog:
         expected_last_subject_seq: int | None = None,
         msg_id: str | None = None,
         also: Sequence[tuple[str, Envelope, int]] = (),
+        expected_subject: str | None = None,
     ) -> list[int]:
         """Append events as one unit (all or none); ConcurrencyConflict if the subject moved.
 
         `also`: (subject, envelope, expected last sequence of that subject) stored in the same
         atomic batch, so a change that rests on another aggregate's state conflicts if it moved.
+        `expected_subject` (a wildcard) makes the check of a single append cover every subject
+        it matches.
         """
         if not envelopes:
             return []
         if len(envelopes) == 1 and not also:
             headers = _headers(envelopes[0], msg_id, expected_last_subject_seq, self._ttl(subject))
+            if expected_subject is not None and expected_last_subject_seq is not None:
+                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = expected_subject
             data = encode(envelopes[0])
             ack = await self.publisher.publish(subject, data, self._signed(subject, data, headers))
             return [ack.seq]
@@ -238,6 +243,17 @@ class EventLog:
         """
         records = await read_subject(self.nc, self.stream, subject)
         return decode_records(records), (records[-1].seq if records else 0)
+
+    async def load_run(self, name: str, run_id: str) -> tuple[list[StoredEvent], int]:
+        """Every event of one run, whoever wrote it, and the sequence to CAS against with
+        `expected_subject=subjects.run_events(name, run_id)[0]` (its writers' subjects)."""
+        named, older = subjects.run_events(name, run_id)
+        records = await read_subject(self.nc, self.stream, named)
+        cas = records[-1].seq if records else 0
+        legacy = await read_subject(self.nc, self.stream, older)
+        if legacy:
+            records = sorted([*records, *legacy], key=lambda r: r.seq)
+        return decode_records(records), cas
 
     async def last(self, subject: str) -> StoredEvent | None:
         """The newest event on a subject, or None."""

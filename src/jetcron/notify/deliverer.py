@@ -21,6 +21,8 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain.claims import Claims
+from jetcron.domain.claims import check as check_claims
 from jetcron.domain.events import (
     Envelope,
     Event,
@@ -88,6 +90,8 @@ class Deliverer:
         self.position = 0
         self.groups = rules.Groups()
         self._kept_alive = 0.0
+        self.claims = Claims()
+        """Who may write each run (domain/claims.py), from the run events delivered so far."""
 
     async def prepare(self) -> None:
         """Make sure the durable consumer exists, before the service says it is up.
@@ -166,8 +170,8 @@ class Deliverer:
     async def handle(self, delivery: Delivery) -> None:
         """Send one event to every notification that wants it (or hold it for its group)."""
         stored = delivery.stored
-        if stored is None:
-            await delivery.ack()
+        if stored is None or check_claims(self.claims, stored) is not None:
+            await delivery.ack()  # why: a run event its run's claims reject notifies nobody
             return
         schedule = rules.schedule_of(stored.envelope.event)
         kind, targets = rules.wanted(self.notifications, stored, self.tags.get(schedule, []))

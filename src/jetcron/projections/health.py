@@ -26,6 +26,7 @@ ProblemKind = Literal[
     "paused_by_system",
     "executor_offline",
     "poison_events",
+    "rejected_run_events",
     "expectation_missed",
     "notify_failing",
 ]
@@ -101,6 +102,14 @@ def evaluate(
                 detail=f"{views.poison} event(s) could not be folded; see the projection log",
             )
         )
+    problems += [
+        Problem(
+            kind="rejected_run_events",
+            subject=f"seq {sample.seq}",
+            detail=f"rejected, not folded: {sample.problem}",
+        )
+        for sample in views.rejected_samples
+    ]
     return HealthReport(healthy=not problems, checked_at=now, problems=problems)
 
 

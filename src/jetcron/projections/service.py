@@ -447,6 +447,7 @@ class ProjectionService:
                 "position": views.position,
                 "lag": info.state.last_seq - views.position,
                 "poison_events": views.poison,
+                "rejected_run_events": views.rejected,
                 "keep_runs": views.keep,
             },
             "schedules": states,

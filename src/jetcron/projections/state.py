@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.claims import CLAIMED, Claims
+from jetcron.domain.claims import check as check_claims
 from jetcron.domain.events import StoredEvent, event_type
 from jetcron.projections import (
     audit,
@@ -34,7 +36,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -68,6 +70,12 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     calendars: CalendarsView = msgspec.field(default_factory=CalendarsView)
     keep: int = 0
     """Finished rows kept per schedule in runs, ledger, run audit entries and marks (0: all)."""
+    claims: Claims = msgspec.field(default_factory=Claims)
+    """Who may write each run not yet final (domain/claims.py): the gate before every view."""
+    rejected: int = 0
+    """Run events written by someone who does not hold the run (ignored by every view)."""
+    rejected_samples: list[PoisonSample] = []
+    """The first MAX_POISON_SAMPLES of them, with why."""
 
 
 def new_views(keep: int = DEFAULT_KEEP) -> Views:
@@ -108,6 +116,9 @@ def apply(views: Views, stored: StoredEvent) -> None:
     if seq <= views.position:
         return
     event = stored.envelope.event
+    if type(event) in _CLAIMED and _rejected(views, stored):
+        views.position = seq
+        return
     failed = False
     for handler, view_of in _ROUTES.get(type(event), ()):
         try:
@@ -127,14 +138,19 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
         cls: tuple((handler, view_of(views)) for handler, view_of in rs)
         for cls, rs in _ROUTES.items()
     }
-    position = views.position
+    position, claims, check = views.position, views.claims, check_claims
     for stored in batch:
         seq = stored.seq
         if seq <= position:
             continue
         event = stored.envelope.event
+        kind = type(event)
+        if kind in _CLAIMED and (problem := check(claims, stored)) is not None:
+            _reject(views, stored, problem)
+            views.position = position = seq
+            continue
         failed = False
-        for handler, view in routes.get(type(event), ()):
+        for handler, view in routes.get(kind, ()):
             try:
                 handler(view, event, stored)
             except Exception as err:  # why: one bad event must not stop the projection
@@ -171,6 +187,27 @@ def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep
     views = new_views(keep)
     apply_until(views, events, as_of)
     return views
+
+
+_CLAIMED = CLAIMED
+
+
+def _rejected(views: Views, stored: StoredEvent) -> bool:
+    """Whether the claims gate refuses this run event (then counted and sampled, not folded)."""
+    problem = check_claims(views.claims, stored)
+    if problem is None:
+        return False
+    _reject(views, stored, problem)
+    return True
+
+
+def _reject(views: Views, stored: StoredEvent, problem: str) -> None:
+    views.rejected += 1
+    if len(views.rejected_samples) < MAX_POISON_SAMPLES:
+        views.rejected_samples.append(
+            PoisonSample(stored.seq, event_type(stored.envelope.event), problem)
+        )
+    log.warning("run event seq=%d rejected: %s", stored.seq, problem)
 
 
 def _ns(at: datetime) -> int:

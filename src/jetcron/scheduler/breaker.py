@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from jetcron import subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain import claims
+from jetcron.domain.claims import Claims
 from jetcron.domain.commands import AnyCommand, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.errors import CommandRejected
@@ -140,6 +142,8 @@ class CircuitBreaker:
         self.clock = clock or SystemClock()
         self.health = health or FollowHealth("breaker")
         self.state = BreakerState()
+        self.claims = Claims()
+        """why: a failure forged by a host that does not hold the run must not pause anything."""
         self.position = 0
         self._unsent: list[AnyCommand] = []
         """Commands that could not be sent (NATS away); sent again on the next round."""
@@ -168,6 +172,9 @@ class CircuitBreaker:
         """Fold a batch and send the commands it calls for."""
         commands = []
         for stored in batch:
+            if claims.check(self.claims, stored) is not None:
+                self.position = stored.seq
+                continue
             cmd = self.state.apply(stored.envelope.event, stored.envelope.at)
             if cmd is not None:
                 commands.append(cmd)

@@ -13,6 +13,7 @@ from nats.aio.msg import Msg
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.calendar import named, unknown_calendar, used_by, validate_calendar_name
+from jetcron.domain.claims import accepted
 from jetcron.domain.commands import (
     AddNotification,
     AnyCommand,
@@ -220,10 +221,10 @@ class CommandHandler:
         self, request: RunCancelRequested, envelope: Envelope, command: Request
     ) -> list[StoredEvent]:
         """Record the request on the run's subject, then tell whichever executor holds it."""
-        subject = subjects.run(request.name, request.run_id)
+        subject = subjects.run_by_scheduler(request.name, request.run_id)
         # why: no events yet is fine: a queued trigger finds the request when it is delivered.
-        history, _ = await self.log.load(subject)
-        final = next((e.event for e in reversed(history) if is_final(e.event)), None)
+        history, _ = await self.log.load_run(request.name, request.run_id)
+        final = next((e.event for e in reversed(accepted(history)) if is_final(e.event)), None)
         if final is not None:
             status = final.__struct_config__.tag
             raise CommandRejected(f"run {request.run_id} already ended ({status})")

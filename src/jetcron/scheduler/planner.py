@@ -17,7 +17,9 @@ import msgspec
 
 from jetcron import ids
 from jetcron.clock import iso_z
+from jetcron.domain import claims
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
+from jetcron.domain.claims import CLAIMED, Claims
 from jetcron.domain.definition import MISSED_AFTER, CatchUp, ScheduleDefinition
 from jetcron.domain.events import (
     CalendarCreated,
@@ -432,6 +434,8 @@ class TickerState:
         self.by_run: dict[str, str] = {}
         self.position = 0
         self._ahead: set[int] = set()
+        self.claims = Claims()
+        """Who may write each run in flight: a run event from anyone else changes nothing."""
 
     def apply(self, stored: StoredEvent) -> Entry | None:
         """Apply one stored event exactly once; returns the entry it touched."""
@@ -468,6 +472,8 @@ class TickerState:
             return None
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
+            return None
+        if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
         _apply_fire_or_run(entry, event, at, self.by_run)
         entry.generation += 1

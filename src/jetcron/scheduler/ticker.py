@@ -447,7 +447,7 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
 
 
 def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
-    subject = subjects.run(entry.name, decision.run_id)
+    subject = subjects.run_by_scheduler(entry.name, decision.run_id)
     if isinstance(decision, Cancel):
         event: AnyEvent = RunCancelRequested(
             schedule_id=entry.schedule_id,

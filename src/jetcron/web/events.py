@@ -39,7 +39,7 @@ def watched(schedule: str | None) -> list[str]:
         subjects.schedule(schedule),
         subjects.TRIGGERS,
         subjects.fire(schedule),
-        subjects.run(schedule, "*"),
+        subjects.runs_of(schedule),
     ]
 
 

@@ -1,0 +1,117 @@
+"""Who may write a run's events: the subject names the writer, the run's claims say who holds it.
+
+An executor publishes run events on `jetcron.run.<name>.<run>.<target>.<host>`, and the server
+lets it publish only under its own name and its own targets. What permissions cannot see is
+which run a host holds: `check` is that second wall, and it also catches what reached the log
+by another hand (an admin's creds, a server without auth). Every fold of run events (the views,
+the ticker, the breaker, an executor reading a run's history) passes them through one `Claims`
+and ignores what it rejects. Events on the subject of older logs (no writer named) and the
+scheduler's own are believed, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from jetcron import subjects
+from jetcron.domain.events import (
+    FINISHED_RUN_EVENTS,
+    RunCancelRequested,
+    RunEvent,
+    RunFailed,
+    RunLost,
+    RunStarted,
+    RunTimedOut,
+    RunTriggered,
+    StoredEvent,
+)
+
+CLAIMED: frozenset[type] = frozenset({RunTriggered, RunCancelRequested, *RunEvent.__subclasses__()})
+"""The event types `check` looks at (everything else passes untouched)."""
+_SCHEDULERS: frozenset[type] = frozenset({RunLost, RunCancelRequested})
+"""What only the scheduler writes."""
+_FINAL: frozenset[type] = frozenset(FINISHED_RUN_EVENTS)
+_RETRIED: frozenset[type] = frozenset({RunFailed, RunTimedOut})
+"""Final unless they ask for another attempt (events.is_final, by type for speed)."""
+_FAN = subjects.fan_target("")
+_SCHEDULER = subjects.SCHEDULER_WRITER
+
+
+class Claims(msgspec.Struct, kw_only=True, gc=False):
+    """Who may write each run not yet final (a final run's claim is dropped: bounded)."""
+
+    targets: dict[str, str] = {}
+    """Run id -> its trigger's target (fan-outs and triggers outside our history: absent)."""
+    starters: dict[str, dict[int, str]] = {}
+    """Run id -> attempt -> the executor whose run.started holds it."""
+
+
+def check(claims: Claims, stored: StoredEvent) -> str | None:
+    """Why this event must not be folded (None: fold it); records what it claims if accepted."""
+    # why: runs in the replay hot loop, once per run event: type lookups, no isinstance chains
+    event: Any = stored.envelope.event
+    kind = type(event)
+    if kind is RunTriggered:
+        triggered(claims, event)
+        return None
+    if kind not in CLAIMED:
+        return None
+    writer = subjects.run_writer(stored.subject)
+    if writer is not None and writer[1] != _SCHEDULER:
+        problem = _problem(claims, writer, event, kind)
+        if problem is not None:
+            return f"{kind.__struct_config__.tag} of run {event.run_id}: {problem}"
+    if kind is RunStarted:
+        started = claims.starters.get(event.run_id)
+        if started is None:
+            claims.starters[event.run_id] = {event.attempt: event.executor}
+        elif event.attempt not in started:
+            started[event.attempt] = event.executor
+    elif kind in _FINAL or (kind in _RETRIED and event.next_retry_at is None):
+        claims.targets.pop(event.run_id, None)
+        claims.starters.pop(event.run_id, None)
+    return None
+
+
+def triggered(claims: Claims, trigger: RunTriggered) -> None:
+    """A trigger names the target its run may be written as (fan-outs: every member's own)."""
+    if not trigger.target.startswith(_FAN):
+        claims.targets[trigger.run_id] = trigger.target
+
+
+def accepted(
+    events: Iterable[StoredEvent], trigger: RunTriggered | None = None
+) -> list[StoredEvent]:
+    """The events of one run that its claims accept, given its trigger if known."""
+    claims = Claims()
+    if trigger is not None:
+        triggered(claims, trigger)
+    return [e for e in events if check(claims, e) is None]
+
+
+def _problem(claims: Claims, writer: subjects.RunWriter, event: Any, kind: type) -> str | None:
+    """What is wrong with an executor's event about this run, if anything."""
+    target, executor = writer
+    if not executor or not target:
+        return "its subject names no writer"
+    if kind in _SCHEDULERS:
+        return f"only the scheduler writes this, not executor {executor}"
+    if event.executor != executor:
+        return f"it says executor {event.executor!r} but {executor!r} wrote it"
+    run_id = event.run_id
+    if target.startswith(_FAN):
+        # why: each member of a fan-out runs its own run id, suffixed with its name
+        if not run_id.endswith(f"-{subjects.token(executor)}"):
+            return f"a fan-out run of another executor, written by {executor}"
+        return None
+    expected = claims.targets.get(run_id)
+    if expected is not None and target != expected:
+        return f"triggered for {expected!r}, written by {executor} as {target!r}"
+    starters = claims.starters.get(run_id)
+    holder = starters.get(event.attempt) if starters is not None else None
+    if holder is not None and holder != executor:
+        return f"attempt {event.attempt} is held by {holder}, written by {executor}"
+    return None

@@ -1,0 +1,54 @@
+"""Job secrets in a KV bucket, never in the log: operators write them, one target's executors read.
+
+A secret lives under `<target>.<name>` in `jetcron_secrets`; the schedule's job only names it
+(`kv:<name>`). Under auth, operators may put but not read, and an executor may read only the
+keys of its own targets (by direct get of the key's subject), so a leaked operator credential
+does not reveal a secret and one host cannot read another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from nats.aio.client import Client
+from nats.js.api import KeyValueConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from jetcron import subjects
+
+STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
+
+
+async def ensure_bucket(nc: Client) -> None:
+    """Create the secrets bucket if it is missing (idempotent, race-safe)."""
+    js = nc.jetstream()
+    with contextlib.suppress(NotFoundError):
+        await js.stream_info(STREAM)
+        return
+    config = KeyValueConfig(
+        bucket=subjects.SECRETS_BUCKET, history=1, description="jetcron job secrets", direct=True
+    )
+    try:
+        await js.create_key_value(config)
+    except BadRequestError:
+        await js.stream_info(STREAM)  # why: another client created it at the same moment
+
+
+async def put(nc: Client, target: str, name: str, value: str) -> None:
+    """Store (or replace) a secret for the executors of `target`."""
+    await ensure_bucket(nc)
+    await nc.jetstream().publish(subjects.secret_key(target, name), value.encode())
+
+
+async def get(nc: Client, target: str, name: str, *, timeout: float = 5.0) -> str | None:
+    """A secret as the executors of `target` see it; None if there is none."""
+    js = nc.jetstream(timeout=timeout)
+    try:
+        # why: a direct get names the key's subject in the request subject, which is what an
+        # executor's permissions allow (its targets' keys, nothing else)
+        msg = await js.get_last_msg(STREAM, subjects.secret_key(target, name), direct=True)
+    except NotFoundError:
+        return None
+    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return (msg.data or b"").decode()
