@@ -57,9 +57,22 @@ def allowed(src: str, dst: str) -> bool:
     return dst != "cli" or src in {"cli", "__main__"}
 
 
+def parse(path: Path) -> ast.Module:
+    """The file's syntax tree, parsed on a fresh thread.
+
+    why: CPython 3.11.7's AST builder checks its recursion depth against the calling thread's
+    counter, which an earlier TLS test can leave skewed ("AST constructor recursion depth
+    mismatch", python/cpython#106905, fixed in 3.11.8); a new thread starts with a clean one.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(ast.parse, path.read_text(), str(path)).result()
+
+
 def imports(path: Path, module: str) -> list[tuple[int, str]]:
     """(line, imported module) for every import in a file, function-level ones included."""
-    tree = ast.parse(path.read_text(), str(path))
+    tree = parse(path)
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
@@ -134,7 +147,7 @@ WIRE_ATTRIBUTES = {"err_code", "_process_msg"}
 
 def wire_details(path: Path) -> list[str]:
     """Places in a file that spell out a JetStream wire detail (docstrings and comments aside)."""
-    tree = ast.parse(path.read_text(), str(path))
+    tree = parse(path)
     docstrings = {
         id(node.body[0].value)
         for node in ast.walk(tree)
