@@ -236,6 +236,8 @@ def _hint(error: str) -> str:
     lowered = error.lower()
     if "authorization" in lowered:
         return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
+    if "certificate required" in lowered or "certificate_required" in lowered:
+        return "the server verifies clients: pass --tls-cert/--tls-key (`jetcron auth cert`)"
     if "certificate" in lowered or "ssl" in lowered:
         return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
     return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
