@@ -83,6 +83,15 @@ async def test_a_secret_reaches_the_job_and_nothing_else(sec: Secured, tmp_path:
         (failed,) = wait_for(sec, "lacks", "failed", out)
         assert "secret TOKEN: 'nope' not found for target 'host-a'" in str(failed["error"])
 
+        # an add refused (the name is taken) leaves the schedule's secret as it was
+        (tmp_path / "other").write_text("not-the-secret\n")
+        other = ["--secret-env", f"TOKEN=@{tmp_path / 'other'}", "--target", "host-a"]
+        taken = jetcron(sec, "alice", "schedule", "add", "sees", "@every 1h", *other, "--", "true")
+        assert taken.returncode == 2 and "already exists" in taken.stderr, taken.stderr
+        host_a = await sec.client("host-a")
+        assert await secrets.get(host_a, "host-a", "sees.TOKEN") == VALUE
+        await host_a.close()
+
         exported = ok(sec, "export")
         assert "kv:sees.TOKEN" in exported
         seen = [

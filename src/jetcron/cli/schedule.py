@@ -94,6 +94,10 @@ def add(
     values = secrets.take_files(name, options)
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
+    if values:
+        # why: the secret is put before the command is decided; an add refused because the
+        # name is taken must not overwrite that schedule's secret of the same name
+        _refuse_if_exists(server, name)
     _store_secrets(server, definition.target, values)
     _send(server, cmd, as_json, f"created schedule {name!r}")
     from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
@@ -143,6 +147,18 @@ def _store_secrets(server: str, target: str, values: dict[str, str]) -> None:
     """Put --secret-env @FILE values into the secrets bucket before the command names them."""
     if values:
         run(with_nats(server, lambda nc: secrets.store(nc, target, values)))
+
+
+def _refuse_if_exists(server: str, name: str) -> None:
+    from jetcron.domain.errors import ScheduleNotFound
+
+    try:
+        run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
+    except ScheduleNotFound:
+        return
+    raise InvalidInput(
+        f"schedule {name!r} already exists (use `jetcron schedule update` to change it)"
+    )
 
 
 def _current_target(server: str, name: str) -> str:
