@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -57,6 +57,7 @@ from jetcron.domain.spec import (
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its deadline plus this grace is declared lost."""
 NO_TIMEOUT_DEADLINE = timedelta(hours=24)
+_ONE_US = timedelta(microseconds=1)
 
 
 class Timing(msgspec.Struct, frozen=True, gc=False):
@@ -98,12 +99,14 @@ def timing_of(d: ScheduleDefinition) -> Timing:
     return _TIMINGS.setdefault(t, t)
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(msgspec.Struct, gc=False):
     """What the ticker knows about one live schedule.
 
-    why: a million of these must fit in well under 1 GiB, so the full definition (job, env,
-    metadata) is kept as msgpack bytes and decoded only when a fire needs it.
+    why: a million of these must fit in 600 MiB, so the full definition (job, env, metadata)
+    is kept as msgpack bytes and decoded only when a fire needs it, the timing is shared
+    with every schedule of the same timing, next fire times come from one shared memo, the
+    dicts of runs in flight exist only while runs are, and the entry is a msgspec Struct
+    outside the GC (no cycle can go through it: it holds strings, times and flat dicts).
     """
 
     schedule_id: str
@@ -117,15 +120,13 @@ class Entry:
     last_fire: datetime | None = None
     """Newest nominal fire triggered, missed or skipped."""
     runs: int = 0
-    in_flight: dict[str, datetime] = field(default_factory=dict)
-    """run id -> deadline after which it is lost."""
+    in_flight: dict[str, datetime] | None = None
+    """run id -> deadline after which it is lost (None: no run in flight)."""
     fires: dict[str, tuple[str, datetime]] | None = None
     """run id -> (fire id, nominal fire time) of the runs in flight (created when needed)."""
     buffered: datetime | None = None
     completed: bool = False
     generation: int = 0
-    memo: tuple[datetime, Timing, datetime | None] | None = None
-    """(after, definition, next fire after it): one spec evaluation per fire, not three."""
     skips: dict[datetime, str] | None = None
     """Fire time -> why an operator skipped it (`schedule skip`); created when needed."""
 
@@ -147,10 +148,18 @@ class Entry:
 
     def after(self) -> datetime | None:
         """Fires strictly after this instant are candidates."""
-        points = [p for p in (self.floor, self.last_fire) if p is not None]
-        if self.timing.start is not None:
-            points.append(self.timing.start - timedelta(microseconds=1))
-        return max(points) if points else None
+        # why: written out (no list, no max): this runs for every schedule on every load
+        floor, last, start = self.floor, self.last_fire, self.timing.start
+        point = floor if last is None or (floor is not None and floor >= last) else last
+        if start is not None:
+            start -= _ONE_US
+            if point is None or start > point:
+                return start
+        return point
+
+    def running(self) -> dict[str, datetime]:
+        """Runs in flight: run id -> deadline (a fresh empty dict when there are none)."""
+        return self.in_flight or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +218,13 @@ def jitter(fire: str, jitter_s: float, interval: timedelta | None) -> timedelta:
 
 def next_due(entry: Entry) -> datetime | None:
     """When the entry next needs attention: its next fire (with jitter) or a run deadline."""
-    times = list(entry.in_flight.values())
+    times = list(entry.in_flight.values()) if entry.in_flight else []
     if entry.buffered is not None and not entry.in_flight:
         times.append(entry.buffered)
     if entry.active and not entry.completed:
         fire = upcoming_fire(entry)
         if fire is not None:
-            times.append(fire + _jitter_of(entry, fire))
+            times.append(_jittered(entry, fire))
         elif (after := entry.after()) is not None:
             times.append(after)  # why: nothing left to fire; wake once to complete it
     return min(times) if times else None
@@ -226,14 +235,29 @@ def upcoming_fire(entry: Entry) -> datetime | None:
     return upcoming_fire_after(entry, None, 0)
 
 
+_NEXT: dict[tuple[str, str, datetime], datetime | None] = {}
+"""(spec, zone, after) -> spec.next_fire: shared by every entry of that spec and zone."""
+NEXT_MEMO_SIZE = 1 << 16
+"""Answers kept (cleared when full); a tick asks a handful per distinct (spec, zone)."""
+
+
 def fire_after(entry: Entry, after: datetime) -> datetime | None:
-    """spec.next_fire for this entry, remembered for the last `after` asked."""
-    memo = entry.memo
-    if memo is not None and memo[0] == after and memo[1] is entry.timing:
-        return memo[2]
-    d = entry.timing
-    fire = next_fire(d.spec, d.tz, after)
-    entry.memo = (after, d, fire)
+    """spec.next_fire for this entry, from a memo shared by all entries.
+
+    why: schedules that share a spec and zone share their fire times, so after a burst (and
+    on a load, where most of them wait from their last fire) one evaluation serves them all;
+    the answer depends on the spec text, zone and instant only.
+    """
+    t = entry.timing
+    key = (t.spec, t.tz, after)
+    try:
+        return _NEXT[key]
+    except KeyError:
+        pass
+    fire = next_fire(t.spec, t.tz, after)
+    if len(_NEXT) >= NEXT_MEMO_SIZE:
+        _NEXT.clear()
+    _NEXT[key] = fire
     return fire
 
 
@@ -249,8 +273,9 @@ def decide_due(
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
     `calendars` (by name) are those the schedule's exclude/only_within may name."""
-    decisions: list[Decision] = [_lose(entry, r) for r, dl in entry.in_flight.items() if dl <= now]
-    running = [r for r, dl in entry.in_flight.items() if dl > now]
+    in_flight = entry.running()
+    decisions: list[Decision] = [_lose(entry, r) for r, dl in in_flight.items() if dl <= now]
+    running = [r for r, dl in in_flight.items() if dl > now]
     if entry.buffered is not None and not running:
         decisions.append(Trigger(entry.buffered))
         running = [pending_run_id(entry, entry.buffered)]
@@ -414,6 +439,11 @@ def _completion_reason(entry: Entry, triggered: int) -> str:
     return "end of the schedule's time range"
 
 
+def _jittered(entry: Entry, fire: datetime) -> datetime:
+    """The fire with its jitter; the very same object without jitter (shared, not copied)."""
+    return fire if entry.timing.jitter_s <= 0 else fire + _jitter_of(entry, fire)
+
+
 def _jitter_of(entry: Entry, fire: datetime) -> timedelta:
     d = entry.timing
     if d.jitter_s <= 0:
@@ -520,6 +550,7 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
             if entry.buffered == event.fire_time:
                 entry.buffered = None
         if not event.target.startswith("all:"):
+            entry.in_flight = entry.in_flight or {}
             entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
             entry.fires = entry.fires or {}
             entry.fires[event.run_id] = (event.fire_id, event.fire_time)
@@ -530,8 +561,8 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
     elif isinstance(event, FireBuffered):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
         entry.buffered = event.fire_time
-    elif isinstance(event, RunEvent) and event.run_id in entry.in_flight:
-        _apply_run(entry, event, at)
+    elif isinstance(event, RunEvent) and entry.in_flight and event.run_id in entry.in_flight:
+        _apply_run(entry, event, at, entry.in_flight)
 
 
 def _forget_skip(entry: Entry, fire_time: datetime) -> None:
@@ -540,9 +571,10 @@ def _forget_skip(entry: Entry, fire_time: datetime) -> None:
         entry.skips = entry.skips or None  # why: no empty dict kept per schedule
 
 
-def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
+def _apply_run(entry: Entry, event: RunEvent, at: datetime, in_flight: dict[str, datetime]) -> None:
     if is_final(event):
-        entry.in_flight.pop(event.run_id, None)
+        in_flight.pop(event.run_id, None)
+        entry.in_flight = in_flight or None  # why: no empty dict kept per schedule
         if entry.fires is not None:
             entry.fires.pop(event.run_id, None)
             entry.fires = entry.fires or None  # why: no empty dict kept per schedule
@@ -555,9 +587,7 @@ def _apply_run(entry: Entry, event: RunEvent, at: datetime) -> None:
         resume = event.next_attempt_at
     elif not isinstance(event, RunStarted):
         return
-    entry.in_flight[event.run_id] = max(
-        entry.in_flight[event.run_id], resume + _run_budget(timeout)
-    )
+    in_flight[event.run_id] = max(in_flight[event.run_id], resume + _run_budget(timeout))
 
 
 def _run_budget(timeout_s: float | None) -> timedelta:
