@@ -38,6 +38,19 @@ def test_a_bucket_upper_bound_is_at_most_19_percent_above_its_values(value: floa
     assert value <= bound < value * 1.19
 
 
+def test_bucket_agrees_with_the_log_formula_at_and_around_every_bound() -> None:
+    # bucket() bisects for speed; right at a bound the log formula (and its slack) decides
+    values = [
+        bound * (1 + eps)
+        for bound in digest._BOUNDS
+        for eps in (-1e-7, -1e-9, -1e-12, 0.0, 1e-12, 1e-10, 2e-10, 1e-9, 1e-7, 0.1)
+    ]
+    values += [1.5, 0.0031, 2.0, 3600.0, 1e9]
+    assert [digest.bucket(v) for v in values if v > 0.001] == [
+        digest._bucket_by_log(v) for v in values if v > 0.001
+    ]
+
+
 @pytest.mark.parametrize(
     ("buckets", "p", "expected"),
     [

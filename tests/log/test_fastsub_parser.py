@@ -9,7 +9,7 @@ import pytest
 from nats.errors import ProtocolError
 from nats.protocol.parser import Parser
 
-from jetcron.log.fastsub import _ATTR, _FastParser
+from jetcron.log.fastsub import _ATTR, _QUEUES, FrameQueue, _FastParser
 
 SINK_SID = 7
 
@@ -68,6 +68,37 @@ async def test_same_messages_in_the_same_order_however_the_reads_fall(seed: int)
 
     assert fast.seen == plain.seen
     assert len([s for s in fast.seen if s[0] == SINK_SID]) == 150
+
+
+class Queued(Recorder):
+    """A recorder whose sink sid is read through a FrameQueue (the log reader's way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = FrameQueue()
+        setattr(self, _ATTR, {})
+        setattr(self, _QUEUES, {SINK_SID: self.queue})
+
+    async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:  # fmt: skip
+        # as the client hook does: frames nats-py's own parser took still reach the queue
+        if sid == SINK_SID:
+            self.queue.push((bytes(subject), bytes(reply), data, headers))
+        else:
+            await super()._process_msg(sid, subject, reply, data, headers)
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_frame_queue_gets_the_same_frames_as_a_sink(seed: int) -> None:
+    data = stream(300)
+    plain, queued = Recorder(), Queued()
+    await feed(_FastParser(plain), data, random.Random(seed))
+    await feed(_FastParser(queued), data, random.Random(seed))
+
+    frames = [(SINK_SID, *frame) for frame in queued.queue.take()]
+    assert frames == [s for s in plain.seen if s[0] == SINK_SID]
+    assert [s for s in queued.seen if s[0] != SINK_SID] == [
+        s for s in plain.seen if s[0] != SINK_SID
+    ]
 
 
 async def test_a_malformed_frame_is_a_protocol_error() -> None:

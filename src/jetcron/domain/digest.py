@@ -10,6 +10,7 @@ and at most ~19 % above it.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -43,6 +44,18 @@ def bucket(value: float) -> int:
     """The bucket of a value in seconds: 0 up to 1 ms, then one per 2^(1/4) step, capped."""
     if value <= BUCKET_FLOOR_S:
         return 0
+    # why: a bisect over the bounds is ~3x cheaper than the logarithm (twice per run folded);
+    # within a hair of a bound the formula's own rounding decides, so the answer is the same
+    i = bisect_left(_BOUNDS, value)
+    if (
+        not 0 < i <= MAX_BUCKET
+        or not _BOUNDS[i - 1] * _NEAR_ABOVE < value < _BOUNDS[i] * _NEAR_BELOW
+    ):
+        return _bucket_by_log(value)
+    return i
+
+
+def _bucket_by_log(value: float) -> int:
     index = math.ceil(BUCKETS_PER_DOUBLING * math.log2(value / BUCKET_FLOOR_S) - 1e-9)
     return min(max(index, 1), MAX_BUCKET)
 
@@ -50,6 +63,11 @@ def bucket(value: float) -> int:
 def upper_bound(index: int) -> float:
     """The largest value bucket `index` holds (seconds)."""
     return float(BUCKET_FLOOR_S * 2.0 ** (index / BUCKETS_PER_DOUBLING))
+
+
+_BOUNDS = [upper_bound(i) for i in range(MAX_BUCKET + 1)]
+_NEAR_ABOVE, _NEAR_BELOW = 1 + 1e-8, 1 - 1e-8
+"""Values this close (relative) to a bound are bucketed by the formula itself."""
 
 
 def percentile(buckets: dict[int, int], p: float) -> float | None:

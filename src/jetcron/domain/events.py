@@ -343,6 +343,8 @@ class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
     error: str = ""
     attempts: int = 1
     final: bool = False
+
+
 # -- statistics kept beyond the retention: subject jetcron.stats.<name> ---------------------
 
 
@@ -483,7 +485,10 @@ def decode(data: bytes) -> Envelope | UnknownEvent:
         envelope = _decoder.decode(data)
     except msgspec.DecodeError as err:
         return _decode_slow(data, err)
-    if envelope.schema != CURRENT_SCHEMA.get(str(envelope.event.__struct_config__.tag), 1):
+    # why: the common case (schema 1, no upcaster anywhere) without a tag lookup per event
+    if (envelope.schema != 1 or CURRENT_SCHEMA) and envelope.schema != CURRENT_SCHEMA.get(
+        str(envelope.event.__struct_config__.tag), 1
+    ):
         return _decode_slow(data, None)
     return envelope
 

@@ -15,6 +15,7 @@ read size) still goes through nats-py's own parser.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,34 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[bytes, bytes, bytes, bytes | None], None]
 """sink(subject, reply, payload, raw_headers) — called synchronously from the read loop."""
+Frame = tuple[bytes, bytes, bytes, bytes | None]
+"""(subject, reply, payload, raw_headers) of one message."""
+
+
+class FrameQueue:
+    """Where a reader's messages pile up: the parser appends each frame to `frames` (a C-level
+    list append, no Python call per message) and sets `arrived` once per read from the socket.
+
+    why: at replay rates a Python sink call per message costs as much as parsing its frame.
+    """
+
+    __slots__ = ("frames", "push", "arrived")
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.push = self.frames.append
+        self.arrived = asyncio.Event()
+
+    def take(self) -> list[Frame]:
+        """Every frame queued since the last take (the list itself stays, the parser holds it)."""
+        taken = self.frames[:]
+        self.frames.clear()
+        self.arrived.clear()
+        return taken
+
 
 _ATTR = "_jetcron_sinks"
+_QUEUES = "_jetcron_queues"
 
 
 def _install(nc: Client) -> dict[int, Sink] | None:
@@ -40,10 +67,16 @@ def _install(nc: Client) -> dict[int, Sink] | None:
     if original is None:
         return None
     sinks = {}
+    queues: dict[int, FrameQueue] = {}
 
     async def process_msg(
         sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
+        queue = queues.get(sid)
+        if queue is not None:
+            queue.push((subject, reply, data, headers))
+            queue.arrived.set()
+            return
         sink = sinks.get(sid)
         if sink is None:
             await original(sid, subject, reply, data, headers)
@@ -52,6 +85,7 @@ def _install(nc: Client) -> dict[int, Sink] | None:
 
     nc._process_msg = process_msg  # type: ignore[method-assign]
     setattr(nc, _ATTR, sinks)
+    setattr(nc, _QUEUES, queues)
     parser = getattr(nc, "_ps", None)
     if type(parser) is Parser:
         parser.__class__ = _FastParser  # why: keeps its state (a frame may be half read)
@@ -69,41 +103,79 @@ class _FastParser(Parser):
             return
         buf = self.buf
         buf.extend(data)
-        pos = await self._frames(buf)
+        queues: dict[int, FrameQueue] = getattr(self.nc, _QUEUES, _NO_QUEUES)
+        try:
+            pos = await self._frames(buf, queues)
+        finally:
+            for queue in queues.values():
+                if queue.frames:
+                    queue.arrived.set()
         if pos:
             del buf[:pos]
         if buf and not buf.startswith((b"MSG ", b"HMSG ")):
             await super().parse()  # why: PING, INFO, -ERR ...: rare, nats-py knows them
 
-    async def _frames(self, buf: bytearray) -> int:
+    async def _frames(self, buf: bytearray, queues: dict[int, FrameQueue]) -> int:
         """Dispatch every complete MSG/HMSG frame from the start; the bytes consumed."""
         sinks: dict[int, Sink] = getattr(self.nc, _ATTR)
         process = self.nc._process_msg
         pos, end = 0, len(buf)
+        # why: written flat (one split, no star-unpacking, one startswith): it runs per message
         with memoryview(buf) as view:
-            while buf.startswith(b"MSG ", pos) or buf.startswith(b"HMSG ", pos):
+            while buf.startswith(_OPS, pos):
                 eol = buf.find(b"\r\n", pos)
                 if eol < 0:
                     break
+                parts = bytes(view[pos:eol]).split()
                 try:
-                    op, subject, sid_text, *rest = bytes(view[pos:eol]).split()
-                    hsize = int(rest[-2]) if op == b"HMSG" else 0
-                    size, sid = int(rest[-1]), int(sid_text)
+                    size, sid = int(parts[-1]), int(parts[2])
+                    if parts[0] == b"HMSG":
+                        hsize, reply = int(parts[-2]), parts[3] if len(parts) == 6 else b""
+                    else:
+                        hsize, reply = 0, parts[3] if len(parts) == 5 else b""
                 except (ValueError, IndexError) as err:
                     raise ProtocolError("nats: malformed MSG") from err
-                reply = rest[0] if len(rest) == (3 if op == b"HMSG" else 2) else b""
                 start = eol + 2
                 if start + size + 2 > end:
                     break  # why: the rest of this frame has not arrived yet
                 headers = bytes(view[start : start + hsize]) if hsize else None
                 payload = bytes(view[start + hsize : start + size])
                 pos = start + size + 2
+                queue = queues.get(sid)
+                if queue is not None:
+                    queue.push((parts[1], reply, payload, headers))
+                    continue
                 sink = sinks.get(sid)
                 if sink is not None:
-                    sink(subject, reply, payload, headers)
+                    sink(parts[1], reply, payload, headers)
                 else:
-                    await process(sid, subject, reply, payload, headers)
+                    await process(sid, parts[1], reply, payload, headers)
         return pos
+
+
+_OPS = (b"MSG ", b"HMSG ")
+_NO_QUEUES: dict[int, FrameQueue] = {}
+
+
+async def subscribe_queue(nc: Client, subject: str, queue: FrameQueue) -> Any:
+    """Subscribe `subject` with its messages piling up in `queue`; returns the Subscription."""
+
+    def sink(subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        queue.push((subject, reply, data, headers))
+        queue.arrived.set()
+
+    sub = await subscribe_raw(nc, subject, sink)
+    queues: dict[int, FrameQueue] | None = getattr(nc, _QUEUES, None)
+    if queues is not None:
+        queues[sub._id] = queue  # why: from here on the parser queues frames itself
+    return sub
+
+
+def release(nc: Client, sub: Any) -> None:
+    """Forget the sink or queue of a subscription that was unsubscribed (they would pile up,
+    one per read, for the life of the connection)."""
+    for attr in (_ATTR, _QUEUES):
+        getattr(nc, attr, {}).pop(sub._id, None)
 
 
 async def subscribe_raw(nc: Client, subject: str, sink: Sink) -> Any:

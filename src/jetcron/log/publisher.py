@@ -17,7 +17,7 @@ import msgspec
 from nats.aio.client import Client
 
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
-from jetcron.log.fastsub import status_of, subscribe_raw
+from jetcron.log.fastsub import release, status_of, subscribe_raw
 
 log = logging.getLogger(__name__)
 WRONG_LAST_SEQUENCE = 10071
@@ -71,6 +71,8 @@ class Publisher:
         """Unsubscribe (best effort: the connection may be gone); pending publishes fail."""
         sub, self._sub = self._sub, None
         self._pending.clear()
+        if sub is not None:
+            release(self._nc, sub)
         if sub is not None and not self._nc.is_closed:
             try:
                 await sub.unsubscribe()  # type: ignore[attr-defined]

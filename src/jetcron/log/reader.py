@@ -14,26 +14,34 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from jetcron.domain.events import StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
 from jetcron.log.api import js_api
-from jetcron.log.fastsub import description_of, status_of, subscribe_raw
+from jetcron.log.fastsub import (
+    Frame,
+    FrameQueue,
+    description_of,
+    release,
+    status_of,
+    subscribe_queue,
+)
 from jetcron.log.follow import FollowHealth, backoff, iso, jittered
 
 log = logging.getLogger(__name__)
 
 
-class RawRecord:
-    """One message as read: sequence, subject, payload, server timestamp."""
+class RawRecord(msgspec.Struct, gc=False):
+    """One message as read: sequence, subject, payload, server timestamp, messages left."""
 
-    __slots__ = ("seq", "subject", "data", "stored_ns", "pending")
-
-    def __init__(self, seq: int, subject: str, data: bytes, stored_ns: int, pending: int) -> None:
-        self.seq, self.subject, self.data = seq, subject, data
-        self.stored_ns, self.pending = stored_ns, pending
+    seq: int
+    subject: str
+    data: bytes
+    stored_ns: int
+    pending: int
 
 
 def parse_reply(reply: str) -> tuple[int, int, int]:
@@ -48,8 +56,8 @@ class _Pull:
 
     def __init__(self, nc: Client, stream: str, subjects: Sequence[str] | None, batch: int) -> None:
         self.nc, self.stream, self.subjects, self.batch = nc, stream, subjects, batch
-        self.buffer: list[tuple[bytes, bytes, bytes, bytes | None]] = []
-        self.arrived = asyncio.Event()
+        self.queue = FrameQueue()
+        self.arrived = self.queue.arrived
         self.name = ""
         self.inbox = nc.new_inbox()
         self.sub: Any = None
@@ -72,18 +80,17 @@ class _Pull:
         )
         self.name = reply["name"]
         if self.sub is None:
-            self.sub = await subscribe_raw(self.nc, self.inbox, self._on_msg)
+            self.sub = await subscribe_queue(self.nc, self.inbox, self.queue)
         return int(reply.get("num_pending", 0))
 
-    def _on_msg(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
-        self.buffer.append((subject, reply, data, headers))
-        self.arrived.set()
+    @property
+    def buffer(self) -> list[Frame]:
+        """Frames delivered and not taken yet."""
+        return self.queue.frames
 
-    def take(self) -> list[tuple[bytes, bytes, bytes, bytes | None]]:
+    def take(self) -> list[Frame]:
         """Everything delivered since the last take."""
-        taken, self.buffer = self.buffer, []
-        self.arrived.clear()
-        return taken
+        return self.queue.take()
 
     async def request(self, expires_s: float) -> None:
         """Ask for one more batch."""
@@ -100,8 +107,10 @@ class _Pull:
 
     async def close(self) -> None:
         """Unsubscribe and delete the consumer (best effort)."""
-        if self.sub is not None and not self.nc.is_closed:
-            await self.sub.unsubscribe()
+        if self.sub is not None:
+            release(self.nc, self.sub)
+            if not self.nc.is_closed:
+                await self.sub.unsubscribe()
         self.sub = None
         if self.name and self.nc.is_connected:
             # why: not awaited: a reader whose role may not delete consumers (operator,
@@ -226,15 +235,13 @@ async def _drain(
         if not pull.buffer and not await _arrival(pull, expires + 3.0, reconnects):
             return  # why: no message and no heartbeat, or a new connection: caller re-creates it
         records: list[RawRecord] = []
+        append = records.append
         for subject, reply, data, headers in pull.take():
             if reply:
                 # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
                 # timestamp, pending); no str of the reply per message
                 _, seq, _, ts, left = reply.rsplit(b".", 4)
-                records.append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
-                delivered += 1
-                if delivered % pull.batch == 0:
-                    await pull.request(expires)
+                append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
                 continue
             status = status_of(headers)
             if status == "100" and not records and not pull.buffer:
@@ -245,6 +252,10 @@ async def _drain(
                 if records:
                     yield records
                 return
+        # why: a new batch each time another whole batch was delivered (two stay in flight)
+        for _ in range((delivered + len(records)) // pull.batch - delivered // pull.batch):
+            await pull.request(expires)
+        delivered += len(records)
         if records:
             yield records
             if _done(records[-1], follow, until_seq):
@@ -365,6 +376,7 @@ def decode_records(
 ) -> list[StoredEvent]:
     """Decode a batch; undecodable or unknown events are logged, reported and skipped, never raised."""
     out: list[StoredEvent] = []
+    append = out.append
     for r in records:
         envelope = decode(r.data)
         if isinstance(envelope, UnknownEvent):
@@ -378,5 +390,5 @@ def decode_records(
             if on_skipped is not None:
                 on_skipped(r.seq, envelope)
             continue
-        out.append(StoredEvent(r.seq, r.subject, envelope, r.stored_ns))
+        append(StoredEvent(r.seq, r.subject, envelope, r.stored_ns))
     return out
