@@ -12,13 +12,13 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from jetcron.domain.events import StoredEvent, UnknownEvent, decode
+from jetcron.domain.events import Envelope, StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
 from jetcron.log.api import js_api
 from jetcron.log.fastsub import (
@@ -379,7 +379,8 @@ def decode_records(
     append = out.append
     for r in records:
         envelope = decode(r.data)
-        if isinstance(envelope, UnknownEvent):
+        # why: an exact type test; isinstance on a msgspec Struct class costs ~5x more
+        if type(envelope) is UnknownEvent:
             log.warning(
                 "skipping event at seq %d on %s: %s (%s)",
                 r.seq,
@@ -390,5 +391,5 @@ def decode_records(
             if on_skipped is not None:
                 on_skipped(r.seq, envelope)
             continue
-        append(StoredEvent(r.seq, r.subject, envelope, r.stored_ns))
+        append(StoredEvent(r.seq, r.subject, cast(Envelope, envelope), r.stored_ns))
     return out

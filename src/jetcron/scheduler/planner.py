@@ -490,6 +490,8 @@ class TickerState:
 
     def _apply(self, stored: StoredEvent) -> Entry | None:
         event, at = stored.envelope.event, stored.envelope.at
+        if type(event) is ScheduleCreated:
+            return self._created(event, at)  # why: first, by exact type: a load is all creations
         if isinstance(event, ScheduleEvent):
             return self._schedule_event(event, at)
         if isinstance(event, CalendarEvent):
@@ -509,13 +511,14 @@ class TickerState:
         entry.generation += 1
         return entry
 
+    def _created(self, event: ScheduleCreated, at: datetime) -> Entry:
+        created = Entry.of(event.schedule_id, event.name, event.version, event.definition, floor=at)
+        self.entries[event.schedule_id] = created
+        return created
+
     def _schedule_event(self, event: ScheduleEvent, at: datetime) -> Entry | None:
         if isinstance(event, ScheduleCreated):
-            created = Entry.of(
-                event.schedule_id, event.name, event.version, event.definition, floor=at
-            )
-            self.entries[event.schedule_id] = created
-            return created
+            return self._created(event, at)
         entry = self.entries.get(event.schedule_id)
         if entry is None:
             return None
