@@ -135,16 +135,17 @@ class Entry(msgspec.Struct, gc=False):
         cls, schedule_id: str, name: str, version: int, d: ScheduleDefinition, **kw: Any
     ) -> Entry:
         """An entry for a definition."""
-        return cls(schedule_id, name, version, timing_of(d), _payload.encode(d), **kw)
+        return cls(schedule_id, name, version, timing_of(d), _packed(d), **kw)
 
     @property
     def definition(self) -> ScheduleDefinition:
         """The full definition (decoded on demand)."""
-        return _definition.decode(self.payload)
+        t = self.timing
+        return msgspec.structs.replace(_definition.decode(self.payload), spec=t.spec, tz=t.tz)
 
     def redefine(self, d: ScheduleDefinition) -> None:
         """Take a new definition (an update)."""
-        self.timing, self.payload = timing_of(d), _payload.encode(d)
+        self.timing, self.payload = timing_of(d), _packed(d)
 
     def after(self) -> datetime | None:
         """Fires strictly after this instant are candidates."""
@@ -160,6 +161,11 @@ class Entry(msgspec.Struct, gc=False):
     def running(self) -> dict[str, datetime]:
         """Runs in flight: run id -> deadline (a fresh empty dict when there are none)."""
         return self.in_flight or {}
+
+
+def _packed(d: ScheduleDefinition) -> bytes:
+    """The definition as msgpack, less what the shared Timing holds (spec and zone: ~35 B)."""
+    return _payload.encode(msgspec.structs.replace(d, spec="", tz="UTC"))
 
 
 @dataclass(frozen=True, slots=True)
