@@ -7,7 +7,6 @@ why: nats-py's `publish_async` never resolves when the server answers with an er
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections import deque
@@ -57,13 +56,7 @@ class Publisher:
         self._window = Window(window)
         self._ack_timeout = ack_timeout
         self._pending: dict[str, Callable[[Reply], None]] = {}
-        """token -> what to do with the ack of a single request (resolve its future)."""
-        self._batches: dict[str, tuple[_Batch, int]] = {}
-        """frames id -> the publish_many batch its items belong to, and where they start in it.
-
-        why: a batch's tokens are `<frames id>-<index>`, so an ack finds its slot without a
-        dict entry and a callback object per message (at 50k in flight, the garbage
-        collector's scans of those cost a third of an append's client CPU)."""
+        """token -> what to do with its ack (resolve a future, or fill a slot of a batch)."""
         self._counter = itertools.count()
         self._prefix = ""
         self._sub: object | None = None
@@ -78,7 +71,6 @@ class Publisher:
         """Unsubscribe (best effort: the connection may be gone); pending publishes fail."""
         sub, self._sub = self._sub, None
         self._pending.clear()
-        self._batches.clear()
         if sub is not None:
             release(self._nc, sub)
         if sub is not None and not self._nc.is_closed:
@@ -88,14 +80,7 @@ class Publisher:
                 log.debug("publisher: unsubscribe on close failed: %s", err)
 
     def _on_reply(self, subject: bytes, _: bytes, data: bytes, headers: bytes | None) -> None:
-        token = subject[len(self._prefix) :].decode()
-        frames_id, dash, index = token.partition("-")
-        if dash:
-            hit = self._batches.get(frames_id)
-            if hit is not None:
-                hit[0].settle(hit[1] + int(index), (data, status_of(headers)))
-            return
-        settle = self._pending.pop(token, None)
+        settle = self._pending.pop(subject[len(self._prefix) :].decode(), None)
         if settle is not None:
             settle((data, status_of(headers)))
 
@@ -155,18 +140,23 @@ class Publisher:
         """
         framed = self.frames(items) if framed is None else framed
         batch = _Batch(len(items), self._window, asyncio.get_running_loop().create_future())
-        # why: `framed` is whole outputs of frames() one after the other; each starts at "-0"
-        ids = [(t[:-2], i) for i, (t, _) in enumerate(framed) if t.endswith("-0")]
-        self._batches.update((frames_id, (batch, start)) for frames_id, start in ids)
-        try:
-            await self._send(framed, batch)
-            if items:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
-        finally:
-            for frames_id, _ in ids:
-                self._batches.pop(frames_id, None)
-            batch.expire()  # why: no ack can find these slots now; give their window back
+        i = 0
+        while i < len(framed):
+            # why: as many slots as are free at once, not one await per message
+            # why: once the window is full, wait for a good part of it to come back instead of
+            # sending one frame per ack (measured: 3x slower)
+            granted = await self._window.acquire(len(framed) - i, self._window.size // 8)
+            for j in range(i, i + granted):
+                self._pending[framed[j][0]] = partial(batch.settle, j)
+            await self._write([frame for _, frame in framed[i : i + granted]])
+            i += granted
+        if items:
+            try:
+                await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
+            except TimeoutError:
+                for i, (token, _) in enumerate(framed):
+                    if self._pending.pop(token, None) is not None:
+                        batch.settle(i, None)
         out: list[PubAck | Exception] = []
         for item, reply in zip(items, batch.replies, strict=True):
             out.append(
@@ -174,23 +164,11 @@ class Publisher:
             )
         return out
 
-    async def _send(self, framed: Sequence[tuple[str, bytes]], batch: _Batch) -> None:
-        while batch.sent < len(framed):
-            # why: as many slots as are free at once, not one await per message
-            # why: once the window is full, wait for a good part of it to come back instead of
-            # sending one frame per ack (measured: 3x slower)
-            i = batch.sent
-            granted = await self._window.acquire(len(framed) - i, self._window.size // 8)
-            batch.sent += granted  # why: these slots are taken; expire() gives back unanswered ones
-            await self._write([frame for _, frame in framed[i : i + granted]])
-
     def frames(self, items: Sequence[tuple[str, bytes, dict[str, str]]]) -> list[tuple[str, bytes]]:
-        """(reply token, HPUB frame) of each item, for publish_many now or later; the tokens
-        are `<frames id>-<index>`."""
-        frames_id = next(self._counter)
+        """(reply token, HPUB frame) of each item, for publish_many now or later."""
         out = []
-        for i, (subject, data, headers) in enumerate(items):
-            token = f"{frames_id}-{i}"
+        for subject, data, headers in items:
+            token = str(next(self._counter))
             out.append((token, hpub(subject, self._prefix + token, headers, data)))
         return out
 
@@ -293,27 +271,14 @@ class _Batch:
 
     def __init__(self, n: int, window: Window, done: asyncio.Future[None]) -> None:
         self.replies: list[Reply | None] = [None] * n
-        self.settled = bytearray(n)
-        self.sent = 0
-        """Items handed to the connection so far (each holds a window slot until settled)."""
         self.left, self.window, self.done = n, window, done
 
     def settle(self, index: int, reply: Reply | None) -> None:
-        if self.settled[index]:
-            return  # why: once only (a late ack after expire, a duplicate)
-        self.settled[index] = 1
         self.replies[index] = reply
         self.window.release()
         self.left -= 1
         if self.left == 0 and not self.done.done():
             self.done.set_result(None)
-
-    def expire(self) -> None:
-        """Settle every item sent and not answered as unanswered (publish_many retries those)."""
-        if self.left:
-            for i in range(self.sent):
-                if not self.settled[i]:
-                    self.settle(i, None)
 
 
 def _resolve(fut: asyncio.Future[Reply], reply: Reply) -> None:
