@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from nats.aio.client import Client
 from nats.js.api import ObjectStoreConfig
 from nats.js.errors import NotFoundError, ObjectNotFoundError
@@ -40,3 +43,33 @@ async def save(
             bucket, ObjectStoreConfig(description="jetcron projection snapshots")
         )
     await store.put(name, data)
+
+
+class Cadence:
+    """When a fold stores its next snapshot: after `every` events, and never spending more than
+    about `share` of its time on snapshots.
+
+    why: a snapshot is the whole state, so its cost grows with the state; taken every N events
+    a large state (hundreds of thousands of runs kept) spent most of a catch-up encoding and
+    storing itself (measured: serve folded ~3,500 events/s at 1M events). Waiting (1/share - 1)
+    times the last snapshot's cost before the next bounds that to `share` whatever the size.
+    """
+
+    def __init__(
+        self, every: int, *, share: float = 0.1, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every, self.share, self.clock = every, share, clock
+        self.since = 0
+        """Events folded since the last snapshot."""
+        self._not_before = 0.0
+
+    def folded(self, events: int) -> bool:
+        """Count folded events; True when a snapshot is due."""
+        self.since += events
+        return self.since >= self.every and self.clock() >= self._not_before
+
+    def taken(self, started: float) -> None:
+        """A snapshot that began at `started` (the clock's time) is stored."""
+        now = self.clock()
+        self.since = 0
+        self._not_before = now + (now - started) * (1 / self.share - 1)
