@@ -1,6 +1,10 @@
 """Growth: a real `jetcron serve` over 1M and 3M (10M in the full run) run events — its RSS, its
 restart time, the latency of `runs list --schedule X --limit 50` and `stats` through the query
-service, and the log's disk bytes per run. Flat RSS as history grows is the goal."""
+service, and the log's disk bytes per run. Flat RSS as history grows is the goal.
+
+The quick run estimates 10M from 1M and 3M (keys ending `_est`): RSS and restart time as the
+straight line through the two measured sizes, extended to 10M (flat stays flat; whatever grew
+from 1M to 3M grows 3.5 times as much again from 3M to 10M)."""
 
 from __future__ import annotations
 
@@ -29,13 +33,16 @@ from jetcron.server import _pdeathsig_preexec
 
 QUERY_REPEATS = 15
 CATCH_UP_TIMEOUT_S = 900.0
+KEEP_RUNS = 100
+"""serve --keep-runs: 2,000 schedules x 100 runs fill the windows by ~640k events, so 1M and 3M
+compare a serve whose views are full (what a long-running serve looks like)."""
 
 
 class Serve:
     """`jetcron serve` against a server as a child process, started and stopped at will."""
 
-    def __init__(self, url: str, log_path: str) -> None:
-        self.url, self.log_path = url, log_path
+    def __init__(self, url: str, log_path: str, keep_runs: int = KEEP_RUNS) -> None:
+        self.url, self.log_path, self.keep_runs = url, log_path, keep_runs
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -48,7 +55,8 @@ class Serve:
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetcron", "serve", "--server", self.url],
+                [sys.executable, "-m", "jetcron", "serve", "--server", self.url,
+                 "--keep-runs", str(self.keep_runs)],  # fmt: skip
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -185,6 +193,19 @@ class Growth:
         }
 
 
+def _estimates(out: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
+    """10M figures extended from the two first sizes, when 10M itself was not measured."""
+    if 10_000_000 in sizes or len(sizes) < 2:
+        return {}
+    a, b = sizes[0], sizes[1]
+    est: dict[str, Any] = {}
+    for key in ("serve_rss_mib_{}_events", "restart_seconds_{}_events"):
+        ya, yb = out.get(key.format(_label(a))), out.get(key.format(_label(b)))
+        if ya is not None and yb is not None:
+            est[key.format("10m") + "_est"] = rnd(yb + (yb - ya) * (10_000_000 - b) / (b - a), 2)
+    return est
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return rnd(a / b, 3) if a and b else None
 
@@ -201,13 +222,13 @@ def _label(n: int) -> str:
 async def measure(
     sizes: list[int], schedules: int = 2000, budget_s: float | None = None
 ) -> dict[str, Any]:
-    """Grow one log through `sizes` under a live serve; restart it at the second size.
+    """Grow one log through `sizes` under a live serve; restart it at each size.
 
     With a budget, what was measured when it runs out is reported (and says so) rather than
     lost to the runner's time limit.
     """
     fleet = Fleet(schedules)
-    restart_at = sizes[min(1, len(sizes) - 1)]
+    second_size = sizes[min(1, len(sizes) - 1)]
     async with nats_server("growth") as server, connected(server.url) as nc:
         await EventLog(nc).open()
         growth = Growth(nc, fleet, sizes)
@@ -220,8 +241,7 @@ async def measure(
             async with asyncio.timeout(budget_s):
                 for n in sizes:
                     steps.append(await growth.step(n, proc))
-                    if n == restart_at:
-                        proc = await growth.restart(serve, n)
+                    proc = await growth.restart(serve, n)
         except TimeoutError:
             steps.append(
                 f"STOPPED at the {budget_s:.0f}s budget with {growth.written} events written, "
@@ -230,8 +250,8 @@ async def measure(
         finally:
             serve.stop()
     out = growth.out
-    first, second = _label(sizes[0]), _label(restart_at)
-    out |= {
+    first, second = _label(sizes[0]), _label(second_size)
+    out |= _estimates(out, sizes) | {
         "growth_sizes": sizes,
         "growth_schedules": schedules,
         "runs_query_ms": out.get(f"runs_query_ms_{second}_events"),
@@ -245,11 +265,13 @@ async def measure(
             f"({schedules} hourly schedules; runs trigger/start/succeed, every 10th fails once "
             "and is retried, every 4th success carries ~550 B of stdout, failures ~70 B of "
             "stderr), written with a plain publish (an ack every 1000th message); a real "
-            "`jetcron serve` (child process) follows it live; RSS once caught up; queries = "
+            f"`jetcron serve --keep-runs {KEEP_RUNS}` (child process) follows it live; RSS "
+            "once caught up; queries = "
             f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / `stats` requests "
-            "through the query service (NATS round trip included); restart at "
-            f"{second} = SIGTERM (it snapshots on the way out), then a new serve until its views "
+            "through the query service (NATS round trip included); restart at each size = "
+            "SIGTERM (it checkpoints on the way out), then a new serve until its views "
             f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first}; "
+            "_est keys: the line through the two measured sizes extended to 10M; "
             + "; ".join(steps),
         ],
     }

@@ -128,7 +128,9 @@ async def run(
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))
             tg.create_task(supervise(reader.run, health=projections.health, stop=stop))
-            tg.create_task(_on_stop(stop, ticker.save_snapshot, breaker.save_snapshot))
+            tg.create_task(
+                _on_stop(stop, *(f.save_snapshot for f in (projections, ticker, breaker)))
+            )
             # why: a part that fails comes back (and says so loudly) instead of taking the
             # process, and with it this scheduler replica, down
             tg.create_task(
@@ -182,11 +184,12 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
     return False
 
 
-async def _on_stop(stop: asyncio.Event, *steps: Callable[[], Awaitable[None]]) -> None:
-    """Run these steps (checkpoints) as soon as stop is set, while the lease is still held."""
+async def _on_stop(stop: asyncio.Event, *checkpoints: Callable[..., Awaitable[None]]) -> None:
+    """Store every fold's checkpoint as soon as stop is set, leader or not (so the next start
+    reads only what came after; two replicas storing both store a valid state)."""
     await stop.wait()
-    for step in steps:
-        await step()
+    for checkpoint in checkpoints:
+        await checkpoint(leader_only=False)
 
 
 async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:

@@ -162,7 +162,8 @@ class ProjectionService:
                 await service.stop()
             except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
                 log.debug("query service stop: %s", err)
-            await self.save_snapshot()
+            if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
+                await self.save_snapshot()
 
     async def restore(self) -> None:
         """Load the last snapshot, if any (else start from sequence 1)."""
@@ -180,9 +181,10 @@ class ProjectionService:
             self.views = views
             log.info("projections restored at seq %d", views.position)
 
-    async def save_snapshot(self) -> None:
-        """Store the views with their position (leader only; all replicas hold the same state)."""
-        if not self.lease.is_leader() or not self.nc.is_connected:
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the views with their position (by default the leader only: all replicas hold
+        the same state; any replica on its way out)."""
+        if (leader_only and not self.lease.is_leader()) or not self.nc.is_connected:
             return
         try:
             started = time.monotonic()

@@ -210,7 +210,9 @@ class CircuitBreaker:
                 stopping = asyncio.ensure_future(stop.wait())
                 woken = asyncio.ensure_future(self._woken.wait())
                 try:
-                    await asyncio.wait({stopping, woken}, timeout=1.0, return_when="FIRST_COMPLETED")
+                    await asyncio.wait(
+                        {stopping, woken}, timeout=1.0, return_when="FIRST_COMPLETED"
+                    )
                 finally:
                     stopping.cancel()
                     woken.cancel()
@@ -224,8 +226,7 @@ class CircuitBreaker:
         if commands:
             self._unsent += commands
             self._woken.set()
-        if self.cadence is not None and self.cadence.folded(len(batch)) and not self._unsent:
-            # why: a checkpoint with commands not yet sent would lose them on a crash
+        if self.cadence is not None and self.cadence.folded(len(batch)):
             await self.save_snapshot()
 
     def fold(self, batch: list[StoredEvent]) -> list[AnyCommand]:
@@ -258,13 +259,20 @@ class CircuitBreaker:
         if restored is not None and restored[1] > self.position:
             self.state, self.position, self.claims = restored
 
-    async def save_snapshot(self) -> None:
-        """Store the state with its position (leader only)."""
-        if not self.lease.is_leader() or not self.log.nc.is_connected:
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the state with its position (by default the leader only)."""
+        if (
+            self._unsent
+            or (leader_only and not self.lease.is_leader())
+            or not self.log.nc.is_connected
+        ):
             return
+        # why (_unsent above): a checkpoint past commands not yet sent would lose them on a crash
         started = time.monotonic()
         try:
-            await snapshots.save(self.log.nc, SNAPSHOT_OBJECT, snapshot_of(self.state, self.position, self.claims))
+            await snapshots.save(
+                self.log.nc, SNAPSHOT_OBJECT, snapshot_of(self.state, self.position, self.claims)
+            )
         except Exception as err:  # noqa: BLE001 - the next checkpoint tries again
             log.warning("breaker checkpoint failed: %s", err)
             return

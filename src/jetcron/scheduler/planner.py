@@ -559,7 +559,12 @@ _snapshot_decoder = msgspec.msgpack.Decoder(TickerSnapshot)
 
 
 def snapshot_of(state: TickerState) -> bytes:
-    """The state and its position as versioned msgpack bytes (one blob, so never half a state)."""
+    """The state and its position as versioned msgpack bytes (one blob, so never half a state).
+
+    Clears each entry's memo first (a cache; one spec evaluation brings it back).
+    """
+    for entry in state.entries.values():
+        entry.memo = None
     record = TickerSnapshot(
         position=state.position,
         ahead=sorted(state.ahead),

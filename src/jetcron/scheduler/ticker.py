@@ -177,9 +177,10 @@ class Ticker:
             self._reschedule(entry)
         log.info("ticker restored at seq %d (%d schedules)", state.position, len(state.entries))
 
-    async def save_snapshot(self) -> None:
-        """Store the state with its position (leader only: every replica folds the same)."""
-        if not self.lease.is_leader() or not self.log.nc.is_connected:
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the state with its position (by default the leader only: every replica folds
+        the same; any replica on its way out)."""
+        if (leader_only and not self.lease.is_leader()) or not self.log.nc.is_connected:
             return
         started = time.monotonic()
         try:
