@@ -32,6 +32,10 @@ from jetcron.log.stream import EventLog
 from jetcron.server import _pdeathsig_preexec
 
 QUERY_REPEATS = 15
+STATS_REPEATS = 5
+"""`stats` over every schedule takes seconds at these sizes (it walks the rows kept); fewer."""
+POLL_S = 0.5
+"""How often `status` is asked while waiting (it walks the rows kept too: not for free)."""
 CATCH_UP_TIMEOUT_S = 900.0
 KEEP_RUNS = 100
 """serve --keep-runs: 2,000 schedules x 100 runs fill the windows by ~640k events, so 1M and 3M
@@ -95,7 +99,7 @@ async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> f
                 return time.perf_counter() - started
         if time.perf_counter() - started > CATCH_UP_TIMEOUT_S:
             raise RuntimeError(f"serve did not reach seq {target} in {CATCH_UP_TIMEOUT_S}s")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(POLL_S)
 
 
 def rss_of(proc: subprocess.Popen[bytes]) -> float:
@@ -103,11 +107,13 @@ def rss_of(proc: subprocess.Popen[bytes]) -> float:
     return float(psutil.Process(proc.pid).memory_info().rss) / 2**20
 
 
-async def query_ms(nc: Client, view: str, params: dict[str, Any]) -> float:
+async def query_ms(
+    nc: Client, view: str, params: dict[str, Any], repeats: int = QUERY_REPEATS
+) -> float:
     """Median round trip of one query through the real service, ms (one warm-up first)."""
     await query(nc, view, params, timeout=30)
     times = []
-    for _ in range(QUERY_REPEATS):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         await query(nc, view, params, timeout=30)
         times.append((time.perf_counter() - t0) * 1000)
@@ -183,7 +189,7 @@ class Growth:
                 await query_ms(self.nc, "runs", {"schedule": name, "limit": 50}), 2
             ),
             f"stats_query_ms_{label}_events": rnd(
-                await query_ms(self.nc, "stats", {"schedule": None}), 2
+                await query_ms(self.nc, "stats", {"schedule": None}, STATS_REPEATS), 2
             ),
             f"disk_bytes_per_run_{label}_events": rnd(
                 info.state.bytes / max(1, _runs(last, self.fleet)), 0
@@ -267,7 +273,7 @@ async def measure(
             "stderr), written with a plain publish (an ack every 1000th message); a real "
             f"`jetcron serve --keep-runs {KEEP_RUNS}` (child process) follows it live; RSS "
             "once caught up; queries = "
-            f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / `stats` requests "
+            f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / {STATS_REPEATS} `stats` requests "
             "through the query service (NATS round trip included); restart at each size = "
             "SIGTERM (it checkpoints on the way out), then a new serve until its views "
             f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first}; "
