@@ -58,9 +58,9 @@ class Serve:
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
         with open(self.log_path, "ab") as out:
+            argv = [sys.executable, "-m", "jetcron", "serve", "--server", self.url]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetcron", "serve", "--server", self.url,
-                 "--keep-runs", str(self.keep_runs)],  # fmt: skip
+                [*argv, "--keep-runs", str(self.keep_runs)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
