@@ -287,5 +287,5 @@ async def measure(
 async def run(quick: bool) -> dict[str, Any]:
     """The growth figures."""
     if quick:
-        return await measure([1_000_000, 3_000_000], budget_s=450)
+        return await measure([1_000_000, 3_000_000], budget_s=540)
     return await measure([1_000_000, 3_000_000, 10_000_000], budget_s=3300)
