@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
+import msgspec
 from nats.aio.client import Client
 from nats.js.api import ObjectStoreConfig
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 
 from jetcron import subjects
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def unpack(data: bytes, header: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T | None:
+    """The record in `header + msgpack` bytes; None if of another version (header) or unreadable."""
+    if not data.startswith(header):
+        return None
+    try:
+        return decoder.decode(memoryview(data)[len(header) :])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+async def load_checkpoint(nc: Client, name: str) -> bytes | None:
+    """A fold's stored checkpoint; None (said in the log) when there is none or it cannot be read.
+
+    why: no checkpoint means a longer start from sequence 1, never an outage.
+    """
+    try:
+        return await load(nc, name)
+    except Exception as err:  # noqa: BLE001 - see why
+        log.warning("%s checkpoint unavailable (%s); reading the log from the start", name, err)
+        return None
 
 
 async def load(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> bytes | None:

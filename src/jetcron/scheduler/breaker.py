@@ -152,11 +152,8 @@ def snapshot_of(state: BreakerState, position: int, gate: Claims | None = None) 
 
 def state_from(data: bytes) -> tuple[BreakerState, int, Claims] | None:
     """(state, position, claims) from snapshot_of bytes; None if of another version or unreadable."""
-    if not data.startswith(_SNAPSHOT_HEADER):
-        return None
-    try:
-        record = _snapshot_decoder.decode(memoryview(data)[len(_SNAPSHOT_HEADER) :])
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    record = snapshots.unpack(data, _SNAPSHOT_HEADER, _snapshot_decoder)
+    if record is None:
         return None
     state = BreakerState()
     state.schedules = record.schedules
@@ -250,11 +247,7 @@ class CircuitBreaker:
 
     async def restore(self) -> None:
         """Start from the stored checkpoint, if there is one (else from sequence 1)."""
-        try:
-            data = await snapshots.load(self.log.nc, SNAPSHOT_OBJECT)
-        except Exception as err:  # noqa: BLE001 - no checkpoint means a longer start, not an outage
-            log.warning("breaker checkpoint unavailable (%s); reading the log from the start", err)
-            return
+        data = await snapshots.load_checkpoint(self.log.nc, SNAPSHOT_OBJECT)
         restored = state_from(data) if data else None
         if restored is not None and restored[1] > self.position:
             self.state, self.position, self.claims = restored

@@ -53,6 +53,7 @@ from jetcron.domain.spec import (
     nominal_interval,
     parse_spec,
 )
+from jetcron.log.snapshots import unpack
 
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its deadline plus this grace is declared lost."""
@@ -578,11 +579,8 @@ def snapshot_of(state: TickerState) -> bytes:
 
 def state_from(data: bytes) -> TickerState | None:
     """A TickerState from snapshot_of bytes; None if they are of another version or unreadable."""
-    if not data.startswith(_SNAPSHOT_HEADER):
-        return None
-    try:
-        record = _snapshot_decoder.decode(memoryview(data)[len(_SNAPSHOT_HEADER) :])
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    record = unpack(data, _SNAPSHOT_HEADER, _snapshot_decoder)
+    if record is None:
         return None
     state = TickerState()
     state.position, state.calendar_changes = record.position, record.calendar_changes

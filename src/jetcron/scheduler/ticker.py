@@ -164,11 +164,7 @@ class Ticker:
 
     async def restore(self) -> None:
         """Start from the stored checkpoint, if there is one (else from sequence 1)."""
-        try:
-            data = await snapshots.load(self.log.nc, SNAPSHOT_OBJECT)
-        except Exception as err:  # noqa: BLE001 - no checkpoint means a longer start, not an outage
-            log.warning("ticker checkpoint unavailable (%s); reading the log from the start", err)
-            return
+        data = await snapshots.load_checkpoint(self.log.nc, SNAPSHOT_OBJECT)
         state = state_from(data) if data else None
         if state is None or state.position <= self.state.position:
             return
