@@ -93,7 +93,9 @@ async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> f
         if proc.poll() is not None:
             raise RuntimeError(f"jetcron serve exited with {proc.returncode}")
         with contextlib.suppress(Exception):
-            status = await query(nc, "status", timeout=2.0)
+            # why: a query waits up to 2 s for the views to reach the log's end (read-your-
+            # writes), so while serve is behind a 2 s timeout never sees its progress
+            status = await query(nc, "status", timeout=10.0)
             PROGRESS["position"] = status["projection"]["position"]
             if PROGRESS["position"] >= target:
                 return time.perf_counter() - started
