@@ -11,6 +11,7 @@ from tests.scheduler.test_ticker import T0, add, burst, events
 
 from jetcron import subjects
 from jetcron.clock import FakeClock
+from jetcron.domain.claims import Claims
 from jetcron.domain.commands import PauseSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.events import (
@@ -103,19 +104,19 @@ def _history() -> list[StoredEvent]:
 def test_a_breaker_restored_from_its_checkpoint_decides_each_pause_once(cut: int) -> None:
     history = _history()
     fresh = breakers.CircuitBreaker.__new__(breakers.CircuitBreaker)
-    fresh.state, fresh.position = breakers.BreakerState(), 0
+    fresh.state, fresh.position, fresh.claims = breakers.BreakerState(), 0, Claims()
     everything = fresh.fold(history)
 
     before = breakers.CircuitBreaker.__new__(breakers.CircuitBreaker)
-    before.state, before.position = breakers.BreakerState(), 0
+    before.state, before.position, before.claims = breakers.BreakerState(), 0, Claims()
     decided = before.fold(history[:cut])
-    data = breakers.snapshot_of(before.state, before.position)
+    data = breakers.snapshot_of(before.state, before.position, before.claims)
     before.fold(history[cut:])  # lost with the crash
 
     restored = breakers.state_from(data)
     assert restored is not None
     after = breakers.CircuitBreaker.__new__(breakers.CircuitBreaker)
-    after.state, after.position = restored
+    after.state, after.position, after.claims = restored
     decided += after.fold(history)  # the reader starts at 1 here: what it holds is skipped
     assert decided == everything
     # no pause lands in this history, so every failure from the 3rd of a streak asks again
@@ -123,8 +124,8 @@ def test_a_breaker_restored_from_its_checkpoint_decides_each_pause_once(cut: int
     assert [c.reason for c in decided] == [
         f"circuit open: {n} consecutive failures" for n in (3, 4, 3, 4, 5, 6, 7)
     ]
-    assert breakers.snapshot_of(after.state, after.position) == breakers.snapshot_of(
-        fresh.state, fresh.position
+    assert breakers.snapshot_of(after.state, after.position, after.claims) == breakers.snapshot_of(
+        fresh.state, fresh.position, fresh.claims
     )
 
 
