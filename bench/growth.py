@@ -1,6 +1,10 @@
 """Growth: a real `jetcron serve` over 1M and 3M (10M in the full run) run events — its RSS, its
 restart time, the latency of `runs list --schedule X --limit 50` and `stats` through the query
-service, and the log's disk bytes per run. Flat RSS as history grows is the goal."""
+service, and the log's disk bytes per run. Flat RSS as history grows is the goal.
+
+The quick run estimates 10M from 1M and 3M (keys ending `_est`): RSS and restart time as the
+straight line through the two measured sizes, extended to 10M (flat stays flat; whatever grew
+from 1M to 3M grows 3.5 times as much again from 3M to 10M)."""
 
 from __future__ import annotations
 
@@ -28,14 +32,21 @@ from jetcron.log.stream import EventLog
 from jetcron.server import _pdeathsig_preexec
 
 QUERY_REPEATS = 15
+STATS_REPEATS = 5
+"""`stats` over every schedule takes seconds at these sizes (it walks the rows kept); fewer."""
+POLL_S = 0.5
+"""How often `status` is asked while waiting (it walks the rows kept too: not for free)."""
 CATCH_UP_TIMEOUT_S = 900.0
+KEEP_RUNS = 100
+"""serve --keep-runs: 2,000 schedules x 100 runs fill the windows by ~640k events, so 1M and 3M
+compare a serve whose views are full (what a long-running serve looks like)."""
 
 
 class Serve:
     """`jetcron serve` against a server as a child process, started and stopped at will."""
 
-    def __init__(self, url: str, log_path: str) -> None:
-        self.url, self.log_path = url, log_path
+    def __init__(self, url: str, log_path: str, keep_runs: int = KEEP_RUNS) -> None:
+        self.url, self.log_path, self.keep_runs = url, log_path, keep_runs
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -47,8 +58,9 @@ class Serve:
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
         with open(self.log_path, "ab") as out:
+            argv = [sys.executable, "-m", "jetcron", "serve", "--server", self.url]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetcron", "serve", "--server", self.url],
+                [*argv, "--keep-runs", str(self.keep_runs)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -81,13 +93,15 @@ async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> f
         if proc.poll() is not None:
             raise RuntimeError(f"jetcron serve exited with {proc.returncode}")
         with contextlib.suppress(Exception):
-            status = await query(nc, "status", timeout=2.0)
+            # why: a query waits up to 2 s for the views to reach the log's end (read-your-
+            # writes), so while serve is behind a 2 s timeout never sees its progress
+            status = await query(nc, "status", timeout=10.0)
             PROGRESS["position"] = status["projection"]["position"]
             if PROGRESS["position"] >= target:
                 return time.perf_counter() - started
         if time.perf_counter() - started > CATCH_UP_TIMEOUT_S:
             raise RuntimeError(f"serve did not reach seq {target} in {CATCH_UP_TIMEOUT_S}s")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(POLL_S)
 
 
 def rss_of(proc: subprocess.Popen[bytes]) -> float:
@@ -95,11 +109,13 @@ def rss_of(proc: subprocess.Popen[bytes]) -> float:
     return float(psutil.Process(proc.pid).memory_info().rss) / 2**20
 
 
-async def query_ms(nc: Client, view: str, params: dict[str, Any]) -> float:
+async def query_ms(
+    nc: Client, view: str, params: dict[str, Any], repeats: int = QUERY_REPEATS
+) -> float:
     """Median round trip of one query through the real service, ms (one warm-up first)."""
     await query(nc, view, params, timeout=30)
     times = []
-    for _ in range(QUERY_REPEATS):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         await query(nc, view, params, timeout=30)
         times.append((time.perf_counter() - t0) * 1000)
@@ -175,7 +191,7 @@ class Growth:
                 await query_ms(self.nc, "runs", {"schedule": name, "limit": 50}), 2
             ),
             f"stats_query_ms_{label}_events": rnd(
-                await query_ms(self.nc, "stats", {"schedule": None}), 2
+                await query_ms(self.nc, "stats", {"schedule": None}, STATS_REPEATS), 2
             ),
             f"disk_bytes_per_run_{label}_events": rnd(
                 info.state.bytes / max(1, _runs(last, self.fleet)), 0
@@ -183,6 +199,19 @@ class Growth:
             f"growth_load_average_{label}": load_average(),
             f"growth_events_{label}": last,
         }
+
+
+def _estimates(out: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
+    """10M figures extended from the two first sizes, when 10M itself was not measured."""
+    if 10_000_000 in sizes or len(sizes) < 2:
+        return {}
+    a, b = sizes[0], sizes[1]
+    est: dict[str, Any] = {}
+    for key in ("serve_rss_mib_{}_events", "restart_seconds_{}_events"):
+        ya, yb = out.get(key.format(_label(a))), out.get(key.format(_label(b)))
+        if ya is not None and yb is not None:
+            est[key.format("10m") + "_est"] = rnd(yb + (yb - ya) * (10_000_000 - b) / (b - a), 2)
+    return est
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -201,13 +230,13 @@ def _label(n: int) -> str:
 async def measure(
     sizes: list[int], schedules: int = 2000, budget_s: float | None = None
 ) -> dict[str, Any]:
-    """Grow one log through `sizes` under a live serve; restart it at the second size.
+    """Grow one log through `sizes` under a live serve; restart it at each size.
 
     With a budget, what was measured when it runs out is reported (and says so) rather than
     lost to the runner's time limit.
     """
     fleet = Fleet(schedules)
-    restart_at = sizes[min(1, len(sizes) - 1)]
+    second_size = sizes[min(1, len(sizes) - 1)]
     async with nats_server("growth") as server, connected(server.url) as nc:
         await EventLog(nc).open()
         growth = Growth(nc, fleet, sizes)
@@ -220,8 +249,7 @@ async def measure(
             async with asyncio.timeout(budget_s):
                 for n in sizes:
                     steps.append(await growth.step(n, proc))
-                    if n == restart_at:
-                        proc = await growth.restart(serve, n)
+                    proc = await growth.restart(serve, n)
         except TimeoutError:
             steps.append(
                 f"STOPPED at the {budget_s:.0f}s budget with {growth.written} events written, "
@@ -230,8 +258,8 @@ async def measure(
         finally:
             serve.stop()
     out = growth.out
-    first, second = _label(sizes[0]), _label(restart_at)
-    out |= {
+    first, second = _label(sizes[0]), _label(second_size)
+    out |= _estimates(out, sizes) | {
         "growth_sizes": sizes,
         "growth_schedules": schedules,
         "runs_query_ms": out.get(f"runs_query_ms_{second}_events"),
@@ -245,11 +273,13 @@ async def measure(
             f"({schedules} hourly schedules; runs trigger/start/succeed, every 10th fails once "
             "and is retried, every 4th success carries ~550 B of stdout, failures ~70 B of "
             "stderr), written with a plain publish (an ack every 1000th message); a real "
-            "`jetcron serve` (child process) follows it live; RSS once caught up; queries = "
-            f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / `stats` requests "
-            "through the query service (NATS round trip included); restart at "
-            f"{second} = SIGTERM (it snapshots on the way out), then a new serve until its views "
+            f"`jetcron serve --keep-runs {KEEP_RUNS}` (child process) follows it live; RSS "
+            "once caught up; queries = "
+            f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / {STATS_REPEATS} `stats` requests "
+            "through the query service (NATS round trip included); restart at each size = "
+            "SIGTERM (it checkpoints on the way out), then a new serve until its views "
             f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first}; "
+            "_est keys: the line through the two measured sizes extended to 10M; "
             + "; ".join(steps),
         ],
     }
@@ -259,5 +289,5 @@ async def measure(
 async def run(quick: bool) -> dict[str, Any]:
     """The growth figures."""
     if quick:
-        return await measure([1_000_000, 3_000_000], budget_s=450)
+        return await measure([1_000_000, 3_000_000], budget_s=540)
     return await measure([1_000_000, 3_000_000, 10_000_000], budget_s=3300)

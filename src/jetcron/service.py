@@ -15,6 +15,7 @@ from nats.aio.client import Client
 
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import transient
+from jetcron.log.fanout import Fanout
 from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.signing import Signer
@@ -67,8 +68,12 @@ async def run(
 ) -> None:
     """Serve until stop is set: command handler, ticker (when leader), breaker, projections.
 
-    NATS outages of any length are weather: the followers wait and resume, the ticker ticks
+    NATS outages of any length are weather: the reader waits and resumes, the ticker ticks
     only while it holds the lease, and a part that fails is restarted with backoff.
+
+    One reader follows the log for the projections, the ticker and the breaker (each restored
+    from its own checkpoint, so a restart reads only the tail); the notification deliverer
+    keeps its durable consumer (its acks are its at-least-once delivery).
     """
     from jetcron.projections.service import ProjectionService
 
@@ -89,8 +94,12 @@ async def run(
         sub = await handler.subscribe(nc)
         stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
         followers = {name: FollowHealth(name) for name in ("breaker", "ticker", "notify")}
-        ticker = Ticker(event_log, lease=lease, handler=handler)
-        breaker = CircuitBreaker(event_log, handler, lease=lease, health=followers["breaker"])
+        every = config.snapshot_every
+        ticker = Ticker(event_log, lease=lease, handler=handler, snapshot_every=every)
+        breaker = CircuitBreaker(
+            event_log, handler, lease=lease, health=followers["breaker"], snapshot_every=every
+        )
+        breaker.fed = True
         deliverer = Deliverer(nc, event_log, lease=lease, health=followers["notify"])
         projections = ProjectionService(
             nc,
@@ -106,14 +115,27 @@ async def run(
         )
         if not await _until_done("create the notification consumer", deliverer.prepare, stop):
             return
+        for fold in (projections, ticker, breaker):
+            await fold.restore()
+        # why: the ticker first, so a trigger's decision waits on nothing but its own fold
+        reader = Fanout(
+            event_log,
+            [ticker, breaker, projections],
+            health=projections.health,
+            on_skipped=projections.undecodable,
+        )
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))
+            tg.create_task(supervise(reader.run, health=projections.health, stop=stop))
+            tg.create_task(
+                _on_stop(stop, *(f.save_snapshot for f in (projections, ticker, breaker)))
+            )
             # why: a part that fails comes back (and says so loudly) instead of taking the
             # process, and with it this scheduler replica, down
             tg.create_task(
                 supervise(
-                    lambda: ticker.run(stop),
+                    lambda: ticker.run(stop, reader.current),
                     health=followers["ticker"],
                     stop=stop,
                     up_after=5.0,
@@ -136,7 +158,7 @@ async def run(
                     stops_itself=True,
                 )
             )
-            tg.create_task(projections.run(stop, ready=ready))
+            tg.create_task(projections.run(stop, ready=ready, fed=True))
         log.info("scheduler service %s stopped", config.holder())
 
 
@@ -160,6 +182,14 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
             except TimeoutError:
                 pass
     return False
+
+
+async def _on_stop(stop: asyncio.Event, *checkpoints: Callable[..., Awaitable[None]]) -> None:
+    """Store every fold's checkpoint as soon as stop is set, leader or not (so the next start
+    reads only what came after; two replicas storing both store a valid state)."""
+    await stop.wait()
+    for checkpoint in checkpoints:
+        await checkpoint(leader_only=False)
 
 
 async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:

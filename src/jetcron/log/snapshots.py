@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import msgspec
 from nats.aio.client import Client
 from nats.js.api import ObjectStoreConfig
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 
 from jetcron import subjects
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def unpack(data: bytes, header: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T | None:
+    """The record in `header + msgpack` bytes; None if of another version (header) or unreadable."""
+    if not data.startswith(header):
+        return None
+    try:
+        return decoder.decode(memoryview(data)[len(header) :])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+async def load_checkpoint(nc: Client, name: str) -> bytes | None:
+    """A fold's stored checkpoint; None (said in the log) when there is none or it cannot be read.
+
+    why: no checkpoint means a longer start from sequence 1, never an outage.
+    """
+    try:
+        return await load(nc, name)
+    except Exception as err:  # noqa: BLE001 - see why
+        log.warning("%s checkpoint unavailable (%s); reading the log from the start", name, err)
+        return None
+
 
 async def load(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> bytes | None:
     """The stored snapshot, or None if there is none yet (other failures raise)."""
+    # why: without `writeinto`, nats-py's ObjectStore.get appends each 128 KiB chunk to a bytes
+    # object (`data += chunk`), quadratic in the size: a 90 MB snapshot took ~75 s to load.
+    into = io.BytesIO()
     try:
         store = await nc.jetstream().object_store(bucket)
-        result = await store.get(name)
+        await store.get(name, writeinto=into)
     except (NotFoundError, ObjectNotFoundError):
         return None
-    return result.data or b""
+    return into.getvalue()
 
 
 async def delete(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> None:
@@ -40,3 +75,33 @@ async def save(
             bucket, ObjectStoreConfig(description="jetcron projection snapshots")
         )
     await store.put(name, data)
+
+
+class Cadence:
+    """When a fold stores its next snapshot: after `every` events, and never spending more than
+    about `share` of its time on snapshots.
+
+    why: a snapshot is the whole state, so its cost grows with the state; taken every N events
+    a large state (hundreds of thousands of runs kept) spent most of a catch-up encoding and
+    storing itself (measured: serve folded ~3,500 events/s at 1M events). Waiting (1/share - 1)
+    times the last snapshot's cost before the next bounds that to `share` whatever the size.
+    """
+
+    def __init__(
+        self, every: int, *, share: float = 0.1, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every, self.share, self.clock = every, share, clock
+        self.since = 0
+        """Events folded since the last snapshot."""
+        self._not_before = 0.0
+
+    def folded(self, events: int) -> bool:
+        """Count folded events; True when a snapshot is due."""
+        self.since += events
+        return self.since >= self.every and self.clock() >= self._not_before
+
+    def taken(self, started: float) -> None:
+        """A snapshot that began at `started` (the clock's time) is stored."""
+        now = self.clock()
+        self.since = 0
+        self._not_before = now + (now - started) * (1 / self.share - 1)

@@ -22,6 +22,7 @@ from jetcron.domain.events import (
     Envelope,
     ExecutorOnline,
     StatsRolledUp,
+    StoredEvent,
     UnknownEvent,
     event_type,
 )
@@ -115,7 +116,7 @@ class ProjectionService:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(metrics_port) if metrics_port else None
         self._applied = asyncio.Event()
-        self._since_snapshot = 0
+        self.cadence = snapshots.Cadence(snapshot_every)
         self.started_at = time.time()
         self.connection = connection or ConnectionWatch()
         self.health = FollowHealth("projections")
@@ -123,11 +124,25 @@ class ProjectionService:
         """Every follower of this process by name (ours included), for `status` and `health`."""
         self.followers[self.health.name] = self.health
 
-    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-        """Restore, follow the log, serve queries until stop; snapshot on the way out."""
-        await self.restore()
+    @property
+    def position(self) -> int:
+        """The last sequence the views reflect."""
+        return self.views.position
+
+    async def run(
+        self, stop: asyncio.Event, ready: asyncio.Event | None = None, *, fed: bool = False
+    ) -> None:
+        """Restore, follow the log, serve queries until stop; snapshot on the way out.
+
+        `fed`: a shared reader (serve's `Fanout`, reporting to `self.health`) feeds the views
+        through `take`, and the caller has restored them; no reader of our own.
+        """
+        if not fed:
+            await self.restore()
         service = await self._serve()
-        follow = asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
+        follow = None if fed else asyncio.ensure_future(
+            supervise(self.follow, health=self.health, stop=stop)
+        )
         gauges = asyncio.ensure_future(self._update_gauges(stop))
         expect = asyncio.ensure_future(self._expectations(stop))
         rolling = asyncio.ensure_future(self._roll_up_forever(stop))
@@ -138,7 +153,8 @@ class ProjectionService:
         try:
             await stop.wait()
         finally:
-            follow.cancel()
+            if follow is not None:
+                follow.cancel()
             gauges.cancel()
             expect.cancel()
             rolling.cancel()
@@ -146,7 +162,8 @@ class ProjectionService:
                 await service.stop()
             except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
                 log.debug("query service stop: %s", err)
-            await self.save_snapshot()
+            if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
+                await self.save_snapshot()
 
     async def restore(self) -> None:
         """Load the last snapshot, if any (else start from sequence 1)."""
@@ -164,13 +181,15 @@ class ProjectionService:
             self.views = views
             log.info("projections restored at seq %d", views.position)
 
-    async def save_snapshot(self) -> None:
-        """Store the views with their position (leader only; all replicas hold the same state)."""
-        if not self.lease.is_leader() or not self.nc.is_connected:
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the views with their position (by default the leader only: all replicas hold
+        the same state; any replica on its way out)."""
+        if (leader_only and not self.lease.is_leader()) or not self.nc.is_connected:
             return
         try:
+            started = time.monotonic()
             await snapshots.save(self.nc, SNAPSHOT_OBJECT, snapshot(self.views))
-            self._since_snapshot = 0
+            self.cadence.taken(started)
             log.info("projection snapshot at seq %d", self.views.position)
         except Exception as err:  # noqa: BLE001 - next snapshot will try again
             log.warning("projection snapshot failed: %s", err)
@@ -183,13 +202,20 @@ class ProjectionService:
             on_skipped=self._undecodable,
             health=self.health,
         ):
-            apply_batch(self.views, batch)
-            if self.metrics:
-                self.metrics.observe(self.views, batch)
-            self._applied.set()
-            self._since_snapshot += len(batch)
-            if self._since_snapshot >= self.snapshot_every:
-                await self.save_snapshot()
+            await self.take(batch)
+
+    async def take(self, batch: list[StoredEvent]) -> None:
+        """Fold one batch (events at or below our position are skipped); snapshot when due."""
+        apply_batch(self.views, batch)
+        if self.metrics:
+            self.metrics.observe(self.views, batch)
+        self._applied.set()
+        if self.cadence.folded(len(batch)):
+            await self.save_snapshot()
+
+    def undecodable(self, seq: int, unknown: UnknownEvent) -> None:
+        """Count an event no view could decode (the shared reader's on_skipped)."""
+        self._undecodable(seq, unknown)
 
     async def roll_up(self) -> int:
         """Append the daily rollups that are due (leader only, views current); how many."""

@@ -53,6 +53,7 @@ from jetcron.domain.spec import (
     nominal_interval,
     parse_spec,
 )
+from jetcron.log.snapshots import unpack
 
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its deadline plus this grace is declared lost."""
@@ -467,7 +468,6 @@ class TickerState:
         """Live calendars by name (what exclude/only_within refer to)."""
         self.calendar_changes = 0
         """Counts calendar events, so a burst planned ahead knows when to decide again."""
-        self.by_run: dict[str, str] = {}
         self.position = 0
         self._ahead: set[int] = set()
         self.claims = Claims()
@@ -488,6 +488,15 @@ class TickerState:
             return None
         self._ahead.add(stored.seq)
         return self._apply(stored)
+
+    @property
+    def ahead(self) -> set[int]:
+        """Sequences past the position that were applied ahead of the reader."""
+        return self._ahead
+
+    def restore_ahead(self, seqs: list[int]) -> None:
+        """Take the ahead set of a snapshot."""
+        self._ahead = {s for s in seqs if s > self.position}
 
     def advance(self, seq: int) -> None:
         """The reader has applied everything up to seq."""
@@ -513,7 +522,7 @@ class TickerState:
             return None
         if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
-        _apply_fire_or_run(entry, event, at, self.by_run)
+        _apply_fire_or_run(entry, event, at)
         entry.generation += 1
         return entry
 
@@ -550,7 +559,7 @@ class TickerState:
         return entry
 
 
-def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[str, str]) -> None:
+def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
     if isinstance(event, RunTriggered):
         # why: a backfill runs a past slot: no fire of the clock, no count toward max_runs
         if not event.forced:
@@ -563,7 +572,6 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
             entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
             entry.fires = entry.fires or {}
             entry.fires[event.run_id] = (event.fire_id, event.fire_time)
-            by_run[event.run_id] = entry.schedule_id
     elif isinstance(event, FireMissed | RunSkipped):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
         _forget_skip(entry, event.fire_time)
@@ -572,6 +580,52 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, by_run: dict[st
         entry.buffered = event.fire_time
     elif isinstance(event, RunEvent) and entry.in_flight and event.run_id in entry.in_flight:
         _apply_run(entry, event, at, entry.in_flight)
+
+
+class TickerSnapshot(msgspec.Struct, kw_only=True):
+    """TickerState as stored: its position with everything folded up to it (a checkpoint)."""
+
+    position: int
+    ahead: list[int]
+    """Sequences past `position` already applied (our own appends), skipped when read."""
+    calendars: dict[str, CalendarDefinition]
+    calendar_changes: int
+    entries: list[Entry]
+    claims: Claims = msgspec.field(default_factory=Claims)
+
+
+_SNAPSHOT_HEADER = b"JCT\x00\x01"
+_snapshot_encoder = msgspec.msgpack.Encoder()
+_snapshot_decoder = msgspec.msgpack.Decoder(TickerSnapshot)
+
+
+def snapshot_of(state: TickerState) -> bytes:
+    """The state and its position as versioned msgpack bytes (one blob, so never half a state)."""
+    record = TickerSnapshot(
+        position=state.position,
+        ahead=sorted(state.ahead),
+        calendars=state.calendars,
+        calendar_changes=state.calendar_changes,
+        entries=list(state.entries.values()),
+        claims=state.claims,
+    )
+    return _SNAPSHOT_HEADER + _snapshot_encoder.encode(record)
+
+
+def state_from(data: bytes) -> TickerState | None:
+    """A TickerState from snapshot_of bytes; None if they are of another version or unreadable."""
+    record = unpack(data, _SNAPSHOT_HEADER, _snapshot_decoder)
+    if record is None:
+        return None
+    state = TickerState()
+    state.position, state.calendar_changes = record.position, record.calendar_changes
+    state.calendars, state.claims = record.calendars, record.claims
+    state.restore_ahead(record.ahead)
+    for entry in record.entries:
+        # why: equal timings share one object (memory; the shared next-fire memo is keyed by it)
+        entry.timing = _TIMINGS.setdefault(entry.timing, entry.timing)
+        state.entries[entry.schedule_id] = entry
+    return state
 
 
 def _forget_skip(entry: Entry, fire_time: datetime) -> None:

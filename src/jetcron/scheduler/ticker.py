@@ -12,6 +12,7 @@ import asyncio
 import gc
 import heapq
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from jetcron.domain.events import (
     RunTriggered,
     StoredEvent,
 )
+from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck
 from jetcron.log.stream import EventLog, Prepared
@@ -48,6 +50,8 @@ from jetcron.scheduler.planner import (
     Trigger,
     decide_due,
     next_due,
+    snapshot_of,
+    state_from,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,7 @@ PLAN_MIN = 64
 PLAN_STALE = timedelta(seconds=1)
 """A plan that could not be sent within this of its time is made again (the world moved on)."""
 Item = tuple[str, Envelope, str]
+SNAPSHOT_OBJECT = "ticker"
 
 
 @dataclass(slots=True)
@@ -89,6 +94,7 @@ class Ticker:
         clock: Clock | None = None,
         lease: Leadership | None = None,
         handler: CommandHandler | None = None,
+        snapshot_every: int | None = None,
     ) -> None:
         self.log = event_log
         self.clock = clock or SystemClock()
@@ -97,10 +103,17 @@ class Ticker:
         self.state = TickerState()
         self.emitted = 0
         self._heap: list[tuple[datetime, str, int]] = []
-        """(due, schedule id, generation): an item whose generation moved on is stale.
+        self._queued: dict[str, datetime] = {}
+        """Schedule id -> the due time of its live heap item (older items of it are stale).
 
-        why no insertion counter: at a million schedules its int cost 36 B each; the schedule
-        id breaks ties between equal times instead (ordered, and unique per generation)."""
+        Heap items are (due, schedule id, generation); why no insertion counter: at a million
+        schedules its int cost 36 B each, and the id breaks ties between equal times.
+
+        why: a heap item per applied event grew the heap with the history (a run's events
+        rarely move its next due time); now an entry is pushed only when that time changes."""
+        self.cadence = snapshots.Cadence(snapshot_every) if snapshot_every else None
+        """When to store a checkpoint of the state (None: never; a restart reads from seq 1)."""
+        self.poison = 0
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
         self._completing: set[str] = set()
@@ -112,8 +125,22 @@ class Ticker:
         self._declined: datetime | None = None
         """The last instant plan_ahead found too few schedules due at."""
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Follow the log and tick until stop is set."""
+    @property
+    def position(self) -> int:
+        """The last sequence the state reflects."""
+        return self.state.position
+
+    async def run(self, stop: asyncio.Event, current: asyncio.Event | None = None) -> None:
+        """Follow the log and tick until stop is set.
+
+        With `current`, a shared reader feeds this ticker through `take` and sets `current`
+        once it has delivered everything the log held; ticking waits for it, as it waits for
+        its own reader otherwise.
+        """
+        if current is not None:
+            self._caught_up = current
+            await self._tick_loop(stop)
+            return
         async with asyncio.TaskGroup() as tg:
             reader = tg.create_task(self._follow())
             ticker = tg.create_task(self._tick_loop(stop))
@@ -130,14 +157,45 @@ class Ticker:
                 self._apply_batch(batch)
         self.state.advance(end)
 
+    async def take(self, batch: list[StoredEvent]) -> None:
+        """Apply a batch from a shared reader; store a checkpoint when one is due."""
+        self._apply_batch(batch)
+        if self.cadence is not None and self.cadence.folded(len(batch)):
+            await self.save_snapshot()
+
+    async def restore(self) -> None:
+        """Start from the stored checkpoint, if there is one (else from sequence 1)."""
+        data = await snapshots.load_checkpoint(self.log.nc, SNAPSHOT_OBJECT)
+        state = state_from(data) if data else None
+        if state is None or state.position <= self.state.position:
+            return
+        self.state, self._heap, self._queued = state, [], {}
+        for entry in state.entries.values():
+            self._reschedule(entry)
+        log.info("ticker restored at seq %d (%d schedules)", state.position, len(state.entries))
+
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the state with its position (by default the leader only: every replica folds
+        the same; any replica on its way out)."""
+        if (leader_only and not self.lease.is_leader()) or not self.log.nc.is_connected:
+            return
+        started = time.monotonic()
+        try:
+            await snapshots.save(self.log.nc, SNAPSHOT_OBJECT, snapshot_of(self.state))
+        except Exception as err:  # noqa: BLE001 - the next checkpoint tries again
+            log.warning("ticker checkpoint failed: %s", err)
+            return
+        if self.cadence is not None:
+            self.cadence.taken(started)
+
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
         due: dict[str, Entry] = {}
         while self._heap and self._heap[0][0] <= now:
-            _, sid, gen = heapq.heappop(self._heap)
-            entry = self.state.entries.get(sid)
-            if entry is not None and entry.generation == gen:
+            at, sid, _ = heapq.heappop(self._heap)
+            entry = self._unqueue(at, sid)
+            if entry is not None:
                 due[sid] = entry
         ready = self._take_plan(now, due)
         if not due and not ready:
@@ -174,14 +232,16 @@ class Ticker:
         while self._heap and self._heap[0][0] == at and len(popped) < 1_000_000:
             popped.append(heapq.heappop(self._heap))
         entries = {
-            sid: e for _, sid, gen in popped
-            if (e := self.state.entries.get(sid)) is not None and e.generation == gen
+            sid: e for _, sid, _ in popped
+            if self._queued.get(sid) == at and (e := self.state.entries.get(sid)) is not None
         }  # fmt: skip
         if len(entries) < PLAN_MIN:
             for item in popped:
                 heapq.heappush(self._heap, item)
             self._declined = at  # why: not worth a plan; sleep until it is due
             return 0
+        for sid in entries:
+            del self._queued[sid]  # why: out of the heap while planned; the reader queues changes
         planned: list[Planned] = []
         self._planned = (at, planned)
         self._planned_calendars = self.state.calendar_changes
@@ -193,8 +253,9 @@ class Ticker:
             planned.append(self._decide(entry, at, frame=True))
         left = {e.schedule_id for e in list(entries.values())[len(planned) :]}
         for item in popped:
-            if item[1] in left:
+            if item[1] in left and item[1] not in self._queued:
                 heapq.heappush(self._heap, item)
+                self._queued[item[1]] = at
         return len(planned)
 
     def _take_plan(self, now: datetime, due: dict[str, Entry]) -> list[Planned]:
@@ -310,23 +371,42 @@ class Ticker:
                 self._caught_up.set()
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
+        touched: dict[str, Entry] = {}
         for stored in batch:
-            entry = self.state.apply(stored)
+            try:
+                entry = self.state.apply(stored)
+            except Exception:  # noqa: BLE001 - one bad event must not stop the ticker (or serve's reader)
+                self.poison += 1
+                log.exception("ticker could not fold event seq=%d", stored.seq)
+                continue
             # why: entries in the middle of a tick are rescheduled once when it ends
             if entry is not None and entry.schedule_id not in self._ticking:
-                self._reschedule(entry)
+                touched[entry.schedule_id] = entry
+        # why: once per entry and batch, not per event: a run's events each touch its entry
+        for entry in touched.values():
+            self._reschedule(entry)
         self.state.advance(batch[-1].seq)
 
     def _reschedule(self, entry: Entry) -> None:
         due = next_due(entry)
         if due is None or entry.schedule_id not in self.state.entries:
+            self._queued.pop(entry.schedule_id, None)
             return
-        self._push(due, entry)
+        if self._queued.get(entry.schedule_id) != due:
+            self._push(due, entry)
 
     def _push(self, due: datetime, entry: Entry) -> None:
         if not self._heap or due < self._heap[0][0]:
             self._wake.set()
+        self._queued[entry.schedule_id] = due
         heapq.heappush(self._heap, (due, entry.schedule_id, entry.generation))
+
+    def _unqueue(self, at: datetime, sid: str) -> Entry | None:
+        """The entry of a heap item just popped, if the item is its live one."""
+        if self._queued.get(sid) != at:
+            return None  # why: stale: the entry was queued again at another time, or deleted
+        del self._queued[sid]
+        return self.state.entries.get(sid)
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         await self._caught_up.wait()
