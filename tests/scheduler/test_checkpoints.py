@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.scheduler.test_ticker import T0, add, burst, events
+from test_ticker import T0, add, burst, events
 
 from jetcron import subjects
 from jetcron.clock import FakeClock
