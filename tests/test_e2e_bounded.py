@@ -156,7 +156,7 @@ def test_kill_9_mid_backlog_loses_and_doubles_nothing(nats_url: str) -> None:
     ticker = ticker_state(nats_url)
     assert ticker is not None and ticker.position >= last
     # every run counted once by the ticker: none lost or doubled across the crash
-    assert {e.name: (e.runs, len(e.in_flight)) for e in ticker.entries.values()} == {
+    assert {e.name: (e.runs, len(e.in_flight or {})) for e in ticker.entries.values()} == {
         f"job{s}": (RUNS_EACH, 0) for s in range(SCHEDULES)
     }
     data = asyncio.run(stored(nats_url, "breaker"))

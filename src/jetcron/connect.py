@@ -223,8 +223,14 @@ async def connect(
     except Exception as err:
         text = str(err) or type(err).__name__
         hint = _hint(text)
-        if "connection lost" in text.lower() and any(u.startswith("tls://") for u in opts.urls()):
-            # why: a server that verifies clients drops the handshake without saying why
+        dropped = ("connection lost", "broken pipe", "reset by peer", "certificate required")
+        if (
+            any(d in text.lower() for d in dropped)
+            and any(u.startswith("tls://") for u in opts.urls())
+            and opts.cert()[0] is None
+        ):
+            # why: a server that verifies clients drops the handshake, and how the client sees
+            # it is a race: an alert, a lost connection or a broken pipe
             hint = "if the server verifies clients, pass --tls-cert/--tls-key (`jetcron auth cert`)"
         raise InfrastructureError(
             f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
@@ -236,8 +242,6 @@ def _hint(error: str) -> str:
     lowered = error.lower()
     if "authorization" in lowered:
         return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
-    if "certificate required" in lowered or "certificate_required" in lowered:
-        return "the server verifies clients: pass --tls-cert/--tls-key (`jetcron auth cert`)"
     if "certificate" in lowered or "ssl" in lowered:
         return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
     return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
