@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from jetcron.domain.calendar import CalendarDefinition, fires_left
-from jetcron.domain.events import ExpectationMet, ExpectationMissed
+from jetcron.domain.events import IN_FLIGHT, ExpectationMet, ExpectationMissed
 from jetcron.domain.spec import wall_to_utc
 from jetcron.projections import calendars, fates, queries
 from jetcron.projections.queries import iso
@@ -33,7 +33,6 @@ CAUSES: dict[str, str] = {
     "deferred": "still_running",
 }
 """Fates that are a cause of their own; a triggered fire's cause is its run's status."""
-RUNNING = ("triggered", "running", "retrying", "deferred")
 _SEARCH_CAP = 1000
 _US = timedelta(microseconds=1)
 
@@ -163,7 +162,7 @@ def cause_of(
         why = fire.reason or fire.detail
         return cause, f"the fire of {at} was {fire.fate}" + (f": {why}" if why else ""), fire
     if fire.fate == "triggered":
-        if fire.status in RUNNING:
+        if fire.status in IN_FLIGHT:
             return (
                 "still_running",
                 f"the run {fire.run_id[:8]} of {at} is still {fire.status}",

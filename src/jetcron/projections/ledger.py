@@ -11,6 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.events import (
+    IN_FLIGHT,
     FireBuffered,
     FireEvent,
     FireMissed,
@@ -201,13 +202,10 @@ def _on_buffered(view: LedgerView, event: FireBuffered, stored: StoredEvent) -> 
         entry.blocking_run_id = event.blocking_run_id or ""
 
 
-_IN_FLIGHT = frozenset({"triggered", "running", "retrying", "deferred"})
-
-
 def _run_entry(view: LedgerView, event: RunEvent) -> LedgerEntry | None:
     """The entry of this run's fire while the run is in flight (None once it ended)."""
     entry = view.entries.get(event.fire_id)
-    if entry is None or entry.run_id != event.run_id or entry.status not in _IN_FLIGHT:
+    if entry is None or entry.run_id != event.run_id or entry.status not in IN_FLIGHT:
         return None
     return entry
 
@@ -259,7 +257,7 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
 
 def _is_settled(entry: LedgerEntry) -> bool:
     if entry.outcome == "triggered":
-        return entry.status not in _IN_FLIGHT
+        return entry.status not in IN_FLIGHT
     return entry.outcome != "buffered"
 
 

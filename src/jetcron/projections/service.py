@@ -19,6 +19,7 @@ from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.events import (
+    IN_FLIGHT,
     Envelope,
     ExecutorOnline,
     StatsRolledUp,
@@ -457,7 +458,7 @@ class ProjectionService:
         in_flight = sum(
             1
             for r in views.runs.rows.values()
-            if r.status in ("triggered", "running", "retrying", "deferred")
+            if r.status in IN_FLIGHT
         )
         return {
             "stream": {
