@@ -119,9 +119,9 @@ class Ticker:
         self._completing: set[str] = set()
         self._ticking: set[str] = set()
         self._planned: tuple[datetime, list[Planned]] | None = None
+        """A burst decided ahead of its time (see plan_ahead)."""
         self._planned_calendars = 0
         """`state.calendar_changes` when the burst was planned."""
-        """A burst decided ahead of its time (see plan_ahead)."""
         self._declined: datetime | None = None
         """The last instant plan_ahead found too few schedules due at."""
 
