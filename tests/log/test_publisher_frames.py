@@ -4,6 +4,7 @@ acks in order, dedupe by Nats-Msg-Id, a window smaller than the batch."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from nats.aio.client import Client
 
@@ -49,6 +50,26 @@ async def test_publish_many_stores_in_order_and_dedupes_through_a_small_window(
 
     assert [a.seq for a in first] == list(range(1, 11))  # type: ignore[union-attr]
     assert [(a.seq, a.duplicate) for a in again] == [(1, True), (2, True), (3, True)]  # type: ignore[union-attr]
+
+
+async def test_publish_many_prepares_chunk_by_chunk_while_earlier_chunks_are_acked(
+    nc: Client,
+) -> None:
+    await nc.jetstream().add_stream(stream_config())
+    publisher = await Publisher(nc, window=16).start()
+    chunks: list[int] = []
+
+    def prepare(part: Sequence[int]) -> list[tuple[str, bytes, dict[str, str]]]:
+        chunks.append(len(part))
+        return [(f"jetcron.run.s.r{i}", b'{"i":%d}' % i, {"Nats-Msg-Id": f"m{i}"}) for i in part]
+
+    try:
+        acks = await publisher.publish_many(range(50), prepare=prepare)
+    finally:
+        await publisher.close()
+
+    assert [a.seq for a in acks] == list(range(1, 51))  # type: ignore[union-attr]
+    assert sum(chunks) == 50 and max(chunks) == 2  # why: a chunk is an eighth of the window
 
 
 async def test_a_full_window_refills_in_chunks_and_a_cancelled_wait_loses_no_slot() -> None:

@@ -207,7 +207,7 @@ class EventLog:
         self, items: Sequence[tuple[str, Envelope, str]]
     ) -> list[PubAck | Exception]:
         """Bulk path for (subject, envelope, msg id) items: pipelined, results in order."""
-        return await self.publish_prepared(self.prepare(items))
+        return await self.publisher.publish_many(items, prepare=self.prepare)
 
     def prepare(self, items: Sequence[tuple[str, Envelope, str]]) -> list[Prepared]:
         """Encode (subject, envelope, msg id) items for publish_prepared, ahead of time
