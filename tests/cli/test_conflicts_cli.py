@@ -56,3 +56,13 @@ def test_a_bad_within_exits_2(scheduler: str) -> None:
     result = cli(scheduler, "conflicts", "--within", "soon")
 
     assert result.exit_code == 2 and result.stderr.startswith("error: --within: "), result.stderr
+
+
+def test_a_dense_pair_is_counted_up_to_where_counting_stopped(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "tick", "@every 5s", "--overlap", "allow", "--", "true")
+    added = cli(scheduler, "schedule", "add", "tock", "@every 7s", "--", "true")
+
+    # why: 7 days of `@every 5s` is 120,960 fires, more than FIRES_CAP: the count covers fewer
+    # than 7 days and the line says up to when, not "in the next 7d"
+    assert added.exit_code == 0 and " overlaps by 20" in added.stderr, added.stderr
+    assert "in the next 7d" not in added.stderr

@@ -123,6 +123,26 @@ def test_the_query_uses_recent_p95_then_timeout_then_the_default() -> None:
     assert answer["default_run_s"] == 60.0
 
 
+@pytest.mark.parametrize(
+    ("overlap", "expected"),
+    [("skip", 1), ("buffer_one", 1), ("cancel_previous", 1), ("allow", 60)],
+)
+def test_a_job_that_cannot_overlap_itself_starts_no_run_while_its_last_one_lasts(
+    overlap: str, expected: int
+) -> None:
+    # why: a newcomer's `@every 1m` job without history is assumed to take its 1h timeout;
+    # unless it allows overlap, it starts once in that hour, not sixty times
+    h = History(start=T0)
+    h.create("minutely", "* * * * *", overlap=overlap)
+    h.create("hourly", "0 * * * *", timeout_s=None)
+
+    answer = forecast.conflicts_of(fold(h.events), {"within_s": 3600}, T0 + timedelta(seconds=30))
+
+    (c,) = answer["conflicts"]
+    assert (c["a"], c["b"], c["overlaps"]) == ("hourly", "minutely", expected)
+    assert c["b_run"] == {"seconds": 3600.0, "source": "timeout"}
+
+
 def test_the_work_budget_stops_in_name_order_and_says_so() -> None:
     members = [member(f"s{i}", at(0), 5) for i in range(4)]  # 6 pairs, one fire each
 

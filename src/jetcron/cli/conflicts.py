@@ -100,7 +100,10 @@ def involving(server: str, name: str) -> Pairs | None:
         )
     except Exception:  # noqa: BLE001 - a warning is best effort; the command has been sent
         return None
-    return {(c["a"], c["b"]): c for c in answer["conflicts"]}
+    # why: the warning names where counting stopped when a dense schedule cut the window short
+    return {
+        (c["a"], c["b"]): c | {"cut": c["until"] != answer["until"]} for c in answer["conflicts"]
+    }
 
 
 def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
@@ -124,7 +127,13 @@ def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
     )
     echo(
         f"warning: {name} would overlap {shown} ({', '.join(c['shared'])}): "
-        f"{_plural(count, 'overlap')} in the next 7d, the first at {text.utc(c['first'])}"
+        f"{_plural(count, 'overlap')} "
+        + (
+            f"by {text.utc(min(x['until'] for x in fresh))}"
+            if any(x.get("cut") for x in fresh)
+            else "in the next 7d"
+        )
+        + f", the first at {text.utc(c['first'])}"
         + ("; runs without history are assumed to last their timeout" if assumed else "")
         + "; see `jetcron conflicts`",
         err=True,

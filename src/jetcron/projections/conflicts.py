@@ -2,7 +2,9 @@
 
 A run is assumed to occupy [fire, fire + duration): the schedule's p95 duration over its recent
 runs; without runs, its timeout (an upper bound); without a timeout, DEFAULT_RUN. Two runs
-overlap when each starts before the other ends.
+overlap when each starts before the other ends. A schedule that does not allow its own runs to
+overlap (every policy but `allow`) is assumed to start no run while its previous one lasts: an
+`@every 3s` job assumed to take its 1h timeout starts once an hour, not 1,200 times.
 """
 
 from __future__ import annotations
@@ -70,6 +72,22 @@ def estimate(p95_s: float | None, timeout_s: float | None) -> Estimate:
     if timeout_s is not None:
         return Estimate(seconds=timeout_s, source="timeout")
     return Estimate(seconds=DEFAULT_RUN.total_seconds(), source="default")
+
+
+def started(fires: Sequence[datetime], run: Estimate, overlap: str) -> list[datetime]:
+    """The fires that would start a run: all with `allow`; otherwise none while the previous
+    assumed run lasts (skip drops them; buffer_one and cancel_previous keep the target as busy
+    as this does, with fewer, longer runs)."""
+    if overlap == "allow":
+        return list(fires)
+    out: list[datetime] = []
+    length = timedelta(seconds=run.seconds)
+    free = None
+    for fire in fires:
+        if free is None or fire >= free:
+            out.append(fire)
+            free = fire + length
+    return out
 
 
 def shared(a: Member, b: Member) -> list[str]:

@@ -245,7 +245,8 @@ def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     def timed(m: conflicts.Member) -> conflicts.Member:
         fires = schedules.next_fires(rows[m.name], now, cap, until=until)
         cut = fires[-1] if len(fires) == cap else until
-        return msgspec.structs.replace(m, fires=tuple(fires), checked_until=cut)
+        runs = conflicts.started(fires, m.run, rows[m.name].definition.overlap)
+        return msgspec.structs.replace(m, fires=tuple(runs), checked_until=cut)
 
     found = conflicts.conflicts(members, involving=name, timed=timed)
     runs = {m.name: plain(m.run) for m in members}
