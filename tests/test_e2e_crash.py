@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import alive, free_port, require_nats_server
-from jetcron.domain.events import RunStarted, RunSucceeded
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from test_e2e import Up, read_log
+
+
+def _now_minus(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -104,3 +110,26 @@ def test_up_starts_its_own_server_even_with_nats_url_exported(tmp_path: Path) ->
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
+
+
+def test_up_restarts_its_nats_server_when_it_dies_and_keeps_every_run(up: Up) -> None:
+    added = up.cli("schedule", "add", "tick", "@every 1s", "--", "true")
+    assert added.returncode == 0, added.stderr
+    server = up.nats_server_pid()
+    time.sleep(2)
+
+    psutil.Process(server).kill()  # the OOM killer, a stray kill -9
+
+    deadline = time.monotonic() + 30
+    while "nats-server is back on" not in up.log.read_text():
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.2)
+    assert f"nats-server exited (killed by SIGKILL); restarting it on {up.url}" in up.log.read_text()
+    assert up.nats_server_pid() != server
+    time.sleep(3)  # why: the services reconnect and the ticker fires again
+    listed = up.cli("runs", "list", "--schedule", "tick", "--json")
+    assert listed.returncode == 0, listed.stderr
+    events = [e.envelope for e in asyncio.run(read_log(up.url))]
+    fires = [e.event.fire_time for e in events if isinstance(e.event, RunTriggered)]
+    assert len(fires) == len(set(fires)), "no fire triggered twice"
+    assert any(isinstance(e.event, RunSucceeded) and e.at > _now_minus(2) for e in events)

@@ -50,3 +50,15 @@ class NoAnswerInTime(ServiceUnavailable):
             else "the service is busy or stalled; try again"
         )
         InfrastructureError.__init__(self, f"no answer to {what} within {timeout:g}s; {hint}")
+
+
+class NatsUnreachable(ServiceUnavailable):
+    """The connection to NATS is lost (reconnecting): nothing can be asked or sent now."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        InfrastructureError.__init__(
+            self,
+            f"cannot send {what}: NATS is unreachable (the connection is lost and reconnecting); "
+            "nothing was sent, try again once NATS is back",
+        )

@@ -245,7 +245,9 @@ class NatsServer:
             cert, key = (json.dumps(str(p.resolve())) for p in self.tls)
             verify = ""
             if self.verify_clients is not None:
-                verify = f", ca_file: {json.dumps(str(self.verify_clients.resolve()))}, verify: true"
+                verify = (
+                    f", ca_file: {json.dumps(str(self.verify_clients.resolve()))}, verify: true"
+                )
             lines.append(f"tls {{ cert_file: {cert}, key_file: {key}, timeout: 2{verify} }}")
         self.config_file.write_text("\n".join(lines) + "\n")
 
@@ -272,6 +274,22 @@ class NatsServer:
             raise
         _log.info("nats-server ready at %s (pid %s)", self.url, self.pid)
         return self
+
+    def restart(self, timeout: float = 10.0) -> NatsServer:
+        """Start again after the process exited, on the same port, so clients reconnect."""
+        if self._port is not None:
+            self._requested_port = self._port
+        return self.start(timeout)
+
+    @property
+    def exit_status(self) -> str:
+        """How the last run ended, e.g. `killed by SIGKILL`, `exit code 1`, or `running`."""
+        code = self._proc.poll() if self._proc is not None else None
+        if code is None:
+            return "running" if self._proc is not None else "not started"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
 
     def _await_ready(self, timeout: float) -> int:
         """Poll the log until the server is ready; return the port it listens on."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nats.aio.client import Client
 
 from jetcron import subjects
-from jetcron.errors import NoAnswerInTime, ServiceUnavailable
+from jetcron.errors import NatsUnreachable, NoAnswerInTime, ServiceUnavailable
 from jetcron.log.requests import request
+from jetcron.server import NatsServer
 
 
 async def test_nobody_listening_says_start_a_service(nc: Client) -> None:
@@ -24,6 +27,19 @@ async def test_a_stalled_service_may_have_applied_the_command(nc: Client) -> Non
     with pytest.raises(NoAnswerInTime, match="busy or stalled") as err:
         await request(nc, subjects.query("runs"), b"{}", "query `runs`", 0.3)
     assert "start one" not in str(err.value)
+
+
+async def test_a_lost_connection_says_nats_is_unreachable_at_once(
+    nc: Client, nats_server: NatsServer
+) -> None:
+    nats_server.kill()
+    for _ in range(50):
+        if nc.is_reconnecting:
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(NatsUnreachable, match="NATS is unreachable .* nothing was sent"):
+        async with asyncio.timeout(1):  # why: not the 5 s a buffered request would wait
+            await request(nc, subjects.query("runs"), b"{}", "query `runs`", 5)
 
 
 async def _ignore(msg: object) -> None:

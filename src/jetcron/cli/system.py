@@ -22,7 +22,7 @@ from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, ha
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
@@ -53,6 +53,34 @@ def _install_signals(stop: asyncio.Event, force: asyncio.Event | None = None) ->
         loop.add_signal_handler(sig, on_signal)
 
 
+async def _supervise(nats: NatsServer, stop: asyncio.Event, every: float = 1.0) -> None:
+    """Restart `up`'s nats-server when it dies (a crash, the OOM killer, a stray kill -9) on
+    the same port and store; the services ride out the gap as in any NATS outage."""
+    failures = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(every if failures == 0 else min(30.0, 2.0**failures)):
+                await stop.wait()
+        if stop.is_set() or nats.running:
+            continue
+        out.print(
+            f"[yellow]nats-server exited ({nats.exit_status})[/]; restarting it on "
+            f"{nats.url} with the same store (log: {nats.log_file or nats.stderr_file})",
+            highlight=False,
+        )
+        try:
+            # why: on this (the main) thread: the child's PDEATHSIG is tied to the thread that
+            # spawns it. Starting blocks the loop for the server's recovery (well under a second
+            # on a small store); every service is waiting for NATS anyway.
+            nats.restart()
+        except InfrastructureError as err:
+            failures += 1
+            out.print(f"[red]could not restart nats-server:[/] {err}", highlight=False)
+            continue
+        failures = 0
+        out.print(f"nats-server is back on {nats.url} (pid {nats.pid})", highlight=False)
+
+
 async def _serve_and_execute(
     opts: ConnectOptions,
     config: service.ServiceConfig,
@@ -63,10 +91,13 @@ async def _serve_and_execute(
     executor_opts: ConnectOptions | None = None,
     trusted: list[str] | None = None,
     web_socket: socket.socket | None = None,
+    embedded: NatsServer | None = None,
 ) -> None:
-    """The scheduler service (and an executor, on its own connection if `executor_opts`)."""
+    """The scheduler service (and an executor, on its own connection if `executor_opts`);
+    `embedded` is `up`'s own nats-server, restarted if it dies under us."""
     stop, force = asyncio.Event(), asyncio.Event()
     _install_signals(stop, force if executor_name else None)
+    supervisor = None if embedded is None else asyncio.create_task(_supervise(embedded, stop))
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
     nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
     if nc is None:
@@ -113,6 +144,8 @@ async def _serve_and_execute(
     except BaseExceptionGroup as group:
         raise _cause(group) from None  # why: show what failed, not a wrapper around it
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await close(nc)  # why: a close error ("Connection lost") must not replace the real one
 
 
@@ -313,17 +346,18 @@ def up(
     journal = data_dir / "executors" / executor_name if executor_name else None
     with contextlib.ExitStack() as stack:
         trusted: list[str] = []
+        embedded: NatsServer | None = None
         if server:
             opts, executor_opts = connect_options(server, None, "jetcron-up"), None
         elif secure or _secured(data_dir):
             with undone_on_failure(data_dir):
-                server, opts, executor_opts, trusted = stack.enter_context(
+                embedded, server, opts, executor_opts, trusted = stack.enter_context(
                     _secure_nats(data_dir, port, executor_name)
                 )
         else:
             with undone_on_failure(data_dir):
-                server = stack.enter_context(_embedded_nats(data_dir, port))
-            opts, executor_opts = ConnectOptions(servers=server, name="jetcron-up"), None
+                embedded = stack.enter_context(_embedded_nats(data_dir, port))
+            opts, executor_opts = ConnectOptions(servers=embedded.url, name="jetcron-up"), None
         web_socket = _web_socket(0 if trusted else http_port)
         if trusted and http_port:
             # why: a token-less console would let anyone on this host act without a NATS identity
@@ -334,8 +368,16 @@ def up(
             )
         asyncio.run(
             _serve_and_execute(
-                opts, config, executor_name, allow_shell, quiet=False, journal_dir=journal,
-                executor_opts=executor_opts, trusted=trusted, web_socket=web_socket,
+                opts,
+                config,
+                executor_name,
+                allow_shell,
+                quiet=False,
+                journal_dir=journal,
+                executor_opts=executor_opts,
+                trusted=trusted,
+                web_socket=web_socket,
+                embedded=embedded,
             )  # fmt: skip
         )
     out.print("jetcron stopped")
@@ -350,14 +392,14 @@ def _secured(data_dir: Path) -> bool:
 @contextlib.contextmanager
 def _secure_nats(
     data_dir: Path, port: int, executor: str | None
-) -> Iterator[tuple[str, ConnectOptions, ConnectOptions | None, list[str]]]:
-    """The embedded server with users and TLS: its URL, the scheduler's and the executor's
-    connect options, and the scheduler key the executor trusts."""
+) -> Iterator[tuple[NatsServer, str, ConnectOptions, ConnectOptions | None, list[str]]]:
+    """The embedded server with users and TLS: the server, its URL, the scheduler's and the
+    executor's connect options, and the scheduler key the executor trusts."""
     from jetcron.auth.local import prepare
 
     files = prepare(data_dir.resolve() / "auth", executor)
-    with _embedded_nats(data_dir, port, secure=files) as url:
-        url = url.replace("nats://", "tls://", 1)
+    with _embedded_nats(data_dir, port, secure=files) as nats:
+        url = nats.url.replace("nats://", "tls://", 1)
         out.print(
             f"secured: the CLI here uses {files.operator} (admin: {files.admin}); elsewhere: "
             f"export NATS_URL={url} NATS_CREDS={files.operator} NATS_CA={files.ca}"
@@ -368,13 +410,19 @@ def _secure_nats(
         def as_user(creds: Path, name: str) -> ConnectOptions:
             return ConnectOptions(servers=url, creds=str(creds), tls_ca=str(files.ca), name=name)
 
-        runner = None if files.executor is None else as_user(files.executor, f"jetcron-executor-{executor}")
-        yield url, as_user(files.scheduler, "jetcron-up"), runner, [files.scheduler_key]
+        runner = (
+            None
+            if files.executor is None
+            else as_user(files.executor, f"jetcron-executor-{executor}")
+        )
+        yield nats, url, as_user(files.scheduler, "jetcron-up"), runner, [files.scheduler_key]
 
 
 @contextlib.contextmanager
-def _embedded_nats(data_dir: Path, port: int, secure: LocalSecurity | None = None) -> Iterator[str]:
-    """nats-server on `<data_dir>/store`, under the data-dir lock (one writer per store); its URL."""
+def _embedded_nats(
+    data_dir: Path, port: int, secure: LocalSecurity | None = None
+) -> Iterator[NatsServer]:
+    """nats-server on `<data_dir>/store`, under the data-dir lock (one writer per store)."""
     with DataDirLock(data_dir).acquire(port) as lock:
         # why: the server inherits the lock, so the store stays locked until the server is gone
         with NatsServer(
@@ -396,7 +444,7 @@ def _embedded_nats(data_dir: Path, port: int, secure: LocalSecurity | None = Non
                 f"nats-server with JetStream on {nats.url}, {how} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
                 highlight=False,
             )
-            yield nats.url
+            yield nats
 
 
 @handle_errors

@@ -8,12 +8,15 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
-from jetcron.errors import NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
 
 
 async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
     """Request/reply; ServiceUnavailable when nobody answers (in time), NotPermitted when the
     server's permissions refused the request."""
+    if nc.is_reconnecting:
+        # why: nats-py would buffer the request and wait out the timeout; say why at once
+        raise NatsUnreachable(what)
     before = nc.last_error
     try:
         return await nc.request(subject, payload, timeout=timeout)
