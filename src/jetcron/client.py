@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
 
     from jetcron.domain.commands import (
-        AnyCommand,
         CommandReply,
-        NotificationCommand,
+        Request,
         SendTestNotification,
     )
     from jetcron.domain.events import StoredEvent
@@ -35,7 +34,7 @@ _encoder = msgspec.json.Encoder()
 
 
 async def send_command(
-    nc: Client, command: AnyCommand | NotificationCommand, *, timeout: float = 3.0
+    nc: Client, command: Request, *, timeout: float = 3.0
 ) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected or a
     ScheduleNotFound / NotificationNotFound / CalendarNotFound."""

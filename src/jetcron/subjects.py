@@ -16,6 +16,7 @@ Log (stream JETCRON):
   jetcron.ntest.<notification>      `notify test` requests
   jetcron.host.<executor>           executors going offline and coming back (from heartbeats)
   jetcron.stats.<name>              daily statistics rollups (kept forever, like definitions)
+  jetcron.ops.health                operators' acknowledgements of health problems (never age)
 Core request/reply (not stored):
   jetcron.cmd.<verb>                commands to the scheduler service (queue group)
   jetcron.cmd.<user>.<verb>         the same, from an authenticated user (the actor recorded)
@@ -43,6 +44,7 @@ LOG_SUBJECTS = [
     f"{PREFIX}.host.>",
     f"{PREFIX}.stats.>",
     f"{PREFIX}.cal.>",
+    f"{PREFIX}.ops.>",
 ]
 SCHEDULES = f"{PREFIX}.sched.>"
 TRIGGERS = f"{PREFIX}.trigger.>"
@@ -56,6 +58,8 @@ HOSTS = f"{PREFIX}.host.>"
 NOTIFY_CONSUMER = "jetcron-notify"
 """The durable consumer through which the leader delivers notifications."""
 STATS = f"{PREFIX}.stats.>"
+HEALTH_ACKS = f"{PREFIX}.ops.health"
+"""Where `health --ack` is recorded (one subject: acknowledgements are in log order)."""
 AGING = (TRIGGERS, FIRES, RUNS)
 """The log subjects whose events age out under the retention."""
 CALENDARS = f"{PREFIX}.cal.>"

@@ -30,6 +30,7 @@ from jetcron.domain.events import (
     FireMissed,
     FireSkipCancelled,
     FireSkipPlanned,
+    HealthAcknowledged,
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -221,6 +222,7 @@ SAMPLES: dict[type[Event], Event] = {
             last_failure=AT,
         ),
     ),
+    HealthAcknowledged: HealthAcknowledged(),
 }
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 

@@ -167,3 +167,28 @@ def test_poison_events() -> None:
         False,
         [("poison_events", "projections")],
     )
+
+
+def test_an_acknowledgement_clears_what_was_unreadable_or_rejected_before_it() -> None:
+    from jetcron.domain.events import HealthAcknowledged
+    from jetcron.projections.state import apply_batch, record_undecodable
+
+    h = recent_history()
+    views = fold(h.events)
+    record_undecodable(views, len(h.events) + 1, "fire.teleported", "unknown event type")
+    h.tick(timedelta(seconds=1))
+    h.events.append(h.events[-1])  # keep seq numbering: the undecodable one took this seq
+    ack = h.add(HealthAcknowledged(), actor="ops", reason="known: a test publisher")
+    apply_batch(views, [ack])
+    after_ack = health.evaluate(views, now=NOW, executors_online=ONLINE)
+    record_undecodable(views, ack.seq + 1, "fire.teleported", "unknown event type")
+    later = health.evaluate(views, now=NOW, executors_online=ONLINE)
+
+    assert (after_ack.healthy, after_ack.acknowledged, views.poison) == (True, 1, 2)
+    assert [(p.kind, p.detail) for p in later.problems] == [
+        (
+            "poison_events",
+            "1 event(s) could not be folded since the last `health --ack`; see the projection "
+            "log, then `jetcron health --ack`",
+        )
+    ]

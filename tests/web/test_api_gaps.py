@@ -118,3 +118,12 @@ def test_openapi_lists_them(http: httpx.Client) -> None:
         assert path in paths, sorted(paths)
     assert "/api/v1/schedules/{name}/what-if" in paths
     assert "webhook" in str(paths[NOTIFY]["post"]["requestBody"])
+
+
+def test_health_ack_is_an_operators_command(stack: Stack, http: httpx.Client) -> None:
+    acked = http.post("/api/v1/health/ack", params={"reason": "seen"})
+
+    assert acked.status_code == 200 and acked.json()["seq"] > 0, acked.text
+    assert http.get("/api/v1/health").json()["position"] >= 0
+    with stack.client("aud") as auditor:
+        assert "read-only" in problem(auditor.post("/api/v1/health/ack"), 403)

@@ -9,9 +9,11 @@ import typer
 
 from jetcron.cli import text
 from jetcron.cli.common import (
+    ActorOpt,
     JsonOpt,
     ServerOpt,
     ask_view,
+    command_meta,
     echo,
     handle_errors,
     parse_iso,
@@ -21,7 +23,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.errors import InfrastructureError
+from jetcron.errors import InfrastructureError, InvalidInput
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
@@ -76,13 +78,31 @@ def _count(row: dict[str, Any], *statuses: str) -> int:
 
 
 @handle_errors
-def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
-    """Problems: failing, flaky or stale schedules, breaker pauses, offline executors.
+def health(
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+    ack: bool = typer.Option(
+        False,
+        "--ack",
+        help="Acknowledge the unreadable and rejected events listed now (recorded in the log "
+        "with --reason; they stay in the log and in `status`); then show what is left.",
+    ),
+    reason: str = typer.Option("", "--reason", help="Why (with --ack), recorded with it."),
+    actor: str | None = ActorOpt,
+) -> None:
+    """Problems: failing, flaky or stale schedules, breaker pauses, offline executors,
+    unreadable or rejected events.
 
     Exit 0 healthy, 1 unhealthy, 3 unreachable (no NATS, or no jetcron service answers).
     """
+    if reason and not ack:
+        raise InvalidInput("--reason goes with --ack")
+    seq = 0
+    if ack:  # why: outside the try below: a refused or lost command is not "unreachable"
+        seq = run(with_nats(server, lambda nc: _acknowledge(nc, actor, reason)))
+        echo(f"acknowledged the unreadable and rejected events before log seq {seq}", err=True)
     try:
-        report = ask_view(server, "health")
+        report = _health_at(server, ask_view(server, "health"), seq)
     except (InfrastructureError, OSError) as err:
         if as_json:
             print_json({"healthy": False, "reachable": False, "error": str(err)})
@@ -99,6 +119,27 @@ def health(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
             ([p["kind"].replace("_", " "), p["subject"], p["detail"]] for p in report["problems"]),
         )
     raise typer.Exit(HEALTHY if report.get("healthy") else UNHEALTHY)
+
+
+async def _acknowledge(nc: Any, actor: str | None, reason: str) -> int:
+    """Send `health-ack`; the log seq of the acknowledgement."""
+    from jetcron.client import send_command
+    from jetcron.domain.commands import AcknowledgeHealth
+
+    reply = await send_command(nc, AcknowledgeHealth(**command_meta("health", actor, reason)))
+    return int(reply.events[0].seq)
+
+
+def _health_at(server: str, report: Any, seq: int, wait_s: float = 3.0) -> Any:
+    """The health report once the views have folded log seq `seq` (or the last one after
+    `wait_s`): the answer to an --ack shows the acknowledgement."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while report.get("position", seq) < seq and time.monotonic() < deadline:
+        time.sleep(0.1)
+        report = ask_view(server, "health")
+    return report
 
 
 @handle_errors

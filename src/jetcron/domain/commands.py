@@ -142,7 +142,14 @@ class SendTestNotification(Command, frozen=True, kw_only=True, tag="notify-test"
 NotificationCommand = AddNotification | RemoveNotification | SendTestNotification
 """Commands to a notification (aggregate subject `jetcron.notify.<name>`)."""
 
-command_decoder = msgspec.json.Decoder(AnyCommand | NotificationCommand)
+class AcknowledgeHealth(Command, frozen=True, kw_only=True, tag="health-ack"):
+    """Acknowledge the unreadable and rejected events `health` lists now (`name` is `health`)."""
+
+
+Request = AnyCommand | NotificationCommand | AcknowledgeHealth
+"""Every command the scheduler service takes."""
+
+command_decoder = msgspec.json.Decoder(Request)
 
 
 ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error", "stale"]

@@ -356,6 +356,17 @@ class StatsRolledUp(Event, frozen=True, kw_only=True, tag="stats.rolled_up"):
     digest: Digest
 
 
+# -- operators' acknowledgements: subject jetcron.ops.<what> (never ages) ---------------------
+
+
+class HealthAcknowledged(Event, frozen=True, kw_only=True, tag="health.acknowledged"):
+    """`jetcron health --ack`: the unreadable and rejected events folded before this one are
+    known to an operator; `health` stops listing them (they stay in the log and the totals)."""
+
+    name: str = "health"
+    """What was acknowledged (every event has a name; it is the subject's last token)."""
+
+
 AnyEvent = (
     ScheduleCreated
     | ScheduleUpdated
@@ -391,6 +402,7 @@ AnyEvent = (
     | NotifyDelivered
     | NotifyFailed
     | StatsRolledUp
+    | HealthAcknowledged
 )
 
 FINISHED_RUN_EVENTS = (RunSucceeded, RunCancelled, RunLost)

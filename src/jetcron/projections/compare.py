@@ -98,6 +98,8 @@ def comparable(a: dict[str, Any], b: dict[str, Any], horizon: int) -> tuple[Any,
         _trim_audit(side["audit"], horizon)
         _trim_schedules(side["schedules"], side["runs"]["rows"])
         side.pop("poison", None)
+        side.pop("poison_acknowledged", None)  # why: counts of events that may have expired
+        side.pop("rejected_acknowledged", None)
         side["poison_samples"] = [s for s in side.get("poison_samples", []) if s[0] >= horizon]
         # why: a rebuild after expiry lacks the triggers of early runs, so their claims differ
         side.pop("claims", None)

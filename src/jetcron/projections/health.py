@@ -60,6 +60,10 @@ class HealthReport(msgspec.Struct, kw_only=True):
     healthy: bool
     checked_at: datetime
     problems: list[Problem] = []
+    position: int = 0
+    """The log sequence the views reflect (a caller waiting for its own change to show)."""
+    acknowledged: int = 0
+    """Unreadable and rejected events acknowledged (`health --ack`) and no longer listed."""
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,12 +98,14 @@ def evaluate(
         *_expectations(views.schedules.rows.values()),
         *_notifications(views),
     ]
-    if views.poison:
+    if unacknowledged := views.poison - views.poison_acknowledged:
+        since = " since the last `health --ack`" if views.poison_acknowledged else ""
         problems.append(
             Problem(
                 kind="poison_events",
                 subject="projections",
-                detail=f"{views.poison} event(s) could not be folded; see the projection log",
+                detail=f"{unacknowledged} event(s) could not be folded{since}; see the projection "
+                "log, then `jetcron health --ack`",
             )
         )
     problems += [
@@ -110,7 +116,13 @@ def evaluate(
         )
         for sample in views.rejected_samples
     ]
-    return HealthReport(healthy=not problems, checked_at=now, problems=problems)
+    return HealthReport(
+        healthy=not problems,
+        checked_at=now,
+        problems=problems,
+        position=views.position,
+        acknowledged=views.poison_acknowledged + views.rejected_acknowledged,
+    )
 
 
 def iso(dt: datetime | None) -> str | None:

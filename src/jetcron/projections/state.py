@@ -13,7 +13,7 @@ import msgspec
 
 from jetcron.domain.claims import CLAIMED, Claims
 from jetcron.domain.claims import check as check_claims
-from jetcron.domain.events import StoredEvent, event_type
+from jetcron.domain.events import HealthAcknowledged, StoredEvent, event_type
 from jetcron.projections import (
     audit,
     calendars,
@@ -75,7 +75,17 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     rejected: int = 0
     """Run events written by someone who does not hold the run (ignored by every view)."""
     rejected_samples: list[PoisonSample] = []
-    """The first MAX_POISON_SAMPLES of them, with why."""
+    """The first MAX_POISON_SAMPLES of them since the last acknowledgement, with why."""
+    poison_acknowledged: int = 0
+    """`poison` when an operator last acknowledged (`health --ack`): health lists the rest."""
+    rejected_acknowledged: int = 0
+    """`rejected` when an operator last acknowledged."""
+
+
+def acknowledge(views: Views, event: HealthAcknowledged, stored: StoredEvent) -> None:
+    """`health --ack`: what was unreadable or rejected before it is known; start afresh."""
+    views.poison_acknowledged, views.rejected_acknowledged = views.poison, views.rejected
+    views.poison_samples, views.rejected_samples = [], []
 
 
 def new_views(keep: int = DEFAULT_KEEP) -> Views:
@@ -104,7 +114,12 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     for field, handlers in tables:
         for event_cls, handler in handlers.items():
             routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
+    routes[HealthAcknowledged] = [(acknowledge, _itself)]
     return {cls: tuple(rs) for cls, rs in routes.items()}
+
+
+def _itself(views: Views) -> Views:
+    return views
 
 
 _ROUTES = _routes()

@@ -15,13 +15,13 @@ from jetcron.clock import Clock, SystemClock
 from jetcron.domain.calendar import named, unknown_calendar, used_by, validate_calendar_name
 from jetcron.domain.claims import accepted
 from jetcron.domain.commands import (
+    AcknowledgeHealth,
     AddNotification,
-    AnyCommand,
     CalendarCommand,
     CommandReply,
     DeleteCalendar,
-    NotificationCommand,
     RemoveNotification,
+    Request,
     SendTestNotification,
     command_decoder,
 )
@@ -37,6 +37,7 @@ from jetcron.domain.events import (
     CalendarReferenced,
     Envelope,
     Event,
+    HealthAcknowledged,
     NotifyTest,
     RunCancelRequested,
     RunTriggered,
@@ -61,13 +62,13 @@ LOADS_AT_ONCE = 64
 
 _reply_encoder = msgspec.json.Encoder()
 
-Request = AnyCommand | NotificationCommand
-"""Anything the handler serves: a schedule's command or a notification's."""
 
 
 def aggregate_subject(command: Request) -> str:
     """The subject whose history decides the command (and takes its events, under CAS)."""
     # why: a bad name is not even a valid subject
+    if isinstance(command, AcknowledgeHealth):
+        return subjects.HEALTH_ACKS
     if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
         return subjects.notification(validate_notification_name(command.name))
     if isinstance(command, CalendarCommand):
@@ -81,6 +82,9 @@ def decide_on(
     """The events the aggregate's pure decider yields for this command (`users`: the
     schedules naming the calendar a DeleteCalendar is about)."""
     events = (e.event for e in history)
+    if isinstance(command, AcknowledgeHealth):
+        # why: always recorded; what it acknowledges is whatever the views folded before it
+        return [HealthAcknowledged()]
     if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
         return notifications.decide(notifications.fold(events), command)
     if isinstance(command, CalendarCommand):

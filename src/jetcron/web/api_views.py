@@ -8,15 +8,16 @@ from typing import Annotated, Any
 
 import msgspec
 import pytz
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from jetcron.domain.commands import AcknowledgeHealth
 from jetcron.domain.spec import parse_duration
 from jetcron.errors import JetcronError
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.web.auth import User
-from jetcron.web.gateway import Gateway
-from jetcron.web.http import caller, gateway, json
+from jetcron.web.gateway import Gateway, meta
+from jetcron.web.http import caller, gateway, header_reason, json, writer
 from jetcron.web.problems import Problem
 from jetcron.web.timing import preview as preview_of
 
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["views"])
 probes = APIRouter(tags=["probes"])
 Gw = Annotated[Gateway, Depends(gateway)]
 Reader = Annotated[User, Depends(caller)]
+Writer = Annotated[User, Depends(writer)]
 
 
 def _seconds(text: str | None, name: str) -> float | None:
@@ -51,6 +53,15 @@ async def stats(
 @router.get("/health", summary="Problems: failing or stale schedules, offline executors")
 async def health(gw: Gw, _: Reader) -> Response:
     return json(await gw.ask("health"))
+
+
+@router.post(
+    "/health/ack",
+    summary="Acknowledge the unreadable and rejected events health lists now (operator)",
+)
+async def acknowledge(request: Request, gw: Gw, user: Writer) -> Response:
+    reply = await gw.send(AcknowledgeHealth(**meta("health", user, header_reason(request))))
+    return json({"seq": int(reply.events[0].seq)})
 
 
 @router.get("/status", summary="The system at a glance: log, views, replicas, executors")

@@ -21,7 +21,7 @@ from jetcron.web.problems import not_found
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from jetcron.domain.commands import AnyCommand, CommandReply, NotificationCommand
+    from jetcron.domain.commands import CommandReply, Request
 
 
 class Gateway:
@@ -82,7 +82,7 @@ class Gateway:
         """One query to the projection service, as `jetcron <view>` sends it."""
         return await client.query(self.nc, view, params or {})
 
-    async def send(self, command: AnyCommand | NotificationCommand) -> CommandReply:
+    async def send(self, command: Request) -> CommandReply:
         """One command to the scheduler service, as the CLI sends it."""
         return await client.send_command(self.nc, command)
 

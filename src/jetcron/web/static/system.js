@@ -1,12 +1,27 @@
 // Health (problems and the system at a glance) and the executors online.
 import { api } from "./api.js";
-import { el, local, main, table } from "./dom.js";
+import { confirmAction, el, errorBox, local, main, table } from "./dom.js";
+
+const ACKABLE = new Set(["poison_events", "rejected_run_events"]);
+
+// Acknowledge the unreadable and rejected events listed now (`jetcron health --ack`).
+async function acknowledge() {
+  const reason = await confirmAction("Acknowledge the unreadable and rejected events listed? They stay in the log; health lists only new ones.");
+  if (reason === null) return;
+  try {
+    await api("/health/ack", { method: "POST", params: { reason } });
+    await healthPage();
+  } catch (err) {
+    main().prepend(errorBox(err));
+  }
+}
 
 export async function healthPage() {
   const [health, status] = await Promise.all([api("/health"), api("/status")]);
   const s = status;
   main().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
     health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => p.detail]], health.problems) : el("p", {}, "No problems."),
+    health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", onclick: acknowledge }, "Acknowledge unreadable/rejected events")) : "",
     el("h2", {}, "System"),
     el("div", { class: "card" }, el("dl", { class: "kv" }, [
       ["log", `${s.stream.name}: ${s.stream.messages} events, last seq ${s.stream.last_seq}, ${s.stream.replicas} replica(s)`],
