@@ -133,3 +133,13 @@ def test_the_nodes_form_their_cluster_over_tls(tmp_path: Path) -> None:
             proc.terminate()
         for proc in procs:
             proc.wait(10)
+
+
+def test_a_client_container_sees_only_its_own_identity_and_the_ca_certificate() -> None:
+    services = compose()["services"]
+    for name in ("scheduler-1", "scheduler-2", "executor", "cli"):
+        service = services[name]
+        creds = service["environment"]["NATS_CREDS"]
+        mounted = sorted(v.split(":")[1] for v in service["volumes"])
+        # why: the whole ./auth holds the CA's key and every user's seed, admin's included
+        assert mounted == sorted([creds, service["environment"]["NATS_CA"]]), (name, mounted)
