@@ -18,7 +18,13 @@ import nats
 import pytest
 
 from conftest import free_port
-from jetcron.domain.events import ExpectationMet, ExpectationMissed, NotifyDelivered, NotifyFailed
+from jetcron.domain.events import (
+    ExpectationMet,
+    ExpectationMissed,
+    NotifyDelivered,
+    NotifyFailed,
+    encode,
+)
 from test_e2e import Up, read_log, up  # noqa: F401 - the fixture
 
 SECRET = "s3cret"
@@ -92,6 +98,7 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
     tmp_path: Path,
 ) -> None:
     kinds = ["--on", "failure", "--on", "expectation_missed", "--on", "expectation_met"]
+    (tmp_path / "hook.secret").write_text(SECRET + "\n")
     ok(
         up,
         "notify",
@@ -100,7 +107,7 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
         "--webhook",
         hook.url,
         "--secret",
-        SECRET,
+        f"@{tmp_path / 'hook.secret'}",
         *kinds,
         "--window",
         "0s",
@@ -134,7 +141,10 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
     until(lambda: "expectation_missed" not in up.cli("health", "--json").stdout, within=10)
 
     time.sleep(1.5)  # why: anything sent twice would have arrived by now
-    events = [s.envelope.event for s in asyncio.run(read_log(up.url))]
+    stored = asyncio.run(read_log(up.url))
+    events = [s.envelope.event for s in stored]
+    # why: the signing secret lives in the webhook secrets bucket; the log names it `kv:…`
+    assert not [s.seq for s in stored if SECRET.encode() in encode(s.envelope)]
     delivered = [(e.name, e.event_seq) for e in events if isinstance(e, NotifyDelivered)]
     assert len(delivered) == len(set(delivered)) == len(hook.accepted()) == 4
     assert sum(isinstance(e, NotifyFailed) for e in events) == 2

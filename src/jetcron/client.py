@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
 
     from jetcron.domain.commands import (
+        AddNotification,
         CommandReply,
         Request,
         SendTestNotification,
@@ -252,3 +253,25 @@ async def _settle(nc: Client, done: Backfilling, say: Callable[[str], None]) -> 
         if row["status"] not in IN_FLIGHT:
             done.ended[run_id] = row["status"]
             say(f"{utc}: run {run_id[:8]} {row['status']}")
+
+
+async def add_notification(nc: Client, command: AddNotification) -> CommandReply:
+    """Send `notify add`; a webhook secret given as a value goes to the webhook secrets bucket
+    first, under a key of its own, and the command (so the log) carries only `kv:<key>`.
+
+    why: a key per add, never the notification's name: a refused add (a taken name) must not
+    replace the secret the existing notification signs with.
+    """
+    import msgspec
+
+    from jetcron.log.secrets import put_hook_secret
+
+    sink = command.notification.sink
+    if sink.secret and not sink.secret.startswith("kv:"):
+        key = f"{command.notification.name}.{command.command_id}"
+        await put_hook_secret(nc, key, sink.secret)
+        stored = msgspec.structs.replace(sink, secret=f"kv:{key}")
+        command = msgspec.structs.replace(
+            command, notification=msgspec.structs.replace(command.notification, sink=stored)
+        )
+    return await send_command(nc, command)

@@ -71,6 +71,9 @@ QUERY_SERVICE = "jetcron-query"
 
 SECRETS_BUCKET = "jetcron_secrets"
 """Job secrets (`--secret-env`), key `<target>.<name>`: only that target's executors read them."""
+HOOK_SECRETS_BUCKET = "jetcron_hook_secrets"
+"""Webhook signing secrets of notifications, key `<notification>.<id>`: operators put them, only
+the scheduler (which delivers) reads them; the log carries `kv:<key>`."""
 LEASE_BUCKET = "jetcron_lease"
 EXECUTORS_BUCKET = "jetcron_executors"
 SNAPSHOT_BUCKET = "jetcron_snapshots"
@@ -96,6 +99,11 @@ def kv_key(bucket: str, key: str) -> str:
 def secret_key(target: str, name: str) -> str:
     """The KV subject of a job secret as the executors of `target` read it."""
     return kv_key(SECRETS_BUCKET, f"{token(target)}.{name}")
+
+
+def hook_secret_key(key: str) -> str:
+    """The KV subject of a webhook signing secret (`key` as `kv:<key>` names it)."""
+    return kv_key(HOOK_SECRETS_BUCKET, key)
 
 
 def heartbeat_key(executor: str) -> str:

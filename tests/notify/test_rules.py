@@ -100,7 +100,7 @@ def test_the_message_carries_schedule_run_fire_cause_and_the_why_command() -> No
 def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
     n = Notification(name="ops", sink=HOOK)
     body = b'{"kind":"failure"}'
-    headers = rules.headers(n, body, 1764644400, "ops:7")
+    headers = rules.headers(body, 1764644400, "ops:7", n.sink.secret)
     assert headers["X-Jetcron-Signature"] == (
         "sha256=" + hmac.new(b"k", b'1764644400.{"kind":"failure"}', hashlib.sha256).hexdigest()
     )
@@ -108,8 +108,7 @@ def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
         "1764644400",
         "ops:7",
     )
-    unsigned = Notification(name="ops", sink=Sink(webhook="http://h/x"))
-    assert "X-Jetcron-Signature" not in rules.headers(unsigned, body, 1, "ops:7")
+    assert "X-Jetcron-Signature" not in rules.headers(body, 1, "ops:7")
     assert rules.signature("k", 1, body) != rules.signature("k", 2, body)
 
 

@@ -118,13 +118,17 @@ def _kv_reads(bucket: str) -> list[str]:
 
 
 def _secret_writes() -> list[str]:
-    """Putting job secrets (`--secret-env`): create the bucket, put keys; never read them back."""
-    stream = s.kv_stream(s.SECRETS_BUCKET)
-    return [
-        s.kv_key(s.SECRETS_BUCKET, ">"),
-        js_api("STREAM.INFO", stream),
-        js_api("STREAM.CREATE", stream),
-    ]
+    """Putting job secrets (`--secret-env`) and webhook secrets (`notify add --secret`): create
+    the buckets, put keys; never read them back."""
+    out: list[str] = []
+    for bucket in (s.SECRETS_BUCKET, s.HOOK_SECRETS_BUCKET):
+        stream = s.kv_stream(bucket)
+        out += [
+            s.kv_key(bucket, ">"),
+            js_api("STREAM.INFO", stream),
+            js_api("STREAM.CREATE", stream),
+        ]
+    return out
 
 
 def _secret_reads(targets: Iterable[str]) -> list[str]:

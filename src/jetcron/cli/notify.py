@@ -44,7 +44,11 @@ def add(
         None, "--webhook", metavar="URL", help="POST the JSON here."
     ),
     secret: str = typer.Option(
-        "", "--secret", metavar="S", help="Sign webhooks: HMAC-SHA256 header."
+        "",
+        "--secret",
+        metavar="@FILE|S",
+        help="Sign webhooks (HMAC-SHA256 header) with the content of FILE (or S); it goes to "
+        "the webhook secrets bucket, never to the log.",
     ),
     command: str | None = typer.Option(
         None,
@@ -80,6 +84,10 @@ def add(
     actor: str | None = ActorOpt,
 ) -> None:
     """Add a notification: `jetcron notify add ops --webhook https://hooks.example/x --secret S --on failure`."""  # noqa: E501
+    if secret.startswith("@"):
+        from jetcron.cli.secrets import read_secret
+
+        secret = read_secret(secret[1:], "--secret")
     notification = notification_of(
         name,
         webhook=webhook,
@@ -95,7 +103,7 @@ def add(
     from jetcron.domain.commands import AddNotification
 
     add_it = AddNotification(**command_meta(name, actor), notification=notification)
-    seq = run(with_nats(server, lambda nc: _send(nc, add_it)))
+    seq = run(with_nats(server, lambda nc: _add(nc, add_it)))
     echo(f"added notification {name!r} (log seq {seq})")
 
 
@@ -160,6 +168,14 @@ def test(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> No
     echo(text, err=not ok)
     if not ok:
         raise typer.Exit(1)
+
+
+async def _add(nc: Any, command: Any) -> int:
+    """Send `notify add` (its webhook secret to the bucket first); the log seq of the event."""
+    from jetcron.client import add_notification
+
+    reply = await add_notification(nc, command)
+    return int(reply.events[0].seq)
 
 
 async def _send(nc: Any, command: NotificationCommand) -> int:

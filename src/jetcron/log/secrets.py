@@ -1,4 +1,5 @@
-"""Job secrets in a KV bucket, never in the log: operators write them, one target's executors read.
+"""Secrets in KV buckets, never in the log: operators write them; for a job only its target's
+executors read them, for a webhook only the scheduler that delivers it.
 
 A secret lives under `<target>.<name>` in `jetcron_secrets`; the schedule's job only names it
 (`kv:<name>`). Under auth, operators may put but not read, and an executor may read only the
@@ -19,19 +20,20 @@ from jetcron import subjects
 STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
 
 
-async def ensure_bucket(nc: Client) -> None:
-    """Create the secrets bucket if it is missing (idempotent, race-safe)."""
+async def ensure_bucket(
+    nc: Client, bucket: str = subjects.SECRETS_BUCKET, description: str = "jetcron job secrets"
+) -> None:
+    """Create a secrets bucket if it is missing (idempotent, race-safe)."""
     js = nc.jetstream()
+    stream = subjects.kv_stream(bucket)
     with contextlib.suppress(NotFoundError):
-        await js.stream_info(STREAM)
+        await js.stream_info(stream)
         return
-    config = KeyValueConfig(
-        bucket=subjects.SECRETS_BUCKET, history=1, description="jetcron job secrets", direct=True
-    )
+    config = KeyValueConfig(bucket=bucket, history=1, description=description, direct=True)
     try:
         await js.create_key_value(config)
     except BadRequestError:
-        await js.stream_info(STREAM)  # why: another client created it at the same moment
+        await js.stream_info(stream)  # why: another client created it at the same moment
 
 
 async def put(nc: Client, target: str, name: str, value: str) -> None:
@@ -47,6 +49,25 @@ async def get(nc: Client, target: str, name: str, *, timeout: float = 5.0) -> st
         # why: a direct get names the key's subject in the request subject, which is what an
         # executor's permissions allow (its targets' keys, nothing else)
         msg = await js.get_last_msg(STREAM, subjects.secret_key(target, name), direct=True)
+    except NotFoundError:
+        return None
+    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return (msg.data or b"").decode()
+
+
+async def put_hook_secret(nc: Client, key: str, value: str) -> None:
+    """Store a webhook signing secret under `key` (a fresh key per `notify add`)."""
+    await ensure_bucket(nc, subjects.HOOK_SECRETS_BUCKET, "jetcron webhook signing secrets")
+    await nc.jetstream().publish(subjects.hook_secret_key(key), value.encode())
+
+
+async def get_hook_secret(nc: Client, key: str, *, timeout: float = 5.0) -> str | None:
+    """A webhook signing secret; None if there is none."""
+    js = nc.jetstream(timeout=timeout)
+    stream = subjects.kv_stream(subjects.HOOK_SECRETS_BUCKET)
+    try:
+        msg = await js.get_last_msg(stream, subjects.hook_secret_key(key), direct=True)
     except NotFoundError:
         return None
     if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):

@@ -209,12 +209,12 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def headers(n: Notification, body: bytes, timestamp: int, delivery: str) -> dict[str, str]:
+def headers(body: bytes, timestamp: int, delivery: str, secret: str = "") -> dict[str, str]:
     """The webhook's headers: content type, delivery id, and (with a secret) the signature."""
     out = {"Content-Type": "application/json", DELIVERY_HEADER: delivery,
            TIMESTAMP_HEADER: str(timestamp)}  # fmt: skip
-    if n.sink.secret:
-        out[SIGNATURE_HEADER] = signature(n.sink.secret, timestamp, body)
+    if secret:
+        out[SIGNATURE_HEADER] = signature(secret, timestamp, body)
     return out
 
 

@@ -11,7 +11,10 @@ from nats.aio.client import Client
 
 from jetcron.domain.notifications import Notification
 from jetcron.log.requests import refused
+from jetcron.log.secrets import get_hook_secret
 from jetcron.notify import rules
+
+KV_PREFIX = "kv:"
 
 
 class SendFailed(Exception):
@@ -22,12 +25,28 @@ async def send(nc: Client, n: Notification, body: bytes, delivery: str, timestam
     """Deliver `body` to the sink of `n`, or raise SendFailed."""
     sink = n.sink
     if sink.webhook:
-        headers = rules.headers(n, body, timestamp, delivery)
+        headers = rules.headers(body, timestamp, delivery, await _secret(nc, sink.secret))
         await asyncio.to_thread(_post, sink.webhook, body, headers, sink.timeout_s)
     elif sink.command:
         await _run(sink.command, body, sink.timeout_s)
     elif sink.subject:
         await _publish(nc, sink.subject, body, delivery, sink.timeout_s)
+
+
+async def _secret(nc: Client, secret: str) -> str:
+    """The signing key: `kv:<key>` read from the webhook secrets bucket; a plain value (logs
+    written before secrets left the log) as it is."""
+    if not secret.startswith(KV_PREFIX):
+        return secret
+    key = secret.removeprefix(KV_PREFIX)
+    try:
+        value = await get_hook_secret(nc, key)
+    except Exception as err:  # noqa: BLE001 - an unreadable secret is a failed attempt, retried
+        raise SendFailed(f"cannot read the webhook secret {secret}: {err}") from err
+    if value is None:
+        # why: never send unsigned what should be signed: the receiver would accept a forgery
+        raise SendFailed(f"the webhook secret {secret} is missing from the secrets bucket")
+    return value
 
 
 async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout: float) -> None:

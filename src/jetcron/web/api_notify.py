@@ -79,7 +79,7 @@ async def add(request: Request, gw: Gw, user: Writer) -> Response:
         **meta(notification.name, user, header_reason(request)), notification=notification
     )
     try:
-        reply = await gw.send(command)
+        reply = await client.add_notification(gw.nc, command)
     except NotificationNotFound:
         raise
     except CommandRejected as err:
