@@ -89,6 +89,35 @@ def test_snapshot_round_trip() -> None:
     assert restored.runs.rows.keys() == views.runs.rows.keys()
 
 
+@pytest.mark.parametrize("part_rows", [1, 2, state.PART_ROWS])
+def test_snapshot_in_parts_restores_byte_for_byte(part_rows: int) -> None:
+    views = fold(busy_history().events)
+    rows = len(views.runs.rows)
+
+    restored = state.restore(state.snapshot(views, part_rows))
+
+    assert restored is not None
+    assert state.snapshot(restored) == state.snapshot(views)
+    assert list(restored.ledger.entries) == list(views.ledger.entries)
+    assert len(views.runs.rows) == rows  # storing leaves the live views whole
+
+
+def test_restored_views_hold_one_object_per_repeated_value() -> None:
+    views = fold(busy_history().events)
+
+    restored = state.restore(state.snapshot(views, part_rows=1))
+
+    assert restored is not None
+    run_id, row = next((k, r) for k, r in restored.runs.rows.items() if r.run_id)
+    entry = restored.ledger.entries[row.fire_id]
+    assert row.run_id is run_id and entry.run_id is run_id
+    assert entry.fire_id is row.fire_id and entry.fire_time is row.fire_time
+    assert entry.schedule is row.schedule is restored.schedules.rows["a"].name
+    assert any(k is run_id for k in restored.runs.by_schedule["a"])
+    others = [r for r in restored.runs.rows.values() if r is not row and r.schedule == "a"]
+    assert others and all(r.schedule is row.schedule for r in others)
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"JCV\x00\x00" + b"\x80", b"not a snapshot", b"JCV\x00\x01garbage"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from itertools import takewhile
+from itertools import islice, takewhile
 from operator import attrgetter
 from typing import Any
 
@@ -14,6 +14,7 @@ import msgspec
 from jetcron.domain.claims import CLAIMED, Claims
 from jetcron.domain.claims import check as check_claims
 from jetcron.domain.events import HealthAcknowledged, StoredEvent, event_type
+from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,
     calendars,
@@ -36,7 +37,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 7
+SNAPSHOT_VERSION = 8
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -259,22 +260,67 @@ def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
 
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Views)
 _HEADER = _MAGIC + SNAPSHOT_VERSION.to_bytes(2, "big")
+PART_ROWS = 4096
+"""Rows per part of a map stored in parts (_PARTED)."""
+_PARTED: tuple[tuple[str, str, type], ...] = (
+    ("runs", "rows", runs.RunRow),
+    ("ledger", "entries", ledger.LedgerEntry),
+)
+"""(view, field, row class) of the maps that hold a row per run, stored in parts.
+
+why: restored in one piece, every string of such a map is decoded, then shared away, leaving
+holes the allocator cannot give back (the RSS stays); decoded a part at a time, the next part
+reuses what the last one left, so a restore costs about what its shared objects need."""
 
 
-def snapshot(views: Views) -> bytes:
+class _Stored(msgspec.Struct, array_like=True, gc=False):
+    """A snapshot as stored: the views with the _PARTED maps empty, then those maps in parts."""
+
+    views: Views
+    parts: list[list[msgspec.Raw]]
+    """Per _PARTED map, its rows in order, PART_ROWS to a msgpack map."""
+
+
+_decoder = msgspec.msgpack.Decoder(_Stored)
+_part_decoders = [msgspec.msgpack.Decoder(dict[str, cls]) for _, _, cls in _PARTED]  # type: ignore[valid-type]
+
+
+def snapshot(views: Views, part_rows: int = PART_ROWS) -> bytes:
     """The views as versioned msgpack bytes."""
-    return _HEADER + _encoder.encode(views)
+    shell = msgspec.structs.replace(views)
+    parts = []
+    for view, field, _ in _PARTED:
+        part = getattr(views, view)
+        rows = getattr(part, field)
+        setattr(shell, view, msgspec.structs.replace(part, **{field: {}}))
+        items = iter(rows.items())
+        parts.append([dict(islice(items, part_rows)) for _ in range(0, len(rows), part_rows)])
+    # why: the parts are encoded as maps and decoded as Raw (the same bytes), one at a time
+    return _HEADER + _encoder.encode((shell, parts))
 
 
 def restore(data: bytes) -> Views | None:
-    """Views from snapshot bytes; None if the snapshot is from another version or unreadable."""
+    """Views from snapshot bytes; None if the snapshot is from another version or unreadable.
+
+    Equal strings and datetimes come back as one object each (log/sharing.py).
+    """
     if not data.startswith(_HEADER):
         log.info("ignoring projection snapshot of another version; rebuilding from the log")
         return None
     try:
-        return _decoder.decode(memoryview(data)[len(_HEADER) :])
+        stored = _decoder.decode(memoryview(data)[len(_HEADER) :])
+        if len(stored.parts) != len(_PARTED):
+            raise msgspec.ValidationError(f"{len(stored.parts)} parted maps, not {len(_PARTED)}")
+        views, sharing = stored.views, Sharing()
+        sharing.share(views)
+        for (view, field, _), parts, decoder in zip(
+            _PARTED, stored.parts, _part_decoders, strict=True
+        ):
+            rows = getattr(getattr(views, view), field)
+            for part in parts:
+                rows.update(sharing.share(decoder.decode(part), decoder.type))
+        return views
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         log.warning("ignoring unreadable projection snapshot: %s", err)
         return None
