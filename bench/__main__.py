@@ -36,6 +36,7 @@ MODULES = (
     "cli_latency",
     "web_api",
     "growth",
+    "views_memory",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -110,6 +111,10 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("runs_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
     ("stats_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
     ("disk_bytes_per_run", "", None),
+    ("views_rss_mib_folded", "reference", None),
+    ("views_rss_mib_restored", "", None),
+    ("views_restored_vs_folded", "<= 1.0", lambda v: v <= 1.0),
+    ("views_restore_seconds", "", None),
 )
 
 

@@ -303,7 +303,7 @@ def snapshot(views: Views, part_rows: int = PART_ROWS) -> bytes:
 def restore(data: bytes) -> Views | None:
     """Views from snapshot bytes; None if the snapshot is from another version or unreadable.
 
-    Equal strings and datetimes come back as one object each (log/sharing.py).
+    Equal strings come back as one object each (log/sharing.py).
     """
     if not data.startswith(_HEADER):
         log.info("ignoring projection snapshot of another version; rebuilding from the log")
