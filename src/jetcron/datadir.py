@@ -21,7 +21,7 @@ from types import TracebackType
 
 import msgspec
 
-from jetcron.errors import InfrastructureError
+from jetcron.errors import InfrastructureError, InvalidInput
 
 LOCK_FILE = "jetcron.lock"
 ORPHAN_WAIT_S = 10.0
@@ -35,8 +35,12 @@ class Holder(msgspec.Struct, frozen=True, kw_only=True):
     port: int | None = None
 
 
-class DataDirLocked(InfrastructureError):
-    """Another `jetcron up` (or its nats-server) uses this data dir."""
+class DataDirLocked(InvalidInput):
+    """Another `jetcron up` (or its nats-server) uses this data dir.
+
+    why: exit 2, as for a taken --port: the operator named a resource in use and fixes it the
+    same way (stop the other one, or pick another --data-dir / --port).
+    """
 
     def __init__(self, data_dir: Path, holder: Holder | None, alive: bool) -> None:
         self.data_dir, self.holder = data_dir, holder

@@ -150,8 +150,8 @@ def test_preview_shows_cron_extensions_with_their_weekday() -> None:
     args = ["preview", "30 2 * 3 5L", "--tz", "Europe/Berlin", "-n", "2"]
     result = runner.invoke(app, [*args, "--after", "2026-01-01T00:00"])
     assert result.exit_code == 0, result.output
-    assert "2026-03-27T02:30:00+01:00  Fri" in result.stdout
-    assert "2027-03-26T02:30:00+01:00  Fri" in result.stdout
+    assert "2026-03-27 02:30 CET (+01:00)  Fri" in result.stdout
+    assert "2027-03-26 02:30 CET (+01:00)  Fri" in result.stdout
 
 
 def test_preview_malformed_extension_is_one_line_with_a_hint() -> None:

@@ -33,9 +33,10 @@ FULL = [
     "-d", "nightly backup", "--tag", "ops", "--tag", "nas", "--meta", "team=storage",
     "--expect-success-within", "26h", "--expect-done-by", "06:00",
     "--exclude", "maint", "--only-within", "office", "--secret-env", "S=kv:full.S",
-    "--", "tar", "czf", "/tmp/b.tgz",
+    "--action", "log",
 ]  # fmt: skip
-"""`schedule add` options that set every field (but shell and action) to a non-default value."""
+"""`schedule add` options that set every field (but command and shell: an action, as params
+need one) to a non-default value."""
 
 CONDITIONS = [k for k, f in FIELDS.items() if f.at[0] == "conditions"]
 GONE = None
@@ -43,9 +44,10 @@ GONE = None
 
 CASES: list[tuple[str, list[str], dict[str, Any]]] = [
     ("spec", ["--spec", "0 * * * *"], {"spec": "0 * * * *"}),
-    ("command", ["--", "echo", "hi"], {"command": ["echo", "hi"]}),
-    ("shell", ["--shell", "echo hi | wc"], {"shell": "echo hi | wc", "command": GONE}),
-    ("action", ["--action", "noop"], {"action": "noop", "command": GONE}),
+    # a command or shell replaces the action, and its params with it (nothing would read them)
+    ("command", ["--", "echo", "hi"], {"command": ["echo", "hi"], "action": GONE, "params": GONE}),
+    ("shell", ["--shell", "echo hi | wc"], {"shell": "echo hi | wc", "action": GONE, "params": GONE}),
+    ("action", ["--action", "noop"], {"action": "noop"}),
     ("params", ["-p", "level=80"], {"params": {"level": 80}}),
     ("cwd", ["--cwd", "/tmp"], {"cwd": "/tmp"}),
     ("env", ["-e", "B=2"], {"env": {"B": "2"}}),
@@ -125,7 +127,7 @@ def test_one_flag_changes_one_field(
 
 def test_the_full_schedule_sets_every_field_but_the_other_job_kinds(scheduler: str) -> None:
     assert cli(scheduler, "schedule", "add", "full", "*/5 * * * *", *FULL).exit_code == 0
-    assert set(exported(scheduler, "full")) == set(FIELDS) - {"shell", "action"}
+    assert set(exported(scheduler, "full")) == set(FIELDS) - {"shell", "command"}
 
 
 @pytest.mark.parametrize(
@@ -159,7 +161,45 @@ def test_backoff_beyond_the_max_says_which_flag_to_add(scheduler: str) -> None:
     assert "max backoff" in result.stderr
 
 
-def test_an_update_with_nothing_given_changes_nothing(scheduler: str) -> None:
+def test_an_update_with_nothing_given_is_a_slip_exit_2(scheduler: str) -> None:
     assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    before = exported(scheduler, "x")
+
     result = cli(scheduler, "schedule", "update", "x")
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert "schedule update x: nothing given to change; name a field" in line, line
+    assert exported(scheduler, "x") == before
+
+
+def test_an_update_to_the_values_it_has_is_a_no_op(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    result = cli(scheduler, "schedule", "update", "x", "--spec", "@daily")
     assert result.exit_code == 0 and "nothing to change" in result.stdout
+
+
+PARAMS_REFUSED = "params (level) go with an action (--action NAME); a command or shell job"
+
+
+@pytest.mark.parametrize(
+    "job", [["--", "echo", "hi"], ["--shell", "echo hi"]], ids=["command", "shell"]
+)
+def test_params_with_a_command_are_refused_on_add(scheduler: str, job: list[str]) -> None:
+    result = cli(scheduler, "schedule", "add", "x", "@daily", "-p", "level=80", *job)
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert PARAMS_REFUSED in line, line
+    assert cli(scheduler, "schedule", "show", "x").exit_code == 2  # nothing was created
+
+
+def test_params_on_a_command_schedule_are_refused_on_update(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "x", "@daily", "--", "true").exit_code == 0
+    before = exported(scheduler, "x")
+
+    result = cli(scheduler, "schedule", "update", "x", "-p", "level=80")
+
+    assert result.exit_code == 2, result.output
+    assert PARAMS_REFUSED in " ".join(result.stderr.split())
+    assert exported(scheduler, "x") == before

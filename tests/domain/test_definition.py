@@ -16,12 +16,15 @@ from jetcron.domain.definition import (
     ConditionsPatch,
     DefinitionPatch,
     Job,
+    JobPatch,
     RetryPatch,
     RetryPolicy,
     ScheduleDefinition,
     apply_patch,
     replacing,
 )
+from jetcron.domain.errors import CommandRejected
+from jetcron.domain.validation import validate_definition
 
 PAIRS = [pytest.param(whole, patch, id=whole.__name__) for whole, patch in PATCH_OF.items()]
 
@@ -92,3 +95,21 @@ def test_old_whole_part_patches_still_decode() -> None:
     patch = msgspec.json.decode(old, type=DefinitionPatch)
     assert patch.retry == RetryPatch(max_attempts=3)
     assert patch.conditions == ConditionsPatch(max_cpu_percent=50.0)
+
+
+def test_a_job_switched_to_a_command_drops_the_actions_params() -> None:
+    action = msgspec.structs.replace(full(), job=Job(action="set_level", params={"level": 80}))
+    patch = DefinitionPatch(job=JobPatch(command=["echo"], shell=None, action=None))
+    assert apply_patch(action, patch).job == Job(command=["echo"])
+
+
+def test_params_stored_with_a_command_before_they_were_refused_go_on_the_next_update() -> None:
+    legacy = msgspec.structs.replace(full(), job=Job(command=["backup"], params={"x": 1}))
+    assert apply_patch(legacy, DefinitionPatch(tags=["b"])).job == Job(command=["backup"])
+
+
+def test_params_the_patch_sets_are_kept_for_validation_to_refuse() -> None:
+    patch = DefinitionPatch(job=JobPatch(params={"x": 1}))
+    assert apply_patch(full(), patch).job.params == {"x": 1}
+    with pytest.raises(CommandRejected, match=r"params \(x\) go with an action"):
+        validate_definition(apply_patch(full(), patch))

@@ -73,7 +73,8 @@ ALT: dict[str, Any] = {
 """A non-default value of every field, canonical (as export writes it)."""
 
 BASE = ScheduleFields(spec="@daily", command=["true"])
-RICH = ScheduleFields(**{k: v for k, v in ALT.items() if k not in ("shell", "action")})
+RICH = ScheduleFields(**{k: v for k, v in ALT.items() if k not in ("shell", "command")})
+"""Every field set: an action job, as params go with an action."""
 
 
 def test_every_field_has_a_test_value() -> None:

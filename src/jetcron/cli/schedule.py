@@ -40,6 +40,7 @@ from jetcron.domain.commands import (
     UnskipFire,
     UpdateSchedule,
 )
+from jetcron.domain.definition import DefinitionPatch
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
@@ -208,6 +209,12 @@ def update(
     """
     values = secrets.take_files(name, options)
     patch = patch_for_update(spec, command, options)
+    if patch == DefinitionPatch():
+        # why: an update that names no field is a slip (a forgotten option), not a no-op
+        raise InvalidInput(
+            f"schedule update {name}: nothing given to change; name a field "
+            "(--spec, --timeout, `-- CMD`, …: see `jetcron schedule update --help`)"
+        )
     if what_if:
         from jetcron.cli import whatif
 

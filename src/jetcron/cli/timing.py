@@ -55,10 +55,23 @@ def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
         title,
         ["#", "UTC", "local", "day"] + (["note"] if noted else []),
         (
-            [i, r["utc"], r["local"], _weekday(r["local"])] + ([_note(r)] * noted)
+            [i, r["utc"], local_cell(r["local"], r["tz"]), _weekday(r["local"])]
+            + ([_note(r)] * noted)
             for i, r in enumerate(rows, 1)
         ),
     )
+
+
+def local_cell(local: str, tz: str) -> str:
+    """`2026-12-02 09:00 CET (+01:00)`: wall time with the abbreviation the console shows.
+
+    why: an offset alone does not say which side of a DST change a fire is on; `--json` keeps
+    the ISO `local` (the abbreviation is for people, and some zones have none: `+03`).
+    """
+    wall = datetime.fromisoformat(local).astimezone(pytz.timezone(tz))
+    shown = f"{wall:%Y-%m-%d %H:%M:%S}" if wall.second else f"{wall:%Y-%m-%d %H:%M}"
+    offset, name = wall.isoformat()[-6:], wall.tzname() or ""
+    return f"{shown} {offset}" if name[:1] in ("", "+", "-") else f"{shown} {name} ({offset})"
 
 
 def _note(row: dict[str, Any]) -> str:

@@ -197,10 +197,19 @@ S = TypeVar("S", bound=msgspec.Struct)
 def apply_patch(definition: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinition:
     """The definition with every set field of `patch` replaced, nested patches field by field."""
     merged = _merged(definition, patch)
+    job = merged.job
+    if job.action is None and job.params and _sets_no_params(patch):
+        # why: params belong to an action; a job switched to a command (or one stored before
+        # they were refused) drops them instead of carrying values nothing reads
+        merged = msgspec.structs.replace(merged, job=msgspec.structs.replace(job, params={}))
     # why: conditions with nothing set are no conditions; one spelling keeps equality honest
     if merged.conditions == Conditions():
         return msgspec.structs.replace(merged, conditions=None)
     return merged
+
+
+def _sets_no_params(patch: DefinitionPatch) -> bool:
+    return isinstance(patch.job, msgspec.UnsetType) or patch.job.params is UNSET
 
 
 def _merged(base: S, patch: msgspec.Struct) -> S:

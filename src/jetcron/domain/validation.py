@@ -83,6 +83,11 @@ def _check_job(job: Job) -> None:
     )
     _check(job.shell is None or job.shell.strip() != "", "the shell command is empty")
     _check(
+        job.action is not None or not job.params,
+        f"params ({', '.join(sorted(job.params))}) go with an action (--action NAME); "
+        "a command or shell job never reads them: give it --env or arguments instead",
+    )
+    _check(
         job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
         f"invalid action name {job.action!r}",
     )
