@@ -205,7 +205,8 @@ def update(
     """Change the given fields of a schedule; every other field keeps its value.
 
     A new command (after `--`), --shell or --action replaces the job's program and keeps its
-    --env, --cwd and --param; --env, --param and --tag replace the whole map or list.
+    --env, --cwd and --param (params only while it is an action); --env, --param and --tag
+    replace the whole map or list.
     """
     values = secrets.take_files(name, options)
     patch = patch_for_update(spec, command, options)
