@@ -64,18 +64,17 @@ def fires(
     until = parse_since(until, "--until") if until else None
     if follow and until:
         raise InvalidInput("--until goes without --follow (following never ends)")
-    answer = ask_view(
-        server, "fires", {"name": name, "since": since, "until": until, "limit": limit}
-    )
-    rows = answer["fires"]
+    params = {"name": name, "since": since, "until": until, "limit": limit}
     if follow:
-        for row in rows:
-            _emit(row, as_json)
         try:
-            run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json)))
+            _window_then_follow(server, params, as_json)
         except KeyboardInterrupt:
-            pass  # why: Ctrl-C is how following ends, not a failure: exit 0
+            # why: Ctrl-C is how following ends, not a failure: exit 0, also when it comes
+            # while the window is still being asked for or printed
+            pass
         return
+    answer = ask_view(server, "fires", params)
+    rows = answer["fires"]
     if as_json:
         print_json(rows)
         return
@@ -99,6 +98,15 @@ def fires(
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
     for line in expectation_lines(answer.get("expectations", [])):
         echo(line)
+
+
+def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> None:
+    answer = ask_view(server, "fires", params)
+    rows = answer["fires"]
+    for row in rows:
+        _emit(row, as_json)
+    name = params["name"]
+    run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json)))
 
 
 FOLLOW_POLL_S = 1.0
