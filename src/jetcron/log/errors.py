@@ -21,6 +21,52 @@ class AppendFailed(InfrastructureError):
     """The log did not acknowledge an append after retries."""
 
 
+STORAGE_FULL = 10023
+"""JSInsufficientResourcesErr: the server has no storage left under its JetStream limit."""
+STORAGE_FULL_HINT = (
+    "JetStream has no storage left (insufficient resources, err_code 10023): nothing can be "
+    "appended, so nothing fires or finishes; free disk on the NATS server (its JetStream limit "
+    "is 75% of the disk free when it started, unless configured), or shorten --retention"
+)
+
+
+class LogFull(AppendFailed):
+    """JetStream refused an append for want of storage (err 10023)."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        super().__init__(f"{subject}: {STORAGE_FULL_HINT}")
+
+
+class StorageAlarm:
+    """Since when JetStream refuses this process's appends for want of storage (None: it
+    does not): what `status` and `health` of the same process report."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.subject = ""
+
+    def refused(self, subject: str, now: float) -> None:
+        """An append was refused for want of storage."""
+        if self.since is None:
+            self.since = now
+        self.subject = subject
+
+    def accepted(self) -> None:
+        """An append was stored: storage is there again."""
+        self.since = None
+
+
+STORAGE = StorageAlarm()
+"""why: one per process; the ticker, the command handler and the views of one `serve` share
+it, so the replica that cannot append says so in its own `status` and `health` answers."""
+
+
+def storage_full(err: BaseException) -> bool:
+    """True for JetStream's "insufficient resources" (ours, or nats-py's API error)."""
+    return isinstance(err, LogFull) or getattr(err, "err_code", None) == STORAGE_FULL
+
+
 def transient(err: BaseException) -> bool:
     """True for faults that pass when NATS or JetStream is back (timeouts, no responders, 503)."""
     # why: "JetStream not ready" and "no responders" are what a restarting server answers;

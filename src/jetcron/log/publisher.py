@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -17,7 +18,13 @@ from typing import TypeVar, cast
 import msgspec
 from nats.aio.client import Client
 
-from jetcron.log.errors import AppendFailed, ConcurrencyConflict
+from jetcron.log.errors import (
+    STORAGE,
+    STORAGE_FULL,
+    AppendFailed,
+    ConcurrencyConflict,
+    LogFull,
+)
 from jetcron.log.fastsub import release, status_of, subscribe_raw
 
 log = logging.getLogger(__name__)
@@ -318,7 +325,12 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
         raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
     ack = _ack_decoder.decode(data)
     if ack.error is None:
+        if STORAGE.since is not None:
+            STORAGE.accepted()
         return ack
+    if ack.error.err_code == STORAGE_FULL:
+        STORAGE.refused(subject, time.time())
+        raise LogFull(subject)
     # why: both codes mean "someone appended first" (nats.py's js/kv.py maps them alike): retry.
     if ack.error.err_code in CONFLICT_CODES:
         expected = int((headers or {}).get("Nats-Expected-Last-Subject-Sequence", "0"))

@@ -30,6 +30,7 @@ from jetcron.domain.events import (
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
+from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
 from jetcron.log.requests import stale_headers
@@ -446,6 +447,8 @@ class ProjectionService:
         stale = self.staleness(behind) if not out else None
         if stale is not None:
             out.append({"kind": "view_stale", "subject": "projections", "detail": stale.line()})
+        if (full := _log_full()) is not None:
+            out.append({"kind": "log_full", "subject": STORAGE.subject, "detail": full})
         return out
 
     async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
@@ -491,11 +494,12 @@ class ProjectionService:
         nats = self.connection.report()
         followers = {name: f.report() for name, f in sorted(self.followers.items())}
         stale = self.staleness(behind)
+        full = _log_full()
         return {
             "nats": nats,
             "followers": followers,
             "stale": None if stale is None else {"since": stale.iso(), "reason": stale.reason},
-            "notes": notes(nats, followers, stale),
+            "notes": [*notes(nats, followers, stale), *([f"log full: {full}"] if full else [])],
         }
 
     async def _replicas(self) -> list[str]:
@@ -526,6 +530,13 @@ class ProjectionService:
         name = f"state-{ids.new_id()}"
         await snapshots.save(self.nc, name, data)
         return {"position": views.position, "object": name}
+
+
+def _log_full() -> str | None:
+    """Since when this process's appends are refused for want of storage, and what to do."""
+    if STORAGE.since is None:
+        return None
+    return f"appends refused since {iso(STORAGE.since)}: {STORAGE_FULL_HINT}"
 
 
 def _why(v: expectations.Verdict) -> str:
