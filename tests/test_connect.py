@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from urllib.parse import urlparse
 
 import pytest
@@ -30,3 +31,14 @@ async def test_the_cli_fails_fast_naming_the_url(caplog: pytest.LogCaptureFixtur
     with pytest.raises(InfrastructureError, match=f"cannot connect to NATS at {url}"):
         await connect(ConnectOptions(servers=url), timeout=0.5)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # one line, no trace
+
+
+async def test_a_server_that_accepts_but_never_answers_is_named_as_such() -> None:
+    """What the CLI says while nats-server is stopped (SIGSTOP) or hung: not a bare TimeoutError."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(InfrastructureError) as info:
+            await connect(ConnectOptions(servers=url), timeout=0.5)
+    [line] = str(info.value).splitlines()
+    assert line.startswith(f"cannot connect to NATS at {url}: no answer within 0.5s"), line
+    assert "hung, stopped or overloaded server?" in line

@@ -222,6 +222,10 @@ async def connect(
         return nc
     except Exception as err:
         text = str(err) or type(err).__name__
+        if isinstance(err, TimeoutError):
+            # why: a refused port fails at once; a timeout means something took the connection
+            # and said nothing (a stopped or hung server, a stalled disk, a dropping firewall)
+            text = f"no answer within {timeout:g}s (something accepts connections there but does not speak NATS now: a hung, stopped or overloaded server?)"
         hint = _hint(text)
         dropped = ("connection lost", "broken pipe", "reset by peer", "certificate required")
         if (
