@@ -9,6 +9,7 @@ ephemeral consumer re-created from `last_seq + 1` is all the durability a fold n
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -256,12 +257,23 @@ async def _drain(
         for _ in range((delivered + len(records)) // pull.batch - delivered // pull.batch):
             await pull.request(expires)
         delivered += len(records)
+        if until_seq is not None and records and records[-1].seq > until_seq:
+            # why: one wake-up may bring records past the end asked for; a reader "until N"
+            # (`replay --verify` folding to the live views' position) must not see them
+            records = records[: bisect.bisect_right(records, until_seq, key=_seq)]
+            if records:
+                yield records
+            return
         if records:
             yield records
             if _done(records[-1], follow, until_seq):
                 return
         elif not follow and pending == 0:
             return
+
+
+def _seq(record: RawRecord) -> int:
+    return record.seq
 
 
 async def _arrival(pull: _Pull, budget: float, reconnects: int) -> bool:
