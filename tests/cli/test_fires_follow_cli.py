@@ -61,15 +61,21 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 def _following(proc: subprocess.Popen[str]) -> str:
     """Its stderr up to the line saying it follows (killed after 20 s without it)."""
+    return _stderr_until(proc, "(Ctrl-C stops)")
+
+
+def _stderr_until(proc: subprocess.Popen[str], needle: str) -> str:
+    """Its stderr up to a line with `needle` (killed, and the test failing, after 20 s)."""
     guard = threading.Timer(20, proc.kill)
     guard.start()
     try:
         assert proc.stderr is not None
         seen = ""
-        while "(Ctrl-C stops)" not in seen and (line := proc.stderr.readline()):
+        while needle not in seen and (line := proc.stderr.readline()):
             seen += line
     finally:
         guard.cancel()
+    assert needle in seen, seen
     return seen
 
 
@@ -115,3 +121,25 @@ def test_ctrl_c_before_it_follows_exits_0_too() -> None:
             _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_follow_rides_out_a_service_that_stops_answering(nats_url: str) -> None:
+    first = scheduler_in_thread(nats_url)
+    next(first)
+    ok(nats_url, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+    proc = _follow(nats_url, "--since", datetime.now(UTC).isoformat())
+    try:
+        _following(proc)
+        next(first, None)  # the only scheduler stops: nobody answers `fires`
+        _stderr_until(proc, "still following (Ctrl-C stops)")
+        second = scheduler_in_thread(nats_url)
+        next(second)
+        try:
+            _stderr_until(proc, "answered again (unanswered since ")
+            _lines(proc, 1)
+        finally:
+            next(second, None)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0

@@ -15,6 +15,7 @@ from jetcron.cli.common import (
     count_option,
     echo,
     handle_errors,
+    iso_z,
     parse_iso,
     parse_since,
     print_json,
@@ -23,7 +24,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.domain.definition import MISSED_AFTER
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
 
 
 @handle_errors
@@ -149,6 +150,7 @@ async def _follow(
     """
     import asyncio
     import contextlib
+    from datetime import UTC, datetime
 
     from jetcron.cli.follow import watch
     from jetcron.client import query
@@ -158,10 +160,23 @@ async def _follow(
     inbox: asyncio.Queue[bytes] = asyncio.Queue()
     subs = await watch(nc, name, inbox)
     echo(f"following the fires of {name} (Ctrl-C stops)", err=True)
+    unanswered: str | None = None
     try:
         while True:
             since = _cursor(printed, until)
-            answer = await query(nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX})
+            try:
+                answer = await query(nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX})
+            except InfrastructureError as err:
+                # why: a follower rides out an outage or a stalled service, as `runs follow`
+                # does; it says so once, and once again when answers come back
+                if unanswered is None:
+                    echo(f"note: {err}; still following (Ctrl-C stops)", err=True)
+                unanswered = unanswered or iso_z(datetime.now(UTC))
+                await asyncio.sleep(FOLLOW_POLL_S)
+                continue
+            if unanswered is not None:
+                echo(f"note: answered again (unanswered since {unanswered}); following", err=True)
+                unanswered = None
             for row in answer["fires"]:
                 landed = _landed(row)
                 if landed is not None and printed.get(row["utc"]) != landed:
