@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -228,3 +229,38 @@ async def test_three_node_cluster_accepts_an_r3_stream(nats_cluster: list[NatsSe
     assert ack.seq == 1
     assert info.cluster is not None and len(info.cluster.replicas or []) == 2
     assert len({node.port for node in nats_cluster}) == 3
+
+
+# --- `jetcron up` keeps it running ------------------------------------------------------------
+
+
+async def test_up_retries_a_restart_while_its_port_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_nats_server()
+    from jetcron.cli.system import _supervise
+
+    server = NatsServer(data_dir=tmp_path, port=free_port()).start()
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(_supervise(server, stop))
+    try:
+        first = server.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_gone(first, 5)
+        with socket.create_server(("127.0.0.1", server.port)):  # a squatter takes the port
+            for _ in range(100):
+                if "could not restart" in capsys.readouterr().err:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("no failed restart was reported")
+        for _ in range(200):  # the squatter left: a later try succeeds
+            if server.running:
+                break
+            await asyncio.sleep(0.05)
+        assert server.running and server.pid != first and not supervisor.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(supervisor, 5)
+        server.stop()

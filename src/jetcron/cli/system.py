@@ -22,7 +22,7 @@ from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, ha
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
@@ -73,7 +73,7 @@ async def _supervise(nats: NatsServer, stop: asyncio.Event, every: float = 1.0) 
             # spawns it. Starting blocks the loop for the server's recovery (well under a second
             # on a small store); every service is waiting for NATS anyway.
             nats.restart()
-        except InfrastructureError as err:
+        except (JetcronError, OSError) as err:  # why: a port taken meanwhile is PortInUse
             failures += 1
             out.print(f"[red]could not restart nats-server:[/] {err}", highlight=False)
             continue
