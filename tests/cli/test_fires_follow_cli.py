@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from served import ok, scheduler_in_thread
 
+from jetcron.server import NatsServer
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -123,23 +125,49 @@ def test_ctrl_c_before_it_follows_exits_0_too() -> None:
     assert "Traceback" not in err
 
 
-def test_follow_rides_out_a_service_that_stops_answering(nats_url: str) -> None:
-    first = scheduler_in_thread(nats_url)
-    next(first)
-    ok(nats_url, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
-    proc = _follow(nats_url, "--since", datetime.now(UTC).isoformat())
-    try:
-        _following(proc)
-        next(first, None)  # the only scheduler stops: nobody answers `fires`
-        _stderr_until(proc, "still following (Ctrl-C stops)")
-        second = scheduler_in_thread(nats_url)
-        next(second)
+def test_follow_rides_out_a_nats_outage(nats_server: NatsServer) -> None:
+    url = nats_server.url
+    for _ in scheduler_in_thread(url):
+        ok(url, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+        proc = _follow(url, "--since", datetime.now(UTC).isoformat())
         try:
+            _following(proc)
+            nats_server.stop()
+            _stderr_until(proc, "still following (Ctrl-C stops)")
+            nats_server.restart()
             _stderr_until(proc, "answered again (unanswered since ")
             _lines(proc, 1)
         finally:
-            next(second, None)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
-    assert proc.returncode == 0
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=15)
+        assert proc.returncode == 0
+
+
+def test_runs_follow_rides_out_a_nats_outage(nats_server: NatsServer) -> None:
+    """Before: its fail-fast connection closed with the server and it waited on nothing, silently."""
+    url = nats_server.url
+    for _ in scheduler_in_thread(url):
+        ok(url, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jetcron", "runs", "follow", "--server", url, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": SRC},
+        )
+        try:
+            _stderr_until(proc, "following all schedules (Ctrl-C stops)")
+            nats_server.stop()
+            _stderr_until(proc, "unreachable since")
+            nats_server.restart()
+            back = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            for _ in range(20):  # events stored after the restart still come
+                [line] = _lines(proc, 1)
+                if json.loads(line)["at"] >= back:
+                    break
+            else:
+                raise AssertionError("no event after the restart")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 130 and "Traceback" not in err, err  # its Ctrl-C: 130

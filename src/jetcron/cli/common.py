@@ -217,12 +217,29 @@ def connect_options(server: str, creds: str | None, name: str) -> ConnectOptions
 
 
 async def with_nats(
-    server: str, fn: Callable[[Client], Awaitable[T]], creds: str | None = None
+    server: str,
+    fn: Callable[[Client], Awaitable[T]],
+    creds: str | None = None,
+    *,
+    follow: bool = False,
 ) -> T:
-    """Connect (fail fast) with the command's or the global options, call fn, close."""
+    """Connect (fail fast) with the command's or the global options, call fn, close.
+
+    follow=True (`runs follow`, `fires --follow`): once connected, ride out outages like a
+    service, reconnecting forever and saying so on stderr (its subscriptions come back).
+    """
     from jetcron.connect import connect
 
-    nc = await connect(connect_options(server, creds, "jetcron-cli"))
+    opts = connect_options(server, creds, "jetcron-cli")
+    nc = await connect(opts)
+    if follow:
+        from jetcron.log.connection import ConnectionWatch
+
+        # why: a fail-fast client closes for good when NATS restarts, and a follower would
+        # then wait on a dead subscription forever, silently
+        await nc.close()
+        watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
+        nc = await connect(opts, persistent=True, watch=watch)
     try:
         return await fn(nc)
     finally:

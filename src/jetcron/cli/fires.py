@@ -24,7 +24,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.domain.definition import MISSED_AFTER
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import InvalidInput
 
 
 @handle_errors
@@ -107,7 +107,7 @@ def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> N
     for row in rows:
         _emit(row, as_json)
     name = params["name"]
-    run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json)))
+    run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True))
 
 
 FOLLOW_POLL_S = 1.0
@@ -152,8 +152,9 @@ async def _follow(
     import contextlib
     from datetime import UTC, datetime
 
-    from jetcron.cli.follow import watch
+    from jetcron.cli.follow import unsubscribe, watch
     from jetcron.client import query
+    from jetcron.log.errors import transient
     from jetcron.projections.queries import FIRES_MAX
 
     printed = {r["utc"]: _landed(r) for r in rows}
@@ -166,9 +167,11 @@ async def _follow(
             since = _cursor(printed, until)
             try:
                 answer = await query(nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX})
-            except InfrastructureError as err:
+            except Exception as err:
                 # why: a follower rides out an outage or a stalled service, as `runs follow`
                 # does; it says so once, and once again when answers come back
+                if not transient(err):
+                    raise
                 if unanswered is None:
                     echo(f"note: {err}; still following (Ctrl-C stops)", err=True)
                 unanswered = unanswered or iso_z(datetime.now(UTC))
@@ -187,8 +190,7 @@ async def _follow(
             while not inbox.empty():  # why: one question answers a burst of events
                 inbox.get_nowait()
     finally:
-        for sub in subs:
-            await sub.unsubscribe()
+        await unsubscribe(subs)
 
 
 def _cursor(printed: dict[str, tuple[str, str] | None], until: str) -> str:

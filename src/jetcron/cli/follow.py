@@ -54,7 +54,17 @@ async def follow(nc: Client, schedule: str | None, count: int | None, as_json: b
                 echo(event_line(envelope))
             shown += 1
     finally:
-        for sub in subs:
+        await unsubscribe(subs)
+
+
+async def unsubscribe(subs: list[Any]) -> None:
+    """Drop a follower's subscriptions; a connection already closed has dropped them."""
+    import contextlib
+
+    from nats.errors import ConnectionClosedError
+
+    for sub in subs:
+        with contextlib.suppress(ConnectionClosedError):  # why: not an error at Ctrl-C
             await sub.unsubscribe()
 
 

@@ -326,4 +326,4 @@ def runs_follow(
             await query(nc, "schedule", {"name": schedule, "fires": 0})
         await follow(nc, schedule, count, as_json)
 
-    run(with_nats(server, checked))
+    run(with_nats(server, checked, follow=True))
