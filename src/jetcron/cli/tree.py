@@ -62,7 +62,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "health": (
         "jetcron.cli.views:health",
-        "Problems: failing, flaky or stale schedules, breaker pauses, offline executors.",
+        "Problems: failing, flaky or stale schedules, breaker pauses, offline executors, "
+        "unreadable or rejected events.",
     ),
     "audit": (
         "jetcron.cli.views:audit",
