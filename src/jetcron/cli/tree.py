@@ -62,8 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "health": (
         "jetcron.cli.views:health",
-        "Problems: failing, flaky or stale schedules, breaker pauses, offline executors, "
-        "unreadable or rejected events.",
+        "Problems: failing, flaky or stale schedules, breaker pauses, offline executors, bad events.",
     ),
     "audit": (
         "jetcron.cli.views:audit",

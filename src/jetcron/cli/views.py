@@ -90,8 +90,9 @@ def health(
     reason: str = typer.Option("", "--reason", help="Why (with --ack), recorded with it."),
     actor: str | None = ActorOpt,
 ) -> None:
-    """Problems: failing, flaky or stale schedules, breaker pauses, offline executors,
-    unreadable or rejected events.
+    """Problems: failing, flaky or stale schedules, breaker pauses, offline executors, bad events.
+
+    Bad events: unreadable or rejected ones (`--ack` acknowledges those listed now).
 
     Exit 0 healthy, 1 unhealthy, 3 unreachable (no NATS, or no jetcron service answers).
     """
