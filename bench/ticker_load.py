@@ -68,9 +68,9 @@ class _Load:
                 await self.ticker.catch_up()
             self.rss_after = rss_mib()
             self.rss_delta = self.rss_after - before
-        entries, heap = len(self.ticker.state.entries), len(self.ticker._heap)
+        entries, heap = len(self.ticker.state.entries), len(self.ticker.queue.live())
         if entries != self.n or heap != self.n:
-            raise RuntimeError(f"ticker loaded {entries} entries, {heap} heap items; want {self.n}")
+            raise RuntimeError(f"ticker loaded {entries} entries, {heap} queued; want {self.n}")
         return self
 
 

@@ -66,7 +66,7 @@ async def test_a_ticker_restored_from_its_checkpoint_folds_the_tail_once(event_l
     fresh = Ticker(event_log, clock=clock)
     await fresh.catch_up()
     assert snapshot_of(restarted.state) == snapshot_of(fresh.state)
-    assert restarted._queued == fresh._queued  # the same next due time for every schedule
+    assert restarted.queue.live() == fresh.queue.live()  # the same next due time for every schedule
     triggered = Counter(
         s.envelope.event.name for s in stored if s.subject.startswith("jetcron.trigger.")
     )

@@ -7,9 +7,10 @@ The ticker shell feeds `TickerState.apply` every stored event (its own included)
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -130,6 +131,12 @@ class Entry(msgspec.Struct, gc=False):
     generation: int = 0
     skips: dict[datetime, str] | None = None
     """Fire time -> why an operator skipped it (`schedule skip`); created when needed."""
+    queued: datetime | None = None
+    """The instant the ticker's queue holds this entry at (None: not queued).
+
+    why here and not in a dict beside the queue: at a million schedules the dict cost ~35 MiB,
+    this field 8 MiB. The ticker's bookkeeping, not the log's: a checkpoint stores it like the
+    rest, but a restored state starts with nothing queued (`state_from`)."""
 
     @classmethod
     def of(
@@ -225,47 +232,111 @@ def jitter(fire: str, jitter_s: float, interval: timedelta | None) -> timedelta:
 
 def next_due(entry: Entry) -> datetime | None:
     """When the entry next needs attention: its next fire (with jitter) or a run deadline."""
+    if entry.in_flight is None and entry.buffered is None:
+        # why: the common case (nothing in flight) without the list; it runs per load entry
+        return _next_wake(entry) if entry.active and not entry.completed else None
     times = list(entry.in_flight.values()) if entry.in_flight else []
     if entry.buffered is not None and not entry.in_flight:
         times.append(entry.buffered)
-    if entry.active and not entry.completed:
-        fire = upcoming_fire(entry)
-        if fire is not None:
-            times.append(_jittered(entry, fire))
-        elif (after := entry.after()) is not None:
-            times.append(after)  # why: nothing left to fire; wake once to complete it
+    if entry.active and not entry.completed and (wake := _next_wake(entry)) is not None:
+        times.append(wake)
     return min(times) if times else None
+
+
+def _next_wake(entry: Entry) -> datetime | None:
+    """The next fire with its jitter; with none left, the moment to complete the schedule."""
+    fire = upcoming_fire(entry)
+    if fire is not None:
+        return _jittered(entry, fire)
+    return entry.after()  # why: nothing left to fire; wake once to complete it
 
 
 def upcoming_fire(entry: Entry) -> datetime | None:
     """The next nominal fire, or None when the schedule has none left."""
-    return upcoming_fire_after(entry, None, 0)
+    # why: upcoming_fire_after without a `last` to weigh: this runs for every schedule on a load
+    after = entry.after()
+    if after is None:
+        return None
+    return next_fire_within(entry.timing, after, entry.runs, fire_after=partial(fire_after, entry))
 
 
-_NEXT: dict[tuple[str, str, datetime], datetime | None] = {}
-"""(spec, zone, after) -> spec.next_fire: shared by every entry of that spec and zone."""
+class _Stretches:
+    """What next_fire answered for one spec and zone, as stretches of `after`: for every
+    instant in [los[i], fires[i]) the next fire is fires[i] (no fire lies in between).
+
+    why stretches and not exact instants: a schedule waits from its creation or its last
+    fire, and creations are spread over time (each its own instant), so an exact-instant memo
+    missed for every schedule not yet fired; one stretch serves every instant inside it, and
+    the lookup is a bisect (no aware-datetime hash per lookup).
+    """
+
+    __slots__ = ("los", "fires")
+
+    def __init__(self) -> None:
+        self.los: list[datetime] = []
+        self.fires: list[datetime] = []
+        """Sorted like `los` (a later stretch has a later fire); _END stands for None."""
+
+    def get(self, after: datetime) -> datetime | None:
+        """The memoised next fire after `after`; _MISS if no stretch covers it."""
+        i = bisect_right(self.los, after) - 1
+        if i >= 0 and after < (fire := self.fires[i]):
+            return None if fire is _END else fire
+        return _MISS
+
+    def put(self, after: datetime, fire: datetime | None) -> int:
+        """Remember next_fire(after) == fire (the stretch [after, fire)); 1 if a stretch was added."""
+        end = _END if fire is None else fire
+        i = bisect_right(self.los, after)
+        if i < len(self.los) and self.fires[i] == end:
+            self.los[i] = after  # why: the same answer as the stretch after it: one stretch
+            return 0
+        self.los.insert(i, after)
+        self.fires.insert(i, end)
+        return 1
+
+
+_END = datetime.max.replace(tzinfo=UTC)
+"""Stands for "no fire left" in a stretch (later than any fire)."""
+_MISS = datetime.min.replace(tzinfo=UTC)
 NEXT_MEMO_SIZE = 1 << 14
-"""Answers kept (cleared when full, ~3 MiB): a tick asks a few per distinct (spec, zone, after)."""
+"""Stretches kept (all dropped when full, ~3 MiB): a tick adds one per distinct (spec, zone)."""
+
+
+class _FireMemo:
+    """(spec, zone) -> what spec.next_fire answered: shared by every entry of that spec and zone."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, str], _Stretches] = {}
+        self.size = 0
+
+    def fire_after(self, spec: str, tz: str, after: datetime) -> datetime | None:
+        """next_fire(spec, tz, after), evaluated once per stretch."""
+        known = self.known.get((spec, tz))
+        if known is None:
+            known = self.known[(spec, tz)] = _Stretches()
+        elif (fire := known.get(after)) is not _MISS:
+            return fire
+        fire = next_fire(spec, tz, after)
+        if self.size >= NEXT_MEMO_SIZE:
+            self.known, self.size = {(spec, tz): known}, 0
+            known.los, known.fires = [], []
+        self.size += known.put(after, fire)
+        return fire
+
+
+_MEMO = _FireMemo()
 
 
 def fire_after(entry: Entry, after: datetime) -> datetime | None:
     """spec.next_fire for this entry, from a memo shared by all entries.
 
     why: schedules that share a spec and zone share their fire times, so after a burst (and
-    on a load, where most of them wait from their last fire) one evaluation serves them all;
-    the answer depends on the spec text, zone and instant only.
+    on a load, where most of them wait from their creation or last fire) one evaluation
+    serves them all; the answer depends on the spec text, zone and instant only.
     """
     t = entry.timing
-    key = (t.spec, t.tz, after)
-    try:
-        return _NEXT[key]
-    except KeyError:
-        pass
-    fire = next_fire(t.spec, t.tz, after)
-    if len(_NEXT) >= NEXT_MEMO_SIZE:
-        _NEXT.clear()
-    _NEXT[key] = fire
-    return fire
+    return _MEMO.fire_after(t.spec, t.tz, after)
 
 
 def _lose(entry: Entry, run_id: str) -> Lose:
@@ -624,6 +695,7 @@ def state_from(data: bytes) -> TickerState | None:
     for entry in record.entries:
         # why: equal timings share one object (memory; the shared next-fire memo is keyed by it)
         entry.timing = _TIMINGS.setdefault(entry.timing, entry.timing)
+        entry.queued = None  # why: the queue it was in is gone; the ticker queues it afresh
         state.entries[entry.schedule_id] = entry
     return state
 
