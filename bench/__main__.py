@@ -76,6 +76,7 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("ticker_rss_mib_1m", "< 1024 @ 1M", lambda v: v < 1024),
     ("ticker_load_seconds_1m_est", "<= 20", lambda v: v <= 20),
     ("ticker_rss_mib_1m_est", "<= 600", lambda v: v <= 600),
+    ("ticker_restore_seconds_1m_est", "", None),
     ("burst_10k_seconds", "< 0.5 (hard <= 1)", lambda v: v < 0.5),
     ("burst_ratio_vs_native", "<= 1.2", lambda v: v <= 1.2),
     ("burst_10k_at_seconds", "< 0.5 (hard <= 1)", lambda v: v < 0.5),
