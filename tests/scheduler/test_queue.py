@@ -35,8 +35,8 @@ def drain(queue: DueQueue) -> list[tuple[datetime, list[str]]]:
 def test_entries_come_out_by_instant_together_and_in_push_order() -> None:
     queue = DueQueue()
     a, b, c, d = (entry(s) for s in "abcd")
-    for when, e in ((at(5), a), (at(1), b), (at(5), c), (at(3), d)):
-        queue.push(when, e)
+    earliest = [queue.push(when, e) for when, e in ((at(5), a), (at(1), b), (at(5), c), (at(3), d))]
+    assert earliest == [True, True, False, False]  # what the tick loop must wake up for
     assert queue.first() == at(1)
     assert queue.live() == {"a": at(5), "b": at(1), "c": at(5), "d": at(3)}
     assert drain(queue) == [(at(1), ["b"]), (at(3), ["d"]), (at(5), ["a", "c"])]

@@ -283,13 +283,6 @@ class _Stretches:
         self.fires: list[datetime] = []
         """Sorted like `los` (a later stretch has a later fire); _END stands for None."""
 
-    def get(self, after: datetime) -> datetime | None:
-        """The memoised next fire after `after`; _MISS if no stretch covers it."""
-        i = bisect_right(self.los, after) - 1
-        if i >= 0 and after < (fire := self.fires[i]):
-            return None if fire is _END else fire
-        return _MISS
-
     def put(self, after: datetime, fire: datetime | None) -> int:
         """Remember next_fire(after) == fire (the stretch [after, fire)); 1 if a stretch was added."""
         end = _END if fire is None else fire
@@ -304,7 +297,6 @@ class _Stretches:
 
 _END = datetime.max.replace(tzinfo=UTC)
 """Stands for "no fire left" in a stretch (later than any fire)."""
-_MISS = datetime.min.replace(tzinfo=UTC)
 NEXT_MEMO_SIZE = 1 << 14
 """Stretches kept (all dropped when full, ~3 MiB): a tick adds one per distinct (spec, zone)."""
 
@@ -321,8 +313,11 @@ class _FireMemo:
         known = self.known.get((spec, tz))
         if known is None:
             known = self.known[(spec, tz)] = _Stretches()
-        elif (fire := known.get(after)) is not _MISS:
-            return fire
+        else:
+            # why: the lookup written out here (no call): it runs for every schedule on a load
+            i = bisect_right(known.los, after) - 1
+            if i >= 0 and after < (end := known.fires[i]):
+                return None if end is _END else end
         fire = next_fire(spec, tz, after)
         if self.size >= NEXT_MEMO_SIZE:
             self.known, self.size = {(spec, tz): known}, 0

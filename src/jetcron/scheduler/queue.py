@@ -36,17 +36,20 @@ class DueQueue:
         """The earliest instant with a bucket (its entries may all be stale), or None."""
         return self._times[0] if self._times else None
 
-    def push(self, due: datetime, entry: Entry) -> None:
-        """Queue the entry at `due`; a place it held before becomes stale."""
+    def push(self, due: datetime, entry: Entry) -> bool:
+        """Queue the entry at `due` (a place it held before becomes stale); True if `due` is
+        now the earliest instant, before every other."""
         entry.queued = due
         bucket = self._at.get(due)
         if bucket is None:
             self._at[due] = entry
             heapq.heappush(self._times, due)
-        elif type(bucket) is list:
+            return self._times[0] is due
+        if type(bucket) is list:
             bucket.append(entry)
         else:
             self._at[due] = [bucket, entry]  # type: ignore[list-item]
+        return False
 
     def pop(self) -> tuple[datetime, list[Entry]]:
         """The earliest instant and the entries live there, all taken off the queue."""

@@ -380,10 +380,8 @@ class Ticker:
             self._push(due, entry)
 
     def _push(self, due: datetime, entry: Entry) -> None:
-        first = self.queue.first()
-        if first is None or due < first:
-            self._wake.set()
-        self.queue.push(due, entry)
+        if self.queue.push(due, entry):
+            self._wake.set()  # why: earlier than what the tick loop sleeps towards
 
     def _pop(self) -> list[Entry]:
         """The live entries of the queue's earliest instant, taken off it."""
