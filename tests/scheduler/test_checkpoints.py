@@ -23,7 +23,7 @@ from jetcron.domain.events import (
 )
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import breaker as breakers
-from jetcron.scheduler.planner import snapshot_of
+from jetcron.scheduler.planner import TickerState, snapshot_of, state_from
 from jetcron.scheduler.ticker import Ticker
 
 
@@ -137,3 +137,21 @@ def test_the_breaker_forgets_a_streak_once_a_run_succeeds() -> None:
     assert list(tracked.counted) == [f"r{i}" for i in range(5, 12)]  # r0-r3 went with r4's success
     assert tracked.failures == 7
     assert datetime(2026, 1, 1, tzinfo=UTC) < T0
+
+
+def test_a_checkpoint_round_trips_with_nothing_queued_and_a_version_1_one_is_ignored() -> None:
+    state = TickerState()
+    for seq in (1, 2):
+        definition = ScheduleDefinition(spec="@every 1m", job=Job(command=["true"]))
+        created = ScheduleCreated(
+            schedule_id=f"s{seq}", name=f"x{seq}", version=1, definition=definition
+        )
+        state.apply(_stored(seq, created))
+    state.advance(2)
+    state.entries["s1"].queued = T0  # the ticker's bookkeeping at the time of the checkpoint
+    data = snapshot_of(state)
+    restored = state_from(data)
+    assert restored is not None and restored.position == 2
+    assert [e.queued for e in restored.entries.values()] == [None, None]  # queued afresh
+    assert restored.entries["s2"].definition == state.entries["s2"].definition
+    assert state_from(b"JCT\x00\x01" + data[5:]) is None  # the old map format: fold from seq 1
