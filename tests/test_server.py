@@ -38,6 +38,22 @@ def gone(pid: int) -> bool:
         return True
 
 
+def squat(port: int, timeout: float = 5.0) -> socket.socket:
+    """Listen on `port` as soon as it is free.
+
+    why: a SIGKILLed Go server's leader thread is a zombie before its other threads have
+    exited, and those still hold its listening socket for a moment.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def wait_gone(pid: int, timeout: float) -> bool:
     """Poll until `pid` is gone; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -248,7 +264,7 @@ async def test_up_retries_a_restart_while_its_port_is_taken(
         assert first is not None
         os.kill(first, signal.SIGKILL)
         assert wait_gone(first, 5)
-        with socket.create_server(("127.0.0.1", server.port)):  # a squatter takes the port
+        with squat(server.port):  # a squatter takes the port
             for _ in range(100):
                 if "could not restart" in capsys.readouterr().err:
                     break
