@@ -92,16 +92,28 @@ def add_run(
     finished_at: datetime | None = None,
 ) -> None:
     """Count one final run into the digest."""
+    duration_i = bucket(duration_s) if duration_s is not None and status in TIMED else None
+    lateness_i = bucket(lateness_s) if lateness_s is not None else None
+    add_bucketed(digest, status, duration_i, lateness_i, duration_s, finished_at)
+
+
+def add_bucketed(
+    digest: Digest,
+    status: str,
+    duration_i: int | None,
+    lateness_i: int | None,
+    duration_s: float | None,
+    finished_at: datetime | None,
+) -> None:
+    """add_run with the buckets already found (`duration_i` None unless status is TIMED)."""
     by_status = digest.by_status
     by_status[status] = by_status.get(status, 0) + 1
-    if duration_s is not None and status in TIMED:
-        i = bucket(duration_s)
-        digest.durations[i] = digest.durations.get(i, 0) + 1
-        if digest.duration_max is None or duration_s > digest.duration_max:
+    if duration_i is not None:
+        digest.durations[duration_i] = digest.durations.get(duration_i, 0) + 1
+        if digest.duration_max is None or duration_s > digest.duration_max:  # type: ignore[operator]
             digest.duration_max = duration_s
-    if lateness_s is not None:
-        i = bucket(lateness_s)
-        digest.lateness[i] = digest.lateness.get(i, 0) + 1
+    if lateness_i is not None:
+        digest.lateness[lateness_i] = digest.lateness.get(lateness_i, 0) + 1
     if finished_at is not None:
         if status == "succeeded":
             digest.last_success = _later(digest.last_success, finished_at)

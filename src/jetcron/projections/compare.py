@@ -10,7 +10,7 @@ H is built from the same events on both sides and must be equal. Left out, on bo
 - the run-derived fields of schedule rows (counters, last run, failing streak, last fire,
   outstanding missed expectations), the delivery counters of notification sinks, executors
   whose last online/offline event is before H, the open (not yet rolled up) days of
-  statistics, the poison count and samples before H, the run claims and the rejected count
+  statistics and the runs' running totals (tallies), the poison count and samples before H, the run claims and the rejected count
   (and rejected samples before H).
 Always compared in full: position, keep, schedules' definitions and lifecycle, the schedule
 audit (every `schedule.*` entry and the incarnations it diffs against), notification sinks,
@@ -142,6 +142,7 @@ def _trim_keys(view: dict[str, Any], rows: str, indexes: Iterable[str], drop: se
 def _trim_runs(view: dict[str, Any], drop: set[str]) -> None:
     _trim_keys(view, "rows", ("by_schedule", "finished"), drop)
     view.pop("days", None)
+    view.pop("tallies", None)  # why: running totals of the rows, early ones included
 
 
 def _trim_audit(view: dict[str, Any], horizon: int) -> None:

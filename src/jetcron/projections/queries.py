@@ -201,19 +201,31 @@ def _no_single_run(ref: str, found: list[str], keep: int = 0) -> str:
     return f"run id {ref!r} is ambiguous: it starts {shown}; give more characters"
 
 
-def stats_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Statistics per schedule, per executor and overall."""
+def stats_of(
+    views: Views, params: dict[str, Any], now: datetime, cache: stats.Cache | None = None
+) -> list[stats.StatsRow]:
+    """Statistics per schedule, per executor and overall (`cache`: the service's, see stats)."""
     window = params.get("window_s")
     delta = timedelta(seconds=float(window)) if window else None
     name = params.get("schedule")
     if name and schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
         raise ScheduleNotFound(name)
+    if delta is None:
+        groups = stats.everything(views.runs, views.rollups, now=now, schedule=name, cache=cache)
+    else:
+        groups = {
+            g: stats.compute_merged(
+                views.runs, views.rollups, now=now, window=delta, group=g, schedule=name
+            )
+            for g in stats.GROUPS
+        }
     out = []
-    for group in ("overall", "schedule", "executor"):
-        rows = stats.compute_merged(
-            views.runs, views.rollups, now=now, window=delta, group=group, schedule=name
-        )
-        out += [dict(plain(r), group=group) for r in rows]
+    for g in stats.GROUPS:
+        for row in groups[g]:
+            row.group = g
+            out.append(row)
+    # why: Structs, not plain() dicts: the service's encoder writes them ~10x faster, and a
+    # StatsRow stores every field, so the JSON is the same
     return out
 
 

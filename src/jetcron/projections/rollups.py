@@ -8,18 +8,20 @@ first rollup of a day wins here, as the first final outcome of a run wins in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
+from jetcron.domain import digest
 from jetcron.domain.digest import Digest
 from jetcron.domain.events import StatsRolledUp, StoredEvent
 from jetcron.projections.runs import OpenDay, RunsView
 
 DAYS_KEPT = 400
 """Rolled-up days per schedule held in memory (older ones stay in the log); `stats` spans these."""
+K = TypeVar("K", str, int)
 DEFAULT_GRACE = timedelta(hours=1)
 """How long after a UTC day ends its late results still count before the day is rolled up."""
 
@@ -30,6 +32,10 @@ class RollupsView(msgspec.Struct, kw_only=True, gc=False):
     days: dict[str, dict[str, Digest]] = {}
     names: dict[str, str] = {}
     """schedule_id -> the schedule name of its latest rollup."""
+    totals: dict[str, Digest] = {}
+    """schedule_id -> its days merged (why: `stats` reads one digest per schedule, not 400)."""
+    latest: dict[str, str] = {}
+    """schedule_id -> its latest day held."""
 
 
 def msg_id(schedule_id: str, day: str) -> str:
@@ -54,9 +60,9 @@ def digests(
     last = end.astimezone(UTC).date().isoformat()
     ids = [schedule_id] if schedule_id is not None else list(view.days)
     for sid in ids:
-        for day, digest in view.days.get(sid, {}).items():
+        for day, d in view.days.get(sid, {}).items():
             if first <= day <= last:
-                yield sid, day, digest
+                yield sid, day, d
 
 
 def _on_rolled_up(view: RollupsView, event: StatsRolledUp, stored: StoredEvent) -> None:
@@ -67,8 +73,43 @@ def _on_rolled_up(view: RollupsView, event: StatsRolledUp, stored: StoredEvent) 
         return  # why: the first rollup of a day wins (a second leader's, past the dedupe window)
     days[event.day] = event.digest
     view.names[event.schedule_id] = event.name
+    sid = event.schedule_id
+    total = view.totals.get(sid)
+    view.totals[sid] = digest.merge((event.digest,) if total is None else (total, event.digest))
+    view.latest[sid] = max(view.latest.get(sid, ""), event.day)
     if len(days) > DAYS_KEPT:
-        del days[min(days)]
+        oldest = min(days)
+        view.totals[sid] = _without(view.totals[sid], days.pop(oldest), days.values())
+
+
+def _without(total: Digest, gone: Digest, rest: Iterable[Digest]) -> Digest:
+    """`total` less one of the digests merged into it; `rest`: the others."""
+    out = Digest(
+        by_status=_less(total.by_status, gone.by_status),
+        durations=_less(total.durations, gone.durations),
+        lateness=_less(total.lateness, gone.lateness),
+    )
+    # why: a maximum cannot be subtracted; the others' maxima give it (400 at most)
+    kept = digest.merge(
+        Digest(
+            duration_max=d.duration_max, last_success=d.last_success, last_failure=d.last_failure
+        )
+        for d in rest
+    )
+    out.duration_max, out.last_success = kept.duration_max, kept.last_success
+    out.last_failure = kept.last_failure
+    return out
+
+
+def _less(a: dict[K, int], b: dict[K, int]) -> dict[K, int]:
+    out = dict(a)
+    for k, n in b.items():
+        left = out.get(k, 0) - n
+        if left:
+            out[k] = left
+        else:
+            out.pop(k, None)
+    return out
 
 
 Handler = Callable[[RollupsView, Any, StoredEvent], None]

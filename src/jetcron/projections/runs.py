@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain import digest
-from jetcron.domain.digest import Digest
+from jetcron.domain.digest import TIMED, Digest, bucket
 from jetcron.domain.events import (
     FireEvent,
     RunCancelled,
@@ -27,6 +27,8 @@ from jetcron.domain.events import (
     StatsRolledUp,
     StoredEvent,
 )
+from jetcron.projections import tallies
+from jetcron.projections.tallies import Tallies
 from jetcron.projections.window import unindex
 
 FINAL_STATUSES: frozenset[str] = frozenset(
@@ -132,6 +134,8 @@ class RunsView(msgspec.Struct, kw_only=True, gc=False):
     """`<schedule_id>/<day>` -> final runs of that day not yet rolled up."""
     rolled: dict[str, str] = {}
     """schedule_id -> the latest day rolled up; later results of it or earlier days are not counted."""
+    tallies: Tallies = msgspec.field(default_factory=Tallies)
+    """Running totals of the rows kept, for `stats` (projections/tallies.py)."""
 
 
 def get(view: RunsView, run_id: str) -> RunRow | None:
@@ -194,6 +198,8 @@ def _new_row(
         seq=seq,
     )
     view.rows[key] = row
+    if status not in FINAL_STATUSES:
+        tallies.opened(view.tallies, key)
     keys = view.by_schedule.get(event.name)
     if keys is None:
         view.by_schedule[event.name] = [key]
@@ -213,14 +219,17 @@ def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
 def _settled(view: RunsView, key: str, row: RunRow) -> None:
     """A row just became final: count it into its day, then keep only the last `keep`."""
     # why: this runs once per run in the replay hot loop, so it is written flat
-    sid = row.schedule_id
+    sid, status, duration, lateness = row.schedule_id, row.status, row.duration_s, row.lateness_s
     day = row.fire_time.date().isoformat()
+    duration_i = bucket(duration) if duration is not None and status in TIMED else None
+    lateness_i = bucket(lateness) if lateness is not None else None
     if not view.rolled or view.rolled.get(sid, "") < day:
         day_key = f"{sid}/{day}"
         open_day = view.days.get(day_key)
         if open_day is None:
             open_day = view.days[day_key] = OpenDay(schedule_id=sid, name=row.schedule, day=day)
-        digest.add_run(open_day.digest, row.status, row.duration_s, row.lateness_s, row.finished_at)
+        digest.add_bucketed(open_day.digest, status, duration_i, lateness_i, duration, row.finished_at)
+    tallies.settled(view.tallies, key, row, day, duration_i, lateness_i)
     keys = view.finished.get(row.schedule)
     if keys is None:
         view.finished[row.schedule] = [key]
@@ -228,8 +237,10 @@ def _settled(view: RunsView, key: str, row: RunRow) -> None:
     keys.append(key)
     if view.keep and len(keys) > view.keep:
         evicted = keys.pop(0)
-        if view.rows.pop(evicted, None) is not None:
+        gone = view.rows.pop(evicted, None)
+        if gone is not None:
             unindex(view.by_schedule, row.schedule, evicted)
+            tallies.evicted(view.tallies, gone, view.rows, keys)
 
 
 def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> None:
@@ -237,6 +248,7 @@ def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> 
     view.days.pop(f"{event.schedule_id}/{event.day}", None)
     if view.rolled.get(event.schedule_id, "") < event.day:
         view.rolled[event.schedule_id] = event.day
+    tallies.touch(view.tallies, event.schedule_id, event.name)
 
 
 def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> None:
@@ -245,6 +257,9 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
         row = _new_row(view, event, event.run_id, event.run_id, "triggered", stored.seq)
     elif row.triggered_at is not None:
         return
+    # why: a trigger folded after its run's result (redelivery) may still clear its lateness
+    final = row.status in FINAL_STATUSES and bool(event.backfill_of)
+    before = tallies.changing(view.tallies, row) if final else ""
     env = stored.envelope
     row.triggered_at = env.at
     row.triggered_by = env.actor
@@ -254,6 +269,13 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     row.backfill_of = event.backfill_of
     if event.backfill_of:
         row.lateness_s = None  # why: its start may have been folded first
+    if final:
+        _changed(view, row, before)
+
+
+def _changed(view: RunsView, row: RunRow, before: str) -> None:
+    """A kept final row changed: count it again (tallies.changing took it out)."""
+    tallies.changed(view.tallies, row, before, view.rows, view.finished.get(row.schedule, ()))
 
 
 def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
@@ -265,6 +287,9 @@ def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
 
 def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
     row = _row(view, event, stored.seq)
+    # why: a start folded after its run's result still tells its lateness (and executor)
+    final = row.status in FINAL_STATUSES and (row.started_at is None or not row.executor)
+    before = tallies.changing(view.tallies, row) if final else ""
     if row.started_at is None:
         # why: a start that arrives after its result (redelivery) still tells us when it began.
         row.started_at = at = stored.envelope.at
@@ -277,6 +302,8 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
         row.attempt = event.attempt
         row.executor = event.executor
         row.next_retry_at = None
+    if final:
+        _changed(view, row, before)
 
 
 def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> None:

@@ -19,7 +19,6 @@ from jetcron import __version__, ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.events import (
-    IN_FLIGHT,
     Envelope,
     ExecutorOnline,
     StatsRolledUp,
@@ -43,6 +42,7 @@ from jetcron.projections import (
     hosts,
     queries,
     rollups,
+    stats,
 )
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
@@ -125,6 +125,8 @@ class ProjectionService:
         self.followers = followers if followers is not None else {}
         """Every follower of this process by name (ours included), for `status` and `health`."""
         self.followers[self.health.name] = self.health
+        self.stats_cache = stats.Cache()
+        """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
     @property
     def position(self) -> int:
@@ -365,7 +367,8 @@ class ProjectionService:
         )
         group = service.add_group(name=subjects.QUERIES)
         for name, fn in QUERIES.items():
-            await group.add_endpoint(name=name, handler=self._handler(fn))
+            own = self._stats if fn is queries.stats_of else fn
+            await group.add_endpoint(name=name, handler=self._handler(own))
         await group.add_endpoint(name="health", handler=self._handler(self._health))
         await group.add_endpoint(name="status", handler=self._handler(self._status))
         await group.add_endpoint(name="state", handler=self._handler(self._state))
@@ -451,6 +454,9 @@ class ProjectionService:
             out.append({"kind": "log_full", "subject": STORAGE.subject, "detail": full})
         return out
 
+    def _stats(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        return queries.stats_of(views, params, now, self.stats_cache)
+
     async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         from jetcron.log.heartbeats import list_executors
 
@@ -458,11 +464,8 @@ class ProjectionService:
         states: dict[str, int] = {}
         for row in views.schedules.rows.values():
             states[row.state] = states.get(row.state, 0) + 1
-        in_flight = sum(
-            1
-            for r in views.runs.rows.values()
-            if r.status in IN_FLIGHT
-        )
+        # why: the fold keeps the rows in flight (tallies), so this does not walk every row
+        in_flight = len(views.runs.tallies.flight)
         return {
             "stream": {
                 "name": info.config.name,
