@@ -37,6 +37,7 @@ MODULES = (
     "web_api",
     "growth",
     "views_memory",
+    "stats_query",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -111,6 +112,8 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("restart_seconds_10m_events_est", "", None),
     ("runs_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
     ("stats_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
+    ("stats_query_inproc_ms", "<= 50", lambda v: v <= 50),
+    ("stats_walk_inproc_ms", "reference", None),
     ("disk_bytes_per_run", "", None),
     ("views_rss_mib_folded", "reference", None),
     ("views_rss_mib_restored", "", None),

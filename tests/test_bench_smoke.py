@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as runner  # noqa: E402
-from bench import growth, publish, spec_speed  # noqa: E402
+from bench import growth, publish, spec_speed, stats_query  # noqa: E402
 from bench.common import percentile  # noqa: E402
 
 
@@ -73,3 +73,9 @@ def test_report_derives_ratios_and_renders_the_table() -> None:
 def test_percentile_interpolates() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([], 99) is None
+
+
+def test_stats_query_benchmark_runs_small() -> None:
+    result = stats_query.measure(20_000, schedules=10)
+    assert result["stats_query_inproc_ms"] > 0 and result["stats_walk_inproc_ms"] > 0
+    assert "10 hourly schedules" in result["notes"][0]

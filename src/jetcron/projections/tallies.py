@@ -108,13 +108,20 @@ def settled(
     if duration_i is not None or (
         row.finished_at is not None and (status == "succeeded" or status in digest.FAILED)
     ):
-        _add_extremes(_extremes(t, executor, row.schedule), row)
+        by_name = t.extremes.get(executor)
+        ex = None if by_name is None else by_name.get(row.schedule)
+        if ex is None:
+            ex = _extremes(t, executor, row.schedule)
+        _add_extremes(ex, row)
     days = t.days.get(sid)
     if days is None:
         days = t.days[sid] = {}
     days[day] = days.get(day, 0) + 1
-    t.revs[sid] = t.revs.get(sid, 0) + 1
-    t.names[sid] = row.schedule
+    rev = t.revs.get(sid)
+    if rev is None:
+        t.revs[sid], t.names[sid] = 1, row.schedule
+    else:
+        t.revs[sid] = rev + 1
 
 
 def evicted(t: Tallies, row: Row, rows: Mapping[str, Row], kept: Iterable[str]) -> None:
