@@ -351,8 +351,13 @@ def _part(
     elif rolled:  # why: a day after today (a clock ahead): as compute_merged, not counted
         days += [d for day, d in rolled.items() if day <= today]
     days += [d.digest for d in opened if d.day <= today]
-    covered = {d.day for d in opened if d.day <= today} | {d for d in rolled if d <= today}
-    loose = {d for d in runs_view.tallies.days.get(sid, {}) if d not in covered}
+    open_days = {d.day for d in opened}
+    # why: only the days of kept rows are looked up (a schedule may hold 400 rolled-up days)
+    loose = {
+        day
+        for day in runs_view.tallies.days.get(sid, {})
+        if day > today or (day not in rolled and day not in open_days)
+    }
     rows: list[Digest] = []
     if loose:
         for key in runs_view.finished.get(name, ()):
