@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 
 from jetcron.domain import digest
 from jetcron.domain.digest import Digest
 
+K = TypeVar("K", str, int)
 NO_EXECUTOR = "-"
 """Group key for runs no executor has picked up."""
 
@@ -127,8 +128,18 @@ def settled(
 def evicted(t: Tallies, row: Row, rows: Mapping[str, Row], kept: Iterable[str]) -> None:
     """A final row left the window; `kept`: the keys of its schedule's final rows still held."""
     # why: once per run in the replay hot loop once windows are full, so written flat
-    executor, sid = count(t, row, -1), row.schedule_id
-    ex = t.extremes.get(executor, {}).get(row.schedule)
+    executor, status, sid = row.executor or NO_EXECUTOR, row.status, row.schedule_id
+    d = t.executors[executor]
+    _less(d.by_status, status)
+    duration, lateness = row.duration_s, row.lateness_s
+    if duration is not None and status in digest.TIMED:
+        _less(d.durations, digest.bucket(duration))
+    if lateness is not None:
+        _less(d.lateness, digest.bucket(lateness))
+    if not d.by_status:
+        del t.executors[executor]
+    by_name = t.extremes.get(executor)
+    ex = None if by_name is None else by_name.get(row.schedule)
     if ex is not None and _take_extremes(ex, row):
         rescan(t, executor, row.schedule, (rows[k] for k in kept))
     days = t.days[sid]
@@ -141,6 +152,14 @@ def evicted(t: Tallies, row: Row, rows: Mapping[str, Row], kept: Iterable[str]) 
         if not days:
             del t.days[sid]
     t.revs[sid] += 1
+
+
+def _less(counts: dict[K, int], key: K) -> None:
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def count(t: Tallies, row: Row, n: int) -> str:
