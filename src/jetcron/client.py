@@ -17,7 +17,7 @@ from jetcron.domain.errors import (
     VersionMismatch,
 )
 from jetcron.errors import InfrastructureError, InvalidInput
-from jetcron.log.requests import request, service_error, stale_of
+from jetcron.log.requests import payload_of, request, service_error, stale_of
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -127,7 +127,7 @@ async def query(
         if code == "400":
             raise InvalidInput(message)
         raise InfrastructureError(message)
-    return msgspec.json.decode(msg.data)
+    return msgspec.json.decode(payload_of(msg))
 
 
 async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:

@@ -44,3 +44,21 @@ async def test_a_lost_connection_says_nats_is_unreachable_at_once(
 
 async def _ignore(msg: object) -> None:
     """Take the request, answer nothing."""
+
+
+def test_a_large_answer_is_packed_and_one_too_large_even_so_is_named() -> None:
+    import os
+
+    from nats.aio.msg import Msg
+
+    from jetcron.log.requests import packed, payload_of
+
+    big = b'{"rows":[' + b",".join(b'"row"' for _ in range(100_000)) + b"]}"
+    data, headers = packed(big, 1024 * 1024)
+    noise = os.urandom(2 * 1024 * 1024)
+
+    assert len(data) < len(big) // 10
+    assert payload_of(Msg(None, data=data, headers=headers)) == big  # type: ignore[arg-type]
+    assert packed(b"{}", 1024) == (b"{}", {})
+    with pytest.raises(ValueError, match="more than NATS carries in one message"):
+        packed(noise, 1024 * 1024)

@@ -156,3 +156,26 @@ async def test_since_without_offset_means_utc(nc, event_log) -> None:
     }
     stop.set()
     await task
+
+
+async def test_an_answer_too_big_for_one_message_comes_compressed(nc, event_log) -> None:
+    from jetcron import ids
+    from jetcron.domain.events import Envelope, ScheduleCreated
+
+    d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]), description="x" * 200)
+    items = []
+    for i in range(3000):  # why: ~1.2 MB of `schedules` JSON, more than NATS's 1 MB message
+        name = f"job-{i}"
+        event = ScheduleCreated(
+            schedule_id=ids.derived_id("schedule", name, "c"), name=name, version=1, definition=d
+        )
+        envelope = Envelope(id=ids.new_id(), at=T0, actor="alice", event=event)
+        items.append((subjects.schedule(name), envelope, envelope.id))
+    assert not [a for a in await event_log.publish_many(items) if isinstance(a, Exception)]
+    service, stop, task = await running(nc, event_log)
+
+    rows = await query(nc, "schedules", {"limit": 5000})
+
+    assert len(rows) == 3000 and len(str(rows)) > nc.max_payload
+    stop.set()
+    await task

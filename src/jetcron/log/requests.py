@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
@@ -65,3 +67,29 @@ def stale_of(msg: Msg) -> tuple[str, str] | None:
     if STALE_SINCE not in headers:
         return None
     return headers[STALE_SINCE], headers.get(STALE_REASON, "")
+
+
+ENCODING = "Jetcron-Encoding"
+PACK_ABOVE = 256 * 1024
+"""Answers larger than this are compressed: a big fleet's `stats` passes NATS's 1 MB limit."""
+
+
+def packed(data: bytes, max_payload: int) -> tuple[bytes, dict[str, str]]:
+    """A query answer as sent: as it is, or zlib-compressed with a header saying so when it is
+    large; ValueError if even that does not fit in one NATS message."""
+    if len(data) <= PACK_ABOVE:
+        return data, {}
+    small = zlib.compress(data, 1)
+    if len(small) > max_payload:
+        raise ValueError(
+            f"the answer is {len(data) // 1024} KiB ({len(small) // 1024} KiB compressed), more "
+            f"than NATS carries in one message ({max_payload // 1024} KiB); ask for less"
+        )
+    return small, {ENCODING: "zlib"}
+
+
+def payload_of(msg: Msg) -> bytes:
+    """A query reply's JSON (decompressed if the service packed it)."""
+    if msg.headers and msg.headers.get(ENCODING) == "zlib":
+        return zlib.decompress(msg.data)
+    return msg.data

@@ -32,7 +32,7 @@ from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease, lease_holder
-from jetcron.log.requests import stale_headers
+from jetcron.log.requests import packed, stale_headers
 from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import (
     backfill,
@@ -379,11 +379,18 @@ class ProjectionService:
     ) -> Callable[[Request], Awaitable[None]]:
         async def handle(req: Request) -> None:
             data, error, stale = await self.answer(fn, req.data)
-            headers = stale_headers(stale.iso(), stale.reason) if stale else None
+            headers = stale_headers(stale.iso(), stale.reason) if stale else {}
             if error is None:
-                await req.respond(data, headers=headers)
+                try:
+                    data, more = packed(data, self.nc.max_payload)
+                except ValueError as err:
+                    data, error = b"", ("400", str(err))
+                else:
+                    headers |= more
+            if error is None:
+                await req.respond(data, headers=headers or None)
             else:
-                await req.respond_error(error[0], error[1], data, headers=headers)
+                await req.respond_error(error[0], error[1], data, headers=headers or None)
 
         return handle
 
