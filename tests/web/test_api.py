@@ -94,6 +94,11 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
     ended = http.patch("/api/v1/schedules/api-dup", json={"end": "2020-01-01T00:00:00Z"})
     assert "would never run" in problem(ended, 422)
+    misspelt = http.post("/api/v1/schedules/api-dup/pause", json={"reasn": "tank cleaning"})
+    assert problem(misspelt, 422) == "reasn: no such field (did you mean 'reason'?); this body takes only reason"
+    assert http.get("/api/v1/schedules/api-dup").json()["state"] == "active"  # why: nothing sent
+    assert "JSON object" in problem(http.post("/api/v1/schedules/api-dup/trigger", json=["now"]), 400)
+    assert "takes only reason" in problem(http.post("/api/v1/runs/ffffffff/cancel", json={"x": 1}), 422)
     assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
     assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
     assert "unknown state" in problem(http.get("/api/v1/schedules", params={"state": "nope"}), 400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -127,3 +128,22 @@ def test_health_ack_is_an_operators_command(stack: Stack, http: httpx.Client) ->
     assert http.get("/api/v1/health").json()["position"] >= 0
     with stack.client("aud") as auditor:
         assert "read-only" in problem(auditor.post("/api/v1/health/ack"), 403)
+    # why: like pause or cancel, the reason may come in the body; a stray key is refused
+    in_body = http.post("/api/v1/health/ack", json={"reason": "seen in the body"})
+    assert in_body.status_code == 200, in_body.text
+    assert "seen in the body" in asyncio.run(_raw_event(stack.nats_url, in_body.json()["seq"]))
+    misspelt = http.post("/api/v1/health/ack", json={"reasn": "x"})
+    assert "did you mean 'reason'" in problem(misspelt, 422)
+
+
+async def _raw_event(nats_url: str, seq: int) -> str:
+    """The stored bytes of the log's event at `seq`, as text."""
+    import nats
+
+    from jetcron.subjects import STREAM
+
+    nc = await nats.connect(nats_url)
+    try:
+        return (await nc.jetstream().get_msg(STREAM, seq)).data.decode(errors="replace")
+    finally:
+        await nc.close()

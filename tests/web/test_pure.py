@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,35 @@ def test_the_gateways_roles_are_those_of_nats_security() -> None:
     from jetcron.web.auth import Role
 
     assert set(get_args(Role)) <= set(ROLES)
+
+
+async def _never_answer(msg: object) -> None:
+    """A query responder that takes the request and never replies (a stalled service)."""
+
+
+async def test_readyz_names_the_service_that_did_not_answer(nats_url: str) -> None:
+    import httpx
+    import nats
+
+    from jetcron.connect import ConnectOptions
+    from jetcron.subjects import query
+    from jetcron.web.app import create_app
+    from jetcron.web.gateway import Gateway
+
+    stalled = await nats.connect(nats_url)
+    await stalled.subscribe(query("due"), cb=_never_answer)
+    gateway = Gateway(ConnectOptions(servers=nats_url), Tokens(), local_user="me")
+    app = create_app(gateway, connect=False)
+    await gateway.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+            for _ in range(100):
+                if gateway.connected:
+                    break
+                await asyncio.sleep(0.05)
+            answer = await http.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.json() == {"ready": False, "problem": "no jetcron service answered within 2s"}
+    finally:
+        await gateway.stop()
+        await stalled.close()

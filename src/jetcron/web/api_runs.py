@@ -13,7 +13,7 @@ from jetcron.domain.events import RunStatus
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, json, reason_of, writer
+from jetcron.web.http import body, caller, gateway, json, only_reason, writer
 from jetcron.web.problems import Problem
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -87,7 +87,7 @@ async def output(
 
 @router.post("/{run_id}/cancel", status_code=202, summary="Stop a run (its executor kills the job)")
 async def cancel(run_id: str, request: Request, gw: Gw, user: Writer) -> Response:
-    reason = reason_of(await body(request))
+    reason = only_reason(await body(request))
     row = await gw.run(run_id)
     await gw.send(CancelRun(**meta(row["schedule"], user, reason), run_id=row["run_id"]))
     return json({"run_id": row["run_id"], "schedule": row["schedule"], "cancel": "requested"}, 202)

@@ -23,7 +23,7 @@ from jetcron.errors import InvalidInput
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, header_reason, json, reason_of, writer
+from jetcron.web.http import body, caller, gateway, header_reason, json, only_reason, writer
 from jetcron.web.problems import Problem, invalid
 from jetcron.web.timing import fire_rows, parse_stamp
 
@@ -142,7 +142,7 @@ async def _lifecycle(
     kind: type[PauseSchedule | ResumeSchedule], name: str, request: Request, gw: Gateway,
     user: User, if_match: str | None,
 ) -> Response:  # fmt: skip
-    reason = reason_of(await body(request))
+    reason = only_reason(await body(request))
     await gw.send(kind(**meta(name, user, reason, bodies.if_match(if_match))))
     return await _one(gw, name)
 
@@ -168,7 +168,7 @@ async def resume(
     openapi_extra=_REASON,
 )
 async def trigger(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    reason = reason_of(await body(request))
+    reason = only_reason(await body(request))
     reply = await gw.send(TriggerSchedule(**meta(name, user, reason)))
     event = reply.events[0].envelope.event
     run_id = getattr(event, "run_id", "")

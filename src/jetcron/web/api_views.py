@@ -17,7 +17,7 @@ from jetcron.errors import JetcronError
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import caller, gateway, header_reason, json, writer
+from jetcron.web.http import body, caller, gateway, header_reason, json, only_reason, writer
 from jetcron.web.problems import Problem
 from jetcron.web.timing import preview as preview_of
 
@@ -60,7 +60,9 @@ async def health(gw: Gw, _: Reader) -> Response:
     summary="Acknowledge the unreadable and rejected events health lists now (operator)",
 )
 async def acknowledge(request: Request, gw: Gw, user: Writer) -> Response:
-    reply = await gw.send(AcknowledgeHealth(**meta("health", user, header_reason(request))))
+    # why: the body {"reason": "…"} as pause and cancel take it; the query or X-Reason too
+    reason = only_reason(await body(request)) or header_reason(request)
+    reply = await gw.send(AcknowledgeHealth(**meta("health", user, reason)))
     return json({"seq": int(reply.events[0].seq)})
 
 
@@ -135,6 +137,9 @@ async def readyz(gw: Gw) -> Response:
         return json({"ready": False, "problem": "NATS unreachable"}, 503)
     try:
         await asyncio.wait_for(gw.ask("due", {"limit": 1, "within_s": 1}), 2.0)
-    except (JetcronError, TimeoutError) as err:
-        return json({"ready": False, "problem": str(err) or type(err).__name__}, 503)
+    except JetcronError as err:
+        return json({"ready": False, "problem": str(err)}, 503)
+    except TimeoutError:
+        # why: a bare TimeoutError has no text; say what did not answer
+        return json({"ready": False, "problem": "no jetcron service answered within 2s"}, 503)
     return json({"ready": True})

@@ -8,6 +8,7 @@ import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from jetcron.domain.fields import did_you_mean
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import Problem
@@ -65,6 +66,17 @@ def reason_of(data: Any) -> str:
     if not isinstance(reason, str):
         raise Problem(422, "reason: expected a string")
     return reason
+
+
+def only_reason(data: Any) -> str:
+    """The `reason` of a body that holds nothing else (pause, resume, trigger, cancel): a
+    misspelt or stray key is a 422 naming it, not a change made without the reason meant."""
+    if not isinstance(data, dict):
+        raise Problem(400, 'expected a JSON object like {"reason": "..."}')
+    for key in sorted(data):
+        if key != "reason":
+            raise Problem(422, f"{key}: no such field{did_you_mean(key, ['reason'])}; this body takes only reason")
+    return reason_of(data)
 
 
 def header_reason(request: Request) -> str:

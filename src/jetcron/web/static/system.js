@@ -9,7 +9,7 @@ async function acknowledge() {
   const reason = await confirmAction("Acknowledge the unreadable and rejected events listed? They stay in the log; health lists only new ones.");
   if (reason === null) return;
   try {
-    await api("/health/ack", { method: "POST", params: { reason } });
+    await api("/health/ack", { method: "POST", body: { reason } });
     await healthPage();
   } catch (err) {
     main().prepend(errorBox(err));
