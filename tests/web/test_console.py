@@ -157,3 +157,29 @@ def test_times_say_their_zone_one_way_and_an_unknown_schedule_is_one_request(
     assert "no schedule named nosuch" in page.inner_text("#not-found")
     assert [u.split("/api/v1")[1] for u in asked] == ["/schedules/nosuch?fires=0"]
     page.close()
+
+
+def test_a_failed_fire_reads_red_and_a_bad_name_says_the_rule(
+    browser: object, stack: Stack, shots: Path
+) -> None:
+    with stack.client() as http:
+        made = create(http, "fails-often", spec="@every 1s", command=["false"], breaker=2)
+        assert made.status_code == 201, made.text
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/fails-often")
+    # why: the fire's fate is `triggered`; its mark and legend show how its run ended
+    page.wait_for_selector(".legend:has-text('failed')", timeout=20_000)
+    marks = page.evaluate(
+        "[...document.querySelectorAll('svg rect')].filter((r) => r.textContent.endsWith('— triggered, failed'))"
+        ".map((r) => r.getAttribute('fill'))"
+    )
+    assert marks and set(marks) == {"#d64545"}, marks  # red, as the legend's "failed"
+    page.screenshot(path=str(shots / "failed-fires.png"), full_page=True)
+
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "my job")
+    said = page.evaluate("document.getElementById('f-name').validationMessage")
+    assert said == "invalid schedule name 'my job': use 1-64 letters, digits, '_', '.' or '-'"
+    page.fill("#f-name", "my-job")
+    assert page.evaluate("document.getElementById('f-name').validity.valid")
+    page.close()

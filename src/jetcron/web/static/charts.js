@@ -41,13 +41,19 @@ export function rate(runs) {
   return `${Math.round((100 * ended.filter((r) => r.status === "succeeded").length) / ended.length)}%`;
 }
 
-/** Every fire in the window as a mark on a time line, coloured by its fate. */
+/** What a fire's mark shows: its fate, or for a triggered fire its run's status, so a failed
+ * run reads red and not as a green "triggered". */
+export function shownFate(f) {
+  return f.fate === "triggered" && f.status ? f.status : f.fate;
+}
+
+/** Every fire in the window as a mark on a time line, coloured by its fate (see shownFate). */
 export function timeline(fires, since, until, width = 600, height = 44) {
   const t0 = Date.parse(since), t1 = Date.parse(until);
   const x = (t) => 4 + ((Date.parse(t) - t0) / Math.max(1, t1 - t0)) * (width - 8);
   const marks = fires.map((f) => svg("rect", {
-    x: x(f.utc) - 2, y: 6, width: 4, height: 22, rx: 1, fill: FATE_COLOURS[f.fate] || "#a0a7b4",
-  }, title(`${zoned(f.utc, f.tz, f.abbr)} — ${f.fate}${f.dst && f.dst.length ? ` (${f.dst.join("; ")})` : ""}`)));
+    x: x(f.utc) - 2, y: 6, width: 4, height: 22, rx: 1, fill: FATE_COLOURS[shownFate(f)] || "#a0a7b4",
+  }, title(`${zoned(f.utc, f.tz, f.abbr)} — ${f.fate}${shownFate(f) !== f.fate ? `, ${shownFate(f)}` : ""}${f.dst && f.dst.length ? ` (${f.dst.join("; ")})` : ""}`)));
   const axis = [
     svg("line", { x1: 0, x2: width, y1: 30, y2: 30, stroke: "#c9ced6" }),
     svg("text", { x: 2, y: 42 }, utc(since)),
@@ -87,7 +93,7 @@ export function legend(fates) {
     const item = document.createElement("span");
     const swatch = document.createElement("i");
     swatch.style.background = FATE_COLOURS[fate] || "#a0a7b4";
-    item.append(swatch, fate.replace("_", " "));
+    item.append(swatch, fate.replaceAll("_", " "));
     box.append(item);
   }
   return box;

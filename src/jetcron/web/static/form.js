@@ -33,7 +33,8 @@ export async function formPage(name) {
   const d = row ? row.definition : null;
   const kind = d ? (d.job.command ? "command" : d.job.shell ? "shell" : "action") : "command";
   const inputs = {
-    name: el("input", { id: "f-name", name: "name", required: true, value: name || "", disabled: !!name, autocomplete: "off", pattern: "[A-Za-z0-9_.\\-]{1,64}" }),
+    name: el("input", { id: "f-name", name: "name", required: true, value: name || "", disabled: !!name, autocomplete: "off", pattern: "[A-Za-z0-9_.\\-]{1,64}",
+      title: "use 1-64 letters, digits, '_', '.' or '-'" }),
     spec: el("input", { id: "f-spec", name: "spec", required: true, value: d ? d.spec : "0 * * * *", autocomplete: "off" }),
     tz: el("input", { id: "f-tz", name: "tz", list: "zones", value: d ? d.tz : Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" }),
     kind: el("select", { id: "f-kind" }, ["command", "shell", "action"].map((k) => el("option", { value: k, selected: k === kind }, k))),
@@ -71,6 +72,9 @@ export async function formPage(name) {
       preview.replaceChildren(errorBox(err));
     }
   }, 250);
+  // why: the browser's own "Please match the requested format." does not say which format
+  const nameRule = () => inputs.name.setCustomValidity(inputs.name.validity.patternMismatch ? `invalid schedule name '${inputs.name.value}': ${inputs.name.title}` : "");
+  inputs.name.addEventListener("input", nameRule);
   inputs.spec.addEventListener("input", showPreview);
   inputs.tz.addEventListener("input", showPreview);
   showPreview();

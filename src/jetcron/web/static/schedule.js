@@ -1,7 +1,7 @@
 // One schedule: definition, actions (with confirmation), next fires, fire timeline, durations,
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
-import { durations, legend, timeline } from "./charts.js";
+import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, duration, el, errorBox, fireTable, local, main } from "./dom.js";
 import { outputViewer, runsTable } from "./runs.js";
 import { debounce } from "./schedules.js";
@@ -103,7 +103,7 @@ export async function schedulePage(name) {
   const renderFires = async () => {
     const [next, fires] = await Promise.all([api(`${path}/next`, { params: { n: 5 } }), api(`${path}/fires`, { params: { limit: 200 } })]);
     sections.next.replaceChildren(next.fires.length ? fireTable(next.fires, `In ${next.fires[0].tz}`) : el("p", { class: "small" }, `No fires ahead (${next.state}).`));
-    const fates = [...new Set(fires.fires.map((f) => f.fate))];
+    const fates = [...new Set(fires.fires.map(shownFate))];
     sections.timeline.replaceChildren(timeline(fires.fires, fires.since, fires.until, width(sections.timeline)), legend(fates),
       el("div", { class: "small" }, `${fires.fires.length} fires since ${local(fires.since)} your time`));
   };
