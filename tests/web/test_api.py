@@ -92,6 +92,8 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "would never run" in problem(create(http, "api-past", spec="@at 2020-01-01T00:00Z"), 422)
     assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
+    renamed = http.patch("/api/v1/schedules/api-dup", json={"name": "api-dup2"})
+    assert "cannot be renamed" in problem(renamed, 422)
     ended = http.patch("/api/v1/schedules/api-dup", json={"end": "2020-01-01T00:00:00Z"})
     assert "would never run" in problem(ended, 422)
     misspelt = http.post("/api/v1/schedules/api-dup/pause", json={"reasn": "tank cleaning"})

@@ -68,6 +68,8 @@ def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
     """The patch of a PATCH body, checked against the definition it will change (422 if the
     result would be invalid: the same rule the service applies)."""
     values: dict[str, Any] = {}
+    if "name" in _object(body):
+        raise invalid(InvalidInput("name: a schedule cannot be renamed (create one, delete the old)"))
     try:
         for key, value in _object(body).items():
             values[key] = default_of(key) if value is None else check(key, value)
