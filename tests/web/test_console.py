@@ -182,4 +182,17 @@ def test_a_failed_fire_reads_red_and_a_bad_name_says_the_rule(
     assert said == "invalid schedule name 'my job': use 1-64 letters, digits, '_', '.' or '-'"
     page.fill("#f-name", "my-job")
     assert page.evaluate("document.getElementById('f-name').validity.valid")
+
+    page.goto(f"{stack.url}/#/edit/fails-often")
+    page.wait_for_selector("#f-description")
+    assert page.input_value("#f-timeout") == "1h"  # as the definition says it, not "3600s"
+    with stack.client() as http:
+        assert create(http, "quick-timeout", timeout="1500ms").status_code == 201
+    page.goto(f"{stack.url}/#/edit/quick-timeout")
+    page.wait_for_selector("#f-description")
+    assert page.input_value("#f-timeout") == "1500ms"  # why: "1.5s" is no duration: a 422 on save
+    page.fill("#f-description", "saved as it was")
+    page.click("#f-save")
+    confirm(page, "label it")
+    page.wait_for_selector(".audit:has-text('saved as it was')")
     page.close()

@@ -1,7 +1,7 @@
 // Create or edit a schedule: the fields people set most, a zone picker and a live preview of the
 // next fires in the chosen zone with DST notes (GET /api/v1/preview, the CLI's `preview`).
 import { api } from "./api.js";
-import { confirmAction, el, errorBox, fireTable, main } from "./dom.js";
+import { confirmAction, duration, el, errorBox, fireTable, main } from "./dom.js";
 import { debounce } from "./schedules.js";
 
 /** argv from a command line: words split on spaces, "double" or 'single' quotes keep spaces. */
@@ -15,6 +15,13 @@ export function argv(text) {
 
 function quoted(words) {
   return words.map((w) => (/\s/.test(w) ? `"${w}"` : w)).join(" ");
+}
+
+/** A timeout as the definition shows it ("1h", not "3600s"); a fraction of a second in ms,
+ * as durations take no decimals ("1.5s" was refused on save). */
+function timeoutText(value) {
+  if (value == null) return "none";
+  return Number.isInteger(value) ? duration(value) : `${Math.round(value * 1000)}ms`;
 }
 
 let zonesCache = null;
@@ -43,7 +50,7 @@ export async function formPage(name) {
     target: el("input", { id: "f-target", value: d ? d.target : "default" }),
     tags: el("input", { id: "f-tags", value: d ? (d.tags || []).join(", ") : "", placeholder: "comma, separated" }),
     description: el("input", { id: "f-description", value: d ? d.description : "" }),
-    timeout: el("input", { id: "f-timeout", value: d ? (d.timeout_s == null ? "none" : `${d.timeout_s}s`) : "1h" }),
+    timeout: el("input", { id: "f-timeout", value: d ? timeoutText(d.timeout_s) : "1h" }),
     retries: el("input", { id: "f-retries", type: "number", min: 0, value: d ? d.retry.max_attempts - 1 : 0 }),
     overlap: el("select", { id: "f-overlap" }, ["skip", "buffer_one", "allow", "cancel_previous"].map((o) => el("option", { value: o, selected: d && d.overlap === o }, o))),
   };
