@@ -76,6 +76,11 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     assert audit[-1]["type"] == "schedule.deleted" and audit[-1]["reason"] == "replaced by ünïcode"
     assert {e["actor"] for e in audit} == {"alice"}  # why: the actor is the token's user
 
+    assert create(http, "api-gone").status_code == 201
+    said = http.request("DELETE", "/api/v1/schedules/api-gone", json={"reason": "tank sold"})
+    assert said.status_code == 204, said.text  # why: the body, as pause takes it, not dropped
+    assert http.get("/api/v1/audit", params={"name": "api-gone"}).json()[-1]["reason"] == "tank sold"
+
 
 def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.Client) -> None:
     bad = create(http, "api-bad", spec="61 * * * *")
@@ -92,6 +97,9 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "would never run" in problem(create(http, "api-past", spec="@at 2020-01-01T00:00Z"), 422)
     assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
+    in_body = http.patch("/api/v1/schedules/api-dup", json={"retries": 1, "reason": "x"})
+    assert "?reason=" in problem(in_body, 422)
+    assert "?reason=" in problem(create(http, "api-why", reason="new tank"), 422)
     renamed = http.patch("/api/v1/schedules/api-dup", json={"name": "api-dup2"})
     assert "cannot be renamed" in problem(renamed, 422)
     ended = http.patch("/api/v1/schedules/api-dup", json={"end": "2020-01-01T00:00:00Z"})

@@ -38,8 +38,13 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
+REASON_ELSEWHERE = "reason: not a schedule field; give it as ?reason=… or an X-Reason header"
+
+
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
     """Every field of the body checked (types, ranges, units); 422 naming the field."""
+    if "reason" in body:
+        raise invalid(InvalidInput(REASON_ELSEWHERE))
     try:
         return {key: check(key, value) for key, value in body.items()}
     except InvalidField as err:
@@ -70,6 +75,8 @@ def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
     values: dict[str, Any] = {}
     if "name" in _object(body):
         raise invalid(InvalidInput("name: a schedule cannot be renamed (create one, delete the old)"))
+    if "reason" in body:
+        raise invalid(InvalidInput(REASON_ELSEWHERE))
     try:
         for key, value in _object(body).items():
             values[key] = default_of(key) if value is None else check(key, value)
