@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webstack import TOKENS, Stack, create, run_stack
+from webstack import TOKENS, Stack, create, run_stack, until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
@@ -195,4 +195,24 @@ def test_a_failed_fire_reads_red_and_a_bad_name_says_the_rule(
     page.click("#f-save")
     confirm(page, "label it")
     page.wait_for_selector(".audit:has-text('saved as it was')")
+    page.close()
+
+
+def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "many-runs", command=["true"]).status_code == 201
+        for _ in range(52):
+            assert http.post("/api/v1/schedules/many-runs/trigger").status_code == 202
+        mine = {"schedule": "many-runs", "limit": 60}
+        until(lambda: http.get("/api/v1/runs", params=mine).json()["runs"], lambda r: len(r) >= 52)
+        page = signed_in(browser, stack, 1280, 900)
+        page.goto(f"{stack.url}/#/runs")
+        with page.expect_response(lambda r: "schedule=many-runs" in r.url):
+            page.fill("#runs-schedule", "many-runs")
+        page.click("button:has-text('More')")
+        rows = page.locator("#runs tr[data-key]")
+        page.wait_for_function("document.querySelectorAll('#runs tr[data-key]').length >= 52")
+        newest = http.post("/api/v1/schedules/many-runs/trigger").json()["run_id"]
+    page.wait_for_selector(f"#runs tr[data-key='{newest}']")  # why: arrives live
+    assert rows.count() >= 52  # the rows "More" added were kept, not cut back to 50
     page.close()

@@ -24,25 +24,27 @@ export async function runsPage() {
   const more = el("div", {});
   main().replaceChildren(el("h1", {}, "Runs", live),
     el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
-  let cursor = null;
-  const render = async (append = false) => {
+  // why: "More" and a live update both load the newest `wanted` rows, so the pages got with
+  // "More" stay; only the latest render's answer is shown (an older one may land after it)
+  let wanted = 50, latest = 0;
+  const render = async () => {
+    const mine = ++latest;
     try {
-      const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: 50, cursor: append ? cursor : null } });
-      cursor = page.next_cursor;
-      const shown = append ? [...(holder._runs || []), ...page.runs] : page.runs;
-      holder._runs = shown;
-      holder.replaceChildren(shown.length ? runsTable(shown) : el("p", {}, "No runs."));
-      more.replaceChildren(cursor ? el("button", { onclick: () => render(true) }, "More") : "");
+      const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: wanted } });
+      if (mine !== latest) return;
+      holder.replaceChildren(page.runs.length ? runsTable(page.runs) : el("p", {}, "No runs."));
+      more.replaceChildren(page.next_cursor ? el("button", { onclick: () => { wanted += 50; render(); } }, "More") : "");
     } catch (err) {
-      holder.replaceChildren(errorBox(err));
+      if (mine === latest) { holder.replaceChildren(errorBox(err)); more.replaceChildren(); }
     }
   };
-  schedule.addEventListener("input", debounce(() => render(), 300));
-  status.addEventListener("change", () => render());
+  const refilter = () => { wanted = 50; render(); };
+  schedule.addEventListener("input", debounce(refilter, 300));
+  status.addEventListener("change", refilter);
   await render();
+  const refresh = debounce(render, 300); // why: one reload per burst of events
   return follow({}, (m) => m.type.startsWith("run.") && refresh(),
     (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
-  function refresh() { debounce(() => render(), 300)(); }
 }
 
 export function outputViewer(run, output) {
