@@ -216,3 +216,15 @@ def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: S
     page.wait_for_selector(f"#runs tr[data-key='{newest}']")  # why: arrives live
     assert rows.count() >= 52  # the rows "More" added were kept, not cut back to 50
     page.close()
+
+
+def test_a_schedule_deleted_elsewhere_says_so(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "short-lived").status_code == 201
+        page = signed_in(browser, stack, 390, 844)
+        page.goto(f"{stack.url}/#/s/short-lived")
+        page.wait_for_selector(".live")  # following the log
+        assert http.delete("/api/v1/schedules/short-lived").status_code == 204
+    page.wait_for_selector("#not-found:has-text('no schedule named short-lived')")
+    assert page.locator("#do-pause").count() == 0  # no buttons of a schedule that is gone
+    page.close()

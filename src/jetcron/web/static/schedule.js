@@ -80,7 +80,11 @@ export async function schedulePage(name) {
     const button = (verb, label, cls = "") => el("button", { class: `${cls} writer`, id: `do-${verb}`, onclick: async () => {
       try {
         if (await act(name, verb, row)) await renderAll();
-      } catch (err) { head.append(errorBox(err)); }
+      } catch (err) {
+      // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
+      if (err instanceof ApiError && err.status === 404) notFound();
+      else head.append(errorBox(err));
+    }
     } }, label);
     head.replaceChildren(
       el("h1", {}, row.name, badge(row.state), el("span", { class: "small" }, `v${row.version}`)),
@@ -110,12 +114,13 @@ export async function schedulePage(name) {
 
   const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
   const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
+  const notFound = () => main().replaceChildren(el("h1", {}, "No such schedule"),
+    el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
   try {
     await renderHead(); // why: one question first; an unknown name is one 404, not five
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) throw err;
-    main().replaceChildren(el("h1", {}, "No such schedule"),
-      el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
+    notFound();
     return null;
   }
   await Promise.all([renderRuns(), renderFires(), renderAudit()]);
@@ -124,7 +129,11 @@ export async function schedulePage(name) {
     try {
       if (type.startsWith("schedule.")) await Promise.all([renderHead(), renderAudit(), renderFires()]);
       else await renderRuns();
-    } catch (err) { head.append(errorBox(err)); }
+    } catch (err) {
+      // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
+      if (err instanceof ApiError && err.status === 404) notFound();
+      else head.append(errorBox(err));
+    }
   }, 200);
   return follow({ schedule: name }, (m) => refresh(m.type),
     (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
