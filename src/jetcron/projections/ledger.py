@@ -214,17 +214,19 @@ def _progress(
     entry: LedgerEntry, event: RunEvent, stored: StoredEvent, status: str, phase: int
 ) -> None:
     # why: redelivered progress must not move the fire backwards (the runs view's rank rule)
-    if is_behind(entry.status, entry.attempt, event.attempt, phase):
+    attempt = event.attempt
+    if is_behind(entry.status, entry.attempt, attempt, phase):
         return
-    entry.status, entry.attempt = status, event.attempt
+    entry.status, entry.attempt = status, attempt
     entry.executor = event.executor or entry.executor
-    entry.result_seq, entry.result_at = stored.seq, stored.envelope.at
-    entry.result_actor = stored.envelope.actor
+    env = stored.envelope
+    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
 
 
 def _on_started(view: LedgerView, event: RunStarted, stored: StoredEvent) -> None:
-    entry = _run_entry(view, event)
-    if entry is not None:
+    # why: _run_entry inline: once per attempt in the replay hot loop
+    entry = view.entries.get(event.fire_id)
+    if entry is not None and entry.run_id == event.run_id and entry.status in IN_FLIGHT:
         _progress(entry, event, stored, "running", PHASE_STARTED)
 
 
@@ -236,20 +238,25 @@ def _on_deferred(view: LedgerView, event: RunDeferred, stored: StoredEvent) -> N
 
 
 def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
-    entry = _run_entry(view, event)
-    if entry is None:
+    # why: _run_entry inline: once per run in the replay hot loop
+    entry = view.entries.get(event.fire_id)
+    if entry is None or entry.run_id != event.run_id or entry.status not in IN_FLIGHT:
         return
     # why: the first final outcome wins, as in the runs view; a failure with a retry is progress
     # (exact type tests: isinstance on Struct classes costs ~5x in this hot loop)
-    retrying = type(event) in MAY_RETRY and event.next_retry_at is not None  # type: ignore[attr-defined]
+    kind = type(event)
+    retrying = kind in MAY_RETRY and event.next_retry_at is not None  # type: ignore[attr-defined]
     if retrying:
         _progress(entry, event, stored, "retrying", PHASE_RETRYING)
     else:
-        entry.status, entry.attempt = OUTCOMES[type(event)], max(entry.attempt, event.attempt)
+        attempt = event.attempt
+        entry.status = OUTCOMES[kind]
+        if attempt > entry.attempt:
+            entry.attempt = attempt
         entry.executor = event.executor or entry.executor
-        entry.result_seq, entry.result_at = stored.seq, stored.envelope.at
-        entry.result_actor = stored.envelope.actor
-    if type(event) is not RunSucceeded:
+        env = stored.envelope
+        entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+    if kind is not RunSucceeded:
         entry.detail = _detail(event)
     if not retrying:
         _settle(view, entry)

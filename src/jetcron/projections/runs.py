@@ -286,21 +286,27 @@ def _on_skipped(view: RunsView, event: RunSkipped, stored: StoredEvent) -> None:
 
 
 def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
-    row = _row(view, event, stored.seq)
+    # why: _row and is_behind inline: once per attempt in the replay hot loop
+    row = view.rows.get(event.run_id)
+    if row is None:
+        row = _new_row(view, event, event.run_id, event.run_id, "triggered", stored.seq)
+    status = row.status
     # why: a start folded after its run's result still tells its lateness (and executor)
-    final = row.status in FINAL_STATUSES and (row.started_at is None or not row.executor)
+    final = status in FINAL_STATUSES and (row.started_at is None or not row.executor)
     before = tallies.changing(view.tallies, row) if final else ""
     if row.started_at is None:
         # why: a start that arrives after its result (redelivery) still tells us when it began.
         row.started_at = at = stored.envelope.at
         # why: a backfill starts long after its fire time on purpose; no lateness to count
         row.lateness_s = None if row.backfill_of else (at - row.fire_time).total_seconds()
+    executor, attempt = event.executor, event.attempt
     if not row.executor:
-        row.executor = event.executor
-    if not is_behind(row.status, row.attempt, event.attempt, PHASE_STARTED):
+        row.executor = executor
+    current = _STATUS_PHASE.get(status)
+    if current is not None and attempt * 4 + PHASE_STARTED >= row.attempt * 4 + current:
         row.status = "running"
-        row.attempt = event.attempt
-        row.executor = event.executor
+        row.attempt = attempt
+        row.executor = executor
         row.next_retry_at = None
     if final:
         _changed(view, row, before)
@@ -319,13 +325,17 @@ def _on_deferred(view: RunsView, event: RunDeferred, stored: StoredEvent) -> Non
 
 
 def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> None:
-    row = _row(view, event, stored.seq)
+    # why: _row inline: once per run in the replay hot loop
+    run_id = event.run_id
+    row = view.rows.get(run_id)
+    if row is None:
+        row = _new_row(view, event, run_id, run_id, "triggered", stored.seq)
     if row.status not in FINAL_STATUSES:
         _finish(row, event, "succeeded", stored.envelope.at)
         row.exit_code = event.exit_code
         row.duration_s = event.duration_s
         row.error = ""
-        _settled(view, event.run_id, row)
+        _settled(view, run_id, row)
 
 
 def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:

@@ -314,12 +314,16 @@ def _saw_fire(row: ScheduleRow, fire_time: datetime) -> None:
 
 
 def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent) -> None:
-    row = by_id(view, event.schedule_id)
-    if row is None or event.run_id in view.marks:
+    # why: by_id inline, the run id read once: once per run in the replay hot loop
+    sid, run_id = event.schedule_id, event.run_id
+    name = view.ids.get(sid)
+    row = view.rows[name] if name is not None else view.deleted.get(sid)
+    marks = view.marks
+    if row is None or run_id in marks:
         return
-    view.marks[event.run_id] = TRIGGERED_RANK
+    marks[run_id] = TRIGGERED_RANK
     row.runs_total += 1
-    row.last_run_id = event.run_id
+    row.last_run_id = run_id
     row.last_run_at = stored.envelope.at
     row.last_status = "triggered"
     if not (event.manual or event.backfill_of):  # why: event.forced, inline: hot loop
@@ -337,46 +341,54 @@ def _on_unrun_fire(
 
 
 def _progress(view: SchedulesView, event: RunEvent, phase: int, status: RunStatus) -> None:
-    row = by_id(view, event.schedule_id)
+    # why: by_id inline, the run id read once: once per run event in the replay hot loop
+    sid, run_id = event.schedule_id, event.run_id
+    name = view.ids.get(sid)
+    row = view.rows[name] if name is not None else view.deleted.get(sid)
     if row is None:
         return
     new = event.attempt * 4 + phase
-    mark = view.marks.get(event.run_id)
+    marks = view.marks
+    mark = marks.get(run_id)
     if mark is None:
         # why: its trigger is outside our history (retention); count the run from here.
         row.runs_total += 1
     elif mark == ENDED or new < mark:
         return
-    view.marks[event.run_id] = new
-    if row.last_run_id == event.run_id:
+    marks[run_id] = new
+    if row.last_run_id == run_id:
         row.last_status = status
 
 
 def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus) -> None:
-    row = by_id(view, event.schedule_id)
+    # why: by_id inline, ids read once: once per run in the replay hot loop
+    sid, run_id = event.schedule_id, event.run_id
+    name = view.ids.get(sid)
+    row = view.rows[name] if name is not None else view.deleted.get(sid)
     if row is None:
         return
-    mark = view.marks.get(event.run_id)
+    marks = view.marks
+    mark = marks.get(run_id)
     if mark is None:
         row.runs_total += 1
     elif mark == ENDED:
         return  # why: the first final outcome wins; duplicates must not count twice
-    view.marks[event.run_id] = ENDED
-    ended = view.ended.get(event.schedule_id)
+    marks[run_id] = ENDED
+    ended = view.ended.get(sid)
     if ended is None:
-        view.ended[event.schedule_id] = [event.run_id]
+        view.ended[sid] = [run_id]
     else:
-        ended.append(event.run_id)
+        ended.append(run_id)
         if view.keep and len(ended) > view.keep:
-            view.marks.pop(ended.pop(0), None)  # why: the window of `keep`, inline: hot loop
-    if row.last_run_id == event.run_id:
+            marks.pop(ended.pop(0), None)  # why: the window of `keep`, inline: hot loop
+    if row.last_run_id == run_id:
         row.last_status = status
     if status == "succeeded":
         row.runs_succeeded += 1
         row.consecutive_failures = 0
         row.failing_since = None
         row.last_success_at = at
-        row.last_success_run_id = event.run_id
+        row.last_success_run_id = run_id
     elif status in FAILED_STATUSES:
         row.runs_failed += 1
         if row.consecutive_failures == 0:
@@ -396,10 +408,11 @@ def _on_deferred(view: SchedulesView, event: RunDeferred, stored: StoredEvent) -
 
 def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
     # why: exact type tests in the replay hot loop (isinstance on Struct classes costs ~5x)
-    if type(event) in MAY_RETRY and event.next_retry_at is not None:  # type: ignore[attr-defined]
+    kind = type(event)
+    if kind in MAY_RETRY and event.next_retry_at is not None:  # type: ignore[attr-defined]
         _progress(view, event, PHASE_RETRYING, "retrying")
     else:
-        _ended(view, event, stored.envelope.at, OUTCOMES[type(event)])
+        _ended(view, event, stored.envelope.at, OUTCOMES[kind])
 
 
 def _on_expectation_missed(
