@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain import digest
-from jetcron.domain.digest import TIMED, Digest, bucket
+from jetcron.domain.digest import TIMED, Digest, add_bucketed, bucket
 from jetcron.domain.events import (
     FireEvent,
     RunCancelled,
@@ -29,6 +29,7 @@ from jetcron.domain.events import (
 )
 from jetcron.projections import tallies
 from jetcron.projections.tallies import Tallies
+from jetcron.projections.tallies import settled as tally_settled
 from jetcron.projections.window import unindex
 
 FINAL_STATUSES: frozenset[str] = frozenset(
@@ -228,8 +229,8 @@ def _settled(view: RunsView, key: str, row: RunRow) -> None:
         open_day = view.days.get(day_key)
         if open_day is None:
             open_day = view.days[day_key] = OpenDay(schedule_id=sid, name=row.schedule, day=day)
-        digest.add_bucketed(open_day.digest, status, duration_i, lateness_i, duration, row.finished_at)
-    tallies.settled(view.tallies, key, row, day, duration_i, lateness_i)
+        add_bucketed(open_day.digest, status, duration_i, lateness_i, duration, row.finished_at)
+    tally_settled(view.tallies, key, row, day, duration_i, lateness_i)
     keys = view.finished.get(row.schedule)
     if keys is None:
         view.finished[row.schedule] = [key]

@@ -11,9 +11,8 @@ from typing import Any
 
 import msgspec
 
-from jetcron.domain.claims import CLAIMED, Claims
+from jetcron.domain.claims import CLAIMED, Claims, triggered
 from jetcron.domain.claims import check as check_claims
-from jetcron.domain.claims import triggered
 from jetcron.domain.events import HealthAcknowledged, RunTriggered, StoredEvent, event_type
 from jetcron.log.sharing import Sharing
 from jetcron.projections import (
@@ -156,31 +155,37 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
         for cls, rs in _ROUTES.items()
     }
     position, claims, check, triggered_ = views.position, views.claims, check_claims, triggered
-    for stored in batch:
-        seq = stored.seq
-        if seq <= position:
-            continue
-        event = stored.envelope.event
-        kind = type(event)
-        if kind in _CLAIMED:
-            # why: a trigger is never refused, only recorded: skip check's call for a third of
-            # a replay's events
-            if kind is RunTriggered:
-                triggered_(claims, event)
-            elif (problem := check(claims, stored)) is not None:
-                _reject(views, stored, problem)
-                views.position = position = seq
+    poisoned = 0
+    # why: the last sequence counted as poison: an event counts once, however many views fail
+    try:
+        for stored in batch:
+            seq = stored.seq
+            if seq <= position:
                 continue
-        failed = False
-        for handler, view in routes.get(kind, ()):
-            try:
-                handler(view, event, stored)
-            except Exception as err:  # why: one bad event must not stop the projection
-                _poisoned(views, stored, err)
-                failed = True
-        if failed:
-            views.poison += 1
-        views.position = position = seq
+            event: Any = stored.envelope.event
+            kind = type(event)
+            if kind in _CLAIMED:
+                # why: a trigger is never refused, only recorded: skip check's call for a third
+                # of a replay's events
+                if kind is RunTriggered:
+                    triggered_(claims, event)
+                elif (problem := check(claims, stored)) is not None:
+                    _reject(views, stored, problem)
+                    position = seq
+                    continue
+            for handler, view in routes.get(kind, ()):
+                try:
+                    handler(view, event, stored)
+                except Exception as err:  # why: one bad event must not stop the projection
+                    _poisoned(views, stored, err)
+                    if poisoned != seq:
+                        views.poison += 1
+                        poisoned = seq
+            position = seq
+    finally:
+        # why: written once, not per event; no fold reads it, and an error escaping a batch
+        # (a reader's) still leaves it at the last event folded
+        views.position = position
     return position
 
 

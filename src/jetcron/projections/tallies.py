@@ -22,6 +22,7 @@ from jetcron.domain.digest import Digest
 K = TypeVar("K", str, int)
 NO_EXECUTOR = "-"
 """Group key for runs no executor has picked up."""
+_FAILED = digest.FAILED
 
 
 class Row(Protocol):
@@ -107,7 +108,7 @@ def settled(
     if lateness_i is not None:
         d.lateness[lateness_i] = d.lateness.get(lateness_i, 0) + 1
     if duration_i is not None or (
-        row.finished_at is not None and (status == "succeeded" or status in digest.FAILED)
+        row.finished_at is not None and (status == "succeeded" or status in _FAILED)
     ):
         by_name = t.extremes.get(executor)
         ex = None if by_name is None else by_name.get(row.schedule)
