@@ -162,17 +162,44 @@ def _record(
         entry.buffered_at, entry.blocking_run_id = old.recorded_at, old.blocking_run_id
     view.entries[event.fire_id] = entry
     if old is None:
-        keys = view.by_schedule.get(event.name)
-        if keys is None:
-            view.by_schedule[event.name] = [event.fire_id]
-        else:
-            keys.append(event.fire_id)
+        _index(view, entry)
     return entry
+
+
+def _index(view: LedgerView, entry: LedgerEntry) -> None:
+    """A new fire under its schedule."""
+    keys = view.by_schedule.get(entry.schedule)
+    if keys is None:
+        view.by_schedule[entry.schedule] = [entry.fire_id]
+    else:
+        keys.append(entry.fire_id)
 
 
 def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) -> None:
     # why: manual runs are not fires of the spec; the runs view has them.
     if event.manual:
+        return
+    fire_id = event.fire_id
+    if fire_id not in view.entries:
+        # why: the common case, built whole (Struct field stores are generic setattrs, the
+        # constructor's keywords are not): what _record and the lines below would make
+        env, seq = stored.envelope, stored.seq
+        view.entries[fire_id] = entry = LedgerEntry(
+            fire_id=fire_id,
+            schedule=event.name,
+            schedule_id=event.schedule_id,
+            fire_time=event.fire_time,
+            outcome="triggered",
+            recorded_at=env.at,
+            run_id=event.run_id,
+            status="triggered",
+            seq=seq,
+            actor=env.actor,
+            attempt=1,
+            first_seq=seq,
+            backfill_of=event.backfill_of,
+        )
+        _index(view, entry)
         return
     entry = _record(view, event, stored, "triggered")
     if entry is not None:

@@ -198,15 +198,20 @@ def _new_row(
         status=status,
         seq=seq,
     )
+    _add_row(view, key, row)
+    return row
+
+
+def _add_row(view: RunsView, key: str, row: RunRow) -> None:
+    """Hold a new row: by key, in flight unless final, under its schedule."""
     view.rows[key] = row
-    if status not in FINAL_STATUSES:
+    if row.status not in FINAL_STATUSES:
         tallies.opened(view.tallies, key)
-    keys = view.by_schedule.get(event.name)
+    keys = view.by_schedule.get(row.schedule)
     if keys is None:
-        view.by_schedule[event.name] = [key]
+        view.by_schedule[row.schedule] = [key]
     else:
         keys.append(key)
-    return row
 
 
 def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
@@ -253,10 +258,30 @@ def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> 
 
 
 def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> None:
-    row = view.rows.get(event.run_id)
+    run_id = event.run_id
+    row = view.rows.get(run_id)
     if row is None:
-        row = _new_row(view, event, event.run_id, event.run_id, "triggered", stored.seq)
-    elif row.triggered_at is not None:
+        # why: the common case, built whole: a store into a Struct field is a generic setattr
+        # (~55 ns each), keywords to its constructor are not
+        env = stored.envelope
+        row = RunRow(
+            run_id=run_id,
+            schedule=event.name,
+            schedule_id=event.schedule_id,
+            fire_id=event.fire_id,
+            fire_time=event.fire_time,
+            status="triggered",
+            seq=stored.seq,
+            triggered_at=env.at,
+            triggered_by=env.actor,
+            trigger_reason=env.reason,
+            target=event.target,
+            manual=event.manual,
+            backfill_of=event.backfill_of,
+        )
+        _add_row(view, run_id, row)
+        return
+    if row.triggered_at is not None:
         return
     # why: a trigger folded after its run's result (redelivery) may still clear its lateness
     final = row.status in FINAL_STATUSES and bool(event.backfill_of)
@@ -301,14 +326,17 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
         # why: a backfill starts long after its fire time on purpose; no lateness to count
         row.lateness_s = None if row.backfill_of else (at - row.fire_time).total_seconds()
     executor, attempt = event.executor, event.attempt
-    if not row.executor:
-        row.executor = executor
     current = _STATUS_PHASE.get(status)
+    # why: each store below is a generic setattr on a Struct, so none is made twice or for nothing
     if current is not None and attempt * 4 + PHASE_STARTED >= row.attempt * 4 + current:
         row.status = "running"
-        row.attempt = attempt
+        if row.attempt != attempt:
+            row.attempt = attempt
         row.executor = executor
-        row.next_retry_at = None
+        if row.next_retry_at is not None:
+            row.next_retry_at = None
+    elif not row.executor:
+        row.executor = executor
     if final:
         _changed(view, row, before)
 
@@ -335,7 +363,8 @@ def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> N
         _finish(row, event, "succeeded", stored.envelope.at)
         row.exit_code = event.exit_code
         row.duration_s = event.duration_s
-        row.error = ""
+        if row.error:
+            row.error = ""
         _settled(view, run_id, row)
 
 
@@ -410,7 +439,8 @@ def _attempt_failed(
 def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> None:
     row.status = status
     row.finished_at = at
-    row.next_retry_at = None
+    if row.next_retry_at is not None:  # why: a Struct field store is a generic setattr
+        row.next_retry_at = None
     if event.attempt > row.attempt:
         row.attempt = event.attempt
     if event.executor:
