@@ -184,7 +184,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
         # why: the common case, built whole (Struct field stores are generic setattrs, the
         # constructor's keywords are not): what _record and the lines below would make
         env, seq = stored.envelope, stored.seq
-        view.entries[fire_id] = entry = LedgerEntry(
+        new = view.entries[fire_id] = LedgerEntry(
             fire_id=fire_id,
             schedule=event.name,
             schedule_id=event.schedule_id,
@@ -199,7 +199,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
             first_seq=seq,
             backfill_of=event.backfill_of,
         )
-        _index(view, entry)
+        _index(view, new)
         return
     entry = _record(view, event, stored, "triggered")
     if entry is not None:
