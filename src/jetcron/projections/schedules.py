@@ -385,8 +385,10 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
         row.last_status = status
     if status == "succeeded":
         row.runs_succeeded += 1
-        row.consecutive_failures = 0
-        row.failing_since = None
+        if row.consecutive_failures:  # why: a Struct field store is a generic setattr
+            row.consecutive_failures = 0
+        if row.failing_since is not None:
+            row.failing_since = None
         row.last_success_at = at
         row.last_success_run_id = run_id
     elif status in FAILED_STATUSES:
