@@ -187,8 +187,23 @@ def order_key(row: RunRow) -> tuple[datetime, str]:
 
 
 def _new_row(
-    view: RunsView, event: FireEvent, key: str, run_id: str, status: RunStatus, seq: int
+    view: RunsView,
+    event: FireEvent,
+    key: str,
+    run_id: str,
+    status: RunStatus,
+    seq: int,
+    *,
+    triggered_at: datetime | None = None,
+    triggered_by: str = "",
+    trigger_reason: str = "",
+    target: str = "",
+    manual: bool = False,
+    backfill_of: str = "",
 ) -> RunRow:
+    """A new row, held by key, in flight unless final, under its schedule; a trigger's fields
+    are given here (why: a store into a Struct field is a generic setattr, ~55 ns each, the
+    constructor's keywords are not)."""
     row = RunRow(
         run_id=run_id,
         schedule=event.name,
@@ -197,21 +212,22 @@ def _new_row(
         fire_time=event.fire_time,
         status=status,
         seq=seq,
+        triggered_at=triggered_at,
+        triggered_by=triggered_by,
+        trigger_reason=trigger_reason,
+        target=target,
+        manual=manual,
+        backfill_of=backfill_of,
     )
-    _add_row(view, key, row)
-    return row
-
-
-def _add_row(view: RunsView, key: str, row: RunRow) -> None:
-    """Hold a new row: by key, in flight unless final, under its schedule."""
     view.rows[key] = row
-    if row.status not in FINAL_STATUSES:
+    if status not in FINAL_STATUSES:
         tallies.opened(view.tallies, key)
-    keys = view.by_schedule.get(row.schedule)
+    keys = view.by_schedule.get(event.name)
     if keys is None:
-        view.by_schedule[row.schedule] = [key]
+        view.by_schedule[event.name] = [key]
     else:
         keys.append(key)
+    return row
 
 
 def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
@@ -261,17 +277,14 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     run_id = event.run_id
     row = view.rows.get(run_id)
     if row is None:
-        # why: the common case, built whole: a store into a Struct field is a generic setattr
-        # (~55 ns each), keywords to its constructor are not
         env = stored.envelope
-        row = RunRow(
-            run_id=run_id,
-            schedule=event.name,
-            schedule_id=event.schedule_id,
-            fire_id=event.fire_id,
-            fire_time=event.fire_time,
-            status="triggered",
-            seq=stored.seq,
+        _new_row(
+            view,
+            event,
+            run_id,
+            run_id,
+            "triggered",
+            stored.seq,
             triggered_at=env.at,
             triggered_by=env.actor,
             trigger_reason=env.reason,
@@ -279,7 +292,6 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
             manual=event.manual,
             backfill_of=event.backfill_of,
         )
-        _add_row(view, run_id, row)
         return
     if row.triggered_at is not None:
         return
