@@ -67,7 +67,8 @@ def _run(i: int, minute: int, fire_time: datetime) -> Iterator[tuple[str, Envelo
         "run_id": t.run_id,
         "executor": host,
     }
-    run_subject = subjects.run(t.name, t.run_id)
+    # why: as real executors write them (the writer named), so the claims check runs in full
+    run_subject = subjects.run_by(t.name, t.run_id, t.target, host)
     at = fire_time + timedelta(milliseconds=3)
 
     def env(event: Event, dt: float) -> tuple[str, Envelope]:
