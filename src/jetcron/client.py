@@ -264,13 +264,14 @@ async def add_notification(nc: Client, command: AddNotification) -> CommandReply
     """
     import msgspec
 
+    from jetcron.domain.definition import SECRET_REF
     from jetcron.log.secrets import put_hook_secret
 
     sink = command.notification.sink
-    if sink.secret and not sink.secret.startswith("kv:"):
+    if sink.secret and not sink.secret.startswith(SECRET_REF):
         key = f"{command.notification.name}.{command.command_id}"
         await put_hook_secret(nc, key, sink.secret)
-        stored = msgspec.structs.replace(sink, secret=f"kv:{key}")
+        stored = msgspec.structs.replace(sink, secret=f"{SECRET_REF}{key}")
         command = msgspec.structs.replace(
             command, notification=msgspec.structs.replace(command.notification, sink=stored)
         )

@@ -31,7 +31,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=Fals
 
 
 SECRET_REF = "kv:"
-"""The prefix of a secret reference in `Job.secrets`."""
+"""The prefix of a secret reference: in `Job.secrets`, and a notification sink's `secret`."""
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

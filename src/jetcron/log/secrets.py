@@ -44,16 +44,7 @@ async def put(nc: Client, target: str, name: str, value: str) -> None:
 
 async def get(nc: Client, target: str, name: str, *, timeout: float = 5.0) -> str | None:
     """A secret as the executors of `target` see it; None if there is none."""
-    js = nc.jetstream(timeout=timeout)
-    try:
-        # why: a direct get names the key's subject in the request subject, which is what an
-        # executor's permissions allow (its targets' keys, nothing else)
-        msg = await js.get_last_msg(STREAM, subjects.secret_key(target, name), direct=True)
-    except NotFoundError:
-        return None
-    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-        return None
-    return (msg.data or b"").decode()
+    return await _read(nc, STREAM, subjects.secret_key(target, name), timeout)
 
 
 async def put_hook_secret(nc: Client, key: str, value: str) -> None:
@@ -64,10 +55,17 @@ async def put_hook_secret(nc: Client, key: str, value: str) -> None:
 
 async def get_hook_secret(nc: Client, key: str, *, timeout: float = 5.0) -> str | None:
     """A webhook signing secret; None if there is none."""
-    js = nc.jetstream(timeout=timeout)
     stream = subjects.kv_stream(subjects.HOOK_SECRETS_BUCKET)
+    return await _read(nc, stream, subjects.hook_secret_key(key), timeout)
+
+
+async def _read(nc: Client, stream: str, subject: str, timeout: float) -> str | None:
+    """The value of one KV key by direct get of its subject; None if absent or deleted."""
+    js = nc.jetstream(timeout=timeout)
     try:
-        msg = await js.get_last_msg(stream, subjects.hook_secret_key(key), direct=True)
+        # why: a direct get names the key's subject in the request subject, which is what an
+        # executor's permissions allow (its targets' keys, nothing else)
+        msg = await js.get_last_msg(stream, subject, direct=True)
     except NotFoundError:
         return None
     if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):

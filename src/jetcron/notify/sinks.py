@@ -9,12 +9,11 @@ import urllib.request
 
 from nats.aio.client import Client
 
+from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.notifications import Notification
 from jetcron.log.requests import refused
 from jetcron.log.secrets import get_hook_secret
 from jetcron.notify import rules
-
-KV_PREFIX = "kv:"
 
 
 class SendFailed(Exception):
@@ -36,9 +35,9 @@ async def send(nc: Client, n: Notification, body: bytes, delivery: str, timestam
 async def _secret(nc: Client, secret: str) -> str:
     """The signing key: `kv:<key>` read from the webhook secrets bucket; a plain value (logs
     written before secrets left the log) as it is."""
-    if not secret.startswith(KV_PREFIX):
+    if not secret.startswith(SECRET_REF):
         return secret
-    key = secret.removeprefix(KV_PREFIX)
+    key = secret.removeprefix(SECRET_REF)
     try:
         value = await get_hook_secret(nc, key)
     except Exception as err:  # noqa: BLE001 - an unreadable secret is a failed attempt, retried
