@@ -24,7 +24,7 @@ from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.connection import ConnectionWatch
-from jetcron.log.follow import FollowHealth, supervise
+from jetcron.log.follow import FollowHealth, backoff, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
@@ -59,7 +59,9 @@ async def _supervise(nats: NatsServer, stop: asyncio.Event, every: float = 1.0) 
     failures = 0
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(every if failures == 0 else min(30.0, 2.0**failures)):
+            async with asyncio.timeout(
+                every if failures == 0 else backoff(failures, base=2.0, cap=30.0)
+            ):
                 await stop.wait()
         if stop.is_set() or nats.running:
             continue
