@@ -140,7 +140,8 @@ def test_a_rollup_closes_its_day_and_the_first_one_wins() -> None:
     h.succeeded(late)
     views = folded(h.events, keep=0)
     sid = h.sid("a")
-    assert views.rollups.days[sid]["2026-03-02"].by_status == {"succeeded": 4}
+    rolled = rollups.day_digest(views.rollups, sid, "2026-03-02")
+    assert rolled is not None and rolled.by_status == {"succeeded": 4}
     assert f"{sid}/2026-03-02" not in views.runs.days
     assert views.runs.days[f"{sid}/2026-03-03"].digest.by_status == {"succeeded": 4}
 

@@ -40,6 +40,20 @@ class Digest(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     last_failure: datetime | None = None
 
 
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Digest)
+
+
+def pack(d: Digest) -> bytes:
+    """The digest as compact bytes (msgpack): ~160 B where the objects take ~820 B."""
+    return _ENCODER.encode(d)
+
+
+def unpack(data: bytes) -> Digest:
+    """The digest `pack` made."""
+    return _DECODER.decode(data)
+
+
 def bucket(value: float) -> int:
     """The bucket of a value in seconds: 0 up to 1 ms, then one per 2^(1/4) step, capped."""
     if value <= BUCKET_FLOOR_S:

@@ -349,7 +349,7 @@ def _part(
     if rolled and rollups_view.latest.get(sid, "") <= today:
         days.append(rollups_view.totals[sid])
     elif rolled:  # why: a day after today (a clock ahead): as compute_merged, not counted
-        days += [d for day, d in rolled.items() if day <= today]
+        days += [digest.unpack(d) for day, d in rolled.items() if day <= today]
     days += [d.digest for d in opened if d.day <= today]
     open_days = {d.day for d in opened}
     # why: only the days of kept rows are looked up (a schedule may hold 400 rolled-up days)
