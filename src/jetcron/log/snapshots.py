@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import time
@@ -10,12 +12,16 @@ from typing import TypeVar
 
 import msgspec
 from nats.aio.client import Client
-from nats.js.api import ObjectStoreConfig
-from nats.js.errors import NotFoundError, ObjectNotFoundError
+from nats.js.api import ObjectInfo, ObjectStoreConfig
+from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
 
 from jetcron import subjects
+from jetcron.log.reader import read_raw
 
 log = logging.getLogger(__name__)
+CHUNK_BATCH = 32
+"""Object chunks (128 KiB) per pull: 4 MiB. why: 256 (32 MiB) made nats-server cut the client
+off as a slow consumer."""
 T = TypeVar("T")
 
 
@@ -43,15 +49,49 @@ async def load_checkpoint(nc: Client, name: str) -> bytes | None:
 
 async def load(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> bytes | None:
     """The stored snapshot, or None if there is none yet (other failures raise)."""
+    try:
+        store = await nc.jetstream().object_store(bucket)
+        info = await store.get_info(name)
+    except (NotFoundError, ObjectNotFoundError, ObjectDeletedError):
+        return None
+    data = await _chunks(nc, bucket, info)
+    if data is not None:
+        return data
     # why: without `writeinto`, nats-py's ObjectStore.get appends each 128 KiB chunk to a bytes
     # object (`data += chunk`), quadratic in the size: a 90 MB snapshot took ~75 s to load.
     into = io.BytesIO()
     try:
-        store = await nc.jetstream().object_store(bucket)
         await store.get(name, writeinto=into)
-    except (NotFoundError, ObjectNotFoundError):
+    except (NotFoundError, ObjectNotFoundError, ObjectDeletedError):
         return None
     return into.getvalue()
+
+
+async def _chunks(nc: Client, bucket: str, info: ObjectInfo) -> bytes | None:
+    """The object's chunks read with the log's raw reader; None unless size and digest match.
+
+    why: nats-py's get (an ordered push consumer with flow control) sat idle waiting for the
+    server most of the time: 185 MiB in 3.3 s; pulled CHUNK_BATCH at a time, 0.6 s.
+    """
+    parts: list[bytes] = []
+    digest = hashlib.sha256()
+    chunk_subject = f"$O.{bucket}.C.{info.nuid}"
+    async for records in read_raw(nc, f"OBJ_{bucket}", subjects=[chunk_subject], batch=CHUNK_BATCH):
+        for record in records:
+            parts.append(record.data)
+            digest.update(record.data)
+    data = b"".join(parts)
+    expected = info.digest or ""
+    got = "SHA-256=" + base64.urlsafe_b64encode(digest.digest()).decode()
+    if len(data) != (info.size or 0) or (expected and got != expected):
+        log.info(
+            "snapshot %s: chunk read incomplete (%d of %s bytes); reading it again",
+            info.name,
+            len(data),
+            info.size,
+        )
+        return None
+    return data
 
 
 async def delete(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> None:
