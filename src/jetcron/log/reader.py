@@ -62,6 +62,8 @@ class _Pull:
         self.name = ""
         self.inbox = nc.new_inbox()
         self.sub: Any = None
+        self.past_end = False
+        """A delivery went past the `until_seq` asked for: the read is whole."""
 
     async def open(self, start_seq: int) -> int:
         """Create the consumer at start_seq; returns how many matching messages are pending."""
@@ -162,7 +164,7 @@ async def read_raw(
     """
     pull = _Pull(nc, stream, subjects, batch)
     health = health or FollowHealth(f"reader of {stream}")
-    next_seq = from_seq
+    next_seq, reopened = from_seq, 0
     try:
         while True:
             pending = await (_reopen(pull, next_seq, health) if follow else pull.open(next_seq))
@@ -170,18 +172,45 @@ async def read_raw(
                 if not follow:
                     return
                 health.caught_up()
-            async for records in _drain(pull, pending, follow, until_seq, idle_s, health):
+            async for batch_ in _drain(pull, pending, follow, until_seq, idle_s, health):
+                # why: after a re-open the old consumer's last deliveries may still arrive
+                records = _after(batch_, next_seq) if reopened else batch_
+                if not records:
+                    continue
                 next_seq = records[-1].seq + 1
                 yield records
                 if records[-1].pending == 0:
                     health.caught_up()
                 if _done(records[-1], follow, until_seq):
                     return
+            reopened += 1
             if not follow:
-                return
+                if pull.past_end:
+                    return
+                # why: a finite read that stops short (a dropped connection, a stall longer
+                # than the heartbeat budget) must not pass for the whole log: the ticker's
+                # catch-up would skip schedules, a replay would answer from part of the log
+                if reopened > READ_RETRIES:
+                    raise InfrastructureError(
+                        f"reading {stream} stopped at seq {next_seq} before its end "
+                        f"({READ_RETRIES} retries); nothing was changed, try again"
+                    )
+                log.info("log reader: read of %s stopped at seq %d; reading on", stream, next_seq)
+                await _pause(nc, 0.5 * reopened)
+                continue
             log.info("log reader: consumer went quiet, re-creating it at seq %d", next_seq)
     finally:
         await pull.close()
+
+
+def _after(records: list[RawRecord], next_seq: int) -> list[RawRecord]:
+    """The records in sequence order from next_seq on, each once."""
+    out: list[RawRecord] = []
+    for record in records:
+        if record.seq >= next_seq:
+            out.append(record)
+            next_seq = record.seq + 1
+    return out
 
 
 async def _reopen(pull: _Pull, seq: int, health: FollowHealth) -> int:
@@ -260,6 +289,7 @@ async def _drain(
         if until_seq is not None and records and records[-1].seq > until_seq:
             # why: one wake-up may bring records past the end asked for; a reader "until N"
             # (`replay --verify` folding to the live views' position) must not see them
+            pull.past_end = True
             records = records[: bisect.bisect_right(records, until_seq, key=_seq)]
             if records:
                 yield records
@@ -311,6 +341,8 @@ async def _pause(nc: Client, delay: float) -> None:
 
 OnSkipped = Callable[[int, UnknownEvent], None]
 DIRECT_BATCH = 256
+READ_RETRIES = 5
+"""Re-opens of a finite read that stopped short before it reports the log unreachable."""
 
 
 async def read_subject(
