@@ -108,6 +108,7 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("serve_rss_growth_ratio", "<= 1.1 (flat: 1.0)", lambda v: v <= 1.1),
     ("restart_seconds_1m_events", "", None),
     ("restart_seconds_3m_events", "flat", None),
+    ("restart_growth_ratio", "<= 1.1 (flat: 1.0)", lambda v: v <= 1.1),
     ("serve_rss_mib_10m_events_est", "", None),
     ("restart_seconds_10m_events_est", "", None),
     ("runs_query_ms", "<= 50 @ 3M", lambda v: v <= 50),
@@ -119,6 +120,8 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("views_rss_mib_restored", "", None),
     ("views_restored_vs_folded", "<= 1.0", lambda v: v <= 1.0),
     ("views_restore_seconds", "", None),
+    ("views_rss_mib_restored_3x", "", None),
+    ("views_state_growth_ratio", "<= 1.05 (flat: 1.0)", lambda v: v <= 1.05),
 )
 
 

@@ -268,6 +268,10 @@ async def measure(
         "serve_rss_growth_ratio": _ratio(
             out.get(f"serve_rss_mib_{second}_events"), out.get(f"serve_rss_mib_{first}_events")
         ),
+        "restart_growth_ratio": _ratio(
+            out.get(f"restart_seconds_{second}_events"),
+            out.get(f"restart_seconds_{first}_events"),
+        ),
         "notes": [
             f"growth: one log grown to {', '.join(_label(n) for n in sizes)} events "
             f"({schedules} hourly schedules; runs trigger/start/succeed, every 10th fails once "
@@ -278,7 +282,10 @@ async def measure(
             f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / {STATS_REPEATS} `stats` requests "
             "through the query service (NATS round trip included); restart at each size = "
             "SIGTERM (it checkpoints on the way out), then a new serve until its views "
-            f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first}; "
+            f"reach the end of the log; serve_rss_growth_ratio = RSS at {second} / at {first} "
+            f"(the runs after {first} are dated after now: their days cannot be rolled up "
+            "yet and stay open days, which a live fleet never piles up; views_memory measures "
+            "the state with its rollups); restart_growth_ratio likewise; "
             "_est keys: the line through the two measured sizes extended to 10M; "
             + "; ".join(steps),
         ],

@@ -39,7 +39,8 @@ async def test_growth_benchmark_runs_small() -> None:
 
     for key in (
         "serve_rss_mib_1k_events", "serve_rss_mib_4k_events", "serve_rss_growth_ratio",
-        "restart_seconds_4k_events", "runs_query_ms", "stats_query_ms", "disk_bytes_per_run",
+        "restart_seconds_4k_events", "restart_growth_ratio", "runs_query_ms", "stats_query_ms",
+        "disk_bytes_per_run",
     ):  # fmt: skip
         assert result[key] is not None and result[key] > 0, key
     assert result["growth_events_4k"] >= 4_500
@@ -79,3 +80,12 @@ def test_stats_query_benchmark_runs_small() -> None:
     result = stats_query.measure(20_000, schedules=10)
     assert result["stats_query_inproc_ms"] > 0 and result["stats_walk_inproc_ms"] > 0
     assert "10 hourly schedules" in result["notes"][0]
+
+
+def test_views_memory_folds_with_the_leaders_rollups(tmp_path: Path) -> None:
+    from bench import views_memory
+
+    path = str(tmp_path / "views.snapshot")
+    folded = views_memory.fold(20, 6_000, path)
+    assert folded["rollups"] >= 20  # one per schedule and day that ended an hour ago
+    assert views_memory.restore(path)["rss"] > 0
