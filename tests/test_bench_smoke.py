@@ -43,7 +43,7 @@ async def test_growth_benchmark_runs_small() -> None:
         "disk_bytes_per_run",
     ):  # fmt: skip
         assert result[key] is not None and result[key] > 0, key
-    assert result["growth_events_4k"] >= 4_500
+    assert result["growth_events_4k"] >= 4_300  # about 4,500: whole hours of runs up to now
 
 
 def test_spec_speed_runs_small() -> None:
