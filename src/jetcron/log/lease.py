@@ -71,6 +71,14 @@ class KvLease:
         self._since = 0.0
         self._announced = False
         self._denied = False
+        self.started = 0.0
+        """Wall time of this replica's first look at the key (0: not looked yet)."""
+        self.last_held = 0.0
+        """Wall time this replica last saw the key held, by itself or another (0: never)."""
+        self.error = ""
+        """Why this replica's last attempt could not take or renew the lease ("" if it did)."""
+        self.looked = asyncio.Event()
+        """Set after the first attempt: until then "nobody holds it" may just mean "not yet"."""
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
 
     def is_leader(self) -> bool:
@@ -119,24 +127,54 @@ class KvLease:
             await self._publisher.close()
 
     async def _attempt(self) -> None:
+        self.started = self.started or time.time()
+        try:
+            await self._take_or_renew()
+        finally:
+            self.looked.set()
+        self._announce()
+
+    async def _take_or_renew(self) -> None:
         sent = time.monotonic()
         if not self.nc.is_connected:
             self._valid_until = 0.0  # why: a request now would only time out
-            self._announce()
+            self.error = "NATS unreachable"
             return
         try:
             current = await self._current()
+            if current is not None and current[1].holder:
+                self.last_held = time.time()
             if current is None or current[1].holder in (self.holder, ""):
                 await self._write(current[0] if current else 0)
                 # why: stop ticking well before the key can expire on the server.
                 self._valid_until = sent + self.ttl * 0.8
+                self.last_held = time.time()
+            self.error = ""
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
             log.info("lease %s: lost or not taken (%s)", self.key, err)
-            self._valid_until = 0.0
+            self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
             log.warning("lease %s: error %s", self.key, err)
-            self._valid_until = 0.0
-        self._announce()
+            self._valid_until, self.error = 0.0, str(err) or type(err).__name__
+
+    async def holder_now(self, timeout: float = 2.0) -> str | None:
+        """Who holds the lease right now: this replica, another, or nobody (None).
+
+        why wait for the first look: a service asked right after it started has not tried
+        to take the lease yet, and "nobody" would be a false alarm.
+        """
+        try:
+            await asyncio.wait_for(self.looked.wait(), timeout)
+        except TimeoutError:
+            pass
+        if self.nc.is_connected and time.monotonic() < self._valid_until:
+            return self.holder  # why: not is_leader(), which would mark a waiter
+        try:
+            return await asyncio.wait_for(
+                lease_holder(self.nc, bucket=self.bucket, key=self.key), timeout
+            )
+        except TimeoutError:
+            return None
 
     def _announce(self) -> None:
         """Set `changed` when leadership changed, or when it is back after someone heard "no"."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -31,7 +31,7 @@ from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
-from jetcron.log.lease import Leadership, SoloLease, lease_holder
+from jetcron.log.lease import KvLease, Leadership, SoloLease, lease_holder
 from jetcron.log.requests import packed, stale_headers
 from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import (
@@ -434,6 +434,7 @@ class ProjectionService:
         report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
         # why: a frozen view would otherwise report "healthy" from old data
         report["problems"] += self._service_problems(await self._behind())
+        report["problems"] += await self._ticker_problems()
         report["healthy"] = not report["problems"]
         return report
 
@@ -443,6 +444,19 @@ class ProjectionService:
             return max(0, await asyncio.wait_for(self.log.last_seq(), 2.0) - self.views.position)
         except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
             return None
+
+    async def _ticker_problems(self) -> list[Any]:
+        """`no_ticker_leader` when no replica holds the ticker lease (the rule: `health.py`)."""
+        lease = self.lease
+        if not isinstance(lease, KvLease):
+            return []  # why: a SoloLease means this very process ticks
+        problem = health.no_ticker_leader(
+            await lease.holder_now(),
+            last_held=_wall(lease.last_held),
+            looking_since=_wall(lease.started),
+            cause=lease.error,
+        )
+        return [] if problem is None else [msgspec.to_builtins(problem)]
 
     def _service_problems(self, behind: int | None) -> list[dict[str, str]]:
         out = [
@@ -540,6 +554,11 @@ class ProjectionService:
         name = f"state-{ids.new_id()}"
         await snapshots.save(self.nc, name, data)
         return {"position": views.position, "object": name}
+
+
+def _wall(t: float) -> datetime | None:
+    """A `time.time()` stamp as a UTC datetime (0: unknown)."""
+    return datetime.fromtimestamp(t, UTC) if t else None
 
 
 def _log_full() -> str | None:
