@@ -18,6 +18,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.log.connection import answering
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
 from jetcron.log.publisher import Publisher
 
@@ -211,13 +212,25 @@ class KvLease:
         if not self.is_leader() or not self.nc.is_connected:
             return
         self._valid_until = 0.0
+        if not await answering(self.nc):  # why: a frozen NATS would hold us for the ack timeout
+            log.warning(
+                "lease %s: not released: NATS not answering; left to expire within %d s",
+                self.key,
+                self.ttl,
+            )
+            return
         try:
             # why: a 1-second TTL rewrite frees the key fast for a clean hand-over.
             body = msgspec.json.encode(Holder("", 0))
             headers = {"Nats-Expected-Last-Subject-Sequence": str(self._seq), "Nats-TTL": "1s"}
             await self._publisher.request(self.subject, body, headers)
         except Exception as err:  # noqa: BLE001 - it expires anyway
-            log.debug("lease release failed: %s", err)
+            log.warning(
+                "lease %s: not released (%s); left to expire within %d s",
+                self.key,
+                str(err) or type(err).__name__,
+                self.ttl,
+            )
 
 
 async def lease_holder(

@@ -28,7 +28,7 @@ from jetcron.domain.events import (
 )
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
-from jetcron.log.connection import ConnectionWatch
+from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import KvLease, Leadership, SoloLease, lease_holder
@@ -162,12 +162,22 @@ class ProjectionService:
             gauges.cancel()
             expect.cancel()
             rolling.cancel()
-            try:
-                await service.stop()
-            except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
-                log.debug("query service stop: %s", err)
-            if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
-                await self.save_snapshot()
+            await self._wind_down(service, fed)
+
+    async def _wind_down(self, service: Any, fed: bool) -> None:
+        """Drain the query service and (not fed) store the snapshot, if NATS still answers."""
+        if not await answering(self.nc):
+            # why: the drain and the snapshot would each wait out a timeout (10 s, 5 s) against
+            # a frozen NATS; the connection's close drops the subscriptions anyway
+            if not fed:
+                log.warning("NATS not answering: views' snapshot not stored on the way out")
+            return
+        try:
+            await service.stop()
+        except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
+            log.debug("query service stop: %s", err)
+        if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
+            await self.save_snapshot()
 
     async def restore(self) -> None:
         """Load the last snapshot, if any (else start from sequence 1)."""
