@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
@@ -59,8 +60,31 @@ def test_no_ticker_leader_is_a_problem_until_a_scheduler_holds_the_lease(schedul
     assert problem["since"].endswith("Z")
     detail = problem["detail"]
     assert detail.startswith(
-        "no scheduler is ticking (nobody holds the ticker lease; last seen held at "
+        "no scheduler is ticking (nobody holds the ticker lease; last held at about "
     )
     assert "), so nothing fires; this replica cannot take it: " in detail
     assert text.exit_code == 1 and "no ticker leader" in text.stdout, text.stdout
     assert again["healthy"] is True
+
+
+def test_with_the_scheduler_down_health_is_unreachable_and_says_nothing_ticks(
+    nats_url: str,
+) -> None:
+    for _ in scheduler_in_thread(nats_url, service.ServiceConfig(lease_ttl_s=1)):
+        up = cli(nats_url, "health")
+    stopped = datetime.now(UTC).replace(microsecond=0)
+    down = cli(nats_url, "health")
+    report = json.loads(cli(nats_url, "health", "--json").stdout)
+
+    assert (up.exit_code, up.stdout) == (0, "healthy\n")
+    assert down.exit_code == 3 and down.stderr.startswith("unreachable: no jetcron service"), (
+        down.stderr
+    )
+    line = down.stderr.splitlines()[-1]
+    assert line.startswith(
+        "no scheduler is ticking (nobody holds the ticker lease; last held at about "
+    )
+    assert line.endswith("), so nothing fires"), line
+    [problem] = report["problems"]
+    assert problem["kind"] == "no_ticker_leader"
+    assert abs(datetime.fromisoformat(problem["since"]) - stopped) < timedelta(seconds=3)

@@ -203,7 +203,7 @@ def test_no_ticker_leader_says_since_when_and_why() -> None:
     assert lost is not None and never is not None
     assert (lost.kind, lost.subject, lost.since) == ("no_ticker_leader", "scheduler", held)
     assert lost.detail == (
-        "no scheduler is ticking (nobody holds the ticker lease; last seen held at "
+        "no scheduler is ticking (nobody holds the ticker lease; last held at about "
         f"{health.iso(held)}), so nothing fires; this replica cannot take it: no responders"
     )
     assert never.since == looking and f"not seen held since {health.iso(looking)}" in never.detail

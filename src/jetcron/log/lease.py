@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 import msgspec
@@ -18,6 +19,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.log.api import js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
 from jetcron.log.publisher import Publisher
@@ -231,6 +233,34 @@ class KvLease:
                 str(err) or type(err).__name__,
                 self.ttl,
             )
+
+
+async def last_written(
+    nc: Client, *, bucket: str = subjects.LEASE_BUCKET, timeout: float = 2.0
+) -> float | None:
+    """When the lease bucket was last written (a take, renew or release), as `time.time()`;
+    None if unknown (no bucket, no answer).
+
+    why: the server keeps a stream's last write time after the key expires, so "nobody holds
+    the lease" can say since about when, the same for every replica and for the CLI.
+    """
+    try:
+        msg = await nc.request(js_api("STREAM.INFO", subjects.kv_stream(bucket)), b"", timeout)
+        stamp = msgspec.json.decode(msg.data).get("state", {}).get("last_ts", "")
+    except Exception:  # noqa: BLE001 - no bucket or no answer: unknown
+        return None
+    return _epoch(stamp) if isinstance(stamp, str) else None
+
+
+def _epoch(stamp: str) -> float | None:
+    """An RFC 3339 time as JetStream writes it (nanoseconds, Z) as seconds since the epoch;
+    None for the zero time of a stream never written."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        when = datetime.fromisoformat(head).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return None if when.year < 2000 else when.timestamp() + float(f"0.{frac or 0}")
 
 
 async def lease_holder(

@@ -267,19 +267,20 @@ def no_ticker_leader(
     holder: str | None,
     *,
     last_held: datetime | None,
-    looking_since: datetime | None,
+    looking_since: datetime | None = None,
     cause: str = "",
 ) -> Problem | None:
     """The problem when no scheduler holds the ticker lease (`holder` None), else None.
 
-    `last_held`: when the answering replica last saw the lease held; `looking_since`: when it
-    began to look (the "since" when it never saw a holder); `cause`: why it cannot take it.
+    `last_held`: when the lease was last written (a renew: the server's time) or else last seen
+    held; `looking_since`: when the asker began to look (if it never saw it held); `cause`: why
+    the answering replica cannot take it.
     """
     if holder is not None:
         return None
     since = last_held or looking_since
     seen = (
-        f"; last seen held at {iso(last_held)}"
+        f"; last held at about {iso(last_held)}"
         if last_held
         else f"; not seen held since {iso(looking_since)}"
         if looking_since

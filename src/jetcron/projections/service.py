@@ -31,7 +31,7 @@ from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
-from jetcron.log.lease import KvLease, Leadership, SoloLease, lease_holder
+from jetcron.log.lease import KvLease, Leadership, SoloLease, last_written, lease_holder
 from jetcron.log.requests import packed, stale_headers
 from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import (
@@ -460,9 +460,11 @@ class ProjectionService:
         lease = self.lease
         if not isinstance(lease, KvLease):
             return []  # why: a SoloLease means this very process ticks
+        holder = await lease.holder_now()
+        written = None if holder else await last_written(self.nc, bucket=lease.bucket)
         problem = health.no_ticker_leader(
-            await lease.holder_now(),
-            last_held=_wall(lease.last_held),
+            holder,
+            last_held=_wall(written or lease.last_held),
             looking_since=_wall(lease.started),
             cause=lease.error,
         )
