@@ -220,3 +220,23 @@ def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2  # why: a taken --port is the user's to change, like bad input
     assert f"port {other.port} is already in use" in result.stderr
     assert not (tmp_path / "mine").exists()  # nothing of the failed attempt is left behind
+
+
+def test_ctrl_c_against_a_frozen_nats_exits_within_seconds_and_says_what_it_left(up: Up) -> None:
+    server = psutil.Process(up.nats_server_pid())
+    server.suspend()  # SIGSTOP: the socket stays open, nothing answers
+    try:
+        started = time.monotonic()
+        up.stop()
+        took = time.monotonic() - started
+    finally:
+        if server.is_running() and server.status() != psutil.STATUS_ZOMBIE:
+            server.resume()
+    out = up.log.read_text()
+
+    assert up.proc is not None and up.proc.returncode == 0, out
+    assert took < 5, (took, out)  # each step would wait out its own timeout: ~20 s before
+    assert "NATS not answering: checkpoints not stored" in out, out
+    assert "lease ticker: not released: NATS not answering; left to expire within 5 s" in out, out
+    assert "not removed: NATS not answering; it expires within" in out, out
+    assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE

@@ -265,14 +265,21 @@ async def add_notification(nc: Client, command: AddNotification) -> CommandReply
     import msgspec
 
     from jetcron.domain.definition import SECRET_REF
-    from jetcron.log.secrets import put_hook_secret
+    from jetcron.domain.errors import CommandRejected
+    from jetcron.log.secrets import purge_hook_secret, put_hook_secret
 
     sink = command.notification.sink
-    if sink.secret and not sink.secret.startswith(SECRET_REF):
-        key = f"{command.notification.name}.{command.command_id}"
-        await put_hook_secret(nc, key, sink.secret)
-        stored = msgspec.structs.replace(sink, secret=f"{SECRET_REF}{key}")
-        command = msgspec.structs.replace(
-            command, notification=msgspec.structs.replace(command.notification, sink=stored)
-        )
-    return await send_command(nc, command)
+    if not sink.secret or sink.secret.startswith(SECRET_REF):
+        return await send_command(nc, command)
+    key = f"{command.notification.name}.{command.command_id}"
+    await put_hook_secret(nc, key, sink.secret)
+    stored = msgspec.structs.replace(sink, secret=f"{SECRET_REF}{key}")
+    command = msgspec.structs.replace(
+        command, notification=msgspec.structs.replace(command.notification, sink=stored)
+    )
+    try:
+        return await send_command(nc, command)
+    except CommandRejected:
+        # why: refused, nothing names the key; a lost reply (timeout) may still be stored: kept
+        await purge_hook_secret(nc, key)
+        raise

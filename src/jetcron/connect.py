@@ -218,7 +218,7 @@ async def connect(
             await nc.connect(**kwargs)
             watch.restored(_url(nc))
             return nc
-        await asyncio.wait_for(nc.connect(**kwargs), timeout + 1.0)
+        await _within(nc.connect(**kwargs), timeout + 1.0)
         return nc
     except Exception as err:
         text = str(err) or type(err).__name__
@@ -239,6 +239,33 @@ async def connect(
         raise InfrastructureError(
             f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
         ) from err
+
+
+async def _within(aw: Awaitable[None], seconds: float) -> None:
+    """Await `aw` for at most `seconds` (TimeoutError after); cancelled, cancel it and wait.
+
+    why not asyncio.wait_for: when a Ctrl-C cancels us in the instant nats-py's own connect
+    timeout fires, 3.11's wait_for leaves the connect's TimeoutError unretrieved, and asyncio
+    logs it with a traceback as the CLI exits.
+    """
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        await _settle(task)
+        raise
+    if not done:
+        await _settle(task)
+        raise TimeoutError
+    task.result()
+
+
+async def _settle(task: asyncio.Future[None]) -> None:
+    """Cancel a task and wait until it ends; whatever it ended with is retrieved and dropped."""
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # why: a failure of its own, racing the cancel: seen, not logged
 
 
 def _hint(error: str) -> str:

@@ -365,6 +365,9 @@ class NatsServer:
             return
         if proc.poll() is None:
             proc.terminate()
+            # why: a stopped (SIGSTOPped) server would hold SIGTERM until the timeout; SIGCONT
+            # lets it flush and exit now (what systemd does), and is a no-op for a running one
+            proc.send_signal(signal.SIGCONT)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

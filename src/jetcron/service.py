@@ -13,7 +13,7 @@ from datetime import timedelta
 import msgspec
 from nats.aio.client import Client
 
-from jetcron.log.connection import ConnectionWatch
+from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
 from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
@@ -129,7 +129,7 @@ async def run(
             tg.create_task(lease.run(stop))
             tg.create_task(supervise(reader.run, health=projections.health, stop=stop))
             tg.create_task(
-                _on_stop(stop, *(f.save_snapshot for f in (projections, ticker, breaker)))
+                _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker)))
             )
             # why: a part that fails comes back (and says so loudly) instead of taking the
             # process, and with it this scheduler replica, down
@@ -184,10 +184,19 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
     return False
 
 
-async def _on_stop(stop: asyncio.Event, *checkpoints: Callable[..., Awaitable[None]]) -> None:
+async def _on_stop(
+    nc: Client, stop: asyncio.Event, *checkpoints: Callable[..., Awaitable[None]]
+) -> None:
     """Store every fold's checkpoint as soon as stop is set, leader or not (so the next start
     reads only what came after; two replicas storing both store a valid state)."""
     await stop.wait()
+    if not await answering(nc):
+        # why: each store would wait out its own request timeout (5 s) against a frozen NATS
+        log.warning(
+            "NATS not answering: checkpoints not stored (the next start reads the log from the "
+            "last ones stored)"
+        )
+        return
     for checkpoint in checkpoints:
         await checkpoint(leader_only=False)
 

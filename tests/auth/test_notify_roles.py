@@ -102,3 +102,29 @@ async def test_no_one_but_the_scheduler_appends_notification_events(
             assert f'publish to "{subject}"' in error.lower()
         await nc.close()
     assert await scheduler.last_seq() == before
+
+
+async def test_a_removal_purges_the_webhook_secret_as_the_scheduler(
+    sec: Secured, scheduler: EventLog
+) -> None:
+    from jetcron.client import add_notification
+    from jetcron.domain.errors import CommandRejected
+    from jetcron.log.secrets import get_hook_secret
+
+    nc = await sec.client("alice")
+    hook = Notification(name="ops", sink=Sink(webhook="https://hooks.example/x", secret="s3"))
+    (added,) = (await add_notification(nc, AddNotification(**meta(), notification=hook))).events  # type: ignore[arg-type]
+    key = added.envelope.event.notification.sink.secret.removeprefix("kv:")  # type: ignore[union-attr]
+    again = AddNotification(**meta(), notification=hook)  # type: ignore[arg-type]
+    with pytest.raises(CommandRejected, match="exists"):
+        await add_notification(nc, again)
+    admin = await sec.client("admin")
+    refused = await get_hook_secret(admin, f"ops.{again.command_id}")
+    before = await get_hook_secret(admin, key)
+    await send_command(nc, RemoveNotification(**meta()))  # type: ignore[arg-type]
+    after = await get_hook_secret(admin, key)
+    await admin.close()
+    await nc.close()
+
+    assert (refused, before, after) == (None, "s3", None)
+    assert sec.errors["scheduler"] == [] and sec.errors["alice"] == []

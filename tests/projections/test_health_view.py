@@ -192,3 +192,18 @@ def test_an_acknowledgement_clears_what_was_unreadable_or_rejected_before_it() -
             "log, then `jetcron health --ack`",
         )
     ]
+
+
+def test_no_ticker_leader_says_since_when_and_why() -> None:
+    held, looking = T0 + timedelta(minutes=5), T0
+    lost = health.no_ticker_leader(None, last_held=held, looking_since=looking, cause="no responders")
+    never = health.no_ticker_leader(None, last_held=None, looking_since=looking)
+
+    assert health.no_ticker_leader("host:1", last_held=None, looking_since=looking) is None
+    assert lost is not None and never is not None
+    assert (lost.kind, lost.subject, lost.since) == ("no_ticker_leader", "scheduler", held)
+    assert lost.detail == (
+        "no scheduler is ticking (nobody holds the ticker lease; last held at about "
+        f"{health.iso(held)}), so nothing fires; this replica cannot take it: no responders"
+    )
+    assert never.since == looking and f"not seen held since {health.iso(looking)}" in never.detail

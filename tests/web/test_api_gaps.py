@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import nats
 import pytest
 from test_api import problem
 from webstack import Stack, cli, create, run_stack
@@ -54,6 +55,38 @@ def test_notifications_add_list_test_remove(stack: Stack, http: httpx.Client) ->
     assert "gap-bus" not in {r["name"] for r in http.get(NOTIFY).json()}
     assert "no notification" in problem(http.delete(f"{NOTIFY}/gap-bus"), 404)
     assert "no notification" in problem(http.post(f"{NOTIFY}/gap-nope/test"), 404)
+
+
+def hook_secrets(url: str, name: str) -> list[bytes | None]:
+    """What the webhook secrets bucket holds under the keys of notification `name` (a value,
+    or the empty body of a purge marker), oldest first."""
+    from jetcron import subjects
+
+    async def go() -> list[bytes | None]:
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        stream = subjects.kv_stream(subjects.HOOK_SECRETS_BUCKET)
+        info = await js.stream_info(stream, subjects_filter=subjects.hook_secret_key(f"{name}.*"))
+        last = [await js.get_last_msg(stream, s) for s in info.state.subjects or {}]
+        await nc.close()
+        return [m.data for m in sorted(last, key=lambda m: m.seq or 0)]
+
+    return asyncio.run(go())
+
+
+def test_removing_a_notification_purges_its_webhook_secret(stack: Stack, http: httpx.Client) -> None:
+    hook = {"name": "gap-signed", "webhook": "https://hooks.example/y", "secret": "s3cr3t"}
+    other = {"name": "gap-other", "webhook": "https://hooks.example/z", "secret": "kept"}
+    assert http.post(NOTIFY, json=hook).status_code == 201
+    assert http.post(NOTIFY, json=other).status_code == 201
+    assert http.post(NOTIFY, json={**hook, "secret": "refused"}).status_code == 409
+    before = hook_secrets(stack.nats_url, "gap-signed")
+    assert http.delete(f"{NOTIFY}/gap-signed").status_code == 204
+    after = hook_secrets(stack.nats_url, "gap-signed")
+
+    assert before == [b"s3cr3t", None]  # the refused add's secret is purged at once
+    assert after == [None, None]  # purge markers: no value left
+    assert hook_secrets(stack.nats_url, "gap-other") == [b"kept"]
 
 
 def test_notification_errors_say_what_the_cli_says(stack: Stack, http: httpx.Client) -> None:

@@ -178,6 +178,10 @@ def stdout_closed() -> typer.Exit:
     return typer.Exit(0)
 
 
+WHOLE_PROCESS = False
+"""True when the command is the whole process (`jetcron` from a shell, set by `main`)."""
+
+
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine from a sync typer command."""
     import asyncio  # why: ~50 ms; commands that need no server never pay for it
@@ -187,6 +191,55 @@ def run(coro: Awaitable[T]) -> T:
 
 async def _wrap(coro: Awaitable[T]) -> T:
     return await coro
+
+
+def run_until_interrupted(work: Callable[[], Awaitable[None]]) -> bool:
+    """Run a command that goes on until Ctrl-C (`--follow`); True if Ctrl-C ended it.
+
+    why: one loop owns SIGINT from the first connect until the loop is closed, so Ctrl-C lands
+    the same way wherever it comes (connecting, asking, following) instead of as a
+    KeyboardInterrupt inside nats-py's connect or asyncio's own shutdown (a traceback, a
+    "coroutine never awaited", a write to a closed wakeup fd). A Ctrl-C in the instant the work
+    failed changes nothing: the error stands.
+    """
+    import asyncio
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        return asyncio.run(_until_interrupted(work))
+    except KeyboardInterrupt:
+        return True  # why: it came before the loop took SIGINT over
+    finally:
+        # why: in `jetcron`'s own process a Ctrl-C after this, as it prints and exits, would
+        # only turn the exit into a SIGINT death (-2) or a traceback; in-process callers
+        # (tests, embedding) get their handler back
+        signal.signal(signal.SIGINT, signal.SIG_IGN if WHOLE_PROCESS else before)
+
+
+async def _until_interrupted(work: Callable[[], Awaitable[None]]) -> bool:
+    import asyncio
+    import contextlib
+    import signal
+
+    loop, stop = asyncio.get_running_loop(), asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    task, stopped = asyncio.ensure_future(work()), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # why: its error (cannot connect …) even if Ctrl-C came at once
+            return stop.is_set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task  # why: interrupted, whatever it was doing; it only has to let go
+        return True
+    finally:
+        stopped.cancel()
+        # why: ignored while the loop shuts down (the caller restores it after): the command
+        # is ending either way, and asyncio's shutdown is not written to be interrupted
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def connect_options(server: str, creds: str | None, name: str) -> ConnectOptions:

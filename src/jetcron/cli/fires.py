@@ -19,7 +19,7 @@ from jetcron.cli.common import (
     parse_iso,
     parse_since,
     print_json,
-    run,
+    run_until_interrupted,
     table,
     with_nats,
 )
@@ -67,12 +67,9 @@ def fires(
         raise InvalidInput("--until goes without --follow (following never ends)")
     params = {"name": name, "since": since, "until": until, "limit": limit}
     if follow:
-        try:
-            _window_then_follow(server, params, as_json)
-        except KeyboardInterrupt:
-            # why: Ctrl-C is how following ends, not a failure: exit 0, also when it comes
-            # while the window is still being asked for or printed
-            pass
+        # why: Ctrl-C is how following ends, not a failure: exit 0, also when it comes while
+        # connecting or while the window is still being asked for or printed
+        run_until_interrupted(lambda: _window_then_follow(server, params, as_json))
         return
     answer = ask_view(server, "fires", params)
     rows = answer["fires"]
@@ -101,13 +98,15 @@ def fires(
         echo(line)
 
 
-def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> None:
-    answer = ask_view(server, "fires", params)
+async def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> None:
+    from jetcron.client import query
+
+    answer = await with_nats(server, lambda nc: query(nc, "fires", params))
     rows = answer["fires"]
     for row in rows:
         _emit(row, as_json)
     name = params["name"]
-    run(with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True))
+    await with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True)
 
 
 FOLLOW_POLL_S = 1.0

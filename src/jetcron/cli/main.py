@@ -14,8 +14,10 @@ def main() -> None:
         # why: the one answer that needs no command tree, and typer alone costs ~100 ms
         sys.stdout.write(f"jetcron {__version__}\n")
         return
+    from jetcron.cli import common
     from jetcron.cli.tree import app
 
+    common.WHOLE_PROCESS = True
     app()
 
 

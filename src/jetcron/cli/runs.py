@@ -27,6 +27,7 @@ from jetcron.cli.common import (
     parse_since,
     print_json,
     run,
+    run_until_interrupted,
     table,
     with_nats,
 )
@@ -326,4 +327,5 @@ def runs_follow(
             await query(nc, "schedule", {"name": schedule, "fires": 0})
         await follow(nc, schedule, count, as_json)
 
-    run(with_nats(server, checked, follow=True))
+    if run_until_interrupted(lambda: with_nats(server, checked, follow=True)):
+        raise typer.Exit(130)  # why: as any command interrupted; also while connecting

@@ -23,7 +23,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput, ServiceUnavailable
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
@@ -105,9 +105,14 @@ def health(
     try:
         report = _health_at(server, ask_view(server, "health"), seq)
     except (InfrastructureError, OSError) as err:
+        # why: no service answers, but NATS does: say whether a scheduler still ticks
+        ticker = _no_ticker(server) if type(err) is ServiceUnavailable else None
         if as_json:
-            print_json({"healthy": False, "reachable": False, "error": str(err)})
+            more = {"problems": [ticker]} if ticker else {}
+            print_json({"healthy": False, "reachable": False, "error": str(err), **more})
         echo(f"unreachable: {err}", err=True)
+        if ticker:
+            echo(ticker["detail"], err=True)
         raise typer.Exit(UNREACHABLE) from None
     if as_json:
         print_json(report)
@@ -120,6 +125,29 @@ def health(
             ([p["kind"].replace("_", " "), p["subject"], p["detail"]] for p in report["problems"]),
         )
     raise typer.Exit(HEALTHY if report.get("healthy") else UNHEALTHY)
+
+
+def _no_ticker(server: str) -> dict[str, Any] | None:
+    """The `no_ticker_leader` problem as the lease bucket shows it (the rule: health.py);
+    None if a scheduler holds the lease, or NATS cannot be asked either."""
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from jetcron.log.lease import last_written, lease_holder
+    from jetcron.projections.health import no_ticker_leader
+
+    async def look(nc: Any) -> tuple[str | None, float | None]:
+        holder = await lease_holder(nc)
+        return holder, None if holder else await last_written(nc)
+
+    try:
+        holder, written = run(with_nats(server, look))
+    except (InfrastructureError, OSError):
+        return None
+    when = datetime.fromtimestamp(written, UTC) if written else None
+    problem = no_ticker_leader(holder, last_held=when)
+    return None if problem is None else msgspec.to_builtins(problem)
 
 
 async def _acknowledge(nc: Any, actor: str | None, reason: str) -> int:

@@ -25,6 +25,7 @@ import jetcron
 from jetcron.clock import Clock, SystemClock
 from jetcron.executors.admission import HostSampler
 from jetcron.log import heartbeats
+from jetcron.log.connection import answering
 from jetcron.log.heartbeats import ExecutorInfo
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,13 @@ class Heartbeat:
 
     async def remove(self) -> None:
         """Purge our key (best effort): we are going away on purpose."""
+        if not await answering(self.nc):  # why: a frozen NATS would hold us for a 5 s timeout
+            log.warning(
+                "heartbeat of %s not removed: NATS not answering; it expires within %d s",
+                self.identity.name,
+                self.ttl_s,
+            )
+            return
         try:
             await heartbeats.remove(self.nc, self.identity.name)
         except Exception as err:  # noqa: BLE001 - the TTL removes it anyway

@@ -96,3 +96,19 @@ class ConnectionWatch:
             },
             "reconnects": self.reconnects,
         }
+
+
+async def answering(nc: Any, timeout: float = 1.0) -> bool:
+    """Whether NATS answers a PING within `timeout`.
+
+    why: a frozen server (SIGSTOP, a hung host) keeps the socket open, so the client still says
+    "connected" until its pings run out (~30 s); shutdown asks this before steps that would each
+    wait out a request timeout.
+    """
+    if not nc.is_connected:
+        return False
+    try:
+        await nc.flush(timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not answering now"
+        return False
+    return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 import msgspec
@@ -18,6 +19,8 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.log.api import js_api
+from jetcron.log.connection import answering
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
 from jetcron.log.publisher import Publisher
 
@@ -71,6 +74,14 @@ class KvLease:
         self._since = 0.0
         self._announced = False
         self._denied = False
+        self.started = 0.0
+        """Wall time of this replica's first look at the key (0: not looked yet)."""
+        self.last_held = 0.0
+        """Wall time this replica last saw the key held, by itself or another (0: never)."""
+        self.error = ""
+        """Why this replica's last attempt could not take or renew the lease ("" if it did)."""
+        self.looked = asyncio.Event()
+        """Set after the first attempt: until then "nobody holds it" may just mean "not yet"."""
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
 
     def is_leader(self) -> bool:
@@ -119,24 +130,54 @@ class KvLease:
             await self._publisher.close()
 
     async def _attempt(self) -> None:
+        self.started = self.started or time.time()
+        try:
+            await self._take_or_renew()
+        finally:
+            self.looked.set()
+        self._announce()
+
+    async def _take_or_renew(self) -> None:
         sent = time.monotonic()
         if not self.nc.is_connected:
             self._valid_until = 0.0  # why: a request now would only time out
-            self._announce()
+            self.error = "NATS unreachable"
             return
         try:
             current = await self._current()
+            if current is not None and current[1].holder:
+                self.last_held = time.time()
             if current is None or current[1].holder in (self.holder, ""):
                 await self._write(current[0] if current else 0)
                 # why: stop ticking well before the key can expire on the server.
                 self._valid_until = sent + self.ttl * 0.8
+                self.last_held = time.time()
+            self.error = ""
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
             log.info("lease %s: lost or not taken (%s)", self.key, err)
-            self._valid_until = 0.0
+            self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
             log.warning("lease %s: error %s", self.key, err)
-            self._valid_until = 0.0
-        self._announce()
+            self._valid_until, self.error = 0.0, str(err) or type(err).__name__
+
+    async def holder_now(self, timeout: float = 2.0) -> str | None:
+        """Who holds the lease right now: this replica, another, or nobody (None).
+
+        why wait for the first look: a service asked right after it started has not tried
+        to take the lease yet, and "nobody" would be a false alarm.
+        """
+        try:
+            await asyncio.wait_for(self.looked.wait(), timeout)
+        except TimeoutError:
+            pass
+        if self.nc.is_connected and time.monotonic() < self._valid_until:
+            return self.holder  # why: not is_leader(), which would mark a waiter
+        try:
+            return await asyncio.wait_for(
+                lease_holder(self.nc, bucket=self.bucket, key=self.key), timeout
+            )
+        except TimeoutError:
+            return None
 
     def _announce(self) -> None:
         """Set `changed` when leadership changed, or when it is back after someone heard "no"."""
@@ -173,13 +214,53 @@ class KvLease:
         if not self.is_leader() or not self.nc.is_connected:
             return
         self._valid_until = 0.0
+        if not await answering(self.nc):  # why: a frozen NATS would hold us for the ack timeout
+            log.warning(
+                "lease %s: not released: NATS not answering; left to expire within %d s",
+                self.key,
+                self.ttl,
+            )
+            return
         try:
             # why: a 1-second TTL rewrite frees the key fast for a clean hand-over.
             body = msgspec.json.encode(Holder("", 0))
             headers = {"Nats-Expected-Last-Subject-Sequence": str(self._seq), "Nats-TTL": "1s"}
             await self._publisher.request(self.subject, body, headers)
         except Exception as err:  # noqa: BLE001 - it expires anyway
-            log.debug("lease release failed: %s", err)
+            log.warning(
+                "lease %s: not released (%s); left to expire within %d s",
+                self.key,
+                str(err) or type(err).__name__,
+                self.ttl,
+            )
+
+
+async def last_written(
+    nc: Client, *, bucket: str = subjects.LEASE_BUCKET, timeout: float = 2.0
+) -> float | None:
+    """When the lease bucket was last written (a take, renew or release), as `time.time()`;
+    None if unknown (no bucket, no answer).
+
+    why: the server keeps a stream's last write time after the key expires, so "nobody holds
+    the lease" can say since about when, the same for every replica and for the CLI.
+    """
+    try:
+        msg = await nc.request(js_api("STREAM.INFO", subjects.kv_stream(bucket)), b"", timeout)
+        stamp = msgspec.json.decode(msg.data).get("state", {}).get("last_ts", "")
+    except Exception:  # noqa: BLE001 - no bucket or no answer: unknown
+        return None
+    return _epoch(stamp) if isinstance(stamp, str) else None
+
+
+def _epoch(stamp: str) -> float | None:
+    """An RFC 3339 time as JetStream writes it (nanoseconds, Z) as seconds since the epoch;
+    None for the zero time of a stream never written."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        when = datetime.fromisoformat(head).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return None if when.year < 2000 else when.timestamp() + float(f"0.{frac or 0}")
 
 
 async def lease_holder(

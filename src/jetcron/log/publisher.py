@@ -313,6 +313,12 @@ def _expire(fut: asyncio.Future[Reply]) -> None:
         fut.set_exception(TimeoutError("no ack from JetStream"))
 
 
+def ack_lost(err: BaseException) -> bool:
+    """A publish that failed for want of an ack: it may be stored yet (nats-py sends what it
+    held while reconnecting once NATS is back), unlike one the server answered with an error."""
+    return isinstance(err, TimeoutError) or isinstance(err.__cause__, TimeoutError)
+
+
 def _retryable(err: Exception) -> bool:
     # why: a missing ack or "no responders" during a cluster leader change is transient.
     return isinstance(err, TimeoutError) or "503" in str(err) or "no responders" in str(err)

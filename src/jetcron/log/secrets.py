@@ -59,6 +59,14 @@ async def get_hook_secret(nc: Client, key: str, *, timeout: float = 5.0) -> str 
     return await _read(nc, stream, subjects.hook_secret_key(key), timeout)
 
 
+async def purge_hook_secret(nc: Client, key: str) -> None:
+    """Purge a webhook signing secret: a KV purge marker rolls the key's value up (gone from
+    the stream; gets and `nats kv ls` no longer see the key)."""
+    # why: a KV bucket denies message deletes; the purge is the KV way (as `kv.purge` does)
+    headers = {"KV-Operation": "PURGE", "Nats-Rollup": "sub"}
+    await nc.jetstream().publish(subjects.hook_secret_key(key), b"", headers=headers)
+
+
 async def _read(nc: Client, stream: str, subject: str, timeout: float) -> str | None:
     """The value of one KV key by direct get of its subject; None if absent or deleted."""
     js = nc.jetstream(timeout=timeout)

@@ -72,13 +72,14 @@ class EventLog:
         stream: str = subjects.STREAM,
         window: int = 16_384,
         signer: Signer | None = None,
+        ack_timeout: float = 5.0,
     ) -> None:
         self.nc = nc
         self.signer = signer
         """Signs what goes onto trigger subjects (the scheduler's nkey), if given."""
         self.js = nc.jetstream()
         self.stream = stream
-        self.publisher = Publisher(nc, window=window)
+        self.publisher = Publisher(nc, window=window, ack_timeout=ack_timeout)
         self.retention_s: int | None = None
         """TTL of triggers, fires and run events (None: forever), from the stream's metadata."""
 

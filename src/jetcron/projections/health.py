@@ -2,7 +2,8 @@
 
 A schedule is `failing` from its first failed run until a run succeeds (with since when and
 how many in a row); a low success rate over the window with a good last run is `flaky`; a
-circuit-breaker pause is `paused_by_system`, reported on its own.
+circuit-breaker pause is `paused_by_system`, reported on its own. No scheduler holding the
+ticker lease is `no_ticker_leader`: nothing fires until one does.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ProblemKind = Literal[
     "rejected_run_events",
     "expectation_missed",
     "notify_failing",
+    "no_ticker_leader",
 ]
 
 
@@ -259,3 +261,36 @@ def _notifications(views: Views) -> Iterable[Problem]:
                 + counts,
                 since=row.failing_since,
             )
+
+
+def no_ticker_leader(
+    holder: str | None,
+    *,
+    last_held: datetime | None,
+    looking_since: datetime | None = None,
+    cause: str = "",
+) -> Problem | None:
+    """The problem when no scheduler holds the ticker lease (`holder` None), else None.
+
+    `last_held`: when the lease was last written (a renew: the server's time) or else last seen
+    held; `looking_since`: when the asker began to look (if it never saw it held); `cause`: why
+    the answering replica cannot take it.
+    """
+    if holder is not None:
+        return None
+    since = last_held or looking_since
+    seen = (
+        f"; last held at about {iso(last_held)}"
+        if last_held
+        else f"; not seen held since {iso(looking_since)}"
+        if looking_since
+        else ""
+    )
+    why = f"; this replica cannot take it: {cause}" if cause else ""
+    return Problem(
+        kind="no_ticker_leader",
+        subject="scheduler",
+        detail=f"no scheduler is ticking (nobody holds the ticker lease{seen}), so nothing "
+        f"fires{why}",
+        since=since,
+    )

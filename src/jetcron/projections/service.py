@@ -9,7 +9,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -31,10 +31,10 @@ from jetcron.domain.events import (
 )
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
-from jetcron.log.connection import ConnectionWatch
+from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
-from jetcron.log.lease import Leadership, SoloLease, lease_holder
+from jetcron.log.lease import KvLease, Leadership, SoloLease, last_written, lease_holder
 from jetcron.log.requests import packed, stale_headers
 from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import (
@@ -165,12 +165,22 @@ class ProjectionService:
             gauges.cancel()
             expect.cancel()
             rolling.cancel()
-            try:
-                await service.stop()
-            except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
-                log.debug("query service stop: %s", err)
-            if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
-                await self.save_snapshot()
+            await self._wind_down(service, fed)
+
+    async def _wind_down(self, service: Any, fed: bool) -> None:
+        """Drain the query service and (not fed) store the snapshot, if NATS still answers."""
+        if not await answering(self.nc):
+            # why: the drain and the snapshot would each wait out a timeout (10 s, 5 s) against
+            # a frozen NATS; the connection's close drops the subscriptions anyway
+            if not fed:
+                log.warning("NATS not answering: views' snapshot not stored on the way out")
+            return
+        try:
+            await service.stop()
+        except Exception as err:  # noqa: BLE001 - closing must not hide why we are closing
+            log.debug("query service stop: %s", err)
+        if not fed:  # why: fed, the caller checkpoints every fold as soon as stop is set
+            await self.save_snapshot()
 
     async def restore(self) -> None:
         """Load the last snapshot, if any (else start from sequence 1)."""
@@ -438,6 +448,7 @@ class ProjectionService:
         report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
         # why: a frozen view would otherwise report "healthy" from old data
         report["problems"] += self._service_problems(await self._behind())
+        report["problems"] += await self._ticker_problems()
         report["healthy"] = not report["problems"]
         return report
 
@@ -447,6 +458,21 @@ class ProjectionService:
             return max(0, await asyncio.wait_for(self.log.last_seq(), 2.0) - self.views.position)
         except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
             return None
+
+    async def _ticker_problems(self) -> list[Any]:
+        """`no_ticker_leader` when no replica holds the ticker lease (the rule: `health.py`)."""
+        lease = self.lease
+        if not isinstance(lease, KvLease):
+            return []  # why: a SoloLease means this very process ticks
+        holder = await lease.holder_now()
+        written = None if holder else await last_written(self.nc, bucket=lease.bucket)
+        problem = health.no_ticker_leader(
+            holder,
+            last_held=_wall(written or lease.last_held),
+            looking_since=_wall(lease.started),
+            cause=lease.error,
+        )
+        return [] if problem is None else [msgspec.to_builtins(problem)]
 
     def _service_problems(self, behind: int | None) -> list[dict[str, str]]:
         out = [
@@ -544,6 +570,11 @@ class ProjectionService:
         name = f"state-{ids.new_id()}"
         await snapshots.save(self.nc, name, data)
         return {"position": views.position, "object": name}
+
+
+def _wall(t: float) -> datetime | None:
+    """A `time.time()` stamp as a UTC datetime (0: unknown)."""
+    return datetime.fromtimestamp(t, UTC) if t else None
 
 
 def _log_full() -> str | None:

@@ -50,6 +50,7 @@ from jetcron.domain.notifications import validate_notification_name
 from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.secrets import purge_hook_secret
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import calendars, notifications
 from jetcron.scheduler.decider import decide, fold
@@ -123,12 +124,39 @@ class CommandHandler:
                 return [], False
             refs = await self._references(history, events[0])
             try:
-                return await self._append(subject, last_seq, command, events, note, refs), True
+                stored = await self._append(subject, last_seq, command, events, note, refs)
             except ConcurrencyConflict:
                 log.debug("conflict on %s (attempt %d), reloading", subject, attempt)
                 # why: jittered backoff so a crowd of writers on one schedule drains instead of colliding.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                continue
+            await self._forget_secret(command, history)
+            return stored, True
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def _forget_secret(self, command: Request, history: list[StoredEvent]) -> None:
+        """Once a notification's removal is stored, purge its webhook signing secret.
+
+        why here: every removal (CLI, HTTP API, any NATS client) passes through the handler,
+        once, right after it is stored; the key is fresh per `notify add`, so no other
+        notification signs with it. A crash in between leaves the key behind (harmless: nothing
+        names it any more).
+        """
+        if not isinstance(command, RemoveNotification):
+            return
+        key = notifications.secret_key(notifications.fold(e.event for e in history))
+        if key is None:
+            return
+        try:
+            await purge_hook_secret(self.log.nc, key)
+        except Exception as err:  # noqa: BLE001 - the removal stands; say what is left
+            log.warning(
+                "notification %s removed, but its webhook secret %s is still in %s: %s",
+                command.name,
+                key,
+                subjects.HOOK_SECRETS_BUCKET,
+                str(err) or type(err).__name__,
+            )
 
     async def _users(
         self, command: Request, history: list[StoredEvent]

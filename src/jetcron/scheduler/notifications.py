@@ -10,6 +10,7 @@ from jetcron.domain.commands import (
     RemoveNotification,
     SendTestNotification,
 )
+from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
 from jetcron.domain.events import (
     AnyEvent,
@@ -65,6 +66,12 @@ def decide(state: NotificationState, command: NotificationCommand) -> list[Event
         case SendTestNotification():
             _live(state, name)
             return [NotifyTest(name=name)]
+
+
+def secret_key(state: NotificationState) -> str | None:
+    """The webhook secrets bucket key this notification signs with (`kv:<key>`), if any."""
+    secret = state.sink.secret if state is not None else ""
+    return secret[len(SECRET_REF) :] if secret.startswith(SECRET_REF) else None
 
 
 def _live(state: NotificationState, name: str) -> Notification:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jetcron import ids, subjects
-from jetcron.clock import Clock, SystemClock
+from jetcron.clock import Clock, SystemClock, iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.events import (
     AnyEvent,
@@ -34,7 +34,7 @@ from jetcron.domain.events import (
 )
 from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
-from jetcron.log.publisher import PubAck
+from jetcron.log.publisher import PubAck, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
@@ -54,6 +54,7 @@ from jetcron.scheduler.planner import (
     state_from,
 )
 from jetcron.scheduler.queue import DueQueue
+from jetcron.scheduler.unconfirmed import Unconfirmed
 
 log = logging.getLogger(__name__)
 ACTOR = "system:ticker"
@@ -111,6 +112,8 @@ class Ticker:
         self.cadence = snapshots.Cadence(snapshot_every) if snapshot_every else None
         """When to store a checkpoint of the state (None: never; a restart reads from seq 1)."""
         self.poison = 0
+        self.unconfirmed = Unconfirmed()
+        """Appends sent without an ack (NATS away), until the log shows what became of them."""
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
         self._completing: set[str] = set()
@@ -324,11 +327,16 @@ class Ticker:
         now: datetime,
     ) -> bool:
         """Apply one stored event of ours ahead of the reader; False if it was not stored."""
+        msg_id = envelope.causation_id or ""
         if isinstance(result, Exception):
-            log.error(
-                "ticker: %s for %s not stored: %s", type(decision).__name__, entry.name, result
-            )
+            what = _what(entry, decision)
+            if ack_lost(result):
+                self.unconfirmed.add(msg_id, what, result)
+            else:
+                log.error("ticker: %s not stored: %s", what, result)
             return False
+        if self.unconfirmed:
+            self.unconfirmed.acked(msg_id, result)
         if result.duplicate:
             # why: another event of this fire (the old leader's trigger, or its missed/
             # skipped) is stored under the same msg id; the reader applies that one.
@@ -358,6 +366,8 @@ class Ticker:
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
         for stored in batch:
+            if self.unconfirmed:
+                self.unconfirmed.seen(stored)
             try:
                 entry = self.state.apply(stored)
             except Exception:  # noqa: BLE001 - one bad event must not stop the ticker (or serve's reader)
@@ -485,6 +495,13 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
     finally:
         for f in futures:
             f.cancel()
+
+
+def _what(entry: Entry, decision: Decision) -> str:
+    """One decision in a log line: `Trigger for backup (fire 2026-…Z)`."""
+    fire = getattr(decision, "fire_time", None)
+    of = f" (fire {iso_z(fire)})" if fire is not None else ""
+    return f"{type(decision).__name__} for {entry.name}{of}"
 
 
 def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
