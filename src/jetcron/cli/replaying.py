@@ -17,7 +17,13 @@ from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries
 from jetcron.projections.compare import Gaps, comparable
-from jetcron.projections.state import Views, apply_until, new_views, record_undecodable
+from jetcron.projections.state import (
+    Views,
+    apply_until,
+    canonical,
+    new_views,
+    record_undecodable,
+)
 from jetcron.projections.window import DEFAULT_KEEP
 
 
@@ -110,6 +116,10 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
     )
 
 
+SHOWN = 10
+"""Differences `replay --verify` lists."""
+
+
 def _verify(server: str, as_json: bool) -> None:
     async def both(nc: Any) -> tuple[dict[str, Any], tuple[Views, Gaps]]:
         live = await live_state(nc)
@@ -118,13 +128,16 @@ def _verify(server: str, as_json: bool) -> None:
 
     live, (views, gaps) = run(with_nats(server, both))
     # why: rows that began before expired events cannot be rebuilt; compare.py says what counts
-    rebuilt, live_views = comparable(msgspec.to_builtins(views), live["views"], gaps.horizon)
+    rebuilt, live_views = comparable(canonical(views), canonical(live["views"]), gaps.horizon)
     same = msgspec.json.encode(rebuilt) == msgspec.json.encode(live_views) or rebuilt == live_views
-    differences = [] if same else differing_paths(rebuilt, live_views)
+    differences = [] if same else differing_paths(rebuilt, live_views, limit=SHOWN + 1)
+    more = len(differences) > SHOWN
+    differences = differences[:SHOWN]
     result = {
         "position": live["position"],
         "identical": same,
         "differences": differences,
+        "more_differences": more,
         "compared_from_seq": gaps.horizon,
     }
     if as_json:
@@ -146,6 +159,8 @@ def _verify(server: str, as_json: bool) -> None:
         )
         for path in differences:
             console.print(f"  differs at /{path}", highlight=False, markup=False)
+        if more:
+            console.print(f"  … and more (the first {SHOWN} shown)", highlight=False, markup=False)
     if not same:
         raise typer.Exit(1)
 

@@ -34,13 +34,39 @@ class Sharing:
     anything it does not know (ints, floats, Any, unions of Structs) is left as decoded.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, defaults_of: Any = None) -> None:
         self._seen: dict[str, str] = {}
         # why: dict.setdefault(x, x) is the whole pool in one C call, mapped over whole columns
         self._one = self._seen.setdefault
         self._sharers: dict[Any, Share | None] = {}
         self._plans: dict[type, Plan] = {}
         self._infos: dict[Any, inspect.Type] = {}
+        if defaults_of is not None:
+            self._seed(self._info(defaults_of), set())
+
+    def _seed(self, t: inspect.Type, done: set[type]) -> None:
+        """Put the string defaults of every Struct in `t` into the pool first.
+
+        why: msgspec's omit_defaults drops a string field only when it *is* the default object;
+        an equal string from a decoder is written out. Shared onto the default, a restored
+        "default" target encodes as the folded one whose event left it out, so two views that
+        are equal also encode equal (`replay --verify` compares them byte for byte).
+        """
+        if isinstance(t, inspect.StructType):
+            if t.cls in done:
+                return
+            done.add(t.cls)
+            for f in t.fields:
+                if isinstance(f.default, str):
+                    self._one(f.default, f.default)
+                self._seed(f.type, done)
+        elif isinstance(t, inspect.UnionType):
+            for member in t.types:
+                self._seed(member, done)
+        elif isinstance(t, inspect.ListType | inspect.SetType | inspect.FrozenSetType):
+            self._seed(t.item_type, done)
+        elif isinstance(t, inspect.DictType):
+            self._seed(t.value_type, done)
 
     def share(self, value: T, typ: Any = None) -> T:
         """`value` (of type `typ`, by default its own class) with what it holds shared."""

@@ -311,6 +311,16 @@ def snapshot(views: Views, part_rows: int = PART_ROWS) -> bytes:
     return _HEADER + _encoder.encode((shell, parts))
 
 
+def canonical(views: Views | dict[str, Any]) -> dict[str, Any]:
+    """The views as plain data (from Views, or from their JSON decoded) that equal views give
+    equally: equal strings shared onto the declared defaults (log/sharing.py says why), and
+    map keys of the declared types (JSON made the digests' bucket numbers strings)."""
+    typed = views if isinstance(views, Views) else msgspec.convert(views, Views, strict=False)
+    Sharing(defaults_of=Views).share(typed)
+    plain: dict[str, Any] = msgspec.to_builtins(typed)
+    return plain
+
+
 def restore(data: bytes) -> Views | None:
     """Views from snapshot bytes; None if the snapshot is from another version or unreadable.
 
@@ -323,7 +333,7 @@ def restore(data: bytes) -> Views | None:
         stored = _decoder.decode(memoryview(data)[len(_HEADER) :])
         if len(stored.parts) != len(_PARTED):
             raise msgspec.ValidationError(f"{len(stored.parts)} parted maps, not {len(_PARTED)}")
-        views, sharing = stored.views, Sharing()
+        views, sharing = stored.views, Sharing(defaults_of=Views)
         sharing.share(views)
         for (view, field, _), parts, decoder in zip(
             _PARTED, stored.parts, _part_decoders, strict=True
