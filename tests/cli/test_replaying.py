@@ -64,3 +64,13 @@ def test_replay_as_of_equals_the_projection_fold(nats_url: str) -> None:
         ("a", "*/5 * * * *", "active"),
         ("b", "*/5 * * * *", "active"),
     ]
+
+
+def test_replay_as_of_the_future_says_it_shows_now(nats_url: str) -> None:
+    asyncio.run(history(nats_url))
+    result = CliRunner().invoke(
+        app, ["replay", "--as-of", "2099-01-01T00:00Z", "--json", "--server", nats_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--as-of 2099-01-01T00:00:00Z is in the future" in result.stderr
+    assert json.loads(result.stdout)["position"] == 4

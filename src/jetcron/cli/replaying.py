@@ -92,6 +92,11 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
     aged = aged_out_line(gaps)
     if aged is not None:
         print(f"note: {aged}", file=sys.stderr)
+    if as_of is not None and as_of > datetime.now(UTC):
+        print(
+            f"note: --as-of {iso_z(as_of)} is in the future: this is the log as it is now",
+            file=sys.stderr,
+        )
     rows = queries.list_schedules(views, {}, when)
     if as_json:
         print_json({"as_of": iso_z(when), "position": views.position, "schedules": rows})
