@@ -213,12 +213,9 @@ def stats_of(
     if delta is None:
         groups = stats.everything(views.runs, views.rollups, now=now, schedule=name, cache=cache)
     else:
-        groups = {
-            g: stats.compute_merged(
-                views.runs, views.rollups, now=now, window=delta, group=g, schedule=name
-            )
-            for g in stats.GROUPS
-        }
+        groups = stats.compute_groups(
+            views.runs, views.rollups, now=now, window=delta, schedule=name
+        )
     out = []
     for g in stats.GROUPS:
         for row in groups[g]:

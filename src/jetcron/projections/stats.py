@@ -130,19 +130,48 @@ def compute_merged(
     window), this is `compute`: exact percentiles. Rollups know no executor, so `executor`
     groups always come from live rows.
     """
+    return compute_groups(
+        runs_view, rollups_view, now=now, window=window, groups=(group,), schedule=schedule
+    )[group]
+
+
+def compute_groups(
+    runs_view: RunsView,
+    rollups_view: RollupsView,
+    *,
+    now: datetime,
+    window: timedelta | None = None,
+    groups: Sequence[Group] = GROUPS,
+    schedule: str | None = None,
+) -> dict[Group, list[StatsRow]]:
+    """`compute_merged` for several groups in one walk over the rows (`stats --window`)."""
     start = now - window if window is not None else None
     days = list(_day_digests(runs_view, rollups_view, start, now, schedule))
-    if group == "executor" or not (days and _rows_incomplete(runs_view, rollups_view, schedule)):
-        return compute(runs_view, now=now, window=window, group=group, schedule=schedule)
-    covered = {(sid, day) for sid, day, _, _ in days}
-    digests: dict[str, list[Digest]] = {}
-    for _, _, name, d in days:
-        digests.setdefault(name if group == "schedule" else "overall", []).append(d)
+    merged = bool(days) and _rows_incomplete(runs_view, rollups_view, schedule)
+    # why: per group, either the rows themselves (exact) or digests of the days and loose rows
+    rows: dict[Group, dict[str, list[RunRow]]] = {
+        g: {} for g in groups if g == "executor" or not merged
+    }
+    sums: dict[Group, dict[str, Digest]] = {g: {} for g in groups if g not in rows}
+    for g, by_key in sums.items():
+        for _, _, name, d in days:
+            key = name if g == "schedule" else "overall"
+            by_key[key] = digest.merge((by_key[key], d)) if key in by_key else digest.merge((d,))
+    covered = {(sid, day) for sid, day, _, _ in days} if sums else set()
     for row in _select(runs_view, now, window, schedule):
-        in_day = (row.schedule_id, row.fire_time.date().isoformat()) in covered
-        if not in_day or row.status not in FINAL_STATUSES:
-            digests.setdefault(_key(row, group), []).append(_digest_of(row))
-    return [from_digest(key, digest.merge(ds)) for key, ds in sorted(digests.items())]
+        for g, rows_by_key in rows.items():
+            rows_by_key.setdefault(_key(row, g), []).append(row)
+        if sums and (
+            row.status not in FINAL_STATUSES
+            or (row.schedule_id, row.fire_time.date().isoformat()) not in covered
+        ):
+            for g, by_key in sums.items():
+                key = _key(row, g)
+                _add_row(by_key[key] if key in by_key else by_key.setdefault(key, Digest()), row)
+    out = {g: [summarize(k, rs) for k, rs in sorted(by.items())] for g, by in rows.items()}
+    for g, by_key in sums.items():
+        out[g] = [from_digest(key, d) for key, d in sorted(by_key.items())]
+    return out
 
 
 def _day_digests(
@@ -185,7 +214,11 @@ def _rows_incomplete(runs_view: RunsView, rollups_view: RollupsView, schedule: s
 
 
 def _digest_of(row: RunRow) -> Digest:
-    out = Digest()
+    return _add_row(Digest(), row)
+
+
+def _add_row(out: Digest, row: RunRow) -> Digest:
+    """Count one row into a digest (as merging its own digest would)."""
     if row.status in FINAL_STATUSES:
         digest.add_run(
             out,
@@ -195,9 +228,10 @@ def _digest_of(row: RunRow) -> Digest:
             finished_at=row.finished_at,
         )
     else:  # why: a run in flight counts as a run, with no outcome or duration yet
-        out.by_status[row.status] = 1
+        out.by_status[row.status] = out.by_status.get(row.status, 0) + 1
         if row.lateness_s is not None:
-            out.lateness[digest.bucket(row.lateness_s)] = 1
+            at = digest.bucket(row.lateness_s)
+            out.lateness[at] = out.lateness.get(at, 0) + 1
     return out
 
 
