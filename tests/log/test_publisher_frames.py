@@ -88,3 +88,24 @@ async def test_a_full_window_refills_in_chunks_and_a_cancelled_wait_loses_no_slo
     blocked.cancel()
     window.release(2)
     assert await window.acquire(5) == 2
+
+
+async def test_a_staged_batch_goes_out_once_in_one_write_and_again_only_as_duplicates(
+    nc: Client,
+) -> None:
+    await nc.jetstream().add_stream(stream_config())
+    publisher = await Publisher(nc, window=8).start()
+    items = [(f"jetcron.run.s.r{i}", b'{"i":%d}' % i, {"Nats-Msg-Id": f"m{i}"}) for i in range(6)]
+    try:
+        staged = publisher.stage(items)
+        sent = capture(nc)
+        first = await publisher.publish_staged(staged)
+        again = await publisher.publish_staged(staged)  # why: a second send is only a retry
+        big = await publisher.publish_staged(publisher.stage(items + items[:4]))  # > window
+    finally:
+        await publisher.close()
+
+    assert sent[0] == b"".join(staged.frames), "the first send is one write of the frames"
+    assert [a.seq for a in first] == list(range(1, 7))  # type: ignore[union-attr]
+    assert [(a.seq, a.duplicate) for a in again] == [(i, True) for i in range(1, 7)]  # type: ignore[union-attr]
+    assert [a.seq for a in big] == [*range(1, 7), 1, 2, 3, 4]  # type: ignore[union-attr]

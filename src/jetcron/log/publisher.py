@@ -172,6 +172,45 @@ class Publisher:
                 tokens.append(token)
             await self._write([frame for _, frame in made])
             i += granted
+            if i < len(items):
+                # why: nats-py's flusher writes what we queued only when we yield; without this
+                # the whole batch was framed before its first byte went out
+                await asyncio.sleep(0)
+        return await self._collect(prepared, tokens, batch)
+
+    def stage(self, items: Sequence[Item]) -> Staged:
+        """Frame items now, to send later with publish_staged (a burst planned before it is due)."""
+        made = self.frames(items)
+        frames = [frame for _, frame in made]
+        batch = _Batch(len(items), self._window, asyncio.get_running_loop().create_future())
+        settlers: list[Callable[[Reply | None], None]] = [
+            partial(batch.settle, j) for j in range(len(items))
+        ]
+        return Staged(list(items), [t for t, _ in made], frames, b"".join(frames), batch, settlers)
+
+    async def publish_staged(self, staged: Staged) -> list[PubAck | Exception]:
+        """publish_many of staged items: one write of the frames made ahead, acks as there.
+
+        why: what is left to do once a planned burst is due is to hand its bytes to the socket;
+        registering 10k replies and joining 10k frames then took ~10 ms before the first byte.
+        """
+        n = len(staged.items)
+        if n == 0:
+            return []
+        if staged.sent or n > self._window.size:
+            # why: a staged burst goes once; one larger than the window goes chunk by chunk
+            framed = list(zip(staged.tokens, staged.frames, strict=True))
+            return await self.publish_many(staged.items, framed)
+        staged.sent = True
+        await self._window.acquire(n, n)
+        self._pending.update(zip(staged.tokens, staged.settlers, strict=True))
+        await self._write(staged.frames, staged.joined)
+        return await self._collect(staged.items, staged.tokens, staged.batch)
+
+    async def _collect(
+        self, items: Sequence[Item], tokens: list[str], batch: _Batch
+    ) -> list[PubAck | Exception]:
+        """Wait for a batch's acks; a missing one is retried (same Nats-Msg-Id); results in order."""
         if items:
             try:
                 await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
@@ -180,7 +219,7 @@ class Publisher:
                     if self._pending.pop(token, None) is not None:
                         batch.settle(i, None)
         out: list[PubAck | Exception] = []
-        for item, reply in zip(prepared, batch.replies, strict=True):
+        for item, reply in zip(items, batch.replies, strict=True):
             out.append(
                 _parsed(item, reply) if reply is not None else await self._settle(item, None)
             )
@@ -194,8 +233,9 @@ class Publisher:
             out.append((token, hpub(subject, self._prefix + token, headers, data)))
         return out
 
-    async def _write(self, frames: list[bytes]) -> None:
-        """Hand ready-made frames to the connection in one piece, or one by one if we can't."""
+    async def _write(self, frames: list[bytes], joined: bytes | None = None) -> None:
+        """Hand ready-made frames (`joined`: already in one piece) to the connection in one
+        piece, or one by one if we can't."""
         nc = self._nc
         send = getattr(nc, "_send_command", None)
         if send is None or not nc.is_connected or nc.is_draining_pubs:
@@ -203,7 +243,7 @@ class Publisher:
             for frame in frames:
                 await _republish(nc, frame)
             return
-        await send(b"".join(frames))
+        await send(b"".join(frames) if joined is None else joined)
         await nc._flush_pending()
 
     async def _settle(
@@ -286,6 +326,26 @@ class Window:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+class Staged:
+    """Messages framed ahead of time by Publisher.stage; sent once by publish_staged."""
+
+    __slots__ = ("items", "tokens", "frames", "joined", "batch", "settlers", "sent")
+
+    def __init__(
+        self,
+        items: list[Item],
+        tokens: list[str],
+        frames: list[bytes],
+        joined: bytes,
+        batch: _Batch,
+        settlers: list[Callable[[Reply | None], None]],
+    ) -> None:
+        self.items, self.tokens, self.frames, self.joined = items, tokens, frames, joined
+        self.batch, self.settlers = batch, settlers
+        """Where each reply goes (made ahead too: a partial per message is ~1 us)."""
+        self.sent = False
 
 
 class _Batch:
