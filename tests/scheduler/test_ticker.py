@@ -298,6 +298,35 @@ async def test_a_burst_planned_ahead_fires_as_planned_except_what_changed_since(
     assert {(e.envelope.event.fire_time, e.envelope.at) for e in triggers} == {(fire, fire)}
 
 
+async def test_a_burst_nothing_changed_since_goes_out_as_staged_even_if_others_moved(
+    event_log,
+) -> None:
+    for i in range(PLAN_MIN):
+        await add(event_log, f"s{i:03d}", spec="@every 1h")
+    await add(event_log, "other", spec="@every 2h offset 90m")  # due after the burst
+    fire = T0 + timedelta(hours=1)
+    clock = FakeClock(fire - timedelta(seconds=1))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    assert await ticker.plan_ahead() == PLAN_MIN
+    staged: list[int] = []
+    real = event_log.publish_staged
+
+    async def counting(batch):  # type: ignore[no-untyped-def]
+        staged.append(len(batch.items))
+        return await real(batch)
+
+    event_log.publish_staged = counting  # type: ignore[method-assign]
+    await CommandHandler(event_log).handle(
+        PauseSchedule(name="other", command_id="pause-other", at=T0, actor="test")
+    )
+    await ticker.catch_up()  # a change, but to no schedule of the plan
+
+    await clock.set(fire)
+    assert await ticker.tick() == PLAN_MIN
+    assert staged == [PLAN_MIN], "the whole burst in one staged send"
+
+
 async def test_a_plan_too_late_to_send_is_made_again(event_log) -> None:
     for i in range(PLAN_MIN):
         await add(event_log, f"l{i:03d}", spec="@every 1h")

@@ -17,7 +17,7 @@ from jetcron import ids, subjects
 from jetcron.domain.events import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
 from jetcron.log.follow import FollowHealth
-from jetcron.log.publisher import PubAck, Publisher
+from jetcron.log.publisher import PubAck, Publisher, Staged
 from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class EventLog:
         return await self.publisher.publish_many(items, prepare=self.prepare)
 
     def prepare(self, items: Sequence[tuple[str, Envelope, str]]) -> list[Prepared]:
-        """Encode (subject, envelope, msg id) items for publish_prepared, ahead of time
+        """Encode (subject, envelope, msg id) items for publish_prepared or stage, ahead of time
         (triggers signed here when we sign)."""
         out: list[Prepared] = []
         for subject, env, msg_id in items:
@@ -220,15 +220,17 @@ class EventLog:
             out.append((subject, data, self._signed(subject, data, headers)))
         return out
 
-    def frames(self, prepared: Sequence[Prepared]) -> list[tuple[str, bytes]]:
-        """The protocol frames of prepared items, made ahead of publish_prepared."""
-        return self.publisher.frames(prepared)
+    async def publish_prepared(self, prepared: Sequence[Prepared]) -> list[PubAck | Exception]:
+        """publish_many of items prepare() encoded."""
+        return await self.publisher.publish_many(prepared)
 
-    async def publish_prepared(
-        self, prepared: Sequence[Prepared], framed: Sequence[tuple[str, bytes]] | None = None
-    ) -> list[PubAck | Exception]:
-        """publish_many of items prepare() encoded (the ticker plans a burst before it is due)."""
-        return await self.publisher.publish_many(prepared, framed)
+    def stage(self, prepared: Sequence[Prepared]) -> Staged:
+        """Prepared items framed and joined now, for one write by publish_staged later."""
+        return self.publisher.stage(prepared)
+
+    async def publish_staged(self, staged: Staged) -> list[PubAck | Exception]:
+        """Send what stage() made (once); results in order, as publish_prepared."""
+        return await self.publisher.publish_staged(staged)
 
     def _signed(self, subject: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
         """The headers, with the scheduler's signature if this is a trigger and we sign."""

@@ -540,6 +540,9 @@ class TickerState:
         """Live calendars by name (what exclude/only_within refer to)."""
         self.calendar_changes = 0
         """Counts calendar events, so a burst planned ahead knows when to decide again."""
+        self.changes = 0
+        """Counts generation changes of entries (deletions included): while it stands still,
+        every entry is as it was (a burst planned ahead is sent without looking at each)."""
         self.position = 0
         self._ahead: set[int] = set()
         self.claims = Claims()
@@ -596,6 +599,7 @@ class TickerState:
             return None
         _apply_fire_or_run(entry, event, at)
         entry.generation += 1
+        self.changes += 1
         return entry
 
     def _created(self, event: ScheduleCreated, at: datetime) -> Entry:
@@ -611,6 +615,7 @@ class TickerState:
             return None
         entry.version = event.version
         entry.generation += 1
+        self.changes += 1
         if isinstance(event, ScheduleUpdated):
             entry.redefine(event.definition)
             entry.floor, entry.completed = at, False

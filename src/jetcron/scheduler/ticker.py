@@ -34,7 +34,7 @@ from jetcron.domain.events import (
 )
 from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
-from jetcron.log.publisher import PubAck, ack_lost
+from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
@@ -80,8 +80,6 @@ class Planned:
     generation: int
     items: list[Item]
     prepared: list[Prepared]
-    framed: list[tuple[str, bytes]] | None
-    """Protocol frames, made when planned ahead (None: made when sent)."""
     decisions: list[Decision]
     complete: str | None
 
@@ -120,8 +118,12 @@ class Ticker:
         self._ticking: set[str] = set()
         self._planned: tuple[datetime, list[Planned]] | None = None
         """A burst decided ahead of its time (see plan_ahead)."""
+        self._staged: Staged | None = None
+        """The planned burst framed for one write (None: framed when sent)."""
         self._planned_calendars = 0
         """`state.calendar_changes` when the burst was planned."""
+        self._planned_changes = 0
+        """`state.changes` when planning began."""
         self._declined: datetime | None = None
         """The last instant plan_ahead found too few schedules due at."""
 
@@ -196,13 +198,16 @@ class Ticker:
         while (first := self.queue.first()) is not None and first <= now:
             for entry in self._pop():
                 due[entry.schedule_id] = entry
-        ready = self._take_plan(now, due)
+        ready, staged = self._take_plan(now, due)
         if not due and not ready:
             return 0
         entries = list(due.values()) + [p.entry for p in ready]
         self._ticking = {e.schedule_id for e in entries}
         try:
-            appended = await self._fire(list(due.values()), now, ready)
+            # why: a burst allocates a lot and frees nothing until its acks are in; a collector
+            # pass over the heap in the middle of it only delays the burst (see catch_up)
+            with _collector_paused() if ready else contextlib.nullcontext():
+                appended = await self._fire(list(due.values()), now, ready, staged)
         finally:
             self._ticking = set()
             for entry in entries:
@@ -233,27 +238,35 @@ class Ticker:
             self._declined = at  # why: not worth a plan; sleep until it is due
             return 0
         planned: list[Planned] = []
-        self._planned = (at, planned)
+        self._planned, self._staged = (at, planned), None
         self._planned_calendars = self.state.calendar_changes
+        self._planned_changes = self.state.changes
         for i, entry in enumerate(entries.values()):
             if i % CHUNK == 0:
                 await asyncio.sleep(0)  # why: the follower and the query service keep going
                 if self.clock.now() >= at:
                     break  # why: out of time; tick decides the rest when due, as without a plan
-            planned.append(self._decide(entry, at, frame=True))
+            planned.append(self._decide(entry, at))
+        if len(planned) == len(entries):
+            self._staged = self.log.stage([x for p in planned for x in p.prepared])
         for entry in list(entries.values())[len(planned) :]:
             if entry.queued is None:  # why: the reader did not queue it elsewhere meanwhile
                 self.queue.push(at, entry)
         return len(planned)
 
-    def _take_plan(self, now: datetime, due: dict[str, Entry]) -> list[Planned]:
-        """The planned burst if it is due: entries still as planned; the others join `due`."""
+    def _take_plan(
+        self, now: datetime, due: dict[str, Entry]
+    ) -> tuple[list[Planned], Staged | None]:
+        """The planned burst if it is due: entries still as planned (and its frames if that is
+        all of them); the others join `due`."""
         if self._planned is None or now < self._planned[0]:
-            return []
-        at, planned = self._planned
-        self._planned = None
+            return [], None
+        (at, planned), staged = self._planned, self._staged
+        self._planned, self._staged = None, None
         # why: a calendar changed since the plan may take or give back some of its fires
         fresh = now - at <= PLAN_STALE and self._planned_calendars == self.state.calendar_changes
+        if fresh and self._planned_changes == self.state.changes:
+            return planned, staged  # why: no entry changed since: all as planned, no 10k checks
         ready: list[Planned] = []
         for p in planned:
             sid = p.entry.schedule_id
@@ -264,12 +277,14 @@ class Ticker:
             elif p.entry.generation == p.generation:
                 due[sid] = p.entry
             # else: a changed entry was rescheduled by the reader; the heap has it
-        return ready
+        return ready, staged if len(ready) == len(planned) else None
 
-    async def _fire(self, entries: list[Entry], now: datetime, ready: list[Planned]) -> int:
+    async def _fire(
+        self, entries: list[Entry], now: datetime, ready: list[Planned], staged: Staged | None
+    ) -> int:
         appends: list[asyncio.Future[int]] = []
         if ready:
-            appends.append(asyncio.ensure_future(self._append(ready, now)))
+            appends.append(asyncio.ensure_future(self._append(ready, now, staged)))
             await asyncio.sleep(0)  # why: the planned burst goes out first
         every = list(ready)
         for i in range(0, len(entries), CHUNK):
@@ -283,7 +298,7 @@ class Ticker:
         )
         return appended + sum(done)
 
-    def _decide(self, entry: Entry, now: datetime, *, frame: bool = False) -> Planned:
+    def _decide(self, entry: Entry, now: datetime) -> Planned:
         """What this entry appends at `now`, encoded."""
         items: list[Item] = []
         decisions: list[Decision] = []
@@ -299,15 +314,17 @@ class Ticker:
             items.append((subject, envelope, msg_id))
             decisions.append(decision)
         prepared = self.log.prepare(items)
-        framed = self.log.frames(prepared) if frame else None
-        return Planned(entry, entry.generation, items, prepared, framed, decisions, complete)
+        return Planned(entry, entry.generation, items, prepared, decisions, complete)
 
-    async def _append(self, planned: list[Planned], now: datetime) -> int:
-        prepared = [x for p in planned for x in p.prepared]
-        framed = None
-        if all(p.framed is not None for p in planned):
-            framed = [f for p in planned for f in p.framed or ()]
-        results = iter(await self.log.publish_prepared(prepared, framed) if prepared else [])
+    async def _append(
+        self, planned: list[Planned], now: datetime, staged: Staged | None = None
+    ) -> int:
+        """Send the planned events (`staged`: all of them, framed ahead); apply what was stored."""
+        if staged is not None:
+            results = iter(await self.log.publish_staged(staged))
+        else:
+            prepared = [x for p in planned for x in p.prepared]
+            results = iter(await self.log.publish_prepared(prepared) if prepared else [])
         appended = 0
         for p in planned:
             for (subject, envelope, _), decision in zip(p.items, p.decisions, strict=True):
