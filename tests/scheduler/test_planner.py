@@ -18,6 +18,7 @@ from jetcron.scheduler.planner import (
     Miss,
     Skip,
     Trigger,
+    _next_wake,
     decide_due,
     next_due,
     pending_run_id,
@@ -272,3 +273,15 @@ def test_decide_due(given: Entry, now: datetime, then: list[Decision]) -> None:
 )
 def test_next_due(given: Entry, then: datetime | None) -> None:
     assert next_due(given) == then
+
+
+@pytest.mark.parametrize("spec", [SPEC, "@every 90s", "0 2 * * *", f"@at {T.isoformat()}"])
+@pytest.mark.parametrize("floor", [None, minutes(-1), T, minutes(7)])
+@pytest.mark.parametrize("last_fire", [None, minutes(-5), T, minutes(7)])
+def test_next_due_of_a_plain_timing_is_its_next_wake(
+    spec: str, floor: datetime | None, last_fire: datetime | None
+) -> None:
+    # why: next_due writes out the plain case (no bounds, limit, jitter); it must agree with
+    # the general path it stands in for
+    given = entry(spec, floor=floor, last_fire=last_fire)
+    assert next_due(given) == _next_wake(given)

@@ -97,8 +97,8 @@ def timing_of(d: ScheduleDefinition) -> Timing:
         d.overlap,
         d.catchup,
         d.timeout_s,
-        tuple(d.exclude),
-        tuple(d.only_within),
+        tuple(d.exclude) if d.exclude else (),
+        tuple(d.only_within) if d.only_within else (),
     )
     return _TIMINGS.setdefault(t, t)
 
@@ -240,7 +240,19 @@ def next_due(entry: Entry) -> datetime | None:
     """When the entry next needs attention: its next fire (with jitter) or a run deadline."""
     if entry.in_flight is None and entry.buffered is None:
         # why: the common case (nothing in flight) without the list; it runs per load entry
-        return _next_wake(entry) if entry.active and not entry.completed else None
+        if not entry.active or entry.completed:
+            return None
+        t = entry.timing
+        if t.start is None and t.end is None and t.max_runs is None and t.jitter_s <= 0:
+            # why: a plain timing (no bounds, run limit or jitter) written out: this is what
+            # _next_wake comes to for it, in 2 calls instead of 10, once per schedule on a load
+            floor, last = entry.floor, entry.last_fire
+            after = floor if last is None or (floor is not None and floor >= last) else last
+            if after is None:
+                return None
+            fire = _MEMO.fire_after(t.spec, t.tz, after)
+            return after if fire is None else fire
+        return _next_wake(entry)
     times = list(entry.in_flight.values()) if entry.in_flight else []
     if entry.buffered is not None and not entry.in_flight:
         times.append(entry.buffered)
@@ -603,7 +615,11 @@ class TickerState:
         return entry
 
     def _created(self, event: ScheduleCreated, at: datetime) -> Entry:
-        created = Entry.of(event.schedule_id, event.name, event.version, event.definition, floor=at)
+        d = event.definition
+        # why: Entry.of written out (one call less per schedule on a load)
+        created = Entry(
+            event.schedule_id, event.name, event.version, timing_of(d), _packed(d), floor=at
+        )
         self.entries[event.schedule_id] = created
         return created
 

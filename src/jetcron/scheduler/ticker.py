@@ -382,17 +382,18 @@ class Ticker:
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
+        apply, ticking = self.state.apply, self._ticking
         for stored in batch:
             if self.unconfirmed:
                 self.unconfirmed.seen(stored)
             try:
-                entry = self.state.apply(stored)
+                entry = apply(stored)
             except Exception:  # noqa: BLE001 - one bad event must not stop the ticker (or serve's reader)
                 self.poison += 1
                 log.exception("ticker could not fold event seq=%d", stored.seq)
                 continue
             # why: entries in the middle of a tick are rescheduled once when it ends
-            if entry is not None and entry.schedule_id not in self._ticking:
+            if entry is not None and entry.schedule_id not in ticking:
                 touched[entry.schedule_id] = entry
         # why: once per entry and batch, not per event: a run's events each touch its entry
         for entry in touched.values():
@@ -403,8 +404,8 @@ class Ticker:
         due = next_due(entry)
         if due is None or entry.schedule_id not in self.state.entries:
             DueQueue.drop(entry)
-        elif entry.queued != due:
-            self._push(due, entry)
+        elif entry.queued != due and self.queue.push(due, entry):
+            self._wake.set()  # why: earlier than what the tick loop sleeps towards (as _push)
 
     def _push(self, due: datetime, entry: Entry) -> None:
         if self.queue.push(due, entry):
