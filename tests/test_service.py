@@ -38,3 +38,12 @@ async def test_a_pause_begun_with_the_collector_off_leaves_it_off() -> None:
 def _set(event: asyncio.Event) -> asyncio.Event:
     event.set()
     return event
+
+
+async def test_a_reader_that_never_catches_up_ends_the_pause_after_a_while() -> None:
+    pause = CollectorPause()
+    try:
+        await pause.until(asyncio.Event(), asyncio.Event(), at_most_s=0.01)
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -185,11 +185,15 @@ class CollectorPause:
             self.paused = False
             gc.enable()
 
-    async def until(self, current: asyncio.Event, stop: asyncio.Event) -> None:
-        """End the pause once `current` (the reader caught up) or `stop` is set."""
+    async def until(
+        self, current: asyncio.Event, stop: asyncio.Event, at_most_s: float = 600.0
+    ) -> None:
+        """End the pause once `current` (the reader caught up) or `stop` is set, or after
+        `at_most_s` (why: a reader that cannot catch up is an outage, not a load, and its
+        retries make garbage the collector must see)."""
         waits = [asyncio.ensure_future(current.wait()), asyncio.ensure_future(stop.wait())]
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waits:
                 w.cancel()
