@@ -327,6 +327,34 @@ async def test_a_burst_nothing_changed_since_goes_out_as_staged_even_if_others_m
     assert staged == [PLAN_MIN], "the whole burst in one staged send"
 
 
+async def test_the_reader_waits_while_a_planned_burst_is_sent(event_log) -> None:
+    for i in range(PLAN_MIN):
+        await add(event_log, f"q{i:03d}", spec="@every 1h")
+    fire = T0 + timedelta(hours=1)
+    clock = FakeClock(fire - timedelta(seconds=1))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    assert await ticker.plan_ahead() == PLAN_MIN
+    await add(event_log, "late", spec="@every 2h offset 90m")  # read while the burst goes out
+    batch = [e for e in await events(event_log) if e.seq > ticker.position]
+    taken: list[bool] = []
+    readers: list[asyncio.Future[None]] = []
+    real = event_log.publish_staged
+
+    async def sending(staged):  # type: ignore[no-untyped-def]
+        readers.append(asyncio.ensure_future(ticker.take(batch)))
+        await asyncio.sleep(0.05)
+        taken.append(readers[0].done())
+        return await real(staged)
+
+    event_log.publish_staged = sending  # type: ignore[method-assign]
+    await clock.set(fire)
+    assert await ticker.tick() == PLAN_MIN
+    await asyncio.wait_for(readers[0], 5)
+    assert taken == [False], "the reader waited for the burst"
+    assert ticker.position == batch[-1].seq, "and went on after it"
+
+
 async def test_a_plan_too_late_to_send_is_made_again(event_log) -> None:
     for i in range(PLAN_MIN):
         await add(event_log, f"l{i:03d}", spec="@every 1h")

@@ -126,6 +126,13 @@ class Ticker:
         """`state.changes` when planning began."""
         self._declined: datetime | None = None
         """The last instant plan_ahead found too few schedules due at."""
+        self._quiet = asyncio.Event()
+        """Clear while a planned burst is sent: the reader then waits before folding more.
+
+        why: the log hands our own triggers back while the server is still storing the rest
+        of the burst; decoding and folding them then only took CPU from it (they are applied
+        ahead once acked; the reader then only passes over them)."""
+        self._quiet.set()
 
     @property
     def position(self) -> int:
@@ -162,6 +169,7 @@ class Ticker:
 
     async def take(self, batch: list[StoredEvent]) -> None:
         """Apply a batch from a shared reader; store a checkpoint when one is due."""
+        await self._quiet.wait()
         self._apply_batch(batch)
         if self.cadence is not None and self.cadence.folded(len(batch)):
             await self.save_snapshot()
@@ -320,11 +328,20 @@ class Ticker:
         self, planned: list[Planned], now: datetime, staged: Staged | None = None
     ) -> int:
         """Send the planned events (`staged`: all of them, framed ahead); apply what was stored."""
-        if staged is not None:
-            results = iter(await self.log.publish_staged(staged))
-        else:
+        if staged is None:
             prepared = [x for p in planned for x in p.prepared]
-            results = iter(await self.log.publish_prepared(prepared) if prepared else [])
+            return await self._stored(planned, now, await self.log.publish_prepared(prepared))
+        self._quiet.clear()
+        try:
+            return await self._stored(planned, now, await self.log.publish_staged(staged))
+        finally:
+            self._quiet.set()
+
+    async def _stored(
+        self, planned: list[Planned], now: datetime, acks: list[PubAck | Exception]
+    ) -> int:
+        """Apply the planned events the log stored (acks in their order); how many it stored."""
+        results = iter(acks)
         appended = 0
         for p in planned:
             for (subject, envelope, _), decision in zip(p.items, p.decisions, strict=True):
@@ -375,6 +392,7 @@ class Ticker:
         if end <= self.state.position:
             self._caught_up.set()
         async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
+            await self._quiet.wait()
             self._apply_batch(batch)
             if batch[-1].seq >= end and not self._caught_up.is_set():
                 gc.freeze()  # why: the loaded entries live as long as the ticker; keep them out of GC scans
