@@ -401,9 +401,12 @@ class Ticker:
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
         apply, ticking = self.state.apply, self._ticking
+        # why: looked at once a batch (a load would call its __bool__ once per schedule);
+        # folding never adds to it
+        unconfirmed = self.unconfirmed if self.unconfirmed else None
         for stored in batch:
-            if self.unconfirmed:
-                self.unconfirmed.seen(stored)
+            if unconfirmed is not None:
+                unconfirmed.seen(stored)
             try:
                 entry = apply(stored)
             except Exception:  # noqa: BLE001 - one bad event must not stop the ticker (or serve's reader)
