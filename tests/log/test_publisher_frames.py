@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from nats.aio.client import Client
 
 from jetcron.log.publisher import Publisher, Window, _republish, hpub
-from jetcron.log.stream import stream_config
+from jetcron.log.stream import EventLog, stream_config
 
 HEADERS = {"Nats-Msg-Id": "m-1", "Nats-TTL": "30s"}
 
@@ -109,3 +109,11 @@ async def test_a_staged_batch_goes_out_once_in_one_write_and_again_only_as_dupli
     assert [a.seq for a in first] == list(range(1, 7))  # type: ignore[union-attr]
     assert [(a.seq, a.duplicate) for a in again] == [(i, True) for i in range(1, 7)]  # type: ignore[union-attr]
     assert [a.seq for a in big] == [*range(1, 7), 1, 2, 3, 4]  # type: ignore[union-attr]
+
+
+async def test_the_log_stages_no_more_than_one_window(nc: Client) -> None:
+    log = EventLog(nc, window=4)
+    items = [(f"jetcron.run.s.r{i}", b"{}", {"Nats-Msg-Id": f"m{i}"}) for i in range(5)]
+    assert log.stage(items) is None, "more than the window: framed when sent"
+    staged = log.stage(items[:4])
+    assert staged is not None and len(staged.frames) == 4

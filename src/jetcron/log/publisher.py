@@ -72,6 +72,11 @@ class Publisher:
         self._prefix = ""
         self._sub: object | None = None
 
+    @property
+    def window(self) -> int:
+        """How many publishes may await their ack at once."""
+        return self._window.size
+
     async def start(self) -> Publisher:
         """Subscribe the shared reply inbox."""
         self._prefix = self._nc.new_inbox() + "."

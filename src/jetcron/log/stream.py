@@ -224,8 +224,12 @@ class EventLog:
         """publish_many of items prepare() encoded."""
         return await self.publisher.publish_many(prepared)
 
-    def stage(self, prepared: Sequence[Prepared]) -> Staged:
-        """Prepared items framed and joined now, for one write by publish_staged later."""
+    def stage(self, prepared: Sequence[Prepared]) -> Staged | None:
+        """Prepared items framed and joined now, for one write by publish_staged later; None
+        if they are more than one write may carry (the publisher's window: use
+        publish_prepared, which sends them as acks make room)."""
+        if len(prepared) > self.publisher.window:
+            return None
         return self.publisher.stage(prepared)
 
     async def publish_staged(self, staged: Staged) -> list[PubAck | Exception]:

@@ -256,6 +256,8 @@ class Ticker:
                     break  # why: out of time; tick decides the rest when due, as without a plan
             planned.append(self._decide(entry, at))
         if len(planned) == len(entries):
+            # why: a burst larger than one write may carry (~16k) is framed when sent instead
+            # (its frames, twice over while staged, would only wait on the window anyway)
             self._staged = self.log.stage([x for p in planned for x in p.prepared])
         for entry in list(entries.values())[len(planned) :]:
             if entry.queued is None:  # why: the reader did not queue it elsewhere meanwhile
