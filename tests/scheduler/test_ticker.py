@@ -355,6 +355,25 @@ async def test_the_reader_waits_while_a_planned_burst_is_sent(event_log) -> None
     assert ticker.position == batch[-1].seq, "and went on after it"
 
 
+async def test_a_burst_larger_than_a_plan_is_planned_in_part_and_fires_whole(
+    event_log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jetcron.scheduler.ticker.PLAN_MAX", PLAN_MIN)
+    for i in range(PLAN_MIN + 3):
+        await add(event_log, f"m{i:03d}", spec="@every 1h")
+    fire = T0 + timedelta(hours=1)
+    clock = FakeClock(fire - timedelta(seconds=1))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    assert await ticker.plan_ahead() == PLAN_MIN
+    assert len(ticker.queue.live()) == 3, "the rest waits in the queue"
+
+    await clock.set(fire)
+    assert await ticker.tick() == PLAN_MIN + 3
+    triggers = of(await events(event_log), RunTriggered)
+    assert sorted(Counter(t.name for t in triggers).values()) == [1] * (PLAN_MIN + 3)
+
+
 async def test_a_plan_too_late_to_send_is_made_again(event_log) -> None:
     for i in range(PLAN_MIN):
         await add(event_log, f"l{i:03d}", spec="@every 1h")

@@ -66,6 +66,12 @@ PLAN_AHEAD = timedelta(seconds=5)
 """A burst due this soon is decided and encoded before it is due, so only sending is left then."""
 PLAN_MIN = 64
 """Fewer schedules than this due at one instant are cheaper to plan when due."""
+PLAN_MAX = 16_384
+"""At most this many of them are planned (and staged for one write); the rest when due.
+
+why: a plan holds every fire's envelope, encoded bytes and frames until it is due: ~3.7 KB a
+fire, so a midnight of a million schedules would have held gigabytes; one publisher window
+(what one write may carry) is what the first instant of a burst can use anyway."""
 PLAN_STALE = timedelta(seconds=1)
 """A plan that could not be sent within this of its time is made again (the world moved on)."""
 Item = tuple[str, Envelope, str]
@@ -249,17 +255,15 @@ class Ticker:
         self._planned, self._staged = (at, planned), None
         self._planned_calendars = self.state.calendar_changes
         self._planned_changes = self.state.changes
-        for i, entry in enumerate(entries.values()):
+        todo = list(entries.values())
+        for i, entry in enumerate(todo[:PLAN_MAX]):
             if i % CHUNK == 0:
                 await asyncio.sleep(0)  # why: the follower and the query service keep going
                 if self.clock.now() >= at:
                     break  # why: out of time; tick decides the rest when due, as without a plan
             planned.append(self._decide(entry, at))
-        if len(planned) == len(entries):
-            # why: a burst larger than one write may carry (~16k) is framed when sent instead
-            # (its frames, twice over while staged, would only wait on the window anyway)
-            self._staged = self.log.stage([x for p in planned for x in p.prepared])
-        for entry in list(entries.values())[len(planned) :]:
+        self._staged = self.log.stage([x for p in planned for x in p.prepared])
+        for entry in todo[len(planned) :]:
             if entry.queued is None:  # why: the reader did not queue it elsewhere meanwhile
                 self.queue.push(at, entry)
         return len(planned)
