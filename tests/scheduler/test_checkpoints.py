@@ -155,3 +155,14 @@ def test_a_checkpoint_round_trips_with_nothing_queued_and_a_version_1_one_is_ign
     assert [e.queued for e in restored.entries.values()] == [None, None]  # queued afresh
     assert restored.entries["s2"].definition == state.entries["s2"].definition
     assert state_from(b"JCT\x00\x01" + data[5:]) is None  # the old map format: fold from seq 1
+
+
+def test_every_event_that_makes_changes_an_entry_moves_the_change_count() -> None:
+    # why: a burst planned ahead is sent without looking at its entries while this stands still
+    state = TickerState()
+    created = _history()[0]
+    counts = []
+    for seq, stored in enumerate([created, created, *_history()[1:3]], start=1):
+        state.apply(StoredEvent(seq, stored.subject, stored.envelope))
+        counts.append(state.changes)
+    assert counts == [1, 2, 3, 4], "a creation (even of an id it has), and each run event"

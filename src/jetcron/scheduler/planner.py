@@ -553,8 +553,8 @@ class TickerState:
         self.calendar_changes = 0
         """Counts calendar events, so a burst planned ahead knows when to decide again."""
         self.changes = 0
-        """Counts generation changes of entries (deletions included): while it stands still,
-        every entry is as it was (a burst planned ahead is sent without looking at each)."""
+        """Counts applied events that created, changed or deleted an entry: while it stands
+        still, every entry is as it was (a burst planned ahead is sent without looking at each)."""
         self.position = 0
         self._ahead: set[int] = set()
         self.claims = Claims()
@@ -621,6 +621,7 @@ class TickerState:
             event.schedule_id, event.name, event.version, timing_of(d), _packed(d), floor=at
         )
         self.entries[event.schedule_id] = created
+        self.changes += 1  # why: it may replace an entry of the same id
         return created
 
     def _schedule_event(self, event: ScheduleEvent, at: datetime) -> Entry | None:
