@@ -397,12 +397,17 @@ class Ticker:
         end = await self.log.last_seq()
         if end <= self.state.position:
             self._caught_up.set()
-        async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
-            await self._quiet.wait()
-            self._apply_batch(batch)
-            if batch[-1].seq >= end and not self._caught_up.is_set():
-                gc.freeze()  # why: the loaded entries live as long as the ticker; keep them out of GC scans
-                self._caught_up.set()
+        with contextlib.ExitStack() as loading:
+            if not self._caught_up.is_set():
+                loading.enter_context(_collector_paused())  # why: a load, as in catch_up
+            async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
+                await self._quiet.wait()
+                self._apply_batch(batch)
+                if batch[-1].seq >= end and not self._caught_up.is_set():
+                    loading.close()
+                    gc.collect()  # why: what the paused load left in cycles is not frozen for good
+                    gc.freeze()  # why: the loaded entries live as long as the ticker; keep them out of GC scans
+                    self._caught_up.set()
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
