@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from jetcron import client
@@ -20,7 +20,7 @@ from jetcron.errors import InvalidInput
 from jetcron.projections.backfill import MOST_WITHOUT_YES
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, json, reason_of, writer
+from jetcron.web.http import JsonBody, caller, gateway, json, reason_of, takes, writer
 from jetcron.web.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,16 @@ KINDS: tuple[tuple[str, type, str], ...] = (
     ("dry_run", bool, "true or false"),
     ("yes", bool, "true or false"),
 )
+_TYPES = {str: "string", int: "integer", bool: "boolean"}
+_SCHEMA = {
+    "type": "object",
+    "properties": {
+        **{key: {"type": _TYPES[kind], "description": text} for key, kind, text in KINDS},
+        "reason": {"type": "string", "description": "Recorded with every run it sends"},
+    },
+    "required": ["from", "to"],
+    "additionalProperties": False,
+}
 
 
 def _params(name: str, data: Any) -> dict[str, Any]:
@@ -66,9 +76,9 @@ def _params(name: str, data: Any) -> dict[str, Any]:
     "/{name}/backfill",
     status_code=202,
     summary="Run the past fires of [from, to] that did not succeed, paced (dry_run: the plan)",
+    openapi_extra=takes(_SCHEMA, required=True),
 )
-async def backfill(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    data = await body(request)
+async def backfill(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
     # why: the query holds the rules (range, overlap, parallel), as for the CLI: 400 or 404
     answer: dict[str, Any] = await gw.ask("backfill", _params(name, data))
     todo = answer["backfill"]

@@ -31,7 +31,17 @@ from jetcron.errors import InvalidInput
 from jetcron.projections.skips import coming_fire
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, header_reason, json, reason_of, writer
+from jetcron.web.http import (
+    JsonBody,
+    caller,
+    component,
+    gateway,
+    header_reason,
+    json,
+    reason_of,
+    takes,
+    writer,
+)
 from jetcron.web.problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["calendars"])
@@ -39,6 +49,22 @@ Gw = Annotated[Gateway, Depends(gateway)]
 Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 _FIELDS = frozenset(CalendarDefinition.__struct_fields__)
+_NAMED = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+_CREATE = takes({"allOf": [component("CalendarDefinition"), _NAMED]}, required=True)
+_PATCH = takes(component("CalendarDefinition"), required=True)
+"""The fields to change (null resets one); lists are replaced whole."""
+_FIRE = takes(
+    {
+        "type": "object",
+        "properties": {
+            "time": {"type": "string", "description": "ISO-8601, a wall time, or HH:MM"},
+            "reason": {"type": "string"},
+        },
+        "required": ["time"],
+        "additionalProperties": False,
+    },
+    required=True,
+)
 
 
 def _fields(data: Any, *, named: bool) -> dict[str, Any]:
@@ -69,9 +95,8 @@ async def get_calendar(name: str, gw: Gw, _: Reader) -> Response:
     return json(await _one(gw, name))
 
 
-@router.post("/calendars", status_code=201, summary="Create a calendar")
-async def create_calendar(request: Request, gw: Gw, user: Writer) -> Response:
-    data = await body(request)
+@router.post("/calendars", status_code=201, summary="Create a calendar", openapi_extra=_CREATE)
+async def create_calendar(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     name = str(data.get("name", "")) if isinstance(data, dict) else ""
     try:
         validate_calendar_name(name)
@@ -89,11 +114,11 @@ async def create_calendar(request: Request, gw: Gw, user: Writer) -> Response:
     return json(await _one(gw, name), 201, {"Location": f"/api/v1/calendars/{name}"})
 
 
-async def _patch(gw: Gateway, name: str, request: Request) -> CalendarPatch:
+async def _patch(gw: Gateway, name: str, data: Any) -> CalendarPatch:
     """The body as a patch of calendar `name` (404 if there is none); 422 if the calendar it
     would make is not valid."""
     current = await _one(gw, name)
-    values = _fields(await body(request), named=False)
+    values = _fields(data, named=False)
     defaults = CalendarDefinition()
     # why: as for schedules, null resets a field to its default
     values = {k: getattr(defaults, k) if v is None else v for k, v in values.items()}
@@ -107,9 +132,15 @@ async def _patch(gw: Gateway, name: str, request: Request) -> CalendarPatch:
     return patch
 
 
-@router.patch("/calendars/{name}", summary="Change a calendar (lists are replaced whole)")
-async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    patch = await _patch(gw, name, request)
+@router.patch(
+    "/calendars/{name}",
+    summary="Change a calendar (lists are replaced whole)",
+    openapi_extra=_PATCH,
+)
+async def patch_calendar(
+    name: str, request: Request, gw: Gw, user: Writer, data: JsonBody
+) -> Response:
+    patch = await _patch(gw, name, data)
     await gw.send(UpdateCalendar(**meta(name, user, header_reason(request)), patch=patch))
     return json(await _one(gw, name))
 
@@ -118,16 +149,17 @@ async def patch_calendar(name: str, request: Request, gw: Gw, user: Writer) -> R
     "/calendars/{name}/what-if",
     summary="What a change (a PATCH body) would have done to the fires of the schedules using "
     "the calendar, and their next fires (sends nothing)",
+    openapi_extra=_PATCH,
 )
 async def what_if(
     name: str,
-    request: Request,
     gw: Gw,
     _: Reader,
+    data: JsonBody,
     window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
-    patch = await _patch(gw, name, request)
+    patch = await _patch(gw, name, data)
     try:
         seconds = window_seconds(window, "window")
     except InvalidInput as err:
@@ -148,9 +180,8 @@ async def delete_calendar(name: str, request: Request, gw: Gw, user: Writer) -> 
 
 
 async def _skip(
-    kind: type[SkipFire | UnskipFire], name: str, request: Request, gw: Gateway, user: User
+    kind: type[SkipFire | UnskipFire], name: str, data: Any, gw: Gateway, user: User
 ) -> Response:
-    data = await body(request)
     text = str(data.get("time", "")) if isinstance(data, dict) else ""
     if not text:
         raise Problem(422, 'give the fire as {"time": "2026-12-24T03:00"} (ISO-8601 or HH:MM)')
@@ -163,11 +194,17 @@ async def _skip(
     return json({"schedule": name, "fire_time": when, "skipped": kind is SkipFire})
 
 
-@router.post("/schedules/{name}/skip", summary="Skip one coming fire (who and why recorded)")
-async def skip(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    return await _skip(SkipFire, name, request, gw, user)
+@router.post(
+    "/schedules/{name}/skip",
+    summary="Skip one coming fire (who and why recorded)",
+    openapi_extra=_FIRE,
+)
+async def skip(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
+    return await _skip(SkipFire, name, data, gw, user)
 
 
-@router.post("/schedules/{name}/unskip", summary="Run a skipped fire after all")
-async def unskip(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    return await _skip(UnskipFire, name, request, gw, user)
+@router.post(
+    "/schedules/{name}/unskip", summary="Run a skipped fire after all", openapi_extra=_FIRE
+)
+async def unskip(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
+    return await _skip(UnskipFire, name, data, gw, user)

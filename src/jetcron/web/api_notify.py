@@ -15,7 +15,16 @@ from jetcron.domain.notifications import notification_of, validate_notification_
 from jetcron.errors import InvalidInput
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, header_reason, json, writer
+from jetcron.web.http import (
+    JsonBody,
+    caller,
+    component,
+    gateway,
+    header_reason,
+    json,
+    takes,
+    writer,
+)
 from jetcron.web.problems import Problem, invalid
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -42,16 +51,11 @@ class NotificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     timeout: str = "10s"
 
 
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": msgspec.json.schema(NotificationBody),
-                "example": {"name": "ops", "webhook": "https://hooks.example/x", "on": ["failure"]},
-            }
-        }
-    }
-}
+_BODY = takes(
+    component("NotificationBody"),
+    required=True,
+    example={"name": "ops", "webhook": "https://hooks.example/x", "on": ["failure"]},
+)
 
 
 def _name(name: str) -> str:
@@ -67,8 +71,7 @@ async def list_notifications(gw: Gw, _: Reader) -> Response:
 
 
 @router.post("", status_code=201, summary="Add a notification sink", openapi_extra=_BODY)
-async def add(request: Request, gw: Gw, user: Writer) -> Response:
-    data = await body(request)
+async def add(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     try:
         given = msgspec.convert(data, NotificationBody)
         fields: dict[str, Any] = msgspec.structs.asdict(given)

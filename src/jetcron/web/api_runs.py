@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from jetcron.domain.commands import CancelRun
@@ -13,7 +13,7 @@ from jetcron.domain.events import RunStatus
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, json, only_reason, writer
+from jetcron.web.http import TAKES_REASON, JsonBody, caller, gateway, json, only_reason, writer
 from jetcron.web.problems import Problem
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -85,9 +85,14 @@ async def output(
     )
 
 
-@router.post("/{run_id}/cancel", status_code=202, summary="Stop a run (its executor kills the job)")
-async def cancel(run_id: str, request: Request, gw: Gw, user: Writer) -> Response:
-    reason = only_reason(await body(request))
+@router.post(
+    "/{run_id}/cancel",
+    status_code=202,
+    summary="Stop a run (its executor kills the job)",
+    openapi_extra=TAKES_REASON,
+)
+async def cancel(run_id: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
+    reason = only_reason(data)
     row = await gw.run(run_id)
     await gw.send(CancelRun(**meta(row["schedule"], user, reason), run_id=row["run_id"]))
     return json({"run_id": row["run_id"], "schedule": row["schedule"], "cancel": "requested"}, 202)

@@ -23,7 +23,18 @@ from jetcron.errors import InvalidInput
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, header_reason, json, only_reason, writer
+from jetcron.web.http import (
+    TAKES_REASON,
+    JsonBody,
+    caller,
+    component,
+    gateway,
+    header_reason,
+    json,
+    only_reason,
+    takes,
+    writer,
+)
 from jetcron.web.problems import Problem, invalid
 from jetcron.web.timing import fire_rows, parse_stamp
 
@@ -33,19 +44,11 @@ Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 IfMatch = Annotated[str | None, Header(description='A schedule version ("3") from its ETag.')]
 STATES = ("active", "paused", "completed")
-_BODY = {
-    "requestBody": {
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScheduleFields"}}}
-    }
-}
-_REASON = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
-            }
-        }
-    }
+_FIELDS = component("ScheduleFields")
+_NAMED = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "description": "1-64 letters, digits, _ . -"}},
+    "required": ["name", "spec"],
 }
 
 
@@ -73,9 +76,13 @@ async def list_schedules(
     return json({"schedules": shown, "next_cursor": next_cursor})
 
 
-@router.post("", status_code=201, summary="Create a schedule", openapi_extra=_BODY)
-async def create(request: Request, gw: Gw, user: Writer) -> Response:
-    data = await body(request)
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a schedule",
+    openapi_extra=takes({"allOf": [_FIELDS, _NAMED]}, required=True),
+)
+async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     name, definition = bodies.new_schedule(data)
     reason = header_reason(request)
     try:
@@ -107,12 +114,11 @@ async def get_schedule(
 @router.patch(
     "/{name}",
     summary="Change fields (merge patch: null resets a field to its default)",
-    openapi_extra=_BODY,
+    openapi_extra=takes(_FIELDS, required=True),
 )
 async def patch(
-    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+    name: str, request: Request, gw: Gw, user: Writer, data: JsonBody, if_match: IfMatch = None
 ) -> Response:
-    data = await body(request)
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     version = bodies.if_match(if_match)
     if version is not None and version != current["version"]:
@@ -128,48 +134,55 @@ async def patch(
     return await _one(gw, name)
 
 
-@router.delete("/{name}", status_code=204, summary="Delete a schedule (its history stays)")
+@router.delete(
+    "/{name}",
+    status_code=204,
+    summary="Delete a schedule (its history stays)",
+    openapi_extra=TAKES_REASON,
+)
 async def delete(
-    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+    name: str, request: Request, gw: Gw, user: Writer, data: JsonBody, if_match: IfMatch = None
 ) -> Response:
     version = bodies.if_match(if_match)
     # why: a DELETE with {"reason": …} as pause takes it deleted without the reason
-    reason = header_reason(request) or only_reason(await body(request))
+    reason = header_reason(request) or only_reason(data)
     await gw.send(DeleteSchedule(**meta(name, user, reason, version)))
     return Response(status_code=204)
 
 
 async def _lifecycle(
-    kind: type[PauseSchedule | ResumeSchedule], name: str, request: Request, gw: Gateway,
+    kind: type[PauseSchedule | ResumeSchedule], name: str, data: Any, gw: Gateway,
     user: User, if_match: str | None,
 ) -> Response:  # fmt: skip
-    reason = only_reason(await body(request))
+    reason = only_reason(data)
     await gw.send(kind(**meta(name, user, reason, bodies.if_match(if_match))))
     return await _one(gw, name)
 
 
-@router.post("/{name}/pause", summary="Stop firing until resumed", openapi_extra=_REASON)
+@router.post("/{name}/pause", summary="Stop firing until resumed", openapi_extra=TAKES_REASON)
 async def pause(
-    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+    name: str, gw: Gw, user: Writer, data: JsonBody, if_match: IfMatch = None
 ) -> Response:
-    return await _lifecycle(PauseSchedule, name, request, gw, user, if_match)
+    return await _lifecycle(PauseSchedule, name, data, gw, user, if_match)
 
 
-@router.post("/{name}/resume", summary="Resume (missed fires are not run)", openapi_extra=_REASON)
+@router.post(
+    "/{name}/resume", summary="Resume (missed fires are not run)", openapi_extra=TAKES_REASON
+)
 async def resume(
-    name: str, request: Request, gw: Gw, user: Writer, if_match: IfMatch = None
+    name: str, gw: Gw, user: Writer, data: JsonBody, if_match: IfMatch = None
 ) -> Response:
-    return await _lifecycle(ResumeSchedule, name, request, gw, user, if_match)
+    return await _lifecycle(ResumeSchedule, name, data, gw, user, if_match)
 
 
 @router.post(
     "/{name}/trigger",
     status_code=202,
     summary="Run now, once (also while paused)",
-    openapi_extra=_REASON,
+    openapi_extra=TAKES_REASON,
 )
-async def trigger(name: str, request: Request, gw: Gw, user: Writer) -> Response:
-    reason = only_reason(await body(request))
+async def trigger(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
+    reason = only_reason(data)
     reply = await gw.send(TriggerSchedule(**meta(name, user, reason)))
     event = reply.events[0].envelope.event
     run_id = getattr(event, "run_id", "")

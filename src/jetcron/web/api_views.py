@@ -17,7 +17,16 @@ from jetcron.errors import JetcronError
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
-from jetcron.web.http import body, caller, gateway, header_reason, json, only_reason, writer
+from jetcron.web.http import (
+    TAKES_REASON,
+    JsonBody,
+    caller,
+    gateway,
+    header_reason,
+    json,
+    only_reason,
+    writer,
+)
 from jetcron.web.problems import Problem
 from jetcron.web.timing import preview as preview_of
 
@@ -58,10 +67,11 @@ async def health(gw: Gw, _: Reader) -> Response:
 @router.post(
     "/health/ack",
     summary="Acknowledge the unreadable and rejected events health lists now (operator)",
+    openapi_extra=TAKES_REASON,
 )
-async def acknowledge(request: Request, gw: Gw, user: Writer) -> Response:
+async def acknowledge(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     # why: the body {"reason": "…"} as pause and cancel take it; the query or X-Reason too
-    reason = only_reason(await body(request)) or header_reason(request)
+    reason = only_reason(data) or header_reason(request)
     reply = await gw.send(AcknowledgeHealth(**meta("health", user, reason)))
     return json({"seq": int(reply.events[0].seq)})
 

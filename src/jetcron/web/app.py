@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from jetcron import __version__
+from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.fields import ScheduleFields
 from jetcron.errors import JetcronError
 from jetcron.web import (
@@ -27,11 +28,14 @@ from jetcron.web import (
     api_views,
     events,
 )
+from jetcron.web.api_notify import NotificationBody
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
 
 STATIC = Path(str(files("jetcron.web") / "static"))
 OPENAPI_URL = "/api/v1/openapi.json"
+SCHEMAS = (ScheduleFields, CalendarDefinition, NotificationBody)
+"""The bodies the routes read themselves, as named schemas (`http.component` refers to them)."""
 
 
 def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
@@ -107,14 +111,15 @@ def _errors(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> None:
-    """The generated document plus the schedule fields' schema (from the one fields table)."""
+    """The generated document plus the schemas of SCHEMAS (the schedule fields' from the one
+    fields table)."""
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = plain()
             _, components = msgspec.json.schema_components(
-                [ScheduleFields], ref_template="#/components/schemas/{name}"
+                SCHEMAS, ref_template="#/components/schemas/{name}"
             )
             doc.setdefault("components", {}).setdefault("schemas", {}).update(components)
             doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}

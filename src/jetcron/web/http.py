@@ -1,4 +1,4 @@
-"""What every route shares: JSON answers, the caller, the gateway."""
+"""What every route shares: JSON answers, the caller, the gateway, the JSON body."""
 
 from __future__ import annotations
 
@@ -58,6 +58,36 @@ async def body(request: Request) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as err:
         raise Problem(400, f"malformed JSON body: {err}") from None
+
+
+JsonBody = Annotated[Any, Depends(body)]
+"""The JSON body of a route that takes one; such a route lists it in OpenAPI with `takes`
+(tests/web walks the routes: one that reads a body and does not list it fails). Put it after
+the caller: dependencies resolve in order, and a stranger's bad JSON is a 401, not a 400."""
+
+
+def takes(schema: dict[str, Any], *, required: bool = False, example: Any = None) -> dict[str, Any]:
+    """The `openapi_extra` of a route whose JSON body has this schema (the routes read the body
+    themselves, to check it with the CLI's rules, so FastAPI cannot see it)."""
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"requestBody": {"required": required, "content": {"application/json": media}}}
+
+
+def component(name: str) -> dict[str, str]:
+    """A reference to a schema the app adds to the document's components (app.SCHEMAS)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+TAKES_REASON = takes(
+    {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "description": "Recorded in the audit"}},
+        "additionalProperties": False,
+    }
+)
+"""The optional body of pause, resume, trigger, cancel, health/ack and DELETE: a reason."""
 
 
 def reason_of(data: Any) -> str:

@@ -12,6 +12,8 @@ function schemaText(schema, doc) {
   if (!schema) return "";
   if (schema.$ref) return schema.$ref.split("/").pop();
   if (schema.anyOf) return schema.anyOf.map((s) => schemaText(s, doc)).join(" | ");
+  if (schema.allOf) return schema.allOf.map((s) => schemaText(s, doc)).join(" + ");
+  if (schema.properties) return `{${Object.keys(schema.properties).join(", ")}}`;
   if (schema.type === "array") return `${schemaText(schema.items, doc)}[]`;
   if (schema.enum) return schema.enum.join(" | ");
   return schema.type || "";
