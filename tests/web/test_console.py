@@ -228,3 +228,35 @@ def test_a_schedule_deleted_elsewhere_says_so(browser: object, stack: Stack) -> 
     page.wait_for_selector("#not-found:has-text('no schedule named short-lived')")
     assert page.locator("#do-pause").count() == 0  # no buttons of a schedule that is gone
     page.close()
+
+
+def test_a_utc_schedule_shows_its_times_once(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "utc-clock", spec="0 4 * * *").status_code == 201
+        assert create(http, "zulu-clock", spec="0 4 * * *", tz="Etc/UTC").status_code == 201
+        assert create(http, "oslo-clock", spec="0 4 * * *", tz="Europe/Oslo").status_code == 201
+        run_id = http.post("/api/v1/schedules/utc-clock/trigger").json()["run_id"]
+    page = signed_in(browser, stack, 1280, 900, zone="America/New_York")
+    heads = "[...document.querySelectorAll('#next-fires th')].map((th) => th.textContent)"
+    for name, columns in [("utc-clock", ["UTC"]), ("zulu-clock", ["UTC"]),
+                          ("oslo-clock", ["In Europe/Oslo", "UTC"])]:  # fmt: skip
+        page.goto(f"{stack.url}/#/s/{name}")
+        page.wait_for_selector("#next-fires td")
+        assert page.evaluate(heads) == columns, name
+    page.goto(f"{stack.url}/#/")
+    row = page.locator("tr[data-key='utc-clock']")
+    row.wait_for()
+    assert row.locator(".next-local").count() == 0
+    assert row.locator(".next-utc").inner_text().endswith("04:00Z")
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-tz", "UTC")
+    page.wait_for_function("document.querySelectorAll('#preview th').length === 1")
+    page.close()
+
+    # why: in a browser whose zone is UTC, "your time" and UTC are one time: shown once
+    page = signed_in(browser, stack, 1280, 900, zone="UTC")
+    page.goto(f"{stack.url}/#/runs")
+    fired = page.locator(f"#runs tr[data-key='{run_id}'] td[data-label='Fired (your time)'] div")
+    fired.first.wait_for()
+    assert fired.count() == 1
+    page.close()

@@ -29,6 +29,17 @@ export function badge(text) {
 /** The browser's zone: times without a zone name are in it ("your time"; the page footer says which). */
 export const YOUR_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "your browser's zone";
 
+/** Whether a zone is UTC under any of its names (Etc/UTC, GMT, Zulu…: the browser resolves
+ * them all to "UTC"), so its times would read the same as the UTC ones beside them. */
+export function isUtc(tz) {
+  try { return new Intl.DateTimeFormat("en", { timeZone: tz }).resolvedOptions().timeZone === "UTC"; } catch { return false; }
+}
+
+/** A time in your zone with its UTC below it; only one of them when your zone is UTC. */
+export function localAndUtc(iso) {
+  return isUtc(YOUR_ZONE) ? el("div", {}, local(iso)) : [el("div", {}, local(iso)), el("div", { class: "small" }, utc(iso))];
+}
+
 function wall(iso, tz) {
   const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   if (!/:00(\.0+)?(Z|[+-]\d\d:\d\d)$/.test(iso)) options.second = "2-digit"; // why: @every 10s fires differ in seconds
@@ -90,9 +101,11 @@ export function confirmAction(text) {
   });
 }
 
-/** Fire times: in the zone, in UTC, and a DST column only when DST did something. */
+/** Fire times: in the zone, in UTC (one column when the zone is UTC), and a DST column only
+ * when DST did something. */
 export function fireTable(fires, zoneLabel) {
-  const columns = [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr)], ["UTC", (f) => utc(f.utc)]];
+  const columns = fires.every((f) => isUtc(f.tz)) ? [] : [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr)]];
+  columns.push(["UTC", (f) => utc(f.utc)]);
   if (fires.some((f) => f.dst && f.dst.length)) columns.push(["DST", (f) => el("span", { class: "note" }, f.dst.join(" "))]);
   return table(columns, fires);
 }

@@ -1,6 +1,6 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { badge, confirmAction, el, errorBox, local, main, seconds, table, utc } from "./dom.js";
+import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { debounce } from "./schedules.js";
 
 const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped"];
@@ -9,7 +9,7 @@ export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/r
   return table([
     ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, (r.run_id || "–").slice(0, 8)))],
     ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
-    ["Fired (your time)", (r) => [el("div", {}, local(r.fire_time)), el("div", { class: "small" }, utc(r.fire_time))]],
+    ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
     ["Status", (r) => [badge(r.status), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
     ["Took", (r) => seconds(r.duration_s)],
     ["Note", (r) => el("span", { class: "small" }, r.error || r.reason || (r.manual ? `manual by ${r.triggered_by}` : ""))],
@@ -97,7 +97,7 @@ export async function runPage(id) {
     } }, "Cancel run") : "";
   const facts = [
     ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
-    ["status", badge(run.status)], ["fired", `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
+    ["status", badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
     ["triggered", run.manual ? `manually by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
     ["executor", run.executor || "–"], ["started (your time)", local(run.started_at)], ["finished (your time)", local(run.finished_at)],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],

@@ -56,7 +56,7 @@ export async function schedulePage(name) {
   const path = `/schedules/${encodeURIComponent(name)}`;
   const head = el("div", {});
   const sections = {
-    definition: el("div", { class: "card" }), next: el("div", {}), timeline: el("div", { class: "card" }),
+    definition: el("div", { class: "card" }), next: el("div", { id: "next-fires" }), timeline: el("div", { class: "card" }),
     durations: el("div", { class: "card" }), runs: el("div", { id: "schedule-runs" }), output: el("div", { id: "run-output" }),
     audit: el("div", {}),
   };

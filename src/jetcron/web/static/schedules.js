@@ -1,7 +1,7 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, local, main, table, utc, zoned } from "./dom.js";
+import { badge, el, isUtc, local, main, table, utc, zoned } from "./dom.js";
 
 async function allSchedules(params) {
   const rows = [];
@@ -46,9 +46,7 @@ export async function schedulesPage() {
       ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
-      ["Next fire", (r) => r.next_fire
-        ? [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr)), el("div", { class: "small next-utc" }, utc(r.next_fire))]
-        : "–"],
+      ["Next fire", (r) => nextFire(r)],
       ["Last result (your time)", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
       ["Success", (r) => [sparkline(recent.get(r.name) || []), el("span", { class: "small" }, ` ${rate(recent.get(r.name) || [])}`)]],
     ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
@@ -57,6 +55,13 @@ export async function schedulesPage() {
   state.addEventListener("change", render);
   await render();
   return follow({}, debounce(render, 400), (on) => { live.className = on ? "live" : "small"; live.textContent = on ? "live" : ""; });
+}
+
+/** The next fire in the schedule's zone with UTC below it; UTC alone for a UTC schedule. */
+function nextFire(r) {
+  if (!r.next_fire) return "–";
+  if (isUtc(r.tz)) return el("div", { class: "next-utc" }, utc(r.next_fire));
+  return [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr)), el("div", { class: "small next-utc" }, utc(r.next_fire))];
 }
 
 export function debounce(fn, ms) {
