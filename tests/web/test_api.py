@@ -93,7 +93,8 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     malformed = http.post("/api/v1/schedules", content=b"{nope", headers={"content-type": "application/json"})
     assert "malformed JSON" in problem(malformed, 400)
     assert create(http, "api-dup").status_code == 201
-    assert "already exists" in problem(create(http, "api-dup"), 409)
+    # why: worded for the web, not "use `jetcron schedule update`" (web/wording.py)
+    assert problem(create(http, "api-dup"), 409) == "schedule 'api-dup' already exists: edit it instead"
     assert "would never run" in problem(create(http, "api-past", spec="@at 2020-01-01T00:00Z"), 422)
     assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
     assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
@@ -112,7 +113,7 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
     assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
     assert "unknown state" in problem(http.get("/api/v1/schedules", params={"state": "nope"}), 400)
-    assert "no run" in problem(http.get("/api/v1/runs/ffffffff"), 404)
+    assert problem(http.get("/api/v1/runs/ffffffff"), 404).endswith("): see the runs list")
     assert "not found" in problem(http.post("/api/v1/schedules/nope/pause"), 404)
     assert "not found" in problem(http.get("/api/v1/schedules/nope/next"), 404)
     assert "not found" in problem(http.get("/api/v1/runs", params={"schedule": "nope"}), 404)

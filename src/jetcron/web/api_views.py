@@ -29,6 +29,7 @@ from jetcron.web.http import (
 )
 from jetcron.web.problems import Problem
 from jetcron.web.timing import preview as preview_of
+from jetcron.web.wording import for_web
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
 probes = APIRouter(tags=["probes"])
@@ -61,7 +62,10 @@ async def stats(
 
 @router.get("/health", summary="Problems: failing or stale schedules, offline executors")
 async def health(gw: Gw, _: Reader) -> Response:
-    return json(await gw.ask("health"))
+    report: dict[str, Any] = await gw.ask("health")
+    for problem in report.get("problems", []):
+        problem["detail"] = for_web(problem["detail"])  # why: "then `jetcron health --ack`"
+    return json(report)
 
 
 @router.post(
@@ -148,7 +152,7 @@ async def readyz(gw: Gw) -> Response:
     try:
         await asyncio.wait_for(gw.ask("due", {"limit": 1, "within_s": 1}), 2.0)
     except JetcronError as err:
-        return json({"ready": False, "problem": str(err)}, 503)
+        return json({"ready": False, "problem": for_web(str(err))}, 503)
     except TimeoutError:
         # why: a bare TimeoutError has no text; say what did not answer
         return json({"ready": False, "problem": "no jetcron service answered within 2s"}, 503)

@@ -13,12 +13,14 @@ from jetcron.domain.errors import (
     VersionMismatch,
 )
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+from jetcron.web.wording import for_web
 
 MEDIA_TYPE = "application/problem+json"
 
 
 class Problem(Exception):
-    """An HTTP error answer: status, the one line the CLI would print, and extra members."""
+    """An HTTP error answer: status, the one line the CLI would print (worded for the web
+    where it names a CLI command), and extra members."""
 
     def __init__(self, status: int, detail: str, **extra: Any) -> None:
         self.status, self.detail, self.extra = status, detail, extra
@@ -30,7 +32,7 @@ class Problem(Exception):
             "type": "about:blank",
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,
-            "detail": self.detail,
+            "detail": for_web(self.detail),
             "instance": instance,
             **self.extra,
         }
