@@ -39,8 +39,10 @@ def token_file(path: Path) -> Path:
 class Stack:
     """The running stack: its URLs and an HTTP client per role."""
 
-    def __init__(self, url: str, nats_url: str) -> None:
+    def __init__(self, url: str, nats_url: str, server: NatsServer | None = None) -> None:
         self.url, self.nats_url = url, nats_url
+        self.server = server
+        """The nats-server, to stop and restart it (an outage)."""
 
     def client(self, user: str | None = "alice") -> httpx.Client:
         """An HTTP client that sends `user`'s token (None: no token)."""
@@ -55,7 +57,7 @@ def run_stack(tmp: Path, *, tokens: bool = True) -> Iterator[Stack]:
         NatsServer(data_dir=tmp / "nats") as server,
         stack_in_thread(server.url, tmp, token_file(tmp / "tokens.toml") if tokens else None) as url,
     ):
-        stack = Stack(url, server.url)
+        stack = Stack(url, server.url, server)
         _wait_ready(stack)
         yield stack
 

@@ -4,6 +4,11 @@ Each SSE message is one stored event: `id` is its log sequence (a reconnecting E
 sends it back as Last-Event-ID and continues right after it), `event` its type
 (`run.started`, `schedule.paused`, …), `data` the envelope as JSON. In log order, because it is
 a reader of the log (an ephemeral consumer through log/), not a second copy of anything.
+
+Besides the log's events, a `state` message (no `id`, so a reconnect still resumes after the
+last event) says whether the stream is live: first when it opens, then whenever the gateway
+loses or regains NATS or its read of the log: `{"live": false, "since": T, "problem": …}`
+during an outage (the events of it follow once it is over), `{"live": true}` after.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from fastapi.responses import StreamingResponse
 
 from jetcron import subjects
 from jetcron.domain.events import StoredEvent
-from jetcron.log.follow import FollowHealth
+from jetcron.log.follow import FollowHealth, iso
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway
 from jetcron.web.http import caller, gateway
@@ -28,6 +33,8 @@ from jetcron.web.problems import Problem
 router = APIRouter(prefix="/api/v1", tags=["live"])
 KEEPALIVE_S = 15.0
 """A comment line this often keeps proxies (and the browser) from closing an idle stream."""
+STATE_CHECK_S = 1.0
+"""How often an idle stream looks at NATS and its reader, so an outage shows within seconds."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -50,15 +57,51 @@ def frame(stored: StoredEvent) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (stored.seq, kind.encode(), _encoder.encode(data))
 
 
+def state_frame(state: dict[str, Any]) -> bytes:
+    """A `state` message: no id, so it never moves where a reconnect resumes."""
+    return b"event: state\ndata: %s\n\n" % _encoder.encode(state)
+
+
+def state_of(gw: Gateway, health: FollowHealth) -> dict[str, Any]:
+    """Whether the stream is live: NATS connected and the log reader reading."""
+    if not gw.connected:
+        since = gw.watch.unreachable_since
+        return {"live": False, "since": iso(since), "problem": "NATS is unreachable (reconnecting)"}
+    if health.down_since is not None:
+        problem = f"reading the log failed: {health.error}"
+        return {"live": False, "since": iso(health.down_since), "problem": problem}
+    return {"live": True}
+
+
+async def _batches(
+    queue: asyncio.Queue[list[StoredEvent]], reader: asyncio.Task[None], check: float
+) -> AsyncIterator[list[StoredEvent] | None]:
+    """The reader's batches as they come, and None after `check` seconds without one."""
+    while True:
+        try:
+            async with asyncio.timeout(check):
+                batch: list[StoredEvent] | None = await queue.get()
+        except TimeoutError:
+            if reader.done():
+                reader.result()  # why: a reader that failed ends the stream; the client reconnects
+            batch = None
+        yield batch
+
+
 async def stream(
-    gw: Gateway, schedule: str | None, start: int, keepalive: float = KEEPALIVE_S
+    gw: Gateway,
+    schedule: str | None,
+    start: int,
+    keepalive: float = KEEPALIVE_S,
+    check: float = STATE_CHECK_S,
 ) -> AsyncIterator[bytes]:
-    """SSE bytes from log sequence `start` on, until the client goes away."""
+    """SSE bytes from log sequence `start` on, until the client goes away; a `state` message
+    when it opens and whenever it stops or starts being live."""
     event_log = await gw.event_log()
     queue: asyncio.Queue[list[StoredEvent]] = asyncio.Queue(maxsize=64)
+    health = FollowHealth("sse")
 
     async def pump() -> None:
-        health = FollowHealth("sse")
         async for batch in event_log.read(
             from_seq=start, subjects=watched(schedule), follow=True, batch=500, health=health
         ):
@@ -66,17 +109,18 @@ async def stream(
 
     reader = asyncio.create_task(pump())
     try:
-        yield b"retry: 2000\n: following the log\n\n"
-        while True:
-            try:
-                async with asyncio.timeout(keepalive):
-                    batch = await queue.get()
-            except TimeoutError:
-                if reader.done():
-                    reader.result()  # why: a reader that failed ends the stream; the client reconnects
+        shown = state_of(gw, health)
+        yield b"retry: 2000\n: following the log\n\n" + state_frame(shown)
+        quiet = 0.0
+        async for batch in _batches(queue, reader, check):
+            if (state := state_of(gw, health)) != shown:
+                shown = state
+                yield state_frame(state)
+            quiet = 0.0 if batch else quiet + check
+            if quiet >= keepalive:
+                quiet = 0.0
                 yield b": keepalive\n\n"
-                continue
-            for stored in batch:
+            for stored in batch or ():
                 if schedule is None or getattr(stored.event, "name", None) == schedule:
                     yield frame(stored)
     finally:

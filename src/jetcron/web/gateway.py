@@ -12,6 +12,7 @@ import msgspec
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
 from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.log.connection import ConnectionWatch
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
@@ -34,6 +35,8 @@ class Gateway:
         self._nc: Client | None = None
         self._log: EventLog | None = None
         self._connecting: asyncio.Future[None] | None = None
+        self.watch = ConnectionWatch("NATS (web gateway)")
+        """Since when NATS is unreachable (the live stream's `state` says so)."""
         self.backfills: dict[str, tuple[asyncio.Task[Any], client.Backfilling]] = {}
         """Backfills this gateway is pacing, by schedule name (`POST .../backfill`)."""
 
@@ -43,7 +46,7 @@ class Gateway:
         self._connecting = asyncio.ensure_future(self._connect())
 
     async def _connect(self) -> None:
-        self._nc = await connect(self.options, persistent=True)
+        self._nc = await connect(self.options, persistent=True, watch=self.watch)
 
     async def stop(self) -> None:
         """Stop connecting and backfilling (runs sent go on); close the log reader and the

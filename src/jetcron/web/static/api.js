@@ -42,6 +42,8 @@ function clean(params) {
 /**
  * Follow /api/v1/events (server-sent events read with fetch, so the token goes in a header,
  * never in a URL). Calls onEvent({id, type, data}) in log order; reconnects after the last id.
+ * onState(live, why) follows the stream's `state` messages (the gateway lost NATS, or got it
+ * back) and the connection to the gateway itself.
  */
 export function follow(params, onEvent, onState = () => {}) {
   const stop = new AbortController();
@@ -51,13 +53,17 @@ export function follow(params, onEvent, onState = () => {}) {
       try {
         const query = new URLSearchParams(clean({ ...params, after: last }));
         const res = await fetch(`/api/v1/events?${query}`, { headers: headers(), signal: stop.signal });
-        if (!res.ok) throw new ApiError(res.status, res.statusText);
-        onState(true);
-        await read(res.body, (message) => { last = message.id; onEvent(message); });
+        if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))).detail || res.statusText);
+        await read(res.body, (message) => {
+          // why: a state message has no id; the next reconnect still resumes after the last event
+          if (message.type === "state") onState(message.data.live, message.data);
+          else { last = message.id; onEvent(message); }
+        });
+        onState(false, { problem: "the gateway closed the live stream (reconnecting)" });
       } catch (err) {
         if (stop.signal.aborted) return;
+        onState(false, { problem: err instanceof ApiError ? err.message : "the gateway is unreachable (reconnecting)" });
       }
-      onState(false);
       await new Promise((r) => setTimeout(r, 2000));
     }
   };

@@ -1,6 +1,6 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { badge, confirmAction, el, errorBox, isUtc, liveBadge, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { debounce } from "./schedules.js";
 
 const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped"];
@@ -19,7 +19,7 @@ export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/r
 export async function runsPage() {
   const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule" });
   const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s }, s || "any status")));
-  const live = el("span", {});
+  const live = el("span", { id: "live" });
   const holder = el("div", { id: "runs" });
   const more = el("div", {});
   main().replaceChildren(el("h1", {}, "Runs", live),
@@ -43,8 +43,7 @@ export async function runsPage() {
   status.addEventListener("change", refilter);
   await render();
   const refresh = debounce(render, 300); // why: one reload per burst of events
-  return follow({}, (m) => m.type.startsWith("run.") && refresh(),
-    (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
+  return follow({}, (m) => m.type.startsWith("run.") && refresh(), liveBadge(live));
 }
 
 export function outputViewer(run, output) {

@@ -2,7 +2,7 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, duration, el, errorBox, fireTable, local, main } from "./dom.js";
+import { badge, confirmAction, duration, el, errorBox, fireTable, liveBadge, local, main } from "./dom.js";
 import { outputViewer, runsTable } from "./runs.js";
 import { debounce } from "./schedules.js";
 
@@ -60,7 +60,7 @@ export async function schedulePage(name) {
     durations: el("div", { class: "card" }), runs: el("div", { id: "schedule-runs" }), output: el("div", { id: "run-output" }),
     audit: el("div", {}),
   };
-  const live = el("span", {});
+  const live = el("span", { id: "live" });
   main().replaceChildren(head,
     el("h2", {}, "Definition"), sections.definition,
     el("h2", {}, "Next fires"), sections.next,
@@ -135,6 +135,5 @@ export async function schedulePage(name) {
       else head.append(errorBox(err));
     }
   }, 200);
-  return follow({ schedule: name }, (m) => refresh(m.type),
-    (on) => { live.className = on ? "live" : ""; live.textContent = on ? "live" : ""; });
+  return follow({ schedule: name }, (m) => refresh(m.type), liveBadge(live));
 }

@@ -1,7 +1,7 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, isUtc, local, main, table, utc, zoned } from "./dom.js";
+import { badge, el, isUtc, liveBadge, local, main, table, utc, zoned } from "./dom.js";
 
 async function allSchedules(params) {
   const rows = [];
@@ -27,7 +27,7 @@ export async function schedulesPage() {
   const search = el("input", { type: "search", id: "filter-q", placeholder: "Filter: name, spec, command…" });
   const state = el("select", { id: "filter-state" },
     ["", "active", "paused", "completed"].map((s) => el("option", { value: s }, s || "any state")));
-  const live = el("span", { class: "small" });
+  const live = el("span", { id: "live" });
   const holder = el("div", { id: "schedules" });
   main().replaceChildren(
     el("h1", {}, "Schedules", live),
@@ -54,7 +54,7 @@ export async function schedulesPage() {
   search.addEventListener("input", debounce(render, 250));
   state.addEventListener("change", render);
   await render();
-  return follow({}, debounce(render, 400), (on) => { live.className = on ? "live" : "small"; live.textContent = on ? "live" : ""; });
+  return follow({}, debounce(render, 400), liveBadge(live));
 }
 
 /** The next fire in the schedule's zone with UTC below it; UTC alone for a UTC schedule. */

@@ -1,0 +1,88 @@
+"""The live stream says when the gateway loses NATS and when it is back: the console's "live"
+badge turns to "reconnecting…" within seconds of an outage, and back to "live" after it.
+
+nats-server is stopped and started again on the same port and store (the stack's services
+and the gateway reconnect), so this module has a stack of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from test_console import CHROMIUM, browser, signed_in  # noqa: F401 - browser is a fixture
+from test_sse import messages
+from webstack import TOKENS, Stack, create, run_stack, until
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)"),
+]
+SHOWN_WITHIN_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("live-state"))
+
+
+class Follower(threading.Thread):
+    """Reads /api/v1/events in the background: the state messages and events, timestamped."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(daemon=True)
+        self.stack = stack
+        self.got: list[tuple[float, str, dict[str, object]]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {TOKENS['alice'][1]}"}
+        timeout = httpx.Timeout(5, read=60)
+        with httpx.Client(base_url=self.stack.url, headers=headers, timeout=timeout) as http:
+            with http.stream("GET", "/api/v1/events") as r:
+                for message in messages(r):
+                    self.got.append((time.monotonic(), message["event"], json.loads(message["data"])))
+                    if self.done.is_set():
+                        return
+
+    def states(self) -> list[bool]:
+        return [bool(data["live"]) for _, kind, data in self.got if kind == "state"]
+
+
+def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
+    browser: object,  # noqa: F811 - the fixture imported from test_console
+    stack: Stack,
+) -> None:
+    assert stack.server is not None
+    with stack.client() as http:
+        assert create(http, "live-lights").status_code == 201
+    follower = Follower(stack)
+    follower.start()
+    until(follower.states, lambda s: s == [True])
+    page = signed_in(browser, stack, 390, 844)
+    page.goto(f"{stack.url}/#/runs")  # type: ignore[attr-defined]
+    page.wait_for_selector("#live.live")  # type: ignore[attr-defined]
+
+    stack.server.stop()
+    stopped = time.monotonic()
+    page.wait_for_selector("#live.offline:has-text('reconnecting')", timeout=SHOWN_WITHIN_S * 1000)  # type: ignore[attr-defined]
+    down = until(lambda: [d for t, k, d in follower.got if k == "state" and not d["live"]], bool, 5)
+    assert down[0]["since"] and "NATS" in str(down[0]["problem"]), down
+    assert [t for t, k, d in follower.got if k == "state" and not d["live"]][0] - stopped < SHOWN_WITHIN_S
+    title = page.get_attribute("#live", "title")  # type: ignore[attr-defined]
+    assert title and "NATS is unreachable" in title, title
+
+    stack.server.restart()
+    page.wait_for_selector("#live.live", timeout=30_000)  # type: ignore[attr-defined]
+    until(follower.states, lambda s: s == [True, False, True], 30)
+
+    # the same stream goes on with what happens after the outage
+    with stack.client() as http:
+        until(lambda: http.post("/api/v1/schedules/live-lights/trigger").status_code, lambda s: s == 202, 30)
+    follower.done.set()
+    until(lambda: [k for _, k, _ in follower.got], lambda kinds: "run.triggered" in kinds, 15)
+    page.close()  # type: ignore[attr-defined]
