@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,10 +19,7 @@ from test_console import CHROMIUM, browser, signed_in  # noqa: F401 - browser is
 from test_sse import messages
 from webstack import TOKENS, Stack, create, run_stack, until
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.timeout(120)
 SHOWN_WITHIN_S = 5.0
 
 
@@ -53,6 +51,7 @@ class Follower(threading.Thread):
         return [bool(data["live"]) for _, kind, data in self.got if kind == "state"]
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     browser: object,  # noqa: F811 - the fixture imported from test_console
     stack: Stack,
@@ -86,3 +85,18 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     follower.done.set()
     until(lambda: [k for _, k, _ in follower.got], lambda kinds: "run.triggered" in kinds, 15)
     page.close()  # type: ignore[attr-defined]
+
+
+def test_stopping_the_gateway_ends_the_open_live_streams(tmp_path: Path) -> None:
+    running = run_stack(tmp_path)
+    stack = next(running)
+    follower = Follower(stack)
+    follower.start()
+    until(follower.states, lambda s: s == [True])
+    asked = time.monotonic()
+    running.close()  # why: stops the services and the gateway as Ctrl-C does (and waits 20 s)
+    # why: a console tab left open kept `jetcron web` and `up` from stopping (uvicorn waits
+    # for every response, and a live stream never ends by itself)
+    assert time.monotonic() - asked < 5
+    follower.join(5)
+    assert not follower.is_alive()

@@ -113,6 +113,8 @@ async def stream(
         yield b"retry: 2000\n: following the log\n\n" + state_frame(shown)
         quiet = 0.0
         async for batch in _batches(queue, reader, check):
+            if gw.stopping:
+                return  # why: the server is stopping; the client reconnects to whoever serves next
             if (state := state_of(gw, health)) != shown:
                 shown = state
                 yield state_frame(state)

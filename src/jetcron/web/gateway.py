@@ -37,6 +37,8 @@ class Gateway:
         self._connecting: asyncio.Future[None] | None = None
         self.watch = ConnectionWatch("NATS (web gateway)")
         """Since when NATS is unreachable (the live stream's `state` says so)."""
+        self.stopping = False
+        """Set when the server stops: live streams end, so it need not wait for their clients."""
         self.backfills: dict[str, tuple[asyncio.Task[Any], client.Backfilling]] = {}
         """Backfills this gateway is pacing, by schedule name (`POST .../backfill`)."""
 

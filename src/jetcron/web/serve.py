@@ -20,6 +20,8 @@ from jetcron.web.gateway import Gateway
 
 log = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+GRACE_S = 5
+"""On stop, requests still running after this long are cancelled (live streams end at once)."""
 
 
 def check_bind(host: str, tokens: Tokens) -> None:
@@ -78,13 +80,19 @@ class _Server(uvicorn.Server):
 async def serve(gateway: Gateway, sock: socket.socket, stop: asyncio.Event) -> None:
     """Serve the app on `sock` until `stop` is set."""
     config = uvicorn.Config(
-        create_app(gateway), log_level="warning", lifespan="on", access_log=False
+        create_app(gateway),
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=GRACE_S,
     )
     server = _Server(config)
     watcher = asyncio.ensure_future(stop.wait())
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         await asyncio.wait({watcher, task}, return_when=asyncio.FIRST_COMPLETED)
+        # why: uvicorn waits for open responses; a console tab's live stream never ends by itself
+        gateway.stopping = True
         server.should_exit = True
         await task
     finally:
