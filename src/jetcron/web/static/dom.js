@@ -104,6 +104,8 @@ export function confirmAction(text) {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-text").textContent = text;
   document.getElementById("confirm-reason").value = "";
+  // why: Esc closes a dialog without a value, which keeps the last one's: a past "ok" would confirm
+  dialog.returnValue = "";
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
