@@ -278,3 +278,17 @@ def test_a_dialog_closed_without_an_answer_changes_nothing(browser: object, stac
         assert http.get("/api/v1/schedules/twice-asked").json()["state"] == "paused"
     page.close()
 
+
+def test_deleting_from_its_page_shows_the_schedules(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "deleted-here").status_code == 201
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/deleted-here")
+    page.wait_for_selector("#live.live")  # following the log: its delete event arrives too
+    page.click("#do-delete")
+    confirm(page, "done with it")
+    page.wait_for_selector("#schedules")
+    page.wait_for_timeout(1000)  # why: the schedule page's refresh came late and said "no such schedule"
+    assert page.locator("#not-found").count() == 0
+    assert page.locator("#schedules").count() == 1
+    page.close()

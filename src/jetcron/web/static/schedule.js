@@ -114,7 +114,10 @@ export async function schedulePage(name) {
 
   const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
   const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
-  const notFound = () => main().replaceChildren(el("h1", {}, "No such schedule"),
+  // why: a refresh may land after the console left this page (deleted here: a 404); it must not
+  // draw over the page shown now
+  let left = false;
+  const notFound = () => left || main().replaceChildren(el("h1", {}, "No such schedule"),
     el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
   try {
     await renderHead(); // why: one question first; an unknown name is one 404, not five
@@ -126,6 +129,7 @@ export async function schedulePage(name) {
   await Promise.all([renderRuns(), renderFires(), renderAudit()]);
 
   const refresh = debounce(async (type) => {
+    if (left) return;
     try {
       if (type.startsWith("schedule.")) await Promise.all([renderHead(), renderAudit(), renderFires()]);
       else await renderRuns();
@@ -135,5 +139,6 @@ export async function schedulePage(name) {
       else head.append(errorBox(err));
     }
   }, 200);
-  return follow({ schedule: name }, (m) => refresh(m.type), liveBadge(live));
+  const stop = follow({ schedule: name }, (m) => refresh(m.type), liveBadge(live));
+  return () => { left = true; stop(); };
 }
