@@ -134,6 +134,11 @@ def test_pages_at_390px(browser: object, stack: Stack, shots: Path) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{route} is wider than the phone by {overflow}px"
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.goto(f"{stack.url}/api/v1/docs")  # the API reference, with its table of fields
+    page.wait_for_selector("#fields td")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the API docs are wider than the phone by {overflow}px"
+    page.screenshot(path=str(shots / "phone-docs.png"), full_page=True)
     page.close()
 
 

@@ -31,11 +31,14 @@ function operation(path, method, op, doc) {
     body ? el("p", {}, "Body: ", el("code", {}, schemaText(body, doc))) : "");
 }
 
+// why: table.cards (console.css) stacks each row as a card on a phone, as the console's tables
 function fieldsTable(schema) {
+  const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
   const rows = Object.entries(schema.properties || {}).map(([name, p]) =>
-    el("tr", {}, el("td", {}, el("code", {}, name)), el("td", {}, schemaText(p)),
-      el("td", {}, p.default === undefined ? "" : JSON.stringify(p.default)), el("td", {}, p.description || "")));
-  return el("table", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "type"), el("th", {}, "default"), el("th", {}, "")), ...rows);
+    el("tr", {}, cell("field", el("code", {}, name)), cell("type", schemaText(p)),
+      cell("default", p.default === undefined ? "" : JSON.stringify(p.default)), cell("", p.description || "")));
+  const head = el("thead", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "type"), el("th", {}, "default"), el("th", {}, "")));
+  return el("table", { class: "cards", id: "fields" }, head, el("tbody", {}, ...rows));
 }
 
 async function render() {
