@@ -297,3 +297,17 @@ def test_deleting_from_its_page_shows_the_schedules(browser: object, stack: Stac
     assert page.locator("#not-found").count() == 0
     assert page.locator("#schedules").count() == 1
     page.close()
+
+
+def test_signing_out_asks_for_a_token_without_an_error(browser: object, stack: Stack) -> None:
+    page = signed_in(browser, stack, 390, 844)
+    page.goto(f"{stack.url}/#/health")
+    page.wait_for_selector("#healthy")
+    page.click("#who a:has-text('sign out')")
+    page.wait_for_selector("#token")
+    page.wait_for_timeout(500)  # why: the page's own request, refused (401), answers late
+    assert page.locator("main .error").count() == 0, page.inner_text("main")
+    page.fill("#token", "not-a-token")
+    page.click("button[type=submit]")
+    page.wait_for_selector("main .error:has-text('unknown token')")
+    page.close()

@@ -40,7 +40,8 @@ async function route() {
     try {
       leave = (await page(match)) || null;
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) return login(err.message);
+      // why: no token (signed out, or never in): just ask for one; "a bearer token is required" is for the API
+      if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
       main().replaceChildren(errorBox(err));
     }
     return;
