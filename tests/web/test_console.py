@@ -161,6 +161,8 @@ def test_times_say_their_zone_one_way_and_an_unknown_schedule_is_one_request(
     page.wait_for_selector("#not-found")
     assert "no schedule named nosuch" in page.inner_text("#not-found")
     assert [u.split("/api/v1")[1] for u in asked] == ["/schedules/nosuch?fires=0"]
+    page.goto(f"{stack.url}/#/s/%E0%A4%A")  # a malformed escape: no such schedule either
+    page.wait_for_selector("#not-found:has-text('no schedule named %E0%A4%A')")
     page.close()
 
 

@@ -7,13 +7,19 @@ import { formPage } from "./form.js";
 import { runPage, runsPage } from "./runs.js";
 import { executorsPage, healthPage } from "./system.js";
 
+/** A name from the address; a malformed escape ("%E0%A4%A", typed or cut) stays as it is, so
+ * the page can say there is no such schedule instead of "URI malformed". */
+function decoded(text) {
+  try { return decodeURIComponent(text); } catch { return text; }
+}
+
 const ROUTES = [
   [/^#?\/?$/, () => schedulesPage()],
   [/^#\/new$/, () => formPage(null)],
-  [/^#\/edit\/(.+)$/, (m) => formPage(decodeURIComponent(m[1]))],
-  [/^#\/s\/(.+)$/, (m) => schedulePage(decodeURIComponent(m[1]))],
+  [/^#\/edit\/(.+)$/, (m) => formPage(decoded(m[1]))],
+  [/^#\/s\/(.+)$/, (m) => schedulePage(decoded(m[1]))],
   [/^#\/runs$/, () => runsPage()],
-  [/^#\/run\/(.+)$/, (m) => runPage(decodeURIComponent(m[1]))],
+  [/^#\/run\/(.+)$/, (m) => runPage(decoded(m[1]))],
   [/^#\/health$/, () => healthPage()],
   [/^#\/executors$/, () => executorsPage()],
 ];
