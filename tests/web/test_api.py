@@ -55,7 +55,9 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     assert d["description"] == "" and d["tags"] == ["tank"]  # null resets, absent keeps
 
     stale = http.patch("/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'})
-    assert "version 2, not 1" in problem(stale, 412)
+    assert problem(stale, 412) == (
+        "schedule 'api-life' is at version 2, not 1: someone changed it; reload and try again"
+    )
 
     paused = http.post("/api/v1/schedules/api-life/pause", json={"reason": "water change"})
     assert paused.json()["state"] == "paused" and paused.json()["paused_reason"] == "water change"

@@ -50,6 +50,14 @@ class CalendarNotFound(CommandRejected, LookupError):
 class VersionMismatch(CommandRejected):
     """A command said which version it expects (HTTP If-Match) and the schedule is at another."""
 
+    @classmethod
+    def of(cls, name: str, version: int, expected: int) -> VersionMismatch:
+        """The mismatch of schedule `name`, at `version` where `expected` was asked for."""
+        return cls(
+            f"schedule {name!r} is at version {version}, not {expected}: "
+            "someone changed it; reload and try again"
+        )
+
 
 class NotificationNotFound(CommandRejected, LookupError):
     """No live notification has this name."""

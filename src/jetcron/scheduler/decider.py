@@ -162,10 +162,7 @@ def _check_version(state: ScheduleState, command: AnyCommand) -> None:
     expected = command.expected_version
     # why: an absent or deleted schedule is reported as not found by the command itself
     if expected is not None and state.live and state.version != expected:
-        raise VersionMismatch(
-            f"schedule {state.name!r} is at version {state.version}, not {expected}: "
-            "someone changed it; reload and try again"
-        )
+        raise VersionMismatch.of(state.name, state.version, expected)
 
 
 def _existing(state: ScheduleState, name: str) -> ScheduleState:

@@ -122,7 +122,7 @@ async def patch(
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     version = bodies.if_match(if_match)
     if version is not None and version != current["version"]:
-        raise Problem(412, f"schedule {name!r} is at version {current['version']}, not {version}")
+        raise VersionMismatch.of(name, current["version"], version)  # why: the decider's line
     change = bodies.patch(data, bodies.definition(current["definition"]))
     reason = header_reason(request)
     try:
