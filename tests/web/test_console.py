@@ -313,3 +313,20 @@ def test_signing_out_asks_for_a_token_without_an_error(browser: object, stack: S
     page.click("button[type=submit]")
     page.wait_for_selector("main .error:has-text('unknown token')")
     page.close()
+
+
+def test_a_cancelled_run_shows_cancelled_on_its_page(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "long-sleep", command=["sleep", "60"]).status_code == 201
+        run_id = http.post("/api/v1/schedules/long-sleep/trigger").json()["run_id"]
+        until(lambda: http.get(f"/api/v1/runs/{run_id}").json()["status"], lambda s: s == "running")
+    page = signed_in(browser, stack, 390, 844)
+    page.goto(f"{stack.url}/#/run/{run_id}")
+    page.wait_for_selector("h1 .badge.running")
+    page.wait_for_selector("#live.live")
+    page.click("#cancel-run")
+    confirm(page, "too long")
+    # why: the executor stops the job after the request was answered; the page follows the run
+    page.wait_for_selector("h1 .badge.cancelled", timeout=20_000)
+    assert page.locator("#cancel-run").count() == 0
+    page.close()

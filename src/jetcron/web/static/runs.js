@@ -84,15 +84,34 @@ async function download(runId, stream) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+/** One run, live: it is drawn again when one of its events arrives (a cancel shows once done). */
 export async function runPage(id) {
-  const run = await api(`/runs/${encodeURIComponent(id)}`);
-  const output = await api(`/runs/${encodeURIComponent(run.run_id)}/output`);
+  const live = el("span", { id: "live" });
+  let left = false; // why: a late answer must not draw over the page shown after this one
+  const render = async () => {
+    const run = await api(`/runs/${encodeURIComponent(id)}`);
+    const output = await api(`/runs/${encodeURIComponent(run.run_id)}/output`);
+    if (!left) main().replaceChildren(...runView(run, output, live, render));
+    return run;
+  };
+  const run = await render();
+  const refresh = debounce(() => render().catch((err) => left || main().prepend(errorBox(err))), 300);
+  // why: all events, not ?schedule=: a deleted schedule's runs stay, its name is a 404 there
+  const stop = follow({}, (m) => m.data.event?.run_id === run.run_id && refresh(), liveBadge(live));
+  return () => { left = true; stop(); };
+}
+
+function runView(run, output, live, render) {
   const cancel = ["triggered", "running", "retrying", "deferred"].includes(run.status)
-    ? el("button", { class: "danger writer", onclick: async () => {
+    ? el("button", { class: "danger writer", id: "cancel-run", onclick: async () => {
       const reason = await confirmAction(`Cancel run ${run.run_id.slice(0, 8)} of ${run.schedule}?`);
       if (reason === null) return;
-      await api(`/runs/${run.run_id}/cancel`, { method: "POST", body: { reason } });
-      runPage(id);
+      try {
+        await api(`/runs/${run.run_id}/cancel`, { method: "POST", body: { reason } });
+        await render();
+      } catch (err) {
+        main().prepend(errorBox(err));
+      }
     } }, "Cancel run") : "";
   const facts = [
     ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
@@ -108,7 +127,7 @@ export async function runPage(id) {
     facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {},
       `${local(a.started_at)}${a.executor ? ` on ${a.executor}` : ""}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`)))]);
   }
-  main().replaceChildren(el("h1", {}, "Run ", el("code", {}, run.run_id.slice(0, 8)), badge(run.status), cancel),
+  return [el("h1", {}, "Run ", el("code", {}, run.run_id.slice(0, 8)), badge(run.status), cancel, live),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
-    outputViewer(run, output));
+    outputViewer(run, output)];
 }
