@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -329,4 +330,17 @@ def test_a_cancelled_run_shows_cancelled_on_its_page(browser: object, stack: Sta
     # why: the executor stops the job after the request was answered; the page follows the run
     page.wait_for_selector("h1 .badge.cancelled", timeout=20_000)
     assert page.locator("#cancel-run").count() == 0
+    page.close()
+
+
+def test_a_completed_schedule_offers_no_pause(browser: object, stack: Stack) -> None:
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with stack.client() as http:
+        assert create(http, "just-once", spec=f"@at {soon}").status_code == 201
+        until(lambda: http.get("/api/v1/schedules/just-once").json()["state"], lambda s: s == "completed")
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/just-once")
+    page.wait_for_selector("#completed:has-text('edit it to give it a new spec')")
+    assert page.locator("#do-pause, #do-resume").count() == 0  # why: both are refused (409)
+    assert page.locator("#do-trigger").count() == 1
     page.close()

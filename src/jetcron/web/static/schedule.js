@@ -89,8 +89,10 @@ export async function schedulePage(name) {
     head.replaceChildren(
       el("h1", {}, row.name, badge(row.state), el("span", { class: "small" }, `v${row.version}`)),
       row.paused_reason ? el("p", { class: "small" }, `paused: ${row.paused_reason}`) : "",
+      // why: a completed schedule can be neither paused nor resumed: only a new spec revives it
+      row.state === "completed" ? el("p", { class: "small", id: "completed" }, "completed: it fires no more; edit it to give it a new spec") : "",
       el("div", { class: "toolbar" },
-        row.state === "paused" ? button("resume", "Resume", "primary") : button("pause", "Pause"),
+        { paused: button("resume", "Resume", "primary"), active: button("pause", "Pause") }[row.state] || "",
         button("trigger", "Run now"),
         el("a", { class: "button writer", href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
         button("delete", "Delete", "danger")));
