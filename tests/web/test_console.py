@@ -344,3 +344,22 @@ def test_a_completed_schedule_offers_no_pause(browser: object, stack: Stack) -> 
     assert page.locator("#do-pause, #do-resume").count() == 0  # why: both are refused (409)
     assert page.locator("#do-trigger").count() == 1
     page.close()
+
+
+def test_enter_in_the_reason_confirms(browser: object, stack: Stack, shots: Path) -> None:
+    with stack.client() as http:
+        assert create(http, "enter-key").status_code == 201
+        page = signed_in(browser, stack, 390, 844)
+        page.goto(f"{stack.url}/#/s/enter-key")
+        page.click("#do-pause")
+        page.fill("#confirm-reason", "water change")
+        page.screenshot(path=str(shots / "phone-confirm.png"))
+        buttons = page.evaluate(
+            "[...document.querySelectorAll('#confirm menu button')]"
+            ".map((b) => [b.getBoundingClientRect().x, b.textContent])"
+        )
+        assert [text for _, text in sorted(buttons)] == ["Cancel", "Confirm"]  # Confirm at the right
+        page.press("#confirm-reason", "Enter")  # why: it was the Cancel button's submit
+        page.wait_for_selector("h1 .badge.paused")
+        assert http.get("/api/v1/schedules/enter-key").json()["paused_reason"] == "water change"
+    page.close()
