@@ -1,5 +1,7 @@
 """Lines worded for the web: where the CLI's line says which command to run, the API and the
-console say what to do there instead (a browser cannot run `jetcron …`).
+console say what to do there instead (a browser cannot run `jetcron …`). The CLI options a
+line names (`--max-parallel` for the body's `max_parallel`) stay as the CLI says them, as the
+web tests of notifications and backfill expect.
 
 The services word their errors for the CLI, and those lines reach the gateway as text (a
 rejection over NATS, a health problem), so the gateway rewords them here, in one table, at
@@ -43,6 +45,12 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r", then `jetcron health --ack`", ", then acknowledge them"),
         # client.test_notification
         (r"is a scheduler \(`jetcron serve`/`up`\) running\?", "is the scheduler service running?"),
+        # domain.calendar.in_use
+        (r" \(jetcron calendar show \S+\)", ""),
+        (
+            r" \(jetcron schedule update NAME --reset exclude / --reset only_within\)",
+            ' (set their "exclude" or "only_within" to null)',
+        ),
     )
 )
 
@@ -50,8 +58,6 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def for_web(line: str) -> str:
     """The line as the API and the console say it: CLI commands it names turned into what to
     do on the web; a line without one as it is."""
-    if "`" not in line:
-        return line  # why: the CLI commands in our lines are all in backquotes
     for pattern, replacement in _FOR_WEB:
         line = pattern.sub(replacement, line)
     return line
