@@ -117,13 +117,20 @@ def test_create_trigger_see_the_run_live_and_pause(
     page.close()
 
 
+LONG = "a_schedule_name_as_long_as_a_name_may_be_which_is_sixty_four_chs"
+
+
 def test_pages_at_390px(browser: object, stack: Stack, shots: Path) -> None:
     with stack.client() as http:
         create(http, "phone-demo", spec="*/15 * * * *", tz="Pacific/Auckland")
         http.post("/api/v1/schedules/phone-demo/trigger")
+        # why: words longer than the phone is wide (a 64-character name, a path in an error)
+        create(http, LONG, command=["/opt/" + "a_long_directory_name/" * 4 + "tool", "--flag"])
+        http.post(f"/api/v1/schedules/{LONG}/trigger")
     page = signed_in(browser, stack, 390, 844)
     for route, ready, name in [
         ("#/s/phone-demo", "#schedule-runs tr[data-key]", "phone-schedule"),
+        (f"#/s/{LONG}", "#schedule-runs tr[data-key] .badge.failed", "phone-long-words"),
         ("#/", "#schedules", "phone-schedules"),
         ("#/new", "#preview td", "phone-form"),
         ("#/runs", "#runs", "phone-runs"),
