@@ -370,3 +370,22 @@ def test_enter_in_the_reason_confirms(browser: object, stack: Stack, shots: Path
         page.wait_for_selector("h1 .badge.paused")
         assert http.get("/api/v1/schedules/enter-key").json()["paused_reason"] == "water change"
     page.close()
+
+
+def test_a_quote_left_open_in_the_command_is_refused(browser: object, stack: Stack) -> None:
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "open-quote")
+    page.fill("#f-job", "echo 'lights on")
+    page.click("#f-save")
+    # why: it was saved as the word "'lights" (a shell refuses the line)
+    page.wait_for_selector("#schedule-form .error:has-text(\"the quote before 'lights is not closed\")")
+    with stack.client() as http:
+        assert http.get("/api/v1/schedules/open-quote").status_code == 404
+    page.fill("#f-job", "echo 'lights on'")
+    page.click("#f-save")
+    page.wait_for_selector("h1:has-text('open-quote')")
+    with stack.client() as http:
+        job = http.get("/api/v1/schedules/open-quote").json()["definition"]["job"]
+    assert job["command"] == ["echo", "lights on"]
+    page.close()

@@ -4,12 +4,16 @@ import { api } from "./api.js";
 import { confirmAction, duration, el, errorBox, fireTable, main } from "./dom.js";
 import { debounce } from "./schedules.js";
 
-/** argv from a command line: words split on spaces, "double" or 'single' quotes keep spaces. */
+/** argv from a command line: words split on spaces, "double" or 'single' quotes keep spaces.
+ * A quote left open is an error, as in a shell (it was kept as part of the word). */
 export function argv(text) {
   const words = [];
   const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
   let m;
-  while ((m = re.exec(text))) words.push(m[1] ?? m[2] ?? m[3]);
+  while ((m = re.exec(text))) {
+    if (m[3] && /^["']/.test(m[3])) throw new Error(`command: the quote before ${m[3]} is not closed`);
+    words.push(m[1] ?? m[2] ?? m[3]);
+  }
   return words;
 }
 
@@ -100,13 +104,14 @@ export async function formPage(name) {
   async function save() {
     problems.replaceChildren();
     try {
+      const data = body(); // why: a field the form cannot read says so before anything is asked
       if (name) {
         const reason = await confirmAction(`Save the changes to ${name}?`);
         if (reason === null) return;
-        await api(`/schedules/${encodeURIComponent(name)}`, { method: "PATCH", body: body(), ifMatch: row.version, params: { reason } });
+        await api(`/schedules/${encodeURIComponent(name)}`, { method: "PATCH", body: data, ifMatch: row.version, params: { reason } });
         location.hash = `#/s/${encodeURIComponent(name)}`;
       } else {
-        const made = await api("/schedules", { method: "POST", body: { name: inputs.name.value.trim(), ...body() } });
+        const made = await api("/schedules", { method: "POST", body: { name: inputs.name.value.trim(), ...data } });
         location.hash = `#/s/${encodeURIComponent(made.name)}`;
       }
     } catch (err) {
