@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -388,4 +389,23 @@ def test_a_quote_left_open_in_the_command_is_refused(browser: object, stack: Sta
     with stack.client() as http:
         job = http.get("/api/v1/schedules/open-quote").json()["definition"]["job"]
     assert job["command"] == ["echo", "lights on"]
+    page.close()
+
+
+def test_the_runs_page_updates_while_events_keep_coming(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "busy-bee", command=["true"]).status_code == 201
+        page = signed_in(browser, stack, 1280, 900)
+        page.goto(f"{stack.url}/#/runs")
+        page.wait_for_selector("#live.live")
+        first, shown = None, False
+        deadline = time.monotonic() + 8
+        # why: a trigger every ~0.1 s keeps events closer than the page's 300 ms pause for
+        # redrawing; it must draw anyway (at least every 2 s), not wait for a quiet moment
+        while time.monotonic() < deadline and not shown:
+            run_id = http.post("/api/v1/schedules/busy-bee/trigger").json()["run_id"]
+            first = first or run_id
+            time.sleep(0.1)
+            shown = page.locator(f"#runs tr[data-key='{first}']").count() > 0
+    assert shown, "the runs page did not update during a burst of 8 s"
     page.close()

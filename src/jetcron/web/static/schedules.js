@@ -64,7 +64,16 @@ function nextFire(r) {
   return [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr)), el("div", { class: "small next-utc" }, utc(r.next_fire))];
 }
 
-export function debounce(fn, ms) {
+/** fn once calls stop for `ms`, and at least every `longest` ms while they go on.
+ * why: live events can come closer together than `ms` for as long as a busy system runs; a
+ * plain debounce then never drew the page again */
+export function debounce(fn, ms, longest = 2000) {
   let timer = null;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  let since = null;
+  return (...args) => {
+    clearTimeout(timer);
+    since = since ?? Date.now();
+    const wait = Math.max(0, Math.min(ms, since + longest - Date.now()));
+    timer = setTimeout(() => { since = null; fn(...args); }, wait);
+  };
 }
