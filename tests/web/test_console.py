@@ -409,3 +409,18 @@ def test_the_runs_page_updates_while_events_keep_coming(browser: object, stack: 
             shown = page.locator(f"#runs tr[data-key='{first}']").count() > 0
     assert shown, "the runs page did not update during a burst of 8 s"
     page.close()
+
+
+def test_a_schedule_page_shows_a_change_that_came_with_runs(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        assert create(http, "paused-amid-runs", command=["true"]).status_code == 201
+        page = signed_in(browser, stack, 1280, 900)
+        page.goto(f"{stack.url}/#/s/paused-amid-runs")
+        page.wait_for_selector("#live.live")
+        # why: the page redraws once per burst of events; it drew only what the last one was
+        # about (a run), so the pause before it never showed
+        http.post("/api/v1/schedules/paused-amid-runs/pause", json={"reason": "amid runs"})
+        http.post("/api/v1/schedules/paused-amid-runs/trigger")
+    page.wait_for_selector("h1 .badge.paused", timeout=5_000)
+    page.wait_for_selector("#schedule-runs tr[data-key]")
+    page.close()

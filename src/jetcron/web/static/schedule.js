@@ -130,17 +130,22 @@ export async function schedulePage(name) {
   }
   await Promise.all([renderRuns(), renderFires(), renderAudit()]);
 
-  const refresh = debounce(async (type) => {
+  // why: one redraw per burst of events, of every part an event of the burst was about (the
+  // last event alone hid a pause that came with runs)
+  const stale = new Set();
+  const refresh = debounce(async () => {
     if (left) return;
+    const parts = [...stale];
+    stale.clear();
     try {
-      if (type.startsWith("schedule.")) await Promise.all([renderHead(), renderAudit(), renderFires()]);
-      else await renderRuns();
+      await Promise.all(parts.flatMap((part) => (part === "schedule" ? [renderHead(), renderAudit(), renderFires()] : [renderRuns()])));
     } catch (err) {
       // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
       if (err instanceof ApiError && err.status === 404) notFound();
       else head.append(errorBox(err));
     }
   }, 200);
-  const stop = follow({ schedule: name }, (m) => refresh(m.type), liveBadge(live));
+  const changed = (m) => { stale.add(m.type.startsWith("schedule.") ? "schedule" : "runs"); refresh(); };
+  const stop = follow({ schedule: name }, changed, liveBadge(live));
   return () => { left = true; stop(); };
 }
