@@ -424,3 +424,27 @@ def test_a_schedule_page_shows_a_change_that_came_with_runs(browser: object, sta
     page.wait_for_selector("h1 .badge.paused", timeout=5_000)
     page.wait_for_selector("#schedule-runs tr[data-key]")
     page.close()
+
+
+def test_an_older_answer_does_not_replace_the_filtered_list(browser: object, stack: Stack) -> None:
+    with stack.client() as http:
+        for name in ("filter-apple", "filter-banana"):
+            assert create(http, name).status_code == 201
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/")
+    page.wait_for_selector("tr[data-key='filter-apple']")
+    held: list[object] = []
+    # why: hold the answer for "filter" until the one for "filter-b" is shown (a slow answer)
+    page.route(lambda url: url.endswith("q=filter&limit=500"), lambda route: held.append(route))
+    page.fill("#filter-q", "filter")
+    for _ in range(50):  # why: playwright hands over the request while it waits, not in a sleep
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held
+    page.fill("#filter-q", "filter-b")
+    page.wait_for_selector("tr[data-key='filter-apple']", state="detached")
+    held[0].continue_()  # type: ignore[attr-defined]
+    page.wait_for_timeout(1000)
+    assert page.locator("#schedules tr[data-key]").count() == 1  # only filter-banana
+    page.close()

@@ -36,11 +36,16 @@ export async function schedulesPage() {
       el("label", {}, "Search", search), el("label", {}, "State", state)),
     holder);
 
+  // why: only the latest render's answer is shown; an older one (the filter as it was two
+  // keystrokes ago, a slow live redraw) may land after it
+  let latest = 0;
   const render = async () => {
+    const mine = ++latest;
     const [rows, runs] = await Promise.all([
       allSchedules({ q: search.value, state: state.value }),
       api("/runs", { params: { limit: 2000 } }),
     ]);
+    if (mine !== latest) return;
     const recent = byschedule(runs.runs);
     holder.replaceChildren(rows.length ? table([
       ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
