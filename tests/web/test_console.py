@@ -448,3 +448,25 @@ def test_an_older_answer_does_not_replace_the_filtered_list(browser: object, sta
     page.wait_for_timeout(1000)
     assert page.locator("#schedules tr[data-key]").count() == 1  # only filter-banana
     page.close()
+
+
+def test_the_preview_shows_the_spec_typed_last(browser: object, stack: Stack) -> None:
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.wait_for_selector("#preview td")
+    page.fill("#f-tz", "UTC")
+    held: list[object] = []
+    # why: hold the answer for a bad spec until the good one's is shown (a slow answer)
+    page.route(lambda url: "spec=61" in url, lambda route: held.append(route))
+    page.fill("#f-spec", "61 * * * *")
+    for _ in range(50):  # why: playwright hands over the request while it waits, not in a sleep
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held
+    page.fill("#f-spec", "0 4 * * *")
+    page.wait_for_selector("#preview td:has-text('04:00Z')")
+    held[0].continue_()  # type: ignore[attr-defined]
+    page.wait_for_timeout(1000)
+    assert page.locator("#preview .error").count() == 0  # not "invalid spec '61 * * * *'"
+    page.close()

@@ -74,13 +74,16 @@ export async function formPage(name) {
   main().replaceChildren(el("h1", {}, name ? `Edit ${name}` : "New schedule"), form,
     el("h2", {}, "Next fires"), preview, await zoneList());
 
+  let asked = 0; // why: an older, slower answer must not replace the preview of what is typed now
   const showPreview = debounce(async () => {
+    const mine = ++asked;
     try {
       const shown = await api("/preview", { params: { spec: inputs.spec.value, tz: inputs.tz.value || "UTC", n: 5 } });
+      if (mine !== asked) return;
       preview.replaceChildren(shown.fires.length ? fireTable(shown.fires, `In ${shown.tz}`) : el("p", {}, "No fires after now."),
       el("p", { class: "small" }, shown.interval_like ? "Interval-like: fires at every matching wall time, both passes of a repeated hour." : "Fixed-time: a repeated hour fires once; a skipped hour fires when the gap ends."));
     } catch (err) {
-      preview.replaceChildren(errorBox(err));
+      if (mine === asked) preview.replaceChildren(errorBox(err));
     }
   }, 250);
   // why: the browser's own "Please match the requested format." does not say which format
