@@ -74,6 +74,10 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     assert [t for t, k, d in follower.got if k == "state" and not d["live"]][0] - stopped < SHOWN_WITHIN_S
     title = page.get_attribute("#live", "title")  # type: ignore[attr-defined]
     assert title and "NATS is unreachable" in title, title
+    with stack.client() as http:  # a new stream cannot start now: a 503 that says why
+        refused = http.get("/api/v1/events")
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
 
     stack.server.restart()
     page.wait_for_selector("#live.live", timeout=30_000)  # type: ignore[attr-defined]

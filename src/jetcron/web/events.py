@@ -145,7 +145,7 @@ async def events(
 ) -> StreamingResponse:
     if schedule:
         await gw.ask("schedule", {"name": schedule, "fires": 0})  # why: unknown → 404, not silence
-    start = _start(last_event_id, after) or (await (await gw.event_log()).last_seq()) + 1
+    start = _start(last_event_id, after) or await gw.log_end() + 1
     return StreamingResponse(
         stream(gw, schedule, start),
         media_type="text/event-stream",

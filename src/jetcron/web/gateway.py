@@ -11,8 +11,9 @@ import msgspec
 
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 from jetcron.log.connection import ConnectionWatch
+from jetcron.log.errors import transient
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
 
     from jetcron.domain.commands import CommandReply, Request
+
+
+LOG_WAIT_S = 5.0
+"""How long a read of the log's end may take before the API says it is unavailable (503)."""
 
 
 class Gateway:
@@ -82,6 +87,22 @@ class Gateway:
         if self._log is None:
             self._log = await EventLog(self.nc).open(create=False)
         return self._log
+
+    async def log_end(self) -> int:
+        """The log's last sequence (a live stream starts after it); InfrastructureError (503)
+        while NATS or JetStream does not answer."""
+        if not self.connected:
+            # why: nats-py would buffer the request while it reconnects and wait past any timeout
+            raise InfrastructureError("NATS is unreachable (reconnecting): try again once it is back")
+        try:
+            return await asyncio.wait_for((await self.event_log()).last_seq(), LOG_WAIT_S)
+        except Exception as err:
+            if isinstance(err, JetcronError) or not transient(err):
+                raise
+            raise InfrastructureError(
+                f"the log did not answer within {LOG_WAIT_S:g}s (NATS or JetStream is busy or "
+                "stalled); try again"
+            ) from err
 
     async def ask(self, view: str, params: dict[str, Any] | None = None) -> Any:
         """One query to the projection service, as `jetcron <view>` sends it."""
