@@ -8,8 +8,10 @@ directory the test prints (JETCRON_ARTIFACTS, else a temp dir).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,14 +55,15 @@ def browser() -> Iterator[object]:
 
 
 def signed_in(
-    browser: object, stack: Stack, width: int, height: int, zone: str | None = None
-) -> object:
+    browser: object, stack: Stack, width: int, height: int, zone: str | None = None,
+    user: str = "alice",
+) -> object:  # fmt: skip
     page = browser.new_page(viewport={"width": width, "height": height}, timezone_id=zone)  # type: ignore[attr-defined]
     page.set_default_timeout(15_000)
     page.goto(stack.url + "/")
-    page.fill("#token", TOKENS["alice"][1])
+    page.fill("#token", TOKENS[user][1])
     page.click("button[type=submit]")
-    page.wait_for_selector("#who:has-text('alice')")
+    page.wait_for_selector(f"#who:has-text('{user}')")
     return page
 
 
@@ -356,4 +359,32 @@ def test_a_quote_left_open_in_the_command_is_refused(browser: object, stack: Sta
     with stack.client() as http:
         job = http.get("/api/v1/schedules/open-quote").json()["definition"]["job"]
     assert job["command"] == ["echo", "lights on"]
+    page.close()
+
+
+async def _publish_unreadable(nats_url: str) -> None:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish("jetcron.sched.unreadable", b"not an event")
+    finally:
+        await nc.close()
+
+
+def test_only_writers_are_offered_to_acknowledge(browser: object, stack: Stack) -> None:
+    # why: in a thread of its own: playwright's sync API keeps an event loop in this one
+    publisher = threading.Thread(target=asyncio.run, args=(_publish_unreadable(stack.nats_url),))
+    publisher.start()
+    publisher.join(10)
+    page = signed_in(browser, stack, 390, 844, user="aud")
+    page.goto(f"{stack.url}/#/health")
+    page.wait_for_selector("td:has-text('poison events')")
+    assert not page.is_visible("#ack")  # why: an auditor's acknowledgement is refused (403)
+    page.close()
+    page = signed_in(browser, stack, 390, 844)
+    page.goto(f"{stack.url}/#/health")
+    page.click("#ack")
+    confirm(page, "a test publisher")
+    page.wait_for_selector("td:has-text('poison events')", state="detached")
     page.close()

@@ -21,7 +21,7 @@ export async function healthPage() {
   const s = status;
   main().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
     health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => p.detail]], health.problems) : el("p", {}, "No problems."),
-    health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", onclick: acknowledge }, "Acknowledge unreadable/rejected events")) : "",
+    health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", class: "writer", onclick: acknowledge }, "Acknowledge unreadable/rejected events")) : "",
     el("h2", {}, "System"),
     el("div", { class: "card" }, el("dl", { class: "kv" }, [
       ["log", `${s.stream.name}: ${s.stream.messages} events, last seq ${s.stream.last_seq}, ${s.stream.replicas} replica(s)`],
