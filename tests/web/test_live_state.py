@@ -8,6 +8,11 @@ and the gateway reconnect), so this module has a stack of its own.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -104,3 +109,33 @@ def test_stopping_the_gateway_ends_the_open_live_streams(tmp_path: Path) -> None
     assert time.monotonic() - asked < 5
     follower.join(5)
     assert not follower.is_alive()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+def test_the_badge_says_when_the_gateway_itself_hangs(
+    browser: object,  # noqa: F811 - the fixture imported from test_console
+    stack: Stack,
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "jetcron", "web", "--port", "0", "--server", stack.nats_url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert web.stdout is not None
+        url = next(m[0] for line in web.stdout if (m := re.search(r"http://[\d.:]+", line)))
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+        page.goto(f"{url}/#/runs")  # why: no token file: the local user, no sign-in
+        page.wait_for_selector("#live.live")
+        web.send_signal(signal.SIGSTOP)  # why: a hang that closes nothing (a frozen host, a dead NAT)
+        stopped = time.monotonic()
+        page.wait_for_selector("#live.offline", timeout=30_000)
+        assert time.monotonic() - stopped < 16  # 12 s of silence, then the next check
+        assert "sent nothing" in (page.get_attribute("#live", "title") or "")
+        web.send_signal(signal.SIGCONT)
+        page.wait_for_selector("#live.live", timeout=30_000)
+        page.close()
+    finally:
+        web.send_signal(signal.SIGCONT)
+        web.terminate()
+        web.wait(20)

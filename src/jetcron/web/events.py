@@ -31,8 +31,9 @@ from jetcron.web.http import caller, gateway
 from jetcron.web.problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
-KEEPALIVE_S = 15.0
-"""A comment line this often keeps proxies (and the browser) from closing an idle stream."""
+KEEPALIVE_S = 5.0
+"""A comment line this often keeps proxies from closing an idle stream, and tells the console
+the gateway is there (it takes 12 s of silence for a gateway gone without closing)."""
 STATE_CHECK_S = 1.0
 """How often an idle stream looks at NATS and its reader, so an outage shows within seconds."""
 _encoder = msgspec.json.Encoder()

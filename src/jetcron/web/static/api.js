@@ -50,11 +50,18 @@ export function follow(params, onEvent, onState = () => {}) {
   let last = null;
   const run = async () => {
     while (!stop.signal.aborted) {
+      const conn = new AbortController();
+      const ended = () => conn.abort();
+      stop.signal.addEventListener("abort", ended);
+      // why: the gateway writes at least every 5 s; silence means it (or the network) hangs
+      // without closing the connection, which a browser would wait out for minutes
+      let heard = Date.now();
+      const watchdog = setInterval(() => Date.now() - heard > SILENT_MS && conn.abort(), 1000);
       try {
         const query = new URLSearchParams(clean({ ...params, after: last }));
-        const res = await fetch(`/api/v1/events?${query}`, { headers: headers(), signal: stop.signal });
+        const res = await fetch(`/api/v1/events?${query}`, { headers: headers(), signal: conn.signal });
         if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))).detail || res.statusText);
-        await read(res.body, (message) => {
+        await read(res.body, () => { heard = Date.now(); }, (message) => {
           // why: a state message has no id; the next reconnect still resumes after the last event
           if (message.type === "state") onState(message.data.live, message.data);
           else { last = message.id; onEvent(message); }
@@ -62,7 +69,12 @@ export function follow(params, onEvent, onState = () => {}) {
         onState(false, { problem: "the gateway closed the live stream (reconnecting)" });
       } catch (err) {
         if (stop.signal.aborted) return;
-        onState(false, { problem: err instanceof ApiError ? err.message : "the gateway is unreachable (reconnecting)" });
+        const problem = err instanceof ApiError ? err.message
+          : conn.signal.aborted ? `the gateway sent nothing for ${SILENT_MS / 1000} s (reconnecting)` : "the gateway is unreachable (reconnecting)";
+        onState(false, { problem });
+      } finally {
+        clearInterval(watchdog);
+        stop.signal.removeEventListener("abort", ended);
       }
       await new Promise((r) => setTimeout(r, 2000));
     }
@@ -71,12 +83,16 @@ export function follow(params, onEvent, onState = () => {}) {
   return () => stop.abort();
 }
 
-async function read(stream, onMessage) {
+/** Silence on a live stream after which the gateway counts as gone (it writes every 5 s). */
+const SILENT_MS = 12000;
+
+async function read(stream, onBytes, onMessage) {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
+    onBytes();
     buffer += value;
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
