@@ -538,9 +538,12 @@ def executor(
     creds: str | None = CredsOpt,
 ) -> None:
     """Run an executor on this host: take the triggers for its targets and run them."""
+    from jetcron.cli import executing
+
     targets = list(target or [name, "default"])
     trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
+    executing.check_startup(name, targets, tag_list, work_dir)
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
@@ -551,6 +554,8 @@ def executor(
         if nc is None:
             return
         try:
+            hello = executing.startup_line(name, targets, tag_list, opts.urls(), work_dir)
+            out.print(hello, highlight=False, markup=False)
             await _executor(
                 nc,
                 name,
