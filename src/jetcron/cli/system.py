@@ -534,6 +534,12 @@ def executor(
         help="Where running jobs are journaled so they survive a crash of this executor "
         "(default: $XDG_STATE_HOME/jetcron/executors/NAME, i.e. ~/.local/state/...).",
     ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Start even if an executor of this name is online (one that crashed on another "
+        "host: its heartbeat expires within 3 intervals, 15 s by default).",
+    ),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
@@ -554,8 +560,11 @@ def executor(
         if nc is None:
             return
         try:
+            note = await executing.claim_name(nc, name, replace=replace)
             hello = executing.startup_line(name, targets, tag_list, opts.urls(), work_dir)
-            out.print(hello, highlight=False, markup=False)
+            for line in (note, hello):
+                if line:
+                    out.print(line, highlight=False, markup=False)
             await _executor(
                 nc,
                 name,
