@@ -78,6 +78,7 @@ def expand_weekdays(item: str, field: str) -> ExpandedWeek:
             "day-of-week field: 'L' needs a weekday before it, e.g. '5L' (the last Friday); "
             "the last day of the month is L in day-of-month"
         )
+    _check_nth_of_one(item, key)
     _check_nth(item, key)
     last = _LAST_DOW.fullmatch(key)
     if last and last[1] in _DOW_NAMES:
@@ -94,6 +95,21 @@ def expand_weekdays(item: str, field: str) -> ExpandedWeek:
 def _numbers(values: list[Any]) -> list[int]:
     """The numbers of one field of croniter's expansion (besides markers such as 'l')."""
     return [int(v) for v in values if isinstance(v, int) or str(v).isdigit()]
+
+
+def _check_nth_of_one(item: str, key: str) -> None:
+    """`1-3#2` or `*/2#2`: '#' numbers one weekday; say so, and how to write several."""
+    days, sep, n = key.partition("#")
+    if not sep or not re.search(r"[-/*]", days):
+        return
+    first, dash, last = days.partition("-")
+    spelled = ""
+    if dash and first.isdigit() and last.isdigit() and int(first) < int(last) <= 7:
+        spelled = "; list them: " + ",".join(f"{d}#{n}" for d in range(int(first), int(last) + 1))
+    raise ExtensionError(
+        f"day-of-week field: {item!r}: '#' cannot be combined with a range or step, it takes "
+        f"one weekday (2#2 is the second Tuesday){spelled}"
+    )
 
 
 def _check_nth(item: str, key: str) -> None:
