@@ -257,6 +257,16 @@ def test_a_zero_window_is_refused_as_the_cli_refuses_it(http: httpx.Client) -> N
         assert problem(http.get(path, params={name: "0s"}), 422) == f"{name} must be longer than 0s"
 
 
+def test_a_patch_that_names_no_field_is_refused_as_the_cli_refuses_it(http: httpx.Client) -> None:
+    create(http, "api-empty", spec="@hourly")
+    said = cli("", "schedule", "update", "api-empty")
+    assert said.exit_code == 2 and "nothing given to change" in said.stderr
+    before = http.get("/api/v1/schedules/api-empty").json()["version"]
+    shown = problem(http.patch("/api/v1/schedules/api-empty", json={}), 422)
+    assert shown.startswith("nothing given to change: name a field"), shown
+    assert http.get("/api/v1/schedules/api-empty").json()["version"] == before
+
+
 def test_preview_with_dst_notes(http: httpx.Client) -> None:
     shown = http.get(
         "/api/v1/preview",

@@ -215,10 +215,10 @@ async def what_if(
     window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
+    seconds = window_param(window, "window")
     timing = {k: v for k, v in (("spec", spec), ("tz", tz)) if v is not None}
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     change = bodies.patch(timing, bodies.definition(current["definition"]))
-    seconds = window_param(window, "window")
     params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
     try:
         return json(await gw.ask("whatif", params))
