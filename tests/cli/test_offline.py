@@ -103,6 +103,15 @@ def test_no_server_says_how_to_start_one_quickly() -> None:
     assert time.monotonic() - start < 3
 
 
+@pytest.mark.parametrize("url", ["garbage://x", "nats://host:notaport", "nats://", "nats://a:1,ftp://b"])
+def test_a_server_url_that_is_no_nats_url_is_bad_input_not_a_down_server(url: str) -> None:
+    result = runner.invoke(app, ["-s", url, "status"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    bad = url.split(",")[-1]
+    assert line.startswith(f"error: invalid server URL {bad!r} (--server / NATS_URL): write nats://HOST"), line
+
+
 def test_server_but_no_service(nats_url: str) -> None:
     result = runner.invoke(app, ["schedule", "pause", "x", "--server", nats_url])
     assert result.exit_code == 1
