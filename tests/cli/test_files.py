@@ -317,7 +317,7 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('{"schedules": {"x": {"spec": "@daily"}}}', ".json", "schedules.x: a job needs exactly one of"),
         ("[schedules.x\n", ".toml", "bad.toml: not valid TOML"),
         ("", ".json", 'bad.json: empty file: a JSON file holds an object, e.g. {"schedules": {}}'),
-        ('[calendars.c]\ndates = ["2026-02-30"]\n', ".toml", "calendars.c.dates[0]: not a date: write YYYY-MM-DD"),
+        ('[calendars.c]\ndates = ["2026-02-30"]\n', ".toml", "calendars.c.dates[0]: '2026-02-30' is not a date: write YYYY-MM-DD"),
         ('[calendars.c]\nwindows = "0 2 * * *"\n', ".toml", "calendars.c.windows: Expected array, got str"),
         ('[calendars.c]\nwindows = ["0 2 * * *"]\n', ".toml", "calendars.c.windows[0]: window '0 2 * * *': write 'CRON for DURATION'"),
         ('[calendars.c]\ndescription = "nothing"\n', ".toml", "calendars.c: a calendar needs at least one of windows, dates or ranges"),

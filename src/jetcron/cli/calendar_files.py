@@ -72,7 +72,7 @@ def _calendar(where: str, name: str, body: Any) -> CalendarDefinition:
     try:
         cal = msgspec.convert(body, CalendarDefinition)
     except msgspec.ValidationError as err:
-        raise located(where, err) from None
+        raise located(where, err, body) from None
     try:
         validate_calendar_name(name)
         for key, items, check in (

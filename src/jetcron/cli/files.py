@@ -8,6 +8,7 @@ anywhere is an error naming the file, the key and the closest known one.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,17 +157,30 @@ def typed(where: str, value: Any, kind: Any, expected: str) -> Any:
         raise InvalidInput(f"{where}: expected {expected}, got {value!r}") from None
 
 
-def located(where: str, err: msgspec.ValidationError) -> InvalidInput:
-    """A msgspec error inside a file's table, named by its key: `where.dates[0]: ...`."""
+def located(where: str, err: msgspec.ValidationError, body: Any) -> InvalidInput:
+    """A msgspec error inside a file's table `body`, named by its key and value:
+    `where.dates[0]: '2026-02-30' is not a date ...`."""
     text, sep, path = str(err).rpartition(" - at `$")
     if not sep:
         return InvalidInput(f"{where}: {err}")
-    problem = _PLAIN.get(text, text.replace("`", ""))
-    return InvalidInput(f"{where}{path.rstrip('`')}: {problem}")
+    path = path.rstrip("`")
+    if text in _PLAIN:
+        return InvalidInput(f"{where}{path}: {_at_path(body, path)!r} {_PLAIN[text]}")
+    return InvalidInput(f"{where}{path}: {text.replace('`', '')}")
+
+
+def _at_path(body: Any, path: str) -> Any:
+    """The value at a msgspec path such as `.dates[0]` (None if it is not there)."""
+    for key, index in re.findall(r"\.(\w+)|\[(\d+)\]", path):
+        try:
+            body = body[key] if key else body[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
 
 
 _PLAIN = {
-    "Invalid RFC3339 encoded date": "not a date: write YYYY-MM-DD (a day that exists)",
+    "Invalid RFC3339 encoded date": "is not a date: write YYYY-MM-DD (a day that exists)",
 }
 """msgspec's wording, in a file's terms."""
 
