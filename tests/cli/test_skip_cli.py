@@ -93,3 +93,5 @@ def test_list_shows_the_next_fire_that_runs_as_next_marks_the_skipped_one(schedu
         assert listed(scheduler)[name]["next_fire"] == after
         [line] = [r for r in ok(scheduler, "schedule", "list").splitlines() if r.startswith(name)]
         assert after in line and skipped not in line, line
+        due = [r for r in json.loads(ok(scheduler, "due", "--within", "3d", "--json")) if r["name"] == name]
+        assert [(r["utc"], r.get("skipped", "")[:10]) for r in due[:2]] == [(skipped, "skipped by"), (after, "")]
