@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -107,3 +108,35 @@ def test_a_started_executor_says_who_it_is_and_takes_over_a_leftover(
         f"executor 'pi3' (targets pi3, default; tags gpu; work dir {os.path.realpath(tmp_path)}) "
         f"on {nats_url}",
     ], lines
+
+
+def test_replace_starts_over_a_live_heartbeat_and_takes_the_name(
+    nats_url: str, tmp_path: Path
+) -> None:
+    _beat(nats_url, ExecutorInfo(name="vm", hostname="otherhost", pid=4242))
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "vm", "--replace",
+           "--journal-dir", str(tmp_path / "journal"), "-s", nats_url]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().strip()
+        deadline = time.monotonic() + 15
+        while (held := _holder(nats_url)) != socket.gethostname() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert line == f"executor 'vm' (targets vm, default) on {nats_url}", line
+    assert held == socket.gethostname()
+
+
+def _holder(url: str) -> str | None:
+    async def main() -> str | None:
+        nc = await nats.connect(url)
+        try:
+            info = await heartbeats.get(nc, "vm")
+            return info.hostname if info else None
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
