@@ -10,6 +10,7 @@ import ssl
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from nats.aio.client import Client, Server
@@ -58,6 +59,27 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
         """The server URLs (comma-separated in --server/NATS_URL)."""
         raw = self.servers or os.environ.get("NATS_URL") or DEFAULT_URL
         return [u.strip() for u in raw.split(",") if u.strip()]
+
+
+SCHEMES = ("nats", "tls", "ws", "wss")
+"""URL schemes nats-py connects with (no scheme means nats://)."""
+
+
+def checked_urls(opts: ConnectOptions) -> list[str]:
+    """The server URLs; InvalidInput for one that is no NATS URL (nats-py would only say it
+    cannot connect, and the CLI would exit 1 as for a server that is down)."""
+    for url in opts.urls():
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in SCHEMES or not parts.hostname or not port_ok:
+            raise InvalidInput(
+                f"invalid server URL {url!r} (--server / NATS_URL): write nats://HOST[:PORT] "
+                "(or tls://, ws://, wss://; several comma-separated)"
+            )
+    return opts.urls()
 
 
 def _tls(opts: ConnectOptions) -> ssl.SSLContext | None:
@@ -122,7 +144,7 @@ def _next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server |
 
 def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "servers": opts.urls(),
+        "servers": checked_urls(opts),
         "name": opts.name,
         "connect_timeout": timeout,
         "pending_size": 64 * 1024 * 1024,

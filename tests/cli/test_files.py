@@ -313,11 +313,17 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('{"schedules": {"x": {"spec": "@daily", "command": "true"}}}', ".json", "schedules.x.command: Expected `array | null`, got `str`"),
         ('{"schedules": {"x": {"command": ["true"]}}}', ".json", "schedules.x: spec is missing"),
         ('{"schedules": {"bad name": {"spec": "@daily", "command": ["true"]}}}', ".json", "invalid schedule name 'bad name'"),
-        ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "paused": "yes"}}}', ".json", "schedules.x: Expected `bool | null`, got `str`"),
+        ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "paused": "yes"}}}', ".json", "schedules.x.paused: expected true or false, got 'yes'"),
         ('{"schedules": {"x": {"spec": "@daily"}}}', ".json", "schedules.x: a job needs exactly one of"),
-        ("[schedules.x\n", ".toml", "bad.toml"),
+        ("[schedules.x\n", ".toml", "bad.toml: not valid TOML"),
+        ("", ".json", 'bad.json: empty file: a JSON file holds an object, e.g. {"schedules": {}}'),
+        ('[calendars.c]\ndates = ["2026-02-30"]\n', ".toml", "calendars.c.dates[0]: '2026-02-30' is not a date: write YYYY-MM-DD"),
+        ('[calendars.c]\nwindows = "0 2 * * *"\n', ".toml", "calendars.c.windows: Expected array, got str"),
+        ('[calendars.c]\nwindows = ["0 2 * * *"]\n', ".toml", "calendars.c.windows[0]: window '0 2 * * *': write 'CRON for DURATION'"),
+        ('[calendars.c]\ndescription = "nothing"\n', ".toml", "calendars.c: a calendar needs at least one of windows, dates or ranges"),
     ],
-    ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax"],
+    ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax",
+         "empty-json", "calendar-bad-date", "calendar-wrong-type", "calendar-bad-window", "calendar-empty"],
 )  # fmt: skip
 def test_bad_files_name_the_file_and_key(
     scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str

@@ -80,3 +80,20 @@ def test_expectations_round_trip_through_update_and_export(scheduler: str) -> No
     assert "expect_done_by" not in fields and fields["expect_success_within"] == "1d2h"
     listed = json.loads(cli(scheduler, "notify", "list", "--json").stdout)
     assert listed == []
+
+
+def test_a_rule_for_a_schedule_that_does_not_exist_yet_is_added_with_a_warning(
+    scheduler: str,
+) -> None:
+    assert cli(scheduler, "schedule", "add", "real", "@daily", "--", "true").exit_code == 0
+    args = ["notify", "add", "later", "--subject", "ops.alerts", "--schedule", "real"]
+    result = cli(scheduler, *args, "--schedule", "nosuch")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == (
+        "warning: no schedule 'nosuch' exists now; the rule applies once one does"
+    )
+    quiet = cli(scheduler, "notify", "add", "known", "--subject", "ops.alerts", "--schedule", "real")
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
+    names = [r["name"] for r in json.loads(cli(scheduler, "notify", "list", "--json").stdout)]
+    assert {"later", "known"} <= set(names)

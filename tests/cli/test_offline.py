@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import free_port
@@ -53,6 +54,26 @@ def test_preview_table_notes_what_dst_does() -> None:
     assert "first pass only (CEST)" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("spec", "utc", "note"),
+    [
+        ("@at 2026-03-29T02:30", "2026-03-29T01:00:00Z",
+         "02:30 does not exist on 2026-03-29 in Europe/Berlin; per the gap rule it fires at 03:00 CEST"),
+        ("@at 2026-10-25T02:30", "2026-10-25T00:30:00Z",
+         "02:30 occurs twice on 2026-10-25 in Europe/Berlin; a one-off fires on the first pass (02:30 CEST)"),
+        ("@at 2026-10-25T02:30+01:00", "2026-10-25T01:30:00Z", None),
+        ("@at 2026-06-01T02:30", "2026-06-01T00:30:00Z", None),
+    ],
+    ids=["at-spring-gap", "at-autumn-overlap", "at-with-offset", "at-summer"],
+)  # fmt: skip
+def test_preview_notes_what_dst_does_to_an_at(spec: str, utc: str, note: str | None) -> None:
+    args = ["preview", spec, "--tz", "Europe/Berlin", "--after", "2026-03-01", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["utc"] == utc and row.get("dst") == ([note] if note else None), row
+
+
 def test_preview_table() -> None:
     result = runner.invoke(
         app, ["preview", "@every 90s", "-n", "3", "--after", "2026-01-01T00:00:00Z"]
@@ -80,6 +101,15 @@ def test_no_server_says_how_to_start_one_quickly() -> None:
     assert result.exit_code == 1
     assert "jetcron up" in result.stderr
     assert time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize("url", ["garbage://x", "nats://host:notaport", "nats://", "nats://a:1,ftp://b"])
+def test_a_server_url_that_is_no_nats_url_is_bad_input_not_a_down_server(url: str) -> None:
+    result = runner.invoke(app, ["-s", url, "status"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    bad = url.split(",")[-1]
+    assert line.startswith(f"error: invalid server URL {bad!r} (--server / NATS_URL): write nats://HOST"), line
 
 
 def test_server_but_no_service(nats_url: str) -> None:

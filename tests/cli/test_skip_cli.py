@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from served import cli, ok, scheduler_in_thread
+from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.cli.text import utc
 from jetcron.domain.spec import next_fires
@@ -77,3 +77,21 @@ def test_audit_names_the_skipped_fire(scheduler: str) -> None:
     )
     assert skips[1][0] == "schedule.fire_skip_cancelled"
     assert skips[1][3] == {"skip": ["2030-01-01T02:00:00Z", None]}
+
+
+def test_list_shows_the_next_fire_that_runs_as_next_marks_the_skipped_one(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "backup", "0 3 * * *", "--", "true")
+    ok(scheduler, "calendar", "add", "quiet", "--window", "0 12 * * * for 1h")
+    ok(scheduler, "schedule", "add", "cal", "0 3 * * *", "--exclude", "quiet", "--", "true")
+    for name in ("backup", "cal"):  # the fast path, and the one through calendars
+        shown = ok(scheduler, "schedule", "next", name, "-n", "2", "--json")
+        skipped, after = (r["utc"] for r in json.loads(shown))
+        ok(scheduler, "schedule", "skip", name, skipped)
+
+        coming = json.loads(ok(scheduler, "schedule", "next", name, "-n", "2", "--json"))
+        assert [r["utc"] for r in coming] == [skipped, after] and "skipped" in coming[0], coming
+        assert listed(scheduler)[name]["next_fire"] == after
+        [line] = [r for r in ok(scheduler, "schedule", "list").splitlines() if r.startswith(name)]
+        assert after in line and skipped not in line, line
+        due = [r for r in json.loads(ok(scheduler, "due", "--within", "3d", "--json")) if r["name"] == name]
+        assert [(r["utc"], r.get("skipped", "")[:10]) for r in due[:2]] == [(skipped, "skipped by"), (after, "")]

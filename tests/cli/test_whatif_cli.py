@@ -37,6 +37,35 @@ def test_what_if_compares_recorded_fires_and_sends_nothing(scheduler: str) -> No
     assert listed(scheduler)["tick"]["spec"] == "@every 1s"
 
 
+def test_what_if_of_a_change_that_does_not_touch_timing_says_so(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "hello", "@every 1s", "--overlap", "allow", "--", "true")
+    time.sleep(2.5)
+    args = ("schedule", "update", "hello", "--timeout", "5m", "--what-if", "--window", "1m")
+
+    answer = json.loads(ok(scheduler, *args, "--json"))
+    view = ok(scheduler, *args)
+
+    assert answer["timing_changed"] is False and answer["changes"] == [], answer
+    assert answer["unchanged"] == answer["fires_before"] == answer["fires_after"] >= 1, answer
+    assert view.strip() == (
+        "what if hello: this update does not touch its timing ('@every 1s' (UTC)): the fire "
+        "times do not change (nothing sent)"
+    )
+    again = json.loads(
+        ok(
+            scheduler,
+            "schedule",
+            "update",
+            "hello",
+            "--end",
+            "2099-01-01T00:00Z",
+            "--what-if",
+            "--json",
+        )
+    )
+    assert again["timing_changed"] is True, again
+
+
 BAD = {
     ("--spec", "61 * * * *", "--what-if"): "error: invalid spec '61 * * * *': minute field",
     ("--tz", "Mars/Base", "--what-if"): "error: unknown time zone 'Mars/Base'",

@@ -324,3 +324,9 @@ def test_cwd_without_work_dir(tmp_path: Path) -> None:
 def test_missing_cwd_without_work_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidWorkingDir, match="no such directory"):
         resolve_cwd(str(tmp_path / "missing"), None)
+
+
+def test_a_missing_work_dir_is_named_not_the_jobs_dot(tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+    with pytest.raises(InvalidWorkingDir, match=f"invalid working directory '{missing}'"):
+        resolve_cwd(None, str(missing))

@@ -233,7 +233,7 @@ def test_views(http: httpx.Client) -> None:
     assert http.get("/api/v1/status").json()["stream"]["name"] == "JETCRON"
     due = http.get("/api/v1/due", params={"within": "1h"}).json()
     assert any(f["name"] == "api-views" for f in due["fires"])
-    assert problem(http.get("/api/v1/due", params={"within": "soon"}), 400).startswith("within:")
+    assert problem(http.get("/api/v1/due", params={"within": "soon"}), 422).startswith("within:")
     assert [e["name"] for e in http.get("/api/v1/executors").json()] == ["webhost"]
     fires = http.get("/api/v1/schedules/api-views/fires").json()
     assert fires["schedule"] == "api-views" and "fires" in fires
@@ -242,6 +242,29 @@ def test_views(http: httpx.Client) -> None:
     assert "Europe/Berlin" in http.get("/api/v1/zones").json()
     assert http.get("/api/v1/whoami").json()["role"] == "admin"
     assert http.get("/readyz").json() == {"ready": True}
+
+
+def test_a_zero_window_is_refused_as_the_cli_refuses_it(http: httpx.Client) -> None:
+    create(http, "api-zero", spec="@hourly")
+    said = cli("", "stats", "--window", "0s")
+    assert said.exit_code == 2 and said.stderr.strip() == "error: --window must be longer than 0s"
+    for path, name in [
+        ("/api/v1/stats", "window"),
+        ("/api/v1/conflicts", "within"),
+        ("/api/v1/due", "within"),
+        ("/api/v1/schedules/api-zero/what-if", "window"),
+    ]:
+        assert problem(http.get(path, params={name: "0s"}), 422) == f"{name} must be longer than 0s"
+
+
+def test_a_patch_that_names_no_field_is_refused_as_the_cli_refuses_it(http: httpx.Client) -> None:
+    create(http, "api-empty", spec="@hourly")
+    said = cli("", "schedule", "update", "api-empty")
+    assert said.exit_code == 2 and "nothing given to change" in said.stderr
+    before = http.get("/api/v1/schedules/api-empty").json()["version"]
+    shown = problem(http.patch("/api/v1/schedules/api-empty", json={}), 422)
+    assert shown.startswith("nothing given to change: name a field"), shown
+    assert http.get("/api/v1/schedules/api-empty").json()["version"] == before
 
 
 def test_preview_with_dst_notes(http: httpx.Client) -> None:

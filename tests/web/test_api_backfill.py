@@ -51,7 +51,7 @@ def test_backfill_over_http(stack: Stack) -> None:
             "rerun: expected true or false": {**span, "rerun": "yes"},
         }
         for detail, body in bad.items():
-            assert detail in problem(http.post(url, json=body), 400), body
+            assert detail in problem(http.post(url, json=body), 422), body
         assert "'nope' not found" in problem(
             http.post("/api/v1/schedules/nope/backfill", json=span), 404
         )

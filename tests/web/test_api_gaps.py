@@ -151,7 +151,7 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert found["complete"]
     everyone = http.get("/api/v1/conflicts").json()
     assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
-    assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 400)
+    assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 422)
     assert "not found" in problem(http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404)
 
 

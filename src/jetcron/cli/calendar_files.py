@@ -11,16 +11,18 @@ calendars the exported schedules use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from jetcron.cli.files import decode_file, files_in
+from jetcron.cli.files import decode_file, files_in, located
 from jetcron.cli.reconcile import Desired
 from jetcron.domain.calendar import (
     CalendarDefinition,
+    parse_range,
+    parse_window,
     replacing,
     validate_calendar,
     validate_calendar_name,
@@ -68,9 +70,31 @@ def _calendar(where: str, name: str, body: Any) -> CalendarDefinition:
         if key not in KEYS:
             raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, KEYS)}")
     try:
+        cal = msgspec.convert(body, CalendarDefinition)
+    except msgspec.ValidationError as err:
+        raise located(where, err, body) from None
+    try:
         validate_calendar_name(name)
-        return validate_calendar(msgspec.convert(body, CalendarDefinition))
-    except (InvalidInput, msgspec.ValidationError) as err:
+        for key, items, check in (
+            ("windows", cal.windows, parse_window),
+            ("ranges", cal.ranges, parse_range),
+        ):
+            for i, item in enumerate(items):
+                _at(f"{where}.{key}[{i}]", check, item)
+        if not (cal.windows or cal.dates or cal.ranges):
+            raise InvalidInput("a calendar needs at least one of windows, dates or ranges")
+        return validate_calendar(cal)
+    except InvalidInput as err:
+        if str(err).startswith(f"{where}."):
+            raise
+        raise InvalidInput(f"{where}: {err}") from None
+
+
+def _at(where: str, check: Callable[[str], object], item: str) -> None:
+    """Run a window's or range's check; its error named by the file key (`windows[0]`)."""
+    try:
+        check(item)
+    except InvalidInput as err:
         raise InvalidInput(f"{where}: {err}") from None
 
 

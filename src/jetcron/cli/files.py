@@ -8,6 +8,7 @@ anywhere is an error naming the file, the key and the closest known one.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,11 +94,17 @@ def files_in(path: Path) -> list[Path]:
 
 def decode_file(file: Path) -> dict[str, Any]:
     """A JSON or TOML file's top-level table; InvalidInput naming the file if it is none."""
-    decode = msgspec.toml.decode if file.suffix == ".toml" else msgspec.json.decode
+    toml = file.suffix == ".toml"
+    data = file.read_bytes()
+    if not toml and not data.strip():
+        # why: msgspec says 'Input data was truncated'; an empty TOML file is an empty table
+        raise InvalidInput(
+            f'{file}: empty file: a JSON file holds an object, e.g. {{"schedules": {{}}}}'
+        )
     try:
-        raw = decode(file.read_bytes())
+        raw = (msgspec.toml.decode if toml else msgspec.json.decode)(data)
     except msgspec.DecodeError as err:
-        raise InvalidInput(f"{file}: {err}") from err
+        raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {err}") from err
     if not isinstance(raw, dict):
         raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
     return raw
@@ -130,16 +137,52 @@ def _entry(where: str, name: str, body: Any, base: Path) -> Desired:
             values[secrets.OPTION], hidden = secrets.file_refs(name, values[secrets.OPTION], base)
         if "spec" not in values:
             raise InvalidInput("spec is missing")
-        paused = msgspec.convert(body.get("paused"), bool | None)
-        reason = msgspec.convert(body.get("paused_reason", ""), str)
+        paused = typed(f"{where}.paused", body.get("paused"), bool | None, "true or false")
+        reason = typed(f"{where}.paused_reason", body.get("paused_reason", ""), str, "a string")
         definition = validate_definition(definition_of(ScheduleFields(**values)))
     except InvalidField as err:
         raise InvalidInput(f"{where}.{err.key}: {err.problem}") from None
     except (InvalidInput, msgspec.ValidationError) as err:
+        if str(err).startswith(f"{where}."):
+            raise
         raise InvalidInput(f"{where}: {err}") from None
-    return Desired(
-        definition=definition, paused=paused, paused_reason=reason, secret_values=hidden
-    )
+    return Desired(definition=definition, paused=paused, paused_reason=reason, secret_values=hidden)
+
+
+def typed(where: str, value: Any, kind: Any, expected: str) -> Any:
+    """`value` as `kind`; InvalidInput '{where}: expected {expected}, got ...' otherwise."""
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError:
+        raise InvalidInput(f"{where}: expected {expected}, got {value!r}") from None
+
+
+def located(where: str, err: msgspec.ValidationError, body: Any) -> InvalidInput:
+    """A msgspec error inside a file's table `body`, named by its key and value:
+    `where.dates[0]: '2026-02-30' is not a date ...`."""
+    text, sep, path = str(err).rpartition(" - at `$")
+    if not sep:
+        return InvalidInput(f"{where}: {err}")
+    path = path.rstrip("`")
+    if text in _PLAIN:
+        return InvalidInput(f"{where}{path}: {_at_path(body, path)!r} {_PLAIN[text]}")
+    return InvalidInput(f"{where}{path}: {text.replace('`', '')}")
+
+
+def _at_path(body: Any, path: str) -> Any:
+    """The value at a msgspec path such as `.dates[0]` (None if it is not there)."""
+    for key, index in re.findall(r"\.(\w+)|\[(\d+)\]", path):
+        try:
+            body = body[key] if key else body[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+_PLAIN = {
+    "Invalid RFC3339 encoded date": "is not a date: write YYYY-MM-DD (a day that exists)",
+}
+"""msgspec's wording, in a file's terms."""
 
 
 def _known_key(where: str, key: str, value: Any) -> None:

@@ -103,8 +103,12 @@ def add(
     from jetcron.domain.commands import AddNotification
 
     add_it = AddNotification(**command_meta(name, actor), notification=notification)
-    seq = run(with_nats(server, lambda nc: _add(nc, add_it)))
+    seq, missing = run(with_nats(server, lambda nc: _add_and_check(nc, add_it)))
     echo(f"added notification {name!r} (log seq {seq})")
+    if missing:
+        # why: a warning, not a refusal: the schedule may well be created after its rule
+        names = ", ".join(repr(m) for m in missing)
+        echo(f"warning: no schedule {names} exists now; the rule applies once one does", err=True)
 
 
 @app.command("list")
@@ -168,6 +172,22 @@ def test(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> No
     echo(text, err=not ok)
     if not ok:
         raise typer.Exit(1)
+
+
+async def _add_and_check(nc: Any, command: Any) -> tuple[int, list[str]]:
+    """`_add`, then which of the rule's --schedule names no live schedule has (best effort)."""
+    seq = await _add(nc, command)
+    wanted = command.notification.schedules
+    if not wanted:
+        return seq, []
+    from jetcron.client import query
+    from jetcron.errors import JetcronError
+
+    try:
+        live = {row["name"] for row in await query(nc, "schedules", {})}
+    except JetcronError:
+        return seq, []  # why: the rule is stored; a warning is not worth an error
+    return seq, [n for n in wanted if n not in live]
 
 
 async def _add(nc: Any, command: Any) -> int:

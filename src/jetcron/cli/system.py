@@ -534,13 +534,22 @@ def executor(
         help="Where running jobs are journaled so they survive a crash of this executor "
         "(default: $XDG_STATE_HOME/jetcron/executors/NAME, i.e. ~/.local/state/...).",
     ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Start even if an executor of this name is online (one that crashed on another "
+        "host: its heartbeat expires within 3 intervals, 15 s by default).",
+    ),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
     """Run an executor on this host: take the triggers for its targets and run them."""
+    from jetcron.cli import executing
+
     targets = list(target or [name, "default"])
     trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
+    executing.check_startup(name, targets, tag_list, work_dir)
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
@@ -551,6 +560,11 @@ def executor(
         if nc is None:
             return
         try:
+            note = await executing.claim_name(nc, name, replace=replace)
+            hello = executing.startup_line(name, targets, tag_list, opts.urls(), work_dir)
+            for line in (note, hello):
+                if line:
+                    out.print(line, highlight=False, markup=False)
             await _executor(
                 nc,
                 name,

@@ -188,7 +188,10 @@ def due(
         table(
             f"due within {within}",
             ["UTC", "local", "schedule", "target", "runs"],
-            ([r["utc"], r["local"], r["name"], r["target"], r["job"]] for r in rows),
+            (
+                [r["utc"], r["local"], r["name"], r["target"], r.get("skipped") or r["job"]]
+                for r in rows
+            ),
         )
     if page.get("more"):
         more = (

@@ -35,7 +35,8 @@ def show(
         return
     for line in lines(answer, window):
         echo(line)
-    _next_table(answer, n)
+    if answer.get("timing_changed", True):
+        _next_table(answer, n)
 
 
 def show_calendar(
@@ -95,6 +96,12 @@ def _next_table(answer: dict[str, Any], n: int) -> None:
 def lines(answer: dict[str, Any], window: str) -> list[str]:
     """The heading, the counts and up to SHOWN changed fires, as plain lines."""
     b, a = answer["before"], answer["after"]
+    if not answer.get("timing_changed", True):
+        # why: comparing the recorded fires with recomputed ones would report moves no change made
+        return [
+            f"what if {answer['schedule']}: this update does not touch its timing "
+            f"({_timing(b)}): the fire times do not change (nothing sent)"
+        ]
     heading = f"what if {answer['schedule']}: {_timing(b)} -> {_timing(a)} (nothing changed)"
     return [heading, *counts(answer, window)]
 

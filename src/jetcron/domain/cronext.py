@@ -55,6 +55,7 @@ def expand_days(item: str, field: str) -> Expanded:
     key = item.lower()
     _check_alone(key, field, "day-of-month")
     _hint(key, "day-of-month", "#", "'#' belongs in day-of-week, e.g. '0 9 * * 2#2'")
+    _check_one_day(item, key, "day-of-month")
     # why: croniter 7 has no LW; the nearest weekday of a day past the end is the last weekday
     cron = _croniter("day-of-month", item, f"0 0 {'31w' if key == 'lw' else key} * *")
     if cron.nearest_weekday:
@@ -78,6 +79,7 @@ def expand_weekdays(item: str, field: str) -> ExpandedWeek:
             "day-of-week field: 'L' needs a weekday before it, e.g. '5L' (the last Friday); "
             "the last day of the month is L in day-of-month"
         )
+    _check_one_day(item, key, "day-of-week")
     _check_nth(item, key)
     last = _LAST_DOW.fullmatch(key)
     if last and last[1] in _DOW_NAMES:
@@ -94,6 +96,31 @@ def expand_weekdays(item: str, field: str) -> ExpandedWeek:
 def _numbers(values: list[Any]) -> list[int]:
     """The numbers of one field of croniter's expansion (besides markers such as 'l')."""
     return [int(v) for v in values if isinstance(v, int) or str(v).isdigit()]
+
+
+_ONE_DAY = (
+    ("day-of-week", re.compile(r"(.*[-/*].*)(#\d+)"), "'#'", "weekday", "2#2 is the second Tuesday"),
+    ("day-of-week", re.compile(r"(.*[-/*].*)(l)"), "'L'", "weekday", "5L is the last Friday"),
+    ("day-of-month", re.compile(r"(.*[-/*].*)(w)"), "'W'", "day", "15W: the weekday nearest the 15th"),
+)
+"""Marks that take one day, as a range or step with them must not be read: `1-3#2`, `1-3L`, `1-5W`."""
+
+
+def _check_one_day(item: str, key: str, field: str) -> None:
+    """A range or step with #, L or W: say the mark takes one day, and list the days if short."""
+    for name, pattern, mark, unit, example in _ONE_DAY:
+        found = pattern.fullmatch(key) if name == field else None
+        if found is None:
+            continue
+        first, dash, last = found[1].partition("-")
+        spelled = ""
+        if dash and first.isdigit() and last.isdigit() and 0 < int(last) - int(first) < 7:
+            days = range(int(first), int(last) + 1)
+            spelled = "; list them: " + ",".join(f"{d}{found[2].upper()}" for d in days)
+        raise ExtensionError(
+            f"{field} field: {item!r}: {mark} cannot be combined with a range or step, it takes "
+            f"one {unit} ({example}){spelled}"
+        )
 
 
 def _check_nth(item: str, key: str) -> None:

@@ -24,6 +24,8 @@ def local(when: datetime, tz: str) -> str:
 def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
     """What DST did to a fire at `when`: a wall time it stands in for, or a repeated hour."""
     spec = parse_spec(spec_text, tz)
+    if spec.kind == "at" and spec.at is not None and spec.at.tzinfo is None:
+        return _at_notes(when, spec.at, tz)
     if spec.kind != "cron":
         return []
     zone = pytz.timezone(tz)
@@ -46,6 +48,26 @@ def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
         return [
             f"{wall:%H:%M} occurs twice on {wall.date()} in {tz}; "
             f"a fixed-time spec fires on the first pass only ({wall.tzname()})"
+        ]
+    return []
+
+
+def _at_notes(when: datetime, wall: datetime, tz: str) -> list[str]:
+    """What DST did to an `@at` written as wall time (with an offset it is exact: nothing)."""
+    zone = pytz.timezone(tz)
+    shown = f"{wall:%H:%M:%S}" if wall.second else f"{wall:%H:%M}"
+    try:
+        zone.localize(wall, is_dst=None)
+    except pytz.NonExistentTimeError:
+        # why: wall_to_utc's rule for a one-off, the fixed-time cron rule: the gap's end
+        return [
+            f"{shown} does not exist on {wall.date()} in {tz}; "
+            f"per the gap rule it fires at {local(when, tz)}"
+        ]
+    except pytz.AmbiguousTimeError:
+        return [
+            f"{shown} occurs twice on {wall.date()} in {tz}; "
+            f"a one-off fires on the first pass ({local(when, tz)})"
         ]
     return []
 

@@ -385,5 +385,6 @@ def resolve_cwd(cwd: str | None, work_dir: str | None) -> str | None:
     if os.path.commonpath([root, target]) != root:
         raise InvalidWorkingDir(cwd or ".", f"outside the executor's --work-dir {root}")
     if not os.path.isdir(target):
-        raise InvalidWorkingDir(cwd or ".", "no such directory")
+        # why: name the real directory: the job's cwd is often '.', i.e. the --work-dir itself
+        raise InvalidWorkingDir(target, "no such directory")
     return target

@@ -97,6 +97,22 @@ async def remove(nc: Client, name: str) -> None:
     await nc.jetstream().publish(subjects.heartbeat_key(name), b"", headers=headers, msg_ttl=1)
 
 
+async def get(nc: Client, name: str) -> ExecutorInfo | None:
+    """One executor's live heartbeat (with `seen_at`), or None if it is not online."""
+    try:
+        msg = await nc.jetstream().get_last_msg(STREAM, subjects.heartbeat_key(name))
+    except NotFoundError:  # why: no bucket yet, or no live key under that name
+        return None
+    if not msg.data:
+        return None  # why: a purge marker: it stopped on purpose
+    try:
+        info = _decoder.decode(msg.data)
+    except msgspec.DecodeError as err:
+        log.warning("ignoring bad heartbeat of %s: %s", name, err)
+        return None
+    return msgspec.structs.replace(info, seen_at=msg.time)
+
+
 async def list_executors(nc: Client) -> list[ExecutorInfo]:
     """Every executor with a live heartbeat, by name."""
     try:

@@ -63,13 +63,20 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         for f in told
         if f.fate not in WHAT_IF_HIDDEN and f.fire_time > covered and not _taken_by_calendar(f)
     ]
-    after = [
-        t
-        for t in times
-        if t > covered
-        and _active(periods, t)
-        and calendar_fate(new.exclude, new.only_within, cals, t) is None
-    ]
+    # why: like with like: recorded fires against recomputed ones differ for reasons that are
+    # no change's (a spec updated inside the window, a restart's catch-up); none moves here
+    same = fire_timing(old) == fire_timing(new)
+    after = (
+        before
+        if same
+        else [
+            t
+            for t in times
+            if t > covered
+            and _active(periods, t)
+            and calendar_fate(new.exclude, new.only_within, cals, t) is None
+        ]
+    )
     by_time = {f.fire_time: f for f in told}
     n = _n(params)
     return {
@@ -77,6 +84,7 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         "state": row.state,
         "before": _side(old),
         "after": _side(new),
+        "timing_changed": not same,
         **_compared((since, covered, now), (before, after), tol, by_time),
         "next_before": [iso(t) for t in fires_left(old, cals, now, limit=n)],
         "next_after": [iso(t) for t in fires_left(new, cals, now, limit=n)],
@@ -110,6 +118,15 @@ def _calendars_of(views: Views, d: ScheduleDefinition) -> dict[str, CalendarDefi
         if name not in cals:
             raise unknown_calendar(name)
     return cals
+
+
+TIMING_FIELDS = ("spec", "tz", "start", "end", "jitter_s", "max_runs", "exclude", "only_within")
+"""The fields of a definition that decide its fire times."""
+
+
+def fire_timing(d: ScheduleDefinition) -> tuple[Any, ...]:
+    """What decides `d`'s fire times: equal for two definitions that fire alike."""
+    return tuple(getattr(d, f) for f in TIMING_FIELDS)
 
 
 def _side(d: ScheduleDefinition) -> dict[str, Any]:

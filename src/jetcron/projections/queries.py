@@ -119,13 +119,16 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
 def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     d = row.definition
     job = " ".join(d.job.command or []) or d.job.shell or d.job.action or ""
-    return {
+    shown = {
         "utc": iso(fire),
         "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
         "name": row.name,
         "target": d.target,
         "job": job if len(job) <= JOB_TEXT_MAX else job[: JOB_TEXT_MAX - 1] + "…",
     }
+    # why: a skipped fire is still due (it is recorded as skipped), but it will not run: say so
+    skipped = schedules.skipped(row, fire)
+    return shown | {"skipped": skipped} if skipped else shown
 
 
 def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -151,15 +151,25 @@ def query(view: SchedulesView, state: str | None = None) -> list[ScheduleRow]:
 def next_fire(
     row: ScheduleRow, now: datetime, calendars: Mapping[str, CalendarDefinition] | None = None
 ) -> datetime | None:
-    """The next nominal fire after `now` that its calendars leave; None if not active or none
-    is left within its bounds."""
+    """The next fire after `now` that will run: its calendars leave it and no operator skipped
+    it; None if not active or none is left within its bounds."""
     if row.state != "active":
         return None
     # why: no run count: the ticker completes a schedule right after the fire that reaches
     # its run limit, so an active one still has runs left
     if not (row.definition.exclude or row.definition.only_within):
-        return next_fire_within(row.definition, now)
-    return next(iter(next_fires(row, now, 1, calendars=calendars)), None)
+        fire = next_fire_within(row.definition, now)
+        while fire is not None and skipped(row, fire):
+            fire = next_fire_within(row.definition, fire)
+        return fire
+    # why: skips hold only coming fires, so one more than their count reaches a fire that runs
+    fires = next_fires(row, now, len(row.skips) + 1, calendars=calendars)
+    return next((f for f in fires if not skipped(row, f)), None)
+
+
+def skipped(row: ScheduleRow, fire: datetime) -> str | None:
+    """Who skipped this coming fire and why ('skipped by alice: reason'); None if it runs."""
+    return row.skips.get(iso_z(fire))
 
 
 def next_fires(

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from jetcron import client
+from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
 from jetcron.projections.backfill import MOST_WITHOUT_YES
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import JsonBody, caller, gateway, json, reason_of, takes, writer
-from jetcron.web.problems import Problem
+from jetcron.web.problems import Problem, invalid
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -51,8 +52,8 @@ _SCHEMA = {
 
 
 def _params(name: str, data: Any) -> dict[str, Any]:
-    """The `backfill` query's parameters from a body (the query checks what they say); 400
-    naming a field of the wrong kind."""
+    """The `backfill` query's parameters from a body (the query checks what they say);
+    InvalidInput (a 422) naming an unknown field or one of the wrong kind."""
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     unknown = sorted(set(data) - set(FIELDS))
@@ -79,13 +80,21 @@ def _params(name: str, data: Any) -> dict[str, Any]:
     openapi_extra=takes(_SCHEMA, required=True),
 )
 async def backfill(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
-    # why: the query holds the rules (range, overlap, parallel), as for the CLI: 400 or 404
-    answer: dict[str, Any] = await gw.ask("backfill", _params(name, data))
+    # why: the query holds the rules (range, overlap, parallel), as for the CLI; what the
+    # body says wrong is a 422 as on every other endpoint, an unknown schedule a 404
+    try:
+        answer: dict[str, Any] = await gw.ask("backfill", _params(name, data))
+    except ScheduleNotFound:
+        raise
+    except InvalidInput as err:
+        raise invalid(err) from None
     todo = answer["backfill"]
     if len(todo) > MOST_WITHOUT_YES and not data.get("yes") and not data.get("dry_run"):
-        raise InvalidInput(
-            f"the plan has {len(todo)} fires (more than {MOST_WITHOUT_YES}): check from/to, "
-            'or send "yes": true'
+        raise invalid(
+            InvalidInput(
+                f"the plan has {len(todo)} fires (more than {MOST_WITHOUT_YES}): check from/to, "
+                'or send "yes": true'
+            )
         )
     if data.get("dry_run"):
         return json(answer)

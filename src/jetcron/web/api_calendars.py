@@ -26,7 +26,6 @@ from jetcron.domain.commands import (
     UpdateCalendar,
 )
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
 from jetcron.projections.skips import coming_fire
 from jetcron.web.auth import User
@@ -42,7 +41,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem
+from jetcron.web.problems import Problem, window_param
 
 router = APIRouter(prefix="/api/v1", tags=["calendars"])
 Gw = Annotated[Gateway, Depends(gateway)]
@@ -160,10 +159,7 @@ async def what_if(
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
     patch = await _patch(gw, name, data)
-    try:
-        seconds = window_seconds(window, "window")
-    except InvalidInput as err:
-        raise Problem(422, str(err)) from None
+    seconds = window_param(window, "window")
     params = {"name": name, "patch": msgspec.to_builtins(patch), "window_s": seconds, "n": n}
     return json(await gw.ask("calendar_whatif", params))
 

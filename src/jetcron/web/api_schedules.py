@@ -18,7 +18,6 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
-from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
 from jetcron.web import bodies
 from jetcron.web.auth import User
@@ -35,7 +34,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem, invalid
+from jetcron.web.problems import Problem, invalid, window_param
 from jetcron.web.timing import fire_rows, parse_stamp
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -216,13 +215,10 @@ async def what_if(
     window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
+    seconds = window_param(window, "window")
     timing = {k: v for k, v in (("spec", spec), ("tz", tz)) if v is not None}
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     change = bodies.patch(timing, bodies.definition(current["definition"]))
-    try:
-        seconds = window_seconds(window, "window")
-    except InvalidInput as err:
-        raise invalid(err) from None
     params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
     try:
         return json(await gw.ask("whatif", params))

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from jetcron.domain.commands import AcknowledgeHealth
-from jetcron.domain.spec import parse_duration
 from jetcron.errors import JetcronError
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.web.auth import User
@@ -27,7 +26,7 @@ from jetcron.web.http import (
     only_reason,
     writer,
 )
-from jetcron.web.problems import Problem
+from jetcron.web.problems import Problem, window_param
 from jetcron.web.timing import preview as preview_of
 from jetcron.web.wording import for_web
 
@@ -39,12 +38,8 @@ Writer = Annotated[User, Depends(writer)]
 
 
 def _seconds(text: str | None, name: str) -> float | None:
-    if not text:
-        return None
-    try:
-        return parse_duration(text).total_seconds()
-    except ValueError as err:
-        raise Problem(400, f"{name}: {err}") from None
+    """A window parameter in seconds (None when not given); 422 for a bad or zero one."""
+    return window_param(text, name) if text else None
 
 
 @router.get("/stats", summary="Run statistics per schedule, per executor and overall")

@@ -81,6 +81,9 @@ def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
         for key, value in _object(body).items():
             values[key] = default_of(key) if value is None else check(key, value)
         result = patch_of(values)
+        if result == DefinitionPatch():
+            # why: the CLI's rule: an update that names no field is a slip, not a no-op
+            raise InvalidInput("nothing given to change: name a field (spec, timeout, command, …)")
         validate_definition(apply_patch(current, result))
     except InvalidInput as err:
         raise invalid(err) from None

@@ -67,6 +67,16 @@ def invalid(err: Exception) -> Problem:
     return Problem(422, str(err))
 
 
+def window_param(text: str, name: str) -> float:
+    """A window or look-ahead query parameter in seconds; 422 naming it, by the CLI's rule."""
+    from jetcron.domain.spec import window_seconds
+
+    try:
+        return window_seconds(text, name)
+    except InvalidInput as err:
+        raise invalid(err) from None
+
+
 def not_found(detail: str) -> Problem:
     """404 with the CLI's message."""
     return Problem(404, detail)

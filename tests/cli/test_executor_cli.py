@@ -1,0 +1,142 @@
+"""`jetcron executor` at startup: a missing --work-dir and a name already online are refused
+(one line, exit 2); a started executor says who it is, and takes over a crash leftover here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats
+from typer.testing import CliRunner
+
+from jetcron.cli.executing import already_online, crashed_here
+from jetcron.cli.main import app
+from jetcron.log import heartbeats
+from jetcron.log.heartbeats import ExecutorInfo
+
+runner = CliRunner()
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def _beat(url: str, info: ExecutorInfo) -> None:
+    async def main() -> None:
+        nc = await nats.connect(url)
+        await heartbeats.ensure_bucket(nc)
+        await heartbeats.put(nc, info, 30)
+        await nc.close()
+
+    asyncio.run(main())
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_missing_work_dir_is_refused_before_connecting(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    result = runner.invoke(
+        app, ["executor", "--work-dir", str(missing), "-s", "nats://127.0.0.1:1"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: --work-dir {missing}: no such directory"
+
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    result = runner.invoke(app, ["executor", "--work-dir", str(a_file), "-s", "nats://127.0.0.1:1"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: --work-dir {a_file}: not a directory"
+
+
+def test_a_name_already_online_is_refused_with_who_holds_it(nats_url: str) -> None:
+    started = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    _beat(nats_url, ExecutorInfo(name="vm", hostname="otherhost", pid=4242, started_at=started))
+
+    result = runner.invoke(app, ["executor", "--name", "vm", "-s", nats_url])
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: executor 'vm' is already online on otherhost pid 4242 since 2026-12-02T12:00:00Z"
+    ), line
+    assert "expires within" in line and "--replace" in line, line
+
+
+def test_the_refusal_says_how_long_a_crashed_holder_keeps_the_name() -> None:
+    now = datetime(2026, 12, 2, 12, 0, 10, tzinfo=UTC)
+    info = ExecutorInfo(
+        name="vm", hostname="h", pid=7, interval_s=5.0, seen_at=now - timedelta(seconds=4)
+    )
+    assert already_online(info, now) == (
+        "executor 'vm' is already online on h pid 7 (last heartbeat 4s ago): stop it or choose "
+        "another --name; if it crashed, its heartbeat expires within 11s, or pass --replace"
+    )
+
+
+def test_only_a_gone_pid_on_this_host_is_a_crash_leftover() -> None:
+    info = ExecutorInfo(name="vm", hostname="here", pid=7)
+    assert crashed_here(info, "here", lambda pid: False)
+    assert not crashed_here(info, "here", lambda pid: True)
+    assert not crashed_here(info, "elsewhere", lambda pid: False)
+    assert not crashed_here(ExecutorInfo(name="vm"), "", lambda pid: False)
+
+
+def test_a_started_executor_says_who_it_is_and_takes_over_a_leftover(
+    nats_url: str, tmp_path: Path
+) -> None:
+    leftover = ExecutorInfo(name="pi3", hostname=socket.gethostname(), pid=_dead_pid())
+    _beat(nats_url, leftover)
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "pi3", "--tags", "gpu",
+           "--work-dir", str(tmp_path), "--journal-dir", str(tmp_path / "journal"), "-s", nats_url]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline().strip(), proc.stderr.readline().strip()]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert lines == [
+        f"executor 'pi3': its last holder (pid {leftover.pid} on this host) is gone; taking over",
+        f"executor 'pi3' (targets pi3, default; tags gpu; work dir {os.path.realpath(tmp_path)}) "
+        f"on {nats_url}",
+    ], lines
+
+
+def test_replace_starts_over_a_live_heartbeat_and_takes_the_name(
+    nats_url: str, tmp_path: Path
+) -> None:
+    _beat(nats_url, ExecutorInfo(name="vm", hostname="otherhost", pid=4242))
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "vm", "--replace",
+           "--journal-dir", str(tmp_path / "journal"), "-s", nats_url]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().strip()
+        deadline = time.monotonic() + 15
+        while (held := _holder(nats_url)) != socket.gethostname() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert line == f"executor 'vm' (targets vm, default) on {nats_url}", line
+    assert held == socket.gethostname()
+
+
+def _holder(url: str) -> str | None:
+    async def main() -> str | None:
+        nc = await nats.connect(url)
+        try:
+            info = await heartbeats.get(nc, "vm")
+            return info.hostname if info else None
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
