@@ -85,6 +85,8 @@ def test_only_a_gone_pid_on_this_host_is_a_crash_leftover() -> None:
     info = ExecutorInfo(name="vm", hostname="here", pid=7)
     assert crashed_here(info, "here", lambda pid: False)
     assert not crashed_here(info, "here", lambda pid: True)
+    # a restarted container: the same host name and pid 1 again, which is now ourselves
+    assert crashed_here(info, "here", lambda pid: True, me=info.pid)
     assert not crashed_here(info, "elsewhere", lambda pid: False)
     assert not crashed_here(ExecutorInfo(name="vm"), "", lambda pid: False)
 

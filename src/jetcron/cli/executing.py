@@ -43,9 +43,17 @@ def _pid_alive(pid: int) -> bool:
     return pid > 0
 
 
-def crashed_here(info: ExecutorInfo, host: str, alive: Callable[[int], bool]) -> bool:
-    """The holder of the name ran on this host and its process is gone: a crash leftover."""
-    return bool(info.hostname) and info.hostname == host and info.pid > 0 and not alive(info.pid)
+def crashed_here(
+    info: ExecutorInfo, host: str, alive: Callable[[int], bool], me: int | None = None
+) -> bool:
+    """The holder of the name ran on this host and its process is gone: a crash leftover.
+
+    why `me`: in a container the executor is pid 1 before and after a restart; a heartbeat
+    that names our own pid on our host is our predecessor's, not a live second executor.
+    """
+    if not info.hostname or info.hostname != host or info.pid <= 0:
+        return False
+    return info.pid == (os.getpid() if me is None else me) or not alive(info.pid)
 
 
 def already_online(info: ExecutorInfo, now: datetime) -> str:
