@@ -211,6 +211,12 @@ class History:
         self.add(event, actor=actor or ("alice" if manual else "jetcron"), reason=reason)
         return event.run_id
 
+    def member(self, run_id: str, executor: str) -> str:
+        """The run id a fan-out member makes of a trigger (executors/attempt.py run_ref)."""
+        member = f"{run_id}-{executor}"
+        self.triggers[member] = self.triggers[run_id]
+        return member
+
     def missed(self, name: str, fire_time: datetime, reason: str = "scheduler down") -> None:
         """FireMissed."""
         self.add(FireMissed(**self._fire(name, fire_time, False), reason=reason), actor="jetcron")

@@ -238,7 +238,7 @@ def detail(row: dict[str, Any]) -> str:
     if fate in ("triggered", "lost", "cancelled", "deferred"):
         status = row["status"]
         parts = [status.replace("_", " ") if fate == "triggered" else ""]
-        if status == "triggered":
+        if status == "triggered" and not row.get("executor"):
             parts = ["not started yet"]  # why: no executor has taken it (or said so) so far
         else:
             parts.append(f"attempt {row['attempt']}" if row.get("attempt") else "")

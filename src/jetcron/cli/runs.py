@@ -274,6 +274,11 @@ def runs_cancel(
     from jetcron.domain.commands import CancelRun
 
     row = ask_view(server, "run", {"run_id": run_id})
+    shown = text.short_id(row["run_id"])
+    if row["status"] in FINISHED:
+        # why: nothing to stop; say so plainly (its schedule may be gone too)
+        echo(f"run {shown} of {row['schedule']} already ended ({row['status']})")
+        return
     command = CancelRun(
         name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
         at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,
@@ -282,7 +287,8 @@ def runs_cancel(
     if as_json:
         print_json(reply)
     else:
-        echo(f"cancel requested for run {text.short_id(row['run_id'])} of {row['schedule']}")
+        fan = "every member of fan-out " if row["status"] == "fanned_out" else ""
+        echo(f"cancel requested for {fan}run {shown} of {row['schedule']}")
 
 
 async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:

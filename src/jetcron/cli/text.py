@@ -46,8 +46,10 @@ def duration(seconds: float | None) -> str:
 
 
 def short_id(run_id: str | None) -> str:
-    """The first characters of a run id, as tables show it."""
-    return (run_id or "")[:SHORT_ID] or "-"
+    """The first characters of a run id, as tables show it (a fan-out member's with its
+    executor: `7241fd3e-pi2`, which `runs show` takes too)."""
+    head, dash, member = (run_id or "").partition("-")
+    return f"{head[:SHORT_ID]}{dash}{member}" or "-"
 
 
 def size(n: int | None) -> str:

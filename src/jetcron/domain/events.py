@@ -429,10 +429,28 @@ RunStatus = Literal[
     "cancelled",
     "lost",
     "skipped",
+    "fanned_out",
 ]
-"""Where a run stands after its events so far (a skipped fire counts as a skipped run)."""
+"""Where a run stands after its events so far (a skipped fire counts as a skipped run; a
+fan-out trigger is `fanned_out`: not a run itself, its members `<run id>-<executor>` are)."""
 IN_FLIGHT: frozenset[RunStatus] = frozenset({"triggered", "running", "retrying", "deferred"})
 """Run statuses before the run's end: it has not run yet, runs, or will try again."""
+FANNED_OUT: RunStatus = "fanned_out"
+"""The row of a fan-out trigger (target `all:<tag>`): neither in flight nor final, no run."""
+
+
+def is_fanout(target: str) -> bool:
+    """True for a fan-out target (`all:<tag>`): every member runs the trigger as its own run."""
+    return target.startswith("all:")
+
+
+def fanout_parent(run_id: str) -> str:
+    """The trigger's run id of a fan-out member's run id (`<run id>-<executor>`), else "".
+
+    why: trigger run ids are hex (ids.py), so the first dash ends it; executor names may hold dashes
+    """
+    parent, dash, _ = run_id.partition("-")
+    return parent if dash else ""
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -6,7 +6,8 @@ byte for byte). Every event from H on is in the log, so a row whose first event 
 H is built from the same events on both sides and must be equal. Left out, on both sides:
 - runs, fire-ledger entries and run audit entries (manual triggers, cancel requests) whose
   first event, on either side, is before H (their beginning may have expired), with their keys
-  in the indexes and windows; schedules' run marks of runs not compared;
+  in the indexes and windows; fan-out members whose trigger's row is before H or gone (they
+  took its facts); schedules' run marks of runs not compared;
 - the run-derived fields of schedule rows (counters, last run, failing streak, last fire,
   outstanding missed expectations), the delivery counters of notification sinks, executors
   whose last online/offline event is before H, the open (not yet rolled up) days of
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from jetcron.domain.events import fanout_parent
 
 RUN_FIELDS = (
     "last_run_id",
@@ -84,6 +87,7 @@ def comparable(a: dict[str, Any], b: dict[str, Any], horizon: int) -> tuple[Any,
         return a, b
     a, b = _copy(a), _copy(b)
     runs = _early(a["runs"]["rows"], "seq", horizon) | _early(b["runs"]["rows"], "seq", horizon)
+    runs |= _orphaned_members(a["runs"]["rows"], b["runs"]["rows"], horizon)
     fires = _early(a["ledger"]["entries"], "first_seq", horizon) | _early(
         b["ledger"]["entries"], "first_seq", horizon
     )
@@ -132,6 +136,22 @@ def _early(rows: dict[str, dict[str, Any]], field: str, horizon: int) -> set[str
     return {k for k, row in rows.items() if row.get(field, 0) < horizon}
 
 
+def _orphaned_members(
+    a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]], horizon: int
+) -> set[str]:
+    """Fan-out members whose trigger may have expired: they took its facts on one side only."""
+    out = set()
+    for rows in (a, b):
+        for key, row in rows.items():
+            parent = fanout_parent(str(row.get("run_id", "")))
+            if not parent:
+                continue
+            found = [p for p in (a.get(parent), b.get(parent)) if p is not None]
+            if not found or any(p.get("seq", 0) < horizon for p in found):
+                out.add(key)
+    return out
+
+
 def _trim_keys(view: dict[str, Any], rows: str, indexes: Iterable[str], drop: set[str]) -> None:
     view[rows] = {k: v for k, v in view[rows].items() if k not in drop}
     for index in indexes:
@@ -140,7 +160,7 @@ def _trim_keys(view: dict[str, Any], rows: str, indexes: Iterable[str], drop: se
 
 
 def _trim_runs(view: dict[str, Any], drop: set[str]) -> None:
-    _trim_keys(view, "rows", ("by_schedule", "finished"), drop)
+    _trim_keys(view, "rows", ("by_schedule", "finished", "fans"), drop)
     view.pop("days", None)
     view.pop("tallies", None)  # why: running totals of the rows, early ones included
 

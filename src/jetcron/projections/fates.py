@@ -103,6 +103,8 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The run shown is a backfill of this slot (`jetcron schedule backfill`)."""
     backfills: int = 0
     """How many backfills of this fire the ledger holds."""
+    fanout: bool = False
+    """Triggered to `all:<tag>`: status, executor and detail are its members' runs."""
 
 
 def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
@@ -282,6 +284,7 @@ def _recorded(
         catchup=p.window.catchup if p is not None and p.window is not None else "",
         buffered_at=e.buffered_at,
         backfill_of=e.backfill_of,
+        fanout=e.fanout,
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
     if e.result_seq and e.result_at is not None:

@@ -26,6 +26,7 @@ from jetcron.domain.events import (
     RunTimedOut,
     RunTriggered,
     StoredEvent,
+    is_fanout,
 )
 from jetcron.projections.runs import (
     MAY_RETRY,
@@ -39,6 +40,19 @@ from jetcron.projections.runs import (
 from jetcron.projections.window import unindex
 
 Outcome = Literal["triggered", "missed", "skipped", "buffered"]
+_IN_FLIGHT_ORDER = ("running", "retrying", "deferred", "triggered")
+_FAILED_ORDER = ("failed", "timed_out", "lost", "cancelled")
+"""A fan-out fire's status from its members': the first of these any member has."""
+SHOWN_MEMBERS = 3
+"""Members named in a fan-out fire's executor column; more are counted."""
+
+
+class Member(msgspec.Struct, array_like=True, gc=False):
+    """One member's run of a fan-out fire: its status, attempt and latest word."""
+
+    status: str
+    attempt: int = 1
+    detail: str = ""
 
 
 class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -74,6 +88,12 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Sequence of the entry's first event (a buffered fire keeps it when it is triggered)."""
     backfill_of: str = ""
     """A backfill run's entry (its own fire id): the slot it ran; fates.fates folds it in."""
+    fanout: bool = False
+    """Triggered to `all:<tag>`: the fire's fate is its members' runs (`<run id>-<executor>`)."""
+    members: dict[str, Member] = {}
+    """Fan-out: executor -> its run of this fire."""
+    windowed: bool = False
+    """Fan-out: in its schedule's settled window (members that start late may reopen it)."""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):
@@ -198,6 +218,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
             attempt=1,
             first_seq=seq,
             backfill_of=event.backfill_of,
+            fanout=is_fanout(event.target),
         )
         _index(view, new)
         return
@@ -205,6 +226,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
     if entry is not None:
         entry.run_id = event.run_id
         entry.backfill_of = event.backfill_of
+        entry.fanout = is_fanout(event.target)
         entry.status, entry.attempt = "triggered", 1
 
 
@@ -253,11 +275,19 @@ def _progress(
 def _on_started(view: LedgerView, event: RunStarted, stored: StoredEvent) -> None:
     # why: _run_entry inline: once per attempt in the replay hot loop
     entry = view.entries.get(event.fire_id)
-    if entry is not None and entry.run_id == event.run_id and entry.status in IN_FLIGHT:
+    if entry is None:
+        return
+    if entry.run_id == event.run_id and entry.status in IN_FLIGHT:
         _progress(entry, event, stored, "running", PHASE_STARTED)
+    elif entry.fanout:
+        _member(view, entry, event, stored, "running", PHASE_STARTED)
 
 
 def _on_deferred(view: LedgerView, event: RunDeferred, stored: StoredEvent) -> None:
+    fan = view.entries.get(event.fire_id)
+    if fan is not None and fan.fanout and fan.run_id != event.run_id:
+        _member(view, fan, event, stored, "deferred", PHASE_DEFERRED, event.reason)
+        return
     entry = _run_entry(view, event)
     if entry is not None:
         _progress(entry, event, stored, "deferred", PHASE_DEFERRED)
@@ -267,7 +297,11 @@ def _on_deferred(view: LedgerView, event: RunDeferred, stored: StoredEvent) -> N
 def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
     # why: _run_entry inline: once per run in the replay hot loop
     entry = view.entries.get(event.fire_id)
-    if entry is None or entry.run_id != event.run_id or entry.status not in IN_FLIGHT:
+    if entry is None:
+        return
+    if entry.run_id != event.run_id or entry.status not in IN_FLIGHT:
+        if entry.fanout and entry.run_id != event.run_id:
+            _member_result(view, entry, event, stored)
         return
     # why: the first final outcome wins, as in the runs view; a failure with a retry is progress
     # (exact type tests: isinstance on Struct classes costs ~5x in this hot loop)
@@ -287,6 +321,71 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         entry.detail = _detail(event)
     if not retrying:
         _settle(view, entry)
+
+
+def _member_result(view: LedgerView, entry: LedgerEntry, event: RunEvent, stored: StoredEvent) -> None:
+    """A fan-out member's result: another attempt follows (retrying), or its end."""
+    kind = type(event)
+    detail = "" if kind is RunSucceeded else _detail(event)
+    if kind in MAY_RETRY and event.next_retry_at is not None:  # type: ignore[attr-defined]
+        _member(view, entry, event, stored, "retrying", PHASE_RETRYING, detail)
+    else:
+        _member(view, entry, event, stored, OUTCOMES[kind], 0, detail)
+
+
+def _member(
+    view: LedgerView,
+    entry: LedgerEntry,
+    event: RunEvent,
+    stored: StoredEvent,
+    status: str,
+    phase: int,
+    detail: str = "",
+) -> None:
+    """One member's run moved (phase 0: it ended); the fire's status follows its members'."""
+    prefix = entry.run_id + "-"
+    if not event.run_id.startswith(prefix):
+        return
+    name = event.run_id[len(prefix) :]
+    m = entry.members.get(name)
+    if m is None:
+        m = entry.members[name] = Member(status="triggered")
+    if m.status not in IN_FLIGHT:
+        return  # why: the member's first final outcome wins, as for any run
+    if phase and is_behind(m.status, m.attempt, event.attempt, phase):
+        return
+    # why: an end (cancel, lost) may come from one who does not know the attempt
+    m.status = status
+    m.attempt = event.attempt if phase else max(m.attempt, event.attempt)
+    if detail or status == "succeeded":
+        m.detail = detail
+    env = stored.envelope
+    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+    _fan_status(entry)
+    if entry.status in IN_FLIGHT or entry.windowed:
+        return
+    entry.windowed = True
+    _settle(view, entry)
+
+
+def _fan_status(entry: LedgerEntry) -> None:
+    """A fan-out fire's status, attempt, executors and detail from its members' runs."""
+    members = entry.members
+    statuses = {m.status for m in members.values()}
+    order = _IN_FLIGHT_ORDER if statuses & IN_FLIGHT else _FAILED_ORDER
+    entry.status = next((s for s in order if s in statuses), "succeeded")
+    entry.attempt = max(m.attempt for m in members.values())
+    names = sorted(members)
+    shown = ",".join(names[:SHOWN_MEMBERS])
+    more = len(names) - SHOWN_MEMBERS
+    entry.executor = f"{shown} and {more} more" if more > 0 else shown
+    worst = next((n for n in names if members[n].status == entry.status), "")
+    word = members[worst].detail if worst else ""
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[members[n].status] = counts.get(members[n].status, 0) + 1
+    tally = ", ".join(f"{c} {s.replace('_', ' ')}" for s, c in sorted(counts.items()))
+    entry.detail = f"{tally}; {worst}: {word}" if word else tally
 
 
 def _is_settled(entry: LedgerEntry) -> bool:
@@ -309,6 +408,8 @@ def _settle(view: LedgerView, entry: LedgerEntry) -> None:
     if old is not None and _is_settled(old):
         del view.entries[old.fire_id]
         unindex(view.by_schedule, entry.schedule, old.fire_id)
+    elif old is not None and old.fanout:
+        old.windowed = False  # why: reopened by a late member: it joins again when it settles
 
 
 def _detail(event: RunEvent) -> str:

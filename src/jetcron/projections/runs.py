@@ -12,6 +12,8 @@ import msgspec
 from jetcron.domain import digest
 from jetcron.domain.digest import TIMED, Digest, add_bucketed, bucket
 from jetcron.domain.events import (
+    FANNED_OUT,
+    IN_FLIGHT,
     FireEvent,
     RunCancelled,
     RunDeferred,
@@ -26,6 +28,8 @@ from jetcron.domain.events import (
     RunTriggered,
     StatsRolledUp,
     StoredEvent,
+    fanout_parent,
+    is_fanout,
 )
 from jetcron.projections import tallies
 from jetcron.projections.tallies import Tallies
@@ -36,6 +40,8 @@ FINAL_STATUSES: frozenset[str] = frozenset(
     {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
 )
 """Statuses after which nothing changes a run any more."""
+_CLOSED: frozenset[str] = FINAL_STATUSES | {FANNED_OUT}
+"""Statuses no result changes (a fan-out trigger's row: its members have the results)."""
 FAILED_STATUSES: frozenset[str] = digest.FAILED
 """Final statuses that count as a failed run (cancelled and skipped count as neither)."""
 
@@ -137,6 +143,9 @@ class RunsView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> the latest day rolled up; later results of it or earlier days are not counted."""
     tallies: Tallies = msgspec.field(default_factory=Tallies)
     """Running totals of the rows kept, for `stats` (projections/tallies.py)."""
+    fans: dict[str, list[str]] = {}
+    """Schedule name -> run ids of its fan-out triggers (rows `fanned_out`), oldest first:
+    kept like final rows, the last `keep` of them, so members that start late find them."""
 
 
 def get(view: RunsView, run_id: str) -> RunRow | None:
@@ -145,11 +154,26 @@ def get(view: RunsView, run_id: str) -> RunRow | None:
 
 
 def matching(view: RunsView, prefix: str, limit: int = 6) -> list[str]:
-    """Run ids starting with `prefix` (the id itself if it is one), at most `limit`, sorted."""
+    """Run ids starting with `prefix` (the id itself if it is one), at most `limit`, sorted.
+
+    A fan-out member is also found by its short form `<prefix>-<executor>` (as tables show
+    it); a prefix that matches one fan-out trigger and its members means the trigger.
+    """
     if prefix in view.rows and view.rows[prefix].run_id:
         return [prefix]
+    head, dash, member = prefix.partition("-")
     # why: skipped fires are rows keyed by fire id, not runs; they have no run id to match
+    if dash:
+        found = sorted(
+            k
+            for k, r in view.rows.items()
+            if r.run_id and k.startswith(head) and k.partition("-")[2] == member
+        )
+        return found[:limit]
     found = sorted(k for k, r in view.rows.items() if k.startswith(prefix) and r.run_id)
+    parents = {fanout_parent(k) or k for k in found}
+    if len(parents) == 1 and (parent := parents.pop()) in found:
+        return [parent]
     return found[:limit]
 
 
@@ -220,14 +244,39 @@ def _new_row(
         backfill_of=backfill_of,
     )
     view.rows[key] = row
-    if status not in FINAL_STATUSES:
+    if status in IN_FLIGHT:
         tallies.opened(view.tallies, key)
+    if triggered_at is None and "-" in run_id:
+        _inherit(view, row)
     keys = view.by_schedule.get(event.name)
     if keys is None:
         view.by_schedule[event.name] = [key]
     else:
         keys.append(key)
     return row
+
+
+def _inherit(view: RunsView, row: RunRow) -> None:
+    """A fan-out member's new row takes what its trigger said (target, who, manual, backfill)."""
+    parent = view.rows.get(fanout_parent(row.run_id))
+    if parent is None or parent.status != FANNED_OUT:
+        return
+    row.triggered_at, row.triggered_by = parent.triggered_at, parent.triggered_by
+    row.trigger_reason, row.target = parent.trigger_reason, parent.target
+    row.manual, row.backfill_of = parent.manual, parent.backfill_of
+
+
+def _fanned_out(view: RunsView, key: str, row: RunRow) -> None:
+    """A fan-out trigger's row joins its schedule's window of them (the oldest beyond keep goes)."""
+    keys = view.fans.get(row.schedule)
+    if keys is None:
+        view.fans[row.schedule] = [key]
+        return
+    keys.append(key)
+    if view.keep and len(keys) > view.keep:
+        evicted = keys.pop(0)
+        if view.rows.pop(evicted, None) is not None:
+            unindex(view.by_schedule, row.schedule, evicted)
 
 
 def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
@@ -278,12 +327,14 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     row = view.rows.get(run_id)
     if row is None:
         env = stored.envelope
-        _new_row(
+        # why: a fan-out trigger is no run: each member runs it as `<run id>-<executor>`
+        fan = is_fanout(event.target)
+        row = _new_row(
             view,
             event,
             run_id,
             run_id,
-            "triggered",
+            FANNED_OUT if fan else "triggered",
             stored.seq,
             triggered_at=env.at,
             triggered_by=env.actor,
@@ -292,6 +343,8 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
             manual=event.manual,
             backfill_of=event.backfill_of,
         )
+        if fan:
+            _fanned_out(view, run_id, row)
         return
     if row.triggered_at is not None:
         return
@@ -371,7 +424,7 @@ def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> N
     row = view.rows.get(run_id)
     if row is None:
         row = _new_row(view, event, run_id, run_id, "triggered", stored.seq)
-    if row.status not in FINAL_STATUSES:
+    if row.status not in _CLOSED:
         _finish(row, event, "succeeded", stored.envelope.at)
         row.exit_code = event.exit_code
         row.duration_s = event.duration_s
@@ -404,7 +457,7 @@ def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> No
 
 def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> None:
     row = _row(view, event, stored.seq)
-    if row.status not in FINAL_STATUSES:
+    if row.status not in _CLOSED:
         _finish(row, event, "cancelled", stored.envelope.at)
         row.reason = event.reason or stored.envelope.reason
         if event.duration_s:
@@ -414,7 +467,7 @@ def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> N
 
 def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
     row = _row(view, event, stored.seq)
-    if row.status not in FINAL_STATUSES:
+    if row.status not in _CLOSED:
         _finish(row, event, "lost", stored.envelope.at)
         row.reason = event.reason
         _settled(view, event.run_id, row)
@@ -434,7 +487,7 @@ def _attempt_failed(
 ) -> bool:
     """Record a failed attempt (final, or retrying when retry_at is set); False if stale."""
     if retry_at is None:
-        if row.status in FINAL_STATUSES:
+        if row.status in _CLOSED:
             return False
         _finish(row, event, final, at)
         return True

@@ -36,6 +36,8 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
     StoredEvent,
+    fanout_parent,
+    is_fanout,
 )
 from jetcron.domain.spec import next_fire_within
 from jetcron.projections.runs import (
@@ -52,6 +54,8 @@ from jetcron.projections.runs import (
 ScheduleState = Literal["active", "paused", "completed", "deleted"]
 ENDED = -1
 """Mark of a run that reached its final outcome."""
+FANNED = -2
+"""Mark of a fan-out trigger: no run itself; each member's first event counts a run."""
 
 
 class ScheduleRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -331,6 +335,16 @@ def _on_triggered(view: SchedulesView, event: RunTriggered, stored: StoredEvent)
     marks = view.marks
     if row is None or run_id in marks:
         return
+    if is_fanout(event.target):
+        # why: the members are the runs (`<run id>-<executor>`); the mark ages like an end
+        marks[run_id] = FANNED
+        ended = view.ended.setdefault(sid, [])
+        ended.append(run_id)
+        if view.keep and len(ended) > view.keep:
+            marks.pop(ended.pop(0), None)
+        if not (event.manual or event.backfill_of):
+            _saw_fire(row, event.fire_time)
+        return
     marks[run_id] = TRIGGERED_RANK
     row.runs_total += 1
     row.last_run_id = run_id
@@ -350,7 +364,16 @@ def _on_unrun_fire(
             row.skips = {k: v for k, v in row.skips.items() if k != iso_z(event.fire_time)}
 
 
-def _progress(view: SchedulesView, event: RunEvent, phase: int, status: RunStatus) -> None:
+def _first_seen(view: SchedulesView, row: ScheduleRow, run_id: str, at: datetime) -> None:
+    """A run first heard of by a run event: counted; a fan-out member is the latest run."""
+    row.runs_total += 1
+    if "-" in run_id and view.marks.get(fanout_parent(run_id)) == FANNED:
+        row.last_run_id, row.last_run_at = run_id, at
+
+
+def _progress(
+    view: SchedulesView, event: RunEvent, phase: int, status: RunStatus, at: datetime
+) -> None:
     # why: by_id inline, the run id read once: once per run event in the replay hot loop
     sid, run_id = event.schedule_id, event.run_id
     name = view.ids.get(sid)
@@ -361,9 +384,9 @@ def _progress(view: SchedulesView, event: RunEvent, phase: int, status: RunStatu
     marks = view.marks
     mark = marks.get(run_id)
     if mark is None:
-        # why: its trigger is outside our history (retention); count the run from here.
-        row.runs_total += 1
-    elif mark == ENDED or new < mark:
+        # why: its trigger is outside our history (retention), or it is a fan-out member
+        _first_seen(view, row, run_id, at)
+    elif mark < 0 or new < mark:
         return
     marks[run_id] = new
     if row.last_run_id == run_id:
@@ -380,8 +403,8 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
     marks = view.marks
     mark = marks.get(run_id)
     if mark is None:
-        row.runs_total += 1
-    elif mark == ENDED:
+        _first_seen(view, row, run_id, at)
+    elif mark < 0:
         return  # why: the first final outcome wins; duplicates must not count twice
     marks[run_id] = ENDED
     ended = view.ended.get(sid)
@@ -411,18 +434,18 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
 
 
 def _on_started(view: SchedulesView, event: RunStarted, stored: StoredEvent) -> None:
-    _progress(view, event, PHASE_STARTED, "running")
+    _progress(view, event, PHASE_STARTED, "running", stored.envelope.at)
 
 
 def _on_deferred(view: SchedulesView, event: RunDeferred, stored: StoredEvent) -> None:
-    _progress(view, event, PHASE_DEFERRED, "deferred")
+    _progress(view, event, PHASE_DEFERRED, "deferred", stored.envelope.at)
 
 
 def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
     # why: exact type tests in the replay hot loop (isinstance on Struct classes costs ~5x)
     kind = type(event)
     if kind in MAY_RETRY and event.next_retry_at is not None:  # type: ignore[attr-defined]
-        _progress(view, event, PHASE_RETRYING, "retrying")
+        _progress(view, event, PHASE_RETRYING, "retrying", stored.envelope.at)
     else:
         _ended(view, event, stored.envelope.at, OUTCOMES[kind])
 

@@ -17,6 +17,7 @@ import msgspec
 
 from jetcron.domain import digest
 from jetcron.domain.digest import Digest
+from jetcron.domain.events import FANNED_OUT
 from jetcron.projections import rollups, tallies
 from jetcron.projections.rollups import RollupsView
 from jetcron.projections.runs import FAILED_STATUSES, FINAL_STATUSES, OpenDay, RunRow, RunsView
@@ -259,10 +260,11 @@ def _select(
         rows = view.rows.values()
     else:
         rows = (view.rows[k] for k in view.by_schedule.get(schedule, ()))
+    # why: a fan-out trigger's row is no run (its members are)
     if window is None:
-        return rows
+        return (r for r in rows if r.status != FANNED_OUT)
     start = now - window
-    return (r for r in rows if start < r.fire_time <= now)
+    return (r for r in rows if start < r.fire_time <= now and r.status != FANNED_OUT)
 
 
 def _key(row: RunRow, group: Group) -> str:

@@ -156,6 +156,8 @@ def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         # why: a backfill runs long after its fire time on purpose: no lateness to report
         by = f" by {trig.actor}" if trig is not None else ""
         text = f"Backfilled{by} as run {fire.run_id[:8]}{at}"
+    elif fire.fanout:
+        text = f"Fanned out as run {fire.run_id[:8]}{at}{_late(fire)}; each member runs it as its own"
     else:
         text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
     out = [Sentence(text=text, evidence=trig)]
@@ -170,6 +172,8 @@ def _outcome(fire: Fire) -> list[Sentence]:
     tries = f"{fire.attempt} attempts" if fire.attempt > 1 else "1 attempt"
     ev = next((e for e in reversed(fire.evidence) if not e.what.startswith("run.trig")), None)
     status = fire.status.replace("_", " ")
+    if fire.fanout:
+        return [_members(fire, ev)]
     if fire.status in IN_FLIGHT:
         return [
             Sentence(
@@ -178,6 +182,13 @@ def _outcome(fire: Fire) -> list[Sentence]:
         ]
     detail = f": {fire.detail}" if fire.detail else ""
     return [Sentence(text=f"Run {run} {status}{on} after {tries}{detail}", evidence=ev)]
+
+
+def _members(fire: Fire, ev: Evidence | None) -> Sentence:
+    """What the members of a fan-out fire made of it."""
+    if not fire.executor:
+        return Sentence(text="No member has started it yet")
+    return Sentence(text=f"Members {fire.executor}: {fire.detail}", evidence=ev)
 
 
 def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:

@@ -3,11 +3,13 @@ import { api, follow, token } from "./api.js";
 import { badge, confirmAction, el, errorBox, isUtc, liveBadge, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { debounce } from "./schedules.js";
 
-const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped"];
+const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped", "fanned_out"];
+/* A run id as tables show it; a fan-out member's keeps its executor: 7241fd3e-pi2. */
+const shortId = (id) => { const [head, ...member] = id.split("-"); return [head.slice(0, 8), ...member].join("-"); };
 
 export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`)) {
   return table([
-    ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, (r.run_id || "–").slice(0, 8)))],
+    ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, r.run_id ? shortId(r.run_id) : "–"))],
     ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
     ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
     ["Status", (r) => [badge(r.status), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
@@ -104,7 +106,7 @@ export async function runPage(id) {
 function runView(run, output, live, render) {
   const cancel = ["triggered", "running", "retrying", "deferred"].includes(run.status)
     ? el("button", { class: "danger writer", id: "cancel-run", onclick: async () => {
-      const reason = await confirmAction(`Cancel run ${run.run_id.slice(0, 8)} of ${run.schedule}?`);
+      const reason = await confirmAction(`Cancel run ${shortId(run.run_id)} of ${run.schedule}?`);
       if (reason === null) return;
       try {
         await api(`/runs/${run.run_id}/cancel`, { method: "POST", body: { reason } });
@@ -127,7 +129,7 @@ function runView(run, output, live, render) {
     facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {},
       `${local(a.started_at)}${a.executor ? ` on ${a.executor}` : ""}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`)))]);
   }
-  return [el("h1", {}, "Run ", el("code", {}, run.run_id.slice(0, 8)), badge(run.status), cancel, live),
+  return [el("h1", {}, "Run ", el("code", {}, shortId(run.run_id)), badge(run.status), cancel, live),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
     outputViewer(run, output)];
 }
