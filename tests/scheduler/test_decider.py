@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from jetcron.domain.commands import (
     AnyCommand,
     BackfillFire,
+    CancelRun,
     CompleteSchedule,
     CreateSchedule,
     DeleteSchedule,
@@ -38,6 +39,7 @@ from jetcron.domain.definition import (
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound
 from jetcron.domain.events import (
     Event,
+    RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
     ScheduleCreated,
@@ -1002,3 +1004,14 @@ def test_backfill_rejects_a_future_fire_and_an_unknown_schedule() -> None:
         decide(INITIAL, backfill(AT))
     with pytest.raises(ScheduleNotFound):
         decide(fold([created(), deleted(2)]), backfill(AT))
+
+
+def test_a_run_of_a_deleted_schedule_can_still_be_cancelled() -> None:
+    gone = [created(), deleted(2)]
+    cancel = CancelRun(**_meta(NAME, "cmd-cancel", "stuck"), run_id="r1")
+
+    assert decide(fold(gone), cancel) == [
+        RunCancelRequested(schedule_id=SID, name=NAME, run_id="r1", reason="stuck")
+    ]
+    with pytest.raises(ScheduleNotFound):
+        decide(fold([]), cancel)

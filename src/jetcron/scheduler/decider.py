@@ -96,7 +96,8 @@ def decide(state: ScheduleState, command: AnyCommand) -> list[Event]:
         case UnskipFire():
             return _unskip(_existing(state, command.name), command)
         case CancelRun():
-            s = _existing(state, command.name)
+            # why: a run may outlive its schedule's delete (a job its executor still holds)
+            s = state if state.status == "deleted" else _existing(state, command.name)
             reason = command.reason or f"cancelled by {command.actor}"
             request = RunCancelRequested(
                 schedule_id=s.schedule_id, name=s.name, run_id=command.run_id, reason=reason

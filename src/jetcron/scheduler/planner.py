@@ -55,6 +55,7 @@ from jetcron.domain.spec import (
     parse_spec,
 )
 from jetcron.log.snapshots import unpack
+from jetcron.scheduler.orphans import Orphan
 
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its deadline plus this grace is declared lost."""
@@ -543,6 +544,9 @@ def _jitter_of(entry: Entry, fire: datetime) -> timedelta:
     return jitter(ids.fire_id(entry.schedule_id, entry.version, fire), d.jitter_s, interval)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class TickerState:
     """The ticker's projection of the log: live schedules, their last fires, runs in flight."""
 
@@ -559,6 +563,9 @@ class TickerState:
         self._ahead: set[int] = set()
         self.claims = Claims()
         """Who may write each run in flight: a run event from anyone else changes nothing."""
+        self.orphans: dict[str, Orphan] = {}
+        """Runs in flight when their schedule was deleted, until an event of theirs is folded
+        (scheduler/orphans.py: the leader cancels those nobody took)."""
 
     def apply(self, stored: StoredEvent) -> Entry | None:
         """Apply one stored event exactly once; returns the entry it touched."""
@@ -606,6 +613,8 @@ class TickerState:
             return None
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
+            if self.orphans and isinstance(event, RunEvent):
+                self.orphans.pop(event.run_id, None)
             return None
         if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
@@ -650,7 +659,15 @@ class TickerState:
         else:
             entry.active = False
             del self.entries[event.schedule_id]
+            self._orphan(entry)
         return entry
+
+    def _orphan(self, entry: Entry) -> None:
+        """A deleted schedule's runs in flight become orphans (fan-outs are not tracked)."""
+        fires = entry.fires or {}
+        for run_id in entry.in_flight or ():
+            fire_id, fire_time = fires.get(run_id, ("", entry.last_fire or _EPOCH))
+            self.orphans[run_id] = Orphan(entry.schedule_id, entry.name, fire_id, fire_time)
 
 
 def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
@@ -686,6 +703,7 @@ class TickerSnapshot(msgspec.Struct, kw_only=True):
     calendar_changes: int
     entries: list[Entry]
     claims: Claims = msgspec.field(default_factory=Claims)
+    orphans: dict[str, Orphan] = {}
 
 
 _SNAPSHOT_HEADER = b"JCT\x00\x02"
@@ -704,6 +722,7 @@ def snapshot_of(state: TickerState) -> bytes:
         calendar_changes=state.calendar_changes,
         entries=list(state.entries.values()),
         claims=state.claims,
+        orphans=state.orphans,
     )
     return _SNAPSHOT_HEADER + _snapshot_encoder.encode(record)
 
@@ -716,6 +735,7 @@ def state_from(data: bytes) -> TickerState | None:
     state = TickerState()
     state.position, state.calendar_changes = record.position, record.calendar_changes
     state.calendars, state.claims = record.calendars, record.claims
+    state.orphans = record.orphans
     state.restore_ahead(record.ahead)
     for entry in record.entries:
         # why: equal timings share one object (memory; the shared next-fire memo is keyed by it)

@@ -36,6 +36,7 @@ from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
+from jetcron.scheduler import orphans
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
     Buffer,
@@ -139,6 +140,8 @@ class Ticker:
         of the burst; decoding and folding them then only took CPU from it (they are applied
         ahead once acked; the reader then only passes over them)."""
         self._quiet.set()
+        self._orphans_tried: set[str] = set()
+        """Orphans (runs of deleted schedules) this leader tried to cancel (orphans.py)."""
 
     @property
     def position(self) -> int:
@@ -208,6 +211,8 @@ class Ticker:
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
+        if self.state.orphans.keys() - self._orphans_tried:
+            await orphans.settle(self.log, self.state, self._orphans_tried, now, ACTOR)
         due: dict[str, Entry] = {}
         while (first := self.queue.first()) is not None and first <= now:
             for entry in self._pop():
@@ -431,6 +436,8 @@ class Ticker:
         for entry in touched.values():
             self._reschedule(entry)
         self.state.advance(batch[-1].seq)
+        if self.state.orphans and self.state.orphans.keys() - self._orphans_tried:
+            self._wake.set()  # why: a deleted schedule left runs nobody took: tick ends them
 
     def _reschedule(self, entry: Entry) -> None:
         due = next_due(entry)
@@ -456,6 +463,7 @@ class Ticker:
                 await self._wait_for(self.lease.changed, stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
                     await self.catch_up()
+                    self._orphans_tried.clear()
                 continue
             await self.tick()
             first = self.queue.first()

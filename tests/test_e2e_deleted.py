@@ -1,0 +1,54 @@
+"""End to end: a deleted schedule leaves no run waiting forever (`jetcron up`, CLI only)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import free_port, require_nats_server
+from test_e2e import Up
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    require_nats_server()
+    instance = Up(tmp_path / "jetcron", free_port()).start()
+    yield instance
+    instance.stop()
+
+
+def _runs(up: Up, *args: str) -> list[dict[str, Any]]:
+    done = up.cli("runs", "list", "--schedule", "orphan", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_a_trigger_nobody_took_is_cancelled_when_its_schedule_is_deleted(up: Up) -> None:
+    added = up.cli("schedule", "add", "orphan", "@every 2s", "-t", "nobody", "--", "echo", "o")
+    assert added.returncode == 0, added.stderr
+    deadline = time.monotonic() + 20
+    while not _runs(up, "--status", "triggered"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert up.cli("schedule", "delete", "orphan").returncode == 0
+
+    while {r["status"] for r in _runs(up)} != {"cancelled"}:
+        assert time.monotonic() < deadline + 15, _runs(up)
+        time.sleep(0.3)
+    rows = _runs(up)
+    assert {r["reason"] for r in rows} == {"schedule deleted"}
+    assert _runs(up, "--status", "triggered") == []
+    health = json.loads(up.cli("health", "--json").stdout)
+    assert not [p for p in health["problems"] if p["subject"] == "nobody"], health
+    cancel = up.cli("runs", "cancel", rows[0]["run_id"])
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.strip().endswith("of orphan already ended (cancelled)")
+
+    verify = up.cli("replay", "--verify", "--json")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert json.loads(verify.stdout)["identical"] is True
