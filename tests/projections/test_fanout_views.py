@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import fates, health, ledger, queries, runs, stats
+from jetcron.projections import fates, health, ledger, queries, runs, stats, why
 
 F1, F2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
 
@@ -113,3 +113,41 @@ def state_with_keep(h: History, keep: int):  # type: ignore[no-untyped-def]
     views.runs.keep = keep
     state.apply_batch(views, h.events)
     return views
+
+
+def test_health_waits_on_a_fan_out_only_while_no_member_ran_it_and_none_is_online() -> None:
+    h = History()
+    run, pi2, _ = _fan(h)
+    untaken = fold(h.events)
+    h.started(pi2, executor="pi2")
+    taken = fold(h.events)
+    h.delete("fan")
+    h.create("other")
+    h.trigger("other", F1, target="all:gone")
+    h.delete("other")
+    gone = fold(h.events)
+
+    def waiting(views, *online: str) -> list[str]:  # type: ignore[no-untyped-def]
+        report = health.evaluate(
+            views, now=F2, executors_online={"x": _Online(*online)} if online else {}
+        )
+        return [p.subject for p in report.problems if p.subject.startswith("all:")]
+
+    assert waiting(untaken) == ["all:lights"]
+    assert waiting(untaken, "pi2", "lights", "all:lights") == []
+    assert waiting(taken) == []
+    assert waiting(gone) == []
+
+
+def test_why_tells_a_fan_out_by_its_members() -> None:
+    h = History()
+    _, pi2, pi3 = _fan(h)
+    h.started(pi2, executor="pi2")
+    h.succeeded(pi2, executor="pi2")
+    entry = ledger.query(fold(h.events).ledger, "fan")[0]
+    (fire,) = fates.fates([F1], [entry], [], now=F2)
+
+    told = [s.text for s in why.story(fire, None, [])]
+
+    assert told[1].startswith(f"Fanned out as run {entry.run_id[:8]}")
+    assert told[2] == "Members pi2: 1 succeeded"

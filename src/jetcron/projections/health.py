@@ -15,8 +15,10 @@ from typing import Literal, Protocol
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
+from jetcron.domain.events import FANNED_OUT, fanout_parent
 from jetcron.projections import calendars, schedules, stats
 from jetcron.projections.queries import iso as _iso
+from jetcron.projections.runs import RunRow
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
 
@@ -201,13 +203,25 @@ def _stale_since(
     return None if due is None or due > now else due
 
 
+def _waiting(views: Views) -> Iterable[RunRow]:
+    """Runs no executor has taken: triggered ones, and fan-outs of a live schedule that no
+    member has run yet (a member that comes online later still runs it)."""
+    rows = views.runs.rows
+    fans = [r for r in rows.values() if r.status == FANNED_OUT]
+    if fans:
+        ran = {fanout_parent(k) for k in rows if "-" in k}
+        live = views.schedules.ids
+        yield from (r for r in fans if r.run_id not in ran and r.schedule_id in live)
+    yield from (r for r in rows.values() if r.status == "triggered")
+
+
 def _executors_offline(
     views: Views, executors_online: Mapping[str, ExecutorLike]
 ) -> Iterable[Problem]:
     served = {target for info in executors_online.values() for target in info.targets}
     waiting: dict[str, list[datetime]] = {}
-    for run in views.runs.rows.values():
-        if run.status == "triggered" and run.target not in served:
+    for run in _waiting(views):
+        if run.target not in served:
             waiting.setdefault(run.target, []).append(run.triggered_at or run.fire_time)
     for target, since in sorted(waiting.items()):
         yield Problem(
