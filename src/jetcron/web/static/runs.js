@@ -5,7 +5,7 @@ import { debounce } from "./schedules.js";
 
 const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped", "fanned_out"];
 /* A run id as tables show it; a fan-out member's keeps its executor: 7241fd3e-pi2. */
-const shortId = (id) => { const [head, ...member] = id.split("-"); return [head.slice(0, 8), ...member].join("-"); };
+export const shortId = (id) => { const [head, ...member] = id.split("-"); return [head.slice(0, 8), ...member].join("-"); };
 
 export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`)) {
   return table([

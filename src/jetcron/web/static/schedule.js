@@ -3,7 +3,7 @@
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, duration, el, errorBox, fireTable, liveBadge, local, main } from "./dom.js";
-import { outputViewer, runsTable } from "./runs.js";
+import { outputViewer, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
 /** Charts are drawn at their box's pixel width, so their text keeps its size on any screen. */
@@ -72,7 +72,7 @@ export async function schedulePage(name) {
   const showOutput = async (run) => {
     if (!run.run_id) return;
     const output = await api(`/runs/${run.run_id}/output`);
-    sections.output.replaceChildren(el("h2", {}, "Output of ", el("a", { href: `#/run/${run.run_id}` }, el("code", {}, run.run_id.slice(0, 8)))), outputViewer(run, output));
+    sections.output.replaceChildren(el("h2", {}, "Output of ", el("a", { href: `#/run/${run.run_id}` }, el("code", {}, shortId(run.run_id)))), outputViewer(run, output));
   };
 
   const renderHead = async () => {
