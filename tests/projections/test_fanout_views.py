@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import fates, health, ledger, queries, runs, stats, why
+from jetcron.projections import fanout, fates, health, ledger, queries, runs, stats, why
 
 F1, F2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
 
@@ -75,7 +75,7 @@ def test_the_fire_fate_is_its_members_outcomes() -> None:
     both = ledger.query(view, "fan")[0]
 
     assert [(e.status, e.executor) for e in waiting.values()] == [("triggered", "")]
-    assert (one.status, one.executor, one.detail) == ("succeeded", "pi2", "1 succeeded")
+    assert (one.status, one.executor, one.detail) == ("succeeded", "pi2", "")
     assert (reopened.status, reopened.executor) == ("running", "pi2,reef-pi3")
     assert (both.status, both.run_id) == ("failed", run)
     assert both.detail == "1 failed, 1 succeeded; reef-pi3: no lamp"
@@ -150,4 +150,15 @@ def test_why_tells_a_fan_out_by_its_members() -> None:
     told = [s.text for s in why.story(fire, None, [])]
 
     assert told[1].startswith(f"Fanned out as run {entry.run_id[:8]}")
-    assert told[2] == "Members pi2: 1 succeeded"
+    assert told[2] == "Its members' runs on pi2: succeeded"
+
+
+def test_a_big_fan_out_names_a_few_members_and_counts_the_rest() -> None:
+    members = {f"pi{i}": fanout.Member(status="succeeded") for i in range(5)}
+    members["pi9"] = fanout.Member(status="lost", detail="executor presumed dead")
+
+    told = fanout.summary(members)
+
+    assert told == fanout.Summary(
+        "lost", 1, "pi0,pi1,pi2 and 3 more", "1 lost, 5 succeeded; pi9: executor presumed dead"
+    )

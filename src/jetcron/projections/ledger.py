@@ -28,6 +28,8 @@ from jetcron.domain.events import (
     StoredEvent,
     is_fanout,
 )
+from jetcron.projections import fanout
+from jetcron.projections.fanout import Member
 from jetcron.projections.runs import (
     MAY_RETRY,
     OUTCOMES,
@@ -40,19 +42,6 @@ from jetcron.projections.runs import (
 from jetcron.projections.window import unindex
 
 Outcome = Literal["triggered", "missed", "skipped", "buffered"]
-_IN_FLIGHT_ORDER = ("running", "retrying", "deferred", "triggered")
-_FAILED_ORDER = ("failed", "timed_out", "lost", "cancelled")
-"""A fan-out fire's status from its members': the first of these any member has."""
-SHOWN_MEMBERS = 3
-"""Members named in a fan-out fire's executor column; more are counted."""
-
-
-class Member(msgspec.Struct, array_like=True, gc=False):
-    """One member's run of a fan-out fire: its status, attempt and latest word."""
-
-    status: str
-    attempt: int = 1
-    detail: str = ""
 
 
 class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -343,49 +332,18 @@ def _member(
     detail: str = "",
 ) -> None:
     """One member's run moved (phase 0: it ended); the fire's status follows its members'."""
-    prefix = entry.run_id + "-"
-    if not event.run_id.startswith(prefix):
+    name = fanout.member_of(entry.run_id, event.run_id)
+    if not name or not fanout.step(entry.members, name, status, phase, event.attempt, detail):
         return
-    name = event.run_id[len(prefix) :]
-    m = entry.members.get(name)
-    if m is None:
-        m = entry.members[name] = Member(status="triggered")
-    if m.status not in IN_FLIGHT:
-        return  # why: the member's first final outcome wins, as for any run
-    if phase and is_behind(m.status, m.attempt, event.attempt, phase):
-        return
-    # why: an end (cancel, lost) may come from one who does not know the attempt
-    m.status = status
-    m.attempt = event.attempt if phase else max(m.attempt, event.attempt)
-    if detail or status == "succeeded":
-        m.detail = detail
     env = stored.envelope
     entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
-    _fan_status(entry)
+    told = fanout.summary(entry.members)
+    entry.status, entry.attempt, entry.executor = told.status, told.attempt, told.executor
+    entry.detail = told.detail
     if entry.status in IN_FLIGHT or entry.windowed:
         return
     entry.windowed = True
     _settle(view, entry)
-
-
-def _fan_status(entry: LedgerEntry) -> None:
-    """A fan-out fire's status, attempt, executors and detail from its members' runs."""
-    members = entry.members
-    statuses = {m.status for m in members.values()}
-    order = _IN_FLIGHT_ORDER if statuses & IN_FLIGHT else _FAILED_ORDER
-    entry.status = next((s for s in order if s in statuses), "succeeded")
-    entry.attempt = max(m.attempt for m in members.values())
-    names = sorted(members)
-    shown = ",".join(names[:SHOWN_MEMBERS])
-    more = len(names) - SHOWN_MEMBERS
-    entry.executor = f"{shown} and {more} more" if more > 0 else shown
-    worst = next((n for n in names if members[n].status == entry.status), "")
-    word = members[worst].detail if worst else ""
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[members[n].status] = counts.get(members[n].status, 0) + 1
-    tally = ", ".join(f"{c} {s.replace('_', ' ')}" for s, c in sorted(counts.items()))
-    entry.detail = f"{tally}; {worst}: {word}" if word else tally
 
 
 def _is_settled(entry: LedgerEntry) -> bool:

@@ -188,7 +188,9 @@ def _members(fire: Fire, ev: Evidence | None) -> Sentence:
     """What the members of a fan-out fire made of it."""
     if not fire.executor:
         return Sentence(text="No member has started it yet")
-    return Sentence(text=f"Members {fire.executor}: {fire.detail}", evidence=ev)
+    detail = f" ({fire.detail})" if fire.detail else ""
+    status = fire.status.replace("_", " ")
+    return Sentence(text=f"Its members' runs on {fire.executor}: {status}{detail}", evidence=ev)
 
 
 def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
