@@ -162,3 +162,20 @@ def test_a_big_fan_out_names_a_few_members_and_counts_the_rest() -> None:
     assert told == fanout.Summary(
         "lost", 1, "pi0,pi1,pi2 and 3 more", "1 lost, 5 succeeded; pi9: executor presumed dead"
     )
+
+
+def test_a_fan_out_no_member_took_ends_cancelled_when_its_schedule_is_deleted() -> None:
+    h = History()
+    run, pi2, pi3 = _fan(h)
+    taken = h.trigger("fan", F2, target="all:lights")
+    h.started(h.member(taken, "pi2"), executor="pi2")
+    h.delete("fan")
+    deleted = {e.run_id: e for e in ledger.query(fold(h.events).ledger, "fan")}
+    h.started(pi3, executor="reef-pi3")  # why: a member that claimed it at that very moment
+    late = ledger.query(fold(h.events).ledger, "fan")
+
+    assert (deleted[run].status, deleted[run].detail) == ("cancelled", "schedule deleted")
+    assert deleted[taken].status == "running"
+    assert [e.status for e in late if e.run_id == run] == ["running"]
+    (fire,) = fates.fates([F1], [deleted[run]], [], now=F2)
+    assert fire.fate == "cancelled"

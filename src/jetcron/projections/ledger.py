@@ -25,6 +25,7 @@ from jetcron.domain.events import (
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
+    ScheduleDeleted,
     StoredEvent,
     is_fanout,
 )
@@ -346,6 +347,27 @@ def _member(
     _settle(view, entry)
 
 
+def _on_deleted(view: LedgerView, event: ScheduleDeleted, stored: StoredEvent) -> None:
+    """A deleted schedule's fan-out fires no member took end cancelled (a member that started
+    at that very moment reopens its fire, as any late member does).
+
+    why: its other runs nobody took are cancelled by events (scheduler/orphans.py); a fan-out
+    has no run to cancel, and its fire would wait for a member forever.
+    """
+    untaken = [
+        e
+        for e in (view.entries[k] for k in view.by_schedule.get(event.name, ()))
+        if e.fanout and not e.members and e.status == "triggered"
+        and e.schedule_id == event.schedule_id
+    ]  # fmt: skip
+    env = stored.envelope
+    for entry in untaken:  # why: settling may evict from the index; it is not walked meanwhile
+        entry.status, entry.detail = "cancelled", "schedule deleted"
+        entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+        entry.windowed = True
+        _settle(view, entry)
+
+
 def _is_settled(entry: LedgerEntry) -> bool:
     if entry.outcome == "triggered":
         return entry.status not in IN_FLIGHT
@@ -390,5 +412,6 @@ HANDLERS: dict[type, Handler] = {
     RunTimedOut: _on_result,
     RunCancelled: _on_result,
     RunLost: _on_result,
+    ScheduleDeleted: _on_deleted,
 }
 """Event type -> fold step; the container routes events through this table."""
