@@ -74,7 +74,10 @@ def test_a_fan_out_fire_is_its_members_runs(fleet: Up) -> None:
     assert f"{trigger[:8]}-pi2" in table
     shown = _json(up, "runs", "show", f"{trigger[:8]}-pi2")
     assert shown["run_id"] == member["run_id"]
-    assert _json(up, "runs", "show", trigger[:8])["status"] == "fanned_out"
+    parent = _json(up, "runs", "show", trigger[:8])
+    assert (parent["status"], parent["members"]) == ("fanned_out", {member["run_id"]: "succeeded"})
+    told = up.cli("runs", "show", trigger[:8]).stdout
+    assert f"members    {trigger[:8]}-pi2 succeeded" in told, told
 
     fires = _json(up, "fires", "fan")
     fire = next(f for f in fires if f.get("run_id") == trigger)

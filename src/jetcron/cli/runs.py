@@ -140,6 +140,10 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("triggered", f"{text.utc(r['triggered_at'])} {how}{who}{why}"))
     if r.get("target"):
         out.append(("target", r["target"]))
+    if r.get("status") == "fanned_out":
+        members = r.get("members") or {}
+        said = ", ".join(f"{text.short_id(k)} {v.replace('_', ' ')}" for k, v in members.items())
+        out.append(("members", said or "none has started it yet"))
     if r.get("started_at"):
         # why: started_at is the first attempt's; the row's executor is the latest one's
         first = (r.get("attempts") or [{}])[0].get("executor") or r.get("executor")

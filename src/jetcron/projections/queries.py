@@ -13,6 +13,7 @@ import pytz
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, used_by
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
+from jetcron.domain.events import FANNED_OUT
 from jetcron.domain.fields import flat_diff
 from jetcron.domain.spec import time_or_ago
 from jetcron.errors import InvalidInput
@@ -186,7 +187,15 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     found = runs.matching(views.runs, ref) if ref else []
     if len(found) != 1:
         raise InvalidInput(_no_single_run(ref, found, views.keep))
-    return plain(views.runs.rows[found[0]])  # type: ignore[no-any-return]
+    row = views.runs.rows[found[0]]
+    shown: dict[str, Any] = plain(row)
+    if row.status == FANNED_OUT:
+        # why: the trigger of a fan-out is no run; its members' runs are what became of it
+        keys = views.runs.by_schedule.get(row.schedule, ())
+        prefix = row.run_id + "-"
+        members = {k: views.runs.rows[k].status for k in keys if k.startswith(prefix)}
+        shown["members"] = dict(sorted(members.items()))
+    return shown
 
 
 def _no_single_run(ref: str, found: list[str], keep: int = 0) -> str:
