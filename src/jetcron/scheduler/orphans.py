@@ -73,13 +73,12 @@ def cancel_of(run_id: str, orphan: Orphan) -> RunCancelled:
 
 
 async def settle(
-    event_log: EventLog, state: Holder, tried: set[str], now: datetime, actor: str
+    event_log: EventLog, state: Holder, tried: set[str], now: datetime, actor: str, limit: int
 ) -> int:
-    """Cancel the orphans not tried yet that nobody took; returns how many were cancelled."""
+    """Cancel up to `limit` orphans not tried yet that nobody took; returns how many were."""
     cancelled = 0
-    for run_id, orphan in list(state.orphans.items()):
-        if run_id in tried:
-            continue
+    todo = [(r, o) for r, o in state.orphans.items() if r not in tried][:limit]
+    for run_id, orphan in todo:
         tried.add(run_id)
         try:
             cancelled += await _settle_one(event_log, state, run_id, orphan, now, actor)
@@ -87,8 +86,9 @@ async def settle(
             # why: an executor claimed it at the same moment: it runs, and its executor ends it
             log.info("ticker: run %s of deleted %s was started meanwhile", run_id, orphan.name)
         except Exception as err:  # noqa: BLE001 - one failed cancel must not stop the ticker
-            tried.discard(run_id)  # why: NATS away; the next tick tries again
+            tried.discard(run_id)  # why: NATS away; a later tick tries again
             log.warning("ticker: cancelling run %s of deleted %s: %s", run_id, orphan.name, err)
+            break
     return cancelled
 
 

@@ -76,6 +76,8 @@ fire, so a midnight of a million schedules would have held gigabytes; one publis
 PLAN_STALE = timedelta(seconds=1)
 """A plan that could not be sent within this of its time is made again (the world moved on)."""
 Item = tuple[str, Envelope, str]
+ORPHANS_PER_TICK = 100
+"""Runs of deleted schedules a tick ends at most (scheduler/orphans.py)."""
 SNAPSHOT_OBJECT = "ticker"
 
 
@@ -211,8 +213,17 @@ class Ticker:
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
+        appended = await self._tick_due(now)
         if self.state.orphans.keys() - self._orphans_tried:
-            await orphans.settle(self.log, self.state, self._orphans_tried, now, ACTOR)
+            # why: after the fires, a bounded share per tick: a delete must not delay them; the
+            # reader handing our cancels back wakes the next tick for the rest
+            appended += await orphans.settle(
+                self.log, self.state, self._orphans_tried, now, ACTOR, limit=ORPHANS_PER_TICK
+            )
+        return appended
+
+    async def _tick_due(self, now: datetime) -> int:
+        """Fire what is due at `now` (the planned burst first); how many events were appended."""
         due: dict[str, Entry] = {}
         while (first := self.queue.first()) is not None and first <= now:
             for entry in self._pop():
