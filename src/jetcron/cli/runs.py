@@ -279,10 +279,6 @@ def runs_cancel(
 
     row = ask_view(server, "run", {"run_id": run_id})
     shown = text.short_id(row["run_id"])
-    if row["status"] in FINISHED:
-        # why: nothing to stop; say so plainly (its schedule may be gone too)
-        echo(f"run {shown} of {row['schedule']} already ended ({row['status']})")
-        return
     command = CancelRun(
         name=row["schedule"], run_id=row["run_id"], command_id=ids.new_id(),
         at=datetime.now(UTC), actor=actor or default_actor(), reason=reason,
