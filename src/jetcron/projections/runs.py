@@ -34,7 +34,7 @@ from jetcron.domain.events import (
 from jetcron.projections import tallies
 from jetcron.projections.tallies import Tallies
 from jetcron.projections.tallies import settled as tally_settled
-from jetcron.projections.window import unindex
+from jetcron.projections.window import push, unindex
 
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
@@ -268,15 +268,9 @@ def _inherit(view: RunsView, row: RunRow) -> None:
 
 def _fanned_out(view: RunsView, key: str, row: RunRow) -> None:
     """A fan-out trigger's row joins its schedule's window of them (the oldest beyond keep goes)."""
-    keys = view.fans.get(row.schedule)
-    if keys is None:
-        view.fans[row.schedule] = [key]
-        return
-    keys.append(key)
-    if view.keep and len(keys) > view.keep:
-        evicted = keys.pop(0)
-        if view.rows.pop(evicted, None) is not None:
-            unindex(view.by_schedule, row.schedule, evicted)
+    evicted = push(view.fans, row.schedule, key, view.keep)
+    if evicted is not None and view.rows.pop(evicted, None) is not None:
+        unindex(view.by_schedule, row.schedule, evicted)
 
 
 def _row(view: RunsView, event: RunEvent, seq: int) -> RunRow:
