@@ -59,20 +59,27 @@ def check(claims: Claims, stored: StoredEvent) -> str | None:
         return None
     if kind not in CLAIMED:
         return None
+    return check_claimed(claims, stored, event, kind)
+
+
+def check_claimed(claims: Claims, stored: StoredEvent, event: Any, kind: type[Any]) -> str | None:
+    """`check` of an event of a CLAIMED type other than a trigger (`event` and `kind`: its
+    event and type, which a fold has already read)."""
     writer = subjects.run_writer(stored.subject)
     if writer is not None and writer[1] != _SCHEDULER:
         problem = _problem(claims, writer, event, kind)
         if problem is not None:
             return f"{kind.__struct_config__.tag} of run {event.run_id}: {problem}"
+    run_id = event.run_id
     if kind is RunStarted:
-        started = claims.starters.get(event.run_id)
+        started = claims.starters.get(run_id)
         if started is None:
-            claims.starters[event.run_id] = {event.attempt: event.executor}
+            claims.starters[run_id] = {event.attempt: event.executor}
         elif event.attempt not in started:
             started[event.attempt] = event.executor
     elif kind in _FINAL or (kind in _RETRIED and event.next_retry_at is None):
-        claims.targets.pop(event.run_id, None)
-        claims.starters.pop(event.run_id, None)
+        claims.targets.pop(run_id, None)
+        claims.starters.pop(run_id, None)
     return None
 
 

@@ -61,12 +61,9 @@ def bucket(value: float) -> int:
     # why: a bisect over the bounds is ~3x cheaper than the logarithm (twice per run folded);
     # within a hair of a bound the formula's own rounding decides, so the answer is the same
     i = bisect_left(_BOUNDS, value)
-    if (
-        not 0 < i <= MAX_BUCKET
-        or not _BOUNDS[i - 1] * _NEAR_ABOVE < value < _BOUNDS[i] * _NEAR_BELOW
-    ):
-        return _bucket_by_log(value)
-    return i
+    if _CLEAR_ABOVE[i] < value < _CLEAR_BELOW[i]:
+        return i
+    return _bucket_by_log(value)
 
 
 def _bucket_by_log(value: float) -> int:
@@ -82,6 +79,10 @@ def upper_bound(index: int) -> float:
 _BOUNDS = [upper_bound(i) for i in range(MAX_BUCKET + 1)]
 _NEAR_ABOVE, _NEAR_BELOW = 1 + 1e-8, 1 - 1e-8
 """Values this close (relative) to a bound are bucketed by the formula itself."""
+_CLEAR_ABOVE = [math.inf] + [b * _NEAR_ABOVE for b in _BOUNDS]
+_CLEAR_BELOW = [-math.inf] + [b * _NEAR_BELOW for b in _BOUNDS[1:]] + [-math.inf]
+"""Per bisect index i: bucket i holds what lies clearly between these (index 0 and past the
+last bound hold nothing, so the formula decides them). why: products made once, not per value."""
 
 
 def percentile(buckets: dict[int, int], p: float) -> float | None:
