@@ -129,11 +129,14 @@ def add_bucketed(
             digest.duration_max = duration_s
     if lateness_i is not None:
         digest.lateness[lateness_i] = digest.lateness.get(lateness_i, 0) + 1
+    # why: _later inline, and no store when the latest stays: once per run folded
     if finished_at is not None:
         if status == "succeeded":
-            digest.last_success = _later(digest.last_success, finished_at)
+            if digest.last_success is None or finished_at > digest.last_success:
+                digest.last_success = finished_at
         elif status in FAILED:
-            digest.last_failure = _later(digest.last_failure, finished_at)
+            if digest.last_failure is None or finished_at > digest.last_failure:
+                digest.last_failure = finished_at
 
 
 def merge(digests: Iterable[Digest]) -> Digest:

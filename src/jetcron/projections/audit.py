@@ -210,7 +210,8 @@ def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEven
 
 
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
-    if not event.forced or event.run_id in view.triggered:
+    # why: event.forced inline (a property is a Python call): once per run in the replay hot loop
+    if not (event.manual or event.backfill_of) or event.run_id in view.triggered:
         return  # why: clock triggers are the schedule doing its job, not a change
     view.triggered[event.run_id] = None
     _add_run_entry(view, _run_entry(event, stored, event.run_id, event.version))

@@ -210,7 +210,11 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
             backfill_of=event.backfill_of,
             fanout=is_fanout(event.target),
         )
-        _index(view, new)
+        keys = view.by_schedule.get(new.schedule)  # why: _index inline: once per run
+        if keys is None:
+            view.by_schedule[new.schedule] = [fire_id]
+        else:
+            keys.append(fire_id)
         return
     entry = _record(view, event, stored, "triggered")
     if entry is not None:
@@ -257,7 +261,9 @@ def _progress(
     if is_behind(entry.status, entry.attempt, attempt, phase):
         return
     entry.status, entry.attempt = status, attempt
-    entry.executor = event.executor or entry.executor
+    executor = event.executor
+    if executor and executor != entry.executor:  # why: a Struct field store is a generic setattr
+        entry.executor = executor
     env = stored.envelope
     entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
 
@@ -304,7 +310,9 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         entry.status = OUTCOMES[kind]
         if attempt > entry.attempt:
             entry.attempt = attempt
-        entry.executor = event.executor or entry.executor
+        executor = event.executor
+        if executor and executor != entry.executor:  # why: mostly its start's already
+            entry.executor = executor
         env = stored.envelope
         entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
     if kind is not RunSucceeded:

@@ -245,7 +245,7 @@ def _new_row(
     )
     view.rows[key] = row
     if status in IN_FLIGHT:
-        tallies.opened(view.tallies, key)
+        view.tallies.flight[key] = None  # why: tallies.opened, inline: once per run
     if triggered_at is None and "-" in run_id:
         _inherit(view, row)
     keys = view.by_schedule.get(event.name)
@@ -502,8 +502,9 @@ def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> No
         row.next_retry_at = None
     if event.attempt > row.attempt:
         row.attempt = event.attempt
-    if event.executor:
-        row.executor = event.executor
+    executor = event.executor
+    if executor and executor != row.executor:  # why: mostly its start's executor already
+        row.executor = executor
 
 
 Handler = Callable[[RunsView, Any, StoredEvent], None]

@@ -126,12 +126,14 @@ def _itself(views: Views) -> Views:
 _ROUTES = _routes()
 _FREE, _CHECKED, _TRIGGER = 0, 1, 2
 """Claims gates: none, check_claimed (refused events are not folded), triggered (recorded)."""
-_GATES: dict[type, int] = {
-    **dict.fromkeys(_ROUTES, _FREE),
-    **dict.fromkeys(CLAIMED, _CHECKED),
-    RunTriggered: _TRIGGER,
-}
-_UNKNOWN: tuple[int, tuple[tuple[Callable[[Any, Any, StoredEvent], None], Any], ...]] = (_FREE, ())
+_GATES: dict[type, int] = {**dict.fromkeys(CLAIMED, _CHECKED), RunTriggered: _TRIGGER}
+Plan = tuple[int, tuple[tuple[Callable[[Any, Any, StoredEvent], None], Any], ...]]
+"""An event type's claims gate and its folds, each with its view."""
+
+
+def _plan(views: Views, kind: type) -> Plan:
+    routes = _ROUTES.get(kind, ())
+    return _GATES.get(kind, _FREE), tuple((handler, view_of(views)) for handler, view_of in routes)
 
 
 def apply(views: Views, stored: StoredEvent) -> None:
@@ -158,11 +160,9 @@ def apply(views: Views, stored: StoredEvent) -> None:
 def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
     """Fold events in order (same semantics as apply, faster); returns the new position."""
     # why: replay speed is a feature: one lookup per event finds its claims gate and its folds,
-    # each fold's view bound once per batch
-    plans = {
-        cls: (gate, tuple((handler, view_of(views)) for handler, view_of in _ROUTES.get(cls, ())))
-        for cls, gate in _GATES.items()
-    }
+    # each fold's view bound once per batch, and only for the types the batch has (a live
+    # follower folds a few events at a time)
+    plans: dict[type, Plan] = {}
     position, claims, check, triggered_ = views.position, views.claims, check_claimed, triggered
     poisoned = 0
     # why: the last sequence counted as poison: an event counts once, however many views fail
@@ -173,7 +173,10 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
                 continue
             event: Any = stored.envelope.event
             kind = type(event)
-            gate, folds = plans.get(kind, _UNKNOWN)
+            plan = plans.get(kind)
+            if plan is None:
+                plan = plans[kind] = _plan(views, kind)
+            gate, folds = plan
             if gate == _TRIGGER:
                 triggered_(claims, event)  # why: a trigger is never refused, only recorded
             elif gate and (problem := check(claims, stored, event, kind)) is not None:
