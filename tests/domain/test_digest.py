@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -102,3 +103,11 @@ def test_merge_adds_counts_and_keeps_maxima_and_latest_times() -> None:
     assert a == Digest(
         by_status={"succeeded": 2}, durations={40: 2}, duration_max=1.0, last_success=T1
     )
+
+
+def test_day_of_is_the_iso_date_in_the_time_own_zone_however_many_days_it_was_asked() -> None:
+    start = datetime(1999, 12, 31, 23, 59, tzinfo=UTC)
+    times = [start + timedelta(hours=7 * i) for i in range(20_000)]  # why: past _DAYS_HELD
+    times += [datetime(2026, 3, 29, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")), T1, T2]
+    assert [digest.day_of(t) for t in times] == [t.date().isoformat() for t in times]
+    assert len(digest._DAYS) <= digest._DAYS_HELD

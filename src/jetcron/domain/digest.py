@@ -66,6 +66,23 @@ def bucket(value: float) -> int:
     return _bucket_by_log(value)
 
 
+def day_of(at: datetime) -> str:
+    """`at`'s calendar day as `YYYY-MM-DD`, in its own zone (UTC for every time in an event)."""
+    ordinal = at.toordinal()
+    day = _DAYS.get(ordinal)
+    if day is None:
+        if len(_DAYS) >= _DAYS_HELD:
+            _DAYS.clear()
+        day = _DAYS[ordinal] = at.date().isoformat()
+    return day
+
+
+_DAYS: dict[int, str] = {}
+"""Day ordinal -> `YYYY-MM-DD` (day_of). why: isoformat formats through PyUnicode_FromFormat,
+~4x a dict lookup, and a fold asks once per run folded, nearly always for the same few days."""
+_DAYS_HELD = 4096
+
+
 def _bucket_by_log(value: float) -> int:
     index = math.ceil(BUCKETS_PER_DOUBLING * math.log2(value / BUCKET_FLOOR_S) - 1e-9)
     return min(max(index, 1), MAX_BUCKET)

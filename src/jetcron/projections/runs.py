@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain import digest
-from jetcron.domain.digest import TIMED, Digest, add_bucketed, bucket
+from jetcron.domain.digest import TIMED, Digest, add_bucketed, bucket, day_of
 from jetcron.domain.events import (
     FANNED_OUT,
     IN_FLIGHT,
@@ -285,7 +285,7 @@ def _settled(view: RunsView, key: str, row: RunRow) -> None:
     """A row just became final: count it into its day, then keep only the last `keep`."""
     # why: this runs once per run in the replay hot loop, so it is written flat
     sid, status, duration, lateness = row.schedule_id, row.status, row.duration_s, row.lateness_s
-    day = row.fire_time.date().isoformat()
+    day = day_of(row.fire_time)
     duration_i = bucket(duration) if duration is not None and status in TIMED else None
     lateness_i = bucket(lateness) if lateness is not None else None
     if not view.rolled or view.rolled.get(sid, "") < day:

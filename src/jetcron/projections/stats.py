@@ -164,7 +164,7 @@ def compute_groups(
             rows_by_key.setdefault(_key(row, g), []).append(row)
         if sums and (
             row.status not in FINAL_STATUSES
-            or (row.schedule_id, row.fire_time.date().isoformat()) not in covered
+            or (row.schedule_id, digest.day_of(row.fire_time)) not in covered
         ):
             for g, by_key in sums.items():
                 key = _key(row, g)
@@ -398,7 +398,7 @@ def _part(
     if loose:
         for key in runs_view.finished.get(name, ()):
             row = runs_view.rows[key]
-            if row.schedule_id == sid and row.fire_time.date().isoformat() in loose:
+            if row.schedule_id == sid and digest.day_of(row.fire_time) in loose:
                 rows.append(_digest_of(row))
     return _Part(name=name, digest=digest.merge(days + rows), days=bool(days))
 

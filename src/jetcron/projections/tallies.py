@@ -144,7 +144,7 @@ def evicted(t: Tallies, row: Row, rows: Mapping[str, Row], kept: Iterable[str]) 
     if ex is not None and _take_extremes(ex, row):
         rescan(t, executor, row.schedule, (rows[k] for k in kept))
     days = t.days[sid]
-    day = row.fire_time.date().isoformat()
+    day = digest.day_of(row.fire_time)
     left = days[day] - 1
     if left:
         days[day] = left
