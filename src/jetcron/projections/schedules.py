@@ -42,7 +42,6 @@ from jetcron.domain.events import (
 from jetcron.domain.spec import next_fire_within
 from jetcron.projections.runs import (
     FAILED_STATUSES,
-    MAY_RETRY,
     OUTCOMES,
     PHASE_DEFERRED,
     PHASE_RETRYING,
@@ -364,6 +363,9 @@ def _on_unrun_fire(
             row.skips = {k: v for k, v in row.skips.items() if k != iso_z(event.fire_time)}
 
 
+Handler = Callable[[SchedulesView, Any, StoredEvent], None]
+
+
 def _first_seen(view: SchedulesView, row: ScheduleRow, run_id: str, at: datetime) -> None:
     """A run first heard of by a run event: counted; a fan-out member is the latest run."""
     row.runs_total += 1
@@ -371,35 +373,43 @@ def _first_seen(view: SchedulesView, row: ScheduleRow, run_id: str, at: datetime
         row.last_run_id, row.last_run_at = run_id, at
 
 
-def _progress(
-    view: SchedulesView, event: RunEvent, phase: int, status: RunStatus, at: datetime
-) -> None:
-    # why: by_id inline, the run id read once: once per run event in the replay hot loop
-    sid, run_id = event.schedule_id, event.run_id
-    name = view.ids.get(sid)
-    row = view.rows[name] if name is not None else view.deleted.get(sid)
-    if row is None:
-        return
-    new = event.attempt * 4 + phase
-    marks = view.marks
-    mark = marks.get(run_id)
-    if mark is None:
-        # why: its trigger is outside our history (retention), or it is a fan-out member
-        _first_seen(view, row, run_id, at)
-    elif mark < 0 or new < mark:
-        return
-    marks[run_id] = new
-    if row.last_run_id == run_id:
-        row.last_status = status
+def _progressing(phase: int, status: RunStatus) -> Handler:
+    """The fold of a run's in-progress events of one phase (started, deferred, retrying).
+
+    why: made per phase, so each such event costs one frame in the replay hot loop
+    """
+
+    def progress(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
+        # why: by_id inline, the run id read once: once per run event in the replay hot loop
+        sid, run_id = event.schedule_id, event.run_id
+        name = view.ids.get(sid)
+        row = view.rows[name] if name is not None else view.deleted.get(sid)
+        if row is None:
+            return
+        new = event.attempt * 4 + phase
+        marks = view.marks
+        mark = marks.get(run_id)
+        if mark is None:
+            # why: its trigger is outside our history (retention), or it is a fan-out member
+            _first_seen(view, row, run_id, stored.envelope.at)
+        elif mark < 0 or new < mark:
+            return
+        marks[run_id] = new
+        if row.last_run_id == run_id:
+            row.last_status = status
+
+    return progress
 
 
-def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus) -> None:
+def _ended(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
+    """A run's final outcome (the first one wins): counters, streak, last result."""
     # why: by_id inline, ids read once: once per run in the replay hot loop
     sid, run_id = event.schedule_id, event.run_id
     name = view.ids.get(sid)
     row = view.rows[name] if name is not None else view.deleted.get(sid)
     if row is None:
         return
+    at, status = stored.envelope.at, OUTCOMES[type(event)]
     marks = view.marks
     mark = marks.get(run_id)
     if mark is None:
@@ -433,21 +443,17 @@ def _ended(view: SchedulesView, event: RunEvent, at: datetime, status: RunStatus
         row.last_error = next(iter(failure_text(event).strip().splitlines()), "")
 
 
-def _on_started(view: SchedulesView, event: RunStarted, stored: StoredEvent) -> None:
-    _progress(view, event, PHASE_STARTED, "running", stored.envelope.at)
-
-
-def _on_deferred(view: SchedulesView, event: RunDeferred, stored: StoredEvent) -> None:
-    _progress(view, event, PHASE_DEFERRED, "deferred", stored.envelope.at)
+_on_started = _progressing(PHASE_STARTED, "running")
+_on_deferred = _progressing(PHASE_DEFERRED, "deferred")
+_on_retrying = _progressing(PHASE_RETRYING, "retrying")
 
 
 def _on_result(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
-    # why: exact type tests in the replay hot loop (isinstance on Struct classes costs ~5x)
-    kind = type(event)
-    if kind in MAY_RETRY and event.next_retry_at is not None:  # type: ignore[attr-defined]
-        _progress(view, event, PHASE_RETRYING, "retrying", stored.envelope.at)
+    """A failure or time-out: another attempt follows when it says so, else the run ended."""
+    if event.next_retry_at is not None:  # type: ignore[attr-defined]
+        _on_retrying(view, event, stored)
     else:
-        _ended(view, event, stored.envelope.at, OUTCOMES[kind])
+        _ended(view, event, stored)
 
 
 def _on_expectation_missed(
@@ -471,7 +477,6 @@ def _on_expectation_met(view: SchedulesView, event: ExpectationMet, stored: Stor
         row.expectations.pop(event.kind, None)
 
 
-Handler = Callable[[SchedulesView, Any, StoredEvent], None]
 HANDLERS: dict[type, Handler] = {
     ScheduleCreated: _on_created,
     ScheduleUpdated: _on_updated,
@@ -486,11 +491,12 @@ HANDLERS: dict[type, Handler] = {
     RunSkipped: _on_unrun_fire,
     RunStarted: _on_started,
     RunDeferred: _on_deferred,
-    RunSucceeded: _on_result,
+    # why: only failures and time-outs may be followed by another attempt (runs.MAY_RETRY)
+    RunSucceeded: _ended,
     RunFailed: _on_result,
     RunTimedOut: _on_result,
-    RunCancelled: _on_result,
-    RunLost: _on_result,
+    RunCancelled: _ended,
+    RunLost: _ended,
     ExpectationMissed: _on_expectation_missed,
     ExpectationMet: _on_expectation_met,
 }
