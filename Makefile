@@ -26,6 +26,7 @@ test: $(VENV)/.test-tools lint
 
 lint: $(VENV)/.test-tools
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 bench: $(VENV)/.test-tools

@@ -21,7 +21,13 @@ from bench import cli_latency  # noqa: E402
 def test_cli_latency_runs_small(nats_server: NatsServer, tmp_path: Path) -> None:
     figures = cli_latency.measure(nats_server.url, rounds=1, schedules=1, tmp=tmp_path)
 
-    cli_keys = ("python_startup_ms", "cli_floor_ms", "cli_version_ms", "cli_preview_ms", "cli_list_ms")
+    cli_keys = (
+        "python_startup_ms",
+        "cli_floor_ms",
+        "cli_version_ms",
+        "cli_preview_ms",
+        "cli_list_ms",
+    )
     for key in cli_keys:
         assert key in runner.REQUIRED
         assert figures[key] > 0, key

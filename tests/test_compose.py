@@ -61,13 +61,15 @@ def auth_dir(path: Path) -> None:
 def node_config(name: str, tmp_path: Path, ports: dict[str, int] | None = None) -> Path:
     """A node's config from compose.yaml, its paths in tmp_path (and, given ports, on localhost)."""
     text = compose()["configs"][name]["content"]
-    text = text.replace("/etc/nats/auth", str(tmp_path / "auth")).replace("/data", str(tmp_path / name))
+    text = text.replace("/etc/nats/auth", str(tmp_path / "auth")).replace(
+        "/data", str(tmp_path / name)
+    )
     if ports is not None:
         for node in ("nats-1", "nats-2", "nats-3"):
             text = text.replace(f"{node}:6222", f"127.0.0.1:{ports[node + '/route']}")
         text = text.replace('"0.0.0.0:6222"', f'"127.0.0.1:{ports[name + "/route"]}"')
         text = text.replace("http_port: 8222\n", "")
-        text += f"port: {ports[name]}\nhttp: \"127.0.0.1:{ports[name + '/http']}\"\n"
+        text += f'port: {ports[name]}\nhttp: "127.0.0.1:{ports[name + "/http"]}"\n'
     path = tmp_path / f"{name}.conf"
     path.write_text(text)
     return path

@@ -129,9 +129,23 @@ def test_an_up_that_cannot_start_leaves_no_data_dir_and_an_existing_one_as_it_wa
         port = squatter.getsockname()[1]
         results = [
             subprocess.run(
-                [sys.executable, "-m", "jetcron", "up", "--data-dir", str(data), "--port",
-                 str(port), "--http-port", "0", "--no-executor"],
-                capture_output=True, text=True, env=ENV, timeout=30,
+                [
+                    sys.executable,
+                    "-m",
+                    "jetcron",
+                    "up",
+                    "--data-dir",
+                    str(data),
+                    "--port",
+                    str(port),
+                    "--http-port",
+                    "0",
+                    "--no-executor",
+                ],
+                capture_output=True,
+                text=True,
+                env=ENV,
+                timeout=30,
             )  # fmt: skip
             for data in (tmp_path / "new" / "jetcron", existing)
         ]

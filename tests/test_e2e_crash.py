@@ -124,7 +124,9 @@ def test_up_restarts_its_nats_server_when_it_dies_and_keeps_every_run(up: Up) ->
     while "nats-server is back on" not in up.log.read_text():
         assert time.monotonic() < deadline, up.log.read_text()
         time.sleep(0.2)
-    assert f"nats-server exited (killed by SIGKILL); restarting it on {up.url}" in up.log.read_text()
+    assert (
+        f"nats-server exited (killed by SIGKILL); restarting it on {up.url}" in up.log.read_text()
+    )
     assert up.nats_server_pid() != server
     back = _now_minus(0)
     # why: the services reconnect and the ticker fires again, as soon as each sees NATS back

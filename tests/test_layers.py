@@ -118,7 +118,11 @@ def test_the_tree_keeps_the_import_rules() -> None:
     [
         ("domain/bad.py", "import nats\n", "the domain is pure"),
         ("domain/bad.py", "from jetcron.log.stream import EventLog\n", "domain may not import log"),
-        ("log/bad.py", "def f():\n    from jetcron.scheduler import ticker\n", "log may not import"),
+        (
+            "log/bad.py",
+            "def f():\n    from jetcron.scheduler import ticker\n",
+            "log may not import",
+        ),
         ("scheduler/bad.py", "from jetcron.projections import state\n", "scheduler may not"),
         ("executors/bad.py", "from jetcron import service\n", "executors may not import service"),
         ("projections/bad.py", "from ..executors import agent\n", "projections may not import"),

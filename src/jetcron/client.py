@@ -34,9 +34,7 @@ log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 
 
-async def send_command(
-    nc: Client, command: Request, *, timeout: float = 3.0
-) -> CommandReply:
+async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) -> CommandReply:
     """Send a command; the reply, or the rejection raised as CommandRejected or a
     ScheduleNotFound / NotificationNotFound / CalendarNotFound."""
     # why: imported here, so queries (and `jetcron --help`) do not load the command schemas

@@ -86,7 +86,9 @@ async def run(
             nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas
         )
         if not await _until_done(
-            "create the log stream", lambda: event_log.ensure_stream(config.replicas, config.retention_s), stop
+            "create the log stream",
+            lambda: event_log.ensure_stream(config.replicas, config.retention_s),
+            stop,
         ):
             return
         if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):

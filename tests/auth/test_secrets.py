@@ -48,7 +48,9 @@ def wait_for(sec: Secured, name: str, status: str, log: Path) -> list[dict[str, 
         rows = json.loads(ok(sec, "runs", "list", "--schedule", name, "--json"))
         if rows and rows[0]["status"] == status:
             return list(rows)
-        assert time.monotonic() < deadline, [(r["status"], r.get("error"), r.get("executor")) for r in rows] + [log.read_text()]
+        assert time.monotonic() < deadline, [
+            (r["status"], r.get("error"), r.get("executor")) for r in rows
+        ] + [log.read_text()]
         time.sleep(0.3)
 
 
@@ -118,7 +120,9 @@ async def test_only_the_targets_executors_read_a_secret(sec: Secured) -> None:
     # the operator writes secrets but cannot read them back; another host cannot read them
     for user in ("alice", "host-a", "audrey"):
         nc = alice if user == "alice" else await sec.client(user)
-        error = await sec.violation(user, lambda nc=nc: secrets.get(nc, "host-b", "db", timeout=0.3))
+        error = await sec.violation(
+            user, lambda nc=nc: secrets.get(nc, "host-b", "db", timeout=0.3)
+        )
         assert f'"{subject.lower()}"' in error.lower()
         await nc.close()
     host_b = await sec.client("host-b")

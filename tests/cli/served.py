@@ -17,7 +17,9 @@ from jetcron.cli.main import app
 runner = CliRunner()
 
 
-def scheduler_in_thread(nats_url: str, config: service.ServiceConfig | None = None) -> Iterator[str]:
+def scheduler_in_thread(
+    nats_url: str, config: service.ServiceConfig | None = None
+) -> Iterator[str]:
     """Yield `nats_url` while a scheduler service runs on it in a background thread.
 
     A thread because the CLI runs its own event loop; a test module's `scheduler` fixture

@@ -93,7 +93,9 @@ def test_a_rule_for_a_schedule_that_does_not_exist_yet_is_added_with_a_warning(
     assert result.stderr.strip() == (
         "warning: no schedule 'nosuch' exists now; the rule applies once one does"
     )
-    quiet = cli(scheduler, "notify", "add", "known", "--subject", "ops.alerts", "--schedule", "real")
+    quiet = cli(
+        scheduler, "notify", "add", "known", "--subject", "ops.alerts", "--schedule", "real"
+    )
     assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
     names = [r["name"] for r in json.loads(cli(scheduler, "notify", "list", "--json").stdout)]
     assert {"later", "known"} <= set(names)

@@ -103,13 +103,17 @@ def test_no_server_says_how_to_start_one_quickly() -> None:
     assert time.monotonic() - start < 3
 
 
-@pytest.mark.parametrize("url", ["garbage://x", "nats://host:notaport", "nats://", "nats://a:1,ftp://b"])
+@pytest.mark.parametrize(
+    "url", ["garbage://x", "nats://host:notaport", "nats://", "nats://a:1,ftp://b"]
+)
 def test_a_server_url_that_is_no_nats_url_is_bad_input_not_a_down_server(url: str) -> None:
     result = runner.invoke(app, ["-s", url, "status"])
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     bad = url.split(",")[-1]
-    assert line.startswith(f"error: invalid server URL {bad!r} (--server / NATS_URL): write nats://HOST"), line
+    assert line.startswith(
+        f"error: invalid server URL {bad!r} (--server / NATS_URL): write nats://HOST"
+    ), line
 
 
 def test_server_but_no_service(nats_url: str) -> None:
@@ -218,8 +222,14 @@ def test_ports_and_intervals_out_of_range_are_one_line_exit_2() -> None:
     for args, line in [
         (["up", "--port", "99999"], "error: invalid value for '--port': must be from 1 to 65535"),
         (["web", "--port", "-1"], "error: invalid value for '--port': must be from 0 to 65535"),
-        (["serve", "--lease-ttl", "0"], "error: invalid value for '--lease-ttl': must be at least 1"),
-        (["executor", "--ack-wait", "0"], "error: invalid value for '--ack-wait': must be at least 1"),
+        (
+            ["serve", "--lease-ttl", "0"],
+            "error: invalid value for '--lease-ttl': must be at least 1",
+        ),
+        (
+            ["executor", "--ack-wait", "0"],
+            "error: invalid value for '--ack-wait': must be at least 1",
+        ),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)

@@ -73,7 +73,10 @@ def test_audit_names_the_skipped_fire(scheduler: str) -> None:
     entries = json.loads(ok(scheduler, "audit", "daily", "--json"))
     skips = [(e["type"], e["actor"], e.get("reason"), e["diff"]) for e in entries[1:]]
     assert skips[0] == (
-        "schedule.fire_skip_planned", "alice", "nye", {"skip": [None, "2030-01-01T02:00:00Z"]}
+        "schedule.fire_skip_planned",
+        "alice",
+        "nye",
+        {"skip": [None, "2030-01-01T02:00:00Z"]},
     )
     assert skips[1][0] == "schedule.fire_skip_cancelled"
     assert skips[1][3] == {"skip": ["2030-01-01T02:00:00Z", None]}
@@ -93,5 +96,12 @@ def test_list_shows_the_next_fire_that_runs_as_next_marks_the_skipped_one(schedu
         assert listed(scheduler)[name]["next_fire"] == after
         [line] = [r for r in ok(scheduler, "schedule", "list").splitlines() if r.startswith(name)]
         assert after in line and skipped not in line, line
-        due = [r for r in json.loads(ok(scheduler, "due", "--within", "3d", "--json")) if r["name"] == name]
-        assert [(r["utc"], r.get("skipped", "")[:10]) for r in due[:2]] == [(skipped, "skipped by"), (after, "")]
+        due = [
+            r
+            for r in json.loads(ok(scheduler, "due", "--within", "3d", "--json"))
+            if r["name"] == name
+        ]
+        assert [(r["utc"], r.get("skipped", "")[:10]) for r in due[:2]] == [
+            (skipped, "skipped by"),
+            (after, ""),
+        ]

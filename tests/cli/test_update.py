@@ -46,7 +46,11 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
     ("spec", ["--spec", "0 * * * *"], {"spec": "0 * * * *"}),
     # a command or shell replaces the action, and its params with it (nothing would read them)
     ("command", ["--", "echo", "hi"], {"command": ["echo", "hi"], "action": GONE, "params": GONE}),
-    ("shell", ["--shell", "echo hi | wc"], {"shell": "echo hi | wc", "action": GONE, "params": GONE}),
+    (
+        "shell",
+        ["--shell", "echo hi | wc"],
+        {"shell": "echo hi | wc", "action": GONE, "params": GONE},
+    ),
     ("action", ["--action", "noop"], {"action": "noop"}),
     ("params", ["-p", "level=80"], {"params": {"level": 80}}),
     ("cwd", ["--cwd", "/tmp"], {"cwd": "/tmp"}),

@@ -101,10 +101,20 @@ def iso(when: datetime) -> str:
             "(2#2 is the second Tuesday); list them: 1#2,2#2,3#2",
             id="#-range",
         ),
-        pytest.param("0 9 * * mon-wed#2", "'#' cannot be combined with a range", id="#-named-range"),
+        pytest.param(
+            "0 9 * * mon-wed#2", "'#' cannot be combined with a range", id="#-named-range"
+        ),
         pytest.param("0 9 * * */2#1", "'#' cannot be combined with a range or step", id="#-step"),
-        pytest.param("0 9 * * 1-3L", "'L' cannot be combined with a range or step, it takes one weekday (5L is the last Friday); list them: 1L,2L,3L", id="L-range"),
-        pytest.param("0 9 1-5W * *", "'W' cannot be combined with a range or step, it takes one day (15W: the weekday nearest the 15th); list them: 1W,2W,3W,4W,5W", id="W-range"),
+        pytest.param(
+            "0 9 * * 1-3L",
+            "'L' cannot be combined with a range or step, it takes one weekday (5L is the last Friday); list them: 1L,2L,3L",
+            id="L-range",
+        ),
+        pytest.param(
+            "0 9 1-5W * *",
+            "'W' cannot be combined with a range or step, it takes one day (15W: the weekday nearest the 15th); list them: 1W,2W,3W,4W,5W",
+            id="W-range",
+        ),
         pytest.param("0 0 * * L", "'L' needs a weekday before it, e.g. '5L'", id="bare-L-weekday"),
         pytest.param("0 0 * * 9L", "day-of-week field: '9L' is not valid (out of range)", id="9L"),
         pytest.param("0 0 * * 15W", "'W' belongs in day-of-month", id="W-in-weekday"),

@@ -155,7 +155,9 @@ async def test_a_failed_test_message_is_tried_once_and_leaves_the_sink_not_faili
     deliverer = Deliverer(nc, log)
     await deliverer.prepare()
     down = Notification(name="ops", sink=Sink(command=["false"]))
-    await append(log, subjects.notification("ops"), NotificationAdded(name="ops", notification=down))
+    await append(
+        log, subjects.notification("ops"), NotificationAdded(name="ops", notification=down)
+    )
     seq = await append(log, subjects.notify_test("ops"), NotifyTest(name="ops"))
 
     stop, task = await running(deliverer)
@@ -176,6 +178,11 @@ async def test_a_failed_test_message_is_tried_once_and_leaves_the_sink_not_faili
     [record] = [s.envelope.event for s in records]
     assert isinstance(record, NotifyFailed) and (record.final, record.attempts) == (True, 1)
     row = views.notifications.rows["ops"]
-    assert (row.failing, row.failed, row.retrying, row.tested_at is not None) == (False, 0, [], True)
+    assert (row.failing, row.failed, row.retrying, row.tested_at is not None) == (
+        False,
+        0,
+        [],
+        True,
+    )
     assert "exit" in row.test_error
     assert health.evaluate(views, now=AT, executors_online={}).healthy

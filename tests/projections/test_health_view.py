@@ -196,7 +196,9 @@ def test_an_acknowledgement_clears_what_was_unreadable_or_rejected_before_it() -
 
 def test_no_ticker_leader_says_since_when_and_why() -> None:
     held, looking = T0 + timedelta(minutes=5), T0
-    lost = health.no_ticker_leader(None, last_held=held, looking_since=looking, cause="no responders")
+    lost = health.no_ticker_leader(
+        None, last_held=held, looking_since=looking, cause="no responders"
+    )
     never = health.no_ticker_leader(None, last_held=None, looking_since=looking)
 
     assert health.no_ticker_leader("host:1", last_held=None, looking_since=looking) is None

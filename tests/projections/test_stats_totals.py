@@ -93,9 +93,7 @@ def walked(views: state.Views, now: datetime) -> dict[str, list[stats.StatsRow]]
     """The answer of the row walk the totals replace (executor rows with bucket percentiles
     wherever the totals give them)."""
     runs, ups = views.runs, views.rollups
-    out = {
-        g: stats.compute_merged(runs, ups, now=now, group=g) for g in ("overall", "schedule")
-    }
+    out = {g: stats.compute_merged(runs, ups, now=now, group=g) for g in ("overall", "schedule")}
     exact = not (
         list(stats._day_digests(runs, ups, None, now, None))
         and stats._rows_incomplete(runs, ups, None)
@@ -137,7 +135,9 @@ def _same_tallies(live: tallies.Tallies, fresh: tallies.Tallies) -> None:
     for executor, by_name in fresh.extremes.items():
         for name, ex in by_name.items():
             assert live.extremes[executor][name] == ex
-    gone = [(e, n) for e, ns in live.extremes.items() for n in ns if n not in fresh.extremes.get(e, {})]
+    gone = [
+        (e, n) for e, ns in live.extremes.items() for n in ns if n not in fresh.extremes.get(e, {})
+    ]
     assert gone == []
 
 
@@ -159,7 +159,9 @@ def test_totals_answer_as_the_row_walk(
     for name in NAMES:
         one = stats.everything(views.runs, views.rollups, now=now, schedule=name)
         for group in ("overall", "schedule", "executor"):
-            old = stats.compute_merged(views.runs, views.rollups, now=now, group=group, schedule=name)
+            old = stats.compute_merged(
+                views.runs, views.rollups, now=now, group=group, schedule=name
+            )
             assert one[group] == old
 
 

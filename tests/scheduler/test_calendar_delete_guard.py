@@ -55,7 +55,9 @@ def add_schedule(name: str, cid: str, **uses: list[str]) -> CreateSchedule:
 def test_the_decider_refuses_a_delete_while_schedules_name_the_calendar() -> None:
     state = calendars.fold([CalendarCreated(name="maint", version=1, definition=MAINT)])
     users = {"backup": "exclude", "report": "only_within"}
-    with pytest.raises(CommandRejected, match=r"used by backup \(exclude\), report \(only_within\)"):
+    with pytest.raises(
+        CommandRejected, match=r"used by backup \(exclude\), report \(only_within\)"
+    ):
         calendars.decide_calendar(state, delete_cal(), users)
     assert calendars.decide_calendar(state, delete_cal(), {}) == [
         CalendarDeleted(name="maint", version=2)
@@ -92,7 +94,9 @@ async def test_a_raw_delete_is_refused_until_no_schedule_names_the_calendar(even
     await h.handle(add_cal())
     await h.handle(add_schedule("backup", "s1", exclude=["maint"]))
     await h.handle(add_schedule("report", "s2", only_within=["maint"]))
-    with pytest.raises(CommandRejected, match=r"used by backup \(exclude\), report \(only_within\)"):
+    with pytest.raises(
+        CommandRejected, match=r"used by backup \(exclude\), report \(only_within\)"
+    ):
         await h.handle(delete_cal("d1"))
     patch = DefinitionPatch(exclude=[])
     await h.handle(UpdateSchedule(**meta("backup", "u1"), patch=patch))  # type: ignore[arg-type]

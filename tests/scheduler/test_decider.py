@@ -942,8 +942,12 @@ def test_a_one_off_at_its_own_start_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("when", "then"),
     [
-        pytest.param(msgspec.structs.replace(pause(), expected_version=1), [paused(2)], id="version-matches"),
-        pytest.param(msgspec.structs.replace(pause(), expected_version=None), [paused(2)], id="no-version"),
+        pytest.param(
+            msgspec.structs.replace(pause(), expected_version=1), [paused(2)], id="version-matches"
+        ),
+        pytest.param(
+            msgspec.structs.replace(pause(), expected_version=None), [paused(2)], id="no-version"
+        ),
     ],
 )
 def test_expected_version_that_matches_is_applied(when: AnyCommand, then: list[Event]) -> None:

@@ -186,7 +186,12 @@ CASES = [
         id="stall-overlap-allow-runs-each",
     ),
     pytest.param(
-        entry("@every 10s", floor=T - timedelta(seconds=1), overlap="skip", catchup=CatchUp(policy="all")),
+        entry(
+            "@every 10s",
+            floor=T - timedelta(seconds=1),
+            overlap="skip",
+            catchup=CatchUp(policy="all"),
+        ),
         T + timedelta(seconds=10),
         [Trigger(T), Skip(T + timedelta(seconds=10), BUSY, pending_run_id(entry(), T))],
         id="stall-catch-up-all-keeps-the-oldest-first",

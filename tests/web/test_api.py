@@ -54,7 +54,9 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     assert d["spec"] == "*/5 * * * *" and d["retry"]["max_attempts"] == 3
     assert d["description"] == "" and d["tags"] == ["tank"]  # null resets, absent keeps
 
-    stale = http.patch("/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'})
+    stale = http.patch(
+        "/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'}
+    )
     assert problem(stale, 412) == (
         "schedule 'api-life' is at version 2, not 1: someone changed it; reload and try again"
     )
@@ -68,7 +70,11 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
 
     stale_delete = http.delete("/api/v1/schedules/api-life", headers={"If-Match": '"2"'})
     problem(stale_delete, 412)
-    gone = http.delete("/api/v1/schedules/api-life", params={"reason": "replaced by ünïcode"}, headers={"If-Match": '"4"'})
+    gone = http.delete(
+        "/api/v1/schedules/api-life",
+        params={"reason": "replaced by ünïcode"},
+        headers={"If-Match": '"4"'},
+    )
     assert gone.status_code == 204
     assert "not found" in problem(http.get("/api/v1/schedules/api-life"), 404)
 
@@ -81,7 +87,9 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     assert create(http, "api-gone").status_code == 201
     said = http.request("DELETE", "/api/v1/schedules/api-gone", json={"reason": "tank sold"})
     assert said.status_code == 204, said.text  # why: the body, as pause takes it, not dropped
-    assert http.get("/api/v1/audit", params={"name": "api-gone"}).json()[-1]["reason"] == "tank sold"
+    assert (
+        http.get("/api/v1/audit", params={"name": "api-gone"}).json()[-1]["reason"] == "tank sold"
+    )
 
 
 def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.Client) -> None:
@@ -90,16 +98,27 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert said.exit_code == 2
     assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")
     assert "did you mean 'retries'" in problem(create(http, "api-bad", retrys=2), 422)
-    assert "nothing to run" in problem(http.post("/api/v1/schedules", json={"name": "x", "spec": "@daily"}), 422)
+    assert "nothing to run" in problem(
+        http.post("/api/v1/schedules", json={"name": "x", "spec": "@daily"}), 422
+    )
     assert "unknown time zone" in problem(create(http, "api-bad", tz="Mars/Olympus"), 422)
-    malformed = http.post("/api/v1/schedules", content=b"{nope", headers={"content-type": "application/json"})
+    malformed = http.post(
+        "/api/v1/schedules", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert "malformed JSON" in problem(malformed, 400)
     assert create(http, "api-dup").status_code == 201
     # why: worded for the web, not "use `jetcron schedule update`" (web/wording.py)
-    assert problem(create(http, "api-dup"), 409) == "schedule 'api-dup' already exists: edit it instead"
+    assert (
+        problem(create(http, "api-dup"), 409)
+        == "schedule 'api-dup' already exists: edit it instead"
+    )
     assert "would never run" in problem(create(http, "api-past", spec="@at 2020-01-01T00:00Z"), 422)
-    assert "invalid spec" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422)
-    assert "has no default" in problem(http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422)
+    assert "invalid spec" in problem(
+        http.patch("/api/v1/schedules/api-dup", json={"spec": "nope"}), 422
+    )
+    assert "has no default" in problem(
+        http.patch("/api/v1/schedules/api-dup", json={"spec": None}), 422
+    )
     in_body = http.patch("/api/v1/schedules/api-dup", json={"retries": 1, "reason": "x"})
     assert "?reason=" in problem(in_body, 422)
     assert "?reason=" in problem(create(http, "api-why", reason="new tank"), 422)
@@ -108,10 +127,17 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     ended = http.patch("/api/v1/schedules/api-dup", json={"end": "2020-01-01T00:00:00Z"})
     assert "would never run" in problem(ended, 422)
     misspelt = http.post("/api/v1/schedules/api-dup/pause", json={"reasn": "tank cleaning"})
-    assert problem(misspelt, 422) == "reasn: no such field (did you mean 'reason'?); this body takes only reason"
+    assert (
+        problem(misspelt, 422)
+        == "reasn: no such field (did you mean 'reason'?); this body takes only reason"
+    )
     assert http.get("/api/v1/schedules/api-dup").json()["state"] == "active"  # why: nothing sent
-    assert "JSON object" in problem(http.post("/api/v1/schedules/api-dup/trigger", json=["now"]), 400)
-    assert "takes only reason" in problem(http.post("/api/v1/runs/ffffffff/cancel", json={"x": 1}), 422)
+    assert "JSON object" in problem(
+        http.post("/api/v1/schedules/api-dup/trigger", json=["now"]), 400
+    )
+    assert "takes only reason" in problem(
+        http.post("/api/v1/runs/ffffffff/cancel", json={"x": 1}), 422
+    )
     assert "limit" in problem(http.get("/api/v1/schedules", params={"limit": 0}), 400)
     assert "unknown status" in problem(http.get("/api/v1/runs", params={"status": "nope"}), 400)
     assert "unknown state" in problem(http.get("/api/v1/schedules", params={"state": "nope"}), 400)
@@ -133,7 +159,11 @@ def test_tokens_and_roles(stack: Stack) -> None:
     with stack.client("aud") as auditor:
         assert auditor.get("/api/v1/schedules").status_code == 200
         assert "read-only" in problem(create(auditor, "api-aud"), 403)
-        assert auditor.get("/api/v1/whoami").json() == {"name": "aud", "role": "auditor", "auth": True}
+        assert auditor.get("/api/v1/whoami").json() == {
+            "name": "aud",
+            "role": "auditor",
+            "auth": True,
+        }
     with stack.client("olga") as operator:
         assert create(operator, "api-olga").status_code == 201
         assert operator.post("/api/v1/schedules/api-olga/pause").json()["state"] == "paused"

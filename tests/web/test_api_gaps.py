@@ -83,7 +83,9 @@ def hook_secrets(url: str, name: str) -> list[bytes | None]:
     return asyncio.run(go())
 
 
-def test_removing_a_notification_purges_its_webhook_secret(stack: Stack, http: httpx.Client) -> None:
+def test_removing_a_notification_purges_its_webhook_secret(
+    stack: Stack, http: httpx.Client
+) -> None:
     hook = {"name": "gap-signed", "webhook": "https://hooks.example/y", "secret": "s3cr3t"}
     other = {"name": "gap-other", "webhook": "https://hooks.example/z", "secret": "kept"}
     assert http.post(NOTIFY, json=hook).status_code == 201
@@ -105,17 +107,31 @@ def test_notification_errors_say_what_the_cli_says(stack: Stack, http: httpx.Cli
     assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")
     both = {"name": "gap-bad", "webhook": "https://h.example", "subject": "a.b"}
     assert "exactly one of" in problem(http.post(NOTIFY, json=both), 422)
-    assert "unknown --on kind" in problem(http.post(NOTIFY, json={**both, "subject": None, "on": ["x"]}), 422)
-    assert "invalid --window" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "window": "soon"}), 422)
-    assert "invalid --command" in problem(http.post(NOTIFY, json={"name": "gap-bad", "command": "'open"}), 422)
-    assert "webhooks" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "secret": "s"}), 422)
-    assert "hook" in problem(http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "hook": 1}), 422)
-    assert "invalid notification name" in problem(http.post(NOTIFY, json={"name": "a b", "subject": "a"}), 422)
+    assert "unknown --on kind" in problem(
+        http.post(NOTIFY, json={**both, "subject": None, "on": ["x"]}), 422
+    )
+    assert "invalid --window" in problem(
+        http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "window": "soon"}), 422
+    )
+    assert "invalid --command" in problem(
+        http.post(NOTIFY, json={"name": "gap-bad", "command": "'open"}), 422
+    )
+    assert "webhooks" in problem(
+        http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "secret": "s"}), 422
+    )
+    assert "hook" in problem(
+        http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "hook": 1}), 422
+    )
+    assert "invalid notification name" in problem(
+        http.post(NOTIFY, json={"name": "a b", "subject": "a"}), 422
+    )
     assert "invalid notification name" in problem(http.delete(f"{NOTIFY}/a b"), 422)
     assert "gap-bad" not in {r["name"] for r in http.get(NOTIFY).json()}  # why: nothing appended
     with stack.client("aud") as auditor:
         assert auditor.get(NOTIFY).status_code == 200
-        assert "read-only" in problem(auditor.post(NOTIFY, json={"name": "gap-a", "subject": "a"}), 403)
+        assert "read-only" in problem(
+            auditor.post(NOTIFY, json={"name": "gap-a", "subject": "a"}), 403
+        )
         assert "read-only" in problem(auditor.delete(f"{NOTIFY}/gap-hook"), 403)
         assert "read-only" in problem(auditor.post(f"{NOTIFY}/gap-hook/test"), 403)
     with stack.client(None) as anonymous:
@@ -126,13 +142,26 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert create(http, "gap-lights", spec="*/5 * * * *", tags=["gap-pump"]).status_code == 201
     assert create(http, "gap-feed", spec="*/10 * * * *", tags=["gap-pump"]).status_code == 201
 
-    answer = http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "*/20 * * * *", "n": 3})
+    answer = http.get(
+        "/api/v1/schedules/gap-lights/what-if", params={"spec": "*/20 * * * *", "n": 3}
+    )
     assert answer.status_code == 200, answer.text
     got = answer.json()
     assert got["before"]["spec"] == "*/5 * * * *" and got["after"]["spec"] == "*/20 * * * *"
     assert len(got["next_before"]) == 3 and len(got["next_after"]) == 3
     assert got["next_after"][0].endswith(("00:00Z", "20:00Z", "40:00Z"))
-    said = cli(stack.nats_url, "schedule", "update", "gap-lights", "--spec", "*/20 * * * *", "--what-if", "-n", "3", "--json")
+    said = cli(
+        stack.nats_url,
+        "schedule",
+        "update",
+        "gap-lights",
+        "--spec",
+        "*/20 * * * *",
+        "--what-if",
+        "-n",
+        "3",
+        "--json",
+    )
     assert said.exit_code == 0, said.output
     cli_answer = json.loads(said.stdout)
     assert cli_answer["next_after"] == got["next_after"]  # why: the same view, the same answer
@@ -140,10 +169,18 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert zoned["after"] == {"spec": "*/5 * * * *", "tz": "Asia/Kolkata"}
     assert http.get("/api/v1/schedules/gap-lights").json()["definition"]["spec"] == "*/5 * * * *"
 
-    assert "invalid spec" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "61 * * * *"}), 422)
-    assert "unknown time zone" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Mars/X"}), 422)
-    assert "window" in problem(http.get("/api/v1/schedules/gap-lights/what-if", params={"window": "0s"}), 422)
-    assert "not found" in problem(http.get("/api/v1/schedules/gap-nope/what-if", params={"spec": "@daily"}), 404)
+    assert "invalid spec" in problem(
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "61 * * * *"}), 422
+    )
+    assert "unknown time zone" in problem(
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Mars/X"}), 422
+    )
+    assert "window" in problem(
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"window": "0s"}), 422
+    )
+    assert "not found" in problem(
+        http.get("/api/v1/schedules/gap-nope/what-if", params={"spec": "@daily"}), 404
+    )
 
     found = http.get("/api/v1/conflicts", params={"within": "1h", "schedule": "gap-feed"}).json()
     pairs = {(c["a"], c["b"]) for c in found["conflicts"]}
@@ -152,7 +189,9 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     everyone = http.get("/api/v1/conflicts").json()
     assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
     assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 422)
-    assert "not found" in problem(http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404)
+    assert "not found" in problem(
+        http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404
+    )
 
 
 def test_openapi_lists_them(http: httpx.Client) -> None:

@@ -316,7 +316,10 @@ def test_a_completed_schedule_offers_no_pause(browser: object, stack: Stack) -> 
     soon = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with stack.client() as http:
         assert create(http, "just-once", spec=f"@at {soon}").status_code == 201
-        until(lambda: http.get("/api/v1/schedules/just-once").json()["state"], lambda s: s == "completed")
+        until(
+            lambda: http.get("/api/v1/schedules/just-once").json()["state"],
+            lambda s: s == "completed",
+        )
     page = signed_in(browser, stack, 1280, 900)
     page.goto(f"{stack.url}/#/s/just-once")
     page.wait_for_selector("#completed:has-text('edit it to give it a new spec')")
@@ -337,7 +340,10 @@ def test_enter_in_the_reason_confirms(browser: object, stack: Stack, shots: Path
             "[...document.querySelectorAll('#confirm menu button')]"
             ".map((b) => [b.getBoundingClientRect().x, b.textContent])"
         )
-        assert [text for _, text in sorted(buttons)] == ["Cancel", "Confirm"]  # Confirm at the right
+        assert [text for _, text in sorted(buttons)] == [
+            "Cancel",
+            "Confirm",
+        ]  # Confirm at the right
         page.press("#confirm-reason", "Enter")  # why: it was the Cancel button's submit
         page.wait_for_selector("h1 .badge.paused")
         assert http.get("/api/v1/schedules/enter-key").json()["paused_reason"] == "water change"
@@ -351,7 +357,9 @@ def test_a_quote_left_open_in_the_command_is_refused(browser: object, stack: Sta
     page.fill("#f-job", "echo 'lights on")
     page.click("#f-save")
     # why: it was saved as the word "'lights" (a shell refuses the line)
-    page.wait_for_selector("#schedule-form .error:has-text(\"the quote before 'lights is not closed\")")
+    page.wait_for_selector(
+        '#schedule-form .error:has-text("the quote before \'lights is not closed")'
+    )
     with stack.client() as http:
         assert http.get("/api/v1/schedules/open-quote").status_code == 404
     page.fill("#f-job", "echo 'lights on'")

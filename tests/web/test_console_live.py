@@ -28,7 +28,9 @@ def test_deleting_from_its_page_shows_the_schedules(browser: object, stack: Stac
     page.click("#do-delete")
     confirm(page, "done with it")
     page.wait_for_selector("#schedules")
-    page.wait_for_timeout(1000)  # why: the schedule page's refresh came late and said "no such schedule"
+    page.wait_for_timeout(
+        1000
+    )  # why: the schedule page's refresh came late and said "no such schedule"
     assert page.locator("#not-found").count() == 0
     assert page.locator("#schedules").count() == 1
     page.close()

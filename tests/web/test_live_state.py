@@ -49,7 +49,9 @@ class Follower(threading.Thread):
         with httpx.Client(base_url=self.stack.url, headers=headers, timeout=timeout) as http:
             with http.stream("GET", "/api/v1/events") as r:
                 for message in messages(r):
-                    self.got.append((time.monotonic(), message["event"], json.loads(message["data"])))
+                    self.got.append(
+                        (time.monotonic(), message["event"], json.loads(message["data"]))
+                    )
                     if self.done.is_set():
                         return
 
@@ -77,7 +79,9 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     page.wait_for_selector("#live.offline:has-text('reconnecting')", timeout=SHOWN_WITHIN_S * 1000)  # type: ignore[attr-defined]
     down = until(lambda: [d for t, k, d in follower.got if k == "state" and not d["live"]], bool, 5)
     assert down[0]["since"] and "NATS" in str(down[0]["problem"]), down
-    assert [t for t, k, d in follower.got if k == "state" and not d["live"]][0] - stopped < SHOWN_WITHIN_S
+    assert [t for t, k, d in follower.got if k == "state" and not d["live"]][
+        0
+    ] - stopped < SHOWN_WITHIN_S
     title = page.get_attribute("#live", "title")  # type: ignore[attr-defined]
     assert title and "NATS is unreachable" in title, title
     with stack.client() as http:  # a new stream cannot start now: a 503 that says why
@@ -92,7 +96,11 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
 
     # the same stream goes on with what happens after the outage
     with stack.client() as http:
-        until(lambda: http.post("/api/v1/schedules/live-lights/trigger").status_code, lambda s: s == 202, 30)
+        until(
+            lambda: http.post("/api/v1/schedules/live-lights/trigger").status_code,
+            lambda s: s == 202,
+            30,
+        )
     follower.done.set()
     until(lambda: [k for _, k, _ in follower.got], lambda kinds: "run.triggered" in kinds, 15)
     page.close()  # type: ignore[attr-defined]
@@ -129,7 +137,9 @@ def test_the_badge_says_when_the_gateway_itself_hangs(
         page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
         page.goto(f"{url}/#/runs")  # why: no token file: the local user, no sign-in
         page.wait_for_selector("#live.live")
-        web.send_signal(signal.SIGSTOP)  # why: a hang that closes nothing (a frozen host, a dead NAT)
+        web.send_signal(
+            signal.SIGSTOP
+        )  # why: a hang that closes nothing (a frozen host, a dead NAT)
         stopped = time.monotonic()
         page.wait_for_selector("#live.offline", timeout=30_000)
         assert time.monotonic() - stopped < 16  # 12 s of silence, then the next check

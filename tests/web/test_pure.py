@@ -61,7 +61,10 @@ def test_token_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('[users.a]\nrole = "root"\ntoken = "x"\n', "users.a.role 'root': use admin, operator, auditor"),
+        (
+            '[users.a]\nrole = "root"\ntoken = "x"\n',
+            "users.a.role 'root': use admin, operator, auditor",
+        ),
         ('[users.a]\nrole = "admin"\n', "give token or token_sha256"),
         ("", "no users in it"),
         ('[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n', "unknown field"),
@@ -129,7 +132,9 @@ async def test_readyz_names_the_service_that_did_not_answer(nats_url: str) -> No
     app = create_app(gateway, connect=False)
     await gateway.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://t"
+        ) as http:
             for _ in range(100):
                 if gateway.connected:
                     break

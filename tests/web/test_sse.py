@@ -29,8 +29,13 @@ def messages(response: httpx.Response) -> Iterator[dict[str, str]]:
             message[key] = value
 
 
-def collect(stack: Stack, name: str, until: str, out: list[dict[str, str]], opened: threading.Event) -> None:
-    with stack.client() as http, http.stream("GET", "/api/v1/events", params={"schedule": name}) as r:
+def collect(
+    stack: Stack, name: str, until: str, out: list[dict[str, str]], opened: threading.Event
+) -> None:
+    with (
+        stack.client() as http,
+        http.stream("GET", "/api/v1/events", params={"schedule": name}) as r,
+    ):
         assert r.headers["content-type"].startswith("text/event-stream")
         opened.set()
         for message in messages(r):
@@ -47,10 +52,14 @@ def test_a_runs_events_arrive_in_order(stack: Stack) -> None:
         create(http, "sse-other")
         got: list[dict[str, str]] = []
         opened = threading.Event()
-        reader = threading.Thread(target=collect, args=(stack, "sse-one", "run.succeeded", got, opened))
+        reader = threading.Thread(
+            target=collect, args=(stack, "sse-one", "run.succeeded", got, opened)
+        )
         reader.start()
         assert opened.wait(10)
-        http.post("/api/v1/schedules/sse-other/trigger")  # why: another schedule's run is filtered out
+        http.post(
+            "/api/v1/schedules/sse-other/trigger"
+        )  # why: another schedule's run is filtered out
         http.post("/api/v1/schedules/sse-one/pause", json={"reason": "feeding"})
         run_id = http.post("/api/v1/schedules/sse-one/trigger").json()["run_id"]
         reader.join(20)

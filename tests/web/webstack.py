@@ -26,7 +26,11 @@ if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/
 
 from bench.web_api import stack_in_thread  # noqa: E402
 
-TOKENS = {"alice": ("admin", "tok-alice"), "olga": ("operator", "tok-olga"), "aud": ("auditor", "tok-aud")}
+TOKENS = {
+    "alice": ("admin", "tok-alice"),
+    "olga": ("operator", "tok-olga"),
+    "aud": ("auditor", "tok-aud"),
+}
 
 
 def token_file(path: Path) -> Path:
@@ -55,7 +59,9 @@ def run_stack(tmp: Path, *, tokens: bool = True) -> Iterator[Stack]:
     require_nats_server()
     with (
         NatsServer(data_dir=tmp / "nats") as server,
-        stack_in_thread(server.url, tmp, token_file(tmp / "tokens.toml") if tokens else None) as url,
+        stack_in_thread(
+            server.url, tmp, token_file(tmp / "tokens.toml") if tokens else None
+        ) as url,
     ):
         stack = Stack(url, server.url, server)
         _wait_ready(stack)

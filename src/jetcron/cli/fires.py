@@ -106,7 +106,9 @@ async def _window_then_follow(server: str, params: dict[str, Any], as_json: bool
     for row in rows:
         _emit(row, as_json)
     name = params["name"]
-    await with_nats(server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True)
+    await with_nats(
+        server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True
+    )
 
 
 FOLLOW_POLL_S = 1.0
@@ -165,7 +167,9 @@ async def _follow(
         while True:
             since = _cursor(printed, until)
             try:
-                answer = await query(nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX})
+                answer = await query(
+                    nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX}
+                )
             except Exception as err:
                 # why: a follower rides out an outage or a stalled service, as `runs follow`
                 # does; it says so once, and once again when answers come back

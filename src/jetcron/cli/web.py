@@ -53,7 +53,10 @@ def web(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        echo(f"jetcron web on {url_of(sock)} (API {url_of(sock)}/api/v1/docs). Ctrl-C stops.", err=True)
+        echo(
+            f"jetcron web on {url_of(sock)} (API {url_of(sock)}/api/v1/docs). Ctrl-C stops.",
+            err=True,
+        )
         await serve(gateway, sock, stop)
 
     asyncio.run(main())

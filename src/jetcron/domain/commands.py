@@ -142,6 +142,7 @@ class SendTestNotification(Command, frozen=True, kw_only=True, tag="notify-test"
 NotificationCommand = AddNotification | RemoveNotification | SendTestNotification
 """Commands to a notification (aggregate subject `jetcron.notify.<name>`)."""
 
+
 class AcknowledgeHealth(Command, frozen=True, kw_only=True, tag="health-ack"):
     """Acknowledge the unreadable and rejected events `health` lists now (`name` is `health`)."""
 

@@ -99,9 +99,21 @@ def _numbers(values: list[Any]) -> list[int]:
 
 
 _ONE_DAY = (
-    ("day-of-week", re.compile(r"(.*[-/*].*)(#\d+)"), "'#'", "weekday", "2#2 is the second Tuesday"),
+    (
+        "day-of-week",
+        re.compile(r"(.*[-/*].*)(#\d+)"),
+        "'#'",
+        "weekday",
+        "2#2 is the second Tuesday",
+    ),
     ("day-of-week", re.compile(r"(.*[-/*].*)(l)"), "'L'", "weekday", "5L is the last Friday"),
-    ("day-of-month", re.compile(r"(.*[-/*].*)(w)"), "'W'", "day", "15W: the weekday nearest the 15th"),
+    (
+        "day-of-month",
+        re.compile(r"(.*[-/*].*)(w)"),
+        "'W'",
+        "day",
+        "15W: the weekday nearest the 15th",
+    ),
 )
 """Marks that take one day, as a range or step with them must not be read: `1-3#2`, `1-3L`, `1-5W`."""
 

@@ -343,6 +343,8 @@ class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
     error: str = ""
     attempts: int = 1
     final: bool = False
+
+
 # -- statistics kept beyond the retention: subject jetcron.stats.<name> ---------------------
 
 

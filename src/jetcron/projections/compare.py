@@ -108,9 +108,7 @@ def comparable(a: dict[str, Any], b: dict[str, Any], horizon: int) -> tuple[Any,
         # why: a rebuild after expiry lacks the triggers of early runs, so their claims differ
         side.pop("claims", None)
         side.pop("rejected", None)
-        side["rejected_samples"] = [
-            s for s in side.get("rejected_samples", []) if s[0] >= horizon
-        ]
+        side["rejected_samples"] = [s for s in side.get("rejected_samples", []) if s[0] >= horizon]
     return a, b
 
 

@@ -321,7 +321,9 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         _settle(view, entry)
 
 
-def _member_result(view: LedgerView, entry: LedgerEntry, event: RunEvent, stored: StoredEvent) -> None:
+def _member_result(
+    view: LedgerView, entry: LedgerEntry, event: RunEvent, stored: StoredEvent
+) -> None:
     """A fan-out member's result: another attempt follows (retrying), or its end."""
     kind = type(event)
     detail = "" if kind is RunSucceeded else _detail(event)

@@ -147,8 +147,10 @@ class ProjectionService:
         if not fed:
             await self.restore()
         service = await self._serve()
-        follow = None if fed else asyncio.ensure_future(
-            supervise(self.follow, health=self.health, stop=stop)
+        follow = (
+            None
+            if fed
+            else asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
         )
         gauges = asyncio.ensure_future(self._update_gauges(stop))
         expect = asyncio.ensure_future(self._expectations(stop))
@@ -192,7 +194,11 @@ class ProjectionService:
         views = restore(data) if data is not None else None
         if views is not None and views.keep != self.keep:
             # why: the windows must be the ones the same events give with this keep (rebuild == live)
-            log.info("projection snapshot kept %d runs per schedule, now %d: rebuilding", views.keep, self.keep)
+            log.info(
+                "projection snapshot kept %d runs per schedule, now %d: rebuilding",
+                views.keep,
+                self.keep,
+            )
             views = None
         if views is not None:
             self.views = views
@@ -261,7 +267,9 @@ class ProjectionService:
         results = await self.log.publish_many(items)
         failed = [r for r in results if isinstance(r, Exception)]
         if failed:
-            log.warning("%d of %d daily rollups not stored yet: %s", len(failed), len(items), failed[0])
+            log.warning(
+                "%d of %d daily rollups not stored yet: %s", len(failed), len(items), failed[0]
+            )
         return len(items) - len(failed)
 
     async def _roll_up_forever(self, stop: asyncio.Event) -> None:
@@ -343,7 +351,9 @@ class ProjectionService:
         try:
             target = await asyncio.wait_for(self.log.last_seq(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
-            log.info("projections: cannot ask the log for its end: %s", str(err) or type(err).__name__)
+            log.info(
+                "projections: cannot ask the log for its end: %s", str(err) or type(err).__name__
+            )
             return None
         # why: with the follower down, waiting for it only delays a (stale-marked) answer.
         while (
@@ -611,4 +621,3 @@ def _give_back_memory() -> None:
     gc.collect()
     if _TRIM is not None:
         _TRIM(0)
-

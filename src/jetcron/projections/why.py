@@ -157,7 +157,9 @@ def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         by = f" by {trig.actor}" if trig is not None else ""
         text = f"Backfilled{by} as run {fire.run_id[:8]}{at}"
     elif fire.fanout:
-        text = f"Fanned out as run {fire.run_id[:8]}{at}{_late(fire)}; each member runs it as its own"
+        text = (
+            f"Fanned out as run {fire.run_id[:8]}{at}{_late(fire)}; each member runs it as its own"
+        )
     else:
         text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
     out = [Sentence(text=text, evidence=trig)]

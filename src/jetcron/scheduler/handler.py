@@ -64,7 +64,6 @@ LOADS_AT_ONCE = 64
 _reply_encoder = msgspec.json.Encoder()
 
 
-
 def aggregate_subject(command: Request) -> str:
     """The subject whose history decides the command (and takes its events, under CAS)."""
     # why: a bad name is not even a valid subject
@@ -158,9 +157,7 @@ class CommandHandler:
                 str(err) or type(err).__name__,
             )
 
-    async def _users(
-        self, command: Request, history: list[StoredEvent]
-    ) -> dict[str, str] | None:
+    async def _users(self, command: Request, history: list[StoredEvent]) -> dict[str, str] | None:
         """For a calendar delete, the live schedules that name the calendar; None otherwise.
 
         The candidates are the schedules its subject says began to name it (CalendarReferenced,

@@ -140,8 +140,10 @@ async def backfill_status(name: str, gw: Gw, _: Reader) -> Response:
         {
             "schedule": name,
             "running": True,
-            "sent": [{"fire": f, "run_id": r, "status": done.ended.get(r, "")}
-                     for r, f in done.sent.items()],
+            "sent": [
+                {"fire": f, "run_id": r, "status": done.ended.get(r, "")}
+                for r, f in done.sent.items()
+            ],
             "skipped": [{"fire": f, "why": w} for f, w in done.skipped.items()],
         }  # fmt: skip
     )

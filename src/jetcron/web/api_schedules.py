@@ -199,7 +199,13 @@ async def next_fires(
     row = await gw.ask("schedule", {"name": name, "fires": n})
     d = row["definition"]
     fires = [parse_stamp(f) for f in row.get("next_fires", [])[:n]]
-    return json({"schedule": name, "state": row["state"], "fires": fire_rows(fires, d["spec"], d.get("tz", "UTC"))})
+    return json(
+        {
+            "schedule": name,
+            "state": row["state"],
+            "fires": fire_rows(fires, d["spec"], d.get("tz", "UTC")),
+        }
+    )
 
 
 @router.get(

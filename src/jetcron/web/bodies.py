@@ -74,7 +74,9 @@ def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
     result would be invalid: the same rule the service applies)."""
     values: dict[str, Any] = {}
     if "name" in _object(body):
-        raise invalid(InvalidInput("name: a schedule cannot be renamed (create one, delete the old)"))
+        raise invalid(
+            InvalidInput("name: a schedule cannot be renamed (create one, delete the old)")
+        )
     if "reason" in body:
         raise invalid(InvalidInput(REASON_ELSEWHERE))
     try:
@@ -101,7 +103,7 @@ def if_match(header: str | None) -> int | None:
         return None
     tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
-        raise Problem(412, f"If-Match {header!r} is not an ETag of this API (a version like \"3\")")
+        raise Problem(412, f'If-Match {header!r} is not an ETag of this API (a version like "3")')
     return int(tag)
 
 
@@ -138,7 +140,9 @@ def decode_cursor(cursor: str) -> bytes:
     try:
         return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
     except binascii.Error:
-        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
+        raise Problem(
+            400, f"invalid cursor {cursor!r}: use next_cursor of the previous page"
+        ) from None
 
 
 def after_cursor(cursor: str | None) -> str | None:
@@ -148,7 +152,9 @@ def after_cursor(cursor: str | None) -> str | None:
     try:
         return decode_cursor(cursor).decode()
     except UnicodeDecodeError:
-        raise Problem(400, f"invalid cursor {cursor!r}: use next_cursor of the previous page") from None
+        raise Problem(
+            400, f"invalid cursor {cursor!r}: use next_cursor of the previous page"
+        ) from None
 
 
 def page(
@@ -156,6 +162,8 @@ def page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page by name (keyset: schedules created meanwhile never shift a later page)."""
     after = after_cursor(cursor)
-    ordered = sorted((r for r in rows if after is None or r["name"] > after), key=lambda r: r["name"])
+    ordered = sorted(
+        (r for r in rows if after is None or r["name"] > after), key=lambda r: r["name"]
+    )
     shown = ordered[:limit]
     return shown, encode_cursor(shown[-1]["name"].encode()) if len(ordered) > limit else None

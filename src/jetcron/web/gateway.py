@@ -93,7 +93,9 @@ class Gateway:
         while NATS or JetStream does not answer."""
         if not self.connected:
             # why: nats-py would buffer the request while it reconnects and wait past any timeout
-            raise InfrastructureError("NATS is unreachable (reconnecting): try again once it is back")
+            raise InfrastructureError(
+                "NATS is unreachable (reconnecting): try again once it is back"
+            )
         try:
             return await asyncio.wait_for((await self.event_log()).last_seq(), LOG_WAIT_S)
         except Exception as err:

@@ -45,7 +45,9 @@ def caller(request: Request) -> User:
 def writer(user: Annotated[User, Depends(caller)]) -> User:
     """The caller, if it may change things: 403 for an auditor."""
     if not user.can_write:
-        raise Problem(403, f"{user.name} is an {user.role}: read-only, changes need operator or admin")
+        raise Problem(
+            403, f"{user.name} is an {user.role}: read-only, changes need operator or admin"
+        )
     return user
 
 
@@ -105,7 +107,10 @@ def only_reason(data: Any) -> str:
         raise Problem(400, 'expected a JSON object like {"reason": "..."}')
     for key in sorted(data):
         if key != "reason":
-            raise Problem(422, f"{key}: no such field{did_you_mean(key, ['reason'])}; this body takes only reason")
+            raise Problem(
+                422,
+                f"{key}: no such field{did_you_mean(key, ['reason'])}; this body takes only reason",
+            )
     return reason_of(data)
 
 

@@ -35,7 +35,9 @@ def parse_time(text: str, tz: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z") from None
+        raise InvalidInput(
+            f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
+        ) from None
     return when if when.tzinfo else wall_to_utc(when, tz)
 
 

@@ -38,7 +38,10 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # domain.errors.NotificationNotFound
         (r"; see `jetcron notify list`", ""),
         # projections.queries: an unknown run
-        (r"\(older runs are counted in `jetcron stats`\)", "(older runs are still counted in the statistics)"),
+        (
+            r"\(older runs are counted in `jetcron stats`\)",
+            "(older runs are still counted in the statistics)",
+        ),
         (r": see `jetcron runs list`", ": see the runs list"),
         # projections.health: unreadable events
         (r" since the last `health --ack`", " since they were last acknowledged"),
