@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
+import contextlib
 import logging
 import os
 import socket
@@ -24,7 +24,7 @@ from jetcron.log.stream import EventLog
 from jetcron.notify.deliverer import Deliverer
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.ticker import Ticker
+from jetcron.scheduler.ticker import Ticker, collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +178,12 @@ class CollectorPause:
     """
 
     def __init__(self) -> None:
-        self.paused = gc.isenabled()
-        gc.disable()
+        self._pause = contextlib.ExitStack()
+        self._pause.enter_context(collector_paused())  # why: the ticker's rule, held across tasks
 
     def end(self) -> None:
         """Turn it back on (once, and only if it was on)."""
-        if self.paused:
-            self.paused = False
-            gc.enable()
+        self._pause.close()
 
     async def until(
         self, current: asyncio.Event, stop: asyncio.Event, at_most_s: float = 600.0

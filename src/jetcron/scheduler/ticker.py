@@ -173,7 +173,7 @@ class Ticker:
         """Read the log up to its current end (burst mode for tests and start-up)."""
         end = await self.log.last_seq()
         if end > self.state.position:
-            with _collector_paused():
+            with collector_paused():
                 async for batch in self.log.read(from_seq=self.state.position + 1, until_seq=end):
                     self._apply_batch(batch)
         self.state.advance(end)
@@ -236,7 +236,7 @@ class Ticker:
         try:
             # why: a burst allocates a lot and frees nothing until its acks are in; a collector
             # pass over the heap in the middle of it only delays the burst (see catch_up)
-            with _collector_paused() if ready else contextlib.nullcontext():
+            with collector_paused() if ready else contextlib.nullcontext():
                 appended = await self._fire(list(due.values()), now, ready, staged)
         finally:
             self._ticking = set()
@@ -415,7 +415,7 @@ class Ticker:
             self._caught_up.set()
         with contextlib.ExitStack() as loading:
             if not self._caught_up.is_set():
-                loading.enter_context(_collector_paused())  # why: a load, as in catch_up
+                loading.enter_context(collector_paused())  # why: a load, as in catch_up
             async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
                 await self._quiet.wait()
                 self._apply_batch(batch)
@@ -538,7 +538,7 @@ class Ticker:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cycle collector off for the block (a burst read), back on after.
 
     why: a load allocates ~10 objects per event and keeps most of them, so the collector's
