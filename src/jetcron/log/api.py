@@ -14,3 +14,10 @@ def js_api(*parts: str) -> str:
 def js_ack(stream: str, consumer: str) -> str:
     """The ack subjects of one consumer's deliveries (a wildcard)."""
     return f"{JS_ACK}.{stream}.{consumer}.>"
+
+
+def kv_purge() -> dict[str, str]:
+    """Headers of a KV purge: a marker that rolls the key's subject up (what nats-py's kv.purge
+    sends), for publishing where the bucket is not opened as a KV. why a new dict each time:
+    nats-py's publish adds its own headers (Nats-TTL) to the dict it is given."""
+    return {"KV-Operation": "PURGE", "Nats-Rollup": "sub"}

@@ -18,6 +18,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from jetcron import subjects
+from jetcron.log.api import kv_purge
 from jetcron.log.reader import read_raw
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,7 @@ async def stored_at(nc: Client, seq: int) -> datetime | None:
 async def remove(nc: Client, name: str) -> None:
     """Purge an executor's key: it is going away on purpose."""
     # why: a KV purge is a rollup of the key's subject with a marker; the TTL drops the marker.
-    headers = {"KV-Operation": "PURGE", "Nats-Rollup": "sub"}
-    await nc.jetstream().publish(subjects.heartbeat_key(name), b"", headers=headers, msg_ttl=1)
+    await nc.jetstream().publish(subjects.heartbeat_key(name), b"", headers=kv_purge(), msg_ttl=1)
 
 
 async def get(nc: Client, name: str) -> ExecutorInfo | None:

@@ -16,6 +16,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from jetcron import subjects
+from jetcron.log.api import kv_purge
 
 STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
 
@@ -63,8 +64,7 @@ async def purge_hook_secret(nc: Client, key: str) -> None:
     """Purge a webhook signing secret: a KV purge marker rolls the key's value up (gone from
     the stream; gets and `nats kv ls` no longer see the key)."""
     # why: a KV bucket denies message deletes; the purge is the KV way (as `kv.purge` does)
-    headers = {"KV-Operation": "PURGE", "Nats-Rollup": "sub"}
-    await nc.jetstream().publish(subjects.hook_secret_key(key), b"", headers=headers)
+    await nc.jetstream().publish(subjects.hook_secret_key(key), b"", headers=kv_purge())
 
 
 async def _read(nc: Client, stream: str, subject: str, timeout: float) -> str | None:
