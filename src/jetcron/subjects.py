@@ -301,6 +301,10 @@ def fan_consumer(executor: str, tag: str) -> str:
     return f"fan-{token(executor)}-{token(tag)}"
 
 
+FAN_PREFIX = "all:"
+"""What starts a fan-out target (`all:<tag>`)."""
+
+
 def fan_target(tag: str) -> str:
     """The target that reaches every executor with `tag`."""
-    return f"all:{tag}"
+    return f"{FAN_PREFIX}{tag}"

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from jetcron import subjects
 from jetcron.domain.calendar import OPERATOR_SKIP, CalendarDefinition
 from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.digest import Digest
@@ -443,7 +444,12 @@ FANNED_OUT: RunStatus = "fanned_out"
 
 def is_fanout(target: str) -> bool:
     """True for a fan-out target (`all:<tag>`): every member runs the trigger as its own run."""
-    return target.startswith("all:")
+    return target.startswith(subjects.FAN_PREFIX)
+
+
+def member_run_id(trigger_run_id: str, executor: str) -> str:
+    """A fan-out member's run id: the trigger's, then `-` and the executor (as a subject token)."""
+    return f"{trigger_run_id}-{executor}"
 
 
 def fanout_parent(run_id: str) -> str:
@@ -453,6 +459,11 @@ def fanout_parent(run_id: str) -> str:
     """
     parent, dash, _ = run_id.partition("-")
     return parent if dash else ""
+
+
+def fanout_member(run_id: str) -> str:
+    """The executor part of a fan-out member's run id, else ""."""
+    return run_id.partition("-")[2]
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

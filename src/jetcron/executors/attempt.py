@@ -33,6 +33,7 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     StoredEvent,
+    member_run_id,
 )
 from jetcron.executors.admission import Verdict, defer_delay
 from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
@@ -83,7 +84,7 @@ class RunRef(msgspec.Struct, frozen=True, kw_only=True):
 
 def run_ref(trigger: RunTriggered, executor: str, *, fanout: bool) -> RunRef:
     """The run an executor makes of a trigger; fan-out members each get their own run id."""
-    run_id = f"{trigger.run_id}-{subjects.token(executor)}" if fanout else trigger.run_id
+    run_id = member_run_id(trigger.run_id, subjects.token(executor)) if fanout else trigger.run_id
     return RunRef(
         schedule_id=trigger.schedule_id,
         name=trigger.name,

@@ -6,6 +6,7 @@ import socket
 
 import msgspec
 
+from jetcron.domain.events import is_fanout
 from jetcron.errors import InvalidInput
 
 _FORBIDDEN = frozenset(" \t\r\n*>/\\")
@@ -55,7 +56,7 @@ def validate(config: ExecutorConfig) -> None:
     for what, value in names:
         if not value or _FORBIDDEN & set(value):
             raise InvalidInput(f"invalid executor {what} {value!r}: no spaces, '*', '>', '/', '\\'")
-        if what != "name" and value.startswith("all:"):
+        if what != "name" and is_fanout(value):
             raise InvalidInput(f"invalid executor {what} {value!r}: join fan-out groups with tags")
     if config.concurrency < 1:
         raise InvalidInput(f"concurrency must be at least 1, got {config.concurrency}")

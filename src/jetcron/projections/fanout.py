@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from jetcron.domain.events import IN_FLIGHT
+from jetcron.domain.events import IN_FLIGHT, fanout_member, fanout_parent
 from jetcron.projections.runs import is_behind
 
 IN_FLIGHT_ORDER = ("running", "retrying", "deferred", "triggered")
@@ -38,8 +38,7 @@ class Summary(msgspec.Struct, frozen=True, gc=False):
 
 def member_of(trigger_run_id: str, run_id: str) -> str:
     """The executor part of a member's run id of this trigger ("" if it is none)."""
-    prefix = trigger_run_id + "-"
-    return run_id[len(prefix) :] if run_id.startswith(prefix) else ""
+    return fanout_member(run_id) if fanout_parent(run_id) == trigger_run_id else ""
 
 
 def step(

@@ -28,6 +28,7 @@ from jetcron.domain.events import (
     RunTriggered,
     StatsRolledUp,
     StoredEvent,
+    fanout_member,
     fanout_parent,
     is_fanout,
 )
@@ -161,13 +162,13 @@ def matching(view: RunsView, prefix: str, limit: int = 6) -> list[str]:
     """
     if prefix in view.rows and view.rows[prefix].run_id:
         return [prefix]
-    head, dash, member = prefix.partition("-")
+    head, member = fanout_parent(prefix), fanout_member(prefix)
     # why: skipped fires are rows keyed by fire id, not runs; they have no run id to match
-    if dash:
+    if "-" in prefix:
         found = sorted(
             k
             for k, r in view.rows.items()
-            if r.run_id and k.startswith(head) and k.partition("-")[2] == member
+            if r.run_id and k.startswith(head) and fanout_member(k) == member
         )
         return found[:limit]
     found = sorted(k for k, r in view.rows.items() if k.startswith(prefix) and r.run_id)

@@ -45,6 +45,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
     StoredEvent,
+    is_fanout,
     is_final,
 )
 from jetcron.domain.spec import (
@@ -678,7 +679,7 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
             entry.runs += 1
             if entry.buffered == event.fire_time:
                 entry.buffered = None
-        if not event.target.startswith("all:"):
+        if not is_fanout(event.target):
             entry.in_flight = entry.in_flight or {}
             entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
             entry.fires = entry.fires or {}
