@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError
 
+from jetcron.log.stream import EventLog
 from jetcron.server import (
     NatsServer,
     NatsServerNotFound,
@@ -128,3 +129,11 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 def js(nc: Client) -> JetStreamContext:
     """A JetStream context on `nc`."""
     return nc.jetstream()
+
+
+@pytest.fixture
+async def event_log(nc: Client) -> AsyncIterator[EventLog]:
+    """The jetcron log (stream created) on `nc`, closed at the end."""
+    log = await EventLog(nc).open()
+    yield log
+    await log.close()

@@ -8,7 +8,6 @@ import re
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,13 +74,6 @@ def trigger(job: Job, *, target: str = "default", name: str = "job", **fields: A
 
 def sh(script: str, **fields: Any) -> Job:
     return Job(command=["sh", "-c", script], **fields)
-
-
-@pytest.fixture
-async def event_log(nc: Client) -> AsyncIterator[EventLog]:
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
 
 
 async def publish(event_log: EventLog, *triggers: RunTriggered) -> None:

@@ -63,13 +63,6 @@ def job(witness: Path, seconds: float) -> Job:
     return Job(command=[sys.executable, "-c", JOB, str(witness), str(seconds)])
 
 
-@pytest.fixture
-async def event_log(nc: Client) -> AsyncIterator[EventLog]:
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 class Victim:
     """An executor in a subprocess that a test can SIGKILL and start again."""
 

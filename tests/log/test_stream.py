@@ -20,13 +20,6 @@ def envelope(i: int, name: str = "s") -> Envelope:
     return Envelope(id=f"e{i}", at=T0, actor="test", event=event)
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def test_stream_is_created_idempotently_and_immutable(event_log: EventLog, js) -> None:
     await event_log.ensure_stream()
     info = await js.stream_info(subjects.STREAM)

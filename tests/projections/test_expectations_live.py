@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from nats.aio.client import Client
 
 from conftest import free_port
@@ -23,13 +21,6 @@ from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def event_log(nc: Client) -> AsyncIterator[EventLog]:
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
 
 
 async def test_two_leaders_store_one_miss_and_metrics_show_it(

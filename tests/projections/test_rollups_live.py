@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.definition import Job
@@ -16,13 +14,6 @@ from jetcron.projections.service import ProjectionService
 from jetcron.projections.state import apply_batch, restore, snapshot
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
 
 
 async def seed_runs(event_log: EventLog, n: int) -> None:

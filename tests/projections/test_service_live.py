@@ -22,13 +22,6 @@ from jetcron.scheduler.handler import CommandHandler
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def seed(event_log: EventLog) -> None:
     h = CommandHandler(event_log)
     d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]))

@@ -82,13 +82,6 @@ def test_a_missing_calendar_is_not_found() -> None:
 # -- the handler, against a real nats-server ----------------------------------------------
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def test_a_raw_delete_is_refused_until_no_schedule_names_the_calendar(event_log) -> None:
     h = CommandHandler(event_log)
     await h.handle(add_cal())

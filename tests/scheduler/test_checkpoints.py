@@ -21,17 +21,9 @@ from jetcron.domain.events import (
     ScheduleCreated,
     StoredEvent,
 )
-from jetcron.log.stream import EventLog
 from jetcron.scheduler import breaker as breakers
 from jetcron.scheduler.planner import TickerState, snapshot_of, state_from
 from jetcron.scheduler.ticker import Ticker
-
-
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
 
 
 async def test_a_ticker_restored_from_its_checkpoint_folds_the_tail_once(event_log) -> None:

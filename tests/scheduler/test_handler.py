@@ -37,13 +37,6 @@ def update(name: str, cid: str, **patch: object) -> UpdateSchedule:
     )  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def test_concurrent_updates_from_two_replicas_are_both_applied_in_order(
     nc, event_log
 ) -> None:

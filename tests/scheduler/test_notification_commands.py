@@ -24,13 +24,6 @@ def add(cid: str, subject: str = "ops.alerts") -> AddNotification:
     return AddNotification(name="ops", command_id=cid, at=T0, actor="alice", notification=n)
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def test_two_replicas_adding_one_name_at_once_store_one(nc, event_log) -> None:
     a, b = CommandHandler(event_log), CommandHandler(await EventLog(nc).open())
     results = await asyncio.gather(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule, DeleteSchedule
@@ -24,13 +22,6 @@ from jetcron.scheduler.planner import snapshot_of, state_from
 from jetcron.scheduler.ticker import Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
 
 
 async def events(log: EventLog) -> list[StoredEvent]:

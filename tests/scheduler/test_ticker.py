@@ -29,13 +29,6 @@ from jetcron.scheduler.ticker import PLAN_MIN, PLAN_STALE, Ticker
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def event_log(nc):
-    log = await EventLog(nc).open()
-    yield log
-    await log.close()
-
-
 async def add(
     log: EventLog, name: str, spec: str = "* * * * *", at: datetime = T0, **kw: object
 ) -> None:
