@@ -1,6 +1,6 @@
 """The house rules of docs/architecture.md, kept by an ast walk over every import in src/.
 
-- leaves (`errors`, `ids`, `subjects`, `clock`) import no other jetcron module;
+- leaves (`errors`, `ids`, `subjects`, `clock`, `memory`) import no other jetcron module;
 - `domain` imports only leaves, the stdlib, msgspec, pytz and croniter; never nats;
 - `log` imports `domain` and leaves; never a component;
 - `scheduler`, `executors`, `projections`, `notify` import `domain`, `log` and leaves, never each other;
@@ -21,7 +21,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "jetcron"
 
-LEAVES = {"errors", "ids", "subjects", "clock"}
+LEAVES = {"errors", "ids", "subjects", "clock", "memory"}
 COMPONENTS = {"scheduler", "executors", "projections", "notify"}
 TOP = {"service", "cli", "client", "connect", "server", "__main__", "web"}
 WEB_USES = LEAVES | {"domain", "log", "projections", "client", "connect", "server", "auth", "web"}

@@ -21,10 +21,11 @@ from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
+from jetcron.memory import collector_paused
 from jetcron.notify.deliverer import Deliverer
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.ticker import Ticker, collector_paused
+from jetcron.scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
 

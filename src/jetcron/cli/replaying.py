@@ -15,6 +15,7 @@ from jetcron.cli.common import console, iso_z, print_json, run, table, with_nats
 from jetcron.client import query
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
+from jetcron.memory import collector_paused
 from jetcron.projections import queries
 from jetcron.projections.compare import Gaps, comparable
 from jetcron.projections.state import (
@@ -43,7 +44,8 @@ async def rebuild(
         end = until_seq or await event_log.last_seq()
         if end == 0:
             return views, gaps
-        with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress:
+        progress = Progress(console=console, transient=True, disable=not sys.stderr.isatty())
+        with progress, collector_paused():
             task = progress.add_task("replaying", total=end)
             async with aclosing(event_log.read(until_seq=end, on_skipped=undecodable)) as batches:
                 async for batch in batches:

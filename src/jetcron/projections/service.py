@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
-import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +15,7 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import ServiceConfig
 
-from jetcron import __version__, ids, subjects
+from jetcron import __version__, ids, memory, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.events import (
@@ -214,7 +211,7 @@ class ProjectionService:
             await snapshots.save(self.nc, SNAPSHOT_OBJECT, snapshot(self.views))
             self.cadence.taken(started)
             log.info("projection snapshot at seq %d", self.views.position)
-            _give_back_memory()
+            memory.give_back()
         except Exception as err:  # noqa: BLE001 - next snapshot will try again
             log.warning("projection snapshot failed: %s", err)
 
@@ -596,28 +593,3 @@ def _log_full() -> str | None:
 
 def _why(v: expectations.Verdict) -> str:
     return getattr(v, "detail", "") or f"run {getattr(v, 'run_id', '')[:8]} succeeded"
-
-
-def _libc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, where there is one."""
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _libc_trim()
-
-
-def _give_back_memory() -> None:
-    """Collect cyclic garbage and hand the heap's free pages back to the OS.
-
-    why: the fold replaces rows all day and a snapshot allocates the views' size in bytes
-    once; the freed memory stayed in the process (glibc keeps it). The growth benchmark's
-    live serve went from 1M to 3M events at 438 -> 595 MiB without this and 438 -> 458 MiB
-    with it (measured 2026-12-02); it costs ~50 ms at 1M events, once per snapshot.
-    """
-    gc.collect()
-    if _TRIM is not None:
-        _TRIM(0)

@@ -13,7 +13,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
+from jetcron.memory import collector_paused
 from jetcron.scheduler import orphans
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
@@ -535,25 +536,6 @@ class Ticker:
         for stored in events:
             self.state.apply_ahead(stored)
         return len(events)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for the block (a burst read), back on after.
-
-    why: a load allocates ~10 objects per event and keeps most of them, so the collector's
-    full passes come every few batches and each walks everything loaded so far: a third of a
-    100k-schedule load (measured). What a load leaves behind is acyclic (entries are gc=False
-    Structs); cycles made meanwhile elsewhere wait for the collector until the block ends.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
