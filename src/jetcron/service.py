@@ -14,6 +14,7 @@ from datetime import timedelta
 import msgspec
 from nats.aio.client import Client
 
+from jetcron import memory
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
@@ -123,6 +124,9 @@ async def run(
         stack.callback(collector.end)
         for fold in (projections, ticker, breaker):
             await fold.restore()
+        # why: a restore decodes the snapshots' bytes (hundreds of MiB at millions of events)
+        # into objects; what the decoding freed stayed in the heap and counted in RSS for good
+        memory.give_back()
         # why: the ticker first, so a trigger's decision waits on nothing but its own fold
         reader = Fanout(
             event_log,
