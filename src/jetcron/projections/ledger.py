@@ -6,6 +6,7 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from sys import intern
 from typing import Any, Literal
 
 import msgspec
@@ -159,13 +160,13 @@ def _record(
         return None
     entry = LedgerEntry(
         fire_id=event.fire_id,
-        schedule=event.name,
-        schedule_id=event.schedule_id,
+        schedule=intern(event.name),
+        schedule_id=intern(event.schedule_id),
         fire_time=event.fire_time,
         outcome=outcome,
         recorded_at=stored.envelope.at,
         seq=stored.seq,
-        actor=stored.envelope.actor,
+        actor=intern(stored.envelope.actor),
         first_seq=stored.seq if old is None else old.first_seq,
     )
     if old is not None and old.outcome == "buffered":
@@ -196,15 +197,15 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
         env, seq = stored.envelope, stored.seq
         new = view.entries[fire_id] = LedgerEntry(
             fire_id=fire_id,
-            schedule=event.name,
-            schedule_id=event.schedule_id,
+            schedule=intern(event.name),
+            schedule_id=intern(event.schedule_id),
             fire_time=event.fire_time,
             outcome="triggered",
             recorded_at=env.at,
             run_id=event.run_id,
             status="triggered",
             seq=seq,
-            actor=env.actor,
+            actor=intern(env.actor),
             attempt=1,
             first_seq=seq,
             backfill_of=event.backfill_of,
@@ -263,7 +264,7 @@ def _progress(
     entry.status, entry.attempt = status, attempt
     executor = event.executor
     if executor and executor != entry.executor:  # why: a Struct field store is a generic setattr
-        entry.executor = executor
+        entry.executor = intern(executor)
     env = stored.envelope
     entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
 
@@ -312,7 +313,7 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
             entry.attempt = attempt
         executor = event.executor
         if executor and executor != entry.executor:  # why: mostly its start's already
-            entry.executor = executor
+            entry.executor = intern(executor)
         env = stored.envelope
         entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
     if kind is not RunSucceeded:

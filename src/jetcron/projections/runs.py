@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -231,16 +232,16 @@ def _new_row(
     constructor's keywords are not)."""
     row = RunRow(
         run_id=run_id,
-        schedule=event.name,
-        schedule_id=event.schedule_id,
+        schedule=intern(event.name),
+        schedule_id=intern(event.schedule_id),
         fire_id=event.fire_id,
         fire_time=event.fire_time,
         status=status,
         seq=seq,
         triggered_at=triggered_at,
-        triggered_by=triggered_by,
+        triggered_by=intern(triggered_by),
         trigger_reason=trigger_reason,
-        target=target,
+        target=intern(target),
         manual=manual,
         backfill_of=backfill_of,
     )
@@ -392,11 +393,11 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
         row.status = "running"
         if row.attempt != attempt:
             row.attempt = attempt
-        row.executor = executor
+        row.executor = intern(executor)
         if row.next_retry_at is not None:
             row.next_retry_at = None
     elif not row.executor:
-        row.executor = executor
+        row.executor = intern(executor)
     if final:
         _changed(view, row, before)
 
@@ -505,7 +506,7 @@ def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> No
         row.attempt = event.attempt
     executor = event.executor
     if executor and executor != row.executor:  # why: mostly its start's executor already
-        row.executor = executor
+        row.executor = intern(executor)
 
 
 Handler = Callable[[RunsView, Any, StoredEvent], None]
