@@ -56,6 +56,7 @@ from jetcron.domain.spec import (
     parse_spec,
 )
 from jetcron.log.snapshots import unpack
+from jetcron.scheduler import members
 from jetcron.scheduler.orphans import Orphan
 
 LOST_GRACE = timedelta(seconds=60)
@@ -131,7 +132,8 @@ class Entry(msgspec.Struct, gc=False, array_like=True):
     """Newest nominal fire triggered, missed or skipped."""
     runs: int = 0
     in_flight: dict[str, datetime] | None = None
-    """run id -> deadline after which it is lost (None: no run in flight)."""
+    """run id -> deadline after which it is lost (None: no run in flight); fan-out members
+    too, from their first word (members.py)."""
     fires: dict[str, tuple[str, datetime]] | None = None
     """run id -> (fire id, nominal fire time) of the runs in flight (created when needed)."""
     buffered: datetime | None = None
@@ -256,7 +258,7 @@ def next_due(entry: Entry) -> datetime | None:
             return after if fire is None else fire
         return _next_wake(entry)
     times = list(entry.in_flight.values()) if entry.in_flight else []
-    if entry.buffered is not None and not entry.in_flight:
+    if entry.buffered is not None and not members.blocking(entry.running()):
         times.append(entry.buffered)
     if entry.active and not entry.completed and (wake := _next_wake(entry)) is not None:
         times.append(wake)
@@ -368,7 +370,7 @@ def decide_due(
     `calendars` (by name) are those the schedule's exclude/only_within may name."""
     in_flight = entry.running()
     decisions: list[Decision] = [_lose(entry, r) for r, dl in in_flight.items() if dl <= now]
-    running = [r for r, dl in in_flight.items() if dl > now]
+    running = members.blocking(in_flight, now)
     if entry.buffered is not None and not running:
         decisions.append(Trigger(entry.buffered))
         running = [pending_run_id(entry, entry.buffered)]
@@ -664,9 +666,9 @@ class TickerState:
         return entry
 
     def _orphan(self, entry: Entry) -> None:
-        """A deleted schedule's runs in flight become orphans (fan-outs are not tracked)."""
+        """A deleted schedule's runs in flight become orphans (not fan-out members: taken)."""
         fires = entry.fires or {}
-        for run_id in entry.in_flight or ():
+        for run_id in members.untaken(entry.in_flight or ()):
             fire_id, fire_time = fires.get(run_id, ("", entry.last_fire or _EPOCH))
             self.orphans[run_id] = Orphan(entry.schedule_id, entry.name, fire_id, fire_time)
 
@@ -692,6 +694,13 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
         entry.buffered = event.fire_time
     elif isinstance(event, RunEvent) and entry.in_flight and event.run_id in entry.in_flight:
         _apply_run(entry, event, at, entry.in_flight)
+    elif isinstance(event, RunEvent) and members.enters(event):
+        # why: a fan-out member is a run from its first word on; then the plain rules hold
+        entry.in_flight = entry.in_flight or {}
+        entry.in_flight[event.run_id] = at + _run_budget(entry.timing.timeout_s)
+        entry.fires = entry.fires or {}
+        entry.fires[event.run_id] = (event.fire_id, event.fire_time)
+        _apply_run(entry, event, at, entry.in_flight)
 
 
 class TickerSnapshot(msgspec.Struct, kw_only=True):
@@ -707,9 +716,10 @@ class TickerSnapshot(msgspec.Struct, kw_only=True):
     orphans: dict[str, Orphan] = {}
 
 
-_SNAPSHOT_HEADER = b"JCT\x00\x02"
-"""Version 2: entries and timings as arrays (a version 1 checkpoint is ignored: the ticker then
-folds from sequence 1 once)."""
+_SNAPSHOT_HEADER = b"JCT\x00\x03"
+"""Version 3: fan-out members among the runs in flight (members.py); version 2 put entries and
+timings as arrays. An older checkpoint is ignored: the ticker then folds from sequence 1 once
+(a version 2 state would not know the members already running)."""
 _snapshot_encoder = msgspec.msgpack.Encoder()
 _snapshot_decoder = msgspec.msgpack.Decoder(TickerSnapshot)
 

@@ -37,7 +37,7 @@ from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.memory import collector_paused
-from jetcron.scheduler import orphans
+from jetcron.scheduler import members, orphans
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
     Buffer,
@@ -589,7 +589,7 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
             **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
         )
         return subjects.fire(entry.name), event, fire
-    blocking = next(iter(entry.running()), None)
+    blocking = next(iter(members.blocking(entry.running())), None)
     return (
         subjects.fire(entry.name),
         FireBuffered(**common, blocking_run_id=blocking),
