@@ -47,6 +47,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True):
     rollup_grace_s: float = 3600.0
     """How long after a UTC day ends its late results still count before it is rolled up."""
     rollup_every_s: float = 60.0
+    lost_grace_s: float = 60.0
+    """How long past its timeout a run may stay silent before the ticker declares it lost."""
 
     def holder(self) -> str:
         """This replica's name in the lease."""
@@ -100,7 +102,13 @@ async def run(
         stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
         followers = {name: FollowHealth(name) for name in ("breaker", "ticker", "notify")}
         every = config.snapshot_every
-        ticker = Ticker(event_log, lease=lease, handler=handler, snapshot_every=every)
+        ticker = Ticker(
+            event_log,
+            lease=lease,
+            handler=handler,
+            snapshot_every=every,
+            lost_grace=timedelta(seconds=config.lost_grace_s),
+        )
         breaker = CircuitBreaker(
             event_log, handler, lease=lease, health=followers["breaker"], snapshot_every=every
         )

@@ -43,8 +43,8 @@ PI2, PI3 = member_run_id(RUN, "pi2"), member_run_id(RUN, "pi3")
 class Log:
     """A TickerState fed stored events in order, as the ticker's reader would."""
 
-    def __init__(self, overlap: str = "skip") -> None:
-        self.state, self.seq = TickerState(), 0
+    def __init__(self, overlap: str = "skip", grace: timedelta = LOST_GRACE) -> None:
+        self.state, self.seq = TickerState(grace), 0
         definition = ScheduleDefinition(
             spec="@every 1h", job=Job(command=["true"]), target="all:lights",
             timeout_s=TIMEOUT.total_seconds(), overlap=overlap,  # type: ignore[arg-type]
@@ -100,6 +100,13 @@ def test_a_started_member_is_lost_past_its_timeout_and_grace() -> None:
     deadline = started + TIMEOUT + LOST_GRACE
     assert log.losses(deadline - timedelta(microseconds=1)) == []
     assert log.due(deadline) == [Lose(PI2, FIRE, T0)]
+
+
+def test_the_grace_is_a_setting_of_the_fold() -> None:
+    log = Log(grace=timedelta(seconds=1))
+    log.word(RunStarted, PI2, T0)
+    assert log.losses(T0 + TIMEOUT) == []
+    assert log.losses(T0 + TIMEOUT + timedelta(seconds=1)) == [PI2]
 
 
 def test_the_lost_event_of_a_member_is_the_plain_runs_with_its_own_msg_id() -> None:

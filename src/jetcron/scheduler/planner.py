@@ -60,7 +60,8 @@ from jetcron.scheduler import members
 from jetcron.scheduler.orphans import Orphan
 
 LOST_GRACE = timedelta(seconds=60)
-"""A run with no word past its deadline plus this grace is declared lost."""
+"""A run with no word past its timeout plus this grace is declared lost (the default of
+TickerState.lost_grace)."""
 NO_TIMEOUT_DEADLINE = timedelta(hours=24)
 _ONE_US = timedelta(microseconds=1)
 
@@ -553,7 +554,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class TickerState:
     """The ticker's projection of the log: live schedules, their last fires, runs in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, lost_grace: timedelta = LOST_GRACE) -> None:
+        self.lost_grace = lost_grace
+        """How long past its timeout a run may stay silent before it is declared lost.
+
+        why a setting of the fold and not of the checkpoint: a deadline is set when a run's word
+        is folded; a replica restored from another's checkpoint keeps the deadlines it set."""
         self.entries: dict[str, Entry] = {}
         self.calendars: dict[str, CalendarDefinition] = {}
         """Live calendars by name (what exclude/only_within refer to)."""
@@ -621,7 +627,7 @@ class TickerState:
             return None
         if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
-        _apply_fire_or_run(entry, event, at)
+        _apply_fire_or_run(entry, event, at, self.lost_grace)
         entry.generation += 1
         self.changes += 1
         return entry
@@ -673,7 +679,7 @@ class TickerState:
             self.orphans[run_id] = Orphan(entry.schedule_id, entry.name, fire_id, fire_time)
 
 
-def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
+def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, grace: timedelta) -> None:
     if isinstance(event, RunTriggered):
         # why: a backfill runs a past slot: no fire of the clock, no count toward max_runs
         if not event.forced:
@@ -683,7 +689,7 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
                 entry.buffered = None
         if not is_fanout(event.target):
             entry.in_flight = entry.in_flight or {}
-            entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s)
+            entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s, grace)
             entry.fires = entry.fires or {}
             entry.fires[event.run_id] = (event.fire_id, event.fire_time)
     elif isinstance(event, FireMissed | RunSkipped):
@@ -693,14 +699,14 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime) -> None:
         entry.last_fire = _later(entry.last_fire, event.fire_time)
         entry.buffered = event.fire_time
     elif isinstance(event, RunEvent) and entry.in_flight and event.run_id in entry.in_flight:
-        _apply_run(entry, event, at, entry.in_flight)
+        _apply_run(entry, event, at, entry.in_flight, grace)
     elif isinstance(event, RunEvent) and members.enters(event):
         # why: a fan-out member is a run from its first word on; then the plain rules hold
         entry.in_flight = entry.in_flight or {}
-        entry.in_flight[event.run_id] = at + _run_budget(entry.timing.timeout_s)
+        entry.in_flight[event.run_id] = at + _run_budget(entry.timing.timeout_s, grace)
         entry.fires = entry.fires or {}
         entry.fires[event.run_id] = (event.fire_id, event.fire_time)
-        _apply_run(entry, event, at, entry.in_flight)
+        _apply_run(entry, event, at, entry.in_flight, grace)
 
 
 class TickerSnapshot(msgspec.Struct, kw_only=True):
@@ -738,12 +744,12 @@ def snapshot_of(state: TickerState) -> bytes:
     return _SNAPSHOT_HEADER + _snapshot_encoder.encode(record)
 
 
-def state_from(data: bytes) -> TickerState | None:
+def state_from(data: bytes, lost_grace: timedelta = LOST_GRACE) -> TickerState | None:
     """A TickerState from snapshot_of bytes; None if they are of another version or unreadable."""
     record = unpack(data, _SNAPSHOT_HEADER, _snapshot_decoder)
     if record is None:
         return None
-    state = TickerState()
+    state = TickerState(lost_grace)
     state.position, state.calendar_changes = record.position, record.calendar_changes
     state.calendars, state.claims = record.calendars, record.claims
     state.orphans = record.orphans
@@ -762,7 +768,9 @@ def _forget_skip(entry: Entry, fire_time: datetime) -> None:
         entry.skips = entry.skips or None  # why: no empty dict kept per schedule
 
 
-def _apply_run(entry: Entry, event: RunEvent, at: datetime, in_flight: dict[str, datetime]) -> None:
+def _apply_run(
+    entry: Entry, event: RunEvent, at: datetime, in_flight: dict[str, datetime], grace: timedelta
+) -> None:
     if is_final(event):
         in_flight.pop(event.run_id, None)
         entry.in_flight = in_flight or None  # why: no empty dict kept per schedule
@@ -778,12 +786,12 @@ def _apply_run(entry: Entry, event: RunEvent, at: datetime, in_flight: dict[str,
         resume = event.next_attempt_at
     elif not isinstance(event, RunStarted):
         return
-    in_flight[event.run_id] = max(in_flight[event.run_id], resume + _run_budget(timeout))
+    in_flight[event.run_id] = max(in_flight[event.run_id], resume + _run_budget(timeout, grace))
 
 
-def _run_budget(timeout_s: float | None) -> timedelta:
+def _run_budget(timeout_s: float | None, grace: timedelta) -> timedelta:
     base = NO_TIMEOUT_DEADLINE if timeout_s is None else timedelta(seconds=timeout_s)
-    return base + LOST_GRACE
+    return base + grace
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:

@@ -40,6 +40,7 @@ from jetcron.memory import collector_paused
 from jetcron.scheduler import members, orphans
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
+    LOST_GRACE,
     Buffer,
     Cancel,
     Complete,
@@ -105,12 +106,13 @@ class Ticker:
         lease: Leadership | None = None,
         handler: CommandHandler | None = None,
         snapshot_every: int | None = None,
+        lost_grace: timedelta = LOST_GRACE,
     ) -> None:
         self.log = event_log
         self.clock = clock or SystemClock()
         self.lease = lease or SoloLease()
         self.handler = handler or CommandHandler(event_log, self.clock)
-        self.state = TickerState()
+        self.state = TickerState(lost_grace)
         self.emitted = 0
         self.queue = DueQueue()
         """Entries by the instant they next need attention.
@@ -189,7 +191,7 @@ class Ticker:
     async def restore(self) -> None:
         """Start from the stored checkpoint, if there is one (else from sequence 1)."""
         data = await snapshots.load_checkpoint(self.log.nc, SNAPSHOT_OBJECT)
-        state = state_from(data) if data else None
+        state = state_from(data, self.state.lost_grace) if data else None
         if state is None or state.position <= self.state.position:
             return
         self.state, self.queue = state, DueQueue()
