@@ -242,7 +242,8 @@ def _executors_offline(
             kind="executor_offline",
             subject=executor,
             detail=f"holds {len(since)} run(s) in flight (since {iso(min(since))}) but is not "
-            "online; its journal settles them when it comes back, else they are redelivered",
+            "online; its journal settles them when it comes back, else they are redelivered "
+            "or declared lost after their timeout + grace",
             since=min(since),
         )
 
