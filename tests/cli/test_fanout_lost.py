@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,23 @@ def scheduler(nats_url: str) -> Iterator[str]:
     yield from scheduler_in_thread(nats_url, service.ServiceConfig(lost_grace_s=1.0))
 
 
+@dataclass
+class Executor:
+    """An executor process and what it left behind when killed (ended at teardown)."""
+
+    proc: subprocess.Popen[bytes]
+    left: list[psutil.Process] = field(default_factory=list)
+
+    def kill_9(self) -> None:
+        """SIGKILL, as the OOM killer or a power cut would; its job's supervisor lives on."""
+        self.left += psutil.Process(self.proc.pid).children(recursive=True)
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
 @pytest.fixture
-def pi2(scheduler: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The executor `pi2` (tag `lights`); whatever it leaves behind is ended at teardown."""
+def pi2(scheduler: str, tmp_path: Path) -> Iterator[Executor]:
+    """The executor `pi2` (tag `lights`)."""
     with (tmp_path / "pi2.out").open("ab") as out:
         proc = subprocess.Popen(
             [
@@ -47,13 +62,12 @@ def pi2(scheduler: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
             ],
             stdout=out, stderr=subprocess.STDOUT, env=ENV,
         )  # fmt: skip
-    left: list[psutil.Process] = []
-    proc.left = left  # type: ignore[attr-defined]
-    yield proc
+    executor = Executor(proc)
+    yield executor
     if proc.poll() is None:
         proc.terminate()
         proc.wait(15)
-    for child in left:  # why: the job's supervisor outlives a -9; it ends by itself, else here
+    for child in executor.left:  # why: a supervisor outlives a -9; it ends by itself, else here
         if child.is_running():
             child.kill()
 
@@ -77,18 +91,14 @@ def _member(url: str, status: str) -> dict[str, Any] | None:
     return next((r for r in rows if r["run_id"].endswith("-pi2") and r["status"] == status), None)
 
 
-def test_a_member_whose_executor_dies_is_declared_lost(
-    scheduler: str, pi2: subprocess.Popen[bytes]
-) -> None:
+def test_a_member_whose_executor_dies_is_declared_lost(scheduler: str, pi2: Executor) -> None:
     url = scheduler
     _wait("pi2 online", lambda: "pi2" in {e["name"] for e in _json(url, "status")["executors"]})
     at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
     add = ("schedule", "add", "fan", f"@at {at.isoformat()}", "-t", "all:lights")
     assert cli(url, *add, "--timeout", f"{TIMEOUT_S}s", "--", "sleep", "60").exit_code == 0
     member = _wait("the member to start", lambda: _member(url, "running"))
-    pi2.left += psutil.Process(pi2.pid).children(recursive=True)  # type: ignore[attr-defined]
-    pi2.send_signal(signal.SIGKILL)  # mid-job: no result will ever come from it
-    pi2.wait(10)
+    pi2.kill_9()  # mid-job: no result will ever come from it
 
     run_id = member["run_id"]
     lost = _wait("the member to be lost", lambda: _member(url, "lost"), TIMEOUT_S + 20)
