@@ -165,6 +165,8 @@ class Sharing:
             return None
 
         def share_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+            if not d:
+                return d  # why: nothing to share; most optional maps of a row are empty
             ks = list(map(one, d, d)) if keys else list(d)
             vs = list(d.values()) if values is None else values(list(d.values()))
             return dict(zip(ks, vs, strict=True))

@@ -81,8 +81,9 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """A backfill run's entry (its own fire id): the slot it ran; fates.fates folds it in."""
     fanout: bool = False
     """Triggered to `all:<tag>`: the fire's fate is its members' runs (`<run id>-<executor>`)."""
-    members: dict[str, Member] = {}
-    """Fan-out: executor -> its run of this fire."""
+    members: dict[str, Member] | None = None
+    """Fan-out: executor -> its run of this fire (None until a member speaks; why: an empty
+    dict in every entry was 64 B a fire kept and a share_dict call each on restore)."""
     windowed: bool = False
     """Fan-out: in its schedule's settled window (members that start late may reopen it)."""
 
@@ -345,11 +346,16 @@ def _member(
 ) -> None:
     """One member's run moved (phase 0: it ended); the fire's status follows its members'."""
     name = fanout.member_of(entry.run_id, event.run_id)
-    if not name or not fanout.step(entry.members, name, status, phase, event.attempt, detail):
+    if not name:
+        return
+    members = entry.members
+    if members is None:
+        members = entry.members = {}
+    if not fanout.step(members, name, status, phase, event.attempt, detail):
         return
     env = stored.envelope
     entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
-    told = fanout.summary(entry.members)
+    told = fanout.summary(members)
     entry.status, entry.attempt, entry.executor = told.status, told.attempt, told.executor
     entry.detail = told.detail
     if entry.status in IN_FLIGHT or entry.windowed:
