@@ -267,6 +267,10 @@ def test_views(http: httpx.Client) -> None:
     assert [e["name"] for e in http.get("/api/v1/executors").json()] == ["webhost"]
     fires = http.get("/api/v1/schedules/api-views/fires").json()
     assert fires["schedule"] == "api-views" and "fires" in fires
+    reversed_window = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}
+    assert problem(http.get("/api/v1/schedules/api-views/fires", params=reversed_window), 400) == (
+        "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
+    )
     assert "sentences" in http.get("/api/v1/schedules/api-views/why").json()
     assert http.get("/api/v1/schedules/api-views/audit").json()[0]["actor"] == "alice"
     assert "Europe/Berlin" in http.get("/api/v1/zones").json()

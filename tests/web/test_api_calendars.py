@@ -71,7 +71,12 @@ def test_skip_and_unskip_one_fire(stack: Stack) -> None:
         row = http.get("/api/v1/schedules/skippy").json()
         assert first in row["skips"] and "holiday" in row["skips"][first], row
         not_a_fire = http.post("/api/v1/schedules/skippy/skip", json={"time": "03:30"})
+        assert problem(not_a_fire, 422).startswith("time '03:30': "), (
+            "the body's field, not the CLI's TIME"
+        )
         assert "is not a fire time of '0 3 * * *' in Europe/Berlin" in problem(not_a_fire, 422)
+        gone = http.post("/api/v1/schedules/skippy/skip", json={"time": "2020-01-01T02:00Z"})
+        assert problem(gone, 422).startswith("time '2020-01-01T02:00Z': ")
         assert problem(http.post("/api/v1/schedules/skippy/skip", json={}), 422)
         assert http.post("/api/v1/schedules/skippy/unskip", json={"time": first}).status_code == 200
         assert not http.get("/api/v1/schedules/skippy").json().get("skips")
@@ -99,4 +104,8 @@ def test_calendar_what_if_changes_nothing(stack: Stack) -> None:
         assert http.get("/api/v1/calendars/wi").json()["definition"]["dates"] == ["2020-01-01"]
         assert "'nope'" in problem(http.post("/api/v1/calendars/nope/what-if", json={}), 404)
         assert "write FIRST..LAST" in problem(http.post(url, json={"ranges": ["x"]}), 422)
+        empty = {"dates": None}
+        assert problem(http.post(url, json=empty), 422).endswith(
+            "at least one of windows, dates, ranges"
+        )
         assert "window" in problem(http.post(url, params={"window": "0s"}, json={}), 422)

@@ -8,7 +8,8 @@ user a command it cannot run.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from jetcron.domain.commands import CreateSchedule, ResumeSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
 from jetcron.domain.events import ScheduleCompleted, ScheduleCreated
-from jetcron.errors import NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.errors import InvalidInput, NoAnswerInTime, NotPermitted, ServiceUnavailable
 from jetcron.projections import health
 from jetcron.projections.queries import _no_single_run
 from jetcron.projections.state import new_views
@@ -91,6 +92,111 @@ def cli_worded_lines() -> list[str]:
         # client.test_notification's line (it needs a leader that never answers): its text
         "no delivery recorded within 15s: is a scheduler (`jetcron serve`/`up`) running?",
     ]
+
+
+CLI_OPTION = re.compile(r"(?<![\w-])--[a-z]|\bTIME\b")
+
+
+def _raised(make: Any) -> str:
+    with pytest.raises((InvalidInput, CommandRejected)) as caught:
+        make()
+    return str(caught.value)
+
+
+def _notification_option_lines() -> list[str]:
+    from jetcron.domain.notifications import notification_of
+
+    return [
+        _raised(lambda: notification_of("ops")),
+        _raised(lambda: notification_of("ops", webhook="ftp://x")),
+        _raised(lambda: notification_of("ops", subject="a", secret="s")),
+        _raised(lambda: notification_of("ops", subject="a b")),
+        _raised(lambda: notification_of("ops", subject="jetcron.cmd.x")),
+        _raised(lambda: notification_of("ops", subject="a", on=["x"])),
+        _raised(lambda: notification_of("ops", subject="a", window="soon")),
+        _raised(lambda: notification_of("ops", subject="a", timeout="soon")),
+        _raised(lambda: notification_of("ops", command="")),
+        _raised(lambda: notification_of("ops", command="'open")),
+        _raised(lambda: notification_of("ops", command="echo $HOME > /tmp/x")),
+    ]
+
+
+def _backfill_and_fires_lines() -> list[str]:
+    from jetcron.projections import backfill
+    from jetcron.projections.queries import fires_window
+
+    later = AT + timedelta(hours=1)
+    return [
+        _raised(lambda: backfill.overlap_of("often", "skip")),
+        _raised(lambda: backfill.parallel("allow", 0)),
+        _raised(lambda: backfill.parallel("skip", 3)),
+        backfill.verdict({"fate": "triggered", "status": "succeeded"}, rerun=False),
+        _raised(lambda: backfill.range_of(later, AT, AT)),
+        _raised(lambda: backfill.range_of(AT, later, AT)),
+        _raised(
+            lambda: fires_window(
+                new_views(),
+                {"since": later.isoformat(), "until": AT.isoformat()},
+                later,
+                later - AT,
+            )
+        ),
+    ]
+
+
+def _skip_calendar_and_job_lines() -> list[str]:
+    from jetcron.domain.calendar import CalendarDefinition, validate_calendar
+    from jetcron.domain.validation import validate_definition
+    from jetcron.projections.skips import coming_fire
+
+    row = {"definition": {"spec": "0 3 * * *", "job": {"command": ["true"]}}}
+    action_params = ScheduleDefinition(spec="0 3 * * *", job=Job(command=["true"], params={"a": 1}))
+    return [
+        _raised(lambda: coming_fire(row, "soon", AT)),
+        _raised(lambda: coming_fire(row, "03:30", AT)),
+        _raised(lambda: coming_fire(row, "2026-03-01T03:00Z", AT)),
+        _raised(lambda: validate_calendar(CalendarDefinition())),
+        _raised(lambda: validate_definition(action_params)),
+    ]
+
+
+def cli_option_lines() -> list[str]:
+    """Every line shared code words with a CLI option (or argument) that reaches the gateway:
+    the backfill, notification, fires, skip, calendar and schedule routes."""
+    return [
+        *_notification_option_lines(),
+        *_backfill_and_fires_lines(),
+        *_skip_calendar_and_job_lines(),
+    ]
+
+
+def test_no_cli_option_reaches_the_web() -> None:
+    lines = cli_option_lines()
+    assert all(CLI_OPTION.search(line) for line in lines), lines  # the CLI's own wording
+    for line in lines:
+        worded = for_web(line)
+        assert not CLI_OPTION.search(worded), f"{line!r} -> {worded!r}"
+
+
+def test_options_are_named_as_the_web_takes_them() -> None:
+    said = {for_web(line) for line in cli_option_lines()}
+    assert (
+        "max_parallel 3 goes with overlap allow: with skip the schedule runs one run at a time"
+        in said
+    )
+    assert "succeeded (rerun: true runs it again)" in said
+    assert "invalid webhook 'ftp://x': use an http(s):// URL" in said
+    assert "a calendar needs at least one of windows, dates, ranges" in said
+    assert any(s.startswith("since 2026-03-01T13:00:00Z is after until ") for s in said), said
+    assert any(s.startswith("time '03:30': ") for s in said), said
+    shell = next(s for s in said if "needs a shell" in s)
+    assert shell.endswith('say so: "command": ["sh", "-c", "echo $HOME > /tmp/x"]'), shell
+
+
+def test_what_a_user_typed_keeps_its_options() -> None:
+    line = 'invalid --command "echo --on \'x": No closing quotation'
+    assert for_web(line) == 'invalid command "echo --on \'x": No closing quotation'
+    assert for_web("shorten --retention") == "shorten --retention"  # no field of any body
 
 
 def test_no_cli_command_reaches_the_web() -> None:

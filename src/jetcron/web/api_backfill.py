@@ -23,6 +23,7 @@ from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import JsonBody, caller, gateway, json, reason_of, takes, writer
 from jetcron.web.problems import Problem, invalid
+from jetcron.web.wording import for_web
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -89,6 +90,8 @@ async def backfill(name: str, gw: Gw, user: Writer, data: JsonBody) -> Response:
     except InvalidInput as err:
         raise invalid(err) from None
     todo = answer["backfill"]
+    # why: a fire left alone says why in the plan's words, which name CLI options (--rerun)
+    answer["left"] = [dict(f, why=for_web(f["why"])) for f in answer.get("left", [])]
     if len(todo) > MOST_WITHOUT_YES and not data.get("yes") and not data.get("dry_run"):
         raise invalid(
             InvalidInput(

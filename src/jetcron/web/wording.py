@@ -1,7 +1,7 @@
 """Lines worded for the web: where the CLI's line says which command to run, the API and the
-console say what to do there instead (a browser cannot run `jetcron …`). The CLI options a
-line names (`--max-parallel` for the body's `max_parallel`) stay as the CLI says them, as the
-web tests of notifications and backfill expect.
+console say what to do there instead (a browser cannot run `jetcron …`), and a CLI option it
+names (`--max-parallel`) is named as the body field or query parameter the web takes
+(`max_parallel`).
 
 The services word their errors for the CLI, and those lines reach the gateway as text (a
 rejection over NATS, a health problem), so the gateway rewords them here, in one table, at
@@ -12,9 +12,18 @@ left in it, so a source worded anew without a row here fails there.
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+from collections.abc import Callable
 
-_FOR_WEB: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+
+def _argv(said: re.Match[str]) -> str:
+    # why: the CLI's `--command "sh -c 'cmd'"` is a JSON argv list in a body
+    return f'say so: "command": {json.dumps(["sh", "-c", *shlex.split(said[1])])}'
+
+
+_FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         # errors.ServiceUnavailable
@@ -54,13 +63,50 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r" \(jetcron schedule update NAME --reset exclude / --reset only_within\)",
             ' (set their "exclude" or "only_within" to null)',
         ),
+        # options that are named otherwise in a body (the generic rule is below)
+        # domain.calendar.validate_calendar: the body's fields are plural
+        (r"at least one --window, --dates or --range", "at least one of windows, dates, ranges"),
+        # domain.notifications: a command that needs a shell
+        (r'say so: --command "sh -c (.*)"$', _argv),
+        # domain.validation: params without an action
+        (r" \(--action NAME\)", " (action)"),
+        # projections.skips: the CLI's TIME argument is the body's "time"
+        (r"^TIME ", "time "),
+        # projections.backfill.verdict: a flag is a boolean field
+        (r"--rerun\b", "rerun: true"),
     )
 )
+
+FIELD_OF_OPTION: dict[str, str] = {
+    # backfill's body (projections.backfill)
+    **{o: o for o in ("from", "to", "overlap")},
+    "max-parallel": "max_parallel",
+    # GET …/fires and /runs (projections.queries.fires_window)
+    **{o: o for o in ("since", "until")},
+    # a notification's body (domain.notifications)
+    **{o: o for o in ("webhook", "command", "subject", "secret", "on", "window", "timeout")},
+    # a schedule's body (domain.validation)
+    "env": "env",
+}
+"""The CLI options that lines of shared code name, and the field or parameter the web takes
+for each; other options (a server's `--retention`) are no field of any body and stay."""
+
+_OPTION_OR_QUOTED = re.compile(
+    r"(?P<quoted>'[^']*'|\"[^\"]*\")|(?<![\w-])--(?P<option>[a-z][a-z-]*)\b"
+)
+
+
+def _field(said: re.Match[str]) -> str:
+    # why: what a user typed and the line quotes ('echo --on') is theirs and stays as typed
+    option = said["option"]
+    if option is None or option not in FIELD_OF_OPTION:
+        return said[0]
+    return FIELD_OF_OPTION[option]
 
 
 def for_web(line: str) -> str:
     """The line as the API and the console say it: CLI commands it names turned into what to
-    do on the web; a line without one as it is."""
+    do on the web, CLI options into the fields the web takes; a line without either as it is."""
     for pattern, replacement in _FOR_WEB:
         line = pattern.sub(replacement, line)
-    return line
+    return _OPTION_OR_QUOTED.sub(_field, line)
