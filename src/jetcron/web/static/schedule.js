@@ -6,6 +6,8 @@ import { badge, confirmAction, duration, el, errorBox, fireTable, liveBadge, loc
 import { outputViewer, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
+const PAGE = 50; // runs a page
+
 /** Charts are drawn at their box's pixel width, so their text keeps its size on any screen. */
 function width(box) {
   return Math.max(240, box.clientWidth - 26);
@@ -61,6 +63,9 @@ export async function schedulePage(name) {
     audit: el("div", {}),
   };
   const live = el("span", { id: "live" });
+  // why: a refresh may land after the console left this page (deleted here: a 404); it must not
+  // draw over the page shown now
+  let left = false;
   main().replaceChildren(head,
     el("h2", {}, "Definition"), sections.definition,
     el("h2", {}, "Next fires"), sections.next,
@@ -100,11 +105,39 @@ export async function schedulePage(name) {
     return row;
   };
 
-  const renderRuns = async () => {
-    const page = await api("/runs", { params: { schedule: name, limit: 50 } });
-    sections.runs.replaceChildren(page.runs.length ? runsTable(page.runs, showOutput) : el("p", {}, "No runs yet."));
-    sections.durations.replaceChildren(durations(page.runs, width(sections.durations)));
+  // why: the page shows the newest 50 runs, and a page more per "Older runs" (the API's
+  // before-cursor after the last row). A live redraw asks for the rows shown and a page more,
+  // and keeps them down to the same last row (its cursor still follows it): older pages stay
+  // and new runs go on top. One load at a time, so an older page and a redraw never cross.
+  let rows = [], cursor = null, loading = Promise.resolve();
+  const drawRuns = () => {
+    const older = cursor ? el("button", { id: "older-runs", onclick: () => { older.disabled = true; queued(loadOlder); } }, "Older runs") : "";
+    const count = rows.length > PAGE ? el("span", { class: "small", id: "runs-count" }, `the newest ${rows.length} runs`) : "";
+    sections.runs.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."),
+      older || count ? el("div", { class: "toolbar" }, older, count) : "");
+    sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
   };
+  const loadRuns = async () => {
+    const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
+    const page = await api("/runs", { params: { schedule: name, limit: paged ? rows.length + PAGE : PAGE } });
+    const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
+    if (last >= 0) rows = page.runs.slice(0, last + 1);
+    else [rows, cursor] = [page.runs, page.next_cursor];
+    drawRuns();
+  };
+  const loadOlder = async () => {
+    try {
+      const page = await api("/runs", { params: { schedule: name, limit: PAGE, cursor } });
+      [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
+    } catch (err) {
+      drawRuns(); // why: the button again, to try once more
+      sections.runs.append(errorBox(err));
+      return;
+    }
+    drawRuns();
+  };
+  const queued = (load) => (loading = loading.catch(() => {}).then(() => (left ? null : load())));
+  const renderRuns = () => queued(loadRuns);
 
   const renderFires = async () => {
     const [next, fires] = await Promise.all([api(`${path}/next`, { params: { n: 5 } }), api(`${path}/fires`, { params: { limit: 200 } })]);
@@ -116,9 +149,6 @@ export async function schedulePage(name) {
 
   const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
   const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
-  // why: a refresh may land after the console left this page (deleted here: a 404); it must not
-  // draw over the page shown now
-  let left = false;
   const notFound = () => left || main().replaceChildren(el("h1", {}, "No such schedule"),
     el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
   try {

@@ -1,0 +1,74 @@
+"""The console's schedule page past its newest 50 runs ("Older runs", the API's before-cursor)
+in a real headless Chromium; the stack and the browser as in test_console.py (a stack of this
+module's own). Screenshots at 390 and 1280 px go where test_console.py puts them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from test_console import CHROMIUM, browser, shots, signed_in  # noqa: F401 - fixtures
+from webstack import Stack, create, run_stack, until
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("console-pages"))
+
+
+def run_ids(http: httpx.Client, name: str) -> list[str]:
+    """The schedule's runs, newest first, as the API pages them (all of them)."""
+    answer = http.get("/api/v1/runs", params={"schedule": name, "limit": 1000})
+    return [r["run_id"] for r in answer.json()["runs"]]
+
+
+def shown_ids(page: object) -> list[str]:
+    rows = page.locator("#schedule-runs tbody tr")  # type: ignore[attr-defined]
+    return [str(k) for k in rows.evaluate_all("rs => rs.map(r => r.dataset.key)")]
+
+
+def test_older_runs_page_past_the_newest_fifty(
+    browser: object,  # noqa: F811
+    stack: Stack,
+    shots: Path,  # noqa: F811
+) -> None:
+    with stack.client() as http:
+        assert create(http, "many-runs", command=["true"], overlap="allow").status_code == 201
+        for _ in range(62):
+            assert http.post("/api/v1/schedules/many-runs/trigger").status_code == 202
+        until(lambda: run_ids(http, "many-runs"), lambda ids: len(ids) == 62)
+        page = signed_in(browser, stack, 1280, 900)
+        page.goto(f"{stack.url}/#/s/many-runs")
+        page.wait_for_selector("#live.live")
+        assert shown_ids(page) == run_ids(http, "many-runs")[:50]
+        page.locator("#older-runs").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "older-runs-button.png"))
+
+        page.click("#older-runs")
+        page.wait_for_selector("#runs-count:has-text('the newest 62 runs')")
+        assert shown_ids(page) == run_ids(http, "many-runs")
+        assert page.locator("#older-runs").count() == 0  # no older run left
+        page.screenshot(path=str(shots / "older-runs.png"), full_page=True)
+
+        # a live redraw keeps the older page and puts the new run on top
+        http.post("/api/v1/schedules/many-runs/trigger")
+        until(lambda: shown_ids(page), lambda ids: len(ids) == 63)
+        assert shown_ids(page) == run_ids(http, "many-runs")
+        assert page.locator("#older-runs").count() == 0
+        page.close()
+
+        phone = signed_in(browser, stack, 390, 844)
+        phone.goto(f"{stack.url}/#/s/many-runs")
+        phone.wait_for_selector("#older-runs")
+        phone.locator("#older-runs").scroll_into_view_if_needed()
+        phone.screenshot(path=str(shots / "older-runs-button-390.png"))
+        phone.click("#older-runs")
+        phone.wait_for_selector("#runs-count:has-text('the newest 63 runs')")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        phone.locator("#runs-count").scroll_into_view_if_needed()
+        phone.screenshot(path=str(shots / "older-runs-390.png"))
+        phone.close()
