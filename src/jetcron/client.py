@@ -109,13 +109,25 @@ async def query(
     An answer from a view that may lack events (its follower down or behind) is logged as a
     warning naming since when, so the CLI never shows frozen state as if it were current.
     """
+    answer, stale = await query_and_staleness(nc, view, params, timeout=timeout)
+    if stale is not None:
+        log.warning("%s: answered from views stale since %s: %s", view, *stale)
+    return answer
+
+
+async def query_and_staleness(
+    nc: Client, view: str, params: dict[str, Any] | None = None, *, timeout: float = 5.0
+) -> tuple[Any, tuple[str, str] | None]:
+    """`query`'s answer and, if the views answering may lack events, (since, reason) as the
+    service said it (the web gateway shows it; the CLI logs it)."""
     msg = await request(
         nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout
     )
-    if (stale := stale_of(msg)) is not None:
-        log.warning("%s: answered from views stale since %s: %s", view, *stale)
+    stale = stale_of(msg)
     error = service_error(msg)
     if error is not None:
+        if stale is not None:  # why: a "not found" from views behind the log may be untrue
+            log.warning("%s: answered from views stale since %s: %s", view, *stale)
         code, message = error
         if code == "404":
             found = msgspec.json.decode(msg.data) if msg.data else {}
@@ -125,7 +137,7 @@ async def query(
         if code == "400":
             raise InvalidInput(message)
         raise InfrastructureError(message)
-    return msgspec.json.decode(payload_of(msg))
+    return msgspec.json.decode(payload_of(msg)), stale
 
 
 async def run_output(nc: Client, schedule: str, run_id: str) -> dict[str, Any]:

@@ -84,6 +84,9 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     ] - stopped < SHOWN_WITHIN_S
     title = page.get_attribute("#live", "title")  # type: ignore[attr-defined]
     assert title and "NATS is unreachable" in title, title
+    # the banner at the top says it too, from the same state message
+    stream = page.locator("#stale p.stream").inner_text()  # type: ignore[attr-defined]
+    assert stream.startswith("Not live since ") and "NATS is unreachable" in stream, stream
     with stack.client() as http:  # a new stream cannot start now: a 503 that says why
         refused = http.get("/api/v1/events")
     assert refused.status_code == 503, refused.text
@@ -91,6 +94,7 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
 
     stack.server.restart()
     page.wait_for_selector("#live.live", timeout=30_000)  # type: ignore[attr-defined]
+    page.wait_for_selector("#stale", state="hidden", timeout=30_000)  # type: ignore[attr-defined]
     # why: a second "not live" may come while still down (the log read failing after NATS)
     until(follower.states, lambda s: [k for k, _ in groupby(s)] == [True, False, True], 30)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -78,6 +79,18 @@ async def acknowledge(request: Request, gw: Gw, user: Writer, data: JsonBody) ->
 @router.get("/status", summary="The system at a glance: log, views, replicas, executors")
 async def status(gw: Gw, _: Reader) -> Response:
     return json(await gw.ask("status"))
+
+
+@router.get(
+    "/views",
+    summary="Whether the views the answers come from are current, or stale or silent since when",
+)
+async def views(gw: Gw, _: Reader) -> Response:
+    if gw.freshness.due():
+        # why: the cheapest query; what it answers (or not) is the news (readyz asks it too)
+        with contextlib.suppress(JetcronError):
+            await gw.ask("due", {"limit": 1, "within_s": 1})
+    return json(gw.freshness.report())
 
 
 @router.get("/audit", summary="Every change: when, who, why, and the diff")

@@ -11,13 +11,14 @@ import msgspec
 
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError, ServiceUnavailable
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import transient
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
 from jetcron.web.auth import Tokens, User
+from jetcron.web.freshness import Freshness
 from jetcron.web.problems import not_found
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Gateway:
         """Set when the server stops: live streams end, so it need not wait for their clients."""
         self.backfills: dict[str, tuple[asyncio.Task[Any], client.Backfilling]] = {}
         """Backfills this gateway is pacing, by schedule name (`POST .../backfill`)."""
+        self.freshness = Freshness()
+        """What the latest query said of the views (GET /api/v1/views, the console's banner)."""
 
     async def start(self) -> None:
         """Connect in the background (waiting for NATS like the services do), so the gateway
@@ -107,8 +110,16 @@ class Gateway:
             ) from err
 
     async def ask(self, view: str, params: dict[str, Any] | None = None) -> Any:
-        """One query to the projection service, as `jetcron <view>` sends it."""
-        return await client.query(self.nc, view, params or {})
+        """One query to the projection service, as `jetcron <view>` sends it; what it says
+        of the views' freshness is kept (`freshness`)."""
+        try:
+            answer, stale = await client.query_and_staleness(self.nc, view, params or {})
+        except InfrastructureError as err:
+            if isinstance(err, ServiceUnavailable) or not self.connected:
+                self.freshness.failed(str(err))
+            raise
+        self.freshness.answered(stale)
+        return answer
 
     async def send(self, command: Request) -> CommandReply:
         """One command to the scheduler service, as the CLI sends it."""

@@ -5,6 +5,7 @@ import { schedulesPage } from "./schedules.js";
 import { schedulePage } from "./schedule.js";
 import { formPage } from "./form.js";
 import { runPage, runsPage } from "./runs.js";
+import { forgetStream, watchViews } from "./stale.js";
 import { executorsPage, healthPage } from "./system.js";
 
 /** A name from the address; a malformed escape ("%E0%A4%A", typed or cut) stays as it is, so
@@ -39,6 +40,7 @@ function login(message) {
 
 async function route() {
   if (leave) { leave(); leave = null; }
+  forgetStream();
   const hash = location.hash || "#/";
   for (const [pattern, page] of ROUTES) {
     const match = hash.match(pattern);
@@ -74,3 +76,4 @@ async function start() {
 
 window.addEventListener("hashchange", route);
 start();
+watchViews();

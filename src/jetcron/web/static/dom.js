@@ -84,17 +84,6 @@ export function seconds(value) {
   return value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(1)} s`;
 }
 
-/** The onState of follow() for a badge: "live", or "reconnecting…" saying why (and since
- * when) in its tooltip while the gateway, NATS or the log is away. */
-export function liveBadge(node) {
-  return (live, why = {}) => {
-    node.className = live ? "live" : "offline";
-    node.textContent = live ? "live" : "reconnecting…";
-    const since = why.since ? ` since ${local(why.since)} your time` : "";
-    node.title = live ? "following the log" : `${why.problem || "not live"}${since}`;
-  };
-}
-
 export function errorBox(err) {
   return el("div", { class: "error", role: "alert" }, err.message || String(err));
 }

@@ -1,6 +1,7 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { badge, confirmAction, el, errorBox, isUtc, liveBadge, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { liveBadge } from "./stale.js";
 import { debounce } from "./schedules.js";
 
 const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped", "fanned_out"];

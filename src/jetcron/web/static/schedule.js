@@ -2,7 +2,8 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, duration, el, errorBox, fireTable, liveBadge, local, main } from "./dom.js";
+import { badge, confirmAction, duration, el, errorBox, fireTable, local, main } from "./dom.js";
+import { liveBadge } from "./stale.js";
 import { outputViewer, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 

@@ -1,7 +1,8 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, isUtc, liveBadge, local, main, table, utc, zoned } from "./dom.js";
+import { badge, el, isUtc, local, main, table, utc, zoned } from "./dom.js";
+import { liveBadge } from "./stale.js";
 
 async function allSchedules(params) {
   const rows = [];

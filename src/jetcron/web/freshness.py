@@ -1,0 +1,73 @@
+"""Whether the views the gateway's answers come from are current: what the console's banner
+says at the top of every page ("stale since T: 12 event(s) behind the log", "not answering
+since T").
+
+The projection service marks an answer from views that may lack events (its follower down,
+behind the log, the log not saying how far it goes) with since when they were complete; the
+gateway keeps what its latest query learned (every query of every page teaches it), and
+GET /api/v1/views reports that, asking afresh when nothing has asked for a few seconds. The
+live stream's own state (NATS, the gateway's log read) is the badge's (events.state_of): this
+is about the service behind the queries, which the stream does not go through.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from jetcron.web.wording import for_web
+
+CHECK_AFTER_S = 5.0
+"""How old the last word on the views may be before GET /api/v1/views asks again."""
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Freshness:
+    """What the latest query said about the views: current, stale (since, why), or no answer
+    (since when, the error)."""
+
+    def __init__(self) -> None:
+        self.heard_at = 0.0
+        """When a query last ended, answered or not (monotonic; 0: never)."""
+        self.stale: tuple[str, str] | None = None
+        """(since, reason) of the latest answer from views that may lack events."""
+        self.answered_at: float | None = None
+        """Wall-clock time of the latest answer (None: none yet)."""
+        self.failing_since: float | None = None
+        """Since when queries get no answer: the latest answer, else the first failure."""
+        self.problem = ""
+
+    def answered(self, stale: tuple[str, str] | None) -> None:
+        """A query was answered (marked stale or not)."""
+        self.heard_at, self.stale = time.monotonic(), stale
+        self.answered_at, self.failing_since, self.problem = time.time(), None, ""
+
+    def failed(self, problem: str) -> None:
+        """A query got no answer (no service, none in time, NATS away)."""
+        self.heard_at, self.problem = time.monotonic(), for_web(problem)
+        if self.failing_since is None:
+            # why: what a page shows is as of the last answer; a gateway that never had one
+            # can only say since when it has been asking
+            self.failing_since = self.answered_at or time.time()
+
+    def due(self) -> bool:
+        """Whether the last word is too old to report without asking again."""
+        return time.monotonic() - self.heard_at > CHECK_AFTER_S
+
+    def report(self) -> dict[str, Any]:
+        """{"current": true}, or since when the views are stale or silent, and why."""
+        if self.failing_since is not None:
+            return {
+                "current": False,
+                "answering": False,
+                "since": _iso(self.failing_since),
+                "problem": self.problem,
+            }
+        if self.stale is not None:
+            since, reason = self.stale
+            return {"current": False, "answering": True, "since": since, "problem": reason}
+        return {"current": True, "answering": True}

@@ -1,0 +1,61 @@
+// The banner at the top of every page when what it shows may be out of date: what is stale,
+// since when, why; gone once caught up. Two sources, each with its own logic elsewhere:
+// - the live stream's state (NATS, the gateway's read of the log, the gateway itself), as
+//   follow() reports it to the page's badge: liveBadge below draws both from one call;
+// - the views the queries are answered from (GET /api/v1/views: the projection service behind
+//   the log, or not answering), asked every few seconds on every page.
+import { api, ApiError } from "./api.js";
+import { el, local } from "./dom.js";
+
+const CHECK_EVERY_MS = 5000;
+const concerns = new Map(); // source -> {text, since} (insertion order is the banner's order)
+
+function report(source, concern) {
+  if (concern) concerns.set(source, concern);
+  else concerns.delete(source);
+  const banner = document.getElementById("stale");
+  if (!banner) return;
+  banner.hidden = concerns.size === 0;
+  banner.replaceChildren(...[...concerns].map(([key, c]) => el("p", { class: key },
+    el("strong", {}, c.what), c.since ? ` since ${local(c.since)} your time` : "", `: ${c.why}`)));
+}
+
+/** The onState of follow() for a badge: "live", or "reconnecting…" saying why (and since
+ * when) in its tooltip while the gateway, NATS or the log is away; the banner says it too. */
+export function liveBadge(node) {
+  return (live, why = {}) => {
+    node.className = live ? "live" : "offline";
+    node.textContent = live ? "live" : "reconnecting…";
+    const since = why.since ? ` since ${local(why.since)} your time` : "";
+    node.title = live ? "following the log" : `${why.problem || "not live"}${since}`;
+    report("stream", live ? null : { what: "Not live", since: why.since, why: `${why.problem || "the live stream stopped"}; changes since then are not shown` });
+  };
+}
+
+/** A page left: its stream's state is no longer this page's (the next page follows its own). */
+export function forgetStream() {
+  report("stream", null);
+}
+
+/** The views' word as the banner says it (null: current). */
+function viewsConcern(v) {
+  if (v.current) return null;
+  if (!v.answering) return { what: "The scheduler's views are not answering", since: v.since, why: `${v.problem}; what this page shows is from before then` };
+  return { what: "The scheduler's views are stale", since: v.since, why: `${v.problem}; what happened since then may be missing here` };
+}
+
+/** Ask about the views now and every few seconds, for as long as the console is open. */
+export function watchViews() {
+  const check = async () => {
+    try {
+      report("views", viewsConcern(await api("/views")));
+    } catch (err) {
+      // why: signed out is no staleness; a gateway gone is the stream's to say where a page
+      // follows it, and the banner's where none does
+      if (err instanceof ApiError && err.status === 401) report("views", null);
+      else if (!concerns.has("stream")) report("views", { what: "Cannot tell whether this page is current", why: err.message || String(err) });
+    }
+    setTimeout(check, CHECK_EVERY_MS);
+  };
+  check();
+}

@@ -1,0 +1,195 @@
+"""The banner at the top of the console's pages says when what they show may be out of date:
+the scheduler's views not answering (its `serve` stopped) or answering from views behind the
+log, since when and why; it goes once they are current. GET /api/v1/views says the same.
+
+A real nats-server, `jetcron serve` and `jetcron web` (subprocesses, so serve can be stopped
+and started again) and a headless Chromium. Views behind the log cannot be made on demand with
+a real service, so while serve is stopped a stand-in answers the `due` query on the real NATS
+the way the projection service marks a stale answer (log/requests.stale_headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from test_console import CHROMIUM, browser, shots  # noqa: F401 - fixtures
+from webstack import until
+
+from conftest import require_nats_server
+from jetcron import subjects
+from jetcron.log.requests import stale_headers
+from jetcron.server import NatsServer
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)"),
+]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+SINCE = "2026-03-01T12:00:00Z"
+
+
+class Services:
+    """nats-server, a `jetcron serve` that can be stopped and started, and `jetcron web`."""
+
+    def __init__(self, nats_url: str) -> None:
+        self.nats_url = nats_url
+        self.serve: subprocess.Popen[str] | None = None
+        self.web: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start_serve(self) -> None:
+        command = [sys.executable, "-m", "jetcron", "serve", "--server", self.nats_url]
+        self.serve = subprocess.Popen(command, env=ENV, text=True, stderr=subprocess.DEVNULL)
+
+    def stop_serve(self) -> None:
+        assert self.serve is not None
+        self.serve.send_signal(signal.SIGTERM)
+        self.serve.wait(30)
+        self.serve = None
+
+    def start_web(self) -> None:
+        command = [sys.executable, "-m", "jetcron", "web", "--port", "0", "--server", self.nats_url]
+        self.web = subprocess.Popen(
+            command, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert self.web.stdout is not None
+        self.url = next(
+            m[0] for line in self.web.stdout if (m := re.search(r"http://[\d.:]+", line))
+        )
+        # why: the gateway logs on; a full pipe would stop it
+        threading.Thread(target=self.web.stdout.read, daemon=True).start()
+
+    def views(self) -> dict[str, object]:
+        answer = httpx.get(self.url + "/api/v1/views", timeout=15)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        for proc in (self.web, self.serve):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    require_nats_server()
+    with NatsServer(data_dir=tmp_path_factory.mktemp("stale") / "nats") as server:
+        running = Services(server.url)
+        try:
+            running.start_serve()
+            running.start_web()
+            until(running.views, lambda v: v["current"], 30)
+            yield running
+        finally:
+            running.stop()
+
+
+class StaleStandIn(threading.Thread):
+    """Answers the `due` query as a projection service whose views are behind the log, until
+    told to answer as a current one."""
+
+    def __init__(self, nats_url: str) -> None:
+        super().__init__(daemon=True)
+        self.nats_url, self.current = nats_url, False
+        self.ready, self.done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        nc = await nats.connect(self.nats_url)
+
+        async def answer(msg: nats.aio.msg.Msg) -> None:
+            stale = {} if self.current else stale_headers(SINCE, "1200 event(s) behind the log")
+            await nc.publish(msg.reply, b'{"fires": []}', headers=stale or None)
+
+        await nc.subscribe(subjects.query("due"), cb=answer)
+        self.ready.set()
+        while not self.done.is_set():
+            await asyncio.sleep(0.1)
+        await nc.close()
+
+
+def banner(page: object) -> str:
+    return str(page.locator("#stale").inner_text())  # type: ignore[attr-defined]
+
+
+def test_the_banner_says_the_views_do_not_answer_and_goes_when_they_do(
+    browser: object,  # noqa: F811
+    services: Services,
+    shots: Path,  # noqa: F811
+) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    wide = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    for p in (page, wide):
+        p.goto(f"{services.url}/#/")
+        p.wait_for_selector("#live.live")
+        assert p.locator("#stale").is_hidden()
+
+    services.stop_serve()
+    for p in (page, wide):
+        p.wait_for_selector("#stale p.views", timeout=20_000)
+    said = banner(page)
+    assert said.startswith("The scheduler's views are not answering since "), said
+    assert "your time: no jetcron service answered" in said, said
+    assert "what this page shows is from before then" in said, said
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(shots / "stale-not-answering-390.png"))
+    wide.screenshot(path=str(shots / "stale-not-answering.png"))
+    report = services.views()
+    assert report["current"] is False and report["answering"] is False and report["since"]
+
+    services.start_serve()
+    for p in (page, wide):
+        p.wait_for_selector("#stale", state="hidden", timeout=30_000)
+    assert services.views() == {"current": True, "answering": True}
+    page.close()
+    wide.close()
+
+
+def test_the_banner_says_the_views_are_behind_the_log_and_since_when(
+    browser: object,  # noqa: F811
+    services: Services,
+    shots: Path,  # noqa: F811
+) -> None:
+    services.stop_serve()
+    stand_in = StaleStandIn(services.nats_url)
+    stand_in.start()
+    try:
+        assert stand_in.ready.wait(10)
+        report = until(services.views, lambda v: v["answering"] and not v["current"], 20)
+        assert report == {
+            "current": False,
+            "answering": True,
+            "since": SINCE,
+            "problem": "1200 event(s) behind the log",
+        }
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, timezone_id="UTC")  # type: ignore[attr-defined]
+        page.goto(f"{services.url}/#/executors")
+        page.wait_for_selector("#stale p.views")
+        said = banner(page)
+        assert said == (
+            "The scheduler's views are stale since Mar 1, 12:00 your time: "
+            "1200 event(s) behind the log; what happened since then may be missing here"
+        ), said
+        page.screenshot(path=str(shots / "stale-behind.png"))
+
+        stand_in.current = True
+        page.wait_for_selector("#stale", state="hidden", timeout=20_000)
+        page.close()
+    finally:
+        stand_in.done.set()
+        stand_in.join(10)
+        services.start_serve()
