@@ -176,6 +176,11 @@ def test_the_banner_says_the_views_are_behind_the_log_and_since_when(
             "since": SINCE,
             "problem": "1200 event(s) behind the log",
         }
+        # an API answer from those views says so too, in the service's header names
+        due = httpx.get(services.url + "/api/v1/due", timeout=15)
+        assert due.status_code == 200, due.text
+        assert due.headers["jetcron-stale-since"] == SINCE
+        assert due.headers["jetcron-stale-reason"] == "1200 event(s) behind the log"
         page = browser.new_page(viewport={"width": 1280, "height": 800}, timezone_id="UTC")  # type: ignore[attr-defined]
         page.goto(f"{services.url}/#/executors")
         page.wait_for_selector("#stale p.views")
@@ -188,6 +193,7 @@ def test_the_banner_says_the_views_are_behind_the_log_and_since_when(
 
         stand_in.current = True
         page.wait_for_selector("#stale", state="hidden", timeout=20_000)
+        assert "jetcron-stale-since" not in httpx.get(services.url + "/api/v1/due").headers
         page.close()
     finally:
         stand_in.done.set()

@@ -29,6 +29,7 @@ from jetcron.web import (
     events,
 )
 from jetcron.web.api_notify import NotificationBody
+from jetcron.web.freshness import StaleHeaders
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
 
@@ -72,6 +73,7 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(api_views.probes)
+    app.add_middleware(StaleHeaders)
     _errors(app)
     _openapi(app)
     _pages(app)

@@ -8,14 +8,21 @@ gateway keeps what its latest query learned (every query of every page teaches i
 GET /api/v1/views reports that, asking afresh when nothing has asked for a few seconds. The
 live stream's own state (NATS, the gateway's log read) is the badge's (events.state_of): this
 is about the service behind the queries, which the stream does not go through.
+
+An API answer built from a stale view carries the service's marks on as HTTP headers
+(`Jetcron-Stale-Since`, `Jetcron-Stale-Reason`: `StaleHeaders`), as the CLI warns on stderr.
 """
 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jetcron.log.requests import STALE_REASON, STALE_SINCE
 from jetcron.web.wording import for_web
 
 CHECK_AFTER_S = 5.0
@@ -71,3 +78,43 @@ class Freshness:
             since, reason = self.stale
             return {"current": False, "answering": True, "since": since, "problem": reason}
         return {"current": True, "answering": True}
+
+
+_MARKS: ContextVar[list[tuple[str, str]] | None] = ContextVar("stale_marks", default=None)
+
+
+def marked(stale: tuple[str, str] | None) -> None:
+    """Note a stale answer for the headers of the HTTP response being built (if any)."""
+    marks = _MARKS.get()
+    if stale is not None and marks is not None:
+        marks.append(stale)
+
+
+class StaleHeaders:
+    """ASGI middleware: a response whose request was answered from stale views says since
+    when and why in the service's own header names."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # why: a list the request's code appends to; a context copied on the way (a thread
+        # for a sync dependency) still holds the same list
+        marks: list[tuple[str, str]] = []
+        token = _MARKS.set(marks)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and marks:
+                since, reason = marks[-1]
+                extra = [(STALE_SINCE.lower().encode(), since.encode()),
+                         (STALE_REASON.lower().encode(), reason.encode("latin-1", "replace"))]  # fmt: skip
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            _MARKS.reset(token)

@@ -18,7 +18,7 @@ from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
 from jetcron.web.auth import Tokens, User
-from jetcron.web.freshness import Freshness
+from jetcron.web.freshness import Freshness, marked
 from jetcron.web.problems import not_found
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ class Gateway:
                 self.freshness.failed(str(err))
             raise
         self.freshness.answered(stale)
+        marked(stale)
         return answer
 
     async def send(self, command: Request) -> CommandReply:
