@@ -72,3 +72,45 @@ def test_older_runs_page_past_the_newest_fifty(
         phone.locator("#runs-count").scroll_into_view_if_needed()
         phone.screenshot(path=str(shots / "older-runs-390.png"))
         phone.close()
+
+
+def test_notifications_and_calendars_pages_list_what_the_cli_lists(
+    browser: object,  # noqa: F811
+    stack: Stack,
+    shots: Path,  # noqa: F811
+) -> None:
+    with stack.client() as http:
+        hook = {"name": "ops-hook", "webhook": "https://hooks.example/jetcron", "on": ["failure"]}
+        assert http.post("/api/v1/notifications", json=hook).status_code == 201
+        bus = {"name": "reef-bus", "subject": "reef.alerts", "tags": ["reef"]}
+        assert http.post("/api/v1/notifications", json=bus).status_code == 201
+        maint = {"name": "maint", "tz": "Europe/Berlin", "windows": ["0 2 * * sun for 4h"],
+                 "dates": ["2026-12-24", "2026-12-31"], "description": "patch night"}  # fmt: skip
+        assert http.post("/api/v1/calendars", json=maint).status_code == 201
+        assert create(http, "cal-user", exclude=["maint"]).status_code == 201
+    for width, height in ((1280, 900), (390, 844)):
+        page = signed_in(browser, stack, width, height)
+        page.click("nav a:has-text('Notifications')")
+        hook_row = page.locator("tr[data-key='ops-hook']")
+        hook_row.wait_for()
+        assert "https://hooks.example/jetcron" in hook_row.inner_text()
+        assert "failure" in hook_row.locator("td[data-label='On']").inner_text()
+        assert hook_row.locator("td[data-label='For']").inner_text() == "all"
+        assert hook_row.locator("td[data-label='State']").inner_text() == "ok"
+        reef = page.locator("tr[data-key='reef-bus']")
+        assert reef.locator("td[data-label='For']").inner_text() == "tag:reef"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(shots / f"notifications-{width}.png"), full_page=True)
+
+        page.click("nav a:has-text('Calendars')")
+        row = page.locator("tr[data-key='maint']")
+        row.wait_for()
+        covers = row.locator("td[data-label='Covers']").inner_text()
+        assert covers == "0 2 * * sun for 4h; 2 date(s)", covers
+        assert row.locator("td[data-label='Zone']").inner_text() == "Europe/Berlin"
+        assert "patch night" in row.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(shots / f"calendars-{width}.png"), full_page=True)
+        row.locator("a:has-text('cal-user')").click()
+        page.wait_for_selector("h1:has-text('cal-user')")
+        page.close()

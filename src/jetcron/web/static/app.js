@@ -7,6 +7,7 @@ import { formPage } from "./form.js";
 import { runPage, runsPage } from "./runs.js";
 import { forgetStream, watchViews } from "./stale.js";
 import { executorsPage, healthPage } from "./system.js";
+import { calendarsPage, notificationsPage } from "./lists.js";
 
 /** A name from the address; a malformed escape ("%E0%A4%A", typed or cut) stays as it is, so
  * the page can say there is no such schedule instead of "URI malformed". */
@@ -23,6 +24,8 @@ const ROUTES = [
   [/^#\/run\/(.+)$/, (m) => runPage(decoded(m[1]))],
   [/^#\/health$/, () => healthPage()],
   [/^#\/executors$/, () => executorsPage()],
+  [/^#\/notifications$/, () => notificationsPage()],
+  [/^#\/calendars$/, () => calendarsPage()],
 ];
 
 let leave = null;
