@@ -111,11 +111,17 @@ export async function schedulePage(name) {
   // and keeps them down to the same last row (its cursor still follows it): older pages stay
   // and new runs go on top. One load at a time, so an older page and a redraw never cross.
   let rows = [], cursor = null, loading = Promise.resolve();
+  // why: the button and the note stay the same elements across redraws (a live page redraws
+  // every 2 s while runs come): a button drawn anew under the pointer would swallow the click
+  const older = el("button", { id: "older-runs", hidden: true, onclick: () => { older.disabled = true; queued(loadOlder); } }, "Older runs");
+  const count = el("span", { class: "small", id: "runs-count" });
+  const list = el("div", {}), bar = el("div", { class: "toolbar", hidden: true }, older, count);
+  sections.runs.replaceChildren(list, bar);
   const drawRuns = () => {
-    const older = cursor ? el("button", { id: "older-runs", onclick: () => { older.disabled = true; queued(loadOlder); } }, "Older runs") : "";
-    const count = rows.length > PAGE ? el("span", { class: "small", id: "runs-count" }, `the newest ${rows.length} runs`) : "";
-    sections.runs.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."),
-      older || count ? el("div", { class: "toolbar" }, older, count) : "");
+    list.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."));
+    [older.hidden, older.disabled] = [!cursor, false];
+    count.textContent = rows.length > PAGE ? `the newest ${rows.length} runs` : "";
+    bar.hidden = older.hidden && !count.textContent;
     sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
   };
   const loadRuns = async () => {
@@ -132,7 +138,7 @@ export async function schedulePage(name) {
       [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
     } catch (err) {
       drawRuns(); // why: the button again, to try once more
-      sections.runs.append(errorBox(err));
+      list.append(errorBox(err));
       return;
     }
     drawRuns();
