@@ -24,7 +24,8 @@ export async function runsPage() {
   const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s }, s || "any status")));
   const live = el("span", { id: "live" });
   const holder = el("div", { id: "runs" });
-  const more = el("div", {});
+  // why: one "More" button, shown or not: drawn anew on every live render, it swallowed clicks
+  const more = el("button", { id: "runs-more", hidden: true, onclick: () => { wanted += 50; render(); } }, "More");
   main().replaceChildren(el("h1", {}, "Runs", live),
     el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
   // why: "More" and a live update both load the newest `wanted` rows, so the pages got with
@@ -36,9 +37,9 @@ export async function runsPage() {
       const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: wanted } });
       if (mine !== latest) return;
       holder.replaceChildren(page.runs.length ? runsTable(page.runs) : el("p", {}, "No runs."));
-      more.replaceChildren(page.next_cursor ? el("button", { onclick: () => { wanted += 50; render(); } }, "More") : "");
+      more.hidden = !page.next_cursor;
     } catch (err) {
-      if (mine === latest) { holder.replaceChildren(errorBox(err)); more.replaceChildren(); }
+      if (mine === latest) { holder.replaceChildren(errorBox(err)); more.hidden = true; }
     }
   };
   const refilter = () => { wanted = 50; render(); };
