@@ -36,6 +36,7 @@ from jetcron.web.http import (
 )
 from jetcron.web.problems import Problem, invalid, window_param
 from jetcron.web.timing import fire_rows, parse_stamp
+from jetcron.web.wording import for_web
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 Gw = Annotated[Gateway, Depends(gateway)]
@@ -250,7 +251,10 @@ async def fires(
 
 @router.get("/{name}/why", summary="The story of one fire, each sentence with its event")
 async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response:
-    return json(await gw.ask("why", {"name": name, "time": time}))
+    story: dict[str, Any] = await gw.ask("why", {"name": name, "time": time})
+    for sentence in story.get("sentences", []):
+        sentence["text"] = for_web(sentence["text"])  # why: one names `jetcron stats`
+    return json(story)
 
 
 @router.get("/{name}/audit", summary="Every change of this schedule: who, when, why, diff")

@@ -63,6 +63,12 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
             r" \(jetcron schedule update NAME --reset exclude / --reset only_within\)",
             ' (set their "exclude" or "only_within" to null)',
         ),
+        # projections.why: a fire older than the run history (a sentence of GET …/why)
+        (
+            r" \(`serve --keep-runs`, `--retention`\)",
+            " (the scheduler's keep-runs and retention settings)",
+        ),
+        (r" \(`jetcron stats`\)", " (see the statistics)"),
         # options that are named otherwise in a body (the generic rule is below)
         # domain.calendar.validate_calendar: the body's fields are plural
         (r"at least one --window, --dates or --range", "at least one of windows, dates, ranges"),
