@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_console import CHROMIUM, browser, signed_in  # noqa: F401 - browser is a fixture
+from test_console import CHROMIUM, browser, shots, signed_in  # noqa: F401 - fixtures
 from test_sse import messages
 from webstack import TOKENS, Stack, create, run_stack, until
 
@@ -63,6 +63,7 @@ class Follower(threading.Thread):
 def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     browser: object,  # noqa: F811 - the fixture imported from test_console
     stack: Stack,
+    shots: Path,  # noqa: F811
 ) -> None:
     assert stack.server is not None
     with stack.client() as http:
@@ -87,6 +88,7 @@ def test_the_badge_turns_to_reconnecting_during_an_outage_and_back(
     # the banner at the top says it too, from the same state message
     stream = page.locator("#stale p.stream").inner_text()  # type: ignore[attr-defined]
     assert stream.startswith("Not live since ") and "NATS is unreachable" in stream, stream
+    page.screenshot(path=str(shots / "stale-outage-390.png"))  # type: ignore[attr-defined]
     with stack.client() as http:  # a new stream cannot start now: a 503 that says why
         refused = http.get("/api/v1/events")
     assert refused.status_code == 503, refused.text
