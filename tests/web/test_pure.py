@@ -145,3 +145,31 @@ async def test_readyz_names_the_service_that_did_not_answer(nats_url: str) -> No
     finally:
         await gateway.stop()
         await stalled.close()
+
+
+def test_the_views_last_word_stale_silent_and_current_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jetcron.web import freshness
+
+    wall = iter([1_000.0, 1_060.0, 1_120.0])
+    monkeypatch.setattr(freshness.time, "time", lambda: next(wall))
+    seen = freshness.Freshness()
+    assert seen.due() and seen.report() == {"current": True, "answering": True}
+
+    seen.answered(("2026-03-01T12:00:00Z", "3 event(s) behind the log"))
+    assert not seen.due()
+    assert seen.report() == {"current": False, "answering": True,
+                             "since": "2026-03-01T12:00:00Z", "problem": "3 event(s) behind the log"}  # fmt: skip
+
+    line = "no jetcron service answered query `due`: start one with `jetcron up` (local, "
+    seen.failed(line + "embedded server) or `jetcron serve` (against an existing NATS)")
+    assert "`jetcron" not in seen.report()["problem"]  # worded for the web
+    seen.failed("no jetcron service answered query `due`: again")
+    report = seen.report()
+    # since the last answer (1000 s after the epoch), not the first failure
+    assert (report["answering"], report["since"]) == (False, "1970-01-01T00:16:40Z")
+    assert report["problem"] == "no jetcron service answered query `due`: again"
+
+    seen.answered(None)
+    assert seen.report() == {"current": True, "answering": True}
