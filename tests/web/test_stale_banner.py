@@ -199,3 +199,50 @@ def test_the_banner_says_the_views_are_behind_the_log_and_since_when(
         stand_in.done.set()
         stand_in.join(10)
         services.start_serve()
+
+
+def _stream(nats_url: str, delete: bool) -> None:
+    """Delete the log's stream (its follower goes down, as in an outage) or make it again."""
+    from jetcron.log.stream import EventLog
+
+    async def go() -> None:
+        nc = await nats.connect(nats_url)
+        event_log = await EventLog(nc).open(create=not delete)
+        if delete:
+            await event_log.js.delete_stream(event_log.stream)
+        await event_log.close()
+        await nc.close()
+
+    # why: playwright's sync API keeps an event loop running in this thread
+    worker = threading.Thread(target=asyncio.run, args=(go(),))
+    worker.start()
+    worker.join(30)
+
+
+def test_a_real_service_whose_follower_is_down_shows_as_stale(
+    browser: object,  # noqa: F811
+    services: Services,
+    shots: Path,  # noqa: F811
+) -> None:
+    def schedules() -> httpx.Response:
+        return httpx.get(services.url + "/api/v1/schedules", timeout=15)
+
+    # why: every GET asks the service (/views may repeat a word up to 5 s old): serve, started
+    # again by the test before, is up once it answers, with its stream made
+    until(schedules, lambda r: r.status_code == 200 and "jetcron-stale-since" not in r.headers, 30)
+    _stream(services.nats_url, delete=True)  # why: the last test: the log is gone after it
+    listed = until(schedules, lambda r: "jetcron-stale-since" in r.headers, 30)
+    assert "the projection follower is down" in listed.headers["jetcron-stale-reason"]
+    report = until(services.views, lambda v: not v["current"], 15)
+    assert report["answering"] and "the projection follower is down" in str(report["problem"])
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.goto(f"{services.url}/#/")
+    page.wait_for_selector("#stale p.views")
+    said = banner(page)
+    assert said.startswith("The scheduler's views are stale since ") and "follower is down" in said
+    page.screenshot(path=str(shots / "stale-follower-down-390.png"))
+
+    _stream(services.nats_url, delete=False)
+    page.wait_for_selector("#stale p.views", state="detached", timeout=30_000)
+    assert services.views() == {"current": True, "answering": True}
+    page.close()

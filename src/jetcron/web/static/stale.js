@@ -28,7 +28,7 @@ export function liveBadge(node) {
     node.textContent = live ? "live" : "reconnecting…";
     const since = why.since ? ` since ${local(why.since)} your time` : "";
     node.title = live ? "following the log" : `${why.problem || "not live"}${since}`;
-    report("stream", live ? null : { what: "Not live", since: why.since, why: `${why.problem || "the live stream stopped"}; changes since then are not shown` });
+    report("stream", live ? null : { what: "Not live", since: why.since, why: `${why.problem || "the live stream stopped"}; ${why.since ? "changes since then" : "new changes"} are not shown` });
   };
 }
 
