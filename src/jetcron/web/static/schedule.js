@@ -55,6 +55,51 @@ function shown(v, field) {
   return String(v);
 }
 
+/**
+ * A schedule page's runs (and their durations chart): the newest 50, and a page more per
+ * "Older runs" (the API's before-cursor after the last row). The load it returns is the live
+ * redraw: it asks for the rows shown and a page more, and keeps them down to the same last
+ * row (whose cursor still follows it), so older pages stay and new runs go on top. One load at
+ * a time, so an older page and a redraw never cross; none once the page is `gone()`.
+ */
+function runsPart(name, sections, showOutput, gone) {
+  let rows = [], cursor = null, loading = Promise.resolve();
+  const queued = (load) => (loading = loading.catch(() => {}).then(() => (gone() ? null : load())));
+  // why: the button and the note stay the same elements across redraws (a live page redraws
+  // every 2 s while runs come): a button drawn anew under the pointer would swallow the click
+  const older = el("button", { id: "older-runs", hidden: true, onclick: () => { older.disabled = true; queued(loadOlder); } }, "Older runs");
+  const count = el("span", { class: "small", id: "runs-count" });
+  const list = el("div", {}), bar = el("div", { class: "toolbar", hidden: true }, older, count);
+  sections.runs.replaceChildren(list, bar);
+  const draw = () => {
+    list.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."));
+    [older.hidden, older.disabled] = [!cursor, false];
+    count.textContent = rows.length > PAGE ? `the newest ${rows.length} runs` : "";
+    bar.hidden = older.hidden && !count.textContent;
+    sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
+  };
+  const loadNewest = async () => {
+    const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
+    const page = await api("/runs", { params: { schedule: name, limit: paged ? rows.length + PAGE : PAGE } });
+    const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
+    if (last >= 0) rows = page.runs.slice(0, last + 1);
+    else [rows, cursor] = [page.runs, page.next_cursor];
+    draw();
+  };
+  const loadOlder = async () => {
+    try {
+      const page = await api("/runs", { params: { schedule: name, limit: PAGE, cursor } });
+      [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
+    } catch (err) {
+      draw(); // why: the button again, to try once more
+      list.append(errorBox(err));
+      return;
+    }
+    draw();
+  };
+  return () => queued(loadNewest);
+}
+
 export async function schedulePage(name) {
   const path = `/schedules/${encodeURIComponent(name)}`;
   const head = el("div", {});
@@ -106,45 +151,7 @@ export async function schedulePage(name) {
     return row;
   };
 
-  // why: the page shows the newest 50 runs, and a page more per "Older runs" (the API's
-  // before-cursor after the last row). A live redraw asks for the rows shown and a page more,
-  // and keeps them down to the same last row (its cursor still follows it): older pages stay
-  // and new runs go on top. One load at a time, so an older page and a redraw never cross.
-  let rows = [], cursor = null, loading = Promise.resolve();
-  // why: the button and the note stay the same elements across redraws (a live page redraws
-  // every 2 s while runs come): a button drawn anew under the pointer would swallow the click
-  const older = el("button", { id: "older-runs", hidden: true, onclick: () => { older.disabled = true; queued(loadOlder); } }, "Older runs");
-  const count = el("span", { class: "small", id: "runs-count" });
-  const list = el("div", {}), bar = el("div", { class: "toolbar", hidden: true }, older, count);
-  sections.runs.replaceChildren(list, bar);
-  const drawRuns = () => {
-    list.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."));
-    [older.hidden, older.disabled] = [!cursor, false];
-    count.textContent = rows.length > PAGE ? `the newest ${rows.length} runs` : "";
-    bar.hidden = older.hidden && !count.textContent;
-    sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
-  };
-  const loadRuns = async () => {
-    const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
-    const page = await api("/runs", { params: { schedule: name, limit: paged ? rows.length + PAGE : PAGE } });
-    const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
-    if (last >= 0) rows = page.runs.slice(0, last + 1);
-    else [rows, cursor] = [page.runs, page.next_cursor];
-    drawRuns();
-  };
-  const loadOlder = async () => {
-    try {
-      const page = await api("/runs", { params: { schedule: name, limit: PAGE, cursor } });
-      [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
-    } catch (err) {
-      drawRuns(); // why: the button again, to try once more
-      list.append(errorBox(err));
-      return;
-    }
-    drawRuns();
-  };
-  const queued = (load) => (loading = loading.catch(() => {}).then(() => (left ? null : load())));
-  const renderRuns = () => queued(loadRuns);
+  const renderRuns = runsPart(name, sections, showOutput, () => left);
 
   const renderFires = async () => {
     const [next, fires] = await Promise.all([api(`${path}/next`, { params: { n: 5 } }), api(`${path}/fires`, { params: { limit: 200 } })]);
