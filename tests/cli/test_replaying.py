@@ -74,3 +74,11 @@ def test_replay_as_of_the_future_says_it_shows_now(nats_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert "--as-of 2099-01-01T00:00:00Z is in the future" in result.stderr
     assert json.loads(result.stdout)["position"] == 4
+
+
+def test_replay_before_any_log_says_the_log_does_not_exist(nats_url: str) -> None:
+    result = CliRunner().invoke(app, ["replay", "--server", nats_url])
+
+    assert result.exit_code == 1, result.output
+    assert "does not exist: `jetcron up` or `jetcron serve` creates it" in result.output
+    assert "Traceback" not in result.output

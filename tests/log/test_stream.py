@@ -6,9 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from nats.aio.client import Client
 
 from jetcron import subjects
 from jetcron.domain.events import Envelope, RunSkipped
+from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
 
@@ -127,3 +129,12 @@ async def test_raw_sink_leaves_other_subscriptions_alone(event_log: EventLog, nc
     await asyncio.sleep(0.1)
     assert got == [b"hello"]
     await sub.unsubscribe()
+
+
+async def test_last_seq_of_a_missing_log_says_what_creates_it(nc: Client) -> None:
+    log = await EventLog(nc).open(create=False)
+    try:
+        with pytest.raises(InfrastructureError, match="does not exist: `jetcron up`"):
+            await log.last_seq()
+    finally:
+        await log.close()

@@ -303,9 +303,20 @@ class EventLog:
                 yield decoded
 
     async def last_seq(self) -> int:
-        """The stream's last sequence."""
-        info = await self.js.stream_info(self.stream)
+        """The stream's last sequence; InfrastructureError, saying so, while there is no log."""
+        try:
+            info = await self.js.stream_info(self.stream)
+        except NotFoundError as err:
+            raise InfrastructureError(missing_log(self.stream)) from err
         return int(info.state.last_seq)
+
+
+def missing_log(stream: str) -> str:
+    """What to say when the log's stream does not exist (never created, or deleted)."""
+    return (
+        f"the log (JetStream stream {stream}) does not exist: `jetcron up` or `jetcron serve` "
+        "creates it"
+    )
 
 
 def retention_of(metadata: dict[str, str] | None) -> int:
