@@ -33,9 +33,9 @@ def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
     gap = _gap_walls(when, tz, spec.hours, spec.minutes)
     # why: cronie's rule: a fixed-time wall time lost in a spring-forward gap fires once, when
     # the gap ends; an interval-like spec just has no fires in the gap (nothing to explain)
-    if gap and not is_interval_like(spec):
+    if gap is not None and not is_interval_like(spec):
         return [
-            f"{gap} does not exist on {wall.date()} in {tz}; "
+            f"{gap:%H:%M} does not exist on {gap.date()} in {tz}; "
             f"per the gap rule it fires at {local(when, tz)}"
         ]
     try:
@@ -72,18 +72,24 @@ def _at_notes(when: datetime, wall: datetime, tz: str) -> list[str]:
     return []
 
 
-def _gap_walls(when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[int]) -> str:
-    """The spec's wall time that a spring-forward gap ending at `when` swallowed ('' if none)."""
+def _gap_walls(
+    when: datetime, tz: str, hours: Sequence[int], minutes: Sequence[int]
+) -> datetime | None:
+    """The spec's first wall time that a spring-forward gap ending at `when` swallowed (None if
+    none), with its own date: a gap may span midnight, or a whole day (Samoa, 2011-12-30)."""
     zone = pytz.timezone(tz)
-    before = (when - timedelta(seconds=1)).astimezone(zone)
-    after = when.astimezone(zone)
-    skipped = after.replace(tzinfo=None) - before.replace(tzinfo=None) - timedelta(seconds=1)
+    before = (when - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None)
+    after = when.astimezone(zone).replace(tzinfo=None)
+    skipped = after - before - timedelta(seconds=1)
     if skipped <= timedelta(0):
-        return ""
-    start = after.replace(tzinfo=None) - skipped
-    for h in hours:
-        for m in minutes:
-            wall = datetime(start.year, start.month, start.day, h, m)
-            if start <= wall < after.replace(tzinfo=None):
-                return f"{wall:%H:%M}"
-    return ""
+        return None
+    start = after - skipped
+    day = start.date()
+    while day <= after.date():
+        for h in hours:
+            for m in minutes:
+                wall = datetime(day.year, day.month, day.day, h, m)
+                if start <= wall < after:
+                    return wall
+        day += timedelta(days=1)
+    return None
