@@ -135,9 +135,13 @@ def test_add_warns_only_when_true_and_audit_says_the_options_as_typed(live: Live
     refused = live.ok("schedule", "add", "sh", "@daily", "--shell", "ls | wc")
     unknown = live.ok("schedule", "add", "sh2", "@daily", "--shell", "ls | wc", "-t", "nowhere")
     plain = live.ok("schedule", "add", "argv", "@daily", "--", "ls")
+    typo = live.ok("schedule", "add", "argv2", "@daily", "-t", "defualt", "--", "ls")
+    moved = live.ok("schedule", "update", "argv", "-t", "mars")
     assert "executor host-a of target 'default' refuses shell strings" in refused.stderr
     assert "no executor of target 'nowhere' is online" in unknown.stderr
-    assert "shell" not in plain.stderr
+    assert "shell" not in plain.stderr and "no executor" not in plain.stderr
+    assert "note: no executor online serves target 'defualt'" in typo.stderr
+    assert "note: no executor online serves target 'mars'" in moved.stderr
 
     live.ok("schedule", "add", "tidy", "0 3 * * *", "--retries", "2", "--", "echo", "hi")
     live.ok("schedule", "update", "tidy", "--retries", "3", "--timeout", "30s", "--max-runs", "5")

@@ -108,6 +108,8 @@ def add(
         _warn_if_nobody_offers(server, definition.job.action, definition.target)
     if definition.job.shell is not None and not as_json:
         _warn_if_shell_refused(server, definition.target)
+    if definition.job.action is None and definition.job.shell is None and not as_json:
+        _note_if_nobody_serves(server, definition.target)
 
 
 def _serving(server: str, target: str) -> list[Any] | None:
@@ -236,6 +238,19 @@ def update(
         f"updated schedule {name!r}",
     )
     conflicts.warn_new(name, before, conflicts.involving(server, name))
+    if isinstance(patch.target, str) and not as_json:
+        _note_if_nobody_serves(server, patch.target)
+
+
+def _note_if_nobody_serves(server: str, target: str) -> None:
+    """Say so when no executor online serves `target`: its runs would wait (a typo'd target
+    looks like an idle one until `health` says so)."""
+    if _serving(server, target) == []:
+        err_console.print(
+            f"note: no executor online serves target {target!r} (its runs wait until one "
+            "does; `jetcron executors` lists who is online)",
+            highlight=False,
+        )
 
 
 def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> None:
