@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import nats
 import psutil
 import pytest
 
 from conftest import alive, free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
+from jetcron.log import heartbeats
 from test_e2e import Up, read_log
 
 
@@ -141,3 +144,38 @@ def test_up_restarts_its_nats_server_when_it_dies_and_keeps_every_run(up: Up) ->
     assert listed.returncode == 0, listed.stderr
     fires = [e.event.fire_time for e in events if isinstance(e.event, RunTriggered)]
     assert len(fires) == len(set(fires)), "no fire triggered twice"
+
+
+def _holder_pid(url: str, name: str) -> int | None:
+    async def main() -> int | None:
+        nc = await nats.connect(url)
+        try:
+            info = await heartbeats.get(nc, name)
+            return info.pid if info else None
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def _until_held_by(up: Up, pid: int) -> None:
+    deadline = time.monotonic() + 20
+    while _holder_pid(up.url, socket.gethostname()) != pid:
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.2)
+
+
+def test_up_restarted_right_after_kill_9_takes_over_its_own_executors_name(up: Up) -> None:
+    assert up.proc is not None
+    before = up.proc.pid
+    _until_held_by(up, before)
+
+    up.proc.kill()  # SIGKILL: its heartbeat stays in the store until its TTL (15 s)
+    up.proc.wait()
+    up.start()
+
+    assert up.proc.pid != before
+    _until_held_by(up, up.proc.pid)  # at once, not after the 15 s TTL
+    host = socket.gethostname()
+    note = f"executor {host!r}: its last holder (pid {before} on this host) is gone; taking over"
+    assert note in up.log.read_text(), up.log.read_text()

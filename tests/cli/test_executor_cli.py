@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,8 +17,9 @@ from pathlib import Path
 import nats
 from typer.testing import CliRunner
 
-from jetcron.cli.executing import already_online, crashed_here
+from jetcron.cli.executing import already_online
 from jetcron.cli.main import app
+from jetcron.executors.naming import crashed_here
 from jetcron.log import heartbeats
 from jetcron.log.heartbeats import ExecutorInfo
 
@@ -75,7 +77,7 @@ def test_the_refusal_says_how_long_a_crashed_holder_keeps_the_name() -> None:
     info = ExecutorInfo(
         name="vm", hostname="h", pid=7, interval_s=5.0, seen_at=now - timedelta(seconds=4)
     )
-    assert already_online(info, now) == (
+    assert already_online(info, "vm", now) == (
         "executor 'vm' is already online on h pid 7 (last heartbeat 4s ago): stop it or choose "
         "another --name; if it crashed, its heartbeat expires within 11s, or pass --replace"
     )
@@ -121,24 +123,70 @@ def test_replace_starts_over_a_live_heartbeat_and_takes_the_name(
     proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
-        line = proc.stderr.readline().strip()
+        lines = [proc.stderr.readline().strip(), proc.stderr.readline().strip()]
         deadline = time.monotonic() + 15
         while (held := _holder(nats_url)) != socket.gethostname() and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
-    assert line == f"executor 'vm' (targets vm, default) on {nats_url}", line
+    assert lines == [
+        "executor 'vm': replacing the one on otherhost pid 4242 (--replace); "
+        "it stops at its next heartbeat",
+        f"executor 'vm' (targets vm, default) on {nats_url}",
+    ], lines
     assert held == socket.gethostname()
 
 
-def _holder(url: str) -> str | None:
+def _holder(url: str, name: str = "vm") -> str | None:
     async def main() -> str | None:
         nc = await nats.connect(url)
         try:
-            info = await heartbeats.get(nc, "vm")
+            info = await heartbeats.get(nc, name)
             return info.hostname if info else None
         finally:
             await nc.close()
 
     return asyncio.run(main())
+
+
+def test_up_refuses_when_its_executors_name_is_held_and_says_how_to_go_on(
+    nats_url: str, tmp_path: Path
+) -> None:
+    host = socket.gethostname()
+    _beat(nats_url, ExecutorInfo(name=host, hostname="otherhost", pid=4242))
+    cmd = [sys.executable, "-m", "jetcron", "up", "-s", nats_url, "--http-port", "0",
+           "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: executor {host!r} is already online on otherhost pid 4242 ("), (
+        line
+    )
+    assert re.search(
+        r": stop it, or start `jetcron up --no-executor`; if it crashed, its heartbeat expires "
+        r"within 1[0-5]s$",
+        line,
+    ), line
+    assert "jetcron is up" not in done.stderr, done.stderr
+    assert _holder(nats_url, host) == "otherhost"  # nothing written under the name
+
+
+def test_up_without_its_executor_starts_beside_a_held_name(nats_url: str, tmp_path: Path) -> None:
+    host = socket.gethostname()
+    _beat(nats_url, ExecutorInfo(name=host, hostname="otherhost", pid=4242))
+    cmd = [sys.executable, "-m", "jetcron", "up", "-s", nats_url, "--http-port", "0",
+           "--no-executor", "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        while not lines or "jetcron is up" not in lines[-1] and lines[-1]:
+            lines.append(proc.stderr.readline())  # why: "" once it exited
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    assert any("jetcron is up" in x for x in lines), lines

@@ -1,11 +1,10 @@
-"""`jetcron executor` at startup: refuse a missing --work-dir or a name already online, say who it is."""
+"""`jetcron executor` (and `up`'s executor) at startup: refuse a missing --work-dir or a name
+already online, claim the name, say who it is."""
 
 from __future__ import annotations
 
 import math
 import os
-import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -13,9 +12,9 @@ from nats.aio.client import Client
 
 from jetcron.cli.text import duration, utc
 from jetcron.errors import InvalidInput
+from jetcron.executors import naming
 from jetcron.executors.config import ExecutorConfig, validate
-from jetcron.executors.heartbeat import TTL_INTERVALS
-from jetcron.log import heartbeats
+from jetcron.executors.naming import Claim, NameHeld
 from jetcron.log.heartbeats import ExecutorInfo
 
 
@@ -32,55 +31,64 @@ def check_startup(name: str, targets: list[str], tags: list[str], work_dir: str 
         raise InvalidInput(f"--work-dir {work_dir}: not a directory")
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # why: it exists, it is someone else's
-    return pid > 0
-
-
-def crashed_here(
-    info: ExecutorInfo, host: str, alive: Callable[[int], bool], me: int | None = None
-) -> bool:
-    """The holder of the name ran on this host and its process is gone: a crash leftover.
-
-    why `me`: in a container the executor is pid 1 before and after a restart; a heartbeat
-    that names our own pid on our host is our predecessor's, not a live second executor.
-    """
-    if not info.hostname or info.hostname != host or info.pid <= 0:
-        return False
-    return info.pid == (os.getpid() if me is None else me) or not alive(info.pid)
-
-
-def already_online(info: ExecutorInfo, now: datetime) -> str:
-    """The one line that refuses a second executor under a live executor's name."""
-    ttl = max(1, math.ceil(TTL_INTERVALS * info.interval_s))
+def already_online(info: ExecutorInfo | None, name: str, now: datetime, *, up: bool = False) -> str:
+    """The one line that refuses a second executor under a live executor's name (`up`: its
+    own executor, which has no --name or --replace: the way out is --no-executor)."""
+    if info is None:  # why: the key changed hands on every look (a burst of racers)
+        return f"executor {name!r}: another executor is claiming this name right now; try again"
+    ttl = naming.ttl_s(info.interval_s)
     age = (now - info.seen_at).total_seconds() if info.seen_at else 0.0
     left = min(ttl, max(1, math.ceil(ttl - age)))
     where = f"{info.hostname or '?'} pid {info.pid or '?'}"
     since = f" since {utc(info.started_at)}" if info.started_at else ""
+    how = (
+        f"stop it, or start `jetcron up --no-executor`; if it crashed, its heartbeat expires "
+        f"within {left}s"
+        if up
+        else f"stop it or choose another --name; if it crashed, its heartbeat expires within "
+        f"{left}s, or pass --replace"
+    )
     return (
-        f"executor {info.name!r} is already online on {where}{since} (last heartbeat "
-        f"{duration(max(age, 0.0))} ago): stop it or choose another --name; if it crashed, "
-        f"its heartbeat expires within {left}s, or pass --replace"
+        f"executor {name!r} is already online on {where}{since} (last heartbeat "
+        f"{duration(max(age, 0.0))} ago): {how}"
     )
 
 
-async def claim_name(nc: Client, name: str, *, replace: bool) -> str | None:
-    """InvalidInput if `name` is online elsewhere; a note to print when we take over a leftover."""
-    if replace:
+async def claim_name(
+    nc: Client, config: ExecutorConfig, *, replace: bool = False, up: bool = False
+) -> tuple[Claim, str | None]:
+    """Take `config.name` with our first heartbeat (compare-and-set: of two executors started
+    at once one wins); InvalidInput naming the holder if it is not ours to take; a note to
+    print when we took it from a crash leftover or (--replace) a live executor."""
+    try:
+        claim = await naming.claim(nc, naming.identity(config, datetime.now(UTC)), replace=replace)
+    except NameHeld as err:
+        raise InvalidInput(already_online(err.holder, err.name, datetime.now(UTC), up=up)) from None
+    return claim, _taken_note(claim)
+
+
+async def check_name(nc: Client, config: ExecutorConfig) -> None:
+    """`up`: refuse before starting anything if its executor's name is held (no write:
+    `claim_name` decides who wins when the executor starts)."""
+    try:
+        await naming.check(nc, naming.identity(config, datetime.now(UTC)))
+    except NameHeld as err:
+        raise InvalidInput(
+            already_online(err.holder, err.name, datetime.now(UTC), up=True)
+        ) from None
+
+
+def _taken_note(claim: Claim) -> str | None:
+    """What to say when the name was someone's: a crash leftover, or replaced on purpose."""
+    held, name = claim.took_over, claim.info.name
+    if held is None:
         return None
-    info = await heartbeats.get(nc, name)
-    if info is None:
-        return None
-    # why: a crash on this very host is certain from the pid; elsewhere only the TTL can tell
-    if crashed_here(info, socket.gethostname(), _pid_alive):
-        return f"executor {name!r}: its last holder (pid {info.pid} on this host) is gone; taking over"  # fmt: skip
-    raise InvalidInput(already_online(info, datetime.now(UTC)))
+    if claim.leftover:
+        return f"executor {name!r}: its last holder (pid {held.pid} on this host) is gone; taking over"  # fmt: skip
+    return (
+        f"executor {name!r}: replacing the one on {held.hostname or '?'} pid {held.pid or '?'} "
+        "(--replace); it stops at its next heartbeat"
+    )
 
 
 def startup_line(

@@ -30,6 +30,8 @@ from jetcron.server import NatsServer
 
 if TYPE_CHECKING:
     from jetcron.auth.local import LocalSecurity
+    from jetcron.executors.config import ExecutorConfig
+    from jetcron.executors.naming import Claim
 
 log = logging.getLogger(__name__)
 out = Console(stderr=True, soft_wrap=True)  # why: lines stay whole in a log file (grep, copy)
@@ -86,19 +88,16 @@ async def _supervise(nats: NatsServer, stop: asyncio.Event, every: float = 1.0) 
 async def _serve_and_execute(
     opts: ConnectOptions,
     config: service.ServiceConfig,
-    executor_name: str | None,
-    allow_shell: bool,
+    runner: ExecutorConfig | None,
     quiet: bool,
-    journal_dir: Path | None = None,
     executor_opts: ConnectOptions | None = None,
-    trusted: list[str] | None = None,
     web_socket: socket.socket | None = None,
     embedded: NatsServer | None = None,
 ) -> None:
-    """The scheduler service (and an executor, on its own connection if `executor_opts`);
-    `embedded` is `up`'s own nats-server, restarted if it dies under us."""
+    """The scheduler service (and the executor `runner`, on its own connection if
+    `executor_opts`); `embedded` is `up`'s own nats-server, restarted if it dies under us."""
     stop, force = asyncio.Event(), asyncio.Event()
-    _install_signals(stop, force if executor_name else None)
+    _install_signals(stop, force if runner else None)
     supervisor = None if embedded is None else asyncio.create_task(_supervise(embedded, stop))
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
     nc = await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
@@ -107,30 +106,21 @@ async def _serve_and_execute(
     ready = asyncio.Event()
     stack = contextlib.AsyncExitStack()
     try:
+        if runner is not None:
+            await _up_name_free(nc, runner)  # why: refuse before the service starts, not after
         async with stack, asyncio.TaskGroup() as tg:
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
             if await _first_or_none(ready.wait(), stop) is None:
                 return
-            if executor_name:
+            if runner is not None:
                 # why: under auth the executor is its own identity (its own permissions)
                 enc = nc if executor_opts is None else await _connected(executor_opts, stop)
                 if enc is None:
                     return
                 if enc is not nc:
                     stack.push_async_callback(close, enc)
-                tg.create_task(
-                    _executor(
-                        enc,
-                        executor_name,
-                        [executor_name, "default"],
-                        [],
-                        allow_shell,
-                        stop,
-                        force=force,
-                        journal_dir=str(journal_dir or default_journal(executor_name)),
-                        trusted_schedulers=trusted or [],
-                    )  # fmt: skip
-                )
+                claim = await _up_claim(enc, runner)
+                tg.create_task(_up_executor(enc, runner, claim, stop, force))
             if web_socket is not None:
                 tg.create_task(_web(opts, web_socket, stop))
             if not quiet:
@@ -155,6 +145,35 @@ async def _connected(opts: ConnectOptions, stop: asyncio.Event) -> Client | None
     """A persistent connection (reconnecting forever), or None if stopped first."""
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())} ({opts.name})")
     return await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
+
+
+def _up_config(name: str, allow_shell: bool, data_dir: Path, trusted: list[str]) -> ExecutorConfig:
+    """`up`'s local executor: named after the host, serving its name and "default", its
+    journal in the data dir."""
+    from jetcron.executors.config import ExecutorConfig
+
+    journal = str(data_dir / "executors" / name)
+    return ExecutorConfig(
+        name=name, targets=[name, "default"], allow_shell=allow_shell, journal_dir=journal,
+        trusted_schedulers=trusted,
+    )  # fmt: skip
+
+
+async def _up_name_free(nc: Client, config: ExecutorConfig) -> None:
+    """InvalidInput (exit 2) if another executor holds the name of `up`'s executor."""
+    from jetcron.cli import executing
+
+    await executing.check_name(nc, config)
+
+
+async def _up_claim(nc: Client, config: ExecutorConfig) -> Claim:
+    """Claim the name of `up`'s executor (a crash leftover of a killed `up` is taken over)."""
+    from jetcron.cli import executing
+
+    claim, note = await executing.claim_name(nc, config, up=True)
+    if note:
+        out.print(note, highlight=False, markup=False)
+    return claim
 
 
 def _web_socket(port: int) -> socket.socket | None:
@@ -284,19 +303,27 @@ def default_journal(name: str) -> Path:
 
 
 async def _executor(
-    nc: object,
-    name: str,
-    targets: list[str],
-    tags: list[str],
-    allow_shell: bool,
+    nc: Client,
+    config: ExecutorConfig,
     stop: asyncio.Event,
     force: asyncio.Event | None = None,
-    **kw: object,
+    claim: Claim | None = None,
 ) -> None:
-    from jetcron.executors.agent import Executor, ExecutorConfig
+    from jetcron.executors.agent import Executor
 
-    config = ExecutorConfig(name=name, targets=targets, tags=tags, allow_shell=allow_shell, **kw)  # type: ignore[arg-type]
-    await Executor(nc, config).run(stop, force)  # type: ignore[arg-type]
+    await Executor(nc, config, claim=claim).run(stop, force)
+
+
+async def _up_executor(
+    nc: Client, config: ExecutorConfig, claim: Claim, stop: asyncio.Event, force: asyncio.Event
+) -> None:
+    """`up`'s executor; if another executor takes its name (`--replace`), `up` goes on without."""
+    from jetcron.executors.naming import NameTaken
+
+    try:
+        await _executor(nc, config, stop, force, claim)
+    except NameTaken as err:
+        out.print(f"[yellow]{err}[/]; `up` goes on without its executor", highlight=False)
 
 
 @handle_errors
@@ -345,7 +372,6 @@ def up(
         metrics_port=metrics_port, retention_s=parse_retention(retention), keep_runs=keep_runs
     )
     executor_name = None if no_executor else socket.gethostname()
-    journal = data_dir / "executors" / executor_name if executor_name else None
     with contextlib.ExitStack() as stack:
         trusted: list[str] = []
         embedded: NatsServer | None = None
@@ -372,12 +398,11 @@ def up(
             _serve_and_execute(
                 opts,
                 config,
-                executor_name,
-                allow_shell,
+                _up_config(executor_name, allow_shell, data_dir, trusted)
+                if executor_name
+                else None,
                 quiet=False,
-                journal_dir=journal,
                 executor_opts=executor_opts,
-                trusted=trusted,
                 web_socket=web_socket,
                 embedded=embedded,
             )  # fmt: skip
@@ -485,7 +510,6 @@ def serve(
             connect_options(server, creds, "jetcron-serve"),
             config,
             None,
-            False,
             quiet=True,
         )
     )
@@ -545,11 +569,18 @@ def executor(
 ) -> None:
     """Run an executor on this host: take the triggers for its targets and run them."""
     from jetcron.cli import executing
+    from jetcron.executors.config import ExecutorConfig
 
     targets = list(target or [name, "default"])
     trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
     executing.check_startup(name, targets, tag_list, work_dir)
+    config = ExecutorConfig(
+        name=name, targets=targets, tags=tag_list, allow_shell=allow_shell,
+        concurrency=concurrency, allow=list(allow or []), work_dir=work_dir,
+        ack_wait_s=ack_wait, drain_timeout_s=drain_timeout, trusted_schedulers=trusted,
+        journal_dir=str(journal_dir or default_journal(name)),
+    )  # fmt: skip
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
@@ -560,27 +591,12 @@ def executor(
         if nc is None:
             return
         try:
-            note = await executing.claim_name(nc, name, replace=replace)
+            claim, note = await executing.claim_name(nc, config, replace=replace)
             hello = executing.startup_line(name, targets, tag_list, opts.urls(), work_dir)
             for line in (note, hello):
                 if line:
                     out.print(line, highlight=False, markup=False)
-            await _executor(
-                nc,
-                name,
-                targets,
-                tag_list,
-                allow_shell,
-                stop,
-                force,
-                concurrency=concurrency,
-                allow=list(allow or []),
-                work_dir=work_dir,
-                ack_wait_s=ack_wait,
-                drain_timeout_s=drain_timeout,
-                trusted_schedulers=trusted,
-                journal_dir=str(journal_dir or default_journal(name)),
-            )
+            await _executor(nc, config, stop, force, claim)
         finally:
             await close(nc)
 

@@ -7,6 +7,8 @@ the result event; and only once that is stored: ack, or nak(delay) for a retry.
 `jetcron.cancel.<run_id>` (the trigger's run id also cancels every fan-out member). On
 stop: fetch no more, let running jobs finish until drain_timeout, then hand the rest back
 (nak, no final event) so another executor runs them. Consumers: see consumers.py.
+Its name is held through its heartbeat (naming.py): started with a `claim` it beats on from
+it; if another executor takes the name it stops as on `stop` and `run` raises NameTaken.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from jetcron.domain.events import (
 )
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
-from jetcron.executors.actions import ActionContext, installed, parameters, resolve, run_action
+from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
+from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.process import (
     DEFAULT_PATH,
     build_env,
@@ -51,7 +54,6 @@ from jetcron.executors.recovery import Recovery
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
 from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
-from jetcron.log.heartbeats import ExecutorInfo
 from jetcron.log.stream import EventLog
 
 __all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
@@ -79,6 +81,7 @@ class Executor:
         *,
         event_log: EventLog | None = None,
         clock: Clock | None = None,
+        claim: Claim | None = None,
     ) -> None:
         validate(config)
         self.nc = nc
@@ -87,6 +90,8 @@ class Executor:
         """The log; one passed in must already be open."""
         self._owns_log = event_log is None
         self.clock = clock or SystemClock()
+        self.claim = claim
+        """The name as `naming.claim` won it (its heartbeat and revision); None: not claimed."""
         self.stats = ExecutorStats()
         self.journal = Journal(Path(config.journal_dir) if config.journal_dir else None)
         self.runs_log = RunLog(self.log, nc, config.name, self.clock, self.stats)
@@ -135,14 +140,16 @@ class Executor:
     async def _serve(self, stop: asyncio.Event, *, graceful: bool) -> None:
         async with contextlib.AsyncExitStack() as stack:
             await self._open(stack)
-            beat_stop = asyncio.Event()
+            beat_stop, beat = asyncio.Event(), self._heartbeat()
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._heartbeat().run(beat_stop))
+                tg.create_task(beat.run(beat_stop))
                 fetchers = [tg.create_task(self._fetch_loop(c)) for c in self._consumers]
                 self._ready.set()
-                await stop.wait()
+                await _first_set(stop, beat.lost)  # why: our name taken: two must not serve
                 await self._shutdown(fetchers, graceful)
                 beat_stop.set()
+        if beat.taken_by is not None:
+            raise NameTaken(self.config.name, beat.taken_by)
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         c = self.config
@@ -167,15 +174,12 @@ class Executor:
         log.info("executor %s serving %s", c.name, subjects_)
 
     def _heartbeat(self) -> Heartbeat:
-        c = self.config
-        identity = ExecutorInfo(
-            name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
-            started_at=self.clock.now(), actions=installed(), action_params=parameters(),
-            allow_shell=c.allow_shell,
-        )  # fmt: skip
+        claim = self.claim
+        me = claim.info if claim else identity(self.config, self.clock.now())
         self._beat = Heartbeat(
-            self.nc, identity, running=lambda: self.running, sampler=self.sampler, clock=self.clock
-        )
+            self.nc, me, running=lambda: self.running, sampler=self.sampler, clock=self.clock,
+            revision=claim.revision if claim else None,
+        )  # fmt: skip
         return self._beat
 
     async def _shutdown(self, fetchers: list[asyncio.Task[None]], graceful: bool) -> None:
@@ -510,6 +514,16 @@ class Executor:
 
 
 _Claim = Callable[[int | None], Awaitable[None]]
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    """Return once any of `events` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _redelivered(msg: Msg) -> bool:

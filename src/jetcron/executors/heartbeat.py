@@ -5,6 +5,11 @@ reads back the server's store timestamp ts of that message; ts was taken between
 t1, so `offset = (t0 + t1) / 2 - ts` (host minus server) is off by at most
 `(t1 - t0) / 2`, reported as `clock_error_s`. Each heartbeat carries the previous
 measurement.
+
+Every beat is a compare-and-set on our own last revision (executors/naming.py): a beat that
+finds the key changed looks at it: gone (it expired while NATS was away) or ours (an ack we
+lost) is taken again; another executor's means our name was taken, and we stop beating and
+set `lost`, without removing its key on the way out.
 """
 
 from __future__ import annotations
@@ -12,25 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import os
-import socket
 import time
 from collections.abc import Callable
 
 import msgspec
 from nats.aio.client import Client
 
-import jetcron
 from jetcron.clock import Clock, SystemClock
 from jetcron.executors.admission import HostSampler
+from jetcron.executors.naming import TTL_INTERVALS, NameTaken, same_instance, stamped, ttl_s
 from jetcron.log import heartbeats
 from jetcron.log.connection import answering
+from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.heartbeats import ExecutorInfo
 
-log = logging.getLogger(__name__)
+__all__ = ["TTL_INTERVALS", "Heartbeat"]
 
-TTL_INTERVALS = 3
+log = logging.getLogger(__name__)
 
 
 class Heartbeat:
@@ -44,15 +47,20 @@ class Heartbeat:
         running: Callable[[], list[str]],
         sampler: HostSampler | None = None,
         clock: Clock | None = None,
+        revision: int | None = None,
     ) -> None:
         self.nc = nc
-        self.identity = msgspec.structs.replace(
-            identity, version=jetcron.__version__, pid=os.getpid(), hostname=socket.gethostname()
-        )
+        self.identity = stamped(identity)
         self.running = running
         self.sampler = sampler or HostSampler()
         self.clock = clock or SystemClock()
-        self.ttl_s = max(1, math.ceil(TTL_INTERVALS * identity.interval_s))
+        self.ttl_s = ttl_s(identity.interval_s)
+        self.revision = revision
+        """Our last write to the key (the next beat's CAS); None: not claimed, the first beat
+        is a plain put (an executor started without `naming.claim`)."""
+        self.lost = asyncio.Event()
+        """Set when another executor took our name: we stopped beating."""
+        self.taken_by: ExecutorInfo | None = None
         self.offset: tuple[float, float] | None = None
         self._bucket_ready = False
         self.steady_since: float | None = None
@@ -62,16 +70,24 @@ class Heartbeat:
         """Beat until `stop`, then remove the key."""
         await self._beat_safely()  # why: the next one, right away, carries the measured offset
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self.lost.is_set():
                 await self._beat_safely()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.identity.interval_s)
         finally:
-            await self.remove()
+            if not self.lost.is_set():
+                await self.remove()
 
     async def _beat_safely(self) -> None:
+        if self.lost.is_set():
+            return
         try:
             await self.beat()
+        except NameTaken as err:
+            self.steady_since = None
+            log.error("%s", err)
+            self.taken_by = err.holder
+            self.lost.set()
         except Exception as err:  # noqa: BLE001 - liveness must never stop the executor
             self.steady_since = None
             log.warning("heartbeat of %s failed: %s", self.identity.name, err)
@@ -100,12 +116,26 @@ class Heartbeat:
             clock_offset_s=offset,
             clock_error_s=error,
         )
-        seq = await heartbeats.put(self.nc, info, self.ttl_s)
+        seq = await self._put(info)
         t1 = self.clock.now()
         stored_at = await heartbeats.stored_at(self.nc, seq)
         if stored_at is not None:
             midpoint = t0 + (t1 - t0) / 2
             self.offset = ((midpoint - stored_at).total_seconds(), (t1 - t0).total_seconds() / 2)
+
+    async def _put(self, info: ExecutorInfo) -> int:
+        """Write a beat with CAS on our last revision; NameTaken if another executor has it."""
+        try:
+            seq = await heartbeats.put(self.nc, info, self.ttl_s, expect=self.revision)
+        except ConcurrencyConflict:
+            revision, held = await heartbeats.current(self.nc, info.name)
+            if held is not None and not same_instance(held, info):
+                raise NameTaken(info.name, held) from None
+            # why: gone (it expired while NATS was away, nobody took it) or our own beat whose
+            # ack was lost: ours to write again, still CAS so a racer cannot slip in unseen.
+            seq = await heartbeats.put(self.nc, info, self.ttl_s, expect=revision)
+        self.revision = seq
+        return seq
 
     async def remove(self) -> None:
         """Purge our key (best effort): we are going away on purpose."""
@@ -116,7 +146,11 @@ class Heartbeat:
                 self.ttl_s,
             )
             return
+        if self.revision is None:
+            return  # why: nothing of ours was stored (or not known to be): not ours to purge
         try:
-            await heartbeats.remove(self.nc, self.identity.name)
+            await heartbeats.remove(self.nc, self.identity.name, expect=self.revision)
+        except ConcurrencyConflict:
+            log.info("heartbeat of %s not removed: the name is another's now", self.identity.name)
         except Exception as err:  # noqa: BLE001 - the TTL removes it anyway
             log.warning("could not remove heartbeat of %s: %s", self.identity.name, err)

@@ -4,6 +4,11 @@ Each executor puts `ExecutorInfo` JSON under its name with a TTL of a few interv
 message, so executors with different intervals share the bucket) and purges its key on a
 graceful stop. A key that is present means the executor is alive. The beat loop itself lives
 with the executors (`executors/heartbeat.py`); this module is the JetStream side of it.
+
+A name is claimed and kept with compare-and-set: `put(..., expect=rev)` and `remove(...,
+expect=rev)` carry `Nats-Expected-Last-Subject-Sequence` (0: the key must be absent), and a
+lost race is `ConcurrencyConflict`. No delete markers are kept on expiry, so an expired key
+is simply absent; a graceful stop's purge marker lives 1 s and its revision is the one to CAS.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from datetime import UTC, datetime
 import msgspec
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from jetcron import subjects
 from jetcron.log.api import kv_purge
+from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.publisher import CONFLICT_CODES
 from jetcron.log.reader import read_raw
 
 log = logging.getLogger(__name__)
@@ -77,12 +84,32 @@ async def ensure_bucket(nc: Client) -> None:
         await js.stream_info(STREAM)  # why: another executor created it at the same moment
 
 
-async def put(nc: Client, info: ExecutorInfo, ttl_s: int) -> int:
-    """Store one heartbeat with a TTL; its sequence in the bucket's stream."""
-    ack = await nc.jetstream().publish(
-        subjects.heartbeat_key(info.name), msgspec.json.encode(info), msg_ttl=ttl_s
-    )
+async def put(nc: Client, info: ExecutorInfo, ttl_s: int, *, expect: int | None = None) -> int:
+    """Store one heartbeat with a TTL; its sequence in the bucket's stream (its revision).
+
+    With `expect`, only if the key's last revision is still that one (0: the key is absent);
+    ConcurrencyConflict if another write came first.
+    """
+    subject = subjects.heartbeat_key(info.name)
+    try:
+        ack = await nc.jetstream().publish(
+            subject, msgspec.json.encode(info), headers=_expecting(expect), msg_ttl=ttl_s
+        )
+    except APIError as err:
+        raise _conflict_or(err, subject, expect) from err
     return int(ack.seq)
+
+
+def _expecting(expect: int | None) -> dict[str, str] | None:
+    """The CAS header (a new dict each time: nats-py adds Nats-TTL to the one it is given)."""
+    return None if expect is None else {"Nats-Expected-Last-Subject-Sequence": str(expect)}
+
+
+def _conflict_or(err: APIError, subject: str, expect: int | None) -> Exception:
+    """A lost compare-and-set as ours (both codes mean it: JETSTREAM_NOTES.md); else `err`."""
+    if expect is not None and err.err_code in CONFLICT_CODES:
+        return ConcurrencyConflict(subject, expect, f"({err.description})")
+    return err
 
 
 async def stored_at(nc: Client, seq: int) -> datetime | None:
@@ -91,26 +118,42 @@ async def stored_at(nc: Client, seq: int) -> datetime | None:
     return stored.time
 
 
-async def remove(nc: Client, name: str) -> None:
-    """Purge an executor's key: it is going away on purpose."""
+async def remove(nc: Client, name: str, *, expect: int | None = None) -> None:
+    """Purge an executor's key: it is going away on purpose.
+
+    With `expect`, only while the key is still at that revision (ours): ConcurrencyConflict
+    if another executor has taken the name since, whose heartbeat must stay.
+    """
     # why: a KV purge is a rollup of the key's subject with a marker; the TTL drops the marker.
-    await nc.jetstream().publish(subjects.heartbeat_key(name), b"", headers=kv_purge(), msg_ttl=1)
+    subject = subjects.heartbeat_key(name)
+    headers = kv_purge() | (_expecting(expect) or {})
+    try:
+        await nc.jetstream().publish(subject, b"", headers=headers, msg_ttl=1)
+    except APIError as err:
+        raise _conflict_or(err, subject, expect) from err
 
 
-async def get(nc: Client, name: str) -> ExecutorInfo | None:
-    """One executor's live heartbeat (with `seen_at`), or None if it is not online."""
+async def current(nc: Client, name: str) -> tuple[int, ExecutorInfo | None]:
+    """The key's revision (0: absent) and its live heartbeat with `seen_at` (None: absent,
+    purged on a graceful stop, or unreadable): what a compare-and-set claim starts from."""
     try:
         msg = await nc.jetstream().get_last_msg(STREAM, subjects.heartbeat_key(name))
     except NotFoundError:  # why: no bucket yet, or no live key under that name
-        return None
+        return 0, None
+    revision = int(msg.seq or 0)
     if not msg.data:
-        return None  # why: a purge marker: it stopped on purpose
+        return revision, None  # why: a purge marker: it stopped on purpose
     try:
         info = _decoder.decode(msg.data)
     except msgspec.DecodeError as err:
         log.warning("ignoring bad heartbeat of %s: %s", name, err)
-        return None
-    return msgspec.structs.replace(info, seen_at=msg.time)
+        return revision, None
+    return revision, msgspec.structs.replace(info, seen_at=msg.time)
+
+
+async def get(nc: Client, name: str) -> ExecutorInfo | None:
+    """One executor's live heartbeat (with `seen_at`), or None if it is not online."""
+    return (await current(nc, name))[1]
 
 
 async def list_executors(nc: Client) -> list[ExecutorInfo]:
