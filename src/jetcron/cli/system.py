@@ -562,7 +562,8 @@ def executor(
         False,
         "--replace",
         help="Start even if an executor of this name is online (one that crashed on another "
-        "host: its heartbeat expires within 3 intervals, 15 s by default).",
+        "host: its heartbeat expires within 3 intervals, 15 s by default); a live one it "
+        "replaces stops at its next heartbeat.",
     ),
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
