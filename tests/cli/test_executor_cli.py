@@ -190,3 +190,36 @@ def test_up_without_its_executor_starts_beside_a_held_name(nats_url: str, tmp_pa
         assert proc.stderr is not None
         proc.stderr.close()
     assert any("jetcron is up" in x for x in lines), lines
+
+
+def test_two_executors_started_at_once_under_one_name_one_runs(
+    nats_url: str, tmp_path: Path
+) -> None:
+    def start(i: int) -> subprocess.Popen[str]:
+        cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "twin",
+               "--journal-dir", str(tmp_path / f"journal{i}"), "-s", nats_url]  # fmt: skip
+        return subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+
+    procs = [start(0), start(1)]
+    try:
+        deadline = time.monotonic() + 30
+        while all(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # why: had both been let in, the second would still be running now
+        codes = [p.poll() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            p.wait(20)
+    assert sorted(codes, key=str) == [2, None], codes
+    [loser] = [p for p, code in zip(procs, codes, strict=True) if code == 2]
+    [winner] = [p for p in procs if p is not loser]
+    assert loser.stderr is not None and winner.stderr is not None
+    [line] = loser.stderr.read().strip().splitlines()
+    winner.stderr.close()
+    loser.stderr.close()
+    here = socket.gethostname()
+    assert line.startswith(
+        f"error: executor 'twin' is already online on {here} pid {winner.pid} since "
+    ), line
