@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +19,7 @@ import pytest
 from conftest import alive, free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log import heartbeats
-from test_e2e import Up, read_log
+from test_e2e import ENV, Up, read_log
 
 
 def _now_minus(seconds: float) -> datetime:
@@ -179,3 +182,24 @@ def test_up_restarted_right_after_kill_9_takes_over_its_own_executors_name(up: U
     host = socket.gethostname()
     note = f"executor {host!r}: its last holder (pid {before} on this host) is gone; taking over"
     assert note in up.log.read_text(), up.log.read_text()
+
+
+def test_up_goes_on_without_its_executor_when_its_name_is_replaced(up: Up, tmp_path: Path) -> None:
+    assert up.proc is not None
+    _until_held_by(up, up.proc.pid)
+    host = socket.gethostname()
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", host, "--replace",
+           "--journal-dir", str(tmp_path / "journal"), "-s", up.url]  # fmt: skip
+    other = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
+    try:
+        _until_held_by(up, other.pid)
+        deadline = time.monotonic() + 20
+        while "`up` goes on without its executor" not in up.log.read_text():
+            assert time.monotonic() < deadline, up.log.read_text()
+            time.sleep(0.2)
+        # why: that line comes once up's executor has stopped: its heartbeat loop is over
+        assert _holder_pid(up.url, host) == other.pid
+        assert up.proc.poll() is None and up.cli("status").returncode == 0
+    finally:
+        other.send_signal(signal.SIGTERM)
+        other.wait(20)
