@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from nats.aio.client import Client
@@ -29,6 +30,16 @@ def check_startup(name: str, targets: list[str], tags: list[str], work_dir: str 
         raise InvalidInput(f"--work-dir {work_dir}: no such directory")
     if not os.path.isdir(work_dir):
         raise InvalidInput(f"--work-dir {work_dir}: not a directory")
+
+
+def up_config(name: str, allow_shell: bool, data_dir: Path, trusted: list[str]) -> ExecutorConfig:
+    """`up`'s local executor: named after the host, serving its name and "default", its
+    journal in the data dir."""
+    journal = str(data_dir / "executors" / name)
+    return ExecutorConfig(
+        name=name, targets=[name, "default"], allow_shell=allow_shell, journal_dir=journal,
+        trusted_schedulers=trusted,
+    )  # fmt: skip
 
 
 def already_online(info: ExecutorInfo | None, name: str, now: datetime, *, up: bool = False) -> str:

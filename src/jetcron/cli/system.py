@@ -96,6 +96,8 @@ async def _serve_and_execute(
 ) -> None:
     """The scheduler service (and the executor `runner`, on its own connection if
     `executor_opts`); `embedded` is `up`'s own nats-server, restarted if it dies under us."""
+    from jetcron.cli import executing
+
     stop, force = asyncio.Event(), asyncio.Event()
     _install_signals(stop, force if runner else None)
     supervisor = None if embedded is None else asyncio.create_task(_supervise(embedded, stop))
@@ -107,7 +109,7 @@ async def _serve_and_execute(
     stack = contextlib.AsyncExitStack()
     try:
         if runner is not None:
-            await _up_name_free(nc, runner)  # why: refuse before the service starts, not after
+            await executing.check_name(nc, runner)  # why: refuse before the service starts
         async with stack, asyncio.TaskGroup() as tg:
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
             if await _first_or_none(ready.wait(), stop) is None:
@@ -145,25 +147,6 @@ async def _connected(opts: ConnectOptions, stop: asyncio.Event) -> Client | None
     """A persistent connection (reconnecting forever), or None if stopped first."""
     watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())} ({opts.name})")
     return await _first_or_none(connect(opts, persistent=True, watch=watch), stop)
-
-
-def _up_config(name: str, allow_shell: bool, data_dir: Path, trusted: list[str]) -> ExecutorConfig:
-    """`up`'s local executor: named after the host, serving its name and "default", its
-    journal in the data dir."""
-    from jetcron.executors.config import ExecutorConfig
-
-    journal = str(data_dir / "executors" / name)
-    return ExecutorConfig(
-        name=name, targets=[name, "default"], allow_shell=allow_shell, journal_dir=journal,
-        trusted_schedulers=trusted,
-    )  # fmt: skip
-
-
-async def _up_name_free(nc: Client, config: ExecutorConfig) -> None:
-    """InvalidInput (exit 2) if another executor holds the name of `up`'s executor."""
-    from jetcron.cli import executing
-
-    await executing.check_name(nc, config)
 
 
 async def _up_claim(nc: Client, config: ExecutorConfig) -> Claim:
@@ -368,6 +351,8 @@ def up(
     keep_runs: int = KeepRunsOpt,
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
+    from jetcron.cli import executing
+
     config = service.ServiceConfig(
         metrics_port=metrics_port, retention_s=parse_retention(retention), keep_runs=keep_runs
     )
@@ -398,7 +383,7 @@ def up(
             _serve_and_execute(
                 opts,
                 config,
-                _up_config(executor_name, allow_shell, data_dir, trusted)
+                executing.up_config(executor_name, allow_shell, data_dir, trusted)
                 if executor_name
                 else None,
                 quiet=False,
