@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
+import pytest
 from typer.testing import CliRunner
 
+from jetcron.cli import executing
 from jetcron.cli.executing import already_online
 from jetcron.cli.main import app
 from jetcron.executors.naming import crashed_here
@@ -223,3 +225,21 @@ def test_two_executors_started_at_once_under_one_name_one_runs(
     assert line.startswith(
         f"error: executor 'twin' is already online on {here} pid {winner.pid} since "
     ), line
+
+
+def test_up_refuses_a_name_taken_between_its_check_and_its_executors_start(
+    nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def taken_after_the_check(nc: nats.NATS, config: object) -> None:
+        await heartbeats.ensure_bucket(nc)
+        await heartbeats.put(nc, ExecutorInfo(name=host, hostname="otherhost", pid=4242), 30)
+
+    host = socket.gethostname()
+    monkeypatch.setattr(executing, "check_name", taken_after_the_check)
+    args = ["up", "-s", nats_url, "--http-port", "0", "--data-dir", str(tmp_path / "data")]
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: executor {host!r} is already online on otherhost pid 4242 ")
+    assert _holder(nats_url, host) == "otherhost"
