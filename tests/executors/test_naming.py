@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.executors.heartbeat import Heartbeat
-from jetcron.executors.naming import Claim, NameHeld, NameTaken, claim, identity
+from jetcron.executors.naming import Claim, NameHeld, NameTaken, claim, identity, may_take
 from jetcron.log import heartbeats
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.heartbeats import ExecutorInfo
@@ -31,6 +31,27 @@ def me(name: str, pid: int, host: str = "racehost") -> ExecutorInfo:
 
 def live(pid: int) -> bool:
     return pid != 99  # why: pid 99 is the crash leftover in these tests; the racers are alive
+
+
+SEEN = me("pi", 4242, host="otherhost")
+
+
+@pytest.mark.parametrize(
+    ("held", "replaced", "ok"),
+    [
+        pytest.param(me("pi", 99), None, True, id="crash-leftover-here"),
+        pytest.param(me("pi", 1002), None, False, id="live-here"),
+        pytest.param(me("pi", 1001), None, True, id="own-pid-here-restarted-container"),
+        pytest.param(me("pi", 99, host="otherhost"), None, False, id="dead-pid-elsewhere"),
+        pytest.param(SEEN, None, False, id="live-elsewhere"),
+        pytest.param(SEEN, SEEN, True, id="replace-the-holder-seen"),
+        pytest.param(me("pi", 1002), SEEN, False, id="replace-never-a-racer-that-won"),
+    ],
+)
+def test_who_may_take_a_held_name(
+    held: ExecutorInfo, replaced: ExecutorInfo | None, ok: bool
+) -> None:
+    assert may_take(held, me("pi", 1001), replaced, live) is ok
 
 
 @pytest.fixture
