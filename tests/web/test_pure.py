@@ -173,3 +173,22 @@ def test_the_views_last_word_stale_silent_and_current_again(
 
     seen.answered(None)
     assert seen.report() == {"current": True, "answering": True}
+
+
+def test_a_readable_token_file_with_tokens_in_clear_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clear, hashed = tmp_path / "clear.toml", tmp_path / "hashed.toml"
+    clear.write_text('[users.a]\nrole = "admin"\ntoken = "x"\n')
+    hashed.write_text(f'[users.a]\nrole = "admin"\ntoken_sha256 = "{digest("x")}"\n')
+    for path in (clear, hashed):
+        path.chmod(0o644)
+
+    load_tokens(hashed)
+    assert not caplog.records  # why: digests hold nothing to steal
+    load_tokens(clear)
+    assert "readable by others (mode 644): chmod 600 it" in caplog.text
+    caplog.clear()
+    clear.chmod(0o600)
+    load_tokens(clear)
+    assert not caplog.records

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import stat
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from jetcron.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 Role = Literal["admin", "operator", "auditor"]
 WRITERS: frozenset[str] = frozenset({"admin", "operator"})
@@ -101,4 +105,24 @@ def load_tokens(path: Path) -> Tokens:
         users[key] = (name, role)
     if not users:
         raise InvalidInput(f"--token-file {path}: no users in it")
+    _warn_if_readable(path, any(e.token is not None for e in parsed.users.values()))
     return Tokens(users)
+
+
+def _warn_if_readable(path: Path, holds_tokens: bool) -> None:
+    """Say so when a file that holds tokens in clear may be read by other users.
+
+    why a warning, not a refusal: secrets mounted into containers are often 0444 by design;
+    a file of token_sha256 entries holds nothing to steal and is never warned about.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if holds_tokens and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "--token-file %s holds tokens in clear and is readable by others (mode %o): "
+            "chmod 600 it, or store token_sha256 instead",
+            path,
+            stat.S_IMODE(mode),
+        )
