@@ -24,6 +24,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.errors import InfrastructureError, InvalidInput, ServiceUnavailable
+from jetcron.projections.tallies import NO_EXECUTOR
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
@@ -60,8 +61,11 @@ _STATS_COLUMNS = ["", "runs", "failed", "ok %", "took p50", "p95", "late p99", "
 def _stats_rows(rows: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
     for r in rows:
         rate = r.get("success_rate")
+        key = r.get("key", "")
         yield [
-            r.get("key", ""),
+            # why: runs no executor ever started (cancelled or lost before a start) are grouped
+            # under the views' placeholder; a bare "-" read as a missing name
+            "(not started)" if r["group"] == "executor" and key == NO_EXECUTOR else key,
             r.get("runs", 0),
             _count(r, "failed", "timed_out", "lost"),
             "-" if rate is None else f"{100 * rate:.0f}",
