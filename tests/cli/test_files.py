@@ -310,7 +310,7 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ncatchup = { policy = "all" }\n', ".toml", "'catchup' is the old file format: write catchup, catchup_window, catchup_max_fires"),
         ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntimeout = 20\n', ".toml", 'schedules.x.timeout: 20: write a duration with its unit, e.g. "20s"'),
         ('{"schedules": {"x": {"spec": "61 * * * *", "command": ["true"]}}}', ".json", "schedules.x: invalid spec"),
-        ('{"schedules": {"x": {"spec": "@daily", "command": "true"}}}', ".json", "schedules.x.command: Expected `array | null`, got `str`"),
+        ('{"schedules": {"x": {"spec": "@daily", "command": "true"}}}', ".json", "schedules.x.command: 'true': a command is a list of its program and arguments, e.g. [\"true\"]; for a line a shell should run, use the shell field instead: \"true\""),
         ('{"schedules": {"x": {"command": ["true"]}}}', ".json", "schedules.x: spec is missing"),
         ('{"schedules": {"bad name": {"spec": "@daily", "command": ["true"]}}}', ".json", "invalid schedule name 'bad name'"),
         ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "paused": "yes"}}}', ".json", "schedules.x.paused: expected true or false, got 'yes'"),

@@ -9,6 +9,7 @@ the CLI options are generic: a new field is one entry here.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -313,6 +314,13 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
         return f"{value!r}: use one of {', '.join(map(str, get_args(field.base)))}"
     if field.unit.startswith("duration") and isinstance(value, int | float):
         return f'{value!r}: write a duration with its unit, e.g. "{value}s"'
+    if field.key == "command" and isinstance(value, str):
+        # why: the usual slip in a file; a command is argv, a line for a shell is `shell`
+        return (
+            f"{value!r}: a command is a list of its program and arguments, e.g. "
+            f"{json.dumps(value.split())}; for a line a shell should run, use the shell field "
+            f"instead: {json.dumps(value)}"
+        )
     message = str(err).removesuffix(" - at `$`")
     # why: say it as an operator would ("must be at least 1"), not as msgspec does
     bound = re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) (\S+)(, got .*)?", message)
