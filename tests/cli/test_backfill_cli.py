@@ -152,7 +152,7 @@ def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     cases = {
         ("nope", "--from", "2026-01-01", "--to", "2026-01-02"): "nope",
-        ("daily", "--from", "2026-01-02", "--to", "2026-01-01"): "is after --to",
+        ("daily", "--from", "2026-01-02", "--to", "2026-01-01"): "is after to 2026-01-01",
         ("daily", "--from", "2026-01-01", "--to", future): "in the future",
         ("daily", "--from", "yesterday", "--to", "2026-01-01"): "yesterday",
         ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-parallel", "0"): "0",
@@ -163,7 +163,7 @@ def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
     }
     for args, problem in cases.items():
         result = live.cli("schedule", "backfill", *args)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 2, (args, result.output)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and problem in lines[0], result.stderr
     assert live.runs("daily") == []
@@ -230,3 +230,17 @@ def test_overlap_skip_leaves_and_queue_waits_for_a_run_in_flight(
     # why: queue waited for the manual run, then ran the backfills one after the other
     assert manual["finished_at"] <= backfills[0]["triggered_at"], (manual, backfills)
     assert backfills[0]["finished_at"] <= backfills[1]["triggered_at"], backfills
+
+
+def test_from_and_to_read_like_why_in_the_schedules_zone(live: Live) -> None:
+    live.ok("schedule", "add", "berlin", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")
+    early = "2000-01-01T00:00Z"
+
+    wall = live.cli("schedule", "backfill", "berlin", "--from", "2026-11-28T03:00", "--to", early)
+    clock = live.cli("schedule", "backfill", "berlin", "--from", "03:00", "--to", early)
+    exact = live.cli("schedule", "backfill", "berlin", "--from", "2026-11-28T03:00Z", "--to", early)
+
+    # why: the errors show how each --from was read (Berlin is UTC+1 in November)
+    assert "from 2026-11-28T02:00:00Z is after to" in wall.stderr, wall.stderr
+    assert "T02:00:00Z is after to" in clock.stderr, clock.stderr
+    assert "from 2026-11-28T03:00:00Z is after to" in exact.stderr, exact.stderr

@@ -6,7 +6,6 @@ The plan (which fires, which overlap) is the `backfill` query's answer, the paci
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -21,24 +20,26 @@ from jetcron.cli.common import (
     count_option,
     echo,
     handle_errors,
-    parse_iso,
     print_json,
     run,
     table,
     with_nats,
 )
 from jetcron.errors import InvalidInput
-from jetcron.projections.backfill import MOST_PARALLEL, MOST_WITHOUT_YES, OVERLAPS, range_of
+from jetcron.projections.backfill import MOST_PARALLEL, MOST_WITHOUT_YES, OVERLAPS
 
 
 @handle_errors
 def backfill(
     name: str = typer.Argument(..., metavar="NAME", help="The schedule."),
     start: str = typer.Option(
-        ..., "--from", metavar="TIME", help="First fire time (ISO, included)."
+        ...,
+        "--from",
+        metavar="TIME",
+        help="First fire time, included: ISO (naive: wall time in the schedule's zone), HH:MM (the latest), or 2h (ago).",
     ),
     end: str = typer.Option(
-        ..., "--to", metavar="TIME", help="Last fire time (ISO, included, past)."
+        ..., "--to", metavar="TIME", help="Last fire time, included, past; read as --from."
     ),
     max_parallel: int | None = count_option(
         None,
@@ -69,11 +70,11 @@ def backfill(
 
     Ctrl-C stops sending more; the runs already sent go on.
     """
-    frm, to = range_of(parse_iso(start), parse_iso(end), datetime.now(UTC))
     params = {
         "name": name,
-        "from": frm.isoformat(),
-        "to": to.isoformat(),
+        # why: read by the service in the schedule's zone, as `why TIME` and `skip TIME` are
+        "from": start,
+        "to": end,
         "rerun": rerun,
         "overlap": overlap,
         "max_parallel": max_parallel,

@@ -29,6 +29,7 @@ from jetcron.errors import InvalidInput
 from jetcron.projections import schedules
 from jetcron.projections.queries import FIRES_MAX, _since, fires_of, iso
 from jetcron.projections.state import Views
+from jetcron.projections.why import parse_asked
 
 Overlap = Literal["allow", "skip", "queue"]
 OVERLAPS: tuple[str, ...] = get_args(Overlap)
@@ -120,10 +121,19 @@ def parallel(overlap: Overlap, max_parallel: int | None) -> int:
     return 1
 
 
-def _instant(params: dict[str, Any], key: str, now: datetime) -> datetime:
-    when = _since(params, now, key)  # why: the one parser of query times (naive means UTC)
-    if when is None:
+def _instant(params: dict[str, Any], key: str, tz: str, now: datetime) -> datetime:
+    """A fire time as backfill takes it: like `why TIME` and `skip TIME` in the schedule's zone
+    (exact with an offset or `Z`, a naive time as wall time there, `HH:MM` the latest such
+    wall time), or a duration back from now (`2h`)."""
+    text = str(params.get(key) or "").strip()
+    if not text:
         raise InvalidInput(f"give {key} (an ISO-8601 time)")
+    try:
+        return parse_asked(text, tz, now).instant
+    except ValueError:
+        pass
+    when = _since(params, now, key)  # why: the one parser of durations back from now
+    assert when is not None  # why: the text is not empty
     return when
 
 
@@ -136,8 +146,9 @@ def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[s
         raise ScheduleNotFound(name)
     overlap = overlap_of(params.get("overlap"), row.definition.overlap)
     most = parallel(overlap, params.get("max_parallel"))
+    tz = row.definition.tz
     frm, to = range_of(
-        _instant(params, "from", now), _instant(params, "to", now), now, ("from", "to")
+        _instant(params, "from", tz, now), _instant(params, "to", tz, now), now, ("from", "to")
     )
     # why: the fires view's window is [since, until], like `from` and `to`
     ask = {"name": name, "since": frm.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
