@@ -60,6 +60,22 @@ def test_a_missing_work_dir_is_refused_before_connecting(tmp_path: Path) -> None
     assert result.stderr.strip() == f"error: --work-dir {a_file}: not a directory"
 
 
+def test_a_journal_in_use_is_refused_before_connecting_or_saying_hello(tmp_path: Path) -> None:
+    from jetcron.executors.journal import Journal
+
+    held = Journal(tmp_path / "journal").open()
+    try:
+        result = runner.invoke(
+            app, ["executor", "--journal-dir", str(held.root), "-s", "nats://127.0.0.1:1"]
+        )
+    finally:
+        held.close()
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: journal {held.root} is in use by another executor (pid ")
+    assert result.stdout == ""
+
+
 def test_a_name_already_online_is_refused_with_who_holds_it(nats_url: str) -> None:
     started = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     _beat(nats_url, ExecutorInfo(name="vm", hostname="otherhost", pid=4242, started_at=started))

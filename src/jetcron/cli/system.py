@@ -556,6 +556,7 @@ def executor(
     """Run an executor on this host: take the triggers for its targets and run them."""
     from jetcron.cli import executing
     from jetcron.executors.config import ExecutorConfig
+    from jetcron.executors.journal import Journal
 
     targets = list(target or [name, "default"])
     trusted = _keys(scheduler_key)
@@ -567,6 +568,8 @@ def executor(
         ack_wait_s=ack_wait, drain_timeout_s=drain_timeout, trusted_schedulers=trusted,
         journal_dir=str(journal_dir or default_journal(name)),
     )  # fmt: skip
+    journal = config.journal_dir or default_journal(name)
+    Journal.check_free(Path(journal))  # why: refused before it says hello or claims its name
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()

@@ -81,6 +81,15 @@ class Journal:
         self._lock = fd
         return self
 
+    @staticmethod
+    def check_free(root: Path) -> None:
+        """JournalBusy if another executor holds the journal at `root` now (the lock is taken
+        and let go at once: a start-up check, so a refused executor says nothing and claims
+        nothing first; `open` still decides)."""
+        if not (root / ".lock").exists():
+            return
+        Journal(root).open().close()
+
     def close(self) -> None:
         """Release the lock (a temporary journal is removed)."""
         if self._lock is not None:
