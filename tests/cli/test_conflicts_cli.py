@@ -29,11 +29,12 @@ def test_conflicts_are_listed_and_warned_about_once(scheduler: str) -> None:
     table = ok(scheduler, "conflicts")
     back = cli(scheduler, "schedule", "update", "scrub", "--spec", "15 3 * * *")
 
-    assert added.exit_code == 0 and added.stderr.startswith(WARNING), added.stderr
-    assert " overlaps in the next 7d, the first at " in added.stderr
-    assert "runs without history are assumed to last their timeout" in added.stderr
-    assert added.stderr.endswith("; see `jetcron conflicts`\n"), added.stderr
-    assert added.stderr.count("\n") == 1, added.stderr
+    # why: no executor serves target nas here, and add says so on a line of its own
+    [warned] = [x for x in added.stderr.splitlines() if not x.startswith("note: no executor")]
+    assert added.exit_code == 0 and warned.startswith(WARNING), added.stderr
+    assert " overlaps in the next 7d, the first at " in warned
+    assert "runs without history are assumed to last their timeout" in warned
+    assert warned.endswith("; see `jetcron conflicts`"), added.stderr
     assert (same.exit_code, same.stderr) == (0, ""), same.stderr  # not new
     assert (apart.exit_code, apart.stderr) == (0, ""), apart.stderr  # 05:00 is clear of 03:00+1h
     assert listed["conflicts"] == [], listed  # lights shares nothing; scrub moved away
