@@ -21,6 +21,13 @@ TokenFileOpt = typer.Option(
     metavar="FILE",
     help="TOML file of users: [users.NAME] role = admin|operator|auditor, token = '…'.",
 )
+AllowedHostOpt = typer.Option(
+    [],
+    "--allowed-host",
+    metavar="NAME",
+    help="A host name the gateway is reached by besides localhost, IP addresses and --host "
+    "(behind a proxy or a DNS name); requests naming any other Host are refused. Repeatable.",
+)
 
 
 @handle_errors
@@ -30,12 +37,15 @@ def web(
         8080, "--port", callback=bounded(0, 65535), help="Port to listen on (0: any free port)."
     ),
     token_file: Path | None = TokenFileOpt,
+    allowed_host: list[str] = AllowedHostOpt,
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
 ) -> None:
     """Serve the HTTP API (/api/v1) and the web console, a gateway onto NATS.
 
     With --token-file, each change is made as the token's user; without, as --actor.
+    Requests must name a host it serves, and changes must come from its own console or from
+    a client that is not a browser (see README, Security).
     """
     from jetcron.cli import context
     from jetcron.connect import ConnectOptions
@@ -45,7 +55,7 @@ def web(
     options = ConnectOptions(
         servers=server or given.server or "", creds=creds or given.creds, name="jetcron-web"
     )
-    gateway = gateway_for(options, host, token_file, given.actor)
+    gateway = gateway_for(options, host, token_file, given.actor, allowed_host)
     sock = listen(host, port)
 
     async def main() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -31,7 +31,8 @@ from jetcron.web import (
 from jetcron.web.api_notify import NotificationBody
 from jetcron.web.freshness import StaleHeaders
 from jetcron.web.gateway import Gateway
-from jetcron.web.problems import MEDIA_TYPE, Problem, problem_of
+from jetcron.web.guard import Guard
+from jetcron.web.problems import Problem, problem_of
 
 STATIC = Path(str(files("jetcron.web") / "static"))
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -74,6 +75,8 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
         app.include_router(router)
     app.include_router(api_views.probes)
     app.add_middleware(StaleHeaders)
+    # why: added last, so it runs first: a request from another page is refused unread
+    app.add_middleware(Guard, names=gateway.served)
     _errors(app)
     _openapi(app)
     _pages(app)
@@ -81,10 +84,7 @@ def create_app(gateway: Gateway, *, connect: bool = True) -> FastAPI:
 
 
 def _problem(request: Request, problem: Problem) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-    return JSONResponse(
-        problem.body(request.url.path), problem.status, headers, media_type=MEDIA_TYPE
-    )
+    return problem.response(request.url.path)
 
 
 def _errors(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
 from jetcron.web.auth import Tokens, User
 from jetcron.web.freshness import Freshness, marked
+from jetcron.web.guard import LOCAL_NAMES
 from jetcron.web.problems import not_found
 
 if TYPE_CHECKING:
@@ -34,10 +35,19 @@ LOG_WAIT_S = 5.0
 class Gateway:
     """Holds the connection (reconnecting forever) and the log reader for live events."""
 
-    def __init__(self, options: ConnectOptions, tokens: Tokens, *, local_user: str) -> None:
+    def __init__(
+        self,
+        options: ConnectOptions,
+        tokens: Tokens,
+        *,
+        local_user: str,
+        served: frozenset[str] = LOCAL_NAMES,
+    ) -> None:
         self.options, self.tokens = options, tokens
         self.local_user = local_user
         """The actor of changes when no tokens are configured (bound to localhost only)."""
+        self.served = served
+        """The host names requests may name (guard.served_names; IP addresses always)."""
         self._nc: Client | None = None
         self._log: EventLog | None = None
         self._connecting: asyncio.Future[None] | None = None

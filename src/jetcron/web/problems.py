@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from jetcron.domain.errors import (
     CalendarNotFound,
     CommandRejected,
@@ -36,6 +38,11 @@ class Problem(Exception):
             "instance": instance,
             **self.extra,
         }
+
+    def response(self, instance: str) -> JSONResponse:
+        """The problem+json answer (a 401 says which scheme to use)."""
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse(self.body(instance), self.status, headers, media_type=MEDIA_TYPE)
 
 
 def status_of(err: JetcronError) -> int:

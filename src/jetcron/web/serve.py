@@ -7,7 +7,7 @@ import contextlib
 import getpass
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -17,6 +17,7 @@ from jetcron.errors import InvalidInput
 from jetcron.web.app import create_app
 from jetcron.web.auth import Tokens, load_tokens
 from jetcron.web.gateway import Gateway
+from jetcron.web.guard import served_names
 
 log = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -34,21 +35,27 @@ def check_bind(host: str, tokens: Tokens) -> None:
 
 
 def gateway_for(
-    options: ConnectOptions, host: str, token_file: Path | None, actor: str | None = None
+    options: ConnectOptions,
+    host: str,
+    token_file: Path | None,
+    actor: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Gateway:
-    """A gateway with its tokens, after the bind rule (InvalidInput if it is broken).
+    """A gateway with its tokens, after the bind rule (InvalidInput if it is broken), serving
+    the host names of `guard.served_names`.
 
     Without tokens every change is made as `actor` (default `$USER@host (web)`).
     """
     tokens = load_tokens(token_file) if token_file else Tokens()
     check_bind(host, tokens)
+    served = served_names(host, allowed_hosts)
     if not actor:
         try:
             user = getpass.getuser()
         except Exception:  # noqa: BLE001 - no passwd entry in some containers
             user = "unknown"
         actor = f"{user}@{socket.gethostname()} (web)"
-    return Gateway(options, tokens, local_user=actor)
+    return Gateway(options, tokens, local_user=actor, served=served)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -1,0 +1,142 @@
+"""The gateway's guard against other web pages: DNS rebinding and cross-site request forgery.
+
+The console holds no cookie (it sends a bearer token from local storage), and without
+--token-file (localhost only) a request needs no credential at all, so any page the operator
+visits could post to http://127.0.0.1:8080 or, its name rebound to 127.0.0.1, read answers.
+One rule, here, for every request before any route sees it:
+
+- **Host**: an IP address (a page cannot rebind an address it does not name), `localhost`,
+  the name `--host` gave, or an `--allowed-host` name; else 421 naming the setting.
+- **Changes** (POST, PUT, PATCH, DELETE) come from the gateway's own pages or from clients
+  that are not browsers: a browser's `Sec-Fetch-Site` must say `same-origin` (or `none`);
+  without it, an `Origin` must be the request's own host; else 403. A request with neither
+  header is no browser's (curl, scripts) and passes.
+- **A change's body is JSON** (`Content-Type: application/json`, or `application/*+json`):
+  text/plain and forms, the types a page may send without asking first, are 415, so a browser
+  must ask (a CORS preflight), and the gateway answers no preflight (it sends no CORS headers).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jetcron.errors import InvalidInput
+from jetcron.web.problems import Problem
+
+LOCAL_NAMES = frozenset({"localhost"})
+"""Host names served by default (IP addresses always are)."""
+CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BROWSER_OWN = frozenset({"same-origin", "none"})
+"""`Sec-Fetch-Site` values of a request made by the gateway's own page or typed by the user."""
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def served_names(bind: str, allowed: Iterable[str] = ()) -> frozenset[str]:
+    """The host names the gateway answers to: localhost, the name it binds to (not an
+    address: addresses are always served), each --allowed-host; InvalidInput for a bad one."""
+    names = set(LOCAL_NAMES)
+    if bind and not _is_ip(bind):
+        names.add(bind.lower())
+    for name in allowed:
+        if not name or any(c in name for c in ":/*@ ") or name.startswith("."):
+            raise InvalidInput(
+                f"--allowed-host {name!r}: give a host name as browsers send it, without "
+                "scheme or port (e.g. jetcron.example); IP addresses are always served"
+            )
+        names.add(name.lower())
+    return frozenset(names)
+
+
+def hostname(host: str) -> str:
+    """The name of a Host header (`name:port`, `[v6]:port`), lower case, without the port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() and ":" not in name else host
+
+
+def _wrong_host(host: str | None, names: frozenset[str]) -> Problem | None:
+    if host is None:  # why: no browser omits Host; an HTTP/1.0 client is not a page
+        return None
+    name = hostname(host)
+    if name in names or _is_ip(name):
+        return None
+    return Problem(
+        421,
+        f"Host {host!r} is not a name this gateway serves (localhost, IP addresses, its --host); "
+        f"if it is yours, start the gateway with --allowed-host {name}",
+    )
+
+
+def _foreign(method: str, headers: Mapping[str, str]) -> Problem | None:
+    # why: Sec-Fetch-Site is set by the browser and no page can forge it; it also covers a
+    # proxy that rewrites Host (the console's own requests still say same-origin)
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        if site.lower() in BROWSER_OWN:
+            return None
+        why = f"it comes from a page of another origin (Sec-Fetch-Site: {site})"
+    else:
+        origin = headers.get("origin")
+        if origin is None:
+            return None  # why: curl, scripts and the CLI send no Origin; browsers always do
+        own = headers.get("host", "").strip().lower()
+        if origin != "null" and origin.partition("://")[2].lower() == own:
+            return None
+        why = f"it comes from a page of another origin (Origin: {origin}, this is {own})"
+    return Problem(
+        403,
+        f"{method} refused: {why}; changes are taken from this gateway's own console "
+        "or from clients that are not browsers (curl, scripts)",
+    )
+
+
+def _not_json(method: str, headers: Mapping[str, str]) -> Problem | None:
+    length = headers.get("content-length", "")
+    if "transfer-encoding" not in headers and (not length.isdigit() or int(length) == 0):
+        return None
+    media = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return None
+    return Problem(
+        415,
+        f"{method} with Content-Type {media or '(none)'} refused: send the body as JSON with "
+        "Content-Type: application/json",
+    )
+
+
+def refusal(method: str, headers: Mapping[str, str], names: frozenset[str]) -> Problem | None:
+    """Why this request is refused before any route sees it, or None (see the module)."""
+    wrong = _wrong_host(headers.get("host"), names)
+    if wrong is not None or method not in CHANGES:
+        return wrong
+    return _foreign(method, headers) or _not_json(method, headers)
+
+
+class Guard:
+    """ASGI middleware: a request `refusal` refuses is answered with its problem, unread."""
+
+    def __init__(self, app: ASGIApp, *, names: frozenset[str]) -> None:
+        self.app, self.names = app, names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = refusal(scope["method"], Headers(scope=scope), self.names)
+            if problem is not None:
+                await problem.response(scope["path"])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
