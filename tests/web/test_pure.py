@@ -94,7 +94,9 @@ async def test_without_nats_the_probes_and_the_api_say_so() -> None:
 
     gateway = Gateway(ConnectOptions(servers="nats://127.0.0.1:1"), Tokens(), local_user="me")
     app = create_app(gateway, connect=False)  # why: as while the first connect still waits
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost"
+    ) as http:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).status_code == 503
         answer = await http.get("/api/v1/schedules")
