@@ -116,6 +116,31 @@ def test_a_page_of_another_origin_creates_and_runs_nothing(
         assert http.get("/api/v1/runs", params={"schedule": "victim"}).json()["runs"] == []
 
 
+FORM = """([action, name]) => {
+  // the classic: a text/plain form whose one field reads as a JSON body
+  const form = Object.assign(document.createElement("form"),
+    {method: "POST", action, enctype: "text/plain"});
+  const field = Object.assign(document.createElement("input"), {type: "hidden",
+    name: `{"name": "${name}", "spec": "0 3 1 1 *", "command": ["true"], "description": "`, value: '"}'});
+  form.append(field);
+  document.body.append(form);
+  form.submit();
+}"""
+
+
+def test_a_form_of_another_site_creates_nothing(
+    browser: Any, stack: Stack, foreign_port: int
+) -> None:
+    before, _ = appended(stack)
+    page, _ = _foreign_page(browser, f"http://{EVIL}:{foreign_port}")
+    with page.expect_navigation() as went:
+        page.evaluate(FORM, [f"{stack.url}/api/v1/schedules", "csrf-form"])
+    assert went.value.status == 403
+    assert "Sec-Fetch-Site: cross-site" in page.inner_text("body")
+    page.close()
+    assert appended(stack, before)[1] == []
+
+
 def test_a_rebound_name_gets_no_console_no_answer_and_changes_nothing(
     browser: Any, stack: Stack
 ) -> None:
