@@ -118,7 +118,7 @@ async def test_an_allowed_host_is_served_others_are_not() -> None:
         rebound = await http.get("/healthz", headers={"host": "evil.example"})
         assert rebound.status_code == 421
         assert rebound.json()["detail"].endswith(
-            "start the gateway with --allowed-host evil.example"
+            "serve it with `jetcron web --allowed-host evil.example`"
         )
 
 
@@ -192,8 +192,8 @@ def test_a_rebound_name_reads_nothing_not_even_the_live_stream(stack: Stack) -> 
             said = http.get(path, headers={"Host": f"evil.example:{port}"})
             assert problem(said, 421) == (
                 f"Host 'evil.example:{port}' is not a name this gateway serves (localhost, IP "
-                "addresses, its --host); if it is yours, start the gateway with "
-                "--allowed-host evil.example"
+                "addresses, its --host); if it is yours, serve it with "
+                "`jetcron web --allowed-host evil.example`"
             ), path
         assert http.get("/api/v1/schedules", headers={"Host": f"localhost:{port}"}).is_success
 

@@ -76,7 +76,7 @@ def _wrong_host(host: str | None, names: frozenset[str]) -> Problem | None:
     return Problem(
         421,
         f"Host {host!r} is not a name this gateway serves (localhost, IP addresses, its --host); "
-        f"if it is yours, start the gateway with --allowed-host {name}",
+        f"if it is yours, serve it with `jetcron web --allowed-host {name}`",
     )
 
 
