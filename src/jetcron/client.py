@@ -17,6 +17,7 @@ from jetcron.domain.errors import (
     VersionMismatch,
 )
 from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.log.replicas import ask
 from jetcron.log.requests import payload_of, request, service_error, stale_of
 
 if TYPE_CHECKING:
@@ -120,9 +121,9 @@ async def query_and_staleness(
 ) -> tuple[Any, tuple[str, str] | None]:
     """`query`'s answer and, if the views answering may lack events, (since, reason) as the
     service said it (the web gateway shows it; the CLI logs it)."""
-    msg = await request(
-        nc, subjects.query(view), _encoder.encode(params or {}), f"query `{view}`", timeout
-    )
+    # why: not `request`: a queue-group request that lands on a frozen replica is never
+    # answered; `ask` then asks a replica that answers discovery too (log/replicas.py)
+    msg = await ask(nc, view, _encoder.encode(params or {}), f"query `{view}`", timeout)
     stale = stale_of(msg)
     error = service_error(msg)
     if error is not None:

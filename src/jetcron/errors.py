@@ -40,11 +40,11 @@ class NotPermitted(InfrastructureError):
 class NoAnswerInTime(ServiceUnavailable):
     """A service is listening but did not answer in time (busy, stalled, or NATS in trouble)."""
 
-    def __init__(self, what: str, timeout: float, command: bool) -> None:
+    def __init__(self, what: str, timeout: float, command: bool, hint: str = "") -> None:
         self.what, self.timeout = what, timeout
         # why: a command that timed out may still have been applied; advise looking, not retrying
         # blindly, and never "start a service" (one is there; a second `up` only hits the lock)
-        hint = (
+        hint = hint or (
             "it may still be applied: check `jetcron audit` before sending it again"
             if command
             else "the service is busy or stalled; try again"

@@ -276,8 +276,18 @@ def command_sender(subject: str) -> str | None:
 
 
 def query(view: str) -> str:
-    """Request subject of a query."""
+    """Request subject of a query (the query service's queue group: one replica answers)."""
     return f"{QUERIES}.{view}"
+
+
+REPLICA_QUERIES = f"{QUERIES}.replica"
+"""Each replica of the query service also answers under `<this>.<its nats micro id>.<view>`."""
+
+
+def replica_query(instance: str, view: str) -> str:
+    """Request subject of a query to one replica of the query service (its nats micro id, as
+    its discovery PING answer says it)."""
+    return f"{REPLICA_QUERIES}.{instance}.{view}"
 
 
 # For the permissions of the roles (jetcron.auth.roles); JetStream's own API subjects are

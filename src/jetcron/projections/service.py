@@ -386,13 +386,16 @@ class ProjectionService:
                 description="jetcron projections: schedules, runs, stats, health, audit",
             ),
         )
-        group = service.add_group(name=subjects.QUERIES)
-        for name, fn in QUERIES.items():
-            own = self._stats if fn is queries.stats_of else fn
-            await group.add_endpoint(name=name, handler=self._handler(own))
-        await group.add_endpoint(name="health", handler=self._handler(self._health))
-        await group.add_endpoint(name="status", handler=self._handler(self._status))
-        await group.add_endpoint(name="state", handler=self._handler(self._state))
+        fns = {n: self._stats if fn is queries.stats_of else fn for n, fn in QUERIES.items()}
+        fns |= {"health": self._health, "status": self._status, "state": self._state}
+        shared = service.add_group(name=subjects.QUERIES)
+        # why: a queue-group request that lands on a frozen replica is never answered; the
+        # client then asks one that just answered discovery, here (log/replicas.py)
+        own = service.add_group(name=f"{subjects.REPLICA_QUERIES}.{service.id}")
+        for name, fn in fns.items():
+            handler = self._handler(fn)
+            await shared.add_endpoint(name=name, handler=handler)
+            await own.add_endpoint(name=name, handler=handler)
         return service
 
     def _handler(

@@ -1,0 +1,158 @@
+"""Queries that survive a frozen replica: ask the queue group, and if it stays silent, also a
+replica that has just answered discovery.
+
+why: a query goes to the query service's queue group and NATS hands each request to one member
+at random. A frozen member (SIGSTOP, a stuck event loop, a paused VM) keeps its subscription until
+the server gives up on its connection (minutes), so it takes its share and answers none: with two
+replicas, half the queries timed out. Queries are read-only, so asking a second replica is safe.
+
+Who is alive comes from nats micro's discovery: a PING to `$SRV.PING.jetcron-query` is answered by
+each replica's own event loop, now, so a frozen one never answers it. (The lease bucket names only
+the ticker leader, and a frozen leader stays in it until its TTL runs out; replicas write no
+heartbeats.) The first replica to answer is asked on its own subject (`subjects.replica_query`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from jetcron import subjects
+from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.log.requests import refused
+
+HEDGE_AFTER_S = 1.0
+"""How long the queue group has before a live replica is asked too (at most a third of the
+timeout). A healthy replica answers in milliseconds; it waits up to 2 s (ProjectionService.sync)
+only while its views catch up with the log's end. The first request is never abandoned, so such a
+slow answer still arrives: asking early costs one duplicate read, never a lost answer."""
+PING_TYPE = "io.nats.micro.v1.ping_response"
+
+
+def hedge_after(timeout: float) -> float:
+    """Seconds to wait for the queue group before also asking a replica known to be alive."""
+    return min(HEDGE_AFTER_S, timeout / 3)
+
+
+def replica_of(data: bytes) -> str | None:
+    """The instance id in a query service's answer to a discovery PING (None if it is not one)."""
+    try:
+        ping = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(ping, dict) or ping.get("type") != PING_TYPE:
+        return None
+    if ping.get("name") != subjects.QUERY_SERVICE:
+        return None
+    instance = ping.get("id")
+    # why: the id becomes a subject token; one that could not be (empty, a dot, a wildcard) is no use
+    if not isinstance(instance, str) or not instance or any(c in instance for c in ".*> \t"):
+        return None
+    return instance
+
+
+def silence(replica: str | None, asked: bool) -> str:
+    """The hint of a query no replica answered: who was asked, what that says."""
+    if replica is None:
+        return (
+            "no replica of the query service answered it, nor a discovery ping: "
+            "all are busy, stalled or frozen (is `jetcron serve` / `up` running?); try again"
+        )
+    if not asked:
+        return "a replica answered discovery too late to be asked; the service is busy; try again"
+    return (
+        f"neither the queue group nor replica {replica} (alive a moment before) answered: "
+        "the service is busy or stalled; try again"
+    )
+
+
+async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) -> Msg:
+    """A query's reply, from the queue group or, if that is silent past `hedge_after`, from a
+    replica that answers discovery; within `timeout` in all. ServiceUnavailable when no replica
+    listens, NoAnswerInTime (naming who was silent) or NotPermitted otherwise."""
+    if nc.is_reconnecting:
+        # why: nats-py would buffer the request and wait out the timeout; say why at once
+        raise NatsUnreachable(what)
+    loop = asyncio.get_running_loop()
+    before, subject = nc.last_error, subjects.query(view)
+    deadline = loop.time() + timeout
+    tries = [asyncio.ensure_future(_request(nc, subject, payload, timeout))]
+    hedge = _Hedge()
+    try:
+        msg = await _first_answer(tries, hedge_after(timeout))
+        if msg is None:
+            tries.append(asyncio.ensure_future(hedge.ask(nc, view, payload, deadline)))
+            msg = await _first_answer(tries, deadline - loop.time())
+    except NoRespondersError as err:
+        raise ServiceUnavailable(what) from err
+    finally:
+        for task in tries:
+            task.cancel()
+    if msg is not None:
+        return msg
+    if refused(nc, subject, before) is not None:
+        raise NotPermitted(what, subject)
+    raise NoAnswerInTime(what, timeout, command=False, hint=silence(hedge.replica, hedge.asked))
+
+
+class _Hedge:
+    """The second ask: discovery, then the first replica that answered it."""
+
+    def __init__(self) -> None:
+        self.replica: str | None = None
+        """The replica that answered discovery (None: none did)."""
+        self.asked = False
+
+    async def ask(self, nc: Client, view: str, payload: bytes, deadline: float) -> Msg | None:
+        """Its reply, or None when nobody answered discovery or the replica left meanwhile."""
+        loop = asyncio.get_running_loop()
+        ping = subjects.service_ping(subjects.QUERY_SERVICE)
+        try:
+            found = await nc.request(ping, b"", timeout=deadline - loop.time())
+            self.replica = replica_of(found.data)
+            if self.replica is None or deadline - loop.time() <= 0:
+                return None
+            self.asked = True
+            target = subjects.replica_query(self.replica, view)
+            return await nc.request(target, payload, timeout=deadline - loop.time())
+        except (NatsTimeout, NoRespondersError):
+            # why: the queue group's request is still out; its answer (or the deadline) decides
+            return None
+
+
+async def _request(nc: Client, subject: str, payload: bytes, timeout: float) -> Msg | None:
+    """The queue group's request (typed like the hedge, so both race in one list)."""
+    return await nc.request(subject, payload, timeout=timeout)
+
+
+async def _first_answer(tries: list[asyncio.Task[Msg | None]], wait: float) -> Msg | None:
+    """The first reply among `tries` within `wait` seconds; a try that timed out or found
+    nobody (the hedge) is no reply. Raises what the queue group's request raised otherwise."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    pending = set(tries)
+    while pending:
+        for task in [t for t in pending if t.done()]:
+            pending.discard(task)
+            if (msg := _reply(task)) is not None:
+                return msg
+        left = end - loop.time()
+        if not pending or left <= 0:
+            return None
+        await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    return None
+
+
+def _reply(task: asyncio.Task[Msg | None]) -> Msg | None:
+    """A finished try's reply (None: it timed out or found no one to ask)."""
+    err = task.exception()
+    if isinstance(err, NatsTimeout):
+        return None
+    if err is not None:
+        raise err
+    return task.result()
