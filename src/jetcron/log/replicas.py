@@ -61,7 +61,7 @@ def silence(replica: str | None, asked: bool) -> str:
     if replica is None:
         return (
             "no replica of the query service answered it, nor a discovery ping: "
-            "all are busy, stalled or frozen (is `jetcron serve` / `up` running?); try again"
+            "all are busy, stalled or frozen; try again"
         )
     if not asked:
         return "a replica answered discovery too late to be asked; the service is busy; try again"
