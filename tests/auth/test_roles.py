@@ -127,3 +127,32 @@ async def test_an_executor_may_bind_its_own_consumers_and_heartbeat(
     await consumer.close()
     assert sec.errors["host-a"] == []
     await nc.close()
+
+
+async def test_a_reader_reaches_a_live_replica_past_a_frozen_one(sec: Secured) -> None:
+    """The hedge of a query (discovery, then one replica's own subject) is within an auditor's
+    permissions and a scheduler's (log/replicas.py)."""
+    from nats.micro import add_service
+    from nats.micro.request import Request
+    from nats.micro.service import ServiceConfig
+
+    from jetcron.log.replicas import ask
+
+    async def ignore(msg: object) -> None:
+        """A frozen replica's share: taken, never answered."""
+
+    async def answer(req: Request) -> None:
+        await req.respond(b'"answered"')
+
+    replica = await sec.client("scheduler")
+    await replica.subscribe(subjects.query("runs"), queue=subjects.QUERY_SERVICE, cb=ignore)
+    service = await add_service(
+        replica, ServiceConfig(name=subjects.QUERY_SERVICE, version="1.0.0", queue_group="own")
+    )
+    own = service.add_group(name=f"{subjects.REPLICA_QUERIES}.{service.id}")
+    await own.add_endpoint(name="runs", handler=answer)
+    nc = await sec.client("audrey")
+    msg = await ask(nc, "runs", b"{}", "query `runs`", 3.0)
+    assert msg.data == b'"answered"'
+    await nc.close()
+    await replica.close()
