@@ -11,11 +11,19 @@ import pytest
 from nats.aio.client import Client
 from nats.micro import add_service
 from nats.micro.request import Request
-from nats.micro.service import ServiceConfig
+from nats.micro.service import Service, ServiceConfig
 
 from jetcron import subjects
 from jetcron.errors import NoAnswerInTime, ServiceUnavailable
-from jetcron.log.replicas import HEDGE_AFTER_S, PING_TYPE, ask, hedge_after, replica_of, silence
+from jetcron.log.replicas import (
+    HEDGE_AFTER_S,
+    PING_TYPE,
+    ask,
+    hedge_after,
+    pinned,
+    replica_of,
+    silence,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,10 +63,22 @@ def test_only_a_query_service_ping_with_a_usable_id_names_a_replica(
     assert replica_of(data) == replica
 
 
+@pytest.mark.parametrize(
+    ("pin", "now", "first"),
+    [(None, 5.0, None), (("Abc", 10.0), 5.0, "Abc"), (("Abc", 10.0), 10.0, None)],
+    ids=["none", "lasting", "ended"],
+)
+def test_a_pin_sends_a_connection_to_its_replica_until_it_ends(
+    pin: tuple[str, float] | None, now: float, first: str | None
+) -> None:
+    assert pinned(pin, now) == first
+
+
 def test_silence_says_who_was_asked() -> None:
     assert "nor a discovery ping: all are busy, stalled or frozen; try" in silence(None, False)
     assert "replica Abc (alive a moment before)" in silence("Abc", True)
     assert "too late to be asked" in silence("Abc", False)
+    assert "neither replica Old nor replica Abc" in silence("Abc", True, "replica Old")
 
 
 async def test_a_silent_queue_member_costs_one_hedge_never_an_answer(nc: Client) -> None:
@@ -76,6 +96,20 @@ async def test_a_silent_queue_member_costs_one_hedge_never_an_answer(nc: Client)
     assert min(took) < 0.2 and max(took) >= hedge_after(3.0), took
 
 
+async def test_after_a_hedge_the_connection_asks_the_live_replica_first(nc: Client) -> None:
+    await nc.subscribe(subjects.query("runs"), queue=subjects.QUERY_SERVICE, cb=_ignore)
+    service = await _replica(nc, shared=False)
+    assert (await ask(nc, "runs", b"{}", "query `runs`", 3.0)).data == b'"answered"'
+    start = time.monotonic()
+    for _ in range(5):
+        assert (await ask(nc, "runs", b"{}", "query `runs`", 3.0)).data == b'"answered"'
+    assert time.monotonic() - start < 0.5  # why: no hedge's wait: all went to the pinned one
+
+    await service.stop()  # the pinned replica goes: the group is asked (silent: a hedge, none)
+    with pytest.raises(NoAnswerInTime, match="no replica .* nor a discovery ping"):
+        await ask(nc, "runs", b"{}", "query `runs`", 0.6)
+
+
 async def test_no_replica_at_all_is_said_at_once(nc: Client) -> None:
     with pytest.raises(ServiceUnavailable, match="start one with `jetcron up`"):
         async with asyncio.timeout(1):
@@ -88,8 +122,8 @@ async def test_every_member_silent_names_the_silence(nc: Client) -> None:
         await ask(nc, "runs", b"{}", "query `runs`", 0.6)
 
 
-async def _replica(nc: Client) -> None:
-    """A query service replica that answers `runs` in the queue group and on its own subject."""
+async def _replica(nc: Client, *, shared: bool = True) -> Service:
+    """A query service replica that answers `runs` on its own subject (and in the queue group)."""
     service = await add_service(
         nc,
         ServiceConfig(
@@ -100,8 +134,10 @@ async def _replica(nc: Client) -> None:
     async def answer(req: Request) -> None:
         await req.respond(b'"answered"')
 
-    for group in (subjects.QUERIES, f"{subjects.REPLICA_QUERIES}.{service.id}"):
+    own = f"{subjects.REPLICA_QUERIES}.{service.id}"
+    for group in (subjects.QUERIES, own) if shared else (own,):
         await service.add_group(name=group).add_endpoint(name="runs", handler=answer)
+    return service
 
 
 async def _ignore(msg: object) -> None:

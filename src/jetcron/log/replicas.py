@@ -15,6 +15,7 @@ heartbeats.) The first replica to answer is asked on its own subject (`subjects.
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import msgspec
 from nats.aio.client import Client
@@ -31,6 +32,12 @@ HEDGE_AFTER_S = 1.0
 timeout). A healthy replica answers in milliseconds; it waits up to 2 s (ProjectionService.sync)
 only while its views catch up with the log's end. The first request is never abandoned, so such a
 slow answer still arrives: asking early costs one duplicate read, never a lost answer."""
+PIN_S = 30.0
+"""After the hedge answered where the queue group was silent, how long the same connection asks
+that replica first. why: a long-lived client (the web gateway, backfill's polling) would pay the
+hedge's wait on each query a frozen replica takes; after the pin it tries the group again, so a
+thawed replica gets its share back within PIN_S. A one-shot CLI never reuses its connection."""
+_PINS: weakref.WeakKeyDictionary[Client, tuple[str, float]] = weakref.WeakKeyDictionary()
 PING_TYPE = "io.nats.micro.v1.ping_response"
 
 
@@ -56,8 +63,15 @@ def replica_of(data: bytes) -> str | None:
     return instance
 
 
-def silence(replica: str | None, asked: bool) -> str:
-    """The hint of a query no replica answered: who was asked, what that says."""
+def pinned(pin: tuple[str, float] | None, now: float) -> str | None:
+    """The replica a connection asks first: its pinned one until the pin's end, else None (the
+    queue group). `pin` is (replica, end) on the event loop's clock."""
+    return pin[0] if pin is not None and now < pin[1] else None
+
+
+def silence(replica: str | None, asked: bool, first: str = "the queue group") -> str:
+    """The hint of a query no replica answered: who was asked (`first`, then `replica` if it
+    answered discovery), what that says."""
     if replica is None:
         return (
             "no replica of the query service answered it, nor a discovery ping: "
@@ -66,38 +80,59 @@ def silence(replica: str | None, asked: bool) -> str:
     if not asked:
         return "a replica answered discovery too late to be asked; the service is busy; try again"
     return (
-        f"neither the queue group nor replica {replica} (alive a moment before) answered: "
+        f"neither {first} nor replica {replica} (alive a moment before) answered: "
         "the service is busy or stalled; try again"
     )
 
 
 async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) -> Msg:
-    """A query's reply, from the queue group or, if that is silent past `hedge_after`, from a
-    replica that answers discovery; within `timeout` in all. ServiceUnavailable when no replica
-    listens, NoAnswerInTime (naming who was silent) or NotPermitted otherwise."""
+    """A query's reply, from the queue group (or the replica this connection is pinned to) or,
+    if that is silent past `hedge_after`, from a replica that answers discovery; within
+    `timeout` in all. ServiceUnavailable when no replica listens, NoAnswerInTime (naming who
+    was silent) or NotPermitted otherwise."""
     if nc.is_reconnecting:
         # why: nats-py would buffer the request and wait out the timeout; say why at once
         raise NatsUnreachable(what)
     loop = asyncio.get_running_loop()
-    before, subject = nc.last_error, subjects.query(view)
-    deadline = loop.time() + timeout
-    tries = [asyncio.ensure_future(_request(nc, subject, payload, timeout))]
+    before, deadline = nc.last_error, loop.time() + timeout
+    pin = pinned(_PINS.get(nc), loop.time())
+    subject = subjects.query(view) if pin is None else subjects.replica_query(pin, view)
     hedge = _Hedge()
+    try:
+        msg = await _race(nc, subject, view, payload, deadline, hedge)
+    except NoRespondersError as err:
+        if pin is None:
+            raise ServiceUnavailable(what) from err
+        _PINS.pop(nc, None)  # why: the pinned replica is gone (restarted, stopped): the group
+        return await ask(nc, view, payload, what, deadline - loop.time())
+    if msg is not None:
+        if hedge.answered and hedge.replica is not None:
+            _PINS[nc] = (hedge.replica, loop.time() + PIN_S)
+        return msg
+    if refused(nc, subject, before) is not None:
+        raise NotPermitted(what, subject)
+    first = "the queue group" if pin is None else f"replica {pin}"
+    hint = silence(hedge.replica, hedge.asked, first)
+    raise NoAnswerInTime(what, timeout, command=False, hint=hint)
+
+
+async def _race(
+    nc: Client, subject: str, view: str, payload: bytes, deadline: float, hedge: _Hedge
+) -> Msg | None:
+    """The first reply: to `subject`, or, once that has been silent past `hedge_after`, to the
+    hedge too; None at the deadline. NoRespondersError when nobody listens on `subject`."""
+    loop = asyncio.get_running_loop()
+    timeout = deadline - loop.time()
+    tries = [asyncio.ensure_future(_request(nc, subject, payload, timeout))]
     try:
         msg = await _first_answer(tries, hedge_after(timeout))
         if msg is None:
             tries.append(asyncio.ensure_future(hedge.ask(nc, view, payload, deadline)))
             msg = await _first_answer(tries, deadline - loop.time())
-    except NoRespondersError as err:
-        raise ServiceUnavailable(what) from err
+        return msg
     finally:
         for task in tries:
             task.cancel()
-    if msg is not None:
-        return msg
-    if refused(nc, subject, before) is not None:
-        raise NotPermitted(what, subject)
-    raise NoAnswerInTime(what, timeout, command=False, hint=silence(hedge.replica, hedge.asked))
 
 
 class _Hedge:
@@ -107,6 +142,7 @@ class _Hedge:
         self.replica: str | None = None
         """The replica that answered discovery (None: none did)."""
         self.asked = False
+        self.answered = False
 
     async def ask(self, nc: Client, view: str, payload: bytes, deadline: float) -> Msg | None:
         """Its reply, or None when nobody answered discovery or the replica left meanwhile."""
@@ -119,7 +155,9 @@ class _Hedge:
                 return None
             self.asked = True
             target = subjects.replica_query(self.replica, view)
-            return await nc.request(target, payload, timeout=deadline - loop.time())
+            msg = await nc.request(target, payload, timeout=deadline - loop.time())
+            self.answered = True
+            return msg
         except (NatsTimeout, NoRespondersError):
             # why: the queue group's request is still out; its answer (or the deadline) decides
             return None
