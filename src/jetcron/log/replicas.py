@@ -41,9 +41,16 @@ _PINS: weakref.WeakKeyDictionary[Client, tuple[str, float]] = weakref.WeakKeyDic
 PING_TYPE = "io.nats.micro.v1.ping_response"
 
 
-def hedge_after(timeout: float) -> float:
-    """Seconds to wait for the queue group before also asking a replica known to be alive."""
-    return min(HEDGE_AFTER_S, timeout / 3)
+UNHEDGED = frozenset({"state"})
+"""Queries never asked twice. why: `state` (replay --verify) is the heaviest query, and a large
+answer is an object in the snapshot store that the asker deletes: a second answer's object would
+be left there for good."""
+
+
+def hedge_after(timeout: float, view: str = "") -> float | None:
+    """Seconds to wait for the queue group before also asking a replica known to be alive
+    (None: never, for a query in UNHEDGED)."""
+    return None if view in UNHEDGED else min(HEDGE_AFTER_S, timeout / 3)
 
 
 def replica_of(data: bytes) -> str | None:
@@ -112,7 +119,7 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
     if refused(nc, subject, before) is not None:
         raise NotPermitted(what, subject)
     first = "the queue group" if pin is None else f"replica {pin}"
-    hint = silence(hedge.replica, hedge.asked, first)
+    hint = silence(hedge.replica, hedge.asked, first) if hedge.started else ""
     raise NoAnswerInTime(what, timeout, command=False, hint=hint)
 
 
@@ -124,9 +131,10 @@ async def _race(
     loop = asyncio.get_running_loop()
     timeout = deadline - loop.time()
     tries = [asyncio.ensure_future(_request(nc, subject, payload, timeout))]
+    first = hedge_after(timeout, view)
     try:
-        msg = await _first_answer(tries, hedge_after(timeout))
-        if msg is None:
+        msg = await _first_answer(tries, timeout if first is None else first)
+        if msg is None and first is not None:
             tries.append(asyncio.ensure_future(hedge.ask(nc, view, payload, deadline)))
             msg = await _first_answer(tries, deadline - loop.time())
         return msg
@@ -141,13 +149,13 @@ class _Hedge:
     def __init__(self) -> None:
         self.replica: str | None = None
         """The replica that answered discovery (None: none did)."""
-        self.asked = False
-        self.answered = False
+        self.started = self.asked = self.answered = False
 
     async def ask(self, nc: Client, view: str, payload: bytes, deadline: float) -> Msg | None:
         """Its reply, or None when nobody answered discovery or the replica left meanwhile."""
         loop = asyncio.get_running_loop()
         ping = subjects.service_ping(subjects.QUERY_SERVICE)
+        self.started = True
         try:
             found = await nc.request(ping, b"", timeout=deadline - loop.time())
             self.replica = replica_of(found.data)
