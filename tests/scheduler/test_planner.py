@@ -9,6 +9,7 @@ import pytest
 
 from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
 from jetcron.scheduler.planner import (
+    PAUSED_IN_QUEUE,
     Buffer,
     Cancel,
     Complete,
@@ -27,13 +28,28 @@ from jetcron.scheduler.planner import (
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 """A fire time of the default spec; every case is planned around it."""
 SPEC = "*/5 * * * *"
-STATE = {"floor", "last_fire", "runs", "in_flight", "fires", "buffered", "active", "completed"}
+STATE = {
+    "floor",
+    "last_fire",
+    "runs",
+    "in_flight",
+    "fires",
+    "buffered",
+    "backlog",
+    "active",
+    "completed",
+}
 IN_FLIGHT = {"r0": T + timedelta(hours=1)}
 """One run still going (its deadline far ahead)."""
 BUSY = "overlap: previous run still in flight"
 DOWN = "scheduler down: "
 COALESCED = "coalesced: several fires were due at once; only the newest ("
 LATEST = DOWN + "catch-up policy latest runs only the most recent due fire"
+
+
+def run_of(fire: datetime) -> str:
+    """The run id a fire of the default entry gets."""
+    return pending_run_id(entry(), fire)
 
 
 def minutes(n: float) -> datetime:
@@ -52,6 +68,12 @@ def entry(spec: str = SPEC, **kw: Any) -> Entry:
 def late(policy: str, **kw: Any) -> Entry:
     """Down since just after T-1m: the fires at T, T+5, T+10 and T+15 are due at T+17."""
     return entry(catchup=CatchUp(policy=policy, **kw), overlap="allow")  # type: ignore[arg-type]
+
+
+def queued_late(overlap: str, **kw: Any) -> Entry:
+    """Down since just after T-1m with catch-up all and this overlap policy (see `late`)."""
+    policy = {k: kw.pop(k) for k in ("max_fires",) if k in kw}
+    return entry(catchup=CatchUp(policy="all", **policy), overlap=overlap, **kw)
 
 
 CASES = [
@@ -164,8 +186,108 @@ CASES = [
     pytest.param(
         entry(catchup=CatchUp(policy="all")),
         minutes(7),
-        [Trigger(T), Skip(minutes(5), BUSY, pending_run_id(entry(), T))],
-        id="overlap-skip-between-caught-up-fires",
+        [Trigger(T), Buffer(minutes(5), run_of(T))],
+        id="overlap-skip-caught-up-fires-run-each-in-turn",
+    ),
+    # -- catch-up all: the fires due at once run one after another -------------------------
+    pytest.param(
+        queued_late("skip"),
+        minutes(17),
+        [
+            Trigger(T),
+            Buffer(minutes(5), run_of(T)),
+            Buffer(minutes(10), run_of(minutes(5))),
+            Buffer(minutes(15), run_of(minutes(10))),
+        ],
+        id="catch-up-all-overlap-skip-queues-each-behind-the-one-before",
+    ),
+    pytest.param(
+        queued_late("buffer_one"),
+        minutes(17),
+        [
+            Trigger(T),
+            Buffer(minutes(5), run_of(T)),
+            Buffer(minutes(10), run_of(minutes(5))),
+            Buffer(minutes(15), run_of(minutes(10))),
+        ],
+        id="catch-up-all-overlap-buffer-one-queues-them-too",
+    ),
+    pytest.param(
+        queued_late("cancel_previous"),
+        minutes(17),
+        [
+            Trigger(T),
+            Buffer(minutes(5), run_of(T)),
+            Buffer(minutes(10), run_of(minutes(5))),
+            Buffer(minutes(15), run_of(minutes(10))),
+        ],
+        id="catch-up-all-overlap-cancel-previous-cancels-none-of-them",
+    ),
+    pytest.param(
+        queued_late("skip", in_flight=dict(IN_FLIGHT)),
+        minutes(17),
+        [
+            Buffer(T, "r0"),
+            Buffer(minutes(5), run_of(T)),
+            Buffer(minutes(10), run_of(minutes(5))),
+            Buffer(minutes(15), run_of(minutes(10))),
+        ],
+        id="catch-up-all-waits-for-a-run-in-flight",
+    ),
+    pytest.param(
+        queued_late("skip", max_fires=2),
+        minutes(17),
+        [
+            Miss(T, DOWN + "more missed fires than catch-up max_fires"),
+            Miss(minutes(5), DOWN + "more missed fires than catch-up max_fires"),
+            Trigger(minutes(10)),
+            Buffer(minutes(15), run_of(minutes(10))),
+        ],
+        id="catch-up-all-queue-is-capped",
+    ),
+    pytest.param(
+        queued_late("skip", buffered=T, backlog=[minutes(5), minutes(10)], last_fire=minutes(10)),
+        minutes(12),
+        [Trigger(T)],
+        id="queue-head-starts-when-nothing-runs-the-rest-wait",
+    ),
+    pytest.param(
+        queued_late(
+            "skip",
+            buffered=minutes(5),
+            backlog=[minutes(10)],
+            last_fire=minutes(10),
+            in_flight=dict(IN_FLIGHT),
+        ),
+        minutes(12),
+        [],
+        id="queue-waits-while-the-run-ahead-runs",
+    ),
+    pytest.param(
+        queued_late("skip", buffered=minutes(10), last_fire=minutes(10)),
+        minutes(15),
+        [Trigger(minutes(10)), Skip(minutes(15), BUSY, run_of(minutes(10)))],
+        id="a-fire-due-alone-while-the-queue-drains-meets-the-overlap-policy",
+    ),
+    pytest.param(
+        queued_late(
+            "skip", buffered=minutes(5), backlog=[minutes(10)], last_fire=minutes(10), active=False
+        ),
+        minutes(12),
+        [Skip(minutes(5), PAUSED_IN_QUEUE, None), Skip(minutes(10), PAUSED_IN_QUEUE, None)],
+        id="pausing-skips-the-queued-fires",
+    ),
+    pytest.param(
+        queued_late("skip", max_runs=2),
+        minutes(17),
+        [Trigger(T), Buffer(minutes(5), run_of(T))],
+        id="run-limit-counts-queued-fires-and-completion-waits-for-the-queue",
+    ),
+    pytest.param(
+        queued_late("skip", max_runs=2, runs=1, buffered=minutes(5), last_fire=minutes(5)),
+        minutes(17),
+        [Trigger(minutes(5)), Complete("run limit of 2 reached")],
+        id="completes-when-the-last-queued-fire-starts",
     ),
     # -- several fires due at once (a stall shorter than the grace) ---------------------------
     pytest.param(
@@ -193,8 +315,8 @@ CASES = [
             catchup=CatchUp(policy="all"),
         ),
         T + timedelta(seconds=10),
-        [Trigger(T), Skip(T + timedelta(seconds=10), BUSY, pending_run_id(entry(), T))],
-        id="stall-catch-up-all-keeps-the-oldest-first",
+        [Trigger(T), Buffer(T + timedelta(seconds=10), run_of(T))],
+        id="stall-catch-up-all-runs-the-oldest-first-then-each-in-turn",
     ),
     # -- lost runs ------------------------------------------------------------------------
     pytest.param(

@@ -115,6 +115,47 @@ async def test_catch_up_after_ten_minutes_down(event_log, policy, triggered, mis
     assert await again.tick() == 0
 
 
+async def succeed(log: EventLog, trigger: RunTriggered, at: datetime) -> None:
+    """Store the executor's result of a triggered run."""
+    from jetcron.domain.events import Envelope
+    from jetcron.ids import new_id
+
+    done = RunSucceeded(
+        schedule_id=trigger.schedule_id,
+        name=trigger.name,
+        fire_id=trigger.fire_id,
+        fire_time=trigger.fire_time,
+        run_id=trigger.run_id,
+        executor="x",
+    )
+    await log.publish(
+        subjects.run(trigger.name, trigger.run_id),
+        Envelope(id=new_id(), at=at, actor="x", event=done),
+    )
+
+
+async def test_catch_up_all_with_overlap_skip_runs_each_missed_fire_in_turn(event_log) -> None:
+    await add(event_log, "q", spec="*/5 * * * *", catchup=CatchUp(policy="all"), overlap="skip")
+    clock = FakeClock(T0 + timedelta(minutes=17))
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    await ticker.tick()  # 12:05 runs; 12:10 and 12:15 wait in turn
+    evs = await events(event_log)
+    [first] = of(evs, RunTriggered)
+    assert [b.fire_time.minute for b in of(evs, FireBuffered)] == [10, 15]
+    assert of(evs, RunSkipped) == []
+    for minute in (10, 15):
+        await succeed(event_log, of(await events(event_log), RunTriggered)[-1], clock.now())
+        # a restarted ticker folds the queue from the log and goes on with it
+        ticker = Ticker(event_log, clock=clock)
+        await burst(ticker, clock, clock.now() + timedelta(seconds=1))
+        triggers = of(await events(event_log), RunTriggered)
+        assert triggers[-1].fire_time.minute == minute
+    assert [t.fire_time.minute for t in triggers] == [5, 10, 15]
+    assert len({t.fire_id for t in triggers}) == 3 and triggers[0] == first
+    assert await ticker.tick() == 0  # the last one still runs: nothing more is due
+
+
 async def test_catch_up_window_limits_what_runs(event_log) -> None:
     await add(event_log, "w", catchup=CatchUp(policy="all", window_s=180))
     clock = FakeClock(T0 + timedelta(minutes=10, seconds=5))

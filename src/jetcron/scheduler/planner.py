@@ -148,6 +148,9 @@ class Entry(msgspec.Struct, gc=False, array_like=True):
     why here and not in a dict beside the queue: at a million schedules the dict cost ~35 MiB,
     this field 8 MiB. The ticker's bookkeeping, not the log's: a checkpoint stores it like the
     rest, but a restored state starts with nothing queued (`state_from`)."""
+    backlog: list[datetime] | None = None
+    """Fires buffered behind `buffered`, oldest first (catch-up `all` queues every fire due at
+    once, each to start when the run before it ends); None when `buffered` is the only one."""
 
     @classmethod
     def of(
@@ -194,9 +197,11 @@ class Trigger:
 
 @dataclass(frozen=True, slots=True)
 class Buffer:
-    """Overlap buffer_one: hold this fire until the run in flight ends."""
+    """Hold this fire until the run ahead of it ends (overlap buffer_one, catch-up all's queue)."""
 
     fire_time: datetime
+    blocking_run_id: str | None = None
+    """The run it waits for (None: the run in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,9 +377,13 @@ def decide_due(
     in_flight = entry.running()
     decisions: list[Decision] = [_lose(entry, r) for r, dl in in_flight.items() if dl <= now]
     running = members.blocking(in_flight, now)
-    if entry.buffered is not None and not running:
-        decisions.append(Trigger(entry.buffered))
-        running = [pending_run_id(entry, entry.buffered)]
+    queue = queued(entry)
+    if not entry.active and queue:
+        # why: pausing stops fires, those waiting in a queue too (each recorded, not dropped)
+        return decisions + [Skip(f, PAUSED_IN_QUEUE, None) for f in queue]
+    if queue and not running:
+        decisions.append(Trigger(queue[0]))
+        running, queue = [pending_run_id(entry, queue[0])], queue[1:]
     if not entry.active or entry.completed:
         return decisions
     due = _due_fires(entry, now)
@@ -382,17 +391,60 @@ def decide_due(
     if taken:
         # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
         decisions += [Skip(f, why, None) for f, why in taken.items()]
-        wanted = [f for f in due if f not in taken]
-        decisions += _overlap(entry, _coalesce(entry, _catch_up(entry, wanted, now)), running)
+        due = [f for f in due if f not in taken]
+    fires = _coalesce(entry, _catch_up(entry, due, now))
+    if _queues(entry, fires):
+        decisions += _queue(entry, fires, running, queue)
     else:
-        decisions += _overlap(entry, _coalesce(entry, _catch_up(entry, due, now)), running)
+        decisions += _overlap(entry, fires, running)
+    waiting = len(queue) + sum(isinstance(d, Buffer) for d in decisions)
+    if waiting or not _finite(entry, now):
+        return decisions  # why: a schedule completes once nothing waits in its queue
     triggered = sum(isinstance(d, Trigger) for d in decisions)
-    if (
-        _finite(entry, now)
-        and upcoming_fire_after(entry, due[-1] if due else None, triggered) is None
-    ):
+    if upcoming_fire_after(entry, due[-1] if due else None, triggered) is None:
         decisions.append(Complete(_completion_reason(entry, triggered)))
     return decisions
+
+
+PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
+
+
+def queued(entry: Entry) -> list[datetime]:
+    """Fires buffered to run when the run ahead of them ends, oldest first."""
+    if entry.buffered is None:
+        return []
+    return [entry.buffered, *(entry.backlog or ())]
+
+
+def _queues(entry: Entry, fires: list[Trigger | Miss | Skip]) -> bool:
+    """True if these fires start one after another (catch-up `all`, an overlap policy other
+    than allow, several fires to start now) instead of meeting the overlap policy.
+
+    why: `all` promises every fire runs, oldest first, each in turn; under an overlap policy
+    that forbids side-by-side runs that means one after another, not the first run and the rest
+    skipped as overlapping it. A fire due alone (also one that falls due while a queue drains)
+    meets the policy as always: the queue stays bounded by what one catch-up found, even when
+    the job runs longer than the interval."""
+    t = entry.timing
+    if t.catchup.policy != "all" or t.overlap == "allow":
+        return False
+    return sum(isinstance(f, Trigger) for f in fires) > 1
+
+
+def _queue(
+    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str], queue: list[datetime]
+) -> list[Decision]:
+    """Fires that start one after another: the oldest now if nothing runs, each of the others
+    buffered behind the run of the fire before it (the queue's tail first)."""
+    ahead = pending_run_id(entry, queue[-1]) if queue else running[0] if running else None
+    out: list[Decision] = []
+    for f in fires:
+        if not isinstance(f, Trigger):
+            out.append(f)
+            continue
+        out.append(f if ahead is None else Buffer(f.fire_time, ahead))
+        ahead = pending_run_id(entry, f.fire_time)
+    return out
 
 
 def _taken(
@@ -414,7 +466,9 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
     after = entry.after()
     if after is None:
         return []
-    d, runs, memo = entry.timing, entry.runs, partial(fire_after, entry)
+    # why: fires waiting in the queue count toward the run limit as the runs they will be
+    d, memo = entry.timing, partial(fire_after, entry)
+    runs = entry.runs + (0 if entry.buffered is None else 1 + len(entry.backlog or ()))
     first = next_fire_within(d, after, runs, fire_after=memo)
     if first is None or first > now:
         return []
@@ -685,8 +739,8 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, grace: timedelt
         if not event.forced:
             entry.last_fire = _later(entry.last_fire, event.fire_time)
             entry.runs += 1
-            if entry.buffered == event.fire_time:
-                entry.buffered = None
+            if entry.buffered is not None:
+                _unqueue(entry, event.fire_time)
         if not is_fanout(event.target):
             entry.in_flight = entry.in_flight or {}
             entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s, grace)
@@ -695,9 +749,11 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, grace: timedelt
     elif isinstance(event, FireMissed | RunSkipped):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
         _forget_skip(entry, event.fire_time)
+        if entry.buffered is not None:
+            _unqueue(entry, event.fire_time)  # why: a queued fire skipped (its schedule paused)
     elif isinstance(event, FireBuffered):
         entry.last_fire = _later(entry.last_fire, event.fire_time)
-        entry.buffered = event.fire_time
+        _enqueue(entry, event.fire_time)
     elif isinstance(event, RunEvent) and entry.in_flight and event.run_id in entry.in_flight:
         _apply_run(entry, event, at, entry.in_flight, grace)
     elif isinstance(event, RunEvent) and members.enters(event):
@@ -760,6 +816,21 @@ def state_from(data: bytes, lost_grace: timedelta = LOST_GRACE) -> TickerState |
         entry.queued = None  # why: the queue it was in is gone; the ticker queues it afresh
         state.entries[entry.schedule_id] = entry
     return state
+
+
+def _enqueue(entry: Entry, fire_time: datetime) -> None:
+    """A buffered fire joins the entry's queue (kept oldest first, each fire once)."""
+    queue = set(queued(entry))
+    queue.add(fire_time)
+    first, *rest = sorted(queue)
+    entry.buffered, entry.backlog = first, rest or None
+
+
+def _unqueue(entry: Entry, fire_time: datetime) -> None:
+    """A fire of the queue was triggered or skipped: it leaves the queue."""
+    rest = [f for f in queued(entry) if f != fire_time]
+    entry.buffered = rest[0] if rest else None
+    entry.backlog = rest[1:] or None
 
 
 def _forget_skip(entry: Entry, fire_time: datetime) -> None:

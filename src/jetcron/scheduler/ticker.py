@@ -591,7 +591,7 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
             **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
         )
         return subjects.fire(entry.name), event, fire
-    blocking = next(iter(members.blocking(entry.running())), None)
+    blocking = decision.blocking_run_id or next(iter(members.blocking(entry.running())), None)
     return (
         subjects.fire(entry.name),
         FireBuffered(**common, blocking_run_id=blocking),

@@ -1,0 +1,64 @@
+"""End to end: `jetcron up` down for a while, then back: a `--catchup all` schedule with the
+default overlap (skip) runs every fire it found due, oldest first, one after another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, require_nats_server
+from jetcron.domain.events import (
+    FireBuffered,
+    RunSkipped,
+    RunStarted,
+    RunSucceeded,
+    RunTriggered,
+)
+from test_e2e import Up, read_log
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    require_nats_server()
+    instance = Up(tmp_path / "jetcron", free_port()).start()
+    yield instance
+    instance.stop()
+
+
+def test_catch_up_all_runs_each_fire_due_after_downtime_in_turn(up: Up) -> None:
+    added = up.cli("schedule", "add", "cu", "@every 2s", "--catchup", "all", "--", "true")
+    assert added.returncode == 0, added.stderr
+    time.sleep(3)
+    up.stop()  # Ctrl-C: the scheduler, the executor and nats-server stop
+    time.sleep(8)  # four or five fires fall due meanwhile
+    up.start()
+
+    deadline = time.monotonic() + 40
+    while True:
+        events = [e.event for e in asyncio.run(read_log(up.url))]
+        buffered = [e for e in events if isinstance(e, FireBuffered)]
+        done = {e.fire_id for e in events if isinstance(e, RunSucceeded)}
+        if len(buffered) >= 3 and {b.fire_id for b in buffered} <= done:
+            break
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.5)
+
+    triggers = [e for e in events if isinstance(e, RunTriggered)]
+    assert len({t.fire_id for t in triggers}) == len(triggers)  # exactly once per fire
+    assert [t.fire_time for t in triggers] == sorted(t.fire_time for t in triggers)
+    fires = [t.fire_time for t in triggers]
+    # no fire between the first and the last trigger was skipped: the downtime's fires all ran
+    gaps = {(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)}
+    assert gaps == {2.0}, fires
+    assert not [s for s in events if isinstance(s, RunSkipped) and s.fire_time <= fires[-1]]
+    # each queued fire started only after the run it waited for had ended
+    order = [
+        (type(e).__name__, e.run_id) for e in events if isinstance(e, RunStarted | RunSucceeded)
+    ]
+    for b in buffered:
+        run = next(t.run_id for t in triggers if t.fire_id == b.fire_id)
+        assert order.index(("RunSucceeded", b.blocking_run_id)) < order.index(("RunStarted", run))
