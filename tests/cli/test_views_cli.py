@@ -377,3 +377,23 @@ def test_runs_logs_of_a_run_that_failed_silently_says_why_on_stderr(live: Live) 
     assert (logs.exit_code, logs.stdout, logs.stderr) == (0, "", said + "\n")
     assert last.exit_code == 0 and last.stderr.splitlines()[-1] == said
     assert (fine.exit_code, fine.stdout, len(fine.stderr.splitlines())) == (0, "", 1)
+
+
+def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: Live) -> None:
+    live.ok("schedule", "add", "hello", "@daily", "--", "true")
+    live.ok("schedule", "trigger", "hello")
+    [old] = live.finished("hello")
+    live.ok("schedule", "delete", "hello")
+    live.ok("schedule", "add", "hello", "@daily", "--", "true")
+
+    shown = json.loads(live.ok("schedule", "show", "hello", "--json").stdout)
+    assert shown["runs"] == [] and shown["runs_total"] == 0
+    stats = json.loads(live.ok("stats", "--schedule", "hello", "--json").stdout)
+    assert [r for r in stats if r["runs"]] == []
+    last = live.cli("runs", "last", "hello")
+    assert last.exit_code == 2 and "'hello' has no finished run yet" in last.output
+    # history keeps the earlier schedule's run, marked as such
+    [listed] = live.runs("hello")
+    assert (listed["run_id"], listed["previous"]) == (old["run_id"], True)
+    table = live.ok("runs", "list", "--schedule", "hello").stdout
+    assert f"{old['run_id'][:8]}  hello (previous)" in table

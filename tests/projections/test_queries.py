@@ -86,3 +86,53 @@ def test_since_is_inclusive_and_takes_a_duration_back_from_now() -> None:
         InvalidInput, match=r"invalid time 'yesterday': use ISO-8601 .* or a duration"
     ):
         queries.audit_of(views, {"since": "yesterday"}, now)
+
+
+def reused_name() -> tuple[History, list[str], list[str]]:
+    """`hello` ran twice, was deleted and created again (a new id), then ran once."""
+    h = History()
+    h.create("hello")
+    old = [h.trigger("hello", T0 + timedelta(minutes=5 * i)) for i in (1, 2)]
+    for run in old:
+        h.succeeded(run)
+    h.delete("hello")
+    h.create("hello")
+    new = [h.trigger("hello", T0 + timedelta(minutes=30))]
+    return h, old, new
+
+
+def test_a_reused_name_shows_and_counts_only_the_live_schedules_runs() -> None:
+    h, old, new = reused_name()
+    views = fold(h.events)
+
+    shown = queries.one_schedule(views, {"name": "hello"}, NOW)
+    assert [r["run_id"] for r in shown["runs"]] == new
+    [overall, by_name, *_] = queries.stats_of(views, {"schedule": "hello"}, NOW)
+    assert (overall.runs, by_name.runs) == (1, 1)
+    windowed = queries.stats_of(views, {"schedule": "hello", "window_s": 86400 * 7}, NOW)
+    assert windowed[0].runs == 1
+    current = queries.list_runs(views, {"schedule": "hello", "current": True}, NOW)
+    assert [r["run_id"] for r in current["runs"]] == new
+
+
+def test_a_reused_names_history_lists_the_earlier_schedules_runs_marked_previous() -> None:
+    h, old, new = reused_name()
+    views = fold(h.events)
+
+    page = queries.list_runs(views, {"schedule": "hello"}, NOW)
+    assert [(r["run_id"], r.get("previous", False)) for r in page["runs"]] == [
+        (new[0], False),
+        (old[1], True),
+        (old[0], True),
+    ]
+    assert queries.one_run(views, {"run_id": old[0]}, NOW)["previous"] is True
+    assert "previous" not in queries.one_run(views, {"run_id": new[0]}, NOW)
+
+
+def test_a_deleted_names_stats_are_its_history() -> None:
+    h, old, new = reused_name()
+    h.delete("hello")
+    views = fold(h.events)
+
+    [overall, *_] = queries.stats_of(views, {"schedule": "hello"}, NOW)
+    assert overall.runs == 3

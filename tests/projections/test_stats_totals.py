@@ -163,6 +163,14 @@ def test_totals_answer_as_the_row_walk(
                 views.runs, views.rollups, now=now, group=group, schedule=name
             )
             assert one[group] == old
+        # the live schedule of the name alone (a name recreated holds earlier ones' runs too)
+        sid = h.sid(name)
+        mine = stats.everything(views.runs, views.rollups, now=now, schedule=name, schedule_id=sid)
+        for group in ("overall", "schedule", "executor"):
+            old = stats.compute_merged(
+                views.runs, views.rollups, now=now, group=group, schedule=name, schedule_id=sid
+            )
+            assert mine[group] == old
 
 
 @settings(max_examples=60, deadline=None)

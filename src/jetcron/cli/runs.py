@@ -86,7 +86,8 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
     status = r["status"] if r.get("attempt", 1) == 1 else f"{r['status']} #{r['attempt']}"
     return [
         text.short_id(r.get("run_id")),
-        r["schedule"],
+        # why: a name deleted and created again lists both schedules' runs; say whose
+        f"{r['schedule']} (previous)" if r.get("previous") else r["schedule"],
         text.utc(r["fire_time"]),
         status,
         text.duration(r.get("duration_s")),
@@ -243,7 +244,7 @@ def runs_last(
     as_json: bool = JsonOpt,
 ) -> None:
     """The output of a schedule's latest finished run (which run, on stderr)."""
-    params = {"schedule": schedule, "status": list(FINISHED), "limit": 1}
+    params = {"schedule": schedule, "status": list(FINISHED), "limit": 1, "current": True}
     page = ask_view(server, "runs", params)
     if not page["runs"]:
         raise InvalidInput(f"{schedule!r} has no finished run yet: see `jetcron runs list`")

@@ -89,7 +89,9 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
         raise ScheduleNotFound(name)
     cals = calendars.definitions(views.calendars)
     data = schedule_row(row, now, cals)
-    data["runs"] = [plain(r) for r in runs.query(views.runs, schedule=name, limit=10)]
+    # why: this schedule's own runs, not those of an earlier schedule of the same name
+    mine = runs.query(views.runs, schedule=name, schedule_id=row.schedule_id, limit=10)
+    data["runs"] = [plain(r) for r in mine]
     fires = schedules.next_fires(row, now, int(params.get("fires", 10)), calendars=cals)
     data["next_fires"] = [iso(f) for f in fires]
     return data
@@ -139,6 +141,7 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
         raise ScheduleNotFound(name)
     limit = max(1, min(int(params.get("limit", 50)), 10_000))
     offset = max(0, int(params.get("offset", 0)))
+    live = schedules.get(views.schedules, name) if name else None
     rows = runs.query(
         views.runs,
         schedule=name,
@@ -147,14 +150,27 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
         limit=limit + 1,
         offset=offset,
         before=_before(params, now),
+        # why: `current` asks for the live schedule's runs only (`runs last`); otherwise the
+        # history of the name, earlier schedules' runs marked `previous`
+        schedule_id=live.schedule_id if live is not None and params.get("current") else None,
     )
     more = len(rows) > limit
     return {
-        "runs": [plain(r) for r in rows[:limit]],
+        "runs": [run_dict(views, r) for r in rows[:limit]],
         "more": more,
         "next_offset": offset + limit if more else None,
         "next_before": _cursor(rows[limit - 1]) if more else None,
     }
+
+
+def run_dict(views: Views, row: runs.RunRow) -> dict[str, Any]:
+    """A run as answers show it; `previous: true` when it belongs to an earlier schedule of
+    its name (deleted; the name may be in use again by another schedule)."""
+    data: dict[str, Any] = plain(row)
+    live = views.schedules.rows.get(row.schedule)
+    if live is None or live.schedule_id != row.schedule_id:
+        data["previous"] = True
+    return data
 
 
 def _cursor(row: runs.RunRow) -> list[str]:
@@ -188,7 +204,7 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     if len(found) != 1:
         raise InvalidInput(_no_single_run(ref, found, views.keep))
     row = views.runs.rows[found[0]]
-    shown: dict[str, Any] = plain(row)
+    shown = run_dict(views, row)
     if row.status == FANNED_OUT:
         # why: the trigger of a fan-out is no run; its members' runs are what became of it
         keys = views.runs.by_schedule.get(row.schedule, ())
@@ -220,13 +236,19 @@ def stats_of(
     window = params.get("window_s")
     delta = timedelta(seconds=float(window)) if window else None
     name = params.get("schedule")
-    if name and schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
+    live = schedules.get(views.schedules, name) if name else None
+    if name and live is None and not _ever_existed(views, name):
         raise ScheduleNotFound(name)
+    # why: a live schedule's statistics are its own, not an earlier schedule's of that name
+    # (as `schedule list` counts them); a deleted name's are all of its history
+    sid = live.schedule_id if live is not None else None
     if delta is None:
-        groups = stats.everything(views.runs, views.rollups, now=now, schedule=name, cache=cache)
+        groups = stats.everything(
+            views.runs, views.rollups, now=now, schedule=name, cache=cache, schedule_id=sid
+        )
     else:
         groups = stats.compute_groups(
-            views.runs, views.rollups, now=now, window=delta, schedule=name
+            views.runs, views.rollups, now=now, window=delta, schedule=name, schedule_id=sid
         )
     out = []
     for g in stats.GROUPS:

@@ -187,16 +187,21 @@ def query(
     limit: int = 50,
     offset: int = 0,
     before: tuple[datetime, str] | None = None,
+    schedule_id: str | None = None,
 ) -> list[RunRow]:
     """Runs newest first by fire time, filtered by schedule name, status(es) and fire time.
 
-    `before` (a row's `order_key`) starts after that row: a cursor that new runs cannot shift.
+    `schedule_id` keeps one incarnation of the name (runs are indexed by name, and a name
+    deleted and created again holds both schedules' runs). `before` (a row's `order_key`)
+    starts after that row: a cursor that new runs cannot shift.
     """
     rows: Iterable[RunRow]
     if schedule is None:
         rows = view.rows.values()
     else:
         rows = (view.rows[k] for k in view.by_schedule.get(schedule, ()))
+    if schedule_id is not None:
+        rows = (r for r in rows if r.schedule_id == schedule_id)
     if status is not None:
         wanted = {status} if isinstance(status, str) else set(status)
         rows = (r for r in rows if r.status in wanted)

@@ -67,10 +67,12 @@ def compute(
     window: timedelta | None = None,
     group: Group = "schedule",
     schedule: str | None = None,
+    schedule_id: str | None = None,
 ) -> list[StatsRow]:
-    """Statistics per group, sorted by key; `window` keeps runs fired in (now - window, now]."""
+    """Statistics per group, sorted by key; `window` keeps runs fired in (now - window, now]
+    (`schedule_id`: of that incarnation of the `schedule` name only)."""
     groups: dict[str, list[RunRow]] = {}
-    for row in _select(runs_view, now, window, schedule):
+    for row in _select(runs_view, now, window, schedule, schedule_id):
         groups.setdefault(_key(row, group), []).append(row)
     return [summarize(key, rows) for key, rows in sorted(groups.items())]
 
@@ -122,6 +124,7 @@ def compute_merged(
     window: timedelta | None = None,
     group: Group = "schedule",
     schedule: str | None = None,
+    schedule_id: str | None = None,
 ) -> list[StatsRow]:
     """Statistics per group, complete even where the runs view keeps only the last N rows.
 
@@ -132,7 +135,13 @@ def compute_merged(
     groups always come from live rows.
     """
     return compute_groups(
-        runs_view, rollups_view, now=now, window=window, groups=(group,), schedule=schedule
+        runs_view,
+        rollups_view,
+        now=now,
+        window=window,
+        groups=(group,),
+        schedule=schedule,
+        schedule_id=schedule_id,
     )[group]
 
 
@@ -144,10 +153,11 @@ def compute_groups(
     window: timedelta | None = None,
     groups: Sequence[Group] = GROUPS,
     schedule: str | None = None,
+    schedule_id: str | None = None,
 ) -> dict[Group, list[StatsRow]]:
     """`compute_merged` for several groups in one walk over the rows (`stats --window`)."""
     start = now - window if window is not None else None
-    days = list(_day_digests(runs_view, rollups_view, start, now, schedule))
+    days = list(_day_digests(runs_view, rollups_view, start, now, schedule, schedule_id))
     merged = bool(days) and _rows_incomplete(runs_view, rollups_view, schedule)
     # why: per group, either the rows themselves (exact) or digests of the days and loose rows
     rows: dict[Group, dict[str, list[RunRow]]] = {
@@ -159,7 +169,7 @@ def compute_groups(
             key = name if g == "schedule" else "overall"
             by_key[key] = digest.merge((by_key[key], d)) if key in by_key else digest.merge((d,))
     covered = {(sid, day) for sid, day, _, _ in days} if sums else set()
-    for row in _select(runs_view, now, window, schedule):
+    for row in _select(runs_view, now, window, schedule, schedule_id):
         for g, rows_by_key in rows.items():
             rows_by_key.setdefault(_key(row, g), []).append(row)
         if sums and (
@@ -181,17 +191,26 @@ def _day_digests(
     start: datetime | None,
     now: datetime,
     schedule: str | None,
+    schedule_id: str | None = None,
 ) -> Iterator[tuple[str, str, str, Digest]]:
     """(schedule_id, day, name, digest) of whole days that begin after `start`, up to now."""
     first = "" if start is None else _next_day(start)
     for sid, day, d in rollups.digests(rollups_view, None, start, now):
         name = rollups_view.names.get(sid, sid)
-        if day >= first and (schedule is None or name == schedule):
+        if day >= first and in_scope(name, sid, schedule, schedule_id):
             yield sid, day, name, d
     last = now.date().isoformat()
-    for open_day in runs_view.days.values():
-        if first <= open_day.day <= last and schedule in (None, open_day.name):
-            yield open_day.schedule_id, open_day.day, open_day.name, open_day.digest
+    for o in runs_view.days.values():
+        if first <= o.day <= last and in_scope(o.name, o.schedule_id, schedule, schedule_id):
+            yield o.schedule_id, o.day, o.name, o.digest
+
+
+def in_scope(name: str, sid: str, schedule: str | None, schedule_id: str | None) -> bool:
+    """Whether runs of (name, sid) count in an answer for `schedule` (None: all) and, when
+    given, that incarnation `schedule_id` of it."""
+    if schedule is not None and name != schedule:
+        return False
+    return schedule_id is None or sid == schedule_id
 
 
 def _next_day(at: datetime) -> str:
@@ -253,13 +272,19 @@ def from_digest(key: str, d: Digest) -> StatsRow:
 
 
 def _select(
-    view: RunsView, now: datetime, window: timedelta | None, schedule: str | None
+    view: RunsView,
+    now: datetime,
+    window: timedelta | None,
+    schedule: str | None,
+    schedule_id: str | None = None,
 ) -> Iterable[RunRow]:
     rows: Iterable[RunRow]
     if schedule is None:
         rows = view.rows.values()
     else:
         rows = (view.rows[k] for k in view.by_schedule.get(schedule, ()))
+    if schedule_id is not None:
+        rows = (r for r in rows if r.schedule_id == schedule_id)
     # why: a fan-out trigger's row is no run (its members are)
     if window is None:
         return (r for r in rows if r.status != FANNED_OUT)
@@ -293,7 +318,7 @@ class Cache:
         """Schedule name -> (the parts it was built from, its row)."""
         self.version = 0
         """Bumped whenever a part is rebuilt."""
-        self.overall: tuple[tuple[str | None, int, int], Digest] | None = None
+        self.overall: tuple[tuple[tuple[str | None, str | None], int, int], Digest] | None = None
 
 
 class _Part(msgspec.Struct, gc=False):
@@ -313,25 +338,33 @@ def everything(
     now: datetime,
     schedule: str | None = None,
     cache: Cache | None = None,
+    schedule_id: str | None = None,
 ) -> dict[Group, list[StatsRow]]:
     """`compute_merged` over all history (no window) for every group, read from the totals the
     fold keeps: the same answers, except that per-executor percentiles come from buckets
-    (at most ~19 % high) once the rows of some schedule are no longer all held."""
+    (at most ~19 % high) once the rows of some schedule are no longer all held.
+    `schedule_id`: of that incarnation of the `schedule` name only."""
     cache = cache or Cache()
-    parts = _parts(runs_view, rollups_view, now.date().isoformat(), schedule, cache)
+    scope = (schedule, schedule_id)
+    parts = _parts(runs_view, rollups_view, now.date().isoformat(), scope, cache)
     whole_days = any(p.days for p in parts)
     if not (whole_days and _rows_incomplete(runs_view, rollups_view, schedule)):
-        return {g: compute(runs_view, now=now, group=g, schedule=schedule) for g in GROUPS}
+        return {
+            g: compute(runs_view, now=now, group=g, schedule=schedule, schedule_id=schedule_id)
+            for g in GROUPS
+        }
     flying = [
         row
         for key in runs_view.tallies.flight
-        if schedule in (None, (row := runs_view.rows[key]).schedule)
+        if in_scope((row := runs_view.rows[key]).schedule, row.schedule_id, *scope)
     ]
     return {
-        "overall": _overall(parts, flying, cache, schedule),
+        "overall": _overall(parts, flying, cache, scope),
         "schedule": _by_name(parts, flying, cache),
         "executor": (
-            compute(runs_view, now=now, group="executor", schedule=schedule)
+            compute(
+                runs_view, now=now, group="executor", schedule=schedule, schedule_id=schedule_id
+            )
             if schedule is not None
             else _by_executor(runs_view.tallies, flying)
         ),
@@ -342,15 +375,15 @@ def _parts(
     runs_view: RunsView,
     rollups_view: RollupsView,
     today: str,
-    schedule: str | None,
+    scope: tuple[str | None, str | None],
     cache: Cache,
 ) -> list[_Part]:
-    """The part of every schedule id in scope, the stale ones rebuilt."""
+    """The part of every schedule id in scope (name, id), the stale ones rebuilt."""
     t, known = runs_view.tallies, cache.parts
     out: list[_Part] = []
     stale: list[str] = []
     for sid, rev in t.revs.items():
-        if schedule is not None and t.names[sid] != schedule:
+        if scope != (None, None) and not in_scope(t.names[sid], sid, *scope):
             continue
         hit = known.get(sid)
         if hit is not None and hit[0] == rev and hit[1] == today:
@@ -428,9 +461,9 @@ def _by_name(parts: list[_Part], flying: list[RunRow], cache: Cache) -> list[Sta
 
 
 def _overall(
-    parts: list[_Part], flying: list[RunRow], cache: Cache, schedule: str | None
+    parts: list[_Part], flying: list[RunRow], cache: Cache, scope: tuple[str | None, str | None]
 ) -> list[StatsRow]:
-    key = (schedule, cache.version, len(parts))
+    key = (scope, cache.version, len(parts))
     if cache.overall is None or cache.overall[0] != key:
         cache.overall = (key, digest.merge(p.digest for p in parts))
     total = cache.overall[1]
