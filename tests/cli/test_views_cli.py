@@ -397,3 +397,19 @@ def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: 
     assert (listed["run_id"], listed["previous"]) == (old["run_id"], True)
     table = live.ok("runs", "list", "--schedule", "hello").stdout
     assert f"{old['run_id'][:8]}  hello (previous)" in table
+
+
+def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> None:
+    live.ok("schedule", "add", "gone", "@every 10s", "--", "true")
+    live.ok("--actor", "bob", "schedule", "delete", "gone", "--reason", "done with it")
+    [deleted] = [e for e in json.loads(live.ok("audit", "gone", "--json").stdout)][-1:]
+    later = live.ok("why", "gone", "2099-01-01T00:00:05Z").stdout
+    now = live.ok("why", "gone").stdout
+    before = live.ok("why", "gone", "2000-01-01T00:00:05Z").stdout
+
+    said = f"The schedule was deleted by bob at {deleted['at'][:19]}"
+    assert later.startswith("2099-01-01T00:00:05Z: no fire\n") and said in later
+    assert "done with it" in later and "not a fire time" not in later
+    assert now.startswith(said)
+    assert before.startswith("2000-01-01T00:00:05Z: no fire\n")
+    assert "The schedule did not exist yet: it was created only at" in before

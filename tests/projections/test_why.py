@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import msgspec
 import pytest
 from test_fates import at, change, entry
 
@@ -26,6 +27,21 @@ class Case:
     quiet: dict[str, str] = field(default_factory=dict)
 
 
+def hello(seq: int, when: str, kind: str, **diff: object) -> AuditEntry:
+    """An audit entry of `hello` by bob."""
+    base = change(seq, when, kind, **diff)
+    return msgspec.structs.replace(base, name="hello", actor="bob")
+
+
+HELLO_DELETED = [
+    hello(1, "2026-12-02T14:11:01Z", "created", spec="@every 10s"),
+    msgspec.structs.replace(hello(9, "2026-12-02T14:12:03Z", "deleted"), reason="done with it"),
+]
+HELLO_RUNS = [
+    entry(i + 2, f"2026-12-02T14:11:{10 * (i + 1)}Z", "triggered", run_id=f"r{i}hhhhhhhh",
+          status="succeeded")
+    for i in range(5)
+] + [entry(7, "2026-12-02T14:12Z", "triggered", run_id="r6hhhhhhhh", status="succeeded")]  # fmt: skip
 BERLIN_3AM = change(1, "2026-03-01T00:00Z", "created", spec="0 3 * * *", tz="Europe/Berlin")
 BERLIN_230 = change(1, "2026-03-01T00:00Z", "created", spec="30 2 * * *", tz="Europe/Berlin")
 EVERY_10M = change(1, "2026-01-01T00:00Z", "created", spec="*/10 * * * *")
@@ -154,6 +170,64 @@ CASES = [
             "owes the log an event for every fire, so this is a jetcron bug; please report it "
             "[seq 1]",
         ],
+    ),
+    # -- a schedule that did not exist at the time asked (newcomer14: `hello`, @every 10s) ------
+    Case(
+        "deleted-then-asked-about-a-time-after",
+        HELLO_DELETED,
+        HELLO_RUNS,
+        "2026-12-02T14:20Z",
+        "2026-12-02T14:12:30Z",
+        [
+            "2026-12-02T14:12:30Z: no fire",
+            "The schedule was deleted by bob at 2026-12-02T14:12:03Z (done with it): it fires "
+            "no more [seq 9]",
+        ],
+    ),
+    Case(
+        "deleted-then-asked-without-a-time",
+        HELLO_DELETED,
+        HELLO_RUNS,
+        "2026-12-02T14:20Z",
+        None,
+        [
+            "The schedule was deleted by bob at 2026-12-02T14:12:03Z (done with it): it fires "
+            "no more [seq 9]",
+            "Name a time before it to hear about one of its fires",
+        ],
+    ),
+    Case(
+        "deleted-and-created-again-asked-about-the-gap",
+        [*HELLO_DELETED, hello(10, "2026-12-02T14:15Z", "created", spec="@every 10s")],
+        HELLO_RUNS,
+        "2026-12-02T14:20Z",
+        "2026-12-02T14:13Z",
+        [
+            "2026-12-02T14:13Z: no fire",
+            "The schedule was deleted by bob at 2026-12-02T14:12:03Z (done with it): it fires "
+            "no more [seq 9]",
+            "A new schedule of that name was created by bob at 2026-12-02T14:15Z [seq 10]",
+        ],
+    ),
+    Case(
+        "before-its-creation-no-fire-of-its-spec",
+        HELLO_DELETED,
+        HELLO_RUNS,
+        "2026-12-02T14:20Z",
+        "2026-12-02T14:10:55Z",
+        [
+            "2026-12-02T14:10:55Z: no fire",
+            "The schedule did not exist yet: it was created only at 2026-12-02T14:11:01Z by "
+            "bob [seq 1]",
+        ],
+    ),
+    Case(
+        "without-a-time-no-fire-from-before-the-creation-is-picked",
+        HELLO_DELETED[:1],
+        HELLO_RUNS,
+        "2026-12-02T14:12:25Z",
+        None,
+        ["Every fire since 2026-12-02T14:11:01Z succeeded or is still running (6 fires)"],
     ),
 ]
 

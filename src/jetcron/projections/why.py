@@ -118,8 +118,9 @@ def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
 
 
 def is_unsuccessful(fire: Fire) -> bool:
-    """A fire that happened and did not (or not yet) end in success; in-flight ones are not."""
-    if fire.fate in ("upcoming", "pending"):
+    """A fire that happened and did not (or not yet) end in success; in-flight ones are not,
+    nor one from before the schedule existed (no fire of it)."""
+    if fire.fate in ("upcoming", "pending", "not_created"):
         return False
     return fire.fate != "triggered" or fire.status not in ({"succeeded"} | IN_FLIGHT)
 
@@ -294,16 +295,27 @@ def explain(
     fires: Sequence[Fire], periods: Sequence[Period], *, asked: Asked | None, since: datetime
 ) -> Story:
     """The story of the fire at `asked` (or of the latest fire since `since` that did not
-    succeed), or why `asked` is no fire time at all."""
+    succeed), or why `asked` is no fire time at all (not one of the spec's, or the schedule
+    did not exist then: not created yet, or deleted)."""
     notes = [] if asked is None else [Sentence(text=n) for n in asked.notes]
     if asked is None:
-        target = next((f for f in reversed(fires) if is_unsuccessful(f)), None)
+        if periods and periods[-1].state == "deleted":
+            return _gone(periods, len(periods) - 1, None)
+        born = _created(periods)
+        if born is not None and born > since:
+            since = born  # why: the live schedule's fires, not an earlier one's of its name
+        mine = [f for f in fires if f.fire_time > since]
+        target = next((f for f in reversed(mine) if is_unsuccessful(f)), None)
         if target is None:
-            text = f"Every fire since {z(since)} succeeded or is still running ({len(fires)} fires)"
+            text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
             return Story(fire_time=None, fate="", sentences=[Sentence(text=text)])
     else:
         target = next((f for f in fires if f.fire_time == asked.instant), None)
         if target is None:
+            at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
+            if at >= 0 and periods[at].state in ("deleted", "absent"):
+                gone = _gone(periods, at, asked.instant)
+                return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
             window = window_at(periods, asked.instant)
             told = not_a_fire(asked.instant, window) if window is not None else []
             return Story(fire_time=None, fate="", sentences=notes + told)
@@ -313,6 +325,47 @@ def explain(
         fate=target.fate,
         sentences=notes + story(target, window, periods),
     )
+
+
+def _began(period: Period, asked: Asked) -> bool:
+    """Whether the stretch began before the asked instant (as fates.period_at)."""
+    return period.start is None or period.start < asked.instant
+
+
+def _created(periods: Sequence[Period]) -> datetime | None:
+    """When the live schedule of the name was created (the latest creation)."""
+    made = [
+        p.start for p in periods if p.evidence is not None and p.evidence.what.endswith("created")
+    ]
+    return made[-1] if made else None
+
+
+def _gone(periods: Sequence[Period], at: int, asked: datetime | None) -> Story:
+    """The schedule did not exist at `asked` (None: now): deleted, or not created yet."""
+    p = periods[at]
+    later = periods[at + 1] if at + 1 < len(periods) else None
+    tz = p.window.tz if p.window is not None else "UTC"
+    head = [] if asked is None else [Sentence(text=f"{headline(asked, tz)}: no fire")]
+    if p.state == "absent":
+        ev = later.evidence if later is not None else None
+        by = f" only at {z(ev.at)} by {ev.actor}" if ev is not None else " later"
+        text = f"The schedule did not exist yet: it was created{by}"
+        return Story(
+            fire_time=None, fate="not_created", sentences=head + [Sentence(text=text, evidence=ev)]
+        )
+    ev = p.evidence
+    why = f" ({p.reason})" if p.reason else ""
+    by = f" by {ev.actor} at {z(ev.at)}" if ev is not None else ""
+    out = head + [
+        Sentence(text=f"The schedule was deleted{by}{why}: it fires no more", evidence=ev)
+    ]
+    if later is not None and later.evidence is not None:
+        again = later.evidence
+        text = f"A new schedule of that name was created by {again.actor} at {z(again.at)}"
+        out.append(Sentence(text=text, evidence=again))
+    elif asked is None:
+        out.append(Sentence(text="Name a time before it to hear about one of its fires"))
+    return Story(fire_time=None, fate="deleted", sentences=out)
 
 
 def window_at(periods: Sequence[Period], when: datetime) -> Window | None:
