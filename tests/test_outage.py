@@ -148,6 +148,40 @@ def test_two_serve_replicas_ride_out_a_nats_outage(
         assert "Traceback" not in r.out.read_text(), r.out.read_text()[-3000:]
 
 
+def test_a_frozen_server_is_reported_from_its_last_answer(
+    nats_on_fixed_port: NatsServer, tmp_path: Path
+) -> None:
+    import signal
+
+    server, url = nats_on_fixed_port, nats_on_fixed_port.url
+    serve = Serve(url, "r0", tmp_path / "serve.out")
+    try:
+        eventually(lambda: cli(url, "status").returncode == 0, 30, "serve answers")
+        time.sleep(3)  # a few probes answered
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGSTOP)  # newcomer14: a hung host keeps the socket open
+        time.sleep(8)  # shorter than the client's ping timeout: it never disconnects
+        os.kill(server.pid, signal.SIGCONT)
+
+        def recorded() -> bool:
+            answer = cli(url, "status", "--json")
+            return answer.returncode == 0 and bool(
+                json.loads(answer.stdout)["service"]["nats"]["last_outage"]
+            )
+
+        eventually(recorded, 20, "the freeze in status")
+        nats = json.loads(cli(url, "status", "--json").stdout)["service"]["nats"]
+        outage = nats["last_outage"]
+        assert outage["connection_held"] is True and nats["reconnects"] == 0
+        assert 7.5 <= outage["seconds"] <= 12, outage
+        assert outage["noticed"] > outage["from"]
+        assert "no answers though the connection held" in cli(url, "status").stdout
+    finally:
+        code = serve.stop()
+    assert code == 0, serve.out.read_text()[-3000:]
+    assert "Traceback" not in serve.out.read_text()
+
+
 def check_fires(events: list[StoredEvent], down_at: datetime, up_at: datetime) -> None:
     """One outcome per nominal fire, none lost; missed only when later than the policy allows."""
     fired = outcomes(events, "tick")

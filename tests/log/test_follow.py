@@ -75,6 +75,8 @@ def test_connection_watch_says_since_when_and_reminds_sparingly(
         "from": "1970-01-12T13:46:40Z",
         "to": "1970-01-12T13:46:52Z",
         "seconds": 12.0,
+        "noticed": "1970-01-12T13:46:40Z",
+        "connection_held": False,
     }
     assert w.unreachable_since is None and w.reconnects == 1
 

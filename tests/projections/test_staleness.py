@@ -105,3 +105,31 @@ async def test_queries_say_the_view_is_stale_while_its_follower_is_down(
     stop.set()
     await task
     await event_log.close()
+
+
+def test_status_notes_date_an_outage_from_the_last_answer_and_say_when_it_was_noticed() -> None:
+    down = {
+        "unreachable_since": "2026-12-02T14:33:22Z",
+        "noticed_at": "2026-12-02T14:34:01Z",
+        "last_error": "stale connection",
+        "reconnects": 0,
+    }
+    assert notes(down, {}, None) == [
+        "NATS unreachable since 2026-12-02T14:33:22Z (its last answer; noticed at "
+        "2026-12-02T14:34:01Z): stale connection"
+    ]
+    hang = {
+        "unreachable_since": None,
+        "last_outage": {
+            "from": "2026-12-02T14:40:00Z",
+            "to": "2026-12-02T14:40:12Z",
+            "seconds": 12.0,
+            "noticed": "2026-12-02T14:40:02Z",
+            "connection_held": True,
+        },
+        "reconnects": 0,
+    }
+    assert notes(hang, {}, None) == [
+        "last NATS outage 2026-12-02T14:40:00Z .. 2026-12-02T14:40:12Z (12 s, noticed at "
+        "2026-12-02T14:40:02Z, no answers though the connection held); 0 reconnect(s)"
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,8 +17,25 @@ REMIND_EVERY_S = 10.0
 """While NATS is unreachable, say so at most this often (not on every reconnect attempt)."""
 
 
+PROBE_EVERY_S = 2.0
+"""How often a service asks NATS for a round trip (`probe`), so an outage dates from the last answer."""
+PROBE_TIMEOUT_S = 1.0
+PROBE_LAG_S = 0.5
+"""A failed probe that took longer than its timeout plus this was our own event loop stalling
+(a load, a collector pass): it says nothing about NATS."""
+SILENT_PROBES = 2
+"""Failed probes in a row (each on a free event loop) that make a hang of NATS worth recording
+although the client kept its connection (a stop shorter than its ping timeout)."""
+
+
 class ConnectionWatch:
-    """NATS reachability as this process sees it: down since when, the last outage, reconnects."""
+    """NATS reachability as this process sees it: down since when, the last outage, reconnects.
+
+    why the last answer: a frozen server (SIGSTOP, a hung host) keeps the socket open, and the
+    client notices only when its pings run out (~30-40 s later); an outage then dates from the
+    last round trip a probe saw (`answered`), not from when the client noticed. A hang shorter
+    than the client's ping timeout is recorded from the probes alone (`unanswered`).
+    """
 
     def __init__(
         self,
@@ -28,11 +47,18 @@ class ConnectionWatch:
         self.clock = clock
         self.remind_every = remind_every
         self.unreachable_since: float | None = None
+        self.noticed_at: float | None = None
+        """When this outage was noticed (unreachable_since may be earlier: the last answer)."""
         self.last_error = ""
-        self.last_outage: tuple[float, float] | None = None
+        self.last_outage: tuple[float, float, float, bool] | None = None
+        """(from, to, noticed at, the connection held: a hang only probes saw)."""
+        self.last_answer: float | None = None
+        """The last time NATS answered a probe (None: nothing probes in this process)."""
         self.reconnects = 0
         self.url = ""
         self._reminded = 0.0
+        self._silent = 0
+        self._silent_noticed = 0.0
 
     def lost(self, err: BaseException | str | None = None) -> None:
         """The connection is gone (disconnected callback, or a failed first connect)."""
@@ -41,13 +67,24 @@ class ConnectionWatch:
         if self.unreachable_since is not None:
             self.remind()
             return
-        self.unreachable_since = self._reminded = self.clock()
+        now = self.clock()
+        since = self._began(now)
+        self.unreachable_since, self.noticed_at, self._reminded = since, now, now
         log.warning(
-            "%s unreachable since %s%s; reconnecting (forever, with backoff)",
+            "%s unreachable since %s%s%s; reconnecting (forever, with backoff)",
             self.what,
-            iso(self.unreachable_since),
+            iso(since),
+            f" (its last answer; noticed at {iso(now)})" if since < now else "",
             f": {self.last_error}" if self.last_error else "",
         )
+
+    def _began(self, now: float) -> float:
+        """When the outage noticed now began, as far as this process can tell."""
+        if self._silent and self.last_answer is not None:
+            return self.last_answer  # why: probes already saw it silent
+        if self.last_answer is not None and self.last_answer < now:
+            return self.last_answer
+        return now
 
     def remind(self) -> None:
         """A failed reconnect attempt: repeat "unreachable since T" now and then, not every time."""
@@ -69,7 +106,8 @@ class ConnectionWatch:
         if self.unreachable_since is None:
             return
         now = self.clock()
-        self.last_outage = (self.unreachable_since, now)
+        noticed = self.noticed_at if self.noticed_at is not None else self.unreachable_since
+        self.last_outage = (self.unreachable_since, now, noticed, False)
         self.reconnects += 1
         log.warning(
             "%s reachable again at %s after %.1fs (unreachable since %s)",
@@ -78,7 +116,34 @@ class ConnectionWatch:
             now - self.unreachable_since,
             iso(self.unreachable_since),
         )
-        self.unreachable_since, self.last_error = None, ""
+        self.unreachable_since, self.noticed_at, self.last_error = None, None, ""
+        self.last_answer, self._silent = now, 0
+
+    def answered(self) -> None:
+        """A probe's round trip came back; ends a hang the probes saw (and records it)."""
+        now = self.clock()
+        if self.unreachable_since is not None:
+            return  # why: the reconnect callback ends an outage the client noticed
+        if self._silent >= SILENT_PROBES and self.last_answer is not None:
+            self.last_outage = (self.last_answer, now, self._silent_noticed, True)
+            log.warning(
+                "%s did not answer from %s to %s (%.1fs) though the connection held",
+                self.what,
+                iso(self.last_answer),
+                iso(now),
+                now - self.last_answer,
+            )
+        self.last_answer, self._silent = now, 0
+
+    def unanswered(self, *, clean: bool) -> None:
+        """A probe got no answer while the client was connected; `clean`: our own event loop
+        did not stall meanwhile (else the miss says nothing about NATS)."""
+        if not clean:
+            self._silent = 0
+            return
+        if self._silent == 0:
+            self._silent_noticed = self.clock()
+        self._silent += 1
 
     def report(self) -> dict[str, Any]:
         """JSON-ready state for `status`."""
@@ -86,6 +151,7 @@ class ConnectionWatch:
         return {
             "connected_url": self.url or None,
             "unreachable_since": iso(self.unreachable_since),
+            "noticed_at": iso(self.noticed_at),
             "last_error": self.last_error or None,
             "last_outage": None
             if outage is None
@@ -93,6 +159,8 @@ class ConnectionWatch:
                 "from": iso(outage[0]),
                 "to": iso(outage[1]),
                 "seconds": round(outage[1] - outage[0], 1),
+                "noticed": iso(outage[2]),
+                "connection_held": outage[3],
             },
             "reconnects": self.reconnects,
         }
@@ -105,10 +173,66 @@ async def answering(nc: Any, timeout: float = 1.0) -> bool:
     "connected" until its pings run out (~30 s); shutdown asks this before steps that would each
     wait out a request timeout.
     """
-    if not nc.is_connected:
-        return False
-    try:
-        await nc.flush(timeout)
-    except Exception:  # noqa: BLE001 - any failure means "not answering now"
-        return False
-    return True
+    return await Probe(nc).once(timeout)
+
+
+PONG_WAIT_S = 300.0
+"""How long a probe's PING may wait for its PONG: longer than any client's ping timeout, so
+a reconnect (which drops the PINGs in flight) comes first."""
+
+
+class Probe:
+    """PING round trips that survive a late PONG, at most one in flight.
+
+    why not `await nc.flush(timeout)`: in nats-py 2.16 a flush that times out cancels its
+    future but leaves it queued, and when the PONG comes later, setting that future's result
+    raises (InvalidStateError) inside the client's read loop, which ends: the client still
+    says connected and reads nothing until its pings run out (reproduced: a 0.5 s flush
+    during a 1.5 s SIGSTOP). So the flush gets a long timeout and we wait for it shielded.
+    """
+
+    def __init__(self, nc: Any) -> None:
+        self.nc = nc
+        self._ping: asyncio.Future[None] | None = None
+
+    async def once(self, timeout: float) -> bool:
+        """Whether a PONG came within `timeout` (a PING still unanswered is waited for, not
+        sent again)."""
+        if not self.nc.is_connected:
+            return False
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.ensure_future(self.nc.flush(PONG_WAIT_S))
+            self._ping.add_done_callback(_quiet)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ping), timeout)
+        except Exception:  # noqa: BLE001 - any failure means "not answering now"
+            return False
+        return True
+
+
+def _quiet(done: asyncio.Future[None]) -> None:
+    """Take a finished PING's exception (a closed connection), so none goes unretrieved."""
+    if not done.cancelled():
+        done.exception()
+
+
+async def probe(
+    nc: Any,
+    watch: ConnectionWatch,
+    stop: asyncio.Event,
+    every: float = PROBE_EVERY_S,
+    timeout: float = PROBE_TIMEOUT_S,
+) -> None:
+    """Ask NATS for a round trip every `every` seconds until stop, and tell `watch` (so an
+    outage dates from the last answer, and a hang the client rides out is recorded)."""
+    loop = asyncio.get_running_loop()
+    prober = Probe(nc)
+    while not stop.is_set():
+        if nc.is_connected:
+            began = loop.time()
+            if await prober.once(timeout):
+                watch.answered()
+            else:
+                watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

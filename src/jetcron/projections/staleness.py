@@ -54,14 +54,19 @@ def notes(
 ) -> list[str]:
     """What `status` should tell a human about NATS, followers and staleness (empty: all fine)."""
     out = []
-    if nats.get("unreachable_since"):
-        out.append(
-            f"NATS unreachable since {nats['unreachable_since']}: {nats.get('last_error') or ''}"
-        )
+    if since := nats.get("unreachable_since"):
+        noticed = nats.get("noticed_at")
+        # why: since is its last answer (a frozen server is noticed only when pings run out)
+        when = f" (its last answer; noticed at {noticed})" if noticed and noticed != since else ""
+        out.append(f"NATS unreachable since {since}{when}: {nats.get('last_error') or ''}")
     if (outage := nats.get("last_outage")) is not None:
+        noticed = outage.get("noticed")
+        said = f", noticed at {noticed}" if noticed and noticed != outage["from"] else ""
+        if outage.get("connection_held"):
+            said += ", no answers though the connection held"
         out.append(
-            f"last NATS outage {outage['from']} .. {outage['to']} ({outage['seconds']:.0f} s); "
-            f"{nats.get('reconnects', 0)} reconnect(s)"
+            f"last NATS outage {outage['from']} .. {outage['to']} ({outage['seconds']:.0f} s"
+            f"{said}); {nats.get('reconnects', 0)} reconnect(s)"
         )
     for name, f in followers.items():
         if f.get("down_since"):
