@@ -171,6 +171,56 @@ CASES = [
             "[seq 1]",
         ],
     ),
+    Case(
+        "buffered-on-time-then-late-for-waiting",
+        [EVERY_10M],
+        [
+            entry(
+                2,
+                "2026-01-01T00:10Z",
+                "triggered",
+                "2026-01-01T00:14Z",
+                run_id="r2bbbbbbbb",
+                status="succeeded",
+                buffered_at=at("2026-01-01T00:10:01Z"),
+                blocking_run_id="r1aaaaaaaa",
+            ),
+        ],  # fmt: skip
+        "2026-01-01T00:15Z",
+        "2026-01-01T00:10Z",
+        [
+            "2026-01-01T00:10Z: triggered → succeeded",
+            "Buffered at 2026-01-01T00:10:01Z behind run r1aaaaaa",
+            "Triggered as run r2bbbbbb at 2026-01-01T00:14Z, 4m late: it waited for the run "
+            "before it [seq 2]",
+            "Run r2bbbbbb succeeded after 1 attempt",
+        ],
+    ),
+    Case(
+        "queued-by-catch-up-all-after-downtime",
+        [change(1, "2026-01-01T00:00Z", "created", spec="*/10 * * * *", catchup={"policy": "all"})],
+        [
+            entry(
+                2,
+                "2026-01-01T00:10Z",
+                "triggered",
+                "2026-01-01T00:14Z",
+                run_id="r2bbbbbbbb",
+                status="succeeded",
+                buffered_at=at("2026-01-01T00:13:30Z"),
+                blocking_run_id="r1aaaaaaaa",
+            ),
+        ],  # fmt: skip
+        "2026-01-01T00:15Z",
+        "2026-01-01T00:10Z",
+        [
+            "2026-01-01T00:10Z: triggered → succeeded",
+            "Buffered at 2026-01-01T00:13:30Z behind run r1aaaaaa",
+            "Triggered as run r2bbbbbb at 2026-01-01T00:14Z, 4m late: the scheduler was down, and "
+            "catch-up `all` ran it [seq 2]",
+            "Run r2bbbbbb succeeded after 1 attempt",
+        ],
+    ),
     # -- a schedule that did not exist at the time asked (newcomer14: `hello`, @every 10s) ------
     Case(
         "deleted-then-asked-about-a-time-after",

@@ -147,6 +147,13 @@ def _late(fire: Fire) -> str:
     if late <= MISSED_AFTER.total_seconds():
         return ""
     took = format_duration(timedelta(seconds=round(late)))
+    # why: a buffered fire was decided when it was buffered; it may have been on time then
+    # and late only for waiting behind the run (or the queue of catch-up `all`) before it
+    found = (
+        late if fire.buffered_at is None else (fire.buffered_at - fire.fire_time).total_seconds()
+    )
+    if found <= MISSED_AFTER.total_seconds():
+        return f", {took} late: it waited for the run before it"
     return f", {took} late: the scheduler was down, and catch-up `{fire.catchup}` ran it"
 
 
