@@ -396,6 +396,11 @@ def test_decide_due(given: Entry, now: datetime, then: list[Decision]) -> None:
         pytest.param(entry(start=minutes(10)), minutes(10), id="start"),
         pytest.param(entry(end=minutes(-1), last_fire=minutes(-5)), minutes(-1), id="completion"),
         pytest.param(entry(active=False), None, id="paused"),
+        pytest.param(
+            entry(max_runs=2, runs=1, buffered=T, last_fire=T, in_flight={"r0": minutes(9)}),
+            minutes(9),
+            id="run-limit-reached-by-the-queue-wakes-for-the-run-ahead-only",
+        ),
     ],
 )
 def test_next_due(given: Entry, then: datetime | None) -> None:

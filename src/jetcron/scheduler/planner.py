@@ -276,6 +276,8 @@ def _next_wake(entry: Entry) -> datetime | None:
     fire = upcoming_fire(entry)
     if fire is not None:
         return _jittered(entry, fire)
+    if entry.buffered is not None:
+        return None  # why: it completes once its queue is empty; the queue's runs wake it
     return entry.after()  # why: nothing left to fire; wake once to complete it
 
 
@@ -285,7 +287,8 @@ def upcoming_fire(entry: Entry) -> datetime | None:
     after = entry.after()
     if after is None:
         return None
-    return next_fire_within(entry.timing, after, entry.runs, fire_after=partial(fire_after, entry))
+    runs = entry.runs if entry.buffered is None else entry.runs + len(queued(entry))
+    return next_fire_within(entry.timing, after, runs, fire_after=partial(fire_after, entry))
 
 
 class _Stretches:
@@ -468,7 +471,7 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
         return []
     # why: fires waiting in the queue count toward the run limit as the runs they will be
     d, memo = entry.timing, partial(fire_after, entry)
-    runs = entry.runs + (0 if entry.buffered is None else 1 + len(entry.backlog or ()))
+    runs = entry.runs if entry.buffered is None else entry.runs + len(queued(entry))
     first = next_fire_within(d, after, runs, fire_after=memo)
     if first is None or first > now:
         return []
