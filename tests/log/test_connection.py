@@ -13,7 +13,7 @@ import nats
 import pytest
 
 from conftest import require_nats_server
-from jetcron.log.connection import SILENT_PROBES, ConnectionWatch, Probe, probe
+from jetcron.log.connection import SILENT_PROBES, ConnectionWatch, Probe, probe, round_trip
 from jetcron.server import NatsServer
 
 T = 1_790_000_000.0  # 2026-09-21T14:13:20Z
@@ -120,6 +120,8 @@ async def test_a_probe_that_timed_out_leaves_the_client_reading(server: NatsServ
     os.kill(server.pid, signal.SIGSTOP)
     try:
         assert await Probe(nc).once(0.3) is False
+        with pytest.raises(TimeoutError, match="did not answer a PING within 0.3s"):
+            await round_trip(nc, 0.3)  # what a notification's publish waits with
         await asyncio.sleep(0.5)
     finally:
         os.kill(server.pid, signal.SIGCONT)

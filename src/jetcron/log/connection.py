@@ -176,6 +176,15 @@ async def answering(nc: Any, timeout: float = 1.0) -> bool:
     return await Probe(nc).once(timeout)
 
 
+async def round_trip(nc: Any, timeout: float) -> None:
+    """`nc.flush(timeout)` without nats-py's late-PONG bug (see Probe); TimeoutError if NATS
+    did not answer in time (other failures as they come)."""
+    if not await Probe(nc).once(timeout):
+        if not nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+        raise TimeoutError(f"NATS did not answer a PING within {timeout:g}s")
+
+
 PONG_WAIT_S = 300.0
 """How long a probe's PING may wait for its PONG: longer than any client's ping timeout, so
 a reconnect (which drops the PINGs in flight) comes first."""

@@ -11,6 +11,7 @@ from nats.aio.client import Client
 
 from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.notifications import Notification
+from jetcron.log.connection import round_trip
 from jetcron.log.requests import refused
 from jetcron.log.secrets import get_hook_secret
 from jetcron.notify import rules
@@ -52,10 +53,12 @@ async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout
     before = nc.last_error
     try:
         await nc.publish(subject, body, headers={rules.DELIVERY_HEADER: delivery})
-        await nc.flush(timeout=max(1, int(timeout)))
+        # why round_trip, not nc.flush(timeout): a flush that times out (NATS frozen) ends the
+        # service connection's read loop when its PONG comes late (log/connection.Probe)
+        await round_trip(nc, max(1, int(timeout)))
         # why: nats-py writes flush's PING ahead of publishes still in its buffer, so the
         # first round trip does not prove the server has judged this one; the second does.
-        await nc.flush(timeout=max(1, int(timeout)))
+        await round_trip(nc, max(1, int(timeout)))
     except Exception as err:
         raise SendFailed(f"publish to {subject}: {str(err) or type(err).__name__}") from err
     # why: under auth a publish the scheduler role may not make is dropped with only an
