@@ -326,3 +326,18 @@ def test_binding_beyond_localhost_needs_tokens(tmp_path: Path) -> None:
     said = cli("", "web", "--host", "0.0.0.0", "--port", "0")
     assert said.exit_code == 2
     assert said.stderr.count("\n") == 1 and "refusing to serve beyond localhost" in said.stderr
+
+
+def test_a_name_added_again_shows_its_own_runs_the_earlier_ones_marked(http: httpx.Client) -> None:
+    create(http, "api-again")
+    old = http.post("/api/v1/schedules/api-again/trigger", json={}).json()["run_id"]
+    until(lambda: http.get(f"/api/v1/runs/{old}").json(), lambda r: r["status"] == "succeeded")
+    assert http.delete("/api/v1/schedules/api-again").status_code == 204
+    create(http, "api-again")
+
+    got = http.get("/api/v1/schedules/api-again").json()
+    assert got["runs"] == [] and got["runs_total"] == 0
+    mine = http.get("/api/v1/runs", params={"schedule": "api-again", "current": "true"}).json()
+    assert mine["runs"] == []
+    history = http.get("/api/v1/runs", params={"schedule": "api-again"}).json()["runs"]
+    assert [(r["run_id"], r["previous"]) for r in history] == [(old, True)]

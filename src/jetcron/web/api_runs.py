@@ -50,11 +50,20 @@ async def list_runs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    current: Annotated[
+        bool,
+        Query(
+            description="With schedule: only the live schedule's runs, not those of an earlier "
+            "schedule of that name (which otherwise come marked `previous`)"
+        ),
+    ] = False,
 ) -> Response:
     for s in status or []:
         if s not in STATUSES:
             raise Problem(400, f"unknown status {s!r}: one of {', '.join(STATUSES)}")
     params: dict[str, Any] = {"schedule": schedule, "status": status or None, "since": since}
+    if current:
+        params["current"] = True
     page = await gw.ask("runs", dict(params, limit=limit, before=_before(cursor)))
     return json({"runs": page["runs"], "next_cursor": _cursor(page.get("next_before"))})
 

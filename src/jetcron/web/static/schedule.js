@@ -80,7 +80,8 @@ function runsPart(name, sections, showOutput, gone) {
   };
   const loadNewest = async () => {
     const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
-    const page = await api("/runs", { params: { schedule: name, limit: paged ? rows.length + PAGE : PAGE } });
+    // why current: this schedule's runs, not an earlier one's of the same name (as `schedule show`)
+    const page = await api("/runs", { params: { schedule: name, current: true, limit: paged ? rows.length + PAGE : PAGE } });
     const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
     if (last >= 0) rows = page.runs.slice(0, last + 1);
     else [rows, cursor] = [page.runs, page.next_cursor];
@@ -88,7 +89,7 @@ function runsPart(name, sections, showOutput, gone) {
   };
   const loadOlder = async () => {
     try {
-      const page = await api("/runs", { params: { schedule: name, limit: PAGE, cursor } });
+      const page = await api("/runs", { params: { schedule: name, current: true, limit: PAGE, cursor } });
       [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
     } catch (err) {
       draw(); // why: the button again, to try once more
