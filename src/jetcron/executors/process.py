@@ -22,6 +22,7 @@ from jetcron.executors.errors import (
     InvalidWorkingDir,
     ShellNotAllowed,
 )
+from jetcron.executors.leftovers import end_leftovers
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _PASSTHROUGH_ENV = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
@@ -108,6 +109,8 @@ class Job:
             raise
         if not line.strip():
             await proc.wait()
+            if not (run_dir / "result.json").exists():
+                await end_leftovers(run_dir)  # why: it may have died just after spawning the job
             return _spawn_failure(run_dir, spec)
         return cls(run_dir, (proc.pid, supervisor.proc_start(proc.pid)), int(line), proc)
 
@@ -143,7 +146,11 @@ class Job:
     async def supervise(
         self, cancel: asyncio.Event | None, on_start: Callable[[int], None] | None, cap: int
     ) -> ProcessResult:
-        """Report the start, wait for the end (forwarding `cancel`), and read the result."""
+        """Report the start, wait for the end (forwarding `cancel`), and read the result.
+
+        A supervisor that died without a result leaves the job running on its own: what is
+        left of it is killed, and this returns only once it is gone (its result: abandoned).
+        """
         try:
             if on_start is not None:
                 on_start(self.pid)
@@ -154,6 +161,10 @@ class Job:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.wait()), _KILL_WAIT_S)
             raise
+        if not (self.run_dir / "result.json").exists():
+            # why: our caller records this attempt next, and a retry may follow at once: nothing
+            # of it may still run by then (two copies of one run).
+            await end_leftovers(self.run_dir)
         return read_result(self.run_dir, cap)
 
     async def _until_done(self, cancel: asyncio.Event | None) -> None:
@@ -224,20 +235,6 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
         stdout_size=out_size, stderr_size=err_size,
         duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"),
     )  # fmt: skip
-
-
-def kill_leftovers(run_dir: Path) -> None:
-    """SIGKILL what is left of a job whose supervisor died (pid and start time must match)."""
-    try:
-        info = msgspec.json.decode((run_dir / "job.json").read_bytes())
-    except (OSError, msgspec.DecodeError):
-        return
-    pid, start = info["job"]
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGKILL)  # why: the group outlives its leader
-    if supervisor.alive(pid, start):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _capture(path: Path, cap: int) -> tuple[str, int]:

@@ -15,7 +15,8 @@ import logging
 from jetcron.domain.events import RunStarted, RunTriggered, UnknownEvent, decode
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.journal import Entry, Journal
-from jetcron.executors.process import Job, kill_leftovers, read_result
+from jetcron.executors.leftovers import end_leftovers
+from jetcron.executors.process import Job, read_result
 from jetcron.executors.runlog import Run, RunLog
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Recovery:
         for entry in self.journal.entries():
             run = run_from(entry, self.name)
             if run is None:
-                await asyncio.to_thread(kill_leftovers, entry.path)
+                await end_leftovers(entry.path)
                 self.journal.end(entry.run_id)
             elif entry.has_result:
                 await self.report(run, entry)
@@ -51,7 +52,7 @@ class Recovery:
             else:
                 log.warning("executor %s: run %s died with its supervisor; it will be redelivered",
                             self.name, run.ref.run_id)  # fmt: skip
-                await asyncio.to_thread(kill_leftovers, entry.path)
+                await end_leftovers(entry.path)
                 self.journal.end(entry.run_id)
 
     def _adopt(self, run: Run, job: Job, entry: Entry) -> None:
