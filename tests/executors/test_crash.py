@@ -22,7 +22,7 @@ from test_agent import config, events, kinds, publish, trigger
 
 from conftest import alive
 from jetcron.domain.definition import Job
-from jetcron.domain.events import RunSucceeded
+from jetcron.domain.events import RunCancelled, RunSucceeded
 from jetcron.executors.agent import Executor
 from jetcron.log.stream import EventLog
 
@@ -230,6 +230,8 @@ async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job
     await v.start()
     await until(lambda: _has(event_log, t, "RunCancelled"), 20)
     assert not alive(pid)
+    [cancelled] = [e for e in await events(event_log, t) if isinstance(e, RunCancelled)]
+    assert cancelled.reason == "cancel requested: stop it"
 
 
 async def _true(value: object) -> bool:

@@ -191,6 +191,16 @@ async def test_on_start_failure_kills_the_child() -> None:
     assert gone(started[0])
 
 
+async def test_a_cancel_reason_reaches_the_result(tmp_path: Path) -> None:
+    # why: the supervisor records it, so an executor that reports the run later has it too
+    cancel = asyncio.Event()
+    cancel.set()
+    result = await run_process(
+        ["sleep", "30"], cancel=cancel, run_dir=tmp_path / "run", cancel_reason=lambda: "why not"
+    )
+    assert result.cancelled and result.reason == "why not"
+
+
 # --- build_env -----------------------------------------------------------------------------
 
 

@@ -484,6 +484,7 @@ class Executor:
                 grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
                 output_cap=c.output_cap, cancel=run.cancel, claim=claim,
                 run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
+                cancel_reason=lambda: run.cancel_reason,
             )  # fmt: skip
         except InvalidInput as err:
             return run_attempt.rejected(err)

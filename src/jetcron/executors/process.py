@@ -144,9 +144,13 @@ class Job:
             await asyncio.sleep(_ADOPTED_POLL_S)
 
     async def supervise(
-        self, cancel: asyncio.Event | None, on_start: Callable[[int], None] | None, cap: int
+        self,
+        cancel: asyncio.Event | None,
+        on_start: Callable[[int], None] | None,
+        cap: int,
+        reason: Callable[[], str] | None = None,
     ) -> ProcessResult:
-        """Report the start, wait for the end (forwarding `cancel`), and read the result.
+        """Report the start, wait for the end (forwarding `cancel` and its `reason`), read the result.
 
         A supervisor that died without a result leaves the job running on its own: what is
         left of it is killed, and this returns only once it is gone (its result: abandoned).
@@ -154,7 +158,7 @@ class Job:
         try:
             if on_start is not None:
                 on_start(self.pid)
-            await self._until_done(cancel)
+            await self._until_done(cancel, reason)
         except BaseException:
             # why: our caller is going away; leave no job behind and do not wait for a grace.
             self.cancel("the executor stopped waiting", now=True)
@@ -167,7 +171,9 @@ class Job:
             await end_leftovers(self.run_dir)
         return read_result(self.run_dir, cap)
 
-    async def _until_done(self, cancel: asyncio.Event | None) -> None:
+    async def _until_done(
+        self, cancel: asyncio.Event | None, reason: Callable[[], str] | None
+    ) -> None:
         done = asyncio.ensure_future(self.wait())
         if cancel is None:
             await done
@@ -176,7 +182,9 @@ class Job:
         try:
             await asyncio.wait({done, cancelled}, return_when=asyncio.FIRST_COMPLETED)
             if not done.done():
-                self.cancel("cancelled")
+                # why: the supervisor records the reason with the result: it reaches the log
+                # also when this attempt is reported by a later executor (adopted, journal).
+                self.cancel((reason() if reason is not None else "") or "cancelled")
             await done
         finally:
             for task in (done, cancelled):
@@ -276,6 +284,7 @@ async def run_process(
     run_dir: Path | None = None,
     orphan_after: float = 0.0,
     claim: Claim | None = None,
+    cancel_reason: Callable[[], str] | None = None,
 ) -> ProcessResult:
     """Run `argv` under a supervisor; on timeout or `cancel` it stops the job's whole tree.
 
@@ -293,7 +302,7 @@ async def run_process(
         job = await Job.start(where, spec, claim)
         if isinstance(job, ProcessResult):
             return job
-        return await job.supervise(cancel, on_start, output_cap)
+        return await job.supervise(cancel, on_start, output_cap, cancel_reason)
     finally:
         if temp:
             shutil.rmtree(where, ignore_errors=True)

@@ -67,7 +67,7 @@ class Recovery:
             reason = await self.runlog.stop_reason(run)
             if reason:
                 run.request_cancel(reason)
-            await job.supervise(run.cancel, None, self.output_cap)
+            await job.supervise(run.cancel, None, self.output_cap, lambda: run.cancel_reason)
             if run.handed_back:
                 self.journal.end(entry.run_id)
             else:
