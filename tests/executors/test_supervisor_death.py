@@ -1,6 +1,6 @@
 """A job's supervisor SIGKILLed under a live executor: nothing of the job runs on.
 
-A real executor runs a real job tree (a leader, a child in its group, a daemon that left it
+A real executor (in this process, or a subprocess that is SIGKILLed too) runs a real job tree (a leader, a child in its group, a daemon that left it
 with setsid); the test SIGKILLs the job's supervisor. Every process of the job ticks into a
 witness file with its attempt and wall time, and a new attempt first looks for any live
 process of an earlier attempt of its run (by the JETCRON_* variables) and writes OVERLAP.
@@ -12,12 +12,14 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
+import pytest
 from nats.aio.client import Client
 from test_agent import config, kinds, publish, trigger
-from test_crash import _has, _true, until
+from test_crash import Victim, _has, _true, until
 
 from conftest import alive
 from jetcron.domain.definition import Job, RetryPolicy
@@ -27,8 +29,9 @@ from jetcron.log.stream import EventLog
 
 JOB = """
 import os, sys, time, psutil
-path, seconds = sys.argv[1], float(sys.argv[2])
+path = sys.argv[1]
 run, attempt = os.environ["JETCRON_RUN_ID"], os.environ["JETCRON_ATTEMPT"]
+seconds = float(sys.argv[2]) if attempt == "1" else 0.3
 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 for p in psutil.process_iter():
     try:
@@ -55,6 +58,7 @@ while True:
 
 
 def tree(witness: Path, seconds: float) -> Job:
+    """Attempt 1 runs `seconds`, later attempts 0.3 s."""
     return Job(command=[sys.executable, "-c", JOB, str(witness), str(seconds)])
 
 
@@ -133,3 +137,44 @@ async def test_without_retries_the_failure_is_recorded_after_the_job_is_gone(
     assert "supervisor died" in failed.event.error
     assert failed.envelope.at.timestamp() > span(witness, "1")[1]
     assert not (journal / t.run_id).exists()
+
+
+@pytest.fixture
+async def victim(nats_url: str, tmp_path: Path) -> AsyncIterator[Victim]:
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=3.0)
+    yield v
+    await v.stop()
+
+
+def owner_pid(journal: Path, t: RunTriggered) -> int:
+    try:
+        return int((journal / t.run_id / "owner").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@pytest.mark.parametrize("when", ["with-its-executor", "after-adoption"])
+async def test_a_restarted_executor_ends_a_dead_supervisors_job_before_it_runs_again(
+    event_log: EventLog, tmp_path: Path, victim: Victim, when: str
+) -> None:
+    witness, journal = tmp_path / "witness", tmp_path / "journal"
+    t = trigger(tree(witness, 20), target="kpool")
+    await victim.start()
+    await publish(event_log, t)
+    await until(lambda: _true(len(pids(witness, "1")) == 3), 20)
+    await victim.kill()
+    if when == "with-its-executor":
+        first = await kill_supervisor(journal, t, witness)  # why: the job now runs under PID 1
+        await victim.start()
+    else:
+        await victim.start()
+        assert victim.proc is not None
+        pid = victim.proc.pid
+        await until(lambda: _true(owner_pid(journal, t) == pid), 20)  # why: adopted
+        first = await kill_supervisor(journal, t, witness)
+    await until(lambda: _has(event_log, t, "RunSucceeded"), 30)
+    assert "OVERLAP" not in ticks(witness), "attempt 2 started while attempt 1 still ran"
+    assert span(witness, "1")[1] < span(witness, "2")[0], "the attempts' lives overlap"
+    assert not any(alive(pid) for pid in first)
+    stored, _ = await event_log.load_run(t.name, t.run_id)
+    assert kinds([s.event for s in stored]) == ["RunStarted", "RunStarted", "RunSucceeded"]
