@@ -5,8 +5,10 @@
 Real processes on this machine: one nats-server (restarted on the same store and port), two
 `jetcron serve` replicas and two `jetcron executor`s sharing the default pool. ~15 `@every`
 schedules whose shell jobs append `<run id> <attempt> start|end` to a witness file; some jobs
-outlive the kill interval, some schedules catch up `all`. Every few seconds (seeded) one process
-is SIGKILLed and started again after a short pause; once, NATS stays down for `--outage` seconds.
+outlive the kill interval (and are retried once), some schedules catch up `all`. Every few
+seconds (seeded) one process is SIGKILLed and started again after a short pause, a job's
+supervisor among them (not restarted: its executor ends what is left of the job); once, NATS
+stays down for `--outage` seconds.
 Then the schedules are paused, everything settles, and the report counts:
 
   doubled_runs        runs whose job ended successfully more than once (witness) or that have
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -41,7 +44,7 @@ import psutil
 from jetcron import ids
 from jetcron.client import send_command
 from jetcron.domain.commands import CreateSchedule, PauseSchedule
-from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.domain.definition import CatchUp, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.events import (
     FireBuffered,
     FireMissed,
@@ -97,6 +100,31 @@ class Proc:
             self.proc.wait()
 
 
+class Supervisors:
+    """The job supervisors of this run's executors: `kill` SIGKILLs one that is running a job."""
+
+    def __init__(self, root: Path, rng: random.Random) -> None:
+        self.name, self.root, self.rng = "supervisor", str(root), rng
+        self.kills = 0
+        self.unexpected_exits: list[str] = []
+
+    def kill(self) -> None:
+        running = [
+            p for p in psutil.process_iter(["cmdline", "create_time"])
+            if "supervisor.py" in " ".join(p.info["cmdline"] or []) and self.root in
+            " ".join(p.info["cmdline"] or [])
+        ]  # fmt: skip
+        # why: one that has run a second holds a long job: its orphan would outlive the retry
+        running = [p for p in running if p.info["create_time"] < time.time() - 1] or running
+        if running:
+            with contextlib.suppress(psutil.Error):
+                self.rng.choice(running).kill()
+                self.kills += 1
+
+    def start(self) -> None:
+        """Nothing: the executor ends the job, and the next attempt starts a new supervisor."""
+
+
 def jetcron(*args: str) -> list[str]:
     return [sys.executable, "-m", "jetcron", *args]
 
@@ -112,9 +140,13 @@ def schedules(witness: Path) -> list[tuple[str, ScheduleDefinition]]:
             f'echo "$JETCRON_RUN_ID $JETCRON_ATTEMPT end" >> {witness}'
         )
         catchup = CatchUp(policy="all", window_s=120) if i % 3 == 0 else CatchUp()
+        # why: a long job whose supervisor is killed is retried: the retry must not run beside
+        # what the dead supervisor left (two `end`s of one run would count as doubled).
+        retry = RetryPolicy(max_attempts=2, initial_backoff_s=1) if seconds > 1 else RetryPolicy()
         definition = ScheduleDefinition(
-            spec=f"@every {every}s", job=Job(shell=shell), catchup=catchup, timeout_s=30
-        )
+            spec=f"@every {every}s", job=Job(shell=shell), catchup=catchup, timeout_s=30,
+            retry=retry,
+        )  # fmt: skip
         out.append((f"chaos-{i:02d}", definition))
     return out
 
@@ -165,6 +197,7 @@ class Chaos:
             for i in range(2)
         ]  # fmt: skip
         self.all = [self.nats, *self.serves, *self.executors]
+        self.supervisors = Supervisors(root, self.rng)
         self.outage_s = 0.0
 
     async def run(self, duration: float, outage: float) -> dict[str, Any]:
@@ -189,13 +222,13 @@ class Chaos:
                 p.stop()
         report["leftover_processes"] = leftovers(self.witness)
         report["unexpected_exits"] = [e for p in self.all for e in p.unexpected_exits]
-        report["kills"] = {p.name: p.kills for p in self.all}
+        report["kills"] = {p.name: p.kills for p in [*self.all, self.supervisors]}
         report["outage_s"] = round(self.outage_s, 1)
         report["duration_s"] = duration
         return report
 
     async def _chaos(self, until: float, outage_at: float, outage: float) -> None:
-        victims: list[Proc] = []
+        victims: list[Proc | Supervisors] = []
         while time.monotonic() < until:
             await asyncio.sleep(self.rng.uniform(2.0, 5.0))
             for p in self.all:
@@ -209,7 +242,7 @@ class Chaos:
                 continue
             if not victims:
                 # why: every kind of process dies in each round, in a seeded random order.
-                victims = [self.nats, *self.serves, *self.executors]
+                victims = [self.nats, *self.serves, *self.executors, self.supervisors]
                 self.rng.shuffle(victims)
             victim = victims.pop()
             victim.kill()
