@@ -32,7 +32,7 @@ from pathlib import Path
 
 import msgspec
 
-from jetcron.executors.supervisor import proc_start
+from jetcron.executors.supervisor import proc_start, stat_fields
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def mark_of(run_dir: Path) -> Mark:
 
 
 def scan(mark: Mark) -> list[Seen]:
-    """Every live process of this host that could belong to the attempt (environ read lazily)."""
+    """Every live process of this host not older than the attempt (only their environ is read)."""
     found, me = [], os.getpid()
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
@@ -107,13 +107,8 @@ def scan(mark: Mark) -> list[Seen]:
 
 
 def _seen(pid: int, mark: Mark) -> Seen | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # why: the command name may contain spaces and parentheses; fields follow the last ')'.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":
+    fields = stat_fields(pid)
+    if fields is None or fields[0] == "Z":
         return None  # why: finished; PID 1 here reaps orphans late
     start = int(fields[19])
     if mark.not_before is not None and start < mark.not_before:

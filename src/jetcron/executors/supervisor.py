@@ -42,15 +42,20 @@ AFTER_EXIT_GRACE_S = 0.5
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def proc_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (its identity with the pid), or None."""
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (state, ppid, pgrp, session, ...), or None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # why: the command name may contain spaces and parentheses; fields follow the last ')'.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def proc_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (its identity with the pid), or None."""
+    fields = stat_fields(pid)
+    if fields is None or fields[0] == "Z":
         return None  # a zombie has finished
     return int(fields[19])
 
@@ -75,12 +80,8 @@ def _children_map() -> dict[int, list[int]]:
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
+        fields = stat_fields(int(name))
+        if fields is not None and fields[0] != "Z":
             kids.setdefault(int(fields[1]), []).append(int(name))
     return kids
 
