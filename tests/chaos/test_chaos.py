@@ -1,7 +1,8 @@
 """The chaos run in CI: a minute of SIGKILLs and a 30 s NATS outage, then every promise checked.
 
-Real processes (nats-server, two `jetcron serve`, two `jetcron executor`), seeded; the long soak
-is the same code: `python -m bench.chaos --duration 600`. See bench/chaos.py for what it counts.
+Real processes (nats-server, two `jetcron serve`, two `jetcron executor`, job supervisors),
+seeded; the long soak is the same code: `python -m bench.chaos --duration 600`. See
+bench/chaos.py for what it counts.
 """
 
 from __future__ import annotations
