@@ -148,6 +148,7 @@ def test_a_checkpoint_round_trips_with_nothing_queued_and_a_version_1_one_is_ign
     assert restored.entries["s2"].definition == state.entries["s2"].definition
     assert state_from(b"JCT\x00\x01" + data[5:]) is None  # the old map format: fold from seq 1
     assert state_from(b"JCT\x00\x02" + data[5:]) is None  # no members in flight: fold again
+    assert state_from(b"JCT\x00\x03" + data[5:]) is None  # no deleted runs in flight: again
 
 
 def test_every_event_that_makes_changes_an_entry_moves_the_change_count() -> None:

@@ -632,6 +632,18 @@ class TickerState:
         self.orphans: dict[str, Orphan] = {}
         """Runs in flight when their schedule was deleted, until an event of theirs is folded
         (scheduler/orphans.py: the leader cancels those nobody took)."""
+        self.retired: dict[str, Entry] = {}
+        """Deleted schedules' entries while runs of theirs are in flight (schedule id -> entry).
+
+        why: a run its executor took goes on after the delete; if that executor dies, nothing
+        else ends it. Its entry keeps folding the run's words and the ticker declares it lost
+        past its deadline by the same rule as a live schedule's (decide_due: an inactive
+        entry decides nothing else); the entry leaves when its last run ends."""
+
+    def holds(self, entry: Entry) -> bool:
+        """True if the ticker must keep looking at this entry (live, or retired with runs)."""
+        sid = entry.schedule_id
+        return self.entries.get(sid) is entry or self.retired.get(sid) is entry
 
     def apply(self, stored: StoredEvent) -> Entry | None:
         """Apply one stored event exactly once; returns the entry it touched."""
@@ -679,14 +691,28 @@ class TickerState:
             return None
         entry = self.entries.get(getattr(event, "schedule_id", ""))
         if entry is None:
-            if self.orphans and isinstance(event, RunEvent):
-                self.orphans.pop(event.run_id, None)
+            if (self.orphans or self.retired) and isinstance(event, RunEvent):
+                return self._retired_run(stored, event)
             return None
         if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
         _apply_fire_or_run(entry, event, at, self.lost_grace)
         entry.generation += 1
         self.changes += 1
+        return entry
+
+    def _retired_run(self, stored: StoredEvent, event: RunEvent) -> Entry | None:
+        """A run event of a deleted schedule: it settles the run's orphan and moves the run on
+        in its retired entry (its end lets the entry go once no other run is in flight)."""
+        self.orphans.pop(event.run_id, None)
+        entry = self.retired.get(event.schedule_id)
+        if entry is None or claims.check(self.claims, stored) is not None:
+            return None
+        _apply_fire_or_run(entry, event, stored.envelope.at, self.lost_grace)
+        entry.generation += 1
+        self.changes += 1
+        if entry.in_flight is None:
+            del self.retired[entry.schedule_id]
         return entry
 
     def _created(self, event: ScheduleCreated, at: datetime) -> Entry:
@@ -726,7 +752,15 @@ class TickerState:
             entry.active = False
             del self.entries[event.schedule_id]
             self._orphan(entry)
+            self._retire(entry)
         return entry
+
+    def _retire(self, entry: Entry) -> None:
+        """Keep a deleted schedule's entry while runs of it are in flight (self.retired)."""
+        # why: a deleted schedule fires nothing more, not what waits in its queue either
+        entry.buffered, entry.backlog, entry.skips = None, None, None
+        if entry.in_flight:
+            self.retired[entry.schedule_id] = entry
 
     def _orphan(self, entry: Entry) -> None:
         """A deleted schedule's runs in flight become orphans (not fan-out members: taken)."""
@@ -779,12 +813,14 @@ class TickerSnapshot(msgspec.Struct, kw_only=True):
     entries: list[Entry]
     claims: Claims = msgspec.field(default_factory=Claims)
     orphans: dict[str, Orphan] = {}
+    retired: list[Entry] = []
 
 
-_SNAPSHOT_HEADER = b"JCT\x00\x03"
-"""Version 3: fan-out members among the runs in flight (members.py); version 2 put entries and
-timings as arrays. An older checkpoint is ignored: the ticker then folds from sequence 1 once
-(a version 2 state would not know the members already running)."""
+_SNAPSHOT_HEADER = b"JCT\x00\x04"
+"""Version 4: deleted schedules' entries with runs in flight (`retired`); version 3 put fan-out
+members among the runs in flight (members.py); version 2 put entries and timings as arrays. An
+older checkpoint is ignored: the ticker then folds from sequence 1 once (a version 3 state would
+not know a deleted schedule's runs still in flight, nor a version 2 one the members running)."""
 _snapshot_encoder = msgspec.msgpack.Encoder()
 _snapshot_decoder = msgspec.msgpack.Decoder(TickerSnapshot)
 
@@ -799,6 +835,7 @@ def snapshot_of(state: TickerState) -> bytes:
         entries=list(state.entries.values()),
         claims=state.claims,
         orphans=state.orphans,
+        retired=list(state.retired.values()),
     )
     return _SNAPSHOT_HEADER + _snapshot_encoder.encode(record)
 
@@ -814,11 +851,19 @@ def state_from(data: bytes, lost_grace: timedelta = LOST_GRACE) -> TickerState |
     state.orphans = record.orphans
     state.restore_ahead(record.ahead)
     for entry in record.entries:
-        # why: equal timings share one object (memory; the shared next-fire memo is keyed by it)
-        entry.timing = _TIMINGS.setdefault(entry.timing, entry.timing)
-        entry.queued = None  # why: the queue it was in is gone; the ticker queues it afresh
+        _restored(entry)
         state.entries[entry.schedule_id] = entry
+    for entry in record.retired:
+        _restored(entry)
+        state.retired[entry.schedule_id] = entry
     return state
+
+
+def _restored(entry: Entry) -> None:
+    """An entry read from a checkpoint, made ready for the ticker."""
+    # why: equal timings share one object (memory; the shared next-fire memo is keyed by it)
+    entry.timing = _TIMINGS.setdefault(entry.timing, entry.timing)
+    entry.queued = None  # why: the queue it was in is gone; the ticker queues it afresh
 
 
 def _enqueue(entry: Entry, fire_time: datetime) -> None:

@@ -195,7 +195,7 @@ class Ticker:
         if state is None or state.position <= self.state.position:
             return
         self.state, self.queue = state, DueQueue()
-        for entry in state.entries.values():
+        for entry in [*state.entries.values(), *state.retired.values()]:
             self._reschedule(entry)
         log.info("ticker restored at seq %d (%d schedules)", state.position, len(state.entries))
 
@@ -303,8 +303,8 @@ class Ticker:
         ready: list[Planned] = []
         for p in planned:
             sid = p.entry.schedule_id
-            if self.state.entries.get(sid) is not p.entry or sid in due:
-                continue  # why: deleted, or a newer heap item of it is due: decided there
+            if not self.state.holds(p.entry) or sid in due:
+                continue  # why: gone, or a newer heap item of it is due: decided there
             if fresh and p.entry.generation == p.generation:
                 ready.append(p)
             elif p.entry.generation == p.generation:
@@ -455,7 +455,7 @@ class Ticker:
 
     def _reschedule(self, entry: Entry) -> None:
         due = next_due(entry)
-        if due is None or entry.schedule_id not in self.state.entries:
+        if due is None or not self.state.holds(entry):
             DueQueue.drop(entry)
         elif entry.queued != due and self.queue.push(due, entry):
             self._wake.set()  # why: earlier than what the tick loop sleeps towards (as _push)
@@ -465,10 +465,15 @@ class Ticker:
             self._wake.set()  # why: earlier than what the tick loop sleeps towards
 
     def _pop(self) -> list[Entry]:
-        """The live entries of the queue's earliest instant, taken off it."""
-        entries = self.state.entries
-        # why: an entry replaced in the state (deleted, created again) is no longer ours to fire
-        return [e for e in self.queue.pop()[1] if entries.get(e.schedule_id) is e]
+        """The entries the state still holds at the queue's earliest instant, taken off it."""
+        entries, retired = self.state.entries, self.state.retired
+        # why: an entry replaced in the state (deleted, created again) is no longer ours to fire;
+        # a deleted one with runs in flight (retired) still has their deadlines
+        return [
+            e
+            for e in self.queue.pop()[1]
+            if entries.get(e.schedule_id) is e or (retired and retired.get(e.schedule_id) is e)
+        ]
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         await self._caught_up.wait()
