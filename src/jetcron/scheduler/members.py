@@ -12,7 +12,8 @@ A member that never said a word (its executor was offline at fire time, or died 
 claimed the trigger) is not in flight and is never declared lost: the trigger waits in that
 executor's own durable consumer and runs when it comes back, and its deadline starts then.
 Members take no part in overlap policies (several run per fire) nor in the cancelling of a
-deleted schedule's untaken runs (a member in flight was taken by its executor).
+deleted schedule's untaken runs (a member in flight was taken by its executor); like any run in
+flight they keep their deadline after the delete (planner.TickerState.retired).
 """
 
 from __future__ import annotations
