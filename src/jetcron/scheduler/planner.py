@@ -371,6 +371,11 @@ def _lose(entry: Entry, run_id: str) -> Lose:
     return Lose(run_id, fire_id, fire_time)
 
 
+def overdue(entry: Entry, now: datetime) -> list[Lose]:
+    """The entry's runs in flight with no word past their deadline at `now`: lost."""
+    return [_lose(entry, r) for r, dl in entry.running().items() if dl <= now]
+
+
 def decide_due(
     entry: Entry, now: datetime, calendars: Mapping[str, CalendarDefinition] | None = None
 ) -> list[Decision]:
@@ -378,7 +383,7 @@ def decide_due(
 
     `calendars` (by name) are those the schedule's exclude/only_within may name."""
     in_flight = entry.running()
-    decisions: list[Decision] = [_lose(entry, r) for r, dl in in_flight.items() if dl <= now]
+    decisions: list[Decision] = [*overdue(entry, now)]
     running = members.blocking(in_flight, now)
     queue = queued(entry)
     if not entry.active and queue:
@@ -644,6 +649,10 @@ class TickerState:
         """True if the ticker must keep looking at this entry (live, or retired with runs)."""
         sid = entry.schedule_id
         return self.entries.get(sid) is entry or self.retired.get(sid) is entry
+
+    def folded(self, seq: int) -> bool:
+        """True if the event stored at `seq` is reflected in the state."""
+        return seq <= self.position or seq in self._ahead
 
     def apply(self, stored: StoredEvent) -> Entry | None:
         """Apply one stored event exactly once; returns the entry it touched."""

@@ -27,7 +27,6 @@ from jetcron.domain.events import (
     FireBuffered,
     FireMissed,
     RunCancelRequested,
-    RunLost,
     RunSkipped,
     RunTriggered,
     StoredEvent,
@@ -37,7 +36,7 @@ from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.memory import collector_paused
-from jetcron.scheduler import members, orphans
+from jetcron.scheduler import lost, members, orphans
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
     LOST_GRACE,
@@ -93,6 +92,8 @@ class Planned:
     prepared: list[Prepared]
     decisions: list[Decision]
     complete: str | None
+    loses: list[Lose]
+    """Runs to declare lost: not among `items`, each is appended on its own (lost.py)."""
 
 
 class Ticker:
@@ -329,6 +330,10 @@ class Ticker:
         done = await asyncio.gather(
             *(self._complete(p.entry, p.complete, now) for p in every if p.complete is not None)
         )
+        # why: after the fires: each loss is a read and a conditional append of its own
+        losses = [(p.entry, x) for p in every for x in p.loses]
+        if losses:
+            appended += await lost.declare_all(self.log, self.state, losses, now, ACTOR)
         return appended + sum(done)
 
     def _decide(self, entry: Entry, now: datetime) -> Planned:
@@ -336,9 +341,13 @@ class Ticker:
         items: list[Item] = []
         decisions: list[Decision] = []
         complete: str | None = None
+        loses: list[Lose] = []
         for decision in decide_due(entry, now, self.state.calendars):
             if isinstance(decision, Complete):
                 complete = decision.reason
+                continue
+            if isinstance(decision, Lose):
+                loses.append(decision)  # why: under a compare-and-set, not in the batch (lost.py)
                 continue
             subject, event, msg_id = _event_for(entry, decision)
             envelope = Envelope(
@@ -347,7 +356,7 @@ class Ticker:
             items.append((subject, envelope, msg_id))
             decisions.append(decision)
         prepared = self.log.prepare(items)
-        return Planned(entry, entry.generation, items, prepared, decisions, complete)
+        return Planned(entry, entry.generation, items, prepared, decisions, complete, loses)
 
     async def _append(
         self, planned: list[Planned], now: datetime, staged: Staged | None = None
@@ -605,21 +614,16 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
 
 
 def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
-    subject = subjects.run_by_scheduler(entry.name, decision.run_id)
-    if isinstance(decision, Cancel):
-        event: AnyEvent = RunCancelRequested(
-            schedule_id=entry.schedule_id,
-            name=entry.name,
-            run_id=decision.run_id,
-            reason="overlap: cancel_previous",
-        )
-        return subject, event, f"{decision.run_id}:cancel"
-    lost = RunLost(
+    if isinstance(decision, Lose):
+        return lost.item(entry, decision)
+    event = RunCancelRequested(
         schedule_id=entry.schedule_id,
         name=entry.name,
         run_id=decision.run_id,
-        fire_id=decision.fire_id,
-        fire_time=decision.fire_time or entry.last_fire or datetime.min,
-        reason="no result within timeout + grace; executor presumed dead",
+        reason="overlap: cancel_previous",
     )
-    return subject, lost, f"{decision.run_id}:lost"
+    return (
+        subjects.run_by_scheduler(entry.name, decision.run_id),
+        event,
+        f"{decision.run_id}:cancel",
+    )

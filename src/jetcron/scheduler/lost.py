@@ -1,0 +1,118 @@
+"""Declaring a run lost: `run.lost` under the compare-and-set an executor's claim uses.
+
+The planner decides a run is lost from the ticker's state (no word past its deadline, `overdue`).
+That state may be a moment behind the log: an executor that comes back at the deadline (its job
+died with its supervisor, the trigger is redelivered) claims the run's next attempt with
+`run.started` under a compare-and-set on the run's writers' subjects, and a `run.lost` appended
+blindly after that claim would end a run that runs (the views believe the first end, the job goes
+on). So the leader reads the run's events and appends `run.lost` only if the state has folded
+every one of them and still finds the run overdue, with `Nats-Expected-Last-Subject-Sequence` at
+the last of them (over the same subjects): of a claim and a `run.lost` racing, exactly one is
+stored. A word the state has not folded yet (read here, or met as a conflict) is no ground for a
+decision: the planner decides again once it is folded (the run may have a new deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Protocol
+
+from jetcron import ids, subjects
+from jetcron.domain.events import Envelope, RunLost, StoredEvent
+from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.stream import EventLog
+from jetcron.scheduler.planner import Entry, Lose, overdue
+
+log = logging.getLogger(__name__)
+REASON = "no result within timeout + grace; executor presumed dead"
+TRIES = 3
+"""Reads of one run per decision: a conflict with nothing new folded is read again."""
+AT_ONCE = 64
+"""Runs declared lost concurrently (each is a read and a conditional append)."""
+
+
+class Holder(Protocol):
+    """What declaring a run lost needs of the ticker's state (planner.TickerState)."""
+
+    def folded(self, seq: int) -> bool:
+        """True if the event stored at `seq` is reflected in the state."""
+        ...
+
+    def apply_ahead(self, stored: StoredEvent) -> object:
+        """Apply an event we appended ourselves before the reader reaches it."""
+        ...
+
+
+def item(entry: Entry, lose: Lose) -> tuple[str, RunLost, str]:
+    """(subject, event, Nats-Msg-Id) of a Lose decision; pure.
+
+    why the msg id: two leaders during a hand-over that both decide it store one `run.lost`.
+    """
+    event = RunLost(
+        schedule_id=entry.schedule_id,
+        name=entry.name,
+        run_id=lose.run_id,
+        fire_id=lose.fire_id,
+        fire_time=lose.fire_time or entry.last_fire or datetime.min,
+        reason=REASON,
+    )
+    return subjects.run_by_scheduler(entry.name, lose.run_id), event, f"{lose.run_id}:lost"
+
+
+async def declare_all(
+    event_log: EventLog, state: Holder, losses: list[tuple[Entry, Lose]], now: datetime, actor: str
+) -> int:
+    """Declare these runs lost, AT_ONCE at a time; how many `run.lost` were stored.
+
+    A run not declared (a word came, NATS is away) stays overdue in the state until its word is
+    folded; the ticker looks at its entry again shortly.
+    """
+    stored = 0
+    for i in range(0, len(losses), AT_ONCE):
+        chunk = losses[i : i + AT_ONCE]
+        done = await asyncio.gather(
+            *(_declare(event_log, state, e, x, now, actor) for e, x in chunk)
+        )
+        stored += sum(done)
+    return stored
+
+
+async def _declare(
+    event_log: EventLog, state: Holder, entry: Entry, lose: Lose, now: datetime, actor: str
+) -> bool:
+    try:
+        return await declare(event_log, state, entry, lose, now, actor)
+    except Exception as err:  # noqa: BLE001 - one failed append must not stop the ticker
+        log.error("ticker: run.lost of %s (%s) not stored: %s", lose.run_id, entry.name, err)
+        return False
+
+
+async def declare(
+    event_log: EventLog, state: Holder, entry: Entry, lose: Lose, now: datetime, actor: str
+) -> bool:
+    """Append `run.lost` for this decision if the log still bears it out; True if stored."""
+    subject, event, msg_id = item(entry, lose)
+    checked = subjects.run_events(entry.name, lose.run_id)[0]
+    for _ in range(TRIES):
+        history, last_seq = await event_log.load_run(entry.name, lose.run_id)
+        # why both checks after the read: what the state folded meanwhile is in `history` too
+        if not all(state.folded(s.seq) for s in history):
+            log.info(
+                "ticker: run %s of %s had a word since; deciding again", lose.run_id, entry.name
+            )
+            return False
+        if all(x.run_id != lose.run_id for x in overdue(entry, now)):
+            return False  # why: its word (folded meanwhile) moved its deadline, or ended it
+        envelope = Envelope(id=ids.new_id(), at=now, actor=actor, event=event, causation_id=msg_id)
+        try:
+            [seq] = await event_log.append(
+                subject, [envelope], expected_last_subject_seq=last_seq,
+                expected_subject=checked, msg_id=msg_id,
+            )  # fmt: skip
+        except ConcurrencyConflict:
+            continue  # why: a word was stored since the read: read again
+        state.apply_ahead(StoredEvent(seq, subject, envelope))
+        return True
+    return False
