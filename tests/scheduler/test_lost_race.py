@@ -23,9 +23,10 @@ from jetcron.executors.runlog import ExecutorStats, Run, RunLog
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
 from jetcron.projections import runs, state
+from jetcron.scheduler import ticker as ticker_module
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import LOST_GRACE
-from jetcron.scheduler.ticker import Ticker
+from jetcron.scheduler.ticker import APPEND_RETRY, Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)
 TIMEOUT = timedelta(seconds=30)
@@ -178,3 +179,17 @@ async def test_of_a_claim_and_a_lost_racing_exactly_one_is_stored(event_log) -> 
         # a run whose claim won runs: never lost as well; one whose claim lost is lost alone
         expected = "running: started 1, started 2" if claimed else "lost: started 1, lost"
         assert seen[run_id] == expected
+
+
+async def test_a_tick_declares_a_bounded_share_and_the_next_the_rest(
+    event_log, monkeypatch
+) -> None:
+    clock = FakeClock(T0)
+    ticker, started = await started_runs(event_log, clock, 3)
+    monkeypatch.setattr(ticker_module, "LOSSES_PER_TICK", 2)
+    await clock.set(DEADLINE + 2 * STEP)  # all three are overdue
+    assert await ticker.tick() == 2
+    await clock.set(clock.now() + APPEND_RETRY)
+    assert await ticker.tick() == 1
+    ids = [run.ref.run_id for run in started]
+    assert set(fates(await events(event_log), ids).values()) == {"lost: started 1, lost"}
