@@ -38,6 +38,7 @@ MODULES = (
     "growth",
     "views_memory",
     "stats_query",
+    "lost_burst",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
@@ -86,6 +87,8 @@ TABLE: tuple[tuple[str, str, Check], ...] = (
     ("nats_native_burst_10k_seconds", "reference", None),
     ("apscheduler_burst_10k_seconds", "reference", None),
     ("apscheduler_lateness_p99_ms", "reference", None),
+    ("lost_tick_seconds", "", None),
+    ("lost_client_us_per_run", "", None),
     ("trigger_to_start_p50_ms", "< 5", lambda v: v < 5),
     ("trigger_to_start_p99_ms", "< 25", lambda v: v < 25),
     ("executor_runs_per_s", "", None),

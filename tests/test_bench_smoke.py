@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as runner  # noqa: E402
-from bench import growth, publish, spec_speed, stats_query  # noqa: E402
+from bench import growth, lost_burst, publish, spec_speed, stats_query  # noqa: E402
 from bench.common import percentile  # noqa: E402
 
 
@@ -89,3 +89,10 @@ def test_views_memory_folds_with_the_leaders_rollups(tmp_path: Path) -> None:
     folded = views_memory.fold(20, 6_000, path)
     assert folded["rollups"] >= 20  # one per schedule and day that ended an hour ago
     assert views_memory.restore(path)["rss"] > 0
+
+
+@pytest.mark.timeout(60)
+async def test_lost_burst_benchmark_runs_small() -> None:
+    require_nats_server()
+    result = await lost_burst.measure(20)
+    assert result["lost_runs"] == 20 and result["lost_client_us_per_run"] > 0
