@@ -130,16 +130,15 @@ async def test_a_claim_stored_between_the_tickers_read_and_append_wins(
     clock = FakeClock(T0)
     ticker, [run] = await started_runs(event_log, clock, 1)
     await clock.set(DEADLINE)
-    load_run, reads, claimed = event_log.load_run, [], []
+    last_seq_on, claimed = event_log.last_seq_on, []
 
-    async def read_then_claim(name: str, run_id: str):  # type: ignore[no-untyped-def]
-        read = await load_run(name, run_id)
-        reads.append(read)
-        if len(reads) == 1:  # why: the executor's claim lands right after the ticker's first read
+    async def read_then_claim(subject: str) -> int:
+        read = await last_seq_on(subject)
+        if not claimed:  # why: the executor's claim lands right after the ticker's first read
             claimed.append(await claim(event_log, clock, run, attempt=2))
         return read
 
-    monkeypatch.setattr(event_log, "load_run", read_then_claim)
+    monkeypatch.setattr(event_log, "last_seq_on", read_then_claim)
     with caplog.at_level("INFO", logger="jetcron.scheduler.lost"):
         appended = await ticker.tick()
     assert claimed == [True]
@@ -166,7 +165,7 @@ async def test_of_a_claim_and_a_lost_racing_exactly_one_is_stored(event_log) -> 
             await asyncio.sleep(delay)
             await ticker.tick()
 
-        # why: either may go first, by up to a few ms (a load_run and a publish each)
+        # why: either may go first, by up to a few ms (a read or two and a publish each)
         claimed, _ = await asyncio.gather(
             claim_after(rng.uniform(0, 0.004)), tick_after(rng.uniform(0, 0.02))
         )

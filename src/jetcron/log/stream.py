@@ -273,6 +273,14 @@ class EventLog:
         )
         return decoded[0] if decoded else None
 
+    async def last_seq_on(self, subject: str) -> int:
+        """The sequence of the newest message on a subject (a wildcard too), 0 if there is none."""
+        try:
+            msg = await self.js.get_last_msg(self.stream, subject)
+        except NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
     async def read(
         self,
         *,

@@ -36,6 +36,8 @@ AT_ONCE = 64
 class Holder(Protocol):
     """What declaring a run lost needs of the ticker's state (planner.TickerState)."""
 
+    position: int
+
     def folded(self, seq: int) -> bool:
         """True if the event stored at `seq` is reflected in the state."""
         ...
@@ -96,9 +98,9 @@ async def declare(
     subject, event, msg_id = item(entry, lose)
     checked = subjects.run_events(entry.name, lose.run_id)[0]
     for _ in range(TRIES):
-        history, last_seq = await event_log.load_run(entry.name, lose.run_id)
-        # why both checks after the read: what the state folded meanwhile is in `history` too
-        if not all(state.folded(s.seq) for s in history):
+        last_seq = await _folded_last(event_log, state, entry.name, lose.run_id)
+        # why both checks after the read: what the state folded meanwhile was read too
+        if last_seq is None:
             log.info(
                 "ticker: run %s of %s had a word since; deciding again", lose.run_id, entry.name
             )
@@ -116,3 +118,14 @@ async def declare(
         state.apply_ahead(StoredEvent(seq, subject, envelope))
         return True
     return False
+
+
+async def _folded_last(event_log: EventLog, state: Holder, name: str, run_id: str) -> int | None:
+    """The last sequence on the run's writers' subjects if the state reflects every event of
+    the run (None: it has not folded them all yet)."""
+    # why: usually the run's last word was folded long ago: one direct get answers that
+    last = await event_log.last_seq_on(subjects.run_events(name, run_id)[0])
+    if last <= state.position:
+        return last
+    history, last_seq = await event_log.load_run(name, run_id)
+    return last_seq if all(state.folded(s.seq) for s in history) else None
