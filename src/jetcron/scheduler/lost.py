@@ -5,7 +5,8 @@ That state may be a moment behind the log: an executor that comes back at the de
 died with its supervisor, the trigger is redelivered) claims the run's next attempt with
 `run.started` under a compare-and-set on the run's writers' subjects, and a `run.lost` appended
 blindly after that claim would end a run that runs (the views believe the first end, the job goes
-on). So the leader reads the run's events and appends `run.lost` only if the state has folded
+on). So the leader reads where the run's events end (one direct get; the events themselves
+when its state may not have folded them all) and appends `run.lost` only if the state has folded
 every one of them and still finds the run overdue, with `Nats-Expected-Last-Subject-Sequence` at
 the last of them (over the same subjects): of a claim and a `run.lost` racing, exactly one is
 stored. A word the state has not folded yet (read here, or met as a conflict) is no ground for a
