@@ -15,9 +15,11 @@ from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.events import (
     Envelope,
+    FireBuffered,
     RunCancelled,
     RunEvent,
     RunLost,
+    RunSkipped,
     RunStarted,
     RunSucceeded,
     RunTriggered,
@@ -171,3 +173,30 @@ async def test_a_restored_ticker_still_loses_a_deleted_schedules_run(event_log) 
     assert set(again.state.retired) == {trigger.schedule_id}
     assert await at(again, clock, DEADLINE) == 1
     assert [x.run_id for x in of(await events(event_log), RunLost)] == [run_id]
+
+
+async def test_a_fire_buffered_behind_a_lost_run_of_a_deleted_schedule_is_left_alone(
+    event_log,
+) -> None:
+    timeout = timedelta(hours=3)
+    definition = ScheduleDefinition(
+        spec="@every 1h", job=Job(command=["sleep", "600"]), target="pi2",
+        timeout_s=timeout.total_seconds(), overlap="buffer_one",
+    )  # fmt: skip
+    await CommandHandler(event_log).handle(
+        CreateSchedule(name="gone", command_id="c", at=T0, actor="t", definition=definition)
+    )
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await at(ticker, clock, FIRE)
+    [trigger] = of(await events(event_log), RunTriggered)
+    await word(event_log, trigger, RunStarted, STARTED)
+    await at(ticker, clock, FIRE + timedelta(hours=1))  # the next fire waits for the run
+    assert len(of(await events(event_log), FireBuffered)) == 1
+    await delete(event_log, ticker, clock)
+    # only the run.lost: the waiting fire is neither started nor recorded as skipped
+    assert await at(ticker, clock, STARTED + timeout + LOST_GRACE) == 1
+    stored = await events(event_log)
+    assert len(of(stored, RunLost)) == len(of(stored, RunTriggered)) == 1
+    assert of(stored, RunSkipped) == []
+    assert ticker.state.retired == {}
