@@ -32,7 +32,8 @@ from jetcron.domain.events import (
 )
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.executors.config import validate
-from jetcron.executors.consumers import Binding, Slots, bindings, consumer_config
+from jetcron.executors.consumers import Binding, bindings, consumer_config
+from jetcron.executors.intake import Slots
 from jetcron.log.heartbeats import list_executors
 from jetcron.log.stream import EventLog
 

@@ -39,8 +39,9 @@ from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory, RunResult
 from jetcron.executors.config import ExecutorConfig, validate
-from jetcron.executors.consumers import Consumer, Slots, bindings, consumer_config, keepalive
+from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
+from jetcron.executors.intake import Slots, feed
 from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.process import (
@@ -220,18 +221,13 @@ class Executor:
             await asyncio.sleep(_IDLE_POLL_S)
 
     async def _fetch_loop(self, consumer: Consumer) -> None:
-        # why: a fair share of the slots per consumer, so an idle one cannot starve the rest.
-        share = max(1, self.config.concurrency // len(self._consumers))
-        while not self._stopping.is_set():
-            n = await self._slots.take(share)
-            if n == 0:
-                return
-            msgs = await consumer.fetch(n)
-            self._slots.give(n - len(msgs))
-            for msg in msgs:
-                task = asyncio.create_task(self._handle(msg, consumer))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        # why: one pool of slots for all consumers (intake.py): N is the executor's limit.
+        def spawn(msg: Msg, slot: asyncio.Future[int]) -> None:
+            task = asyncio.create_task(self._handle(msg, consumer, slot))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        await feed(consumer, self._slots, spawn)
 
     async def _on_cancel(self, msg: Msg) -> None:
         run_id = msg.subject[len(CANCEL_PREFIX) + 1 :]
@@ -288,12 +284,16 @@ class Executor:
 
     # -- one message ---------------------------------------------------------------------------
 
-    async def _handle(self, msg: Msg, consumer: Consumer) -> None:
+    async def _handle(self, msg: Msg, consumer: Consumer, slot: asyncio.Future[int]) -> None:
+        granted = 0
         try:
-            if self._stopping.is_set():
-                await msg.nak()  # why: fetched just as we stopped: give it straight back
-                return
             async with keepalive(msg, consumer.ack_wait / 3):
+                # why: a trigger fetched by an idle consumer may wait here for a slot; the
+                # in-progress acks keep it ours meanwhile, so it is not redelivered elsewhere.
+                granted = await slot
+                if not granted or self._stopping.is_set():
+                    await msg.nak()  # why: fetched just as we stopped: give it straight back
+                    return
                 await self._process(msg, consumer.binding.fanout)
         except Exception:
             self.stats.errors += 1
@@ -302,7 +302,7 @@ class Executor:
                 await msg.nak(delay=min(consumer.ack_wait, 5.0))
         finally:
             self.stats.handled += 1
-            self._slots.give(1)
+            self._slots.give(granted)
 
     async def _process(self, msg: Msg, fanout: bool) -> None:
         envelope = decode(msg.data)

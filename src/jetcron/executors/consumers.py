@@ -122,11 +122,11 @@ class Consumer:
             sub, self._sub = self._sub, None
             await sub.unsubscribe()
 
-    async def fetch(self, n: int) -> list[Msg]:
-        """Up to `n` messages, waiting at most FETCH_TIMEOUT_S; [] on a timeout or a hiccup."""
+    async def fetch(self, n: int, timeout: float = FETCH_TIMEOUT_S) -> list[Msg]:  # noqa: ASYNC109
+        """Up to `n` messages, waiting at most `timeout`; [] on a timeout or a hiccup."""
         assert self._sub is not None, "open() first"
         try:
-            msgs: list[Msg] = await self._sub.fetch(n, timeout=FETCH_TIMEOUT_S)
+            msgs: list[Msg] = await self._sub.fetch(n, timeout=timeout)
         except TimeoutError:
             return []
         except Exception as err:  # noqa: BLE001 - keep serving through server hiccups
@@ -142,37 +142,6 @@ class Consumer:
         """True if nothing is waiting for delivery or for an ack (naks with a delay included)."""
         info = await self.js.consumer_info(self.stream, self.binding.durable)
         return not (info.num_pending or info.num_ack_pending)
-
-
-class Slots:
-    """Free run slots: fetchers take them before fetching, finished runs give them back."""
-
-    def __init__(self, n: int) -> None:
-        self.free = n
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    async def take(self, up_to: int) -> int:
-        """Wait for a free slot, take up to `up_to`; 0 once closed."""
-        while self.free <= 0 and not self.closed:
-            self._changed.clear()
-            await self._changed.wait()
-        if self.closed:
-            return 0
-        n = min(up_to, self.free)
-        self.free -= n
-        return n
-
-    def give(self, n: int) -> None:
-        """Return slots."""
-        if n:
-            self.free += n
-            self._changed.set()
-
-    def close(self) -> None:
-        """Wake every waiter with 0."""
-        self.closed = True
-        self._changed.set()
 
 
 @contextlib.asynccontextmanager

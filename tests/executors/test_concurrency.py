@@ -1,0 +1,118 @@
+"""`--concurrency N` is the executor's limit across all its consumers (a real nats-server)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from jetcron.executors.agent import Executor
+from jetcron.executors.intake import Slots
+from jetcron.log.stream import EventLog
+from test_agent import config, events, kinds, publish, sh, trigger, wait_for
+
+# -- the slots, pure ---------------------------------------------------------------------------
+
+
+async def test_slots_are_granted_in_request_order() -> None:
+    slots = Slots(2)
+    assert await slots.take(2) == 2
+    first, second = slots.request(1), slots.request(2)
+    slots.give(1)
+    assert first.done() and first.result() == 1 and not second.done()
+    slots.give(2)
+    assert second.result() == 2 and slots.free == 0
+
+
+async def test_waiting_for_a_free_slot_takes_none() -> None:
+    slots = Slots(1)
+    assert await slots.wait_free() and slots.free == 1
+    assert await slots.take(1) == 1
+    waiter = asyncio.create_task(slots.wait_free())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    slots.give(1)
+    assert await waiter and slots.free == 1
+
+
+async def test_closed_slots_answer_zero_and_cancelled_waiters_are_skipped() -> None:
+    slots = Slots(1)
+    assert await slots.take(1) == 1
+    gone = asyncio.create_task(slots.take(1))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    later = slots.request(1)
+    slots.give(1)
+    assert later.result() == 1
+    slots.close()
+    assert await slots.take(1) == 0 and not await slots.wait_free()
+
+
+# -- a real executor ---------------------------------------------------------------------------
+
+SCRIPT = "echo start $(date +%s.%N) >> {f}; sleep {s}; echo end $(date +%s.%N) >> {f}"
+
+
+def most_at_once(witness: Path) -> int:
+    """The largest number of jobs running at one instant, from the jobs' own timestamps."""
+    marks = []
+    for line in witness.read_text().splitlines():
+        what, at = line.split()
+        marks.append((float(at), 1 if what == "start" else -1))
+    running = peak = 0
+    for _, step in sorted(marks, key=lambda m: (m[0], m[1])):  # why: an end before a start
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+async def serve_until_done(executor: Executor, witness: Path, jobs: int, within: float) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(executor.run(stop))
+
+    async def finished() -> bool:
+        return witness.exists() and witness.read_text().count("end") == jobs
+
+    try:
+        await wait_for(finished, within)
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.mark.timeout(60)
+async def test_one_busy_target_uses_all_slots_of_three_consumers(
+    nc: Client, event_log: EventLog, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness"
+    # three consumers: pool-c1, pool-t, fan-c1-t
+    ex = Executor(nc, config("c1", targets=["c1"], tags=["t"], concurrency=4))
+    ts = [trigger(sh(SCRIPT.format(f=witness, s=2)), target="t") for _ in range(4)]
+
+    async def fire() -> None:
+        await asyncio.sleep(1.5)  # why: every consumer idle, its long poll outstanding
+        for t in ts:  # why: due one by one, like a schedule's runs
+            await publish(event_log, t)
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(fire(), serve_until_done(ex, witness, len(ts), within=25))
+    assert most_at_once(witness) == 4
+    for t in ts:
+        assert kinds(await events(event_log, t)) == ["RunStarted", "RunSucceeded"]
+
+
+@pytest.mark.timeout(60)
+async def test_never_more_than_n_at_once_across_targets(
+    nc: Client, event_log: EventLog, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness"
+    job = sh(SCRIPT.format(f=witness, s=1))
+    targets = ["c1", "t", "all:t"] * 4
+    ts = [trigger(job, target=target) for target in targets]
+    await publish(event_log, *ts)
+    ex = Executor(nc, config("c1", targets=["c1"], tags=["t"], concurrency=4))
+    await serve_until_done(ex, witness, len(ts), within=30)
+    assert most_at_once(witness) == 4
+    assert ex.stats.succeeded == len(ts)
