@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
+from test_agent import config, events, kinds, publish, sh, trigger, wait_for
 
 from jetcron.executors.agent import Executor
 from jetcron.executors.intake import Slots
 from jetcron.log.stream import EventLog
-from test_agent import config, events, kinds, publish, sh, trigger, wait_for
 
 # -- the slots, pure ---------------------------------------------------------------------------
 

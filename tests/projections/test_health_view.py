@@ -157,6 +157,44 @@ def test_executor_offline_while_it_holds_a_run() -> None:
     assert report.problems[0].detail.startswith("holds 1 run(s) in flight")
 
 
+def test_a_fan_out_member_offline_is_reported_with_its_group_and_since_when() -> None:
+    from jetcron.domain.events import ExecutorOffline, ExecutorOnline
+
+    h = recent_history()
+    h.create("lamps", "*/15 * * * *", target="all:lights")
+    h.add(ExecutorOnline(name="pi1", tags=["lights"]), actor="jetcron")
+    h.add(ExecutorOnline(name="pi2", tags=["lights", "pumps"]), actor="jetcron")
+    h.add(ExecutorOnline(name="nas", tags=["backup"]), actor="jetcron")
+    gone_at = h.next_at()
+    h.add(ExecutorOffline(name="pi2"), actor="jetcron")
+    h.add(ExecutorOffline(name="nas"), actor="jetcron")
+    both = {**ONLINE, "pi1": Executor(), "pi2": Executor()}
+
+    report = health.evaluate(
+        fold(h.events), now=NOW, executors_online={**ONLINE, "pi1": Executor()}
+    )
+    assert [(p.kind, p.subject, p.since) for p in report.problems] == [
+        ("executor_offline", "pi2", gone_at)
+    ]
+    assert report.problems[0].detail.startswith("member of all:lights (schedule(s) lamps)")
+    assert kinds(h, both) == []  # back online; nas is in no fan-out group of a live schedule
+    h.pause("lamps")
+    assert kinds(h, {**ONLINE, "pi1": Executor()}) == []
+
+
+def test_a_member_from_before_tags_were_recorded_is_known_by_the_runs_it_ran() -> None:
+    from jetcron.domain.events import ExecutorOnline
+
+    h = recent_history()
+    h.create("lamps", "*/15 * * * *", target="all:lights")
+    h.add(ExecutorOnline(name="pi2"), actor="jetcron")  # an older online event: no tags
+    member = h.member(h.trigger("lamps", NOW - timedelta(hours=1), target="all:lights"), "pi2")
+    h.started(member, executor="pi2")
+    h.succeeded(member, executor="pi2")
+
+    assert kinds(h) == [("executor_offline", "pi2")]
+
+
 def test_poison_events() -> None:
     views = fold(recent_history().events)
     views.poison = 2

@@ -172,3 +172,29 @@ async def test_an_answer_too_big_for_one_message_comes_compressed(nc, event_log)
     assert len(rows) == 3000 and len(str(rows)) > nc.max_payload
     stop.set()
     await task
+
+
+async def test_a_fan_out_member_gone_offline_is_a_health_problem(nc, event_log) -> None:
+    from jetcron.log import heartbeats
+
+    async def offline() -> list[str]:
+        problems = (await query(nc, "health"))["problems"]
+        return [p["subject"] for p in problems if p["kind"] == "executor_offline"]
+
+    h = CommandHandler(event_log)
+    d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]), target="all:lights")
+    await h.handle(CreateSchedule(name="lamps", command_id="c1", at=T0, actor="al", definition=d))
+    await heartbeats.ensure_bucket(nc)
+    await heartbeats.put(nc, heartbeats.ExecutorInfo(name="pi2", tags=["lights"]), ttl_s=30)
+    service, stop, task = await running(nc, event_log)
+    try:
+        assert await service.check_hosts() == 1
+        await service.sync()
+        assert service.views.hosts.tags == {"pi2": ["lights"]}
+        assert await offline() == []
+        await heartbeats.remove(nc, "pi2")
+        assert await service.check_hosts() == 1
+        assert await offline() == ["pi2"]
+    finally:
+        stop.set()
+        await task

@@ -301,6 +301,8 @@ class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
     """An executor's heartbeat appeared (first start, or back after being offline)."""
 
     name: str
+    tags: list[str] | None = None
+    """Its tags (the fan-out groups it belongs to) as its heartbeat said; None: not recorded."""
 
 
 # -- notifications: sinks on jetcron.notify.<n>, deliveries on jetcron.delivery.<n>.<seq> ----

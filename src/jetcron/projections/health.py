@@ -15,12 +15,13 @@ from typing import Literal, Protocol
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.events import FANNED_OUT, fanout_parent
+from jetcron.domain.events import FANNED_OUT, fanout_parent, is_fanout
 from jetcron.projections import calendars, schedules, stats
 from jetcron.projections.queries import iso as _iso
 from jetcron.projections.runs import RunRow
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
+from jetcron.subjects import FAN_PREFIX
 
 ProblemKind = Literal[
     "failing",
@@ -99,6 +100,7 @@ def evaluate(
         ),
         *_flaky(views, now, thresholds),
         *_executors_offline(views, executors_online),
+        *_fan_members_offline(views, executors_online),
         *_expectations(views.schedules.rows.values()),
         *_notifications(views),
     ]
@@ -246,6 +248,50 @@ def _executors_offline(
             "or declared lost after their timeout + grace",
             since=min(since),
         )
+
+
+def _fan_members_offline(
+    views: Views, executors_online: Mapping[str, ExecutorLike]
+) -> Iterable[Problem]:
+    """Members of a live schedule's fan-out group whose heartbeat is gone: its fires wait.
+
+    why: a member that is away misses every fire of the group; nothing waits in the views for
+    it (how many members a fire has is not in the log), so silence would read as healthy.
+    """
+    groups: dict[str, list[str]] = {}
+    for row in views.schedules.rows.values():
+        if row.state == "active" and is_fanout(row.definition.target):
+            groups.setdefault(row.definition.target, []).append(row.name)
+    if not groups:
+        return
+    held = {r.executor for r in views.runs.rows.values() if r.status in IN_HAND}
+    away = _fan_members(views, groups.keys()).items()
+    for name, targets in sorted(away):
+        if name in executors_online or name in held:
+            continue  # why: online, or already reported as holding runs
+        since = views.hosts.since.get(name) if views.hosts.online.get(name) is False else None
+        names = sorted({n for t in targets for n in groups[t]})
+        yield Problem(
+            kind="executor_offline",
+            subject=name,
+            detail=f"member of {', '.join(sorted(targets))} (schedule(s) {', '.join(names)}) "
+            f"but offline{f' since {iso(since)}' if since else ''}; it misses their fires "
+            "until it comes back",
+            since=since,
+        )
+
+
+def _fan_members(views: Views, targets: Iterable[str]) -> dict[str, set[str]]:
+    """Executor -> the fan-out targets among `targets` it belongs to, as the log knows it."""
+    wanted, out = set(targets), dict[str, set[str]]()
+    for name, tags in views.hosts.tags.items():
+        if mine := {f"{FAN_PREFIX}{tag}" for tag in tags} & wanted:
+            out[name] = mine
+    # why: an online event from before tags were recorded: one that ran a member belongs too
+    for run in views.runs.rows.values():
+        if run.executor and run.target in wanted and run.executor not in views.hosts.tags:
+            out.setdefault(run.executor, set()).add(run.target)
+    return out
 
 
 IN_HAND = frozenset({"running", "retrying"})

@@ -311,9 +311,9 @@ class ProjectionService:
 
         if await self.sync() != 0:
             return 0
-        live = [e.name for e in await list_executors(self.nc)]
+        live = {e.name: e.tags for e in await list_executors(self.nc)}
         now = self.clock.now()
-        found = hosts.transitions(self.views.hosts, live)
+        found = hosts.transitions(self.views.hosts, live, live)
         for event, msg_id in found:
             envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
             await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
