@@ -20,19 +20,24 @@ from conftest import free_port, require_nats_server
 from test_e2e import ENV, Up
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Up]:
-    """`jetcron up` and a second executor `pi2` tagged `lights`."""
-    require_nats_server()
-    up = Up(tmp_path / "jetcron", free_port()).start()
+def start_pi2(up: Up, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A second executor `pi2` tagged `lights`."""
     with (tmp_path / "pi2.out").open("ab") as out:
-        pi2 = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable, "-m", "jetcron", "executor", "--name", "pi2", "--target", "pi2",
                 "--tags", "lights", "--journal-dir", str(tmp_path / "pi2"), "--server", up.url,
             ],
             stdout=out, stderr=subprocess.STDOUT, env=ENV,
         )  # fmt: skip
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Up]:
+    """`jetcron up` and a second executor `pi2` tagged `lights`."""
+    require_nats_server()
+    up = Up(tmp_path / "jetcron", free_port()).start()
+    pi2 = start_pi2(up, tmp_path)
     try:
         yield up
     finally:
@@ -129,3 +134,49 @@ def test_cancelling_a_fan_out_stops_its_members(fleet: Up) -> None:
     again = up.cli("runs", "cancel", f"{trigger[:8]}-pi2")
     assert again.returncode == 2
     assert f"run {trigger}-pi2 already ended (run.cancelled)" in again.stderr, again.stderr
+
+
+def _offline(up: Up) -> list[str]:
+    """Executors health reports offline (health exits 1 while there are problems)."""
+    problems = json.loads(up.cli("health", "--json").stdout)["problems"]
+    return [p["subject"] for p in problems if p["kind"] == "executor_offline"]
+
+
+def test_a_member_back_from_away_runs_only_the_newest_fire_and_health_saw_it_gone(
+    tmp_path: Path,
+) -> None:
+    require_nats_server()
+    up = Up(tmp_path / "jetcron", free_port()).start()
+    pi2 = start_pi2(up, tmp_path)
+    try:
+        add = ("schedule", "add", "fan", "@every 4s", "-t", "all:lights", "--", "echo", "fan")
+        assert up.cli(*add).returncode == 0
+        _member_ran(up)
+        pi2.kill()  # kill -9: no goodbye
+        pi2.wait(5)
+        gone_at = time.monotonic()
+        deadline = gone_at + 40
+        while "pi2" not in _offline(up):
+            assert time.monotonic() < deadline, "health never said pi2 is offline"
+            time.sleep(1)
+        time.sleep(max(0.0, 30 - (time.monotonic() - gone_at)))
+        pi2 = start_pi2(up, tmp_path)
+        deadline = time.monotonic() + 30
+        while True:
+            rows = [r for r in _json(up, "runs", "list", "--schedule", "fan", "--limit", "200")
+                    if r["run_id"].endswith("-pi2")]  # fmt: skip
+            behind = [r for r in rows if r["status"] == "cancelled"]
+            if len(behind) >= 5 and "pi2" not in _offline(up):
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(1)
+        assert {r["reason"].split(":")[0] for r in behind} == {"coalesced"}, behind
+        newest = max(r["fire_time"] for r in behind)
+        after = sorted((r for r in rows if r["fire_time"] > newest), key=lambda r: r["fire_time"])
+        assert after and after[0]["status"] in ("succeeded", "running"), rows
+        verify = up.cli("replay", "--verify", "--json")
+        assert json.loads(verify.stdout)["identical"] is True, verify.stdout + verify.stderr
+    finally:
+        pi2.terminate()
+        pi2.wait(15)
+        up.stop()

@@ -15,7 +15,14 @@ import msgspec
 
 from jetcron import subjects
 from jetcron.domain.calendar import OPERATOR_SKIP, CalendarDefinition
-from jetcron.domain.definition import Conditions, Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.definition import (
+    CatchUp,
+    Conditions,
+    Job,
+    Overlap,
+    RetryPolicy,
+    ScheduleDefinition,
+)
 from jetcron.domain.digest import Digest
 from jetcron.domain.notifications import Notification
 
@@ -152,6 +159,11 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     """Forced by an operator (`jetcron schedule trigger`), not by the clock."""
     backfill_of: str = ""
     """A backfill (`jetcron schedule backfill`): the slot it runs (ids.slot_id), else ""."""
+    catchup: CatchUp | None = None
+    """A fan-out trigger: the schedule's catch-up policy, which a member that takes it late
+    applies for itself (executors/catchup.py); None on other triggers and older ones."""
+    overlap: Overlap | None = None
+    """A fan-out trigger: the schedule's overlap policy (`allow`: a member behind runs each)."""
 
     @property
     def forced(self) -> bool:

@@ -38,6 +38,7 @@ from jetcron.executors import attempt as run_attempt
 from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory, RunResult
+from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
@@ -97,6 +98,7 @@ class Executor:
         self.journal = Journal(Path(config.journal_dir) if config.journal_dir else None)
         self.runs_log = RunLog(self.log, nc, config.name, self.clock, self.stats)
         self.sampler = HostSampler()
+        self.backlog = Backlog(self.log)
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.recovery = Recovery(
@@ -365,6 +367,12 @@ class Executor:
         elif isinstance(step, run_attempt.CancelNow):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
         elif reason := await self.runs_log.stop_reason(run, history):
+            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
+        elif run.fanout and (
+            reason := await stale_member(self.backlog, run.trigger, msg, history, self.clock.now())
+        ):
+            # why: a member back from hours away must not replay every missed fire at once
+            log.info("executor %s: not running %s: %s", self.config.name, run.ref.run_id, reason)
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
         elif run_attempt.maybe_running(history, _redelivered(msg)) and (
             wait := await self._may_be_held(run, history)

@@ -346,15 +346,22 @@ READ_RETRIES = 5
 
 
 async def read_subject(
-    nc: Client, stream: str, subject: str, timeout: float = 2.0, attempts: int = 5
+    nc: Client,
+    stream: str,
+    subject: str,
+    timeout: float = 2.0,
+    attempts: int = 5,
+    *,
+    from_seq: int = 1,
 ) -> list[RawRecord]:
-    """Every message on one subject via batched direct gets (no consumer to create and delete).
+    """Every message on one subject (from `from_seq`) via batched direct gets (no consumer to
+    create and delete).
 
     why: the command handler loads one small aggregate per command; a consumer per load
     costs two API round trips and, under a burst of commands, hits the consumer limit.
     """
     records: list[RawRecord] = []
-    next_seq = 1
+    next_seq = from_seq
     while True:
         batch, more = await _direct_batch_retried(nc, stream, subject, next_seq, timeout, attempts)
         records += batch

@@ -251,6 +251,10 @@ class EventLog:
         records = await read_subject(self.nc, self.stream, subject)
         return decode_records(records), (records[-1].seq if records else 0)
 
+    async def load_after(self, subject: str, seq: int) -> list[StoredEvent]:
+        """The events on one subject after sequence `seq` (direct gets, no consumer)."""
+        return decode_records(await read_subject(self.nc, self.stream, subject, from_seq=seq + 1))
+
     async def load_run(self, name: str, run_id: str) -> tuple[list[StoredEvent], int]:
         """Every event of one run, whoever wrote it, and the sequence to CAS against with
         `expected_subject=subjects.run_events(name, run_id)[0]` (its writers' subjects)."""

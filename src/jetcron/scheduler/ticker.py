@@ -30,6 +30,7 @@ from jetcron.domain.events import (
     RunSkipped,
     RunTriggered,
     StoredEvent,
+    is_fanout,
 )
 from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
@@ -598,6 +599,9 @@ def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
             timeout_s=d.timeout_s,
             retry=d.retry,
             conditions=d.conditions,
+            # why: a member that comes back late applies the catch-up policy for itself
+            catchup=d.catchup if is_fanout(d.target) else None,
+            overlap=d.overlap if is_fanout(d.target) else None,
         )
         return subjects.trigger(d.target), event, fire
     if isinstance(decision, Miss):
