@@ -6,7 +6,8 @@ the result event; and only once that is stored: ack, or nak(delay) for a retry.
 `in_progress()` keeps the message while it runs. Cancel requests arrive on core NATS
 `jetcron.cancel.<run_id>` (the trigger's run id also cancels every fan-out member). On
 stop: fetch no more, let running jobs finish until drain_timeout, then hand the rest back
-(nak, no final event) so another executor runs them. Consumers: see consumers.py.
+(nak, no final event) so another executor runs them. Consumers: see consumers.py; one
+pool of run slots for all of them: intake.py; a late fan-out member's catch-up: catchup.py.
 Its name is held through its heartbeat (naming.py): started with a `claim` it beats on from
 it; if another executor takes the name it stops as on `stop` and `run` raises NameTaken.
 """

@@ -6,8 +6,9 @@ each fan-out group), and work on one busy target can use all N:
 - an idle consumer waits for a free slot, then long-polls for one trigger *without* holding a
   slot, so idle consumers never sit on slots; the trigger it gets queues for a slot (kept
   alive with in-progress acks meanwhile) and runs as soon as one frees;
-- a consumer that just got work reserves every free slot and fetches that many with a short
-  poll (its backlog), then goes idle again once its backlog is empty;
+- a consumer whose last trigger says more wait behind it (its `num_pending`) reserves free
+  slots for that backlog, up to all of them, and fetches that many (a short poll), then goes
+  idle again once nothing waits;
 - slots are granted first come, first served, so consumers with work take turns.
 
 At most N triggers run at once. At most one trigger per consumer waits for a slot in hand
@@ -89,10 +90,10 @@ Spawn = Callable[[Msg, "asyncio.Future[int]"], None]
 
 async def feed(consumer: Consumer, slots: Slots, spawn: Spawn) -> None:
     """Fetch from one consumer as slots allow until the slots are closed."""
-    busy = False
+    behind = 0
     while True:
-        if busy:
-            n = await slots.take(slots.size)
+        if behind:
+            n = await slots.take(behind)
             if n == 0:
                 return
             msgs = await consumer.fetch(n, timeout=BACKLOG_FETCH_TIMEOUT_S)
@@ -107,7 +108,19 @@ async def feed(consumer: Consumer, slots: Slots, spawn: Spawn) -> None:
             msgs = await consumer.fetch(1, timeout=FETCH_TIMEOUT_S)
             for msg in msgs:
                 spawn(msg, slots.request(1))
-        busy = bool(msgs)
+        behind = _pending_after(msgs[-1]) if msgs else 0
+
+
+def _pending_after(msg: Msg) -> int:
+    """How many messages wait in the consumer behind this one (as it was delivered).
+
+    why: a consumer fetches only the backlog that is there; fetching more would linger for
+    messages that are not there yet while holding their slots.
+    """
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:  # noqa: BLE001 - not a JetStream message: assume nothing waits
+        return 0
 
 
 def _granted(n: int) -> asyncio.Future[int]:
