@@ -116,3 +116,25 @@ async def test_never_more_than_n_at_once_across_targets(
     await serve_until_done(ex, witness, len(ts), within=30)
     assert most_at_once(witness) == 4
     assert ex.stats.succeeded == len(ts)
+
+
+@pytest.mark.timeout(60)
+async def test_a_trigger_for_an_idle_target_takes_its_turn_behind_a_backlog(
+    nc: Client, event_log: EventLog, tmp_path: Path
+) -> None:
+    witness, other = tmp_path / "witness", tmp_path / "other"
+    backlog = [trigger(sh(SCRIPT.format(f=witness, s=1)), target="t") for _ in range(10)]
+    late = trigger(sh(SCRIPT.format(f=other, s=0)), target="c1", name="other")
+    ex = Executor(nc, config("c1", targets=["c1"], tags=["t"], concurrency=2))
+
+    async def fire() -> None:
+        await publish(event_log, *backlog)
+        await asyncio.sleep(1.5)  # why: the backlog is running, both slots busy
+        await publish(event_log, late)
+
+    await asyncio.gather(fire(), serve_until_done(ex, witness, len(backlog), within=30))
+    started = float(other.read_text().split()[1])
+    ends = sorted(float(line.split()[1]) for line in witness.read_text().splitlines()
+                  if line.startswith("end"))  # fmt: skip
+    assert started < ends[4], "the idle target waited for the whole backlog"
+    assert most_at_once(witness) == 2
