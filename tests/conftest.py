@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import psutil
@@ -137,3 +138,14 @@ async def event_log(nc: Client) -> AsyncIterator[EventLog]:
     log = await EventLog(nc).open()
     yield log
     await log.close()
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Any]:
+    """A real `jetcron up` (tests/test_e2e.py's Up) on a free port, stopped after."""
+    from test_e2e import Up
+
+    require_nats_server()
+    instance = Up(tmp_path / "jetcron", free_port()).start()
+    yield instance
+    instance.stop()

@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import nats
 import psutil
-import pytest
 
-from conftest import free_port, require_nats_server
+from conftest import require_nats_server
 from jetcron.domain.events import RunSucceeded, RunTriggered, StoredEvent
 from jetcron.log.stream import EventLog
 
@@ -92,14 +90,6 @@ class Up:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    require_nats_server()
-    instance = Up(tmp_path / "jetcron", free_port()).start()
-    yield instance
-    instance.stop()
 
 
 async def read_log(url: str) -> list[StoredEvent]:

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from conftest import free_port, require_nats_server
 from jetcron.domain.events import (
     FireBuffered,
     RunSkipped,
@@ -19,14 +14,6 @@ from jetcron.domain.events import (
     RunTriggered,
 )
 from test_e2e import Up, read_log
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    require_nats_server()
-    instance = Up(tmp_path / "jetcron", free_port()).start()
-    yield instance
-    instance.stop()
 
 
 def test_catch_up_all_runs_each_fire_due_after_downtime_in_turn(up: Up) -> None:

@@ -8,13 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
 import psutil
-import pytest
 
 from conftest import alive, free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
@@ -24,14 +22,6 @@ from test_e2e import ENV, Up, read_log
 
 def _now_minus(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    require_nats_server()
-    instance = Up(tmp_path / "jetcron", free_port()).start()
-    yield instance
-    instance.stop()
 
 
 def started_job(up: Up, name: str, script: str, witness: Path) -> int:

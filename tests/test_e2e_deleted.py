@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from conftest import free_port, require_nats_server
 from test_e2e import Up
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    require_nats_server()
-    instance = Up(tmp_path / "jetcron", free_port()).start()
-    yield instance
-    instance.stop()
 
 
 def _runs(up: Up, *args: str) -> list[dict[str, Any]]:
