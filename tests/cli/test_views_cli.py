@@ -376,7 +376,12 @@ def test_runs_logs_of_a_run_that_failed_silently_says_why_on_stderr(live: Live) 
     said = f"run {failed['run_id'][:8]} failed with no output: {failed['error'].splitlines()[0]}"
     assert (logs.exit_code, logs.stdout, logs.stderr) == (0, "", said + "\n")
     assert last.exit_code == 0 and last.stderr.splitlines()[-1] == said
-    assert (fine.exit_code, fine.stdout, len(fine.stderr.splitlines())) == (0, "", 1)
+    assert (fine.exit_code, fine.stdout, len(fine.stderr.splitlines())) == (0, "", 2)
+    quiet = live.finished("quiet")[0]
+    assert fine.stderr.splitlines()[-1] == f"run {quiet['run_id'][:8]} succeeded with no output"
+    empty = live.cli("runs", "logs", quiet["run_id"][:8])
+    assert (empty.exit_code, empty.stdout) == (0, "")
+    assert empty.stderr == f"run {quiet['run_id'][:8]} succeeded with no output\n"
 
 
 def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: Live) -> None:

@@ -216,10 +216,16 @@ def runs_logs(run_id: str = RunArg, server: str = ServerOpt) -> None:
 
 
 def silent_failure(row: dict[str, Any], output: dict[str, Any]) -> str | None:
-    """For a run that ended badly and printed nothing, the one line that says why (else None)."""
+    """For a run that printed nothing, the one line that says so (and why, if it ended badly);
+    None when it printed something. why: empty stdout looked like the wrong run."""
     printed = output.get("stdout") or output.get("stderr") or output.get("result") is not None
-    if printed or row["status"] == "succeeded" or row["status"] not in FINISHED:
+    if printed:
         return None
+    short = text.short_id(row["run_id"])
+    if row["status"] not in FINISHED:
+        return f"run {short} is {row['status']} and has printed nothing yet"
+    if row["status"] == "succeeded":
+        return f"run {short} succeeded with no output"
     why = text.first_line(row.get("error") or row.get("reason"), 200) or "no output"
     return f"run {text.short_id(row['run_id'])} {row['status']} with no output: {why}"
 
