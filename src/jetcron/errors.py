@@ -45,7 +45,8 @@ class NoAnswerInTime(ServiceUnavailable):
         # why: a command that timed out may still have been applied; advise looking, not retrying
         # blindly, and never "start a service" (one is there; a second `up` only hits the lock)
         hint = hint or (
-            "it may still be applied: check `jetcron audit` before sending it again"
+            "it may still be applied, now or when a stalled scheduler replica resumes (even "
+            "after a later command): check `jetcron audit` before sending it or another again"
             if command
             else "the service is busy or stalled; try again"
         )
