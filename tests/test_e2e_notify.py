@@ -25,7 +25,7 @@ from jetcron.domain.events import (
     NotifyFailed,
     encode,
 )
-from test_e2e import Up, read_log, up  # noqa: F401 - the fixture
+from test_e2e import Up, read_log
 
 SECRET = "s3cret"
 
@@ -93,7 +93,7 @@ def ok(instance: Up, *args: str) -> str:
 
 
 def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
-    up: Up,  # noqa: F811
+    up: Up,
     hook: Hook,
     tmp_path: Path,
 ) -> None:
