@@ -98,6 +98,33 @@ async def test_every_replica_frozen_is_one_clear_line(
     assert "nor a discovery ping" in lines[0]
 
 
+async def test_a_command_the_frozen_replica_held_is_withdrawn_not_applied_at_the_thaw(
+    nc: Client, nats_url: str, replicas: list[Serve]
+) -> None:
+    eventually(lambda: cli(nats_url, "status").returncode == 0, 30, "serve answers")
+    await _until_replicas(nc, 2)
+    assert cli(nats_url, "schedule", "add", "hello", "@daily", "--", "true").returncode == 0
+
+    os.kill(replicas[0].proc.pid, signal.SIGSTOP)
+    paused, withdrawn = False, 0
+    # why: the queue group picks at random; go on until one command landed on the frozen one
+    for verb in ["pause", "resume"] * 5:
+        done = cli(nats_url, "schedule", verb, "hello")
+        if done.returncode == 0:
+            paused = verb == "pause"
+            continue
+        assert "withdrawn: no scheduler replica had begun it" in done.stderr, done.stderr
+        withdrawn += 1
+        if withdrawn == 2:
+            break
+    assert withdrawn, "no command reached the frozen replica"
+    os.kill(replicas[0].proc.pid, signal.SIGCONT)
+    await _until_replicas(nc, 2)  # why: the thawed replica has read its backlog by now
+
+    [row] = json.loads(cli(nats_url, "schedule", "list", "--json").stdout)
+    assert (row["state"] == "paused") == paused, row  # what the operator was told, not more
+
+
 async def _timed(nc: Client) -> float:
     """Seconds one `schedules` query took (it must answer)."""
     start = time.monotonic()

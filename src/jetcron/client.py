@@ -16,7 +16,7 @@ from jetcron.domain.errors import (
     ScheduleNotFound,
     VersionMismatch,
 )
-from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.errors import CommandWithdrawn, InfrastructureError, InvalidInput, NoAnswerInTime
 from jetcron.log.replicas import ask
 from jetcron.log.requests import payload_of, request, service_error, stale_of
 
@@ -53,7 +53,10 @@ async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) ->
     # why: under auth a user may publish commands only under its own name: the subject is
     # the proof of who sent it, and the scheduler records that as the actor.
     subject = subjects.command(verb) if user is None else subjects.command_as(user, verb)
-    msg = await request(nc, subject, _encoder.encode(command), f"`{verb}`", timeout)
+    try:
+        msg = await request(nc, subject, _encoder.encode(command), f"`{verb}`", timeout)
+    except NoAnswerInTime as err:
+        raise await _gave_up(nc, user, command.command_id, err) from err
     reply = reply_decoder.decode(msg.data)
     if reply.ok:
         return reply
@@ -68,6 +71,25 @@ async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) ->
     if reply.code in ("rejected", "invalid"):
         raise CommandRejected(reply.error)
     raise InfrastructureError(reply.error)
+
+
+async def _gave_up(nc: Client, user: str | None, command_id: str, err: NoAnswerInTime) -> Exception:
+    """Withdraw a command nobody answered in time (log/withdrawal.py), and what to say: that it
+    will not be applied, that a replica has it, or (older scheduler) that it may still be."""
+    from jetcron.log import withdrawal
+
+    took = await withdrawal.take(nc, user, command_id, withdrawal.WITHDRAWN)
+    if took:
+        return CommandWithdrawn(err.what, err.timeout)
+    if took is False:
+        return NoAnswerInTime(
+            err.what,
+            err.timeout,
+            command=True,
+            hint="a scheduler replica has begun applying it: check `jetcron audit` before "
+            "sending it again",
+        )
+    return err
 
 
 async def test_notification(

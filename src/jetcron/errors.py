@@ -53,6 +53,18 @@ class NoAnswerInTime(ServiceUnavailable):
         InfrastructureError.__init__(self, f"no answer to {what} within {timeout:g}s; {hint}")
 
 
+class CommandWithdrawn(ServiceUnavailable):
+    """No replica answered a command in time, and it was withdrawn: none will apply it."""
+
+    def __init__(self, what: str, timeout: float) -> None:
+        self.what, self.timeout = what, timeout
+        InfrastructureError.__init__(
+            self,
+            f"no answer to {what} within {timeout:g}s; withdrawn: no scheduler replica had "
+            "begun it and none will apply it, nothing was changed (send it again)",
+        )
+
+
 class NatsUnreachable(ServiceUnavailable):
     """The connection to NATS is lost (reconnecting): nothing can be asked or sent now."""
 

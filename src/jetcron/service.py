@@ -15,6 +15,7 @@ import msgspec
 from nats.aio.client import Client
 
 from jetcron import memory
+from jetcron.log import withdrawal
 from jetcron.log.connection import ConnectionWatch, answering, probe
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
@@ -96,6 +97,10 @@ async def run(
         ):
             return
         if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):
+            return
+        if not await _until_done(
+            "create the commands bucket", lambda: withdrawal.ensure_bucket(nc), stop
+        ):
             return
         handler = CommandHandler(event_log)
         sub = await handler.subscribe(nc)

@@ -77,6 +77,9 @@ the scheduler (which delivers) reads them; the log carries `kv:<key>`."""
 LEASE_BUCKET = "jetcron_lease"
 EXECUTORS_BUCKET = "jetcron_executors"
 SNAPSHOT_BUCKET = "jetcron_snapshots"
+COMMANDS_BUCKET = "jetcron_commands"
+"""Who settled each command sent by request, key `<sender>.<id hash>`: the replica applying it
+or the sender that gave up on it (log/withdrawal.py)."""
 LEASE_KEY = "ticker"
 
 

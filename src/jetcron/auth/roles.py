@@ -155,7 +155,8 @@ def _reader(user: User, *, commands: bool) -> Permissions:
     if commands:
         # why: only under its own name: the subject is how the scheduler knows who sent it
         publish.insert(0, s.command_as(user.name, "*"))
-        publish += _secret_writes()
+        # why: withdrawing its own command that no replica answered (log/withdrawal.py)
+        publish += [*_secret_writes(), s.kv_key(s.COMMANDS_BUCKET, f"{s.token(user.name)}.>")]
     return Permissions(Rules(tuple(publish)), Rules((_inbox(user),)))
 
 

@@ -153,7 +153,9 @@ Request = AnyCommand | NotificationCommand | AcknowledgeHealth
 command_decoder = msgspec.json.Decoder(Request)
 
 
-ReplyCode = Literal["ok", "rejected", "not_found", "invalid", "conflict", "error", "stale"]
+ReplyCode = Literal[
+    "ok", "rejected", "not_found", "invalid", "conflict", "error", "stale", "withdrawn"
+]
 
 
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

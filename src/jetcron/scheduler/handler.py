@@ -49,6 +49,7 @@ from jetcron.domain.events import (
 from jetcron.domain.notifications import validate_notification_name
 from jetcron.domain.validation import validate_name
 from jetcron.errors import InfrastructureError
+from jetcron.log import withdrawal
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.secrets import purge_hook_secret
 from jetcron.log.stream import EventLog
@@ -62,6 +63,9 @@ LOADS_AT_ONCE = 64
 """Schedule subjects a calendar delete loads concurrently to find who still names it."""
 
 _reply_encoder = msgspec.json.Encoder()
+WITHDRAWN = (
+    "its sender gave up waiting and withdrew it before any replica decided it; nothing was changed"
+)
 
 
 def aggregate_subject(command: Request) -> str:
@@ -293,6 +297,8 @@ class CommandHandler:
             # name), so it is the actor; a different --actor is kept only as a note.
             note = command.actor if command.actor not in ("", sender) else None
             command = msgspec.structs.replace(command, actor=sender)
+        if await self._withdrawn(sender, command.command_id):
+            return CommandReply(ok=False, code="withdrawn", error=WITHDRAWN)
         try:
             return CommandReply(ok=True, events=await self.handle(command, note))
         except (ScheduleNotFound, NotificationNotFound, CalendarNotFound) as err:
@@ -306,6 +312,14 @@ class CommandHandler:
         except InfrastructureError as err:
             log.warning("command %s failed: %s", command.command_id, err)
             return CommandReply(ok=False, code="error", error=str(err))
+
+    async def _withdrawn(self, sender: str | None, command_id: str) -> bool:
+        """Whether the sender gave up on this command first (log/withdrawal.py): else it is
+        ours to decide, and a sender that gives up from now on is told a replica has it."""
+        nc = self.log.nc
+        took = await withdrawal.take(nc, sender, command_id, withdrawal.APPLYING)
+        # why: a key already "applying" is this command delivered again: decide it as before
+        return took is False and await withdrawal.withdrawn(nc, sender, command_id)
 
     async def subscribe(self, nc: Client) -> object:
         """Serve jetcron.cmd.<verb> and jetcron.cmd.<user>.<verb> in the shared queue group."""

@@ -1,0 +1,79 @@
+"""Who settles a command whose sender gave up waiting: the replica that applies it, or the
+sender that withdraws it. One KV create decides.
+
+why: commands go to the scheduler replicas' queue group, so a frozen replica (SIGSTOP, a paused
+VM) holds its share and applies it when it wakes, long after its sender printed "no answer" and
+maybe after a later command (a pause landing after the resume). Before it decides a command, a
+replica creates `<sender>.<id hash>` ("applying"); a sender that gave up creates the same key
+("withdrawn"). Exactly one create wins: a thawed replica finds the key taken and drops the
+command, and the sender can say which way it went.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from nats.aio.client import Client
+from nats.js.api import KeyValueConfig
+from nats.js.errors import APIError, BadRequestError, NotFoundError
+
+from jetcron import ids, subjects
+from jetcron.log.publisher import CONFLICT_CODES
+
+log = logging.getLogger(__name__)
+
+BUCKET = subjects.COMMANDS_BUCKET
+KEEP_S = 86_400
+"""How long a key is kept: a replica frozen for longer than this applies what waited."""
+APPLYING, WITHDRAWN = b"applying", b"withdrawn"
+
+
+async def ensure_bucket(nc: Client) -> None:
+    """Create the bucket if it is missing (idempotent, race-safe)."""
+    js = nc.jetstream()
+    with contextlib.suppress(NotFoundError):
+        await js.stream_info(subjects.kv_stream(BUCKET))
+        return
+    try:
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=BUCKET, history=1, ttl=KEEP_S, description="jetcron: who settled a command"
+            )
+        )
+    except BadRequestError:
+        await js.stream_info(subjects.kv_stream(BUCKET))  # why: another replica made it
+
+
+def key(sender: str | None, command_id: str) -> str:
+    """The key's subject; the id is hashed (a command's id is the sender's text)."""
+    who = subjects.token(sender) if sender else "-"
+    return subjects.kv_key(BUCKET, f"{who}.{ids.derived_id(command_id)}")
+
+
+async def take(nc: Client, sender: str | None, command_id: str, as_: bytes) -> bool | None:
+    """Create the command's key: True if we did, False if the other side had; None when it
+    cannot be told (no bucket: an older scheduler; JetStream not answering)."""
+    subject = key(sender, command_id)
+    try:
+        await nc.jetstream().publish(
+            subject, as_, timeout=2.0, headers={"Nats-Expected-Last-Subject-Sequence": "0"}
+        )
+    except APIError as err:
+        if err.err_code in CONFLICT_CODES:
+            return False
+        log.warning("command %s: cannot settle who applies it: %s", command_id, err)
+        return None
+    except Exception as err:  # noqa: BLE001 - an unknown answer is "cannot tell", never a crash
+        log.warning("command %s: cannot settle who applies it: %s", command_id, err)
+        return None
+    return True
+
+
+async def withdrawn(nc: Client, sender: str | None, command_id: str) -> bool:
+    """Whether the command's key says its sender withdrew it (False when it cannot be read)."""
+    try:
+        msg = await nc.jetstream().get_last_msg(subjects.kv_stream(BUCKET), key(sender, command_id))
+    except Exception:  # noqa: BLE001 - unreadable: as if not withdrawn (today's behaviour)
+        return False
+    return bytes(msg.data or b"") == WITHDRAWN
