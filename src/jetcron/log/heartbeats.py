@@ -13,16 +13,16 @@ is simply absent; a graceful stop's purge marker lives 1 s and its revision is t
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime
 
 import msgspec
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
+from jetcron.log import buckets
 from jetcron.log.api import kv_purge
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.publisher import CONFLICT_CODES
@@ -70,18 +70,12 @@ _decoder = msgspec.json.Decoder(ExecutorInfo)
 
 async def ensure_bucket(nc: Client) -> None:
     """Create the executors bucket if it is missing (idempotent, race-safe)."""
-    js = nc.jetstream()
-    with contextlib.suppress(NotFoundError):
-        await js.stream_info(STREAM)
-        return
-    try:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=subjects.EXECUTORS_BUCKET, history=1, description="jetcron executors"
-            )
-        )
-    except BadRequestError:
-        await js.stream_info(STREAM)  # why: another executor created it at the same moment
+    await buckets.ensure(
+        nc,
+        KeyValueConfig(
+            bucket=subjects.EXECUTORS_BUCKET, history=1, description="jetcron executors"
+        ),
+    )
 
 
 async def put(nc: Client, info: ExecutorInfo, ttl_s: int, *, expect: int | None = None) -> int:

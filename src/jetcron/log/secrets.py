@@ -9,13 +9,12 @@ does not reveal a secret and one host cannot read another's.
 
 from __future__ import annotations
 
-import contextlib
-
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.log import buckets
 from jetcron.log.api import kv_purge
 
 STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
@@ -25,16 +24,9 @@ async def ensure_bucket(
     nc: Client, bucket: str = subjects.SECRETS_BUCKET, description: str = "jetcron job secrets"
 ) -> None:
     """Create a secrets bucket if it is missing (idempotent, race-safe)."""
-    js = nc.jetstream()
-    stream = subjects.kv_stream(bucket)
-    with contextlib.suppress(NotFoundError):
-        await js.stream_info(stream)
-        return
-    config = KeyValueConfig(bucket=bucket, history=1, description=description, direct=True)
-    try:
-        await js.create_key_value(config)
-    except BadRequestError:
-        await js.stream_info(stream)  # why: another client created it at the same moment
+    await buckets.ensure(
+        nc, KeyValueConfig(bucket=bucket, history=1, description=description, direct=True)
+    )
 
 
 async def put(nc: Client, target: str, name: str, value: str) -> None:

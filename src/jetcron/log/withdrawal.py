@@ -11,14 +11,14 @@ command, and the sender can say which way it went.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.errors import APIError
 
 from jetcron import ids, subjects
+from jetcron.log import buckets
 from jetcron.log.publisher import CONFLICT_CODES
 
 log = logging.getLogger(__name__)
@@ -31,18 +31,10 @@ APPLYING, WITHDRAWN = b"applying", b"withdrawn"
 
 async def ensure_bucket(nc: Client) -> None:
     """Create the bucket if it is missing (idempotent, race-safe)."""
-    js = nc.jetstream()
-    with contextlib.suppress(NotFoundError):
-        await js.stream_info(subjects.kv_stream(BUCKET))
-        return
-    try:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=BUCKET, history=1, ttl=KEEP_S, description="jetcron: who settled a command"
-            )
-        )
-    except BadRequestError:
-        await js.stream_info(subjects.kv_stream(BUCKET))  # why: another replica made it
+    config = KeyValueConfig(
+        bucket=BUCKET, history=1, ttl=KEEP_S, description="jetcron: who settled a command"
+    )
+    await buckets.ensure(nc, config)
 
 
 def key(sender: str | None, command_id: str) -> str:
