@@ -562,14 +562,14 @@ def executor(
     trusted = _keys(scheduler_key)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
     executing.check_startup(name, targets, tag_list, work_dir)
+    journal = Path(journal_dir or default_journal(name))
     config = ExecutorConfig(
         name=name, targets=targets, tags=tag_list, allow_shell=allow_shell,
         concurrency=concurrency, allow=list(allow or []), work_dir=work_dir,
         ack_wait_s=ack_wait, drain_timeout_s=drain_timeout, trusted_schedulers=trusted,
-        journal_dir=str(journal_dir or default_journal(name)),
+        journal_dir=str(journal),
     )  # fmt: skip
-    journal = config.journal_dir or default_journal(name)
-    Journal.check_free(Path(journal))  # why: refused before it says hello or claims its name
+    Journal.check_free(journal)  # why: refused before it says hello or claims its name
 
     async def main() -> None:
         stop, force = asyncio.Event(), asyncio.Event()
