@@ -22,7 +22,7 @@ up: install
 	$(BIN)/jetcron up $(ARGS)
 
 test: $(VENV)/.test-tools lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 lint: $(VENV)/.test-tools
 	$(BIN)/ruff check src tests

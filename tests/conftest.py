@@ -25,6 +25,12 @@ from jetcron.server import (
 )
 
 _FALSY = {"", "0", "false", "no", "off"}
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # why: xdist's workers inherit COLUMNS=80/LINES=24 from execnet; the CLI tables would then
+    # cut at 80 columns where a serial run (no tty, no COLUMNS) prints them whole
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 _PROBE = "jetcron_placement_probe"
 
 
