@@ -16,6 +16,16 @@ def js_ack(stream: str, consumer: str) -> str:
     return f"{JS_ACK}.{stream}.{consumer}.>"
 
 
+EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+"""The compare-and-set header: the append lands only if the subject's last stored sequence is
+this one (0: the subject holds nothing); `-Subject` next to it names another subject to check."""
+
+
+def expect_last(seq: int) -> dict[str, str]:
+    """Headers of an append that lands only if the subject's last sequence is `seq` (0: none)."""
+    return {EXPECTED_LAST_SUBJECT_SEQ: str(seq)}
+
+
 def kv_purge() -> dict[str, str]:
     """Headers of a KV purge: a marker that rolls the key's subject up (what nats-py's kv.purge
     sends), for publishing where the bucket is not opened as a KV. why a new dict each time:

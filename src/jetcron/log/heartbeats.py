@@ -23,7 +23,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
 from jetcron.log import buckets
-from jetcron.log.api import kv_purge
+from jetcron.log.api import expect_last, kv_purge
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.publisher import CONFLICT_CODES
 from jetcron.log.reader import read_raw
@@ -96,7 +96,7 @@ async def put(nc: Client, info: ExecutorInfo, ttl_s: int, *, expect: int | None 
 
 def _expecting(expect: int | None) -> dict[str, str] | None:
     """The CAS header (a new dict each time: nats-py adds Nats-TTL to the one it is given)."""
-    return None if expect is None else {"Nats-Expected-Last-Subject-Sequence": str(expect)}
+    return None if expect is None else expect_last(expect)
 
 
 def _conflict_or(err: APIError, subject: str, expect: int | None) -> Exception:

@@ -19,7 +19,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
-from jetcron.log.api import js_api
+from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
 from jetcron.log.publisher import Publisher
@@ -206,7 +206,7 @@ class KvLease:
         if expected == 0 or not self._since:
             self._since = time.time()
         body = msgspec.json.encode(Holder(self.holder, self._since))
-        headers = {"Nats-Expected-Last-Subject-Sequence": str(expected), "Nats-TTL": f"{self.ttl}s"}
+        headers = expect_last(expected) | {"Nats-TTL": f"{self.ttl}s"}
         ack = await self._publisher.request(self.subject, body, headers)
         self._seq = ack.seq
 
@@ -224,7 +224,7 @@ class KvLease:
         try:
             # why: a 1-second TTL rewrite frees the key fast for a clean hand-over.
             body = msgspec.json.encode(Holder("", 0))
-            headers = {"Nats-Expected-Last-Subject-Sequence": str(self._seq), "Nats-TTL": "1s"}
+            headers = expect_last(self._seq) | {"Nats-TTL": "1s"}
             await self._publisher.request(self.subject, body, headers)
         except Exception as err:  # noqa: BLE001 - it expires anyway
             log.warning(

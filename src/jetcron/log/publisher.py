@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 import msgspec
 from nats.aio.client import Client
 
+from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.errors import (
     STORAGE,
     STORAGE_FULL,
@@ -404,6 +405,6 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
         raise LogFull(subject)
     # why: both codes mean "someone appended first" (nats.py's js/kv.py maps them alike): retry.
     if ack.error.err_code in CONFLICT_CODES:
-        expected = int((headers or {}).get("Nats-Expected-Last-Subject-Sequence", "0"))
+        expected = int((headers or {}).get(EXPECTED_LAST_SUBJECT_SEQ, "0"))
         raise ConcurrencyConflict(subject, expected, ack.error.description)
     raise AppendFailed(f"{subject}: {ack.error.description} (err_code {ack.error.err_code})")

@@ -16,6 +16,7 @@ from nats.js.errors import NotFoundError
 from jetcron import ids, subjects
 from jetcron.domain.events import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
+from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher, Staged
 from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
@@ -166,7 +167,7 @@ class EventLog:
         if len(envelopes) == 1 and not also:
             headers = _headers(envelopes[0], msg_id, expected_last_subject_seq, self._ttl(subject))
             if expected_subject is not None and expected_last_subject_seq is not None:
-                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = expected_subject
+                headers[f"{EXPECTED_LAST_SUBJECT_SEQ}-Subject"] = expected_subject
             data = encode(envelopes[0])
             ack = await self.publisher.publish(subject, data, self._signed(subject, data, headers))
             return [ack.seq]
@@ -341,7 +342,7 @@ def _headers(
 ) -> dict[str, str]:
     headers = {"Nats-Msg-Id": msg_id or envelope.id}
     if expected is not None:
-        headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+        headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected)
     if ttl_s:
         headers["Nats-TTL"] = f"{ttl_s}s"  # why: per-message TTL (ADR-43): this event ages out
     return headers

@@ -19,6 +19,7 @@ from nats.js.errors import APIError
 
 from jetcron import ids, subjects
 from jetcron.log import buckets
+from jetcron.log.api import expect_last
 from jetcron.log.publisher import CONFLICT_CODES
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ async def take(nc: Client, sender: str | None, command_id: str, as_: bytes) -> b
     cannot be told (no bucket: an older scheduler; JetStream not answering)."""
     subject = key(sender, command_id)
     try:
-        await nc.jetstream().publish(
-            subject, as_, timeout=2.0, headers={"Nats-Expected-Last-Subject-Sequence": "0"}
-        )
+        await nc.jetstream().publish(subject, as_, timeout=2.0, headers=expect_last(0))
     except APIError as err:
         if err.err_code in CONFLICT_CODES:
             return False
