@@ -20,7 +20,7 @@ from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.events import Envelope, RunLost, RunStarted, RunTriggered
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.planner import LOST_GRACE
+from jetcron.scheduler.state import LOST_GRACE
 from jetcron.scheduler.ticker import LOSSES_PER_TICK, Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from bench.common import CpuMeter, connected, create_schedules, event_log, rnd, 
 from bench.spec_speed import sample_specs
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.log.stream import EventLog
-from jetcron.scheduler.planner import snapshot_of
+from jetcron.scheduler.checkpoint import snapshot_of
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
 

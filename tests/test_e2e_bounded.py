@@ -26,7 +26,7 @@ from jetcron.domain.events import (
 from jetcron.log import snapshots
 from jetcron.log.stream import EventLog
 from jetcron.projections.state import restore
-from jetcron.scheduler import breaker, planner
+from jetcron.scheduler import breaker, checkpoint, state
 from test_e2e import ENV
 
 SCHEDULES, RUNS_EACH, KEEP = 2, 3_000, 50  # 12,000 events: many snapshots, and evictions
@@ -89,9 +89,9 @@ def snapshot_position(url: str) -> int:
     return views.position if views is not None else 0
 
 
-def ticker_state(url: str) -> planner.TickerState | None:
+def ticker_state(url: str) -> state.TickerState | None:
     data = asyncio.run(stored(url, "ticker"))
-    return planner.state_from(data) if data else None
+    return checkpoint.state_from(data) if data else None
 
 
 def serve(url: str) -> subprocess.Popen[bytes]:

@@ -25,7 +25,8 @@ from jetcron.domain.events import (
 )
 from jetcron.scheduler import calendars
 from jetcron.scheduler.decider import INITIAL, decide, fold
-from jetcron.scheduler.planner import Skip, TickerState, Trigger, decide_due
+from jetcron.scheduler.planner import Skip, Trigger, decide_due
+from jetcron.scheduler.state import TickerState
 
 NOW = datetime(2026, 12, 20, 12, 0, tzinfo=UTC)
 MAINT = CalendarDefinition(tz="Europe/Berlin", windows=["0 14 * * * for 1h"])

@@ -18,15 +18,10 @@ from jetcron.domain.events import (
     SchedulePaused,
     StoredEvent,
 )
-from jetcron.scheduler.planner import (
-    PAUSED_IN_QUEUE,
-    Complete,
-    TickerState,
-    decide_due,
-    queued,
-    snapshot_of,
-    state_from,
-)
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
+from jetcron.scheduler.entry import queued
+from jetcron.scheduler.planner import PAUSED_IN_QUEUE, Complete, decide_due
+from jetcron.scheduler.state import TickerState
 from jetcron.scheduler.ticker import _event_for
 
 T0 = datetime(2026, 3, 3, 14, 40, tzinfo=UTC)

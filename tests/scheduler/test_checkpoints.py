@@ -22,7 +22,8 @@ from jetcron.domain.events import (
     StoredEvent,
 )
 from jetcron.scheduler import breaker as breakers
-from jetcron.scheduler.planner import TickerState, snapshot_of, state_from
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
+from jetcron.scheduler.state import TickerState
 from jetcron.scheduler.ticker import Ticker
 
 

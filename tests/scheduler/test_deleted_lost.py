@@ -28,8 +28,9 @@ from jetcron.domain.events import (
     member_run_id,
 )
 from jetcron.log.stream import EventLog
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.planner import LOST_GRACE, snapshot_of, state_from
+from jetcron.scheduler.state import LOST_GRACE
 from jetcron.scheduler.ticker import Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from jetcron.log.stream import EventLog
 from jetcron.projections import runs, state
 from jetcron.scheduler import ticker as ticker_module
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.planner import LOST_GRACE
+from jetcron.scheduler.state import LOST_GRACE
 from jetcron.scheduler.ticker import APPEND_RETRY, Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)

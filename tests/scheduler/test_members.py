@@ -22,15 +22,9 @@ from jetcron.domain.events import (
     StoredEvent,
     member_run_id,
 )
-from jetcron.scheduler.planner import (
-    LOST_GRACE,
-    Lose,
-    TickerState,
-    Trigger,
-    decide_due,
-    snapshot_of,
-    state_from,
-)
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
+from jetcron.scheduler.planner import Lose, Trigger, decide_due
+from jetcron.scheduler.state import LOST_GRACE, TickerState
 from jetcron.scheduler.ticker import _event_for
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)

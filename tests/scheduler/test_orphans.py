@@ -17,8 +17,8 @@ from jetcron.domain.events import (
 )
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import ticker as ticker_module
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.planner import snapshot_of, state_from
 from jetcron.scheduler.ticker import Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, 0, tzinfo=UTC)

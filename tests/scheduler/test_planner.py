@@ -8,20 +8,19 @@ from typing import Any
 import pytest
 
 from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.firetimes import _next_wake, next_due
 from jetcron.scheduler.planner import (
     PAUSED_IN_QUEUE,
     Buffer,
     Cancel,
     Complete,
     Decision,
-    Entry,
     Lose,
     Miss,
     Skip,
     Trigger,
-    _next_wake,
     decide_due,
-    next_due,
     pending_run_id,
 )
 

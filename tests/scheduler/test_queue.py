@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.spec import next_fire
-from jetcron.scheduler import planner
-from jetcron.scheduler.planner import Entry
+from jetcron.scheduler import firetimes
+from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.queue import DueQueue
 
 T = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
@@ -84,7 +84,7 @@ SPECS = [
 def test_the_memo_answers_what_next_fire_answers_for_any_order_of_instants(
     spec: tuple[str, str], offsets: list[int]
 ) -> None:
-    memo = planner._FireMemo()
+    memo = firetimes._FireMemo()
     for us in offsets:
         after = T + timedelta(microseconds=us)
         assert memo.fire_after(*spec, after) == next_fire(*spec, after)
@@ -99,8 +99,8 @@ def test_schedules_created_at_distinct_instants_of_one_stretch_share_one_evaluat
         calls.append(after)
         return next_fire(spec, tz, after)
 
-    monkeypatch.setattr(planner, "next_fire", counted)
-    memo = planner._FireMemo()
+    monkeypatch.setattr(firetimes, "next_fire", counted)
+    memo = firetimes._FireMemo()
     # created one per second (each its own instant) between two fires of */5
     fires = {
         memo.fire_after("*/5 * * * *", "UTC", at(1) + timedelta(seconds=s)) for s in range(180)

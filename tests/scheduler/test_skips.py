@@ -20,7 +20,8 @@ from jetcron.domain.events import (
     StoredEvent,
 )
 from jetcron.scheduler.decider import INITIAL, decide, fold
-from jetcron.scheduler.planner import Skip, TickerState, Trigger, decide_due
+from jetcron.scheduler.planner import Skip, Trigger, decide_due
+from jetcron.scheduler.state import TickerState
 
 NOW = datetime(2026, 12, 20, 12, 0, tzinfo=UTC)
 FIRE = datetime(2026, 12, 24, 2, 0, tzinfo=UTC)  # 03:00 in Berlin

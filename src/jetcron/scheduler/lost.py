@@ -24,7 +24,8 @@ from jetcron import ids, subjects
 from jetcron.domain.events import Envelope, RunLost, StoredEvent
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
-from jetcron.scheduler.planner import Entry, Lose, overdue
+from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.planner import Lose, overdue
 
 log = logging.getLogger(__name__)
 REASON = "no result within timeout + grace; executor presumed dead"
@@ -35,7 +36,7 @@ AT_ONCE = 64
 
 
 class Holder(Protocol):
-    """What declaring a run lost needs of the ticker's state (planner.TickerState)."""
+    """What declaring a run lost needs of the ticker's state (state.TickerState)."""
 
     position: int
 

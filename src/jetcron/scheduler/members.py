@@ -4,7 +4,7 @@ A fan-out trigger (target `all:<tag>`) is no run, and how many members a fire wi
 in the log (an executor's tags live in its heartbeat). So a member `<run id>-<executor>` enters
 the ticker's runs in flight with its first word that is not an end: its executor's `run.started`,
 `run.deferred`, or a failure that asks for another attempt. From then on it is a run in flight
-like any other (planner.py): its later words move its deadline, its end removes it, and past
+like any other (state.py): its later words move its deadline, its end removes it, and past
 its deadline the ticker declares it `run.lost` by the same `Lose` decision, event and msg id
 (`<run id>-<executor>:lost`) as a plain run.
 
@@ -13,7 +13,7 @@ claimed the trigger) is not in flight and is never declared lost: the trigger wa
 executor's own durable consumer and runs when it comes back, and its deadline starts then.
 Members take no part in overlap policies (several run per fire) nor in the cancelling of a
 deleted schedule's untaken runs (a member in flight was taken by its executor); like any run in
-flight they keep their deadline after the delete (planner.TickerState.retired).
+flight they keep their deadline after the delete (state.TickerState.retired).
 """
 
 from __future__ import annotations

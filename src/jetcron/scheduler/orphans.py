@@ -14,7 +14,7 @@ finds it final when its claim fails and it reads the run again).
 An orphan leaves the state with the first event of its run folded after the delete (ours or an
 executor's), on every replica alike; the leader tries each orphan once per term (`tried`).
 A taken run is not the scheduler's to cancel, but its executor may be dead: its deadline stays
-with the deleted schedule's retired entry (planner.TickerState.retired), and past it the ticker
+with the deleted schedule's retired entry (state.TickerState.retired), and past it the ticker
 declares it lost like any run.
 """
 
@@ -46,7 +46,7 @@ class Orphan(msgspec.Struct, array_like=True, gc=False):
 
 
 class Holder(Protocol):
-    """What settling orphans needs of the ticker's state (planner.TickerState)."""
+    """What settling orphans needs of the ticker's state (state.TickerState)."""
 
     orphans: dict[str, Orphan]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 from datetime import datetime
 
-from jetcron.scheduler.planner import Entry
+from jetcron.scheduler.entry import Entry
 
 
 class DueQueue:

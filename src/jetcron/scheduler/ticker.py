@@ -1,7 +1,7 @@
 """The ticker: sleeps until the next fire, appends RunTriggered exactly once per fire time.
 
-Shell around planner.py: follows the log into a TickerState, keeps a min-heap of the next
-time each schedule needs attention, and, while it holds the lease, appends what
+Shell around planner.py: follows the log into a TickerState (state.py), keeps a min-heap of
+the next time each schedule needs attention, and, while it holds the lease, appends what
 `decide_due` says. The fire id is the Nats-Msg-Id, so two leaders during a hand-over
 append each trigger once.
 """
@@ -38,25 +38,23 @@ from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.memory import collector_paused
 from jetcron.scheduler import lost, members, orphans
+from jetcron.scheduler.checkpoint import snapshot_of, state_from
+from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.firetimes import next_due
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
-    LOST_GRACE,
     Buffer,
     Cancel,
     Complete,
     Decision,
-    Entry,
     Lose,
     Miss,
     Skip,
-    TickerState,
     Trigger,
     decide_due,
-    next_due,
-    snapshot_of,
-    state_from,
 )
 from jetcron.scheduler.queue import DueQueue
+from jetcron.scheduler.state import LOST_GRACE, TickerState
 from jetcron.scheduler.unconfirmed import Unconfirmed
 
 log = logging.getLogger(__name__)
