@@ -7,9 +7,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from jetcron.domain import cronmatch, fires
 from jetcron.domain import spec as spec_mod
 from jetcron.domain.errors import InvalidSpec
-from jetcron.domain.spec import next_fire, parse_spec
+from jetcron.domain.fires import next_fire
+from jetcron.domain.spec import parse_spec
 
 ZONES = (
     "UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles",
@@ -85,10 +87,10 @@ def extension_specs(n: int = 200, seed: int = 7) -> list[tuple[str, str]]:
 
 def _clear_caches() -> None:
     spec_mod._parse.cache_clear()
-    spec_mod._zone.cache_clear()
+    fires._zone.cache_clear()
     spec_mod.validate_tz.cache_clear()
-    spec_mod.nominal_interval.cache_clear()
-    spec_mod._MATCHERS.clear()
+    fires.nominal_interval.cache_clear()
+    cronmatch._MATCHERS.clear()
 
 
 def measure(n_specs: int = 1000, rounds: int = 20) -> dict[str, Any]:

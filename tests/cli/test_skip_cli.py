@@ -13,7 +13,7 @@ import pytest
 from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.cli.text import utc
-from jetcron.domain.spec import next_fires
+from jetcron.domain.fires import next_fires
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetcron.domain.spec import fires_between, next_fires, parse_spec
+from jetcron.domain.fires import fires_between, next_fires
+from jetcron.domain.spec import parse_spec
 
 
 def at(text: str) -> datetime:

@@ -16,22 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidSpec, InvalidTimezone
-from jetcron.domain.spec import (
-    Spec,
+from jetcron.domain.fires import (
     fires_between,
     fires_within,
-    format_duration,
-    is_interval_like,
     next_fire,
     next_fire_within,
     next_fires,
     nominal_interval,
-    parse_duration,
-    parse_spec,
-    validate_tz,
     wall_to_utc,
 )
+from jetcron.domain.spec import Spec, is_interval_like, parse_spec, validate_tz
 
 MINUTE = timedelta(minutes=1)
 

@@ -9,7 +9,7 @@ import pytest
 
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import next_fire
+from jetcron.domain.fires import next_fire
 from jetcron.domain.validation import validate_definition
 
 BOUNDS = [

@@ -9,9 +9,9 @@ import pytest
 from projection_factory import History, fold
 
 from jetcron.domain.calendar import CalendarDefinition
+from jetcron.domain.durations import window_seconds
 from jetcron.domain.errors import CalendarNotFound
 from jetcron.domain.events import CalendarCreated
-from jetcron.domain.spec import window_seconds
 from jetcron.errors import InvalidInput
 from jetcron.projections import forecast
 

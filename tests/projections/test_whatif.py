@@ -8,7 +8,7 @@ import pytest
 from projection_factory import T0, History, fold
 
 from jetcron.domain.errors import InvalidSpec, ScheduleNotFound
-from jetcron.domain.spec import fires_between
+from jetcron.domain.fires import fires_between
 from jetcron.projections import forecast
 from jetcron.projections.whatif import compare, tolerance
 

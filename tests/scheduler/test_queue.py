@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.spec import next_fire
+from jetcron.domain.fires import next_fire
 from jetcron.scheduler import firetimes
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.queue import DueQueue

@@ -362,7 +362,7 @@ def parse_iso(value: str) -> datetime:
 def parse_since(value: str, option: str = "--since") -> str:
     """A time option (`--since`, `--until`, `--as-of`): ISO-8601 or a duration back from now
     (`2h`, `3d`), as the ISO time the services take. InvalidInput naming the option otherwise."""
-    from jetcron.domain.spec import time_or_ago
+    from jetcron.domain.durations import time_or_ago
 
     try:
         return time_or_ago(value, datetime.now(UTC)).isoformat()

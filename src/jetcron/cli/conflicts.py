@@ -19,7 +19,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.spec import window_seconds
+from jetcron.domain.durations import window_seconds
 
 WARN_WITHIN_S = 7 * 86400.0
 """How far ahead `schedule add/update` look for new conflicts."""

@@ -25,7 +25,7 @@ from jetcron.domain.commands import (
 from jetcron.domain.definition import ScheduleDefinition, replacing
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fields import changes, fields_of
-from jetcron.domain.spec import next_fire_within
+from jetcron.domain.fires import next_fire_within
 from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, fold
 
 Action = Literal["create", "update", "pause", "resume", "delete"]

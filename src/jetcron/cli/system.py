@@ -259,7 +259,7 @@ def parse_retention(text: str | None) -> int | None:
         return None
     if text.strip().lower() in ("0", "forever", "off", "none"):
         return 0
-    from jetcron.domain.spec import parse_duration
+    from jetcron.domain.durations import parse_duration
 
     try:
         seconds = int(parse_duration(text).total_seconds())

@@ -20,7 +20,9 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.spec import next_fires, parse_spec, validate_tz, window_seconds
+from jetcron.domain.durations import window_seconds
+from jetcron.domain.fires import next_fires
+from jetcron.domain.spec import parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
@@ -84,7 +86,7 @@ def _weekday(local: str) -> str:
 
 def _wall_time(text: str, zone: str) -> datetime:
     """An ISO time; without an offset, wall time in `zone` (the same rule as @at and --start)."""
-    from jetcron.domain.spec import wall_to_utc
+    from jetcron.domain.fires import wall_to_utc
 
     try:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))

@@ -42,7 +42,7 @@ def stats(
     """Run statistics per schedule, per executor and overall."""
     params: dict[str, Any] = {"schedule": schedule}
     if window:
-        from jetcron.domain.spec import window_seconds
+        from jetcron.domain.durations import window_seconds
 
         params["window_s"] = window_seconds(window, "--window")
     rows = ask_view(server, "stats", params)

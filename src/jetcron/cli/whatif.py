@@ -72,7 +72,7 @@ def _params(
     n: int,
     option: str = "--window",
 ) -> dict[str, Any]:
-    from jetcron.domain.spec import window_seconds
+    from jetcron.domain.durations import window_seconds
 
     return {
         "name": name,

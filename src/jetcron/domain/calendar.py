@@ -15,15 +15,10 @@ import msgspec
 import pytz
 
 from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import (
-    fires_within,
-    format_duration,
-    next_fire,
-    parse_duration,
-    parse_spec,
-    validate_tz,
-)
+from jetcron.domain.fires import fires_within, next_fire
+from jetcron.domain.spec import parse_spec, validate_tz
 from jetcron.domain.validation import NAME_RE
 from jetcron.errors import InvalidInput
 

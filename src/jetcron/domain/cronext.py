@@ -1,7 +1,7 @@
 """Cron's day extensions (`L`, `W`, `#`, `?`) parsed and expanded by croniter; pure.
 
 croniter does the parsing and expansion of an extension item; jetcron's own matcher in
-`spec.py` evaluates the result in wall time under its DST rules (croniter's iteration is not
+`cronmatch.py` evaluates the result in wall time under its DST rules (croniter's iteration is not
 used: its DST handling is why jetcron steps in wall time itself). croniter's errors are
 wrapped into jetcron's one-line, field-level messages with a "did you mean".
 

@@ -26,8 +26,8 @@ from jetcron.domain.definition import (
     ScheduleDefinition,
     apply_patch,
 )
+from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.spec import format_duration, parse_duration
 
 Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]
 """How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1,

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 from jetcron import subjects
+from jetcron.domain.durations import parse_duration
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import parse_duration
 from jetcron.errors import InvalidInput
 
 Kind = Literal[

@@ -15,7 +15,8 @@ from jetcron.domain.definition import (
     ScheduleDefinition,
 )
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.spec import parse_spec, validate_tz, wall_to_utc
+from jetcron.domain.fires import wall_to_utc
+from jetcron.domain.spec import parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")

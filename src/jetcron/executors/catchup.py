@@ -25,8 +25,8 @@ from nats.aio.msg import Msg
 
 from jetcron.clock import iso_z
 from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.durations import format_duration
 from jetcron.domain.events import RunTriggered
-from jetcron.domain.spec import format_duration
 from jetcron.executors.attempt import RunHistory
 from jetcron.log.stream import EventLog
 

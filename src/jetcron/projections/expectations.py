@@ -17,7 +17,7 @@ import pytz
 
 from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.events import IN_FLIGHT, ExpectationMet, ExpectationMissed
-from jetcron.domain.spec import wall_to_utc
+from jetcron.domain.fires import wall_to_utc
 from jetcron.projections import calendars, fates, queries
 from jetcron.projections.queries import iso
 from jetcron.projections.schedules import ScheduleRow

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.definition import MISSED_AFTER
-from jetcron.domain.spec import fires_within
+from jetcron.domain.fires import fires_within
 from jetcron.projections.audit import AuditEntry
 from jetcron.projections.ledger import LedgerEntry
 

@@ -39,7 +39,7 @@ from jetcron.domain.events import (
     fanout_parent,
     is_fanout,
 )
-from jetcron.domain.spec import next_fire_within
+from jetcron.domain.fires import next_fire_within
 from jetcron.projections.runs import (
     FAILED_STATUSES,
     OUTCOMES,

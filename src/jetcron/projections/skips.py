@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.definition import ScheduleDefinition
-from jetcron.domain.spec import next_fire_within, previous_fire_within
+from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.errors import InvalidInput
 from jetcron.projections.why import headline, parse_asked
 

@@ -16,7 +16,8 @@ from typing import Literal
 
 import msgspec
 
-from jetcron.domain.spec import nominal_interval, parse_spec
+from jetcron.domain.fires import nominal_interval
+from jetcron.domain.spec import parse_spec
 
 ChangeKind = Literal["moved", "appeared", "vanished"]
 

@@ -13,12 +13,8 @@ from jetcron.domain.calendar import DELIBERATE
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
-from jetcron.domain.spec import (
-    format_duration,
-    next_fire_within,
-    previous_fire_within,
-    wall_to_utc,
-)
+from jetcron.domain.durations import format_duration
+from jetcron.domain.fires import next_fire_within, previous_fire_within, wall_to_utc
 from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
 
 

@@ -42,7 +42,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
-from jetcron.domain.spec import next_fire_within, previous_fire_within
+from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.domain.validation import validate_definition, validate_name
 
 Status = Literal["absent", "active", "paused", "completed", "deleted"]

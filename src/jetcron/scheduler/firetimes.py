@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from jetcron import ids
-from jetcron.domain.spec import next_fire, next_fire_within, nominal_interval, parse_spec
+from jetcron.domain.fires import next_fire, next_fire_within, nominal_interval
+from jetcron.domain.spec import parse_spec
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry, queued
 
@@ -107,7 +108,7 @@ NEXT_MEMO_SIZE = 1 << 14
 
 
 class _FireMemo:
-    """(spec, zone) -> what spec.next_fire answered: shared by every entry of that spec and zone."""
+    """(spec, zone) -> what fires.next_fire answered: shared by every entry of that spec and zone."""
 
     def __init__(self) -> None:
         self.known: dict[tuple[str, str], _Stretches] = {}
@@ -135,7 +136,7 @@ _MEMO = _FireMemo()
 
 
 def fire_after(entry: Entry, after: datetime) -> datetime | None:
-    """spec.next_fire for this entry, from a memo shared by all entries.
+    """fires.next_fire for this entry, from a memo shared by all entries.
 
     why: schedules that share a spec and zone share their fire times, so after a burst (and
     on a load, where most of them wait from their creation or last fire) one evaluation

@@ -16,7 +16,7 @@ from jetcron import ids
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
 from jetcron.domain.definition import MISSED_AFTER
-from jetcron.domain.spec import fires_within, next_fire_within
+from jetcron.domain.fires import fires_within, next_fire_within
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry, queued
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after

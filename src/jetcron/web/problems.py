@@ -76,7 +76,7 @@ def invalid(err: Exception) -> Problem:
 
 def window_param(text: str, name: str) -> float:
     """A window or look-ahead query parameter in seconds; 422 naming it, by the CLI's rule."""
-    from jetcron.domain.spec import window_seconds
+    from jetcron.domain.durations import window_seconds
 
     try:
         return window_seconds(text, name)

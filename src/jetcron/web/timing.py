@@ -7,7 +7,8 @@ from typing import Any
 
 import pytz
 
-from jetcron.domain.spec import is_interval_like, next_fires, parse_spec, validate_tz, wall_to_utc
+from jetcron.domain.fires import next_fires, wall_to_utc
+from jetcron.domain.spec import is_interval_like, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 from jetcron.projections.fates import Window
 from jetcron.projections.queries import abbr, iso
