@@ -18,11 +18,11 @@ from jetcron.domain.events import (
     SchedulePaused,
     StoredEvent,
 )
+from jetcron.scheduler.appends import event_for
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.entry import queued
 from jetcron.scheduler.planner import PAUSED_IN_QUEUE, Complete, decide_due
 from jetcron.scheduler.state import TickerState
-from jetcron.scheduler.ticker import _event_for
 
 T0 = datetime(2026, 3, 3, 14, 40, tzinfo=UTC)
 """The first fire after the schedule's creation; the scheduler then stays down 90 s."""
@@ -56,7 +56,7 @@ class Log:
         for decision in decide_due(entry, now):
             if isinstance(decision, Complete):
                 continue
-            subject, event, _ = _event_for(entry, decision)
+            subject, event, _ = event_for(entry, decision)
             self.add(subject, now, event)
             out.append(event)
         return out

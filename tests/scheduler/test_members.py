@@ -22,10 +22,10 @@ from jetcron.domain.events import (
     StoredEvent,
     member_run_id,
 )
+from jetcron.scheduler.appends import event_for
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.planner import Lose, Trigger, decide_due
 from jetcron.scheduler.state import LOST_GRACE, TickerState
-from jetcron.scheduler.ticker import _event_for
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(seconds=30)
@@ -69,7 +69,7 @@ class Log:
     def lost(self, run_id: str, at: datetime) -> None:
         """The scheduler's run.lost, as the ticker appends it."""
         [lose] = [d for d in self.due(at) if isinstance(d, Lose) and d.run_id == run_id]
-        subject, event, _ = _event_for(self.state.entries["s1"], lose)
+        subject, event, _ = event_for(self.state.entries["s1"], lose)
         self.add(subject, at, event)
 
     def due(self, now: datetime) -> list[Any]:
@@ -107,7 +107,7 @@ def test_the_lost_event_of_a_member_is_the_plain_runs_with_its_own_msg_id() -> N
     log = Log()
     log.word(RunStarted, PI2, T0)
     [lose] = log.losses(T0 + TIMEOUT + LOST_GRACE)
-    subject, event, msg_id = _event_for(log.state.entries["s1"], Lose(lose, FIRE, T0))
+    subject, event, msg_id = event_for(log.state.entries["s1"], Lose(lose, FIRE, T0))
     assert subject == subjects.run_by_scheduler("fan", PI2)
     assert msg_id == f"{PI2}:lost"
     assert isinstance(event, RunLost)

@@ -2,8 +2,8 @@
 
 Shell around planner.py: follows the log into a TickerState (state.py), keeps a min-heap of
 the next time each schedule needs attention, and, while it holds the lease, appends what
-`decide_due` says. The fire id is the Nats-Msg-Id, so two leaders during a hand-over
-append each trigger once.
+`decide_due` says, as appends.py turns each decision into an event. The fire id is the
+Nats-Msg-Id, so two leaders during a hand-over append each trigger once.
 """
 
 from __future__ import annotations
@@ -19,37 +19,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jetcron import ids, subjects
-from jetcron.clock import Clock, SystemClock, iso_z
+from jetcron.clock import Clock, SystemClock
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.events import (
-    AnyEvent,
     Envelope,
-    FireBuffered,
-    FireMissed,
-    RunCancelRequested,
-    RunSkipped,
-    RunTriggered,
     StoredEvent,
-    is_fanout,
 )
 from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.memory import collector_paused
-from jetcron.scheduler import lost, members, orphans
+from jetcron.scheduler import appends, lost, orphans
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.firetimes import next_due
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import (
-    Buffer,
     Cancel,
     Complete,
     Decision,
     Lose,
-    Miss,
-    Skip,
     Trigger,
     decide_due,
 )
@@ -352,7 +342,7 @@ class Ticker:
             if isinstance(decision, Lose):
                 loses.append(decision)  # why: under a compare-and-set, not in the batch (lost.py)
                 continue
-            subject, event, msg_id = _event_for(entry, decision)
+            subject, event, msg_id = appends.event_for(entry, decision)
             envelope = Envelope(
                 id=ids.new_id(), at=now, actor=ACTOR, event=event, causation_id=msg_id
             )
@@ -400,7 +390,7 @@ class Ticker:
         """Apply one stored event of ours ahead of the reader; False if it was not stored."""
         msg_id = envelope.causation_id or ""
         if isinstance(result, Exception):
-            what = _what(entry, decision)
+            what = appends.describe(entry, decision)
             if ack_lost(result):
                 self.unconfirmed.add(msg_id, what, result)
             else:
@@ -565,71 +555,3 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
     finally:
         for f in futures:
             f.cancel()
-
-
-def _what(entry: Entry, decision: Decision) -> str:
-    """One decision in a log line: `Trigger for backup (fire 2026-…Z)`."""
-    fire = getattr(decision, "fire_time", None)
-    of = f" (fire {iso_z(fire)})" if fire is not None else ""
-    return f"{type(decision).__name__} for {entry.name}{of}"
-
-
-def _event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
-    """(subject, event, Nats-Msg-Id) for one decision; pure."""
-    if isinstance(decision, Lose | Cancel):
-        return _run_event(entry, decision)
-    assert isinstance(decision, Trigger | Miss | Skip | Buffer)
-    fire = ids.fire_id(entry.schedule_id, entry.version, decision.fire_time)
-    common: dict[str, Any] = {
-        "schedule_id": entry.schedule_id,
-        "name": entry.name,
-        "fire_id": fire,
-        "fire_time": decision.fire_time,
-    }
-    d = entry.definition
-    if isinstance(decision, Trigger):
-        event: AnyEvent = RunTriggered(
-            **common,
-            run_id=ids.run_id_for(fire),
-            version=entry.version,
-            target=d.target,
-            job=d.job,
-            timeout_s=d.timeout_s,
-            retry=d.retry,
-            conditions=d.conditions,
-            # why: a member that comes back late applies the catch-up policy for itself
-            catchup=d.catchup if is_fanout(d.target) else None,
-            overlap=d.overlap if is_fanout(d.target) else None,
-        )
-        return subjects.trigger(d.target), event, fire
-    if isinstance(decision, Miss):
-        # why: the terminal fates of one fire (triggered, missed, skipped) share its msg id,
-        # so two leaders that disagree during a hand-over still record exactly one of them.
-        return subjects.fire(entry.name), FireMissed(**common, reason=decision.reason), fire
-    if isinstance(decision, Skip):
-        event = RunSkipped(
-            **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
-        )
-        return subjects.fire(entry.name), event, fire
-    blocking = decision.blocking_run_id or next(iter(members.blocking(entry.running())), None)
-    return (
-        subjects.fire(entry.name),
-        FireBuffered(**common, blocking_run_id=blocking),
-        f"{fire}:buffered",
-    )
-
-
-def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
-    if isinstance(decision, Lose):
-        return lost.item(entry, decision)
-    event = RunCancelRequested(
-        schedule_id=entry.schedule_id,
-        name=entry.name,
-        run_id=decision.run_id,
-        reason="overlap: cancel_previous",
-    )
-    return (
-        subjects.run_by_scheduler(entry.name, decision.run_id),
-        event,
-        f"{decision.run_id}:cancel",
-    )

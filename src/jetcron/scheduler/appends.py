@@ -1,0 +1,92 @@
+"""A planner decision as the event the ticker appends: its subject, the event, its msg id; pure.
+
+The msg id is the fire id (or the run id with a suffix), so two leaders during a hand-over
+append each fate of a fire once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jetcron import ids, subjects
+from jetcron.clock import iso_z
+from jetcron.domain.events import (
+    AnyEvent,
+    FireBuffered,
+    FireMissed,
+    RunCancelRequested,
+    RunSkipped,
+    RunTriggered,
+    is_fanout,
+)
+from jetcron.scheduler import lost, members
+from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.planner import Buffer, Cancel, Decision, Lose, Miss, Skip, Trigger
+
+
+def describe(entry: Entry, decision: Decision) -> str:
+    """One decision in a log line: `Trigger for backup (fire 2026-…Z)`."""
+    fire = getattr(decision, "fire_time", None)
+    of = f" (fire {iso_z(fire)})" if fire is not None else ""
+    return f"{type(decision).__name__} for {entry.name}{of}"
+
+
+def event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
+    """(subject, event, Nats-Msg-Id) for one decision; pure."""
+    if isinstance(decision, Lose | Cancel):
+        return _run_event(entry, decision)
+    assert isinstance(decision, Trigger | Miss | Skip | Buffer)
+    fire = ids.fire_id(entry.schedule_id, entry.version, decision.fire_time)
+    common: dict[str, Any] = {
+        "schedule_id": entry.schedule_id,
+        "name": entry.name,
+        "fire_id": fire,
+        "fire_time": decision.fire_time,
+    }
+    d = entry.definition
+    if isinstance(decision, Trigger):
+        event: AnyEvent = RunTriggered(
+            **common,
+            run_id=ids.run_id_for(fire),
+            version=entry.version,
+            target=d.target,
+            job=d.job,
+            timeout_s=d.timeout_s,
+            retry=d.retry,
+            conditions=d.conditions,
+            # why: a member that comes back late applies the catch-up policy for itself
+            catchup=d.catchup if is_fanout(d.target) else None,
+            overlap=d.overlap if is_fanout(d.target) else None,
+        )
+        return subjects.trigger(d.target), event, fire
+    if isinstance(decision, Miss):
+        # why: the terminal fates of one fire (triggered, missed, skipped) share its msg id,
+        # so two leaders that disagree during a hand-over still record exactly one of them.
+        return subjects.fire(entry.name), FireMissed(**common, reason=decision.reason), fire
+    if isinstance(decision, Skip):
+        event = RunSkipped(
+            **common, reason=decision.reason, blocking_run_id=decision.blocking_run_id
+        )
+        return subjects.fire(entry.name), event, fire
+    blocking = decision.blocking_run_id or next(iter(members.blocking(entry.running())), None)
+    return (
+        subjects.fire(entry.name),
+        FireBuffered(**common, blocking_run_id=blocking),
+        f"{fire}:buffered",
+    )
+
+
+def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
+    if isinstance(decision, Lose):
+        return lost.item(entry, decision)
+    event = RunCancelRequested(
+        schedule_id=entry.schedule_id,
+        name=entry.name,
+        run_id=decision.run_id,
+        reason="overlap: cancel_previous",
+    )
+    return (
+        subjects.run_by_scheduler(entry.name, decision.run_id),
+        event,
+        f"{decision.run_id}:cancel",
+    )
