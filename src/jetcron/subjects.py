@@ -139,14 +139,16 @@ def service_ping(service: str) -> str:
 def ages(subject: str) -> bool:
     """Whether events on this log subject age out under the retention.
 
-    Definitions (`sched`), notification sinks (`notify`), calendars (`cal`) and daily rollups
-    (`stats`) never do.
+    Definitions (`sched`), notification sinks (`notify`), calendars (`cal`), daily rollups
+    (`stats`) and operators' health acknowledgements (`ops`) never do.
     """
     # why: notification sinks and calendars are definitions like schedules: they must outlive
-    # any retention
-    return not subject.startswith(
-        (f"{PREFIX}.sched.", f"{PREFIX}.notify.", f"{PREFIX}.stats.", f"{PREFIX}.cal.")
-    )
+    # any retention; so must a `health --ack`, or the poison events it acknowledged (which carry
+    # no TTL: whoever wrote them set none) are listed again once it ages out
+    return not subject.startswith(_KEPT)
+
+
+_KEPT = tuple(f"{PREFIX}.{kind}." for kind in ("sched", "notify", "stats", "cal", "ops"))
 
 
 def schedule(name: str) -> str:

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import Envelope, RunTriggered, ScheduleCreated
+from jetcron.domain.events import Envelope, HealthAcknowledged, RunTriggered, ScheduleCreated
 from jetcron.log.stream import EventLog
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
@@ -38,9 +38,11 @@ async def test_run_events_expire_and_definitions_stay(nc: Client) -> None:
     await log.append(subjects.schedule("keep"), [envelope(created())])
     await log.publish(subjects.trigger("default"), envelope(trigger()))
     await log.publish(subjects.run("keep", "r1"), envelope(trigger()))
+    # why: an acknowledged poison event (no TTL: whoever wrote it set none) stays; its ack must too
+    await log.publish(subjects.HEALTH_ACKS, envelope(HealthAcknowledged()))
     await asyncio.sleep(2.5)
     left = [s.subject async for batch in log.read() for s in batch]
-    assert left == [subjects.schedule("keep")]
+    assert left == [subjects.schedule("keep"), subjects.HEALTH_ACKS]
     await log.close()
 
 
