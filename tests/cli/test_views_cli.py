@@ -418,3 +418,14 @@ def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> N
     assert now.startswith(said)
     assert before.startswith("2000-01-01T00:00:05Z: no fire\n")
     assert "The schedule did not exist yet: it was created only at" in before
+
+
+def test_an_attempt_line_says_its_fate_once() -> None:
+    from jetcron.cli.runs import _attempt
+
+    base = {"attempt": 2, "started_at": "2026-12-02T03:00:00Z", "executor": "vm", "duration_s": 5}
+    timed_out = _attempt(base | {"fate": "timed_out", "detail": "timed out after 5s"})
+    retried = _attempt(base | {"fate": "retried", "detail": "timed out after 5s"})
+
+    assert timed_out == "#2 2026-12-02T03:00:00Z on vm: timed out after 5s"
+    assert retried == "#2 2026-12-02T03:00:00Z on vm: retried after 5s (timed out after 5s)"

@@ -183,7 +183,9 @@ def _attempt(a: dict[str, Any]) -> str:
     """One attempt: `#1 2026-12-02T03:00:00Z on host-a: abandoned (no result; attempt 2 took over)`."""
     where = f" on {a['executor']}" if a.get("executor") else ""
     took = f" after {text.duration(a['duration_s'])}" if a.get("duration_s") else ""
-    fate = a["fate"].replace("_", " ") + took + (f" ({a['detail']})" if a.get("detail") else "")
+    fate = a["fate"].replace("_", " ") + took
+    if a.get("detail") and a["detail"] != fate:  # why: "timed out after 5s (timed out after 5s)"
+        fate += f" ({a['detail']})"
     return f"#{a['attempt']} {text.utc(a.get('started_at'))}{where}: {fate}"
 
 
