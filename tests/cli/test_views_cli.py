@@ -395,6 +395,7 @@ def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: 
     assert shown["runs"] == [] and shown["runs_total"] == 0
     stats = json.loads(live.ok("stats", "--schedule", "hello", "--json").stdout)
     assert [r for r in stats if r["runs"]] == []
+    assert live.ok("stats", "--schedule", "hello").stdout == "no finished runs of 'hello' yet\n"
     last = live.cli("runs", "last", "hello")
     assert last.exit_code == 2 and "'hello' has no finished run yet" in last.output
     # history keeps the earlier schedule's run, marked as such

@@ -50,6 +50,11 @@ def stats(
         print_json(rows)
         return
     over = f" over {window}" if window else ""
+    if not any(r.get("runs") for r in rows):
+        # why: three empty tables read like a broken command
+        of = f" of {schedule!r}" if schedule else ""
+        echo(f"no finished runs{of}{over} yet" if not window else f"no finished runs{of}{over}")
+        return
     for group, title in (("schedule", "per schedule"), ("executor", "per executor")):
         table(f"{title}{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == group))
     table(f"overall{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == "overall"))
