@@ -235,3 +235,13 @@ def test_ports_and_intervals_out_of_range_are_one_line_exit_2() -> None:
         assert result.exit_code == 2, (args, result.output)
         [shown] = result.stderr.strip().splitlines()
         assert shown.startswith(line), (args, shown)
+
+
+@pytest.mark.parametrize(
+    ("zone", "noted"), [("EST", True), ("MST", True), ("America/New_York", False), ("UTC", False)]
+)
+def test_preview_notes_a_fixed_offset_zone_taken_for_a_place(zone: str, noted: bool) -> None:
+    result = runner.invoke(app, ["preview", "0 9 * * *", "--tz", zone, "-n", "1"])
+
+    assert result.exit_code == 0
+    assert ("no daylight saving time" in result.stderr) is noted

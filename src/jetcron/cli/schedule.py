@@ -26,7 +26,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
-from jetcron.cli.timing import fires_rows, print_fires
+from jetcron.cli.timing import fires_rows, note_zone, print_fires
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
@@ -110,6 +110,7 @@ def add(
         _warn_if_shell_refused(server, definition.target)
     if definition.job.action is None and definition.job.shell is None and not as_json:
         _note_if_nobody_serves(server, definition.target)
+    note_zone(definition.tz)
 
 
 def _serving(server: str, target: str) -> list[Any] | None:
@@ -240,6 +241,8 @@ def update(
     conflicts.warn_new(name, before, conflicts.involving(server, name))
     if isinstance(patch.target, str) and not as_json:
         _note_if_nobody_serves(server, patch.target)
+    if isinstance(patch.tz, str):
+        note_zone(patch.tz)
 
 
 def _note_if_nobody_serves(server: str, target: str) -> None:

@@ -12,6 +12,7 @@ from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
     echo,
+    err_console,
     handle_errors,
     iso_z,
     parse_iso,
@@ -22,7 +23,7 @@ from jetcron.cli.common import (
 )
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires
-from jetcron.domain.spec import parse_spec, validate_tz
+from jetcron.domain.spec import parse_spec, validate_tz, zone_note
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
@@ -80,6 +81,12 @@ def _note(row: dict[str, Any]) -> str:
     return "; ".join([*([row["skipped"]] if "skipped" in row else []), *row.get("dst", [])])
 
 
+def note_zone(zone: str) -> None:
+    """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST)."""
+    if (note := zone_note(zone)) is not None:
+        err_console.print(f"note: {note}", highlight=False)
+
+
 def _weekday(local: str) -> str:
     return datetime.fromisoformat(local).strftime("%a")
 
@@ -125,6 +132,7 @@ def preview(
     """Show the next fire times of a spec (offline unless it names calendars)."""
     zone = validate_tz(tz)
     parse_spec(spec, zone)
+    note_zone(zone)
     if n < 1:
         raise InvalidInput("-n must be >= 1")
     start = _wall_time(after, zone) if after else datetime.now(UTC)

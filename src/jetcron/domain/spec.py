@@ -282,6 +282,22 @@ def validate_tz(name: str) -> str:
     raise InvalidTimezone(name, lowered[close[0]] if close else None)
 
 
+_NO_DST_TRAPS = {"EST": "America/New_York", "MST": "America/Denver"}
+"""Legacy zone names an operator may take for a place's local time: fixed offsets all year."""
+
+
+def zone_note(zone: str) -> str | None:
+    """A note when `zone` is a fixed-offset abbreviation likely meant as a place that keeps
+    daylight saving time (EST for New York), else None; the zone itself is valid."""
+    place = _NO_DST_TRAPS.get(zone)
+    if place is None:
+        return None
+    return (
+        f"{zone} is a fixed UTC offset all year (no daylight saving time); for local time "
+        f"where clocks change, use a region zone such as {place}"
+    )
+
+
 @lru_cache(maxsize=1)
 def _lowered_zones() -> dict[str, str]:
     return {z.lower(): z for z in pytz.all_timezones}
