@@ -65,6 +65,12 @@ def test_due_over_twelve_hours_is_capped_and_says_so(served: str) -> None:
     assert table.returncode == 0, table.stderr
     assert "capped: the first 1000 fires" in table.stderr and "shorter --within" in table.stderr
 
+    berlin = cli(served, "schedule", "add", "e", "@every 5s", "--tz", "Europe/Berlin", "--", "true")
+    assert berlin.returncode == 0, berlin.stderr
+    soon = cli(served, "due", "--within", "6s").stdout
+    # why: local time as preview, next and show print it, with the zone's name, not ISO
+    assert " CET (+01:00)  e " in soon or " CEST (+02:00)  e " in soon, soon
+
     few = cli(served, "due", "--within", "5s", "--json")
     assert few.returncode == 0 and "capped" not in few.stderr
     assert cli(served, "due", "--limit", "0").returncode == 2

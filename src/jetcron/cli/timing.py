@@ -199,7 +199,13 @@ def due(
             f"due within {within}",
             ["UTC", "local", "schedule", "target", "runs"],
             (
-                [r["utc"], r["local"], r["name"], r["target"], r.get("skipped") or r["job"]]
+                [
+                    r["utc"],
+                    local_cell(r["local"], r["tz"]),
+                    r["name"],
+                    r["target"],
+                    r.get("skipped") or r["job"],
+                ]
                 for r in rows
             ),
         )

@@ -125,6 +125,7 @@ def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     shown = {
         "utc": iso(fire),
         "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
+        "tz": d.tz,
         "name": row.name,
         "target": d.target,
         "job": job if len(job) <= JOB_TEXT_MAX else job[: JOB_TEXT_MAX - 1] + "…",
