@@ -4,6 +4,7 @@ triggered), as an operator meets them: fires before creation, triggered, during 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -62,3 +63,27 @@ def test_fires_and_why_tell_each_fire_from_creation_through_a_pause(scheduler: s
     assert "(maintenance)  (seq " in told[0] and told[1] == "  It is still paused"
     assert "is not a fire time of '@every 1s' in UTC; the nearest are " in not_a_fire
     assert (unknown.exit_code, unknown.stderr.strip()) == (2, "error: schedule 'nope' not found")
+
+
+def test_an_update_while_paused_does_not_end_the_pause(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
+    since = utc(parse_time(listed(scheduler)["tick"]["created_at"]))
+    until(lambda: any(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)))
+    ok(scheduler, "--actor", "bob", "schedule", "pause", "tick", "--reason", "p1")
+    time.sleep(1.5)
+    ok(scheduler, "schedule", "update", "tick", "--description", "edited", "--reason", "e1")
+    time.sleep(2.5)
+    ok(scheduler, "--actor", "bob", "schedule", "resume", "tick", "--reason", "r1")
+    until(lambda: fires(scheduler, "--since", since)[-1]["fate"] == "triggered")
+
+    rows = fires(scheduler, "--since", since)
+    fates = [f["fate"] for f in rows]
+    last_paused = next(f["utc"] for f in reversed(rows) if f["fate"] == "paused")
+    story = ok(scheduler, "why", "tick", last_paused)
+
+    # why: the fires after the update were `pending` (then `unrecorded`, "a jetcron bug")
+    assert set(fates) <= {"not_created", "triggered", "paused"}, fates
+    runs = "".join(f[0] for f in fates)
+    assert re.fullmatch(r"n?t+p{3,}t+", runs), runs
+    assert "paused by bob at " in story and "(p1)" in story, story
+    assert "It was resumed by bob at " in story, story

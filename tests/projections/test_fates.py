@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from jetcron.domain.events import ScheduleStatus, status_after_update
 from jetcron.projections.audit import AuditEntry
-from jetcron.projections.fates import fates, lifecycle, nominal
+from jetcron.projections.fates import fates, lifecycle, nominal, period_at, resumed_after
 from jetcron.projections.ledger import LedgerEntry
 
 
@@ -120,6 +121,89 @@ CASES = [
         ],
     ),
     Case(
+        "update-while-paused-stays-paused",
+        [
+            CREATED_10M,
+            change(2, "2026-01-01T00:15Z", "paused"),
+            change(3, "2026-01-01T00:35Z", "updated", description="edited"),
+            change(4, "2026-01-01T00:55Z", "resumed"),
+        ],
+        [
+            entry(5, "2026-01-01T00:10Z", "triggered", run_id="r1", status="succeeded"),
+            entry(6, "2026-01-01T01:00Z", "triggered", run_id="r2", status="succeeded"),
+        ],
+        "2026-01-01T00:00Z",
+        "2026-01-01T01:00Z",
+        "2026-01-01T02:00Z",
+        [
+            "2026-01-01T00:10Z triggered succeeded",
+            "2026-01-01T00:20Z paused",
+            "2026-01-01T00:30Z paused",
+            "2026-01-01T00:40Z paused",  # why: the update did not resume it
+            "2026-01-01T00:50Z paused",
+            "2026-01-01T01:00Z triggered succeeded",
+        ],
+    ),
+    Case(
+        "update-while-paused-is-pending-nowhere",
+        [
+            CREATED_10M,
+            change(2, "2026-01-01T00:15Z", "paused"),
+            change(3, "2026-01-01T00:35Z", "updated", description="edited"),
+        ],
+        [],
+        "2026-01-01T00:25Z",
+        "2026-01-01T00:50Z",
+        "2026-01-01T00:50:30Z",
+        ["2026-01-01T00:30Z paused", "2026-01-01T00:40Z paused", "2026-01-01T00:50Z paused"],
+    ),
+    Case(
+        "spec-update-while-paused-pauses-the-new-fires",
+        [
+            CREATED_10M,
+            change(2, "2026-01-01T00:15Z", "paused"),
+            change(3, "2026-01-01T00:35Z", "updated", spec="*/20 * * * *"),
+            change(4, "2026-01-01T01:05Z", "resumed"),
+        ],
+        [entry(5, "2026-01-01T01:20Z", "triggered", run_id="r1", status="succeeded")],
+        "2026-01-01T00:15Z",
+        "2026-01-01T01:20Z",
+        "2026-01-01T02:00Z",
+        [
+            "2026-01-01T00:20Z paused",
+            "2026-01-01T00:30Z paused",
+            "2026-01-01T00:40Z paused",
+            "2026-01-01T01:00Z paused",
+            "2026-01-01T01:20Z triggered succeeded",
+        ],
+    ),
+    Case(
+        "update-of-an-active-schedule-stays-active",
+        [CREATED_10M, change(2, "2026-01-01T00:15Z", "updated", description="edited")],
+        [entry(3, "2026-01-01T00:10Z", "triggered", run_id="r1", status="succeeded")],
+        "2026-01-01T00:00Z",
+        "2026-01-01T00:20Z",
+        "2026-01-01T02:00Z",
+        ["2026-01-01T00:10Z triggered succeeded", "2026-01-01T00:20Z unrecorded"],
+    ),
+    Case(
+        "update-of-a-completed-schedule-reopens-it",
+        [
+            CREATED_10M,
+            change(2, "2026-01-01T00:15Z", "completed"),
+            change(3, "2026-01-01T00:35Z", "updated", spec="*/10 * * * *"),
+        ],
+        [entry(4, "2026-01-01T00:40Z", "triggered", run_id="r1", status="succeeded")],
+        "2026-01-01T00:00Z",
+        "2026-01-01T00:50Z",
+        "2026-01-01T00:51Z",
+        [
+            "2026-01-01T00:10Z unrecorded",
+            "2026-01-01T00:40Z triggered succeeded",
+            "2026-01-01T00:50Z pending",
+        ],
+    ),
+    Case(
         "missed-then-caught-up",
         [CREATED_10M],
         [
@@ -215,3 +299,38 @@ def test_a_spec_change_changes_the_nominal_fires_from_then_on() -> None:
     times = nominal(periods, at("2026-01-01T00:00Z"), at("2026-01-01T01:30Z"), limit=100)
 
     assert [f"{t:%H:%M}" for t in times] == ["00:10", "00:20", "00:30", "01:00", "01:30"]
+
+
+@pytest.mark.parametrize(
+    ("found", "left"),
+    [
+        ("active", "active"),
+        ("paused", "paused"),
+        ("completed", "active"),
+        ("deleted", "deleted"),
+        ("absent", "absent"),
+    ],
+)
+def test_an_update_keeps_the_state_it_found_but_reopens_a_completed_one(
+    found: ScheduleStatus, left: ScheduleStatus
+) -> None:
+    assert status_after_update(found) == left
+
+
+def test_a_pause_told_across_an_update_ends_at_the_resume() -> None:
+    paused = change(2, "2026-01-01T00:15Z", "paused")
+    paused.reason = "p1"
+    resumed = change(4, "2026-01-01T00:55Z", "resumed")
+    edit = change(3, "2026-01-01T00:35Z", "updated", description="edited")
+    edit.reason = "e1"
+    periods = lifecycle([CREATED_10M, paused, edit, resumed])
+
+    during = period_at(periods, at("2026-01-01T00:40Z"))
+    fire = fates([at("2026-01-01T00:40Z")], [], periods, now=at("2026-01-01T02:00Z"))[0]
+
+    assert during is not None and during.evidence is not None
+    assert (during.state, during.reason, during.evidence.seq) == ("paused", "p1", 2)
+    assert (fire.fate, fire.reason, [e.seq for e in fire.evidence]) == ("paused", "p1", [2])
+    for before_and_after_the_update in ("2026-01-01T00:20Z", "2026-01-01T00:40Z"):
+        back = resumed_after(periods, at(before_and_after_the_update))
+        assert back is not None and (back.what, back.seq) == ("schedule.resumed", 4)

@@ -26,7 +26,8 @@ Role = Literal["admin", "operator", "auditor", "executor", "scheduler"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ROLE_HELP: dict[Role, str] = {
     "admin": "everything, including stream administration (delete, purge)",
-    "operator": "send commands, query, read and replay the log, put job secrets (not read them)",
+    "operator": "send commands, query, read and replay the log, put job secrets (not get them;"
+    " a job it schedules can read them)",
     "auditor": "query, read and replay the log; no commands",
     "executor": "one host: pull and ack its targets' triggers, append run events under its own"
     " name and targets, read its targets' secrets, heartbeat",

@@ -16,7 +16,7 @@ from jetcron.errors import InvalidInput
 from jetcron.executors import naming
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.naming import Claim, NameHeld
-from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.heartbeats import ExecutorInfo, ttl_s
 
 
 def check_startup(name: str, targets: list[str], tags: list[str], work_dir: str | None) -> None:
@@ -47,7 +47,7 @@ def already_online(info: ExecutorInfo | None, name: str, now: datetime, *, up: b
     own executor, which has no --name or --replace: the way out is --no-executor)."""
     if info is None:  # why: the key changed hands on every look (a burst of racers)
         return f"executor {name!r}: another executor is claiming this name right now; try again"
-    ttl = naming.ttl_s(info.interval_s)
+    ttl = ttl_s(info.interval_s)
     age = (now - info.seen_at).total_seconds() if info.seen_at else 0.0
     left = min(ttl, max(1, math.ceil(ttl - age)))
     where = f"{info.hostname or '?'} pid {info.pid or '?'}"

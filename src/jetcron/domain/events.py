@@ -55,6 +55,18 @@ class ScheduleUpdated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.up
     changed: list[str] = []
 
 
+ScheduleStatus = Literal["absent", "active", "paused", "completed", "deleted"]
+"""Where a schedule stands in its lifecycle."""
+
+
+def status_after_update(status: ScheduleStatus) -> ScheduleStatus:
+    """An update keeps the schedule's status (a paused one stays paused), except that it
+    reopens a completed one: a new spec, end or run limit may give it fires again. The one
+    rule for the aggregate (scheduler/decider.py) and the fire ledger's lifecycle
+    (projections/fates.py): `schedule.updated` carries no status of its own."""
+    return "active" if status == "completed" else status
+
+
 class SchedulePaused(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.paused"):
     reason: str = ""
     by_system: bool = False

@@ -25,11 +25,11 @@ from nats.aio.client import Client
 
 from jetcron.clock import Clock, SystemClock
 from jetcron.executors.admission import HostSampler
-from jetcron.executors.naming import TTL_INTERVALS, NameTaken, same_instance, stamped, ttl_s
+from jetcron.executors.naming import NameTaken, same_instance, stamped
 from jetcron.log import heartbeats
 from jetcron.log.connection import answering
 from jetcron.log.errors import ConcurrencyConflict
-from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.heartbeats import TTL_INTERVALS, ExecutorInfo, ttl_s
 
 __all__ = ["TTL_INTERVALS", "Heartbeat"]
 

@@ -15,7 +15,6 @@ or after its key expired in a long outage) finds out at its next beat and stops.
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 from collections.abc import Callable
@@ -30,10 +29,8 @@ from jetcron.executors.actions import installed, parameters
 from jetcron.executors.config import ExecutorConfig
 from jetcron.log import heartbeats
 from jetcron.log.errors import ConcurrencyConflict
-from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.heartbeats import ExecutorInfo, ttl_s
 
-TTL_INTERVALS = 3
-"""A heartbeat lives this many beat intervals: a live executor's key never lapses."""
 ROUNDS = 5
 """Reads and writes one claim tries before it gives up (each lost race means a fresh look)."""
 
@@ -86,11 +83,6 @@ def stamped(info: ExecutorInfo) -> ExecutorInfo:
     return msgspec.structs.replace(
         info, version=jetcron.__version__, pid=os.getpid(), hostname=socket.gethostname()
     )
-
-
-def ttl_s(interval_s: float) -> int:
-    """A heartbeat's TTL in whole seconds (JetStream's unit, at least 1)."""
-    return max(1, math.ceil(TTL_INTERVALS * interval_s))
 
 
 def pid_alive(pid: int) -> bool:

@@ -9,12 +9,21 @@ A name is claimed and kept with compare-and-set: `put(..., expect=rev)` and `rem
 expect=rev)` carry `Nats-Expected-Last-Subject-Sequence` (0: the key must be absent), and a
 lost race is `ConcurrencyConflict`. No delete markers are kept on expiry, so an expired key
 is simply absent; a graceful stop's purge marker lives 1 s and its revision is the one to CAS.
+
+What a reader believes (`believed`, the one rule for every reader: `list_executors`, `current`):
+the key is the name, so a heartbeat whose body names another executor is ignored (an executor
+identity may write only its own key, but it writes the body); and a heartbeat counts only while
+fresh, its store time within the TTL its executor sets (`ttl_s` of its interval), by the
+server's clock. why: a put without `Nats-TTL` never expires; the real executor always sets it,
+so one without is held to the TTL it should have had rather than trusted forever.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client
@@ -23,7 +32,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
 from jetcron.log import buckets
-from jetcron.log.api import expect_last, kv_purge
+from jetcron.log.api import expect_last, js_api, kv_purge
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.publisher import CONFLICT_CODES
 from jetcron.log.reader import read_raw
@@ -31,6 +40,8 @@ from jetcron.log.reader import read_raw
 log = logging.getLogger(__name__)
 
 STREAM = subjects.kv_stream(subjects.EXECUTORS_BUCKET)
+TTL_INTERVALS = 3
+"""A heartbeat lives this many beat intervals: a live executor's key never lapses."""
 
 
 class ExecutorInfo(msgspec.Struct, kw_only=True):
@@ -66,6 +77,46 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
 
 
 _decoder = msgspec.json.Decoder(ExecutorInfo)
+
+
+def ttl_s(interval_s: float) -> int:
+    """A heartbeat's TTL in whole seconds (JetStream's unit, at least 1)."""
+    return max(1, math.ceil(TTL_INTERVALS * interval_s))
+
+
+def believed(subject: str, info: ExecutorInfo, seen: datetime | None, now: datetime) -> bool:
+    """Whether a heartbeat read under `subject`, stored at `seen`, says its executor is online
+    at `now` (server clock): the body's name is the key's, and the beat is within its TTL."""
+    if subject != subjects.heartbeat_key(info.name):
+        log.warning("ignoring a heartbeat on %s that calls itself %r", subject, info.name)
+        return False
+    return seen is not None and (now - seen).total_seconds() <= ttl_s(info.interval_s)
+
+
+class _StreamInfo(msgspec.Struct):
+    """The two fields of a STREAM.INFO reply `server_now` reads."""
+
+    ts: datetime | None = None
+    """The server's clock when it answered (nats-py's StreamInfo drops it)."""
+    error: dict[str, Any] | None = None
+
+
+_stream_info = msgspec.json.Decoder(_StreamInfo)
+
+
+async def server_now(nc: Client) -> datetime | None:
+    """The server's clock now, from the bucket's stream info; None if there is no bucket.
+
+    why the server's: heartbeats' store times are the server's, and a reader's clock may be off.
+    """
+    msg = await nc.request(js_api("STREAM.INFO", STREAM), b"", timeout=5)
+    reply = _stream_info.decode(msg.data)
+    if reply.error is not None:
+        if reply.error.get("code") == 404:
+            return None
+        APIError.from_error(reply.error)  # why: it raises the error class that fits the code
+    # why: a server too old to say (before 2.10); the reader's clock is the best left
+    return reply.ts or datetime.now(UTC)
 
 
 async def ensure_bucket(nc: Client) -> None:
@@ -129,9 +180,11 @@ async def remove(nc: Client, name: str, *, expect: int | None = None) -> None:
 
 async def current(nc: Client, name: str) -> tuple[int, ExecutorInfo | None]:
     """The key's revision (0: absent) and its live heartbeat with `seen_at` (None: absent,
-    purged on a graceful stop, or unreadable): what a compare-and-set claim starts from."""
+    purged on a graceful stop, unreadable, or not `believed`): what a compare-and-set claim
+    starts from."""
+    subject = subjects.heartbeat_key(name)
     try:
-        msg = await nc.jetstream().get_last_msg(STREAM, subjects.heartbeat_key(name))
+        msg = await nc.jetstream().get_last_msg(STREAM, subject)
     except NotFoundError:  # why: no bucket yet, or no live key under that name
         return 0, None
     revision = int(msg.seq or 0)
@@ -142,6 +195,9 @@ async def current(nc: Client, name: str) -> tuple[int, ExecutorInfo | None]:
     except msgspec.DecodeError as err:
         log.warning("ignoring bad heartbeat of %s: %s", name, err)
         return revision, None
+    now = await server_now(nc)
+    if now is None or not believed(subject, info, msg.time, now):
+        return revision, None
     return revision, msgspec.structs.replace(info, seen_at=msg.time)
 
 
@@ -151,10 +207,9 @@ async def get(nc: Client, name: str) -> ExecutorInfo | None:
 
 
 async def list_executors(nc: Client) -> list[ExecutorInfo]:
-    """Every executor with a live heartbeat, by name."""
-    try:
-        await nc.jetstream().stream_info(STREAM)
-    except NotFoundError:
+    """Every executor with a live heartbeat (`believed`), by name."""
+    now = await server_now(nc)
+    if now is None:
         return []
     infos: list[ExecutorInfo] = []
     async for records in read_raw(nc, STREAM, subjects=[subjects.heartbeat_key("*")]):
@@ -167,5 +222,6 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
                 log.warning("skipping bad heartbeat on %s: %s", record.subject, err)
                 continue
             seen = datetime.fromtimestamp(record.stored_ns / 1e9, UTC) if record.stored_ns else None
-            infos.append(msgspec.structs.replace(info, seen_at=seen))
+            if believed(record.subject, info, seen, now):
+                infos.append(msgspec.structs.replace(info, seen_at=seen))
     return sorted(infos, key=lambda i: i.name)

@@ -2,9 +2,11 @@
 executors read them, for a webhook only the scheduler that delivers it.
 
 A secret lives under `<target>.<name>` in `jetcron_secrets`; the schedule's job only names it
-(`kv:<name>`). Under auth, operators may put but not read, and an executor may read only the
-keys of its own targets (by direct get of the key's subject), so a leaked operator credential
-does not reveal a secret and one host cannot read another's.
+(`kv:<name>`). Under auth, operators may put but not get, and an executor may read only the
+keys of its own targets (by direct get of the key's subject), so one host cannot read another
+target's secrets. This keeps values out of the log and off operators' screens; it does not keep
+them from operators: an operator may schedule a job on the target that reads and prints one
+(README, "Job secrets").
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.events import ScheduleStatus, status_after_update
 from jetcron.domain.fires import fires_within
 from jetcron.projections.audit import AuditEntry
 from jetcron.projections.ledger import LedgerEntry
@@ -34,7 +35,7 @@ Fate = Literal[
     "pending",
     "upcoming",
 ]
-PeriodState = Literal["absent", "active", "paused", "completed", "deleted"]
+PeriodState = ScheduleStatus
 RUN_FATES: dict[str, Fate] = {"lost": "lost", "cancelled": "cancelled", "deferred": "deferred"}
 """Run statuses that are a fate of their own; every other status of a run is `triggered`."""
 PENDING_GRACE = timedelta(minutes=2)
@@ -122,9 +123,10 @@ def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
         window = _window(fields)
         if not periods:
             periods.append(Period(start=None, state="absent", window=window))
-        periods.append(
-            Period(start=e.at, state=state, window=window, evidence=evidence, reason=e.reason)
-        )
+        period = Period(start=e.at, state=state, window=window, evidence=evidence, reason=e.reason)
+        if e.type == "schedule.updated":
+            period = _updated(periods[-1], period)
+        periods.append(period)
     return periods
 
 
@@ -136,6 +138,21 @@ _STATE_AFTER: dict[str, PeriodState] = {
     "schedule.completed": "completed",
     "schedule.deleted": "deleted",
 }
+"""The state each lifecycle event leaves; an update's depends on the state it found (`_updated`)."""
+
+
+def _updated(before: Period, update: Period) -> Period:
+    """The stretch an update begins: the new definition, in the state it found (the
+    aggregate's rule, `status_after_update`). A pause goes on: still told by the pause and its
+    reason, so the fires after the update are `paused` and the pause ends at the resume."""
+    if before.state == "absent":
+        return update  # why: the creation is outside our history; an update means it existed
+    state = status_after_update(before.state)
+    if state != "paused":
+        return msgspec.structs.replace(update, state=state)
+    return msgspec.structs.replace(
+        update, state=state, evidence=before.evidence, reason=before.reason
+    )
 
 
 def _window(fields: Mapping[str, Any]) -> Window | None:
@@ -341,7 +358,8 @@ def _of(period: Period | None) -> list[Evidence]:
 
 
 def resumed_after(periods: Sequence[Period], when: datetime) -> Evidence | None:
-    """The event that ended the pause a fire at `when` fell in, if it ended."""
-    later = (p for p in periods if p.start is not None and p.start >= when)
+    """The event that ended the pause a fire at `when` fell in, if it ended (an update while
+    paused does not: its stretch is paused too)."""
+    later = (p for p in periods if p.start is not None and p.start >= when and p.state != "paused")
     nxt = next(later, None)
     return None if nxt is None else nxt.evidence

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import msgspec
 
@@ -40,12 +39,14 @@ from jetcron.domain.events import (
     ScheduleDeleted,
     SchedulePaused,
     ScheduleResumed,
+    ScheduleStatus,
     ScheduleUpdated,
+    status_after_update,
 )
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.domain.validation import validate_definition, validate_name
 
-Status = Literal["absent", "active", "paused", "completed", "deleted"]
+Status = ScheduleStatus
 
 
 class ScheduleState(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,7 +122,7 @@ def evolve(state: ScheduleState, event: Event) -> ScheduleState:
                 definition=event.definition,
             )
         case ScheduleUpdated():
-            status: Status = "active" if state.status == "completed" else state.status
+            status = status_after_update(state.status)
             return replace(state, definition=event.definition, version=event.version, status=status)
         case SchedulePaused():
             return replace(
