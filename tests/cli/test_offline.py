@@ -209,6 +209,14 @@ def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
             ["schedule", "add", "x", "@daily", "--breaker-cooldown", "0s", "--", "true"],
             "error: breaker cooldown must be > 0 (none: stay paused)",
         ),
+        (
+            ["schedule", "update", "x", "--reset", "timeout", "--timeout", "5m"],
+            "error: --timeout given with its reset; give one of them",
+        ),
+        (
+            ["schedule", "update", "x", "--no-end", "--end", "2030-01-01T00:00"],
+            "error: --end given with its reset; give one of them",
+        ),
         (["runs", "list", "--since", "soon"], "error: --since: invalid time 'soon': use ISO-8601"),
         (["fires", "x", "--until", "-2h"], "error: --until: invalid time '-2h': use ISO-8601"),
     ]:

@@ -109,13 +109,25 @@ def patch_for_update(
     spec: str | None, command: list[str] | None, options: Mapping[str, Any]
 ) -> DefinitionPatch:
     """The patch of `schedule update`: exactly the given fields, and the cleared ones."""
-    values = {key: FIELDS[key].default for key in _resets(options)}
-    values.update(given(options))
+    resets, values = _resets(options), given(options)
+    if both := [k for k in _named_resets(options) if k in values]:
+        # why: one field both reset and given is a slip: which was meant cannot be told
+        # (--no-conditions with one condition given is not: it clears the others)
+        raise InvalidInput(f"{flag(both[0])} given with its reset; give one of them")
+    values = {key: FIELDS[key].default for key in resets} | values
     if spec is not None:
         values["spec"] = _checked("spec", spec)
     if (argv := _argv(command)) is not None:
         values["command"] = _checked("command", argv)
     return patch_of(values)
+
+
+def _named_resets(options: Mapping[str, Any]) -> list[str]:
+    """The fields reset one by one: `--reset NAME`, --no-start, --no-end, --clear-env."""
+    named = [
+        fields[0] for name, (fields, _) in CLEARS.items() if options.get(name) and len(fields) == 1
+    ]
+    return [*named, *(k.replace("-", "_") for k in options.get("reset") or [])]
 
 
 def _resets(options: Mapping[str, Any]) -> list[str]:
