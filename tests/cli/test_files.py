@@ -369,3 +369,30 @@ def test_a_files_secret_is_read_relative_to_it_and_only_referred_to(tmp_path: Pa
     )
     with pytest.raises(InvalidInput, match="schedules.db: secret_env PW: cannot read"):
         files.load_desired(tmp_path / "conf")
+
+
+def test_applying_a_file_whose_secret_changed_rotates_it(scheduler: str, tmp_path: Path) -> None:
+    from jetcron.log import secrets
+
+    async def stored() -> str | None:
+        nc = await nats.connect(scheduler)
+        try:
+            return await secrets.get(nc, "default", "db.PW")
+        finally:
+            await nc.close()
+
+    f = tmp_path / "db.toml"
+    f.write_text(
+        '[schedules.db]\nspec = "@daily"\ncommand = ["true"]\nsecret_env = { PW = "@pw" }\n'
+    )
+    (tmp_path / "pw").write_text("first")
+    assert cli(scheduler, "apply", "-f", str(f)).exit_code == 0
+    (tmp_path / "pw").write_text("second")
+
+    dry = cli(scheduler, "apply", "-f", str(f), "--dry-run")
+    assert asyncio.run(stored()) == "first"
+    again = cli(scheduler, "apply", "-f", str(f))
+
+    assert dry.stdout == "up to date: nothing to change; 1 secret(s) would be put again\n"
+    assert again.stdout == "up to date: nothing to change; 1 secret(s) put again\n"
+    assert asyncio.run(stored()) == "second"

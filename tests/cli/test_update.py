@@ -207,3 +207,16 @@ def test_params_on_a_command_schedule_are_refused_on_update(scheduler: str) -> N
     assert result.exit_code == 2, result.output
     assert PARAMS_REFUSED in " ".join(result.stderr.split())
     assert exported(scheduler, "x") == before
+
+
+def test_an_update_that_only_rotates_a_secret_says_so(scheduler: str, tmp_path: Any) -> None:
+    (tmp_path / "pw").write_text("first")
+    added = cli(scheduler, "schedule", "add", "db", "@daily", "--secret-env", f"PW=@{tmp_path}/pw",
+                "--", "true")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    (tmp_path / "pw").write_text("second")
+
+    rotated = cli(scheduler, "schedule", "update", "db", "--secret-env", f"PW=@{tmp_path}/pw")
+
+    assert rotated.exit_code == 0, rotated.output
+    assert rotated.stdout == "db: definition unchanged; secret(s) db.PW put again\n"

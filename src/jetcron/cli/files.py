@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,12 @@ async def _carry_out(nc: Any, steps: list[Step], commands: list[AnyCommand]) -> 
     _print_plan("applied", steps)
 
 
+async def _put_secrets(nc: Any, desired: Mapping[str, Any]) -> None:
+    """Every @FILE secret of the files into the secrets bucket (puts of unchanged values too)."""
+    for d in desired.values():
+        await secrets.store(nc, d.definition.target, d.secret_values)
+
+
 @handle_errors
 def apply(
     file: Path = typer.Option(..., "--file", "-f", help="A JSON/TOML file or a directory of them."),
@@ -312,7 +319,13 @@ def apply(
         the_plan = plan(desired, live, datetime.now(UTC), prune=prune)
         _notes(the_plan)
         if not the_plan.steps and not cal_steps:
-            console.print("up to date: nothing to change")
+            # why: a secret's value is not in the definition, so a rotation (the @FILE changed)
+            # plans nothing; it is put again all the same (operators cannot read it to compare)
+            put = sum(len(d.secret_values) for d in desired.values())
+            if put and not dry_run:
+                await _put_secrets(nc, desired)
+            again = f"; {put} secret(s) {'would be ' if dry_run else ''}put again" if put else ""
+            console.print(f"up to date: nothing to change{again}", highlight=False)
             return
         commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
         _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
@@ -325,8 +338,7 @@ def apply(
         if dry_run:
             _print_plan("plan (dry run)", the_plan.steps)
             return
-        for d in desired.values():  # why: before the schedules that name them
-            await secrets.store(nc, d.definition.target, d.secret_values)
+        await _put_secrets(nc, desired)  # why: before the schedules that name them
         for step in cal_steps:  # why: first, so the schedules' references resolve
             await send_command(nc, step.command(_meta(step.name, who, why)))
         if the_plan.steps:

@@ -62,12 +62,14 @@ async def send_command(nc: Any, command: AnyCommand) -> CommandReply:
 app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
 
 
-def _send(server: str, command: AnyCommand, as_json: bool, done: str) -> None:
+def _send(
+    server: str, command: AnyCommand, as_json: bool, done: str, unchanged: str = "nothing to change"
+) -> None:
     reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, command)))
     if as_json:
         print_json(reply)
     elif not reply.events:
-        console.print(f"{command.name}: nothing to change")
+        console.print(f"{command.name}: {unchanged}", highlight=False)
     else:
         last = reply.events[-1]
         console.print(f"{done} (log seq {last.seq})", highlight=False)
@@ -237,6 +239,10 @@ def update(
         UpdateSchedule(**command_meta(name, actor, reason), patch=patch),
         as_json,
         f"updated schedule {name!r}",
+        # why: a secret's value is not in the definition: a rotation changes no field
+        f"definition unchanged; secret(s) {', '.join(sorted(values))} put again"
+        if values
+        else "nothing to change",
     )
     conflicts.warn_new(name, before, conflicts.involving(server, name))
     if isinstance(patch.target, str) and not as_json:
