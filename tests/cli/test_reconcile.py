@@ -126,6 +126,7 @@ def test_prune_deletes_the_rest_last() -> None:
         ("delete", "b"),
     ]
     assert [s.action for s in plan({}, current, NOW, prune=False).steps] == []
+    assert result.steps[-1].detail == "not in the files; its running jobs are cancelled"
 
 
 @pytest.mark.parametrize(

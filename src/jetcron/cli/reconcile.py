@@ -55,6 +55,10 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     """What changes, for people: `timeout: 1h → 20s`, a pause reason."""
 
 
+PRUNED = "not in the files; its running jobs are cancelled"
+"""What a prune's delete step says (why: a backup half-way would be stopped)."""
+
+
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
     """The steps in order, and what apply leaves alone (with why)."""
 
@@ -100,7 +104,8 @@ def plan(
         if note:
             kept.append((name, note))
     if prune:
-        steps += [Step(action="delete", name=n) for n in sorted(set(live) - set(desired))]
+        gone = sorted(set(live) - set(desired))
+        steps += [Step(action="delete", name=n, detail=PRUNED) for n in gone]
     return Plan(steps=steps, skipped=skipped, kept=kept)
 
 

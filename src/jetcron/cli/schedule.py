@@ -294,7 +294,8 @@ _lifecycle(
     "delete",
     DeleteSchedule,
     "deleted",
-    "Delete a schedule; its history stays in the log and the name can be reused.",
+    "Delete a schedule: its running jobs are cancelled (SIGTERM, then SIGKILL after the grace);"
+    " its history stays in the log and the name can be reused.",
 )
 
 
