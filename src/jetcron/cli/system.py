@@ -24,6 +24,7 @@ from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 from jetcron.log.connection import ConnectionWatch
+from jetcron.log.errors import transient
 from jetcron.log.follow import FollowHealth, backoff, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
@@ -127,7 +128,7 @@ async def _serve_and_execute(
                 tg.create_task(_up_executor(enc, runner, claim, stop, force))
             if web_socket is not None:
                 tg.create_task(_web(opts, web_socket, stop))
-            if echo_from is not None:
+            if not quiet:
                 tg.create_task(_echo_runs(nc, stop, echo_from))
                 url = opts.urls()[0]
                 # why: other terminals find a non-default server only if told where it is
@@ -209,19 +210,24 @@ def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if leaves else group
 
 
-async def _log_end(nc: Client) -> int:
-    """The log's last sequence (0 while there is no log yet: the service creates it)."""
+async def _log_end(nc: Client) -> int | None:
+    """The log's last sequence: 0 while there is no log (the service creates it), None while
+    JetStream does not answer (the service waits for it; the echo then starts where it is)."""
     try:
         return await EventLog(nc).last_seq()
-    except InfrastructureError:
+    except InfrastructureError:  # why: last_seq's word for "no such stream"
         return 0
+    except Exception as err:
+        if transient(err):
+            return None
+        raise
 
 
-async def _echo_runs(nc: Client, stop: asyncio.Event, after: int) -> None:
-    """Print one line per finished run, skipped or missed fire after sequence `after`
-    (what `up` shows while it runs)."""
+async def _echo_runs(nc: Client, stop: asyncio.Event, after: int | None) -> None:
+    """Print one line per finished run, skipped or missed fire after sequence `after` (None:
+    the log's end now): what `up` shows while it runs."""
     event_log = await EventLog(nc).open(create=False)
-    seen = [after]
+    seen = [await event_log.last_seq() if after is None else after]
     health = FollowHealth("run echo")
     try:
         await supervise(lambda: _print_runs(event_log, seen, health), health=health, stop=stop)
