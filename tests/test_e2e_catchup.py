@@ -1,9 +1,11 @@
 """End to end: `jetcron up` down for a while, then back: a `--catchup all` schedule with the
-default overlap (skip) runs every fire it found due, oldest first, one after another."""
+default overlap (skip) runs every fire it found due, oldest first, one after another; and `up`
+prints the fires its own catch-up missed or coalesced."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from jetcron.domain.events import (
@@ -49,3 +51,29 @@ def test_catch_up_all_runs_each_fire_due_after_downtime_in_turn(up: Up) -> None:
     for b in buffered:
         run = next(t.run_id for t in triggers if t.fire_id == b.fire_id)
         assert order.index(("RunSucceeded", b.blocking_run_id)) < order.index(("RunStarted", run))
+
+
+def test_up_prints_the_fires_its_own_start_up_catch_up_coalesced(up: Up) -> None:
+    added = up.cli("schedule", "add", "cl", "@every 2s", "--", "true")
+    assert added.returncode == 0, added.stderr
+    time.sleep(3)
+    up.stop()
+    time.sleep(7)  # three or four fires fall due meanwhile, found by the first tick after
+    before = up.log.stat().st_size
+    up.start()
+
+    # why: a fire missed (found over 60 s late) is recorded and echoed by the same first tick;
+    # coalesced ones take seconds of downtime instead of a minute
+    deadline = time.monotonic() + 20
+    while True:
+        printed = re.findall(r"^\S+ cl skipped: coalesced", _since(up, before), re.M)
+        events = [s.event for s in asyncio.run(read_log(up.url))]
+        skips = [e for e in events if isinstance(e, RunSkipped) and "coalesced" in e.reason]
+        if len(printed) == len(skips) >= 2:
+            break
+        assert time.monotonic() < deadline, (len(skips), _since(up, before))
+        time.sleep(0.5)
+
+
+def _since(up: Up, offset: int) -> str:
+    return up.log.read_bytes()[offset:].decode()

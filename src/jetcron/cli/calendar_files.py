@@ -17,8 +17,9 @@ from typing import Any
 
 import msgspec
 
-from jetcron.cli.files import decode_file, files_in, located
+from jetcron.cli.files import decode_file, located
 from jetcron.cli.reconcile import Desired
+from jetcron.cli.walk import files_in
 from jetcron.domain.calendar import (
     CalendarDefinition,
     parse_range,

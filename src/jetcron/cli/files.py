@@ -3,7 +3,8 @@
 A file is `{"schedules": {name: fields}}` with the fields of `jetcron.domain.fields` (the CLI's
 option names and units) plus `paused` and `paused_reason`, and may hold a `calendars` table
 (see cli/calendar_files.py). Decoding is strict: an unknown key
-anywhere is an error naming the file, the key and the closest known one.
+anywhere is an error naming the file, the key and the closest known one. Which files a
+directory contributes is cli/walk.py's rule.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from jetcron.cli.reconcile import (
     rejections,
     state_of,
 )
+from jetcron.cli.walk import files_in, format_of
 from jetcron.client import query, send_command
 from jetcron.domain.commands import AnyCommand
 from jetcron.domain.definition import ScheduleDefinition
@@ -74,7 +76,7 @@ ENTRY_KEYS = tuple(FileEntry.__struct_fields__)
 
 
 def load_desired(path: Path) -> dict[str, Desired]:
-    """Every schedule in a file or a directory of *.json / *.toml files, checked and validated."""
+    """Every schedule in a file or a directory of them (see cli/walk.py), checked and validated."""
     out: dict[str, Desired] = {}
     for file in files_in(path):
         for name, desired in _load_file(file).items():
@@ -84,18 +86,9 @@ def load_desired(path: Path) -> dict[str, Desired]:
     return out
 
 
-def files_in(path: Path) -> list[Path]:
-    """The file, or the *.json / *.toml files under a directory, in order."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file or directory")
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in (".json", ".toml"))
-    return [path]
-
-
 def decode_file(file: Path) -> dict[str, Any]:
     """A JSON or TOML file's top-level table; InvalidInput naming the file if it is none."""
-    toml = file.suffix == ".toml"
+    toml = format_of(file) == "TOML"
     data = file.read_bytes()
     if not toml and not data.strip():
         # why: msgspec says 'Input data was truncated'; an empty TOML file is an empty table
@@ -284,7 +277,13 @@ async def _put_secrets(nc: Any, desired: Mapping[str, Any]) -> None:
 
 @handle_errors
 def apply(
-    file: Path = typer.Option(..., "--file", "-f", help="A JSON/TOML file or a directory of them."),
+    file: Path = typer.Option(
+        ...,
+        "--file",
+        "-f",
+        help="A .toml/.json file, or a directory of them (refused whole if it holds a "
+        "definition in another format, e.g. .yaml).",
+    ),
     prune: bool = typer.Option(
         False, "--prune", help="Delete live schedules that the files do not define."
     ),

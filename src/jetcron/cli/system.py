@@ -22,8 +22,9 @@ from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, ha
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
-from jetcron.errors import InvalidInput, JetcronError
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 from jetcron.log.connection import ConnectionWatch
+from jetcron.log.errors import transient
 from jetcron.log.follow import FollowHealth, backoff, supervise
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
@@ -110,6 +111,8 @@ async def _serve_and_execute(
     try:
         if runner is not None:
             await executing.check_name(nc, runner)  # why: refuse before the service starts
+        # why: before the service starts, so `up` also prints its own start-up catch-up
+        echo_from = None if quiet else await _log_end(nc)
         async with stack, asyncio.TaskGroup() as tg:
             tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
             if await _first_or_none(ready.wait(), stop) is None:
@@ -126,7 +129,7 @@ async def _serve_and_execute(
             if web_socket is not None:
                 tg.create_task(_web(opts, web_socket, stop))
             if not quiet:
-                tg.create_task(_echo_runs(nc, stop))
+                tg.create_task(_echo_runs(nc, stop, echo_from))
                 url = opts.urls()[0]
                 # why: other terminals find a non-default server only if told where it is
                 hint = "" if url == DEFAULT_URL else f" (in other terminals: export NATS_URL={url})"
@@ -207,12 +210,24 @@ def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if leaves else group
 
 
-async def _echo_runs(nc: Client, stop: asyncio.Event) -> None:
-    """Print one line per finished run, skipped or missed fire (what `up` shows while it runs)."""
-    from jetcron.log.stream import EventLog
+async def _log_end(nc: Client) -> int | None:
+    """The log's last sequence: 0 while there is no log (the service creates it), None while
+    JetStream does not answer (the service waits for it; the echo then starts where it is)."""
+    try:
+        return await EventLog(nc).last_seq()
+    except InfrastructureError:  # why: last_seq's word for "no such stream"
+        return 0
+    except Exception as err:
+        if transient(err):
+            return None
+        raise
 
+
+async def _echo_runs(nc: Client, stop: asyncio.Event, after: int | None) -> None:
+    """Print one line per finished run, skipped or missed fire after sequence `after` (None:
+    the log's end now): what `up` shows while it runs."""
     event_log = await EventLog(nc).open(create=False)
-    seen = [await event_log.last_seq()]
+    seen = [await event_log.last_seq() if after is None else after]
     health = FollowHealth("run echo")
     try:
         await supervise(lambda: _print_runs(event_log, seen, health), health=health, stop=stop)
