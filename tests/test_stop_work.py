@@ -202,3 +202,33 @@ async def test_runs_cancel_stops_a_running_job_and_refuses_a_finished_run(
 
 async def _true(value: object) -> bool:
     return bool(value)
+
+
+async def test_runs_cancel_ends_a_run_waiting_for_its_retry_at_once(
+    nc: Client, stack: EventLog, executor: Any, tmp_path: Path
+) -> None:
+    from jetcron.domain.definition import RetryPolicy
+    from jetcron.domain.events import RunFailed
+
+    witness = tmp_path / "w"
+    job = Job(shell=f"echo tried >> {witness}; exit 1")
+    retry = RetryPolicy(max_attempts=3, initial_backoff_s=4.0)
+    definition = ScheduleDefinition(spec="@every 1h", job=job, target="box", retry=retry)
+    await send(nc, CreateSchedule(**meta("flaky"), definition=definition))
+    executor()
+    run_id = await manual_run(nc, "flaky")
+
+    async def retrying() -> bool:
+        events = await run_events(stack, "flaky", run_id)
+        return bool(events) and isinstance(events[-1], RunFailed)
+
+    await until(retrying)
+    await send(nc, CancelRun(**meta("flaky"), run_id=run_id, reason="enough"))
+    final = (await run_events(stack, "flaky", run_id))[-1]
+    await asyncio.sleep(5)  # why: past the backoff: the redelivered trigger must not run again
+
+    assert isinstance(final, RunCancelled) and final.reason == "cancel requested: enough"
+    assert witness.read_text().split() == ["tried"]
+    assert [type(e).__name__ for e in await run_events(stack, "flaky", run_id)][
+        -1
+    ] == "RunCancelled"

@@ -7,7 +7,7 @@ tag is never renamed or reused, and fields are only added, always with defaults.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -445,6 +445,26 @@ def is_final(event: Event) -> bool:
     if isinstance(event, RunFailed | RunTimedOut):
         return event.next_retry_at is None
     return False
+
+
+def cancel_reason(asked: str) -> str:
+    """The reason a cancelled run records for an operator's cancel that gave `asked`."""
+    return f"cancel requested: {asked}" if asked else "cancel requested"
+
+
+def between_attempts(events: Iterable[Event]) -> RunFailed | RunTimedOut | RunDeferred | None:
+    """The last word of a run that nobody runs now because it waits: for its retry after a
+    failure or time-out, or after a deferral. None if an attempt runs, the run ended, or it
+    has no word yet (its trigger may be in an executor's hands)."""
+    waiting: RunFailed | RunTimedOut | RunDeferred | None = None
+    for event in events:
+        if is_final(event):
+            return None
+        if isinstance(event, RunStarted):
+            waiting = None
+        elif isinstance(event, RunFailed | RunTimedOut | RunDeferred):
+            waiting = event
+    return waiting
 
 
 RunStatus = Literal[

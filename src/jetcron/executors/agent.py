@@ -32,6 +32,7 @@ from jetcron.domain.events import (
     RunTriggered,
     ScheduleDeleted,
     UnknownEvent,
+    cancel_reason,
     decode,
 )
 from jetcron.errors import InvalidInput
@@ -235,7 +236,7 @@ class Executor:
     async def _on_cancel(self, msg: Msg) -> None:
         run_id = msg.subject[len(CANCEL_PREFIX) + 1 :]
         text = msg.data.decode("utf-8", "replace").strip()
-        reason = f"cancel requested: {text}" if text else "cancel requested"
+        reason = cancel_reason(text)
         for run in list(self._runs.values()):
             if run_id in (run.ref.run_id, run.ref.trigger_run_id):
                 log.info(

@@ -33,6 +33,7 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     StoredEvent,
+    cancel_reason,
     member_run_id,
 )
 from jetcron.executors.admission import Verdict, defer_delay
@@ -164,9 +165,7 @@ def summarize(events: Sequence[StoredEvent], trigger: RunTriggered | None = None
         elif isinstance(event, RunSucceeded | RunCancelled | RunLost):
             h.finished = True
         elif isinstance(event, RunCancelRequested):
-            h.cancel_reason = (
-                f"cancel requested: {event.reason}" if event.reason else "cancel requested"
-            )
+            h.cancel_reason = cancel_reason(event.reason)
     return h
 
 

@@ -39,11 +39,17 @@ from jetcron.domain.events import (
     Event,
     HealthAcknowledged,
     NotifyTest,
+    RunCancelled,
     RunCancelRequested,
+    RunDeferred,
+    RunFailed,
+    RunTimedOut,
     RunTriggered,
     ScheduleCreated,
     ScheduleUpdated,
     StoredEvent,
+    between_attempts,
+    cancel_reason,
     is_final,
 )
 from jetcron.domain.notifications import validate_notification_name
@@ -257,14 +263,50 @@ class CommandHandler:
         subject = subjects.run_by_scheduler(request.name, request.run_id)
         # why: no events yet is fine: a queued trigger finds the request when it is delivered.
         history, _ = await self.log.load_run(request.name, request.run_id)
-        final = next((e.event for e in reversed(accepted(history)) if is_final(e.event)), None)
+        words = [e.envelope.event for e in accepted(history)]
+        final = next((e for e in reversed(words) if is_final(e)), None)
         if final is not None:
             status = final.__struct_config__.tag
             raise CommandRejected(f"run {request.run_id} already ended ({status})")
         ack = await self.log.publish(subject, envelope, msg_id=command.command_id)
         # why: the log is the record (a redelivery sees it); the message stops a live job now.
         await self.log.nc.publish(subjects.cancel(request.run_id), request.reason.encode())
-        return [StoredEvent(ack.seq, subject, envelope)]
+        stored = [StoredEvent(ack.seq, subject, envelope)]
+        if (waiting := between_attempts(words)) is not None:
+            stored += await self._end_waiting(waiting, request, ack.seq, envelope)
+        return stored
+
+    async def _end_waiting(
+        self,
+        waiting: RunFailed | RunTimedOut | RunDeferred,
+        request: RunCancelRequested,
+        request_seq: int,
+        envelope: Envelope,
+    ) -> list[StoredEvent]:
+        """End a run that waits for its next attempt: nobody runs it, so nobody else would say
+        it is cancelled until the attempt was due (a 10-minute backoff: ten minutes).
+
+        why under a compare-and-set on the run's writers' subjects, at our request: an
+        executor starting the next attempt right now claims it the same way, so exactly one of
+        the two lands; if the attempt won, its executor finds the request and stops.
+        """
+        ended = RunCancelled(
+            schedule_id=waiting.schedule_id, name=waiting.name, fire_id=waiting.fire_id,
+            fire_time=waiting.fire_time, run_id=waiting.run_id, executor=waiting.executor,
+            attempt=waiting.attempt, reason=cancel_reason(request.reason),
+        )  # fmt: skip
+        subject = subjects.run_by_scheduler(request.name, request.run_id)
+        end = msgspec.structs.replace(envelope, id=ids.new_id(), event=ended)
+        try:
+            [seq] = await self.log.append(
+                subject, [end], expected_last_subject_seq=request_seq,
+                expected_subject=subjects.run_events(request.name, request.run_id)[0],
+                msg_id=f"{envelope.causation_id}:ended",
+            )  # fmt: skip
+        except ConcurrencyConflict:
+            log.info("cancel of %s: an attempt began meanwhile; it stops itself", request.run_id)
+            return []
+        return [StoredEvent(seq, subject, end)]
 
     def _envelope(self, command: Request, event: Event, note: str | None) -> Envelope:
         return Envelope(
