@@ -10,6 +10,7 @@ of argv cases run in the browser against form.js itself.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -116,12 +117,18 @@ def merged(old: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def sh_words(line: str) -> list[str]:
+    """The words a POSIX shell reads in `line` (each printed, NUL-ended, by printf)."""
+    said = subprocess.run(["sh", "-c", f"printf '%s\\0' {line}"], capture_output=True, check=True)
+    return said.stdout.decode().split("\0")[:-1]
+
+
 def edit(page: Any, name: str, selector: str, typed: str) -> None:
     """Open the schedule's Edit form, change one input, save and confirm."""
     page.evaluate("(name) => { location.hash = `#/edit/${name}`; }", name)
     page.wait_for_selector(f"h1:has-text('Edit {name}')")
     page.wait_for_selector("#preview td")
-    if selector == "#f-overlap":
+    if selector in ("#f-overlap", "#f-kind"):
         page.select_option(selector, typed)
     else:
         page.fill(selector, typed)
@@ -174,6 +181,21 @@ def test_the_job_edited_reads_back_as_typed(stack: Stack, page: Any) -> None:
     assert shown(stack, "grow-shell")["definition"]["job"]["shell"] == script + "echo three"
 
 
+def test_a_command_switched_to_shell_runs_the_same_words(stack: Stack, page: Any) -> None:
+    with stack.client(None) as http:
+        made = http.post("/api/v1/schedules", json={"name": "to-shell", **RICH, **JOBS["command"]})
+        assert made.status_code == 201, made.text
+    before = shown(stack, "to-shell")
+    edit(page, "to-shell", "#f-kind", "shell")
+    page.wait_for_selector("h1 .small:has-text('v2')")
+    after = shown(stack, "to-shell")
+    line = after["definition"]["job"]["shell"]
+    assert sh_words(line) == TRICKY, line
+    assert after["definition"] == merged(
+        before["definition"], {"job": {"command": None, "shell": line}}
+    )
+
+
 def test_saving_an_unchanged_form_sends_nothing(stack: Stack, page: Any) -> None:
     with stack.client(None) as http:
         assert http.post("/api/v1/schedules", json={"name": "as-is", **RICH, **JOBS["command"]}).is_success  # fmt: skip
@@ -206,7 +228,10 @@ WORDS = {
     "backslash-quote": ["\\'", '\\"', "'\\\"'"],
     "line-break": ["new\nline", "\n"],
     "line-break-quote": ["it's\nhere"],
-    "shell-characters": ["%s|", "$HOME", "*", ";", "a|b", "`x`", "#"],
+    "shell-characters": ["%s|", "$HOME", "*", ";", "a|b", "`x`", "#", "~", "(x)", "a&", "<"],
+    "shell-characters-and-quote": ["it's $HOME `x` \\$ \\`"],
+    "assignment-first": ["A=1", "B=2"],
+    "safe": ["--opt=value", "a,b:c@d%e+f", "./x/y-z_1.txt"],
     "unicode": ["ünï cödé", "日本", "\u00a0"],
     "newcomer16a": ["printf", "%s|", 'a "b c" d', "", "'q'", "x"],
 }
@@ -216,6 +241,7 @@ WORDS = {
 def test_the_command_line_shown_reads_back_as_the_same_words(page: Any, words: list[str]) -> None:
     line, back = page.evaluate(ROUND_TRIP, words)
     assert back == words, line
+    assert sh_words(line) == words, line  # why: the line means the same in a shell
 
 
 TYPED = {
@@ -230,6 +256,9 @@ TYPED = {
     "continued-line": ("one \\\n  two", ["one", "two"]),
     "blanks-around": ("  lead \t trail  \n", ["lead", "trail"]),
     "lines": ("multi\nline", ["multi", "line"]),
+    "escapes-in-double": ('"\\$x \\` \\a"', ["$x ` \\a"]),
+    "continued-in-double": ('"one \\\ntwo"', ["one two"]),
+    "plain-characters": ("a|b $HOME *", ["a|b", "$HOME", "*"]),
 }
 
 
@@ -239,6 +268,8 @@ def test_a_typed_command_line_splits_as_a_shell_would(
 ) -> None:
     said = page.evaluate("async (t) => (await import('/static/form.js')).argv(t)", text)
     assert said == words
+    if text not in (TYPED["lines"][0], TYPED["plain-characters"][0]):
+        assert sh_words(text) == words  # why: a shell splits it the same (those two it runs)
 
 
 OPEN = {

@@ -4,23 +4,27 @@ import { api } from "./api.js";
 import { confirmAction, duration, el, errorBox, fireTable, main } from "./dom.js";
 import { debounce } from "./schedules.js";
 
-/** The quoted part at text[i] (a ' or a "): [its text, the index after it]. 'Single' quotes keep
- * everything; "double" ones everything but \" and \\, which a backslash escapes (as a shell). */
+/** The quoted part at text[i] (a ' or a "): [its text, the index after it], as a POSIX shell
+ * reads it: 'single' quotes keep everything; in "double" ones a backslash escapes " \ $ ` and
+ * joins the next line, and is itself kept before anything else. */
 function quotedPart(text, i) {
   const quote = text[i];
   let part = "";
   for (let j = i + 1; j < text.length; j++) {
     if (text[j] === quote) return [part, j + 1];
-    const escaped = quote === '"' && text[j] === "\\" && (text[j + 1] === '"' || text[j + 1] === "\\");
-    if (escaped) j++;
+    if (quote === '"' && text[j] === "\\" && /["\\$`\n]/.test(text[j + 1] ?? "")) {
+      j++;
+      if (text[j] === "\n") continue; // why: a backslash ending a line joins the next one
+    }
     part += text[j];
   }
   throw new Error(`command: the quote before ${text.slice(i).split(/\s/)[0]} is not closed`);
 }
 
-/** argv from a command line, split as a shell splits words (nothing else: no $, no |): blanks
- * separate words; quotes keep blanks ('' is an empty word); outside quotes a backslash keeps the
- * next character, and ends the line to go on on the next one. A quote left open is an error. */
+/** argv from a command line, split into words as a POSIX shell splits them, and nothing else
+ * ($, |, * and the like are plain characters; a line break is a blank): blanks separate words;
+ * quotes keep blanks ('' is an empty word); outside quotes a backslash keeps the next character,
+ * or joins the next line. A quote left open is an error. */
 export function argv(text) {
   const words = [];
   let word = null; // why: a word starts with a character or a quote, so '' is a word too
@@ -42,12 +46,14 @@ export function argv(text) {
   return words;
 }
 
-/** A command line argv() reads back as exactly these words: a word with a blank, a quote or a
- * backslash (or none at all) in quotes. */
+/** A command line argv() reads back as exactly these words, and so would a POSIX shell: a word
+ * of anything but letters, digits and @%+=:,./-_ (or of nothing) in 'single' quotes, or in
+ * "double" ones with " \ $ ` escaped when it holds a single quote. */
 export function quoted(words) {
-  const quote = (w) => {
-    if (w !== "" && !/[\s'"\\]/.test(w)) return w;
-    return w.includes("'") ? `"${w.replace(/["\\]/g, "\\$&")}"` : `'${w}'`;
+  const quote = (w, i) => {
+    // why: a shell would take a first word with = for a variable (A=1 cmd)
+    if (/^[\w@%+=:,./-]+$/.test(w) && !(i === 0 && w.includes("="))) return w;
+    return w.includes("'") ? `"${w.replace(/["\\$`]/g, "\\$&")}"` : `'${w}'`;
   };
   return words.map(quote).join(" ");
 }
