@@ -270,3 +270,25 @@ def test_the_live_stream_forbids_framing_too(stack: Stack) -> None:
     with stack.client(None) as http, http.stream("GET", "/api/v1/events") as said:
         assert said.headers["content-type"].startswith("text/event-stream")
         assert {k: said.headers.get(k) for k in SENT_ALWAYS} == SENT_ALWAYS
+
+
+async def test_an_unexpected_error_forbids_framing_too() -> None:
+    """Starlette answers an exception no handler took outside every middleware; the guard
+    answers it first, with its headers, and the exception still reaches the server's log."""
+    gateway = Gateway(ConnectOptions(), Tokens(), local_user="t", served=NAMES)
+    app = create_app(gateway, connect=False)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{OWN}") as http:
+        with pytest.raises(RuntimeError, match="a bug"):
+            await http.get("/boom")
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{OWN}") as http:
+        said = await http.get("/boom")
+    assert said.status_code == 500
+    assert said.json()["detail"] == "internal error: the gateway's log says what failed"
+    assert {k: said.headers.get(k) for k in SENT_ALWAYS} == SENT_ALWAYS

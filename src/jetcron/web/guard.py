@@ -144,13 +144,17 @@ def refusal(method: str, headers: Mapping[str, str], names: frozenset[str]) -> P
     return _foreign(method, headers) or _not_json(method, headers)
 
 
-def _with_headers(send: Send) -> Send:
-    async def guarded(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *HEADERS]}
-        await send(message)
+class _Answer:
+    """The send of one request: HEADERS added to its answer, and whether the answer began."""
 
-    return guarded
+    def __init__(self, send: Send) -> None:
+        self.send, self.started = send, False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message = {**message, "headers": [*message.get("headers", ()), *HEADERS]}
+        await self.send(message)
 
 
 class Guard:
@@ -164,9 +168,14 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = _with_headers(send)
+        answer = _Answer(send)
         problem = refusal(scope["method"], Headers(scope=scope), self.names)
-        if problem is not None:
-            await problem.response(scope["path"])(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        try:
+            await (problem.response(scope["path"]) if problem else self.app)(scope, receive, answer)
+        except Exception:
+            # why: Starlette answers an error nothing handled outside every middleware, so its
+            # 500 would go without HEADERS; answered here, it is only logged out there
+            if not answer.started:
+                crash = Problem(500, "internal error: the gateway's log says what failed")
+                await crash.response(scope["path"])(scope, receive, answer)
+            raise
