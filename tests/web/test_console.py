@@ -230,7 +230,7 @@ def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: S
             page.fill("#runs-schedule", "many-runs")
         page.click("button:has-text('More')")
         rows = page.locator("#runs tr[data-key]")
-        page.wait_for_function("document.querySelectorAll('#runs tr[data-key]').length >= 52")
+        page.wait_for_function("() => document.querySelectorAll('#runs tr[data-key]').length >= 52")
         newest = http.post("/api/v1/schedules/many-runs/trigger").json()["run_id"]
     page.wait_for_selector(f"#runs tr[data-key='{newest}']")  # why: arrives live
     assert rows.count() >= 52  # the rows "More" added were kept, not cut back to 50
@@ -269,7 +269,7 @@ def test_a_utc_schedule_shows_its_times_once(browser: object, stack: Stack) -> N
     assert row.locator(".next-utc").inner_text().endswith("04:00Z")
     page.goto(f"{stack.url}/#/new")
     page.fill("#f-tz", "UTC")
-    page.wait_for_function("document.querySelectorAll('#preview th').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#preview th').length === 1")
     page.close()
 
     # why: in a browser whose zone is UTC, "your time" and UTC are one time: shown once

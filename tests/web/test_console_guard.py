@@ -2,7 +2,9 @@
 Chromium: a page of another site, and one of another port on this host, try the no-cors fetch
 that would create and run a command, and a name rebound to 127.0.0.1 tries to read; the
 gateway refuses each (the browser sees its 403 or 421) and nothing is created or run, while
-the console on the gateway's own origin still triggers and pauses.
+the console on the gateway's own origin still triggers and pauses. A page of another origin
+cannot show the console in a frame (clickjacking), and the console runs within its own
+Content-Security-Policy.
 
 The foreign pages come from a real server on this host under names the browser resolves to
 127.0.0.1: Chromium itself (Local Network Access) now stops a page from a public address
@@ -178,4 +180,62 @@ def test_the_console_on_its_own_origin_still_changes(browser: Any, stack: Stack)
     page.click("#do-pause")
     confirm(page, "pause it")
     page.wait_for_selector("h1 .badge.paused")
+    page.close()
+
+
+FRAME = """([src]) => new Promise((done) => {
+  const frame = Object.assign(document.createElement("iframe"), {src, width: 800, height: 600});
+  frame.addEventListener("load", () => done("loaded"), {once: true});
+  document.body.append(frame);
+})"""
+
+
+@pytest.mark.parametrize("host", [EVIL, "127.0.0.1"], ids=["other-site", "other-port"])
+def test_a_page_of_another_origin_cannot_frame_the_console(
+    browser: Any, stack: Stack, foreign_port: int, host: str
+) -> None:
+    with stack.client(None) as http:
+        create(http, "framed", spec=YEARLY)
+    page, seen = _foreign_page(browser, f"http://{host}:{foreign_port}")
+    # the newcomer's clickjacking: the console in a (see-through) frame over a decoy button
+    assert page.evaluate(FRAME, [f"{stack.url}/#/s/framed"]) == "loaded"
+    assert (f"GET {stack.url}/", 200) in seen  # why: the browser asked; it then showed nothing
+    framed = page.frames[1]
+    assert framed.url.startswith("chrome-error://"), framed.url
+    assert framed.query_selector("#main") is None
+    assert framed.query_selector("#do-pause") is None
+    page.close()
+
+
+WATCH = """window.violations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));"""
+TOUR = [
+    ("#/", "h1:has-text('Schedules')"), ("#/s/toured", "#schedule-runs .badge.succeeded"),
+    ("#/edit/toured", "#preview td"), ("#/new", "h1:has-text('New schedule')"),
+    ("#/runs", "h1:has-text('Runs')"), ("#/health", "#healthy"),
+    ("#/executors", "h1:has-text('Executors')"), ("#/notifications", "h1:has-text('Notifications')"),
+    ("#/calendars", "h1:has-text('Calendars')"),
+]  # fmt: skip
+
+
+def test_the_console_runs_within_its_content_security_policy(browser: Any, stack: Stack) -> None:
+    with stack.client(None) as http:
+        create(http, "toured", spec=YEARLY)
+        assert http.post("/api/v1/schedules/toured/trigger").status_code == 202
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.add_init_script(WATCH)
+    page.goto(stack.url + "/")
+    for where, shown in TOUR:
+        page.evaluate("(where) => { location.hash = where; }", where)
+        page.wait_for_selector(shown)
+    page.evaluate("() => { location.hash = '#/s/toured'; }")
+    page.wait_for_selector("svg")  # the schedule's charts (their colours set from script)
+    page.locator("#schedule-runs tr:has(.badge.succeeded)").first.click()
+    page.wait_for_selector("#run-output pre.stdout:has-text('hello from toured')")
+    assert page.evaluate("window.violations") == []
+    page.goto(stack.url + "/api/v1/docs")
+    page.wait_for_selector("h1:has-text('jetcron')")
+    assert page.evaluate("window.violations") == []
     page.close()

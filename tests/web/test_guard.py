@@ -222,3 +222,73 @@ def test_no_cors_headers_are_sent(stack: Stack) -> None:
         for answer in answers:
             assert not [h for h in answer.headers if h.lower().startswith("access-control-")]
         assert preflight.status_code == 405  # why: no preflight is ever granted
+
+
+SENT_ALWAYS = {
+    "x-frame-options": "DENY",
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+"""What every answer says to browsers: no page frames it (clickjacking), its own files only."""
+
+ANSWERS = [
+    # (id, method, path, headers, status)
+    ("console", "GET", "/", {}, 200),
+    ("script", "GET", "/static/form.js", {}, 200),
+    ("api-docs", "GET", "/api/v1/docs", {}, 200),
+    ("openapi", "GET", "/api/v1/openapi.json", {}, 200),
+    ("list", "GET", "/api/v1/schedules", {}, 200),
+    ("not-found", "GET", "/api/v1/schedules/no-such", {}, 404),
+    ("no-route", "GET", "/nowhere", {}, 404),
+    ("probe", "GET", "/readyz", {}, 200),
+    ("rebound", "GET", "/", {"Host": "evil.example"}, 421),
+    ("foreign-change", "POST", "/api/v1/schedules", EVIL, 403),
+    ("text-body", "POST", "/api/v1/schedules", {"Content-Type": "text/plain"}, 415),
+    ("invalid-body", "POST", "/api/v1/schedules", {"Content-Type": "application/json"}, 400),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"), [a[1:] for a in ANSWERS], ids=[a[0] for a in ANSWERS]
+)
+def test_every_answer_forbids_framing(
+    stack: Stack, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    with stack.client(None) as http:
+        said = http.request(
+            method, path, headers=headers, content=b"{" if method == "POST" else None
+        )
+    assert said.status_code == status, said.text
+    assert {k: said.headers.get(k) for k in SENT_ALWAYS} == SENT_ALWAYS
+
+
+def test_the_live_stream_forbids_framing_too(stack: Stack) -> None:
+    with stack.client(None) as http, http.stream("GET", "/api/v1/events") as said:
+        assert said.headers["content-type"].startswith("text/event-stream")
+        assert {k: said.headers.get(k) for k in SENT_ALWAYS} == SENT_ALWAYS
+
+
+async def test_an_unexpected_error_forbids_framing_too() -> None:
+    """Starlette answers an exception no handler took outside every middleware; the guard
+    answers it first, with its headers, and the exception still reaches the server's log."""
+    gateway = Gateway(ConnectOptions(), Tokens(), local_user="t", served=NAMES)
+    app = create_app(gateway, connect=False)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{OWN}") as http:
+        with pytest.raises(RuntimeError, match="a bug"):
+            await http.get("/boom")
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{OWN}") as http:
+        said = await http.get("/boom")
+    assert said.status_code == 500
+    assert said.json()["detail"] == "internal error: the gateway's log says what failed"
+    assert {k: said.headers.get(k) for k in SENT_ALWAYS} == SENT_ALWAYS

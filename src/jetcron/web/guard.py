@@ -14,6 +14,10 @@ One rule, here, for every request before any route sees it:
 - **A change's body is JSON** (`Content-Type: application/json`, or `application/*+json`):
   text/plain and forms, the types a page may send without asking first, are 415, so a browser
   must ask (a CORS preflight), and the gateway answers no preflight (it sends no CORS headers).
+- **Framing**: every answer it passes on says no page may frame it (`X-Frame-Options: DENY`,
+  CSP `frame-ancestors 'none'`): a page framing the console would have the operator click in
+  it, and the framed console's own requests are `same-origin`, so the rule above lets them by.
+  The same CSP keeps the console to its own files (no inline script, no other origin).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jetcron.errors import InvalidInput
 from jetcron.web.problems import Problem
@@ -32,6 +36,19 @@ LOCAL_NAMES = frozenset({"localhost"})
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BROWSER_OWN = frozenset({"same-origin", "none"})
 """`Sec-Fetch-Site` values of a request made by the gateway's own page or typed by the user."""
+POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+"""The console's Content-Security-Policy: its own scripts, styles and API only (the favicon
+is a data: URL); no page may frame it."""
+HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-frame-options", b"DENY"),  # why: browsers without CSP frame-ancestors read this one
+    (b"content-security-policy", POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+"""Sent with every answer (see the module)."""
 
 
 def _is_ip(name: str) -> bool:
@@ -127,16 +144,38 @@ def refusal(method: str, headers: Mapping[str, str], names: frozenset[str]) -> P
     return _foreign(method, headers) or _not_json(method, headers)
 
 
+class _Answer:
+    """The send of one request: HEADERS added to its answer, and whether the answer began."""
+
+    def __init__(self, send: Send) -> None:
+        self.send, self.started = send, False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message = {**message, "headers": [*message.get("headers", ()), *HEADERS]}
+        await self.send(message)
+
+
 class Guard:
-    """ASGI middleware: a request `refusal` refuses is answered with its problem, unread."""
+    """ASGI middleware: a request `refusal` refuses is answered with its problem, unread;
+    every answer carries HEADERS."""
 
     def __init__(self, app: ASGIApp, *, names: frozenset[str]) -> None:
         self.app, self.names = app, names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            problem = refusal(scope["method"], Headers(scope=scope), self.names)
-            if problem is not None:
-                await problem.response(scope["path"])(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answer = _Answer(send)
+        problem = refusal(scope["method"], Headers(scope=scope), self.names)
+        try:
+            await (problem.response(scope["path"]) if problem else self.app)(scope, receive, answer)
+        except Exception:
+            # why: Starlette answers an error nothing handled outside every middleware, so its
+            # 500 would go without HEADERS; answered here, it is only logged out there
+            if not answer.started:
+                crash = Problem(500, "internal error: the gateway's log says what failed")
+                await crash.response(scope["path"])(scope, receive, answer)
+            raise

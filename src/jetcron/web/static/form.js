@@ -4,21 +4,64 @@ import { api } from "./api.js";
 import { confirmAction, duration, el, errorBox, fireTable, main } from "./dom.js";
 import { debounce } from "./schedules.js";
 
-/** argv from a command line: words split on spaces, "double" or 'single' quotes keep spaces.
- * A quote left open is an error, as in a shell (it was kept as part of the word). */
+/** The quoted part at text[i] (a ' or a "): [its text, the index after it], as a POSIX shell
+ * reads it: 'single' quotes keep everything; in "double" ones a backslash escapes " \ $ ` and
+ * joins the next line, and is itself kept before anything else. */
+function quotedPart(text, i) {
+  const quote = text[i];
+  let part = "";
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === quote) return [part, j + 1];
+    if (quote === '"' && text[j] === "\\" && /["\\$`\n]/.test(text[j + 1] ?? "")) {
+      j++;
+      if (text[j] === "\n") continue; // why: a backslash ending a line joins the next one
+    }
+    part += text[j];
+  }
+  throw new Error(`command: the quote before ${text.slice(i).split(/\s/)[0]} is not closed`);
+}
+
+/** argv from a command line, split into words as a POSIX shell splits them, and nothing else
+ * ($, |, * and the like are plain characters; a line break is a blank): blanks separate words;
+ * quotes keep blanks ('' is an empty word); outside quotes a backslash keeps the next character,
+ * or joins the next line. A quote left open is an error. */
 export function argv(text) {
   const words = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  let m;
-  while ((m = re.exec(text))) {
-    if (m[3] && /^["']/.test(m[3])) throw new Error(`command: the quote before ${m[3]} is not closed`);
-    words.push(m[1] ?? m[2] ?? m[3]);
+  let word = null; // why: a word starts with a character or a quote, so '' is a word too
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    if (/\s/.test(c)) {
+      if (word !== null) words.push(word);
+      [word, i] = [null, i + 1];
+    } else if (c === "'" || c === '"') {
+      const [part, next] = quotedPart(text, i);
+      [word, i] = [(word ?? "") + part, next];
+    } else if (c === "\\" && i + 1 < text.length) {
+      [word, i] = [text[i + 1] === "\n" ? word : (word ?? "") + text[i + 1], i + 2];
+    } else {
+      [word, i] = [(word ?? "") + c, i + 1];
+    }
   }
+  if (word !== null) words.push(word);
   return words;
 }
 
-function quoted(words) {
-  return words.map((w) => (/\s/.test(w) ? `"${w}"` : w)).join(" ");
+/** A command line argv() reads back as exactly these words, and so would a POSIX shell: a word
+ * of anything but letters, digits and @%+=:,./-_ (or of nothing) in 'single' quotes, or in
+ * "double" ones with " \ $ ` escaped when it holds a single quote. */
+export function quoted(words) {
+  const quote = (w, i) => {
+    // why: a shell would take a first word with = for a variable (A=1 cmd)
+    if (/^[\w@%+=:,./-]+$/.test(w) && !(i === 0 && w.includes("="))) return w;
+    return w.includes("'") ? `"${w.replace(/["\\$`]/g, "\\$&")}"` : `'${w}'`;
+  };
+  return words.map(quote).join(" ");
+}
+
+/** A text box that keeps line breaks (an <input> drops them from its value), as tall as its text. */
+function textBox(attrs, text) {
+  const rows = Math.min(12, text.split("\n").length);
+  return el("textarea", { ...attrs, rows, spellcheck: "false" }, text);
 }
 
 /** A timeout as the definition shows it ("1h", not "3600s"); a fraction of a second in ms,
@@ -49,11 +92,11 @@ export async function formPage(name) {
     spec: el("input", { id: "f-spec", name: "spec", required: true, value: d ? d.spec : "0 * * * *", autocomplete: "off" }),
     tz: el("input", { id: "f-tz", name: "tz", list: "zones", value: d ? d.tz : Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" }),
     kind: el("select", { id: "f-kind" }, ["command", "shell", "action"].map((k) => el("option", { value: k, selected: k === kind }, k))),
-    job: el("input", { id: "f-job", required: true, autocomplete: "off",
-      value: d ? (d.job.command ? quoted(d.job.command) : d.job.shell || d.job.action) : "" }),
+    job: textBox({ id: "f-job", required: true, autocomplete: "off" },
+      d ? (d.job.command ? quoted(d.job.command) : d.job.shell || d.job.action) : ""),
     target: el("input", { id: "f-target", value: d ? d.target : "default" }),
     tags: el("input", { id: "f-tags", value: d ? (d.tags || []).join(", ") : "", placeholder: "comma, separated" }),
-    description: el("input", { id: "f-description", value: d ? d.description : "" }),
+    description: textBox({ id: "f-description" }, d ? d.description : ""),
     timeout: el("input", { id: "f-timeout", value: d ? timeoutText(d.timeout_s) : "1h" }),
     retries: el("input", { id: "f-retries", type: "number", min: 0, value: d ? d.retry.max_attempts - 1 : 0 }),
     overlap: el("select", { id: "f-overlap" }, ["skip", "buffer_one", "allow", "cancel_previous"].map((o) => el("option", { value: o, selected: d && d.overlap === o }, o))),
@@ -93,21 +136,39 @@ export async function formPage(name) {
   inputs.tz.addEventListener("input", showPreview);
   showPreview();
 
+  // why: what each input showed when the page was drawn; an edit sends the fields that differ
+  const loaded = Object.fromEntries(Object.entries(inputs).map(([key, input]) => [key, input.value]));
+  const value = (key) => inputs[key].value.trim();
+  /** Each field of the body: [the inputs it is read from, its part of the body]. */
+  const fields = [
+    [["spec"], () => ({ spec: value("spec") })],
+    [["tz"], () => ({ tz: value("tz") || "UTC" })],
+    [["kind", "job"], () => ({ [value("kind")]: value("kind") === "command" ? argv(inputs.job.value) : value("job") })],
+    [["target"], () => ({ target: value("target") || "default" })],
+    [["description"], () => ({ description: inputs.description.value })],
+    [["tags"], () => ({ tags: value("tags").split(",").map((t) => t.trim()).filter(Boolean) })],
+    [["timeout"], () => ({ timeout: value("timeout") || "1h" })],
+    [["retries"], () => ({ retries: Number(value("retries") || 0) })],
+    [["overlap"], () => ({ overlap: value("overlap") })],
+  ];
+
+  /** The body to send: every field for a new schedule; for an edit, only the fields whose
+   * inputs the operator changed. why: PATCH changes the given fields, and a field read back from
+   * the form is not always the stored one (tags with a comma, a job the form shows otherwise):
+   * saving a new timeout must never rewrite the job. */
   function body() {
-    const job = inputs.kind.value === "command" ? argv(inputs.job.value) : inputs.job.value.trim();
-    return {
-      spec: inputs.spec.value.trim(), tz: inputs.tz.value.trim() || "UTC", [inputs.kind.value]: job,
-      target: inputs.target.value.trim() || "default", description: inputs.description.value,
-      tags: inputs.tags.value.split(",").map((t) => t.trim()).filter(Boolean),
-      timeout: inputs.timeout.value.trim() || "1h", retries: Number(inputs.retries.value || 0),
-      overlap: inputs.overlap.value,
-    };
+    const changed = (keys) => !name || keys.some((key) => inputs[key].value !== loaded[key]);
+    return Object.assign({}, ...fields.filter(([keys]) => changed(keys)).map(([, read]) => read()));
   }
 
   async function save() {
     problems.replaceChildren();
     try {
       const data = body(); // why: a field the form cannot read says so before anything is asked
+      if (name && !Object.keys(data).length) {
+        problems.replaceChildren(errorBox(new Error("Nothing changed: edit a field first, or Cancel.")));
+        return;
+      }
       if (name) {
         const reason = await confirmAction(`Save the changes to ${name}?`);
         if (reason === null) return;
