@@ -201,6 +201,11 @@ def test_a_page_of_another_origin_cannot_frame_the_console(
     assert page.evaluate(FRAME, [f"{stack.url}/#/s/framed"]) == "loaded"
     assert (f"GET {stack.url}/", 200) in seen  # why: the browser asked; it then showed nothing
     framed = page.frames[1]
+    # why: under load the frame's URL is filled in a moment after its load event
+    for _ in range(100):
+        if framed.url:
+            break
+        page.wait_for_timeout(50)
     assert framed.url.startswith("chrome-error://"), framed.url
     assert framed.query_selector("#main") is None
     assert framed.query_selector("#do-pause") is None
