@@ -53,7 +53,8 @@ class ConnectionWatch:
         self.last_outage: tuple[float, float, float, bool] | None = None
         """(from, to, noticed at, the connection held: a hang only probes saw)."""
         self.last_answer: float | None = None
-        """The last time NATS answered a probe (None: nothing probes in this process)."""
+        """The last time NATS answered (a probe's PING, or the handshake of a (re)connect);
+        None before the first connect."""
         self.reconnects = 0
         self.url = ""
         self._reminded = 0.0
@@ -265,12 +266,15 @@ async def probe(
     outage dates from the last answer, and a hang the client rides out is recorded)."""
     loop = asyncio.get_running_loop()
     prober = Probe(nc)
-    while not stop.is_set():
-        if nc.is_connected:
-            began = loop.time()
-            if await prober.once(timeout):
-                watch.answered()
-            else:
-                watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+    try:
+        while not stop.is_set():
+            if nc.is_connected:
+                began = loop.time()
+                if await prober.once(timeout):
+                    watch.answered()
+                else:
+                    watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+    finally:
+        prober.drop_stale()  # why: a PING on a closed connection would wait out PONG_WAIT_S
