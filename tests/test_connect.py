@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from nats.aio.client import Server
 
-from conftest import free_port, require_nats_server
+from conftest import free_port, freeze, require_nats_server
 from jetcron.connect import (
     RECONNECT_CAP_S,
     ConnectOptions,
@@ -26,7 +26,6 @@ from jetcron.errors import InfrastructureError
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
-from log.test_connection import freeze
 
 
 def test_reconnect_waits_grow_to_nats_own_two_seconds_with_jitter() -> None:

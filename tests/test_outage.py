@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import free_port, require_nats_server
+from conftest import free_port, freeze, require_nats_server
 from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered, StoredEvent
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
@@ -194,7 +194,6 @@ def test_an_outage_after_a_reconnect_dates_from_the_last_answer(
 ) -> None:
     # newcomer16b F1: after a reconnect, `status` and the executors dated the next outage from
     # that reconnect (27 s, 104 s) instead of NATS's last answer (the outage was ~1 s)
-    from log.test_connection import freeze
 
     server, url = nats_on_fixed_port, nats_on_fixed_port.url
     serve = Serve(url, "r0", tmp_path / "serve.out")

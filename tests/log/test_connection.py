@@ -7,14 +7,12 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 import nats
-import psutil
 import pytest
 
-from conftest import free_port, require_nats_server
+from conftest import free_port, freeze, require_nats_server
 from jetcron.log.connection import SILENT_PROBES, ConnectionWatch, Probe, probe, round_trip
 from jetcron.server import NatsServer
 
@@ -153,18 +151,6 @@ async def test_probes_record_a_short_freeze_of_the_server(server: NatsServer) ->
     assert 1.8 <= outage["seconds"] <= 3.5, outage
     assert watch.reconnects == 0
     await nc.close()
-
-
-def freeze(server: NatsServer) -> None:
-    """SIGSTOP the server and wait until it is stopped (the signal lands asynchronously)."""
-    assert server.pid is not None
-    os.kill(server.pid, signal.SIGSTOP)
-    process = psutil.Process(server.pid)
-    for _ in range(100):
-        if process.status() == psutil.STATUS_STOPPED:
-            return
-        time.sleep(0.01)
-    raise AssertionError("nats-server did not stop within 1 s")
 
 
 async def _reconnected(nc: nats.aio.client.Client, times: int) -> None:
