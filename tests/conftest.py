@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,18 @@ def alive(pid: int) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
+
+
+def freeze(server: NatsServer) -> None:
+    """SIGSTOP the server and wait until it is stopped (the signal lands asynchronously)."""
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGSTOP)
+    process = psutil.Process(server.pid)
+    for _ in range(100):
+        if process.status() == psutil.STATUS_STOPPED:
+            return
+        time.sleep(0.01)
+    raise AssertionError("nats-server did not stop within 1 s")
 
 
 def in_ci() -> bool:

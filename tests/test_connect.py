@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from nats.aio.client import Server
 
-from conftest import free_port
-from jetcron.connect import RECONNECT_CAP_S, ConnectOptions, _next_server, connect, reconnect_delay
+from conftest import free_port, freeze, require_nats_server
+from jetcron.connect import (
+    RECONNECT_CAP_S,
+    ConnectOptions,
+    _next_server,
+    _probes,
+    close,
+    connect,
+    reconnect_delay,
+)
 from jetcron.errors import InfrastructureError
+from jetcron.log.connection import ConnectionWatch
+from jetcron.log.follow import iso
+from jetcron.server import NatsServer
 
 
 def test_reconnect_waits_grow_to_nats_own_two_seconds_with_jitter() -> None:
@@ -42,3 +56,39 @@ async def test_a_server_that_accepts_but_never_answers_is_named_as_such() -> Non
     [line] = str(info.value).splitlines()
     assert line.startswith(f"cannot connect to NATS at {url}: no answer within 0.5s"), line
     assert "hung, stopped or overloaded server?" in line
+
+
+async def _until(check, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_outage_after_a_reconnect_dates_from_the_last_answer(tmp_path: Path) -> None:
+    # newcomer16b F1: after a reconnect the probe waited on a PING the client had dropped, so
+    # the next outage dated from that reconnect (27 s) instead of NATS's last answer (~1 s)
+    require_nats_server()
+    server = NatsServer(data_dir=tmp_path / "nats", port=free_port()).start()
+    watch = ConnectionWatch("NATS")
+    nc = await connect(ConnectOptions(servers=server.url), persistent=True, watch=watch)
+    try:
+        await asyncio.sleep(2.5)  # a probe answered
+        freeze(server)
+        await asyncio.sleep(1.5)  # a probe's PING is in flight...
+        server.kill()  # ...when the connection drops
+        server.restart()
+        await _until(lambda: watch.reconnects == 1, "the first reconnect")
+        await asyncio.sleep(6)  # probes on the new connection: a late outage would date from here
+        killed = time.time()
+        server.kill()
+        server.restart()
+        await _until(lambda: watch.reconnects == 2, "the second reconnect")
+        outage = watch.report()["last_outage"]
+        # probes every 2 s with a 1 s timeout, ISO seconds: the last answer is < 3.5 s old
+        assert iso(killed - 3.5) <= outage["from"] <= iso(killed), (iso(killed), outage)
+        assert outage["seconds"] <= 6, outage
+    finally:
+        await close(nc)
+        server.stop()
+    await _until(lambda: not _probes, "the probe ends with the connection", timeout=1)

@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import free_port, require_nats_server
+from conftest import free_port, freeze, require_nats_server
 from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered, StoredEvent
+from jetcron.log.follow import iso
 from jetcron.server import NatsServer
 from test_e2e import read_log
 
@@ -34,13 +37,17 @@ pytestmark = pytest.mark.timeout(OUTAGE_S + 150)
 
 
 class Serve:
-    """One `jetcron serve` replica as a subprocess, its output in a file."""
+    """One `jetcron serve` replica as a subprocess, its output in a file (or, with `executor`
+    (a journal dir), the executor `ex1`)."""
 
-    def __init__(self, url: str, name: str, out: Path) -> None:
+    def __init__(self, url: str, name: str, out: Path, executor: Path | None = None) -> None:
         self.out = out
+        args = ["serve", "--instance", name]
+        if executor is not None:
+            args = ["executor", "--name", "ex1", "--journal-dir", str(executor)]
         with out.open("ab") as sink:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetcron", "serve", "--server", url, "--instance", name],
+                [sys.executable, "-m", "jetcron", *args, "--server", url],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=ENV,
@@ -180,6 +187,50 @@ def test_a_frozen_server_is_reported_from_its_last_answer(
         code = serve.stop()
     assert code == 0, serve.out.read_text()[-3000:]
     assert "Traceback" not in serve.out.read_text()
+
+
+def test_an_outage_after_a_reconnect_dates_from_the_last_answer(
+    nats_on_fixed_port: NatsServer, tmp_path: Path
+) -> None:
+    # newcomer16b F1: after a reconnect, `status` and the executors dated the next outage from
+    # that reconnect (27 s, 104 s) instead of NATS's last answer (the outage was ~1 s)
+
+    server, url = nats_on_fixed_port, nats_on_fixed_port.url
+    serve = Serve(url, "r0", tmp_path / "serve.out")
+    executor = Serve(url, "", tmp_path / "executor.out", executor=tmp_path / "journal")
+    try:
+        eventually(lambda: cli(url, "status").returncode == 0, 30, "serve answers")
+        eventually(lambda: "executor 'ex1'" in executor.out.read_text(), 30, "the executor")
+        time.sleep(3)  # a few probes answered
+        freeze(server)
+        time.sleep(3)  # the probes' PINGs are in flight when the server dies
+        server.kill()
+        server.restart()
+        eventually(lambda: nats_status(url).get("reconnects") == 1, 30, "the first reconnect")
+        eventually(lambda: executor.out.read_text().count("reachable again") == 1, 30, "ex1 back")
+        time.sleep(8)  # an outage dated from the reconnect would now be 8 s too early
+        killed = time.time()
+        server.kill()
+        server.restart()
+        eventually(lambda: nats_status(url).get("reconnects") == 2, 30, "the second reconnect")
+        eventually(lambda: executor.out.read_text().count("reachable again") == 2, 30, "ex1 back")
+        # probes every 2 s with a 1 s timeout, ISO seconds: the last answer is < 3.5 s old
+        earliest = iso(killed - 3.5)
+        outage = nats_status(url)["last_outage"]
+        assert earliest <= outage["from"] <= iso(killed), (iso(killed), outage)
+        assert outage["seconds"] <= 6, outage
+        # "NATS at … unreachable since T (its last answer; …)", not "(unreachable since T)"
+        said = re.findall(r" unreachable since (\S+?Z)", executor.out.read_text())
+        assert len(said) >= 2 and earliest <= said[-1] <= iso(killed), (iso(killed), said)
+    finally:
+        codes = [serve.stop(), executor.stop()]
+    assert codes == [0, 0], _tails([serve, executor])
+
+
+def nats_status(url: str) -> dict[str, Any]:
+    """`status --json`'s NATS part ({} while the service does not answer)."""
+    answer = cli(url, "status", "--json")
+    return json.loads(answer.stdout)["service"]["nats"] if answer.returncode == 0 else {}
 
 
 def check_fires(events: list[StoredEvent], down_at: datetime, up_at: datetime) -> None:

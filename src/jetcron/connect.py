@@ -17,7 +17,7 @@ from nats.aio.client import Client, Server
 
 from jetcron import subjects
 from jetcron.errors import InfrastructureError, InvalidInput
-from jetcron.log.connection import ConnectionWatch
+from jetcron.log.connection import ConnectionWatch, probe
 from jetcron.log.errors import connection_lost
 
 if TYPE_CHECKING:
@@ -163,8 +163,9 @@ def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str
     return kwargs
 
 
-def _watch_callbacks(nc: Client, watch: ConnectionWatch) -> dict[str, Any]:
-    """disconnected/reconnected/error callbacks that keep `watch` current and the log quiet."""
+def _watch_callbacks(nc: Client, watch: ConnectionWatch, closed: asyncio.Event) -> dict[str, Any]:
+    """disconnected/reconnected/error callbacks that keep `watch` current and the log quiet;
+    `closed` is set when the client is closed for good."""
 
     async def disconnected() -> None:
         if not nc.is_closed:  # why: nats-py calls this on close() too; that is no outage
@@ -182,7 +183,31 @@ def _watch_callbacks(nc: Client, watch: ConnectionWatch) -> dict[str, Any]:
         else:
             log.warning("NATS: %s", text)
 
-    return {"disconnected_cb": disconnected, "reconnected_cb": reconnected, "error_cb": error}
+    async def on_closed() -> None:
+        closed.set()
+
+    return {
+        "disconnected_cb": disconnected,
+        "reconnected_cb": reconnected,
+        "error_cb": error,
+        "closed_cb": on_closed,
+    }
+
+
+_probes: set[asyncio.Task[None]] = set()
+"""The probes of watched connections (asyncio itself holds tasks only weakly)."""
+
+
+def _probe_while_open(nc: Client, watch: ConnectionWatch, closed: asyncio.Event) -> None:
+    """Ask NATS for a round trip every 2 s until the client is closed, telling `watch`.
+
+    why here, for every watched connection: each process that says "unreachable since T"
+    (serve, executor, the web gateway, `runs follow`) must date it from NATS's last answer;
+    without probes an executor dated a freeze from its previous reconnect (newcomer16b).
+    """
+    task = asyncio.create_task(probe(nc, watch, closed), name=f"probe of {watch.what}")
+    _probes.add(task)
+    task.add_done_callback(_probes.discard)
 
 
 async def _quiet(err: Exception) -> None:
@@ -229,8 +254,9 @@ async def connect(
     if (found := kwargs.pop("jetcron_identity", None)) is not None:
         _identities[nc] = found
     watch = (watch or ConnectionWatch()) if persistent else None
+    closed = asyncio.Event()
     if watch is not None:
-        kwargs |= _watch_callbacks(nc, watch)
+        kwargs |= _watch_callbacks(nc, watch, closed)
     else:
         # why: the CLI reports its one error itself, no tracebacks
         kwargs["error_cb"] = on_error or _quiet
@@ -239,6 +265,7 @@ async def connect(
             # why: a service may start before its NATS cluster (compose); keep trying.
             await nc.connect(**kwargs)
             watch.restored(_url(nc))
+            _probe_while_open(nc, watch, closed)
             return nc
         await _within(nc.connect(**kwargs), timeout + 1.0)
         return nc

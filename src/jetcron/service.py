@@ -16,7 +16,7 @@ from nats.aio.client import Client
 
 from jetcron import memory
 from jetcron.log import withdrawal
-from jetcron.log.connection import ConnectionWatch, answering, probe
+from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
 from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
@@ -183,10 +183,6 @@ async def run(
                 )
             )
             tg.create_task(projections.run(stop, ready=ready, fed=True))
-            if connection is not None:
-                # why: an outage then dates from NATS's last answer, not from when the client
-                # noticed (a frozen server is noticed only when its pings run out)
-                tg.create_task(probe(nc, connection, stop))
         log.info("scheduler service %s stopped", config.holder())
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from conftest import require_nats_server
+from conftest import free_port, freeze, require_nats_server
 from jetcron.log.connection import SILENT_PROBES, ConnectionWatch, Probe, probe, round_trip
 from jetcron.server import NatsServer
 
@@ -151,3 +151,41 @@ async def test_probes_record_a_short_freeze_of_the_server(server: NatsServer) ->
     assert 1.8 <= outage["seconds"] <= 3.5, outage
     assert watch.reconnects == 0
     await nc.close()
+
+
+async def _reconnected(nc: nats.aio.client.Client, times: int) -> None:
+    """Wait (up to 10 s) until the client has reconnected `times` times and is connected."""
+    for _ in range(200):
+        if nc.is_connected and nc.stats["reconnects"] >= times:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no reconnect #{times} within 10 s")
+
+
+@pytest.fixture
+def fixed_port_server(tmp_path: Path):
+    require_nats_server()
+    with NatsServer(data_dir=tmp_path / "nats", port=free_port()) as running:
+        yield running
+
+
+async def test_a_probe_pings_again_after_a_reconnect(fixed_port_server: NatsServer) -> None:
+    # newcomer16b F1: nats-py drops the PINGs in flight on a reconnect without resolving them
+    # (`self._pongs = []`); a probe that waited on its old PING was blind for 300 s after it
+    server = fixed_port_server
+    nc = await nats.connect(
+        server.url, reconnect_time_wait=0.1, max_reconnect_attempts=-1, error_cb=_ignore
+    )
+    prober = Probe(nc)
+    assert await prober.once(1.0) is True
+    freeze(server)
+    assert await prober.once(0.3) is False  # its PING is in flight when the server dies
+    server.kill()
+    server.restart()
+    await _reconnected(nc, 1)
+    assert await prober.once(1.0) is True
+    await nc.close()
+
+
+async def _ignore(err: Exception) -> None:
+    """nats-py's default error callback logs each lost connection with a traceback."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +13,9 @@ from jetcron.web import bodies
 from jetcron.web.auth import Tokens, digest, load_tokens
 from jetcron.web.problems import Problem
 from jetcron.web.serve import check_bind
+
+if TYPE_CHECKING:
+    from jetcron.server import NatsServer
 
 
 @pytest.mark.parametrize(
@@ -147,6 +151,41 @@ async def test_readyz_names_the_service_that_did_not_answer(nats_url: str) -> No
     finally:
         await gateway.stop()
         await stalled.close()
+
+
+async def test_the_gateway_dates_outages_from_natss_last_answer(
+    nats_server: NatsServer,
+) -> None:
+    # newcomer16b F1: only `serve` probed; a freeze shorter than the client's ping timeout is
+    # seen only by probes, so the gateway's watch recording one shows it probes too
+    import os
+    import signal
+
+    from conftest import freeze
+    from jetcron.connect import ConnectOptions
+    from jetcron.web.gateway import Gateway
+
+    gateway = Gateway(ConnectOptions(servers=nats_server.url), Tokens(), local_user="me")
+    await gateway.start()
+    try:
+        for _ in range(100):
+            if gateway.connected:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.5)  # a probe answered
+        freeze(nats_server)
+        await asyncio.sleep(6)
+        assert nats_server.pid is not None
+        os.kill(nats_server.pid, signal.SIGCONT)
+        for _ in range(100):
+            if gateway.watch.last_outage is not None:
+                break
+            await asyncio.sleep(0.05)
+        outage = gateway.watch.report()["last_outage"]
+        assert outage is not None and outage["connection_held"] is True, outage
+        assert 5 <= outage["seconds"] <= 10, outage
+    finally:
+        await gateway.stop()
 
 
 def test_the_views_last_word_stale_silent_and_current_again(

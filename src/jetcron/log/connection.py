@@ -53,7 +53,8 @@ class ConnectionWatch:
         self.last_outage: tuple[float, float, float, bool] | None = None
         """(from, to, noticed at, the connection held: a hang only probes saw)."""
         self.last_answer: float | None = None
-        """The last time NATS answered a probe (None: nothing probes in this process)."""
+        """The last time NATS answered (a probe's PING, or the handshake of a (re)connect);
+        None before the first connect."""
         self.reconnects = 0
         self.url = ""
         self._reminded = 0.0
@@ -187,36 +188,65 @@ async def round_trip(nc: Any, timeout: float) -> None:
 
 PONG_WAIT_S = 300.0
 """How long a probe's PING may wait for its PONG: longer than any client's ping timeout, so
-a reconnect (which drops the PINGs in flight) comes first."""
+the connection is given up (and the PING with it, see Probe) before that."""
 
 
 class Probe:
-    """PING round trips that survive a late PONG, at most one in flight.
+    """PING round trips that survive a late PONG, at most one in flight per connection.
 
     why not `await nc.flush(timeout)`: in nats-py 2.16 a flush that times out cancels its
     future but leaves it queued, and when the PONG comes later, setting that future's result
     raises (InvalidStateError) inside the client's read loop, which ends: the client still
     says connected and reads nothing until its pings run out (reproduced: a 0.5 s flush
     during a 1.5 s SIGSTOP). So the flush gets a long timeout and we wait for it shielded.
+
+    why a PING is sent again after a reconnect: nats-py then replaces its list of PINGs
+    awaiting a PONG (`_process_connect_init`: `self._pongs = []`) without resolving them, so
+    the old PING never gets an answer; waiting on it left the probe blind for PONG_WAIT_S after
+    every reconnect (newcomer16b: the next outage dated from that reconnect). The client's
+    reconnect count tells the connections apart.
     """
 
     def __init__(self, nc: Any) -> None:
         self.nc = nc
         self._ping: asyncio.Future[None] | None = None
+        self._sent_on = -1
+        """The client's reconnect count when `_ping` was sent (the connection it went on)."""
 
     async def once(self, timeout: float) -> bool:
-        """Whether a PONG came within `timeout` (a PING still unanswered is waited for, not
-        sent again)."""
+        """Whether a PONG came within `timeout` (a PING still unanswered on this connection is
+        waited for, not sent again)."""
         if not self.nc.is_connected:
             return False
+        self.drop_stale()
         if self._ping is None or self._ping.done():
             self._ping = asyncio.ensure_future(self.nc.flush(PONG_WAIT_S))
             self._ping.add_done_callback(_quiet)
+            self._sent_on = _connection_of(self.nc)
         try:
             await asyncio.wait_for(asyncio.shield(self._ping), timeout)
         except Exception:  # noqa: BLE001 - any failure means "not answering now"
             return False
         return True
+
+    def drop_stale(self) -> None:
+        """Forget (and cancel) a PING the client no longer waits for: sent before a reconnect,
+        or on a connection now closed.
+
+        why cancelling is safe only then: the client holds no reference to its future any
+        more, so no late PONG can hit a cancelled future in its read loop (see above).
+        """
+        ping = self._ping
+        if ping is None or ping.done():
+            return
+        if self.nc.is_closed or _connection_of(self.nc) != self._sent_on:
+            ping.cancel()
+            self._ping = None
+
+
+def _connection_of(nc: Any) -> int:
+    """Which connection of the client is current: how often it reconnected."""
+    return int(nc.stats.get("reconnects", 0))
 
 
 def _quiet(done: asyncio.Future[None]) -> None:
@@ -236,12 +266,15 @@ async def probe(
     outage dates from the last answer, and a hang the client rides out is recorded)."""
     loop = asyncio.get_running_loop()
     prober = Probe(nc)
-    while not stop.is_set():
-        if nc.is_connected:
-            began = loop.time()
-            if await prober.once(timeout):
-                watch.answered()
-            else:
-                watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+    try:
+        while not stop.is_set():
+            if nc.is_connected:
+                began = loop.time()
+                if await prober.once(timeout):
+                    watch.answered()
+                else:
+                    watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+    finally:
+        prober.drop_stale()  # why: a PING on a closed connection would wait out PONG_WAIT_S
