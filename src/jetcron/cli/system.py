@@ -18,7 +18,14 @@ from nats.aio.client import Client
 from rich.console import Console
 
 from jetcron import service
-from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, handle_errors
+from jetcron.cli.common import (
+    CredsOpt,
+    ServerOpt,
+    bounded,
+    connect_options,
+    echo,
+    handle_errors,
+)
 from jetcron.cli.context import inherit_typed
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
@@ -128,7 +135,14 @@ async def _serve_and_execute(
                 tg.create_task(_up_executor(enc, runner, claim, stop, force))
             if web_socket is not None:
                 tg.create_task(_web(opts, web_socket, stop))
-            if not quiet:
+            if quiet:
+                # why: a replica that says nothing cannot be told from one still connecting
+                echo(
+                    f"scheduler replica {config.holder()} serving at {opts.urls()[0]} "
+                    "(commands, queries; the ticker while it holds the lease). Ctrl-C stops.",
+                    err=True,
+                )
+            else:
                 tg.create_task(_echo_runs(nc, stop, echo_from))
                 url = opts.urls()[0]
                 # why: other terminals find a non-default server only if told where it is
@@ -377,6 +391,10 @@ def up(
         embedded: NatsServer | None = None
         if server:
             opts, executor_opts = connect_options(server, None, "jetcron-up"), None
+            # why: with -s nothing is started; an unreachable URL would otherwise look like a hang
+            echo(
+                f"up -s: using the NATS at {server} (starting no nats-server of its own)", err=True
+            )
         elif secure or _secured(data_dir):
             with undone_on_failure(data_dir):
                 embedded, server, opts, executor_opts, trusted = stack.enter_context(
