@@ -187,6 +187,7 @@ def test_a_frozen_server_is_reported_from_its_last_answer(
         code = serve.stop()
     assert code == 0, serve.out.read_text()[-3000:]
     assert "Traceback" not in serve.out.read_text()
+    assert f"scheduler replica r0 serving at {url}" in serve.out.read_text()
 
 
 def test_an_outage_after_a_reconnect_dates_from_the_last_answer(
