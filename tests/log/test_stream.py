@@ -138,3 +138,18 @@ async def test_last_seq_of_a_missing_log_says_what_creates_it(nc: Client) -> Non
             await log.last_seq()
     finally:
         await log.close()
+
+
+def test_an_unreadable_event_is_logged_once_however_often_it_is_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from jetcron.log.reader import RawRecord, decode_records
+
+    garbage = RawRecord(7, "jetcron.sched.poisoned", b"\x00not json", 0, 0)
+    with caplog.at_level("WARNING", logger="jetcron.log.reader"):
+        for _ in range(3):
+            assert decode_records([garbage]) == []
+
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith("skipping event at seq 7 on jetcron.sched.poisoned: ")
+    assert not line.endswith("(?)")

@@ -432,15 +432,26 @@ def decode_records(
         envelope = decode(r.data)
         # why: an exact type test; isinstance on a msgspec Struct class costs ~5x more
         if type(envelope) is UnknownEvent:
-            log.warning(
-                "skipping event at seq %d on %s: %s (%s)",
-                r.seq,
-                r.subject,
-                envelope.problem,
-                envelope.type,
-            )
+            _warn_skipped(r, envelope)
             if on_skipped is not None:
                 on_skipped(r.seq, envelope)
             continue
         append(StoredEvent(r.seq, r.subject, cast(Envelope, envelope), r.stored_ns))
     return out
+
+
+_WARNED: dict[tuple[str, int], None] = {}
+"""(subject, seq) of skipped events already logged (why: an executor reads a schedule's subject
+at every trigger and logged the same poison line each time); bounded, oldest forgotten first."""
+_WARNED_MAX = 1024
+
+
+def _warn_skipped(r: RawRecord, envelope: UnknownEvent) -> None:
+    key = (r.subject, r.seq)
+    if key in _WARNED:
+        return
+    _WARNED[key] = None
+    if len(_WARNED) > _WARNED_MAX:
+        del _WARNED[next(iter(_WARNED))]
+    kind = f" ({envelope.type})" if envelope.type not in ("", "?") else ""
+    log.warning("skipping event at seq %d on %s: %s%s", r.seq, r.subject, envelope.problem, kind)
