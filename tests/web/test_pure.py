@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -233,3 +234,34 @@ def test_a_readable_token_file_with_tokens_in_clear_is_warned_about(
     clear.chmod(0o600)
     load_tokens(clear)
     assert not caplog.records
+
+
+def test_the_definition_is_shown_as_schedule_show_says_it() -> None:
+    import msgspec
+
+    from jetcron.domain.fields import FIELDS, ScheduleFields, definition_of
+
+    fields = ScheduleFields(
+        spec="0 3 * * *", tz="Europe/Berlin", command=["backup", "--full"], cwd="/srv",
+        env={"MODE": "x"}, secret_env={"TOKEN": "kv:backup.TOKEN"}, retries=2,
+        retry_backoff="30s", end=datetime(2027, 1, 1, tzinfo=UTC), max_runs=5,
+        max_cpu=80.0, metadata={"owner": "ops"}, expect_done_by="06:00", exclude=["holidays"],
+    )  # fmt: skip
+    data = msgspec.to_builtins(definition_of(fields))
+    shown = bodies.shown_fields(data)
+    assert shown["fields"] == msgspec.to_builtins(fields)  # every field set, export's units
+    assert shown["fields"]["secret_env"] == {"TOKEN": "kv:backup.TOKEN"}  # a reference only
+    assert shown["defaults"]["timeout"] == "1h" and shown["defaults"]["overlap"] == "skip"
+    # why: every field of the table is said once, set or default (a job's kind is set)
+    said = [*shown["fields"], *shown["defaults"]]
+    assert sorted(said) == sorted(k for k in FIELDS if k not in ("shell", "action", "params"))
+
+
+def test_next_fires_mark_the_skipped_ones() -> None:
+    from jetcron.web.timing import fire_rows, planned_skips
+
+    fires = [datetime(2026, 12, d, 2, 30, tzinfo=UTC) for d in (3, 4)]
+    rows = fire_rows(fires, "30 2 * * *", "UTC")
+    marked = planned_skips(rows, {"skips": {"2026-12-03T02:30:00Z": "skipped by alice: tonight"}})
+    assert [r.get("skipped") for r in marked] == ["skipped by alice: tonight", None]
+    assert planned_skips(rows, {}) == rows

@@ -92,6 +92,10 @@ def cli_worded_lines() -> list[str]:
         why._forgotten(None, [])[0].text,  # type: ignore[arg-type]
         # client.test_notification's line (it needs a leader that never answers): its text
         "no delivery recorded within 15s: is a scheduler (`jetcron serve`/`up`) running?",
+        # executors.runlog's run error for a missing secret (it needs the secrets bucket): its
+        # text; tests/web/test_console_schedule.py gets it from a real run
+        "secret TOKEN: 'nope' not found for target 'default' "
+        "(put it with `jetcron schedule update sec4 --secret-env TOKEN=@FILE`)",
     ]
 
 
@@ -219,6 +223,17 @@ def test_what_the_web_says_instead() -> None:
     ) in said
     assert any(s.endswith("see the projection log, then acknowledge them") for s in said), said
     assert any(s.endswith('first (set their "exclude" or "only_within" to null)') for s in said)
+    assert (
+        "secret TOKEN: 'nope' not found for target 'default': it must be put into the secrets "
+        "bucket first (the web cannot put secrets)"
+    ) in said
+
+
+def test_a_runs_error_keeps_what_the_job_said() -> None:
+    from jetcron.web.wording import run_for_web
+
+    row = {"error": "cannot start 'x --to y': no such file", "status": "failed"}
+    assert run_for_web(dict(row)) == row  # options in a job's words stay
 
 
 def test_problems_carry_the_web_wording_and_other_lines_stay() -> None:

@@ -15,6 +15,7 @@ from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import TAKES_REASON, JsonBody, caller, gateway, json, only_reason, writer
 from jetcron.web.problems import Problem
+from jetcron.web.wording import run_for_web
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 Gw = Annotated[Gateway, Depends(gateway)]
@@ -65,12 +66,13 @@ async def list_runs(
     if current:
         params["current"] = True
     page = await gw.ask("runs", dict(params, limit=limit, before=_before(cursor)))
-    return json({"runs": page["runs"], "next_cursor": _cursor(page.get("next_before"))})
+    runs = [run_for_web(r) for r in page["runs"]]
+    return json({"runs": runs, "next_cursor": _cursor(page.get("next_before"))})
 
 
 @router.get("/{run_id}", summary="One run (by id or a unique prefix)")
 async def get_run(run_id: str, gw: Gw, _: Reader) -> Response:
-    return json(await gw.run(run_id))
+    return json(run_for_web(await gw.run(run_id)))
 
 
 @router.get("/{run_id}/output", summary="A run's output: JSON, or one stream as a download")

@@ -35,8 +35,8 @@ from jetcron.web.http import (
     writer,
 )
 from jetcron.web.problems import Problem, invalid, window_param
-from jetcron.web.timing import fire_rows, parse_stamp
-from jetcron.web.wording import for_web
+from jetcron.web.timing import fire_rows, parse_stamp, planned_skips
+from jetcron.web.wording import for_web, run_for_web
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 Gw = Annotated[Gateway, Depends(gateway)]
@@ -54,7 +54,9 @@ _NAMED = {
 
 async def _one(gw: Gateway, name: str, status: int = 200, fires: int = 10) -> Response:
     row: dict[str, Any] = await gw.ask("schedule", {"name": name, "fires": fires})
-    return json(row, status, {"ETag": bodies.etag(row["version"])})
+    row["runs"] = [run_for_web(r) for r in row.get("runs", [])]
+    row.update(bodies.shown_fields(row["definition"]))
+    return json(run_for_web(row), status, {"ETag": bodies.etag(row["version"])})
 
 
 @router.get("", summary="Schedules, filtered, a page at a time (by name)")
@@ -73,7 +75,7 @@ async def list_schedules(
     rows: list[dict[str, Any]] = await gw.ask("schedules", {"state": state})
     kept = (r for r in rows if bodies.matches(r, tag, target, q))
     shown, next_cursor = bodies.page(kept, limit, cursor)
-    return json({"schedules": shown, "next_cursor": next_cursor})
+    return json({"schedules": [run_for_web(r) for r in shown], "next_cursor": next_cursor})
 
 
 @router.post(
@@ -204,7 +206,7 @@ async def next_fires(
         {
             "schedule": name,
             "state": row["state"],
-            "fires": fire_rows(fires, d["spec"], d.get("tz", "UTC")),
+            "fires": planned_skips(fire_rows(fires, d["spec"], d.get("tz", "UTC")), row),
         }
     )
 

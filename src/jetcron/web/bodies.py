@@ -18,11 +18,13 @@ import msgspec
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import InvalidField
 from jetcron.domain.fields import (
+    FIELDS,
     JOB_KINDS,
     ScheduleFields,
     check,
     default_of,
     definition_of,
+    fields_of,
     patch_of,
 )
 from jetcron.domain.validation import validate_definition, validate_name
@@ -95,6 +97,23 @@ def patch(body: Any, current: ScheduleDefinition) -> DefinitionPatch:
 def definition(data: dict[str, Any]) -> ScheduleDefinition:
     """The definition inside a `schedule` query answer."""
     return msgspec.convert(data, ScheduleDefinition)
+
+
+_NOT_DEFAULTS = (*JOB_KINDS, "params")
+"""Fields `defaults` leaves out: what a job runs is set, not defaulted."""
+
+
+def shown_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A `schedule` answer's definition as `schedule show` and export say it: `fields`, the
+    flat fields set away from their defaults (names and units of the CLI's options), and
+    `defaults`, every other field with the value it has by default; both in the table's order.
+
+    why: the console lists these instead of a hand-picked subset that drifts from the table;
+    `secret_env` holds references (`kv:NAME`), never a secret's value.
+    """
+    set_ = msgspec.to_builtins(fields_of(definition(data)))
+    unset = (f for f in FIELDS.values() if f.key not in set_ and f.key not in _NOT_DEFAULTS)
+    return {"fields": set_, "defaults": {f.key: msgspec.to_builtins(f.default) for f in unset}}
 
 
 def if_match(header: str | None) -> int | None:

@@ -21,6 +21,7 @@ from jetcron.web.auth import Tokens, User
 from jetcron.web.freshness import Freshness, marked
 from jetcron.web.guard import LOCAL_NAMES
 from jetcron.web.problems import not_found
+from jetcron.web.wording import run_for_web
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -151,7 +152,7 @@ class Gateway:
         """A run's captured output (stdout, stderr, an action's result) and its `attempts`,
         each with its fate, from one read of the run's events."""
         events = await client.run_events(self.nc, row["schedule"], row["run_id"])
-        tried = msgspec.to_builtins(attempts(events))
+        tried = [run_for_web(a) for a in msgspec.to_builtins(attempts(events))]
         return dict(client.output_of(events), attempts=tried)
 
     async def executors(self) -> list[ExecutorInfo]:

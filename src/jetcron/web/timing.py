@@ -31,6 +31,13 @@ def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]
     ]
 
 
+def planned_skips(rows: list[dict[str, Any]], schedule: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fire rows with `skipped` ('skipped by alice: tonight') on the fires an operator skipped
+    (the schedule row's `skips`), as `schedule next` marks them; the others as they are."""
+    skips: dict[str, str] = schedule.get("skips") or {}
+    return [dict(r, skipped=skips[r["utc"]]) if r["utc"] in skips else r for r in rows]
+
+
 def parse_time(text: str, tz: str) -> datetime:
     """An ISO time; without an offset it is wall time in `tz` (the rule of preview --after)."""
     try:

@@ -5,7 +5,8 @@ names (`--max-parallel`) is named as the body field or query parameter the web t
 
 The services word their errors for the CLI, and those lines reach the gateway as text (a
 rejection over NATS, a health problem), so the gateway rewords them here, in one table, at
-the two places such lines leave it: every problem+json (`app`) and the health problems.
+the places such lines leave it: every problem+json (`app`), the health problems, and the
+errors of runs (`run_for_web`: a run whose secret is missing, say).
 tests/web/test_wording.py makes each line from its source and checks that no CLI command is
 left in it, so a source worded anew without a row here fails there.
 """
@@ -16,6 +17,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable
+from typing import Any
 
 
 def _argv(said: re.Match[str]) -> str:
@@ -80,6 +82,11 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r"^TIME ", "time "),
         # projections.backfill.verdict: a flag is a boolean field
         (r"--rerun\b", "rerun: true"),
+        # executors.runlog: a run's secret missing from the bucket (a run's error)
+        (
+            r" \(put it with `jetcron schedule update \S+ --secret-env \S+=@FILE`\)",
+            ": it must be put into the secrets bucket first (the web cannot put secrets)",
+        ),
     )
 )
 
@@ -113,6 +120,25 @@ def _field(said: re.Match[str]) -> str:
 def for_web(line: str) -> str:
     """The line as the API and the console say it: CLI commands it names turned into what to
     do on the web, CLI options into the fields the web takes; a line without either as it is."""
+    return _OPTION_OR_QUOTED.sub(_field, commands_for_web(line))
+
+
+def commands_for_web(line: str) -> str:
+    """The line with the CLI commands it names turned into what to do on the web; options
+    stay (a run's error may quote what a job said, `--to` and all)."""
     for pattern, replacement in _FOR_WEB:
         line = pattern.sub(replacement, line)
-    return _OPTION_OR_QUOTED.sub(_field, line)
+    return line
+
+
+RUN_LINES = ("error", "last_error", "detail")
+"""The members of a run, a schedule row or an attempt that carry a line a service worded."""
+
+
+def run_for_web(row: dict[str, Any]) -> dict[str, Any]:
+    """A run, schedule row or attempt (a dict of an answer) with its error lines worded for
+    the web (`commands_for_web`), changed in place and returned."""
+    for key in RUN_LINES:
+        if isinstance(row.get(key), str):
+            row[key] = commands_for_web(row[key])
+    return row
