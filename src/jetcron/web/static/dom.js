@@ -103,11 +103,13 @@ export function confirmAction(text) {
   });
 }
 
-/** Fire times: in the zone, in UTC (one column when the zone is UTC), and a DST column only
- * when DST did something. */
+/** Fire times: in the zone, in UTC (one column when the zone is UTC), a DST column only when
+ * DST did something, and a Skipped column only when an operator skipped one of them. */
 export function fireTable(fires, zoneLabel) {
   const columns = fires.every((f) => isUtc(f.tz)) ? [] : [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr)]];
   columns.push(["UTC", (f) => utc(f.utc)]);
   if (fires.some((f) => f.dst && f.dst.length)) columns.push(["DST", (f) => el("span", { class: "note" }, f.dst.join(" "))]);
-  return table(columns, fires);
+  // why: a skipped fire is still a fire of the spec, but it will not run: say so beside it
+  if (fires.some((f) => f.skipped)) columns.push(["Skipped", (f) => (f.skipped ? el("span", { class: "note skipped" }, f.skipped) : "")]);
+  return table(columns, fires, { key: (f) => f.utc });
 }

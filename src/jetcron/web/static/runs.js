@@ -15,8 +15,19 @@ export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/r
     ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
     ["Status", (r) => [badge(r.status), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
     ["Took", (r) => seconds(r.duration_s)],
-    ["Note", (r) => el("span", { class: "small" }, r.error || r.reason || (r.manual ? `manual by ${r.triggered_by}` : ""))],
+    ["Note", (r) => el("span", { class: "small" }, note(r))],
   ], runs, { key: (r) => r.run_id, onRow });
+}
+
+/** The one thing to know about a run in a list, as `runs list` says it: its error, why, or
+ * who triggered it (by hand or as a backfill) and why. */
+export function note(r) {
+  const said = (r.error || r.reason || "").split("\n")[0];
+  if (said) return said;
+  const why = r.trigger_reason ? `: ${r.trigger_reason}` : "";
+  if (r.manual) return `manual by ${r.triggered_by || "?"}${why}`;
+  if (r.backfill_of) return `backfill by ${r.triggered_by || "?"}${why}`;
+  return "";
 }
 
 export async function runsPage() {
@@ -120,7 +131,8 @@ function runView(run, output, live, render) {
   const facts = [
     ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
     ["status", badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
-    ["triggered", run.manual ? `manually by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
+    ["triggered", run.manual || run.backfill_of
+      ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
     ["executor", run.executor || "–"], ["started (your time)", local(run.started_at)], ["finished (your time)", local(run.finished_at)],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
     ["error", run.error || run.reason || "–"],

@@ -2,7 +2,7 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, duration, el, errorBox, fireTable, local, main } from "./dom.js";
+import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
 import { liveBadge } from "./stale.js";
 import { outputViewer, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
@@ -14,20 +14,44 @@ function width(box) {
   return Math.max(240, box.clientWidth - 26);
 }
 
-function definitionList(d) {
-  const job = d.job.command ? d.job.command.join(" ") : d.job.shell ? `sh: ${d.job.shell}` : `action ${d.job.action} ${JSON.stringify(d.job.params || {})}`;
-  const rows = [
-    ["spec", el("code", {}, d.spec)], ["zone", d.tz], ["runs", el("code", {}, job)], ["target", d.target],
-    ["timeout", duration(d.timeout_s)], ["retries", d.retry.max_attempts - 1],
-    ["overlap", d.overlap], ["catch-up", `${d.catchup.policy} within ${duration(d.catchup.window_s)}`],
-    ["tags", (d.tags || []).join(", ") || "–"], ["description", d.description || "–"],
-  ];
-  return el("dl", { class: "kv" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+/** A field's value as `schedule show` says it: durations as written ("30s"), lists joined, a
+ * command as a shell would take it, maps as KEY=VALUE (secret_env: references, never values). */
+export function fieldValue(key, v) {
+  if (v === null || v === undefined) return "none";
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (Array.isArray(v)) return v.length ? v.map((x) => (key === "command" ? shellWord(x) : String(x))).join(key === "command" ? " " : ", ") : "none";
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}=${typeof x === "string" ? x : JSON.stringify(x)}`).join(", ") || "none";
+  return v === "" ? '""' : String(v);
+}
+
+/** A word as Python's shlex.quote writes it (the CLI's shlex.join): as is when safe, else in
+ * single quotes. */
+function shellWord(word) {
+  if (word === "") return "''";
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\"'\"'")}'`;
+}
+
+/** The definition: every field set (`fields`, the names and units of `schedule show` and the
+ * CLI's options, in their table's order), then the rest at their defaults, folded.
+ * why: from the one field table the API sends, not a hand-picked list that drifts from it */
+function definitionList(row) {
+  const rows = (fields) => Object.entries(fields).flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k }, fieldValue(k, v))]);
+  const made = [["created", row.created_at, row.created_by], ["updated", row.updated_at, row.updated_by]]
+    .filter(([, at]) => at).flatMap(([k, at, by]) => [el("dt", {}, k), el("dd", {}, `${local(at)} your time${by ? ` by ${by}` : ""}`)]);
+  const defaults = Object.keys(row.defaults || {}).length;
+  return el("div", { id: "definition" },
+    el("dl", { class: "kv" }, rows(row.fields || {}), made),
+    defaults ? el("details", { id: "defaults" }, el("summary", { class: "small" }, `${defaults} more fields at their defaults`),
+      el("dl", { class: "kv" }, rows(row.defaults))) : "");
 }
 
 async function act(name, verb, row) {
-  const words = { pause: "Pause", resume: "Resume", trigger: "Run now", delete: "Delete" };
-  const reason = await confirmAction(`${words[verb]} schedule ${name}?`);
+  const asked = {
+    pause: `Pause schedule ${name}?`, resume: `Resume schedule ${name}?`, trigger: `Run schedule ${name} now?`,
+    // why: a delete stops what runs (README, Jobs across crashes); say so before, not after
+    delete: `Delete schedule ${name}? A run of it still running is cancelled.`,
+  };
+  const reason = await confirmAction(asked[verb]);
   if (reason === null) return false;
   if (verb === "delete") {
     await api(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE", ifMatch: row.version, params: { reason } });
@@ -148,7 +172,7 @@ export async function schedulePage(name) {
         button("trigger", "Run now"),
         el("a", { class: "button writer", href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
         button("delete", "Delete", "danger")));
-    sections.definition.replaceChildren(definitionList(row.definition));
+    sections.definition.replaceChildren(definitionList(row));
     return row;
   };
 

@@ -1,0 +1,125 @@
+"""The console's schedule page and schedules table in a real headless Chromium: the whole
+definition (every field set, as `schedule show` says it) and the planned skips, each
+sparkline of its live schedule only, run errors worded for the web, the confirmations, and
+what a read-only role is offered. The stack and the browser as in test_console.py (a stack of
+this module's own)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from test_console import CHROMIUM, browser, confirm, signed_in  # noqa: F401 - browser is a fixture
+from webstack import Stack, create, run_stack, until
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from run_stack(tmp_path_factory.mktemp("console-schedule"))
+
+
+def runs(http: httpx.Client, name: str) -> list[dict[str, Any]]:
+    answer = http.get("/api/v1/runs", params={"schedule": name, "current": True})
+    return answer.json()["runs"]  # type: ignore[no-any-return]
+
+
+def test_the_page_shows_every_field_set_and_the_skipped_fire(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    with stack.client() as http:
+        made = http.post("/api/v1/calendars", json={"name": "holidays", "dates": ["2027-12-25"]})
+        assert made.status_code == 201, made.text
+        rich = {
+            "spec": "30 2 * * *", "tz": "Europe/Berlin", "command": ["backup", "--to", "/srv/b k"],
+            "cwd": "/srv", "env": {"MODE": "full"}, "secret_env": {"TOKEN": "kv:nope"},
+            "retries": 2, "retry_backoff": "30s", "end": "2030-01-01T00:00:00Z", "jitter": "5m",
+            "max_runs": 100, "breaker": 5, "max_cpu": 80, "metadata": {"owner": "ops"},
+            "expect_success_within": "26h", "exclude": ["holidays"],
+        }  # fmt: skip
+        assert create(http, "rich", **rich).status_code == 201
+        first = http.get("/api/v1/schedules/rich/next", params={"n": 1}).json()["fires"][0]
+        skip = {"time": first["utc"], "reason": "tonight"}
+        assert http.post("/api/v1/schedules/rich/skip", json=skip).status_code == 200
+        fields = http.get("/api/v1/schedules/rich").json()["fields"]
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/rich")
+    shown = page.locator("#definition > dl > dd[data-field]")
+    shown.first.wait_for()
+    said = dict(
+        shown.evaluate_all("ds => ds.map(d => [d.dataset.field, d.textContent])")  # type: ignore[arg-type]
+    )
+    assert list(said) == list(fields)  # every field set, in the table's order
+    assert said["command"] == "backup --to '/srv/b k'"
+    assert said["secret_env"] == "TOKEN=kv:nope"  # a reference, as schedule show says it
+    assert said["exclude"] == "holidays" and said["end"].startswith("2030-01-01T00:00:00")
+    assert said["retry_backoff"] == "30s" and said["retries"] == "2" and said["max_cpu"] == "80"
+    page.click("#defaults summary")
+    assert page.locator("#defaults dd[data-field='timeout']").inner_text() == "1h"
+
+    skipped = page.locator(f"#next-fires tr[data-key='{first['utc']}'] .skipped")
+    assert skipped.inner_text() == "skipped by alice: tonight"
+    assert page.locator("#next-fires .skipped").count() == 1  # the later fires run
+    page.close()
+
+
+async def _another_secret(url: str) -> None:
+    import nats
+
+    from jetcron.log import secrets
+
+    nc = await nats.connect(url)
+    try:
+        await secrets.put(nc, "default", "other", "s3cret")  # why: the bucket exists, 'nope' not
+    finally:
+        await nc.close()
+
+
+def test_a_missing_secret_says_no_cli_command(browser: object, stack: Stack) -> None:  # noqa: F811
+    # why: in a thread of its own: playwright's sync API keeps an event loop in this one
+    putter = threading.Thread(target=asyncio.run, args=(_another_secret(stack.nats_url),))
+    putter.start()
+    putter.join(10)
+    with stack.client() as http:
+        assert create(http, "sec4", secret_env={"TOKEN": "kv:nope"}).status_code == 201
+        assert http.post("/api/v1/schedules/sec4/trigger").status_code == 202
+        failed = until(lambda: runs(http, "sec4"), lambda rs: rs and rs[0]["status"] == "failed")
+    error = failed[0]["error"]
+    assert "'nope' not found" in error and "jetcron" not in error, error
+    assert "secrets bucket" in error
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/sec4")
+    note = page.locator("#schedule-runs td[data-label='Note']").first
+    assert note.inner_text() == error
+    page.goto(f"{stack.url}/#/health")  # the failing schedule's problem quotes that error
+    detail = page.locator("tr:has(td:text-is('sec4')) td[data-label='Detail']")
+    assert "secrets bucket" in detail.inner_text() and "jetcron" not in detail.inner_text()
+    page.close()
+
+
+def test_confirmations_and_a_backfill_run_read_as_the_cli_says_them(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    with stack.client() as http:
+        assert create(http, "webmade").status_code == 201
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/webmade")
+    page.click("#do-trigger")
+    assert page.locator("#confirm-text").inner_text() == "Run schedule webmade now?"
+    page.keyboard.press("Escape")
+    page.click("#do-delete")
+    assert "still running is cancelled" in page.locator("#confirm-text").inner_text()
+    page.keyboard.press("Escape")
+    note = page.evaluate(
+        """async () => (await import("/static/runs.js")).note(
+             {status: "succeeded", backfill_of: "x", triggered_by: "alice", trigger_reason: "fixed"})"""
+    )
+    assert note == "backfill by alice: fixed"  # as `runs list` says it
+    page.close()
