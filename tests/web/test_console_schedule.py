@@ -10,6 +10,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -66,6 +67,38 @@ def test_the_page_shows_every_field_set_and_the_skipped_fire(
     skipped = page.locator(f"#next-fires tr[data-key='{first['utc']}'] .skipped")
     assert skipped.inner_text() == "skipped by alice: tonight"
     assert page.locator("#next-fires .skipped").count() == 1  # the later fires run
+    page.close()
+
+
+def test_each_sparkline_is_of_its_live_schedule_only(browser: object, stack: Stack) -> None:  # noqa: F811
+    with stack.client() as http:
+        assert create(http, "again", command=["true"]).status_code == 201
+        assert create(http, "busy", command=["true"], overlap="allow").status_code == 201
+        for name in ("again", "busy", "busy", "busy"):
+            assert http.post(f"/api/v1/schedules/{name}/trigger").status_code == 202
+        until(lambda: runs(http, "busy") + runs(http, "again"), lambda rs: len(rs) == 4 and all(
+            r["status"] == "succeeded" for r in rs))  # fmt: skip
+        assert http.delete("/api/v1/schedules/again").status_code == 204
+        assert create(http, "again", command=["false"]).status_code == 201
+        page = signed_in(browser, stack, 1280, 900)
+        asked: list[str] = []
+        page.on("request", lambda r: "/api/v1/runs" in r.url and asked.append(r.url))
+        page.goto(f"{stack.url}/#/")
+        page.wait_for_selector("#live.live")
+        busy = page.locator("[data-spark='busy']")
+        until(busy.inner_text, lambda text: text.strip() == "100%")
+        assert busy.locator("rect").count() == 3
+        again = page.locator("[data-spark='again']")
+        assert again.inner_text().strip() == "–"  # the deleted schedule's run is not its own
+        assert again.locator("rect").count() == 0
+
+        assert http.post("/api/v1/schedules/again/trigger").status_code == 202
+        until(again.inner_text, lambda text: text.strip() == "0%")  # its own failed run, live
+        assert again.locator("rect").count() == 1
+    for url in asked:  # one bounded question per schedule, of the live schedule
+        query = parse_qs(urlsplit(url).query)
+        assert query["current"] == ["true"] and query["limit"] == ["20"], url
+        assert len(query["schedule"]) == 1, url
     page.close()
 
 

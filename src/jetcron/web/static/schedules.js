@@ -15,13 +15,59 @@ async function allSchedules(params) {
   return rows;
 }
 
-function byschedule(runs) {
-  const out = new Map();
-  for (const r of runs) {
-    if (!out.has(r.schedule)) out.set(r.schedule, []);
-    out.get(r.schedule).push(r);
-  }
-  return out;
+const SPARK = 20; // runs a sparkline draws
+const ASKING = 4; // sparkline questions at a time
+
+/**
+ * The last runs of each schedule, for its sparkline and success rate: asked per schedule, of
+ * the live schedule only (`current`: not those of an earlier schedule of its name), the 20 the
+ * sparkline draws, once its row is on screen, and again only after an event of it.
+ * why: one shared page of all runs let a busy schedule push a daily one's history out, and
+ * counted a deleted schedule's runs for the new one of its name
+ */
+function recentRuns() {
+  const known = new Map(); // name -> its last runs
+  const changed = new Map(); // name -> events seen of it (an answer asked before one is stale)
+  const queue = [], asking = new Set();
+  const fill = (cell, name) => cell.replaceChildren(sparkline(known.get(name)), el("span", { class: "small" }, ` ${rate(known.get(name))}`));
+  const ask = (name) => {
+    const seen = changed.get(name) || 0;
+    asking.add(name);
+    api("/runs", { params: { schedule: name, current: true, limit: SPARK } }).then((page) => {
+      known.set(name, page.runs);
+      // why: after an event that came meanwhile it is asked again at the next redraw
+      if ((changed.get(name) || 0) === seen) changed.delete(name);
+      for (const cell of document.querySelectorAll(`[data-spark="${CSS.escape(name)}"]`)) fill(cell, name);
+    }).catch(() => {}).finally(() => { asking.delete(name); next(); });
+  };
+  const next = () => {
+    // why: a name asked already waits in the queue for its answer, not dropped
+    for (const name of queue.filter((n) => !asking.has(n)).slice(0, ASKING - asking.size)) {
+      queue.splice(queue.indexOf(name), 1);
+      ask(name);
+    }
+  };
+  const observer = new IntersectionObserver((entries) => {
+    for (const e of entries.filter((x) => x.isIntersecting)) {
+      observer.unobserve(e.target);
+      if (!queue.includes(e.target.dataset.spark)) queue.push(e.target.dataset.spark);
+    }
+    next();
+  });
+  return {
+    /** A sparkline cell: drawn from what is known, asked for (once on screen) if not or stale. */
+    cell(name) {
+      const cell = el("span", { class: "spark", "data-spark": name }, known.has(name) ? "" : "…");
+      if (known.has(name)) fill(cell, name);
+      if (!known.has(name) || changed.has(name)) observer.observe(cell);
+      return cell;
+    },
+    /** An event of schedule `name`: its runs are asked again when its row is drawn next. */
+    changed(name) { changed.set(name, (changed.get(name) || 0) + 1); },
+    /** A new table replaces the cells watched. */
+    redrawn() { observer.disconnect(); },
+    stop() { observer.disconnect(); queue.length = 0; },
+  };
 }
 
 export async function schedulesPage() {
@@ -40,27 +86,30 @@ export async function schedulesPage() {
   // why: only the latest render's answer is shown; an older one (the filter as it was two
   // keystrokes ago, a slow live redraw) may land after it
   let latest = 0;
+  const recent = recentRuns();
   const render = async () => {
     const mine = ++latest;
-    const [rows, runs] = await Promise.all([
-      allSchedules({ q: search.value, state: state.value }),
-      api("/runs", { params: { limit: 2000 } }),
-    ]);
+    const rows = await allSchedules({ q: search.value, state: state.value });
     if (mine !== latest) return;
-    const recent = byschedule(runs.runs);
+    recent.redrawn();
     holder.replaceChildren(rows.length ? table([
       ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
       ["Next fire", (r) => nextFire(r)],
       ["Last result (your time)", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
-      ["Success", (r) => [sparkline(recent.get(r.name) || []), el("span", { class: "small" }, ` ${rate(recent.get(r.name) || [])}`)]],
+      ["Success", (r) => recent.cell(r.name)],
     ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
   };
   search.addEventListener("input", debounce(render, 250));
   state.addEventListener("change", render);
   await render();
-  return follow({}, debounce(render, 400), liveBadge(live));
+  const redraw = debounce(render, 400);
+  const stop = follow({}, (m) => {
+    if (m.data.event?.name) recent.changed(m.data.event.name);
+    redraw();
+  }, liveBadge(live));
+  return () => { stop(); recent.stop(); };
 }
 
 /** The next fire in the schedule's zone with UTC below it; UTC alone for a UTC schedule. */
