@@ -19,6 +19,8 @@ from webstack import Stack, create, run_stack, until
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 
+WRITERS = ("#do-pause", "#do-trigger", "#do-delete", "a:has-text('Edit')")
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -155,4 +157,26 @@ def test_confirmations_and_a_backfill_run_read_as_the_cli_says_them(
              {status: "succeeded", backfill_of: "x", triggered_by: "alice", trigger_reason: "fixed"})"""
     )
     assert note == "backfill by alice: fixed"  # as `runs list` says it
+    page.close()
+
+
+def test_an_auditor_is_offered_no_change(browser: object, stack: Stack) -> None:  # noqa: F811
+    with stack.client() as http:
+        assert create(http, "read-only").status_code == 201
+    page = signed_in(browser, stack, 1280, 900, user="aud")
+    page.goto(f"{stack.url}/#/s/read-only")
+    page.wait_for_selector("h1:has-text('read-only')")
+    page.wait_for_selector("#live.live")
+    assert [w for w in WRITERS if page.is_visible(w)] == []
+    page.goto(f"{stack.url}/#/edit/read-only")  # typed or bookmarked: no form to fail on save
+    page.wait_for_selector("#read-only:has-text('auditor')")
+    assert page.locator("#f-save").count() == 0
+    page.goto(f"{stack.url}/#/")
+    page.wait_for_selector("tr[data-key='read-only']")
+    assert not page.is_visible("#new-schedule")
+    page.close()
+    page = signed_in(browser, stack, 1280, 900, user="olga")
+    page.goto(f"{stack.url}/#/s/read-only")
+    page.wait_for_selector("#live.live")
+    assert [w for w in WRITERS if page.is_visible(w)] == list(WRITERS)
     page.close()

@@ -15,10 +15,26 @@ function decoded(text) {
   try { return decodeURIComponent(text); } catch { return text; }
 }
 
+/** Roles that only read (the gateway refuses their changes with 403): the console hides what
+ * changes (`.writer`, console.css) and does not open the form for them. */
+const READ_ONLY = new Set(["auditor"]);
+
+/** A page that changes things; a read-only role is told so instead of a form it cannot save. */
+function writing(page) {
+  return (m) => {
+    const role = document.body.dataset.role;
+    if (!READ_ONLY.has(role)) return page(m);
+    main().replaceChildren(el("h1", {}, "Read-only"), el("p", { id: "read-only" },
+      `You are signed in as ${role}: you can read everything, changes need an operator or admin. `,
+      el("a", { href: "#/" }, "Schedules")));
+    return null;
+  };
+}
+
 const ROUTES = [
   [/^#?\/?$/, () => schedulesPage()],
-  [/^#\/new$/, () => formPage(null)],
-  [/^#\/edit\/(.+)$/, (m) => formPage(decoded(m[1]))],
+  [/^#\/new$/, writing(() => formPage(null))],
+  [/^#\/edit\/(.+)$/, writing((m) => formPage(decoded(m[1])))],
   [/^#\/s\/(.+)$/, (m) => schedulePage(decoded(m[1]))],
   [/^#\/runs$/, () => runsPage()],
   [/^#\/run\/(.+)$/, (m) => runPage(decoded(m[1]))],
