@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from test_console import CHROMIUM, browser, confirm, signed_in  # noqa: F401 - browser is a fixture
+from test_console import CHROMIUM, browser, confirm, shots, signed_in  # noqa: F401 - fixtures
 from webstack import Stack, create, run_stack, until
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
@@ -35,6 +36,7 @@ def runs(http: httpx.Client, name: str) -> list[dict[str, Any]]:
 def test_the_page_shows_every_field_set_and_the_skipped_fire(
     browser: object,  # noqa: F811
     stack: Stack,
+    shots: Path,  # noqa: F811
 ) -> None:
     with stack.client() as http:
         made = http.post("/api/v1/calendars", json={"name": "holidays", "dates": ["2027-12-25"]})
@@ -69,6 +71,12 @@ def test_the_page_shows_every_field_set_and_the_skipped_fire(
     skipped = page.locator(f"#next-fires tr[data-key='{first['utc']}'] .skipped")
     assert skipped.inner_text() == "skipped by alice: tonight"
     assert page.locator("#next-fires .skipped").count() == 1  # the later fires run
+    page.screenshot(path=str(shots / "schedule-definition.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()  # why: charts are drawn at the width the page had
+    page.locator("#next-fires .skipped").wait_for()
+    assert page.locator("#next-fires td[data-label='Skipped']:visible").count() == 1
+    page.screenshot(path=str(shots / "schedule-definition-390.png"), full_page=True)
     page.close()
 
 
