@@ -152,6 +152,8 @@ def test_confirmations_and_a_backfill_run_read_as_the_cli_says_them(
 ) -> None:
     with stack.client() as http:
         assert create(http, "webmade").status_code == 201
+        lines = {"name": "lines", "spec": "0 * * * *", "shell": "cd /x\nrm -rf tmp"}
+        assert http.post("/api/v1/schedules", json=lines).status_code == 201
     page = signed_in(browser, stack, 1280, 900)
     page.goto(f"{stack.url}/#/s/webmade")
     page.click("#do-trigger")
@@ -160,6 +162,8 @@ def test_confirmations_and_a_backfill_run_read_as_the_cli_says_them(
     page.click("#do-delete")
     assert "still running is cancelled" in page.locator("#confirm-text").inner_text()
     page.keyboard.press("Escape")
+    page.goto(f"{stack.url}/#/s/lines")  # a shell script shows with its lines
+    assert page.locator("dd[data-field='shell']").inner_text() == "cd /x\nrm -rf tmp"
     note = page.evaluate(
         """async () => (await import("/static/runs.js")).note(
              {status: "succeeded", backfill_of: "x", triggered_by: "alice", trigger_reason: "fixed"})"""

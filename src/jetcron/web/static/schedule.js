@@ -16,7 +16,7 @@ function width(box) {
 
 /** A field's value as `schedule show` says it: durations as written ("30s"), lists joined, a
  * command as a shell would take it, maps as KEY=VALUE (secret_env: references, never values). */
-export function fieldValue(key, v) {
+function fieldValue(key, v) {
   if (v === null || v === undefined) return "none";
   if (typeof v === "boolean") return v ? "yes" : "no";
   if (Array.isArray(v)) return v.length ? v.map((x) => (key === "command" ? shellWord(x) : String(x))).join(key === "command" ? " " : ", ") : "none";
