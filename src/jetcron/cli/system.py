@@ -392,9 +392,7 @@ def up(
         if server:
             opts, executor_opts = connect_options(server, None, "jetcron-up"), None
             # why: with -s nothing is started; an unreachable URL would otherwise look like a hang
-            echo(
-                f"up -s: using the NATS at {server} (starting no nats-server of its own)", err=True
-            )
+            echo(f"up -s: using the NATS at {server} (starting no nats-server of its own)")
         elif secure or _secured(data_dir):
             with undone_on_failure(data_dir):
                 embedded, server, opts, executor_opts, trusted = stack.enter_context(

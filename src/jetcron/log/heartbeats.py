@@ -211,11 +211,13 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
     now = await server_now(nc)
     if now is None:
         return []
-    infos: list[ExecutorInfo] = []
+    # why by key: a beat stored while the read runs is read too, after the one it replaced
+    infos: dict[str, ExecutorInfo] = {}
     async for records in read_raw(nc, STREAM, subjects=[subjects.heartbeat_key("*")]):
         for record in records:
             if not record.data:
-                continue  # why: a purge marker: that executor stopped on purpose
+                infos.pop(record.subject, None)  # why: a purge marker: it stopped on purpose
+                continue
             try:
                 info = _decoder.decode(record.data)
             except msgspec.DecodeError as err:
@@ -223,5 +225,7 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
                 continue
             seen = datetime.fromtimestamp(record.stored_ns / 1e9, UTC) if record.stored_ns else None
             if believed(record.subject, info, seen, now):
-                infos.append(msgspec.structs.replace(info, seen_at=seen))
-    return sorted(infos, key=lambda i: i.name)
+                infos[record.subject] = msgspec.structs.replace(info, seen_at=seen)
+            else:
+                infos.pop(record.subject, None)
+    return sorted(infos.values(), key=lambda i: i.name)
