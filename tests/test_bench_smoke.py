@@ -29,7 +29,7 @@ async def test_publish_benchmark_runs_small() -> None:
     assert result["publish_count"] == 2_000
     assert result["raw_publish_per_s"] > 0 and result["append_events_per_s"] > 0
     assert result["payload_bytes"] > 100
-    assert elapsed < 10
+    assert elapsed < 25  # why: a hang guard, not a speed test (4 workers share 2 cores)
 
 
 @pytest.mark.timeout(90)

@@ -117,7 +117,7 @@ async def test_a_probe_that_timed_out_leaves_the_client_reading(server: NatsServ
         got.append(msg.data)
 
     await nc.subscribe("x", cb=cb)
-    os.kill(server.pid, signal.SIGSTOP)
+    freeze(server)
     try:
         assert await Probe(nc).once(0.3) is False
         with pytest.raises(TimeoutError, match="did not answer a PING within 0.3s"):
@@ -140,7 +140,7 @@ async def test_probes_record_a_short_freeze_of_the_server(server: NatsServer) ->
     watch, stop = ConnectionWatch("NATS"), asyncio.Event()
     task = asyncio.create_task(probe(nc, watch, stop, every=0.2, timeout=0.2))
     await asyncio.sleep(0.5)
-    os.kill(server.pid, signal.SIGSTOP)
+    freeze(server)
     await asyncio.sleep(2)
     os.kill(server.pid, signal.SIGCONT)
     await asyncio.sleep(1)
