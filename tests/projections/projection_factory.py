@@ -106,8 +106,16 @@ class History:
         )
         return sid
 
-    def update(self, name: str, *, actor: str = "alice", reason: str = "", **fields: Any) -> None:
-        """ScheduleUpdated with `fields` replaced."""
+    def update(
+        self,
+        name: str,
+        *,
+        actor: str = "alice",
+        reason: str = "",
+        reopens: bool = True,
+        **fields: Any,
+    ) -> None:
+        """ScheduleUpdated with `fields` replaced (`reopens`: as the decider decided it)."""
         s = self._bump(name)
         new = msgspec.structs.replace(s.definition, **fields)
         changed = [f for f in new.__struct_fields__ if getattr(new, f) != getattr(s.definition, f)]
@@ -119,6 +127,7 @@ class History:
                 version=s.version,
                 definition=new,
                 changed=changed,
+                reopens=reopens,
             ),
             actor=actor,
             reason=reason,

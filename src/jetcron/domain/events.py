@@ -53,18 +53,25 @@ class ScheduleCreated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.cr
 class ScheduleUpdated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.updated"):
     definition: ScheduleDefinition
     changed: list[str] = []
+    reopens: bool = True
+    """Whether this update reopens a completed schedule (the decider's `reopens`: the change may
+    give it fires again); meaningless for a schedule that is not completed.
+
+    why the default True: every update stored before this field reopened a completed schedule,
+    and a replay must fold the history as it was decided."""
 
 
 ScheduleStatus = Literal["absent", "active", "paused", "completed", "deleted"]
 """Where a schedule stands in its lifecycle."""
 
 
-def status_after_update(status: ScheduleStatus) -> ScheduleStatus:
-    """An update keeps the schedule's status (a paused one stays paused), except that it
-    reopens a completed one: a new spec, end or run limit may give it fires again. The one
-    rule for the aggregate (scheduler/decider.py) and the fire ledger's lifecycle
-    (projections/fates.py): `schedule.updated` carries no status of its own."""
-    return "active" if status == "completed" else status
+def status_after_update(status: ScheduleStatus, reopens: bool = True) -> ScheduleStatus:
+    """An update keeps the schedule's status (a paused one stays paused, a completed one stays
+    completed), except that it reopens a completed one when the decider found the change may
+    give it fires again (`ScheduleUpdated.reopens`: a new spec, zone, start or end, or a higher
+    run limit, with a fire left). The one rule for the aggregate (scheduler/decider.py), the
+    schedules view, the ticker and the fire ledger's lifecycle (projections/fates.py)."""
+    return "active" if status == "completed" and reopens else status
 
 
 class SchedulePaused(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.paused"):

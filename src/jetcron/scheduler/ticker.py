@@ -538,17 +538,27 @@ class Ticker:
             return await self._send_complete(entry, reason, now)
         except Exception as err:  # noqa: BLE001 - one failed completion must not stop the ticker
             log.error("ticker: completing %s failed: %s", entry.name, err)
-            self._completing.discard(entry.schedule_id)
             return 0
 
     async def _send_complete(self, entry: Entry, reason: str, now: datetime) -> int:
         if entry.schedule_id in self._completing:
             return 0
         self._completing.add(entry.schedule_id)
+        try:
+            return await self._completed(entry, reason, now)
+        finally:
+            # why: only while the command is out; an update may reopen the schedule later, and
+            # if it has no fires after all it must be completed again (not left active for good)
+            self._completing.discard(entry.schedule_id)
+
+    async def _completed(self, entry: Entry, reason: str, now: datetime) -> int:
+        """Send the CompleteSchedule command; apply what it stored; how many events."""
         command = CompleteSchedule(
             name=entry.name,
             schedule_id=entry.schedule_id,
-            command_id=f"complete:{entry.schedule_id}",
+            # why: per version, not per schedule: the handler never applies a command id twice,
+            # so after an update reopened it, a schedule that runs out again could not complete
+            command_id=f"complete:{entry.schedule_id}:{entry.version}",
             at=now,
             actor=ACTOR,
             reason=reason,
