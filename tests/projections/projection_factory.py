@@ -255,12 +255,21 @@ class History:
         )
 
     def succeeded(
-        self, run_id: str, attempt: int = 1, duration_s: float = 1.0, executor: str = "host-a"
+        self,
+        run_id: str,
+        attempt: int = 1,
+        duration_s: float = 1.0,
+        executor: str = "host-a",
+        ended_at: datetime | None = None,
     ) -> None:
-        """RunSucceeded."""
+        """RunSucceeded (`ended_at`: a result stored after its job ended)."""
         self.add(
             RunSucceeded(
-                **self._run(run_id), attempt=attempt, executor=executor, duration_s=duration_s
+                **self._run(run_id),
+                attempt=attempt,
+                executor=executor,
+                duration_s=duration_s,
+                ended_at=ended_at,
             ),
             actor=executor,
         )

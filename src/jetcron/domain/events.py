@@ -249,6 +249,9 @@ class RunSucceeded(RunEvent, frozen=True, kw_only=True, tag="run.succeeded"):
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned, if anything."""
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
@@ -259,6 +262,9 @@ class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
     """Set when another attempt follows; None means this failure is final."""
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
@@ -266,11 +272,17 @@ class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
     duration_s: float = 0.0
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunCancelled(RunEvent, frozen=True, kw_only=True, tag="run.cancelled"):
     reason: str = ""
     duration_s: float = 0.0
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunDeferred(RunEvent, frozen=True, kw_only=True, tag="run.deferred"):
