@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from jetcron.cli.reconcile import (
@@ -22,6 +23,9 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 D = ScheduleDefinition(spec="@hourly", job=Job(command=["true"]))
 D2 = ScheduleDefinition(spec="@daily", job=Job(command=["true"]))
 PAST = ScheduleDefinition(spec="@at 2026-01-01T00:00:00Z", job=Job(command=["true"]))
+LIMITED = ScheduleDefinition(spec="@every 5s", job=Job(command=["true"]), max_runs=1)
+LIMITED_5M = msgspec.structs.replace(LIMITED, timeout_s=300.0)
+LIMITED_MORE = msgspec.structs.replace(LIMITED, max_runs=5)
 
 
 def live(status: Any = "active", definition: ScheduleDefinition = D, **kw: Any) -> ScheduleState:
@@ -62,6 +66,8 @@ def steps(*actions: str) -> list[tuple[str, str]]:
         (live("completed"), want(D2), steps("update")),
         (live("completed"), want(D2, paused=True), steps("update", "pause")),
         (live("completed", PAST), want(PAST), []),
+        (live("completed", LIMITED), want(LIMITED_5M, paused=True), steps("update")),
+        (live("completed", LIMITED), want(LIMITED_MORE, paused=True), steps("update", "pause")),
     ],
     ids=[
         "create",
@@ -82,6 +88,8 @@ def steps(*actions: str) -> list[tuple[str, str]]:
         "completed-changed-reactivates",
         "completed-changed-then-paused",
         "spent-one-off-unchanged",
+        "completed-new-timeout-stays-completed-no-pause",
+        "completed-higher-limit-reopens-then-paused",
     ],
 )
 def test_plan(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from served import cli, scheduler_in_thread
+from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.domain.fields import FIELDS
 
@@ -220,3 +221,42 @@ def test_an_update_that_only_rotates_a_secret_says_so(scheduler: str, tmp_path: 
 
     assert rotated.exit_code == 0, rotated.output
     assert rotated.stdout == "db: definition unchanged; secret(s) db.PW put again\n"
+
+
+def _until_completed(server: str, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while (row := listed(server)[name])["state"] != "completed":
+        assert time.monotonic() < deadline, row
+        time.sleep(0.2)
+    return row
+
+
+def test_a_completed_schedule_stays_completed_unless_the_update_gives_it_fires(
+    scheduler: str,
+) -> None:
+    """newcomer16a 4: a new timeout made a schedule past its run limit 'active' for good."""
+    # why --overlap allow: no executor here, so the first run stays in flight
+    ok(
+        scheduler,
+        "schedule",
+        "add",
+        "three",
+        "@every 1s",
+        "--max-runs",
+        "1",
+        "--overlap",
+        "allow",
+        "--",
+        "true",
+    )
+    _until_completed(scheduler, "three")
+    out = ok(scheduler, "schedule", "update", "three", "--timeout", "5m")
+    assert "it stays completed: the change gives it no fires again" in out
+    time.sleep(1.5)
+    row = listed(scheduler)["three"]
+    assert (row["state"], row["definition"]["timeout_s"]) == ("completed", 300.0)
+    out = ok(scheduler, "schedule", "update", "three", "--max-runs", "2")
+    assert "stays completed" not in out
+    # reopened, it runs once more and is completed again (its completion used to be refused
+    # as a repeat of the first, and it stayed active with no fires)
+    assert _until_completed(scheduler, "three")["runs_total"] == 2

@@ -370,3 +370,23 @@ def test_secrets_are_masked_in_output_and_error() -> None:
         "abc",
         "bad token ***",
     )
+
+
+@pytest.mark.parametrize(
+    ("ended", "carried"),
+    [(None, None), (T0 - timedelta(seconds=0.5), None), (T0 - timedelta(seconds=9), True)],
+    ids=["not-known", "stored-at-once", "held-back"],
+)
+def test_a_result_stored_late_names_when_its_job_ended(ended: Any, carried: Any) -> None:
+    """newcomer16b F5: `runs show` said finished when the result was stored (journal, outage)."""
+    result = RunResult(outcome="succeeded", exit_code=0, ended_at=ended)
+    event, _ = result_event(REF, result, attempt=1, tries=1, retry=RETRY, timeout_s=60, now=T0)
+    assert isinstance(event, RunSucceeded)
+    assert event.ended_at == (ended if carried else None)
+
+
+def test_the_supervisors_end_time_reaches_the_result() -> None:
+    process = ProcessResult(exit_code=0, duration_s=1.0, ended_at=T0.timestamp())
+    assert run_attempt.from_process(process).ended_at == T0
+    assert run_attempt.stamped(RunResult(outcome="succeeded"), T0).ended_at == T0
+    assert run_attempt.stamped(run_attempt.from_process(process), T0 + timedelta(1)).ended_at == T0

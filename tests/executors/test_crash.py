@@ -159,11 +159,16 @@ async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_r
     t = trigger(job(witness, 0.5), target="kpool")
     v = await killed_mid_run(nats_url, tmp_path, victims, event_log, t, ack_wait=10)
     await until(lambda: _true("end" in lines(witness)))
+    ended = time.time()
+    await asyncio.sleep(2.0)  # why: the result is reported well after the job ended
     await v.start()
     await until(lambda: _has(event_log, t, "RunSucceeded"), 20)
     evs = await events(event_log, t)
     assert kinds(evs) == ["RunStarted", "RunSucceeded"]
     assert isinstance(evs[-1], RunSucceeded) and evs[-1].exit_code == 0
+    # the event names when the job ended, not when it was reported (newcomer16b F5)
+    assert evs[-1].ended_at is not None
+    assert abs(evs[-1].ended_at.timestamp() - ended) < 0.5
     await asyncio.sleep(1.0)  # why: a redelivery, had it started a copy, would show by now
     assert lines(witness).count("start") == 1
 

@@ -106,8 +106,16 @@ class History:
         )
         return sid
 
-    def update(self, name: str, *, actor: str = "alice", reason: str = "", **fields: Any) -> None:
-        """ScheduleUpdated with `fields` replaced."""
+    def update(
+        self,
+        name: str,
+        *,
+        actor: str = "alice",
+        reason: str = "",
+        reopens: bool = True,
+        **fields: Any,
+    ) -> None:
+        """ScheduleUpdated with `fields` replaced (`reopens`: as the decider decided it)."""
         s = self._bump(name)
         new = msgspec.structs.replace(s.definition, **fields)
         changed = [f for f in new.__struct_fields__ if getattr(new, f) != getattr(s.definition, f)]
@@ -119,6 +127,7 @@ class History:
                 version=s.version,
                 definition=new,
                 changed=changed,
+                reopens=reopens,
             ),
             actor=actor,
             reason=reason,
@@ -246,12 +255,21 @@ class History:
         )
 
     def succeeded(
-        self, run_id: str, attempt: int = 1, duration_s: float = 1.0, executor: str = "host-a"
+        self,
+        run_id: str,
+        attempt: int = 1,
+        duration_s: float = 1.0,
+        executor: str = "host-a",
+        ended_at: datetime | None = None,
     ) -> None:
-        """RunSucceeded."""
+        """RunSucceeded (`ended_at`: a result stored after its job ended)."""
         self.add(
             RunSucceeded(
-                **self._run(run_id), attempt=attempt, executor=executor, duration_s=duration_s
+                **self._run(run_id),
+                attempt=attempt,
+                executor=executor,
+                duration_s=duration_s,
+                ended_at=ended_at,
             ),
             actor=executor,
         )

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.projections import runs
+from jetcron.projections import attempts, runs
 
 FIRE = T0 + timedelta(minutes=5)
 
@@ -33,6 +33,21 @@ def test_trigger_start_succeed() -> None:
     assert row.finished_at == FIRE + timedelta(seconds=3)
     assert (row.lateness_s, row.duration_s) == (2.0, 12.5)
     assert (row.schedule, row.target, row.manual) == ("backup", "default", False)
+
+
+def test_a_result_stored_late_is_finished_when_its_job_ended() -> None:
+    """newcomer16b F5: reported from the journal 8 s after its job ended (executor killed)."""
+    h, run = given_run()
+    h.started(run)
+    ended = h.next_at()
+    h.tick(timedelta(seconds=8))
+    h.succeeded(run, duration_s=2.0, ended_at=ended)
+
+    views = fold(h.events)
+    row = views.runs.rows[run]
+
+    assert row.finished_at == ended == row.started_at + timedelta(seconds=1)
+    assert [a.finished_at for a in attempts.attempts(h.events)] == [ended]
 
 
 def test_failure_with_retries_then_success() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.projections import queries, schedules
+from jetcron.projections import fates, queries, schedules
 
 
 def test_created_schedule() -> None:
@@ -115,6 +115,22 @@ def test_completed_then_updated_is_active_again() -> None:
         "@at 2024-02-01T00:00:00Z",
         3,
     )
+
+
+def test_an_update_that_gives_a_completed_schedule_no_fires_leaves_it_completed() -> None:
+    """newcomer16a 4: `schedule update three --timeout 5m` after its run limit said active."""
+    h = History()
+    h.create("three", "@every 5s", max_runs=1)
+    h.complete("three")
+    h.update("three", timeout_s=300.0, reopens=False)
+    views = fold(h.events)
+    row = views.schedules.rows["three"]
+    periods = fates.lifecycle(e for e in views.audit.entries if e.name == "three")
+
+    assert (row.state, row.definition.timeout_s, row.version) == ("completed", 300.0, 3)
+    assert [p.state for p in periods] == ["absent", "active", "completed", "completed"]
+    after = T0 + timedelta(minutes=1)
+    assert fates.nominal(periods, after, after + timedelta(minutes=1), limit=10) == []
 
 
 def test_delete_then_recreate_with_same_name() -> None:

@@ -276,8 +276,8 @@ ACCEPTED = [
     pytest.param(
         [created(), completed(2)],
         update(),
-        [updated(3, [])],
-        id="update-completed-unchanged-still-reactivates",
+        [],
+        id="update-completed-unchanged-noop",
     ),
     # update: nested patches change only the fields they set
     pytest.param(

@@ -24,9 +24,10 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.definition import ScheduleDefinition, replacing
 from jetcron.domain.errors import CommandRejected
+from jetcron.domain.events import status_after_update
 from jetcron.domain.fields import changes, fields_of
 from jetcron.domain.fires import next_fire_within
-from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, fold
+from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, fold, reopens
 
 Action = Literal["create", "update", "pause", "resume", "delete"]
 PRUNE_SAFE = 3
@@ -99,7 +100,7 @@ def plan(
         if differs and next_fire_within(want.definition, now) is None:
             skipped.append((name, "no fire left (a past one-off, or its end has passed)"))
             continue
-        ours, note = _steps(name, want, have, differs)
+        ours, note = _steps(name, want, have, differs, now)
         steps += ours
         if note:
             kept.append((name, note))
@@ -116,7 +117,7 @@ def _differs(have: ScheduleState, want: Desired) -> bool:
 
 
 def _steps(
-    name: str, want: Desired, have: ScheduleState | None, differs: bool
+    name: str, want: Desired, have: ScheduleState | None, differs: bool, now: datetime
 ) -> tuple[list[Step], str]:
     """The steps of one schedule, and a note when a difference is kept."""
     reason = want.paused_reason
@@ -129,7 +130,11 @@ def _steps(
     detail = _diff(have, want) if differs else ""
     update = [Step(action="update", name=name, definition=want.definition, detail=detail)]
     update = update if differs else []
-    status = "active" if have.status == "completed" and differs else have.status
+    status = have.status
+    if differs and have.definition is not None:
+        # why: the aggregate's rule: the update reopens a completed schedule only if it may
+        # give it fires again (else a pause after it would be refused as "completed")
+        status = status_after_update(status, reopens(have.definition, want.definition, now))
     if status == "paused" and not want.paused:
         if want.paused is None and have.paused_by_system:
             why = f"paused by the breaker ({have.paused_reason}); `paused = false` resumes it"

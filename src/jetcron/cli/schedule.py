@@ -41,6 +41,7 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.definition import DefinitionPatch
+from jetcron.domain.events import ScheduleUpdated
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
@@ -72,7 +73,17 @@ def _send(
         console.print(f"{command.name}: {unchanged}", highlight=False)
     else:
         last = reply.events[-1]
-        console.print(f"{done} (log seq {last.seq})", highlight=False)
+        console.print(f"{done} (log seq {last.seq}){_stays(last.envelope.event)}", highlight=False)
+
+
+def _stays(event: object) -> str:
+    """A note when an update left a completed schedule completed (the decider's `reopens`)."""
+    if not isinstance(event, ScheduleUpdated) or event.reopens:
+        return ""
+    return (
+        "; it stays completed: the change gives it no fires again "
+        "(a new spec, --start or --end, or a higher --max-runs would)"
+    )
 
 
 @app.command("add")

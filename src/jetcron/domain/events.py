@@ -53,18 +53,25 @@ class ScheduleCreated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.cr
 class ScheduleUpdated(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.updated"):
     definition: ScheduleDefinition
     changed: list[str] = []
+    reopens: bool = True
+    """Whether this update reopens a completed schedule (the decider's `reopens`: the change may
+    give it fires again); meaningless for a schedule that is not completed.
+
+    why the default True: every update stored before this field reopened a completed schedule,
+    and a replay must fold the history as it was decided."""
 
 
 ScheduleStatus = Literal["absent", "active", "paused", "completed", "deleted"]
 """Where a schedule stands in its lifecycle."""
 
 
-def status_after_update(status: ScheduleStatus) -> ScheduleStatus:
-    """An update keeps the schedule's status (a paused one stays paused), except that it
-    reopens a completed one: a new spec, end or run limit may give it fires again. The one
-    rule for the aggregate (scheduler/decider.py) and the fire ledger's lifecycle
-    (projections/fates.py): `schedule.updated` carries no status of its own."""
-    return "active" if status == "completed" else status
+def status_after_update(status: ScheduleStatus, reopens: bool = True) -> ScheduleStatus:
+    """An update keeps the schedule's status (a paused one stays paused, a completed one stays
+    completed), except that it reopens a completed one when the decider found the change may
+    give it fires again (`ScheduleUpdated.reopens`: a new spec, zone, start or end, or a higher
+    run limit, with a fire left). The one rule for the aggregate (scheduler/decider.py), the
+    schedules view, the ticker and the fire ledger's lifecycle (projections/fates.py)."""
+    return "active" if status == "completed" and reopens else status
 
 
 class SchedulePaused(ScheduleEvent, frozen=True, kw_only=True, tag="schedule.paused"):
@@ -242,6 +249,9 @@ class RunSucceeded(RunEvent, frozen=True, kw_only=True, tag="run.succeeded"):
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned, if anything."""
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
@@ -252,6 +262,9 @@ class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
     """Set when another attempt follows; None means this failure is final."""
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
@@ -259,11 +272,17 @@ class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
     duration_s: float = 0.0
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunCancelled(RunEvent, frozen=True, kw_only=True, tag="run.cancelled"):
     reason: str = ""
     duration_s: float = 0.0
+    ended_at: datetime | None = None
+    """When the job ended, on the executor's clock, if the result was stored later (from the
+    journal after a restart, held through a NATS outage); None: at the envelope's time."""
 
 
 class RunDeferred(RunEvent, frozen=True, kw_only=True, tag="run.deferred"):

@@ -450,6 +450,8 @@ class Executor:
         it again; if we stop or die first, the journal entry reports it on the next start.
         """
         delay = 0.5
+        # why: a result held through an outage is stored later; it keeps the time its job ended
+        result = run_attempt.stamped(result, self.clock.now())
         while True:
             try:
                 await self._record(run, msg, history, result)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -365,6 +365,26 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned (JSON-able)."""
+    ended_at: datetime | None = None
+    """When the job ended (None: not known yet; `stamped` sets it before the first store)."""
+
+
+HELD = timedelta(seconds=1)
+"""A result stored later than this after its job ended names its end (`ended_at` on the event)."""
+
+
+def stamped(result: RunResult, now: datetime) -> RunResult:
+    """The result with its end time: the supervisor's if it recorded one, else `now`."""
+    return result if result.ended_at is not None else msgspec.structs.replace(result, ended_at=now)
+
+
+def _ended(result: RunResult, now: datetime) -> datetime | None:
+    """The end time the event carries: only for a result held back (journal, outage).
+
+    why: stored at once, the envelope's time is the end already; a second time on every run
+    event would only cost bytes and decoding."""
+    ended = result.ended_at
+    return ended if ended is not None and now - ended > HELD else None
 
 
 MASK = "***"
@@ -401,6 +421,9 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
         "exit_code": result.exit_code,
         "duration_s": result.duration_s,
         "output": output,
+        "ended_at": None
+        if result.ended_at is None
+        else datetime.fromtimestamp(result.ended_at, UTC),
     }
     if result.cancelled:
         return RunResult(outcome="cancelled", error=cancel_reason, **common)
@@ -454,6 +477,7 @@ def result_event(
 ) -> tuple[ResultEvent, float | None]:
     """The event that records a result, and the retry delay (None: the run is over, ack it)."""
     common = ref.fields(attempt)
+    ended = _ended(result, now)
     if result.outcome == "succeeded":
         return RunSucceeded(
             **common,
@@ -461,10 +485,14 @@ def result_event(
             duration_s=result.duration_s,
             output=result.output,
             result=result.result,
+            ended_at=ended,
         ), None
     if result.outcome == "cancelled":
         return RunCancelled(
-            **common, reason=result.error or "cancelled", duration_s=result.duration_s
+            **common,
+            reason=result.error or "cancelled",
+            duration_s=result.duration_s,
+            ended_at=ended,
         ), None
     delay = retry_after(result, tries, retry)
     next_at = None if delay is None else now + timedelta(seconds=delay)
@@ -475,6 +503,7 @@ def result_event(
             duration_s=result.duration_s,
             output=result.output,
             next_retry_at=next_at,
+            ended_at=ended,
         ), delay
     return RunFailed(
         **common,
@@ -484,6 +513,7 @@ def result_event(
         duration_s=result.duration_s,
         output=result.output,
         next_retry_at=next_at,
+        ended_at=ended,
     ), delay
 
 

@@ -53,6 +53,8 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     stderr_size: int = 0
     duration_s: float
     pid: int | None = None
+    ended_at: float | None = None
+    """When the supervisor saw the job end (Unix time; None: not recorded)."""
 
 
 class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,7 +243,7 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
         abandoned=ending == "abandoned", reason=r.get("reason", ""), stdout=out, stderr=err,
         stdout_truncated=out_size > cap, stderr_truncated=err_size > cap,
         stdout_size=out_size, stderr_size=err_size,
-        duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"),
+        duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"), ended_at=r.get("ended_at"),
     )  # fmt: skip
 
 

@@ -268,6 +268,8 @@ class Supervisor:
             "reason": reason,
             "duration_s": duration,
             "pid": self.job_pid,
+            # why: the result may be reported much later (journal after a restart, an outage)
+            "ended_at": time.time(),
         }
         write_atomic(self.dir / "result.json", json.dumps(result))
 

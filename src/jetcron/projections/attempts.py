@@ -70,7 +70,7 @@ def _end(
     current = by_number.setdefault(
         event.attempt, Attempt(attempt=event.attempt, executor=event.executor)
     )
-    current.finished_at = at
+    current.finished_at = getattr(event, "ended_at", None) or at  # why: as runs.py _finish
     current.executor = current.executor or event.executor
     if not isinstance(event, RunLost):
         current.duration_s = event.duration_s

@@ -59,6 +59,8 @@ class AuditEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Created: every field not at its default as [None, value]; updated: changed fields."""
     run_id: str = ""
     """The run a manual trigger started or a cancel request stopped."""
+    reopens: bool = True
+    """An update: whether it reopened the schedule if it was completed (ScheduleUpdated)."""
 
 
 class Incarnation(msgspec.Struct, gc=False, array_like=True):
@@ -189,6 +191,7 @@ def _change(
         version=event.version,
         reason=env.reason or getattr(event, "reason", ""),
         diff=changes,
+        reopens=getattr(event, "reopens", True),
     )
 
 

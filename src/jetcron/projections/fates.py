@@ -125,7 +125,7 @@ def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
             periods.append(Period(start=None, state="absent", window=window))
         period = Period(start=e.at, state=state, window=window, evidence=evidence, reason=e.reason)
         if e.type == "schedule.updated":
-            period = _updated(periods[-1], period)
+            period = _updated(periods[-1], period, e.reopens)
         periods.append(period)
     return periods
 
@@ -141,13 +141,13 @@ _STATE_AFTER: dict[str, PeriodState] = {
 """The state each lifecycle event leaves; an update's depends on the state it found (`_updated`)."""
 
 
-def _updated(before: Period, update: Period) -> Period:
+def _updated(before: Period, update: Period, reopens: bool = True) -> Period:
     """The stretch an update begins: the new definition, in the state it found (the
     aggregate's rule, `status_after_update`). A pause goes on: still told by the pause and its
     reason, so the fires after the update are `paused` and the pause ends at the resume."""
     if before.state == "absent":
         return update  # why: the creation is outside our history; an update means it existed
-    state = status_after_update(before.state)
+    state = status_after_update(before.state, reopens)
     if state != "paused":
         return msgspec.structs.replace(update, state=state)
     return msgspec.structs.replace(

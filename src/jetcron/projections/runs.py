@@ -504,7 +504,8 @@ def _attempt_failed(
 
 def _finish(row: RunRow, event: RunEvent, status: RunStatus, at: datetime) -> None:
     row.status = status
-    row.finished_at = at
+    # why: a result stored late (journal after a restart, an outage) names when its job ended
+    row.finished_at = getattr(event, "ended_at", None) or at
     if row.next_retry_at is not None:  # why: a Struct field store is a generic setattr
         row.next_retry_at = None
     if event.attempt > row.attempt:

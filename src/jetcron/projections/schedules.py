@@ -38,6 +38,7 @@ from jetcron.domain.events import (
     StoredEvent,
     fanout_parent,
     is_fanout,
+    status_after_update,
 )
 from jetcron.domain.fires import next_fire_within
 from jetcron.projections.runs import (
@@ -251,7 +252,8 @@ def _on_updated(view: SchedulesView, event: ScheduleUpdated, stored: StoredEvent
                     row.expectations.pop(kind, None)
         row.definition = event.definition
         _index(view, row.name, event.definition)
-        if row.state == "completed":
+        # why: the aggregate's rule; a change that gives it no fires again leaves it completed
+        if row.state == "completed" and status_after_update(row.state, event.reopens) == "active":
             row.state = "active"
 
 

@@ -122,7 +122,7 @@ def evolve(state: ScheduleState, event: Event) -> ScheduleState:
                 definition=event.definition,
             )
         case ScheduleUpdated():
-            status = status_after_update(state.status)
+            status = status_after_update(state.status, event.reopens)
             return replace(state, definition=event.definition, version=event.version, status=status)
         case SchedulePaused():
             return replace(
@@ -208,11 +208,14 @@ def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
     old = state.definition
     # why: nested parts are patched field by field, so `--retries` keeps the backoff
     new = validate_definition(apply_patch(old, command.patch))
-    if (new.spec, new.tz, new.start, new.end) != (old.spec, old.tz, old.start, old.end):
+    if _new_times(old, new):
         _fires_after(new, command.at)
     changed = changed_fields(old, new)
-    if not changed and state.status != "completed":
+    if not changed:
         return []
+    # why: a completed schedule stays completed unless the change may give it fires again;
+    # reopened with none (a spent @at, a run limit reached) it said "active" and fired nothing
+    again = state.status != "completed" or reopens(old, new, command.at)
     return [
         ScheduleUpdated(
             schedule_id=state.schedule_id,
@@ -220,8 +223,25 @@ def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
             version=state.version + 1,
             definition=new,
             changed=changed,
+            reopens=again,
         )
     ]
+
+
+def _new_times(old: ScheduleDefinition, new: ScheduleDefinition) -> bool:
+    """True if the fields that decide the fire times changed."""
+    return (new.spec, new.tz, new.start, new.end) != (old.spec, old.tz, old.start, old.end)
+
+
+def reopens(old: ScheduleDefinition, new: ScheduleDefinition, at: datetime) -> bool:
+    """True if updating a completed schedule from `old` to `new` at `at` may give it fires
+    again: new fire times (spec, zone, start, end) or a higher run limit (or none), and a fire
+    left after `at`. The ticker completes it again if its run count still rules them out."""
+    limit, was = new.max_runs, old.max_runs
+    more_runs = was is not None and (limit is None or limit > was)
+    if not (_new_times(old, new) or more_runs):
+        return False
+    return next_fire_within(new, at) is not None
 
 
 def _pause(state: ScheduleState, command: PauseSchedule) -> list[Event]:

@@ -182,7 +182,8 @@ class TickerState:
         self.changes += 1
         if isinstance(event, ScheduleUpdated):
             entry.redefine(event.definition)
-            entry.floor, entry.completed = at, False
+            # why: the aggregate's rule (status_after_update): completed stays so unless reopened
+            entry.floor, entry.completed = at, entry.completed and not event.reopens
         elif isinstance(event, SchedulePaused):
             entry.active = False
         elif isinstance(event, ScheduleResumed):

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jetcron import ids, subjects
-from jetcron.clock import Clock, SystemClock
+from jetcron.clock import Clock, SystemClock, iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.events import (
     Envelope,
@@ -39,6 +39,7 @@ from jetcron.scheduler.planner import (
     Cancel,
     Complete,
     Decision,
+    Hold,
     Lose,
     Trigger,
     decide_due,
@@ -141,6 +142,11 @@ class Ticker:
         self._quiet.set()
         self._orphans_tried: set[str] = set()
         """Orphans (runs of deleted schedules) this leader tried to cancel (orphans.py)."""
+        self.taken_over: datetime | None = None
+        """When this ticker last became the leader (planner.SETTLE: a fire that finds a run
+        fired before then in flight waits a moment for its result before it is skipped)."""
+        self._held: dict[str, datetime] = {}
+        """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
 
     @property
     def position(self) -> int:
@@ -335,7 +341,12 @@ class Ticker:
         decisions: list[Decision] = []
         complete: str | None = None
         loses: list[Lose] = []
-        for decision in decide_due(entry, now, self.state.calendars):
+        for decision in decide_due(entry, now, self.state.calendars, self.taken_over):
+            if isinstance(decision, Hold):
+                # why: no event; the entry stays due, so the tick looks again APPEND_RETRY later,
+                # and the reader folding the run's end wakes it at once
+                self._note_hold(entry, decision)
+                continue
             if isinstance(decision, Complete):
                 complete = decision.reason
                 continue
@@ -350,6 +361,17 @@ class Ticker:
             decisions.append(decision)
         prepared = self.log.prepare(items)
         return Planned(entry, entry.generation, items, prepared, decisions, complete, loses)
+
+    def _note_hold(self, entry: Entry, hold: Hold) -> None:
+        """Say once per held fire why it waits (its trigger will look late without a reason)."""
+        if self._held.get(entry.schedule_id) == hold.fire_time:
+            return
+        self._held[entry.schedule_id] = hold.fire_time
+        log.info(
+            "ticker: %s (fire %s) waits until %s for the result of run %s, fired before this "
+            "leader took over, before overlap skips it",
+            entry.name, iso_z(hold.fire_time), iso_z(hold.until), hold.blocking_run_id,
+        )  # fmt: skip
 
     async def _append(
         self, planned: list[Planned], now: datetime, staged: Staged | None = None
@@ -479,13 +501,18 @@ class Ticker:
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         await self._caught_up.wait()
+        leading = False
         while not stop.is_set():
             if not self.lease.is_leader():
+                leading = False
                 await self._wait_for(self.lease.changed, stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
                     await self.catch_up()
                     self._orphans_tried.clear()
                 continue
+            if not leading:
+                leading, self.taken_over = True, self.clock.now()
+                self._held.clear()
             await self.tick()
             first = self.queue.first()
             if first is not None and first <= self.clock.now():
@@ -526,17 +553,27 @@ class Ticker:
             return await self._send_complete(entry, reason, now)
         except Exception as err:  # noqa: BLE001 - one failed completion must not stop the ticker
             log.error("ticker: completing %s failed: %s", entry.name, err)
-            self._completing.discard(entry.schedule_id)
             return 0
 
     async def _send_complete(self, entry: Entry, reason: str, now: datetime) -> int:
         if entry.schedule_id in self._completing:
             return 0
         self._completing.add(entry.schedule_id)
+        try:
+            return await self._completed(entry, reason, now)
+        finally:
+            # why: only while the command is out; an update may reopen the schedule later, and
+            # if it has no fires after all it must be completed again (not left active for good)
+            self._completing.discard(entry.schedule_id)
+
+    async def _completed(self, entry: Entry, reason: str, now: datetime) -> int:
+        """Send the CompleteSchedule command; apply what it stored; how many events."""
         command = CompleteSchedule(
             name=entry.name,
             schedule_id=entry.schedule_id,
-            command_id=f"complete:{entry.schedule_id}",
+            # why: per version, not per schedule: the handler never applies a command id twice,
+            # so after an update reopened it, a schedule that runs out again could not complete
+            command_id=f"complete:{entry.schedule_id}:{entry.version}",
             at=now,
             actor=ACTOR,
             reason=reason,
