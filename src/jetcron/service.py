@@ -15,7 +15,7 @@ import msgspec
 from nats.aio.client import Client
 
 from jetcron import memory
-from jetcron.log import withdrawal
+from jetcron.log import heartbeats, secrets, withdrawal
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
@@ -98,9 +98,7 @@ async def run(
             return
         if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):
             return
-        if not await _until_done(
-            "create the commands bucket", lambda: withdrawal.ensure_bucket(nc), stop
-        ):
+        if not await _until_done("create the KV buckets", lambda: ensure_buckets(nc), stop):
             return
         handler = CommandHandler(event_log)
         sub = await handler.subscribe(nc)
@@ -216,6 +214,17 @@ class CollectorPause:
             for w in waits:
                 w.cancel()
             self.end()
+
+
+async def ensure_buckets(nc: Client) -> None:
+    """Create every KV bucket jetcron uses, or check it is as jetcron makes it.
+
+    why here: under auth only the scheduler may create a bucket (whoever creates one chooses its
+    config, log/buckets.py), so it makes them all before any executor or operator needs one.
+    """
+    await withdrawal.ensure_bucket(nc)
+    await heartbeats.ensure_bucket(nc)
+    await secrets.ensure_buckets(nc)
 
 
 async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:

@@ -19,6 +19,7 @@ from jetcron.domain.notifications import Notification, Sink
 from jetcron.errors import NotPermitted
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
+from jetcron.service import ensure_buckets
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ async def scheduler(sec: Secured) -> AsyncIterator[EventLog]:
     await (await EventLog(admin).open(create=True)).close()
     await admin.close()
     nc = await sec.client("scheduler")
+    await ensure_buckets(nc)
     event_log = await EventLog(nc).open(create=False)
     await CommandHandler(event_log).subscribe(nc)
     yield event_log

@@ -4,7 +4,8 @@ One function, `permissions(user)`, is the whole policy: the server config (`auth
 the README's roles table and the tests all read it. Nothing else writes a permission.
 
   admin      everything, stream administration included
-  scheduler  the `serve` replicas: the log, the KV buckets, commands, queries, cancels
+  scheduler  the `serve` replicas: the log, the KV buckets (it alone creates them), commands,
+             queries, cancels
   operator   send commands, query, read and replay the log; never append to it directly;
              put job secrets (never read them)
   auditor    query, read and replay the log; no commands
@@ -119,16 +120,14 @@ def _kv_reads(bucket: str) -> list[str]:
 
 
 def _secret_writes() -> list[str]:
-    """Putting job secrets (`--secret-env`) and webhook secrets (`notify add --secret`): create
-    the buckets, put keys; never read them back."""
+    """Putting job secrets (`--secret-env`) and webhook secrets (`notify add --secret`): put
+    keys, check the bucket is as jetcron makes it; never read them back, never create one."""
+    # why no STREAM.CREATE: the server checks the create subject, not the config, so its
+    # creator could make the stream republish every secret put to its own inbox, or capture
+    # other users' replies; only the scheduler creates buckets (log/buckets.py)
     out: list[str] = []
     for bucket in (s.SECRETS_BUCKET, s.HOOK_SECRETS_BUCKET):
-        stream = s.kv_stream(bucket)
-        out += [
-            s.kv_key(bucket, ">"),
-            js_api("STREAM.INFO", stream),
-            js_api("STREAM.CREATE", stream),
-        ]
+        out += [s.kv_key(bucket, ">"), js_api("STREAM.INFO", s.kv_stream(bucket))]
     return out
 
 
@@ -177,7 +176,6 @@ def _executor(user: User) -> Permissions:
             js_api("CONSUMER.MSG.NEXT", s.STREAM, durable),
             js_ack(s.STREAM, durable),
         ]
-    heartbeats = s.kv_stream(s.EXECUTORS_BUCKET)
     targets = (*executor_targets(user), *user.tags, *(s.fan_target(t) for t in user.tags))
     # why: run events only under its own name and targets; the folds check the rest (which run
     # it holds: domain/claims.py)
@@ -185,8 +183,8 @@ def _executor(user: User) -> Permissions:
     publish = [
         *runs,
         *_secret_reads(dict.fromkeys(targets)),
+        # why not the bucket's STREAM.CREATE: its creator chooses its config (_secret_writes)
         s.heartbeat_key(user.name),
-        js_api("STREAM.CREATE", heartbeats),
         *_kv_reads(s.EXECUTORS_BUCKET),
         *_log_reads(),
         *consumers,

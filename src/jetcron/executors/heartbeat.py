@@ -101,7 +101,7 @@ class Heartbeat:
     async def beat(self) -> None:
         """Put one heartbeat and measure the clock offset with it."""
         if not self._bucket_ready:
-            await heartbeats.ensure_bucket(self.nc)
+            await heartbeats.require_bucket(self.nc)
             self._bucket_ready = True
         sample = await asyncio.to_thread(self.sampler.sample)
         offset, error = self.offset if self.offset is not None else (None, None)

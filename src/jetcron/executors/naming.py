@@ -135,7 +135,7 @@ async def claim(
     alive: Callable[[int], bool] = pid_alive,
 ) -> Claim:
     """Write our first heartbeat if the name is ours to take; NameHeld if it is not."""
-    await heartbeats.ensure_bucket(nc)
+    await heartbeats.require_bucket(nc)
     first: ExecutorInfo | None = None
     held: ExecutorInfo | None = None
     for attempt in range(ROUNDS):

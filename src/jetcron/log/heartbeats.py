@@ -119,14 +119,20 @@ async def server_now(nc: Client) -> datetime | None:
     return reply.ts or datetime.now(UTC)
 
 
+BUCKET_CONFIG = KeyValueConfig(
+    bucket=subjects.EXECUTORS_BUCKET, history=1, description="jetcron executors"
+)
+
+
 async def ensure_bucket(nc: Client) -> None:
-    """Create the executors bucket if it is missing (idempotent, race-safe)."""
-    await buckets.ensure(
-        nc,
-        KeyValueConfig(
-            bucket=subjects.EXECUTORS_BUCKET, history=1, description="jetcron executors"
-        ),
-    )
+    """The scheduler's part: create the executors bucket if missing, else check it."""
+    await buckets.ensure(nc, BUCKET_CONFIG)
+
+
+async def require_bucket(nc: Client) -> None:
+    """An executor's part: the bucket as jetcron makes it (BucketMissing under auth until the
+    scheduler made it; BucketTampered)."""
+    await buckets.require(nc, BUCKET_CONFIG)
 
 
 async def put(nc: Client, info: ExecutorInfo, ttl_s: int, *, expect: int | None = None) -> int:

@@ -19,6 +19,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.log import buckets
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
@@ -109,9 +110,8 @@ class KvLease:
             allow_msg_ttl=True,
             deny_delete=False,
         )
-        try:
-            await self.js.stream_info(self.stream)
-        except NotFoundError:
+        # why: only the scheduler may create it; one made otherwise is refused (log/buckets.py)
+        if not await buckets.verify(self.nc, self.bucket):
             await self.js.add_stream(config)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -20,32 +20,39 @@ from jetcron.log import buckets
 from jetcron.log.api import kv_purge
 
 STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
+DESCRIPTIONS = {
+    subjects.SECRETS_BUCKET: "jetcron job secrets",
+    subjects.HOOK_SECRETS_BUCKET: "jetcron webhook signing secrets",
+}
 
 
-async def ensure_bucket(
-    nc: Client, bucket: str = subjects.SECRETS_BUCKET, description: str = "jetcron job secrets"
-) -> None:
-    """Create a secrets bucket if it is missing (idempotent, race-safe)."""
-    await buckets.ensure(
-        nc, KeyValueConfig(bucket=bucket, history=1, description=description, direct=True)
-    )
+def bucket_config(bucket: str = subjects.SECRETS_BUCKET) -> KeyValueConfig:
+    """How jetcron makes a secrets bucket."""
+    return KeyValueConfig(bucket=bucket, history=1, description=DESCRIPTIONS[bucket], direct=True)
+
+
+async def ensure_buckets(nc: Client) -> None:
+    """The scheduler's part: create both secrets buckets if missing, else check them."""
+    for bucket in DESCRIPTIONS:
+        await buckets.ensure(nc, bucket_config(bucket))
 
 
 async def put(nc: Client, target: str, name: str, value: str) -> None:
-    """Store (or replace) a secret for the executors of `target`."""
-    await ensure_bucket(nc)
+    """Store (or replace) a secret for the executors of `target`, in a bucket as jetcron
+    makes it (BucketMissing before the scheduler made it; BucketTampered)."""
+    await buckets.require(nc, bucket_config())
     await nc.jetstream().publish(subjects.secret_key(target, name), value.encode())
+
+
+async def put_hook_secret(nc: Client, key: str, value: str) -> None:
+    """Store a webhook signing secret under `key` (a fresh key per `notify add`)."""
+    await buckets.require(nc, bucket_config(subjects.HOOK_SECRETS_BUCKET))
+    await nc.jetstream().publish(subjects.hook_secret_key(key), value.encode())
 
 
 async def get(nc: Client, target: str, name: str, *, timeout: float = 5.0) -> str | None:
     """A secret as the executors of `target` see it; None if there is none."""
     return await _read(nc, STREAM, subjects.secret_key(target, name), timeout)
-
-
-async def put_hook_secret(nc: Client, key: str, value: str) -> None:
-    """Store a webhook signing secret under `key` (a fresh key per `notify add`)."""
-    await ensure_bucket(nc, subjects.HOOK_SECRETS_BUCKET, "jetcron webhook signing secrets")
-    await nc.jetstream().publish(subjects.hook_secret_key(key), value.encode())
 
 
 async def get_hook_secret(nc: Client, key: str, *, timeout: float = 5.0) -> str | None:
