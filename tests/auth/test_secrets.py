@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,12 +79,21 @@ async def test_a_secret_reaches_the_job_and_nothing_else(sec: Secured, tmp_path:
         missing = ["--secret-env", "TOKEN=kv:nope", "--target", "host-a"]
         ok(sec, "schedule", "add", "lacks", "@every 1h", *missing, "--", "printenv", "TOKEN")
         ok(sec, "schedule", "trigger", "lacks")
+        # why: 65,532 bytes, then the secret: the 64 KiB cap cuts it after 4 of its characters
+        cut = f"import os, sys; sys.stdout.write('x' * {65536 - 4} + os.environ['TOKEN'])"
+        ok(sec, "schedule", "add", "cut", "@every 1h", *secret, "--", sys.executable, "-c", cut)
+        ok(sec, "schedule", "trigger", "cut")
 
         # the job saw it (printenv found it: exit 0), its captured output says *** instead
         wait_for(sec, "sees", "succeeded", out)
         assert ok(sec, "runs", "last", "sees").count("***") == 1
         (failed,) = wait_for(sec, "lacks", "failed", out)
         assert "secret TOKEN: 'nope' not found for target 'host-a'" in str(failed["error"])
+        (capped,) = wait_for(sec, "cut", "succeeded", out)
+        logs = jetcron(sec, "alice", "runs", "logs", str(capped["run_id"]))
+        assert logs.stdout.endswith("x" * 10 + "***") and VALUE[:4] not in logs.stdout
+        # the marker counts the bytes shown (*** for the 4 cut ones): 65,532 + 3
+        assert logs.stderr == "[stdout truncated: 65,535 of 65,544 bytes kept]\n"
 
         # an add refused (the name is taken) leaves the schedule's secret as it was
         (tmp_path / "other").write_text("not-the-secret\n")
@@ -104,7 +114,7 @@ async def test_a_secret_reaches_the_job_and_nothing_else(sec: Secured, tmp_path:
             ok(sec, "schedule", "update", "sees", "--description", "x", "--what-if", "--json"),
         ]
         assert not [text for text in seen if VALUE in text]
-        assert VALUE.encode() not in await every_message(sec, subjects.STREAM)
+        assert VALUE[:4].encode() not in await every_message(sec, subjects.STREAM)
     finally:
         for proc in procs:
             proc.terminate()

@@ -129,10 +129,13 @@ def test_run_facts_and_truncation_marker() -> None:
     ]
     capped = {"stdout": "x" * 65536, "stdout_truncated": True}
     assert runs.truncation(capped, "stdout") == (
-        "[stdout truncated: 64 KiB kept; the original was larger (size not recorded)]"
+        "[stdout truncated: 65,536 bytes kept; the original was larger (size not recorded)]"
     )
     assert runs.truncation(capped | {"stdout_size": 200_000}, "stdout") == (
-        "[stdout truncated: 64 KiB of 195 KiB kept]"
+        "[stdout truncated: 65,536 of 200,000 bytes kept]"
+    )
+    assert runs.truncation(capped | {"stdout_size": 65_544}, "stdout") == (
+        "[stdout truncated: 65,536 of 65,544 bytes kept]"
     )
     assert runs.truncation(capped, "stderr") is None
 

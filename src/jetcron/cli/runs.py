@@ -200,11 +200,12 @@ def truncation(output: dict[str, Any], stream: str) -> str | None:
     """The marker for output the executor capped: what was kept, and the original size if known."""
     if not output.get(f"{stream}_truncated"):
         return None
-    kept = text.size(len(output.get(stream, "").encode()))
+    # why bytes, not KiB: 65,536 of 65,544 read "64 KiB of 64 KiB" (newcomer16c #7)
+    kept = len(output.get(stream, "").encode())
     total = output.get(f"{stream}_size")
     if total:
-        return f"[{stream} truncated: {kept} of {text.size(total)} kept]"
-    return f"[{stream} truncated: {kept} kept; the original was larger (size not recorded)]"
+        return f"[{stream} truncated: {kept:,} of {total:,} bytes kept]"
+    return f"[{stream} truncated: {kept:,} bytes kept; the original was larger (size not recorded)]"
 
 
 @app.command("logs")

@@ -7,7 +7,7 @@ appends what they return. Time arrives as an argument.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -385,25 +385,6 @@ def _ended(result: RunResult, now: datetime) -> datetime | None:
     event would only cost bytes and decoding."""
     ended = result.ended_at
     return ended if ended is not None and now - ended > HELD else None
-
-
-MASK = "***"
-
-
-def masked(result: RunResult, secrets: Iterable[str]) -> RunResult:
-    """The result with every secret value in its output and error replaced by `***`."""
-    values = sorted((v for v in secrets if v), key=len, reverse=True)
-    if not values:
-        return result
-
-    def hide(text: str) -> str:
-        for value in values:  # why: longest first, so a secret inside another is not half-shown
-            text = text.replace(value, MASK)
-        return text
-
-    out = result.output
-    output = msgspec.structs.replace(out, stdout=hide(out.stdout), stderr=hide(out.stderr))
-    return msgspec.structs.replace(result, output=output, error=hide(result.error))
 
 
 def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult:

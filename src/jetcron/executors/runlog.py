@@ -23,6 +23,7 @@ from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
+from jetcron.executors import masking
 from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
 from jetcron.log import secrets
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
@@ -167,7 +168,7 @@ class RunLog:
             # why: a result reported from the journal after a restart: mask it all the same
             with contextlib.suppress(InvalidInput):
                 await self.secret_env(run)
-        result = run_attempt.masked(result, run.secret_values.values())
+        result = masking.masked(result, run.secret_values.values())
         event, delay = run_attempt.result_event(
             run.ref, result, attempt=attempt, tries=tries,
             retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
