@@ -47,8 +47,9 @@ async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) ->
         SendTestNotification,
         reply_decoder,
     )
+    from jetcron.domain.commands import verb as command_verb
 
-    verb = str(command.__struct_config__.tag)
+    verb = command_verb(command)
     user = identity_of(nc)
     # why: under auth a user may publish commands only under its own name: the subject is
     # the proof of who sent it, and the scheduler records that as the actor.

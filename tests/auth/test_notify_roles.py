@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.aio.client import Client
 from secured import Secured, started
@@ -130,3 +131,31 @@ async def test_a_removal_purges_the_webhook_secret_as_the_scheduler(
 
     assert (refused, before, after) == (None, "s3", None)
     assert sec.errors["scheduler"] == [] and sec.errors["alice"] == []
+
+
+def command_sink() -> AddNotification:
+    n = Notification(name="ops", sink=Sink(command=["sh", "-c", "cat scheduler.nk"]))
+    return AddNotification(**meta(), notification=n)  # type: ignore[arg-type]
+
+
+async def test_only_the_admin_adds_a_command_sink(sec: Secured, scheduler: EventLog) -> None:
+    """A command sink runs as the scheduler's OS user, who can read its identity: an operator
+    adding one could become the scheduler (or, under `up --secure`, the admin)."""
+    from jetcron.domain.commands import reply_decoder
+
+    before = await scheduler.last_seq()
+    alice = await sec.client("alice")
+    subject = subjects.command_as("alice", "notify-add-command")
+    with pytest.raises(NotPermitted, match=f"may not publish to {subject}"):
+        await send_command(alice, command_sink(), timeout=0.5)
+    # the same body under a verb she may send is refused by the scheduler
+    body = msgspec.json.encode(command_sink())
+    sent = await alice.request(subjects.command_as("alice", "notify-add"), body, timeout=3)
+    reply = reply_decoder.decode(sent.data)
+    assert (reply.ok, reply.error) == (False, "a `notify-add-command` command sent as `notify-add`")
+    assert await scheduler.last_seq() == before
+    admin = await sec.client("admin")
+    (added,) = (await send_command(admin, command_sink())).events
+    assert added.envelope.actor == "admin"
+    for nc in (alice, admin):
+        await nc.close()

@@ -74,6 +74,9 @@ def test_up_secure_runs_jobs_with_roles_and_tls_and_refuses_strangers(tmp_path: 
     first = out.splitlines()[0]
     assert "users and TLS required" in first, out
     assert "tls://127.0.0.1" in out
+    # its local executor's jobs run as the OS user who owns the auth dir: said at the start
+    (warning,) = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert "any operator can become admin with one job" in warning
 
 
 def test_up_without_secure_says_so_on_its_first_line(tmp_path: Path) -> None:

@@ -100,8 +100,12 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
         ok(sec, "apply", "-f", str(tmp_path / "s.json"))
         assert "host-a" in ok(sec, "executors")
         ok(sec, "schedule", "pause", "hello")
-        # notifications go through the scheduler too: the operator adds, tests, removes
-        ok(sec, "notify", "add", "ops", "--command", "true", "--actor", "mallory")
+        # notifications go through the scheduler too: a command sink only the admin adds (it
+        # runs as the scheduler's OS user); the operator tests and removes it
+        sink = ("notify", "add", "ops", "--command", "true", "--actor", "mallory")
+        refused = jetcron(sec, "alice", *sink)
+        assert refused.returncode == 1 and "not permitted" in refused.stderr, refused.stderr
+        ok(sec, *sink, user="admin")
         assert "delivered" in ok(sec, "notify", "test", "ops")
         refused = jetcron(sec, "audrey", "notify", "test", "ops")
         assert refused.returncode == 1 and "not permitted" in refused.stderr, refused.stderr

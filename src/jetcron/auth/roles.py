@@ -21,6 +21,7 @@ from typing import Literal, get_args
 import msgspec
 
 from jetcron import subjects as s
+from jetcron.domain.commands import COMMAND_SINK_VERB
 from jetcron.log.api import JS_ACK, js_ack, js_api
 
 Role = Literal["admin", "operator", "auditor", "executor", "scheduler"]
@@ -28,7 +29,7 @@ ROLES: tuple[Role, ...] = get_args(Role)
 ROLE_HELP: dict[Role, str] = {
     "admin": "everything, including stream administration (delete, purge)",
     "operator": "send commands, query, read and replay the log, put job secrets (not get them;"
-    " a job it schedules can read them)",
+    " a job it schedules can read them); not add a notification with a command sink",
     "auditor": "query, read and replay the log; no commands",
     "executor": "one host: pull and ack its targets' triggers, append run events under its own"
     " name and targets, read its targets' secrets, heartbeat",
@@ -157,6 +158,10 @@ def _reader(user: User, *, commands: bool) -> Permissions:
         publish.insert(0, s.command_as(user.name, "*"))
         # why: withdrawing its own command that no replica answered (log/withdrawal.py)
         publish += [*_secret_writes(), s.kv_key(s.COMMANDS_BUCKET, f"{s.token(user.name)}.>")]
+        # why: a command sink runs on the scheduler's host as its OS user, who reads the
+        # scheduler's identity (and, under `up --secure`, the admin's): adding one is admin's
+        deny = (s.command_as(user.name, COMMAND_SINK_VERB),)
+        return Permissions(Rules(tuple(publish), deny), Rules((_inbox(user),)))
     return Permissions(Rules(tuple(publish)), Rules((_inbox(user),)))
 
 

@@ -432,6 +432,14 @@ def _secured(data_dir: Path) -> bool:
     return secured(data_dir / "auth")
 
 
+_SAME_USER_WARNING = (
+    "[yellow]warning:[/] the local executor runs jobs as this OS user, who can read {auth} "
+    "(the admin's key, the CA's key): any operator can become admin with one job; for "
+    "isolation use --no-executor and run executors as another OS user (README, Security)"
+)
+"""why: permissions bind NATS users, not files; a job reads what its OS user may (newcomer16c #3)."""
+
+
 @contextlib.contextmanager
 def _secure_nats(
     data_dir: Path, port: int, executor: str | None
@@ -449,6 +457,9 @@ def _secure_nats(
             + (f" (created {', '.join(files.created)})" if files.created else ""),
             highlight=False,
         )
+
+        if executor is not None:
+            out.print(_SAME_USER_WARNING.format(auth=files.auth_dir), highlight=False)
 
         def as_user(creds: Path, name: str) -> ConnectOptions:
             return ConnectOptions(servers=url, creds=str(creds), tls_ca=str(files.ca), name=name)

@@ -152,6 +152,18 @@ Request = AnyCommand | NotificationCommand | AcknowledgeHealth
 
 command_decoder = msgspec.json.Decoder(Request)
 
+COMMAND_SINK_VERB = "notify-add-command"
+"""The verb of a notification whose sink is a local command: a verb of its own, so roles may
+deny it (a command sink runs on the scheduler's host as the scheduler's OS user)."""
+
+
+def verb(command: Request) -> str:
+    """The verb a command is sent under (`jetcron.cmd.<user>.<verb>`): its tag, except for a
+    notification with a command sink."""
+    if isinstance(command, AddNotification) and command.notification.sink.command:
+        return COMMAND_SINK_VERB
+    return str(command.__struct_config__.tag)
+
 
 ReplyCode = Literal[
     "ok", "rejected", "not_found", "invalid", "conflict", "error", "stale", "withdrawn"

@@ -24,6 +24,7 @@ from jetcron.domain.commands import (
     Request,
     SendTestNotification,
     command_decoder,
+    verb,
 )
 from jetcron.domain.errors import (
     CalendarNotFound,
@@ -322,15 +323,24 @@ class CommandHandler:
 
     async def handle_request(self, msg: Msg) -> None:
         """Decode a NATS request, handle it, reply with a CommandReply."""
-        reply = await self._reply_for(msg.data, subjects.command_sender(msg.subject))
+        sent_as = msg.subject.rsplit(".", 1)[-1]
+        reply = await self._reply_for(msg.data, subjects.command_sender(msg.subject), sent_as)
         if msg.reply:
             await msg.respond(_reply_encoder.encode(reply))
 
-    async def _reply_for(self, data: bytes, sender: str | None = None) -> CommandReply:
+    async def _reply_for(
+        self, data: bytes, sender: str | None = None, sent_as: str | None = None
+    ) -> CommandReply:
         try:
             command = command_decoder.decode(data)
         except msgspec.DecodeError as err:
             return CommandReply(ok=False, code="invalid", error=f"malformed command: {err}")
+        if sender is not None and sent_as is not None and sent_as != verb(command):
+            # why: under auth the verb is what permissions see (a role may be denied one, e.g.
+            # command sinks), so a body must not be another verb than its subject says
+            return CommandReply(
+                ok=False, code="invalid", error=f"a `{verb(command)}` command sent as `{sent_as}`"
+            )
         # why: the service's clock stamps the event time, not the operator's laptop.
         command = msgspec.structs.replace(command, at=self.clock.now())
         note = None
