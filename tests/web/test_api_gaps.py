@@ -66,6 +66,18 @@ def test_notifications_add_list_test_remove(stack: Stack, http: httpx.Client) ->
     assert "no notification" in problem(http.post(f"{NOTIFY}/gap-nope/test"), 404)
 
 
+def test_only_an_admin_token_adds_a_command_sink(stack: Stack, http: httpx.Client) -> None:
+    body = {"name": "gap-cmd", "command": ["true"]}
+    with stack.client("olga") as operator:
+        assert "a command sink needs admin" in problem(operator.post(NOTIFY, json=body), 403)
+        assert (
+            operator.post(NOTIFY, json={"name": "gap-sub", "subject": "gaps.x"}).status_code == 201
+        )
+    assert http.post(NOTIFY, json=body).status_code == 201  # alice is the admin
+    for name in ("gap-cmd", "gap-sub"):
+        assert http.delete(f"{NOTIFY}/{name}").status_code == 204
+
+
 def hook_secrets(url: str, name: str) -> list[bytes | None]:
     """What the webhook secrets bucket holds under the keys of notification `name` (a value,
     or the empty body of a purge marker), oldest first."""

@@ -78,6 +78,13 @@ async def add(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Respons
         notification = notification_of(fields.pop("name"), **fields)
     except (msgspec.ValidationError, InvalidInput) as err:
         raise invalid(err) from None
+    if notification.sink.command and user.role != "admin":
+        # why: as NATS roles do (auth/roles.py): a command sink runs as the scheduler's OS user
+        raise Problem(
+            403,
+            f"{user.name} is an {user.role}: a command sink needs admin (it runs on the "
+            "scheduler's host as its user)",
+        )
     command = AddNotification(
         **meta(notification.name, user, header_reason(request)), notification=notification
     )
