@@ -68,7 +68,7 @@ def test_auth_commands_say_what_is_wrong_in_one_line(tmp_path: Path) -> None:
     assert runner.invoke(app, ["auth", "user", "list", "--dir", d]).exit_code == 2  # no init
     assert runner.invoke(app, ["auth", "init", "--dir", d]).exit_code == 0
     again = runner.invoke(app, ["auth", "init", "--dir", d])
-    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert again.exit_code == 0 and "no user added; auth.conf rewritten" in again.output
     cases = {
         ("bob", "--role", "root"): "--role 'root': one of admin, operator",
         ("b b", "--role", "operator"): "user name 'b b'",

@@ -47,7 +47,11 @@ def init(directory: Path = DirOpt) -> None:
     for user, path in made:
         echo(f"created {user.role} {user.name!r}: {path}")
     if not made:
-        echo(f"{directory} is already set up; nothing changed")
+        # why: a new jetcron's roles reach an old auth dir this way (README, Security)
+        echo(
+            f"{directory} is already set up: no user added; auth.conf rewritten from the "
+            "current roles (reload the servers for it to take effect)"
+        )
     echo(f"nats-server config: {auth.server_conf} (nats-server -c {auth.server_conf} ...)")
     echo(
         f"next: jetcron auth user add NAME --role operator --dir {directory}; "
