@@ -253,12 +253,7 @@ def fates(
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
     for fire in out:
         fire.backfills = backfills.get(fire.fire_time, 0)
-    out += [
-        Fire(fire_time=t, fate="forgotten")
-        if kept_from is not None and t < kept_from
-        else _unrecorded(t, periods, now)
-        for t in set(fire_times) - by_time.keys()
-    ]
+    out += [_unrecorded(t, periods, now, kept_from) for t in set(fire_times) - by_time.keys()]
     return sorted(out, key=lambda f: f.fire_time)
 
 
@@ -337,7 +332,9 @@ def _caught_up(missed: LedgerEntry, late: Sequence[LedgerEntry]) -> datetime | N
     return None
 
 
-def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fire:
+def _unrecorded(
+    when: datetime, periods: Sequence[Period], now: datetime, kept_from: datetime | None
+) -> Fire:
     if when > now:
         return Fire(fire_time=when, fate="upcoming")
     p = period_at(periods, when)
@@ -346,6 +343,10 @@ def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fir
         return Fire(fire_time=when, fate="not_created", evidence=_of(first))
     if p.state == "paused":
         return Fire(fire_time=when, fate="paused", reason=p.reason, evidence=_of(p))
+    if kept_from is not None and when < kept_from:
+        # why: after the lifecycle: a fire before the creation or in a pause never existed,
+        # so nothing of it was forgotten and no day's statistics count it
+        return Fire(fire_time=when, fate="forgotten")
     jitter = timedelta(seconds=p.window.jitter_s if p.window is not None else 0.0)
     # why: a jittered fire is triggered up to its jitter after the nominal time
     if now - when <= PENDING_GRACE + jitter:
