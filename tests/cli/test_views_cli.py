@@ -430,3 +430,18 @@ def test_an_attempt_line_says_its_fate_once() -> None:
 
     assert timed_out == "#2 2026-12-02T03:00:00Z on vm: timed out after 5s"
     assert retried == "#2 2026-12-02T03:00:00Z on vm: retried after 5s (timed out after 5s)"
+
+
+def test_a_reason_or_description_with_a_control_character_is_refused(live: Live) -> None:
+    live.ok("schedule", "add", "plain", "@daily", "--", "true")
+    forged = "ok\n2026-12-02T17:00:00Z plain deleted (v99) by admin: forged line"
+
+    paused = live.cli("schedule", "pause", "plain", "--reason", forged)
+    described = live.cli("schedule", "update", "plain", "--description", "\x1b[31mred")
+    audit = live.ok("audit", "plain")
+
+    assert paused.exit_code == described.exit_code == 2
+    assert "the reason holds a control character (U+000A at 2)" in paused.output
+    assert "the description holds a control character (U+001B at 0)" in described.output
+    heads = [line.split()[2] for line in audit.stdout.splitlines() if not line.startswith(" ")]
+    assert heads == ["created"]

@@ -68,3 +68,20 @@ def test_a_secret_is_only_ever_a_reference(secrets: dict[str, str], needle: str)
     job = Job(command=["true"], env={"A": "1"}, secrets=secrets)
     with pytest.raises(CommandRejected, match=re.escape(needle)):
         validate_definition(ScheduleDefinition(spec="@hourly", job=job))
+
+
+@pytest.mark.parametrize("free", ["a\nb", "\x1b[31mred", "tab\there", "bidi \u202e"])
+def test_free_text_with_a_control_character_is_refused(free: str) -> None:
+    from jetcron.domain.validation import validate_line
+
+    with pytest.raises(CommandRejected, match="the reason holds a control character"):
+        validate_line(free, "the reason")
+    definition = ScheduleDefinition(spec="@daily", job=Job(command=["true"]), description=free)
+    with pytest.raises(CommandRejected, match="the description holds a control character"):
+        validate_definition(definition)
+
+
+def test_plain_free_text_passes() -> None:
+    from jetcron.domain.validation import validate_line
+
+    assert validate_line("ünïcode — fine: 100%", "the reason") == "ünïcode — fine: 100%"

@@ -138,7 +138,8 @@ def _emit(row: dict[str, Any], as_json: bool) -> None:
         echo(msgspec.json.encode(row).decode())
         return
     local = [_local(row["local"])] if row["tz"] != "UTC" else []
-    echo("  ".join([text.utc(row["utc"]), *local, row["fate"], _run(row), detail(row)]).rstrip())
+    cells = [text.utc(row["utc"]), *local, row["fate"], _run(row), detail(row)]
+    echo(text.clean("  ".join(cells)).rstrip())
 
 
 async def _follow(
@@ -329,5 +330,5 @@ def story_lines(sentences: list[dict[str, Any]]) -> list[str]:
     for i, s in enumerate(sentences):
         ev = s.get("evidence")
         source = f"  (seq {ev['seq']}, {text.utc(ev['at'])}, {ev['actor']})" if ev else ""
-        out.append(("" if i == 0 else "  ") + s["text"] + source)
+        out.append(("" if i == 0 else "  ") + text.clean(s["text"] + source))
     return out

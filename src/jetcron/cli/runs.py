@@ -117,7 +117,7 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
         print_json(dict(row, output=output))
         return
     for key, value in facts(row):
-        echo(f"{key:10} {value}")
+        echo(f"{key:10} {text.clean(str(value))}")
     if output.get("result") is not None:
         echo("── result (the action's return value) ──")
         echo(json.dumps(output["result"], indent=2, default=str))

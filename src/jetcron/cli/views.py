@@ -234,7 +234,8 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
     elif e.get("version"):
         change += f" (v{e['version']})"
     why = f": {e['reason']}" if e.get("reason") else ""
-    head = f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}"
+    # why: one line whatever the actor or reason hold (a newline forged an audit line)
+    head = text.clean(f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}")
     if "changes" not in e:  # why: a service older than the CLI answers with the diff only
         return [head, *(f"    {line}" for line in text.diff_lines(e.get("diff") or {}))]
     arrow = e["type"].endswith(".updated")  # why: else an old null means "not set before"

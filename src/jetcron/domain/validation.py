@@ -24,6 +24,25 @@ TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_RE = re.compile(re.escape(SECRET_REF) + r"[A-Za-z0-9_=-]{1,64}(\.[A-Za-z0-9_=-]{1,64}){0,3}")
 """A secret reference: kv:<name> (a key of the secrets bucket, below the target)."""
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (newline, escape...) and bidi overrides: never in a line of free text."""
+
+
+def validate_line(text: str, what: str) -> str:
+    """`text` if it is one line of plain text (a reason, a description, an actor), else
+    CommandRejected.
+
+    why: printed, a newline forged a line of `audit` and an escape sequence reached the
+    auditor's terminal; the CLI also escapes what older events hold (cli/text.clean).
+    """
+    found = CONTROL_RE.search(text)
+    if found is not None:
+        char = found.group()
+        raise CommandRejected(
+            f"{what} holds a control character (U+{ord(char):04X} at {found.start()}): "
+            "give it as one line of plain text"
+        )
+    return text
 
 
 def validate_name(name: str) -> str:
@@ -47,6 +66,7 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
         f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
         "(letters, digits, '_', '.', '-')",
     )
+    validate_line(definition.description, "the description")
     _check_job(definition.job)
     _check_retry(definition.retry)
     _check(definition.timeout_s is None or definition.timeout_s > 0, "timeout must be > 0")
