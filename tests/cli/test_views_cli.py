@@ -403,6 +403,8 @@ def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: 
     assert (listed["run_id"], listed["previous"]) == (old["run_id"], True)
     table = live.ok("runs", "list", "--schedule", "hello").stdout
     assert f"{old['run_id'][:8]}  hello (previous)" in table
+    shown_run = live.ok("runs", "show", old["run_id"][:8]).stdout
+    assert "schedule   hello (previous)" in shown_run.splitlines()[1]
 
 
 def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> None:

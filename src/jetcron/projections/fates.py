@@ -190,6 +190,20 @@ def period_at(periods: Sequence[Period], when: datetime) -> Period | None:
     return found
 
 
+def earlier_schedule(periods: Sequence[Period], when: datetime) -> Period | None:
+    """If a fire at `when` was of an earlier schedule of the name (deleted, the name created
+    again since), the stretch of the latest creation; else None (the current schedule's, or
+    from before the name's first schedule)."""
+    p = period_at(periods, when)
+    if p is None or p.state == "absent":
+        return None
+    made = [q for q in periods if q.evidence is not None and q.evidence.what == "schedule.created"]
+    latest = made[-1] if made else None
+    return (
+        latest if latest is not None and latest.start is not None and latest.start >= when else None
+    )
+
+
 def nominal(
     periods: Sequence[Period], since: datetime, until: datetime, limit: int
 ) -> list[datetime]:

@@ -396,6 +396,8 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["tz"] = tz
     data["abbr"] = abbr(fire.fire_time, tz)
     data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
+    if fates.earlier_schedule(periods, fire.fire_time) is not None:
+        data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
     return data
 
 

@@ -15,7 +15,15 @@ from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
 from jetcron.domain.fires import next_fire_within, previous_fire_within, wall_to_utc
-from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
+from jetcron.projections.fates import (
+    Evidence,
+    Fire,
+    Period,
+    Window,
+    earlier_schedule,
+    period_at,
+    resumed_after,
+)
 
 
 def dst_notes(when: datetime, window: Window) -> list[str]:
@@ -128,6 +136,13 @@ def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[
     if fire.fate == "triggered" and fire.status:
         fate += f" → {fire.status.replace('_', ' ')}"
     out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fate}")]
+    if (again := earlier_schedule(periods, fire.fire_time)) is not None and again.evidence:
+        ev = again.evidence
+        text = (
+            "(previous) A fire of an earlier schedule of this name: it was deleted, and "
+            f"{ev.actor} created the name again at {z(ev.at)}"
+        )
+        out.append(Sentence(text=text, evidence=ev))
     if window is not None:
         out += [Sentence(text=n) for n in dst_notes(fire.fire_time, window)]
     out += _TELLERS[fire.fate](fire, periods)
