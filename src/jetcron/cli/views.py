@@ -194,7 +194,8 @@ def audit(
 ) -> None:
     """Every change: when, who, why, and what changed.
 
-    Schedule changes with a field diff, and operators' run commands (manual triggers, cancels).
+    Schedule and calendar changes with a field diff, operators' run commands (manual
+    triggers, cancels), notification sinks added, removed or tested, and `health --ack`.
     """
     if since:
         since = parse_since(since)
@@ -223,6 +224,10 @@ _CHANGES = {
     "calendar.created": "calendar created",
     "calendar.updated": "calendar updated",
     "calendar.deleted": "calendar deleted",
+    "notify.added": "notification added",
+    "notify.removed": "notification removed",
+    "notify.test": "notification tested",
+    "health.acknowledged": "acknowledged (health --ack)",
 }
 
 

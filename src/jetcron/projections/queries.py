@@ -262,7 +262,7 @@ def stats_of(
 
 
 def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Every schedule change (and operator run command) with actor, reason and diff."""
+    """Every change (schedules, run commands, calendars, sinks, acks) with actor, reason, diff."""
     name = params.get("name") or None
     if name and not audit.query(views.audit, name=name, limit=1):
         if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
@@ -316,7 +316,7 @@ def fates_in(
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
-    changes = audit.query(views.audit, name=name)
+    changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
         raise ScheduleNotFound(name)
     periods = fates.lifecycle(changes)
@@ -353,7 +353,7 @@ def fires_window(
     # why: by default, no screenful of fires from before the schedule existed; a --since
     # that reaches back shows them (as not_created)
     name = str(params.get("name", ""))
-    born = next((e.at for e in audit.query(views.audit, name=name, limit=None)), None)
+    born = next((e.at for e in audit.query(views.audit, name=name, schedules=True)), None)
     since = until - back if born is None else max(until - back, min(born, until - _US))
     return since, until
 
@@ -404,7 +404,7 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
 def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The story of one fire (default: the latest of the last week that did not succeed)."""
     name = str(params.get("name", ""))
-    changes = audit.query(views.audit, name=name)
+    changes = audit.query(views.audit, name=name, schedules=True)
     window = why.window_at(fates.lifecycle(changes), now) if changes else None
     asked = None
     if params.get("time"):

@@ -115,7 +115,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     for field, handlers in tables:
         for event_cls, handler in handlers.items():
             routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
-    routes[HealthAcknowledged] = [(acknowledge, _itself)]
+    routes.setdefault(HealthAcknowledged, []).append((acknowledge, _itself))
     return {cls: tuple(rs) for cls, rs in routes.items()}
 
 
