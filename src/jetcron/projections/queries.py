@@ -419,7 +419,19 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = now - timedelta(days=7), now
     periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
+    if asked is None and story.fire_time is None and story.fate == "":
+        story.sentences.extend(why.last_manual(_last_manual(views, name)))
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def _last_manual(views: Views, name: str) -> runs.RunRow | None:
+    """The live schedule's latest manual run (none: no live schedule or no such run)."""
+    live = schedules.get(views.schedules, name)
+    if live is None:
+        return None
+    rows = (views.runs.rows[k] for k in views.runs.by_schedule.get(name, ()))
+    manual = [r for r in rows if r.manual and r.schedule_id == live.schedule_id]
+    return max(manual, key=lambda r: r.triggered_at or r.fire_time, default=None)
 
 
 def notifications_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
