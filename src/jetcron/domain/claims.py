@@ -98,21 +98,25 @@ def check_claimed(claims: Claims, stored: StoredEvent, event: Any, kind: type[An
 def triggered(claims: Claims, trigger: RunTriggered, seq: int = 0) -> str | None:
     """Why this trigger must not be folded (a second one of its run), else None and recorded:
     a trigger names the target its run may be written as (fan-outs: every member's own)."""
-    run_id = trigger.run_id
-    first = claims.triggers.get(run_id)
-    if first is None:
-        first = claims.older.get(run_id)
-    if first is None and run_id in claims.targets:
-        first = 0  # why: in flight, its trigger older than what is remembered
-    if first is not None:
-        where = f" (seq {first})" if first else ""
-        return f"run.triggered of run {run_id}: the run was already triggered{where}"
-    if len(claims.triggers) >= KNOWN_TRIGGERS:
-        claims.older, claims.triggers = claims.triggers, {}
-    claims.triggers[run_id] = seq
+    # why: once per trigger in the replay hot loop: membership tests first, words only for
+    # the rare second trigger
+    run_id, known = trigger.run_id, claims.triggers
+    if run_id in known or run_id in claims.older or run_id in claims.targets:
+        return _second(claims, run_id)
+    if len(known) >= KNOWN_TRIGGERS:
+        claims.older, known = known, {}
+        claims.triggers = known
+    known[run_id] = seq
     if not trigger.target.startswith(_FAN):
         claims.targets[run_id] = trigger.target
     return None
+
+
+def _second(claims: Claims, run_id: str) -> str:
+    """Why a second trigger of a run is rejected, naming the first one's sequence if known."""
+    first = claims.triggers.get(run_id, claims.older.get(run_id, 0))
+    where = f" (seq {first})" if first else ""
+    return f"run.triggered of run {run_id}: the run was already triggered{where}"
 
 
 def accepted(
