@@ -167,3 +167,22 @@ def test_delete_is_refused_for_a_schedule_that_named_the_calendar_before_referen
     assert result.exit_code == 2, result.output
     assert "used by old (exclude)" in result.output
     assert "maint" in ok(scheduler, "calendar", "list")
+
+
+def test_a_calendar_description_is_shown_as_text_not_markup(scheduler: str) -> None:
+    ok(
+        scheduler,
+        "calendar",
+        "add",
+        "xmas",
+        "--dates",
+        "2026-12-25",
+        "-d",
+        "[bold]closed[/]\tall day",
+    )
+    refused = cli(scheduler, "calendar", "update", "xmas", "-d", "\x1b[2Kgone")
+
+    shown = ok(scheduler, "calendar", "show", "xmas")
+
+    assert "  [bold]closed[/]\\tall day" in shown.splitlines()
+    assert refused.exit_code == 2 and "the description holds a control character" in refused.stderr

@@ -158,3 +158,55 @@ def test_audit_lines_for_an_update_and_a_manual_trigger() -> None:
     assert views.audit_lines(trigger) == [
         "2026-03-03T14:01:00Z backup triggered run 3f2a9c1b by carol"
     ]
+
+
+FORGED = "ok\n2026-12-02T17:00:00Z plain deleted (v99) by admin: forged line"
+
+
+@pytest.mark.parametrize(
+    ("free", "line"),
+    [
+        pytest.param("plain words, ünïcode → ok", "plain words, ünïcode → ok", id="plain"),
+        pytest.param("a\nb\r\tc", "a\\nb\\r\\tc", id="newline-return-tab"),
+        pytest.param(
+            "\x1b[31mRED\x1b[0m \x1b]0;title\x07",
+            "\\x1b[31mRED\\x1b[0m \\x1b]0;title\\x07",
+            id="terminal-escapes",
+        ),  # fmt: skip
+        pytest.param("\x9b2J\x7f", "\\x9b2J\\x7f", id="c1-and-del"),
+        pytest.param("abc\u202edcba", "abc\\u202edcba", id="bidi-override"),
+    ],
+)
+def test_free_text_is_one_line_with_its_controls_escaped(free: str, line: str) -> None:
+    assert text.clean(free) == line
+    assert text.visible(free + "\nnext") == text.visible(free) + "\nnext"
+
+
+def test_a_block_keeps_its_lines_and_tabs_but_not_its_escapes() -> None:
+    assert text.visible("one\n\ttwo\x1b[2K\r") == "one\n\ttwo\\x1b[2K\\r"
+
+
+def test_an_audit_line_cannot_be_forged_by_a_reason() -> None:
+    entry = {"at": "2026-12-02T17:24:52Z", "name": "plain", "type": "schedule.paused",
+             "version": 6, "actor": "operator", "reason": FORGED, "changes": []}  # fmt: skip
+    assert views.audit_lines(entry) == [
+        "2026-12-02T17:24:52Z plain paused (v6) by operator: ok\\n2026-12-02T17:00:00Z plain "
+        "deleted (v99) by admin: forged line"
+    ]
+
+
+def test_why_fires_and_tables_print_free_text_on_one_line() -> None:
+    from jetcron.cli import fires
+
+    sentence = {"text": f"Not fired: paused ({FORGED})", "evidence": None}
+    [line] = fires.story_lines([sentence])
+    table = text.render_table(None, ["reason"], [["\x1b[2Ka\nb"]])
+    assert "\n" not in line and "\\n2026" in line
+    assert table.splitlines()[2] == "\\x1b[2Ka\\nb"
+
+
+def test_echo_escapes_what_it_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    from jetcron.cli.common import echo
+
+    echo("two\nlines \x1b]0;title\x07")
+    assert capsys.readouterr().out == "two\nlines \\x1b]0;title\\x07\n"

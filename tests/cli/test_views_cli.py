@@ -403,6 +403,8 @@ def test_a_name_deleted_and_added_again_shows_the_new_schedules_runs_only(live: 
     assert (listed["run_id"], listed["previous"]) == (old["run_id"], True)
     table = live.ok("runs", "list", "--schedule", "hello").stdout
     assert f"{old['run_id'][:8]}  hello (previous)" in table
+    shown_run = live.ok("runs", "show", old["run_id"][:8]).stdout
+    assert "schedule   hello (previous)" in shown_run.splitlines()[1]
 
 
 def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> None:
@@ -430,3 +432,47 @@ def test_an_attempt_line_says_its_fate_once() -> None:
 
     assert timed_out == "#2 2026-12-02T03:00:00Z on vm: timed out after 5s"
     assert retried == "#2 2026-12-02T03:00:00Z on vm: retried after 5s (timed out after 5s)"
+
+
+def test_a_reason_or_description_with_a_control_character_is_refused(live: Live) -> None:
+    live.ok("schedule", "add", "plain", "@daily", "--", "true")
+    forged = "ok\n2026-12-02T17:00:00Z plain deleted (v99) by admin: forged line"
+
+    paused = live.cli("schedule", "pause", "plain", "--reason", forged)
+    described = live.cli("schedule", "update", "plain", "--description", "\x1b[31mred")
+    audit = live.ok("audit", "plain")
+
+    assert paused.exit_code == described.exit_code == 2
+    assert "the reason holds a control character (U+000A at 2)" in paused.output
+    assert "the description holds a control character (U+001B at 0)" in described.output
+    heads = [line.split()[2] for line in audit.stdout.splitlines() if not line.startswith(" ")]
+    assert heads == ["created"]
+
+
+async def _append_again(url: str, subject: str) -> None:
+    """Copy the last message on `subject` back into the log with a fresh msg id, as an admin
+    (or anyone on a server without auth) can."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        last = await js.get_last_msg("JETCRON", subject)
+        await js.publish(subject, last.data or b"", headers={"Nats-Msg-Id": "copy-1"})
+    finally:
+        await nc.close()
+
+
+def test_a_trigger_copied_back_into_the_log_blocks_no_later_fire(live: Live) -> None:
+    live.ok("schedule", "add", "pz", "@every 2s", "--overlap", "skip", "--", "true")
+    first = live.finished("pz")[-1]
+    asyncio.run(_append_again(live.url, "jetcron.trigger.default"))
+
+    # the run copied stays ended, and the fires after it run (not skipped as overlapping it)
+    later = live.until(lambda: [r for r in live.runs("pz") if r["fire_time"] > first["fire_time"]
+                                and r["status"] == "succeeded"][3:])  # fmt: skip
+    health = live.cli("health")
+    fires = json.loads(live.ok("fires", "pz", "--since", "1m", "--json").stdout)
+
+    assert later
+    assert not [f for f in fires if "overlap" in f.get("reason", "")]
+    assert health.exit_code == 1 and "rejected run events" in health.stdout
+    assert "the run was already triggered" in health.stdout

@@ -138,3 +138,58 @@ def test_the_writer_is_read_from_the_subject() -> None:
     )
     assert subjects.run_writer(SCHEDULER) == ("", subjects.SCHEDULER_WRITER)
     assert subjects.run_writer(LEGACY) is None
+
+
+def _fold_triggers(state: Claims, *steps: tuple[int, str, Any]) -> list[str | None]:
+    out = []
+    for seq, subject, event in steps:
+        envelope = Envelope(id=str(seq), at=T0, actor="t", event=event)
+        out.append(claims.check(state, StoredEvent(seq, subject, envelope)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("steps", "rejected"),
+    [
+        pytest.param([], [], id="one-trigger"),
+        pytest.param([(by("host-b"), started())], [], id="one-trigger-started"),
+        pytest.param([(by("host-b"), started()), (by("host-b"), done())], [3], id="after-the-end"),
+        pytest.param([(by("host-b"), started())], [2], id="while-in-flight"),
+    ],
+)
+def test_a_second_trigger_of_a_run_is_rejected(
+    steps: list[tuple[str, Any]], rejected: list[int]
+) -> None:
+    """A copy of a run's trigger re-appended (admin, no auth) must not re-open the run."""
+    state = Claims()
+    first = (1, subjects.trigger("host-b"), trigger())
+    later = [(seq, subject, event) for seq, (subject, event) in enumerate(steps, start=2)]
+    again = [(len(steps) + 2, subjects.trigger("host-b"), trigger())] if rejected else []
+    verdicts_ = _fold_triggers(state, first, *later, *again)
+    assert [i for i, v in enumerate(verdicts_) if v is not None] == rejected
+    if rejected:
+        assert verdicts_[-1] == "run.triggered of run r1: the run was already triggered (seq 1)"
+
+
+def test_a_second_fan_out_trigger_is_rejected() -> None:
+    fan = RunTriggered(**BASE, version=1, target=subjects.fan_target("gpu"), job=Job(command=["x"]))
+    state = Claims()
+    subject = subjects.trigger(fan.target)
+    assert _fold_triggers(state, (1, subject, fan), (2, subject, fan))[1] is not None
+
+
+def test_known_triggers_are_bounded_and_runs_in_flight_stay_known() -> None:
+    state = Claims()
+    trig = subjects.trigger("host-b")
+    # r1 runs and ends; r-open stays in flight; then enough other triggers to age both out
+    _fold_triggers(state, (1, trig, trigger()), (2, by("host-b"), done()))
+    open_run = RunTriggered(**{**BASE, "run_id": "r-open"}, version=1, target="host-b", job=Job())
+    _fold_triggers(state, (3, trig, open_run))
+    for seq in range(4, 4 + 2 * claims.KNOWN_TRIGGERS):
+        other = RunTriggered(**{**BASE, "run_id": f"x{seq}"}, version=1, target="t", job=Job())
+        other_done = RunSucceeded(**{**BASE, "run_id": f"x{seq}"}, executor="t")
+        _fold_triggers(state, (seq, trig, other), (seq, by("t", "t"), other_done))
+    assert len(state.triggers) + len(state.older) <= 2 * claims.KNOWN_TRIGGERS
+    again = _fold_triggers(state, (10**6, trig, open_run), (10**6 + 1, trig, trigger()))
+    assert again[0] == "run.triggered of run r-open: the run was already triggered"
+    assert again[1] is None  # why: an ended run older than what is remembered (documented)

@@ -68,3 +68,28 @@ def test_a_secret_is_only_ever_a_reference(secrets: dict[str, str], needle: str)
     job = Job(command=["true"], env={"A": "1"}, secrets=secrets)
     with pytest.raises(CommandRejected, match=re.escape(needle)):
         validate_definition(ScheduleDefinition(spec="@hourly", job=job))
+
+
+@pytest.mark.parametrize(
+    ("free", "in_lines"),
+    [("a\nb", True), ("tab\there", True), ("\x1b[31mred", False), ("bidi \u202e", False),
+     ("cr\roverwrites", False)],
+)  # fmt: skip
+def test_free_text_with_a_control_character_is_refused(free: str, in_lines: bool) -> None:
+    """A reason is one line; a description may hold lines and tabs, never other controls."""
+    from jetcron.domain.validation import validate_line
+
+    with pytest.raises(CommandRejected, match="the reason holds a control character"):
+        validate_line(free, "the reason")
+    definition = ScheduleDefinition(spec="@daily", job=Job(command=["true"]), description=free)
+    if in_lines:
+        assert validate_definition(definition).description == free
+    else:
+        with pytest.raises(CommandRejected, match="the description holds a control character"):
+            validate_definition(definition)
+
+
+def test_plain_free_text_passes() -> None:
+    from jetcron.domain.validation import validate_line
+
+    assert validate_line("ünïcode — fine: 100%", "the reason") == "ünïcode — fine: 100%"

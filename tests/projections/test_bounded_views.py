@@ -228,7 +228,8 @@ def test_fires_older_than_the_window_are_forgotten_not_unrecorded() -> None:
     fires = queries.fires_of(views, {"name": "a", "since": since, "limit": 100}, now)["fires"]
     fates = [f["fate"] for f in fires if f["utc"] < "2026-03-02T00:29"]
     assert "unrecorded" not in fates
-    assert fates == ["forgotten"] * 25 + ["triggered"] * 4  # fires 0-24 evicted, 25-28 kept
+    # fire 0 came before the creation (not forgotten: it never was), 1-24 evicted, 25-28 kept
+    assert fates == ["not_created"] + ["forgotten"] * 24 + ["triggered"] * 4
 
 
 def test_fires_older_than_the_retention_are_forgotten() -> None:
@@ -244,7 +245,7 @@ def test_fires_older_than_the_retention_are_forgotten() -> None:
     assert fates.count("unrecorded") == 23  # (the first: before its creation)
     with_retention = {**params, "retention_s": 86400}
     fates = [f["fate"] for f in queries.fires_of(views, with_retention, now)["fires"]]
-    assert fates == ["forgotten"] * 24 + ["triggered"] * 24 + ["pending"]
+    assert fates == ["not_created"] + ["forgotten"] * 23 + ["triggered"] * 24 + ["pending"]
 
 
 def test_the_rule_leaves_out_what_folds_aging_events_only() -> None:

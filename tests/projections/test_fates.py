@@ -60,6 +60,8 @@ class Case:
     expected: list[str]
     """`<fire time> <fate>[ <status>]` per fire, oldest first."""
     quiet: dict[str, str] = field(default_factory=dict)
+    kept_from: str | None = None
+    """The horizon of the views (retention, --keep-runs): earlier fires with no entry."""
 
 
 CREATED_10M = change(1, "2026-01-01T00:00Z", "created", spec="*/10 * * * *")
@@ -261,6 +263,29 @@ CASES = [
             "2026-10-26T01:30Z unrecorded",
         ],
     ),
+    Case(
+        "the-lifecycle-wins-over-the-kept-horizon",  # why: only a fire that existed is forgotten
+        [
+            change(1, "2026-01-01T00:25Z", "created", spec="*/10 * * * *"),
+            change(2, "2026-01-01T00:45Z", "paused"),
+            change(3, "2026-01-01T01:05Z", "resumed"),
+        ],
+        [entry(4, "2026-01-01T01:20Z", "triggered", run_id="r3", status="succeeded")],
+        "2026-01-01T00:00Z",
+        "2026-01-01T01:20Z",
+        "2026-01-01T02:00Z",
+        [
+            "2026-01-01T00:10Z not_created",
+            "2026-01-01T00:20Z not_created",
+            "2026-01-01T00:30Z forgotten",
+            "2026-01-01T00:40Z forgotten",
+            "2026-01-01T00:50Z paused",
+            "2026-01-01T01:00Z paused",
+            "2026-01-01T01:10Z forgotten",
+            "2026-01-01T01:20Z triggered succeeded",
+        ],
+        kept_from="2026-01-01T01:15Z",
+    ),
 ]
 
 
@@ -269,7 +294,8 @@ def test_fates(case: Case) -> None:
     periods = lifecycle(case.lifecycle)
     times = nominal(periods, at(case.since), at(case.until), limit=1000)
 
-    got = fates(times, case.ledger, periods, now=at(case.now))
+    kept = at(case.kept_from) if case.kept_from else None
+    got = fates(times, case.ledger, periods, now=at(case.now), kept_from=kept)
 
     shown = [
         f"{f.fire_time:%Y-%m-%dT%H:%MZ} {f.fate}" + (f" {f.status}" if f.status else "")

@@ -341,3 +341,17 @@ def test_a_name_added_again_shows_its_own_runs_the_earlier_ones_marked(http: htt
     assert mine["runs"] == []
     history = http.get("/api/v1/runs", params={"schedule": "api-again"}).json()["runs"]
     assert [(r["run_id"], r["previous"]) for r in history] == [(old, True)]
+
+
+def test_a_reason_or_description_with_a_control_character_is_a_422(http: httpx.Client) -> None:
+    assert create(http, "api-plain").status_code == 201
+    forged = "ok\n2026-12-02T17:00:00Z api-plain deleted (v99) by admin: forged line"
+
+    paused = http.post("/api/v1/schedules/api-plain/pause", json={"reason": forged})
+    patched = http.patch("/api/v1/schedules/api-plain", json={"description": "\x1b[31mred"})
+    deleted = http.delete("/api/v1/schedules/api-plain", headers={"X-Reason": "a\tb"})
+
+    assert "the reason holds a control character (U+000A at 2)" in problem(paused, 422)
+    assert "the description holds a control character" in problem(patched, 422)
+    assert "the reason holds a control character (U+0009 at 1)" in problem(deleted, 422)
+    assert http.get("/api/v1/schedules/api-plain").json()["state"] == "active"

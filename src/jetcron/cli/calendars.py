@@ -23,6 +23,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.cli.schedule import _send, query
+from jetcron.cli.text import clean
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.calendar import (
     CalendarDefinition,
@@ -222,7 +223,8 @@ def show(name: str = NameArg, server: str = ServerOpt, as_json: bool = JsonOpt) 
     ]
     if d["description"]:
         lines.insert(1, f"  {d['description']}")
-    console.print("\n".join(lines), highlight=False)
+    # why: free text (a description, an actor) is neither markup nor a terminal's controls
+    console.print("\n".join(clean(line) for line in lines), highlight=False, markup=False)
 
 
 def live_calendars(server: str) -> dict[str, CalendarDefinition]:

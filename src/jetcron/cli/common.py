@@ -117,17 +117,18 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def echo(line: str = "", *, err: bool = False) -> None:
-    """One line of plain text to stdout (or stderr)."""
+def echo(line: str = "", *, err: bool = False, styled: bool = False) -> None:
+    """Plain text to stdout (or stderr), its control characters but newlines and tabs escaped
+    (text.visible); `styled`: our own styles in text made safe already (text.clean)."""
     stream = sys.stderr if err else sys.stdout
-    stream.write(line + "\n")
+    stream.write((line if styled else text.visible(line)) + "\n")
     stream.flush()
 
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print one line to stderr; the Exit to raise."""
     label = "\x1b[1;31merror:\x1b[0m" if sys.stderr.isatty() else "error:"
-    echo(f"{label} {message}", err=True)
+    echo(f"{label} {text.visible(message)}", err=True, styled=True)
     return typer.Exit(code)
 
 
@@ -336,7 +337,7 @@ def table(
     if width is None and tty:
         width = os.get_terminal_size(sys.stdout.fileno()).columns
     body = [[cell(v) for v in r] for r in rows]
-    echo(text.render_table(title, columns, body, width=width, cut=cut, bold=tty))
+    echo(text.render_table(title, columns, body, width=width, cut=cut, bold=tty), styled=True)
 
 
 def fmt_time(value: str | datetime | None) -> str:

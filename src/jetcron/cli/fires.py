@@ -86,7 +86,7 @@ def fires(
         None,
         ["fire (UTC)", *local, "fate", "run", "detail"],
         (
-            [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), r["fate"], _run(r)]
+            [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), fate_of(r), _run(r)]
             + [detail(r)]
             for r in rows
         ),
@@ -118,6 +118,12 @@ OPEN_FATES = frozenset({"pending", "upcoming"})
 """Fates that have not landed: nothing is printed for them yet."""
 
 
+def fate_of(row: dict[str, Any]) -> str:
+    """A fire's fate as its line says it: `triggered (previous)` for a fire of an earlier
+    schedule of the name (README: a reused name's history is marked)."""
+    return f"{row['fate']} (previous)" if row.get("previous") else str(row["fate"])
+
+
 def _landed(row: dict[str, Any]) -> tuple[str, str] | None:
     """What a followed fire's line says: None before its fate lands, `open` while its run
     has not ended (printed once when the fate lands and again when the run ends)."""
@@ -138,7 +144,8 @@ def _emit(row: dict[str, Any], as_json: bool) -> None:
         echo(msgspec.json.encode(row).decode())
         return
     local = [_local(row["local"])] if row["tz"] != "UTC" else []
-    echo("  ".join([text.utc(row["utc"]), *local, row["fate"], _run(row), detail(row)]).rstrip())
+    cells = [text.utc(row["utc"]), *local, fate_of(row), _run(row), detail(row)]
+    echo(text.clean("  ".join(cells)).rstrip())
 
 
 async def _follow(
@@ -329,5 +336,5 @@ def story_lines(sentences: list[dict[str, Any]]) -> list[str]:
     for i, s in enumerate(sentences):
         ev = s.get("evidence")
         source = f"  (seq {ev['seq']}, {text.utc(ev['at'])}, {ev['actor']})" if ev else ""
-        out.append(("" if i == 0 else "  ") + s["text"] + source)
+        out.append(("" if i == 0 else "  ") + text.clean(s["text"] + source))
     return out

@@ -117,7 +117,7 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
         print_json(dict(row, output=output))
         return
     for key, value in facts(row):
-        echo(f"{key:10} {value}")
+        echo(f"{key:10} {text.clean(str(value))}")
     if output.get("result") is not None:
         echo("── result (the action's return value) ──")
         echo(json.dumps(output["result"], indent=2, default=str))
@@ -131,7 +131,8 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
 
 def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     """A run as (label, text) lines, in the order things happened; empty ones left out."""
-    out = [("run", r["run_id"]), ("schedule", r["schedule"]), ("status", _status(r))]
+    schedule = f"{r['schedule']} (previous)" if r.get("previous") else r["schedule"]
+    out = [("run", r["run_id"]), ("schedule", schedule), ("status", _status(r))]
     out.append(("fired", text.utc(r["fire_time"])))
     if r.get("triggered_at"):
         how = "manually" if r.get("manual") else "on schedule"

@@ -382,14 +382,16 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         print_json(row)
         return
     import msgspec
+    from rich.markup import escape
 
     from jetcron.cli import text
     from jetcron.domain.definition import ScheduleDefinition
     from jetcron.domain.fields import fields_of
 
     d = row["definition"]
+    state = escape(text.clean(_state(row)))  # why: a pause reason is free text, not markup
     console.print(
-        f"[bold]{row['name']}[/]  {_state(row)}  v{row['version']}  id {row['schedule_id']}",
+        f"[bold]{row['name']}[/]  {state}  v{row['version']}  id {row['schedule_id']}",
         highlight=False,
     )
     # why: the same fields, names and units as `export` and the options (defaults left out)
@@ -401,7 +403,7 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     ]
     width = max(len(k) for k, _ in lines)
     for label, value in lines:
-        console.print(f"  {label:{width}}  {value}", highlight=False, markup=False)
+        console.print(f"  {label:{width}}  {text.clean(value)}", highlight=False, markup=False)
     table(
         "last runs",
         ["run", "fired (UTC)", "status", "attempt", "executor", "took"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,35 @@ from typing import Any
 SHORT_ID = 8
 """Characters of a run id in tables; any unique prefix is accepted back."""
 ARROW = "→"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What free text must not bring to a terminal: C0/C1 controls (newline, carriage return,
+escape, bell...) and the bidi overrides that reorder what a line shows."""
+_CONTROL_IN_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""The same, but for text of several lines: newlines and tabs stay."""
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def clean(free: str) -> str:
+    """Free text (a reason, a description, an error, an actor) for one line of human output:
+    each control character escaped as `\\n`, `\\x1b`, `\\u202e`.
+
+    why: a newline in a reason printed raw forged a line of `audit`; an escape sequence
+    reached the auditor's terminal (colours, a title, erased lines). `--json` keeps the text.
+    """
+    return _CONTROL.sub(_escaped, free) if _CONTROL.search(free) else free
+
+
+def visible(block: str) -> str:
+    """Text of several lines (a job's output, a message) with its other controls escaped."""
+    return _CONTROL_IN_BLOCK.sub(_escaped, block) if _CONTROL_IN_BLOCK.search(block) else block
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def parse_time(text: str) -> datetime:
@@ -66,7 +96,7 @@ def size(n: int | None) -> str:
 
 def first_line(text: str | None, width: int = 60) -> str:
     """The first non-empty line, cut to width with an ellipsis."""
-    line = next((x.strip() for x in (text or "").splitlines() if x.strip()), "")
+    line = clean(next((x.strip() for x in (text or "").splitlines() if x.strip()), ""))
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -96,8 +126,8 @@ def value(v: Any, key: str = "") -> str:
         )
         return ", ".join(shown)
     if isinstance(v, str):
-        return v if v else '""'
-    return json.dumps(v, default=str)
+        return clean(v) if v else '""'
+    return clean(json.dumps(v, default=str))
 
 
 def job(j: Mapping[str, Any]) -> str:
@@ -111,7 +141,7 @@ def job(j: Mapping[str, Any]) -> str:
         what = f"action {j.get('action')}" + (f" {params}" if params else "")
     extra = [f"in {j['cwd']}"] if j.get("cwd") else []
     extra += [f"{k}={x}" for k, x in (j.get("env") or {}).items()]
-    return what + (f" ({', '.join(extra)})" if extra else "")
+    return clean(what + (f" ({', '.join(extra)})" if extra else ""))
 
 
 def label(key: str) -> str:
@@ -153,12 +183,13 @@ def render_table(
     cut: Collection[str] = (),
     bold: bool = False,
 ) -> str:
-    """Rows under a header and a rule, columns two spaces apart, one line per row.
+    """Rows under a header and a rule, columns two spaces apart, one line per row (each
+    cell's control characters escaped: text.clean).
 
     Within `width`, the columns named in `cut` give way first, then the widest: a cell that
     does not fit ends in an ellipsis. No width (piped output): nothing is cut.
     """
-    cells = [[c.replace("\n", " ") for c in row] for row in rows]
+    cells = [[clean(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(columns)]
     if width is not None:
         _fit(widths, columns, width, cut)

@@ -194,7 +194,8 @@ def audit(
 ) -> None:
     """Every change: when, who, why, and what changed.
 
-    Schedule changes with a field diff, and operators' run commands (manual triggers, cancels).
+    Schedule and calendar changes with a field diff, operators' run commands (manual
+    triggers, cancels), notification sinks added, removed or tested, and `health --ack`.
     """
     if since:
         since = parse_since(since)
@@ -223,6 +224,10 @@ _CHANGES = {
     "calendar.created": "calendar created",
     "calendar.updated": "calendar updated",
     "calendar.deleted": "calendar deleted",
+    "notify.added": "notification added",
+    "notify.removed": "notification removed",
+    "notify.test": "notification tested",
+    "health.acknowledged": "acknowledged (health --ack)",
 }
 
 
@@ -234,7 +239,8 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
     elif e.get("version"):
         change += f" (v{e['version']})"
     why = f": {e['reason']}" if e.get("reason") else ""
-    head = f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}"
+    # why: one line whatever the actor or reason hold (a newline forged an audit line)
+    head = text.clean(f"{text.utc(e['at'])} {e['name']} {change} by {e['actor']}{why}")
     if "changes" not in e:  # why: a service older than the CLI answers with the diff only
         return [head, *(f"    {line}" for line in text.diff_lines(e.get("diff") or {}))]
     arrow = e["type"].endswith(".updated")  # why: else an old null means "not set before"

@@ -19,7 +19,7 @@ from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fires import fires_within, next_fire
 from jetcron.domain.spec import parse_spec, validate_tz
-from jetcron.domain.validation import NAME_RE
+from jetcron.domain.validation import NAME_RE, validate_lines
 from jetcron.errors import InvalidInput
 
 MAX_WINDOW = timedelta(days=366)
@@ -123,6 +123,7 @@ def validate_calendar(cal: CalendarDefinition) -> CalendarDefinition:
         raise CommandRejected(str(err)) from err
     if not (cal.windows or cal.dates or cal.ranges):
         raise CommandRejected("a calendar needs at least one --window, --dates or --range")
+    validate_lines(cal.description, "the description")
     return msgspec.structs.replace(cal, tz=tz)
 
 

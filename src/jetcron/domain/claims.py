@@ -6,7 +6,9 @@ which run a host holds: `check` is that second wall, and it also catches what re
 by another hand (an admin's creds, a server without auth). Every fold of run events (the views,
 the ticker, the breaker, an executor reading a run's history) passes them through one `Claims`
 and ignores what it rejects. Events on the subject of older logs (no writer named) and the
-scheduler's own are believed, as before.
+scheduler's own are believed, as before. A run has one trigger: a second trigger of a run id
+already triggered (a copy re-appended by an admin or on a server without auth, a resend past the
+dedupe window) is rejected too, so it cannot re-open an ended run in any fold.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ _RETRIED: frozenset[type] = frozenset({RunFailed, RunTimedOut})
 """Final unless they ask for another attempt (events.is_final, by type for speed)."""
 _FAN = subjects.fan_target("")
 _SCHEDULER = subjects.SCHEDULER_WRITER
+KNOWN_TRIGGERS = 2048
+"""Triggers remembered per generation (two generations kept): a second trigger of one of these
+runs, or of a run still in flight, is rejected.
+
+why bounded: every fold holds a Claims; all run ids ever would grow with the log. Two
+generations age in O(1) (a dict popped from the front degrades); runs in flight stay known
+through `targets` whatever their age."""
 
 
 class Claims(msgspec.Struct, kw_only=True, gc=False):
@@ -47,6 +56,10 @@ class Claims(msgspec.Struct, kw_only=True, gc=False):
     """Run id -> its trigger's target (fan-outs and triggers outside our history: absent)."""
     starters: dict[str, dict[int, str]] = {}
     """Run id -> attempt -> the executor whose run.started holds it."""
+    triggers: dict[str, int] = {}
+    """Run id -> the sequence of its trigger, for the latest triggers folded (KNOWN_TRIGGERS)."""
+    older: dict[str, int] = {}
+    """The generation of `triggers` before the current one."""
 
 
 def check(claims: Claims, stored: StoredEvent) -> str | None:
@@ -55,8 +68,7 @@ def check(claims: Claims, stored: StoredEvent) -> str | None:
     event: Any = stored.envelope.event
     kind = type(event)
     if kind is RunTriggered:
-        triggered(claims, event)
-        return None
+        return triggered(claims, event, stored.seq)
     if kind not in CLAIMED:
         return None
     return check_claimed(claims, stored, event, kind)
@@ -83,10 +95,28 @@ def check_claimed(claims: Claims, stored: StoredEvent, event: Any, kind: type[An
     return None
 
 
-def triggered(claims: Claims, trigger: RunTriggered) -> None:
-    """A trigger names the target its run may be written as (fan-outs: every member's own)."""
+def triggered(claims: Claims, trigger: RunTriggered, seq: int = 0) -> str | None:
+    """Why this trigger must not be folded (a second one of its run), else None and recorded:
+    a trigger names the target its run may be written as (fan-outs: every member's own)."""
+    # why: once per trigger in the replay hot loop: membership tests first, words only for
+    # the rare second trigger
+    run_id, known = trigger.run_id, claims.triggers
+    if run_id in known or run_id in claims.older or run_id in claims.targets:
+        return _second(claims, run_id)
+    if len(known) >= KNOWN_TRIGGERS:
+        claims.older, known = known, {}
+        claims.triggers = known
+    known[run_id] = seq
     if not trigger.target.startswith(_FAN):
-        claims.targets[trigger.run_id] = trigger.target
+        claims.targets[run_id] = trigger.target
+    return None
+
+
+def _second(claims: Claims, run_id: str) -> str:
+    """Why a second trigger of a run is rejected, naming the first one's sequence if known."""
+    first = claims.triggers.get(run_id, claims.older.get(run_id, 0))
+    where = f" (seq {first})" if first else ""
+    return f"run.triggered of run {run_id}: the run was already triggered{where}"
 
 
 def accepted(

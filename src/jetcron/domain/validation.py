@@ -24,6 +24,39 @@ TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_RE = re.compile(re.escape(SECRET_REF) + r"[A-Za-z0-9_=-]{1,64}(\.[A-Za-z0-9_=-]{1,64}){0,3}")
 """A secret reference: kv:<name> (a key of the secrets bucket, below the target)."""
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (newline, escape...) and bidi overrides: never in a line of free text."""
+CONTROL_IN_LINES_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""The same but newlines and tabs: never in text of several lines (a description)."""
+
+
+def validate_line(text: str, what: str) -> str:
+    """`text` if it is one line of plain text (a reason, an actor), else CommandRejected.
+
+    why: printed, a newline forged a line of `audit` and an escape sequence reached the
+    auditor's terminal; the CLI also escapes what older events hold (cli/text.clean).
+    """
+    return _plain(text, what, CONTROL_RE, "one line of plain text")
+
+
+def validate_lines(text: str, what: str) -> str:
+    """`text` if it is plain text, lines and tabs allowed (a description), else CommandRejected.
+
+    why: a description is documentation (the console edits it in a text area); every human
+    output prints it escaped (`\\n`) where it stands on one line.
+    """
+    return _plain(text, what, CONTROL_IN_LINES_RE, "plain text (lines and tabs are fine)")
+
+
+def _plain(text: str, what: str, controls: re.Pattern[str], wanted: str) -> str:
+    found = controls.search(text)
+    if found is not None:
+        char = found.group()
+        raise CommandRejected(
+            f"{what} holds a control character (U+{ord(char):04X} at {found.start()}): "
+            f"give it as {wanted}"
+        )
+    return text
 
 
 def validate_name(name: str) -> str:
@@ -47,6 +80,7 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
         f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
         "(letters, digits, '_', '.', '-')",
     )
+    validate_lines(definition.description, "the description")
     _check_job(definition.job)
     _check_retry(definition.retry)
     _check(definition.timeout_s is None or definition.timeout_s > 0, "timeout must be > 0")

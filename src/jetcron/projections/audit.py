@@ -1,7 +1,9 @@
 """Audit view: every schedule change with actor, reason and a field-level diff.
 
 Operators' run commands are changes an auditor wants too: manual triggers and cancel
-requests are entries of their own (type `run.triggered` / `run.cancel_requested`, with the run id).
+requests are entries of their own (type `run.triggered` / `run.cancel_requested`, with the run id);
+so are notification sinks added, removed or tested (`notify.*`, the sink's name, its rules and
+where it sends as the diff, never its secret) and `health --ack` (`health.acknowledged`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from jetcron.domain.events import (
     Envelope,
     FireSkipCancelled,
     FireSkipPlanned,
+    HealthAcknowledged,
+    NotificationAdded,
+    NotificationRemoved,
+    NotifyTest,
     RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
@@ -99,12 +105,17 @@ def query(
     name: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    *,
+    schedules: bool = False,
 ) -> list[AuditEntry]:
-    """Entries oldest first, optionally of one schedule name and at or after `since`."""
+    """Entries oldest first, optionally of one name and at or after `since`; `schedules`:
+    only a schedule's (not a calendar's, a sink's or an ack of that name)."""
     out = [
         e
         for e in view.entries
-        if (name is None or e.name == name) and (since is None or e.at >= since)
+        if (name is None or e.name == name)
+        and (since is None or e.at >= since)
+        and (not schedules or e.schedule_id)
     ]
     return out if limit is None else out[-limit:]
 
@@ -212,6 +223,35 @@ def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEven
     view.entries.append(_change(event, stored, "", changes))
 
 
+def _on_operations(
+    view: AuditView,
+    event: NotificationAdded | NotificationRemoved | NotifyTest | HealthAcknowledged,
+    stored: StoredEvent,
+) -> None:
+    """A sink added, removed or tested, or a `health --ack`: by its name, no schedule id."""
+    changes: Diff = {}
+    if isinstance(event, NotificationAdded):
+        n = event.notification
+        sink = {k: v for k, v in msgspec.to_builtins(n.sink).items() if k != "secret"}
+        rules = {k: v for k, v in msgspec.to_builtins(n).items() if k not in ("name", "sink")}
+        changes = {k: [None, v] for k, v in {**sink, **rules}.items()}
+        if n.sink.secret:
+            changes["signed"] = [None, True]  # why: that it is signed, never the key
+    env = stored.envelope
+    view.entries.append(
+        AuditEntry(
+            seq=stored.seq,
+            at=env.at,
+            actor=who(env),
+            type=event_type(event),
+            name=event.name,
+            schedule_id="",
+            reason=env.reason,
+            diff=changes,
+        )
+    )
+
+
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
     # why: event.forced inline (a property is a Python call): once per run in the replay hot loop
     if not (event.manual or event.backfill_of) or event.run_id in view.triggered:
@@ -277,5 +317,9 @@ HANDLERS: dict[type, Handler] = {
     FireSkipCancelled: _on_schedule_event,
     RunTriggered: _on_manual_trigger,
     RunCancelRequested: _on_cancel_requested,
+    NotificationAdded: _on_operations,
+    NotificationRemoved: _on_operations,
+    NotifyTest: _on_operations,
+    HealthAcknowledged: _on_operations,
 }
 """Event type -> fold step; the container routes events through this table."""

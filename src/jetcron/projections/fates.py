@@ -104,6 +104,11 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The run shown is a backfill of this slot (`jetcron schedule backfill`)."""
     backfills: int = 0
     """How many backfills of this fire the ledger holds."""
+    first_run_id: str = ""
+    """A backfilled fire: the run the clock triggered for it first (its fate told before)."""
+    first_status: str = ""
+    first_detail: str = ""
+    first_evidence: Evidence | None = None
     fanout: bool = False
     """Triggered to `all:<tag>`: status, executor and detail are its members' runs."""
 
@@ -190,6 +195,20 @@ def period_at(periods: Sequence[Period], when: datetime) -> Period | None:
     return found
 
 
+def earlier_schedule(periods: Sequence[Period], when: datetime) -> Period | None:
+    """If a fire at `when` was of an earlier schedule of the name (deleted, the name created
+    again since), the stretch of the latest creation; else None (the current schedule's, or
+    from before the name's first schedule)."""
+    p = period_at(periods, when)
+    if p is None or p.state == "absent":
+        return None
+    made = [q for q in periods if q.evidence is not None and q.evidence.what == "schedule.created"]
+    latest = made[-1] if made else None
+    return (
+        latest if latest is not None and latest.start is not None and latest.start >= when else None
+    )
+
+
 def nominal(
     periods: Sequence[Period], since: datetime, until: datetime, limit: int
 ) -> list[datetime]:
@@ -243,7 +262,7 @@ def fates(
     fire the views still hold once they keep only the last N of this schedule; an earlier
     fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
     """
-    recorded, backfills = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
+    recorded, backfills, firsts = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
     by_time = {e.fire_time: e for e in recorded}
     late = [
         e
@@ -253,30 +272,32 @@ def fates(
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
     for fire in out:
         fire.backfills = backfills.get(fire.fire_time, 0)
-    out += [
-        Fire(fire_time=t, fate="forgotten")
-        if kept_from is not None and t < kept_from
-        else _unrecorded(t, periods, now)
-        for t in set(fire_times) - by_time.keys()
-    ]
+        if (first := firsts.get(fire.fire_time)) is not None:
+            fire.first_run_id, fire.first_status = first.run_id, first.status or first.outcome
+            fire.first_detail = first.detail or first.reason
+            fire.first_evidence = _evidence_of(first)
+    out += [_unrecorded(t, periods, now, kept_from) for t in set(fire_times) - by_time.keys()]
     return sorted(out, key=lambda f: f.fire_time)
 
 
 def _per_slot(
     recorded: list[LedgerEntry],
-) -> tuple[list[LedgerEntry], dict[datetime, int]]:
+) -> tuple[list[LedgerEntry], dict[datetime, int], dict[datetime, LedgerEntry]]:
     """The entries with a fire's latest backfill standing for the fire (one row per fire
-    time), and how many backfills each backfilled fire has."""
+    time), how many backfills each backfilled fire has, and its own first record (the
+    clock's trigger, a miss, a skip) when the ledger still holds it."""
     if not any(e.backfill_of for e in recorded):
-        return recorded, {}
+        return recorded, {}, {}
     latest: dict[datetime, LedgerEntry] = {}
     counts: dict[datetime, int] = {}
     for e in recorded:
         if e.backfill_of:
             latest[e.fire_time] = e  # why: sorted by seq within a fire time: the last wins
             counts[e.fire_time] = counts.get(e.fire_time, 0) + 1
+    firsts = {e.fire_time: e for e in reversed(recorded) if e.fire_time in latest}
+    firsts = {t: e for t, e in firsts.items() if not e.backfill_of}
     kept = [e for e in recorded if e.fire_time not in latest or latest[e.fire_time] is e]
-    return kept, counts
+    return kept, counts, firsts
 
 
 def _recorded(
@@ -315,6 +336,10 @@ def _recorded(
     return fire
 
 
+def _evidence_of(e: LedgerEntry) -> Evidence:
+    return Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))
+
+
 def _what(e: LedgerEntry) -> str:
     return {
         "triggered": "run.triggered",
@@ -337,7 +362,9 @@ def _caught_up(missed: LedgerEntry, late: Sequence[LedgerEntry]) -> datetime | N
     return None
 
 
-def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fire:
+def _unrecorded(
+    when: datetime, periods: Sequence[Period], now: datetime, kept_from: datetime | None
+) -> Fire:
     if when > now:
         return Fire(fire_time=when, fate="upcoming")
     p = period_at(periods, when)
@@ -346,6 +373,10 @@ def _unrecorded(when: datetime, periods: Sequence[Period], now: datetime) -> Fir
         return Fire(fire_time=when, fate="not_created", evidence=_of(first))
     if p.state == "paused":
         return Fire(fire_time=when, fate="paused", reason=p.reason, evidence=_of(p))
+    if kept_from is not None and when < kept_from:
+        # why: after the lifecycle: a fire before the creation or in a pause never existed,
+        # so nothing of it was forgotten and no day's statistics count it
+        return Fire(fire_time=when, fate="forgotten")
     jitter = timedelta(seconds=p.window.jitter_s if p.window is not None else 0.0)
     # why: a jittered fire is triggered up to its jitter after the nominal time
     if now - when <= PENDING_GRACE + jitter:

@@ -101,6 +101,13 @@ class LedgerView(msgspec.Struct, kw_only=True, gc=False):
     """Settled entries kept per schedule (0: all)."""
     settled: dict[str, list[str]] = {}
     """Schedule name -> fire ids of its settled entries, oldest first."""
+    queued: dict[str, str] = {}
+    """`<schedule id> <fire time>` -> the fire id of each buffered fire not yet triggered or
+    skipped.
+
+    why: a fire id holds the schedule's version; a pause or an update while a fire waits makes
+    its trigger or skip carry another id than its fire.buffered. Found here, it is the same
+    fire, with one fate (`fires` listed it twice and `why` told the stale one)."""
 
 
 def query(
@@ -154,13 +161,14 @@ def _fire_time(entry: LedgerEntry) -> datetime:
 def _record(
     view: LedgerView, event: FireEvent, stored: StoredEvent, outcome: Outcome
 ) -> LedgerEntry | None:
-    old = view.entries.get(event.fire_id)
-    # why: a fire has one fate; only a run may override an earlier missed/skipped/buffered
-    # record (a buffered fire is triggered when the run ahead of it ends).
-    if old is not None and (old.outcome == "triggered" or outcome != "triggered"):
+    fire_id = event.fire_id
+    old = view.entries.get(fire_id)
+    if old is None and view.queued:
+        old = _queued(view, event)
+    if old is not None and not _overrides(old.outcome, outcome):
         return None
     entry = LedgerEntry(
-        fire_id=event.fire_id,
+        fire_id=fire_id,
         schedule=intern(event.name),
         schedule_id=intern(event.schedule_id),
         fire_time=event.fire_time,
@@ -172,10 +180,37 @@ def _record(
     )
     if old is not None and old.outcome == "buffered":
         entry.buffered_at, entry.blocking_run_id = old.recorded_at, old.blocking_run_id
-    view.entries[event.fire_id] = entry
+        view.queued.pop(_slot(event), None)
+    elif outcome == "buffered":
+        view.queued[_slot(event)] = fire_id
+    view.entries[fire_id] = entry
     if old is None:
         _index(view, entry)
+    elif old.fire_id != fire_id:
+        del view.entries[old.fire_id]  # why: the fire goes on under the id its run events carry
+        keys = view.by_schedule[entry.schedule]
+        keys[keys.index(old.fire_id)] = fire_id
     return entry
+
+
+def _overrides(old: Outcome, new: Outcome) -> bool:
+    """Whether a fate recorded after another one of the same fire replaces it.
+
+    why: a fire has one fate; a buffered fire is triggered when the run ahead of it ends, or
+    skipped when its schedule is paused while it waits; only a run may override an earlier
+    missed or skipped record."""
+    return (old == "buffered" and new != "buffered") or (old != "triggered" and new == "triggered")
+
+
+def _queued(view: LedgerView, event: FireEvent) -> LedgerEntry | None:
+    """The entry of this fire if it waits buffered under another fire id (view.queued)."""
+    fire_id = view.queued.get(_slot(event))
+    return None if fire_id is None else view.entries.get(fire_id)
+
+
+def _slot(event: FireEvent) -> str:
+    """A fire of a schedule whatever the version in force (the key of view.queued)."""
+    return f"{event.schedule_id} {event.fire_time.isoformat()}"
 
 
 def _index(view: LedgerView, entry: LedgerEntry) -> None:
@@ -192,7 +227,7 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
     if event.manual:
         return
     fire_id = event.fire_id
-    if fire_id not in view.entries:
+    if fire_id not in view.entries and not (view.queued and _slot(event) in view.queued):
         # why: the common case, built whole (Struct field stores are generic setattrs, the
         # constructor's keywords are not): what _record and the lines below would make
         env, seq = stored.envelope, stored.seq
@@ -237,7 +272,8 @@ def _on_skipped(view: LedgerView, event: RunSkipped, stored: StoredEvent) -> Non
     entry = _record(view, event, stored, "skipped")
     if entry is not None:
         entry.reason = event.reason
-        entry.blocking_run_id = event.blocking_run_id or ""
+        # why: a buffered fire skipped by a pause keeps the run it waited for
+        entry.blocking_run_id = event.blocking_run_id or entry.blocking_run_id
         _settle(view, entry)
 
 
@@ -377,6 +413,10 @@ def _on_deleted(view: LedgerView, event: ScheduleDeleted, stored: StoredEvent) -
         if e.fanout and not e.members and e.status == "triggered"
         and e.schedule_id == event.schedule_id
     ]  # fmt: skip
+    if view.queued:  # why: what waited in a deleted schedule's queue is never run
+        prefix = f"{event.schedule_id} "
+        for slot in [k for k in view.queued if k.startswith(prefix)]:
+            del view.queued[slot]
     env = stored.envelope
     for entry in untaken:  # why: settling may evict from the index; it is not walked meanwhile
         entry.status, entry.detail = "cancelled", "schedule deleted"

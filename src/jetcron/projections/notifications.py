@@ -16,6 +16,7 @@ from jetcron.domain.events import (
     StoredEvent,
 )
 from jetcron.domain.notifications import Notification
+from jetcron.projections.audit import who
 
 
 class NotificationRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
@@ -50,7 +51,7 @@ class NotificationsView(msgspec.Struct, kw_only=True, gc=False):
 def _on_added(view: NotificationsView, event: NotificationAdded, stored: StoredEvent) -> None:
     env = stored.envelope
     view.rows[event.name] = NotificationRow(
-        notification=event.notification, added_at=env.at, added_by=env.actor
+        notification=event.notification, added_at=env.at, added_by=who(env)
     )
 
 

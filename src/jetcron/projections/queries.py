@@ -262,7 +262,7 @@ def stats_of(
 
 
 def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Every schedule change (and operator run command) with actor, reason and diff."""
+    """Every change (schedules, run commands, calendars, sinks, acks) with actor, reason, diff."""
     name = params.get("name") or None
     if name and not audit.query(views.audit, name=name, limit=1):
         if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
@@ -316,7 +316,7 @@ def fates_in(
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
-    changes = audit.query(views.audit, name=name)
+    changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
         raise ScheduleNotFound(name)
     periods = fates.lifecycle(changes)
@@ -353,7 +353,7 @@ def fires_window(
     # why: by default, no screenful of fires from before the schedule existed; a --since
     # that reaches back shows them (as not_created)
     name = str(params.get("name", ""))
-    born = next((e.at for e in audit.query(views.audit, name=name, limit=None)), None)
+    born = next((e.at for e in audit.query(views.audit, name=name, schedules=True)), None)
     since = until - back if born is None else max(until - back, min(born, until - _US))
     return since, until
 
@@ -396,13 +396,15 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["tz"] = tz
     data["abbr"] = abbr(fire.fire_time, tz)
     data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
+    if fates.earlier_schedule(periods, fire.fire_time) is not None:
+        data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
     return data
 
 
 def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The story of one fire (default: the latest of the last week that did not succeed)."""
     name = str(params.get("name", ""))
-    changes = audit.query(views.audit, name=name)
+    changes = audit.query(views.audit, name=name, schedules=True)
     window = why.window_at(fates.lifecycle(changes), now) if changes else None
     asked = None
     if params.get("time"):
@@ -417,7 +419,19 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = now - timedelta(days=7), now
     periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
+    if asked is None and story.fire_time is None and story.fate == "":
+        story.sentences.extend(why.last_manual(_last_manual(views, name)))
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def _last_manual(views: Views, name: str) -> runs.RunRow | None:
+    """The live schedule's latest manual run (none: no live schedule or no such run)."""
+    live = schedules.get(views.schedules, name)
+    if live is None:
+        return None
+    rows = (views.runs.rows[k] for k in views.runs.by_schedule.get(name, ()))
+    manual = [r for r in rows if r.manual and r.schedule_id == live.schedule_id]
+    return max(manual, key=lambda r: r.triggered_at or r.fire_time, default=None)
 
 
 def notifications_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 11
+SNAPSHOT_VERSION = 12
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -115,7 +115,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     for field, handlers in tables:
         for event_cls, handler in handlers.items():
             routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
-    routes[HealthAcknowledged] = [(acknowledge, _itself)]
+    routes.setdefault(HealthAcknowledged, []).append((acknowledge, _itself))
     return {cls: tuple(rs) for cls, rs in routes.items()}
 
 
@@ -125,7 +125,7 @@ def _itself(views: Views) -> Views:
 
 _ROUTES = _routes()
 _FREE, _CHECKED, _TRIGGER = 0, 1, 2
-"""Claims gates: none, check_claimed (refused events are not folded), triggered (recorded)."""
+"""Claims gates: none, check_claimed, triggered (a refused event is not folded by either)."""
 _GATES: dict[type, int] = {**dict.fromkeys(CLAIMED, _CHECKED), RunTriggered: _TRIGGER}
 Plan = tuple[int, tuple[tuple[Callable[[Any, Any, StoredEvent], None], Any], ...]]
 """An event type's claims gate and its folds, each with its view."""
@@ -177,12 +177,15 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
             if plan is None:
                 plan = plans[kind] = _plan(views, kind)
             gate, folds = plan
-            if gate == _TRIGGER:
-                triggered_(claims, event)  # why: a trigger is never refused, only recorded
-            elif gate and (problem := check(claims, stored, event, kind)) is not None:
-                _reject(views, stored, problem)
-                position = seq
-                continue
+            if gate:
+                if gate == _TRIGGER:
+                    problem = triggered_(claims, event, seq)
+                else:
+                    problem = check(claims, stored, event, kind)
+                if problem is not None:
+                    _reject(views, stored, problem)
+                    position = seq
+                    continue
             for handler, view in folds:
                 try:
                     handler(view, event, stored)

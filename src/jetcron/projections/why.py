@@ -15,7 +15,16 @@ from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
 from jetcron.domain.fires import next_fire_within, previous_fire_within, wall_to_utc
-from jetcron.projections.fates import Evidence, Fire, Period, Window, period_at, resumed_after
+from jetcron.projections.fates import (
+    Evidence,
+    Fire,
+    Period,
+    Window,
+    earlier_schedule,
+    period_at,
+    resumed_after,
+)
+from jetcron.projections.runs import RunRow
 
 
 def dst_notes(when: datetime, window: Window) -> list[str]:
@@ -128,6 +137,13 @@ def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[
     if fire.fate == "triggered" and fire.status:
         fate += f" → {fire.status.replace('_', ' ')}"
     out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fate}")]
+    if (again := earlier_schedule(periods, fire.fire_time)) is not None and again.evidence:
+        ev = again.evidence
+        text = (
+            "(previous) A fire of an earlier schedule of this name: it was deleted, and "
+            f"{ev.actor} created the name again at {z(ev.at)}"
+        )
+        out.append(Sentence(text=text, evidence=ev))
     if window is not None:
         out += [Sentence(text=n) for n in dst_notes(fire.fire_time, window)]
     out += _TELLERS[fire.fate](fire, periods)
@@ -166,11 +182,25 @@ def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         )
     else:
         text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
-    out = [Sentence(text=text, evidence=trig)]
+    out = [*_first(fire), Sentence(text=text, evidence=trig)]
     if fire.buffered_at is not None:
         text = f"Buffered at {z(fire.buffered_at)} behind run {fire.blocking_run_id[:8]}"
         out.insert(0, Sentence(text=text))
     return out + _outcome(fire)
+
+
+def _first(fire: Fire) -> list[Sentence]:
+    """A backfilled fire's own first fate (the run the clock triggered, a miss, a skip)."""
+    ev = fire.first_evidence
+    if not fire.backfill_of or ev is None:
+        return []
+    said = fire.first_status.replace("_", " ")
+    detail = f": {fire.first_detail}" if fire.first_detail else ""
+    if fire.first_run_id:
+        text = f"First triggered as run {fire.first_run_id[:8]} at {z(ev.at)}: {said}{detail}"
+    else:
+        text = f"First {said} at {z(ev.at)}{detail}"
+    return [Sentence(text=text, evidence=ev)]
 
 
 def _outcome(fire: Fire) -> list[Sentence]:
@@ -311,6 +341,8 @@ def explain(
         target = next((f for f in reversed(mine) if is_unsuccessful(f)), None)
         if target is None:
             text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
+            if not mine:
+                text = f"No fire of the schedule's clock since {z(since)}"
             return Story(fire_time=None, fate="", sentences=[Sentence(text=text)])
     else:
         target = next((f for f in fires if f.fire_time == asked.instant), None)
@@ -328,6 +360,19 @@ def explain(
         fate=target.fate,
         sentences=notes + story(target, window, periods),
     )
+
+
+def last_manual(run: RunRow | None) -> list[Sentence]:
+    """What `why NAME` adds when no fire of the clock went wrong: the latest manual run, if
+    it did not succeed (a manual run is no fire of the spec, so the fires leave it out)."""
+    if run is None or run.status in ("succeeded", "deferred") or run.status in IN_FLIGHT:
+        return []
+    at = run.triggered_at or run.fire_time
+    by = f" by {run.triggered_by}" if run.triggered_by else ""
+    error = f": {run.error.strip().splitlines()[0]}" if run.error.strip() else ""
+    text = f"The last manual run, {run.run_id[:8]}{by} at {z(at)}, {run.status.replace('_', ' ')}"
+    ev = Evidence(seq=run.seq, at=at, actor=run.triggered_by, what="run.triggered")
+    return [Sentence(text=text + error, evidence=ev if run.seq else None)]
 
 
 def _began(period: Period, asked: Asked) -> bool:

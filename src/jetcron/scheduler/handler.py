@@ -54,7 +54,7 @@ from jetcron.domain.events import (
     is_final,
 )
 from jetcron.domain.notifications import validate_notification_name
-from jetcron.domain.validation import validate_name
+from jetcron.domain.validation import validate_line, validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log import withdrawal
 from jetcron.log.errors import ConcurrencyConflict
@@ -123,6 +123,9 @@ class CommandHandler:
     ) -> tuple[list[StoredEvent], bool]:
         """Like handle, and whether this call appended them (False: an earlier one did, or none)."""
         subject = aggregate_subject(command)
+        validate_line(command.reason, "the reason")
+        validate_line(command.actor, "the actor")
+        validate_line(note or "", "the actor")  # why: an --actor kept as "on behalf of"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             history, last_seq = await self.log.load(subject)
             # why: a retried command (lost reply, lost ack) must not apply twice.

@@ -8,7 +8,9 @@ import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fields import did_you_mean
+from jetcron.domain.validation import validate_line
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import Problem
@@ -97,7 +99,15 @@ def reason_of(data: Any) -> str:
     reason = data.get("reason", "") if isinstance(data, dict) else ""
     if not isinstance(reason, str):
         raise Problem(422, "reason: expected a string")
-    return reason
+    return _one_line(reason)
+
+
+def _one_line(reason: str) -> str:
+    """A reason the service would refuse (a control character) as a 422 before it is sent."""
+    try:
+        return validate_line(reason, "the reason")
+    except CommandRejected as err:
+        raise Problem(422, str(err)) from err
 
 
 def only_reason(data: Any) -> str:
@@ -117,4 +127,4 @@ def only_reason(data: Any) -> str:
 def header_reason(request: Request) -> str:
     """The reason of a create, PATCH or DELETE (their bodies are the schedule): the `reason`
     query parameter (any text) or an `X-Reason` header."""
-    return request.query_params.get("reason") or request.headers.get("x-reason", "")
+    return _one_line(request.query_params.get("reason") or request.headers.get("x-reason", ""))
