@@ -105,7 +105,15 @@ async def test_failover_on_sigkill_of_a_subprocess(nc, nats_url: str, tmp_path: 
     )
     child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": SRC})
     try:
-        await asyncio.sleep(3)
+        from jetcron.log.lease import lease_holder
+
+        # why: the child's start-up (imports, connect) takes longer than a fixed sleep under load
+        for _ in range(300):
+            if await lease_holder(nc) == "child":
+                break
+            await asyncio.sleep(0.1)
+        assert await lease_holder(nc) == "child"
+        await asyncio.sleep(1)
         stop_b = asyncio.Event()
         lease_b, task_b = await start_replica(nc, "b", stop_b)
         await asyncio.sleep(2)
