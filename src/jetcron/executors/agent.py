@@ -67,11 +67,17 @@ log = logging.getLogger(__name__)
 CANCEL_PREFIX = subjects.CANCELS
 _IDLE_POLL_S = 0.1
 ORPHAN_SHARE = 0.3
-"""A job may outlive its executor this share of ack_wait, waiting to be adopted by its restart.
+"""A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
 
-why: while the executor lives it sends in-progress every ack_wait/3, so JetStream redelivers
-no earlier than 2/3 of ack_wait after its death; the supervisor stops an unadopted job at
-0.3 of it, plus a grace of at most 0.1 (GRACE_SHARE): done before anyone else can start it."""
+why: while the executor's loop runs it sends in-progress every ack_wait/3, so JetStream
+redelivers no earlier than 2/3 of ack_wait after it died or froze (SIGSTOP, a stuck loop: no
+in-progress either). Its supervisor hears from it every orphan_after/4 (a touch of the run's
+`owner` file, supervisor.pulse_every) and looks every min(0.25 s, orphan_after/4); it stops a
+job whose executor was dead or silent for orphan_after, with a grace of at most 0.1 (GRACE_SHARE):
+all done by 0.4 × ack_wait + two looks + the SIGKILL, before anyone else can start the run
+(2/3 × ack_wait; the margin, 0.27 × ack_wait, holds the looks and the kill from 3 s up). A
+restart that adopts the job within orphan_after keeps it; an executor that finds itself silent
+that long lets the job go (process.Job._pulse) and records no result (LetGo)."""
 GRACE_SHARE = 0.1
 
 
@@ -411,6 +417,7 @@ class Executor:
         return False
 
     async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
+        result: RunResult | run_attempt.LetGo
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
@@ -432,6 +439,9 @@ class Executor:
                 if not run.claimed:
                     self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
                 raise
+        if isinstance(result, run_attempt.LetGo):
+            await self._let_go(run, msg, history.attempt, result.reason)
+            return
         if run.handed_back:
             self.stats.handed_back += 1
             self.journal.end(run.ref.run_id)
@@ -442,6 +452,22 @@ class Executor:
         await self._settle(run, msg, history, result)
         # why: only once the result is stored; if that failed, the entry reports it later.
         self.journal.end(run.ref.run_id)
+
+    async def _let_go(self, run: Run, msg: Msg, attempt: int, reason: str) -> None:
+        """The job was given up while we were silent (see LetGo): hand back, or leave it be."""
+        self.journal.end(run.ref.run_id)
+        self.stats.handed_back += 1
+        name, run_id = self.config.name, run.ref.run_id
+        history = await self.runs_log.history(run)
+        if holder := run_attempt.taken_over(history, attempt):
+            # why: the trigger was redelivered and its next attempt runs: the delivery in our
+            # hands is stale, and an ack or nak of it must not touch theirs.
+            log.warning("executor %s: attempt %d of %s was stopped (%s); attempt %d took over "
+                        "on %s", name, attempt, run_id, reason, history.started, holder)  # fmt: skip
+            return
+        log.warning("executor %s: attempt %d of %s was stopped (%s); handing it back",
+                    name, attempt, run_id, reason)  # fmt: skip
+        await msg.nak()
 
     async def _settle(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
@@ -464,7 +490,7 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _execute(self, run: Run, history: RunHistory) -> RunResult:
+    async def _execute(self, run: Run, history: RunHistory) -> RunResult | run_attempt.LetGo:
         attempt = history.attempt
 
         async def claim(pid: int | None) -> None:
@@ -479,7 +505,9 @@ class Executor:
             return await self._run_action(run, attempt, claim)
         return await self._run_command(run, attempt, claim)
 
-    async def _run_command(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
+    async def _run_command(
+        self, run: Run, attempt: int, claim: _Claim
+    ) -> RunResult | run_attempt.LetGo:
         job, c = run.trigger.job, self.config
         path = os.environ.get("PATH") or DEFAULT_PATH
         try:
@@ -500,6 +528,8 @@ class Executor:
             )  # fmt: skip
         except InvalidInput as err:
             return run_attempt.rejected(err)
+        if result.given_up:
+            return run_attempt.LetGo(result.reason)
         return run_attempt.from_process(result, cancel_reason=run.cancel_reason)
 
     async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:

@@ -206,6 +206,18 @@ def gate(history: RunHistory, now: datetime) -> Finished | CancelNow | NotYet | 
     return Go()
 
 
+class LetGo(msgspec.Struct, frozen=True):
+    """The attempt's job was given up by its supervisor while its executor gave no sign of life
+    (stopped, frozen, stalled): no result of it is recorded, like one lost in a crash."""
+
+    reason: str
+
+
+def taken_over(history: RunHistory, attempt: int) -> str:
+    """The executor that started a later attempt than `attempt` of this run ("" if none did)."""
+    return history.started_by if history.started > attempt else ""
+
+
 def maybe_running(history: RunHistory, redelivered: bool) -> bool:
     """Could an earlier copy of this run still be running somewhere?
 

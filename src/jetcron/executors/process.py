@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import time
 from asyncio.subprocess import Process
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +25,8 @@ from jetcron.executors.errors import (
     ShellNotAllowed,
 )
 from jetcron.executors.leftovers import end_leftovers
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _PASSTHROUGH_ENV = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
@@ -40,7 +44,10 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     timed_out: bool = False
     cancelled: bool = False
     abandoned: bool = False
-    """Stopped by its supervisor because no executor held the run any more."""
+    """Stopped by its supervisor because no executor held the run any more (or the supervisor
+    died without a result)."""
+    given_up: bool = False
+    """Abandoned by its supervisor: its executor died or gave no sign of life for orphan_after."""
     reason: str = ""
     """Why it was cancelled or abandoned, as the supervisor recorded it."""
     stdout: str = ""
@@ -66,7 +73,10 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     timeout_s: float | None = None
     grace_s: float = 5.0
     orphan_after_s: float = 0.0
-    """How long the job may outlive its executor, waiting to be adopted."""
+    """How long the job may outlive its executor (or its executor's silence), waiting to be adopted."""
+    pulse_s: float = 0.0
+    """How often its executor touches `owner` to show it is alive (0: it does not; then only
+    the executor's death counts, not its silence)."""
     gated: bool = False
     """Start the job only after the executor says "go" (it claims the run first)."""
 
@@ -75,9 +85,16 @@ class Job:
     """A job under its supervisor (see supervisor.py): start or adopt, cancel, wait, result."""
 
     def __init__(
-        self, run_dir: Path, sup: tuple[int, int | None], pid: int, proc: Process | None = None
+        self,
+        run_dir: Path,
+        sup: tuple[int, int | None],
+        pid: int,
+        proc: Process | None = None,
+        *,
+        spec: JobSpec | None = None,
     ) -> None:
         self.run_dir, self.sup, self.pid, self._proc = run_dir, sup, pid, proc
+        self.spec = spec or JobSpec(argv=[])
 
     @classmethod
     async def start(
@@ -114,7 +131,8 @@ class Job:
             if not (run_dir / "result.json").exists():
                 await end_leftovers(run_dir)  # why: it may have died just after spawning the job
             return _spawn_failure(run_dir, spec)
-        return cls(run_dir, (proc.pid, supervisor.proc_start(proc.pid)), int(line), proc)
+        sup = (proc.pid, supervisor.proc_start(proc.pid))
+        return cls(run_dir, sup, int(line), proc, spec=spec)
 
     @classmethod
     def adopt(cls, run_dir: Path) -> Job | None:
@@ -127,7 +145,11 @@ class Job:
         if not supervisor.alive(sup_pid, sup_start):
             return None
         claim(run_dir)
-        return cls(run_dir, (sup_pid, sup_start), pid)
+        try:
+            spec = msgspec.json.decode((run_dir / "spec.json").read_bytes(), type=JobSpec)
+        except (OSError, msgspec.DecodeError):
+            spec = None  # why: it started without a pulse rule; only our death counts
+        return cls(run_dir, (sup_pid, sup_start), pid, spec=spec)
 
     def cancel(self, reason: str, *, now: bool = False) -> None:
         """Ask the supervisor to stop the job (with its grace period, or `now`)."""
@@ -177,10 +199,8 @@ class Job:
         self, cancel: asyncio.Event | None, reason: Callable[[], str] | None
     ) -> None:
         done = asyncio.ensure_future(self.wait())
-        if cancel is None:
-            await done
-            return
-        cancelled = asyncio.ensure_future(cancel.wait())
+        pulse = asyncio.ensure_future(self._pulse())
+        cancelled = asyncio.ensure_future(cancel.wait() if cancel else asyncio.Event().wait())
         try:
             await asyncio.wait({done, cancelled}, return_when=asyncio.FIRST_COMPLETED)
             if not done.done():
@@ -189,9 +209,32 @@ class Job:
                 self.cancel((reason() if reason is not None else "") or "cancelled")
             await done
         finally:
-            for task in (done, cancelled):
+            for task in (done, pulse, cancelled):
                 task.cancel()
-            await asyncio.gather(done, cancelled, return_exceptions=True)
+            await asyncio.gather(done, pulse, cancelled, return_exceptions=True)
+
+    async def _pulse(self) -> None:
+        """Touch `owner` every pulse_s while this event loop runs: the supervisor's sign of life.
+
+        After a silence of orphan_after (the process was stopped or its loop stuck) it stops
+        for good: the supervisor gives the job up, or will at its next look.
+        """
+        every, limit = self.spec.pulse_s, self.spec.orphan_after_s
+        if every <= 0 or limit <= 0:
+            return
+        owner, last = self.run_dir / "owner", time.monotonic()
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            if now - last >= limit:
+                # why: the same rule as the supervisor's, seen from here: a next attempt may
+                # start elsewhere soon (or has), so a late touch must not keep this copy alive.
+                log.warning("run in %s: this executor gave no sign of life for %.1fs; its "
+                            "supervisor stops the job", self.run_dir.name, now - last)  # fmt: skip
+                return
+            with contextlib.suppress(OSError):
+                os.utime(owner)
+            last = now
 
 
 def _prepare(run_dir: Path, spec: JobSpec) -> int:
@@ -228,10 +271,12 @@ def claim(run_dir: Path) -> None:
 
 def read_result(run_dir: Path, cap: int) -> ProcessResult:
     """The supervisor's result.json with the captured output (a missing one: the job is lost)."""
+    written = True
     try:
         r = msgspec.json.decode((run_dir / "result.json").read_bytes())
     except (OSError, msgspec.DecodeError):
         r = {"ending": "abandoned", "reason": "the run's supervisor died without a result"}
+        written = False
     out, out_size = _capture(run_dir / "stdout", cap)
     err, err_size = _capture(run_dir / "stderr", cap)
     ending = r.get("ending", "exited")
@@ -240,7 +285,8 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
     return ProcessResult(
         exit_code=r.get("exit_code"), signal=r.get("signal"),
         timed_out=ending == "timed_out", cancelled=ending in ("cancelled", "killed"),
-        abandoned=ending == "abandoned", reason=r.get("reason", ""), stdout=out, stderr=err,
+        abandoned=ending == "abandoned", given_up=ending == "abandoned" and written,
+        reason=r.get("reason", ""), stdout=out, stderr=err,
         stdout_truncated=out_size > cap, stderr_truncated=err_size > cap,
         stdout_size=out_size, stderr_size=err_size,
         duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"), ended_at=r.get("ended_at"),
@@ -298,8 +344,9 @@ async def run_process(
     temp = run_dir is None
     where = Path(tempfile.mkdtemp(prefix="jetcron-run-")) if run_dir is None else run_dir
     spec = JobSpec(
-        argv=argv, cwd=cwd, env=env, timeout_s=timeout, grace_s=grace, orphan_after_s=orphan_after
-    )
+        argv=argv, cwd=cwd, env=env, timeout_s=timeout, grace_s=grace, orphan_after_s=orphan_after,
+        pulse_s=supervisor.pulse_every(orphan_after) if orphan_after > 0 else 0.0,
+    )  # fmt: skip
     try:
         job = await Job.start(where, spec, claim)
         if isinstance(job, ProcessResult):

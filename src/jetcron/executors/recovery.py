@@ -63,10 +63,10 @@ class Recovery:
         task.add_done_callback(self.tasks.discard)
 
     async def _finish_adopted(self, run: Run, job: Job, entry: Entry) -> None:
+        # why: supervise at once, its pulse tells the supervisor we hold the job (a stop
+        # reason looked up first could take longer than orphan_after while NATS is slow).
+        check = asyncio.create_task(self._cancel_if_stopped(run))
         try:
-            reason = await self.runlog.stop_reason(run)
-            if reason:
-                run.request_cancel(reason)
             await job.supervise(run.cancel, None, self.output_cap, lambda: run.cancel_reason)
             if run.handed_back:
                 self.journal.end(entry.run_id)
@@ -75,8 +75,21 @@ class Recovery:
         except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
             log.exception("executor %s: adopted run %s not settled", self.name, run.ref.run_id)
         finally:
+            check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
             run.finished.set()
             self.runs.pop(run.ref.run_id, None)
+
+    async def _cancel_if_stopped(self, run: Run) -> None:
+        """Cancel an adopted run that was cancelled, or whose schedule stopped, meanwhile."""
+        try:
+            reason = await self.runlog.stop_reason(run)
+        except Exception as err:  # noqa: BLE001 - a cancel still reaches it on jetcron.cancel
+            log.warning("executor %s: adopted run %s: cannot read its cancel state: %s",
+                        self.name, run.ref.run_id, err)  # fmt: skip
+            return
+        if reason:
+            run.request_cancel(reason)
 
     async def report(self, run: Run, entry: Entry) -> None:
         """Publish a journaled job's result (unless the log already has a final event)."""

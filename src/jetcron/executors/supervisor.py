@@ -5,18 +5,22 @@ starts in ~15 ms and needs nothing from the executor's environment), in its own 
 a child subreaper: every descendant of the job that is orphaned (daemonizing tools, `setsid`)
 is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_DIR:
 
-  spec.json    written by the executor: argv, cwd, env, timeout, grace, orphan_after, gated
-               (gated: wait for "go" on stdin, sent once the run is claimed in the log)
-  owner        "pid starttime" of the executor that holds the run (rewritten on adoption)
+  spec.json    written by the executor: argv, cwd, env, timeout, grace, orphan_after, pulse,
+               gated (gated: wait for "go" on stdin, sent once the run is claimed in the log)
+  owner        "pid starttime" of the executor that holds the run (rewritten on adoption);
+               the executor touches it every `pulse_s` while its event loop runs
   job.json     written here: this supervisor's and the job's pid and start time
   stdout/err   the job's output, straight to files (a dead executor loses none of it)
   cancel       created by the executor: stop the job (its text is the reason); `kill`: now
   result.json  written here, atomically, when the job and all its descendants are gone
 
 It enforces the timeout itself, from its own start, so a timeout holds across executor
-restarts. When its owner dies it waits `orphan_after` seconds for a new owner (a restarted
-executor adopting the run); if none comes it stops the job and reports `abandoned`, which
-the executor sizes to end well before JetStream can redeliver the trigger elsewhere.
+restarts. Its owner shows it is alive by touching `owner`; an owner that gave no sign of life
+for `orphan_after` seconds is gone, whether it died or is still there but stopped answering
+(SIGSTOP, a debugger, a swap stall, a stuck event loop, a paused container): then, unless a
+new owner (a restarted executor adopting the run) took the file over meanwhile, it stops the
+job and reports `abandoned`, which the executor sizes to end well before JetStream can
+redeliver the trigger elsewhere (its frozen owner sends no in-progress acks either).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ if TYPE_CHECKING:  # why: importing typing costs every job ~5 ms of start-up
 
 POLL_S = 0.02
 OWNER_CHECK_S = 0.25
+"""Longest pause between two looks at the owner (shorter for a short `orphan_after`)."""
+PULSES_PER_ORPHAN = 4
+"""An owner touches `owner` this many times per `orphan_after` (at most once a second)."""
 KILL_WAIT_S = 1.0
 AFTER_EXIT_GRACE_S = 0.5
 """Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
@@ -63,6 +70,13 @@ def proc_start(pid: int) -> int | None:
 def alive(pid: int, start: int | None) -> bool:
     """True if this exact process (pid and start time) still runs."""
     return start is not None and proc_start(pid) == start
+
+
+def pulse_every(orphan_after: float) -> float:
+    """How often an owner must touch `owner` so that `orphan_after` of silence means it is gone."""
+    # why: several pulses per window, so one late pulse (a busy loop) is not yet silence;
+    # at most one a second, so a long window costs no more than a stat per second.
+    return min(1.0, orphan_after / PULSES_PER_ORPHAN)
 
 
 def write_atomic(path: Path, data: str) -> None:
@@ -106,6 +120,8 @@ class Supervisor:
         self.terminated = ""
         self.status: int | None = None
         self.job_pid = 0
+        self.overslept = False
+        """This process itself was stopped longer than `orphan_after` (see _watch)."""
         self._pidfd: int | None = None
         self._wake_r = -1
 
@@ -137,7 +153,8 @@ class Supervisor:
         write_atomic(self.dir / "job.json", json.dumps(job_json))
         _announce(f"{job.pid}\n")
         ending, reason = self._watch(started)
-        grace = 0.0 if ending == "killed" else float(self.spec.get("grace_s", 5.0))
+        stop_now = ending == "killed" or ending == "abandoned" and self.overslept
+        grace = 0.0 if stop_now else float(self.spec.get("grace_s", 5.0))
         if ending == "exited":
             grace = min(grace, AFTER_EXIT_GRACE_S)
         self._stop_all(grace)
@@ -178,8 +195,10 @@ class Supervisor:
         timeout = self.spec.get("timeout_s")
         deadline = started + float(timeout) if timeout else None
         orphan_after = float(self.spec.get("orphan_after_s", 0.0))
-        orphaned_since: float | None = None
-        next_owner_check = 0.0
+        pulsed = float(self.spec.get("pulse_s", 0.0)) > 0 and orphan_after > 0
+        owner = OwnerWatch(self.dir / "owner", pulsed=pulsed, now=time.monotonic())
+        check_every = min(OWNER_CHECK_S, orphan_after / PULSES_PER_ORPHAN or OWNER_CHECK_S)
+        next_owner_check = owner.last_sign
         while True:
             self._reap()
             if self.status is not None:
@@ -194,13 +213,13 @@ class Supervisor:
             if deadline is not None and now >= deadline:
                 return "timed_out", ""
             if now >= next_owner_check:
-                next_owner_check = now + OWNER_CHECK_S
-                if _owner_alive(self.dir / "owner"):
-                    orphaned_since = None
-                else:
-                    orphaned_since = orphaned_since or now
-                    if now - orphaned_since >= orphan_after:
-                        return "abandoned", "its executor died and did not come back in time"
+                # why: a look far later than planned means we were stopped too (a paused
+                # container, a frozen cgroup): a next attempt may run by now, so no grace.
+                self.overslept = pulsed and now - next_owner_check > orphan_after
+                next_owner_check = now + check_every
+                gone = owner.look(now)
+                if gone and now - owner.last_sign >= orphan_after:
+                    return "abandoned", owner.why(gone, now)
             self._sleep(deadline, next_owner_check)
 
     def _sleep(self, deadline: float | None, next_check: float) -> None:
@@ -289,6 +308,47 @@ def _has_children() -> bool:
     except ChildProcessError:
         return False
     return True
+
+
+class OwnerWatch:
+    """When the run's owner last showed a sign of life, as this supervisor sees it."""
+
+    def __init__(self, path: Path, *, pulsed: bool, now: float) -> None:
+        self.path, self.pulsed = path, pulsed
+        self.last_sign = now
+        """Monotonic time of the last look that found the owner alive (and pulsing)."""
+        self._stamp = _stamp(path)
+
+    def look(self, now: float) -> str:
+        """Empty if the owner shows a sign of life now; else "died" or "silent"."""
+        # why: a touch is seen as *a change* of the file, timed by our monotonic clock: a
+        # wall-clock step (NTP) neither fakes nor hides a pulse.
+        stamp = _stamp(self.path)
+        changed, self._stamp = stamp != self._stamp, stamp
+        if not _owner_alive(self.path):
+            return "died"
+        if changed or not self.pulsed:
+            self.last_sign = now
+            return ""
+        return "silent"
+
+    def why(self, gone: str, now: float) -> str:
+        """The reason an abandoned job's result gives."""
+        if gone == "died":
+            return "its executor died and did not come back in time"
+        pid = _read(self.path).split()[:1] or ["?"]
+        return (
+            f"its executor (pid {pid[0]}) gave no sign of life for {now - self.last_sign:.1f}s "
+            "(stopped, frozen or stalled)"
+        )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _owner_alive(path: Path) -> bool:

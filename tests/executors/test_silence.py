@@ -1,0 +1,79 @@
+"""A job's supervisor treats an executor that stopped answering like a dead one (no NATS here).
+
+The executor shows it is alive by touching the run's `owner` file from its event loop
+(process.Job._pulse); a supervisor that sees no touch for `orphan_after` stops the job, so a
+frozen executor's job never runs beside the next attempt of its run (see agent.ORPHAN_SHARE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psutil
+
+from jetcron.executors.process import Job, JobSpec, ProcessResult, read_result, run_process
+from jetcron.executors.supervisor import pulse_every
+
+ORPHAN = 0.6
+
+
+def spec(seconds: float) -> JobSpec:
+    return JobSpec(
+        argv=["sleep", str(seconds)], orphan_after_s=ORPHAN, pulse_s=pulse_every(ORPHAN), grace_s=0.2
+    )
+
+
+def gone(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_pulses_are_several_per_window_and_at_most_one_a_second() -> None:
+    assert pulse_every(0.6) == 0.15
+    assert pulse_every(9.0) == 1.0
+
+
+async def test_an_owner_alive_but_silent_has_its_job_stopped(tmp_path: Path) -> None:
+    job = await Job.start(tmp_path, spec(30))
+    assert not isinstance(job, ProcessResult)
+    began = time.monotonic()
+    # why: this process owns the run and lives, but nothing touches `owner` (no supervise()):
+    # to the supervisor that is an executor whose loop is stopped.
+    await job.wait()
+    took = time.monotonic() - began
+    result = read_result(tmp_path, 1000)
+    assert result.abandoned and result.given_up
+    assert "gave no sign of life" in result.reason
+    assert gone(job.pid)
+    assert ORPHAN <= took < ORPHAN + 1.5
+
+
+async def test_a_pulsing_owner_keeps_its_job_past_the_window(tmp_path: Path) -> None:
+    result = await run_process(["sleep", str(3 * ORPHAN)], run_dir=tmp_path, orphan_after=ORPHAN)
+    assert result.exit_code == 0 and not result.abandoned
+
+
+async def test_a_stalled_loop_lets_its_job_go_and_records_why(tmp_path: Path) -> None:
+    async def stall() -> None:
+        await asyncio.sleep(0.3)
+        time.sleep(2 * ORPHAN)  # a stuck event loop: no pulse, no in-progress ack
+
+    stalling = asyncio.create_task(stall())
+    result = await run_process(["sleep", "30"], run_dir=tmp_path, orphan_after=ORPHAN)
+    await stalling
+    assert result.given_up, result
+    assert "gave no sign of life" in result.reason
+    assert result.duration_s < 5
+
+
+async def test_a_supervisor_that_died_without_a_result_is_not_a_given_up_job(
+    tmp_path: Path,
+) -> None:
+    # why: the executor records that one as failed (retried), not as let go
+    (tmp_path / "stdout").write_text("")
+    result = read_result(tmp_path, 1000)
+    assert result.abandoned and not result.given_up
