@@ -195,9 +195,11 @@ class Supervisor:
         timeout = self.spec.get("timeout_s")
         deadline = started + float(timeout) if timeout else None
         orphan_after = float(self.spec.get("orphan_after_s", 0.0))
-        pulsed = float(self.spec.get("pulse_s", 0.0)) > 0 and orphan_after > 0
-        owner = OwnerWatch(self.dir / "owner", pulsed=pulsed, now=time.monotonic())
+        pulse = float(self.spec.get("pulse_s", 0.0)) if orphan_after > 0 else 0.0
         check_every = min(OWNER_CHECK_S, orphan_after / PULSES_PER_ORPHAN or OWNER_CHECK_S)
+        owner = OwnerWatch(
+            self.dir / "owner", pulse=pulse, look_every=check_every, now=time.monotonic()
+        )
         next_owner_check = owner.last_sign
         while True:
             self._reap()
@@ -215,10 +217,10 @@ class Supervisor:
             if now >= next_owner_check:
                 # why: a look far later than planned means we were stopped too (a paused
                 # container, a frozen cgroup): a next attempt may run by now, so no grace.
-                self.overslept = pulsed and now - next_owner_check > orphan_after
+                self.overslept = pulse > 0 and now - next_owner_check > orphan_after
                 next_owner_check = now + check_every
                 gone = owner.look(now)
-                if gone and now - owner.last_sign >= orphan_after:
+                if gone and now - owner.gone_since() >= orphan_after:
                     return "abandoned", owner.why(gone, now)
             self._sleep(deadline, next_owner_check)
 
@@ -311,12 +313,14 @@ def _has_children() -> bool:
 
 
 class OwnerWatch:
-    """When the run's owner last showed a sign of life, as this supervisor sees it."""
+    """When the run's owner last showed a sign of life, as this supervisor's looks see it."""
 
-    def __init__(self, path: Path, *, pulsed: bool, now: float) -> None:
-        self.path, self.pulsed = path, pulsed
+    def __init__(self, path: Path, *, pulse: float, look_every: float, now: float) -> None:
+        self.path, self.pulse, self.look_every = path, pulse, look_every
         self.last_sign = now
-        """Monotonic time of the last look that found the owner alive (and pulsing)."""
+        """Monotonic time of the last look that found the owner alive (and pulsing, if it pulses)."""
+        self.died_at: float | None = None
+        """The first look that found it dead (None: alive at the last look)."""
         self._stamp = _stamp(path)
 
     def look(self, now: float) -> str:
@@ -326,11 +330,21 @@ class OwnerWatch:
         stamp = _stamp(self.path)
         changed, self._stamp = stamp != self._stamp, stamp
         if not _owner_alive(self.path):
+            self.died_at = self.died_at or now
             return "died"
-        if changed or not self.pulsed:
+        self.died_at = None
+        if changed or not self.pulse:
             self.last_sign = now
             return ""
         return "silent"
+
+    def gone_since(self) -> float:
+        """Since when (monotonic) the owner has been gone: dead or silent."""
+        if self.died_at is None:
+            return self.last_sign
+        # why: one that pulsed until it died is gone from its death, as a restart that adopts
+        # the job within orphan_after of it expects; one silent before it died, from its silence.
+        return min(self.died_at, self.last_sign + self.pulse + self.look_every)
 
     def why(self, gone: str, now: float) -> str:
         """The reason an abandoned job's result gives."""
