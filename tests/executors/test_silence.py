@@ -21,7 +21,10 @@ ORPHAN = 0.6
 
 def spec(seconds: float) -> JobSpec:
     return JobSpec(
-        argv=["sleep", str(seconds)], orphan_after_s=ORPHAN, pulse_s=pulse_every(ORPHAN), grace_s=0.2
+        argv=["sleep", str(seconds)],
+        orphan_after_s=ORPHAN,
+        pulse_s=pulse_every(ORPHAN),
+        grace_s=0.2,
     )
 
 
@@ -60,7 +63,7 @@ async def test_a_pulsing_owner_keeps_its_job_past_the_window(tmp_path: Path) -> 
 async def test_a_stalled_loop_lets_its_job_go_and_records_why(tmp_path: Path) -> None:
     async def stall() -> None:
         await asyncio.sleep(0.3)
-        time.sleep(2 * ORPHAN)  # a stuck event loop: no pulse, no in-progress ack
+        time.sleep(2 * ORPHAN)  # noqa: ASYNC251 - the point: a stuck loop (no pulse, no acks)
 
     stalling = asyncio.create_task(stall())
     result = await run_process(["sleep", "30"], run_dir=tmp_path, orphan_after=ORPHAN)
