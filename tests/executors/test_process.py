@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.errors import (
     ExecutableNotAllowed,
     InvalidCommand,
@@ -19,13 +20,7 @@ from jetcron.executors.errors import (
     JobNotAllowed,
     ShellNotAllowed,
 )
-from jetcron.executors.process import (
-    DEFAULT_PATH,
-    build_env,
-    resolve_command,
-    resolve_cwd,
-    run_process,
-)
+from jetcron.executors.process import run_process
 
 GRACE = 0.5
 PATH = os.environ.get("PATH", DEFAULT_PATH)

@@ -41,19 +41,14 @@ from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory, RunResult
 from jetcron.executors.catchup import Backlog, stale_member
+from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
 from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.naming import Claim, NameTaken, identity
-from jetcron.executors.process import (
-    DEFAULT_PATH,
-    build_env,
-    resolve_command,
-    resolve_cwd,
-    run_process,
-)
+from jetcron.executors.process import run_process
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
 from jetcron.log import signing
