@@ -456,7 +456,9 @@ class Executor:
         history = await self.runs_log.history(run)
         if holder := run_attempt.taken_over(history, attempt):
             # why: the trigger was redelivered and its next attempt runs: the delivery in our
-            # hands is stale, and an ack or nak of it must not touch theirs.
+            # hands is stale, and nats-server applies an ack or nak to the message whatever
+            # delivery it names (measured, 2.15.1: a stale nak redelivers it at once, a stale
+            # ack acks theirs). So neither: theirs is settled by its holder.
             log.warning("executor %s: attempt %d of %s was stopped (%s); attempt %d took over "
                         "on %s", name, attempt, run_id, reason, history.started, holder)  # fmt: skip
             return
