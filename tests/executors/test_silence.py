@@ -8,6 +8,9 @@ frozen executor's job never runs beside the next attempt of its run (see agent.O
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -80,3 +83,36 @@ async def test_a_supervisor_that_died_without_a_result_is_not_a_given_up_job(
     (tmp_path / "stdout").write_text("")
     result = read_result(tmp_path, 1000)
     assert result.abandoned and not result.given_up
+
+
+TICKER = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+while True:
+    with open(sys.argv[1], "a") as f:
+        f.write(f"{time.time()}\\n")
+    time.sleep(0.02)
+"""
+
+
+async def test_a_supervisor_frozen_with_its_executor_stops_the_job_without_grace_on_thaw(
+    tmp_path: Path,
+) -> None:
+    # why: a paused container freezes the executor, the supervisor and the job alike; a next
+    # attempt may have started elsewhere meanwhile, so the job must not get its 5 s grace.
+    ticks = tmp_path / "ticks"
+    argv = [sys.executable, "-c", TICKER, str(ticks)]
+    paced = JobSpec(argv=argv, orphan_after_s=ORPHAN, pulse_s=pulse_every(ORPHAN), grace_s=5.0)
+    job = await Job.start(tmp_path / "run", paced)
+    assert not isinstance(job, ProcessResult)
+    watching = asyncio.create_task(job.supervise(None, None, 1000))
+    await asyncio.sleep(0.5)  # pulses flow
+    for pid in (job.sup[0], job.pid):
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(3 * ORPHAN)  # noqa: ASYNC251 - this loop (the executor) is frozen with them
+    for pid in (job.sup[0], job.pid):
+        os.kill(pid, signal.SIGCONT)
+    thawed = time.time()
+    result = await watching
+    assert result.given_up, result
+    assert float(ticks.read_text().split()[-1]) - thawed < 1.0, "it ran on for its grace"

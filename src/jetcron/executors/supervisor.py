@@ -200,7 +200,7 @@ class Supervisor:
         owner = OwnerWatch(
             self.dir / "owner", pulse=pulse, look_every=check_every, now=time.monotonic()
         )
-        next_owner_check = owner.last_sign
+        next_owner_check, overslept_at = owner.last_sign, float("-inf")
         while True:
             self._reap()
             if self.status is not None:
@@ -215,12 +215,14 @@ class Supervisor:
             if deadline is not None and now >= deadline:
                 return "timed_out", ""
             if now >= next_owner_check:
-                # why: a look far later than planned means we were stopped too (a paused
-                # container, a frozen cgroup): a next attempt may run by now, so no grace.
-                self.overslept = pulse > 0 and now - next_owner_check > orphan_after
+                if pulse > 0 and now - next_owner_check > orphan_after:
+                    overslept_at = now  # why: a look this late means we were stopped too
                 next_owner_check = now + check_every
                 gone = owner.look(now)
                 if gone and now - owner.gone_since() >= orphan_after:
+                    # why: stopped with our owner (a paused container, a frozen cgroup): a next
+                    # attempt may run by now, so the job gets no grace.
+                    self.overslept = overslept_at > owner.last_sign
                     return "abandoned", owner.why(gone, now)
             self._sleep(deadline, next_owner_check)
 
@@ -322,6 +324,7 @@ class OwnerWatch:
         self.died_at: float | None = None
         """The first look that found it dead (None: alive at the last look)."""
         self._stamp = _stamp(path)
+        self._looked = now
 
     def look(self, now: float) -> str:
         """Empty if the owner shows a sign of life now; else "died" or "silent"."""
@@ -329,12 +332,15 @@ class OwnerWatch:
         # wall-clock step (NTP) neither fakes nor hides a pulse.
         stamp = _stamp(self.path)
         changed, self._stamp = stamp != self._stamp, stamp
+        previous, self._looked = self._looked, now
         if not _owner_alive(self.path):
             self.died_at = self.died_at or now
             return "died"
         self.died_at = None
         if changed or not self.pulse:
-            self.last_sign = now
+            # why: a touch happened some time since our previous look: date it then, so a touch
+            # made just before we were frozen with our owner does not look fresh when we thaw.
+            self.last_sign = previous if changed and self.pulse else now
             return ""
         return "silent"
 
