@@ -17,6 +17,7 @@ from nats.aio.client import Client, Server
 
 from jetcron import subjects
 from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.log import refusals
 from jetcron.log.connection import ConnectionWatch, probe
 from jetcron.log.errors import connection_lost
 
@@ -260,6 +261,7 @@ async def connect(
     else:
         # why: the CLI reports its one error itself, no tracebacks
         kwargs["error_cb"] = on_error or _quiet
+    kwargs["error_cb"] = _noting(nc, kwargs["error_cb"])
     try:
         if watch is not None:
             # why: a service may start before its NATS cluster (compose); keep trying.
@@ -275,7 +277,7 @@ async def connect(
             # why: a refused port fails at once; a timeout means something took the connection
             # and said nothing (a stopped or hung server, a stalled disk, a dropping firewall)
             text = f"no answer within {timeout:g}s (something accepts connections there but does not speak NATS now: a hung, stopped or overloaded server?)"
-        hint = _hint(text)
+        hint = _hint(text, opts.creds_file())
         dropped = ("connection lost", "broken pipe", "reset by peer", "certificate required")
         if (
             any(d in text.lower() for d in dropped)
@@ -317,9 +319,28 @@ async def _settle(task: asyncio.Future[None]) -> None:
         task.exception()  # why: a failure of its own, racing the cancel: seen, not logged
 
 
-def _hint(error: str) -> str:
-    """What to do about a failed connect."""
+def _noting(
+    nc: Client, then: Callable[[Exception], Awaitable[None]]
+) -> Callable[[Exception], Awaitable[None]]:
+    """An error callback that records a permissions violation for the client (the one place
+    they are read: log/refusals.py), then does what `then` does unless it was expected."""
+
+    async def error(err: Exception) -> None:
+        if not refusals.of(nc).note(err):
+            await then(err)  # why: a refusal someone is waiting for is theirs to say
+
+    return error
+
+
+def _hint(error: str, creds: str | None) -> str:
+    """What to do about a failed connect (`creds`: the identity file passed, if any)."""
     lowered = error.lower()
+    if "authorization" in lowered and creds is not None:
+        # why: creds were passed; "pass --creds" would send the user looking for the wrong fault
+        return (
+            f"the server refused the identity in {creds} (revoked, not a user of this server, "
+            "or a server secured otherwise): ask an admin (`jetcron auth user list`)"
+        )
     if "authorization" in lowered:
         return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
     if "certificate" in lowered or "ssl" in lowered:

@@ -27,12 +27,14 @@ class ServiceUnavailable(InfrastructureError):
 
 
 class NotPermitted(InfrastructureError):
-    """nats-server refused a publish: this NATS user's role does not allow it."""
+    """nats-server refused a publish (or a subscription): this NATS user's role does not
+    allow it."""
 
-    def __init__(self, what: str, subject: str) -> None:
+    def __init__(self, what: str, subject: str, op: str = "publish") -> None:
         self.what, self.subject = what, subject
+        verb = "subscribe" if op == "subscription" else "publish"
         super().__init__(
-            f"not permitted: {what}: your NATS user may not publish to {subject} "
+            f"not permitted: {what}: your NATS user may not {verb} to {subject} "
             "(see `jetcron auth permissions NAME`)"
         )
 

@@ -277,12 +277,14 @@ async def with_nats(
     *,
     follow: bool = False,
 ) -> T:
-    """Connect (fail fast) with the command's or the global options, call fn, close.
+    """Connect (fail fast) with the command's or the global options, call fn, close;
+    NotPermitted as soon as the server refuses something fn does.
 
     follow=True (`runs follow`, `fires --follow`): once connected, ride out outages like a
     service, reconnecting forever and saying so on stderr (its subscriptions come back).
     """
     from jetcron.connect import connect
+    from jetcron.log.refusals import refusing
 
     opts = connect_options(server, creds, "jetcron-cli")
     nc = await connect(opts)
@@ -295,7 +297,9 @@ async def with_nats(
         watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
         nc = await connect(opts, persistent=True, watch=watch)
     try:
-        return await fn(nc)
+        # why: a publish or subscription the user's role may not make ends the command at once
+        # with "not permitted: …", not with a timeout or a silence (newcomer16c #9, #15)
+        return await refusing(nc, fn(nc))
     finally:
         await nc.close()
 

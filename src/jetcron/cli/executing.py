@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 from nats.aio.client import Client
 
 from jetcron.cli.text import duration, utc
-from jetcron.errors import InvalidInput
+from jetcron.errors import InvalidInput, NotPermitted
 from jetcron.executors import naming
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.naming import Claim, NameHeld
 from jetcron.log.heartbeats import ExecutorInfo, ttl_s
+from jetcron.log.refusals import refusing
 
 
 def check_startup(name: str, targets: list[str], tags: list[str], work_dir: str | None) -> None:
@@ -71,11 +72,50 @@ async def claim_name(
     """Take `config.name` with our first heartbeat (compare-and-set: of two executors started
     at once one wins); InvalidInput naming the holder if it is not ours to take; a note to
     print when we took it from a crash leftover or (--replace) a live executor."""
+    me = naming.identity(config, datetime.now(UTC))
     try:
-        claim = await naming.claim(nc, naming.identity(config, datetime.now(UTC)), replace=replace)
+        claim = await refusing(nc, naming.claim(nc, me, replace=replace))
     except NameHeld as err:
         raise InvalidInput(already_online(err.holder, err.name, datetime.now(UTC), up=up)) from None
+    except NotPermitted as err:
+        raise _not_yours(nc, f"executor name {config.name!r}", err) from None
     return claim, _taken_note(claim)
+
+
+async def check_targets(nc: Client, config: ExecutorConfig) -> None:
+    """InvalidInput naming the first target or tag whose triggers this identity may not take
+    (its consumer), before the executor says hello; a consumer not made yet is no refusal."""
+    from nats.js.errors import NotFoundError
+
+    from jetcron import subjects
+    from jetcron.executors.consumers import bindings
+
+    js = nc.jetstream()
+    for b in bindings(config.name, config.targets, config.tags):
+        try:
+            await refusing(nc, js.consumer_info(subjects.STREAM, b.durable))
+        except NotFoundError:
+            continue
+        except NotPermitted as err:
+            target = b.subject.removeprefix(subjects.TRIGGERS[:-1])
+            raise _not_yours(nc, f"target {target!r}", err) from None
+
+
+def _not_yours(nc: Client, what: str, err: NotPermitted) -> InvalidInput:
+    """The one line for an executor started as a name or for a target its identity lacks."""
+    from jetcron.connect import identity_of
+
+    user = identity_of(nc)
+    who = f"identity {user!r}" if user else "this NATS identity"
+    mine = (
+        f"an executor identity runs under its own name ({user!r}) and serves the targets and "
+        f"tags it was added with: `jetcron auth permissions {user}`"
+        if user
+        else "see `jetcron auth permissions NAME`"
+    )
+    return InvalidInput(
+        f"not permitted: {what}: {who} may not use it (the server refused {err.subject}); {mine}"
+    )
 
 
 async def check_name(nc: Client, config: ExecutorConfig) -> None:

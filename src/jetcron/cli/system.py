@@ -622,6 +622,7 @@ def executor(
         if nc is None:
             return
         try:
+            await executing.check_targets(nc, config)
             claim, note = await executing.claim_name(nc, config, replace=replace)
             hello = executing.startup_line(name, targets, tag_list, opts.urls(), work_dir)
             for line in (note, hello):

@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 
 from jetcron.domain.events import Envelope, StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
+from jetcron.log import refusals
 from jetcron.log.api import js_api
 from jetcron.log.fastsub import (
     Frame,
@@ -118,12 +119,10 @@ class _Pull:
         if self.name and self.nc.is_connected:
             # why: not awaited: a reader whose role may not delete consumers (operator,
             # auditor) would wait out a timeout on every read; the consumer expires anyway.
+            delete = js_api("CONSUMER.DELETE", self.stream, self.name)
+            refusals.of(self.nc).tolerate(delete)  # why: a reader's refusal, not the command's
             try:
-                await self.nc.publish(
-                    js_api("CONSUMER.DELETE", self.stream, self.name),
-                    b"",
-                    reply=self.nc.new_inbox(),
-                )
+                await self.nc.publish(delete, b"", reply=self.nc.new_inbox())
             except Exception:  # noqa: BLE001 - it expires on its own
                 pass
 

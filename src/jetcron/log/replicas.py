@@ -25,7 +25,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
 from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
-from jetcron.log.requests import refused
+from jetcron.log import refusals
 
 HEDGE_AFTER_S = 1.0
 """How long the queue group has before a live replica is asked too (at most a third of the
@@ -101,7 +101,7 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
         # why: nats-py would buffer the request and wait out the timeout; say why at once
         raise NatsUnreachable(what)
     loop = asyncio.get_running_loop()
-    before, deadline = nc.last_error, loop.time() + timeout
+    mark, deadline = refusals.of(nc).count, loop.time() + timeout
     pin = pinned(_PINS.get(nc), loop.time())
     subject = subjects.query(view) if pin is None else subjects.replica_query(pin, view)
     hedge = _Hedge()
@@ -116,7 +116,7 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
         if hedge.answered and hedge.replica is not None:
             _PINS[nc] = (hedge.replica, loop.time() + PIN_S)
         return msg
-    if refused(nc, subject, before) is not None:
+    if refusals.refused(nc, subject, mark) is not None:
         raise NotPermitted(what, subject)
     first = "the queue group" if pin is None else f"replica {pin}"
     hint = silence(hedge.replica, hedge.asked, first) if hedge.started else ""

@@ -11,6 +11,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
 from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.log import refusals
 
 
 async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: float) -> Msg:
@@ -19,28 +20,15 @@ async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: 
     if nc.is_reconnecting:
         # why: nats-py would buffer the request and wait out the timeout; say why at once
         raise NatsUnreachable(what)
-    before = nc.last_error
+    mark = refusals.of(nc).count
     try:
         return await nc.request(subject, payload, timeout=timeout)
     except NoRespondersError as err:
         raise ServiceUnavailable(what) from err
     except NatsTimeout as err:
-        if refused(nc, subject, before) is not None:
+        if refusals.refused(nc, subject, mark) is not None:
             raise NotPermitted(what, subject) from err
         raise NoAnswerInTime(what, timeout, command=subject.startswith(subjects.COMMANDS)) from err
-
-
-def refused(nc: Client, subject: str, before: Exception | None) -> Exception | None:
-    """The server's permissions violation for a publish to `subject` since `before` (the
-    client's last_error then), or None.
-
-    why: nats-server drops a publish its permissions refuse and says so only with an
-    asynchronous -ERR (sent before the answer to any later PING, so a flush has seen it).
-    """
-    err = nc.last_error
-    if err is not before and f'publish to "{subject.lower()}"' in str(err).lower():
-        return err
-    return None
 
 
 def service_error(msg: Msg) -> tuple[str, str] | None:

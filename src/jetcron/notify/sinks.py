@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.notifications import Notification
 from jetcron.log.connection import round_trip
-from jetcron.log.requests import refused
+from jetcron.log.refusals import of, refused
 from jetcron.log.secrets import get_hook_secret
 from jetcron.notify import rules
 
@@ -50,7 +50,7 @@ async def _secret(nc: Client, secret: str) -> str:
 
 
 async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout: float) -> None:
-    before = nc.last_error
+    mark = of(nc).count
     try:
         await nc.publish(subject, body, headers={rules.DELIVERY_HEADER: delivery})
         # why round_trip, not nc.flush(timeout): a flush that times out (NATS frozen) ends the
@@ -63,8 +63,10 @@ async def _publish(nc: Client, subject: str, body: bytes, delivery: str, timeout
         raise SendFailed(f"publish to {subject}: {str(err) or type(err).__name__}") from err
     # why: under auth a publish the scheduler role may not make is dropped with only an
     # asynchronous error; without this check the ledger would record a delivery nobody got.
-    if (violation := refused(nc, subject, before)) is not None:
-        raise SendFailed(f"publish to {subject}: the scheduler's NATS user may not ({violation})")
+    if refused(nc, subject, mark) is not None:
+        raise SendFailed(
+            f"publish to {subject}: the scheduler's NATS user may not (permissions violation)"
+        )
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:

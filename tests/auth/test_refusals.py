@@ -1,0 +1,102 @@
+"""A role's refusal is said as one line, "not permitted: …", as soon as the server refuses,
+never as a timeout, a busy service or a silence (newcomer16c #9, #15); real processes, each
+with its own identity, against one secured server and one `serve` for the module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from secured import Secured, secured_server
+from test_workflow import env, jetcron, start
+
+from conftest import require_nats_server
+from jetcron.auth.store import AuthDir
+from jetcron.client import query
+from jetcron.errors import NotPermitted
+from jetcron.log.refusals import refusing
+
+
+@pytest.fixture(scope="module")
+def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """A secured server with `serve` running as the scheduler (answering queries)."""
+    require_nats_server()
+    tmp = tmp_path_factory.mktemp("refusals")
+    with secured_server(tmp) as s:
+        serve = start(s, "scheduler", "serve", log=tmp / "serve.out")
+        try:
+            deadline = time.monotonic() + 30
+            while jetcron(s, "alice", "status").returncode != 0:
+                assert time.monotonic() < deadline, (tmp / "serve.out").read_text()
+                time.sleep(0.3)
+            yield s
+        finally:
+            serve.terminate()
+            serve.wait(20)
+
+
+def refused(sec: Secured, user: str, *args: str, code: int = 1) -> str:
+    """Run the CLI as `user`; its one stderr line, asserting it said "not permitted"."""
+    result = jetcron(sec, user, *args)
+    lines = [x for x in result.stderr.splitlines() if x.strip()]
+    assert result.returncode == code, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: not permitted: "), result.stderr
+    return lines[0]
+
+
+async def test_a_refused_request_ends_at_the_refusal_not_at_its_timeout(sec: Secured) -> None:
+    nc = await sec.client("host-a")
+    began = time.monotonic()
+    with pytest.raises(NotPermitted, match="not permitted: queries: .* jetcron.q.schedules"):
+        await refusing(nc, query(nc, "schedules", timeout=60))
+    took = time.monotonic() - began
+    await nc.close()
+    assert took < 20, f"{took:.1f}s"  # a refusal comes in milliseconds; the timeout is 60 s
+
+
+def test_an_executor_identity_asking_a_query_is_not_permitted(sec: Secured) -> None:
+    line = refused(sec, "host-a", "schedule", "list")
+    assert "not permitted: queries: your NATS user may not publish to jetcron.q.schedules" in line
+
+
+def test_an_auditor_putting_a_secret_is_not_permitted(sec: Secured, tmp_path: Path) -> None:
+    (tmp_path / "tok").write_text("s3cr3t\n")
+    line = refused(
+        sec, "audrey", "schedule", "add", "sec1", "@hourly", "--secret-env",
+        f"K=@{tmp_path / 'tok'}", "--", "true",
+    )  # fmt: skip
+    assert "secrets" in line, line
+
+
+def test_an_executor_for_a_target_its_identity_lacks_is_refused_in_one_line(
+    sec: Secured, tmp_path: Path
+) -> None:
+    key = next(u.public_key for u in sec.auth.users() if u.name == "scheduler")
+    common = ("--journal-dir", str(tmp_path / "j"), "--scheduler-key", key)
+    line = refused(
+        sec, "host-a", "executor", "--name", "host-a", "--target", "host-b", *common, code=2
+    )
+    assert "target 'host-b'" in line, line
+    line = refused(
+        sec, "host-a", "executor", "--name", "other", "--target", "host-a", *common, code=2
+    )
+    assert "executor name 'other'" in line, line
+
+
+def test_an_unknown_identity_is_told_so_not_to_pass_creds(sec: Secured, tmp_path: Path) -> None:
+    other = AuthDir(tmp_path / "other")  # a valid identity this server does not know (revoked)
+    other.init()
+    result = subprocess.run(
+        [sys.executable, "-m", "jetcron", "schedule", "list"],
+        env={**env(sec, "alice"), "NATS_CREDS": str(other.identity_file("admin"))},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "the server refused the identity in" in result.stderr, result.stderr
+    assert "pass --creds" not in result.stderr
