@@ -214,6 +214,14 @@ def runs_of(name: str) -> str:
     return f"{PREFIX}.run.{token(name)}.>"
 
 
+def followed_runs(name: str | None) -> list[str]:
+    """The subjects of a schedule's (or every) triggers, fires and run events: what `runs
+    follow`, `fires --follow` and the web's /events read (triggers are per target, so all)."""
+    if name is None:
+        return [TRIGGERS, FIRES, RUNS]
+    return [TRIGGERS, fire(name), runs_of(name)]
+
+
 RunWriter = tuple[str, str]
 """Who wrote a run event, by its subject: (target, executor) for an executor (the target it
 received the run on), ("", SCHEDULER_WRITER) for the scheduler, ("", "") for a malformed one."""

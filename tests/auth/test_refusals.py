@@ -4,6 +4,7 @@ with its own identity, against one secured server and one `serve` for the module
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -100,3 +101,32 @@ def test_an_unknown_identity_is_told_so_not_to_pass_creds(sec: Secured, tmp_path
     assert result.returncode == 1, result.stderr
     assert "the server refused the identity in" in result.stderr, result.stderr
     assert "pass --creds" not in result.stderr
+
+
+@pytest.mark.parametrize("user", ["alice", "audrey"])
+def test_runs_follow_shows_runs_to_an_operator_and_an_auditor(sec: Secured, user: str) -> None:
+    name = f"followed-{user}"
+    assert jetcron(sec, "alice", "schedule", "add", name, "@every 1h", "--target", "host-a",
+                   "--", "true").returncode == 0  # fmt: skip
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "jetcron", "runs", "follow", "--schedule", name, "-n", "1",
+         "--json"],
+        env=env(sec, user), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert follow.stderr is not None
+        said = follow.stderr.readline()
+        assert said.startswith(f"following {name}"), said + follow.stderr.read()
+        assert jetcron(sec, "alice", "schedule", "trigger", name).returncode == 0
+        out, err = follow.communicate(timeout=30)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0, err
+    event = json.loads(out)
+    assert event["event"]["name"] == name and event["event"]["type"] == "run.triggered", event
+    assert "violation" not in err, err
+
+
+def test_runs_follow_says_what_it_may_not_read_instead_of_sitting_silent(sec: Secured) -> None:
+    line = refused(sec, "host-a", "runs", "follow")
+    assert "reading the log" in line, line

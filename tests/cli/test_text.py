@@ -102,7 +102,6 @@ def test_event_lines() -> None:
         "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: manual by bob (check), for nas",
         "2026-03-03T14:00:05Z backup failed 3f2a9c1b: exited with code 3",
     ]
-    assert follow.identity(envelope(failed)) == follow.identity(envelope(failed, "other"))
 
 
 def test_run_facts_and_truncation_marker() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -25,6 +25,9 @@ from jetcron.cli.common import (
 )
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 @handle_errors
@@ -160,18 +163,19 @@ async def _follow(
     import contextlib
     from datetime import UTC, datetime
 
-    from jetcron.cli.follow import unsubscribe, watch
     from jetcron.client import query
     from jetcron.log.errors import transient
     from jetcron.projections.queries import FIRES_MAX
 
     printed = {r["utc"]: _landed(r) for r in rows}
-    inbox: asyncio.Queue[bytes] = asyncio.Queue()
-    subs = await watch(nc, name, inbox)
+    inbox: asyncio.Queue[None] = asyncio.Queue()
+    waking = asyncio.ensure_future(_wake(nc, name, inbox))
     echo(f"following the fires of {name} (Ctrl-C stops)", err=True)
     unanswered: str | None = None
     try:
         while True:
+            if waking.done():
+                waking.result()  # why: the log's reader failed for good (not an outage): say so
             since = _cursor(printed, until)
             try:
                 answer = await query(
@@ -200,7 +204,29 @@ async def _follow(
             while not inbox.empty():  # why: one question answers a burst of events
                 inbox.get_nowait()
     finally:
-        await unsubscribe(subs)
+        waking.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await waking
+
+
+async def _wake(nc: Any, name: str, inbox: asyncio.Queue[None]) -> None:
+    """Put a wake-up into `inbox` for each batch of the schedule's events the log gets."""
+    import asyncio
+
+    from jetcron.cli.follow import events
+    from jetcron.log.errors import transient
+
+    while True:
+        try:
+            async for batch in events(nc, name):
+                if batch:
+                    inbox.put_nowait(None)
+        except Exception as err:
+            # why: only a wake-up (the loop asks every second anyway): an outage while it
+            # opens is waited out, whatever else is the command's error
+            if not transient(err) or nc.is_closed:
+                raise
+            await asyncio.sleep(FOLLOW_POLL_S)
 
 
 def _cursor(printed: dict[str, tuple[str, str] | None], until: str) -> str:

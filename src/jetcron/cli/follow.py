@@ -7,91 +7,112 @@ the same time format as jetcron's log lines.
 from __future__ import annotations
 
 import sys
-from collections import deque
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from jetcron.cli import text
 from jetcron.cli.common import echo
+from jetcron.log.follow import FollowHealth
 
 if TYPE_CHECKING:
-    import asyncio
-
     from nats.aio.client import Client
 
-    from jetcron.domain.events import Envelope
+    from jetcron.domain.events import Envelope, StoredEvent
+    from jetcron.log.stream import EventLog
 
 
 async def follow(nc: Client, schedule: str | None, count: int | None, as_json: bool) -> None:
-    """Print the log's run and fire events as they are published (a core subscription).
+    """Print the log's trigger, fire and run events (of `schedule`, or all) appended from now
+    on, in log order, until `count` are shown or the command is stopped."""
+    import msgspec
 
-    Best effort by design: it shows what is appended from now on, and drops a copy that
-    JetStream turned away (a duplicate trigger, a lost start claim) by its identity.
+    shown = 0
+    async for batch in events(nc, schedule, say=True):
+        for stored in batch:
+            if count is not None and shown >= count:
+                return
+            if as_json:
+                sys.stdout.write(msgspec.json.encode(stored.envelope).decode() + "\n")
+                sys.stdout.flush()
+            else:
+                echo(event_line(stored.envelope))
+            shown += 1
+        if count is not None and shown >= count:
+            return
+
+
+async def events(
+    nc: Client, schedule: str | None, *, say: bool = False
+) -> AsyncIterator[list[StoredEvent]]:
+    """Batches of the trigger, fire and run events (of `schedule`, or all) appended from now
+    on, in log order; with `say`, a line on stderr once it follows.
+
+    why a reader of the log (an ephemeral consumer), not core subscriptions: it is what an
+    operator or auditor may use (their roles subscribe to nothing but their inbox, so a core
+    subscription was refused and `runs follow` sat silent, newcomer16c #9), it is the web's
+    /events way too, and it rides out outages without losing what was appended meanwhile.
     """
     import asyncio
 
-    import msgspec
+    from jetcron.log.errors import transient
+    from jetcron.log.stream import EventLog
 
-    from jetcron.domain.events import UnknownEvent, decode
-
-    inbox: asyncio.Queue[bytes] = asyncio.Queue()
-    subs = await watch(nc, schedule, inbox)
-    echo(f"following {schedule or 'all schedules'} (Ctrl-C stops)", err=True)
-    seen: deque[tuple[str, ...]] = deque(maxlen=1000)
-    shown = 0
+    event_log = await EventLog(nc).open(create=False)
+    health = _Announcing(f"following {schedule or 'all schedules'} (Ctrl-C stops)" if say else "")
     try:
-        while count is None or shown < count:
-            envelope = decode(await inbox.get())
-            if isinstance(envelope, UnknownEvent) or (schedule and envelope.event.name != schedule):
-                continue
-            key = identity(envelope)
-            if key in seen:
-                continue
-            seen.append(key)
-            if as_json:
-                sys.stdout.write(msgspec.json.encode(envelope).decode() + "\n")
-                sys.stdout.flush()
-            else:
-                echo(event_line(envelope))
-            shown += 1
+        start = await event_log.last_seq() + 1
+        while True:
+            try:
+                async for batch in _read(event_log, schedule, start, health):
+                    start = batch[-1].seq + 1
+                    health.announce()
+                    # why: triggers are per target, not per schedule; the name says whose it is
+                    yield [e for e in batch if schedule is None or _name(e) == schedule]
+            except Exception as err:
+                # why: the reader rides out most of an outage itself; what still escapes it (a
+                # connection lost mid-request) only means: go on from the last event seen
+                if not transient(err) or nc.is_closed:
+                    raise
+                await asyncio.sleep(1.0)
     finally:
-        await unsubscribe(subs)
+        await event_log.close()
 
 
-async def unsubscribe(subs: list[Any]) -> None:
-    """Drop a follower's subscriptions; a connection already closed has dropped them."""
-    import contextlib
+class _Announcing(FollowHealth):
+    """A follower's health that says "following …" once, when it first reads: not before its
+    consumer exists (a role that may not read the log gets only the refusal)."""
 
-    from nats.errors import ConnectionClosedError
+    def __init__(self, line: str) -> None:
+        super().__init__("follow")
+        self.line = line
 
-    for sub in subs:
-        with contextlib.suppress(ConnectionClosedError):  # why: not an error at Ctrl-C
-            await sub.unsubscribe()
+    def announce(self) -> None:
+        """Say the line, once."""
+        if self.line:
+            echo(self.line, err=True)
+            self.line = ""
+
+    def caught_up(self) -> None:
+        self.announce()
+        super().caught_up()
 
 
-async def watch(nc: Client, schedule: str | None, inbox: asyncio.Queue[bytes]) -> list[Any]:
-    """Subscribe to the run and fire events (of `schedule`, or all), each message's data into
-    `inbox`; the subscriptions, flushed (nothing published after this is missed)."""
+def _read(
+    event_log: EventLog, schedule: str | None, start: int, health: FollowHealth
+) -> AsyncIterator[list[StoredEvent]]:
     from jetcron import subjects
 
-    async def on_message(msg: Any) -> None:
-        inbox.put_nowait(msg.data)
-
-    watched = (
-        [subjects.TRIGGERS, subjects.runs_of(schedule), subjects.fire(schedule)]
-        if schedule
-        else [subjects.TRIGGERS, subjects.RUNS, subjects.FIRES]
+    return event_log.read(
+        from_seq=start,
+        subjects=subjects.followed_runs(schedule),
+        follow=True,
+        batch=500,
+        health=health,
     )
-    subs = [await nc.subscribe(s, cb=on_message) for s in watched]
-    await nc.flush()
-    return subs
 
 
-def identity(envelope: Envelope) -> tuple[str, ...]:
-    """What makes an event itself: type, run (or fire) and attempt, not its envelope id."""
-    e = envelope.event
-    kind = str(e.__struct_config__.tag)
-    run_or_fire = getattr(e, "run_id", "") or getattr(e, "fire_id", "")
-    return (kind, run_or_fire, str(getattr(e, "attempt", "")))
+def _name(stored: StoredEvent) -> str | None:
+    return getattr(stored.event, "name", None)
 
 
 def event_line(envelope: Envelope) -> str:

@@ -132,7 +132,9 @@ _WHATS: tuple[tuple[str, str], ...] = (
         "putting webhook secrets",
     ),
     (f"$KV.{subjects.EXECUTORS_BUCKET}.", "this executor name"),
-    (f"$JS.API.STREAM.INFO.OBJ_{subjects.SNAPSHOT_BUCKET}", "the views' snapshots"),
+    (f"$JS.API.STREAM.INFO.OBJ_{subjects.SNAPSHOT_BUCKET}", "reading the views' snapshots"),
+    (f"$JS.API.CONSUMER.CREATE.{subjects.STREAM}", "reading the log (a consumer of it)"),
+    (f"$JS.API.CONSUMER.MSG.NEXT.{subjects.STREAM}", "reading the log (a consumer of it)"),
 )
 
 

@@ -41,14 +41,8 @@ _encoder = msgspec.json.Encoder()
 
 def watched(schedule: str | None) -> list[str]:
     """The log subjects an event stream reads (triggers are per target: filtered by name)."""
-    if schedule is None:
-        return [subjects.SCHEDULES, subjects.TRIGGERS, subjects.FIRES, subjects.RUNS]
-    return [
-        subjects.schedule(schedule),
-        subjects.TRIGGERS,
-        subjects.fire(schedule),
-        subjects.runs_of(schedule),
-    ]
+    changes = subjects.SCHEDULES if schedule is None else subjects.schedule(schedule)
+    return [changes, *subjects.followed_runs(schedule)]
 
 
 def frame(stored: StoredEvent) -> bytes:
