@@ -198,3 +198,32 @@ async def test_a_fan_out_member_gone_offline_is_a_health_problem(nc, event_log) 
     finally:
         stop.set()
         await task
+
+
+async def test_an_unreadable_event_after_an_ack_counts_the_same_in_any_batches(
+    nc, event_log
+) -> None:
+    """The live service (small batches) and `replay --verify` (one batch) disagreed: the reader
+    reported the unreadable event before the batch's earlier `health --ack` was folded, so the
+    replay counted it as acknowledged and dropped its sample (newcomer16c #9b)."""
+    import msgspec
+
+    from jetcron.cli.replaying import rebuild
+    from jetcron.domain.events import Envelope, HealthAcknowledged
+    from jetcron.projections.state import apply_batch, new_views, record_undecodable
+
+    await seed(event_log)
+    ack = Envelope(id="ack1", at=T0, actor="ops", event=HealthAcknowledged())
+    await nc.jetstream().publish(subjects.HEALTH_ACKS, msgspec.json.encode(ack))
+    bad = await nc.jetstream().publish(subjects.fire("a"), b"{not json")
+    one_batch, _ = await rebuild(nc, None)
+    one_by_one = new_views(one_batch.keep)
+
+    def undecodable(seq, unknown) -> None:
+        record_undecodable(one_by_one, seq, unknown.type, unknown.problem)
+
+    async for batch in event_log.read(batch=1, on_skipped=undecodable):
+        apply_batch(one_by_one, batch)
+    for views in (one_batch, one_by_one):
+        assert (views.poison, views.poison_acknowledged) == (1, 0)
+        assert [s.seq for s in views.poison_samples] == [bad.seq]

@@ -53,6 +53,8 @@ async def rebuild(
                     if not apply_until(views, batch, as_of):
                         break
                     progress.update(task, completed=batch[-1].seq)
+        if skipped:
+            _saw(gaps, [], skipped)  # why: the log ended with undecodable events
         if as_of is None:
             gaps.end(end)
     finally:

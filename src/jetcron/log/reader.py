@@ -12,7 +12,7 @@ import asyncio
 import bisect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
 import msgspec
@@ -426,17 +426,35 @@ def decode_records(
 ) -> list[StoredEvent]:
     """Decode a batch; undecodable or unknown events are logged, reported and skipped, never raised."""
     out: list[StoredEvent] = []
+    for part, skipped in decoded_parts(records):
+        out += part
+        if skipped is not None and on_skipped is not None:
+            on_skipped(*skipped)
+    return out
+
+
+def decoded_parts(
+    records: list[RawRecord],
+) -> Iterator[tuple[list[StoredEvent], tuple[int, UnknownEvent] | None]]:
+    """A batch decoded as (events, the undecodable event after them, or None for the last part).
+
+    why parts: a reader that reports an undecodable event only after the whole batch is
+    decoded makes a fold count it before the events ahead of it in the log (a `health --ack`
+    among them: replay and the live service, cut into other batches, disagreed, newcomer16c).
+    """
+    out: list[StoredEvent] = []
     append = out.append
     for r in records:
         envelope = decode(r.data)
         # why: an exact type test; isinstance on a msgspec Struct class costs ~5x more
         if type(envelope) is UnknownEvent:
             _warn_skipped(r, envelope)
-            if on_skipped is not None:
-                on_skipped(r.seq, envelope)
+            yield out, (r.seq, envelope)
+            out = []
+            append = out.append
             continue
         append(StoredEvent(r.seq, r.subject, cast(Envelope, envelope), r.stored_ns))
-    return out
+    yield out, None
 
 
 _WARNED: dict[tuple[str, int], None] = {}

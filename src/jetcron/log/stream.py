@@ -19,7 +19,14 @@ from jetcron.errors import InfrastructureError
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher, Staged
-from jetcron.log.reader import OnSkipped, RawRecord, decode_records, read_raw, read_subject
+from jetcron.log.reader import (
+    OnSkipped,
+    RawRecord,
+    decode_records,
+    decoded_parts,
+    read_raw,
+    read_subject,
+)
 
 if TYPE_CHECKING:
     from jetcron.log.signing import Signer
@@ -297,7 +304,8 @@ class EventLog:
         on_skipped: OnSkipped | None = None,
         health: FollowHealth | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
-        """Decoded batches in log order; unknown events skipped with a warning (and on_skipped).
+        """Decoded batches in log order; unknown events skipped with a warning (and on_skipped,
+        called once the events before it have been taken).
 
         With follow=True it rides out NATS outages (see read_raw) and reports to `health`.
         """
@@ -311,9 +319,12 @@ class EventLog:
             batch=batch,
             health=health,
         ):
-            decoded = decode_records(records, on_skipped)
-            if decoded:
-                yield decoded
+            for decoded, skipped in decoded_parts(records):
+                if decoded:
+                    yield decoded
+                if skipped is not None and on_skipped is not None:
+                    # why: after the events ahead of it are folded: folds see the log's order
+                    on_skipped(*skipped)
 
     async def last_seq(self) -> int:
         """The stream's last sequence; InfrastructureError, saying so, while there is no log."""
