@@ -94,6 +94,11 @@ def kv_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
+def object_stream(bucket: str) -> str:
+    """The stream behind a JetStream object store bucket."""
+    return f"OBJ_{bucket}"
+
+
 def kv_key(bucket: str, key: str) -> str:
     """The subject of one key of a KV bucket."""
     return f"$KV.{bucket}.{key}"

@@ -19,6 +19,7 @@ from conftest import require_nats_server
 from jetcron.auth.store import AuthDir
 from jetcron.client import query
 from jetcron.errors import NotPermitted
+from jetcron.log import snapshots
 from jetcron.log.refusals import refusing
 
 
@@ -130,3 +131,24 @@ def test_runs_follow_shows_runs_to_an_operator_and_an_auditor(sec: Secured, user
 def test_runs_follow_says_what_it_may_not_read_instead_of_sitting_silent(sec: Secured) -> None:
     line = refused(sec, "host-a", "runs", "follow")
     assert "reading the log" in line, line
+
+
+@pytest.mark.parametrize("user", ["alice", "audrey"])
+async def test_a_reader_reads_a_large_state_answer_and_may_not_delete_it(
+    sec: Secured, user: str
+) -> None:
+    """replay --verify's answer too large for a message is an object in the snapshot store:
+    operators and auditors read it (they timed out on STREAM.INFO, newcomer16c #9b), and only
+    read it."""
+    scheduler = await sec.client("scheduler")
+    data = bytes(range(256)) * 4000  # 1 MB: several chunks
+    await snapshots.save(scheduler, f"state-{user}", data)
+    nc = await sec.client(user)
+    try:
+        # under `refusing`: any refused read would have raised
+        assert await refusing(nc, snapshots.load(nc, f"state-{user}")) == data
+        with pytest.raises(NotPermitted):
+            await refusing(nc, snapshots.delete(nc, f"state-{user}"))
+    finally:
+        await nc.close()
+        await scheduler.close()

@@ -39,7 +39,7 @@ def test_the_queue_group_has_a_first_budget_a_third_of_the_timeout_at_most(
 
 
 def test_the_state_is_never_asked_twice() -> None:
-    # why: a large answer is an object the asker deletes; a second one would stay
+    # why: a large answer is an object in the snapshot store; a second one is waste
     assert hedge_after(5.0, "state") is None
 
 

@@ -227,3 +227,26 @@ async def test_an_unreadable_event_after_an_ack_counts_the_same_in_any_batches(
     for views in (one_batch, one_by_one):
         assert (views.poison, views.poison_acknowledged) == (1, 0)
         assert [s.seq for s in views.poison_samples] == [bad.seq]
+
+
+async def test_a_large_state_answer_is_deleted_by_the_service_later(
+    nc, event_log, monkeypatch
+) -> None:
+    """The asker (an auditor may only read the store) leaves it; the service deletes it."""
+    from jetcron.log import snapshots
+    from jetcron.projections import service as module
+
+    monkeypatch.setattr(module, "STATE_INLINE_MAX", 0)
+    monkeypatch.setattr(module, "STATE_OBJECT_KEEP_S", 0.3)
+    await seed(event_log)
+    _, stop, task = await running(nc, event_log)
+    answer = await query(nc, "state")
+    assert await snapshots.load(nc, answer["object"]) is not None
+    for _ in range(100):
+        if await snapshots.load(nc, answer["object"]) is None:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the answer object is still there")
+    stop.set()
+    await task

@@ -120,6 +120,19 @@ def _kv_reads(bucket: str) -> list[str]:
     ]
 
 
+def _snapshot_reads() -> list[str]:
+    """Reading an object of the snapshot store (`replay --verify`'s large `state` answer):
+    its stream's info, the object's meta (a get), its chunks through an ephemeral consumer;
+    never a write, a delete or another's consumer (no CONSUMER.DELETE)."""
+    stream = s.object_stream(s.SNAPSHOT_BUCKET)
+    return [
+        js_api("STREAM.INFO", stream),
+        js_api("STREAM.MSG.GET", stream),
+        js_api("CONSUMER.CREATE", stream),
+        js_api("CONSUMER.MSG.NEXT", stream, "*"),
+    ]
+
+
 def _secret_writes() -> list[str]:
     """Putting job secrets (`--secret-env`) and webhook secrets (`notify add --secret`): put
     keys, check the bucket is as jetcron makes it; never read them back, never create one."""
@@ -152,6 +165,7 @@ def _reader(user: User, *, commands: bool) -> Permissions:
         js_api("CONSUMER.INFO", s.STREAM, "*"),
         *_kv_reads(s.EXECUTORS_BUCKET),
         *_kv_reads(s.LEASE_BUCKET),
+        *_snapshot_reads(),
     ]
     if commands:
         # why: only under its own name: the subject is how the scheduler knows who sent it

@@ -175,14 +175,14 @@ def _verify(server: str, as_json: bool) -> None:
 
 
 async def live_state(nc: Any) -> dict[str, Any]:
-    """The live service's whole state (fetched from the object store when it is large)."""
+    """The live service's whole state (read from the object store when it is large; the
+    service deletes it there a while later: an auditor may read the store, not change it)."""
     from jetcron.log import snapshots
 
     live: dict[str, Any] = await query(nc, "state", {})
     name = live.get("object")
     if name:
         data = await snapshots.load(nc, str(name))
-        await snapshots.delete(nc, str(name))
         if data is None:
             raise InvalidInput(f"the live state {name!r} vanished before it was read; try again")
         live = msgspec.json.decode(data)

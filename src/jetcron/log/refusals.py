@@ -15,7 +15,7 @@ import re
 import weakref
 from collections import deque
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from nats.aio.client import Client
@@ -132,7 +132,10 @@ _WHATS: tuple[tuple[str, str], ...] = (
         "putting webhook secrets",
     ),
     (f"$KV.{subjects.EXECUTORS_BUCKET}.", "this executor name"),
-    (f"$JS.API.STREAM.INFO.OBJ_{subjects.SNAPSHOT_BUCKET}", "reading the views' snapshots"),
+    (
+        f"$JS.API.STREAM.INFO.{subjects.object_stream(subjects.SNAPSHOT_BUCKET)}",
+        "reading the views' snapshots",
+    ),
     (f"$JS.API.CONSUMER.CREATE.{subjects.STREAM}", "reading the log (a consumer of it)"),
     (f"$JS.API.CONSUMER.MSG.NEXT.{subjects.STREAM}", "reading the log (a consumer of it)"),
 )
@@ -180,10 +183,22 @@ async def refusing(nc: Client, work: Awaitable[T]) -> T:
         await asyncio.wait({task, refusal}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             return task.result()
-        task.cancel()
-        await asyncio.wait({task})
         raise not_permitted(refusal.result())
     finally:
         refusal.cancel()
         if not task.done():
             task.cancel()
+            # why: not awaited to its end: nats-py turns a cancelled request into a timeout
+            # and some of its calls go on to the next request (ObjectStore.delete purges)
+            task.add_done_callback(_dropped)
+            await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+
+
+CANCEL_WAIT_S = 0.5
+"""How long `refusing` lets the refused work wind down before it says why."""
+
+
+def _dropped(task: asyncio.Future[Any]) -> None:
+    """Retrieve what refused work ended with: the refusal is the news, not this."""
+    if not task.cancelled():
+        task.exception()

@@ -43,8 +43,7 @@ PING_TYPE = "io.nats.micro.v1.ping_response"
 
 UNHEDGED = frozenset({"state"})
 """Queries never asked twice. why: `state` (replay --verify) is the heaviest query, and a large
-answer is an object in the snapshot store that the asker deletes: a second answer's object would
-be left there for good."""
+answer is an object in the snapshot store (kept there for minutes): a second one for nothing."""
 
 
 def hedge_after(timeout: float, view: str = "") -> float | None:

@@ -76,7 +76,8 @@ async def _chunks(nc: Client, bucket: str, info: ObjectInfo) -> bytes | None:
     parts: list[bytes] = []
     digest = hashlib.sha256()
     chunk_subject = f"$O.{bucket}.C.{info.nuid}"
-    async for records in read_raw(nc, f"OBJ_{bucket}", subjects=[chunk_subject], batch=CHUNK_BATCH):
+    stream = subjects.object_stream(bucket)
+    async for records in read_raw(nc, stream, subjects=[chunk_subject], batch=CHUNK_BATCH):
         for record in records:
             parts.append(record.data)
             digest.update(record.data)

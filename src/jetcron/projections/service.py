@@ -65,6 +65,10 @@ HOSTS_EVERY = 5
 """Expectation rounds between two looks at the executors' heartbeats."""
 HOSTS_ACTOR = "system:heartbeats"
 STATE_INLINE_MAX = 512 * 1024
+STATE_OBJECT_KEEP_S = 300.0
+"""How long a `state` answer too large for a message stays in the snapshot store: the service
+that wrote it deletes it then. why not the asker: an operator's or auditor's role may read the
+store but not change it (the views' checkpoints live there too)."""
 """A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
 ROLLUP_ACTOR = "system:rollup"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
@@ -125,6 +129,8 @@ class ProjectionService:
         self.followers = followers if followers is not None else {}
         """Every follower of this process by name (ours included), for `status` and `health`."""
         self.followers[self.health.name] = self.health
+        self._answers: set[asyncio.Task[None]] = set()
+        """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
         self.stats_cache = stats.Cache()
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
@@ -164,6 +170,8 @@ class ProjectionService:
             gauges.cancel()
             expect.cancel()
             rolling.cancel()
+            for answer in self._answers:
+                answer.cancel()  # why: a crash leaves them too; only the next `state` is lost
             await self._wind_down(service, fed)
 
     async def _wind_down(self, service: Any, fed: bool) -> None:
@@ -572,14 +580,25 @@ class ProjectionService:
 
     async def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         """The whole state, for `jetcron replay --verify`: inline, or the name of an object
-        holding it when it is larger than a NATS message may be (the asker deletes it)."""
+        holding it when it is larger than a NATS message may be (deleted STATE_OBJECT_KEEP_S
+        later)."""
         state = {"position": views.position, "views": msgspec.to_builtins(views)}
         data = _encoder.encode(state)
         if len(data) <= STATE_INLINE_MAX:
             return state
         name = f"state-{ids.new_id()}"
         await snapshots.save(self.nc, name, data)
+        task = asyncio.create_task(self._forget_answer(name), name=f"delete {name}")
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
         return {"position": views.position, "object": name}
+
+    async def _forget_answer(self, name: str) -> None:
+        await asyncio.sleep(STATE_OBJECT_KEEP_S)
+        try:
+            await snapshots.delete(self.nc, name)
+        except Exception as err:  # noqa: BLE001 - a leftover answer is small and harmless
+            log.warning("state answer %s not deleted: %s", name, err)
 
 
 def _wall(t: float) -> datetime | None:
