@@ -73,6 +73,26 @@ def test_token_file(tmp_path: Path) -> None:
         ('[users.a]\nrole = "admin"\n', "give token or token_sha256"),
         ("", "no users in it"),
         ('[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n', "unknown field"),
+        ('[users.empty]\nrole = "admin"\ntoken = ""\n', "users.empty: the token is empty"),
+        ('[users.blank]\nrole = "admin"\ntoken = "  "\n', "users.blank: the token is empty"),
+        (
+            f'[users.e]\nrole = "admin"\ntoken_sha256 = "{digest("")}"\n',
+            "users.e: the token is empty",
+        ),
+        (
+            '[users.h]\nrole = "admin"\ntoken_sha256 = "abc"\n',
+            "users.h.token_sha256: not a SHA-256 digest",
+        ),
+        (
+            '[users.a]\nrole = "admin"\ntoken = "same"\n'
+            '[users.b]\nrole = "auditor"\ntoken = "same"\n',
+            "users.a and users.b have the same token",
+        ),
+        (
+            '[users.a]\nrole = "admin"\ntoken = "same"\n'
+            f'[users.b]\nrole = "auditor"\ntoken_sha256 = "{digest("same").upper()}"\n',
+            "users.a and users.b have the same token",
+        ),
     ],
 )
 def test_a_bad_token_file_is_one_line_naming_it(tmp_path: Path, text: str, problem: str) -> None:
@@ -81,6 +101,22 @@ def test_a_bad_token_file_is_one_line_naming_it(tmp_path: Path, text: str, probl
     with pytest.raises(InvalidInput, match=f"--token-file {path}") as err:
         load_tokens(path)
     assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_web_refuses_a_token_file_with_a_shared_token_before_it_serves(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from jetcron.cli.main import app
+
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        '[users.a]\nrole = "admin"\ntoken = "same"\n[users.b]\nrole = "auditor"\ntoken = "same"\n'
+    )
+    path.chmod(0o600)
+    result = CliRunner().invoke(app, ["web", "--port", "1", "--token-file", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "users.a and users.b have the same token" in result.output
+    assert result.output.count("\n") == 1, result.output
 
 
 def test_binding_beyond_localhost_needs_tokens() -> None:

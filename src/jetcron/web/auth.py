@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import stat
 from pathlib import Path
 from typing import Literal
@@ -94,19 +95,47 @@ def load_tokens(path: Path) -> Tokens:
         raise InvalidInput(f"--token-file {path}: {err}") from None
     users: dict[str, tuple[str, Role]] = {}
     for name, entry in parsed.users.items():
-        if (entry.token is None) == (entry.token_sha256 is None):
-            raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256")
         role = next((r for r in ROLES if r == entry.role), None)
         if role is None:
             raise InvalidInput(
                 f"--token-file {path}: users.{name}.role {entry.role!r}: use {', '.join(ROLES)}"
             )
-        key = entry.token_sha256.lower() if entry.token_sha256 else digest(entry.token or "")
+        key = _key(path, name, entry)
+        if key in users:
+            # why: one token, two users: the last would silently win (an admin lost to an auditor)
+            raise InvalidInput(
+                f"--token-file {path}: users.{users[key][0]} and users.{name} have the same "
+                "token: give each user its own"
+            )
         users[key] = (name, role)
     if not users:
         raise InvalidInput(f"--token-file {path}: no users in it")
     _warn_if_readable(path, any(e.token is not None for e in parsed.users.values()))
     return Tokens(users)
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+EMPTY = digest("")
+
+
+def _key(path: Path, name: str, entry: _Entry) -> str:
+    """The digest a user's token is known by; InvalidInput for none, both, an empty token or
+    a token_sha256 that is no SHA-256 digest (it could never match: a user who cannot sign in)."""
+    if (entry.token is None) == (entry.token_sha256 is None):
+        raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256")
+    if entry.token_sha256 is not None:
+        key = entry.token_sha256.strip().lower()
+        if not _HEX64.fullmatch(key):
+            raise InvalidInput(
+                f"--token-file {path}: users.{name}.token_sha256: not a SHA-256 digest "
+                "(64 hex digits: `printf %s TOKEN | sha256sum`)"
+            )
+    else:
+        # why: a token of blanks is as empty: a client's header cannot carry it
+        key = digest((entry.token or "").strip() and (entry.token or ""))
+    if key == EMPTY:
+        raise InvalidInput(f"--token-file {path}: users.{name}: the token is empty")
+    return key
 
 
 def _warn_if_readable(path: Path, holds_tokens: bool) -> None:
