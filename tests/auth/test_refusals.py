@@ -63,6 +63,8 @@ async def test_a_refused_request_ends_at_the_refusal_not_at_its_timeout(sec: Sec
 def test_an_executor_identity_asking_a_query_is_not_permitted(sec: Secured) -> None:
     line = refused(sec, "host-a", "schedule", "list")
     assert "not permitted: queries: your NATS user may not publish to jetcron.q.schedules" in line
+    line = refused(sec, "host-a", "health")  # not "unreachable" (exit 3): the service is there
+    assert "not permitted: queries" in line, line
 
 
 def test_an_auditor_putting_a_secret_is_not_permitted(sec: Secured, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.errors import InfrastructureError, InvalidInput, ServiceUnavailable
+from jetcron.errors import InfrastructureError, InvalidInput, NotPermitted, ServiceUnavailable
 from jetcron.projections.tallies import NO_EXECUTOR
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
@@ -113,6 +113,8 @@ def health(
         echo(f"acknowledged the unreadable and rejected events before log seq {seq}", err=True)
     try:
         report = _health_at(server, ask_view(server, "health"), seq)
+    except NotPermitted:
+        raise  # why: the identity may not ask; the service is not unreachable (exit 1)
     except (InfrastructureError, OSError) as err:
         # why: no service answers, but NATS does: say whether a scheduler still ticks
         ticker = _no_ticker(server) if type(err) is ServiceUnavailable else None
