@@ -191,3 +191,26 @@ async def test_the_auditor_verifies_a_replay_whose_live_state_is_an_object(
             await admin.close()
     assert result.exit_code == 0, result.output
     assert "identical to the live service" in result.output
+
+
+def test_fires_follow_as_the_auditor_prints_fires_and_no_warnings(sec: Secured) -> None:
+    import signal
+
+    assert jetcron(sec, "alice", "schedule", "add", "ticking", "@every 1s", "--target", "host-a",
+                   "--overlap", "allow", "--", "true").returncode == 0  # fmt: skip
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "jetcron", "fires", "ticking", "--follow", "--since", "1s",
+         "--json"],
+        env=env(sec, "audrey"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        lines = [json.loads(follow.stdout.readline()) for _ in range(3)]
+    finally:
+        follow.send_signal(signal.SIGINT)
+        _, err = follow.communicate(timeout=20)
+    deleted = jetcron(sec, "alice", "schedule", "delete", "ticking")
+    assert deleted.returncode == 0, deleted.stderr
+    assert all(line["fate"] == "triggered" for line in lines), lines
+    assert follow.returncode == 0, err
+    assert "violation" not in err and "WARNING" not in err, err
