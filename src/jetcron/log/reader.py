@@ -120,7 +120,8 @@ class _Pull:
             # why: not awaited: a reader whose role may not delete consumers (operator,
             # auditor) would wait out a timeout on every read; the consumer expires anyway.
             delete = js_api("CONSUMER.DELETE", self.stream, self.name)
-            refusals.of(self.nc).tolerate(delete)  # why: a reader's refusal, not the command's
+            if not refusals.of(self.nc).tolerate(delete):
+                return  # why: this role may not (it was refused before); it expires anyway
             try:
                 await self.nc.publish(delete, b"", reply=self.nc.new_inbox())
             except Exception:  # noqa: BLE001 - it expires on its own

@@ -52,6 +52,8 @@ class Refusals:
         """Refusals ever noted (a mark: `since(mark)` looks only at later ones)."""
         self._tolerated: deque[str] = deque(maxlen=KEPT)
         """why bounded: an identity allowed the cleanup is never refused, and never forgets"""
+        self._given_up: set[str] = set()
+        """Subjects but their last token of tolerated refusals: not tried again."""
         self._waiters: list[asyncio.Future[Refusal]] = []
 
     def note(self, err: BaseException) -> bool:
@@ -63,6 +65,7 @@ class Refusals:
         refusal = Refusal(found.group(1).lower(), found.group(2).lower())
         if refusal.subject in self._tolerated:
             self._tolerated.remove(refusal.subject)
+            self._given_up.add(_family(refusal.subject))
             return True  # why: expected by whoever tried it (best effort), no failure
         self.seen.append(refusal)
         self.count += 1
@@ -72,10 +75,18 @@ class Refusals:
                 waiter.set_result(refusal)
         return bool(waiters)
 
-    def tolerate(self, subject: str) -> None:
+    def tolerate(self, subject: str) -> bool:
         """A refusal of a publish to `subject` is expected and harmless (a best-effort cleanup
-        a role may not do): it does not end an operation under `refusing`."""
+        a role may not do): it does not end an operation under `refusing`. False if one like it
+        (its subject but the last token) was refused before: do not send it.
+
+        why: a reader's role refusing its consumer deletes once is enough; each try is a line
+        in the server's log (the web gateway, an operator, closes a reader per event stream).
+        """
+        if _family(subject.lower()) in self._given_up:
+            return False
         self._tolerated.append(subject.lower())
+        return True
 
     def since(self, mark: int, subject: str | None = None) -> Refusal | None:
         """The first refusal noted after `mark` (of a publish to `subject`, if given)."""
@@ -91,6 +102,10 @@ class Refusals:
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+
+def _family(subject: str) -> str:
+    return subject.rpartition(".")[0]
 
 
 _BY_CLIENT: weakref.WeakKeyDictionary[Client, Refusals] = weakref.WeakKeyDictionary()
