@@ -101,6 +101,14 @@ def test_the_refusal_says_how_long_a_crashed_holder_keeps_the_name() -> None:
     )
 
 
+def test_a_heartbeat_older_than_its_ttl_is_not_promised_to_expire() -> None:
+    now = datetime(2026, 12, 2, 12, 7, 32, tzinfo=UTC)
+    info = ExecutorInfo(name="pi-7", interval_s=5.0, seen_at=now - timedelta(minutes=7, seconds=32))
+    line = already_online(info, "pi-7", now)
+    assert "expires within" not in line, line
+    assert "outlived its 15s TTL" in line and line.endswith("runs there, pass --replace"), line
+
+
 def test_only_a_gone_pid_on_this_host_is_a_crash_leftover() -> None:
     info = ExecutorInfo(name="vm", hostname="here", pid=7)
     assert crashed_here(info, "here", lambda pid: False)

@@ -60,6 +60,14 @@ def already_online(info: ExecutorInfo | None, name: str, now: datetime, *, up: b
         else f"stop it or choose another --name; if it crashed, its heartbeat expires within "
         f"{left}s, or pass --replace"
     )
+    if age > ttl + 1:
+        # why: a heartbeat older than its TTL was written without one (by hand, or forged by
+        # another identity): "expires within 1s" would be a promise never kept (newcomer16c)
+        way = "start `jetcron up --no-executor`" if up else "pass --replace"
+        how = (
+            f"its heartbeat outlived its {ttl}s TTL (written without one, not by a jetcron "
+            f"executor) and will not expire: if no executor {name!r} runs there, {way}"
+        )
     return (
         f"executor {name!r} is already online on {where}{since} (last heartbeat "
         f"{duration(max(age, 0.0))} ago): {how}"
