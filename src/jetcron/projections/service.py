@@ -65,11 +65,12 @@ HOSTS_EVERY = 5
 """Expectation rounds between two looks at the executors' heartbeats."""
 HOSTS_ACTOR = "system:heartbeats"
 STATE_INLINE_MAX = 512 * 1024
-STATE_OBJECT_KEEP_S = 300.0
-"""How long a `state` answer too large for a message stays in the snapshot store: the service
-that wrote it deletes it then. why not the asker: an operator's or auditor's role may read the
-store but not change it (the views' checkpoints live there too)."""
 """A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
+STATE_OBJECT_KEEP_S = 60.0
+"""How long a `state` answer too large for a message stays in the snapshot store: the service
+that wrote it deletes it then (the asker reads it at once: 185 MiB took 0.6-3.3 s). why not the
+asker: an operator's or auditor's role may read the store but not change it (the views'
+checkpoints live there too)."""
 ROLLUP_ACTOR = "system:rollup"
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
