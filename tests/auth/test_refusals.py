@@ -214,3 +214,20 @@ def test_fires_follow_as_the_auditor_prints_fires_and_no_warnings(sec: Secured) 
     assert all(line["fate"] == "triggered" for line in lines), lines
     assert follow.returncode == 0, err
     assert "violation" not in err and "WARNING" not in err, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",), ("executors",), ("stats",), ("audit",), ("runs", "list"),
+        ("notify", "list"), ("calendar", "list"), ("schedule", "list", "--all"), ("export",),
+        ("replay", "--verify"), ("due",), ("conflicts",), ("actions",), ("health",),
+    ],
+    ids=lambda a: " ".join(a),
+)  # fmt: skip
+def test_the_auditor_reads_without_a_refusal(sec: Secured, args: tuple[str, ...]) -> None:
+    """Every refusal now ends a command: none of the reads may meet one (what they touch
+    beside their query is in the auditor's role)."""
+    result = jetcron(sec, "audrey", *args)
+    assert "not permitted" not in result.stderr and "violation" not in result.stderr, result.stderr
+    assert result.returncode in (0, 1), result.stderr
