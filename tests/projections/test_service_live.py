@@ -233,17 +233,22 @@ async def test_a_large_state_answer_is_deleted_by_the_service_later(
     nc, event_log, monkeypatch
 ) -> None:
     """The asker (an auditor may only read the store) leaves it; the service deletes it."""
+    from nats.js.errors import ObjectNotFoundError
+
     from jetcron.log import snapshots
     from jetcron.projections import service as module
 
     monkeypatch.setattr(module, "STATE_INLINE_MAX", 0)
-    monkeypatch.setattr(module, "STATE_OBJECT_KEEP_S", 0.3)
+    monkeypatch.setattr(module, "STATE_OBJECT_KEEP_S", 1.0)
     await seed(event_log)
     _, stop, task = await running(nc, event_log)
     answer = await query(nc, "state")
     assert await snapshots.load(nc, answer["object"]) is not None
+    store = await nc.jetstream().object_store(subjects.SNAPSHOT_BUCKET)
     for _ in range(100):
-        if await snapshots.load(nc, answer["object"]) is None:
+        try:
+            await store.get_info(answer["object"])
+        except ObjectNotFoundError:
             break
         await asyncio.sleep(0.05)
     else:

@@ -57,6 +57,12 @@ async def load(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKET)
     data = await _chunks(nc, bucket, info)
     if data is not None:
         return data
+    try:
+        await store.get_info(name)
+    except (NotFoundError, ObjectNotFoundError, ObjectDeletedError):
+        # why: deleted while we read (a `state` answer's time ran out); nats-py's get would
+        # wait forever for the chunks the delete purged
+        return None
     # why: without `writeinto`, nats-py's ObjectStore.get appends each 128 KiB chunk to a bytes
     # object (`data += chunk`), quadratic in the size: a 90 MB snapshot took ~75 s to load.
     into = io.BytesIO()
