@@ -205,13 +205,16 @@ def test_fires_follow_as_the_auditor_prints_fires_and_no_warnings(sec: Secured) 
     )  # fmt: skip
     try:
         assert follow.stdout is not None
-        lines = [json.loads(follow.stdout.readline()) for _ in range(3)]
+        lines: list[dict[str, object]] = []
+        while sum(line["fate"] == "triggered" for line in lines) < 2 and len(lines) < 8:
+            lines.append(json.loads(follow.stdout.readline()))
     finally:
         follow.send_signal(signal.SIGINT)
         _, err = follow.communicate(timeout=20)
     deleted = jetcron(sec, "alice", "schedule", "delete", "ticking")
     assert deleted.returncode == 0, deleted.stderr
-    assert all(line["fate"] == "triggered" for line in lines), lines
+    # (the window's first second may be before the schedule was created)
+    assert [line["fate"] for line in lines if line["fate"] != "not_created"] == ["triggered"] * 2
     assert follow.returncode == 0, err
     assert "violation" not in err and "WARNING" not in err, err
 
