@@ -41,9 +41,11 @@ export async function runsPage() {
     el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
   // why: "More" and a live update both load the newest `wanted` rows, so the pages got with
   // "More" stay; only the latest render's answer is shown (an older one may land after it)
-  let wanted = 50, latest = 0;
+  let wanted = 50, latest = 0, shown = "";
+  const filters = () => `${schedule.value}\n${status.value}`;
   const render = async () => {
     const mine = ++latest;
+    shown = filters();
     try {
       const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: wanted } });
       if (mine !== latest) return;
@@ -53,7 +55,9 @@ export async function runsPage() {
       if (mine === latest) { holder.replaceChildren(errorBox(err)); more.hidden = true; }
     }
   };
-  const refilter = () => { wanted = 50; render(); };
+  // why: only a filter not yet shown starts again at 50: a live render may have shown the new
+  // filter before the typing pause ended, and "More" pressed since must keep its rows
+  const refilter = () => { if (filters() !== shown) wanted = 50; render(); };
   schedule.addEventListener("input", debounce(refilter, 300));
   status.addEventListener("change", refilter);
   await render();
