@@ -46,7 +46,7 @@ from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
-from jetcron.executors.journal import EntryMeta, Journal
+from jetcron.executors.journal import EntryMeta, Journal, JournalUnwritable
 from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.process import run_process
 from jetcron.executors.recovery import Recovery
@@ -185,6 +185,7 @@ class Executor:
         self._beat = Heartbeat(
             self.nc, me, running=lambda: self.running, sampler=self.sampler, clock=self.clock,
             revision=claim.revision if claim else None,
+            problems=lambda: [p] if (p := self.journal.check()) else [],
         )  # fmt: skip
         return self._beat
 
@@ -300,6 +301,12 @@ class Executor:
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
                 await self._process(msg, consumer.binding.fanout)
+        except JournalUnwritable:
+            # why: the host's condition (said once by the journal, shown in our heartbeat),
+            # not our bug: no traceback every redelivery; the run waits, it never starts unjournaled
+            self.stats.errors += 1
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=min(consumer.ack_wait, 5.0))
         except Exception:
             self.stats.errors += 1
             log.exception("executor %s: a trigger failed to process; nak", self.config.name)
