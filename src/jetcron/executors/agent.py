@@ -35,6 +35,7 @@ from jetcron.domain.events import (
     cancel_reason,
     decode,
 )
+from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.actions import ActionContext, resolve, run_action
@@ -331,6 +332,9 @@ class Executor:
         ):
             await self._refuse(run, msg, unsigned)
             return
+        if (invalid := trigger_problem(envelope.event)) is not None:
+            await self._invalid(run, msg, invalid)
+            return
         held = self._runs.get(run.ref.run_id)
         if held is not None and held.adopted:
             # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
@@ -364,6 +368,19 @@ class Executor:
             await msg.ack()
             return
         await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
+
+    async def _invalid(self, run: Run, msg: Msg, problem: str) -> None:
+        """A trigger the scheduler never writes (validation.trigger_problem): never run.
+
+        why: recorded as refused when its run can be written at all; a run id or name that
+        cannot be a subject token would only make rejected run events, so it is dropped."""
+        if RUN_ID_RE.fullmatch(run.trigger.run_id) and NAME_RE.fullmatch(run.trigger.name):
+            await self._refuse(run, msg, f"invalid trigger: {problem}")
+            return
+        log.warning("executor %s: dropping an invalid trigger on %s: %s",
+                    self.config.name, msg.subject, problem)  # fmt: skip
+        self.stats.poison += 1
+        await msg.term()
 
     async def _lifecycle(self, run: Run, msg: Msg) -> None:
         history = await self.runs_log.history(run)
