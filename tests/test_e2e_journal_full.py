@@ -112,3 +112,35 @@ def test_a_full_journal_disk_is_one_line_a_heartbeat_problem_and_a_health_proble
     assert len(runs) == 1  # type: ignore[arg-type]
     assert [p for p in healthy_again["problems"] if p["kind"] == "executor_problem"] == []
     assert f"journal {journal} writable again" in out.read_text()
+
+
+def test_an_executor_started_on_a_full_journal_disk_serves_and_says_so(
+    up: Up, small_disk: Path, tmp_path: Path
+) -> None:
+    journal, out = small_disk / "journal", tmp_path / "ex.log"
+    journal.mkdir()
+    hog = fill(small_disk)
+    with out.open("wb") as sink:
+        ex = subprocess.Popen(
+            [sys.executable, "-m", "jetcron", "executor", "--name", "exfull", "--target",
+             "exfull", "--journal-dir", str(journal), "-s", up.url],
+            stdout=sink, stderr=subprocess.STDOUT, env=ENV,
+        )  # fmt: skip
+    try:
+        until(lambda: "serving" in out.read_text(), "the executor to serve")
+
+        def problems() -> list[str]:
+            rows = json.loads(up.cli("executors", "--json").stdout)
+            return [p for r in rows if r["name"] == "exfull" for p in r.get("problems", [])]
+
+        [shown] = until(problems, "the heartbeat's problem")  # type: ignore[misc]
+        hog.unlink()
+        until(lambda: not problems(), "the problem to clear once space is back")
+    finally:
+        ex.terminate()
+        ex.wait(20)
+    text = out.read_text()
+
+    assert shown == f"journal unwritable: no space left on device on {journal}"
+    assert f"cannot open the journal: no space left on device on {journal}; runs wait" in text
+    assert "Traceback" not in text and ex.returncode == 0, text

@@ -48,7 +48,8 @@ class JournalUnwritable(InfrastructureError):
     def __init__(self, root: Path, run_id: str, err: OSError) -> None:
         self.root, self.run_id = root, run_id
         self.problem = f"journal unwritable: {describe(err)} on {root}"
-        super().__init__(f"cannot journal run {run_id}: {describe(err)} on {root}")
+        what = f"journal run {run_id}" if run_id else "open the journal"
+        super().__init__(f"cannot {what}: {describe(err)} on {root}")
 
 
 def describe(err: OSError) -> str:
@@ -89,19 +90,33 @@ class Journal:
         self.problem = ""
         """Why the last run could not be journaled ("" once one could): for the heartbeat."""
 
-    def open(self) -> Journal:
-        """Create the directory and take its lock; JournalBusy if another executor has it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    def open(self, *, quiet: bool = False) -> Journal:
+        """Create the directory and take its lock; JournalBusy if another executor has it,
+        JournalUnwritable if the host will not let us (`quiet`: a check, say nothing)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            raise JournalUnwritable(self.root, "", err) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise JournalBusy(self.root, holder) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
         self._lock = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            # why: the pid is only for a refused peer's message; the lock is held. Serve, and
+            # say it in the heartbeat (the journal's probe clears it), rather than exit.
+            if not quiet:
+                self._unwritable("", err)
         return self
 
     @staticmethod
@@ -111,7 +126,7 @@ class Journal:
         nothing first; `open` still decides)."""
         if not (root / ".lock").exists():
             return
-        Journal(root).open().close()
+        Journal(root).open(quiet=True).close()
 
     def close(self) -> None:
         """Release the lock (a temporary journal is removed)."""
@@ -160,7 +175,8 @@ class Journal:
         failure = JournalUnwritable(self.root, run_id, err)
         if failure.problem != self.problem:
             # why: one line per new condition, not one per redelivery (every few seconds)
-            log.error("%s; the run waits until it can be (redelivered)", failure)
+            then = "the run waits until it can be (redelivered)" if run_id else "runs wait"
+            log.error("%s; %s", failure, then)
         self.problem = failure.problem
         return failure
 
