@@ -15,6 +15,7 @@ import msgspec
 from nats.aio.client import Client
 
 from jetcron import memory
+from jetcron.errors import InvalidInput
 from jetcron.log import heartbeats, secrets, withdrawal
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
@@ -64,6 +65,23 @@ def _signer(nc: Client) -> Signer | None:
     return Signer(seed) if seed is not None else None
 
 
+def _check_retention(seconds: int | None) -> None:
+    """InvalidInput for a retention under the minimum (the rule: projections/rollups.py)."""
+    from jetcron.projections.rollups import retention_problem
+
+    if seconds is not None and (problem := retention_problem(seconds)):
+        raise InvalidInput(f"retention {seconds}s: {problem}")
+
+
+def _warn_short_retention(seconds: int | None) -> None:
+    """A log set to a shorter retention before the minimum existed: say what it costs."""
+    from jetcron.projections.rollups import retention_problem
+
+    if seconds and (problem := retention_problem(seconds)):
+        log.warning("the log keeps run history only %d s, too short (%s): restart a replica "
+                    "with --retention 2d or longer", seconds, problem)  # fmt: skip
+
+
 async def run(
     nc: Client,
     *,
@@ -84,6 +102,7 @@ async def run(
     from jetcron.projections.service import ProjectionService
 
     config = config or ServiceConfig()
+    _check_retention(config.retention_s)
     async with AsyncExitStack() as stack:
         event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
         stack.push_async_callback(event_log.close)
@@ -96,6 +115,7 @@ async def run(
             stop,
         ):
             return
+        _warn_short_retention(event_log.retention_s)
         if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):
             return
         if not await _until_done("create the KV buckets", lambda: ensure_buckets(nc), stop):

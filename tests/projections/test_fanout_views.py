@@ -14,6 +14,7 @@ F1, F2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
 class _Online:
     def __init__(self, *targets: str) -> None:
         self.targets = list(targets)
+        self.problems: list[str] = []
 
 
 def _fan(h: History) -> tuple[str, str, str]:

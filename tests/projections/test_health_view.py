@@ -17,6 +17,7 @@ class Executor:
     """A heartbeat as health sees it."""
 
     targets: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 ONLINE = {"host-a": Executor(targets=["host-a", "default"])}

@@ -270,7 +270,8 @@ RetentionOpt = typer.Option(
     None,
     "--retention",
     help="How long triggers, fires and run events (with their output) stay in the log, "
-    "e.g. 30d; 'forever' keeps them. Definitions, their audit and daily statistics always stay. "
+    "e.g. 30d (at least 2d); 'forever' keeps them. Definitions, their audit and daily "
+    "statistics always stay. "
     "Default: keep the log's current setting (a new log: 30d).",
 )
 KeepRunsOpt = typer.Option(
@@ -294,8 +295,10 @@ def parse_retention(text: str | None) -> int | None:
         seconds = int(parse_duration(text).total_seconds())
     except ValueError as err:
         raise InvalidInput(f"--retention: {err}") from None
-    if seconds < 1:
-        raise InvalidInput(f"--retention {text!r}: at least 1s, or 'forever'")
+    from jetcron.projections.rollups import retention_problem
+
+    if (problem := retention_problem(max(seconds, 1))) is not None:  # why: 0 means forever
+        raise InvalidInput(f"--retention {text}: {problem}")
     return seconds
 
 

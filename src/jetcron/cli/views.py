@@ -298,7 +298,7 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         return
     table(
         None,
-        ["name", "targets", "running", "shell", "cpu %", "mem %", "clock", "seen"],
+        ["name", "targets", "running", "shell", "cpu %", "mem %", "clock", "seen", "problems"],
         (
             [
                 e.name,
@@ -309,6 +309,7 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
                 "-" if e.memory_percent is None else f"{e.memory_percent:.0f}",
                 "-" if e.clock_offset_s is None else f"{e.clock_offset_s:+.3f}s",
                 text.utc(e.seen_at or e.host_time),
+                "; ".join(e.problems) or "-",
             ]
             for e in rows
         ),

@@ -30,6 +30,7 @@ from jetcron.domain.events import (
     RunTriggered,
     StoredEvent,
 )
+from jetcron.domain.validation import NAME_RE, RUN_ID_RE
 
 CLAIMED: frozenset[type] = frozenset({RunTriggered, RunCancelRequested, *RunEvent.__subclasses__()})
 """The event types `check` looks at (everything else passes untouched)."""
@@ -103,6 +104,12 @@ def triggered(claims: Claims, trigger: RunTriggered, seq: int = 0) -> str | None
     run_id, known = trigger.run_id, claims.triggers
     if run_id in known or run_id in claims.older or run_id in claims.targets:
         return _second(claims, run_id)
+    if RUN_ID_RE.fullmatch(run_id) is None or NAME_RE.fullmatch(trigger.name) is None:
+        # why: a run id or name that is no subject token names a run nobody can write (its
+        # executor's events and the scheduler's run.lost alike are refused): folded, it would
+        # stay in flight for good (a false overlap, a false offline executor). jetcron never
+        # writes one (validation.trigger_problem; executors refuse to run it).
+        return f"run.triggered of run {run_id!r}: its run id or name is no subject token"
     if len(known) >= KNOWN_TRIGGERS:
         claims.older, known = known, {}
         claims.triggers = known

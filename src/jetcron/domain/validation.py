@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -19,8 +20,13 @@ from jetcron.domain.fires import wall_to_utc
 from jetcron.domain.spec import parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 
+if TYPE_CHECKING:  # why: events imports calendar, which imports this module
+    from jetcron.domain.events import RunTriggered
+
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A run id is one subject token (`jetcron.run.<name>.<run_id>…`): jetcron writes hex ids."""
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_RE = re.compile(re.escape(SECRET_REF) + r"[A-Za-z0-9_=-]{1,64}(\.[A-Za-z0-9_=-]{1,64}){0,3}")
 """A secret reference: kv:<name> (a key of the secrets bucket, below the target)."""
@@ -75,15 +81,11 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
         parse_spec(definition.spec, tz)
     except InvalidInput as err:
         raise CommandRejected(str(err)) from err
-    _check(
-        TARGET_RE.fullmatch(definition.target) is not None,
-        f"invalid target {definition.target!r}: a host, pool or all:<tag> name "
-        "(letters, digits, '_', '.', '-')",
-    )
+    _check_target(definition.target)
     validate_lines(definition.description, "the description")
     _check_job(definition.job)
     _check_retry(definition.retry)
-    _check(definition.timeout_s is None or definition.timeout_s > 0, "timeout must be > 0")
+    _check_timeout(definition.timeout_s)
     _check(definition.catchup.window_s >= 0, "catch-up window must be >= 0")
     _check(definition.catchup.max_fires >= 1, "catch-up max_fires must be >= 1")
     _check(definition.jitter_s >= 0, "jitter must be >= 0")
@@ -100,6 +102,40 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     end = _to_utc(definition.end, tz, "end")
     _check(start is None or end is None or start < end, "start must be before end")
     return msgspec.structs.replace(definition, tz=tz, start=start, end=end)
+
+
+def trigger_problem(trigger: RunTriggered) -> str | None:
+    """Why an executor must not run this trigger (None: it may): a field the scheduler never
+    writes, because it builds triggers only from definitions `validate_definition` accepted
+    (the same checks, so one rule for both). A forged or corrupt trigger is refused, not run.
+    """
+    try:
+        _check(
+            RUN_ID_RE.fullmatch(trigger.run_id) is not None,
+            f"invalid run id {trigger.run_id!r}: 1-64 letters, digits, '_' or '-'",
+        )
+        validate_name(trigger.name)
+        _check_target(trigger.target)
+        _check_job(trigger.job)
+        _check_retry(trigger.retry)
+        _check_timeout(trigger.timeout_s)
+        if trigger.conditions is not None:
+            _check_conditions(trigger.conditions)
+    except CommandRejected as err:
+        return str(err)
+    return None
+
+
+def _check_target(target: str) -> None:
+    _check(
+        TARGET_RE.fullmatch(target) is not None,
+        f"invalid target {target!r}: a host, pool or all:<tag> name "
+        "(letters, digits, '_', '.', '-')",
+    )
+
+
+def _check_timeout(timeout_s: float | None) -> None:
+    _check(timeout_s is None or timeout_s > 0, "timeout must be > 0")
 
 
 def _check(ok: bool, problem: str) -> None:

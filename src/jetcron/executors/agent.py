@@ -35,6 +35,7 @@ from jetcron.domain.events import (
     cancel_reason,
     decode,
 )
+from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors.actions import ActionContext, resolve, run_action
@@ -46,7 +47,7 @@ from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
-from jetcron.executors.journal import EntryMeta, Journal
+from jetcron.executors.journal import EntryMeta, Journal, JournalUnwritable
 from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.process import run_process
 from jetcron.executors.recovery import Recovery
@@ -185,6 +186,7 @@ class Executor:
         self._beat = Heartbeat(
             self.nc, me, running=lambda: self.running, sampler=self.sampler, clock=self.clock,
             revision=claim.revision if claim else None,
+            problems=lambda: [p] if (p := self.journal.check()) else [],
         )  # fmt: skip
         return self._beat
 
@@ -300,6 +302,12 @@ class Executor:
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
                 await self._process(msg, consumer.binding.fanout)
+        except JournalUnwritable:
+            # why: the host's condition (said once by the journal, shown in our heartbeat),
+            # not our bug: no traceback every redelivery; the run waits, it never starts unjournaled
+            self.stats.errors += 1
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=min(consumer.ack_wait, 5.0))
         except Exception:
             self.stats.errors += 1
             log.exception("executor %s: a trigger failed to process; nak", self.config.name)
@@ -323,6 +331,9 @@ class Executor:
             unsigned := signing.problem(msg.data, msg.headers, self.config.trusted_schedulers)
         ):
             await self._refuse(run, msg, unsigned)
+            return
+        if (invalid := trigger_problem(envelope.event)) is not None:
+            await self._invalid(run, msg, invalid)
             return
         held = self._runs.get(run.ref.run_id)
         if held is not None and held.adopted:
@@ -357,6 +368,19 @@ class Executor:
             await msg.ack()
             return
         await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
+
+    async def _invalid(self, run: Run, msg: Msg, problem: str) -> None:
+        """A trigger the scheduler never writes (validation.trigger_problem): never run.
+
+        why: recorded as refused when its run can be written at all; a run id or name that
+        cannot be a subject token would only make rejected run events, so it is dropped."""
+        if RUN_ID_RE.fullmatch(run.trigger.run_id) and NAME_RE.fullmatch(run.trigger.name):
+            await self._refuse(run, msg, f"invalid trigger: {problem}")
+            return
+        log.warning("executor %s: dropping an invalid trigger on %s: %s",
+                    self.config.name, msg.subject, problem)  # fmt: skip
+        self.stats.poison += 1
+        await msg.term()
 
     async def _lifecycle(self, run: Run, msg: Msg) -> None:
         history = await self.runs_log.history(run)

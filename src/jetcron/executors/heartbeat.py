@@ -48,8 +48,10 @@ class Heartbeat:
         sampler: HostSampler | None = None,
         clock: Clock | None = None,
         revision: int | None = None,
+        problems: Callable[[], list[str]] | None = None,
     ) -> None:
         self.nc = nc
+        self.problems = problems or list
         self.identity = stamped(identity)
         self.running = running
         self.sampler = sampler or HostSampler()
@@ -109,6 +111,7 @@ class Heartbeat:
         info = msgspec.structs.replace(
             self.identity,
             running=self.running(),
+            problems=self.problems(),
             cpu_percent=sample.cpu_percent,
             memory_percent=sample.memory_percent,
             load=sample.load_per_core,

@@ -12,7 +12,9 @@ one is adopted, a dead one is cleaned up. The entry goes once its final event is
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import shutil
 import tempfile
@@ -20,8 +22,13 @@ from pathlib import Path
 
 import msgspec
 
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.executors.supervisor import write_atomic
+
+log = logging.getLogger(__name__)
+
+HOST_CONDITIONS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO})
+"""Errors of the host, not of jetcron: said in one line, no traceback."""
 
 
 class JournalBusy(InvalidInput):
@@ -33,6 +40,21 @@ class JournalBusy(InvalidInput):
             f"journal {root} is in use by another executor ({holder}); "
             "give each executor on a host its own --name or --journal-dir"
         )
+
+
+class JournalUnwritable(InfrastructureError):
+    """A run cannot be journaled (so it must not start): the disk is full, read-only, ..."""
+
+    def __init__(self, root: Path, run_id: str, err: OSError) -> None:
+        self.root, self.run_id = root, run_id
+        self.problem = f"journal unwritable: {describe(err)} on {root}"
+        what = f"journal run {run_id}" if run_id else "open the journal"
+        super().__init__(f"cannot {what}: {describe(err)} on {root}")
+
+
+def describe(err: OSError) -> str:
+    """`no space left on device`, as the OS names an errno (its own text if it has none)."""
+    return os.strerror(err.errno).lower() if err.errno else str(err)
 
 
 class EntryMeta(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,20 +87,36 @@ class Journal:
         self._temp = root is None
         self.root = Path(tempfile.mkdtemp(prefix="jetcron-journal-")) if root is None else root
         self._lock: int | None = None
+        self.problem = ""
+        """Why the last run could not be journaled ("" once one could): for the heartbeat."""
 
-    def open(self) -> Journal:
-        """Create the directory and take its lock; JournalBusy if another executor has it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    def open(self, *, quiet: bool = False) -> Journal:
+        """Create the directory and take its lock; JournalBusy if another executor has it,
+        JournalUnwritable if the host will not let us (`quiet`: a check, say nothing)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            raise JournalUnwritable(self.root, "", err) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise JournalBusy(self.root, holder) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
         self._lock = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            # why: the pid is only for a refused peer's message; the lock is held. Serve, and
+            # say it in the heartbeat (the journal's probe clears it), rather than exit.
+            if not quiet:
+                self._unwritable("", err)
         return self
 
     @staticmethod
@@ -88,7 +126,7 @@ class Journal:
         nothing first; `open` still decides)."""
         if not (root / ".lock").exists():
             return
-        Journal(root).open().close()
+        Journal(root).open(quiet=True).close()
 
     def close(self) -> None:
         """Release the lock (a temporary journal is removed)."""
@@ -103,12 +141,49 @@ class Journal:
         return self.root / run_id
 
     def begin(self, run_id: str, meta: EntryMeta) -> Path:
-        """Record a run before its job starts; its directory."""
+        """Record a run before its job starts; its directory. JournalUnwritable when the
+        host will not let us (the run must wait: an unjournaled job could run twice)."""
         path = self.path(run_id)
-        # why: the entry holds the job's environment (its secrets too) and raw output: owner only
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path / "meta.json", msgspec.json.encode(meta).decode())
+        try:
+            # why: the entry holds the job's environment (its secrets too) and raw output
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomic(path / "meta.json", msgspec.json.encode(meta).decode())
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            shutil.rmtree(path, ignore_errors=True)
+            raise self._unwritable(run_id, err) from err
+        self._writable()
         return path
+
+    def check(self) -> str:
+        """The journal's problem now: while one is known, a probe write sees whether it has
+        cleared (why: no trigger may come to find out, and the heartbeat would say it forever)."""
+        if self.problem:
+            probe = self.root / ".probe"
+            try:
+                write_atomic(probe, "probe\n")
+                probe.unlink()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    probe.with_name(".probe.tmp").unlink()
+                return self.problem
+            self._writable()
+        return self.problem
+
+    def _unwritable(self, run_id: str, err: OSError) -> JournalUnwritable:
+        failure = JournalUnwritable(self.root, run_id, err)
+        if failure.problem != self.problem:
+            # why: one line per new condition, not one per redelivery (every few seconds)
+            then = "the run waits until it can be (redelivered)" if run_id else "runs wait"
+            log.error("%s; %s", failure, then)
+        self.problem = failure.problem
+        return failure
+
+    def _writable(self) -> None:
+        if self.problem:
+            log.warning("journal %s writable again (was: %s)", self.root, self.problem)
+        self.problem = ""
 
     def get(self, run_id: str) -> Entry | None:
         """The entry of a run, if there is one."""

@@ -74,6 +74,9 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     """Whether it runs shell-string jobs (--allow-shell); None: an executor too old to say."""
     seen_at: datetime | None = None
     """When the server stored this heartbeat (filled in by list_executors)."""
+    problems: list[str] = []
+    """What keeps it from running work now, one line each (e.g. `journal unwritable: no
+    space left on device on DIR`); [] when fine, and from an executor too old to say."""
 
 
 _decoder = msgspec.json.Decoder(ExecutorInfo)

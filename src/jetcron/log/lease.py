@@ -51,6 +51,9 @@ class Holder(msgspec.Struct, frozen=True):
     since: float
 
 
+_holder_decoder = msgspec.json.Decoder(Holder)
+
+
 class KvLease:
     """A TTL lease on `$KV.<bucket>.<key>`; `run()` keeps trying to take or renew it."""
 
@@ -198,9 +201,21 @@ class KvLease:
             msg = await self.js.get_last_msg(self.stream, self.subject, direct=True)
         except NotFoundError:
             return None
-        if not msg.data:
-            return (int(msg.seq or 0), Holder("", 0))  # a delete marker: free, CAS on its seq
-        return int(msg.seq or 0), msgspec.json.decode(msg.data, type=Holder)
+        seq = int(msg.seq or 0)
+        holder, flaw = _read(msg.data, msg.headers)
+        if holder is None:
+            # why: nothing jetcron writes, and it never expires (the bucket has no TTL of its
+            # own): refused, nobody would ever tick again. Free, taken by CAS on its seq.
+            log.warning(
+                "lease %s: %s at %s (seq %d) treated as free: %r",
+                self.key,
+                flaw,
+                self.subject,
+                seq,
+                bytes(msg.data or b"")[:40],
+            )
+            return seq, Holder("", 0)
+        return seq, holder
 
     async def _write(self, expected: int) -> None:
         if expected == 0 or not self._since:
@@ -266,12 +281,27 @@ def _epoch(stamp: str) -> float | None:
 async def lease_holder(
     nc: Client, *, bucket: str = subjects.LEASE_BUCKET, key: str = subjects.LEASE_KEY
 ) -> str | None:
-    """Who holds a lease right now, if anyone (None also when there is no lease bucket yet)."""
+    """Who holds a lease right now, if anyone (None also when there is no lease bucket yet,
+    or when the key holds a value no replica wrote: replicas take that over as free)."""
     try:
         msg = await nc.jetstream().get_last_msg(
             subjects.kv_stream(bucket), subjects.kv_key(bucket, key)
         )
     except Exception:  # noqa: BLE001 - no bucket or no key: no holder
         return None
-    holder = msgspec.json.decode(msg.data).get("holder") if msg.data else None
-    return str(holder) if holder else None
+    holder, _ = _read(msg.data, msg.headers)  # why: no holder, as the lease itself sees it
+    return holder.holder if holder is not None and holder.holder else None
+
+
+def _read(data: bytes | None, headers: dict[str, str] | None) -> tuple[Holder | None, str]:
+    """The holder a lease value names, or None and what is wrong with it (a delete marker
+    is `Holder("", 0)`: free)."""
+    if not data:
+        return Holder("", 0), ""
+    try:
+        holder = _holder_decoder.decode(data)
+    except msgspec.DecodeError as err:
+        return None, f"unreadable value ({err})"
+    if not (headers or {}).get("Nats-TTL"):
+        return None, f"value without a TTL (holder {holder.holder!r}, never expires)"
+    return holder, ""

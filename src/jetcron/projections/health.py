@@ -3,7 +3,8 @@
 A schedule is `failing` from its first failed run until a run succeeds (with since when and
 how many in a row); a low success rate over the window with a good last run is `flaky`; a
 circuit-breaker pause is `paused_by_system`, reported on its own. No scheduler holding the
-ticker lease is `no_ticker_leader`: nothing fires until one does.
+ticker lease is `no_ticker_leader`: nothing fires until one does. An online executor whose
+heartbeat names a problem (its journal unwritable) is `executor_problem`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ProblemKind = Literal[
     "stale",
     "paused_by_system",
     "executor_offline",
+    "executor_problem",
     "poison_events",
     "rejected_run_events",
     "expectation_missed",
@@ -43,6 +45,11 @@ class ExecutorLike(Protocol):
     @property
     def targets(self) -> Sequence[str]:
         """Host name, tag pools and fan-out groups this executor consumes."""
+        ...
+
+    @property
+    def problems(self) -> Sequence[str]:
+        """What keeps it from running work now (its heartbeat says; e.g. its journal)."""
         ...
 
 
@@ -101,6 +108,7 @@ def evaluate(
         *_flaky(views, now, thresholds),
         *_executors_offline(views, executors_online),
         *_fan_members_offline(views, executors_online),
+        *_executor_problems(executors_online),
         *_expectations(views.schedules.rows.values()),
         *_notifications(views),
     ]
@@ -248,6 +256,14 @@ def _executors_offline(
             "or declared lost after their timeout + grace",
             since=min(since),
         )
+
+
+def _executor_problems(executors_online: Mapping[str, ExecutorLike]) -> Iterable[Problem]:
+    """What an online executor says keeps it from running work (a full journal disk): online
+    is not enough, its triggers wait (the NATS side of this is `log_full`)."""
+    for name, info in sorted(executors_online.items()):
+        for problem in info.problems:
+            yield Problem(kind="executor_problem", subject=name, detail=problem)
 
 
 def _fan_members_offline(

@@ -25,6 +25,23 @@ DAYS_KEPT = 400
 K = TypeVar("K", str, int)
 DEFAULT_GRACE = timedelta(hours=1)
 """How long after a UTC day ends its late results still count before the day is rolled up."""
+MIN_RETENTION = timedelta(days=2)
+"""The shortest run-history retention (`--retention`, `ServiceConfig.retention_s`).
+
+why: the open UTC day's statistics live only in the views (and their snapshots) until its
+rollup, the day + DEFAULT_GRACE after its first run (up to 25 h); a replica that refolds the
+log after its runs aged out rebuilds the day from what is left, so `stats` undercounts and
+replicas disagree. The second day is margin for a leader that is down at rollup time."""
+
+
+def retention_problem(seconds: int) -> str | None:
+    """Why a retention (0: forever) is refused; None if it is fine (the rule: MIN_RETENTION)."""
+    if seconds == 0 or seconds >= MIN_RETENTION.total_seconds():
+        return None
+    return (
+        f"at least {MIN_RETENTION.days}d, or 'forever': run events must outlive their UTC day's "
+        "rollup (a day + 1 h), or `stats` undercounts that day and replicas disagree"
+    )
 
 
 class RollupsView(msgspec.Struct, kw_only=True, gc=False):
