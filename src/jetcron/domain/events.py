@@ -190,6 +190,42 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
         return self.manual or bool(self.backfill_of)
 
 
+def run_triggered(
+    d: ScheduleDefinition,
+    *,
+    schedule_id: str,
+    name: str,
+    version: int,
+    fire_id: str,
+    fire_time: datetime,
+    run_id: str,
+    manual: bool = False,
+    backfill_of: str = "",
+) -> RunTriggered:
+    """The trigger of a run of definition `d`: what a run carries from its schedule, one rule
+    for the ticker's fires and an operator's manual runs and backfills."""
+    # why: only the clock's fan-out fires carry the policies; a forced run ignores them
+    late_rules = is_fanout(d.target) and not (manual or backfill_of)
+    return RunTriggered(
+        schedule_id=schedule_id,
+        name=name,
+        fire_id=fire_id,
+        fire_time=fire_time,
+        run_id=run_id,
+        version=version,
+        target=d.target,
+        job=d.job,
+        timeout_s=d.timeout_s,
+        retry=d.retry,
+        conditions=d.conditions,
+        manual=manual,
+        backfill_of=backfill_of,
+        # why: a member that comes back late applies the catch-up policy for itself
+        catchup=d.catchup if late_rules else None,
+        overlap=d.overlap if late_rules else None,
+    )
+
+
 class FireMissed(FireEvent, frozen=True, kw_only=True, tag="fire.missed"):
     """A fire that was due while no ticker ran and that the catch-up policy did not run."""
 

@@ -16,8 +16,7 @@ from jetcron.domain.events import (
     FireMissed,
     RunCancelRequested,
     RunSkipped,
-    RunTriggered,
-    is_fanout,
+    run_triggered,
 )
 from jetcron.scheduler import lost, members
 from jetcron.scheduler.entry import Entry
@@ -45,18 +44,8 @@ def event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
     }
     d = entry.definition
     if isinstance(decision, Trigger):
-        event: AnyEvent = RunTriggered(
-            **common,
-            run_id=ids.run_id_for(fire),
-            version=entry.version,
-            target=d.target,
-            job=d.job,
-            timeout_s=d.timeout_s,
-            retry=d.retry,
-            conditions=d.conditions,
-            # why: a member that comes back late applies the catch-up policy for itself
-            catchup=d.catchup if is_fanout(d.target) else None,
-            overlap=d.overlap if is_fanout(d.target) else None,
+        event: AnyEvent = run_triggered(
+            d, version=entry.version, run_id=ids.run_id_for(fire), **common
         )
         return subjects.trigger(d.target), event, fire
     if isinstance(decision, Miss):

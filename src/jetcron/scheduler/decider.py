@@ -41,6 +41,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleStatus,
     ScheduleUpdated,
+    run_triggered,
     status_after_update,
 )
 from jetcron.domain.fires import next_fire_within, previous_fire_within
@@ -370,19 +371,14 @@ def _forced_run(
     backfill_of: str = "",
 ) -> RunTriggered:
     assert state.definition is not None
-    d = state.definition
-    return RunTriggered(
+    return run_triggered(
+        state.definition,
         schedule_id=state.schedule_id,
         name=state.name,
+        version=state.version,
         fire_id=fire,
         fire_time=fire_time,
         run_id=ids.run_id_for(fire),
-        version=state.version,
-        target=d.target,
-        job=d.job,
-        timeout_s=d.timeout_s,
-        retry=d.retry,
-        conditions=d.conditions,
         manual=manual,
         backfill_of=backfill_of,
     )
