@@ -97,6 +97,7 @@ def test_history_survives_restart_replays_and_audits(tmp_path: Path) -> None:
         verify = up.cli("replay", "--verify", "--json")
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert json.loads(verify.stdout)["identical"] is True
+        assert json.loads(verify.stdout)["other_version"] is None
 
         then = json.loads(up.cli("replay", "--as-of", before_pause, "--json").stdout)
         assert {s["name"]: s["state"] for s in then["schedules"]}["ok"] == "active"

@@ -1,3 +1,3 @@
 """jetcron: an event-sourced job scheduler whose source of truth is a NATS JetStream log."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

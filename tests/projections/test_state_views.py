@@ -127,6 +127,21 @@ def test_unusable_snapshot_means_rebuild(data: bytes) -> None:
     assert state.restore(data) is None
 
 
+def test_a_snapshot_of_another_format_is_said_as_a_rebuild(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    older = b"JCV" + (state.SNAPSHOT_VERSION - 2).to_bytes(2, "big") + b"\x80"
+
+    assert state.restore(older) is None
+
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        f"format v{state.SNAPSHOT_VERSION - 2}, this jetcron reads v{state.SNAPSHOT_VERSION}"
+        in (record.getMessage())
+    )
+    assert "rebuilding the views from the log" in record.getMessage()
+
+
 def test_snapshot_starts_with_its_version() -> None:
     data = state.snapshot(state.Views())
 

@@ -11,6 +11,7 @@ import msgspec
 import typer
 from rich.progress import Progress
 
+from jetcron import __version__
 from jetcron.cli.common import console, iso_z, print_json, run, table, with_nats
 from jetcron.client import query
 from jetcron.errors import InvalidInput
@@ -19,6 +20,7 @@ from jetcron.memory import collector_paused
 from jetcron.projections import queries
 from jetcron.projections.compare import Gaps, comparable
 from jetcron.projections.state import (
+    SNAPSHOT_VERSION,
     Views,
     apply_until,
     canonical,
@@ -136,6 +138,9 @@ def _verify(server: str, as_json: bool) -> None:
         return live, await rebuild(nc, None, until_seq=live["position"], keep=keep)
 
     live, (views, gaps) = run(with_nats(server, both))
+    other = other_version(live)
+    if other and not as_json:
+        console.print(other, highlight=False, markup=False)
     # why: rows that began before expired events cannot be rebuilt; compare.py says what counts
     rebuilt, live_views = comparable(canonical(views), canonical(live["views"]), gaps.horizon)
     same = msgspec.json.encode(rebuilt) == msgspec.json.encode(live_views) or rebuilt == live_views
@@ -148,6 +153,7 @@ def _verify(server: str, as_json: bool) -> None:
         "differences": differences,
         "more_differences": more,
         "compared_from_seq": gaps.horizon,
+        "other_version": other,
     }
     if as_json:
         print_json(result)
@@ -172,6 +178,22 @@ def _verify(server: str, as_json: bool) -> None:
             console.print(f"  … and more (the first {SHOWN} shown)", highlight=False, markup=False)
     if not same:
         raise typer.Exit(1)
+
+
+def other_version(live: dict[str, Any]) -> str | None:
+    """A note when the answering replica runs other code than this client (None: the same).
+
+    why: during a rolling upgrade the views of two versions differ by design (a field added, a
+    rule changed), which --verify would otherwise report like a corrupt fold."""
+    version, form = live.get("version"), live.get("format")
+    if version == __version__ and form == SNAPSHOT_VERSION:
+        return None
+    theirs = f"jetcron {version or 'before 0.2.0'} (views format {form or 'unknown'})"
+    return (
+        f"note: the answering replica runs {theirs}, this client jetcron {__version__} (views "
+        f"format {SNAPSHOT_VERSION}): differences may be the versions', not a fault; verify with "
+        "a client of the replica's version, or after the upgrade"
+    )
 
 
 async def live_state(nc: Any) -> dict[str, Any]:

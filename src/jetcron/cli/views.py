@@ -276,11 +276,20 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         f"views      at seq {pr['position']}, {pr['lag']} behind, "
         f"{pr['poison_events']} unreadable event(s), "
         f"{pr.get('rejected_run_events', 0)} rejected run event(s)",
-        f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}",
+        f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}"
+        + _versions(s.get("scheduler_versions") or {}),
         f"schedules  {text.counts(s.get('schedules') or {})}; {s['runs_in_flight']} run(s) in flight",
         f"executors  {online}",
         *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
     ]
+
+
+def _versions(versions: dict[str, str]) -> str:
+    """`, jetcron 0.2.0`, or each replica's version when they differ (a rolling upgrade)."""
+    distinct = sorted(set(versions.values()))
+    if len(distinct) <= 1:
+        return f", jetcron {distinct[0]}" if distinct else ""
+    return ", mixed versions: " + ", ".join(f"{r} {v}" for r, v in sorted(versions.items()))
 
 
 def _executors(server: str) -> list[Any]:

@@ -47,6 +47,7 @@ from jetcron.projections import (
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import (
+    SNAPSHOT_VERSION,
     Views,
     apply_batch,
     new_views,
@@ -542,7 +543,7 @@ class ProjectionService:
             "schedules": states,
             "runs_in_flight": in_flight,
             "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],
-            "scheduler_replicas": await self._replicas(),
+            **await self._replicas(),
             "ticker_leader": await self._leader(),
             "service": self._service_report(info.state.last_seq - views.position),
             "version": __version__,
@@ -561,19 +562,21 @@ class ProjectionService:
             "notes": [*notes(nats, followers, stale), *([f"log full: {full}"] if full else [])],
         }
 
-    async def _replicas(self) -> list[str]:
-        """Instances of the jetcron-query service that answer a micro PING within 250 ms."""
+    async def _replicas(self) -> dict[str, Any]:
+        """Instances of the jetcron-query service that answer a micro PING within 250 ms, and
+        the jetcron version each runs (why: a rolling upgrade shows as mixed versions)."""
         inbox = self.nc.new_inbox()
-        seen: list[str] = []
+        versions: dict[str, str] = {}
 
         async def collect(msg: Any) -> None:
-            seen.append(str(msgspec.json.decode(msg.data).get("id", "?")))
+            ping = msgspec.json.decode(msg.data)
+            versions[str(ping.get("id", "?"))] = str(ping.get("version") or "?")
 
         sub = await self.nc.subscribe(inbox, cb=collect)
         await self.nc.publish(subjects.service_ping(subjects.QUERY_SERVICE), b"", reply=inbox)
         await asyncio.sleep(0.25)
         await sub.unsubscribe()
-        return seen
+        return {"scheduler_replicas": list(versions), "scheduler_versions": versions}
 
     async def _leader(self) -> str | None:
         """Who holds the ticker lease, if anyone."""
@@ -583,7 +586,9 @@ class ProjectionService:
         """The whole state, for `jetcron replay --verify`: inline, or the name of an object
         holding it when it is larger than a NATS message may be (deleted STATE_OBJECT_KEEP_S
         later)."""
-        state = {"position": views.position, "views": msgspec.to_builtins(views)}
+        # why: views of two jetcron versions may differ by design; --verify says so, not DIFFERENT
+        made_by = {"version": __version__, "format": SNAPSHOT_VERSION}
+        state = {"position": views.position, "views": msgspec.to_builtins(views), **made_by}
         data = _encoder.encode(state)
         if len(data) <= STATE_INLINE_MAX:
             return state
@@ -592,7 +597,7 @@ class ProjectionService:
         task = asyncio.create_task(self._forget_answer(name), name=f"delete {name}")
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
-        return {"position": views.position, "object": name}
+        return {"position": views.position, "object": name, **made_by}
 
     async def _forget_answer(self, name: str) -> None:
         await asyncio.sleep(STATE_OBJECT_KEEP_S)

@@ -340,7 +340,16 @@ def restore(data: bytes) -> Views | None:
     Equal strings come back as one object each (log/sharing.py).
     """
     if not data.startswith(_HEADER):
-        log.info("ignoring projection snapshot of another version; rebuilding from the log")
+        # why: an upgrade (or downgrade) across a format change refolds the whole log at start;
+        # on a long log that takes minutes, which the operator must be able to tell from a hang
+        was = int.from_bytes(data[len(_MAGIC) : len(_HEADER)], "big")
+        form = f"format v{was}" if data.startswith(_MAGIC) and was else "an unknown format"
+        log.warning(
+            "the views' snapshot is of %s, this jetcron reads v%d (an upgrade or downgrade): "
+            "rebuilding the views from the log, ~10 s per million events",
+            form,
+            SNAPSHOT_VERSION,
+        )
         return None
     try:
         stored = _decoder.decode(memoryview(data)[len(_HEADER) :])
