@@ -38,3 +38,23 @@ def test_a_single_attempt_runs_until_its_result_and_a_lost_one_says_why() -> Non
     h.lost(run)
     [only] = attempts(h.events)
     assert (only.fate, only.detail) == ("lost", "no result within timeout + grace")
+
+
+def test_an_attempt_with_no_result_is_abandoned_when_a_later_one_is_cancelled_before_starting() -> (
+    None
+):
+    from jetcron.domain.events import RunCancelled
+
+    h = History()
+    h.create("sync")
+    run = h.trigger("sync")
+    h.started(run, attempt=1, executor="vm")  # its executor was killed: no result
+    # attempt 2 was taken, then cancelled by the next fire (cancel_previous) before it started
+    h.add(RunCancelled(**h._run(run), attempt=2, executor="vm", reason="overlap"))
+
+    got = [(a.attempt, a.fate, a.detail) for a in attempts(h.events)]
+
+    assert got == [
+        (1, "abandoned", "no result; attempt 2 took over"),
+        (2, "cancelled", "overlap"),
+    ]

@@ -48,10 +48,7 @@ def attempts(events: Iterable[StoredEvent]) -> list[Attempt]:
     for stored in events:
         event, at = stored.envelope.event, stored.envelope.at
         if isinstance(event, RunStarted):
-            for earlier in by_number.values():
-                if earlier.fate == "running" and earlier.attempt < event.attempt:
-                    earlier.fate = "abandoned"
-                    earlier.detail = f"no result; attempt {event.attempt} took over"
+            _abandon_before(by_number, event.attempt)
             by_number.setdefault(
                 event.attempt,
                 Attempt(attempt=event.attempt, executor=event.executor, started_at=at),
@@ -67,6 +64,9 @@ def _end(
     at: datetime,
 ) -> None:
     """Record the result of the attempt it names (made up if its start is not in the log)."""
+    # why: a later attempt's end (a cancel before it started, too) means the earlier one's
+    # executor never reported: it is not still running
+    _abandon_before(by_number, event.attempt)
     current = by_number.setdefault(
         event.attempt, Attempt(attempt=event.attempt, executor=event.executor)
     )
@@ -88,3 +88,11 @@ def _end(
             current.fate, current.detail = "cancelled", event.reason
         case RunLost():
             current.fate, current.detail = "lost", event.reason
+
+
+def _abandon_before(by_number: dict[int, Attempt], attempt: int) -> None:
+    """Attempts before `attempt` that never reported: abandoned, since `attempt` took over."""
+    for earlier in by_number.values():
+        if earlier.fate == "running" and earlier.attempt < attempt:
+            earlier.fate = "abandoned"
+            earlier.detail = f"no result; attempt {attempt} took over"
