@@ -255,3 +255,33 @@ async def test_a_large_state_answer_is_deleted_by_the_service_later(
         raise AssertionError("the answer object is still there")
     stop.set()
     await task
+
+
+def test_a_state_answer_is_stale_two_keep_times_after_it_was_named() -> None:
+    from jetcron.projections.service import STATE_OBJECT_KEEP_S, stale_answer
+
+    now = 1_800_000_000.0
+    assert not stale_answer("views", now)
+    assert not stale_answer(f"state-{int(now) - 5}-abc", now)
+    assert stale_answer(f"state-{int(now - 2 * STATE_OBJECT_KEEP_S) - 1}-abc", now)
+    assert stale_answer("state-abcdef", now)  # named before answers carried their time
+
+
+async def test_state_answers_a_stopped_replica_left_behind_are_swept(nc, event_log) -> None:
+    import time
+
+    from jetcron.log import snapshots
+
+    fresh = f"state-{int(time.time())}-fresh"
+    for name in ("state-1000-left", "state-oldstyle", fresh, "views-other"):
+        await snapshots.save(nc, name, b"x")
+    _, stop, task = await running(nc, event_log)
+    try:
+        for _ in range(100):
+            if "state-1000-left" not in await snapshots.names(nc):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(await snapshots.names(nc)) == sorted([fresh, "views-other"])
+    finally:
+        stop.set()
+        await task

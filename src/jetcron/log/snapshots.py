@@ -110,6 +110,15 @@ async def delete(nc: Client, name: str, *, bucket: str = subjects.SNAPSHOT_BUCKE
         return
 
 
+async def names(nc: Client, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> list[str]:
+    """The names of the objects stored (none: an empty list)."""
+    try:
+        store = await nc.jetstream().object_store(bucket)
+        return [info.name for info in await store.list(ignore_deletes=True) if info.name]
+    except (NotFoundError, ObjectNotFoundError):
+        return []
+
+
 async def save(
     nc: Client, name: str, data: bytes, *, bucket: str = subjects.SNAPSHOT_BUCKET
 ) -> None:

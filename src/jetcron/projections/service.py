@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,8 @@ HOSTS_ACTOR = "system:heartbeats"
 STATE_INLINE_MAX = 512 * 1024
 """A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
 STATE_OBJECT_KEEP_S = 60.0
+STATE_PREFIX = "state-"
+"""`state` answers stored as objects are named `state-<unix seconds>-<id>`."""
 """How long a `state` answer too large for a message stays in the snapshot store: the service
 that wrote it deletes it then (the asker reads it at once: 185 MiB took 0.6-3.3 s). why not the
 asker: an operator's or auditor's role may read the store but not change it (the views'
@@ -160,6 +163,7 @@ class ProjectionService:
         gauges = asyncio.ensure_future(self._update_gauges(stop))
         expect = asyncio.ensure_future(self._expectations(stop))
         rolling = asyncio.ensure_future(self._roll_up_forever(stop))
+        sweep = asyncio.ensure_future(self._sweep_answers(stop))
         if self.metrics:
             self.metrics.start()
         if ready is not None:
@@ -172,6 +176,7 @@ class ProjectionService:
             gauges.cancel()
             expect.cancel()
             rolling.cancel()
+            sweep.cancel()
             for answer in self._answers:
                 answer.cancel()  # why: a crash leaves them too; only the next `state` is lost
             await self._wind_down(service, fed)
@@ -592,12 +597,29 @@ class ProjectionService:
         data = _encoder.encode(state)
         if len(data) <= STATE_INLINE_MAX:
             return state
-        name = f"state-{ids.new_id()}"
+        name = f"{STATE_PREFIX}{int(time.time())}-{ids.new_id()}"
         await snapshots.save(self.nc, name, data)
         task = asyncio.create_task(self._forget_answer(name), name=f"delete {name}")
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
         return {"position": views.position, "object": name, **made_by}
+
+    async def _sweep_answers(self, stop: asyncio.Event) -> None:
+        """Delete `state` answers left behind by a replica that stopped before their time ran
+        out (a restart or a crash within a minute of a `replay --verify`).
+
+        why: each is the size of the whole state, and nothing else would ever delete it.
+        """
+        while not stop.is_set():
+            try:
+                for name in await snapshots.names(self.nc):
+                    if stale_answer(name, time.time()):
+                        await snapshots.delete(self.nc, name)
+                        log.info("deleted a leftover `state` answer %s", name)
+            except Exception as err:  # noqa: BLE001 - a leftover answer waits for the next sweep
+                log.debug("state answers not swept: %s", err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATE_OBJECT_KEEP_S)
 
     async def _forget_answer(self, name: str) -> None:
         await asyncio.sleep(STATE_OBJECT_KEEP_S)
@@ -605,6 +627,16 @@ class ProjectionService:
             await snapshots.delete(self.nc, name)
         except Exception as err:  # noqa: BLE001 - a leftover answer is small and harmless
             log.warning("state answer %s not deleted: %s", name, err)
+
+
+def stale_answer(name: str, now: float) -> bool:
+    """Whether an object is a `state` answer older than STATE_OBJECT_KEEP_S (pure).
+
+    An answer named before answers carried their time (`state-<id>`) counts as stale."""
+    if not name.startswith(STATE_PREFIX):
+        return False
+    stamp = name[len(STATE_PREFIX) :].partition("-")[0]
+    return not stamp.isdigit() or now - int(stamp) > 2 * STATE_OBJECT_KEEP_S
 
 
 def _wall(t: float) -> datetime | None:
