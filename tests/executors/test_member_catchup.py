@@ -31,7 +31,7 @@ def fan(policy: str = "latest", **fields: Any) -> Any:
     ("policy", "late_s", "newer", "fields", "expected"),
     [
         ("latest", 30, None, {}, ""),  # on time: the 60 s rule
-        ("latest", 30, NEWER, {}, "coalesced: several fires were waiting for this member"),
+        ("latest", 30, NEWER, {}, "coalesced: several fires were waiting for this executor"),
         ("all", 30, NEWER, {}, ""),
         ("latest", 30, NEWER, {"overlap": "allow"}, ""),
         ("latest", 300, None, {}, ""),  # the newest of its backlog
@@ -131,6 +131,29 @@ async def test_back_within_a_minute_several_waiting_fires_coalesce_into_the_newe
     assert outcomes == ["RunCancelled"] * 3 + ["RunSucceeded"]
     first = await events(event_log, backlog[0], f"{backlog[0].run_id}-pi2")
     assert first[0].reason == (
-        "coalesced: several fires were waiting for this member; only the newest "
+        "coalesced: several fires were waiting for this executor; only the newest "
         "(2026-03-29T01:00:45Z) runs"
     )
+
+
+async def test_a_host_back_after_its_fire_waited_applies_the_catch_up_policy_too(
+    nc: Client, event_log: EventLog
+) -> None:
+    """A device host switched off when its fire came: `none` does not run it late, `latest`
+    within the window runs it, a fire beyond the window never runs (newcomer17b)."""
+    policies = {"none": CatchUp(policy="none"), "latest": CatchUp(policy="latest")}
+    waited = {
+        name: trigger(Job(command=["true"]), target="pi3", name=name, catchup=policy)
+        for name, policy in policies.items()
+    }
+    old = trigger(Job(command=["true"]), target="pi3", name="old", catchup=CatchUp(window_s=600))
+    await publish(event_log, *waited.values(), old)
+    ex = Executor(nc, config("pi3"), clock=Later(timedelta(minutes=15)))
+    await ex.run_burst(10)
+
+    none = await events(event_log, waited["none"])
+    assert kinds(none) == ["RunCancelled"]
+    assert none[0].reason.startswith("missed: taken 15m") and "policy is none" in none[0].reason
+    assert kinds(await events(event_log, waited["latest"]))[-1] == "RunSucceeded"
+    beyond = await events(event_log, old)
+    assert kinds(beyond) == ["RunCancelled"] and "beyond the catch-up window" in beyond[0].reason

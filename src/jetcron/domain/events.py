@@ -179,10 +179,11 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     backfill_of: str = ""
     """A backfill (`jetcron schedule backfill`): the slot it runs (ids.slot_id), else ""."""
     catchup: CatchUp | None = None
-    """A fan-out trigger: the schedule's catch-up policy, which a member that takes it late
-    applies for itself (executors/catchup.py); None on other triggers and older ones."""
+    """A clock fire: the schedule's catch-up policy, which an executor that takes it late
+    applies for itself (executors/catchup.py); None on forced runs, and on older triggers
+    (before 0.2.0 only fan-out triggers carried it)."""
     overlap: Overlap | None = None
-    """A fan-out trigger: the schedule's overlap policy (`allow`: a member behind runs each)."""
+    """A clock fire: the schedule's overlap policy (`allow`: an executor behind runs each)."""
 
     @property
     def forced(self) -> bool:
@@ -204,8 +205,9 @@ def run_triggered(
 ) -> RunTriggered:
     """The trigger of a run of definition `d`: what a run carries from its schedule, one rule
     for the ticker's fires and an operator's manual runs and backfills."""
-    # why: only the clock's fan-out fires carry the policies; a forced run ignores them
-    late_rules = is_fanout(d.target) and not (manual or backfill_of)
+    # why: an executor that takes a clock fire late applies the catch-up policy itself
+    # (executors/catchup.py); a forced run ignores it
+    late_rules = not (manual or backfill_of)
     return RunTriggered(
         schedule_id=schedule_id,
         name=name,
@@ -220,7 +222,6 @@ def run_triggered(
         conditions=d.conditions,
         manual=manual,
         backfill_of=backfill_of,
-        # why: a member that comes back late applies the catch-up policy for itself
         catchup=d.catchup if late_rules else None,
         overlap=d.overlap if late_rules else None,
     )

@@ -395,10 +395,11 @@ class Executor:
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
         elif reason := await self.runs_log.stop_reason(run, history):
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
-        elif run.fanout and (
-            reason := await stale_member(self.backlog, run.trigger, msg, history, self.clock.now())
+        elif reason := await stale_member(
+            self.backlog, run.trigger, msg, history, self.clock.now()
         ):
-            # why: a member back from hours away must not replay every missed fire at once
+            # why: a host back from hours away must not replay every missed fire at once, nor
+            # run yesterday's fire today
             log.info("executor %s: not running %s: %s", self.config.name, run.ref.run_id, reason)
             await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
         elif run_attempt.maybe_running(history, _redelivered(msg)) and (

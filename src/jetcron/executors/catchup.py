@@ -1,9 +1,10 @@
-"""A fan-out member that takes triggers late or several at once decides like the ticker does.
+"""An executor that takes triggers late or several at once decides like the ticker does.
 
-A member whose executor was away (offline for an hour, or kill -9 for a minute) finds every
-fire it missed waiting in its own fan-out consumer. Running them all at once, seconds to hours
-late, is what the catch-up and overlap rules exist to prevent, so the member applies them for
-itself, with the policies its fan-out trigger carries (the schedule's, at fire time):
+A device host that was away (switched off overnight, or kill -9 for a minute) finds the fires
+meant for it waiting: its own fan-out consumer holds every fire it missed, a host or pool
+target the fire that waited for it. Running them, seconds to hours late, is what the catch-up
+and overlap rules exist to prevent, so the executor applies them for itself, with the policies
+the trigger carries (the schedule's, at fire time):
 
 - taken more than MISSED_AFTER (60 s) after it was triggered, the catch-up policy decides:
   `latest` runs only the newest of its backlog (a newer trigger of the schedule waits for
@@ -11,7 +12,7 @@ itself, with the policies its fan-out trigger carries (the schedule's, at fire t
 - within 60 s but with a newer trigger of the schedule waiting behind it ("several fires due
   at once"), only the newest runs, unless the schedule's overlap is `allow` or catch-up `all`.
 
-One that does not run is recorded for that member as `run.cancelled` with the reason
+One that does not run is recorded (for that member) as `run.cancelled` with the reason
 ("missed: taken 4m12s after it fired; …", "coalesced: …"), so `runs`, `fires` and `why` show
 it. Manual and backfill triggers always run; triggers from older schedulers carry no policy
 and always run.
@@ -32,9 +33,9 @@ from jetcron.log.stream import EventLog
 
 
 def stale(trigger: RunTriggered, late: timedelta, newer: datetime | None) -> str:
-    """Why a member taking `trigger` `late` does not run it ("" if it runs); pure.
+    """Why an executor taking `trigger` `late` does not run it ("" if it runs); pure.
 
-    `newer`: the fire time of a newer trigger of the same schedule waiting for the member.
+    `newer`: the fire time of a newer trigger of the same schedule waiting for the executor.
     """
     policy = trigger.catchup
     if policy is None or trigger.forced:
@@ -52,7 +53,7 @@ def stale(trigger: RunTriggered, late: timedelta, newer: datetime | None) -> str
     if newer is not None and policy.policy != "all" and trigger.overlap != "allow":
         # why: the ticker's rule for several fires due at once (planner._coalesce), per member
         return (
-            "coalesced: several fires were waiting for this member; only the newest "
+            "coalesced: several fires were waiting for this executor; only the newest "
             f"({iso_z(newer)}) runs"
         )
     return ""
@@ -90,7 +91,8 @@ class Backlog:
 async def stale_member(
     backlog: Backlog, trigger: RunTriggered, msg: Msg, history: RunHistory, now: datetime
 ) -> str:
-    """Why this fan-out member does not run its trigger now ("" if it runs)."""
+    """Why this executor (a fan-out member, or one of a host or pool target) does not run its
+    trigger now ("" if it runs)."""
     if trigger.catchup is None or trigger.forced or history.started or history.deferrals:
         return ""  # why: only the member's first word; a retry or deferral was decided before
     try:
