@@ -116,3 +116,16 @@ async def test_a_supervisor_frozen_with_its_executor_stops_the_job_without_grace
     result = await watching
     assert result.given_up, result
     assert float(ticks.read_text().split()[-1]) - thawed < 1.0, "it ran on for its grace"
+
+
+async def test_an_owner_from_before_pulses_is_watched_by_its_pid(tmp_path: Path) -> None:
+    """An executor before 0.2.0 that adopted the job rewrites `owner` but never pulses: its job
+    must run on while it lives (it was killed as 'silent' after a downgrade, newcomer17a)."""
+    job = await Job.start(tmp_path, spec(2))
+    assert not isinstance(job, ProcessResult)
+    # why: what an older executor's adoption leaves: `owner` rewritten, `pulses` not
+    (tmp_path / "pulses").write_text("1 1")
+    await job.wait()
+    result = read_result(tmp_path, 1000)
+    assert not result.abandoned, result.reason
+    assert result.exit_code == 0

@@ -257,9 +257,13 @@ async def _open_gate(proc: Process, claim: Claim) -> None:
 
 
 def claim(run_dir: Path) -> None:
-    """Make this process the run's owner (the supervisor watches it)."""
+    """Make this process the run's owner (the supervisor watches it), one that pulses."""
     me = os.getpid()
-    supervisor.write_atomic(run_dir / "owner", f"{me} {supervisor.proc_start(me)}")
+    owner = f"{me} {supervisor.proc_start(me)}"
+    # why: `pulses` names the owner that touches `owner`; an executor from before 0.2.0 that
+    # adopts the job rewrites `owner` only, and is then watched by its pid (never "silent")
+    supervisor.write_atomic(run_dir / supervisor.PULSES, owner)
+    supervisor.write_atomic(run_dir / "owner", owner)
 
 
 def read_result(run_dir: Path, cap: int) -> ProcessResult:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # why: importing typing costs every job ~5 ms of start-up
 
 POLL_S = 0.02
 OWNER_CHECK_S = 0.25
+PULSES = "pulses"
+"""File naming the owner (`pid start`, as `owner`) that pulses; another owner is watched by pid."""
 """Longest pause between two looks at the owner (shorter for a short `orphan_after`)."""
 PULSES_PER_ORPHAN = 4
 """An owner touches `owner` this many times per `orphan_after` (at most once a second)."""
@@ -337,7 +339,7 @@ class OwnerWatch:
             self.died_at = self.died_at or now
             return "died"
         self.died_at = None
-        if changed or not self.pulse:
+        if changed or not self.pulse or not _pulsing(self.path):
             # why: a touch happened some time since our previous look: date it then, so a touch
             # made just before we were frozen with our owner does not look fresh when we thaw.
             self.last_sign = previous if changed and self.pulse else now
@@ -377,6 +379,11 @@ def _owner_alive(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return alive(pid, start)
+
+
+def _pulsing(owner: Path) -> bool:
+    """Whether the run's owner is one that pulses (it named itself in PULSES)."""
+    return _read(owner.with_name(PULSES)) == _read(owner)
 
 
 def _read(path: Path) -> str:
