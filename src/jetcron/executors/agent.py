@@ -216,7 +216,10 @@ class Executor:
             drained.cancel()
             forced.cancel()
         for run in list(self._runs.values()):
-            log.info("executor %s: handing run %s back", self.config.name, run.ref.run_id)
+            log.warning(
+                "executor %s: run %s handed back unfinished: its job is stopped and runs again "
+                "as its next attempt", self.config.name, run.ref.run_id,
+            )  # fmt: skip
             run.hand_back()
         if self._tasks:
             await asyncio.wait(set(self._tasks))

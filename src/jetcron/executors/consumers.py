@@ -22,7 +22,7 @@ import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from jetcron import subjects
 
@@ -128,6 +128,13 @@ class Consumer:
         try:
             msgs: list[Msg] = await self._sub.fetch(n, timeout=timeout)
         except TimeoutError:
+            return []
+        except ServiceUnavailableError:
+            # why: a 503 with no description is JetStream electing the stream's or consumer's
+            # leader after a cluster node came or went; it clears in about a second
+            log.info("fetch from %s: JetStream unavailable for a moment (a leader election?); "
+                     "retrying", self.binding.durable)  # fmt: skip
+            await asyncio.sleep(FETCH_RETRY_S)
             return []
         except Exception as err:  # noqa: BLE001 - keep serving through server hiccups
             log.warning("fetch from %s failed: %s", self.binding.durable, err)
