@@ -143,7 +143,8 @@ async def test_last_seq_of_a_missing_log_says_what_creates_it(nc: Client) -> Non
 def test_an_unreadable_event_is_logged_once_however_often_it_is_read(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from jetcron.log.reader import RawRecord, decode_records
+    from jetcron.log.decoding import decode_records
+    from jetcron.log.reader import RawRecord
 
     garbage = RawRecord(7, "jetcron.sched.poisoned", b"\x00not json", 0, 0)
     with caplog.at_level("WARNING", logger="jetcron.log.reader"):

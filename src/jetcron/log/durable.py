@@ -16,7 +16,8 @@ from nats.js.errors import NotFoundError
 
 from jetcron import subjects
 from jetcron.domain.events import StoredEvent
-from jetcron.log.reader import RawRecord, decode_records
+from jetcron.log.decoding import decode_records
+from jetcron.log.reader import RawRecord
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from jetcron.domain.events import StoredEvent, UnknownEvent
+from jetcron.log.decoding import OnSkipped
 from jetcron.log.follow import FollowHealth
-from jetcron.log.reader import OnSkipped
 from jetcron.log.stream import EventLog
 
 

@@ -4,6 +4,7 @@ why: `pull_subscribe().fetch()` reads ~37k msg/s and `m.metadata` halves an orde
 consumer; raw MSG.NEXT requests with the stream sequence parsed from the reply subject
 read ~220k/s (JETSTREAM_NOTES.md). The position lives with the caller's state, so an
 ephemeral consumer re-created from `last_seq + 1` is all the durability a fold needs.
+One subject's messages by direct gets: direct.py; records to events: decoding.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import asyncio
 import bisect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
-from jetcron.domain.events import Envelope, StoredEvent, UnknownEvent, decode
 from jetcron.errors import InfrastructureError
 from jetcron.log import refusals
 from jetcron.log.api import js_api
@@ -339,137 +338,5 @@ async def _pause(nc: Client, delay: float) -> None:
             return
 
 
-OnSkipped = Callable[[int, UnknownEvent], None]
-DIRECT_BATCH = 256
 READ_RETRIES = 5
 """Re-opens of a finite read that stopped short before it reports the log unreachable."""
-
-
-async def read_subject(
-    nc: Client,
-    stream: str,
-    subject: str,
-    timeout: float = 2.0,
-    attempts: int = 5,
-    *,
-    from_seq: int = 1,
-) -> list[RawRecord]:
-    """Every message on one subject (from `from_seq`) via batched direct gets (no consumer to
-    create and delete).
-
-    why: the command handler loads one small aggregate per command; a consumer per load
-    costs two API round trips and, under a burst of commands, hits the consumer limit.
-    """
-    records: list[RawRecord] = []
-    next_seq = from_seq
-    while True:
-        batch, more = await _direct_batch_retried(nc, stream, subject, next_seq, timeout, attempts)
-        records += batch
-        if not more or not batch:
-            return records
-        next_seq = batch[-1].seq + 1
-
-
-async def _direct_batch_retried(
-    nc: Client, stream: str, subject: str, start: int, timeout: float, attempts: int
-) -> tuple[list[RawRecord], bool]:
-    # why: during a cluster leader election (or a reconnect) a direct get can go unanswered;
-    # the read is idempotent, so ask again before reporting the stream unreachable.
-    for attempt in range(1, attempts + 1):
-        try:
-            return await _direct_batch(nc, stream, subject, start, timeout)
-        except InfrastructureError:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(min(0.2 * attempt, 1.0))
-    raise AssertionError("unreachable")
-
-
-async def _direct_batch(
-    nc: Client, stream: str, subject: str, start: int, timeout: float
-) -> tuple[list[RawRecord], bool]:
-    inbox = nc.new_inbox()
-    got: list[RawRecord] = []
-    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    async def on_msg(msg: Msg) -> None:
-        headers = msg.headers or {}
-        status = headers.get("Status")
-        if status is None:
-            got.append(
-                RawRecord(
-                    int(headers["Nats-Sequence"]),
-                    headers.get("Nats-Subject", subject),
-                    msg.data,
-                    0,
-                    int(headers.get("Nats-Num-Pending", 0)),
-                )
-            )
-        elif not done.done():
-            done.set_result(status == "204" and int(headers.get("Nats-Num-Pending", 0)) > 0)
-
-    sub = await nc.subscribe(inbox, cb=on_msg)
-    try:
-        body = {"seq": start, "next_by_subj": subject, "batch": DIRECT_BATCH}
-        await nc.publish(js_api("DIRECT.GET", stream), json.dumps(body).encode(), reply=inbox)
-        more = await asyncio.wait_for(done, timeout)
-    except TimeoutError as err:
-        raise InfrastructureError(
-            f"reading {subject} timed out (is the stream reachable?)"
-        ) from err
-    finally:
-        await sub.unsubscribe()
-    return got, more
-
-
-def decode_records(
-    records: list[RawRecord], on_skipped: OnSkipped | None = None
-) -> list[StoredEvent]:
-    """Decode a batch; undecodable or unknown events are logged, reported and skipped, never raised."""
-    out: list[StoredEvent] = []
-    for part, skipped in decoded_parts(records):
-        out += part
-        if skipped is not None and on_skipped is not None:
-            on_skipped(*skipped)
-    return out
-
-
-def decoded_parts(
-    records: list[RawRecord],
-) -> Iterator[tuple[list[StoredEvent], tuple[int, UnknownEvent] | None]]:
-    """A batch decoded as (events, the undecodable event after them, or None for the last part).
-
-    why parts: a reader that reports an undecodable event only after the whole batch is
-    decoded makes a fold count it before the events ahead of it in the log (a `health --ack`
-    among them: replay and the live service, cut into other batches, disagreed, newcomer16c).
-    """
-    out: list[StoredEvent] = []
-    append = out.append
-    for r in records:
-        envelope = decode(r.data)
-        # why: an exact type test; isinstance on a msgspec Struct class costs ~5x more
-        if type(envelope) is UnknownEvent:
-            _warn_skipped(r, envelope)
-            yield out, (r.seq, envelope)
-            out = []
-            append = out.append
-            continue
-        append(StoredEvent(r.seq, r.subject, cast(Envelope, envelope), r.stored_ns))
-    yield out, None
-
-
-_WARNED: dict[tuple[str, int], None] = {}
-"""(subject, seq) of skipped events already logged (why: an executor reads a schedule's subject
-at every trigger and logged the same poison line each time); bounded, oldest forgotten first."""
-_WARNED_MAX = 1024
-
-
-def _warn_skipped(r: RawRecord, envelope: UnknownEvent) -> None:
-    key = (r.subject, r.seq)
-    if key in _WARNED:
-        return
-    _WARNED[key] = None
-    if len(_WARNED) > _WARNED_MAX:
-        del _WARNED[next(iter(_WARNED))]
-    kind = f" ({envelope.type})" if envelope.type not in ("", "?") else ""
-    log.warning("skipping event at seq %d on %s: %s%s", r.seq, r.subject, envelope.problem, kind)

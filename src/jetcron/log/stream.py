@@ -17,16 +17,11 @@ from jetcron import ids, subjects
 from jetcron.domain.events import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
+from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
+from jetcron.log.direct import read_subject
 from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher, Staged
-from jetcron.log.reader import (
-    OnSkipped,
-    RawRecord,
-    decode_records,
-    decoded_parts,
-    read_raw,
-    read_subject,
-)
+from jetcron.log.reader import RawRecord, read_raw
 
 if TYPE_CHECKING:
     from jetcron.log.signing import Signer
