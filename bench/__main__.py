@@ -234,7 +234,7 @@ def _derive(report: dict[str, Any]) -> None:
 
 
 def _environment() -> dict[str, Any]:
-    from jetcron.server import find_nats_server
+    from jetcron.serverproc import find_nats_server
 
     try:
         server = subprocess.run(

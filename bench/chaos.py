@@ -56,7 +56,8 @@ from jetcron.domain.events import (
     is_final,
 )
 from jetcron.log.stream import EventLog
-from jetcron.server import NatsServer, free_ports
+from jetcron.server import NatsServer
+from jetcron.serverproc import free_ports
 
 ACK_WAIT_S = 6.0
 SETTLE_S = 60.0

@@ -29,7 +29,7 @@ from bench.history import Fleet, now
 from jetcron import subjects
 from jetcron.client import query
 from jetcron.log.stream import EventLog
-from jetcron.server import _pdeathsig_preexec
+from jetcron.serverproc import _pdeathsig_preexec
 
 QUERY_REPEATS = 15
 STATS_REPEATS = 5

@@ -18,13 +18,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError
 
 from jetcron.log.stream import EventLog
-from jetcron.server import (
-    NatsServer,
-    NatsServerNotFound,
-    find_nats_server,
-    free_ports,
-    start_cluster,
-)
+from jetcron.server import NatsServer, start_cluster
+from jetcron.serverproc import NatsServerNotFound, find_nats_server, free_ports
 
 _FALSY = {"", "0", "false", "no", "off"}
 

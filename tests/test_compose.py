@@ -95,7 +95,7 @@ def test_the_nodes_form_their_cluster_over_tls(tmp_path: Path) -> None:
     import urllib.request
 
     from conftest import require_nats_server
-    from jetcron.server import free_ports
+    from jetcron.serverproc import free_ports
 
     binary = require_nats_server()
     auth_dir(tmp_path / "auth")

@@ -5,7 +5,8 @@
 - `log` imports `domain` and leaves; never a component;
 - `scheduler`, `executors`, `projections`, `notify` import `domain`, `log` and leaves, never each other;
 - `auth` (roles, identity files, the server's auth config) imports leaves, `domain` and `log`;
-- only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`);
+- only `service.py` and `cli/` sit on top (with the helpers `client`, `connect`, `server`,
+  `serverproc`);
 - `web` (the HTTP gateway) sits beside `cli/`: domain, log, projections' queries, the helpers,
   `auth`; never `cli`, `service` or another component (only `cli` may start it).
 Imports inside functions count too. JetStream wire details live under `log/` only.
@@ -23,8 +24,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jetcron"
 
 LEAVES = {"errors", "ids", "subjects", "clock", "memory"}
 COMPONENTS = {"scheduler", "executors", "projections", "notify"}
-TOP = {"service", "cli", "client", "connect", "server", "__main__", "web"}
-WEB_USES = LEAVES | {"domain", "log", "projections", "client", "connect", "server", "auth", "web"}
+HELPERS = {"client", "connect", "server", "serverproc"}
+TOP = {"service", "cli", "__main__", "web"} | HELPERS
+WEB_USES = LEAVES | {"domain", "log", "projections", "auth", "web"} | HELPERS
 DOMAIN_THIRD_PARTY = {"msgspec", "pytz", "croniter"}
 
 
@@ -52,8 +54,8 @@ def allowed(src: str, dst: str) -> bool:
         return dst in LEAVES | {"domain", "log"}
     if src == "web":
         return dst in WEB_USES
-    if src in {"client", "connect", "server"}:
-        return dst in LEAVES | {"domain", "log", "client", "connect", "server", "auth"}
+    if src in HELPERS:
+        return dst in LEAVES | {"domain", "log", "auth"} | HELPERS
     return dst != "cli" or src in {"cli", "__main__"}
 
 

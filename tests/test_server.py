@@ -20,12 +20,8 @@ from nats.js import JetStreamContext
 
 from conftest import free_port, require_nats_server
 from jetcron.errors import InfrastructureError
-from jetcron.server import (
-    NatsServer,
-    NatsServerNotFound,
-    PortInUse,
-    find_nats_server,
-)
+from jetcron.server import NatsServer, PortInUse
+from jetcron.serverproc import NatsServerNotFound, find_nats_server
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

