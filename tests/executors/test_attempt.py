@@ -24,6 +24,7 @@ from jetcron.domain.events import (
     StoredEvent,
 )
 from jetcron.executors import attempt as run_attempt
+from jetcron.executors import results as run_results
 from jetcron.executors.admission import Verdict
 from jetcron.executors.attempt import (
     Admit,
@@ -34,13 +35,12 @@ from jetcron.executors.attempt import (
     Go,
     NotYet,
     RunHistory,
-    RunResult,
     admit,
     gate,
-    result_event,
     summarize,
 )
 from jetcron.executors.process import ProcessResult
+from jetcron.executors.results import RunResult, result_event
 
 T0 = datetime(2026, 3, 29, 2, 0, tzinfo=UTC)
 TRIGGER = RunTriggered(
@@ -256,7 +256,7 @@ def proc(**fields: Any) -> ProcessResult:
     ],
 )
 def test_from_process(process: ProcessResult, outcome: str, failure_class: str, error: str) -> None:
-    result = run_attempt.from_process(process, cancel_reason="stop")
+    result = run_results.from_process(process, cancel_reason="stop")
     assert (result.outcome, result.failure_class, result.error) == (outcome, failure_class, error)
     assert result.duration_s == 1.5
 
@@ -292,7 +292,7 @@ def test_last_try_is_final() -> None:
 def test_permanent_failure_is_never_retried() -> None:
     event, delay = result_event(
         REF,
-        run_attempt.rejected(ValueError("nope")),
+        run_results.rejected(ValueError("nope")),
         attempt=1,
         tries=1,
         retry=RETRY,
@@ -372,6 +372,6 @@ def test_a_result_stored_late_names_when_its_job_ended(ended: Any, carried: Any)
 
 def test_the_supervisors_end_time_reaches_the_result() -> None:
     process = ProcessResult(exit_code=0, duration_s=1.0, ended_at=T0.timestamp())
-    assert run_attempt.from_process(process).ended_at == T0
-    assert run_attempt.stamped(RunResult(outcome="succeeded"), T0).ended_at == T0
-    assert run_attempt.stamped(run_attempt.from_process(process), T0 + timedelta(1)).ended_at == T0
+    assert run_results.from_process(process).ended_at == T0
+    assert run_results.stamped(RunResult(outcome="succeeded"), T0).ended_at == T0
+    assert run_results.stamped(run_results.from_process(process), T0 + timedelta(1)).ended_at == T0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jetcron.domain.events import RunOutput
-from jetcron.executors.attempt import RunResult
 from jetcron.executors.masking import hide, masked
+from jetcron.executors.results import RunResult
 
 
 def test_secrets_are_masked_in_output_and_error() -> None:

@@ -28,8 +28,8 @@ from typing import Any
 import msgspec
 
 from jetcron.errors import InvalidInput, JetcronError
-from jetcron.executors.attempt import RunResult, jsonable, rejected
 from jetcron.executors.failure import FailureClass
+from jetcron.executors.results import RunResult, jsonable, rejected
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,10 @@ from jetcron.domain.events import (
 from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
+from jetcron.executors import results as run_results
 from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
-from jetcron.executors.attempt import RunHistory, RunResult
+from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig, validate
@@ -51,6 +52,7 @@ from jetcron.executors.journal import EntryMeta, Journal, JournalUnwritable
 from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.process import run_process
 from jetcron.executors.recovery import Recovery
+from jetcron.executors.results import RunResult
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
 from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
@@ -370,7 +372,7 @@ class Executor:
         if history.finished:
             await msg.ack()
             return
-        await self._record(run, msg, history, run_attempt.rejected(InvalidInput(f"not run: {why}")))
+        await self._record(run, msg, history, run_results.rejected(InvalidInput(f"not run: {why}")))
 
     async def _invalid(self, run: Run, msg: Msg, problem: str) -> None:
         """A trigger the scheduler never writes (validation.trigger_problem): never run.
@@ -502,7 +504,7 @@ class Executor:
         """
         delay = 0.5
         # why: a result held through an outage is stored later; it keeps the time its job ended
-        result = run_attempt.stamped(result, self.clock.now())
+        result = run_results.stamped(result, self.clock.now())
         while True:
             try:
                 await self._record(run, msg, history, result)
@@ -552,10 +554,10 @@ class Executor:
                 cancel_reason=lambda: run.cancel_reason,
             )  # fmt: skip
         except InvalidInput as err:
-            return run_attempt.rejected(err)
+            return run_results.rejected(err)
         if result.given_up:
             return run_attempt.LetGo(result.reason)
-        return run_attempt.from_process(result, cancel_reason=run.cancel_reason)
+        return run_results.from_process(result, cancel_reason=run.cancel_reason)
 
     async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
         job = run.trigger.job
@@ -563,7 +565,7 @@ class Executor:
         try:
             resolve(job.action)
         except InvalidInput as err:
-            return run_attempt.rejected(err)  # why: like a refused command: it never started
+            return run_results.rejected(err)  # why: like a refused command: it never started
         await claim(None)
         ctx = ActionContext(
             run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,

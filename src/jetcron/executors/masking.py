@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from jetcron.executors.attempt import RunResult
+from jetcron.executors.results import RunResult
 
 MASK = "***"
 _REPLACEMENT = "\ufffd"

@@ -14,6 +14,7 @@ import logging
 
 from jetcron.domain.events import RunStarted, RunTriggered, UnknownEvent, decode
 from jetcron.executors import attempt as run_attempt
+from jetcron.executors import results as run_results
 from jetcron.executors.journal import Entry, Journal
 from jetcron.executors.leftovers import end_leftovers
 from jetcron.executors.process import Job, read_result
@@ -108,7 +109,7 @@ class Recovery:
                 clock = self.runlog.clock
                 event = RunStarted(**run.ref.fields(attempt), pid=result.pid, host_time=clock.now())
                 await self.runlog.append(run, event, f"{attempt}:started")
-            outcome = run_attempt.from_process(result, cancel_reason=result.reason)
+            outcome = run_results.from_process(result, cancel_reason=result.reason)
             await self.runlog.store_result(run, attempt, history.tries, outcome)
             log.info("executor %s: reported run %s from the journal", self.name, run.ref.run_id)
         run.reported = True

@@ -24,7 +24,9 @@ from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpda
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import masking
-from jetcron.executors.attempt import ResultEvent, RunHistory, RunRef, RunResult
+from jetcron.executors import results as run_results
+from jetcron.executors.attempt import RunHistory, RunRef
+from jetcron.executors.results import ResultEvent, RunResult
 from jetcron.log import secrets
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.publisher import PubAck
@@ -56,7 +58,7 @@ class ExecutorStats(msgspec.Struct, kw_only=True):
 
     def count(self, event: ResultEvent, delay: float | None) -> None:
         """Count a stored result event (and a retry if it asks for one)."""
-        name = run_attempt.counter_name(event)
+        name = run_results.counter_name(event)
         setattr(self, name, getattr(self, name) + 1)
         if delay is not None:
             self.retried += 1
@@ -169,7 +171,7 @@ class RunLog:
             with contextlib.suppress(InvalidInput):
                 await self.secret_env(run)
         result = masking.masked(result, run.secret_values.values())
-        event, delay = run_attempt.result_event(
+        event, delay = run_results.result_event(
             run.ref, result, attempt=attempt, tries=tries,
             retry=run.trigger.retry, timeout_s=run.trigger.timeout_s, now=self.clock.now(),
         )  # fmt: skip
