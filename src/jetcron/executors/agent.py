@@ -1,9 +1,7 @@
-"""The executor agent: fetch triggers for its targets, run them, record every step in the log.
+"""The executor agent: serve its targets' consumers, hand each trigger over, stop cleanly.
 
-Per trigger: decode (poison -> term); look the run up on its subject (finished -> ack, never
-run twice); admission (over a threshold -> RunDeferred + nak with backoff); RunStarted; run;
-the result event; and only once that is stored: ack, or nak(delay) for a retry.
-`in_progress()` keeps the message while it runs. Cancel requests arrive on core NATS
+What happens to one trigger (checks, gates, admission, the attempt, its result, the ack):
+trigger.py, the TriggerHandler this Executor delegates to. Cancel requests arrive on core NATS
 `jetcron.cancel.<run_id>` (the trigger's run id also cancels every fan-out member). On
 stop: fetch no more, let running jobs finish until drain_timeout, then hand the rest back
 (nak, no final event) so another executor runs them. Consumers: see consumers.py; one
@@ -17,45 +15,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from jetcron import subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.events import (
-    RunStarted,
-    RunTriggered,
     ScheduleDeleted,
     UnknownEvent,
     cancel_reason,
     decode,
 )
-from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
-from jetcron.errors import InvalidInput
-from jetcron.executors import attempt as run_attempt
-from jetcron.executors import results as run_results
-from jetcron.executors.actions import ActionContext, resolve, run_action
-from jetcron.executors.admission import HostSampler, evaluate
-from jetcron.executors.attempt import RunHistory
-from jetcron.executors.catchup import Backlog, stale_member
-from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
+from jetcron.executors.admission import HostSampler
+from jetcron.executors.catchup import Backlog
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
-from jetcron.executors.journal import EntryMeta, Journal, JournalUnwritable
+from jetcron.executors.journal import Journal, JournalUnwritable
 from jetcron.executors.naming import Claim, NameTaken, identity
-from jetcron.executors.process import run_process
 from jetcron.executors.recovery import Recovery
-from jetcron.executors.results import RunResult
-from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
-from jetcron.log import signing
-from jetcron.log.errors import ConcurrencyConflict
+from jetcron.executors.runlog import ExecutorStats, Run, RunLog
+from jetcron.executors.trigger import TriggerHandler
 from jetcron.log.stream import EventLog
 
 __all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
@@ -64,19 +48,6 @@ log = logging.getLogger(__name__)
 
 CANCEL_PREFIX = subjects.CANCELS
 _IDLE_POLL_S = 0.1
-ORPHAN_SHARE = 0.3
-"""A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
-
-why: while the executor's loop runs it sends in-progress every ack_wait/3, so JetStream
-redelivers no earlier than 2/3 of ack_wait after it died or froze (SIGSTOP, a stuck loop: no
-in-progress either). Its supervisor hears from it every orphan_after/4 (a touch of the run's
-`owner` file, supervisor.pulse_every) and looks every min(0.25 s, orphan_after/4); it stops a
-job whose executor was dead or silent for orphan_after, with a grace of at most 0.1 (GRACE_SHARE):
-all done by 0.4 × ack_wait + two looks + the SIGKILL, before anyone else can start the run
-(2/3 × ack_wait; the margin, 0.27 × ack_wait, holds the looks and the kill from 3 s up). A
-restart that adopts the job within orphan_after keeps it; an executor that finds itself silent
-that long lets the job go (process.Job._pulse) and records no result (LetGo)."""
-GRACE_SHARE = 0.1
 
 
 class Executor:
@@ -110,8 +81,12 @@ class Executor:
         self.recovery = Recovery(
             self.journal, self.runs_log, self._runs, self._tasks, config.output_cap
         )
+        self.triggers = TriggerHandler(
+            config, clock=self.clock, stats=self.stats, journal=self.journal,
+            runs_log=self.runs_log, recovery=self.recovery, sampler=self.sampler,
+            backlog=self.backlog, runs=self._runs,
+        )  # fmt: skip
         self._consumers: list[Consumer] = []
-        self._beat: Heartbeat | None = None
         self._force = asyncio.Event()
         self._reset()
 
@@ -145,6 +120,7 @@ class Executor:
         self._slots = Slots(self.config.concurrency)
         self._stopping = asyncio.Event()
         self._ready = asyncio.Event()
+        self.triggers.stopping = self._stopping  # why: it stops retrying a result when we stop
 
     async def _serve(self, stop: asyncio.Event, *, graceful: bool) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -185,12 +161,12 @@ class Executor:
     def _heartbeat(self) -> Heartbeat:
         claim = self.claim
         me = claim.info if claim else identity(self.config, self.clock.now())
-        self._beat = Heartbeat(
+        beat = self.triggers.beat = Heartbeat(
             self.nc, me, running=lambda: self.running, sampler=self.sampler, clock=self.clock,
             revision=claim.revision if claim else None,
             problems=lambda: [p] if (p := self.journal.check()) else [],
         )  # fmt: skip
-        return self._beat
+        return beat
 
     async def _shutdown(self, fetchers: list[asyncio.Task[None]], graceful: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -265,35 +241,6 @@ class Executor:
                 )
                 run.request_cancel("schedule deleted")
 
-    async def _may_be_held(self, run: Run, history: RunHistory) -> float:
-        """Seconds to wait before looking again if another executor may hold this run; else 0."""
-        beat = self._beat
-        settle = HOLDER_FRESH_INTERVALS * self.config.heartbeat_s
-        if beat is None or not beat.steady_for(settle):
-            # why: until our own beats are steady (just started, or NATS just came back) the
-            # absence of a holder's heartbeat proves nothing: it may not have beaten again yet.
-            log.info(
-                "executor %s: %s redelivered; waiting for heartbeats",
-                self.config.name,
-                run.ref.run_id,
-            )
-            return self.config.heartbeat_s
-        try:
-            peers = await self.runs_log.peers()
-        except Exception:  # noqa: BLE001 - no liveness data: look again shortly
-            return self.config.heartbeat_s
-        c = self.config
-        # why: an unadopted job is stopped within (ORPHAN + GRACE) × ack_wait of its executor's
-        # death, which is at most one heartbeat interval after its last beat.
-        safe = (ORPHAN_SHARE + GRACE_SHARE) * c.ack_wait_s + c.heartbeat_s + 1.0
-        wait = run_attempt.hold_off(
-            run.ref.run_id, history, peers, self.clock.now(), me=c.name, safe_s=safe
-        )
-        if wait:
-            log.info("executor %s: %s may still run elsewhere; looking again in %.1fs",
-                     c.name, run.ref.run_id, wait)  # fmt: skip
-        return wait
-
     # -- one message ---------------------------------------------------------------------------
 
     async def _handle(self, msg: Msg, consumer: Consumer, slot: asyncio.Future[int]) -> None:
@@ -306,7 +253,7 @@ class Executor:
                 if not granted or self._stopping.is_set():
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
-                await self._process(msg, consumer.binding.fanout)
+                await self.triggers.process(msg, consumer.binding.fanout)
         except JournalUnwritable:
             # why: the host's condition (said once by the journal, shown in our heartbeat),
             # not our bug: no traceback every redelivery; the run waits, it never starts unjournaled
@@ -322,269 +269,6 @@ class Executor:
             self.stats.handled += 1
             self._slots.give(granted)
 
-    async def _process(self, msg: Msg, fanout: bool) -> None:
-        envelope = decode(msg.data)
-        if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
-            what = envelope.problem if isinstance(envelope, UnknownEvent) else envelope.event
-            log.warning("executor %s: not a trigger on %s: %s", self.config.name, msg.subject, what)
-            self.stats.poison += 1
-            await msg.term()
-            return
-        ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
-        run = Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
-        if self.config.trusted_schedulers and (
-            unsigned := signing.problem(msg.data, msg.headers, self.config.trusted_schedulers)
-        ):
-            await self._refuse(run, msg, unsigned)
-            return
-        if (invalid := trigger_problem(envelope.event)) is not None:
-            await self._invalid(run, msg, invalid)
-            return
-        held = self._runs.get(run.ref.run_id)
-        if held is not None and held.adopted:
-            # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
-            await held.finished.wait()
-            await (msg.ack() if held.reported else msg.nak())
-            return
-        if held is not None:
-            # why: redelivered while we still run it (a missed in-progress): never run it twice.
-            self.stats.duplicates += 1
-            await msg.nak(delay=self.config.ack_wait_s)
-            return
-        entry = self.journal.get(run.ref.run_id)
-        if entry is not None and entry.has_result:
-            # why: its job finished here but storing the result failed: report, never re-run.
-            await self.recovery.report(run, entry)
-            await msg.ack()
-            return
-        self._runs[run.ref.run_id] = run
-        try:
-            await self._lifecycle(run, msg)
-        finally:
-            self._runs.pop(run.ref.run_id, None)
-
-    async def _refuse(self, run: Run, msg: Msg, why: str) -> None:
-        """A trigger the scheduler did not sign: recorded as a failed run, never run."""
-        # why: checked before anything else touches the job (allowlist, journal, process).
-        log.warning("executor %s: refusing %s: %s", self.config.name, run.ref.run_id, why)
-        self.stats.poison += 1
-        history = await self.runs_log.history(run)
-        if history.finished:
-            await msg.ack()
-            return
-        await self._record(run, msg, history, run_results.rejected(InvalidInput(f"not run: {why}")))
-
-    async def _invalid(self, run: Run, msg: Msg, problem: str) -> None:
-        """A trigger the scheduler never writes (validation.trigger_problem): never run.
-
-        why: recorded as refused when its run can be written at all; a run id or name that
-        cannot be a subject token would only make rejected run events, so it is dropped."""
-        if RUN_ID_RE.fullmatch(run.trigger.run_id) and NAME_RE.fullmatch(run.trigger.name):
-            await self._refuse(run, msg, f"invalid trigger: {problem}")
-            return
-        log.warning("executor %s: dropping an invalid trigger on %s: %s",
-                    self.config.name, msg.subject, problem)  # fmt: skip
-        self.stats.poison += 1
-        await msg.term()
-
-    async def _lifecycle(self, run: Run, msg: Msg) -> None:
-        history = await self.runs_log.history(run)
-        step = run_attempt.gate(history, self.clock.now())
-        if isinstance(step, run_attempt.Finished):
-            self.stats.duplicates += 1
-            log.info("executor %s: run %s already finished", self.config.name, run.ref.run_id)
-            await msg.ack()
-        elif isinstance(step, run_attempt.NotYet):
-            await msg.nak(delay=step.delay_s)
-        elif isinstance(step, run_attempt.CancelNow):
-            await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
-        elif reason := await self.runs_log.stop_reason(run, history):
-            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
-        elif reason := await stale_member(
-            self.backlog, run.trigger, msg, history, self.clock.now()
-        ):
-            # why: a host back from hours away must not replay every missed fire at once, nor
-            # run yesterday's fire today
-            log.info("executor %s: not running %s: %s", self.config.name, run.ref.run_id, reason)
-            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
-        elif run_attempt.maybe_running(history, _redelivered(msg)) and (
-            wait := await self._may_be_held(run, history)
-        ):
-            # why: a redelivery after an outage or a crash: the copy that got it first may
-            # still run (adopted, or finishing while NATS was away). Never start a second one.
-            await msg.nak(delay=wait)
-        elif run.trigger.conditions is None or await self._admitted(run, msg, history):
-            await self._attempt(run, msg, history)
-
-    async def _admitted(self, run: Run, msg: Msg, history: RunHistory) -> bool:
-        conditions = run.trigger.conditions
-        assert conditions is not None
-        sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
-        verdict, now = evaluate(conditions, sample), self.clock.now()
-        decision = run_attempt.admit(
-            history, conditions, verdict, now, base_s=self.config.defer_base_s
-        )
-        if isinstance(decision, run_attempt.Admit):
-            if decision.forced:
-                log.warning(
-                    "executor %s: %s forced: %s", self.config.name, run.ref.run_id, decision.reason
-                )
-            return True
-        if isinstance(decision, run_attempt.Expire):
-            await self._record(
-                run, msg, history, RunResult(outcome="cancelled", error=decision.reason)
-            )
-            return False
-        event = run_attempt.deferred_event(run.ref, history.attempt, decision)
-        await self.runs_log.append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
-        self.stats.deferred += 1
-        await msg.nak(delay=decision.delay_s)
-        return False
-
-    async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
-        result: RunResult | run_attempt.LetGo
-        if run.cancel.is_set():
-            result = RunResult(outcome="cancelled")
-        else:
-            try:
-                result = await self._execute(run, history)
-            except ConcurrencyConflict:
-                # why: someone appended to the run since we read it: another copy of this
-                # trigger (a redelivery after NATS lost its consumer state) claimed it first.
-                self.journal.end(run.ref.run_id)
-                self.stats.duplicates += 1
-                log.info(
-                    "executor %s: %s was claimed by another executor",
-                    self.config.name,
-                    run.ref.run_id,
-                )
-                await msg.nak(delay=self.config.ack_wait_s / 2)
-                return
-            except BaseException:
-                if not run.claimed:
-                    self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
-                raise
-        if isinstance(result, run_attempt.LetGo):
-            await self._let_go(run, msg, history.attempt, result.reason)
-            return
-        if run.handed_back:
-            self.stats.handed_back += 1
-            self.journal.end(run.ref.run_id)
-            await msg.nak()  # why: no final event, so whoever gets it next runs it
-            return
-        if result.outcome == "cancelled":
-            result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
-        await self._settle(run, msg, history, result)
-        # why: only once the result is stored; if that failed, the entry reports it later.
-        self.journal.end(run.ref.run_id)
-
-    async def _let_go(self, run: Run, msg: Msg, attempt: int, reason: str) -> None:
-        """The job was given up while we were silent (see LetGo): hand back, or leave it be."""
-        self.journal.end(run.ref.run_id)
-        self.stats.handed_back += 1
-        name, run_id = self.config.name, run.ref.run_id
-        history = await self.runs_log.history(run)
-        if holder := run_attempt.taken_over(history, attempt):
-            # why: the trigger was redelivered and its next attempt runs: the delivery in our
-            # hands is stale, and nats-server applies an ack or nak to the message whatever
-            # delivery it names (measured, 2.15.1: a stale nak redelivers it at once, a stale
-            # ack acks theirs). So neither: theirs is settled by its holder.
-            log.warning("executor %s: attempt %d of %s was stopped (%s); attempt %d took over "
-                        "on %s", name, attempt, run_id, reason, history.started, holder)  # fmt: skip
-            return
-        log.warning("executor %s: attempt %d of %s was stopped (%s); handing it back",
-                    name, attempt, run_id, reason)  # fmt: skip
-        await msg.nak()
-
-    async def _settle(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
-        """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
-
-        why: the run stays in hand (and in our heartbeat) meanwhile, so no other executor runs
-        it again; if we stop or die first, the journal entry reports it on the next start.
-        """
-        delay = 0.5
-        # why: a result held through an outage is stored later; it keeps the time its job ended
-        result = run_results.stamped(result, self.clock.now())
-        while True:
-            try:
-                await self._record(run, msg, history, result)
-                return
-            except Exception as err:
-                if self._stopping.is_set():
-                    raise
-                log.warning("executor %s: result of %s not stored yet (%s); retrying",
-                            self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    async def _execute(self, run: Run, history: RunHistory) -> RunResult | run_attempt.LetGo:
-        attempt = history.attempt
-
-        async def claim(pid: int | None) -> None:
-            # why: RunStarted with CAS on the run subject *before* the job starts: of two copies
-            # of one trigger (NATS can deliver one twice after losing consumer state) one wins.
-            event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
-            await self.runs_log.claim(run, event, attempt, history.last_seq)
-            run.claimed = True
-            self.stats.started += 1
-
-        if run.trigger.job.action is not None:
-            return await self._run_action(run, attempt, claim)
-        return await self._run_command(run, attempt, claim)
-
-    async def _run_command(
-        self, run: Run, attempt: int, claim: _Claim
-    ) -> RunResult | run_attempt.LetGo:
-        job, c = run.trigger.job, self.config
-        path = os.environ.get("PATH") or DEFAULT_PATH
-        try:
-            argv = resolve_command(
-                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
-            )
-            cwd = resolve_cwd(job.cwd, c.work_dir)
-            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
-            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
-            meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
-            run_dir = self.journal.begin(run.ref.run_id, meta)
-            result = await run_process(
-                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
-                grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
-                output_cap=c.output_cap, cancel=run.cancel, claim=claim,
-                run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
-                cancel_reason=lambda: run.cancel_reason,
-            )  # fmt: skip
-        except InvalidInput as err:
-            return run_results.rejected(err)
-        if result.given_up:
-            return run_attempt.LetGo(result.reason)
-        return run_results.from_process(result, cancel_reason=run.cancel_reason)
-
-    async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
-        job = run.trigger.job
-        assert job.action is not None
-        try:
-            resolve(job.action)
-        except InvalidInput as err:
-            return run_results.rejected(err)  # why: like a refused command: it never started
-        await claim(None)
-        ctx = ActionContext(
-            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
-            attempt=attempt, cancel=run.cancel, params=dict(job.params),
-        )  # fmt: skip
-        timeout = run.trigger.timeout_s
-        return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
-
-    async def _record(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
-        delay = await self.runs_log.store_result(run, history.attempt, history.tries, result)
-        # why: ack/nak only once the result is stored; a crash before this means redelivery.
-        if delay is None:
-            await msg.ack()
-        else:
-            await msg.nak(delay=delay)
-
-
-_Claim = Callable[[int | None], Awaitable[None]]
-
 
 async def _first_set(*events: asyncio.Event) -> None:
     """Return once any of `events` is set."""
@@ -594,14 +278,6 @@ async def _first_set(*events: asyncio.Event) -> None:
     finally:
         for w in waits:
             w.cancel()
-
-
-def _redelivered(msg: Msg) -> bool:
-    """Delivered before (to us or a peer): someone may have started it."""
-    try:
-        return int(msg.metadata.num_delivered or 1) > 1
-    except Exception:  # noqa: BLE001 - not a JetStream message (tests): a first delivery
-        return False
 
 
 async def _quietly(close: Callable[[], Awaitable[object]]) -> None:

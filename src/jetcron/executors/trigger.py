@@ -1,0 +1,391 @@
+"""One trigger in an executor's hands, from its message to its ack (the Executor delegates here).
+
+Per trigger: decode (poison -> term); look the run up on its subject (finished -> ack, never
+run twice); admission (over a threshold -> RunDeferred + nak with backoff); RunStarted; run;
+the result event; and only once that is stored: ack, or nak(delay) for a retry. The agent
+keeps the message in progress meanwhile and gives the run slot back after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from nats.aio.msg import Msg
+
+from jetcron.clock import Clock
+from jetcron.domain.events import (
+    RunStarted,
+    RunTriggered,
+    UnknownEvent,
+    decode,
+)
+from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
+from jetcron.errors import InvalidInput
+from jetcron.executors import attempt as run_attempt
+from jetcron.executors import results as run_results
+from jetcron.executors.actions import ActionContext, resolve, run_action
+from jetcron.executors.admission import HostSampler, evaluate
+from jetcron.executors.attempt import RunHistory
+from jetcron.executors.catchup import Backlog, stale_member
+from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
+from jetcron.executors.config import ExecutorConfig
+from jetcron.executors.heartbeat import Heartbeat
+from jetcron.executors.journal import EntryMeta, Journal
+from jetcron.executors.process import run_process
+from jetcron.executors.recovery import Recovery
+from jetcron.executors.results import RunResult
+from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
+from jetcron.log import signing
+from jetcron.log.errors import ConcurrencyConflict
+
+log = logging.getLogger("jetcron.executors.agent")  # why: its lines kept their logger's name
+
+ORPHAN_SHARE = 0.3
+"""A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
+
+why: while the executor's loop runs it sends in-progress every ack_wait/3, so JetStream
+redelivers no earlier than 2/3 of ack_wait after it died or froze (SIGSTOP, a stuck loop: no
+in-progress either). Its supervisor hears from it every orphan_after/4 (a touch of the run's
+`owner` file, supervisor.pulse_every) and looks every min(0.25 s, orphan_after/4); it stops a
+job whose executor was dead or silent for orphan_after, with a grace of at most 0.1 (GRACE_SHARE):
+all done by 0.4 × ack_wait + two looks + the SIGKILL, before anyone else can start the run
+(2/3 × ack_wait; the margin, 0.27 × ack_wait, holds the looks and the kill from 3 s up). A
+restart that adopts the job within orphan_after keeps it; an executor that finds itself silent
+that long lets the job go (process.Job._pulse) and records no result (LetGo)."""
+GRACE_SHARE = 0.1
+
+
+class TriggerHandler:
+    """A trigger from its message to its ack: checks, gates, admission, the attempt, its result."""
+
+    def __init__(
+        self,
+        config: ExecutorConfig,
+        *,
+        clock: Clock,
+        stats: ExecutorStats,
+        journal: Journal,
+        runs_log: RunLog,
+        recovery: Recovery,
+        sampler: HostSampler,
+        backlog: Backlog,
+        runs: dict[str, Run],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.stats = stats
+        self.journal = journal
+        self.runs_log = runs_log
+        self.recovery = recovery
+        self.sampler = sampler
+        self.backlog = backlog
+        self._runs = runs
+        """The runs in hand, shared with the executor (its heartbeat, cancels, hand-back)."""
+        self.stopping = asyncio.Event()
+        """Set when the executor stops: a result not stored by then is left to the journal."""
+        self.beat: Heartbeat | None = None
+        """The executor's heartbeat while it serves (are our own beats steady yet?)."""
+
+    async def _may_be_held(self, run: Run, history: RunHistory) -> float:
+        """Seconds to wait before looking again if another executor may hold this run; else 0."""
+        beat = self.beat
+        settle = HOLDER_FRESH_INTERVALS * self.config.heartbeat_s
+        if beat is None or not beat.steady_for(settle):
+            # why: until our own beats are steady (just started, or NATS just came back) the
+            # absence of a holder's heartbeat proves nothing: it may not have beaten again yet.
+            log.info(
+                "executor %s: %s redelivered; waiting for heartbeats",
+                self.config.name,
+                run.ref.run_id,
+            )
+            return self.config.heartbeat_s
+        try:
+            peers = await self.runs_log.peers()
+        except Exception:  # noqa: BLE001 - no liveness data: look again shortly
+            return self.config.heartbeat_s
+        c = self.config
+        # why: an unadopted job is stopped within (ORPHAN + GRACE) × ack_wait of its executor's
+        # death, which is at most one heartbeat interval after its last beat.
+        safe = (ORPHAN_SHARE + GRACE_SHARE) * c.ack_wait_s + c.heartbeat_s + 1.0
+        wait = run_attempt.hold_off(
+            run.ref.run_id, history, peers, self.clock.now(), me=c.name, safe_s=safe
+        )
+        if wait:
+            log.info("executor %s: %s may still run elsewhere; looking again in %.1fs",
+                     c.name, run.ref.run_id, wait)  # fmt: skip
+        return wait
+
+    async def process(self, msg: Msg, fanout: bool) -> None:
+        envelope = decode(msg.data)
+        if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
+            what = envelope.problem if isinstance(envelope, UnknownEvent) else envelope.event
+            log.warning("executor %s: not a trigger on %s: %s", self.config.name, msg.subject, what)
+            self.stats.poison += 1
+            await msg.term()
+            return
+        ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
+        run = Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
+        if self.config.trusted_schedulers and (
+            unsigned := signing.problem(msg.data, msg.headers, self.config.trusted_schedulers)
+        ):
+            await self._refuse(run, msg, unsigned)
+            return
+        if (invalid := trigger_problem(envelope.event)) is not None:
+            await self._invalid(run, msg, invalid)
+            return
+        held = self._runs.get(run.ref.run_id)
+        if held is not None and held.adopted:
+            # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
+            await held.finished.wait()
+            await (msg.ack() if held.reported else msg.nak())
+            return
+        if held is not None:
+            # why: redelivered while we still run it (a missed in-progress): never run it twice.
+            self.stats.duplicates += 1
+            await msg.nak(delay=self.config.ack_wait_s)
+            return
+        entry = self.journal.get(run.ref.run_id)
+        if entry is not None and entry.has_result:
+            # why: its job finished here but storing the result failed: report, never re-run.
+            await self.recovery.report(run, entry)
+            await msg.ack()
+            return
+        self._runs[run.ref.run_id] = run
+        try:
+            await self._lifecycle(run, msg)
+        finally:
+            self._runs.pop(run.ref.run_id, None)
+
+    async def _refuse(self, run: Run, msg: Msg, why: str) -> None:
+        """A trigger the scheduler did not sign: recorded as a failed run, never run."""
+        # why: checked before anything else touches the job (allowlist, journal, process).
+        log.warning("executor %s: refusing %s: %s", self.config.name, run.ref.run_id, why)
+        self.stats.poison += 1
+        history = await self.runs_log.history(run)
+        if history.finished:
+            await msg.ack()
+            return
+        await self._record(run, msg, history, run_results.rejected(InvalidInput(f"not run: {why}")))
+
+    async def _invalid(self, run: Run, msg: Msg, problem: str) -> None:
+        """A trigger the scheduler never writes (validation.trigger_problem): never run.
+
+        why: recorded as refused when its run can be written at all; a run id or name that
+        cannot be a subject token would only make rejected run events, so it is dropped."""
+        if RUN_ID_RE.fullmatch(run.trigger.run_id) and NAME_RE.fullmatch(run.trigger.name):
+            await self._refuse(run, msg, f"invalid trigger: {problem}")
+            return
+        log.warning("executor %s: dropping an invalid trigger on %s: %s",
+                    self.config.name, msg.subject, problem)  # fmt: skip
+        self.stats.poison += 1
+        await msg.term()
+
+    async def _lifecycle(self, run: Run, msg: Msg) -> None:
+        history = await self.runs_log.history(run)
+        step = run_attempt.gate(history, self.clock.now())
+        if isinstance(step, run_attempt.Finished):
+            self.stats.duplicates += 1
+            log.info("executor %s: run %s already finished", self.config.name, run.ref.run_id)
+            await msg.ack()
+        elif isinstance(step, run_attempt.NotYet):
+            await msg.nak(delay=step.delay_s)
+        elif isinstance(step, run_attempt.CancelNow):
+            await self._record(run, msg, history, RunResult(outcome="cancelled", error=step.reason))
+        elif reason := await self.runs_log.stop_reason(run, history):
+            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
+        elif reason := await stale_member(
+            self.backlog, run.trigger, msg, history, self.clock.now()
+        ):
+            # why: a host back from hours away must not replay every missed fire at once, nor
+            # run yesterday's fire today
+            log.info("executor %s: not running %s: %s", self.config.name, run.ref.run_id, reason)
+            await self._record(run, msg, history, RunResult(outcome="cancelled", error=reason))
+        elif run_attempt.maybe_running(history, _redelivered(msg)) and (
+            wait := await self._may_be_held(run, history)
+        ):
+            # why: a redelivery after an outage or a crash: the copy that got it first may
+            # still run (adopted, or finishing while NATS was away). Never start a second one.
+            await msg.nak(delay=wait)
+        elif run.trigger.conditions is None or await self._admitted(run, msg, history):
+            await self._attempt(run, msg, history)
+
+    async def _admitted(self, run: Run, msg: Msg, history: RunHistory) -> bool:
+        conditions = run.trigger.conditions
+        assert conditions is not None
+        sample = await asyncio.to_thread(self.sampler.sample_for, conditions)
+        verdict, now = evaluate(conditions, sample), self.clock.now()
+        decision = run_attempt.admit(
+            history, conditions, verdict, now, base_s=self.config.defer_base_s
+        )
+        if isinstance(decision, run_attempt.Admit):
+            if decision.forced:
+                log.warning(
+                    "executor %s: %s forced: %s", self.config.name, run.ref.run_id, decision.reason
+                )
+            return True
+        if isinstance(decision, run_attempt.Expire):
+            await self._record(
+                run, msg, history, RunResult(outcome="cancelled", error=decision.reason)
+            )
+            return False
+        event = run_attempt.deferred_event(run.ref, history.attempt, decision)
+        await self.runs_log.append(run, event, f"{history.attempt}:deferred:{decision.deferrals}")
+        self.stats.deferred += 1
+        await msg.nak(delay=decision.delay_s)
+        return False
+
+    async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
+        result: RunResult | run_attempt.LetGo
+        if run.cancel.is_set():
+            result = RunResult(outcome="cancelled")
+        else:
+            try:
+                result = await self._execute(run, history)
+            except ConcurrencyConflict:
+                # why: someone appended to the run since we read it: another copy of this
+                # trigger (a redelivery after NATS lost its consumer state) claimed it first.
+                self.journal.end(run.ref.run_id)
+                self.stats.duplicates += 1
+                log.info(
+                    "executor %s: %s was claimed by another executor",
+                    self.config.name,
+                    run.ref.run_id,
+                )
+                await msg.nak(delay=self.config.ack_wait_s / 2)
+                return
+            except BaseException:
+                if not run.claimed:
+                    self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
+                raise
+        if isinstance(result, run_attempt.LetGo):
+            await self._let_go(run, msg, history.attempt, result.reason)
+            return
+        if run.handed_back:
+            self.stats.handed_back += 1
+            self.journal.end(run.ref.run_id)
+            await msg.nak()  # why: no final event, so whoever gets it next runs it
+            return
+        if result.outcome == "cancelled":
+            result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
+        await self._settle(run, msg, history, result)
+        # why: only once the result is stored; if that failed, the entry reports it later.
+        self.journal.end(run.ref.run_id)
+
+    async def _let_go(self, run: Run, msg: Msg, attempt: int, reason: str) -> None:
+        """The job was given up while we were silent (see LetGo): hand back, or leave it be."""
+        self.journal.end(run.ref.run_id)
+        self.stats.handed_back += 1
+        name, run_id = self.config.name, run.ref.run_id
+        history = await self.runs_log.history(run)
+        if holder := run_attempt.taken_over(history, attempt):
+            # why: the trigger was redelivered and its next attempt runs: the delivery in our
+            # hands is stale, and nats-server applies an ack or nak to the message whatever
+            # delivery it names (measured, 2.15.1: a stale nak redelivers it at once, a stale
+            # ack acks theirs). So neither: theirs is settled by its holder.
+            log.warning("executor %s: attempt %d of %s was stopped (%s); attempt %d took over "
+                        "on %s", name, attempt, run_id, reason, history.started, holder)  # fmt: skip
+            return
+        log.warning("executor %s: attempt %d of %s was stopped (%s); handing it back",
+                    name, attempt, run_id, reason)  # fmt: skip
+        await msg.nak()
+
+    async def _settle(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
+        """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
+
+        why: the run stays in hand (and in our heartbeat) meanwhile, so no other executor runs
+        it again; if we stop or die first, the journal entry reports it on the next start.
+        """
+        delay = 0.5
+        # why: a result held through an outage is stored later; it keeps the time its job ended
+        result = run_results.stamped(result, self.clock.now())
+        while True:
+            try:
+                await self._record(run, msg, history, result)
+                return
+            except Exception as err:
+                if self.stopping.is_set():
+                    raise
+                log.warning("executor %s: result of %s not stored yet (%s); retrying",
+                            self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _execute(self, run: Run, history: RunHistory) -> RunResult | run_attempt.LetGo:
+        attempt = history.attempt
+
+        async def claim(pid: int | None) -> None:
+            # why: RunStarted with CAS on the run subject *before* the job starts: of two copies
+            # of one trigger (NATS can deliver one twice after losing consumer state) one wins.
+            event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
+            await self.runs_log.claim(run, event, attempt, history.last_seq)
+            run.claimed = True
+            self.stats.started += 1
+
+        if run.trigger.job.action is not None:
+            return await self._run_action(run, attempt, claim)
+        return await self._run_command(run, attempt, claim)
+
+    async def _run_command(
+        self, run: Run, attempt: int, claim: _Claim
+    ) -> RunResult | run_attempt.LetGo:
+        job, c = run.trigger.job, self.config
+        path = os.environ.get("PATH") or DEFAULT_PATH
+        try:
+            argv = resolve_command(
+                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
+            )
+            cwd = resolve_cwd(job.cwd, c.work_dir)
+            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
+            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
+            meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
+            run_dir = self.journal.begin(run.ref.run_id, meta)
+            result = await run_process(
+                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
+                grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
+                output_cap=c.output_cap, cancel=run.cancel, claim=claim,
+                run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
+                cancel_reason=lambda: run.cancel_reason,
+            )  # fmt: skip
+        except InvalidInput as err:
+            return run_results.rejected(err)
+        if result.given_up:
+            return run_attempt.LetGo(result.reason)
+        return run_results.from_process(result, cancel_reason=run.cancel_reason)
+
+    async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
+        job = run.trigger.job
+        assert job.action is not None
+        try:
+            resolve(job.action)
+        except InvalidInput as err:
+            return run_results.rejected(err)  # why: like a refused command: it never started
+        await claim(None)
+        ctx = ActionContext(
+            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
+            attempt=attempt, cancel=run.cancel, params=dict(job.params),
+        )  # fmt: skip
+        timeout = run.trigger.timeout_s
+        return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
+
+    async def _record(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
+        delay = await self.runs_log.store_result(run, history.attempt, history.tries, result)
+        # why: ack/nak only once the result is stored; a crash before this means redelivery.
+        if delay is None:
+            await msg.ack()
+        else:
+            await msg.nak(delay=delay)
+
+
+_Claim = Callable[[int | None], Awaitable[None]]
+
+
+def _redelivered(msg: Msg) -> bool:
+    """Delivered before (to us or a peer): someone may have started it."""
+    try:
+        return int(msg.metadata.num_delivered or 1) > 1
+    except Exception:  # noqa: BLE001 - not a JetStream message (tests): a first delivery
+        return False
