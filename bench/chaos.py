@@ -53,8 +53,8 @@ from jetcron.domain.events import (
     RunTriggered,
     ScheduleCreated,
     SchedulePaused,
-    is_final,
 )
+from jetcron.domain.runs import is_final
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 from jetcron.serverproc import free_ports

@@ -23,7 +23,8 @@ from nats.aio.msg import Msg
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import Envelope, RunTriggered, ScheduleCreated, StoredEvent, encode
+from jetcron.domain.envelope import Envelope, StoredEvent, encode
+from jetcron.domain.events import RunTriggered, ScheduleCreated
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 

@@ -21,7 +21,8 @@ from bench.common import (
 )
 from jetcron import subjects
 from jetcron.domain.definition import Job
-from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
 
 NAME = "bench-host"

@@ -18,15 +18,8 @@ from typing import Any
 from bench.common import created_envelope
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    Envelope,
-    RunFailed,
-    RunOutput,
-    RunStarted,
-    RunSucceeded,
-    RunTriggered,
-    encode,
-)
+from jetcron.domain.envelope import Envelope, encode
+from jetcron.domain.events import RunFailed, RunOutput, RunStarted, RunSucceeded, RunTriggered
 
 PERIOD = timedelta(hours=1)
 """Every schedule fires hourly (at its own offset), so a live ticker has nothing due at once."""

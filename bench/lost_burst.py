@@ -17,7 +17,8 @@ from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import Envelope, RunLost, RunStarted, RunTriggered
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunLost, RunStarted, RunTriggered
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.state import LOST_GRACE

@@ -20,7 +20,7 @@ from bench.common import (
     sleep_until,
     trigger_envelope,
 )
-from jetcron.domain.events import encode
+from jetcron.domain.envelope import encode
 from jetcron.log.reader import read_raw
 
 STREAM = "NATIVE"

@@ -16,7 +16,7 @@ from bench.common import (
     trigger_envelope,
 )
 from jetcron import subjects
-from jetcron.domain.events import Envelope, encode
+from jetcron.domain.envelope import Envelope, encode
 from jetcron.log.stream import EventLog, stream_config
 
 RAW_WINDOW = 20_000

@@ -22,7 +22,8 @@ from bench.common import (
 )
 from bench.spec_speed import sample_specs
 from jetcron import ids, subjects
-from jetcron.domain.events import Envelope, Event, RunFailed, RunStarted, RunSucceeded, encode
+from jetcron.domain.envelope import Envelope, encode
+from jetcron.domain.events import Event, RunFailed, RunStarted, RunSucceeded
 from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
 from jetcron.projections.state import Views, apply_batch

@@ -21,7 +21,8 @@ import msgspec
 from bench.common import rnd
 from bench.growth import KEEP_RUNS
 from bench.history import Fleet, now
-from jetcron.domain.events import Envelope, StatsRolledUp, StoredEvent, decode
+from jetcron.domain.envelope import Envelope, StoredEvent, decode
+from jetcron.domain.events import StatsRolledUp
 from jetcron.projections import queries, rollups, state, stats
 
 _json = msgspec.json.Encoder()

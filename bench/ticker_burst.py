@@ -22,7 +22,8 @@ from bench.common import (
 )
 from jetcron import subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import RunTriggered, ScheduleCompleted, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunTriggered, ScheduleCompleted
 from jetcron.log.lease import SoloLease
 from jetcron.scheduler.ticker import Ticker
 

@@ -37,7 +37,7 @@ def _rss_mib() -> float:
 def fold(schedules: int, events: int, path: str) -> dict[str, Any]:
     """Fold the history, then store the views' snapshot at `path`."""
     from bench.history import Fleet, now
-    from jetcron.domain.events import StoredEvent, decode
+    from jetcron.domain.envelope import StoredEvent, decode
     from jetcron.projections.state import apply_batch, new_views, snapshot
 
     base = _rss_mib()
@@ -74,7 +74,8 @@ def _roll_up(views: Any, seq: int) -> int:
     """
     from bench.history import now
     from jetcron import ids
-    from jetcron.domain.events import Envelope, StatsRolledUp, StoredEvent
+    from jetcron.domain.envelope import Envelope, StoredEvent
+    from jetcron.domain.events import StatsRolledUp
     from jetcron.projections import rollups
     from jetcron.projections.state import apply_batch
 

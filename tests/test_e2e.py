@@ -15,7 +15,8 @@ import nats
 import psutil
 
 from conftest import require_nats_server
-from jetcron.domain.events import RunSucceeded, RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -16,13 +16,8 @@ import nats
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    Envelope,
-    RunSucceeded,
-    RunTriggered,
-    ScheduleCreated,
-    SchedulePaused,
-)
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunSucceeded, RunTriggered, ScheduleCreated, SchedulePaused
 from jetcron.log import snapshots
 from jetcron.log.stream import EventLog
 from jetcron.projections.state import restore

@@ -18,13 +18,8 @@ import nats
 import pytest
 
 from conftest import free_port
-from jetcron.domain.events import (
-    ExpectationMet,
-    ExpectationMissed,
-    NotifyDelivered,
-    NotifyFailed,
-    encode,
-)
+from jetcron.domain.envelope import encode
+from jetcron.domain.events import ExpectationMet, ExpectationMissed, NotifyDelivered, NotifyFailed
 from test_e2e import Up, read_log
 
 SECRET = "s3cret"

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from conftest import free_port, freeze, require_nats_server
-from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
 from test_e2e import read_log

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         Request,
         SendTestNotification,
     )
-    from jetcron.domain.events import StoredEvent
+    from jetcron.domain.envelope import StoredEvent
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -266,7 +266,7 @@ async def backfill(
 
 async def _others_in_flight(nc: Client, name: str, done: Backfilling) -> str:
     """The short id of a run of `name` in flight that this backfill did not send, or ''."""
-    from jetcron.domain.events import IN_FLIGHT
+    from jetcron.domain.runs import IN_FLIGHT
 
     answer = await query(nc, "runs", {"schedule": name, "status": sorted(IN_FLIGHT)})
     others = [r["run_id"] for r in answer["runs"] if r["run_id"] not in done.sent]
@@ -275,7 +275,7 @@ async def _others_in_flight(nc: Client, name: str, done: Backfilling) -> str:
 
 async def _settle(nc: Client, done: Backfilling, say: Callable[[str], None]) -> None:
     """Record the runs that ended since the last look (and say a line for each)."""
-    from jetcron.domain.events import IN_FLIGHT
+    from jetcron.domain.runs import IN_FLIGHT
 
     for run_id, utc in done.sent.items():
         if run_id in done.ended:

@@ -13,7 +13,8 @@ from secured import Secured, started
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job
-from jetcron.domain.events import Envelope, RunStarted, RunSucceeded, RunTriggered, encode
+from jetcron.domain.envelope import Envelope, encode
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.executors.attempt import summarize
 from jetcron.log.stream import EventLog
 from jetcron.projections import health, state

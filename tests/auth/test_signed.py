@@ -13,7 +13,8 @@ from conftest import require_nats_server
 from jetcron import ids, subjects
 from jetcron.auth import identity
 from jetcron.domain.definition import Job
-from jetcron.domain.events import Envelope, RunFailed, RunTriggered
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunFailed, RunTriggered
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog

@@ -144,7 +144,8 @@ def test_delete_is_refused_for_a_schedule_that_named_the_calendar_before_referen
 
     from jetcron import subjects
     from jetcron.domain.definition import Job, ScheduleDefinition
-    from jetcron.domain.events import Envelope, ScheduleCreated
+    from jetcron.domain.envelope import Envelope
+    from jetcron.domain.events import ScheduleCreated
     from jetcron.log.stream import EventLog
 
     ok(scheduler, "calendar", "add", "maint", "--window", "0 2 * * sun for 4h")

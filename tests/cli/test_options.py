@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from jetcron.cli.main import app
 from jetcron.cli.options import OPTIONS, flag, patch_for_update
 from jetcron.domain.definition import CatchUpPatch, CatchUpPolicy, Overlap
-from jetcron.domain.events import RunStatus
 from jetcron.domain.fields import FIELDS
+from jetcron.domain.runs import RunStatus
 from jetcron.errors import InvalidInput
 from jetcron.projections.runs import FINAL_STATUSES, OUTCOMES
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from jetcron.cli.main import app
 from jetcron.domain.commands import CreateSchedule, PauseSchedule, UpdateSchedule
 from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.log.stream import EventLog
 from jetcron.projections import queries, state
 from jetcron.scheduler.handler import CommandHandler

@@ -15,7 +15,8 @@ from served import cli, scheduler_in_thread
 
 from jetcron import ids, service, subjects
 from jetcron.domain.definition import Job
-from jetcron.domain.events import Envelope, RunStarted, RunSucceeded, RunTriggered
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
 
 RETENTION_S = 2

@@ -8,7 +8,8 @@ import pytest
 
 from jetcron.cli import follow, runs, text, views
 from jetcron.domain.definition import Job
-from jetcron.domain.events import Envelope, RunFailed, RunTriggered
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunFailed, RunTriggered
 
 AT = datetime(2026, 3, 3, 14, 0, 5, 123456, tzinfo=UTC)
 

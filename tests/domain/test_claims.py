@@ -11,8 +11,8 @@ from jetcron import subjects
 from jetcron.domain import claims
 from jetcron.domain.claims import Claims
 from jetcron.domain.definition import Job
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     RunCancelRequested,
     RunDeferred,
     RunFailed,
@@ -20,7 +20,6 @@ from jetcron.domain.events import (
     RunStarted,
     RunSucceeded,
     RunTriggered,
-    StoredEvent,
 )
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from jetcron.domain import envelope as codec
 from jetcron.domain import events
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import (
@@ -18,13 +19,12 @@ from jetcron.domain.definition import (
     ScheduleDefinition,
 )
 from jetcron.domain.digest import Digest
+from jetcron.domain.envelope import AnyEvent, Envelope, UnknownEvent, decode, encode, event_type
 from jetcron.domain.events import (
-    AnyEvent,
     CalendarCreated,
     CalendarDeleted,
     CalendarReferenced,
     CalendarUpdated,
-    Envelope,
     Event,
     FireBuffered,
     FireMissed,
@@ -49,10 +49,6 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
     StatsRolledUp,
-    UnknownEvent,
-    decode,
-    encode,
-    event_type,
 )
 from jetcron.domain.notifications import Notification, Sink
 
@@ -427,8 +423,8 @@ OLD_PAUSED = {
 @pytest.fixture
 def paused_schema_2(monkeypatch: pytest.MonkeyPatch) -> None:
     """schedule.paused at schema 2, with an upcaster from 1, for this test only."""
-    monkeypatch.setitem(events.UPCASTERS, ("schedule.paused", 1), _paused_v1_to_v2)
-    monkeypatch.setitem(events.CURRENT_SCHEMA, "schedule.paused", 2)
+    monkeypatch.setitem(codec.UPCASTERS, ("schedule.paused", 1), _paused_v1_to_v2)
+    monkeypatch.setitem(codec.CURRENT_SCHEMA, "schedule.paused", 2)
 
 
 @pytest.mark.usefixtures("paused_schema_2")
@@ -446,8 +442,8 @@ def test_upcaster_reshapes_old_schema() -> None:
 
 @pytest.mark.usefixtures("paused_schema_2")
 def test_upcaster_chain_runs_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(events.UPCASTERS, ("schedule.paused", 2), _paused_v2_to_v3)
-    monkeypatch.setitem(events.CURRENT_SCHEMA, "schedule.paused", 3)
+    monkeypatch.setitem(codec.UPCASTERS, ("schedule.paused", 2), _paused_v2_to_v3)
+    monkeypatch.setitem(codec.CURRENT_SCHEMA, "schedule.paused", 3)
     got = decode(raw({"event": OLD_PAUSED}))
     assert isinstance(got, Envelope) and isinstance(got.event, SchedulePaused)
     assert (got.schema, got.event.reason, got.event.by_system) == (3, "[legacy] 3 failures", True)
@@ -457,8 +453,8 @@ def test_current_schema_skips_upcasters(monkeypatch: pytest.MonkeyPatch) -> None
     def fail(event: dict[str, Any]) -> dict[str, Any]:
         raise AssertionError("upcaster called for a current payload")
 
-    monkeypatch.setitem(events.UPCASTERS, ("schedule.paused", 1), fail)
-    monkeypatch.setitem(events.CURRENT_SCHEMA, "schedule.paused", 2)
+    monkeypatch.setitem(codec.UPCASTERS, ("schedule.paused", 1), fail)
+    monkeypatch.setitem(codec.CURRENT_SCHEMA, "schedule.paused", 2)
     current = envelope(SAMPLES[SchedulePaused], schema=2)
     other = envelope(SAMPLES[ScheduleResumed])
     assert decode(encode(current)) == current

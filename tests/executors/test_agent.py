@@ -19,9 +19,8 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Conditions, Job, RetryPolicy
+from jetcron.domain.envelope import AnyEvent, Envelope
 from jetcron.domain.events import (
-    AnyEvent,
-    Envelope,
     RunCancelled,
     RunDeferred,
     RunFailed,

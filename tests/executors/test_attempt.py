@@ -10,8 +10,8 @@ import pytest
 
 from jetcron import subjects
 from jetcron.domain.definition import Conditions, Job, RetryPolicy
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -21,7 +21,6 @@ from jetcron.domain.events import (
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
-    StoredEvent,
 )
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results

@@ -221,7 +221,8 @@ async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job
     from datetime import UTC, datetime
 
     from jetcron import ids, subjects
-    from jetcron.domain.events import Envelope, RunCancelRequested
+    from jetcron.domain.envelope import Envelope
+    from jetcron.domain.events import RunCancelRequested
 
     witness = tmp_path / "witness"
     t = trigger(job(witness, 30), target="kpool")

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import free_port, require_nats_server
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.domain.events import Envelope, ScheduleDeleted
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import ScheduleDeleted
 from jetcron.ids import new_id
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import FollowHealth, backoff, jittered, supervise

@@ -9,7 +9,8 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import Envelope, HealthAcknowledged, RunTriggered, ScheduleCreated
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleCreated
 from jetcron.log.stream import EventLog
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ import pytest
 from nats.aio.client import Client
 
 from jetcron import subjects
-from jetcron.domain.events import Envelope, RunSkipped
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunSkipped
 from jetcron.errors import InfrastructureError
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog

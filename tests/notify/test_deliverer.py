@@ -12,15 +12,14 @@ import pytest
 from nats.aio.client import Client
 
 from jetcron import ids, subjects
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     Event,
     NotificationAdded,
     NotifyDelivered,
     NotifyFailed,
     NotifyTest,
     RunFailed,
-    StoredEvent,
 )
 from jetcron.domain.notifications import Notification, Sink
 from jetcron.log.durable import DurableFeed

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import (
-    Envelope,
     Event,
     ExecutorOffline,
     ExecutorOnline,
@@ -23,7 +23,6 @@ from jetcron.domain.events import (
     RunTimedOut,
     SchedulePaused,
     ScheduleResumed,
-    StoredEvent,
 )
 from jetcron.domain.notifications import Notification, Sink, validate_notification
 from jetcron.notify import rules

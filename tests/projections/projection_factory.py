@@ -10,9 +10,8 @@ import msgspec
 
 from jetcron import ids
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.envelope import AnyEvent, Envelope, StoredEvent
 from jetcron.domain.events import (
-    AnyEvent,
-    Envelope,
     FireMissed,
     RunCancelled,
     RunCancelRequested,
@@ -30,7 +29,6 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
 )
 from jetcron.projections import state
 

@@ -7,13 +7,8 @@ from datetime import timedelta
 from projection_factory import T0, History, fold
 
 from jetcron.cli import views as cli_views
-from jetcron.domain.events import (
-    Envelope,
-    HealthAcknowledged,
-    NotificationAdded,
-    NotificationRemoved,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import HealthAcknowledged, NotificationAdded, NotificationRemoved
 from jetcron.domain.notifications import Notification, Sink
 from jetcron.projections import queries
 

@@ -10,7 +10,8 @@ import pytest
 from projection_factory import History
 
 from jetcron.domain import digest
-from jetcron.domain.events import StatsRolledUp, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import StatsRolledUp
 from jetcron.projections import queries, rollups, state, stats
 from jetcron.projections.compare import Gaps, comparable
 

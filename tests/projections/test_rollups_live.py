@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.definition import Job
-from jetcron.domain.events import Envelope, RunSucceeded, RunTriggered, StatsRolledUp
+from jetcron.domain.envelope import Envelope
+from jetcron.domain.events import RunSucceeded, RunTriggered, StatsRolledUp
 from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
 from jetcron.projections.state import apply_batch, restore, snapshot

@@ -153,7 +153,8 @@ async def test_since_without_offset_means_utc(nc, event_log) -> None:
 
 async def test_an_answer_too_big_for_one_message_comes_compressed(nc, event_log) -> None:
     from jetcron import ids
-    from jetcron.domain.events import Envelope, ScheduleCreated
+    from jetcron.domain.envelope import Envelope
+    from jetcron.domain.events import ScheduleCreated
 
     d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]), description="x" * 200)
     items = []
@@ -209,7 +210,8 @@ async def test_an_unreadable_event_after_an_ack_counts_the_same_in_any_batches(
     import msgspec
 
     from jetcron.cli.replaying import rebuild
-    from jetcron.domain.events import Envelope, HealthAcknowledged
+    from jetcron.domain.envelope import Envelope
+    from jetcron.domain.events import HealthAcknowledged
     from jetcron.projections.state import apply_batch, new_views, record_undecodable
 
     await seed(event_log)

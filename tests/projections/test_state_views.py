@@ -9,7 +9,8 @@ import msgspec
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.domain.events import RunStarted, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunStarted
 from jetcron.projections import state
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from projection_factory import History
 
 from jetcron.domain import digest
-from jetcron.domain.events import StatsRolledUp, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import StatsRolledUp
 from jetcron.projections import queries, rollups, state, stats, tallies
 from jetcron.projections.runs import FINAL_STATUSES, RunsView
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from projection_factory import History, fold
 
 from jetcron.domain.definition import Job
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.projections import state
 from jetcron.projections.runs import FAILED_STATUSES
 

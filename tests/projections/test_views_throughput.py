@@ -9,14 +9,8 @@ from typing import Any
 from projection_factory import T0, History
 
 from jetcron.domain.definition import Job
-from jetcron.domain.events import (
-    Envelope,
-    RunFailed,
-    RunStarted,
-    RunSucceeded,
-    RunTriggered,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunFailed, RunStarted, RunSucceeded, RunTriggered
 from jetcron.projections import state
 
 EVENTS = 200_000

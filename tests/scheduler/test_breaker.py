@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from jetcron import subjects
 from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import (
-    Envelope,
     RunFailed,
     RunSucceeded,
     RunTimedOut,

@@ -17,13 +17,9 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.errors import CalendarNotFound, CommandRejected
-from jetcron.domain.events import (
-    CalendarCreated,
-    CalendarDeleted,
-    CalendarReferenced,
-    StoredEvent,
-)
+from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarReferenced
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import calendars
 from jetcron.scheduler.handler import CommandHandler, Request

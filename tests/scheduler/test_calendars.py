@@ -15,14 +15,9 @@ from jetcron.domain.commands import (
     UpdateCalendar,
 )
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.events import (
-    CalendarCreated,
-    CalendarDeleted,
-    CalendarUpdated,
-    Envelope,
-    StoredEvent,
-)
+from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated
 from jetcron.scheduler import calendars
 from jetcron.scheduler.decider import INITIAL, decide, fold
 from jetcron.scheduler.planner import Skip, Trigger, decide_due

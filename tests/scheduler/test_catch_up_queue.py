@@ -8,15 +8,14 @@ from typing import Any
 
 from jetcron import subjects
 from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     FireBuffered,
     RunSkipped,
     RunSucceeded,
     RunTriggered,
     ScheduleCreated,
     SchedulePaused,
-    StoredEvent,
 )
 from jetcron.scheduler.appends import event_for
 from jetcron.scheduler.checkpoint import snapshot_of, state_from

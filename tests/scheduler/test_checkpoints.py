@@ -14,13 +14,8 @@ from jetcron.clock import FakeClock
 from jetcron.domain.claims import Claims
 from jetcron.domain.commands import PauseSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    Envelope,
-    RunFailed,
-    RunSucceeded,
-    ScheduleCreated,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunFailed, RunSucceeded, ScheduleCreated
 from jetcron.scheduler import breaker as breakers
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.state import TickerState

@@ -13,8 +13,8 @@ from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     FireBuffered,
     RunCancelled,
     RunEvent,
@@ -23,10 +23,8 @@ from jetcron.domain.events import (
     RunStarted,
     RunSucceeded,
     RunTriggered,
-    StoredEvent,
-    is_fanout,
-    member_run_id,
 )
+from jetcron.domain.runs import is_fanout, member_run_id
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.handler import CommandHandler

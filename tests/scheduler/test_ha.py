@@ -15,7 +15,8 @@ import pytest
 
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunTriggered
 from jetcron.log.lease import KvLease
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import RunLost, RunStarted, RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunLost, RunStarted, RunTriggered
 from jetcron.executors.attempt import run_ref
 from jetcron.executors.runlog import ExecutorStats, Run, RunLog
 from jetcron.log.errors import ConcurrencyConflict

@@ -8,8 +8,8 @@ from typing import Any
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     RunDeferred,
     RunEvent,
     RunFailed,
@@ -19,9 +19,8 @@ from jetcron.domain.events import (
     RunTriggered,
     ScheduleCreated,
     ScheduleDeleted,
-    StoredEvent,
-    member_run_id,
 )
+from jetcron.domain.runs import member_run_id
 from jetcron.scheduler.appends import event_for
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.planner import Lose, Trigger, decide_due

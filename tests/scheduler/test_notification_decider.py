@@ -13,8 +13,9 @@ from jetcron.domain.commands import (
     SendTestNotification,
     command_decoder,
 )
+from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import AnyEvent, NotificationAdded, NotificationRemoved, NotifyTest
+from jetcron.domain.events import NotificationAdded, NotificationRemoved, NotifyTest
 from jetcron.domain.notifications import Notification, Sink
 from jetcron.scheduler.notifications import decide, fold
 

@@ -8,13 +8,8 @@ from jetcron import ids, subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    Envelope,
-    RunCancelled,
-    RunStarted,
-    RunTriggered,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunCancelled, RunStarted, RunTriggered
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import ticker as ticker_module
 from jetcron.scheduler.checkpoint import snapshot_of, state_from

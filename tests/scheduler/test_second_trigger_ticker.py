@@ -10,14 +10,8 @@ import pytest
 
 from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    Envelope,
-    RunStarted,
-    RunSucceeded,
-    RunTriggered,
-    ScheduleCreated,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered, ScheduleCreated
 from jetcron.scheduler.planner import Trigger, decide_due
 from jetcron.scheduler.state import TickerState
 

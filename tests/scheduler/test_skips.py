@@ -10,15 +10,9 @@ import pytest
 
 from jetcron.domain.commands import CreateSchedule, SkipFire, UnskipFire
 from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.events import (
-    Envelope,
-    FireSkipCancelled,
-    FireSkipPlanned,
-    RunSkipped,
-    ScheduleCreated,
-    StoredEvent,
-)
+from jetcron.domain.events import FireSkipCancelled, FireSkipPlanned, RunSkipped, ScheduleCreated
 from jetcron.scheduler.decider import INITIAL, decide, fold
 from jetcron.scheduler.planner import Skip, Trigger, decide_due
 from jetcron.scheduler.state import TickerState

@@ -12,6 +12,7 @@ from jetcron import subjects
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     FireBuffered,
     FireMissed,
@@ -20,7 +21,6 @@ from jetcron.domain.events import (
     RunSucceeded,
     RunTriggered,
     ScheduleCompleted,
-    StoredEvent,
 )
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
@@ -117,7 +117,7 @@ async def test_catch_up_after_ten_minutes_down(event_log, policy, triggered, mis
 
 async def succeed(log: EventLog, trigger: RunTriggered, at: datetime) -> None:
     """Store the executor's result of a triggered run."""
-    from jetcron.domain.events import Envelope
+    from jetcron.domain.envelope import Envelope
     from jetcron.ids import new_id
 
     done = RunSucceeded(
@@ -203,7 +203,7 @@ async def test_overlap_buffer_one_runs_after_the_previous_finishes(event_log) ->
         run_id=first.run_id,
         executor="x",
     )
-    from jetcron.domain.events import Envelope
+    from jetcron.domain.envelope import Envelope
     from jetcron.ids import new_id
 
     await event_log.publish(

@@ -7,13 +7,8 @@ from datetime import UTC, datetime
 
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.events import (
-    RunCancelled,
-    RunCancelRequested,
-    RunStarted,
-    RunTriggered,
-    StoredEvent,
-)
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunCancelled, RunCancelRequested, RunStarted, RunTriggered
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler

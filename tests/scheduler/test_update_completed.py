@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from test_decider import AT, NAME, SID, completed, created, definition, update
 
-from jetcron.domain.events import Envelope, Event, ScheduleUpdated, StoredEvent
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import Event, ScheduleUpdated
 from jetcron.scheduler.decider import decide, fold
 from jetcron.scheduler.state import TickerState
 

@@ -17,7 +17,7 @@ from jetcron.log.follow import FollowHealth
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from jetcron.domain.events import Envelope, StoredEvent
+    from jetcron.domain.envelope import Envelope, StoredEvent
     from jetcron.log.stream import EventLog
 
 

@@ -31,7 +31,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.domain.events import RunStatus
+from jetcron.domain.runs import RunStatus
 from jetcron.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -253,7 +253,8 @@ async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth
     """Print what happened after seen[0] (and advance it, so a restart goes on from there)."""
     from jetcron import subjects
     from jetcron.cli.follow import event_line
-    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped, is_final
+    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped
+    from jetcron.domain.runs import is_final
 
     async for batch in event_log.read(
         from_seq=seen[0] + 1, subjects=[subjects.RUNS, subjects.FIRES], follow=True, health=health

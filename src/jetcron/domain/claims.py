@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 
 from jetcron import subjects
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
-    FINISHED_RUN_EVENTS,
     RunCancelRequested,
     RunEvent,
     RunFailed,
@@ -28,8 +28,8 @@ from jetcron.domain.events import (
     RunStarted,
     RunTimedOut,
     RunTriggered,
-    StoredEvent,
 )
+from jetcron.domain.runs import FINISHED_RUN_EVENTS
 from jetcron.domain.validation import NAME_RE, RUN_ID_RE
 
 CLAIMED: frozenset[type] = frozenset({RunTriggered, RunCancelRequested, *RunEvent.__subclasses__()})
@@ -38,7 +38,7 @@ _SCHEDULERS: frozenset[type] = frozenset({RunLost, RunCancelRequested})
 """What only the scheduler writes."""
 _FINAL: frozenset[type] = frozenset(FINISHED_RUN_EVENTS)
 _RETRIED: frozenset[type] = frozenset({RunFailed, RunTimedOut})
-"""Final unless they ask for another attempt (events.is_final, by type for speed)."""
+"""Final unless they ask for another attempt (runs.is_final, by type for speed)."""
 _FAN = subjects.fan_target("")
 _SCHEDULER = subjects.SCHEDULER_WRITER
 KNOWN_TRIGGERS = 2048

@@ -10,7 +10,7 @@ import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition, CalendarPatch
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.notifications import Notification
 
 

@@ -1,19 +1,18 @@
-"""Every event in the log: frozen msgspec Structs in one tagged union, wrapped in an envelope.
+"""Every event type in the log: frozen msgspec Structs, each tagged for the one union.
 
 Tags are explicit and stable (`schedule.created`); stored events live forever, so a
 tag is never renamed or reused, and fields are only added, always with defaults.
+The union, the envelope and its codec (upcasting): envelope.py; rules over run events: runs.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
-from jetcron import subjects
 from jetcron.domain.calendar import OPERATOR_SKIP, CalendarDefinition
 from jetcron.domain.definition import (
     CatchUp,
@@ -189,42 +188,6 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     def forced(self) -> bool:
         """Sent by an operator (manual or backfill), not by the clock's ticker."""
         return self.manual or bool(self.backfill_of)
-
-
-def run_triggered(
-    d: ScheduleDefinition,
-    *,
-    schedule_id: str,
-    name: str,
-    version: int,
-    fire_id: str,
-    fire_time: datetime,
-    run_id: str,
-    manual: bool = False,
-    backfill_of: str = "",
-) -> RunTriggered:
-    """The trigger of a run of definition `d`: what a run carries from its schedule, one rule
-    for the ticker's fires and an operator's manual runs and backfills."""
-    # why: an executor that takes a clock fire late applies the catch-up policy itself
-    # (executors/catchup.py); a forced run ignores it
-    late_rules = not (manual or backfill_of)
-    return RunTriggered(
-        schedule_id=schedule_id,
-        name=name,
-        fire_id=fire_id,
-        fire_time=fire_time,
-        run_id=run_id,
-        version=version,
-        target=d.target,
-        job=d.job,
-        timeout_s=d.timeout_s,
-        retry=d.retry,
-        conditions=d.conditions,
-        manual=manual,
-        backfill_of=backfill_of,
-        catchup=d.catchup if late_rules else None,
-        overlap=d.overlap if late_rules else None,
-    )
 
 
 class FireMissed(FireEvent, frozen=True, kw_only=True, tag="fire.missed"):
@@ -450,221 +413,3 @@ class HealthAcknowledged(Event, frozen=True, kw_only=True, tag="health.acknowled
 
     name: str = "health"
     """What was acknowledged (every event has a name; it is the subject's last token)."""
-
-
-AnyEvent = (
-    ScheduleCreated
-    | ScheduleUpdated
-    | SchedulePaused
-    | ScheduleResumed
-    | ScheduleCompleted
-    | ScheduleDeleted
-    | FireSkipPlanned
-    | FireSkipCancelled
-    | CalendarCreated
-    | CalendarUpdated
-    | CalendarDeleted
-    | CalendarReferenced
-    | RunTriggered
-    | FireMissed
-    | RunSkipped
-    | FireBuffered
-    | RunCancelRequested
-    | RunStarted
-    | RunSucceeded
-    | RunFailed
-    | RunTimedOut
-    | RunCancelled
-    | RunDeferred
-    | RunLost
-    | ExpectationMissed
-    | ExpectationMet
-    | ExecutorOffline
-    | ExecutorOnline
-    | NotificationAdded
-    | NotificationRemoved
-    | NotifyTest
-    | NotifyDelivered
-    | NotifyFailed
-    | StatsRolledUp
-    | HealthAcknowledged
-)
-
-FINISHED_RUN_EVENTS = (RunSucceeded, RunCancelled, RunLost)
-"""Run events after which no other attempt follows (failures depend on next_retry_at)."""
-
-
-def is_final(event: Event) -> bool:
-    """True if this event ends its run (no further attempt will happen)."""
-    if isinstance(event, FINISHED_RUN_EVENTS):
-        return True
-    if isinstance(event, RunFailed | RunTimedOut):
-        return event.next_retry_at is None
-    return False
-
-
-def cancel_reason(asked: str) -> str:
-    """The reason a cancelled run records for an operator's cancel that gave `asked`."""
-    return f"cancel requested: {asked}" if asked else "cancel requested"
-
-
-def between_attempts(events: Iterable[Event]) -> RunFailed | RunTimedOut | RunDeferred | None:
-    """The last word of a run that nobody runs now because it waits: for its retry after a
-    failure or time-out, or after a deferral. None if an attempt runs, the run ended, or it
-    has no word yet (its trigger may be in an executor's hands)."""
-    waiting: RunFailed | RunTimedOut | RunDeferred | None = None
-    for event in events:
-        if is_final(event):
-            return None
-        if isinstance(event, RunStarted):
-            waiting = None
-        elif isinstance(event, RunFailed | RunTimedOut | RunDeferred):
-            waiting = event
-    return waiting
-
-
-RunStatus = Literal[
-    "triggered",
-    "deferred",
-    "running",
-    "retrying",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "cancelled",
-    "lost",
-    "skipped",
-    "fanned_out",
-]
-"""Where a run stands after its events so far (a skipped fire counts as a skipped run; a
-fan-out trigger is `fanned_out`: not a run itself, its members `<run id>-<executor>` are)."""
-IN_FLIGHT: frozenset[RunStatus] = frozenset({"triggered", "running", "retrying", "deferred"})
-"""Run statuses before the run's end: it has not run yet, runs, or will try again."""
-FANNED_OUT: RunStatus = "fanned_out"
-"""The row of a fan-out trigger (target `all:<tag>`): neither in flight nor final, no run."""
-
-
-def is_fanout(target: str) -> bool:
-    """True for a fan-out target (`all:<tag>`): every member runs the trigger as its own run."""
-    return target.startswith(subjects.FAN_PREFIX)
-
-
-def member_run_id(trigger_run_id: str, executor: str) -> str:
-    """A fan-out member's run id: the trigger's, then `-` and the executor (as a subject token)."""
-    return f"{trigger_run_id}-{executor}"
-
-
-def fanout_parent(run_id: str) -> str:
-    """The trigger's run id of a fan-out member's run id (`<run id>-<executor>`), else "".
-
-    why: trigger run ids are hex (ids.py), so the first dash ends it; executor names may hold dashes
-    """
-    parent, dash, _ = run_id.partition("-")
-    return parent if dash else ""
-
-
-def fanout_member(run_id: str) -> str:
-    """The executor part of a fan-out member's run id, else ""."""
-    return run_id.partition("-")[2]
-
-
-class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """Who did what, when and why: the stored form of every event."""
-
-    id: str
-    at: datetime
-    actor: str
-    event: AnyEvent
-    schema: int = 1
-    reason: str = ""
-    causation_id: str | None = None
-    """The command (or event) that caused this one."""
-    correlation_id: str | None = None
-    on_behalf_of: str | None = None
-    """The --actor an authenticated sender named (a note); `actor` is who sent it."""
-
-
-class StoredEvent(msgspec.Struct, frozen=True, gc=False):
-    """An envelope with its place in the log."""
-
-    seq: int
-    subject: str
-    envelope: Envelope
-    stored_ns: int = 0
-    """Server timestamp (ns since epoch) of the append, when known."""
-
-    @property
-    def event(self) -> AnyEvent:
-        """The event itself."""
-        return self.envelope.event
-
-
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Envelope)
-_KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in AnyEvent.__args__)
-
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-"""(event type, stored schema) -> reshaper to schema + 1. Empty until a payload changes meaning."""
-CURRENT_SCHEMA: dict[str, int] = {}
-"""Event types whose schema is above 1."""
-
-
-class UnknownEvent(msgspec.Struct, frozen=True):
-    """An envelope this reader cannot decode: a newer or foreign event type, or garbage."""
-
-    type: str
-    problem: str
-
-
-def encode(envelope: Envelope) -> bytes:
-    """The envelope as JSON bytes."""
-    return _encoder.encode(envelope)
-
-
-def decode(data: bytes) -> Envelope | UnknownEvent:
-    """An envelope, upcast to the current schema, or UnknownEvent (never raises)."""
-    try:
-        envelope = _decoder.decode(data)
-    except msgspec.DecodeError as err:
-        return _decode_slow(data, err)
-    # why: the common case (schema 1, no upcaster anywhere) without a tag lookup per event
-    if (envelope.schema != 1 or CURRENT_SCHEMA) and envelope.schema != CURRENT_SCHEMA.get(
-        str(envelope.event.__struct_config__.tag), 1
-    ):
-        return _decode_slow(data, None)
-    return envelope
-
-
-def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
-    # why: the fast path failed or met an old schema; look inside to say what it is.
-    try:
-        raw = msgspec.json.decode(data)
-        event_type = str(raw["event"]["type"])
-    except (msgspec.DecodeError, KeyError, TypeError):
-        return UnknownEvent(type="?", problem=f"not a jetcron envelope: {err or 'bad JSON'}")
-    if event_type not in _KNOWN_TAGS:
-        return UnknownEvent(type=event_type, problem="unknown event type (newer jetcron?)")
-    schema = raw.get("schema", 1)
-    if not isinstance(schema, int) or isinstance(schema, bool):
-        return UnknownEvent(type=event_type, problem=f"bad schema {schema!r}")
-    if schema > CURRENT_SCHEMA.get(event_type, 1):
-        return UnknownEvent(type=event_type, problem=f"schema {schema} is newer than this reader")
-    try:
-        return msgspec.convert(_upcast(raw, event_type), Envelope)
-    except msgspec.ValidationError as verr:
-        return UnknownEvent(type=event_type, problem=f"malformed event: {verr}")
-
-
-def _upcast(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
-    schema = int(raw.get("schema", 1))
-    while (step := UPCASTERS.get((event_type, schema))) is not None:
-        raw["event"] = step(raw["event"])
-        schema += 1
-    raw["schema"] = schema
-    return raw
-
-
-def event_type(event: Event) -> str:
-    """The stable tag of an event, e.g. 'schedule.created'."""
-    return str(event.__struct_config__.tag)

@@ -23,12 +23,9 @@ from nats.aio.msg import Msg
 
 from jetcron import subjects
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.events import (
-    ScheduleDeleted,
-    UnknownEvent,
-    cancel_reason,
-    decode,
-)
+from jetcron.domain.envelope import UnknownEvent, decode
+from jetcron.domain.events import ScheduleDeleted
+from jetcron.domain.runs import cancel_reason
 from jetcron.executors.admission import HostSampler
 from jetcron.executors.catchup import Backlog
 from jetcron.executors.config import ExecutorConfig, validate

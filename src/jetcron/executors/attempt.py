@@ -16,6 +16,7 @@ from jetcron import subjects
 from jetcron.clock import iso_z
 from jetcron.domain.claims import accepted
 from jetcron.domain.definition import Conditions
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     RunCancelled,
     RunCancelRequested,
@@ -30,10 +31,8 @@ from jetcron.domain.events import (
     ScheduleDeleted,
     SchedulePaused,
     ScheduleResumed,
-    StoredEvent,
-    cancel_reason,
-    member_run_id,
 )
+from jetcron.domain.runs import cancel_reason, member_run_id
 from jetcron.executors.admission import Verdict, defer_delay
 
 RETRY_EARLY_TOLERANCE_S = 1.0

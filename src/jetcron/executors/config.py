@@ -6,7 +6,7 @@ import socket
 
 import msgspec
 
-from jetcron.domain.events import is_fanout
+from jetcron.domain.runs import is_fanout
 from jetcron.errors import InvalidInput
 
 _FORBIDDEN = frozenset(" \t\r\n*>/\\")

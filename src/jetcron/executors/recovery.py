@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from jetcron.domain.events import RunStarted, RunTriggered, UnknownEvent, decode
+from jetcron.domain.envelope import UnknownEvent, decode
+from jetcron.domain.events import RunStarted, RunTriggered
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
 from jetcron.executors.journal import Entry, Journal

@@ -20,7 +20,8 @@ from nats.errors import Error as NatsError
 from jetcron import ids, subjects
 from jetcron.clock import Clock
 from jetcron.domain.definition import SECRET_REF
-from jetcron.domain.events import AnyEvent, Envelope, RunTriggered, ScheduleUpdated
+from jetcron.domain.envelope import AnyEvent, Envelope
+from jetcron.domain.events import RunTriggered, ScheduleUpdated
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import masking

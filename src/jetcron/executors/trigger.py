@@ -17,12 +17,8 @@ import msgspec
 from nats.aio.msg import Msg
 
 from jetcron.clock import Clock
-from jetcron.domain.events import (
-    RunStarted,
-    RunTriggered,
-    UnknownEvent,
-    decode,
-)
+from jetcron.domain.envelope import UnknownEvent, decode
+from jetcron.domain.events import RunStarted, RunTriggered
 from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from jetcron.domain.events import Envelope, StoredEvent, UnknownEvent, decode
+from jetcron.domain.envelope import Envelope, StoredEvent, UnknownEvent, decode
 from jetcron.log.reader import RawRecord
 
 log = logging.getLogger("jetcron.log.reader")  # why: its lines kept their logger's name (filters)

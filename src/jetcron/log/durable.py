@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.log.decoding import decode_records
 from jetcron.log.reader import RawRecord
 

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from jetcron.domain.events import StoredEvent, UnknownEvent
+from jetcron.domain.envelope import StoredEvent, UnknownEvent
 from jetcron.log.decoding import OnSkipped
 from jetcron.log.follow import FollowHealth
 from jetcron.log.stream import EventLog

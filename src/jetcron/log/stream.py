@@ -14,7 +14,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from jetcron import ids, subjects
-from jetcron.domain.events import Envelope, StoredEvent, encode
+from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts

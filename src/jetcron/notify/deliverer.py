@@ -23,8 +23,8 @@ from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.claims import Claims
 from jetcron.domain.claims import check as check_claims
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import (
-    Envelope,
     Event,
     NotificationAdded,
     NotificationRemoved,
@@ -33,7 +33,6 @@ from jetcron.domain.events import (
     ScheduleCreated,
     ScheduleDeleted,
     ScheduleUpdated,
-    StoredEvent,
 )
 from jetcron.domain.notifications import Notification
 from jetcron.log.durable import Delivery, DurableFeed

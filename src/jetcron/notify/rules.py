@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.envelope import StoredEvent, event_type
 from jetcron.domain.events import (
     Event,
     ExecutorOffline,
@@ -28,8 +29,6 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
-    event_type,
 )
 from jetcron.domain.notifications import Notification
 

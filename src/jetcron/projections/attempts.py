@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     RunCancelled,
     RunFailed,
@@ -19,7 +20,6 @@ from jetcron.domain.events import (
     RunStarted,
     RunSucceeded,
     RunTimedOut,
-    StoredEvent,
 )
 
 Fate = Literal[

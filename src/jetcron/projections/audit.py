@@ -18,12 +18,12 @@ import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.envelope import Envelope, StoredEvent, event_type
 from jetcron.domain.events import (
     CalendarCreated,
     CalendarDeleted,
     CalendarEvent,
     CalendarUpdated,
-    Envelope,
     FireSkipCancelled,
     FireSkipPlanned,
     HealthAcknowledged,
@@ -39,8 +39,6 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
-    event_type,
 )
 from jetcron.projections.window import push
 

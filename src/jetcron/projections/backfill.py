@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 
 from jetcron.domain.calendar import DELIBERATE
 from jetcron.domain.errors import ScheduleNotFound
-from jetcron.domain.events import IN_FLIGHT
+from jetcron.domain.runs import IN_FLIGHT
 from jetcron.errors import InvalidInput
 from jetcron.projections import schedules
 from jetcron.projections.queries import FIRES_MAX, _since, fires_of, iso

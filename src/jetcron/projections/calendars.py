@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated
 
 
 class CalendarRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jetcron.domain.events import fanout_parent
+from jetcron.domain.runs import fanout_parent
 
 RUN_FIELDS = (
     "last_run_id",

@@ -16,8 +16,9 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from jetcron.domain.calendar import CalendarDefinition, fires_left
-from jetcron.domain.events import IN_FLIGHT, ExpectationMet, ExpectationMissed
+from jetcron.domain.events import ExpectationMet, ExpectationMissed
 from jetcron.domain.fires import wall_to_utc
+from jetcron.domain.runs import IN_FLIGHT
 from jetcron.projections import calendars, fates, queries
 from jetcron.projections.queries import iso
 from jetcron.projections.schedules import ScheduleRow

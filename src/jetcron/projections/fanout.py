@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from jetcron.domain.events import IN_FLIGHT, fanout_member, fanout_parent
+from jetcron.domain.runs import IN_FLIGHT, fanout_member, fanout_parent
 from jetcron.projections.runs import is_behind
 
 IN_FLIGHT_ORDER = ("running", "retrying", "deferred", "triggered")

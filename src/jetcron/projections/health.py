@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.events import FANNED_OUT, fanout_parent, is_fanout
+from jetcron.domain.runs import FANNED_OUT, fanout_parent, is_fanout
 from jetcron.projections import calendars, schedules, stats
 from jetcron.projections.queries import iso as _iso
 from jetcron.projections.runs import RunRow

@@ -9,7 +9,8 @@ from typing import Any
 
 import msgspec
 
-from jetcron.domain.events import ExecutorOffline, ExecutorOnline, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import ExecutorOffline, ExecutorOnline
 
 Transition = ExecutorOffline | ExecutorOnline
 

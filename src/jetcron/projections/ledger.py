@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
-    IN_FLIGHT,
     FireBuffered,
     FireEvent,
     FireMissed,
@@ -27,9 +27,8 @@ from jetcron.domain.events import (
     RunTimedOut,
     RunTriggered,
     ScheduleDeleted,
-    StoredEvent,
-    is_fanout,
 )
+from jetcron.domain.runs import IN_FLIGHT, is_fanout
 from jetcron.projections import fanout
 from jetcron.projections.fanout import Member
 from jetcron.projections.runs import (

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from jetcron.domain.events import (
-    NotifyDelivered,
-    NotifyFailed,
-    RunEvent,
-    RunStarted,
-    RunSucceeded,
-    StoredEvent,
-    event_type,
-    is_final,
-)
+from jetcron.domain.envelope import StoredEvent, event_type
+from jetcron.domain.events import NotifyDelivered, NotifyFailed, RunEvent, RunStarted, RunSucceeded
+from jetcron.domain.runs import is_final
 from jetcron.projections.state import Views
 
 _SETTING = {"success_within": "expect_success_within_s", "done_by": "expect_done_by"}

@@ -8,12 +8,12 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     NotificationAdded,
     NotificationRemoved,
     NotifyDelivered,
     NotifyFailed,
-    StoredEvent,
 )
 from jetcron.domain.notifications import Notification
 from jetcron.projections.audit import who

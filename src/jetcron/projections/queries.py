@@ -14,8 +14,8 @@ from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, used_by
 from jetcron.domain.durations import time_or_ago
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.events import FANNED_OUT
 from jetcron.domain.fields import flat_diff
+from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
 from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX

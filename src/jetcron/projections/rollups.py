@@ -17,7 +17,8 @@ import msgspec
 
 from jetcron.domain import digest
 from jetcron.domain.digest import Digest
-from jetcron.domain.events import StatsRolledUp, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import StatsRolledUp
 from jetcron.projections.runs import OpenDay, RunsView
 
 DAYS_KEPT = 400

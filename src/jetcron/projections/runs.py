@@ -12,9 +12,8 @@ import msgspec
 
 from jetcron.domain import digest
 from jetcron.domain.digest import TIMED, Digest, add_bucketed, bucket, day_of
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
-    FANNED_OUT,
-    IN_FLIGHT,
     FireEvent,
     RunCancelled,
     RunDeferred,
@@ -23,12 +22,15 @@ from jetcron.domain.events import (
     RunLost,
     RunSkipped,
     RunStarted,
-    RunStatus,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
     StatsRolledUp,
-    StoredEvent,
+)
+from jetcron.domain.runs import (
+    FANNED_OUT,
+    IN_FLIGHT,
+    RunStatus,
     fanout_member,
     fanout_parent,
     is_fanout,

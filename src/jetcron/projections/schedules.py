@@ -11,6 +11,7 @@ import msgspec
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     ExpectationMet,
     ExpectationMissed,
@@ -24,7 +25,6 @@ from jetcron.domain.events import (
     RunLost,
     RunSkipped,
     RunStarted,
-    RunStatus,
     RunSucceeded,
     RunTimedOut,
     RunTriggered,
@@ -35,12 +35,10 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
-    fanout_parent,
-    is_fanout,
     status_after_update,
 )
 from jetcron.domain.fires import next_fire_within
+from jetcron.domain.runs import RunStatus, fanout_parent, is_fanout
 from jetcron.projections.runs import (
     FAILED_STATUSES,
     OUTCOMES,

@@ -18,15 +18,9 @@ from nats.micro.service import ServiceConfig
 
 from jetcron import __version__, ids, memory, subjects
 from jetcron.clock import Clock, SystemClock
+from jetcron.domain.envelope import Envelope, StoredEvent, UnknownEvent, event_type
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.events import (
-    Envelope,
-    ExecutorOnline,
-    StatsRolledUp,
-    StoredEvent,
-    UnknownEvent,
-    event_type,
-)
+from jetcron.domain.events import ExecutorOnline, StatsRolledUp
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch, answering

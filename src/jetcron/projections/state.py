@@ -13,7 +13,8 @@ import msgspec
 
 from jetcron.domain.claims import CLAIMED, Claims, check_claimed, triggered
 from jetcron.domain.claims import check as check_claims
-from jetcron.domain.events import HealthAcknowledged, RunTriggered, StoredEvent, event_type
+from jetcron.domain.envelope import StoredEvent, event_type
+from jetcron.domain.events import HealthAcknowledged, RunTriggered
 from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,

@@ -17,7 +17,7 @@ import msgspec
 
 from jetcron.domain import digest
 from jetcron.domain.digest import Digest
-from jetcron.domain.events import FANNED_OUT
+from jetcron.domain.runs import FANNED_OUT
 from jetcron.projections import rollups, tallies
 from jetcron.projections.rollups import RollupsView
 from jetcron.projections.runs import FAILED_STATUSES, FINAL_STATUSES, OpenDay, RunRow, RunsView

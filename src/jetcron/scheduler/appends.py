@@ -10,14 +10,9 @@ from typing import Any
 
 from jetcron import ids, subjects
 from jetcron.clock import iso_z
-from jetcron.domain.events import (
-    AnyEvent,
-    FireBuffered,
-    FireMissed,
-    RunCancelRequested,
-    RunSkipped,
-    run_triggered,
-)
+from jetcron.domain.envelope import AnyEvent
+from jetcron.domain.events import FireBuffered, FireMissed, RunCancelRequested, RunSkipped
+from jetcron.domain.runs import run_triggered
 from jetcron.scheduler import lost, members
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.planner import Buffer, Cancel, Decision, Lose, Miss, Skip, Trigger

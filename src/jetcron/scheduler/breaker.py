@@ -20,6 +20,7 @@ from jetcron.domain import claims
 from jetcron.domain.claims import Claims
 from jetcron.domain.commands import AnyCommand, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import (
     Event,
@@ -32,7 +33,6 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
 )
 from jetcron.errors import JetcronError
 from jetcron.log import snapshots

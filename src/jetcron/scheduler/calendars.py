@@ -16,14 +16,9 @@ from jetcron.domain.calendar import (
     validate_calendar_name,
 )
 from jetcron.domain.commands import CalendarCommand, CreateCalendar, DeleteCalendar, UpdateCalendar
+from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CalendarNotFound, CommandRejected
-from jetcron.domain.events import (
-    AnyEvent,
-    CalendarCreated,
-    CalendarDeleted,
-    CalendarUpdated,
-    Event,
-)
+from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated, Event
 
 CalendarStatus = Literal["absent", "live", "deleted"]
 

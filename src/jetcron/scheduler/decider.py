@@ -26,9 +26,9 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.definition import ScheduleDefinition, apply_patch, changed_fields
+from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.domain.events import (
-    AnyEvent,
     Event,
     FireSkipCancelled,
     FireSkipPlanned,
@@ -41,10 +41,10 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleStatus,
     ScheduleUpdated,
-    run_triggered,
     status_after_update,
 )
 from jetcron.domain.fires import next_fire_within, previous_fire_within
+from jetcron.domain.runs import run_triggered
 from jetcron.domain.validation import validate_definition, validate_name
 
 Status = ScheduleStatus

@@ -26,6 +26,7 @@ from jetcron.domain.commands import (
     command_decoder,
     verb,
 )
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.errors import (
     CalendarNotFound,
     CommandRejected,
@@ -36,7 +37,6 @@ from jetcron.domain.errors import (
 from jetcron.domain.events import (
     CalendarDeleted,
     CalendarReferenced,
-    Envelope,
     Event,
     HealthAcknowledged,
     NotifyTest,
@@ -48,12 +48,9 @@ from jetcron.domain.events import (
     RunTriggered,
     ScheduleCreated,
     ScheduleUpdated,
-    StoredEvent,
-    between_attempts,
-    cancel_reason,
-    is_final,
 )
 from jetcron.domain.notifications import validate_notification_name
+from jetcron.domain.runs import between_attempts, cancel_reason, is_final
 from jetcron.domain.validation import validate_line, validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log import withdrawal

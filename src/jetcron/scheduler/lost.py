@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Protocol
 
 from jetcron import ids, subjects
-from jetcron.domain.events import Envelope, RunLost, StoredEvent
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunLost
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.entry import Entry

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from jetcron.domain.events import RunEvent, fanout_parent, is_final
+from jetcron.domain.events import RunEvent
+from jetcron.domain.runs import fanout_parent, is_final
 
 
 def is_member(run_id: str) -> bool:

@@ -11,14 +11,9 @@ from jetcron.domain.commands import (
     SendTestNotification,
 )
 from jetcron.domain.definition import SECRET_REF
+from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import (
-    AnyEvent,
-    Event,
-    NotificationAdded,
-    NotificationRemoved,
-    NotifyTest,
-)
+from jetcron.domain.events import Event, NotificationAdded, NotificationRemoved, NotifyTest
 from jetcron.domain.notifications import (
     Notification,
     validate_notification,

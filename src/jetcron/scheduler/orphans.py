@@ -28,7 +28,8 @@ import msgspec
 
 from jetcron import ids, subjects
 from jetcron.domain.claims import accepted
-from jetcron.domain.events import Envelope, RunCancelled, RunEvent, StoredEvent
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunCancelled, RunEvent
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from jetcron.domain import claims
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.claims import CLAIMED, Claims
+from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     CalendarCreated,
     CalendarEvent,
@@ -33,10 +34,8 @@ from jetcron.domain.events import (
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
-    StoredEvent,
-    is_fanout,
-    is_final,
 )
+from jetcron.domain.runs import is_fanout, is_final
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry, packed, queued, timing_of
 from jetcron.scheduler.orphans import Orphan

@@ -21,10 +21,7 @@ from typing import Any
 from jetcron import ids, subjects
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.commands import CompleteSchedule
-from jetcron.domain.events import (
-    Envelope,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.log import snapshots
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.log.publisher import PubAck
 
 log = logging.getLogger("jetcron.scheduler.ticker")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from jetcron.domain.commands import CancelRun
-from jetcron.domain.events import RunStatus
+from jetcron.domain.runs import RunStatus
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta

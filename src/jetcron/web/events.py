@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
 from jetcron import subjects
-from jetcron.domain.events import StoredEvent
+from jetcron.domain.envelope import StoredEvent
 from jetcron.log.follow import FollowHealth, iso
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway

@@ -1,0 +1,192 @@
+"""The stored form of every event: the tagged union, the envelope, its codec and upcasting.
+
+Decoding never raises: an envelope this reader cannot read is an UnknownEvent (a newer or
+foreign type, a newer schema, garbage); an older schema is upcast before it is decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from jetcron.domain.events import (
+    CalendarCreated,
+    CalendarDeleted,
+    CalendarReferenced,
+    CalendarUpdated,
+    Event,
+    ExecutorOffline,
+    ExecutorOnline,
+    ExpectationMet,
+    ExpectationMissed,
+    FireBuffered,
+    FireMissed,
+    FireSkipCancelled,
+    FireSkipPlanned,
+    HealthAcknowledged,
+    NotificationAdded,
+    NotificationRemoved,
+    NotifyDelivered,
+    NotifyFailed,
+    NotifyTest,
+    RunCancelled,
+    RunCancelRequested,
+    RunDeferred,
+    RunFailed,
+    RunLost,
+    RunSkipped,
+    RunStarted,
+    RunSucceeded,
+    RunTimedOut,
+    RunTriggered,
+    ScheduleCompleted,
+    ScheduleCreated,
+    ScheduleDeleted,
+    SchedulePaused,
+    ScheduleResumed,
+    ScheduleUpdated,
+    StatsRolledUp,
+)
+
+AnyEvent = (
+    ScheduleCreated
+    | ScheduleUpdated
+    | SchedulePaused
+    | ScheduleResumed
+    | ScheduleCompleted
+    | ScheduleDeleted
+    | FireSkipPlanned
+    | FireSkipCancelled
+    | CalendarCreated
+    | CalendarUpdated
+    | CalendarDeleted
+    | CalendarReferenced
+    | RunTriggered
+    | FireMissed
+    | RunSkipped
+    | FireBuffered
+    | RunCancelRequested
+    | RunStarted
+    | RunSucceeded
+    | RunFailed
+    | RunTimedOut
+    | RunCancelled
+    | RunDeferred
+    | RunLost
+    | ExpectationMissed
+    | ExpectationMet
+    | ExecutorOffline
+    | ExecutorOnline
+    | NotificationAdded
+    | NotificationRemoved
+    | NotifyTest
+    | NotifyDelivered
+    | NotifyFailed
+    | StatsRolledUp
+    | HealthAcknowledged
+)
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Who did what, when and why: the stored form of every event."""
+
+    id: str
+    at: datetime
+    actor: str
+    event: AnyEvent
+    schema: int = 1
+    reason: str = ""
+    causation_id: str | None = None
+    """The command (or event) that caused this one."""
+    correlation_id: str | None = None
+    on_behalf_of: str | None = None
+    """The --actor an authenticated sender named (a note); `actor` is who sent it."""
+
+
+class StoredEvent(msgspec.Struct, frozen=True, gc=False):
+    """An envelope with its place in the log."""
+
+    seq: int
+    subject: str
+    envelope: Envelope
+    stored_ns: int = 0
+    """Server timestamp (ns since epoch) of the append, when known."""
+
+    @property
+    def event(self) -> AnyEvent:
+        """The event itself."""
+        return self.envelope.event
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Envelope)
+_KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in AnyEvent.__args__)
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+"""(event type, stored schema) -> reshaper to schema + 1. Empty until a payload changes meaning."""
+CURRENT_SCHEMA: dict[str, int] = {}
+"""Event types whose schema is above 1."""
+
+
+class UnknownEvent(msgspec.Struct, frozen=True):
+    """An envelope this reader cannot decode: a newer or foreign event type, or garbage."""
+
+    type: str
+    problem: str
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The envelope as JSON bytes."""
+    return _encoder.encode(envelope)
+
+
+def decode(data: bytes) -> Envelope | UnknownEvent:
+    """An envelope, upcast to the current schema, or UnknownEvent (never raises)."""
+    try:
+        envelope = _decoder.decode(data)
+    except msgspec.DecodeError as err:
+        return _decode_slow(data, err)
+    # why: the common case (schema 1, no upcaster anywhere) without a tag lookup per event
+    if (envelope.schema != 1 or CURRENT_SCHEMA) and envelope.schema != CURRENT_SCHEMA.get(
+        str(envelope.event.__struct_config__.tag), 1
+    ):
+        return _decode_slow(data, None)
+    return envelope
+
+
+def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
+    # why: the fast path failed or met an old schema; look inside to say what it is.
+    try:
+        raw = msgspec.json.decode(data)
+        event_type = str(raw["event"]["type"])
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return UnknownEvent(type="?", problem=f"not a jetcron envelope: {err or 'bad JSON'}")
+    if event_type not in _KNOWN_TAGS:
+        return UnknownEvent(type=event_type, problem="unknown event type (newer jetcron?)")
+    schema = raw.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        return UnknownEvent(type=event_type, problem=f"bad schema {schema!r}")
+    if schema > CURRENT_SCHEMA.get(event_type, 1):
+        return UnknownEvent(type=event_type, problem=f"schema {schema} is newer than this reader")
+    try:
+        return msgspec.convert(_upcast(raw, event_type), Envelope)
+    except msgspec.ValidationError as verr:
+        return UnknownEvent(type=event_type, problem=f"malformed event: {verr}")
+
+
+def _upcast(raw: dict[str, Any], event_type: str) -> dict[str, Any]:
+    schema = int(raw.get("schema", 1))
+    while (step := UPCASTERS.get((event_type, schema))) is not None:
+        raw["event"] = step(raw["event"])
+        schema += 1
+    raw["schema"] = schema
+    return raw
+
+
+def event_type(event: Event) -> str:
+    """The stable tag of an event, e.g. 'schedule.created'."""
+    return str(event.__struct_config__.tag)
