@@ -157,7 +157,7 @@ async def query_and_staleness(
             found = msgspec.json.decode(msg.data) if msg.data else {}
             if found.get("kind") == "calendar":
                 raise CalendarNotFound(found.get("name", "?"))
-            raise ScheduleNotFound(found.get("name", "?"))
+            raise ScheduleNotFound(found.get("name", "?"), found.get("hint", ""))
         if code == "400":
             raise InvalidInput(message)
         raise InfrastructureError(message)

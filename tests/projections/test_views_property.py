@@ -107,16 +107,19 @@ def _run_event(h: History, kind: str, k: int) -> None:
     cuts=st.lists(st.integers(0, 200), max_size=6),
     redeliver=st.integers(0, 5),
     keep=st.sampled_from([0, 2]),
+    keep_deleted=st.sampled_from([0, 1]),
 )
 def test_one_pass_equals_chunks_with_snapshots_equals_rebuild(
-    ops: list[tuple[str, int, int]], cuts: list[int], redeliver: int, keep: int
+    ops: list[tuple[str, int, int]], cuts: list[int], redeliver: int, keep: int, keep_deleted: int
 ) -> None:
     events = build(ops)
-    once = state.new_views(keep)  # why: keep 2 evicts often: eviction must be deterministic too
+    # why: keep 2 evicts often, keep_deleted 1 forgets deleted schedules often: both must be
+    # deterministic too
+    once = state.new_views(keep, keep_deleted)
     state.apply_batch(once, events)
     expected = state.snapshot(once)
 
-    views = state.new_views(keep)
+    views = state.new_views(keep, keep_deleted)
     bounds = sorted({min(c, len(events)) for c in cuts} | {0, len(events)})
     for start, end in zip(bounds, bounds[1:], strict=False):
         restored = state.restore(state.snapshot(views))
@@ -126,7 +129,7 @@ def test_one_pass_equals_chunks_with_snapshots_equals_rebuild(
         state.apply_batch(views, events[max(0, start - redeliver) : end])
 
     assert state.snapshot(views) == expected
-    assert state.snapshot(state.replay(events, keep=keep)) == expected
+    assert state.snapshot(state.replay(events, keep=keep, keep_deleted=keep_deleted)) == expected
     assert once.poison == 0
 
 

@@ -19,6 +19,7 @@ from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
 from jetcron.projections import queries
 from jetcron.projections.compare import Gaps, comparable
+from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.state import (
     SNAPSHOT_VERSION,
     Views,
@@ -31,12 +32,16 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 
 async def rebuild(
-    nc: Any, as_of: datetime | None, until_seq: int | None = None, keep: int = DEFAULT_KEEP
+    nc: Any,
+    as_of: datetime | None,
+    until_seq: int | None = None,
+    keep: int = DEFAULT_KEEP,
+    keep_deleted: int = DEFAULT_KEEP_DELETED,
 ) -> tuple[Views, Gaps]:
     """Views folded from the log by the projections' own fold (up to as_of, by append time),
     and where the log has gaps (expired run history)."""
     event_log = await EventLog(nc).open(create=False)
-    views, gaps, skipped = new_views(keep), Gaps(), []
+    views, gaps, skipped = new_views(keep, keep_deleted), Gaps(), []
 
     def undecodable(seq: int, unknown: Any) -> None:
         skipped.append(seq)
@@ -135,7 +140,11 @@ def _verify(server: str, as_json: bool) -> None:
     async def both(nc: Any) -> tuple[dict[str, Any], tuple[Views, Gaps]]:
         live = await live_state(nc)
         keep = int(live["views"].get("keep", 0))
-        return live, await rebuild(nc, None, until_seq=live["position"], keep=keep)
+        # why: the rule of projections/forget.py with the live service's bound
+        keep_deleted = int(live["views"].get("keep_deleted", 0))
+        return live, await rebuild(
+            nc, None, until_seq=live["position"], keep=keep, keep_deleted=keep_deleted
+        )
 
     live, (views, gaps) = run(with_nats(server, both))
     other = other_version(live)

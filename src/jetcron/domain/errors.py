@@ -34,9 +34,11 @@ class CommandRejected(InvalidInput):
 class ScheduleNotFound(CommandRejected, LookupError):
     """No live schedule has this name."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, hint: str = "") -> None:
         self.name = name
-        super().__init__(f"schedule {name!r} not found")
+        self.hint = hint
+        """Why it may be missing (a deleted schedule the views no longer hold)."""
+        super().__init__(f"schedule {name!r} not found" + (f": {hint}" if hint else ""))
 
 
 class CalendarNotFound(CommandRejected, LookupError):

@@ -73,6 +73,8 @@ class Incarnation(msgspec.Struct, gc=False, array_like=True):
     version: int
     definition: ScheduleDefinition | None = None
     """None when the creation is outside our history (retention)."""
+    seq: int = 0
+    """Sequence of its first entry (where projections/forget.py starts looking for them)."""
 
 
 class AuditView(msgspec.Struct, kw_only=True, gc=False):
@@ -173,7 +175,7 @@ def _on_schedule_event(view: AuditView, event: ScheduleEvent, stored: StoredEven
         return  # why: a duplicate of an event already recorded (versions only grow)
     changes: Diff = {}
     if known is None:
-        known = view.known[event.schedule_id] = Incarnation(event.version)
+        known = view.known[event.schedule_id] = Incarnation(event.version, seq=stored.seq)
     definition = getattr(event, "definition", None)
     if isinstance(definition, ScheduleDefinition):
         changes = diff(known.definition, definition)

@@ -139,7 +139,7 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
     """A page of runs, newest first."""
     name = params.get("schedule")
     if name and schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
-        raise ScheduleNotFound(name)
+        raise not_found(views, name)
     limit = max(1, min(int(params.get("limit", 50)), 10_000))
     offset = max(0, int(params.get("offset", 0)))
     live = schedules.get(views.schedules, name) if name else None
@@ -194,6 +194,18 @@ def _before(params: dict[str, Any], now: datetime) -> tuple[datetime, str] | Non
     return when, str(cursor[1])
 
 
+def not_found(views: Views, name: str) -> ScheduleNotFound:
+    """No schedule of this name is held; if deleted ones were forgotten, it may be one."""
+    forgotten = views.schedules.forgotten
+    if not forgotten:
+        return ScheduleNotFound(name)
+    return ScheduleNotFound(
+        name,
+        f"the views hold the last {views.keep_deleted} deleted schedules and {forgotten} "
+        "deleted before them no longer (their definitions and audit stay in the log)",
+    )
+
+
 def _ever_existed(views: Views, name: str) -> bool:
     return any(r.name == name for r in views.schedules.deleted.values())
 
@@ -239,7 +251,7 @@ def stats_of(
     name = params.get("schedule")
     live = schedules.get(views.schedules, name) if name else None
     if name and live is None and not _ever_existed(views, name):
-        raise ScheduleNotFound(name)
+        raise not_found(views, name)
     # why: a live schedule's statistics are its own, not an earlier schedule's of that name
     # (as `schedule list` counts them); a deleted name's are all of its history
     sid = live.schedule_id if live is not None else None
@@ -266,7 +278,7 @@ def audit_of(views: Views, params: dict[str, Any], now: datetime) -> list[dict[s
     name = params.get("name") or None
     if name and not audit.query(views.audit, name=name, limit=1):
         if schedules.get(views.schedules, name) is None and not _ever_existed(views, name):
-            raise ScheduleNotFound(name)
+            raise not_found(views, name)
     entries = audit.query(views.audit, name=name, since=_since(params, now))
     return [_with_changes(plain(e)) for e in entries]
 
@@ -318,7 +330,7 @@ def fates_in(
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
     changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
-        raise ScheduleNotFound(name)
+        raise not_found(views, name)
     periods = fates.lifecycle(changes)
     times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
     recorded = [

@@ -57,6 +57,9 @@ class RollupsView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> its days merged (why: `stats` reads one digest per schedule, not 400)."""
     latest: dict[str, str] = {}
     """schedule_id -> its latest day held."""
+    forgotten: Digest = msgspec.field(default_factory=Digest)
+    """Deleted schedules the views no longer hold (projections/forget.py): their rolled-up
+    days and the final runs no day covered, merged, so `stats` over all history counts them."""
 
 
 def msg_id(schedule_id: str, day: str) -> str:

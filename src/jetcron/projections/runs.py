@@ -150,6 +150,9 @@ class RunsView(msgspec.Struct, kw_only=True, gc=False):
     fans: dict[str, list[str]] = {}
     """Schedule name -> run ids of its fan-out triggers (rows `fanned_out`), oldest first:
     kept like final rows, the last `keep` of them, so members that start late find them."""
+    opened: dict[str, int] = {}
+    """schedule_id -> how many of `days` are its (a deleted schedule leaves the views only
+    once its days are rolled up: projections/forget.py)."""
 
 
 def get(view: RunsView, run_id: str) -> RunRow | None:
@@ -302,6 +305,7 @@ def _settled(view: RunsView, key: str, row: RunRow) -> None:
         open_day = view.days.get(day_key)
         if open_day is None:
             open_day = view.days[day_key] = OpenDay(schedule_id=sid, name=row.schedule, day=day)
+            view.opened[sid] = view.opened.get(sid, 0) + 1
         add_bucketed(open_day.digest, status, duration_i, lateness_i, duration, row.finished_at)
     tally_settled(view.tallies, key, row, day, duration_i, lateness_i)
     keys = view.finished.get(row.schedule)
@@ -319,7 +323,12 @@ def _settled(view: RunsView, key: str, row: RunRow) -> None:
 
 def _on_rolled_up(view: RunsView, event: StatsRolledUp, stored: StoredEvent) -> None:
     # why: from now on the rollup speaks for this day; later results of it are not counted
-    view.days.pop(f"{event.schedule_id}/{event.day}", None)
+    if view.days.pop(f"{event.schedule_id}/{event.day}", None) is not None:
+        left = view.opened[event.schedule_id] - 1
+        if left:
+            view.opened[event.schedule_id] = left
+        else:
+            del view.opened[event.schedule_id]
     if view.rolled.get(event.schedule_id, "") < event.day:
         view.rolled[event.schedule_id] = event.day
     tallies.touch(view.tallies, event.schedule_id, event.name)

@@ -129,6 +129,9 @@ class SchedulesView(msgspec.Struct, kw_only=True, gc=False):
     """ENDED marks kept per schedule (0: all): a duplicate outcome older than that counts again."""
     ended: dict[str, list[str]] = {}
     """schedule_id -> run ids whose mark is ENDED, oldest first (the window of `keep`)."""
+    forgotten: int = 0
+    """Deleted incarnations no longer held (projections/forget.py): the views hold the last
+    `keep_deleted` deleted ones."""
 
 
 def get(view: SchedulesView, name: str) -> ScheduleRow | None:

@@ -39,6 +39,7 @@ from jetcron.projections import (
     rollups,
     stats,
 )
+from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.projections.state import (
@@ -109,12 +110,13 @@ class ProjectionService:
         connection: ConnectionWatch | None = None,
         followers: dict[str, FollowHealth] | None = None,
         keep: int = DEFAULT_KEEP,
+        keep_deleted: int = DEFAULT_KEEP_DELETED,
         rollup_grace: timedelta = rollups.DEFAULT_GRACE,
         rollup_every_s: float = 60.0,
     ) -> None:
         self.nc, self.log = nc, event_log
-        self.keep = keep
-        self.views = new_views(keep)
+        self.keep, self.keep_deleted = keep, keep_deleted
+        self.views = new_views(keep, keep_deleted)
         self.rollup_grace, self.rollup_every_s = rollup_grace, rollup_every_s
         self.snapshot_every = snapshot_every
         self.lease = lease or SoloLease()
@@ -198,12 +200,15 @@ class ProjectionService:
             log.warning("projection snapshot unavailable (%s); rebuilding from the log", err)
             return
         views = restore(data) if data is not None else None
-        if views is not None and views.keep != self.keep:
+        if views is not None and (views.keep, views.keep_deleted) != (self.keep, self.keep_deleted):
             # why: the windows must be the ones the same events give with this keep (rebuild == live)
             log.info(
-                "projection snapshot kept %d runs per schedule, now %d: rebuilding",
+                "projection snapshot kept %d runs per schedule and %d deleted schedules, "
+                "now %d and %d: rebuilding",
                 views.keep,
+                views.keep_deleted,
                 self.keep,
+                self.keep_deleted,
             )
             views = None
         if views is not None:
@@ -447,7 +452,8 @@ class ProjectionService:
                 result = await result
             return _encoder.encode(result), None, stale
         except ScheduleNotFound as err:
-            return _encoder.encode({"name": err.name}), ("404", str(err)), stale
+            body = {"name": err.name, "hint": err.hint} if err.hint else {"name": err.name}
+            return _encoder.encode(body), ("404", str(err)), stale
         except CalendarNotFound as err:
             # why: the asker tells a missing calendar from a missing schedule by `kind`
             body = {"name": err.name, "kind": "calendar"}

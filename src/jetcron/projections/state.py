@@ -14,11 +14,12 @@ import msgspec
 from jetcron.domain.claims import CLAIMED, Claims, check_claimed, triggered
 from jetcron.domain.claims import check as check_claims
 from jetcron.domain.envelope import StoredEvent, event_type
-from jetcron.domain.events import HealthAcknowledged, RunTriggered
+from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleCreated, ScheduleDeleted
 from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,
     calendars,
+    forget,
     hosts,
     ledger,
     notifications,
@@ -28,6 +29,7 @@ from jetcron.projections import (
 )
 from jetcron.projections.audit import AuditView
 from jetcron.projections.calendars import CalendarsView
+from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.notifications import NotificationsView
@@ -38,7 +40,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 13
+SNAPSHOT_VERSION = 14
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
 _MAGIC = b"JCV"
@@ -72,6 +74,8 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     calendars: CalendarsView = msgspec.field(default_factory=CalendarsView)
     keep: int = 0
     """Finished rows kept per schedule in runs, ledger, run audit entries and marks (0: all)."""
+    keep_deleted: int = 0
+    """Deleted schedules held, the most recently deleted (0: all; projections/forget.py)."""
     claims: Claims = msgspec.field(default_factory=Claims)
     """Who may write each run not yet final (domain/claims.py): the gate before every view."""
     rejected: int = 0
@@ -90,11 +94,21 @@ def acknowledge(views: Views, event: HealthAcknowledged, stored: StoredEvent) ->
     views.poison_samples, views.rejected_samples = [], []
 
 
-def new_views(keep: int = DEFAULT_KEEP) -> Views:
-    """Empty views that keep the last `keep` finished rows per schedule (0: every row)."""
-    views = Views(keep=keep)
+def new_views(keep: int = DEFAULT_KEEP, keep_deleted: int = DEFAULT_KEEP_DELETED) -> Views:
+    """Empty views that keep the last `keep` finished rows per schedule (0: every row) and
+    the last `keep_deleted` deleted schedules (0: every one)."""
+    views = Views(keep=keep, keep_deleted=keep_deleted)
     views.runs.keep = views.ledger.keep = views.audit.keep = views.schedules.keep = keep
     return views
+
+
+def forget_deleted(views: Views, event: object, stored: StoredEvent) -> None:
+    """Beyond `keep_deleted` deleted schedules, the oldest leave every view (forget.py)."""
+    for sid in forget.due(views.schedules, views.runs, views.keep_deleted):
+        name = forget.schedule(views.schedules, sid)
+        forget.runs_of(views.runs, views.rollups, name, sid)
+        forget.ledger_of(views.ledger, name, sid)
+        forget.audit_of(views.audit, sid)
 
 
 Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
@@ -117,6 +131,9 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         for event_cls, handler in handlers.items():
             routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
     routes.setdefault(HealthAcknowledged, []).append((acknowledge, _itself))
+    # why: last, so every view has folded the deletion (or the retiring creation) first
+    for retiring in (ScheduleDeleted, ScheduleCreated):
+        routes.setdefault(retiring, []).append((forget_deleted, _itself))
     return {cls: tuple(rs) for cls, rs in routes.items()}
 
 
@@ -223,9 +240,15 @@ def apply_until(views: Views, events: Iterable[StoredEvent], as_of: datetime | N
     return not later
 
 
-def replay(events: Iterable[StoredEvent], *, as_of: datetime | None = None, keep: int = 0) -> Views:
+def replay(
+    events: Iterable[StoredEvent],
+    *,
+    as_of: datetime | None = None,
+    keep: int = 0,
+    keep_deleted: int = 0,
+) -> Views:
     """Fresh views from events in log order, up to the last one appended by `as_of` (`--as-of`)."""
-    views = new_views(keep)
+    views = new_views(keep, keep_deleted)
     apply_until(views, events, as_of)
     return views
 

@@ -225,6 +225,8 @@ def _rows_incomplete(runs_view: RunsView, rollups_view: RollupsView, schedule: s
     """Whether some final rows in scope may be gone: rolled up, or a window that is full."""
     if any(schedule is None or n == schedule for n in rollups_view.names.values()):
         return True
+    if schedule is None and rollups_view.forgotten.by_status:
+        return True  # why: forgotten schedules' runs are counted, not held
     keep = runs_view.keep
     if not keep:
         return False
@@ -318,7 +320,7 @@ class Cache:
         """Schedule name -> (the parts it was built from, its row)."""
         self.version = 0
         """Bumped whenever a part is rebuilt."""
-        self.overall: tuple[tuple[tuple[str | None, str | None], int, int], Digest] | None = None
+        self.overall: tuple[tuple[object, ...], Digest] | None = None
 
 
 class _Part(msgspec.Struct, gc=False):
@@ -347,7 +349,9 @@ def everything(
     cache = cache or Cache()
     scope = (schedule, schedule_id)
     parts = _parts(runs_view, rollups_view, now.date().isoformat(), scope, cache)
-    whole_days = any(p.days for p in parts)
+    # why: deleted schedules the views no longer hold count in the overall row only
+    forgotten = rollups_view.forgotten if schedule is None else Digest()
+    whole_days = any(p.days for p in parts) or bool(forgotten.by_status)
     if not (whole_days and _rows_incomplete(runs_view, rollups_view, schedule)):
         return {
             g: compute(runs_view, now=now, group=g, schedule=schedule, schedule_id=schedule_id)
@@ -359,7 +363,7 @@ def everything(
         if in_scope((row := runs_view.rows[key]).schedule, row.schedule_id, *scope)
     ]
     return {
-        "overall": _overall(parts, flying, cache, scope),
+        "overall": _overall(parts, flying, cache, scope, forgotten),
         "schedule": _by_name(parts, flying, cache),
         "executor": (
             compute(
@@ -397,7 +401,18 @@ def _parts(
             part = _part(runs_view, rollups_view, sid, today, opened.get(sid, []))
             known[sid] = (t.revs[sid], today, part)
             out.append(part)
+    if len(known) > len(t.revs):
+        _prune(cache, t)
     return out
+
+
+def _prune(cache: Cache, t: tallies.Tallies) -> None:
+    """Drop what the cache holds of schedules the views forgot (projections/forget.py)."""
+    for sid in [s for s in cache.parts if s not in t.revs]:
+        del cache.parts[sid]
+    names = set(t.names.values())
+    for name in [n for n in cache.rows if n not in names]:
+        del cache.rows[name]
 
 
 def _open_days(runs_view: RunsView, sids: set[str]) -> dict[str, list[OpenDay]]:
@@ -461,11 +476,15 @@ def _by_name(parts: list[_Part], flying: list[RunRow], cache: Cache) -> list[Sta
 
 
 def _overall(
-    parts: list[_Part], flying: list[RunRow], cache: Cache, scope: tuple[str | None, str | None]
+    parts: list[_Part],
+    flying: list[RunRow],
+    cache: Cache,
+    scope: tuple[str | None, str | None],
+    forgotten: Digest,
 ) -> list[StatsRow]:
-    key = (scope, cache.version, len(parts))
+    key = (scope, cache.version, len(parts), sum(forgotten.by_status.values()))
     if cache.overall is None or cache.overall[0] != key:
-        cache.overall = (key, digest.merge(p.digest for p in parts))
+        cache.overall = (key, digest.merge([forgotten, *(p.digest for p in parts)]))
     total = cache.overall[1]
     if flying:
         total = digest.merge([total, *(_digest_of(r) for r in flying)])

@@ -1,0 +1,189 @@
+"""Deleted schedules leave the views by the fold's rule (projections/forget.py): churn keeps
+the views bounded, the rule gives the same views live, restored and rebuilt, and `stats` over
+all history still counts what was forgotten."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from projection_factory import History
+
+from jetcron.domain.claims import Claims
+from jetcron.domain.errors import ScheduleNotFound
+from jetcron.domain.events import StatsRolledUp
+from jetcron.projections import queries, rollups, state, stats
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+KEEP_DELETED = 10
+PER_DAY = 24
+"""One-shot schedules churned a day (an event every 12 minutes, five per schedule)."""
+
+
+class Leader:
+    """A history with a live fold beside it that appends the rollups a leader would."""
+
+    def __init__(self, keep: int = 5, keep_deleted: int = KEEP_DELETED) -> None:
+        self.h = History(start=START, step=timedelta(days=1) / (PER_DAY * 5))
+        self.views = state.new_views(keep, keep_deleted)
+
+    def sync(self) -> None:
+        state.apply_batch(self.views, self.h.events[self.views.position :])
+
+    def roll_up(self) -> None:
+        self.sync()
+        step, self.h.step = self.h.step, timedelta(0)  # why: every day then ends alike
+        for o in rollups.due(self.views.runs, self.h.now):
+            event = StatsRolledUp(
+                schedule_id=o.schedule_id, name=o.name, day=o.day, digest=o.digest
+            )
+            self.h.add(event, actor="system:rollup")
+        self.h.step = step
+        self.sync()
+
+    def churn(self, names: list[str], fail_every: int = 3) -> None:
+        """Each name: created, run once (some fail), deleted."""
+        for i, name in enumerate(names):
+            h = self.h
+            h.create(name)
+            run = h.trigger(name)
+            h.started(run)
+            if i % fail_every == 0:
+                h.failed(run)
+            else:
+                h.succeeded(run, duration_s=1.0 + i % 7)
+            h.delete(name)
+            self.roll_up()
+
+
+def sizes(obj: Any, path: str = "") -> dict[str, int]:
+    """The length of every map and list in the views (a map of maps: all its members)."""
+    out: dict[str, int] = {}
+    for field in obj.__struct_fields__:
+        value, here = getattr(obj, field), f"{path}.{field}" if path else field
+        if isinstance(value, dict):
+            inner = [v for v in value.values() if isinstance(v, dict | list)]
+            out[here] = len(value) + sum(len(v) for v in inner)
+        elif isinstance(value, list):
+            out[here] = len(value)
+        elif isinstance(value, msgspec.Struct):
+            out.update(sizes(value, here))
+    return out
+
+
+def churned(days: int, **kw: Any) -> Leader:
+    leader = Leader(**kw)
+    leader.churn([f"once-{i:05d}" for i in range(days * PER_DAY)])
+    return leader
+
+
+def test_churn_leaves_every_per_schedule_map_bounded() -> None:
+    short, long = churned(4), churned(12)
+    a, b = sizes(short.views), sizes(long.views)
+    # why: both end at the same hour of a day; claims are bounded by their own rule (2 x 2048)
+    grown = {k: (a[k], b[k]) for k in a if b[k] > a[k] and not k.startswith("claims.")}
+    assert grown == {}
+    held = len(long.views.schedules.deleted)
+    assert held <= KEEP_DELETED + 2 * PER_DAY  # the kept, and those whose day is not rolled up
+    assert long.views.schedules.forgotten == 12 * PER_DAY - held
+    # a few bytes: larger counts (forgotten, the forgotten runs' digest) take more digits
+    assert snapshot_bytes(long.views) <= snapshot_bytes(short.views) + 32
+
+
+def snapshot_bytes(views: state.Views) -> int:
+    """The snapshot's size without the claims (their own bound: 2 x 2048 triggers) and the
+    position (a longer history has longer numbers)."""
+    shell = msgspec.structs.replace(views, claims=Claims(), position=0)
+    return len(state.snapshot(shell))
+
+
+def test_live_restored_and_rebuilt_views_are_the_same_bytes() -> None:
+    leader = churned(5)
+    events = leader.h.events
+    fresh = state.replay(events, keep=5, keep_deleted=KEEP_DELETED)
+    assert state.snapshot(fresh) == state.snapshot(leader.views)
+    # a follower folding in random batches, snapshotted and restored on its way
+    rng = random.Random(7)
+    views, at = state.new_views(5, KEEP_DELETED), 0
+    while at < len(events):
+        step = rng.randint(1, 60)
+        state.apply_batch(views, events[at : at + step])
+        at += step
+        if rng.random() < 0.2:
+            restored = state.restore(state.snapshot(views))
+            assert restored is not None
+            views = restored
+    assert state.snapshot(views) == state.snapshot(fresh)
+    assert state.canonical(views) == state.canonical(fresh)
+
+
+def test_stats_over_all_history_still_count_forgotten_schedules() -> None:
+    bounded, everything = churned(4), churned(4, keep_deleted=0)
+    assert bounded.views.schedules.forgotten > 0
+    assert everything.views.schedules.forgotten == 0
+    now = bounded.h.now
+    overall = [
+        stats.everything(leader.views.runs, leader.views.rollups, now=now)["overall"]
+        for leader in (bounded, everything)
+    ]
+    assert overall[0] == overall[1]
+    assert overall[0][0].runs == 4 * PER_DAY
+    # the cache a service keeps forgets them too
+    cache = stats.Cache()
+    stats.everything(bounded.views.runs, bounded.views.rollups, now=now, cache=cache)
+    assert len(cache.parts) == len(bounded.views.runs.tallies.revs)
+
+
+def test_a_recreated_name_shows_its_predecessor_while_the_rule_keeps_it() -> None:
+    leader = Leader()
+    h = leader.h
+    h.create("nightly")
+    old = h.trigger("nightly")
+    h.started(old)
+    h.succeeded(old)
+    h.delete("nightly")
+    h.create("nightly")
+    new = h.trigger("nightly")
+    h.started(new)
+    h.succeeded(new)
+    leader.sync()
+    page = queries.list_runs(leader.views, {"schedule": "nightly"}, h.now)["runs"]
+    assert [(r["run_id"], r.get("previous", False)) for r in page] == [(new, False), (old, True)]
+    leader.churn([f"once-{i}" for i in range(3 * PER_DAY)])
+    page = queries.list_runs(leader.views, {"schedule": "nightly"}, h.now)["runs"]
+    assert [r["run_id"] for r in page] == [new]  # the predecessor is forgotten, not the live one
+    assert queries.one_schedule(leader.views, {"name": "nightly"}, h.now)["runs_total"] == 1
+
+
+def test_a_forgotten_name_is_not_found_and_the_answer_says_why() -> None:
+    leader = churned(3)
+    with pytest.raises(ScheduleNotFound, match="hold the last 10 deleted schedules"):
+        queries.list_runs(leader.views, {"schedule": "once-00000"}, leader.h.now)
+    with pytest.raises(ScheduleNotFound, match="definitions and audit stay in the log"):
+        queries.audit_of(leader.views, {"name": "once-00000"}, leader.h.now)
+    assert not queries.audit_of(leader.views, {"name": None}, leader.h.now)[0]["name"].endswith(
+        "00000"
+    )
+
+
+def test_a_deleted_schedule_with_a_run_in_flight_stays_until_it_ends() -> None:
+    leader = Leader()
+    h = leader.h
+    h.create("stuck")
+    run = h.trigger("stuck")
+    h.started(run)
+    h.delete("stuck")
+    leader.churn([f"once-{i}" for i in range(3 * PER_DAY)])
+    assert "stuck" in {r.name for r in leader.views.schedules.deleted.values()}
+    h.lost(run)
+    leader.roll_up()
+    h.tick(timedelta(days=1))
+    leader.roll_up()  # its day rolled up: nothing holds it now
+    leader.churn(["last"])
+    assert "stuck" not in {r.name for r in leader.views.schedules.deleted.values()}
+    assert run not in leader.views.runs.rows
+    assert all(e.name != "stuck" for e in leader.views.audit.entries)
+    assert all(e.schedule != "stuck" for e in leader.views.ledger.entries.values())
