@@ -11,11 +11,13 @@ from typing import Any
 import msgspec
 import pytest
 from projection_factory import History
+from prometheus_client import generate_latest
 
 from jetcron.domain.claims import Claims
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import StatsRolledUp
 from jetcron.projections import queries, rollups, state, stats
+from jetcron.projections.metrics import Metrics
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 KEEP_DELETED = 10
@@ -187,3 +189,25 @@ def test_a_deleted_schedule_with_a_run_in_flight_stays_until_it_ends() -> None:
     assert run not in leader.views.runs.rows
     assert all(e.name != "stuck" for e in leader.views.audit.entries)
     assert all(e.schedule != "stuck" for e in leader.views.ledger.entries.values())
+
+
+def test_metrics_drop_a_deleted_schedules_series() -> None:
+    metrics, h = Metrics(0), History(start=START)
+    views = state.new_views()
+
+    def fold() -> str:
+        new = h.events[views.position :]
+        state.apply_batch(views, new)
+        metrics.observe(views, new)
+        return generate_latest(metrics.registry).decode()
+
+    for name in ("gone", "kept"):
+        h.create(name)
+        run = h.trigger(name)
+        h.started(run)
+        h.succeeded(run)
+    assert 'schedule="gone"' in fold()
+    h.delete("gone")
+    text = fold()
+    assert 'schedule="gone"' not in text
+    assert 'jetcron_runs_total{schedule="kept",status="succeeded"} 1.0' in text

@@ -5,10 +5,19 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from jetcron.domain.envelope import StoredEvent, event_type
-from jetcron.domain.events import NotifyDelivered, NotifyFailed, RunEvent, RunStarted, RunSucceeded
+from jetcron.domain.events import (
+    NotifyDelivered,
+    NotifyFailed,
+    RunEvent,
+    RunStarted,
+    RunSucceeded,
+    ScheduleDeleted,
+)
 from jetcron.domain.runs import is_final
 from jetcron.projections.state import Views
 
+_FINAL = ("succeeded", "failed", "timed_out", "cancelled", "lost")
+"""The statuses of `jetcron_runs` (the final run events' types)."""
 _SETTING = {"success_within": "expect_success_within_s", "done_by": "expect_done_by"}
 
 
@@ -71,9 +80,12 @@ class Metrics:
 
     def observe(self, views: Views, batch: list[StoredEvent]) -> None:
         """Update from one applied batch."""
+        deleted: list[str] = []
         for stored in batch:
             event = stored.envelope.event
-            if isinstance(event, RunEvent) and is_final(event):
+            if isinstance(event, ScheduleDeleted):
+                deleted.append(event.name)
+            elif isinstance(event, RunEvent) and is_final(event):
                 status = event_type(event).removeprefix("run.")
                 self.runs.labels(event.name, status).inc()
                 if isinstance(event, RunSucceeded):
@@ -88,6 +100,7 @@ class Metrics:
                 outcome = "delivered" if isinstance(event, NotifyDelivered) else "failed"
                 self.notifications.labels(event.name, outcome).inc()
         self._expectations(views)
+        self._forget([n for n in deleted if n not in views.schedules.rows])
         counts: dict[str, int] = {}
         for row in views.schedules.rows.values():
             counts[row.state] = counts.get(row.state, 0) + 1
@@ -95,6 +108,20 @@ class Metrics:
             self.schedules.labels(state).set(counts.get(state, 0))
         self.position.set(views.position)
         self.poison.set(views.poison)
+
+    def _forget(self, names: list[str]) -> None:
+        """A deleted schedule's series go (why: one per name ever run grew without bound)."""
+        for name in names:
+            series: list[tuple[Counter | Histogram, tuple[str, ...]]] = [
+                (self.duration, (name,)),
+                (self.lateness, (name,)),
+            ]
+            series += [(self.runs, (name, s)) for s in _FINAL]
+            for metric, labels in series:
+                try:
+                    metric.remove(*labels)
+                except KeyError:
+                    continue  # why: a status it never had
 
     def _expectations(self, views: Views) -> None:
         self.expectations.clear()  # why: a met expectation (or deleted schedule) must drop to absent
