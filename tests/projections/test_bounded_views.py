@@ -201,7 +201,9 @@ def test_live_equals_rebuild_after_expiry_under_the_rule(keep: int) -> None:
     assert rebuilt != live
     a, b = comparable(rebuilt, live, gaps.horizon)
     assert a == b
-    assert len(a["runs"]["rows"]) > 10 and a["rollups"] == live["rollups"]
+    # the rollups in full, but for what forgotten deleted schedules' loose runs added
+    rolled = {k: v for k, v in live["rollups"].items() if k != "forgotten"}
+    assert len(a["runs"]["rows"]) > 10 and a["rollups"] == rolled
     assert a["schedules"]["rows"]["a"]["definition"] == live["schedules"]["rows"]["a"]["definition"]
 
 

@@ -12,10 +12,14 @@ H is built from the same events on both sides and must be equal. Left out, on bo
   outstanding missed expectations), the delivery counters of notification sinks, executors
   whose last online/offline event is before H, the open (not yet rolled up) days of
   statistics and the runs' running totals (tallies), the poison count and samples before H, the run claims and the rejected count
-  (and rejected samples before H).
+  (and rejected samples before H), and what forgotten deleted schedules' runs added to `stats`
+  (`rollups.forgotten`: their runs no rolled-up day covered).
 Always compared in full: position, keep, schedules' definitions and lifecycle, the schedule
 audit (every `schedule.*` entry and the incarnations it diffs against), notification sinks,
-the rollups.
+the rollups. Which deleted schedules the views still hold (projections/forget.py) is compared
+too: a deleted schedule waits there while its runs are in flight or its day is not rolled up,
+which both sides see alike unless those runs' events expired in between (a run in flight for
+longer than the retention): then the two hold different deleted schedules until it ends.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ def comparable(a: dict[str, Any], b: dict[str, Any], horizon: int) -> tuple[Any,
         _trim_keys(side["ledger"], "entries", ("by_schedule", "settled"), fires)
         _trim_audit(side["audit"], horizon)
         _trim_schedules(side["schedules"], side["runs"]["rows"])
+        # why: forgotten schedules' runs no day covered are counted there (projections/forget.py)
+        side.get("rollups", {}).pop("forgotten", None)
         side.pop("poison", None)
         side.pop("poison_acknowledged", None)  # why: counts of events that may have expired
         side.pop("rejected_acknowledged", None)
@@ -160,6 +166,7 @@ def _trim_keys(view: dict[str, Any], rows: str, indexes: Iterable[str], drop: se
 def _trim_runs(view: dict[str, Any], drop: set[str]) -> None:
     _trim_keys(view, "rows", ("by_schedule", "finished", "fans"), drop)
     view.pop("days", None)
+    view.pop("opened", None)  # why: the count of those open days
     view.pop("tallies", None)  # why: running totals of the rows, early ones included
 
 
