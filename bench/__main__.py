@@ -39,6 +39,7 @@ MODULES = (
     "views_memory",
     "stats_query",
     "lost_burst",
+    "deleted_churn",
 )
 REQUIRED = (
     "raw_publish_per_s", "append_events_per_s", "append_ratio",
