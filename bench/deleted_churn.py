@@ -2,12 +2,14 @@
 run once and deleted (1,000 a day, with the daily rollups a leader appends).
 
 No NATS: the events are built in process and folded in batches of 1000 (`--keep-runs` 500).
-`python -m bench --only deleted_churn` gives the growth ratio (10x the churn: 1.2-1.4, not 10: the run claims fill their own bound of 4,096 meanwhile);
-alone it prints, per count of schedules churned, the snapshot's bytes, the views' memory (tracemalloc:
-what the fold allocated and still holds) and the fold's CPU seconds. Runs on older code too
-(the views then hold every deleted schedule), so a before/after is one command per checkout:
+`python -m bench --only deleted_churn` gives the growth ratio (10x the churn: 1.2-1.4, not 10:
+the run claims fill their own bound of 4,096 meanwhile). Alone it prints, per count of
+schedules churned, the snapshot's bytes, the views' memory (tracemalloc: what the fold
+allocated and still holds) and the fold's CPU seconds. Runs on older code too (the views then
+hold every deleted schedule), so a before/after is one command per checkout (run from it: the
+bench package puts its own checkout's src first):
 
-    PYTHONPATH=<checkout>/src:. python -m bench.deleted_churn 2000 20000
+    cd <checkout> && PYTHONPATH=src:. python -m bench.deleted_churn 2000 20000
 """
 
 from __future__ import annotations
