@@ -211,3 +211,20 @@ def test_metrics_drop_a_deleted_schedules_series() -> None:
     text = fold()
     assert 'schedule="gone"' not in text
     assert 'jetcron_runs_total{schedule="kept",status="succeeded"} 1.0' in text
+
+
+def test_status_says_how_many_deleted_schedules_the_views_hold() -> None:
+    from jetcron.cli.views import status_lines
+
+    status = {
+        "stream": {"name": "JETCRON", "messages": 9, "bytes": 900, "last_seq": 9, "replicas": 1},
+        "projection": {"position": 9, "lag": 0, "poison_events": 0, "keep_runs": 500},
+        "scheduler_replicas": [],
+        "schedules": {"active": 2},
+        "runs_in_flight": 0,
+        "executors": [],
+    }
+    assert not any("deleted" in line for line in status_lines(status))
+    status["projection"] |= {"keep_deleted": 1000, "deleted_held": 1000, "deleted_forgotten": 7}
+    line = next(x for x in status_lines(status) if x.startswith("schedules"))
+    assert line.endswith("; deleted: 1000 held, 7 forgotten (the views keep the last 1000)")

@@ -278,7 +278,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         f"{pr.get('rejected_run_events', 0)} rejected run event(s)",
         f"scheduler  {len(s['scheduler_replicas'])} replica(s), ticker leader {leader}"
         + _versions(s.get("scheduler_versions") or {}),
-        f"schedules  {text.counts(s.get('schedules') or {})}; {s['runs_in_flight']} run(s) in flight",
+        f"schedules  {text.counts(s.get('schedules') or {})}; {s['runs_in_flight']} run(s) in flight"
+        + _deleted(pr),
         f"executors  {online}",
         *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
     ]
@@ -290,6 +291,17 @@ def _versions(versions: dict[str, str]) -> str:
     if len(distinct) <= 1:
         return f", jetcron {distinct[0]}" if distinct else ""
     return ", mixed versions: " + ", ".join(f"{r} {v}" for r, v in sorted(versions.items()))
+
+
+def _deleted(pr: dict[str, Any]) -> str:
+    """`; deleted: 1000 held, 19000 forgotten (the views keep the last 1000)` (forget.py)."""
+    held, gone, bound = (
+        pr.get(k) or 0 for k in ("deleted_held", "deleted_forgotten", "keep_deleted")
+    )
+    if not (held or gone):
+        return ""
+    out = f"; deleted: {held} held" + (f", {gone} forgotten" if gone else "")
+    return out + (f" (the views keep the last {bound})" if bound else "")
 
 
 def _executors(server: str) -> list[Any]:
