@@ -228,3 +228,18 @@ def test_status_says_how_many_deleted_schedules_the_views_hold() -> None:
     status["projection"] |= {"keep_deleted": 1000, "deleted_held": 1000, "deleted_forgotten": 7}
     line = next(x for x in status_lines(status) if x.startswith("schedules"))
     assert line.endswith("; deleted: 1000 held, 7 forgotten (the views keep the last 1000)")
+
+
+def test_why_of_a_time_before_the_name_was_created_again_says_views_forgot_some() -> None:
+    leader = Leader()
+    h = leader.h
+    h.create("nightly", spec="0 * * * *")
+    h.tick(timedelta(hours=2))
+    h.delete("nightly")
+    leader.churn([f"once-{i}" for i in range(3 * PER_DAY)])
+    h.create("nightly", spec="0 * * * *")
+    leader.sync()
+    asked = (START + timedelta(hours=1)).isoformat()
+    story = queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
+    assert story["fate"] == "not_created"
+    assert "an earlier one of this name may have existed then" in story["sentences"][-1]["text"]

@@ -433,6 +433,13 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     story = why.explain(told, periods, asked=asked, since=since)
     if asked is None and story.fire_time is None and story.fate == "":
         story.sentences.extend(why.last_manual(_last_manual(views, name)))
+    if story.fate == "not_created" and views.schedules.forgotten:
+        # why: an earlier schedule of this name may be one the views forgot (forget.py)
+        text = (
+            f"The views no longer hold {views.schedules.forgotten} deleted schedule(s): an "
+            "earlier one of this name may have existed then (the log keeps its definitions)"
+        )
+        story.sentences.append(why.Sentence(text=text))
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 
 
