@@ -103,7 +103,29 @@ def snapshot_bytes(views: state.Views) -> int:
 
 
 def test_live_restored_and_rebuilt_views_are_the_same_bytes() -> None:
-    leader = churned(5)
+    leader = churned(3)
+    # names used again (a forgotten predecessor shares the name's windows with the live one),
+    # and a manual run and a cancel request in the audit
+    for i in range(2 * PER_DAY):
+        name = f"again-{i % 5}"
+        leader.churn([name])
+        if i % 4 == 0:
+            leader.h.create(name)
+            run = leader.h.trigger(name, manual=True)
+            leader.h.cancel_requested(run)
+            leader.h.cancelled(run)
+            leader.h.delete(name)
+    leader.roll_up()
+    assert leader.views.schedules.forgotten > 3 * PER_DAY
+    v = leader.views
+    held = v.schedules.deleted.keys() | v.schedules.ids.keys()
+    assert {e.schedule_id for e in v.audit.entries} <= held
+    assert set(v.audit.known) | set(v.audit.run_entries) <= held
+    assert {r.schedule_id for r in v.runs.rows.values()} <= held
+    assert {e.schedule_id for e in v.ledger.entries.values()} <= held
+    assert set(v.runs.tallies.revs) | set(v.rollups.days) | set(v.runs.rolled) <= held
+    assert len(v.audit.triggered) == sum(e.type == "run.triggered" for e in v.audit.entries)
+    assert len(v.schedules.marks) == sum(len(ids) for ids in v.schedules.ended.values())
     events = leader.h.events
     fresh = state.replay(events, keep=5, keep_deleted=KEEP_DELETED)
     assert state.snapshot(fresh) == state.snapshot(leader.views)

@@ -26,7 +26,6 @@ from jetcron.projections.ledger import LedgerView
 from jetcron.projections.rollups import RollupsView
 from jetcron.projections.runs import FINAL_STATUSES, RunRow, RunsView
 from jetcron.projections.schedules import SchedulesView
-from jetcron.projections.window import unindex
 
 DEFAULT_KEEP_DELETED = 1000
 """Deleted schedules the views hold (the most recently deleted); 0 holds every one."""
@@ -71,21 +70,20 @@ def runs_of(runs: RunsView, rollups: RollupsView, name: str, sid: str) -> None:
     keys = [k for k in runs.by_schedule.get(name, ()) if rows[k].schedule_id == sid]
     rolled = rollups.days.get(sid, {})
     loose = Digest()
-    finished = runs.finished.get(name, [])
     mine = set(keys)
-    finished[:] = [k for k in finished if k not in mine]
-    fans = runs.fans.get(name)
-    if fans is not None:
-        fans[:] = [k for k in fans if k not in mine]
+    # why: one pass per list (a name in use again holds its new schedule's keys there too)
+    for group in (runs.by_schedule, runs.finished, runs.fans):
+        if name in group:
+            group[name][:] = [k for k in group[name] if k not in mine]
+    finished = runs.finished.get(name, [])
     for key in keys:
         row = rows.pop(key)
-        unindex(runs.by_schedule, name, key)
         runs.tallies.flight.pop(key, None)
         if row.status in FINAL_STATUSES:
             tallies.evicted(runs.tallies, row, rows, finished)
             if digest.day_of(row.fire_time) not in rolled:
                 _count(loose, row)
-    for group in (runs.finished, runs.fans):
+    for group in (runs.by_schedule, runs.finished, runs.fans):
         if not group.get(name, True):
             del group[name]
     runs.rolled.pop(sid, None)
@@ -118,14 +116,14 @@ def ledger_of(ledger: LedgerView, name: str, sid: str) -> None:
     entries = ledger.entries
     keys = [k for k in ledger.by_schedule.get(name, ()) if entries[k].schedule_id == sid]
     mine = set(keys)
-    settled = ledger.settled.get(name)
-    if settled is not None:
-        settled[:] = [k for k in settled if k not in mine]
-        if not settled:
-            del ledger.settled[name]
+    for group in (ledger.by_schedule, ledger.settled):
+        kept = [k for k in group.get(name, ()) if k not in mine]
+        if kept:
+            group[name][:] = kept
+        else:
+            group.pop(name, None)
     for key in keys:
         del entries[key]
-        unindex(ledger.by_schedule, name, key)
 
 
 def audit_of(audit: AuditView, sid: str) -> None:
