@@ -1,13 +1,13 @@
 """Deleted schedules leave the views: the fold keeps the last `keep_deleted` of them.
 
 why: a deleted schedule kept its row, its audit, its kept runs, fires and marks, and its
-rolled-up days in every view for good (~3.5 KB for a one-shot with one run), so a client that
+rolled-up days in every view for good (~5 KB for a one-shot with one run), so a client that
 creates and deletes uniquely named schedules grew `serve` and its snapshot without bound.
 
 The rule is part of the fold, so the same log always gives the same views: when a deletion
-(or a creation that retires an incarnation whose delete is outside our history) leaves more
-than `keep_deleted` deleted incarnations held, the oldest deleted ones (in the order they
-were deleted) are forgotten, each from every view in that same fold step. One is passed over
+leaves more than `keep_deleted` deleted incarnations held (an incarnation retired by a
+creation, its delete outside our history, counts from then on), the oldest deleted ones (in
+the order they were deleted) are forgotten, each from every view in that same fold step. One is passed over
 while it still has a run in flight or a UTC day not yet rolled up (its statistics live only
 in the views until then); it goes at a later deletion once both are done. What `stats` over
 all history counted of a forgotten schedule stays counted (`RollupsView.forgotten`).
@@ -105,8 +105,7 @@ def _count(out: Digest, row: RunRow) -> None:
 
 def _rollups(rollups: RollupsView, sid: str, loose: Digest) -> None:
     total = rollups.totals.pop(sid, None)
-    parts = [rollups.forgotten, loose] + ([total] if total is not None else [])
-    rollups.forgotten = digest.merge(parts)
+    digest.merge([loose] + ([total] if total is not None else []), into=rollups.forgotten)
     for per_sid in (rollups.days, rollups.names, rollups.latest):
         per_sid.pop(sid, None)
 

@@ -14,7 +14,7 @@ import msgspec
 from jetcron.domain.claims import CLAIMED, Claims, check_claimed, triggered
 from jetcron.domain.claims import check as check_claims
 from jetcron.domain.envelope import StoredEvent, event_type
-from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleCreated, ScheduleDeleted
+from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleDeleted
 from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,
@@ -131,9 +131,8 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         for event_cls, handler in handlers.items():
             routes.setdefault(event_cls, []).append((handler, attrgetter(field)))
     routes.setdefault(HealthAcknowledged, []).append((acknowledge, _itself))
-    # why: last, so every view has folded the deletion (or the retiring creation) first
-    for retiring in (ScheduleDeleted, ScheduleCreated):
-        routes.setdefault(retiring, []).append((forget_deleted, _itself))
+    # why: last, so every view has folded the deletion first
+    routes.setdefault(ScheduleDeleted, []).append((forget_deleted, _itself))
     return {cls: tuple(rs) for cls, rs in routes.items()}
 
 
