@@ -4,6 +4,7 @@ all history still counts what was forgotten."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,11 +14,16 @@ import pytest
 from projection_factory import History
 from prometheus_client import generate_latest
 
+from jetcron.client import query
 from jetcron.domain.claims import Claims
+from jetcron.domain.commands import CreateSchedule, DeleteSchedule
+from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import StatsRolledUp
 from jetcron.projections import queries, rollups, state, stats
 from jetcron.projections.metrics import Metrics
+from jetcron.projections.service import ProjectionService
+from jetcron.scheduler.handler import CommandHandler
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 KEEP_DELETED = 10
@@ -265,3 +271,31 @@ def test_why_of_a_time_before_the_name_was_created_again_says_views_forgot_some(
     story = queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
     assert story["fate"] == "not_created"
     assert "an earlier one of this name may have existed then" in story["sentences"][-1]["text"]
+
+
+async def test_a_service_forgets_restores_and_says_so_over_nats(nc, event_log) -> None:
+    h = CommandHandler(event_log)
+    d = ScheduleDefinition(spec="*/5 * * * *", job=Job(command=["true"]))
+    for i in range(8):
+        name = f"gone-{i}"
+        await h.handle(
+            CreateSchedule(name=name, command_id=f"c{i}", at=START, actor="a", definition=d)
+        )
+        await h.handle(DeleteSchedule(name=name, command_id=f"d{i}", at=START, actor="a"))
+    service = ProjectionService(nc, event_log, keep_deleted=3)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(service.run(stop, ready=ready))
+    await ready.wait()
+    await service.sync()
+    projection = (await query(nc, "status"))["projection"]
+    assert (projection["deleted_held"], projection["deleted_forgotten"]) == (3, 5)
+    with pytest.raises(ScheduleNotFound, match="5 deleted before them no longer"):
+        await query(nc, "runs", {"schedule": "gone-0"})
+    assert await query(nc, "runs", {"schedule": "gone-7"}) is not None  # still held
+    stop.set()
+    await task  # snapshots on the way out
+    restored = ProjectionService(nc, event_log, keep_deleted=3)
+    await restored.restore()
+    rebuilt = state.new_views(service.keep, 3)
+    state.apply_batch(rebuilt, [s async for b in event_log.read() for s in b])
+    assert state.snapshot(restored.views) == state.snapshot(rebuilt)
