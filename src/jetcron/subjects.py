@@ -119,6 +119,11 @@ def heartbeat_key(executor: str) -> str:
     return kv_key(EXECUTORS_BUCKET, token(executor))
 
 
+def heartbeat_name(key_subject: str) -> str:
+    """The executor name of a heartbeat key's subject (the inverse of heartbeat_key)."""
+    return key_subject.rsplit(".", 1)[-1].replace("~", ".")
+
+
 def reserved(subject: str) -> bool:
     """A subject jetcron or NATS itself uses (the log, commands, queries, cancels, APIs, inboxes)."""
     own = (*(p.removesuffix(">") for p in LOG_SUBJECTS), f"{COMMANDS}.", f"{QUERIES}.")

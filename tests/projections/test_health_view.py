@@ -168,7 +168,7 @@ def test_a_fan_out_member_offline_is_reported_with_its_group_and_since_when() ->
     h.add(ExecutorOnline(name="nas", tags=["backup"]), actor="jetcron")
     gone_at = h.next_at()
     h.add(ExecutorOffline(name="pi2"), actor="jetcron")
-    h.add(ExecutorOffline(name="nas"), actor="jetcron")
+    h.add(ExecutorOffline(name="nas", stopped=True), actor="jetcron")  # not listed: on purpose
     both = {**ONLINE, "pi1": Executor(), "pi2": Executor()}
 
     report = health.evaluate(
@@ -179,8 +179,61 @@ def test_a_fan_out_member_offline_is_reported_with_its_group_and_since_when() ->
     ]
     assert report.problems[0].detail.startswith("member of all:lights (schedule(s) lamps)")
     assert kinds(h, both) == []  # back online; nas is in no fan-out group of a live schedule
-    h.pause("lamps")
-    assert kinds(h, {**ONLINE, "pi1": Executor()}) == []
+    h.pause("lamps")  # no member misses a fire now; pi2's heartbeat still expired
+    report = health.evaluate(
+        fold(h.events), now=NOW, executors_online={**ONLINE, "pi1": Executor()}
+    )
+    assert [(p.subject, p.detail[:7]) for p in report.problems] == [("pi2", "offline")]
+
+
+def test_an_executor_whose_heartbeat_expired_is_listed_until_it_comes_back_or_is_acked() -> None:
+    """newcomer16b N5: a dead pool member (kill -9) with no run waiting for it read `healthy`."""
+    from jetcron.domain.events import ExecutorOffline, ExecutorOnline, HealthAcknowledged
+
+    h = recent_history()
+    h.add(ExecutorOnline(name="ex1", tags=["pool"]), actor="jetcron")
+    h.add(ExecutorOnline(name="ex2", tags=["pool"]), actor="jetcron")
+    died_at = h.next_at()
+    h.add(ExecutorOffline(name="ex2"), actor="jetcron")
+    with_ex1 = {**ONLINE, "ex1": Executor(targets=["ex1", "pool"])}
+
+    report = health.evaluate(fold(h.events), now=NOW, executors_online=with_ex1)
+    assert [(p.kind, p.subject, p.since) for p in report.problems] == [
+        ("executor_offline", "ex2", died_at)
+    ]
+    assert "heartbeat expired" in report.problems[0].detail
+    assert "health --ack" in report.problems[0].detail
+    assert kinds(h, {**with_ex1, "ex2": Executor()}) == []  # live again, the log not yet told
+
+    h.add(HealthAcknowledged(), actor="alice")  # gone for good
+    assert kinds(h, with_ex1) == []
+    h.add(ExecutorOnline(name="ex2", tags=["pool"]), actor="jetcron")
+    h.add(ExecutorOffline(name="ex2"), actor="jetcron")
+    assert kinds(h, with_ex1) == [("executor_offline", "ex2")]  # back, then dead again
+
+
+def test_an_executor_stopped_on_purpose_is_not_listed() -> None:
+    from jetcron.domain.events import ExecutorOffline, ExecutorOnline
+
+    h = recent_history()
+    h.add(ExecutorOnline(name="ex2", tags=["pool"]), actor="jetcron")
+    h.add(ExecutorOffline(name="ex2", stopped=True), actor="jetcron")
+
+    assert kinds(h) == []
+    assert fold(h.events).hosts.quiet == {"ex2": "stopped"}
+
+
+def test_an_acknowledged_fan_out_member_is_not_listed() -> None:
+    from jetcron.domain.events import ExecutorOffline, ExecutorOnline, HealthAcknowledged
+
+    h = recent_history()
+    h.create("lamps", "*/15 * * * *", target="all:lights")
+    h.add(ExecutorOnline(name="pi2", tags=["lights"]), actor="jetcron")
+    h.add(ExecutorOffline(name="pi2", stopped=True), actor="jetcron")
+    assert kinds(h) == [("executor_offline", "pi2")]  # stopped, yet it misses the group's fires
+
+    h.add(HealthAcknowledged(), actor="alice")
+    assert kinds(h) == []
 
 
 def test_a_member_from_before_tags_were_recorded_is_known_by_the_runs_it_ran() -> None:

@@ -201,6 +201,52 @@ async def test_a_fan_out_member_gone_offline_is_a_health_problem(nc, event_log) 
         await task
 
 
+async def test_a_dead_executor_is_a_health_problem_and_one_stopped_on_purpose_is_not(
+    nc, event_log
+) -> None:
+    """newcomer16b N5: a pool member whose heartbeat expired (kill -9) is listed although no
+    run waits for it; one that removed its heartbeat (Ctrl-C) is not; `health --ack` clears."""
+    from jetcron.domain.commands import AcknowledgeHealth
+    from jetcron.log import heartbeats
+
+    async def offline() -> list[str]:
+        problems = (await query(nc, "health"))["problems"]
+        return [p["subject"] for p in problems if p["kind"] == "executor_offline"]
+
+    await heartbeats.ensure_bucket(nc)
+    for name in ("dead", "stopped"):
+        await heartbeats.put(nc, heartbeats.ExecutorInfo(name=name, tags=["pool"]), ttl_s=1)
+    service, stop, task = await running(nc, event_log)
+
+    async def settled(online: bool) -> None:  # why: the leader's own loop may do it first
+        for _ in range(50):
+            await service.check_hosts()
+            await service.sync()
+            if set(service.views.hosts.online.values()) == {online}:
+                return
+            await asyncio.sleep(0.1)
+
+    try:
+        await settled(True)
+        await heartbeats.remove(nc, "stopped")  # a graceful stop: its purge marker stays a while
+        for _ in range(50):  # the other key expires (1 s TTL) without a marker
+            if [i.name for i in await heartbeats.list_executors(nc)] == []:
+                break
+            await asyncio.sleep(0.1)
+        assert await heartbeats.roster(nc) == ([], {"stopped"})
+        await settled(False)
+        assert service.views.hosts.quiet == {"stopped": "stopped"}
+        assert await offline() == ["dead"]
+        await CommandHandler(event_log).handle(
+            AcknowledgeHealth(name="health", command_id="a1", at=T0, actor="al", reason="gone")
+        )
+        await service.sync()
+        assert await offline() == []
+    finally:
+        stop.set()
+        await task
+
+
 async def test_an_unreadable_event_after_an_ack_counts_the_same_in_any_batches(
     nc, event_log
 ) -> None:

@@ -93,15 +93,17 @@ def health(
     ack: bool = typer.Option(
         False,
         "--ack",
-        help="Acknowledge the unreadable and rejected events listed now (recorded in the log "
-        "with --reason; they stay in the log and in `status`); then show what is left.",
+        help="Acknowledge the unreadable and rejected events and the offline executors listed "
+        "now (recorded in the log with --reason; the events stay in the log and in `status`, an "
+        "executor is listed again if it comes back and dies); then show what is left.",
     ),
     reason: str = typer.Option("", "--reason", help="Why (with --ack), recorded with it."),
     actor: str | None = ActorOpt,
 ) -> None:
     """Problems: failing, flaky or stale schedules, breaker pauses, offline executors, bad events.
 
-    Bad events: unreadable or rejected ones (`--ack` acknowledges those listed now).
+    Bad events: unreadable or rejected ones; offline executors: heartbeat expired (one stopped
+    on purpose is not listed). `--ack` acknowledges those listed now.
 
     Exit 0 healthy, 1 unhealthy, 3 unreachable (no NATS, or no jetcron service answers).
     """
@@ -110,7 +112,11 @@ def health(
     seq = 0
     if ack:  # why: outside the try below: a refused or lost command is not "unreachable"
         seq = run(with_nats(server, lambda nc: _acknowledge(nc, actor, reason)))
-        echo(f"acknowledged the unreadable and rejected events before log seq {seq}", err=True)
+        echo(
+            f"acknowledged the unreadable and rejected events before log seq {seq}, "
+            "and the executors offline then",
+            err=True,
+        )
     try:
         report = _health_at(server, ask_view(server, "health"), seq)
     except NotPermitted:

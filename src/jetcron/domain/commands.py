@@ -144,7 +144,8 @@ NotificationCommand = AddNotification | RemoveNotification | SendTestNotificatio
 
 
 class AcknowledgeHealth(Command, frozen=True, kw_only=True, tag="health-ack"):
-    """Acknowledge the unreadable and rejected events `health` lists now (`name` is `health`)."""
+    """Acknowledge the unreadable and rejected events and the offline executors `health` lists
+    now (`name` is `health`)."""
 
 
 Request = AnyCommand | NotificationCommand | AcknowledgeHealth

@@ -335,9 +335,12 @@ class ExpectationMet(Event, frozen=True, kw_only=True, tag="expectation.met"):
 
 
 class ExecutorOffline(Event, frozen=True, kw_only=True, tag="executor.offline"):
-    """An executor's heartbeat expired (it stopped, died, or lost NATS)."""
+    """An executor's heartbeat is gone: it stopped, died, or lost NATS."""
 
     name: str
+    stopped: bool = False
+    """It removed its heartbeat itself (a graceful stop: Ctrl-C, SIGTERM, drain); False: the
+    heartbeat expired (it died, hung or lost NATS), or the log could not tell."""
 
 
 class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
@@ -408,8 +411,10 @@ class StatsRolledUp(Event, frozen=True, kw_only=True, tag="stats.rolled_up"):
 
 
 class HealthAcknowledged(Event, frozen=True, kw_only=True, tag="health.acknowledged"):
-    """`jetcron health --ack`: the unreadable and rejected events folded before this one are
-    known to an operator; `health` stops listing them (they stay in the log and the totals)."""
+    """`jetcron health --ack`: the unreadable and rejected events folded before this one, and
+    the executors offline then, are known to an operator; `health` stops listing them (the
+    events stay in the log and the totals; an executor is listed again once it comes back and
+    goes away again)."""
 
     name: str = "health"
     """What was acknowledged (every event has a name; it is the subject's last token)."""

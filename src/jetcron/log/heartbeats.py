@@ -8,7 +8,9 @@ with the executors (`executors/heartbeat.py`); this module is the JetStream side
 A name is claimed and kept with compare-and-set: `put(..., expect=rev)` and `remove(...,
 expect=rev)` carry `Nats-Expected-Last-Subject-Sequence` (0: the key must be absent), and a
 lost race is `ConcurrencyConflict`. No delete markers are kept on expiry, so an expired key
-is simply absent; a graceful stop's purge marker lives 1 s and its revision is the one to CAS.
+is simply absent; a graceful stop's purge marker lives STOPPED_TTL_S and its revision is the
+one to CAS. why it lives that long: the leader records an executor.offline from what it reads
+here every few seconds, and the marker is how it tells a stop on purpose from a death.
 
 What a reader believes (`believed`, the one rule for every reader: `list_executors`, `current`):
 the key is the name, so a heartbeat whose body names another executor is ignored (an executor
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 STREAM = subjects.kv_stream(subjects.EXECUTORS_BUCKET)
 TTL_INTERVALS = 3
 """A heartbeat lives this many beat intervals: a live executor's key never lapses."""
+STOPPED_TTL_S = 300
+"""How long a graceful stop's purge marker says "stopped on purpose" (a leader hand-over or a
+service restart in between still reads it)."""
 
 
 class ExecutorInfo(msgspec.Struct, kw_only=True):
@@ -182,7 +187,7 @@ async def remove(nc: Client, name: str, *, expect: int | None = None) -> None:
     subject = subjects.heartbeat_key(name)
     headers = kv_purge() | (_expecting(expect) or {})
     try:
-        await nc.jetstream().publish(subject, b"", headers=headers, msg_ttl=1)
+        await nc.jetstream().publish(subject, b"", headers=headers, msg_ttl=STOPPED_TTL_S)
     except APIError as err:
         raise _conflict_or(err, subject, expect) from err
 
@@ -217,15 +222,24 @@ async def get(nc: Client, name: str) -> ExecutorInfo | None:
 
 async def list_executors(nc: Client) -> list[ExecutorInfo]:
     """Every executor with a live heartbeat (`believed`), by name."""
+    return (await roster(nc))[0]
+
+
+async def roster(nc: Client) -> tuple[list[ExecutorInfo], set[str]]:
+    """Every executor with a live heartbeat (`believed`), by name, and the names whose key holds
+    a purge marker: stopped on purpose within the last STOPPED_TTL_S."""
     now = await server_now(nc)
     if now is None:
-        return []
+        return [], set()
     # why by key: a beat stored while the read runs is read too, after the one it replaced
     infos: dict[str, ExecutorInfo] = {}
+    stopped: set[str] = set()
     async for records in read_raw(nc, STREAM, subjects=[subjects.heartbeat_key("*")]):
         for record in records:
+            infos.pop(record.subject, None)
+            stopped.discard(record.subject)
             if not record.data:
-                infos.pop(record.subject, None)  # why: a purge marker: it stopped on purpose
+                stopped.add(record.subject)  # why: a purge marker: it stopped on purpose
                 continue
             try:
                 info = _decoder.decode(record.data)
@@ -235,6 +249,5 @@ async def list_executors(nc: Client) -> list[ExecutorInfo]:
             seen = datetime.fromtimestamp(record.stored_ns / 1e9, UTC) if record.stored_ns else None
             if believed(record.subject, info, seen, now):
                 infos[record.subject] = msgspec.structs.replace(info, seen_at=seen)
-            else:
-                infos.pop(record.subject, None)
-    return sorted(infos.values(), key=lambda i: i.name)
+    # why disjoint: each key's last record decides (a beat after a marker is a restart)
+    return sorted(infos.values(), key=lambda i: i.name), set(map(subjects.heartbeat_name, stopped))

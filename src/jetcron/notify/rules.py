@@ -180,6 +180,8 @@ def cause(event: Event, reason: str = "") -> str:
     if isinstance(event, NotifyTest):
         return "a test message (jetcron notify test)"
     if isinstance(event, ExecutorOffline):
+        if event.stopped:
+            return f"executor {event.name} stopped (it removed its heartbeat)"
         return f"executor {event.name} went offline (its heartbeat expired)"
     if isinstance(event, ExecutorOnline):
         return f"executor {event.name} is online"

@@ -132,8 +132,9 @@ def _early_hosts(views: dict[str, Any], horizon: int) -> set[str]:
 def _trim_hosts(views: dict[str, Any], drop: set[str]) -> None:
     hosts = views.get("hosts")
     if hosts is not None:
-        for field in ("online", "seq"):
-            hosts[field] = {k: v for k, v in hosts.get(field, {}).items() if k not in drop}
+        for field in ("online", "seq", "since", "tags", "quiet"):
+            if field in hosts:
+                hosts[field] = {k: v for k, v in hosts[field].items() if k not in drop}
 
 
 def _early(rows: dict[str, dict[str, Any]], field: str, horizon: int) -> set[str]:

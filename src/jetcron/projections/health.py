@@ -101,13 +101,17 @@ def evaluate(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> HealthReport:
     """Every problem visible in the views at `now`, given the executors currently online."""
+    offline = [
+        *_executors_offline(views, executors_online),
+        *_fan_members_offline(views, executors_online),
+    ]
     problems = [
         *_schedule_problems(
             views.schedules.rows.values(), now, thresholds, calendars.definitions(views.calendars)
         ),
         *_flaky(views, now, thresholds),
-        *_executors_offline(views, executors_online),
-        *_fan_members_offline(views, executors_online),
+        *offline,
+        *_executors_gone(views, executors_online, {p.subject for p in offline}),
         *_executor_problems(executors_online),
         *_expectations(views.schedules.rows.values()),
         *_notifications(views),
@@ -258,6 +262,30 @@ def _executors_offline(
         )
 
 
+def _executors_gone(
+    views: Views, executors_online: Mapping[str, ExecutorLike], listed: set[str]
+) -> Iterable[Problem]:
+    """Executors whose heartbeat expired (died, hung, lost NATS) and have not come back.
+
+    why: a pool member that dies holds nothing and nothing waits for it while its peers take the
+    work, so silence would read as healthy while the pool has lost a host. One that stopped on
+    purpose, or that an operator acknowledged (`health --ack`: gone for good), is not listed.
+    """
+    hosts = views.hosts
+    for name, online in sorted(hosts.online.items()):
+        if online or name in executors_online or name in listed or name in hosts.quiet:
+            continue
+        since = hosts.since.get(name)
+        yield Problem(
+            kind="executor_offline",
+            subject=name,
+            detail=f"offline{f' since {iso(since)}' if since else ''}: its heartbeat expired "
+            "(it died, hung or lost NATS); listed until it comes back, or `jetcron health "
+            "--ack` if it is gone for good",
+            since=since,
+        )
+
+
 def _executor_problems(executors_online: Mapping[str, ExecutorLike]) -> Iterable[Problem]:
     """What an online executor says keeps it from running work (a full journal disk): online
     is not enough, its triggers wait (the NATS side of this is `log_full`)."""
@@ -283,8 +311,8 @@ def _fan_members_offline(
     held = {r.executor for r in views.runs.rows.values() if r.status in IN_HAND}
     away = _fan_members(views, groups.keys()).items()
     for name, targets in sorted(away):
-        if name in executors_online or name in held:
-            continue  # why: online, or already reported as holding runs
+        if name in executors_online or name in held or _acknowledged(views, name):
+            continue  # why: online, already reported as holding runs, or gone for good
         since = views.hosts.since.get(name) if views.hosts.online.get(name) is False else None
         names = sorted({n for t in targets for n in groups[t]})
         yield Problem(
@@ -295,6 +323,11 @@ def _fan_members_offline(
             "until it comes back",
             since=since,
         )
+
+
+def _acknowledged(views: Views, name: str) -> bool:
+    """An operator said (`health --ack`) this offline executor is gone for good."""
+    return views.hosts.quiet.get(name) == "acknowledged"
 
 
 def _fan_members(views: Views, targets: Iterable[str]) -> dict[str, set[str]]:

@@ -1,5 +1,10 @@
 """Executors as the log knows them (online or offline since which event), and the transitions
-their heartbeats call for; pure."""
+their heartbeats call for; pure.
+
+An executor offline because its heartbeat expired (it died, hung or lost NATS) is a health
+problem until it comes back; one that stopped on purpose (it removed its heartbeat), or that an
+operator acknowledged with `health --ack` (gone for good), is `quiet`: health does not list it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.envelope import StoredEvent
-from jetcron.domain.events import ExecutorOffline, ExecutorOnline
+from jetcron.domain.events import ExecutorOffline, ExecutorOnline, HealthAcknowledged
 
 Transition = ExecutorOffline | ExecutorOnline
 
@@ -24,15 +29,23 @@ class HostsView(msgspec.Struct, kw_only=True, gc=False):
     """When the log last said online or offline (the event's time)."""
     tags: dict[str, list[str]] = {}
     """Its tags when it last came online (executors whose online event recorded them)."""
+    quiet: dict[str, str] = {}
+    """Offline executors health does not list, and why: `stopped` (on purpose) or
+    `acknowledged` (`health --ack` while it was offline); cleared when it comes back."""
 
 
 def transitions(
-    view: HostsView, live: Iterable[str], tags: Mapping[str, Sequence[str]] | None = None
+    view: HostsView,
+    live: Iterable[str],
+    tags: Mapping[str, Sequence[str]] | None = None,
+    stopped: Iterable[str] = (),
 ) -> list[tuple[Transition, str]]:
     """The events (with their msg ids) that make the log agree with the live heartbeats.
 
-    `tags`: the live executors' tags, recorded on their online events (fan-out membership).
+    `tags`: the live executors' tags, recorded on their online events (fan-out membership);
+    `stopped`: executors that removed their heartbeat themselves (a graceful stop).
     """
+    stopped = set(stopped)
     live = set(live)
     out: list[tuple[Transition, str]] = []
     for name in sorted(live | set(view.online)):
@@ -42,7 +55,7 @@ def transitions(
         event: Transition = (
             ExecutorOnline(name=name, tags=None if tags is None else list(tags.get(name, [])))
             if now_online
-            else ExecutorOffline(name=name)
+            else ExecutorOffline(name=name, stopped=name in stopped)
         )
         # why: one id per (executor, state it leaves): two leaders with the same view store one
         state = "online" if now_online else "offline"
@@ -56,9 +69,21 @@ def _on(view: HostsView, event: Transition, stored: StoredEvent) -> None:
     view.since[event.name] = stored.envelope.at.astimezone(UTC)
     if isinstance(event, ExecutorOnline) and event.tags is not None:
         view.tags[event.name] = list(event.tags)
+    if isinstance(event, ExecutorOffline) and event.stopped:
+        view.quiet[event.name] = "stopped"
+    else:
+        view.quiet.pop(event.name, None)
+
+
+def _acknowledged(view: HostsView, event: HealthAcknowledged, stored: StoredEvent) -> None:
+    """`health --ack`: the executors offline now are known to an operator (gone for good)."""
+    for name, online in view.online.items():
+        if not online:
+            view.quiet[name] = "acknowledged"
 
 
 HANDLERS: dict[type, Callable[[HostsView, Any, StoredEvent], None]] = {
     ExecutorOffline: _on,
     ExecutorOnline: _on,
+    HealthAcknowledged: _acknowledged,
 }

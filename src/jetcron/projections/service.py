@@ -321,19 +321,22 @@ class ProjectionService:
 
     async def check_hosts(self) -> int:
         """Append executor.offline/online where the heartbeats and the log disagree."""
-        from jetcron.log.heartbeats import list_executors
+        from jetcron.log.heartbeats import roster
 
         if await self.sync() != 0:
             return 0
-        live = {e.name: e.tags for e in await list_executors(self.nc)}
+        online, stopped = await roster(self.nc)
+        live = {e.name: e.tags for e in online}
         now = self.clock.now()
-        found = hosts.transitions(self.views.hosts, live, live)
+        found = hosts.transitions(self.views.hosts, live, live, stopped)
         for event, msg_id in found:
             envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
             await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
-            # why: a host coming online is news, not trouble; going offline is worth a warning
-            level = logging.INFO if isinstance(event, ExecutorOnline) else logging.WARNING
-            log.log(level, "executor %s: %s", event.name, event_type(event))
+            # why: coming online or stopping on purpose is news; a heartbeat that expired is trouble
+            news = isinstance(event, ExecutorOnline) or event.stopped
+            level = logging.INFO if news else logging.WARNING
+            why = " (stopped)" if news and not isinstance(event, ExecutorOnline) else ""
+            log.log(level, "executor %s: %s%s", event.name, event_type(event), why)
         return len(found)
 
     async def check_expectations(self) -> int:

@@ -66,7 +66,7 @@ async def health(gw: Gw, _: Reader) -> Response:
 
 @router.post(
     "/health/ack",
-    summary="Acknowledge the unreadable and rejected events health lists now (operator)",
+    summary="Acknowledge the bad events and offline executors health lists now (operator)",
     openapi_extra=TAKES_REASON,
 )
 async def acknowledge(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:

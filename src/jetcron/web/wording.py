@@ -57,6 +57,8 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         # projections.health: unreadable events
         (r" since the last `health --ack`", " since they were last acknowledged"),
         (r", then `jetcron health --ack`", ", then acknowledge them"),
+        # projections.health: an executor whose heartbeat expired
+        (r"or `jetcron health --ack` if it", "or acknowledge it if it"),
         # client.test_notification
         (r"is a scheduler \(`jetcron serve`/`up`\) running\?", "is the scheduler service running?"),
         # domain.calendar.in_use

@@ -2,11 +2,12 @@
 import { api } from "./api.js";
 import { confirmAction, el, errorBox, local, main, table } from "./dom.js";
 
-const ACKABLE = new Set(["poison_events", "rejected_run_events"]);
+const ACKABLE = new Set(["poison_events", "rejected_run_events", "executor_offline"]);
 
-// Acknowledge the unreadable and rejected events listed now (`jetcron health --ack`).
+// Acknowledge the unreadable and rejected events and the offline executors listed now
+// (`jetcron health --ack`).
 async function acknowledge() {
-  const reason = await confirmAction("Acknowledge the unreadable and rejected events listed? They stay in the log; health lists only new ones.");
+  const reason = await confirmAction("Acknowledge the unreadable and rejected events and the offline executors listed? The events stay in the log; health lists only new ones, and an executor again if it comes back and goes away.");
   if (reason === null) return;
   try {
     await api("/health/ack", { method: "POST", body: { reason } });
@@ -21,7 +22,7 @@ export async function healthPage() {
   const s = status;
   main().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
     health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => p.detail]], health.problems) : el("p", {}, "No problems."),
-    health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", class: "writer", onclick: acknowledge }, "Acknowledge unreadable/rejected events")) : "",
+    health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", class: "writer", onclick: acknowledge }, "Acknowledge")) : "",
     el("h2", {}, "System"),
     el("div", { class: "card" }, el("dl", { class: "kv" }, [
       ["log", `${s.stream.name}: ${s.stream.messages} events, last seq ${s.stream.last_seq}, ${s.stream.replicas} replica(s)`],
