@@ -75,6 +75,22 @@ CASES = [
         quiet={"2026-01-01T00:30Z": "2026-01-01T00:10:01Z"},
     ),
     Case(
+        "missed-while-the-log-was-full",
+        [EVERY_10M],
+        [
+            entry(2, "2026-01-01T00:10Z", "triggered", run_id="r1aaaaaaaa", status="succeeded"),
+            entry(3, "2026-01-01T00:20Z", "missed", "2026-01-01T00:31:40Z", reason="log full: x"),
+        ],
+        "2026-01-01T00:45Z",
+        "2026-01-01T00:20Z",
+        [
+            "2026-01-01T00:20Z: missed",
+            "The log was full (JetStream refused appends) from 2026-01-01T00:10:01Z to "
+            "2026-01-01T00:31:40Z, when the ticker recorded it: log full: x [seq 3]",
+        ],
+        quiet={"2026-01-01T00:20Z": "2026-01-01T00:10:01Z"},
+    ),
+    Case(
         "caught-up-fire",
         [EVERY_10M],
         [

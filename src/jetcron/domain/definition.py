@@ -12,6 +12,11 @@ CatchUpPolicy = Literal["latest", "all", "none"]
 
 MISSED_AFTER = timedelta(seconds=60)
 """A fire found later than this (after downtime) goes through the catch-up policy."""
+LATE_DOWN = "scheduler down"
+"""Why a missed fire was late: no scheduler ticked (the reason's prefix)."""
+LATE_LOG_FULL = "log full"
+"""Why a missed fire was late: the scheduler was up, but JetStream refused appends for want
+of storage (nothing could be triggered, nor the lease kept)."""
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -15,7 +15,7 @@ from functools import partial
 from jetcron import ids
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
-from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER
 from jetcron.domain.fires import fires_within, next_fire_within
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry, queued
@@ -80,12 +80,20 @@ def overdue(entry: Entry, now: datetime) -> list[Lose]:
     return [_lose(entry, r) for r, dl in entry.running().items() if dl <= now]
 
 
+Stall = tuple[datetime, datetime | None]
+"""When appends were refused for want of storage: (since, until; None: still)."""
+
+
 def decide_due(
-    entry: Entry, now: datetime, calendars: Mapping[str, CalendarDefinition] | None = None
+    entry: Entry,
+    now: datetime,
+    calendars: Mapping[str, CalendarDefinition] | None = None,
+    log_full: Stall | None = None,
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
-    `calendars` (by name) are those the schedule's exclude/only_within may name."""
+    `calendars` (by name) are those the schedule's exclude/only_within may name; `log_full`:
+    the last stall of appends for want of storage (a missed fire in it says so)."""
     in_flight = entry.running()
     decisions: list[Decision] = [*overdue(entry, now)]
     running = members.blocking(in_flight, now)
@@ -104,7 +112,7 @@ def decide_due(
         # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
         decisions += [Skip(f, why, None) for f, why in taken.items()]
         due = [f for f in due if f not in taken]
-    fires = _coalesce(entry, _catch_up(entry, due, now))
+    fires = _coalesce(entry, _catch_up(entry, due, now, log_full))
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
@@ -188,7 +196,9 @@ def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
     return [f for f in fires if f + jitter_of(entry, f) <= now]
 
 
-def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger | Miss]:
+def _catch_up(
+    entry: Entry, due: list[datetime], now: datetime, log_full: Stall | None = None
+) -> list[Trigger | Miss]:
     """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded."""
     late = [f for f in due if now - f > MISSED_AFTER]
     on_time = [Trigger(f) for f in due if now - f <= MISSED_AFTER]
@@ -203,7 +213,9 @@ def _catch_up(entry: Entry, due: list[datetime], now: datetime) -> list[Trigger 
     elif policy.policy == "latest" and eligible and not on_time:
         keep = {eligible[-1]}
     out: list[Trigger | Miss] = [
-        Trigger(f) if f in keep else Miss(f, _miss_reason(f, window_start, policy.policy))
+        Trigger(f)
+        if f in keep
+        else Miss(f, f"{_late(f, log_full)}: {_miss_reason(f, window_start, policy.policy)}")
         for f in late
     ]
     return out + on_time
@@ -230,14 +242,25 @@ def _coalesce(entry: Entry, fires: list[Trigger | Miss]) -> list[Trigger | Miss 
     ]
 
 
+def _late(fire: datetime, log_full: Stall | None) -> str:
+    """Why a fire was found late: the log was full when it fell due, or no scheduler ticked.
+
+    why from MISSED_AFTER before the stall: a fire due then was still to be triggered on time."""
+    if log_full is not None:
+        since, until = log_full
+        if since - MISSED_AFTER <= fire and (until is None or fire <= until):
+            return LATE_LOG_FULL
+    return LATE_DOWN
+
+
 def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
     if fire < window_start:
-        return "scheduler down: fire older than the catch-up window"
+        return "fire older than the catch-up window"
     if policy == "none":
-        return "scheduler down: catch-up policy is none"
+        return "catch-up policy is none"
     if policy == "all":
-        return "scheduler down: more missed fires than catch-up max_fires"
-    return "scheduler down: catch-up policy latest runs only the most recent due fire"
+        return "more missed fires than catch-up max_fires"
+    return "catch-up policy latest runs only the most recent due fire"
 
 
 def _overlap(

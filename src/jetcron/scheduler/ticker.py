@@ -23,6 +23,7 @@ from jetcron.clock import Clock, SystemClock
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.log import snapshots
+from jetcron.log.errors import STORAGE, storage_full
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
@@ -41,6 +42,7 @@ from jetcron.scheduler.planner import (
     decide_due,
 )
 from jetcron.scheduler.queue import DueQueue
+from jetcron.scheduler.stalls import StallWatch
 from jetcron.scheduler.state import LOST_GRACE, TickerState
 from jetcron.scheduler.unconfirmed import Unconfirmed
 
@@ -114,6 +116,8 @@ class Ticker:
         """When to store a checkpoint of the state (None: never; a restart reads from seq 1)."""
         self.poison = 0
         self.unconfirmed = Unconfirmed()
+        self.stalls = StallWatch()
+        """When the log last refused appends for want of storage (a missed fire says so)."""
         """Appends sent without an ack (NATS away), until the log shows what became of them."""
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
@@ -207,6 +211,7 @@ class Ticker:
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
+        self.stalls.observe(STORAGE.since is not None, now)
         appended = await self._tick_due(now)
         if self.state.orphans.keys() - self._orphans_tried:
             # why: after the fires, a bounded share per tick: a delete must not delay them; the
@@ -332,7 +337,7 @@ class Ticker:
         decisions: list[Decision] = []
         complete: str | None = None
         loses: list[Lose] = []
-        for decision in decide_due(entry, now, self.state.calendars):
+        for decision in decide_due(entry, now, self.state.calendars, self.stalls.last):
             if isinstance(decision, Complete):
                 complete = decision.reason
                 continue
@@ -391,6 +396,8 @@ class Ticker:
             if ack_lost(result):
                 self.unconfirmed.add(msg_id, what, result)
             else:
+                if storage_full(result):
+                    self.stalls.observe(True, now)
                 log.error("ticker: %s not stored: %s", what, result)
             return False
         if self.unconfirmed:
@@ -478,7 +485,7 @@ class Ticker:
         await self._caught_up.wait()
         while not stop.is_set():
             if not self.lease.is_leader():
-                await self._wait_for(self.lease.changed, stop)
+                await self._await_lease(stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
                     await self.catch_up()
                     self._orphans_tried.clear()
@@ -514,9 +521,16 @@ class Ticker:
                 times.append(top - PLAN_AHEAD)
         return min(times, default=None)
 
-    async def _wait_for(self, event: asyncio.Event, stop: asyncio.Event) -> None:
-        await _first_of(event.wait(), stop.wait())
-        event.clear()
+    async def _await_lease(self, stop: asyncio.Event) -> None:
+        """Wait for the lease to change; meanwhile note whether the log refuses appends.
+
+        why: a full log takes the lease too (its renewal is an append), so the stall that makes
+        the next leader's fires late begins while nobody ticks."""
+        while not self.lease.changed.is_set() and not stop.is_set():
+            self.stalls.observe(STORAGE.since is not None, self.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first_of(self.lease.changed.wait(), stop.wait()), 1.0)
+        self.lease.changed.clear()
 
     async def _complete(self, entry: Entry, reason: str, now: datetime) -> int:
         try:
