@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,7 +65,40 @@ def test_a_full_store_says_so_in_commands_health_and_status(small_server: str) -
         assert problem["subject"] == "jetcron.sched.after"
         assert "appends refused since" in problem["detail"]
         assert "note: log full: appends refused since" in ok(url, "status")
+        none = cli(url, "executors")  # newcomer16b N3: an empty table said nothing
+        assert none.stdout == "no executor online (none has a live heartbeat)\n", none.output
+        assert none.stderr.startswith("note: log full: appends refused since"), none.output
 
         asyncio.run(_make_room(url))
         ok(url, "schedule", "add", "after", "@daily", "--", "true")
         assert cli(url, "health").exit_code == 0
+
+
+def test_a_full_store_is_one_heartbeat_line_not_one_every_beat(
+    small_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """newcomer16b N3: a 503 warning every 5 s; now one line that says `log full`, and one
+    when the beats are stored again."""
+    from jetcron.executors.heartbeat import Heartbeat
+    from jetcron.log import heartbeats
+
+    async def beats() -> None:
+        nc = await nats.connect(small_server)
+        await heartbeats.ensure_bucket(nc)
+        beat = Heartbeat(nc, heartbeats.ExecutorInfo(name="ex1", interval_s=1), running=list)
+        await beat._beat_safely()
+        await _fill(small_server)
+        for _ in range(3):
+            await beat._beat_safely()
+        assert beat.failures == 3
+        await _make_room(small_server)
+        await beat._beat_safely()
+        assert beat.failures == 0
+        await nc.close()
+
+    with caplog.at_level(logging.INFO, logger="jetcron.executors.heartbeat"):
+        asyncio.run(beats())
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("heartbeat of ex1 not stored: log full (JetStream has no storage")
+    assert lines[1] == "heartbeat of ex1 stored again (after 3 failed)"

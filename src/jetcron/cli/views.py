@@ -23,7 +23,13 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.errors import InfrastructureError, InvalidInput, NotPermitted, ServiceUnavailable
+from jetcron.errors import (
+    InfrastructureError,
+    InvalidInput,
+    JetcronError,
+    NotPermitted,
+    ServiceUnavailable,
+)
 from jetcron.projections.tallies import NO_EXECUTOR
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
@@ -323,6 +329,11 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json(rows)
         return
+    if not rows:
+        echo("no executor online (none has a live heartbeat)")
+        for note in _log_full(server):
+            echo(f"note: {note} (heartbeats are refused too)", err=True)
+        return
     table(
         None,
         ["name", "targets", "running", "shell", "cpu %", "mem %", "clock", "seen", "problems"],
@@ -341,6 +352,15 @@ def executors(server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
             for e in rows
         ),
     )
+
+
+def _log_full(server: str) -> list[str]:
+    """The service's `log full` note, if it has one (why no heartbeat is stored)."""
+    try:
+        notes = ask_view(server, "status").get("service", {}).get("notes", [])
+    except (JetcronError, OSError):
+        return []  # why: no service answers (or may not be asked): just "none online"
+    return [n for n in notes if n.startswith("log full")]
 
 
 @handle_errors

@@ -28,7 +28,7 @@ from jetcron.executors.admission import HostSampler
 from jetcron.executors.naming import NameTaken, same_instance, stamped
 from jetcron.log import heartbeats
 from jetcron.log.connection import answering
-from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.errors import STORAGE_FULL, ConcurrencyConflict, storage_full
 from jetcron.log.heartbeats import TTL_INTERVALS, ExecutorInfo, ttl_s
 
 __all__ = ["TTL_INTERVALS", "Heartbeat"]
@@ -67,6 +67,10 @@ class Heartbeat:
         self._bucket_ready = False
         self.steady_since: float | None = None
         """Monotonic time since which every beat succeeded (None right after a failure)."""
+        self.failures = 0
+        """Beats failed in a row."""
+        self._failing = ""
+        """What the last failures were (logged once per kind in a row)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until `stop`, then remove the key."""
@@ -92,9 +96,40 @@ class Heartbeat:
             self.lost.set()
         except Exception as err:  # noqa: BLE001 - liveness must never stop the executor
             self.steady_since = None
-            log.warning("heartbeat of %s failed: %s", self.identity.name, err)
+            self._failed(err)
         else:
             self.steady_since = self.steady_since or time.monotonic()
+            if self.failures:
+                log.info(
+                    "heartbeat of %s stored again (after %d failed)",
+                    self.identity.name,
+                    self.failures,
+                )
+                self.failures, self._failing = 0, ""
+
+    def _failed(self, err: Exception) -> None:
+        """Log a failed beat: once per kind of failure in a row, in words (not a 503 repr).
+
+        why: a full JetStream refuses every beat for as long as it is full; a line every 5 s
+        buried the one that says why."""
+        self.failures += 1
+        full = storage_full(err)
+        kind = "full" if full else str(err) or type(err).__name__
+        if kind == self._failing:
+            log.debug("heartbeat of %s failed again: %s", self.identity.name, err)
+            return
+        self._failing = kind
+        if full:
+            log.warning(
+                "heartbeat of %s not stored: log full (JetStream has no storage left, err_code "
+                "%d): `executors`, health and its peers do not see it online until there is "
+                "room; retrying every %.0f s, quietly",
+                self.identity.name,
+                STORAGE_FULL,
+                self.identity.interval_s,
+            )
+        else:
+            log.warning("heartbeat of %s failed: %s", self.identity.name, err)
 
     def steady_for(self, seconds: float) -> bool:
         """Our beats have succeeded for at least `seconds`: peers have had time to beat too."""
