@@ -318,12 +318,18 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ("[schedules.x\n", ".toml", "bad.toml: not valid TOML"),
         ("", ".json", 'bad.json: empty file: a JSON file holds an object, e.g. {"schedules": {}}'),
         ('[calendars.c]\ndates = ["2026-02-30"]\n', ".toml", "calendars.c.dates[0]: '2026-02-30' is not a date: write YYYY-MM-DD"),
-        ('[calendars.c]\nwindows = "0 2 * * *"\n', ".toml", "calendars.c.windows: Expected array, got str"),
+        ('[calendars.c]\nwindows = "0 2 * * *"\n', ".toml", "calendars.c.windows: '0 2 * * *': must be a list"),
+        ('[calendars.c]\ndates = [1]\n', ".toml", "calendars.c.dates[0]: 1: must be a date (YYYY-MM-DD)"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntags = "x"\n', ".toml", 'schedules.x.tags: \'x\': must be a list (e.g. ["x"])'),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntags = ["a", 1]\n', ".toml", "schedules.x.tags: 1 (item [1]): must be a string"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\nenv = { A = 1 }\n', ".toml", "schedules.x.env: 1 (under 'A'): each value must be a string"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntimeout = true\n', ".toml", "schedules.x.timeout: True: must be a string"),
         ('[calendars.c]\nwindows = ["0 2 * * *"]\n', ".toml", "calendars.c.windows[0]: window '0 2 * * *': write 'CRON for DURATION'"),
         ('[calendars.c]\ndescription = "nothing"\n', ".toml", "calendars.c: a calendar needs at least one of windows, dates or ranges"),
     ],
     ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax",
-         "empty-json", "calendar-bad-date", "calendar-wrong-type", "calendar-bad-window", "calendar-empty"],
+         "empty-json", "calendar-bad-date", "calendar-wrong-type", "calendar-date-not-a-date", "tags-not-a-list", "tags-item-not-a-string",
+         "env-value-not-a-string", "duration-not-bool", "calendar-bad-window", "calendar-empty"],
 )  # fmt: skip
 def test_bad_files_name_the_file_and_key(
     scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str

@@ -162,7 +162,7 @@ def test_canonical_durations() -> None:
         ("max_cpu", 101, "max_cpu: 101: must be at most 100.0"),
         ("start", "tomorrow", "start: invalid time 'tomorrow'"),
         ("retry", 3, "retry: no such field (did you mean 'retries'?)"),
-        ("tags", "a", "tags: Expected `array`, got `str`"),
+        ("tags", "a", "tags: 'a': must be a list (e.g. [\"a\"])"),
     ],
 )
 def test_bad_values_name_the_field(key: str, value: Any, message: str) -> None:

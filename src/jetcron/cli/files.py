@@ -56,6 +56,7 @@ from jetcron.domain.fields import (
     did_you_mean,
     fields_of,
     renamed,
+    type_words,
 )
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
@@ -160,6 +161,9 @@ def located(where: str, err: msgspec.ValidationError, body: Any) -> InvalidInput
     path = path.rstrip("`")
     if text in _PLAIN:
         return InvalidInput(f"{where}{path}: {_at_path(body, path)!r} {_PLAIN[text]}")
+    if (wrong := re.fullmatch(r"Expected `([^`]+)`, got `[^`]+`", text)) is not None:
+        value = _at_path(body, path)
+        return InvalidInput(f"{where}{path}: {value!r}: must be {type_words(wrong[1])}")
     return InvalidInput(f"{where}{path}: {text.replace('`', '')}")
 
 
