@@ -130,7 +130,9 @@ def test_apply_and_export_carry_calendars(scheduler: str, tmp_path: Path) -> Non
     doc["schedules"]["report"]["exclude"] = ["missing"]
     file.write_text(json.dumps(doc))
     result = cli(scheduler, "apply", "-f", str(file))
-    assert result.exit_code == 2 and "unknown calendar 'missing'" in result.stderr
+    assert result.exit_code == 2, result.output
+    # newcomer16a #12: the only apply error that did not name the file
+    assert f"{file}: schedules.report.exclude: unknown calendar 'missing'" in result.stderr
 
 
 def test_delete_is_refused_for_a_schedule_that_named_the_calendar_before_references(

@@ -345,8 +345,23 @@ def test_bad_files_name_the_file_and_key(
 def test_a_file_with_two_schedules_of_one_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text('{"schedules": {"x": {"spec": "@daily", "command": ["a"]}}}')
     (tmp_path / "b.json").write_text('{"schedules": {"x": {"spec": "@daily", "command": ["b"]}}}')
-    with pytest.raises(InvalidInput, match="schedule 'x' is defined twice"):
+    with pytest.raises(InvalidInput, match="schedule 'x' is defined twice") as raised:
         files.load_desired(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path / 'b.json'}: schedule 'x' is defined twice (first in {tmp_path / 'a.json'})"
+    )
+
+
+def test_a_calendar_defined_in_two_files_names_both(tmp_path: Path) -> None:
+    from jetcron.cli.calendar_files import load_calendars
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text('[calendars.hols]\ndates = ["2026-12-25"]\n')
+    with pytest.raises(InvalidInput, match="defined twice") as raised:
+        load_calendars(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path / 'b.toml'}: calendar 'hols' is defined twice (first in {tmp_path / 'a.toml'})"
+    )
 
 
 def test_the_readme_example_loads(tmp_path: Path) -> None:

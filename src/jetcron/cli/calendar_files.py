@@ -53,14 +53,18 @@ class CalendarStep(msgspec.Struct, frozen=True, kw_only=True):
 def load_calendars(path: Path) -> dict[str, CalendarDefinition]:
     """Every calendar in a file or a directory of files, checked and validated."""
     out: dict[str, CalendarDefinition] = {}
+    found_in: dict[str, Path] = {}
     for file in files_in(path):
         table = decode_file(file).get("calendars", {})
         if not isinstance(table, dict):
             raise InvalidInput(f"{file}: 'calendars' must be a table/object of name -> fields")
         for name, body in table.items():
             if name in out:
-                raise InvalidInput(f"{file}: calendar {name!r} is defined twice")
+                raise InvalidInput(
+                    f"{file}: calendar {name!r} is defined twice (first in {found_in[name]})"
+                )
             out[name] = _calendar(f"{file}: calendars.{name}", name, body)
+            found_in[name] = file
     return out
 
 
@@ -117,15 +121,18 @@ def calendar_steps(
 
 
 def unknown_references(schedules: Mapping[str, Desired], known: set[str]) -> str | None:
-    """'schedule x: unknown calendar y ...' for the first schedule naming no known calendar."""
+    """'a.toml: schedules.x.exclude: unknown calendar y ...' for the first schedule naming no
+    known calendar (its file and key, as every other apply error)."""
     for name, want in sorted(schedules.items()):
         d = want.definition
-        for cal in [*d.exclude, *d.only_within]:
-            if cal not in known:
-                return (
-                    f"schedule {name!r}: unknown calendar {cal!r} "
-                    "(define it under 'calendars' in the files or with `jetcron calendar add`)"
-                )
+        for key, cals in (("exclude", d.exclude), ("only_within", d.only_within)):
+            for cal in cals:
+                if cal not in known:
+                    where = f"{want.where}.{key}" if want.where else f"schedule {name!r}"
+                    return (
+                        f"{where}: unknown calendar {cal!r} "
+                        "(define it under 'calendars' in the files or with `jetcron calendar add`)"
+                    )
     return None
 
 

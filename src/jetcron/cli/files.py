@@ -82,7 +82,8 @@ def load_desired(path: Path) -> dict[str, Desired]:
     for file in files_in(path):
         for name, desired in _load_file(file).items():
             if name in out:
-                raise InvalidInput(f"{file}: schedule {name!r} is defined twice")
+                first = out[name].where.rpartition(": schedules.")[0]
+                raise InvalidInput(f"{file}: schedule {name!r} is defined twice (first in {first})")
             out[name] = desired
     return out
 
@@ -141,7 +142,13 @@ def _entry(where: str, name: str, body: Any, base: Path) -> Desired:
         if str(err).startswith(f"{where}."):
             raise
         raise InvalidInput(f"{where}: {err}") from None
-    return Desired(definition=definition, paused=paused, paused_reason=reason, secret_values=hidden)
+    return Desired(
+        definition=definition,
+        paused=paused,
+        paused_reason=reason,
+        secret_values=hidden,
+        where=where,
+    )
 
 
 def typed(where: str, value: Any, kind: Any, expected: str) -> Any:

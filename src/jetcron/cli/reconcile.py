@@ -43,6 +43,8 @@ class Desired(msgspec.Struct, frozen=True, kw_only=True):
     paused_reason: str = ""
     secret_values: dict[str, str] = {}
     """Secrets its file gave as @FILE (name -> value): put into the bucket by apply, never sent."""
+    where: str = ""
+    """Its file and key (`dir/a.toml: schedules.x`), for errors found after loading."""
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
