@@ -247,6 +247,30 @@ def test_a_top_level_typo_exits_2_and_deletes_nothing(
     assert set(listed(scheduler)) == {"reef-lights-on", "nas-rebalance"}
 
 
+def test_a_dry_run_plan_is_one_line_per_step_and_no_empty_table(
+    scheduler: str, tmp_path: Path
+) -> None:
+    """newcomer16a #12: changes were joined without a separator, and a plan with only a
+    calendar change printed an empty schedule table."""
+    doc = {
+        "calendars": {"hols": {"dates": ["2026-12-25"]}, "maint": {"dates": ["2026-12-26"]}},
+        "schedules": {"a": {"spec": "@daily", "command": ["true"], "exclude": ["hols"]}},
+    }
+    file = tmp_path / "f.json"
+    file.write_text(json.dumps(doc))
+    assert apply(scheduler, file).exit_code == 0
+    doc["schedules"]["a"] |= {"retries": 2, "exclude": ["maint"]}
+    file.write_text(json.dumps(doc))
+    both = apply(scheduler, file, "--dry-run")
+    assert 'retries: 0 → 2; exclude: ["hols"] → ["maint"]' in both.stdout, both.output
+    doc["schedules"]["a"] |= {"retries": 0, "exclude": ["hols"]}
+    doc["calendars"]["maint"]["dates"] = ["2026-12-27"]
+    file.write_text(json.dumps(doc))
+    calendars_only = apply(scheduler, file, "--dry-run")
+    assert "schedules: up to date (dry run)" in calendars_only.stdout, calendars_only.output
+    assert "plan (dry run)" not in calendars_only.stdout
+
+
 def test_prune_of_everything_needs_yes(scheduler: str, tmp_path: Path) -> None:
     (tmp_path / "good.toml").write_text(TOML)
     assert apply(scheduler, tmp_path / "good.toml").exit_code == 0

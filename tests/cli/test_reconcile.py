@@ -121,7 +121,7 @@ def test_a_changed_schedule_with_no_fire_left_is_skipped(have: ScheduleState | N
 def test_update_detail_lists_each_change() -> None:
     wanted = ScheduleDefinition(spec="@daily", job=Job(command=["true"]), description="d")
     [step] = plan({"x": want(wanted)}, {"x": live()}, NOW, prune=False).steps
-    assert step.detail == 'spec: @hourly → @daily\ndescription: "" → d'
+    assert step.detail == 'spec: @hourly → @daily; description: "" → d'
 
 
 def test_prune_deletes_the_rest_last() -> None:

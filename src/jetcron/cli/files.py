@@ -346,7 +346,10 @@ def apply(
                 ([s.action, s.name, s.detail] for s in cal_steps),
             )
         if dry_run:
-            _print_plan("plan (dry run)", the_plan.steps)
+            if the_plan.steps:
+                _print_plan("plan (dry run)", the_plan.steps)
+            else:  # why: only calendars change; an empty table read as a broken plan
+                console.print("schedules: up to date (dry run)", highlight=False)
             return
         await _put_secrets(nc, desired)  # why: before the schedules that name them
         for step in cal_steps:  # why: first, so the schedules' references resolve

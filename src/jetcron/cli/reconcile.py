@@ -152,7 +152,8 @@ def _steps(
 def _diff(have: ScheduleState, want: Desired) -> str:
     assert have.definition is not None
     pairs = changes(fields_of(have.definition), fields_of(want.definition))
-    return "\n".join(f"{key}: {show(old)} → {show(new)}" for key, old, new in pairs)
+    # why "; ": a plan is a table, one line per step (a newline showed as a literal \n)
+    return "; ".join(f"{key}: {show(old)} → {show(new)}" for key, old, new in pairs)
 
 
 def show(value: Any) -> str:
