@@ -9,6 +9,7 @@ import typer
 
 from jetcron.cli import text
 from jetcron.cli.common import (
+    EXIT_INVALID,
     JsonOpt,
     ServerOpt,
     ask_view,
@@ -347,9 +348,15 @@ def why(
 ) -> None:
     """The story of one fire in plain sentences, each with the event it comes from."""
     answer = ask_view(server, "why", {"name": name, "time": when})
+    # why exit 2: a time that is no fire time is bad input, as `schedule skip` says of it
+    wrong = answer.get("fate") == "not_a_fire"
     if as_json:
         print_json(answer)
+        if wrong:
+            raise typer.Exit(EXIT_INVALID)
         return
+    if wrong:
+        raise InvalidInput("; ".join(s["text"] for s in answer["sentences"]))
     for line in story_lines(answer["sentences"]):
         echo(line)
     for line in expectation_lines(answer.get("expectations", [])):

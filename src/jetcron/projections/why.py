@@ -48,7 +48,12 @@ class Story(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     fire_time: datetime | None
     fate: str
+    """The fire's fate; NOT_A_FIRE when the time asked is none of the schedule's fire times."""
     sentences: list[Sentence]
+
+
+NOT_A_FIRE = "not_a_fire"
+"""The fate of a time that is no fire time of the spec then (the CLI's `why` exits 2)."""
 
 
 class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -357,8 +362,10 @@ def explain(
                 gone = _gone(periods, at, asked.instant)
                 return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
             window = window_at(periods, asked.instant)
-            told = not_a_fire(asked.instant, window) if window is not None else []
-            return Story(fire_time=None, fate="", sentences=notes + told)
+            if window is None:
+                return Story(fire_time=None, fate="", sentences=notes)
+            told = not_a_fire(asked.instant, window)
+            return Story(fire_time=None, fate=NOT_A_FIRE, sentences=notes + told)
     window = window_at(periods, target.fire_time)
     return Story(
         fire_time=target.fire_time,
