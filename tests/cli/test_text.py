@@ -210,3 +210,13 @@ def test_echo_escapes_what_it_prints(capsys: pytest.CaptureFixture[str]) -> None
 
     echo("two\nlines \x1b]0;title\x07")
     assert capsys.readouterr().out == "two\nlines \\x1b]0;title\\x07\n"
+
+
+def test_a_creation_in_the_second_of_a_fire_says_just_after_it() -> None:
+    """newcomer16a #12: `fires` said `created only at 17:33:20Z` of the 17:33:20 fire."""
+    from jetcron.cli.fires import _created
+
+    row = {"utc": "2026-12-02T17:33:20Z", "evidence": [{"at": "2026-12-02T17:33:20.412Z"}]}
+    assert _created(row) == "created only at 2026-12-02T17:33:20.41Z, just after this fire time"
+    row["utc"] = "2026-12-02T17:33:10Z"
+    assert _created(row) == "created only at 2026-12-02T17:33:20Z"

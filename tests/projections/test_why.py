@@ -332,3 +332,15 @@ def test_asked_times(text: str, instant: str) -> None:
     now = at("2026-03-29T02:00Z")  # 04:00 CEST
 
     assert parse_asked(text, "Europe/Berlin", now).instant == at(instant)
+
+
+def test_a_creation_in_the_second_of_a_fire_is_shown_to_the_hundredth() -> None:
+    """newcomer16a #12: `not_created  created only at 17:33:20Z` for the 17:33:20 fire read as
+    a contradiction (the creation was at 17:33:20.4)."""
+    from jetcron.projections.why import just_after
+
+    fire = at("2026-12-02T17:33:20Z")
+    assert just_after(fire + timedelta(milliseconds=412), fire) == (
+        "2026-12-02T17:33:20.41Z, just after this fire time"
+    )
+    assert just_after(fire + timedelta(seconds=1), fire) == "2026-12-02T17:33:21Z"

@@ -317,7 +317,12 @@ def _paused(row: dict[str, Any]) -> str:
 
 def _created(row: dict[str, Any]) -> str:
     ev = (row.get("evidence") or [{}])[0]
-    return f"created only at {text.utc(ev.get('at'))}" if ev else ""
+    if not ev:
+        return ""
+    made = text.utc(ev.get("at"))
+    if made == text.utc(row.get("utc")):  # why: to the second, the two read as one time
+        return f"created only at {text.utc_fraction(ev.get('at'))}, just after this fire time"
+    return f"created only at {made}"
 
 
 _OTHER: dict[str, Callable[[dict[str, Any]], str]] = {

@@ -57,6 +57,14 @@ def utc(value: str | datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_fraction(value: str | datetime | None) -> str:
+    """A time as utc() does, to the hundredth of a second: 2026-11-22T13:05:00.41Z."""
+    if value is None or value == "":
+        return "-"
+    dt = value if isinstance(value, datetime) else parse_time(str(value))
+    return f"{dt.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-4] + "Z"
+
+
 def duration(seconds: float | None) -> str:
     """Seconds in words: 250ms, 12.5s, 5m3s, 1h, 1h30m, 2d3h; '-' if unknown."""
     if seconds is None:

@@ -286,9 +286,19 @@ def _paused(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     return out
 
 
+def just_after(when: datetime, fire: datetime) -> str:
+    """`when` as z() does, but to the hundredth, saying so, when it falls in the second of
+    `fire` (a schedule created at 20:43:30.4 has no fire at 20:43:30: to the second, the
+    two read as one time)."""
+    if when.replace(microsecond=0) != fire.replace(microsecond=0) or when <= fire:
+        return z(when)
+    return f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-4] + "Z, just after this fire time"
+
+
 def _not_created(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     ev = fire.evidence[0] if fire.evidence else None
-    when = f" only at {z(ev.at)} by {ev.actor}" if ev is not None else " later"
+    made = just_after(ev.at, fire.fire_time) if ev is not None else ""
+    when = f" only at {made} by {ev.actor}" if ev is not None else " later"
     return [Sentence(text=f"Not fired: the schedule was created{when}", evidence=ev)]
 
 
