@@ -371,6 +371,28 @@ def test_a_quote_left_open_in_the_command_is_refused(browser: object, stack: Sta
     page.close()
 
 
+def test_an_action_no_executor_offers_is_confirmed_first(browser: object, stack: Stack) -> None:
+    """newcomer16a #12: the CLI warns of an unknown action; the console created it silently."""
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "no-such-action")
+    page.select_option("#f-kind", "action")
+    page.fill("#f-job", "nosuchaction")
+    page.click("#f-save")
+    text = page.locator("#confirm-text")
+    text.wait_for()
+    assert (
+        "offers action 'nosuchaction'" in text.inner_text() or "serves target" in text.inner_text()
+    )
+    page.keyboard.press("Escape")  # no: nothing is created
+    with stack.client() as http:
+        assert http.get("/api/v1/schedules/no-such-action").status_code == 404
+    page.click("#f-save")
+    confirm(page)
+    page.wait_for_selector("h1:has-text('no-such-action')")
+    page.close()
+
+
 async def _publish_unreadable(nats_url: str) -> None:
     import nats
 

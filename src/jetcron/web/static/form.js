@@ -82,6 +82,21 @@ function field(label, input, help) {
   return el("label", {}, label, input, help ? el("span", { class: "small" }, help) : "");
 }
 
+/** What the CLI warns of when a schedule runs an action: no executor online for its target
+ * offers it ("" when one does, when the job is no action, or the executors cannot be read). */
+async function unoffered(data, d) {
+  // why: an edit sends only what changed; warn when the action or its target does
+  const moved = "target" in data && d && !data.command && !data.shell ? d.job.action : "";
+  const action = data.action || moved;
+  if (!action) return "";
+  const target = (data.target || (d ? d.target : "default")).replace(/^all:/, "");
+  let executors;
+  try { executors = await api("/executors"); } catch { return ""; }
+  const serving = executors.filter((e) => e.targets.includes(target) || e.tags.includes(target));
+  if (serving.some((e) => (e.actions || []).includes(action))) return "";
+  return serving.length ? `no executor of target '${target}' offers action '${action}'` : `no executor online serves target '${target}'`;
+}
+
 export async function formPage(name) {
   const row = name ? await api(`/schedules/${encodeURIComponent(name)}`, { params: { fires: 0 } }) : null;
   const d = row ? row.definition : null;
@@ -106,7 +121,7 @@ export async function formPage(name) {
   const form = el("form", { class: "card", id: "schedule-form", onsubmit: (e) => { e.preventDefault(); save(); } },
     el("div", { class: "grid" },
       field("Name", inputs.name), field("Spec", inputs.spec, "cron (5 fields), @daily, @every 15m, @at 2026-12-24T18:00"),
-      field("Time zone", inputs.tz), field("Runs a", inputs.kind),
+      field("Time zone", inputs.tz, "a new schedule starts in your browser's zone; the CLI, API and files default to UTC"), field("Runs a", inputs.kind),
       field("Command / shell line / action", inputs.job), field("Target", inputs.target),
       field("Tags", inputs.tags), field("Description", inputs.description),
       field("Timeout", inputs.timeout, "e.g. 30s, 10m; none"), field("Retries", inputs.retries),
@@ -169,6 +184,9 @@ export async function formPage(name) {
         problems.replaceChildren(errorBox(new Error("Nothing changed: edit a field first, or Cancel.")));
         return;
       }
+      // why: the CLI warns of an action nobody offers; the console created it silently
+      const missing = await unoffered(data, d);
+      if (missing && (await confirmAction(`Warning: ${missing}, so its runs would fail or wait. Save it anyway?`)) === null) return;
       if (name) {
         const reason = await confirmAction(`Save the changes to ${name}?`);
         if (reason === null) return;
