@@ -76,3 +76,21 @@ async def test_a_client_without_a_certificate_or_with_a_strangers_is_refused(
     cert, _ = stranger.client("alice", tmp_path / "other")
     with pytest.raises(InfrastructureError):
         await connect(options(server, auth, cert))
+
+
+def test_no_certificate_for_an_unknown_or_revoked_user(auth: AuthDir, tmp_path: Path) -> None:
+    """newcomer16c #18: `auth cert nosuchuser` and a revoked user's exited 0 with a cert."""
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["auth", "cert", "alicee", "--dir", str(auth.path)])
+    assert unknown.exit_code == 2, unknown.output
+    [line] = unknown.stderr.splitlines()
+    assert line.startswith("error: no user 'alicee' in ") and "(did you mean 'alice'?)" in line
+    auth.revoke("alice")
+    revoked = runner.invoke(app, ["auth", "cert", "alice", "--dir", str(auth.path)])
+    assert revoked.exit_code == 2, revoked.output
+    assert revoked.stderr.startswith("error: user 'alice' was revoked at ")
+    assert not (auth.path / "certs" / "alice-cert.pem").exists()
+    out = tmp_path / "mine"
+    made = runner.invoke(app, ["auth", "cert", "admin", "--dir", str(auth.path), "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert (out / "admin-cert.pem").is_file()  # in --out itself, as the README says

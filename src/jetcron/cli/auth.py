@@ -143,8 +143,32 @@ def cert(
         raise InvalidInput(
             f"{directory} has no CA: run `jetcron auth tls` (or `up --secure`) first"
         )
+    _check_user(_auth(directory), name)
     cert_file, key_file = tls.client(name, out or directory / "certs")
     echo(f"--tls-cert {cert_file} --tls-key {key_file} (or NATS_CERT / NATS_KEY)")
+
+
+def _check_user(auth: AuthDir, name: str) -> None:
+    """InvalidInput unless `name` is an active user of an initialised auth dir (a typo, or a
+    revoked user, would get a certificate nobody may use); a dir with only a CA (`auth tls`
+    alone) has no users to check against."""
+    from jetcron.domain.fields import did_you_mean
+    from jetcron.errors import InvalidInput
+
+    if not auth.exists:
+        return
+    mine = [u for u in auth.users() if u.name == name]
+    if not mine:
+        known = sorted({u.name for u in auth.users() if u.active})
+        raise InvalidInput(
+            f"no user {name!r} in {auth.path}{did_you_mean(name, known)} "
+            "(`jetcron auth user list`; add one with `jetcron auth user add`)"
+        )
+    if not any(u.active for u in mine):
+        raise InvalidInput(
+            f"user {name!r} was revoked at {mine[-1].revoked_at}: no certificate for it "
+            "(add the user again first)"
+        )
 
 
 @app.command("tls")
