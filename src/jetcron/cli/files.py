@@ -56,8 +56,8 @@ from jetcron.domain.fields import (
     did_you_mean,
     fields_of,
     renamed,
-    type_words,
 )
+from jetcron.domain.typenames import type_words
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 

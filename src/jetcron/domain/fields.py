@@ -28,6 +28,7 @@ from jetcron.domain.definition import (
 )
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
+from jetcron.domain.typenames import wrong_type
 
 Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]
 """How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1,
@@ -330,59 +331,10 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
         return f"{value!r}: must be {words[bound[2]]} {bound[3]}"
     if message.startswith("Expected `int`"):
         return f"{value!r}: must be a whole number"
-    if (typed := _wrong_type(value, str(err))) is not None:
+    if (typed := wrong_type(value, str(err))) is not None:
         return typed
     # why: msgspec names the type it got, but not the value that broke a constraint
     return message if ", got " in message else f"{message}, got {value!r}"
-
-
-_TYPE_WORDS = {
-    "array": "a list",
-    "str": "a string",
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "object": "a table",
-    "null": "null",
-    "date": "a date (YYYY-MM-DD)",
-}
-"""msgspec's type names in a file's words."""
-
-
-def type_words(expected: str) -> str:
-    """msgspec's expected type (`array`, `str | null`) in a file's words (`a list`)."""
-    return " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.split("|"))
-
-
-_MSGSPEC_TYPES = {
-    str: "str",
-    bool: "bool",
-    int: "int",
-    float: "float",
-    list: "array",
-    dict: "object",
-}
-
-
-def _wrong_type(value: Any, message: str) -> str | None:
-    """msgspec's "Expected `array`, got `str` - at `$[...]`" said as an operator would: the
-    value that is wrong (in a table: under which key), and what it must be."""
-    found = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`(?: - at `\$(.*)`)?", message)
-    if found is None:
-        return None
-    want = type_words(found[1])
-    path = found[3] or ""
-    if not path:
-        example = f" (e.g. {json.dumps([value])})" if want == "a list" else ""
-        return f"{value!r}: must be {want}{example}"
-    if path == "[...]" and isinstance(value, dict):  # why: msgspec does not name the key
-        bad = [k for k, v in value.items() if _MSGSPEC_TYPES.get(type(v)) == found[2]]
-        key = f" (under {bad[0]!r})" if bad else ""
-        return f"{value[bad[0]]!r}{key}: each value must be {want}" if bad else f"must be {want}"
-    index = re.fullmatch(r"\[(\d+)\]", path)
-    if index is not None and isinstance(value, list) and int(index[1]) < len(value):
-        return f"{value[int(index[1])]!r} (item {path}): must be {want}"
-    return f"{path}: must be {want}, not {_TYPE_WORDS.get(found[2], found[2])}"
 
 
 def to_domain(field: Field, value: Any) -> Any:
