@@ -22,7 +22,7 @@ from jetcron import subjects
 from jetcron.log import buckets
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
-from jetcron.log.errors import AppendFailed, ConcurrencyConflict
+from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFull
 from jetcron.log.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ class KvLease:
         self.looked = asyncio.Event()
         """Set after the first attempt: until then "nobody holds it" may just mean "not yet"."""
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
+        self._full_at: int | None = None
+        """The key's revision when our write was refused for want of storage (None: not)."""
 
     def is_leader(self) -> bool:
         """True while connected and our last renew is fresh enough that nobody else holds the key.
@@ -146,8 +148,10 @@ class KvLease:
             self._valid_until = 0.0  # why: a request now would only time out
             self.error = "NATS unreachable"
             return
+        current = None
         try:
             current = await self._current()
+            self._room_again(current)
             if current is not None and current[1].holder:
                 self.last_held = time.time()
             if current is None or current[1].holder in (self.holder, ""):
@@ -157,11 +161,28 @@ class KvLease:
                 self.last_held = time.time()
             self.error = ""
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
+            if isinstance(err, LogFull):
+                self._full_at = current[0] if current is not None else 0
             log.info("lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
             log.warning("lease %s: error %s", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
+
+    def _room_again(self, current: tuple[int, Holder] | None) -> None:
+        """Clear this process's log-full alarm once another replica's lease write landed after
+        the revision ours was refused on.
+
+        why: a replica that sees the lease held does not write, so nothing of its own would
+        clear the alarm: its `health` and `status` said `log full` long after the stall."""
+        if self._full_at is None or current is None or current[0] <= self._full_at:
+            return
+        self._full_at = None
+        if STORAGE.since is not None:
+            log.info(
+                "lease %s: written again by %s: the log takes appends", self.key, current[1].holder
+            )
+            STORAGE.accepted()
 
     async def holder_now(self, timeout: float = 2.0) -> str | None:
         """Who holds the lease right now: this replica, another, or nobody (None).
