@@ -100,7 +100,9 @@ class Heartbeat:
         else:
             self.steady_since = self.steady_since or time.monotonic()
             if self.failures:
-                log.info(
+                # why WARNING: the pair of the warning that said it failed (as the journal's
+                # "writable again" and NATS's "reachable again"); `up` shows warnings only
+                log.warning(
                     "heartbeat of %s stored again (after %d failed)",
                     self.identity.name,
                     self.failures,
