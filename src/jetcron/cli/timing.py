@@ -11,6 +11,7 @@ import typer
 from jetcron.cli.common import (
     JsonOpt,
     ServerOpt,
+    count_option,
     echo,
     err_console,
     handle_errors,
@@ -23,7 +24,8 @@ from jetcron.cli.common import (
 )
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires
-from jetcron.domain.spec import parse_spec, validate_tz, zone_note
+from jetcron.domain.spec import validate_tz, zone_note
+from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
@@ -99,7 +101,10 @@ def _wall_time(text: str, zone: str) -> datetime:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return parse_iso(text)  # why: its error message names the option and the format
-    return naive if naive.tzinfo else wall_to_utc(naive, zone)
+    try:
+        return naive if naive.tzinfo else wall_to_utc(naive, zone)
+    except OverflowError:
+        raise InvalidInput(f"--after {text}: out of range in {zone}") from None
 
 
 @handle_errors
@@ -113,7 +118,7 @@ def preview(
         show_default="now",
         help="Start after this ISO time; without an offset it is wall time in --tz.",
     ),
-    n: int = typer.Option(10, "-n", help="How many fires."),
+    n: int = count_option(10, "-n", help="How many fires."),
     exclude: list[str] | None = typer.Option(
         None,
         "--exclude",
@@ -131,10 +136,8 @@ def preview(
 ) -> None:
     """Show the next fire times of a spec (offline unless it names calendars)."""
     zone = validate_tz(tz)
-    parse_spec(spec, zone)
+    validate_spec(spec, zone)
     note_zone(zone)
-    if n < 1:
-        raise InvalidInput("-n must be >= 1")
     start = _wall_time(after, zone) if after else datetime.now(UTC)
     if exclude or only_within:
         fires = _fires_left(server, spec, zone, start, n, exclude or [], only_within or [])

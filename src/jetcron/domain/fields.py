@@ -29,6 +29,15 @@ from jetcron.domain.definition import (
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
 from jetcron.domain.typenames import wrong_type
+from jetcron.domain.validation import (
+    MAX_ATTEMPTS,
+    MAX_BREAKER,
+    MAX_CATCHUP_FIRES,
+    MAX_DURATION_S,
+    MAX_LOAD,
+    MAX_MULTIPLIER,
+    MAX_RUNS,
+)
 
 Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]
 """How a flat value maps to the definition: as is, "20s" <-> 20.0, "none" <-> None, retries + 1,
@@ -40,7 +49,9 @@ OFF = ("none", "off", "0")
 """Words that turn off a duration that may be off (timeout, breaker_cooldown)."""
 
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
-Positive = Annotated[int, msgspec.Meta(ge=1)]
+Runs = Annotated[int, msgspec.Meta(ge=1, le=MAX_RUNS)]
+Load = Annotated[float, msgspec.Meta(ge=0, le=MAX_LOAD)]
+Minutes = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_S / 60)]
 
 
 def _at(path: str, help: str, unit: Unit = "same", **constraints: Any) -> msgspec.Meta:
@@ -93,13 +104,26 @@ class ScheduleFields(
         ),
     ] = "1h"
     retries: Annotated[
-        int, _at("retry.max_attempts", "Retry a failed run this many times.", "retries", ge=0)
+        int,
+        _at(
+            "retry.max_attempts",
+            "Retry a failed run this many times.",
+            "retries",
+            ge=0,
+            le=MAX_ATTEMPTS - 1,
+        ),
     ] = 0
     retry_backoff: Annotated[
         str, _at("retry.initial_backoff_s", "Delay before the first retry.", "duration")
     ] = "10s"
     retry_multiplier: Annotated[
-        float, _at("retry.multiplier", "Factor between one retry delay and the next.", ge=1)
+        float,
+        _at(
+            "retry.multiplier",
+            "Factor between one retry delay and the next.",
+            ge=1,
+            le=MAX_MULTIPLIER,
+        ),
     ] = 2.0
     retry_max_backoff: Annotated[
         str, _at("retry.max_backoff_s", "Longest delay between retries.", "duration")
@@ -114,7 +138,13 @@ class ScheduleFields(
         str, _at("catchup.window_s", "Missed fires older than this are never run.", "duration")
     ] = "1h"
     catchup_max_fires: Annotated[
-        int, _at("catchup.max_fires", "At most this many missed fires run (catchup all).", ge=1)
+        int,
+        _at(
+            "catchup.max_fires",
+            "At most this many missed fires run (catchup all).",
+            ge=1,
+            le=MAX_CATCHUP_FIRES,
+        ),
     ] = 100
     start: Annotated[
         datetime | None, _at("start", "No fires before this ISO time (naive: wall time in tz).")
@@ -127,11 +157,16 @@ class ScheduleFields(
         _at("jitter_s", "Delay each fire by a stable pseudo-random amount below this.", "duration"),
     ] = "0s"
     max_runs: Annotated[
-        Positive | None, _at("max_runs", "Complete the schedule after this many runs.")
+        Runs | None, _at("max_runs", "Complete the schedule after this many runs.")
     ] = None
     breaker: Annotated[
         int,
-        _at("breaker_threshold", "Pause after this many consecutive failed runs (0: never).", ge=0),
+        _at(
+            "breaker_threshold",
+            "Pause after this many consecutive failed runs (0: never).",
+            ge=0,
+            le=MAX_BREAKER,
+        ),
     ] = 3
     breaker_cooldown: Annotated[
         str,
@@ -149,7 +184,8 @@ class ScheduleFields(
         _at("conditions.max_memory_percent", "Defer while host memory % is above this."),
     ] = None
     max_load: Annotated[
-        float | None, _at("conditions.max_load", "Defer while 1-min load per core is above this.")
+        Load | None,
+        _at("conditions.max_load", "Defer while 1-min load per core is above this."),
     ] = None
     disk_path: Annotated[
         str | None, _at("conditions.disk_path", "Path whose disk the disk conditions check.")
@@ -163,7 +199,7 @@ class ScheduleFields(
         _at("conditions.disk_below_percent", "Run only when that disk is emptier than this %."),
     ] = None
     idle_minutes: Annotated[
-        float | None,
+        Minutes | None,
         _at("conditions.idle_minutes", "Run only after the host was idle this many minutes."),
     ] = None
     max_defer: Annotated[
@@ -348,9 +384,13 @@ def to_domain(field: Field, value: Any) -> Any:
     if field.unit == "clock_or_none":
         return _clock(field.key, value)
     try:
-        return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
+        duration = parse_duration("0s" if value.strip() == "0" else value)
     except ValueError as err:
         raise InvalidField(field.key, str(err)) from None
+    if duration.total_seconds() > MAX_DURATION_S:
+        most = format_duration(timedelta(seconds=MAX_DURATION_S))
+        raise InvalidField(field.key, f"{value!r}: too long (at most {most})")
+    return duration.total_seconds()
 
 
 def _clock(key: str, value: str) -> str:

@@ -22,6 +22,14 @@ _REF_WALL = (datetime(2001, 1, 1) - _NAIVE_EPOCH) // timedelta(seconds=1)
 _SEC = timedelta(seconds=1)
 _US = timedelta(microseconds=1)
 _FAR = 1 << 62
+LAST_FIRE = datetime(9999, 1, 1, tzinfo=_UTC)
+"""Every fire time is before this instant; a spec's fires end there.
+
+why: far beyond any real schedule, yet a fire plus any duration a definition holds (at most
+366 days: validation.MAX_DURATION_S) or a look-ahead stays inside datetime's range (year 9999):
+past it, a fire crashed the ticker's fold, `preview`, `show` and the create decider."""
+_LAST_S = (LAST_FIRE - _EPOCH) // _SEC
+_LAST_US = (LAST_FIRE - _EPOCH) // _US
 
 
 class _Zone:
@@ -95,9 +103,22 @@ def _every_instants(spec: Spec, after: datetime) -> Iterator[datetime]:
     # why: epoch-aligned in absolute time, so DST and restarts never shift it
     step, offset = spec.every_us, spec.offset_us
     t = offset + ((after - _EPOCH) // _US - offset) // step * step + step
-    while True:
+    while t < _LAST_US:
         yield _EPOCH + timedelta(microseconds=t)
         t += step
+
+
+def _cron_times(instants: Iterator[int]) -> Iterator[datetime]:
+    """The instants as datetimes, ending before LAST_FIRE."""
+    while True:
+        try:
+            s = next(instants)
+        except (StopIteration, OverflowError, ValueError):
+            # why: the matcher's calendar steps past year 9999 (date() raises) near the end
+            return
+        if s >= _LAST_S:
+            return
+        yield _EPOCH + timedelta(seconds=s)
 
 
 def wall_to_utc(when: datetime, tz: str) -> datetime:
@@ -122,10 +143,18 @@ def _fires(spec: Spec | str, tz: str, after: datetime) -> Iterator[datetime]:
         return _every_instants(parsed, after)
     if parsed.kind == "at":
         assert parsed.at is not None
-        at = wall_to_utc(parsed.at, tz)
-        return iter([at] if at > after else [])
-    instants = _cron_instants(matcher(parsed), zone, (after - _EPOCH) // _SEC)
-    return (_EPOCH + timedelta(seconds=s) for s in instants)
+        at = at_instant(parsed.at, tz)
+        return iter([at] if at is not None and at > after else [])
+    return _cron_times(_cron_instants(matcher(parsed), zone, (after - _EPOCH) // _SEC))
+
+
+def at_instant(when: datetime, tz: str) -> datetime | None:
+    """The instant of an `@at` (wall_to_utc), or None if it is not before LAST_FIRE."""
+    try:
+        at = wall_to_utc(when, tz)
+    except OverflowError:
+        return None
+    return at if at < LAST_FIRE else None
 
 
 def _require_aware(when: datetime, name: str) -> None:

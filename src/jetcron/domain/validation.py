@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -15,9 +16,10 @@ from jetcron.domain.definition import (
     RetryPolicy,
     ScheduleDefinition,
 )
-from jetcron.domain.errors import CommandRejected
-from jetcron.domain.fires import wall_to_utc
-from jetcron.domain.spec import parse_spec, validate_tz
+from jetcron.domain.durations import format_duration
+from jetcron.domain.errors import CommandRejected, InvalidSpec
+from jetcron.domain.fires import LAST_FIRE, at_instant, wall_to_utc
+from jetcron.domain.spec import Spec, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 
 if TYPE_CHECKING:  # why: events imports calendar, which imports this module
@@ -25,6 +27,8 @@ if TYPE_CHECKING:  # why: events imports calendar, which imports this module
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 TARGET_RE = re.compile(r"(all:)?[A-Za-z0-9_.-]{1,64}")
+TAG_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""A tag: what a fan-out target `all:<tag>` can name."""
 RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A run id is one subject token (`jetcron.run.<name>.<run_id>…`): jetcron writes hex ids."""
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -35,6 +39,37 @@ CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 CONTROL_IN_LINES_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """The same but newlines and tabs: never in text of several lines (a description)."""
 
+# The limits of a definition (README, "Limits"): far above any real use, far below what breaks
+# something (msgpack's 64-bit integers in the ticker and the snapshots, datetime's year 9999,
+# NATS's 1 MB message).
+MAX_ATTEMPTS = 1000
+"""retry.max_attempts (`retries` + 1)."""
+MAX_CATCHUP_FIRES = 10_000
+"""catchup.max_fires: as many as one backfill takes."""
+MAX_RUNS = 1_000_000_000
+MAX_BREAKER = 1000
+"""breaker_threshold: consecutive failed runs."""
+MAX_DURATION_S = 366 * 86400.0
+"""Every duration of a definition (timeout, backoffs, windows, cooldown, jitter...): a year."""
+MAX_MULTIPLIER = 100.0
+MAX_LOAD = 1000.0
+"""conditions.max_load: load average per core."""
+MAX_DESCRIPTION = 8192
+"""Characters of a description."""
+MAX_LINE = 1024
+"""Characters of a one-line text: a reason, an actor."""
+MAX_DEFINITION_BYTES = 64 * 1024
+"""A definition as JSON (command, env, params, metadata, tags...): a command and its events
+carry it whole, so it stays well below NATS's max_payload (1 MB by default)."""
+MAX_EVERY = timedelta(days=3660)
+"""The longest `@every`: a longer period is a slip (`2900000d` meant as seconds) whose next
+fire would pass fires.LAST_FIRE. Checked on input only: a stored one still reads (it fires
+until LAST_FIRE, then no more)."""
+_US = timedelta(microseconds=1)
+_LAST = LAST_FIRE.strftime("%Y-%m-%dT%H:%MZ")
+_json = msgspec.json.Encoder()
+_msgpack = msgspec.msgpack.Encoder()
+
 
 def validate_line(text: str, what: str) -> str:
     """`text` if it is one line of plain text (a reason, an actor), else CommandRejected.
@@ -42,6 +77,7 @@ def validate_line(text: str, what: str) -> str:
     why: printed, a newline forged a line of `audit` and an escape sequence reached the
     auditor's terminal; the CLI also escapes what older events hold (cli/text.clean).
     """
+    _check_length(text, what, MAX_LINE)
     return _plain(text, what, CONTROL_RE, "one line of plain text")
 
 
@@ -51,7 +87,12 @@ def validate_lines(text: str, what: str) -> str:
     why: a description is documentation (the console edits it in a text area); every human
     output prints it escaped (`\\n`) where it stands on one line.
     """
+    _check_length(text, what, MAX_DESCRIPTION)
     return _plain(text, what, CONTROL_IN_LINES_RE, "plain text (lines and tabs are fine)")
+
+
+def _check_length(text: str, what: str, most: int) -> None:
+    _check(len(text) <= most, f"{what} is too long ({len(text)} characters, at most {most})")
 
 
 def _plain(text: str, what: str, controls: re.Pattern[str], wanted: str) -> str:
@@ -78,30 +119,103 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     """The definition normalized (canonical zone, UTC bounds), or CommandRejected."""
     try:
         tz = validate_tz(definition.tz)
-        parse_spec(definition.spec, tz)
+        validate_spec(definition.spec, tz)
     except InvalidInput as err:
         raise CommandRejected(str(err)) from err
     _check_target(definition.target)
     validate_lines(definition.description, "the description")
+    for tag in definition.tags:
+        _check(
+            TAG_RE.fullmatch(tag) is not None,
+            f"invalid tag {tag!r}: 1-64 letters, digits, '_', '.' or '-' (what a fan-out "
+            "target all:<tag> names)",
+        )
     _check_job(definition.job)
-    _check_retry(definition.retry)
+    _check_retry(definition.retry, bounded=True)
     _check_timeout(definition.timeout_s)
-    _check(definition.catchup.window_s >= 0, "catch-up window must be >= 0")
-    _check(definition.catchup.max_fires >= 1, "catch-up max_fires must be >= 1")
-    _check(definition.jitter_s >= 0, "jitter must be >= 0")
-    _check(definition.max_runs is None or definition.max_runs >= 1, "max_runs must be >= 1")
-    _check(definition.breaker_threshold >= 0, "breaker threshold must be >= 0 (0 disables it)")
-    cooldown = definition.breaker_cooldown_s
-    _check(cooldown is None or cooldown > 0, "breaker cooldown must be > 0 (none: stay paused)")
+    _check_numbers(definition)
     if definition.conditions is not None:
-        _check_conditions(definition.conditions)
+        _check_conditions(definition.conditions, bounded=True)
     _check_expectations(definition)
     for cal in [*definition.exclude, *definition.only_within]:
         _check(NAME_RE.fullmatch(cal) is not None, f"invalid calendar name {cal!r}")
     start = _to_utc(definition.start, tz, "start")
     end = _to_utc(definition.end, tz, "end")
     _check(start is None or end is None or start < end, "start must be before end")
+    _check(
+        start is None or start < LAST_FIRE,
+        f"start {start and start.isoformat()} is after the last fire time jetcron handles "
+        f"({_LAST})",
+    )
+    _check_size(definition)
     return msgspec.structs.replace(definition, tz=tz, start=start, end=end)
+
+
+def validate_spec(text: str, tz: str) -> Spec:
+    """The spec parsed, or InvalidSpec: also for an `@at` at or after fires.LAST_FIRE (or
+    outside datetime's range) in its zone; the CLI's and the console's previews ask this too."""
+    spec = parse_spec(text, tz)
+    if spec.kind == "at" and spec.at is not None and at_instant(spec.at, tz) is None:
+        raise InvalidSpec(
+            text,
+            f"{spec.at.isoformat()} in {tz} is after the last fire time jetcron handles ({_LAST})",
+        )
+    if spec.kind == "every" and spec.every_us > MAX_EVERY // _US:
+        most, every = format_duration(MAX_EVERY), format_duration(spec.every_us * _US)
+        raise InvalidSpec(text, f"duration must be at most {most} (about ten years), got {every}")
+    return spec
+
+
+def _check_numbers(d: ScheduleDefinition) -> None:
+    _duration(d.timeout_s, "timeout")
+    _between(d.catchup.max_fires, 1, MAX_CATCHUP_FIRES, "catch-up max_fires")
+    _between(d.max_runs, 1, MAX_RUNS, "max_runs")
+    _between(d.breaker_threshold, 0, MAX_BREAKER, "breaker threshold (0 disables it)")
+    _duration(d.catchup.window_s, "catch-up window")
+    _duration(d.jitter_s, "jitter")
+    cooldown = d.breaker_cooldown_s
+    _check(cooldown is None or cooldown > 0, "breaker cooldown must be > 0 (none: stay paused)")
+    _duration(cooldown, "breaker cooldown")
+
+
+def _duration(seconds: float | None, what: str) -> None:
+    """CommandRejected unless `seconds` (None: off) is from 0 to MAX_DURATION_S."""
+    if seconds is None:
+        return
+    most = format_duration(timedelta(seconds=MAX_DURATION_S))
+    _check(
+        math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION_S,
+        f"{what} must be from 0s to {most}, not {seconds!r}s",
+    )
+
+
+def _between(value: float | None, lo: float, hi: float, what: str) -> None:
+    """CommandRejected unless `value` (None: not set) is a number from lo to hi.
+
+    why a finite check: a TOML file can say `inf` or `nan`, and `nan` passes every comparison
+    """
+    if value is None:
+        return
+    _check(
+        math.isfinite(value) and lo <= value <= hi,
+        f"{what} must be from {lo:g} to {hi:g}, not {value!r}",
+    )
+
+
+def _check_size(d: ScheduleDefinition) -> None:
+    """The definition fits in a command and its events, and the ticker can store it."""
+    try:
+        # why: the ticker and every snapshot store definitions as msgpack, whose integers are
+        # 64-bit: an action's params are free-form (JSON numbers of any size)
+        _msgpack.encode(d.job.params)
+    except OverflowError as err:
+        raise CommandRejected(f"params: {err} (a number too large)") from None
+    size = len(_json.encode(d))
+    _check(
+        size <= MAX_DEFINITION_BYTES,
+        f"the definition is too large ({size} bytes as JSON, at most {MAX_DEFINITION_BYTES}): "
+        "keep large data in a file the command reads",
+    )
 
 
 def trigger_problem(trigger: RunTriggered) -> str | None:
@@ -117,10 +231,11 @@ def trigger_problem(trigger: RunTriggered) -> str | None:
         validate_name(trigger.name)
         _check_target(trigger.target)
         _check_job(trigger.job)
-        _check_retry(trigger.retry)
+        # why: no upper bounds here: a schedule stored before they existed still runs
+        _check_retry(trigger.retry, bounded=False)
         _check_timeout(trigger.timeout_s)
         if trigger.conditions is not None:
-            _check_conditions(trigger.conditions)
+            _check_conditions(trigger.conditions, bounded=False)
     except CommandRejected as err:
         return str(err)
     return None
@@ -172,14 +287,18 @@ def _check_job(job: Job) -> None:
         _check(var not in job.env, f"{var} is both a plain and a secret variable")
 
 
-def _check_retry(retry: RetryPolicy) -> None:
+def _check_retry(retry: RetryPolicy, *, bounded: bool) -> None:
     _check(retry.max_attempts >= 1, "retry max_attempts must be >= 1")
     _check(retry.initial_backoff_s >= 0, "retry backoff must be >= 0")
     _check(retry.multiplier >= 1, "retry multiplier must be >= 1")
     _check(retry.max_backoff_s >= retry.initial_backoff_s, "retry max backoff must be >= initial")
+    if bounded:
+        _between(retry.max_attempts, 1, MAX_ATTEMPTS, "retry max_attempts (retries + 1)")
+        _between(retry.multiplier, 1, MAX_MULTIPLIER, "retry multiplier")
+        _duration(retry.max_backoff_s, "retry max backoff")
 
 
-def _check_conditions(c: Conditions) -> None:
+def _check_conditions(c: Conditions, *, bounded: bool) -> None:
     for label, value in (
         ("max_cpu_percent", c.max_cpu_percent),
         ("max_memory_percent", c.max_memory_percent),
@@ -192,11 +311,17 @@ def _check_conditions(c: Conditions) -> None:
         "disk conditions need disk_path",
     )
     _check(c.max_defer_s >= 0, "max_defer_s must be >= 0")
+    if bounded:
+        # why: a negative load or idle time is never met: every fire waited, then was dropped
+        _between(c.max_load, 0, MAX_LOAD, "max_load")
+        _between(c.idle_minutes, 0, MAX_DURATION_S / 60, "idle_minutes")
+        _duration(c.max_defer_s, "max_defer")
 
 
 def _check_expectations(d: ScheduleDefinition) -> None:
     within = d.expect_success_within_s
     _check(within is None or within > 0, "expect_success_within must be > 0 (none: no alert)")
+    _duration(within, "expect_success_within")
     done_by = d.expect_done_by
     _check(
         done_by is None or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", done_by) is not None,

@@ -8,7 +8,8 @@ from typing import Any
 import pytz
 
 from jetcron.domain.fires import next_fires, wall_to_utc
-from jetcron.domain.spec import is_interval_like, parse_spec, validate_tz
+from jetcron.domain.spec import is_interval_like, validate_tz, zone_note
+from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
 from jetcron.projections.fates import Window
 from jetcron.projections.queries import abbr, iso
@@ -46,19 +47,24 @@ def parse_time(text: str, tz: str) -> datetime:
         raise InvalidInput(
             f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
         ) from None
-    return when if when.tzinfo else wall_to_utc(when, tz)
+    try:
+        return when if when.tzinfo else wall_to_utc(when, tz)
+    except OverflowError:
+        raise InvalidInput(f"invalid time {text!r}: out of range in {tz}") from None
 
 
 def preview(spec: str, tz: str, n: int, after: str | None, now: datetime) -> dict[str, Any]:
-    """What `jetcron preview` shows, with DST notes: InvalidInput for a bad spec or zone."""
+    """What `jetcron preview` shows, with DST notes and its note on the zone (`note`: EST is a
+    fixed offset...; None for most zones): InvalidInput for a bad spec or zone."""
     zone = validate_tz(tz)
-    parsed = parse_spec(spec, zone)
+    parsed = validate_spec(spec, zone)
     start = parse_time(after, zone) if after else now.astimezone(UTC)
     return {
         "spec": spec,
         "tz": zone,
         "kind": parsed.kind,
         "interval_like": is_interval_like(parsed),
+        "note": zone_note(zone),
         "fires": fire_rows(next_fires(spec, zone, start, n), spec, zone),
     }
 

@@ -139,7 +139,9 @@ export async function formPage(name) {
       const shown = await api("/preview", { params: { spec: inputs.spec.value, tz: inputs.tz.value || "UTC", n: 5 } });
       if (mine !== asked) return;
       preview.replaceChildren(shown.fires.length ? fireTable(shown.fires, `In ${shown.tz}`) : el("p", {}, "No fires after now."),
-      el("p", { class: "small" }, shown.interval_like ? "Interval-like: fires at every matching wall time, both passes of a repeated hour." : "Fixed-time: a repeated hour fires once; a skipped hour fires when the gap ends."));
+      el("p", { class: "small" }, shown.interval_like ? "Interval-like: fires at every matching wall time, both passes of a repeated hour." : "Fixed-time: a repeated hour fires once; a skipped hour fires when the gap ends."),
+      // why: the CLI's `note: EST is a fixed UTC offset…` (spec.zone_note), for the one who picked EST
+      ...(shown.note ? [el("p", { class: "note" }, `Note: ${shown.note}`)] : []));
     } catch (err) {
       if (mine === asked) preview.replaceChildren(errorBox(err));
     }
