@@ -100,6 +100,8 @@ def fires(
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
     for line in expectation_lines(answer.get("expectations", [])):
         echo(line)
+    if answer.get("refused"):
+        echo(f"note: {answer['refused']}")
 
 
 async def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> None:

@@ -45,7 +45,7 @@ async def rebuild(
 
     def undecodable(seq: int, unknown: Any) -> None:
         skipped.append(seq)
-        record_undecodable(views, seq, unknown.type, unknown.problem)
+        record_undecodable(views, seq, unknown.type, unknown.problem, unknown.name)
 
     try:
         end = until_seq or await event_log.last_seq()

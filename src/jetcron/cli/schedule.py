@@ -389,6 +389,8 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     from jetcron.domain.fields import fields_of
 
     d = row["definition"]
+    if row.get("refused"):
+        err_console.print(f"note: {text.clean(row['refused'])}", highlight=False, markup=False)
     state = escape(text.clean(_state(row)))  # why: a pause reason is free text, not markup
     console.print(
         f"[bold]{row['name']}[/]  {state}  v{row['version']}  id {row['schedule_id']}",

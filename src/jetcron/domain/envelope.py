@@ -137,6 +137,9 @@ class UnknownEvent(msgspec.Struct, frozen=True):
 
     type: str
     problem: str
+    name: str = ""
+    """The schedule whose definition this event held, when that is why it is unreadable
+    (`unhandled`); "" otherwise."""
 
 
 def encode(envelope: Envelope) -> bytes:
@@ -155,7 +158,35 @@ def decode(data: bytes) -> Envelope | UnknownEvent:
         str(envelope.event.__struct_config__.tag), 1
     ):
         return _decode_slow(data, None)
+    event = envelope.event
+    if type(event) is ScheduleCreated or type(event) is ScheduleUpdated:
+        return unhandled(event) or envelope
     return envelope
+
+
+_DEFINING = (ScheduleCreated, ScheduleUpdated)
+_packer = msgspec.msgpack.Encoder()
+
+
+def unhandled(event: ScheduleCreated | ScheduleUpdated) -> UnknownEvent | None:
+    """An UnknownEvent if the definition this event holds cannot be handled, else None.
+
+    why: the log may hold what today's validation refuses (an older jetcron, a raw client):
+    an integer past 64 bits decodes from JSON but breaks msgpack, so the ticker could not
+    fold it (the schedule silently never fired) and every snapshot and breaker checkpoint
+    failed for good. Refused here, every reader skips it the same way and the projections
+    count it as poison and name the schedule (health, show, fires, why).
+    """
+    try:
+        _packer.encode(event.definition)
+    except (OverflowError, TypeError) as err:
+        return UnknownEvent(
+            type=str(event.__struct_config__.tag),
+            problem=f"schedule {event.name!r} v{event.version}: its definition cannot be "
+            f"handled ({err}); the event is ignored: give the schedule valid values",
+            name=event.name,
+        )
+    return None
 
 
 def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
@@ -173,9 +204,13 @@ def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
     if schema > CURRENT_SCHEMA.get(event_type, 1):
         return UnknownEvent(type=event_type, problem=f"schema {schema} is newer than this reader")
     try:
-        return msgspec.convert(_upcast(raw, event_type), Envelope)
+        envelope = msgspec.convert(_upcast(raw, event_type), Envelope)
     except msgspec.ValidationError as verr:
         return UnknownEvent(type=event_type, problem=f"malformed event: {verr}")
+    event = envelope.event
+    if isinstance(event, _DEFINING):
+        return unhandled(event) or envelope
+    return envelope
 
 
 def _upcast(raw: dict[str, Any], event_type: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.runs import FANNED_OUT, fanout_parent, is_fanout
-from jetcron.projections import calendars, schedules, stats
+from jetcron.projections import calendars, refused, schedules, stats
 from jetcron.projections.queries import iso as _iso
 from jetcron.projections.runs import RunRow
 from jetcron.projections.schedules import ScheduleRow
@@ -32,6 +32,7 @@ ProblemKind = Literal[
     "executor_offline",
     "executor_problem",
     "poison_events",
+    "refused_definition",
     "rejected_run_events",
     "expectation_missed",
     "notify_failing",
@@ -126,6 +127,14 @@ def evaluate(
                 "log, then `jetcron health --ack`",
             )
         )
+    problems += [
+        Problem(
+            kind="refused_definition",
+            subject=name,
+            detail=refused.explain(name, r, exists=name in views.schedules.rows),
+        )
+        for name, r in views.refused.by_name.items()
+    ]
     problems += [
         Problem(
             kind="rejected_run_events",

@@ -17,7 +17,17 @@ from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.domain.fields import flat_diff
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
-from jetcron.projections import audit, calendars, fates, ledger, runs, schedules, stats, why
+from jetcron.projections import (
+    audit,
+    calendars,
+    fates,
+    ledger,
+    refused,
+    runs,
+    schedules,
+    stats,
+    why,
+)
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
@@ -86,9 +96,10 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     name = str(params.get("name", ""))
     row = schedules.get(views.schedules, name)
     if row is None:
-        raise ScheduleNotFound(name)
+        raise _missing(views, name)
     cals = calendars.definitions(views.calendars)
     data = schedule_row(row, now, cals)
+    _note_refused(views, name, data)
     # why: this schedule's own runs, not those of an earlier schedule of the same name
     mine = runs.query(views.runs, schedule=name, schedule_id=row.schedule_id, limit=10)
     data["runs"] = [plain(r) for r in mine]
@@ -133,6 +144,21 @@ def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     # why: a skipped fire is still due (it is recorded as skipped), but it will not run: say so
     skipped = schedules.skipped(row, fire)
     return shown | {"skipped": skipped} if skipped else shown
+
+
+def _missing(views: Views, name: str) -> Exception:
+    """ScheduleNotFound, or why it is missing if its definition in the log was refused."""
+    found = refused.of(views.refused, name)
+    if found is None:
+        return not_found(views, name)
+    return InvalidInput(refused.explain(name, found, exists=False))
+
+
+def _note_refused(views: Views, name: str, data: dict[str, Any]) -> None:
+    """`refused`: the line saying a later definition of this live schedule was refused."""
+    found = refused.of(views.refused, name)
+    if found is not None:
+        data["refused"] = refused.explain(name, found, exists=True)
 
 
 def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -330,7 +356,7 @@ def fates_in(
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
     changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
-        raise not_found(views, name)
+        raise _missing(views, name)
     periods = fates.lifecycle(changes)
     times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
     recorded = [
@@ -381,7 +407,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     periods, told, covered = fates_in(views, name, start, until, now, aged_before_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     shown = told[-limit:]
-    return {
+    answer = {
         "schedule": name,
         "since": iso(since),
         "until": iso(until),
@@ -389,6 +415,8 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
         "more": covered > start or len(told) > limit,
         "expectations": expectations_of(views, name),
     }
+    _note_refused(views, name, answer)
+    return answer
 
 
 def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
@@ -440,6 +468,8 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
             "earlier one of this name may have existed then (the log keeps its definitions)"
         )
         story.sentences.append(why.Sentence(text=text))
+    if (found := refused.of(views.refused, name)) is not None:
+        story.sentences.insert(0, why.Sentence(text=refused.explain(name, found, exists=True)))
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 
 

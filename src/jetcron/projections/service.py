@@ -353,7 +353,7 @@ class ProjectionService:
         return len(verdicts)
 
     def _undecodable(self, seq: int, unknown: UnknownEvent) -> None:
-        record_undecodable(self.views, seq, unknown.type, unknown.problem)
+        record_undecodable(self.views, seq, unknown.type, unknown.problem, unknown.name)
         self._applied.set()
 
     async def sync(self, timeout: float = 2.0) -> int | None:

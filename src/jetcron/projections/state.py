@@ -23,6 +23,7 @@ from jetcron.projections import (
     hosts,
     ledger,
     notifications,
+    refused,
     rollups,
     runs,
     schedules,
@@ -33,6 +34,7 @@ from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.hosts import HostsView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.notifications import NotificationsView
+from jetcron.projections.refused import RefusedView
 from jetcron.projections.rollups import RollupsView
 from jetcron.projections.runs import RunsView
 from jetcron.projections.schedules import SchedulesView
@@ -86,12 +88,15 @@ class Views(msgspec.Struct, kw_only=True, gc=False):
     """`poison` when an operator last acknowledged (`health --ack`): health lists the rest."""
     rejected_acknowledged: int = 0
     """`rejected` when an operator last acknowledged."""
+    refused: RefusedView = msgspec.field(default_factory=RefusedView)
+    """Schedules whose latest definition no reader can handle (counted as poison too)."""
 
 
 def acknowledge(views: Views, event: HealthAcknowledged, stored: StoredEvent) -> None:
     """`health --ack`: what was unreadable or rejected before it is known; start afresh."""
     views.poison_acknowledged, views.rejected_acknowledged = views.poison, views.rejected
     views.poison_samples, views.rejected_samples = [], []
+    views.refused.by_name = {}  # why: known now; a refused create leaves no schedule to fix
 
 
 def new_views(keep: int = DEFAULT_KEEP, keep_deleted: int = DEFAULT_KEEP_DELETED) -> Views:
@@ -125,6 +130,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
         ("hosts", hosts.HANDLERS),
         ("rollups", rollups.HANDLERS),
         ("calendars", calendars.HANDLERS),
+        ("refused", refused.HANDLERS),
     )
     routes: dict[type, list[Route]] = {}
     for field, handlers in tables:
@@ -282,11 +288,14 @@ def _appended_ns(stored: StoredEvent) -> int:
     return stored.stored_ns or _ns(stored.envelope.at)
 
 
-def record_undecodable(views: Views, seq: int, kind: str, problem: str) -> None:
-    """Count an event no view could even decode (unknown type, malformed) as poison."""
+def record_undecodable(views: Views, seq: int, kind: str, problem: str, name: str = "") -> None:
+    """Count an event no view could even decode (unknown type, malformed) as poison; `name`:
+    the schedule whose definition it held, when that is what could not be handled."""
     if seq <= views.position:
         return
     views.poison += 1
+    if name:
+        refused.refuse(views.refused, name, seq, problem)
     if len(views.poison_samples) < MAX_POISON_SAMPLES:
         views.poison_samples.append(PoisonSample(seq, kind, problem))
 
