@@ -83,6 +83,33 @@ def checked_urls(opts: ConnectOptions) -> list[str]:
     return opts.urls()
 
 
+def _unknown_host(urls: list[str]) -> None:
+    """InvalidInput if no URL's host name exists (`-s notaurl`): a typo, not an outage.
+
+    why only after a failed connect: the happy path pays no lookup; and only for a name the
+    resolver says does not exist, not for a resolver that cannot answer now (EAI_AGAIN)
+    """
+    import socket
+
+    unknown = []
+    for url in urls:
+        host = urlsplit(url if "://" in url else f"nats://{url}").hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+        except socket.gaierror as err:
+            if err.errno != socket.EAI_NONAME:
+                return
+            unknown.append(host)
+        except (UnicodeError, OSError):
+            return
+        else:
+            return
+    raise InvalidInput(
+        f"no such host {unknown[0]!r} in the server URL (--server / NATS_URL): write "
+        "nats://HOST[:PORT], e.g. nats://127.0.0.1:4222"
+    )
+
+
 def _tls(opts: ConnectOptions) -> ssl.SSLContext | None:
     """A TLS context from the CA and client cert options; None: plain, or nats-py's default
     context for a tls:// URL (the system's CAs)."""
@@ -272,6 +299,7 @@ async def connect(
         await _within(nc.connect(**kwargs), timeout + 1.0)
         return nc
     except Exception as err:
+        _unknown_host(opts.urls())
         text = str(err) or type(err).__name__
         if isinstance(err, TimeoutError):
             # why: a refused port fails at once; a timeout means something took the connection

@@ -84,7 +84,8 @@ def bounded(least: float, most: float | None = None) -> Callable[[N | None], N |
     def check(value: N | None) -> N | None:
         if value is not None and not (least <= value <= (most if most is not None else value)):
             bound = f"from {least:g} to {most:g}" if most is not None else f"at least {least:g}"
-            raise typer.BadParameter(f"must be {bound}, not {value:g}")  # click names the option
+            # why: the value as typed (`100000000`, not `1e+08`); click names the option
+            raise typer.BadParameter(f"must be {bound}, not {value}")
         return value
 
     return check
@@ -106,7 +107,7 @@ def default_actor() -> str:
     import socket
 
     given = context.current().actor
-    if given:
+    if given and given.strip():  # why: `--actor '   '` is no actor, as `--actor ''` is not
         return given
     if connect_options("", None, "").creds_file() is not None:
         return ""
