@@ -350,10 +350,14 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\ntimeout = true\n', ".toml", "schedules.x.timeout: True: must be a string"),
         ('[calendars.c]\nwindows = ["0 2 * * *"]\n', ".toml", "calendars.c.windows[0]: window '0 2 * * *': write 'CRON for DURATION'"),
         ('[calendars.c]\ndescription = "nothing"\n', ".toml", "calendars.c: a calendar needs at least one of windows, dates or ranges"),
+        ('{"schedules": {"d1": {"spec": "@daily", "command": ["true"], "spec": "@hourly"}}}', ".json", "schedules.d1.spec: given twice in one object"),
+        ('{"schedules": {"x": {"spec": "@daily", "command": ["true"]}, "x": {"spec": "@hourly", "command": ["true"]}}}', ".json", "schedules.x: given twice in one object"),
+        ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\nretries = 99999999999\n', ".toml", "schedules.x.retries: 99999999999: must be at most 999"),
     ],
     ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax",
          "empty-json", "calendar-bad-date", "calendar-wrong-type", "calendar-date-not-a-date", "tags-not-a-list", "tags-item-not-a-string",
-         "env-value-not-a-string", "duration-not-bool", "calendar-bad-window", "calendar-empty"],
+         "env-value-not-a-string", "duration-not-bool", "calendar-bad-window", "calendar-empty",
+         "json-key-twice", "json-schedule-twice", "huge-retries"],
 )  # fmt: skip
 def test_bad_files_name_the_file_and_key(
     scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str
@@ -364,6 +368,29 @@ def test_bad_files_name_the_file_and_key(
     assert result.exit_code == 2, result.output
     assert str(path) in flat(result.stderr) and needle in flat(result.stderr)
     assert listed(scheduler) == {}
+
+
+def test_a_definition_too_large_for_a_message_is_refused_before_any_is_applied(
+    scheduler: str, tmp_path: Path
+) -> None:
+    small = {"spec": "@yearly", "command": ["true"]}
+    big = {**small, "description": "a" * 1_100_000}
+    (tmp_path / "a.json").write_text(
+        json.dumps({"schedules": {"aaa-small": small, "zzz-big": big}})
+    )
+    result = apply(scheduler, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert flat(result.stderr).startswith("error: ") and "Traceback" not in result.output
+    assert "schedules.zzz-big: the description is too long (1100000 characters" in flat(
+        result.stderr
+    )
+    env = {**small, "env": {"BLOB": "x" * 70_000}}
+    (tmp_path / "a.json").write_text(
+        json.dumps({"schedules": {"aaa-small": small, "zzz-env": env}})
+    )
+    result = apply(scheduler, tmp_path)
+    assert result.exit_code == 2 and "the definition is too large" in flat(result.stderr)
+    assert listed(scheduler) == {}  # why: checked whole before the first command is sent
 
 
 def test_a_file_with_two_schedules_of_one_name_is_refused(tmp_path: Path) -> None:

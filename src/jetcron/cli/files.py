@@ -45,6 +45,7 @@ from jetcron.cli.reconcile import (
 )
 from jetcron.cli.walk import files_in, format_of
 from jetcron.client import query, send_command
+from jetcron.domain import jsontext
 from jetcron.domain.commands import AnyCommand
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.errors import InvalidField
@@ -98,9 +99,11 @@ def decode_file(file: Path) -> dict[str, Any]:
             f'{file}: empty file: a JSON file holds an object, e.g. {{"schedules": {{}}}}'
         )
     try:
-        raw = (msgspec.toml.decode if toml else msgspec.json.decode)(data)
+        raw = (msgspec.toml.decode if toml else jsontext.decode)(data)
     except msgspec.DecodeError as err:
         raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {err}") from err
+    except jsontext.DuplicateKey as err:
+        raise InvalidInput(f"{file}: {err}") from None
     if not isinstance(raw, dict):
         raise InvalidInput(f"{file}: expected a table/object with a 'schedules' key")
     return raw

@@ -10,7 +10,13 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from jetcron import subjects
-from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.errors import (
+    InvalidInput,
+    NatsUnreachable,
+    NoAnswerInTime,
+    NotPermitted,
+    ServiceUnavailable,
+)
 from jetcron.log import refusals
 
 
@@ -20,6 +26,13 @@ async def request(nc: Client, subject: str, payload: bytes, what: str, timeout: 
     if nc.is_reconnecting:
         # why: nats-py would buffer the request and wait out the timeout; say why at once
         raise NatsUnreachable(what)
+    if len(payload) > nc.max_payload:
+        # why: nats-py raised MaxPayloadError, a traceback; the validator's limits (a definition,
+        # a reason) keep every command far below this, so this is the last net
+        raise InvalidInput(
+            f"{what} is too large to send ({len(payload)} bytes; NATS carries at most "
+            f"{nc.max_payload} in one message)"
+        )
     mark = refusals.of(nc).count
     try:
         return await nc.request(subject, payload, timeout=timeout)

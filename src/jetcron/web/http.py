@@ -8,9 +8,10 @@ import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from jetcron.domain import jsontext
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fields import did_you_mean
-from jetcron.domain.validation import validate_line
+from jetcron.domain.validation import MAX_DEFINITION_BYTES, validate_line
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway
 from jetcron.web.problems import Problem
@@ -53,15 +54,35 @@ def writer(user: Annotated[User, Depends(caller)]) -> User:
     return user
 
 
+MAX_BODY = 1024 * 1024
+"""The largest JSON body taken: a schedule is at most validation.MAX_DEFINITION_BYTES."""
+
+
 async def body(request: Request) -> Any:
-    """The JSON body (an empty body is {}); 400 for malformed JSON."""
+    """The JSON body (an empty body is {}); 400 for malformed JSON, 422 for a key given twice,
+    413 for a body larger than MAX_BODY."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large(int(declared))
     raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise _too_large(len(raw))
     if not raw.strip():
         return {}
     try:
-        return msgspec.json.decode(raw)
+        return jsontext.decode(raw)
     except msgspec.DecodeError as err:
         raise Problem(400, f"malformed JSON body: {err}") from None
+    except jsontext.DuplicateKey as err:
+        raise Problem(422, str(err)) from None
+
+
+def _too_large(size: int) -> Problem:
+    return Problem(
+        413,
+        f"the body is {size} bytes, more than this API takes ({MAX_BODY}); a schedule's "
+        f"definition is at most {MAX_DEFINITION_BYTES} bytes as JSON",
+    )
 
 
 JsonBody = Annotated[Any, Depends(body)]
