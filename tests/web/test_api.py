@@ -355,3 +355,63 @@ def test_a_reason_or_description_with_a_control_character_is_a_422(http: httpx.C
     assert "the description holds a control character" in problem(patched, 422)
     assert "the reason holds a control character (U+0009 at 1)" in problem(deleted, 422)
     assert http.get("/api/v1/schedules/api-plain").json()["state"] == "active"
+
+
+def test_limits_and_strict_bodies_are_problems_and_nothing_is_created(http: httpx.Client) -> None:
+    huge = 99999999999999999999999
+    assert (
+        problem(create(http, "api-lim", retries=huge), 422)
+        == f"retries: {huge}: must be at most 999"
+    )
+    assert "invalid tag 'bad tag!'" in problem(create(http, "api-lim", tags=["bad tag!"]), 422)
+    assert "too long (100000 characters, at most 8192)" in problem(
+        create(http, "api-lim", description="a" * 100_000), 422
+    )
+    big = http.post(
+        "/api/v1/schedules",
+        json={
+            "name": "api-lim",
+            "spec": "@daily",
+            "command": ["true"],
+            "description": "a" * 1_100_000,
+        },
+    )
+    assert "more than this API takes" in problem(big, 413)
+    twice = b'{"name": "api-lim", "spec": "@daily", "command": ["true"], "spec": "@hourly"}'
+    assert (
+        problem(
+            http.post(
+                "/api/v1/schedules", content=twice, headers={"content-type": "application/json"}
+            ),
+            422,
+        )
+        == "spec: given twice in one object (JSON would keep only the last)"
+    )
+    assert "at most 3660d" in problem(create(http, "api-lim", spec="@every 2900000d"), 422)
+    far = create(http, "api-lim", spec="@at 9999-12-31T23:00", tz="America/Los_Angeles")
+    assert "after the last fire time jetcron handles" in problem(far, 422)
+    assert (
+        problem(create(http, "api-lim", env={"A": 1}), 422)
+        == 'env: A: 1 must be a string (in quotes: "1")'
+    )
+    secret = problem(create(http, "api-lim", secret_env={"T": "@tok.secret"}), 422)
+    assert "over HTTP give kv:NAME" in secret and "@FILE" not in secret
+    calendar = problem(create(http, "api-lim", exclude=["nosuch"]), 422)
+    assert calendar.endswith(
+        "add the calendar first (the console's Calendars page, or POST /api/v1/calendars)"
+    )
+    assert http.get("/api/v1/schedules/api-lim").status_code == 404  # nothing was created
+
+    preview = http.get("/api/v1/preview", params={"spec": "@every 2900000d"})
+    assert "at most 3660d" in problem(preview, 422)
+    est = http.get("/api/v1/preview", params={"spec": "@daily", "tz": "EST", "n": 1}).json()
+    assert est["note"].startswith("EST is a fixed UTC offset all year")
+
+
+def test_a_schedule_posted_paused_as_export_writes_it(http: httpx.Client) -> None:
+    made = create(http, "api-staged", paused=True, paused_reason="staged")
+    assert made.status_code == 201, made.text
+    assert made.json()["state"] == "paused" and made.json()["paused_reason"] == "staged"
+    assert "paused: 'yes': give true or false" in problem(
+        create(http, "api-st2", paused="yes"), 422
+    )

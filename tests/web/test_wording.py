@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jetcron.domain.calendar import in_use
+from jetcron.domain.calendar import in_use, unknown_calendar
 from jetcron.domain.commands import CreateSchedule, ResumeSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
@@ -89,6 +89,7 @@ def cli_worded_lines() -> list[str]:
         *_calendar_and_notification_lines(),
         *_health_lines(),
         in_use("quiet", {f"s{i:02}": "exclude" for i in range(12)}),
+        str(unknown_calendar("nosuch")),
         why._forgotten(None, [])[0].text,  # type: ignore[arg-type]
         # client.test_notification's line (it needs a leader that never answers): its text
         "no delivery recorded within 15s: is a scheduler (`jetcron serve`/`up`) running?",
@@ -226,6 +227,10 @@ def test_what_the_web_says_instead() -> None:
     assert (
         "secret TOKEN: 'nope' not found for target 'default': it must be put into the secrets "
         "bucket first (the web cannot put secrets)"
+    ) in said
+    assert (
+        "unknown calendar 'nosuch': add the calendar first (the console's Calendars page, or "
+        "POST /api/v1/calendars)"
     ) in said
 
 

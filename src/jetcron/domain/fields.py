@@ -360,6 +360,8 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
             f"instead: {json.dumps(value)}"
         )
     message = str(err).removesuffix(" - at `$`")
+    if (inner := _inner_problem(value, message)) is not None:
+        return inner
     # why: say it as an operator would ("must be at least 1"), not as msgspec does
     bound = re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) (\S+)(, got .*)?", message)
     if bound is not None:
@@ -371,6 +373,27 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
         return typed
     # why: msgspec names the type it got, but not the value that broke a constraint
     return message if ", got " in message else f"{message}, got {value!r}"
+
+
+_KINDS = {"str": "a string", "object": "an object (KEY: VALUE)", "array": "a list"}
+_INSIDE = re.compile(r"Expected `(\w+)`, got `\w+` - at (`key` in )?`\$(\[(\d+|\.\.\.)\])?`")
+
+
+def _inner_problem(value: Any, message: str) -> str | None:
+    """msgspec's `Expected `str`, got `int` - at `$[...]`` said with the item it means."""
+    found = _INSIDE.fullmatch(message)
+    if found is None:
+        return None
+    wanted, in_key, index = _KINDS.get(found[1], found[1]), found[2], found[4]
+    if in_key is not None and isinstance(value, dict):
+        key = next((k for k in value if not isinstance(k, str)), None)
+        return f"key {key!r}: every key must be {wanted}"
+    if index is not None and index.isdigit() and isinstance(value, list):
+        return f"item {int(index) + 1} ({value[int(index)]!r}) must be {wanted}"
+    if index == "..." and isinstance(value, dict):
+        key, item = next(((k, v) for k, v in value.items() if not isinstance(v, str)), ("?", None))
+        return f"{key}: {item!r} must be {wanted} (in quotes: {json.dumps(str(item))})"
+    return None
 
 
 def to_domain(field: Field, value: Any) -> Any:

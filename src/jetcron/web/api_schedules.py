@@ -47,7 +47,11 @@ STATES = ("active", "paused", "completed")
 _FIELDS = component("ScheduleFields")
 _NAMED = {
     "type": "object",
-    "properties": {"name": {"type": "string", "description": "1-64 letters, digits, _ . -"}},
+    "properties": {
+        "name": {"type": "string", "description": "1-64 letters, digits, _ . -"},
+        "paused": {"type": "boolean", "description": "Create it paused (as `export` writes)"},
+        "paused_reason": {"type": "string", "description": "Why, recorded with the pause"},
+    },
     "required": ["name", "spec"],
 }
 
@@ -85,7 +89,7 @@ async def list_schedules(
     openapi_extra=takes({"allOf": [_FIELDS, _NAMED]}, required=True),
 )
 async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
-    name, definition = bodies.new_schedule(data)
+    name, definition, paused, paused_reason = bodies.new_schedule(data)
     reason = header_reason(request)
     try:
         await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
@@ -93,6 +97,10 @@ async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Resp
         # why: a taken name is a conflict; what else the decider refuses (an @at already past)
         # is a body it cannot take
         raise Problem(409 if await _exists(gw, name) else 422, str(err)) from None
+    if paused:
+        # why: an exported entry says `paused`; created, then paused (as `apply -f` does), and
+        # only the version just created, never a change someone made in between
+        await gw.send(PauseSchedule(**meta(name, user, paused_reason or reason, 1)))
     response = await _one(gw, name, 201)
     response.headers["Location"] = f"/api/v1/schedules/{name}"
     return response

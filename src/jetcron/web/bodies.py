@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -27,7 +27,7 @@ from jetcron.domain.fields import (
     fields_of,
     patch_of,
 )
-from jetcron.domain.validation import validate_definition, validate_name
+from jetcron.domain.validation import validate_definition, validate_line, validate_name
 from jetcron.errors import InvalidInput
 from jetcron.web.problems import Problem, invalid
 
@@ -53,12 +53,35 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
         raise invalid(err) from None
 
 
-def new_schedule(body: Any) -> tuple[str, ScheduleDefinition]:
-    """(name, validated definition) of a POST body: its fields, defaults for the rest."""
+class NewSchedule(NamedTuple):
+    """What a POST body asks for: a schedule, and whether to pause it once created."""
+
+    name: str
+    definition: ScheduleDefinition
+    paused: bool
+    paused_reason: str
+
+
+def new_schedule(body: Any) -> NewSchedule:
+    """The schedule of a POST body: its fields (defaults for the rest) and, as an exported
+    entry or a file has them, `paused` and `paused_reason`."""
     values = dict(_object(body))
     name = values.pop("name", None)
     if not isinstance(name, str):
         raise invalid(InvalidInput("name: a schedule name is required"))
+    paused, reason = values.pop("paused", False), values.pop("paused_reason", "")
+    if not isinstance(paused, bool):
+        raise invalid(InvalidInput(f"paused: {paused!r}: give true or false"))
+    if not isinstance(reason, str):
+        raise invalid(InvalidInput(f"paused_reason: {reason!r}: give a string"))
+    try:
+        validate_line(reason, "paused_reason")
+    except InvalidInput as err:
+        raise invalid(err) from None
+    return NewSchedule(name, _definition_of(name, values), paused, reason)
+
+
+def _definition_of(name: str, values: dict[str, Any]) -> ScheduleDefinition:
     fields = _fields(values)
     if "spec" not in fields:
         raise invalid(InvalidInput("spec: required"))
@@ -66,7 +89,7 @@ def new_schedule(body: Any) -> tuple[str, ScheduleDefinition]:
         raise invalid(InvalidInput(NOTHING_TO_RUN))
     try:
         validate_name(name)
-        return name, validate_definition(definition_of(ScheduleFields(**fields)))
+        return validate_definition(definition_of(ScheduleFields(**fields)))
     except InvalidInput as err:
         raise invalid(err) from None
 

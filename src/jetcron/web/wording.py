@@ -80,6 +80,17 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r'say so: --command "sh -c (.*)"$', _argv),
         # domain.validation: params without an action
         (r" \(--action NAME\)", " (action)"),
+        # domain.validation: a secret given as a value (or as @FILE, which only the CLI reads)
+        (
+            r"give @FILE \(stored in the secrets bucket\) or kv:NAME \(already there\)",
+            "over HTTP give kv:NAME, a secret already in the secrets bucket (the gateway cannot "
+            "read your files; README, Job secrets, says how to put one)",
+        ),
+        # domain.calendar.unknown_calendar
+        (
+            r" \(add it first: jetcron calendar add \S+ \.\.\.\)",
+            ": add the calendar first (the console's Calendars page, or POST /api/v1/calendars)",
+        ),
         # projections.skips: the CLI's TIME argument is the body's "time"
         (r"^TIME ", "time "),
         # projections.backfill.verdict: a flag is a boolean field
