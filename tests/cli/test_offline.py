@@ -253,3 +253,38 @@ def test_preview_notes_a_fixed_offset_zone_taken_for_a_place(zone: str, noted: b
 
     assert result.exit_code == 0
     assert ("no daylight saving time" in result.stderr) is noted
+
+
+def test_a_server_host_that_does_not_exist_is_bad_input() -> None:
+    import socket
+
+    try:
+        socket.getaddrinfo("notaurl", None)
+    except socket.gaierror as err:
+        if err.errno != socket.EAI_NONAME:
+            pytest.skip(f"this resolver cannot say whether a name exists: {err}")
+    else:
+        pytest.skip("'notaurl' resolves here")
+    result = runner.invoke(app, ["-s", "notaurl", "schedule", "list"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: no such host 'notaurl' in the server URL")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["@every 2900000d"], "duration must be at most 3660d (about ten years), got 2900000d"),
+        (
+            ["@at 9999-12-31T23:00", "--tz", "America/Los_Angeles"],
+            "after the last fire time jetcron handles (9999-01-01T00:00Z)",
+        ),
+        (["@daily", "--after", "9999-12-31T23:00", "--tz", "America/Los_Angeles"], "out of range"),
+        (["@daily", "-n", "100000000"], "must be from 1 to 10000, not 100000000"),
+    ],
+    ids=["every-huge", "at-past-9999", "after-past-9999", "count-as-typed"],
+)
+def test_preview_refuses_times_past_year_9999_in_one_line(args: list[str], needle: str) -> None:
+    result = runner.invoke(app, ["preview", *args])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert needle in line, line

@@ -260,3 +260,20 @@ def test_a_completed_schedule_stays_completed_unless_the_update_gives_it_fires(
     # reopened, it runs once more and is completed again (its completion used to be refused
     # as a repeat of the first, and it stayed active with no fires)
     assert _until_completed(scheduler, "three")["runs_total"] == 2
+
+
+def test_a_blank_actor_is_no_actor_and_an_oversized_reason_is_bad_input(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "blank", "@daily", "--", "true")
+    ok(scheduler, "schedule", "update", "blank", "-d", "hi", "--actor", "   ")
+    ok(scheduler, "schedule", "update", "blank", "-d", "hi2", "--actor", "")
+    actors = [e["actor"] for e in json.loads(ok(scheduler, "audit", "blank", "--json"))]
+    assert len(actors) == 3 and actors[1].strip() and actors[1] == actors[2]
+    for reason, needle in [
+        ("r" * 2000, "the reason is too long (2000 characters, at most 1024)"),
+        ("r" * 1_100_000, "`pause` is too large to send"),
+    ]:
+        result = cli(scheduler, "schedule", "pause", "blank", "-r", reason)
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert needle in line
+    assert listed(scheduler)["blank"]["state"] == "active"

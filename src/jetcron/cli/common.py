@@ -107,7 +107,7 @@ def default_actor() -> str:
     import socket
 
     given = context.current().actor
-    if given and given.strip():  # why: `--actor '   '` is no actor, as `--actor ''` is not
+    if given:
         return given
     if connect_options("", None, "").creds_file() is not None:
         return ""

@@ -109,12 +109,17 @@ def tls_option(name: str, callback: Any = inherit) -> Any:
 
 
 def actor_option(callback: Any = inherit) -> Any:
-    """--actor: who is doing this."""
+    """--actor: who is doing this (a blank one is none: the default then)."""
+
+    def blank_is_none(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        # why: `--actor '   '` was recorded as the actor "   " while `--actor ''` fell back
+        return callback(ctx, param, None if isinstance(value, str) and not value.strip() else value)
+
     return typer.Option(
         None,
         "--actor",
         envvar="JETCRON_ACTOR",
-        callback=callback,
+        callback=blank_is_none,
         metavar="NAME",
         help="Who is doing this (default $USER@hostname); shown by `jetcron audit`.",
     )
