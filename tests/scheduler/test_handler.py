@@ -115,3 +115,24 @@ async def test_no_service_is_reported_quickly(nc) -> None:
     with pytest.raises(ServiceUnavailable, match="jetcron up"):
         await send_command(nc, create("nobody"))
     assert loop.time() - start < 3.5
+
+
+async def test_a_command_that_fails_unexpectedly_is_answered_not_left_waiting(
+    nc, event_log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jetcron.errors import InfrastructureError
+    from jetcron.scheduler import handler
+
+    def overflow(*_: object) -> list[object]:
+        raise OverflowError("date value out of range")  # what an @at past 9999 once raised
+
+    monkeypatch.setattr(handler, "decide_on", overflow)
+    h = CommandHandler(event_log)
+    sub = await h.subscribe(nc)
+    loop = asyncio.get_running_loop()
+    start, before = loop.time(), await event_log.last_seq()
+    with pytest.raises(InfrastructureError, match=r"failed on `create` \(OverflowError: date"):
+        await send_command(nc, create("boom"))
+    assert loop.time() - start < 2.5, "answered, not timed out"
+    assert await event_log.last_seq() == before
+    await sub.unsubscribe()

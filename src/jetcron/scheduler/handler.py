@@ -364,6 +364,17 @@ class CommandHandler:
         except InfrastructureError as err:
             log.warning("command %s failed: %s", command.command_id, err)
             return CommandReply(ok=False, code="error", error=str(err))
+        except Exception as err:  # noqa: BLE001 - answer, never leave the sender waiting
+            # why: unanswered, the sender waited 3 s and was told a replica had begun applying
+            # it (an @at past year 9999 did that); say what failed instead
+            log.exception("command %s (%s) failed", command.command_id, verb(command))
+            return CommandReply(
+                ok=False,
+                code="error",
+                error=f"the scheduler failed on `{verb(command)}` ({type(err).__name__}: {err}): "
+                f"a jetcron bug, please report it; `jetcron audit {command.name}` shows whether "
+                "anything was applied",
+            )
 
     async def _withdrawn(self, sender: str | None, command_id: str) -> bool:
         """Whether the sender gave up on this command first (log/withdrawal.py): else it is
