@@ -244,3 +244,29 @@ def test_from_and_to_read_like_why_in_the_schedules_zone(live: Live) -> None:
     assert "from 2026-11-28T02:00:00Z is after to" in wall.stderr, wall.stderr
     assert "T02:00:00Z is after to" in clock.stderr, clock.stderr
     assert "from 2026-11-28T03:00:00Z is after to" in exact.stderr, exact.stderr
+
+
+def test_a_range_over_the_limit_says_the_limit_not_a_partial_count() -> None:
+    from jetcron.domain.definition import Job, ScheduleDefinition
+    from jetcron.domain.envelope import Envelope, StoredEvent
+    from jetcron.domain.events import ScheduleCreated
+    from jetcron.projections.backfill import backfill_plan
+    from jetcron.projections.state import apply_batch, new_views
+
+    made = T0 - timedelta(days=40)
+    d = ScheduleDefinition(spec="@every 5m", job=Job(command=["true"]))
+    event = ScheduleCreated(schedule_id="s1", name="every5", version=1, definition=d)
+    views = new_views()
+    apply_batch(
+        views,
+        [
+            StoredEvent(
+                1, "jetcron.sched.every5", Envelope(id="e1", at=made, actor="t", event=event)
+            )
+        ],
+    )
+    ask = {"name": "every5", "from": (T0 - timedelta(days=35)).isoformat(), "to": T0.isoformat()}
+    with pytest.raises(
+        InvalidInput, match=r"^more than 10000 fires from .*\(a backfill takes at most 10000\)"
+    ):
+        backfill_plan(views, ask, T0)
