@@ -14,7 +14,7 @@ from jetcron import subjects
 from jetcron.client import query
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import CreateSchedule
-from jetcron.domain.definition import Job, RetryPolicy, ScheduleDefinition
+from jetcron.domain.definition import CatchUp, Conditions, Job, RetryPolicy, ScheduleDefinition
 from jetcron.domain.envelope import Envelope, UnknownEvent, decode
 from jetcron.domain.events import ScheduleCreated, ScheduleUpdated
 from jetcron.errors import InvalidInput
@@ -63,13 +63,35 @@ async def _seed(event_log: EventLog) -> None:
     )
 
 
-def test_decode_refuses_a_definition_msgpack_cannot_hold() -> None:
-    bad = msgspec.structs.replace(GOOD, retry=RetryPolicy(max_attempts=HUGE))
-    event = ScheduleCreated(schedule_id="s", name="bad", version=1, definition=bad)
-    data = msgspec.json.encode(Envelope(id="e", at=T0, actor="a", event=event))
-    decoded = decode(data)
+def _decoded(definition: ScheduleDefinition) -> object:
+    event = ScheduleCreated(schedule_id="s", name="bad", version=1, definition=definition)
+    return decode(msgspec.json.encode(Envelope(id="e", at=T0, actor="a", event=event)))
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"retry": RetryPolicy(max_attempts=HUGE)}, "a count"),
+        ({"catchup": CatchUp(max_fires=2**63)}, "a count"),  # msgpack takes it; islice does not
+        ({"max_runs": -HUGE}, "a count"),
+        ({"timeout_s": 999999999 * 86400.0}, "a duration"),  # `--timeout 999999999d` once passed
+        ({"conditions": Conditions(idle_minutes=1e300)}, "a duration"),
+        ({"job": Job(action="a", params={"n": HUGE})}, "params: "),
+    ],
+    ids=["retries", "max-fires-2^63", "max-runs-negative", "timeout", "idle", "params"],
+)
+def test_decode_refuses_a_definition_no_reader_can_handle(change: dict, problem: str) -> None:
+    decoded = _decoded(msgspec.structs.replace(GOOD, **change))
     assert isinstance(decoded, UnknownEvent)
-    assert decoded.name == "bad" and "cannot be handled" in decoded.problem
+    assert decoded.name == "bad" and f"cannot be handled ({problem}" in decoded.problem
+
+
+def test_what_an_older_jetcron_accepted_still_reads() -> None:
+    old = msgspec.structs.replace(
+        GOOD, retry=RetryPolicy(max_attempts=5000), timeout_s=400 * 86400.0, tags=["bad tag!"]
+    )
+    decoded = _decoded(old)
+    assert not isinstance(decoded, UnknownEvent)
 
 
 async def test_every_reader_refuses_it_and_snapshots_keep_working(nc, event_log) -> None:

@@ -50,6 +50,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
     StatsRolledUp,
 )
+from jetcron.domain.validation import stored_problem
 
 AnyEvent = (
     ScheduleCreated
@@ -165,7 +166,6 @@ def decode(data: bytes) -> Envelope | UnknownEvent:
 
 
 _DEFINING = (ScheduleCreated, ScheduleUpdated)
-_packer = msgspec.msgpack.Encoder()
 
 
 def unhandled(event: ScheduleCreated | ScheduleUpdated) -> UnknownEvent | None:
@@ -177,16 +177,15 @@ def unhandled(event: ScheduleCreated | ScheduleUpdated) -> UnknownEvent | None:
     failed for good. Refused here, every reader skips it the same way and the projections
     count it as poison and name the schedule (health, show, fires, why).
     """
-    try:
-        _packer.encode(event.definition)
-    except (OverflowError, TypeError) as err:
-        return UnknownEvent(
-            type=str(event.__struct_config__.tag),
-            problem=f"schedule {event.name!r} v{event.version}: its definition cannot be "
-            f"handled ({err}); the event is ignored: give the schedule valid values",
-            name=event.name,
-        )
-    return None
+    problem = stored_problem(event.definition)
+    if problem is None:
+        return None
+    return UnknownEvent(
+        type=str(event.__struct_config__.tag),
+        problem=f"schedule {event.name!r} v{event.version}: its definition cannot be handled "
+        f"({problem}); the event is ignored: give the schedule valid values",
+        name=event.name,
+    )
 
 
 def _decode_slow(data: bytes, err: Exception | None) -> Envelope | UnknownEvent:
