@@ -182,8 +182,7 @@ def unhandled(event: ScheduleCreated | ScheduleUpdated) -> UnknownEvent | None:
         return None
     return UnknownEvent(
         type=str(event.__struct_config__.tag),
-        problem=f"schedule {event.name!r} v{event.version}: its definition cannot be handled "
-        f"({problem}); the event is ignored: give the schedule valid values",
+        problem=f"its definition v{event.version} cannot be handled ({problem})",
         name=event.name,
     )
 

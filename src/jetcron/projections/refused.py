@@ -36,11 +36,11 @@ def of(view: RefusedView, name: str) -> Refused | None:
 def explain(name: str, refused: Refused, *, exists: bool) -> str:
     """One line: why this schedule does not fire (or fires by an earlier definition)."""
     stands = (
-        "it fires by its previous definition"
+        "it fires by its previous definition: update it with valid values"
         if exists
-        else "the schedule does not exist and never fires"
+        else "the schedule does not exist and never fires: add it again with valid values"
     )
-    return f"schedule {name!r}: the definition at log seq {refused.seq} was refused ({refused.problem}); {stands}"
+    return f"schedule {name!r}: {refused.problem} at log seq {refused.seq}, so it was refused; {stands}"
 
 
 def _replaced(view: RefusedView, event: ScheduleEvent, stored: StoredEvent) -> None:
