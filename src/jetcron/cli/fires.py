@@ -335,7 +335,7 @@ _OTHER: dict[str, Callable[[dict[str, Any]], str]] = {
     "not_created": _created,
     "unrecorded": lambda r: "nothing recorded while active (a jetcron bug: please report it)",
     "forgotten": lambda r: "older than the run history kept (--keep-runs, --retention); in stats",
-    "pending": lambda r: "due moments ago, not recorded yet",
+    "pending": lambda r: "due, not recorded yet (within 2m, plus jitter)",
     "upcoming": lambda r: "",
 }
 

@@ -320,7 +320,10 @@ def _forgotten(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 
 def _pending(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
-    return [Sentence(text="Due moments ago; the ticker has not recorded it yet")]
+    # why: not "moments ago": the grace is 2 minutes (plus jitter), a minute-old fire is pending
+    return [
+        Sentence(text="Due; the ticker has not recorded it yet (it may take up to 2m, plus jitter)")
+    ]
 
 
 def _upcoming(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
