@@ -50,7 +50,7 @@ RICH: dict[str, Any] = {
     "max_defer": "30m",
     "on_expire": "force",
     "description": "two\nlines",
-    "tags": ["reef", "a,b", "spaced out"],
+    "tags": ["reef", "a.b", "with-dash_1"],  # why: tags are written like targets (validation)
     "metadata": {"owner": "ops"},
     "expect_success_within": "26h",
     "expect_done_by": "06:30",

@@ -131,3 +131,19 @@ def test_the_preview_shows_the_spec_typed_last(browser: object, stack: Stack) ->
     page.wait_for_timeout(1000)
     assert page.locator("#preview .error").count() == 0  # not "invalid spec '61 * * * *'"
     page.close()
+
+
+def test_the_preview_notes_a_fixed_offset_zone_as_the_cli_does(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.wait_for_selector("#preview td")
+    assert page.locator("#preview .note").count() == 0
+    page.fill("#f-tz", "EST")
+    note = page.wait_for_selector("#preview p.note")
+    assert note.inner_text().startswith("Note: EST is a fixed UTC offset all year")
+    page.fill("#f-tz", "America/New_York")
+    page.wait_for_selector("#preview p.note", state="detached")
+    page.close()

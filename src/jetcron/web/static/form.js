@@ -171,7 +171,8 @@ export async function formPage(name) {
 
   /** The body to send: every field for a new schedule; for an edit, only the fields whose
    * inputs the operator changed. why: PATCH changes the given fields, and a field read back from
-   * the form is not always the stored one (tags with a comma, a job the form shows otherwise):
+   * the form is not always the stored one (a tag stored with a comma before tags were checked, a
+   * job the form shows otherwise):
    * saving a new timeout must never rewrite the job. */
   function body() {
     const changed = (keys) => !name || keys.some((key) => inputs[key].value !== loaded[key]);
