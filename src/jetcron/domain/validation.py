@@ -198,8 +198,13 @@ def _between(value: float | None, lo: float, hi: float, what: str) -> None:
         return
     _check(
         math.isfinite(value) and lo <= value <= hi,
-        f"{what} must be from {lo:g} to {hi:g}, not {value!r}",
+        f"{what} must be from {_shown(lo)} to {_shown(hi)}, not {value!r}",
     )
+
+
+def _shown(bound: float) -> str:
+    """A bound as written: 1000000000, not 1e+09."""
+    return str(int(bound)) if float(bound).is_integer() else repr(bound)
 
 
 def _check_size(d: ScheduleDefinition) -> None:
