@@ -392,7 +392,7 @@ def test_limits_and_strict_bodies_are_problems_and_nothing_is_created(http: http
     assert "after the last fire time jetcron handles" in problem(far, 422)
     assert (
         problem(create(http, "api-lim", env={"A": 1}), 422)
-        == 'env: A: 1 must be a string (in quotes: "1")'
+        == "env: 1 (under 'A'): each value must be a string"
     )
     secret = problem(create(http, "api-lim", secret_env={"T": "@tok.secret"}), 422)
     assert "over HTTP give kv:NAME" in secret and "@FILE" not in secret

@@ -50,6 +50,10 @@ OFF = ("none", "off", "0")
 
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Runs = Annotated[int, msgspec.Meta(ge=1, le=MAX_RUNS)]
+Retries = Annotated[int, msgspec.Meta(ge=0, le=MAX_ATTEMPTS - 1)]
+Multiplier = Annotated[float, msgspec.Meta(ge=1, le=MAX_MULTIPLIER)]
+CatchUpFires = Annotated[int, msgspec.Meta(ge=1, le=MAX_CATCHUP_FIRES)]
+Breaker = Annotated[int, msgspec.Meta(ge=0, le=MAX_BREAKER)]
 Load = Annotated[float, msgspec.Meta(ge=0, le=MAX_LOAD)]
 Minutes = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_S / 60)]
 
@@ -104,26 +108,13 @@ class ScheduleFields(
         ),
     ] = "1h"
     retries: Annotated[
-        int,
-        _at(
-            "retry.max_attempts",
-            "Retry a failed run this many times.",
-            "retries",
-            ge=0,
-            le=MAX_ATTEMPTS - 1,
-        ),
+        Retries, _at("retry.max_attempts", "Retry a failed run this many times.", "retries")
     ] = 0
     retry_backoff: Annotated[
         str, _at("retry.initial_backoff_s", "Delay before the first retry.", "duration")
     ] = "10s"
     retry_multiplier: Annotated[
-        float,
-        _at(
-            "retry.multiplier",
-            "Factor between one retry delay and the next.",
-            ge=1,
-            le=MAX_MULTIPLIER,
-        ),
+        Multiplier, _at("retry.multiplier", "Factor between one retry delay and the next.")
     ] = 2.0
     retry_max_backoff: Annotated[
         str, _at("retry.max_backoff_s", "Longest delay between retries.", "duration")
@@ -138,13 +129,7 @@ class ScheduleFields(
         str, _at("catchup.window_s", "Missed fires older than this are never run.", "duration")
     ] = "1h"
     catchup_max_fires: Annotated[
-        int,
-        _at(
-            "catchup.max_fires",
-            "At most this many missed fires run (catchup all).",
-            ge=1,
-            le=MAX_CATCHUP_FIRES,
-        ),
+        CatchUpFires, _at("catchup.max_fires", "At most this many missed fires run (catchup all).")
     ] = 100
     start: Annotated[
         datetime | None, _at("start", "No fires before this ISO time (naive: wall time in tz).")
@@ -160,13 +145,8 @@ class ScheduleFields(
         Runs | None, _at("max_runs", "Complete the schedule after this many runs.")
     ] = None
     breaker: Annotated[
-        int,
-        _at(
-            "breaker_threshold",
-            "Pause after this many consecutive failed runs (0: never).",
-            ge=0,
-            le=MAX_BREAKER,
-        ),
+        Breaker,
+        _at("breaker_threshold", "Pause after this many consecutive failed runs (0: never)."),
     ] = 3
     breaker_cooldown: Annotated[
         str,
@@ -360,8 +340,6 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
             f"instead: {json.dumps(value)}"
         )
     message = str(err).removesuffix(" - at `$`")
-    if (inner := _inner_problem(value, message)) is not None:
-        return inner
     # why: say it as an operator would ("must be at least 1"), not as msgspec does
     bound = re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) (\S+)(, got .*)?", message)
     if bound is not None:
@@ -373,27 +351,6 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
         return typed
     # why: msgspec names the type it got, but not the value that broke a constraint
     return message if ", got " in message else f"{message}, got {value!r}"
-
-
-_KINDS = {"str": "a string", "object": "an object (KEY: VALUE)", "array": "a list"}
-_INSIDE = re.compile(r"Expected `(\w+)`, got `\w+` - at (`key` in )?`\$(\[(\d+|\.\.\.)\])?`")
-
-
-def _inner_problem(value: Any, message: str) -> str | None:
-    """msgspec's `Expected `str`, got `int` - at `$[...]`` said with the item it means."""
-    found = _INSIDE.fullmatch(message)
-    if found is None:
-        return None
-    wanted, in_key, index = _KINDS.get(found[1], found[1]), found[2], found[4]
-    if in_key is not None and isinstance(value, dict):
-        key = next((k for k in value if not isinstance(k, str)), None)
-        return f"key {key!r}: every key must be {wanted}"
-    if index is not None and index.isdigit() and isinstance(value, list):
-        return f"item {int(index) + 1} ({value[int(index)]!r}) must be {wanted}"
-    if index == "..." and isinstance(value, dict):
-        key, item = next(((k, v) for k, v in value.items() if not isinstance(v, str)), ("?", None))
-        return f"{key}: {item!r} must be {wanted} (in quotes: {json.dumps(str(item))})"
-    return None
 
 
 def to_domain(field: Field, value: Any) -> Any:
