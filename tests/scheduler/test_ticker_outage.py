@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_ticker import T0, add, events, of
+from test_ticker import T0, add, burst, events, of, succeed
 
 from conftest import free_port, require_nats_server
 from jetcron.clock import FakeClock
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.domain.events import RunTriggered
+from jetcron.domain.events import RunSkipped, RunTriggered
 from jetcron.log.stream import EventLog
+from jetcron.scheduler.planner import SETTLE
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
 
@@ -90,3 +91,57 @@ def test_a_retry_ack_or_the_lapse_of_time_settles_an_unconfirmed_append(
         lines[-1],
     ]
     assert "d" in waiting and "c" not in waiting
+
+
+async def _new_leader(event_log: EventLog, clock: FakeClock) -> tuple[asyncio.Event, asyncio.Task]:
+    """A ticker that takes over at the clock's time (its own loop, always the leader)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(Ticker(event_log, clock=clock).run(stop))
+    await asyncio.sleep(0.5)  # its reader reaches the end of the log; it ticks once
+    return stop, task
+
+
+async def _fates(event_log: EventLog, minute: int) -> list[str]:
+    return [
+        type(e.envelope.event).__name__
+        for e in await events(event_log)
+        if isinstance(e.envelope.event, RunTriggered | RunSkipped)
+        and e.envelope.event.fire_time == T0 + timedelta(minutes=minute)
+    ]
+
+
+@pytest.mark.parametrize("result_lands", [True, False], ids=["result-lands", "no-result"])
+async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
+    event_log: EventLog, result_lands: bool
+) -> None:
+    """The last leader triggered 12:01; its run ended at 12:01:50, during an outage, and its
+    executor still holds the result when a new leader takes over at 12:02:05. The 12:02 fire
+    waits for that result (stored 3 s later) and runs, once; with no result it is skipped
+    when the hold ends, as before (newcomer16b F2)."""
+    await add(event_log, "o", timeout_s=3600, overlap="skip")
+    clock = FakeClock(T0)
+    await burst(Ticker(event_log, clock=clock), clock, T0 + timedelta(minutes=1, seconds=1))
+    [first] = of(await events(event_log), RunTriggered)
+    await clock.set(T0 + timedelta(minutes=2, seconds=5))
+    stop, task = await _new_leader(event_log, clock)
+    try:
+        assert await _fates(event_log, 2) == []  # held: neither skipped nor run yet
+        await clock.advance(3)
+        if result_lands:
+            await succeed(event_log, first, T0 + timedelta(minutes=1, seconds=50))
+        else:
+            await clock.advance(SETTLE)
+        await until_fates(event_log, 2)
+        await clock.advance(5)
+        await asyncio.sleep(0.3)
+        fates = await _fates(event_log, 2)
+    finally:
+        stop.set()
+        await task
+    assert fates == (["RunTriggered"] if result_lands else ["RunSkipped"])
+
+
+async def until_fates(event_log: EventLog, minute: int) -> None:
+    async with asyncio.timeout(10):
+        while not await _fates(event_log, minute):
+            await asyncio.sleep(0.05)

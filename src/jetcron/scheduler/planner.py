@@ -1,8 +1,9 @@
 """The ticker's pure core: what each schedule must do now, given its entry and the time.
 
 `decide_due(entry, now)` returns the decisions (trigger, buffer, miss, skip, lose, cancel,
-complete) that the ticker shell turns into events; the entry it reads is kept by
-state.TickerState. Nothing here does I/O or reads a clock.
+complete) that the ticker shell turns into events, and holds (a fire decided again later,
+no event); the entry it reads is kept by state.TickerState. Nothing here does I/O or reads a
+clock.
 """
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Decide this fire again later (no event now): the run it would be skipped for was fired
+    before this leader took over, so its result may still be on its way (see SETTLE)."""
+
+    fire_time: datetime
+    blocking_run_id: str
+    until: datetime
+    """When the hold ends: then the fire meets the overlap policy as always."""
+
+
+@dataclass(frozen=True, slots=True)
 class Lose:
     run_id: str
     fire_id: str = ""
@@ -66,7 +78,18 @@ class Complete:
     reason: str
 
 
-Decision = Trigger | Buffer | Miss | Skip | Lose | Cancel | Complete
+Decision = Trigger | Buffer | Hold | Miss | Skip | Lose | Cancel | Complete
+
+SETTLE = timedelta(seconds=20)
+"""How long after a leader takes over a fire may wait for the word of a run fired before then.
+
+why: an executor holds a result it could not store (NATS away) and retries it, backing off to
+10 s, once NATS is back; a leader that takes over after the outage reads a log that may still
+lack it. Skipping the first fire after the outage for a run that had already ended lost that
+fire with a false reason (newcomer16b F2)."""
+HOLD_SLACK = timedelta(seconds=5)
+"""A hold ends this long before the fire would count as late (MISSED_AFTER), so the fire is
+decided again while it is still on time (the ticker looks at a held entry every second)."""
 
 
 def _lose(entry: Entry, run_id: str) -> Lose:
@@ -89,11 +112,13 @@ def decide_due(
     now: datetime,
     calendars: Mapping[str, CalendarDefinition] | None = None,
     log_full: Stall | None = None,
+    taken_over: datetime | None = None,
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
     `calendars` (by name) are those the schedule's exclude/only_within may name; `log_full`:
-    the last stall of appends for want of storage (a missed fire in it says so)."""
+    the last stall of appends for want of storage (a missed fire in it says so); `taken_over`
+    is when this ticker became the leader (None: no hold, see SETTLE)."""
     in_flight = entry.running()
     decisions: list[Decision] = [*overdue(entry, now)]
     running = members.blocking(in_flight, now)
@@ -116,8 +141,8 @@ def decide_due(
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
-        decisions += _overlap(entry, fires, running)
-    waiting = len(queue) + sum(isinstance(d, Buffer) for d in decisions)
+        decisions += _overlap(entry, fires, running, Settling(now, taken_over))
+    waiting = len(queue) + sum(isinstance(d, Buffer | Hold) for d in decisions)
     if waiting or not _finite(entry, now):
         return decisions  # why: a schedule completes once nothing waits in its queue
     triggered = sum(isinstance(d, Trigger) for d in decisions)
@@ -126,6 +151,7 @@ def decide_due(
     return decisions
 
 
+BUSY = "overlap: previous run still in flight"
 PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
 
 
@@ -263,8 +289,30 @@ def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
     return "catch-up policy latest runs only the most recent due fire"
 
 
+@dataclass(frozen=True, slots=True)
+class Settling:
+    """The time of a decision and when its leader took over (None: no hold)."""
+
+    now: datetime
+    taken_over: datetime | None
+
+
+def _hold(entry: Entry, fire: datetime, run_id: str, at: Settling) -> Hold | None:
+    """Hold a fire that would be skipped for a run fired before this leader took over, while
+    the result of that run may still arrive (SETTLE) and the fire is still on time.
+
+    why: a held fire is decided again as soon as the run's end is folded (then it runs) or when
+    the hold ends (then it is skipped as before); it gets one fate, under its fire id, either
+    way, and it never runs beside a run that the log shows in flight."""
+    fired = (entry.fires or {}).get(run_id)
+    if at.taken_over is None or fired is None or fired[1] >= at.taken_over:
+        return None
+    until = min(at.taken_over + SETTLE, fire + MISSED_AFTER - HOLD_SLACK)
+    return Hold(fire, run_id, until) if at.now < until else None
+
+
 def _overlap(
-    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str]
+    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str], at: Settling
 ) -> list[Decision]:
     """Apply the overlap policy to the fires that would start now."""
     policy = entry.timing.overlap
@@ -280,7 +328,8 @@ def _overlap(
             buffered = True
             continue
         else:
-            out.append(Skip(f.fire_time, "overlap: previous run still in flight", running[0]))
+            held = _hold(entry, f.fire_time, running[0], at)
+            out.append(held or Skip(f.fire_time, BUSY, running[0]))
             continue
         if isinstance(f, Trigger) and policy != "allow":
             running = [pending_run_id(entry, f.fire_time)]  # why: only overlap policies need it

@@ -37,6 +37,7 @@ from jetcron.scheduler.planner import (
     Cancel,
     Complete,
     Decision,
+    Hold,
     Lose,
     Trigger,
     decide_due,
@@ -142,6 +143,9 @@ class Ticker:
         self._quiet.set()
         self._orphans_tried: set[str] = set()
         """Orphans (runs of deleted schedules) this leader tried to cancel (orphans.py)."""
+        self.taken_over: datetime | None = None
+        """When this ticker last became the leader (planner.SETTLE: a fire that finds a run
+        fired before then in flight waits a moment for its result before it is skipped)."""
 
     @property
     def position(self) -> int:
@@ -337,7 +341,13 @@ class Ticker:
         decisions: list[Decision] = []
         complete: str | None = None
         loses: list[Lose] = []
-        for decision in decide_due(entry, now, self.state.calendars, self.stalls.last):
+        for decision in decide_due(
+            entry, now, self.state.calendars, self.stalls.last, self.taken_over
+        ):
+            if isinstance(decision, Hold):
+                # why: no event; the entry stays due, so the tick looks again APPEND_RETRY later,
+                # and the reader folding the run's end wakes it at once
+                continue
             if isinstance(decision, Complete):
                 complete = decision.reason
                 continue
@@ -483,13 +493,17 @@ class Ticker:
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         await self._caught_up.wait()
+        leading = False
         while not stop.is_set():
             if not self.lease.is_leader():
+                leading = False
                 await self._await_lease(stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
                     await self.catch_up()
                     self._orphans_tried.clear()
                 continue
+            if not leading:
+                leading, self.taken_over = True, self.clock.now()
             await self.tick()
             first = self.queue.first()
             if first is not None and first <= self.clock.now():

@@ -1,0 +1,88 @@
+"""A fire that finds a run of the last leader's time in flight just after a take-over is held,
+not skipped, while that run's result may still arrive (planner.SETTLE; newcomer16b F2)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
+
+from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.planner import (
+    SETTLE,
+    Buffer,
+    Decision,
+    Hold,
+    Skip,
+    Trigger,
+    decide_due,
+)
+
+
+def s(n: float) -> datetime:
+    """T plus n seconds."""
+    return T + timedelta(seconds=n)
+
+
+def busy(**kw: object) -> Entry:
+    """Run r0 of the fire five minutes before T still in flight (no result in the log)."""
+    given: dict[str, object] = {
+        "overlap": "skip",
+        "in_flight": dict(IN_FLIGHT),
+        "fires": {"r0": ("f0", minutes(-5))},
+        "last_fire": minutes(-5),
+    }
+    return entry(**{**given, **kw})
+
+
+CASES = [
+    pytest.param(busy(), s(5), None, [Skip(T, BUSY, "r0")], id="no-take-over-known-skips"),
+    pytest.param(busy(), s(5), s(3), [Hold(T, "r0", s(3) + SETTLE)], id="held-after-take-over"),
+    pytest.param(busy(), s(3) + SETTLE, s(3), [Skip(T, BUSY, "r0")], id="skipped-when-hold-ends"),
+    pytest.param(
+        busy(in_flight=None, fires=None), s(8), s(3), [Trigger(T)], id="runs-once-the-run-ended"
+    ),
+    pytest.param(
+        busy(fires={"r0": ("f0", s(-2))}),
+        s(5),
+        s(-3),
+        [Skip(T, BUSY, "r0")],
+        id="run-fired-by-this-leader-skips",
+    ),
+    pytest.param(
+        busy(last_fire=minutes(5)),
+        s(601),
+        minutes(-10),
+        [Skip(minutes(10), BUSY, "r0")],
+        id="take-over-long-ago",
+    ),
+    pytest.param(
+        busy(), s(50), s(49), [Hold(T, "r0", s(55))], id="late-fire-held-only-while-on-time"
+    ),
+    pytest.param(busy(), s(55), s(49), [Skip(T, BUSY, "r0")], id="late-fire-then-skipped"),
+    pytest.param(
+        busy(overlap="buffer_one", buffered=minutes(-4)),
+        s(5),
+        s(3),
+        [Hold(T, "r0", s(23))],
+        id="buffer-one-full-held-too",
+    ),
+    pytest.param(
+        busy(overlap="buffer_one"), s(5), s(3), [Buffer(T)], id="buffer-one-buffers-as-always"
+    ),
+    pytest.param(
+        busy(end=s(1)),
+        s(5),
+        s(3),
+        [Hold(T, "r0", s(23))],
+        id="a-held-fire-keeps-it-from-completing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "now", "taken_over", "then"), CASES)
+def test_hold_after_take_over(
+    given: Entry, now: datetime, taken_over: datetime | None, then: list[Decision]
+) -> None:
+    assert decide_due(given, now, taken_over=taken_over) == then
