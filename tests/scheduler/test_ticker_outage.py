@@ -112,7 +112,7 @@ async def _fates(event_log: EventLog, minute: int) -> list[str]:
 
 @pytest.mark.parametrize("result_lands", [True, False], ids=["result-lands", "no-result"])
 async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
-    event_log: EventLog, result_lands: bool
+    event_log: EventLog, result_lands: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The last leader triggered 12:01; its run ended at 12:01:50, during an outage, and its
     executor still holds the result when a new leader takes over at 12:02:05. The 12:02 fire
@@ -123,6 +123,7 @@ async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
     await burst(Ticker(event_log, clock=clock), clock, T0 + timedelta(minutes=1, seconds=1))
     [first] = of(await events(event_log), RunTriggered)
     await clock.set(T0 + timedelta(minutes=2, seconds=5))
+    caplog.set_level(logging.INFO, logger="jetcron.scheduler.ticker")
     stop, task = await _new_leader(event_log, clock)
     try:
         assert await _fates(event_log, 2) == []  # held: neither skipped nor run yet
@@ -139,6 +140,11 @@ async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
         stop.set()
         await task
     assert fates == (["RunTriggered"] if result_lands else ["RunSkipped"])
+    held = [r.getMessage() for r in caplog.records if "waits until" in r.getMessage()]
+    assert held == [
+        f"ticker: o (fire 2026-03-03T12:02:00Z) waits until 2026-03-03T12:02:25Z for the result "
+        f"of run {first.run_id}, fired before this leader took over, before overlap skips it"
+    ]
 
 
 async def until_fates(event_log: EventLog, minute: int) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jetcron import ids, subjects
-from jetcron.clock import Clock, SystemClock
+from jetcron.clock import Clock, SystemClock, iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.log import snapshots
@@ -146,6 +146,8 @@ class Ticker:
         self.taken_over: datetime | None = None
         """When this ticker last became the leader (planner.SETTLE: a fire that finds a run
         fired before then in flight waits a moment for its result before it is skipped)."""
+        self._held: dict[str, datetime] = {}
+        """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
 
     @property
     def position(self) -> int:
@@ -347,6 +349,7 @@ class Ticker:
             if isinstance(decision, Hold):
                 # why: no event; the entry stays due, so the tick looks again APPEND_RETRY later,
                 # and the reader folding the run's end wakes it at once
+                self._note_hold(entry, decision)
                 continue
             if isinstance(decision, Complete):
                 complete = decision.reason
@@ -362,6 +365,17 @@ class Ticker:
             decisions.append(decision)
         prepared = self.log.prepare(items)
         return Planned(entry, entry.generation, items, prepared, decisions, complete, loses)
+
+    def _note_hold(self, entry: Entry, hold: Hold) -> None:
+        """Say once per held fire why it waits (its trigger will look late without a reason)."""
+        if self._held.get(entry.schedule_id) == hold.fire_time:
+            return
+        self._held[entry.schedule_id] = hold.fire_time
+        log.info(
+            "ticker: %s (fire %s) waits until %s for the result of run %s, fired before this "
+            "leader took over, before overlap skips it",
+            entry.name, iso_z(hold.fire_time), iso_z(hold.until), hold.blocking_run_id,
+        )  # fmt: skip
 
     async def _append(
         self, planned: list[Planned], now: datetime, staged: Staged | None = None
@@ -504,6 +518,7 @@ class Ticker:
                 continue
             if not leading:
                 leading, self.taken_over = True, self.clock.now()
+                self._held.clear()
             await self.tick()
             first = self.queue.first()
             if first is not None and first <= self.clock.now():
