@@ -272,3 +272,55 @@ def _steps(first: datetime, last: datetime, every: timedelta) -> Iterator[dateti
 
 def _tails(replicas: list[Serve]) -> str:
     return "\n".join(f"--- {r.out.name}\n{r.out.read_text()[-2000:]}" for r in replicas)
+
+
+def test_a_run_that_ends_during_an_outage_does_not_cost_the_next_fire(
+    nats_on_fixed_port: NatsServer, tmp_path: Path
+) -> None:
+    """newcomer16b F2: the job of fire F ends while NATS is down, its executor holds the result;
+    the next fire (F+20s, ~5 s late when NATS is back) was skipped as "previous run still in
+    flight" two events before that result landed. Now it waits for the result and runs."""
+    server, url = nats_on_fixed_port, nats_on_fixed_port.url
+    serve = Serve(url, "r0", tmp_path / "serve.out")
+    out = tmp_path / "executor.out"
+    with out.open("ab") as sink:
+        executor = subprocess.Popen(
+            [sys.executable, "-m", "jetcron", "executor", "--name", "ex1", "--server", url,
+             "--journal-dir", str(tmp_path / "journal")],
+            stdout=sink, stderr=subprocess.STDOUT, env=ENV,
+        )  # fmt: skip
+    job = ["--", sys.executable, "-c", "import time; time.sleep(4)"]
+    try:
+        eventually(lambda: cli(url, "status").returncode == 0, 30, "serve answers")
+        added = cli(url, "schedule", "add", "long", "@every 20s", "--overlap", "skip", *job)
+        assert added.returncode == 0, added.stderr
+        started: list[datetime] = []
+
+        def a_run_started() -> bool:
+            started[:] = [
+                e.event.fire_time
+                for e in asyncio.run(read_log(url))
+                if type(e.event).__name__ == "RunStarted" and e.event.name == "long"
+            ]
+            return bool(started)
+
+        eventually(a_run_started, 40, "a run of long started")
+        fire = started[0]
+        server.stop()  # its job ends ~4 s after its fire, with NATS away
+        time.sleep(max(0.0, (fire + timedelta(seconds=24) - datetime.now(UTC)).total_seconds()))
+        server.start()  # the next fire, F+20s, is ~4 s late now: on time, it must run
+        after = fire + timedelta(seconds=20)
+        eventually(lambda: after in outcomes(asyncio.run(read_log(url)), "long"), 60, "F+20s")
+        time.sleep(2)
+        events = asyncio.run(read_log(url))
+        fates = {
+            f: [type(e.event).__name__ for e in es] for f, es in outcomes(events, "long").items()
+        }
+        ended = [e.event for e in events if type(e.event).__name__ == "RunSucceeded"]
+    finally:
+        executor.terminate()
+        executor.wait(30)
+        code = serve.stop()
+    assert fates[after] == ["RunTriggered"], (fates, serve.out.read_text()[-3000:])
+    assert fates[fire] == ["RunTriggered"] and ended and ended[0].fire_time == fire
+    assert code == 0, serve.out.read_text()[-3000:]
