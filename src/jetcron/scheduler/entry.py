@@ -57,6 +57,31 @@ def timing_of(d: ScheduleDefinition) -> Timing:
     return _TIMINGS.setdefault(t, t)
 
 
+class OwedFate(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One decision the log owes a fire (owed.py): `trigger`, `skip`, `miss`, `buffer`, or
+    `cancel` (the run a cancel_previous trigger stops)."""
+
+    kind: str
+    fire_time: datetime | None
+    reason: str = ""
+    run_id: str | None = None
+    """The blocking run (skip, buffer) or the run to stop (cancel)."""
+
+
+class Owed(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """The fates of fires that were due, with none in the log, when a pause, update or delete
+    changed the schedule (owed.py); decided then, appended by the leader. The version, timing
+    and definition are those the fires were due under (their fire ids, their job)."""
+
+    change: str
+    """`paused`, `updated` or `deleted`."""
+    at: datetime
+    version: int
+    timing: Timing
+    payload: bytes
+    fates: tuple[OwedFate, ...]
+
+
 class Entry(msgspec.Struct, gc=False, array_like=True):
     """What the ticker knows about one live schedule.
 
@@ -101,6 +126,9 @@ class Entry(msgspec.Struct, gc=False, array_like=True):
     backlog: list[datetime] | None = None
     """Fires buffered behind `buffered`, oldest first (catch-up `all` queues every fire due at
     once, each to start when the run before it ends); None when `buffered` is the only one."""
+    owed: list[Owed] | None = None
+    """Fates the log owes fires due before a pause, update or delete (owed.py), until their
+    events are folded; None when nothing is owed (the common case)."""
 
     @classmethod
     def of(

@@ -30,16 +30,19 @@ from jetcron.domain.events import (
     RunTriggered,
     ScheduleCompleted,
     ScheduleCreated,
+    ScheduleDeleted,
     ScheduleEvent,
     SchedulePaused,
     ScheduleResumed,
     ScheduleUpdated,
 )
 from jetcron.domain.runs import is_fanout, is_final
-from jetcron.scheduler import members
+from jetcron.scheduler import members, owed
 from jetcron.scheduler.entry import Entry, packed, queued, timing_of
 from jetcron.scheduler.orphans import Orphan
 
+_CHANGES = {SchedulePaused: "paused", ScheduleUpdated: "updated", ScheduleDeleted: "deleted"}
+"""The schedule events after which fires due before them are decided at once (owed.py)."""
 LOST_GRACE = timedelta(seconds=60)
 """A run with no word past its timeout plus this grace is declared lost (the default of
 TickerState.lost_grace)."""
@@ -138,9 +141,13 @@ class TickerState:
         if entry is None:
             if (self.orphans or self.retired) and isinstance(event, RunEvent):
                 return self._retired_run(stored, event)
+            if self.retired:
+                return self._retired_fire(event)
             return None
         if type(event) in CLAIMED and claims.check(self.claims, stored) is not None:
             return None
+        if entry.owed is not None:
+            owed.settle(entry, event)
         _apply_fire_or_run(entry, event, at, self.lost_grace)
         entry.generation += 1
         self.changes += 1
@@ -153,12 +160,31 @@ class TickerState:
         entry = self.retired.get(event.schedule_id)
         if entry is None or claims.check(self.claims, stored) is not None:
             return None
+        if entry.owed is not None:
+            owed.settle(entry, event)
         _apply_fire_or_run(entry, event, stored.envelope.at, self.lost_grace)
         entry.generation += 1
         self.changes += 1
-        if entry.in_flight is None:
-            del self.retired[entry.schedule_id]
+        self.release(entry)
         return entry
+
+    def _retired_fire(self, event: Event) -> Entry | None:
+        """A fate (or cancel) of a deleted schedule's owed fire: owed no more (owed.py)."""
+        entry = self.retired.get(getattr(event, "schedule_id", ""))
+        if entry is None or entry.owed is None:
+            return None
+        owed.settle(entry, event)
+        entry.generation += 1
+        self.changes += 1
+        self.release(entry)
+        return entry
+
+    def release(self, entry: Entry) -> None:
+        """Let a deleted schedule's entry go once no run of it is in flight and it owes no
+        fate."""
+        sid = entry.schedule_id
+        if entry.in_flight is None and entry.owed is None and self.retired.get(sid) is entry:
+            del self.retired[sid]
 
     def _created(self, event: ScheduleCreated, at: datetime) -> Entry:
         d = event.definition
@@ -176,6 +202,9 @@ class TickerState:
         entry = self.entries.get(event.schedule_id)
         if entry is None:
             return None
+        if isinstance(event, SchedulePaused | ScheduleUpdated | ScheduleDeleted):
+            # why: before the change: fires due by then with no fate are decided now (owed.py)
+            owed.note(entry, _CHANGES[type(event)], at, self.calendars)
         entry.version = event.version
         entry.generation += 1
         self.changes += 1
@@ -205,7 +234,7 @@ class TickerState:
         """Keep a deleted schedule's entry while runs of it are in flight (self.retired)."""
         # why: a deleted schedule fires nothing more, not what waits in its queue either
         entry.buffered, entry.backlog, entry.skips = None, None, None
-        if entry.in_flight:
+        if entry.in_flight or entry.owed:
             self.retired[entry.schedule_id] = entry
 
     def _orphan(self, entry: Entry) -> None:

@@ -28,7 +28,7 @@ from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import EventLog, Prepared
 from jetcron.memory import collector_paused
-from jetcron.scheduler import appends, lost, orphans
+from jetcron.scheduler import appends, lost, orphans, owed
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.firetimes import next_due
@@ -343,9 +343,13 @@ class Ticker:
         decisions: list[Decision] = []
         complete: str | None = None
         loses: list[Lose] = []
-        for decision in decide_due(
-            entry, now, self.state.calendars, self.stalls.last, self.taken_over
-        ):
+        due = [
+            (entry, d)
+            for d in decide_due(entry, now, self.state.calendars, self.stalls.last, self.taken_over)
+        ]
+        if entry.owed is not None:
+            due = self._owed(entry, now) + due
+        for then, decision in due:
             if isinstance(decision, Hold):
                 # why: no event; the entry stays due, so the tick looks again APPEND_RETRY later,
                 # and the reader folding the run's end wakes it at once
@@ -357,7 +361,7 @@ class Ticker:
             if isinstance(decision, Lose):
                 loses.append(decision)  # why: under a compare-and-set, not in the batch (lost.py)
                 continue
-            subject, event, msg_id = appends.event_for(entry, decision)
+            subject, event, msg_id = appends.event_for(then, decision)
             envelope = Envelope(
                 id=ids.new_id(), at=now, actor=ACTOR, event=event, causation_id=msg_id
             )
@@ -365,6 +369,18 @@ class Ticker:
             decisions.append(decision)
         prepared = self.log.prepare(items)
         return Planned(entry, entry.generation, items, prepared, decisions, complete, loses)
+
+    def _owed(self, entry: Entry, now: datetime) -> list[tuple[Entry, Decision]]:
+        """The fates this entry owes fires due before its last pause, update or delete."""
+        if stale := owed.stale(entry, now):
+            log.warning(
+                "ticker: %s: %d fate(s) of fires due before it was %s at %s were never "
+                "appended and are too old to append now",
+                entry.name, sum(len(o.fates) for o in stale), stale[0].change, iso_z(stale[0].at),
+            )  # fmt: skip
+            owed.forget(entry, stale)
+            self.state.release(entry)
+        return owed.decisions(entry, now)
 
     def _note_hold(self, entry: Entry, hold: Hold) -> None:
         """Say once per held fire why it waits (its trigger will look late without a reason)."""
