@@ -40,7 +40,8 @@ from jetcron.scheduler.entry import Entry, Owed, OwedFate, queued
 from jetcron.scheduler.planner import Buffer, Cancel, Decision, Miss, Skip, Trigger, decide_due
 
 MAX_AGE = timedelta(days=1)
-"""Owed fates older than this are not appended (a log line says so).
+"""A change older than this owes nothing (the ticker's fold passes `since`), and owed fates
+older than this are not appended (a log line says so).
 
 why: a change folded long after it was stored (a replica refolding the log) may find fires
 before it whose events aged out with the retention (at least 2 days): those had a fate."""
@@ -48,11 +49,16 @@ DELETED = "deleted: the schedule was deleted before this fire was decided"
 
 
 def note(
-    entry: Entry, change: str, at: datetime, calendars: Mapping[str, CalendarDefinition]
+    entry: Entry,
+    change: str,
+    at: datetime,
+    calendars: Mapping[str, CalendarDefinition],
+    since: datetime | None = None,
 ) -> None:
     """Before a change (`paused`, `updated`, `deleted`) at `at` alters `entry`: record the
-    fates of its fires due by then that the log has none for (usually none)."""
-    if not entry.active or entry.completed:
+    fates of its fires due by then that the log has none for (usually none); a change before
+    `since` owes nothing (see MAX_AGE)."""
+    if not entry.active or entry.completed or (since is not None and at < since):
         return
     waiting = set(queued(entry))  # why: a buffered fire has its record; the queue's rules hold
     fates: list[OwedFate] = []

@@ -82,7 +82,11 @@ class TickerState:
         why: a run its executor took goes on after the delete; if that executor dies, nothing
         else ends it. Its entry keeps folding the run's words and the ticker declares it lost
         past its deadline by the same rule as a live schedule's (decide_due: an inactive
-        entry decides nothing else); the entry leaves when its last run ends."""
+        entry decides nothing else); the entry leaves when its last run ends, and once it owes
+        no fate (owed.py)."""
+        self.owed_since: datetime | None = None
+        """A pause, update or delete before this owes no fates (owed.MAX_AGE); the ticker sets
+        it from its clock before each batch (None: every change may)."""
 
     def holds(self, entry: Entry) -> bool:
         """True if the ticker must keep looking at this entry (live, or retired with runs)."""
@@ -204,7 +208,7 @@ class TickerState:
             return None
         if isinstance(event, SchedulePaused | ScheduleUpdated | ScheduleDeleted):
             # why: before the change: fires due by then with no fate are decided now (owed.py)
-            owed.note(entry, _CHANGES[type(event)], at, self.calendars)
+            owed.note(entry, _CHANGES[type(event)], at, self.calendars, self.owed_since)
         entry.version = event.version
         entry.generation += 1
         self.changes += 1

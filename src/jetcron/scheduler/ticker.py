@@ -476,6 +476,8 @@ class Ticker:
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
+        # why: a refold meets changes long past, whose fires' events may have aged out
+        self.state.owed_since = self.clock.now() - owed.MAX_AGE
         apply, ticking = self.state.apply, self._ticking
         # why: looked at once a batch (a load would call its __bool__ once per schedule);
         # folding never adds to it
