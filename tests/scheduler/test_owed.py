@@ -6,16 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import msgspec
 import pytest
 from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
 
 from jetcron.domain.definition import Job
-from jetcron.domain.events import RunSkipped, RunTriggered
+from jetcron.domain.events import (
+    Envelope,
+    RunSkipped,
+    RunTriggered,
+    ScheduleCreated,
+    ScheduleDeleted,
+    StoredEvent,
+)
 from jetcron.scheduler import owed
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
-from jetcron.scheduler.entry import Entry, OwedFate
-from jetcron.scheduler.firetimes import next_due
+from jetcron.scheduler.entry import Entry, Owed, OwedFate
 from jetcron.scheduler.planner import Buffer, Cancel, Decision, Miss, Skip, Trigger
 from jetcron.scheduler.state import TickerState
 
@@ -54,21 +59,18 @@ NOTE = [
 
 @pytest.mark.parametrize(("given", "change", "then"), NOTE)
 def test_note(given: Entry, change: str, then: list[OwedFate] | None) -> None:
-    owed.note(given, change, AT, {})
-    found = [f for o in given.owed or () for f in o.fates] or None
-    assert found == then
-    if given.owed:
-        assert next_due(given) == AT  # at once, paused or not
+    record = owed.note(given, change, AT, {})
+    assert (record and list(record.fates)) == then
+    if record is not None:
+        assert owed.due([record]) == AT  # at once, paused or not
+        assert (record.version, record.change) == (1, change)
 
 
 def test_a_change_older_than_since_owes_nothing() -> None:
     """A replica refolding the log meets changes long past: the fates of the fires before
     them may have aged out with the retention, so they owe nothing."""
-    given = due()
-    owed.note(given, "paused", AT, {}, since=AT + timedelta(seconds=1))
-    assert given.owed is None
-    owed.note(given, "paused", AT, {}, since=AT)
-    assert given.owed is not None
+    assert owed.note(due(), "paused", AT, {}, since=AT + timedelta(seconds=1)) is None
+    assert owed.note(due(), "paused", AT, {}, since=AT) is not None
 
 
 DECIDE = [
@@ -96,12 +98,13 @@ DECIDE = [
 
 @pytest.mark.parametrize(("given", "now", "then"), DECIDE)
 def test_decisions(given: Entry, now: Any, then: list[Decision]) -> None:
-    owed.note(given, "paused", AT, {})
+    record = owed.note(given, "paused", AT, {})
+    assert record is not None
     given.version, given.payload = 2, b""  # the change moved these on
-    decided = owed.decisions(given, now)
+    decided = owed.decisions(given, [record], now)
     assert [d for _, d in decided] == then
     assert all(e.version == 1 and e.definition.job == Job(command=["true"]) for e, _ in decided)
-    assert bool(owed.stale(given, now)) == (not then)
+    assert bool(owed.stale([record], now)) == (not then)
 
 
 def _skipped(fire: Any) -> RunSkipped:
@@ -116,21 +119,33 @@ def _triggered(fire: Any, **kw: Any) -> RunTriggered:
 
 
 def test_a_fate_of_its_fire_settles_it_and_nothing_else_does() -> None:
-    given = busy(overlap="cancel_previous")
-    owed.note(given, "paused", AT, {})
-    owed.settle(given, _triggered(T, manual=True))  # an operator's run: no fate of the fire
-    owed.settle(given, _skipped(minutes(-5)))  # another fire
-    assert given.owed is not None and len(given.owed[0].fates) == 2
-    owed.settle(given, _triggered(T))
-    assert given.owed is None and next_due(given) != AT
+    record = owed.note(busy(overlap="cancel_previous"), "paused", AT, {})
+    assert record is not None
+    records: list[Owed] | None = [record]
+    for other in (_triggered(T, manual=True), _skipped(minutes(-5))):
+        # an operator's run of the slot is no fate of the fire; nor is another fire's skip
+        assert records is not None
+        records = owed.settle(records, other)
+    assert records == [record]
+    assert owed.settle(records, _triggered(T)) is None  # the fire's and its cancel's
 
 
-def test_an_owed_fate_survives_a_checkpoint() -> None:
+def _stored(seq: int, event: Any) -> StoredEvent:
+    return StoredEvent(seq, "jetcron.x", Envelope(id=str(seq), at=AT, actor="t", event=event))
+
+
+def test_a_deleted_schedule_stays_while_it_owes_and_a_checkpoint_keeps_what_it_owes() -> None:
     state = TickerState()
-    given = busy()
-    owed.note(given, "updated", AT, {})
-    state.entries[given.schedule_id] = given
+    created = ScheduleCreated(
+        schedule_id="s1", name="backup", version=1, definition=busy().definition
+    )
+    state.apply(_stored(1, created))
+    given = state.entries["s1"]
+    given.last_fire, given.floor = minutes(-5), minutes(-5)
+    state.apply(_stored(2, ScheduleDeleted(schedule_id="s1", name="backup", version=2)))
+    assert [f.kind for f in state.owed["s1"][0].fates] == ["skip"]
+    assert state.retired["s1"] is given and state.holds(given)
     restored = state_from(snapshot_of(state))
-    assert restored is not None
-    assert restored.entries["s1"].owed == given.owed
-    assert msgspec.structs.asdict(restored.entries["s1"].owed[0])["change"] == "updated"
+    assert restored is not None and restored.owed == state.owed
+    state.apply(_stored(3, _skipped(T)))
+    assert state.owed == {} and "s1" not in state.retired

@@ -126,9 +126,6 @@ class Entry(msgspec.Struct, gc=False, array_like=True):
     backlog: list[datetime] | None = None
     """Fires buffered behind `buffered`, oldest first (catch-up `all` queues every fire due at
     once, each to start when the run before it ends); None when `buffered` is the only one."""
-    owed: list[Owed] | None = None
-    """Fates the log owes fires due before a pause, update or delete (owed.py), until their
-    events are folded; None when nothing is owed (the common case)."""
 
     @classmethod
     def of(

@@ -28,11 +28,7 @@ def jitter(fire: str, jitter_s: float, interval: timedelta | None) -> timedelta:
 
 
 def next_due(entry: Entry) -> datetime | None:
-    """When the entry next needs attention: its next fire (with jitter) or a run deadline;
-    at once while it owes fates (owed.py)."""
-    if entry.owed:
-        # why: the time of the change that left them owed, i.e. now (rare: no fast path)
-        return min(o.at for o in entry.owed)
+    """When the entry next needs attention: its next fire (with jitter) or a run deadline."""
     if entry.in_flight is None and entry.buffered is None:
         # why: the common case (nothing in flight) without the list; it runs per load entry
         if not entry.active or entry.completed:

@@ -1,5 +1,5 @@
 """Fires that were due when a pause, update or delete changed their schedule, with no fate in
-the log yet: their fates, decided as of the change, owed by the log until the leader appends them.
+the log yet: their fates, decided as of the change, owed until the leader appends them.
 
 why: a pause stops fires, an update moves the schedule's floor to its own time and a delete
 drops the schedule, so a fire due before the change but not yet decided (held after a take-over
@@ -54,12 +54,12 @@ def note(
     at: datetime,
     calendars: Mapping[str, CalendarDefinition],
     since: datetime | None = None,
-) -> None:
-    """Before a change (`paused`, `updated`, `deleted`) at `at` alters `entry`: record the
-    fates of its fires due by then that the log has none for (usually none); a change before
-    `since` owes nothing (see MAX_AGE)."""
+) -> Owed | None:
+    """Before a change (`paused`, `updated`, `deleted`) at `at` alters `entry`: the fates of
+    its fires due by then that the log has none for (usually None); a change before `since`
+    owes nothing (see MAX_AGE)."""
     if not entry.active or entry.completed or (since is not None and at < since):
-        return
+        return None
     waiting = set(queued(entry))  # why: a buffered fire has its record; the queue's rules hold
     fates: list[OwedFate] = []
     for d in reversed(decide_due(entry, at, calendars)):
@@ -67,9 +67,9 @@ def note(
         fate = _fate(d, change, fates[0].fire_time if fates else None)
         if fate is not None and fate.fire_time not in waiting:
             fates.insert(0, fate)
-    if fates:
-        owed = Owed(change, at, entry.version, entry.timing, entry.payload, tuple(fates))
-        entry.owed = [*(entry.owed or ()), owed]
+    if not fates:
+        return None
+    return Owed(change, at, entry.version, entry.timing, entry.payload, tuple(fates))
 
 
 def _fate(d: Decision, change: str, then: datetime | None) -> OwedFate | None:
@@ -93,23 +93,23 @@ def _fate(d: Decision, change: str, then: datetime | None) -> OwedFate | None:
     return None
 
 
-def settle(entry: Entry, event: Event) -> None:
-    """An event of the entry was folded: the owed fate it is (of its fire, or its cancel)
-    is owed no more."""
+def settle(records: list[Owed], event: Event) -> list[Owed] | None:
+    """An event of the schedule was folded: the records less the owed fate it is (of its
+    fire, or its cancel); None when nothing is owed any more."""
     if isinstance(event, RunTriggered | RunSkipped | FireMissed | FireBuffered):
         if isinstance(event, RunTriggered) and event.forced:
-            return  # why: an operator's run of a slot is no fate of the clock's fire
+            return records  # why: an operator's run of a slot is no fate of the clock's fire
         key: tuple[datetime | None, str | None] = (event.fire_time, None)
     elif isinstance(event, RunCancelRequested):
         key = (None, event.run_id)
     else:
-        return
+        return records
     kept = []
-    for owed in entry.owed or ():
+    for owed in records:
         fates = tuple(f for f in owed.fates if not _is(f, key))
         if fates:
             kept.append(owed if len(fates) == len(owed.fates) else _with(owed, fates))
-    entry.owed = kept or None
+    return kept or None
 
 
 def _is(fate: OwedFate, key: tuple[datetime | None, str | None]) -> bool:
@@ -123,21 +123,21 @@ def _with(owed: Owed, fates: tuple[OwedFate, ...]) -> Owed:
     return msgspec.structs.replace(owed, fates=fates)
 
 
-def stale(entry: Entry, now: datetime) -> list[Owed]:
-    """The owed records too old to append (MAX_AGE)."""
-    return [o for o in entry.owed or () if now - o.at > MAX_AGE]
+def due(records: list[Owed]) -> datetime:
+    """When owed fates are due: at once (the time of the change that left them owed)."""
+    return min(o.at for o in records)
 
 
-def forget(entry: Entry, records: list[Owed]) -> None:
-    """Drop these records (stale ones) from the entry."""
-    entry.owed = [o for o in entry.owed or () if o not in records] or None
+def stale(records: list[Owed], now: datetime) -> list[Owed]:
+    """The records too old to append (MAX_AGE)."""
+    return [o for o in records if now - o.at > MAX_AGE]
 
 
-def decisions(entry: Entry, now: datetime) -> list[tuple[Entry, Decision]]:
-    """The owed fates still to append at `now`, each with the entry as it was when they were
-    due (its version, timing, definition: what event_for reads)."""
+def decisions(entry: Entry, records: list[Owed], now: datetime) -> list[tuple[Entry, Decision]]:
+    """The owed fates to append at `now`, each with the entry as it was when they were due (its
+    version, timing and definition: what appends.event_for reads)."""
     out: list[tuple[Entry, Decision]] = []
-    for owed in entry.owed or ():
+    for owed in records:
         if now - owed.at > MAX_AGE:
             continue
         then = msgspec.structs.replace(

@@ -246,7 +246,7 @@ class Ticker:
         finally:
             self._ticking = set()
             for entry in entries:
-                nxt = next_due(entry)
+                nxt = self._next_due(entry)
                 if nxt is not None and nxt > now:
                     self._reschedule(entry)
                 elif nxt is not None:
@@ -347,7 +347,7 @@ class Ticker:
             (entry, d)
             for d in decide_due(entry, now, self.state.calendars, self.stalls.last, self.taken_over)
         ]
-        if entry.owed is not None:
+        if self.state.owed and entry.schedule_id in self.state.owed:
             due = self._owed(entry, now) + due
         for then, decision in due:
             if isinstance(decision, Hold):
@@ -372,15 +372,14 @@ class Ticker:
 
     def _owed(self, entry: Entry, now: datetime) -> list[tuple[Entry, Decision]]:
         """The fates this entry owes fires due before its last pause, update or delete."""
-        if stale := owed.stale(entry, now):
+        if stale := owed.stale(self.state.owed[entry.schedule_id], now):
             log.warning(
                 "ticker: %s: %d fate(s) of fires due before it was %s at %s were never "
                 "appended and are too old to append now",
                 entry.name, sum(len(o.fates) for o in stale), stale[0].change, iso_z(stale[0].at),
             )  # fmt: skip
-            owed.forget(entry, stale)
-            self.state.release(entry)
-        return owed.decisions(entry, now)
+            self.state.forget(entry, stale)
+        return owed.decisions(entry, self.state.owed.get(entry.schedule_id, []), now)
 
     def _note_hold(self, entry: Entry, hold: Hold) -> None:
         """Say once per held fire why it waits (its trigger will look late without a reason)."""
@@ -501,8 +500,13 @@ class Ticker:
         if self.state.orphans and self.state.orphans.keys() - self._orphans_tried:
             self._wake.set()  # why: a deleted schedule left runs nobody took: tick ends them
 
+    def _next_due(self, entry: Entry) -> datetime | None:
+        """When the entry next needs attention (firetimes.next_due); at once while it owes."""
+        records = self.state.owed.get(entry.schedule_id) if self.state.owed else None
+        return next_due(entry) if records is None else owed.due(records)
+
     def _reschedule(self, entry: Entry) -> None:
-        due = next_due(entry)
+        due = self._next_due(entry)
         if due is None or not self.state.holds(entry):
             DueQueue.drop(entry)
         elif entry.queued != due and self.queue.push(due, entry):
