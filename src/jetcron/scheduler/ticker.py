@@ -343,12 +343,13 @@ class Ticker:
         decisions: list[Decision] = []
         complete: str | None = None
         loses: list[Lose] = []
-        due = [
+        # why: owed fates alone first; the entry's own decisions once they are folded (a tick
+        # later), so overlap sees an owed trigger's run
+        owing = self._owed(entry, now) if entry.schedule_id in self.state.owed else []
+        due = owing or [
             (entry, d)
             for d in decide_due(entry, now, self.state.calendars, self.stalls.last, self.taken_over)
         ]
-        if self.state.owed and entry.schedule_id in self.state.owed:
-            due = self._owed(entry, now) + due
         for then, decision in due:
             if isinstance(decision, Hold):
                 # why: no event; the entry stays due, so the tick looks again APPEND_RETRY later,
@@ -379,7 +380,11 @@ class Ticker:
                 entry.name, sum(len(o.fates) for o in stale), stale[0].change, iso_z(stale[0].at),
             )  # fmt: skip
             self.state.forget(entry, stale)
-        return owed.decisions(entry, self.state.owed.get(entry.schedule_id, []), now)
+        records = self.state.owed.get(entry.schedule_id, [])
+        decided = owed.decisions(entry, records, now)
+        if not decided:
+            self.state.forget(entry, records)  # why: nothing left to append (never stuck owing)
+        return decided
 
     def _note_hold(self, entry: Entry, hold: Hold) -> None:
         """Say once per held fire why it waits (its trigger will look late without a reason)."""
