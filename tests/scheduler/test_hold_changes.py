@@ -145,3 +145,24 @@ async def test_an_owed_fate_found_more_than_a_minute_late_is_missed_not_run(
         await task
     assert [type(f) for f in found] == [FireMissed]
     assert "more than 60 s late, the schedule paused" in found[0].reason  # type: ignore[attr-defined]
+
+
+async def test_a_fire_held_across_a_failover_runs_once_when_the_result_lands(
+    event_log: EventLog,
+) -> None:
+    """The leader holding the fire goes away; the next one, taking over 2 s later, holds it
+    again (the run was fired before its take-over) and runs it once the result lands."""
+    clock, first = await setup(event_log)
+    stop, task = await _new_leader(event_log, clock)
+    stop.set()
+    await task
+    await clock.advance(2)
+    stop, task = await _new_leader(event_log, clock)
+    try:
+        assert await fates(event_log) == []  # held again
+        await succeed(event_log, first, T0 + timedelta(minutes=1, seconds=50))
+        found = await settled(event_log)
+    finally:
+        stop.set()
+        await task
+    assert [type(f) for f in found] == [RunTriggered]
