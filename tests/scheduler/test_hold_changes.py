@@ -166,3 +166,20 @@ async def test_a_fire_held_across_a_failover_runs_once_when_the_result_lands(
         stop.set()
         await task
     assert [type(f) for f in found] == [RunTriggered]
+
+
+async def test_a_fire_behind_a_run_this_leader_triggered_is_skipped_at_once(
+    event_log: EventLog,
+) -> None:
+    """Only a run last heard of before the take-over holds a fire: the catch-up run a new
+    leader triggers itself (for a fire before its take-over) blocks the next fire as always."""
+    await add(event_log, "o", timeout_s=3600, overlap="skip")
+    clock = FakeClock(T0 + timedelta(minutes=1, seconds=50))
+    stop, task = await _new_leader(event_log, clock)  # triggers 12:01, 50 s late
+    try:
+        await clock.set(FIRE + timedelta(seconds=1))
+        found = await settled(event_log)
+    finally:
+        stop.set()
+        await task
+    assert [(type(f), f.reason) for f in found] == [(RunSkipped, BUSY)]  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
 
-from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.entry import LOST_GRACE, Entry, run_budget
 from jetcron.scheduler.planner import (
     SETTLE,
     Buffer,
@@ -23,6 +23,12 @@ from jetcron.scheduler.planner import (
 def s(n: float) -> datetime:
     """T plus n seconds."""
     return T + timedelta(seconds=n)
+
+
+def heard(at: datetime) -> dict[str, datetime]:
+    """Run r0 in flight, its last word (trigger or start) at `at`: its deadline (the
+    definition's default timeout, 1 h)."""
+    return {"r0": at + run_budget(3600.0, LOST_GRACE)}
 
 
 def busy(**kw: object) -> Entry:
@@ -44,11 +50,18 @@ CASES = [
         busy(in_flight=None, fires=None), s(8), s(3), [Trigger(T)], id="runs-once-the-run-ended"
     ),
     pytest.param(
-        busy(fires={"r0": ("f0", s(-2))}),
+        busy(in_flight=heard(s(-2))),
         s(5),
         s(-3),
         [Skip(T, BUSY, "r0")],
-        id="run-fired-by-this-leader-skips",
+        id="run-heard-of-since-the-take-over-skips",
+    ),
+    pytest.param(
+        busy(in_flight=heard(s(-4))),
+        s(5),
+        s(-3),
+        [Hold(T, "r0", s(-3) + SETTLE)],
+        id="run-last-heard-of-before-the-take-over-held",
     ),
     pytest.param(
         busy(last_fire=minutes(5)),

@@ -14,6 +14,16 @@ import msgspec
 from jetcron.domain.definition import CatchUp, ScheduleDefinition
 
 _ONE_US = timedelta(microseconds=1)
+LOST_GRACE = timedelta(seconds=60)
+"""A run with no word past its timeout plus this grace is declared lost (the default of
+TickerState.lost_grace)."""
+NO_TIMEOUT_DEADLINE = timedelta(hours=24)
+
+
+def run_budget(timeout_s: float | None, grace: timedelta) -> timedelta:
+    """How long after its last word a run in flight may stay silent before it is lost."""
+    base = NO_TIMEOUT_DEADLINE if timeout_s is None else timedelta(seconds=timeout_s)
+    return base + grace
 
 
 class Timing(msgspec.Struct, frozen=True, gc=False, array_like=True):

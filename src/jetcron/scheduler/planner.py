@@ -19,7 +19,7 @@ from jetcron.domain.calendar import CalendarDefinition, calendar_fate
 from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER
 from jetcron.domain.fires import fires_within, next_fire_within
 from jetcron.scheduler import members
-from jetcron.scheduler.entry import Entry, queued
+from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
 
 
@@ -113,12 +113,14 @@ def decide_due(
     calendars: Mapping[str, CalendarDefinition] | None = None,
     log_full: Stall | None = None,
     taken_over: datetime | None = None,
+    grace: timedelta = LOST_GRACE,
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
     `calendars` (by name) are those the schedule's exclude/only_within may name; `log_full`:
     the last stall of appends for want of storage (a missed fire in it says so); `taken_over`
-    is when this ticker became the leader (None: no hold, see SETTLE)."""
+    is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
+    the runs' deadlines were set with (TickerState.lost_grace)."""
     in_flight = entry.running()
     decisions: list[Decision] = [*overdue(entry, now)]
     running = members.blocking(in_flight, now)
@@ -141,7 +143,7 @@ def decide_due(
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
-        decisions += _overlap(entry, fires, running, Settling(now, taken_over))
+        decisions += _overlap(entry, fires, running, Settling(now, taken_over, grace))
     waiting = len(queue) + sum(isinstance(d, Buffer | Hold) for d in decisions)
     if waiting or not _finite(entry, now):
         return decisions  # why: a schedule completes once nothing waits in its queue
@@ -291,21 +293,29 @@ def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settling:
-    """The time of a decision and when its leader took over (None: no hold)."""
+    """The time of a decision, when its leader took over (None: no hold), and the grace after
+    a run's budget (what its deadline in flight was set with)."""
 
     now: datetime
     taken_over: datetime | None
+    grace: timedelta
 
 
 def _hold(entry: Entry, fire: datetime, run_id: str, at: Settling) -> Hold | None:
-    """Hold a fire that would be skipped for a run fired before this leader took over, while
-    the result of that run may still arrive (SETTLE) and the fire is still on time.
+    """Hold a fire that would be skipped for a run last heard of before this leader took over,
+    while the result of that run may still arrive (SETTLE) and the fire is still on time.
 
     why: a held fire is decided again as soon as the run's end is folded (then it runs) or when
     the hold ends (then it is skipped as before); it gets one fate, under its fire id, either
-    way, and it never runs beside a run that the log shows in flight."""
-    fired = (entry.fires or {}).get(run_id)
-    if at.taken_over is None or fired is None or fired[1] >= at.taken_over:
+    way, and it never runs beside a run that the log shows in flight. Last heard of, not fired
+    for a fire time before the take-over: a run this leader triggered (a catch-up, the queue
+    of `catchup all`) or one that started since has no result held through the outage, and a
+    fire behind it meets the overlap policy at once, as always."""
+    deadline = entry.running().get(run_id)
+    if at.taken_over is None or deadline is None:
+        return None
+    # why: its deadline is its last word (trigger, start, retry) plus its budget (state.py)
+    if deadline - run_budget(entry.timing.timeout_s, at.grace) >= at.taken_over:
         return None
     until = min(at.taken_over + SETTLE, fire + MISSED_AFTER - HOLD_SLACK)
     return Hold(fire, run_id, until) if at.now < until else None

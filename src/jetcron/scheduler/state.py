@@ -38,15 +38,21 @@ from jetcron.domain.events import (
 )
 from jetcron.domain.runs import is_fanout, is_final
 from jetcron.scheduler import members, owed
-from jetcron.scheduler.entry import Entry, Owed, packed, queued, timing_of
+from jetcron.scheduler.entry import (
+    LOST_GRACE,
+    Entry,
+    Owed,
+    packed,
+    queued,
+    run_budget,
+    timing_of,
+)
 from jetcron.scheduler.orphans import Orphan
+
+__all__ = ["LOST_GRACE", "TickerState"]
 
 _CHANGES = {SchedulePaused: "paused", ScheduleUpdated: "updated", ScheduleDeleted: "deleted"}
 """The schedule events after which fires due before them are decided at once (owed.py)."""
-LOST_GRACE = timedelta(seconds=60)
-"""A run with no word past its timeout plus this grace is declared lost (the default of
-TickerState.lost_grace)."""
-NO_TIMEOUT_DEADLINE = timedelta(hours=24)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -291,7 +297,7 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, grace: timedelt
                 _unqueue(entry, event.fire_time)
         if not is_fanout(event.target):
             entry.in_flight = entry.in_flight or {}
-            entry.in_flight[event.run_id] = at + _run_budget(event.timeout_s, grace)
+            entry.in_flight[event.run_id] = at + run_budget(event.timeout_s, grace)
             entry.fires = entry.fires or {}
             entry.fires[event.run_id] = (event.fire_id, event.fire_time)
     elif isinstance(event, FireMissed | RunSkipped):
@@ -307,7 +313,7 @@ def _apply_fire_or_run(entry: Entry, event: Event, at: datetime, grace: timedelt
     elif isinstance(event, RunEvent) and members.enters(event):
         # why: a fan-out member is a run from its first word on; then the plain rules hold
         entry.in_flight = entry.in_flight or {}
-        entry.in_flight[event.run_id] = at + _run_budget(entry.timing.timeout_s, grace)
+        entry.in_flight[event.run_id] = at + run_budget(entry.timing.timeout_s, grace)
         entry.fires = entry.fires or {}
         entry.fires[event.run_id] = (event.fire_id, event.fire_time)
         _apply_run(entry, event, at, entry.in_flight, grace)
@@ -352,12 +358,7 @@ def _apply_run(
         resume = event.next_attempt_at
     elif not isinstance(event, RunStarted):
         return
-    in_flight[event.run_id] = max(in_flight[event.run_id], resume + _run_budget(timeout, grace))
-
-
-def _run_budget(timeout_s: float | None, grace: timedelta) -> timedelta:
-    base = NO_TIMEOUT_DEADLINE if timeout_s is None else timedelta(seconds=timeout_s)
-    return base + grace
+    in_flight[event.run_id] = max(in_flight[event.run_id], resume + run_budget(timeout, grace))
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:

@@ -348,7 +348,14 @@ class Ticker:
         owing = self._owed(entry, now) if entry.schedule_id in self.state.owed else []
         due = owing or [
             (entry, d)
-            for d in decide_due(entry, now, self.state.calendars, self.stalls.last, self.taken_over)
+            for d in decide_due(
+                entry,
+                now,
+                self.state.calendars,
+                self.stalls.last,
+                self.taken_over,
+                self.state.lost_grace,
+            )
         ]
         for then, decision in due:
             if isinstance(decision, Hold):
