@@ -10,14 +10,8 @@ import pytest
 from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
 
 from jetcron.domain.definition import Job
-from jetcron.domain.events import (
-    Envelope,
-    RunSkipped,
-    RunTriggered,
-    ScheduleCreated,
-    ScheduleDeleted,
-    StoredEvent,
-)
+from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.events import RunSkipped, RunTriggered, ScheduleCreated, ScheduleDeleted
 from jetcron.scheduler import owed
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.entry import Entry, Owed, OwedFate

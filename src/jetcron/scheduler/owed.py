@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.definition import LATE_DOWN, MISSED_AFTER
 from jetcron.domain.events import (
     Event,
     FireBuffered,
@@ -159,7 +159,7 @@ def _decision(fate: OwedFate, change: str, now: datetime) -> Decision | None:
     assert fire is not None
     if fate.kind in ("trigger", "buffer") and late:
         # why: no leader for that long; the schedule is paused or changed now: not run late
-        return Miss(fire, f"scheduler down: found more than 60 s late, the schedule {change}")
+        return Miss(fire, f"{LATE_DOWN}: found more than 60 s late, the schedule {change}")
     if fate.kind == "trigger":
         return Trigger(fire)
     if fate.kind == "buffer":
