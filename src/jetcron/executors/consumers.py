@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.client import JetStreamContext
@@ -151,19 +153,82 @@ class Consumer:
         return not (info.num_pending or info.num_ack_pending)
 
 
+KEEPALIVE_SHARE = 1 / 3
+"""A delivered trigger is ours while JetStream confirmed an in-progress ack for it within this
+share of ack_wait (Hold.current): the age the freeze rule (agent.ORPHAN_SHARE) allows the last
+in-progress of an executor that froze, so both lapses end the same way, in the same time."""
+RENEW_EVERY_S = 2.0
+"""In-progress acks go out this often, or RENEWALS_PER_SHARE times per KEEPALIVE_SHARE of
+ack_wait if that is more often."""
+RENEWALS_PER_SHARE = 3
+"""why several: one late or lost renewal (a busy loop, a slow server) must not lapse the hold
+(an ack_wait of 2 s renewed every 2/3 s lapsed whenever one came late, and its jobs stopped)."""
+RENEW_TIMEOUT_S = 1.0
+
+
+class Hold:
+    """This executor's hold on one delivered trigger: when JetStream last confirmed it.
+
+    why confirmed: an in-progress ack is a plain publish, which "succeeds" into the client's
+    buffer while the server it is connected to hangs; a peer of the pool then receives the
+    trigger at ack_wait and runs it beside us (newcomer17b #1). Sent as a request, the consumer
+    answers it (an ack of the ack, measured on nats-server 2.15.1) once it has reset the
+    trigger's ack-wait timer, so no redelivery can come before `renewed_at` + ack_wait.
+    """
+
+    def __init__(
+        self, nc: Client, msg: Msg, ack_wait: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.nc, self.msg, self.ack_wait, self.clock = nc, msg, ack_wait, clock
+        self.renewed_at = clock()
+        """When the last confirmed in-progress was sent (at first: about when it was delivered)."""
+        self.after_gap: Callable[[], Awaitable[None]] | None = None
+        """Called after a renewal that follows a whole ack_wait without one: the trigger may
+        have been redelivered meanwhile (to a peer, which may run it now)."""
+
+    def current(self) -> bool:
+        """Whether the job may keep running: renewed within KEEPALIVE_SHARE of ack_wait, or
+        no NATS server reachable at all.
+
+        why not connected counts as current: with every server out of reach (all of NATS down,
+        or this host cut off), nothing tells the two apart from here. When all of NATS is down
+        nothing is redelivered meanwhile, and once it is back a peer that receives the trigger
+        waits while our heartbeat lists the run, so the job runs on (the README's promise). A
+        host cut off from every server while its peers reach one is the one case left to the
+        peers' hold-off (README, "Jobs across crashes"). Connected but unconfirmed (a hung
+        node not yet noticed, a node cut off from the cluster, no consumer leader) counts.
+        """
+        if not self.nc.is_connected:
+            return True
+        return self.clock() - self.renewed_at < KEEPALIVE_SHARE * self.ack_wait
+
+    async def renew(self) -> bool:
+        """Send an in-progress ack and wait for JetStream to confirm it; False if it did not."""
+        sent = self.clock()
+        try:
+            await self.nc.request(self.msg.reply, b"+WPI", timeout=RENEW_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - any failure: not renewed (said by Hold.current)
+            return False
+        gap, self.renewed_at = sent - self.renewed_at, max(self.renewed_at, sent)
+        if gap >= self.ack_wait and self.after_gap is not None:
+            await self.after_gap()
+        return True
+
+
 @contextlib.asynccontextmanager
-async def keepalive(msg: Msg, every: float) -> AsyncIterator[None]:
-    """Send in-progress acks every `every` seconds while the body runs."""
+async def keepalive(msg: Msg, nc: Client, ack_wait: float) -> AsyncIterator[Hold]:
+    """Renew the trigger while the body runs (confirmed in-progress acks); yields the Hold."""
+    hold = Hold(nc, msg, ack_wait)
+    every = min(KEEPALIVE_SHARE * ack_wait / RENEWALS_PER_SHARE, RENEW_EVERY_S)
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(every)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            await hold.renew()
 
     task = asyncio.create_task(beat())
     try:
-        yield
+        yield hold
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
