@@ -174,6 +174,10 @@ class Hold:
     trigger at ack_wait and runs it beside us (newcomer17b #1). Sent as a request, the consumer
     answers it (an ack of the ack, measured on nats-server 2.15.1) once it has reset the
     trigger's ack-wait timer, so no redelivery can come before `renewed_at` + ack_wait.
+    Measured limit: the answer also comes for a delivery the server has already given up on
+    (its ack-wait ran out while every server was down: 2.15.1 redelivers such a trigger at
+    once after a restart, whatever we send), which only happens after a whole ack_wait
+    without a renewal, so `after_gap` reads the run then.
     """
 
     def __init__(
