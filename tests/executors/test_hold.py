@@ -1,4 +1,4 @@
-"""An executor's hold on a delivered trigger: renewed only when JetStream confirms it (real server)."""
+"""An executor's hold on a delivered trigger: renewed only when the server confirms it (real server)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from jetcron import subjects
+from jetcron.log.connection import Probe
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,8 @@ class Consumer:
 
 
 KEEPALIVE_SHARE = 1 / 3
-"""A delivered trigger is ours while JetStream confirmed an in-progress ack for it within this
-share of ack_wait (Hold.current): the age the freeze rule (agent.ORPHAN_SHARE) allows the last
+"""A delivered trigger is ours while the server confirmed an in-progress ack for it within this
+share of ack_wait (Hold.current): the age the freeze rule (trigger.ORPHAN_SHARE) allows the last
 in-progress of an executor that froze, so both lapses end the same way, in the same time."""
 RENEW_EVERY_S = 2.0
 """In-progress acks go out this often, or RENEWALS_PER_SHARE times per KEEPALIVE_SHARE of
@@ -167,17 +168,18 @@ RENEW_TIMEOUT_S = 1.0
 
 
 class Hold:
-    """This executor's hold on one delivered trigger: when JetStream last confirmed it.
+    """This executor's hold on one delivered trigger: when its last renewal was confirmed.
 
     why confirmed: an in-progress ack is a plain publish, which "succeeds" into the client's
     buffer while the server it is connected to hangs; a peer of the pool then receives the
-    trigger at ack_wait and runs it beside us (newcomer17b #1). Sent as a request, the consumer
-    answers it (an ack of the ack, measured on nats-server 2.15.1) once it has reset the
-    trigger's ack-wait timer, so no redelivery can come before `renewed_at` + ack_wait.
-    Measured limit: the answer also comes for a delivery the server has already given up on
-    (its ack-wait ran out while every server was down: 2.15.1 redelivers such a trigger at
-    once after a restart, whatever we send), which only happens after a whole ack_wait
-    without a renewal, so `after_gap` reads the run then.
+    trigger at ack_wait and runs it beside us (newcomer17b #1). A renewal counts once that
+    server answered a PING sent after it (TCP keeps the order), so it has the ack.
+    why not an ack of the ack (the in-progress sent as a request, which JetStream answers):
+    measured, it is answered for a delivery the server gave up on too, so it proves no more;
+    and with it the 60 s chaos test left a trigger ack-pending for good after a kill -9 of
+    nats-server, 3 runs of 3 (a plain in-progress and a PING: passed). What a PING cannot
+    see: a node that answers but cannot reach the consumer's leader; JetStream has no leader
+    to redeliver from then either, unless the rest of the cluster elects one.
     """
 
     def __init__(
@@ -189,6 +191,7 @@ class Hold:
         self.after_gap: Callable[[], Awaitable[None]] | None = None
         """Called after a renewal that follows a whole ack_wait without one: the trigger may
         have been redelivered meanwhile (to a peer, which may run it now)."""
+        self._probe = Probe(nc)
 
     def current(self) -> bool:
         """Whether the job may keep running: renewed within KEEPALIVE_SHARE of ack_wait, or
@@ -200,18 +203,24 @@ class Hold:
         waits while our heartbeat lists the run, so the job runs on (the README's promise). A
         host cut off from every server while its peers reach one is the one case left to the
         peers' hold-off (README, "Jobs across crashes"). Connected but unconfirmed (a hung
-        node not yet noticed, a node cut off from the cluster, no consumer leader) counts.
+        node not yet noticed, a server that is slow to answer) counts.
         """
         if not self.nc.is_connected:
             return True
         return self.clock() - self.renewed_at < KEEPALIVE_SHARE * self.ack_wait
 
+    def close(self) -> None:
+        """Forget a PING still in flight on a connection gone since (see connection.Probe)."""
+        self._probe.drop_stale()
+
     async def renew(self) -> bool:
-        """Send an in-progress ack and wait for JetStream to confirm it; False if it did not."""
+        """Send an in-progress ack and confirm it with a PING round trip; False if not."""
         sent = self.clock()
         try:
-            await self.nc.request(self.msg.reply, b"+WPI", timeout=RENEW_TIMEOUT_S)
+            await self.msg.in_progress()
         except Exception:  # noqa: BLE001 - any failure: not renewed (said by Hold.current)
+            return False
+        if not await self._probe.once(RENEW_TIMEOUT_S):
             return False
         gap, self.renewed_at = sent - self.renewed_at, max(self.renewed_at, sent)
         if gap >= self.ack_wait and self.after_gap is not None:
@@ -236,3 +245,4 @@ async def keepalive(msg: Msg, nc: Client, ack_wait: float) -> AsyncIterator[Hold
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        hold.close()
