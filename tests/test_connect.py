@@ -16,7 +16,7 @@ from conftest import free_port, freeze, require_nats_server
 from jetcron.connect import (
     RECONNECT_CAP_S,
     ConnectOptions,
-    _next_server,
+    ServerRotation,
     _probes,
     close,
     connect,
@@ -33,11 +33,46 @@ def test_reconnect_waits_grow_to_nats_own_two_seconds_with_jitter() -> None:
     assert reconnect_delay(50, lambda: 1.0) == pytest.approx(RECONNECT_CAP_S + 0.1)
 
 
-def test_the_least_tried_server_goes_next() -> None:
-    servers = [Server(urlparse(f"nats://n{i}:4222")) for i in range(3)]
-    servers[0].reconnects, servers[1].reconnects, servers[2].reconnects = 4, 1, 2
-    chosen, delay = _next_server(servers, {})
-    assert chosen is servers[1] and 0.25 <= delay <= 0.35
+def _pool(n: int) -> list[Server]:
+    return [Server(urlparse(f"nats://n{i}:4222")) for i in range(n)]
+
+
+def test_a_hung_server_is_left_for_the_others_whatever_an_earlier_outage_counted() -> None:
+    # newcomer17b #6: after an outage that tried every server, nats-py's counts are 0 for the
+    # server connected to and N for the others; least-tried picked the hung one again and again
+    now = [100.0]
+    rotation = ServerRotation(clock=lambda: now[0])
+    servers = _pool(3)
+    for _ in range(5):  # a full outage: every server tried in turn
+        for _server in servers:
+            rotation(servers, {})
+            now[0] += 1.0
+    rotation.connected("nats://n1:4222")  # back, on n1
+    servers[0].reconnects, servers[1].reconnects, servers[2].reconnects = 5, 0, 5
+    now[0] += 60.0  # n1 hangs
+    first, delay = rotation(servers, {})
+    assert first is not None and first.uri.netloc != "n1:4222" and delay == 0.0
+    now[0] += 2.0  # that one answers neither (a connect timeout)
+    second, delay = rotation(servers, {})
+    assert second is not None and {first.uri.netloc, second.uri.netloc} == {"n0:4222", "n2:4222"}
+    assert delay == 0.0
+    third, delay = rotation(servers, {})
+    assert third is not None and third.uri.netloc == "n1:4222", "only then the hung one"
+
+
+def test_with_every_server_down_each_is_tried_in_turn_with_its_own_backoff() -> None:
+    now = [0.0]
+    rotation = ServerRotation(clock=lambda: now[0])
+    servers = _pool(2)
+    picks = []
+    for _ in range(6):
+        chosen, delay = rotation(servers, {})
+        assert chosen is not None
+        picks.append((chosen.uri.netloc, delay))
+        now[0] += 0.5
+    assert [netloc for netloc, _ in picks] == ["n0:4222", "n1:4222"] * 3
+    assert picks[0][1] == picks[1][1] == 0.0, "a first try of a server waits for nothing"
+    assert 0.25 <= picks[2][1] <= 0.35 and 0.5 <= picks[4][1] <= 0.6
 
 
 async def test_the_cli_fails_fast_naming_the_url(caplog: pytest.LogCaptureFixture) -> None:

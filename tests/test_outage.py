@@ -169,7 +169,7 @@ def test_a_frozen_server_is_reported_from_its_last_answer(
         time.sleep(3)  # a few probes answered
         assert server.pid is not None
         os.kill(server.pid, signal.SIGSTOP)  # newcomer14: a hung host keeps the socket open
-        time.sleep(8)  # shorter than the client's ping timeout: it never disconnects
+        time.sleep(8)  # longer than the client's ping timeout (4-6 s): it gives the server up
         os.kill(server.pid, signal.SIGCONT)
 
         def recorded() -> bool:
@@ -181,10 +181,12 @@ def test_a_frozen_server_is_reported_from_its_last_answer(
         eventually(recorded, 20, "the freeze in status")
         nats = json.loads(cli(url, "status", "--json").stdout)["service"]["nats"]
         outage = nats["last_outage"]
-        assert outage["connection_held"] is True and nats["reconnects"] == 0
+        # why 1 reconnect: the client gives a silent server up within 4-6 s (newcomer17b #1),
+        # dated from its last answer all the same; a hang shorter than that is held and
+        # recorded from the probes (tests/test_connect.py, tests/log/test_connection.py)
+        assert outage["connection_held"] is False and nats["reconnects"] == 1
         assert 7.5 <= outage["seconds"] <= 12, outage
         assert outage["noticed"] > outage["from"]
-        assert "no answers though the connection held" in cli(url, "status").stdout
     finally:
         code = serve.stop()
     assert code == 0, serve.out.read_text()[-3000:]

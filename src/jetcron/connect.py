@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import ssl
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -164,10 +165,51 @@ def reconnect_delay(attempts: int, rand: Callable[[], float] = random.random) ->
     )
 
 
-def _next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
-    """nats-py's reconnect hook: the least-tried server, after its backoff."""
-    chosen = min(servers, key=lambda s: s.reconnects, default=None)
-    return chosen, reconnect_delay(chosen.reconnects if chosen else 0)
+class ServerRotation:
+    """nats-py's reconnect hook for one service's client: the server tried least recently
+    first, after a backoff that counts only this outage's tries of it.
+
+    why not nats-py's own `reconnects` counts (what this hook used to pick the least of): the
+    client resets a count only for the server it connects to, so after an outage in which every
+    server was tried N times, the one in use has 0 and the others N; when it hung, it was
+    picked again and again (a 2 s connect timeout each) until its count passed theirs, and a
+    service stayed cut off for a whole 75 s freeze of one node of three (newcomer17b #6).
+    The server in use counts as tried when it was connected to, so it goes last.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._tried: dict[str, float] = {}
+        """netloc -> when it was last tried (or connected to)."""
+        self._tries: dict[str, int] = {}
+        """netloc -> tries since the last successful connect (the backoff's count)."""
+
+    def connected(self, url: str) -> None:
+        """A (re)connect succeeded to `url`: it is the most recently tried; backoffs restart."""
+        self._tries.clear()
+        if netloc := urlsplit(url).netloc:
+            self._tried[netloc] = self.clock()
+
+    def __call__(self, servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
+        chosen = min(servers, key=lambda s: self._tried.get(s.uri.netloc, -1.0), default=None)
+        if chosen is None:
+            return None, 0.0
+        tries = self._tries.get(chosen.uri.netloc, 0)
+        self._tries[chosen.uri.netloc] = tries + 1
+        self._tried[chosen.uri.netloc] = self.clock()
+        return chosen, reconnect_delay(tries)
+
+
+STALE_PING_S = 2.0
+STALE_PINGS = 2
+"""A service's connection is given up when this many PINGs, one every STALE_PING_S, went
+unanswered: a hung server (SIGSTOP, a stuck host) is left for another within 4-6 s.
+
+why this fast: an executor on a hung node cannot renew its running triggers, and a peer of
+its pool may take one over after the consumer's ack-wait (30 s by default); the client used
+to notice only after ~30-34 s (10 s x 3), no sooner than that (newcomer17b #1). Our event
+loop stalling cannot fake it: the PING timer then fires once, not three times.
+"""
 
 
 def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str, Any]:
@@ -182,24 +224,27 @@ def _options(opts: ConnectOptions, persistent: bool, timeout: float) -> dict[str
         "reconnect_time_wait": RECONNECT_CAP_S if persistent else 0.1,
     }
     if persistent:
-        # why: notice a silently dead server (no RST) in ~30 s instead of nats-py's 4 min.
-        kwargs |= {"ping_interval": 10, "max_outstanding_pings": 3}
-        kwargs["reconnect_to_server_handler"] = _next_server
+        # why: notice a silently dead or hung server within 4-6 s (nats-py's default: 4 min)
+        kwargs |= {"ping_interval": STALE_PING_S, "max_outstanding_pings": STALE_PINGS}
+        kwargs["reconnect_to_server_handler"] = ServerRotation()
     kwargs |= _identity(opts)
     if (tls := _tls(opts)) is not None:
         kwargs["tls"] = tls
     return kwargs
 
 
-def _watch_callbacks(nc: Client, watch: ConnectionWatch, closed: asyncio.Event) -> dict[str, Any]:
-    """disconnected/reconnected/error callbacks that keep `watch` current and the log quiet;
-    `closed` is set when the client is closed for good."""
+def _watch_callbacks(
+    nc: Client, watch: ConnectionWatch, closed: asyncio.Event, rotation: ServerRotation
+) -> dict[str, Any]:
+    """disconnected/reconnected/error callbacks that keep `watch` and `rotation` current and
+    the log quiet; `closed` is set when the client is closed for good."""
 
     async def disconnected() -> None:
         if not nc.is_closed:  # why: nats-py calls this on close() too; that is no outage
             watch.lost(nc.last_error)
 
     async def reconnected() -> None:
+        rotation.connected(_url(nc))
         watch.restored(_url(nc))
 
     async def error(err: Exception) -> None:
@@ -283,8 +328,9 @@ async def connect(
         _identities[nc] = found
     watch = (watch or ConnectionWatch()) if persistent else None
     closed = asyncio.Event()
+    rotation: ServerRotation = kwargs.get("reconnect_to_server_handler") or ServerRotation()
     if watch is not None:
-        kwargs |= _watch_callbacks(nc, watch, closed)
+        kwargs |= _watch_callbacks(nc, watch, closed, rotation)
     else:
         # why: the CLI reports its one error itself, no tracebacks
         kwargs["error_cb"] = on_error or _quiet
@@ -293,6 +339,7 @@ async def connect(
         if watch is not None:
             # why: a service may start before its NATS cluster (compose); keep trying.
             await nc.connect(**kwargs)
+            rotation.connected(_url(nc))
             watch.restored(_url(nc))
             _probe_while_open(nc, watch, closed)
             return nc

@@ -129,3 +129,38 @@ async def test_an_owner_from_before_pulses_is_watched_by_its_pid(tmp_path: Path)
     result = read_result(tmp_path, 1000)
     assert not result.abandoned, result.reason
     assert result.exit_code == 0
+
+
+async def test_a_live_executor_that_lost_its_trigger_lets_the_job_go(tmp_path: Path) -> None:
+    # newcomer17b #1: alive and pulsing, but its NATS node hung: its in-progress acks are not
+    # confirmed, so the trigger may go to a peer; the job stops as for a silent executor
+    holding = True
+    began = time.monotonic()
+
+    async def lose_it() -> None:
+        nonlocal holding
+        await asyncio.sleep(3 * ORPHAN)  # kept past the window while held
+        holding = False
+
+    losing = asyncio.create_task(lose_it())
+    result = await run_process(
+        ["sleep", "30"], run_dir=tmp_path, orphan_after=ORPHAN, grace=0.2, holding=lambda: holding
+    )
+    await losing
+    took = time.monotonic() - began
+    assert result.given_up, result
+    assert "gave no sign of life" in result.reason
+    assert 3 * ORPHAN + ORPHAN / 2 <= took < 3 * ORPHAN + ORPHAN + 1.5, "kept while held"
+
+
+async def test_a_hold_back_within_the_window_keeps_the_job(tmp_path: Path) -> None:
+    # a failover: the hold lapses for less than orphan_after, then renewals are confirmed again
+    began = time.monotonic()
+
+    def holding() -> bool:
+        return not ORPHAN <= time.monotonic() - began < 1.5 * ORPHAN
+
+    result = await run_process(
+        ["sleep", str(4 * ORPHAN)], run_dir=tmp_path, orphan_after=ORPHAN, holding=holding
+    )
+    assert result.exit_code == 0 and not result.abandoned, result

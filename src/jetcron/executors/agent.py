@@ -243,14 +243,14 @@ class Executor:
     async def _handle(self, msg: Msg, consumer: Consumer, slot: asyncio.Future[int]) -> None:
         granted = 0
         try:
-            async with keepalive(msg, consumer.ack_wait / 3):
+            async with keepalive(msg, self.nc, consumer.ack_wait) as hold:
                 # why: a trigger fetched by an idle consumer may wait here for a slot; the
                 # in-progress acks keep it ours meanwhile, so it is not redelivered elsewhere.
                 granted = await slot
                 if not granted or self._stopping.is_set():
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
-                await self.triggers.process(msg, consumer.binding.fanout)
+                await self.triggers.process(msg, consumer.binding.fanout, hold)
         except JournalUnwritable:
             # why: the host's condition (said once by the journal, shown in our heartbeat),
             # not our bug: no traceback every redelivery; the run waits, it never starts unjournaled

@@ -15,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from jetcron import subjects
+from jetcron.log.connection import Probe
 
 log = logging.getLogger(__name__)
 
@@ -151,19 +154,95 @@ class Consumer:
         return not (info.num_pending or info.num_ack_pending)
 
 
+KEEPALIVE_SHARE = 1 / 3
+"""A delivered trigger is ours while the server confirmed an in-progress ack for it within this
+share of ack_wait (Hold.current): the age the freeze rule (trigger.ORPHAN_SHARE) allows the last
+in-progress of an executor that froze, so both lapses end the same way, in the same time."""
+RENEW_EVERY_S = 2.0
+"""In-progress acks go out this often, or RENEWALS_PER_SHARE times per KEEPALIVE_SHARE of
+ack_wait if that is more often."""
+RENEWALS_PER_SHARE = 3
+"""why several: one late or lost renewal (a busy loop, a slow server) must not lapse the hold
+(an ack_wait of 2 s renewed every 2/3 s lapsed whenever one came late, and its jobs stopped)."""
+RENEW_TIMEOUT_S = 1.0
+
+
+class Hold:
+    """This executor's hold on one delivered trigger: when its last renewal was confirmed.
+
+    why confirmed: an in-progress ack is a plain publish, which "succeeds" into the client's
+    buffer while the server it is connected to hangs; a peer of the pool then receives the
+    trigger at ack_wait and runs it beside us (newcomer17b #1). A renewal counts once that
+    server answered a PING sent after it (TCP keeps the order), so it has the ack.
+    why not an ack of the ack (the in-progress sent as a request, which JetStream answers):
+    measured, it is answered for a delivery the server gave up on too, so it proves no more;
+    and with it the 60 s chaos test left a trigger ack-pending for good after a kill -9 of
+    nats-server, 3 runs of 3 (a plain in-progress and a PING: passed). What a PING cannot
+    see: a node that answers but cannot reach the consumer's leader; JetStream has no leader
+    to redeliver from then either, unless the rest of the cluster elects one.
+    """
+
+    def __init__(
+        self, nc: Client, msg: Msg, ack_wait: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.nc, self.msg, self.ack_wait, self.clock = nc, msg, ack_wait, clock
+        self.renewed_at = clock()
+        """When the last confirmed in-progress was sent (at first: about when it was delivered)."""
+        self.after_gap: Callable[[], Awaitable[None]] | None = None
+        """Called after a renewal that follows a whole ack_wait without one: the trigger may
+        have been redelivered meanwhile (to a peer, which may run it now)."""
+        self._probe = Probe(nc)
+
+    def current(self) -> bool:
+        """Whether the job may keep running: renewed within KEEPALIVE_SHARE of ack_wait, or
+        no NATS server reachable at all.
+
+        why not connected counts as current: with every server out of reach (all of NATS down,
+        or this host cut off), nothing tells the two apart from here. When all of NATS is down
+        nothing is redelivered meanwhile, and once it is back a peer that receives the trigger
+        waits while our heartbeat lists the run, so the job runs on (the README's promise). A
+        host cut off from every server while its peers reach one is the one case left to the
+        peers' hold-off (README, "Jobs across crashes"). Connected but unconfirmed (a hung
+        node not yet noticed, a server that is slow to answer) counts.
+        """
+        if not self.nc.is_connected:
+            return True
+        return self.clock() - self.renewed_at < KEEPALIVE_SHARE * self.ack_wait
+
+    def close(self) -> None:
+        """Forget a PING still in flight on a connection gone since (see connection.Probe)."""
+        self._probe.drop_stale()
+
+    async def renew(self) -> bool:
+        """Send an in-progress ack and confirm it with a PING round trip; False if not."""
+        sent = self.clock()
+        try:
+            await self.msg.in_progress()
+        except Exception:  # noqa: BLE001 - any failure: not renewed (said by Hold.current)
+            return False
+        if not await self._probe.once(RENEW_TIMEOUT_S):
+            return False
+        gap, self.renewed_at = sent - self.renewed_at, max(self.renewed_at, sent)
+        if gap >= self.ack_wait and self.after_gap is not None:
+            await self.after_gap()
+        return True
+
+
 @contextlib.asynccontextmanager
-async def keepalive(msg: Msg, every: float) -> AsyncIterator[None]:
-    """Send in-progress acks every `every` seconds while the body runs."""
+async def keepalive(msg: Msg, nc: Client, ack_wait: float) -> AsyncIterator[Hold]:
+    """Renew the trigger while the body runs (confirmed in-progress acks); yields the Hold."""
+    hold = Hold(nc, msg, ack_wait)
+    every = min(KEEPALIVE_SHARE * ack_wait / RENEWALS_PER_SHARE, RENEW_EVERY_S)
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(every)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            await hold.renew()
 
     task = asyncio.create_task(beat())
     try:
-        yield
+        yield hold
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        hold.close()

@@ -88,6 +88,9 @@ class Job:
     ) -> None:
         self.run_dir, self.sup, self.pid, self._proc = run_dir, sup, pid, proc
         self.spec = spec or JobSpec(argv=[])
+        self.holding: Callable[[], bool] | None = None
+        """Whether this executor still holds the run's trigger (None: always); while it does
+        not, `owner` is not touched (see _pulse)."""
 
     @classmethod
     async def start(
@@ -207,24 +210,30 @@ class Job:
             await asyncio.gather(done, pulse, cancelled, return_exceptions=True)
 
     async def _pulse(self) -> None:
-        """Touch `owner` every pulse_s while this event loop runs: the supervisor's sign of life.
+        """Touch `owner` every pulse_s while this event loop runs and `holding` says the run's
+        trigger is still ours: the supervisor's sign of life.
 
-        After a silence of orphan_after (the process was stopped or its loop stuck) it stops
-        for good: the supervisor gives the job up, or will at its next look.
+        After a silence of orphan_after (the process was stopped, its loop stuck, or its hold
+        on the trigger lapsed) it stops for good: the supervisor gives the job up, or will at
+        its next look.
         """
         every, limit = self.spec.pulse_s, self.spec.orphan_after_s
         if every <= 0 or limit <= 0:
             return
-        owner, last = self.run_dir / "owner", time.monotonic()
+        owner, last, lapsed = self.run_dir / "owner", time.monotonic(), False
         while True:
             await asyncio.sleep(every)
             now = time.monotonic()
             if now - last >= limit:
                 # why: the same rule as the supervisor's, seen from here: a next attempt may
                 # start elsewhere soon (or has), so a late touch must not keep this copy alive.
-                log.warning("run in %s: this executor gave no sign of life for %.1fs; its "
-                            "supervisor stops the job", self.run_dir.name, now - last)  # fmt: skip
+                why = "could not keep its trigger" if lapsed else "gave no sign of life"
+                log.warning("run in %s: this executor %s for %.1fs; its supervisor stops "
+                            "the job", self.run_dir.name, why, now - last)  # fmt: skip
                 return
+            lapsed = self.holding is not None and not self.holding()
+            if lapsed:
+                continue  # why: no touch while the trigger may be redelivered (see _pulse)
             with contextlib.suppress(OSError):
                 os.utime(owner)
             last = now
@@ -330,11 +339,14 @@ async def run_process(
     orphan_after: float = 0.0,
     claim: Claim | None = None,
     cancel_reason: Callable[[], str] | None = None,
+    holding: Callable[[], bool] | None = None,
 ) -> ProcessResult:
     """Run `argv` under a supervisor; on timeout or `cancel` it stops the job's whole tree.
 
     `run_dir` is the run's journal entry (kept for the caller); without one a temporary
     directory is used and removed, and the job dies with this process (`orphan_after` 0).
+    `holding`: whether the run is still ours; a silence of `orphan_after` in it stops the job
+    like a silence of this process.
     """
     if not argv or not argv[0]:
         raise InvalidCommand("the command is empty")
@@ -348,6 +360,7 @@ async def run_process(
         job = await Job.start(where, spec, claim)
         if isinstance(job, ProcessResult):
             return job
+        job.holding = holding
         return await job.supervise(cancel, on_start, output_cap, cancel_reason)
     finally:
         if temp:

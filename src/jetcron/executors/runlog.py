@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -87,6 +88,16 @@ class Run:
     """Our RunStarted is in the log: this attempt is ours."""
     secret_values: dict[str, str] = field(default_factory=dict)
     """The job's secret variables, resolved (masked in its output; never in the log)."""
+    holding: Callable[[], bool] | None = None
+    """Whether its trigger is still ours (consumers.Hold.current); None: not tracked."""
+    attempt: int = 0
+    """The attempt this executor claimed (0: none yet)."""
+    taken_over_by: str = ""
+    """The executor that started a later attempt while ours ran (this host was cut off)."""
+
+    def held(self) -> bool:
+        """Whether the job may go on running here (process.Job._pulse asks)."""
+        return not self.taken_over_by and (self.holding is None or self.holding())
 
     def request_cancel(self, reason: str) -> None:
         """An operator or the ticker wants this run stopped."""

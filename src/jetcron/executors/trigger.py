@@ -29,6 +29,7 @@ from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
+from jetcron.executors.consumers import Hold
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.process import run_process
@@ -43,15 +44,21 @@ log = logging.getLogger("jetcron.executors.agent")  # why: its lines kept their 
 ORPHAN_SHARE = 0.3
 """A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
 
-why: while the executor's loop runs it sends in-progress every ack_wait/3, so JetStream
-redelivers no earlier than 2/3 of ack_wait after it died or froze (SIGSTOP, a stuck loop: no
-in-progress either). Its supervisor hears from it every orphan_after/4 (a touch of the run's
-`owner` file, supervisor.pulse_every) and looks every min(0.25 s, orphan_after/4); it stops a
-job whose executor was dead or silent for orphan_after, with a grace of at most 0.1 (GRACE_SHARE):
-all done by 0.4 × ack_wait + two looks + the SIGKILL, before anyone else can start the run
-(2/3 × ack_wait; the margin, 0.27 × ack_wait, holds the looks and the kill from 3 s up). A
-restart that adopts the job within orphan_after keeps it; an executor that finds itself silent
-that long lets the job go (process.Job._pulse) and records no result (LetGo)."""
+why: while the executor's loop runs it renews the trigger (consumers.keepalive), so JetStream
+redelivers no earlier than (1 - KEEPALIVE_SHARE) = 2/3 of ack_wait after it died or froze
+(SIGSTOP, a stuck loop: no in-progress either). Its supervisor hears from it every
+orphan_after/4 (a touch of the run's `owner` file, supervisor.pulse_every) and looks every
+min(0.25 s, orphan_after/4); it stops a job whose executor was dead or silent for orphan_after,
+with a grace of at most 0.1 (GRACE_SHARE): all done by 0.4 × ack_wait + two looks + the
+SIGKILL, before anyone else can start the run (2/3 × ack_wait; the margin, 0.27 × ack_wait,
+holds the looks and the kill from 3 s up). A restart that adopts the job within orphan_after
+keeps it; an executor that finds itself silent that long lets the job go (process.Job._pulse)
+and records no result (LetGo).
+The same rule covers an executor that is alive but cannot renew (its NATS node hung, cut off
+from the cluster; newcomer17b #1): it touches `owner` only while its last *confirmed* renewal
+is younger than KEEPALIVE_SHARE of ack_wait (consumers.Hold), the age the freeze case allows,
+so the supervisor stops the job by the same 0.733 × ack_wait after it, before the redelivery
+(ack_wait after it); a failover within orphan_after of the lapse keeps the job."""
 GRACE_SHARE = 0.1
 
 
@@ -86,6 +93,27 @@ class TriggerHandler:
         self.beat: Heartbeat | None = None
         """The executor's heartbeat while it serves (are our own beats steady yet?)."""
 
+    async def _check_takeover(self, run: Run) -> None:
+        """Our trigger went a whole ack_wait unrenewed (no NATS server was reachable from
+        here, so the job ran on): if a peer started a later attempt meanwhile, ours must go.
+
+        why: all of NATS down and this host cut off look alike from here (consumers.Hold);
+        in the second case a peer may have run the trigger, and the two copies must not go
+        on overlapping once we are back. Stopped as a lapsed hold (the supervisor's rule,
+        within ORPHAN_SHARE of ack_wait), without a result: `_let_go` leaves the run to them.
+        """
+        if not run.claimed:
+            return
+        try:
+            history = await self.runs_log.history(run)
+        except Exception:  # noqa: BLE001 - asked again after the next gap; the hold rules meanwhile
+            return
+        if holder := run_attempt.taken_over(history, run.attempt):
+            log.warning("executor %s: %s was started again (attempt %d) on %s while this host "
+                        "could not reach NATS; stopping attempt %d here", self.config.name,
+                        run.ref.run_id, history.started, holder, run.attempt)  # fmt: skip
+            run.taken_over_by = holder
+
     async def _may_be_held(self, run: Run, history: RunHistory) -> float:
         """Seconds to wait before looking again if another executor may hold this run; else 0."""
         beat = self.beat
@@ -115,7 +143,8 @@ class TriggerHandler:
                      c.name, run.ref.run_id, wait)  # fmt: skip
         return wait
 
-    async def process(self, msg: Msg, fanout: bool) -> None:
+    async def process(self, msg: Msg, fanout: bool, hold: Hold | None = None) -> None:
+        """Handle one delivered trigger; `hold` tells whether it is still ours (None: always)."""
         envelope = decode(msg.data)
         if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
             what = envelope.problem if isinstance(envelope, UnknownEvent) else envelope.event
@@ -125,6 +154,8 @@ class TriggerHandler:
             return
         ref = run_attempt.run_ref(envelope.event, self.config.name, fanout=fanout)
         run = Run(ref, envelope.event, envelope.id, raw=msg.data, fanout=fanout)
+        if hold is not None:
+            run.holding, hold.after_gap = hold.current, lambda: self._check_takeover(run)
         if self.config.trusted_schedulers and (
             unsigned := signing.problem(msg.data, msg.headers, self.config.trusted_schedulers)
         ):
@@ -276,7 +307,16 @@ class TriggerHandler:
         self.journal.end(run.ref.run_id)
         self.stats.handed_back += 1
         name, run_id = self.config.name, run.ref.run_id
-        history = await self.runs_log.history(run)
+        try:
+            history = await self.runs_log.history(run)
+        except Exception as err:  # noqa: BLE001 - NATS out of reach: see why
+            # why: stopped because the trigger could not be renewed, so NATS may be out of
+            # reach still; a nak would wait for it, and a stale one redelivers at once whoever
+            # holds the trigger now (see below). Neither: its ack-wait settles it.
+            log.warning("executor %s: attempt %d of %s was stopped (%s); its trigger is left "
+                        "to redelivery (the log is out of reach: %s)", name, attempt, run_id,
+                        reason, str(err) or type(err).__name__)  # fmt: skip
+            return
         if holder := run_attempt.taken_over(history, attempt):
             # why: the trigger was redelivered and its next attempt runs: the delivery in our
             # hands is stale, and nats-server applies an ack or nak to the message whatever
@@ -318,7 +358,7 @@ class TriggerHandler:
             # of one trigger (NATS can deliver one twice after losing consumer state) one wins.
             event = RunStarted(**run.ref.fields(attempt), pid=pid, host_time=self.clock.now())
             await self.runs_log.claim(run, event, attempt, history.last_seq)
-            run.claimed = True
+            run.claimed, run.attempt = True, attempt
             self.stats.started += 1
 
         if run.trigger.job.action is not None:
@@ -344,7 +384,7 @@ class TriggerHandler:
                 grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
                 output_cap=c.output_cap, cancel=run.cancel, claim=claim,
                 run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
-                cancel_reason=lambda: run.cancel_reason,
+                cancel_reason=lambda: run.cancel_reason, holding=run.held,
             )  # fmt: skip
         except InvalidInput as err:
             return run_results.rejected(err)
