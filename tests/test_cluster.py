@@ -1,16 +1,40 @@
-"""jetcron on a 3-node JetStream cluster: an R3 log keeps taking commands when its leader dies."""
+"""jetcron on a 3-node JetStream cluster: an R3 log keeps taking commands when its leader dies,
+and its buckets follow the log's replica count."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
+
+import pytest
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from jetcron import subjects
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
+from jetcron.errors import JetcronError
+from jetcron.log import heartbeats, secrets, snapshots, withdrawal
+from jetcron.log.heartbeats import ExecutorInfo
+from jetcron.log.lease import KvLease
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.server import NatsServer
+from jetcron.service import ensure_buckets
+
+T = TypeVar("T")
+BUCKETS = (
+    subjects.LEASE_BUCKET,
+    subjects.COMMANDS_BUCKET,
+    subjects.EXECUTORS_BUCKET,
+    subjects.SECRETS_BUCKET,
+    subjects.HOOK_SECRETS_BUCKET,
+)
+SNAPSHOTS = subjects.object_stream(subjects.SNAPSHOT_BUCKET)
 
 
 def create(name: str) -> CreateSchedule:
@@ -38,3 +62,81 @@ async def test_r3_log_survives_the_loss_of_its_leader(nats_cluster: list[NatsSer
     assert names == {"before", "after"}
     await log.close()
     await nc.close()
+
+
+async def _retrying(step: Callable[[], Awaitable[T]], within: float = 20.0) -> T:
+    """`step`'s result once it answers (a stream whose leader died answers after an election)."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                return await step()
+            except (NatsError, JetcronError):
+                await asyncio.sleep(0.2)
+
+
+async def test_every_bucket_follows_the_log_up_to_r3_and_survives_a_node(
+    nats_cluster: list[NatsServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a store made at R1 (a first `serve` without --replicas): log, buckets, snapshots
+    urls = ",".join(node.url for node in nats_cluster)
+    nc = await connect(ConnectOptions(servers=urls), persistent=True)
+    log = await EventLog(nc).open()
+    await ensure_buckets(nc, log.replicas, KvLease(nc, holder="s1", replicas=log.replicas))
+    await secrets.put(nc, "pi", "TOKEN", "s3cret")
+    await snapshots.save(nc, "views", b"state")
+    streams = [subjects.STREAM, *(subjects.kv_stream(b) for b in BUCKETS), SNAPSHOTS]
+    assert {s: await _replicas(nc, s) for s in streams} == dict.fromkeys(streams, 1)
+    # when a replica starts with --replicas 3
+    await log.ensure_stream(3)
+    await ensure_buckets(nc, log.replicas, KvLease(nc, holder="s1", replicas=log.replicas))
+    # then the log, every bucket and the snapshot store are R3, said once for the buckets
+    assert {s: await _replicas(nc, s) for s in streams} == dict.fromkeys(streams, 3)
+    said = [r.getMessage() for r in caplog.records if "replicas raised" in r.getMessage()]
+    assert said == ["JETCRON: replicas raised from 1 to 3"]
+    assert sum("raised to the log's 3 replicas" in r.getMessage() for r in caplog.records) == 1
+    # and the node leading the executors bucket can die: every bucket still answers
+    for stream in streams:  # why: a stream just scaled up has peers to catch up first
+        await _retrying(lambda s=stream: _leader(nc, nats_cluster, s))  # type: ignore[misc]
+    leader = await _leader(nc, nats_cluster, heartbeats.STREAM)
+    leader.stop()
+    await _retrying(lambda: heartbeats.put(nc, ExecutorInfo(name="pi"), ttl_s=30))
+    assert [e.name for e in await _retrying(lambda: heartbeats.list_executors(nc))] == ["pi"]
+    assert await _retrying(lambda: secrets.get(nc, "pi", "TOKEN")) == "s3cret"
+    assert await _retrying(lambda: snapshots.load(nc, "views")) == b"state"
+    assert await withdrawal.take(nc, "ops", "c1", withdrawal.APPLYING) is True
+    await log.close()
+    await nc.close()
+
+
+async def test_replicas_beyond_the_cluster_or_below_the_log_are_said_and_kept(
+    nats_cluster: list[NatsServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = ",".join(node.url for node in nats_cluster)
+    nc = await connect(ConnectOptions(servers=urls), persistent=True)
+    log = await EventLog(nc).open(replicas=3)
+    await log.ensure_stream(5)
+    await log.ensure_stream(1)
+    assert await _replicas(nc, subjects.STREAM) == 3
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert lines == [
+        "JETCRON stays at 3 replica(s): 5 asked, but the NATS server reports 3 nodes "
+        "(no suitable peers for placement)",
+        "JETCRON has 3 replicas, --replicas asks 1: kept at 3 (lowering is an admin's "
+        "decision: `nats stream edit JETCRON --replicas 1`)",
+    ]
+    await log.close()
+    await nc.close()
+
+
+async def _leader(nc: Client, nodes: list[NatsServer], stream: str) -> NatsServer:
+    """The node leading `stream` (a stream just scaled up elects one first)."""
+    info = await nc.jetstream().stream_info(stream)
+    cluster = info.cluster
+    peers = [] if cluster is None else cluster.replicas or []
+    if cluster is None or len(peers) != len(nodes) - 1 or not all(p.current for p in peers):
+        raise JetcronError(f"{stream} has replicas to catch up")
+    return next(node for node in nodes if node.server_name == cluster.leader)
+
+
+async def _replicas(nc: Client, stream: str) -> int:
+    return int((await nc.jetstream().stream_info(stream)).config.num_replicas or 1)

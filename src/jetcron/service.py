@@ -14,9 +14,9 @@ from datetime import timedelta
 import msgspec
 from nats.aio.client import Client
 
-from jetcron import memory
+from jetcron import memory, subjects
 from jetcron.errors import InvalidInput
-from jetcron.log import heartbeats, secrets, withdrawal
+from jetcron.log import heartbeats, secrets, snapshots, withdrawal
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 class ServiceConfig(msgspec.Struct, kw_only=True):
     """Settings of one scheduler replica."""
 
-    replicas: int = 1
-    """Stream replicas (1 embedded, 3 in a cluster)."""
+    replicas: int | None = None
+    """Stream replicas asked (1 embedded, 3 in a cluster; None: 1 for a new log, else what it
+    has). An existing log and its buckets are raised to it, never lowered."""
     lease_ttl_s: int = 5
     instance: str = ""
     metrics_port: int | None = None
@@ -106,9 +107,6 @@ async def run(
     async with AsyncExitStack() as stack:
         event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
         stack.push_async_callback(event_log.close)
-        lease = KvLease(
-            nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=config.replicas
-        )
         if not await _until_done(
             "create the log stream",
             lambda: event_log.ensure_stream(config.replicas, config.retention_s),
@@ -116,9 +114,14 @@ async def run(
         ):
             return
         _warn_short_retention(event_log.retention_s)
-        if not await _until_done("create the lease bucket", lease.ensure_bucket, stop):
-            return
-        if not await _until_done("create the KV buckets", lambda: ensure_buckets(nc), stop):
+        # why the log's count, not the asked one: a replica started without --replicas on an
+        # R3 log must not leave (or make) its buckets R1 (log/placement.py)
+        lease = KvLease(
+            nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=event_log.replicas
+        )
+        if not await _until_done(
+            "create the KV buckets", lambda: ensure_buckets(nc, event_log.replicas, lease), stop
+        ):
             return
         handler = CommandHandler(event_log)
         sub = await handler.subscribe(nc)
@@ -236,15 +239,26 @@ class CollectorPause:
             self.end()
 
 
-async def ensure_buckets(nc: Client) -> None:
-    """Create every KV bucket jetcron uses, or check it is as jetcron makes it.
+async def ensure_buckets(nc: Client, replicas: int = 1, lease: KvLease | None = None) -> None:
+    """Create every KV bucket (the `lease`'s too, if given) and the snapshot store jetcron uses
+    with `replicas` (the log's), or check each is as jetcron makes it and raise it to that.
 
     why here: under auth only the scheduler may create a bucket (whoever creates one chooses its
     config, log/buckets.py), so it makes them all before any executor or operator needs one.
     """
-    await withdrawal.ensure_bucket(nc)
-    await heartbeats.ensure_bucket(nc)
-    await secrets.ensure_buckets(nc)
+    scaled = {
+        **({subjects.LEASE_BUCKET: await lease.ensure_bucket()} if lease else {}),
+        subjects.COMMANDS_BUCKET: await withdrawal.ensure_bucket(nc, replicas),
+        subjects.EXECUTORS_BUCKET: await heartbeats.ensure_bucket(nc, replicas),
+        **await secrets.ensure_buckets(nc, replicas),
+        subjects.SNAPSHOT_BUCKET: await snapshots.ensure_store(nc, replicas),
+    }
+    if raised := {name: s.before for name, s in scaled.items() if s.after > s.before}:
+        log.warning(
+            "raised to the log's %d replicas: %s",
+            replicas,
+            ", ".join(f"{name} (was {before})" for name, before in raised.items()),
+        )
 
 
 async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:

@@ -509,8 +509,12 @@ def _embedded_nats(
 def serve(
     server: str = ServerOpt,
     creds: str | None = CredsOpt,
-    replicas: int = typer.Option(
-        1, "--replicas", callback=bounded(1, 5), help="Stream replicas to create (3 on a cluster)."
+    replicas: int | None = typer.Option(
+        None,
+        "--replicas",
+        callback=bounded(1, 5),
+        help="Replicas of the log and its buckets (3 on a cluster; default: 1 for a new log, "
+        "else what it has). An existing log is raised to it, never lowered.",
     ),
     lease_ttl: int = typer.Option(
         5, "--lease-ttl", callback=bounded(1), help="Ticker leader lease TTL in seconds."

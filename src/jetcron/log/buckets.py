@@ -19,6 +19,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from jetcron import subjects
 from jetcron.errors import InfrastructureError, JetcronError
+from jetcron.log import placement
 
 
 class BucketMissing(InfrastructureError, LookupError):
@@ -81,19 +82,25 @@ async def verify(nc: Client, bucket: str) -> bool:
     return True
 
 
-async def ensure(nc: Client, config: KeyValueConfig) -> None:
+async def ensure(nc: Client, config: KeyValueConfig) -> placement.Scaled:
     """The scheduler's (or an unauthenticated setup's) part: create the bucket `config` names
-    if it is missing, else check it (BucketTampered). Idempotent and race-safe."""
+    if it is missing, else check it (BucketTampered) and raise its replicas to
+    `config.replicas` (never lowered: log/placement.py). Idempotent and race-safe."""
+    wanted = config.replicas or 1
+    stream = subjects.kv_stream(config.bucket)
     if await verify(nc, config.bucket):
-        return
+        return await placement.raise_to(nc, stream, wanted, asked=False, say=False)
     try:
         await nc.jetstream().create_key_value(config)
-    except BadRequestError:
+    except BadRequestError as err:
+        if placement.unplaceable(err):
+            raise placement.refused_creation(nc, stream, wanted, err) from None
         # why: another process created it at the same moment; check what it made
         with contextlib.suppress(NotFoundError):
             if await verify(nc, config.bucket):
-                return
+                return await placement.raise_to(nc, stream, wanted, asked=False, say=False)
         raise
+    return placement.Scaled(wanted, wanted)
 
 
 async def require(nc: Client, config: KeyValueConfig) -> None:

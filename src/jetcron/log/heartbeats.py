@@ -33,7 +33,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
-from jetcron.log import buckets
+from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last, js_api, kv_purge
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.publisher import CONFLICT_CODES
@@ -132,9 +132,10 @@ BUCKET_CONFIG = KeyValueConfig(
 )
 
 
-async def ensure_bucket(nc: Client) -> None:
-    """The scheduler's part: create the executors bucket if missing, else check it."""
-    await buckets.ensure(nc, BUCKET_CONFIG)
+async def ensure_bucket(nc: Client, replicas: int = 1) -> placement.Scaled:
+    """The scheduler's part: create the executors bucket if missing, else check it and raise
+    it to `replicas`."""
+    return await buckets.ensure(nc, BUCKET_CONFIG.evolve(replicas=replicas))
 
 
 async def require_bucket(nc: Client) -> None:

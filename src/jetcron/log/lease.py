@@ -16,10 +16,10 @@ from typing import Protocol
 import msgspec
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
-from jetcron.log import buckets
+from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFull
@@ -101,8 +101,9 @@ class KvLease:
             self._denied = True  # why: whoever heard "no" waits on `changed` for a "yes"
         return leading
 
-    async def ensure_bucket(self) -> None:
-        """Create the KV stream (per-message TTL allowed), idempotently."""
+    async def ensure_bucket(self) -> placement.Scaled:
+        """Create the KV stream (per-message TTL allowed) with `replicas`, or raise an existing
+        one to it; idempotently."""
         config = StreamConfig(
             name=self.stream,
             subjects=[subjects.kv_key(self.bucket, ">")],
@@ -116,8 +117,17 @@ class KvLease:
             deny_delete=False,
         )
         # why: only the scheduler may create it; one made otherwise is refused (log/buckets.py)
-        if not await buckets.verify(self.nc, self.bucket):
+        if await buckets.verify(self.nc, self.bucket):
+            return await placement.raise_to(
+                self.nc, self.stream, self.replicas, asked=False, say=False
+            )
+        try:
             await self.js.add_stream(config)
+        except APIError as err:
+            if placement.unplaceable(err):
+                raise placement.refused_creation(self.nc, self.stream, self.replicas, err) from None
+            raise
+        return placement.Scaled(self.replicas, self.replicas)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take and keep the lease until stop; release it on the way out."""

@@ -16,7 +16,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
-from jetcron.log import buckets
+from jetcron.log import buckets, placement
 from jetcron.log.api import kv_purge
 
 STREAM = subjects.kv_stream(subjects.SECRETS_BUCKET)
@@ -31,10 +31,13 @@ def bucket_config(bucket: str = subjects.SECRETS_BUCKET) -> KeyValueConfig:
     return KeyValueConfig(bucket=bucket, history=1, description=DESCRIPTIONS[bucket], direct=True)
 
 
-async def ensure_buckets(nc: Client) -> None:
-    """The scheduler's part: create both secrets buckets if missing, else check them."""
-    for bucket in DESCRIPTIONS:
-        await buckets.ensure(nc, bucket_config(bucket))
+async def ensure_buckets(nc: Client, replicas: int = 1) -> dict[str, placement.Scaled]:
+    """The scheduler's part: create both secrets buckets if missing, else check them and raise
+    them to `replicas` (a secret on one node's disk is lost with it)."""
+    return {
+        bucket: await buckets.ensure(nc, bucket_config(bucket).evolve(replicas=replicas))
+        for bucket in DESCRIPTIONS
+    }
 
 
 async def put(nc: Client, target: str, name: str, value: str) -> None:

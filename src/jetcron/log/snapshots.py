@@ -13,9 +13,10 @@ from typing import TypeVar
 import msgspec
 from nats.aio.client import Client
 from nats.js.api import ObjectInfo, ObjectStoreConfig
-from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
+from nats.js.errors import APIError, NotFoundError, ObjectDeletedError, ObjectNotFoundError
 
 from jetcron import subjects
+from jetcron.log import placement
 from jetcron.log.reader import read_raw
 
 log = logging.getLogger(__name__)
@@ -119,17 +120,43 @@ async def names(nc: Client, *, bucket: str = subjects.SNAPSHOT_BUCKET) -> list[s
         return []
 
 
+def store_config(replicas: int = 1) -> ObjectStoreConfig:
+    """How jetcron makes its snapshot store."""
+    return ObjectStoreConfig(description="jetcron projection snapshots", replicas=replicas)
+
+
+async def ensure_store(
+    nc: Client, replicas: int = 1, *, bucket: str = subjects.SNAPSHOT_BUCKET
+) -> placement.Scaled:
+    """The scheduler's part, at its start: create the store with `replicas`, or raise an
+    existing one to it (why: checkpoints on one node stall every fold's checkpoint with it)."""
+    try:
+        await nc.jetstream().object_store(bucket)
+    except NotFoundError:
+        try:
+            await nc.jetstream().create_object_store(bucket, store_config(replicas))
+        except APIError as err:
+            if placement.unplaceable(err):
+                raise placement.refused_creation(
+                    nc, subjects.object_stream(bucket), replicas, err
+                ) from None
+            raise
+        return placement.Scaled(replicas, replicas)
+    return await placement.raise_to(
+        nc, subjects.object_stream(bucket), replicas, asked=False, say=False
+    )
+
+
 async def save(
     nc: Client, name: str, data: bytes, *, bucket: str = subjects.SNAPSHOT_BUCKET
 ) -> None:
-    """Store a snapshot, creating the bucket on first use."""
+    """Store a snapshot, creating the store on first use (R1: the scheduler's ensure_store made
+    it with the log's replicas, and raises one made here at its next start)."""
     js = nc.jetstream()
     try:
         store = await js.object_store(bucket)
     except NotFoundError:
-        store = await js.create_object_store(
-            bucket, ObjectStoreConfig(description="jetcron projection snapshots")
-        )
+        store = await js.create_object_store(bucket, store_config())
     await store.put(name, data)
 
 

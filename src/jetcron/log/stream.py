@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
+from jetcron.log import placement
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
 from jetcron.log.direct import read_subject
@@ -85,8 +86,10 @@ class EventLog:
         self.publisher = Publisher(nc, window=window, ack_timeout=ack_timeout)
         self.retention_s: int | None = None
         """TTL of triggers, fires and run events (None: forever), from the stream's metadata."""
+        self.replicas = 1
+        """The stream's replica count as ensure_stream left it (the buckets follow it)."""
 
-    async def open(self, *, create: bool = True, replicas: int = 1) -> EventLog:
+    async def open(self, *, create: bool = True, replicas: int | None = None) -> EventLog:
         """Start the publisher and (by default) create or update the stream idempotently."""
         await self.publisher.start()
         if create:
@@ -97,21 +100,21 @@ class EventLog:
         """Stop the publisher."""
         await self.publisher.close()
 
-    async def ensure_stream(self, replicas: int = 1, retention_s: int | None = None) -> None:
+    async def ensure_stream(
+        self, replicas: int | None = None, retention_s: int | None = None
+    ) -> None:
         """Create the stream, or update it to our config; idempotent.
 
-        `retention_s` (0: forever) is set by the scheduler service; None keeps what the stream
-        has, so an executor or a CLI never changes it.
+        `replicas` (None: 1 for a new stream, else what it has) raises an existing stream's
+        count, never lowers it (log/placement.py); `retention_s` (0: forever) is set by the
+        scheduler service; None keeps what the stream has, so an executor or a CLI never
+        changes either.
         """
-        config = stream_config(self.stream, replicas, retention_s)
+        config = stream_config(self.stream, replicas or 1, retention_s)
         try:
             info = await self.js.stream_info(self.stream)
         except NotFoundError:
-            if retention_s is None:
-                config = stream_config(self.stream, replicas, DEFAULT_RETENTION_S)
-            await self.js.add_stream(config)
-            log.info("created stream %s (R%d)", self.stream, replicas)
-            self._retention_from(config.metadata)
+            await self._create(config, retention_s)
             return
         except Exception as err:
             raise InfrastructureError(f"cannot reach JetStream: {err}") from err
@@ -134,6 +137,25 @@ class EventLog:
                     "stream %s: retention of runs now %s", self.stream, wanted.get(RETENTION_KEY)
                 )
         self._retention_from(wanted)
+        self.replicas = int(info.config.num_replicas or 1)
+        if replicas is not None:
+            self.replicas = (await placement.raise_to(self.nc, self.stream, replicas)).after
+
+    async def _create(self, config: StreamConfig, retention_s: int | None) -> None:
+        """Create the stream (a new log keeps run history DEFAULT_RETENTION_S unless told)."""
+        if retention_s is None:
+            config = stream_config(self.stream, config.num_replicas or 1, DEFAULT_RETENTION_S)
+        try:
+            await self.js.add_stream(config)
+        except APIError as err:
+            if placement.unplaceable(err):
+                raise placement.refused_creation(
+                    self.nc, self.stream, config.num_replicas or 1, err
+                ) from None
+            raise
+        log.info("created stream %s (R%d)", self.stream, config.num_replicas)
+        self._retention_from(config.metadata)
+        self.replicas = config.num_replicas or 1
 
     async def load_retention(self) -> int | None:
         """Read the retention from the stream (for processes that do not create it)."""

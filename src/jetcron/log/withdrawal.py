@@ -18,7 +18,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import APIError
 
 from jetcron import ids, subjects
-from jetcron.log import buckets
+from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last
 from jetcron.log.publisher import CONFLICT_CODES
 
@@ -30,12 +30,16 @@ KEEP_S = 86_400
 APPLYING, WITHDRAWN = b"applying", b"withdrawn"
 
 
-async def ensure_bucket(nc: Client) -> None:
-    """Create the bucket if it is missing (idempotent, race-safe)."""
+async def ensure_bucket(nc: Client, replicas: int = 1) -> placement.Scaled:
+    """Create the bucket if it is missing, else raise it to `replicas` (idempotent, race-safe)."""
     config = KeyValueConfig(
-        bucket=BUCKET, history=1, ttl=KEEP_S, description="jetcron: who settled a command"
+        bucket=BUCKET,
+        history=1,
+        ttl=KEEP_S,
+        description="jetcron: who settled a command",
+        replicas=replicas,
     )
-    await buckets.ensure(nc, config)
+    return await buckets.ensure(nc, config)
 
 
 def key(sender: str | None, command_id: str) -> str:
