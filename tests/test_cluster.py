@@ -14,6 +14,8 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
 from jetcron import subjects
+from jetcron.cli.views import status_lines
+from jetcron.client import query
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
@@ -22,6 +24,7 @@ from jetcron.log import heartbeats, secrets, snapshots, withdrawal
 from jetcron.log.heartbeats import ExecutorInfo
 from jetcron.log.lease import KvLease
 from jetcron.log.stream import EventLog
+from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.server import NatsServer
 from jetcron.service import ensure_buckets
@@ -140,3 +143,33 @@ async def _leader(nc: Client, nodes: list[NatsServer], stream: str) -> NatsServe
 
 async def _replicas(nc: Client, stream: str) -> int:
     return int((await nc.jetstream().stream_info(stream)).config.num_replicas or 1)
+
+
+async def test_status_and_health_answer_while_an_r1_executors_bucket_is_down(
+    nats_cluster: list[NatsServer],
+) -> None:
+    # given an R3 log and an executors bucket left at R1 (as made before buckets followed it)
+    urls = ",".join(node.url for node in nats_cluster)
+    nc = await connect(ConnectOptions(servers=urls), persistent=True)
+    log = await EventLog(nc).open(replicas=3)
+    await heartbeats.ensure_bucket(nc, 1)
+    info = await nc.jetstream().stream_info(heartbeats.STREAM)
+    holder = next(n for n in nats_cluster if n.server_name == info.cluster.leader)  # type: ignore[union-attr]
+    await _retrying(lambda: _leader(nc, nats_cluster, subjects.STREAM))
+    service = ProjectionService(nc, log)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(service.run(stop, ready=ready))
+    await ready.wait()
+    # when the node holding the bucket dies
+    holder.stop()
+    # then status and health answer for everything else and say what they cannot know
+    status = await _retrying(lambda: query(nc, "status"))
+    unknown = "the heartbeats (KV bucket jetcron_executors) cannot be read: "
+    assert status["executors_unknown"].startswith(unknown)
+    assert status_lines(status)[5].startswith(f"executors  unknown: {unknown}")
+    report = await _retrying(lambda: query(nc, "health"))
+    assert [p["kind"] for p in report["problems"]] == ["executors_unknown"]
+    stop.set()
+    await task
+    await log.close()
+    await nc.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -31,6 +31,9 @@ from jetcron.errors import (
     ServiceUnavailable,
 )
 from jetcron.projections.tallies import NO_EXECUTOR
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
 
 HEALTHY, UNHEALTHY, UNREACHABLE = 0, 1, 3
 """`jetcron health` exit codes: all good, problems found, no answer (no NATS or no service)."""
@@ -278,6 +281,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     executors = [e["name"] for e in s["executors"]]
     leader = s.get("ticker_leader") or "none (no lease holder!)"
     online = f"{len(executors)} online" + (f": {', '.join(executors)}" if executors else "")
+    if s.get("executors_unknown"):
+        online = f"unknown: {s['executors_unknown']}"  # why: not "0 online", which is false
     kept = st.get("retention_s") or 0
     keep = pr.get("keep_runs") or 0
     return [
@@ -317,9 +322,15 @@ def _deleted(pr: dict[str, Any]) -> str:
 
 
 def _executors(server: str) -> list[Any]:
-    from jetcron.log.heartbeats import list_executors
+    from jetcron.log.heartbeats import online_or_why
 
-    return run(with_nats(server, list_executors))
+    async def listed(nc: Client) -> list[Any]:
+        rows, why = await online_or_why(nc, timeout=5.0)
+        if rows is None:
+            raise InfrastructureError(why)  # why: "nats: timeout" alone names nothing
+        return rows
+
+    return run(with_nats(server, listed))
 
 
 @handle_errors

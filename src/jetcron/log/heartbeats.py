@@ -22,6 +22,7 @@ so one without is held to the TTL it should have had rather than trusted forever
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import UTC, datetime
@@ -252,3 +253,16 @@ async def roster(nc: Client) -> tuple[list[ExecutorInfo], set[str]]:
                 infos[record.subject] = msgspec.structs.replace(info, seen_at=seen)
     # why disjoint: each key's last record decides (a beat after a marker is a restart)
     return sorted(infos.values(), key=lambda i: i.name), set(map(subjects.heartbeat_name, stopped))
+
+
+async def online_or_why(nc: Client, timeout: float = 3.0) -> tuple[list[ExecutorInfo] | None, str]:  # noqa: ASYNC109 - a budget
+    """list_executors, or None and why the heartbeats cannot be read now.
+
+    why: `status` and `health` answer for their other parts while the executors bucket has no
+    leader (a node of an R1 bucket down) instead of failing whole (or timing out) with it.
+    """
+    try:
+        return await asyncio.wait_for(list_executors(nc), timeout), ""
+    except Exception as err:  # noqa: BLE001 - any failure here is "unknown", said as such
+        why = str(err) or type(err).__name__
+        return None, f"the heartbeats (KV bucket {subjects.EXECUTORS_BUCKET}) cannot be read: {why}"

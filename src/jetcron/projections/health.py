@@ -98,22 +98,17 @@ def evaluate(
     views: Views,
     *,
     now: datetime,
-    executors_online: Mapping[str, ExecutorLike],
+    executors_online: Mapping[str, ExecutorLike] | None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> HealthReport:
-    """Every problem visible in the views at `now`, given the executors currently online."""
-    offline = [
-        *_executors_offline(views, executors_online),
-        *_fan_members_offline(views, executors_online),
-    ]
+    """Every problem visible in the views at `now`, given the executors currently online
+    (None: unknown now, so no executor is called offline; the caller says why)."""
     problems = [
         *_schedule_problems(
             views.schedules.rows.values(), now, thresholds, calendars.definitions(views.calendars)
         ),
         *_flaky(views, now, thresholds),
-        *offline,
-        *_executors_gone(views, executors_online, {p.subject for p in offline}),
-        *_executor_problems(executors_online),
+        *(_executor_checks(views, executors_online) if executors_online is not None else ()),
         *_expectations(views.schedules.rows.values()),
         *_notifications(views),
     ]
@@ -236,6 +231,19 @@ def _waiting(views: Views) -> Iterable[RunRow]:
         live = views.schedules.ids
         yield from (r for r in fans if r.run_id not in ran and r.schedule_id in live)
     yield from (r for r in rows.values() if r.status == "triggered")
+
+
+def _executor_checks(
+    views: Views, executors_online: Mapping[str, ExecutorLike]
+) -> Iterable[Problem]:
+    """What the executors online now (or missing) mean for the runs waiting on them."""
+    offline = [
+        *_executors_offline(views, executors_online),
+        *_fan_members_offline(views, executors_online),
+    ]
+    yield from offline
+    yield from _executors_gone(views, executors_online, {p.subject for p in offline})
+    yield from _executor_problems(executors_online)
 
 
 def _executors_offline(

@@ -470,10 +470,14 @@ class ProjectionService:
             return b"", ("500", f"query failed: {str(err) or type(err).__name__}"), stale
 
     async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.log.heartbeats import list_executors
+        from jetcron.log.heartbeats import online_or_why
 
-        online = {e.name: e for e in await list_executors(self.nc)}
+        listed, why = await online_or_why(self.nc)
+        online = None if listed is None else {e.name: e for e in listed}
         report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
+        if why:
+            unknown = {"kind": "executors_unknown", "subject": "executors", "detail": why}
+            report["problems"].append(unknown)
         # why: a frozen view would otherwise report "healthy" from old data
         report["problems"] += self._service_problems(await self._behind())
         report["problems"] += await self._ticker_problems()
@@ -523,7 +527,7 @@ class ProjectionService:
         return queries.stats_of(views, params, now, self.stats_cache)
 
     async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.log.heartbeats import list_executors
+        from jetcron.log.heartbeats import online_or_why
 
         info = await self.log.js.stream_info(self.log.stream)
         states: dict[str, int] = {}
@@ -531,6 +535,7 @@ class ProjectionService:
             states[row.state] = states.get(row.state, 0) + 1
         # why: the fold keeps the rows in flight (tallies), so this does not walk every row
         in_flight = len(views.runs.tallies.flight)
+        listed, why = await online_or_why(self.nc)
         return {
             "stream": {
                 "name": info.config.name,
@@ -553,7 +558,8 @@ class ProjectionService:
             },
             "schedules": states,
             "runs_in_flight": in_flight,
-            "executors": [msgspec.to_builtins(e) for e in await list_executors(self.nc)],
+            "executors": [msgspec.to_builtins(e) for e in listed or []],
+            "executors_unknown": why or None,
             **await self._replicas(),
             "ticker_leader": await self._leader(),
             "service": self._service_report(info.state.last_seq - views.position),
