@@ -171,6 +171,7 @@ async def run(
         log.info("scheduler service %s up", config.holder())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(lease.run(stop))
+            tg.create_task(event_log.follow_retention(stop))
             tg.create_task(collector.until(reader.current, stop))
             tg.create_task(supervise(reader.run, health=projections.health, stop=stop))
             tg.create_task(

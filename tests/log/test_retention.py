@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from nats.aio.client import Client
 
 from jetcron import ids, subjects
@@ -75,3 +76,25 @@ async def test_a_new_log_keeps_run_history_30_days(nc: Client) -> None:
     log = await EventLog(nc).open()
     assert log.retention_s == 30 * 86400
     await log.close()
+
+
+async def test_a_running_appender_follows_a_retention_another_replica_sets(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    leader = await EventLog(nc).open(create=False)  # a ticker leader, running since before
+    await leader.ensure_stream(retention_s=3 * 86400)
+    stop = asyncio.Event()
+    following = asyncio.create_task(leader.follow_retention(stop, every_s=0.05))
+    restarted = await EventLog(nc).open(create=False)  # `serve --retention 0` elsewhere
+    await restarted.ensure_stream(retention_s=0)
+    async with asyncio.timeout(5):
+        while leader.retention_s is not None:
+            await asyncio.sleep(0.02)
+    ack = await leader.publish(subjects.trigger("default"), envelope(trigger()))
+    stored = await nc.jetstream().get_msg(subjects.STREAM, ack.seq)
+    assert "Nats-TTL" not in (stored.headers or {})  # forever, as `status` says
+    stop.set()
+    await following
+    assert "run history now kept forever (was 259200 s)" in caplog.text
+    for log in (leader, restarted):
+        await log.close()

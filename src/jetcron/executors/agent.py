@@ -125,6 +125,8 @@ class Executor:
             beat_stop, beat = asyncio.Event(), self._heartbeat()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(beat.run(beat_stop))
+                # why: run events carry the stream's retention as set now, not at our start
+                tg.create_task(self.log.follow_retention(beat_stop))
                 fetchers = [tg.create_task(self._fetch_loop(c)) for c in self._consumers]
                 self._ready.set()
                 await _first_set(stop, beat.lost)  # why: our name taken: two must not serve
