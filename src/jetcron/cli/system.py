@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from jetcron.auth.local import LocalSecurity
     from jetcron.executors.config import ExecutorConfig
     from jetcron.executors.naming import Claim
+    from jetcron.projections.metrics import Metrics
 
 log = logging.getLogger(__name__)
 out = Console(stderr=True, soft_wrap=True)  # why: lines stay whole in a log file (grep, copy)
@@ -101,6 +102,7 @@ async def _serve_and_execute(
     executor_opts: ConnectOptions | None = None,
     web_socket: socket.socket | None = None,
     embedded: NatsServer | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """The scheduler service (and the executor `runner`, on its own connection if
     `executor_opts`); `embedded` is `up`'s own nats-server, restarted if it dies under us."""
@@ -121,7 +123,11 @@ async def _serve_and_execute(
         # why: before the service starts, so `up` also prints its own start-up catch-up
         echo_from = None if quiet else await _log_end(nc)
         async with stack, asyncio.TaskGroup() as tg:
-            tg.create_task(service.run(nc, stop=stop, config=config, ready=ready, connection=watch))
+            tg.create_task(
+                service.run(
+                    nc, stop=stop, config=config, ready=ready, connection=watch, metrics=metrics
+                )
+            )
             if await _first_or_none(ready.wait(), stop) is None:
                 return
             if runner is not None:
@@ -174,6 +180,22 @@ async def _up_claim(nc: Client, config: ExecutorConfig) -> Claim:
     if note:
         out.print(note, highlight=False, markup=False)
     return claim
+
+
+def _metrics(port: int | None, host: str) -> Metrics | None:
+    """Prometheus metrics on host:port, served from now on; None if off, or (said on stderr,
+    the rest runs, as for `up`'s console) if the port is taken."""
+    if port is None:
+        return None
+    from jetcron.projections.metrics import Metrics
+
+    metrics = Metrics(port, host)
+    try:
+        metrics.start()
+    except InvalidInput as err:
+        out.print(f"metrics not served: {err}; the rest runs without them", highlight=False)
+        return None
+    return metrics
 
 
 def _web_socket(port: int) -> socket.socket | None:
@@ -386,9 +408,7 @@ def up(
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     from jetcron.cli import executing
 
-    config = service.ServiceConfig(
-        metrics_port=metrics_port, retention_s=parse_retention(retention), keep_runs=keep_runs
-    )
+    config = service.ServiceConfig(retention_s=parse_retention(retention), keep_runs=keep_runs)
     executor_name = None if no_executor else socket.gethostname()
     with contextlib.ExitStack() as stack:
         trusted: list[str] = []
@@ -407,6 +427,8 @@ def up(
                 embedded = stack.enter_context(_embedded_nats(data_dir, port))
             opts, executor_opts = ConnectOptions(servers=embedded.url, name="jetcron-up"), None
         web_socket = _web_socket(0 if trusted else http_port)
+        # why 127.0.0.1: everything `up` serves is local (its nats-server, its console)
+        metrics = _metrics(metrics_port, "127.0.0.1")
         if trusted and http_port:
             # why: a token-less console would let anyone on this host act without a NATS identity
             out.print(
@@ -425,6 +447,7 @@ def up(
                 executor_opts=executor_opts,
                 web_socket=web_socket,
                 embedded=embedded,
+                metrics=metrics,
             )  # fmt: skip
         )
     out.print("jetcron stopped")
@@ -537,15 +560,18 @@ def serve(
 ) -> None:
     """Run a scheduler replica against an existing NATS (run two or more for HA)."""
     config = service.ServiceConfig(
-        replicas=replicas, lease_ttl_s=lease_ttl, instance=instance, metrics_port=metrics_port,
+        replicas=replicas, lease_ttl_s=lease_ttl, instance=instance,
         retention_s=parse_retention(retention), keep_runs=keep_runs, snapshot_every=snapshot_every,
     )  # fmt: skip
+    # why 0.0.0.0: a replica is scraped by a Prometheus on another host (compose publishes it)
+    metrics = _metrics(metrics_port, "0.0.0.0")
     asyncio.run(
         _serve_and_execute(
             connect_options(server, creds, "jetcron-serve"),
             config,
             None,
             quiet=True,
+            metrics=metrics,
         )
     )
 

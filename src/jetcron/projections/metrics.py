@@ -14,6 +14,7 @@ from jetcron.domain.events import (
     ScheduleDeleted,
 )
 from jetcron.domain.runs import is_final
+from jetcron.errors import InvalidInput
 from jetcron.projections.state import Views
 
 _FINAL = ("succeeded", "failed", "timed_out", "cancelled", "lost")
@@ -24,8 +25,8 @@ _SETTING = {"success_within": "expect_success_within_s", "done_by": "expect_done
 class Metrics:
     """Counters and histograms updated from the events the projection applies."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, host: str = "0.0.0.0") -> None:
+        self.port, self.host = port, host
         self.registry = CollectorRegistry()
         r = self.registry
         self.runs = Counter(
@@ -75,8 +76,17 @@ class Metrics:
         )
 
     def start(self) -> None:
-        """Serve /metrics on the configured port."""
-        start_http_server(self.port, registry=self.registry)
+        """Serve /metrics on the configured host and port; InvalidInput if it is taken.
+
+        why 0.0.0.0 by default: a Prometheus scrapes a `serve` replica from another host
+        (compose publishes its port); `up`, local by design, passes 127.0.0.1 as for its console.
+        """
+        try:
+            start_http_server(self.port, addr=self.host, registry=self.registry)
+        except OSError as err:
+            raise InvalidInput(
+                f"cannot listen on {self.host}:{self.port} (--metrics-port): {err.strerror or err}"
+            ) from None
 
     def observe(self, views: Views, batch: list[StoredEvent]) -> None:
         """Update from one applied batch."""

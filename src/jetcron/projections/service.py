@@ -105,6 +105,7 @@ class ProjectionService:
         *,
         snapshot_every: int = 10_000,
         metrics_port: int | None = None,
+        metrics: Metrics | None = None,
         lease: Leadership | None = None,
         clock: Clock | None = None,
         connection: ConnectionWatch | None = None,
@@ -121,7 +122,9 @@ class ProjectionService:
         self.snapshot_every = snapshot_every
         self.lease = lease or SoloLease()
         self.clock = clock or SystemClock()
-        self.metrics = Metrics(metrics_port) if metrics_port else None
+        self.metrics = metrics or (Metrics(metrics_port) if metrics_port else None)
+        """Served already if passed in (the CLI starts it first); else started by run()."""
+        self._start_metrics = metrics is None and self.metrics is not None
         self._applied = asyncio.Event()
         self.cadence = snapshots.Cadence(snapshot_every)
         self.started_at = time.time()
@@ -160,8 +163,7 @@ class ProjectionService:
         expect = asyncio.ensure_future(self._expectations(stop))
         rolling = asyncio.ensure_future(self._roll_up_forever(stop))
         sweep = asyncio.ensure_future(self._sweep_answers(stop))
-        if self.metrics:
-            self.metrics.start()
+        self._metrics_started()
         if ready is not None:
             ready.set()
         try:
@@ -176,6 +178,16 @@ class ProjectionService:
             for answer in self._answers:
                 answer.cancel()  # why: a crash leaves them too; only the next `state` is lost
             await self._wind_down(service, fed)
+
+    def _metrics_started(self) -> None:
+        """Serve the metrics if we are to; a taken port is said and the rest runs."""
+        if self.metrics is None or not self._start_metrics:
+            return
+        try:
+            self.metrics.start()
+        except InvalidInput as err:
+            log.warning("metrics not served: %s", err)
+            self.metrics = None
 
     async def _wind_down(self, service: Any, fed: bool) -> None:
         """Drain the query service and (not fed) store the snapshot, if NATS still answers."""
