@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -26,6 +27,7 @@ from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
 from jetcron.notify.deliverer import Deliverer
+from jetcron.projections.metrics import Metrics
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.ticker import Ticker
@@ -90,8 +92,12 @@ async def run(
     config: ServiceConfig | None = None,
     ready: asyncio.Event | None = None,
     connection: ConnectionWatch | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Serve until stop is set: command handler, ticker (when leader), breaker, projections.
+
+    `metrics`: served already (the CLI starts it first, so a taken port is said at once);
+    else `config.metrics_port`, if any, is served once the views are restored.
 
     NATS outages of any length are weather: the reader waits and resumes, the ticker ticks
     only while it holds the lease, and a part that fails is restarted with backoff.
@@ -145,6 +151,7 @@ async def run(
             event_log,
             snapshot_every=config.snapshot_every,
             metrics_port=config.metrics_port,
+            metrics=metrics,
             lease=lease,
             connection=connection,
             followers=followers,
@@ -169,42 +176,35 @@ async def run(
             on_skipped=projections.undecodable,
         )
         log.info("scheduler service %s up", config.holder())
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(lease.run(stop))
-            tg.create_task(event_log.follow_retention(stop))
-            tg.create_task(collector.until(reader.current, stop))
-            tg.create_task(supervise(reader.run, health=projections.health, stop=stop))
-            tg.create_task(
-                _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker)))
-            )
+        parts = [
+            lease.run(stop),
+            event_log.follow_retention(stop),
+            collector.until(reader.current, stop),
+            supervise(reader.run, health=projections.health, stop=stop),
+            _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker))),
             # why: a part that fails comes back (and says so loudly) instead of taking the
             # process, and with it this scheduler replica, down
-            tg.create_task(
-                supervise(
-                    lambda: ticker.run(stop, reader.current),
-                    health=followers["ticker"],
-                    stop=stop,
-                    up_after=5.0,
-                    stops_itself=True,
-                )
-            )
-            tg.create_task(
-                supervise(
-                    lambda: breaker.run(stop),
-                    health=followers["breaker"],
-                    stop=stop,
-                    stops_itself=True,
-                )
-            )
-            tg.create_task(
-                supervise(
-                    lambda: deliverer.run(stop),
-                    health=followers["notify"],
-                    stop=stop,
-                    stops_itself=True,
-                )
-            )
-            tg.create_task(projections.run(stop, ready=ready, fed=True))
+            supervise(
+                lambda: ticker.run(stop, reader.current),
+                health=followers["ticker"],
+                stop=stop,
+                up_after=5.0,
+                stops_itself=True,
+            ),
+            supervise(
+                lambda: breaker.run(stop), health=followers["breaker"], stop=stop, stops_itself=True
+            ),
+            supervise(
+                lambda: deliverer.run(stop),
+                health=followers["notify"],
+                stop=stop,
+                stops_itself=True,
+            ),
+            projections.run(stop, ready=ready, fed=True),
+        ]
+        async with asyncio.TaskGroup() as tg:
+            for part in parts:
+                tg.create_task(part).add_done_callback(functools.partial(_stop_on_failure, stop))
         log.info("scheduler service %s stopped", config.holder())
 
 
@@ -260,6 +260,17 @@ async def ensure_buckets(nc: Client, replicas: int = 1, lease: KvLease | None = 
             replicas,
             ", ".join(f"{name} (was {before})" for name, before in raised.items()),
         )
+
+
+def _stop_on_failure(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """A part that failed (not one restarted by `supervise`) stops the whole replica.
+
+    why: the task group cancels the other parts, but several of them wait for `stop` to wind
+    down (they store checkpoints, release the lease); a start that failed (a taken metrics
+    port, once) left the replica half up, answering queries, until Ctrl-C.
+    """
+    if not task.cancelled() and task.exception() is not None:
+        stop.set()
 
 
 async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
