@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 
-from jetcron import subjects
+from jetcron import ids, subjects
 from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
@@ -47,8 +47,15 @@ class SoloLease:
 
 
 class Holder(msgspec.Struct, frozen=True):
+    """The lease's value: who holds it, since when, and which process of that name."""
+
     holder: str
     since: float
+    token: str = ""
+    """Unique per process (empty from a replica too old to write one).
+
+    why: two replicas started with the same --instance both renewed a lease holding their
+    name, so both ticked; the token tells them apart."""
 
 
 _holder_decoder = msgspec.json.Decoder(Holder)
@@ -86,6 +93,10 @@ class KvLease:
         """Why this replica's last attempt could not take or renew the lease ("" if it did)."""
         self.looked = asyncio.Event()
         """Set after the first attempt: until then "nobody holds it" may just mean "not yet"."""
+        self.token = ids.new_id()
+        self._twins: dict[str, int] = {}
+        """Other processes seen holding the lease under our name: token -> the revision first
+        seen (-1 once said)."""
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
         self._full_at: int | None = None
         """The key's revision when our write was refused for want of storage (None: not)."""
@@ -164,7 +175,7 @@ class KvLease:
             self._room_again(current)
             if current is not None and current[1].holder:
                 self.last_held = time.time()
-            if current is None or current[1].holder in (self.holder, ""):
+            if current is None or self._ours_or_free(*current):
                 await self._write(current[0] if current else 0)
                 # why: stop ticking well before the key can expire on the server.
                 self._valid_until = sent + self.ttl * 0.8
@@ -213,6 +224,26 @@ class KvLease:
         except TimeoutError:
             return None
 
+    def _ours_or_free(self, seq: int, current: Holder) -> bool:
+        """Whether we may write the lease: it is free, or held by this very process."""
+        if not current.holder:
+            return True
+        if current.holder != self.holder:
+            return False
+        if current.token in (self.token, ""):
+            return True  # why "": our name written by an older jetcron (an upgrade in place)
+        # why only once renewed: our own previous run (a crash, a quick restart) left a lease
+        # under our name that simply expires; a live twin renews it
+        first = self._twins.setdefault(current.token, seq)
+        if 0 <= first < seq:
+            self._twins[current.token] = -1
+            log.warning(
+                "lease %s: another scheduler replica named %r holds it and renews it (not this "
+                "process): give each replica its own --instance; this one stays standby",
+                self.key, self.holder,
+            )  # fmt: skip
+        return False
+
     def _announce(self) -> None:
         """Set `changed` when leadership changed, or when it is back after someone heard "no"."""
         leading = self.is_leader()
@@ -251,7 +282,7 @@ class KvLease:
     async def _write(self, expected: int) -> None:
         if expected == 0 or not self._since:
             self._since = time.time()
-        body = msgspec.json.encode(Holder(self.holder, self._since))
+        body = msgspec.json.encode(Holder(self.holder, self._since, self.token))
         headers = expect_last(expected) | {"Nats-TTL": f"{self.ttl}s"}
         ack = await self._publisher.request(self.subject, body, headers)
         self._seq = ack.seq
