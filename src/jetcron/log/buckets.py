@@ -14,6 +14,7 @@ import contextlib
 from typing import Any
 
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.api import KeyValueConfig, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -76,6 +77,13 @@ async def verify(nc: Client, bucket: str) -> bool:
         info = await nc.jetstream().stream_info(subjects.kv_stream(bucket))
     except NotFoundError:
         return False
+    except (TimeoutError, NatsError) as err:
+        # why: a bare "nats: timeout" named nothing (an executor starting while the node of an
+        # R1 bucket was down); InfrastructureError is weather to the scheduler's start-up
+        raise InfrastructureError(
+            f"cannot read the KV bucket {bucket} (stream {subjects.kv_stream(bucket)}): "
+            f"{str(err) or type(err).__name__}"
+        ) from err
     found = problems(bucket, info.config)
     if found:
         raise BucketTampered(bucket, found)
