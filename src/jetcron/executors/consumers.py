@@ -28,6 +28,8 @@ from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from jetcron import subjects
 from jetcron.log.connection import Probe
+from jetcron.log.errors import transient
+from jetcron.log.follow import backoff
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ FETCH_TIMEOUT_S = 1.0
 MIN_ACK_PENDING = 1000
 """Deferred and retrying runs stay ack-pending while they wait; leave room for many."""
 FETCH_RETRY_S = 1.0
+CREATE_ATTEMPTS = 6
+"""Tries of a consumer create JetStream refuses for now (0.5 + 1 + 2 + 4 + 4 s between)."""
 
 
 class Binding(msgspec.Struct, frozen=True):
@@ -84,7 +88,32 @@ def consumer_config(
 async def ensure_consumer(
     js: JetStreamContext, stream: str, binding: Binding, config: ConsumerConfig
 ) -> ConsumerInfo:
-    """The consumer's info, creating it with `config` if it does not exist (race-safe)."""
+    """The consumer's info, creating it with `config` if it does not exist (race-safe); a
+    transient refusal is retried for about CREATE_RETRY_S.
+
+    why: while a `serve --replicas 3` raises the log's replicas (its first start on an R1
+    store), JetStream answers a consumer create with 503 "insufficient resources" (measured on
+    a 3-node cluster); an executor starting in that second died with a traceback.
+    """
+    attempt = 0
+    while True:
+        try:
+            return await _ensure_consumer(js, stream, binding, config)
+        except Exception as err:
+            attempt += 1
+            if not transient(err) or attempt >= CREATE_ATTEMPTS:
+                raise
+            delay = backoff(attempt, base=0.5, cap=4.0)
+            log.warning(
+                "consumer %s not created yet (%s); retrying in %.1fs",
+                binding.durable, str(err) or type(err).__name__, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+
+
+async def _ensure_consumer(
+    js: JetStreamContext, stream: str, binding: Binding, config: ConsumerConfig
+) -> ConsumerInfo:
     with contextlib.suppress(NotFoundError):
         info: ConsumerInfo = await js.consumer_info(stream, binding.durable)
         return info
