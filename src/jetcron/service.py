@@ -17,7 +17,7 @@ from nats.aio.client import Client
 
 from jetcron import memory, subjects
 from jetcron.errors import InvalidInput
-from jetcron.log import heartbeats, secrets, snapshots, withdrawal
+from jetcron.log import heartbeats, retention, secrets, snapshots, withdrawal
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
@@ -178,7 +178,7 @@ async def run(
         log.info("scheduler service %s up", config.holder())
         parts = [
             lease.run(stop),
-            event_log.follow_retention(stop),
+            retention.follow(event_log, stop),
             collector.until(reader.current, stop),
             supervise(reader.run, health=projections.health, stop=stop),
             _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker))),

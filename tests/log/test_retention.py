@@ -12,6 +12,7 @@ from jetcron import ids, subjects
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleCreated
+from jetcron.log import retention
 from jetcron.log.stream import EventLog
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
@@ -84,7 +85,7 @@ async def test_a_running_appender_follows_a_retention_another_replica_sets(
     leader = await EventLog(nc).open(create=False)  # a ticker leader, running since before
     await leader.ensure_stream(retention_s=3 * 86400)
     stop = asyncio.Event()
-    following = asyncio.create_task(leader.follow_retention(stop, every_s=0.05))
+    following = asyncio.create_task(retention.follow(leader, stop, every_s=0.05))
     restarted = await EventLog(nc).open(create=False)  # `serve --retention 0` elsewhere
     await restarted.ensure_stream(retention_s=0)
     async with asyncio.timeout(5):

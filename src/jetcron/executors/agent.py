@@ -37,6 +37,7 @@ from jetcron.executors.naming import Claim, NameTaken, identity
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.runlog import ExecutorStats, Run, RunLog
 from jetcron.executors.trigger import TriggerHandler
+from jetcron.log import retention
 from jetcron.log.stream import EventLog
 
 __all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
@@ -126,7 +127,7 @@ class Executor:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(beat.run(beat_stop))
                 # why: run events carry the stream's retention as set now, not at our start
-                tg.create_task(self.log.follow_retention(beat_stop))
+                tg.create_task(retention.follow(self.log, beat_stop))
                 fetchers = [tg.create_task(self._fetch_loop(c)) for c in self._consumers]
                 self._ready.set()
                 await _first_set(stop, beat.lost)  # why: our name taken: two must not serve

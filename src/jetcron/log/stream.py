@@ -5,7 +5,6 @@ This is the only module that maps NATS/JetStream errors to jetcron's.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from jetcron.log import placement
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
 from jetcron.log.direct import read_subject
-from jetcron.log.follow import FollowHealth, rest
+from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher, Staged
 from jetcron.log.reader import RawRecord, read_raw
 
@@ -38,8 +37,6 @@ RETENTION_KEY = "jetcron.retention_s"
 """Stream metadata: how long triggers, fires and run events live (0 or absent: forever)."""
 DEFAULT_RETENTION_S = 30 * 86400
 """A new log keeps run history 30 days unless told otherwise (an existing log keeps its setting)."""
-RETENTION_CHECK_S = 15.0
-"""How often a running appender re-reads the retention (one STREAM.INFO)."""
 
 
 def stream_config(
@@ -159,28 +156,6 @@ class EventLog:
         log.info("created stream %s (R%d)", self.stream, config.num_replicas)
         self._retention_from(config.metadata)
         self.replicas = config.num_replicas or 1
-
-    async def follow_retention(
-        self, stop: asyncio.Event, every_s: float = RETENTION_CHECK_S
-    ) -> None:
-        """Re-read the retention from the stream every `every_s` until stop.
-
-        why: one replica sets it (`serve --retention`), but every appender stamps it: the
-        ticker leader on triggers and fires, each executor on its run events. Read only at
-        start, a running leader kept writing the old TTL, deleting what `status` said is kept.
-        """
-        while not await rest(stop, every_s):
-            before = self.retention_s
-            try:
-                await self.load_retention()
-            except Exception as err:  # noqa: BLE001 - keep the last one known; try again
-                log.debug("retention of %s not re-read: %s", self.stream, err)
-                continue
-            if self.retention_s != before:
-                log.warning(
-                    "stream %s: run history now kept %s (was %s); events appended from now on "
-                    "carry it", self.stream, _kept(self.retention_s), _kept(before),
-                )  # fmt: skip
 
     async def load_retention(self) -> int | None:
         """Read the retention from the stream (for processes that do not create it)."""
@@ -383,10 +358,6 @@ def missing_log(stream: str) -> str:
         f"the log (JetStream stream {stream}) does not exist: `jetcron up` or `jetcron serve` "
         "creates it"
     )
-
-
-def _kept(seconds: int | None) -> str:
-    return f"{seconds} s" if seconds else "forever"
 
 
 def retention_of(metadata: dict[str, str] | None) -> int:
