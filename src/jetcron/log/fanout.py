@@ -41,8 +41,9 @@ class Fold(Protocol):
 
 
 class Fanout:
-    """Follows the log once and feeds every fold; `current` is set once the folds have taken
-    everything the log held when the reader started."""
+    """Follows the log once and feeds every fold; `current` is set while the folds hold
+    everything the log held when the reader was last at its end and it has read on since
+    without a break (cleared when it loses its place: see FollowHealth.current)."""
 
     def __init__(
         self,
@@ -54,9 +55,13 @@ class Fanout:
     ) -> None:
         self.log, self.folds, self.health = event_log, list(folds), health
         self.on_skipped = on_skipped
-        self.current = asyncio.Event()
         self.events = 0
         """Events handed out (each counted once, however many folds took it)."""
+
+    @property
+    def current(self) -> asyncio.Event:
+        """Set while the folds are current (the reader's health says when it lost its place)."""
+        return self.health.current
 
     @property
     def position(self) -> int:

@@ -57,11 +57,21 @@ class FollowHealth:
         """Last time the follower had read everything the log held."""
         self.failures = 0
         self.restarts = 0
+        self.current = asyncio.Event()
+        """Set while the follower has read on without a break since it was last at the log's
+        end; cleared when it loses its place (a failure, a reconnect, a consumer gone quiet)
+        until it is at the end again.
+
+        why not "at the end now": while other writers append, no reader ever is for long; a
+        reader that follows without a break is only the ordinary moment behind, one that lost
+        its consumer may be an outage behind (newcomer17b: a fire skipped for a run whose
+        result the reader had not read yet)."""
 
     def down(self, err: BaseException | str) -> bool:
         """Record a failure; True if this starts a new outage (worth a loud log line)."""
         self.error = str(err) or type(err).__name__
         self.failures += 1
+        self.current.clear()
         if self.down_since is None:
             self.down_since = self.clock()
             return True
@@ -78,7 +88,13 @@ class FollowHealth:
     def caught_up(self) -> None:
         """The follower has applied everything the log held a moment ago."""
         self.current_at = self.clock()
+        self.current.set()
         self.up()
+
+    def lost_place(self) -> None:
+        """The follower's read broke (its consumer is re-created): not current until it is at
+        the end again."""
+        self.current.clear()
 
     def report(self) -> dict[str, Any]:
         """JSON-ready state for `status`."""

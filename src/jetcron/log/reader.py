@@ -197,6 +197,7 @@ async def read_raw(
                 log.info("log reader: read of %s stopped at seq %d; reading on", stream, next_seq)
                 await _pause(nc, 0.5 * reopened)
                 continue
+            health.lost_place()  # why: what was stored meanwhile is unread until it is at the end
             log.info("log reader: consumer went quiet, re-creating it at seq %d", next_seq)
     finally:
         await pull.close()

@@ -73,6 +73,9 @@ LOSSES_PER_TICK = 1_000
 and ~0.05 ms of the server's, bench/lost_burst.py); the others' entries are looked at again
 APPEND_RETRY later, so the next fires are not held up."""
 SNAPSHOT_OBJECT = "ticker"
+READER_WAIT_S = 2.0
+"""How long a leader waits for a shared reader that lost its place to be current again before
+it reads the log's tail itself (the fires due meanwhile are that much late)."""
 
 
 @dataclass(slots=True)
@@ -148,6 +151,11 @@ class Ticker:
         fired before then in flight waits a moment for its result before it is skipped)."""
         self._held: dict[str, datetime] = {}
         """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
+        self._stale = True
+        """The state must be read to the log's end before the next decision (a new leader, a
+        new life of the tick loop)."""
+        self._reconnects = -1
+        """The connection's reconnect count when the state was last read to the log's end."""
 
     @property
     def position(self) -> int:
@@ -542,13 +550,18 @@ class Ticker:
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         await self._caught_up.wait()
         leading = False
+        # why: a life that follows a failed one (a catch-up that timed out as NATS came back)
+        # decides nothing before it has read the log to its end, as a new leader does
+        self._stale = True
         while not stop.is_set():
             if not self.lease.is_leader():
                 leading = False
                 await self._await_lease(stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
-                    await self.catch_up()
+                    self._stale = True
                     self._orphans_tried.clear()
+                continue
+            if self._behind() and not await self._read_to_end(stop):
                 continue
             if not leading:
                 leading, self.taken_over = True, self.clock.now()
@@ -560,6 +573,39 @@ class Ticker:
             if await self.plan_ahead():
                 continue  # why: planning took time; look at the clock again
             await self._sleep(stop)
+
+    def _behind(self) -> bool:
+        """True if the state may lack events stored before now: it was never read to the end
+        in this life or leadership, the connection came back since, or the shared reader lost
+        its place (an outage, a consumer gone quiet) and is not at the end again yet."""
+        return (
+            self._stale
+            or self.log.nc.stats["reconnects"] != self._reconnects
+            or not self._caught_up.is_set()
+        )
+
+    async def _read_to_end(self, stop: asyncio.Event) -> bool:
+        """Bring the state to the log's end before the next decision; True if the leader may
+        decide now (still leading, not stopping).
+
+        why: a decision on a state behind the log takes a run that has ended for one in flight
+        (newcomer17b: a fire skipped "overlap" 4 s after its blocker's result was stored, as the
+        reader was still re-creating its consumer after an outage the leader kept its lease
+        through). The shared reader is given a moment; past it the ticker reads the tail itself,
+        as a new leader does: events stored before the read began are all folded then, and what
+        lands after it is the ordinary moment any decision is behind the log.
+        """
+        reconnects = self.log.nc.stats["reconnects"]
+        if not self._stale and reconnects == self._reconnects:
+            if await _set_within(self._caught_up, stop, READER_WAIT_S):
+                return not stop.is_set() and self.lease.is_leader()
+            log.info(
+                "ticker: the log reader is still behind after %gs; reading the log's tail itself",
+                READER_WAIT_S,
+            )
+        await self.catch_up()
+        self._stale, self._reconnects = False, reconnects
+        return not stop.is_set() and self.lease.is_leader()
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         self._wake.clear()
@@ -629,6 +675,15 @@ class Ticker:
         for stored in events:
             self.state.apply_ahead(stored)
         return len(events)
+
+
+async def _set_within(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set (True), stop is set or `seconds` pass (False)."""
+    if not event.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await _first_of(event.wait(), stop.wait())
+    return event.is_set()
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
