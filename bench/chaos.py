@@ -14,6 +14,8 @@ Then the schedules are paused, everything settles, and the report counts:
   doubled_runs        runs whose job ended successfully more than once (witness) or that have
                       more than one run.succeeded event (log)
   lost_fires          nominal fires with neither a trigger nor a missed/skipped/buffered event
+  false_skips         fires skipped for overlap with a run whose final event was stored before
+                      the skip (the ticker decided on a view behind the log)
   unterminated_runs   triggered runs without a terminal event after settling
   leftover_processes  job processes still alive after everything was stopped
   unexpected_exits    processes that died without being killed (a service that gave up)
@@ -323,6 +325,7 @@ def check(log: list[Any], witness: Path, open_runs: list[str]) -> dict[str, Any]
                 lost.append(f"{name}@{fire.isoformat()}")
     runs = {e.event.run_id for e in events if isinstance(e.event, RunTriggered)}
     return {
+        "false_skips": false_skips(log),
         "events": len(events),
         "fires_expected": expected,
         "runs": len(runs),
@@ -331,6 +334,28 @@ def check(log: list[Any], witness: Path, open_runs: list[str]) -> dict[str, Any]
         "lost_fires": lost,
         "unterminated_runs": open_runs,
     }
+
+
+FALSE_SKIP_MARGIN_S = 1.0
+"""A blocker's end stored this long before the skip was decided: not the ordinary moment a live
+reader is behind, but a ticker that decided on a view missing it."""
+
+
+def false_skips(log: list[Any]) -> list[str]:
+    """Overlap skips decided well after their blocking run's final event was stored."""
+    ended: dict[str, tuple[int, float]] = {}
+    out = []
+    for s in log:
+        event = s.envelope.event
+        if is_final(event):
+            ended.setdefault(event.run_id, (s.seq, s.stored_ns / 1e9))
+        elif isinstance(event, RunSkipped) and event.blocking_run_id in ended:
+            seq, stored = ended[event.blocking_run_id]
+            early = s.envelope.at.timestamp() - stored
+            if early > FALSE_SKIP_MARGIN_S:
+                out.append(f"{event.name}@{event.fire_time.isoformat()} (seq {s.seq}): "
+                           f"{event.blocking_run_id} ended {early:.1f}s before (seq {seq})")  # fmt: skip
+    return out
 
 
 def nominal(after: datetime, until: datetime, every: int) -> list[datetime]:
@@ -359,8 +384,8 @@ def leftovers(witness: Path) -> list[int]:
 
 def failures(report: dict[str, Any]) -> list[str]:
     """The promises the run broke."""
-    keys = ("doubled_runs", "lost_fires", "unterminated_runs", "leftover_processes",
-            "unexpected_exits")  # fmt: skip
+    keys = ("doubled_runs", "lost_fires", "false_skips", "unterminated_runs",
+            "leftover_processes", "unexpected_exits")  # fmt: skip
     return [f"{k}: {report[k][:5]}" for k in keys if report[k]]
 
 
