@@ -127,3 +127,44 @@ async def test_an_outage_after_a_reconnect_dates_from_the_last_answer(tmp_path: 
         await close(nc)
         server.stop()
     await _until(lambda: not _probes, "the probe ends with the connection", timeout=1)
+
+
+async def test_the_cli_goes_on_to_the_next_server_when_one_hangs(tmp_path: Path) -> None:
+    """newcomer17b: with one of three servers frozen, half the CLI commands failed: nats-py gave
+    its first pick the whole connect timeout and, without reconnects, never tried another."""
+    require_nats_server()
+    healthy = NatsServer(data_dir=tmp_path / "a", port=free_port()).start()
+    frozen = NatsServer(data_dir=tmp_path / "b", port=free_port()).start()
+    try:
+        freeze(frozen)
+        for order in ([frozen.url, healthy.url], [healthy.url, frozen.url]):
+            servers = ",".join(order)
+            for _ in range(3):  # why: nats-py's order is random; ours too
+                started = time.monotonic()
+                nc = await connect(ConnectOptions(servers=servers), timeout=2.0)
+                took = time.monotonic() - started
+                try:
+                    assert nc.connected_url is not None
+                    assert nc.connected_url.port == urlparse(healthy.url).port
+                finally:
+                    await close(nc)
+                assert took < 3.0, took  # within the CLI's budget (timeout + 1 s)
+    finally:
+        frozen.kill()
+        healthy.stop()
+
+
+async def test_the_cli_line_names_each_server_tried_and_what_it_did() -> None:
+    refused = f"nats://127.0.0.1:{free_port()}"
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        hung = f"nats://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(InfrastructureError) as info:
+            await connect(ConnectOptions(servers=f"{hung},{refused}"), timeout=2.0)
+        took = time.monotonic() - started
+    [line] = str(info.value).splitlines()
+    assert line.startswith("cannot connect to NATS at any of its 2 servers: "), line
+    assert f"{hung}: no answer within 1s (something accepts connections" in line, line
+    assert f"{refused}: connection refused (nothing listens there)" in line, line
+    assert "jetcron up" not in line and "Are those NATS servers running?" in line, line
+    assert took < 3.5, took

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -318,53 +319,148 @@ async def connect(
     """A connected client; InfrastructureError naming the URL if NATS is not reachable.
 
     persistent=True (services) waits for NATS and then reconnects forever, with backoff,
-    reporting outages to `watch` ("unreachable since T"); otherwise (CLI) fail fast, and
-    asynchronous errors (a permissions violation) go to `on_error` if given.
+    reporting outages to `watch` ("unreachable since T"); otherwise (CLI) fail fast, trying
+    each server of a list in turn within one budget, and asynchronous errors (a permissions
+    violation) go to `on_error` if given.
     """
     opts = opts or ConnectOptions()
     kwargs = _options(opts, persistent, timeout)
-    nc = Client()
-    if (found := kwargs.pop("jetcron_identity", None)) is not None:
-        _identities[nc] = found
-    watch = (watch or ConnectionWatch()) if persistent else None
+    found = kwargs.pop("jetcron_identity", None)
+    if not persistent:
+        return await _connect_cli(opts, kwargs, found, timeout, on_error or _quiet)
+    nc = _client(found)
+    watch = watch or ConnectionWatch()
     closed = asyncio.Event()
     rotation: ServerRotation = kwargs.get("reconnect_to_server_handler") or ServerRotation()
-    if watch is not None:
-        kwargs |= _watch_callbacks(nc, watch, closed, rotation)
-    else:
-        # why: the CLI reports its one error itself, no tracebacks
-        kwargs["error_cb"] = on_error or _quiet
+    kwargs |= _watch_callbacks(nc, watch, closed, rotation)
     kwargs["error_cb"] = _noting(nc, kwargs["error_cb"])
     try:
-        if watch is not None:
-            # why: a service may start before its NATS cluster (compose); keep trying.
-            await nc.connect(**kwargs)
-            rotation.connected(_url(nc))
-            watch.restored(_url(nc))
-            _probe_while_open(nc, watch, closed)
-            return nc
-        await _within(nc.connect(**kwargs), timeout + 1.0)
-        return nc
+        # why: a service may start before its NATS cluster (compose); keep trying.
+        await nc.connect(**kwargs)
     except Exception as err:
         _unknown_host(opts.urls())
-        text = str(err) or type(err).__name__
-        if isinstance(err, TimeoutError):
-            # why: a refused port fails at once; a timeout means something took the connection
-            # and said nothing (a stopped or hung server, a stalled disk, a dropping firewall)
-            text = f"no answer within {timeout:g}s (something accepts connections there but does not speak NATS now: a hung, stopped or overloaded server?)"
-        hint = _hint(text, opts.creds_file())
-        dropped = ("connection lost", "broken pipe", "reset by peer", "certificate required")
-        if (
-            any(d in text.lower() for d in dropped)
-            and any(u.startswith("tls://") for u in opts.urls())
-            and opts.cert()[0] is None
-        ):
-            # why: a server that verifies clients drops the handshake, and how the client sees
-            # it is a race: an alert, a lost connection or a broken pipe
-            hint = "if the server verifies clients, pass --tls-cert/--tls-key (`jetcron auth cert`)"
-        raise InfrastructureError(
-            f"cannot connect to NATS at {', '.join(opts.urls())}: {text}. {hint}"
-        ) from err
+        raise _unreachable(opts, [(opts.urls(), _said(err, timeout))]) from err
+    rotation.connected(_url(nc))
+    watch.restored(_url(nc))
+    _probe_while_open(nc, watch, closed)
+    return nc
+
+
+def _client(found: Identity | None) -> Client:
+    """A new client, remembering the identity it connects with (if any)."""
+    nc = Client()
+    if found is not None:
+        _identities[nc] = found
+    return nc
+
+
+CLI_BUDGET_EXTRA_S = 1.0
+"""A CLI connect may take `timeout` plus this, over all the servers it tries."""
+PER_SERVER_MIN_S = 1.0
+"""Each server of a list has at least this long (or `timeout`, if less) to answer a CLI."""
+
+
+def per_server(timeout: float, servers: int) -> float:
+    """Seconds one of `servers` servers has to answer a CLI connect.
+
+    why not nats-py's own list: it gives the server it picks first the whole connect timeout
+    and, without reconnects (a CLI), never tries another; a hung first pick (SIGSTOP, a frozen
+    VM) failed half the commands of a 3-node cluster with two servers fine (newcomer17b).
+    """
+    return max(timeout / max(1, servers), min(timeout, PER_SERVER_MIN_S))
+
+
+async def _connect_cli(
+    opts: ConnectOptions,
+    kwargs: dict[str, Any],
+    found: Identity | None,
+    timeout: float,
+    on_error: Callable[[Exception], Awaitable[None]],
+) -> Client:
+    """Try the servers in random order (as nats-py would), each for `per_server` seconds,
+    within `timeout + CLI_BUDGET_EXTRA_S` in all; the first that answers wins."""
+    urls = list(kwargs["servers"])
+    each = per_server(timeout, len(urls))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout + CLI_BUDGET_EXTRA_S
+    tried: list[tuple[list[str], str]] = []
+    for url in random.sample(urls, len(urls)):
+        left = deadline - loop.time()
+        if left <= 0.05:
+            tried.append(
+                ([url], f"not tried (the {timeout + CLI_BUDGET_EXTRA_S:g}s budget ran out)")
+            )
+            continue
+        wait = min(each, left)
+        nc, seen = _client(found), _Seen(on_error)
+        try:
+            args = kwargs | {"servers": [url], "connect_timeout": wait}
+            await _within(nc.connect(**args, error_cb=_noting(nc, seen.error)), wait + 0.5)
+            return nc
+        except Exception as err:
+            tried.append(([url], _said(seen.cause(err), wait)))
+            await _discard(nc)
+    _unknown_host(urls)
+    raise _unreachable(opts, tried)
+
+
+class _Seen:
+    """The errors nats-py reported while one server was tried (its final error hides them)."""
+
+    def __init__(self, then: Callable[[Exception], Awaitable[None]]) -> None:
+        self.then = then
+        self.first: Exception | None = None
+
+    async def error(self, err: Exception) -> None:
+        """nats-py's error callback: remember the first, pass every one on."""
+        self.first = self.first or err
+        await self.then(err)
+
+    def cause(self, err: Exception) -> Exception:
+        """What went wrong: `err`, unless it only says nats-py ran out of servers."""
+        no_servers = type(err).__name__ == "NoServersError"
+        return self.first if no_servers and self.first is not None else err
+
+
+async def _discard(nc: Client) -> None:
+    """Close a client whose connect failed (its socket to a hung server among it), briefly."""
+    with contextlib.suppress(Exception):
+        await _within(close(nc), 0.5)
+
+
+def _said(err: BaseException, timeout: float) -> str:
+    """What a server did, in a few words."""
+    if isinstance(err, TimeoutError):
+        # why: a refused port fails at once; a timeout means something took the connection
+        # and said nothing (a stopped or hung server, a stalled disk, a dropping firewall)
+        return f"no answer within {timeout:g}s (something accepts connections there but does not speak NATS now: a hung, stopped or overloaded server?)"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    return str(err) or type(err).__name__
+
+
+def _unreachable(opts: ConnectOptions, tried: list[tuple[list[str], str]]) -> InfrastructureError:
+    """The one line a failed connect says: the servers tried, what each did, what to do."""
+    urls = opts.urls()
+    text = "; ".join(said for _, said in tried)
+    hint = _hint(text, opts.creds_file(), several=len(urls) > 1)
+    dropped = ("connection lost", "broken pipe", "reset by peer", "certificate required")
+    if (
+        any(d in text.lower() for d in dropped)
+        and any(u.startswith("tls://") for u in urls)
+        and opts.cert()[0] is None
+    ):
+        # why: a server that verifies clients drops the handshake, and how the client sees
+        # it is a race: an alert, a lost connection or a broken pipe
+        hint = "if the server verifies clients, pass --tls-cert/--tls-key (`jetcron auth cert`)"
+    if len(tried) == 1:
+        return InfrastructureError(
+            f"cannot connect to NATS at {', '.join(tried[0][0])}: {tried[0][1]}. {hint}"
+        )
+    each = "; ".join(f"{', '.join(where)}: {said}" for where, said in tried)
+    return InfrastructureError(
+        f"cannot connect to NATS at any of its {len(urls)} servers: {each}. {hint}"
+    )
 
 
 async def _within(aw: Awaitable[None], seconds: float) -> None:
@@ -407,8 +503,9 @@ def _noting(
     return error
 
 
-def _hint(error: str, creds: str | None) -> str:
-    """What to do about a failed connect (`creds`: the identity file passed, if any)."""
+def _hint(error: str, creds: str | None, *, several: bool = False) -> str:
+    """What to do about a failed connect (`creds`: the identity file passed, if any;
+    `several`: a list of servers was given, so this is no `jetcron up` on one machine)."""
     lowered = error.lower()
     if "authorization" in lowered and creds is not None:
         # why: creds were passed; "pass --creds" would send the user looking for the wrong fault
@@ -420,6 +517,8 @@ def _hint(error: str, creds: str | None) -> str:
         return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
     if "certificate" in lowered or "ssl" in lowered:
         return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
+    if several:
+        return "Are those NATS servers running? (or pass --server / set NATS_URL)"
     return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
 
 
