@@ -9,6 +9,7 @@ import time
 
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service, ServiceConfig
@@ -133,6 +134,43 @@ async def test_every_member_silent_names_the_silence(nc: Client) -> None:
     await nc.subscribe(subjects.query("runs"), queue=subjects.QUERY_SERVICE, cb=_ignore)
     with pytest.raises(NoAnswerInTime, match="within 0.6s; no replica .* nor a discovery ping"):
         await ask(nc, "runs", b"{}", "query `runs`", 0.6)
+
+
+async def test_a_replica_alive_for_discovery_but_silent_to_queries_is_not_the_only_one_asked(
+    nc: Client,
+) -> None:
+    """newcomer17b: "neither the queue group nor replica X (alive a moment before) answered"
+    while another replica was fine: the hedge asked only the first to answer discovery."""
+    await nc.subscribe(subjects.query("runs"), queue=subjects.QUERY_SERVICE, cb=_ignore)
+    await _discoverable(nc, "Stalled", delay=0.0, answers=False)  # first to answer discovery
+    await _discoverable(nc, "Fine", delay=0.1, answers=True)
+    for _ in range(3):
+        msg = await ask(nc, "runs", b"{}", "query `runs`", 3.0)
+        assert msg.data == b'"answered"'
+
+
+async def test_no_discovered_replica_answering_names_them_all(nc: Client) -> None:
+    await nc.subscribe(subjects.query("runs"), queue=subjects.QUERY_SERVICE, cb=_ignore)
+    await _discoverable(nc, "One", delay=0.0, answers=False)
+    await _discoverable(nc, "Two", delay=0.05, answers=False)
+    with pytest.raises(NoAnswerInTime, match="nor replica One, Two .alive a moment before."):
+        await ask(nc, "runs", b"{}", "query `runs`", 1.5)
+
+
+async def _discoverable(nc: Client, replica: str, *, delay: float, answers: bool) -> None:
+    """A replica that answers discovery after `delay` and `runs` on its own subject (or not)."""
+
+    async def ping(msg: Msg) -> None:
+        await asyncio.sleep(delay)
+        body = {"type": PING_TYPE, "name": subjects.QUERY_SERVICE, "id": replica}
+        await msg.respond(json.dumps(body).encode())
+
+    async def query(msg: Msg) -> None:
+        if answers:
+            await msg.respond(b'"answered"')
+
+    await nc.subscribe(subjects.service_ping(subjects.QUERY_SERVICE), cb=ping)
+    await nc.subscribe(subjects.replica_query(replica, "runs"), cb=query)
 
 
 async def _replica(nc: Client, *, shared: bool = True) -> Service:

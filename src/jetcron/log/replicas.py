@@ -9,13 +9,14 @@ replicas, half the queries timed out. Queries are read-only, so asking a second 
 Who is alive comes from nats micro's discovery: a PING to `$SRV.PING.jetcron-query` is answered by
 each replica's own event loop, now, so a frozen one never answers it. (The lease bucket names only
 the ticker leader, and a frozen leader stays in it until its TTL runs out; replicas write no
-heartbeats.) The first replica to answer is asked on its own subject (`subjects.replica_query`).
+heartbeats.) Each replica that answers is asked on its own subject (`subjects.replica_query`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client
@@ -75,9 +76,11 @@ def pinned(pin: tuple[str, float] | None, now: float) -> str | None:
     return pin[0] if pin is not None and now < pin[1] else None
 
 
-def silence(replica: str | None, asked: bool, first: str = "the queue group") -> str:
-    """The hint of a query no replica answered: who was asked (`first`, then `replica` if it
-    answered discovery), what that says."""
+def silence(replica: str | list[str] | None, asked: bool, first: str = "the queue group") -> str:
+    """The hint of a query no replica answered: who was asked (`first`, then the replicas
+    that answered discovery), what that says."""
+    if isinstance(replica, list):
+        replica = ", ".join(replica) or None
     if replica is None:
         return (
             "no replica of the query service answered it, nor a discovery ping: "
@@ -118,7 +121,7 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
     if refusals.refused(nc, subject, mark) is not None:
         raise NotPermitted(what, subject)
     first = "the queue group" if pin is None else f"replica {pin}"
-    hint = silence(hedge.replica, hedge.asked, first) if hedge.started else ""
+    hint = silence(hedge.replicas, hedge.asked, first) if hedge.started else ""
     raise NoAnswerInTime(what, timeout, command=False, hint=hint)
 
 
@@ -142,32 +145,78 @@ async def _race(
             task.cancel()
 
 
+HEDGE_REPLICAS = 3
+"""At most this many replicas that answer discovery are asked by one hedge."""
+
+
 class _Hedge:
-    """The second ask: discovery, then the first replica that answered it."""
+    """The second ask: discovery, then every replica that answers it (the first reply wins).
+
+    why every one: a replica that answers discovery (its own event loop is free) may still be
+    unable to answer a query (its read of the log stalled on a frozen cluster node, its query
+    handler busy behind such reads), and it may be the very one the queue group's request
+    went to; asking only the first to answer discovery then asked the silent one twice
+    (newcomer17b: "neither the queue group nor replica … answered" with another replica fine).
+    Queries are read-only, so a duplicate costs one read.
+    """
 
     def __init__(self) -> None:
+        self.replicas: list[str] = []
+        """The replicas that answered discovery, in order."""
         self.replica: str | None = None
-        """The replica that answered discovery (None: none did)."""
+        """The replica whose reply was taken (None: none replied)."""
         self.started = self.asked = self.answered = False
 
     async def ask(self, nc: Client, view: str, payload: bytes, deadline: float) -> Msg | None:
-        """Its reply, or None when nobody answered discovery or the replica left meanwhile."""
-        loop = asyncio.get_running_loop()
-        ping = subjects.service_ping(subjects.QUERY_SERVICE)
+        """The first reply of a replica that answered discovery; None at the deadline."""
         self.started = True
+        found: asyncio.Queue[str] = asyncio.Queue()
+
+        async def discovered(msg: Msg) -> None:
+            replica = replica_of(msg.data)
+            if replica is not None and replica not in self.replicas:
+                if len(self.replicas) < HEDGE_REPLICAS:
+                    self.replicas.append(replica)
+                    found.put_nowait(replica)
+
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=discovered)
         try:
-            found = await nc.request(ping, b"", timeout=deadline - loop.time())
-            self.replica = replica_of(found.data)
-            if self.replica is None or deadline - loop.time() <= 0:
-                return None
-            self.asked = True
-            target = subjects.replica_query(self.replica, view)
-            msg = await nc.request(target, payload, timeout=deadline - loop.time())
-            self.answered = True
-            return msg
-        except (NatsTimeout, NoRespondersError):
-            # why: the queue group's request is still out; its answer (or the deadline) decides
+            await nc.publish(subjects.service_ping(subjects.QUERY_SERVICE), b"", reply=inbox)
+            return await self._first_reply(nc, view, payload, deadline, found)
+        finally:
+            await sub.unsubscribe()
+
+    async def _first_reply(
+        self, nc: Client, view: str, payload: bytes, deadline: float, found: asyncio.Queue[str]
+    ) -> Msg | None:
+        loop = asyncio.get_running_loop()
+        asks: dict[asyncio.Future[Msg], str] = {}
+        getter: asyncio.Future[str] = asyncio.ensure_future(found.get())
+        try:
+            while (left := deadline - loop.time()) > 0:
+                waits: set[asyncio.Future[Any]] = {getter, *asks}
+                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    replica = getter.result()
+                    getter = asyncio.ensure_future(found.get())
+                    target = subjects.replica_query(replica, view)
+                    left = max(0.01, deadline - loop.time())
+                    asks[asyncio.ensure_future(nc.request(target, payload, timeout=left))] = replica
+                    self.asked = True
+                for task in [t for t in asks if t.done()]:
+                    replica = asks.pop(task)
+                    if task.exception() is None:
+                        self.answered, self.replica = True, replica
+                        return task.result()
+                    # why: a timeout or a replica gone meanwhile: another may still answer
             return None
+        finally:
+            getter.cancel()
+            for task in asks:
+                if task.done():
+                    task.exception()  # why: a late timeout, seen: not logged as unretrieved
+                task.cancel()
 
 
 async def _request(nc: Client, subject: str, payload: bytes, timeout: float) -> Msg | None:
