@@ -76,6 +76,35 @@ async def test_a_leader_whose_reader_lost_its_place_reads_the_tail_itself(
     assert isinstance(second, RunTriggered), second  # not "skipped: overlap" for an ended run
 
 
+async def test_a_restarted_tick_loop_reads_the_tail_before_its_first_decision(
+    event_log: EventLog,
+) -> None:
+    """newcomer17b's path: the new leader's read failed (nats: timeout as the cluster came
+    back), `supervise` restarted the ticker, and the new life ticked at once."""
+    await add(event_log, "m", overlap="skip")
+    clock = FakeClock(T0)
+    ticker = Ticker(event_log, clock=clock)
+    await ticker.catch_up()
+    current = asyncio.Event()
+    current.set()  # why never cleared: the shared reader has not noticed anything
+    first_life = asyncio.Event()
+    task = asyncio.create_task(ticker.run(first_life, current))
+    await clock.set(T0 + timedelta(minutes=1))
+    first = await fate_of(event_log, 1)
+    first_life.set()
+    await task  # the life ends (as one that failed)
+    await succeed(event_log, first, T0 + timedelta(minutes=1, seconds=5))
+    second_life = asyncio.Event()
+    task = asyncio.create_task(ticker.run(second_life, current))
+    try:
+        await clock.set(T0 + timedelta(minutes=2))
+        second = await fate_of(event_log, 2)
+    finally:
+        second_life.set()
+        await task
+    assert isinstance(second, RunTriggered), second
+
+
 async def test_after_a_reconnect_the_leader_reads_the_tail_before_deciding(
     tmp_path: Path,
 ) -> None:
