@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from nats.aio.client import Client, Server
+from nats.errors import NoServersError
 
 from jetcron import subjects
 from jetcron.errors import InfrastructureError, InvalidInput
@@ -418,8 +419,9 @@ class _Seen:
 
     def cause(self, err: Exception) -> Exception:
         """What went wrong: `err`, unless it only says nats-py ran out of servers."""
-        no_servers = type(err).__name__ == "NoServersError"
-        return self.first if no_servers and self.first is not None else err
+        if isinstance(err, NoServersError) and self.first is not None:
+            return self.first
+        return err
 
 
 async def _discard(nc: Client) -> None:
