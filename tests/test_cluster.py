@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -13,6 +16,7 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
+from conftest import freeze
 from jetcron import subjects
 from jetcron.cli.views import status_lines
 from jetcron.client import query
@@ -173,3 +177,35 @@ async def test_status_and_health_answer_while_an_r1_executors_bucket_is_down(
     await task
     await log.close()
     await nc.close()
+
+
+async def test_a_query_service_asks_a_silent_log_once_not_per_query(
+    nats_cluster: list[NatsServer],
+) -> None:
+    """newcomer17b: with the stream's leader frozen, every query waited its 2 s for the log's
+    end; a replica answers one query of a kind at a time, so queued ones timed out at the asker
+    although the replica was fine. Now one waits; those after it answer at once, marked stale."""
+    setup = await connect(ConnectOptions(servers=nats_cluster[0].url), persistent=True)
+    created = await EventLog(setup).open(replicas=3)
+    info = await created.js.stream_info(subjects.STREAM)
+    await created.close()
+    await setup.close()
+    leader = next(n for n in nats_cluster if n.server_name == info.cluster.leader)  # type: ignore[union-attr]
+    other = next(n for n in nats_cluster if n is not leader)
+    nc = await connect(ConnectOptions(servers=other.url), persistent=True)
+    log = await EventLog(nc).open(create=False)
+    service = ProjectionService(nc, log)
+    try:
+        assert await service.sync() == 0
+        freeze(leader)
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            assert await service.sync() is None  # the log does not say how far it goes
+            took.append(time.monotonic() - started)
+        assert took[0] >= 1.9 and max(took[1:]) < 0.1, took
+    finally:
+        assert leader.pid is not None
+        os.kill(leader.pid, signal.SIGCONT)
+        await log.close()
+        await nc.close()

@@ -65,6 +65,9 @@ STATE_INLINE_MAX = 512 * 1024
 """A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
 STATE_OBJECT_KEEP_S = 60.0
 STATE_PREFIX = "state-"
+LOG_SILENT_S = 5.0
+"""After the log did not say how far it goes, queries this long after answer (marked stale)
+without asking it again."""
 """`state` answers stored as objects are named `state-<unix seconds>-<id>`."""
 """How long a `state` answer too large for a message stays in the snapshot store: the service
 that wrote it deletes it then (the asker reads it at once: 185 MiB took 0.6-3.3 s). why not the
@@ -126,6 +129,8 @@ class ProjectionService:
         """Served already if passed in (the CLI starts it first); else started by run()."""
         self._start_metrics = metrics is None and self.metrics is not None
         self._applied = asyncio.Event()
+        self._log_silent_until = 0.0
+        """Until when (monotonic) `sync` does not ask the log for its end (it just did not answer)."""
         self.cadence = snapshots.Cadence(snapshot_every)
         self.started_at = time.time()
         self.connection = connection or ConnectionWatch()
@@ -374,9 +379,16 @@ class ProjectionService:
         Returns how many events they are still behind, None if the log did not say how far it goes.
         """
         deadline = time.monotonic() + timeout
+        if deadline - timeout < self._log_silent_until:
+            # why: a query service answers one query of a kind at a time; with the stream's
+            # leader on a frozen node each query waited its 2 s here, and those queued behind
+            # them timed out on the asker's side although this replica was fine (newcomer17b)
+            return None
         try:
             target = await asyncio.wait_for(self.log.last_seq(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
+            if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
+                self._log_silent_until = time.monotonic() + LOG_SILENT_S
             log.info(
                 "projections: cannot ask the log for its end: %s", str(err) or type(err).__name__
             )
