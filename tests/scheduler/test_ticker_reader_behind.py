@@ -16,7 +16,8 @@ from test_ticker import T0, add, events, of, succeed
 from conftest import free_port, require_nats_server
 from jetcron.clock import FakeClock
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.domain.events import RunSkipped, RunTriggered, StoredEvent
+from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.events import RunSkipped, RunTriggered
 from jetcron.log.fanout import Fanout
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
