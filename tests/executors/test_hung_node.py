@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from test_agent import events, publish, trigger
-from test_freeze import Witness, until, until_async
+from test_freeze import JOB, Witness, until, until_async
 
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.definition import Job
@@ -39,30 +39,6 @@ ACK_WAIT = 20.0
 election (a few seconds) before the hold lapses (1/3) and the supervisor acts (0.3 more)."""
 FREEZE_S = 2 * ACK_WAIT + 5.0
 """Past the peer's takeover: redelivery at ack-wait, then its hold-off on the holder's heartbeat."""
-
-JOB = """
-import os, signal, sys, time, psutil
-path = sys.argv[1]
-run, attempt = os.environ["JETCRON_RUN_ID"], os.environ["JETCRON_ATTEMPT"]
-me = f"{attempt} {os.environ['JETCRON_EXECUTOR']} {os.getpid()}"
-
-def line(kind):
-    with open(path, "a") as f:
-        f.write(f"{kind} {me} {time.time():.6f}\\n")
-
-for p in psutil.process_iter():
-    try:
-        env = p.environ()
-        if p.status() != psutil.STATUS_ZOMBIE and env.get("JETCRON_RUN_ID") == run \\
-                and env.get("JETCRON_ATTEMPT") != attempt:
-            line(f"OVERLAP-with-{p.pid}")
-    except psutil.Error:
-        pass
-signal.signal(signal.SIGTERM, lambda *_: (line("END"), sys.exit(143)))
-line("START")
-time.sleep(float(sys.argv[2]) if attempt == "1" else 1)
-line("END")
-"""
 
 
 @pytest.fixture
