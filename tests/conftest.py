@@ -15,7 +15,7 @@ import psutil
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer, start_cluster
@@ -164,3 +164,16 @@ def up(tmp_path: Path) -> Iterator[Any]:
     instance = Up(tmp_path / "jetcron", free_port()).start()
     yield instance
     instance.stop()
+
+
+async def fill_storage(nc: Client) -> None:
+    """Another stream takes what JetStream storage is left (a server with a small max_file_store)."""
+    from jetcron.log.errors import STORAGE_FULL
+
+    js = nc.jetstream()
+    await js.add_stream(name="FILLER", subjects=["filler"])
+    try:
+        for _ in range(1000):
+            await js.publish("filler", b"x" * 16_384)
+    except ServiceUnavailableError as err:
+        assert err.err_code == STORAGE_FULL

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import nats
 import pytest
-from nats.js.errors import ServiceUnavailableError
 from served import cli, ok, scheduler_in_thread
 
-from conftest import require_nats_server
-from jetcron.log.errors import STORAGE, STORAGE_FULL
+from conftest import fill_storage, require_nats_server
+from jetcron.log.errors import STORAGE
 from jetcron.server import NatsServer
 
 
@@ -31,15 +30,9 @@ def small_server(tmp_path: Path) -> Iterator[str]:
 
 
 async def _fill(url: str) -> None:
-    """Another stream takes what storage is left."""
     nc = await nats.connect(url)
-    js = nc.jetstream()
-    await js.add_stream(name="FILLER", subjects=["filler"])
     try:
-        for _ in range(1000):
-            await js.publish("filler", b"x" * 16_384)
-    except ServiceUnavailableError as err:
-        assert err.err_code == STORAGE_FULL
+        await fill_storage(nc)
     finally:
         await nc.close()
 

@@ -9,22 +9,11 @@ from pathlib import Path
 
 import msgspec
 import nats
-from nats.js.errors import ServiceUnavailableError
 
-from conftest import require_nats_server
-from jetcron.log.errors import STORAGE, STORAGE_FULL
+from conftest import fill_storage, require_nats_server
+from jetcron.log.errors import STORAGE
 from jetcron.log.lease import Holder, KvLease
 from jetcron.server import NatsServer
-
-
-async def _fill(nc: nats.NATS) -> None:
-    js = nc.jetstream()
-    await js.add_stream(name="FILLER", subjects=["filler"])
-    try:
-        for _ in range(1000):
-            await js.publish("filler", b"x" * 16_384)
-    except ServiceUnavailableError as err:
-        assert err.err_code == STORAGE_FULL
 
 
 async def test_another_replicas_lease_write_clears_the_alarm(tmp_path: Path) -> None:
@@ -37,14 +26,14 @@ async def test_another_replicas_lease_write_clears_the_alarm(tmp_path: Path) -> 
         lease = KvLease(nc, holder="me", ttl=9)
         await lease.ensure_bucket()
         await lease._publisher.start()  # what run() does first
-        await _fill(nc)
+        await fill_storage(nc)
         await lease._attempt()  # the key is free: our write is refused
         assert not lease.is_leader() and STORAGE.since is not None, lease.error
         await nc.jetstream().delete_stream("FILLER")
         await lease._attempt()  # room again: we take it, and our own write clears the alarm
         assert lease.is_leader() and STORAGE.since is None
 
-        await _fill(nc)
+        await fill_storage(nc)
         STORAGE.refused(lease.subject, time.time())
         lease._full_at = lease._seq  # as if our renewal at this revision had been refused
         await nc.jetstream().delete_stream("FILLER")

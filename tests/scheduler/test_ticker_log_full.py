@@ -7,29 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import nats
-from nats.js.errors import ServiceUnavailableError
 from test_ticker import T0, add, events, of
 
-from conftest import require_nats_server
+from conftest import fill_storage, require_nats_server
 from jetcron.clock import FakeClock
 from jetcron.connect import ConnectOptions, close, connect
 from jetcron.domain.events import FireMissed, RunTriggered
-from jetcron.log.errors import STORAGE, STORAGE_FULL
+from jetcron.log.errors import STORAGE
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
-
-
-async def _fill(nc: nats.NATS) -> None:
-    """Another stream takes what storage is left."""
-    js = nc.jetstream()
-    await js.add_stream(name="FILLER", subjects=["filler"])
-    try:
-        for _ in range(1000):
-            await js.publish("filler", b"x" * 16_384)
-    except ServiceUnavailableError as err:
-        assert err.err_code == STORAGE_FULL
 
 
 async def test_fires_missed_while_the_log_was_full_say_so(tmp_path: Path) -> None:
@@ -47,7 +34,7 @@ async def test_fires_missed_while_the_log_was_full_say_so(tmp_path: Path) -> Non
         for second in (10, 20, 30):
             await clock.set(T0 + timedelta(seconds=second))
             assert await ticker.tick() == 1  # each fire stored on time
-        await _fill(nc)
+        await fill_storage(nc)
         for second in (40, 50, 60, 90):  # due, but nothing can be stored
             await clock.set(T0 + timedelta(seconds=second))
             assert await ticker.tick() == 0
