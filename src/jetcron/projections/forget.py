@@ -20,11 +20,11 @@ from bisect import bisect_left
 from jetcron.domain import digest
 from jetcron.domain.digest import Digest
 from jetcron.domain.runs import IN_FLIGHT
-from jetcron.projections import tallies
+from jetcron.projections import stats, tallies
 from jetcron.projections.audit import AuditEntry, AuditView
 from jetcron.projections.ledger import LedgerView
 from jetcron.projections.rollups import RollupsView
-from jetcron.projections.runs import FINAL_STATUSES, RunRow, RunsView
+from jetcron.projections.runs import FINAL_STATUSES, RunsView
 from jetcron.projections.schedules import SchedulesView
 
 DEFAULT_KEEP_DELETED = 1000
@@ -82,7 +82,7 @@ def runs_of(runs: RunsView, rollups: RollupsView, name: str, sid: str) -> None:
         if row.status in FINAL_STATUSES:
             tallies.evicted(runs.tallies, row, rows, finished)
             if digest.day_of(row.fire_time) not in rolled:
-                _count(loose, row)
+                stats.add_row(loose, row)
     for group in (runs.by_schedule, runs.finished, runs.fans):
         if not group.get(name, True):
             del group[name]
@@ -90,17 +90,6 @@ def runs_of(runs: RunsView, rollups: RollupsView, name: str, sid: str) -> None:
     for per_sid in (runs.tallies.days, runs.tallies.names, runs.tallies.revs):
         per_sid.pop(sid, None)
     _rollups(rollups, sid, loose)
-
-
-def _count(out: Digest, row: RunRow) -> None:
-    """Count one final row into a digest (as `stats` counts a row no day covers)."""
-    digest.add_run(
-        out,
-        row.status,
-        duration_s=row.duration_s,
-        lateness_s=row.lateness_s,
-        finished_at=row.finished_at,
-    )
 
 
 def _rollups(rollups: RollupsView, sid: str, loose: Digest) -> None:

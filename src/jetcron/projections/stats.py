@@ -178,7 +178,7 @@ def compute_groups(
         ):
             for g, by_key in sums.items():
                 key = _key(row, g)
-                _add_row(by_key[key] if key in by_key else by_key.setdefault(key, Digest()), row)
+                add_row(by_key[key] if key in by_key else by_key.setdefault(key, Digest()), row)
     out = {g: [summarize(k, rs) for k, rs in sorted(by.items())] for g, by in rows.items()}
     for g, by_key in sums.items():
         out[g] = [from_digest(key, d) for key, d in sorted(by_key.items())]
@@ -236,11 +236,11 @@ def _rows_incomplete(runs_view: RunsView, rollups_view: RollupsView, schedule: s
 
 
 def _digest_of(row: RunRow) -> Digest:
-    return _add_row(Digest(), row)
+    return add_row(Digest(), row)
 
 
-def _add_row(out: Digest, row: RunRow) -> Digest:
-    """Count one row into a digest (as merging its own digest would)."""
+def add_row(out: Digest, row: RunRow) -> Digest:
+    """Count one row into a digest (as merging its own digest would); `out`."""
     if row.status in FINAL_STATUSES:
         digest.add_run(
             out,
