@@ -335,11 +335,13 @@ class OwnerWatch:
         stamp = _stamp(self.path)
         changed, self._stamp = stamp != self._stamp, stamp
         previous, self._looked = self._looked, now
-        if not _owner_alive(self.path):
+        owner = _read(self.path)
+        if not _owner_alive(owner):
             self.died_at = self.died_at or now
             return "died"
         self.died_at = None
-        if changed or not self.pulse or not _pulsing(self.path):
+        # why: an owner that did not name itself in PULSES (an older executor) never pulses
+        if changed or not self.pulse or _read(self.path.with_name(PULSES)) != owner:
             # why: a touch happened some time since our previous look: date it then, so a touch
             # made just before we were frozen with our owner does not look fresh when we thaw.
             self.last_sign = previous if changed and self.pulse else now
@@ -373,17 +375,13 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _owner_alive(path: Path) -> bool:
+def _owner_alive(owner: str) -> bool:
+    """Whether the process an `owner` file's text names (`pid start`) is alive."""
     try:
-        pid, start = (int(x) for x in path.read_text().split())
-    except (OSError, ValueError):
+        pid, start = (int(x) for x in owner.split())
+    except ValueError:
         return False
     return alive(pid, start)
-
-
-def _pulsing(owner: Path) -> bool:
-    """Whether the run's owner is one that pulses (it named itself in PULSES)."""
-    return _read(owner.with_name(PULSES)) == _read(owner)
 
 
 def _read(path: Path) -> str:
