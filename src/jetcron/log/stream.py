@@ -33,6 +33,8 @@ Prepared = tuple[str, bytes, dict[str, str]]
 
 DUPLICATE_WINDOW_S = 600.0
 """Dedupe window for Nats-Msg-Id: longer than any ticker hand-over we tolerate."""
+DECODE_CHUNK = 512
+"""Records decoded and yielded together by EventLog.read (see there why not a whole pull batch)."""
 RETENTION_KEY = "jetcron.retention_s"
 """Stream metadata: how long triggers, fires and run events live (0 or absent: forever)."""
 DEFAULT_RETENTION_S = 30 * 86400
@@ -336,12 +338,16 @@ class EventLog:
             batch=batch,
             health=health,
         ):
-            for decoded, skipped in decoded_parts(records):
-                if decoded:
-                    yield decoded
-                if skipped is not None and on_skipped is not None:
-                    # why: after the events ahead of it are folded: folds see the log's order
-                    on_skipped(*skipped)
+            # why: a wake-up brings up to a pull batch (10,000 records, ~5 MB); decoded whole,
+            # its first events have left the CPU cache before a fold reads them (decode and
+            # fold each ~30 % slower, measured), so it is decoded and yielded a chunk at a time
+            for at in range(0, len(records), DECODE_CHUNK):
+                for decoded, skipped in decoded_parts(records[at : at + DECODE_CHUNK]):
+                    if decoded:
+                        yield decoded
+                    if skipped is not None and on_skipped is not None:
+                        # why: after the events ahead of it are folded: folds see the log's order
+                        on_skipped(*skipped)
 
     async def last_seq(self) -> int:
         """The stream's last sequence; InfrastructureError, saying so, while there is no log."""
