@@ -55,6 +55,13 @@ def hedge_after(timeout: float, view: str = "") -> float | None:
 
 def replica_of(data: bytes) -> str | None:
     """The instance id in a query service's answer to a discovery PING (None if it is not one)."""
+    answer = replica_answer(data)
+    return None if answer is None else answer[0]
+
+
+def replica_answer(data: bytes) -> tuple[str, str] | None:
+    """(instance id, jetcron version or '?') of a query service's answer to a discovery PING
+    (None if it is not one)."""
     try:
         ping = msgspec.json.decode(data)
     except msgspec.DecodeError:
@@ -67,7 +74,7 @@ def replica_of(data: bytes) -> str | None:
     # why: the id becomes a subject token; one that could not be (empty, a dot, a wildcard) is no use
     if not isinstance(instance, str) or not instance or any(c in instance for c in ".*> \t"):
         return None
-    return instance
+    return instance, str(ping.get("version") or "?")
 
 
 def pinned(pin: tuple[str, float] | None, now: float) -> str | None:

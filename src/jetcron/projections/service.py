@@ -27,6 +27,7 @@ from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import KvLease, Leadership, SoloLease, last_written, lease_holder
+from jetcron.log.replicas import replica_answer
 from jetcron.log.requests import packed, stale_headers
 from jetcron.log.stream import EventLog, retention_of
 from jetcron.projections import (
@@ -610,8 +611,9 @@ class ProjectionService:
         versions: dict[str, str] = {}
 
         async def collect(msg: Any) -> None:
-            ping = msgspec.json.decode(msg.data)
-            versions[str(ping.get("id", "?"))] = str(ping.get("version") or "?")
+            answer = replica_answer(msg.data)
+            if answer is not None:
+                versions[answer[0]] = answer[1]
 
         sub = await self.nc.subscribe(inbox, cb=collect)
         await self.nc.publish(subjects.service_ping(subjects.QUERY_SERVICE), b"", reply=inbox)
