@@ -14,6 +14,7 @@ from jetcron.scheduler.planner import (
     Buffer,
     Decision,
     Hold,
+    Lose,
     Skip,
     Trigger,
     decide_due,
@@ -99,3 +100,29 @@ def test_hold_after_take_over(
     given: Entry, now: datetime, taken_over: datetime | None, then: list[Decision]
 ) -> None:
     assert decide_due(given, now, taken_over=taken_over) == then
+
+
+def overdue_run(**kw: object) -> Entry:
+    """Run r0 in flight whose deadline passed at T (its executor was not heard of since)."""
+    return busy(in_flight={"r0": T}, last_fire=minutes(60), **kw)
+
+
+LOST = [Lose("r0", "f0", minutes(-5))]
+LOST_CASES = [
+    pytest.param(overdue_run(), s(1), None, LOST, id="no-take-over-lost-at-once"),
+    pytest.param(overdue_run(), s(1), T, [], id="just-after-take-over-not-yet"),
+    pytest.param(
+        overdue_run(), T + SETTLE - timedelta(seconds=0.5), T, [], id="within-settle-not-yet"
+    ),
+    pytest.param(overdue_run(), T + SETTLE, T, LOST, id="lost-once-settled"),
+    pytest.param(overdue_run(), s(90), s(-600), LOST, id="take-over-long-ago-lost-at-once"),
+]
+
+
+@pytest.mark.parametrize(("given", "now", "taken_over", "then"), LOST_CASES)
+def test_no_run_is_lost_until_settled_after_a_take_over(
+    given: Entry, now: datetime, taken_over: datetime | None, then: list[Decision]
+) -> None:
+    """newcomer18b F1: an executor sends the result it held through an outage once NATS is
+    back; declared lost at once, its success was stored after the `run.lost` and shown lost."""
+    assert [d for d in decide_due(given, now, taken_over=taken_over) if isinstance(d, Lose)] == then

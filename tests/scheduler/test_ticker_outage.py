@@ -15,7 +15,7 @@ from test_ticker import T0, add, burst, events, of, succeed
 from conftest import free_port, require_nats_server
 from jetcron.clock import FakeClock
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.domain.events import RunSkipped, RunTriggered
+from jetcron.domain.events import RunLost, RunSkipped, RunTriggered
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.planner import SETTLE
 from jetcron.scheduler.ticker import Ticker
@@ -151,3 +151,52 @@ async def until_fates(event_log: EventLog, minute: int) -> None:
     async with asyncio.timeout(10):
         while not await _fates(event_log, minute):
             await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("result_lands", [True, False], ids=["result-lands", "no-result"])
+async def test_a_leader_that_kept_its_lease_through_an_outage_waits_before_declaring_lost(
+    tmp_path: Path, result_lands: bool
+) -> None:
+    """A run's deadline passes while NATS is away; its executor holds the result and sends it
+    once NATS is back. The leader (it kept its lease) declares the run lost only SETTLE after
+    NATS came back, so the result lands first; with no result it is lost then, as before
+    (newcomer18b F1: `lost` stored first, the success after it, shown as lost)."""
+    require_nats_server()
+    server = NatsServer(data_dir=tmp_path / "store", port=free_port()).start()
+    nc = await connect(ConnectOptions(servers=server.url), persistent=True)
+    event_log = await EventLog(nc, ack_timeout=0.3).open()
+    stop = asyncio.Event()
+    try:
+        await add(event_log, "h", timeout_s=5, overlap="skip")
+        clock = FakeClock(T0)
+        ticker = Ticker(event_log, clock=clock)
+        await burst(ticker, clock, T0 + timedelta(minutes=1, seconds=1))
+        [fired] = of(await events(event_log), RunTriggered)
+        task = asyncio.create_task(ticker.run(stop))
+        await asyncio.sleep(0.3)
+        server.stop()
+        await until(lambda: not nc.is_connected)
+        await clock.advance(120)  # past the run's deadline (5 s + 60 s grace) while away
+        server.start()
+        await until(lambda: nc.is_connected)
+        await clock.advance(
+            1
+        )  # the leader wakes, reads the tail, takes NATS's return as a take-over
+        back = T0 + timedelta(minutes=1, seconds=121)
+        await until(lambda: ticker.taken_over is not None and ticker.taken_over >= back)
+        await asyncio.sleep(0.3)
+        assert of(await events(event_log), RunLost) == []  # not yet: settling
+        if result_lands:
+            await succeed(event_log, fired, T0 + timedelta(minutes=1, seconds=3))
+        await clock.advance(SETTLE)
+        await asyncio.sleep(1.0)
+        await clock.advance(2)
+        await asyncio.sleep(1.0)
+        lost = of(await events(event_log), RunLost)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await event_log.close()
+        await close(nc)
+        server.stop()
+    assert len(lost) == (0 if result_lands else 1)

@@ -67,26 +67,43 @@ def item(entry: Entry, lose: Lose) -> tuple[str, RunLost, str]:
 
 
 async def declare_all(
-    event_log: EventLog, state: Holder, losses: list[tuple[Entry, Lose]], now: datetime, actor: str
+    event_log: EventLog,
+    state: Holder,
+    losses: list[tuple[Entry, Lose]],
+    now: datetime,
+    actor: str,
+    reconnects: int | None = None,
 ) -> int:
     """Declare these runs lost, AT_ONCE at a time; how many `run.lost` were stored.
 
     A run not declared (a word came, NATS is away) stays overdue in the state until its word is
-    folded; the ticker looks at its entry again shortly.
+    folded; the ticker looks at its entry again shortly. `reconnects`: the connection's count
+    when the losses were decided; once NATS came back since, none is declared (the ticker
+    settles first: planner.overdue).
     """
     stored = 0
     for i in range(0, len(losses), AT_ONCE):
         chunk = losses[i : i + AT_ONCE]
         done = await asyncio.gather(
-            *(_declare(event_log, state, e, x, now, actor) for e, x in chunk)
+            *(_declare(event_log, state, e, x, now, actor, reconnects) for e, x in chunk)
         )
         stored += sum(done)
     return stored
 
 
 async def _declare(
-    event_log: EventLog, state: Holder, entry: Entry, lose: Lose, now: datetime, actor: str
+    event_log: EventLog,
+    state: Holder,
+    entry: Entry,
+    lose: Lose,
+    now: datetime,
+    actor: str,
+    reconnects: int | None,
 ) -> bool:
+    if reconnects is not None and event_log.nc.stats["reconnects"] != reconnects:
+        # why: decided before an outage ended: the results executors held through it are on
+        # their way, and a `run.lost` stored ahead of one would show a success as lost
+        return False
     try:
         return await declare(event_log, state, entry, lose, now, actor)
     except Exception as err:  # noqa: BLE001 - one failed append must not stop the ticker

@@ -98,9 +98,16 @@ def _lose(entry: Entry, run_id: str) -> Lose:
     return Lose(run_id, fire_id, fire_time)
 
 
-def overdue(entry: Entry, now: datetime) -> list[Lose]:
-    """The entry's runs in flight with no word past their deadline at `now`: lost."""
-    return [_lose(entry, r) for r, dl in entry.running().items() if dl <= now]
+def overdue(entry: Entry, now: datetime, taken_over: datetime | None = None) -> list[Lose]:
+    """The entry's runs in flight with no word past their deadline at `now`: lost; none until
+    SETTLE after `taken_over` (when this leader took over, or NATS came back to it).
+
+    why: an executor holds a result it could not store through an outage and sends it once
+    NATS is back (backing off to 10 s); a run whose deadline passed during the outage was
+    declared lost the moment the leader could append again, its success stored after and
+    shown as `lost` (newcomer18b F1)."""
+    settled = taken_over is None or now >= taken_over + SETTLE
+    return [_lose(entry, r) for r, dl in entry.running().items() if dl <= now and settled]
 
 
 Stall = tuple[datetime, datetime | None]
@@ -122,7 +129,7 @@ def decide_due(
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
     the runs' deadlines were set with (TickerState.lost_grace)."""
     in_flight = entry.running()
-    decisions: list[Decision] = [*overdue(entry, now)]
+    decisions: list[Decision] = [*overdue(entry, now, taken_over)]
     running = members.blocking(in_flight, now)
     queue = queued(entry)
     if not entry.active and queue:

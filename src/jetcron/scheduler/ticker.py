@@ -147,8 +147,9 @@ class Ticker:
         self._orphans_tried: set[str] = set()
         """Orphans (runs of deleted schedules) this leader tried to cancel (orphans.py)."""
         self.taken_over: datetime | None = None
-        """When this ticker last became the leader (planner.SETTLE: a fire that finds a run
-        fired before then in flight waits a moment for its result before it is skipped)."""
+        """When this ticker last became the leader, or NATS last came back to it while it
+        led (planner.SETTLE: a fire that finds a run fired before then in flight waits a moment
+        for its result before it is skipped, and no run is declared lost before it ends)."""
         self._held: dict[str, datetime] = {}
         """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
         self._stale = True
@@ -342,7 +343,10 @@ class Ticker:
         # why: after the fires: each loss is a read and a conditional append of its own
         losses = [(p.entry, x) for p in every for x in p.loses][:LOSSES_PER_TICK]
         if losses:
-            appended += await lost.declare_all(self.log, self.state, losses, now, ACTOR)
+            appended += await lost.declare_all(
+                self.log, self.state, losses, now, ACTOR,
+                self._reconnects if self._reconnects >= 0 else None,
+            )  # fmt: skip
         return appended + sum(done)
 
     def _decide(self, entry: Entry, now: datetime) -> Planned:
@@ -561,9 +565,12 @@ class Ticker:
                     self._stale = True
                     self._orphans_tried.clear()
                 continue
+            back = leading and self.log.nc.stats["reconnects"] != self._reconnects
             if self._behind() and not await self._read_to_end(stop):
                 continue
-            if not leading:
+            if not leading or back:
+                # why: NATS back to a leader that kept its lease is a take-over too: the
+                # results executors held through the outage are still on their way (SETTLE)
                 leading, self.taken_over = True, self.clock.now()
                 self._held.clear()
             await self.tick()
