@@ -9,10 +9,12 @@ is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_D
                gated (gated: wait for "go" on stdin, sent once the run is claimed in the log)
   owner        "pid starttime" of the executor that holds the run (rewritten on adoption);
                the executor touches it every `pulse_s` while its event loop runs
+  spawning     written here just before the job is spawned (no such file: it never started)
   job.json     written here: this supervisor's and the job's pid and start time
   stdout/err   the job's output, straight to files (a dead executor loses none of it)
   cancel       created by the executor: stop the job (its text is the reason); `kill`: now
-  result.json  written here, atomically, when the job and all its descendants are gone
+  result.json  written here, atomically, when the job and all its descendants are gone; or by
+               the executor for a supervisor that died without one (leftovers.settle)
 
 It enforces the timeout itself, from its own start, so a timeout holds across executor
 restarts. Its owner shows it is alive by touching `owner`; an owner that gave no sign of life
@@ -21,6 +23,10 @@ for `orphan_after` seconds is gone, whether it died or is still there but stoppe
 new owner (a restarted executor adopting the run) took the file over meanwhile, it stops the
 job and reports `abandoned`, which the executor sizes to end well before JetStream can
 redeliver the trigger elsewhere (its frozen owner sends no in-progress acks either).
+
+Test hook (off unless set; read here only): JETCRON_TEST_PAUSE_BEFORE_SPAWN=<path>: if that
+file exists when the job is about to be spawned, it is removed and this process SIGSTOPs
+itself, so a test can SIGKILL a supervisor at exactly that moment (tests/executors).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ KILL_WAIT_S = 1.0
 AFTER_EXIT_GRACE_S = 0.5
 """Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
 _PR_SET_CHILD_SUBREAPER = 36
+SPAWNING = "spawning"
+_PAUSE_BEFORE_SPAWN = os.environ.get("JETCRON_TEST_PAUSE_BEFORE_SPAWN", "")
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -138,8 +146,7 @@ class Supervisor:
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGUSR1, lambda signum, frame: None)
         _become_subreaper()
-        gated = self.spec.get("gated")
-        if gated and sys.stdin.readline().strip() != "go" or (self.dir / "kill").exists():
+        if not self._may_start():
             # why: the executor lost the race to claim the run (or died before it could): no job.
             write_atomic(self.dir / "result.json", json.dumps({"ending": "not_started"}))
             _announce("")
@@ -161,6 +168,17 @@ class Supervisor:
             grace = min(grace, AFTER_EXIT_GRACE_S)
         self._stop_all(grace)
         self._report(ending, reason, time.monotonic() - started)
+
+    def _may_start(self) -> bool:
+        """Wait for the executor's "go" (if gated); False if the job must not start."""
+        if self.spec.get("gated") and sys.stdin.readline().strip() != "go":
+            return False
+        if _PAUSE_BEFORE_SPAWN:
+            _pause_once(Path(_PAUSE_BEFORE_SPAWN))
+        # why: `spawning` before the last look at `kill`: an executor that finds us dead writes
+        # `kill` and then looks for `spawning`; no `spawning` then means no job ever (leftovers).
+        (self.dir / SPAWNING).touch()
+        return not (self.dir / "kill").exists()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.terminated = f"supervisor got signal {signum}"
@@ -403,6 +421,15 @@ def _announce(line: str) -> None:
         os.close(1)
     except OSError:
         pass
+
+
+def _pause_once(flag: Path) -> None:
+    """The test hook (module doc): stop here once, if the test asked for it with `flag`."""
+    try:
+        flag.unlink()
+    except OSError:
+        return
+    os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _become_subreaper() -> None:
