@@ -19,7 +19,6 @@ ends `run.failed` with failure class `unknown`. A job cut short is killed before
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
