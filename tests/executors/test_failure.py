@@ -77,7 +77,13 @@ def test_is_retryable(cls: FailureClass, retryable: bool) -> None:
 
 
 def test_failure_class_values_are_stable() -> None:
-    assert [c.value for c in FailureClass] == ["transient", "timeout", "resource", "permanent"]
+    assert [c.value for c in FailureClass] == [
+        "transient",
+        "timeout",
+        "resource",
+        "permanent",
+        "unknown",
+    ]
 
 
 @pytest.mark.parametrize(
