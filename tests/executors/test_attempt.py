@@ -252,6 +252,13 @@ def proc(**fields: Any) -> ProcessResult:
             "stop",
             id="cancelled",
         ),
+        pytest.param(
+            proc(exit_code=None, unknown=True, cancelled=True, reason="exit status lost"),
+            "failed",
+            "unknown",
+            "exit status lost",
+            id="ended-exit-status-lost",
+        ),
     ],
 )
 def test_from_process(process: ProcessResult, outcome: str, failure_class: str, error: str) -> None:

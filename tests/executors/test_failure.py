@@ -70,6 +70,7 @@ def test_classify(fields: dict[str, Any], expected: FailureClass | None) -> None
         (FailureClass.TIMEOUT, True),
         (FailureClass.RESOURCE, True),
         (FailureClass.PERMANENT, False),
+        (FailureClass.UNKNOWN, False),
     ],
 )
 def test_is_retryable(cls: FailureClass, retryable: bool) -> None:
