@@ -109,8 +109,10 @@ class Recovery:
             self.journal.end(entry.run_id)
             return
         history = await self.runlog.history(run)
-        if not history.finished:
-            attempt = entry.meta.attempt
+        attempt = entry.meta.attempt
+        # why: a retrying failure stored before we died is not final: without this check a
+        # restart after the dedupe window (10 min) would store it again, and count it twice.
+        if not history.finished and history.recorded < attempt:
             if history.started < attempt:
                 clock = self.runlog.clock
                 event = RunStarted(**run.ref.fields(attempt), pid=result.pid, host_time=clock.now())
