@@ -9,12 +9,16 @@ file. Each case picks its kill moment by watching what the supervisor writes:
   mid-job       SIGKILL once the job has written `start`
   after-end     SIGSTOP once job.json is there, let the job end (its exit status waits in the
                 stopped supervisor, result.json unwritten), then SIGKILL
+  after-reap    SIGSTOP once the supervisor has written ended.json (the job exited, a child it
+                left ignores SIGTERM: the supervisor waits its grace before result.json), SIGKILL
   after-stored  the executor is SIGKILLed once the run's result is in the log (its ack, and
                 the end of its journal entry, may or may not have happened)
 
-A job that ended is never started again: its exit status died with its supervisor, so its run
-ends `run.failed` with failure class `unknown`. A job cut short is killed before another attempt
+A job that ended is never started again: reaped, its result is the supervisor's ended.json;
+not reaped yet, its exit status died with its supervisor, so its run ends `run.failed` with
+failure class `unknown`. A job cut short is killed before another attempt
 (a retry, or the redelivery after a restart) starts; one that never started runs once.
+(mid-job with the executor killed too: test_supervisor_death.py, `with-its-executor`.)
 """
 
 from __future__ import annotations
@@ -46,17 +50,20 @@ CASES = {
     ("before-start", "lives"): (0.3, ["RunStarted", "RunStarted", "RunSucceeded"], 1),
     ("before-start", "dies"): (0.3, ["RunStarted", "RunStarted", "RunSucceeded"], 1),
     ("mid-job", "lives"): (5, ["RunStarted", "RunFailed", "RunStarted", "RunSucceeded"], 2),
-    ("mid-job", "dies"): (5, ["RunStarted", "RunStarted", "RunSucceeded"], 2),
     ("after-end", "lives"): (0.3, ["RunStarted", "RunFailed"], 1),
     ("after-end", "dies"): (0.3, ["RunStarted", "RunFailed"], 1),
+    ("after-reap", "lives"): (0.3, ["RunStarted", "RunSucceeded"], 1),
+    ("after-reap", "dies"): (0.3, ["RunStarted", "RunSucceeded"], 1),
     ("after-stored", "dies"): (0.3, ["RunStarted", "RunSucceeded"], 1),
 }
 
 
-def witness_job(witness: Path, seconds: float) -> str:
+def witness_job(witness: Path, seconds: float, linger: bool) -> str:
+    """Attempt 1 runs `seconds` (leaving a child that ignores SIGTERM if `linger`), others 0.2 s."""
+    child = "(trap '' TERM; sleep 5) & " if linger else ""
     return (
         f'echo "$JETCRON_ATTEMPT start $$" >> {witness}; '
-        f'if [ "$JETCRON_ATTEMPT" = 1 ]; then sleep {seconds}; else sleep 0.2; fi; '
+        f'if [ "$JETCRON_ATTEMPT" = 1 ]; then {child}sleep {seconds}; else sleep 0.2; fi; '
         f'echo "$JETCRON_ATTEMPT end $$" >> {witness}'
     )
 
@@ -113,6 +120,12 @@ async def kill_at(
         await until(lambda: _true((pid := supervisor_pid(run_dir)) and stopped(pid)), 10)
     elif moment == "mid-job":
         await until(lambda: _true(said(w, "start") and job_json(run_dir)), 10)
+    elif moment == "after-reap":
+        await until(lambda: _true((run_dir / "ended.json").exists()), 10)
+        info = job_json(run_dir)
+        assert info is not None
+        os.kill(info["supervisor"][0], signal.SIGSTOP)
+        assert not (run_dir / "result.json").exists(), "too late: the supervisor reported"
     else:
         await until(lambda: _true(job_json(run_dir)), 10)
         info = job_json(run_dir)
@@ -150,7 +163,8 @@ async def test_a_sigkill_at_any_moment_of_a_runs_end_never_runs_an_ended_job_aga
     seconds, expected, starts = CASES[(moment, executor)]
     witness, journal = tmp_path / "witness", tmp_path / "journal"
     retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.2)
-    t = trigger(sh(witness_job(witness, seconds)), target="kpool", retry=retry)
+    job = sh(witness_job(witness, seconds, linger=moment == "after-reap"))
+    t = trigger(job, target="kpool", retry=retry)
     run_dir = journal / t.run_id
     if moment == "before-start":
         (tmp_path / "pause").touch()

@@ -22,11 +22,15 @@ program, now another user's) is logged and not waited for.
 Before anything is killed, `settle` records how far the attempt got, as the run's result.json
 (the supervisor's own is missing), so that whoever reports it (this executor, or the next one
 from the journal) reads the same verdict:
+- the supervisor's `ended.json`, if it got that far (written the moment the job exited, or its
+  timeout or cancel was decided, before it stopped the job's leftovers): the real result;
 - `not_started`: no `spawning` file: the job never ran; the run is handed back (it runs once);
 - `cut_short`: the job was still running: it is killed, the attempt ends as abandoned;
-- `unknown`: the job had ended (its leader is gone): it did run, but its exit status died with
-  the supervisor (the supervisor reaps it, and nobody else can). The outcome is recorded as
-  unknown and the run is never run again: running an ended job twice is worse than not knowing.
+- `unknown`: the job had ended (its leader is gone) but the supervisor had not written
+  `ended.json` (killed within the moment between the job's exit and its reaping, or at the same
+  instant as the job, e.g. a cgroup-wide SIGKILL): it did run, but its exit status died with the
+  supervisor (its parent: nobody else can read it). The outcome is recorded as unknown and the
+  run is never run again: running an ended job twice is worse than not knowing.
 """
 
 from __future__ import annotations
@@ -38,10 +42,18 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
-from jetcron.executors.supervisor import SPAWNING, alive, proc_start, stat_fields, write_atomic
+from jetcron.executors.supervisor import (
+    ENDED,
+    SPAWNING,
+    alive,
+    proc_start,
+    stat_fields,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +227,11 @@ async def settle(run_dir: Path) -> str:
     # not, whatever our verdict says (it looks at `kill` after writing `spawning`).
     with contextlib.suppress(OSError):
         write_atomic(run_dir / "kill", "its supervisor died")
-    found = await asyncio.to_thread(verdict, run_dir)
-    result = {"ending": found, "reason": VERDICTS[found], "pid": _leader_pid(run_dir)}
+    result = _ended(run_dir)
+    if result is None:
+        found = await asyncio.to_thread(verdict, run_dir)
+        result = {"ending": found, "reason": VERDICTS[found], "pid": _leader_pid(run_dir)}
+    found = str(result.get("ending", "exited"))
     try:
         write_atomic(run_dir / "result.json", msgspec.json.encode(result).decode())
     except OSError as err:
@@ -225,6 +240,15 @@ async def settle(run_dir: Path) -> str:
         log.warning("run in %s: cannot record its verdict (%s): %s", run_dir.name, found, err)
     await end_leftovers(run_dir)
     return found
+
+
+def _ended(run_dir: Path) -> dict[str, Any] | None:
+    """The supervisor's own word on how the job ended, if it wrote it before it died."""
+    try:
+        ended = msgspec.json.decode((run_dir / ENDED).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+    return ended if isinstance(ended, dict) else None
 
 
 def _leader_pid(run_dir: Path) -> int | None:

@@ -247,7 +247,7 @@ class Job:
             last = now
 
 
-_ATTEMPT_FILES = ("result.json", "job.json", "spawning", "kill", "cancel")
+_ATTEMPT_FILES = ("result.json", "ended.json", "job.json", "spawning", "kill", "cancel")
 """What one attempt's supervisor (or its verdict) leaves in the run's directory."""
 
 

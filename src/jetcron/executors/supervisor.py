@@ -12,6 +12,8 @@ is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_D
   spawning     written here just before the job is spawned (no such file: it never started)
   job.json     written here: this supervisor's and the job's pid and start time
   stdout/err   the job's output, straight to files (a dead executor loses none of it)
+  ended.json   written here the moment the job exited (or its timeout, cancel or abandonment
+               was decided), before its leftovers are stopped: result.json's content so far
   cancel       created by the executor: stop the job (its text is the reason); `kill`: now
   result.json  written here, atomically, when the job and all its descendants are gone; or by
                the executor for a supervisor that died without one (leftovers.settle)
@@ -56,6 +58,7 @@ AFTER_EXIT_GRACE_S = 0.5
 """Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
 _PR_SET_CHILD_SUBREAPER = 36
 SPAWNING = "spawning"
+ENDED = "ended.json"
 _PAUSE_BEFORE_SPAWN = os.environ.get("JETCRON_TEST_PAUSE_BEFORE_SPAWN", "")
 
 
@@ -162,6 +165,9 @@ class Supervisor:
         write_atomic(self.dir / "job.json", json.dumps(job_json))
         _announce(f"{job.pid}\n")
         ending, reason = self._watch(started)
+        # why: before its leftovers are stopped (up to the grace): a supervisor killed meanwhile
+        # still leaves how the job ended, so it is reported, not guessed (leftovers.settle).
+        self._report(ending, reason, time.monotonic() - started, ENDED)
         stop_now = ending == "killed" or ending == "abandoned" and self.overslept
         grace = 0.0 if stop_now else float(self.spec.get("grace_s", 5.0))
         if ending == "exited":
@@ -301,7 +307,7 @@ class Supervisor:
         except OSError:
             pass
 
-    def _report(self, ending: str, reason: str, duration: float) -> None:
+    def _report(self, ending: str, reason: str, duration: float, to: str = "result.json") -> None:
         status = self.status
         code = os.waitstatus_to_exitcode(status) if status is not None else None
         result = {
@@ -314,7 +320,7 @@ class Supervisor:
             # why: the result may be reported much later (journal after a restart, an outage)
             "ended_at": time.time(),
         }
-        write_atomic(self.dir / "result.json", json.dumps(result))
+        write_atomic(self.dir / to, json.dumps(result))
 
 
 def _pidfd(pid: int) -> int | None:
