@@ -19,7 +19,10 @@ Then the schedules are paused, everything settles, and the report counts:
   unterminated_runs   triggered runs without a terminal event after settling
   leftover_processes  job processes still alive after everything was stopped
   unexpected_exits    processes that died without being killed (a service that gave up)
-All must be 0; the exit status says whether they were.
+All must be 0; the exit status says whether they were. Also counted, not a broken promise:
+
+  unknown_outcomes    runs that ended `run.failed` class `unknown`: a supervisor killed after its
+                      job ended, before it recorded the exit status (never run again)
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from jetcron.domain.definition import CatchUp, Job, RetryPolicy, ScheduleDefinit
 from jetcron.domain.events import (
     FireBuffered,
     FireMissed,
+    RunFailed,
     RunSkipped,
     RunSucceeded,
     RunTriggered,
@@ -331,6 +335,9 @@ def check(log: list[Any], witness: Path, open_runs: list[str]) -> dict[str, Any]
         "runs": len(runs),
         "runs_succeeded": len(successes),
         "doubled_runs": doubled,
+        "unknown_outcomes": sum(
+            isinstance(e.event, RunFailed) and e.event.failure_class == "unknown" for e in events
+        ),
         "lost_fires": lost,
         "unterminated_runs": open_runs,
     }
@@ -407,7 +414,8 @@ def main() -> None:
     print(f"chaos seed {args.seed}: {args.duration:g}s, kills {report['kills']}, "
           f"outage {report['outage_s']}s")  # fmt: skip
     print(f"  fires expected {report['fires_expected']}, runs {report['runs']}, "
-          f"succeeded {report['runs_succeeded']}")  # fmt: skip
+          f"succeeded {report['runs_succeeded']}, unknown outcome "
+          f"{report['unknown_outcomes']}")  # fmt: skip
     for line in failures(report) or [
         "  every promise kept: 0 doubled, 0 lost, 0 false skips, 0 open, 0 left"
     ]:

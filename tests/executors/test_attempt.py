@@ -117,11 +117,13 @@ def test_run_vars() -> None:
         pytest.param([], RunHistory(), id="empty"),
         pytest.param(
             [started(), failed(1, T0)],
-            RunHistory(started=1, failures=1, not_before=T0, **BY_PI),
+            RunHistory(started=1, failures=1, not_before=T0, recorded=1, **BY_PI),
             id="retrying",
         ),
         pytest.param(
-            [started(), failed(1)], RunHistory(started=1, finished=True, **BY_PI), id="failed-final"
+            [started(), failed(1)],
+            RunHistory(started=1, finished=True, recorded=1, **BY_PI),
+            id="failed-final",
         ),
         pytest.param(
             [started(), RunSucceeded(**REF.fields(1))],
@@ -251,6 +253,13 @@ def proc(**fields: Any) -> ProcessResult:
             "",
             "stop",
             id="cancelled",
+        ),
+        pytest.param(
+            proc(exit_code=None, unknown=True, cancelled=True, reason="exit status lost"),
+            "failed",
+            "unknown",
+            "exit status lost",
+            id="ended-exit-status-lost",
         ),
     ],
 )

@@ -70,6 +70,7 @@ def test_classify(fields: dict[str, Any], expected: FailureClass | None) -> None
         (FailureClass.TIMEOUT, True),
         (FailureClass.RESOURCE, True),
         (FailureClass.PERMANENT, False),
+        (FailureClass.UNKNOWN, False),
     ],
 )
 def test_is_retryable(cls: FailureClass, retryable: bool) -> None:
@@ -77,7 +78,13 @@ def test_is_retryable(cls: FailureClass, retryable: bool) -> None:
 
 
 def test_failure_class_values_are_stable() -> None:
-    assert [c.value for c in FailureClass] == ["transient", "timeout", "resource", "permanent"]
+    assert [c.value for c in FailureClass] == [
+        "transient",
+        "timeout",
+        "resource",
+        "permanent",
+        "unknown",
+    ]
 
 
 @pytest.mark.parametrize(

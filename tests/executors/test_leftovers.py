@@ -14,7 +14,7 @@ import msgspec
 import psutil
 import pytest
 
-from jetcron.executors.leftovers import Mark, Seen, end, ours
+from jetcron.executors.leftovers import Mark, Seen, end, ours, verdict
 from jetcron.executors.process import Job, JobSpec
 from jetcron.executors.supervisor import proc_start
 
@@ -144,6 +144,58 @@ async def test_a_stranger_with_a_reused_looking_identity_is_never_killed(tmp_pat
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def _entry(run_dir: Path, run_id: str, *, spawning: bool, leader: int | None = None) -> None:
+    """A run directory as a supervisor that died at some point left it."""
+    run_dir.mkdir()
+    spec = {"argv": ["sleep", "30"], "env": marked_env(run_id)}
+    (run_dir / "spec.json").write_bytes(msgspec.json.encode(spec))
+    if spawning:
+        (run_dir / "spawning").touch()
+    if leader is not None:
+        info = {"supervisor": [1, 0], "job": [leader, proc_start(leader)]}
+        (run_dir / "job.json").write_bytes(msgspec.json.encode(info))
+
+
+def test_no_spawning_file_means_the_job_never_started(tmp_path: Path) -> None:
+    _entry(tmp_path / "run", "run-verdict-a", spawning=False)
+    assert verdict(tmp_path / "run") == "not_started"
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["job.json", "only-spawning"])
+def test_a_job_still_running_was_cut_short_one_gone_ended_unknown(
+    tmp_path: Path, recorded: bool
+) -> None:
+    run_id = f"run-verdict-{recorded}"
+    job = subprocess.Popen(["sleep", "30"], env=marked_env(run_id), start_new_session=True)
+    try:
+        _entry(tmp_path / "run", run_id, spawning=True, leader=job.pid if recorded else None)
+        assert verdict(tmp_path / "run") == "cut_short"
+    finally:
+        job.kill()
+        job.wait()
+    # why: gone (reaped, or a zombie PID 1 has not reaped yet): it ended; how is not known
+    assert verdict(tmp_path / "run") == "unknown"
+
+
+async def test_a_job_that_ended_before_its_supervisor_died_has_an_unknown_outcome(
+    tmp_path: Path,
+) -> None:
+    run_dir = tmp_path / "run"
+    spec = JobSpec(argv=["sh", "-c", "sleep 0.2; exit 3"], env=marked_env("run-verdict-c"))
+    job = await Job.start(run_dir, spec)
+    assert isinstance(job, Job)
+    os.kill(job.sup[0], signal.SIGSTOP)  # why: it can reap the job but not write its result
+    deadline = time.monotonic() + 5
+    while alive(job.pid):
+        assert time.monotonic() < deadline, "the job did not end"
+        await asyncio.sleep(0.02)
+    os.kill(job.sup[0], signal.SIGKILL)
+    result = await job.supervise(None, None, 1000)
+    assert result.unknown and not result.abandoned and result.exit_code is None
+    assert "exit status" in result.reason
+    assert msgspec.json.decode((run_dir / "result.json").read_bytes())["ending"] == "unknown"
 
 
 def _pgid(pid: int) -> int:

@@ -125,6 +125,9 @@ class RunHistory(msgspec.Struct, kw_only=True):
     """The executor of the last RunStarted."""
     started_at: datetime | None = None
     """When the last attempt started (its executor's clock)."""
+    recorded: int = 0
+    """The latest attempt whose failure or time-out is stored (0: none): a retrying one
+    leaves the run not `finished`, and must not be stored twice."""
 
     @property
     def attempt(self) -> int:
@@ -150,6 +153,7 @@ def summarize(events: Sequence[StoredEvent], trigger: RunTriggered | None = None
             h.deferrals += 1
             h.first_deferral_at = h.first_deferral_at or stored.envelope.at
         elif isinstance(event, RunFailed | RunTimedOut):
+            h.recorded = max(h.recorded, event.attempt)
             if event.next_retry_at is None:
                 h.finished = True
             else:

@@ -29,6 +29,9 @@ class FailureClass(enum.StrEnum):
     TIMEOUT = "timeout"
     RESOURCE = "resource"
     PERMANENT = "permanent"
+    UNKNOWN = "unknown"
+    """The job ran and ended, but how is not known (its supervisor died before recording its
+    exit status): never retried, it may well have done its work."""
 
 
 def classify(result: ProcessResult) -> FailureClass | None:
@@ -60,7 +63,7 @@ def _mentions_resource(output: str) -> bool:
 
 def is_retryable(cls: FailureClass) -> bool:
     """Whether a failure of this class is worth another attempt."""
-    return cls is not FailureClass.PERMANENT
+    return cls is not FailureClass.PERMANENT and cls is not FailureClass.UNKNOWN
 
 
 def retry_delay(attempt: int, *, initial: float, multiplier: float, maximum: float) -> float:

@@ -18,6 +18,19 @@ Each is signalled through a pidfd after its start time is checked again, so a pi
 since the scan is never hit. A descendant that both left the group and cleared its
 environment cannot be told from a stranger and is not touched; one we may not signal (a setuid
 program, now another user's) is logged and not waited for.
+
+Before anything is killed, `settle` records how far the attempt got, as the run's result.json
+(the supervisor's own is missing), so that whoever reports it (this executor, or the next one
+from the journal) reads the same verdict:
+- the supervisor's `ended.json`, if it got that far (written the moment the job exited, or its
+  timeout or cancel was decided, before it stopped the job's leftovers): the real result;
+- `not_started`: no `spawning` file: the job never ran; the run is handed back (it runs once);
+- `cut_short`: the job was still running: it is killed, the attempt ends as abandoned;
+- `unknown`: the job had ended (its leader is gone) but the supervisor had not written
+  `ended.json` (killed within the moment between the job's exit and its reaping, or at the same
+  instant as the job, e.g. a cgroup-wide SIGKILL): it did run, but its exit status died with the
+  supervisor (its parent: nobody else can read it). The outcome is recorded as unknown and the
+  run is never run again: running an ended job twice is worse than not knowing.
 """
 
 from __future__ import annotations
@@ -29,10 +42,18 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
-from jetcron.executors.supervisor import proc_start, stat_fields
+from jetcron.executors.supervisor import (
+    ENDED,
+    SPAWNING,
+    alive,
+    proc_start,
+    stat_fields,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +71,15 @@ class Mark(msgspec.Struct, frozen=True, kw_only=True):
     """The supervisor's start time: nothing started earlier belongs to the attempt."""
     marker: tuple[str, str] | None = None
     """(JETCRON_RUN_ID, JETCRON_ATTEMPT) of the job's environment, if it has them."""
+
+
+VERDICTS = {
+    "not_started": "its supervisor died before it started the job",
+    "cut_short": "the run's supervisor died while its job ran; the job was stopped",
+    "unknown": "the job ended, but its supervisor died before it recorded the exit status: "
+    "the outcome is unknown, and the run is not run again",
+}
+"""A dead supervisor's attempt, by how far it got: the reason its result gives."""
 
 
 class Seen(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +122,22 @@ def mark_of(run_dir: Path) -> Mark:
         if "JETCRON_RUN_ID" in env and "JETCRON_ATTEMPT" in env:
             marker = (env["JETCRON_RUN_ID"], env["JETCRON_ATTEMPT"])
     return Mark(leader=leader, not_before=not_before, marker=marker)
+
+
+def verdict(run_dir: Path) -> str:
+    """How far the attempt of a supervisor that died without a result got (a key of VERDICTS).
+
+    Looked at before anything of it is killed: a job that is gone by then ended by itself (the
+    job has its own session: its supervisor's death does not kill it).
+    """
+    mark = mark_of(run_dir)
+    if mark.leader is not None:
+        return "cut_short" if alive(*mark.leader) else "unknown"
+    if not (run_dir / SPAWNING).exists():
+        return "not_started"
+    # why: died between the spawn and job.json: only the attempt's marker can still find it;
+    # none found means it never ran or already ended, and which of the two is not known.
+    return "cut_short" if mark.marker is not None and ours(scan(mark), mark) else "unknown"
 
 
 def scan(mark: Mark) -> list[Seen]:
@@ -172,6 +218,42 @@ def end(run_dir: Path, within: float = _ROUND_S) -> list[int]:
             denied |= refused
         time.sleep(_SCAN_PAUSE_S)  # why: looking again also finds what forked meanwhile
     return []
+
+
+async def settle(run_dir: Path) -> str:
+    """A supervisor died without a result: record the verdict as result.json, then end what is
+    left of the attempt; the verdict."""
+    # why: `kill` first: a supervisor that is still about to spawn (no job.json yet) then does
+    # not, whatever our verdict says (it looks at `kill` after writing `spawning`).
+    with contextlib.suppress(OSError):
+        write_atomic(run_dir / "kill", "its supervisor died")
+    result = _ended(run_dir)
+    if result is None:
+        found = await asyncio.to_thread(verdict, run_dir)
+        result = {"ending": found, "reason": VERDICTS[found], "pid": _leader_pid(run_dir)}
+    found = str(result.get("ending", "exited"))
+    try:
+        write_atomic(run_dir / "result.json", msgspec.json.encode(result).decode())
+    except OSError as err:
+        # why: the verdict is found again from the same files by whoever reports the run
+        # (the leader stays gone), except that a job we cut short then reads as `unknown`.
+        log.warning("run in %s: cannot record its verdict (%s): %s", run_dir.name, found, err)
+    await end_leftovers(run_dir)
+    return found
+
+
+def _ended(run_dir: Path) -> dict[str, Any] | None:
+    """The supervisor's own word on how the job ended, if it wrote it before it died."""
+    try:
+        ended = msgspec.json.decode((run_dir / ENDED).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+    return ended if isinstance(ended, dict) else None
+
+
+def _leader_pid(run_dir: Path) -> int | None:
+    leader = mark_of(run_dir).leader
+    return leader[0] if leader is not None else None
 
 
 async def end_leftovers(run_dir: Path) -> None:

@@ -19,7 +19,7 @@ import msgspec
 
 from jetcron.executors import supervisor
 from jetcron.executors.errors import InvalidCommand, InvalidWorkingDir
-from jetcron.executors.leftovers import end_leftovers
+from jetcron.executors.leftovers import settle
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,12 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     timed_out: bool = False
     cancelled: bool = False
     abandoned: bool = False
-    """Stopped by its supervisor because no executor held the run any more (or the supervisor
-    died without a result)."""
+    """Stopped by its supervisor because no executor held the run any more (or its supervisor
+    died while it ran, and what was left of it was killed)."""
+    unknown: bool = False
+    """It ran and ended, but how is not known: its supervisor died before recording its exit."""
+    not_started: bool = False
+    """Its supervisor died before it started the job: nothing ran."""
     given_up: bool = False
     """Abandoned by its supervisor: its executor died or gave no sign of life for orphan_after."""
     reason: str = ""
@@ -94,9 +98,10 @@ class Job:
 
     @classmethod
     async def start(
-        cls, run_dir: Path, spec: JobSpec, claim: Claim | None = None
+        cls, run_dir: Path, spec: JobSpec, claim: Claim | None = None, cap: int = 65536
     ) -> Job | ProcessResult:
-        """Spawn the supervisor (which spawns the job); a ProcessResult if it could not start.
+        """Spawn the supervisor (which spawns the job); a ProcessResult if it could not start
+        (or died before it said so: then its verdict, see leftovers.settle; `cap`: its output).
 
         With `claim`, the supervisor waits: `claim(supervisor pid)` runs first, and only if it
         returns is the job started; if it raises, nothing runs and the error propagates.
@@ -125,7 +130,9 @@ class Job:
         if not line.strip():
             await proc.wait()
             if not (run_dir / "result.json").exists():
-                await end_leftovers(run_dir)  # why: it may have died just after spawning the job
+                # why: it died before it said whether the job started, or just after it ended
+                if await settle(run_dir) != "not_started":
+                    return read_result(run_dir, cap)
             return _spawn_failure(run_dir, spec)
         sup = (proc.pid, supervisor.proc_start(proc.pid))
         return cls(run_dir, sup, int(line), proc, spec=spec)
@@ -187,8 +194,9 @@ class Job:
             raise
         if not (self.run_dir / "result.json").exists():
             # why: our caller records this attempt next, and a retry may follow at once: nothing
-            # of it may still run by then (two copies of one run).
-            await end_leftovers(self.run_dir)
+            # of it may still run by then (two copies of one run); and a job that ended must
+            # not be retried as if it had not (leftovers.settle).
+            await settle(self.run_dir)
         return read_result(self.run_dir, cap)
 
     async def _until_done(
@@ -239,10 +247,18 @@ class Job:
             last = now
 
 
+_ATTEMPT_FILES = ("result.json", "ended.json", "job.json", "spawning", "kill", "cancel")
+"""What one attempt's supervisor (or its verdict) leaves in the run's directory."""
+
+
 def _prepare(run_dir: Path, spec: JobSpec) -> int:
     """Write the run's journal entry (spec, owner); the fd of the supervisor's own log."""
     # why: small local files, no fsync: cheaper inline than a thread hop on the start path.
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in _ATTEMPT_FILES:
+        # why: an earlier attempt's entry kept after an error: its `kill` would stop this one
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
     supervisor.write_atomic(run_dir / "spec.json", msgspec.json.encode(spec).decode())
     claim(run_dir)
     return os.open(run_dir / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -275,6 +291,10 @@ def claim(run_dir: Path) -> None:
     supervisor.write_atomic(run_dir / "owner", owner)
 
 
+_NOTED = frozenset({"abandoned", "cut_short", "unknown", "not_started"})
+"""Endings whose reason is added to the job's stderr (the job itself could not say it)."""
+
+
 def read_result(run_dir: Path, cap: int) -> ProcessResult:
     """The supervisor's result.json with the captured output (a missing one: the job is lost)."""
     written = True
@@ -286,12 +306,13 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
     out, out_size = _capture(run_dir / "stdout", cap)
     err, err_size = _capture(run_dir / "stderr", cap)
     ending = r.get("ending", "exited")
-    if ending == "abandoned" and r.get("reason"):
+    if ending in _NOTED and r.get("reason"):
         err = (err + "\n" if err else "") + f"jetcron: {r['reason']}"
     return ProcessResult(
         exit_code=r.get("exit_code"), signal=r.get("signal"),
         timed_out=ending == "timed_out", cancelled=ending in ("cancelled", "killed"),
-        abandoned=ending == "abandoned", given_up=ending == "abandoned" and written,
+        abandoned=ending in ("abandoned", "cut_short"), given_up=ending == "abandoned" and written,
+        unknown=ending == "unknown", not_started=ending == "not_started",
         reason=r.get("reason", ""), stdout=out, stderr=err,
         stdout_truncated=out_size > cap, stderr_truncated=err_size > cap,
         stdout_size=out_size, stderr_size=err_size,
@@ -320,6 +341,9 @@ def _spawn_failure(run_dir: Path, spec: JobSpec) -> ProcessResult:
         raise InvalidWorkingDir(spec.cwd or ".", r.get("error", "cannot enter it"))
     if r.get("spawn_error"):
         raise OSError(r.get("error", "cannot start the job"))  # why: a host fault, not the job's
+    if r.get("ending") == "not_started":
+        reason = r.get("reason") or "its supervisor did not start the job"
+        return ProcessResult(exit_code=None, not_started=True, reason=reason, duration_s=0)
     return ProcessResult(exit_code=r.get("exit_code"), stderr=r.get("error", ""), duration_s=0)
 
 
@@ -357,7 +381,7 @@ async def run_process(
         pulse_s=supervisor.pulse_every(orphan_after) if orphan_after > 0 else 0.0,
     )  # fmt: skip
     try:
-        job = await Job.start(where, spec, claim)
+        job = await Job.start(where, spec, claim, output_cap)
         if isinstance(job, ProcessResult):
             return job
         job.holding = holding

@@ -3,8 +3,10 @@
 On start, before it takes new work, the executor settles every journal entry: a job that
 finished while no executor ran has its result published (never run again); a job still
 running under its supervisor is adopted (we become its owner and report it when it ends);
-an entry whose supervisor died is cleaned up (what is left of its job is killed) and its
-trigger will be redelivered.
+an entry whose supervisor died without a result gets the verdict a live executor gives one
+(leftovers.settle, the one rule for both): what is left of its job is killed, and a job that
+never started or was cut short is handed back (its trigger will be redelivered), while one
+that had ended is reported with an unknown outcome, never run again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from jetcron.domain.events import RunStarted, RunTriggered
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
 from jetcron.executors.journal import Entry, Journal
-from jetcron.executors.leftovers import end_leftovers
+from jetcron.executors.leftovers import end_leftovers, settle
 from jetcron.executors.process import Job, read_result
 from jetcron.executors.runlog import Run, RunLog
 
@@ -52,10 +54,10 @@ class Recovery:
                 log.info("executor %s: adopting running run %s", self.name, run.ref.run_id)
                 self._adopt(run, job, entry)
             else:
-                log.warning("executor %s: run %s died with its supervisor; it will be redelivered",
-                            self.name, run.ref.run_id)  # fmt: skip
-                await end_leftovers(entry.path)
-                self.journal.end(entry.run_id)
+                verdict = await settle(entry.path)
+                log.warning("executor %s: run %s: its supervisor died without a result (%s)",
+                            self.name, run.ref.run_id, verdict)  # fmt: skip
+                await self.report(run, entry)
 
     def _adopt(self, run: Run, job: Job, entry: Entry) -> None:
         run.adopted = True
@@ -96,16 +98,21 @@ class Recovery:
     async def report(self, run: Run, entry: Entry) -> None:
         """Publish a journaled job's result (unless the log already has a final event)."""
         assert entry.meta is not None
+        # why: a verdict written by an executor that died before it ended the job's leftovers
+        await end_leftovers(entry.path)
         result = read_result(entry.path, self.output_cap)
-        if result.abandoned:
-            # why: stopped because no executor held it: no result; the redelivery runs it again.
+        if result.abandoned or result.not_started:
+            # why: stopped because no executor held it, cut short, or never started: no result;
+            # the redelivery runs it again.
             log.warning("executor %s: run %s was abandoned: %s", self.name, run.ref.run_id,
                         result.reason)  # fmt: skip
             self.journal.end(entry.run_id)
             return
         history = await self.runlog.history(run)
-        if not history.finished:
-            attempt = entry.meta.attempt
+        attempt = entry.meta.attempt
+        # why: a retrying failure stored before we died is not final: without this check a
+        # restart after the dedupe window (10 min) would store it again, and count it twice.
+        if not history.finished and history.recorded < attempt:
             if history.started < attempt:
                 clock = self.runlog.clock
                 event = RunStarted(**run.ref.fields(attempt), pid=result.pid, host_time=clock.now())

@@ -74,6 +74,10 @@ def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult
         if result.ended_at is None
         else datetime.fromtimestamp(result.ended_at, UTC),
     }
+    if result.unknown:
+        # why: it ran to its end, whatever that was: another attempt could run it twice.
+        unknown = FailureClass.UNKNOWN.value
+        return RunResult(outcome="failed", failure_class=unknown, error=result.reason, **common)
     if result.cancelled:
         return RunResult(outcome="cancelled", error=cancel_reason, **common)
     if result.abandoned:

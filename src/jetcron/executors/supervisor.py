@@ -9,10 +9,14 @@ is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_D
                gated (gated: wait for "go" on stdin, sent once the run is claimed in the log)
   owner        "pid starttime" of the executor that holds the run (rewritten on adoption);
                the executor touches it every `pulse_s` while its event loop runs
+  spawning     written here just before the job is spawned (no such file: it never started)
   job.json     written here: this supervisor's and the job's pid and start time
   stdout/err   the job's output, straight to files (a dead executor loses none of it)
+  ended.json   written here the moment the job exited (or its timeout, cancel or abandonment
+               was decided), before its leftovers are stopped: result.json's content so far
   cancel       created by the executor: stop the job (its text is the reason); `kill`: now
-  result.json  written here, atomically, when the job and all its descendants are gone
+  result.json  written here, atomically, when the job and all its descendants are gone; or by
+               the executor for a supervisor that died without one (leftovers.settle)
 
 It enforces the timeout itself, from its own start, so a timeout holds across executor
 restarts. Its owner shows it is alive by touching `owner`; an owner that gave no sign of life
@@ -21,6 +25,10 @@ for `orphan_after` seconds is gone, whether it died or is still there but stoppe
 new owner (a restarted executor adopting the run) took the file over meanwhile, it stops the
 job and reports `abandoned`, which the executor sizes to end well before JetStream can
 redeliver the trigger elsewhere (its frozen owner sends no in-progress acks either).
+
+Test hook (off unless set; read here only): JETCRON_TEST_PAUSE_BEFORE_SPAWN=<path>: if that
+file exists when the job is about to be spawned, it is removed and this process SIGSTOPs
+itself, so a test can SIGKILL a supervisor at exactly that moment (tests/executors).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ KILL_WAIT_S = 1.0
 AFTER_EXIT_GRACE_S = 0.5
 """Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
 _PR_SET_CHILD_SUBREAPER = 36
+SPAWNING = "spawning"
+ENDED = "ended.json"
+_PAUSE_BEFORE_SPAWN = os.environ.get("JETCRON_TEST_PAUSE_BEFORE_SPAWN", "")
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -138,8 +149,7 @@ class Supervisor:
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGUSR1, lambda signum, frame: None)
         _become_subreaper()
-        gated = self.spec.get("gated")
-        if gated and sys.stdin.readline().strip() != "go" or (self.dir / "kill").exists():
+        if not self._may_start():
             # why: the executor lost the race to claim the run (or died before it could): no job.
             write_atomic(self.dir / "result.json", json.dumps({"ending": "not_started"}))
             _announce("")
@@ -155,12 +165,26 @@ class Supervisor:
         write_atomic(self.dir / "job.json", json.dumps(job_json))
         _announce(f"{job.pid}\n")
         ending, reason = self._watch(started)
+        # why: before its leftovers are stopped (up to the grace): a supervisor killed meanwhile
+        # still leaves how the job ended, so it is reported, not guessed (leftovers.settle).
+        self._report(ending, reason, time.monotonic() - started, ENDED)
         stop_now = ending == "killed" or ending == "abandoned" and self.overslept
         grace = 0.0 if stop_now else float(self.spec.get("grace_s", 5.0))
         if ending == "exited":
             grace = min(grace, AFTER_EXIT_GRACE_S)
         self._stop_all(grace)
         self._report(ending, reason, time.monotonic() - started)
+
+    def _may_start(self) -> bool:
+        """Wait for the executor's "go" (if gated); False if the job must not start."""
+        if self.spec.get("gated") and sys.stdin.readline().strip() != "go":
+            return False
+        if _PAUSE_BEFORE_SPAWN:
+            _pause_once(Path(_PAUSE_BEFORE_SPAWN))
+        # why: `spawning` before the last look at `kill`: an executor that finds us dead writes
+        # `kill` and then looks for `spawning`; no `spawning` then means no job ever (leftovers).
+        (self.dir / SPAWNING).touch()
+        return not (self.dir / "kill").exists()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.terminated = f"supervisor got signal {signum}"
@@ -283,7 +307,7 @@ class Supervisor:
         except OSError:
             pass
 
-    def _report(self, ending: str, reason: str, duration: float) -> None:
+    def _report(self, ending: str, reason: str, duration: float, to: str = "result.json") -> None:
         status = self.status
         code = os.waitstatus_to_exitcode(status) if status is not None else None
         result = {
@@ -296,7 +320,7 @@ class Supervisor:
             # why: the result may be reported much later (journal after a restart, an outage)
             "ended_at": time.time(),
         }
-        write_atomic(self.dir / "result.json", json.dumps(result))
+        write_atomic(self.dir / to, json.dumps(result))
 
 
 def _pidfd(pid: int) -> int | None:
@@ -403,6 +427,15 @@ def _announce(line: str) -> None:
         os.close(1)
     except OSError:
         pass
+
+
+def _pause_once(flag: Path) -> None:
+    """The test hook (module doc): stop here once, if the test asked for it with `flag`."""
+    try:
+        flag.unlink()
+    except OSError:
+        return
+    os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _become_subreaper() -> None:

@@ -388,7 +388,8 @@ class TriggerHandler:
             )  # fmt: skip
         except InvalidInput as err:
             return run_results.rejected(err)
-        if result.given_up:
+        if result.given_up or result.not_started:
+            # why: nothing of it runs, no result is known: hand the run back like a lost attempt
             return run_attempt.LetGo(result.reason)
         return run_results.from_process(result, cancel_reason=run.cancel_reason)
 
