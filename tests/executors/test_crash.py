@@ -178,7 +178,9 @@ async def test_a_restarted_executor_adopts_the_running_job_and_reports_it(
     await until(lambda: _has(event_log, t, "RunSucceeded"), 20)
     assert lines(witness) == ["start", str(pid), "end"]
     assert await run_events(event_log, t) == ["RunStarted", "RunSucceeded"]
-    assert list((tmp_path / "journal").iterdir()) == [tmp_path / "journal" / ".lock"]
+    journal = tmp_path / "journal"
+    # why: the entry goes once the result is stored: just after the event, not with it
+    await until(lambda: _true(list(journal.iterdir()) == [journal / ".lock"]), 10)
 
 
 async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_rerun(
