@@ -73,7 +73,7 @@ class Victim:
     (0.3 x ack_wait, ORPHAN_SHARE) of the death; that is a promise about the executor's
     reconciling, not about Python's start-up, which alone took longer than 0.9 s on 2 loaded
     cores. So the next process is started (imported, connected) before the kill and only
-    begins serving after it: `prepare`, then `kill`, then `start`.
+    begins serving after it: `prepare` (before the job starts), `kill`, then `start`.
     """
 
     def __init__(self, nats_url: str, journal: Path, ack_wait: float, name: str = "victim"):
@@ -139,9 +139,9 @@ async def killed_mid_run(
     v = Victim(nats_url, tmp_path / "journal", ack_wait=ack_wait)
     victims.append(v)
     await v.start()
+    await v.prepare()  # why: before the job starts, so the kill lands while it runs (a 0.5 s job)
     await publish(event_log, t)
     await until(lambda: _true(job_pids(tmp_path / "witness")))
-    await v.prepare()
     await v.kill()
     return v
 
