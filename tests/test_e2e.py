@@ -115,18 +115,21 @@ async def read_log(url: str) -> list[StoredEvent]:
 def test_every_2s_runs_aligned_and_succeeds(up: Up) -> None:
     added = up.cli("schedule", "add", "hello", "@every 2s", "--", "echo", "hi")
     assert added.returncode == 0, added.stderr
-    time.sleep(7)
-    events = asyncio.run(read_log(up.url))
-    triggers = [e for e in events if isinstance(e.event, RunTriggered)]
-    assert len(triggers) >= 2
+    deadline = time.monotonic() + 30  # why polled: two fires and a result, later under load
+    while True:
+        events = asyncio.run(read_log(up.url))
+        triggers = [e for e in events if isinstance(e.event, RunTriggered)]
+        succeeded = [e.event for e in events if isinstance(e.event, RunSucceeded)]
+        if len(triggers) >= 2 and len(succeeded) >= max(1, len(triggers) - 1):
+            break
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.3)
     for t in triggers:
         fire = t.event.fire_time
         assert fire.second % 2 == 0 and fire.microsecond == 0
         lateness = t.stored_ns / 1e9 - fire.timestamp()
         assert 0 <= lateness < 0.5, lateness
     assert len({t.event.fire_id for t in triggers}) == len(triggers)
-    succeeded = [e.event for e in events if isinstance(e.event, RunSucceeded)]
-    assert len(succeeded) >= len(triggers) - 1
     assert all(s.output.stdout == "hi\n" for s in succeeded)
     assert "lateness" in up.log.read_text()  # the ticker reports lateness at debug level
 
