@@ -56,6 +56,7 @@ class Up:
                 return self
             assert self.proc.poll() is None, self.log.read_text()
             time.sleep(0.3)
+        self.stop(signal.SIGKILL)  # why: the fixture's teardown never runs for a failed start
         raise AssertionError(f"jetcron up did not come up:\n{self.log.read_text()}")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
