@@ -160,6 +160,7 @@ async def test_a_restarted_executor_ends_a_dead_supervisors_job_before_it_runs_a
     witness, journal = tmp_path / "witness", tmp_path / "journal"
     t = trigger(tree(witness, 20), target="kpool")
     await victim.start()
+    await victim.prepare()  # why: the restart adopts within orphan_after of the kill (see Victim)
     await publish(event_log, t)
     await until(lambda: _true(len(pids(witness, "1")) == 3), 20)
     await victim.kill()

@@ -135,6 +135,20 @@ async def test_a_probe_that_timed_out_leaves_the_client_reading(server: NatsServ
     await nc.close()
 
 
+async def test_a_probe_cancelled_as_its_pong_lands_is_cancelled(nc) -> None:
+    """flaky18: an executor's stop hung for good: its renewal loop (consumers.keepalive) was
+    cancelled just as a probe's PONG came, Python 3.11's wait_for returned the PONG instead
+    of the cancel, and the loop went on."""
+    p = Probe(nc)
+    task = asyncio.create_task(p.once(5))
+    await asyncio.sleep(0)  # why: it has sent its PING and waits for the PONG
+    assert p._ping is not None
+    await p._ping  # the PONG lands...
+    task.cancel()  # ...and in the same turn of the loop its caller is stopped
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_probes_record_a_short_freeze_of_the_server(server: NatsServer) -> None:
     nc = await nats.connect(server.url)
     watch, stop = ConnectionWatch("NATS"), asyncio.Event()

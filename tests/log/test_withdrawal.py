@@ -68,7 +68,11 @@ async def test_a_command_its_sender_gave_up_on_is_withdrawn_and_never_applied(
 ) -> None:
     with pytest.raises(CommandWithdrawn, match="withdrawn: no scheduler replica had begun it"):
         await send_command(nc, _create("late"), timeout=0.5)
-    await asyncio.sleep(1.5)  # why: the replica gets to it now
+    # why polled: the replica gets to it 1.5 s after it came, and answers later under load
+    deadline = asyncio.get_running_loop().time() + 15
+    while not slow_replica:
+        assert asyncio.get_running_loop().time() < deadline, "the replica never got to it"
+        await asyncio.sleep(0.05)
 
     [reply] = slow_replica
     assert (reply.ok, reply.code) == (False, "withdrawn")

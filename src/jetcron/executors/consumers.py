@@ -262,9 +262,12 @@ async def keepalive(msg: Msg, nc: Client, ack_wait: float) -> AsyncIterator[Hold
     """Renew the trigger while the body runs (confirmed in-progress acks); yields the Hold."""
     hold = Hold(nc, msg, ack_wait)
     every = min(KEEPALIVE_SHARE * ack_wait / RENEWALS_PER_SHARE, RENEW_EVERY_S)
+    done = asyncio.Event()
 
     async def beat() -> None:
-        while True:
+        # why `done` as well as the cancel: a cancel dropped deeper down (Python 3.11's
+        # wait_for loses one that lands with its result) kept this loop, and our stop, going
+        while not done.is_set():
             await asyncio.sleep(every)
             await hold.renew()
 
@@ -272,6 +275,7 @@ async def keepalive(msg: Msg, nc: Client, ack_wait: float) -> AsyncIterator[Hold
     try:
         yield hold
     finally:
+        done.set()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         hold.close()

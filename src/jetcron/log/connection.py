@@ -224,7 +224,11 @@ class Probe:
             self._ping.add_done_callback(_quiet)
             self._sent_on = _connection_of(self.nc)
         try:
-            await asyncio.wait_for(asyncio.shield(self._ping), timeout)
+            # why not asyncio.wait_for: on Python 3.11 a wait_for cancelled just as its PONG
+            # lands returns the result and drops the cancel; an executor's renewal loop then
+            # went on forever, and its stop with it (keepalive: waits for the loop to end).
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._ping)
         except Exception:  # noqa: BLE001 - any failure means "not answering now"
             return False
         return True

@@ -219,7 +219,9 @@ class Publisher:
         """Wait for a batch's acks; a missing one is retried (same Nats-Msg-Id); results in order."""
         if items:
             try:
-                await asyncio.wait_for(asyncio.shield(batch.done), self._ack_timeout)
+                # why not wait_for: see connection.Probe.once (a cancel as the acks land is lost)
+                async with asyncio.timeout(self._ack_timeout):
+                    await asyncio.shield(batch.done)
             except TimeoutError:
                 for i, token in enumerate(tokens):
                     if self._pending.pop(token, None) is not None:
