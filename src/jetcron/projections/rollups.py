@@ -19,6 +19,7 @@ from jetcron.domain import digest
 from jetcron.domain.digest import Digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
+from jetcron.projections import tables
 from jetcron.projections.runs import OpenDay, RunsView
 
 DAYS_KEPT = 400
@@ -112,6 +113,8 @@ def _on_rolled_up(view: RollupsView, event: StatsRolledUp, stored: StoredEvent) 
         oldest = min(days)
         gone = digest.unpack(days.pop(oldest))
         view.totals[sid] = _without(view.totals[sid], gone, map(digest.unpack, days.values()))
+        # why: a day in, a day out, every day: the table would double once and stay (tables.py)
+        view.days[sid] = tables.compact(days)
 
 
 def _without(total: Digest, gone: Digest, rest: Iterable[Digest]) -> Digest:

@@ -27,6 +27,7 @@ from jetcron.projections import (
     rollups,
     runs,
     schedules,
+    tables,
 )
 from jetcron.projections.audit import AuditView
 from jetcron.projections.calendars import CalendarsView
@@ -222,7 +223,22 @@ def apply_batch(views: Views, batch: Iterable[StoredEvent]) -> int:
         # why: written once, not per event; no fold reads it, and an error escaping a batch
         # (a reader's) still leaves it at the last event folded
         views.position = position
+    compact(views)
     return position
+
+
+def compact(views: Views) -> None:
+    """Hold the maps keyed by run or fire at the table size of what they keep.
+
+    why: every run inserts a key into each and, once its schedule's window is full, deletes an
+    older one: at a steady number of kept runs their tables would double once and stay so
+    (tables.py). Checked after every batch (a few lookups); a map is copied into a fresh
+    table just before it would fill, or when it outgrew its keys.
+    """
+    runs_, ledger_, schedules_, at = views.runs, views.ledger, views.schedules, views.position
+    runs_.rows = tables.compact(runs_.rows, at)
+    ledger_.entries = tables.compact(ledger_.entries, at)
+    schedules_.marks = tables.compact(schedules_.marks, at)
 
 
 def apply_until(views: Views, events: Iterable[StoredEvent], as_of: datetime | None) -> bool:
