@@ -141,7 +141,7 @@ def decide_due(
         return decisions
     # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
     decisions += [Skip(f, why, None) for f, why in taken.items()]
-    fires = _catch_up(entry, [f for f in due if f not in taken], now, log_full)
+    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, log_full)
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
@@ -311,7 +311,9 @@ def _start(
     if not triggers or entry.timing.overlap == "allow":
         return list(fires)
     newest = triggers[-1]
-    fate = _overlap(entry, newest, running, queue, replace(at, oldest=triggers[0]))
+    if len(triggers) > 1:
+        at = replace(at, oldest=triggers[0])  # why: a hold holds them all (_hold)
+    fate = _overlap(entry, newest, running, queue, at)
     out: list[Decision] = []
     for f in fires:
         if not isinstance(f, Trigger):
