@@ -68,4 +68,8 @@ async def test_a_fire_buffered_before_a_restart_is_missed_and_the_newest_runs(
     assert [u for u, r in rows.items() if r["fate"] == "triggered"] == [s(5), s(90)]
     story = queries.why_of(views, {"name": "b", "time": s(10)}, now)
     assert story["fate"] == "missed"
-    assert any("Buffered" in x["text"] for x in story["sentences"]), story
+    said = [x["text"] for x in story["sentences"]]
+    assert said[1:3] == [
+        f"Buffered at {s(10)} behind run {first.run_id[:8]}",
+        f"It still waited at {s(90)}, when the ticker recorded it: {misses[buffered.fire_time]}",
+    ], said

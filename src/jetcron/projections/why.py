@@ -249,6 +249,9 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         else "No scheduler ticked"
     )
     text = f"{quiet} {since}to {found}, when the ticker recorded it: {fire.reason}"
+    if fire.buffered_at is not None:
+        # why: the ticker did tick at its fire time (it buffered it): the gap came later
+        text = f"It still waited at {found}, when the ticker recorded it: {fire.reason}"
     out = [*_waited(fire), Sentence(text=text, evidence=rec)]
     if fire.instead is not None:
         out.append(
