@@ -44,7 +44,9 @@ NOTE = [
         [OwedFate("cancel", T, "", "r0"), OwedFate("trigger", T)],
         id="cancel-previous",
     ),
-    pytest.param(busy(overlap="buffer_one"), "paused", [OwedFate("buffer", T)], id="buffer"),
+    pytest.param(
+        busy(overlap="buffer_one"), "paused", [OwedFate("buffer", T, run_id="r0")], id="buffer"
+    ),
     pytest.param(due(last_fire=T), "paused", None, id="decided-already"),
     pytest.param(due(active=False), "deleted", None, id="paused-before"),
     pytest.param(due(completed=True), "updated", None, id="completed"),
@@ -85,7 +87,7 @@ DECIDE = [
         [Miss(T, "scheduler down: found more than 60 s late, the schedule paused")],
         id="late-cancels-nothing",
     ),
-    pytest.param(busy(overlap="buffer_one"), AT, [Buffer(T)], id="buffer"),
+    pytest.param(busy(overlap="buffer_one"), AT, [Buffer(T, "r0")], id="buffer"),
     pytest.param(busy(), AT + owed.MAX_AGE + timedelta(seconds=1), [], id="stale"),
 ]
 

@@ -41,6 +41,7 @@ STATE = {
 IN_FLIGHT = {"r0": T + timedelta(hours=1)}
 """One run still going (its deadline far ahead)."""
 BUSY = "overlap: previous run still in flight"
+WAITING = "overlap buffer_one: a fire is already waiting ("
 DOWN = "scheduler down: "
 COALESCED = "coalesced: several fires were due at once; only the newest ("
 LATEST = DOWN + "catch-up policy latest runs only the most recent due fire"
@@ -152,23 +153,20 @@ CASES = [
     pytest.param(
         entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one"),
         T,
-        [Buffer(T)],
+        [Buffer(T, "r0")],
         id="overlap-buffer-one",
     ),
     pytest.param(
         entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one", buffered=minutes(-5)),
         T,
-        [Skip(T, BUSY, "r0")],
+        [Skip(T, WAITING + "2026-03-01T11:55:00Z) for the run in flight", "r0")],
         id="overlap-buffer-one-already-holds-one",
     ),
     pytest.param(
         entry(overlap="buffer_one", buffered=minutes(-5), last_fire=minutes(-5)),
         T,
-        [
-            Trigger(minutes(-5)),
-            Skip(T, BUSY, pending_run_id(entry(), minutes(-5))),
-        ],
-        id="overlap-buffer-one-released-when-the-run-ends",
+        [Trigger(minutes(-5)), Buffer(T, run_of(minutes(-5)))],
+        id="overlap-buffer-one-released-when-the-run-ends-frees-the-buffer",
     ),
     pytest.param(
         entry(in_flight=dict(IN_FLIGHT), overlap="allow"),

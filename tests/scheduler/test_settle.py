@@ -83,7 +83,7 @@ CASES = [
         id="buffer-one-full-held-too",
     ),
     pytest.param(
-        busy(overlap="buffer_one"), s(5), s(3), [Buffer(T)], id="buffer-one-buffers-as-always"
+        busy(overlap="buffer_one"), s(5), s(3), [Buffer(T, "r0")], id="buffer-one-buffers-as-always"
     ),
     pytest.param(
         busy(end=s(1)),

@@ -51,7 +51,7 @@ def stale(trigger: RunTriggered, late: timedelta, newer: datetime | None) -> str
             return f"{took}; catch-up latest: the newer fire {iso_z(newer)} runs instead"
         return ""
     if newer is not None and policy.policy != "all" and trigger.overlap != "allow":
-        # why: the ticker's rule for several fires due at once (planner._coalesce), per member
+        # why: the ticker's rule for several fires due at once (planner._start), per member
         return (
             "coalesced: several fires were waiting for this executor; only the newest "
             f"({iso_z(newer)}) runs"

@@ -187,11 +187,16 @@ def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         )
     else:
         text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
-    out = [*_first(fire), Sentence(text=text, evidence=trig)]
-    if fire.buffered_at is not None:
-        text = f"Buffered at {z(fire.buffered_at)} behind run {fire.blocking_run_id[:8]}"
-        out.insert(0, Sentence(text=text))
+    out = [*_waited(fire), *_first(fire), Sentence(text=text, evidence=trig)]
     return out + _outcome(fire)
+
+
+def _waited(fire: Fire) -> list[Sentence]:
+    """A fire that waited in the buffer before its fate (run, or missed after an outage)."""
+    if fire.buffered_at is None:
+        return []
+    text = f"Buffered at {z(fire.buffered_at)} behind run {fire.blocking_run_id[:8]}"
+    return [Sentence(text=text)]
 
 
 def _first(fire: Fire) -> list[Sentence]:
@@ -244,7 +249,10 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
         else "No scheduler ticked"
     )
     text = f"{quiet} {since}to {found}, when the ticker recorded it: {fire.reason}"
-    out = [Sentence(text=text, evidence=rec)]
+    if fire.buffered_at is not None:
+        # why: the ticker did tick at its fire time (it buffered it): the gap came later
+        text = f"It still waited at {found}, when the ticker recorded it: {fire.reason}"
+    out = [*_waited(fire), Sentence(text=text, evidence=rec)]
     if fire.instead is not None:
         out.append(
             Sentence(text=f"Catch-up `{fire.catchup}` ran the {z(fire.instead)} fire instead")

@@ -9,18 +9,19 @@ clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from jetcron import ids
 from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
-from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER
+from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.fires import fires_within, next_fire_within
-from jetcron.scheduler import members
+from jetcron.scheduler import lateness, members
 from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
+from jetcron.scheduler.lateness import Stall
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +111,6 @@ def overdue(entry: Entry, now: datetime, taken_over: datetime | None = None) -> 
     return [_lose(entry, r) for r, dl in entry.running().items() if dl <= now and settled]
 
 
-Stall = tuple[datetime, datetime | None]
-"""When appends were refused for want of storage: (since, until; None: still)."""
-
-
 def decide_due(
     entry: Entry,
     now: datetime,
@@ -128,43 +125,56 @@ def decide_due(
     the last stall of appends for want of storage (a missed fire in it says so); `taken_over`
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
     the runs' deadlines were set with (TickerState.lost_grace)."""
-    in_flight = entry.running()
     decisions: list[Decision] = [*overdue(entry, now, taken_over)]
-    running = members.blocking(in_flight, now)
+    running = members.blocking(entry.running(), now)
     queue = queued(entry)
     if not entry.active and queue:
         # why: pausing stops fires, those waiting in a queue too (each recorded, not dropped)
         return decisions + [Skip(f, PAUSED_IN_QUEUE, None) for f in queue]
+    live = entry.active and not entry.completed
+    due = _due_fires(entry, now, 0) if live else []
+    taken = _taken(entry, due, calendars or {})
+    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, log_full):
+        decisions += [Miss(f, why) for f, why in stale.items()]
+        queue = []
+    elif queue and entry.timing.max_runs is not None:
+        # why: fires waiting in the queue count toward the run limit as the runs they will be
+        due = _due_fires(entry, now, len(queue))
+        taken = _taken(entry, due, calendars or {})
     if queue and not running:
         decisions.append(Trigger(queue[0]))
         running, queue = [pending_run_id(entry, queue[0])], queue[1:]
-    if not entry.active or entry.completed:
+    if not live:
         return decisions
-    due = _due_fires(entry, now)
-    taken = _taken(entry, due, calendars or {})
-    if taken:
-        # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
-        decisions += [Skip(f, why, None) for f, why in taken.items()]
-        due = [f for f in due if f not in taken]
-    fires = _coalesce(entry, _catch_up(entry, due, now, log_full))
+    # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
+    decisions += [Skip(f, why, None) for f, why in taken.items()]
+    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, log_full)
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
-        decisions += _overlap(entry, fires, running, Settling(now, taken_over, grace))
-    waiting = len(queue) + sum(isinstance(d, Buffer | Hold) for d in decisions)
+        decisions += _start(entry, fires, running, queue, Settling(now, taken_over, grace))
+    return decisions + _completion(entry, now, decisions, len(queue), due)
+
+
+def _completion(
+    entry: Entry, now: datetime, decisions: list[Decision], waiting: int, due: list[datetime]
+) -> list[Decision]:
+    """[Complete] if this schedule has no fire left once these decisions are applied."""
+    waiting += sum(isinstance(d, Buffer | Hold) for d in decisions)
     if waiting or not _finite(entry, now):
-        return decisions  # why: a schedule completes once nothing waits in its queue
+        return []  # why: a schedule completes once nothing waits in its queue
     triggered = sum(isinstance(d, Trigger) for d in decisions)
     if upcoming_fire_after(entry, due[-1] if due else None, triggered) is None:
-        decisions.append(Complete(_completion_reason(entry, triggered)))
-    return decisions
+        return [Complete(_completion_reason(entry, triggered))]
+    return []
 
 
 BUSY = "overlap: previous run still in flight"
+BUFFER_FULL = "overlap buffer_one: a fire is already waiting"
 PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
 
 
-def _queues(entry: Entry, fires: list[Trigger | Miss | Skip]) -> bool:
+def _queues(entry: Entry, fires: list[Trigger | Miss]) -> bool:
     """True if these fires start one after another (catch-up `all`, an overlap policy other
     than allow, several fires to start now) instead of meeting the overlap policy.
 
@@ -180,7 +190,7 @@ def _queues(entry: Entry, fires: list[Trigger | Miss | Skip]) -> bool:
 
 
 def _queue(
-    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str], queue: list[datetime]
+    entry: Entry, fires: list[Trigger | Miss], running: list[str], queue: list[datetime]
 ) -> list[Decision]:
     """Fires that start one after another: the oldest now if nothing runs, each of the others
     buffered behind the run of the fire before it (the queue's tail first)."""
@@ -210,13 +220,13 @@ def _taken(
     return taken
 
 
-def _due_fires(entry: Entry, now: datetime) -> list[datetime]:
+def _due_fires(entry: Entry, now: datetime, waiting: int) -> list[datetime]:
+    """The fires due at `now`; `waiting` fires in the queue count toward the run limit."""
     after = entry.after()
     if after is None:
         return []
-    # why: fires waiting in the queue count toward the run limit as the runs they will be
     d, memo = entry.timing, partial(fire_after, entry)
-    runs = entry.runs if entry.buffered is None else entry.runs + len(queued(entry))
+    runs = entry.runs + waiting
     first = next_fire_within(d, after, runs, fire_after=memo)
     if first is None or first > now:
         return []
@@ -250,52 +260,10 @@ def _catch_up(
     out: list[Trigger | Miss] = [
         Trigger(f)
         if f in keep
-        else Miss(f, f"{_late(f, log_full)}: {_miss_reason(f, window_start, policy.policy)}")
+        else Miss(f, lateness.missed(f, window_start, policy.policy, log_full))
         for f in late
     ]
     return out + on_time
-
-
-def _coalesce(entry: Entry, fires: list[Trigger | Miss]) -> list[Trigger | Miss | Skip]:
-    """Several fires due at once (a stall shorter than the catch-up grace) that may not run
-    side by side: only the newest starts, the older ones are skipped as coalesced into it.
-
-    why: starting the oldest and skipping the newer as "overlapping" a run that has only just
-    started tells the operator the wrong story and runs the stalest fire; `catchup all` keeps
-    the oldest-first order (it wants every fire, one after another)."""
-    t = entry.timing
-    if t.overlap == "allow" or t.catchup.policy == "all":
-        return list(fires)
-    triggers = [f for f in fires if isinstance(f, Trigger)]
-    if len(triggers) < 2:
-        return list(fires)
-    newest = triggers[-1].fire_time
-    why = f"coalesced: several fires were due at once; only the newest ({iso_z(newest)}) runs"
-    return [
-        Skip(f.fire_time, why, None) if isinstance(f, Trigger) and f.fire_time != newest else f
-        for f in fires
-    ]
-
-
-def _late(fire: datetime, log_full: Stall | None) -> str:
-    """Why a fire was found late: the log was full when it fell due, or no scheduler ticked.
-
-    why from MISSED_AFTER before the stall: a fire due then was still to be triggered on time."""
-    if log_full is not None:
-        since, until = log_full
-        if since - MISSED_AFTER <= fire and (until is None or fire <= until):
-            return LATE_LOG_FULL
-    return LATE_DOWN
-
-
-def _miss_reason(fire: datetime, window_start: datetime, policy: str) -> str:
-    if fire < window_start:
-        return "fire older than the catch-up window"
-    if policy == "none":
-        return "catch-up policy is none"
-    if policy == "all":
-        return "more missed fires than catch-up max_fires"
-    return "catch-up policy latest runs only the most recent due fire"
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +274,9 @@ class Settling:
     now: datetime
     taken_over: datetime | None
     grace: timedelta
+    oldest: datetime | None = None
+    """The oldest fire held with this one (coalesced into it): the hold ends while it is on
+    time too."""
 
 
 def _hold(entry: Entry, fire: datetime, run_id: str, at: Settling) -> Hold | None:
@@ -324,33 +295,69 @@ def _hold(entry: Entry, fire: datetime, run_id: str, at: Settling) -> Hold | Non
     # why: its deadline is its last word (trigger, start, retry) plus its budget (state.py)
     if deadline - run_budget(entry.timing.timeout_s, at.grace) >= at.taken_over:
         return None
-    until = min(at.taken_over + SETTLE, fire + MISSED_AFTER - HOLD_SLACK)
+    until = min(at.taken_over + SETTLE, min(fire, at.oldest or fire) + MISSED_AFTER - HOLD_SLACK)
     return Hold(fire, run_id, until) if at.now < until else None
 
 
-def _overlap(
-    entry: Entry, fires: list[Trigger | Miss | Skip], running: list[str], at: Settling
+def _start(
+    entry: Entry,
+    fires: list[Trigger | Miss],
+    running: list[str],
+    queue: list[datetime],
+    at: Settling,
 ) -> list[Decision]:
-    """Apply the overlap policy to the fires that would start now."""
-    policy = entry.timing.overlap
-    buffered = entry.buffered is not None
+    """The fires that would start now: several that may not run side by side (a stall shorter
+    than the catch-up grace) are coalesced into the newest, which meets the overlap policy.
+
+    why: starting the oldest and skipping the newer as "overlapping" a run that has only just
+    started tells the operator the wrong story and runs the stalest fire. The older ones are
+    worded after the newest's fate, so "only the newest runs" is said of a fire that runs (or
+    waits in the buffer to); if it is skipped for overlap, so is each of them, as each would
+    have been; held, they are held with it (decided again together)."""
+    triggers = [f.fire_time for f in fires if isinstance(f, Trigger)]
+    if not triggers or entry.timing.overlap == "allow":
+        return list(fires)
+    newest = triggers[-1]
+    if len(triggers) > 1:
+        at = replace(at, oldest=triggers[0])  # why: a hold holds them all (_hold)
+    fate = _overlap(entry, newest, running, queue, at)
     out: list[Decision] = []
     for f in fires:
-        if not isinstance(f, Trigger) or not running or policy == "allow":
+        if not isinstance(f, Trigger):
             out.append(f)
-        elif policy == "cancel_previous":
-            out += [Cancel(r) for r in running] + [f]
-        elif policy == "buffer_one" and not buffered:
-            out.append(Buffer(f.fire_time))
-            buffered = True
-            continue
-        else:
-            held = _hold(entry, f.fire_time, running[0], at)
-            out.append(held or Skip(f.fire_time, BUSY, running[0]))
-            continue
-        if isinstance(f, Trigger) and policy != "allow":
-            running = [pending_run_id(entry, f.fire_time)]  # why: only overlap policies need it
-    return out
+        elif f.fire_time != newest:
+            out += _coalesced(f.fire_time, newest, fate[-1])
+    return out + fate
+
+
+def _coalesced(fire: datetime, newest: datetime, fate: Decision) -> list[Decision]:
+    """An older fire coalesced into the newest, by what became of the newest."""
+    if isinstance(fate, Hold):
+        return []
+    if isinstance(fate, Skip):
+        return [Skip(fire, fate.reason, fate.blocking_run_id)]
+    then = ", once the run before it ends" if isinstance(fate, Buffer) else ""
+    why = f"coalesced: several fires were due at once; only the newest ({iso_z(newest)}) runs"
+    return [Skip(fire, why + then, None)]
+
+
+def _overlap(
+    entry: Entry, fire: datetime, running: list[str], queue: list[datetime], at: Settling
+) -> list[Decision]:
+    """Apply the overlap policy to the one fire that would start now (not `allow`)."""
+    policy = entry.timing.overlap
+    if not running:
+        return [Trigger(fire)]
+    if policy == "cancel_previous":
+        return [*(Cancel(r) for r in running), Trigger(fire)]
+    if policy == "buffer_one" and not queue:
+        return [Buffer(fire, running[0])]
+    held = _hold(entry, fire, running[0], at)
+    if held is not None:
+        return [held]
+    if policy == "buffer_one":
+        return [Skip(fire, f"{BUFFER_FULL} ({iso_z(queue[0])}) for the run in flight", running[0])]
+    return [Skip(fire, BUSY, running[0])]
 
 
 def pending_run_id(entry: Entry, fire_time: datetime) -> str:

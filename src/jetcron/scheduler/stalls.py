@@ -2,7 +2,7 @@
 
 why: a fire that falls due while JetStream is full is found late once there is room again,
 and is recorded missed like a fire of a scheduler that was down; the scheduler was up, so the
-reason says `log full` instead (planner._late). The ticker notes the stall as it sees it: its
+reason says `log full` instead (lateness.cause). The ticker notes the stall as it sees it: its
 own appends refused, or the process's alarm (log/errors.STORAGE: a lease write refused too)
 while it ticks or waits for the lease.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jetcron.scheduler.planner import Stall
+from jetcron.scheduler.lateness import Stall
 
 
 class StallWatch:
