@@ -413,14 +413,20 @@ def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> N
     [deleted] = [e for e in json.loads(live.ok("audit", "gone", "--json").stdout)][-1:]
     later = live.ok("why", "gone", "2099-01-01T00:00:05Z").stdout
     now = live.ok("why", "gone").stdout
-    before = live.ok("why", "gone", "2000-01-01T00:00:05Z").stdout
+    before = live.ok("why", "gone", "2000-01-01T00:00:10Z").stdout
+    # newcomer18a #4: no fire time of the spec either: that first, exit 2, one line
+    typo = live.cli("why", "gone", "2000-01-01T00:00:05Z")
 
     said = f"The schedule was deleted by bob at {deleted['at'][:19]}"
     assert later.startswith("2099-01-01T00:00:05Z: no fire\n") and said in later
     assert "done with it" in later and "not a fire time" not in later
     assert now.startswith(said)
-    assert before.startswith("2000-01-01T00:00:05Z: no fire\n")
-    assert "The schedule did not exist yet: it was created only at" in before
+    assert before.startswith("2000-01-01T00:00:10Z: not created\n")
+    assert "Not fired: the schedule was created only at" in before
+    assert (typo.exit_code, typo.stdout) == (2, ""), typo.output
+    [line] = typo.stderr.splitlines()
+    assert "is not a fire time of '@every 10s' in UTC; the nearest are " in line
+    assert "; the schedule did not exist yet: it was created only at " in line
 
 
 def test_an_attempt_line_says_its_fate_once() -> None:

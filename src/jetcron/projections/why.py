@@ -366,19 +366,12 @@ def explain(
             text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
             if not mine:
                 text = f"No fire of the schedule's clock since {z(since)}"
-            return Story(fire_time=None, fate="", sentences=[Sentence(text=text)])
+            told = [Sentence(text=text), *_still_paused(periods)]
+            return Story(fire_time=None, fate="", sentences=told)
     else:
         target = next((f for f in fires if f.fire_time == asked.instant), None)
         if target is None:
-            at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
-            if at >= 0 and periods[at].state in ("deleted", "absent"):
-                gone = _gone(periods, at, asked.instant)
-                return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
-            window = window_at(periods, asked.instant)
-            if window is None:
-                return Story(fire_time=None, fate="", sentences=notes)
-            told = not_a_fire(asked.instant, window)
-            return Story(fire_time=None, fate=NOT_A_FIRE, sentences=notes + told)
+            return _no_fire(periods, asked, notes)
     window = window_at(periods, target.fire_time)
     return Story(
         fire_time=target.fire_time,
@@ -398,6 +391,40 @@ def last_manual(run: RunRow | None) -> list[Sentence]:
     text = f"The last manual run, {run.run_id[:8]}{by} at {z(at)}, {run.status.replace('_', ' ')}"
     ev = Evidence(seq=run.seq, at=at, actor=run.triggered_by, what="run.triggered")
     return [Sentence(text=text + error, evidence=ev if run.seq else None)]
+
+
+def _still_paused(periods: Sequence[Period]) -> list[Sentence]:
+    """That the schedule is paused now (by whom, when, why), when it is: `why NAME` of a
+    schedule paused before a fire went wrong (or before its first fire) says so."""
+    if not periods or periods[-1].state != "paused":
+        return []
+    p = periods[-1]
+    ev = p.evidence
+    who = f" by {ev.actor} at {z(ev.at)}" if ev is not None else ""
+    why = f" ({p.reason})" if p.reason else ""
+    return [Sentence(text=f"It is paused{who}{why}: it fires no more until resumed", evidence=ev)]
+
+
+def _no_fire(periods: Sequence[Period], asked: Asked, notes: list[Sentence]) -> Story:
+    """Why no fire is at `asked`: not one of the spec's times, or the schedule did not exist
+    then (deleted; or not created yet, said after the spec's answer when the time is not
+    one of the first definition's either: a mistyped time is the likelier mistake)."""
+    at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
+    state = periods[at].state if at >= 0 else None
+    window = window_at(periods, asked.instant)
+    if state == "deleted" or (state == "absent" and window is None):
+        gone = _gone(periods, at, asked.instant)
+        return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
+    if window is None:
+        return Story(fire_time=None, fate="", sentences=notes)
+    told = not_a_fire(asked.instant, window)
+    if state == "absent":
+        # why: the CLI joins these into its one error line, so the sentence reads on from it
+        told += [
+            msgspec.structs.replace(s, text=s.text[:1].lower() + s.text[1:])
+            for s in _gone(periods, at, None).sentences
+        ]
+    return Story(fire_time=None, fate=NOT_A_FIRE, sentences=notes + told)
 
 
 def _began(period: Period, asked: Asked) -> bool:
