@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,7 +133,7 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     d = row.definition
-    job = " ".join(d.job.command or []) or d.job.shell or d.job.action or ""
+    job = shlex.join(d.job.command or []) or d.job.shell or d.job.action or ""
     shown = {
         "utc": iso(fire),
         "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
