@@ -116,6 +116,11 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     shown = live.ok("runs", "show", short)
     audit = live.ok("audit", "backup")
     listed = live.ok("runs", "list", "--schedule", "backup")
+    # newcomer18a #9: a window's runs, both ends included (as `fires --since --until`)
+    fired = run["fire_time"]
+    window = live.ok("runs", "list", "--since", fired, "--until", fired, "--json").stdout
+    before = live.ok("runs", "list", "--until", "2000-01-01T00:00Z", "--json").stdout
+    reversed_window = live.cli("runs", "list", "--since", "1h", "--until", "2h")
 
     assert (run["triggered_by"], run["trigger_reason"], run["manual"]) == (
         "bob",
@@ -125,6 +130,9 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     assert "triggered  " in shown.stdout and "manually by bob: verify the fix" in shown.stdout
     assert f"backup triggered run {short} by bob: verify the fix" in audit.stdout
     assert f"{short}  backup" in listed.stdout and "manual by bob: verify the fix" in listed.stdout
+    assert [r["run_id"] for r in json.loads(window)] == [run["run_id"]]
+    assert json.loads(before) == []
+    assert reversed_window.exit_code == 2 and "is after --until" in reversed_window.stderr
     entries = json.loads(live.ok("audit", "backup", "--json").stdout)
     assert [e["type"] for e in entries] == ["schedule.created", "run.triggered"]
     assert (entries[1]["actor"], entries[1]["run_id"]) == ("bob", run["run_id"])

@@ -271,6 +271,11 @@ def test_views(http: httpx.Client) -> None:
     assert problem(http.get("/api/v1/schedules/api-views/fires", params=reversed_window), 400) == (
         "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
     )
+    # newcomer18a #9: /runs takes until as /fires does, and refuses the same reversed window
+    assert http.get("/api/v1/runs", params={"until": "2000-01-01T00:00:00Z"}).json()["runs"] == []
+    assert problem(http.get("/api/v1/runs", params=reversed_window), 400) == (
+        "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
+    )
     assert "sentences" in http.get("/api/v1/schedules/api-views/why").json()
     assert http.get("/api/v1/schedules/api-views/audit").json()[0]["actor"] == "alice"
     assert "Europe/Berlin" in http.get("/api/v1/zones").json()

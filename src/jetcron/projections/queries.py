@@ -60,6 +60,18 @@ def _since(params: dict[str, Any], now: datetime, key: str = "since") -> datetim
         raise InvalidInput(str(err)) from None
 
 
+def _between(
+    params: dict[str, Any], now: datetime, until_else: datetime | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """The `since` and `until` parameters (`until_else` when none is given; both ends
+    included, as `fires` and `runs list` take them); InvalidInput when since is after until."""
+    since, until = _since(params, now), _since(params, now, "until") or until_else
+    if since is not None and until is not None and since > until:
+        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
+        raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
+    return since, until
+
+
 def schedule_row(
     row: schedules.ScheduleRow, now: datetime, cals: Mapping[str, CalendarDefinition] | None = None
 ) -> dict[str, Any]:
@@ -170,11 +182,13 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
     limit = max(1, min(int(params.get("limit", 50)), 10_000))
     offset = max(0, int(params.get("offset", 0)))
     live = schedules.get(views.schedules, name) if name else None
+    since, until = _between(params, now)
     rows = runs.query(
         views.runs,
         schedule=name,
         status=params.get("status"),
-        since=_since(params, now),
+        since=since,
+        until=until,
         limit=limit + 1,
         offset=offset,
         before=_before(params, now),
@@ -382,11 +396,8 @@ def fires_window(
 ) -> tuple[datetime, datetime]:
     """(since, until) of a fires answer: the given ones, else `back` before now (or until),
     from the creation if that is later."""
-    until = _since(params, now, "until") or now
-    since = _since(params, now)
-    if since is not None and since > until:
-        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
-        raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
+    since, given = _between(params, now, now)
+    until = given or now
     if since is not None:
         return since, until
     # why: by default, no screenful of fires from before the schedule existed; a --since
