@@ -490,3 +490,20 @@ def test_a_trigger_copied_back_into_the_log_blocks_no_later_fire(live: Live) -> 
     assert not [f for f in fires if "overlap" in f.get("reason", "")]
     assert health.exit_code == 1 and "rejected run events" in health.stdout
     assert "the run was already triggered" in health.stdout
+
+
+def test_add_warns_of_a_conflict_only_past_the_slots_of_the_targets_executors(live: Live) -> None:
+    """newcomer18a #6: on one host every job shares `default`, and nearly every add warned.
+    host-a runs 4 at once (its heartbeat says so): four jobs at one time fit, a fifth waits."""
+    said = [
+        live.ok("schedule", "add", f"night{i}", "30 2 * * *", "--", "true").stderr for i in range(5)
+    ]
+    executors = json.loads(live.ok("executors", "--json").stdout)
+
+    assert [e.get("concurrency") for e in executors if e["name"] == "host-a"] == [4]
+    assert said[:4] == ["", "", "", ""], said
+    assert said[4].startswith("warning: night4 would overlap night0, night1, night2 and 1 more "), (
+        said[4]
+    )
+    assert " with more runs at once than its executors run (4), the first at " in said[4]
+    assert said[4].endswith("; see `jetcron conflicts --crowded`\n"), said[4]
