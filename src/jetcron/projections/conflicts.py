@@ -119,19 +119,19 @@ def full_spans(runs: Iterable[tuple[Sequence[datetime], Estimate]], most: int) -
     disjoint spans. why: at worst the runs holding the slots are the `most` that end last,
     so a run waits until the `most`-th latest end; a 1m job beside three 20ms ones on a
     4-slot host makes a run wait 20ms at most, on a 1-slot host up to 1m."""
-    spans = sorted((f, f + timedelta(seconds=run.seconds)) for fires, run in runs for f in fires)
-    instants = sorted({t for span in spans for t in span})
+    each = sorted((f, f + timedelta(seconds=run.seconds)) for fires, run in runs for f in fires)
+    instants = sorted({t for run in each for t in run})
     inflight: list[datetime] = []  # why: a heap of the ends of the runs in flight
     out: list[Span] = []
     i = 0
     for k, now in enumerate(instants[:-1]):
         while inflight and inflight[0] <= now:
             heapq.heappop(inflight)
-        while i < len(spans) and spans[i][0] == now:
-            if spans[i][1] > now:
-                heapq.heappush(inflight, spans[i][1])
+        while i < len(each) and each[i][0] == now:
+            if each[i][1] > now:
+                heapq.heappush(inflight, each[i][1])
             i += 1
-        if len(inflight) - _below(inflight, now + CROWD_MIN) < most or len(inflight) <= most:
+        if len(inflight) <= most or len(inflight) - _below(inflight, now + CROWD_MIN) < most:
             continue
         if out and out[-1][1] == now:
             out[-1] = (out[-1][0], instants[k + 1])
