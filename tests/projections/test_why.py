@@ -9,10 +9,11 @@ import msgspec
 import pytest
 from test_fates import at, change, entry
 
+from jetcron.projections.asked import parse_asked
 from jetcron.projections.audit import AuditEntry
 from jetcron.projections.fates import fates, lifecycle, nominal
 from jetcron.projections.ledger import LedgerEntry
-from jetcron.projections.why import explain, parse_asked
+from jetcron.projections.why import explain
 
 
 @dataclass

@@ -29,6 +29,7 @@ from jetcron.projections import (
     stats,
     why,
 )
+from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
@@ -461,7 +462,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     asked = None
     if params.get("time"):
         try:
-            asked = why.parse_asked(str(params["time"]), window.tz if window else "UTC", now)
+            asked = parse_asked(str(params["time"]), window.tz if window else "UTC", now)
         except ValueError as err:
             raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
         # why: the fire itself, and around it what its story needs (the catch-up trigger
