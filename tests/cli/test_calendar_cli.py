@@ -82,7 +82,12 @@ def test_calendar_commands_and_refusals_exit_2_with_nothing_appended(scheduler: 
     cases = [
         (("calendar", "add", "bad", "--window", "0 2 * * sun"), "write 'CRON for DURATION'"),
         (("calendar", "add", "bad", "--range", "2026-12-31..2026-12-01"), "before the first"),
-        (("calendar", "add", "bad", "--dates", "2026-13-01"), "'2026-13-01' is not an ISO date"),
+        (("calendar", "add", "bad", "--dates", "2026-13-01"), "'2026-13-01' does not exist"),
+        (
+            ("calendar", "add", "bad", "--dates", "2026-02-30"),
+            "--dates: '2026-02-30' does not exist: February 2026 has 28 days",
+        ),
+        (("calendar", "add", "bad", "--dates", "30.2.2026"), "'30.2.2026' is not an ISO date"),
         (("calendar", "add", "bad", "--tz", "Mars/Base", "--dates", "2026-12-01"), "Mars/Base"),
         (("calendar", "add", "bad"), "at least one --window, --dates or --range"),
         (("calendar", "add", "maint", "--dates", "2026-12-01"), "'maint' already exists"),

@@ -218,6 +218,7 @@ def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
             "error: --end given with its reset; give one of them",
         ),
         (["runs", "list", "--since", "soon"], "error: --since: invalid time 'soon': use ISO-8601"),
+        (["runs", "list", "--until", "soon"], "error: --until: invalid time 'soon': use ISO-8601"),
         (["fires", "x", "--until", "-2h"], "error: --until: invalid time '-2h': use ISO-8601"),
     ]:
         result = runner.invoke(app, [*args, *server])

@@ -116,6 +116,11 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     shown = live.ok("runs", "show", short)
     audit = live.ok("audit", "backup")
     listed = live.ok("runs", "list", "--schedule", "backup")
+    # newcomer18a #9: a window's runs, both ends included (as `fires --since --until`)
+    fired = run["fire_time"]
+    window = live.ok("runs", "list", "--since", fired, "--until", fired, "--json").stdout
+    before = live.ok("runs", "list", "--until", "2000-01-01T00:00Z", "--json").stdout
+    reversed_window = live.cli("runs", "list", "--since", "1h", "--until", "2h")
 
     assert (run["triggered_by"], run["trigger_reason"], run["manual"]) == (
         "bob",
@@ -125,6 +130,9 @@ def test_trigger_reason_and_actor_in_runs_show_and_audit(live: Live) -> None:
     assert "triggered  " in shown.stdout and "manually by bob: verify the fix" in shown.stdout
     assert f"backup triggered run {short} by bob: verify the fix" in audit.stdout
     assert f"{short}  backup" in listed.stdout and "manual by bob: verify the fix" in listed.stdout
+    assert [r["run_id"] for r in json.loads(window)] == [run["run_id"]]
+    assert json.loads(before) == []
+    assert reversed_window.exit_code == 2 and "is after --until" in reversed_window.stderr
     entries = json.loads(live.ok("audit", "backup", "--json").stdout)
     assert [e["type"] for e in entries] == ["schedule.created", "run.triggered"]
     assert (entries[1]["actor"], entries[1]["run_id"]) == ("bob", run["run_id"])
@@ -413,14 +421,20 @@ def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> N
     [deleted] = [e for e in json.loads(live.ok("audit", "gone", "--json").stdout)][-1:]
     later = live.ok("why", "gone", "2099-01-01T00:00:05Z").stdout
     now = live.ok("why", "gone").stdout
-    before = live.ok("why", "gone", "2000-01-01T00:00:05Z").stdout
+    before = live.ok("why", "gone", "2000-01-01T00:00:10Z").stdout
+    # newcomer18a #4: no fire time of the spec either: that first, exit 2, one line
+    typo = live.cli("why", "gone", "2000-01-01T00:00:05Z")
 
     said = f"The schedule was deleted by bob at {deleted['at'][:19]}"
     assert later.startswith("2099-01-01T00:00:05Z: no fire\n") and said in later
     assert "done with it" in later and "not a fire time" not in later
     assert now.startswith(said)
-    assert before.startswith("2000-01-01T00:00:05Z: no fire\n")
-    assert "The schedule did not exist yet: it was created only at" in before
+    assert before.startswith("2000-01-01T00:00:10Z: not created\n")
+    assert "Not fired: the schedule was created only at" in before
+    assert (typo.exit_code, typo.stdout) == (2, ""), typo.output
+    [line] = typo.stderr.splitlines()
+    assert "is not a fire time of '@every 10s' in UTC; the nearest are " in line
+    assert "; the schedule did not exist yet: it was created only at " in line
 
 
 def test_an_attempt_line_says_its_fate_once() -> None:
@@ -476,3 +490,20 @@ def test_a_trigger_copied_back_into_the_log_blocks_no_later_fire(live: Live) -> 
     assert not [f for f in fires if "overlap" in f.get("reason", "")]
     assert health.exit_code == 1 and "rejected run events" in health.stdout
     assert "the run was already triggered" in health.stdout
+
+
+def test_add_warns_of_a_conflict_only_past_the_slots_of_the_targets_executors(live: Live) -> None:
+    """newcomer18a #6: on one host every job shares `default`, and nearly every add warned.
+    host-a runs 4 at once (its heartbeat says so): four jobs at one time fit, a fifth waits."""
+    said = [
+        live.ok("schedule", "add", f"night{i}", "30 2 * * *", "--", "true").stderr for i in range(5)
+    ]
+    executors = json.loads(live.ok("executors", "--json").stdout)
+
+    assert [e.get("concurrency") for e in executors if e["name"] == "host-a"] == [4]
+    assert said[:4] == ["", "", "", ""], said
+    assert said[4].startswith("warning: night4 would overlap night0, night1, night2 and 1 more "), (
+        said[4]
+    )
+    assert " with more runs at once than its executors run (4), the first at " in said[4]
+    assert said[4].endswith("; see `jetcron conflicts --crowded`\n"), said[4]

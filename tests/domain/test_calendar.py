@@ -13,10 +13,12 @@ from jetcron.domain.calendar import (
     calendar_fate,
     covering,
     covers,
+    parse_date,
     patched,
     validate_calendar,
 )
 from jetcron.domain.errors import CommandRejected
+from jetcron.errors import InvalidInput
 
 SUNDAY_2AM = CalendarDefinition(tz="Europe/Berlin", windows=["0 2 * * sun for 4h"])
 FRIDAY_NIGHT = CalendarDefinition(tz="America/New_York", windows=["0 22 * * fri for 4h"])
@@ -140,6 +142,12 @@ def test_calendar_fate_exclude_and_only_within() -> None:
             CalendarDefinition(ranges=["2026-12-24"]), "write FIRST..LAST", id="one-date-range"
         ),
         pytest.param(
+            CalendarDefinition(ranges=["2026-02-27..2026-02-30"]),
+            "range '2026-02-27..2026-02-30': '2026-02-30' does not exist: February 2026 has "
+            "28 days",
+            id="range-to-a-day-that-does-not-exist",
+        ),
+        pytest.param(
             CalendarDefinition(tz="Mars/Olympus", dates=[date(2026, 1, 1)]),
             "Mars/Olympus",
             id="bad-zone",
@@ -150,6 +158,30 @@ def test_validation_says_what_is_wrong_in_one_line(cal: CalendarDefinition, prob
     with pytest.raises(CommandRejected, match=re.escape(problem)) as err:
         validate_calendar(cal)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("2026-02-30", "'2026-02-30' does not exist: February 2026 has 28 days",
+                     id="no-30-february"),
+        pytest.param("2028-02-30", "'2028-02-30' does not exist: February 2028 has 29 days",
+                     id="leap-year"),
+        pytest.param("2026-13-01", "'2026-13-01' does not exist: there is no month 13",
+                     id="month-13"),
+        pytest.param("2026-04-31", "'2026-04-31' does not exist: April 2026 has 30 days",
+                     id="april-31"),
+        pytest.param("25.12.2026", "'25.12.2026' is not an ISO date (2026-12-25)", id="not-iso"),
+        pytest.param("2026-1-5", "'2026-1-5' is not an ISO date (2026-12-25)", id="short"),
+    ],
+)  # fmt: skip
+def test_a_date_that_does_not_exist_is_told_from_one_that_is_no_iso_date(
+    text: str, problem: str
+) -> None:
+    """newcomer18a #11: 2026-02-30 is ISO-shaped; the problem is that the day does not exist."""
+    with pytest.raises(InvalidInput, match=f"^{re.escape(problem)}$"):
+        parse_date(text)
+    assert parse_date("2028-02-29") == date(2028, 2, 29)
 
 
 def test_validation_canonicalizes_the_zone_and_patches_replace_lists() -> None:

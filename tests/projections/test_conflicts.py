@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from projection_factory import T0, History, fold
@@ -12,8 +13,11 @@ from jetcron.projections import forecast
 from jetcron.projections.conflicts import (
     Estimate,
     Member,
+    capacity,
     conflicts,
     estimate,
+    full_spans,
+    likely,
     overlapping,
 )
 
@@ -166,3 +170,118 @@ def test_fires_are_filled_in_only_for_the_members_a_pair_needs() -> None:
     found = conflicts(bare, timed=timed)
 
     assert [(c.a, c.b) for c in found.conflicts] == [("a", "b")] and asked == ["a", "b"]
+
+
+# newcomer18a #6: what `schedule add/update` warn of (crowded): on one host every job shares
+# `default`; overlaps count only where more runs are in flight than its executors run at once
+
+
+@pytest.mark.parametrize(
+    ("p95", "timeout", "expected"),
+    [
+        (2.5, 3600.0, Estimate(seconds=2.5, source="p95")),
+        (None, 3600.0, Estimate(seconds=60.0, source="assumed")),
+        (None, 5.0, Estimate(seconds=5.0, source="assumed")),
+        (None, None, Estimate(seconds=60.0, source="assumed")),
+    ],
+    ids=["history", "timeout-is-no-length", "shorter-timeout", "neither"],
+)
+def test_likely(p95: float | None, timeout: float | None, expected: Estimate) -> None:
+    assert likely(p95, timeout) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "executors", "expected"),
+    [
+        ("default", [(["vm", "default"], 4)], 4),
+        ("nas", [(["vm", "default"], 4), (["ex2", "default", "nas"], 2)], 2),
+        ("default", [(["vm", "default"], 4), (["ex2", "default", "nas"], 2)], 6),  # a pool
+        ("all:reef", [(["a", "reef"], 4), (["b", "reef"], 2)], 2),  # each member runs each
+        ("default", [(["old", "default"], None)], 1),  # an executor too old to say
+        ("nowhere", [(["vm", "default"], 4)], 0),
+    ],
+    ids=["one-host", "host", "pool", "fan-out", "old-executor", "nobody"],
+)
+def test_capacity(
+    target: str, executors: list[tuple[list[str], int | None]], expected: int
+) -> None:
+    assert capacity(target, executors) == expected
+
+
+def test_full_spans_are_where_more_runs_than_capacity_are_in_flight() -> None:
+    five = Estimate(seconds=300, source="p95")
+    runs = [(at(0, 30), five), (at(2), five), (at(4, 5), five)]  # 0-5, 30-35; 2-7; 4-9, 5-10
+
+    assert full_spans(runs, 1) == [(T0 + 2 * M, T0 + 9 * M)]
+    assert full_spans(runs, 2) == [(T0 + 4 * M, T0 + 7 * M)]
+    assert full_spans(runs, 3) == []  # at 5 one run ends as another starts: still three
+    assert full_spans([(at(0), five), (at(5), five)], 1) == []  # touching runs do not overlap
+    blink = Estimate(seconds=0.5, source="p95")
+    assert full_spans([(at(0), blink), (at(0), blink)], 1) == []  # a wait under a second
+
+
+def test_only_overlaps_inside_a_span_count() -> None:
+    spans = [(T0 + 10 * M, T0 + 12 * M)]
+
+    assert overlapping(at(0, 9), 5 * M, at(1, 11), 5 * M) == (2, T0 + 1 * M)
+    assert overlapping(at(0, 9), 5 * M, at(1, 11), 5 * M, spans) == (1, T0 + 11 * M)
+    assert overlapping(at(0), 5 * M, at(1), 5 * M, spans) == (0, None)
+
+
+def one_host(h: History, executors: int = 4, name: str = "daily") -> dict[str, Any]:
+    """The crowded answer for `name`, with one executor serving default online."""
+    now = h.now + timedelta(minutes=1)
+    params = {"within_s": 2 * 86400, "name": name, "crowded": True}
+    return forecast.conflicts_of(fold(h.events), params, now, [(["vm", "default"], executors)])
+
+
+def test_a_daily_job_added_beside_frequent_short_ones_on_one_host_is_no_conflict() -> None:
+    """The newcomer's first adds: a daily job "overlapped" an `echo hi` every 10s, as it was
+    taken to last its whole 1h timeout. Crowded, it is 1m, and default runs 4 at once."""
+    h = History(start=T0)
+    for name in ("hello", "offset", "tick"):
+        h.create(name, "@every 10s")
+        for i in range(3):
+            h.now = T0 + timedelta(seconds=10 * i)
+            h.succeeded(h.trigger(name, h.now), duration_s=0.02)
+    h.create("daily", "30 2 * * *")
+
+    everything = forecast.conflicts_of(
+        fold(h.events), {"within_s": 2 * 86400, "name": "daily"}, h.now + timedelta(minutes=1)
+    )
+    warned = one_host(h)
+    alone = one_host(h, executors=1)  # one slot: daily meets a 10s job now and then
+
+    assert {c["b"] for c in everything["conflicts"]} == {"hello", "offset", "tick"}
+    assert everything["conflicts"][0]["b_run"]["source"] in ("timeout", "p95")
+    assert warned["conflicts"] == [] and warned["capacity"] == {}
+    many = one_host(h, executors=2)  # four jobs start on one second, for 20ms
+
+    assert [(c["b"], c["overlaps"]) for c in alone["conflicts"]] == [
+        ("hello", 6),
+        ("offset", 6),
+        ("tick", 6),
+    ]
+    assert alone["capacity"] == {"default": 1}
+    assert many["conflicts"] == []
+
+
+def test_five_jobs_at_one_minute_on_a_four_slot_host_are_a_conflict() -> None:
+    h = History(start=T0)
+    for i in range(4):
+        h.create(f"nightly{i}", "30 2 * * *")
+    h.create("daily", "30 2 * * *")
+    h.create("tagged", "0 4 * * *", tags=["db"])  # a tag: any overlap counts
+    h.create("daily-db", "0 4 * * *", tags=["db"])
+
+    warned = one_host(h)
+    fewer = one_host(h, executors=8)
+    tagged = one_host(h, executors=8, name="daily-db")
+
+    pairs = [(c["a"], c["b"], c["overlaps"], c["first"][11:]) for c in warned["conflicts"]]
+    assert pairs == [("daily", f"nightly{i}", 2, "02:30:00Z") for i in range(4)]
+    assert warned["capacity"] == {"default": 4}
+    assert warned["conflicts"][0]["a_run"] == {"seconds": 60.0, "source": "assumed"}
+    assert fewer["conflicts"] == []
+    [(c, shared)] = [(c["a"], c["shared"]) for c in tagged["conflicts"]]
+    assert (c, shared) == ("daily-db", ["target default", "tag db"])

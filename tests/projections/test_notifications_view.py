@@ -78,3 +78,12 @@ def test_a_test_message_neither_counts_nor_makes_the_sink_failing() -> None:
     h.add(NotifyDelivered(name="ops", event_seq=4, kind="test", delivery_id="ops:4"))
     row = state.replay(h.events).notifications.rows["ops"]
     assert (row.delivered, row.test_error) == (0, "")
+
+
+def test_a_command_sink_is_listed_quoted_as_schedule_show_quotes_a_job() -> None:
+    """newcomer18a #7: `sh -c cat >> f` could be 3 words or 5; quoted it says which."""
+    cat = Sink(command=["sh", "-c", "cat >> /tmp/a b.out"])
+    h = History(start=T0)
+    h.add(NotificationAdded(name="cmd", notification=Notification(name="cmd", sink=cat)))
+    [listed] = queries.notifications_of(state.replay(h.events), {}, h.now)
+    assert listed["where"] == "sh -c 'cat >> /tmp/a b.out'"

@@ -88,6 +88,36 @@ def test_since_is_inclusive_and_takes_a_duration_back_from_now() -> None:
         queries.audit_of(views, {"since": "yesterday"}, now)
 
 
+def test_until_is_inclusive_as_in_fires_and_after_since_is_refused() -> None:
+    """newcomer18a #9: `runs list --since A --until B`, what ran in a window; both ends
+    included, as `fires --since --until`."""
+    h, _ = history(12)  # runs fired at T0, T0+5m, ... T0+55m
+    views = fold(h.events)
+    now = T0 + timedelta(hours=1)
+
+    def fired(**window: str) -> list[str]:
+        page = queries.list_runs(views, {"schedule": "backup", **window}, now)
+        return sorted(r["fire_time"] for r in page["runs"])
+
+    def fire_times(**window: str) -> list[str]:
+        answer = queries.fires_of(views, {"name": "backup", **window}, now)
+        return [f["utc"] for f in answer["fires"]]
+
+    window = {"since": "2024-01-01T00:10:00Z", "until": "2024-01-01T00:20:00Z"}
+    assert fired(**window) == [
+        "2024-01-01T00:10:00Z",
+        "2024-01-01T00:15:00Z",
+        "2024-01-01T00:20:00Z",
+    ]
+    assert fired(**window) == fire_times(**window)
+    assert fired(until="50m") == fired(until="2024-01-01T00:10:00Z")  # a duration back
+    assert len(fired(until="2024-01-01T00:10:00Z")) == 3
+    with pytest.raises(
+        InvalidInput, match=r"^--since 2024-01-01T00:20:00Z is after --until 2024-01-01T00:10:00Z$"
+    ):
+        fired(since="2024-01-01T00:20:00Z", until="2024-01-01T00:10:00Z")
+
+
 def reused_name() -> tuple[History, list[str], list[str]]:
     """`hello` ran twice, was deleted and created again (a new id), then ran once."""
     h = History()

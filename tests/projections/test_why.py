@@ -9,10 +9,11 @@ import msgspec
 import pytest
 from test_fates import at, change, entry
 
+from jetcron.projections.asked import parse_asked
 from jetcron.projections.audit import AuditEntry
 from jetcron.projections.fates import fates, lifecycle, nominal
 from jetcron.projections.ledger import LedgerEntry
-from jetcron.projections.why import explain, parse_asked
+from jetcron.projections.why import explain
 
 
 @dataclass
@@ -275,6 +276,8 @@ CASES = [
             "A new schedule of that name was created by bob at 2026-12-02T14:15Z [seq 10]",
         ],
     ),
+    # newcomer18a #4: the time is no fire time of the first definition either: that comes
+    # first (a mistyped time is the likelier mistake; the CLI exits 2), then the creation
     Case(
         "before-its-creation-no-fire-of-its-spec",
         HELLO_DELETED,
@@ -282,9 +285,39 @@ CASES = [
         "2026-12-02T14:20Z",
         "2026-12-02T14:10:55Z",
         [
-            "2026-12-02T14:10:55Z: no fire",
-            "The schedule did not exist yet: it was created only at 2026-12-02T14:11:01Z by "
+            "14:10:55 UTC on 2026-12-02 is not a fire time of '@every 10s' in UTC; the nearest "
+            "are 2026-12-02T14:10:50Z and 2026-12-02T14:11Z",
+            "the schedule did not exist yet: it was created only at 2026-12-02T14:11:01Z by "
             "bob [seq 1]",
+        ],
+    ),
+    Case(
+        "before-its-creation-a-fire-of-its-spec",
+        [EVERY_10M],
+        [],
+        "2026-01-01T00:05Z",
+        "2025-12-31T23:50Z",
+        [
+            "2025-12-31T23:50Z: not created",
+            "Not fired: the schedule was created only at 2026-01-01T00:00Z by alice [seq 1]",
+        ],
+    ),
+    # newcomer18a #11: paused before its first fire, `why NAME` said only "no fire"
+    Case(
+        "paused-before-its-first-fire",
+        [
+            change(1, "2026-01-01T00:00Z", "created", spec="0 9 * * *", tz="Asia/Tokyo"),
+            msgspec.structs.replace(
+                change(2, "2026-01-01T00:01Z", "paused"), reason="tokyo office closed"
+            ),
+        ],
+        [],
+        "2026-01-01T00:02Z",
+        None,
+        [
+            "No fire of the schedule's clock since 2026-01-01T00:00Z",
+            "It is paused by alice at 2026-01-01T00:01Z (tokyo office closed): it fires no "
+            "more until resumed [seq 2]",
         ],
     ),
     Case(

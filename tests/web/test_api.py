@@ -54,6 +54,18 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
     assert d["spec"] == "*/5 * * * *" and d["retry"]["max_attempts"] == 3
     assert d["description"] == "" and d["tags"] == ["tank"]  # null resets, absent keeps
 
+    # newcomer18a #8: a dry run checks a change as the PATCH does and sends nothing
+    dry = {"dry_run": True}
+    bad = http.patch("/api/v1/schedules/api-life", json={"spec": "@evry 5s"}, params=dry)
+    assert problem(bad, 422).startswith("invalid spec '@evry 5s': unknown macro '@evry'")
+    fine = http.patch("/api/v1/schedules/api-life", json={"timeout": "7m"}, params=dry)
+    assert fine.status_code == 204 and not fine.content
+    stale = http.patch(
+        "/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'}, params=dry
+    )
+    assert stale.status_code == 412
+    assert http.get("/api/v1/schedules/api-life").headers["etag"] == '"2"'  # nothing sent
+
     stale = http.patch(
         "/api/v1/schedules/api-life", json={"retries": 1}, headers={"If-Match": '"1"'}
     )
@@ -269,6 +281,11 @@ def test_views(http: httpx.Client) -> None:
     assert fires["schedule"] == "api-views" and "fires" in fires
     reversed_window = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}
     assert problem(http.get("/api/v1/schedules/api-views/fires", params=reversed_window), 400) == (
+        "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
+    )
+    # newcomer18a #9: /runs takes until as /fires does, and refuses the same reversed window
+    assert http.get("/api/v1/runs", params={"until": "2000-01-01T00:00:00Z"}).json()["runs"] == []
+    assert problem(http.get("/api/v1/runs", params=reversed_window), 400) == (
         "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
     )
     assert "sentences" in http.get("/api/v1/schedules/api-views/why").json()

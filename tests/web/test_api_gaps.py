@@ -203,6 +203,9 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert ("gap-feed", "gap-lights") in pairs, found
     assert found["complete"]
     everyone = http.get("/api/v1/conflicts").json()
+    crowded = http.get("/api/v1/conflicts", params={"crowded": True}).json()
+    assert "capacity" in crowded and "capacity" not in everyone  # the warning's kind
+    assert len(crowded["conflicts"]) <= len(everyone["conflicts"])
     assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
     assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 422)
     assert "not found" in problem(

@@ -149,7 +149,7 @@ def test_an_edit_changes_the_edited_field_and_nothing_else(
     sent: list[dict[str, Any]] = []
 
     def record(request: Any) -> None:
-        if request.method == "PATCH":
+        if request.method == "PATCH" and "dry_run" not in request.url:  # the check before
             sent.append(request.post_data_json)
 
     page.on("request", record)
@@ -194,6 +194,78 @@ def test_a_command_switched_to_shell_runs_the_same_words(stack: Stack, page: Any
     assert after["definition"] == merged(
         before["definition"], {"job": {"command": None, "shell": line}}
     )
+
+
+def test_a_refused_edit_says_so_before_the_reason_and_a_typed_reason_is_kept(
+    stack: Stack, page: Any
+) -> None:
+    """newcomer18a #8: Save asked for a reason, then the server refused the spec and the
+    reason typed was gone. Now the refusal comes first; a reason typed before a refusal the
+    check cannot foresee (someone saved in between: 412) is offered again."""
+    with stack.client(None) as http:
+        made = http.post(
+            "/api/v1/schedules", json={"name": "refused", "spec": "0 3 1 1 *", **JOBS["command"]}
+        )
+        assert made.status_code == 201, made.text
+    before = shown(stack, "refused")
+    page.evaluate("() => { location.hash = '#/edit/refused'; }")
+    page.wait_for_selector("#preview td")
+    for selector, typed, said in [
+        ("#f-spec", "@evry 5s", "invalid spec '@evry 5s'"),
+        ("#f-timeout", "10 mins", "timeout"),
+    ]:
+        page.fill(selector, typed)
+        page.click("#f-save")
+        page.wait_for_selector(f'#schedule-form .error:has-text("{said}")')
+        assert not page.locator("#confirm").evaluate("d => d.open")  # no reason asked
+        page.fill(selector, before["definition"]["spec"] if selector == "#f-spec" else "1h")
+    assert shown(stack, "refused") == before
+
+    page.fill("#f-timeout", "7m")
+    with stack.client(None) as http:  # someone else saves in between
+        other = http.patch("/api/v1/schedules/refused", json={"retries": 1})
+        assert other.status_code == 200, other.text
+    page.click("#f-save")
+    page.wait_for_selector("#schedule-form .error")  # the check itself sees the new version
+    assert not page.locator("#confirm").evaluate("d => d.open")
+    page.reload()
+    page.wait_for_selector("#preview td")
+    page.fill("#f-timeout", "7m")
+    failed: list[str] = []
+
+    def unreachable_once(route: Any) -> None:
+        """The real PATCH (not the check) meets a gateway that lost NATS, once."""
+        if route.request.method != "PATCH" or "dry_run" in route.request.url or failed:
+            route.continue_()
+            return
+        failed.append(route.request.url)
+        body = json.dumps({"detail": "the scheduler is unreachable"})
+        route.fulfill(status=503, content_type="application/problem+json", body=body)
+
+    page.route("**/api/v1/schedules/refused?*", unreachable_once)
+    try:
+        page.click("#f-save")
+        confirm(page, "shorter runs")
+        page.wait_for_selector("#schedule-form .error:has-text('unreachable')")
+        page.click("#f-save")
+        page.wait_for_selector("#confirm[open]")
+        kept = page.input_value("#confirm-reason")
+        confirm(page, kept)
+        page.wait_for_selector("h1 .small:has-text('v3')")
+    finally:
+        page.unroute("**/api/v1/schedules/refused?*", unreachable_once)
+    assert kept == "shorter runs" and len(failed) == 1
+    assert shown(stack, "refused")["definition"]["timeout_s"] == 420
+    [audited] = [e for e in audit(stack, "refused") if e["reason"] == "shorter runs"]
+    assert audited["changes"] == [["timeout", "1h", "7m"]]
+
+
+def audit(stack: Stack, name: str) -> list[dict[str, Any]]:
+    """`jetcron audit NAME --json`."""
+    with ThreadPoolExecutor(1) as worker:
+        said = worker.submit(cli, stack.nats_url, "audit", name, "--json").result()
+    assert said.exit_code == 0, said.output
+    return list(json.loads(said.stdout))
 
 
 def test_saving_an_unchanged_form_sends_nothing(stack: Stack, page: Any) -> None:

@@ -192,3 +192,31 @@ def test_an_auditor_is_offered_no_change(browser: object, stack: Stack) -> None:
     page.wait_for_selector("#live.live")
     assert [w for w in WRITERS if page.is_visible(w)] == list(WRITERS)
     page.close()
+
+
+def test_the_audit_card_quotes_a_command_as_the_definition_does(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    """newcomer18a #7: the Audit card joined argv with blanks: 3 words read as 6."""
+    job = ["sh", "-c", "echo boom >&2; exit 3"]
+    with stack.client() as http:
+        assert create(http, "quoted", spec="0 3 1 1 *", command=job).status_code == 201
+        changed = http.patch(
+            "/api/v1/schedules/quoted",
+            json={"command": [*job, "it's"]},
+            headers={"If-Match": '"1"'},
+        )
+        assert changed.status_code == 200, changed.text
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/s/quoted")
+    change = page.locator(".audit .diff:has(code:text-is('command'))")
+    change.first.wait_for()
+    said = change.evaluate_all("ds => ds.map(d => d.textContent)")  # type: ignore[arg-type]
+    defined = page.locator("#definition dd[data-field='command']").inner_text()
+    page.close()
+    assert said == [
+        "command sh -c 'echo boom >&2; exit 3' → sh -c 'echo boom >&2; exit 3' \"it's\"",
+        "command sh -c 'echo boom >&2; exit 3'",
+    ]
+    assert defined == "sh -c 'echo boom >&2; exit 3' \"it's\""

@@ -29,6 +29,7 @@ from jetcron.domain.calendar import (
     CalendarDefinition,
     CalendarPatch,
     in_use,
+    parse_date,
     validate_calendar,
     validate_calendar_name,
 )
@@ -69,9 +70,9 @@ def parse_dates(items: list[str] | None) -> list[date]:
     for item in items or []:
         for text in filter(None, (t.strip() for t in item.split(","))):
             try:
-                out.append(date.fromisoformat(text))
-            except ValueError:
-                raise InvalidInput(f"--dates: {text!r} is not an ISO date (2026-12-25)") from None
+                out.append(parse_date(text))
+            except InvalidInput as err:
+                raise InvalidInput(f"--dates: {err}") from None
     return sorted(set(out))
 
 

@@ -37,6 +37,13 @@ def conflicts(
     schedule: str | None = typer.Option(
         None, "--schedule", metavar="NAME", help="Only the conflicts of this schedule."
     ),
+    crowded: bool = typer.Option(
+        False,
+        "--crowded",
+        help="Only what `schedule add/update` warn of: runs without history taken to last 1m "
+        "(not their timeout), and a shared target counted only where more runs would be in "
+        "flight than its executors run at once.",
+    ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -47,7 +54,9 @@ def conflicts(
     is compared up to its 10,000th (the count says where it stopped).
     """
     seconds = window_seconds(within, "--within")
-    params = {"within_s": seconds, "name": schedule}
+    params: dict[str, Any] = {"within_s": seconds, "name": schedule}
+    if crowded:
+        params["crowded"] = True
     answer: dict[str, Any] = ask_view(server, "conflicts", params)
     rows = answer["conflicts"]
     if as_json:
@@ -93,7 +102,9 @@ def involving(server: str, name: str) -> Pairs | None:
     """The conflicts of `name` in the next 7 days by pair; None when nobody could say."""
     from jetcron.client import query
 
-    params = {"within_s": WARN_WITHIN_S, "name": name}
+    # why: crowded: on one host every job shares the target `default`, and a job without
+    # history taken to last its 1h timeout met all of them: a warning on every add (#6)
+    params = {"within_s": WARN_WITHIN_S, "name": name, "crowded": True}
     try:
         answer = run(
             with_nats(server, lambda nc: query(nc, "conflicts", params, timeout=WARN_TIMEOUT_S))
@@ -101,8 +112,10 @@ def involving(server: str, name: str) -> Pairs | None:
     except Exception:  # noqa: BLE001 - a warning is best effort; the command has been sent
         return None
     # why: the warning names where counting stopped when a dense schedule cut the window short
+    most = answer.get("capacity", {})
     return {
-        (c["a"], c["b"]): c | {"cut": c["until"] != answer["until"]} for c in answer["conflicts"]
+        (c["a"], c["b"]): c | {"cut": c["until"] != answer["until"], "capacity": most}
+        for c in answer["conflicts"]
     }
 
 
@@ -133,11 +146,26 @@ def warn_new(name: str, before: Pairs | None, after: Pairs | None) -> None:
             if any(x.get("cut") for x in fresh)
             else "in the next 7d"
         )
+        + _beyond(c)
         + f", the first at {text.utc(c['first'])}"
-        + ("; runs without history are assumed to last their timeout" if assumed else "")
-        + "; see `jetcron conflicts`",
+        + (
+            "; runs without history are assumed to take 1m (their timeout if shorter)"
+            if assumed
+            else ""
+        )
+        + "; see `jetcron conflicts --crowded`",
         err=True,
     )
+
+
+def _beyond(c: dict[str, Any]) -> str:
+    """What the count is of when the pair shares only its target: runs past what its
+    executors take at once (a shared tag counts every overlap)."""
+    only = [s for s in c["shared"] if s.startswith("target ")]
+    most = c.get("capacity", {}).get(only[0].removeprefix("target ")) if only else None
+    if len(only) != len(c["shared"]) or not most:
+        return ""  # why: no executor online serves it: every overlap counts, as for a tag
+    return f" with more runs at once than its executors run ({most})"
 
 
 def _plural(n: int, word: str) -> str:

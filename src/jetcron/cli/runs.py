@@ -58,6 +58,12 @@ def runs_list(
         metavar="TIME",
         help="Only runs fired at or after this time: ISO-8601, or a duration back from now (2h, 3d).",
     ),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        metavar="TIME",
+        help="Only runs fired at or before this time: ISO-8601, or a duration back (as fires).",
+    ),
     limit: int = count_option(50, "--limit", help="At most this many runs."),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
@@ -65,9 +71,9 @@ def runs_list(
     """Runs, newest first."""
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown status {status!r}: one of {', '.join(RUN_STATUSES)}")
-    if since:
-        since = parse_since(since)
-    params = {"schedule": schedule, "status": status, "since": since, "limit": limit}
+    since = parse_since(since) if since else None
+    until = parse_since(until, "--until") if until else None
+    params = dict(schedule=schedule, status=status, since=since, until=until, limit=limit)
     page = ask_view(server, "runs", params)
     if as_json:
         print_json(page["runs"])

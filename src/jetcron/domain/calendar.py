@@ -7,6 +7,8 @@ local days in the calendar's zone). Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -86,17 +88,36 @@ def parse_window(text: str) -> tuple[str, timedelta]:
     return spec.strip(), duration
 
 
+def parse_date(text: str) -> date:
+    """An ISO date (2026-12-25); InvalidInput saying whether the text is no ISO date or names
+    a day that does not exist (2026-02-30: ISO-shaped, but February has no 30th)."""
+    shape = _DATE.fullmatch(text)
+    if shape is None:
+        raise InvalidInput(f"{text!r} is not an ISO date (2026-12-25)")
+    year, month, day = (int(g) for g in shape.groups())
+    if not 1 <= month <= 12:
+        raise InvalidInput(f"{text!r} does not exist: there is no month {month}")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        name = calendar.month_name[month]
+        raise InvalidInput(f"{text!r} does not exist: {name} {year} has {days} days")
+    return date(year, month, day)
+
+
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def parse_range(text: str) -> tuple[date, date]:
     """'2026-12-24..2026-12-31' -> both dates; InvalidInput naming the range if malformed."""
     first, sep, last = text.partition("..")
-    try:
-        if not sep:
-            raise ValueError
-        a, b = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
-    except ValueError:
+    if not sep:
         raise InvalidInput(
             f"range {text!r}: write FIRST..LAST as ISO dates, e.g. 2026-12-24..2026-12-31"
-        ) from None
+        )
+    try:
+        a, b = parse_date(first.strip()), parse_date(last.strip())
+    except InvalidInput as err:
+        raise InvalidInput(f"range {text!r}: {err}") from None
     if b < a:
         raise InvalidInput(f"range {text!r}: the last day is before the first")
     return a, b

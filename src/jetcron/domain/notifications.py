@@ -60,7 +60,8 @@ class Sink(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=Fal
     @property
     def where(self) -> str:
         """The destination, for listings (never the secret)."""
-        return self.webhook or " ".join(self.command or []) or self.subject or ""
+        # why: quoted as `schedule show` quotes a job's argv: `sh -c 'cat >> f'` is 3 words
+        return self.webhook or shlex.join(self.command or []) or self.subject or ""
 
 
 class Notification(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -83,6 +83,8 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     problems: list[str] = []
     """What keeps it from running work now, one line each (e.g. `journal unwritable: no
     space left on device on DIR`); [] when fine, and from an executor too old to say."""
+    concurrency: int | None = None
+    """How many runs it runs at once (`--concurrency`); None: an executor too old to say."""
 
 
 _decoder = msgspec.json.Decoder(ExecutorInfo)

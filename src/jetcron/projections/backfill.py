@@ -27,9 +27,9 @@ from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.runs import IN_FLIGHT
 from jetcron.errors import InvalidInput
 from jetcron.projections import schedules
+from jetcron.projections.asked import parse_asked
 from jetcron.projections.queries import FIRES_MAX, _since, fires_of, iso
 from jetcron.projections.state import Views
-from jetcron.projections.why import parse_asked
 
 Overlap = Literal["allow", "skip", "queue"]
 OVERLAPS: tuple[str, ...] = get_args(Overlap)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -244,9 +245,16 @@ def _changes(found: whatif.Comparison, by_time: dict[datetime, fates.Fire]) -> d
     return {"changes": rows, "unchanged": found.unchanged, **counts}
 
 
-def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+def conflicts_of(
+    views: Views,
+    params: dict[str, Any],
+    now: datetime,
+    executors: Sequence[tuple[Sequence[str], int | None]] = (),
+) -> dict[str, Any]:
     """Pairs of active schedules sharing a target or a tag whose runs overlap in
-    (now, now + within] (only those with `name`, if given)."""
+    (now, now + within] (only those with `name`, if given). With `crowded`, only what
+    `schedule add/update` warn of (conflicts.py): `executors` online, as (pools served,
+    concurrency), say how many runs a target takes at once."""
     until = now + timedelta(seconds=float(params.get("within_s", 7 * 86400)))
     name = params.get("name") or None
     if name and schedules.get(views.schedules, name) is None:
@@ -255,19 +263,16 @@ def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[st
         r.key: r.duration_p95
         for r in stats.compute(views.runs, now=now, window=conflicts.RECENT, group="schedule")
     }
+    crowded = bool(params.get("crowded"))
     rows = {r.name: r for r in schedules.query(views.schedules, "active")}
-    members = [_member(row, p95.get(row.name), until) for row in rows.values()]
+    members = [_member(row, p95.get(row.name), until, crowded) for row in rows.values()]
     cap = conflicts.fire_cap(conflicts.wanted(members, name))
-
-    def timed(m: conflicts.Member) -> conflicts.Member:
-        fires = schedules.next_fires(rows[m.name], now, cap, until=until)
-        cut = fires[-1] if len(fires) == cap else until
-        runs = conflicts.started(fires, m.run, rows[m.name].definition.overlap)
-        return msgspec.structs.replace(m, fires=tuple(runs), checked_until=cut)
-
-    found = conflicts.conflicts(members, involving=name, timed=timed)
+    timed = _timed(rows, now, cap, until)
+    most = {m.target: conflicts.capacity(m.target, executors) for m in members}
+    crowd = _crowd(members, timed, most) if crowded else None
+    found = conflicts.conflicts(members, involving=name, timed=timed, crowded=crowd)
     runs = {m.name: plain(m.run) for m in members}
-    return {
+    answer: dict[str, Any] = {
         "since": iso(now),
         "until": iso(until),
         "default_run_s": conflicts.DEFAULT_RUN.total_seconds(),
@@ -275,11 +280,56 @@ def conflicts_of(views: Views, params: dict[str, Any], now: datetime) -> dict[st
         "complete": found.complete,
         "conflicts": [dict(plain(c), a_run=runs[c.a], b_run=runs[c.b]) for c in found.conflicts],
     }
+    if crowded:
+        answer["capacity"] = {t: most[t] for c in found.conflicts for t in _targets(c.shared)}
+    return answer
 
 
-def _member(row: schedules.ScheduleRow, p95: float | None, until: datetime) -> conflicts.Member:
+def _timed(
+    rows: dict[str, schedules.ScheduleRow], now: datetime, cap: int, until: datetime
+) -> Callable[[conflicts.Member], conflicts.Member]:
+    """A member with its runs in (now, until] filled in (up to `cap` fires), each once."""
+    filled: dict[str, conflicts.Member] = {}
+
+    def timed(m: conflicts.Member) -> conflicts.Member:
+        if m.name not in filled:
+            fires = schedules.next_fires(rows[m.name], now, cap, until=until)
+            cut = fires[-1] if len(fires) == cap else until
+            runs = conflicts.started(fires, m.run, rows[m.name].definition.overlap)
+            filled[m.name] = msgspec.structs.replace(m, fires=tuple(runs), checked_until=cut)
+        return filled[m.name]
+
+    return timed
+
+
+def _crowd(
+    members: Sequence[conflicts.Member],
+    timed: Callable[[conflicts.Member], conflicts.Member],
+    most: dict[str, int],
+) -> conflicts.SpansOf:
+    """A target's crowded spans (more runs in flight than `most` of it), each made once."""
+    spans: dict[str, list[conflicts.Span]] = {}
+
+    def crowd(target: str) -> list[conflicts.Span]:
+        if target not in spans:
+            on = (timed(m) for m in members if m.target == target)
+            spans[target] = conflicts.full_spans(
+                ((m.fires, m.run) for m in on), max(1, most[target])
+            )
+        return spans[target]
+
+    return crowd
+
+
+def _targets(shared: list[str]) -> list[str]:
+    return [s.removeprefix("target ") for s in shared if s.startswith("target ")]
+
+
+def _member(
+    row: schedules.ScheduleRow, p95: float | None, until: datetime, crowded: bool = False
+) -> conflicts.Member:
     d = row.definition
-    run = conflicts.estimate(p95, d.timeout_s)
+    run = (conflicts.likely if crowded else conflicts.estimate)(p95, d.timeout_s)
     return conflicts.Member(
         name=row.name, target=d.target, tags=tuple(d.tags), run=run, checked_until=until
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from jetcron.projections import (
     stats,
     why,
 )
+from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.state import Views
 
@@ -57,6 +59,18 @@ def _since(params: dict[str, Any], now: datetime, key: str = "since") -> datetim
         return time_or_ago(str(text), now)
     except ValueError as err:
         raise InvalidInput(str(err)) from None
+
+
+def _between(
+    params: dict[str, Any], now: datetime, until_else: datetime | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """The `since` and `until` parameters (`until_else` when none is given; both ends
+    included, as `fires` and `runs list` take them); InvalidInput when since is after until."""
+    since, until = _since(params, now), _since(params, now, "until") or until_else
+    if since is not None and until is not None and since > until:
+        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
+        raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
+    return since, until
 
 
 def schedule_row(
@@ -132,7 +146,7 @@ def due(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def _due_row(fire: datetime, row: schedules.ScheduleRow) -> dict[str, Any]:
     d = row.definition
-    job = " ".join(d.job.command or []) or d.job.shell or d.job.action or ""
+    job = shlex.join(d.job.command or []) or d.job.shell or d.job.action or ""
     shown = {
         "utc": iso(fire),
         "local": fire.astimezone(pytz.timezone(d.tz)).isoformat(),
@@ -169,11 +183,13 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
     limit = max(1, min(int(params.get("limit", 50)), 10_000))
     offset = max(0, int(params.get("offset", 0)))
     live = schedules.get(views.schedules, name) if name else None
+    since, until = _between(params, now)
     rows = runs.query(
         views.runs,
         schedule=name,
         status=params.get("status"),
-        since=_since(params, now),
+        since=since,
+        until=until,
         limit=limit + 1,
         offset=offset,
         before=_before(params, now),
@@ -381,11 +397,8 @@ def fires_window(
 ) -> tuple[datetime, datetime]:
     """(since, until) of a fires answer: the given ones, else `back` before now (or until),
     from the creation if that is later."""
-    until = _since(params, now, "until") or now
-    since = _since(params, now)
-    if since is not None and since > until:
-        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
-        raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
+    since, given = _between(params, now, now)
+    until = given or now
     if since is not None:
         return since, until
     # why: by default, no screenful of fires from before the schedule existed; a --since
@@ -449,7 +462,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     asked = None
     if params.get("time"):
         try:
-            asked = why.parse_asked(str(params["time"]), window.tz if window else "UTC", now)
+            asked = parse_asked(str(params["time"]), window.tz if window else "UTC", now)
         except ValueError as err:
             raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
         # why: the fire itself, and around it what its story needs (the catch-up trigger

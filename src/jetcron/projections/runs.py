@@ -193,8 +193,10 @@ def query(
     offset: int = 0,
     before: tuple[datetime, str] | None = None,
     schedule_id: str | None = None,
+    until: datetime | None = None,
 ) -> list[RunRow]:
-    """Runs newest first by fire time, filtered by schedule name, status(es) and fire time.
+    """Runs newest first by fire time, filtered by schedule name, status(es) and fire time
+    (from `since` to `until`, both included).
 
     `schedule_id` keeps one incarnation of the name (runs are indexed by name, and a name
     deleted and created again holds both schedules' runs). `before` (a row's `order_key`)
@@ -212,6 +214,8 @@ def query(
         rows = (r for r in rows if r.status in wanted)
     if since is not None:
         rows = (r for r in rows if r.fire_time >= since)
+    if until is not None:
+        rows = (r for r in rows if r.fire_time <= until)
     if before is not None:
         rows = (r for r in rows if order_key(r) < before)
     return heapq.nlargest(offset + limit, rows, key=order_key)[offset:]

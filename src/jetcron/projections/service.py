@@ -430,6 +430,7 @@ class ProjectionService:
         )
         fns = {n: self._stats if fn is queries.stats_of else fn for n, fn in QUERIES.items()}
         fns |= {"health": self._health, "status": self._status, "state": self._state}
+        fns["conflicts"] = self._conflicts
         shared = service.add_group(name=subjects.QUERIES)
         # why: a queue-group request that lands on a frozen replica is never answered; the
         # client then asks one that just answered discovery, here (log/replicas.py)
@@ -508,6 +509,18 @@ class ProjectionService:
         report["problems"] += await self._ticker_problems()
         report["healthy"] = not report["problems"]
         return report
+
+    async def _conflicts(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+        """forecast.conflicts_of; a crowded check with the online executors' concurrency."""
+        from jetcron.log.heartbeats import online_or_why
+
+        executors: list[tuple[list[str], int | None]] = []
+        if params.get("crowded"):
+            # why: the warning of `schedule add` waits at most 2 s for the whole answer; a
+            # bucket that cannot be read now counts as no executor (each target takes 1)
+            listed, _ = await online_or_why(self.nc, timeout=1.0)
+            executors = [(e.targets + e.tags, e.concurrency) for e in listed or []]
+        return forecast.conflicts_of(views, params, now, executors)
 
     async def _behind(self) -> int | None:
         """How many events the views lack right now (None if the log does not say)."""

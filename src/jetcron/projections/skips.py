@@ -10,7 +10,7 @@ import msgspec
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.errors import InvalidInput
-from jetcron.projections.why import headline, parse_asked
+from jetcron.projections.asked import headline, parse_asked
 
 _US = timedelta(microseconds=1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,8 @@ from jetcron.domain.definition import LATE_LOG_FULL, MISSED_AFTER
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
-from jetcron.domain.fires import next_fire_within, previous_fire_within, wall_to_utc
+from jetcron.domain.fires import next_fire_within, previous_fire_within
+from jetcron.projections.asked import Asked, headline, z
 from jetcron.projections.fates import (
     Evidence,
     Fire,
@@ -33,7 +33,6 @@ def dst_notes(when: datetime, window: Window) -> list[str]:
 
 
 IN_FLIGHT = frozenset({"triggered", "running", "retrying"})
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
 class Sentence(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
@@ -54,65 +53,6 @@ class Story(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 NOT_A_FIRE = "not_a_fire"
 """The fate of a time that is no fire time of the spec then (the CLI's `why` exits 2)."""
-
-
-class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A time the user asked about, as an instant, with what the wall clock says of it."""
-
-    instant: datetime
-    notes: list[str] = []
-    """Sentences about the wall time itself (it does not exist, or occurs twice)."""
-
-
-def z(when: datetime) -> str:
-    """UTC as 2026-03-29T01:00Z (seconds shown only when there are some)."""
-    u = when.astimezone(UTC)
-    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second or u.microsecond else "%Y-%m-%dT%H:%MZ")
-
-
-def headline(when: datetime, tz: str) -> str:
-    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`; just the UTC time in UTC."""
-    return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
-
-
-def parse_asked(text: str, tz: str, now: datetime) -> Asked:
-    """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM[:SS]` (the latest
-    such wall time at or before `now`). ValueError if it is none of these."""
-    text = text.strip()
-    clock = _CLOCK.fullmatch(text)
-    if clock:
-        today = now.astimezone(pytz.timezone(tz)).date()
-        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3] or 0)
-        for day in (today, today - timedelta(days=1)):
-            asked = _wall(datetime(day.year, day.month, day.day, hour, minute, second), tz)
-            if asked.instant <= now:
-                return asked
-        return asked
-    when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if when.tzinfo is not None:
-        return Asked(instant=when.astimezone(UTC))
-    return _wall(when, tz)
-
-
-def _wall(wall: datetime, tz: str) -> Asked:
-    zone = pytz.timezone(tz)
-    instant = wall_to_utc(wall, tz)
-    shown = f"{wall:%H:%M}"
-    try:
-        zone.localize(wall, is_dst=None)
-    except pytz.NonExistentTimeError:
-        note = (
-            f"{shown} does not exist on {wall.date()} in {tz} (the clocks jump forward); "
-            f"per the gap rule it means {local(instant, tz)}"
-        )
-        return Asked(instant=instant, notes=[note])
-    except pytz.AmbiguousTimeError:
-        note = (
-            f"{shown} occurs twice on {wall.date()} in {tz}; "
-            f"taking the first, {local(instant, tz)} ({z(instant)})"
-        )
-        return Asked(instant=instant, notes=[note])
-    return Asked(instant=instant)
 
 
 def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
@@ -374,19 +314,12 @@ def explain(
             text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
             if not mine:
                 text = f"No fire of the schedule's clock since {z(since)}"
-            return Story(fire_time=None, fate="", sentences=[Sentence(text=text)])
+            told = [Sentence(text=text), *_still_paused(periods)]
+            return Story(fire_time=None, fate="", sentences=told)
     else:
         target = next((f for f in fires if f.fire_time == asked.instant), None)
         if target is None:
-            at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
-            if at >= 0 and periods[at].state in ("deleted", "absent"):
-                gone = _gone(periods, at, asked.instant)
-                return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
-            window = window_at(periods, asked.instant)
-            if window is None:
-                return Story(fire_time=None, fate="", sentences=notes)
-            told = not_a_fire(asked.instant, window)
-            return Story(fire_time=None, fate=NOT_A_FIRE, sentences=notes + told)
+            return _no_fire(periods, asked, notes)
     window = window_at(periods, target.fire_time)
     return Story(
         fire_time=target.fire_time,
@@ -406,6 +339,40 @@ def last_manual(run: RunRow | None) -> list[Sentence]:
     text = f"The last manual run, {run.run_id[:8]}{by} at {z(at)}, {run.status.replace('_', ' ')}"
     ev = Evidence(seq=run.seq, at=at, actor=run.triggered_by, what="run.triggered")
     return [Sentence(text=text + error, evidence=ev if run.seq else None)]
+
+
+def _still_paused(periods: Sequence[Period]) -> list[Sentence]:
+    """That the schedule is paused now (by whom, when, why), when it is: `why NAME` of a
+    schedule paused before a fire went wrong (or before its first fire) says so."""
+    if not periods or periods[-1].state != "paused":
+        return []
+    p = periods[-1]
+    ev = p.evidence
+    who = f" by {ev.actor} at {z(ev.at)}" if ev is not None else ""
+    why = f" ({p.reason})" if p.reason else ""
+    return [Sentence(text=f"It is paused{who}{why}: it fires no more until resumed", evidence=ev)]
+
+
+def _no_fire(periods: Sequence[Period], asked: Asked, notes: list[Sentence]) -> Story:
+    """Why no fire is at `asked`: not one of the spec's times, or the schedule did not exist
+    then (deleted; or not created yet, said after the spec's answer when the time is not
+    one of the first definition's either: a mistyped time is the likelier mistake)."""
+    at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
+    state = periods[at].state if at >= 0 else None
+    window = window_at(periods, asked.instant)
+    if state == "deleted" or (state == "absent" and window is None):
+        gone = _gone(periods, at, asked.instant)
+        return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
+    if window is None:
+        return Story(fire_time=None, fate="", sentences=notes)
+    told = not_a_fire(asked.instant, window)
+    if state == "absent":
+        # why: the CLI joins these into its one error line, so the sentence reads on from it
+        told += [
+            msgspec.structs.replace(s, text=s.text[:1].lower() + s.text[1:])
+            for s in _gone(periods, at, None).sentences
+        ]
+    return Story(fire_time=None, fate=NOT_A_FIRE, sentences=notes + told)
 
 
 def _began(period: Period, asked: Asked) -> bool:

@@ -49,6 +49,9 @@ async def list_runs(
     since: Annotated[
         str | None, Query(description="Only runs fired at or after: ISO, or a duration back (2h)")
     ] = None,
+    until: Annotated[
+        str | None, Query(description="Only runs fired at or before: ISO, or a duration back")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     current: Annotated[
@@ -62,7 +65,9 @@ async def list_runs(
     for s in status or []:
         if s not in STATUSES:
             raise Problem(400, f"unknown status {s!r}: one of {', '.join(STATUSES)}")
-    params: dict[str, Any] = {"schedule": schedule, "status": status or None, "since": since}
+    params: dict[str, Any] = dict(
+        schedule=schedule, status=status or None, since=since, until=until
+    )
     if current:
         params["current"] = True
     page = await gw.ask("runs", dict(params, limit=limit, before=_before(cursor)))

@@ -127,13 +127,26 @@ async def get_schedule(
     openapi_extra=takes(_FIELDS, required=True),
 )
 async def patch(
-    name: str, request: Request, gw: Gw, user: Writer, data: JsonBody, if_match: IfMatch = None
+    name: str,
+    request: Request,
+    gw: Gw,
+    user: Writer,
+    data: JsonBody,
+    if_match: IfMatch = None,
+    dry_run: Annotated[
+        bool,
+        Query(description="Check the change as a PATCH would (the same 4xx), send nothing: 204"),
+    ] = False,
 ) -> Response:
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     version = bodies.if_match(if_match)
     if version is not None and version != current["version"]:
         raise VersionMismatch.of(name, current["version"], version)  # why: the decider's line
     change = bodies.patch(data, bodies.definition(current["definition"]))
+    if dry_run:
+        # why: the console asks before its reason dialog, so a refused field is said before
+        # the operator types a reason, not after (newcomer18a #8)
+        return Response(status_code=204)
     reason = header_reason(request)
     try:
         await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))

@@ -114,8 +114,11 @@ async def conflicts(
     _: Reader,
     within: Annotated[str, Query(description="Look this far ahead, e.g. 7d")] = "7d",
     schedule: Annotated[str | None, Query(description="Only this schedule's conflicts")] = None,
+    crowded: Annotated[
+        bool, Query(description="Only those a run would wait for (`schedule add` warns of)")
+    ] = False,
 ) -> Response:
-    params = {"within_s": _seconds(within, "within"), "name": schedule or None}
+    params = {"within_s": _seconds(within, "within"), "name": schedule or None, "crowded": crowded}
     return json(await gw.ask("conflicts", params))
 
 

@@ -88,11 +88,12 @@ export function errorBox(err) {
   return el("div", { class: "error", role: "alert" }, err.message || String(err));
 }
 
-/** Ask before a change: resolves to the reason given, or null when cancelled. */
-export function confirmAction(text) {
+/** Ask before a change: resolves to the reason given, or null when cancelled; the reason box
+ * starts with `reason` (the one typed before a save the server refused). */
+export function confirmAction(text, reason = "") {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-text").textContent = text;
-  document.getElementById("confirm-reason").value = "";
+  document.getElementById("confirm-reason").value = reason;
   // why: Esc closes a dialog without a value, which keeps the last one's: a past "ok" would confirm
   dialog.returnValue = "";
   dialog.showModal();

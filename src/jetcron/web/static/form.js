@@ -179,6 +179,7 @@ export async function formPage(name) {
     return Object.assign({}, ...fields.filter(([keys]) => changed(keys)).map(([, read]) => read()));
   }
 
+  let typedReason = "";
   async function save() {
     problems.replaceChildren();
     try {
@@ -187,13 +188,18 @@ export async function formPage(name) {
         problems.replaceChildren(errorBox(new Error("Nothing changed: edit a field first, or Cancel.")));
         return;
       }
+      const path = name ? `/schedules/${encodeURIComponent(name)}` : "";
+      // why: a field the server refuses (a spec, a duration) is said before the reason dialog,
+      // not after the operator typed a reason (the same checks as the PATCH, nothing sent)
+      if (name) await api(path, { method: "PATCH", body: data, ifMatch: row.version, params: { dry_run: true } });
       // why: the CLI warns of an action nobody offers; the console created it silently
       const missing = await unoffered(data, d);
       if (missing && (await confirmAction(`Warning: ${missing}, so its runs would fail or wait. Save it anyway?`)) === null) return;
       if (name) {
-        const reason = await confirmAction(`Save the changes to ${name}?`);
+        const reason = await confirmAction(`Save the changes to ${name}?`, typedReason);
         if (reason === null) return;
-        await api(`/schedules/${encodeURIComponent(name)}`, { method: "PATCH", body: data, ifMatch: row.version, params: { reason } });
+        typedReason = reason; // why: kept for the next Save if the server refuses this one
+        await api(path, { method: "PATCH", body: data, ifMatch: row.version, params: { reason } });
         location.hash = `#/s/${encodeURIComponent(name)}`;
       } else {
         const made = await api("/schedules", { method: "POST", body: { name: inputs.name.value.trim(), ...data } });

@@ -3,6 +3,7 @@
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
+import { quoted } from "./form.js";
 import { liveBadge } from "./stale.js";
 import { outputViewer, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
@@ -15,20 +16,13 @@ function width(box) {
 }
 
 /** A field's value as `schedule show` says it: durations as written ("30s"), lists joined, a
- * command as a shell would take it, maps as KEY=VALUE (secret_env: references, never values). */
+ * command as a shell would take it (the form's rule, quoted()), maps as KEY=VALUE (secret_env: references, never values). */
 function fieldValue(key, v) {
   if (v === null || v === undefined) return "none";
   if (typeof v === "boolean") return v ? "yes" : "no";
-  if (Array.isArray(v)) return v.length ? v.map((x) => (key === "command" ? shellWord(x) : String(x))).join(key === "command" ? " " : ", ") : "none";
+  if (Array.isArray(v)) return !v.length ? "none" : key === "command" ? quoted(v) : v.join(", ");
   if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}=${typeof x === "string" ? x : JSON.stringify(x)}`).join(", ") || "none";
   return v === "" ? '""' : String(v);
-}
-
-/** A word as Python's shlex.quote writes it (the CLI's shlex.join): as is when safe, else in
- * single quotes. */
-function shellWord(word) {
-  if (word === "") return "''";
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\"'\"'")}'`;
 }
 
 /** The definition: every field set (`fields`, the names and units of `schedule show` and the
@@ -71,10 +65,11 @@ function auditList(entries) {
       el("span", { class: "new" }, shown(now, field)))))));
 }
 
-/** A changed value as the CLI says it (the server sends the units the CLI takes: "30s"). */
+/** A changed value as the CLI says it (the server sends the units the CLI takes: "30s"); a
+ * command quoted as the definition shows it, so 3 words never read as 6. */
 function shown(v, field) {
   if (v === null || v === undefined) return "none";
-  if (Array.isArray(v)) return v.length ? v.join(field === "command" ? " " : ", ") : "none";
+  if (Array.isArray(v)) return !v.length ? "none" : field === "command" ? quoted(v) : v.join(", ");
   if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}=${typeof x === "string" ? x : JSON.stringify(x)}`).join(", ") || "none";
   return String(v);
 }

@@ -1,0 +1,74 @@
+"""The times `why`, `schedule skip` and `backfill` are asked about, and how answers write a
+time: an instant from ISO, a wall time in the schedule's zone or `HH:MM`; pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytz
+
+from jetcron.domain.dst import local
+from jetcron.domain.fires import wall_to_utc
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A time the user asked about, as an instant, with what the wall clock says of it."""
+
+    instant: datetime
+    notes: list[str] = []
+    """Sentences about the wall time itself (it does not exist, or occurs twice)."""
+
+
+def z(when: datetime) -> str:
+    """UTC as 2026-03-29T01:00Z (seconds shown only when there are some)."""
+    u = when.astimezone(UTC)
+    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second or u.microsecond else "%Y-%m-%dT%H:%MZ")
+
+
+def headline(when: datetime, tz: str) -> str:
+    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`; just the UTC time in UTC."""
+    return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
+
+
+def parse_asked(text: str, tz: str, now: datetime) -> Asked:
+    """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM[:SS]` (the latest
+    such wall time at or before `now`). ValueError if it is none of these."""
+    text = text.strip()
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        today = now.astimezone(pytz.timezone(tz)).date()
+        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3] or 0)
+        for day in (today, today - timedelta(days=1)):
+            asked = _wall(datetime(day.year, day.month, day.day, hour, minute, second), tz)
+            if asked.instant <= now:
+                return asked
+        return asked
+    when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if when.tzinfo is not None:
+        return Asked(instant=when.astimezone(UTC))
+    return _wall(when, tz)
+
+
+def _wall(wall: datetime, tz: str) -> Asked:
+    zone = pytz.timezone(tz)
+    instant = wall_to_utc(wall, tz)
+    shown = f"{wall:%H:%M}"
+    try:
+        zone.localize(wall, is_dst=None)
+    except pytz.NonExistentTimeError:
+        note = (
+            f"{shown} does not exist on {wall.date()} in {tz} (the clocks jump forward); "
+            f"per the gap rule it means {local(instant, tz)}"
+        )
+        return Asked(instant=instant, notes=[note])
+    except pytz.AmbiguousTimeError:
+        note = (
+            f"{shown} occurs twice on {wall.date()} in {tz}; "
+            f"taking the first, {local(instant, tz)} ({z(instant)})"
+        )
+        return Asked(instant=instant, notes=[note])
+    return Asked(instant=instant)
