@@ -78,3 +78,15 @@ def test_a_test_message_neither_counts_nor_makes_the_sink_failing() -> None:
     h.add(NotifyDelivered(name="ops", event_seq=4, kind="test", delivery_id="ops:4"))
     row = state.replay(h.events).notifications.rows["ops"]
     assert (row.delivered, row.test_error) == (0, "")
+
+
+def test_an_updated_sink_keeps_its_delivery_record() -> None:
+    from jetcron.domain.events import NotificationUpdated
+
+    h = History(start=T0)
+    h.add(NotificationAdded(name="ops", notification=OPS))
+    h.add(NotifyDelivered(name="ops", event_seq=9, kind="failure", delivery_id="ops:9"))
+    pager = Notification(name="ops", sink=Sink(subject="ops.pager"), on=["failure"])
+    h.add(NotificationUpdated(name="ops", notification=pager))
+    row = state.replay(h.events).notifications.rows["ops"]
+    assert (row.notification, row.delivered, row.added_at) == (pager, 1, h.events[0].envelope.at)

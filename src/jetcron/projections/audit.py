@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.definition import SECRET_REF, ScheduleDefinition
 from jetcron.domain.envelope import Envelope, StoredEvent, event_type
 from jetcron.domain.events import (
     CalendarCreated,
@@ -267,8 +267,13 @@ def _sink_diff(old: Notification | None, new: Notification) -> Diff:
     out: Diff = {k: [a.get(k), v] for k, v in b.items() if a.get(k) != v}
     out.update({k: [v, None] for k, v in a.items() if k not in b})
     if old and old.sink.secret and new.sink.secret and old.sink.secret != new.sink.secret:
-        out["secret"] = [old.sink.secret, new.sink.secret]  # why: references (kv:...) only
+        out["secret"] = [_key_ref(old.sink.secret), _key_ref(new.sink.secret)]
     return out
+
+
+def _key_ref(secret: str) -> str:
+    """A signing key's reference (`kv:<key>`); a value (logs from before the bucket) as such."""
+    return secret if secret.startswith(SECRET_REF) else "(a value in the log)"
 
 
 def _sink_fields(n: Notification) -> dict[str, Any]:
