@@ -211,10 +211,9 @@ def apply(
     actor: str | None = ActorOpt,
     reason: str = ReasonOpt,
 ) -> None:
-    """Make the live schedules, calendars and notification sinks what the files say: a field
-    left out takes its default.
+    """Make the live schedules, calendars and notification sinks what the files say.
 
-    The whole plan is checked first (nothing changes if any step would be refused); schedules
+    A field left out takes its default. The whole plan is checked first (nothing changes if any step would be refused); schedules
     with no fire left are reported and skipped; a breaker pause stays unless a file says
     `paused = false`.
     """
@@ -297,8 +296,10 @@ def export(
     ),
     server: str = ServerOpt,
 ) -> None:
-    """Print schedules, the calendars they use and the notification sinks as JSON in the
-    format `jetcron apply` reads (defaults left out; signing keys as references)."""
+    """Print schedules, calendars and sinks as JSON in the format `jetcron apply` reads.
+
+    Defaults are left out, the calendars are those the schedules use, and signing keys are
+    references (`kv:KEY`)."""
     doc, signed = run(with_nats(server, lambda nc: _exported(nc, names or [])))
     text = msgspec.json.format(msgspec.json.encode(doc), indent=2)
     sys.stdout.write(text.decode() + "\n")
