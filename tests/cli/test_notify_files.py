@@ -239,3 +239,33 @@ def test_an_empty_toml_with_prune_plans_nothing_and_a_directory_needs_a_table(
     )
     assert apply(scheduler, folder, "--prune").exit_code == 0  # none.json is passed over
     assert set(listed(scheduler)) == {"hello"}
+
+
+def test_a_key_kept_in_an_old_log_is_never_exported_and_the_export_says_so(
+    scheduler: str,
+) -> None:
+    from datetime import UTC, datetime
+
+    from jetcron import ids
+    from jetcron.client import send_command
+    from jetcron.domain.commands import AddNotification
+    from jetcron.domain.notifications import Notification, Sink
+
+    old = Notification(name="old", sink=Sink(webhook="https://h/x", secret="inline-s3cr3t"))
+    command = AddNotification(
+        name="old", command_id=ids.new_id(), at=datetime.now(UTC), actor="t", notification=old
+    )
+
+    async def add() -> None:
+        nc = await nats.connect(scheduler)
+        try:
+            await send_command(nc, command)
+        finally:
+            await nc.close()
+
+    asyncio.run(add())
+    exported = cli(scheduler, "export")
+    assert exported.exit_code == 0, exported.output
+    assert "inline-s3cr3t" not in exported.stdout + exported.stderr
+    assert json.loads(exported.stdout)["notifications"] == {"old": {"webhook": "https://h/x"}}
+    assert "1 webhook(s) sign with a key kept in the log itself" in flat(exported.stderr)

@@ -43,6 +43,7 @@ from jetcron.cli.reconcile import (
 from jetcron.client import query, send_command
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.commands import AnyCommand
+from jetcron.domain.definition import SECRET_REF
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
 
 
@@ -183,9 +184,18 @@ async def _put_secrets(nc: Any, desired: Mapping[str, Any], sinks: Mapping[str, 
             await put_hook_secret(nc, nf.file_key(name), sink.secret_value)
 
 
-def _secret_count(wanted: Wanted) -> int:
+async def _up_to_date(nc: Any, wanted: Wanted, *, dry_run: bool) -> None:
+    """Nothing to change: say so, and put the files' secrets again.
+
+    why: a secret's value is not in the definition, so a rotation (the @FILE changed) plans
+    nothing; it is put again all the same (operators cannot read it to compare)
+    """
     jobs = sum(len(d.secret_values) for d in wanted.schedules.values())
-    return jobs + sum(1 for s in (wanted.sinks or {}).values() if s.secret_value)
+    put = jobs + sum(1 for s in (wanted.sinks or {}).values() if s.secret_value)
+    if put and not dry_run:
+        await _put_secrets(nc, wanted.schedules, wanted.sinks or {})
+    again = f"; {put} secret(s) {'would be ' if dry_run else ''}put again" if put else ""
+    console.print(f"up to date: nothing to change{again}", highlight=False)
 
 
 @handle_errors
@@ -252,13 +262,7 @@ async def _apply(
     await _vet_sinks(nc, wanted, sinks, schedules, yes=yes, dry_run=dry_run)
     _notes(the_plan)
     if not the_plan.steps and not cal_steps and not sinks.steps:
-        # why: a secret's value is not in the definition, so a rotation (the @FILE changed)
-        # plans nothing; it is put again all the same (operators cannot read it to compare)
-        put = _secret_count(wanted)
-        if put and not dry_run:
-            await _put_secrets(nc, wanted.schedules, wanted.sinks or {})
-        again = f"; {put} secret(s) {'would be ' if dry_run else ''}put again" if put else ""
-        console.print(f"up to date: nothing to change{again}", highlight=False)
+        await _up_to_date(nc, wanted, dry_run=dry_run)
         return
     commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
     _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
@@ -300,20 +304,28 @@ def export(
 
     Defaults are left out, the calendars are those the schedules use, and signing keys are
     references (`kv:KEY`)."""
-    doc, signed = run(with_nats(server, lambda nc: _exported(nc, names or [])))
+    doc, sinks = run(with_nats(server, lambda nc: _exported(nc, names or [])))
     text = msgspec.json.format(msgspec.json.encode(doc), indent=2)
     sys.stdout.write(text.decode() + "\n")
-    if signed:
+    keys = [s.sink.secret for s in sinks.values() if s.sink.secret]
+    if refs := sum(1 for k in keys if k.startswith(SECRET_REF)):
         err_console.print(
-            f"note: {signed} webhook signing key(s) exported as references (kv:KEY) to this "
+            f"note: {refs} webhook signing key(s) exported as references (kv:KEY) to this "
             "cluster's webhook secrets bucket; for another cluster give each as "
             'secret = "@FILE"',
             highlight=False,
         )
+    if inline := len(keys) - refs:
+        # why: a log from before the bucket holds the key itself, which a file never shows
+        err_console.print(
+            f"note: {inline} webhook(s) sign with a key kept in the log itself (written before "
+            'the secrets bucket): exported unsigned; give each as secret = "@FILE"',
+            highlight=False,
+        )
 
 
-async def _exported(nc: Any, names: list[str]) -> tuple[dict[str, Any], int]:
-    """The document `export` prints, and how many sinks in it are signed."""
+async def _exported(nc: Any, names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document `export` prints, and the live sinks in it."""
     rows = await query(nc, "schedules", {})
     wanted = set(names)
     missing = wanted - {r["name"] for r in rows}
@@ -336,4 +348,4 @@ async def _exported(nc: Any, names: list[str]) -> tuple[dict[str, Any], int]:
     if sinks:
         names_now = [r["name"] for r in rows]
         doc["notifications"] = {n: nf.entry_of(s, names_now) for n, s in sorted(sinks.items())}
-    return doc, sum(1 for s in sinks.values() if s.sink.secret)
+    return doc, sinks
