@@ -41,10 +41,8 @@ async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) ->
     # why: imported here, so queries (and `jetcron --help`) do not load the command schemas
     from jetcron.connect import identity_of
     from jetcron.domain.commands import (
-        AddNotification,
         CalendarCommand,
-        RemoveNotification,
-        SendTestNotification,
+        NotificationCommand,
         reply_decoder,
     )
     from jetcron.domain.commands import verb as command_verb
@@ -62,7 +60,7 @@ async def send_command(nc: Client, command: Request, *, timeout: float = 3.0) ->
     if reply.ok:
         return reply
     if reply.code == "not_found":
-        if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+        if isinstance(command, NotificationCommand):
             raise NotificationNotFound(command.name)
         if isinstance(command, CalendarCommand):
             raise CalendarNotFound(command.name)

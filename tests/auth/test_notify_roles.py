@@ -15,7 +15,12 @@ from secured import Secured, started
 from jetcron import subjects
 from jetcron.client import send_command
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
-from jetcron.domain.events import NotificationAdded, NotificationRemoved, NotifyTest
+from jetcron.domain.events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyTest,
+)
 from jetcron.domain.notifications import Notification, Sink
 from jetcron.errors import NotPermitted
 from jetcron.log.stream import EventLog
@@ -159,3 +164,35 @@ async def test_only_the_admin_adds_a_command_sink(sec: Secured, scheduler: Event
     assert added.envelope.actor == "admin"
     for nc in (alice, admin):
         await nc.close()
+
+
+async def test_only_the_admin_updates_a_sink_into_a_command_sink(
+    sec: Secured, scheduler: EventLog
+) -> None:
+    """`apply`'s notify-update is an add for permissions when its sink is a command."""
+    from jetcron.domain.commands import UpdateNotification, reply_decoder
+
+    alice = await sec.client("alice")
+    await send_command(alice, add())
+    into = UpdateNotification(**meta(), notification=command_sink().notification)  # type: ignore[arg-type]
+    before = await scheduler.last_seq()
+    subject = subjects.command_as("alice", "notify-add-command")
+    with pytest.raises(NotPermitted, match=f"may not publish to {subject}"):
+        await send_command(alice, into, timeout=0.5)
+    body = msgspec.json.encode(into)
+    sent = await alice.request(subjects.command_as("alice", "notify-update"), body, timeout=3)
+    reply = reply_decoder.decode(sent.data)
+    assert (reply.ok, reply.error) == (
+        False,
+        "a `notify-add-command` command sent as `notify-update`",
+    )
+    assert await scheduler.last_seq() == before
+    rules = Notification(name="ops", sink=Sink(subject="ops.alerts"), on=["failure"])
+    (updated,) = (
+        await send_command(alice, UpdateNotification(**meta(), notification=rules))  # type: ignore[arg-type]
+    ).events
+    assert (updated.envelope.actor, updated.envelope.event) == (
+        "alice",
+        NotificationUpdated(name="ops", notification=rules),
+    )
+    await alice.close()

@@ -106,6 +106,18 @@ def test_the_whole_workflow_runs_with_each_process_in_its_role(
         refused = jetcron(sec, "alice", *sink)
         assert refused.returncode == 1 and "not permitted" in refused.stderr, refused.stderr
         ok(sec, *sink, user="admin")
+        # sinks travel in files: the auditor exports them, the operator applies them back
+        hook = ("notify", "add", "hook", "--webhook", "https://hooks.example/x", "--secret", "k")
+        ok(sec, *hook)
+        exported = ok(sec, "export", user="audrey")
+        assert set(json.loads(exported)["notifications"]) == {"ops", "hook"}
+        (tmp_path / "all.json").write_text(exported)
+        assert "nothing to change" in ok(sec, "apply", "-f", str(tmp_path / "all.json"))
+        moved = {"notifications": {"hook": {"webhook": "https://h/x", "secret": "kv:hook.nope"}}}
+        (tmp_path / "moved.json").write_text(json.dumps(moved))
+        refused = jetcron(sec, "alice", "apply", "-f", str(tmp_path / "moved.json"))
+        assert refused.returncode == 2 and "not in this cluster's" in refused.stderr
+        ok(sec, "notify", "remove", "hook")
         assert "delivered" in ok(sec, "notify", "test", "ops")
         refused = jetcron(sec, "audrey", "notify", "test", "ops")
         assert refused.returncode == 1 and "not permitted" in refused.stderr, refused.stderr

@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from served import cli, listed, scheduler_in_thread
 
 from jetcron import ids
-from jetcron.cli import files
+from jetcron.cli import applying, files
 from jetcron.cli.reconcile import Step, command_of
 from jetcron.client import send_command
 from jetcron.domain.commands import PauseSchedule
@@ -314,13 +314,13 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         Step(action="update", name="ghost", definition=d),
         Step(action="create", name="third", definition=d),
     ]
-    commands = [command_of(s, files._meta(s.name, "t", "test")) for s in steps]
+    commands = [command_of(s, applying._meta(s.name, "t", "test")) for s in steps]
 
     with pytest.raises(
         InvalidInput,
         match=r"update ghost failed: .*not found.*1 of 3 step\(s\) were applied, 1 after it were not",
     ):
-        send(scheduler, lambda nc: files._carry_out(nc, steps, commands))
+        send(scheduler, lambda nc: applying._carry_out(nc, steps, commands))
     assert set(listed(scheduler)) == {"first"}
 
 
@@ -340,7 +340,12 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "paused": "yes"}}}', ".json", "schedules.x.paused: expected true or false, got 'yes'"),
         ('{"schedules": {"x": {"spec": "@daily"}}}', ".json", "schedules.x: a job needs exactly one of"),
         ("[schedules.x\n", ".toml", "bad.toml: not valid TOML"),
-        ("", ".json", 'bad.json: empty file: a JSON file holds an object, e.g. {"schedules": {}}'),
+        ("", ".json", 'bad.json: empty file, not a definition file: it has no schedules, calendars or notifications table'),
+        ("", ".toml", "bad.toml: empty file, not a definition file"),
+        (" \n\n", ".toml", "bad.toml: empty file, not a definition file"),
+        ("# only a comment\n", ".toml", "bad.toml: not a definition file: it has no schedules, calendars or notifications table"),
+        ("{}", ".json", 'bad.json: not a definition file: it has no schedules, calendars or notifications table (to say "none", write {"schedules": {}} or [schedules])'),
+        ('{"schedule": {}}', ".json", "bad.json: unknown key 'schedule' (did you mean 'schedules'?)"),
         ('[calendars.c]\ndates = ["2026-02-30"]\n', ".toml", "calendars.c.dates[0]: '2026-02-30' is not a date: write YYYY-MM-DD"),
         ('[calendars.c]\nwindows = "0 2 * * *"\n', ".toml", "calendars.c.windows: '0 2 * * *': must be a list"),
         ('[calendars.c]\ndates = [1]\n', ".toml", "calendars.c.dates[0]: 1: must be a date (YYYY-MM-DD)"),
@@ -355,7 +360,7 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\nretries = 99999999999\n', ".toml", "schedules.x.retries: 99999999999: must be at most 999"),
     ],
     ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax",
-         "empty-json", "calendar-bad-date", "calendar-wrong-type", "calendar-date-not-a-date", "tags-not-a-list", "tags-item-not-a-string",
+         "empty-json", "empty-toml", "blank-toml", "comment-only-toml", "no-table-json", "table-typo", "calendar-bad-date", "calendar-wrong-type", "calendar-date-not-a-date", "tags-not-a-list", "tags-item-not-a-string",
          "env-value-not-a-string", "duration-not-bool", "calendar-bad-window", "calendar-empty",
          "json-key-twice", "json-schedule-twice", "huge-retries"],
 )  # fmt: skip

@@ -48,8 +48,8 @@ def live_four(server: str, tmp_path: Path) -> None:
         ("tick.yml", TICK_YAML, "tick.yml: .yml files are not read; use .toml or .json"),
         ("tick.JSN", json.dumps({"schedules": {"tick": TICK}}), "tick.JSN: .JSN files are not read (did you mean .json?)"),
         ("tick.tml", "", "tick.tml: .tml files are not read (did you mean .toml?)"),
-        ("tick.conf", TICK_TOML, "tick.conf: holds schedules or calendars but is not read"),
-        ("tick", json.dumps({"schedules": {"tick": TICK}}), "tick: holds schedules or calendars but is not read"),
+        ("tick.conf", TICK_TOML, "tick.conf: holds schedules, calendars or notifications but is not read"),
+        ("tick", json.dumps({"schedules": {"tick": TICK}}), "tick: holds schedules, calendars or notifications but is not read"),
     ],
     ids=["yaml", "yml", "jsn-upper", "tml-empty", "toml-as-conf", "json-no-suffix"],
 )  # fmt: skip

@@ -82,20 +82,23 @@ def test_expectations_round_trip_through_update_and_export(scheduler: str) -> No
     assert listed == []
 
 
-def test_a_rule_for_a_schedule_that_does_not_exist_yet_is_added_with_a_warning(
-    scheduler: str,
-) -> None:
-    assert cli(scheduler, "schedule", "add", "real", "@daily", "--", "true").exit_code == 0
-    args = ["notify", "add", "later", "--subject", "ops.alerts", "--schedule", "real"]
-    result = cli(scheduler, *args, "--schedule", "nosuch")
+def test_a_rule_for_an_unknown_schedule_is_refused_unless_allow_missing(scheduler: str) -> None:
+    assert cli(scheduler, "schedule", "add", "hello", "@daily", "--", "true").exit_code == 0
+    args = ["notify", "add", "later", "--subject", "ops.alerts", "--schedule", "hello"]
+    before = last_seq(scheduler)
+    typo = cli(scheduler, *args, "--schedule", "helo")
 
-    assert result.exit_code == 0, result.output
-    assert result.stderr.strip() == (
-        "warning: no schedule 'nosuch' exists now; the rule applies once one does"
+    assert typo.exit_code == 2, typo.output
+    assert typo.stderr.strip() == (
+        "error: --schedule: no schedule 'helo' (did you mean 'hello'?); nothing was added "
+        "(--allow-missing adds a rule for a schedule still to come)"
     )
-    quiet = cli(
-        scheduler, "notify", "add", "known", "--subject", "ops.alerts", "--schedule", "real"
+    assert last_seq(scheduler) == before
+    later = cli(scheduler, *args, "--schedule", "nosuch", "--allow-missing")
+    assert later.exit_code == 0 and later.stderr == "", later.output
+    known = cli(
+        scheduler, "notify", "add", "known", "--subject", "ops.alerts", "--schedule", "hello"
     )
-    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
+    assert known.exit_code == 0 and known.stderr == "", known.output
     names = [r["name"] for r in json.loads(cli(scheduler, "notify", "list", "--json").stdout)]
     assert {"later", "known"} <= set(names)

@@ -183,6 +183,9 @@ SAMPLES: dict[type[Event], Event] = {
             window_s=30.0,
         ),
     ),
+    events.NotificationUpdated: events.NotificationUpdated(
+        name="ops", notification=Notification(name="ops", sink=Sink(subject="ops.pager"))
+    ),
     events.NotificationRemoved: events.NotificationRemoved(name="ops"),
     events.ExecutorOffline: events.ExecutorOffline(name="nas"),
     events.ExecutorOnline: events.ExecutorOnline(name="nas"),

@@ -9,7 +9,7 @@ from projection_factory import T0, History, fold
 from jetcron.cli import views as cli_views
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import HealthAcknowledged, NotificationAdded, NotificationRemoved
-from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notifications import DEFAULT_KINDS, Notification, Sink
 from jetcron.projections import queries
 
 HOOK = Notification(
@@ -64,3 +64,23 @@ def test_notify_list_keeps_on_behalf_of() -> None:
     _on_behalf(h, NotificationAdded(name="ops", notification=HOOK))
     [row] = queries.notifications_of(fold(h.events), {}, T0 + timedelta(hours=1))
     assert row["added_by"] == "operator (on behalf of opx)"
+
+
+def test_an_updated_sink_shows_what_changed_never_the_key() -> None:
+    from jetcron.domain.events import NotificationUpdated
+
+    h = History()
+    h.add(NotificationAdded(name="ops", notification=HOOK))
+    moved = Notification(
+        name="ops", sink=Sink(webhook="https://hooks.example/y", secret="kv:ops.file")
+    )
+    h.add(NotificationUpdated(name="ops", notification=moved), actor="alice", reason="apply")
+    [_, entry] = queries.audit_of(fold(h.events), {}, T0 + timedelta(hours=1))
+    assert (entry["type"], entry["diff"]) == (
+        "notify.updated",
+        {
+            "webhook": ["https://hooks.example/x", "https://hooks.example/y"],
+            "on": [["failure"], list(DEFAULT_KINDS)],
+            "secret": ["(a value in the log)", "kv:ops.file"],
+        },
+    )

@@ -87,3 +87,15 @@ def test_a_command_sink_is_listed_quoted_as_schedule_show_quotes_a_job() -> None
     h.add(NotificationAdded(name="cmd", notification=Notification(name="cmd", sink=cat)))
     [listed] = queries.notifications_of(state.replay(h.events), {}, h.now)
     assert listed["where"] == "sh -c 'cat >> /tmp/a b.out'"
+
+
+def test_an_updated_sink_keeps_its_delivery_record() -> None:
+    from jetcron.domain.events import NotificationUpdated
+
+    h = History(start=T0)
+    h.add(NotificationAdded(name="ops", notification=OPS))
+    h.add(NotifyDelivered(name="ops", event_seq=9, kind="failure", delivery_id="ops:9"))
+    pager = Notification(name="ops", sink=Sink(subject="ops.pager"), on=["failure"])
+    h.add(NotificationUpdated(name="ops", notification=pager))
+    row = state.replay(h.events).notifications.rows["ops"]
+    assert (row.notification, row.delivered, row.added_at) == (pager, 1, h.events[0].envelope.at)

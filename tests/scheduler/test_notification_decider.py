@@ -11,11 +11,17 @@ from jetcron.domain.commands import (
     NotificationCommand,
     RemoveNotification,
     SendTestNotification,
+    UpdateNotification,
     command_decoder,
 )
 from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import NotificationAdded, NotificationRemoved, NotifyTest
+from jetcron.domain.events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyTest,
+)
 from jetcron.domain.notifications import Notification, Sink
 from jetcron.scheduler.notifications import decide, fold
 
@@ -30,6 +36,13 @@ def add(n: Notification = OPS, name: str = "ops") -> AddNotification:
     return AddNotification(name=name, notification=n, **META)  # type: ignore[arg-type]
 
 
+def update(n: Notification = OPS, name: str = "ops") -> UpdateNotification:
+    return UpdateNotification(name=name, notification=n, **META)  # type: ignore[arg-type]
+
+
+PAGER = Notification(name="ops", sink=Sink(subject="ops.pager"), on=["failure"])
+
+
 def remove(name: str = "ops") -> RemoveNotification:
     return RemoveNotification(name=name, **META)  # type: ignore[arg-type]
 
@@ -42,6 +55,20 @@ CASES: list[tuple[str, list[AnyEvent], NotificationCommand, list[AnyEvent]]] = [
     ("add-new", [], add(), [ADDED]),
     ("add-after-remove", [ADDED, REMOVED], add(), [ADDED]),
     ("remove-live", [ADDED], remove(), [REMOVED]),
+    ("update-live", [ADDED], update(PAGER), [NotificationUpdated(name="ops", notification=PAGER)]),
+    ("update-same", [ADDED], update(), []),
+    (
+        "update-twice",
+        [ADDED, NotificationUpdated(name="ops", notification=PAGER)],
+        update(PAGER),
+        [],
+    ),
+    (
+        "remove-updated",
+        [ADDED, NotificationUpdated(name="ops", notification=PAGER)],
+        remove(),
+        [REMOVED],
+    ),
     ("test-live", [ADDED], probe(), [NotifyTest(name="ops")]),
     ("test-unrelated-events", [ADDED, NotifyTest(name="ops")], probe(), [NotifyTest(name="ops")]),
 ]
@@ -58,6 +85,11 @@ REJECTED: list[tuple[str, list[AnyEvent], NotificationCommand, type[Exception], 
     ("add-duplicate", [ADDED], add(), CommandRejected, "notification 'ops' exists; `jetcron notify remove ops` first"),
     ("remove-unknown", [], remove(), NotificationNotFound, "no notification 'ops'; see `jetcron notify list`"),
     ("remove-twice", [ADDED, REMOVED], remove(), NotificationNotFound, "no notification 'ops'"),
+    ("update-unknown", [], update(), NotificationNotFound, "no notification 'ops'"),
+    ("update-removed", [ADDED, REMOVED], update(), NotificationNotFound, "no notification 'ops'"),
+    ("update-names-differ", [ADDED], update(name="other"), CommandRejected, "'ops' sent as 'other'"),
+    ("update-bad-sink", [ADDED], update(Notification(name="ops", sink=Sink())), CommandRejected,
+     "exactly one of"),
     ("test-unknown", [], probe(), NotificationNotFound, "no notification 'ops'"),
     ("test-removed", [ADDED, REMOVED], probe(), NotificationNotFound, "no notification 'ops'"),
     ("bad-name", [], remove("bad name"), CommandRejected, "invalid notification name 'bad name'"),

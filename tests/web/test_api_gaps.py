@@ -291,3 +291,20 @@ async def _raw_event(nats_url: str, seq: int) -> str:
         return (await nc.jetstream().get_msg(STREAM, seq)).data.decode(errors="replace")
     finally:
         await nc.close()
+
+
+def test_a_rule_for_an_unknown_schedule_is_422_unless_allow_missing(
+    stack: Stack, http: httpx.Client
+) -> None:
+    assert create(http, "gap-hello").status_code == 201
+    body = {"name": "gap-typo", "subject": "gaps.alerts", "schedules": ["gap-helo"]}
+    said = problem(http.post(NOTIFY, json=body), 422)
+    assert said.startswith("schedules: no schedule 'gap-helo' (did you mean 'gap-hello'?)"), said
+    assert "gap-typo" not in {r["name"] for r in http.get(NOTIFY).json()}
+
+    later = {**body, "name": "gap-later", "allow_missing": True}
+    assert http.post(NOTIFY, json=later).status_code == 201
+    known = {**body, "name": "gap-known", "schedules": ["gap-hello"]}
+    assert http.post(NOTIFY, json=known).status_code == 201
+    for name in ("gap-later", "gap-known"):
+        assert http.delete(f"{NOTIFY}/{name}").status_code == 204

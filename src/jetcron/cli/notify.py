@@ -66,7 +66,16 @@ def add(
         help=ON_HELP,
     ),
     schedules: list[str] | None = typer.Option(
-        None, "--schedule", metavar="NAME", help="Only these schedules (repeatable)."
+        None,
+        "--schedule",
+        metavar="NAME",
+        help="Only these schedules (repeatable); each must exist unless --allow-missing.",
+    ),
+    allow_missing: bool = typer.Option(
+        False,
+        "--allow-missing",
+        help="Let --schedule name a schedule that does not exist yet (the rule applies once "
+        "one does).",
     ),
     tags: list[str] | None = typer.Option(
         None, "--tag", metavar="T", help="Only schedules with this tag (repeatable)."
@@ -103,12 +112,8 @@ def add(
     from jetcron.domain.commands import AddNotification
 
     add_it = AddNotification(**command_meta(name, actor), notification=notification)
-    seq, missing = run(with_nats(server, lambda nc: _add_and_check(nc, add_it)))
+    seq = run(with_nats(server, lambda nc: _add_checked(nc, add_it, allow_missing)))
     echo(f"added notification {name!r} (log seq {seq})")
-    if missing:
-        # why: a warning, not a refusal: the schedule may well be created after its rule
-        names = ", ".join(repr(m) for m in missing)
-        echo(f"warning: no schedule {names} exists now; the rule applies once one does", err=True)
 
 
 @app.command("list")
@@ -174,20 +179,20 @@ def test(name: str, server: str = ServerOpt, actor: str | None = ActorOpt) -> No
         raise typer.Exit(1)
 
 
-async def _add_and_check(nc: Any, command: Any) -> tuple[int, list[str]]:
-    """`_add`, then which of the rule's --schedule names no live schedule has (best effort)."""
-    seq = await _add(nc, command)
-    wanted = command.notification.schedules
-    if not wanted:
-        return seq, []
-    from jetcron.client import query
-    from jetcron.errors import JetcronError
+async def _add_checked(nc: Any, command: Any, allow_missing: bool) -> int:
+    """`_add`, after checking that every --schedule names a live schedule (unless allowed)."""
+    if command.notification.schedules and not allow_missing:
+        from jetcron.client import query
+        from jetcron.domain.notifications import missing_schedule
+        from jetcron.errors import InvalidInput
 
-    try:
-        live = {row["name"] for row in await query(nc, "schedules", {})}
-    except JetcronError:
-        return seq, []  # why: the rule is stored; a warning is not worth an error
-    return seq, [n for n in wanted if n not in live]
+        live = [row["name"] for row in await query(nc, "schedules", {})]
+        if problem := missing_schedule(command.notification, live):
+            raise InvalidInput(
+                f"--schedule: {problem}; nothing was added (--allow-missing adds a rule for a "
+                "schedule still to come)"
+            )
+    return await _add(nc, command)
 
 
 async def _add(nc: Any, command: Any) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -169,14 +169,21 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def prune_refusal(steps: Iterable[Step], live_count: int) -> str | None:
-    """Why these deletes need --yes (all live schedules, or too many), or None."""
+class _Named(Protocol):
+    @property
+    def action(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+def prune_refusal(steps: Iterable[_Named], live_count: int, what: str = "schedules") -> str | None:
+    """Why these deletes need --yes (all live `what`, or too many), or None."""
     deletes = [s.name for s in steps if s.action == "delete"]
     n = len(deletes)
     if n == 0 or (n < live_count and (n <= PRUNE_SAFE or n * 2 <= live_count)):
         return None
     return (
-        f"refusing to delete {n} of {live_count} live schedules without --yes "
+        f"refusing to delete {n} of {live_count} live {what} without --yes "
         f"({', '.join(deletes)}); nothing was changed"
     )
 

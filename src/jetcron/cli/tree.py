@@ -33,12 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Upcoming fires across all active schedules, soonest first.",
     ),
     "apply": (
-        "jetcron.cli.files:apply",
-        "Make the live schedules what the files say: a field left out takes its default.",
+        "jetcron.cli.applying:apply",
+        "Make the live schedules, calendars and notification sinks what the files say.",
     ),
     "export": (
-        "jetcron.cli.files:export",
-        "Print schedules as JSON in the format `jetcron apply` reads (defaults left out).",
+        "jetcron.cli.applying:export",
+        "Print schedules, calendars and sinks as JSON in the format `jetcron apply` reads.",
     ),
     "runs": (
         "jetcron.cli.runs:app",

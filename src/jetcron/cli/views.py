@@ -242,6 +242,7 @@ _CHANGES = {
     "calendar.updated": "calendar updated",
     "calendar.deleted": "calendar deleted",
     "notify.added": "notification added",
+    "notify.updated": "notification updated",
     "notify.removed": "notification removed",
     "notify.test": "notification tested",
     "health.acknowledged": "acknowledged (health --ack)",

@@ -4,8 +4,8 @@ A directory contributes every `.toml` and `.json` file under it (the suffix in a
 path order. Hidden files and directories (`.git`, `.#x`, `.x.swp`) and editor backups (`x~`,
 `#x#`, `x.bak`) are passed over silently, and so is any other file that holds no definition (a
 README, a secret a schedule reads with `@FILE`). A file the walk does not read but that looks
-like a definition (`.yaml`, `.yml`, a suffix one letter off such as `.jsn`, or a `schedules` or
-`calendars` table under another name) refuses the whole directory, and a directory with no
+like a definition (`.yaml`, `.yml`, a suffix one letter off such as `.jsn`, or a `schedules`,
+`calendars` or `notifications` table under another name) refuses the whole directory, and a directory with no
 definition file is refused too: applying without it would let `--prune` delete what it defines.
 """
 
@@ -25,8 +25,8 @@ BACKUPS = (".bak", ".orig", ".rej", ".swp", ".swo", ".tmp")
 """Suffixes of editor and merge leftovers, passed over like `x~`."""
 SNIFF_LIMIT = 1 << 20
 """A larger file that is not read is not looked into either: definition files are small."""
-_TOP = ("schedules", "calendars")
-_YAML_TOP = re.compile(rb"^(schedules|calendars)\s*:", re.M)
+_TOP = ("schedules", "calendars", "notifications")
+_YAML_TOP = re.compile(rb"^(schedules|calendars|notifications)\s*:", re.M)
 
 
 def format_of(file: Path) -> str:
@@ -82,7 +82,7 @@ def _looks_like_a_definition(file: Path) -> str | None:
     except OSError:
         return None
     if _YAML_TOP.search(data) or _has_top_table(data):
-        return "holds schedules or calendars but is not read: only .toml and .json files are"
+        return "holds schedules, calendars or notifications but is not read: only .toml and .json files are"
     return None
 
 

@@ -131,6 +131,13 @@ class AddNotification(Command, frozen=True, kw_only=True, tag="notify-add"):
     notification: Notification
 
 
+class UpdateNotification(Command, frozen=True, kw_only=True, tag="notify-update"):
+    """Replace the live notification `name` whole (`jetcron apply`); `notification.name` is
+    `name`; its delivery record stays."""
+
+    notification: Notification
+
+
 class RemoveNotification(Command, frozen=True, kw_only=True, tag="notify-remove"):
     """Remove the notification `name`; its deliveries stay in the log."""
 
@@ -139,7 +146,9 @@ class SendTestNotification(Command, frozen=True, kw_only=True, tag="notify-test"
     """Have the scheduler leader send one test message through the notification `name`."""
 
 
-NotificationCommand = AddNotification | RemoveNotification | SendTestNotification
+NotificationCommand = (
+    AddNotification | UpdateNotification | RemoveNotification | SendTestNotification
+)
 """Commands to a notification (aggregate subject `jetcron.notify.<name>`)."""
 
 
@@ -160,8 +169,11 @@ deny it (a command sink runs on the scheduler's host as the scheduler's OS user)
 
 def verb(command: Request) -> str:
     """The verb a command is sent under (`jetcron.cmd.<user>.<verb>`): its tag, except for a
-    notification with a command sink."""
-    if isinstance(command, AddNotification) and command.notification.sink.command:
+    notification (added or updated) with a command sink."""
+    if (
+        isinstance(command, AddNotification | UpdateNotification)
+        and command.notification.sink.command
+    ):
         return COMMAND_SINK_VERB
     return str(command.__struct_config__.tag)
 

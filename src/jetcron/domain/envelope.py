@@ -29,6 +29,7 @@ from jetcron.domain.events import (
     HealthAcknowledged,
     NotificationAdded,
     NotificationRemoved,
+    NotificationUpdated,
     NotifyDelivered,
     NotifyFailed,
     NotifyTest,
@@ -82,6 +83,7 @@ AnyEvent = (
     | ExecutorOffline
     | ExecutorOnline
     | NotificationAdded
+    | NotificationUpdated
     | NotificationRemoved
     | NotifyTest
     | NotifyDelivered

@@ -359,6 +359,13 @@ class NotificationAdded(Event, frozen=True, kw_only=True, tag="notify.added"):
     notification: Notification
 
 
+class NotificationUpdated(Event, frozen=True, kw_only=True, tag="notify.updated"):
+    """A sink's destination or rules replaced whole (`jetcron apply`); its record stays."""
+
+    name: str
+    notification: Notification
+
+
 class NotificationRemoved(Event, frozen=True, kw_only=True, tag="notify.removed"):
     name: str
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
+from collections.abc import Iterable
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
@@ -114,6 +116,21 @@ def validate_notification(n: Notification) -> Notification:
     if s.timeout_s <= 0 or n.window_s < 0:
         raise CommandRejected("timeout must be > 0 and the grouping window >= 0")
     return n
+
+
+def missing_schedule(n: Notification, known: Iterable[str]) -> str | None:
+    """ "no schedule 'helo' (did you mean 'hello'?)" for the first schedule the rule names that
+    is not in `known`; None if it names none missing.
+
+    why a refusal (with an opt-in for schedules still to come, which callers name): a rule
+    for a misspelt schedule is a failure alert that never comes, and nothing says so.
+    """
+    names = set(known)
+    for name in n.schedules:
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
+            return f"no schedule {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    return None
 
 
 def notification_of(

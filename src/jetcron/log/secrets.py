@@ -64,6 +64,18 @@ async def get_hook_secret(nc: Client, key: str, *, timeout: float = 5.0) -> str 
     return await _read(nc, stream, subjects.hook_secret_key(key), timeout)
 
 
+async def hook_secret_keys(nc: Client) -> set[str] | None:
+    """The keys the webhook secrets bucket holds or once held (a purged key keeps its marker),
+    from the stream's subjects, never a value; None if the bucket cannot be asked."""
+    stream = subjects.kv_stream(subjects.HOOK_SECRETS_BUCKET)
+    prefix = subjects.hook_secret_key("")
+    try:
+        info = await nc.jetstream().stream_info(stream, subjects_filter=f"{prefix}>")
+    except Exception:  # noqa: BLE001 - a best-effort check: permissions, no bucket yet, NATS
+        return None
+    return {s.removeprefix(prefix) for s in info.state.subjects or {}}
+
+
 async def purge_hook_secret(nc: Client, key: str) -> None:
     """Purge a webhook signing secret: a KV purge marker rolls the key's value up (gone from
     the stream; gets and `nats kv ls` no longer see the key)."""

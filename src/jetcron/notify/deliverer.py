@@ -28,6 +28,7 @@ from jetcron.domain.events import (
     Event,
     NotificationAdded,
     NotificationRemoved,
+    NotificationUpdated,
     NotifyDelivered,
     NotifyFailed,
     ScheduleCreated,
@@ -137,7 +138,7 @@ class Deliverer:
 
     def apply(self, event: Event) -> None:
         """Fold a sink or schedule event (sinks by name, tags by schedule name)."""
-        if isinstance(event, NotificationAdded):
+        if isinstance(event, NotificationAdded | NotificationUpdated):
             self.notifications[event.name] = event.notification
         elif isinstance(event, NotificationRemoved):
             self.notifications.pop(event.name, None)

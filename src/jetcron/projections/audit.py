@@ -2,8 +2,8 @@
 
 Operators' run commands are changes an auditor wants too: manual triggers and cancel
 requests are entries of their own (type `run.triggered` / `run.cancel_requested`, with the run id);
-so are notification sinks added, removed or tested (`notify.*`, the sink's name, its rules and
-where it sends as the diff, never its secret) and `health --ack` (`health.acknowledged`).
+so are notification sinks added, updated, removed or tested (`notify.*`, the sink's name, its
+rules and where it sends as the diff, never its secret) and `health --ack` (`health.acknowledged`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.definition import ScheduleDefinition
+from jetcron.domain.definition import SECRET_REF, ScheduleDefinition
 from jetcron.domain.envelope import Envelope, StoredEvent, event_type
 from jetcron.domain.events import (
     CalendarCreated,
@@ -29,6 +29,7 @@ from jetcron.domain.events import (
     HealthAcknowledged,
     NotificationAdded,
     NotificationRemoved,
+    NotificationUpdated,
     NotifyTest,
     RunCancelRequested,
     RunTriggered,
@@ -40,6 +41,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
 )
+from jetcron.domain.notifications import Notification
 from jetcron.projections.window import push
 
 Diff = dict[str, list[Any]]
@@ -94,6 +96,8 @@ class AuditView(msgspec.Struct, kw_only=True, gc=False):
     """schedule_id -> sequences (as text) of its run entries, oldest first."""
     calendars: dict[str, CalendarDefinition] = {}
     """Live calendars' definitions by name, to diff the next update against."""
+    notifications: dict[str, Notification] = {}
+    """Live notifications by name, to diff the next update against."""
 
 
 SYSTEM_ACTOR = "system"
@@ -225,18 +229,22 @@ def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEven
 
 def _on_operations(
     view: AuditView,
-    event: NotificationAdded | NotificationRemoved | NotifyTest | HealthAcknowledged,
+    event: NotificationAdded
+    | NotificationUpdated
+    | NotificationRemoved
+    | NotifyTest
+    | HealthAcknowledged,
     stored: StoredEvent,
 ) -> None:
-    """A sink added, removed or tested, or a `health --ack`: by its name, no schedule id."""
+    """A sink added, updated, removed or tested, or a `health --ack`: by its name, no schedule
+    id."""
     changes: Diff = {}
-    if isinstance(event, NotificationAdded):
-        n = event.notification
-        sink = {k: v for k, v in msgspec.to_builtins(n.sink).items() if k != "secret"}
-        rules = {k: v for k, v in msgspec.to_builtins(n).items() if k not in ("name", "sink")}
-        changes = {k: [None, v] for k, v in {**sink, **rules}.items()}
-        if n.sink.secret:
-            changes["signed"] = [None, True]  # why: that it is signed, never the key
+    if isinstance(event, NotificationAdded | NotificationUpdated):
+        old = view.notifications.get(event.name) if isinstance(event, NotificationUpdated) else None
+        changes = _sink_diff(old, event.notification)
+        view.notifications[event.name] = event.notification
+    elif isinstance(event, NotificationRemoved):
+        view.notifications.pop(event.name, None)
     env = stored.envelope
     view.entries.append(
         AuditEntry(
@@ -250,6 +258,28 @@ def _on_operations(
             diff=changes,
         )
     )
+
+
+def _sink_diff(old: Notification | None, new: Notification) -> Diff:
+    """Where a sink sends and its rules, flat, as {field: [old, new]}; that it is signed (and
+    the reference of a new signing key), never the key itself."""
+    a, b = _sink_fields(old) if old else {}, _sink_fields(new)
+    out: Diff = {k: [a.get(k), v] for k, v in b.items() if a.get(k) != v}
+    out.update({k: [v, None] for k, v in a.items() if k not in b})
+    if old and old.sink.secret and new.sink.secret and old.sink.secret != new.sink.secret:
+        out["secret"] = [_key_ref(old.sink.secret), _key_ref(new.sink.secret)]
+    return out
+
+
+def _key_ref(secret: str) -> str:
+    """A signing key's reference (`kv:<key>`); a value (logs from before the bucket) as such."""
+    return secret if secret.startswith(SECRET_REF) else "(a value in the log)"
+
+
+def _sink_fields(n: Notification) -> dict[str, Any]:
+    sink = {k: v for k, v in msgspec.to_builtins(n.sink).items() if k != "secret"}
+    rules = {k: v for k, v in msgspec.to_builtins(n).items() if k not in ("name", "sink")}
+    return {**sink, **rules, **({"signed": True} if n.sink.secret else {})}
 
 
 def _on_manual_trigger(view: AuditView, event: RunTriggered, stored: StoredEvent) -> None:
@@ -318,6 +348,7 @@ HANDLERS: dict[type, Handler] = {
     RunTriggered: _on_manual_trigger,
     RunCancelRequested: _on_cancel_requested,
     NotificationAdded: _on_operations,
+    NotificationUpdated: _on_operations,
     NotificationRemoved: _on_operations,
     NotifyTest: _on_operations,
     HealthAcknowledged: _on_operations,

@@ -12,6 +12,7 @@ from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     NotificationAdded,
     NotificationRemoved,
+    NotificationUpdated,
     NotifyDelivered,
     NotifyFailed,
 )
@@ -53,6 +54,14 @@ def _on_added(view: NotificationsView, event: NotificationAdded, stored: StoredE
     view.rows[event.name] = NotificationRow(
         notification=event.notification, added_at=env.at, added_by=who(env)
     )
+
+
+def _on_updated(view: NotificationsView, event: NotificationUpdated, stored: StoredEvent) -> None:
+    row = view.rows.get(event.name)
+    if row is None:  # why: a view rebuilt from a log cut short by retention
+        _on_added(view, NotificationAdded(name=event.name, notification=event.notification), stored)
+        return
+    row.notification = event.notification  # why: its delivery record is the same sink's
 
 
 def _on_removed(view: NotificationsView, event: NotificationRemoved, stored: StoredEvent) -> None:
@@ -98,6 +107,7 @@ def _settled(row: NotificationRow, seq: int) -> None:
 
 HANDLERS: dict[type, Callable[[NotificationsView, Any, StoredEvent], None]] = {
     NotificationAdded: _on_added,
+    NotificationUpdated: _on_updated,
     NotificationRemoved: _on_removed,
     NotifyDelivered: _on_delivered,
     NotifyFailed: _on_failed,

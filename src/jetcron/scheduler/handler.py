@@ -16,13 +16,13 @@ from jetcron.domain.calendar import named, unknown_calendar, used_by, validate_c
 from jetcron.domain.claims import accepted
 from jetcron.domain.commands import (
     AcknowledgeHealth,
-    AddNotification,
     CalendarCommand,
     CommandReply,
     DeleteCalendar,
+    NotificationCommand,
     RemoveNotification,
     Request,
-    SendTestNotification,
+    UpdateNotification,
     command_decoder,
     verb,
 )
@@ -77,7 +77,7 @@ def aggregate_subject(command: Request) -> str:
     # why: a bad name is not even a valid subject
     if isinstance(command, AcknowledgeHealth):
         return subjects.HEALTH_ACKS
-    if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+    if isinstance(command, NotificationCommand):
         return subjects.notification(validate_notification_name(command.name))
     if isinstance(command, CalendarCommand):
         return subjects.calendar(validate_calendar_name(command.name))
@@ -93,7 +93,7 @@ def decide_on(
     if isinstance(command, AcknowledgeHealth):
         # why: always recorded; what it acknowledges is whatever the views folded before it
         return [HealthAcknowledged()]
-    if isinstance(command, AddNotification | RemoveNotification | SendTestNotification):
+    if isinstance(command, NotificationCommand):
         return notifications.decide(notifications.fold(events), command)
     if isinstance(command, CalendarCommand):
         return calendars.decide_calendar(calendars.fold(events), command, users)
@@ -145,16 +145,19 @@ class CommandHandler:
         raise ConcurrencyConflict(subject, -1, f"still conflicting after {MAX_ATTEMPTS} attempts")
 
     async def _forget_secret(self, command: Request, history: list[StoredEvent]) -> None:
-        """Once a notification's removal is stored, purge its webhook signing secret.
+        """Once a notification's removal (or an update that signs with another key) is stored,
+        purge the webhook signing secret it signed with.
 
         why here: every removal (CLI, HTTP API, any NATS client) passes through the handler,
-        once, right after it is stored; the key is fresh per `notify add`, so no other
-        notification signs with it. A crash in between leaves the key behind (harmless: nothing
-        names it any more).
+        once, right after it is stored; the key is fresh per `notify add` (and `<name>.file`
+        for `apply`), so no other notification signs with it. A crash in between leaves the
+        key behind (harmless: nothing names it any more).
         """
-        if not isinstance(command, RemoveNotification):
+        if not isinstance(command, RemoveNotification | UpdateNotification):
             return
         key = notifications.secret_key(notifications.fold(e.event for e in history))
+        if isinstance(command, UpdateNotification):
+            key = None if key == notifications.secret_key(command.notification) else key
         if key is None:
             return
         try:

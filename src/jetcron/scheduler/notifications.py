@@ -1,4 +1,5 @@
-"""The notification aggregate as a pure decider: a sink is added, tested, removed (and re-added)."""
+"""The notification aggregate as a pure decider: a sink is added, updated, tested, removed
+(and re-added)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from jetcron.domain.commands import (
     NotificationCommand,
     RemoveNotification,
     SendTestNotification,
+    UpdateNotification,
 )
 from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import Event, NotificationAdded, NotificationRemoved, NotifyTest
+from jetcron.domain.events import (
+    Event,
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyTest,
+)
 from jetcron.domain.notifications import (
     Notification,
     validate_notification,
@@ -26,7 +34,7 @@ NotificationState = Notification | None
 
 def evolve(state: NotificationState, event: AnyEvent) -> NotificationState:
     """The state after one event of the notification's subject."""
-    if isinstance(event, NotificationAdded):
+    if isinstance(event, NotificationAdded | NotificationUpdated):
         return event.notification
     if isinstance(event, NotificationRemoved):
         return None
@@ -46,15 +54,19 @@ def decide(state: NotificationState, command: NotificationCommand) -> list[Event
     name = validate_notification_name(command.name)
     match command:
         case AddNotification(notification=notification):
-            if notification.name != name:
-                raise CommandRejected(
-                    f"notification {notification.name!r} sent as {name!r}: the names differ"
-                )
+            _same_name(notification, name)
             if state is not None:
                 raise CommandRejected(
                     f"notification {name!r} exists; `jetcron notify remove {name}` first"
                 )
             return [NotificationAdded(name=name, notification=validate_notification(notification))]
+        case UpdateNotification(notification=notification):
+            _same_name(notification, name)
+            if _live(state, name) == notification:
+                return []  # why: already so (an apply run twice)
+            return [
+                NotificationUpdated(name=name, notification=validate_notification(notification))
+            ]
         case RemoveNotification():
             _live(state, name)
             return [NotificationRemoved(name=name)]
@@ -67,6 +79,13 @@ def secret_key(state: NotificationState) -> str | None:
     """The webhook secrets bucket key this notification signs with (`kv:<key>`), if any."""
     secret = state.sink.secret if state is not None else ""
     return secret[len(SECRET_REF) :] if secret.startswith(SECRET_REF) else None
+
+
+def _same_name(notification: Notification, name: str) -> None:
+    if notification.name != name:
+        raise CommandRejected(
+            f"notification {notification.name!r} sent as {name!r}: the names differ"
+        )
 
 
 def _live(state: NotificationState, name: str) -> Notification:

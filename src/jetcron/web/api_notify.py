@@ -11,7 +11,11 @@ from fastapi.responses import Response
 from jetcron import client
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.notifications import notification_of, validate_notification_name
+from jetcron.domain.notifications import (
+    missing_schedule,
+    notification_of,
+    validate_notification_name,
+)
 from jetcron.errors import InvalidInput
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -49,6 +53,8 @@ class NotificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     tags: list[str] | None = None
     window: str = "60s"
     timeout: str = "10s"
+    allow_missing: bool = False
+    """Let `schedules` name a schedule that does not exist yet (else 422)."""
 
 
 _BODY = takes(
@@ -75,9 +81,17 @@ async def add(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Respons
     try:
         given = msgspec.convert(data, NotificationBody)
         fields: dict[str, Any] = msgspec.structs.asdict(given)
+        allow_missing = fields.pop("allow_missing")
         notification = notification_of(fields.pop("name"), **fields)
     except (msgspec.ValidationError, InvalidInput) as err:
         raise invalid(err) from None
+    if notification.schedules and not allow_missing:
+        live = [row["name"] for row in await gw.ask("schedules")]
+        if problem := missing_schedule(notification, live):
+            raise Problem(
+                422,
+                f'schedules: {problem}; "allow_missing": true adds a rule for one still to come',
+            )
     if notification.sink.command and user.role != "admin":
         # why: as NATS roles do (auth/roles.py): a command sink runs as the scheduler's OS user
         raise Problem(
