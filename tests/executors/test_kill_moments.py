@@ -189,3 +189,6 @@ async def test_a_sigkill_at_any_moment_of_a_runs_end_never_runs_an_ended_job_aga
         assert isinstance(evs[-1], RunFailed)
         assert evs[-1].failure_class == "unknown" and evs[-1].next_retry_at is None
         assert "exit status" in evs[-1].error
+        assert evs[-1].duration_s is None, "not known: never 0 s"
+    if moment == "mid-job":
+        assert isinstance(evs[1], RunFailed) and evs[1].duration_s, "cut short: it ran this long"
