@@ -163,7 +163,9 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(
             (
                 "finished",
-                text.utc(r["finished_at"]) + (f" after {text.duration(took)}" if took else ""),
+                text.utc(r["finished_at"])
+                + (f" after {text.duration(took)}" if took else "")
+                + _whose(r),
             )
         )
     if r.get("exit_code") is not None:
@@ -178,6 +180,19 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     if len(tried) > 1 or any(a["fate"] == "abandoned" for a in tried):
         out += [("attempts" if i == 0 else "", _attempt(a)) for i, a in enumerate(tried)]
     return out
+
+
+def _whose(r: dict[str, Any]) -> str:
+    """` (attempt 2 on exA, started 03:55:50)`: the attempt whose result the header shows, when
+    it is not the one the `started` line names (newcomer18b F6: 03:55:00 + 40.5 s read as 03:56:30)."""
+    n = r.get("attempt", 1)
+    mine = [a for a in r.get("attempts") or [] if a.get("attempt") == n]
+    if n == 1 or not mine:
+        return ""
+    where = f" on {mine[0]['executor']}" if mine[0].get("executor") else ""
+    began = mine[0].get("started_at")
+    when = f", started {text.utc(began)[11:19]}" if began else ""
+    return f" (attempt {n}{where}{when})"
 
 
 def _attempt(a: dict[str, Any]) -> str:

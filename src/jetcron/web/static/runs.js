@@ -120,6 +120,14 @@ export async function runPage(id) {
   return () => { left = true; stop(); };
 }
 
+/** When the run finished, naming the attempt whose result it shows if a later one: "started"
+ * above is the first attempt's (03:55:00 + 40.5 s did not read as 03:56:30). */
+function finishedBy(run, tried) {
+  const mine = (run.attempt || 1) > 1 && run.finished_at ? tried.find((a) => a.attempt === run.attempt) : null;
+  if (!mine) return local(run.finished_at);
+  return `${local(run.finished_at)} (attempt ${mine.attempt}${mine.executor ? ` on ${mine.executor}` : ""}, started ${local(mine.started_at)})`;
+}
+
 function runView(run, output, live, render) {
   const cancel = ["triggered", "running", "retrying", "deferred"].includes(run.status)
     ? el("button", { class: "danger writer", id: "cancel-run", onclick: async () => {
@@ -137,7 +145,7 @@ function runView(run, output, live, render) {
     ["status", badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
     ["triggered", run.manual || run.backfill_of
       ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
-    ["executor", run.executor || "–"], ["started (your time)", local(run.started_at)], ["finished (your time)", local(run.finished_at)],
+    ["executor", run.executor || "–"], ["started (your time)", local(run.started_at)], ["finished (your time)", finishedBy(run, output.attempts || [])],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
     ["error", run.error || run.reason || "–"],
   ];
