@@ -75,6 +75,7 @@ class Recovery:
             if run.handed_back:
                 self.journal.end(entry.run_id)
             else:
+                run.ended = True
                 await self.report(run, entry)
         except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
             log.exception("executor %s: adopted run %s not settled", self.name, run.ref.run_id)

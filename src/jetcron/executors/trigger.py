@@ -29,6 +29,7 @@ from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
+from jetcron.executors.errors import ResultHeld
 from jetcron.executors.consumers import Hold
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
@@ -298,6 +299,7 @@ class TriggerHandler:
             return
         if result.outcome == "cancelled":
             result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
+        run.ended = True
         await self._settle(run, msg, history, result)
         # why: only once the result is stored; if that failed, the entry reports it later.
         self.journal.end(run.ref.run_id)
@@ -344,7 +346,8 @@ class TriggerHandler:
                 return
             except Exception as err:
                 if self.stopping.is_set():
-                    raise
+                    # why: expected when stopping while NATS is away; the entry is kept
+                    raise ResultHeld(run.ref.run_id, str(err) or type(err).__name__) from err
                 log.warning("executor %s: result of %s not stored yet (%s); retrying",
                             self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
                 await asyncio.sleep(delay)
