@@ -29,8 +29,8 @@ from jetcron.domain.runs import cancel_reason
 from jetcron.executors.admission import HostSampler
 from jetcron.executors.catchup import Backlog
 from jetcron.executors.config import ExecutorConfig, validate
-from jetcron.executors.errors import ResultHeld
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
+from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
 from jetcron.executors.journal import Journal, JournalUnwritable

@@ -29,8 +29,8 @@ from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
-from jetcron.executors.errors import ResultHeld
 from jetcron.executors.consumers import Hold
+from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.process import run_process
