@@ -36,6 +36,7 @@ from jetcron.domain.events import (
     RunCancelRequested,
     RunDeferred,
     RunFailed,
+    RunHandedBack,
     RunLost,
     RunSkipped,
     RunStarted,
@@ -76,6 +77,7 @@ AnyEvent = (
     | RunTimedOut
     | RunCancelled
     | RunDeferred
+    | RunHandedBack
     | RunLost
     | ExpectationMissed
     | ExpectationMet

@@ -300,6 +300,14 @@ class RunDeferred(RunEvent, frozen=True, kw_only=True, tag="run.deferred"):
     next_attempt_at: datetime | None = None
 
 
+class RunHandedBack(RunEvent, frozen=True, kw_only=True, tag="run.handed_back"):
+    """The attempt's job never started: its RunStarted claimed the run, then its supervisor
+    died before the spawn (or its executor could not confirm the claim); the trigger was
+    handed back and the next attempt runs it. Not a start: nothing of it ran."""
+
+    reason: str = ""
+
+
 class RunLost(RunEvent, frozen=True, kw_only=True, tag="run.lost"):
     """No result arrived within timeout + grace: the executor is presumed dead."""
 
