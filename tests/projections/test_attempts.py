@@ -81,7 +81,8 @@ def test_an_attempt_handed_back_before_it_started_is_no_start() -> None:
     tried = attempts(h.events)
     row = {"run_id": run, "schedule": "quick", "status": "succeeded", "attempt": 2,
            "fire_time": fired.isoformat(), "started_at": fired.isoformat(), "lateness_s": 0.06,
-           "executor": "exA", "attempts": [msgspec.to_builtins(a) for a in tried]}  # fmt: skip
+           "executor": "exA", "finished_at": fired.isoformat(),
+           "attempts": [msgspec.to_builtins(a) for a in tried]}  # fmt: skip
     said = dict(facts(row))
 
     assert [(a.attempt, a.fate, a.started_at) for a in tried][0] == (1, "handed_back", None)
@@ -92,3 +93,4 @@ def test_an_attempt_handed_back_before_it_started_is_no_start() -> None:
         "(attempt 1 handed back before it started)"
     )
     assert said["attempts"] == f"#1 on exA: handed back before it started ({why})"
+    assert "(attempt" not in said["finished"], "the started line names attempt 2 already"

@@ -197,10 +197,10 @@ def _started(r: dict[str, Any]) -> str:
 def _whose(r: dict[str, Any]) -> str:
     """` (attempt 2 on exA, started 03:55:50)`: the attempt whose result the header shows, when
     it is not the one the `started` line names (newcomer18b F6: 03:55:00 + 40.5 s read as 03:56:30)."""
-    n = r.get("attempt", 1)
-    mine = [a for a in r.get("attempts") or [] if a.get("attempt") == n]
-    if n == 1 or not mine:
-        return ""
+    n, tried = r.get("attempt", 1), r.get("attempts") or []
+    mine = [a for a in tried if a.get("attempt") == n]
+    if n == 1 or not mine or all(a.get("fate") == "handed_back" for a in tried[: n - 1]):
+        return ""  # why: the `started` line names this attempt already (_started)
     where = f" on {mine[0]['executor']}" if mine[0].get("executor") else ""
     began = mine[0].get("started_at")
     when = f", started {text.utc(began)[11:19]}" if began else ""

@@ -124,7 +124,9 @@ export async function runPage(id) {
  * above is the first attempt's (03:55:00 + 40.5 s did not read as 03:56:30). */
 function finishedBy(run, tried) {
   const mine = (run.attempt || 1) > 1 && run.finished_at ? tried.find((a) => a.attempt === run.attempt) : null;
-  if (!mine) return local(run.finished_at);
+  const earlier = tried.filter((a) => a.attempt < run.attempt);
+  // why: after attempts handed back before they started, "started" names this one already
+  if (!mine || earlier.every((a) => a.fate === "handed_back")) return local(run.finished_at);
   return `${local(run.finished_at)} (attempt ${mine.attempt}${mine.executor ? ` on ${mine.executor}` : ""}, started ${local(mine.started_at)})`;
 }
 
