@@ -68,12 +68,16 @@ class CommandWithdrawn(ServiceUnavailable):
 
 
 class NatsUnreachable(ServiceUnavailable):
-    """The connection to NATS is lost (reconnecting): nothing can be asked or sent now."""
+    """The connection to NATS is lost (reconnecting), or the server does not answer its own
+    PING (stalled): nothing can be asked or sent now."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, stalled: bool = False) -> None:
         self.what = what
+        # why: one cause, one wording, whichever moment of an outage a request meets: first
+        # a stalled server (its PING unanswered), then the client's reconnecting (newcomer18b F11)
+        how = "sent, but no answer came" if stalled else "nothing was sent"
         InfrastructureError.__init__(
             self,
-            f"cannot send {what}: NATS is unreachable (the connection is lost and reconnecting); "
-            "nothing was sent, try again once NATS is back",
+            f"cannot send {what}: NATS is unreachable (the server does not answer, or the "
+            f"connection is lost and reconnecting); {how}, try again once NATS is back",
         )

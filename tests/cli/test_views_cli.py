@@ -183,6 +183,10 @@ def test_runs_show_lists_every_attempt_with_its_fate(live: Live) -> None:
     assert shown[first].endswith("(exited with code 3)")
     assert ": failed " in shown[first + 1] and shown[first + 1].lstrip().startswith("#2 ")
     assert [(a["attempt"], a["fate"]) for a in tried] == [(1, "retried"), (2, "failed")]
+    # why: the header's `started` is attempt 1's; its `finished` names whose result it is
+    [finished] = [x for x in shown if x.startswith("finished ")]
+    began = tried[1]["started_at"][11:19]
+    assert finished.endswith(f"(attempt 2 on host-a, started {began})")
 
 
 def test_health_fails_from_the_first_failed_run_and_exit_codes(live: Live, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from jetcron.domain.events import (
     RunCancelRequested,
     RunDeferred,
     RunFailed,
+    RunHandedBack,
     RunLost,
     RunOutput,
     RunSkipped,
@@ -158,6 +159,7 @@ SAMPLES: dict[type[Event], Event] = {
         **RUN, reason="cpu 93%", pressure=0.93, deferrals=4, next_attempt_at=LATER
     ),
     RunLost: RunLost(**RUN, reason="no result within timeout + grace"),
+    RunHandedBack: RunHandedBack(**RUN, reason="its supervisor died before it started the job"),
     events.ExpectationMissed: events.ExpectationMissed(
         schedule_id="5f3a9c01e2d4b6a8c0e1",
         name="backup",

@@ -47,8 +47,16 @@ HOOK = "JETCRON_TEST_PAUSE_BEFORE_SPAWN"
 
 CASES = {
     # (moment, executor): (seconds attempt 1 runs, the run's events, starts of the job)
-    ("before-start", "lives"): (0.3, ["RunStarted", "RunStarted", "RunSucceeded"], 1),
-    ("before-start", "dies"): (0.3, ["RunStarted", "RunStarted", "RunSucceeded"], 1),
+    ("before-start", "lives"): (
+        0.3,
+        ["RunStarted", "RunHandedBack", "RunStarted", "RunSucceeded"],
+        1,
+    ),
+    ("before-start", "dies"): (
+        0.3,
+        ["RunStarted", "RunHandedBack", "RunStarted", "RunSucceeded"],
+        1,
+    ),
     ("mid-job", "lives"): (5, ["RunStarted", "RunFailed", "RunStarted", "RunSucceeded"], 2),
     ("after-end", "lives"): (0.3, ["RunStarted", "RunFailed"], 1),
     ("after-end", "dies"): (0.3, ["RunStarted", "RunFailed"], 1),
@@ -189,3 +197,9 @@ async def test_a_sigkill_at_any_moment_of_a_runs_end_never_runs_an_ended_job_aga
         assert isinstance(evs[-1], RunFailed)
         assert evs[-1].failure_class == "unknown" and evs[-1].next_retry_at is None
         assert "exit status" in evs[-1].error
+        assert evs[-1].duration_s is None, "not known: never 0 s"
+    if moment == "before-start":
+        # why: its RunStarted was a claim; the job never started (newcomer18b F7)
+        assert evs[1].attempt == 1 and "before it started the job" in evs[1].reason
+    if moment == "mid-job":
+        assert isinstance(evs[1], RunFailed) and evs[1].duration_s, "cut short: it ran this long"

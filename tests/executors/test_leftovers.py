@@ -111,9 +111,12 @@ def marked_env(run_id: str) -> dict[str, str]:
 
 async def test_a_dead_supervisors_job_is_gone_when_supervise_returns(tmp_path: Path) -> None:
     job, pids = await started_tree(tmp_path / "run", marked_env("run-leftovers-a"))
+    await asyncio.sleep(1.0)
     os.kill(job.sup[0], signal.SIGKILL)
     result = await job.supervise(None, None, 1000)
     assert result.abandoned and "supervisor died" in result.reason
+    # why: it ran until it was stopped; the time is known (newcomer18b F5: it read 0 s)
+    assert result.duration_s is not None and 1.0 <= result.duration_s < 10
     assert [pid for pid in pids if alive(pid)] == [], "the job outlived its supervisor"
 
 
@@ -194,6 +197,7 @@ async def test_a_job_that_ended_before_its_supervisor_died_has_an_unknown_outcom
     os.kill(job.sup[0], signal.SIGKILL)
     result = await job.supervise(None, None, 1000)
     assert result.unknown and not result.abandoned and result.exit_code is None
+    assert result.duration_s is None, "an ended job's duration died with its supervisor"
     assert "exit status" in result.reason
     assert msgspec.json.decode((run_dir / "result.json").read_bytes())["ending"] == "unknown"
 

@@ -279,8 +279,8 @@ class History:
         *,
         retry_in: timedelta | None = None,
         error: str = "boom",
-        exit_code: int = 1,
-        duration_s: float = 1.0,
+        exit_code: int | None = 1,
+        duration_s: float | None = 1.0,
         executor: str = "host-a",
     ) -> None:
         """RunFailed; with `retry_in` another attempt follows."""

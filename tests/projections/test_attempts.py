@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 from projection_factory import History
 
 from jetcron.projections.attempts import attempts
@@ -58,3 +59,38 @@ def test_an_attempt_with_no_result_is_abandoned_when_a_later_one_is_cancelled_be
         (1, "abandoned", "no result; attempt 2 took over"),
         (2, "cancelled", "overlap"),
     ]
+
+
+def test_an_attempt_handed_back_before_it_started_is_no_start() -> None:
+    # newcomer18b F7: after `up` was killed mid-fire, attempt 1 of a job that never ran read
+    # "started ... abandoned", and the run's start 63 ms after the fire time
+    from jetcron.cli.runs import facts
+    from jetcron.domain.events import RunHandedBack
+
+    h = History()
+    h.create("quick")
+    run = h.trigger("quick")
+    fired = h.triggers[run].fire_time
+    h.started(run, attempt=1, executor="exA")
+    why = "its supervisor died before it started the job"
+    h.add(RunHandedBack(**h._run(run), attempt=1, executor="exA", reason=why))
+    h.tick(timedelta(seconds=25))
+    h.started(run, attempt=2, executor="exA")
+    h.succeeded(run, attempt=2, executor="exA", duration_s=2.0)
+
+    tried = attempts(h.events)
+    row = {"run_id": run, "schedule": "quick", "status": "succeeded", "attempt": 2,
+           "fire_time": fired.isoformat(), "started_at": fired.isoformat(), "lateness_s": 0.06,
+           "executor": "exA", "finished_at": fired.isoformat(),
+           "attempts": [msgspec.to_builtins(a) for a in tried]}  # fmt: skip
+    said = dict(facts(row))
+
+    assert [(a.attempt, a.fate, a.started_at) for a in tried][0] == (1, "handed_back", None)
+    assert tried[1].fate == "succeeded"
+    began = tried[1].started_at
+    assert began is not None and said["started"] == (
+        f"{began:%Y-%m-%dT%H:%M:%SZ} on exA, {(began - fired).seconds}s after the fire time "
+        "(attempt 1 handed back before it started)"
+    )
+    assert said["attempts"] == f"#1 on exA: handed back before it started ({why})"
+    assert "(attempt" not in said["finished"], "the started line names attempt 2 already"

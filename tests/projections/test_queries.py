@@ -166,3 +166,22 @@ def test_a_deleted_names_stats_are_its_history() -> None:
 
     [overall, *_] = queries.stats_of(views, {"schedule": "hello"}, NOW)
     assert overall.runs == 3
+
+
+def test_the_fires_before_the_creation_are_one_entry_with_a_count() -> None:
+    # newcomer18b F12: `fires --since 1h` of a minutely schedule created a minute ago gave 58
+    # not_created rows before its 2 real ones
+    h = History(start=T0 + timedelta(minutes=58, seconds=30))
+    h.create("tick", spec="* * * * *")
+    h.trigger("tick", T0 + timedelta(minutes=59))
+    views = fold(h.events)
+    now = T0 + timedelta(minutes=59, seconds=30)
+
+    answer = queries.fires_of(views, {"name": "tick", "since": "1h"}, now)
+    one = queries.fires_of(views, {"name": "tick", "since": "1h", "limit": 2}, now)
+
+    before, *after = answer["fires"]
+    assert (before["fate"], before["count"]) == ("not_created", 59)
+    assert (before["utc"], before["last_utc"]) == ("2024-01-01T00:00:00Z", "2024-01-01T00:58:00Z")
+    assert [f["fate"] for f in after] == ["triggered"] and "count" not in after[0]
+    assert one["fires"] == answer["fires"] and not one["more"], "the summary is one entry"

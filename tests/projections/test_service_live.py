@@ -333,3 +333,49 @@ async def test_state_answers_a_stopped_replica_left_behind_are_swept(nc, event_l
     finally:
         stop.set()
         await task
+
+
+async def test_after_a_nats_outage_executors_get_a_moment_to_be_heard_before_offline(
+    nc, event_log, nats_server, monkeypatch
+) -> None:
+    """newcomer18b F8: every NATS outage over ~15 s recorded executor.offline for every
+    executor (their heartbeats expired meanwhile), all fine and back within 2 s."""
+    import os
+    import signal
+
+    from conftest import freeze
+    from jetcron.log import heartbeats
+    from jetcron.projections import hosts
+    from jetcron.projections import service as service_module
+
+    monkeypatch.setattr(hosts, "HEARD_AGAIN_S", 4.0)
+    monkeypatch.setattr(service_module, "LOG_SILENT_S", 0.2)  # why: not what holds it here
+    await heartbeats.ensure_bucket(nc)
+    for name in ("back", "gone"):
+        await heartbeats.put(nc, heartbeats.ExecutorInfo(name=name), ttl_s=1)
+    service, stop, task = await running(nc, event_log)
+    try:
+        await service.check_hosts()
+        await service.sync()
+        assert service.views.hosts.online == {"back": True, "gone": True}
+        freeze(nats_server)  # both heartbeats expire while NATS cannot take a new one
+        try:
+            assert await service.sync(timeout=1.5) is None, "the log answered while frozen"
+            await asyncio.sleep(1.0)
+        finally:
+            assert nats_server.pid is not None
+            os.kill(nats_server.pid, signal.SIGCONT)
+        assert await heartbeats.list_executors(nc) == []
+        await asyncio.sleep(0.5)
+        assert await service.sync() == 0
+        await service.check_hosts()
+        await heartbeats.put(nc, heartbeats.ExecutorInfo(name="back"), ttl_s=30)
+        await asyncio.sleep(4.0)
+        await service.check_hosts()
+        await service.sync()
+        assert service.views.hosts.online == {"back": True, "gone": False}
+        said = [s.event for s in (await event_log.load(subjects.host("back")))[0]]
+        assert [type(e).__name__ for e in said] == ["ExecutorOnline"], "declared offline"
+    finally:
+        stop.set()
+        await task

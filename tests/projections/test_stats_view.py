@@ -85,3 +85,18 @@ def test_window_and_schedule_filter() -> None:
 
     assert (recent.runs, recent.by_status) == (1, {"failed": 1})
     assert stats.compute(views.runs, now=now, schedule="nope") == []
+
+
+def test_a_duration_not_known_is_not_counted_as_0s() -> None:
+    # why: newcomer18b F5: a run whose supervisor died (its job had ended) read 0 s and
+    # pulled the percentiles down; its duration is not known, and left out.
+    h = History()
+    h.create("a")
+    h.succeeded(h.trigger("a", T0), duration_s=2.0)
+    h.failed(h.trigger("a", T0 + timedelta(minutes=1)), exit_code=None, duration_s=None)
+    views = fold(h.events)
+
+    (a,) = stats.compute(views.runs, now=T0 + timedelta(days=1))
+
+    assert (a.finished, a.duration_p50, a.duration_max) == (2, 2.0, 2.0)
+    assert [r.duration_s for r in views.runs.rows.values()] == [2.0, None]

@@ -147,3 +147,20 @@ def test_the_preview_notes_a_fixed_offset_zone_as_the_cli_does(
     page.fill("#f-tz", "America/New_York")
     page.wait_for_selector("#preview p.note", state="detached")
     page.close()
+
+
+def test_a_retried_runs_page_says_which_attempt_finished_it(browser: object, stack: Stack) -> None:  # noqa: F811
+    # why: newcomer18b F6: "started" is attempt 1's; "finished" was attempt 2's, unnamed
+    with stack.client() as http:
+        body = {"command": ["sh", "-c", "exit 3"], "retries": 1, "retry_backoff": "1s"}
+        assert create(http, "twice-failed", **body).status_code == 201
+        run_id = http.post("/api/v1/schedules/twice-failed/trigger").json()["run_id"]
+        run = until(
+            lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "failed"
+        )
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/run/{run_id}")
+    page.wait_for_selector("#attempts")
+    finished = page.locator("dt:text-is('finished (your time)') + dd").inner_text()
+    assert run["attempt"] == 2 and f"(attempt 2 on {run['executor']}, started " in finished
+    page.close()

@@ -227,12 +227,54 @@ async def test_the_gateway_dates_outages_from_natss_last_answer(
         await gateway.stop()
 
 
+async def test_a_stalled_nats_is_one_cause_for_every_route_dated_from_the_first_failure(
+    nats_server: NatsServer,
+) -> None:
+    # newcomer18b F11: /api/v1/views blamed "all replicas busy, stalled or frozen" and dated it
+    # from an answer 22 s before the outage, while /api/v1/runs said "NATS is unreachable"
+    import os
+    import signal
+    import time
+
+    from conftest import freeze
+    from jetcron.connect import ConnectOptions
+    from jetcron.errors import NatsUnreachable
+    from jetcron.web.gateway import Gateway
+
+    cause = "NATS is unreachable (the server does not answer, or the connection is lost"
+    gateway = Gateway(ConnectOptions(servers=nats_server.url), Tokens(), local_user="me")
+    await gateway.start()
+    try:
+        for _ in range(100):
+            if gateway.connected:
+                break
+            await asyncio.sleep(0.05)
+        gateway.freshness.answered(None)  # as an earlier page's poll did
+        await asyncio.sleep(2)
+        freeze(nats_server)
+        began = time.time()
+        said = []
+        for view in ("due", "runs"):
+            with pytest.raises(NatsUnreachable) as raised:
+                await gateway.ask(view)
+            said.append(str(raised.value))
+        report = gateway.freshness.report()
+    finally:
+        assert nats_server.pid is not None
+        os.kill(nats_server.pid, signal.SIGCONT)
+        await gateway.stop()
+    assert all(cause in s for s in said), said
+    assert cause in report["problem"]
+    since = datetime.strptime(report["since"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert since.timestamp() >= int(began), report
+
+
 def test_the_views_last_word_stale_silent_and_current_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from jetcron.web import freshness
 
-    wall = iter([1_000.0, 1_060.0, 1_120.0])
+    wall = iter([1_000.0, 1_060.0, 1_120.0, 1_180.0])
     monkeypatch.setattr(freshness.time, "time", lambda: next(wall))
     seen = freshness.Freshness()
     assert seen.due() and seen.report() == {"current": True, "answering": True}
@@ -247,8 +289,9 @@ def test_the_views_last_word_stale_silent_and_current_again(
     assert "`jetcron" not in seen.report()["problem"]  # worded for the web
     seen.failed("no jetcron service answered query `due`: again")
     report = seen.report()
-    # since the last answer (1000 s after the epoch), not the first failure
-    assert (report["answering"], report["since"]) == (False, "1970-01-01T00:16:40Z")
+    # since the first failure (1060 s after the epoch), not the last answer (newcomer18b F11)
+    assert (report["answering"], report["since"]) == (False, "1970-01-01T00:17:40Z")
+    assert report["last_answer"] == "1970-01-01T00:16:40Z"
     assert report["problem"] == "no jetcron service answered query `due`: again"
 
     seen.answered(None)

@@ -153,23 +153,15 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
         said = ", ".join(f"{text.short_id(k)} {v.replace('_', ' ')}" for k, v in members.items())
         out.append(("members", said or "none has started it yet"))
     if r.get("started_at"):
-        # why: started_at is the first attempt's; the row's executor is the latest one's
-        first = (r.get("attempts") or [{}])[0].get("executor") or r.get("executor")
-        where = f" on {first}" if first else ""
-        late = r.get("lateness_s")
-        out.append(
-            (
-                "started",
-                f"{text.utc(r['started_at'])}{where}"
-                + (f", {text.duration(late)} after the fire time" if late else ""),
-            )
-        )
+        out.append(("started", _started(r)))
     if r.get("finished_at"):
         took = r.get("duration_s")
         out.append(
             (
                 "finished",
-                text.utc(r["finished_at"]) + (f" after {text.duration(took)}" if took else ""),
+                text.utc(r["finished_at"])
+                + (f" after {text.duration(took)}" if took else "")
+                + _whose(r),
             )
         )
     if r.get("exit_code") is not None:
@@ -186,9 +178,47 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _started(r: dict[str, Any]) -> str:
+    """When and where the run's job first started, and how late: the first attempt that did
+    (newcomer18b F7: one handed back before it started read as the start, 63 ms late)."""
+    tried = r.get("attempts") or [{}]
+    unstarted = [a for a in tried if a.get("fate") == "handed_back"]
+    first: dict[str, Any] = next((a for a in tried if a.get("fate") != "handed_back"), {})
+    # why: started_at is the first attempt's; the row's executor is the latest one's
+    began, late = r["started_at"], r.get("lateness_s")
+    if unstarted and first.get("started_at"):
+        began = first["started_at"]
+        late = (text.parse_time(began) - text.parse_time(r["fire_time"])).total_seconds()
+    who = first.get("executor") or r.get("executor")
+    where = f" on {who}" if who else ""
+    said = f"{text.utc(began)}{where}" + (
+        f", {text.duration(late)} after the fire time" if late else ""
+    )
+    if unstarted:
+        which = ", ".join(str(a["attempt"]) for a in unstarted)
+        said += f" (attempt {which} handed back before it started)"
+    return said
+
+
+def _whose(r: dict[str, Any]) -> str:
+    """` (attempt 2 on exA, started 03:55:50)`: the attempt whose result the header shows, when
+    it is not the one the `started` line names (newcomer18b F6: 03:55:00 + 40.5 s read as 03:56:30)."""
+    n, tried = r.get("attempt", 1), r.get("attempts") or []
+    mine = [a for a in tried if a.get("attempt") == n]
+    if n == 1 or not mine or all(a.get("fate") == "handed_back" for a in tried[: n - 1]):
+        return ""  # why: the `started` line names this attempt already (_started)
+    where = f" on {mine[0]['executor']}" if mine[0].get("executor") else ""
+    began = mine[0].get("started_at")
+    when = f", started {text.utc(began)[11:19]}" if began else ""
+    return f" (attempt {n}{where}{when})"
+
+
 def _attempt(a: dict[str, Any]) -> str:
     """One attempt: `#1 2026-12-02T03:00:00Z on host-a: abandoned (no result; attempt 2 took over)`."""
     where = f" on {a['executor']}" if a.get("executor") else ""
+    if a["fate"] == "handed_back":
+        why = f" ({a['detail']})" if a.get("detail") else ""
+        return f"#{a['attempt']}{where}: handed back before it started{why}"
     took = f" after {text.duration(a['duration_s'])}" if a.get("duration_s") else ""
     fate = a["fate"].replace("_", " ") + took
     if a.get("detail") and a["detail"] != fate:  # why: "timed out after 5s (timed out after 5s)"

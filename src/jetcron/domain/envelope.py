@@ -37,6 +37,7 @@ from jetcron.domain.events import (
     RunCancelRequested,
     RunDeferred,
     RunFailed,
+    RunHandedBack,
     RunLost,
     RunSkipped,
     RunStarted,
@@ -77,6 +78,7 @@ AnyEvent = (
     | RunTimedOut
     | RunCancelled
     | RunDeferred
+    | RunHandedBack
     | RunLost
     | ExpectationMissed
     | ExpectationMet

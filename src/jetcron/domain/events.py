@@ -245,7 +245,12 @@ class RunStarted(RunEvent, frozen=True, kw_only=True, tag="run.started"):
 
 class RunSucceeded(RunEvent, frozen=True, kw_only=True, tag="run.succeeded"):
     exit_code: int | None = 0
-    duration_s: float = 0.0
+    duration_s: float | None = None
+    """How long the job ran; None: not known or it never ran (e.g. its supervisor died).
+
+    why None, not 0.0: a 0 s duration was shown and counted in the statistics for a job that
+    ran 18 s. Compatible both ways: None is omitted when stored, as the old default 0.0 was, so
+    an older reader reads 0.0 as before; a stored 0.0 was always such an unmeasured one."""
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned, if anything."""
@@ -258,7 +263,8 @@ class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
     exit_code: int | None = None
     failure_class: str = "transient"
     error: str = ""
-    duration_s: float = 0.0
+    duration_s: float | None = None
+    """How long the job ran; None: not known (RunSucceeded.duration_s)."""
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
     """Set when another attempt follows; None means this failure is final."""
@@ -269,7 +275,8 @@ class RunFailed(RunEvent, frozen=True, kw_only=True, tag="run.failed"):
 
 class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
     timeout_s: float = 0.0
-    duration_s: float = 0.0
+    duration_s: float | None = None
+    """How long the job ran; None: not known (RunSucceeded.duration_s)."""
     output: RunOutput = RunOutput()
     next_retry_at: datetime | None = None
     ended_at: datetime | None = None
@@ -279,7 +286,8 @@ class RunTimedOut(RunEvent, frozen=True, kw_only=True, tag="run.timed_out"):
 
 class RunCancelled(RunEvent, frozen=True, kw_only=True, tag="run.cancelled"):
     reason: str = ""
-    duration_s: float = 0.0
+    duration_s: float | None = None
+    """How long the job ran; None: not known (RunSucceeded.duration_s)."""
     ended_at: datetime | None = None
     """When the job ended, on the executor's clock, if the result was stored later (from the
     journal after a restart, held through a NATS outage); None: at the envelope's time."""
@@ -290,6 +298,14 @@ class RunDeferred(RunEvent, frozen=True, kw_only=True, tag="run.deferred"):
     pressure: float = 0.0
     deferrals: int = 1
     next_attempt_at: datetime | None = None
+
+
+class RunHandedBack(RunEvent, frozen=True, kw_only=True, tag="run.handed_back"):
+    """The attempt's job never started: its RunStarted claimed the run, then its supervisor
+    died before the spawn (or its executor could not confirm the claim); the trigger was
+    handed back and the next attempt runs it. Not a start: nothing of it ran."""
+
+    reason: str = ""
 
 
 class RunLost(RunEvent, frozen=True, kw_only=True, tag="run.lost"):

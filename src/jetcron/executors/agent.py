@@ -30,6 +30,7 @@ from jetcron.executors.admission import HostSampler
 from jetcron.executors.catchup import Backlog
 from jetcron.executors.config import ExecutorConfig, validate
 from jetcron.executors.consumers import Consumer, bindings, consumer_config, keepalive
+from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.intake import Slots, feed
 from jetcron.executors.journal import Journal, JournalUnwritable
@@ -194,6 +195,8 @@ class Executor:
             drained.cancel()
             forced.cancel()
         for run in list(self._runs.values()):
+            if run.ended:
+                continue  # why: its job ended; its result is stored, or kept (ResultHeld)
             log.warning(
                 "executor %s: run %s handed back unfinished: its job is stopped and runs again "
                 "as its next attempt", self.config.name, run.ref.run_id,
@@ -254,6 +257,10 @@ class Executor:
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
                 await self.triggers.process(msg, consumer.binding.fanout, hold)
+        except ResultHeld as held:
+            log.warning("executor %s: %s", self.config.name, held)  # why: one line, expected
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=min(consumer.ack_wait, 5.0))
         except JournalUnwritable:
             # why: the host's condition (said once by the journal, shown in our heartbeat),
             # not our bug: no traceback every redelivery; the run waits, it never starts unjournaled

@@ -208,6 +208,8 @@ class LetGo(msgspec.Struct, frozen=True):
     (stopped, frozen, stalled): no result of it is recorded, like one lost in a crash."""
 
     reason: str
+    started: bool = True
+    """False: its job never started (its supervisor died before the spawn)."""
 
 
 def taken_over(history: RunHistory, attempt: int) -> str:

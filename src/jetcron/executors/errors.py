@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from jetcron.errors import InvalidInput
+from jetcron.errors import InfrastructureError, InvalidInput
+
+
+class ResultHeld(InfrastructureError):
+    """Stopping: a run's result could not be stored; its journal entry stores it at the next start."""
+
+    def __init__(self, run_id: str, problem: str) -> None:
+        self.run_id, self.problem = run_id, problem
+        super().__init__(
+            f"result of run {run_id} kept in the journal; stored at the next start "
+            f"(not stored now: {problem})"
+        )
 
 
 class JobNotAllowed(InvalidInput):

@@ -231,6 +231,10 @@ async def settle(run_dir: Path) -> str:
     if result is None:
         found = await asyncio.to_thread(verdict, run_dir)
         result = {"ending": found, "reason": VERDICTS[found], "pid": _leader_pid(run_dir)}
+        if found == "cut_short":
+            # why: it ran until now, when it is stopped; an ended job's duration is unknown
+            # (None, never 0 s: that was shown and counted in the statistics)
+            result["duration_s"] = ran_for(run_dir)
     found = str(result.get("ending", "exited"))
     try:
         write_atomic(run_dir / "result.json", msgspec.json.encode(result).decode())
@@ -249,6 +253,14 @@ def _ended(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, msgspec.DecodeError):
         return None
     return ended if isinstance(ended, dict) else None
+
+
+def ran_for(run_dir: Path) -> float | None:
+    """Seconds since the attempt's job was spawned (`spawning`, else job.json), or None."""
+    for name in (SPAWNING, "job.json"):
+        with contextlib.suppress(OSError):
+            return max(0.0, time.time() - (run_dir / name).stat().st_mtime)
+    return None
 
 
 def _leader_pid(run_dir: Path) -> int | None:

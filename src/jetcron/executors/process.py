@@ -14,6 +14,7 @@ import time
 from asyncio.subprocess import Process
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -55,7 +56,8 @@ class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
     stdout_size: int = 0
     """Bytes written in all (the capture keeps the first `output_cap`)."""
     stderr_size: int = 0
-    duration_s: float
+    duration_s: float | None
+    """How long the job ran (None: not known, e.g. its supervisor died and it had ended)."""
     pid: int | None = None
     ended_at: float | None = None
     """When the supervisor saw the job end (Unix time; None: not recorded)."""
@@ -316,8 +318,13 @@ def read_result(run_dir: Path, cap: int) -> ProcessResult:
         reason=r.get("reason", ""), stdout=out, stderr=err,
         stdout_truncated=out_size > cap, stderr_truncated=err_size > cap,
         stdout_size=out_size, stderr_size=err_size,
-        duration_s=float(r.get("duration_s", 0.0)), pid=r.get("pid"), ended_at=r.get("ended_at"),
+        duration_s=_seconds(r.get("duration_s")), pid=r.get("pid"), ended_at=r.get("ended_at"),
     )  # fmt: skip
+
+
+def _seconds(value: Any) -> float | None:
+    """A duration from result.json (None: not recorded: the supervisor died before it could)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _capture(path: Path, cap: int) -> tuple[str, int]:
@@ -343,8 +350,8 @@ def _spawn_failure(run_dir: Path, spec: JobSpec) -> ProcessResult:
         raise OSError(r.get("error", "cannot start the job"))  # why: a host fault, not the job's
     if r.get("ending") == "not_started":
         reason = r.get("reason") or "its supervisor did not start the job"
-        return ProcessResult(exit_code=None, not_started=True, reason=reason, duration_s=0)
-    return ProcessResult(exit_code=r.get("exit_code"), stderr=r.get("error", ""), duration_s=0)
+        return ProcessResult(exit_code=None, not_started=True, reason=reason, duration_s=None)
+    return ProcessResult(exit_code=r.get("exit_code"), stderr=r.get("error", ""), duration_s=None)
 
 
 async def run_process(

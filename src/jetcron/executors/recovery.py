@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from jetcron.domain.envelope import UnknownEvent, decode
-from jetcron.domain.events import RunStarted, RunTriggered
+from jetcron.domain.events import RunHandedBack, RunStarted, RunTriggered
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
 from jetcron.executors.journal import Entry, Journal
@@ -75,6 +75,7 @@ class Recovery:
             if run.handed_back:
                 self.journal.end(entry.run_id)
             else:
+                run.ended = True
                 await self.report(run, entry)
         except Exception:  # noqa: BLE001 - the entry stays; the next start reports it
             log.exception("executor %s: adopted run %s not settled", self.name, run.ref.run_id)
@@ -101,15 +102,17 @@ class Recovery:
         # why: a verdict written by an executor that died before it ended the job's leftovers
         await end_leftovers(entry.path)
         result = read_result(entry.path, self.output_cap)
+        attempt = entry.meta.attempt
         if result.abandoned or result.not_started:
             # why: stopped because no executor held it, cut short, or never started: no result;
             # the redelivery runs it again.
             log.warning("executor %s: run %s was abandoned: %s", self.name, run.ref.run_id,
                         result.reason)  # fmt: skip
+            if result.not_started:
+                await self._handed_back(run, attempt, result.reason)
             self.journal.end(entry.run_id)
             return
         history = await self.runlog.history(run)
-        attempt = entry.meta.attempt
         # why: a retrying failure stored before we died is not final: without this check a
         # restart after the dedupe window (10 min) would store it again, and count it twice.
         if not history.finished and history.recorded < attempt:
@@ -122,6 +125,13 @@ class Recovery:
             log.info("executor %s: reported run %s from the journal", self.name, run.ref.run_id)
         run.reported = True
         self.journal.end(entry.run_id)
+
+    async def _handed_back(self, run: Run, attempt: int, reason: str) -> None:
+        """Record that our claimed `attempt` never started its job (trigger.py `_handed_back`)."""
+        history = await self.runlog.history(run)
+        if history.started == attempt and history.started_by == self.name:
+            event = RunHandedBack(**run.ref.fields(attempt), reason=reason)
+            await self.runlog.append(run, event, f"{attempt}:handed_back")
 
 
 def run_from(entry: Entry, executor: str) -> Run | None:

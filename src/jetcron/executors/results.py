@@ -29,7 +29,8 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     failure_class: str = ""
     error: str = ""
     """Why it failed, or why it was cancelled."""
-    duration_s: float = 0.0
+    duration_s: float | None = None
+    """How long it ran (None: not known, or it never ran)."""
     output: RunOutput = RunOutput()
     result: Any = None
     """What an action returned (JSON-able)."""

@@ -94,6 +94,8 @@ class Run:
     """The attempt this executor claimed (0: none yet)."""
     taken_over_by: str = ""
     """The executor that started a later attempt while ours ran (this host was cut off)."""
+    ended: bool = False
+    """Its job has ended; only its result waits to be stored (kept in the journal till then)."""
 
     def held(self) -> bool:
         """Whether the job may go on running here (process.Job._pulse asks)."""
@@ -106,8 +108,9 @@ class Run:
             self.cancel.set()
 
     def hand_back(self) -> None:
-        """Shutdown: stop it and give the trigger back (unless a cancel is already under way)."""
-        if not self.cancel.is_set():
+        """Shutdown: stop it and give the trigger back (unless a cancel is already under way,
+        or its job has ended: then only its result waits, and the journal keeps it)."""
+        if not self.cancel.is_set() and not self.ended:
             self.handed_back = True
             self.cancel.set()
 

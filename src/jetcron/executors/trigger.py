@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 
 from jetcron.clock import Clock
 from jetcron.domain.envelope import UnknownEvent, decode
-from jetcron.domain.events import RunStarted, RunTriggered
+from jetcron.domain.events import RunHandedBack, RunStarted, RunTriggered
 from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
@@ -30,6 +30,7 @@ from jetcron.executors.catchup import Backlog, stale_member
 from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
 from jetcron.executors.consumers import Hold
+from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.process import run_process
@@ -90,6 +91,8 @@ class TriggerHandler:
         """The runs in hand, shared with the executor (its heartbeat, cancels, hand-back)."""
         self.stopping = asyncio.Event()
         """Set when the executor stops: a result not stored by then is left to the journal."""
+        self._unconfirmed: dict[str, int] = {}
+        """Run id -> our attempt whose claim failed unconfirmed (its job was not started)."""
         self.beat: Heartbeat | None = None
         """The executor's heartbeat while it serves (are our own beats steady yet?)."""
 
@@ -267,6 +270,7 @@ class TriggerHandler:
 
     async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
         result: RunResult | run_attempt.LetGo
+        history = await self._unconfirmed_claim(run, history)
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
@@ -287,9 +291,14 @@ class TriggerHandler:
             except BaseException:
                 if not run.claimed:
                     self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
+                    # why: its RunStarted may have been stored with the ack lost (NATS went
+                    # away): if so, the redelivery records that its job never started
+                    self._unconfirmed[run.ref.run_id] = history.attempt
+                    while len(self._unconfirmed) > _UNCONFIRMED_MAX:
+                        self._unconfirmed.pop(next(iter(self._unconfirmed)))
                 raise
         if isinstance(result, run_attempt.LetGo):
-            await self._let_go(run, msg, history.attempt, result.reason)
+            await self._let_go(run, msg, history.attempt, result)
             return
         if run.handed_back:
             self.stats.handed_back += 1
@@ -298,12 +307,15 @@ class TriggerHandler:
             return
         if result.outcome == "cancelled":
             result = msgspec.structs.replace(result, error=run.cancel_reason or "cancelled")
+        run.ended = True
         await self._settle(run, msg, history, result)
         # why: only once the result is stored; if that failed, the entry reports it later.
         self.journal.end(run.ref.run_id)
 
-    async def _let_go(self, run: Run, msg: Msg, attempt: int, reason: str) -> None:
-        """The job was given up while we were silent (see LetGo): hand back, or leave it be."""
+    async def _let_go(self, run: Run, msg: Msg, attempt: int, go: run_attempt.LetGo) -> None:
+        """The job was given up while we were silent, or never started (see LetGo): hand
+        back, or leave it be."""
+        reason = go.reason
         self.journal.end(run.ref.run_id)
         self.stats.handed_back += 1
         name, run_id = self.config.name, run.ref.run_id
@@ -327,7 +339,29 @@ class TriggerHandler:
             return
         log.warning("executor %s: attempt %d of %s was stopped (%s); handing it back",
                     name, attempt, run_id, reason)  # fmt: skip
+        if not go.started and run.claimed:
+            await self._handed_back(run, attempt, reason)
         await msg.nak()
+
+    async def _unconfirmed_claim(self, run: Run, history: RunHistory) -> RunHistory:
+        """Our claim whose ack was lost is in the log (its job never started): record that
+        before the next attempt's claim; the history that claim appends after."""
+        attempt = self._unconfirmed.pop(run.ref.run_id, None)
+        ours = history.started_by == self.config.name
+        if attempt is None or history.started != attempt or not ours or history.recorded >= attempt:
+            return history
+        why = "its claim was not confirmed (NATS was away), so its job was not started"
+        last_seq = await self._handed_back(run, attempt, why)
+        return msgspec.structs.replace(history, last_seq=last_seq)
+
+    async def _handed_back(self, run: Run, attempt: int, reason: str) -> int:
+        """Record that our claimed `attempt` never started its job; the new last sequence.
+
+        why: its RunStarted alone read as a start (`runs show`: "started ... abandoned", and
+        the run's start and lateness taken from it) of a job that never ran (newcomer18b F7)."""
+        event = RunHandedBack(**run.ref.fields(attempt), reason=reason)
+        ack = await self.runs_log.append(run, event, f"{attempt}:handed_back")
+        return int(ack.seq)
 
     async def _settle(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         """Store the result (and a RunStarted that did not make it), retrying while NATS is away.
@@ -344,7 +378,8 @@ class TriggerHandler:
                 return
             except Exception as err:
                 if self.stopping.is_set():
-                    raise
+                    # why: expected when stopping while NATS is away; the entry is kept
+                    raise ResultHeld(run.ref.run_id, str(err) or type(err).__name__) from err
                 log.warning("executor %s: result of %s not stored yet (%s); retrying",
                             self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
                 await asyncio.sleep(delay)
@@ -390,7 +425,7 @@ class TriggerHandler:
             return run_results.rejected(err)
         if result.given_up or result.not_started:
             # why: nothing of it runs, no result is known: hand the run back like a lost attempt
-            return run_attempt.LetGo(result.reason)
+            return run_attempt.LetGo(result.reason, started=not result.not_started)
         return run_results.from_process(result, cancel_reason=run.cancel_reason)
 
     async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
@@ -418,6 +453,8 @@ class TriggerHandler:
 
 
 _Claim = Callable[[int | None], Awaitable[None]]
+_UNCONFIRMED_MAX = 1000
+"""Unconfirmed claims remembered (the oldest forgotten: then its attempt reads as abandoned)."""
 
 
 def _redelivered(msg: Msg) -> bool:

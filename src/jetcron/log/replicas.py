@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -127,9 +128,28 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
         return msg
     if refusals.refused(nc, subject, mark) is not None:
         raise NotPermitted(what, subject)
+    if not hedge.replicas and not await server_answers(nc):
+        # why: nobody answered, nor discovery: it is NATS, not the replicas (newcomer18b F11:
+        # a stalled server was blamed on "all replicas busy, stalled or frozen")
+        raise NatsUnreachable(what, stalled=True)
     first = "the queue group" if pin is None else f"replica {pin}"
     hint = silence(hedge.replicas, hedge.asked, first) if hedge.started else ""
     raise NoAnswerInTime(what, timeout, command=False, hint=hint)
+
+
+SERVER_PROBE_S = 1
+"""How long the NATS server may take to answer its own PING before it counts as unreachable."""
+
+
+async def server_answers(nc: Client) -> bool:
+    """Whether the NATS server answers a PING now (a request nobody answered: NATS, or them?)."""
+    if not nc.is_connected:
+        return False
+    try:
+        await nc.flush(timeout=SERVER_PROBE_S)
+    except (NatsError, TimeoutError, OSError):
+        return False
+    return True
 
 
 async def _race(

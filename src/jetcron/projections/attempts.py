@@ -16,6 +16,7 @@ from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     RunCancelled,
     RunFailed,
+    RunHandedBack,
     RunLost,
     RunStarted,
     RunSucceeded,
@@ -23,8 +24,9 @@ from jetcron.domain.events import (
 )
 
 Fate = Literal[
-    "running", "succeeded", "failed", "timed_out", "cancelled", "lost", "abandoned", "retried"
-]
+    "running", "succeeded", "failed", "timed_out", "cancelled", "lost", "abandoned", "retried",
+    "handed_back",
+]  # fmt: skip
 
 
 class Attempt(msgspec.Struct, kw_only=True, gc=False):
@@ -35,7 +37,8 @@ class Attempt(msgspec.Struct, kw_only=True, gc=False):
     started_at: datetime | None = None
     fate: Fate = "running"
     """`retried`: failed or timed out, and a retry followed; `abandoned`: no result ever came,
-    and a later attempt started (its executor died or handed it back)."""
+    and a later attempt started (its executor died or handed it back); `handed_back`: its job
+    never started (RunHandedBack), and `started_at` is None."""
     finished_at: datetime | None = None
     duration_s: float | None = None
     detail: str = ""
@@ -55,6 +58,10 @@ def attempts(events: Iterable[StoredEvent]) -> list[Attempt]:
             )
         elif isinstance(event, RunSucceeded | RunFailed | RunTimedOut | RunCancelled | RunLost):
             _end(by_number, event, at)
+        elif isinstance(event, RunHandedBack) and (seen := by_number.get(event.attempt)):
+            # why: its RunStarted was a claim, not a start: nothing of it ran (newcomer18b F7)
+            seen.fate, seen.started_at, seen.finished_at = "handed_back", None, None
+            seen.detail = event.reason
     return [by_number[n] for n in sorted(by_number)]
 
 

@@ -19,6 +19,15 @@ from jetcron.domain.events import ExecutorOffline, ExecutorOnline, HealthAcknowl
 
 Transition = ExecutorOffline | ExecutorOnline
 
+HEARD_AGAIN_S = 12.0
+"""After the log was out of reach (unreachable, stalled, refusing writes), how long executors
+get to be heard again before a missing heartbeat means offline.
+
+why: their heartbeats expired while NATS was away, whatever became of the hosts; each puts its
+next one within its interval (5 s by default) once its client has reconnected (~2 s). Without
+this every NATS outage over ~15 s recorded executor.offline (a WARNING and a notification)
+for every executor, all fine (newcomer18b F8)."""
+
 
 class HostsView(msgspec.Struct, kw_only=True, gc=False):
     """Executor name -> (online, seq of the event that said so, since when, its tags)."""
@@ -39,11 +48,15 @@ def transitions(
     live: Iterable[str],
     tags: Mapping[str, Sequence[str]] | None = None,
     stopped: Iterable[str] = (),
+    *,
+    hold_offline: bool = False,
 ) -> list[tuple[Transition, str]]:
     """The events (with their msg ids) that make the log agree with the live heartbeats.
 
     `tags`: the live executors' tags, recorded on their online events (fan-out membership);
-    `stopped`: executors that removed their heartbeat themselves (a graceful stop).
+    `stopped`: executors that removed their heartbeat themselves (a graceful stop);
+    `hold_offline`: the log was out of reach moments ago (HEARD_AGAIN_S): an expired
+    heartbeat says nothing yet, so no executor is declared offline (a stop on purpose is).
     """
     stopped = set(stopped)
     live = set(live)
@@ -51,6 +64,8 @@ def transitions(
     for name in sorted(live | set(view.online)):
         now_online, was_online = name in live, view.online.get(name, False)
         if now_online == was_online:
+            continue
+        if hold_offline and not now_online and name not in stopped:
             continue
         event: Transition = (
             ExecutorOnline(name=name, tags=None if tags is None else list(tags.get(name, [])))

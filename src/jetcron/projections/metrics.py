@@ -98,7 +98,7 @@ class Metrics:
             elif isinstance(event, RunEvent) and is_final(event):
                 status = event_type(event).removeprefix("run.")
                 self.runs.labels(event.name, status).inc()
-                if isinstance(event, RunSucceeded):
+                if isinstance(event, RunSucceeded) and event.duration_s is not None:
                     self.duration.labels(event.name).observe(event.duration_s)
             elif isinstance(event, RunStarted) and event.attempt == 1:
                 run = views.runs.rows.get(event.run_id)

@@ -131,6 +131,9 @@ class ProjectionService:
         self._start_metrics = metrics is None and self.metrics is not None
         self._applied = asyncio.Event()
         self._log_silent_until = 0.0
+        self._log_away_at: float | None = None
+        """When (monotonic) the log was last out of reach (hosts.HEARD_AGAIN_S)."""
+        self._reconnects = nc.stats["reconnects"]
         """Until when (monotonic) `sync` does not ask the log for its end (it just did not answer)."""
         self.cadence = snapshots.Cadence(snapshot_every)
         self.started_at = time.time()
@@ -335,6 +338,7 @@ class ProjectionService:
                 if rounds % HOSTS_EVERY == 1:
                     await self.check_hosts()
             except Exception as err:  # noqa: BLE001 - the next round tries again (same msg ids)
+                self._log_away_at = time.monotonic()
                 log.warning("expectations not checked: %s", str(err) or type(err).__name__)
 
     async def check_hosts(self) -> int:
@@ -346,7 +350,7 @@ class ProjectionService:
         online, stopped = await roster(self.nc)
         live = {e.name: e.tags for e in online}
         now = self.clock.now()
-        found = hosts.transitions(self.views.hosts, live, live, stopped)
+        found = hosts.transitions(self.views.hosts, live, live, stopped, hold_offline=self._held())
         for event, msg_id in found:
             envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
             await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
@@ -356,6 +360,13 @@ class ProjectionService:
             why = " (stopped)" if news and not isinstance(event, ExecutorOnline) else ""
             log.log(level, "executor %s: %s%s", event.name, event_type(event), why)
         return len(found)
+
+    def _held(self) -> bool:
+        """Whether the log was out of reach within HEARD_AGAIN_S (a reconnect counts too)."""
+        if (reconnects := self.nc.stats["reconnects"]) != self._reconnects:
+            self._reconnects, self._log_away_at = reconnects, time.monotonic()
+        away = self._log_away_at
+        return away is not None and time.monotonic() - away < hosts.HEARD_AGAIN_S
 
     async def check_expectations(self) -> int:
         """Append the expectation.missed/met events owed now; how many were decided."""
@@ -388,6 +399,7 @@ class ProjectionService:
         try:
             target = await asyncio.wait_for(self.log.last_seq(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
+            self._log_away_at = time.monotonic()
             if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
                 self._log_silent_until = time.monotonic() + LOG_SILENT_S
             log.info(

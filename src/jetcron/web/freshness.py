@@ -45,7 +45,7 @@ class Freshness:
         self.answered_at: float | None = None
         """Wall-clock time of the latest answer (None: none yet)."""
         self.failing_since: float | None = None
-        """Since when queries get no answer: the latest answer, else the first failure."""
+        """Since when queries get no answer: the first failure after the latest answer."""
         self.problem = ""
 
     def answered(self, stale: tuple[str, str] | None) -> None:
@@ -57,9 +57,10 @@ class Freshness:
         """A query got no answer (no service, none in time, NATS away)."""
         self.heard_at, self.problem = time.monotonic(), for_web(problem)
         if self.failing_since is None:
-            # why: what a page shows is as of the last answer; a gateway that never had one
-            # can only say since when it has been asking
-            self.failing_since = self.answered_at or time.time()
+            # why: the outage began at the first failure; dated from the last answer (a poll
+            # of an earlier page) it began 22 s before NATS stopped (newcomer18b F11). What a
+            # page shows is as of the last answer: `last_answer` says when that was.
+            self.failing_since = time.time()
 
     def due(self) -> bool:
         """Whether the last word is too old to report without asking again."""
@@ -68,11 +69,13 @@ class Freshness:
     def report(self) -> dict[str, Any]:
         """{"current": true}, or since when the views are stale or silent, and why."""
         if self.failing_since is not None:
+            last = {} if self.answered_at is None else {"last_answer": _iso(self.answered_at)}
             return {
                 "current": False,
                 "answering": False,
                 "since": _iso(self.failing_since),
                 "problem": self.problem,
+                **last,
             }
         if self.stale is not None:
             since, reason = self.stale

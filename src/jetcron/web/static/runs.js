@@ -120,6 +120,30 @@ export async function runPage(id) {
   return () => { left = true; stop(); };
 }
 
+/** When the run finished, naming the attempt whose result it shows if a later one: "started"
+ * above is the first attempt's (03:55:00 + 40.5 s did not read as 03:56:30). */
+function finishedBy(run, tried) {
+  const mine = (run.attempt || 1) > 1 && run.finished_at ? tried.find((a) => a.attempt === run.attempt) : null;
+  const earlier = tried.filter((a) => a.attempt < run.attempt);
+  // why: after attempts handed back before they started, "started" names this one already
+  if (!mine || earlier.every((a) => a.fate === "handed_back")) return local(run.finished_at);
+  return `${local(run.finished_at)} (attempt ${mine.attempt}${mine.executor ? ` on ${mine.executor}` : ""}, started ${local(mine.started_at)})`;
+}
+
+/** When the run's job first started: an attempt handed back before it started is no start. */
+function startedBy(run, tried) {
+  const unstarted = tried.filter((a) => a.fate === "handed_back");
+  const first = tried.find((a) => a.fate !== "handed_back");
+  if (!unstarted.length || !first || !first.started_at) return local(run.started_at);
+  return `${local(first.started_at)} (attempt ${unstarted.map((a) => a.attempt).join(", ")} handed back before it started)`;
+}
+
+function attemptLine(a) {
+  const where = a.executor ? ` on ${a.executor}` : "";
+  if (a.fate === "handed_back") return `#${a.attempt}${where}: handed back before it started${a.detail ? ` (${a.detail})` : ""}`;
+  return `${local(a.started_at)}${where}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`;
+}
+
 function runView(run, output, live, render) {
   const cancel = ["triggered", "running", "retrying", "deferred"].includes(run.status)
     ? el("button", { class: "danger writer", id: "cancel-run", onclick: async () => {
@@ -137,15 +161,14 @@ function runView(run, output, live, render) {
     ["status", badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
     ["triggered", run.manual || run.backfill_of
       ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
-    ["executor", run.executor || "–"], ["started (your time)", local(run.started_at)], ["finished (your time)", local(run.finished_at)],
+    ["executor", run.executor || "–"], ["started (your time)", startedBy(run, output.attempts || [])], ["finished (your time)", finishedBy(run, output.attempts || [])],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
     ["error", run.error || run.reason || "–"],
   ];
   const tried = output.attempts || [];
   if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {
     // why: the row is the latest attempt; an earlier one whose executor died shows only here
-    facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {},
-      `${local(a.started_at)}${a.executor ? ` on ${a.executor}` : ""}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`)))]);
+    facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {}, attemptLine(a))))]);
   }
   return [el("h1", {}, "Run ", el("code", {}, shortId(run.run_id)), badge(run.status), cancel, live),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
