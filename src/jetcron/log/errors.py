@@ -38,19 +38,32 @@ class LogFull(AppendFailed):
         super().__init__(f"{subject}: {STORAGE_FULL_HINT}")
 
 
+STORE_STUCK_HINT = (
+    "nats-server stores no appends: they get no ack while it answers PINGs and its JetStream "
+    "API (what a stream does after a critical write error on its store, e.g. no space left on "
+    "device, until nats-server restarts); free space on its store's disk, then restart nats-server"
+)
+"""why: a really full disk gives no err 10023: nats-server logs a critical write error and
+leaves each append unanswered, and stays so after space is freed (measured, docs/nats-facts.md)."""
+
+
 class StorageAlarm:
     """Since when JetStream refuses this process's appends for want of storage (None: it
-    does not): what `status` and `health` of the same process report."""
+    does not), and why: what `status` and `health` of the same process report."""
 
     def __init__(self) -> None:
         self.since: float | None = None
         self.subject = ""
+        self.cause = STORAGE_FULL_HINT
+        """What stops the appends and what to do (err 10023, or a store nats-server cannot write)."""
+        self.stored = 0
+        """Appends stored so far (a late verdict on an older append must not raise the alarm)."""
 
-    def refused(self, subject: str, now: float) -> None:
-        """An append was refused for want of storage."""
+    def refused(self, subject: str, now: float, cause: str = STORAGE_FULL_HINT) -> None:
+        """An append was refused for want of storage (`cause`: why, in one line)."""
         if self.since is None:
             self.since = now
-        self.subject = subject
+        self.subject, self.cause = subject, cause
 
     def accepted(self) -> None:
         """An append was stored: storage is there again."""

@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 import msgspec
 from nats.aio.client import Client
 
+from jetcron.log import stuck
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.errors import (
     STORAGE,
@@ -118,6 +119,9 @@ class Publisher:
                     subject, data, reply=self._prefix + token, headers=dict(headers or {})
                 )
                 reply = await fut
+            except TimeoutError:
+                stuck.unacked(self._nc, subject)
+                raise
             finally:
                 timer.cancel()
                 self._pending.pop(token, None)
@@ -397,6 +401,7 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
         raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
     ack = _ack_decoder.decode(data)
     if ack.error is None:
+        STORAGE.stored += 1
         if STORAGE.since is not None:
             STORAGE.accepted()
         return ack
