@@ -33,6 +33,13 @@ async def _alarm(timeout: float = 10.0) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _alarm_cleared(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while STORAGE.since is not None:
+        assert time.monotonic() < deadline, "the alarm outlived the restart"
+        await asyncio.sleep(0.1)
+
+
 async def test_a_full_disk_raises_the_alarm_and_only_a_restart_clears_it(tmp_path: Path) -> None:
     require_nats_server()
     with small_disk(tmp_path / "disk") as disk:
@@ -56,7 +63,8 @@ async def test_a_full_disk_raises_the_alarm_and_only_a_restart_clears_it(tmp_pat
             assert STORAGE.since is not None
 
             server.stop()
-            server.restart()
+            server.restart()  # what ends it: the alarm clears on the reconnect, before any append
+            await _alarm_cleared()
             await log.publisher.publish("jetcron.sched.after", b"{}", attempts=20)
             assert STORAGE.since is None
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 from nats.errors import ConnectionReconnectingError, NoRespondersError, StaleConnectionError
 from nats.js.errors import ServiceUnavailableError
 
@@ -56,18 +58,25 @@ class StorageAlarm:
         self.subject = ""
         self.cause = STORAGE_FULL_HINT
         """What stops the appends and what to do (err 10023, or a store nats-server cannot write)."""
-        self.stored = 0
-        """Appends stored so far (a late verdict on an older append must not raise the alarm)."""
+        self.stream = ""
+        """The stream that stores nothing (a stuck store), or "" (err 10023: the whole account)."""
+        self.stored: collections.Counter[str] = collections.Counter()
+        """Appends stored so far, per stream (a late verdict on an older append must not
+        raise the alarm; one stream storing proves nothing about another's store)."""
 
-    def refused(self, subject: str, now: float, cause: str = STORAGE_FULL_HINT) -> None:
+    def refused(
+        self, subject: str, now: float, cause: str = STORAGE_FULL_HINT, stream: str = ""
+    ) -> None:
         """An append was refused for want of storage (`cause`: why, in one line)."""
         if self.since is None:
             self.since = now
-        self.subject, self.cause = subject, cause
+        self.subject, self.cause, self.stream = subject, cause, stream
 
-    def accepted(self) -> None:
-        """An append was stored: storage is there again."""
-        self.since = None
+    def accepted(self, stream: str = "") -> None:
+        """An append to `stream` was stored: storage is there again (for that stream, if
+        the alarm is about one stream's store; "": room in the account)."""
+        if not self.stream or self.stream == stream:
+            self.since = None
 
 
 STORAGE = StorageAlarm()

@@ -401,9 +401,9 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
         raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
     ack = _ack_decoder.decode(data)
     if ack.error is None:
-        STORAGE.stored += 1
+        STORAGE.stored[ack.stream] += 1
         if STORAGE.since is not None:
-            STORAGE.accepted()
+            STORAGE.accepted(ack.stream)
         return ack
     if ack.error.err_code == STORAGE_FULL:
         STORAGE.refused(subject, time.time())

@@ -17,10 +17,14 @@ from nats.aio.client import Client
 
 from jetcron.log.api import js_api
 from jetcron.log.errors import STORAGE, STORE_STUCK_HINT
+from jetcron.subjects import STREAM, kv_stream
 
 log = logging.getLogger(__name__)
 PROBE_S = 2.0
 """How long JetStream's API has to answer the probe (it answers at once when only the store is stuck)."""
+
+RECHECK_S = 0.5
+"""How often a raised alarm looks for a reconnect (a cheap attribute read)."""
 
 _probe: asyncio.Task[None] | None = None
 """why: one probe at a time per process; a stall times out every append at once."""
@@ -30,22 +34,52 @@ def unacked(nc: Client, subject: str) -> None:
     """An append to `subject` got no ack in time: ask JetStream, in the background, whether
     it answers at all; if it does and nothing was stored meanwhile, raise the storage alarm."""
     global _probe
-    if (_probe is not None and not _probe.done()) or not nc.is_connected:
+    loop = asyncio.get_running_loop()
+    if not nc.is_connected or (_probe is not None and _busy(_probe, loop)):
         return
-    _probe = asyncio.get_running_loop().create_task(_ask(nc, subject, STORAGE.stored))
+    stream = stream_of(subject)
+    _probe = loop.create_task(_ask(nc, subject, stream, STORAGE.stored[stream]))
 
 
-async def _ask(nc: Client, subject: str, stored: int) -> None:
+def _busy(probe: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> bool:
+    # why: a task of a loop that has ended (one asyncio.run before) never finishes
+    return not probe.done() and probe.get_loop() is loop and not loop.is_closed()
+
+
+def stream_of(subject: str) -> str:
+    """The stream jetcron appends `subject` to: a KV bucket's, else the log."""
+    if subject.startswith("$KV."):
+        return kv_stream(subject.split(".")[1])
+    return STREAM
+
+
+async def _ask(nc: Client, subject: str, stream: str, stored: int) -> None:
     at = time.time()
     try:
         reply = await nc.request(js_api("INFO"), b"", timeout=PROBE_S)
     except Exception as err:  # noqa: BLE001 - no answer: NATS is away, not (only) the store
         log.debug("store probe: JetStream did not answer (%s)", err)
         return
-    if b'"error"' in reply.data or STORAGE.stored != stored:
+    if b'"error"' in reply.data or STORAGE.stored[stream] != stored:
         return  # why: JetStream disabled/unavailable is another fault; a stored append ends it
     if STORAGE.since is None:
         log.warning(
             "appends to %s get no ack while nats-server answers: %s", subject, STORE_STUCK_HINT
         )
-    STORAGE.refused(subject, at, cause=STORE_STUCK_HINT)
+    STORAGE.refused(subject, at, cause=STORE_STUCK_HINT, stream=stream)
+    await _until_restarted(nc, stream)
+
+
+async def _until_restarted(nc: Client, stream: str) -> None:
+    """Clear the alarm when the connection comes back after a drop (nats-server restarted:
+    what ends a stuck store), unless a stored append ended it first.
+
+    why: a replica with nothing due appends nothing, so no ack of its own would clear it;
+    if the store is still stuck, the next unacked append raises it again."""
+    reconnects = nc.stats["reconnects"]
+    while STORAGE.since is not None and STORAGE.stream == stream:
+        if nc.stats["reconnects"] != reconnects and nc.is_connected:
+            log.info("nats-server is back after a restart: appends to %s are tried again", stream)
+            STORAGE.accepted(stream)
+            return
+        await asyncio.sleep(RECHECK_S)
