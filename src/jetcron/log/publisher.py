@@ -114,13 +114,14 @@ class Publisher:
             self._pending[token] = partial(_resolve, fut)
             # why: asyncio.wait_for makes a task per call; a timer handle is ~5x cheaper.
             timer = loop.call_later(self._ack_timeout, _expire, fut)
+            reconnects = self._nc.stats["reconnects"]
             try:
                 await self._nc.publish(
                     subject, data, reply=self._prefix + token, headers=dict(headers or {})
                 )
                 reply = await fut
             except TimeoutError:
-                stuck.unacked(self._nc, subject)
+                stuck.unacked(self._nc, subject, reconnects)
                 raise
             finally:
                 timer.cancel()

@@ -30,12 +30,15 @@ _probe: asyncio.Task[None] | None = None
 """why: one probe at a time per process; a stall times out every append at once."""
 
 
-def unacked(nc: Client, subject: str) -> None:
-    """An append to `subject` got no ack in time: ask JetStream, in the background, whether
-    it answers at all; if it does and nothing was stored meanwhile, raise the storage alarm."""
+def unacked(nc: Client, subject: str, reconnects: int) -> None:
+    """An append to `subject`, sent when the connection had made `reconnects` reconnects, got
+    no ack in time: ask JetStream, in the background, whether it answers at all; if it does
+    and nothing was stored on that stream meanwhile, raise the storage alarm."""
     global _probe
     loop = asyncio.get_running_loop()
-    if not nc.is_connected or (_probe is not None and _busy(_probe, loop)):
+    if not nc.is_connected or nc.stats["reconnects"] != reconnects:
+        return  # why: a reconnect (a restart, an outage) explains a lost ack
+    if _probe is not None and _busy(_probe, loop):
         return
     stream = stream_of(subject)
     _probe = loop.create_task(_ask(nc, subject, stream, STORAGE.stored[stream]))
