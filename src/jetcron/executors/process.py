@@ -270,8 +270,7 @@ class Job:
             last = now
 
 
-_ATTEMPT_FILES = ("result.json", "result.json.tmp", "ended.json", "job.json", "spawning")
-_ATTEMPT_FILES += ("kill", "cancel")
+_ATTEMPT_FILES = "result.json result.json.tmp ended.json job.json spawning kill cancel".split()
 """What one attempt's supervisor (or its verdict) leaves in the run's directory."""
 
 
