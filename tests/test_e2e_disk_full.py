@@ -50,13 +50,17 @@ def test_a_full_data_disk_is_reported_and_up_restarts_nats_server_once_there_is_
             status = up.cli("status")
             assert "note: log full: appends refused since" in status.stdout + status.stderr
             assert STUCK in status.stdout + status.stderr
-            time.sleep(3)  # fires fall due in the stall
+            # newcomer18b F10: the replica knows the append failed; the CLI says so
+            paused = up.cli("schedule", "pause", "tick", "--reason", "disk test")
+            assert paused.returncode == 1, paused.stdout + paused.stderr
+            assert "`pause` not applied: the log takes no appends (" in paused.stderr
+            assert "begun applying" not in paused.stderr
 
             filler.unlink()
             _until(lambda: "restarting nats-server (its stuck stream" in up.log.read_text(), up)
             _until(lambda: _health(up)[0] == 0, up)
             stalled = up.log.read_text().count("tick succeeded")
-            _until(lambda: up.log.read_text().count("tick succeeded") > stalled, up)
+            _until(lambda: up.log.read_text().count("tick succeeded") > stalled, up)  # not paused
             fires = up.cli("fires", "tick", "--json")
             reasons = [
                 f.get("reason", "") for f in json.loads(fires.stdout) if f["status"] == "missed"

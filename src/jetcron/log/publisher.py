@@ -143,7 +143,7 @@ class Publisher:
             try:
                 return await self.request(subject, data, headers)
             except (TimeoutError, AppendFailed) as err:
-                if attempt == attempts or not _retryable(err):
+                if attempt == attempts or not _retryable(err) or stuck.stuck(subject):
                     raise AppendFailed(f"publish to {subject} failed: {err}") from err
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")

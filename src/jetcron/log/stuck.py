@@ -10,6 +10,7 @@ answers and no append stored since is this: the process's storage alarm says so,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -28,6 +29,8 @@ RECHECK_S = 0.5
 
 _probe: asyncio.Task[None] | None = None
 """why: one probe at a time per process; a stall times out every append at once."""
+_decided: asyncio.Event | None = None
+"""Set once the current probe has raised the alarm or found no cause to (see `settled`)."""
 
 
 def unacked(nc: Client, subject: str, reconnects: int) -> None:
@@ -40,8 +43,24 @@ def unacked(nc: Client, subject: str, reconnects: int) -> None:
         return  # why: a reconnect (a restart, an outage) explains a lost ack
     if _probe is not None and _busy(_probe, loop):
         return
-    stream = stream_of(subject)
-    _probe = loop.create_task(_ask(nc, subject, stream, STORAGE.stored[stream]))
+    global _decided
+    stream, _decided = stream_of(subject), asyncio.Event()
+    _probe = loop.create_task(_ask(nc, subject, stream, STORAGE.stored[stream], _decided))
+
+
+async def settled() -> None:
+    """Until the probe of the last unacked append has decided (at most PROBE_S): whether the
+    store is stuck is then in STORAGE."""
+    decided = _decided
+    if decided is None or _probe is None or _probe.get_loop() is not asyncio.get_running_loop():
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(decided.wait(), PROBE_S + 0.5)
+
+
+def stuck(subject: str) -> bool:
+    """Whether the store of `subject`'s stream is known stuck (a retry would get no ack either)."""
+    return STORAGE.since is not None and STORAGE.stream == stream_of(subject)
 
 
 def _busy(probe: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> bool:
@@ -56,21 +75,32 @@ def stream_of(subject: str) -> str:
     return STREAM
 
 
-async def _ask(nc: Client, subject: str, stream: str, stored: int) -> None:
-    at = time.time()
+async def _ask(nc: Client, subject: str, stream: str, stored: int, decided: asyncio.Event) -> None:
+    try:
+        if await _stuck(nc, stream, stored):
+            STORAGE.refused(subject, time.time(), cause=STORE_STUCK_HINT, stream=stream)
+    finally:
+        decided.set()
+    if STORAGE.since is not None and STORAGE.stream == stream:
+        await _until_restarted(nc, stream)
+
+
+async def _stuck(nc: Client, stream: str, stored: int) -> bool:
+    """Whether JetStream answers while nothing was stored on `stream` since the lost ack."""
     try:
         reply = await nc.request(js_api("INFO"), b"", timeout=PROBE_S)
     except Exception as err:  # noqa: BLE001 - no answer: NATS is away, not (only) the store
         log.debug("store probe: JetStream did not answer (%s)", err)
-        return
+        return False
     if b'"error"' in reply.data or STORAGE.stored[stream] != stored:
-        return  # why: JetStream disabled/unavailable is another fault; a stored append ends it
+        return (
+            False  # why: JetStream disabled/unavailable is another fault; a stored append ends it
+        )
     if STORAGE.since is None:
         log.warning(
-            "appends to %s get no ack while nats-server answers: %s", subject, STORE_STUCK_HINT
+            "appends to %s get no ack while nats-server answers: %s", stream, STORE_STUCK_HINT
         )
-    STORAGE.refused(subject, at, cause=STORE_STUCK_HINT, stream=stream)
-    await _until_restarted(nc, stream)
+    return True
 
 
 async def _until_restarted(nc: Client, stream: str) -> None:
