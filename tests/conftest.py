@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -192,3 +195,37 @@ async def fill_storage(nc: Client) -> None:
             await js.publish("filler", b"x" * 16_384)
     except ServiceUnavailableError as err:
         assert err.err_code == STORAGE_FULL
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "8m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` (a disk that really fills), unmounted after.
+
+    Skips where mounting is impossible (not root, no tmpfs): the test needs a real ENOSPC."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs (a disk that really fills) needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs at {path}: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill_disk(path: Path) -> Path:
+    """Write a file under `path` until its disk says ENOSPC; return it (delete it to free)."""
+    filler = path / "FILLER"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError as err:
+            assert err.errno == errno.ENOSPC, err
+    return filler

@@ -81,6 +81,8 @@ async def _gave_up(nc: Client, user: str | None, command_id: str, err: NoAnswerI
     if took:
         return CommandWithdrawn(err.what, err.timeout)
     if took is False:
+        if (why := await withdrawal.failure(nc, user, command_id)) is not None:
+            return InfrastructureError(why)  # why: the replica knows it was not applied
         return NoAnswerInTime(
             err.what,
             err.timeout,

@@ -27,6 +27,7 @@ from jetcron.cli.common import (
     handle_errors,
 )
 from jetcron.cli.context import inherit_typed
+from jetcron.cli.upstore import StoreWatch
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close, connect
 from jetcron.datadir import DataDirLock, undone_on_failure
 from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
@@ -65,15 +66,19 @@ def _install_signals(stop: asyncio.Event, force: asyncio.Event | None = None) ->
 
 
 async def _supervise(nats: NatsServer, stop: asyncio.Event, every: float = 1.0) -> None:
-    """Restart `up`'s nats-server when it dies (a crash, the OOM killer, a stray kill -9) on
-    the same port and store; the services ride out the gap as in any NATS outage."""
+    """Restart `up`'s nats-server when it dies (a crash, the OOM killer, a stray kill -9), or
+    its store is stuck and has room again, on the same port and store; the services ride out
+    the gap as in any NATS outage."""
     failures = 0
+    store = StoreWatch(nats, lambda line: out.print(f"[yellow]{line}[/]", highlight=False))
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(
                 every if failures == 0 else backoff(failures, base=2.0, cap=30.0)
             ):
                 await stop.wait()
+        if not stop.is_set() and nats.running:
+            store.check()  # why: a stuck store (disk full) needs a restart once there is room
         if stop.is_set() or nats.running:
             continue
         out.print(

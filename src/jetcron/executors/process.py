@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 _SUPERVISOR = Path(supervisor.__file__)
 _ADOPTED_POLL_S = 0.1
 _KILL_WAIT_S = 5.0
+_ROOM_CHECK_S = 1.0
 
 
 class ProcessResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -206,6 +207,7 @@ class Job:
     ) -> None:
         done = asyncio.ensure_future(self.wait())
         pulse = asyncio.ensure_future(self._pulse())
+        room = asyncio.ensure_future(self._result_waits())
         cancelled = asyncio.ensure_future(cancel.wait() if cancel else asyncio.Event().wait())
         try:
             await asyncio.wait({done, cancelled}, return_when=asyncio.FIRST_COMPLETED)
@@ -215,9 +217,30 @@ class Job:
                 self.cancel((reason() if reason is not None else "") or "cancelled")
             await done
         finally:
-            for task in (done, pulse, cancelled):
+            for task in (done, pulse, room, cancelled):
                 task.cancel()
-            await asyncio.gather(done, pulse, cancelled, return_exceptions=True)
+            await asyncio.gather(done, pulse, room, cancelled, return_exceptions=True)
+
+    async def _result_waits(self) -> None:
+        """Say once that the job ended but its result waits for room on the journal's disk.
+
+        why: the supervisor keeps a result the disk refused and writes it once there is room
+        (supervisor._write_until_stored); its half-written `result.json.tmp`, left for two
+        looks in a row, is how it shows it is waiting, since it can write nothing else.
+        """
+        tmp, result = self.run_dir / "result.json.tmp", self.run_dir / "result.json"
+        seen = False
+        while True:
+            await asyncio.sleep(_ROOM_CHECK_S)
+            waiting = tmp.exists() and not result.exists()
+            if waiting and seen:
+                log.warning(
+                    "journal full: the result of run %s waits for disk space on %s (its job "
+                    "ended; its supervisor keeps the result and writes it once there is room)",
+                    self.run_dir.name, self.run_dir.parent,
+                )  # fmt: skip
+                return
+            seen = waiting
 
     async def _pulse(self) -> None:
         """Touch `owner` every pulse_s while this event loop runs and `holding` says the run's
@@ -249,7 +272,7 @@ class Job:
             last = now
 
 
-_ATTEMPT_FILES = ("result.json", "ended.json", "job.json", "spawning", "kill", "cancel")
+_ATTEMPT_FILES = "result.json result.json.tmp ended.json job.json spawning kill cancel".split()
 """What one attempt's supervisor (or its verdict) leaves in the run's directory."""
 
 

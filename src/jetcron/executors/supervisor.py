@@ -15,7 +15,8 @@ is re-parented to it, so nothing escapes. Everything it knows is a file in RUN_D
   ended.json   written here the moment the job exited (or its timeout, cancel or abandonment
                was decided), before its leftovers are stopped: result.json's content so far
   cancel       created by the executor: stop the job (its text is the reason); `kill`: now
-  result.json  written here, atomically, when the job and all its descendants are gone; or by
+  result.json  written here, atomically, when the job and all its descendants are gone (on a
+               full disk: retried every second, the result kept in memory meanwhile); or by
                the executor for a supervisor that died without one (leftovers.settle)
 
 It enforces the timeout itself, from its own start, so a timeout holds across executor
@@ -58,6 +59,9 @@ AFTER_EXIT_GRACE_S = 0.5
 """Descendants a job leaves behind get this long after SIGTERM before SIGKILL."""
 _PR_SET_CHILD_SUBREAPER = 36
 SPAWNING = "spawning"
+RESULT_RETRY_S = 1.0
+"""How often a result the journal's disk refused is tried again."""
+_NO_ROOM = frozenset({28, 122})  # ENOSPC, EDQUOT (no errno import: start-up time)
 ENDED = "ended.json"
 _PAUSE_BEFORE_SPAWN = os.environ.get("JETCRON_TEST_PAUSE_BEFORE_SPAWN", "")
 
@@ -151,7 +155,7 @@ class Supervisor:
         _become_subreaper()
         if not self._may_start():
             # why: the executor lost the race to claim the run (or died before it could): no job.
-            write_atomic(self.dir / "result.json", json.dumps({"ending": "not_started"}))
+            _write_until_stored(self.dir / "result.json", json.dumps({"ending": "not_started"}))
             _announce("")
             return
         started = time.monotonic()
@@ -162,7 +166,10 @@ class Supervisor:
         self._pidfd = _pidfd(job.pid)
         me = os.getpid()
         job_json = {"supervisor": [me, proc_start(me)], "job": [job.pid, proc_start(job.pid)]}
-        write_atomic(self.dir / "job.json", json.dumps(job_json))
+        try:
+            write_atomic(self.dir / "job.json", json.dumps(job_json))
+        except OSError:
+            pass  # why: the job runs: watch it; only an adoption after a restart needs this file
         _announce(f"{job.pid}\n")
         ending, reason = self._watch(started)
         # why: before its leftovers are stopped (up to the grace): a supervisor killed meanwhile
@@ -214,7 +221,7 @@ class Supervisor:
             result = {"exit_code": 126, "error": f"{program}: {exc.strerror}"}
         else:
             result = {"spawn_error": "host", "error": f"{program}: {exc.strerror}"}
-        write_atomic(self.dir / "result.json", json.dumps(result))
+        _write_until_stored(self.dir / "result.json", json.dumps(result))
 
     def _watch(self, started: float) -> tuple[str, str]:
         """Until the job exits, times out, is cancelled or abandoned: (ending, reason)."""
@@ -320,7 +327,31 @@ class Supervisor:
             # why: the result may be reported much later (journal after a restart, an outage)
             "ended_at": time.time(),
         }
-        write_atomic(self.dir / to, json.dumps(result))
+        if to == ENDED:
+            try:
+                write_atomic(self.dir / to, json.dumps(result))
+            except OSError:
+                pass  # why: a head start only; the leftovers must be stopped regardless
+            return
+        _write_until_stored(self.dir / to, json.dumps(result))
+
+
+def _write_until_stored(path: Path, data: str) -> None:
+    """Write the result, retrying while the journal's disk refuses it (full, over quota).
+
+    why: the job has ended and its result exists only in this process: dying here made a
+    success `failed: the run's supervisor died without a result` (newcomer18b F4). Alive, we
+    are still the run's supervisor: the executor waits for us (and says why), and adopts us
+    after a restart; the result is written the moment there is room.
+    """
+    while True:
+        try:
+            write_atomic(path, data)
+            return
+        except OSError as err:
+            if err.errno not in _NO_ROOM:
+                raise
+        time.sleep(RESULT_RETRY_S)
 
 
 def _pidfd(pid: int) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 from nats.errors import ConnectionReconnectingError, NoRespondersError, StaleConnectionError
 from nats.js.errors import ServiceUnavailableError
 
@@ -38,23 +40,43 @@ class LogFull(AppendFailed):
         super().__init__(f"{subject}: {STORAGE_FULL_HINT}")
 
 
+STORE_STUCK_HINT = (
+    "nats-server stores no appends: they get no ack while it answers PINGs and its JetStream "
+    "API (what a stream does after a critical write error on its store, e.g. no space left on "
+    "device, until nats-server restarts); free space on its store's disk, then restart nats-server"
+)
+"""why: a really full disk gives no err 10023: nats-server logs a critical write error and
+leaves each append unanswered, and stays so after space is freed (measured, docs/nats-facts.md)."""
+
+
 class StorageAlarm:
     """Since when JetStream refuses this process's appends for want of storage (None: it
-    does not): what `status` and `health` of the same process report."""
+    does not), and why: what `status` and `health` of the same process report."""
 
     def __init__(self) -> None:
         self.since: float | None = None
         self.subject = ""
+        self.cause = STORAGE_FULL_HINT
+        """What stops the appends and what to do (err 10023, or a store nats-server cannot write)."""
+        self.stream = ""
+        """The stream that stores nothing (a stuck store), or "" (err 10023: the whole account)."""
+        self.stored: collections.Counter[str] = collections.Counter()
+        """Appends stored so far, per stream (a late verdict on an older append must not
+        raise the alarm; one stream storing proves nothing about another's store)."""
 
-    def refused(self, subject: str, now: float) -> None:
-        """An append was refused for want of storage."""
+    def refused(
+        self, subject: str, now: float, cause: str = STORAGE_FULL_HINT, stream: str = ""
+    ) -> None:
+        """An append was refused for want of storage (`cause`: why, in one line)."""
         if self.since is None:
             self.since = now
-        self.subject = subject
+        self.subject, self.cause, self.stream = subject, cause, stream
 
-    def accepted(self) -> None:
-        """An append was stored: storage is there again."""
-        self.since = None
+    def accepted(self, stream: str = "") -> None:
+        """An append to `stream` was stored: storage is there again (for that stream, if
+        the alarm is about one stream's store; "": room in the account)."""
+        if not self.stream or self.stream == stream:
+            self.since = None
 
 
 STORAGE = StorageAlarm()

@@ -184,7 +184,11 @@ class KvLease:
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
             if isinstance(err, LogFull):
                 self._full_at = current[0] if current is not None else 0
-            log.info("lease %s: lost or not taken (%s)", self.key, err)
+            # why: a lost race is routine; an unstored write (no ack, log full) stops the ticker:
+            # said once as a warning, not once per attempt
+            routine = isinstance(err, ConcurrencyConflict) or bool(self.error)
+            level = logging.INFO if routine else logging.WARNING
+            log.log(level, "lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
             log.warning("lease %s: error %s", self.key, err)
@@ -197,6 +201,8 @@ class KvLease:
         why: a replica that sees the lease held does not write, so nothing of its own would
         clear the alarm: its `health` and `status` said `log full` long after the stall."""
         if self._full_at is None or current is None or current[0] <= self._full_at:
+            return
+        if STORAGE.stream:  # why: the log's own store is stuck; the lease's stores elsewhere
             return
         self._full_at = None
         if STORAGE.since is not None:

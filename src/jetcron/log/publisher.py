@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 import msgspec
 from nats.aio.client import Client
 
+from jetcron.log import stuck
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.errors import (
     STORAGE,
@@ -113,11 +114,15 @@ class Publisher:
             self._pending[token] = partial(_resolve, fut)
             # why: asyncio.wait_for makes a task per call; a timer handle is ~5x cheaper.
             timer = loop.call_later(self._ack_timeout, _expire, fut)
+            reconnects = self._nc.stats["reconnects"]
             try:
                 await self._nc.publish(
                     subject, data, reply=self._prefix + token, headers=dict(headers or {})
                 )
                 reply = await fut
+            except TimeoutError:
+                stuck.unacked(self._nc, subject, reconnects)
+                raise
             finally:
                 timer.cancel()
                 self._pending.pop(token, None)
@@ -138,7 +143,7 @@ class Publisher:
             try:
                 return await self.request(subject, data, headers)
             except (TimeoutError, AppendFailed) as err:
-                if attempt == attempts or not _retryable(err):
+                if attempt == attempts or not _retryable(err) or stuck.stuck(subject):
                     raise AppendFailed(f"publish to {subject} failed: {err}") from err
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
@@ -399,8 +404,9 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
         raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
     ack = _ack_decoder.decode(data)
     if ack.error is None:
+        STORAGE.stored[ack.stream] += 1
         if STORAGE.since is not None:
-            STORAGE.accepted()
+            STORAGE.accepted(ack.stream)
         return ack
     if ack.error.err_code == STORAGE_FULL:
         STORAGE.refused(subject, time.time())

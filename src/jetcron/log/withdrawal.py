@@ -11,7 +11,9 @@ command, and the sender can say which way it went.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
@@ -27,7 +29,10 @@ log = logging.getLogger(__name__)
 BUCKET = subjects.COMMANDS_BUCKET
 KEEP_S = 86_400
 """How long a key is kept: a replica frozen for longer than this applies what waited."""
-APPLYING, WITHDRAWN = b"applying", b"withdrawn"
+APPLYING, WITHDRAWN, FAILED = b"applying", b"withdrawn", b"failed: "
+VERDICT_WAIT_S = 6.0
+"""How long a sender told "a replica has begun" waits for its failure (an append that gets
+no ack fails in one ack timeout, 5 s, while the log takes no appends)."""
 
 
 async def ensure_bucket(nc: Client, replicas: int = 1) -> placement.Scaled:
@@ -67,8 +72,35 @@ async def take(nc: Client, sender: str | None, command_id: str, as_: bytes) -> b
 
 async def withdrawn(nc: Client, sender: str | None, command_id: str) -> bool:
     """Whether the command's key says its sender withdrew it (False when it cannot be read)."""
+    return await _value(nc, sender, command_id) == WITHDRAWN
+
+
+async def _value(nc: Client, sender: str | None, command_id: str) -> bytes | None:
     try:
         msg = await nc.jetstream().get_last_msg(subjects.kv_stream(BUCKET), key(sender, command_id))
-    except Exception:  # noqa: BLE001 - unreadable: as if not withdrawn (today's behaviour)
-        return False
-    return bytes(msg.data or b"") == WITHDRAWN
+    except Exception:  # noqa: BLE001 - unreadable: as if not there
+        return None
+    return bytes(msg.data or b"")
+
+
+async def failed(nc: Client, sender: str | None, command_id: str, why: str) -> None:
+    """The replica that took the command could not apply it: say why to a sender that gave up
+    waiting (best effort: the sender then says a replica has begun, as before)."""
+    try:
+        await nc.jetstream().publish(key(sender, command_id), FAILED + why.encode(), timeout=2.0)
+    except Exception as err:  # noqa: BLE001 - the reply still carries it to a sender that waits
+        log.warning("command %s: cannot record why it failed: %s", command_id, err)
+
+
+async def failure(
+    nc: Client, sender: str | None, command_id: str, wait: float = VERDICT_WAIT_S
+) -> str | None:
+    """Why the replica that began the command failed it, if it says so within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        value = await _value(nc, sender, command_id)
+        if value is not None and value.startswith(FAILED):
+            return value[len(FAILED) :].decode(errors="replace")
+        if value != APPLYING or time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.25)

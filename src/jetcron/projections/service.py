@@ -24,7 +24,7 @@ from jetcron.domain.events import ExecutorOnline, StatsRolledUp
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch, answering
-from jetcron.log.errors import STORAGE, STORAGE_FULL_HINT
+from jetcron.log.errors import STORAGE
 from jetcron.log.follow import FollowHealth, iso, rest, supervise
 from jetcron.log.lease import KvLease, Leadership, SoloLease, last_written, lease_holder
 from jetcron.log.replicas import replica_answer
@@ -711,7 +711,7 @@ def _log_full() -> str | None:
     """Since when this process's appends are refused for want of storage, and what to do."""
     if STORAGE.since is None:
         return None
-    return f"appends refused since {iso(STORAGE.since)}: {STORAGE_FULL_HINT}"
+    return f"appends refused since {iso(STORAGE.since)}: {STORAGE.cause}"
 
 
 def _why(v: expectations.Verdict) -> str:

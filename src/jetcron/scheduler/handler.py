@@ -53,8 +53,9 @@ from jetcron.domain.notifications import validate_notification_name
 from jetcron.domain.runs import between_attempts, cancel_reason, is_final
 from jetcron.domain.validation import validate_line, validate_name
 from jetcron.errors import InfrastructureError
-from jetcron.log import withdrawal
-from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log import stuck, withdrawal
+from jetcron.log.errors import STORAGE, ConcurrencyConflict, storage_full
+from jetcron.log.publisher import ack_lost
 from jetcron.log.secrets import purge_hook_secret
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import calendars, notifications
@@ -366,7 +367,10 @@ class CommandHandler:
             return CommandReply(ok=False, code="conflict", error=str(err))
         except InfrastructureError as err:
             log.warning("command %s failed: %s", command.command_id, err)
-            return CommandReply(ok=False, code="error", error=str(err))
+            why = await _failed(verb(command), err)
+            # why: a sender that gave up waiting was told "a replica has begun"; this tells it
+            await withdrawal.failed(self.log.nc, sender, command.command_id, why)
+            return CommandReply(ok=False, code="error", error=why)
         except Exception as err:  # noqa: BLE001 - answer, never leave the sender waiting
             # why: unanswered, the sender waited 3 s and was told a replica had begun applying
             # it (an @at past year 9999 did that); say what failed instead
@@ -392,3 +396,13 @@ class CommandHandler:
         return await nc.subscribe(
             subjects.command(">"), queue=subjects.COMMAND_QUEUE, cb=self.handle_request
         )
+
+
+async def _failed(what: str, err: InfrastructureError) -> str:
+    """What a sender is told of a command whose append failed: not applied, when that is known."""
+    if ack_lost(err):
+        await stuck.settled()  # why: whether the log is stuck is decided just after the timeout
+    if storage_full(err) or (ack_lost(err) and STORAGE.since is not None):
+        # why: refused (err 10023), or no ack from a log that takes no appends: not stored
+        return f"`{what}` not applied: the log takes no appends ({STORAGE.cause}); send it again once it does"
+    return str(err)
