@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from jetcron.cli.files import decode_file, located
+from jetcron.cli.files import decode_file, table_entry
 from jetcron.cli.reconcile import Desired
 from jetcron.cli.walk import files_in
 from jetcron.domain.calendar import (
@@ -29,7 +29,6 @@ from jetcron.domain.calendar import (
     validate_calendar_name,
 )
 from jetcron.domain.commands import CreateCalendar, UpdateCalendar
-from jetcron.domain.fields import did_you_mean
 from jetcron.errors import InvalidInput
 
 KEYS = tuple(CalendarDefinition.__struct_fields__)
@@ -69,15 +68,7 @@ def load_calendars(path: Path) -> dict[str, CalendarDefinition]:
 
 
 def _calendar(where: str, name: str, body: Any) -> CalendarDefinition:
-    if not isinstance(body, dict):
-        raise InvalidInput(f"{where}: expected a table/object of fields")
-    for key in body:
-        if key not in KEYS:
-            raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, KEYS)}")
-    try:
-        cal = msgspec.convert(body, CalendarDefinition)
-    except msgspec.ValidationError as err:
-        raise located(where, err, body) from None
+    cal = table_entry(where, body, KEYS, CalendarDefinition)
     try:
         validate_calendar_name(name)
         for key, items, check in (

@@ -12,8 +12,9 @@ least one. Which files a directory contributes is cli/walk.py's rule.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -151,6 +152,23 @@ def typed(where: str, value: Any, kind: Any, expected: str) -> Any:
         return msgspec.convert(value, kind)
     except msgspec.ValidationError:
         raise InvalidInput(f"{where}: expected {expected}, got {value!r}") from None
+
+
+T = TypeVar("T")
+
+
+def table_entry(where: str, body: Any, keys: Collection[str], kind: type[T]) -> T:
+    """One named entry of a file's table (a calendar, a sink) as `kind`: a table of known keys
+    (an unknown one named, with a "did you mean"), each value checked where it stands."""
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{where}: expected a table/object of fields")
+    for key in body:
+        if key not in keys:
+            raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, keys)}")
+    try:
+        return msgspec.convert(body, kind)
+    except msgspec.ValidationError as err:
+        raise located(where, err, body) from None
 
 
 def located(where: str, err: msgspec.ValidationError, body: Any) -> InvalidInput:

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from jetcron.cli.files import decode_file, located
+from jetcron.cli.files import decode_file, table_entry
 from jetcron.cli.reconcile import show
 from jetcron.cli.secrets import read_secret
 from jetcron.cli.walk import files_in
@@ -33,7 +33,6 @@ from jetcron.domain.commands import AddNotification, RemoveNotification, UpdateN
 from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.durations import format_duration
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.fields import did_you_mean
 from jetcron.domain.notifications import (
     DEFAULT_KINDS,
     Notification,
@@ -125,15 +124,7 @@ def load_sinks(path: Path) -> dict[str, WantedSink] | None:
 
 
 def _sink(where: str, name: str, body: Any, base: Path) -> WantedSink:
-    if not isinstance(body, dict):
-        raise InvalidInput(f"{where}: expected a table/object of fields")
-    for key in body:
-        if key not in KEYS:
-            raise InvalidInput(f"{where}: unknown key {key!r}{did_you_mean(key, KEYS)}")
-    try:
-        entry = msgspec.convert(body, SinkEntry)
-    except msgspec.ValidationError as err:
-        raise located(where, err, body) from None
+    entry = table_entry(where, body, KEYS, SinkEntry)
     ref, value = _secret(f"{where}.secret", name, entry.secret, base)
     fields = msgspec.structs.asdict(entry)
     del fields["allow_missing"]
