@@ -20,9 +20,10 @@ from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import RunLost, RunStarted, RunTriggered
 from jetcron.log.stream import EventLog
+from jetcron.scheduler.firing import LOSSES_PER_TICK
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.state import LOST_GRACE
-from jetcron.scheduler.ticker import LOSSES_PER_TICK, Ticker
+from jetcron.scheduler.ticker import Ticker
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 FIRE = T0 + timedelta(hours=1)

@@ -17,11 +17,11 @@ from jetcron.connect import (
     RECONNECT_CAP_S,
     ConnectOptions,
     ServerRotation,
-    _probes,
     close,
     connect,
     reconnect_delay,
 )
+from jetcron.connect.reconnect import _probes
 from jetcron.errors import InfrastructureError
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import iso

@@ -250,11 +250,11 @@ async def test_up_retries_a_restart_while_its_port_is_taken(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     require_nats_server()
-    from jetcron.cli.system import _supervise
+    from jetcron.cli.embedded import supervise
 
     server = NatsServer(data_dir=tmp_path, port=free_port()).start()
     stop = asyncio.Event()
-    supervisor = asyncio.create_task(_supervise(server, stop))
+    supervisor = asyncio.create_task(supervise(server, stop))
     try:
         first = server.pid
         assert first is not None

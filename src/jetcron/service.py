@@ -8,9 +8,11 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from nats.aio.client import Client
@@ -31,6 +33,9 @@ from jetcron.projections.metrics import Metrics
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.ticker import Ticker
+
+if TYPE_CHECKING:
+    from jetcron.projections.service import ProjectionService
 
 log = logging.getLogger(__name__)
 
@@ -106,106 +111,185 @@ async def run(
     from its own checkpoint, so a restart reads only the tail); the notification deliverer
     keeps its durable consumer (its acks are its at-least-once delivery).
     """
-    from jetcron.projections.service import ProjectionService
-
     config = config or ServiceConfig()
     _check_retention(config.retention_s)
     async with AsyncExitStack() as stack:
-        event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
-        stack.push_async_callback(event_log.close)
-        if not await _until_done(
-            "create the log stream",
-            lambda: event_log.ensure_stream(config.replicas, config.retention_s),
-            stop,
-        ):
+        event_log = await _open_log(nc, config, stack, stop)
+        if event_log is None:
             return
-        _warn_short_retention(event_log.retention_s)
-        # why the log's count, not the asked one: a replica started without --replicas on an
-        # R3 log must not leave (or make) its buckets R1 (log/placement.py)
-        lease = KvLease(
-            nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=event_log.replicas
-        )
-        if not await _until_done(
-            "create the KV buckets", lambda: ensure_buckets(nc, event_log.replicas, lease), stop
-        ):
+        lease = await _lease(nc, config, event_log, stop)
+        if lease is None:
             return
-        handler = CommandHandler(event_log)
-        sub = await handler.subscribe(nc)
-        stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
-        followers = {name: FollowHealth(name) for name in ("breaker", "ticker", "notify")}
-        every = config.snapshot_every
-        ticker = Ticker(
-            event_log,
-            lease=lease,
-            handler=handler,
-            snapshot_every=every,
-            lost_grace=timedelta(seconds=config.lost_grace_s),
-        )
-        breaker = CircuitBreaker(
-            event_log, handler, lease=lease, health=followers["breaker"], snapshot_every=every
-        )
-        breaker.fed = True
-        deliverer = Deliverer(nc, event_log, lease=lease, health=followers["notify"])
-        projections = ProjectionService(
-            nc,
-            event_log,
-            snapshot_every=config.snapshot_every,
-            metrics_port=config.metrics_port,
-            metrics=metrics,
-            lease=lease,
-            connection=connection,
-            followers=followers,
-            keep=config.keep_runs,
-            rollup_grace=timedelta(seconds=config.rollup_grace_s),
-            rollup_every_s=config.rollup_every_s,
-        )
-        if not await _until_done("create the notification consumer", deliverer.prepare, stop):
+        handler = await _commands(nc, event_log, stack)
+        replica = _components(nc, event_log, lease, handler, config, metrics, connection)
+        if not await _until_done(
+            "create the notification consumer", replica.deliverer.prepare, stop
+        ):
             return
         collector = CollectorPause()
         stack.callback(collector.end)
-        for fold in (projections, ticker, breaker):
-            await fold.restore()
-        # why: a restore decodes the snapshots' bytes (hundreds of MiB at millions of events)
-        # into objects; what the decoding freed stayed in the heap and counted in RSS for good
-        memory.give_back()
-        # why: the ticker first, so a trigger's decision waits on nothing but its own fold
-        reader = Fanout(
-            event_log,
-            [ticker, breaker, projections],
-            health=projections.health,
-            on_skipped=projections.undecodable,
-        )
+        reader = await _restored(replica)
         log.info("scheduler service %s up", config.holder())
-        parts = [
-            lease.run(stop),
-            retention.follow(event_log, stop),
-            collector.until(reader.current, stop),
-            supervise(reader.run, health=projections.health, stop=stop),
-            _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker))),
-            # why: a part that fails comes back (and says so loudly) instead of taking the
-            # process, and with it this scheduler replica, down
-            supervise(
-                lambda: ticker.run(stop, reader.current),
-                health=followers["ticker"],
-                stop=stop,
-                up_after=5.0,
-                stops_itself=True,
-            ),
-            supervise(
-                lambda: breaker.run(stop), health=followers["breaker"], stop=stop, stops_itself=True
-            ),
-            supervise(
-                lambda: deliverer.run(stop),
-                health=followers["notify"],
-                stop=stop,
-                stops_itself=True,
-            ),
-            projections.run(stop, ready=ready, fed=True),
-        ]
-        async with asyncio.TaskGroup() as tg:
-            for part in parts:
-                tg.create_task(part).add_done_callback(functools.partial(_stop_on_failure, stop))
+        await _run_parts(_parts(nc, replica, reader, collector, stop, ready), stop)
         log.info("scheduler service %s stopped", config.holder())
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """The parts of one scheduler replica, on one log and one lease."""
+
+    event_log: EventLog
+    lease: KvLease
+    ticker: Ticker
+    breaker: CircuitBreaker
+    deliverer: Deliverer
+    projections: ProjectionService
+    followers: dict[str, FollowHealth]
+    """The health of each follower `supervise` restarts (breaker, ticker, notify)."""
+
+
+async def _open_log(
+    nc: Client, config: ServiceConfig, stack: AsyncExitStack, stop: asyncio.Event
+) -> EventLog | None:
+    """The log (closed by `stack`), its stream made or raised as `config` asks; None if
+    stopped before the stream could be made."""
+    event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
+    stack.push_async_callback(event_log.close)
+    if not await _until_done(
+        "create the log stream",
+        lambda: event_log.ensure_stream(config.replicas, config.retention_s),
+        stop,
+    ):
+        return None
+    _warn_short_retention(event_log.retention_s)
+    return event_log
+
+
+async def _lease(
+    nc: Client, config: ServiceConfig, event_log: EventLog, stop: asyncio.Event
+) -> KvLease | None:
+    """The ticker's lease, once every bucket exists; None if stopped first."""
+    # why the log's count, not the asked one: a replica started without --replicas on an
+    # R3 log must not leave (or make) its buckets R1 (log/placement.py)
+    lease = KvLease(nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=event_log.replicas)
+    if not await _until_done(
+        "create the KV buckets", lambda: ensure_buckets(nc, event_log.replicas, lease), stop
+    ):
+        return None
+    return lease
+
+
+async def _commands(nc: Client, event_log: EventLog, stack: AsyncExitStack) -> CommandHandler:
+    """The command handler, answering on NATS until `stack` closes."""
+    handler = CommandHandler(event_log)
+    sub = await handler.subscribe(nc)
+    stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
+    return handler
+
+
+def _components(
+    nc: Client,
+    event_log: EventLog,
+    lease: KvLease,
+    handler: CommandHandler,
+    config: ServiceConfig,
+    metrics: Metrics | None,
+    connection: ConnectionWatch | None,
+) -> _Replica:
+    """The ticker, the breaker, the notification deliverer and the views (built, not started)."""
+    from jetcron.projections.service import ProjectionService
+
+    followers = {name: FollowHealth(name) for name in ("breaker", "ticker", "notify")}
+    every = config.snapshot_every
+    ticker = Ticker(
+        event_log,
+        lease=lease,
+        handler=handler,
+        snapshot_every=every,
+        lost_grace=timedelta(seconds=config.lost_grace_s),
+    )
+    breaker = CircuitBreaker(
+        event_log, handler, lease=lease, health=followers["breaker"], snapshot_every=every
+    )
+    breaker.fed = True
+    deliverer = Deliverer(nc, event_log, lease=lease, health=followers["notify"])
+    projections = ProjectionService(
+        nc,
+        event_log,
+        snapshot_every=config.snapshot_every,
+        metrics_port=config.metrics_port,
+        metrics=metrics,
+        lease=lease,
+        connection=connection,
+        followers=followers,
+        keep=config.keep_runs,
+        rollup_grace=timedelta(seconds=config.rollup_grace_s),
+        rollup_every_s=config.rollup_every_s,
+    )
+    return _Replica(event_log, lease, ticker, breaker, deliverer, projections, followers)
+
+
+async def _restored(replica: _Replica) -> Fanout:
+    """Restore the folds from their checkpoints; the one reader that feeds them from there."""
+    projections, ticker, breaker = replica.projections, replica.ticker, replica.breaker
+    for fold in (projections, ticker, breaker):
+        await fold.restore()
+    # why: a restore decodes the snapshots' bytes (hundreds of MiB at millions of events)
+    # into objects; what the decoding freed stayed in the heap and counted in RSS for good
+    memory.give_back()
+    # why: the ticker first, so a trigger's decision waits on nothing but its own fold
+    return Fanout(
+        replica.event_log,
+        [ticker, breaker, projections],
+        health=projections.health,
+        on_skipped=projections.undecodable,
+    )
+
+
+def _parts(
+    nc: Client,
+    replica: _Replica,
+    reader: Fanout,
+    collector: CollectorPause,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> list[Coroutine[Any, Any, None]]:
+    """What runs until stop: the lease, retention, the reader, the folds and the checkpoints."""
+    ticker, breaker, deliverer = replica.ticker, replica.breaker, replica.deliverer
+    projections, followers = replica.projections, replica.followers
+    return [
+        replica.lease.run(stop),
+        retention.follow(replica.event_log, stop),
+        collector.until(reader.current, stop),
+        supervise(reader.run, health=projections.health, stop=stop),
+        _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker))),
+        # why: a part that fails comes back (and says so loudly) instead of taking the
+        # process, and with it this scheduler replica, down
+        supervise(
+            lambda: ticker.run(stop, reader.current),
+            health=followers["ticker"],
+            stop=stop,
+            up_after=5.0,
+            stops_itself=True,
+        ),
+        supervise(
+            lambda: breaker.run(stop), health=followers["breaker"], stop=stop, stops_itself=True
+        ),
+        supervise(
+            lambda: deliverer.run(stop),
+            health=followers["notify"],
+            stop=stop,
+            stops_itself=True,
+        ),
+        projections.run(stop, ready=ready, fed=True),
+    ]
+
+
+async def _run_parts(parts: list[Coroutine[Any, Any, None]], stop: asyncio.Event) -> None:
+    """Each part a task of one group; one that fails stops them all."""
+    async with asyncio.TaskGroup() as tg:
+        for part in parts:
+            tg.create_task(part).add_done_callback(functools.partial(_stop_on_failure, stop))
 
 
 class CollectorPause:

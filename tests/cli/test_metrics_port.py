@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client
 
 from conftest import free_port
-from jetcron.cli import system
+from jetcron.cli import startup
 from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
 
@@ -28,7 +28,7 @@ def test_a_taken_metrics_port_is_said_at_start_and_nothing_stops(
     taken: socket.socket, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = taken.getsockname()[1]
-    assert system._metrics(port, "127.0.0.1") is None
+    assert startup.metrics(port, "127.0.0.1") is None
     assert capsys.readouterr().err == (
         f"metrics not served: cannot listen on 127.0.0.1:{port} (--metrics-port): Address "
         "already in use; the rest runs without them\n"

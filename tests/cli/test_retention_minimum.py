@@ -16,7 +16,7 @@ import pytest
 from served import scheduler_in_thread
 
 from jetcron import service
-from jetcron.cli.system import parse_retention
+from jetcron.cli.serving import parse_retention
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
 from test_e2e import ENV

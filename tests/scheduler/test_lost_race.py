@@ -24,7 +24,7 @@ from jetcron.executors.runlog import ExecutorStats, Run, RunLog
 from jetcron.log.errors import ConcurrencyConflict
 from jetcron.log.stream import EventLog
 from jetcron.projections import runs, state
-from jetcron.scheduler import ticker as ticker_module
+from jetcron.scheduler import firing
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.state import LOST_GRACE
 from jetcron.scheduler.ticker import APPEND_RETRY, Ticker
@@ -186,7 +186,7 @@ async def test_a_tick_declares_a_bounded_share_and_the_next_the_rest(
 ) -> None:
     clock = FakeClock(T0)
     ticker, started = await started_runs(event_log, clock, 3)
-    monkeypatch.setattr(ticker_module, "LOSSES_PER_TICK", 2)
+    monkeypatch.setattr(firing, "LOSSES_PER_TICK", 2)
     await clock.set(DEADLINE + 2 * STEP)  # all three are overdue
     assert await ticker.tick() == 2
     await clock.set(clock.now() + APPEND_RETRY)

@@ -22,7 +22,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
-from jetcron.cli.schedule import _send, query
+from jetcron.cli.sending import query, send
 from jetcron.cli.text import clean
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.calendar import (
@@ -102,7 +102,7 @@ def add(
         )
     )
     cmd = CreateCalendar(**command_meta(name, actor, reason), definition=definition)
-    _send(server, cmd, as_json, f"created calendar {name!r}")
+    send(server, cmd, as_json, f"created calendar {name!r}")
 
 
 @app.command("update")
@@ -160,7 +160,7 @@ def update(
     if past is not None:
         raise InvalidInput("--past goes with --what-if (this update would be sent)")
     cmd = UpdateCalendar(**command_meta(name, actor, reason), patch=patch)
-    _send(server, cmd, as_json, f"updated calendar {name!r}")
+    send(server, cmd, as_json, f"updated calendar {name!r}")
 
 
 @app.command("delete")
@@ -179,7 +179,7 @@ def delete(
     # known only to the views, so they are asked first
     if used := _one(server, name)["used_by"]:
         raise InvalidInput(in_use(name, used))
-    _send(
+    send(
         server,
         DeleteCalendar(**command_meta(name, actor, reason)),
         as_json,

@@ -16,17 +16,21 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
-    count_option,
-    err_console,
     fmt_time,
     handle_errors,
     print_json,
     run,
-    table,
     with_nats,
 )
+from jetcron.cli.executor_notes import (
+    note_if_nobody_serves,
+    warn_if_nobody_offers,
+    warn_if_shell_refused,
+)
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
-from jetcron.cli.timing import fires_rows, note_zone, print_fires
+from jetcron.cli.schedule_views import list_, next_, show
+from jetcron.cli.sending import query, send, send_command
+from jetcron.cli.timing import note_zone
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
@@ -41,49 +45,10 @@ from jetcron.domain.commands import (
     UpdateSchedule,
 )
 from jetcron.domain.definition import DefinitionPatch
-from jetcron.domain.events import ScheduleUpdated
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
-
-async def query(nc: Any, view: str, params: dict[str, Any]) -> Any:
-    """jetcron.client.query, imported when a command runs (help stays free of nats)."""
-    from jetcron import client
-
-    return await client.query(nc, view, params)
-
-
-async def send_command(nc: Any, command: AnyCommand) -> CommandReply:
-    """jetcron.client.send_command, imported when a command runs."""
-    from jetcron import client
-
-    return await client.send_command(nc, command)
-
-
 app = typer.Typer(help="Create, change and inspect schedules.", no_args_is_help=True)
-
-
-def _send(
-    server: str, command: AnyCommand, as_json: bool, done: str, unchanged: str = "nothing to change"
-) -> None:
-    reply: CommandReply = run(with_nats(server, lambda nc: send_command(nc, command)))
-    if as_json:
-        print_json(reply)
-    elif not reply.events:
-        console.print(f"{command.name}: {unchanged}", highlight=False)
-    else:
-        last = reply.events[-1]
-        console.print(f"{done} (log seq {last.seq}){_stays(last.envelope.event)}", highlight=False)
-
-
-def _stays(event: object) -> str:
-    """A note when an update left a completed schedule completed (the decider's `reopens`)."""
-    if not isinstance(event, ScheduleUpdated) or event.reopens:
-        return ""
-    return (
-        "; it stays completed: the change gives it no fires again "
-        "(a new spec, --start or --end, or a higher --max-runs would)"
-    )
 
 
 @app.command("add")
@@ -113,51 +78,17 @@ def add(
         # name is taken must not overwrite that schedule's secret of the same name
         _refuse_if_exists(server, name)
     _store_secrets(server, definition.target, values)
-    _send(server, cmd, as_json, f"created schedule {name!r}")
+    send(server, cmd, as_json, f"created schedule {name!r}")
     from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
 
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
-        _warn_if_nobody_offers(server, definition.job.action, definition.target)
+        warn_if_nobody_offers(server, definition.job.action, definition.target)
     if definition.job.shell is not None and not as_json:
-        _warn_if_shell_refused(server, definition.target)
+        warn_if_shell_refused(server, definition.target)
     if definition.job.action is None and definition.job.shell is None and not as_json:
-        _note_if_nobody_serves(server, definition.target)
+        note_if_nobody_serves(server, definition.target)
     note_zone(definition.tz)
-
-
-def _serving(server: str, target: str) -> list[Any] | None:
-    """The executors online that serve `target` (None: the heartbeats could not be read)."""
-    from jetcron.cli.views import _executors
-
-    try:
-        infos = _executors(server)
-    except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
-        return None
-    pool = target.removeprefix("all:")
-    return [i for i in infos if pool in i.targets or pool in i.tags]
-
-
-def _warn_if_shell_refused(server: str, target: str) -> None:
-    """Say so when an executor of `target` would refuse a shell string; nothing when all allow it.
-
-    why: the CLI cannot know executors it does not see: with none online the note is conditional.
-    """
-    serving = _serving(server, target)
-    refusing = [i.name for i in serving or [] if i.allow_shell is False]
-    if refusing:
-        problem = (
-            f"executor {', '.join(sorted(refusing))} of target {target!r} refuses shell strings"
-            " (start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
-            " --allow-shell`)"
-        )
-        err_console.print(f"warning: {problem}", highlight=False)
-    elif not serving:
-        err_console.print(
-            f"note: no executor of target {target!r} is online; it will run shell strings only "
-            "if started with --allow-shell",
-            highlight=False,
-        )
 
 
 def _store_secrets(server: str, target: str, values: dict[str, str]) -> None:
@@ -181,20 +112,6 @@ def _refuse_if_exists(server: str, name: str) -> None:
 def _current_target(server: str, name: str) -> str:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
     return str(row["definition"].get("target", "default"))
-
-
-def _warn_if_nobody_offers(server: str, action: str, target: str) -> None:
-    """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
-    serving = _serving(server, target)
-    if serving is None:
-        return
-    if any(action in i.actions for i in serving):
-        return
-    if serving:
-        problem = f"no executor of target {target!r} offers action {action!r}"
-    else:
-        problem = f"no executor online serves target {target!r} (its runs wait until one does)"
-    err_console.print(f"warning: {problem}; see `jetcron actions`", highlight=False)
 
 
 @app.command("update")
@@ -225,13 +142,7 @@ def update(
     replace the whole map or list.
     """
     values = secrets.take_files(name, options)
-    patch = patch_for_update(spec, command, options)
-    if patch == DefinitionPatch():
-        # why: an update that names no field is a slip (a forgotten option), not a no-op
-        raise InvalidInput(
-            f"schedule update {name}: nothing given to change; name a field "
-            "(--spec, --timeout, `-- CMD`, …: see `jetcron schedule update --help`)"
-        )
+    patch = _patch(name, spec, command, options)
     if what_if:
         from jetcron.cli import whatif
 
@@ -245,32 +156,35 @@ def update(
     if values:
         target = patch.target if isinstance(patch.target, str) else _current_target(server, name)
         _store_secrets(server, target, values)
-    _send(
-        server,
-        UpdateSchedule(**command_meta(name, actor, reason), patch=patch),
-        as_json,
-        f"updated schedule {name!r}",
-        # why: a secret's value is not in the definition: a rotation changes no field
-        f"definition unchanged; secret(s) {', '.join(sorted(values))} put again"
-        if values
-        else "nothing to change",
-    )
+    cmd = UpdateSchedule(**command_meta(name, actor, reason), patch=patch)
+    send(server, cmd, as_json, f"updated schedule {name!r}", _unchanged(values))
     conflicts.warn_new(name, before, conflicts.involving(server, name))
     if isinstance(patch.target, str) and not as_json:
-        _note_if_nobody_serves(server, patch.target)
+        note_if_nobody_serves(server, patch.target)
     if isinstance(patch.tz, str):
         note_zone(patch.tz)
 
 
-def _note_if_nobody_serves(server: str, target: str) -> None:
-    """Say so when no executor online serves `target`: its runs would wait (a typo'd target
-    looks like an idle one until `health` says so)."""
-    if _serving(server, target) == []:
-        err_console.print(
-            f"note: no executor online serves target {target!r} (its runs wait until one "
-            "does; `jetcron executors` lists who is online)",
-            highlight=False,
+def _patch(
+    name: str, spec: str | None, command: list[str] | None, options: dict[str, Any]
+) -> DefinitionPatch:
+    """The fields `schedule update` changes; InvalidInput if it names none."""
+    patch = patch_for_update(spec, command, options)
+    if patch == DefinitionPatch():
+        # why: an update that names no field is a slip (a forgotten option), not a no-op
+        raise InvalidInput(
+            f"schedule update {name}: nothing given to change; name a field "
+            "(--spec, --timeout, `-- CMD`, …: see `jetcron schedule update --help`)"
         )
+    return patch
+
+
+def _unchanged(values: dict[str, str]) -> str:
+    """What an update that changed no field says (given secrets were still put again)."""
+    # why: a secret's value is not in the definition: a rotation changes no field
+    if values:
+        return f"definition unchanged; secret(s) {', '.join(sorted(values))} put again"
+    return "nothing to change"
 
 
 def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> None:
@@ -283,7 +197,7 @@ def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> Non
         reason: str = ReasonOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        _send(
+        send(
             server,
             command(**command_meta(name, actor, reason)),
             as_json,
@@ -295,12 +209,16 @@ def _lifecycle(verb: str, command: type[AnyCommand], done: str, doc: str) -> Non
 
 
 _lifecycle("pause", PauseSchedule, "paused", "Stop firing a schedule until it is resumed.")
+
+
 _lifecycle(
     "resume",
     ResumeSchedule,
     "resumed",
     "Resume a paused schedule (fires missed while paused are not run).",
 )
+
+
 _lifecycle(
     "delete",
     DeleteSchedule,
@@ -334,137 +252,9 @@ def trigger(
     )
 
 
-@app.command("list")
-@handle_errors
-def list_(
-    server: str = ServerOpt,
-    as_json: bool = JsonOpt,
-    all_: bool = typer.Option(False, "--all", "-a", help="Include completed schedules."),
-) -> None:
-    """All live schedules with their state and next fire."""
-    rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "schedules", {})))
-    if not all_:
-        rows = [r for r in rows if r["state"] != "completed"]
-    if as_json:
-        print_json(rows)
-        return
-    table(
-        None,
-        ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"],
-        (
-            [
-                r["name"],
-                r["spec"],
-                r["tz"],
-                _state(r),
-                r["target"],
-                fmt_time(r["next_fire"]),
-                f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
-                r.get("runs_total", 0),
-            ]
-            for r in rows
-        ),
-    )
-
-
-def _state(row: dict[str, Any]) -> str:
-    if row["state"] == "paused" and row.get("paused_reason"):
-        return f"paused ({row['paused_reason']})"
-    return str(row["state"])
-
-
-@app.command("show")
-@handle_errors
-def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
-    """One schedule: its definition, state, last 10 runs and next 10 fires."""
-    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    if as_json:
-        print_json(row)
-        return
-    import msgspec
-    from rich.markup import escape
-
-    from jetcron.cli import text
-    from jetcron.domain.definition import ScheduleDefinition
-    from jetcron.domain.fields import fields_of
-
-    d = row["definition"]
-    if row.get("refused"):
-        err_console.print(f"note: {text.clean(row['refused'])}", highlight=False, markup=False)
-    state = escape(text.clean(_state(row)))  # why: a pause reason is free text, not markup
-    console.print(
-        f"[bold]{row['name']}[/]  {state}  v{row['version']}  id {row['schedule_id']}",
-        highlight=False,
-    )
-    # why: the same fields, names and units as `export` and the options (defaults left out)
-    fields = msgspec.to_builtins(fields_of(msgspec.convert(d, ScheduleDefinition)))
-    lines = [(key, text.value(v, key)) for key, v in fields.items() if key != "name"]
-    lines += [
-        ("created", f"{text.utc(row.get('created_at'))} by {row.get('created_by')}"),
-        ("updated", f"{text.utc(row.get('updated_at'))} by {row.get('updated_by')}"),
-    ]
-    width = max(len(k) for k, _ in lines)
-    for label, value in lines:
-        console.print(f"  {label:{width}}  {text.clean(value)}", highlight=False, markup=False)
-    table(
-        "last runs",
-        ["run", "fired (UTC)", "status", "attempt", "executor", "took"],
-        (
-            [
-                text.short_id(r["run_id"]),
-                text.utc(r.get("fire_time")),
-                r.get("status"),
-                r.get("attempt", 1),
-                r.get("executor", ""),
-                text.duration(r.get("duration_s")),
-            ]
-            for r in row.get("runs", [])
-        ),
-    )
-    print_fires(
-        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row),
-        "next fires",
-    )
-
-
-def _marked(rows: list[dict[str, Any]], row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fire rows with `skipped` (who and why) on the fires an operator skipped."""
-    skips: dict[str, str] = row.get("skips", {})
-    return [{**r, "skipped": skips[r["utc"]]} if r["utc"] in skips else r for r in rows]
-
-
-@app.command("next")
-@handle_errors
-def next_(
-    name: str,
-    n: int = count_option(10, "-n", help="How many fires."),
-    server: str = ServerOpt,
-    as_json: bool = JsonOpt,
-) -> None:
-    """The next fire times of a stored schedule."""
-    row: dict[str, Any] = run(
-        with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
-    )
-    rows = _marked(
-        fires_rows(
-            row.get("next_fires", [])[:n],
-            row["definition"].get("tz", "UTC"),
-            row["definition"]["spec"],
-        ),
-        row,
-    )
-    if as_json:
-        print_json(rows)
-    elif not rows:
-        # why: an empty table says nothing; say why there are no fires
-        state = row.get("state", "")
-        why = {
-            "paused": "it is paused: no fires until `jetcron schedule resume`",
-            "completed": "it has completed: no fires left",
-        }.get(state, "no fires ahead")
-        console.print(f"{name}: {why}", highlight=False)
-    else:
-        print_fires(rows, None)
+app.command("list")(list_)
+app.command("show")(show)
+app.command("next")(next_)
 
 
 _TIME_HELP = (
@@ -486,7 +276,7 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
     ) -> None:
         fire = _coming_fire(server, name, when)
         cmd = command(**command_meta(name, actor, reason), fire_time=fire)
-        _send(server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}")
+        send(server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}")
 
     occurrence.__doc__ = doc
     app.command(verb)(handle_errors(occurrence))
@@ -495,6 +285,8 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
 _occurrence(
     "skip", SkipFire, "will be skipped", "Skip one coming fire (recorded as skipped, who and why)."
 )
+
+
 _occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after all.")
 
 

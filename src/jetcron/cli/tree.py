@@ -89,15 +89,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Rebuild state from the log, client-side (audits, `--as-of`, `--verify`).",
     ),
     "up": (
-        "jetcron.cli.system:up",
+        "jetcron.cli.up:up",
         "Start everything locally: nats-server (JetStream), the scheduler service and an executor.",
     ),
     "serve": (
-        "jetcron.cli.system:serve",
+        "jetcron.cli.serving:serve",
         "Run a scheduler replica against an existing NATS (run two or more for HA).",
     ),
     "executor": (
-        "jetcron.cli.system:executor",
+        "jetcron.cli.executor:executor",
         "Run an executor on this host: take the triggers for its targets and run them.",
     ),
     "auth": (

@@ -1,0 +1,67 @@
+"""What `schedule add` and `update` note about the executors online for the schedule's target:
+none serves it, none offers its action, one would refuse its shell string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jetcron.cli.common import err_console
+
+
+def _serving(server: str, target: str) -> list[Any] | None:
+    """The executors online that serve `target` (None: the heartbeats could not be read)."""
+    from jetcron.cli.views import _executors
+
+    try:
+        infos = _executors(server)
+    except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
+        return None
+    pool = target.removeprefix("all:")
+    return [i for i in infos if pool in i.targets or pool in i.tags]
+
+
+def warn_if_shell_refused(server: str, target: str) -> None:
+    """Say so when an executor of `target` would refuse a shell string; nothing when all allow it.
+
+    why: the CLI cannot know executors it does not see: with none online the note is conditional.
+    """
+    serving = _serving(server, target)
+    refusing = [i.name for i in serving or [] if i.allow_shell is False]
+    if refusing:
+        problem = (
+            f"executor {', '.join(sorted(refusing))} of target {target!r} refuses shell strings"
+            " (start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
+            " --allow-shell`)"
+        )
+        err_console.print(f"warning: {problem}", highlight=False)
+    elif not serving:
+        err_console.print(
+            f"note: no executor of target {target!r} is online; it will run shell strings only "
+            "if started with --allow-shell",
+            highlight=False,
+        )
+
+
+def warn_if_nobody_offers(server: str, action: str, target: str) -> None:
+    """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
+    serving = _serving(server, target)
+    if serving is None:
+        return
+    if any(action in i.actions for i in serving):
+        return
+    if serving:
+        problem = f"no executor of target {target!r} offers action {action!r}"
+    else:
+        problem = f"no executor online serves target {target!r} (its runs wait until one does)"
+    err_console.print(f"warning: {problem}; see `jetcron actions`", highlight=False)
+
+
+def note_if_nobody_serves(server: str, target: str) -> None:
+    """Say so when no executor online serves `target`: its runs would wait (a typo'd target
+    looks like an idle one until `health` says so)."""
+    if _serving(server, target) == []:
+        err_console.print(
+            f"note: no executor online serves target {target!r} (its runs wait until one "
+            "does; `jetcron executors` lists who is online)",
+            highlight=False,
+        )

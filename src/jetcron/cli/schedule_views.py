@@ -1,0 +1,166 @@
+"""`schedule list`, `show` and `next`: schedules as the views see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from jetcron.cli.common import (
+    JsonOpt,
+    ServerOpt,
+    console,
+    count_option,
+    err_console,
+    fmt_time,
+    handle_errors,
+    print_json,
+    run,
+    table,
+    with_nats,
+)
+from jetcron.cli.sending import query
+from jetcron.cli.timing import fires_rows, print_fires
+
+
+@handle_errors
+def list_(
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+    all_: bool = typer.Option(False, "--all", "-a", help="Include completed schedules."),
+) -> None:
+    """All live schedules with their state and next fire."""
+    rows: list[dict[str, Any]] = run(with_nats(server, lambda nc: query(nc, "schedules", {})))
+    if not all_:
+        rows = [r for r in rows if r["state"] != "completed"]
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        None,
+        ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"],
+        (
+            [
+                r["name"],
+                r["spec"],
+                r["tz"],
+                _state(r),
+                r["target"],
+                fmt_time(r["next_fire"]),
+                f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
+                r.get("runs_total", 0),
+            ]
+            for r in rows
+        ),
+    )
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["state"] == "paused" and row.get("paused_reason"):
+        return f"paused ({row['paused_reason']})"
+    return str(row["state"])
+
+
+@handle_errors
+def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
+    """One schedule: its definition, state, last 10 runs and next 10 fires."""
+    row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
+    if as_json:
+        print_json(row)
+        return
+    d = row["definition"]
+    _print_head(row)
+    _print_runs(row.get("runs", []))
+    print_fires(
+        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row),
+        "next fires",
+    )
+
+
+def _print_head(row: dict[str, Any]) -> None:
+    """A schedule's name, state, version and id, then its definition's fields, one a line."""
+    import msgspec
+    from rich.markup import escape
+
+    from jetcron.cli import text
+    from jetcron.domain.definition import ScheduleDefinition
+    from jetcron.domain.fields import fields_of
+
+    d = row["definition"]
+    if row.get("refused"):
+        err_console.print(f"note: {text.clean(row['refused'])}", highlight=False, markup=False)
+    state = escape(text.clean(_state(row)))  # why: a pause reason is free text, not markup
+    console.print(
+        f"[bold]{row['name']}[/]  {state}  v{row['version']}  id {row['schedule_id']}",
+        highlight=False,
+    )
+    # why: the same fields, names and units as `export` and the options (defaults left out)
+    fields = msgspec.to_builtins(fields_of(msgspec.convert(d, ScheduleDefinition)))
+    lines = [(key, text.value(v, key)) for key, v in fields.items() if key != "name"]
+    lines += [
+        ("created", f"{text.utc(row.get('created_at'))} by {row.get('created_by')}"),
+        ("updated", f"{text.utc(row.get('updated_at'))} by {row.get('updated_by')}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for label, value in lines:
+        console.print(f"  {label:{width}}  {text.clean(value)}", highlight=False, markup=False)
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
+    """The table of a schedule's last runs."""
+    from jetcron.cli import text
+
+    table(
+        "last runs",
+        ["run", "fired (UTC)", "status", "attempt", "executor", "took"],
+        (
+            [
+                text.short_id(r["run_id"]),
+                text.utc(r.get("fire_time")),
+                r.get("status"),
+                r.get("attempt", 1),
+                r.get("executor", ""),
+                text.duration(r.get("duration_s")),
+            ]
+            for r in runs
+        ),
+    )
+
+
+def _marked(rows: list[dict[str, Any]], row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fire rows with `skipped` (who and why) on the fires an operator skipped."""
+    skips: dict[str, str] = row.get("skips", {})
+    return [{**r, "skipped": skips[r["utc"]]} if r["utc"] in skips else r for r in rows]
+
+
+@handle_errors
+def next_(
+    name: str,
+    n: int = count_option(10, "-n", help="How many fires."),
+    server: str = ServerOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The next fire times of a stored schedule."""
+    row: dict[str, Any] = run(
+        with_nats(server, lambda nc: query(nc, "schedule", {"name": name, "fires": n}))
+    )
+    rows = _marked(
+        fires_rows(
+            row.get("next_fires", [])[:n],
+            row["definition"].get("tz", "UTC"),
+            row["definition"]["spec"],
+        ),
+        row,
+    )
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        # why: an empty table says nothing; say why there are no fires
+        state = row.get("state", "")
+        why = {
+            "paused": "it is paused: no fires until `jetcron schedule resume`",
+            "completed": "it has completed: no fires left",
+        }.get(state, "no fires ahead")
+        console.print(f"{name}: {why}", highlight=False)
+    else:
+        print_fires(rows, None)
