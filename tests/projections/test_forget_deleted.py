@@ -20,7 +20,7 @@ from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import queries, rollups, state, stats
+from jetcron.projections import fire_queries, queries, rollups, state, stats
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
@@ -268,7 +268,7 @@ def test_why_of_a_time_before_the_name_was_created_again_says_views_forgot_some(
     h.create("nightly", spec="0 * * * *")
     leader.sync()
     asked = (START + timedelta(hours=1)).isoformat()
-    story = queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
+    story = fire_queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
     assert story["fate"] == "not_created"
     assert "an earlier one of this name may have existed then" in story["sentences"][-1]["text"]
 

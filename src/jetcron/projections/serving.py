@@ -18,7 +18,7 @@ from jetcron import __version__, subjects
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.requests import packed, stale_headers
-from jetcron.projections import backfill, forecast, queries, status
+from jetcron.projections import backfill, fire_queries, forecast, queries, status
 from jetcron.projections.staleness import Stale
 from jetcron.projections.state import Views
 
@@ -37,8 +37,8 @@ QUERIES: dict[str, Query] = {
     "stats": queries.stats_of,
     "audit": queries.audit_of,
     "ledger": queries.ledger_of,
-    "fires": queries.fires_of,
-    "why": queries.why_of,
+    "fires": fire_queries.fires_of,
+    "why": fire_queries.why_of,
     "notifications": queries.notifications_of,
     "whatif": forecast.what_if,
     "calendar_whatif": forecast.calendar_what_if,
