@@ -25,6 +25,7 @@ from jetcron.projections import (
     notifications,
     refused,
     rollups,
+    run_fold,
     runs,
     schedules,
     tables,
@@ -124,7 +125,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     # why: one dict lookup per event finds exactly the folds that care about its type.
     tables = (
         ("schedules", schedules.HANDLERS),
-        ("runs", runs.HANDLERS),
+        ("runs", run_fold.HANDLERS),
         ("ledger", ledger.HANDLERS),
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),
