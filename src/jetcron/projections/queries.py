@@ -26,6 +26,7 @@ from jetcron.projections import (
     runs,
     schedules,
     stats,
+    stats_alltime,
 )
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.limits import FIRES_MAX as FIRES_MAX  # why: cli/fires.py reads it here
@@ -283,7 +284,7 @@ def _no_single_run(ref: str, found: list[str], keep: int = 0) -> str:
 
 
 def stats_of(
-    views: Views, params: dict[str, Any], now: datetime, cache: stats.Cache | None = None
+    views: Views, params: dict[str, Any], now: datetime, cache: stats_alltime.Cache | None = None
 ) -> list[stats.StatsRow]:
     """Statistics per schedule, per executor and overall (`cache`: the service's, see stats)."""
     window = params.get("window_s")
@@ -296,7 +297,7 @@ def stats_of(
     # (as `schedule list` counts them); a deleted name's are all of its history
     sid = live.schedule_id if live is not None else None
     if delta is None:
-        groups = stats.everything(
+        groups = stats_alltime.everything(
             views.runs, views.rollups, now=now, schedule=name, cache=cache, schedule_id=sid
         )
     else:

@@ -22,7 +22,7 @@ from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.stream import EventLog
-from jetcron.projections import duties, rollups, serving, stats
+from jetcron.projections import duties, rollups, serving, stats_alltime
 from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.staleness import Stale, verdict
@@ -100,7 +100,7 @@ class ProjectionService:
         self.followers[self.health.name] = self.health
         self._answers: set[asyncio.Task[None]] = set()
         """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
-        self.stats_cache = stats.Cache()
+        self.stats_cache = stats_alltime.Cache()
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
     @property
