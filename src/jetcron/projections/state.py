@@ -27,7 +27,7 @@ from jetcron.projections import (
     rollups,
     run_fold,
     runs,
-    schedules,
+    schedule_fold,
     tables,
 )
 from jetcron.projections.audit import AuditView
@@ -124,7 +124,7 @@ Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
 def _routes() -> dict[type, tuple[Route, ...]]:
     # why: one dict lookup per event finds exactly the folds that care about its type.
     tables = (
-        ("schedules", schedules.HANDLERS),
+        ("schedules", schedule_fold.HANDLERS),
         ("runs", run_fold.HANDLERS),
         ("ledger", ledger.HANDLERS),
         ("audit", audit.HANDLERS),
