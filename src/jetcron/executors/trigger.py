@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable
 
 import msgspec
 from nats.aio.msg import Msg
@@ -23,17 +21,15 @@ from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
-from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
-from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
 from jetcron.executors.consumers import Hold
 from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
-from jetcron.executors.journal import EntryMeta, Journal
-from jetcron.executors.process import run_process
+from jetcron.executors.journal import Journal
+from jetcron.executors.launch import GRACE_SHARE, ORPHAN_SHARE, run_action_job, run_command
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.results import RunResult
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
@@ -41,26 +37,6 @@ from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
 
 log = logging.getLogger("jetcron.executors.agent")  # why: its lines kept their logger's name
-
-ORPHAN_SHARE = 0.3
-"""A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
-
-why: while the executor's loop runs it renews the trigger (consumers.keepalive), so JetStream
-redelivers no earlier than (1 - KEEPALIVE_SHARE) = 2/3 of ack_wait after it died or froze
-(SIGSTOP, a stuck loop: no in-progress either). Its supervisor hears from it every
-orphan_after/4 (a touch of the run's `owner` file, supervisor.pulse_every) and looks every
-min(0.25 s, orphan_after/4); it stops a job whose executor was dead or silent for orphan_after,
-with a grace of at most 0.1 (GRACE_SHARE): all done by 0.4 × ack_wait + two looks + the
-SIGKILL, before anyone else can start the run (2/3 × ack_wait; the margin, 0.27 × ack_wait,
-holds the looks and the kill from 3 s up). A restart that adopts the job within orphan_after
-keeps it; an executor that finds itself silent that long lets the job go (process.Job._pulse)
-and records no result (LetGo).
-The same rule covers an executor that is alive but cannot renew (its NATS node hung, cut off
-from the cluster; newcomer17b #1): it touches `owner` only while its last *confirmed* renewal
-is younger than KEEPALIVE_SHARE of ack_wait (consumers.Hold), the age the freeze case allows,
-so the supervisor stops the job by the same 0.733 × ack_wait after it, before the redelivery
-(ack_wait after it); a failover within orphan_after of the lapse keeps the job."""
-GRACE_SHARE = 0.1
 
 
 class TriggerHandler:
@@ -397,51 +373,9 @@ class TriggerHandler:
             self.stats.started += 1
 
         if run.trigger.job.action is not None:
-            return await self._run_action(run, attempt, claim)
-        return await self._run_command(run, attempt, claim)
-
-    async def _run_command(
-        self, run: Run, attempt: int, claim: _Claim
-    ) -> RunResult | run_attempt.LetGo:
-        job, c = run.trigger.job, self.config
-        path = os.environ.get("PATH") or DEFAULT_PATH
-        try:
-            argv = resolve_command(
-                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
-            )
-            cwd = resolve_cwd(job.cwd, c.work_dir)
-            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
-            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
-            meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
-            run_dir = self.journal.begin(run.ref.run_id, meta)
-            result = await run_process(
-                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
-                grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
-                output_cap=c.output_cap, cancel=run.cancel, claim=claim,
-                run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
-                cancel_reason=lambda: run.cancel_reason, holding=run.held,
-            )  # fmt: skip
-        except InvalidInput as err:
-            return run_results.rejected(err)
-        if result.given_up or result.not_started:
-            # why: nothing of it runs, no result is known: hand the run back like a lost attempt
-            return run_attempt.LetGo(result.reason, started=not result.not_started)
-        return run_results.from_process(result, cancel_reason=run.cancel_reason)
-
-    async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
-        job = run.trigger.job
-        assert job.action is not None
-        try:
-            resolve(job.action)
-        except InvalidInput as err:
-            return run_results.rejected(err)  # why: like a refused command: it never started
-        await claim(None)
-        ctx = ActionContext(
-            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
-            attempt=attempt, cancel=run.cancel, params=dict(job.params),
-        )  # fmt: skip
-        timeout = run.trigger.timeout_s
-        return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
+            return await run_action_job(run, attempt, claim, grace=self.config.kill_grace_s)
+        c = self.config
+        return await run_command(run, attempt, claim, c, self.runs_log, self.journal)
 
     async def _record(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         delay = await self.runs_log.store_result(run, history.attempt, history.tries, result)
@@ -452,7 +386,6 @@ class TriggerHandler:
             await msg.nak(delay=delay)
 
 
-_Claim = Callable[[int | None], Awaitable[None]]
 _UNCONFIRMED_MAX = 1000
 """Unconfirmed claims remembered (the oldest forgotten: then its attempt reads as abandoned)."""
 
