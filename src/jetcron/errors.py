@@ -81,3 +81,8 @@ class NatsUnreachable(ServiceUnavailable):
             f"cannot send {what}: NATS is unreachable (the server does not answer, or the "
             f"connection is lost and reconnecting); {how}, try again once NATS is back",
         )
+
+
+class IdentityRefused(InfrastructureError):
+    """The NATS server refused this client's identity (revoked, or not a user of it): the
+    server is there, and no retry will change its answer."""

@@ -12,7 +12,7 @@ import typer
 from nats.aio.client import Client
 
 from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, handle_errors
-from jetcron.cli.startup import connected, install_signals, out
+from jetcron.cli.startup import connected, exit_if_refused, install_signals, out
 from jetcron.connect import close
 from jetcron.errors import InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -113,7 +113,8 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
 
     stop, force = asyncio.Event(), asyncio.Event()
     install_signals(stop, force)
-    nc = await connected(opts, stop, ConnectionWatch(f"NATS at {', '.join(opts.urls())}"))
+    watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
+    nc = await connected(opts, stop, watch)
     if nc is None:
         return
     try:
@@ -128,6 +129,7 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
         await run_executor(nc, config, stop, force, claim)
     finally:
         await close(nc)
+    exit_if_refused(watch)
 
 
 def _keys(given: list[str] | None) -> list[str]:

@@ -15,7 +15,15 @@ from nats.aio.client import Client
 
 from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, echo, handle_errors
-from jetcron.cli.startup import cause, connected, first_or_none, install_signals, metrics, out
+from jetcron.cli.startup import (
+    cause,
+    connected,
+    exit_if_refused,
+    first_or_none,
+    install_signals,
+    metrics,
+    out,
+)
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -149,6 +157,7 @@ async def serve_and_execute(opts: ConnectOptions, parts: Parts) -> None:
         if supervisor is not None:
             supervisor.cancel()
         await close(nc)  # why: a close error ("Connection lost") must not replace the real one
+    exit_if_refused(watch)  # why: stopped because NATS refused its identity (newcomer19c #6)
 
 
 async def _run_parts(
