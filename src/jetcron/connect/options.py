@@ -137,5 +137,17 @@ def _readable(path: str, what: str) -> str:
     # why: nats-py reads creds lazily, only if the server asks: a typo'd path would go unnoticed
     # against a server without auth and fail obscurely against one with it.
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise InvalidInput(f"--{what} {path}: no such readable file")
+        raise InvalidInput(f"--{what} {path}: no such readable file{_why_missing(path, what)}")
     return path
+
+
+def _why_missing(path: str, what: str) -> str:
+    """': user … was revoked …' for a revoked user's identity file (newcomer19c #7), else ''."""
+    if what != "creds" or os.path.exists(path):
+        return ""
+    from pathlib import Path
+
+    from jetcron.auth.store import revoked_file
+
+    why = revoked_file(Path(path))
+    return f": {why}" if why else ""
