@@ -110,5 +110,7 @@ def test_an_executor_stopped_while_waiting_for_nats_says_it_took_nothing(tmp_pat
     cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "ex", "--journal-dir",
            str(tmp_path / "journal"), "-s", f"nats://127.0.0.1:{port}"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
-    time.sleep(2)  # it waits for NATS (and says so)
+    assert proc.stderr is not None
+    said = proc.stderr.readline()  # it waits for NATS, and says so
+    assert "unreachable since" in said, said
     assert interrupt(proc) == (0, "executor 'ex' stopped before it reached NATS: it took no run")
