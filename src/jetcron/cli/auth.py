@@ -138,7 +138,13 @@ def cert(
     ),
     directory: Path = DirOpt,
 ) -> None:
-    """Issue a client certificate from the auth dir's CA, for servers that verify clients (mTLS)."""
+    """Issue a client certificate from the auth dir's CA, for servers that verify clients (mTLS).
+
+    The certificate only gates the network: the nkey (--creds) is the identity, and any
+    certificate of the CA lets any nkey through the handshake (nats-server cannot bind one to
+    an nkey user). Revoking a user does not revoke its certificate: to retire certificates,
+    rotate the CA (a new `auth tls`, then `auth cert` for each active user; README, Security).
+    """
     from jetcron.auth.tls import LocalTLS
     from jetcron.errors import InvalidInput
 

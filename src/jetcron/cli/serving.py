@@ -231,9 +231,13 @@ def _say_serving(opts: ConnectOptions, config: service.ServiceConfig) -> None:
 
 
 def _say_up(opts: ConnectOptions) -> None:
+    from jetcron.cli.embedded import exports
+
     url = opts.urls()[0]
-    # why: other terminals find a non-default server only if told where it is
-    hint = "" if url == DEFAULT_URL else f" (in other terminals: export NATS_URL={url})"
+    # why: other terminals find a non-default server only if told where it is (and, secured,
+    # with what identity and CA: newcomer19c #15)
+    plain = url == DEFAULT_URL and opts.tls_ca is None
+    hint = "" if plain else f" (in other terminals: {exports(opts)})"
     out.print(
         f"[green]jetcron is up[/] at {url}{hint} — try "
         "`jetcron schedule add hello '@every 10s' -- echo hi`. Ctrl-C stops.",

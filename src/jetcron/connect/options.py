@@ -76,6 +76,13 @@ def tls_context(opts: ConnectOptions) -> ssl.SSLContext | None:
     """A TLS context from the CA and client cert options; None: plain, or nats-py's default
     context for a tls:// URL (the system's CAs)."""
     ca, (cert, key) = opts.ca(), opts.cert()
+    if (cert is None) != (key is None):
+        # why: ssl's own words for a lone certificate are "[SSL] PEM lib (_ssl.c:3926)"
+        given, missing = ("cert", "key") if key is None else ("key", "cert")
+        raise InvalidInput(
+            f"--tls-{given} needs --tls-{missing} (or NATS_{missing.upper()}): a client "
+            "certificate and its key (`jetcron auth cert NAME` writes both)"
+        )
     if not (ca or cert):
         return None
     for path, what in ((ca, "tls-ca"), (cert, "tls-cert"), (key, "tls-key")):
