@@ -115,8 +115,10 @@ def test_an_executor_started_with_a_revoked_identity_exits_at_once(
     )  # fmt: skip
     code, lines = ended(executor)
     assert code == 1, lines
-    assert len(lines) == 1 and lines[0].startswith("error: NATS at "), lines
-    assert f"{REFUSED} {kept}" in lines[0], lines
+    assert lines[-1].startswith("error: NATS at "), "\n".join(lines)
+    assert f"{REFUSED} {kept}" in lines[-1], lines
+    # a first try that timed out on a loaded machine is said as such, once; nothing else
+    assert all("unreachable since" in x for x in lines[:-1]) and len(lines) <= 2, lines
     assert time.monotonic() - began < 20
 
 
