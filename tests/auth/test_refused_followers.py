@@ -46,15 +46,31 @@ def ended(proc: subprocess.Popen[str], seconds: float = 30) -> tuple[int, list[s
     return proc.returncode, [x for x in err.splitlines() if x.strip()]
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans() -> Iterator[None]:
+    """Kill what a test started and left running (a failed or timed-out test)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def popen(sec: Secured, user: str, *args: str, creds: str | None = None) -> subprocess.Popen[str]:
     environ = env(sec, user) | ({"NATS_CREDS": creds} if creds else {})
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "jetcron", *args],
         env=environ,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    _started.append(proc)
+    return proc
 
 
 def test_runs_follow_of_a_revoked_user_ends_with_one_line(sec: Secured) -> None:
