@@ -45,11 +45,11 @@ async def test_a_trigger_held_through_an_outage_is_reported_as_stored_not_lost(
         await clock.set(T0 + timedelta(minutes=1))
         with caplog.at_level(logging.INFO, logger="jetcron.scheduler.ticker"):
             assert await ticker.tick() == 0  # no ack while NATS is away
-            assert ticker.unconfirmed
+            assert ticker.fold.unconfirmed
             server.start()
             await until(lambda: nc.is_connected)
             async with asyncio.timeout(15):
-                while ticker.unconfirmed:  # the reader finds it in the log
+                while ticker.fold.unconfirmed:  # the reader finds it in the log
                     await ticker.catch_up()
                     await asyncio.sleep(0.1)
         triggers = of(await events(event_log), RunTriggered)
@@ -183,7 +183,9 @@ async def test_a_leader_that_kept_its_lease_through_an_outage_waits_before_decla
             1
         )  # the leader wakes, reads the tail, takes NATS's return as a take-over
         back = T0 + timedelta(minutes=1, seconds=121)
-        await until(lambda: ticker.taken_over is not None and ticker.taken_over >= back)
+        await until(
+            lambda: ticker.firing.taken_over is not None and ticker.firing.taken_over >= back
+        )
         await asyncio.sleep(0.3)
         assert of(await events(event_log), RunLost) == []  # not yet: settling
         if result_lands:
