@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,12 +19,7 @@ from jetcron.log.stream import EventLog
 from jetcron.scheduler.planner import SETTLE
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+from polling import until
 
 
 async def test_a_trigger_held_through_an_outage_is_reported_as_stored_not_lost(
@@ -148,9 +142,7 @@ async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
 
 
 async def until_fates(event_log: EventLog, minute: int) -> None:
-    async with asyncio.timeout(10):
-        while not await _fates(event_log, minute):
-            await asyncio.sleep(0.05)
+    await until(lambda: _fates(event_log, minute), 10, f"a fate of the fire at minute {minute}")
 
 
 @pytest.mark.parametrize("result_lands", [True, False], ids=["result-lands", "no-result"])
