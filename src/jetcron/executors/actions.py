@@ -30,6 +30,7 @@ import msgspec
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.executors.failure import FailureClass
 from jetcron.executors.results import RunResult, jsonable, rejected
+from jetcron.log.follow import set_within
 
 log = logging.getLogger(__name__)
 
@@ -246,10 +247,7 @@ async def noop_action(ctx: ActionContext, **_: Any) -> None:
 async def sleep_action(ctx: ActionContext, seconds: float = 1.0, **_: Any) -> float:
     """Sleep `seconds`, returning early when the run is cancelled; returns the time slept."""
     started = time.monotonic()
-    try:
-        await asyncio.wait_for(ctx.cancel.wait(), timeout=float(seconds))
-    except TimeoutError:
-        pass
+    await set_within(ctx.cancel, float(seconds))
     return round(time.monotonic() - started, 3)
 
 

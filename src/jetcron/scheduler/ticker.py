@@ -331,7 +331,8 @@ class Ticker:
         while not self.lease.changed.is_set() and not stop.is_set():
             self.firing.stalls.observe(STORAGE.since is not None, self.clock.now())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first_of(self.lease.changed.wait(), stop.wait()), 1.0)
+                async with asyncio.timeout(1.0):  # why: not wait_for (follow.set_within)
+                    await _first_of(self.lease.changed.wait(), stop.wait())
         self.lease.changed.clear()
 
 
