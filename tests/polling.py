@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 What = str | Callable[[], str]
-"""What is waited for (a callable: built on failure, e.g. a log's tail)."""
+"""What is waited for (a callable: built on failure, e.g. a log's tail; '': the condition)."""
 
 
 async def until(
     check: Callable[[], T | Awaitable[T]],
     within: float = 15.0,
-    what: What = "the condition",
+    what: What = "",
     *,
     done: Callable[[T], object] = bool,
     every: float = 0.05,
@@ -39,15 +39,12 @@ async def until(
         await asyncio.sleep(every)
 
 
-def wait_until(
-    check: Callable[[], T],
-    within: float = 15.0,
-    what: What = "the condition",
-    *,
-    done: Callable[[T], object] = bool,
-    every: float = 0.2,
-) -> T:
-    """Call `check()` until `done` holds for it (blocking, between calls `every` s); that."""
+def wait_until(check: Callable[[], T], within: float = 15.0, what: What = "", **how: Any) -> T:
+    """`until` for a blocking test: the same arguments (`done`, `every`: 0.2 s here), and
+    `time.sleep` between the calls."""
+    done: Callable[[T], object] = how.pop("done", bool)
+    every: float = how.pop("every", 0.2)
+    assert not how, f"wait_until takes done and every, not {sorted(how)}"
     deadline = time.monotonic() + within
     while not done(value := check()):
         _expire(deadline, within, what, value)
@@ -57,7 +54,7 @@ def wait_until(
 
 def _expire(deadline: float, within: float, what: What, last: Any) -> None:
     if time.monotonic() >= deadline:
-        said = what() if callable(what) else what
+        said = (what() if callable(what) else what) or "the condition"
         shown = repr(last)
         shown = shown if len(shown) <= 2000 else shown[:2000] + "..."
         raise AssertionError(f"{said}: not within {within:g}s (last: {shown})")

@@ -37,7 +37,7 @@ async def test_a_loop_whose_cancel_was_lost_deeper_down_ends_at_its_next_rest() 
         while not stop.is_set():
             rounds += 1
             # why wait_for: as nats-py's request awaits its reply (not ours to change)
-            await asyncio.wait_for(reply.wait(), 5)  # noqa: ASYNC109
+            await asyncio.wait_for(reply.wait(), 5)
             reply.clear()
             await rest(stop, 0.01)
 
