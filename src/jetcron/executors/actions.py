@@ -191,9 +191,11 @@ async def _supervise(
         raise
     finally:
         cancelled.cancel()
-    if task in done:
+    # why the flag, not which task the loop saw end first: an action that returns at its
+    # run's cancel (sleep) ends in the same turn as the cancel, and was then reported succeeded
+    if task in done and not ctx.cancel.is_set():
         return _outcome(task)
-    ending = "cancelled" if cancelled in done else "timed_out"
+    ending = "cancelled" if ctx.cancel.is_set() else "timed_out"
     ctx.cancel.set()  # why: tell a cooperative action to stop, then give it `grace` seconds
     await asyncio.wait({task}, timeout=grace)
     task.cancel()
