@@ -130,6 +130,7 @@ class Firing:
                 self.stalls.last,
                 self.taken_over,
                 self.fold.state.lost_grace,
+                self.fold.state.unstarted,
             )
         ]
         for then, decision in due:
