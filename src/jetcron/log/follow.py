@@ -9,7 +9,6 @@ logs every failure loudly; it never stops one silently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -156,7 +155,7 @@ async def supervise(
 
 
 async def set_within(event: asyncio.Event, seconds: float) -> bool:
-    """Wait until `event` is set or `seconds` pass, whichever comes first; whether it is set.
+    """Wait until `event` is set or `seconds` pass, whichever comes first; whether it was set.
     CancelledError at once if this task was cancelled and the cancel got lost on the way.
 
     why asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled in the loop turn
@@ -164,11 +163,14 @@ async def set_within(event: asyncio.Event, seconds: float) -> bool:
     that only a cancel ends goes on (a stop that hangs for good). Here it always propagates.
     """
     _cancel_if_asked()
-    if not event.is_set():
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await event.wait()
-    return event.is_set()
+    if event.is_set():
+        return True
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True  # why: set, even if cleared again before this task ran on (projections' sync)
 
 
 rest = set_within
