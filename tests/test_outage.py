@@ -27,6 +27,7 @@ from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
+from polling import wait_until
 from test_e2e import read_log
 
 OUTAGE_S = float(os.environ.get("JETCRON_OUTAGE_S", "20"))
@@ -84,9 +85,7 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll check until it holds; seconds it took. AssertionError naming `what` otherwise."""
     start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, f"{what}: not within {timeout:g}s"
-        time.sleep(0.5)
+    wait_until(check, timeout, what, every=0.5)
     return time.monotonic() - start
 
 

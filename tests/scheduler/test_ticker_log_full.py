@@ -65,4 +65,4 @@ async def test_fires_missed_while_the_log_was_full_say_so(tmp_path: Path) -> Non
         "01:50",
         "02:00",
     ]
-    assert ticker.stalls.last == (T0 + timedelta(seconds=40), None)  # ends at the next tick
+    assert ticker.firing.stalls.last == (T0 + timedelta(seconds=40), None)  # ends at the next tick

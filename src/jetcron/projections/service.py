@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from jetcron.domain.envelope import StoredEvent, UnknownEvent
 from jetcron.errors import InvalidInput
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch, answering
-from jetcron.log.follow import FollowHealth, supervise
+from jetcron.log.follow import FollowHealth, rest, set_within, supervise
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.stream import EventLog
 from jetcron.projections import duties, rollups, serving, stats_alltime
@@ -274,7 +273,8 @@ class ProjectionService:
             # them timed out on the asker's side although this replica was fine (newcomer17b)
             return None
         try:
-            target = await asyncio.wait_for(self.log.last_seq(), timeout)
+            async with asyncio.timeout(timeout):  # why: not wait_for (log/follow.set_within)
+                target = await self.log.last_seq()
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
             self.log_away_at = time.monotonic()
             if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
@@ -290,9 +290,7 @@ class ProjectionService:
             and time.monotonic() < deadline
         ):
             self._applied.clear()
-            try:
-                await asyncio.wait_for(self._applied.wait(), deadline - time.monotonic())
-            except TimeoutError:
+            if not await set_within(self._applied, deadline - time.monotonic()):
                 break
         return max(0, target - self.views.position)
 
@@ -338,8 +336,7 @@ class ProjectionService:
                         log.info("deleted a leftover `state` answer %s", name)
             except Exception as err:  # noqa: BLE001 - a leftover answer waits for the next sweep
                 log.debug("state answers not swept: %s", err)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), STATE_OBJECT_KEEP_S)
+            await rest(stop, STATE_OBJECT_KEEP_S)
 
     async def _forget_answer(self, name: str) -> None:
         await asyncio.sleep(STATE_OBJECT_KEEP_S)

@@ -59,7 +59,8 @@ async def conflicts_of(
 async def behind(svc: ProjectionService) -> int | None:
     """How many events the views lack right now (None if the log does not say)."""
     try:
-        return max(0, await asyncio.wait_for(svc.log.last_seq(), 2.0) - svc.views.position)
+        async with asyncio.timeout(2.0):  # why: not wait_for (log/follow.set_within)
+            return max(0, await svc.log.last_seq() - svc.views.position)
     except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
         return None
 
