@@ -175,7 +175,16 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     tried = r.get("attempts") or []
     if len(tried) > 1 or any(a["fate"] == "abandoned" for a in tried):
         out += [("attempts" if i == 0 else "", _attempt(a)) for i, a in enumerate(tried)]
+    if r.get("aged_out"):
+        out.append(("aged out", aged_out(r) + "; the facts above are the views'"))
     return out
+
+
+def aged_out(r: dict[str, Any]) -> str:
+    """Why a run's events and output are not shown: the log no longer has them."""
+    kept = (r.get("aged_out") or {}).get("retention_s")
+    why = f"run history is kept {text.duration(kept)}" if kept else "retention"
+    return f"run {text.short_id(r['run_id'])}'s events and output have aged out of the log ({why})"
 
 
 def _started(r: dict[str, Any]) -> str:
@@ -262,6 +271,8 @@ def silent_failure(row: dict[str, Any], output: dict[str, Any]) -> str | None:
     if printed:
         return None
     short = text.short_id(row["run_id"])
+    if row.get("aged_out"):
+        return aged_out(row)
     if row["status"] not in FINISHED:
         return f"run {short} is {row['status']} and has printed nothing yet"
     if row["status"] == "succeeded":

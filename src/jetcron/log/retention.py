@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
+from nats.js.errors import NotFoundError
+
+from jetcron import subjects
 from jetcron.log.follow import rest
 
 if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
     from jetcron.log.stream import EventLog
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 15.0
 """How often a running appender re-reads the retention (one STREAM.INFO)."""
+
+_said: dict[str, tuple[int | None, int | None]] = {}
+"""Per stream, the last change this process logged. why: `up` runs a scheduler and an
+executor, each following the retention; one change was logged twice (newcomer19c #16)."""
 
 
 async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHECK_S) -> None:
@@ -33,7 +43,11 @@ async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHEC
         except Exception as err:  # noqa: BLE001 - keep the last one known; try again
             log.debug("retention of %s not re-read: %s", event_log.stream, err)
             continue
-        if event_log.retention_s != before:
+        if event_log.retention_s != before and _said.get(event_log.stream) != (
+            before,
+            event_log.retention_s,
+        ):
+            _said[event_log.stream] = (before, event_log.retention_s)
             log.warning(
                 "stream %s: run history now kept %s (was %s); events appended from now on "
                 "carry it", event_log.stream, _kept(event_log.retention_s), _kept(before),
@@ -42,3 +56,47 @@ async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHEC
 
 def _kept(seconds: int | None) -> str:
     return f"{seconds} s" if seconds else "forever"
+
+
+RUN_HISTORY = tuple(f"{subjects.PREFIX}.{kind}.>" for kind in ("trigger", "fire", "run"))
+"""Where a run row's or a fire-ledger entry's events are (they all age out)."""
+
+HORIZON_KEEP_S = 5.0
+"""How long a horizon read stays the answer (queries come in bursts; the log ages slowly)."""
+
+
+class Horizon:
+    """The log's run-history horizon: the oldest trigger, fire or run event it still holds.
+
+    Every such event with a lower sequence has aged out, so a view row whose first event is
+    older describes history the log no longer has (fires and why mark it `forgotten`, `runs
+    logs` says its output aged out). why a read, not a fold: JetStream deletes by TTL without
+    an event, so the views never learn of it; and why the oldest held, not the newest gap:
+    one request per kind, and with a TTL changed later it errs towards "still held".
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str) -> None:
+        self.js, self.stream = js, stream
+        self._seq, self._read_at = 0, float("-inf")
+
+    async def seq(self) -> int:
+        """The horizon (0: unknown, nothing is taken as aged out); re-read after HORIZON_KEEP_S."""
+        if time.monotonic() - self._read_at < HORIZON_KEEP_S:
+            return self._seq
+        try:
+            held = [await self._first(kinds) for kinds in RUN_HISTORY]
+            self._seq = min(held, default=0)
+        except Exception as err:  # noqa: BLE001 - a query is answered without it
+            log.debug("run-history horizon of %s not read: %s", self.stream, err)
+            self._seq = 0
+        self._read_at = time.monotonic()
+        return self._seq
+
+    async def _first(self, subject: str) -> int:
+        """The oldest sequence held on `subject`, or one past the log's end if none is."""
+        try:
+            msg = await self.js.get_msg(self.stream, seq=1, subject=subject, next=True)
+        except NotFoundError:
+            info = await self.js.stream_info(self.stream)
+            return int(info.state.last_seq) + 1
+        return int(msg.seq or 0)

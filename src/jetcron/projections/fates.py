@@ -254,6 +254,7 @@ def fates(
     now: datetime,
     quiet_since: Mapping[datetime, datetime] | None = None,
     kept_from: datetime | None = None,
+    held_from: int = 0,
 ) -> list[Fire]:
     """Every nominal fire and every recorded one, oldest first, each with its fate.
 
@@ -261,8 +262,14 @@ def fates(
     before it (the start of the outage, as far as the log can tell). `kept_from`: the oldest
     fire the views still hold once they keep only the last N of this schedule; an earlier
     fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
+    `held_from`: the log's run-history horizon (log/retention.py): an entry whose event is
+    older has aged out of the log, so its fire is `forgotten` too, not shown citing a
+    sequence the log no longer has (newcomer19c #2).
     """
-    recorded, backfills, firsts = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
+    held = sorted(entries, key=lambda e: (e.fire_time, e.seq))
+    gone = {e.fire_time for e in held if e.seq < held_from}
+    held = [e for e in held if e.seq >= held_from] if gone else held
+    recorded, backfills, firsts = _per_slot(held)
     by_time = {e.fire_time: e for e in recorded}
     late = [
         e
@@ -276,7 +283,9 @@ def fates(
             fire.first_run_id, fire.first_status = first.run_id, first.status or first.outcome
             fire.first_detail = first.detail or first.reason
             fire.first_evidence = _evidence_of(first)
-    out += [_unrecorded(t, periods, now, kept_from) for t in set(fire_times) - by_time.keys()]
+    out += [Fire(fire_time=t, fate="forgotten") for t in gone - by_time.keys()]
+    unseen = set(fire_times) - by_time.keys() - gone
+    out += [_unrecorded(t, periods, now, kept_from) for t in unseen]
     return sorted(out, key=lambda f: f.fire_time)
 
 

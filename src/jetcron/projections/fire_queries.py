@@ -23,6 +23,12 @@ def aged_before_from(params: dict[str, Any], now: datetime) -> datetime | None:
     return now - timedelta(seconds=float(retention)) if retention else None
 
 
+def aged_from(params: dict[str, Any], now: datetime) -> tuple[datetime | None, int]:
+    """`fates_in`'s `aged_before` and `held_from`: the retention's time and the log's
+    run-history horizon (a sequence, 0: not known), as the service adds them to a query."""
+    return aged_before_from(params, now), int(params.get("horizon_seq", 0))
+
+
 def fates_in(
     views: Views,
     name: str,
@@ -30,6 +36,7 @@ def fates_in(
     until: datetime,
     now: datetime,
     aged_before: datetime | None = None,
+    held_from: int = 0,
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
@@ -50,7 +57,15 @@ def fates_in(
         kept_from = aged_before  # why: a fire whose events expired is forgotten, not a bug
     return (
         periods,
-        fates.fates(times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from),
+        fates.fates(
+            times,
+            recorded,
+            periods,
+            now=now,
+            quiet_since=quiet,
+            kept_from=kept_from,
+            held_from=held_from,
+        ),  # fmt: skip
         since,
     )
 
@@ -80,7 +95,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     # why: a --since is inclusive everywhere (a fire at exactly that time is shown); the
     # window of fates_in is (since, until]
     start = since - _US if params.get("since") else since
-    periods, told, covered = fates_in(views, name, start, until, now, aged_before_from(params, now))
+    periods, told, covered = fates_in(views, name, start, until, now, *aged_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     runs = _runs_before_creation(told)
     shown = runs[-limit:]
@@ -155,7 +170,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
+    periods, told, since = fates_in(views, name, since, until, now, *aged_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     if asked is None and story.fire_time is None and story.fate == "":
         story.sentences.extend(why.last_manual(_last_manual(views, name)))

@@ -259,6 +259,9 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         raise InvalidInput(_no_single_run(ref, found, views.keep))
     row = views.runs.rows[found[0]]
     shown = run_dict(views, row)
+    if 0 < row.seq < int(params.get("horizon_seq", 0)):
+        # why: its events (and output) are gone from the log; `runs logs` must not say "no output"
+        shown["aged_out"] = {"retention_s": params.get("retention_s", 0)}
     if row.status == FANNED_OUT:
         # why: the trigger of a fan-out is no run; its members' runs are what became of it
         keys = views.runs.by_schedule.get(row.schedule, ())

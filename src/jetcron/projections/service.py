@@ -17,7 +17,7 @@ from jetcron import __version__, ids, memory
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.envelope import StoredEvent, UnknownEvent
 from jetcron.errors import InvalidInput
-from jetcron.log import snapshots
+from jetcron.log import retention, snapshots
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.lease import Leadership, SoloLease
@@ -101,6 +101,8 @@ class ProjectionService:
         self._answers: set[asyncio.Task[None]] = set()
         """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
         self.stats_cache = stats_alltime.Cache()
+        self.horizon = retention.Horizon(nc.jetstream(), event_log.stream)
+        """The log's run-history horizon, read for queries (rows older have aged out)."""
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
     @property

@@ -120,6 +120,7 @@ async def answer(
             raise InvalidInput("query parameters must be a JSON object")
         if svc.log.retention_s:
             params["retention_s"] = svc.log.retention_s  # why: fires older are forgotten
+        params["horizon_seq"] = await svc.horizon.seq()  # why: rows older have aged out
         stale = svc.staleness(await svc.sync())
         result = fn(svc.views, params, svc.clock.now())
         if asyncio.iscoroutine(result):

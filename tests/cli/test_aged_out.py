@@ -1,0 +1,45 @@
+"""After run history aged out of the log, the queries say so (newcomer19c #1, #2): `runs logs`
+does not say "succeeded with no output", `runs show` marks the run, and `fires`/`why` show
+its fire as `forgotten` instead of `triggered` citing sequences the log no longer has."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from served import cli
+from test_retention_cli import RETENTION_S, append_runs, subjects_in_log, wait_for
+
+pytest_plugins = ["test_retention_cli"]  # the `scheduler` fixture: a log keeping runs 2 s
+
+
+def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(
+    scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = scheduler
+    monkeypatch.setattr("jetcron.log.retention.HORIZON_KEEP_S", 0.0)
+    assert cli(url, "schedule", "add", "old", "@every 1h", "--", "true").exit_code == 0
+    fired = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    append_runs(url, "old", [fired])
+    wait_for(lambda: '"succeeded"' in cli(url, "runs", "list", "--json").stdout)
+    run_id = json.loads(cli(url, "runs", "list", "--json").stdout)[0]["run_id"]
+    when = fired.isoformat().replace("+00:00", "Z")
+    assert "triggered" in cli(url, "why", "old", when).stdout  # held: the story as before
+
+    time.sleep(RETENTION_S + 1.5)  # TTL plus the server's expiry sweep
+    assert not [s for s in subjects_in_log(url) if not s.startswith("jetcron.sched.")]
+
+    logs = cli(url, "runs", "logs", run_id[:8])
+    assert logs.exit_code == 0, logs.output
+    assert "no output" not in logs.output
+    assert f"run {run_id[:8]}'s events and output have aged out of the log" in logs.stderr
+    assert "(run history is kept 2s)" in logs.stderr
+    assert "aged out of the log" in cli(url, "runs", "show", run_id[:8]).stdout
+
+    fires = json.loads(cli(url, "fires", "old", "--since", when, "--json").stdout)
+    assert [(f["utc"], f["fate"]) for f in fires][:1] == [(when, "forgotten")]
+    story = cli(url, "why", "old", when)
+    assert story.exit_code == 0, story.output
+    assert "forgotten" in story.stdout and "seq " not in story.stdout
