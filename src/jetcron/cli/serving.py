@@ -33,7 +33,8 @@ RetentionOpt = typer.Option(
     None,
     "--retention",
     help="How long triggers, fires and run events (with their output) stay in the log, "
-    "e.g. 30d (at least 2d); 'forever' keeps them. Definitions, their audit and daily "
+    "e.g. 30d (at least 2d); 'forever' keeps them ('0', 'off' and 'none' are refused as "
+    "ambiguous). Definitions, their audit and daily "
     "statistics always stay. "
     "Default: keep the log's current setting (a new log: 30d).",
 )
@@ -52,12 +53,23 @@ KeepRunsOpt = typer.Option(
 )
 
 
+AMBIGUOUS_RETENTION = ("0", "off", "none", "0s", "no", "never", "")
+
+
 def parse_retention(text: str | None) -> int | None:
     """--retention as whole seconds (0: forever), or None when not given."""
     if text is None:
         return None
-    if text.strip().lower() in ("0", "forever", "off", "none"):
+    said = text.strip().lower()
+    if said == "forever":
         return 0
+    if said in AMBIGUOUS_RETENTION:
+        # why: `0`, `off` and `none` read as "keep no history" and meant the opposite,
+        # forever, for the whole log (newcomer19c #4)
+        raise InvalidInput(
+            f"--retention {text}: ambiguous (keep nothing, or forever?): give 'forever' or a "
+            "duration of at least 2d"
+        )
     from jetcron.domain.durations import parse_duration
 
     try:

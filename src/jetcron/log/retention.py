@@ -28,9 +28,20 @@ log = logging.getLogger(__name__)
 CHECK_S = 15.0
 """How often a running appender re-reads the retention (one STREAM.INFO)."""
 
-_said: dict[str, tuple[int | None, int | None]] = {}
-"""Per stream, the last change this process logged. why: `up` runs a scheduler and an
-executor, each following the retention; one change was logged twice (newcomer19c #16)."""
+_said: dict[str, tuple[int | None, int | None, float]] = {}
+"""Per stream, the last change this process logged and when (monotonic). why: `up` runs a
+scheduler and an executor, each following the retention; one change was logged twice
+(newcomer19c #16)."""
+
+
+def _first_to_say(stream: str, before: int | None, after: int | None) -> bool:
+    """Whether no appender of this process logged this change lately (then this one does)."""
+    now = time.monotonic()
+    last = _said.get(stream)
+    if last is not None and last[:2] == (before, after) and now - last[2] < 2 * CHECK_S:
+        return False
+    _said[stream] = (before, after, now)
+    return True
 
 
 async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHECK_S) -> None:
@@ -43,15 +54,27 @@ async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHEC
         except Exception as err:  # noqa: BLE001 - keep the last one known; try again
             log.debug("retention of %s not re-read: %s", event_log.stream, err)
             continue
-        if event_log.retention_s != before and _said.get(event_log.stream) != (
-            before,
-            event_log.retention_s,
+        if event_log.retention_s != before and _first_to_say(
+            event_log.stream, before, event_log.retention_s
         ):
-            _said[event_log.stream] = (before, event_log.retention_s)
             log.warning(
                 "stream %s: run history now kept %s (was %s); events appended from now on "
                 "carry it", event_log.stream, _kept(event_log.retention_s), _kept(before),
             )  # fmt: skip
+
+
+def changed_here(stream: str, before: int, after: int) -> None:
+    """This process set the log's retention: say so on its own output. why: a second `serve
+    --retention 0` changed the whole log to forever and said nothing; only the other
+    processes logged it (newcomer19c #4)."""
+    if before == after:
+        return
+    _first_to_say(stream, before or None, after or None)  # why: the others here need not repeat it
+    log.warning(
+        "stream %s: run history now kept %s (was %s), set by this process (--retention); "
+        "every process appending to the log follows within %.0f s",
+        stream, _kept(after), _kept(before), CHECK_S,
+    )  # fmt: skip
 
 
 def _kept(seconds: int | None) -> str:

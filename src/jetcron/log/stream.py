@@ -16,7 +16,7 @@ from nats.js.errors import APIError, NotFoundError
 from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
-from jetcron.log import placement
+from jetcron.log import placement, retention
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
 from jetcron.log.direct import read_subject
@@ -135,9 +135,7 @@ class EventLog:
             config.metadata = wanted
             await self.js.update_stream(config)
             if wanted != ours:
-                log.info(
-                    "stream %s: retention of runs now %s", self.stream, wanted.get(RETENTION_KEY)
-                )
+                retention.changed_here(self.stream, retention_of(ours), retention_of(wanted))
         self._retention_from(wanted)
         self.replicas = int(info.config.num_replicas or 1)
         if replicas is not None:
