@@ -199,7 +199,7 @@ async def _run_parts(
         if parts.web_socket is not None:
             tg.create_task(_web(opts, parts.web_socket, stop))
         if parts.quiet:
-            _say_serving(opts, parts.config)
+            _say_serving(nc, opts, parts.config)
         else:
             tg.create_task(_echo_runs(nc, stop, echo_from))
             _say_up(opts)
@@ -224,13 +224,28 @@ async def _executor_connection(
     return enc
 
 
-def _say_serving(opts: ConnectOptions, config: service.ServiceConfig) -> None:
+def _say_serving(nc: Client, opts: ConnectOptions, config: service.ServiceConfig) -> None:
     # why: a replica that says nothing cannot be told from one still connecting
     echo(
-        f"scheduler replica {config.holder()} serving at {opts.urls()[0]} "
+        f"scheduler replica {config.holder()} serving at {serving_at(nc, opts.urls())} "
         "(commands, queries; the ticker while it holds the lease). Ctrl-C stops.",
         err=True,
     )
+
+
+def serving_at(nc: Client, urls: list[str]) -> str:
+    """The server this connection reached, and the others given if several were: `nats://a:2
+    (of nats://a:1, nats://a:2)`. why: the first URL given was named for every replica, one
+    of them connected to the third (newcomer19c #16)."""
+    got = nc.connected_url
+    reached = urls[0]
+    if got is not None and got.hostname:
+        reached = f"{got.scheme}://{_bracketed(got.hostname)}:{got.port}"
+    return reached if len(urls) < 2 else f"{reached} (of {', '.join(urls)})"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # why: an IPv6 address in a URL
 
 
 def _say_up(opts: ConnectOptions) -> None:
