@@ -43,3 +43,13 @@ def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(
     story = cli(url, "why", "old", when)
     assert story.exit_code == 0, story.output
     assert "forgotten" in story.stdout and "seq " not in story.stdout
+
+
+def test_health_and_status_flag_a_retention_under_the_minimum(scheduler: str) -> None:
+    # newcomer19c #5: a log at 90 s was "healthy"; only a replica's start warned of it
+    health = cli(scheduler, "health")
+    assert health.exit_code == 1, health.output
+    assert "retention short" in health.stdout and "stream JETCRON" in health.stdout
+    assert "run history kept only 2 s, too short (at least 2d" in health.stdout
+    status = cli(scheduler, "status")
+    assert "warning: run history kept too short: at least 2d, or 'forever'" in status.stdout
