@@ -258,3 +258,43 @@ def test_a_bucket_without_leader_is_named_as_the_bucket() -> None:
         "$KV.jetcron_lease.ticker: no responders (503): no leader for KV bucket jetcron_lease "
         "right now (election or lost quorum)"
     )
+
+
+async def test_answers_while_the_log_lost_its_quorum_say_so(
+    nats_cluster: list[NatsServer],
+) -> None:
+    # newcomer19c #11: a leader left alone still answers STREAM.INFO; views read to its end
+    # answered `runs list` and `fires` as current while nothing could be stored
+    from jetcron.projections import queries
+    from jetcron.projections.serving import answer
+
+    setup = await connect(ConnectOptions(servers=nats_cluster[0].url), persistent=True)
+    created = await EventLog(setup).open(replicas=3)
+    info = await created.js.stream_info(subjects.STREAM)
+    await created.close()
+    await setup.close()
+    leader = next(n for n in nats_cluster if n.server_name == info.cluster.leader)  # type: ignore[union-attr]
+    nc = await connect(ConnectOptions(servers=leader.url), persistent=True)
+    log = await EventLog(nc).open(create=False)
+    service = ProjectionService(nc, log)
+    try:
+        _, _, stale = await answer(service, queries.list_runs, b"{}")
+        assert stale is None
+        for node in nats_cluster:
+            if node is not leader:
+                node.stop()
+
+        async def no_quorum() -> str:
+            _, _, stale = await answer(service, queries.list_runs, b"{}")
+            if stale is None:
+                raise JetcronError("not noticed yet")  # why: _retrying asks again
+            return stale.reason
+
+        reason = await _retrying(no_quorum)
+        assert reason == (
+            "2 of 3 replicas of stream JETCRON are offline: no quorum, nothing new can be stored "
+            "until they are back"
+        )
+    finally:
+        await log.close()
+        await nc.close()

@@ -101,6 +101,8 @@ class ProjectionService:
         self._answers: set[asyncio.Task[None]] = set()
         """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
         self.stats_cache = stats_alltime.Cache()
+        self.no_quorum: str | None = None
+        """Why the log takes no appends (its cluster lost its quorum), as `sync` last saw it."""
         self.horizon = retention.Horizon(nc.jetstream(), event_log.stream)
         """The log's run-history horizon, read for queries (rows older have aged out)."""
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
@@ -276,7 +278,7 @@ class ProjectionService:
             # them timed out on the asker's side although this replica was fine (newcomer17b)
             return None
         try:
-            target = await asyncio.wait_for(self.log.last_seq(), timeout)
+            target, self.no_quorum = await asyncio.wait_for(self.log.end(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
             self.log_away_at = time.monotonic()
             if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
@@ -307,6 +309,7 @@ class ProjectionService:
             error=h.error,
             current_at=h.current_at,
             started_at=self.started_at,
+            no_quorum=self.no_quorum,
         )
 
     async def state_answer(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
