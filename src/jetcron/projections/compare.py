@@ -68,6 +68,8 @@ class Gaps:
         """No sequence at or after this one is missing (so far)."""
         self.horizon_ns = 0
         """Append time of the first event read at or after the horizon (0: none yet)."""
+        self.first_ns = 0
+        """Append time of the first event read, where the log begins (0: none yet)."""
 
     def see(self, seqs: Iterable[int], first_ns: int = 0) -> None:
         """Sequences read (decoded or not) in ascending order; `first_ns`: time of the first."""
