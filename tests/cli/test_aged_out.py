@@ -43,6 +43,11 @@ def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(
     story = cli(url, "why", "old", when)
     assert story.exit_code == 0, story.output
     assert "forgotten" in story.stdout and "seq " not in story.stdout
+    listed = cli(url, "schedule", "list")
+    assert "note: runs counts include runs whose events have aged out of the log (old)" in (
+        listed.stderr
+    )
+    assert json.loads(cli(url, "schedule", "list", "--json").stdout)[0]["runs_aged_out"]
 
 
 def test_health_and_status_flag_a_retention_under_the_minimum(scheduler: str) -> None:

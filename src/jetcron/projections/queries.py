@@ -101,7 +101,19 @@ def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[
     """All live schedules."""
     cals = calendars.definitions(views.calendars)
     rows = schedules.query(views.schedules, params.get("state"))
-    return [schedule_row(r, now, cals) for r in rows]
+    out = [schedule_row(r, now, cals) for r in rows]
+    if held_from := int(params.get("horizon_seq", 0)):
+        for row in out:
+            if _aged_runs(views, row["name"], held_from):
+                row["runs_aged_out"] = True  # why: counted here, gone from the log (`replay`)
+    return out
+
+
+def _aged_runs(views: Views, name: str, held_from: int) -> bool:
+    """Whether the schedule's oldest run the views hold began before the log's horizon."""
+    keys = views.runs.by_schedule.get(name)
+    oldest = views.runs.rows.get(keys[0]) if keys else None
+    return oldest is not None and 0 < oldest.seq < held_from
 
 
 def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
