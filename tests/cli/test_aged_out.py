@@ -48,6 +48,8 @@ def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(
         listed.stderr
     )
     assert json.loads(cli(url, "schedule", "list", "--json").stdout)[0]["runs_aged_out"]
+    verify = cli(url, "replay", "--verify")  # the horizon is a query's, not the fold's
+    assert verify.exit_code == 0 and "identical" in verify.output, verify.output
 
 
 def test_health_and_status_flag_a_retention_under_the_minimum(scheduler: str) -> None:
