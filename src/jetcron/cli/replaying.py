@@ -64,6 +64,8 @@ async def rebuild(
             _saw(gaps, [], skipped)  # why: the log ended with undecodable events
         if as_of is None:
             gaps.end(end)
+            # why: read to `end`; what is missing at its tail aged out (the live views saw it)
+            views.position = max(views.position, end)
     finally:
         await event_log.close()
     return views, gaps

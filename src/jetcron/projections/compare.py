@@ -42,6 +42,7 @@ RUN_FIELDS = (
     "last_fire_time",
     "last_success_at",
     "last_failure_at",
+    "last_success_run_id",
     "expectations",
 )
 """Schedule row fields folded from run, fire and expectation events (history that may be gone)."""
