@@ -351,6 +351,16 @@ class EventLog:
         """The stream's last sequence; InfrastructureError, saying so, while there is no log."""
         return (await self.end())[0]
 
+    async def holds_after(self, seq: int) -> bool:
+        """Whether the log still holds any event after `seq` (those after may have aged out)."""
+        try:
+            await self.js.get_msg(
+                self.stream, seq=seq + 1, subject=f"{subjects.PREFIX}.>", next=True
+            )
+        except NotFoundError:
+            return False
+        return True
+
     async def end(self) -> tuple[int, str | None]:
         """The stream's last sequence, and why nothing can be appended if its cluster lost its
         quorum (None: it has one, or it is not clustered); InfrastructureError with no log."""

@@ -298,7 +298,18 @@ class ProjectionService:
                 await asyncio.wait_for(self._applied.wait(), deadline - time.monotonic())
             except TimeoutError:
                 break
+        if self.views.position < target and not await self._holds_after(self.views.position):
+            # why: the log's tail aged out before these views read it (a replica started, or
+            # restored from an older snapshot, after a quiet spell longer than the retention):
+            # nothing is left to read, so the views are current, not "behind" for good
+            self.views.position = target
         return max(0, target - self.views.position)
+
+    async def _holds_after(self, seq: int) -> bool:
+        try:
+            return await asyncio.wait_for(self.log.holds_after(seq), 2.0)
+        except Exception:  # noqa: BLE001 - cannot tell: behind, as the log said
+            return True
 
     def staleness(self, behind: int | None) -> Stale | None:
         """Whether answers now may lack events (and since when)."""
