@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
-from nats.js.api import ClusterInfo, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 
 from jetcron import ids, subjects
@@ -368,22 +368,7 @@ class EventLog:
             info = await self.js.stream_info(self.stream)
         except NotFoundError as err:
             raise InfrastructureError(missing_log(self.stream)) from err
-        return int(info.state.last_seq), lost_quorum(self.stream, info.cluster)
-
-
-def lost_quorum(stream: str, cluster: ClusterInfo | None) -> str | None:
-    """Why a stream takes no appends, from its leader's view of its peers; None if it can.
-    why: a leader left alone still answers STREAM.INFO, so views read to its end looked
-    current while nothing could be stored (newcomer19c #11: `runs list`, `fires` said nothing)."""
-    peers = (cluster.replicas or []) if cluster is not None else []
-    total = len(peers) + 1
-    offline = sum(1 for p in peers if p.offline)
-    if 2 * (total - offline) > total:
-        return None
-    return (
-        f"{offline} of {total} replicas of stream {stream} are offline: no quorum, nothing new "
-        "can be stored until they are back"
-    )
+        return int(info.state.last_seq), placement.lost_quorum(self.stream, info.cluster)
 
 
 def missing_log(stream: str) -> str:
