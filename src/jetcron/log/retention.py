@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from nats.js.errors import NotFoundError
@@ -86,6 +87,11 @@ RUN_HISTORY = tuple(f"{subjects.PREFIX}.{kind}.>" for kind in ("trigger", "fire"
 
 HORIZON_KEEP_S = 5.0
 """How long a horizon read stays the answer (queries come in bursts; the log ages slowly)."""
+HELD_KEEP_S = 60.0
+"""How long a sequence found held is taken as held (it was stored with a longer TTL)."""
+GONE_ASKED_AT_ONCE = 32
+GONE_KEPT = 100_000
+"""Sequences remembered as gone, at most (then forgotten and asked about again)."""
 
 
 class Horizon:
@@ -101,6 +107,9 @@ class Horizon:
     def __init__(self, js: JetStreamContext, stream: str) -> None:
         self.js, self.stream = js, stream
         self._seq, self._read_at = 0, float("-inf")
+        self._gone: set[int] = set()
+        self._held: dict[int, float] = {}
+        """Sequences found held, and when (monotonic)."""
 
     async def seq(self) -> int:
         """The horizon (0: unknown, nothing is taken as aged out); re-read after HORIZON_KEEP_S."""
@@ -114,6 +123,36 @@ class Horizon:
             self._seq = 0
         self._read_at = time.monotonic()
         return self._seq
+
+    async def gone(self, seqs: Iterable[int]) -> set[int]:
+        """Which of `seqs` the log no longer holds, asked one by one (GONE_ASKED_AT_ONCE at a
+        time): a missing one is remembered, a held one for HELD_KEEP_S."""
+        now = time.monotonic()
+        ask = {
+            s for s in seqs if s not in self._gone and now - self._held.get(s, -1e9) > HELD_KEEP_S
+        }
+        if ask:
+            gate = asyncio.Semaphore(GONE_ASKED_AT_ONCE)
+            found = await asyncio.gather(*(self._holds(s, gate) for s in sorted(ask)))
+            if len(self._gone) > GONE_KEPT:
+                self._gone.clear()  # why: bounded; what is still asked about is asked again
+            self._held = {s: t for s, t in self._held.items() if now - t <= HELD_KEEP_S}
+            for seq, held in zip(sorted(ask), found, strict=True):
+                if held:
+                    self._held[seq] = now
+                else:
+                    self._gone.add(seq)
+        return {s for s in seqs if s in self._gone}
+
+    async def _holds(self, seq: int, gate: asyncio.Semaphore) -> bool:
+        async with gate:
+            try:
+                await self.js.get_msg(self.stream, seq, direct=True)
+            except NotFoundError:
+                return False
+            except Exception as err:  # noqa: BLE001 - cannot tell: taken as held
+                log.debug("log seq %d not asked about: %s", seq, err)
+            return True
 
     async def _first(self, subject: str) -> int:
         """The oldest sequence held on `subject`, or one past the log's end if none is."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytz
 
 from jetcron.errors import InvalidInput
-from jetcron.projections import audit, fates, ledger, refused, runs, schedules, why
+from jetcron.projections import aged, audit, fates, ledger, refused, runs, schedules, why
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
@@ -23,10 +25,13 @@ def aged_before_from(params: dict[str, Any], now: datetime) -> datetime | None:
     return now - timedelta(seconds=float(retention)) if retention else None
 
 
-def aged_from(params: dict[str, Any], now: datetime) -> tuple[datetime | None, int]:
-    """`fates_in`'s `aged_before` and `held_from`: the retention's time and the log's
-    run-history horizon (a sequence, 0: not known), as the service adds them to a query."""
-    return aged_before_from(params, now), int(params.get("horizon_seq", 0))
+def aged_from(
+    params: dict[str, Any], now: datetime
+) -> tuple[datetime | None, Callable[[int], bool]]:
+    """`fates_in`'s `aged_before` and `gone`: the retention's time, and whether the log no
+    longer holds a sequence (the horizon and the ones asked about, see aged.py)."""
+    horizon, missing = aged.gone(params)
+    return aged_before_from(params, now), partial(aged.aged, horizon=horizon, missing=missing)
 
 
 def fates_in(
@@ -36,7 +41,7 @@ def fates_in(
     until: datetime,
     now: datetime,
     aged_before: datetime | None = None,
-    held_from: int = 0,
+    gone: Callable[[int], bool] | None = None,
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
@@ -64,7 +69,7 @@ def fates_in(
             now=now,
             quiet_since=quiet,
             kept_from=kept_from,
-            held_from=held_from,
+            gone=gone,
         ),  # fmt: skip
         since,
     )
