@@ -221,9 +221,13 @@ async def test_an_append_while_the_log_has_no_leader_says_so_not_is_the_stream_t
     nc = await connect(ConnectOptions(servers=urls), persistent=True)
     log = await EventLog(nc).open(replicas=3)
     await CommandHandler(log).handle(create("before"))
-    survivor = nats_cluster[0]
-    for node in nats_cluster[1:]:
-        node.stop()  # 1 of 3 left: no quorum, no stream leader
+    info = await log.js.stream_info(subjects.STREAM)
+    # why a follower: a leader left alone stays leader and only never acks (a timeout)
+    survivor = next(n for n in nats_cluster if n.server_name != info.cluster.leader)  # type: ignore[union-attr]
+    # why the leader last: stopped first, the two left could elect the survivor
+    for node in sorted(nats_cluster, key=lambda n: n.server_name == info.cluster.leader):  # type: ignore[union-attr]
+        if node is not survivor:
+            node.stop()  # 1 of 3 left: no quorum, no stream leader
     alone = await connect(ConnectOptions(servers=survivor.url))
     lonely = await EventLog(alone).open(create=False)
     with pytest.raises(AppendFailed) as err:
