@@ -12,7 +12,7 @@ from jetcron import ids, subjects
 from jetcron.clock import iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
-from jetcron.log.errors import storage_full
+from jetcron.log.errors import no_leader, storage_full
 from jetcron.log.publisher import PubAck, Staged, ack_lost
 from jetcron.log.stream import Prepared
 from jetcron.scheduler import appends, lost, owed
@@ -226,7 +226,10 @@ class Firing:
             else:
                 if storage_full(result):
                     self.stalls.observe(True, now)
-                log.error("ticker: %s not stored: %s", what, result)
+                if no_leader(result):  # why: an election; the fire is decided again next tick
+                    log.warning("ticker: %s not stored yet: %s; retrying", what, result)
+                else:
+                    log.error("ticker: %s not stored: %s", what, result)
             return False
         if self.fold.unconfirmed:
             self.fold.unconfirmed.acked(msg_id, result)
