@@ -17,11 +17,11 @@ from test_retention_cli import (
     append_runs,
     run_events,
     subjects_in_log,
-    wait_for,
 )
 
 from jetcron import subjects
 from jetcron.log.stream import EventLog
+from polling import wait_until
 
 pytest_plugins = ["test_retention_cli"]  # the `scheduler` fixture: a log keeping runs 2 s
 
@@ -34,7 +34,7 @@ def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(
     assert cli(url, "schedule", "add", "old", "@every 1h", "--", "true").exit_code == 0
     fired = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
     append_runs(url, "old", [fired])
-    wait_for(lambda: '"succeeded"' in cli(url, "runs", "list", "--json").stdout)
+    wait_until(lambda: '"succeeded"' in cli(url, "runs", "list", "--json").stdout)
     run_id = json.loads(cli(url, "runs", "list", "--json").stdout)[0]["run_id"]
     when = fired.isoformat().replace("+00:00", "Z")
     assert "triggered" in cli(url, "why", "old", when).stdout  # held: the story as before
@@ -99,7 +99,7 @@ def test_after_a_retention_lowered_live_the_runs_it_aged_out_are_marked_too(
     second = first + timedelta(minutes=5)
     append_kept_long(url, "old", first)
     append_runs(url, "old", [second])
-    wait_for(lambda: len(json.loads(cli(url, "runs", "list", "--json").stdout)) == 2)
+    wait_until(lambda: len(json.loads(cli(url, "runs", "list", "--json").stdout)) == 2)
     kept, lapsed = (
         r["run_id"] for r in json.loads(cli(url, "runs", "list", "--json").stdout)[::-1]
     )
