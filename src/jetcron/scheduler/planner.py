@@ -171,6 +171,8 @@ def _completion(
 
 BUSY = "overlap: previous run still in flight"
 BUFFER_FULL = "overlap buffer_one: a fire is already waiting"
+COALESCED = "coalesced: several fires were due at once"
+"""The start of an older fire's skip that was coalesced into the newest (_coalesced)."""
 PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
 
 
@@ -337,7 +339,7 @@ def _coalesced(fire: datetime, newest: datetime, fate: Decision) -> list[Decisio
     if isinstance(fate, Skip):
         return [Skip(fire, fate.reason, fate.blocking_run_id)]
     then = ", once the run before it ends" if isinstance(fate, Buffer) else ""
-    why = f"coalesced: several fires were due at once; only the newest ({iso_z(newest)}) runs"
+    why = f"{COALESCED}; only the newest ({iso_z(newest)}) runs"
     return [Skip(fire, why + then, None)]
 
 
