@@ -9,7 +9,7 @@ import msgspec
 import pytz
 
 from jetcron.domain.calendar import DELIBERATE
-from jetcron.domain.definition import LATE_LOG_FULL, MISSED_AFTER
+from jetcron.domain.definition import MISSED_AFTER, gap_story
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
@@ -183,12 +183,7 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     rec = _ev(fire, "fire.missed")
     found = z(rec.at) if rec is not None else "later"
     since = f"from {z(fire.quiet_since)} " if fire.quiet_since is not None else ""
-    quiet = (
-        "The log was full (JetStream refused appends)"
-        if fire.reason.startswith(f"{LATE_LOG_FULL}:")
-        else "No scheduler ticked"
-    )
-    text = f"{quiet} {since}to {found}, when the ticker recorded it: {fire.reason}"
+    text = f"{gap_story(fire.reason)} {since}to {found}, when the ticker recorded it: {fire.reason}"
     if fire.buffered_at is not None:
         # why: the ticker did tick at its fire time (it buffered it): the gap came later
         text = f"It still waited at {found}, when the ticker recorded it: {fire.reason}"
