@@ -104,14 +104,9 @@ def _late(fire: Fire) -> str:
     if late <= MISSED_AFTER.total_seconds():
         return ""
     took = format_duration(timedelta(seconds=round(late)))
-    # why: a buffered fire was decided when it was buffered; it may have been on time then
-    # and late only for waiting behind the run (or the queue of catch-up `all`) before it
-    found = (
-        late if fire.buffered_at is None else (fire.buffered_at - fire.fire_time).total_seconds()
-    )
-    if found <= MISSED_AFTER.total_seconds():
+    if fire.late_cause == "waited":  # why: fates.late_cause, the rule `fires` labels by too
         return f", {took} late: it waited for the run before it"
-    return f", {took} late: the scheduler was down, and catch-up `{fire.catchup}` ran it"
+    return f", {took} late: no scheduler decided it in time, and catch-up `{fire.catchup}` ran it"
 
 
 def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
