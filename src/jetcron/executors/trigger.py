@@ -28,7 +28,7 @@ from jetcron.executors.config import ExecutorConfig
 from jetcron.executors.consumers import Hold
 from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
-from jetcron.executors.journal import Journal
+from jetcron.executors.journal import EntryMeta, Journal
 from jetcron.executors.launch import GRACE_SHARE, ORPHAN_SHARE, run_action_job, run_command
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.results import RunResult
@@ -67,8 +67,6 @@ class TriggerHandler:
         """The runs in hand, shared with the executor (its heartbeat, cancels, hand-back)."""
         self.stopping = asyncio.Event()
         """Set when the executor stops: a result not stored by then is left to the journal."""
-        self._unconfirmed: dict[str, int] = {}
-        """Run id -> our attempt whose claim failed unconfirmed (its job was not started)."""
         self.beat: Heartbeat | None = None
         """The executor's heartbeat while it serves (are our own beats steady yet?)."""
 
@@ -158,8 +156,11 @@ class TriggerHandler:
         if entry is not None and entry.has_result:
             # why: its job finished here but storing the result failed: report, never re-run.
             await self.recovery.report(run, entry)
-            await msg.ack()
-            return
+            if run.reported:
+                await msg.ack()
+                return
+            # why: its job never started (our claim went unconfirmed: Journal.not_started); its
+            # hand-back is recorded now, before this delivery's attempt claims the run
         self._runs[run.ref.run_id] = run
         try:
             await self._lifecycle(run, msg)
@@ -246,7 +247,6 @@ class TriggerHandler:
 
     async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
         result: RunResult | run_attempt.LetGo
-        history = await self._unconfirmed_claim(run, history)
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
@@ -264,14 +264,14 @@ class TriggerHandler:
                 )
                 await msg.nak(delay=self.config.ack_wait_s / 2)
                 return
-            except BaseException:
+            except BaseException as err:
                 if not run.claimed:
-                    self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
-                    # why: its RunStarted may have been stored with the ack lost (NATS went
-                    # away): if so, the redelivery records that its job never started
-                    self._unconfirmed[run.ref.run_id] = history.attempt
-                    while len(self._unconfirmed) > _UNCONFIRMED_MAX:
-                        self._unconfirmed.pop(next(iter(self._unconfirmed)))
+                    # why: nothing ran, but its RunStarted may have been stored with the ack
+                    # lost (NATS went away): the journal keeps that its job never started, so
+                    # the redelivery, or this executor's next start, records it (newcomer18b F7)
+                    meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout,
+                                     attempt=history.attempt)  # fmt: skip
+                    self.journal.not_started(run.ref.run_id, meta, unconfirmed(err))
                 raise
         if isinstance(result, run_attempt.LetGo):
             await self._let_go(run, msg, history.attempt, result)
@@ -318,17 +318,6 @@ class TriggerHandler:
         if not go.started and run.claimed:
             await self._handed_back(run, attempt, reason)
         await msg.nak()
-
-    async def _unconfirmed_claim(self, run: Run, history: RunHistory) -> RunHistory:
-        """Our claim whose ack was lost is in the log (its job never started): record that
-        before the next attempt's claim; the history that claim appends after."""
-        attempt = self._unconfirmed.pop(run.ref.run_id, None)
-        ours = history.started_by == self.config.name
-        if attempt is None or history.started != attempt or not ours or history.recorded >= attempt:
-            return history
-        why = "its claim was not confirmed (NATS was away), so its job was not started"
-        last_seq = await self._handed_back(run, attempt, why)
-        return msgspec.structs.replace(history, last_seq=last_seq)
 
     async def _handed_back(self, run: Run, attempt: int, reason: str) -> int:
         """Record that our claimed `attempt` never started its job; the new last sequence.
@@ -386,8 +375,13 @@ class TriggerHandler:
             await msg.nak(delay=delay)
 
 
-_UNCONFIRMED_MAX = 1000
-"""Unconfirmed claims remembered (the oldest forgotten: then its attempt reads as abandoned)."""
+def unconfirmed(err: BaseException) -> str:
+    """Why an attempt whose claim failed unconfirmed did not start its job (its hand-back's
+    reason, if the claim is in the log)."""
+    if isinstance(err, asyncio.CancelledError):
+        return "the executor stopped before its claim was confirmed, so its job was not started"
+    why = str(err) or type(err).__name__
+    return f"its claim was not confirmed (NATS was away: {why}), so its job was not started"
 
 
 def _redelivered(msg: Msg) -> bool:
