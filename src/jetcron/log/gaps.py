@@ -9,11 +9,12 @@ watch, and an outage of any connection of this process is NATS out of this host'
 from __future__ import annotations
 
 import collections
+import re
 
 from jetcron.domain.definition import LATE_NO_LEADER, LATE_UNREACHABLE
 
-KEPT = 8
-"""Gaps of each kind remembered (the ticker asks right after one ends)."""
+KEPT = 16
+"""Ended gaps remembered, the latest (the ticker asks right after one ends)."""
 
 RawGap = tuple[str, float, float | None]
 """(cause, since, until; None: still), in epoch seconds."""
@@ -23,7 +24,7 @@ class GapLog:
     """Since when this process finds no stream leader, and the gaps it saw end."""
 
     def __init__(self) -> None:
-        self.ended: collections.deque[RawGap] = collections.deque(maxlen=2 * KEPT)
+        self.ended: collections.deque[RawGap] = collections.deque(maxlen=KEPT)
         self.leaderless_since: float | None = None
 
     def outage(self, since: float, until: float) -> None:
@@ -56,4 +57,7 @@ GAPS = GapLog()
 def no_leader(err: BaseException) -> bool:
     """True for JetStream's answer when a stream has no leader: "no responders" (503)."""
     text = f"{type(err).__name__} {err}"
-    return "503" in text or "no responders" in text.lower() or "NoResponders" in text
+    return bool(_NO_LEADER.search(text))
+
+
+_NO_LEADER = re.compile(r"\b503\b|no ?responders", re.IGNORECASE)
