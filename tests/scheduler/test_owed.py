@@ -89,6 +89,19 @@ def test_fires_coalesced_into_one_a_pause_stops_are_skipped_with_it() -> None:
     assert [f.reason for f in paused.fates][-2:] == [PAUSED_UNDECIDED] * 2
 
 
+def test_a_run_owed_after_a_pause_by_an_older_checkpoint_is_skipped_when_appended() -> None:
+    """A version before the one pause rule checkpointed a trigger (and a cancel_previous
+    cancel) owed after a pause; appended now, the pause stops them as it stops a new one."""
+    old = Owed(
+        "paused", AT, 1, due().timing, b"",
+        (OwedFate("cancel", T, "", "r0"), OwedFate("trigger", T), OwedFate("buffer", T, "", "r0")),
+    )  # fmt: skip
+    assert [d for _, d in owed.decisions(due(), [old], AT)] == [
+        Skip(T, PAUSED_UNDECIDED, None),
+        Skip(T, PAUSED_UNDECIDED, None),
+    ]
+
+
 def test_a_change_older_than_since_owes_nothing() -> None:
     """A replica refolding the log meets changes long past: the fates of the fires before
     them may have aged out with the retention, so they owe nothing."""

@@ -174,6 +174,12 @@ def decisions(entry: Entry, records: list[Owed], now: datetime) -> list[tuple[En
 def _decision(fate: OwedFate, change: str, now: datetime) -> Decision | None:
     fire = fate.fire_time
     late = fire is not None and now - fire > MISSED_AFTER
+    if change == "paused" and fate.kind in ("trigger", "buffer", "cancel"):
+        # why: a trigger, buffer or cancel owed after a pause was checkpointed by an older
+        # version (note() owes none now): the pause stops it all the same (_fate)
+        if fate.kind == "cancel" or fire is None:
+            return None
+        return Skip(fire, PAUSED_UNDECIDED, None)
     if fate.kind == "cancel":
         assert fate.run_id is not None
         return None if late else Cancel(fate.run_id)
