@@ -25,6 +25,7 @@ from jetcron.domain.definition import Job
 from jetcron.domain.events import RunCancelled, RunSucceeded
 from jetcron.executors.agent import Executor
 from jetcron.log.stream import EventLog
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -141,16 +142,9 @@ async def killed_mid_run(
     await v.start()
     await v.prepare()  # why: before the job starts, so the kill lands while it runs (a 0.5 s job)
     await publish(event_log, t)
-    await until(lambda: _true(job_pids(tmp_path / "witness")))
+    await until(lambda: job_pids(tmp_path / "witness"))
     await v.kill()
     return v
-
-
-async def until(predicate: Any, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 def lines(witness: Path) -> list[str]:
@@ -180,7 +174,7 @@ async def test_a_restarted_executor_adopts_the_running_job_and_reports_it(
     assert await run_events(event_log, t) == ["RunStarted", "RunSucceeded"]
     journal = tmp_path / "journal"
     # why: the entry goes once the result is stored: just after the event, not with it
-    await until(lambda: _true(list(journal.iterdir()) == [journal / ".lock"]), 10)
+    await until(lambda: list(journal.iterdir()) == [journal / ".lock"], 10)
 
 
 async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_rerun(
@@ -189,7 +183,7 @@ async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_r
     witness = tmp_path / "witness"
     t = trigger(job(witness, 0.5), target="kpool")
     v = await killed_mid_run(nats_url, tmp_path, victims, event_log, t, ack_wait=10)
-    await until(lambda: _true("end" in lines(witness)))
+    await until(lambda: "end" in lines(witness))
     ended = time.time()
     await asyncio.sleep(2.0)  # why: the result is reported well after the job ended
     await v.start()
@@ -269,10 +263,6 @@ async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job
     assert not alive(pid)
     [cancelled] = [e for e in await events(event_log, t) if isinstance(e, RunCancelled)]
     assert cancelled.reason == "cancel requested: stop it"
-
-
-async def _true(value: object) -> bool:
-    return bool(value)
 
 
 async def _has(event_log: EventLog, t: Any, kind: str) -> bool:

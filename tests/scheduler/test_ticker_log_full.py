@@ -67,6 +67,6 @@ async def test_fires_missed_while_the_log_was_full_say_so(tmp_path: Path) -> Non
         "02:00",
     ]
     # ends at the next tick (the process's other gaps, of other tests, aside)
-    assert [g for g in ticker.stalls.last if g[0] == LATE_LOG_FULL] == [
+    assert [g for g in ticker.firing.stalls.last if g[0] == LATE_LOG_FULL] == [
         (LATE_LOG_FULL, T0 + timedelta(seconds=40), None)
     ]

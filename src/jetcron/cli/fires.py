@@ -203,7 +203,8 @@ async def _follow(
                     _emit(row, as_json)
                 printed[row["utc"]] = landed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(inbox.get(), FOLLOW_POLL_S)
+                async with asyncio.timeout(FOLLOW_POLL_S):  # why: not wait_for (set_within)
+                    await inbox.get()
             while not inbox.empty():  # why: one question answers a burst of events
                 inbox.get_nowait()
     finally:

@@ -175,7 +175,16 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     tried = r.get("attempts") or []
     if len(tried) > 1 or any(a["fate"] == "abandoned" for a in tried):
         out += [("attempts" if i == 0 else "", _attempt(a)) for i, a in enumerate(tried)]
+    if r.get("aged_out") is not None:
+        out.append(("aged out", aged_out(r) + "; the facts above are the views'"))
     return out
+
+
+def aged_out(r: dict[str, Any]) -> str:
+    """Why a run's events and output are not shown: the log no longer has them."""
+    kept = (r.get("aged_out") or {}).get("retention_s")
+    why = f"run history is kept {text.duration(kept)}" if kept else "retention"
+    return f"run {text.short_id(r['run_id'])}'s events and output have aged out of the log ({why})"
 
 
 def _started(r: dict[str, Any]) -> str:
@@ -262,6 +271,8 @@ def silent_failure(row: dict[str, Any], output: dict[str, Any]) -> str | None:
     if printed:
         return None
     short = text.short_id(row["run_id"])
+    if row.get("aged_out") is not None:
+        return aged_out(row)
     if row["status"] not in FINISHED:
         return f"run {short} is {row['status']} and has printed nothing yet"
     if row["status"] == "succeeded":
@@ -349,7 +360,25 @@ async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[st
     row: dict[str, Any] = await query(nc, "run", {"run_id": ref})
     events = await run_events(nc, row["schedule"], row["run_id"])
     row["attempts"] = msgspec.to_builtins(attempts(events))
+    if row["status"] in RESULTS and not any(hasattr(e.event, "output") for e in events):
+        # why: the views say how it ended, the log no longer has the event that said it (and
+        # its output); with a retention lowered live the views' horizon cannot tell (#1)
+        row.setdefault("aged_out", {"retention_s": await _retention(nc)})
     return row, output_of(events)
+
+
+async def _retention(nc: Client) -> int:
+    """The log's run-history retention now (0: forever or unknown)."""
+    from jetcron.log.stream import EventLog
+
+    try:
+        return await EventLog(nc).load_retention() or 0
+    except Exception:  # noqa: BLE001 - the line is said without it
+        return 0
+
+
+RESULTS = ("succeeded", "failed", "timed_out")
+"""A run's statuses set by an event that carries its output (RunSucceeded, RunFailed, RunTimedOut)."""
 
 
 # -- runs follow ---------------------------------------------------------------------------------

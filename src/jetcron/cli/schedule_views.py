@@ -11,6 +11,7 @@ from jetcron.cli.common import (
     ServerOpt,
     console,
     count_option,
+    echo,
     err_console,
     fmt_time,
     handle_errors,
@@ -53,6 +54,13 @@ def list_(
             for r in rows
         ),
     )
+    if aged := [r["name"] for r in rows if r.get("runs_aged_out")]:
+        # why: `replay` counts only the runs still in the log, and says so (newcomer19c #2)
+        echo(
+            f"note: runs counts include runs whose events have aged out of the log "
+            f"({', '.join(aged)}); `replay` counts only those the log still holds",
+            err=True,
+        )
 
 
 def _state(row: dict[str, Any]) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from jetcron.log.follow import iso
+from jetcron.log.follow import iso, rest
 from jetcron.log.gaps import GAPS
 
 log = logging.getLogger(__name__)
@@ -281,7 +280,6 @@ async def probe(
                     watch.answered()
                 else:
                     watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await rest(stop, every)
     finally:
         prober.drop_stale()  # why: a PING on a closed connection would wait out PONG_WAIT_S

@@ -12,6 +12,7 @@ import collections
 import re
 
 from jetcron.domain.definition import LATE_NO_LEADER, LATE_UNREACHABLE
+from jetcron.log.errors import NoLeader
 
 KEPT = 16
 """Ended gaps remembered, the latest (the ticker asks right after one ends)."""
@@ -55,7 +56,10 @@ GAPS = GapLog()
 
 
 def no_leader(err: BaseException) -> bool:
-    """True for JetStream's answer when a stream has no leader: "no responders" (503)."""
+    """True for JetStream's answer when a stream has no leader: "no responders" (503), and
+    not the stream missing (errors.NoLeader found out)."""
+    if isinstance(err, NoLeader):
+        return not err.missing
     text = f"{type(err).__name__} {err}"
     return bool(_NO_LEADER.search(text))
 

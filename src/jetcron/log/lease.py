@@ -23,6 +23,7 @@ from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFull
+from jetcron.log.follow import rest, set_within
 from jetcron.log.gaps import GAPS, no_leader
 from jetcron.log.publisher import Publisher
 
@@ -147,11 +148,7 @@ class KvLease:
         try:
             while not stop.is_set():
                 await self._attempt()
-                interval = self.ttl / 3 if self.is_leader() else self.ttl / 5
-                try:
-                    await asyncio.wait_for(stop.wait(), interval)
-                except TimeoutError:
-                    pass
+                await rest(stop, self.ttl / 3 if self.is_leader() else self.ttl / 5)
         finally:
             await self._release()
             await self._publisher.close()
@@ -223,16 +220,12 @@ class KvLease:
         why wait for the first look: a service asked right after it started has not tried
         to take the lease yet, and "nobody" would be a false alarm.
         """
-        try:
-            await asyncio.wait_for(self.looked.wait(), timeout)
-        except TimeoutError:
-            pass
+        await set_within(self.looked, timeout)
         if self.nc.is_connected and time.monotonic() < self._valid_until:
             return self.holder  # why: not is_leader(), which would mark a waiter
         try:
-            return await asyncio.wait_for(
-                lease_holder(self.nc, bucket=self.bucket, key=self.key), timeout
-            )
+            async with asyncio.timeout(timeout):
+                return await lease_holder(self.nc, bucket=self.bucket, key=self.key)
         except TimeoutError:
             return None
 

@@ -8,7 +8,7 @@ end: lost, cancelled, deferred) or it fell in a stretch where the schedule could
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -256,6 +256,7 @@ def fates(
     now: datetime,
     quiet_since: Mapping[datetime, datetime] | None = None,
     kept_from: datetime | None = None,
+    gone: Callable[[int], bool] | None = None,
 ) -> list[Fire]:
     """Every nominal fire and every recorded one, oldest first, each with its fate.
 
@@ -263,8 +264,12 @@ def fates(
     before it (the start of the outage, as far as the log can tell). `kept_from`: the oldest
     fire the views still hold once they keep only the last N of this schedule; an earlier
     fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
+    `gone(seq)`: whether the log no longer holds the event at seq (projections/aged.py): an
+    entry whose event aged out makes its fire `forgotten` too, not shown citing a sequence
+    the log no longer has (newcomer19c #2).
     """
-    recorded, backfills, firsts = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
+    held, lapsed = _held(sorted(entries, key=lambda e: (e.fire_time, e.seq)), gone)
+    recorded, backfills, firsts = _per_slot(held)
     by_time = {e.fire_time: e for e in recorded}
     late = [
         e
@@ -278,8 +283,22 @@ def fates(
             fire.first_run_id, fire.first_status = first.run_id, first.status or first.outcome
             fire.first_detail = first.detail or first.reason
             fire.first_evidence = _evidence_of(first)
-    out += [_unrecorded(t, periods, now, kept_from) for t in set(fire_times) - by_time.keys()]
+    out += [Fire(fire_time=t, fate="forgotten") for t in lapsed - by_time.keys()]
+    unseen = set(fire_times) - by_time.keys() - lapsed
+    out += [_unrecorded(t, periods, now, kept_from) for t in unseen]
     return sorted(out, key=lambda f: f.fire_time)
+
+
+def _held(
+    entries: list[LedgerEntry], gone: Callable[[int], bool] | None
+) -> tuple[list[LedgerEntry], set[datetime]]:
+    """The entries whose event the log still holds, and the fire times of those it does not."""
+    if gone is None:
+        return entries, set()
+    lapsed = [e for e in entries if gone(e.seq)]
+    if not lapsed:
+        return entries, set()
+    return [e for e in entries if not gone(e.seq)], {e.fire_time for e in lapsed}
 
 
 def _per_slot(

@@ -19,6 +19,7 @@ from jetcron.domain.fields import flat_diff
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
 from jetcron.projections import (
+    aged,
     audit,
     calendars,
     ledger,
@@ -101,7 +102,20 @@ def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[
     """All live schedules."""
     cals = calendars.definitions(views.calendars)
     rows = schedules.query(views.schedules, params.get("state"))
-    return [schedule_row(r, now, cals) for r in rows]
+    out = [schedule_row(r, now, cals) for r in rows]
+    horizon, missing = aged.gone(params)
+    if horizon or missing:
+        for row in out:
+            if _aged_runs(views, row["name"], horizon, missing):
+                row["runs_aged_out"] = True  # why: counted here, gone from the log (`replay`)
+    return out
+
+
+def _aged_runs(views: Views, name: str, horizon: int, missing: frozenset[int]) -> bool:
+    """Whether the schedule's oldest run the views hold has aged out of the log."""
+    keys = views.runs.by_schedule.get(name)
+    oldest = views.runs.rows.get(keys[0]) if keys else None
+    return oldest is not None and aged.aged(oldest.seq, horizon, missing)
 
 
 def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -259,6 +273,9 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         raise InvalidInput(_no_single_run(ref, found, views.keep))
     row = views.runs.rows[found[0]]
     shown = run_dict(views, row)
+    if aged.aged(row.seq, *aged.gone(params)):
+        # why: its events (and output) are gone from the log; `runs logs` must not say "no output"
+        shown["aged_out"] = {"retention_s": params.get("retention_s", 0)}
     if row.status == FANNED_OUT:
         # why: the trigger of a fan-out is no run; its members' runs are what became of it
         keys = views.runs.by_schedule.get(row.schedule, ())

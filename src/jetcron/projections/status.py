@@ -15,6 +15,7 @@ from jetcron.log.lease import KvLease, last_written, lease_holder
 from jetcron.log.replicas import replica_answer
 from jetcron.log.stream import retention_of
 from jetcron.projections import forecast, health
+from jetcron.projections.rollups import retention_problem
 from jetcron.projections.staleness import notes
 from jetcron.projections.state import Views
 
@@ -37,8 +38,23 @@ async def health_of(
     # why: a frozen view would otherwise report "healthy" from old data
     report["problems"] += service_problems(svc, await behind(svc))
     report["problems"] += await ticker_problems(svc)
+    report["problems"] += retention_problems(svc.log.stream, svc.log.retention_s)
     report["healthy"] = not report["problems"]
     return report
+
+
+def retention_problems(stream: str, seconds: int | None) -> list[dict[str, str]]:
+    """`retention_short` when the log keeps run history less than the minimum (the rule:
+    rollups.retention_problem). why: a log set short live (or by an older jetcron) was
+    warned of only at a replica's start; `health` said healthy (newcomer19c #5)."""
+    problem = retention_problem(seconds) if seconds else None
+    if problem is None:
+        return []
+    detail = (
+        f"run history kept only {seconds} s, too short ({problem}): restart a replica with "
+        "--retention 2d or longer"
+    )
+    return [{"kind": "retention_short", "subject": f"stream {stream}", "detail": detail}]
 
 
 async def conflicts_of(
@@ -59,7 +75,8 @@ async def conflicts_of(
 async def behind(svc: ProjectionService) -> int | None:
     """How many events the views lack right now (None if the log does not say)."""
     try:
-        return max(0, await asyncio.wait_for(svc.log.last_seq(), 2.0) - svc.views.position)
+        async with asyncio.timeout(2.0):  # why: not wait_for (log/follow.set_within)
+            return max(0, await svc.log.last_seq() - svc.views.position)
     except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
         return None
 
@@ -121,6 +138,7 @@ async def status_of(
             "last_seq": info.state.last_seq,
             "replicas": info.config.num_replicas,
             "retention_s": retention_of(info.config.metadata),
+            "retention_problem": retention_problem(retention_of(info.config.metadata) or 0),
         },
         "projection": _projection(views, info.state.last_seq),
         "schedules": states,

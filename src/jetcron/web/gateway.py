@@ -111,7 +111,8 @@ class Gateway:
                 "NATS is unreachable (reconnecting): try again once it is back"
             )
         try:
-            return await asyncio.wait_for((await self.event_log()).last_seq(), LOG_WAIT_S)
+            async with asyncio.timeout(LOG_WAIT_S):  # why: not wait_for (log/follow.set_within)
+                return await (await self.event_log()).last_seq()
         except Exception as err:
             if isinstance(err, JetcronError) or not transient(err):
                 raise
