@@ -254,6 +254,8 @@ def check_fires(events: list[StoredEvent], down_at: datetime, up_at: datetime) -
         if isinstance(e.event, FireMissed):
             assert late > MISSED_AFTER, (f, late, e.event.reason)
             assert "catch-up" in e.event.reason
+            if down_at <= f <= up_at:  # the replica that decided it saw its own outage
+                assert e.event.reason.startswith("NATS unreachable from "), e.event.reason
         elif late > MISSED_AFTER:
             late_triggers.append(f)
     assert len(late_triggers) <= 1  # why: policy `latest` runs at most the newest late fire

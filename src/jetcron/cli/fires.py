@@ -290,7 +290,7 @@ def detail(row: dict[str, Any]) -> str:
             n = row.get("backfills", 1)
             parts.append("backfill" + (f" ({n} backfills)" if n > 1 else ""))
         elif late > MISSED_AFTER.total_seconds():
-            parts.append(f"{text.duration(late)} late (catch-up {row['catchup']})")
+            parts.append(f"{text.duration(late)} late ({_late_cause(row)})")
         if row.get("buffered_at"):
             parts.append(f"buffered behind {text.short_id(row['blocking_run_id'])}")
         out = ", ".join(p for p in parts if p)
@@ -298,6 +298,13 @@ def detail(row: dict[str, Any]) -> str:
         out = _OTHER[fate](row)
     dst = "; ".join(row.get("dst") or [])
     return "; ".join(p for p in (out, dst) if p)
+
+
+def _late_cause(row: dict[str, Any]) -> str:
+    """Why a triggered fire started over 60 s late, by the answer's `late_cause` (fates.py)."""
+    if row.get("late_cause") == "waited":
+        return "waited for the run before it"
+    return f"catch-up {row['catchup']}"
 
 
 def _missed(row: dict[str, Any]) -> str:

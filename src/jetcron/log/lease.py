@@ -24,6 +24,7 @@ from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFull
 from jetcron.log.follow import rest, set_within
+from jetcron.log.gaps import GAPS, no_leader
 from jetcron.log.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,12 @@ class KvLease:
                 self._valid_until = sent + self.ttl * 0.8
                 self.last_held = time.time()
             self.error = ""
+            GAPS.led(time.time())
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
             if isinstance(err, LogFull):
                 self._full_at = current[0] if current is not None else 0
+            if no_leader(err) and self.nc.is_connected:
+                GAPS.leaderless(time.time())  # why: the ticker names it for fires it decides late
             # why: a lost race is routine; an unstored write (no ack, log full) stops the ticker:
             # said once as a warning, not once per attempt
             routine = isinstance(err, ConcurrencyConflict) or bool(self.error)
@@ -188,6 +192,8 @@ class KvLease:
             log.log(level, "lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
+            if no_leader(err) and self.nc.is_connected:
+                GAPS.leaderless(time.time())
             log.warning("lease %s: error %s", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
 

@@ -99,6 +99,8 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Missed fires: the later fire the catch-up policy ran in the same tick."""
     buffered_at: datetime | None = None
     """Triggered after waiting behind another run (overlap buffer_one): since when."""
+    late_cause: str = ""
+    """Why it was recorded over 60 s late (late_cause()): `waited`, `catchup`, or ''."""
     evidence: list[Evidence] = []
     backfill_of: str = ""
     """The run shown is a backfill of this slot (`jetcron schedule backfill`)."""
@@ -344,6 +346,7 @@ def _recorded(
         fanout=e.fanout,
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
+    fire.late_cause = late_cause(fire.late_s, e.fire_time, e.buffered_at)
     if e.result_seq and e.result_at is not None:
         what = f"run.{e.status}"
         fire.evidence.append(
@@ -353,6 +356,19 @@ def _recorded(
         fire.quiet_since = quiet_since.get(e.fire_time)
         fire.instead = _caught_up(e, late)
     return fire
+
+
+def late_cause(late_s: float | None, fire: datetime, buffered_at: datetime | None) -> str:
+    """Why a fire was recorded over 60 s late: `waited` (buffered while on time, it waited for
+    the run before it, or for the queue of catch-up `all`), `catchup` (found late: the
+    catch-up policy ran it); '' when it was not late. One rule for `why` and `fires`.
+
+    why: a buffered fire is decided when it is buffered; `fires` labelled every fire over 60 s
+    late "(catch-up latest)", also one that only waited (newcomer19b F8)."""
+    if (late_s or 0.0) <= MISSED_AFTER.total_seconds():
+        return ""
+    found = late_s if buffered_at is None else (buffered_at - fire).total_seconds()
+    return "waited" if (found or 0.0) <= MISSED_AFTER.total_seconds() else "catchup"
 
 
 def _evidence_of(e: LedgerEntry) -> Evidence:
