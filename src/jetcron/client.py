@@ -184,11 +184,13 @@ async def run_events(nc: Client, schedule: str, run_id: str) -> list[StoredEvent
 
 
 def output_of(events: list[StoredEvent]) -> dict[str, Any]:
-    """The output and result of the last of a run's events that has them ({} if none)."""
+    """The output and result of the last of a run's events that has them ({} if none), with
+    `attempt`: whose they are (a later attempt may be running: newcomer19b F12)."""
     for stored in reversed(events):
         captured = getattr(stored.event, "output", None)
         if captured is not None:
             out: dict[str, Any] = msgspec.to_builtins(captured)
+            out["attempt"] = getattr(stored.event, "attempt", 1)
             result = getattr(stored.event, "result", None)
             return out if result is None else dict(out, result=result)
     return {}

@@ -47,12 +47,19 @@ def list_(
                 _state(r),
                 r["target"],
                 fmt_time(r["next_fire"]),
-                f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
+                _last(r),
                 r.get("runs_total", 0),
             ]
             for r in rows
         ),
     )
+
+
+def _last(row: dict[str, Any]) -> str:
+    """The last run's status and time; `running?` while its executor is away (held.py)."""
+    status = (row.get("last_status") or "-") + ("?" if row.get("last_offline") else "")
+    at = fmt_time(row.get("last_run_at")) if row.get("last_run_at") else ""
+    return f"{status} {at}"
 
 
 def _state(row: dict[str, Any]) -> str:

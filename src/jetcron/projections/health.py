@@ -19,7 +19,7 @@ from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.runs import FANNED_OUT, fanout_parent, is_fanout
 from jetcron.projections import calendars, refused, schedules, stats
 from jetcron.projections.queries import iso as _iso
-from jetcron.projections.runs import RunRow
+from jetcron.projections.runs import IN_HAND, RunRow
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
 from jetcron.subjects import FAN_PREFIX
@@ -268,15 +268,24 @@ def _executors_offline(
     for run in views.runs.rows.values():
         if run.status in IN_HAND and run.executor and run.executor not in executors_online:
             held.setdefault(run.executor, []).append(run.started_at or run.fire_time)
-    for executor, since in sorted(held.items()):
-        yield Problem(
-            kind="executor_offline",
-            subject=executor,
-            detail=f"holds {len(since)} run(s) in flight (since {iso(min(since))}) but is not "
-            "online; its journal settles them when it comes back, else they are redelivered "
-            "or declared lost after their timeout + grace",
-            since=min(since),
-        )
+    for executor, started in sorted(held.items()):
+        yield _holding(views, executor, started)
+
+
+def _holding(views: Views, executor: str, started: list[datetime]) -> Problem:
+    """An executor not online that holds runs: offline since its heartbeat expired (as the log
+    says; newcomer19b F4: the run's start read as that), and when the runs started."""
+    gone = views.hosts.since.get(executor) if views.hosts.online.get(executor) is False else None
+    away = f"offline since {iso(gone)} (its heartbeat expired)" if gone else "not online"
+    n = len(started)
+    runs = "1 run in flight, started at" if n == 1 else f"{n} runs in flight, the first started at"
+    return Problem(
+        kind="executor_offline",
+        subject=executor,
+        detail=f"{away}; holds {runs} {iso(min(started))}; its journal settles them when it "
+        "comes back, else they are redelivered or declared lost after their timeout + grace",
+        since=gone or min(started),
+    )
 
 
 def _executors_gone(
@@ -358,10 +367,6 @@ def _fan_members(views: Views, targets: Iterable[str]) -> dict[str, set[str]]:
         if run.executor and run.target in wanted and run.executor not in views.hosts.tags:
             out.setdefault(run.executor, set()).add(run.target)
     return out
-
-
-IN_HAND = frozenset({"running", "retrying"})
-"""Run statuses in which one executor holds the run."""
 
 
 def _expectations(rows: Iterable[ScheduleRow]) -> Iterable[Problem]:

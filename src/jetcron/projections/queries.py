@@ -21,6 +21,7 @@ from jetcron.errors import InvalidInput
 from jetcron.projections import (
     audit,
     calendars,
+    held,
     ledger,
     refused,
     runs,
@@ -101,7 +102,15 @@ def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[
     """All live schedules."""
     cals = calendars.definitions(views.calendars)
     rows = schedules.query(views.schedules, params.get("state"))
-    return [schedule_row(r, now, cals) for r in rows]
+    return [_with_held(views, schedule_row(r, now, cals), r) for r in rows]
+
+
+def _with_held(views: Views, data: dict[str, Any], row: schedules.ScheduleRow) -> dict[str, Any]:
+    """`last_offline`: the last run's executor is offline while it holds it (held.py)."""
+    last = views.runs.rows.get(row.last_run_id)
+    if last is not None and (note := held.note(views.hosts, last)):
+        data["last_offline"] = note
+    return data
 
 
 def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -111,11 +120,11 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     if row is None:
         raise _missing(views, name)
     cals = calendars.definitions(views.calendars)
-    data = schedule_row(row, now, cals)
+    data = _with_held(views, schedule_row(row, now, cals), row)
     _note_refused(views, name, data)
     # why: this schedule's own runs, not those of an earlier schedule of the same name
     mine = runs.query(views.runs, schedule=name, schedule_id=row.schedule_id, limit=10)
-    data["runs"] = [plain(r) for r in mine]
+    data["runs"] = [run_dict(views, r) for r in mine]
     fires = schedules.next_fires(row, now, int(params.get("fires", 10)), calendars=cals)
     data["next_fires"] = [iso(f) for f in fires]
     return data
@@ -207,8 +216,11 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
 
 def run_dict(views: Views, row: runs.RunRow) -> dict[str, Any]:
     """A run as answers show it; `previous: true` when it belongs to an earlier schedule of
-    its name (deleted; the name may be in use again by another schedule)."""
+    its name (deleted; the name may be in use again by another schedule); `offline`: its
+    executor is offline while it holds it, so it may not be running (held.py)."""
     data: dict[str, Any] = plain(row)
+    if note := held.note(views.hosts, row):
+        data["offline"] = note
     live = views.schedules.rows.get(row.schedule)
     if live is None or live.schedule_id != row.schedule_id:
         data["previous"] = True

@@ -35,6 +35,8 @@ FINAL_STATUSES: frozenset[str] = frozenset(
 """Statuses after which nothing changes a run any more."""
 CLOSED: frozenset[str] = FINAL_STATUSES | {FANNED_OUT}
 """Statuses no result changes (a fan-out trigger's row: its members have the results)."""
+IN_HAND: frozenset[str] = frozenset({"running", "retrying"})
+"""Run statuses in which one executor holds the run."""
 FAILED_STATUSES: frozenset[str] = digest.FAILED
 """Final statuses that count as a failed run (cancelled and skipped count as neither)."""
 
