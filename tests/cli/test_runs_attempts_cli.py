@@ -13,12 +13,11 @@ import nats
 import pytest
 from served import ok, scheduler_in_thread
 
-from jetcron import ids, subjects
+import raw_runs
 from jetcron.cli import runs, schedule_views
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.envelope import Envelope
-from jetcron.domain.events import RunFailed, RunOutput, RunStarted, RunTriggered
+from jetcron.domain.events import RunFailed, RunOutput, RunStarted
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 
@@ -26,10 +25,6 @@ from jetcron.scheduler.handler import CommandHandler
 @pytest.fixture
 def scheduler(nats_url: str) -> Iterator[str]:
     yield from scheduler_in_thread(nats_url)
-
-
-def _envelope(event: object, actor: str) -> Envelope:
-    return Envelope(id=ids.new_id(), at=datetime.now(UTC), actor=actor, event=event)  # type: ignore[arg-type]
 
 
 async def _retried_run(url: str) -> str:
@@ -41,26 +36,20 @@ async def _retried_run(url: str) -> str:
     await CommandHandler(log).handle(
         CreateSchedule(name="k2", command_id="c1", at=at, actor="al", definition=d)
     )
-    events, _ = await log.load(subjects.schedule("k2"))
-    sid = events[0].envelope.event.schedule_id  # type: ignore[union-attr]
-    fire_id = f"{sid}:manual:{ids.new_id()}"
-    base = {"schedule_id": sid, "name": "k2", "fire_id": fire_id, "fire_time": at}
-    run_id = ids.run_id_for(fire_id)
-    trigger = RunTriggered(**base, run_id=run_id, version=1, target="exA", job=d.job)
-    await log.append(subjects.trigger("exA"), [_envelope(trigger, "al")])
-    own = subjects.run_by("k2", run_id, "exA", "exA")
+    run = await raw_runs.trigger(log, "k2", "exA")
     failed = RunFailed(
-        **base, run_id=run_id, executor="exA", error="the run's supervisor died",
+        **run, executor="exA", error="the run's supervisor died",
         output=RunOutput(stdout="working for 40 s\n"), next_retry_at=at + timedelta(seconds=1),
     )  # fmt: skip
-    for event in (
-        RunStarted(**base, run_id=run_id, executor="exA"),
+    await raw_runs.report(
+        log,
+        "exA",
+        RunStarted(**run, executor="exA"),
         failed,
-        RunStarted(**base, run_id=run_id, executor="exA", attempt=2),
-    ):
-        await log.append(own, [_envelope(event, "executor:exA")])
+        RunStarted(**run, executor="exA", attempt=2),
+    )
     await nc.close()
-    return run_id
+    return str(run["run_id"])
 
 
 def test_an_earlier_attempts_error_and_output_are_labelled_as_its_own(scheduler: str) -> None:

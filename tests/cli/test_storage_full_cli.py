@@ -13,6 +13,7 @@ import nats
 import pytest
 from served import cli, ok, scheduler_in_thread
 
+import raw_runs
 from conftest import fill_storage, require_nats_server
 from jetcron.log.errors import STORAGE
 from jetcron.server import NatsServer
@@ -45,29 +46,13 @@ async def _make_room(url: str) -> None:
 
 async def _held_by(url: str, executor: str) -> None:
     """A run of `before` that `executor` started (and holds: no result yet)."""
-    from datetime import UTC, datetime
-
-    from jetcron import ids, subjects
-    from jetcron.domain.definition import Job
-    from jetcron.domain.envelope import Envelope
-    from jetcron.domain.events import RunStarted, RunTriggered
+    from jetcron.domain.events import RunStarted
     from jetcron.log.stream import EventLog
 
     nc = await nats.connect(url)
     log = await EventLog(nc).open(create=True)
-    events, _ = await log.load(subjects.schedule("before"))
-    sid = events[0].envelope.event.schedule_id  # type: ignore[union-attr]
-    fire_id = f"{sid}:manual:{ids.new_id()}"
-    base = dict(schedule_id=sid, name="before", fire_id=fire_id, fire_time=datetime.now(UTC))
-    run_id = ids.run_id_for(fire_id)
-    for subject, event in (
-        (subjects.trigger(executor), RunTriggered(
-            **base, run_id=run_id, version=1, target=executor, job=Job(command=["true"]))),
-        (subjects.run_by("before", run_id, executor, executor),
-         RunStarted(**base, run_id=run_id, executor=executor)),
-    ):  # fmt: skip
-        env = Envelope(id=ids.new_id(), at=datetime.now(UTC), actor="t", event=event)
-        await log.append(subject, [env])
+    run = await raw_runs.trigger(log, "before", executor)
+    await raw_runs.report(log, executor, RunStarted(**run, executor=executor))
     await nc.close()
 
 

@@ -9,36 +9,15 @@ from datetime import UTC, datetime
 
 from test_service_live import running
 
-from jetcron import ids, subjects
+import raw_runs
 from jetcron.client import query
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.domain.envelope import Envelope
-from jetcron.domain.events import RunStarted, RunTriggered
+from jetcron.domain.events import RunStarted
 from jetcron.log import heartbeats
 from jetcron.scheduler.handler import CommandHandler
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
-
-
-def _envelope(event: object, actor: str) -> Envelope:
-    return Envelope(id=ids.new_id(), at=datetime.now(UTC), actor=actor, event=event)  # type: ignore[arg-type]
-
-
-async def _start_run(event_log, executor: str) -> str:
-    """Trigger a run of `k1` on `executor`'s host and start it there; its run id."""
-    sid = (await query(event_log.nc, "schedule", {"name": "k1"}))["schedule_id"]
-    fire_id = f"{sid}:manual:{ids.new_id()}"
-    base = {"schedule_id": sid, "name": "k1", "fire_id": fire_id, "fire_time": datetime.now(UTC)}
-    run_id = ids.run_id_for(fire_id)
-    trigger = RunTriggered(
-        **base, run_id=run_id, version=1, target=executor, job=Job(command=["true"])
-    )
-    await event_log.append(subjects.trigger(executor), [_envelope(trigger, "alice")])
-    started = RunStarted(**base, run_id=run_id, executor=executor)
-    subject = subjects.run_by("k1", run_id, executor, executor)
-    await event_log.append(subject, [_envelope(started, f"executor:{executor}")])
-    return run_id
 
 
 async def test_a_run_whose_executor_went_offline_reads_running_with_a_question_mark(
@@ -53,7 +32,9 @@ async def test_a_run_whose_executor_went_offline_reads_running_with_a_question_m
     service, stop, task = await running(nc, event_log)
     try:
         assert await service.check_hosts() == 1
-        run_id = await _start_run(event_log, "ex1")
+        run = await raw_runs.trigger(event_log, "k1", "ex1")
+        await raw_runs.report(event_log, "ex1", RunStarted(**run, executor="ex1"))
+        run_id = run["run_id"]
         await service.sync()
         [row] = (await query(nc, "runs", {"schedule": "k1"}))["runs"]
         assert (row["status"], "offline" in row) == ("running", False)  # online: plainly running

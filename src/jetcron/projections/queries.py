@@ -319,6 +319,8 @@ def stats_of(
     out = []
     for g in stats.GROUPS:
         for row in groups[g]:
+            if g == "executor" and not row.runs:
+                continue  # why: skipped fires only: no executor, no run (newcomer19b F13)
             row.group = g
             out.append(row)
     # why: Structs, not plain() dicts: the service's encoder writes them ~10x faster, and a
