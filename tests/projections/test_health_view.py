@@ -303,8 +303,9 @@ def test_an_acknowledgement_clears_what_was_unreadable_or_rejected_before_it() -
     assert [(p.kind, p.detail) for p in later.problems] == [
         (
             "poison_events",
-            "1 event(s) could not be folded since the last `health --ack`; see the projection "
-            "log, then `jetcron health --ack`",
+            f"1 event(s) could not be folded since the last `health --ack`: seq {ack.seq + 1} "
+            "(fire.teleported); see the projection log (or `jetcron -v replay --verify`), then "
+            "`jetcron health --ack`",
         )
     ]
 

@@ -113,15 +113,7 @@ def evaluate(
         *_notifications(views),
     ]
     if unacknowledged := views.poison - views.poison_acknowledged:
-        since = " since the last `health --ack`" if views.poison_acknowledged else ""
-        problems.append(
-            Problem(
-                kind="poison_events",
-                subject="projections",
-                detail=f"{unacknowledged} event(s) could not be folded{since}; see the projection "
-                "log, then `jetcron health --ack`",
-            )
-        )
+        problems.append(_poison(views, unacknowledged))
     problems += [
         Problem(
             kind="refused_definition",
@@ -144,6 +136,25 @@ def evaluate(
         problems=problems,
         position=views.position,
         acknowledged=views.poison_acknowledged + views.rejected_acknowledged,
+    )
+
+
+POISON_NAMED = 3
+"""Unreadable events the health row names by sequence; the rest are counted."""
+
+
+def _poison(views: Views, n: int) -> Problem:
+    """The unreadable events since the last acknowledgement: how many, and where the first
+    are (newcomer19b F11: a count alone left the operator to search the log)."""
+    since = " since the last `health --ack`" if views.poison_acknowledged else ""
+    named = [f"seq {p.seq} ({p.type or '?'})" for p in views.poison_samples[:POISON_NAMED]]
+    more = f" and {n - len(named)} more" if named and n > len(named) else ""
+    where = f": {', '.join(named)}{more}" if named else ""
+    return Problem(
+        kind="poison_events",
+        subject="projections",
+        detail=f"{n} event(s) could not be folded{since}{where}; see the projection log "
+        "(or `jetcron -v replay --verify`), then `jetcron health --ack`",
     )
 
 
