@@ -323,7 +323,7 @@ def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
     problem = f"{type(err).__name__}: {err}"
     first = len(views.poison_samples) < MAX_POISON_SAMPLES
     log.log(
-        poison_level(stored.stored_ns),
+        poison_level(_appended_ns(stored)),
         "projection could not fold event seq=%d type=%s: %s",
         stored.seq,
         kind,
