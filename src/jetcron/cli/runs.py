@@ -240,12 +240,10 @@ def _status(r: dict[str, Any]) -> str:
 
 
 def _error(r: dict[str, Any]) -> str:
-    """The run's error, labelled `attempt N: …` when it is an earlier attempt's: the one now in
-    flight has none yet (newcomer19b F12: attempt 1's error read as attempt 2's)."""
-    n = r.get("attempt", 1)
-    if n > 1 and r["status"] in ("triggered", "deferred", "running"):
-        return f"attempt {n - 1}: {r['error']}"
-    return str(r["error"])
+    """The run's error, labelled `attempt N: …` when it is an earlier attempt's (the answer's
+    `error_attempt`; newcomer19b F12: attempt 1's error read as attempt 2's)."""
+    earlier = r.get("error_attempt")
+    return f"attempt {earlier}: {r['error']}" if earlier else str(r["error"])
 
 
 def truncation(output: dict[str, Any], stream: str) -> str | None:

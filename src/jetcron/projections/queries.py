@@ -217,10 +217,13 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
 def run_dict(views: Views, row: runs.RunRow) -> dict[str, Any]:
     """A run as answers show it; `previous: true` when it belongs to an earlier schedule of
     its name (deleted; the name may be in use again by another schedule); `offline`: its
-    executor is offline while it holds it, so it may not be running (held.py)."""
+    executor is offline while it holds it, so it may not be running (held.py); `error_attempt`:
+    the earlier attempt whose error it shows (runs.error_attempt)."""
     data: dict[str, Any] = plain(row)
     if note := held.note(views.hosts, row):
         data["offline"] = note
+    if earlier := runs.error_attempt(row):
+        data["error_attempt"] = earlier
     live = views.schedules.rows.get(row.schedule)
     if live is None or live.schedule_id != row.schedule_id:
         data["previous"] = True

@@ -212,6 +212,14 @@ def query(
     return heapq.nlargest(offset + limit, rows, key=order_key)[offset:]
 
 
+def error_attempt(row: RunRow) -> int | None:
+    """The earlier attempt whose error the row still shows, if the attempt now in flight has
+    none yet (newcomer19b F12: attempt 1's error read as attempt 2's); None: it is this one's."""
+    if row.error and row.attempt > 1 and row.status in ("triggered", "deferred", "running"):
+        return row.attempt - 1
+    return None
+
+
 def order_key(row: RunRow) -> tuple[datetime, str]:
     """Where a run sorts (newest first): its fire time, then its id (runs of one fire differ)."""
     return row.fire_time, row.run_id or row.fire_id

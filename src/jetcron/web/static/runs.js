@@ -163,7 +163,7 @@ function runView(run, output, live, render) {
       ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
     ["executor", run.executor || "–"], ["started (your time)", startedBy(run, output.attempts || [])], ["finished (your time)", finishedBy(run, output.attempts || [])],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
-    ["error", run.error || run.reason || "–"],
+    ["error", run.error ? `${run.error_attempt ? `attempt ${run.error_attempt}: ` : ""}${run.error}` : run.reason || "–"],
   ];
   const tried = output.attempts || [];
   if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {
