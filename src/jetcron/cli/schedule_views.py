@@ -124,9 +124,9 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
             [
                 text.short_id(r["run_id"]),
                 text.utc(r.get("fire_time")),
-                r.get("status"),
+                f"{r.get('status')}{'?' if r.get('offline') else ''}",  # why: held.py
                 r.get("attempt", 1),
-                r.get("executor", ""),
+                f"{r.get('executor', '')}{' (offline)' if r.get('offline') else ''}",
                 text.duration(r.get("duration_s")),
             ]
             for r in runs
