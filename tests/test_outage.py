@@ -340,6 +340,9 @@ def test_a_run_that_ends_during_an_outage_does_not_cost_the_next_fire(
         code = serve.stop()
     assert fates[after] == ["RunTriggered"], (fates, serve.out.read_text()[-3000:])
     assert fates[fire] == ["RunTriggered"] and ended and ended[0].fire_time == fire
+    said = f"executor ex1: stored the held result of run {ended[0].run_id} (succeeded, ended at "
+    said_all = out.read_text()
+    assert said in said_all, said_all  # newcomer19b F10: a held result is stored with a line
     assert code == 0, serve.out.read_text()[-3000:]
 
 

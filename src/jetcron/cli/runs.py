@@ -90,6 +90,7 @@ def runs_list(
 
 def _row_cells(r: dict[str, Any]) -> list[str]:
     status = r["status"] if r.get("attempt", 1) == 1 else f"{r['status']} #{r['attempt']}"
+    status += "?" if r.get("offline") else ""  # why: its executor is away (projections/held.py)
     return [
         text.short_id(r.get("run_id")),
         # why: a name deleted and created again lists both schedules' runs; say whose
@@ -103,7 +104,7 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
 
 def note(r: dict[str, Any]) -> str:
     """The one thing to know about a run in a list: its error, why, or who triggered it."""
-    said = text.first_line(r.get("error") or r.get("reason"))
+    said = text.first_line(r.get("offline") or r.get("error") or r.get("reason"))
     if said:
         return said
     why = r.get("trigger_reason")
@@ -127,9 +128,11 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
     if output.get("result") is not None:
         echo("── result (the action's return value) ──")
         echo(json.dumps(output["result"], indent=2, default=str))
+    whose = output.get("attempt", 1)
+    of = f" of attempt {whose}" if whose != row.get("attempt", 1) else ""
     for stream in ("stdout", "stderr"):
         if output.get(stream):
-            echo(f"── {stream} ──")
+            echo(f"── {stream}{of} ──")
             echo(output[stream].rstrip("\n"))
         if (cut := truncation(output, stream)) is not None:
             echo(cut)
@@ -167,7 +170,7 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     if r.get("exit_code") is not None:
         out.append(("exit code", str(r["exit_code"])))
     if r.get("error"):
-        out.append(("error", r["error"]))
+        out.append(("error", _error(r)))
     if r.get("reason"):
         out.append(("reason", r["reason"]))
     if r.get("next_retry_at"):
@@ -239,7 +242,17 @@ def _status(r: dict[str, Any]) -> str:
     attempt = r.get("attempt", 1)
     if r["status"] == "deferred":
         return f"deferred {r.get('deferrals', 1)} time(s) (attempt {attempt})"
+    if r.get("offline"):  # why: its executor is away, its job may be stopped (held.py)
+        which = f"attempt {attempt}; " if attempt > 1 else ""
+        return f"{r['status']}? ({which}{r['offline']})"
     return r["status"] if attempt == 1 else f"{r['status']} (attempt {attempt})"
+
+
+def _error(r: dict[str, Any]) -> str:
+    """The run's error, labelled `attempt N: …` when it is an earlier attempt's (the answer's
+    `error_attempt`; newcomer19b F12: attempt 1's error read as attempt 2's)."""
+    earlier = r.get("error_attempt")
+    return f"attempt {earlier}: {r['error']}" if earlier else str(r["error"])
 
 
 def truncation(output: dict[str, Any], stream: str) -> str | None:

@@ -109,6 +109,8 @@ class StorageAlarm:
         """What stops the appends and what to do (err 10023, or a store nats-server cannot write)."""
         self.stream = ""
         """The stream that stores nothing (a stuck store), or "" (err 10023: the whole account)."""
+        self.store = ""
+        """Where nats-server keeps its store, if this process knows (`up`: its data dir)."""
         self.stored: collections.Counter[str] = collections.Counter()
         """Appends stored so far, per stream (a late verdict on an older append must not
         raise the alarm; one stream storing proves nothing about another's store)."""
@@ -120,6 +122,13 @@ class StorageAlarm:
         if self.since is None:
             self.since = now
         self.subject, self.cause, self.stream = subject, cause, stream
+
+    def where(self) -> str:
+        """What is full, as health names it: the server's store (why: the subject of the last
+        refused append, e.g. `$KV.jetcron_lease.ticker`, is not what an operator frees)."""
+        if self.store:
+            return f"nats-server store {self.store}"
+        return f"nats-server store (stream {self.stream})" if self.stream else "JetStream storage"
 
     def accepted(self, stream: str = "") -> None:
         """An append to `stream` was stored: storage is there again (for that stream, if

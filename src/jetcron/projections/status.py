@@ -30,6 +30,10 @@ async def health_of(
     from jetcron.log.heartbeats import online_or_why
 
     listed, why = await online_or_why(svc.nc)
+    if STORAGE.since is not None:
+        # why: heartbeats are appends too: while the log is full a live executor's beats are
+        # refused and expire, so a missing one says nothing (newcomer19b F5: "not online … lost")
+        listed, why = None, HEARTBEATS_REFUSED
     online = None if listed is None else {e.name: e for e in listed}
     report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
     if why:
@@ -55,6 +59,12 @@ def retention_problems(stream: str, seconds: int | None) -> list[dict[str, str]]
         "--retention 2d or longer"
     )
     return [{"kind": "retention_short", "subject": f"stream {stream}", "detail": detail}]
+
+
+HEARTBEATS_REFUSED = (
+    "executors' heartbeats cannot be stored while the log is full (see `log full`), so which "
+    "are online is unknown: none is called offline, and the runs they hold wait for them"
+)
 
 
 async def conflicts_of(
@@ -112,7 +122,7 @@ def service_problems(svc: ProjectionService, behind: int | None) -> list[dict[st
     if stale is not None:
         out.append({"kind": "view_stale", "subject": "projections", "detail": stale.line()})
     if (full := _log_full()) is not None:
-        out.append({"kind": "log_full", "subject": STORAGE.subject, "detail": full})
+        out.append({"kind": "log_full", "subject": STORAGE.where(), "detail": full})
     return out
 
 
@@ -207,4 +217,5 @@ def _log_full() -> str | None:
     """Since when this process's appends are refused for want of storage, and what to do."""
     if STORAGE.since is None:
         return None
-    return f"appends refused since {iso(STORAGE.since)}: {STORAGE.cause}"
+    last = f" (the last to {STORAGE.subject})" if STORAGE.subject else ""
+    return f"appends refused since {iso(STORAGE.since)}{last}: {STORAGE.cause}"

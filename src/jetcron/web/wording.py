@@ -56,6 +56,7 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r": see `jetcron runs list`", ": see the runs list"),
         # projections.health: unreadable events
         (r" since the last `health --ack`", " since they were last acknowledged"),
+        (r" \(or `jetcron -v replay --verify`\)", ""),
         (r", then `jetcron health --ack`", ", then acknowledge them"),
         # projections.health: an executor whose heartbeat expired
         (r"or `jetcron health --ack` if it", "or acknowledge it if it"),
