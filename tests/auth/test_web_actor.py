@@ -21,7 +21,7 @@ BY = "alice (on behalf of boss)"
 def test_the_schedule_page_names_the_token_user_the_gateway_acted_for(tmp_path: Path) -> None:
     require_nats_server()
     tokens = tmp_path / "tokens.toml"
-    tokens.write_text('[users.boss]\nrole = "admin"\ntoken = "tok-boss"\n')
+    tokens.write_text('[users.boss]\nrole = "operator"\ntoken = "tok-boss"\n')
     tokens.chmod(0o600)
     with secured_server(tmp_path) as sec:
         serve = start(sec, "scheduler", "serve", log=tmp_path / "serve.out")
@@ -48,10 +48,14 @@ def test_the_schedule_page_names_the_token_user_the_gateway_acted_for(tmp_path: 
             shown = jetcron(sec, "alice", "schedule", "show", "w1")
             audit = jetcron(sec, "alice", "audit", "w1")
         finally:
-            web.terminate()
-            web.wait(20)
-            serve.terminate()
-            serve.wait(20)
+            for proc in (web, serve):
+                proc.terminate()
+            for proc in (web, serve):
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # why: no orphan outlives a failed test
+                    proc.wait(10)
     assert (row["created_by"], row["updated_by"], row["paused_by"]) == (BY, BY, BY), row
     assert f"by {BY}" in shown.stdout, shown.stdout
     assert audit.stdout.count(BY) == 2, audit.stdout  # the page and the audit agree
