@@ -91,3 +91,8 @@ class NatsUnreachable(ServiceUnavailable):
             f"{lead}: NATS is unreachable (the server does not answer, or the "
             f"connection is lost and reconnecting); {how}{then}",
         )
+
+
+class IdentityRefused(InfrastructureError):
+    """The NATS server refused this client's identity (revoked, or not a user of it): the
+    server is there, and no retry will change its answer."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
@@ -94,3 +95,52 @@ def test_no_certificate_for_an_unknown_or_revoked_user(auth: AuthDir, tmp_path: 
     made = runner.invoke(app, ["auth", "cert", "admin", "--dir", str(auth.path), "--out", str(out)])
     assert made.exit_code == 0, made.output
     assert (out / "admin-cert.pem").is_file()  # in --out itself, as the README says
+
+
+async def test_a_certificate_gates_the_network_and_the_nkey_is_the_identity(
+    server: NatsServer, auth: AuthDir
+) -> None:
+    """newcomer19c #17, as the README says: alice's certificate with the admin's nkey connects
+    as the admin (nats-server binds no certificate to an nkey user), and the certificate is
+    public (0644) while its key is the user's secret (0600)."""
+    from jetcron.connect import identity_of
+
+    CliRunner().invoke(app, ["auth", "cert", "alice", "--dir", str(auth.path)])
+    cert = auth.path / "certs" / "alice-cert.pem"
+    assert cert.stat().st_mode & 0o777 == 0o644
+    assert (auth.path / "certs" / "alice-key.pem").stat().st_mode & 0o777 == 0o600
+    as_admin = msgspec.structs.replace(
+        options(server, auth, cert), creds=str(auth.identity_file("admin"))
+    )
+    nc = await connect(as_admin)
+    try:
+        assert identity_of(nc) == "admin"
+        info = await nc.jetstream().account_info()  # the admin's, through alice's certificate
+        assert info is not None
+    finally:
+        await nc.close()
+    help_text = CliRunner().invoke(app, ["auth", "cert", "--help"]).output
+    assert "the nkey (--creds) is the identity" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--tls-cert", "c.pem"], "--tls-cert needs --tls-key (or NATS_KEY)"),
+        (["--tls-key", "k.pem"], "--tls-key needs --tls-cert (or NATS_CERT)"),
+    ],
+)
+def test_a_certificate_without_its_key_is_one_line_exit_2(
+    tmp_path: Path, flags: list[str], said: str
+) -> None:
+    for name in ("c.pem", "k.pem"):
+        (tmp_path / name).write_text("x")
+    flags = [f if not f.endswith(".pem") else str(tmp_path / f) for f in flags]
+    result = CliRunner().invoke(
+        app,
+        ["status", "--server", "tls://127.0.0.1:1", *flags],
+        env={"NATS_CERT": "", "NATS_KEY": ""},
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {said}: "), result.stderr
+    assert result.stderr.count("\n") == 1

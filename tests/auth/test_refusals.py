@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from secured import Secured, secured_server
-from test_workflow import env, jetcron, start
+from test_workflow import env, jetcron, serving
 
 from conftest import require_nats_server
 from jetcron.auth.store import AuthDir
@@ -26,19 +26,7 @@ from jetcron.log.refusals import refusing
 @pytest.fixture(scope="module")
 def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     """A secured server with `serve` running as the scheduler (answering queries)."""
-    require_nats_server()
-    tmp = tmp_path_factory.mktemp("refusals")
-    with secured_server(tmp) as s:
-        serve = start(s, "scheduler", "serve", log=tmp / "serve.out")
-        try:
-            deadline = time.monotonic() + 30
-            while jetcron(s, "alice", "status").returncode != 0:
-                assert time.monotonic() < deadline, (tmp / "serve.out").read_text()
-                time.sleep(0.3)
-            yield s
-        finally:
-            serve.terminate()
-            serve.wait(20)
+    yield from serving(tmp_path_factory.mktemp("refusals"))
 
 
 def refused(sec: Secured, user: str, *args: str, code: int = 1) -> str:

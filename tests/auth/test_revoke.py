@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import require_nats_server
 from jetcron import subjects
+from jetcron.auth.store import AuthDir
 from jetcron.cli.main import app
 from jetcron.connect import ConnectOptions, connect
 from jetcron.errors import InfrastructureError
@@ -103,3 +104,27 @@ def test_user_add_writes_a_secret_identity_file_and_list_shows_it(tmp_path: Path
     assert seed.startswith("SU") and seed not in conf  # the server holds public keys only
     perms = runner.invoke(app, ["auth", "permissions", "pi", "--dir", d]).output
     assert '"jetcron.trigger.gpio"' in perms or "jetcron.trigger.gpio" in perms
+
+
+def test_revoke_says_it_removed_the_identity_file_and_a_later_use_says_why(
+    tmp_path: Path,
+) -> None:
+    """newcomer19c #7: the removed file was only "no such readable file" afterwards."""
+    d = tmp_path / "auth"
+    runner.invoke(app, ["auth", "init", "--dir", str(d)])
+    runner.invoke(app, ["auth", "user", "add", "alice", "--role", "operator", "--dir", str(d)])
+    path = d / "users" / "alice.nk"
+    result = runner.invoke(app, ["auth", "user", "revoke", "alice", "--dir", str(d)])
+    assert result.exit_code == 0, result.output
+    assert f"; its identity file {path} was removed" in result.output.splitlines()[0]
+    assert not path.exists()
+    used = runner.invoke(
+        app, ["schedule", "list"], env={"NATS_URL": "nats://127.0.0.1:1", "NATS_CREDS": str(path)}
+    )
+    assert used.exit_code == 2, used.output
+    assert used.stderr.strip() == (
+        f"error: --creds {path}: no such readable file: user 'alice' was revoked at "
+        f"{AuthDir(d).users()[-1].revoked_at}, which removed its identity file"
+    )
+    other = runner.invoke(app, ["schedule", "list"], env={"NATS_CREDS": str(d / "nobody.nk")})
+    assert other.stderr.strip() == f"error: --creds {d / 'nobody.nk'}: no such readable file"

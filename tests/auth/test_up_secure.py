@@ -74,6 +74,13 @@ def test_up_secure_runs_jobs_with_roles_and_tls_and_refuses_strangers(tmp_path: 
     first = out.splitlines()[0]
     assert "users and TLS required" in first, out
     assert "tls://127.0.0.1" in out
+    # the last banner line gives what the line before it gives (newcomer19c #15)
+    (banner,) = [line for line in out.splitlines() if line.startswith("jetcron is up")]
+    auth = (tmp_path / ".jetcron" / "auth").resolve()
+    assert (
+        f"export NATS_URL={url.replace('nats://', 'tls://')} "
+        f"NATS_CREDS={auth / 'users' / 'operator.nk'} NATS_CA={auth / 'ca.pem'})"
+    ) in banner, banner
     # its local executor's jobs run as the OS user who owns the auth dir: said at the start
     (warning,) = [line for line in out.splitlines() if line.startswith("warning:")]
     assert "any operator can become admin with one job" in warning

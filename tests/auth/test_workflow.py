@@ -50,6 +50,23 @@ def jetcron(sec: Secured, user: str, *args: str) -> subprocess.CompletedProcess[
     )
 
 
+def serving(tmp: Path) -> Iterator[Secured]:
+    """A secured server with `serve` running as the scheduler, once it answers an operator
+    (a module's `sec` fixture yields from this)."""
+    require_nats_server()
+    with secured_server(tmp) as s:
+        serve = start(s, "scheduler", "serve", log=tmp / "serve.out")
+        try:
+            deadline = time.monotonic() + 30
+            while jetcron(s, "alice", "status").returncode != 0:
+                assert time.monotonic() < deadline, (tmp / "serve.out").read_text()
+                time.sleep(0.3)
+            yield s
+        finally:
+            serve.terminate()
+            serve.wait(20)
+
+
 def ok(sec: Secured, *args: str, user: str = "alice") -> str:
     result = jetcron(sec, user, *args)
     assert result.returncode == 0, f"{args}: {result.stderr}"

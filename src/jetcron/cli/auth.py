@@ -104,10 +104,14 @@ def user_list(directory: Path = DirOpt, as_json: bool = JsonOpt) -> None:
 def user_revoke(
     name: str = typer.Argument(..., help="The user to revoke."), directory: Path = DirOpt
 ) -> None:
-    """Revoke a user: removed from the server config; refused after the next reload."""
+    """Revoke a user: removed from the server config, refused after the next reload; its
+    identity file in the auth dir is removed (copies elsewhere are refused too)."""
     auth = _auth(directory)
+    kept = auth.identity_file(name)
+    had = kept.exists()
     user = auth.revoke(name)
-    echo(f"revoked {user.role} {user.name!r} at {user.revoked_at}")
+    removed = f"; its identity file {kept} was removed" if had else ""
+    echo(f"revoked {user.role} {user.name!r} at {user.revoked_at}{removed}")
     _reloaded(auth)
 
 
@@ -134,7 +138,13 @@ def cert(
     ),
     directory: Path = DirOpt,
 ) -> None:
-    """Issue a client certificate from the auth dir's CA, for servers that verify clients (mTLS)."""
+    """Issue a client certificate from the auth dir's CA, for servers that verify clients (mTLS).
+
+    The certificate only gates the network: the nkey (--creds) is the identity, and any
+    certificate of the CA lets any nkey through the handshake (nats-server cannot bind one to
+    an nkey user). Revoking a user does not revoke its certificate: to retire certificates,
+    rotate the CA (a new `auth tls`, then `auth cert` for each active user; README, Security).
+    """
     from jetcron.auth.tls import LocalTLS
     from jetcron.errors import InvalidInput
 

@@ -284,11 +284,12 @@ async def with_nats(
     follow=True (`runs follow`, `fires --follow`): once connected, ride out outages like a
     service, reconnecting forever and saying so on stderr (its subscriptions come back).
     """
-    from jetcron.connect import connect
+    from jetcron.connect import connect, unless_refused
     from jetcron.log.refusals import refusing
 
     opts = connect_options(server, creds, "jetcron-cli")
     nc = await connect(opts)
+    watch = None
     if follow:
         from jetcron.log.connection import ConnectionWatch
 
@@ -299,8 +300,10 @@ async def with_nats(
         nc = await connect(opts, persistent=True, watch=watch)
     try:
         # why: a publish or subscription the user's role may not make ends the command at once
-        # with "not permitted: …", not with a timeout or a silence (newcomer16c #9, #15)
-        return await refusing(nc, fn(nc))
+        # with "not permitted: …", not with a timeout or a silence (newcomer16c #9, #15); an
+        # identity the server refuses (revoked) ends a follower with that (newcomer19c #6)
+        work = fn(nc) if watch is None else unless_refused(watch, fn(nc))
+        return await refusing(nc, work)
     finally:
         await nc.close()
 

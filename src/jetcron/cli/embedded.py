@@ -63,6 +63,20 @@ _SAME_USER_WARNING = (
 """why: permissions bind NATS users, not files; a job reads what its OS user may (newcomer16c #3)."""
 
 
+def exports(opts: ConnectOptions) -> str:
+    """What another terminal exports to reach this `up`: the URL, and with a CA (`--secure`)
+    the CA and the operator's identity beside it (never the scheduler's own)."""
+    url = opts.urls()[0]
+    if opts.tls_ca is None:
+        return f"export NATS_URL={url}"
+    from jetcron.auth.local import OPERATOR
+    from jetcron.auth.store import AuthDir
+
+    operator = AuthDir(Path(opts.tls_ca).parent).identity_file(OPERATOR)
+    creds = f" NATS_CREDS={operator}" if operator.is_file() else ""
+    return f"export NATS_URL={url}{creds} NATS_CA={opts.tls_ca}"
+
+
 @contextlib.contextmanager
 def secure_nats(
     data_dir: Path, port: int, executor: str | None

@@ -12,7 +12,7 @@ import typer
 from nats.aio.client import Client
 
 from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, handle_errors
-from jetcron.cli.startup import connected, install_signals, out
+from jetcron.cli.startup import connected, exit_if_refused, install_signals, out
 from jetcron.connect import close
 from jetcron.errors import InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -114,7 +114,8 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
 
     stop, force = asyncio.Event(), asyncio.Event()
     install_signals(stop, force)
-    nc = await connected(opts, stop, ConnectionWatch(f"NATS at {', '.join(opts.urls())}"))
+    watch = ConnectionWatch(f"NATS at {', '.join(opts.urls())}")
+    nc = await connected(opts, stop, watch)
     if nc is None:
         _say(f"executor {config.name!r} stopped before it reached NATS: it took no run")
         return
@@ -133,6 +134,7 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
     # why: after the close, so nothing of ours outlives the line; without it a terminal could
     # not tell "stopped cleanly" from "still draining" (newcomer18a #12)
     _say(stopped_line(config.name, stopped))
+    exit_if_refused(watch)
 
 
 def stopped_line(name: str, stopped: Stopped) -> str:

@@ -15,7 +15,15 @@ from nats.aio.client import Client
 
 from jetcron import service
 from jetcron.cli.common import CredsOpt, ServerOpt, bounded, connect_options, echo, handle_errors
-from jetcron.cli.startup import cause, connected, first_or_none, install_signals, metrics, out
+from jetcron.cli.startup import (
+    cause,
+    connected,
+    exit_if_refused,
+    first_or_none,
+    install_signals,
+    metrics,
+    out,
+)
 from jetcron.connect import DEFAULT_URL, ConnectOptions, close
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -160,6 +168,7 @@ async def serve_and_execute(opts: ConnectOptions, parts: Parts) -> None:
         if supervisor is not None:
             supervisor.cancel()
         await close(nc)  # why: a close error ("Connection lost") must not replace the real one
+    exit_if_refused(watch)  # why: stopped because NATS refused its identity (newcomer19c #6)
 
 
 async def _run_parts(
@@ -249,9 +258,13 @@ def _bracketed(host: str) -> str:
 
 
 def _say_up(opts: ConnectOptions) -> None:
+    from jetcron.cli.embedded import exports
+
     url = opts.urls()[0]
-    # why: other terminals find a non-default server only if told where it is
-    hint = "" if url == DEFAULT_URL else f" (in other terminals: export NATS_URL={url})"
+    # why: other terminals find a non-default server only if told where it is (and, secured,
+    # with what identity and CA: newcomer19c #15)
+    plain = url == DEFAULT_URL and opts.tls_ca is None
+    hint = "" if plain else f" (in other terminals: {exports(opts)})"
     out.print(
         f"[green]jetcron is up[/] at {url}{hint} — try "
         "`jetcron schedule add hello '@every 10s' -- echo hi`. Ctrl-C stops.",

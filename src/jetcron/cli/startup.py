@@ -9,9 +9,11 @@ import signal
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import typer
 from nats.aio.client import Client
 from rich.console import Console
 
+from jetcron.cli.common import EXIT_INFRASTRUCTURE
 from jetcron.connect import ConnectOptions, connect
 from jetcron.errors import InvalidInput
 from jetcron.log.connection import ConnectionWatch
@@ -45,8 +47,32 @@ async def connected(
     opts: ConnectOptions, stop: asyncio.Event, watch: ConnectionWatch
 ) -> Client | None:
     """A persistent connection (reconnecting forever, its outages told to `watch`), or None
-    if stopped first."""
-    return await first_or_none(connect(opts, persistent=True, watch=watch), stop)
+    if stopped first; IdentityRefused if the server refuses its identity. If it refuses it
+    later (a revoke), that is said and `stop` is set: the caller ends with `exit_if_refused`."""
+    nc = await first_or_none(connect(opts, persistent=True, watch=watch), stop)
+    if nc is not None:
+        task = asyncio.create_task(_stop_when_refused(watch, stop), name="identity refused")
+        _watchers.add(task)
+        task.add_done_callback(_watchers.discard)
+    return nc
+
+
+_watchers: set[asyncio.Task[None]] = set()
+"""The tasks waiting for a refusal (asyncio itself holds tasks only weakly)."""
+
+
+async def _stop_when_refused(watch: ConnectionWatch, stop: asyncio.Event) -> None:
+    line = await watch.refused()
+    if not stop.is_set():
+        # why: a revoked identity is refused forever; "unreachable, reconnecting" would be false
+        out.print(f"stopping: {line}", highlight=False, markup=False)
+        stop.set()
+
+
+def exit_if_refused(watch: ConnectionWatch) -> None:
+    """Exit 1 if the process stopped because the server refused its identity (said then)."""
+    if watch.refusal is not None:
+        raise typer.Exit(EXIT_INFRASTRUCTURE)
 
 
 async def first_or_none(aw: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:

@@ -73,18 +73,49 @@ def unreachable(opts: ConnectOptions, tried: list[tuple[list[str], str]]) -> Inf
     )
 
 
-def _hint(error: str, creds: str | None, *, several: bool = False) -> str:
-    """What to do about a failed connect (`creds`: the identity file passed, if any;
-    `several`: a list of servers was given, so this is no `jetcron up` on one machine)."""
-    lowered = error.lower()
-    if "authorization" in lowered and creds is not None:
+REFUSALS = (
+    "authorization violation",
+    "authorization failed",
+    "authentication expired",
+    "authentication revoked",
+)
+"""What nats-server (and nats-py) say when the server refuses a client's credentials."""
+
+
+def identity_refused(err: BaseException | str | None) -> bool:
+    """Whether a server refused the client's identity, not the connection: it is there, and
+    it will answer the same to every retry (a revoked user, no creds for a secured server).
+
+    The one rule: a CLI's failed connect says so instead of "unreachable", and a service's
+    connection stops reconnecting on it (connect/reconnect.py).
+    """
+    text = (str(err) or type(err).__name__) if isinstance(err, BaseException) else err or ""
+    return any(said in text.lower() for said in REFUSALS)
+
+
+def refused_hint(creds: str | None) -> str:
+    """What to do about a refused identity (`creds`: the identity file used, if any)."""
+    if creds is not None:
         # why: creds were passed; "pass --creds" would send the user looking for the wrong fault
         return (
             f"the server refused the identity in {creds} (revoked, not a user of this server, "
             "or a server secured otherwise): ask an admin (`jetcron auth user list`)"
         )
-    if "authorization" in lowered:
-        return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
+    return "pass --creds FILE or set NATS_CREDS (see `jetcron auth`)"
+
+
+def refused(opts: ConnectOptions, err: BaseException | str) -> str:
+    """The one line a service or follower stops with when its identity is refused."""
+    said = str(err) or type(err).__name__
+    return f"NATS at {', '.join(opts.urls())} said {said}: {refused_hint(opts.creds_file())}"
+
+
+def _hint(error: str, creds: str | None, *, several: bool = False) -> str:
+    """What to do about a failed connect (`creds`: the identity file passed, if any;
+    `several`: a list of servers was given, so this is no `jetcron up` on one machine)."""
+    lowered = error.lower()
+    if identity_refused(error):
+        return refused_hint(creds)
     if "certificate" in lowered or "ssl" in lowered:
         return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
     if several:

@@ -76,6 +76,13 @@ def tls_context(opts: ConnectOptions) -> ssl.SSLContext | None:
     """A TLS context from the CA and client cert options; None: plain, or nats-py's default
     context for a tls:// URL (the system's CAs)."""
     ca, (cert, key) = opts.ca(), opts.cert()
+    if (cert is None) != (key is None):
+        # why: ssl's own words for a lone certificate are "[SSL] PEM lib (_ssl.c:3926)"
+        given, missing = ("cert", "key") if key is None else ("key", "cert")
+        raise InvalidInput(
+            f"--tls-{given} needs --tls-{missing} (or NATS_{missing.upper()}): a client "
+            "certificate and its key (`jetcron auth cert NAME` writes both)"
+        )
     if not (ca or cert):
         return None
     for path, what in ((ca, "tls-ca"), (cert, "tls-cert"), (key, "tls-key")):
@@ -137,5 +144,17 @@ def _readable(path: str, what: str) -> str:
     # why: nats-py reads creds lazily, only if the server asks: a typo'd path would go unnoticed
     # against a server without auth and fail obscurely against one with it.
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise InvalidInput(f"--{what} {path}: no such readable file")
+        raise InvalidInput(f"--{what} {path}: no such readable file{_why_missing(path, what)}")
     return path
+
+
+def _why_missing(path: str, what: str) -> str:
+    """': user … was revoked …' for a revoked user's identity file (newcomer19c #7), else ''."""
+    if what != "creds" or os.path.exists(path):
+        return ""
+    from pathlib import Path
+
+    from jetcron.auth.store import revoked_file
+
+    why = revoked_file(Path(path))
+    return f": {why}" if why else ""

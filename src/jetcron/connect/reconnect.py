@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from nats.aio.client import Client, Server
 
+from jetcron.connect.failure import identity_refused
 from jetcron.log.connection import ConnectionWatch, probe
 from jetcron.log.errors import connection_lost
 
@@ -81,23 +82,56 @@ loop stalling cannot fake it: the PING timer then fires once, not three times.
 """
 
 
+class IdentityRefusals:
+    """Refusals of a service's identity since it was last connected: after every server it
+    was given (twice at least) refused it, the answer stands and it stops reconnecting.
+
+    why not at the first: a cluster's nodes reload a changed auth config one by one, and an
+    answer given twice is no accident of one connection; why at all: a revoked user's
+    `runs follow` or executor said "unreachable … reconnecting forever" (newcomer19c #6).
+    """
+
+    def __init__(self, servers: int) -> None:
+        self.needed = max(2, servers)
+        self.count = 0
+
+    def connected(self) -> None:
+        """A (re)connect succeeded: the identity was accepted."""
+        self.count = 0
+
+    def refused(self) -> bool:
+        """One more refusal; True when they settle it."""
+        self.count += 1
+        return self.count >= self.needed
+
+
 def watch_callbacks(
-    nc: Client, watch: ConnectionWatch, closed: asyncio.Event, rotation: ServerRotation
+    nc: Client,
+    watch: ConnectionWatch,
+    closed: asyncio.Event,
+    rotation: ServerRotation,
+    refusals: tuple[IdentityRefusals, Callable[[BaseException | str], str]],
 ) -> dict[str, Any]:
     """disconnected/reconnected/error callbacks that keep `watch` and `rotation` current and
-    the log quiet; `closed` is set when the client is closed for good."""
+    the log quiet; `closed` is set when the client is closed for good. `refusals`: the count
+    of refusals of the identity, and the line the watch is told once they settle it."""
+    counted, line = refusals
 
     async def disconnected() -> None:
         if not nc.is_closed:  # why: nats-py calls this on close() too; that is no outage
             watch.lost(nc.last_error)
 
     async def reconnected() -> None:
+        counted.connected()
         rotation.connected(url_of(nc))
         watch.restored(url_of(nc))
 
     async def error(err: Exception) -> None:
         text = str(err) or type(err).__name__
-        if not nc.is_connected:
+        if not nc.is_connected and identity_refused(err):
+            if counted.refused():
+                watch.refuse(line(err))
+        elif not nc.is_connected:
             watch.lost(err)  # why: one line per outage and a reminder now and then, not per try
         elif connection_lost(err):
             log.info("NATS: %s", text)  # why: the disconnected callback tells the story next
@@ -105,6 +139,8 @@ def watch_callbacks(
             log.warning("NATS: %s", text)
 
     async def on_closed() -> None:
+        if identity_refused(nc.last_error):  # why: nats-py closes at an -ERR on a live connection
+            watch.refuse(line(nc.last_error or ""))
         closed.set()
 
     return {

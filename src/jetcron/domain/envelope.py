@@ -111,6 +111,12 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     """The --actor an authenticated sender named (a note); `actor` is who sent it."""
 
 
+def who(env: Envelope) -> str:
+    """Who made a change, as every view shows it: the sender, and whom it acted for if it
+    said so (`operator (on behalf of boss)`: the web gateway's NATS user for a token's)."""
+    return f"{env.actor} (on behalf of {env.on_behalf_of})" if env.on_behalf_of else env.actor
+
+
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     """An envelope with its place in the log."""
 

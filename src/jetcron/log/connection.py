@@ -57,6 +57,9 @@ class ConnectionWatch:
         None before the first connect."""
         self.reconnects = 0
         self.url = ""
+        self.refusal: str | None = None
+        """Why the server refused this client's identity, once it did (see `refuse`)."""
+        self._refused = asyncio.Event()
         self._reminded = 0.0
         self._silent = 0
         self._silent_noticed = 0.0
@@ -65,6 +68,8 @@ class ConnectionWatch:
         """The connection is gone (disconnected callback, or a failed first connect)."""
         if err is not None:
             self.last_error = str(err) or type(err).__name__
+        if self.refusal is not None:
+            return  # why: refused, not unreachable; the process stops with that line
         if self.unreachable_since is not None:
             self.remind()
             return
@@ -91,6 +96,8 @@ class ConnectionWatch:
         """A failed reconnect attempt: repeat "unreachable since T" now and then, not every time."""
         now = self.clock()
         if self.unreachable_since is None or now - self._reminded < self.remind_every:
+            return
+        if self.refusal is not None:
             return
         self._reminded = now
         log.warning(
@@ -120,6 +127,18 @@ class ConnectionWatch:
         )
         self.unreachable_since, self.noticed_at, self.last_error = None, None, ""
         self.last_answer, self._silent = now, 0
+
+    def refuse(self, line: str) -> None:
+        """The server refused this client's identity (connect/ decides when): no more
+        "unreachable" lines; whoever waits on `refused` stops with `line`."""
+        if self.refusal is None:
+            self.refusal = line
+            self._refused.set()
+
+    async def refused(self) -> str:
+        """Wait until the server refused this client's identity; the line that says so."""
+        await self._refused.wait()
+        return self.refusal or ""
 
     def answered(self) -> None:
         """A probe's round trip came back; ends a hang the probes saw (and records it)."""

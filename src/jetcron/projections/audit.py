@@ -18,7 +18,7 @@ import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import SECRET_REF, ScheduleDefinition
-from jetcron.domain.envelope import Envelope, StoredEvent, event_type
+from jetcron.domain.envelope import StoredEvent, event_type, who
 from jetcron.domain.events import (
     CalendarCreated,
     CalendarDeleted,
@@ -208,11 +208,6 @@ def _change(
         diff=changes,
         reopens=getattr(event, "reopens", True),
     )
-
-
-def who(env: Envelope) -> str:
-    """The actor as the audit shows it: the sender, and whom it acted for if it said so."""
-    return f"{env.actor} (on behalf of {env.on_behalf_of})" if env.on_behalf_of else env.actor
 
 
 def _on_calendar_event(view: AuditView, event: CalendarEvent, stored: StoredEvent) -> None:

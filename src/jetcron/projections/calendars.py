@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.calendar import CalendarDefinition
-from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.envelope import StoredEvent, who
 from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated
 
 
@@ -49,7 +49,7 @@ def _on_defined(
         version=event.version,
         created_at=created,
         updated_at=env.at,
-        updated_by=env.actor,
+        updated_by=who(env),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.envelope import StoredEvent, who
 from jetcron.domain.events import (
     NotificationAdded,
     NotificationRemoved,
@@ -17,7 +17,6 @@ from jetcron.domain.events import (
     NotifyFailed,
 )
 from jetcron.domain.notifications import Notification
-from jetcron.projections.audit import who
 
 
 class NotificationRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):

@@ -9,7 +9,7 @@ from typing import Any
 
 from jetcron.clock import iso_z
 from jetcron.domain.definition import ScheduleDefinition
-from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.envelope import StoredEvent, who
 from jetcron.domain.events import (
     ExpectationMet,
     ExpectationMissed,
@@ -75,7 +75,7 @@ def _retire(view: SchedulesView, row: ScheduleRow) -> None:
 def _touch(row: ScheduleRow, event: ScheduleEvent, stored: StoredEvent) -> None:
     row.version = event.version
     row.updated_at = stored.envelope.at
-    row.updated_by = stored.envelope.actor
+    row.updated_by = who(stored.envelope)
 
 
 def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent) -> None:
@@ -92,9 +92,9 @@ def _on_created(view: SchedulesView, event: ScheduleCreated, stored: StoredEvent
         definition=event.definition,
         version=event.version,
         created_at=env.at,
-        created_by=env.actor,
+        created_by=who(env),
         updated_at=env.at,
-        updated_by=env.actor,
+        updated_by=who(env),
         expect_since=env.at,
     )
     view.ids[event.schedule_id] = event.name
@@ -138,7 +138,7 @@ def _on_paused(view: SchedulesView, event: SchedulePaused, stored: StoredEvent) 
     if row is not None:
         _touch(row, event, stored)
         row.state = "paused"
-        row.paused_by = stored.envelope.actor
+        row.paused_by = who(stored.envelope)
         row.paused_reason = event.reason or stored.envelope.reason
         row.paused_by_system = event.by_system
         row.resume_at = event.resume_at

@@ -13,7 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from jetcron.connect import ConnectOptions
-from jetcron.errors import InvalidInput
+from jetcron.errors import IdentityRefused, InvalidInput
 from jetcron.web.app import create_app
 from jetcron.web.auth import Tokens, load_tokens
 from jetcron.web.gateway import Gateway
@@ -95,16 +95,21 @@ async def serve(gateway: Gateway, sock: socket.socket, stop: asyncio.Event) -> N
     )
     server = _Server(config)
     watcher = asyncio.ensure_future(stop.wait())
+    # why: a gateway whose NATS identity is refused (revoked) answers nothing any more
+    refused = asyncio.ensure_future(gateway.watch.refused())
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        await asyncio.wait({watcher, task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({watcher, refused, task}, return_when=asyncio.FIRST_COMPLETED)
         # why: uvicorn waits for open responses; a console tab's live stream never ends by itself
         gateway.stopping = True
         server.should_exit = True
         await task
     finally:
         watcher.cancel()
+        refused.cancel()
         sock.close()
+    if refused.done() and not refused.cancelled():
+        raise IdentityRefused(refused.result())
 
 
 def url_of(sock: socket.socket) -> str:
