@@ -247,6 +247,26 @@ def _done(last: RawRecord, follow: bool, until_seq: int | None) -> bool:
     return not follow and last.pending == 0
 
 
+Status = tuple[int, bytes | None]
+"""A status message among deliveries: how many records came before it, and its headers."""
+
+
+def records_of(frames: list[Frame]) -> tuple[list[RawRecord], list[Status]]:
+    """The records among one wake-up's frames, and the status messages between them."""
+    records: list[RawRecord] = []
+    statuses: list[Status] = []
+    append = records.append
+    for subject, reply, data, headers in frames:
+        if reply:
+            # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
+            # timestamp, pending); no str of the reply per message
+            _, seq, _, ts, left = reply.rsplit(b".", 4)
+            append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
+        else:
+            statuses.append((len(records), headers))
+    return records, statuses
+
+
 async def _drain(
     pull: _Pull,
     pending: int,
@@ -264,23 +284,16 @@ async def _drain(
     while True:
         if not pull.buffer and not await _arrival(pull, expires + 3.0, reconnects):
             return  # why: no message and no heartbeat, or a new connection: caller re-creates it
-        records: list[RawRecord] = []
-        append = records.append
-        for subject, reply, data, headers in pull.take():
-            if reply:
-                # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
-                # timestamp, pending); no str of the reply per message
-                _, seq, _, ts, left = reply.rsplit(b".", 4)
-                append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
-                continue
+        records, statuses = records_of(pull.take())
+        for at, headers in statuses:
             status = status_of(headers)
-            if status == "100" and not records and not pull.buffer:
+            if status == "100" and not at and not pull.buffer:
                 health.caught_up()  # why: an idle heartbeat: the consumer has nothing left for us
             elif status in ("404", "408"):
                 await pull.request(expires)
             elif status == "409" and "Deleted" in description_of(headers):
-                if records:
-                    yield records
+                if at:
+                    yield records[:at]
                 return
         # why: a new batch each time another whole batch was delivered (two stay in flight)
         for _ in range((delivered + len(records)) // pull.batch - delivered // pull.batch):
