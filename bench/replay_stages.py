@@ -3,9 +3,9 @@
 `python -m bench.replay_stages capture [N]` writes the bench history (bench/replay.py) to a
 fresh nats-server and records the bytes one `EventLog.read` of it received from the socket;
 `python -m bench.replay_stages [--upto STAGE] [--rounds R]` feeds those bytes through the
-reader's own code, stage after stage: the protocol parser (log/fastsub.py), records from frames
-(log/reader.py), envelopes (log/decoding.py), the folds (projections/state.apply_batch), and
-prints CPU µs per event of each (the best of R rounds).
+reader's own code, stage after stage: the protocol parser (log/fastsub.py), stored events from
+its frames as EventLog.read makes them (log/reader.py, log/decoding.py), the folds
+(projections/state.apply_batch), and prints CPU µs per event of each (the best of R rounds).
 
 why: on the shared 2-core machine a wall-clock replay swings ±30 %; the same bytes through the
 same code give steady CPU figures, and under `valgrind --tool=callgrind` instruction counts
@@ -24,15 +24,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jetcron.log.decoding import decoded_parts
+from jetcron.log.decoding import decoded_frames
 from jetcron.log.fastsub import FrameQueue, _FastParser
-from jetcron.log.reader import records_of
+from jetcron.log.reader import split_statuses
 from jetcron.memory import collector_paused
 from jetcron.projections.state import Views, apply_batch
 
 WIRE = Path("/tmp/jetcron-replay-wire.pkl")
 """Where capture writes the recorded reads (--wire)."""
-STAGES = ("parse", "records", "decode", "fold")
+STAGES = ("parse", "decode", "fold")
 CHUNK = 512
 """Records decoded and folded at a time, as EventLog.read hands them on (DECODE_CHUNK)."""
 
@@ -116,16 +116,12 @@ def parse(chunks: list[bytes]) -> list[Any]:
     return frames
 
 
-def records(frames: list[Any]) -> list[Any]:
-    """Records from frames, as the reader's drain makes them."""
-    return records_of(frames)[0]
-
-
-def decode(recs: list[Any]) -> list[list[Any]]:
-    """Stored events, a reader's chunk at a time."""
+def decode(frames: list[Any]) -> list[list[Any]]:
+    """Stored events from the deliveries, a reader's chunk at a time (as EventLog.read)."""
+    deliveries = split_statuses(frames)[0]
     out = []
-    for at in range(0, len(recs), CHUNK):
-        for part, _ in decoded_parts(recs[at : at + CHUNK]):
+    for at in range(0, len(deliveries), CHUNK):
+        for part, _ in decoded_frames(deliveries[at : at + CHUNK]):
             out.append(part)
     return out
 
@@ -156,7 +152,7 @@ def measure(wire: Path, upto: str, rounds: int) -> None:
     """CPU µs per event of each stage up to `upto`."""
     recorded = pickle.loads(wire.read_bytes())
     n, data = recorded["events"], recorded["chunks"]
-    for name, step in zip(STAGES, (parse, records, decode, fold), strict=True):
+    for name, step in zip(STAGES, (parse, decode, fold), strict=True):
         seconds, data = _timed(step, data, rounds)
         print(f"{name:8} {seconds / n * 1e6:6.2f} us/event")
         if name == upto:
