@@ -70,7 +70,7 @@ async def _capture(n: int, wire: Path) -> None:
 class _Client:
     """What the fast parser reads of a nats-py client: the queues and sinks by sid."""
 
-    def __init__(self, queues: dict[int, Any]) -> None:
+    def __init__(self, queues: dict[bytes, Any]) -> None:
         self._jetcron_queues = queues
         self._jetcron_sinks: dict[int, Any] = {}
 
@@ -78,7 +78,7 @@ class _Client:
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
         """What nats-py's own parser hands on (after a PING, say): queued as fastsub does."""
-        queue = self._jetcron_queues.get(sid)
+        queue = self._jetcron_queues.get(b"%d" % sid)
         if queue is not None:
             queue.push((subject, reply, data, headers))
 
@@ -108,7 +108,7 @@ def _sid(chunks: list[bytes]) -> int:
 def parse(chunks: list[bytes]) -> list[Any]:
     """Frames the fast parser cuts from the recorded reads."""
     queue = FrameQueue()
-    parser = _FastParser(_Client({_sid(chunks): queue}))
+    parser = _FastParser(_Client({b"%d" % _sid(chunks): queue}))
     frames: list[Any] = []
     for chunk in chunks:
         _run(parser.parse(chunk))
