@@ -77,7 +77,7 @@ class Queued(Recorder):
         super().__init__()
         self.queue = FrameQueue()
         setattr(self, _ATTR, {})
-        setattr(self, _QUEUES, {SINK_SID: self.queue})
+        setattr(self, _QUEUES, {b"%d" % SINK_SID: self.queue})  # why: by the sid as sent
 
     async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:  # fmt: skip
         # as the client hook does: frames nats-py's own parser took still reach the queue

@@ -67,12 +67,12 @@ def _install(nc: Client) -> dict[int, Sink] | None:
     if original is None:
         return None
     sinks = {}
-    queues: dict[int, FrameQueue] = {}
+    queues: dict[bytes, FrameQueue] = {}
 
     async def process_msg(
         sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
-        queue = queues.get(sid)
+        queue = queues.get(b"%d" % sid)
         if queue is not None:
             queue.push((subject, reply, data, headers))
             queue.arrived.set()
@@ -103,7 +103,7 @@ class _FastParser(Parser):
             return
         buf = self.buf
         buf.extend(data)
-        queues: dict[int, FrameQueue] = getattr(self.nc, _QUEUES, _NO_QUEUES)
+        queues: dict[bytes, FrameQueue] = getattr(self.nc, _QUEUES, _NO_QUEUES)
         try:
             pos = await self._frames(buf, queues)
         finally:
@@ -115,7 +115,7 @@ class _FastParser(Parser):
         if buf and not buf.startswith((b"MSG ", b"HMSG ")):
             await super().parse()  # why: PING, INFO, -ERR ...: rare, nats-py knows them
 
-    async def _frames(self, buf: bytearray, queues: dict[int, FrameQueue]) -> int:
+    async def _frames(self, buf: bytearray, queues: dict[bytes, FrameQueue]) -> int:
         """Dispatch every complete MSG/HMSG frame from the start; the bytes consumed."""
         sinks: dict[int, Sink] = getattr(self.nc, _ATTR)
         process = self.nc._process_msg
@@ -128,7 +128,7 @@ class _FastParser(Parser):
                     break
                 parts = bytes(view[pos:eol]).split()
                 try:
-                    size, sid = int(parts[-1]), int(parts[2])
+                    size = int(parts[-1])
                     if parts[0] == b"HMSG":
                         hsize, reply = int(parts[-2]), parts[3] if len(parts) == 6 else b""
                     else:
@@ -141,10 +141,15 @@ class _FastParser(Parser):
                 headers = bytes(view[start : start + hsize]) if hsize else None
                 payload = bytes(view[start + hsize : start + size])
                 pos = start + size + 2
-                queue = queues.get(sid)
+                # why: queues by the sid as sent, no int() per message (a replay's messages)
+                queue = queues.get(parts[2])
                 if queue is not None:
                     queue.push((parts[1], reply, payload, headers))
                     continue
+                try:
+                    sid = int(parts[2])
+                except ValueError as err:
+                    raise ProtocolError("nats: malformed MSG") from err
                 sink = sinks.get(sid)
                 if sink is not None:
                     sink(parts[1], reply, payload, headers)
@@ -154,7 +159,7 @@ class _FastParser(Parser):
 
 
 _OPS = (b"MSG ", b"HMSG ")
-_NO_QUEUES: dict[int, FrameQueue] = {}
+_NO_QUEUES: dict[bytes, FrameQueue] = {}
 
 
 async def subscribe_queue(nc: Client, subject: str, queue: FrameQueue) -> Any:
@@ -165,17 +170,17 @@ async def subscribe_queue(nc: Client, subject: str, queue: FrameQueue) -> Any:
         queue.arrived.set()
 
     sub = await subscribe_raw(nc, subject, sink)
-    queues: dict[int, FrameQueue] | None = getattr(nc, _QUEUES, None)
+    queues: dict[bytes, FrameQueue] | None = getattr(nc, _QUEUES, None)
     if queues is not None:
-        queues[sub._id] = queue  # why: from here on the parser queues frames itself
+        queues[b"%d" % sub._id] = queue  # why: from here on the parser queues frames itself
     return sub
 
 
 def release(nc: Client, sub: Any) -> None:
     """Forget the sink or queue of a subscription that was unsubscribed (they would pile up,
     one per read, for the life of the connection)."""
-    for attr in (_ATTR, _QUEUES):
-        getattr(nc, attr, {}).pop(sub._id, None)
+    getattr(nc, _ATTR, {}).pop(sub._id, None)
+    getattr(nc, _QUEUES, {}).pop(b"%d" % sub._id, None)
 
 
 async def subscribe_raw(nc: Client, subject: str, sink: Sink) -> Any:

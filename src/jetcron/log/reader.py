@@ -14,6 +14,7 @@ import bisect
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -43,6 +44,16 @@ class RawRecord(msgspec.Struct, gc=False):
     data: bytes
     stored_ns: int
     pending: int
+
+
+class Delivered(msgspec.Struct, gc=False):
+    """One wake-up's deliveries, as the parser cut them, and the place of the last one."""
+
+    frames: list[Frame]
+    """(subject, reply, payload, headers) of each message, in log order."""
+    last_seq: int
+    pending: int
+    """Messages left after the last one."""
 
 
 def parse_reply(reply: str) -> tuple[int, int, int]:
@@ -161,6 +172,37 @@ async def read_raw(
     A follower (follow=True) never gives up on NATS: it re-creates its consumer with backoff
     for as long as the outage lasts, and reports how it is doing in `health`.
     """
+    async for delivered in read_frames(
+        nc,
+        stream,
+        from_seq=from_seq,
+        subjects=subjects,
+        follow=follow,
+        until_seq=until_seq,
+        batch=batch,
+        idle_s=idle_s,
+        health=health,
+    ):
+        yield records_of(delivered.frames)
+
+
+async def read_frames(
+    nc: Client,
+    stream: str,
+    *,
+    from_seq: int = 1,
+    subjects: Sequence[str] | None = None,
+    follow: bool = False,
+    until_seq: int | None = None,
+    batch: int = 10_000,
+    idle_s: float = 5.0,
+    health: FollowHealth | None = None,
+) -> AsyncIterator[Delivered]:
+    """read_raw's deliveries as the parser cut them, each wake-up's at once (never empty).
+
+    why: a replay makes its events from the frames in one msgspec call per chunk
+    (log/decoding.py), no record per message in between.
+    """
     pull = _Pull(nc, stream, subjects, batch)
     health = health or FollowHealth(f"reader of {stream}")
     next_seq, reopened = from_seq, 0
@@ -171,16 +213,17 @@ async def read_raw(
                 if not follow:
                     return
                 health.caught_up()
-            async for batch_ in _drain(pull, pending, follow, until_seq, idle_s, health):
+            async for delivered in _drain(pull, pending, follow, until_seq, idle_s, health):
                 # why: after a re-open the old consumer's last deliveries may still arrive
-                records = _after(batch_, next_seq) if reopened else batch_
-                if not records:
-                    continue
-                next_seq = records[-1].seq + 1
-                yield records
-                if records[-1].pending == 0:
+                if reopened:
+                    delivered = _after(delivered, next_seq)
+                    if not delivered.frames:
+                        continue
+                next_seq = delivered.last_seq + 1
+                yield delivered
+                if delivered.pending == 0:
                     health.caught_up()
-                if _done(records[-1], follow, until_seq):
+                if _done(delivered, follow, until_seq):
                     return
             reopened += 1
             if not follow:
@@ -203,14 +246,20 @@ async def read_raw(
         await pull.close()
 
 
-def _after(records: list[RawRecord], next_seq: int) -> list[RawRecord]:
-    """The records in sequence order from next_seq on, each once."""
-    out: list[RawRecord] = []
-    for record in records:
-        if record.seq >= next_seq:
-            out.append(record)
-            next_seq = record.seq + 1
-    return out
+def _after(delivered: Delivered, next_seq: int) -> Delivered:
+    """The deliveries in sequence order from next_seq on, each once."""
+    out: list[Frame] = []
+    for frame in delivered.frames:
+        seq = seq_of(frame)
+        if seq >= next_seq:
+            out.append(frame)
+            next_seq = seq + 1
+    return _delivered(out) if out else Delivered(out, 0, 0)
+
+
+def seq_of(frame: Frame) -> int:
+    """The stream sequence of a delivery, from its reply subject (parse_reply's rule)."""
+    return int(frame[1].rsplit(b".", 4)[1])
 
 
 async def _reopen(pull: _Pull, seq: int, health: FollowHealth) -> int:
@@ -241,10 +290,44 @@ async def _reopen(pull: _Pull, seq: int, health: FollowHealth) -> int:
         return pending
 
 
-def _done(last: RawRecord, follow: bool, until_seq: int | None) -> bool:
-    if until_seq is not None and last.seq >= until_seq:
+def _done(last: Delivered, follow: bool, until_seq: int | None) -> bool:
+    if until_seq is not None and last.last_seq >= until_seq:
         return True
     return not follow and last.pending == 0
+
+
+Status = tuple[int, bytes | None]
+"""A status message among deliveries: how many records came before it, and its headers."""
+
+
+def split_statuses(frames: list[Frame]) -> tuple[list[Frame], list[Status]]:
+    """One wake-up's frames as its deliveries and the status messages between them."""
+    # why: a status message (no reply subject) is rare; one C-level pass finds there is none
+    if all(map(_REPLY, frames)):
+        return frames, []
+    deliveries: list[Frame] = []
+    statuses: list[Status] = []
+    for frame in frames:
+        if frame[1]:
+            deliveries.append(frame)
+        else:
+            statuses.append((len(deliveries), frame[3]))
+    return deliveries, statuses
+
+
+_REPLY = itemgetter(1)
+
+
+def records_of(deliveries: list[Frame]) -> list[RawRecord]:
+    """Records from deliveries (frames with a reply subject)."""
+    records: list[RawRecord] = []
+    append = records.append
+    for subject, reply, data, _ in deliveries:
+        # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
+        # timestamp, pending); no str of the reply per message
+        _, seq, _, ts, left = reply.rsplit(b".", 4)
+        append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
+    return records
 
 
 async def _drain(
@@ -254,7 +337,7 @@ async def _drain(
     until_seq: int | None,
     idle_s: float,
     health: FollowHealth,
-) -> AsyncIterator[list[RawRecord]]:
+) -> AsyncIterator[Delivered]:
     """Keep two pull requests in flight; yield what arrives, grouped per wake-up."""
     expires = idle_s if follow else 2.0
     await pull.request(expires)
@@ -264,46 +347,43 @@ async def _drain(
     while True:
         if not pull.buffer and not await _arrival(pull, expires + 3.0, reconnects):
             return  # why: no message and no heartbeat, or a new connection: caller re-creates it
-        records: list[RawRecord] = []
-        append = records.append
-        for subject, reply, data, headers in pull.take():
-            if reply:
-                # why: parse_reply's rule on the raw bytes (the last tokens are sseq, cseq,
-                # timestamp, pending); no str of the reply per message
-                _, seq, _, ts, left = reply.rsplit(b".", 4)
-                append(RawRecord(int(seq), subject.decode(), data, int(ts), int(left)))
-                continue
+        frames, statuses = split_statuses(pull.take())
+        for at, headers in statuses:
             status = status_of(headers)
-            if status == "100" and not records and not pull.buffer:
+            if status == "100" and not at and not pull.buffer:
                 health.caught_up()  # why: an idle heartbeat: the consumer has nothing left for us
             elif status in ("404", "408"):
                 await pull.request(expires)
             elif status == "409" and "Deleted" in description_of(headers):
-                if records:
-                    yield records
+                if at:
+                    yield _delivered(frames[:at])
                 return
         # why: a new batch each time another whole batch was delivered (two stay in flight)
-        for _ in range((delivered + len(records)) // pull.batch - delivered // pull.batch):
+        for _ in range((delivered + len(frames)) // pull.batch - delivered // pull.batch):
             await pull.request(expires)
-        delivered += len(records)
-        if until_seq is not None and records and records[-1].seq > until_seq:
+        delivered += len(frames)
+        if not frames:
+            if not follow and pending == 0:
+                return
+            continue
+        last = _delivered(frames)
+        if until_seq is not None and last.last_seq > until_seq:
             # why: one wake-up may bring records past the end asked for; a reader "until N"
             # (`replay --verify` folding to the live views' position) must not see them
             pull.past_end = True
-            records = records[: bisect.bisect_right(records, until_seq, key=_seq)]
-            if records:
-                yield records
+            frames = frames[: bisect.bisect_right(frames, until_seq, key=seq_of)]
+            if frames:
+                yield _delivered(frames)
             return
-        if records:
-            yield records
-            if _done(records[-1], follow, until_seq):
-                return
-        elif not follow and pending == 0:
+        yield last
+        if _done(last, follow, until_seq):
             return
 
 
-def _seq(record: RawRecord) -> int:
-    return record.seq
+def _delivered(frames: list[Frame]) -> Delivered:
+    """Deliveries (at least one) with the place of the last."""
+    _, seq, _, _, left = frames[-1][1].rsplit(b".", 4)
+    return Delivered(frames, int(seq), int(left))
 
 
 async def _arrival(pull: _Pull, budget: float, reconnects: int) -> bool:

@@ -18,11 +18,11 @@ from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
 from jetcron.log import placement, retention
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
-from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
+from jetcron.log.decoding import OnSkipped, decode_records, decoded_frames
 from jetcron.log.direct import read_subject
 from jetcron.log.follow import FollowHealth
 from jetcron.log.publisher import PubAck, Publisher, Staged
-from jetcron.log.reader import RawRecord, read_raw
+from jetcron.log.reader import RawRecord, read_frames
 
 if TYPE_CHECKING:
     from jetcron.log.signing import Signer
@@ -326,7 +326,7 @@ class EventLog:
 
         With follow=True it rides out NATS outages (see read_raw) and reports to `health`.
         """
-        async for records in read_raw(
+        async for delivered in read_frames(
             self.nc,
             self.stream,
             from_seq=from_seq,
@@ -339,8 +339,9 @@ class EventLog:
             # why: a wake-up brings up to a pull batch (10,000 records, ~5 MB); decoded whole,
             # its first events have left the CPU cache before a fold reads them (decode and
             # fold each ~30 % slower, measured), so it is decoded and yielded a chunk at a time
-            for at in range(0, len(records), DECODE_CHUNK):
-                for decoded, skipped in decoded_parts(records[at : at + DECODE_CHUNK]):
+            frames = delivered.frames
+            for at in range(0, len(frames), DECODE_CHUNK):
+                for decoded, skipped in decoded_frames(frames[at : at + DECODE_CHUNK]):
                     if decoded:
                         yield decoded
                     if skipped is not None and on_skipped is not None:
