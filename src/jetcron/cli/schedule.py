@@ -22,6 +22,7 @@ from jetcron.cli.common import (
     run,
     with_nats,
 )
+from jetcron.cli.dashdash import DashDashCommand, refuse_stray
 from jetcron.cli.executor_notes import (
     note_if_nobody_serves,
     warn_if_nobody_offers,
@@ -114,12 +115,14 @@ def _current_target(server: str, name: str) -> str:
     return str(row["definition"].get("target", "default"))
 
 
-@app.command("update")
+@app.command("update", cls=DashDashCommand)
 @handle_errors
 @with_definition_options(clears=True)
 def update(
     name: str = typer.Argument(...),
-    command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
+    command: list[str] | None = typer.Argument(
+        None, metavar="-- CMD ARGS", help="A new command to run, after `--`.", show_default=False
+    ),
     spec: str | None = typer.Option(None, "--spec", help="A new spec."),
     what_if: bool = what_if_option(
         "which past fires would have moved, appeared or vanished, and the next fires before "
@@ -141,6 +144,7 @@ def update(
     --env, --cwd and --param (params only while it is an action); --env, --param and --tag
     replace the whole map or list.
     """
+    refuse_stray(command, _reset_hint(command, options))
     values = secrets.take_files(name, options)
     patch = _patch(name, spec, command, options)
     if what_if:
@@ -163,6 +167,17 @@ def update(
         note_if_nobody_serves(server, patch.target)
     if isinstance(patch.tz, str):
         note_zone(patch.tz)
+
+
+def _reset_hint(command: list[str] | None, options: dict[str, Any]) -> str:
+    """For a stray field name beside --reset: how several fields are reset at once."""
+    from jetcron.domain.fields import FIELDS
+
+    if not command or not options.get("reset"):
+        return ""
+    if (word := command[0].replace("-", "_")) not in FIELDS and word != "conditions":
+        return ""
+    return f" (several fields: --reset {','.join([*options['reset'], command[0]])})"
 
 
 def _patch(
