@@ -360,9 +360,9 @@ def parse_iso(value: str) -> datetime:
     try:
         return text.parse_time(value)
     except ValueError as err:
-        raise InvalidInput(
-            f"invalid time {value!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
-        ) from err
+        from jetcron.domain.days import ISO_HINT, bad_time
+
+        raise InvalidInput(bad_time(value, ISO_HINT)) from err
 
 
 def parse_since(value: str, option: str = "--since") -> str:
