@@ -9,7 +9,7 @@ import pytest
 from jetcron.cli import follow, runs, text, views
 from jetcron.domain.definition import Job
 from jetcron.domain.envelope import Envelope
-from jetcron.domain.events import RunFailed, RunTriggered
+from jetcron.domain.events import FireMissed, RunFailed, RunSkipped, RunTriggered
 
 AT = datetime(2026, 3, 3, 14, 0, 5, 123456, tzinfo=UTC)
 
@@ -78,7 +78,9 @@ def test_a_table_fits_the_width_by_cutting_the_named_column_first() -> None:
 
 
 def envelope(
-    event: RunTriggered | RunFailed, actor: str = "system:ticker", reason: str = ""
+    event: RunTriggered | RunFailed | FireMissed | RunSkipped,
+    actor: str = "system:ticker",
+    reason: str = "",
 ) -> Envelope:
     return Envelope(id="e1", at=AT, actor=actor, event=event, reason=reason)
 
@@ -102,6 +104,20 @@ def test_event_lines() -> None:
         "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: fire 2026-03-03T14:00:00Z, for default",
         "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: manual by bob (check), for nas",
         "2026-03-03T14:00:05Z backup failed 3f2a9c1b: exited with code 3",
+    ]
+
+
+def test_a_fire_not_run_names_its_fire_time() -> None:
+    """newcomer19a #16: 18 lines '07:09:03Z tick5 missed: …' could not be told apart."""
+    fire = {k: v for k, v in FIRE.items() if k != "run_id"}
+    missed = FireMissed(**fire, reason="scheduler down: catch-up policy latest runs only …")
+    skipped = RunSkipped(**fire, reason="overlap: previous run still in flight")
+
+    assert [follow.event_line(envelope(missed)), follow.event_line(envelope(skipped))] == [
+        "2026-03-03T14:00:05Z backup missed fire 2026-03-03T14:00:00Z: scheduler down: "
+        "catch-up policy latest runs only …",
+        "2026-03-03T14:00:05Z backup skipped fire 2026-03-03T14:00:00Z: "
+        "overlap: previous run still in flight",
     ]
 
 
