@@ -144,6 +144,8 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
         == "reasn: no such field (did you mean 'reason'?); this body takes only reason"
     )
     assert http.get("/api/v1/schedules/api-dup").json()["state"] == "active"  # why: nothing sent
+    twice = http.patch("/api/v1/schedules/api-dup", json={"tags": ["a", "a"]})
+    assert problem(twice, 422) == "tag 'a' given twice"  # newcomer19a #11: it stored 'a, a'
     assert "JSON object" in problem(
         http.post("/api/v1/schedules/api-dup/trigger", json=["now"]), 400
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import typer
 
 from jetcron.cli import secrets
@@ -31,7 +32,7 @@ from jetcron.cli.executor_notes import (
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.schedule_views import list_, next_, show
 from jetcron.cli.sending import query, send, send_command
-from jetcron.cli.timing import note_zone
+from jetcron.cli.timing import note_jitter, note_zone
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
@@ -45,7 +46,7 @@ from jetcron.domain.commands import (
     UnskipFire,
     UpdateSchedule,
 )
-from jetcron.domain.definition import DefinitionPatch
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
@@ -90,6 +91,7 @@ def add(
     if definition.job.action is None and definition.job.shell is None and not as_json:
         note_if_nobody_serves(server, definition.target)
     note_zone(definition.tz)
+    note_jitter(definition)
 
 
 def _store_secrets(server: str, target: str, values: dict[str, str]) -> None:
@@ -111,8 +113,21 @@ def _refuse_if_exists(server: str, name: str) -> None:
 
 
 def _current_target(server: str, name: str) -> str:
+    return _current(server, name).target
+
+
+def _patched(d: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinition:
+    """`d` with the patch's spec, zone and jitter (what the jitter note needs; the view read
+    after the update may not hold it yet)."""
+    given = {"spec": patch.spec, "tz": patch.tz, "jitter_s": patch.jitter_s}
+    return msgspec.structs.replace(
+        d, **{k: v for k, v in given.items() if isinstance(v, str | float | int)}
+    )
+
+
+def _current(server: str, name: str) -> ScheduleDefinition:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return str(row["definition"].get("target", "default"))
+    return msgspec.convert(row["definition"], ScheduleDefinition)
 
 
 @app.command("update", cls=DashDashCommand)
@@ -167,6 +182,8 @@ def update(
         note_if_nobody_serves(server, patch.target)
     if isinstance(patch.tz, str):
         note_zone(patch.tz)
+    if not as_json and any(isinstance(v, str | float) for v in (patch.jitter_s, patch.spec)):
+        note_jitter(_patched(_current(server, name), patch))
 
 
 def _reset_hint(command: list[str] | None, options: dict[str, Any]) -> str:

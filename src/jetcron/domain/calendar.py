@@ -21,7 +21,7 @@ from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fires import fires_within, next_fire
 from jetcron.domain.spec import parse_spec, validate_tz
-from jetcron.domain.validation import NAME_RE, validate_lines
+from jetcron.domain.validation import NAME_RE, twice, validate_lines
 from jetcron.errors import InvalidInput
 
 MAX_WINDOW = timedelta(days=366)
@@ -139,6 +139,9 @@ def validate_calendar(cal: CalendarDefinition) -> CalendarDefinition:
         raise CommandRejected(str(err)) from err
     if not (cal.windows or cal.dates or cal.ranges):
         raise CommandRejected("a calendar needs at least one --window, --dates or --range")
+    for what, items in (("window", cal.windows), ("date", cal.dates), ("range", cal.ranges)):
+        if (dup := twice(items)) is not None:
+            raise CommandRejected(f"{what} {str(dup)!r} given twice")
     validate_lines(cal.description, "the description")
     return msgspec.structs.replace(cal, tz=tz)
 

@@ -85,7 +85,14 @@ class ScheduleFields(
     params: Annotated[
         dict[str, Any], _at("job.params", "Action parameters KEY=VALUE (JSON values allowed).")
     ] = {}
-    cwd: Annotated[str | None, _at("job.cwd", "Working directory of the command.")] = None
+    cwd: Annotated[
+        str | None,
+        _at(
+            "job.cwd",
+            "Working directory of the command (relative: to the executor's --work-dir, "
+            "else to where the executor was started).",
+        ),
+    ] = None
     env: Annotated[
         dict[str, str], _at("job.env", "Environment variables KEY=VALUE of the command.")
     ] = {}
