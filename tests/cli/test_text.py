@@ -236,3 +236,29 @@ def test_a_creation_in_the_second_of_a_fire_says_just_after_it() -> None:
     assert _created(row) == "created only at 2026-12-02T17:33:20.41Z, just after this fire time"
     row["utc"] = "2026-12-02T17:33:10Z"
     assert _created(row) == "created only at 2026-12-02T17:33:20Z"
+
+
+def test_a_narrow_table_gives_up_low_value_columns_before_a_name_or_a_time() -> None:
+    """newcomer19a #4: `schedule list` at 80 columns cut the next fire's minute, at 60 names."""
+    columns = ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"]
+    rows = [
+        ["act-log", "@every 10s", "UTC", "active", "default", "2026-12-03T07:00:10Z",
+         "succeeded 2026-12-03T07:00:00Z", "20"],
+        ["b14", "@at 2027-03-28T02:30", "Europe/Berlin", "active", "default",
+         "2027-03-28T01:00:00Z", "-", "0"],
+    ]  # fmt: skip
+    fit = {
+        "drop": ("runs", "target"),
+        "cut": ("last run", "tz", "spec", "state"),
+        "keep": ("name", "next fire (UTC)"),
+    }
+
+    for width in (80, 60):
+        lines = text.render_table(None, columns, rows, width=width, **fit).splitlines()  # type: ignore[arg-type]
+        assert all(len(line) <= width for line in lines), lines
+        assert lines[0].split()[:1] == ["name"] and "runs" not in lines[0]
+        assert "target" not in lines[0]
+        assert lines[2].startswith("act-log ") and lines[3].startswith("b14 ")
+        assert "2026-12-03T07:00:10Z" in lines[2] and "2027-03-28T01:00:00Z" in lines[3]
+    wide = text.render_table(None, columns, rows, width=200, **fit).splitlines()  # type: ignore[arg-type]
+    assert wide[0].split()[-1] == "runs"  # why: with room, nothing is left out
