@@ -70,3 +70,12 @@ def test_a_capped_jitter_is_noted_on_add_and_update(scheduler: str) -> None:
     assert "each fire waits less than 30s" in slower.stderr
     fits = cli(scheduler, "schedule", "update", "j", "--jitter", "20s")
     assert fits.exit_code == 0 and "jitter" not in fits.stderr, fits.stderr
+
+
+def test_a_secret_referred_to_by_name_is_said_to_be_unchecked(scheduler: str) -> None:
+    flags = ["--secret-env", "K=kv:nosuchkey", "--", "true"]
+    added = cli(scheduler, "schedule", "add", "s", "@daily", *flags)
+
+    assert added.exit_code == 0, added.output
+    assert "note: secret K: kv:nosuchkey is not checked now" in added.stderr
+    assert "kv:nosuchkey" not in cli(scheduler, "schedule", "update", "s", "--retries", "1").stderr

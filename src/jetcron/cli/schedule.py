@@ -72,6 +72,7 @@ def add(
 ) -> None:
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
+    unchecked = secrets.referred(options)
     values = secrets.take_files(name, options)
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
@@ -81,6 +82,7 @@ def add(
         _refuse_if_exists(server, name)
     _store_secrets(server, definition.target, values)
     send(server, cmd, as_json, f"created schedule {name!r}")
+    secrets.note_unchecked(unchecked)
     from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
 
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
@@ -160,6 +162,7 @@ def update(
     replace the whole map or list.
     """
     refuse_stray(command, _reset_hint(command, options))
+    unchecked = secrets.referred(options)
     values = secrets.take_files(name, options)
     patch = _patch(name, spec, command, options)
     if what_if:
@@ -177,6 +180,7 @@ def update(
         _store_secrets(server, target, values)
     cmd = UpdateSchedule(**command_meta(name, actor, reason), patch=patch)
     send(server, cmd, as_json, f"updated schedule {name!r}", _unchanged(values))
+    secrets.note_unchecked(unchecked)
     conflicts.warn_new(name, before, conflicts.involving(server, name))
     if isinstance(patch.target, str) and not as_json:
         note_if_nobody_serves(server, patch.target)
