@@ -73,7 +73,7 @@ class _Load:
             self.rss_delta = self.rss_after - before
             if self.restore:
                 await self._restore(server, log)
-        entries, heap = len(self.ticker.state.entries), len(self.ticker.queue.live())
+        entries, heap = len(self.ticker.state.entries), len(self.ticker.fold.queue.live())
         if entries != self.n or heap != self.n:
             raise RuntimeError(f"ticker loaded {entries} entries, {heap} queued; want {self.n}")
         return self

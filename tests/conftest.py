@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
@@ -23,6 +22,7 @@ from nats.js.errors import BadRequestError, ServiceUnavailableError
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer, start_cluster
 from jetcron.serverproc import NatsServerNotFound, find_nats_server, free_ports
+from polling import until
 
 _FALSY = {"", "0", "false", "no", "off"}
 
@@ -124,11 +124,7 @@ async def wait_for_placement(servers: list[str], replicas: int) -> None:
     # why: a fresh metadata leader may not know its peers yet: 10005 "no suitable peers".
     nc = await nats.connect(servers=servers)
     try:
-        async with asyncio.timeout(15):
-            while True:
-                if await _placed(nc.jetstream(), replicas):
-                    return
-                await asyncio.sleep(0.05)
+        await until(lambda: _placed(nc.jetstream(), replicas), 15, f"{replicas} replicas placed")
     finally:
         await nc.close()
 

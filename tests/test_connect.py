@@ -26,6 +26,7 @@ from jetcron.errors import InfrastructureError
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
+from polling import until
 
 
 def test_reconnect_waits_grow_to_nats_own_two_seconds_with_jitter() -> None:
@@ -93,13 +94,6 @@ async def test_a_server_that_accepts_but_never_answers_is_named_as_such() -> Non
     assert "hung, stopped or overloaded server?" in line
 
 
-async def _until(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
-        await asyncio.sleep(0.05)
-
-
 async def test_an_outage_after_a_reconnect_dates_from_the_last_answer(tmp_path: Path) -> None:
     # newcomer16b F1: after a reconnect the probe waited on a PING the client had dropped, so
     # the next outage dated from that reconnect (27 s) instead of NATS's last answer (~1 s)
@@ -113,12 +107,12 @@ async def test_an_outage_after_a_reconnect_dates_from_the_last_answer(tmp_path: 
         await asyncio.sleep(1.5)  # a probe's PING is in flight...
         server.kill()  # ...when the connection drops
         server.restart()
-        await _until(lambda: watch.reconnects == 1, "the first reconnect")
+        await until(lambda: watch.reconnects == 1, what="the first reconnect")
         await asyncio.sleep(6)  # probes on the new connection: a late outage would date from here
         killed = time.time()
         server.kill()
         server.restart()
-        await _until(lambda: watch.reconnects == 2, "the second reconnect")
+        await until(lambda: watch.reconnects == 2, what="the second reconnect")
         outage = watch.report()["last_outage"]
         # probes every 2 s with a 1 s timeout, ISO seconds: the last answer is < 3.5 s old
         assert iso(killed - 3.5) <= outage["from"] <= iso(killed), (iso(killed), outage)
@@ -126,7 +120,7 @@ async def test_an_outage_after_a_reconnect_dates_from_the_last_answer(tmp_path: 
     finally:
         await close(nc)
         server.stop()
-    await _until(lambda: not _probes, "the probe ends with the connection", timeout=1)
+    await until(lambda: not _probes, 1, "the probe ends with the connection")
 
 
 async def test_the_cli_goes_on_to_the_next_server_when_one_hangs(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from conftest import freeze, require_nats_server
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
+from polling import wait_until
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "JETCRON_LOG_LEVEL": "DEBUG"}
@@ -86,10 +87,7 @@ class Up:
 
     def until_logged(self, text: str, within: float) -> float:
         """When (monotonic) `text` first shows in the log, looked for every 20 ms."""
-        deadline = time.monotonic() + within
-        while text not in self.log.read_text():
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.02)
+        wait_until(lambda: text in self.log.read_text(), within, self.log.read_text, every=0.02)
         return time.monotonic()
 
     def stop(self, sig: int = signal.SIGINT) -> None:

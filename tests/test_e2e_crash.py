@@ -17,6 +17,7 @@ import psutil
 from conftest import alive, free_port, require_nats_server
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log import heartbeats
+from polling import wait_until
 from test_e2e import ENV, Up, read_log
 
 
@@ -152,10 +153,7 @@ def _holder_pid(url: str, name: str) -> int | None:
 
 
 def _until_held_by(up: Up, pid: int) -> None:
-    deadline = time.monotonic() + 20
-    while _holder_pid(up.url, socket.gethostname()) != pid:
-        assert time.monotonic() < deadline, up.log.read_text()
-        time.sleep(0.2)
+    wait_until(lambda: _holder_pid(up.url, socket.gethostname()) == pid, 20, up.log.read_text)
 
 
 def test_up_restarted_right_after_kill_9_takes_over_its_own_executors_name(up: Up) -> None:

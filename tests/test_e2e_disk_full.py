@@ -5,21 +5,19 @@ nats-server once the disk has room (a stuck stream takes appends only after a re
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from conftest import fill_disk, free_port, require_nats_server, small_disk
+from polling import wait_until
 from test_e2e import Up
 
 STUCK = "nats-server cannot write its store: "
 
 
 def _until(what: Callable[[], bool], up: Up, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        assert time.monotonic() < deadline, up.log.read_text()[-6000:]
-        time.sleep(0.5)
+    """Wait for `what`; on failure, the tail of up's log says what happened instead."""
+    wait_until(what, timeout, lambda: up.log.read_text()[-6000:], every=0.5)
 
 
 def _health(up: Up) -> tuple[int, list[dict[str, str]]]:

@@ -12,11 +12,12 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from polling import wait_until
 from test_e2e import ENV, Up
 
 
@@ -46,14 +47,6 @@ def fill(disk: Path) -> Path:
     return hog
 
 
-def until(check: Callable[[], object], what: str, within: float = 30.0) -> object:
-    deadline = time.monotonic() + within
-    while not (got := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-    return got
-
-
 def test_a_full_journal_disk_is_one_line_a_heartbeat_problem_and_a_health_problem(
     up: Up, small_disk: Path, tmp_path: Path
 ) -> None:
@@ -65,35 +58,36 @@ def test_a_full_journal_disk_is_one_line_a_heartbeat_problem_and_a_health_proble
             stdout=sink, stderr=subprocess.STDOUT, env=ENV,
         )  # fmt: skip
     try:
-        until(lambda: "serving" in out.read_text(), "the executor to serve")
+        wait_until(lambda: "serving" in out.read_text(), 30, "the executor to serve")
         hog = fill(small_disk)
         added = up.cli("schedule", "add", "jf", "@every 1h", "-t", "exfull", "--", "true")
         assert added.returncode == 0, added.stderr
         fired = up.cli("schedule", "trigger", "jf", "--reason", "test")
         assert fired.returncode == 0, fired.stderr
 
-        until(lambda: "cannot journal run" in out.read_text(), "the journal line")
+        wait_until(lambda: "cannot journal run" in out.read_text(), 30, "the journal line")
 
         def problems() -> list[str]:
             rows = json.loads(up.cli("executors", "--json").stdout)
             return [p for r in rows if r["name"] == "exfull" for p in r.get("problems", [])]
 
-        [shown] = until(problems, "the heartbeat's problem")  # type: ignore[misc]
+        [shown] = wait_until(problems, 30, "the heartbeat's problem")  # type: ignore[misc]
         table = up.cli("executors").stdout
         health = up.cli("health", "--json")
         time.sleep(6)  # a redelivery or two (every 5 s) while the disk stays full
         full_log = out.read_text()
 
         hog.unlink()
-        runs = until(
+        runs = wait_until(
             lambda: [
                 r
                 for r in json.loads(up.cli("runs", "list", "--schedule", "jf", "--json").stdout)
                 if r["status"] == "succeeded"
             ],
+            30,
             "the run to succeed once space is back",
         )
-        until(lambda: not problems(), "the problem to clear from the heartbeat")
+        wait_until(lambda: not problems(), 30, "the problem to clear from the heartbeat")
         healthy_again = json.loads(up.cli("health", "--json").stdout)
     finally:
         ex.terminate()
@@ -127,15 +121,15 @@ def test_an_executor_started_on_a_full_journal_disk_serves_and_says_so(
             stdout=sink, stderr=subprocess.STDOUT, env=ENV,
         )  # fmt: skip
     try:
-        until(lambda: "serving" in out.read_text(), "the executor to serve")
+        wait_until(lambda: "serving" in out.read_text(), 30, "the executor to serve")
 
         def problems() -> list[str]:
             rows = json.loads(up.cli("executors", "--json").stdout)
             return [p for r in rows if r["name"] == "exfull" for p in r.get("problems", [])]
 
-        [shown] = until(problems, "the heartbeat's problem")  # type: ignore[misc]
+        [shown] = wait_until(problems, 30, "the heartbeat's problem")  # type: ignore[misc]
         hog.unlink()
-        until(lambda: not problems(), "the problem to clear once space is back")
+        wait_until(lambda: not problems(), 30, "the problem to clear once space is back")
     finally:
         ex.terminate()
         ex.wait(20)

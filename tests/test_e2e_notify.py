@@ -9,7 +9,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 from conftest import free_port
 from jetcron.domain.envelope import encode
 from jetcron.domain.events import ExpectationMet, ExpectationMissed, NotifyDelivered, NotifyFailed
+from polling import wait_until
 from test_e2e import Up, read_log
 
 SECRET = "s3cret"
@@ -66,14 +67,6 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     return hmac.compare_digest("sha256=" + expected.hexdigest(), headers["X-Jetcron-Signature"])
 
 
-def until(check: Callable[[], Any], within: float = 30.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return value
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
     h = Hook(refuse=2)
@@ -111,18 +104,18 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
     ok(up, "schedule", "trigger", "bad")
 
     # the sink refuses the first two POSTs: the leader retries with backoff, then delivers once
-    [first] = until(lambda: hook.accepted("failure"))
+    [first] = wait_until(lambda: hook.accepted("failure"), 30)
     assert [status for status, _, _ in hook.posts[:3]] == [503, 503, 200]
     assert first["schedule"]["name"] == "bad" and first["run"]["status"] == "failed"
     assert first["cause"] == "exited with code 1" and first["why"].startswith("jetcron why bad ")
     assert first["id"] == hook.posts[2][1]["X-Jetcron-Delivery"]
 
     ok(up, "schedule", "trigger", "bad")
-    until(lambda: len(hook.accepted("failure")) == 2)
+    wait_until(lambda: len(hook.accepted("failure")) == 2, 30)
 
     ok(up, "schedule", "add", "exp", "@every 1s", "--expect-success-within", "3s", "--", "true")
     ok(up, "schedule", "pause", "exp", "--reason", "disk swap")
-    [missed] = until(lambda: hook.accepted("expectation_missed"))
+    [missed] = wait_until(lambda: hook.accepted("expectation_missed"), 30)
     assert missed["schedule"]["name"] == "exp" and "paused" in missed["cause"], missed
     health = up.cli("health", "--json")
     assert health.returncode == 1 and "expectation_missed" in health.stdout, health.stdout
@@ -131,9 +124,9 @@ def test_webhooks_once_signed_with_retries_and_expectation_missed_then_met(
     assert "expectation success_within missed at" in ok(up, "fires", "exp")
 
     ok(up, "schedule", "resume", "exp")
-    [met] = until(lambda: hook.accepted("expectation_met"))
+    [met] = wait_until(lambda: hook.accepted("expectation_met"), 30)
     assert met["resolved"] is True and met["schedule"]["name"] == "exp"
-    until(lambda: "expectation_missed" not in up.cli("health", "--json").stdout, within=10)
+    wait_until(lambda: "expectation_missed" not in up.cli("health", "--json").stdout, 10)
 
     time.sleep(1.5)  # why: anything sent twice would have arrived by now
     stored = asyncio.run(read_log(up.url))

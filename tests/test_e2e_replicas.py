@@ -19,6 +19,7 @@ from nats.aio.client import Client
 from jetcron import subjects
 from jetcron.client import query
 from jetcron.log.replicas import HEDGE_AFTER_S
+from polling import until
 from test_outage import Serve, cli, eventually
 
 QUERIES = 12
@@ -144,9 +145,7 @@ async def _timed_alone(url: str) -> float:
 
 async def _until_replicas(nc: Client, n: int) -> None:
     """Wait until n replicas answer discovery (a thawed one answers its backlog first)."""
-    deadline = time.monotonic() + 30
-    while (found := await _pings(nc)) < n:
-        assert time.monotonic() < deadline, f"{found} of {n} replicas answer discovery"
+    await until(lambda: _pings(nc), 30, f"{n} replicas answer discovery", done=lambda m: m >= n)
 
 
 async def _pings(nc: Client) -> int:

@@ -27,6 +27,7 @@ from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import FireMissed, RunSkipped, RunTriggered
 from jetcron.log.follow import iso
 from jetcron.server import NatsServer
+from polling import wait_until
 from test_e2e import read_log
 
 OUTAGE_S = float(os.environ.get("JETCRON_OUTAGE_S", "20"))
@@ -84,9 +85,7 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll check until it holds; seconds it took. AssertionError naming `what` otherwise."""
     start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, f"{what}: not within {timeout:g}s"
-        time.sleep(0.5)
+    wait_until(check, timeout, what, every=0.5)
     return time.monotonic() - start
 
 
@@ -255,6 +254,8 @@ def check_fires(events: list[StoredEvent], down_at: datetime, up_at: datetime) -
         if isinstance(e.event, FireMissed):
             assert late > MISSED_AFTER, (f, late, e.event.reason)
             assert "catch-up" in e.event.reason
+            if down_at <= f <= up_at:  # the replica that decided it saw its own outage
+                assert e.event.reason.startswith("NATS unreachable from "), e.event.reason
         elif late > MISSED_AFTER:
             late_triggers.append(f)
     assert len(late_triggers) <= 1  # why: policy `latest` runs at most the newest late fire
@@ -339,4 +340,23 @@ def test_a_run_that_ends_during_an_outage_does_not_cost_the_next_fire(
         code = serve.stop()
     assert fates[after] == ["RunTriggered"], (fates, serve.out.read_text()[-3000:])
     assert fates[fire] == ["RunTriggered"] and ended and ended[0].fire_time == fire
+    said = f"executor ex1: stored the held result of run {ended[0].run_id} (succeeded, ended at "
+    said_all = out.read_text()
+    assert said in said_all, said_all  # newcomer19b F10: a held result is stored with a line
     assert code == 0, serve.out.read_text()[-3000:]
+
+
+def test_serve_names_the_server_it_connected_to_of_several_given(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    # newcomer19c #16: given a,b,c it said "serving at a" while connected to c
+    down = f"nats://127.0.0.1:{free_port()}"
+    given = f"{down},{nats_server.url}"
+    serve = Serve(given, "r0", tmp_path / "serve.out")
+    try:
+        eventually(lambda: "serving at" in serve.out.read_text(), 30, "the banner")
+    finally:
+        code = serve.stop()
+    assert code == 0, serve.out.read_text()[-3000:]
+    said = f"scheduler replica r0 serving at {nats_server.url} (of {down}, {nats_server.url})"
+    assert said in serve.out.read_text()

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import RunCancelled, RunTriggered
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.log.stream import EventLog
+from polling import until
 
 
 def meta(name: str) -> dict[str, Any]:
@@ -87,13 +87,6 @@ async def run_events(event_log: EventLog, name: str, run_id: str) -> list[Any]:
     return [s.event for s in stored]
 
 
-async def until(predicate: Any, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 async def manual_run(nc: Client, name: str) -> str:
     reply = await send(nc, TriggerSchedule(**meta(name)))
     trigger = reply.events[0].envelope.event
@@ -125,7 +118,7 @@ async def test_delete_cancels_a_running_run_and_kills_its_job(
     await until(cancelled)
     final = (await run_events(stack, "long", run_id))[-1]
     assert isinstance(final, RunCancelled) and "schedule deleted" in final.reason
-    await until(lambda: _true(not alive(pid)), 5)
+    await until(lambda: not alive(pid), 5)
 
 
 async def test_a_trigger_queued_before_a_delete_never_starts(
@@ -195,13 +188,9 @@ async def test_runs_cancel_stops_a_running_job_and_refuses_a_finished_run(
     await until(cancelled)
     final = (await run_events(stack, "stoppable", run_id))[-1]
     assert "wrong day" in final.reason
-    await until(lambda: _true(not alive(pid)), 5)
+    await until(lambda: not alive(pid), 5)
     with pytest.raises(CommandRejected, match="already ended"):
         await send(nc, CancelRun(**meta("stoppable"), run_id=run_id))
-
-
-async def _true(value: object) -> bool:
-    return bool(value)
 
 
 async def test_runs_cancel_ends_a_run_waiting_for_its_retry_at_once(

@@ -16,7 +16,13 @@ from jetcron.domain.errors import (
     ScheduleNotFound,
     VersionMismatch,
 )
-from jetcron.errors import CommandWithdrawn, InfrastructureError, InvalidInput, NoAnswerInTime
+from jetcron.errors import (
+    CommandWithdrawn,
+    InfrastructureError,
+    InvalidInput,
+    NatsUnreachable,
+    NoAnswerInTime,
+)
 from jetcron.log.replicas import ask
 from jetcron.log.requests import payload_of, request, service_error, stale_of
 
@@ -76,8 +82,12 @@ async def _gave_up(nc: Client, user: str | None, command_id: str, err: NoAnswerI
     """Withdraw a command nobody answered in time (log/withdrawal.py), and what to say: that it
     will not be applied, that a replica has it, or (older scheduler) that it may still be."""
     from jetcron.log import withdrawal
+    from jetcron.log.replicas import server_answers
 
     took = await withdrawal.take(nc, user, command_id, withdrawal.WITHDRAWN)
+    if took is None and not await server_answers(nc):
+        # why: NATS itself is stalled or gone, not a replica (newcomer19b F7)
+        return NatsUnreachable(err.what, stalled=True, command=True)
     if took:
         return CommandWithdrawn(err.what, err.timeout)
     if took is False:
@@ -184,11 +194,13 @@ async def run_events(nc: Client, schedule: str, run_id: str) -> list[StoredEvent
 
 
 def output_of(events: list[StoredEvent]) -> dict[str, Any]:
-    """The output and result of the last of a run's events that has them ({} if none)."""
+    """The output and result of the last of a run's events that has them ({} if none), with
+    `attempt`: whose they are (a later attempt may be running: newcomer19b F12)."""
     for stored in reversed(events):
         captured = getattr(stored.event, "output", None)
         if captured is not None:
             out: dict[str, Any] = msgspec.to_builtins(captured)
+            out["attempt"] = getattr(stored.event, "attempt", 1)
             result = getattr(stored.event, "result", None)
             return out if result is None else dict(out, result=result)
     return {}

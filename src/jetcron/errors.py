@@ -71,15 +71,23 @@ class NatsUnreachable(ServiceUnavailable):
     """The connection to NATS is lost (reconnecting), or the server does not answer its own
     PING (stalled): nothing can be asked or sent now."""
 
-    def __init__(self, what: str, stalled: bool = False) -> None:
+    def __init__(self, what: str, stalled: bool = False, command: bool = False) -> None:
         self.what = what
         # why: one cause, one wording, whichever moment of an outage a request meets: first
         # a stalled server (its PING unanswered), then the client's reconnecting (newcomer18b F11)
         # and the lead says what happened to the request, not "cannot send" for one that was sent
         lead = f"no answer to {what}" if stalled else f"cannot send {what}"
         how = "it was sent, but no answer came" if stalled else "nothing was sent"
+        # why: a command sent into a stalled NATS cannot be withdrawn (that needs NATS too); it
+        # may reach a replica once NATS is back, so "try again" could apply it twice
+        then = (
+            " and it could not be withdrawn: it may still be applied once NATS is back; check "
+            "`jetcron audit` before sending it or another again"
+            if stalled and command
+            else ", try again once NATS is back"
+        )
         InfrastructureError.__init__(
             self,
             f"{lead}: NATS is unreachable (the server does not answer, or the "
-            f"connection is lost and reconnecting); {how}, try again once NATS is back",
+            f"connection is lost and reconnecting); {how}{then}",
         )

@@ -23,7 +23,7 @@ from jetcron.log import heartbeats, retention, secrets, snapshots, withdrawal
 from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.fanout import Fanout
-from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
+from jetcron.log.follow import FollowHealth, backoff, jittered, rest, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
@@ -372,10 +372,7 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
             log.warning(
                 "cannot %s yet (%s); retrying in %.1fs", what, str(err) or type(err).__name__, delay
             )
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
+            await rest(stop, delay)
     return False
 
 

@@ -99,9 +99,13 @@ def object_stream(bucket: str) -> str:
     return f"OBJ_{bucket}"
 
 
+KV_API = "$KV"
+"""KV bucket keys ($KV.<bucket>.<key>)."""
+
+
 def kv_key(bucket: str, key: str) -> str:
     """The subject of one key of a KV bucket."""
-    return f"$KV.{bucket}.{key}"
+    return f"{KV_API}.{bucket}.{key}"
 
 
 def secret_key(target: str, name: str) -> str:

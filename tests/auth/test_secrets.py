@@ -18,6 +18,7 @@ from test_workflow import jetcron, ok, start
 from jetcron import subjects
 from jetcron.log import secrets
 from jetcron.log.api import js_api
+from polling import wait_until
 
 VALUE = "s3cr3t-Vq8Zx"
 
@@ -44,15 +45,14 @@ def serve_and_execute(sec: Secured, tmp_path: Path) -> list[subprocess.Popen[byt
 
 
 def wait_for(sec: Secured, name: str, status: str, log: Path) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 30
-    while True:
-        rows = json.loads(ok(sec, "runs", "list", "--schedule", name, "--json"))
-        if rows and rows[0]["status"] == status:
-            return list(rows)
-        assert time.monotonic() < deadline, [
-            (r["status"], r.get("error"), r.get("executor")) for r in rows
-        ] + [log.read_text()]
-        time.sleep(0.3)
+    rows: list[dict[str, object]] = wait_until(
+        lambda: json.loads(ok(sec, "runs", "list", "--schedule", name, "--json")),
+        30,
+        log.read_text,
+        done=lambda rows: rows and rows[0]["status"] == status,
+        every=0.3,
+    )
+    return rows
 
 
 async def every_message(sec: Secured, stream: str) -> bytes:

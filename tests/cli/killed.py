@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import psutil
 from served import cli
 
+from polling import wait_until
 from test_e2e import ENV
 
 
@@ -64,11 +64,7 @@ def as_json(url: str, *args: str) -> Any:
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
     """Poll `check` until it returns something truthy; that."""
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return found
+    return wait_until(check, timeout, what, every=0.1)
 
 
 def online(url: str) -> set[str]:

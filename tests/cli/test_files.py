@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from jetcron.client import send_command
 from jetcron.domain.commands import PauseSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.errors import InvalidInput
+from polling import wait_until
 
 
 @pytest.fixture
@@ -197,13 +197,6 @@ def test_export_then_apply_keeps_everything_paused_and_done(scheduler: str, tmp_
     assert set(live) == {"hand", "breaker", "plain"}
     assert (live["hand"]["state"], live["hand"]["paused_reason"]) == ("paused", "disk swap")
     assert live["breaker"]["state"] == "paused" and live["plain"]["state"] == "active"
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_paused_in_a_file(scheduler: str, tmp_path: Path) -> None:

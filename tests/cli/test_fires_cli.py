@@ -14,6 +14,7 @@ import pytest
 from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.cli.text import parse_time, utc
+from polling import wait_until
 
 
 @pytest.fixture
@@ -25,19 +26,13 @@ def fires(server: str, *args: str) -> list[dict[str, Any]]:
     return json.loads(ok(server, "fires", "tick", "--json", *args))  # type: ignore[no-any-return]
 
 
-def until(check: Any, within: float = 20.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return value
-
-
 def test_fires_and_why_tell_each_fire_from_creation_through_a_pause(scheduler: str) -> None:
     ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
     created = parse_time(listed(scheduler)["tick"]["created_at"])
     since = utc(created - timedelta(seconds=3))
-    until(lambda: sum(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)) >= 2)
+    wait_until(
+        lambda: sum(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)) >= 2, 20
+    )
     ok(scheduler, "--actor", "bob", "schedule", "pause", "tick", "--reason", "maintenance")
     time.sleep(2.5)
 
@@ -74,13 +69,15 @@ def test_fires_and_why_tell_each_fire_from_creation_through_a_pause(scheduler: s
 def test_an_update_while_paused_does_not_end_the_pause(scheduler: str) -> None:
     ok(scheduler, "schedule", "add", "tick", "@every 1s", "--overlap", "allow", "--", "true")
     since = utc(parse_time(listed(scheduler)["tick"]["created_at"]))
-    until(lambda: any(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)))
+    wait_until(
+        lambda: any(f["fate"] == "triggered" for f in fires(scheduler, "--since", since)), 20
+    )
     ok(scheduler, "--actor", "bob", "schedule", "pause", "tick", "--reason", "p1")
     time.sleep(1.5)
     ok(scheduler, "schedule", "update", "tick", "--description", "edited", "--reason", "e1")
     time.sleep(2.5)
     ok(scheduler, "--actor", "bob", "schedule", "resume", "tick", "--reason", "r1")
-    until(lambda: fires(scheduler, "--since", since)[-1]["fate"] == "triggered")
+    wait_until(lambda: fires(scheduler, "--since", since)[-1]["fate"] == "triggered", 20)
 
     rows = fires(scheduler, "--since", since)
     fates = [f["fate"] for f in rows]

@@ -82,3 +82,17 @@ def test_replay_before_any_log_says_the_log_does_not_exist(nats_url: str) -> Non
     assert result.exit_code == 1, result.output
     assert "does not exist: `jetcron up` or `jetcron serve` creates it" in result.output
     assert "Traceback" not in result.output
+
+
+def test_replay_as_of_before_the_log_began_says_where_it_begins(nats_url: str) -> None:
+    # newcomer19c #14: an empty table and no word for a time before the first event
+    events, _ = asyncio.run(history(nats_url))
+    result = CliRunner().invoke(
+        app, ["replay", "--as-of", "2020-01-01T00:00Z", "--json", "--server", nats_url]
+    )
+    assert result.exit_code == 0, result.output
+    begins = datetime.fromtimestamp(events[0].stored_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result.stderr == (
+        f"note: --as-of 2020-01-01T00:00:00Z is before the log begins (its first event: {begins})\n"
+    )
+    assert json.loads(result.stdout)["position"] == 0

@@ -18,6 +18,7 @@ from jetcron.domain.definition import Job
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
+from polling import wait_until
 
 RETENTION_S = 2
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).replace(
@@ -101,13 +102,6 @@ def stats_of(url: str, name: str) -> dict[str, object]:
     return next(r for r in json.loads(result.stdout) if r["group"] == "schedule")
 
 
-def wait_for(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_run_history_expires_while_definitions_audit_and_rollups_stay(
     scheduler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,7 +114,7 @@ def test_run_history_expires_while_definitions_audit_and_rollups_stay(
         url, "keep", [YESTERDAY, YESTERDAY + timedelta(hours=1), YESTERDAY + timedelta(hours=2)]
     )
     # the leader rolls yesterday up (grace 0 here), once
-    wait_for(lambda: any(s.startswith("jetcron.stats.") for s in subjects_in_log(url)))
+    wait_until(lambda: any(s.startswith("jetcron.stats.") for s in subjects_in_log(url)))
     before = datetime.now(UTC)
     time.sleep(RETENTION_S + 1.5)  # TTL plus the server's expiry sweep
     append_runs(url, "keep", [datetime.now(UTC).replace(microsecond=0)])  # history after the gap

@@ -94,3 +94,26 @@ def test_a_log_set_shorter_before_gets_a_warning(
         in caplog.text
     )
     assert "restart a replica with --retention 2d or longer" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["0", "off", "none", "OFF"])
+def test_the_ambiguous_spellings_are_refused_forever_is_not(text: str) -> None:
+    # newcomer19c #4: `serve --retention 0` meant forever for the whole log, silently
+    with pytest.raises(InvalidInput, match=r"ambiguous \(keep nothing, or forever\?\)"):
+        parse_retention(text)
+
+
+def test_serve_refuses_retention_0_before_connecting(tmp_path: object) -> None:
+    argv = ["serve", "-s", "nats://127.0.0.1:1", "--retention", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "jetcron", *argv],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "error: --retention 0: ambiguous (keep nothing, or forever?): give 'forever' or a "
+        "duration of at least 2d\n"
+    )

@@ -11,6 +11,7 @@ import pytest
 from served import cli, listed, ok, scheduler_in_thread
 
 from jetcron.domain.fields import FIELDS
+from polling import wait_until
 
 
 @pytest.fixture
@@ -224,11 +225,7 @@ def test_an_update_that_only_rotates_a_secret_says_so(scheduler: str, tmp_path: 
 
 
 def _until_completed(server: str, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while (row := listed(server)[name])["state"] != "completed":
-        assert time.monotonic() < deadline, row
-        time.sleep(0.2)
-    return row
+    return wait_until(lambda: listed(server)[name], 20, done=lambda r: r["state"] == "completed")
 
 
 def test_a_completed_schedule_stays_completed_unless_the_update_gives_it_fires(

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from jetcron import service
 from jetcron.cli.main import app
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.server import NatsServer
+from polling import wait_until
 
 runner = CliRunner()
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -83,11 +83,7 @@ class Live:
         return json.loads(self.ok("runs", "list", "--schedule", schedule, "--json").stdout)
 
     def until(self, check: Callable[[], Any], within: float = 20.0) -> Any:
-        deadline = time.monotonic() + within
-        while not (value := check()):
-            assert time.monotonic() < deadline, "condition not met in time"
-            time.sleep(0.1)
-        return value
+        return wait_until(check, within, every=0.1)
 
     def finished(self, schedule: str, n: int = 1) -> list[dict[str, Any]]:
         """Wait until `schedule` has n finished runs; its runs, newest first."""

@@ -35,6 +35,7 @@ from jetcron.executors.consumers import Binding, bindings, consumer_config
 from jetcron.executors.intake import Slots
 from jetcron.log.heartbeats import list_executors
 from jetcron.log.stream import EventLog
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FIRE = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
@@ -105,13 +106,6 @@ def gone(pid: int) -> bool:
         return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
-
-
-async def wait_for(predicate: Any, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 # -- pure --------------------------------------------------------------------------------------
@@ -409,7 +403,7 @@ async def test_cancel_request_stops_a_running_command(nc: Client, event_log: Eve
     async def started() -> bool:
         return "RunStarted" in kinds(await events(event_log, t))
 
-    await wait_for(started)
+    await until(started)
     await nc.publish(f"jetcron.cancel.{t.run_id}", b"overlap")
     await task
     evs = await events(event_log, t)
@@ -423,7 +417,7 @@ async def test_cancel_request_stops_a_sleep_action(nc: Client, event_log: EventL
     await publish(event_log, t)
     executor = Executor(nc, config())
     task = asyncio.create_task(executor.run_burst(15))
-    await wait_for(lambda: _has(executor.running, t.run_id))
+    await until(lambda: _has(executor.running, t.run_id))
     await nc.publish(f"jetcron.cancel.{t.run_id}", b"")
     t0 = time.monotonic()
     await task
@@ -443,7 +437,7 @@ async def test_shutdown_hands_back_a_long_run_and_another_executor_runs_it(
     first = Executor(nc, config("first", targets=["workers"]))
     stop = asyncio.Event()
     task = asyncio.create_task(first.run(stop))
-    await wait_for(lambda: _has(first.running, t.run_id))
+    await until(lambda: _has(first.running, t.run_id))
     await asyncio.sleep(0.3)
     stop.set()
     await asyncio.wait_for(task, 5)
@@ -489,7 +483,7 @@ async def test_killed_executor_run_is_completed_by_another(
         async def started() -> bool:
             return "RunStarted" in kinds(await events(event_log, t))
 
-        await wait_for(started, 15)
+        await until(started, 15)
         victim.send_signal(signal.SIGKILL)
         await asyncio.wait_for(victim.wait(), 5)
         survivor = Executor(nc, config("survivor", targets=["kpool"]))
@@ -520,7 +514,7 @@ async def test_heartbeat_listed_while_running_and_gone_after_stop(
         infos = await list_executors(nc)
         return bool(infos) and infos[0].clock_offset_s is not None
 
-    await wait_for(listed)
+    await until(listed)
     [info] = await list_executors(nc)
     assert (info.name, info.targets, info.tags, info.pid) == (
         "pi",

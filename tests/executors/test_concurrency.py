@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
-from test_agent import config, events, kinds, publish, sh, trigger, wait_for
+from test_agent import config, events, kinds, publish, sh, trigger
 
 from jetcron.executors.agent import Executor
 from jetcron.executors.intake import Slots
 from jetcron.log.stream import EventLog
+from polling import until
 
 # -- the slots, pure ---------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ async def serve_until_done(executor: Executor, witness: Path, jobs: int, within:
         return witness.exists() and witness.read_text().count("end") == jobs
 
     try:
-        await wait_for(finished, within)
+        await until(finished, within)
     finally:
         stop.set()
         await task

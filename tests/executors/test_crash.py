@@ -25,6 +25,7 @@ from jetcron.domain.definition import Job
 from jetcron.domain.events import RunCancelled, RunSucceeded
 from jetcron.executors.agent import Executor
 from jetcron.log.stream import EventLog
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -78,16 +79,19 @@ class Victim:
 
     def __init__(self, nats_url: str, journal: Path, ack_wait: float, name: str = "victim"):
         self.args = [nats_url, name, str(ack_wait), str(journal)]
+        self.log = Path(journal).parent / f"{name}.stderr"
+        """What its processes log (warnings: Python's last-resort handler), all of them."""
         self.proc: asyncio.subprocess.Process | None = None
         self.spare: asyncio.subprocess.Process | None = None
 
     async def prepare(self) -> None:
         """Start the next executor process up to serving (it waits for `start`)."""
         env = {**os.environ, "PYTHONPATH": str(SRC)}
-        spare = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", VICTIM, *self.args, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        with self.log.open("a") as log:
+            spare = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", VICTIM, *self.args, env=env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+            )  # fmt: skip
         self.spare = spare
         assert spare.stdout is not None
         assert await asyncio.wait_for(spare.stdout.readline(), 60) == b"ready\n"
@@ -141,16 +145,9 @@ async def killed_mid_run(
     await v.start()
     await v.prepare()  # why: before the job starts, so the kill lands while it runs (a 0.5 s job)
     await publish(event_log, t)
-    await until(lambda: _true(job_pids(tmp_path / "witness")))
+    await until(lambda: job_pids(tmp_path / "witness"))
     await v.kill()
     return v
-
-
-async def until(predicate: Any, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 def lines(witness: Path) -> list[str]:
@@ -178,9 +175,11 @@ async def test_a_restarted_executor_adopts_the_running_job_and_reports_it(
     await until(lambda: _has(event_log, t, "RunSucceeded"), 20)
     assert lines(witness) == ["start", str(pid), "end"]
     assert await run_events(event_log, t) == ["RunStarted", "RunSucceeded"]
+    said = v.log.read_text()  # newcomer19b F10: one line says so
+    assert f"executor victim: adopted run {t.run_id} of {t.name}: its job (pid {pid})" in said
     journal = tmp_path / "journal"
     # why: the entry goes once the result is stored: just after the event, not with it
-    await until(lambda: _true(list(journal.iterdir()) == [journal / ".lock"]), 10)
+    await until(lambda: list(journal.iterdir()) == [journal / ".lock"], 10)
 
 
 async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_rerun(
@@ -189,7 +188,7 @@ async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_r
     witness = tmp_path / "witness"
     t = trigger(job(witness, 0.5), target="kpool")
     v = await killed_mid_run(nats_url, tmp_path, victims, event_log, t, ack_wait=10)
-    await until(lambda: _true("end" in lines(witness)))
+    await until(lambda: "end" in lines(witness))
     ended = time.time()
     await asyncio.sleep(2.0)  # why: the result is reported well after the job ended
     await v.start()
@@ -200,6 +199,8 @@ async def test_a_job_that_finished_while_its_executor_was_dead_is_reported_not_r
     # the event names when the job ended, not when it was reported (newcomer16b F5)
     assert evs[-1].ended_at is not None
     assert abs(evs[-1].ended_at.timestamp() - ended) < 0.5
+    said = f"executor victim: stored the result of run {t.run_id} of {t.name} from the journal"
+    assert f"{said} (succeeded, ended at " in v.log.read_text()  # newcomer19b F10
     await asyncio.sleep(1.0)  # why: a redelivery, had it started a copy, would show by now
     assert lines(witness).count("start") == 1
 
@@ -269,10 +270,6 @@ async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job
     assert not alive(pid)
     [cancelled] = [e for e in await events(event_log, t) if isinstance(e, RunCancelled)]
     assert cancelled.reason == "cancel requested: stop it"
-
-
-async def _true(value: object) -> bool:
-    return bool(value)
 
 
 async def _has(event_log: EventLog, t: Any, kind: str) -> bool:

@@ -9,14 +9,13 @@ start, OVERLAP if any process of another attempt of its run is alive.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -28,6 +27,7 @@ from jetcron.domain.definition import Job
 from jetcron.domain.events import RunStarted, RunSucceeded
 from jetcron.log.stream import EventLog
 from jetcron.projections.attempts import attempts
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ACK_WAIT = 6.0
@@ -111,13 +111,6 @@ def stop(pid: int) -> None:
     raise AssertionError(f"{pid} did not stop within 1 s")
 
 
-async def until(predicate: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in {within} s"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_frozen_executors_job_is_stopped_before_its_peer_runs_the_next_attempt(
     event_log: EventLog, executors: dict[str, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
@@ -148,7 +141,7 @@ async def test_a_frozen_executors_job_is_stopped_before_its_peer_runs_the_next_a
     async def settled() -> bool:
         return any(isinstance(e, RunSucceeded) for e in await events(event_log, t))
 
-    await until_async(settled, 10)
+    await until(settled, 10)
     thawed = logs[holder]
     await until(lambda: "took over" in thawed.read_text(), 10, "the thawed executor's note")
     stored, _ = await event_log.load_run(t.name, t.run_id)
@@ -163,10 +156,3 @@ async def test_a_frozen_executors_job_is_stopped_before_its_peer_runs_the_next_a
     assert f"attempt 1 of {t.run_id} was stopped (its executor (pid {frozen}) gave no sign" in note
     assert f"attempt 2 took over on {peer}" in note
     assert executors[holder].poll() is None, "the thawed executor serves on"
-
-
-async def until_async(predicate: Callable[[], Awaitable[bool]], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from test_agent import events, publish, trigger
-from test_freeze import JOB, Witness, until, until_async
+from test_freeze import JOB, Witness
 
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.definition import Job
@@ -32,6 +32,7 @@ from jetcron.domain.events import RunSucceeded
 from jetcron.log import heartbeats
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ACK_WAIT = 20.0
@@ -119,4 +120,4 @@ async def test_a_hung_node_under_the_holder_never_doubles_its_run(
     async def settled() -> bool:
         return any(isinstance(e, RunSucceeded) for e in await events(cluster_log, t))
 
-    await until_async(settled, 30)
+    await until(settled, 30)

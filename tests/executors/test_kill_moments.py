@@ -33,7 +33,7 @@ import psutil
 import pytest
 from nats.js import JetStreamContext
 from test_agent import events, kinds, publish, sh, trigger
-from test_crash import Victim, _true, until
+from test_crash import Victim
 
 from conftest import alive
 from jetcron import subjects
@@ -41,6 +41,7 @@ from jetcron.domain.definition import RetryPolicy
 from jetcron.domain.events import RunFailed, RunTriggered
 from jetcron.domain.runs import is_final
 from jetcron.log.stream import EventLog
+from polling import until
 
 ACK_WAIT = 2.0
 HOOK = "JETCRON_TEST_PAUSE_BEFORE_SPAWN"
@@ -125,22 +126,22 @@ async def kill_at(
         await victim.kill()
         return 0
     if moment == "before-start":
-        await until(lambda: _true((pid := supervisor_pid(run_dir)) and stopped(pid)), 10)
+        await until(lambda: (pid := supervisor_pid(run_dir)) and stopped(pid), 10)
     elif moment == "mid-job":
-        await until(lambda: _true(said(w, "start") and job_json(run_dir)), 10)
+        await until(lambda: said(w, "start") and job_json(run_dir), 10)
     elif moment == "after-reap":
-        await until(lambda: _true((run_dir / "ended.json").exists()), 10)
+        await until(lambda: (run_dir / "ended.json").exists(), 10)
         info = job_json(run_dir)
         assert info is not None
         os.kill(info["supervisor"][0], signal.SIGSTOP)
         assert not (run_dir / "result.json").exists(), "too late: the supervisor reported"
     else:
-        await until(lambda: _true(job_json(run_dir)), 10)
+        await until(lambda: job_json(run_dir), 10)
         info = job_json(run_dir)
         assert info is not None
         os.kill(info["supervisor"][0], signal.SIGSTOP)
         job = info["job"][0]
-        await until(lambda: _true(said(w, "end") and not alive(job)), 10)
+        await until(lambda: said(w, "end") and not alive(job), 10)
     pid = supervisor_pid(run_dir)
     assert pid is not None
     return pid

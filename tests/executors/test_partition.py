@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 from test_agent import events, publish, trigger
-from test_freeze import Witness, until, until_async
+from test_freeze import Witness
 from test_hung_node import JOB
 
 from jetcron.domain.definition import Job
 from jetcron.domain.events import RunStarted, RunSucceeded, RunTriggered
 from jetcron.log.stream import EventLog
+from polling import until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ACK_WAIT = 20.0
@@ -155,7 +156,7 @@ async def test_a_host_cut_off_stops_its_copy_once_back_when_a_peer_took_the_run_
     # lapses and the let-go reads the same
     said = rf"{t.run_id} was started again \(attempt 2\) on pt-b|attempt 2 took over on pt-b"
     await until(lambda: re.search(said, log_a.read_text()) is not None, 10, "pt-a says why")
-    await until_async(lambda: _settled(event_log, t), 10)
+    await until(lambda: _settled(event_log, t), 10)
     stored, _ = await event_log.load_run(t.name, t.run_id)
     mine = [s.event for s in stored if getattr(s.event, "executor", "") == "pt-a"]
     assert [type(e) for e in mine] == [RunStarted], "no result of the stopped attempt 1"

@@ -20,13 +20,7 @@ from jetcron.connect import close
 from jetcron.executors.agent import Executor, Stopped
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
-
-
-async def _until(predicate: object, within: float) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not predicate():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+from polling import until
 
 
 @pytest.mark.timeout(60)
@@ -40,9 +34,9 @@ async def test_a_result_waiting_when_stopped_is_kept_not_handed_back(
     stop = asyncio.Event()
     serving = asyncio.create_task(Executor(nc, config(**options)).run(stop))
     await publish(event_log, t)
-    await _until(lambda: witness.exists() and "start" in witness.read_text(), 10)
+    await until(lambda: witness.exists() and "start" in witness.read_text(), 10)
     nats_server.stop()
-    await _until(lambda: "end" in witness.read_text(), 10)
+    await until(lambda: "end" in witness.read_text(), 10)
     await asyncio.sleep(1.0)  # why: its result is now retried against the absent server
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="jetcron"):

@@ -19,13 +19,14 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 from test_agent import config, kinds, publish, trigger
-from test_crash import Victim, _has, _true, until
+from test_crash import Victim, _has
 
 from conftest import alive
 from jetcron.domain.definition import Job, RetryPolicy
 from jetcron.domain.events import RunFailed, RunTriggered
 from jetcron.executors.agent import Executor
 from jetcron.log.stream import EventLog
+from polling import until
 
 JOB = """
 import os, sys, time, psutil
@@ -86,7 +87,7 @@ def span(witness: Path, attempt: str) -> tuple[float, float]:
 
 async def kill_supervisor(journal: Path, t: RunTriggered, witness: Path) -> set[int]:
     """Once attempt 1's three processes tick: SIGKILL its supervisor; their pids."""
-    await until(lambda: _true(len(pids(witness, "1")) == 3), 20)
+    await until(lambda: len(pids(witness, "1")) == 3, 20)
     info = msgspec.json.decode((journal / t.run_id / "job.json").read_bytes())
     os.kill(info["supervisor"][0], signal.SIGKILL)
     return pids(witness, "1")
@@ -162,7 +163,7 @@ async def test_a_restarted_executor_ends_a_dead_supervisors_job_before_it_runs_a
     await victim.start()
     await victim.prepare()  # why: the restart adopts within orphan_after of the kill (see Victim)
     await publish(event_log, t)
-    await until(lambda: _true(len(pids(witness, "1")) == 3), 20)
+    await until(lambda: len(pids(witness, "1")) == 3, 20)
     await victim.kill()
     if when == "with-its-executor":
         first = await kill_supervisor(journal, t, witness)  # why: the job now runs under PID 1
@@ -171,7 +172,7 @@ async def test_a_restarted_executor_ends_a_dead_supervisors_job_before_it_runs_a
         await victim.start()
         assert victim.proc is not None
         pid = victim.proc.pid
-        await until(lambda: _true(owner_pid(journal, t) == pid), 20)  # why: adopted
+        await until(lambda: owner_pid(journal, t) == pid, 20)  # why: adopted
         first = await kill_supervisor(journal, t, witness)
     await until(lambda: _has(event_log, t, "RunSucceeded"), 30)
     assert "OVERLAP" not in ticks(witness), "attempt 2 started while attempt 1 still ran"

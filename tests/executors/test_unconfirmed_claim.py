@@ -14,11 +14,12 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
-from test_agent import config, events, kinds, publish, sh, trigger, wait_for
+from test_agent import config, events, kinds, publish, sh, trigger
 
 from jetcron.domain.events import RunHandedBack
 from jetcron.executors.agent import Executor
 from jetcron.log.stream import EventLog
+from polling import until
 
 RUN_AGAIN = ["RunStarted", "RunHandedBack", "RunStarted", "RunSucceeded"]
 
@@ -64,7 +65,7 @@ async def test_a_restarted_executor_records_the_hand_back(
     first, stop = Executor(nc, config(journal_dir=journal)), asyncio.Event()
     calls = ack_lost_once(first)
     task = asyncio.create_task(first.run(stop))
-    await wait_for(lambda: _true(calls[0] == 1 and first.stats.errors == 1))
+    await until(lambda: calls[0] == 1 and first.stats.errors == 1)
     stop.set()
     await asyncio.wait_for(task, 5)
     assert kinds(await events(event_log, t)) == ["RunStarted"]
@@ -72,7 +73,3 @@ async def test_a_restarted_executor_records_the_hand_back(
     second = Executor(nc, config(journal_dir=journal))
     await second.run_burst(12)
     assert kinds(await events(event_log, t)) == RUN_AGAIN
-
-
-async def _true(value: bool) -> bool:
-    return value

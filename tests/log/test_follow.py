@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from jetcron.log.follow import FollowHealth, backoff, jittered, supervise
 from jetcron.log.reader import read_raw
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
+from polling import until
 
 
 class FakeClock:
@@ -130,13 +130,15 @@ async def test_a_follower_reads_on_after_the_server_restarts(tmp_path: Path) -> 
 
         task = asyncio.create_task(follow())
         await append(event_log, 2)
-        await until(lambda: len(seen) == 2)
+        await until(lambda: len(seen) == 2, 20)
         server.stop()
-        await until(lambda: health.down_since is not None and watch.unreachable_since is not None)
+        await until(
+            lambda: health.down_since is not None and watch.unreachable_since is not None, 20
+        )
         server.start()
-        await until(lambda: health.down_since is None and watch.unreachable_since is None)
+        await until(lambda: health.down_since is None and watch.unreachable_since is None, 20)
         await append(event_log, 2)
-        await until(lambda: len(seen) == 4)
+        await until(lambda: len(seen) == 4, 20)
         assert seen == [1, 2, 3, 4] and health.failures >= 1
         assert watch.last_outage is not None
         task.cancel()
@@ -156,12 +158,6 @@ async def append(event_log: EventLog, n: int) -> None:
             event=ScheduleDeleted(schedule_id="s", name="n", version=1),
         )
         await event_log.publish("jetcron.sched.n", env)
-
-
-async def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
 
 
 async def test_a_finite_read_cut_by_a_restart_reads_on_to_the_end(tmp_path: Path) -> None:

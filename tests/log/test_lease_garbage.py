@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import nats
 import pytest
@@ -17,14 +17,9 @@ from nats.aio.client import Client
 
 from jetcron import service, subjects
 from jetcron.log.lease import KvLease, lease_holder
+from polling import until
 
 GARBAGE = b"\x00garbage"
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
 
 
 async def poison_key(nc: Client, value: bytes = GARBAGE) -> None:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from conftest import free_port, require_nats_server
 from jetcron.connect import ConnectOptions, close, connect
 from jetcron.log.lease import KvLease
 from jetcron.server import NatsServer
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+from polling import until
 
 
 async def test_no_leadership_while_nats_is_away_and_a_yes_after_a_no(tmp_path: Path) -> None:

@@ -4,18 +4,12 @@ standby and says why; before, both renewed a lease holding their name and both t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 from nats.aio.client import Client
 
 from jetcron.log.lease import KvLease
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+from polling import until
 
 
 async def test_a_second_replica_of_the_same_name_stays_standby_and_says_so(
@@ -47,7 +41,7 @@ async def test_a_restart_under_the_same_name_takes_the_lease_its_crash_left(
     restarted = KvLease(nc, holder="s1", ttl=1)
     stop = asyncio.Event()
     task = asyncio.create_task(restarted.run(stop))
-    await until(restarted.is_leader, timeout=5.0)  # once the TTL freed it
+    await until(restarted.is_leader, within=5.0)  # once the TTL freed it
     stop.set()
     await task
     assert "another scheduler replica" not in caplog.text

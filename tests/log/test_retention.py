@@ -102,3 +102,34 @@ async def test_a_running_appender_follows_a_retention_another_replica_sets(
     assert "run history now kept forever (was 259200 s)" in caplog.text
     for log in (leader, restarted):
         await log.close()
+
+
+async def test_the_process_that_changes_the_retention_says_so_and_others_here_once(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # newcomer19c #4 and #16: the `serve` that changed it said nothing; `up` said it twice
+    first = await EventLog(nc).open()  # a new log: 30 days
+    scheduler, executor = EventLog(nc), EventLog(nc)
+    for log in (scheduler, executor):
+        await log.load_retention()
+    stop = asyncio.Event()
+    following = [
+        asyncio.create_task(retention.follow(log, stop, every_s=0.05))
+        for log in (scheduler, executor)
+    ]
+    await first.ensure_stream(retention_s=4 * 86400)
+    said = "stream JETCRON: run history now kept 345600 s (was 2592000 s), set by this process"
+    assert said in caplog.text
+    async with asyncio.timeout(5):
+        while scheduler.retention_s != 4 * 86400 or executor.retention_s != 4 * 86400:
+            await asyncio.sleep(0.02)
+    await first.ensure_stream(retention_s=3 * 86400)  # a second change is said again
+    async with asyncio.timeout(5):
+        while scheduler.retention_s != 3 * 86400 or executor.retention_s != 3 * 86400:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.gather(*following)
+    assert caplog.text.count("run history now kept 345600 s") == 1
+    assert caplog.text.count("run history now kept 259200 s") == 1
+    await first.close()

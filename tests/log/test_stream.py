@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -147,7 +148,7 @@ def test_an_unreadable_event_is_logged_once_however_often_it_is_read(
     from jetcron.log.decoding import decode_records
     from jetcron.log.reader import RawRecord
 
-    garbage = RawRecord(7, "jetcron.sched.poisoned", b"\x00not json", 0, 0)
+    garbage = RawRecord(7, "jetcron.sched.poisoned", b"\x00not json", time.time_ns(), 0)
     with caplog.at_level("WARNING", logger="jetcron.log.reader"):
         for _ in range(3):
             assert decode_records([garbage]) == []

@@ -4,6 +4,8 @@ against a real nats-server: the replica that applies it, or the sender that with
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,10 +17,11 @@ from jetcron import subjects
 from jetcron.client import send_command
 from jetcron.domain.commands import CommandReply, CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
-from jetcron.errors import CommandWithdrawn, NoAnswerInTime
+from jetcron.errors import CommandWithdrawn, NatsUnreachable, NoAnswerInTime
 from jetcron.log import withdrawal
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
+from jetcron.server import NatsServer
 
 
 async def test_the_first_create_wins_and_the_other_side_sees_it(nc: Client) -> None:
@@ -93,3 +96,24 @@ async def test_a_sender_that_gives_up_after_a_replica_began_is_told_so(nc: Clien
             await send_command(nc, _create("busy"), timeout=0.3)
     finally:
         await sub.unsubscribe()
+
+
+async def test_a_command_sent_into_a_stalled_nats_names_nats_not_a_replica(
+    nc: Client, nats_server: NatsServer
+) -> None:
+    """newcomer19b F7: during a NATS freeze a command read "… when a stalled scheduler replica
+    resumes"; NATS was the one stalled, and the withdrawal needs NATS too."""
+    from conftest import freeze
+
+    await withdrawal.ensure_bucket(nc)
+    freeze(nats_server)
+    try:
+        with pytest.raises(NatsUnreachable) as raised:
+            await send_command(nc, _create("frozen"), timeout=0.5)
+    finally:
+        assert nats_server.pid is not None
+        os.kill(nats_server.pid, signal.SIGCONT)
+    said = str(raised.value)
+    assert said.startswith("no answer to `create`: NATS is unreachable"), said
+    assert "it could not be withdrawn: it may still be applied once NATS is back" in said
+    assert "scheduler replica" not in said

@@ -155,7 +155,30 @@ def test_executor_offline_while_it_holds_a_run() -> None:
     assert kinds(h, {**ONLINE, "extra": Executor(targets=["extra"])}) == []
     report = health.evaluate(fold(h.events), now=NOW, executors_online=ONLINE)
     assert [(p.kind, p.subject) for p in report.problems] == [("executor_offline", "extra")]
-    assert report.problems[0].detail.startswith("holds 1 run(s) in flight")
+    assert report.problems[0].detail.startswith("not online; holds 1 run in flight, started at")
+
+
+def test_an_executor_holding_a_run_is_offline_since_its_heartbeat_expired_not_the_run_start() -> (
+    None
+):
+    """newcomer19b F4: `(since <the run's fire time>)` read as offline since then."""
+    from jetcron.domain.events import ExecutorOffline, ExecutorOnline
+
+    h = recent_history()
+    h.add(ExecutorOnline(name="extra", tags=[]), actor="jetcron")
+    held = h.trigger("daily", NOW - timedelta(minutes=4), target="extra")
+    h.started(held, executor="extra")
+    h.tick(timedelta(seconds=40))
+    gone_at = h.next_at()
+    h.add(ExecutorOffline(name="extra"), actor="jetcron")
+
+    [problem] = health.evaluate(fold(h.events), now=NOW, executors_online=ONLINE).problems
+    started = fold(h.events).runs.rows[held].started_at
+    assert (problem.kind, problem.subject, problem.since) == ("executor_offline", "extra", gone_at)
+    assert problem.detail.startswith(
+        f"offline since {health.iso(gone_at)} (its heartbeat expired); holds 1 run in flight, "
+        f"started at {health.iso(started)}"
+    )
 
 
 def test_a_fan_out_member_offline_is_reported_with_its_group_and_since_when() -> None:
@@ -280,8 +303,9 @@ def test_an_acknowledgement_clears_what_was_unreadable_or_rejected_before_it() -
     assert [(p.kind, p.detail) for p in later.problems] == [
         (
             "poison_events",
-            "1 event(s) could not be folded since the last `health --ack`; see the projection "
-            "log, then `jetcron health --ack`",
+            f"1 event(s) could not be folded since the last `health --ack`: seq {ack.seq + 1} "
+            "(fire.teleported); see the projection log (or `jetcron -v replay --verify`), then "
+            "`jetcron health --ack`",
         )
     ]
 

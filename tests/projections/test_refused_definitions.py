@@ -98,7 +98,7 @@ async def test_every_reader_refuses_it_and_snapshots_keep_working(nc, event_log)
     await _seed(event_log)
     ticker = Ticker(event_log, clock=FakeClock(T0))
     await ticker.catch_up()
-    assert ticker.poison == 0, "skipped at decode, never a failed fold"
+    assert ticker.fold.poison == 0, "skipped at decode, never a failed fold"
     entries = {e.name: e for e in ticker.state.entries.values()}
     assert sorted(entries) == ["far", "good"] and entries["good"].version == 1
     assert checkpoint.state_from(checkpoint.snapshot_of(ticker.state)) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from datetime import UTC, datetime
 
@@ -112,6 +113,43 @@ async def test_poison_is_counted_and_skipped(nc, event_log) -> None:
     assert service.views.poison == 2
     stop.set()
     await task
+
+
+async def test_poison_is_located_in_health_and_old_poison_is_not_warned_again(
+    nc, event_log, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """newcomer19b F11: health gave a count only, and after `health --ack` every restart and
+    every replay printed the same warnings again."""
+    import logging
+
+    from jetcron.domain.commands import AcknowledgeHealth
+    from jetcron.log import decoding
+
+    await seed(event_log)
+    for subject, data in ((subjects.fire("a"), b"{not json"), (subjects.stats("b"), b"[]")):
+        await nc.publish(subject, data)
+    await nc.flush()
+    last = await event_log.last_seq()
+    service, stop, task = await running(nc, event_log)
+    try:
+        [row] = [p for p in (await query(nc, "health"))["problems"] if p["kind"] == "poison_events"]
+        assert row["detail"].startswith(
+            f"2 event(s) could not be folded: seq {last - 1} (?), seq {last} (?);"
+        )
+        await CommandHandler(event_log).handle(
+            AcknowledgeHealth(name="health", command_id="a1", at=T0, actor="al", reason="seen")
+        )
+    finally:
+        stop.set()
+        await task
+    monkeypatch.setattr(decoding, "STARTED_NS", time.time_ns())  # a process started since
+    decoding._WARNED.clear()
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # a reader of the history, as a ticker at its start
+        await event_log.load(subjects.fire("a"))
+    skipped = [r for r in caplog.records if r.getMessage().startswith("skipping event at seq")]
+    assert [r.levelno for r in skipped] == [logging.INFO]
+    assert decoding.poison_level(time.time_ns()) == logging.WARNING  # stored while it runs
 
 
 async def test_metrics_endpoint_serves_prometheus_text(nc, event_log) -> None:

@@ -114,8 +114,8 @@ CASES = [
         "2026-01-01T00:40Z",
         [
             "2026-01-01T00:40Z: triggered → failed",
-            "Triggered as run r2bbbbbb at 2026-01-01T00:44:41Z, 4m41s late: the scheduler was "
-            "down, and catch-up `latest` ran it [seq 5]",
+            "Triggered as run r2bbbbbb at 2026-01-01T00:44:41Z, 4m41s late: no scheduler decided "
+            "it in time, and catch-up `latest` ran it [seq 5]",
             "Run r2bbbbbb failed on host1 after 2 attempts: exit code 3 [seq 9]",
         ],
     ),
@@ -233,8 +233,8 @@ CASES = [
         [
             "2026-01-01T00:10Z: triggered → succeeded",
             "Buffered at 2026-01-01T00:13:30Z behind run r1aaaaaa",
-            "Triggered as run r2bbbbbb at 2026-01-01T00:14Z, 4m late: the scheduler was down, and "
-            "catch-up `all` ran it [seq 2]",
+            "Triggered as run r2bbbbbb at 2026-01-01T00:14Z, 4m late: no scheduler decided it in "
+            "time, and catch-up `all` ran it [seq 2]",
             "Run r2bbbbbb succeeded after 1 attempt",
         ],
     ),

@@ -43,7 +43,7 @@ async def test_a_ticker_restored_from_its_checkpoint_folds_the_tail_once(event_l
 
     crashed = Ticker(event_log, clock=clock, snapshot_every=1)
     await crashed.take(stored[:half])  # folded, and checkpointed (every event)
-    crashed.cadence = None
+    crashed.fold.cadence = None
     await crashed.take(stored[half:])  # folded after the checkpoint: lost with the crash
     del crashed
 
@@ -54,7 +54,8 @@ async def test_a_ticker_restored_from_its_checkpoint_folds_the_tail_once(event_l
     fresh = Ticker(event_log, clock=clock)
     await fresh.catch_up()
     assert snapshot_of(restarted.state) == snapshot_of(fresh.state)
-    assert restarted.queue.live() == fresh.queue.live()  # the same next due time for every schedule
+    # the same next due time for every schedule
+    assert restarted.fold.queue.live() == fresh.fold.queue.live()
     triggered = Counter(
         s.envelope.event.name for s in stored if s.subject.startswith("jetcron.trigger.")
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from jetcron.log.lease import KvLease
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.ticker import Ticker
+from polling import until
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -68,13 +69,6 @@ def assert_every_second_once(fires: list[RunTriggered], min_count: int) -> None:
     assert len(times) >= min_count
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 async def fires_after(log: EventLog, moment: datetime, count: int) -> None:
     """Until `count` fires due after `moment` are in the log (the replica ticks).
 
@@ -84,11 +78,7 @@ async def fires_after(log: EventLog, moment: datetime, count: int) -> None:
     async def enough() -> bool:
         return sum(t.fire_time > moment for t in await triggers(log)) >= count
 
-    await until(enough)
-
-
-async def _true(value: object) -> bool:
-    return bool(value)
+    await until(enough, 20)
 
 
 async def test_failover_on_task_cancel(nc) -> None:
@@ -97,7 +87,7 @@ async def test_failover_on_task_cancel(nc) -> None:
     lease_a, task_a = await start_replica(nc, "a", stop_a)
     await fires_after(log, datetime.now(UTC), 2)
     lease_b, task_b = await start_replica(nc, "b", stop_b)
-    await until(lambda: _true(lease_b.looked.is_set() and lease_a.is_leader()))
+    await until(lambda: lease_b.looked.is_set() and lease_a.is_leader(), 20)
     assert not lease_b.is_leader()
     task_a.cancel()  # a crash, not a clean hand-over: the lease must expire
     lost_at = time.monotonic()
@@ -136,7 +126,7 @@ async def test_failover_on_sigkill_of_a_subprocess(nc, nats_url: str, tmp_path: 
         await fires_after(log, datetime.now(UTC), 2)
         stop_b = asyncio.Event()
         lease_b, task_b = await start_replica(nc, "b", stop_b)
-        await until(lambda: _true(lease_b.looked.is_set()))
+        await until(lambda: lease_b.looked.is_set(), 20)
         assert not lease_b.is_leader()
         child.send_signal(signal.SIGKILL)
         child.wait()

@@ -15,7 +15,7 @@ from test_ticker_outage import _new_leader
 from jetcron import ids
 from jetcron.clock import FakeClock
 from jetcron.domain.commands import DeleteSchedule, PauseSchedule, UpdateSchedule
-from jetcron.domain.definition import DefinitionPatch
+from jetcron.domain.definition import PAUSED_UNDECIDED, DefinitionPatch
 from jetcron.domain.events import FireEvent, FireMissed, RunSkipped, RunTriggered
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
@@ -90,16 +90,17 @@ async def test_a_change_during_the_hold_skips_the_held_fire_once(
 
 @pytest.mark.parametrize(
     ("kind", "fate"),
-    [("pause", RunTriggered), ("update", RunTriggered), ("delete", RunSkipped)],
-    ids=["pause-runs-it", "update-runs-it", "delete-skips-it"],
+    [("pause", RunSkipped), ("update", RunTriggered), ("delete", RunSkipped)],
+    ids=["pause-skips-it", "update-runs-it", "delete-skips-it"],
 )
 async def test_a_fire_held_by_a_leader_that_died_is_decided_by_the_next_one_once(
     event_log: EventLog, kind: str, fate: type
 ) -> None:
     """The leader holding the fire stops (its lease lost, or the process gone); the run's
     result lands, then the schedule changes while no leader runs. The next leader decides the
-    fire as of the change: it runs (it was due while the schedule was active, and nothing
-    blocked it by then), or after a delete it is skipped; a restart after that adds nothing."""
+    fire as of the change: after an update it runs (it was due while the schedule was active,
+    and nothing blocked it by then); after a pause or a delete it is skipped (a pause stops
+    every run not started: definition.pause_stops); a restart after that adds nothing."""
     clock, first = await setup(event_log)
     stop, task = await _new_leader(event_log, clock)
     stop.set()
@@ -120,22 +121,22 @@ async def test_a_fire_held_by_a_leader_that_died_is_decided_by_the_next_one_once
     assert await again.tick() == 0
     assert [type(f) for f in await fates(event_log)] == [fate]
     if fate is RunSkipped:
-        assert found[0].reason == DELETED  # type: ignore[attr-defined]
+        assert found[0].reason == (DELETED if kind == "delete" else PAUSED_UNDECIDED)  # type: ignore[attr-defined]
     assert found[0].fire_id == ids.fire_id(first.schedule_id, first.version, FIRE)
 
 
 async def test_an_owed_fate_found_more_than_a_minute_late_is_missed_not_run(
     event_log: EventLog,
 ) -> None:
-    """The schedule paused while its fire was held; no leader for two minutes after: the fire
-    is recorded missed, not run two minutes late into a paused schedule."""
+    """The schedule updated while its fire was held; no leader for two minutes after: the fire
+    is recorded missed, not run two minutes late into a changed schedule."""
     clock, first = await setup(event_log)
     stop, task = await _new_leader(event_log, clock)
     stop.set()
     await task
     await succeed(event_log, first, T0 + timedelta(minutes=1, seconds=50))
     await clock.advance(3)
-    await change(event_log, clock, "pause")
+    await change(event_log, clock, "update")
     await clock.advance(120)
     stop, task = await _new_leader(event_log, clock)
     try:
@@ -144,7 +145,7 @@ async def test_an_owed_fate_found_more_than_a_minute_late_is_missed_not_run(
         stop.set()
         await task
     assert [type(f) for f in found] == [FireMissed]
-    assert "more than 60 s late, the schedule paused" in found[0].reason  # type: ignore[attr-defined]
+    assert "more than 60 s late, the schedule updated" in found[0].reason  # type: ignore[attr-defined]
 
 
 async def test_a_fire_held_across_a_failover_runs_once_when_the_result_lands(
@@ -183,3 +184,35 @@ async def test_a_fire_behind_a_run_this_leader_triggered_is_skipped_at_once(
         stop.set()
         await task
     assert [(type(f), f.reason) for f in found] == [(RunSkipped, NOT_STARTED)]  # type: ignore[attr-defined]
+
+
+async def test_fires_due_before_a_pause_no_leader_decided_do_not_run_nor_name_one_that_runs(
+    event_log: EventLog,
+) -> None:
+    """newcomer19b F1: three fires fell due while no leader ticked (a full disk); the operator
+    paused; the next leader ran the newest and recorded the others as coalesced into it, and
+    the executor then cancelled that trigger (paused before the run started). One rule now:
+    a pause stops every run not started, so each is skipped as paused; nothing is triggered."""
+    await add(event_log, "o", spec="@every 20s", overlap="skip")
+    clock = FakeClock(T0)
+    await burst(Ticker(event_log, clock=clock), clock, T0 + timedelta(seconds=1))
+    before = len(of(await events(event_log), RunTriggered))
+    await clock.set(T0 + timedelta(seconds=55))  # the fires of 12:00:20, :40 due, undecided
+    await change(event_log, clock, "pause")
+    stop, task = await _new_leader(event_log, clock)
+    try:
+        async with asyncio.timeout(10):
+            while len(of(await events(event_log), RunSkipped)) < 2:
+                await asyncio.sleep(0.05)
+        await clock.advance(30)
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await task
+    evs = await events(event_log)
+    assert len(of(evs, RunTriggered)) == before
+    skipped = of(evs, RunSkipped)
+    assert [(s.fire_time.second, s.reason) for s in skipped] == [
+        (20, PAUSED_UNDECIDED),
+        (40, PAUSED_UNDECIDED),
+    ]

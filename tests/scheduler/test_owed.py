@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
 
-from jetcron.domain.definition import Job
+from jetcron.domain.definition import PAUSED_UNDECIDED, Job
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import RunSkipped, RunTriggered, ScheduleCreated, ScheduleDeleted
 from jetcron.scheduler import owed
@@ -34,18 +34,30 @@ def busy(**kw: Any) -> Entry:
 
 NOTE = [
     pytest.param(busy(), "paused", [OwedFate("skip", T, BUSY, "r0")], id="busy-skipped"),
-    pytest.param(due(), "paused", [OwedFate("trigger", T)], id="idle-runs"),
+    pytest.param(due(), "paused", [OwedFate("skip", T, PAUSED_UNDECIDED)], id="idle-paused-skips"),
     pytest.param(due(), "updated", [OwedFate("trigger", T)], id="update-runs"),
     pytest.param(due(), "deleted", [OwedFate("skip", T, owed.DELETED)], id="delete-skips"),
     pytest.param(busy(), "deleted", [OwedFate("skip", T, BUSY, "r0")], id="delete-busy"),
     pytest.param(
         busy(overlap="cancel_previous"),
-        "paused",
+        "updated",
         [OwedFate("cancel", T, "", "r0"), OwedFate("trigger", T)],
         id="cancel-previous",
     ),
     pytest.param(
-        busy(overlap="buffer_one"), "paused", [OwedFate("buffer", T, run_id="r0")], id="buffer"
+        busy(overlap="cancel_previous"),
+        "paused",
+        [OwedFate("skip", T, PAUSED_UNDECIDED)],
+        id="cancel-previous-paused-cancels-nothing",
+    ),
+    pytest.param(
+        busy(overlap="buffer_one"), "updated", [OwedFate("buffer", T, run_id="r0")], id="buffer"
+    ),
+    pytest.param(
+        busy(overlap="buffer_one"),
+        "paused",
+        [OwedFate("skip", T, PAUSED_UNDECIDED)],
+        id="buffer-paused-skips",
     ),
     pytest.param(due(last_fire=T), "paused", None, id="decided-already"),
     pytest.param(due(active=False), "deleted", None, id="paused-before"),
@@ -62,6 +74,34 @@ def test_note(given: Entry, change: str, then: list[OwedFate] | None) -> None:
         assert (record.version, record.change) == (1, change)
 
 
+def test_fires_coalesced_into_one_a_pause_stops_are_skipped_with_it() -> None:
+    """Several fires due within the grace at the pause (an outage): updated, the newest runs
+    and the others are coalesced into it; paused, none runs and none names one that would
+    (newcomer19b F1: two 'coalesced' lines named a fire the executor then cancelled)."""
+    given = entry(spec="*/1 * * * *", last_fire=minutes(-5), floor=minutes(-10))
+    at = T  # T-1m (60 s late: still within the grace) and T are due at once
+    updated = owed.note(given, "updated", at, {})
+    assert updated is not None
+    assert [f.kind for f in updated.fates][-2:] == ["skip", "trigger"]
+    assert updated.fates[-2].reason.startswith("coalesced")
+    paused = owed.note(given, "paused", at, {})
+    assert paused is not None
+    assert [f.reason for f in paused.fates][-2:] == [PAUSED_UNDECIDED] * 2
+
+
+def test_a_run_owed_after_a_pause_by_an_older_checkpoint_is_skipped_when_appended() -> None:
+    """A version before the one pause rule checkpointed a trigger (and a cancel_previous
+    cancel) owed after a pause; appended now, the pause stops them as it stops a new one."""
+    old = Owed(
+        "paused", AT, 1, due().timing, b"",
+        (OwedFate("cancel", T, "", "r0"), OwedFate("trigger", T), OwedFate("buffer", T, "", "r0")),
+    )  # fmt: skip
+    assert [d for _, d in owed.decisions(due(), [old], AT)] == [
+        Skip(T, PAUSED_UNDECIDED, None),
+        Skip(T, PAUSED_UNDECIDED, None),
+    ]
+
+
 def test_a_change_older_than_since_owes_nothing() -> None:
     """A replica refolding the log meets changes long past: the fates of the fires before
     them may have aged out with the retention, so they owe nothing."""
@@ -75,7 +115,7 @@ DECIDE = [
     pytest.param(
         due(),
         T + timedelta(seconds=61),
-        [Miss(T, "scheduler down: found more than 60 s late, the schedule paused")],
+        [Miss(T, "scheduler down: found more than 60 s late, the schedule updated")],
         id="trigger-found-late-is-missed",
     ),  # fmt: skip
     pytest.param(
@@ -84,7 +124,7 @@ DECIDE = [
     pytest.param(
         busy(overlap="cancel_previous"),
         T + timedelta(minutes=2),
-        [Miss(T, "scheduler down: found more than 60 s late, the schedule paused")],
+        [Miss(T, "scheduler down: found more than 60 s late, the schedule updated")],
         id="late-cancels-nothing",
     ),
     pytest.param(busy(overlap="buffer_one"), AT, [Buffer(T, "r0")], id="buffer"),
@@ -94,7 +134,7 @@ DECIDE = [
 
 @pytest.mark.parametrize(("given", "now", "then"), DECIDE)
 def test_decisions(given: Entry, now: Any, then: list[Decision]) -> None:
-    record = owed.note(given, "paused", AT, {})
+    record = owed.note(given, "updated", AT, {})
     assert record is not None
     given.version, given.payload = 2, b""  # the change moved these on
     decided = owed.decisions(given, [record], now)
@@ -115,7 +155,7 @@ def _triggered(fire: Any, **kw: Any) -> RunTriggered:
 
 
 def test_a_fate_of_its_fire_settles_it_and_nothing_else_does() -> None:
-    record = owed.note(busy(overlap="cancel_previous"), "paused", AT, {})
+    record = owed.note(busy(overlap="cancel_previous"), "updated", AT, {})
     assert record is not None
     records: list[Owed] | None = [record]
     for other in (_triggered(T, manual=True), _skipped(minutes(-5))):

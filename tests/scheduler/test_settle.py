@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from test_planner import BUSY, IN_FLIGHT, T, entry, minutes
+from test_planner import BUSY, IN_FLIGHT, T, entry, minutes, told
 
 from jetcron.scheduler.entry import LOST_GRACE, Entry, run_budget
 from jetcron.scheduler.planner import (
@@ -99,7 +99,7 @@ CASES = [
 def test_hold_after_take_over(
     given: Entry, now: datetime, taken_over: datetime | None, then: list[Decision]
 ) -> None:
-    assert decide_due(given, now, taken_over=taken_over) == then
+    assert told(decide_due(given, now, taken_over=taken_over)) == then
 
 
 def overdue_run(**kw: object) -> Entry:

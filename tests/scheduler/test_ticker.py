@@ -300,7 +300,7 @@ async def test_a_schedule_whose_append_failed_is_tried_again(event_log, nc) -> N
 
     event_log.publish_prepared = failing
     assert await ticker.tick() == 0
-    assert list(ticker.queue.live().values()) == [fire + timedelta(seconds=1)], "queued again"
+    assert list(ticker.fold.queue.live().values()) == [fire + timedelta(seconds=1)], "queued again"
     await clock.set(fire + timedelta(seconds=2))
     assert await ticker.tick() == 1
     assert [t.fire_time for t in of(await events(event_log), RunTriggered)] == [fire]
@@ -400,7 +400,7 @@ async def test_a_burst_larger_than_a_plan_is_planned_in_part_and_fires_whole(
     ticker = Ticker(event_log, clock=clock)
     await ticker.catch_up()
     assert await ticker.plan_ahead() == PLAN_MIN
-    assert len(ticker.queue.live()) == 3, "the rest waits in the queue"
+    assert len(ticker.fold.queue.live()) == 3, "the rest waits in the queue"
 
     await clock.set(fire)
     assert await ticker.tick() == PLAN_MIN + 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,12 +19,7 @@ from jetcron.log.stream import EventLog
 from jetcron.scheduler.planner import SETTLE
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+from polling import until
 
 
 async def test_a_trigger_held_through_an_outage_is_reported_as_stored_not_lost(
@@ -45,11 +39,11 @@ async def test_a_trigger_held_through_an_outage_is_reported_as_stored_not_lost(
         await clock.set(T0 + timedelta(minutes=1))
         with caplog.at_level(logging.INFO, logger="jetcron.scheduler.ticker"):
             assert await ticker.tick() == 0  # no ack while NATS is away
-            assert ticker.unconfirmed
+            assert ticker.fold.unconfirmed
             server.start()
             await until(lambda: nc.is_connected)
             async with asyncio.timeout(15):
-                while ticker.unconfirmed:  # the reader finds it in the log
+                while ticker.fold.unconfirmed:  # the reader finds it in the log
                     await ticker.catch_up()
                     await asyncio.sleep(0.1)
         triggers = of(await events(event_log), RunTriggered)
@@ -148,9 +142,7 @@ async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
 
 
 async def until_fates(event_log: EventLog, minute: int) -> None:
-    async with asyncio.timeout(10):
-        while not await _fates(event_log, minute):
-            await asyncio.sleep(0.05)
+    await until(lambda: _fates(event_log, minute), 10, f"a fate of the fire at minute {minute}")
 
 
 @pytest.mark.parametrize("result_lands", [True, False], ids=["result-lands", "no-result"])
@@ -183,7 +175,9 @@ async def test_a_leader_that_kept_its_lease_through_an_outage_waits_before_decla
             1
         )  # the leader wakes, reads the tail, takes NATS's return as a take-over
         back = T0 + timedelta(minutes=1, seconds=121)
-        await until(lambda: ticker.taken_over is not None and ticker.taken_over >= back)
+        await until(
+            lambda: ticker.firing.taken_over is not None and ticker.firing.taken_over >= back
+        )
         await asyncio.sleep(0.3)
         assert of(await events(event_log), RunLost) == []  # not yet: settling
         if result_lands:

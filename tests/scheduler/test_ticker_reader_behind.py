@@ -6,7 +6,6 @@ re-creating its consumer and the ticker ticked on the view it had before the out
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,12 +23,7 @@ from jetcron.log.stream import EventLog
 from jetcron.scheduler import ticker as ticker_module
 from jetcron.scheduler.ticker import Ticker
 from jetcron.server import NatsServer
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+from polling import until
 
 
 async def fates(event_log: EventLog, minute: int) -> list[object]:

@@ -47,6 +47,7 @@ class Services:
         self.serve: subprocess.Popen[str] | None = None
         self.web: subprocess.Popen[str] | None = None
         self.url = ""
+        self.server: NatsServer | None = None
 
     def start_serve(self) -> None:
         command = [sys.executable, "-m", "jetcron", "serve", "--server", self.nats_url]
@@ -87,6 +88,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require_nats_server()
     with NatsServer(data_dir=tmp_path_factory.mktemp("stale") / "nats") as server:
         running = Services(server.url)
+        running.server = server
         try:
             running.start_serve()
             running.start_web()
@@ -157,6 +159,31 @@ def test_the_banner_says_the_views_do_not_answer_and_goes_when_they_do(
     assert services.views() == {"current": True, "answering": True}
     page.close()
     wide.close()
+
+
+def test_the_banner_blames_nats_when_nats_is_stalled(
+    browser: object,  # noqa: F811
+    services: Services,
+) -> None:
+    """newcomer19b F7: a freeze of NATS read "The scheduler's views are not answering"."""
+    from conftest import freeze
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page.goto(f"{services.url}/#/")
+    page.wait_for_selector("#live.live")
+    assert services.server is not None and services.server.pid is not None
+    freeze(services.server)
+    try:
+        page.wait_for_selector("#stale p.views", timeout=30_000)
+        said = page.locator("#stale p.views").inner_text()
+        report = services.views()
+    finally:
+        os.kill(services.server.pid, signal.SIGCONT)
+    assert said.startswith("NATS is unreachable since "), said
+    assert "nothing can be asked or changed until it is back" in said, said
+    assert report["cause"] == "nats", report
+    page.wait_for_selector("#stale", state="hidden", timeout=30_000)
+    page.close()
 
 
 def test_the_banner_says_the_views_are_behind_the_log_and_since_when(

@@ -55,12 +55,12 @@ def _calendar_and_notification_lines() -> list[str]:
     from jetcron.domain.calendar import CalendarDefinition
     from jetcron.domain.commands import AddNotification, CreateCalendar
     from jetcron.domain.events import CalendarCreated, NotificationAdded
-    from jetcron.domain.notifications import notification_of
+    from jetcron.domain.notifications import SinkOptions
 
     cal = CalendarDefinition(dates=[AT.date()])
     made = CalendarCreated(name="quiet", version=1, definition=cal)
     again = CreateCalendar(**_meta("quiet"), definition=cal)  # type: ignore[arg-type]
-    hook = notification_of("ops", subject="ops.alerts")
+    hook = SinkOptions(subject="ops.alerts").notification("ops")
     added = NotificationAdded(name="ops", notification=hook)
     add = AddNotification(**_meta("ops"), notification=hook)  # type: ignore[arg-type]
     return [
@@ -110,20 +110,20 @@ def _raised(make: Any) -> str:
 
 
 def _notification_option_lines() -> list[str]:
-    from jetcron.domain.notifications import notification_of
+    from jetcron.domain.notifications import SinkOptions
 
     return [
-        _raised(lambda: notification_of("ops")),
-        _raised(lambda: notification_of("ops", webhook="ftp://x")),
-        _raised(lambda: notification_of("ops", subject="a", secret="s")),
-        _raised(lambda: notification_of("ops", subject="a b")),
-        _raised(lambda: notification_of("ops", subject="jetcron.cmd.x")),
-        _raised(lambda: notification_of("ops", subject="a", on=["x"])),
-        _raised(lambda: notification_of("ops", subject="a", window="soon")),
-        _raised(lambda: notification_of("ops", subject="a", timeout="soon")),
-        _raised(lambda: notification_of("ops", command="")),
-        _raised(lambda: notification_of("ops", command="'open")),
-        _raised(lambda: notification_of("ops", command="echo $HOME > /tmp/x")),
+        _raised(lambda: SinkOptions().notification("ops")),
+        _raised(lambda: SinkOptions(webhook="ftp://x").notification("ops")),
+        _raised(lambda: SinkOptions(subject="a", secret="s").notification("ops")),
+        _raised(lambda: SinkOptions(subject="a b").notification("ops")),
+        _raised(lambda: SinkOptions(subject="jetcron.cmd.x").notification("ops")),
+        _raised(lambda: SinkOptions(subject="a", on=["x"]).notification("ops")),
+        _raised(lambda: SinkOptions(subject="a", window="soon").notification("ops")),
+        _raised(lambda: SinkOptions(subject="a", timeout="soon").notification("ops")),
+        _raised(lambda: SinkOptions(command="").notification("ops")),
+        _raised(lambda: SinkOptions(command="'open").notification("ops")),
+        _raised(lambda: SinkOptions(command="echo $HOME > /tmp/x").notification("ops")),
     ]
 
 

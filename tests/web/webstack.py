@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 from conftest import require_nats_server
 from jetcron.cli.main import app
 from jetcron.server import NatsServer
+from polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # why: bench/ is a top-level package next to src/, not installed
@@ -82,13 +83,7 @@ def _wait_ready(stack: Stack) -> None:
 
 def until(fetch: Any, done: Any, within: float = 15.0) -> Any:
     """Call fetch() until done(result); the last result."""
-    deadline = time.monotonic() + within
-    while True:
-        result = fetch()
-        if done(result):
-            return result
-        assert time.monotonic() < deadline, f"not reached in time: {result}"
-        time.sleep(0.1)
+    return wait_until(fetch, within, "not reached in time", done=done, every=0.1)
 
 
 def create(http: httpx.Client, name: str, **fields: Any) -> httpx.Response:

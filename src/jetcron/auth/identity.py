@@ -18,7 +18,7 @@ import msgspec
 
 from jetcron.errors import InvalidInput
 
-_USER = re.compile(r"^# jetcron user (\S+)")
+_USER = re.compile(r"^# jetcron user (\S+)(?: \((\w+)\))?")
 _SEED = re.compile(r"^(SU[A-Z2-7]{56})$")
 JWT_MARK = "BEGIN NATS USER JWT"
 
@@ -30,6 +30,8 @@ class Identity(msgspec.Struct, frozen=True):
     seed: str | None = None
     user: str | None = None
     """The jetcron user name (sets the inbox prefix its permissions allow)."""
+    role: str | None = None
+    """Its role as the file says when it was issued (`jetcron auth`); None: not said."""
 
     @property
     def jwt(self) -> bool:
@@ -65,12 +67,12 @@ def read(path: str, what: str = "--creds") -> Identity:
         raise InvalidInput(f"{what} {path}: cannot read it ({err.__class__.__name__})") from None
     if JWT_MARK in text:
         return Identity(path)
-    user = seed = None
+    user = seed = role = None
     for line in map(str.strip, text.splitlines()):
         if m := _USER.match(line):
-            user = m.group(1)
+            user, role = m.group(1), m.group(2)
         elif m := _SEED.match(line):
             seed = m.group(1)
     if seed is None:
         raise InvalidInput(f"{what} {path}: no NATS user JWT or user nkey seed (SU...) in it")
-    return Identity(path, seed, user)
+    return Identity(path, seed, user, role)

@@ -203,7 +203,8 @@ async def _follow(
                     _emit(row, as_json)
                 printed[row["utc"]] = landed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(inbox.get(), FOLLOW_POLL_S)
+                async with asyncio.timeout(FOLLOW_POLL_S):  # why: not wait_for (set_within)
+                    await inbox.get()
             while not inbox.empty():  # why: one question answers a burst of events
                 inbox.get_nowait()
     finally:
@@ -289,7 +290,7 @@ def detail(row: dict[str, Any]) -> str:
             n = row.get("backfills", 1)
             parts.append("backfill" + (f" ({n} backfills)" if n > 1 else ""))
         elif late > MISSED_AFTER.total_seconds():
-            parts.append(f"{text.duration(late)} late (catch-up {row['catchup']})")
+            parts.append(f"{text.duration(late)} late ({_late_cause(row)})")
         if row.get("buffered_at"):
             parts.append(f"buffered behind {text.short_id(row['blocking_run_id'])}")
         out = ", ".join(p for p in parts if p)
@@ -297,6 +298,13 @@ def detail(row: dict[str, Any]) -> str:
         out = _OTHER[fate](row)
     dst = "; ".join(row.get("dst") or [])
     return "; ".join(p for p in (out, dst) if p)
+
+
+def _late_cause(row: dict[str, Any]) -> str:
+    """Why a triggered fire started over 60 s late, by the answer's `late_cause` (fates.py)."""
+    if row.get("late_cause") == "waited":
+        return "waited for the run before it"
+    return f"catch-up {row['catchup']}"
 
 
 def _missed(row: dict[str, Any]) -> str:
@@ -322,7 +330,7 @@ def _created(row: dict[str, Any]) -> str:
     if not ev:
         return ""
     made = text.utc(ev.get("at"))
-    if row.get("count", 1) > 1:  # why: the fires before the creation, one line (queries.py)
+    if row.get("count", 1) > 1:  # why: the fires before the creation, one line (fire_queries.py)
         return f"{row['count']} fires to {text.utc(row['last_utc'])}: created only at {made}"
     if made == text.utc(row.get("utc")):  # why: to the second, the two read as one time
         return f"created only at {text.utc_fraction(ev.get('at'))}, just after this fire time"

@@ -22,7 +22,9 @@ from jetcron.cli.common import (
 from jetcron.domain.notifications import (
     DEFAULT_KINDS,
     KINDS,
-    notification_of,
+    TIMEOUT,
+    WINDOW,
+    SinkOptions,
     validate_notification_name,
 )
 
@@ -81,13 +83,13 @@ def add(
         None, "--tag", metavar="T", help="Only schedules with this tag (repeatable)."
     ),
     window: str = typer.Option(
-        "60s",
+        WINDOW,
         "--window",
         metavar="DUR",
         help="Group a storm: one message per schedule per window (0s: never).",
     ),
     timeout: str = typer.Option(
-        "10s", "--timeout", metavar="DUR", help="Give up one attempt after this long."
+        TIMEOUT, "--timeout", metavar="DUR", help="Give up one attempt after this long."
     ),
     server: str = ServerOpt,
     actor: str | None = ActorOpt,
@@ -97,8 +99,7 @@ def add(
         from jetcron.cli.secrets import read_secret
 
         secret = read_secret(secret[1:], "--secret")
-    notification = notification_of(
-        name,
+    notification = SinkOptions(
         webhook=webhook,
         secret=secret,
         command=command,
@@ -108,7 +109,7 @@ def add(
         tags=tags,
         window=window,
         timeout=timeout,
-    )
+    ).notification(name)
     from jetcron.domain.commands import AddNotification
 
     add_it = AddNotification(**command_meta(name, actor), notification=notification)

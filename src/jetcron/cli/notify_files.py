@@ -35,36 +35,20 @@ from jetcron.domain.durations import format_duration
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.notifications import (
     DEFAULT_KINDS,
+    TIMEOUT,
+    WINDOW,
     Notification,
+    SinkOptions,
     missing_schedule,
-    notification_of,
 )
 from jetcron.errors import InvalidInput
 from jetcron.scheduler import notifications as aggregate
 
 TABLE = "notifications"
-WINDOW, TIMEOUT = "60s", "10s"
-"""The defaults of `notify add` (`--window`, `--timeout`), left out of an exported file."""
 _OPTION = re.compile(r"--([a-z]+)")
 
 
-class SinkEntry(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
-    """One sink in a file (defaults left out)."""
-
-    webhook: str | None = None
-    secret: str = ""
-    """`@FILE` (read relative to the file) or `kv:KEY`; never the key itself."""
-    command: str | list[str] | None = None
-    subject: str | None = None
-    on: list[str] | None = None
-    schedules: list[str] | None = None
-    tags: list[str] | None = None
-    window: str = WINDOW
-    timeout: str = TIMEOUT
-    allow_missing: bool = False
-
-
-KEYS = tuple(SinkEntry.__struct_fields__)
+KEYS = tuple(SinkOptions.__struct_fields__)
 
 
 class WantedSink(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,12 +108,10 @@ def load_sinks(path: Path) -> dict[str, WantedSink] | None:
 
 
 def _sink(where: str, name: str, body: Any, base: Path) -> WantedSink:
-    entry = table_entry(where, body, KEYS, SinkEntry)
+    entry = table_entry(where, body, KEYS, SinkOptions)
     ref, value = _secret(f"{where}.secret", name, entry.secret, base)
-    fields = msgspec.structs.asdict(entry)
-    del fields["allow_missing"]
     try:
-        notification = notification_of(name, **{**fields, "secret": ref})
+        notification = msgspec.structs.replace(entry, secret=ref).notification(name)
     except (InvalidInput, CommandRejected) as err:
         # why: the domain names `notify add`'s options; a file has keys of the same names
         said = _OPTION.sub(r"\1", str(err))
@@ -156,10 +138,10 @@ def _secret(where: str, name: str, secret: str, base: Path) -> tuple[str, str]:
     return f"{SECRET_REF}{file_key(name)}", value
 
 
-def entry_of(n: Notification, live_schedules: Iterable[str] = ()) -> SinkEntry:
+def entry_of(n: Notification, live_schedules: Iterable[str] = ()) -> SinkOptions:
     """A live sink as a file writes it: defaults left out, the signing key as its reference;
     `allow_missing` when its rule names a schedule that does not exist now."""
-    return SinkEntry(
+    return SinkOptions(
         webhook=n.sink.webhook,
         secret=n.sink.secret if n.sink.secret.startswith(SECRET_REF) else "",
         command=n.sink.command,

@@ -64,12 +64,17 @@ async def rebuild(
             _saw(gaps, [], skipped)  # why: the log ended with undecodable events
         if as_of is None:
             gaps.end(end)
+            # why: read to `end`; what is missing at its tail aged out (the live views saw it)
+            views.position = max(views.position, end)
     finally:
         await event_log.close()
     return views, gaps
 
 
 def _saw(gaps: Gaps, batch: list[Any], skipped: list[int]) -> None:
+    if not gaps.first_ns and batch:
+        first = batch[0]
+        gaps.first_ns = first.stored_ns or int(first.envelope.at.timestamp() * 1e9)
     seqs = sorted([s.seq for s in batch] + skipped) if skipped else [s.seq for s in batch]
     skipped.clear()
     if seqs[0] == gaps.next and seqs[-1] - seqs[0] + 1 == len(seqs):
@@ -91,6 +96,17 @@ def aged_out_line(gaps: Gaps) -> str | None:
     )
 
 
+def before_the_log(as_of: datetime | None, gaps: Gaps) -> str | None:
+    """One line when `--as-of` is before the log's first event. why: an empty table with no
+    word read as "nothing was scheduled then" (newcomer19c #14)."""
+    if as_of is None or not gaps.first_ns:
+        return None
+    begins = datetime.fromtimestamp(gaps.first_ns / 1e9, UTC)
+    if as_of >= begins:
+        return None
+    return f"--as-of {iso_z(as_of)} is before the log begins (its first event: {iso_z(begins)})"
+
+
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:
     """`jetcron replay`."""
     if verify:
@@ -103,6 +119,8 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
     aged = aged_out_line(gaps)
     if aged is not None:
         print(f"note: {aged}", file=sys.stderr)
+    if (before := before_the_log(as_of, gaps)) is not None:
+        print(f"note: {before}", file=sys.stderr)
     if as_of is not None and as_of > datetime.now(UTC):
         print(
             f"note: --as-of {iso_z(as_of)} is in the future: this is the log as it is now",

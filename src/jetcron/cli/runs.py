@@ -90,6 +90,7 @@ def runs_list(
 
 def _row_cells(r: dict[str, Any]) -> list[str]:
     status = r["status"] if r.get("attempt", 1) == 1 else f"{r['status']} #{r['attempt']}"
+    status += "?" if r.get("offline") else ""  # why: its executor is away (projections/held.py)
     return [
         text.short_id(r.get("run_id")),
         # why: a name deleted and created again lists both schedules' runs; say whose
@@ -103,7 +104,7 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
 
 def note(r: dict[str, Any]) -> str:
     """The one thing to know about a run in a list: its error, why, or who triggered it."""
-    said = text.first_line(r.get("error") or r.get("reason"))
+    said = text.first_line(r.get("offline") or r.get("error") or r.get("reason"))
     if said:
         return said
     why = r.get("trigger_reason")
@@ -127,9 +128,11 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
     if output.get("result") is not None:
         echo("── result (the action's return value) ──")
         echo(json.dumps(output["result"], indent=2, default=str))
+    whose = output.get("attempt", 1)
+    of = f" of attempt {whose}" if whose != row.get("attempt", 1) else ""
     for stream in ("stdout", "stderr"):
         if output.get(stream):
-            echo(f"── {stream} ──")
+            echo(f"── {stream}{of} ──")
             echo(output[stream].rstrip("\n"))
         if (cut := truncation(output, stream)) is not None:
             echo(cut)
@@ -167,7 +170,7 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     if r.get("exit_code") is not None:
         out.append(("exit code", str(r["exit_code"])))
     if r.get("error"):
-        out.append(("error", r["error"]))
+        out.append(("error", _error(r)))
     if r.get("reason"):
         out.append(("reason", r["reason"]))
     if r.get("next_retry_at"):
@@ -175,7 +178,16 @@ def facts(r: dict[str, Any]) -> list[tuple[str, str]]:
     tried = r.get("attempts") or []
     if len(tried) > 1 or any(a["fate"] == "abandoned" for a in tried):
         out += [("attempts" if i == 0 else "", _attempt(a)) for i, a in enumerate(tried)]
+    if r.get("aged_out") is not None:
+        out.append(("aged out", aged_out(r) + "; the facts above are the views'"))
     return out
+
+
+def aged_out(r: dict[str, Any]) -> str:
+    """Why a run's events and output are not shown: the log no longer has them."""
+    kept = (r.get("aged_out") or {}).get("retention_s")
+    why = f"run history is kept {text.duration(kept)}" if kept else "retention"
+    return f"run {text.short_id(r['run_id'])}'s events and output have aged out of the log ({why})"
 
 
 def _started(r: dict[str, Any]) -> str:
@@ -230,7 +242,17 @@ def _status(r: dict[str, Any]) -> str:
     attempt = r.get("attempt", 1)
     if r["status"] == "deferred":
         return f"deferred {r.get('deferrals', 1)} time(s) (attempt {attempt})"
+    if r.get("offline"):  # why: its executor is away, its job may be stopped (held.py)
+        which = f"attempt {attempt}; " if attempt > 1 else ""
+        return f"{r['status']}? ({which}{r['offline']})"
     return r["status"] if attempt == 1 else f"{r['status']} (attempt {attempt})"
+
+
+def _error(r: dict[str, Any]) -> str:
+    """The run's error, labelled `attempt N: …` when it is an earlier attempt's (the answer's
+    `error_attempt`; newcomer19b F12: attempt 1's error read as attempt 2's)."""
+    earlier = r.get("error_attempt")
+    return f"attempt {earlier}: {r['error']}" if earlier else str(r["error"])
 
 
 def truncation(output: dict[str, Any], stream: str) -> str | None:
@@ -262,6 +284,8 @@ def silent_failure(row: dict[str, Any], output: dict[str, Any]) -> str | None:
     if printed:
         return None
     short = text.short_id(row["run_id"])
+    if row.get("aged_out") is not None:
+        return aged_out(row)
     if row["status"] not in FINISHED:
         return f"run {short} is {row['status']} and has printed nothing yet"
     if row["status"] == "succeeded":
@@ -349,7 +373,25 @@ async def _run_and_output(nc: Client, ref: str) -> tuple[dict[str, Any], dict[st
     row: dict[str, Any] = await query(nc, "run", {"run_id": ref})
     events = await run_events(nc, row["schedule"], row["run_id"])
     row["attempts"] = msgspec.to_builtins(attempts(events))
+    if row["status"] in RESULTS and not any(hasattr(e.event, "output") for e in events):
+        # why: the views say how it ended, the log no longer has the event that said it (and
+        # its output); with a retention lowered live the views' horizon cannot tell (#1)
+        row.setdefault("aged_out", {"retention_s": await _retention(nc)})
     return row, output_of(events)
+
+
+async def _retention(nc: Client) -> int:
+    """The log's run-history retention now (0: forever or unknown)."""
+    from jetcron.log.stream import EventLog
+
+    try:
+        return await EventLog(nc).load_retention() or 0
+    except Exception:  # noqa: BLE001 - the line is said without it
+        return 0
+
+
+RESULTS = ("succeeded", "failed", "timed_out")
+"""A run's statuses set by an event that carries its output (RunSucceeded, RunFailed, RunTimedOut)."""
 
 
 # -- runs follow ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from jetcron.cli.common import (
     ServerOpt,
     console,
     count_option,
+    echo,
     err_console,
     fmt_time,
     handle_errors,
@@ -47,7 +48,7 @@ def list_(
                 _state(r),
                 r["target"],
                 fmt_time(r["next_fire"]),
-                f"{r.get('last_status') or '-'} {fmt_time(r.get('last_run_at')) if r.get('last_run_at') else ''}",
+                _last(r),
                 r.get("runs_total", 0),
             ]
             for r in rows
@@ -58,6 +59,20 @@ def list_(
         cut=("last run", "tz", "spec", "state"),
         keep=("name", "next fire (UTC)"),
     )
+    if aged := [r["name"] for r in rows if r.get("runs_aged_out")]:
+        # why: `replay` counts only the runs still in the log, and says so (newcomer19c #2)
+        echo(
+            f"note: runs counts include runs whose events have aged out of the log "
+            f"({', '.join(aged)}); `replay` counts only those the log still holds",
+            err=True,
+        )
+
+
+def _last(row: dict[str, Any]) -> str:
+    """The last run's status and time; `running?` while its executor is away (held.py)."""
+    status = (row.get("last_status") or "-") + ("?" if row.get("last_offline") else "")
+    at = fmt_time(row.get("last_run_at")) if row.get("last_run_at") else ""
+    return f"{status} {at}"
 
 
 def _state(row: dict[str, Any]) -> str:
@@ -122,9 +137,9 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
             [
                 text.short_id(r["run_id"]),
                 text.utc(r.get("fire_time")),
-                r.get("status"),
+                f"{r.get('status')}{'?' if r.get('offline') else ''}",  # why: held.py
                 r.get("attempt", 1),
-                r.get("executor", ""),
+                f"{r.get('executor', '')}{' (offline)' if r.get('offline') else ''}",
                 text.duration(r.get("duration_s")),
             ]
             for r in runs

@@ -32,7 +32,8 @@ RetentionOpt = typer.Option(
     None,
     "--retention",
     help="How long triggers, fires and run events (with their output) stay in the log, "
-    "e.g. 30d (at least 2d); 'forever' keeps them. Definitions, their audit and daily "
+    "e.g. 30d (at least 2d); 'forever' keeps them ('0', 'off' and 'none' are refused as "
+    "ambiguous). Definitions, their audit and daily "
     "statistics always stay. "
     "Default: keep the log's current setting (a new log: 30d).",
 )
@@ -51,12 +52,23 @@ KeepRunsOpt = typer.Option(
 )
 
 
+AMBIGUOUS_RETENTION = ("0", "off", "none", "0s", "no", "never", "")
+
+
 def parse_retention(text: str | None) -> int | None:
     """--retention as whole seconds (0: forever), or None when not given."""
     if text is None:
         return None
-    if text.strip().lower() in ("0", "forever", "off", "none"):
+    said = text.strip().lower()
+    if said == "forever":
         return 0
+    if said in AMBIGUOUS_RETENTION:
+        # why: `0`, `off` and `none` read as "keep no history" and meant the opposite,
+        # forever, for the whole log (newcomer19c #4)
+        raise InvalidInput(
+            f"--retention {text}: ambiguous (keep nothing, or forever?): give 'forever' or a "
+            "duration of at least 2d"
+        )
     from jetcron.domain.durations import parse_duration
 
     try:
@@ -187,7 +199,7 @@ async def _run_parts(
         if parts.web_socket is not None:
             tg.create_task(_web(opts, parts.web_socket, stop))
         if parts.quiet:
-            _say_serving(opts, parts.config)
+            _say_serving(nc, opts, parts.config)
         else:
             tg.create_task(echo_runs(nc, stop, echo_from))
             _say_up(opts)
@@ -212,13 +224,28 @@ async def _executor_connection(
     return enc
 
 
-def _say_serving(opts: ConnectOptions, config: service.ServiceConfig) -> None:
+def _say_serving(nc: Client, opts: ConnectOptions, config: service.ServiceConfig) -> None:
     # why: a replica that says nothing cannot be told from one still connecting
     echo(
-        f"scheduler replica {config.holder()} serving at {opts.urls()[0]} "
+        f"scheduler replica {config.holder()} serving at {serving_at(nc, opts.urls())} "
         "(commands, queries; the ticker while it holds the lease). Ctrl-C stops.",
         err=True,
     )
+
+
+def serving_at(nc: Client, urls: list[str]) -> str:
+    """The server this connection reached, and the others given if several were: `nats://a:2
+    (of nats://a:1, nats://a:2)`. why: the first URL given was named for every replica, one
+    of them connected to the third (newcomer19c #16)."""
+    got = nc.connected_url
+    reached = urls[0]
+    if got is not None and got.hostname:
+        reached = f"{got.scheme}://{_bracketed(got.hostname)}:{got.port}"
+    return reached if len(urls) < 2 else f"{reached} (of {', '.join(urls)})"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # why: an IPv6 address in a URL
 
 
 def _say_up(opts: ConnectOptions) -> None:

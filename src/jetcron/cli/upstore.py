@@ -70,6 +70,7 @@ class StoreWatch:
     def __init__(self, nats: NatsServer, say: Callable[[str], None]) -> None:
         self.nats = nats
         self.say = say
+        STORAGE.store = str(nats.data_dir)  # why: health's `log full` row names it
         self._told = False
         self._restarted_at: float | None = None
 

@@ -300,6 +300,11 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         + _deleted(pr),
         f"executors  {online}",
         *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
+        *(
+            [f"warning: run history kept too short: {short}"]
+            if (short := st.get("retention_problem"))
+            else []
+        ),
     ]
 
 

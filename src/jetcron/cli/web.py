@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from jetcron.cli.common import CredsOpt, ServerOpt, bounded, echo, handle_errors
+
+if TYPE_CHECKING:
+    from jetcron.web.auth import Tokens
 
 HostOpt = typer.Option(
     "127.0.0.1",
@@ -56,6 +60,8 @@ def web(
         servers=server or given.server or "", creds=creds or given.creds, name="jetcron-web"
     )
     gateway = gateway_for(options, host, token_file, given.actor, allowed_host)
+    if options.creds and (said := _granted_beyond(gateway.tokens, options.creds)):
+        echo(f"warning: {said}", err=True)
     sock = listen(host, port)
 
     async def main() -> None:
@@ -70,3 +76,20 @@ def web(
         await serve(gateway, sock, stop)
 
     asyncio.run(main())
+
+
+def _granted_beyond(tokens: Tokens, creds: str) -> str | None:
+    """One line when the token file grants a role the gateway's own NATS identity lacks.
+    why: an admin token through an operator's gateway was refused at its first admin change,
+    long after the start (newcomer19c #8)."""
+    from jetcron.auth.identity import read
+
+    mine = read(creds).role
+    over = tokens.beyond(mine) if mine else []
+    if not over:
+        return None
+    who = ", ".join(f"{u.name} ({u.role})" for u in over)
+    return (
+        f"--token-file grants {who} more than this gateway's NATS identity ({creds}, "
+        f"{mine}) may do: those changes will be refused (403); run it with an admin's --creds"
+    )

@@ -17,6 +17,50 @@ LATE_DOWN = "scheduler down"
 LATE_LOG_FULL = "log full"
 """Why a missed fire was late: the scheduler was up, but JetStream refused appends for want
 of storage (nothing could be triggered, nor the lease kept)."""
+LATE_UNREACHABLE = "NATS unreachable"
+"""Why a fire was decided late: the deciding scheduler could not reach NATS (its own outage,
+from its last answer to its reconnect); the reason adds `from T1 to T2`."""
+LATE_NO_LEADER = "no stream leader (lost quorum?)"
+"""Why a fire was decided late: NATS answered the scheduler, but JetStream had no leader for
+its lease (an election, a cluster that lost quorum); the reason adds `from T1 to T2`."""
+GAP_STORIES = {
+    LATE_LOG_FULL: "The log was full (JetStream refused appends)",
+    LATE_UNREACHABLE: "The scheduler could not reach NATS",
+    LATE_NO_LEADER: "JetStream had no stream leader (lost quorum?)",
+}
+"""A late fire's cause (its reason's start) as the start of `why`'s sentence; any other
+(LATE_DOWN, older events): "No scheduler ticked"."""
+
+
+def gap_story(reason: str) -> str:
+    """Why nothing was decided for a while, told from a late fire's reason (one rule for
+    every surface that reads a stored reason)."""
+    return next(
+        (told for cause, told in GAP_STORIES.items() if reason.startswith(cause)),
+        "No scheduler ticked",
+    )
+
+
+PAUSED_UNDECIDED = "paused: the schedule was paused before this fire was decided"
+"""The skip of a fire due before a pause that no leader had decided by then (scheduler/owed.py)."""
+PAUSED_UNSTARTED = "schedule paused before the run started"
+"""The cancel of a clock trigger that no executor had started when the pause was stored."""
+
+
+def pause_stops(forced: bool) -> bool:
+    """True if a pause stops a fire's run that has not started: the one rule of the ticker (a
+    fire due before the pause, undecided then) and the executor (a trigger not started).
+
+    A pause stops every run of the clock that has not started by the time it is stored,
+    whenever its fire fell due and whether a trigger was appended for it or not: runs that
+    started go on (a pause lets them finish), and an operator's run (`trigger`, a backfill:
+    `forced`) runs also while the schedule is paused.
+
+    why one rule: an operator pauses to stop new runs (a disk swap, a full disk); a fire that
+    fell due a moment before, undecided for an outage, is no different from one due after.
+    The ticker used to run such a fire, the executor then cancelled it, and the 'coalesced'
+    lines beside it named a fire that never ran (newcomer19b F1)."""
+    return not forced
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

@@ -133,38 +133,48 @@ def missing_schedule(n: Notification, known: Iterable[str]) -> str | None:
     return None
 
 
-def notification_of(
-    name: str,
-    *,
-    webhook: str | None = None,
-    secret: str = "",
-    command: str | list[str] | None = None,
-    subject: str | None = None,
-    on: list[str] | None = None,
-    schedules: list[str] | None = None,
-    tags: list[str] | None = None,
-    window: str = "60s",
-    timeout: str = "10s",
-) -> Notification:
-    """The validated notification `notify add` (and POST /api/v1/notifications) describe:
-    a command as shell-like text or an argv, durations as text; InvalidInput or
-    CommandRejected naming the option otherwise."""
-    return validate_notification(
-        Notification(
-            name=name,
-            sink=Sink(
-                webhook=webhook,
-                secret=secret,
-                command=_argv(command),
-                subject=subject,
-                timeout_s=_seconds("--timeout", timeout),
-            ),
-            on=list(dict.fromkeys(on or DEFAULT_KINDS)),
-            schedules=list(dict.fromkeys(schedules or [])),
-            tags=list(dict.fromkeys(tags or [])),
-            window_s=_seconds("--window", window),
+WINDOW, TIMEOUT = "60s", "10s"
+"""`notify add`'s defaults (`--window`, `--timeout`), as text."""
+
+
+class SinkOptions(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """A sink as `notify add`'s options by their long names (`schedules`, `tags` plural):
+    a command as shell-like text or an argv, durations as text; what a sink in an `apply`
+    file and a POST /api/v1/notifications body carry (defaults left out when written)."""
+
+    webhook: str | None = None
+    secret: str = ""
+    """The signing key (a file gives `@FILE` or `kv:KEY` instead, never the key itself)."""
+    command: str | list[str] | None = None
+    """Shell-like text split like `--command` (no shell), or an argv list."""
+    subject: str | None = None
+    on: list[str] | None = None
+    schedules: list[str] | None = None
+    tags: list[str] | None = None
+    window: str = WINDOW
+    timeout: str = TIMEOUT
+    allow_missing: bool = False
+    """Let `schedules` name a schedule that does not exist yet (the caller checks the rest)."""
+
+    def notification(self, name: str) -> Notification:
+        """The validated notification these options describe; InvalidInput or
+        CommandRejected naming the option otherwise."""
+        return validate_notification(
+            Notification(
+                name=name,
+                sink=Sink(
+                    webhook=self.webhook,
+                    secret=self.secret,
+                    command=_argv(self.command),
+                    subject=self.subject,
+                    timeout_s=_seconds("--timeout", self.timeout),
+                ),
+                on=list(dict.fromkeys(self.on or DEFAULT_KINDS)),
+                schedules=list(dict.fromkeys(self.schedules or [])),
+                tags=list(dict.fromkeys(self.tags or [])),
+                window_s=_seconds("--window", self.window),
+            )
         )
-    )
 
 
 def _argv(command: str | list[str] | None) -> list[str] | None:

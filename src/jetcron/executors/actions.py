@@ -30,6 +30,7 @@ import msgspec
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.executors.failure import FailureClass
 from jetcron.executors.results import RunResult, jsonable, rejected
+from jetcron.log.follow import set_within
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +191,11 @@ async def _supervise(
         raise
     finally:
         cancelled.cancel()
-    if task in done:
+    # why the flag, not which task the loop saw end first: an action that returns at its
+    # run's cancel (sleep) ends in the same turn as the cancel, and was then reported succeeded
+    if task in done and not ctx.cancel.is_set():
         return _outcome(task)
-    ending = "cancelled" if cancelled in done else "timed_out"
+    ending = "cancelled" if ctx.cancel.is_set() else "timed_out"
     ctx.cancel.set()  # why: tell a cooperative action to stop, then give it `grace` seconds
     await asyncio.wait({task}, timeout=grace)
     task.cancel()
@@ -246,10 +249,7 @@ async def noop_action(ctx: ActionContext, **_: Any) -> None:
 async def sleep_action(ctx: ActionContext, seconds: float = 1.0, **_: Any) -> float:
     """Sleep `seconds`, returning early when the run is cancelled; returns the time slept."""
     started = time.monotonic()
-    try:
-        await asyncio.wait_for(ctx.cancel.wait(), timeout=float(seconds))
-    except TimeoutError:
-        pass
+    await set_within(ctx.cancel, float(seconds))
     return round(time.monotonic() - started, 3)
 
 

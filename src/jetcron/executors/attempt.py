@@ -15,7 +15,7 @@ import msgspec
 from jetcron import subjects
 from jetcron.clock import iso_z
 from jetcron.domain.claims import accepted
-from jetcron.domain.definition import Conditions
+from jetcron.domain.definition import PAUSED_UNSTARTED, Conditions, pause_stops
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import (
     RunCancelled,
@@ -275,7 +275,8 @@ def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> st
     """Why a trigger must not start given its schedule's events (all, or the last one); else None.
 
     A deleted schedule (or one deleted and created again: another schedule id) runs nothing
-    more; a paused one starts no clock trigger not yet started (a manual one still runs).
+    more; a paused one starts no clock trigger not yet started (a manual one still runs:
+    definition.pause_stops, the rule the ticker applies to fires undecided at the pause).
     """
     status: str | None = None
     others = False
@@ -293,8 +294,8 @@ def schedule_stop(trigger: RunTriggered, lifecycle: Sequence[StoredEvent]) -> st
                 status = "deleted"
     if status == "deleted" or (status is None and others):
         return "schedule deleted"
-    if status == "paused" and not trigger.forced:
-        return "schedule paused before the run started"
+    if status == "paused" and pause_stops(trigger.forced):
+        return PAUSED_UNSTARTED
     return None
 
 

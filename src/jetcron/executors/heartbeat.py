@@ -15,7 +15,6 @@ set `lost`, without removing its key on the way out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from jetcron.executors.naming import NameTaken, same_instance, stamped
 from jetcron.log import heartbeats
 from jetcron.log.connection import answering
 from jetcron.log.errors import STORAGE_FULL, ConcurrencyConflict, storage_full
+from jetcron.log.follow import rest
 from jetcron.log.heartbeats import TTL_INTERVALS, ExecutorInfo, ttl_s
 
 __all__ = ["TTL_INTERVALS", "Heartbeat"]
@@ -78,8 +78,7 @@ class Heartbeat:
         try:
             while not stop.is_set() and not self.lost.is_set():
                 await self._beat_safely()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.identity.interval_s)
+                await rest(stop, self.identity.interval_s)
         finally:
             if not self.lost.is_set():
                 await self.remove()

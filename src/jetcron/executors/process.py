@@ -128,7 +128,8 @@ class Job:
             # why: cancelled while the supervisor starts: it must not go on to run the job.
             supervisor.write_atomic(run_dir / "kill", "the executor stopped waiting")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(proc.wait()), _KILL_WAIT_S)
+                async with asyncio.timeout(_KILL_WAIT_S):  # why: not wait_for (follow.set_within)
+                    await asyncio.shield(proc.wait())
             raise
         if not line.strip():
             await proc.wait()
@@ -193,7 +194,8 @@ class Job:
             # why: our caller is going away; leave no job behind and do not wait for a grace.
             self.cancel("the executor stopped waiting", now=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.wait()), _KILL_WAIT_S)
+                async with asyncio.timeout(_KILL_WAIT_S):  # why: not wait_for (follow.set_within)
+                    await asyncio.shield(self.wait())
             raise
         if not (self.run_dir / "result.json").exists():
             # why: our caller records this attempt next, and a retry may follow at once: nothing

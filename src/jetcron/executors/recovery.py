@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from jetcron.clock import iso_z
 from jetcron.domain.envelope import UnknownEvent, decode
 from jetcron.domain.events import RunHandedBack, RunStarted, RunTriggered
 from jetcron.executors import attempt as run_attempt
@@ -51,7 +52,11 @@ class Recovery:
             elif entry.has_result:
                 await self.report(run, entry)
             elif (job := Job.adopt(entry.path)) is not None:
-                log.info("executor %s: adopting running run %s", self.name, run.ref.run_id)
+                # why WARNING: `up` and an executor show warnings only, and this is half of what
+                # a restart did to a run (the other: reported or abandoned; newcomer19b F10)
+                log.warning("executor %s: adopted run %s of %s: its job (pid %s) still runs "
+                            "under its supervisor; its result is stored when it ends", self.name,
+                            run.ref.run_id, run.ref.name, job.pid)  # fmt: skip
                 self._adopt(run, job, entry)
             else:
                 verdict = await settle(entry.path)
@@ -122,7 +127,10 @@ class Recovery:
                 await self.runlog.append(run, event, f"{attempt}:started")
             outcome = run_results.from_process(result, cancel_reason=result.reason)
             await self.runlog.store_result(run, attempt, history.tries, outcome)
-            log.info("executor %s: reported run %s from the journal", self.name, run.ref.run_id)
+            ended = f", ended at {iso_z(outcome.ended_at)}" if outcome.ended_at else ""
+            log.warning("executor %s: stored the result of run %s of %s from the journal "
+                        "(%s%s)", self.name, run.ref.run_id, run.ref.name,
+                        outcome.outcome, ended)  # fmt: skip
         run.reported = True
         self.journal.end(entry.run_id)
 

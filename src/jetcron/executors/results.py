@@ -52,8 +52,17 @@ def _ended(result: RunResult, now: datetime) -> datetime | None:
 
     why: stored at once, the envelope's time is the end already; a second time on every run
     event would only cost bytes and decoding."""
-    ended = result.ended_at
-    return ended if ended is not None and now - ended > HELD else None
+    return result.ended_at if held(result, now) else None
+
+
+def held(result: RunResult, now: datetime, over: timedelta = HELD) -> bool:
+    """Whether the result was held back (journal, outage): its job ended `over` before `now`."""
+    return result.ended_at is not None and now - result.ended_at > over
+
+
+HELD_SAID = timedelta(seconds=5)
+"""A result stored this long after its job ended is held: the executor says so in one line
+(why not HELD: a slow store on a loaded host is no news to an operator)."""
 
 
 def from_process(result: ProcessResult, *, cancel_reason: str = "") -> RunResult:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from jetcron.log.follow import iso
+from jetcron.log.follow import iso, rest
+from jetcron.log.gaps import GAPS
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class ConnectionWatch:
         now = self.clock()
         noticed = self.noticed_at if self.noticed_at is not None else self.unreachable_since
         self.last_outage = (self.unreachable_since, now, noticed, False)
+        GAPS.outage(self.unreachable_since, now)
         self.reconnects += 1
         log.warning(
             "%s reachable again at %s after %.1fs (unreachable since %s)",
@@ -127,6 +128,7 @@ class ConnectionWatch:
             return  # why: the reconnect callback ends an outage the client noticed
         if self._silent >= SILENT_PROBES and self.last_answer is not None:
             self.last_outage = (self.last_answer, now, self._silent_noticed, True)
+            GAPS.outage(self.last_answer, now)
             log.warning(
                 "%s did not answer from %s to %s (%.1fs) though the connection held",
                 self.what,
@@ -278,7 +280,6 @@ async def probe(
                     watch.answered()
                 else:
                     watch.unanswered(clean=loop.time() - began < timeout + PROBE_LAG_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await rest(stop, every)
     finally:
         prober.drop_stale()  # why: a PING on a closed connection would wait out PONG_WAIT_S

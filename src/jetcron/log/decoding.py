@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import cast
 
@@ -50,6 +51,21 @@ def decoded_parts(
     yield out, None
 
 
+STARTED_NS = time.time_ns()
+"""When this process started (why: the poison it replays from before then is old news)."""
+
+
+def poison_level(stored_ns: int) -> int:
+    """How loud to log an event that cannot be read or folded: WARNING if it was stored while
+    this process runs, INFO if it is history replayed at a start or by `replay --verify`, or
+    if its time is not known (0: a subject's load; the views' follower, which reads every
+    event with its time, warns of a new one).
+
+    why: after `health --ack` every restart and every replay printed the same warnings again
+    (newcomer19b F11); health lists what is not acknowledged, with its sequences, either way."""
+    return logging.WARNING if stored_ns >= STARTED_NS else logging.INFO
+
+
 _WARNED: dict[tuple[str, int], None] = {}
 """(subject, seq) of skipped events already logged (why: an executor reads a schedule's subject
 at every trigger and logged the same poison line each time); bounded, oldest forgotten first."""
@@ -64,4 +80,5 @@ def _warn_skipped(r: RawRecord, envelope: UnknownEvent) -> None:
     if len(_WARNED) > _WARNED_MAX:
         del _WARNED[next(iter(_WARNED))]
     kind = f" ({envelope.type})" if envelope.type not in ("", "?") else ""
-    log.warning("skipping event at seq %d on %s: %s%s", r.seq, r.subject, envelope.problem, kind)
+    log.log(poison_level(r.stored_ns), "skipping event at seq %d on %s: %s%s", r.seq, r.subject,
+            envelope.problem, kind)  # fmt: skip

@@ -86,7 +86,8 @@ async def _direct_batch(
     try:
         body = {"seq": start, "next_by_subj": subject, "batch": DIRECT_BATCH}
         await nc.publish(js_api("DIRECT.GET", stream), json.dumps(body).encode(), reply=inbox)
-        more = await asyncio.wait_for(done, timeout)
+        async with asyncio.timeout(timeout):  # why: not wait_for (follow.set_within)
+            more = await done
     except TimeoutError as err:
         raise InfrastructureError(
             f"reading {subject} timed out (is the stream reachable?)"

@@ -7,6 +7,7 @@ import collections
 from nats.errors import ConnectionReconnectingError, NoRespondersError, StaleConnectionError
 from nats.js.errors import ServiceUnavailableError
 
+from jetcron import subjects
 from jetcron.errors import InfrastructureError, JetcronError
 
 
@@ -21,6 +22,54 @@ class ConcurrencyConflict(JetcronError):
 
 class AppendFailed(InfrastructureError):
     """The log did not acknowledge an append after retries."""
+
+
+class NoLeader(AppendFailed):
+    """JetStream answered an append with "no responders": the stream (or bucket) has no
+    leader right now (an election, a lost quorum), or it does not exist (`missing`).
+
+    why: "is the JETCRON stream there?" was said during every election, at ERROR, and named
+    JETCRON for a KV bucket's key (newcomer19c #10)."""
+
+    def __init__(self, subject: str, status: str, *, missing: bool = False) -> None:
+        self.subject, self.status, self.missing = subject, status, missing
+        where = holder_of(subject)
+        said = (
+            f"{where} does not exist"
+            if missing
+            else f"no leader for {where} right now (election or lost quorum)"
+        )
+        super().__init__(f"{subject}: no responders ({status}): {said}")
+
+
+def holder_of(subject: str) -> str:
+    """What stores a subject, in words: `stream JETCRON`, `KV bucket jetcron_lease`, …"""
+    parts = subject.split(".")
+    if parts[0] == subjects.KV_API and len(parts) > 1:
+        return f"KV bucket {parts[1]}"
+    if parts[0] == subjects.OBJECT_API and len(parts) > 1:
+        return f"object store {parts[1]}"
+    return f"stream {subjects.STREAM}"
+
+
+def stream_of(subject: str) -> str:
+    """The stream that stores a subject (a bucket's own stream for KV and objects)."""
+    parts = subject.split(".")
+    if parts[0] == subjects.KV_API and len(parts) > 1:
+        return subjects.kv_stream(parts[1])
+    if parts[0] == subjects.OBJECT_API and len(parts) > 1:
+        return subjects.object_stream(parts[1])
+    return subjects.STREAM
+
+
+def no_leader(err: BaseException) -> bool:
+    """Whether an append failed (perhaps after retries) for want of a stream leader."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, NoLeader):
+            return not seen.missing
+        seen = seen.__cause__
+    return False
 
 
 STORAGE_FULL = 10023
@@ -60,6 +109,8 @@ class StorageAlarm:
         """What stops the appends and what to do (err 10023, or a store nats-server cannot write)."""
         self.stream = ""
         """The stream that stores nothing (a stuck store), or "" (err 10023: the whole account)."""
+        self.store = ""
+        """Where nats-server keeps its store, if this process knows (`up`: its data dir)."""
         self.stored: collections.Counter[str] = collections.Counter()
         """Appends stored so far, per stream (a late verdict on an older append must not
         raise the alarm; one stream storing proves nothing about another's store)."""
@@ -71,6 +122,13 @@ class StorageAlarm:
         if self.since is None:
             self.since = now
         self.subject, self.cause, self.stream = subject, cause, stream
+
+    def where(self) -> str:
+        """What is full, as health names it: the server's store (why: the subject of the last
+        refused append, e.g. `$KV.jetcron_lease.ticker`, is not what an operator frees)."""
+        if self.store:
+            return f"nats-server store {self.store}"
+        return f"nats-server store (stream {self.stream})" if self.stream else "JetStream storage"
 
     def accepted(self, stream: str = "") -> None:
         """An append to `stream` was stored: storage is there again (for that stream, if

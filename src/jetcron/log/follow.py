@@ -154,13 +154,40 @@ async def supervise(
         await rest(stop, delay)
 
 
-async def rest(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait `seconds` or until stop is set, whichever comes first; True if stop is set."""
+async def set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` pass, whichever comes first; whether it was set.
+    CancelledError at once if this task was cancelled and the cancel got lost on the way.
+
+    why asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled in the loop turn
+    its event was set returns as if it had not been cancelled; the cancel is lost, and a task
+    that only a cancel ends goes on (a stop that hangs for good). Here it always propagates.
+    """
+    _cancel_if_asked()
+    if event.is_set():
+        return True
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
     except TimeoutError:
-        pass
-    return stop.is_set()
+        return event.is_set()
+    return True  # why: set, even if cleared again before this task ran on (projections' sync)
+
+
+rest = set_within
+"""Wait `seconds` or until stop is set; True if stop is set (set_within, by its callers' name)."""
+
+
+def _cancel_if_asked() -> None:
+    """Raise CancelledError if this task was cancelled and nothing took the cancel.
+
+    why: nats-py's requests still await wait_for, which on Python 3.11 returns a reply that
+    lands in the loop turn of a cancel and drops the cancel (the task still counts it:
+    Task.cancelling()); a loop that rests between attempts (the lease, heartbeats, probes,
+    retries) went on for good, and so did its stop. It ends at its next rest instead.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _run(

@@ -264,7 +264,8 @@ async def online_or_why(nc: Client, timeout: float = 3.0) -> tuple[list[Executor
     leader (a node of an R1 bucket down) instead of failing whole (or timing out) with it.
     """
     try:
-        return await asyncio.wait_for(list_executors(nc), timeout), ""
+        async with asyncio.timeout(timeout):  # why: not wait_for (follow.set_within)
+            return await list_executors(nc), ""
     except Exception as err:  # noqa: BLE001 - any failure here is "unknown", said as such
         why = str(err) or type(err).__name__
         return None, f"the heartbeats (KV bucket {subjects.EXECUTORS_BUCKET}) cannot be read: {why}"

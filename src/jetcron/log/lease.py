@@ -23,6 +23,8 @@ from jetcron.log import buckets, placement
 from jetcron.log.api import expect_last, js_api
 from jetcron.log.connection import answering
 from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFull
+from jetcron.log.follow import rest, set_within
+from jetcron.log.gaps import GAPS, no_leader
 from jetcron.log.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -146,11 +148,7 @@ class KvLease:
         try:
             while not stop.is_set():
                 await self._attempt()
-                interval = self.ttl / 3 if self.is_leader() else self.ttl / 5
-                try:
-                    await asyncio.wait_for(stop.wait(), interval)
-                except TimeoutError:
-                    pass
+                await rest(stop, self.ttl / 3 if self.is_leader() else self.ttl / 5)
         finally:
             await self._release()
             await self._publisher.close()
@@ -181,9 +179,12 @@ class KvLease:
                 self._valid_until = sent + self.ttl * 0.8
                 self.last_held = time.time()
             self.error = ""
+            GAPS.led(time.time())
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
             if isinstance(err, LogFull):
                 self._full_at = current[0] if current is not None else 0
+            if no_leader(err) and self.nc.is_connected:
+                GAPS.leaderless(time.time())  # why: the ticker names it for fires it decides late
             # why: a lost race is routine; an unstored write (no ack, log full) stops the ticker:
             # said once as a warning, not once per attempt
             routine = isinstance(err, ConcurrencyConflict) or bool(self.error)
@@ -191,6 +192,8 @@ class KvLease:
             log.log(level, "lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
         except Exception as err:  # noqa: BLE001 - NATS down: we cannot prove leadership
+            if no_leader(err) and self.nc.is_connected:
+                GAPS.leaderless(time.time())
             log.warning("lease %s: error %s", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
 
@@ -217,16 +220,12 @@ class KvLease:
         why wait for the first look: a service asked right after it started has not tried
         to take the lease yet, and "nobody" would be a false alarm.
         """
-        try:
-            await asyncio.wait_for(self.looked.wait(), timeout)
-        except TimeoutError:
-            pass
+        await set_within(self.looked, timeout)
         if self.nc.is_connected and time.monotonic() < self._valid_until:
             return self.holder  # why: not is_leader(), which would mark a waiter
         try:
-            return await asyncio.wait_for(
-                lease_holder(self.nc, bucket=self.bucket, key=self.key), timeout
-            )
+            async with asyncio.timeout(timeout):
+                return await lease_holder(self.nc, bucket=self.bucket, key=self.key)
         except TimeoutError:
             return None
 

@@ -14,7 +14,7 @@ import logging
 from typing import Any, NamedTuple
 
 from nats.aio.client import Client
-from nats.js.api import StreamConfig
+from nats.js.api import ClusterInfo, StreamConfig
 from nats.js.errors import APIError
 
 from jetcron.errors import InvalidInput
@@ -108,3 +108,18 @@ def _scaled(config: StreamConfig, replicas: int) -> StreamConfig:
 
 def _nodes(n: int) -> str:
     return "1 node (not a cluster)" if n == 1 else f"{n} nodes"
+
+
+def lost_quorum(stream: str, cluster: ClusterInfo | None) -> str | None:
+    """Why a stream takes no appends, from its leader's view of its peers; None if it can.
+    why: a leader left alone still answers STREAM.INFO, so views read to its end looked
+    current while nothing could be stored (newcomer19c #11: `runs list`, `fires` said nothing)."""
+    peers = (cluster.replicas or []) if cluster is not None else []
+    total = len(peers) + 1
+    offline = sum(1 for p in peers if p.offline)
+    if 2 * (total - offline) > total:
+        return None
+    return (
+        f"{offline} of {total} replicas of stream {stream} are offline: no quorum, nothing new "
+        "can be stored until they are back"
+    )

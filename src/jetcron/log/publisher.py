@@ -17,6 +17,7 @@ from typing import TypeVar, cast
 
 import msgspec
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 from jetcron.log import stuck
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
@@ -26,6 +27,8 @@ from jetcron.log.errors import (
     AppendFailed,
     ConcurrencyConflict,
     LogFull,
+    NoLeader,
+    stream_of,
 )
 from jetcron.log.fastsub import release, status_of, subscribe_raw
 
@@ -144,9 +147,21 @@ class Publisher:
                 return await self.request(subject, data, headers)
             except (TimeoutError, AppendFailed) as err:
                 if attempt == attempts or not _retryable(err) or stuck.stuck(subject):
+                    if isinstance(err, NoLeader) and not await self._exists(subject):
+                        err = NoLeader(subject, err.status, missing=True)
                     raise AppendFailed(f"publish to {subject} failed: {err}") from err
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
+
+    async def _exists(self, subject: str) -> bool:
+        """Whether the stream of `subject` exists (True when it cannot tell: no leader to ask)."""
+        try:
+            await self._nc.jetstream().stream_info(stream_of(subject))
+        except NotFoundError:
+            return False
+        except Exception:  # noqa: BLE001 - unanswered: an election, not a missing stream
+            return True
+        return True
 
     async def publish_many(
         self,
@@ -401,7 +416,7 @@ def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> 
     """PubAck from a reply, mapping JetStream errors to ours."""
     data, status = reply
     if status and not data:
-        raise AppendFailed(f"{subject}: no responders ({status}); is the JETCRON stream there?")
+        raise NoLeader(subject, str(status))
     ack = _ack_decoder.decode(data)
     if ack.error is None:
         STORAGE.stored[ack.stream] += 1

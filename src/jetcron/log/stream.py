@@ -16,7 +16,7 @@ from nats.js.errors import APIError, NotFoundError
 from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
-from jetcron.log import placement
+from jetcron.log import placement, retention
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_parts
 from jetcron.log.direct import read_subject
@@ -135,9 +135,7 @@ class EventLog:
             config.metadata = wanted
             await self.js.update_stream(config)
             if wanted != ours:
-                log.info(
-                    "stream %s: retention of runs now %s", self.stream, wanted.get(RETENTION_KEY)
-                )
+                retention.changed_here(self.stream, retention_of(ours), retention_of(wanted))
         self._retention_from(wanted)
         self.replicas = int(info.config.num_replicas or 1)
         if replicas is not None:
@@ -351,11 +349,26 @@ class EventLog:
 
     async def last_seq(self) -> int:
         """The stream's last sequence; InfrastructureError, saying so, while there is no log."""
+        return (await self.end())[0]
+
+    async def holds_after(self, seq: int) -> bool:
+        """Whether the log still holds any event after `seq` (those after may have aged out)."""
+        try:
+            await self.js.get_msg(
+                self.stream, seq=seq + 1, subject=f"{subjects.PREFIX}.>", next=True
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    async def end(self) -> tuple[int, str | None]:
+        """The stream's last sequence, and why nothing can be appended if its cluster lost its
+        quorum (None: it has one, or it is not clustered); InfrastructureError with no log."""
         try:
             info = await self.js.stream_info(self.stream)
         except NotFoundError as err:
             raise InfrastructureError(missing_log(self.stream)) from err
-        return int(info.state.last_seq)
+        return int(info.state.last_seq), placement.lost_quorum(self.stream, info.cluster)
 
 
 def missing_log(stream: str) -> str:

@@ -10,7 +10,6 @@ answers and no append stored since is this: the process's storage alarm says so,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -18,6 +17,7 @@ from nats.aio.client import Client
 
 from jetcron.log.api import js_api
 from jetcron.log.errors import STORAGE, STORE_STUCK_HINT
+from jetcron.log.follow import set_within
 from jetcron.subjects import STREAM, kv_stream
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ async def settled() -> None:
     decided = _decided
     if decided is None or _probe is None or _probe.get_loop() is not asyncio.get_running_loop():
         return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(decided.wait(), PROBE_S + 0.5)
+    await set_within(decided, PROBE_S + 0.5)
 
 
 def stuck(subject: str) -> bool:

@@ -93,7 +93,8 @@ async def _run(argv: list[str], body: bytes, timeout: float) -> None:
     except OSError as err:
         raise SendFailed(f"cannot start {argv[0]}: {err.strerror or err}") from None
     try:
-        _, stderr = await asyncio.wait_for(proc.communicate(body), timeout)
+        async with asyncio.timeout(timeout):  # why: not wait_for (log/follow.set_within)
+            _, stderr = await proc.communicate(body)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

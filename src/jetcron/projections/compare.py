@@ -42,6 +42,7 @@ RUN_FIELDS = (
     "last_fire_time",
     "last_success_at",
     "last_failure_at",
+    "last_success_run_id",
     "expectations",
 )
 """Schedule row fields folded from run, fire and expectation events (history that may be gone)."""
@@ -68,6 +69,8 @@ class Gaps:
         """No sequence at or after this one is missing (so far)."""
         self.horizon_ns = 0
         """Append time of the first event read at or after the horizon (0: none yet)."""
+        self.first_ns = 0
+        """Append time of the first event read, where the log begins (0: none yet)."""
 
     def see(self, seqs: Iterable[int], first_ns: int = 0) -> None:
         """Sequences read (decoded or not) in ascending order; `first_ns`: time of the first."""

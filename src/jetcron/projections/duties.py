@@ -63,10 +63,7 @@ async def roll_up_forever(svc: ProjectionService, stop: asyncio.Event) -> None:
             await svc.roll_up()
         except Exception as err:  # noqa: BLE001 - the next round tries again
             log.warning("daily rollups: %s", str(err) or type(err).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), svc.rollup_every_s)
-        except TimeoutError:
-            pass
+        await rest(stop, svc.rollup_every_s)
 
 
 async def expect_forever(svc: ProjectionService, stop: asyncio.Event) -> None:

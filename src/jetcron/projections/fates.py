@@ -8,7 +8,7 @@ end: lost, cancelled, deferred) or it fell in a stretch where the schedule could
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -99,6 +99,8 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Missed fires: the later fire the catch-up policy ran in the same tick."""
     buffered_at: datetime | None = None
     """Triggered after waiting behind another run (overlap buffer_one): since when."""
+    late_cause: str = ""
+    """Why it was recorded over 60 s late (late_cause()): `waited`, `catchup`, or ''."""
     evidence: list[Evidence] = []
     backfill_of: str = ""
     """The run shown is a backfill of this slot (`jetcron schedule backfill`)."""
@@ -254,6 +256,7 @@ def fates(
     now: datetime,
     quiet_since: Mapping[datetime, datetime] | None = None,
     kept_from: datetime | None = None,
+    gone: Callable[[int], bool] | None = None,
 ) -> list[Fire]:
     """Every nominal fire and every recorded one, oldest first, each with its fate.
 
@@ -261,8 +264,12 @@ def fates(
     before it (the start of the outage, as far as the log can tell). `kept_from`: the oldest
     fire the views still hold once they keep only the last N of this schedule; an earlier
     fire with no entry is `forgotten` (its daily rollup counts it), not `unrecorded`.
+    `gone(seq)`: whether the log no longer holds the event at seq (projections/aged.py): an
+    entry whose event aged out makes its fire `forgotten` too, not shown citing a sequence
+    the log no longer has (newcomer19c #2).
     """
-    recorded, backfills, firsts = _per_slot(sorted(entries, key=lambda e: (e.fire_time, e.seq)))
+    held, lapsed = _held(sorted(entries, key=lambda e: (e.fire_time, e.seq)), gone)
+    recorded, backfills, firsts = _per_slot(held)
     by_time = {e.fire_time: e for e in recorded}
     late = [
         e
@@ -276,8 +283,22 @@ def fates(
             fire.first_run_id, fire.first_status = first.run_id, first.status or first.outcome
             fire.first_detail = first.detail or first.reason
             fire.first_evidence = _evidence_of(first)
-    out += [_unrecorded(t, periods, now, kept_from) for t in set(fire_times) - by_time.keys()]
+    out += [Fire(fire_time=t, fate="forgotten") for t in lapsed - by_time.keys()]
+    unseen = set(fire_times) - by_time.keys() - lapsed
+    out += [_unrecorded(t, periods, now, kept_from) for t in unseen]
     return sorted(out, key=lambda f: f.fire_time)
+
+
+def _held(
+    entries: list[LedgerEntry], gone: Callable[[int], bool] | None
+) -> tuple[list[LedgerEntry], set[datetime]]:
+    """The entries whose event the log still holds, and the fire times of those it does not."""
+    if gone is None:
+        return entries, set()
+    lapsed = [e for e in entries if gone(e.seq)]
+    if not lapsed:
+        return entries, set()
+    return [e for e in entries if not gone(e.seq)], {e.fire_time for e in lapsed}
 
 
 def _per_slot(
@@ -325,6 +346,7 @@ def _recorded(
         fanout=e.fanout,
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
+    fire.late_cause = late_cause(fire.late_s, e.fire_time, e.buffered_at)
     if e.result_seq and e.result_at is not None:
         what = f"run.{e.status}"
         fire.evidence.append(
@@ -334,6 +356,19 @@ def _recorded(
         fire.quiet_since = quiet_since.get(e.fire_time)
         fire.instead = _caught_up(e, late)
     return fire
+
+
+def late_cause(late_s: float | None, fire: datetime, buffered_at: datetime | None) -> str:
+    """Why a fire was recorded over 60 s late: `waited` (buffered while on time, it waited for
+    the run before it, or for the queue of catch-up `all`), `catchup` (found late: the
+    catch-up policy ran it); '' when it was not late. One rule for `why` and `fires`.
+
+    why: a buffered fire is decided when it is buffered; `fires` labelled every fire over 60 s
+    late "(catch-up latest)", also one that only waited (newcomer19b F8)."""
+    if (late_s or 0.0) <= MISSED_AFTER.total_seconds():
+        return ""
+    found = late_s if buffered_at is None else (buffered_at - fire).total_seconds()
+    return "waited" if (found or 0.0) <= MISSED_AFTER.total_seconds() else "catchup"
 
 
 def _evidence_of(e: LedgerEntry) -> Evidence:

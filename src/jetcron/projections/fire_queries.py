@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytz
 
 from jetcron.domain.days import bad_time
 from jetcron.errors import InvalidInput
-from jetcron.projections import audit, fates, ledger, refused, runs, schedules, why
+from jetcron.projections import aged, audit, fates, ledger, refused, runs, schedules, why
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
@@ -24,6 +26,15 @@ def aged_before_from(params: dict[str, Any], now: datetime) -> datetime | None:
     return now - timedelta(seconds=float(retention)) if retention else None
 
 
+def aged_from(
+    params: dict[str, Any], now: datetime
+) -> tuple[datetime | None, Callable[[int], bool]]:
+    """`fates_in`'s `aged_before` and `gone`: the retention's time, and whether the log no
+    longer holds a sequence (the horizon and the ones asked about, see aged.py)."""
+    horizon, missing = aged.gone(params)
+    return aged_before_from(params, now), partial(aged.aged, horizon=horizon, missing=missing)
+
+
 def fates_in(
     views: Views,
     name: str,
@@ -31,6 +42,7 @@ def fates_in(
     until: datetime,
     now: datetime,
     aged_before: datetime | None = None,
+    gone: Callable[[int], bool] | None = None,
 ) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
@@ -51,7 +63,15 @@ def fates_in(
         kept_from = aged_before  # why: a fire whose events expired is forgotten, not a bug
     return (
         periods,
-        fates.fates(times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from),
+        fates.fates(
+            times,
+            recorded,
+            periods,
+            now=now,
+            quiet_since=quiet,
+            kept_from=kept_from,
+            gone=gone,
+        ),  # fmt: skip
         since,
     )
 
@@ -81,7 +101,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     # why: a --since is inclusive everywhere (a fire at exactly that time is shown); the
     # window of fates_in is (since, until]
     start = since - _US if params.get("since") else since
-    periods, told, covered = fates_in(views, name, start, until, now, aged_before_from(params, now))
+    periods, told, covered = fates_in(views, name, start, until, now, *aged_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
     runs = _runs_before_creation(told)
     shown = runs[-limit:]
@@ -156,7 +176,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
     else:
         since, until = now - timedelta(days=7), now
-    periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
+    periods, told, since = fates_in(views, name, since, until, now, *aged_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     if asked is None and story.fire_time is None and story.fate == "":
         story.sentences.extend(why.last_manual(_last_manual(views, name)))

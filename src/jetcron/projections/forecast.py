@@ -25,7 +25,7 @@ from jetcron.domain.calendar import (
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
-from jetcron.projections.fire_queries import aged_before_from, fates_in, fires_window
+from jetcron.projections.fire_queries import aged_from, fates_in, fires_window
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import iso, plain
 from jetcron.projections.state import Views
@@ -137,7 +137,7 @@ def _history(
     with their fates, and the start of the part of the window they cover."""
     back = timedelta(seconds=float(params.get("window_s", WHAT_IF_WINDOW_S)))
     since, _ = fires_window(views, {"name": name}, now, back)  # why: from the creation if later
-    periods, told, covered = fates_in(views, name, since, now, now, aged_before_from(params, now))
+    periods, told, covered = fates_in(views, name, since, now, now, *aged_from(params, now))
     return since, periods, told, covered
 
 

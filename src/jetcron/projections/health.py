@@ -19,7 +19,7 @@ from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.runs import FANNED_OUT, fanout_parent, is_fanout
 from jetcron.projections import calendars, refused, schedules, stats
 from jetcron.projections.queries import iso as _iso
-from jetcron.projections.runs import RunRow
+from jetcron.projections.runs import IN_HAND, RunRow
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
 from jetcron.subjects import FAN_PREFIX
@@ -113,15 +113,7 @@ def evaluate(
         *_notifications(views),
     ]
     if unacknowledged := views.poison - views.poison_acknowledged:
-        since = " since the last `health --ack`" if views.poison_acknowledged else ""
-        problems.append(
-            Problem(
-                kind="poison_events",
-                subject="projections",
-                detail=f"{unacknowledged} event(s) could not be folded{since}; see the projection "
-                "log, then `jetcron health --ack`",
-            )
-        )
+        problems.append(_poison(views, unacknowledged))
     problems += [
         Problem(
             kind="refused_definition",
@@ -144,6 +136,25 @@ def evaluate(
         problems=problems,
         position=views.position,
         acknowledged=views.poison_acknowledged + views.rejected_acknowledged,
+    )
+
+
+POISON_NAMED = 3
+"""Unreadable events the health row names by sequence; the rest are counted."""
+
+
+def _poison(views: Views, n: int) -> Problem:
+    """The unreadable events since the last acknowledgement: how many, and where the first
+    are (newcomer19b F11: a count alone left the operator to search the log)."""
+    since = " since the last `health --ack`" if views.poison_acknowledged else ""
+    named = [f"seq {p.seq} ({p.type or '?'})" for p in views.poison_samples[:POISON_NAMED]]
+    more = f" and {n - len(named)} more" if named and n > len(named) else ""
+    where = f": {', '.join(named)}{more}" if named else ""
+    return Problem(
+        kind="poison_events",
+        subject="projections",
+        detail=f"{n} event(s) could not be folded{since}{where}; see the projection log "
+        "(or `jetcron -v replay --verify`), then `jetcron health --ack`",
     )
 
 
@@ -268,15 +279,24 @@ def _executors_offline(
     for run in views.runs.rows.values():
         if run.status in IN_HAND and run.executor and run.executor not in executors_online:
             held.setdefault(run.executor, []).append(run.started_at or run.fire_time)
-    for executor, since in sorted(held.items()):
-        yield Problem(
-            kind="executor_offline",
-            subject=executor,
-            detail=f"holds {len(since)} run(s) in flight (since {iso(min(since))}) but is not "
-            "online; its journal settles them when it comes back, else they are redelivered "
-            "or declared lost after their timeout + grace",
-            since=min(since),
-        )
+    for executor, started in sorted(held.items()):
+        yield _holding(views, executor, started)
+
+
+def _holding(views: Views, executor: str, started: list[datetime]) -> Problem:
+    """An executor not online that holds runs: offline since its heartbeat expired (as the log
+    says; newcomer19b F4: the run's start read as that), and when the runs started."""
+    gone = views.hosts.since.get(executor) if views.hosts.online.get(executor) is False else None
+    away = f"offline since {iso(gone)} (its heartbeat expired)" if gone else "not online"
+    n = len(started)
+    runs = "1 run in flight, started at" if n == 1 else f"{n} runs in flight, the first started at"
+    return Problem(
+        kind="executor_offline",
+        subject=executor,
+        detail=f"{away}; holds {runs} {iso(min(started))}; its journal settles them when it "
+        "comes back, else they are redelivered or declared lost after their timeout + grace",
+        since=gone or min(started),
+    )
 
 
 def _executors_gone(
@@ -358,10 +378,6 @@ def _fan_members(views: Views, targets: Iterable[str]) -> dict[str, set[str]]:
         if run.executor and run.target in wanted and run.executor not in views.hosts.tags:
             out.setdefault(run.executor, set()).add(run.target)
     return out
-
-
-IN_HAND = frozenset({"running", "retrying"})
-"""Run statuses in which one executor holds the run."""
 
 
 def _expectations(rows: Iterable[ScheduleRow]) -> Iterable[Problem]:

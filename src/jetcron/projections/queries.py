@@ -19,8 +19,10 @@ from jetcron.domain.fields import flat_diff
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
 from jetcron.projections import (
+    aged,
     audit,
     calendars,
+    held,
     ledger,
     refused,
     runs,
@@ -101,7 +103,28 @@ def list_schedules(views: Views, params: dict[str, Any], now: datetime) -> list[
     """All live schedules."""
     cals = calendars.definitions(views.calendars)
     rows = schedules.query(views.schedules, params.get("state"))
-    return [schedule_row(r, now, cals) for r in rows]
+    out = [_with_held(views, schedule_row(r, now, cals), r) for r in rows]
+    horizon, missing = aged.gone(params)
+    if horizon or missing:
+        for row in out:
+            if _aged_runs(views, row["name"], horizon, missing):
+                row["runs_aged_out"] = True  # why: counted here, gone from the log (`replay`)
+    return out
+
+
+def _aged_runs(views: Views, name: str, horizon: int, missing: frozenset[int]) -> bool:
+    """Whether the schedule's oldest run the views hold has aged out of the log."""
+    keys = views.runs.by_schedule.get(name)
+    oldest = views.runs.rows.get(keys[0]) if keys else None
+    return oldest is not None and aged.aged(oldest.seq, horizon, missing)
+
+
+def _with_held(views: Views, data: dict[str, Any], row: schedules.ScheduleRow) -> dict[str, Any]:
+    """`last_offline`: the last run's executor is offline while it holds it (held.py)."""
+    last = views.runs.rows.get(row.last_run_id)
+    if last is not None and (note := held.note(views.hosts, last)):
+        data["last_offline"] = note
+    return data
 
 
 def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -111,11 +134,11 @@ def one_schedule(views: Views, params: dict[str, Any], now: datetime) -> dict[st
     if row is None:
         raise _missing(views, name)
     cals = calendars.definitions(views.calendars)
-    data = schedule_row(row, now, cals)
+    data = _with_held(views, schedule_row(row, now, cals), row)
     _note_refused(views, name, data)
     # why: this schedule's own runs, not those of an earlier schedule of the same name
     mine = runs.query(views.runs, schedule=name, schedule_id=row.schedule_id, limit=10)
-    data["runs"] = [plain(r) for r in mine]
+    data["runs"] = [run_dict(views, r) for r in mine]
     fires = schedules.next_fires(row, now, int(params.get("fires", 10)), calendars=cals)
     data["next_fires"] = [iso(f) for f in fires]
     return data
@@ -207,8 +230,14 @@ def list_runs(views: Views, params: dict[str, Any], now: datetime) -> dict[str, 
 
 def run_dict(views: Views, row: runs.RunRow) -> dict[str, Any]:
     """A run as answers show it; `previous: true` when it belongs to an earlier schedule of
-    its name (deleted; the name may be in use again by another schedule)."""
+    its name (deleted; the name may be in use again by another schedule); `offline`: its
+    executor is offline while it holds it, so it may not be running (held.py); `error_attempt`:
+    the earlier attempt whose error it shows (runs.error_attempt)."""
     data: dict[str, Any] = plain(row)
+    if note := held.note(views.hosts, row):
+        data["offline"] = note
+    if earlier := runs.error_attempt(row):
+        data["error_attempt"] = earlier
     live = views.schedules.rows.get(row.schedule)
     if live is None or live.schedule_id != row.schedule_id:
         data["previous"] = True
@@ -259,6 +288,9 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         raise InvalidInput(_no_single_run(ref, found, views.keep))
     row = views.runs.rows[found[0]]
     shown = run_dict(views, row)
+    if aged.aged(row.seq, *aged.gone(params)):
+        # why: its events (and output) are gone from the log; `runs logs` must not say "no output"
+        shown["aged_out"] = {"retention_s": params.get("retention_s", 0)}
     if row.status == FANNED_OUT:
         # why: the trigger of a fan-out is no run; its members' runs are what became of it
         keys = views.runs.by_schedule.get(row.schedule, ())
@@ -307,6 +339,8 @@ def stats_of(
     out = []
     for g in stats.GROUPS:
         for row in groups[g]:
+            if g == "executor" and not row.runs:
+                continue  # why: skipped fires only: no executor, no run (newcomer19b F13)
             row.group = g
             out.append(row)
     # why: Structs, not plain() dicts: the service's encoder writes them ~10x faster, and a

@@ -35,6 +35,8 @@ FINAL_STATUSES: frozenset[str] = frozenset(
 """Statuses after which nothing changes a run any more."""
 CLOSED: frozenset[str] = FINAL_STATUSES | {FANNED_OUT}
 """Statuses no result changes (a fan-out trigger's row: its members have the results)."""
+IN_HAND: frozenset[str] = frozenset({"running", "retrying"})
+"""Run statuses in which one executor holds the run."""
 FAILED_STATUSES: frozenset[str] = digest.FAILED
 """Final statuses that count as a failed run (cancelled and skipped count as neither)."""
 
@@ -208,6 +210,14 @@ def query(
     if before is not None:
         rows = (r for r in rows if order_key(r) < before)
     return heapq.nlargest(offset + limit, rows, key=order_key)[offset:]
+
+
+def error_attempt(row: RunRow) -> int | None:
+    """The earlier attempt whose error the row still shows, if the attempt now in flight has
+    none yet (newcomer19b F12: attempt 1's error read as attempt 2's); None: it is this one's."""
+    if row.error and row.attempt > 1 and row.status in ("triggered", "deferred", "running"):
+        return row.attempt - 1
+    return None
 
 
 def order_key(row: RunRow) -> tuple[datetime, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,9 +16,9 @@ from jetcron import __version__, ids, memory
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.envelope import StoredEvent, UnknownEvent
 from jetcron.errors import InvalidInput
-from jetcron.log import snapshots
+from jetcron.log import retention, snapshots
 from jetcron.log.connection import ConnectionWatch, answering
-from jetcron.log.follow import FollowHealth, supervise
+from jetcron.log.follow import FollowHealth, rest, set_within, supervise
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.stream import EventLog
 from jetcron.projections import duties, rollups, serving, stats_alltime
@@ -101,6 +100,10 @@ class ProjectionService:
         self._answers: set[asyncio.Task[None]] = set()
         """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
         self.stats_cache = stats_alltime.Cache()
+        self.no_quorum: str | None = None
+        """Why the log takes no appends (its cluster lost its quorum), as `sync` last saw it."""
+        self.horizon = retention.Horizon(nc.jetstream(), event_log.stream)
+        """The log's run-history horizon, read for queries (rows older have aged out)."""
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
     @property
@@ -274,7 +277,8 @@ class ProjectionService:
             # them timed out on the asker's side although this replica was fine (newcomer17b)
             return None
         try:
-            target = await asyncio.wait_for(self.log.last_seq(), timeout)
+            async with asyncio.timeout(timeout):  # why: not wait_for (log/follow.set_within)
+                target, self.no_quorum = await self.log.end()
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
             self.log_away_at = time.monotonic()
             if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
@@ -290,11 +294,21 @@ class ProjectionService:
             and time.monotonic() < deadline
         ):
             self._applied.clear()
-            try:
-                await asyncio.wait_for(self._applied.wait(), deadline - time.monotonic())
-            except TimeoutError:
+            if not await set_within(self._applied, deadline - time.monotonic()):
                 break
+        if self.views.position < target and not await self._holds_after(self.views.position):
+            # why: the log's tail aged out before these views read it (a replica started, or
+            # restored from an older snapshot, after a quiet spell longer than the retention):
+            # nothing is left to read, so the views are current, not "behind" for good
+            self.views.position = target
         return max(0, target - self.views.position)
+
+    async def _holds_after(self, seq: int) -> bool:
+        try:
+            async with asyncio.timeout(2.0):
+                return await self.log.holds_after(seq)
+        except Exception:  # noqa: BLE001 - cannot tell: behind, as the log said
+            return True
 
     def staleness(self, behind: int | None) -> Stale | None:
         """Whether answers now may lack events (and since when)."""
@@ -305,6 +319,7 @@ class ProjectionService:
             error=h.error,
             current_at=h.current_at,
             started_at=self.started_at,
+            no_quorum=self.no_quorum,
         )
 
     async def state_answer(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
@@ -338,8 +353,7 @@ class ProjectionService:
                         log.info("deleted a leftover `state` answer %s", name)
             except Exception as err:  # noqa: BLE001 - a leftover answer waits for the next sweep
                 log.debug("state answers not swept: %s", err)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), STATE_OBJECT_KEEP_S)
+            await rest(stop, STATE_OBJECT_KEEP_S)
 
     async def _forget_answer(self, name: str) -> None:
         await asyncio.sleep(STATE_OBJECT_KEEP_S)

@@ -18,7 +18,7 @@ from jetcron import __version__, subjects
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.requests import packed, stale_headers
-from jetcron.projections import backfill, fire_queries, forecast, queries, status
+from jetcron.projections import aged, backfill, fire_queries, forecast, queries, status
 from jetcron.projections.staleness import Stale
 from jetcron.projections.state import Views
 
@@ -77,15 +77,15 @@ async def serve(svc: ProjectionService) -> Any:
     # client then asks one that just answered discovery, here (log/replicas.py)
     own = service.add_group(name=f"{subjects.REPLICA_QUERIES}.{service.id}")
     for name, fn in endpoints(svc).items():
-        handler = _handler(svc, fn)
+        handler = _handler(svc, name, fn)
         await shared.add_endpoint(name=name, handler=handler)
         await own.add_endpoint(name=name, handler=handler)
     return service
 
 
-def _handler(svc: ProjectionService, fn: Query) -> Callable[[Request], Awaitable[None]]:
+def _handler(svc: ProjectionService, name: str, fn: Query) -> Callable[[Request], Awaitable[None]]:
     async def handle(req: Request) -> None:
-        data, error, stale = await answer(svc, fn, req.data)
+        data, error, stale = await answer(svc, fn, req.data, name)
         headers = stale_headers(stale.iso(), stale.reason) if stale else {}
         if error is None:
             try:
@@ -107,7 +107,7 @@ def _stats(svc: ProjectionService, views: Views, params: dict[str, Any], now: da
 
 
 async def answer(
-    svc: ProjectionService, fn: Callable[..., Any], data: bytes
+    svc: ProjectionService, fn: Callable[..., Any], data: bytes, query: str = ""
 ) -> tuple[bytes, tuple[str, str] | None, Stale | None]:
     """Run one query: (JSON, None, stale), or (details, (code, message), stale) for an error.
 
@@ -120,6 +120,9 @@ async def answer(
             raise InvalidInput("query parameters must be a JSON object")
         if svc.log.retention_s:
             params["retention_s"] = svc.log.retention_s  # why: fires older are forgotten
+        params["horizon_seq"] = horizon = await svc.horizon.seq()  # why: rows older aged out
+        if asked := aged.candidates(query, svc.views, params, svc.clock.now(), horizon):
+            params["gone_seqs"] = sorted(await svc.horizon.gone(asked))
         stale = svc.staleness(await svc.sync())
         result = fn(svc.views, params, svc.clock.now())
         if asyncio.iscoroutine(result):

@@ -30,12 +30,14 @@ def verdict(
     error: str,
     current_at: float | None,
     started_at: float,
+    no_quorum: str | None = None,
 ) -> Stale | None:
     """None if the views are current; else since when they may lack events, and why.
 
     behind: events in the log not yet applied after waiting a moment (None: the log could not
     be asked). down_since/error: the follower's outage. current_at: the last time the follower
     had read everything (wall-clock seconds), started_at: when the service started.
+    no_quorum: why the log takes no appends (its cluster lost its quorum), if it does not.
     """
     # why: "since" is the last moment the views are known to have been complete, which is what
     # an operator needs to judge an answer ("nothing after 14:02 is in here").
@@ -46,6 +48,8 @@ def verdict(
         return Stale(since=since, reason="the log did not answer how far it goes")
     if behind > 0:
         return Stale(since=since, reason=f"{behind} event(s) behind the log")
+    if no_quorum is not None:  # why: read to its end, but the log itself stands still
+        return Stale(since=since, reason=no_quorum)
     return None
 
 

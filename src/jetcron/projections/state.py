@@ -15,6 +15,7 @@ from jetcron.domain.claims import CLAIMED, Claims, check_claimed, triggered
 from jetcron.domain.claims import check as check_claims
 from jetcron.domain.envelope import StoredEvent, event_type
 from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleDeleted
+from jetcron.log.decoding import poison_level
 from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,
@@ -321,7 +322,8 @@ def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
     kind = event_type(stored.envelope.event)
     problem = f"{type(err).__name__}: {err}"
     first = len(views.poison_samples) < MAX_POISON_SAMPLES
-    log.warning(
+    log.log(
+        poison_level(_appended_ns(stored)),
         "projection could not fold event seq=%d type=%s: %s",
         stored.seq,
         kind,

@@ -15,6 +15,7 @@ from jetcron.log.lease import KvLease, last_written, lease_holder
 from jetcron.log.replicas import replica_answer
 from jetcron.log.stream import retention_of
 from jetcron.projections import forecast, health
+from jetcron.projections.rollups import retention_problem
 from jetcron.projections.staleness import notes
 from jetcron.projections.state import Views
 
@@ -29,6 +30,10 @@ async def health_of(
     from jetcron.log.heartbeats import online_or_why
 
     listed, why = await online_or_why(svc.nc)
+    if STORAGE.since is not None:
+        # why: heartbeats are appends too: while the log is full a live executor's beats are
+        # refused and expire, so a missing one says nothing (newcomer19b F5: "not online … lost")
+        listed, why = None, HEARTBEATS_REFUSED
     online = None if listed is None else {e.name: e for e in listed}
     report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
     if why:
@@ -37,8 +42,29 @@ async def health_of(
     # why: a frozen view would otherwise report "healthy" from old data
     report["problems"] += service_problems(svc, await behind(svc))
     report["problems"] += await ticker_problems(svc)
+    report["problems"] += retention_problems(svc.log.stream, svc.log.retention_s)
     report["healthy"] = not report["problems"]
     return report
+
+
+def retention_problems(stream: str, seconds: int | None) -> list[dict[str, str]]:
+    """`retention_short` when the log keeps run history less than the minimum (the rule:
+    rollups.retention_problem). why: a log set short live (or by an older jetcron) was
+    warned of only at a replica's start; `health` said healthy (newcomer19c #5)."""
+    problem = retention_problem(seconds) if seconds else None
+    if problem is None:
+        return []
+    detail = (
+        f"run history kept only {seconds} s, too short ({problem}): restart a replica with "
+        "--retention 2d or longer"
+    )
+    return [{"kind": "retention_short", "subject": f"stream {stream}", "detail": detail}]
+
+
+HEARTBEATS_REFUSED = (
+    "executors' heartbeats cannot be stored while the log is full (see `log full`), so which "
+    "are online is unknown: none is called offline, and the runs they hold wait for them"
+)
 
 
 async def conflicts_of(
@@ -59,7 +85,8 @@ async def conflicts_of(
 async def behind(svc: ProjectionService) -> int | None:
     """How many events the views lack right now (None if the log does not say)."""
     try:
-        return max(0, await asyncio.wait_for(svc.log.last_seq(), 2.0) - svc.views.position)
+        async with asyncio.timeout(2.0):  # why: not wait_for (log/follow.set_within)
+            return max(0, await svc.log.last_seq() - svc.views.position)
     except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
         return None
 
@@ -95,7 +122,7 @@ def service_problems(svc: ProjectionService, behind: int | None) -> list[dict[st
     if stale is not None:
         out.append({"kind": "view_stale", "subject": "projections", "detail": stale.line()})
     if (full := _log_full()) is not None:
-        out.append({"kind": "log_full", "subject": STORAGE.subject, "detail": full})
+        out.append({"kind": "log_full", "subject": STORAGE.where(), "detail": full})
     return out
 
 
@@ -121,6 +148,7 @@ async def status_of(
             "last_seq": info.state.last_seq,
             "replicas": info.config.num_replicas,
             "retention_s": retention_of(info.config.metadata),
+            "retention_problem": retention_problem(retention_of(info.config.metadata) or 0),
         },
         "projection": _projection(views, info.state.last_seq),
         "schedules": states,
@@ -189,4 +217,5 @@ def _log_full() -> str | None:
     """Since when this process's appends are refused for want of storage, and what to do."""
     if STORAGE.since is None:
         return None
-    return f"appends refused since {iso(STORAGE.since)}: {STORAGE.cause}"
+    last = f" (the last to {STORAGE.subject})" if STORAGE.subject else ""
+    return f"appends refused since {iso(STORAGE.since)}{last}: {STORAGE.cause}"

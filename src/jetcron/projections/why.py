@@ -9,7 +9,7 @@ import msgspec
 import pytz
 
 from jetcron.domain.calendar import DELIBERATE
-from jetcron.domain.definition import LATE_LOG_FULL, MISSED_AFTER
+from jetcron.domain.definition import MISSED_AFTER, gap_story
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
@@ -104,14 +104,9 @@ def _late(fire: Fire) -> str:
     if late <= MISSED_AFTER.total_seconds():
         return ""
     took = format_duration(timedelta(seconds=round(late)))
-    # why: a buffered fire was decided when it was buffered; it may have been on time then
-    # and late only for waiting behind the run (or the queue of catch-up `all`) before it
-    found = (
-        late if fire.buffered_at is None else (fire.buffered_at - fire.fire_time).total_seconds()
-    )
-    if found <= MISSED_AFTER.total_seconds():
+    if fire.late_cause == "waited":  # why: fates.late_cause, the rule `fires` labels by too
         return f", {took} late: it waited for the run before it"
-    return f", {took} late: the scheduler was down, and catch-up `{fire.catchup}` ran it"
+    return f", {took} late: no scheduler decided it in time, and catch-up `{fire.catchup}` ran it"
 
 
 def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
@@ -183,12 +178,7 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     rec = _ev(fire, "fire.missed")
     found = z(rec.at) if rec is not None else "later"
     since = f"from {z(fire.quiet_since)} " if fire.quiet_since is not None else ""
-    quiet = (
-        "The log was full (JetStream refused appends)"
-        if fire.reason.startswith(f"{LATE_LOG_FULL}:")
-        else "No scheduler ticked"
-    )
-    text = f"{quiet} {since}to {found}, when the ticker recorded it: {fire.reason}"
+    text = f"{gap_story(fire.reason)} {since}to {found}, when the ticker recorded it: {fire.reason}"
     if fire.buffered_at is not None:
         # why: the ticker did tick at its fire time (it buffered it): the gap came later
         text = f"It still waited at {found}, when the ticker recorded it: {fire.reason}"

@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jetcron import ids, subjects
-from jetcron.clock import Clock, iso_z
+from jetcron.clock import iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
-from jetcron.log.errors import storage_full
-from jetcron.log.lease import Leadership
+from jetcron.log.errors import no_leader, storage_full
 from jetcron.log.publisher import PubAck, Staged, ack_lost
-from jetcron.log.stream import EventLog, Prepared
+from jetcron.log.stream import Prepared
 from jetcron.scheduler import appends, lost, owed
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.handler import CommandHandler
@@ -29,7 +28,6 @@ from jetcron.scheduler.planner import (
     decide_due,
 )
 from jetcron.scheduler.stalls import StallWatch
-from jetcron.scheduler.state import LOST_GRACE
 from jetcron.scheduler.tickfold import TickerFold
 
 log = logging.getLogger(
@@ -59,29 +57,20 @@ class Planned:
     """Runs to declare lost: not among `items`, each is appended on its own (lost.py)."""
 
 
-class TickerFiring(TickerFold):
-    """Decides, encodes and appends what is due; completes schedules that have run out."""
+class Firing:
+    """Decides, encodes and appends what is due; completes schedules that have run out (a part
+    of the Ticker, on the state its fold keeps)."""
 
-    def __init__(
-        self,
-        event_log: EventLog,
-        *,
-        clock: Clock | None = None,
-        lease: Leadership | None = None,
-        handler: CommandHandler | None = None,
-        snapshot_every: int | None = None,
-        lost_grace: timedelta = LOST_GRACE,
-    ) -> None:
-        super().__init__(
-            event_log, clock=clock, lease=lease, snapshot_every=snapshot_every,
-            lost_grace=lost_grace,
-        )  # fmt: skip
-        self.handler = handler or CommandHandler(event_log, self.clock)
+    def __init__(self, fold: TickerFold, handler: CommandHandler | None) -> None:
+        self.fold = fold
+        self.log, self.clock = fold.log, fold.clock
+        self.handler = handler or CommandHandler(fold.log, fold.clock)
         self.emitted = 0
+        """Triggers this ticker stored."""
         self.stalls = StallWatch()
         """When the log last refused appends for want of storage (a missed fire says so)."""
         self._completing: set[str] = set()
-        self._reconnects = -1
+        self.reconnects = -1
         """The connection's reconnect count when the state was last read to the log's end."""
         self.taken_over: datetime | None = None
         """When this ticker last became the leader, or NATS last came back to it while it
@@ -90,16 +79,23 @@ class TickerFiring(TickerFold):
         self._held: dict[str, datetime] = {}
         """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
 
-    async def _fire(
+    def took_over(self, now: datetime) -> None:
+        """This ticker leads from `now` on (a new leadership, or NATS back to the leader)."""
+        self.taken_over = now
+        self._held.clear()
+
+    async def fire(
         self, entries: list[Entry], now: datetime, ready: list[Planned], staged: Staged | None
     ) -> int:
+        """Append the planned burst (`ready`, `staged`) and what `entries` decide at `now`,
+        then completions and lost runs; how many events were stored."""
         appends: list[asyncio.Future[int]] = []
         if ready:
             appends.append(asyncio.ensure_future(self._append(ready, now, staged)))
             await asyncio.sleep(0)  # why: the planned burst goes out first
         every = list(ready)
         for i in range(0, len(entries), CHUNK):
-            planned = [self._decide(entry, now) for entry in entries[i : i + CHUNK]]
+            planned = [self.decide(entry, now) for entry in entries[i : i + CHUNK]]
             appends.append(asyncio.ensure_future(self._append(planned, now)))
             await asyncio.sleep(0)  # why: the first chunk goes out while the next is planned
             every += planned
@@ -111,12 +107,12 @@ class TickerFiring(TickerFold):
         losses = [(p.entry, x) for p in every for x in p.loses][:LOSSES_PER_TICK]
         if losses:
             appended += await lost.declare_all(
-                self.log, self.state, losses, now, ACTOR,
-                self._reconnects if self._reconnects >= 0 else None,
+                self.log, self.fold.state, losses, now, ACTOR,
+                self.reconnects if self.reconnects >= 0 else None,
             )  # fmt: skip
         return appended + sum(done)
 
-    def _decide(self, entry: Entry, now: datetime) -> Planned:
+    def decide(self, entry: Entry, now: datetime) -> Planned:
         """What this entry appends at `now`, encoded."""
         items: list[Item] = []
         decisions: list[Decision] = []
@@ -124,17 +120,17 @@ class TickerFiring(TickerFold):
         loses: list[Lose] = []
         # why: owed fates alone first; the entry's own decisions once they are folded (a tick
         # later), so overlap sees an owed trigger's run
-        owing = self._owed(entry, now) if entry.schedule_id in self.state.owed else []
+        owing = self._owed(entry, now) if entry.schedule_id in self.fold.state.owed else []
         due = owing or [
             (entry, d)
             for d in decide_due(
                 entry,
                 now,
-                self.state.calendars,
+                self.fold.state.calendars,
                 self.stalls.last,
                 self.taken_over,
-                self.state.lost_grace,
-                self.state.unstarted,
+                self.fold.state.lost_grace,
+                self.fold.state.unstarted,
             )
         ]
         for then, decision in due:
@@ -160,17 +156,18 @@ class TickerFiring(TickerFold):
 
     def _owed(self, entry: Entry, now: datetime) -> list[tuple[Entry, Decision]]:
         """The fates this entry owes fires due before its last pause, update or delete."""
-        if stale := owed.stale(self.state.owed[entry.schedule_id], now):
+        if stale := owed.stale(self.fold.state.owed[entry.schedule_id], now):
             log.warning(
                 "ticker: %s: %d fate(s) of fires due before it was %s at %s were never "
                 "appended and are too old to append now",
                 entry.name, sum(len(o.fates) for o in stale), stale[0].change, iso_z(stale[0].at),
             )  # fmt: skip
-            self.state.forget(entry, stale)
-        records = self.state.owed.get(entry.schedule_id, [])
+            self.fold.state.forget(entry, stale)
+        records = self.fold.state.owed.get(entry.schedule_id, [])
         decided = owed.decisions(entry, records, now)
         if not decided:
-            self.state.forget(entry, records)  # why: nothing left to append (never stuck owing)
+            # why: nothing left to append (never stuck owing)
+            self.fold.state.forget(entry, records)
         return decided
 
     def _note_hold(self, entry: Entry, hold: Hold) -> None:
@@ -191,11 +188,11 @@ class TickerFiring(TickerFold):
         if staged is None:
             prepared = [x for p in planned for x in p.prepared]
             return await self._stored(planned, now, await self.log.publish_prepared(prepared))
-        self._quiet.clear()
+        self.fold.quiet.clear()
         try:
             return await self._stored(planned, now, await self.log.publish_staged(staged))
         finally:
-            self._quiet.set()
+            self.fold.quiet.set()
 
     async def _stored(
         self, planned: list[Planned], now: datetime, acks: list[PubAck | Exception]
@@ -225,19 +222,22 @@ class TickerFiring(TickerFold):
         if isinstance(result, Exception):
             what = appends.describe(entry, decision)
             if ack_lost(result):
-                self.unconfirmed.add(msg_id, what, result)
+                self.fold.unconfirmed.add(msg_id, what, result)
             else:
                 if storage_full(result):
                     self.stalls.observe(True, now)
-                log.error("ticker: %s not stored: %s", what, result)
+                if no_leader(result):  # why: an election; the fire is decided again next tick
+                    log.warning("ticker: %s not stored yet: %s; retrying", what, result)
+                else:
+                    log.error("ticker: %s not stored: %s", what, result)
             return False
-        if self.unconfirmed:
-            self.unconfirmed.acked(msg_id, result)
+        if self.fold.unconfirmed:
+            self.fold.unconfirmed.acked(msg_id, result)
         if result.duplicate:
             # why: another event of this fire (the old leader's trigger, or its missed/
             # skipped) is stored under the same msg id; the reader applies that one.
             return False
-        self.state.apply_ahead(StoredEvent(result.seq, subject, envelope))
+        self.fold.state.apply_ahead(StoredEvent(result.seq, subject, envelope))
         if isinstance(decision, Trigger):
             self.emitted += 1
             if log.isEnabledFor(logging.DEBUG):
@@ -281,5 +281,5 @@ class TickerFiring(TickerFold):
         )
         events = await self.handler.handle(command)
         for stored in events:
-            self.state.apply_ahead(stored)
+            self.fold.state.apply_ahead(stored)
         return len(events)

@@ -1,34 +1,61 @@
 """Late fires: why a fire was found late, why catch-up does not run it, and which fires waiting
-in a queue count as late after the ticker was away. The words of `fire.missed`; pure."""
+in a queue count as late after the ticker was away. The words of `fire.missed`, and of a skip
+decided long after its fire; pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from jetcron.clock import iso_z
 from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER, CatchUp
 
-Stall = tuple[datetime, datetime | None]
-"""When appends were refused for want of storage: (since, until; None: still)."""
+Gap = tuple[str, datetime, datetime | None]
+"""A time the deciding scheduler could not decide fires: (cause, since, until; None: still).
+The cause is LATE_LOG_FULL, LATE_UNREACHABLE or LATE_NO_LEADER (stalls.StallWatch)."""
+Gaps = Sequence[Gap]
 
 WAITED = " (it was buffered, waiting for the run before it)"
 """Said of a queued fire that catch-up dropped: its fire time alone does not explain a miss."""
+NOTED_AFTER = timedelta(seconds=10)
+"""A skip decided later than this after its fire says why it was late (`decided_late`).
+
+why 10 s: a tick is milliseconds late; a hold after a take-over (planner.SETTLE) is itself
+the end of a gap, and a fire skipped after it deserves its cause as much as a missed one."""
 
 
-def missed(fire: datetime, window_start: datetime, policy: str, log_full: Stall | None) -> str:
+def missed(fire: datetime, window_start: datetime, policy: str, gaps: Gaps = ()) -> str:
     """The reason of a late fire's `fire.missed`: why it was late, why catch-up left it."""
-    return f"{cause(fire, log_full)}: {reason(fire, window_start, policy)}"
+    return f"{cause(fire, gaps)}: {reason(fire, window_start, policy)}"
 
 
-def cause(fire: datetime, log_full: Stall | None) -> str:
-    """Why a fire was found late: the log was full when it fell due, or no scheduler ticked.
+def cause(fire: datetime, gaps: Gaps = ()) -> str:
+    """Why a fire was found late: the last gap this scheduler saw that began before the fire
+    could be decided on time and had not ended before it fell due (the log full, NATS out of
+    its reach, no stream leader), else no scheduler ticked (LATE_DOWN).
 
-    why from MISSED_AFTER before the stall: a fire due then was still to be triggered on time."""
-    if log_full is not None:
-        since, until = log_full
+    why from MISSED_AFTER before the gap: a fire due then was still to be triggered on time.
+    why the last: the most recent gap is the one that kept the fire undecided until now."""
+    for kind, since, until in reversed(gaps):
         if since - MISSED_AFTER <= fire and (until is None or fire <= until):
-            return LATE_LOG_FULL
+            if kind == LATE_LOG_FULL:
+                return kind  # why: as before: stored reasons start "log full:" (why.py)
+            end = f" to {iso_z(until)}" if until is not None else ""
+            return f"{kind} from {iso_z(since)}{end}"
     return LATE_DOWN
+
+
+def decided_late(fire: datetime, now: datetime, gaps: Gaps = ()) -> str:
+    """What a skip decided at `now` adds to its reason when that is long after its fire: how
+    late and why ('' on time).
+
+    why: fires coalesced or skipped for overlap after an outage told only the overlap, so
+    an auditor read 'previous run still in flight' for 50 s a cluster had no quorum (newcomer19c
+    #3, newcomer19b F9); a missed fire always said why it was late."""
+    late = now - fire
+    if late <= NOTED_AFTER:
+        return ""
+    return f"; decided {late.total_seconds():.0f} s after its fire: {cause(fire, gaps)}"
 
 
 def reason(fire: datetime, window_start: datetime, policy: str) -> str:
@@ -48,7 +75,7 @@ def stale(
     due: list[datetime],
     taken: Mapping[datetime, str],
     now: datetime,
-    log_full: Stall | None,
+    gaps: Gaps = (),
 ) -> dict[datetime, str]:
     """The queued fires (buffer_one's buffer) that catch-up drops once the ticker was away, with
     the reason of each one's `fire.missed` (empty: they wait on).
@@ -66,5 +93,5 @@ def stale(
     if catchup.policy == "latest" and all(f in taken for f in due):
         return {}
     window_start = now - timedelta(seconds=catchup.window_s)
-    why = cause(due[0], log_full)  # why: the cause of the gap, not of the queued fire's age
+    why = cause(due[0], gaps)  # why: the cause of the gap, not of the queued fire's age
     return {f: f"{why}: {reason(f, window_start, catchup.policy)}{WAITED}" for f in queue}

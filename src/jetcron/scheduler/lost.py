@@ -23,7 +23,7 @@ from typing import Protocol
 from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import RunLost
-from jetcron.log.errors import ConcurrencyConflict
+from jetcron.log.errors import ConcurrencyConflict, no_leader
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.planner import Lose, overdue
@@ -107,7 +107,8 @@ async def _declare(
     try:
         return await declare(event_log, state, entry, lose, now, actor)
     except Exception as err:  # noqa: BLE001 - one failed append must not stop the ticker
-        log.error("ticker: run.lost of %s (%s) not stored: %s", lose.run_id, entry.name, err)
+        say = log.warning if no_leader(err) else log.error  # why: an election passes
+        say("ticker: run.lost of %s (%s) not stored: %s", lose.run_id, entry.name, err)
         return False
 
 

@@ -21,7 +21,7 @@ from jetcron.domain.fires import fires_within, next_fire_within
 from jetcron.scheduler import lateness, members
 from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
-from jetcron.scheduler.lateness import Stall
+from jetcron.scheduler.lateness import Gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +115,16 @@ def decide_due(
     entry: Entry,
     now: datetime,
     calendars: Mapping[str, CalendarDefinition] | None = None,
-    log_full: Stall | None = None,
+    gaps: Gaps = (),
     taken_over: datetime | None = None,
     grace: timedelta = LOST_GRACE,
     unstarted: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
-    `calendars` (by name) are those the schedule's exclude/only_within may name; `log_full`:
-    the last stall of appends for want of storage (a missed fire in it says so); `taken_over`
+    `calendars` (by name) are those the schedule's exclude/only_within may name; `gaps`: when
+    the deciding scheduler could not decide fires, and why (a fire missed in one, or skipped
+    long after its fire, says so: lateness.cause); `taken_over`
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
     the runs' deadlines were set with (TickerState.lost_grace); `unstarted`: the runs in
     flight that no executor has started yet (TickerState.unstarted: an overlap skip says so)."""
@@ -136,7 +137,7 @@ def decide_due(
     live = entry.active and not entry.completed
     due = _due_fires(entry, now, 0) if live else []
     taken = _taken(entry, due, calendars or {})
-    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, log_full):
+    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, gaps):
         decisions += [Miss(f, why) for f, why in stale.items()]
         queue = []
     elif queue and entry.timing.max_runs is not None:
@@ -150,12 +151,12 @@ def decide_due(
         return decisions
     # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
     decisions += [Skip(f, why, None) for f, why in taken.items()]
-    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, log_full)
+    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, gaps)
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
         at = Settling(now, taken_over, grace, unstarted=unstarted)
-        decisions += _start(entry, fires, running, queue, at)
+        decisions += [_noted(d, now, gaps) for d in _start(entry, fires, running, queue, at)]
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -176,6 +177,8 @@ BUSY = "overlap: previous run still in flight"
 NOT_STARTED = "overlap: previous run triggered, not started yet"
 """BUSY, when the log holds no start of that run (its executor has not taken it yet)."""
 BUFFER_FULL = "overlap buffer_one: a fire is already waiting"
+COALESCED = "coalesced: several fires were due at once"
+"""The start of an older fire's skip that was coalesced into the newest (_coalesced)."""
 PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
 
 
@@ -247,7 +250,7 @@ def _due_fires(entry: Entry, now: datetime, waiting: int) -> list[datetime]:
 
 
 def _catch_up(
-    entry: Entry, due: list[datetime], now: datetime, log_full: Stall | None = None
+    entry: Entry, due: list[datetime], now: datetime, gaps: Gaps = ()
 ) -> list[Trigger | Miss]:
     """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded."""
     late = [f for f in due if now - f > MISSED_AFTER]
@@ -263,9 +266,7 @@ def _catch_up(
     elif policy.policy == "latest" and eligible and not on_time:
         keep = {eligible[-1]}
     out: list[Trigger | Miss] = [
-        Trigger(f)
-        if f in keep
-        else Miss(f, lateness.missed(f, window_start, policy.policy, log_full))
+        Trigger(f) if f in keep else Miss(f, lateness.missed(f, window_start, policy.policy, gaps))
         for f in late
     ]
     return out + on_time
@@ -337,6 +338,13 @@ def _start(
     return out + fate
 
 
+def _noted(d: Decision, now: datetime, gaps: Gaps) -> Decision:
+    """A skip (coalesced, or for overlap) decided long after its fire says why it was late."""
+    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, gaps)):
+        return replace(d, reason=d.reason + late)
+    return d
+
+
 def _coalesced(fire: datetime, newest: datetime, fate: Decision) -> list[Decision]:
     """An older fire coalesced into the newest, by what became of the newest."""
     if isinstance(fate, Hold):
@@ -344,7 +352,7 @@ def _coalesced(fire: datetime, newest: datetime, fate: Decision) -> list[Decisio
     if isinstance(fate, Skip):
         return [Skip(fire, fate.reason, fate.blocking_run_id)]
     then = ", once the run before it ends" if isinstance(fate, Buffer) else ""
-    why = f"coalesced: several fires were due at once; only the newest ({iso_z(newest)}) runs"
+    why = f"{COALESCED}; only the newest ({iso_z(newest)}) runs"
     return [Skip(fire, why + then, None)]
 
 

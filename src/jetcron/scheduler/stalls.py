@@ -1,4 +1,6 @@
-"""When the ticker found the log refusing appends for want of storage, in the ticker's clock.
+"""When the ticker could not decide fires, and why: the log refusing appends for want of
+storage (in the ticker's clock), and this process's gaps (log/gaps.py: NATS out of reach, no
+stream leader).
 
 why: a fire that falls due while JetStream is full is found late once there is room again,
 and is recorded missed like a fire of a scheduler that was down; the scheduler was up, so the
@@ -9,9 +11,11 @@ while it ticks or waits for the lease.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from jetcron.scheduler.lateness import Stall
+from jetcron.domain.definition import LATE_LOG_FULL
+from jetcron.log.gaps import GAPS
+from jetcron.scheduler.lateness import Gap
 
 
 class StallWatch:
@@ -29,6 +33,17 @@ class StallWatch:
             self.until = now
 
     @property
-    def last(self) -> Stall | None:
-        """(since, until; None while it lasts), or None if there was none."""
-        return None if self.since is None else (self.since, self.until)
+    def last(self) -> list[Gap]:
+        """Every gap known (lateness.Gap), the last stall of appends among them, by start."""
+        out: list[Gap] = [(k, _at(since), _utc(until)) for k, since, until in GAPS.all()]
+        if self.since is not None:
+            out.append((LATE_LOG_FULL, self.since, self.until))
+        return sorted(out, key=lambda g: g[1])
+
+
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _utc(t: float | None) -> datetime | None:
+    return None if t is None else _at(t)

@@ -16,17 +16,19 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from jetcron.clock import Clock
+from jetcron.clock import Clock, SystemClock
+from jetcron.domain.envelope import StoredEvent
 from jetcron.log.errors import STORAGE
-from jetcron.log.lease import Leadership
+from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import Staged
 from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
 from jetcron.scheduler import orphans
 from jetcron.scheduler.entry import Entry
-from jetcron.scheduler.firing import ACTOR, CHUNK, Planned, TickerFiring
+from jetcron.scheduler.firing import ACTOR, CHUNK, Firing, Planned
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.scheduler.state import LOST_GRACE
+from jetcron.scheduler.state import LOST_GRACE, TickerState
+from jetcron.scheduler.tickfold import TickerFold
 
 log = logging.getLogger(__name__)
 APPEND_RETRY = timedelta(seconds=1)
@@ -50,8 +52,11 @@ READER_WAIT_S = 2.0
 it reads the log's tail itself (the fires due meanwhile are that much late)."""
 
 
-class Ticker(TickerFiring):
-    """Emits due triggers; run one per scheduler replica, only the lease holder ticks."""
+class Ticker:
+    """Emits due triggers; run one per scheduler replica, only the lease holder ticks.
+
+    Its parts: `fold` (tickfold.py: the state, the due queue, the reader, checkpoints) and
+    `firing` (firing.py: decisions encoded, appended and applied ahead)."""
 
     def __init__(
         self,
@@ -63,10 +68,16 @@ class Ticker(TickerFiring):
         snapshot_every: int | None = None,
         lost_grace: timedelta = LOST_GRACE,
     ) -> None:
-        super().__init__(
-            event_log, clock=clock, lease=lease, handler=handler, snapshot_every=snapshot_every,
+        self.log, self.clock = event_log, clock or SystemClock()
+        self.lease = lease or SoloLease()
+        self.fold = TickerFold(
+            event_log,
+            clock=self.clock,
+            lease=self.lease,
+            snapshot_every=snapshot_every,
             lost_grace=lost_grace,
-        )  # fmt: skip
+        )
+        self.firing = Firing(self.fold, handler)
         self._planned: tuple[datetime, list[Planned]] | None = None
         """A burst decided ahead of its time (see plan_ahead)."""
         self._staged: Staged | None = None
@@ -81,6 +92,32 @@ class Ticker(TickerFiring):
         """The state must be read to the log's end before the next decision (a new leader, a
         new life of the tick loop)."""
 
+    @property
+    def state(self) -> TickerState:
+        """The state the ticker decides on (its fold's)."""
+        return self.fold.state
+
+    @property
+    def position(self) -> int:
+        """The last sequence the state reflects."""
+        return self.fold.position
+
+    async def catch_up(self) -> None:
+        """Read the log up to its current end (burst mode for tests and start-up)."""
+        await self.fold.catch_up()
+
+    async def take(self, batch: list[StoredEvent]) -> None:
+        """Apply a batch from a shared reader (log/fanout.py)."""
+        await self.fold.take(batch)
+
+    async def restore(self) -> None:
+        """Start from the stored checkpoint, if there is one."""
+        await self.fold.restore()
+
+    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+        """Store the state with its position (tickfold.TickerFold.save_snapshot)."""
+        await self.fold.save_snapshot(leader_only=leader_only)
+
     async def run(self, stop: asyncio.Event, current: asyncio.Event | None = None) -> None:
         """Follow the log and tick until stop is set.
 
@@ -89,55 +126,55 @@ class Ticker(TickerFiring):
         its own reader otherwise.
         """
         if current is not None:
-            self._caught_up = current
+            self.fold.caught_up = current
             await self._tick_loop(stop)
             return
         async with asyncio.TaskGroup() as tg:
-            reader = tg.create_task(self._follow())
+            reader = tg.create_task(self.fold.follow())
             ticker = tg.create_task(self._tick_loop(stop))
             await stop.wait()
-            self._wake.set()
+            self.fold.wake.set()
             await ticker
             reader.cancel()
 
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
-        self.stalls.observe(STORAGE.since is not None, now)
+        self.firing.stalls.observe(STORAGE.since is not None, now)
         appended = await self._tick_due(now)
-        if self.state.orphans.keys() - self._orphans_tried:
+        if self.state.orphans.keys() - self.fold.orphans_tried:
             # why: after the fires, a bounded share per tick: a delete must not delay them; the
             # reader handing our cancels back wakes the next tick for the rest
             appended += await orphans.settle(
-                self.log, self.state, self._orphans_tried, now, ACTOR, limit=ORPHANS_PER_TICK
+                self.log, self.state, self.fold.orphans_tried, now, ACTOR, limit=ORPHANS_PER_TICK
             )
         return appended
 
     async def _tick_due(self, now: datetime) -> int:
         """Fire what is due at `now` (the planned burst first); how many events were appended."""
         due: dict[str, Entry] = {}
-        while (first := self.queue.first()) is not None and first <= now:
-            for entry in self._pop():
+        while (first := self.fold.queue.first()) is not None and first <= now:
+            for entry in self.fold.pop():
                 due[entry.schedule_id] = entry
         ready, staged = self._take_plan(now, due)
         if not due and not ready:
             return 0
         entries = list(due.values()) + [p.entry for p in ready]
-        self._ticking = {e.schedule_id for e in entries}
+        self.fold.ticking = {e.schedule_id for e in entries}
         try:
             # why: a burst allocates a lot and frees nothing until its acks are in; a collector
             # pass over the heap in the middle of it only delays the burst (see catch_up)
             with collector_paused() if ready else contextlib.nullcontext():
-                appended = await self._fire(list(due.values()), now, ready, staged)
+                appended = await self.firing.fire(list(due.values()), now, ready, staged)
         finally:
-            self._ticking = set()
+            self.fold.ticking = set()
             for entry in entries:
-                nxt = self._next_due(entry)
+                nxt = self.fold.next_due(entry)
                 if nxt is not None and nxt > now:
-                    self._reschedule(entry)
+                    self.fold.reschedule(entry)
                 elif nxt is not None:
                     # why: its append failed (NATS away): look again soon instead of dropping it
-                    self._push(now + APPEND_RETRY, entry)
+                    self.fold.push(now + APPEND_RETRY, entry)
         return appended
 
     async def plan_ahead(self) -> int:
@@ -148,14 +185,14 @@ class Ticker(TickerFiring):
         decide (catch-up, overlap, ids, envelope) and encode, ~60 us a fire on this machine.
         An entry whose state changes before the burst (its generation moves) is decided again.
         """
-        at = self.queue.first()
+        at = self.fold.queue.first()
         if self._planned is not None or at is None or at - self.clock.now() > PLAN_AHEAD:
             return 0
         # why: out of the queue while planned; the reader queues those it changes meanwhile
-        entries = {e.schedule_id: e for e in self._pop()}
+        entries = {e.schedule_id: e for e in self.fold.pop()}
         if len(entries) < PLAN_MIN:
             for entry in entries.values():
-                self.queue.push(at, entry)
+                self.fold.queue.push(at, entry)
             self._declined = at  # why: not worth a plan; sleep until it is due
             return 0
         planned: list[Planned] = []
@@ -168,11 +205,11 @@ class Ticker(TickerFiring):
                 await asyncio.sleep(0)  # why: the follower and the query service keep going
                 if self.clock.now() >= at:
                     break  # why: out of time; tick decides the rest when due, as without a plan
-            planned.append(self._decide(entry, at))
+            planned.append(self.firing.decide(entry, at))
         self._staged = self.log.stage([x for p in planned for x in p.prepared])
         for entry in todo[len(planned) :]:
             if entry.queued is None:  # why: the reader did not queue it elsewhere meanwhile
-                self.queue.push(at, entry)
+                self.fold.queue.push(at, entry)
         return len(planned)
 
     def _take_plan(
@@ -201,7 +238,7 @@ class Ticker(TickerFiring):
         return ready, staged if len(ready) == len(planned) else None
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
-        await self._caught_up.wait()
+        await self.fold.caught_up.wait()
         leading = False
         # why: a life that follows a failed one (a catch-up that timed out as NATS came back)
         # decides nothing before it has read the log to its end, as a new leader does
@@ -212,18 +249,18 @@ class Ticker(TickerFiring):
                 await self._await_lease(stop)
                 if self.lease.is_leader():  # why: a new leader first reads what the last appended
                     self._stale = True
-                    self._orphans_tried.clear()
+                    self.fold.orphans_tried.clear()
                 continue
-            back = leading and self.log.nc.stats["reconnects"] != self._reconnects
+            back = leading and self.log.nc.stats["reconnects"] != self.firing.reconnects
             if self._behind() and not await self._read_to_end(stop):
                 continue
             if not leading or back:
                 # why: NATS back to a leader that kept its lease is a take-over too: the
                 # results executors held through the outage are still on their way (SETTLE)
-                leading, self.taken_over = True, self.clock.now()
-                self._held.clear()
+                leading = True
+                self.firing.took_over(self.clock.now())
             await self.tick()
-            first = self.queue.first()
+            first = self.fold.queue.first()
             if first is not None and first <= self.clock.now():
                 continue
             if await self.plan_ahead():
@@ -236,8 +273,8 @@ class Ticker(TickerFiring):
         its place (an outage, a consumer gone quiet) and is not at the end again yet."""
         return (
             self._stale
-            or self.log.nc.stats["reconnects"] != self._reconnects
-            or not self._caught_up.is_set()
+            or self.log.nc.stats["reconnects"] != self.firing.reconnects
+            or not self.fold.caught_up.is_set()
         )
 
     async def _read_to_end(self, stop: asyncio.Event) -> bool:
@@ -252,21 +289,21 @@ class Ticker(TickerFiring):
         lands after it is the ordinary moment any decision is behind the log.
         """
         reconnects = self.log.nc.stats["reconnects"]
-        if not self._stale and reconnects == self._reconnects:
-            if await _set_within(self._caught_up, stop, READER_WAIT_S):
+        if not self._stale and reconnects == self.firing.reconnects:
+            if await _set_within(self.fold.caught_up, stop, READER_WAIT_S):
                 return not stop.is_set() and self.lease.is_leader()
             log.info(
                 "ticker: the log reader is still behind after %gs; reading the log's tail itself",
                 READER_WAIT_S,
             )
-        await self.catch_up()
-        self._stale, self._reconnects = False, reconnects
+        await self.fold.catch_up()
+        self._stale, self.firing.reconnects = False, reconnects
         return not stop.is_set() and self.lease.is_leader()
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
+        self.fold.wake.clear()
         waits: list[Coroutine[Any, Any, Any]] = [
-            self._wake.wait(),
+            self.fold.wake.wait(),
             stop.wait(),
             self.lease.changed.wait(),
         ]
@@ -279,7 +316,7 @@ class Ticker(TickerFiring):
     def _wake_at(self) -> datetime | None:
         """The next fire, a planned burst, or the moment to plan the next fire's burst."""
         times = [self._planned[0]] if self._planned is not None else []
-        top = self.queue.first()
+        top = self.fold.queue.first()
         if top is not None:
             times.append(top)
             if self._planned is None and top != self._declined:
@@ -292,9 +329,10 @@ class Ticker(TickerFiring):
         why: a full log takes the lease too (its renewal is an append), so the stall that makes
         the next leader's fires late begins while nobody ticks."""
         while not self.lease.changed.is_set() and not stop.is_set():
-            self.stalls.observe(STORAGE.since is not None, self.clock.now())
+            self.firing.stalls.observe(STORAGE.since is not None, self.clock.now())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first_of(self.lease.changed.wait(), stop.wait()), 1.0)
+                async with asyncio.timeout(1.0):  # why: not wait_for (follow.set_within)
+                    await _first_of(self.lease.changed.wait(), stop.wait())
         self.lease.changed.clear()
 
 

@@ -10,18 +10,17 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from jetcron.clock import Clock, SystemClock
+from jetcron.clock import Clock
 from jetcron.domain.envelope import StoredEvent
 from jetcron.log import snapshots
-from jetcron.log.lease import Leadership, SoloLease
+from jetcron.log.lease import Leadership
 from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
-from jetcron.scheduler import owed
+from jetcron.scheduler import firetimes, owed
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.entry import Entry
-from jetcron.scheduler.firetimes import next_due
 from jetcron.scheduler.queue import DueQueue
-from jetcron.scheduler.state import LOST_GRACE, TickerState
+from jetcron.scheduler.state import TickerState
 from jetcron.scheduler.unconfirmed import Unconfirmed
 
 log = logging.getLogger(
@@ -31,20 +30,21 @@ SNAPSHOT_OBJECT = "ticker"
 
 
 class TickerFold:
-    """The state a ticker decides on, kept current from the log, and its due queue."""
+    """The state a ticker decides on, kept current from the log, and its due queue (a part of
+    the Ticker, which builds it)."""
 
     def __init__(
         self,
         event_log: EventLog,
         *,
-        clock: Clock | None = None,
-        lease: Leadership | None = None,
-        snapshot_every: int | None = None,
-        lost_grace: timedelta = LOST_GRACE,
+        clock: Clock,
+        lease: Leadership,
+        snapshot_every: int | None,
+        lost_grace: timedelta,
     ) -> None:
         self.log = event_log
-        self.clock = clock or SystemClock()
-        self.lease = lease or SoloLease()
+        self.clock = clock
+        self.lease = lease
         self.state = TickerState(lost_grace)
         self.queue = DueQueue()
         """Entries by the instant they next need attention.
@@ -56,17 +56,20 @@ class TickerFold:
         self.poison = 0
         self.unconfirmed = Unconfirmed()
         """Appends sent without an ack (NATS away), until the log shows what became of them."""
-        self._wake = asyncio.Event()
-        self._caught_up = asyncio.Event()
-        self._ticking: set[str] = set()
-        self._quiet = asyncio.Event()
+        self.wake = asyncio.Event()
+        """Set when the tick loop should look again before the instant it sleeps towards."""
+        self.caught_up = asyncio.Event()
+        """Set once the reader has folded what the log held when it began (or a shared reader's)."""
+        self.ticking: set[str] = set()
+        """Schedule ids in the middle of a tick (rescheduled once when it ends, not per event)."""
+        self.quiet = asyncio.Event()
         """Clear while a planned burst is sent: the reader then waits before folding more.
 
         why: the log hands our own triggers back while the server is still storing the rest
         of the burst; decoding and folding them then only took CPU from it (they are applied
         ahead once acked; the reader then only passes over them)."""
-        self._quiet.set()
-        self._orphans_tried: set[str] = set()
+        self.quiet.set()
+        self.orphans_tried: set[str] = set()
         """Orphans (runs of deleted schedules) this leader tried to cancel (orphans.py)."""
 
     @property
@@ -85,7 +88,7 @@ class TickerFold:
 
     async def take(self, batch: list[StoredEvent]) -> None:
         """Apply a batch from a shared reader; store a checkpoint when one is due."""
-        await self._quiet.wait()
+        await self.quiet.wait()
         self._apply_batch(batch)
         if self.cadence is not None and self.cadence.folded(len(batch)):
             await self.save_snapshot()
@@ -98,7 +101,7 @@ class TickerFold:
             return
         self.state, self.queue = state, DueQueue()
         for entry in [*state.entries.values(), *state.retired.values()]:
-            self._reschedule(entry)
+            self.reschedule(entry)
         log.info("ticker restored at seq %d (%d schedules)", state.position, len(state.entries))
 
     async def save_snapshot(self, *, leader_only: bool = True) -> None:
@@ -115,27 +118,28 @@ class TickerFold:
         if self.cadence is not None:
             self.cadence.taken(started)
 
-    async def _follow(self) -> None:
+    async def follow(self) -> None:
+        """Read the log from the state's position on, for good; `caught_up` once at its end."""
         end = await self.log.last_seq()
         if end <= self.state.position:
-            self._caught_up.set()
+            self.caught_up.set()
         with contextlib.ExitStack() as loading:
-            if not self._caught_up.is_set():
+            if not self.caught_up.is_set():
                 loading.enter_context(collector_paused())  # why: a load, as in catch_up
             async for batch in self.log.read(from_seq=self.state.position + 1, follow=True):
-                await self._quiet.wait()
+                await self.quiet.wait()
                 self._apply_batch(batch)
-                if batch[-1].seq >= end and not self._caught_up.is_set():
+                if batch[-1].seq >= end and not self.caught_up.is_set():
                     loading.close()
                     gc.collect()  # why: what the paused load left in cycles is not frozen for good
                     gc.freeze()  # why: the loaded entries live as long as the ticker; keep them out of GC scans
-                    self._caught_up.set()
+                    self.caught_up.set()
 
     def _apply_batch(self, batch: list[StoredEvent]) -> None:
         touched: dict[str, Entry] = {}
         # why: a refold meets changes long past, whose fires' events may have aged out
         self.state.owed_since = self.clock.now() - owed.MAX_AGE
-        apply, ticking = self.state.apply, self._ticking
+        apply, ticking = self.state.apply, self.ticking
         # why: looked at once a batch (a load would call its __bool__ once per schedule);
         # folding never adds to it
         unconfirmed = self.unconfirmed if self.unconfirmed else None
@@ -153,28 +157,30 @@ class TickerFold:
                 touched[entry.schedule_id] = entry
         # why: once per entry and batch, not per event: a run's events each touch its entry
         for entry in touched.values():
-            self._reschedule(entry)
+            self.reschedule(entry)
         self.state.advance(batch[-1].seq)
-        if self.state.orphans and self.state.orphans.keys() - self._orphans_tried:
-            self._wake.set()  # why: a deleted schedule left runs nobody took: tick ends them
+        if self.state.orphans and self.state.orphans.keys() - self.orphans_tried:
+            self.wake.set()  # why: a deleted schedule left runs nobody took: tick ends them
 
-    def _next_due(self, entry: Entry) -> datetime | None:
+    def next_due(self, entry: Entry) -> datetime | None:
         """When the entry next needs attention (firetimes.next_due); at once while it owes."""
         records = self.state.owed.get(entry.schedule_id) if self.state.owed else None
-        return next_due(entry) if records is None else owed.due(records)
+        return firetimes.next_due(entry) if records is None else owed.due(records)
 
-    def _reschedule(self, entry: Entry) -> None:
-        due = self._next_due(entry)
+    def reschedule(self, entry: Entry) -> None:
+        """Queue the entry at its next due instant (or drop it: nothing due, or not held)."""
+        due = self.next_due(entry)
         if due is None or not self.state.holds(entry):
             DueQueue.drop(entry)
         elif entry.queued != due and self.queue.push(due, entry):
-            self._wake.set()  # why: earlier than what the tick loop sleeps towards (as _push)
+            self.wake.set()  # why: earlier than what the tick loop sleeps towards (as push)
 
-    def _push(self, due: datetime, entry: Entry) -> None:
+    def push(self, due: datetime, entry: Entry) -> None:
+        """Queue the entry at `due`; wake the tick loop if that is earlier than it sleeps to."""
         if self.queue.push(due, entry):
-            self._wake.set()  # why: earlier than what the tick loop sleeps towards
+            self.wake.set()  # why: earlier than what the tick loop sleeps towards
 
-    def _pop(self) -> list[Entry]:
+    def pop(self) -> list[Entry]:
         """The entries the state still holds at the queue's earliest instant, taken off it."""
         entries, retired = self.state.entries, self.state.retired
         # why: an entry replaced in the state (deleted, created again) is no longer ours to fire;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, Request
@@ -12,8 +12,8 @@ from jetcron import client
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
 from jetcron.domain.notifications import (
+    SinkOptions,
     missing_schedule,
-    notification_of,
     validate_notification_name,
 )
 from jetcron.errors import InvalidInput
@@ -39,22 +39,11 @@ TEST_WAIT_S = 15.0
 """How long POST .../test waits for the leader's delivery (what `notify test` waits)."""
 
 
-class NotificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A POST body: `notify add`'s options by their long names (`schedules`, `tags` plural)."""
+class NotificationBody(SinkOptions):
+    """A POST body: `notify add`'s options by their long names (`schedules`, `tags` plural),
+    and the sink's name."""
 
     name: str
-    webhook: str | None = None
-    secret: str = ""
-    command: str | list[str] | None = None
-    """Shell-like text split like `--command` (no shell), or an argv list."""
-    subject: str | None = None
-    on: list[str] | None = None
-    schedules: list[str] | None = None
-    tags: list[str] | None = None
-    window: str = "60s"
-    timeout: str = "10s"
-    allow_missing: bool = False
-    """Let `schedules` name a schedule that does not exist yet (else 422)."""
 
 
 _BODY = takes(
@@ -80,12 +69,10 @@ async def list_notifications(gw: Gw, _: Reader) -> Response:
 async def add(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     try:
         given = msgspec.convert(data, NotificationBody)
-        fields: dict[str, Any] = msgspec.structs.asdict(given)
-        allow_missing = fields.pop("allow_missing")
-        notification = notification_of(fields.pop("name"), **fields)
+        notification = given.notification(given.name)
     except (msgspec.ValidationError, InvalidInput) as err:
         raise invalid(err) from None
-    if notification.schedules and not allow_missing:
+    if notification.schedules and not given.allow_missing:
         live = [row["name"] for row in await gw.ask("schedules")]
         if problem := missing_schedule(notification, live):
             raise Problem(

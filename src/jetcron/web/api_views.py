@@ -161,7 +161,8 @@ async def readyz(gw: Gw) -> Response:
     if not gw.connected:
         return json({"ready": False, "problem": "NATS unreachable"}, 503)
     try:
-        await asyncio.wait_for(gw.ask("due", {"limit": 1, "within_s": 1}), 2.0)
+        async with asyncio.timeout(2.0):  # why: not wait_for (log/follow.set_within)
+            await gw.ask("due", {"limit": 1, "within_s": 1})
     except JetcronError as err:
         return json({"ready": False, "problem": for_web(str(err))}, 503)
     except TimeoutError:

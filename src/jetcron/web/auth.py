@@ -44,6 +44,8 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ROLES: tuple[Role, ...] = ("admin", "operator", "auditor")
+RANK: dict[str, int] = {"auditor": 0, "operator": 1, "admin": 2}
+"""What a role may do, ordered: each may what the ones below it may."""
 
 
 class _Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +73,14 @@ class Tokens:
     def configured(self) -> bool:
         """Whether any token exists (the gateway may then bind beyond localhost)."""
         return bool(self._by_digest)
+
+    def beyond(self, nats_role: str) -> list[User]:
+        """The users granted more than a gateway whose NATS identity has `nats_role` may do
+        (what only they may do is refused by the server: 403)."""
+        mine = RANK.get(nats_role, -1)
+        return sorted(
+            (u for u in self._by_digest.values() if RANK[u.role] > mine), key=lambda u: u.name
+        )
 
     def user(self, token: str) -> User | None:
         """The user of a bearer token, or None (compared in constant time)."""

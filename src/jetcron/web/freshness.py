@@ -47,15 +47,18 @@ class Freshness:
         self.failing_since: float | None = None
         """Since when queries get no answer: the first failure after the latest answer."""
         self.problem = ""
+        self.nats_away = False
+        """The latest failure was NATS's own (unreachable, stalled), not the service's."""
 
     def answered(self, stale: tuple[str, str] | None) -> None:
         """A query was answered (marked stale or not)."""
         self.heard_at, self.stale = time.monotonic(), stale
         self.answered_at, self.failing_since, self.problem = time.time(), None, ""
 
-    def failed(self, problem: str) -> None:
-        """A query got no answer (no service, none in time, NATS away)."""
+    def failed(self, problem: str, nats_away: bool = False) -> None:
+        """A query got no answer (no service, none in time, NATS away: `nats_away`)."""
         self.heard_at, self.problem = time.monotonic(), for_web(problem)
+        self.nats_away = nats_away
         if self.failing_since is None:
             # why: the outage began at the first failure; dated from the last answer (a poll
             # of an earlier page) it began 22 s before NATS stopped (newcomer18b F11). What a
@@ -70,12 +73,15 @@ class Freshness:
         """{"current": true}, or since when the views are stale or silent, and why."""
         if self.failing_since is not None:
             last = {} if self.answered_at is None else {"last_answer": _iso(self.answered_at)}
+            # why: `cause: nats` lets the banner blame NATS, not the scheduler (newcomer19b F7)
+            cause = {"cause": "nats"} if self.nats_away else {}
             return {
                 "current": False,
                 "answering": False,
                 "since": _iso(self.failing_since),
                 "problem": self.problem,
                 **last,
+                **cause,
             }
         if self.stale is not None:
             since, reason = self.stale

@@ -11,7 +11,13 @@ import msgspec
 
 from jetcron import client, ids
 from jetcron.connect import ConnectOptions, close, connect
-from jetcron.errors import InfrastructureError, InvalidInput, JetcronError, ServiceUnavailable
+from jetcron.errors import (
+    InfrastructureError,
+    InvalidInput,
+    JetcronError,
+    NatsUnreachable,
+    ServiceUnavailable,
+)
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import transient
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
@@ -111,7 +117,8 @@ class Gateway:
                 "NATS is unreachable (reconnecting): try again once it is back"
             )
         try:
-            return await asyncio.wait_for((await self.event_log()).last_seq(), LOG_WAIT_S)
+            async with asyncio.timeout(LOG_WAIT_S):  # why: not wait_for (log/follow.set_within)
+                return await (await self.event_log()).last_seq()
         except Exception as err:
             if isinstance(err, JetcronError) or not transient(err):
                 raise
@@ -127,7 +134,8 @@ class Gateway:
             answer, stale = await client.query_and_staleness(self.nc, view, params or {})
         except InfrastructureError as err:
             if isinstance(err, ServiceUnavailable) or not self.connected:
-                self.freshness.failed(str(err))
+                away = isinstance(err, NatsUnreachable) or not self.connected
+                self.freshness.failed(str(err), nats_away=away)
             raise
         self.freshness.answered(stale)
         marked(stale)

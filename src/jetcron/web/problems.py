@@ -14,7 +14,7 @@ from jetcron.domain.errors import (
     ScheduleNotFound,
     VersionMismatch,
 )
-from jetcron.errors import InfrastructureError, InvalidInput, JetcronError
+from jetcron.errors import InfrastructureError, InvalidInput, JetcronError, NotPermitted
 from jetcron.web.wording import for_web
 
 MEDIA_TYPE = "application/problem+json"
@@ -59,6 +59,8 @@ def status_of(err: JetcronError) -> int:
         return 409
     if isinstance(err, InvalidInput):
         return 400
+    if isinstance(err, NotPermitted):
+        return 403  # why: the server refused this identity; retrying never helps (not 503)
     if isinstance(err, InfrastructureError):
         return 503
     return 500

@@ -56,6 +56,7 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r": see `jetcron runs list`", ": see the runs list"),
         # projections.health: unreadable events
         (r" since the last `health --ack`", " since they were last acknowledged"),
+        (r" \(or `jetcron -v replay --verify`\)", ""),
         (r", then `jetcron health --ack`", ", then acknowledge them"),
         # projections.health: an executor whose heartbeat expired
         (r"or `jetcron health --ack` if it", "or acknowledge it if it"),
@@ -107,7 +108,7 @@ FIELD_OF_OPTION: dict[str, str] = {
     # backfill's body (projections.backfill)
     **{o: o for o in ("from", "to", "overlap")},
     "max-parallel": "max_parallel",
-    # GET …/fires and /runs (projections.queries.fires_window)
+    # GET …/fires and /runs (projections.fire_queries.fires_window)
     **{o: o for o in ("since", "until")},
     # a notification's body (domain.notifications)
     **{o: o for o in ("webhook", "command", "subject", "secret", "on", "window", "timeout")},

@@ -26,6 +26,14 @@ export function badge(text) {
   return el("span", { class: `badge ${text}` }, String(text).replace("_", " "));
 }
 
+/** A run's status badge: `running?` with the reason as its title while the executor that holds
+ * it is offline (the answer's `offline`; the rule: projections/held.py). */
+export function runBadge(status, offline) {
+  const b = badge(status);
+  if (offline) { b.textContent += "?"; b.title = offline; }
+  return b;
+}
+
 /** The browser's zone: times without a zone name are in it ("your time"; the page footer says which). */
 export const YOUR_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "your browser's zone";
 

@@ -1,6 +1,6 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { liveBadge } from "./stale.js";
 import { debounce } from "./schedules.js";
 
@@ -13,7 +13,7 @@ export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/r
     ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, r.run_id ? shortId(r.run_id) : "–"))],
     ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
     ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
-    ["Status", (r) => [badge(r.status), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
+    ["Status", (r) => [runBadge(r.status, r.offline), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
     ["Took", (r) => seconds(r.duration_s)],
     ["Note", (r) => el("span", { class: "small" }, note(r))],
   ], runs, { key: (r) => r.run_id, onRow });
@@ -22,7 +22,7 @@ export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/r
 /** The one thing to know about a run in a list, as `runs list` says it: its error, why, or
  * who triggered it (by hand or as a backfill) and why. */
 export function note(r) {
-  const said = (r.error || r.reason || "").split("\n")[0];
+  const said = (r.offline || r.error || r.reason || "").split("\n")[0];
   if (said) return said;
   const why = r.trigger_reason ? `: ${r.trigger_reason}` : "";
   if (r.manual) return `manual by ${r.triggered_by || "?"}${why}`;
@@ -158,19 +158,19 @@ function runView(run, output, live, render) {
     } }, "Cancel run") : "";
   const facts = [
     ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
-    ["status", badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
+    ["status", run.offline ? [runBadge(run.status, run.offline), ` ${run.offline}`] : badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
     ["triggered", run.manual || run.backfill_of
       ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
     ["executor", run.executor || "–"], ["started (your time)", startedBy(run, output.attempts || [])], ["finished (your time)", finishedBy(run, output.attempts || [])],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
-    ["error", run.error || run.reason || "–"],
+    ["error", run.error ? `${run.error_attempt ? `attempt ${run.error_attempt}: ` : ""}${run.error}` : run.reason || "–"],
   ];
   const tried = output.attempts || [];
   if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {
     // why: the row is the latest attempt; an earlier one whose executor died shows only here
     facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {}, attemptLine(a))))]);
   }
-  return [el("h1", {}, "Run ", el("code", {}, shortId(run.run_id)), badge(run.status), cancel, live),
+  return [el("h1", {}, "Run ", el("code", {}, shortId(run.run_id)), runBadge(run.status, run.offline), cancel, live),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
     outputViewer(run, output)];
 }

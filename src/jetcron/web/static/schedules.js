@@ -1,7 +1,7 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, isUtc, local, main, table, utc, zoned } from "./dom.js";
+import { badge, el, isUtc, local, main, runBadge, table, utc, zoned } from "./dom.js";
 import { liveBadge } from "./stale.js";
 
 async function allSchedules(params) {
@@ -97,7 +97,7 @@ export async function schedulesPage() {
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
       ["Next fire", (r) => nextFire(r)],
-      ["Last result (your time)", (r) => r.last_status ? [badge(r.last_status), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
+      ["Last result (your time)", (r) => r.last_status ? [runBadge(r.last_status, r.last_offline), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
       ["Success", (r) => recent.cell(r.name)],
     ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
   };

@@ -40,6 +40,8 @@ export function forgetStream() {
 /** The views' word as the banner says it (null: current). */
 function viewsConcern(v) {
   if (v.current) return null;
+  // why: NATS itself is away (/readyz says so too): the scheduler may be fine (newcomer19b F7)
+  if (!v.answering && v.cause === "nats") return { what: "NATS is unreachable", since: v.since, why: `${v.problem}; nothing can be asked or changed until it is back` };
   if (!v.answering) return { what: "The scheduler's views are not answering", since: v.since, why: `${v.problem}; what this page shows is from before then` };
   return { what: "The scheduler's views are stale", since: v.since, why: `${v.problem}; what happened since then may be missing here` };
 }

@@ -1,0 +1,38 @@
+"""Runs held by an executor whose heartbeat expired: `running?` until its journal settles them.
+
+why: an executor that dies (kill -9, lost host) holds its runs in its journal; its supervisor
+stops the job within seconds, but nothing in the log says so until the executor comes back (its
+journal reports the result) or the run is redelivered or declared lost. Until then `running`
+would claim a job that no longer runs (newcomer19b F3): every surface asks this one rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jetcron.clock import iso_z
+from jetcron.projections.hosts import HostsView
+from jetcron.projections.runs import IN_HAND, RunRow
+
+
+def offline_since(hosts: HostsView, row: RunRow) -> datetime | None:
+    """When the executor holding this run in flight went offline (its heartbeat expired, or it
+    stopped with the run in its journal), if the log says it is offline now; else None."""
+    if row.status not in IN_HAND or not row.executor:
+        return None
+    if hosts.online.get(row.executor) is not False:
+        return None
+    # why: an offline event older than the run says nothing of it (the executor came back to
+    # start it; its online event is on the way)
+    if hosts.seq.get(row.executor, 0) < row.seq:
+        return None
+    return hosts.since.get(row.executor)
+
+
+def note(hosts: HostsView, row: RunRow) -> str:
+    """The line that says why the run may not be running, or "" (see offline_since)."""
+    since = offline_since(hosts, row)
+    if since is None:
+        return ""
+    when = iso_z(since.replace(microsecond=0))
+    return f"executor {row.executor} offline since {when}; its journal settles it when it returns"
