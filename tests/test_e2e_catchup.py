@@ -78,7 +78,7 @@ def test_up_prints_the_fires_its_own_start_up_catch_up_coalesced_in_one_line(up:
     assert int(count) == len(skips), printed
     newest = max(s.fire_time for s in skips) + timedelta(seconds=2)
     assert kinds.startswith(f"{len(skips)} coalesced into {newest:%H:%M:%S} "), kinds
-    assert not re.findall(r"^\S+ cl skipped: ", _since(up, before), re.M)
+    assert not re.findall(r"^\S+ cl skipped fire ", _since(up, before), re.M)
 
 
 def _since(up: Up, offset: int) -> str:

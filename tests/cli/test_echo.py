@@ -3,15 +3,21 @@ the events the real planner decides after an outage."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from jetcron.cli.echo import QUIET_S, Unrun
+from jetcron.cli.echo import QUIET_S, Unrun, echo_runs
 from jetcron.cli.follow import event_line
+from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import FireMissed, RunSkipped
+from jetcron.log.stream import EventLog
 from jetcron.scheduler.appends import event_for
+from jetcron.scheduler.breaker import ACTOR as BREAKER_ACTOR
 from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.planner import Miss, Skip, decide_due
 
 DOWN_FROM = datetime(2026, 12, 3, 4, 8, 32, tzinfo=UTC)
@@ -97,3 +103,38 @@ def test_kinds_of_fires_not_run_are_counted_apart() -> None:
         "1 skipped (overlap: previous run still in flight), 1 skipped (overlap buffer_one: a "
         "fire is already waiting), 1 missed (log full) (each: `jetcron fires x`)"
     )
+
+
+async def test_the_breakers_pause_and_resume_are_run_lines(nc: Any, capsys: Any) -> None:
+    """newcomer19a #9: not `WARNING jetcron.scheduler.breaker: breaker: PauseSchedule expect`."""
+    log = await EventLog(nc).open()
+    handler = CommandHandler(log)
+    d = ScheduleDefinition(spec="@every 1m", job=Job(command=["false"]))
+    meta = {"name": "expect", "at": BACK, "actor": BREAKER_ACTOR}
+    await handler.handle(CreateSchedule(**{**meta, "actor": "alice"}, command_id="c", definition=d))
+    await handler.handle(
+        PauseSchedule(**{**meta, "actor": "alice"}, command_id="p0", reason="tank")
+    )
+    await handler.handle(ResumeSchedule(**{**meta, "actor": "alice"}, command_id="r0"))
+    pause = PauseSchedule(
+        **meta, command_id="p", by_system=True, resume_at=BACK + timedelta(minutes=10),
+        reason="circuit open: 3 consecutive failures",
+    )  # fmt: skip
+    await handler.handle(pause)
+    resume = ResumeSchedule(
+        **meta, command_id="r", reason="circuit half-open: cool-down over",
+        only_if_system_paused=True,
+    )  # fmt: skip
+    await handler.handle(resume)
+    stop = asyncio.Event()
+    echo = asyncio.create_task(echo_runs(nc, stop, 0))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await echo
+    await log.close()
+
+    assert capsys.readouterr().err.splitlines() == [
+        "2026-12-03T04:09:51Z expect paused by the breaker: 3 consecutive failures; "
+        "resumes at 2026-12-03T04:19:51Z",
+        "2026-12-03T04:09:51Z expect resumed by the breaker: cool-down over",
+    ]  # why: an operator's own pause and resume are not echoed

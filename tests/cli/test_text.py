@@ -9,7 +9,7 @@ import pytest
 from jetcron.cli import follow, runs, text, views
 from jetcron.domain.definition import Job
 from jetcron.domain.envelope import Envelope
-from jetcron.domain.events import RunFailed, RunTriggered
+from jetcron.domain.events import FireMissed, RunFailed, RunSkipped, RunTriggered
 
 AT = datetime(2026, 3, 3, 14, 0, 5, 123456, tzinfo=UTC)
 
@@ -78,7 +78,9 @@ def test_a_table_fits_the_width_by_cutting_the_named_column_first() -> None:
 
 
 def envelope(
-    event: RunTriggered | RunFailed, actor: str = "system:ticker", reason: str = ""
+    event: RunTriggered | RunFailed | FireMissed | RunSkipped,
+    actor: str = "system:ticker",
+    reason: str = "",
 ) -> Envelope:
     return Envelope(id="e1", at=AT, actor=actor, event=event, reason=reason)
 
@@ -102,6 +104,20 @@ def test_event_lines() -> None:
         "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: fire 2026-03-03T14:00:00Z, for default",
         "2026-03-03T14:00:05Z backup triggered 3f2a9c1b: manual by bob (check), for nas",
         "2026-03-03T14:00:05Z backup failed 3f2a9c1b: exited with code 3",
+    ]
+
+
+def test_a_fire_not_run_names_its_fire_time() -> None:
+    """newcomer19a #16: 18 lines '07:09:03Z tick5 missed: …' could not be told apart."""
+    fire = {k: v for k, v in FIRE.items() if k != "run_id"}
+    missed = FireMissed(**fire, reason="scheduler down: catch-up policy latest runs only …")
+    skipped = RunSkipped(**fire, reason="overlap: previous run still in flight")
+
+    assert [follow.event_line(envelope(missed)), follow.event_line(envelope(skipped))] == [
+        "2026-03-03T14:00:05Z backup missed fire 2026-03-03T14:00:00Z: scheduler down: "
+        "catch-up policy latest runs only …",
+        "2026-03-03T14:00:05Z backup skipped fire 2026-03-03T14:00:00Z: "
+        "overlap: previous run still in flight",
     ]
 
 
@@ -220,3 +236,29 @@ def test_a_creation_in_the_second_of_a_fire_says_just_after_it() -> None:
     assert _created(row) == "created only at 2026-12-02T17:33:20.41Z, just after this fire time"
     row["utc"] = "2026-12-02T17:33:10Z"
     assert _created(row) == "created only at 2026-12-02T17:33:20Z"
+
+
+def test_a_narrow_table_gives_up_low_value_columns_before_a_name_or_a_time() -> None:
+    """newcomer19a #4: `schedule list` at 80 columns cut the next fire's minute, at 60 names."""
+    columns = ["name", "spec", "tz", "state", "target", "next fire (UTC)", "last run", "runs"]
+    rows = [
+        ["act-log", "@every 10s", "UTC", "active", "default", "2026-12-03T07:00:10Z",
+         "succeeded 2026-12-03T07:00:00Z", "20"],
+        ["b14", "@at 2027-03-28T02:30", "Europe/Berlin", "active", "default",
+         "2027-03-28T01:00:00Z", "-", "0"],
+    ]  # fmt: skip
+    fit = {
+        "drop": ("runs", "target"),
+        "cut": ("last run", "tz", "spec", "state"),
+        "keep": ("name", "next fire (UTC)"),
+    }
+
+    for width in (80, 60):
+        lines = text.render_table(None, columns, rows, width=width, **fit).splitlines()  # type: ignore[arg-type]
+        assert all(len(line) <= width for line in lines), lines
+        assert lines[0].split()[:1] == ["name"] and "runs" not in lines[0]
+        assert "target" not in lines[0]
+        assert lines[2].startswith("act-log ") and lines[3].startswith("b14 ")
+        assert "2026-12-03T07:00:10Z" in lines[2] and "2027-03-28T01:00:00Z" in lines[3]
+    wide = text.render_table(None, columns, rows, width=200, **fit).splitlines()  # type: ignore[arg-type]
+    assert wide[0].split()[-1] == "runs"  # why: with room, nothing is left out

@@ -274,3 +274,43 @@ def test_a_blank_actor_is_no_actor_and_an_oversized_reason_is_bad_input(schedule
         [line] = result.stderr.strip().splitlines()
         assert needle in line
     assert listed(scheduler)["blank"]["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (
+            ["--reset", "retries", "conditions"],
+            "unexpected argument 'conditions': a new command goes after `--` "
+            "(several fields: --reset retries,conditions)",
+        ),
+        (["--timeout", "5m", "oops"], "unexpected argument 'oops': a new command goes after `--`"),
+        (["--tag", "a", "b"], "unexpected argument 'b': a new command goes after `--`"),
+        (["oops", "--", "echo", "hi"], "unexpected argument 'oops'"),
+    ],
+    ids=["reset-two", "after-an-option", "tag-two", "before-dashdash"],
+)
+def test_a_stray_word_is_no_new_command(scheduler: str, flags: list[str], needle: str) -> None:
+    """newcomer19a #1: a word without `--` replaced the job's command, exit 0."""
+    assert (
+        cli(scheduler, "schedule", "add", "x", "@daily", "--retries", "2", "--", "true").exit_code
+        == 0
+    )
+    before = exported(scheduler, "x")
+
+    result = cli(scheduler, "schedule", "update", "x", *flags)
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert needle in line, line
+    assert exported(scheduler, "x") == before
+
+
+def test_reset_takes_several_fields_at_once(scheduler: str) -> None:
+    flags = ["--retries", "2", "--timeout", "5m", "--max-cpu", "50", "--", "true"]
+    assert cli(scheduler, "schedule", "add", "x", "@daily", *flags).exit_code == 0
+
+    ok(scheduler, "schedule", "update", "x", "--reset", "retries,conditions", "--reset", "timeout")
+
+    assert exported(scheduler, "x")["command"] == ["true"]
+    assert not {"retries", "timeout", "max_cpu"} & set(exported(scheduler, "x"))

@@ -144,6 +144,8 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
         == "reasn: no such field (did you mean 'reason'?); this body takes only reason"
     )
     assert http.get("/api/v1/schedules/api-dup").json()["state"] == "active"  # why: nothing sent
+    twice = http.patch("/api/v1/schedules/api-dup", json={"tags": ["a", "a"]})
+    assert problem(twice, 422) == "tag 'a' given twice"  # newcomer19a #11: it stored 'a, a'
     assert "JSON object" in problem(
         http.post("/api/v1/schedules/api-dup/trigger", json=["now"]), 400
     )
@@ -158,6 +160,8 @@ def test_bad_input_is_a_problem_with_the_clis_message(stack: Stack, http: httpx.
     assert "not found" in problem(http.get("/api/v1/schedules/nope/next"), 404)
     assert "not found" in problem(http.get("/api/v1/runs", params={"schedule": "nope"}), 404)
     assert "invalid cursor" in problem(http.get("/api/v1/runs", params={"cursor": "!!"}), 400)
+    for path in ("/api/v1/runs", "/api/v1/schedules"):  # why: not ASCII: b64decode's ValueError
+        assert "invalid cursor" in problem(http.get(path, params={"cursor": "\x00\xff"}), 400)
     assert problem(http.get("/api/v1/nothing-here"), 404)
 
 
@@ -289,6 +293,11 @@ def test_views(http: httpx.Client) -> None:
         "since 2026-03-02T00:00:00Z is after until 2026-03-01T00:00:00Z"
     )
     assert "sentences" in http.get("/api/v1/schedules/api-views/why").json()
+    # newcomer19a #3: no fire time is 422, as the CLI's exit 2 and /skip; the answer in the body
+    slip = http.get("/api/v1/schedules/api-views/why", params={"time": "2026-03-01T00:05:00Z"})
+    assert slip.status_code == 422, slip.text
+    assert slip.json()["fate"] == "not_a_fire"
+    assert "is not a fire time of '*/10 * * * *'" in slip.json()["sentences"][0]["text"]
     assert http.get("/api/v1/schedules/api-views/audit").json()[0]["actor"] == "alice"
     assert "Europe/Berlin" in http.get("/api/v1/zones").json()
     assert http.get("/api/v1/whoami").json()["role"] == "admin"

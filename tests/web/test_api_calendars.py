@@ -34,6 +34,19 @@ def test_calendar_life_and_its_errors(stack: Stack) -> None:
         assert "colour" in problem(
             http.post("/api/v1/calendars", json={"name": "c", "colour": 1}), 422
         )
+        # newcomer19a #5: the CLI's and the files' sentence, not msgspec's "Invalid RFC3339 …"
+        no_day = http.post("/api/v1/calendars", json={"name": "c", "dates": ["2026-02-30"]})
+        assert problem(no_day, 422) == (
+            "dates[0]: '2026-02-30' does not exist: February 2026 has 28 days"
+        )
+        huge = http.post(
+            "/api/v1/calendars", content=b'{"name": "c", "dates": [1e400]}',
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert (
+            problem(huge, 400)
+            == "malformed JSON body: dates[0]: 1e400: out of range (at most 64 bits)"
+        )
         assert "calendar 'nope' not found" in problem(http.get("/api/v1/calendars/nope"), 404)
         assert "calendar 'nope' not found" in problem(http.delete("/api/v1/calendars/nope"), 404)
         assert "'nope'" in problem(http.patch("/api/v1/calendars/nope", json={}), 404)

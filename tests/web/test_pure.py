@@ -44,9 +44,10 @@ def test_pages_by_name_survive_inserts_before_and_after_the_cursor() -> None:
     assert [r["name"] for r in last] == ["h"] and cursor is None
 
 
-def test_a_foreign_cursor_is_400() -> None:
+@pytest.mark.parametrize("cursor", ["%%%", "\xff", "\x00\xff", "é"])
+def test_a_foreign_cursor_is_400(cursor: str) -> None:
     with pytest.raises(Problem, match="invalid cursor") as err:
-        bodies.page([], 2, "%%%")
+        bodies.page([], 2, cursor)
     assert err.value.status == 400
 
 

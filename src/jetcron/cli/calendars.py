@@ -73,7 +73,7 @@ def parse_dates(items: list[str] | None) -> list[date]:
                 out.append(parse_date(text))
             except InvalidInput as err:
                 raise InvalidInput(f"--dates: {err}") from None
-    return sorted(set(out))
+    return sorted(out)  # why: not a set: a date given twice is a slip validate_calendar names
 
 
 @app.command("add")

@@ -337,15 +337,21 @@ def table(
     rows: Iterable[Sequence[Any]],
     *,
     cut: Collection[str] = (),
+    drop: Sequence[str] = (),
+    keep: Collection[str] = (),
 ) -> None:
-    """A table to stdout, fitted to the terminal; columns named in `cut` give way first."""
+    """A table to stdout, fitted to the terminal: columns named in `drop` are left out first,
+    those in `cut` give way next, those in `keep` last (text.render_table)."""
     tty = sys.stdout.isatty()
     columns_env = os.environ.get("COLUMNS", "")
     width: int | None = int(columns_env) if columns_env.isdigit() else None
     if width is None and tty:
         width = os.get_terminal_size(sys.stdout.fileno()).columns
     body = [[cell(v) for v in r] for r in rows]
-    echo(text.render_table(title, columns, body, width=width, cut=cut, bold=tty), styled=True)
+    fitted = text.render_table(
+        title, columns, body, width=width, cut=cut, drop=drop, keep=keep, bold=tty
+    )
+    echo(fitted, styled=True)
 
 
 def fmt_time(value: str | datetime | None) -> str:
@@ -363,9 +369,9 @@ def parse_iso(value: str) -> datetime:
     try:
         return text.parse_time(value)
     except ValueError as err:
-        raise InvalidInput(
-            f"invalid time {value!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
-        ) from err
+        from jetcron.domain.days import ISO_HINT, bad_time
+
+        raise InvalidInput(bad_time(value, ISO_HINT)) from err
 
 
 def parse_since(value: str, option: str = "--since") -> str:

@@ -1,5 +1,5 @@
-"""What `up` prints while it runs: a line per finished run, and the fires that were not run,
-one line per schedule and outage (`jetcron fires` keeps each one).
+"""What `up` prints while it runs: a line per finished run, the fires that were not run,
+one line per schedule and outage (`jetcron fires` keeps each one), and the breaker's pauses.
 
 why one line per outage: after 79 s down, two `@every 5s` schedules printed ~35 lines of
 "coalesced" and "missed", one per fire, burying the lines that matter (newcomer18a #10). The
@@ -23,10 +23,17 @@ from jetcron.cli import text
 from jetcron.cli.follow import event_line
 from jetcron.cli.startup import out
 from jetcron.domain.envelope import Envelope
-from jetcron.domain.events import FireMissed, RunEvent, RunSkipped
+from jetcron.domain.events import (
+    FireMissed,
+    RunEvent,
+    RunSkipped,
+    SchedulePaused,
+    ScheduleResumed,
+)
 from jetcron.domain.runs import is_final
 from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
+from jetcron.scheduler.breaker import ACTOR as BREAKER_ACTOR
 
 QUIET_S = 1.0
 """A schedule's fires not run are said once none more of them came for this long."""
@@ -124,6 +131,20 @@ def _short(when: str, day: datetime) -> str:
     return f"{parsed:%H:%M:%S}" if parsed.date() == day.date() else text.utc(parsed)
 
 
+def breaker_line(envelope: Envelope) -> str | None:
+    """The breaker's pause or resume as a run line ('expect paused by the breaker:
+    3 consecutive failures'); None for any other event (an operator's pause: they know)."""
+    e, at = envelope.event, text.utc(envelope.at)
+    if isinstance(e, SchedulePaused) and e.by_system:
+        why = e.reason.removeprefix("circuit open: ")
+        until = f"; resumes at {text.utc(e.resume_at)}" if e.resume_at else ""
+        return f"{at} {e.name} paused by the breaker: {why}{until}"
+    if isinstance(e, ScheduleResumed) and envelope.actor == BREAKER_ACTOR:
+        why = envelope.reason.removeprefix("circuit half-open: ")
+        return f"{at} {e.name} resumed by the breaker" + (f": {why}" if why else "")
+    return None
+
+
 async def echo_runs(nc: Client, stop: asyncio.Event, after: int | None) -> None:
     """Print one line per finished run, and the fires not run (see the module doc), after
     sequence `after` (None: the log's end now): what `up` shows while it runs."""
@@ -158,13 +179,16 @@ async def _print_runs(
     """Print what happened after seen[0] (and advance it, so a restart goes on from there)."""
     from jetcron import subjects
 
+    watched = [subjects.RUNS, subjects.FIRES, subjects.SCHEDULES]
     async for batch in event_log.read(
-        from_seq=seen[0] + 1, subjects=[subjects.RUNS, subjects.FIRES], follow=True, health=health
+        from_seq=seen[0] + 1, subjects=watched, follow=True, health=health
     ):
         seen[0] = batch[-1].seq
         for stored in batch:
             e = stored.event
-            if isinstance(e, FireMissed | RunSkipped):
+            if (said := breaker_line(stored.envelope)) is not None:
+                _say([said])
+            elif isinstance(e, FireMissed | RunSkipped):
                 unrun.add(stored.envelope)
             elif isinstance(e, RunEvent) and is_final(e):
                 # why: the same line `jetcron runs follow` prints

@@ -11,7 +11,6 @@ least one. Which files a directory contributes is cli/walk.py's rule.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +34,7 @@ from jetcron.domain.fields import (
     fields_of,
     renamed,
 )
-from jetcron.domain.typenames import type_words
+from jetcron.domain.typenames import located
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
@@ -97,7 +96,8 @@ def decode_file(file: Path) -> dict[str, Any]:
     try:
         raw = (msgspec.toml.decode if toml else jsontext.decode)(data)
     except msgspec.DecodeError as err:
-        raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {err}") from err
+        said = str(err) if toml else jsontext.problem(err, data)
+        raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {said}") from err
     except jsontext.DuplicateKey as err:
         raise InvalidInput(f"{file}: {err}") from None
     if not isinstance(raw, dict):
@@ -169,37 +169,6 @@ def table_entry(where: str, body: Any, keys: Collection[str], kind: type[T]) -> 
         return msgspec.convert(body, kind)
     except msgspec.ValidationError as err:
         raise located(where, err, body) from None
-
-
-def located(where: str, err: msgspec.ValidationError, body: Any) -> InvalidInput:
-    """A msgspec error inside a file's table `body`, named by its key and value:
-    `where.dates[0]: '2026-02-30' is not a date ...`."""
-    text, sep, path = str(err).rpartition(" - at `$")
-    if not sep:
-        return InvalidInput(f"{where}: {err}")
-    path = path.rstrip("`")
-    if text in _PLAIN:
-        return InvalidInput(f"{where}{path}: {_at_path(body, path)!r} {_PLAIN[text]}")
-    if (wrong := re.fullmatch(r"Expected `([^`]+)`, got `[^`]+`", text)) is not None:
-        value = _at_path(body, path)
-        return InvalidInput(f"{where}{path}: {value!r}: must be {type_words(wrong[1])}")
-    return InvalidInput(f"{where}{path}: {text.replace('`', '')}")
-
-
-def _at_path(body: Any, path: str) -> Any:
-    """The value at a msgspec path such as `.dates[0]` (None if it is not there)."""
-    for key, index in re.findall(r"\.(\w+)|\[(\d+)\]", path):
-        try:
-            body = body[key] if key else body[int(index)]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return body
-
-
-_PLAIN = {
-    "Invalid RFC3339 encoded date": "is not a date: write YYYY-MM-DD (a day that exists)",
-}
-"""msgspec's wording, in a file's terms."""
 
 
 def _known_key(where: str, key: str, value: Any) -> None:

@@ -118,11 +118,17 @@ def _name(stored: StoredEvent) -> str | None:
 def event_line(envelope: Envelope) -> str:
     """One event as one line: `<UTC time> <schedule> <what> <run> <detail>`."""
     e = envelope.event
-    what = str(e.__struct_config__.tag).split(".", 1)[1].replace("_", " ")
+    kind, what = str(e.__struct_config__.tag).split(".", 1)
+    what = what.replace("_", " ")
     run_id = getattr(e, "run_id", "")
     head = f"{text.utc(envelope.at)} {e.name} {what}" + (
         f" {text.short_id(run_id)}" if run_id else ""
     )
+    if kind == "fire":
+        # why: a fire not run is recorded when it is decided (after an outage, many at once):
+        # the time in front is that moment, not the fire's (newcomer19a #16)
+        fire: Any = e  # why: every fire.* event is a FireEvent (not imported: follow stays light)
+        head += f" fire {text.utc(fire.fire_time)}"
     detail = _detail(envelope)
     return f"{head}: {detail}" if detail else head
 

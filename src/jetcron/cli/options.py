@@ -127,12 +127,17 @@ def _named_resets(options: Mapping[str, Any]) -> list[str]:
     named = [
         fields[0] for name, (fields, _) in CLEARS.items() if options.get(name) and len(fields) == 1
     ]
-    return [*named, *(k.replace("-", "_") for k in options.get("reset") or [])]
+    return [*named, *(k.replace("-", "_") for k in _reset_names(options))]
+
+
+def _reset_names(options: Mapping[str, Any]) -> list[str]:
+    """The fields `--reset` names: repeated, or several in one, comma-separated."""
+    return [k.strip() for given in options.get("reset") or [] for k in given.split(",")]
 
 
 def _resets(options: Mapping[str, Any]) -> list[str]:
     keys = [k for name, (fields, _) in CLEARS.items() if options.get(name) for k in fields]
-    for key in options.get("reset") or []:
+    for key in _reset_names(options):
         name = key.replace("-", "_")
         if name == "conditions":
             keys += CONDITIONS
@@ -209,7 +214,8 @@ def _clear_parameters() -> list[inspect.Parameter]:
     reset = typer.Option(
         None,
         "--reset",
-        metavar="FIELD",
-        help="Put a field back to its default, e.g. --reset tags (repeatable; 'conditions': all).",
+        metavar="FIELD[,FIELD…]",
+        help="Put fields back to their defaults, e.g. --reset tags or --reset tags,retries "
+        "(repeatable; 'conditions': all of them).",
     )
     return [*params, inspect.Parameter("reset", kw, default=reset, annotation=list[str] | None)]

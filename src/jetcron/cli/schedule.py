@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import typer
 
 from jetcron.cli import secrets
@@ -22,6 +23,7 @@ from jetcron.cli.common import (
     run,
     with_nats,
 )
+from jetcron.cli.dashdash import DashDashCommand, refuse_stray
 from jetcron.cli.executor_notes import (
     note_if_nobody_serves,
     warn_if_nobody_offers,
@@ -30,7 +32,7 @@ from jetcron.cli.executor_notes import (
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.schedule_views import list_, next_, show
 from jetcron.cli.sending import query, send, send_command
-from jetcron.cli.timing import note_zone
+from jetcron.cli.timing import note_jitter, note_zone
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
@@ -44,7 +46,7 @@ from jetcron.domain.commands import (
     UnskipFire,
     UpdateSchedule,
 )
-from jetcron.domain.definition import DefinitionPatch
+from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput
 
@@ -70,6 +72,7 @@ def add(
 ) -> None:
     """Create a schedule: `jetcron schedule add backup "0 3 * * *" --tz Europe/Berlin -- /usr/local/bin/backup`."""
     validate_name(name)
+    unchecked = secrets.referred(options)
     values = secrets.take_files(name, options)
     definition = validate_definition(definition_for_add(spec, command, options))
     cmd = CreateSchedule(**command_meta(name, actor, reason), definition=definition)
@@ -79,6 +82,7 @@ def add(
         _refuse_if_exists(server, name)
     _store_secrets(server, definition.target, values)
     send(server, cmd, as_json, f"created schedule {name!r}")
+    secrets.note_unchecked(unchecked)
     from jetcron.cli import conflicts  # why: its spec import would slow every schedule command
 
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
@@ -89,6 +93,7 @@ def add(
     if definition.job.action is None and definition.job.shell is None and not as_json:
         note_if_nobody_serves(server, definition.target)
     note_zone(definition.tz)
+    note_jitter(definition)
 
 
 def _store_secrets(server: str, target: str, values: dict[str, str]) -> None:
@@ -110,16 +115,31 @@ def _refuse_if_exists(server: str, name: str) -> None:
 
 
 def _current_target(server: str, name: str) -> str:
+    return _current(server, name).target
+
+
+def _patched(d: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinition:
+    """`d` with the patch's spec, zone and jitter (what the jitter note needs; the view read
+    after the update may not hold it yet)."""
+    given = {"spec": patch.spec, "tz": patch.tz, "jitter_s": patch.jitter_s}
+    return msgspec.structs.replace(
+        d, **{k: v for k, v in given.items() if isinstance(v, str | float | int)}
+    )
+
+
+def _current(server: str, name: str) -> ScheduleDefinition:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return str(row["definition"].get("target", "default"))
+    return msgspec.convert(row["definition"], ScheduleDefinition)
 
 
-@app.command("update")
+@app.command("update", cls=DashDashCommand)
 @handle_errors
 @with_definition_options(clears=True)
 def update(
     name: str = typer.Argument(...),
-    command: list[str] | None = typer.Argument(None, help="A new command to run, after `--`."),
+    command: list[str] | None = typer.Argument(
+        None, metavar="-- CMD ARGS", help="A new command to run, after `--`.", show_default=False
+    ),
     spec: str | None = typer.Option(None, "--spec", help="A new spec."),
     what_if: bool = what_if_option(
         "which past fires would have moved, appeared or vanished, and the next fires before "
@@ -141,6 +161,8 @@ def update(
     --env, --cwd and --param (params only while it is an action); --env, --param and --tag
     replace the whole map or list.
     """
+    refuse_stray(command, _reset_hint(command, options))
+    unchecked = secrets.referred(options)
     values = secrets.take_files(name, options)
     patch = _patch(name, spec, command, options)
     if what_if:
@@ -158,11 +180,25 @@ def update(
         _store_secrets(server, target, values)
     cmd = UpdateSchedule(**command_meta(name, actor, reason), patch=patch)
     send(server, cmd, as_json, f"updated schedule {name!r}", _unchanged(values))
+    secrets.note_unchecked(unchecked)
     conflicts.warn_new(name, before, conflicts.involving(server, name))
     if isinstance(patch.target, str) and not as_json:
         note_if_nobody_serves(server, patch.target)
     if isinstance(patch.tz, str):
         note_zone(patch.tz)
+    if not as_json and any(isinstance(v, str | float) for v in (patch.jitter_s, patch.spec)):
+        note_jitter(_patched(_current(server, name), patch))
+
+
+def _reset_hint(command: list[str] | None, options: dict[str, Any]) -> str:
+    """For a stray field name beside --reset: how several fields are reset at once."""
+    from jetcron.domain.fields import FIELDS
+
+    if not command or not options.get("reset"):
+        return ""
+    if (word := command[0].replace("-", "_")) not in FIELDS and word != "conditions":
+        return ""
+    return f" (several fields: --reset {','.join([*options['reset'], command[0]])})"
 
 
 def _patch(

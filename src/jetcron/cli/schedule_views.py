@@ -53,6 +53,11 @@ def list_(
             ]
             for r in rows
         ),
+        # why: at 80 columns the next fire's minute and at 60 the names were cut evenly
+        # with the rest; the run count and the target are the first to give way
+        drop=("runs", "target"),
+        cut=("last run", "tz", "spec", "state"),
+        keep=("name", "next fire (UTC)"),
     )
     if aged := [r["name"] for r in rows if r.get("runs_aged_out")]:
         # why: `replay` counts only the runs still in the log, and says so (newcomer19c #2)

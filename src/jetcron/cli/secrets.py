@@ -13,6 +13,27 @@ from jetcron.errors import InvalidInput
 OPTION = "secret_env"
 
 
+def referred(options: Mapping[str, Any]) -> list[str]:
+    """The --secret-env values given as `KEY=kv:NAME` (before take_files turns @FILE into one)."""
+    return [
+        str(i) for i in options.get(OPTION) or [] if str(i).partition("=")[2].startswith(SECRET_REF)
+    ]
+
+
+def note_unchecked(refs: list[str]) -> None:
+    """Say that a `kv:NAME` reference was not looked up: a missing secret fails the run."""
+    from jetcron.cli.common import err_console
+
+    for ref in refs:
+        var, _, name = ref.partition("=")
+        err_console.print(
+            f"note: secret {var}: {name} is not checked now (the secrets bucket is the "
+            "executors'); a run fails if it is not there for the target",
+            highlight=False,
+            markup=False,
+        )
+
+
 def take_files(schedule: str, options: MutableMapping[str, Any]) -> dict[str, str]:
     """Read the @FILE values of --secret-env; the options keep only references.
 

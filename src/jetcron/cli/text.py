@@ -189,18 +189,23 @@ def render_table(
     *,
     width: int | None = None,
     cut: Collection[str] = (),
+    drop: Sequence[str] = (),
+    keep: Collection[str] = (),
     bold: bool = False,
 ) -> str:
     """Rows under a header and a rule, columns two spaces apart, one line per row (each
     cell's control characters escaped: text.clean).
 
-    Within `width`, the columns named in `cut` give way first, then the widest: a cell that
-    does not fit ends in an ellipsis. No width (piped output): nothing is cut.
+    Within `width`, the columns named in `drop` are left out first (in that order), then the
+    columns named in `cut` give way, then the widest but those in `keep`, then those: a cell
+    that does not fit ends in an ellipsis. No width (piped output): nothing is cut.
     """
     cells = [[clean(c) for c in row] for row in rows]
+    if width is not None:
+        columns, cells = _dropped(columns, cells, width, drop)
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(columns)]
     if width is not None:
-        _fit(widths, columns, width, cut)
+        _fit(widths, columns, width, cut, keep)
     lines = [title] if title else []
     head = _line(columns, widths)
     lines += [f"\x1b[1m{head}\x1b[0m" if bold else head, _line(["─" * w for w in widths], widths)]
@@ -208,16 +213,39 @@ def render_table(
     return "\n".join(lines)
 
 
-def _fit(widths: list[int], columns: Sequence[str], width: int, cut: Collection[str]) -> None:
-    """Narrow the columns (in place) until the row fits `width` or none can give more."""
-    floor = [max(len(h), 4) for h in columns]
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        candidates = [i for i, w in enumerate(widths) if w > floor[i]]
-        if not candidates:
-            return
-        preferred = [i for i in candidates if columns[i] in cut] or candidates
-        widest = max(preferred, key=lambda i: widths[i])
-        widths[widest] -= 1
+def _dropped(
+    columns: Sequence[str], cells: list[list[str]], width: int, drop: Sequence[str]
+) -> tuple[Sequence[str], list[list[str]]]:
+    """The columns and cells without those of `drop` (in order) the width has no room for."""
+    for name in drop:
+        widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(columns)]
+        if sum(widths) + 2 * (len(widths) - 1) <= width or name not in columns:
+            continue
+        at = list(columns).index(name)
+        columns = [c for i, c in enumerate(columns) if i != at]
+        cells = [[c for i, c in enumerate(r) if i != at] for r in cells]
+    return columns, cells
+
+
+def _fit(
+    widths: list[int],
+    columns: Sequence[str],
+    width: int,
+    cut: Collection[str],
+    keep: Collection[str] = (),
+) -> None:
+    """Narrow the columns (in place) until the row fits `width` or none can give more; those
+    in `keep` only once no other can."""
+    least = [max(len(h), 4) for h in columns]
+    kept = [w if c in keep else f for c, w, f in zip(columns, widths, least, strict=True)]
+    for floor in (kept, least):
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            candidates = [i for i, w in enumerate(widths) if w > floor[i]]
+            if not candidates:
+                break
+            preferred = [i for i in candidates if columns[i] in cut] or candidates
+            widest = max(preferred, key=lambda i: widths[i])
+            widths[widest] -= 1
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:

@@ -22,6 +22,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
+from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires
 from jetcron.domain.spec import validate_tz, zone_note
@@ -86,6 +87,19 @@ def _note(row: dict[str, Any]) -> str:
 def note_zone(zone: str) -> None:
     """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST)."""
     if (note := zone_note(zone)) is not None:
+        err_console.print(f"note: {note}", highlight=False)
+
+
+def note_jitter(definition: ScheduleDefinition) -> None:
+    """Say on stderr when the jitter is capped (above half the interval: `@every 10s` with
+    `--jitter 1h` waits under 5s); the scheduler caps it by the same rule."""
+    from jetcron.domain.fires import jitter_note
+    from jetcron.domain.spec import parse_spec
+
+    if definition.jitter_s <= 0 or definition.spec.startswith("@at"):
+        return
+    note = jitter_note(parse_spec(definition.spec), definition.tz, definition.jitter_s)
+    if note is not None:
         err_console.print(f"note: {note}", highlight=False)
 
 

@@ -7,7 +7,6 @@ local days in the calendar's zone). Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -16,12 +15,13 @@ from functools import lru_cache
 import msgspec
 import pytz
 
+from jetcron.domain.days import missing_day
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.fires import fires_within, next_fire
 from jetcron.domain.spec import parse_spec, validate_tz
-from jetcron.domain.validation import NAME_RE, validate_lines
+from jetcron.domain.validation import NAME_RE, twice, validate_lines
 from jetcron.errors import InvalidInput
 
 MAX_WINDOW = timedelta(days=366)
@@ -94,14 +94,9 @@ def parse_date(text: str) -> date:
     shape = _DATE.fullmatch(text)
     if shape is None:
         raise InvalidInput(f"{text!r} is not an ISO date (2026-12-25)")
-    year, month, day = (int(g) for g in shape.groups())
-    if not 1 <= month <= 12:
-        raise InvalidInput(f"{text!r} does not exist: there is no month {month}")
-    days = calendar.monthrange(year, month)[1]
-    if not 1 <= day <= days:
-        name = calendar.month_name[month]
-        raise InvalidInput(f"{text!r} does not exist: {name} {year} has {days} days")
-    return date(year, month, day)
+    if problem := missing_day(text):
+        raise InvalidInput(problem)
+    return date(*(int(g) for g in shape.groups()))
 
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -144,6 +139,9 @@ def validate_calendar(cal: CalendarDefinition) -> CalendarDefinition:
         raise CommandRejected(str(err)) from err
     if not (cal.windows or cal.dates or cal.ranges):
         raise CommandRejected("a calendar needs at least one --window, --dates or --range")
+    for what, items in (("window", cal.windows), ("date", cal.dates), ("range", cal.ranges)):
+        if (dup := twice(items)) is not None:
+            raise CommandRejected(f"{what} {str(dup)!r} given twice")
     validate_lines(cal.description, "the description")
     return msgspec.structs.replace(cal, tz=tz)
 

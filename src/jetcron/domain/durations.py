@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from jetcron.domain.days import bad_time
 from jetcron.errors import InvalidInput
 
 _US = timedelta(microseconds=1)
@@ -65,8 +66,9 @@ def time_or_ago(text: str, now: datetime) -> datetime:
         return now - parse_duration(source)
     except (ValueError, OverflowError):
         raise ValueError(
-            f"invalid time {text!r}: use ISO-8601 (2026-03-03T14:00:00Z) or a duration back "
-            "from now (2h, 3d)"
+            bad_time(
+                text, "use ISO-8601 (2026-03-03T14:00:00Z) or a duration back from now (2h, 3d)"
+            )
         ) from None
 
 

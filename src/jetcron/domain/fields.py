@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin, ge
 
 import msgspec
 
+from jetcron.domain.days import ISO_HINT, bad_time
 from jetcron.domain.definition import (
     CatchUpPolicy,
     Conditions,
@@ -28,7 +29,7 @@ from jetcron.domain.definition import (
 )
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.typenames import wrong_type
+from jetcron.domain.typenames import shown, wrong_type
 from jetcron.domain.validation import (
     MAX_ATTEMPTS,
     MAX_BREAKER,
@@ -84,7 +85,14 @@ class ScheduleFields(
     params: Annotated[
         dict[str, Any], _at("job.params", "Action parameters KEY=VALUE (JSON values allowed).")
     ] = {}
-    cwd: Annotated[str | None, _at("job.cwd", "Working directory of the command.")] = None
+    cwd: Annotated[
+        str | None,
+        _at(
+            "job.cwd",
+            "Working directory of the command (relative: to the executor's --work-dir, "
+            "else to where the executor was started).",
+        ),
+    ] = None
     env: Annotated[
         dict[str, str], _at("job.env", "Environment variables KEY=VALUE of the command.")
     ] = {}
@@ -321,21 +329,19 @@ def _time(key: str, value: Any) -> Any:
     try:
         return datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidField(
-            key, f"invalid time {value!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
-        ) from None
+        raise InvalidField(key, bad_time(value, ISO_HINT)) from None
 
 
 def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
     if get_origin(field.base) is Literal:
-        return f"{value!r}: use one of {', '.join(map(str, get_args(field.base)))}"
+        return f"{shown(value)}: use one of {', '.join(map(str, get_args(field.base)))}"
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if field.unit.startswith("duration") and number:
-        return f'{value!r}: write a duration with its unit, e.g. "{value}s"'
+        return f'{shown(value)}: write a duration with its unit, e.g. "{value}s"'
     if field.key == "command" and isinstance(value, str):
         # why: the usual slip in a file; a command is argv, a line for a shell is `shell`
         return (
-            f"{value!r}: a command is a list of its program and arguments, e.g. "
+            f"{shown(value)}: a command is a list of its program and arguments, e.g. "
             f"{json.dumps(value.split())}; for a line a shell should run, use the shell field "
             f"instead: {json.dumps(value)}"
         )
@@ -344,13 +350,13 @@ def _problem(field: Field, value: Any, err: msgspec.ValidationError) -> str:
     bound = re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) (\S+)(, got .*)?", message)
     if bound is not None:
         words = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}
-        return f"{value!r}: must be {words[bound[2]]} {bound[3]}"
+        return f"{shown(value)}: must be {words[bound[2]]} {bound[3]}"
     if message.startswith("Expected `int`"):
-        return f"{value!r}: must be a whole number"
+        return f"{shown(value)}: must be a whole number"
     if (typed := wrong_type(value, str(err))) is not None:
         return typed
     # why: msgspec names the type it got, but not the value that broke a constraint
-    return message if ", got " in message else f"{message}, got {value!r}"
+    return message if ", got " in message else f"{message}, got {shown(value)}"
 
 
 def to_domain(field: Field, value: Any) -> Any:

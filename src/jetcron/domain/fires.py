@@ -13,6 +13,7 @@ from typing import Protocol
 import pytz
 
 from jetcron.domain.cronmatch import NEVER, Cron, Seeker, matcher
+from jetcron.domain.durations import format_duration
 from jetcron.domain.spec import Spec, parse_spec, validate_tz
 
 _UTC = UTC
@@ -272,6 +273,24 @@ def _before_end(schedule: Bounded, fire: datetime) -> bool:
 def _runs_left(schedule: Bounded, runs: int) -> int | None:
     """Fires the run limit still allows; None without a limit."""
     return None if schedule.max_runs is None else max(schedule.max_runs - runs, 0)
+
+
+def jitter_bound(jitter_s: float, interval: timedelta | None) -> float:
+    """The most a fire is delayed by its jitter: below half the interval, so jitter never
+    reorders two fires."""
+    return jitter_s if interval is None else min(jitter_s, interval.total_seconds() / 2)
+
+
+def jitter_note(spec: Spec, tz: str, jitter_s: float) -> str | None:
+    """What a jitter above half the interval comes to (None when it is not capped)."""
+    bound = jitter_bound(jitter_s, interval := nominal_interval(spec, tz))
+    if interval is None or bound >= jitter_s:
+        return None
+    shown = format_duration(timedelta(seconds=bound))
+    return (
+        f"jitter {format_duration(timedelta(seconds=jitter_s))} is more than half the "
+        f"{format_duration(interval)} between fires: each fire waits less than {shown}"
+    )
 
 
 @lru_cache(maxsize=4096)

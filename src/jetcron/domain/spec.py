@@ -14,6 +14,7 @@ from functools import lru_cache
 import msgspec
 import pytz
 
+from jetcron.domain.days import missing_day
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidSpec, InvalidTimezone
 
@@ -255,7 +256,9 @@ def _at_spec(text: str, rest: str) -> Spec:
         when = datetime.fromisoformat(rest)
     except ValueError as err:
         raise _Problem(
-            f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
+            f"@at {rest!r}: {missing}"
+            if (missing := missing_day(rest))
+            else f"@at needs an ISO-8601 date-time such as 2026-05-01T09:30 or "
             f"2026-05-01T09:30:00Z; {rest!r} is not one ({err})"
         ) from None
     if when.tzinfo is not None:

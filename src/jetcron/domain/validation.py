@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -21,6 +22,8 @@ from jetcron.domain.errors import CommandRejected, InvalidSpec
 from jetcron.domain.fires import LAST_FIRE, at_instant, wall_to_utc
 from jetcron.domain.spec import Spec, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
+
+T = TypeVar("T", bound=Hashable)
 
 if TYPE_CHECKING:  # why: events imports calendar, which imports this module
     from jetcron.domain.events import RunTriggered
@@ -130,6 +133,7 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
             f"invalid tag {tag!r}: 1-64 letters, digits, '_', '.' or '-' (what a fan-out "
             "target all:<tag> names)",
         )
+    _check((dup := twice(definition.tags)) is None, f"tag {dup!r} given twice")
     _check_job(definition.job)
     _check_retry(definition.retry, bounded=True)
     _check_timeout(definition.timeout_s)
@@ -303,6 +307,16 @@ def _check_timeout(timeout_s: float | None) -> None:
     _check(timeout_s is None or timeout_s > 0, "timeout must be > 0")
 
 
+def twice(items: Iterable[T]) -> T | None:
+    """The first item given a second time, or None (a slip: `--tag x --tag x`)."""
+    seen: set[T] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
 def _check(ok: bool, problem: str) -> None:
     if not ok:
         raise CommandRejected(problem)
@@ -327,6 +341,12 @@ def _check_job(job: Job) -> None:
         job.action is None or re.fullmatch(r"[A-Za-z0-9_.:-]+", job.action) is not None,
         f"invalid action name {job.action!r}",
     )
+    for var in job.env:
+        # why: `BAD KEY=1` was stored, and no shell or exec could ever set it
+        _check(
+            ENV_RE.fullmatch(var) is not None,
+            f"invalid variable name {var!r}: letters, digits and '_', not starting with a digit",
+        )
     for var, ref in job.secrets.items():
         _check(ENV_RE.fullmatch(var) is not None, f"invalid secret variable name {var!r}")
         _check(

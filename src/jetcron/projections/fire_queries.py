@@ -9,6 +9,7 @@ from typing import Any
 
 import pytz
 
+from jetcron.domain.days import bad_time
 from jetcron.errors import InvalidInput
 from jetcron.projections import aged, audit, fates, ledger, refused, runs, schedules, why
 from jetcron.projections.asked import parse_asked
@@ -169,7 +170,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         try:
             asked = parse_asked(str(params["time"]), window.tz if window else "UTC", now)
         except ValueError as err:
-            raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
+            raise InvalidInput(bad_time(str(params["time"]), "use ISO-8601 or HH:MM")) from err
         # why: the fire itself, and around it what its story needs (the catch-up trigger
         # recorded with a miss); narrow, so a dense spec stays far below FIRES_MAX
         since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from jetcron.domain.days import missing_day
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.errors import InvalidInput
@@ -26,8 +27,12 @@ def coming_fire(row: dict[str, Any], text: str, now: datetime) -> datetime:
         when = parse_asked(text, d.tz, now + timedelta(days=1)).instant
     except ValueError:
         raise InvalidInput(
-            f"TIME {text!r}: use ISO-8601 with Z or an offset, a wall time in {d.tz} "
-            "(2026-03-29T02:30) or HH:MM (the next one)"
+            f"TIME {text!r}: "
+            + (
+                missing_day(text)
+                or f"use ISO-8601 with Z or an offset, a wall time in {d.tz} "
+                "(2026-03-29T02:30) or HH:MM (the next one)"
+            )
         ) from None
     if next_fire_within(d, when - _US) != when:
         sides = (previous_fire_within(d, when), next_fire_within(d, when))

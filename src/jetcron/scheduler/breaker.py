@@ -291,11 +291,17 @@ class CircuitBreaker:
             try:
                 _, appended = await self.handler.handle_once(cmd)
                 if appended:  # why: a restart replays old decisions; say each one once
-                    log.warning("breaker: %s %s (%s)", type(cmd).__name__, cmd.name, cmd.reason)
+                    # why: INFO: `up` prints the stored pause as a run line (cli/echo.py)
+                    log.info("%s %s by the breaker (%s)", cmd.name, _done(cmd), cmd.reason)
             except CommandRejected as err:
                 log.info("breaker: %s not applied: %s", cmd.name, err)
             except (JetcronError, OSError, TimeoutError) as err:
                 # why: the commands carry stable ids, so sending them again later is safe
-                log.warning("breaker: %s %s not sent yet (%s)", type(cmd).__name__, cmd.name, err)
+                log.warning("%s not %s by the breaker yet (%s)", cmd.name, _done(cmd), err)
                 self._unsent = commands[i:]
                 return
+
+
+def _done(cmd: AnyCommand) -> str:
+    """What the breaker's command does to its schedule, as a log line says it."""
+    return "paused" if isinstance(cmd, PauseSchedule) else "resumed"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from jetcron import ids
-from jetcron.domain.fires import next_fire, next_fire_within, nominal_interval
+from jetcron.domain.fires import jitter_bound, next_fire, next_fire_within, nominal_interval
 from jetcron.domain.spec import parse_spec
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry, queued
@@ -22,7 +22,7 @@ def jitter(fire: str, jitter_s: float, interval: timedelta | None) -> timedelta:
     """Deterministic delay in [0, jitter_s), bounded by half the interval."""
     if jitter_s <= 0:
         return timedelta(0)
-    bound = jitter_s if interval is None else min(jitter_s, interval.total_seconds() / 2)
+    bound = jitter_bound(jitter_s, interval)
     fraction = int.from_bytes(hashlib.blake2b(fire.encode(), digest_size=8).digest()) / 2**64
     return timedelta(seconds=bound * fraction)
 

@@ -26,6 +26,7 @@ from jetcron.domain.commands import (
     UpdateCalendar,
 )
 from jetcron.domain.errors import CommandRejected
+from jetcron.domain.typenames import located
 from jetcron.errors import InvalidInput
 from jetcron.projections.skips import coming_fire
 from jetcron.web.auth import User
@@ -97,12 +98,13 @@ async def get_calendar(name: str, gw: Gw, _: Reader) -> Response:
 @router.post("/calendars", status_code=201, summary="Create a calendar", openapi_extra=_CREATE)
 async def create_calendar(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
     name = str(data.get("name", "")) if isinstance(data, dict) else ""
+    fields = _fields(data, named=True)
     try:
         validate_calendar_name(name)
-        definition = validate_calendar(
-            msgspec.convert(_fields(data, named=True), CalendarDefinition)
-        )
-    except (CommandRejected, InvalidInput, msgspec.ValidationError) as err:
+        definition = validate_calendar(msgspec.convert(fields, CalendarDefinition))
+    except msgspec.ValidationError as err:
+        raise Problem(422, str(located("", err, fields))) from None  # why: not msgspec's words
+    except (CommandRejected, InvalidInput) as err:
         raise Problem(422, str(err)) from None
     try:
         await gw.send(
@@ -126,7 +128,9 @@ async def _patch(gw: Gateway, name: str, data: Any) -> CalendarPatch:
         validate_calendar(
             patched(msgspec.convert(current["definition"], CalendarDefinition), patch)
         )
-    except (CommandRejected, InvalidInput, msgspec.ValidationError) as err:
+    except msgspec.ValidationError as err:
+        raise Problem(422, str(located("", err, values))) from None
+    except (CommandRejected, InvalidInput) as err:
         raise Problem(422, str(err)) from None
     return patch
 

@@ -19,6 +19,7 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.errors import InvalidInput
+from jetcron.projections.why import NOT_A_FIRE
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -277,7 +278,9 @@ async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response
     story: dict[str, Any] = await gw.ask("why", {"name": name, "time": time})
     for sentence in story.get("sentences", []):
         sentence["text"] = for_web(sentence["text"])  # why: one names `jetcron stats`
-    return json(story)
+    # why: a time that is no fire time is the asker's slip (the CLI exits 2, /skip answers 422);
+    # the body still carries the answer, with the nearest fire times
+    return json(story, 422 if story.get("fate") == NOT_A_FIRE else 200)
 
 
 @router.get("/{name}/audit", summary="Every change of this schedule: who, when, why, diff")

@@ -9,7 +9,6 @@ patch semantics: a field given replaces that field, `null` puts it back to its d
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -181,7 +180,7 @@ def decode_cursor(cursor: str) -> bytes:
     """What a cursor of encode_cursor holds; 400 for one this API did not make."""
     try:
         return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-    except binascii.Error:
+    except ValueError:  # why: binascii.Error, and a plain ValueError for non-ASCII text
         raise Problem(
             400, f"invalid cursor {cursor!r}: use next_cursor of the previous page"
         ) from None

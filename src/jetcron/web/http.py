@@ -72,7 +72,7 @@ async def body(request: Request) -> Any:
     try:
         return jsontext.decode(raw)
     except msgspec.DecodeError as err:
-        raise Problem(400, f"malformed JSON body: {err}") from None
+        raise Problem(400, f"malformed JSON body: {jsontext.problem(err, raw)}") from None
     except jsontext.DuplicateKey as err:
         raise Problem(422, str(err)) from None
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytz
 
+from jetcron.domain.days import ISO_HINT, bad_time
 from jetcron.domain.fires import next_fires, wall_to_utc
 from jetcron.domain.spec import is_interval_like, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
@@ -44,9 +45,7 @@ def parse_time(text: str, tz: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"invalid time {text!r}: use ISO-8601, e.g. 2026-03-03T14:00:00Z"
-        ) from None
+        raise InvalidInput(bad_time(text, ISO_HINT)) from None
     try:
         return when if when.tzinfo else wall_to_utc(when, tz)
     except OverflowError:
