@@ -75,9 +75,11 @@ class NatsUnreachable(ServiceUnavailable):
         self.what = what
         # why: one cause, one wording, whichever moment of an outage a request meets: first
         # a stalled server (its PING unanswered), then the client's reconnecting (newcomer18b F11)
-        how = "sent, but no answer came" if stalled else "nothing was sent"
+        # and the lead says what happened to the request, not "cannot send" for one that was sent
+        lead = f"no answer to {what}" if stalled else f"cannot send {what}"
+        how = "it was sent, but no answer came" if stalled else "nothing was sent"
         InfrastructureError.__init__(
             self,
-            f"cannot send {what}: NATS is unreachable (the server does not answer, or the "
+            f"{lead}: NATS is unreachable (the server does not answer, or the "
             f"connection is lost and reconnecting); {how}, try again once NATS is back",
         )

@@ -2,7 +2,7 @@
 
 The executor shows it is alive by touching the run's `owner` file from its event loop
 (process.Job._pulse); a supervisor that sees no touch for `orphan_after` stops the job, so a
-frozen executor's job never runs beside the next attempt of its run (see trigger.ORPHAN_SHARE).
+frozen executor's job never runs beside the next attempt of its run (see launch.ORPHAN_SHARE).
 """
 
 from __future__ import annotations

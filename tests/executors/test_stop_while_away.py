@@ -17,7 +17,7 @@ import pytest
 from test_agent import config, events, kinds, publish, sh, trigger
 
 from jetcron.connect import close
-from jetcron.executors.agent import Executor
+from jetcron.executors.agent import Executor, Stopped
 from jetcron.log.stream import EventLog
 from jetcron.server import NatsServer
 
@@ -47,7 +47,7 @@ async def test_a_result_waiting_when_stopped_is_kept_not_handed_back(
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="jetcron"):
         stop.set()
-        await asyncio.wait_for(serving, 30)
+        stopped = await asyncio.wait_for(serving, 30)
     ours = [r for r in caplog.records if r.name.startswith("jetcron")]  # why: not nats.py's own
     said = [r.getMessage() for r in ours]
     await close(nc)
@@ -56,6 +56,7 @@ async def test_a_result_waiting_when_stopped_is_kept_not_handed_back(
     assert not any(r.exc_info for r in ours), "a traceback for an expected failure"
     assert any(f"result of run {t.run_id} kept in the journal; stored at" in s for s in said)
     assert (journal / t.run_id).exists()
+    assert stopped == Stopped(in_flight=1, held=1)  # what `jetcron executor` says last
 
     nats_server.restart()
     nc = await nats.connect(nats_server.url)

@@ -10,7 +10,7 @@ from jetcron.cli import views as cli_views
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import HealthAcknowledged, NotificationAdded, NotificationRemoved
 from jetcron.domain.notifications import DEFAULT_KINDS, Notification, Sink
-from jetcron.projections import queries
+from jetcron.projections import fire_queries, queries
 
 HOOK = Notification(
     name="ops", sink=Sink(webhook="https://hooks.example/x", secret="s3cr3t"), on=["failure"]
@@ -56,7 +56,7 @@ def test_sinks_and_acks_are_in_the_audit_with_who_asked() -> None:
     ]
     assert listed == []
     assert [e["type"] for e in queries.audit_of(v, {"name": "ops"}, now)][0] == "schedule.created"
-    assert queries.fires_of(v, {"name": "ops"}, now)["fires"]  # the sink is no lifecycle of it
+    assert fire_queries.fires_of(v, {"name": "ops"}, now)["fires"]  # the sink is no lifecycle of it
 
 
 def test_notify_list_keeps_on_behalf_of() -> None:

@@ -12,7 +12,7 @@ from projection_factory import History
 from jetcron.domain import digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import queries, rollups, state, stats
+from jetcron.projections import fire_queries, rollups, state, stats
 from jetcron.projections.compare import Gaps, comparable
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -228,7 +228,7 @@ def test_fires_older_than_the_window_are_forgotten_not_unrecorded() -> None:
     views = folded(h.events, keep=5)
     now = DAY1 + timedelta(minutes=30)
     since = (DAY1 - timedelta(seconds=1)).isoformat()
-    fires = queries.fires_of(views, {"name": "a", "since": since, "limit": 100}, now)["fires"]
+    fires = fire_queries.fires_of(views, {"name": "a", "since": since, "limit": 100}, now)["fires"]
     fates = [f["fate"] for f in fires if f["utc"] < "2026-03-02T00:29"]
     assert "unrecorded" not in fates
     # fire 0 came before the creation (not forgotten: it never was), 1-24 evicted, 25-28 kept
@@ -244,10 +244,10 @@ def test_fires_older_than_the_retention_are_forgotten() -> None:
     views = folded(kept, keep=500)  # a rebuild after the first day's runs expired
     now = DAY1 + timedelta(days=2)
     params = {"name": "a", "since": (DAY1 - timedelta(seconds=1)).isoformat(), "limit": 100}
-    fates = [f["fate"] for f in queries.fires_of(views, params, now)["fires"]]
+    fates = [f["fate"] for f in fire_queries.fires_of(views, params, now)["fires"]]
     assert fates.count("unrecorded") == 23  # (the first: before its creation)
     with_retention = {**params, "retention_s": 86400}
-    fates = [f["fate"] for f in queries.fires_of(views, with_retention, now)["fires"]]
+    fates = [f["fate"] for f in fire_queries.fires_of(views, with_retention, now)["fires"]]
     assert fates == ["not_created"] + ["forgotten"] * 23 + ["triggered"] * 24 + ["pending"]
 
 

@@ -20,7 +20,7 @@ from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import queries, rollups, state, stats
+from jetcron.projections import fire_queries, queries, rollups, state, stats_alltime
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
@@ -156,14 +156,14 @@ def test_stats_over_all_history_still_count_forgotten_schedules() -> None:
     assert everything.views.schedules.forgotten == 0
     now = bounded.h.now
     overall = [
-        stats.everything(leader.views.runs, leader.views.rollups, now=now)["overall"]
+        stats_alltime.everything(leader.views.runs, leader.views.rollups, now=now)["overall"]
         for leader in (bounded, everything)
     ]
     assert overall[0] == overall[1]
     assert overall[0][0].runs == 4 * PER_DAY
     # the cache a service keeps forgets them too
-    cache = stats.Cache()
-    stats.everything(bounded.views.runs, bounded.views.rollups, now=now, cache=cache)
+    cache = stats_alltime.Cache()
+    stats_alltime.everything(bounded.views.runs, bounded.views.rollups, now=now, cache=cache)
     assert len(cache.parts) == len(bounded.views.runs.tallies.revs)
 
 
@@ -268,7 +268,7 @@ def test_why_of_a_time_before_the_name_was_created_again_says_views_forgot_some(
     h.create("nightly", spec="0 * * * *")
     leader.sync()
     asked = (START + timedelta(hours=1)).isoformat()
-    story = queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
+    story = fire_queries.why_of(leader.views, {"name": "nightly", "time": asked}, h.now)
     assert story["fate"] == "not_created"
     assert "an earlier one of this name may have existed then" in story["sentences"][-1]["text"]
 

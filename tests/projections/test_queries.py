@@ -9,7 +9,7 @@ from projection_factory import T0, History, fold
 
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
-from jetcron.projections import queries
+from jetcron.projections import fire_queries, queries
 
 NOW = T0 + timedelta(days=1)
 
@@ -71,7 +71,7 @@ def test_since_is_inclusive_and_takes_a_duration_back_from_now() -> None:
         return sorted(r["fire_time"] for r in page["runs"])
 
     def fire_times(since: str) -> list[str]:
-        answer = queries.fires_of(views, {"name": "backup", "since": since}, now)
+        answer = fire_queries.fires_of(views, {"name": "backup", "since": since}, now)
         return [f["utc"] for f in answer["fires"]]
 
     assert fired("2024-01-01T00:50:00Z") == ["2024-01-01T00:50:00Z", "2024-01-01T00:55:00Z"]
@@ -100,7 +100,7 @@ def test_until_is_inclusive_as_in_fires_and_after_since_is_refused() -> None:
         return sorted(r["fire_time"] for r in page["runs"])
 
     def fire_times(**window: str) -> list[str]:
-        answer = queries.fires_of(views, {"name": "backup", **window}, now)
+        answer = fire_queries.fires_of(views, {"name": "backup", **window}, now)
         return [f["utc"] for f in answer["fires"]]
 
     window = {"since": "2024-01-01T00:10:00Z", "until": "2024-01-01T00:20:00Z"}
@@ -177,8 +177,8 @@ def test_the_fires_before_the_creation_are_one_entry_with_a_count() -> None:
     views = fold(h.events)
     now = T0 + timedelta(minutes=59, seconds=30)
 
-    answer = queries.fires_of(views, {"name": "tick", "since": "1h"}, now)
-    one = queries.fires_of(views, {"name": "tick", "since": "1h", "limit": 2}, now)
+    answer = fire_queries.fires_of(views, {"name": "tick", "since": "1h"}, now)
+    one = fire_queries.fires_of(views, {"name": "tick", "since": "1h", "limit": 2}, now)
 
     before, *after = answer["fires"]
     assert (before["fate"], before["count"]) == ("not_created", 59)

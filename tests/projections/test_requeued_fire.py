@@ -10,7 +10,7 @@ from projection_factory import T0, History, fold
 
 from jetcron import ids
 from jetcron.domain.events import FireBuffered, RunSkipped
-from jetcron.projections import ledger, queries
+from jetcron.projections import fire_queries, ledger
 
 F1, F2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
 NOW = T0 + timedelta(hours=1)
@@ -45,9 +45,9 @@ def test_a_buffered_fire_has_one_fate_after_a_version_bump(
     params = {"name": "backup", "since": F1.isoformat(), "until": F2.isoformat(), "limit": 10}
 
     entries = [e for e in ledger.query(views.ledger, "backup") if e.fire_time == F2]
-    fires = [f for f in queries.fires_of(views, params, NOW)["fires"] if f["fate"] != "triggered"
+    fires = [f for f in fire_queries.fires_of(views, params, NOW)["fires"] if f["fate"] != "triggered"
              or f["utc"].startswith(F2.strftime("%Y-%m-%dT%H:%M"))]  # fmt: skip
-    story = queries.why_of(views, {**params, "time": F2.isoformat()}, NOW)
+    story = fire_queries.why_of(views, {**params, "time": F2.isoformat()}, NOW)
 
     assert [(e.outcome, e.status, e.blocking_run_id) for e in entries] == [(*fate, first)]
     assert entries[0].buffered_at is not None

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import queries
+from jetcron.projections import fire_queries
 
 NOW = T0 + timedelta(hours=1)
 
@@ -23,9 +23,9 @@ def test_fires_and_why_mark_the_earlier_schedules_fires() -> None:
     since, until = T0 + timedelta(minutes=1), T0 + timedelta(minutes=15)
     params = {"name": "hist", "since": since.isoformat(), "until": until.isoformat()}
 
-    fires = queries.fires_of(views, params, NOW)["fires"]
-    story = queries.why_of(views, {"name": "hist", "time": "00:05"}, NOW)
-    current = queries.why_of(views, {"name": "hist", "time": "00:15"}, NOW)
+    fires = fire_queries.fires_of(views, params, NOW)["fires"]
+    story = fire_queries.why_of(views, {"name": "hist", "time": "00:05"}, NOW)
+    current = fire_queries.why_of(views, {"name": "hist", "time": "00:15"}, NOW)
 
     assert [(f["utc"][11:16], f["fate"], f.get("previous", False)) for f in fires] == [
         ("00:05", "triggered", True),

@@ -14,7 +14,7 @@ from projection_factory import History
 from jetcron.domain import digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import queries, rollups, state, stats, tallies
+from jetcron.projections import queries, rollups, state, stats, stats_alltime, tallies
 from jetcron.projections.runs import FINAL_STATUSES, RunsView
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -155,10 +155,10 @@ def test_totals_answer_as_the_row_walk(
     views = folded(h.events, keep)
     now = h.now - timedelta(hours=back)  # why: also a `now` before some fires (a clock behind)
 
-    assert stats.everything(views.runs, views.rollups, now=now) == walked(views, now)
+    assert stats_alltime.everything(views.runs, views.rollups, now=now) == walked(views, now)
     _same_tallies(views.runs.tallies, fresh_tallies(views.runs))
     for name in NAMES:
-        one = stats.everything(views.runs, views.rollups, now=now, schedule=name)
+        one = stats_alltime.everything(views.runs, views.rollups, now=now, schedule=name)
         for group in ("overall", "schedule", "executor"):
             old = stats.compute_merged(
                 views.runs, views.rollups, now=now, group=group, schedule=name
@@ -166,7 +166,9 @@ def test_totals_answer_as_the_row_walk(
             assert one[group] == old
         # the live schedule of the name alone (a name recreated holds earlier ones' runs too)
         sid = h.sid(name)
-        mine = stats.everything(views.runs, views.rollups, now=now, schedule=name, schedule_id=sid)
+        mine = stats_alltime.everything(
+            views.runs, views.rollups, now=now, schedule=name, schedule_id=sid
+        )
         for group in ("overall", "schedule", "executor"):
             old = stats.compute_merged(
                 views.runs, views.rollups, now=now, group=group, schedule=name, schedule_id=sid
@@ -184,7 +186,7 @@ def test_a_cache_kept_across_a_growing_log_answers_as_none(
     ops: list[tuple[str, int, int]], cuts: list[int], keep: int
 ) -> None:
     h = build(ops)
-    cache = stats.Cache()
+    cache = stats_alltime.Cache()
     views = state.new_views(keep)
     bounds = sorted({min(c, len(h.events)) for c in cuts} | {0, len(h.events)})
     for start, end in zip(bounds, bounds[1:], strict=False):
@@ -193,8 +195,8 @@ def test_a_cache_kept_across_a_growing_log_answers_as_none(
         views = restored
         state.apply_batch(views, h.events[start:end])
         now = h.events[end - 1].envelope.at
-        cached = stats.everything(views.runs, views.rollups, now=now, cache=cache)
-        assert cached == stats.everything(views.runs, views.rollups, now=now)
+        cached = stats_alltime.everything(views.runs, views.rollups, now=now, cache=cache)
+        assert cached == stats_alltime.everything(views.runs, views.rollups, now=now)
 
 
 def test_rollup_totals_drop_the_days_beyond_those_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,7 +248,9 @@ def test_the_query_reads_the_totals_and_answers_as_before() -> None:
     _roll_up(h, 2)
     views = folded(h.events, 2)
     now = h.now
-    got = msgspec.json.decode(msgspec.json.encode(queries.stats_of(views, {}, now, stats.Cache())))
+    got = msgspec.json.decode(
+        msgspec.json.encode(queries.stats_of(views, {}, now, stats_alltime.Cache()))
+    )
     before = [
         dict(queries.plain(r), group=g) for g, rows in walked(views, now).items() for r in rows
     ]

@@ -9,7 +9,7 @@ import msgspec
 from projection_factory import T0, History, fold
 
 from jetcron import ids
-from jetcron.projections import queries
+from jetcron.projections import fire_queries
 
 NOW = T0 + timedelta(hours=1)
 
@@ -20,7 +20,7 @@ def test_why_names_a_failed_manual_run_when_no_fire_went_wrong() -> None:
     run = h.trigger("failer", manual=True, actor="alice")
     h.failed(run, error="exit code 3\nerr")
 
-    story = queries.why_of(fold(h.events), {"name": "failer"}, NOW)
+    story = fire_queries.why_of(fold(h.events), {"name": "failer"}, NOW)
 
     assert [s["text"] for s in story["sentences"]] == [
         "No fire of the schedule's clock since 2024-01-01T00:00:01Z",
@@ -44,7 +44,7 @@ def test_why_of_a_backfilled_fire_tells_its_first_run_too() -> None:
     h.add(backfill, actor="alice", reason="fixed")
     h.succeeded(backfill.run_id)
 
-    story = queries.why_of(fold(h.events), {"name": "flaky", "time": "00:05"}, NOW)
+    story = fire_queries.why_of(fold(h.events), {"name": "flaky", "time": "00:05"}, NOW)
     texts = [s["text"] for s in story["sentences"]]
 
     assert texts[1] == f"First triggered as run {first[:8]} at 2024-01-01T00:00:02Z: failed: boom"

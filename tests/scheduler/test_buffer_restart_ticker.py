@@ -13,7 +13,7 @@ from test_ticker import T0, add, burst, events, of, succeed
 from jetcron.clock import FakeClock, iso_z
 from jetcron.domain.events import FireBuffered, FireMissed, RunSkipped, RunTriggered
 from jetcron.log.stream import EventLog
-from jetcron.projections import queries, state
+from jetcron.projections import fire_queries, state
 from jetcron.scheduler.lateness import WAITED
 from jetcron.scheduler.ticker import Ticker
 
@@ -62,11 +62,11 @@ async def test_a_fire_buffered_before_a_restart_is_missed_and_the_newest_runs(
     state.apply_batch(views, evs)
     now = clock.now()
     params = {"name": "b", "since": s(5), "until": s(90), "limit": 100}
-    rows = {r["utc"]: r for r in queries.fires_of(views, params, now)["fires"]}
+    rows = {r["utc"]: r for r in fire_queries.fires_of(views, params, now)["fires"]}
     assert sorted(rows) == [s(n) for n in range(5, 91, 5)]
     assert rows[s(10)]["fate"] == "missed" and rows[s(90)]["fate"] == "triggered"
     assert [u for u, r in rows.items() if r["fate"] == "triggered"] == [s(5), s(90)]
-    story = queries.why_of(views, {"name": "b", "time": s(10)}, now)
+    story = fire_queries.why_of(views, {"name": "b", "time": s(10)}, now)
     assert story["fate"] == "missed"
     said = [x["text"] for x in story["sentences"]]
     assert said[1:3] == [

@@ -20,7 +20,7 @@ from jetcron.domain.events import FireEvent, FireMissed, RunSkipped, RunTriggere
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.owed import DELETED
-from jetcron.scheduler.planner import BUSY
+from jetcron.scheduler.planner import NOT_STARTED
 from jetcron.scheduler.ticker import Ticker
 
 FIRE = T0 + timedelta(minutes=2)
@@ -83,7 +83,7 @@ async def test_a_change_during_the_hold_skips_the_held_fire_once(
         stop.set()
         await task
     assert [(type(f), f.reason, f.blocking_run_id) for f in found] == [  # type: ignore[attr-defined]
-        (RunSkipped, BUSY, first.run_id)
+        (RunSkipped, NOT_STARTED, first.run_id)  # why: no executor took it
     ]
     assert found[0].fire_id == ids.fire_id(first.schedule_id, first.version, FIRE)
 
@@ -182,4 +182,4 @@ async def test_a_fire_behind_a_run_this_leader_triggered_is_skipped_at_once(
     finally:
         stop.set()
         await task
-    assert [(type(f), f.reason) for f in found] == [(RunSkipped, BUSY)]  # type: ignore[attr-defined]
+    assert [(type(f), f.reason) for f in found] == [(RunSkipped, NOT_STARTED)]  # type: ignore[attr-defined]

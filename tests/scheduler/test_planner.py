@@ -11,6 +11,7 @@ from jetcron.domain.definition import CatchUp, Job, ScheduleDefinition
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.firetimes import _next_wake, next_due
 from jetcron.scheduler.planner import (
+    NOT_STARTED,
     PAUSED_IN_QUEUE,
     Buffer,
     Cancel,
@@ -379,6 +380,36 @@ CASES = [
 @pytest.mark.parametrize(("given", "now", "then"), CASES)
 def test_decide_due(given: Entry, now: datetime, then: list[Decision]) -> None:
     assert decide_due(given, now) == then
+
+
+@pytest.mark.parametrize(
+    ("given", "then"),
+    [
+        pytest.param(
+            entry(in_flight=dict(IN_FLIGHT), overlap="skip"),
+            [Skip(T, NOT_STARTED, "r0")],
+            id="skip",
+        ),
+        pytest.param(
+            entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one", buffered=minutes(-5)),
+            [
+                Skip(
+                    T,
+                    WAITING + "2026-03-01T11:55:00Z) for the run triggered, not started yet",
+                    "r0",
+                )
+            ],
+            id="buffer-one-full",
+        ),
+        pytest.param(
+            entry(in_flight=dict(IN_FLIGHT), overlap="buffer_one"), [Buffer(T, "r0")], id="buffer"
+        ),
+    ],
+)
+def test_an_overlap_with_a_run_not_started_yet_says_so(given: Entry, then: list[Decision]) -> None:
+    """A run triggered with no start folded (TickerState.unstarted) is not said to be running."""
+    assert decide_due(given, T, unstarted={"r0"}) == then
+    assert decide_due(given, T, unstarted={"r9"}) != then or isinstance(then[0], Buffer)
 
 
 @pytest.mark.parametrize(

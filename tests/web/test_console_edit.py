@@ -260,6 +260,26 @@ def test_a_refused_edit_says_so_before_the_reason_and_a_typed_reason_is_kept(
     assert audited["changes"] == [["timeout", "1h", "7m"]]
 
 
+def test_a_refusal_leaves_once_a_field_changes(stack: Stack, page: Any) -> None:
+    """newcomer19a #8: the server's refusal of the last Save stayed on screen after its field
+    was fixed, when the next Save was stopped by the browser's own validation (retries -3)."""
+    with stack.client(None) as http:
+        made = http.post(
+            "/api/v1/schedules", json={"name": "fixed", "spec": "0 3 1 1 *", **JOBS["command"]}
+        )
+        assert made.status_code == 201, made.text
+    page.evaluate("() => { location.hash = '#/edit/fixed'; }")
+    page.wait_for_selector("#preview td")
+    page.fill("#f-tz", "Mars/Base")
+    page.click("#f-save")
+    page.wait_for_selector("#f-problems .error:has-text('Mars/Base')")
+    page.fill("#f-tz", "UTC")
+    page.fill("#f-retries", "-3")
+    page.click("#f-save")  # stopped by the browser: min is 0
+    assert page.locator("#f-retries").evaluate("i => !i.validity.valid")
+    assert page.locator("#f-problems .error").count() == 0
+
+
 def audit(stack: Stack, name: str) -> list[dict[str, Any]]:
     """`jetcron audit NAME --json`."""
     with ThreadPoolExecutor(1) as worker:

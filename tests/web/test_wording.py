@@ -129,7 +129,7 @@ def _notification_option_lines() -> list[str]:
 
 def _backfill_and_fires_lines() -> list[str]:
     from jetcron.projections import backfill
-    from jetcron.projections.queries import fires_window
+    from jetcron.projections.fire_queries import fires_window
 
     later = AT + timedelta(hours=1)
     return [

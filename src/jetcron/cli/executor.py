@@ -19,6 +19,7 @@ from jetcron.log.connection import ConnectionWatch
 
 if TYPE_CHECKING:
     from jetcron.connect import ConnectOptions
+    from jetcron.executors.agent import Stopped
     from jetcron.executors.config import ExecutorConfig
     from jetcron.executors.naming import Claim
 
@@ -115,6 +116,7 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
     install_signals(stop, force)
     nc = await connected(opts, stop, ConnectionWatch(f"NATS at {', '.join(opts.urls())}"))
     if nc is None:
+        _say(f"executor {config.name!r} stopped before it reached NATS: it took no run")
         return
     try:
         await executing.check_targets(nc, config)
@@ -124,10 +126,37 @@ async def _main(config: ExecutorConfig, opts: ConnectOptions, replace: bool) -> 
         )
         for line in (note, hello):
             if line:
-                out.print(line, highlight=False, markup=False)
-        await run_executor(nc, config, stop, force, claim)
+                _say(line)
+        stopped = await run_executor(nc, config, stop, force, claim)
     finally:
         await close(nc)
+    # why: after the close, so nothing of ours outlives the line; without it a terminal could
+    # not tell "stopped cleanly" from "still draining" (newcomer18a #12)
+    _say(stopped_line(config.name, stopped))
+
+
+def stopped_line(name: str, stopped: Stopped) -> str:
+    """The last line of an executor: what became of the runs it held when it stopped."""
+    n = stopped.in_flight
+    if n == 0:
+        return f"executor {name!r} stopped: no run was in flight"
+    parts = [
+        f"{stopped.finished} finished" if stopped.finished else "",
+        f"{stopped.handed_back} handed back (each runs again from the start as its next "
+        "attempt, on another executor or at the next start)"
+        if stopped.handed_back
+        else "",
+        f"{stopped.held} ended with the result kept in the journal (stored at the next start)"
+        if stopped.held
+        else "",
+        f"{stopped.other} not settled (see the lines above)" if stopped.other else "",
+    ]
+    runs = "run was" if n == 1 else "runs were"
+    return f"executor {name!r} stopped: {n} {runs} in flight: {', '.join(p for p in parts if p)}"
+
+
+def _say(line: str) -> None:
+    out.print(line, highlight=False, markup=False)
 
 
 def _keys(given: list[str] | None) -> list[str]:
@@ -151,11 +180,12 @@ async def run_executor(
     stop: asyncio.Event,
     force: asyncio.Event | None = None,
     claim: Claim | None = None,
-) -> None:
-    """Run the executor of `config` until stopped (`force`: stop its jobs now)."""
+) -> Stopped:
+    """Run the executor of `config` until stopped (`force`: stop its jobs now); what became
+    of the runs it held then."""
     from jetcron.executors.agent import Executor
 
-    await Executor(nc, config, claim=claim).run(stop, force)
+    return await Executor(nc, config, claim=claim).run(stop, force)
 
 
 async def up_claim(nc: Client, config: ExecutorConfig) -> Claim:
@@ -175,6 +205,8 @@ async def up_executor(
     from jetcron.executors.naming import NameTaken
 
     try:
-        await run_executor(nc, config, stop, force, claim)
+        stopped = await run_executor(nc, config, stop, force, claim)
     except NameTaken as err:
         out.print(f"[yellow]{err}[/]; `up` goes on without its executor", highlight=False)
+        return
+    _say(stopped_line(config.name, stopped))

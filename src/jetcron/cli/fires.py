@@ -322,7 +322,7 @@ def _created(row: dict[str, Any]) -> str:
     if not ev:
         return ""
     made = text.utc(ev.get("at"))
-    if row.get("count", 1) > 1:  # why: the fires before the creation, one line (queries.py)
+    if row.get("count", 1) > 1:  # why: the fires before the creation, one line (fire_queries.py)
         return f"{row['count']} fires to {text.utc(row['last_utc'])}: created only at {made}"
     if made == text.utc(row.get("utc")):  # why: to the second, the two read as one time
         return f"created only at {text.utc_fraction(ev.get('at'))}, just after this fire time"

@@ -20,7 +20,6 @@ from jetcron.connect import DEFAULT_URL, ConnectOptions, close
 from jetcron.errors import InfrastructureError, InvalidInput
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.errors import transient
-from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.stream import EventLog
 
 if TYPE_CHECKING:
@@ -161,6 +160,7 @@ async def _run_parts(
     force: asyncio.Event,
 ) -> None:
     """The service, then (once it is ready) the executor, the console and what is said."""
+    from jetcron.cli.echo import echo_runs
     from jetcron.cli.executor import up_claim, up_executor
 
     ready = asyncio.Event()
@@ -189,7 +189,7 @@ async def _run_parts(
         if parts.quiet:
             _say_serving(opts, parts.config)
         else:
-            tg.create_task(_echo_runs(nc, stop, echo_from))
+            tg.create_task(echo_runs(nc, stop, echo_from))
             _say_up(opts)
 
 
@@ -251,33 +251,3 @@ async def _log_end(nc: Client) -> int | None:
         if transient(err):
             return None
         raise
-
-
-async def _echo_runs(nc: Client, stop: asyncio.Event, after: int | None) -> None:
-    """Print one line per finished run, skipped or missed fire after sequence `after` (None:
-    the log's end now): what `up` shows while it runs."""
-    event_log = await EventLog(nc).open(create=False)
-    seen = [await event_log.last_seq() if after is None else after]
-    health = FollowHealth("run echo")
-    try:
-        await supervise(lambda: _print_runs(event_log, seen, health), health=health, stop=stop)
-    finally:
-        await event_log.close()
-
-
-async def _print_runs(event_log: EventLog, seen: list[int], health: FollowHealth) -> None:
-    """Print what happened after seen[0] (and advance it, so a restart goes on from there)."""
-    from jetcron import subjects
-    from jetcron.cli.follow import event_line
-    from jetcron.domain.events import FireMissed, RunEvent, RunSkipped
-    from jetcron.domain.runs import is_final
-
-    async for batch in event_log.read(
-        from_seq=seen[0] + 1, subjects=[subjects.RUNS, subjects.FIRES], follow=True, health=health
-    ):
-        seen[0] = batch[-1].seq
-        for stored in batch:
-            e = stored.event
-            if isinstance(e, RunEvent) and is_final(e) or isinstance(e, FireMissed | RunSkipped):
-                # why: the same line `jetcron runs follow` prints
-                out.print(event_line(stored.envelope), highlight=False, markup=False)

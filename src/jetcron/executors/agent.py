@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from nats.aio.client import Client
@@ -41,12 +42,32 @@ from jetcron.executors.trigger import TriggerHandler
 from jetcron.log import retention
 from jetcron.log.stream import EventLog
 
-__all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats"]
+__all__ = ["CANCEL_PREFIX", "Executor", "ExecutorConfig", "ExecutorStats", "Stopped"]
 
 log = logging.getLogger(__name__)
 
 CANCEL_PREFIX = subjects.CANCELS
 _IDLE_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What a stop did with the runs in hand (the last line `jetcron executor` prints)."""
+
+    in_flight: int = 0
+    """Runs in hand when it stopped taking work."""
+    finished: int = 0
+    """Of them, ended while it drained, their results stored."""
+    handed_back: int = 0
+    """Stopped unfinished (drain time over, or a second Ctrl-C): they run again elsewhere or
+    at the next start, as their next attempt."""
+    held: int = 0
+    """Ended, their results kept in the journal (NATS away), stored at the next start."""
+
+    @property
+    def other(self) -> int:
+        """Runs in hand whose end is none of the above (a failure, logged where it happened)."""
+        return max(0, self.in_flight - self.finished - self.handed_back - self.held)
 
 
 class Executor:
@@ -87,6 +108,8 @@ class Executor:
         )  # fmt: skip
         self._consumers: list[Consumer] = []
         self._force = asyncio.Event()
+        self.stopped = Stopped()
+        """What the last stop did with the runs in hand."""
         self._reset()
 
     @property
@@ -94,11 +117,13 @@ class Executor:
         """Run ids in hand right now."""
         return list(self._runs)
 
-    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
-        """Serve until `stop` is set, then drain (until `force` is set) and hand back the rest."""
+    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> Stopped:
+        """Serve until `stop` is set, then drain (until `force` is set) and hand back the rest;
+        what became of the runs in hand."""
         self._reset()
         self._force = force or asyncio.Event()
         await self._serve(stop, graceful=True)
+        return self.stopped
 
     async def run_burst(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 - a budget
         """Process what is pending (naks due within `timeout` included); the number handled."""
@@ -179,6 +204,7 @@ class Executor:
             for task in fetchers:
                 task.cancel()
         await asyncio.gather(*fetchers, return_exceptions=True)
+        in_hand, results, held = list(self._runs.values()), self.stats.results, self.stats.held
         if self._tasks and self._runs and graceful:
             log.warning(
                 "executor %s stopping: waiting up to %gs for %d running run(s) to finish; "
@@ -186,14 +212,7 @@ class Executor:
                 self.config.drain_timeout_s, len(self._runs),
             )  # fmt: skip
         if self._tasks:
-            drained = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
-            forced = asyncio.ensure_future(self._force.wait())
-            await asyncio.wait(
-                {drained, forced}, timeout=max(0.0, deadline - loop.time()),
-                return_when=asyncio.FIRST_COMPLETED,
-            )  # fmt: skip
-            drained.cancel()
-            forced.cancel()
+            await self._drain(max(0.0, deadline - loop.time()))
         for run in list(self._runs.values()):
             if run.ended:
                 continue  # why: its job ended; its result is stored, or kept (ResultHeld)
@@ -204,6 +223,18 @@ class Executor:
             run.hand_back()
         if self._tasks:
             await asyncio.wait(set(self._tasks))
+        self.stopped = Stopped(
+            in_flight=len(in_hand), finished=self.stats.results - results,
+            handed_back=sum(r.handed_back for r in in_hand), held=self.stats.held - held,
+        )  # fmt: skip
+
+    async def _drain(self, timeout: float) -> None:
+        """Wait for the runs in hand to end, at most `timeout` seconds or until `force`."""
+        drained = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
+        forced = asyncio.ensure_future(self._force.wait())
+        await asyncio.wait({drained, forced}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        drained.cancel()
+        forced.cancel()
 
     async def _until_idle(self) -> None:
         await self._ready.wait()
@@ -259,6 +290,7 @@ class Executor:
                 await self.triggers.process(msg, consumer.binding.fanout, hold)
         except ResultHeld as held:
             log.warning("executor %s: %s", self.config.name, held)  # why: one line, expected
+            self.stats.held += 1
             with contextlib.suppress(Exception):
                 await msg.nak(delay=min(consumer.ack_wait, 5.0))
         except JournalUnwritable:

@@ -185,7 +185,7 @@ class Consumer:
 
 KEEPALIVE_SHARE = 1 / 3
 """A delivered trigger is ours while the server confirmed an in-progress ack for it within this
-share of ack_wait (Hold.current): the age the freeze rule (trigger.ORPHAN_SHARE) allows the last
+share of ack_wait (Hold.current): the age the freeze rule (launch.ORPHAN_SHARE) allows the last
 in-progress of an executor that froze, so both lapses end the same way, in the same time."""
 RENEW_EVERY_S = 2.0
 """In-progress acks go out this often, or RENEWALS_PER_SHARE times per KEEPALIVE_SHARE of

@@ -156,6 +156,25 @@ class Journal:
         self._writable()
         return path
 
+    def not_started(self, run_id: str, meta: EntryMeta, reason: str) -> None:
+        """Keep that an attempt's job was not started (its claim may be in the log, its ack
+        lost): the entry with a `not_started` result, which whoever settles it next (the
+        redelivery here, or recovery after a restart) records as `run.handed_back` if the
+        claim is in the log (Recovery.report). If the host will not let us, said once; the
+        claim then reads as an attempt abandoned."""
+        path = self.path(run_id)
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not (path / "meta.json").exists():
+                write_atomic(path / "meta.json", msgspec.json.encode(meta).decode())
+            ending = {"ending": "not_started", "reason": reason}
+            write_atomic(path / "result.json", msgspec.json.encode(ending).decode())
+        except OSError as err:
+            if err.errno not in HOST_CONDITIONS:
+                raise
+            shutil.rmtree(path, ignore_errors=True)
+            self._unwritable(run_id, err)
+
     def check(self) -> str:
         """The journal's problem now: while one is known, a probe write sees whether it has
         cleared (why: no trigger may come to find out, and the heartbeat would say it forever)."""

@@ -129,7 +129,9 @@ class Recovery:
     async def _handed_back(self, run: Run, attempt: int, reason: str) -> None:
         """Record that our claimed `attempt` never started its job (trigger.py `_handed_back`)."""
         history = await self.runlog.history(run)
-        if history.started == attempt and history.started_by == self.name:
+        # why: only our claim of that attempt, as the last word: not a run that ended since
+        # (declared lost while we were away), nor one a peer claimed again
+        if history.started == attempt and history.started_by == self.name and not history.finished:
             event = RunHandedBack(**run.ref.fields(attempt), reason=reason)
             await self.runlog.append(run, event, f"{attempt}:handed_back")
 

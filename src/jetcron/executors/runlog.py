@@ -55,8 +55,15 @@ class ExecutorStats(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     """Deliveries of runs that had already finished (or were running here), not run again."""
     handed_back: int = 0
+    held: int = 0
+    """Results kept in the journal when it stopped (not stored: NATS away), for its next start."""
     poison: int = 0
     errors: int = 0
+
+    @property
+    def results(self) -> int:
+        """Attempts whose end is stored (a retrying failure too)."""
+        return self.succeeded + self.failed + self.timed_out + self.cancelled
 
     def count(self, event: ResultEvent, delay: float | None) -> None:
         """Count a stored result event (and a retry if it asks for one)."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable
 
 import msgspec
 from nats.aio.msg import Msg
@@ -23,17 +21,15 @@ from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
-from jetcron.executors.actions import ActionContext, resolve, run_action
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory
 from jetcron.executors.catchup import Backlog, stale_member
-from jetcron.executors.commands import DEFAULT_PATH, build_env, resolve_command, resolve_cwd
 from jetcron.executors.config import ExecutorConfig
 from jetcron.executors.consumers import Hold
 from jetcron.executors.errors import ResultHeld
 from jetcron.executors.heartbeat import Heartbeat
 from jetcron.executors.journal import EntryMeta, Journal
-from jetcron.executors.process import run_process
+from jetcron.executors.launch import GRACE_SHARE, ORPHAN_SHARE, run_action_job, run_command
 from jetcron.executors.recovery import Recovery
 from jetcron.executors.results import RunResult
 from jetcron.executors.runlog import HOLDER_FRESH_INTERVALS, ExecutorStats, Run, RunLog
@@ -41,26 +37,6 @@ from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
 
 log = logging.getLogger("jetcron.executors.agent")  # why: its lines kept their logger's name
-
-ORPHAN_SHARE = 0.3
-"""A job may outlive its executor's death or silence this share of ack_wait (`orphan_after`).
-
-why: while the executor's loop runs it renews the trigger (consumers.keepalive), so JetStream
-redelivers no earlier than (1 - KEEPALIVE_SHARE) = 2/3 of ack_wait after it died or froze
-(SIGSTOP, a stuck loop: no in-progress either). Its supervisor hears from it every
-orphan_after/4 (a touch of the run's `owner` file, supervisor.pulse_every) and looks every
-min(0.25 s, orphan_after/4); it stops a job whose executor was dead or silent for orphan_after,
-with a grace of at most 0.1 (GRACE_SHARE): all done by 0.4 × ack_wait + two looks + the
-SIGKILL, before anyone else can start the run (2/3 × ack_wait; the margin, 0.27 × ack_wait,
-holds the looks and the kill from 3 s up). A restart that adopts the job within orphan_after
-keeps it; an executor that finds itself silent that long lets the job go (process.Job._pulse)
-and records no result (LetGo).
-The same rule covers an executor that is alive but cannot renew (its NATS node hung, cut off
-from the cluster; newcomer17b #1): it touches `owner` only while its last *confirmed* renewal
-is younger than KEEPALIVE_SHARE of ack_wait (consumers.Hold), the age the freeze case allows,
-so the supervisor stops the job by the same 0.733 × ack_wait after it, before the redelivery
-(ack_wait after it); a failover within orphan_after of the lapse keeps the job."""
-GRACE_SHARE = 0.1
 
 
 class TriggerHandler:
@@ -91,8 +67,6 @@ class TriggerHandler:
         """The runs in hand, shared with the executor (its heartbeat, cancels, hand-back)."""
         self.stopping = asyncio.Event()
         """Set when the executor stops: a result not stored by then is left to the journal."""
-        self._unconfirmed: dict[str, int] = {}
-        """Run id -> our attempt whose claim failed unconfirmed (its job was not started)."""
         self.beat: Heartbeat | None = None
         """The executor's heartbeat while it serves (are our own beats steady yet?)."""
 
@@ -182,8 +156,11 @@ class TriggerHandler:
         if entry is not None and entry.has_result:
             # why: its job finished here but storing the result failed: report, never re-run.
             await self.recovery.report(run, entry)
-            await msg.ack()
-            return
+            if run.reported:
+                await msg.ack()
+                return
+            # why: its job never started (our claim went unconfirmed: Journal.not_started); its
+            # hand-back is recorded now, before this delivery's attempt claims the run
         self._runs[run.ref.run_id] = run
         try:
             await self._lifecycle(run, msg)
@@ -270,7 +247,6 @@ class TriggerHandler:
 
     async def _attempt(self, run: Run, msg: Msg, history: RunHistory) -> None:
         result: RunResult | run_attempt.LetGo
-        history = await self._unconfirmed_claim(run, history)
         if run.cancel.is_set():
             result = RunResult(outcome="cancelled")
         else:
@@ -288,14 +264,14 @@ class TriggerHandler:
                 )
                 await msg.nak(delay=self.config.ack_wait_s / 2)
                 return
-            except BaseException:
+            except BaseException as err:
                 if not run.claimed:
-                    self.journal.end(run.ref.run_id)  # why: nothing ran; the redelivery will
-                    # why: its RunStarted may have been stored with the ack lost (NATS went
-                    # away): if so, the redelivery records that its job never started
-                    self._unconfirmed[run.ref.run_id] = history.attempt
-                    while len(self._unconfirmed) > _UNCONFIRMED_MAX:
-                        self._unconfirmed.pop(next(iter(self._unconfirmed)))
+                    # why: nothing ran, but its RunStarted may have been stored with the ack
+                    # lost (NATS went away): the journal keeps that its job never started, so
+                    # the redelivery, or this executor's next start, records it (newcomer18b F7)
+                    meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout,
+                                     attempt=history.attempt)  # fmt: skip
+                    self.journal.not_started(run.ref.run_id, meta, unconfirmed(err))
                 raise
         if isinstance(result, run_attempt.LetGo):
             await self._let_go(run, msg, history.attempt, result)
@@ -343,17 +319,6 @@ class TriggerHandler:
             await self._handed_back(run, attempt, reason)
         await msg.nak()
 
-    async def _unconfirmed_claim(self, run: Run, history: RunHistory) -> RunHistory:
-        """Our claim whose ack was lost is in the log (its job never started): record that
-        before the next attempt's claim; the history that claim appends after."""
-        attempt = self._unconfirmed.pop(run.ref.run_id, None)
-        ours = history.started_by == self.config.name
-        if attempt is None or history.started != attempt or not ours or history.recorded >= attempt:
-            return history
-        why = "its claim was not confirmed (NATS was away), so its job was not started"
-        last_seq = await self._handed_back(run, attempt, why)
-        return msgspec.structs.replace(history, last_seq=last_seq)
-
     async def _handed_back(self, run: Run, attempt: int, reason: str) -> int:
         """Record that our claimed `attempt` never started its job; the new last sequence.
 
@@ -397,51 +362,9 @@ class TriggerHandler:
             self.stats.started += 1
 
         if run.trigger.job.action is not None:
-            return await self._run_action(run, attempt, claim)
-        return await self._run_command(run, attempt, claim)
-
-    async def _run_command(
-        self, run: Run, attempt: int, claim: _Claim
-    ) -> RunResult | run_attempt.LetGo:
-        job, c = run.trigger.job, self.config
-        path = os.environ.get("PATH") or DEFAULT_PATH
-        try:
-            argv = resolve_command(
-                job.command, job.shell, allow=c.allow, allow_shell=c.allow_shell, path=path
-            )
-            cwd = resolve_cwd(job.cwd, c.work_dir)
-            hidden = await self.runs_log.secret_env(run) if job.secrets else {}
-            env = build_env({**job.env, **hidden}, run_attempt.run_vars(run.ref, attempt))
-            meta = EntryMeta(trigger=run.raw.decode(), fanout=run.fanout, attempt=attempt)
-            run_dir = self.journal.begin(run.ref.run_id, meta)
-            result = await run_process(
-                argv, cwd=cwd, env=env, timeout=run.trigger.timeout_s,
-                grace=min(c.kill_grace_s, GRACE_SHARE * c.ack_wait_s),
-                output_cap=c.output_cap, cancel=run.cancel, claim=claim,
-                run_dir=run_dir, orphan_after=ORPHAN_SHARE * c.ack_wait_s,
-                cancel_reason=lambda: run.cancel_reason, holding=run.held,
-            )  # fmt: skip
-        except InvalidInput as err:
-            return run_results.rejected(err)
-        if result.given_up or result.not_started:
-            # why: nothing of it runs, no result is known: hand the run back like a lost attempt
-            return run_attempt.LetGo(result.reason, started=not result.not_started)
-        return run_results.from_process(result, cancel_reason=run.cancel_reason)
-
-    async def _run_action(self, run: Run, attempt: int, claim: _Claim) -> RunResult:
-        job = run.trigger.job
-        assert job.action is not None
-        try:
-            resolve(job.action)
-        except InvalidInput as err:
-            return run_results.rejected(err)  # why: like a refused command: it never started
-        await claim(None)
-        ctx = ActionContext(
-            run_id=run.ref.run_id, schedule=run.ref.name, fire_time=run.ref.fire_time,
-            attempt=attempt, cancel=run.cancel, params=dict(job.params),
-        )  # fmt: skip
-        timeout = run.trigger.timeout_s
-        return await run_action(job.action, ctx, timeout=timeout, grace=self.config.kill_grace_s)
+            return await run_action_job(run, attempt, claim, grace=self.config.kill_grace_s)
+        c = self.config
+        return await run_command(run, attempt, claim, c, self.runs_log, self.journal)
 
     async def _record(self, run: Run, msg: Msg, history: RunHistory, result: RunResult) -> None:
         delay = await self.runs_log.store_result(run, history.attempt, history.tries, result)
@@ -452,9 +375,13 @@ class TriggerHandler:
             await msg.nak(delay=delay)
 
 
-_Claim = Callable[[int | None], Awaitable[None]]
-_UNCONFIRMED_MAX = 1000
-"""Unconfirmed claims remembered (the oldest forgotten: then its attempt reads as abandoned)."""
+def unconfirmed(err: BaseException) -> str:
+    """Why an attempt whose claim failed unconfirmed did not start its job (its hand-back's
+    reason, if the claim is in the log)."""
+    if isinstance(err, asyncio.CancelledError):
+        return "the executor stopped before its claim was confirmed, so its job was not started"
+    why = str(err) or type(err).__name__
+    return f"its claim was not confirmed (NATS was away: {why}), so its job was not started"
 
 
 def _redelivered(msg: Msg) -> bool:

@@ -28,7 +28,9 @@ from jetcron.domain.runs import IN_FLIGHT
 from jetcron.errors import InvalidInput
 from jetcron.projections import schedules
 from jetcron.projections.asked import parse_asked
-from jetcron.projections.queries import FIRES_MAX, _since, fires_of, iso
+from jetcron.projections.fire_queries import fires_of
+from jetcron.projections.limits import FIRES_MAX
+from jetcron.projections.queries import _since, iso
 from jetcron.projections.state import Views
 
 Overlap = Literal["allow", "skip", "queue"]

@@ -19,7 +19,7 @@ from jetcron.domain.calendar import CalendarDefinition, fires_left
 from jetcron.domain.events import ExpectationMet, ExpectationMissed
 from jetcron.domain.fires import wall_to_utc
 from jetcron.domain.runs import IN_FLIGHT
-from jetcron.projections import calendars, fates, queries
+from jetcron.projections import calendars, fates, fire_queries
 from jetcron.projections.queries import iso
 from jetcron.projections.schedules import ScheduleRow
 from jetcron.projections.state import Views
@@ -151,7 +151,7 @@ def cause_of(
 ) -> tuple[str, str, fates.Fire | None]:
     """Why no run succeeded in (after, now], from the latest fire there with a fate."""
     # why: `after` may be the fire itself (done_by); the window is open at its start
-    _, told, _ = queries.fates_in(views, row.name, after - _US, now, now)
+    _, told, _ = fire_queries.fates_in(views, row.name, after - _US, now, now)
     fire = next((f for f in reversed(told) if f.fate not in ("upcoming", "pending")), None)
     if fire is None:
         if row.state == "paused":

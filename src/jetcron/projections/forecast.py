@@ -25,14 +25,9 @@ from jetcron.domain.calendar import (
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
-from jetcron.projections.queries import (
-    FIRES_MAX,
-    aged_before_from,
-    fates_in,
-    fires_window,
-    iso,
-    plain,
-)
+from jetcron.projections.fire_queries import aged_before_from, fates_in, fires_window
+from jetcron.projections.limits import FIRES_MAX
+from jetcron.projections.queries import iso, plain
 from jetcron.projections.state import Views
 
 WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upcoming"})

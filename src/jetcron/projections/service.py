@@ -6,43 +6,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from nats.aio.client import Client
-from nats.micro import add_service
-from nats.micro.request import Request
-from nats.micro.service import ServiceConfig
 
-from jetcron import __version__, ids, memory, subjects
+from jetcron import __version__, ids, memory
 from jetcron.clock import Clock, SystemClock
-from jetcron.domain.envelope import Envelope, StoredEvent, UnknownEvent, event_type
-from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.events import ExecutorOnline, StatsRolledUp
-from jetcron.errors import InvalidInput, JetcronError
+from jetcron.domain.envelope import StoredEvent, UnknownEvent
+from jetcron.errors import InvalidInput
 from jetcron.log import snapshots
 from jetcron.log.connection import ConnectionWatch, answering
-from jetcron.log.errors import STORAGE
-from jetcron.log.follow import FollowHealth, iso, rest, supervise
-from jetcron.log.lease import KvLease, Leadership, SoloLease, last_written, lease_holder
-from jetcron.log.replicas import replica_answer
-from jetcron.log.requests import packed, stale_headers
-from jetcron.log.stream import EventLog, retention_of
-from jetcron.projections import (
-    backfill,
-    expectations,
-    forecast,
-    health,
-    hosts,
-    queries,
-    rollups,
-    stats,
-)
+from jetcron.log.follow import FollowHealth, supervise
+from jetcron.log.lease import Leadership, SoloLease
+from jetcron.log.stream import EventLog
+from jetcron.projections import duties, rollups, serving, stats_alltime
 from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.metrics import Metrics
-from jetcron.projections.staleness import Stale, notes, verdict
+from jetcron.projections.staleness import Stale, verdict
 from jetcron.projections.state import (
     SNAPSHOT_VERSION,
     Views,
@@ -56,46 +39,18 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 SNAPSHOT_OBJECT = "views"
-EXPECT_EVERY_S = 1.0
-"""How often the leader checks expectations."""
-EXPECT_ACTOR = "system:expectations"
-HOSTS_EVERY = 5
-"""Expectation rounds between two looks at the executors' heartbeats."""
-HOSTS_ACTOR = "system:heartbeats"
 STATE_INLINE_MAX = 512 * 1024
 """A `state` answer larger than this goes through the snapshot object store (NATS max_payload)."""
 STATE_OBJECT_KEEP_S = 60.0
-STATE_PREFIX = "state-"
-LOG_SILENT_S = 5.0
-"""After the log did not say how far it goes, queries this long after answer (marked stale)
-without asking it again."""
-"""`state` answers stored as objects are named `state-<unix seconds>-<id>`."""
 """How long a `state` answer too large for a message stays in the snapshot store: the service
 that wrote it deletes it then (the asker reads it at once: 185 MiB took 0.6-3.3 s). why not the
 asker: an operator's or auditor's role may read the store but not change it (the views'
 checkpoints live there too)."""
-ROLLUP_ACTOR = "system:rollup"
-Query = Callable[[Views, dict[str, Any], datetime], Any]
-
-QUERIES: dict[str, Query] = {
-    "schedules": queries.list_schedules,
-    "schedule": queries.one_schedule,
-    "due": queries.due,
-    "runs": queries.list_runs,
-    "run": queries.one_run,
-    "stats": queries.stats_of,
-    "audit": queries.audit_of,
-    "ledger": queries.ledger_of,
-    "fires": queries.fires_of,
-    "why": queries.why_of,
-    "notifications": queries.notifications_of,
-    "whatif": forecast.what_if,
-    "calendar_whatif": forecast.calendar_what_if,
-    "backfill": backfill.backfill_plan,
-    "conflicts": forecast.conflicts_of,
-    "calendars": queries.list_calendars,
-    "calendar": queries.one_calendar,
-}
+STATE_PREFIX = "state-"
+"""`state` answers stored as objects are named `state-<unix seconds>-<id>`."""
+LOG_SILENT_S = 5.0
+"""After the log did not say how far it goes, queries this long after answer (marked stale)
+without asking it again."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -131,10 +86,11 @@ class ProjectionService:
         self._start_metrics = metrics is None and self.metrics is not None
         self._applied = asyncio.Event()
         self._log_silent_until = 0.0
-        self._log_away_at: float | None = None
-        """When (monotonic) the log was last out of reach (hosts.HEARD_AGAIN_S)."""
-        self._reconnects = nc.stats["reconnects"]
         """Until when (monotonic) `sync` does not ask the log for its end (it just did not answer)."""
+        self.log_away_at: float | None = None
+        """When (monotonic) the log was last out of reach (hosts.HEARD_AGAIN_S)."""
+        self.reconnects = nc.stats["reconnects"]
+        """NATS reconnects seen so far (a new one counts as the log out of reach)."""
         self.cadence = snapshots.Cadence(snapshot_every)
         self.started_at = time.time()
         self.connection = connection or ConnectionWatch()
@@ -144,7 +100,7 @@ class ProjectionService:
         self.followers[self.health.name] = self.health
         self._answers: set[asyncio.Task[None]] = set()
         """Deletions of `state` answer objects, each due STATE_OBJECT_KEEP_S after its answer."""
-        self.stats_cache = stats.Cache()
+        self.stats_cache = stats_alltime.Cache()
         """Per-schedule parts of the last `stats` answers (rebuilt as schedules change)."""
 
     @property
@@ -162,15 +118,15 @@ class ProjectionService:
         """
         if not fed:
             await self.restore()
-        service = await self._serve()
+        service = await serving.serve(self)
         follow = (
             None
             if fed
             else asyncio.ensure_future(supervise(self.follow, health=self.health, stop=stop))
         )
         gauges = asyncio.ensure_future(self._update_gauges(stop))
-        expect = asyncio.ensure_future(self._expectations(stop))
-        rolling = asyncio.ensure_future(self._roll_up_forever(stop))
+        expect = asyncio.ensure_future(duties.expect_forever(self, stop))
+        rolling = asyncio.ensure_future(duties.roll_up_forever(self, stop))
         sweep = asyncio.ensure_future(self._sweep_answers(stop))
         self._metrics_started()
         if ready is not None:
@@ -275,45 +231,21 @@ class ProjectionService:
 
     async def roll_up(self) -> int:
         """Append the daily rollups that are due (leader only, views current); how many."""
-        if not self.lease.is_leader() or await self.sync() != 0:
-            return 0  # why: a view still catching up would roll up a day with results missing
-        now = self.clock.now()
-        items = [
-            (
-                subjects.stats(day.name),
-                Envelope(
-                    id=ids.new_id(),
-                    at=now,
-                    actor=ROLLUP_ACTOR,
-                    event=StatsRolledUp(
-                        schedule_id=day.schedule_id, name=day.name, day=day.day, digest=day.digest
-                    ),
-                ),
-                rollups.msg_id(day.schedule_id, day.day),
-            )
-            for day in rollups.due(self.views.runs, now, self.rollup_grace)
-        ]
-        if not items:
-            return 0
-        # why: Nats-Msg-Id per (schedule, day): two leaders, or a retry, store one rollup
-        results = await self.log.publish_many(items)
-        failed = [r for r in results if isinstance(r, Exception)]
-        if failed:
-            log.warning(
-                "%d of %d daily rollups not stored yet: %s", len(failed), len(items), failed[0]
-            )
-        return len(items) - len(failed)
+        return await duties.roll_up(self)
 
-    async def _roll_up_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.roll_up()
-            except Exception as err:  # noqa: BLE001 - the next round tries again
-                log.warning("daily rollups: %s", str(err) or type(err).__name__)
-            try:
-                await asyncio.wait_for(stop.wait(), self.rollup_every_s)
-            except TimeoutError:
-                pass
+    async def check_hosts(self) -> int:
+        """Append executor.offline/online where the heartbeats and the log disagree."""
+        return await duties.check_hosts(self)
+
+    async def check_expectations(self) -> int:
+        """Append the expectation.missed/met events owed now; how many were decided."""
+        return await duties.check_expectations(self)
+
+    async def answer(
+        self, fn: Callable[..., Any], data: bytes
+    ) -> tuple[bytes, tuple[str, str] | None, Stale | None]:
+        """Run one query (`serving.answer`): (JSON, None, stale) or (details, (code, message), stale)."""
+        return await serving.answer(self, fn, data)
 
     async def _update_gauges(self, stop: asyncio.Event) -> None:
         from jetcron.log.heartbeats import list_executors
@@ -325,61 +257,6 @@ class ProjectionService:
             except Exception as err:  # noqa: BLE001 - metrics must never take the service down
                 log.debug("metrics gauges: %s", err)
             await asyncio.sleep(5)
-
-    async def _expectations(self, stop: asyncio.Event) -> None:
-        """On the leader, append what expectations are owed, every EXPECT_EVERY_S."""
-        rounds = 0
-        while not await rest(stop, EXPECT_EVERY_S):
-            if not self.lease.is_leader():
-                continue
-            rounds += 1
-            try:
-                await self.check_expectations()
-                if rounds % HOSTS_EVERY == 1:
-                    await self.check_hosts()
-            except Exception as err:  # noqa: BLE001 - the next round tries again (same msg ids)
-                self._log_away_at = time.monotonic()
-                log.warning("expectations not checked: %s", str(err) or type(err).__name__)
-
-    async def check_hosts(self) -> int:
-        """Append executor.offline/online where the heartbeats and the log disagree."""
-        from jetcron.log.heartbeats import roster
-
-        if await self.sync() != 0:
-            return 0
-        online, stopped = await roster(self.nc)
-        live = {e.name: e.tags for e in online}
-        now = self.clock.now()
-        found = hosts.transitions(self.views.hosts, live, live, stopped, hold_offline=self._held())
-        for event, msg_id in found:
-            envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
-            await self.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)
-            # why: coming online or stopping on purpose is news; a heartbeat that expired is trouble
-            news = isinstance(event, ExecutorOnline) or event.stopped
-            level = logging.INFO if news else logging.WARNING
-            why = " (stopped)" if news and not isinstance(event, ExecutorOnline) else ""
-            log.log(level, "executor %s: %s%s", event.name, event_type(event), why)
-        return len(found)
-
-    def _held(self) -> bool:
-        """Whether the log was out of reach within HEARD_AGAIN_S (a reconnect counts too)."""
-        if (reconnects := self.nc.stats["reconnects"]) != self._reconnects:
-            self._reconnects, self._log_away_at = reconnects, time.monotonic()
-        away = self._log_away_at
-        return away is not None and time.monotonic() - away < hosts.HEARD_AGAIN_S
-
-    async def check_expectations(self) -> int:
-        """Append the expectation.missed/met events owed now; how many were decided."""
-        if await self.sync() != 0:
-            return 0  # why: a view behind the log could take a success for missing
-        now = self.clock.now()
-        verdicts = expectations.check(self.views, now)
-        for v in verdicts:
-            envelope = Envelope(id=ids.new_id(), at=now, actor=EXPECT_ACTOR, event=v)
-            subject = subjects.expectation(v.name)
-            await self.log.append(subject, [envelope], msg_id=expectations.msg_id(v))
-            log.warning("%s: %s %s (%s)", v.name, event_type(v), v.kind, _why(v))
-        return len(verdicts)
 
     def _undecodable(self, seq: int, unknown: UnknownEvent) -> None:
         record_undecodable(self.views, seq, unknown.type, unknown.problem, unknown.name)
@@ -399,7 +276,7 @@ class ProjectionService:
         try:
             target = await asyncio.wait_for(self.log.last_seq(), timeout)
         except Exception as err:  # noqa: BLE001 - NATS or the stream is away: answer, marked stale
-            self._log_away_at = time.monotonic()
+            self.log_away_at = time.monotonic()
             if isinstance(err, TimeoutError):  # why: a stall, not a fast "unreachable"
                 self._log_silent_until = time.monotonic() + LOG_SILENT_S
             log.info(
@@ -430,227 +307,7 @@ class ProjectionService:
             started_at=self.started_at,
         )
 
-    async def _serve(self) -> Any:
-        service = await add_service(
-            self.nc,
-            ServiceConfig(
-                name=subjects.QUERY_SERVICE,
-                version=__version__,
-                queue_group=subjects.QUERY_SERVICE,
-                description="jetcron projections: schedules, runs, stats, health, audit",
-            ),
-        )
-        fns = {n: self._stats if fn is queries.stats_of else fn for n, fn in QUERIES.items()}
-        fns |= {"health": self._health, "status": self._status, "state": self._state}
-        fns["conflicts"] = self._conflicts
-        shared = service.add_group(name=subjects.QUERIES)
-        # why: a queue-group request that lands on a frozen replica is never answered; the
-        # client then asks one that just answered discovery, here (log/replicas.py)
-        own = service.add_group(name=f"{subjects.REPLICA_QUERIES}.{service.id}")
-        for name, fn in fns.items():
-            handler = self._handler(fn)
-            await shared.add_endpoint(name=name, handler=handler)
-            await own.add_endpoint(name=name, handler=handler)
-        return service
-
-    def _handler(
-        self, fn: Callable[[Views, dict[str, Any], datetime], Any]
-    ) -> Callable[[Request], Awaitable[None]]:
-        async def handle(req: Request) -> None:
-            data, error, stale = await self.answer(fn, req.data)
-            headers = stale_headers(stale.iso(), stale.reason) if stale else {}
-            if error is None:
-                try:
-                    data, more = packed(data, self.nc.max_payload)
-                except ValueError as err:
-                    data, error = b"", ("400", str(err))
-                else:
-                    headers |= more
-            if error is None:
-                await req.respond(data, headers=headers or None)
-            else:
-                await req.respond_error(error[0], error[1], data, headers=headers or None)
-
-        return handle
-
-    async def answer(
-        self, fn: Callable[..., Any], data: bytes
-    ) -> tuple[bytes, tuple[str, str] | None, Stale | None]:
-        """Run one query: (JSON, None, stale), or (details, (code, message), stale) for an error.
-
-        `stale` says whether the views answering may lack events, and since when.
-        """
-        stale = None
-        try:
-            params = msgspec.json.decode(data) if data else {}
-            if not isinstance(params, dict):
-                raise InvalidInput("query parameters must be a JSON object")
-            if self.log.retention_s:
-                params["retention_s"] = self.log.retention_s  # why: fires older are forgotten
-            stale = self.staleness(await self.sync())
-            result = fn(self.views, params, self.clock.now())
-            if asyncio.iscoroutine(result):
-                result = await result
-            return _encoder.encode(result), None, stale
-        except ScheduleNotFound as err:
-            body = {"name": err.name, "hint": err.hint} if err.hint else {"name": err.name}
-            return _encoder.encode(body), ("404", str(err)), stale
-        except CalendarNotFound as err:
-            # why: the asker tells a missing calendar from a missing schedule by `kind`
-            body = {"name": err.name, "kind": "calendar"}
-            return _encoder.encode(body), ("404", str(err)), stale
-        except (InvalidInput, msgspec.DecodeError, ValueError) as err:
-            return b"", ("400", str(err)), stale
-        except JetcronError as err:
-            return b"", ("500", str(err)), stale
-        except Exception as err:  # noqa: BLE001 - answer, never leave the asker waiting
-            log.exception("query failed")
-            return b"", ("500", f"query failed: {str(err) or type(err).__name__}"), stale
-
-    async def _health(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.log.heartbeats import online_or_why
-
-        listed, why = await online_or_why(self.nc)
-        online = None if listed is None else {e.name: e for e in listed}
-        report = msgspec.to_builtins(health.evaluate(views, now=now, executors_online=online))
-        if why:
-            unknown = {"kind": "executors_unknown", "subject": "executors", "detail": why}
-            report["problems"].append(unknown)
-        # why: a frozen view would otherwise report "healthy" from old data
-        report["problems"] += self._service_problems(await self._behind())
-        report["problems"] += await self._ticker_problems()
-        report["healthy"] = not report["problems"]
-        return report
-
-    async def _conflicts(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        """forecast.conflicts_of; a crowded check with the online executors' concurrency."""
-        from jetcron.log.heartbeats import online_or_why
-
-        executors: list[tuple[list[str], int | None]] = []
-        if params.get("crowded"):
-            # why: the warning of `schedule add` waits at most 2 s for the whole answer; a
-            # bucket that cannot be read now counts as no executor (each target takes 1)
-            listed, _ = await online_or_why(self.nc, timeout=1.0)
-            executors = [(e.targets + e.tags, e.concurrency) for e in listed or []]
-        return forecast.conflicts_of(views, params, now, executors)
-
-    async def _behind(self) -> int | None:
-        """How many events the views lack right now (None if the log does not say)."""
-        try:
-            return max(0, await asyncio.wait_for(self.log.last_seq(), 2.0) - self.views.position)
-        except Exception:  # noqa: BLE001 - an unreachable log is itself the answer
-            return None
-
-    async def _ticker_problems(self) -> list[Any]:
-        """`no_ticker_leader` when no replica holds the ticker lease (the rule: `health.py`)."""
-        lease = self.lease
-        if not isinstance(lease, KvLease):
-            return []  # why: a SoloLease means this very process ticks
-        holder = await lease.holder_now()
-        written = None if holder else await last_written(self.nc, bucket=lease.bucket)
-        problem = health.no_ticker_leader(
-            holder,
-            last_held=_wall(written or lease.last_held),
-            looking_since=_wall(lease.started),
-            cause=lease.error,
-        )
-        return [] if problem is None else [msgspec.to_builtins(problem)]
-
-    def _service_problems(self, behind: int | None) -> list[dict[str, str]]:
-        out = [
-            {
-                "kind": "follower_down",
-                "subject": name,
-                "detail": f"down since {iso(f.down_since)}: {f.error}",
-            }
-            for name, f in sorted(self.followers.items())
-            if f.down_since is not None
-        ]
-        stale = self.staleness(behind) if not out else None
-        if stale is not None:
-            out.append({"kind": "view_stale", "subject": "projections", "detail": stale.line()})
-        if (full := _log_full()) is not None:
-            out.append({"kind": "log_full", "subject": STORAGE.subject, "detail": full})
-        return out
-
-    def _stats(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        return queries.stats_of(views, params, now, self.stats_cache)
-
-    async def _status(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
-        from jetcron.log.heartbeats import online_or_why
-
-        info = await self.log.js.stream_info(self.log.stream)
-        states: dict[str, int] = {}
-        for row in views.schedules.rows.values():
-            states[row.state] = states.get(row.state, 0) + 1
-        # why: the fold keeps the rows in flight (tallies), so this does not walk every row
-        in_flight = len(views.runs.tallies.flight)
-        listed, why = await online_or_why(self.nc)
-        return {
-            "stream": {
-                "name": info.config.name,
-                "messages": info.state.messages,
-                "bytes": info.state.bytes,
-                "first_seq": info.state.first_seq,
-                "last_seq": info.state.last_seq,
-                "replicas": info.config.num_replicas,
-                "retention_s": retention_of(info.config.metadata),
-            },
-            "projection": {
-                "position": views.position,
-                "lag": info.state.last_seq - views.position,
-                "poison_events": views.poison,
-                "rejected_run_events": views.rejected,
-                "keep_runs": views.keep,
-                "keep_deleted": views.keep_deleted,
-                "deleted_held": len(views.schedules.deleted),
-                "deleted_forgotten": views.schedules.forgotten,
-            },
-            "schedules": states,
-            "runs_in_flight": in_flight,
-            "executors": [msgspec.to_builtins(e) for e in listed or []],
-            "executors_unknown": why or None,
-            **await self._replicas(),
-            "ticker_leader": await self._leader(),
-            "service": self._service_report(info.state.last_seq - views.position),
-            "version": __version__,
-        }
-
-    def _service_report(self, behind: int) -> dict[str, Any]:
-        """This replica's view of NATS and of its followers, with one human line per concern."""
-        nats = self.connection.report()
-        followers = {name: f.report() for name, f in sorted(self.followers.items())}
-        stale = self.staleness(behind)
-        full = _log_full()
-        return {
-            "nats": nats,
-            "followers": followers,
-            "stale": None if stale is None else {"since": stale.iso(), "reason": stale.reason},
-            "notes": [*notes(nats, followers, stale), *([f"log full: {full}"] if full else [])],
-        }
-
-    async def _replicas(self) -> dict[str, Any]:
-        """Instances of the jetcron-query service that answer a micro PING within 250 ms, and
-        the jetcron version each runs (why: a rolling upgrade shows as mixed versions)."""
-        inbox = self.nc.new_inbox()
-        versions: dict[str, str] = {}
-
-        async def collect(msg: Any) -> None:
-            answer = replica_answer(msg.data)
-            if answer is not None:
-                versions[answer[0]] = answer[1]
-
-        sub = await self.nc.subscribe(inbox, cb=collect)
-        await self.nc.publish(subjects.service_ping(subjects.QUERY_SERVICE), b"", reply=inbox)
-        await asyncio.sleep(0.25)
-        await sub.unsubscribe()
-        return {"scheduler_replicas": list(versions), "scheduler_versions": versions}
-
-    async def _leader(self) -> str | None:
-        """Who holds the ticker lease, if anyone."""
-        return await lease_holder(self.nc)
-
-    async def _state(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
+    async def state_answer(self, views: Views, params: dict[str, Any], now: datetime) -> Any:
         """The whole state, for `jetcron replay --verify`: inline, or the name of an object
         holding it when it is larger than a NATS message may be (deleted STATE_OBJECT_KEEP_S
         later)."""
@@ -700,19 +357,3 @@ def stale_answer(name: str, now: float) -> bool:
         return False
     stamp = name[len(STATE_PREFIX) :].partition("-")[0]
     return not stamp.isdigit() or now - int(stamp) > 2 * STATE_OBJECT_KEEP_S
-
-
-def _wall(t: float) -> datetime | None:
-    """A `time.time()` stamp as a UTC datetime (0: unknown)."""
-    return datetime.fromtimestamp(t, UTC) if t else None
-
-
-def _log_full() -> str | None:
-    """Since when this process's appends are refused for want of storage, and what to do."""
-    if STORAGE.since is None:
-        return None
-    return f"appends refused since {iso(STORAGE.since)}: {STORAGE.cause}"
-
-
-def _why(v: expectations.Verdict) -> str:
-    return getattr(v, "detail", "") or f"run {getattr(v, 'run_id', '')[:8]} succeeded"

@@ -25,8 +25,9 @@ from jetcron.projections import (
     notifications,
     refused,
     rollups,
+    run_fold,
     runs,
-    schedules,
+    schedule_fold,
     tables,
 )
 from jetcron.projections.audit import AuditView
@@ -123,8 +124,8 @@ Route = tuple[Callable[[Any, Any, StoredEvent], None], Callable[[Views], Any]]
 def _routes() -> dict[type, tuple[Route, ...]]:
     # why: one dict lookup per event finds exactly the folds that care about its type.
     tables = (
-        ("schedules", schedules.HANDLERS),
-        ("runs", runs.HANDLERS),
+        ("schedules", schedule_fold.HANDLERS),
+        ("runs", run_fold.HANDLERS),
         ("ledger", ledger.HANDLERS),
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),

@@ -34,6 +34,12 @@ class TickerSnapshot(msgspec.Struct, kw_only=True):
 
     why no new header: a map field; an older checkpoint has none (its code owed nothing) and
     older code ignores it."""
+    unstarted: list[str] = []
+    """TickerState.unstarted: runs in flight with no start folded yet.
+
+    why no new header: an older checkpoint has none, so its runs in flight read as started
+    until their next word (an overlap skip says "still in flight", as that code did: never a
+    false "not started"); older code ignores it."""
 
 
 _SNAPSHOT_HEADER = b"JCT\x00\x04"
@@ -57,6 +63,7 @@ def snapshot_of(state: TickerState) -> bytes:
         orphans=state.orphans,
         retired=list(state.retired.values()),
         owed=state.owed,
+        unstarted=sorted(state.unstarted),
     )
     return _SNAPSHOT_HEADER + _snapshot_encoder.encode(record)
 
@@ -70,6 +77,7 @@ def state_from(data: bytes, lost_grace: timedelta = LOST_GRACE) -> TickerState |
     state.position, state.calendar_changes = record.position, record.calendar_changes
     state.calendars, state.claims = record.calendars, record.claims
     state.orphans, state.owed = record.orphans, record.owed
+    state.unstarted = set(record.unstarted)
     state.restore_ahead(record.ahead)
     for entry in record.entries:
         restored(entry)

@@ -134,6 +134,7 @@ class TickerFiring(TickerFold):
                 self.stalls.last,
                 self.taken_over,
                 self.state.lost_grace,
+                self.state.unstarted,
             )
         ]
         for then, decision in due:

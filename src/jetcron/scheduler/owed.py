@@ -21,7 +21,7 @@ after its fire time (no leader for that long) is `missed`, not run, whatever the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import datetime, timedelta
 
 import msgspec
@@ -54,15 +54,16 @@ def note(
     at: datetime,
     calendars: Mapping[str, CalendarDefinition],
     since: datetime | None = None,
+    unstarted: Container[str] = frozenset(),
 ) -> Owed | None:
     """Before a change (`paused`, `updated`, `deleted`) at `at` alters `entry`: the fates of
     its fires due by then that the log has none for (usually None); a change before `since`
-    owes nothing (see MAX_AGE)."""
+    owes nothing (see MAX_AGE); `unstarted`: runs in flight not started yet (decide_due)."""
     if not entry.active or entry.completed or (since is not None and at < since):
         return None
     waiting = set(queued(entry))  # why: a buffered fire has its record; the queue's rules hold
     fates: list[OwedFate] = []
-    for d in reversed(decide_due(entry, at, calendars)):
+    for d in reversed(decide_due(entry, at, calendars, unstarted=unstarted)):
         # why: reversed, so a cancel_previous Cancel knows the fire it makes way for
         fate = _fate(d, change, fates[0].fire_time if fates else None)
         if fate is not None and fate.fire_time not in waiting:

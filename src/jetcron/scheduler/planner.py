@@ -8,7 +8,7 @@ clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -118,13 +118,15 @@ def decide_due(
     log_full: Stall | None = None,
     taken_over: datetime | None = None,
     grace: timedelta = LOST_GRACE,
+    unstarted: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
     `calendars` (by name) are those the schedule's exclude/only_within may name; `log_full`:
     the last stall of appends for want of storage (a missed fire in it says so); `taken_over`
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
-    the runs' deadlines were set with (TickerState.lost_grace)."""
+    the runs' deadlines were set with (TickerState.lost_grace); `unstarted`: the runs in
+    flight that no executor has started yet (TickerState.unstarted: an overlap skip says so)."""
     decisions: list[Decision] = [*overdue(entry, now, taken_over)]
     running = members.blocking(entry.running(), now)
     queue = queued(entry)
@@ -152,7 +154,8 @@ def decide_due(
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
-        decisions += _start(entry, fires, running, queue, Settling(now, taken_over, grace))
+        at = Settling(now, taken_over, grace, unstarted=unstarted)
+        decisions += _start(entry, fires, running, queue, at)
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -170,6 +173,8 @@ def _completion(
 
 
 BUSY = "overlap: previous run still in flight"
+NOT_STARTED = "overlap: previous run triggered, not started yet"
+"""BUSY, when the log holds no start of that run (its executor has not taken it yet)."""
 BUFFER_FULL = "overlap buffer_one: a fire is already waiting"
 PAUSED_IN_QUEUE = "paused: the schedule was paused while this fire waited for the run before it"
 
@@ -277,6 +282,8 @@ class Settling:
     oldest: datetime | None = None
     """The oldest fire held with this one (coalesced into it): the hold ends while it is on
     time too."""
+    unstarted: Container[str] = frozenset()
+    """Runs in flight not started yet (decide_due)."""
 
 
 def _hold(entry: Entry, fire: datetime, run_id: str, at: Settling) -> Hold | None:
@@ -355,9 +362,12 @@ def _overlap(
     held = _hold(entry, fire, running[0], at)
     if held is not None:
         return [held]
+    # why: "in flight" read as running for a run no executor had taken yet (offline)
+    waiting = running[0] in at.unstarted
     if policy == "buffer_one":
-        return [Skip(fire, f"{BUFFER_FULL} ({iso_z(queue[0])}) for the run in flight", running[0])]
-    return [Skip(fire, BUSY, running[0])]
+        ahead = "triggered, not started yet" if waiting else "in flight"
+        return [Skip(fire, f"{BUFFER_FULL} ({iso_z(queue[0])}) for the run {ahead}", running[0])]
+    return [Skip(fire, NOT_STARTED if waiting else BUSY, running[0])]
 
 
 def pending_run_id(entry: Entry, fire_time: datetime) -> str:

@@ -24,6 +24,7 @@ from jetcron.domain.events import (
     RunDeferred,
     RunEvent,
     RunFailed,
+    RunHandedBack,
     RunSkipped,
     RunStarted,
     RunTimedOut,
@@ -96,6 +97,12 @@ class TickerState:
 
         why: a field on Entry costs 8 MiB per million schedules for what is almost always
         empty; a deleted schedule's entry stays `retired` while it owes."""
+        self.unstarted: set[str] = set()
+        """Runs in flight no executor has started: triggered (or handed back) with no
+        `run.started` folded since; an overlap skip for one says so (planner).
+
+        why beside the entries, as `owed`: a field on Entry costs 8 MiB per million schedules
+        for what a run is only for a moment (between its trigger and its start)."""
         self.owed_since: datetime | None = None
         """A pause, update or delete before this owes no fates (owed.MAX_AGE); the ticker sets
         it from its clock before each batch (None: every change may)."""
@@ -165,6 +172,7 @@ class TickerState:
         if self.owed:
             self._settle(entry, event)
         _apply_fire_or_run(entry, event, at, self.lost_grace)
+        self._note_start(entry, event)
         entry.generation += 1
         self.changes += 1
         return entry
@@ -179,6 +187,7 @@ class TickerState:
         if self.owed:
             self._settle(entry, event)
         _apply_fire_or_run(entry, event, stored.envelope.at, self.lost_grace)
+        self._note_start(entry, event)
         entry.generation += 1
         self.changes += 1
         self.release(entry)
@@ -194,6 +203,21 @@ class TickerState:
         self.changes += 1
         self.release(entry)
         return entry
+
+    def _note_start(self, entry: Entry, event: Event) -> None:
+        """Keep `unstarted`: a run in flight enters with its trigger or a hand-back (its
+        attempt never started), and leaves with its start or its end."""
+        if isinstance(event, RunTriggered | RunHandedBack):
+            if entry.in_flight is not None and event.run_id in entry.in_flight:
+                self.unstarted.add(event.run_id)
+        elif self.unstarted and isinstance(event, RunEvent):
+            run_id = event.run_id
+            if (
+                type(event) is RunStarted
+                or entry.in_flight is None
+                or run_id not in entry.in_flight
+            ):
+                self.unstarted.discard(run_id)
 
     def _settle(self, entry: Entry, event: Event) -> None:
         """If `event` is the fate of one of `entry`'s owed fires, it is owed no more."""
@@ -268,7 +292,7 @@ class TickerState:
 
     def _note(self, entry: Entry, change: str, at: datetime) -> None:
         """Before a pause, update or delete: what the fires due by then are owed (owed.note)."""
-        record = owed.note(entry, change, at, self.calendars, self.owed_since)
+        record = owed.note(entry, change, at, self.calendars, self.owed_since, self.unstarted)
         if record is not None:
             self.owed.setdefault(entry.schedule_id, []).append(record)
 

@@ -107,7 +107,7 @@ FIELD_OF_OPTION: dict[str, str] = {
     # backfill's body (projections.backfill)
     **{o: o for o in ("from", "to", "overlap")},
     "max-parallel": "max_parallel",
-    # GET …/fires and /runs (projections.queries.fires_window)
+    # GET …/fires and /runs (projections.fire_queries.fires_window)
     **{o: o for o in ("since", "until")},
     # a notification's body (domain.notifications)
     **{o: o for o in ("webhook", "command", "subject", "secret", "on", "window", "timeout")},

@@ -117,7 +117,7 @@ export async function formPage(name) {
     overlap: el("select", { id: "f-overlap" }, ["skip", "buffer_one", "allow", "cancel_previous"].map((o) => el("option", { value: o, selected: d && d.overlap === o }, o))),
   };
   const preview = el("div", { id: "preview", class: "card", "aria-live": "polite" });
-  const problems = el("div", {});
+  const problems = el("div", { id: "f-problems" });
   const form = el("form", { class: "card", id: "schedule-form", onsubmit: (e) => { e.preventDefault(); save(); } },
     el("div", { class: "grid" },
       field("Name", inputs.name), field("Spec", inputs.spec, "cron (5 fields), @daily, @every 15m, @at 2026-12-24T18:00"),
@@ -129,6 +129,10 @@ export async function formPage(name) {
     problems,
     el("div", { class: "toolbar" }, el("button", { class: "primary", type: "submit", id: "f-save" }, name ? "Save changes" : "Create schedule"),
       el("a", { class: "button", href: name ? `#/s/${encodeURIComponent(name)}` : "#/" }, "Cancel")));
+  // why: a refusal names the values of the last Save; once a field changes it may be fixed, and
+  // a Save the browser's own validation stops never reaches save() to clear it (newcomer19a #8)
+  form.addEventListener("input", () => problems.replaceChildren());
+  form.addEventListener("invalid", () => problems.replaceChildren(), true);
   main().replaceChildren(el("h1", {}, name ? `Edit ${name}` : "New schedule"), form,
     el("h2", {}, "Next fires"), preview, await zoneList());
 

@@ -1,0 +1,181 @@
+"""The `fires` and `why` answers: a schedule's nominal fires in a window, their fates, a fire's story."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytz
+
+from jetcron.errors import InvalidInput
+from jetcron.projections import audit, fates, ledger, refused, runs, schedules, why
+from jetcron.projections.asked import parse_asked
+from jetcron.projections.limits import FIRES_MAX
+from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
+from jetcron.projections.state import Views
+
+_US = timedelta(microseconds=1)
+
+
+def aged_before_from(params: dict[str, Any], now: datetime) -> datetime | None:
+    """Before this time the log no longer holds run history (the service's retention)."""
+    retention = params.get("retention_s")
+    return now - timedelta(seconds=float(retention)) if retention else None
+
+
+def fates_in(
+    views: Views,
+    name: str,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    aged_before: datetime | None = None,
+) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
+    """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
+    of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
+    changes = audit.query(views.audit, name=name, schedules=True)
+    if not changes and schedules.get(views.schedules, name) is None:
+        raise _missing(views, name)
+    periods = fates.lifecycle(changes)
+    times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
+    recorded = [
+        e
+        for e in ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
+        if since < e.fire_time <= until
+    ]
+    missed = [e.fire_time for e in recorded if e.outcome == "missed"]
+    quiet = ledger.last_recorded_before(views.ledger, missed)
+    kept_from = ledger.kept_from(views.ledger, name)
+    if aged_before is not None and (kept_from is None or aged_before > kept_from):
+        kept_from = aged_before  # why: a fire whose events expired is forgotten, not a bug
+    return (
+        periods,
+        fates.fates(times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from),
+        since,
+    )
+
+
+def fires_window(
+    views: Views, params: dict[str, Any], now: datetime, back: timedelta
+) -> tuple[datetime, datetime]:
+    """(since, until) of a fires answer: the given ones, else `back` before now (or until),
+    from the creation if that is later."""
+    since, given = _between(params, now, now)
+    until = given or now
+    if since is not None:
+        return since, until
+    # why: by default, no screenful of fires from before the schedule existed; a --since
+    # that reaches back shows them (as not_created)
+    name = str(params.get("name", ""))
+    born = next((e.at for e in audit.query(views.audit, name=name, schedules=True)), None)
+    since = until - back if born is None else max(until - back, min(born, until - _US))
+    return since, until
+
+
+def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Every nominal fire of one schedule in a window and its fate (default: the last day,
+    from the schedule's creation if that is later)."""
+    name = str(params.get("name", ""))
+    since, until = fires_window(views, params, now, timedelta(days=1))
+    # why: a --since is inclusive everywhere (a fire at exactly that time is shown); the
+    # window of fates_in is (since, until]
+    start = since - _US if params.get("since") else since
+    periods, told, covered = fates_in(views, name, start, until, now, aged_before_from(params, now))
+    limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
+    runs = _runs_before_creation(told)
+    shown = runs[-limit:]
+    answer = {
+        "schedule": name,
+        "since": iso(since),
+        "until": iso(until),
+        "fires": [_fire_row(f, periods) | _summary(n, last) for f, n, last in shown],
+        "more": covered > start or len(runs) > limit,
+        "expectations": expectations_of(views, name),
+    }
+    _note_refused(views, name, answer)
+    return answer
+
+
+def _runs_before_creation(
+    told: list[fates.Fire],
+) -> list[tuple[fates.Fire, int, fates.Fire]]:
+    """(first, count, last) per entry: consecutive `not_created` fires as one entry, others alone.
+
+    why: a `--since 1h` on a minutely schedule created a minute ago listed 58 `not_created`
+    rows before its 2 real ones (newcomer18b F12); the time before it existed is one line."""
+    out: list[tuple[fates.Fire, int, fates.Fire]] = []
+    for fire in told:
+        if out and fire.fate == "not_created" and out[-1][0].fate == "not_created":
+            out[-1] = (out[-1][0], out[-1][1] + 1, fire)
+        else:
+            out.append((fire, 1, fire))
+    return out
+
+
+def _summary(count: int, last: fates.Fire) -> dict[str, Any]:
+    """What a summarised entry adds: how many fires it stands for, the last one's time."""
+    return {} if count == 1 else {"count": count, "last_utc": iso(last.fire_time)}
+
+
+def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
+    """The schedule's expectations missed and not yet met, with the event that said so."""
+    row = schedules.get(views.schedules, name)
+    if row is None:
+        return []
+    return [{"kind": kind, **plain(miss)} for kind, miss in sorted(row.expectations.items())]
+
+
+def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
+    data: dict[str, Any] = plain(fire)
+    window = why.window_at(periods, fire.fire_time)
+    tz = window.tz if window is not None else "UTC"
+    data["utc"] = iso(fire.fire_time)
+    data["local"] = fire.fire_time.astimezone(pytz.timezone(tz)).isoformat()
+    data["tz"] = tz
+    data["abbr"] = abbr(fire.fire_time, tz)
+    data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
+    if fates.earlier_schedule(periods, fire.fire_time) is not None:
+        data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
+    return data
+
+
+def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The story of one fire (default: the latest of the last week that did not succeed)."""
+    name = str(params.get("name", ""))
+    changes = audit.query(views.audit, name=name, schedules=True)
+    window = why.window_at(fates.lifecycle(changes), now) if changes else None
+    asked = None
+    if params.get("time"):
+        try:
+            asked = parse_asked(str(params["time"]), window.tz if window else "UTC", now)
+        except ValueError as err:
+            raise InvalidInput(f"invalid time {params['time']!r}: use ISO-8601 or HH:MM") from err
+        # why: the fire itself, and around it what its story needs (the catch-up trigger
+        # recorded with a miss); narrow, so a dense spec stays far below FIRES_MAX
+        since, until = asked.instant - timedelta(hours=1), asked.instant + timedelta(hours=1)
+    else:
+        since, until = now - timedelta(days=7), now
+    periods, told, since = fates_in(views, name, since, until, now, aged_before_from(params, now))
+    story = why.explain(told, periods, asked=asked, since=since)
+    if asked is None and story.fire_time is None and story.fate == "":
+        story.sentences.extend(why.last_manual(_last_manual(views, name)))
+    if story.fate == "not_created" and views.schedules.forgotten:
+        # why: an earlier schedule of this name may be one the views forgot (forget.py)
+        text = (
+            f"The views no longer hold {views.schedules.forgotten} deleted schedule(s): an "
+            "earlier one of this name may have existed then (the log keeps its definitions)"
+        )
+        story.sentences.append(why.Sentence(text=text))
+    if (found := refused.of(views.refused, name)) is not None:
+        story.sentences.insert(0, why.Sentence(text=refused.explain(name, found, exists=True)))
+    return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def _last_manual(views: Views, name: str) -> runs.RunRow | None:
+    """The live schedule's latest manual run (none: no live schedule or no such run)."""
+    live = schedules.get(views.schedules, name)
+    if live is None:
+        return None
+    rows = (views.runs.rows[k] for k in views.runs.by_schedule.get(name, ()))
+    manual = [r for r in rows if r.manual and r.schedule_id == live.schedule_id]
+    return max(manual, key=lambda r: r.triggered_at or r.fire_time, default=None)
