@@ -71,9 +71,9 @@ class AfterBursts:
     payload over 512 bytes and each decoded string that long (a run's output) is a glibc
     chunk, freed once folded between the chunks the views keep. Folding a burst (a catch-up, a
     fleet's results after an outage) left its high water resident until the next snapshot's
-    give-back, which waits for 10,000 more events: 50-55 MiB of free heap in a serve that had
-    followed 2M events (growth bench, `malloc_trim` then gave them back; measured 2026-12-03).
-    """
+    give-back, which waits for 10,000 more events: 21-54 MiB of free heap in a serve that had
+    followed 1.5-2.5M events of the growth history (`malloc_trim` then gave them back;
+    measured 2026-12-03 with bench/serve_memory.py)."""
 
     def __init__(self, count: Callable[[], int], burst: int = BURST_EVENTS) -> None:
         self.count, self.burst = count, burst
