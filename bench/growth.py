@@ -39,6 +39,10 @@ POLL_S = 0.5
 CATCH_UP_TIMEOUT_S = 900.0
 NEVER_DUE = "0 0 29 2 *"
 """29 February: not due in any bench run but one day in four years."""
+ROLLUP_WAIT_S = 65.0
+"""How long after catching up RSS is taken again: serve's leader rolls up the days it saw end
+once a minute, and only while its views are current, so a serve that caught up with days of
+history holds each schedule's open day digests (~1-2 KB each) until its next pass."""
 KEEP_RUNS = 100
 """serve --keep-runs: 2,000 schedules x 100 runs fill the windows by ~640k events, so 1M and 3M
 compare a serve whose views are full (what a long-running serve looks like)."""
@@ -106,6 +110,13 @@ async def caught_up(nc: Client, proc: subprocess.Popen[bytes], target: int) -> f
         await asyncio.sleep(POLL_S)
 
 
+async def caught_up_to_end(nc: Client, proc: subprocess.Popen[bytes]) -> int:
+    """Wait until serve's views reflect the log's end as it is now; that sequence."""
+    last = await EventLog(nc).last_seq()
+    await caught_up(nc, proc, last)
+    return last
+
+
 def rss_of(proc: subprocess.Popen[bytes]) -> float:
     """Resident memory of the serve process, MiB."""
     return float(psutil.Process(proc.pid).memory_info().rss) / 2**20
@@ -127,8 +138,11 @@ async def query_ms(
 class Growth:
     """One log growing through the sizes, one serve following it."""
 
-    def __init__(self, nc: Client, fleet: Fleet, sizes: list[int]) -> None:
+    def __init__(
+        self, nc: Client, fleet: Fleet, sizes: list[int], rollup_wait_s: float = ROLLUP_WAIT_S
+    ) -> None:
         self.nc, self.fleet, self.sizes = nc, fleet, sizes
+        self.rollup_wait_s = rollup_wait_s
         self.now = now()
         # why: the whole history lies in the past, as a live fleet's does, so serve's leader
         # rolls up each day it sees end (a history running past now left 13 days open)
@@ -170,6 +184,11 @@ class Growth:
         last = await self.grow_to(n)
         wrote = time.perf_counter() - t0
         waited = await caught_up(self.nc, proc, last)
+        await asyncio.sleep(1.0)  # why: let the service settle after the catch-up (GC, snapshot)
+        self.out[f"serve_rss_mib_{_label(n)}_events_caught_up"] = rnd(rss_of(proc), 1)
+        # why: the days the leader rolls up after the catch-up, folded (see ROLLUP_WAIT_S)
+        await asyncio.sleep(self.rollup_wait_s)
+        last = await caught_up_to_end(self.nc, proc)
         await self.measure(_label(n), proc, last)
         return f"{_label(n)}: {last} events written in {wrote:.1f}s, caught up {waited:.1f}s after"
 
@@ -186,7 +205,6 @@ class Growth:
     async def measure(self, label: str, proc: subprocess.Popen[bytes], last: int) -> None:
         """RSS, query times and disk per run at this size."""
         name = self.fleet.names()[self.fleet.schedules // 2]
-        await asyncio.sleep(1.0)  # why: let the service settle after the catch-up (GC, snapshot)
         info = await self.nc.jetstream().stream_info(subjects.STREAM)
         self.out |= {
             f"serve_rss_mib_{label}_events": rnd(rss_of(proc), 1),
@@ -231,7 +249,10 @@ def _label(n: int) -> str:
 
 
 async def measure(
-    sizes: list[int], schedules: int = 2000, budget_s: float | None = None
+    sizes: list[int],
+    schedules: int = 2000,
+    budget_s: float | None = None,
+    rollup_wait_s: float = ROLLUP_WAIT_S,
 ) -> dict[str, Any]:
     """Grow one log through `sizes` under a live serve; restart it at each size.
 
@@ -244,7 +265,7 @@ async def measure(
     second_size = sizes[min(1, len(sizes) - 1)]
     async with nats_server("growth") as server, connected(server.url) as nc:
         await EventLog(nc).open()
-        growth = Growth(nc, fleet, sizes)
+        growth = Growth(nc, fleet, sizes, rollup_wait_s)
         log_path = str(server.data_dir.parent / "serve.log")
         steps: list[str] = []
         await growth.grow_to(sizes[0])
@@ -273,6 +294,10 @@ async def measure(
         "serve_rss_growth_ratio": _ratio(
             out.get(f"serve_rss_mib_{second}_events"), out.get(f"serve_rss_mib_{first}_events")
         ),
+        "serve_rss_growth_ratio_caught_up": _ratio(
+            out.get(f"serve_rss_mib_{second}_events_caught_up"),
+            out.get(f"serve_rss_mib_{first}_events_caught_up"),
+        ),
         "restart_growth_ratio": _ratio(
             out.get(f"restart_seconds_{second}_events"),
             out.get(f"restart_seconds_{first}_events"),
@@ -283,7 +308,9 @@ async def measure(
             "and is retried, every 4th success carries ~550 B of stdout, failures ~70 B of "
             "stderr), written with a plain publish (an ack every 1000th message); a real "
             f"`jetcron serve --keep-runs {KEEP_RUNS}` (child process) follows it live; RSS "
-            "once caught up; queries = "
+            f"once caught up and again {rollup_wait_s:.0f} s later, with the days its leader "
+            "rolled up meanwhile folded (serve_rss_mib_*: the second; *_caught_up: the first); "
+            "queries = "
             f"median of {QUERY_REPEATS} `runs` (--schedule X --limit 50) / {STATS_REPEATS} `stats` requests "
             "through the query service (NATS round trip included); restart at each size = "
             "SIGTERM (it checkpoints on the way out), then a new serve until its views "
@@ -302,5 +329,5 @@ async def measure(
 async def run(quick: bool) -> dict[str, Any]:
     """The growth figures."""
     if quick:
-        return await measure([1_000_000, 3_000_000], budget_s=540)
+        return await measure([1_000_000, 3_000_000], budget_s=720)
     return await measure([1_000_000, 3_000_000, 10_000_000], budget_s=3300)

@@ -35,10 +35,11 @@ async def test_publish_benchmark_runs_small() -> None:
 @pytest.mark.timeout(90)
 async def test_growth_benchmark_runs_small() -> None:
     require_nats_server()
-    result = await growth.measure([1_500, 4_500], schedules=10)
+    result = await growth.measure([1_500, 4_500], schedules=10, rollup_wait_s=0.5)
 
     for key in (
         "serve_rss_mib_1k_events", "serve_rss_mib_4k_events", "serve_rss_growth_ratio",
+        "serve_rss_mib_4k_events_caught_up",
         "restart_seconds_4k_events", "restart_growth_ratio", "runs_query_ms", "stats_query_ms",
         "disk_bytes_per_run",
     ):  # fmt: skip

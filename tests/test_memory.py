@@ -41,3 +41,22 @@ def test_give_back_collects_cycles() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_the_heap_is_given_back_once_a_follower_is_quiet_after_a_burst(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given: list[int] = []
+    read = [1_000]
+    monkeypatch.setattr(memory, "give_back", lambda: given.append(read[0]))
+    bursts = memory.AfterBursts(lambda: read[0], burst=100)
+    read[0] += 99
+    bursts.quiet()
+    assert given == [], "less than a burst since the start"
+    read[0] += 1
+    bursts.quiet()
+    bursts.quiet()
+    assert given == [1_100], "once per burst, however often it is quiet"
+    read[0] += 250
+    bursts.quiet()
+    assert (given, bursts.given) == ([1_100, 1_350], 2)

@@ -238,12 +238,14 @@ async def _restored(replica: _Replica) -> Fanout:
     # into objects; what the decoding freed stayed in the heap and counted in RSS for good
     memory.give_back()
     # why: the ticker first, so a trigger's decision waits on nothing but its own fold
-    return Fanout(
+    reader = Fanout(
         replica.event_log,
         [ticker, breaker, projections],
         health=projections.health,
         on_skipped=projections.undecodable,
     )
+    projections.health.listeners.append(memory.AfterBursts(lambda: reader.events).quiet)
+    return reader
 
 
 def _parts(

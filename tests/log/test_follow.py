@@ -53,6 +53,17 @@ def test_health_tracks_an_outage_and_the_last_current_moment() -> None:
     assert h.report()["current_at"] == "1970-01-12T13:46:50Z"
 
 
+def test_listeners_hear_each_time_the_follower_is_at_the_end() -> None:
+    h = FollowHealth("projections", FakeClock())
+    heard: list[int] = []
+    h.listeners.append(lambda: heard.append(len(heard)))
+    h.down("timeout")
+    assert heard == []
+    h.caught_up()
+    h.caught_up()
+    assert heard == [0, 1]
+
+
 def test_connection_watch_says_since_when_and_reminds_sparingly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

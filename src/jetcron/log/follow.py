@@ -57,6 +57,8 @@ class FollowHealth:
         """Last time the follower had read everything the log held."""
         self.failures = 0
         self.restarts = 0
+        self.listeners: list[Callable[[], None]] = []
+        """Called whenever the follower is at the log's end (`caught_up`): cheap, and never raise."""
         self.current = asyncio.Event()
         """Set while the follower has read on without a break since it was last at the log's
         end; cleared when it loses its place (a failure, a reconnect, a consumer gone quiet)
@@ -90,6 +92,8 @@ class FollowHealth:
         self.current_at = self.clock()
         self.current.set()
         self.up()
+        for listener in self.listeners:
+            listener()
 
     def lost_place(self) -> None:
         """The follower's read broke (its consumer is re-created): not current until it is at

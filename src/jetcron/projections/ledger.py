@@ -302,7 +302,7 @@ def _progress(
     if executor and executor != entry.executor:  # why: a Struct field store is a generic setattr
         entry.executor = intern(executor)
     env = stored.envelope
-    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, intern(env.actor)
 
 
 def _on_started(view: LedgerView, event: RunStarted, stored: StoredEvent) -> None:
@@ -351,7 +351,8 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         if executor and executor != entry.executor:  # why: mostly its start's already
             entry.executor = intern(executor)
         env = stored.envelope
-        entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+        entry.result_seq, entry.result_at = stored.seq, env.at
+        entry.result_actor = intern(env.actor)  # why: a few executors, one object each
     if kind is not RunSucceeded:
         entry.detail = _detail(event)
     if not retrying:
@@ -389,7 +390,7 @@ def _member(
     if not fanout.step(members, name, status, phase, event.attempt, detail):
         return
     env = stored.envelope
-    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+    entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, intern(env.actor)
     told = fanout.summary(members)
     entry.status, entry.attempt, entry.executor = told.status, told.attempt, told.executor
     entry.detail = told.detail
@@ -419,7 +420,8 @@ def _on_deleted(view: LedgerView, event: ScheduleDeleted, stored: StoredEvent) -
     env = stored.envelope
     for entry in untaken:  # why: settling may evict from the index; it is not walked meanwhile
         entry.status, entry.detail = "cancelled", "schedule deleted"
-        entry.result_seq, entry.result_at, entry.result_actor = stored.seq, env.at, env.actor
+        entry.result_seq, entry.result_at = stored.seq, env.at
+        entry.result_actor = intern(env.actor)
         entry.windowed = True
         _settle(view, entry)
 
