@@ -87,7 +87,7 @@ class _Load:
         restored = Ticker(log)
         with CpuMeter(server) as self.restore_cpu:
             await restored.restore()
-        if len(restored.queue.live()) != self.n:
+        if len(restored.fold.queue.live()) != self.n:
             raise RuntimeError(f"restored {len(restored.state.entries)} entries; want {self.n}")
 
 
