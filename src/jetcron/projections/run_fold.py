@@ -9,7 +9,7 @@ from sys import intern
 from typing import Any
 
 from jetcron.domain.digest import TIMED, add_bucketed, bucket, day_of
-from jetcron.domain.envelope import StoredEvent
+from jetcron.domain.envelope import StoredEvent, who
 from jetcron.domain.events import (
     FireEvent,
     RunCancelled,
@@ -170,7 +170,7 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
             FANNED_OUT if fan else "triggered",
             stored.seq,
             triggered_at=env.at,
-            triggered_by=env.actor,
+            triggered_by=who(env),  # why: the person a gateway acted for too
             trigger_reason=env.reason,
             target=event.target,
             manual=event.manual,
@@ -186,7 +186,7 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     before = tallies.changing(view.tallies, row) if final else ""
     env = stored.envelope
     row.triggered_at = env.at
-    row.triggered_by = env.actor
+    row.triggered_by = who(env)
     row.trigger_reason = env.reason
     row.target = event.target
     row.manual = event.manual
