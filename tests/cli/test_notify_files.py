@@ -13,25 +13,14 @@ from typing import Any
 import nats
 import pytest
 from served import cli, listed, scheduler_in_thread
+from test_notify_cli import last_seq
 
 from jetcron.log.secrets import get_hook_secret
-from jetcron.log.stream import EventLog
 
 
 @pytest.fixture
 def scheduler(nats_url: str) -> Iterator[str]:
     yield from scheduler_in_thread(nats_url)
-
-
-def last_seq(url: str) -> int:
-    async def read() -> int:
-        nc = await nats.connect(url)
-        try:
-            return await EventLog(nc).last_seq()
-        finally:
-            await nc.close()
-
-    return asyncio.run(read())
 
 
 def hook_secret(url: str, key: str) -> str | None:
