@@ -88,7 +88,8 @@ def test_a_fan_out_fire_is_its_members_runs(fleet: Up) -> None:
     fire = next(f for f in fires if f.get("run_id") == trigger)
     assert (fire["status"], fire["executor"]) == ("succeeded", "pi2"), fire
     listed = {s["name"]: s for s in _json(up, "schedule", "list", "--all")}
-    assert listed["fan"]["last_status"] in ("succeeded", "running"), listed["fan"]
+    # why: the pause cancels a member run of a later fire that had not started yet
+    assert listed["fan"]["last_status"] in ("succeeded", "running", "cancelled"), listed["fan"]
     stats = _json(up, "stats", "--schedule", "fan")
     assert {r["key"] for r in stats if r["group"] == "executor"} == {"pi2"}, stats
     deadline = time.monotonic() + 10

@@ -62,8 +62,9 @@ async def test_two_leaders_and_a_restart_store_one_rollup_per_day(nc, event_log)
     one, two = (ProjectionService(nc, event_log, clock=clock) for _ in range(2))
     for service in (one, two):
         await caught_up(service)
-    # both lead (a hand-over) and both append the day's rollup at the same moment
-    assert await asyncio.gather(one.roll_up(), two.roll_up()) == [1, 1]
+    # both lead (a hand-over) and both append the day's rollup at the same moment; one may
+    # already see the other's rollup while syncing and append nothing (seen under load in CI)
+    assert sorted(await asyncio.gather(one.roll_up(), two.roll_up())) in ([0, 1], [1, 1])
     stored = await rollups_in_log(event_log)
     assert len(stored) == 1
     assert stored[0].day == "2026-03-02" and stored[0].digest.by_status == {"succeeded": 6}
