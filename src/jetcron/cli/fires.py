@@ -61,7 +61,8 @@ def fires(
     """Every nominal fire of a schedule in a window, and what became of it.
 
     Fates: triggered (with the run's status), skipped, buffered, missed, lost, cancelled,
-    deferred; paused and not_created for fires the schedule could not have; unrecorded for a
+    deferred; paused, not_created and deleted for fires the schedule could not have (deleted:
+    between a deletion and the name's next creation); unrecorded for a
     fire with nothing in the log while the schedule was active (a bug: please report it);
     forgotten for a fire older than the run history kept (`serve --keep-runs`, `--retention`).
     """
@@ -337,12 +338,27 @@ def _created(row: dict[str, Any]) -> str:
     return f"created only at {made}"
 
 
+def _deleted(row: dict[str, Any]) -> str:
+    told = row.get("evidence") or [{}]
+    gone, again = told[0], (told[1] if len(told) > 1 else None)
+    if not gone:
+        return ""
+    why = f" ({row['reason']})" if row.get("reason") else ""
+    out = f"deleted by {gone.get('actor', '?')} at {text.utc(gone.get('at'))}{why}"
+    if again is not None:
+        out += f"; created again by {again.get('actor', '?')} at {text.utc(again.get('at'))}"
+    if row.get("count", 1) > 1:  # why: the fires in between, one line (fire_queries.py)
+        return f"{row['count']} fires to {text.utc(row['last_utc'])}: {out}"
+    return out
+
+
 _OTHER: dict[str, Callable[[dict[str, Any]], str]] = {
     "skipped": _behind,
     "buffered": lambda r: f"waits for run {text.short_id(r.get('blocking_run_id'))}",
     "missed": _missed,
     "paused": _paused,
     "not_created": _created,
+    "deleted": _deleted,
     "unrecorded": lambda r: "nothing recorded while active (a jetcron bug: please report it)",
     "forgotten": lambda r: "older than the run history kept (--keep-runs, --retention); in stats",
     "pending": lambda r: "due, not recorded yet (within 2m, plus jitter)",

@@ -30,6 +30,7 @@ Fate = Literal[
     "deferred",
     "paused",
     "not_created",
+    "deleted",
     "unrecorded",
     "forgotten",
     "pending",
@@ -216,12 +217,14 @@ def nominal(
 ) -> list[datetime]:
     """Fire times in (since, until] by the definition of each stretch, the oldest `limit`.
 
-    Stretches after completion or deletion have no nominal fires; the one before creation
-    has the first definition's (so a window reaching back shows them as `not_created`).
+    Stretches after completion have no nominal fires, nor the one after the last deletion;
+    the one before creation has the first definition's (so a window reaching back shows them
+    as `not_created`), and one between a deletion and the name's next creation the deleted
+    definition's (shown as `deleted`: the name's life, not a gap; newcomer19c #12).
     """
     out: set[datetime] = set()
     for i, p in enumerate(periods):
-        if p.window is None or p.state in ("completed", "deleted"):
+        if p.window is None or not _fires_in(periods, i):
             continue
         lo = since if p.start is None else max(since, p.start)
         hi = until if i + 1 == len(periods) else min(until, _start(periods[i + 1], until))
@@ -242,6 +245,17 @@ def latest_nominal(
         # why: fire times are found oldest first; halve the window from its old end until
         # the newest fires, the ones an operator asks about, fit
         since = until - (until - since) / 2
+
+
+def _fires_in(periods: Sequence[Period], i: int) -> bool:
+    """Whether the stretch `i` has nominal fires (see `nominal`)."""
+    state = periods[i].state
+    if state == "completed":
+        return False
+    if state != "deleted":
+        return True
+    # why: a completed schedule would not have fired before its deletion either
+    return i + 1 < len(periods) and i > 0 and periods[i - 1].state != "completed"
 
 
 def _start(period: Period, default: datetime) -> datetime:
@@ -408,6 +422,12 @@ def _unrecorded(
         return Fire(fire_time=when, fate="not_created", evidence=_of(first))
     if p.state == "paused":
         return Fire(fire_time=when, fate="paused", reason=p.reason, evidence=_of(p))
+    if p.state == "deleted":
+        # why: between a deletion and the name's next creation (nominal): by whom, and who
+        # created it again
+        again = next((q for q in periods if q.start is not None and q.start >= when), None)
+        told = _of(p) + _of(again)
+        return Fire(fire_time=when, fate="deleted", reason=p.reason, evidence=told)
     if kept_from is not None and when < kept_from:
         # why: after the lifecycle: a fire before the creation or in a pause never existed,
         # so nothing of it was forgotten and no day's statistics count it

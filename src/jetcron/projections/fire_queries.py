@@ -103,7 +103,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     start = since - _US if params.get("since") else since
     periods, told, covered = fates_in(views, name, start, until, now, *aged_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
-    runs = _runs_before_creation(told)
+    runs = _collapsed(told)
     shown = runs[-limit:]
     answer = {
         "schedule": name,
@@ -117,16 +117,22 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     return answer
 
 
-def _runs_before_creation(
+COLLAPSED = frozenset({"not_created", "deleted"})
+"""Fates of fires when no schedule of the name existed: consecutive ones are one entry."""
+
+
+def _collapsed(
     told: list[fates.Fire],
 ) -> list[tuple[fates.Fire, int, fates.Fire]]:
-    """(first, count, last) per entry: consecutive `not_created` fires as one entry, others alone.
+    """(first, count, last) per entry: consecutive `not_created` (or `deleted`) fires as one
+    entry, others alone.
 
     why: a `--since 1h` on a minutely schedule created a minute ago listed 58 `not_created`
-    rows before its 2 real ones (newcomer18b F12); the time before it existed is one line."""
+    rows before its 2 real ones (newcomer18b F12); the time before it existed is one line,
+    and so is the time between a deletion and the name's next creation."""
     out: list[tuple[fates.Fire, int, fates.Fire]] = []
     for fire in told:
-        if out and fire.fate == "not_created" and out[-1][0].fate == "not_created":
+        if out and fire.fate in COLLAPSED and out[-1][0].fate == fire.fate:
             out[-1] = (out[-1][0], out[-1][1] + 1, fire)
         else:
             out.append((fire, 1, fire))
@@ -155,7 +161,7 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["tz"] = tz
     data["abbr"] = abbr(fire.fire_time, tz)
     data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
-    if fates.earlier_schedule(periods, fire.fire_time) is not None:
+    if fire.fate != "deleted" and fates.earlier_schedule(periods, fire.fire_time) is not None:
         data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
     return data
 

@@ -30,7 +30,7 @@ from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import iso, plain
 from jetcron.projections.state import Views
 
-WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upcoming"})
+WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "deleted", "upcoming"})
 """Fates of nominal fires the schedule could not have had: not compared by what-if."""
 WHAT_IF_WINDOW_S = 30 * 86400.0
 """How far back what-if looks unless told."""

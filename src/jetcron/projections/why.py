@@ -69,8 +69,8 @@ def not_a_fire(asked: datetime, window: Window) -> list[Sentence]:
 
 def is_unsuccessful(fire: Fire) -> bool:
     """A fire that happened and did not (or not yet) end in success; in-flight ones are not,
-    nor one from before the schedule existed (no fire of it)."""
-    if fire.fate in ("upcoming", "pending", "not_created"):
+    nor one from when no schedule of the name existed (no fire of it)."""
+    if fire.fate in ("upcoming", "pending", "not_created", "deleted"):
         return False
     return fire.fate != "triggered" or fire.status not in ({"succeeded"} | IN_FLIGHT)
 
@@ -237,7 +237,8 @@ def _not_created(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     ev = fire.evidence[0] if fire.evidence else None
     made = just_after(ev.at, fire.fire_time) if ev is not None else ""
     when = f" only at {made} by {ev.actor}" if ev is not None else " later"
-    return [Sentence(text=f"Not fired: the schedule was created{when}", evidence=ev)]
+    told = Sentence(text=f"Not fired: the schedule was created{when}", evidence=ev)
+    return [told, *_created_again(periods, ev)]
 
 
 def _unrecorded(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
@@ -308,7 +309,8 @@ def explain(
             return Story(fire_time=None, fate="", sentences=told)
     else:
         target = next((f for f in fires if f.fire_time == asked.instant), None)
-        if target is None:
+        if target is None or target.fate == "deleted":
+            # why: a fire time of the deleted definition or not: the schedule did not exist
             return _no_fire(periods, asked, notes)
     window = window_at(periods, target.fire_time)
     return Story(
@@ -344,13 +346,15 @@ def _still_paused(periods: Sequence[Period]) -> list[Sentence]:
 
 
 def _no_fire(periods: Sequence[Period], asked: Asked, notes: list[Sentence]) -> Story:
-    """Why no fire is at `asked`: not one of the spec's times, or the schedule did not exist
-    then (deleted; or not created yet, said after the spec's answer when the time is not
-    one of the first definition's either: a mistyped time is the likelier mistake)."""
+    """Why no fire is at `asked`: not one of the spec's times (the spec in force then), or
+    no schedule of the name existed then (deleted; or not created yet, said after the spec's
+    answer when the time is not one of the first definition's either: a mistyped time is the
+    likelier mistake; but not for a name used again, whose current schedule may be the one
+    meant: newcomer19c #13)."""
     at = next((i for i, p in reversed(list(enumerate(periods))) if _began(p, asked)), -1)
     state = periods[at].state if at >= 0 else None
     window = window_at(periods, asked.instant)
-    if state == "deleted" or (state == "absent" and window is None):
+    if state == "deleted" or (state == "absent" and (window is None or _reused(periods))):
         gone = _gone(periods, at, asked.instant)
         return Story(fire_time=None, fate=gone.fate, sentences=notes + gone.sentences)
     if window is None:
@@ -370,12 +374,35 @@ def _began(period: Period, asked: Asked) -> bool:
     return period.start is None or period.start < asked.instant
 
 
+def _creations(periods: Sequence[Period]) -> list[Evidence]:
+    """The name's creations, oldest first (one per schedule of the name)."""
+    return [
+        p.evidence
+        for p in periods
+        if p.evidence is not None and p.evidence.what == "schedule.created"
+    ]
+
+
 def _created(periods: Sequence[Period]) -> datetime | None:
     """When the live schedule of the name was created (the latest creation)."""
-    made = [
-        p.start for p in periods if p.evidence is not None and p.evidence.what.endswith("created")
-    ]
-    return made[-1] if made else None
+    made = _creations(periods)
+    return made[-1].at if made else None
+
+
+def _created_again(periods: Sequence[Period], first: Evidence | None) -> list[Sentence]:
+    """Of a time before the name's first schedule (created by `first`): that the name's
+    latest schedule is another one, when it is."""
+    latest = _creations(periods)[-1:]
+    if first is None or not latest or latest[0] == first:
+        return []
+    again = latest[0]
+    text = f"It was deleted since; the name's latest was created by {again.actor} at "
+    return [Sentence(text=text + z(again.at), evidence=again)]
+
+
+def _reused(periods: Sequence[Period]) -> bool:
+    """Whether the name has had more than one schedule (deleted, then created again)."""
+    return len(_creations(periods)) > 1
 
 
 def _gone(periods: Sequence[Period], at: int, asked: datetime | None) -> Story:
@@ -388,9 +415,8 @@ def _gone(periods: Sequence[Period], at: int, asked: datetime | None) -> Story:
         ev = later.evidence if later is not None else None
         by = f" only at {z(ev.at)} by {ev.actor}" if ev is not None else " later"
         text = f"The schedule did not exist yet: it was created{by}"
-        return Story(
-            fire_time=None, fate="not_created", sentences=head + [Sentence(text=text, evidence=ev)]
-        )
+        told = head + [Sentence(text=text, evidence=ev), *_created_again(periods, ev)]
+        return Story(fire_time=None, fate="not_created", sentences=told)
     ev = p.evidence
     why = f" ({p.reason})" if p.reason else ""
     by = f" by {ev.actor} at {z(ev.at)}" if ev is not None else ""
