@@ -151,7 +151,7 @@ def test_why_tells_a_fan_out_by_its_members() -> None:
     told = [s.text for s in why.story(fire, None, [])]
 
     assert told[1].startswith(f"Fanned out as run {entry.run_id[:8]}")
-    assert told[2] == "Its members' runs on pi2: succeeded"
+    assert told[2] == "Its members' runs on pi2: 1 succeeded"  # the tally, as for many
 
 
 def test_a_big_fan_out_names_a_few_members_and_counts_the_rest() -> None:

@@ -313,23 +313,32 @@ def runs_last(
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """The output of a schedule's latest finished run (which run, on stderr)."""
-    params = {"schedule": schedule, "status": list(FINISHED), "limit": 1, "current": True}
-    page = ask_view(server, "runs", params)
-    if not page["runs"]:
-        raise InvalidInput(f"{schedule!r} has no finished run yet: see `jetcron runs list`")
-    row, output = run(with_nats(server, lambda nc: _run_and_output(nc, page["runs"][0]["run_id"])))
+    """The output of a schedule's latest finished run (which run, on stderr); of a fan-out
+    fire, the member that finished last (and the other members' statuses)."""
+    last = ask_view(server, "last_run", {"schedule": schedule})
+    row, output = run(with_nats(server, lambda nc: _run_and_output(nc, last["run_id"])))
+    others = last.get("other_members", [])
     if as_json:
-        print_json(dict(row, output=output))
+        print_json(dict(row, other_members=others, output=output))
         return
     echo(
         f"run {text.short_id(row['run_id'])} of {schedule}: {row['status']} "
-        f"at {text.utc(row.get('finished_at'))}",
+        f"at {text.utc(row.get('finished_at'))}{other_members(others)}",
         err=True,
     )
     write_output(output)
     if (said := silent_failure(row, output)) is not None:
         echo(said, err=True)
+
+
+def other_members(others: list[dict[str, Any]], shown: int = 3) -> str:
+    """`; 1 other member: 7241fd3e-pi succeeded` ('' for none), the first `shown` named."""
+    if not others:
+        return ""
+    named = [f"{text.short_id(m['run_id'])} {m['status'].replace('_', ' ')}" for m in others]
+    more = f" and {len(named) - shown} more" if len(named) > shown else ""
+    noun = "member" if len(others) == 1 else "members"
+    return f"; {len(others)} other {noun}: {', '.join(named[:shown])}{more}"
 
 
 @app.command("cancel")

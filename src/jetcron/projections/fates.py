@@ -17,6 +17,7 @@ import msgspec
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.events import ScheduleStatus, status_after_update
 from jetcron.domain.fires import fires_within
+from jetcron.projections import fanout
 from jetcron.projections.audit import AuditEntry
 from jetcron.projections.ledger import LedgerEntry
 
@@ -114,6 +115,8 @@ class Fire(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     first_evidence: Evidence | None = None
     fanout: bool = False
     """Triggered to `all:<tag>`: status, executor and detail are its members' runs."""
+    tally: str = ""
+    """Fan-out: its members' outcomes, `1 failed, 1 succeeded; pi3: exit code 1` (fanout.tallied)."""
 
 
 def lifecycle(entries: Iterable[AuditEntry]) -> list[Period]:
@@ -358,6 +361,7 @@ def _recorded(
         buffered_at=e.buffered_at,
         backfill_of=e.backfill_of,
         fanout=e.fanout,
+        tally=fanout.tallied(e.members) if e.members else "",
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
     fire.late_cause = late_cause(fire.late_s, e.fire_time, e.buffered_at)

@@ -10,8 +10,9 @@ from typing import Any
 import pytz
 
 from jetcron.domain.days import bad_time
+from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
-from jetcron.projections import aged, audit, fates, ledger, refused, runs, schedules, why
+from jetcron.projections import aged, audit, fanout, fates, ledger, refused, runs, schedules, why
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
@@ -185,7 +186,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     periods, told, since = fates_in(views, name, since, until, now, *aged_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     if asked is None and story.fire_time is None and story.fate == "":
-        story.sentences.extend(why.last_manual(_last_manual(views, name)))
+        story.sentences.extend(_manual_story(views, name))
     if story.fate == "not_created" and views.schedules.forgotten:
         # why: an earlier schedule of this name may be one the views forgot (forget.py)
         text = (
@@ -196,6 +197,16 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     if (found := refused.of(views.refused, name)) is not None:
         story.sentences.insert(0, why.Sentence(text=refused.explain(name, found, exists=True)))
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def _manual_story(views: Views, name: str) -> list[why.Sentence]:
+    """What `why NAME` says of the live schedule's latest manual run (a fan-out one: by its
+    members' runs)."""
+    manual = _last_manual(views, name)
+    if manual is None or manual.status != FANNED_OUT:
+        return why.last_manual(manual)
+    members = fanout.members_of(fanout.of_rows(views.runs, name, manual.run_id))
+    return why.last_manual(manual, members)
 
 
 def _last_manual(views: Views, name: str) -> runs.RunRow | None:

@@ -18,7 +18,7 @@ from jetcron import __version__, subjects
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.requests import packed, stale_headers
-from jetcron.projections import aged, backfill, fire_queries, forecast, queries, status
+from jetcron.projections import aged, backfill, fire_queries, forecast, last_run, queries, status
 from jetcron.projections.staleness import Stale
 from jetcron.projections.state import Views
 
@@ -34,6 +34,7 @@ QUERIES: dict[str, Query] = {
     "due": queries.due,
     "runs": queries.list_runs,
     "run": queries.one_run,
+    "last_run": last_run.last_run_of,
     "stats": queries.stats_of,
     "audit": queries.audit_of,
     "ledger": queries.ledger_of,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -14,7 +14,10 @@ from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.dst import local
 from jetcron.domain.durations import format_duration
 from jetcron.domain.fires import next_fire_within, previous_fire_within
+from jetcron.domain.runs import FANNED_OUT
+from jetcron.projections import fanout
 from jetcron.projections.asked import Asked, headline, z
+from jetcron.projections.fanout import Member, tallied
 from jetcron.projections.fates import (
     Evidence,
     Fire,
@@ -166,12 +169,12 @@ def _outcome(fire: Fire) -> list[Sentence]:
 
 
 def _members(fire: Fire, ev: Evidence | None) -> Sentence:
-    """What the members of a fan-out fire made of it."""
+    """What the members of a fan-out fire made of it: their tally (fanout.tallied)."""
     if not fire.executor:
-        return Sentence(text="No member has started it yet")
-    detail = f" ({fire.detail})" if fire.detail else ""
-    status = fire.status.replace("_", " ")
-    return Sentence(text=f"Its members' runs on {fire.executor}: {status}{detail}", evidence=ev)
+        detail = f": {fire.detail}" if fire.detail else ""  # why: e.g. the schedule deleted
+        return Sentence(text=f"No member has started it{detail}", evidence=ev if detail else None)
+    told = fire.tally or fire.status.replace("_", " ")
+    return Sentence(text=f"Its members' runs on {fire.executor}: {told}", evidence=ev)
 
 
 def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
@@ -320,17 +323,32 @@ def explain(
     )
 
 
-def last_manual(run: RunRow | None) -> list[Sentence]:
+def last_manual(run: RunRow | None, members: Mapping[str, Member] | None = None) -> list[Sentence]:
     """What `why NAME` adds when no fire of the clock went wrong: the latest manual run, if
-    it did not succeed (a manual run is no fire of the spec, so the fires leave it out)."""
-    if run is None or run.status in ("succeeded", "deferred") or run.status in IN_FLIGHT:
+    it did not succeed (a manual run is no fire of the spec, so the fires leave it out). A
+    fan-out run (`members`: its members' runs) by its members', with their tally as a clock
+    fire's (newcomer19a #13: it said only `fanned out`)."""
+    if run is None:
+        return []
+    status, said = _manual_outcome(run, members or {})
+    if status in ("succeeded", "deferred") or status in IN_FLIGHT:
         return []
     at = run.triggered_at or run.fire_time
     by = f" by {run.triggered_by}" if run.triggered_by else ""
-    error = f": {run.error.strip().splitlines()[0]}" if run.error.strip() else ""
-    text = f"The last manual run, {run.run_id[:8]}{by} at {z(at)}, {run.status.replace('_', ' ')}"
+    text = f"The last manual run, {run.run_id[:8]}{by} at {z(at)}, {said}"
     ev = Evidence(seq=run.seq, at=at, actor=run.triggered_by, what="run.triggered")
-    return [Sentence(text=text + error, evidence=ev if run.seq else None)]
+    return [Sentence(text=text, evidence=ev if run.seq else None)]
+
+
+def _manual_outcome(run: RunRow, members: Mapping[str, Member]) -> tuple[str, str]:
+    """A manual run's status and how it is said: `failed: exit code 3`, or of a fan-out run
+    its members' (no member yet: not started, in flight) and `fanned out: <their tally>`."""
+    if run.status != FANNED_OUT:
+        error = run.error.strip().splitlines()[:1]
+        return run.status, run.status.replace("_", " ") + (f": {error[0]}" if error else "")
+    if not members:
+        return "triggered", "fanned out"
+    return fanout.summary(dict(members)).status, f"fanned out: {tallied(members)}"
 
 
 def _still_paused(periods: Sequence[Period]) -> list[Sentence]:
