@@ -12,7 +12,19 @@ import pytz
 from jetcron.domain.days import bad_time
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
-from jetcron.projections import aged, audit, fanout, fates, ledger, refused, runs, schedules, why
+from jetcron.projections import (
+    aged,
+    audit,
+    fanout,
+    fates,
+    fire_story,
+    ledger,
+    lifecycle,
+    refused,
+    runs,
+    schedules,
+    why,
+)
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
@@ -44,14 +56,14 @@ def fates_in(
     now: datetime,
     aged_before: datetime | None = None,
     gone: Callable[[int], bool] | None = None,
-) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
+) -> tuple[list[lifecycle.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
     changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
         raise _missing(views, name)
-    periods = fates.lifecycle(changes)
-    times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
+    periods = lifecycle.lifecycle(changes)
+    times, since = lifecycle.latest_nominal(periods, since, until, FIRES_MAX)
     recorded = [
         e
         for e in ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
@@ -153,7 +165,7 @@ def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
     return [{"kind": kind, **plain(miss)} for kind, miss in sorted(row.expectations.items())]
 
 
-def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
+def _fire_row(fire: fates.Fire, periods: list[lifecycle.Period]) -> dict[str, Any]:
     data: dict[str, Any] = plain(fire)
     window = why.window_at(periods, fire.fire_time)
     tz = window.tz if window is not None else "UTC"
@@ -161,8 +173,8 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["local"] = fire.fire_time.astimezone(pytz.timezone(tz)).isoformat()
     data["tz"] = tz
     data["abbr"] = abbr(fire.fire_time, tz)
-    data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
-    if fire.fate != "deleted" and fates.earlier_schedule(periods, fire.fire_time) is not None:
+    data["dst"] = fire_story.dst_notes(fire.fire_time, window) if window is not None else []
+    if fire.fate != "deleted" and lifecycle.earlier_schedule(periods, fire.fire_time) is not None:
         data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
     return data
 
@@ -171,7 +183,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     """The story of one fire (default: the latest of the last week that did not succeed)."""
     name = str(params.get("name", ""))
     changes = audit.query(views.audit, name=name, schedules=True)
-    window = why.window_at(fates.lifecycle(changes), now) if changes else None
+    window = why.window_at(lifecycle.lifecycle(changes), now) if changes else None
     asked = None
     if params.get("time"):
         try:
@@ -193,13 +205,15 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
             f"The views no longer hold {views.schedules.forgotten} deleted schedule(s): an "
             "earlier one of this name may have existed then (the log keeps its definitions)"
         )
-        story.sentences.append(why.Sentence(text=text))
+        story.sentences.append(fire_story.Sentence(text=text))
     if (found := refused.of(views.refused, name)) is not None:
-        story.sentences.insert(0, why.Sentence(text=refused.explain(name, found, exists=True)))
+        story.sentences.insert(
+            0, fire_story.Sentence(text=refused.explain(name, found, exists=True))
+        )
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
 
 
-def _manual_story(views: Views, name: str) -> list[why.Sentence]:
+def _manual_story(views: Views, name: str) -> list[fire_story.Sentence]:
     """What `why NAME` says of the live schedule's latest manual run (a fan-out one: by its
     members' runs)."""
     manual = _last_manual(views, name)
