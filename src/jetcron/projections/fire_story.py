@@ -124,8 +124,7 @@ def _outcome(fire: Fire) -> list[Sentence]:
 def _members(fire: Fire, ev: Evidence | None) -> Sentence:
     """What the members of a fan-out fire made of it: their tally (fanout.tallied)."""
     if not fire.executor:
-        detail = f": {fire.detail}" if fire.detail else ""  # why: e.g. the schedule deleted
-        return Sentence(text=f"No member has started it{detail}", evidence=ev if detail else None)
+        return Sentence(text="No member has started it yet")
     told = fire.tally or fire.status.replace("_", " ")
     return Sentence(text=f"Its members' runs on {fire.executor}: {told}", evidence=ev)
 
