@@ -138,6 +138,7 @@ def seq_of(frame: Frame) -> int:
 
 
 def done(last: Delivered, follow: bool, until_seq: int | None) -> bool:
+    """Whether a read ends after `last`: past `until_seq`, or at the end when not following."""
     if until_seq is not None and last.last_seq >= until_seq:
         return True
     return not follow and last.pending == 0
