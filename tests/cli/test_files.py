@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client
-from served import cli, listed, scheduler_in_thread
+from served import cli, listed
 
 from jetcron import ids
 from jetcron.cli import applying, files
@@ -22,13 +22,6 @@ from jetcron.domain.commands import PauseSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.errors import InvalidInput
 from polling import wait_until
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    """A scheduler service on this test's nats-server."""
-    yield from scheduler_in_thread(nats_url)
-
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schedules"
 
