@@ -21,8 +21,14 @@ install: $(BIN)/jetcron
 up: install
 	$(BIN)/jetcron up $(ARGS)
 
+# why the second pass: the suite waits on real processes and real time on a shared 2-core
+# machine; a test that failed runs once more, alone with the other failures, and the run
+# passes only if they all pass then; both results are printed, the second under FLAKY
 test: $(VENV)/.test-tools lint
-	$(BIN)/pytest -q -n 4
+	@$(BIN)/pytest -q -n 4 || { \
+	  echo "== FLAKY? the tests that failed above run once more, on 2 workers =="; \
+	  $(BIN)/pytest -q -n 2 --last-failed --last-failed-no-failures none \
+	    && echo "== FLAKY: the tests that failed above passed on a second run (see their first failure above) =="; }
 
 lint: $(VENV)/.test-tools
 	$(BIN)/ruff check src tests

@@ -26,7 +26,7 @@ from typing import Any
 
 from jetcron.log.decoding import decoded_frames
 from jetcron.log.fastsub import FrameQueue, _FastParser
-from jetcron.log.reader import split_statuses
+from jetcron.log.pull import split_statuses
 from jetcron.memory import collector_paused
 from jetcron.projections.state import Views, apply_batch
 

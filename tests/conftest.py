@@ -107,6 +107,17 @@ def nats_url(nats_server: NatsServer) -> str:
 
 
 @pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    """`nats_url` while a scheduler service runs on it in a thread (tests/cli/served.py), for
+    the CLI tests; a module that needs another config defines its own `scheduler`."""
+    # why: here, not in tests/cli/conftest.py: a second conftest.py takes the module name
+    # `conftest` from this one, and every `from conftest import ...` collected after it breaks
+    from served import scheduler_in_thread
+
+    yield from scheduler_in_thread(nats_url)
+
+
+@pytest.fixture
 async def nats_cluster(tmp_path: Path) -> AsyncIterator[list[NatsServer]]:
     """A 3-node JetStream cluster that can already place R3 streams; stopped after."""
     require_nats_server()

@@ -22,8 +22,8 @@ def scheduler_in_thread(
 ) -> Iterator[str]:
     """Yield `nats_url` while a scheduler service runs on it in a background thread.
 
-    A thread because the CLI runs its own event loop; a test module's `scheduler` fixture
-    yields from this (a fixture here would need a second conftest.py, which shadows the root one).
+    A thread because the CLI runs its own event loop; the `scheduler` fixture (tests/conftest.py)
+    yields from this, and so does a module's own `scheduler` that needs another config.
     """
     loop = asyncio.new_event_loop()
     ready, stop = threading.Event(), None

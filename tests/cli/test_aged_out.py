@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from served import cli
 from test_retention_cli import (
     RETENTION_S,
     _with_log,
+    aging_scheduler,
     append_runs,
     run_events,
     subjects_in_log,
@@ -23,7 +25,11 @@ from jetcron import subjects
 from jetcron.log.stream import EventLog
 from polling import wait_until
 
-pytest_plugins = ["test_retention_cli"]  # the `scheduler` fixture: a log keeping runs 2 s
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    """A scheduler on a log keeping run history 2 s (test_retention_cli's)."""
+    yield from aging_scheduler(nats_url)
 
 
 def test_a_run_whose_events_aged_out_is_marked_so_in_every_answer(

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from served import cli, ok, scheduler_in_thread
+from served import cli, ok
 
 from jetcron.cli.text import utc
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def _minute_with_room(seconds: int) -> datetime:

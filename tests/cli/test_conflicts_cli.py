@@ -4,16 +4,8 @@ service: schedules on one target whose runs would overlap, and warnings only for
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-from served import cli, ok, scheduler_in_thread
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
-
+from served import cli, ok
 
 WARNING = "warning: scrub would overlap backup (target nas): "
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from killed import Executor, as_json, executor, online, wait_for
-from served import cli, ok, scheduler_in_thread
+from served import cli, ok
 
 from jetcron.cli.text import short_id
 
@@ -20,11 +20,6 @@ JOB = (
     'if [ "$JETCRON_EXECUTOR" = nas ]; then sleep 2; fi; echo "from $JETCRON_EXECUTOR"; '
     'if [ "$JETCRON_EXECUTOR" = pi ] && [ -e "$FAIL" ]; then exit 3; fi'
 )
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 @pytest.fixture

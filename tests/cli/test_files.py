@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client
-from served import cli, listed, scheduler_in_thread
+from served import cli, listed
 
 from jetcron import ids
 from jetcron.cli import applying, files
@@ -22,13 +22,6 @@ from jetcron.domain.commands import PauseSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.errors import InvalidInput
 from polling import wait_until
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    """A scheduler service on this test's nats-server."""
-    yield from scheduler_in_thread(nats_url)
-
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "schedules"
 
@@ -357,12 +350,13 @@ def test_a_failure_midway_says_what_was_applied(scheduler: str) -> None:
         ('{"schedules": {"x": {"spec": "@daily", "command": ["true"], "retries": 1e400}}}', ".json", "bad.json: not valid JSON: schedules.x.retries: 1e400: out of range (at most 64 bits)"),
         ('[calendars.c]\ndates = ["2026-02-29"]\n', ".toml", "calendars.c.dates[0]: '2026-02-29' does not exist: February 2026 has 28 days"),
         ('[calendars.c]\ndates = ["Feb 3"]\n', ".toml", "calendars.c.dates[0]: 'Feb 3' is not a date: write YYYY-MM-DD"),
+        ('{"schedules": {}}', ".toml", "bad.toml: not valid TOML: Invalid statement (at line 1, column 1) (it looks like JSON: name it .json)"),
     ],
     ids=["unknown-key", "typo-suggests", "old-timeout_s", "old-job", "old-catchup", "number-duration", "bad-spec", "wrong-type", "no-spec", "bad-name", "paused-not-bool", "no-job", "syntax",
          "empty-json", "empty-toml", "blank-toml", "comment-only-toml", "no-table-json", "table-typo", "calendar-bad-date", "calendar-wrong-type", "calendar-date-not-a-date", "tags-not-a-list", "tags-item-not-a-string",
          "env-value-not-a-string", "duration-not-bool", "calendar-bad-window", "calendar-empty",
          "json-key-twice", "json-schedule-twice", "huge-retries", "bool-as-json", "null-as-json", "number-out-of-range",
-         "calendar-no-feb-29", "calendar-not-iso"],
+         "calendar-no-feb-29", "calendar-not-iso", "json-named-toml"],
 )  # fmt: skip
 def test_bad_files_name_the_file_and_key(
     scheduler: str, tmp_path: Path, content: str, suffix: str, needle: str
@@ -373,6 +367,20 @@ def test_bad_files_name_the_file_and_key(
     assert result.exit_code == 2, result.output
     assert str(path) in flat(result.stderr) and needle in flat(result.stderr)
     assert listed(scheduler) == {}
+
+
+def test_the_file_may_be_given_without_f_but_once(scheduler: str, tmp_path: Path) -> None:
+    path = tmp_path / "defs.toml"
+    path.write_text('[schedules.x]\nspec = "@daily"\ncommand = ["true"]\n')
+    assert cli(scheduler, "apply", str(path)).exit_code == 0
+    assert set(listed(scheduler)) == {"x"}
+    other = tmp_path / "other.toml"
+    other.write_text('[schedules.y]\nspec = "@daily"\ncommand = ["true"]\n')
+    both = cli(scheduler, "apply", str(path), "-f", str(other), "--prune", "--yes")
+    assert both.exit_code == 2 and "two files given" in flat(both.stderr), both.output
+    neither = cli(scheduler, "apply", "--prune")
+    assert neither.exit_code == 2 and "missing the file" in flat(neither.stderr), neither.output
+    assert set(listed(scheduler)) == {"x"}
 
 
 def test_a_definition_too_large_for_a_message_is_refused_before_any_is_applied(

@@ -4,12 +4,11 @@ refuses the whole directory (so `--prune` never deletes what that file defines).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from served import cli, listed, scheduler_in_thread
+from served import cli, listed
 
 from jetcron.cli import files
 
@@ -17,12 +16,6 @@ TICK = {"spec": "@every 30s", "shell": "echo tick"}
 OTHERS = {name: {"spec": "@daily", "command": ["true"]} for name in ("a", "b", "c")}
 TICK_YAML = 'schedules:\n  tick:\n    spec: "@every 30s"\n    shell: "echo tick"\n'
 TICK_TOML = '[schedules.tick]\nspec = "@every 30s"\nshell = "echo tick"\n'
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    """A scheduler service on this test's nats-server."""
-    yield from scheduler_in_thread(nats_url)
 
 
 def apply(server: str, path: Path, *extra: str) -> Any:

@@ -6,20 +6,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from served import cli, listed, ok, scheduler_in_thread
+from served import cli, listed, ok
 
 from jetcron.cli.text import parse_time, utc
 from polling import wait_until
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def fires(server: str, *args: str) -> list[dict[str, Any]]:

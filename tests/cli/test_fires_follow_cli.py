@@ -12,23 +12,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
-import pytest
 from served import ok, scheduler_in_thread
 
 from jetcron import subjects
 from jetcron.server import NatsServer
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def _follow(url: str, *args: str) -> subprocess.Popen[str]:

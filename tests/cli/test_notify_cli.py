@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import nats
-import pytest
-from served import cli, scheduler_in_thread
+from served import cli
 
 from jetcron.log.stream import EventLog
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def last_seq(url: str) -> int:

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nats
-import pytest
-from served import cli, listed, scheduler_in_thread
+from served import cli, listed
 from test_notify_cli import last_seq
 
 from jetcron.log.secrets import get_hook_secret
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def hook_secret(url: str, key: str) -> str | None:

@@ -15,7 +15,7 @@ from jetcron.domain.commands import CreateSchedule, PauseSchedule, UpdateSchedul
 from jetcron.domain.definition import DefinitionPatch, Job, ScheduleDefinition
 from jetcron.domain.envelope import StoredEvent
 from jetcron.log.stream import EventLog
-from jetcron.projections import queries, state
+from jetcron.projections import schedule_queries, state
 from jetcron.scheduler.handler import CommandHandler
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_replay_as_of_equals_the_projection_fold(nats_url: str) -> None:
 
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    rows = queries.list_schedules(expected, {}, as_of)
+    rows = schedule_queries.list_schedules(expected, {}, as_of)
     assert shown["position"] == expected.position == 2
     assert shown["schedules"] == json.loads(msgspec.json.encode(rows))
     assert [(r["name"], r["spec"], r["state"]) for r in shown["schedules"]] == [

@@ -36,14 +36,20 @@ async def _with_log(url: str, step) -> object:  # type: ignore[no-untyped-def]
         await nc.close()
 
 
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
+def aging_scheduler(nats_url: str) -> Iterator[str]:
+    """`nats_url` while a scheduler runs on a log keeping run history RETENTION_S."""
+
     async def aging(log: EventLog) -> None:
         await log.ensure_stream(retention_s=RETENTION_S)
 
     asyncio.run(_with_log(nats_url, aging))
     config = service.ServiceConfig(rollup_grace_s=0, rollup_every_s=0.3)
     yield from scheduler_in_thread(nats_url, config)
+
+
+@pytest.fixture
+def scheduler(nats_url: str) -> Iterator[str]:
+    yield from aging_scheduler(nats_url)
 
 
 def run_events(schedule_id: str, name: str, fire_time: datetime) -> list[tuple[str, Envelope, str]]:

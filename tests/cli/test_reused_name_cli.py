@@ -11,17 +11,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import pytz
-from served import cli, listed, ok, scheduler_in_thread
+from served import cli, listed, ok
 
 from jetcron.cli.text import parse_time, utc
 from polling import wait_until
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def _fires(server: str, since: str) -> list[dict[str, Any]]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import nats
-import pytest
-from served import ok, scheduler_in_thread
+from served import ok
 
 import raw_runs
 from jetcron.cli import run_facts, runs, schedule_views
@@ -20,11 +18,6 @@ from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.events import RunFailed, RunOutput, RunStarted
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 async def _retried_run(url: str) -> str:

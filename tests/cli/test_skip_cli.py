@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from served import cli, listed, ok, scheduler_in_thread
+from served import cli, listed, ok
 
 from jetcron.cli.text import utc
 from jetcron.domain.fires import next_fires
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 def test_a_skipped_fire_is_recorded_as_skipped_not_triggered(scheduler: str) -> None:

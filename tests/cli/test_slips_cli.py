@@ -3,15 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from served import cli, listed, scheduler_in_thread
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
+from served import cli, listed
 
 
 @pytest.mark.parametrize(

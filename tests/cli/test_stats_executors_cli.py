@@ -6,23 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import nats
-import pytest
-from served import ok, scheduler_in_thread
+from served import ok
 
 import raw_runs
 from jetcron import ids, subjects
 from jetcron.domain.events import RunCancelled, RunSkipped, RunStarted, RunSucceeded
 from jetcron.log.stream import EventLog
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
 
 
 async def _history(url: str, *, cancelled: bool) -> None:

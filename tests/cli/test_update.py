@@ -314,3 +314,22 @@ def test_reset_takes_several_fields_at_once(scheduler: str) -> None:
 
     assert exported(scheduler, "x")["command"] == ["true"]
     assert not {"retries", "timeout", "max_cpu"} & set(exported(scheduler, "x"))
+
+
+def test_show_names_the_defaults_an_operator_asks_about(scheduler: str) -> None:
+    assert (
+        cli(scheduler, "schedule", "add", "x", "@daily", "--retries", "2", "--", "true").exit_code
+        == 0
+    )
+    lines = ok(scheduler, "schedule", "show", "x").splitlines()
+    assert "  retries   2" in lines, lines
+    [defaults] = [line for line in lines if line.startswith("  defaults")]
+    assert (
+        defaults.split(None, 1)[1]
+        == "tz UTC, target default, timeout 1h, overlap skip, catchup latest"
+    )
+    ok(scheduler, "schedule", "update", "x", "--timeout", "none", "--target", "pi")
+    [defaults] = [
+        line for line in ok(scheduler, "schedule", "show", "x").splitlines() if "defaults" in line
+    ]
+    assert defaults.split(None, 1)[1] == "tz UTC, overlap skip, catchup latest"

@@ -31,6 +31,16 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
             ["runs", "lsit"], "error: no such command 'lsit' (did you mean 'list'", id="subcommand"
         ),
         pytest.param(
+            ["runs", "run", "x"],
+            "error: no such command 'run' (did you mean `jetcron schedule trigger NAME`?)",
+            id="in-another-group",
+        ),
+        pytest.param(
+            ["run", "x"],
+            "error: no such command 'run' (did you mean 'runs', or `jetcron schedule trigger NAME`?)",
+            id="close-and-elsewhere",
+        ),
+        pytest.param(
             ["--bogus", "status"],
             "error: no such option --bogus (did you mean --verbose?)",
             id="root-option",

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
-import pytest
-from served import cli, listed, ok, scheduler_in_thread
-
-
-@pytest.fixture
-def scheduler(nats_url: str) -> Iterator[str]:
-    yield from scheduler_in_thread(nats_url)
+from served import cli, listed, ok
 
 
 def test_what_if_compares_recorded_fires_and_sends_nothing(scheduler: str) -> None:

@@ -22,7 +22,8 @@ from jetcron.domain.events import (
 )
 from jetcron.log import decoding
 from jetcron.log.decoding import decoded_frames, decoded_parts
-from jetcron.log.reader import records_of, seq_of
+from jetcron.log.pull import seq_of
+from jetcron.log.reader import records_of
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 FIRE = {"schedule_id": "sid", "name": "s", "fire_id": "f1", "fire_time": T0}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from jetcron.log.acks import parse_ack
 from jetcron.log.errors import AppendFailed, ConcurrencyConflict
-from jetcron.log.publisher import parse_ack
 
 HEADERS = {"Nats-Expected-Last-Subject-Sequence": "7"}
 

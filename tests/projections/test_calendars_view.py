@@ -9,7 +9,7 @@ from projection_factory import T0, History, fold
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.events import CalendarCreated, CalendarDeleted, CalendarUpdated
-from jetcron.projections import calendars, health, queries
+from jetcron.projections import calendars, health, queries, schedule_queries
 
 NIGHT = CalendarDefinition(windows=["0 2 * * * for 1h"])
 """02:00-03:00 UTC every day."""
@@ -58,16 +58,16 @@ def test_next_fires_and_due_leave_out_what_a_calendar_takes() -> None:
     views = fold(h.events)
     now = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
 
-    backup = queries.one_schedule(views, {"name": "backup", "fires": 3}, now)
+    backup = schedule_queries.one_schedule(views, {"name": "backup", "fires": 3}, now)
     assert backup["next_fires"] == [
         "2024-01-01T01:00:00Z",
         "2024-01-01T03:00:00Z",
         "2024-01-01T04:00:00Z",
     ]
-    report = queries.one_schedule(views, {"name": "report", "fires": 2}, now)
+    report = schedule_queries.one_schedule(views, {"name": "report", "fires": 2}, now)
     assert report["next_fire"] == "2024-01-01T02:00:00Z"
     assert report["next_fires"] == ["2024-01-01T02:00:00Z", "2024-01-02T02:00:00Z"]
-    due = queries.due(views, {"within_s": 3 * 3600}, now)["fires"]
+    due = schedule_queries.due(views, {"within_s": 3 * 3600}, now)["fires"]
     assert [(f["utc"][11:16], f["name"]) for f in due] == [
         ("01:00", "backup"),
         ("02:00", "report"),

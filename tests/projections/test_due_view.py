@@ -8,7 +8,7 @@ import msgspec
 from projection_factory import History, fold
 
 from jetcron.domain.definition import Job
-from jetcron.projections import limits, queries
+from jetcron.projections import limits, schedule_queries
 
 NOW = datetime(2024, 3, 1, 10, 7, 30, tzinfo=UTC)
 TWELVE_HOURS = 12 * 3600
@@ -29,7 +29,7 @@ def sub_minute_views() -> object:
 
 
 def test_twelve_hours_of_sub_minute_schedules_are_capped_soonest_first() -> None:
-    answer = queries.due(sub_minute_views(), {"within_s": TWELVE_HOURS}, NOW)  # type: ignore[arg-type]
+    answer = schedule_queries.due(sub_minute_views(), {"within_s": TWELVE_HOURS}, NOW)  # type: ignore[arg-type]
 
     fires = answer["fires"]
     assert len(fires) == limits.DUE_LIMIT and answer["more"] is True
@@ -40,19 +40,19 @@ def test_twelve_hours_of_sub_minute_schedules_are_capped_soonest_first() -> None
         ("10:07:45", "b"),
         ("10:07:50", "a"),
     ]
-    assert len(fires[0]["job"]) == queries.JOB_TEXT_MAX and fires[0]["job"].endswith("…")
+    assert len(fires[0]["job"]) == schedule_queries.JOB_TEXT_MAX and fires[0]["job"].endswith("…")
 
 
 def test_the_largest_answer_fits_in_one_nats_message() -> None:
     params = {"within_s": TWELVE_HOURS, "limit": 10**6}
-    answer = queries.due(sub_minute_views(), params, NOW)  # type: ignore[arg-type]
+    answer = schedule_queries.due(sub_minute_views(), params, NOW)  # type: ignore[arg-type]
 
     assert len(answer["fires"]) == limits.DUE_MAX and answer["more"]
     assert len(msgspec.json.encode(answer)) < MAX_PAYLOAD / 2
 
 
 def test_not_capped_when_everything_fits() -> None:
-    answer = queries.due(sub_minute_views(), {"within_s": 30, "limit": 10}, NOW)  # type: ignore[arg-type]
+    answer = schedule_queries.due(sub_minute_views(), {"within_s": 30, "limit": 10}, NOW)  # type: ignore[arg-type]
 
     assert [(f["utc"][11:19], f["name"]) for f in answer["fires"]] == [
         ("10:07:40", "a"),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from jetcron.log.heartbeats import ExecutorInfo
-from jetcron.projections import health
+from jetcron.projections import health, problems
 from jetcron.projections.state import replay
 
 INITIAL = replay([])
@@ -25,7 +25,7 @@ def test_a_problem_in_a_heartbeat_is_a_health_problem_of_that_executor() -> None
 
     assert not report.healthy
     assert report.problems == [
-        health.Problem(
+        problems.Problem(
             kind="executor_problem", subject="ex1", detail="journal unwritable: no space left on /j"
         )
     ]

@@ -20,7 +20,14 @@ from jetcron.domain.commands import CreateSchedule, DeleteSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import fire_queries, queries, rollups, state, stats_alltime
+from jetcron.projections import (
+    fire_queries,
+    queries,
+    rollups,
+    schedule_queries,
+    state,
+    stats_alltime,
+)
 from jetcron.projections.metrics import Metrics
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
@@ -185,7 +192,9 @@ def test_a_recreated_name_shows_its_predecessor_while_the_rule_keeps_it() -> Non
     leader.churn([f"once-{i}" for i in range(3 * PER_DAY)])
     page = queries.list_runs(leader.views, {"schedule": "nightly"}, h.now)["runs"]
     assert [r["run_id"] for r in page] == [new]  # the predecessor is forgotten, not the live one
-    assert queries.one_schedule(leader.views, {"name": "nightly"}, h.now)["runs_total"] == 1
+    assert (
+        schedule_queries.one_schedule(leader.views, {"name": "nightly"}, h.now)["runs_total"] == 1
+    )
 
 
 def test_a_forgotten_name_is_not_found_and_the_answer_says_why() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import health
+from jetcron.projections import health, problems
 
 NOW = T0 + timedelta(days=30)
 
@@ -176,8 +176,8 @@ def test_an_executor_holding_a_run_is_offline_since_its_heartbeat_expired_not_th
     started = fold(h.events).runs.rows[held].started_at
     assert (problem.kind, problem.subject, problem.since) == ("executor_offline", "extra", gone_at)
     assert problem.detail.startswith(
-        f"offline since {health.iso(gone_at)} (its heartbeat expired); holds 1 run in flight, "
-        f"started at {health.iso(started)}"
+        f"offline since {problems.iso(gone_at)} (its heartbeat expired); holds 1 run in flight, "
+        f"started at {problems.iso(started)}"
     )
 
 
@@ -322,6 +322,6 @@ def test_no_ticker_leader_says_since_when_and_why() -> None:
     assert (lost.kind, lost.subject, lost.since) == ("no_ticker_leader", "scheduler", held)
     assert lost.detail == (
         "no scheduler is ticking (nobody holds the ticker lease; last held at about "
-        f"{health.iso(held)}), so nothing fires; this replica cannot take it: no responders"
+        f"{problems.iso(held)}), so nothing fires; this replica cannot take it: no responders"
     )
-    assert never.since == looking and f"not seen held since {health.iso(looking)}" in never.detail
+    assert never.since == looking and f"not seen held since {problems.iso(looking)}" in never.detail

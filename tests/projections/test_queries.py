@@ -9,7 +9,7 @@ from projection_factory import T0, History, fold
 
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.errors import InvalidInput
-from jetcron.projections import fire_queries, queries
+from jetcron.projections import fire_queries, queries, schedule_queries
 
 NOW = T0 + timedelta(days=1)
 
@@ -135,7 +135,7 @@ def test_a_reused_name_shows_and_counts_only_the_live_schedules_runs() -> None:
     h, old, new = reused_name()
     views = fold(h.events)
 
-    shown = queries.one_schedule(views, {"name": "hello"}, NOW)
+    shown = schedule_queries.one_schedule(views, {"name": "hello"}, NOW)
     assert [r["run_id"] for r in shown["runs"]] == new
     [overall, by_name, *_] = queries.stats_of(views, {"schedule": "hello"}, NOW)
     assert (overall.runs, by_name.runs) == (1, 1)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.projections import lifecycle, queries, schedules
+from jetcron.projections import lifecycle, schedule_queries, schedules
 
 
 def test_created_schedule() -> None:
@@ -249,7 +249,7 @@ def test_next_fires(
 
     assert [f.minute for f in schedules.next_fires(row, NOW, limit, until)] == expected
     if until is None:
-        shown = queries.one_schedule(views, {"name": "backup", "fires": limit}, NOW)
+        shown = schedule_queries.one_schedule(views, {"name": "backup", "fires": limit}, NOW)
         assert [int(f[14:16]) for f in shown["next_fires"]] == expected
 
 
@@ -257,7 +257,7 @@ def test_due_stops_at_the_end() -> None:
     h = History()
     h.create("backup", "*/5 * * * *", end=datetime(2024, 3, 1, 10, 20, tzinfo=UTC))
 
-    due = queries.due(fold(h.events), {"within_s": 3600}, NOW)
+    due = schedule_queries.due(fold(h.events), {"within_s": 3600}, NOW)
 
     assert [r["utc"] for r in due["fires"]] == [
         "2024-03-01T10:10:00Z",

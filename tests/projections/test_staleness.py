@@ -13,7 +13,7 @@ from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.log.connection import ConnectionWatch
 from jetcron.log.stream import EventLog
-from jetcron.projections import queries
+from jetcron.projections import schedule_queries
 from jetcron.projections.service import ProjectionService
 from jetcron.projections.staleness import Stale, notes, verdict
 from jetcron.scheduler.handler import CommandHandler
@@ -81,7 +81,7 @@ async def test_queries_say_the_view_is_stale_while_its_follower_is_down(
     task = asyncio.create_task(service.run(stop, ready=ready))
     await ready.wait()
     assert [r["name"] for r in await query(nc, "schedules")] == ["a"]
-    assert (await service.answer(queries.list_schedules, b""))[2] is None
+    assert (await service.answer(schedule_queries.list_schedules, b""))[2] is None
 
     # the log goes away (here: its stream; an outage looks the same to the follower)
     await event_log.js.delete_stream(event_log.stream)
@@ -101,7 +101,7 @@ async def test_queries_say_the_view_is_stale_while_its_follower_is_down(
     async with asyncio.timeout(20):
         while service.health.down_since is not None:
             await asyncio.sleep(0.1)
-    assert (await service.answer(queries.list_schedules, b""))[2] is None
+    assert (await service.answer(schedule_queries.list_schedules, b""))[2] is None
     stop.set()
     await task
     await event_log.close()

@@ -63,7 +63,7 @@ async def test_a_trigger_held_through_an_outage_is_reported_as_stored_not_lost(
 def test_a_retry_ack_or_the_lapse_of_time_settles_an_unconfirmed_append(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from jetcron.log.publisher import PubAck
+    from jetcron.log.acks import PubAck
     from jetcron.scheduler import unconfirmed
 
     now = [0.0]

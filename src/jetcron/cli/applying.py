@@ -200,8 +200,11 @@ async def _up_to_date(nc: Any, wanted: Wanted, *, dry_run: bool) -> None:
 
 @handle_errors
 def apply(
-    file: Path = typer.Option(
-        ...,
+    path: Path | None = typer.Argument(
+        None, show_default=False, help="The same as --file (`jetcron apply defs.toml`)."
+    ),
+    file: Path | None = typer.Option(
+        None,
         "--file",
         "-f",
         help="A .toml/.json file, or a directory of them (refused whole if it holds a "
@@ -227,6 +230,7 @@ def apply(
     with no fire left are reported and skipped; a breaker pause stays unless a file says
     `paused = false`.
     """
+    file = _one_path(path, file)
     wanted = Wanted(
         schedules=load_desired(file),
         calendars=cf.load_calendars(file),
@@ -243,6 +247,16 @@ def apply(
         await _apply(nc, wanted, prune=prune, yes=yes, dry_run=dry_run, who=who, why=why)
 
     run(with_nats(server, go))
+
+
+def _one_path(path: Path | None, file: Path | None) -> Path:
+    """The file or directory to apply, given as an argument or with -f (not two different)."""
+    if path is not None and file is not None and path != file:
+        raise InvalidInput(f"two files given ({path} and -f {file}): apply one file or directory")
+    chosen = path or file
+    if chosen is None:
+        raise InvalidInput("missing the file: `jetcron apply -f PATH` (or `jetcron apply PATH`)")
+    return chosen
 
 
 async def _apply(

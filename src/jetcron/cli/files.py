@@ -97,7 +97,9 @@ def decode_file(file: Path) -> dict[str, Any]:
         raw = (msgspec.toml.decode if toml else jsontext.decode)(data)
     except msgspec.DecodeError as err:
         said = str(err) if toml else jsontext.problem(err, data)
-        raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {said}") from err
+        # why: `jetcron export > defs.toml` writes JSON; the parser's "line 1" would not say so
+        hint = " (it looks like JSON: name it .json)" if toml and data.lstrip()[:1] == b"{" else ""
+        raise InvalidInput(f"{file}: not valid {'TOML' if toml else 'JSON'}: {said}{hint}") from err
     except jsontext.DuplicateKey as err:
         raise InvalidInput(f"{file}: {err}") from None
     if not isinstance(raw, dict):

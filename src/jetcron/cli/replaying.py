@@ -17,7 +17,7 @@ from jetcron.client import query
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
 from jetcron.memory import collector_paused
-from jetcron.projections import queries
+from jetcron.projections import schedule_queries
 from jetcron.projections.compare import Gaps, comparable
 from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.state import (
@@ -126,7 +126,7 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
             f"note: --as-of {iso_z(as_of)} is in the future: this is the log as it is now",
             file=sys.stderr,
         )
-    rows = queries.list_schedules(views, {}, when)
+    rows = schedule_queries.list_schedules(views, {}, when)
     if as_json:
         print_json({"as_of": iso_z(when), "position": views.position, "schedules": rows})
         return

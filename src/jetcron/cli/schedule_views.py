@@ -117,6 +117,8 @@ def _print_head(row: dict[str, Any]) -> None:
     # why: the same fields, names and units as `export` and the options (defaults left out)
     fields = msgspec.to_builtins(fields_of(msgspec.convert(d, ScheduleDefinition)))
     lines = [(key, text.value(v, key)) for key, v in fields.items() if key != "name"]
+    if defaulted := _defaulted(fields):
+        lines.append(("defaults", defaulted))
     lines += [
         ("created", f"{text.utc(row.get('created_at'))} by {row.get('created_by')}"),
         ("updated", f"{text.utc(row.get('updated_at'))} by {row.get('updated_by')}"),
@@ -124,6 +126,25 @@ def _print_head(row: dict[str, Any]) -> None:
     width = max(len(k) for k, _ in lines)
     for label, value in lines:
         console.print(f"  {label:{width}}  {text.clean(value)}", highlight=False, markup=False)
+
+
+SHOWN_DEFAULTS = ("tz", "target", "timeout", "retries", "overlap", "catchup")
+"""Fields an operator asks about that `show` names even at their default (left out above)."""
+
+
+def _defaulted(fields: dict[str, Any]) -> str:
+    """`timeout 1h, retries 0, …`: the SHOWN_DEFAULTS this schedule leaves at their default."""
+    import msgspec
+
+    from jetcron.cli import text
+    from jetcron.domain.fields import ScheduleFields
+
+    defaults = {f.name: f.default for f in msgspec.structs.fields(ScheduleFields)}
+    return ", ".join(
+        f"{key} {text.value(msgspec.to_builtins(defaults[key]), key)}"
+        for key in SHOWN_DEFAULTS
+        if key not in fields
+    )
 
 
 def _print_runs(runs: list[dict[str, Any]]) -> None:

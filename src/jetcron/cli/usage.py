@@ -11,6 +11,18 @@ import re
 from typing import Any
 
 _NO_SUCH_COMMAND = re.compile(r"No such command '(?P<name>[^']*)'")
+_ELSEWHERE = {
+    "run": "jetcron schedule trigger NAME",
+    "trigger": "jetcron schedule trigger NAME",
+    "now": "jetcron schedule trigger NAME",
+    "history": "jetcron runs list --schedule NAME",
+    "logs": "jetcron runs logs RUN",
+    "output": "jetcron runs logs RUN",
+    "rm": "jetcron schedule delete NAME",
+    "remove": "jetcron schedule delete NAME",
+    "edit": "jetcron schedule update NAME",
+}
+"""Words an operator guesses under the wrong group, and where that command lives."""
 
 
 def one_line(err: Any) -> str:
@@ -24,6 +36,10 @@ def one_line(err: Any) -> str:
     if found and ctx is not None:
         name = found["name"]
         known = ctx.command.list_commands(ctx)
+        elsewhere = _ELSEWHERE.get(name)
+        if elsewhere is not None:
+            close = [repr(m) for m in difflib.get_close_matches(name, known, n=1, cutoff=0.8)]
+            return f"no such command {name!r} (did you mean {', or '.join([*close, f'`{elsewhere}`'])}?)"
         return f"no such command {name!r}" + _suggest(name, None, known, ctx, quote=True)
     message = " ".join(err.format_message().split()).rstrip(".")
     message = message[:1].lower() + message[1:]

@@ -52,7 +52,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
     StatsRolledUp,
 )
-from jetcron.domain.validation import stored_problem
+from jetcron.domain.stored import stored_problem
 
 AnyEvent = (
     ScheduleCreated

@@ -30,8 +30,8 @@ from jetcron.executors import results as run_results
 from jetcron.executors.attempt import RunHistory, RunRef
 from jetcron.executors.results import ResultEvent, RunResult
 from jetcron.log import secrets
+from jetcron.log.acks import PubAck
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
-from jetcron.log.publisher import PubAck
 from jetcron.log.stream import EventLog
 
 log = logging.getLogger(__name__)

@@ -35,9 +35,9 @@ from nats.js.errors import APIError, NotFoundError
 
 from jetcron import subjects
 from jetcron.log import buckets, placement
+from jetcron.log.acks import CONFLICT_CODES
 from jetcron.log.api import expect_last, js_api, kv_purge
 from jetcron.log.errors import ConcurrencyConflict
-from jetcron.log.publisher import CONFLICT_CODES
 from jetcron.log.reader import read_raw
 
 log = logging.getLogger(__name__)

@@ -9,59 +9,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TypeVar, cast
 
-import msgspec
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 
 from jetcron.log import stuck
-from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
-from jetcron.log.errors import (
-    STORAGE,
-    STORAGE_FULL,
-    AppendFailed,
-    ConcurrencyConflict,
-    LogFull,
-    NoLeader,
-    stream_of,
-)
+from jetcron.log.acks import PubAck, Reply, parse_ack
+from jetcron.log.errors import AppendFailed, NoLeader, stream_of
 from jetcron.log.fastsub import release, status_of, subscribe_raw
 
 log = logging.getLogger(__name__)
-WRONG_LAST_SEQUENCE = 10071
-"""JSStreamWrongLastSequenceErrF: "wrong last sequence: N" (a single server)."""
-WRONG_LAST_SEQUENCE_CONSTANT = 10164
-"""JSStreamWrongLastSequenceConstantErr: the same lost race as answered by a clustered stream."""
-CONFLICT_CODES = frozenset({WRONG_LAST_SEQUENCE, WRONG_LAST_SEQUENCE_CONSTANT})
-
-
-class ApiError(msgspec.Struct, frozen=True):
-    code: int = 0
-    err_code: int = 0
-    description: str = ""
-
-
-class PubAck(msgspec.Struct, frozen=True):
-    """The stream's answer to one publish (or to the commit of an atomic batch)."""
-
-    stream: str = ""
-    seq: int = 0
-    duplicate: bool = False
-    count: int = 1
-    error: ApiError | None = None
-
-
-_ack_decoder = msgspec.json.Decoder(PubAck)
-Reply = tuple[bytes, str]
 Item = tuple[str, bytes, dict[str, str]]
 """(subject, payload, headers) of one message."""
 T = TypeVar("T")
-"""(payload, status code) of an ack."""
 
 
 class Publisher:
@@ -401,33 +365,6 @@ def _expire(fut: asyncio.Future[Reply]) -> None:
         fut.set_exception(TimeoutError("no ack from JetStream"))
 
 
-def ack_lost(err: BaseException) -> bool:
-    """A publish that failed for want of an ack: it may be stored yet (nats-py sends what it
-    held while reconnecting once NATS is back), unlike one the server answered with an error."""
-    return isinstance(err, TimeoutError) or isinstance(err.__cause__, TimeoutError)
-
-
 def _retryable(err: Exception) -> bool:
     # why: a missing ack or "no responders" during a cluster leader change is transient.
     return isinstance(err, TimeoutError) or "503" in str(err) or "no responders" in str(err)
-
-
-def parse_ack(subject: str, reply: Reply, headers: Mapping[str, str] | None) -> PubAck:
-    """PubAck from a reply, mapping JetStream errors to ours."""
-    data, status = reply
-    if status and not data:
-        raise NoLeader(subject, str(status))
-    ack = _ack_decoder.decode(data)
-    if ack.error is None:
-        STORAGE.stored[ack.stream] += 1
-        if STORAGE.since is not None:
-            STORAGE.accepted(ack.stream)
-        return ack
-    if ack.error.err_code == STORAGE_FULL:
-        STORAGE.refused(subject, time.time())
-        raise LogFull(subject)
-    # why: both codes mean "someone appended first" (nats.py's js/kv.py maps them alike): retry.
-    if ack.error.err_code in CONFLICT_CODES:
-        expected = int((headers or {}).get(EXPECTED_LAST_SUBJECT_SEQ, "0"))
-        raise ConcurrencyConflict(subject, expected, ack.error.description)
-    raise AppendFailed(f"{subject}: {ack.error.description} (err_code {ack.error.err_code})")

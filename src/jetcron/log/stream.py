@@ -17,11 +17,12 @@ from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent, encode
 from jetcron.errors import InfrastructureError
 from jetcron.log import placement, retention
+from jetcron.log.acks import PubAck
 from jetcron.log.api import EXPECTED_LAST_SUBJECT_SEQ
 from jetcron.log.decoding import OnSkipped, decode_records, decoded_frames
 from jetcron.log.direct import read_subject
 from jetcron.log.follow import FollowHealth
-from jetcron.log.publisher import PubAck, Publisher, Staged
+from jetcron.log.publisher import Publisher, Staged
 from jetcron.log.reader import RawRecord, read_frames
 
 if TYPE_CHECKING:

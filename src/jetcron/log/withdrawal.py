@@ -21,8 +21,8 @@ from nats.js.errors import APIError
 
 from jetcron import ids, subjects
 from jetcron.log import buckets, placement
+from jetcron.log.acks import CONFLICT_CODES
 from jetcron.log.api import expect_last
-from jetcron.log.publisher import CONFLICT_CODES
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,16 @@ from jetcron import __version__, subjects
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
 from jetcron.errors import InvalidInput, JetcronError
 from jetcron.log.requests import packed, stale_headers
-from jetcron.projections import aged, backfill, fire_queries, forecast, last_run, queries, status
+from jetcron.projections import (
+    aged,
+    backfill,
+    fire_queries,
+    forecast,
+    last_run,
+    queries,
+    schedule_queries,
+    status,
+)
 from jetcron.projections.staleness import Stale
 from jetcron.projections.state import Views
 
@@ -29,9 +38,9 @@ log = logging.getLogger("jetcron.projections.service")  # why: its lines kept th
 Query = Callable[[Views, dict[str, Any], datetime], Any]
 
 QUERIES: dict[str, Query] = {
-    "schedules": queries.list_schedules,
-    "schedule": queries.one_schedule,
-    "due": queries.due,
+    "schedules": schedule_queries.list_schedules,
+    "schedule": schedule_queries.one_schedule,
+    "due": schedule_queries.due,
     "runs": queries.list_runs,
     "run": queries.one_run,
     "last_run": last_run.last_run_of,

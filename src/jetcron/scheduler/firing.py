@@ -12,8 +12,9 @@ from jetcron import ids, subjects
 from jetcron.clock import iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.log.acks import PubAck, ack_lost
 from jetcron.log.errors import no_leader, storage_full
-from jetcron.log.publisher import PubAck, Staged, ack_lost
+from jetcron.log.publisher import Staged
 from jetcron.log.stream import Prepared
 from jetcron.scheduler import appends, lost, owed
 from jetcron.scheduler.entry import Entry

@@ -54,8 +54,8 @@ from jetcron.domain.runs import between_attempts, cancel_reason, is_final
 from jetcron.domain.validation import validate_line, validate_name
 from jetcron.errors import InfrastructureError
 from jetcron.log import stuck, withdrawal
+from jetcron.log.acks import ack_lost
 from jetcron.log.errors import STORAGE, ConcurrencyConflict, storage_full
-from jetcron.log.publisher import ack_lost
 from jetcron.log.secrets import purge_hook_secret
 from jetcron.log.stream import EventLog
 from jetcron.scheduler import calendars, notifications

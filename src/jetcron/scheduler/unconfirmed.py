@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from jetcron.domain.envelope import StoredEvent
-from jetcron.log.publisher import PubAck
+from jetcron.log.acks import PubAck
 
 log = logging.getLogger("jetcron.scheduler.ticker")
 FORGET_AFTER_S = 600.0
