@@ -9,6 +9,7 @@ from typing import Any
 
 from projection_factory import T0, History, fold
 
+from jetcron.cli.fires import detail
 from jetcron.projections import backfill, fire_queries
 
 
@@ -118,3 +119,28 @@ def test_why_judges_a_time_by_the_schedule_of_the_name_live_then() -> None:
     assert in_first["fate"] == "not_a_fire"
     assert "is not a fire time of '0 3 * * *' in Europe/Berlin" in in_first["sentences"][0]["text"]
     assert (current["fire_time"], current["fate"]) == ("2024-01-01T07:00:00Z", "unrecorded")
+
+
+def test_a_creation_in_the_second_of_a_fire_is_told_to_the_hundredth() -> None:
+    h = History(start=T0 + timedelta(seconds=0.5), step=timedelta(seconds=5))
+    h.create("dr", "@every 5s")  # 00:00:05.5
+    h.delete("dr", actor="bob")  # 00:00:10.5
+    h.create("dr", "@every 5s", actor="carol")  # 00:00:15.5: the 00:00:15 fire is in the gap
+    views = fold(h.events)
+    now = T0 + timedelta(minutes=1)
+    params = {
+        "name": "dr",
+        "since": T0.isoformat(),
+        "until": (T0 + timedelta(seconds=15)).isoformat(),
+    }
+
+    [gap] = [
+        r for r in fire_queries.fires_of(views, params, now)["fires"] if r["fate"] == "deleted"
+    ]
+    story = fire_queries.why_of(views, {"name": "dr", "time": "00:00:15"}, now)
+
+    assert detail(gap).endswith("created again by carol at 2024-01-01T00:00:15.50Z")
+    assert story["sentences"][-1]["text"] == (
+        "A new schedule of that name was created by carol at 2024-01-01T00:00:15.50Z, just after "
+        "this fire time"
+    )

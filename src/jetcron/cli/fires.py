@@ -346,7 +346,10 @@ def _deleted(row: dict[str, Any]) -> str:
     why = f" ({row['reason']})" if row.get("reason") else ""
     out = f"deleted by {gone.get('actor', '?')} at {text.utc(gone.get('at'))}{why}"
     if again is not None:
-        out += f"; created again by {again.get('actor', '?')} at {text.utc(again.get('at'))}"
+        made = text.utc(again.get("at"))
+        if made == text.utc(row.get("last_utc") or row.get("utc")):
+            made = text.utc_fraction(again.get("at"))  # why: to the second, it reads as this fire's
+        out += f"; created again by {again.get('actor', '?')} at {made}"
     if row.get("count", 1) > 1:  # why: the fires in between, one line (fire_queries.py)
         return f"{row['count']} fires to {text.utc(row['last_utc'])}: {out}"
     return out

@@ -21,6 +21,7 @@ from jetcron.projections.fire_story import (
     Sentence,
     created_again,
     creations,
+    just_after,
     story,
 )
 from jetcron.projections.lifecycle import Evidence, Period, Window, period_at
@@ -194,7 +195,8 @@ def _gone(periods: Sequence[Period], at: int, asked: datetime | None) -> Story:
     ]
     if later is not None and later.evidence is not None:
         again = later.evidence
-        text = f"A new schedule of that name was created by {again.actor} at {z(again.at)}"
+        made = z(again.at) if asked is None else just_after(again.at, asked)
+        text = f"A new schedule of that name was created by {again.actor} at {made}"
         out.append(Sentence(text=text, evidence=again))
     elif asked is None:
         out.append(Sentence(text="Name a time before it to hear about one of its fires"))
