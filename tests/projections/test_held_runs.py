@@ -50,8 +50,9 @@ async def test_a_run_whose_executor_went_offline_reads_running_with_a_question_m
         # why: not "its journal settles it": the job is stopped and run again (newcomer20a #4)
         fate = (
             "unless it is back within 0.3 × ack-wait (9 s by default) of going silent, its "
-            "supervisor stops the job and the run is redelivered as the next attempt; a job "
-            "that ended first keeps its result in the journal until the executor returns"
+            "supervisor stops the job and the run is redelivered as the next attempt (lost "
+            "after timeout + grace if no executor takes it); a job that ended first keeps its "
+            "result in the journal until the executor returns"
         )
         said = f"executor ex1 offline since {gone_z}; {fate}"
 

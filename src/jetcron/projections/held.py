@@ -37,8 +37,9 @@ def fate(runs: int) -> str:
     their, job, run = ("its", "the job", "the run") if one else ("their", "their jobs", "each run")
     return (
         f"unless it is back within 0.3 × ack-wait (9 s by default) of going silent, {their} "
-        f"supervisor stops {job} and {run} is redelivered as the next attempt; a job that "
-        "ended first keeps its result in the journal until the executor returns"
+        f"supervisor stops {job} and {run} is redelivered as the next attempt (lost after "
+        "timeout + grace if no executor takes it); a job that ended first keeps its result in "
+        "the journal until the executor returns"
     )
 
 
