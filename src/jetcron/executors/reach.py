@@ -1,10 +1,11 @@
-"""Storing a result while the executor stops: given up once NATS has stayed out of reach.
+"""What a stopping executor gives up once NATS has stayed out of reach: a result's store (the
+journal keeps it, trigger.py), a heartbeat in flight (its key expires, heartbeat.py).
 
 why: one result's publish waits for its ack up to 5 times 5 s. An executor told to stop while
 NATS was gone waited that out after its job had ended, ~27 s of a 52 s stop (newcomer20a #16),
 where the journal keeps the result either way and the next start stores it. A store cut short
-that did reach the stream lands once all the same: the next start sends it with the same
-Nats-Msg-Id, after reading the run's history (recovery.py).
+that did reach the stream lands once all the same: the next start publishes a journaled result
+only if the run's history has no final event (recovery.py).
 """
 
 from __future__ import annotations
