@@ -227,7 +227,7 @@ async def test_a_run_without_result_is_declared_lost(event_log) -> None:
     assert (lost.fire_id, lost.fire_time) == (trigger.fire_id, trigger.fire_time)
     # why: no executor ever took it: none is "presumed dead" (newcomer20a #3)
     assert lost.reason == (
-        "no executor took it: target 'default' had none online (or none free) within "
+        "no executor started it: target 'default' had none online (or none free) within "
         "timeout + grace"
     )
 

@@ -12,7 +12,7 @@ the last of them (over the same subjects): of a claim and a `run.lost` racing, e
 stored. A word the state has not folded yet (read here, or met as a conflict) is no ground for a
 decision: the planner decides again once it is folded (the run may have a new deadline).
 
-The reason says who last had the run (`reason_for`, one rule): no executor took it (its
+The reason says who last had the run (`reason_for`, one rule): no executor started it (its
 target had none online, or none free), or the executor that started its last attempt stopped
 answering. why: a run whose target no executor serves was shown as "executor presumed dead"
 with no executor anywhere (newcomer20a #3). Runs lost before this keep the reason they were
@@ -62,11 +62,11 @@ class Holder(Protocol):
 
 
 def reason(target: str, executor: str | None) -> str:
-    """Why a run is lost: no executor took it (`executor` None), or the one that had it went
+    """Why a run is lost: no executor started it (`executor` None), or the one that had it went
     silent; pure."""
     if executor is None:
         return (
-            f"no executor took it: target '{target}' had none online (or none free) within "
+            f"no executor started it: target '{target}' had none online (or none free) within "
             "timeout + grace"
         )
     return f"its executor {executor} stopped answering: no result within timeout + grace"
