@@ -22,6 +22,7 @@ from jetcron.domain.definition import Job
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import RunTriggered
 from jetcron.log.stream import EventLog
+from jetcron.server import NatsServer
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -114,3 +115,36 @@ def test_an_executor_stopped_while_waiting_for_nats_says_it_took_nothing(tmp_pat
     said = proc.stderr.readline()  # it waits for NATS, and says so
     assert "unreachable since" in said, said
     assert interrupt(proc) == (0, "executor 'ex' stopped before it reached NATS: it took no run")
+
+
+@pytest.mark.timeout(90)
+def test_a_stop_while_nats_is_gone_ends_soon_after_the_jobs_result_is_journaled(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """newcomer20a #16: SIGTERM, then NATS gone; the job ended 27 s before the process did
+    (the result's publish waited out 5 acks of 5 s, the heartbeat its own timeout)."""
+    proc = start(nats_server.url, tmp_path, 30)
+    started, ended = tmp_path / "started", tmp_path / "ended"
+    try:
+        send(nats_server.url, f"touch {started}; sleep 2; touch {ended}")
+        deadline = time.monotonic() + 15
+        while not started.exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # why: it is draining, its job running, when NATS goes
+        nats_server.stop()
+        while not ended.exists():
+            assert time.monotonic() < deadline + 15, "the job did not end"
+            time.sleep(0.02)
+        job_ended = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+    except BaseException:
+        proc.kill()
+        raise
+    took = time.monotonic() - job_ended
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert (proc.returncode, last) == (0, "executor 'ex' stopped: 1 run was in flight: 1 ended "
+                                       "with the result kept in the journal (stored at the next "
+                                       "start)")  # fmt: skip
+    assert took < 4.0, f"exited {took:.1f}s after its job ended:\n{err}"

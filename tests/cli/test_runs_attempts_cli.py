@@ -61,7 +61,7 @@ def test_an_earlier_attempts_error_and_output_are_labelled_as_its_own(scheduler:
 def test_a_run_held_by_an_offline_executor_reads_running_with_a_question_mark() -> None:
     """The rendering of the answers' `offline` line (the rule and the answers:
     tests/projections/test_held_runs.py, against a real server)."""
-    said = "executor ex1 offline since 2026-12-03T06:51:45Z; its journal settles it when it returns"
+    said = "executor ex1 offline since 2026-12-03T06:51:45Z; unless it is back within …"
     row = {
         "run_id": "ddad2755aa", "schedule": "k1", "fire_time": "2026-12-03T06:51:29Z",
         "status": "running", "attempt": 1, "offline": said,

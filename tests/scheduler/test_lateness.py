@@ -59,6 +59,14 @@ def test_cause_names_the_gap_the_fire_fell_in(gaps: list[Gap], fire: datetime, c
     assert missed.startswith(f"{cause}: catch-up policy latest")
 
 
+def test_a_gaps_times_are_said_to_the_second() -> None:
+    # why: measured instants carry microseconds; a reason is read (newcomer20a #12)
+    out = (LATE_UNREACHABLE, s(10.989132), s(130.179304))
+    assert lateness.cause(s(30), [out]) == (
+        "NATS unreachable from 2026-03-01T12:00:10Z to 2026-03-01T12:02:10Z"
+    )
+
+
 def test_a_skip_decided_late_says_how_late_and_why() -> None:
     assert lateness.decided_late(s(0), s(10), [OUT]) == ""  # on time, as a tick is
     assert lateness.decided_late(s(0), s(51), [OUT]) == (

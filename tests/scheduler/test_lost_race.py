@@ -123,6 +123,8 @@ async def test_a_claim_stored_after_the_tickers_last_read_keeps_the_run(event_lo
     await clock.set(DEADLINE + TIMEOUT + LOST_GRACE)
     await ticker.tick()
     assert fates(await events(event_log), [run_id]) == {run_id: "lost: started 1, started 2, lost"}
+    [lost] = [e for s in await events(event_log) if isinstance(e := s.envelope.event, RunLost)]
+    assert lost.reason == "its executor pi stopped answering: no result within timeout + grace"
 
 
 async def test_a_claim_stored_between_the_tickers_read_and_append_wins(

@@ -21,7 +21,7 @@ from jetcron.domain.events import (
     ScheduleDeleted,
 )
 from jetcron.domain.runs import member_run_id
-from jetcron.scheduler.appends import event_for
+from jetcron.scheduler import lost
 from jetcron.scheduler.checkpoint import snapshot_of, state_from
 from jetcron.scheduler.planner import Lose, Trigger, decide_due
 from jetcron.scheduler.state import LOST_GRACE, TickerState
@@ -38,6 +38,7 @@ class Log:
 
     def __init__(self, overlap: str = "skip", grace: timedelta = LOST_GRACE) -> None:
         self.state, self.seq = TickerState(grace), 0
+        self.events: list[Any] = []
         definition = ScheduleDefinition(
             spec="@every 1h", job=Job(command=["true"]), target="all:lights",
             timeout_s=TIMEOUT.total_seconds(), overlap=overlap,  # type: ignore[arg-type]
@@ -52,6 +53,7 @@ class Log:
 
     def add(self, subject: str, at: datetime, event: Any) -> None:
         self.seq += 1
+        self.events.append(event)
         envelope = Envelope(id=f"e{self.seq}", at=at, actor="test", event=event)
         self.state.apply(StoredEvent(self.seq, subject, envelope))
         self.state.advance(self.seq)
@@ -68,7 +70,8 @@ class Log:
     def lost(self, run_id: str, at: datetime) -> None:
         """The scheduler's run.lost, as the ticker appends it."""
         [lose] = [d for d in self.due(at) if isinstance(d, Lose) and d.run_id == run_id]
-        subject, event, _ = event_for(self.state.entries["s1"], lose)
+        entry = self.state.entries["s1"]
+        subject, event, _ = lost.item(entry, lose, lost.reason_for(self.state, entry, run_id))
         self.add(subject, at, event)
 
     def due(self, now: datetime) -> list[Any]:
@@ -106,7 +109,8 @@ def test_the_lost_event_of_a_member_is_the_plain_runs_with_its_own_msg_id() -> N
     log = Log()
     log.word(RunStarted, PI2, T0)
     [lose] = log.losses(T0 + TIMEOUT + LOST_GRACE)
-    subject, event, msg_id = event_for(log.state.entries["s1"], Lose(lose, FIRE, T0))
+    entry = log.state.entries["s1"]
+    subject, event, msg_id = lost.item(entry, Lose(lose, FIRE, T0), "why")
     assert subject == subjects.run_by_scheduler("fan", PI2)
     assert msg_id == f"{PI2}:lost"
     assert isinstance(event, RunLost)
@@ -174,3 +178,23 @@ def test_members_in_flight_survive_a_checkpoint() -> None:
     restored = state_from(snapshot_of(log.state))
     assert restored is not None
     assert decide_due(restored.entries["s1"], T0 + TIMEOUT + LOST_GRACE) == [Lose(PI2, FIRE, T0)]
+
+
+def reason_of(log: Log, run_id: str, at: datetime) -> str:
+    log.lost(run_id, at)
+    [event] = [e for e in log.events if isinstance(e, RunLost) and e.run_id == run_id]
+    return event.reason
+
+
+def test_a_lost_members_reason_names_the_executor_that_went_silent() -> None:
+    # why: not "executor presumed dead" with no name (newcomer20a #3)
+    log = Log()
+    log.word(RunStarted, PI2, T0)
+    log.word(RunDeferred, PI3, T0, reason="busy")  # had it, never started it
+    deadline = T0 + TIMEOUT + LOST_GRACE
+    assert reason_of(log, PI2, deadline) == (
+        "its executor pi2 stopped answering: no result within timeout + grace"
+    )
+    assert reason_of(log, PI3, deadline) == (
+        "its executor pi3 stopped answering: no result within timeout + grace"
+    )

@@ -225,6 +225,11 @@ async def test_a_run_without_result_is_declared_lost(event_log) -> None:
     assert lost.run_id == trigger.run_id
     # why: the ledger matches results to fires by fire id: a lost run must name its fire
     assert (lost.fire_id, lost.fire_time) == (trigger.fire_id, trigger.fire_time)
+    # why: no executor ever took it: none is "presumed dead" (newcomer20a #3)
+    assert lost.reason == (
+        "no executor started it: target 'default' had none online (or none free) within "
+        "timeout + grace"
+    )
 
 
 async def test_one_off_fires_once_then_completes(event_log) -> None:

@@ -75,7 +75,17 @@ def test_create_get_patch_pause_resume_delete(http: httpx.Client) -> None:
 
     paused = http.post("/api/v1/schedules/api-life/pause", json={"reason": "water change"})
     assert paused.json()["state"] == "paused" and paused.json()["paused_reason"] == "water change"
-    assert http.post("/api/v1/schedules/api-life/resume").json()["state"] == "active"
+    assert paused.json()["changed"] is True
+    # newcomer20a #9: a pause of a paused schedule stores nothing (its reason neither): said so
+    again = http.post("/api/v1/schedules/api-life/pause", json={"reason": "again"})
+    assert again.status_code == 200, again.text
+    assert (again.json()["changed"], again.json()["paused_reason"]) == (False, "water change")
+    resumed = http.post("/api/v1/schedules/api-life/resume").json()
+    assert (resumed["state"], resumed["changed"]) == ("active", True)
+    assert http.post("/api/v1/schedules/api-life/resume").json()["changed"] is False
+    same = http.patch("/api/v1/schedules/api-life", json={"retries": 2})
+    assert same.json()["changed"] is False and same.headers["etag"] == '"4"'
+    assert "changed" not in http.get("/api/v1/schedules/api-life").json()
 
     nxt = http.get("/api/v1/schedules/api-life/next", params={"n": 3}).json()
     assert len(nxt["fires"]) == 3 and nxt["fires"][0]["utc"].endswith("Z")

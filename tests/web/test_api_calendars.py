@@ -80,7 +80,10 @@ def test_skip_and_unskip_one_fire(stack: Stack) -> None:
             "/api/v1/schedules/skippy/skip", json={"time": first, "reason": "holiday"}
         )
         assert skipped.status_code == 200, skipped.text
-        assert skipped.json()["skipped"] is True
+        assert (skipped.json()["skipped"], skipped.json()["changed"]) == (True, True)
+        # newcomer20a #9: a skip of a skipped fire stores nothing (its reason neither): said so
+        again = http.post("/api/v1/schedules/skippy/skip", json={"time": first, "reason": "x"})
+        assert (again.status_code, again.json()["changed"]) == (200, False)
         row = http.get("/api/v1/schedules/skippy").json()
         assert first in row["skips"] and "holiday" in row["skips"][first], row
         not_a_fire = http.post("/api/v1/schedules/skippy/skip", json={"time": "03:30"})
@@ -91,7 +94,10 @@ def test_skip_and_unskip_one_fire(stack: Stack) -> None:
         gone = http.post("/api/v1/schedules/skippy/skip", json={"time": "2020-01-01T02:00Z"})
         assert problem(gone, 422).startswith("time '2020-01-01T02:00Z': ")
         assert problem(http.post("/api/v1/schedules/skippy/skip", json={}), 422)
-        assert http.post("/api/v1/schedules/skippy/unskip", json={"time": first}).status_code == 200
+        unskipped = http.post("/api/v1/schedules/skippy/unskip", json={"time": first})
+        assert (unskipped.status_code, unskipped.json()["changed"]) == (200, True)
+        unskipped = http.post("/api/v1/schedules/skippy/unskip", json={"time": first})
+        assert unskipped.json()["changed"] is False
         assert not http.get("/api/v1/schedules/skippy").json().get("skips")
 
 

@@ -11,7 +11,6 @@ not run alone (an overlap skip between two runs) keeps the line `runs follow` pr
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from jetcron.scheduler.breaker import ACTOR as BREAKER_ACTOR
 QUIET_S = 1.0
 """A schedule's fires not run are said once none more of them came for this long."""
 _LOOK_S = 0.25
-_NEWEST = re.compile(r"only the newest \(([^)]+)\)")
-"""The fire a coalesced one gave way to, as planner._coalesced words it."""
 
 
 @dataclass
@@ -99,10 +96,8 @@ def kind_of(event: FireMissed | RunSkipped) -> str:
         cause, _, _ = reason.partition(":")
         return f"missed ({cause})" if cause != reason else "missed"
     if reason.startswith("coalesced:"):
-        newest = _NEWEST.search(reason)
-        return (
-            f"coalesced into {_short(newest.group(1), event.fire_time)}" if newest else "coalesced"
-        )
+        into = text.coalesced(reason, event.fire_time)
+        return into[0] if into else "coalesced"
     # why: the waiting fire a buffer_one refusal names differs fire by fire; the rest does not
     return f"skipped ({reason.partition(' (')[0]})"
 
@@ -118,17 +113,8 @@ def line(group: _Group) -> str:
     kinds = ", ".join(f"{n} {kind}" for kind, n in group.kinds.items())
     return (
         f"{text.utc(last.at)} {e.name} {len(group.fires)} fires {text.utc(first)}–"
-        f"{_short(text.utc(newest), first)} not run: {kinds} (each: `jetcron fires {e.name}`)"
+        f"{text.short_time(text.utc(newest), first)} not run: {kinds} (each: `jetcron fires {e.name}`)"
     )
-
-
-def _short(when: str, day: datetime) -> str:
-    """An ISO time as HH:MM:SS when it falls on `day` (UTC), else as it is."""
-    try:
-        parsed = text.parse_time(when)
-    except ValueError:
-        return when
-    return f"{parsed:%H:%M:%S}" if parsed.date() == day.date() else text.utc(parsed)
 
 
 def breaker_line(envelope: Envelope) -> str | None:

@@ -105,9 +105,11 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
 
 def note(r: dict[str, Any]) -> str:
     """The one thing to know about a run in a list: its error, why, or who triggered it."""
-    said = text.first_line(r.get("offline") or r.get("error") or r.get("reason"))
+    said = r.get("offline") or r.get("error") or r.get("reason")
+    if said and (into := text.coalesced(said, text.parse_time(r["fire_time"]))):
+        said = "".join(into)  # why: which fire ran, before a cut
     if said:
-        return said
+        return text.first_line(text.whole_seconds(said))
     why = r.get("trigger_reason")
     if r.get("manual"):
         return f"manual by {r.get('triggered_by') or '?'}" + (f": {why}" if why else "")

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -138,6 +139,8 @@ class Parts:
     executor_opts: ConnectOptions | None = None
     """The executor's own connection (under auth: its own identity); None: the service's."""
     web_socket: socket.socket | None = None
+    web_tokens: Path | None = None
+    """The console's token file (None: localhost only, everyone admin, as `jetcron web`)."""
     embedded: NatsServer | None = None
     """`up`'s own nats-server, restarted if it dies under us."""
     metrics: Metrics | None = None
@@ -206,7 +209,7 @@ async def _run_parts(
             claim = await up_claim(enc, parts.runner)
             tg.create_task(up_executor(enc, parts.runner, claim, stop, force))
         if parts.web_socket is not None:
-            tg.create_task(_web(opts, parts.web_socket, stop))
+            tg.create_task(_web(opts, parts.web_socket, stop, parts.web_tokens))
         if parts.quiet:
             _say_serving(nc, opts, parts.config)
         else:
@@ -272,11 +275,14 @@ def _say_up(opts: ConnectOptions) -> None:
     )
 
 
-async def _web(opts: ConnectOptions, sock: socket.socket, stop: asyncio.Event) -> None:
+async def _web(
+    opts: ConnectOptions, sock: socket.socket, stop: asyncio.Event, tokens: Path | None
+) -> None:
     from jetcron.web.serve import gateway_for, serve, url_of
 
-    gateway = gateway_for(msgspec.structs.replace(opts, name="jetcron-web"), "127.0.0.1", None)
-    out.print(f"web console and API on {url_of(sock)}", highlight=False)
+    gateway = gateway_for(msgspec.structs.replace(opts, name="jetcron-web"), "127.0.0.1", tokens)
+    whose = f" (tokens of {tokens})" if tokens else ""
+    out.print(f"web console and API on {url_of(sock)}{whose}", highlight=False)
     await serve(gateway, sock, stop)
 
 

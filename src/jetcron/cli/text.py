@@ -102,6 +102,37 @@ def size(n: int | None) -> str:
     return f"{value:.0f} {unit}" if unit == "B" or value >= 10 else f"{value:.1f} {unit}"
 
 
+_COALESCED = re.compile(r"coalesced: [^;]*; only the newest \(([^)]+)\) runs")
+"""A coalesced fire's reason, as planner._coalesced and catchup.late_reason word it."""
+_FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+Z")
+
+
+def coalesced(reason: str, day: datetime) -> tuple[str, str] | None:
+    """A coalesced fire's reason as ('coalesced into 09:57:50', the rest of its words), the
+    fire that ran first so that a cut keeps it (None: no coalesced reason); `day`: its fire's.
+
+    why: `runs list` cut 'coalesced: several fires were due at once; only the newest …' right
+    before the one fact that mattered, which fire ran (newcomer20a #12)."""
+    found = _COALESCED.match(reason)
+    if found is None:
+        return None
+    return f"coalesced into {short_time(found.group(1), day)}", reason[found.end() :]
+
+
+def short_time(when: str, day: datetime) -> str:
+    """An ISO time as HH:MM:SS when it falls on `day` (UTC), else as utc() writes it."""
+    try:
+        parsed = parse_time(when)
+    except ValueError:
+        return when
+    return f"{parsed:%H:%M:%S}" if parsed.date() == day.date() else utc(parsed)
+
+
+def whole_seconds(said: str) -> str:
+    """ISO times in a text to the second (`09:56:53.989132Z` -> `09:56:53Z`), as utc()."""
+    return _FRACTION.sub(r"\1Z", said)
+
+
 def first_line(text: str | None, width: int = 60) -> str:
     """The first non-empty line, cut to width with an ellipsis."""
     line = clean(next((x.strip() for x in (text or "").splitlines() if x.strip()), ""))

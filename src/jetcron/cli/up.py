@@ -59,6 +59,13 @@ HttpPortOpt = typer.Option(
     help="Serve the web console and API on 127.0.0.1:PORT (0: off).",
 )
 
+TokenFileOpt = typer.Option(
+    None,
+    "--token-file",
+    metavar="FILE",
+    help="Tokens and roles for the console and API, as `jetcron web --token-file` takes them.",
+)
+
 
 @handle_errors
 def up(
@@ -72,10 +79,15 @@ def up(
     secure: bool = SecureOpt,
     http_port: int = HttpPortOpt,
     keep_runs: int = KeepRunsOpt,
+    token_file: Path | None = TokenFileOpt,
 ) -> None:
     """Start everything locally: nats-server (JetStream), the scheduler service and an executor."""
     from jetcron.cli import executing
 
+    if token_file is not None:
+        from jetcron.web.auth import load_tokens
+
+        load_tokens(token_file)  # why: a broken file is said (exit 2) before anything starts
     config = service.ServiceConfig(retention_s=parse_retention(retention), keep_runs=keep_runs)
     executor_name = None if no_executor else socket.gethostname()
     with contextlib.ExitStack() as stack:
@@ -94,7 +106,7 @@ def up(
         )
         parts = Parts(
             config=config, runner=runner, executor_opts=executor_opts, web_socket=web_socket,
-            embedded=embedded, metrics=served,
+            web_tokens=token_file, embedded=embedded, metrics=served,
         )  # fmt: skip
         asyncio.run(serve_and_execute(opts, parts))
     out.print("jetcron stopped")

@@ -309,7 +309,7 @@ class RunHandedBack(RunEvent, frozen=True, kw_only=True, tag="run.handed_back"):
 
 
 class RunLost(RunEvent, frozen=True, kw_only=True, tag="run.lost"):
-    """No result arrived within timeout + grace: the executor is presumed dead."""
+    """No result arrived within timeout + grace; `reason` says who had the run (lost.reason)."""
 
     reason: str = ""
 

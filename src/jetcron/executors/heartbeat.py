@@ -15,6 +15,7 @@ set `lost`, without removing its key on the way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import msgspec
 from nats.aio.client import Client
 
 from jetcron.clock import Clock, SystemClock
+from jetcron.executors import reach
 from jetcron.executors.admission import HostSampler
 from jetcron.executors.naming import NameTaken, same_instance, stamped
 from jetcron.log import heartbeats
@@ -77,7 +79,10 @@ class Heartbeat:
         await self._beat_safely()  # why: the next one, right away, carries the measured offset
         try:
             while not stop.is_set() and not self.lost.is_set():
-                await self._beat_safely()
+                # why: a beat waits out its timeout while NATS is gone; stopping, that is no
+                # reason to stay (newcomer20a #16); remove() then says the key expires itself
+                with contextlib.suppress(reach.Unreachable):
+                    await reach.unless_away(self.nc, stop, self._beat_safely(), away_s=0.0)
                 await rest(stop, self.identity.interval_s)
         finally:
             if not self.lost.is_set():

@@ -20,6 +20,7 @@ from jetcron.domain.events import RunHandedBack, RunStarted, RunTriggered
 from jetcron.domain.validation import NAME_RE, RUN_ID_RE, trigger_problem
 from jetcron.errors import InvalidInput
 from jetcron.executors import attempt as run_attempt
+from jetcron.executors import reach
 from jetcron.executors import results as run_results
 from jetcron.executors.admission import HostSampler, evaluate
 from jetcron.executors.attempt import RunHistory
@@ -339,7 +340,8 @@ class TriggerHandler:
         result = run_results.stamped(result, self.clock.now())
         while True:
             try:
-                await self._record(run, msg, history, result)
+                nc, stopping = self.runs_log.nc, self.stopping
+                await reach.unless_away(nc, stopping, self._record(run, msg, history, result))
                 if run_results.held(result, self.clock.now(), run_results.HELD_SAID):
                     # why: a result held through an outage lands without a word (newcomer19b F10)
                     log.warning("executor %s: stored the held result of run %s (%s, ended at %s)",
@@ -352,7 +354,7 @@ class TriggerHandler:
                     raise ResultHeld(run.ref.run_id, str(err) or type(err).__name__) from err
                 log.warning("executor %s: result of %s not stored yet (%s); retrying",
                             self.config.name, run.ref.run_id, str(err) or type(err).__name__)  # fmt: skip
-                await asyncio.sleep(delay)
+                await reach.nap(self.stopping, delay)
                 delay = min(delay * 2, 10.0)
 
     async def _execute(self, run: Run, history: RunHistory) -> RunResult | run_attempt.LetGo:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from jetcron.domain.runs import FANNED_OUT, fanout_parent, is_fanout
+from jetcron.projections import held
 from jetcron.projections.problems import Problem, iso
 from jetcron.projections.runs import IN_HAND, RunRow
 from jetcron.projections.state import Views
@@ -72,11 +73,11 @@ def _executors_offline(
         )
     # why: a run an executor holds when it dies stays `running` until that executor comes back
     # (its journal reports it) or the run is redelivered; say whose silence it waits on
-    held: dict[str, list[datetime]] = {}
+    holding: dict[str, list[datetime]] = {}
     for run in views.runs.rows.values():
         if run.status in IN_HAND and run.executor and run.executor not in executors_online:
-            held.setdefault(run.executor, []).append(run.started_at or run.fire_time)
-    for executor, started in sorted(held.items()):
+            holding.setdefault(run.executor, []).append(run.started_at or run.fire_time)
+    for executor, started in sorted(holding.items()):
         yield _holding(views, executor, started)
 
 
@@ -90,8 +91,7 @@ def _holding(views: Views, executor: str, started: list[datetime]) -> Problem:
     return Problem(
         kind="executor_offline",
         subject=executor,
-        detail=f"{away}; holds {runs} {iso(min(started))}; its journal settles them when it "
-        "comes back, else they are redelivered or declared lost after their timeout + grace",
+        detail=f"{away}; holds {runs} {iso(min(started))}; {held.fate(n)}",
         since=gone or min(started),
     )
 

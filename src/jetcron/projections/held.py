@@ -1,9 +1,11 @@
-"""Runs held by an executor whose heartbeat expired: `running?` until its journal settles them.
+"""Runs held by an executor whose heartbeat expired: `running?`, and what becomes of them.
 
 why: an executor that dies (kill -9, lost host) holds its runs in its journal; its supervisor
-stops the job within seconds, but nothing in the log says so until the executor comes back (its
-journal reports the result) or the run is redelivered or declared lost. Until then `running`
-would claim a job that no longer runs (newcomer19b F3): every surface asks this one rule.
+stops the job 0.3 × ack-wait after the executor went silent (README "Jobs across crashes"), but
+nothing in the log says so until the executor comes back (its journal reports a job that ended
+first) or the run is redelivered or declared lost. Until then `running` would claim a job that
+no longer runs (newcomer19b F3): every surface asks this one rule, and says what happens in
+`fate`'s words, not that the journal settles it (newcomer20a #4: the job was run again).
 """
 
 from __future__ import annotations
@@ -29,10 +31,22 @@ def offline_since(hosts: HostsView, row: RunRow) -> datetime | None:
     return hosts.since.get(row.executor)
 
 
+def fate(runs: int) -> str:
+    """What becomes of the `runs` runs an executor held when it went silent."""
+    one = runs == 1
+    their, job, run = ("its", "the job", "the run") if one else ("their", "their jobs", "each run")
+    return (
+        f"unless it is back within 0.3 × ack-wait (9 s by default) of going silent, {their} "
+        f"supervisor stops {job} and {run} is redelivered as the next attempt (lost after "
+        "timeout + grace if no executor takes it); a job that ended first keeps its result in "
+        "the journal until the executor returns"
+    )
+
+
 def note(hosts: HostsView, row: RunRow) -> str:
     """The line that says why the run may not be running, or "" (see offline_since)."""
     since = offline_since(hosts, row)
     if since is None:
         return ""
     when = iso_z(since.replace(microsecond=0))
-    return f"executor {row.executor} offline since {when}; its journal settles it when it returns"
+    return f"executor {row.executor} offline since {when}; {fate(1)}"

@@ -13,9 +13,9 @@ from jetcron.clock import iso_z
 from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.events import FireBuffered, FireMissed, RunCancelRequested, RunSkipped
 from jetcron.domain.runs import run_triggered
-from jetcron.scheduler import lost, members
+from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry
-from jetcron.scheduler.planner import Buffer, Cancel, Decision, Lose, Miss, Skip, Trigger
+from jetcron.scheduler.planner import Buffer, Cancel, Decision, Miss, Skip, Trigger
 
 
 def describe(entry: Entry, decision: Decision) -> str:
@@ -26,9 +26,10 @@ def describe(entry: Entry, decision: Decision) -> str:
 
 
 def event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
-    """(subject, event, Nats-Msg-Id) for one decision; pure."""
-    if isinstance(decision, Lose | Cancel):
-        return _run_event(entry, decision)
+    """(subject, event, Nats-Msg-Id) for one decision; pure (a Lose: lost.item, whose reason
+    needs the ticker's state)."""
+    if isinstance(decision, Cancel):
+        return _cancel(entry, decision)
     assert isinstance(decision, Trigger | Miss | Skip | Buffer)
     fire = ids.fire_id(entry.schedule_id, entry.version, decision.fire_time)
     common: dict[str, Any] = {
@@ -60,9 +61,7 @@ def event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
     )
 
 
-def _run_event(entry: Entry, decision: Lose | Cancel) -> tuple[str, AnyEvent, str]:
-    if isinstance(decision, Lose):
-        return lost.item(entry, decision)
+def _cancel(entry: Entry, decision: Cancel) -> tuple[str, AnyEvent, str]:
     event = RunCancelRequested(
         schedule_id=entry.schedule_id,
         name=entry.name,

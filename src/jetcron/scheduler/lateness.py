@@ -40,8 +40,10 @@ def cause(fire: datetime, gaps: Gaps = ()) -> str:
         if since - MISSED_AFTER <= fire and (until is None or fire <= until):
             if kind == LATE_LOG_FULL:
                 return kind  # why: as before: stored reasons start "log full:" (why.py)
-            end = f" to {iso_z(until)}" if until is not None else ""
-            return f"{kind} from {iso_z(since)}{end}"
+            # why to the second: measured instants; a reason is read, as the README's one way
+            # of writing times (newcomer20a #12: "09:56:53.989132Z" in a console note)
+            end = f" to {iso_z(until.replace(microsecond=0))}" if until is not None else ""
+            return f"{kind} from {iso_z(since.replace(microsecond=0))}{end}"
     return LATE_DOWN
 
 

@@ -11,6 +11,12 @@ every one of them and still finds the run overdue, with `Nats-Expected-Last-Subj
 the last of them (over the same subjects): of a claim and a `run.lost` racing, exactly one is
 stored. A word the state has not folded yet (read here, or met as a conflict) is no ground for a
 decision: the planner decides again once it is folded (the run may have a new deadline).
+
+The reason says who last had the run (`reason_for`, one rule): no executor started it (its
+target had none online, or none free), or the executor that started its last attempt stopped
+answering. why: a run whose target no executor serves was shown as "executor presumed dead"
+with no executor anywhere (newcomer20a #3). Runs lost before this keep the reason they were
+stored with.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from datetime import datetime
 from typing import Protocol
 
 from jetcron import ids, subjects
+from jetcron.domain.claims import Claims
 from jetcron.domain.envelope import Envelope, StoredEvent
 from jetcron.domain.events import RunLost
+from jetcron.domain.runs import fanout_parent
 from jetcron.log.errors import ConcurrencyConflict, no_leader
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.entry import Entry
@@ -30,6 +38,7 @@ from jetcron.scheduler.planner import Lose, overdue
 
 log = logging.getLogger(__name__)
 REASON = "no result within timeout + grace; executor presumed dead"
+"""The reason when who had the run is not known (a run folded without its trigger or start)."""
 TRIES = 3
 """Reads of one run per decision: a conflict with nothing new folded is read again."""
 AT_ONCE = 64
@@ -40,6 +49,8 @@ class Holder(Protocol):
     """What declaring a run lost needs of the ticker's state (state.TickerState)."""
 
     position: int
+    claims: Claims
+    unstarted: set[str]
 
     def folded(self, seq: int) -> bool:
         """True if the event stored at `seq` is reflected in the state."""
@@ -50,8 +61,32 @@ class Holder(Protocol):
         ...
 
 
-def item(entry: Entry, lose: Lose) -> tuple[str, RunLost, str]:
-    """(subject, event, Nats-Msg-Id) of a Lose decision; pure.
+def reason(target: str, executor: str | None) -> str:
+    """Why a run is lost: no executor started it (`executor` None), or the one that had it went
+    silent; pure."""
+    if executor is None:
+        return (
+            f"no executor started it: target '{target}' had none online (or none free) within "
+            "timeout + grace"
+        )
+    return f"its executor {executor} stopped answering: no result within timeout + grace"
+
+
+def reason_for(state: Holder, entry: Entry, run_id: str) -> str:
+    """The reason of this run's `run.lost`, from what the state folded of it; pure."""
+    target = state.claims.targets.get(run_id) or entry.definition.target
+    if run_id in state.unstarted:
+        return reason(target, None)  # why: triggered or handed back, no attempt started since
+    starters = state.claims.starters.get(run_id)
+    if starters:
+        return reason(target, starters[max(starters)])
+    if parent := fanout_parent(run_id):
+        return reason(target, run_id[len(parent) + 1 :])  # why: a member is its executor's
+    return REASON
+
+
+def item(entry: Entry, lose: Lose, why: str) -> tuple[str, RunLost, str]:
+    """(subject, event, Nats-Msg-Id) of a Lose decision, `why` its reason (reason_for); pure.
 
     why the msg id: two leaders during a hand-over that both decide it store one `run.lost`.
     """
@@ -61,7 +96,7 @@ def item(entry: Entry, lose: Lose) -> tuple[str, RunLost, str]:
         run_id=lose.run_id,
         fire_id=lose.fire_id,
         fire_time=lose.fire_time or entry.last_fire or datetime.min,
-        reason=REASON,
+        reason=why,
     )
     return subjects.run_by_scheduler(entry.name, lose.run_id), event, f"{lose.run_id}:lost"
 
@@ -116,7 +151,7 @@ async def declare(
     event_log: EventLog, state: Holder, entry: Entry, lose: Lose, now: datetime, actor: str
 ) -> bool:
     """Append `run.lost` for this decision if the log still bears it out; True if stored."""
-    subject, event, msg_id = item(entry, lose)
+    subject, event, msg_id = item(entry, lose, reason_for(state, entry, lose.run_id))
     checked = subjects.run_events(entry.name, lose.run_id)[0]
     for _ in range(TRIES):
         last_seq = await _folded_last(event_log, state, entry.name, lose.run_id)

@@ -190,8 +190,9 @@ async def _skip(
         when = coming_fire(row, text, datetime.now(UTC))
     except InvalidInput as err:
         raise Problem(422, str(err)) from None
-    await gw.send(kind(**meta(name, user, reason_of(data)), fire_time=when))
-    return json({"schedule": name, "fire_time": when, "skipped": kind is SkipFire})
+    reply = await gw.send(kind(**meta(name, user, reason_of(data)), fire_time=when))
+    skipped, changed = kind is SkipFire, bool(reply.events)
+    return json({"schedule": name, "fire_time": when, "skipped": skipped, "changed": changed})
 
 
 @router.post(

@@ -58,8 +58,14 @@ _NAMED = {
 }
 
 
-async def _one(gw: Gateway, name: str, status: int = 200, fires: int = 10) -> Response:
+async def _one(
+    gw: Gateway, name: str, status: int = 200, fires: int = 10, changed: bool | None = None
+) -> Response:
+    """The schedule as GET answers it; `changed`: whether the command it answers stored
+    anything (False: the schedule already was so, as the CLI's "nothing to change")."""
     row: dict[str, Any] = await gw.ask("schedule", {"name": name, "fires": fires})
+    if changed is not None:
+        row["changed"] = changed
     row["runs"] = [run_for_web(r) for r in row.get("runs", [])]
     row.update(bodies.shown_fields(row["definition"]))
     return json(run_for_web(row), status, {"ETag": bodies.etag(row["version"])})
@@ -151,12 +157,12 @@ async def patch(
         return Response(status_code=204)
     reason = header_reason(request)
     try:
-        await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
+        reply = await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
     except (ScheduleNotFound, VersionMismatch):
         raise
     except CommandRejected as err:
         raise Problem(422, str(err)) from None  # why: what an update is refused for is its fields
-    return await _one(gw, name)
+    return await _one(gw, name, changed=bool(reply.events))
 
 
 @router.delete(
@@ -180,8 +186,9 @@ async def _lifecycle(
     user: User, if_match: str | None,
 ) -> Response:  # fmt: skip
     reason = only_reason(data)
-    await gw.send(kind(**meta(name, user, reason, bodies.if_match(if_match))))
-    return await _one(gw, name)
+    reply = await gw.send(kind(**meta(name, user, reason, bodies.if_match(if_match))))
+    # why: a pause of a paused schedule stores nothing, its reason neither: say so (newcomer20a #9)
+    return await _one(gw, name, changed=bool(reply.events))
 
 
 @router.post("/{name}/pause", summary="Stop firing until resumed", openapi_extra=TAKES_REASON)
