@@ -12,7 +12,7 @@ import nats
 from served import ok
 
 import raw_runs
-from jetcron.cli import runs, schedule_views
+from jetcron.cli import run_facts, runs, schedule_views
 from jetcron.domain.commands import CreateSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.events import RunFailed, RunOutput, RunStarted
@@ -69,7 +69,7 @@ def test_a_run_held_by_an_offline_executor_reads_running_with_a_question_mark() 
     cells = runs._row_cells(row)
     assert cells[3:5] == ["running?", "-"]
     assert cells[5].startswith("executor ex1 offline since 2026-12-03T06:51:45Z")
-    assert dict(runs.facts(row))["status"] == f"running? ({said})"
-    assert dict(runs.facts(dict(row, attempt=2)))["status"] == f"running? (attempt 2; {said})"
+    assert dict(run_facts.facts(row))["status"] == f"running? ({said})"
+    assert dict(run_facts.facts(dict(row, attempt=2)))["status"] == f"running? (attempt 2; {said})"
     listed = {"last_status": "running", "last_run_at": "2026-12-03T06:51:29Z", "last_offline": said}
     assert schedule_views._last(listed).startswith("running? ")

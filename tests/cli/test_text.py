@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jetcron.cli import follow, runs, text, views
+from jetcron.cli import follow, run_facts, runs, text, views
 from jetcron.domain.definition import Job
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import FireMissed, RunFailed, RunSkipped, RunTriggered
@@ -131,7 +131,7 @@ def test_run_facts_and_truncation_marker() -> None:
         "error": "exited with code 1", "reason": "",
     }  # fmt: skip
 
-    assert runs.facts(row) == [
+    assert run_facts.facts(row) == [
         ("run", "3f2a9c1b8e7d6a5b4c3d"),
         ("schedule", "backup"),
         ("status", "failed (attempt 2)"),

@@ -438,7 +438,7 @@ def test_why_of_a_deleted_schedule_says_who_deleted_it_and_when(live: Live) -> N
 
 
 def test_an_attempt_line_says_its_fate_once() -> None:
-    from jetcron.cli.runs import _attempt
+    from jetcron.cli.run_facts import _attempt
 
     base = {"attempt": 2, "started_at": "2026-12-02T03:00:00Z", "executor": "vm", "duration_s": 5}
     timed_out = _attempt(base | {"fate": "timed_out", "detail": "timed out after 5s"})

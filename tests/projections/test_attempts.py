@@ -64,7 +64,7 @@ def test_an_attempt_with_no_result_is_abandoned_when_a_later_one_is_cancelled_be
 def test_an_attempt_handed_back_before_it_started_is_no_start() -> None:
     # newcomer18b F7: after `up` was killed mid-fire, attempt 1 of a job that never ran read
     # "started ... abandoned", and the run's start 63 ms after the fire time
-    from jetcron.cli.runs import facts
+    from jetcron.cli.run_facts import facts
     from jetcron.domain.events import RunHandedBack
 
     h = History()

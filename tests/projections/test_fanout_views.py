@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import fanout, fates, health, ledger, queries, runs, stats, why
+from jetcron.projections import fanout, fates, fire_story, health, ledger, queries, runs, stats
 
 F1, F2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
 
@@ -148,10 +148,10 @@ def test_why_tells_a_fan_out_by_its_members() -> None:
     entry = ledger.query(fold(h.events).ledger, "fan")[0]
     (fire,) = fates.fates([F1], [entry], [], now=F2)
 
-    told = [s.text for s in why.story(fire, None, [])]
+    told = [s.text for s in fire_story.story(fire, None, [])]
 
     assert told[1].startswith(f"Fanned out as run {entry.run_id[:8]}")
-    assert told[2] == "Its members' runs on pi2: succeeded"
+    assert told[2] == "Its members' runs on pi2: 1 succeeded"  # the tally, as for many
 
 
 def test_a_big_fan_out_names_a_few_members_and_counts_the_rest() -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from jetcron.domain.events import ScheduleStatus, status_after_update
 from jetcron.projections.audit import AuditEntry
-from jetcron.projections.fates import fates, lifecycle, nominal, period_at, resumed_after
+from jetcron.projections.fates import fates
 from jetcron.projections.ledger import LedgerEntry
+from jetcron.projections.lifecycle import lifecycle, nominal, period_at, resumed_after
 
 
 def at(text: str) -> datetime:

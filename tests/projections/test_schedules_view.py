@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from projection_factory import T0, History, fold
 
-from jetcron.projections import fates, schedule_queries, schedules
+from jetcron.projections import lifecycle, schedule_queries, schedules
 
 
 def test_created_schedule() -> None:
@@ -125,12 +125,12 @@ def test_an_update_that_gives_a_completed_schedule_no_fires_leaves_it_completed(
     h.update("three", timeout_s=300.0, reopens=False)
     views = fold(h.events)
     row = views.schedules.rows["three"]
-    periods = fates.lifecycle(e for e in views.audit.entries if e.name == "three")
+    periods = lifecycle.lifecycle(e for e in views.audit.entries if e.name == "three")
 
     assert (row.state, row.definition.timeout_s, row.version) == ("completed", 300.0, 3)
     assert [p.state for p in periods] == ["absent", "active", "completed", "completed"]
     after = T0 + timedelta(minutes=1)
-    assert fates.nominal(periods, after, after + timedelta(minutes=1), limit=10) == []
+    assert lifecycle.nominal(periods, after, after + timedelta(minutes=1), limit=10) == []
 
 
 def test_delete_then_recreate_with_same_name() -> None:

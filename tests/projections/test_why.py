@@ -11,8 +11,9 @@ from test_fates import at, change, entry
 
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.audit import AuditEntry
-from jetcron.projections.fates import fates, lifecycle, nominal
+from jetcron.projections.fates import fates
 from jetcron.projections.ledger import LedgerEntry
+from jetcron.projections.lifecycle import lifecycle, nominal
 from jetcron.projections.why import explain
 
 
@@ -370,7 +371,7 @@ def test_asked_times(text: str, instant: str) -> None:
 def test_a_creation_in_the_second_of_a_fire_is_shown_to_the_hundredth() -> None:
     """newcomer16a #12: `not_created  created only at 17:33:20Z` for the 17:33:20 fire read as
     a contradiction (the creation was at 17:33:20.4)."""
-    from jetcron.projections.why import just_after
+    from jetcron.projections.fire_story import just_after
 
     fire = at("2026-12-02T17:33:20Z")
     assert just_after(fire + timedelta(milliseconds=412), fire) == (

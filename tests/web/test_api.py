@@ -254,6 +254,20 @@ def test_trigger_output_runs_and_cancel(http: httpx.Client) -> None:
     assert "already ended" in problem(http.post(f"/api/v1/runs/{run_id}/cancel"), 409)
 
 
+def test_last_run_of_a_schedule(http: httpx.Client) -> None:
+    create(http, "api-last")
+    none_yet = http.get("/api/v1/schedules/api-last/last-run")
+    run_id = http.post("/api/v1/schedules/api-last/trigger").json()["run_id"]
+    until(lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "succeeded")
+
+    last = http.get("/api/v1/schedules/api-last/last-run")
+
+    assert "'api-last' has no finished run yet" in problem(none_yet, 404)
+    assert last.status_code == 200, last.text
+    assert (last.json()["run_id"], last.json()["other_members"]) == (run_id, [])
+    assert "not found" in problem(http.get("/api/v1/schedules/nope/last-run"), 404)
+
+
 def test_cancel_a_running_run(http: httpx.Client) -> None:
     create(http, "api-sleep", command=["sleep", "30"])
     run_id = http.post("/api/v1/schedules/api-sleep/trigger").json()["run_id"]

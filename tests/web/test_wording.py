@@ -19,7 +19,7 @@ from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
 from jetcron.domain.events import ScheduleCompleted, ScheduleCreated
 from jetcron.errors import InvalidInput, NoAnswerInTime, NotPermitted, ServiceUnavailable
-from jetcron.projections import health, why
+from jetcron.projections import fire_story, health
 from jetcron.projections.queries import _no_single_run
 from jetcron.projections.state import new_views
 from jetcron.scheduler import calendars, decider, notifications
@@ -90,7 +90,7 @@ def cli_worded_lines() -> list[str]:
         *_health_lines(),
         in_use("quiet", {f"s{i:02}": "exclude" for i in range(12)}),
         str(unknown_calendar("nosuch")),
-        why._forgotten(None, [])[0].text,  # type: ignore[arg-type]
+        fire_story._forgotten(None, [])[0].text,  # type: ignore[arg-type]
         # client.test_notification's line (it needs a leader that never answers): its text
         "no delivery recorded within 15s: is a scheduler (`jetcron serve`/`up`) running?",
         # executors.runlog's run error for a missing secret (it needs the secrets bucket): its

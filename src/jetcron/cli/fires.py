@@ -16,19 +16,16 @@ from jetcron.cli.common import (
     count_option,
     echo,
     handle_errors,
-    iso_z,
-    parse_iso,
     parse_since,
     print_json,
     run_until_interrupted,
     table,
-    with_nats,
 )
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.errors import InvalidInput
 
 if TYPE_CHECKING:
-    import asyncio
+    pass
 
 
 @handle_errors
@@ -61,7 +58,8 @@ def fires(
     """Every nominal fire of a schedule in a window, and what became of it.
 
     Fates: triggered (with the run's status), skipped, buffered, missed, lost, cancelled,
-    deferred; paused and not_created for fires the schedule could not have; unrecorded for a
+    deferred; paused, not_created and deleted for fires the schedule could not have (deleted:
+    between a deletion and the name's next creation); unrecorded for a
     fire with nothing in the log while the schedule was active (a bug: please report it);
     forgotten for a fire older than the run history kept (`serve --keep-runs`, `--retention`).
     """
@@ -73,7 +71,9 @@ def fires(
     if follow:
         # why: Ctrl-C is how following ends, not a failure: exit 0, also when it comes while
         # connecting or while the window is still being asked for or printed
-        run_until_interrupted(lambda: _window_then_follow(server, params, as_json))
+        from jetcron.cli.fires_follow import window_then_follow
+
+        run_until_interrupted(lambda: window_then_follow(server, params, as_json))
         return
     answer = ask_view(server, "fires", params)
     rows = answer["fires"]
@@ -90,7 +90,12 @@ def fires(
         None,
         ["fire (UTC)", *local, "fate", "run", "detail"],
         (
-            [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), fate_of(r), _run(r)]
+            [
+                text.utc(r["utc"]),
+                *([local_cell(r["local"])] if zones else []),
+                fate_of(r),
+                run_cell(r),
+            ]
             + [detail(r)]
             for r in rows
         ),
@@ -104,154 +109,10 @@ def fires(
         echo(f"note: {answer['refused']}")
 
 
-async def _window_then_follow(server: str, params: dict[str, Any], as_json: bool) -> None:
-    from jetcron.client import query
-
-    answer = await with_nats(server, lambda nc: query(nc, "fires", params))
-    rows = answer["fires"]
-    for row in rows:
-        _emit(row, as_json)
-    name = params["name"]
-    await with_nats(
-        server, lambda nc: _follow(nc, name, rows, answer["until"], as_json), follow=True
-    )
-
-
-FOLLOW_POLL_S = 1.0
-"""Following also asks this often without news: fates that land by time alone (missed,
-pending turning into a fate) and answers the query service had not folded yet."""
-OPEN_FATES = frozenset({"pending", "upcoming"})
-"""Fates that have not landed: nothing is printed for them yet."""
-
-
 def fate_of(row: dict[str, Any]) -> str:
     """A fire's fate as its line says it: `triggered (previous)` for a fire of an earlier
     schedule of the name (README: a reused name's history is marked)."""
     return f"{row['fate']} (previous)" if row.get("previous") else str(row["fate"])
-
-
-def _landed(row: dict[str, Any]) -> tuple[str, str] | None:
-    """What a followed fire's line says: None before its fate lands, `open` while its run
-    has not ended (printed once when the fate lands and again when the run ends)."""
-    from jetcron.projections.runs import FINAL_STATUSES
-
-    fate = row["fate"]
-    if fate in OPEN_FATES:
-        return None
-    if fate in ("triggered", "deferred"):
-        return fate, row["status"] if row.get("status") in FINAL_STATUSES else "open"
-    return fate, ""
-
-
-def _emit(row: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        import msgspec
-
-        echo(msgspec.json.encode(row).decode())
-        return
-    local = [_local(row["local"])] if row["tz"] != "UTC" else []
-    cells = [text.utc(row["utc"]), *local, fate_of(row), _run(row), detail(row)]
-    echo(text.clean("  ".join(cells)).rstrip())
-
-
-async def _follow(
-    nc: Any, name: str, rows: list[dict[str, Any]], until: str, as_json: bool
-) -> None:
-    """After the window: print each fire whose fate (or run's end) lands, until cancelled.
-
-    The subscription (`runs follow`'s) only wakes the loop; what a fire became is always
-    the `fires` view's answer, so the lines say what `jetcron fires` would.
-    """
-    import asyncio
-    import contextlib
-    from datetime import UTC, datetime
-
-    from jetcron.client import query
-    from jetcron.log.errors import transient
-    from jetcron.projections.queries import FIRES_MAX
-
-    printed = {r["utc"]: _landed(r) for r in rows}
-    inbox: asyncio.Queue[None] = asyncio.Queue()
-    waking = asyncio.ensure_future(_wake(nc, name, inbox))
-    echo(f"following the fires of {name} (Ctrl-C stops)", err=True)
-    unanswered: str | None = None
-    try:
-        while True:
-            if waking.done():
-                waking.result()  # why: the log's reader failed for good (not an outage): say so
-            since = _cursor(printed, until)
-            try:
-                answer = await query(
-                    nc, "fires", {"name": name, "since": since, "limit": FIRES_MAX}
-                )
-            except Exception as err:
-                # why: a follower rides out an outage or a stalled service, as `runs follow`
-                # does; it says so once, and once again when answers come back
-                if not transient(err):
-                    raise
-                if unanswered is None:
-                    echo(f"note: {err}; still following (Ctrl-C stops)", err=True)
-                unanswered = unanswered or iso_z(datetime.now(UTC))
-                await asyncio.sleep(FOLLOW_POLL_S)
-                continue
-            if unanswered is not None:
-                echo(f"note: answered again (unanswered since {unanswered}); following", err=True)
-                unanswered = None
-            for row in answer["fires"]:
-                landed = _landed(row)
-                if landed is not None and printed.get(row["utc"]) != landed:
-                    _emit(row, as_json)
-                printed[row["utc"]] = landed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FOLLOW_POLL_S):  # why: not wait_for (set_within)
-                    await inbox.get()
-            while not inbox.empty():  # why: one question answers a burst of events
-                inbox.get_nowait()
-    finally:
-        waking.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await waking
-
-
-async def _wake(nc: Any, name: str, inbox: asyncio.Queue[None]) -> None:
-    """Put a wake-up into `inbox` for each batch of the schedule's events the log gets."""
-    import asyncio
-
-    from jetcron.cli.follow import events
-    from jetcron.log.errors import transient
-
-    while True:
-        try:
-            async for batch in events(nc, name):
-                if batch:
-                    inbox.put_nowait(None)
-        except Exception as err:
-            # why: only a wake-up (the loop asks every second anyway): an outage while it
-            # opens is waited out, whatever else is the command's error
-            if not transient(err) or nc.is_closed:
-                raise
-            await asyncio.sleep(FOLLOW_POLL_S)
-
-
-def _cursor(printed: dict[str, tuple[str, str] | None], until: str) -> str:
-    """Where the next question starts: just before the oldest fire still open, else at the
-    newest one seen; printed fires before that are forgotten."""
-    from datetime import UTC, datetime, timedelta
-
-    waiting = [t for t, landed in printed.items() if landed is None or landed[1] == "open"]
-    if waiting:
-        start = min(waiting)
-        # why: the view takes fires after `since`, which must be in the past
-        since = min(parse_iso(start), datetime.now(UTC)) - timedelta(milliseconds=1)
-        return _forget(printed, start, since.isoformat())
-    newest = max(printed, default=until)
-    return _forget(printed, newest, newest)
-
-
-def _forget(printed: dict[str, tuple[str, str] | None], before: str, since: str) -> str:
-    for t in [t for t in printed if t < before]:
-        del printed[t]
-    return since
 
 
 def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:
@@ -263,13 +124,14 @@ def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _local(iso_local: str) -> str:
+def local_cell(iso_local: str) -> str:
     """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`."""
     day, _, clock = iso_local.partition("T")
     return f"{day[5:]} {clock[:5]}{clock[8:]}"
 
 
-def _run(row: dict[str, Any]) -> str:
+def run_cell(row: dict[str, Any]) -> str:
+    """The run column: the short run id, `-` for a fire with no run."""
     return text.short_id(row["run_id"]) if row.get("run_id") else "-"
 
 
@@ -337,12 +199,30 @@ def _created(row: dict[str, Any]) -> str:
     return f"created only at {made}"
 
 
+def _deleted(row: dict[str, Any]) -> str:
+    told = row.get("evidence") or [{}]
+    gone, again = told[0], (told[1] if len(told) > 1 else None)
+    if not gone:
+        return ""
+    why = f" ({row['reason']})" if row.get("reason") else ""
+    out = f"deleted by {gone.get('actor', '?')} at {text.utc(gone.get('at'))}{why}"
+    if again is not None:
+        made = text.utc(again.get("at"))
+        if made == text.utc(row.get("last_utc") or row.get("utc")):
+            made = text.utc_fraction(again.get("at"))  # why: to the second, it reads as this fire's
+        out += f"; created again by {again.get('actor', '?')} at {made}"
+    if row.get("count", 1) > 1:  # why: the fires in between, one line (fire_queries.py)
+        return f"{row['count']} fires to {text.utc(row['last_utc'])}: {out}"
+    return out
+
+
 _OTHER: dict[str, Callable[[dict[str, Any]], str]] = {
     "skipped": _behind,
     "buffered": lambda r: f"waits for run {text.short_id(r.get('blocking_run_id'))}",
     "missed": _missed,
     "paused": _paused,
     "not_created": _created,
+    "deleted": _deleted,
     "unrecorded": lambda r: "nothing recorded while active (a jetcron bug: please report it)",
     "forgotten": lambda r: "older than the run history kept (--keep-runs, --retention); in stats",
     "pending": lambda r: "due, not recorded yet (within 2m, plus jitter)",

@@ -69,7 +69,7 @@ def status_after_update(status: ScheduleStatus, reopens: bool = True) -> Schedul
     completed), except that it reopens a completed one when the decider found the change may
     give it fires again (`ScheduleUpdated.reopens`: a new spec, zone, start or end, or a higher
     run limit, with a fire left). The one rule for the aggregate (scheduler/decider.py), the
-    schedules view, the ticker and the fire ledger's lifecycle (projections/fates.py)."""
+    schedules view, the ticker and the fire ledger's lifecycle (projections/lifecycle.py)."""
     return "active" if status == "completed" and reopens else status
 
 

@@ -4,8 +4,8 @@ The plan is the `fires` answer for [from, to]: every nominal fire with its fate.
 backfilled when it should have run and did not succeed (missed, unrecorded, lost, cancelled,
 skipped for overlap, failed or timed out). Left alone: fires that succeeded (unless rerun),
 runs still in flight, fires an operator skipped or a calendar excluded (backfill runs the
-fires we missed, not the ones we meant not to have), fires while paused or before the
-schedule existed, and forgotten ones (their fate is gone from the views).
+fires we missed, not the ones we meant not to have), fires while paused or while no
+schedule of the name existed (before it, or after a deletion), and forgotten ones (their fate is gone from the views).
 
 Overlap, as the schedule's policy says for its own fires (default: the schedule's policy):
 - `allow`: up to max-parallel backfill runs at once, whatever else of the schedule runs;
@@ -54,6 +54,7 @@ LEFT: dict[str, str] = {
     "buffered": "waiting behind a run",
     "paused": "the schedule was paused",
     "not_created": "the schedule did not exist yet",
+    "deleted": "the schedule was deleted then",
     "forgotten": "older than the run history kept",
 }
 

@@ -10,8 +10,21 @@ from typing import Any
 import pytz
 
 from jetcron.domain.days import bad_time
+from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
-from jetcron.projections import aged, audit, fates, ledger, refused, runs, schedules, why
+from jetcron.projections import (
+    aged,
+    audit,
+    fanout,
+    fates,
+    fire_story,
+    ledger,
+    lifecycle,
+    refused,
+    runs,
+    schedules,
+    why,
+)
 from jetcron.projections.asked import parse_asked
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _between, _missing, _note_refused, abbr, iso, plain
@@ -43,14 +56,14 @@ def fates_in(
     now: datetime,
     aged_before: datetime | None = None,
     gone: Callable[[int], bool] | None = None,
-) -> tuple[list[fates.Period], list[fates.Fire], datetime]:
+) -> tuple[list[lifecycle.Period], list[fates.Fire], datetime]:
     """The lifecycle of `name`, its fires in (since, until] with their fates, and the start
     of the part of the window they cover (later than `since` past FIRES_MAX nominal fires)."""
     changes = audit.query(views.audit, name=name, schedules=True)
     if not changes and schedules.get(views.schedules, name) is None:
         raise _missing(views, name)
-    periods = fates.lifecycle(changes)
-    times, since = fates.latest_nominal(periods, since, until, FIRES_MAX)
+    periods = lifecycle.lifecycle(changes)
+    times, since = lifecycle.latest_nominal(periods, since, until, FIRES_MAX)
     recorded = [
         e
         for e in ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
@@ -103,7 +116,7 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     start = since - _US if params.get("since") else since
     periods, told, covered = fates_in(views, name, start, until, now, *aged_from(params, now))
     limit = max(1, min(int(params.get("limit", 100)), FIRES_MAX))
-    runs = _runs_before_creation(told)
+    runs = _collapsed(told)
     shown = runs[-limit:]
     answer = {
         "schedule": name,
@@ -117,16 +130,22 @@ def fires_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, A
     return answer
 
 
-def _runs_before_creation(
+COLLAPSED = frozenset({"not_created", "deleted"})
+"""Fates of fires when no schedule of the name existed: consecutive ones are one entry."""
+
+
+def _collapsed(
     told: list[fates.Fire],
 ) -> list[tuple[fates.Fire, int, fates.Fire]]:
-    """(first, count, last) per entry: consecutive `not_created` fires as one entry, others alone.
+    """(first, count, last) per entry: consecutive `not_created` (or `deleted`) fires as one
+    entry, others alone.
 
     why: a `--since 1h` on a minutely schedule created a minute ago listed 58 `not_created`
-    rows before its 2 real ones (newcomer18b F12); the time before it existed is one line."""
+    rows before its 2 real ones (newcomer18b F12); the time before it existed is one line,
+    and so is the time between a deletion and the name's next creation."""
     out: list[tuple[fates.Fire, int, fates.Fire]] = []
     for fire in told:
-        if out and fire.fate == "not_created" and out[-1][0].fate == "not_created":
+        if out and fire.fate in COLLAPSED and out[-1][0].fate == fire.fate:
             out[-1] = (out[-1][0], out[-1][1] + 1, fire)
         else:
             out.append((fire, 1, fire))
@@ -146,7 +165,7 @@ def expectations_of(views: Views, name: str) -> list[dict[str, Any]]:
     return [{"kind": kind, **plain(miss)} for kind, miss in sorted(row.expectations.items())]
 
 
-def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
+def _fire_row(fire: fates.Fire, periods: list[lifecycle.Period]) -> dict[str, Any]:
     data: dict[str, Any] = plain(fire)
     window = why.window_at(periods, fire.fire_time)
     tz = window.tz if window is not None else "UTC"
@@ -154,8 +173,8 @@ def _fire_row(fire: fates.Fire, periods: list[fates.Period]) -> dict[str, Any]:
     data["local"] = fire.fire_time.astimezone(pytz.timezone(tz)).isoformat()
     data["tz"] = tz
     data["abbr"] = abbr(fire.fire_time, tz)
-    data["dst"] = why.dst_notes(fire.fire_time, window) if window is not None else []
-    if fates.earlier_schedule(periods, fire.fire_time) is not None:
+    data["dst"] = fire_story.dst_notes(fire.fire_time, window) if window is not None else []
+    if fire.fate != "deleted" and lifecycle.earlier_schedule(periods, fire.fire_time) is not None:
         data["previous"] = True  # why: as run_dict marks a reused name's earlier runs
     return data
 
@@ -164,7 +183,7 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     """The story of one fire (default: the latest of the last week that did not succeed)."""
     name = str(params.get("name", ""))
     changes = audit.query(views.audit, name=name, schedules=True)
-    window = why.window_at(fates.lifecycle(changes), now) if changes else None
+    window = why.window_at(lifecycle.lifecycle(changes), now) if changes else None
     asked = None
     if params.get("time"):
         try:
@@ -179,17 +198,29 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     periods, told, since = fates_in(views, name, since, until, now, *aged_from(params, now))
     story = why.explain(told, periods, asked=asked, since=since)
     if asked is None and story.fire_time is None and story.fate == "":
-        story.sentences.extend(why.last_manual(_last_manual(views, name)))
+        story.sentences.extend(_manual_story(views, name))
     if story.fate == "not_created" and views.schedules.forgotten:
         # why: an earlier schedule of this name may be one the views forgot (forget.py)
         text = (
             f"The views no longer hold {views.schedules.forgotten} deleted schedule(s): an "
             "earlier one of this name may have existed then (the log keeps its definitions)"
         )
-        story.sentences.append(why.Sentence(text=text))
+        story.sentences.append(fire_story.Sentence(text=text))
     if (found := refused.of(views.refused, name)) is not None:
-        story.sentences.insert(0, why.Sentence(text=refused.explain(name, found, exists=True)))
+        story.sentences.insert(
+            0, fire_story.Sentence(text=refused.explain(name, found, exists=True))
+        )
     return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+
+
+def _manual_story(views: Views, name: str) -> list[fire_story.Sentence]:
+    """What `why NAME` says of the live schedule's latest manual run (a fan-out one: by its
+    members' runs)."""
+    manual = _last_manual(views, name)
+    if manual is None or manual.status != FANNED_OUT:
+        return why.last_manual(manual)
+    members = fanout.members_of(fanout.of_rows(views.runs, name, manual.run_id))
+    return why.last_manual(manual, members)
 
 
 def _last_manual(views: Views, name: str) -> runs.RunRow | None:

@@ -24,13 +24,13 @@ from jetcron.domain.calendar import (
 )
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.projections import calendars, conflicts, fates, schedules, stats, whatif
+from jetcron.projections import calendars, conflicts, fates, lifecycle, schedules, stats, whatif
 from jetcron.projections.fire_queries import aged_from, fates_in, fires_window
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import iso, plain
 from jetcron.projections.state import Views
 
-WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "upcoming"})
+WHAT_IF_HIDDEN: frozenset[fates.Fate] = frozenset({"paused", "not_created", "deleted", "upcoming"})
 """Fates of nominal fires the schedule could not have had: not compared by what-if."""
 WHAT_IF_WINDOW_S = 30 * 86400.0
 """How far back what-if looks unless told."""
@@ -49,7 +49,7 @@ def what_if(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
     since, periods, told, covered = _history(views, name, params, now)
     # why: the new timing in every stretch the schedule lived, so a pause still hides fires
     again = [msgspec.structs.replace(p, window=_timing(new)) for p in periods if p.window]
-    times, covered_new = fates.latest_nominal(again, since, now, FIRES_MAX)
+    times, covered_new = lifecycle.latest_nominal(again, since, now, FIRES_MAX)
     covered = max(covered, covered_new)
     cals = _calendars_of(views, new)
     # why: a fire a calendar took did not run, and one the new calendars take would not: the
@@ -132,7 +132,7 @@ def _side(d: ScheduleDefinition) -> dict[str, Any]:
 
 def _history(
     views: Views, name: str, params: dict[str, Any], now: datetime
-) -> tuple[datetime, list[fates.Period], list[fates.Fire], datetime]:
+) -> tuple[datetime, list[lifecycle.Period], list[fates.Fire], datetime]:
     """The start of the what-if window, the schedule's lifecycle, its fires in the window
     with their fates, and the start of the part of the window they cover."""
     back = timedelta(seconds=float(params.get("window_s", WHAT_IF_WINDOW_S)))
@@ -214,12 +214,12 @@ def _taken_by_calendar(fire: fates.Fire) -> bool:
     return fire.fate == "skipped" and fire.reason.startswith(CALENDAR_TAKES)
 
 
-def _timing(d: ScheduleDefinition) -> fates.Window:
-    return fates.Window(spec=d.spec, tz=d.tz, start=d.start, end=d.end, jitter_s=d.jitter_s)
+def _timing(d: ScheduleDefinition) -> lifecycle.Window:
+    return lifecycle.Window(spec=d.spec, tz=d.tz, start=d.start, end=d.end, jitter_s=d.jitter_s)
 
 
-def _active(periods: list[fates.Period], when: datetime) -> bool:
-    p = fates.period_at(periods, when)
+def _active(periods: list[lifecycle.Period], when: datetime) -> bool:
+    p = lifecycle.period_at(periods, when)
     return p is not None and p.state == "active"
 
 

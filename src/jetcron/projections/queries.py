@@ -19,6 +19,7 @@ from jetcron.projections import (
     aged,
     audit,
     calendars,
+    fanout,
     held,
     ledger,
     refused,
@@ -187,10 +188,8 @@ def one_run(views: Views, params: dict[str, Any], now: datetime) -> dict[str, An
         shown["aged_out"] = {"retention_s": params.get("retention_s", 0)}
     if row.status == FANNED_OUT:
         # why: the trigger of a fan-out is no run; its members' runs are what became of it
-        keys = views.runs.by_schedule.get(row.schedule, ())
-        prefix = row.run_id + "-"
-        members = {k: views.runs.rows[k].status for k in keys if k.startswith(prefix)}
-        shown["members"] = dict(sorted(members.items()))
+        members = fanout.of_rows(views.runs, row.schedule, row.run_id)
+        shown["members"] = dict(sorted((r.run_id, r.status) for r in members))
     return shown
 
 

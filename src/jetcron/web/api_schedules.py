@@ -1,5 +1,5 @@
 """/api/v1/schedules: list, get, create, patch, delete, pause, resume, trigger, next, what-if,
-fires, why."""
+fires, why, last-run."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.errors import InvalidInput
+from jetcron.projections.last_run import NO_FINISHED_RUN
 from jetcron.projections.why import NOT_A_FIRE
 from jetcron.web import bodies
 from jetcron.web.auth import User
@@ -35,7 +36,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem, invalid, window_param
+from jetcron.web.problems import Problem, invalid, not_found, window_param
 from jetcron.web.timing import fire_rows, parse_stamp, planned_skips
 from jetcron.web.wording import for_web, run_for_web
 
@@ -288,6 +289,21 @@ async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response
     # why: a time that is no fire time is the asker's slip (the CLI exits 2, /skip answers 422);
     # the body still carries the answer, with the nearest fire times
     return json(story, 422 if story.get("fate") == NOT_A_FIRE else 200)
+
+
+@router.get(
+    "/{name}/last-run",
+    summary="The latest finished run (of a fan-out fire: the member that finished last, and "
+    "the other members)",
+)
+async def last_run(name: str, gw: Gw, _: Reader) -> Response:
+    try:
+        row: dict[str, Any] = await gw.ask("last_run", {"schedule": name})
+    except InvalidInput as err:
+        if NO_FINISHED_RUN in str(err):
+            raise not_found(str(err)) from None  # why: nothing to show, as an unknown run
+        raise
+    return json(run_for_web(row))
 
 
 @router.get("/{name}/audit", summary="Every change of this schedule: who, when, why, diff")

@@ -12,9 +12,9 @@ from jetcron.domain.fires import next_fires, wall_to_utc
 from jetcron.domain.spec import is_interval_like, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
-from jetcron.projections.fates import Window
+from jetcron.projections.fire_story import dst_notes
+from jetcron.projections.lifecycle import Window
 from jetcron.projections.queries import abbr, iso
-from jetcron.projections.why import dst_notes
 
 
 def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ const NS = "http://www.w3.org/2000/svg";
 export const FATE_COLOURS = {
   triggered: "#1f9d55", succeeded: "#1f9d55", skipped: "#a0a7b4", buffered: "#8b9cc9",
   missed: "#d64545", lost: "#d64545", failed: "#d64545", timed_out: "#d64545", cancelled: "#c77c02",
-  deferred: "#c77c02", paused: "#d8dce3", not_created: "#eef1f5", unrecorded: "#7c3aed",
+  deferred: "#c77c02", paused: "#d8dce3", not_created: "#eef1f5", deleted: "#eef1f5", unrecorded: "#7c3aed",
   pending: "#2457c5", upcoming: "#c9d6f5", running: "#2457c5", retrying: "#c77c02",
 };
 
