@@ -120,6 +120,29 @@ def test_restored_views_hold_one_object_per_repeated_value() -> None:
     assert others and all(r.schedule is row.schedule for r in others)
 
 
+def test_restored_views_share_the_times_sequences_and_definitions_the_fold_shares() -> None:
+    # why past 256: smaller ints are one object each in CPython whoever makes them
+    events = [msgspec.structs.replace(e, seq=e.seq + 1000) for e in busy_history().events]
+    views = fold(events)
+
+    restored = state.restore(state.snapshot(views, part_rows=1))
+
+    assert restored is not None
+    rows, entries = restored.runs.rows, restored.ledger.entries
+    done = next(r for r in rows.values() if r.status == "succeeded")
+    entry = entries[done.fire_id]
+    assert entry.fire_time is done.fire_time
+    assert entry.recorded_at is done.triggered_at
+    assert entry.result_at is done.finished_at
+    assert entry.seq is done.seq and entry.first_seq is done.seq
+    skipped = next(r for r in rows.values() if r.status == "skipped")
+    assert entries[skipped.fire_id].fire_time is skipped.fire_time
+    for name in ("a", "b"):
+        row = restored.schedules.rows[name]
+        assert restored.audit.known[row.schedule_id].definition is row.definition
+    assert state.snapshot(restored) == state.snapshot(views)
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"JCV\x00\x00" + b"\x80", b"not a snapshot", b"JCV\x00\x01garbage"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from itertools import islice, takewhile
+from itertools import chain, islice, takewhile
 from operator import attrgetter
 from typing import Any
 
@@ -25,6 +25,7 @@ from jetcron.projections import (
     ledger,
     notifications,
     refused,
+    rejoin,
     rollups,
     run_fold,
     runs,
@@ -408,13 +409,27 @@ def restore(data: bytes) -> Views | None:
             raise msgspec.ValidationError(f"{len(stored.parts)} parted maps, not {len(_PARTED)}")
         views, sharing = stored.views, Sharing(defaults_of=Views)
         sharing.share(views)
-        for (view, field, _), parts, decoder in zip(
-            _PARTED, stored.parts, _part_decoders, strict=True
-        ):
-            rows = getattr(getattr(views, view), field)
-            for part in parts:
-                rows.update(sharing.share(decoder.decode(part), decoder.type))
+        schedules_ = views.schedules
+        rejoin.definitions(
+            chain(schedules_.rows.values(), schedules_.deleted.values()), views.audit.known
+        )
+        _unpart(views, stored.parts, sharing)
         return views
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         log.warning("ignoring unreadable projection snapshot: %s", err)
         return None
+
+
+def _unpart(views: Views, parted: list[list[msgspec.Raw]], sharing: Sharing) -> None:
+    """The _PARTED maps, decoded a part at a time, each part shared as it comes.
+
+    why: a ledger part takes its run rows' equal objects (rejoin.py) before the next part is
+    decoded, so the next one reuses the memory this one let go (runs come first in _PARTED).
+    """
+    for (view, field, _), parts, decoder in zip(_PARTED, parted, _part_decoders, strict=True):
+        rows = getattr(getattr(views, view), field)
+        for part in parts:
+            decoded = sharing.share(decoder.decode(part), decoder.type)
+            if view == "ledger":
+                rejoin.ledger(decoded.values(), views.runs.rows)
+            rows.update(decoded)
