@@ -23,6 +23,7 @@ from jetcron.projections import (
     forget,
     hosts,
     ledger,
+    ledger_fold,
     notifications,
     refused,
     rejoin,
@@ -128,7 +129,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     tables = (
         ("schedules", schedule_fold.HANDLERS),
         ("runs", run_fold.HANDLERS),
-        ("ledger", ledger.HANDLERS),
+        ("ledger", ledger_fold.HANDLERS),
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),
         ("hosts", hosts.HANDLERS),
