@@ -233,3 +233,15 @@ def test_restored_views_equal_the_fold_even_where_strings_equal_a_default() -> N
     as_json = msgspec.json.decode(msgspec.json.encode(restored))  # what the service answers
     assert snapshot.canonical(as_json) == snapshot.canonical(folded)
     assert snapshot.canonical(restored) == snapshot.canonical(fold(h.events))
+
+
+def test_a_fold_keeps_one_object_per_run_id_in_its_windows() -> None:
+    # why decoded: a reader decodes each event's own copy of its run id
+    data = msgspec.json.encode(busy_history().events)
+    views = fold(msgspec.json.decode(data, type=list[StoredEvent]))
+
+    keys = {id(k) for k in views.runs.rows}
+    finished = [k for ks in views.runs.finished.values() for k in ks]
+    ended = [k for ks in views.schedules.ended.values() for k in ks]
+    assert finished and ended
+    assert all(id(k) in keys for k in finished + ended)
