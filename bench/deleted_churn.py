@@ -96,7 +96,7 @@ def fold(n: int, keep: int = 500) -> tuple[Any, int]:
 
 def measure(n: int) -> dict[str, Any]:
     """One fold of `n` churned schedules: snapshot bytes, traced memory, CPU seconds."""
-    from jetcron.projections.state import snapshot
+    from jetcron.projections.snapshot import snapshot
 
     gc.collect()
     tracemalloc.start()

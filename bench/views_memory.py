@@ -38,7 +38,8 @@ def fold(schedules: int, events: int, path: str) -> dict[str, Any]:
     """Fold the history, then store the views' snapshot at `path`."""
     from bench.history import Fleet, now
     from jetcron.domain.envelope import StoredEvent, decode
-    from jetcron.projections.state import apply_batch, new_views, snapshot
+    from jetcron.projections.snapshot import snapshot
+    from jetcron.projections.state import apply_batch, new_views
 
     base = _rss_mib()
     views, batch, seq = new_views(KEEP_RUNS), [], 0
@@ -93,7 +94,7 @@ def _roll_up(views: Any, seq: int) -> int:
 
 def restore(path: str) -> dict[str, Any]:
     """Restore the views from the snapshot at `path`."""
-    from jetcron.projections.state import restore as restore_views
+    from jetcron.projections.snapshot import restore as restore_views
 
     base = _rss_mib()
     data = Path(path).read_bytes()

@@ -20,7 +20,7 @@ from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import RunSucceeded, RunTriggered, ScheduleCreated, SchedulePaused
 from jetcron.log import snapshots
 from jetcron.log.stream import EventLog
-from jetcron.projections.state import restore
+from jetcron.projections.snapshot import restore
 from jetcron.scheduler import breaker, checkpoint, state
 from test_e2e import ENV
 

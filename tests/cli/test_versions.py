@@ -6,7 +6,7 @@ from __future__ import annotations
 from jetcron import __version__
 from jetcron.cli.replaying import other_version
 from jetcron.cli.views import _versions
-from jetcron.projections.state import SNAPSHOT_VERSION
+from jetcron.projections.snapshot import SNAPSHOT_VERSION
 
 
 def test_status_names_one_version_once_and_each_replica_when_they_differ() -> None:

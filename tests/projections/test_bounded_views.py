@@ -12,7 +12,7 @@ from projection_factory import History
 from jetcron.domain import digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import fire_queries, rollups, state, stats
+from jetcron.projections import fire_queries, rollups, snapshot, state, stats
 from jetcron.projections.compare import Gaps, comparable
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -90,10 +90,10 @@ def test_eviction_is_deterministic_across_chunks_and_snapshots() -> None:
     views = state.new_views(25)
     for start in range(0, len(events), 997):
         state.apply_batch(views, events[start : start + 997])
-        restored = state.restore(state.snapshot(views))
+        restored = snapshot.restore(snapshot.snapshot(views))
         assert restored is not None
         views = restored
-    assert state.snapshot(views) == state.snapshot(one_pass)
+    assert snapshot.snapshot(views) == snapshot.snapshot(one_pass)
 
 
 # -- daily rollups -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from jetcron.projections import (
     queries,
     rollups,
     schedule_queries,
+    snapshot,
     state,
     stats_alltime,
 )
@@ -112,7 +113,7 @@ def snapshot_bytes(views: state.Views) -> int:
     """The snapshot's size without the claims (their own bound: 2 x 2048 triggers) and the
     position (a longer history has longer numbers)."""
     shell = msgspec.structs.replace(views, claims=Claims(), position=0)
-    return len(state.snapshot(shell))
+    return len(snapshot.snapshot(shell))
 
 
 def test_live_restored_and_rebuilt_views_are_the_same_bytes() -> None:
@@ -141,7 +142,7 @@ def test_live_restored_and_rebuilt_views_are_the_same_bytes() -> None:
     assert len(v.schedules.marks) == sum(len(ids) for ids in v.schedules.ended.values())
     events = leader.h.events
     fresh = state.replay(events, keep=5, keep_deleted=KEEP_DELETED)
-    assert state.snapshot(fresh) == state.snapshot(leader.views)
+    assert snapshot.snapshot(fresh) == snapshot.snapshot(leader.views)
     # a follower folding in random batches, snapshotted and restored on its way
     rng = random.Random(7)
     views, at = state.new_views(5, KEEP_DELETED), 0
@@ -150,11 +151,11 @@ def test_live_restored_and_rebuilt_views_are_the_same_bytes() -> None:
         state.apply_batch(views, events[at : at + step])
         at += step
         if rng.random() < 0.2:
-            restored = state.restore(state.snapshot(views))
+            restored = snapshot.restore(snapshot.snapshot(views))
             assert restored is not None
             views = restored
-    assert state.snapshot(views) == state.snapshot(fresh)
-    assert state.canonical(views) == state.canonical(fresh)
+    assert snapshot.snapshot(views) == snapshot.snapshot(fresh)
+    assert snapshot.canonical(views) == snapshot.canonical(fresh)
 
 
 def test_stats_over_all_history_still_count_forgotten_schedules() -> None:
@@ -307,4 +308,4 @@ async def test_a_service_forgets_restores_and_says_so_over_nats(nc, event_log) -
     await restored.restore()
     rebuilt = state.new_views(service.keep, 3)
     state.apply_batch(rebuilt, [s async for b in event_log.read() for s in b])
-    assert state.snapshot(restored.views) == state.snapshot(rebuilt)
+    assert snapshot.snapshot(restored.views) == snapshot.snapshot(rebuilt)

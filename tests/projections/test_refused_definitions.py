@@ -19,7 +19,7 @@ from jetcron.domain.envelope import Envelope, UnknownEvent, decode
 from jetcron.domain.events import ScheduleCreated, ScheduleUpdated
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
-from jetcron.projections import state
+from jetcron.projections import snapshot
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler import breaker, checkpoint
 from jetcron.scheduler.handler import CommandHandler
@@ -138,7 +138,7 @@ async def test_every_reader_refuses_it_and_snapshots_keep_working(nc, event_log)
         assert "was refused" in why["sentences"][0]["text"]
         far = await query(nc, "schedule", {"name": "far"})
         assert [f[:4] for f in far["next_fires"]] == ["9909"]
-        again = state.restore(state.snapshot(service.views))
+        again = snapshot.restore(snapshot.snapshot(service.views))
         assert again is not None and again.refused == service.views.refused
         # a valid create takes the refused name back, and health forgets it
         await CommandHandler(event_log).handle(

@@ -12,7 +12,8 @@ from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import RunSucceeded, RunTriggered, StatsRolledUp
 from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
-from jetcron.projections.state import apply_batch, restore, snapshot
+from jetcron.projections.snapshot import restore, snapshot
+from jetcron.projections.state import apply_batch
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from projection_factory import T0, History
 
-from jetcron.projections import health, state
+from jetcron.projections import health, snapshot, state
 
 
 def _ended_then_triggered_again() -> tuple[History, str]:
@@ -38,7 +38,7 @@ def test_a_second_trigger_of_an_ended_run_changes_no_view(one_by_one: bool) -> N
         f"run.triggered of run {run}: the run was already triggered (seq 2)"
     ]
     views.rejected, views.rejected_samples = 0, []
-    assert state.canonical(views) == state.canonical(clean)
+    assert snapshot.canonical(views) == snapshot.canonical(clean)
     assert views.runs.rows[run].status == "succeeded"
 
 

@@ -88,7 +88,7 @@ async def test_restart_resumes_from_snapshot_and_equals_a_rebuild(nc, event_log)
     await rebuilt_ready.wait()
     await rebuilt.sync()
     assert rebuilt.views.position == second.views.position
-    from jetcron.projections.state import snapshot
+    from jetcron.projections.snapshot import snapshot
 
     assert snapshot(rebuilt.views) == snapshot(second.views)
     rebuilt_stop.set()

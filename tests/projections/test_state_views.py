@@ -11,7 +11,7 @@ from projection_factory import T0, History, fold
 
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import RunStarted
-from jetcron.projections import state
+from jetcron.projections import snapshot, state
 
 
 def busy_history() -> History:
@@ -31,12 +31,12 @@ def busy_history() -> History:
 def test_position_and_redelivery_is_a_no_op() -> None:
     events = busy_history().events
     views = fold(events)
-    before = state.snapshot(views)
+    before = snapshot.snapshot(views)
 
     position = state.apply_batch(views, events[3:])
 
     assert position == views.position == len(events)
-    assert state.snapshot(views) == before
+    assert snapshot.snapshot(views) == before
 
 
 def test_a_failing_fold_is_poison_and_the_rest_still_applies(
@@ -84,22 +84,22 @@ def test_poison_samples_are_capped() -> None:
 def test_snapshot_round_trip() -> None:
     views = fold(busy_history().events)
 
-    restored = state.restore(state.snapshot(views))
+    restored = snapshot.restore(snapshot.snapshot(views))
 
     assert restored is not None
     assert msgspec.to_builtins(restored) == msgspec.to_builtins(views)
     assert restored.runs.rows.keys() == views.runs.rows.keys()
 
 
-@pytest.mark.parametrize("part_rows", [1, 2, state.PART_ROWS])
+@pytest.mark.parametrize("part_rows", [1, 2, snapshot.PART_ROWS])
 def test_snapshot_in_parts_restores_byte_for_byte(part_rows: int) -> None:
     views = fold(busy_history().events)
     rows = len(views.runs.rows)
 
-    restored = state.restore(state.snapshot(views, part_rows))
+    restored = snapshot.restore(snapshot.snapshot(views, part_rows))
 
     assert restored is not None
-    assert state.snapshot(restored) == state.snapshot(views)
+    assert snapshot.snapshot(restored) == snapshot.snapshot(views)
     assert list(restored.ledger.entries) == list(views.ledger.entries)
     assert len(views.runs.rows) == rows  # storing leaves the live views whole
 
@@ -107,7 +107,7 @@ def test_snapshot_in_parts_restores_byte_for_byte(part_rows: int) -> None:
 def test_restored_views_hold_one_object_per_repeated_value() -> None:
     views = fold(busy_history().events)
 
-    restored = state.restore(state.snapshot(views, part_rows=1))
+    restored = snapshot.restore(snapshot.snapshot(views, part_rows=1))
 
     assert restored is not None
     run_id, row = next((k, r) for k, r in restored.runs.rows.items() if r.run_id)
@@ -120,34 +120,57 @@ def test_restored_views_hold_one_object_per_repeated_value() -> None:
     assert others and all(r.schedule is row.schedule for r in others)
 
 
+def test_restored_views_share_the_times_sequences_and_definitions_the_fold_shares() -> None:
+    # why past 256: smaller ints are one object each in CPython whoever makes them
+    events = [msgspec.structs.replace(e, seq=e.seq + 1000) for e in busy_history().events]
+    views = fold(events)
+
+    restored = snapshot.restore(snapshot.snapshot(views, part_rows=1))
+
+    assert restored is not None
+    rows, entries = restored.runs.rows, restored.ledger.entries
+    done = next(r for r in rows.values() if r.status == "succeeded")
+    entry = entries[done.fire_id]
+    assert entry.fire_time is done.fire_time
+    assert entry.recorded_at is done.triggered_at
+    assert entry.result_at is done.finished_at
+    assert entry.seq is done.seq and entry.first_seq is done.seq
+    skipped = next(r for r in rows.values() if r.status == "skipped")
+    assert entries[skipped.fire_id].fire_time is skipped.fire_time
+    for name in ("a", "b"):
+        row = restored.schedules.rows[name]
+        assert restored.audit.known[row.schedule_id].definition is row.definition
+    assert snapshot.snapshot(restored) == snapshot.snapshot(views)
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"JCV\x00\x00" + b"\x80", b"not a snapshot", b"JCV\x00\x01garbage"],
     ids=["empty", "other-version", "foreign", "corrupt"],
 )
 def test_unusable_snapshot_means_rebuild(data: bytes) -> None:
-    assert state.restore(data) is None
+    assert snapshot.restore(data) is None
 
 
 def test_a_snapshot_of_another_format_is_said_as_a_rebuild(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    older = b"JCV" + (state.SNAPSHOT_VERSION - 2).to_bytes(2, "big") + b"\x80"
+    older = b"JCV" + (snapshot.SNAPSHOT_VERSION - 2).to_bytes(2, "big") + b"\x80"
 
-    assert state.restore(older) is None
+    assert snapshot.restore(older) is None
 
     (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
     assert (
-        f"format v{state.SNAPSHOT_VERSION - 2}, this jetcron reads v{state.SNAPSHOT_VERSION}"
+        f"format v{snapshot.SNAPSHOT_VERSION - 2}, this jetcron reads v{snapshot.SNAPSHOT_VERSION}"
         in (record.getMessage())
     )
     assert "rebuilding the views from the log" in record.getMessage()
 
 
 def test_snapshot_starts_with_its_version() -> None:
-    data = state.snapshot(state.Views())
+    data = snapshot.snapshot(state.Views())
 
-    assert data[3:5] == state.SNAPSHOT_VERSION.to_bytes(2, "big")
+    assert data[3:5] == snapshot.SNAPSHOT_VERSION.to_bytes(2, "big")
 
 
 def test_replay_as_of() -> None:
@@ -192,8 +215,8 @@ def test_apply_until_folds_the_prefix_appended_by_as_of(cut: int) -> None:
     more = state.apply_until(views, first, as_of) and state.apply_until(views, rest, as_of)
 
     assert more is (cut == len(events))
-    assert state.snapshot(views) == state.snapshot(fold(events[:cut]))
-    assert state.snapshot(state.replay(events, as_of=as_of)) == state.snapshot(views)
+    assert snapshot.snapshot(views) == snapshot.snapshot(fold(events[:cut]))
+    assert snapshot.snapshot(state.replay(events, as_of=as_of)) == snapshot.snapshot(views)
 
 
 def test_restored_views_equal_the_fold_even_where_strings_equal_a_default() -> None:
@@ -204,9 +227,21 @@ def test_restored_views_equal_the_fold_even_where_strings_equal_a_default() -> N
     h.create("a", target="".join(["def", "ault"]))  # as an event decoded from the log has it
     h.create("b")
     folded = fold(h.events)
-    restored = state.restore(state.snapshot(folded))
+    restored = snapshot.restore(snapshot.snapshot(folded))
     assert restored is not None
     assert msgspec.json.encode(restored) != msgspec.json.encode(folded)  # the trap itself
     as_json = msgspec.json.decode(msgspec.json.encode(restored))  # what the service answers
-    assert state.canonical(as_json) == state.canonical(folded)
-    assert state.canonical(restored) == state.canonical(fold(h.events))
+    assert snapshot.canonical(as_json) == snapshot.canonical(folded)
+    assert snapshot.canonical(restored) == snapshot.canonical(fold(h.events))
+
+
+def test_a_fold_keeps_one_object_per_run_id_in_its_windows() -> None:
+    # why decoded: a reader decodes each event's own copy of its run id
+    data = msgspec.json.encode(busy_history().events)
+    views = fold(msgspec.json.decode(data, type=list[StoredEvent]))
+
+    keys = {id(k) for k in views.runs.rows}
+    finished = [k for ks in views.runs.finished.values() for k in ks]
+    ended = [k for ks in views.schedules.ended.values() for k in ks]
+    assert finished and ended
+    assert all(id(k) in keys for k in finished + ended)

@@ -15,7 +15,7 @@ from projection_factory import History
 from jetcron.domain import digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
-from jetcron.projections import queries, rollups, state, stats, stats_alltime, tallies
+from jetcron.projections import queries, rollups, snapshot, state, stats, stats_alltime, tallies
 from jetcron.projections.runs import FINAL_STATUSES, RunsView
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -191,7 +191,7 @@ def test_a_cache_kept_across_a_growing_log_answers_as_none(
     views = state.new_views(keep)
     bounds = sorted({min(c, len(h.events)) for c in cuts} | {0, len(h.events)})
     for start, end in zip(bounds, bounds[1:], strict=False):
-        restored = state.restore(state.snapshot(views))
+        restored = snapshot.restore(snapshot.snapshot(views))
         assert restored is not None
         views = restored
         state.apply_batch(views, h.events[start:end])

@@ -10,7 +10,7 @@ from projection_factory import History, fold
 
 from jetcron.domain.definition import Job
 from jetcron.domain.envelope import StoredEvent
-from jetcron.projections import state
+from jetcron.projections import snapshot, state
 from jetcron.projections.runs import FAILED_STATUSES
 
 NAMES = ("s0", "s1", "s2")
@@ -117,19 +117,19 @@ def test_one_pass_equals_chunks_with_snapshots_equals_rebuild(
     # deterministic too
     once = state.new_views(keep, keep_deleted)
     state.apply_batch(once, events)
-    expected = state.snapshot(once)
+    expected = snapshot.snapshot(once)
 
     views = state.new_views(keep, keep_deleted)
     bounds = sorted({min(c, len(events)) for c in cuts} | {0, len(events)})
     for start, end in zip(bounds, bounds[1:], strict=False):
-        restored = state.restore(state.snapshot(views))
+        restored = snapshot.restore(snapshot.snapshot(views))
         assert restored is not None
         views = restored
         # why: a consumer restarting from a snapshot may see the tail of the last chunk again.
         state.apply_batch(views, events[max(0, start - redeliver) : end])
 
-    assert state.snapshot(views) == expected
-    assert state.snapshot(state.replay(events, keep=keep, keep_deleted=keep_deleted)) == expected
+    assert snapshot.snapshot(views) == expected
+    assert snapshot.snapshot(state.replay(events, keep=keep, keep_deleted=keep_deleted)) == expected
     assert once.poison == 0
 
 

@@ -20,14 +20,8 @@ from jetcron.memory import collector_paused
 from jetcron.projections import schedule_queries
 from jetcron.projections.compare import Gaps, comparable
 from jetcron.projections.forget import DEFAULT_KEEP_DELETED
-from jetcron.projections.state import (
-    SNAPSHOT_VERSION,
-    Views,
-    apply_until,
-    canonical,
-    new_views,
-    record_undecodable,
-)
+from jetcron.projections.snapshot import SNAPSHOT_VERSION, canonical
+from jetcron.projections.state import Views, apply_until, new_views, record_undecodable
 from jetcron.projections.window import DEFAULT_KEEP
 
 

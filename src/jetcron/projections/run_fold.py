@@ -263,7 +263,7 @@ def _on_succeeded(view: RunsView, event: RunSucceeded, stored: StoredEvent) -> N
         row.duration_s = event.duration_s
         if row.error:
             row.error = ""
-        _settled(view, run_id, row)
+        _settled(view, row.run_id, row)  # why: the key object, not its copy
 
 
 def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
@@ -274,7 +274,7 @@ def _on_failed(view: RunsView, event: RunFailed, stored: StoredEvent) -> None:
         row.error = event.error
         row.duration_s = event.duration_s
         if event.next_retry_at is None:
-            _settled(view, event.run_id, row)
+            _settled(view, row.run_id, row)
 
 
 def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> None:
@@ -285,7 +285,7 @@ def _on_timed_out(view: RunsView, event: RunTimedOut, stored: StoredEvent) -> No
         row.error = failure_text(event)
         row.duration_s = event.duration_s
         if event.next_retry_at is None:
-            _settled(view, event.run_id, row)
+            _settled(view, row.run_id, row)
 
 
 def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> None:
@@ -295,7 +295,7 @@ def _on_cancelled(view: RunsView, event: RunCancelled, stored: StoredEvent) -> N
         row.reason = event.reason or stored.envelope.reason
         if event.duration_s:
             row.duration_s = event.duration_s
-        _settled(view, event.run_id, row)
+        _settled(view, row.run_id, row)
 
 
 def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
@@ -303,7 +303,7 @@ def _on_lost(view: RunsView, event: RunLost, stored: StoredEvent) -> None:
     if row.status not in CLOSED:
         _finish(row, event, "lost", stored.envelope.at)
         row.reason = event.reason
-        _settled(view, event.run_id, row)
+        _settled(view, row.run_id, row)
 
 
 def _attempt_failed(

@@ -274,6 +274,8 @@ def _ended(view: SchedulesView, event: RunEvent, stored: StoredEvent) -> None:
     if row is None:
         return
     at, status = stored.envelope.at, OUTCOMES[type(event)]
+    if row.last_run_id == run_id:
+        run_id = row.last_run_id  # why: the trigger's object, not a copy kept in the window
     marks = view.marks
     mark = marks.get(run_id)
     if mark is None:

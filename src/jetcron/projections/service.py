@@ -24,16 +24,9 @@ from jetcron.log.stream import EventLog
 from jetcron.projections import duties, rollups, serving, stats_alltime
 from jetcron.projections.forget import DEFAULT_KEEP_DELETED
 from jetcron.projections.metrics import Metrics
+from jetcron.projections.snapshot import SNAPSHOT_VERSION, restore, snapshot
 from jetcron.projections.staleness import Stale, verdict
-from jetcron.projections.state import (
-    SNAPSHOT_VERSION,
-    Views,
-    apply_batch,
-    new_views,
-    record_undecodable,
-    restore,
-    snapshot,
-)
+from jetcron.projections.state import Views, apply_batch, new_views, record_undecodable
 from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)

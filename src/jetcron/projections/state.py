@@ -1,11 +1,11 @@
-"""All views together: one position in the log, poison accounting, snapshot and restore."""
+"""All views together: one position in the log, poison accounting (their snapshot: snapshot.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from itertools import islice, takewhile
+from itertools import takewhile
 from operator import attrgetter
 from typing import Any
 
@@ -16,18 +16,16 @@ from jetcron.domain.claims import check as check_claims
 from jetcron.domain.envelope import StoredEvent, event_type
 from jetcron.domain.events import HealthAcknowledged, RunTriggered, ScheduleDeleted
 from jetcron.log.decoding import poison_level
-from jetcron.log.sharing import Sharing
 from jetcron.projections import (
     audit,
     calendars,
     forget,
     hosts,
-    ledger,
+    ledger_fold,
     notifications,
     refused,
     rollups,
     run_fold,
-    runs,
     schedule_fold,
     tables,
 )
@@ -45,10 +43,7 @@ from jetcron.projections.window import DEFAULT_KEEP
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 16
-"""Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 MAX_POISON_SAMPLES = 20
-_MAGIC = b"JCV"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
@@ -127,7 +122,7 @@ def _routes() -> dict[type, tuple[Route, ...]]:
     tables = (
         ("schedules", schedule_fold.HANDLERS),
         ("runs", run_fold.HANDLERS),
-        ("ledger", ledger.HANDLERS),
+        ("ledger", ledger_fold.HANDLERS),
         ("audit", audit.HANDLERS),
         ("notifications", notifications.HANDLERS),
         ("hosts", hosts.HANDLERS),
@@ -332,89 +327,3 @@ def _poisoned(views: Views, stored: StoredEvent, err: Exception) -> None:
     )
     if first:
         views.poison_samples.append(PoisonSample(stored.seq, kind, problem))
-
-
-_encoder = msgspec.msgpack.Encoder()
-_HEADER = _MAGIC + SNAPSHOT_VERSION.to_bytes(2, "big")
-PART_ROWS = 4096
-"""Rows per part of a map stored in parts (_PARTED)."""
-_PARTED: tuple[tuple[str, str, type], ...] = (
-    ("runs", "rows", runs.RunRow),
-    ("ledger", "entries", ledger.LedgerEntry),
-)
-"""(view, field, row class) of the maps that hold a row per run, stored in parts.
-
-why: restored in one piece, every string of such a map is decoded, then shared away, leaving
-holes the allocator cannot give back (the RSS stays); decoded a part at a time, the next part
-reuses what the last one left, so a restore costs about what its shared objects need."""
-
-
-class _Stored(msgspec.Struct, array_like=True, gc=False):
-    """A snapshot as stored: the views with the _PARTED maps empty, then those maps in parts."""
-
-    views: Views
-    parts: list[list[msgspec.Raw]]
-    """Per _PARTED map, its rows in order, PART_ROWS to a msgpack map."""
-
-
-_decoder = msgspec.msgpack.Decoder(_Stored)
-_part_decoders = [msgspec.msgpack.Decoder(dict[str, cls]) for _, _, cls in _PARTED]  # type: ignore[valid-type]
-
-
-def snapshot(views: Views, part_rows: int = PART_ROWS) -> bytes:
-    """The views as versioned msgpack bytes."""
-    shell = msgspec.structs.replace(views)
-    parts = []
-    for view, field, _ in _PARTED:
-        part = getattr(views, view)
-        rows = getattr(part, field)
-        setattr(shell, view, msgspec.structs.replace(part, **{field: {}}))
-        items = iter(rows.items())
-        parts.append([dict(islice(items, part_rows)) for _ in range(0, len(rows), part_rows)])
-    # why: the parts are encoded as maps and decoded as Raw (the same bytes), one at a time
-    return _HEADER + _encoder.encode((shell, parts))
-
-
-def canonical(views: Views | dict[str, Any]) -> dict[str, Any]:
-    """The views as plain data (from Views, or from their JSON decoded) that equal views give
-    equally: equal strings shared onto the declared defaults (log/sharing.py says why), and
-    map keys of the declared types (JSON made the digests' bucket numbers strings)."""
-    typed = views if isinstance(views, Views) else msgspec.convert(views, Views, strict=False)
-    Sharing(defaults_of=Views).share(typed)
-    plain: dict[str, Any] = msgspec.to_builtins(typed)
-    return plain
-
-
-def restore(data: bytes) -> Views | None:
-    """Views from snapshot bytes; None if the snapshot is from another version or unreadable.
-
-    Equal strings come back as one object each (log/sharing.py).
-    """
-    if not data.startswith(_HEADER):
-        # why: an upgrade (or downgrade) across a format change refolds the whole log at start;
-        # on a long log that takes minutes, which the operator must be able to tell from a hang
-        was = int.from_bytes(data[len(_MAGIC) : len(_HEADER)], "big")
-        form = f"format v{was}" if data.startswith(_MAGIC) and was else "an unknown format"
-        log.warning(
-            "the views' snapshot is of %s, this jetcron reads v%d (an upgrade or downgrade): "
-            "rebuilding the views from the log, ~10 s per million events",
-            form,
-            SNAPSHOT_VERSION,
-        )
-        return None
-    try:
-        stored = _decoder.decode(memoryview(data)[len(_HEADER) :])
-        if len(stored.parts) != len(_PARTED):
-            raise msgspec.ValidationError(f"{len(stored.parts)} parted maps, not {len(_PARTED)}")
-        views, sharing = stored.views, Sharing(defaults_of=Views)
-        sharing.share(views)
-        for (view, field, _), parts, decoder in zip(
-            _PARTED, stored.parts, _part_decoders, strict=True
-        ):
-            rows = getattr(getattr(views, view), field)
-            for part in parts:
-                rows.update(sharing.share(decoder.decode(part), decoder.type))
-        return views
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        log.warning("ignoring unreadable projection snapshot: %s", err)
-        return None
