@@ -9,7 +9,6 @@ batches of 1000 with `--keep-runs 100`; the restore reads the snapshot bytes fro
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import sys
@@ -30,7 +29,11 @@ GROWTH = 3
 
 
 def _rss_mib() -> float:
-    gc.collect()
+    """RSS after a full collection and the heap's free pages handed back, as `serve` does after
+    a restore and once a fold is at the log's end (memory.give_back, memory.AfterBursts)."""
+    from jetcron.memory import give_back
+
+    give_back()
     return psutil.Process().memory_info().rss / 2**20
 
 
@@ -160,7 +163,8 @@ async def run(quick: bool) -> dict[str, Any]:
             f"keep {KEEP_RUNS} runs each: {schedules * KEEP_RUNS} runs held) folded in one "
             "process, with the daily rollups a live leader appends, their snapshot restored in "
             "another; *_rss_mib_* = the process's RSS minus its RSS before (imports done), "
-            "after a full collection; views_restored_vs_folded: restored / folded (≤ 1: a "
+            "after a full collection and the heap's free pages given back (as serve does after a restore "
+            "and a catch-up); views_restored_vs_folded: restored / folded (≤ 1: a "
             f"restart does not grow serve); *_3x: the same for {folded3['events']} events, "
             "views_state_growth_ratio = restored 3x / restored 1x (flat state: 1.0)"
         ],
