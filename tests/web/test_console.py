@@ -393,6 +393,55 @@ def test_an_action_no_executor_offers_is_confirmed_first(browser: object, stack:
     page.close()
 
 
+def test_a_command_for_a_target_nobody_serves_is_confirmed_first(
+    browser: object, stack: Stack
+) -> None:
+    """newcomer20a #2: the form asked only for an action; a command job for an unserved
+    target was saved silently, and its runs waited and blocked the schedule."""
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "unserved-command")
+    page.fill("#f-job", "echo x")
+    page.fill("#f-target", "nobody-serves-this")
+    page.click("#f-save")
+    text = page.locator("#confirm-text")
+    text.wait_for()
+    assert "no executor online serves target 'nobody-serves-this'" in text.inner_text()
+    page.keyboard.press("Escape")  # no: nothing is created
+    with stack.client() as http:
+        assert http.get("/api/v1/schedules/unserved-command").status_code == 404
+    page.fill("#f-target", "default")  # served by the stack's executor: no question
+    page.click("#f-save")
+    page.wait_for_selector("h1:has-text('unserved-command')")
+    page.close()
+
+
+def test_the_save_button_waits_for_the_save(browser: object, stack: Stack) -> None:
+    """newcomer20a #14: two quick clicks sent two POSTs (an edit: two dry runs and dialogs)."""
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "saved-once")
+    page.fill("#f-job", "echo once")
+    held: list[object] = []
+
+    def hold(route: object) -> None:
+        if route.request.method == "POST":  # type: ignore[attr-defined]
+            held.append(route)
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    page.route("**/api/v1/schedules", hold)
+    page.click("#f-save")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1 and page.locator("#f-save").is_disabled()
+    held[0].continue_()  # type: ignore[attr-defined]
+    page.wait_for_selector("h1:has-text('saved-once')")
+    page.close()
+
+
 async def _publish_unreadable(nats_url: str) -> None:
     import nats
 
