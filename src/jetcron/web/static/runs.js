@@ -8,10 +8,13 @@ const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out"
 /* A run id as tables show it; a fan-out member's keeps its executor: 7241fd3e-pi2. */
 export const shortId = (id) => { const [head, ...member] = id.split("-"); return [head.slice(0, 8), ...member].join("-"); };
 
-export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`)) {
+/** Runs as a table, one tab stop a row (its run's link; newcomer20a #13: two a row made 100
+ * Tab presses to get past 50 runs). `ofSchedule`: on that schedule's page, whose name each
+ * row would only repeat; elsewhere the schedule's link is there for the mouse, and on the run's page. */
+export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`), { ofSchedule = false } = {}) {
   return table([
     ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, r.run_id ? shortId(r.run_id) : "–"))],
-    ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
+    ...(ofSchedule ? [] : [["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}`, tabindex: "-1" }, r.schedule)]]),
     ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
     ["Status", (r) => [runBadge(r.status, r.offline), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
     ["Took", (r) => seconds(r.duration_s)],
