@@ -13,10 +13,10 @@ export function el(tag, attrs = {}, ...children) {
 export const main = () => document.getElementById("main");
 
 /** A table: columns [label, cell(row)], rows; narrow screens show it as cards. */
-export function table(columns, rows, { onRow, key } = {}) {
+export function table(columns, rows, { onRow, key, rowClass = () => undefined } = {}) {
   const head = el("thead", {}, el("tr", {}, columns.map(([label]) => el("th", {}, label))));
   const body = el("tbody", {}, rows.map((row) => el("tr", {
-    class: onRow ? "clickable" : undefined, "data-key": key ? key(row) : undefined,
+    class: [onRow ? "clickable" : "", rowClass(row) || ""].join(" ").trim() || undefined, "data-key": key ? key(row) : undefined,
     onclick: onRow ? () => onRow(row) : undefined,
   }, columns.map(([label, cell]) => el("td", { "data-label": label }, cell(row))))));
   return el("div", { class: "scroll" }, el("table", { class: "cards" }, head, body));
