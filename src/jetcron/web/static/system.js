@@ -1,6 +1,6 @@
 // Health (problems and the system at a glance) and the executors online.
 import { api } from "./api.js";
-import { confirmAction, el, errorBox, local, main, table } from "./dom.js";
+import { confirmAction, el, errorBox, local, main, plainTimes, table } from "./dom.js";
 
 const ACKABLE = new Set(["poison_events", "rejected_run_events", "executor_offline"]);
 
@@ -21,7 +21,7 @@ export async function healthPage() {
   const [health, status] = await Promise.all([api("/health"), api("/status")]);
   const s = status;
   main().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
-    health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => p.detail]], health.problems) : el("p", {}, "No problems."),
+    health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => plainTimes(p.detail)]], health.problems) : el("p", {}, "No problems."),
     health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", class: "writer", onclick: acknowledge }, "Acknowledge")) : "",
     el("h2", {}, "System"),
     el("div", { class: "card" }, el("dl", { class: "kv" }, [
@@ -45,7 +45,7 @@ function offlineExecutors(health, held, online) {
   const isTarget = (p) => p.detail.includes("serves this target");
   const runs = (name) => held.filter((r) => r.executor === name);
   return {
-    executors: away.filter((p) => !isTarget(p)).map((p) => ({ name: p.subject, since: p.since, detail: p.detail, held: runs(p.subject) })),
+    executors: away.filter((p) => !isTarget(p)).map((p) => ({ name: p.subject, since: p.since, detail: plainTimes(p.detail), held: runs(p.subject) })),
     targets: away.filter(isTarget),
   };
 }
@@ -76,5 +76,5 @@ export async function executorsPage() {
     ["Seen (your time)", (e) => (e.held ? el("span", { class: "note" }, e.since ? `offline since ${local(e.since)}` : "offline") : local(e.seen_at || e.host_time))],
   ], all, { key: (e) => e.name, rowClass: (e) => (e.held ? "gone" : undefined) }) : el("p", {}, "No executor online."),
   targets.length ? el("div", { id: "unserved" }, el("h2", {}, "Targets no executor online serves"),
-    el("ul", {}, targets.map((p) => el("li", {}, el("code", {}, p.subject), `: ${p.detail}`)))) : "");
+    el("ul", {}, targets.map((p) => el("li", {}, el("code", {}, p.subject), `: ${plainTimes(p.detail)}`)))) : "");
 }
