@@ -220,20 +220,31 @@ def test_a_failed_fire_reads_red_and_a_bad_name_says_the_rule(
 def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: Stack) -> None:
     with stack.client() as http:
         assert create(http, "many-runs", command=["true"]).status_code == 201
-        for _ in range(52):
+        # why: more than the two pages shown after More, so a live update that reloaded the
+        # newest 100 would push the oldest shown off the bottom
+        for _ in range(102):
             assert http.post("/api/v1/schedules/many-runs/trigger").status_code == 202
-        mine = {"schedule": "many-runs", "limit": 60}
-        until(lambda: http.get("/api/v1/runs", params=mine).json()["runs"], lambda r: len(r) >= 52)
+        mine = {"schedule": "many-runs", "limit": 200}
+        until(
+            lambda: http.get("/api/v1/runs", params=mine).json()["runs"],
+            lambda r: len(r) >= 102,
+            60,
+        )
         page = signed_in(browser, stack, 1280, 900)
         page.goto(f"{stack.url}/#/runs")
         with page.expect_response(lambda r: "schedule=many-runs" in r.url):
             page.fill("#runs-schedule", "many-runs")
         page.click("button:has-text('More')")
         rows = page.locator("#runs tr[data-key]")
-        page.wait_for_function("() => document.querySelectorAll('#runs tr[data-key]').length >= 52")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#runs tr[data-key]').length >= 100"
+        )
+        last = rows.last.get_attribute("data-key")
         newest = http.post("/api/v1/schedules/many-runs/trigger").json()["run_id"]
     page.wait_for_selector(f"#runs tr[data-key='{newest}']")  # why: arrives live
-    assert rows.count() >= 52  # the rows "More" added were kept, not cut back to 50
+    assert rows.count() >= 101  # the rows "More" added were kept, not cut back to 50
+    # newcomer20a #8: the oldest row shown stays; it slid off as new runs came on top
+    assert rows.last.get_attribute("data-key") == last
     page.close()
 
 

@@ -61,6 +61,57 @@ def test_run_now_says_which_run_it_started(browser: object, stack: Stack) -> Non
     assert len(runs) == 1
     assert link.get_attribute("href") == f"#/run/{runs[0]['run_id']}"
     assert page.locator("#started").inner_text() == f"Started run {runs[0]['run_id'][:8]}"
+    # #3: the run's page names the target no executor serves, and offers no download of nothing
+    link.click()
+    page.wait_for_selector("h1:has-text('Run')")
+    facts = page.locator("dl.kv").inner_text()
+    assert "target\nnobody-here" in facts, facts
+    page.wait_for_selector("pre.stdout:has-text('(no output)')")
+    assert page.locator("a.download").count() == 0
+    page.close()
+
+
+def test_a_search_that_matches_nothing_says_so_and_stays_in_the_address(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    """#7: a search that matched nothing said "No schedules yet. Create one"; filters were not
+    in the address, so a filtered view could not be reloaded or shared."""
+    with stack.client() as http:
+        assert create(http, "searched-for", spec=YEARLY).status_code == 201
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/")
+    page.wait_for_selector("tr[data-key='searched-for']")
+    page.fill("#filter-q", "zzz")
+    assert page.locator("#no-match").inner_text() == "No schedule matches 'zzz'."
+    assert page.evaluate("location.hash") == "#/?q=zzz"
+    page.reload()
+    assert page.locator("#no-match").inner_text() == "No schedule matches 'zzz'."
+    assert page.input_value("#filter-q") == "zzz"
+    page.goto(f"{stack.url}/#/runs?schedule=searched-for&status=failed")
+    said = page.locator("#no-runs").inner_text()
+    assert said == "No run matches schedule 'searched-for' and status failed.", said
+    assert page.input_value("#runs-schedule") == "searched-for"
+    assert page.input_value("#runs-status") == "failed"
+    page.close()
+
+
+def test_times_read_one_way_in_notes_and_columns(browser: object, stack: Stack) -> None:  # noqa: F811
+    """#12: a note carried ISO times with microseconds; #15: a column showed 09:43Z above
+    09:43:10Z."""
+    page = signed_in(browser, stack, 1280, 900, zone="UTC")
+    said = page.evaluate(
+        """async () => {
+        const dom = await import('/static/dom.js');
+        const note = dom.plainTimes('NATS unreachable from 2026-12-03T09:56:53.989132Z to 2026-12-03T09:57:56.179304+00:00');
+        const fires = [{ utc: '2026-12-03T09:43:00Z', tz: 'UTC' }, { utc: '2026-12-03T09:43:10Z', tz: 'UTC' }];
+        const cells = [...dom.fireTable(fires, 'UTC').querySelectorAll('td')].map((td) => td.textContent);
+        return { note, cells, alone: dom.utc('2026-12-03T09:43:00Z') };
+    }"""
+    )
+    assert said["note"] == "NATS unreachable from 2026-12-03 09:56:53Z to 2026-12-03 09:57:56Z"
+    assert said["cells"] == ["2026-12-03 09:43:00Z", "2026-12-03 09:43:10Z"]
+    assert said["alone"] == "2026-12-03 09:43Z"  # a time on its own keeps the short form
     page.close()
 
 

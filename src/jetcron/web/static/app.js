@@ -32,11 +32,11 @@ function writing(page) {
 }
 
 const ROUTES = [
-  [/^#?\/?$/, () => schedulesPage()],
+  [/^#?\/?(?:\?(.*))?$/, (m) => schedulesPage(m[1])],
   [/^#\/new$/, writing(() => formPage(null))],
   [/^#\/edit\/(.+)$/, writing((m) => formPage(decoded(m[1])))],
   [/^#\/s\/(.+)$/, (m) => schedulePage(decoded(m[1]))],
-  [/^#\/runs$/, () => runsPage()],
+  [/^#\/runs(?:\?(.*))?$/, (m) => runsPage(m[1])],
   [/^#\/run\/(.+)$/, (m) => runPage(decoded(m[1]))],
   [/^#\/health$/, () => healthPage()],
   [/^#\/executors$/, () => executorsPage()],
