@@ -162,3 +162,29 @@ def test_a_schedule_with_no_fire_yet_says_so(browser: object, stack: Stack) -> N
     said = page.locator("#no-fires").inner_text()
     assert said.startswith("No fires yet since "), said
     page.close()
+
+
+def test_a_late_page_does_not_draw_over_the_one_gone_to(browser: object, stack: Stack) -> None:  # noqa: F811
+    """Found with #4: a Health page whose answer came late drew itself over Executors."""
+    page = signed_in(browser, stack, 1280, 900)
+    held: list[object] = []
+
+    def hold_first(route: object) -> None:
+        if held:
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/health", hold_first)
+    page.goto(f"{stack.url}/#/health")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held
+    page.goto(f"{stack.url}/#/calendars")
+    page.wait_for_selector("#main h1:has-text('Calendars')")
+    held[0].continue_()  # type: ignore[attr-defined]
+    page.wait_for_timeout(1000)
+    assert page.locator("#main h1").inner_text() == "Calendars"
+    page.close()

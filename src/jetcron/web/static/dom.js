@@ -12,6 +12,14 @@ export function el(tag, attrs = {}, ...children) {
 
 export const main = () => document.getElementById("main");
 
+/** The page's place, as asked for now: after an await, `here()` is the page if the console is
+ * still at this address, else a detached element, so a slow answer never draws over the page
+ * the operator went to meanwhile (a late Health drew over Executors). */
+export function place() {
+  const at = location.hash;
+  return () => (location.hash === at ? main() : document.createElement("main"));
+}
+
 /** A table: columns [label, cell(row)], rows; narrow screens show it as cards. */
 export function table(columns, rows, { onRow, key, rowClass = () => undefined } = {}) {
   const head = el("thead", {}, el("tr", {}, columns.map(([label]) => el("th", {}, label))));

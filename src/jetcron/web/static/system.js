@@ -1,6 +1,6 @@
 // Health (problems and the system at a glance) and the executors online.
 import { api } from "./api.js";
-import { confirmAction, el, errorBox, local, main, plainTimes, table } from "./dom.js";
+import { confirmAction, el, errorBox, local, main, place, plainTimes, table } from "./dom.js";
 
 const ACKABLE = new Set(["poison_events", "rejected_run_events", "executor_offline"]);
 
@@ -18,9 +18,10 @@ async function acknowledge() {
 }
 
 export async function healthPage() {
+  const here = place();
   const [health, status] = await Promise.all([api("/health"), api("/status")]);
   const s = status;
-  main().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
+  here().replaceChildren(el("h1", {}, "Health ", el("span", { class: `badge ${health.healthy ? "succeeded" : "failed"}`, id: "healthy" }, health.healthy ? "healthy" : "problems")),
     health.problems.length ? table([["Problem", (p) => p.kind.replaceAll("_", " ")], ["Subject", (p) => p.subject], ["Detail", (p) => plainTimes(p.detail)]], health.problems) : el("p", {}, "No problems."),
     health.problems.some((p) => ACKABLE.has(p.kind)) ? el("p", {}, el("button", { id: "ack", class: "writer", onclick: acknowledge }, "Acknowledge")) : "",
     el("h2", {}, "System"),
@@ -58,13 +59,14 @@ function heldRuns(e) {
 }
 
 export async function executorsPage() {
+  const here = place();
   const quietly = (promise, empty) => promise.catch(() => empty);
   const [rows, health, running, retrying] = await Promise.all([api("/executors"), quietly(api("/health"), { problems: [] }),
     ...["running", "retrying"].map((status) => quietly(api("/runs", { params: { status, limit: 500 } }), { runs: [] }))]);
   const held = [...running.runs, ...retrying.runs].filter((r) => r.offline);
   const { executors, targets } = offlineExecutors(health, held, rows);
   const all = [...rows, ...executors];
-  main().replaceChildren(el("h1", {}, "Executors"), all.length ? table([
+  here().replaceChildren(el("h1", {}, "Executors"), all.length ? table([
     ["Name", (e) => [e.name, e.detail ? el("div", { class: "small" }, e.detail) : ""]],
     ["Targets", (e) => (e.targets ? [...e.targets, ...e.tags.map((t) => `tag:${t}`)].join(", ") : "–")],
     ["Running", heldRuns],
