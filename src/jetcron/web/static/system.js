@@ -45,8 +45,11 @@ function offlineExecutors(health, held, online) {
   const away = health.problems.filter((p) => p.kind === "executor_offline" && !names.has(p.subject));
   const isTarget = (p) => p.detail.includes("serves this target");
   const runs = (name) => held.filter((r) => r.executor === name);
+  // why: until the log says it went offline, health's `since` is when its runs started ("not
+  // online; holds 1 run …"): no offline time to show
+  const since = (p) => (p.detail.startsWith("not online") ? null : p.since);
   return {
-    executors: away.filter((p) => !isTarget(p)).map((p) => ({ name: p.subject, since: p.since, detail: plainTimes(p.detail), held: runs(p.subject) })),
+    executors: away.filter((p) => !isTarget(p)).map((p) => ({ name: p.subject, since: since(p), detail: plainTimes(p.detail), held: runs(p.subject) })),
     targets: away.filter(isTarget),
   };
 }
@@ -63,7 +66,10 @@ export async function executorsPage() {
   const quietly = (promise, empty) => promise.catch(() => empty);
   const [rows, health, running, retrying] = await Promise.all([api("/executors"), quietly(api("/health"), { problems: [] }),
     ...["running", "retrying"].map((status) => quietly(api("/runs", { params: { status, limit: 500 } }), { runs: [] }))]);
-  const held = [...running.runs, ...retrying.runs].filter((r) => r.offline);
+  // why: the runs an executor not online holds, as health counts them (not only those whose
+  // `offline` note the log already backs)
+  const online = new Set(rows.map((e) => e.name));
+  const held = [...running.runs, ...retrying.runs].filter((r) => r.executor && !online.has(r.executor));
   const { executors, targets } = offlineExecutors(health, held, rows);
   const all = [...rows, ...executors];
   here().replaceChildren(el("h1", {}, "Executors"), all.length ? table([
@@ -75,7 +81,7 @@ export async function executorsPage() {
     ["Memory", (e) => dash(e.memory_percent, (v) => `${Math.round(v)}%`)],
     ["Clock", (e) => dash(e.clock_offset_s, (v) => `${v >= 0 ? "+" : ""}${v.toFixed(3)} s`)],
     ["Actions", (e) => (e.actions || []).join(", ") || "–"],
-    ["Seen (your time)", (e) => (e.held ? el("span", { class: "note" }, e.since ? `offline since ${local(e.since)}` : "offline") : local(e.seen_at || e.host_time))],
+    ["Seen (your time)", (e) => (e.held ? el("span", { class: "note" }, e.since ? `offline since ${local(e.since)}` : "not online") : local(e.seen_at || e.host_time))],
   ], all, { key: (e) => e.name, rowClass: (e) => (e.held ? "gone" : undefined) }) : el("p", {}, "No executor online."),
   targets.length ? el("div", { id: "unserved" }, el("h2", {}, "Targets no executor online serves"),
     el("ul", {}, targets.map((p) => el("li", {}, el("code", {}, p.subject), `: ${plainTimes(p.detail)}`)))) : "");
