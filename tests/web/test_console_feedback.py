@@ -188,3 +188,21 @@ def test_a_late_page_does_not_draw_over_the_one_gone_to(browser: object, stack: 
     page.wait_for_timeout(1000)
     assert page.locator("#main h1").inner_text() == "Calendars"
     page.close()
+
+
+def test_the_run_page_status_names_the_attempt(browser: object, stack: Stack) -> None:  # noqa: F811
+    """#15: the run page said "status failed" where the CLI says "failed (attempt 2)"."""
+    with stack.client() as http:
+        made = create(http, "twice", spec=YEARLY, command=["false"], retries=1, retry_backoff="1s")
+        assert made.status_code == 201, made.text
+        run_id = http.post("/api/v1/schedules/twice/trigger").json()["run_id"]
+        run = until(
+            lambda: http.get(f"/api/v1/runs/{run_id}").json(), lambda r: r["status"] == "failed", 30
+        )
+    assert run["attempt"] == 2
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/run/{run_id}")
+    page.wait_for_selector("dl.kv")
+    facts = page.locator("dl.kv").inner_text()
+    assert "status\nfailed (attempt 2)" in facts, facts
+    page.close()
