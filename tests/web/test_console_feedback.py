@@ -206,3 +206,15 @@ def test_the_run_page_status_names_the_attempt(browser: object, stack: Stack) ->
     facts = page.locator("dl.kv").inner_text()
     assert "status\nfailed (attempt 2)" in facts, facts
     page.close()
+
+
+def test_the_login_page_asks_only_who_is_signed_in(browser: object, stack: Stack) -> None:  # noqa: F811
+    """#15: before the login page was drawn the console also asked /views (a second 401)."""
+    page = browser.new_page()  # type: ignore[attr-defined]
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/v1/" in r.url and asked.append(r.url.split("/api/v1")[1]))
+    page.goto(stack.url + "/")
+    page.wait_for_selector("#token")
+    page.wait_for_timeout(1000)
+    assert asked == ["/whoami"], asked
+    page.close()
