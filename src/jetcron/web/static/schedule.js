@@ -5,7 +5,7 @@ import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
 import { quoted } from "./form.js";
 import { liveBadge } from "./stale.js";
-import { outputViewer, runsTable, shortId } from "./runs.js";
+import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
 const PAGE = 50; // runs a page
@@ -106,10 +106,11 @@ function runsPart(name, sections, showOutput, gone) {
     sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
   };
   const loadNewest = async () => {
-    const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
+    // why: by rowKey: a skipped fire's row has no run id, and null matched the first such row
+    const paged = rows.length > PAGE ? rowKey(rows[rows.length - 1]) : null;
     // why current: this schedule's runs, not an earlier one's of the same name (as `schedule show`)
     const page = await api("/runs", { params: { schedule: name, current: true, limit: paged ? rows.length + PAGE : PAGE } });
-    const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
+    const last = paged ? page.runs.findIndex((r) => rowKey(r) === paged) : -1;
     if (last >= 0) rows = page.runs.slice(0, last + 1);
     else [rows, cursor] = [page.runs, page.next_cursor];
     draw();
