@@ -220,20 +220,31 @@ def test_a_failed_fire_reads_red_and_a_bad_name_says_the_rule(
 def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: Stack) -> None:
     with stack.client() as http:
         assert create(http, "many-runs", command=["true"]).status_code == 201
-        for _ in range(52):
+        # why: more than the two pages shown after More, so a live update that reloaded the
+        # newest 100 would push the oldest shown off the bottom
+        for _ in range(102):
             assert http.post("/api/v1/schedules/many-runs/trigger").status_code == 202
-        mine = {"schedule": "many-runs", "limit": 60}
-        until(lambda: http.get("/api/v1/runs", params=mine).json()["runs"], lambda r: len(r) >= 52)
+        mine = {"schedule": "many-runs", "limit": 200}
+        until(
+            lambda: http.get("/api/v1/runs", params=mine).json()["runs"],
+            lambda r: len(r) >= 102,
+            60,
+        )
         page = signed_in(browser, stack, 1280, 900)
         page.goto(f"{stack.url}/#/runs")
         with page.expect_response(lambda r: "schedule=many-runs" in r.url):
             page.fill("#runs-schedule", "many-runs")
         page.click("button:has-text('More')")
         rows = page.locator("#runs tr[data-key]")
-        page.wait_for_function("() => document.querySelectorAll('#runs tr[data-key]').length >= 52")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#runs tr[data-key]').length >= 100"
+        )
+        last = rows.last.get_attribute("data-key")
         newest = http.post("/api/v1/schedules/many-runs/trigger").json()["run_id"]
     page.wait_for_selector(f"#runs tr[data-key='{newest}']")  # why: arrives live
-    assert rows.count() >= 52  # the rows "More" added were kept, not cut back to 50
+    assert rows.count() >= 101  # the rows "More" added were kept, not cut back to 50
+    # newcomer20a #8: the oldest row shown stays; it slid off as new runs came on top
+    assert rows.last.get_attribute("data-key") == last
     page.close()
 
 
@@ -390,6 +401,55 @@ def test_an_action_no_executor_offers_is_confirmed_first(browser: object, stack:
     page.click("#f-save")
     confirm(page)
     page.wait_for_selector("h1:has-text('no-such-action')")
+    page.close()
+
+
+def test_a_command_for_a_target_nobody_serves_is_confirmed_first(
+    browser: object, stack: Stack
+) -> None:
+    """newcomer20a #2: the form asked only for an action; a command job for an unserved
+    target was saved silently, and its runs waited and blocked the schedule."""
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "unserved-command")
+    page.fill("#f-job", "echo x")
+    page.fill("#f-target", "nobody-serves-this")
+    page.click("#f-save")
+    text = page.locator("#confirm-text")
+    text.wait_for()
+    assert "no executor online serves target 'nobody-serves-this'" in text.inner_text()
+    page.keyboard.press("Escape")  # no: nothing is created
+    with stack.client() as http:
+        assert http.get("/api/v1/schedules/unserved-command").status_code == 404
+    page.fill("#f-target", "default")  # served by the stack's executor: no question
+    page.click("#f-save")
+    page.wait_for_selector("h1:has-text('unserved-command')")
+    page.close()
+
+
+def test_the_save_button_waits_for_the_save(browser: object, stack: Stack) -> None:
+    """newcomer20a #14: two quick clicks sent two POSTs (an edit: two dry runs and dialogs)."""
+    page = signed_in(browser, stack, 1280, 900)
+    page.goto(f"{stack.url}/#/new")
+    page.fill("#f-name", "saved-once")
+    page.fill("#f-job", "echo once")
+    held: list[object] = []
+
+    def hold(route: object) -> None:
+        if route.request.method == "POST":  # type: ignore[attr-defined]
+            held.append(route)
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    page.route("**/api/v1/schedules", hold)
+    page.click("#f-save")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1 and page.locator("#f-save").is_disabled()
+    held[0].continue_()  # type: ignore[attr-defined]
+    page.wait_for_selector("h1:has-text('saved-once')")
     page.close()
 
 

@@ -133,6 +133,12 @@ def edit(page: Any, name: str, selector: str, typed: str) -> None:
     else:
         page.fill(selector, typed)
     page.click("#f-save")
+    if (
+        selector == "#f-target"
+    ):  # why: no executor serves pool-b: the form asks first (as the CLI notes)
+        page.wait_for_selector(f"#confirm-text:has-text(\"serves target '{typed}'\")")
+        confirm(page)
+        page.wait_for_selector("#confirm-text:has-text('Save the changes')")
     confirm(page, "one field")
 
 

@@ -174,13 +174,21 @@ def test_the_banner_blames_nats_when_nats_is_stalled(
     assert services.server is not None and services.server.pid is not None
     freeze(services.server)
     try:
-        page.wait_for_selector("#stale p.views", timeout=30_000)
-        said = page.locator("#stale p.views").inner_text()
+        page.wait_for_selector("#stale p.nats", timeout=30_000)
+        said = banner(page)
         report = services.views()
+        page.wait_for_timeout(6_000)  # why: past the next check of the views (every 5 s)
+        later = banner(page)
     finally:
         os.kill(services.server.pid, signal.SIGCONT)
+    # newcomer20a #5: one line, in our words, that does not change every 5 s: it named the
+    # probe's query (`due`), said "NATS is unreachable" three times and switched its wording
     assert said.startswith("NATS is unreachable since "), said
-    assert "nothing can be asked or changed until it is back" in said, said
+    assert said.count("NATS is unreachable") == 1 and "query" not in said, said
+    assert said.endswith(
+        ": nothing can be read or changed until it is back; this page shows what it had then"
+    ), said
+    assert later == said, (said, later)
     assert report["cause"] == "nats", report
     page.wait_for_selector("#stale", state="hidden", timeout=30_000)
     page.close()
@@ -226,6 +234,40 @@ def test_the_banner_says_the_views_are_behind_the_log_and_since_when(
         stand_in.done.set()
         stand_in.join(10)
         services.start_serve()
+
+
+def test_the_banner_says_in_its_words_since_when_the_gateway_is_gone(
+    browser: object,  # noqa: F811
+    services: Services,
+) -> None:
+    """newcomer20a #6: with the gateway down the banner said the browser's "Failed to fetch",
+    with no time, beside a second line saying the same."""
+    # why: serve, started again by the test before, answers once it has caught up
+    until(
+        lambda: httpx.get(services.url + "/api/v1/schedules", timeout=15).status_code,
+        lambda s: s == 200,
+        60,
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page.goto(f"{services.url}/#/")
+    page.wait_for_selector("#live.live")
+    assert services.web is not None
+    services.web.terminate()
+    services.web.wait(30)
+    try:
+        page.wait_for_selector("#stale p.gateway", timeout=20_000)
+        said = banner(page)
+        page.wait_for_timeout(6_000)  # why: past the next check of the views (every 5 s)
+        later = banner(page)
+    finally:
+        services.start_web()
+    assert re.fullmatch(
+        r"The gateway is unreachable since \w+ \d+, [\d:]+ your time: this page shows what it "
+        r"had then; it reconnects by itself",
+        said,
+    ), said
+    assert later == said, (said, later)
+    page.close()
 
 
 def _stream(nats_url: str, delete: bool) -> None:

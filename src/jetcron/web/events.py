@@ -61,7 +61,9 @@ def state_of(gw: Gateway, health: FollowHealth) -> dict[str, Any]:
     """Whether the stream is live: NATS connected and the log reader reading."""
     if not gw.connected:
         since = gw.watch.unreachable_since
-        return {"live": False, "since": iso(since), "problem": "NATS is unreachable (reconnecting)"}
+        # why: `cause` lets the console say "NATS is unreachable" once, with the views' probe
+        problem = "NATS is unreachable (reconnecting)"
+        return {"live": False, "since": iso(since), "problem": problem, "cause": "nats"}
     if health.down_since is not None:
         problem = f"reading the log failed: {health.error}"
         return {"live": False, "since": iso(health.down_since), "problem": problem}

@@ -48,6 +48,15 @@ function clean(params) {
 export function follow(params, onEvent, onState = () => {}) {
   const stop = new AbortController();
   let last = null;
+  // why: since when the stream is down and whose fault (the banner says it once): a stream
+  // refused (503) while NATS is away is the same outage, not a new one
+  let down = null;
+  const state = (live, data) => {
+    // why: a state message may come without its since (the gateway had not yet noted when it
+    // lost NATS): then since this page noticed, never a line without a time
+    down = live ? null : { since: data.since || down?.since || new Date().toISOString(), cause: data.cause };
+    onState(live, { ...data, since: down?.since });
+  };
   const run = async () => {
     while (!stop.signal.aborted) {
       const conn = new AbortController();
@@ -63,15 +72,17 @@ export function follow(params, onEvent, onState = () => {}) {
         if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))).detail || res.statusText);
         await read(res.body, () => { heard = Date.now(); }, (message) => {
           // why: a state message has no id; the next reconnect still resumes after the last event
-          if (message.type === "state") onState(message.data.live, message.data);
+          if (message.type === "state") state(message.data.live, message.data);
           else { last = message.id; onEvent(message); }
         });
-        onState(false, { problem: "the gateway closed the live stream (reconnecting)" });
+        // why: closed while NATS is away is that outage still
+        state(false, { problem: "the gateway closed the live stream (reconnecting)", cause: down?.cause });
       } catch (err) {
         if (stop.signal.aborted) return;
         const problem = err instanceof ApiError ? err.message
           : conn.signal.aborted ? `the gateway sent nothing for ${SILENT_MS / 1000} s (reconnecting)` : "the gateway is unreachable (reconnecting)";
-        onState(false, { problem });
+        const cause = !(err instanceof ApiError) ? "gateway" : err.status === 503 && down?.cause === "nats" ? "nats" : undefined;
+        state(false, { problem, cause, since: down?.cause === cause ? down.since : new Date().toISOString() });
       } finally {
         clearInterval(watchdog);
         stop.signal.removeEventListener("abort", ended);

@@ -32,11 +32,11 @@ function writing(page) {
 }
 
 const ROUTES = [
-  [/^#?\/?$/, () => schedulesPage()],
+  [/^#?\/?(?:\?(.*))?$/, (m) => schedulesPage(m[1])],
   [/^#\/new$/, writing(() => formPage(null))],
   [/^#\/edit\/(.+)$/, writing((m) => formPage(decoded(m[1])))],
   [/^#\/s\/(.+)$/, (m) => schedulePage(decoded(m[1]))],
-  [/^#\/runs$/, () => runsPage()],
+  [/^#\/runs(?:\?(.*))?$/, (m) => runsPage(m[1])],
   [/^#\/run\/(.+)$/, (m) => runPage(decoded(m[1]))],
   [/^#\/health$/, () => healthPage()],
   [/^#\/executors$/, () => executorsPage()],
@@ -79,12 +79,16 @@ async function route() {
 document.getElementById("zone-note").textContent =
   `Times are your time (${YOUR_ZONE}) unless they name a zone: a schedule's fires show in its zone (CET, EST…), UTC ends in Z.`;
 
+let watching = false;
+
 async function start() {
   try {
     const me = await api("/whoami");
     const out = el("a", { href: "#/", onclick: () => { token.clear(); start(); } }, "sign out");
     document.getElementById("who").replaceChildren(`${me.name} · ${me.role} `, me.auth ? out : "");
     document.body.dataset.role = me.role;
+    // why: asked before sign-in, /views was one more 401 in the login page's console (newcomer20a #15)
+    if (!watching) { watching = true; watchViews(); }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
     main().replaceChildren(errorBox(err));
@@ -95,4 +99,3 @@ async function start() {
 
 window.addEventListener("hashchange", route);
 start();
-watchViews();

@@ -12,11 +12,19 @@ export function el(tag, attrs = {}, ...children) {
 
 export const main = () => document.getElementById("main");
 
+/** The page's place, as asked for now: after an await, `here()` is the page if the console is
+ * still at this address, else a detached element, so a slow answer never draws over the page
+ * the operator went to meanwhile (a late Health drew over Executors). */
+export function place() {
+  const at = location.hash;
+  return () => (location.hash === at ? main() : document.createElement("main"));
+}
+
 /** A table: columns [label, cell(row)], rows; narrow screens show it as cards. */
-export function table(columns, rows, { onRow, key } = {}) {
+export function table(columns, rows, { onRow, key, rowClass = () => undefined } = {}) {
   const head = el("thead", {}, el("tr", {}, columns.map(([label]) => el("th", {}, label))));
   const body = el("tbody", {}, rows.map((row) => el("tr", {
-    class: onRow ? "clickable" : undefined, "data-key": key ? key(row) : undefined,
+    class: [onRow ? "clickable" : "", rowClass(row) || ""].join(" ").trim() || undefined, "data-key": key ? key(row) : undefined,
     onclick: onRow ? () => onRow(row) : undefined,
   }, columns.map(([label, cell]) => el("td", { "data-label": label }, cell(row))))));
   return el("div", { class: "scroll" }, el("table", { class: "cards" }, head, body));
@@ -44,36 +52,49 @@ export function isUtc(tz) {
 }
 
 /** A time in your zone with its UTC below it; only one of them when your zone is UTC. */
-export function localAndUtc(iso) {
-  return isUtc(YOUR_ZONE) ? el("div", {}, local(iso)) : [el("div", {}, local(iso)), el("div", { class: "small" }, utc(iso))];
+export function localAndUtc(iso, secs) {
+  return isUtc(YOUR_ZONE) ? el("div", {}, local(iso, secs)) : [el("div", {}, local(iso, secs)), el("div", { class: "small" }, utc(iso, secs))];
 }
 
-function wall(iso, tz) {
+/** Whether any of these times has seconds: a column shows them all with seconds, or none.
+ * why: "09:43Z" above "09:43:10Z" in one column read as two formats (newcomer20a #15) */
+export function anySeconds(isos) {
+  return isos.some((iso) => iso && new Date(iso).getUTCSeconds() !== 0);
+}
+
+/** Times inside a server's text (a note, a reason) as the console writes UTC: "2026-12-03
+ * 09:56:53Z", never ISO with microseconds (newcomer20a #12). */
+export function plainTimes(text) {
+  return String(text).replace(/\b(\d{4}-\d\d-\d\d)T(\d\d:\d\d(?::\d\d)?)(?:\.\d+)?(?:Z|\+00:00)/g, "$1 $2Z");
+}
+
+// secs: show seconds (true), not (false), or only when not :00 (undefined)
+function wall(iso, tz, secs) {
   const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-  if (!/:00(\.0+)?(Z|[+-]\d\d:\d\d)$/.test(iso)) options.second = "2-digit"; // why: @every 10s fires differ in seconds
+  if (secs ?? new Date(iso).getUTCSeconds() !== 0) options.second = "2-digit"; // why: @every 10s fires differ in seconds
   return new Intl.DateTimeFormat(undefined, tz ? { ...options, timeZone: tz } : options).format(new Date(iso));
 }
 
 /** "Dec 2, 14:05": your time (the browser's zone), labelled where it is shown, not per value.
  * why: the browser names zones by locale ("EST" but "GMT+1"); one label per page reads the same everywhere. */
-export function local(iso) {
+export function local(iso, secs) {
   if (!iso) return "–";
-  try { return wall(iso); } catch { return iso; }
+  try { return wall(iso, undefined, secs); } catch { return iso; }
 }
 
 /** "Dec 3, 03:00 CET": a fire in its schedule's zone, with the abbreviation the server gives
  * (pytz's, as the CLI prints it); the zone's name when there is none. */
-export function zoned(iso, tz, abbr) {
+export function zoned(iso, tz, abbr, secs) {
   if (!iso) return "–";
-  try { return `${wall(iso, tz)} ${abbr || tz}`; } catch { return iso; }
+  try { return `${wall(iso, tz, secs)} ${abbr || tz}`; } catch { return iso; }
 }
 
-/** "2026-12-02 13:05Z" (seconds when not :00, as @every fires need): UTC, as the CLI prints it. */
-export function utc(iso) {
+/** "2026-12-02 13:05Z" (seconds when not :00, as @every fires need, or as `secs` says): UTC, as the CLI prints it. */
+export function utc(iso, secs) {
   if (!iso) return "–";
   const at = new Date(iso).toISOString(); // why: answers may carry an offset; show UTC
-  const secs = at.slice(17, 19) !== "00";
-  return `${at.slice(0, secs ? 19 : 16).replace("T", " ")}Z`;
+  const shown = secs ?? at.slice(17, 19) !== "00";
+  return `${at.slice(0, shown ? 19 : 16).replace("T", " ")}Z`;
 }
 
 /** Seconds as the CLI and schedule files write a duration: 30s, 1h, 1h30m, 2d. */
@@ -115,8 +136,9 @@ export function confirmAction(text, reason = "") {
 /** Fire times: in the zone, in UTC (one column when the zone is UTC), a DST column only when
  * DST did something, and a Skipped column only when an operator skipped one of them. */
 export function fireTable(fires, zoneLabel) {
-  const columns = fires.every((f) => isUtc(f.tz)) ? [] : [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr)]];
-  columns.push(["UTC", (f) => utc(f.utc)]);
+  const secs = anySeconds(fires.map((f) => f.utc));
+  const columns = fires.every((f) => isUtc(f.tz)) ? [] : [[zoneLabel, (f) => zoned(f.utc, f.tz, f.abbr, secs)]];
+  columns.push(["UTC", (f) => utc(f.utc, secs)]);
   if (fires.some((f) => f.dst && f.dst.length)) columns.push(["DST", (f) => el("span", { class: "note" }, f.dst.join(" "))]);
   // why: a skipped fire is still a fire of the spec, but it will not run: say so beside it
   if (fires.some((f) => f.skipped)) columns.push(["Skipped", (f) => (f.skipped ? el("span", { class: "note skipped" }, f.skipped) : "")]);

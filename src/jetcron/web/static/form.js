@@ -82,19 +82,21 @@ function field(label, input, help) {
   return el("label", {}, label, input, help ? el("span", { class: "small" }, help) : "");
 }
 
-/** What the CLI warns of when a schedule runs an action: no executor online for its target
- * offers it ("" when one does, when the job is no action, or the executors cannot be read). */
+/** What the CLI warns or notes of before a save: no executor online serves the schedule's
+ * target (its runs wait: `schedule add` notes it for a command or shell job too), or none of
+ * them offers its action ("" when one does, or the executors cannot be read). An edit is
+ * checked when it changes the job's action or the target (it sends only what changed). */
 async function unoffered(data, d) {
-  // why: an edit sends only what changed; warn when the action or its target does
   const moved = "target" in data && d && !data.command && !data.shell ? d.job.action : "";
   const action = data.action || moved;
-  if (!action) return "";
+  if (!action && !("target" in data)) return "";
   const target = (data.target || (d ? d.target : "default")).replace(/^all:/, "");
   let executors;
   try { executors = await api("/executors"); } catch { return ""; }
-  const serving = executors.filter((e) => e.targets.includes(target) || e.tags.includes(target));
-  if (serving.some((e) => (e.actions || []).includes(action))) return "";
-  return serving.length ? `no executor of target '${target}' offers action '${action}'` : `no executor online serves target '${target}'`;
+  const serving = executors.filter((e) => (e.targets.includes(target) || e.tags.includes(target)));
+  if (!serving.length) return `no executor online serves target '${target}': its runs wait until one does`;
+  if (!action || serving.some((e) => (e.actions || []).includes(action))) return "";
+  return `no executor of target '${target}' offers action '${action}': its runs would fail`;
 }
 
 export async function formPage(name) {
@@ -184,7 +186,19 @@ export async function formPage(name) {
   }
 
   let typedReason = "";
+  const submit = form.querySelector("#f-save");
+  // why: a second click while the first save is asked (a dry run, a dialog) sent it twice
   async function save() {
+    if (submit.disabled) return;
+    submit.disabled = true;
+    try {
+      await saving();
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function saving() {
     problems.replaceChildren();
     try {
       const data = body(); // why: a field the form cannot read says so before anything is asked
@@ -196,9 +210,9 @@ export async function formPage(name) {
       // why: a field the server refuses (a spec, a duration) is said before the reason dialog,
       // not after the operator typed a reason (the same checks as the PATCH, nothing sent)
       if (name) await api(path, { method: "PATCH", body: data, ifMatch: row.version, params: { dry_run: true } });
-      // why: the CLI warns of an action nobody offers; the console created it silently
+      // why: the CLI warns of an action nobody offers and notes a target nobody serves
       const missing = await unoffered(data, d);
-      if (missing && (await confirmAction(`Warning: ${missing}, so its runs would fail or wait. Save it anyway?`)) === null) return;
+      if (missing && (await confirmAction(`Warning: ${missing}. Save it anyway?`)) === null) return;
       if (name) {
         const reason = await confirmAction(`Save the changes to ${name}?`, typedReason);
         if (reason === null) return;

@@ -1,7 +1,7 @@
 // Notifications and calendars, read-only: what `jetcron notify list` and `jetcron calendar list`
 // show, from the same queries (GET /notifications, GET /calendars).
 import { api } from "./api.js";
-import { el, local, main, table } from "./dom.js";
+import { el, local, place, table } from "./dom.js";
 
 /** Who a notification is about: schedules and tags, or all. */
 function scope(n) {
@@ -17,8 +17,9 @@ function state(r) {
 }
 
 export async function notificationsPage() {
+  const here = place();
   const rows = await api("/notifications");
-  main().replaceChildren(el("h1", {}, "Notifications"), rows.length ? table([
+  here().replaceChildren(el("h1", {}, "Notifications"), rows.length ? table([
     ["Name", (r) => r.name], ["Sink", (r) => r.sink], ["Where", (r) => el("code", {}, r.where)],
     ["On", (r) => r.notification.on.join(", ")], ["For", (r) => scope(r.notification)],
     ["Delivered", (r) => String(r.delivered)], ["Retrying", (r) => String((r.retrying || []).length)],
@@ -40,8 +41,9 @@ function usedBy(r) {
 }
 
 export async function calendarsPage() {
+  const here = place();
   const { calendars } = await api("/calendars");
-  main().replaceChildren(el("h1", {}, "Calendars"), calendars.length ? table([
+  here().replaceChildren(el("h1", {}, "Calendars"), calendars.length ? table([
     ["Name", (r) => [r.name, r.definition.description ? el("div", { class: "small" }, r.definition.description) : ""]],
     ["Zone", (r) => r.definition.tz], ["Covers", (r) => el("code", {}, covers(r.definition))],
     ["Used by", usedBy], ["Version", (r) => String(r.version)],

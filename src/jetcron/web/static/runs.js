@@ -1,6 +1,6 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { badge, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { anySeconds, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, plainTimes, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { liveBadge } from "./stale.js";
 import { debounce } from "./schedules.js";
 
@@ -8,21 +8,28 @@ const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out"
 /* A run id as tables show it; a fan-out member's keeps its executor: 7241fd3e-pi2. */
 export const shortId = (id) => { const [head, ...member] = id.split("-"); return [head.slice(0, 8), ...member].join("-"); };
 
-export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`)) {
+/** Runs as a table, one tab stop a row (its run's link; newcomer20a #13: two a row made 100
+ * Tab presses to get past 50 runs). `ofSchedule`: on that schedule's page, whose name each
+ * row would only repeat; elsewhere the schedule's link is there for the mouse, and on the run's page. */
+export function runsTable(runs, onRow = (r) => r.run_id && (location.hash = `#/run/${r.run_id}`), { ofSchedule = false } = {}) {
+  const secs = anySeconds(runs.map((r) => r.fire_time)); // why: one way a column, 09:43:00 under 09:43:10
   return table([
     ["Run", (r) => el("a", { href: `#/run/${r.run_id || r.fire_id}` }, el("code", {}, r.run_id ? shortId(r.run_id) : "–"))],
-    ["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}` }, r.schedule)],
-    ["Fired (your time)", (r) => localAndUtc(r.fire_time)],
+    ...(ofSchedule ? [] : [["Schedule", (r) => el("a", { href: `#/s/${encodeURIComponent(r.schedule)}`, tabindex: "-1" }, r.schedule)]]),
+    ["Fired (your time)", (r) => localAndUtc(r.fire_time, secs)],
     ["Status", (r) => [runBadge(r.status, r.offline), r.attempt > 1 ? el("span", { class: "small" }, ` #${r.attempt}`) : ""]],
     ["Took", (r) => seconds(r.duration_s)],
     ["Note", (r) => el("span", { class: "small" }, note(r))],
-  ], runs, { key: (r) => r.run_id, onRow });
+  ], runs, { key: rowKey, onRow });
 }
 
+/** A row's key: its run, or for a skipped fire (no run) the fire. */
+export const rowKey = (r) => r.run_id || r.fire_id;
+
 /** The one thing to know about a run in a list, as `runs list` says it: its error, why, or
- * who triggered it (by hand or as a backfill) and why. */
+ * who triggered it (by hand or as a backfill) and why; its times read as the console's. */
 export function note(r) {
-  const said = (r.offline || r.error || r.reason || "").split("\n")[0];
+  const said = plainTimes((r.offline || r.error || r.reason || "").split("\n")[0]);
   if (said) return said;
   const why = r.trigger_reason ? `: ${r.trigger_reason}` : "";
   if (r.manual) return `manual by ${r.triggered_by || "?"}${why}`;
@@ -30,40 +37,67 @@ export function note(r) {
   return "";
 }
 
-export async function runsPage() {
-  const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule" });
-  const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s }, s || "any status")));
+/** The filters in the address (`#/runs?schedule=x&status=failed`), so a view reloads and shares. */
+function filtersFrom(query) {
+  const given = new URLSearchParams(query || "");
+  return { schedule: given.get("schedule") || "", status: STATUSES.includes(given.get("status")) ? given.get("status") : "" };
+}
+
+export async function runsPage(query) {
+  const start = filtersFrom(query);
+  const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule", value: start.schedule });
+  const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s, selected: s === start.status }, s || "any status")));
   const live = el("span", { id: "live" });
   const holder = el("div", { id: "runs" });
   // why: one "More" button, shown or not: drawn anew on every live render, it swallowed clicks
-  const more = el("button", { id: "runs-more", hidden: true, onclick: () => { wanted += 50; render(); } }, "More");
+  const more = el("button", { id: "runs-more", hidden: true, onclick: () => { more.disabled = true; queued(() => older().catch((err) => { draw(); holder.append(errorBox(err)); })); } }, "More");
   main().replaceChildren(el("h1", {}, "Runs", live),
     el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
-  // why: "More" and a live update both load the newest `wanted` rows, so the pages got with
-  // "More" stay; only the latest render's answer is shown (an older one may land after it)
-  let wanted = 50, latest = 0, shown = "";
-  const filters = () => `${schedule.value}\n${status.value}`;
-  const render = async () => {
-    const mine = ++latest;
-    shown = filters();
-    try {
-      const page = await api("/runs", { params: { schedule: schedule.value, status: status.value, limit: wanted } });
-      if (mine !== latest) return;
-      holder.replaceChildren(page.runs.length ? runsTable(page.runs) : el("p", {}, "No runs."));
-      more.hidden = !page.next_cursor;
-    } catch (err) {
-      if (mine === latest) { holder.replaceChildren(errorBox(err)); more.hidden = true; }
-    }
+  // why: the rows got with "More" stay while new runs arrive (newcomer20a #8: a live update
+  // loaded the newest `wanted` rows, so the oldest slid off under the reader's eyes): a live
+  // update asks for the rows shown and a page more, and keeps them down to the same last row,
+  // as the schedule page's "Older runs" does. One load at a time; a filter changed starts afresh.
+  let rows = [], cursor = null, shown = null, loading = Promise.resolve();
+  const queued = (load) => (loading = loading.catch(() => {}).then(load));
+  const filters = () => ({ schedule: schedule.value.trim(), status: status.value });
+  const ask = (params) => api("/runs", { params: { ...filters(), ...params } });
+  const draw = () => {
+    const f = filters();
+    const asked = [f.schedule && `schedule '${f.schedule}'`, f.status && `status ${f.status}`].filter(Boolean);
+    holder.replaceChildren(rows.length ? runsTable(rows) : el("p", { id: "no-runs" }, asked.length ? `No run matches ${asked.join(" and ")}.` : "No runs."));
+    [more.hidden, more.disabled] = [!cursor, false];
   };
-  // why: only a filter not yet shown starts again at 50: a live render may have shown the new
-  // filter before the typing pause ended, and "More" pressed since must keep its rows
-  const refilter = () => { if (filters() !== shown) wanted = 50; render(); };
+  const newest = async () => {
+    const same = shown === JSON.stringify(filters());
+    const last = same && rows.length > PAGE ? rowKey(rows[rows.length - 1]) : null;
+    shown = JSON.stringify(filters());
+    const page = await ask({ limit: last ? rows.length + PAGE : PAGE });
+    const at = last ? page.runs.findIndex((r) => rowKey(r) === last) : -1;
+    if (at >= 0) rows = page.runs.slice(0, at + 1);
+    else [rows, cursor] = [page.runs, page.next_cursor];
+    draw();
+  };
+  const older = async () => {
+    const page = await ask({ limit: PAGE, cursor });
+    [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
+    draw();
+  };
+  const render = () => queued(() => newest().catch((err) => { holder.replaceChildren(errorBox(err)); more.hidden = true; }));
+  const refilter = () => {
+    const f = filters();
+    // why: in the address without a new page load (replaceState fires no hashchange)
+    const query = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
+    history.replaceState(null, "", `#/runs${query ? `?${query}` : ""}`);
+    render();
+  };
   schedule.addEventListener("input", debounce(refilter, 300));
   status.addEventListener("change", refilter);
   await render();
   const refresh = debounce(render, 300); // why: one reload per burst of events
   return follow({}, (m) => m.type.startsWith("run.") && refresh(), liveBadge(live));
 }
+
+const PAGE = 50; // runs a page
 
 export function outputViewer(run, output) {
   const search = el("input", { type: "search", placeholder: "Search the output", class: "output-search" });
@@ -73,7 +107,8 @@ export function outputViewer(run, output) {
     const text = output[stream] || "";
     if (!text && stream === "stderr") continue;
     views[stream] = el("pre", { class: `output ${stream}` }, text || "(no output)");
-    const link = el("a", { href: "#", onclick: (e) => { e.preventDefault(); download(run.run_id, stream); } }, "download");
+    // why: nothing to download beside "(no output)" (newcomer20a #3)
+    const link = text ? el("a", { href: "#", class: "download", onclick: (e) => { e.preventDefault(); download(run.run_id, stream); } }, "download") : "";
     box.append(el("h2", {}, `${stream} `, el("span", { class: "small" }, link),
       output[`${stream}_truncated`] ? el("span", { class: "note" }, " truncated") : ""), views[stream]);
   }
@@ -158,12 +193,14 @@ function runView(run, output, live, render) {
     } }, "Cancel run") : "";
   const facts = [
     ["schedule", el("a", { href: `#/s/${encodeURIComponent(run.schedule)}` }, run.schedule)],
-    ["status", run.offline ? [runBadge(run.status, run.offline), ` ${run.offline}`] : badge(run.status)], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
+    // why: the CLI says "succeeded (attempt 2)", the runs table "#2" (newcomer20a #15)
+    ["status", [runBadge(run.status, run.offline), run.attempt > 1 ? ` (attempt ${run.attempt})` : "", run.offline ? ` ${plainTimes(run.offline)}` : ""]], ["fired", isUtc(YOUR_ZONE) ? utc(run.fire_time) : `${local(run.fire_time)} your time · ${utc(run.fire_time)}`],
     ["triggered", run.manual || run.backfill_of
       ? `${run.manual ? "manually" : "as a backfill of that fire"} by ${run.triggered_by}${run.trigger_reason ? `: ${run.trigger_reason}` : ""}` : "on schedule"],
-    ["executor", run.executor || "–"], ["started (your time)", startedBy(run, output.attempts || [])], ["finished (your time)", finishedBy(run, output.attempts || [])],
+    // why: a run no executor took is lost for its target (newcomer20a #3): say which
+    ["target", run.target || "default"], ["executor", run.executor || "–"], ["started (your time)", startedBy(run, output.attempts || [])], ["finished (your time)", finishedBy(run, output.attempts || [])],
     ["took", seconds(run.duration_s)], ["late", seconds(run.lateness_s)], ["exit code", run.exit_code ?? "–"],
-    ["error", run.error ? `${run.error_attempt ? `attempt ${run.error_attempt}: ` : ""}${run.error}` : run.reason || "–"],
+    ["error", plainTimes(run.error ? `${run.error_attempt ? `attempt ${run.error_attempt}: ` : ""}${run.error}` : run.reason || "–")],
   ];
   const tried = output.attempts || [];
   if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {

@@ -5,7 +5,7 @@ import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
 import { quoted } from "./form.js";
 import { liveBadge } from "./stale.js";
-import { outputViewer, runsTable, shortId } from "./runs.js";
+import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
 const PAGE = 50; // runs a page
@@ -52,9 +52,17 @@ async function act(name, verb, row) {
     location.hash = "#/";
     return false;
   }
-  await api(`/schedules/${encodeURIComponent(name)}/${verb}`, { method: "POST", body: { reason } });
-  return true;
+  return (await api(`/schedules/${encodeURIComponent(name)}/${verb}`, { method: "POST", body: { reason } })) || {};
 }
+
+/** What Run now started: its run, linked (a run no executor takes yet is not in the table). */
+function started(answer) {
+  return el("p", { id: "started", role: "status" }, "Started run ",
+    el("a", { href: `#/run/${encodeURIComponent(answer.run_id)}` }, el("code", {}, shortId(answer.run_id))));
+}
+
+/** The button an operator pressed, or the one drawn in its place (Pause becomes Resume). */
+const SUCCESSOR = { pause: "resume", resume: "pause" };
 
 function auditList(entries) {
   return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
@@ -91,17 +99,18 @@ function runsPart(name, sections, showOutput, gone) {
   const list = el("div", {}), bar = el("div", { class: "toolbar", hidden: true }, older, count);
   sections.runs.replaceChildren(list, bar);
   const draw = () => {
-    list.replaceChildren(rows.length ? runsTable(rows, showOutput) : el("p", {}, "No runs yet."));
+    list.replaceChildren(rows.length ? runsTable(rows, showOutput, { ofSchedule: true }) : el("p", {}, "No runs yet."));
     [older.hidden, older.disabled] = [!cursor, false];
     count.textContent = rows.length > PAGE ? `the newest ${rows.length} runs` : "";
     bar.hidden = older.hidden && !count.textContent;
     sections.durations.replaceChildren(durations(rows.slice(0, PAGE), width(sections.durations)));
   };
   const loadNewest = async () => {
-    const paged = rows.length > PAGE ? rows[rows.length - 1].run_id : null;
+    // why: by rowKey: a skipped fire's row has no run id, and null matched the first such row
+    const paged = rows.length > PAGE ? rowKey(rows[rows.length - 1]) : null;
     // why current: this schedule's runs, not an earlier one's of the same name (as `schedule show`)
     const page = await api("/runs", { params: { schedule: name, current: true, limit: paged ? rows.length + PAGE : PAGE } });
-    const last = paged ? page.runs.findIndex((r) => r.run_id === paged) : -1;
+    const last = paged ? page.runs.findIndex((r) => rowKey(r) === paged) : -1;
     if (last >= 0) rows = page.runs.slice(0, last + 1);
     else [rows, cursor] = [page.runs, page.next_cursor];
     draw();
@@ -129,10 +138,11 @@ export async function schedulePage(name) {
     audit: el("div", {}),
   };
   const live = el("span", { id: "live" });
+  const notice = el("div", {});
   // why: a refresh may land after the console left this page (deleted here: a 404); it must not
   // draw over the page shown now
   let left = false;
-  main().replaceChildren(head,
+  main().replaceChildren(head, notice,
     el("h2", {}, "Definition"), sections.definition,
     el("h2", {}, "Next fires"), sections.next,
     el("h2", {}, "Recent fires"), sections.timeline,
@@ -150,7 +160,13 @@ export async function schedulePage(name) {
     const row = await api(path, { params: { fires: 0 } });
     const button = (verb, label, cls = "") => el("button", { class: `${cls} writer`, id: `do-${verb}`, onclick: async () => {
       try {
-        if (await act(name, verb, row)) await renderAll();
+        const answer = await act(name, verb, row);
+        if (!answer) return;
+        notice.replaceChildren(answer.run_id ? started(answer) : "");
+        await renderAll();
+        // why: the button pressed was drawn anew; focus left on <body> leaves a keyboard or
+        // screen reader user nowhere (newcomer20a #13)
+        (document.getElementById(`do-${verb}`) || document.getElementById(`do-${SUCCESSOR[verb]}`))?.focus();
       } catch (err) {
       // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
       if (err instanceof ApiError && err.status === 404) notFound();
@@ -173,10 +189,20 @@ export async function schedulePage(name) {
 
   const renderRuns = runsPart(name, sections, showOutput, () => left);
 
+  // why: next fires pass and the timeline grows with every run, not only with a schedule event
+  // (newcomer20a #1): drawn again on run events, and when the first next fire has passed
+  let firesAsked = 0, firesTimer = null;
   const renderFires = async () => {
+    const mine = ++firesAsked;
     const [next, fires] = await Promise.all([api(`${path}/next`, { params: { n: 5 } }), api(`${path}/fires`, { params: { limit: 200 } })]);
+    if (mine !== firesAsked || left) return; // why: an older answer must not draw over a newer one
+    clearTimeout(firesTimer);
+    const soonest = next.fires.length ? Date.parse(next.fires[0].utc) - Date.now() : Infinity;
+    firesTimer = setTimeout(() => renderFires().catch(() => {}), Math.min(Math.max(soonest + 1500, 1000), 60_000));
     sections.next.replaceChildren(next.fires.length ? fireTable(next.fires, `In ${next.fires[0].tz}`) : el("p", { class: "small" }, `No fires ahead (${next.state}).`));
     const fates = [...new Set(fires.fires.map(shownFate))];
+    // why: with no fire yet the axis read "09:44:50Z … 09:44:50Z" and "0 fires since"
+    if (!fires.fires.length) return sections.timeline.replaceChildren(el("p", { class: "small", id: "no-fires" }, `No fires yet since ${local(fires.since)} your time.`));
     sections.timeline.replaceChildren(timeline(fires.fires, fires.since, fires.until, width(sections.timeline)), legend(fates),
       el("div", { class: "small" }, `${fires.fires.length} fires since ${local(fires.since)} your time`));
   };
@@ -202,7 +228,8 @@ export async function schedulePage(name) {
     const parts = [...stale];
     stale.clear();
     try {
-      await Promise.all(parts.flatMap((part) => (part === "schedule" ? [renderHead(), renderAudit(), renderFires()] : [renderRuns()])));
+      const drawn = parts.includes("schedule") ? [renderHead(), renderAudit()] : [];
+      await Promise.all([...drawn, renderFires(), ...(parts.includes("runs") ? [renderRuns()] : [])]);
     } catch (err) {
       // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
       if (err instanceof ApiError && err.status === 404) notFound();
@@ -211,5 +238,5 @@ export async function schedulePage(name) {
   }, 200);
   const changed = (m) => { stale.add(m.type.startsWith("schedule.") ? "schedule" : "runs"); refresh(); };
   const stop = follow({ schedule: name }, changed, liveBadge(live));
-  return () => { left = true; stop(); };
+  return () => { left = true; clearTimeout(firesTimer); stop(); };
 }

@@ -1,7 +1,7 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { badge, el, isUtc, local, main, runBadge, table, utc, zoned } from "./dom.js";
+import { anySeconds, badge, el, isUtc, local, main, runBadge, table, utc, zoned } from "./dom.js";
 import { liveBadge } from "./stale.js";
 
 async function allSchedules(params) {
@@ -70,10 +70,27 @@ function recentRuns() {
   };
 }
 
-export async function schedulesPage() {
-  const search = el("input", { type: "search", id: "filter-q", placeholder: "Filter: name, spec, command…" });
+const STATES = ["", "active", "paused", "completed"];
+
+/** What matches nothing, said so (newcomer20a #7: "No schedules yet. Create one" for a search). */
+function nothing(q, state) {
+  if (!q && !state) return el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one"));
+  const which = state ? `${state} schedule` : "schedule";
+  return el("p", { id: "no-match" }, q ? `No ${which} matches '${q}'.` : `No ${which}s.`);
+}
+
+/** The page's address for its filters (`#/?q=lamp&state=paused`), kept without a reload
+ * (replaceState fires no hashchange) so a filtered view reloads and shares. */
+function keepInAddress(q, state) {
+  const query = new URLSearchParams(Object.entries({ q, state }).filter(([, v]) => v)).toString();
+  history.replaceState(null, "", `#/${query ? `?${query}` : ""}`);
+}
+
+export async function schedulesPage(query) {
+  const given = new URLSearchParams(query || "");
+  const search = el("input", { type: "search", id: "filter-q", placeholder: "Filter: name, spec, command…", value: given.get("q") || "" });
   const state = el("select", { id: "filter-state" },
-    ["", "active", "paused", "completed"].map((s) => el("option", { value: s }, s || "any state")));
+    STATES.map((s) => el("option", { value: s, selected: s === given.get("state") }, s || "any state")));
   const live = el("span", { id: "live" });
   const holder = el("div", { id: "schedules" });
   main().replaceChildren(
@@ -89,20 +106,23 @@ export async function schedulesPage() {
   const recent = recentRuns();
   const render = async () => {
     const mine = ++latest;
-    const rows = await allSchedules({ q: search.value, state: state.value });
+    const [q, chosen] = [search.value.trim(), state.value];
+    const rows = await allSchedules({ q, state: chosen });
     if (mine !== latest) return;
     recent.redrawn();
+    const secs = anySeconds(rows.map((r) => r.next_fire));
     holder.replaceChildren(rows.length ? table([
       ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
-      ["Next fire", (r) => nextFire(r)],
+      ["Next fire", (r) => nextFire(r, secs)],
       ["Last result (your time)", (r) => r.last_status ? [runBadge(r.last_status, r.last_offline), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
       ["Success", (r) => recent.cell(r.name)],
-    ], rows, { key: (r) => r.name }) : el("p", {}, "No schedules yet. ", el("a", { href: "#/new" }, "Create one")));
+    ], rows, { key: (r) => r.name }) : nothing(q, chosen));
   };
-  search.addEventListener("input", debounce(render, 250));
-  state.addEventListener("change", render);
+  const refilter = () => { keepInAddress(search.value.trim(), state.value); return render(); };
+  search.addEventListener("input", debounce(refilter, 250));
+  state.addEventListener("change", refilter);
   await render();
   const redraw = debounce(render, 400);
   const stop = follow({}, (m) => {
@@ -113,10 +133,10 @@ export async function schedulesPage() {
 }
 
 /** The next fire in the schedule's zone with UTC below it; UTC alone for a UTC schedule. */
-function nextFire(r) {
+function nextFire(r, secs) {
   if (!r.next_fire) return "–";
-  if (isUtc(r.tz)) return el("div", { class: "next-utc" }, utc(r.next_fire));
-  return [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr)), el("div", { class: "small next-utc" }, utc(r.next_fire))];
+  if (isUtc(r.tz)) return el("div", { class: "next-utc" }, utc(r.next_fire, secs));
+  return [el("div", { class: "next-local" }, zoned(r.next_fire, r.tz, r.next_fire_abbr, secs)), el("div", { class: "small next-utc" }, utc(r.next_fire, secs))];
 }
 
 /** fn once calls stop for `ms`, and at least every `longest` ms while they go on.
