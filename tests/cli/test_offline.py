@@ -180,6 +180,31 @@ def test_preview_after_without_offset_is_wall_time_in_the_zone() -> None:
     assert '"2026-06-01T01:00:00Z"' in utc.stdout
 
 
+@pytest.mark.parametrize(
+    ("spec", "after", "first"),
+    [
+        pytest.param(
+            "30 2 * * *", "2026-03-29T02:15", "2026-03-29T01:00:00Z", id="spring-gap-fixed"
+        ),
+        pytest.param(
+            "30 2 * * *", "2026-03-29T02:45", "2026-03-29T01:00:00Z", id="spring-gap-late"
+        ),
+        pytest.param(
+            "*/15 * * * *", "2026-03-29T02:15", "2026-03-29T01:00:00Z", id="spring-gap-interval"
+        ),
+        pytest.param("30 2 * * *", "2026-03-29T03:00", "2026-03-30T00:30:00Z", id="gap-end-itself"),
+    ],
+)
+def test_preview_after_a_wall_time_in_the_gap_keeps_the_fire_at_the_gap_end(
+    spec: str, after: str, first: str
+) -> None:
+    # newcomer20c #2: no instant is 02:15 that night; the 02:30 fire at 03:00 comes after it
+    args = ["preview", spec, "--tz", "Europe/Berlin", "-n", "1", "--json", "--after", after]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)[0]["utc"] == first
+
+
 def test_preview_shows_cron_extensions_with_their_weekday() -> None:
     args = ["preview", "30 2 * 3 5L", "--tz", "Europe/Berlin", "-n", "2"]
     result = runner.invoke(app, [*args, "--after", "2026-01-01T00:00"])

@@ -108,15 +108,15 @@ def _weekday(local: str) -> str:
 
 
 def _wall_time(text: str, zone: str) -> datetime:
-    """An ISO time; without an offset, wall time in `zone` (the same rule as @at and --start)."""
-    from jetcron.domain.fires import wall_to_utc
+    """An ISO time; without an offset, wall time in `zone` (the rule of the API's `after`)."""
+    from jetcron.domain.fires import search_after
 
     try:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return parse_iso(text)  # why: its error message names the option and the format
     try:
-        return naive if naive.tzinfo else wall_to_utc(naive, zone)
+        return search_after(naive, zone)
     except OverflowError:
         raise InvalidInput(f"--after {text}: out of range in {zone}") from None
 
