@@ -314,3 +314,13 @@ def test_preview_refuses_times_past_year_9999_in_one_line(args: list[str], needl
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert needle in line, line
+
+
+def test_preview_refuses_a_spec_whose_fires_fall_between_whole_seconds() -> None:
+    # newcomer20c #3: the table would show :01, :03, :04 for @every 1500ms
+    shown = runner.invoke(app, ["preview", "@every 1500ms", "-n", "3"])
+    assert shown.exit_code == 2
+    assert shown.stderr.strip() == (
+        "error: invalid spec '@every 1500ms': fire times are whole seconds: give the interval "
+        "and offset in whole seconds"
+    )

@@ -16,7 +16,6 @@ from jetcron.cli.common import (
     count_option,
     echo,
     handle_errors,
-    iso_z,
     parse_iso,
     parse_since,
     print_json,
@@ -191,7 +190,7 @@ async def _follow(
                     raise
                 if unanswered is None:
                     echo(f"note: {err}; still following (Ctrl-C stops)", err=True)
-                unanswered = unanswered or iso_z(datetime.now(UTC))
+                unanswered = unanswered or text.utc(datetime.now(UTC))
                 await asyncio.sleep(FOLLOW_POLL_S)
                 continue
             if unanswered is not None:

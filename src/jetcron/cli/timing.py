@@ -15,13 +15,13 @@ from jetcron.cli.common import (
     echo,
     err_console,
     handle_errors,
-    iso_z,
     parse_iso,
     print_json,
     run,
     table,
     with_nats,
 )
+from jetcron.clock import iso_z
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytz
 
+from jetcron.clock import iso_z
 from jetcron.domain.dst import local
 from jetcron.domain.fires import Bounded, next_fire_within, previous_fire_within, wall_to_utc
 from jetcron.domain.spec import is_interval_like, parse_spec
@@ -28,9 +29,12 @@ class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 def z(when: datetime) -> str:
-    """UTC as 2026-03-29T01:00Z (seconds shown only when there are some)."""
+    """UTC as 2026-03-29T01:00Z (seconds, and fractions of one, shown only when there are some:
+    a fire of an older log's sub-second spec is named as it can be asked about)."""
     u = when.astimezone(UTC)
-    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second or u.microsecond else "%Y-%m-%dT%H:%MZ")
+    if u.microsecond:
+        return iso_z(u)
+    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second else "%Y-%m-%dT%H:%MZ")
 
 
 def headline(when: datetime, tz: str) -> str:
