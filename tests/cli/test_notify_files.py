@@ -147,6 +147,8 @@ def test_prune_leaves_sinks_alone_when_the_files_have_no_notifications_table(
         refused.stderr
     )
     assert set(sinks(scheduler)) == {"ops"}
+    dry = apply(scheduler, tmp_path / "n.json", "--prune", "--dry-run")
+    assert dry.exit_code == 2 and "the real run refuses this plan" in flat(dry.stderr)
     assert apply(scheduler, tmp_path / "n.json", "--prune", "--yes").exit_code == 0
     assert sinks(scheduler) == {}
 
