@@ -1019,3 +1019,19 @@ def test_a_run_of_a_deleted_schedule_can_still_be_cancelled() -> None:
     ]
     with pytest.raises(ScheduleNotFound):
         decide(fold([]), cancel)
+
+
+def test_a_spec_is_stored_normalised_and_whitespace_is_no_change() -> None:
+    # newcomer20c #6: '30  2 * * *' made a new version and an audit entry
+    [made] = decide(INITIAL, create(spec=" @daily "))
+    assert isinstance(made, ScheduleCreated) and made.definition.spec == "@daily"
+    state = fold([created(spec="30 2 * * *")])
+    assert decide(state, update(spec="30  2 *  * *\t")) == []
+
+
+def test_an_older_logs_spaced_spec_compares_equal_and_keeps_its_text() -> None:
+    state = fold([created(spec="30  2 * * *")])  # stored by an older jetcron
+    assert decide(state, update(spec="30 2 * * *")) == []
+    [event] = decide(state, update(timeout_s=60.0))
+    assert isinstance(event, ScheduleUpdated)
+    assert event.changed == ["timeout_s"] and event.definition.spec == "30  2 * * *"

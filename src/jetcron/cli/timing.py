@@ -25,7 +25,7 @@ from jetcron.clock import iso_z
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires
-from jetcron.domain.spec import validate_tz, zone_note
+from jetcron.domain.spec import normal_spec, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
@@ -163,7 +163,7 @@ def preview(
     elif not rows:
         echo("no fires after that time")
     else:
-        print_fires(rows, f"{spec} ({zone})")
+        print_fires(rows, f"{normal_spec(spec)} ({zone})")
 
 
 def _fires_left(

@@ -20,7 +20,7 @@ from jetcron.domain.definition import (
 from jetcron.domain.durations import format_duration
 from jetcron.domain.errors import CommandRejected, InvalidSpec
 from jetcron.domain.fires import LAST_FIRE, at_instant, wall_to_utc
-from jetcron.domain.spec import Spec, parse_spec, validate_tz
+from jetcron.domain.spec import Spec, normal_spec, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 
 T = TypeVar("T", bound=Hashable)
@@ -120,7 +120,7 @@ def validate_name(name: str) -> str:
 
 
 def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
-    """The definition normalized (canonical zone, UTC bounds), or CommandRejected."""
+    """The definition normalized (canonical zone, spec, UTC bounds), or CommandRejected."""
     try:
         tz = validate_tz(definition.tz)
         validate_spec(definition.spec, tz)
@@ -153,7 +153,8 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
         f"({_LAST})",
     )
     _check_size(definition)
-    return msgspec.structs.replace(definition, tz=tz, start=start, end=end)
+    spec = normal_spec(definition.spec)
+    return msgspec.structs.replace(definition, spec=spec, tz=tz, start=start, end=end)
 
 
 def validate_spec(text: str, tz: str) -> Spec:
