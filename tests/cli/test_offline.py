@@ -232,7 +232,27 @@ def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
         ),
         (
             ["schedule", "add", "x", "@daily", "--breaker-cooldown", "0s", "--", "true"],
-            "error: breaker cooldown must be > 0 (none: stay paused)",
+            "error: --breaker-cooldown: '0s': must be more than 0s (none: stay paused)",
+        ),
+        # newcomer20c #10: the option's name and our words, not a field's or pydantic's
+        (
+            ["schedule", "add", "x", "@daily", "--timeout", "0s", "--", "true"],
+            "error: --timeout: '0s': must be more than 0s (none: never stop it)",
+        ),
+        (
+            ["schedule", "update", "x", "--expect-success-within", "0s"],
+            "error: --expect-success-within: '0s': must be more than 0s (none: no alert)",
+        ),
+        (
+            ["serve", "--keep-runs", "-5"],
+            "error: invalid value for '--keep-runs': must be at least 0, not -5 (see `jetcron "
+            "serve --help`)",
+        ),
+        # newcomer20c #16: a window under a minute would catch up nothing
+        (
+            ["schedule", "add", "x", "@daily", "--catchup-window", "0s", "--", "true"],
+            "error: --catchup-window: '0s': must be at least 1m: a fire is missed only when over "
+            "1m late, so a shorter window runs none (that is catch-up none)",
         ),
         (
             ["schedule", "update", "x", "--reset", "timeout", "--timeout", "5m"],
@@ -324,3 +344,13 @@ def test_preview_refuses_a_spec_whose_fires_fall_between_whole_seconds() -> None
         "error: invalid spec '@every 1500ms': fire times are whole seconds: give the interval "
         "and offset in whole seconds"
     )
+
+
+def test_reset_of_no_such_field_names_the_ones_it_takes() -> None:
+    shown = runner.invoke(app, ["schedule", "update", "x", "--reset", "bogus"])
+    assert shown.exit_code == 2
+    line = shown.stderr.strip()
+    assert line.startswith("error: --reset bogus: no such field; use one of tz, params,"), line
+    assert line.endswith("only_within, conditions") and "spec" not in line.split(";")[1]
+    near = runner.invoke(app, ["schedule", "update", "x", "--reset", "timout"])
+    assert near.stderr.strip() == "error: --reset timout: no such field (did you mean 'timeout'?)"

@@ -672,13 +672,17 @@ REJECTED = [
         [], create(target="all:"), CommandRejected, r"invalid target", id="target-empty-tag"
     ),
     pytest.param(
-        [], create(timeout_s=-1.0), CommandRejected, r"timeout must be > 0", id="timeout-negative"
+        [],
+        create(timeout_s=-1.0),
+        CommandRejected,
+        r"timeout must be more than 0s",
+        id="timeout-negative",
     ),
     pytest.param(
         LIVE,
         update(timeout_s=0.0),
         CommandRejected,
-        r"timeout must be > 0",
+        r"timeout must be more than 0s",
         id="update-timeout-zero",
     ),
     pytest.param(

@@ -38,6 +38,7 @@ from jetcron.domain.validation import (
     MAX_LOAD,
     MAX_MULTIPLIER,
     MAX_RUNS,
+    too_short,
 )
 
 Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]
@@ -376,6 +377,8 @@ def to_domain(field: Field, value: Any) -> Any:
     if duration.total_seconds() > MAX_DURATION_S:
         most = format_duration(timedelta(seconds=MAX_DURATION_S))
         raise InvalidField(field.key, f"{value!r}: too long (at most {most})")
+    if (least := too_short(".".join(field.at), duration.total_seconds())) is not None:
+        raise InvalidField(field.key, f"{value!r}: must be {least}")
     return duration.total_seconds()
 
 

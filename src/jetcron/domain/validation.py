@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from jetcron.domain.definition import (
+    MISSED_AFTER,
     SECRET_REF,
     Conditions,
     Job,
@@ -191,10 +192,11 @@ def _check_numbers(d: ScheduleDefinition) -> None:
     _between(d.catchup.max_fires, 1, MAX_CATCHUP_FIRES, "catch-up max_fires")
     _between(d.max_runs, 1, MAX_RUNS, "max_runs")
     _between(d.breaker_threshold, 0, MAX_BREAKER, "breaker threshold (0 disables it)")
+    _floor("catchup.window_s", d.catchup.window_s, "catch-up window")
     _duration(d.catchup.window_s, "catch-up window")
     _duration(d.jitter_s, "jitter")
     cooldown = d.breaker_cooldown_s
-    _check(cooldown is None or cooldown > 0, "breaker cooldown must be > 0 (none: stay paused)")
+    _floor("breaker_cooldown_s", cooldown, "breaker cooldown")
     _duration(cooldown, "breaker cooldown")
 
 
@@ -275,7 +277,37 @@ def _check_target(target: str) -> None:
 
 
 def _check_timeout(timeout_s: float | None) -> None:
-    _check(timeout_s is None or timeout_s > 0, "timeout must be > 0")
+    _floor("timeout_s", timeout_s, "timeout")
+
+
+_MORE_THAN_ZERO = {
+    "timeout_s": "none: never stop it",
+    "breaker_cooldown_s": "none: stay paused",
+    "expect_success_within_s": "none: no alert",
+}
+"""Durations that must be more than 0s, by their place in the definition, with what turns
+them off instead."""
+
+
+def too_short(at: str, seconds: float) -> str | None:
+    """What the duration at `at` in the definition must be when `seconds` is too short for it
+    (None: it is not); the field layer names the option, the validator the field."""
+    if at in _MORE_THAN_ZERO and seconds <= 0:
+        return f"more than 0s ({_MORE_THAN_ZERO[at]})"
+    if at == "catchup.window_s" and seconds < MISSED_AFTER.total_seconds():
+        # why: a fire counts as missed only when over MISSED_AFTER late, so a shorter window
+        # runs none of them: the same as catch-up `none`, which says so (newcomer20c #16)
+        return (
+            f"at least {format_duration(MISSED_AFTER)}: a fire is missed only when over "
+            f"{format_duration(MISSED_AFTER)} late, so a shorter window runs none (that is "
+            "catch-up none)"
+        )
+    return None
+
+
+def _floor(at: str, seconds: float | None, what: str) -> None:
+    if seconds is not None and (least := too_short(at, seconds)) is not None:
+        raise CommandRejected(f"{what} must be {least}")
 
 
 def twice(items: Iterable[T]) -> T | None:
@@ -361,7 +393,7 @@ def _check_conditions(c: Conditions, *, bounded: bool) -> None:
 
 def _check_expectations(d: ScheduleDefinition) -> None:
     within = d.expect_success_within_s
-    _check(within is None or within > 0, "expect_success_within must be > 0 (none: no alert)")
+    _floor("expect_success_within_s", within, "expect_success_within")
     _duration(within, "expect_success_within")
     done_by = d.expect_done_by
     _check(
