@@ -128,3 +128,18 @@ def test_a_wall_time_lost_in_a_gap_is_no_fire_of_an_interval_like_spec(scheduler
     ok(scheduler, "schedule", "add", "night", "30 2 * * *", "--tz", "Europe/Berlin", "--", "true")
     out = ok(scheduler, "schedule", "skip", "night", "2027-03-28T02:30")
     assert "2027-03-28T01:00:00Z will be skipped" in out, out
+
+
+def test_a_second_skip_or_an_unskip_of_a_running_fire_says_how_it_stands(scheduler: str) -> None:
+    # newcomer20c #11: a second skip's reason was silently dropped behind "nothing to change"
+    ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "daily", "2030-01-01T03:00", "-r", "nye")
+    again = ok(scheduler, "schedule", "skip", "daily", "2030-01-01T03:00", "-r", "other")
+    assert again.strip() == (
+        "daily: nothing to change: the fire at 2030-01-01T02:00:00Z is already skipped by "
+        "alice: nye"
+    )
+    free = ok(scheduler, "schedule", "unskip", "daily", "2030-01-02T03:00")
+    assert free.strip() == (
+        "daily: nothing to change: the fire at 2030-01-02T02:00:00Z is not skipped"
+    )

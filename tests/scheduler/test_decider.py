@@ -911,7 +911,7 @@ def test_commands_survive_the_wire(cmd: AnyCommand) -> None:
 @pytest.mark.parametrize(
     ("command", "match"),
     [
-        (create(spec="@at 2026-02-01T09:00:00Z"), "no fire time left before now"),
+        (create(spec="@at 2026-02-01T09:00:00Z"), "no fire time after now: it would never run"),
         (
             create(spec="@daily", end=datetime(2026, 2, 1, tzinfo=UTC)),
             "no fire time left before its end",

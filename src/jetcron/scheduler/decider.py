@@ -197,10 +197,9 @@ def _fires_after(definition: ScheduleDefinition, at: datetime) -> ScheduleDefini
     if next_fire_within(definition, at) is None:
         # why: only the message needs to know whether the end is what rules the fires out
         endless = msgspec.structs.replace(definition, end=None)
-        when = "its end" if next_fire_within(endless, at) is not None else "now"
+        left = "left before its end" if next_fire_within(endless, at) is not None else "after now"
         raise CommandRejected(
-            f"spec {definition.spec!r} ({definition.tz}) has no fire time left before {when}: "
-            f"it would never run"
+            f"spec {definition.spec!r} ({definition.tz}) has no fire time {left}: it would never run"
         )
     return definition
 
