@@ -40,6 +40,7 @@ from jetcron.cli.reconcile import (
     rejections,
     state_of,
 )
+from jetcron.cli.timing import note_zone
 from jetcron.client import query, send_command
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.commands import AnyCommand
@@ -91,7 +92,12 @@ def _print_sinks(title: str, steps: list[nf.SinkStep]) -> None:
     )
 
 
-def _notes(the_plan: Plan) -> None:
+def _notes(the_plan: Plan, cal_steps: list[cf.CalendarStep]) -> None:
+    for step in the_plan.steps:
+        if step.definition is not None:
+            note_zone(step.definition.tz, f"schedule {step.name}")
+    for cal in cal_steps:
+        note_zone(cal.definition.tz, f"calendar {cal.name}")
     for name, why in the_plan.skipped:
         err_console.print(f"skipped {name}: {why}", highlight=False)
     for name, why in the_plan.kept:
@@ -285,7 +291,7 @@ async def _apply(
     sinks = Sinks(live=sinks_live, steps=nf.steps(wanted.sinks, sinks_live, prune=prune))
     schedules = set(wanted.schedules) | (set() if prune else set(live))
     refusals = [await _vet_sinks(nc, wanted, sinks, schedules, yes=yes, dry_run=dry_run)]
-    _notes(the_plan)
+    _notes(the_plan, cal_steps)
     if not the_plan.steps and not cal_steps and not sinks.steps:
         await _up_to_date(nc, wanted, dry_run=dry_run)
         return

@@ -168,6 +168,8 @@ def update(
     if what_if:
         from jetcron.cli import whatif
 
+        if isinstance(patch.tz, str):
+            note_zone(patch.tz)  # why: --what-if is where a zone is tried out
         whatif.show(server, name, patch, window or "30d", n, as_json)
         return
     if window is not None:

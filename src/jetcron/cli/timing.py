@@ -84,10 +84,11 @@ def _note(row: dict[str, Any]) -> str:
     return "; ".join([*([row["skipped"]] if "skipped" in row else []), *row.get("dst", [])])
 
 
-def note_zone(zone: str) -> None:
-    """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST)."""
+def note_zone(zone: str, of: str = "") -> None:
+    """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST);
+    `of` names what has that zone when several may (apply's schedules and calendars)."""
     if (note := zone_note(zone)) is not None:
-        err_console.print(f"note: {note}", highlight=False)
+        err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
 def note_jitter(definition: ScheduleDefinition) -> None:
