@@ -354,3 +354,16 @@ def test_reset_of_no_such_field_names_the_ones_it_takes() -> None:
     assert line.endswith("only_within, conditions") and "spec" not in line.split(";")[1]
     near = runner.invoke(app, ["schedule", "update", "x", "--reset", "timout"])
     assert near.stderr.strip() == "error: --reset timout: no such field (did you mean 'timeout'?)"
+
+
+def test_preview_on_a_narrow_terminal_keeps_the_times_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # newcomer20c #5: at 60 columns both times were cut (`2026-03-28T01:3…`)
+    monkeypatch.setenv("COLUMNS", "60")
+    args = ["preview", "30 2 * * *", "--tz", "Europe/Berlin", "--after", "2026-03-28", "-n", "2"]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[4].startswith("2026-03-29T01:00:00Z  2026-03-29 03:00 CEST (+02:00)  02:3"), lines
+    assert max(len(line) for line in lines) <= 60, lines

@@ -83,17 +83,20 @@ def fires(
         echo(f"no fires of {name} from {text.utc(answer['since'])} to {text.utc(answer['until'])}")
         return
     zones = {r["tz"] for r in rows} - {"UTC"}
-    # why: in UTC the local column would repeat the first one
-    local = [f"local ({', '.join(sorted(zones))})"] if zones else []
+    # why: in UTC the local column would repeat the first one; the zone goes in the title,
+    # where a long name (Australia/Lord_Howe) does not widen the column
+    local = ["local"] if zones else []
     table(
-        None,
+        f"fires of {name} ({', '.join(sorted(zones))})" if zones else None,
         ["fire (UTC)", *local, "fate", "run", "detail"],
         (
             [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), fate_of(r), _run(r)]
             + [detail(r)]
             for r in rows
         ),
+        # why: the times are what these lines are for (newcomer20c #5); the detail goes first
         cut=("detail",),
+        keep=("fire (UTC)", "local"),
     )
     if answer.get("more"):
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")

@@ -65,6 +65,11 @@ def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
             + ([_note(r)] * noted)
             for i, r in enumerate(rows, 1)
         ),
+        # why: on a narrow terminal the times stay whole (as `schedule list` keeps the next
+        # fire): the row number and the weekday go, then the note gives way
+        drop=("#", "day"),
+        cut=("note",),
+        keep=("UTC", "local"),
     )
 
 
@@ -226,6 +231,9 @@ def due(
                 ]
                 for r in rows
             ),
+            drop=("target",),
+            cut=("runs",),
+            keep=("UTC", "local"),
         )
     if page.get("more"):
         more = (
