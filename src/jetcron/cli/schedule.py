@@ -87,7 +87,9 @@ def add(
 
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
-        warn_if_nobody_offers(server, definition.job.action, definition.target)
+        warn_if_nobody_offers(
+            server, definition.job.action, definition.target, definition.job.params
+        )
     if definition.job.shell is not None and not as_json:
         warn_if_shell_refused(server, definition.target)
     if definition.job.action is None and definition.job.shell is None and not as_json:
