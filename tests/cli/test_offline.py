@@ -367,3 +367,15 @@ def test_preview_on_a_narrow_terminal_keeps_the_times_whole(
     lines = shown.stdout.splitlines()
     assert lines[4].startswith("2026-03-29T01:00:00Z  2026-03-29 03:00 CEST (+02:00)  02:3"), lines
     assert max(len(line) for line in lines) <= 60, lines
+
+
+def test_a_local_column_shows_seconds_on_every_row_or_on_none() -> None:
+    # newcomer20c #12: `09:47:40` above `09:48` read as two formats; fires dropped seconds
+    from jetcron.cli.fires import _local
+
+    shown = runner.invoke(app, ["preview", "@every 90s", "-n", "2", "--after", "2026-01-01T00:00Z"])
+    assert "2026-01-01 00:01:30 UTC (+00:00)" in shown.stdout
+    assert "2026-01-01 00:03:00 UTC (+00:00)" in shown.stdout, shown.stdout
+    assert _local("2026-12-03T10:52:28+01:00") == "12-03 10:52:28+01:00"
+    assert _local("2026-12-03T10:52:00+01:00", True) == "12-03 10:52:00+01:00"
+    assert _local("2026-12-03T10:52:00+01:00") == "12-03 10:52+01:00"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -23,6 +24,7 @@ from jetcron.cli.common import (
     table,
     with_nats,
 )
+from jetcron.cli.timing import with_seconds
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.errors import InvalidInput
 
@@ -86,11 +88,17 @@ def fires(
     # why: in UTC the local column would repeat the first one; the zone goes in the title,
     # where a long name (Australia/Lord_Howe) does not widen the column
     local = ["local"] if zones else []
+    secs = with_seconds(r["local"] for r in rows)
     table(
         f"fires of {name} ({', '.join(sorted(zones))})" if zones else None,
         ["fire (UTC)", *local, "fate", "run", "detail"],
         (
-            [text.utc(r["utc"]), *([_local(r["local"])] if zones else []), fate_of(r), _run(r)]
+            [
+                text.utc(r["utc"]),
+                *([_local(r["local"], secs)] if zones else []),
+                fate_of(r),
+                _run(r),
+            ]
             + [detail(r)]
             for r in rows
         ),
@@ -265,10 +273,13 @@ def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _local(iso_local: str) -> str:
-    """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`."""
-    day, _, clock = iso_local.partition("T")
-    return f"{day[5:]} {clock[:5]}{clock[8:]}"
+def _local(iso_local: str, seconds: bool | None = None) -> str:
+    """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`; with `seconds` (None: when it has
+    some) `03-29 03:00:28+02:00`."""
+    wall = datetime.fromisoformat(iso_local)
+    secs = wall.second if seconds is None else seconds
+    shown = f"{wall:%m-%d %H:%M:%S}" if secs else f"{wall:%m-%d %H:%M}"
+    return shown + wall.isoformat()[-6:]
 
 
 def _run(row: dict[str, Any]) -> str:

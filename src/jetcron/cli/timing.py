@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,11 +58,12 @@ def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
     """A table of fire times, with the local weekday (so 5L or 2#2 can be checked at a glance)."""
     # why: `schedule next` marks skipped fires; DST moves or repeats some wall times
     noted = any("skipped" in r or r.get("dst") for r in rows)
+    secs = with_seconds(r["local"] for r in rows)
     table(
         title,
         ["#", "UTC", "local", "day"] + (["note"] if noted else []),
         (
-            [i, r["utc"], local_cell(r["local"], r["tz"]), _weekday(r["local"])]
+            [i, r["utc"], local_cell(r["local"], r["tz"], secs), _weekday(r["local"])]
             + ([_note(r)] * noted)
             for i, r in enumerate(rows, 1)
         ),
@@ -73,14 +75,22 @@ def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
     )
 
 
-def local_cell(local: str, tz: str) -> str:
-    """`2026-12-02 09:00 CET (+01:00)`: wall time with the abbreviation the console shows.
+def with_seconds(locals_: Iterable[str]) -> bool:
+    """Whether a column of these ISO times shows seconds: when any has some, all do (09:47:40
+    above 09:48 read as two formats)."""
+    return any(datetime.fromisoformat(t).second for t in locals_)
+
+
+def local_cell(local: str, tz: str, seconds: bool | None = None) -> str:
+    """`2026-12-02 09:00 CET (+01:00)`: wall time with the abbreviation the console shows;
+    seconds when `seconds` (None: when this time has some).
 
     why: an offset alone does not say which side of a DST change a fire is on; `--json` keeps
     the ISO `local` (the abbreviation is for people, and some zones have none: `+03`).
     """
     wall = datetime.fromisoformat(local).astimezone(pytz.timezone(tz))
-    shown = f"{wall:%Y-%m-%d %H:%M:%S}" if wall.second else f"{wall:%Y-%m-%d %H:%M}"
+    secs = wall.second if seconds is None else seconds
+    shown = f"{wall:%Y-%m-%d %H:%M:%S}" if secs else f"{wall:%Y-%m-%d %H:%M}"
     offset, name = wall.isoformat()[-6:], wall.tzname() or ""
     return f"{shown} {offset}" if name[:1] in ("", "+", "-") else f"{shown} {name} ({offset})"
 
@@ -218,13 +228,14 @@ def due(
     if as_json:
         print_json(rows)
     else:
+        secs = with_seconds(r["local"] for r in rows)
         table(
             f"due within {within}",
             ["UTC", "local", "schedule", "target", "runs"],
             (
                 [
                     r["utc"],
-                    local_cell(r["local"], r["tz"]),
+                    local_cell(r["local"], r["tz"], secs),
                     r["name"],
                     r["target"],
                     r.get("skipped") or r["job"],
