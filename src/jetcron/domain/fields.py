@@ -29,6 +29,7 @@ from jetcron.domain.definition import (
 )
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
+from jetcron.domain.floors import too_short
 from jetcron.domain.typenames import shown, wrong_type
 from jetcron.domain.validation import (
     MAX_ATTEMPTS,
@@ -38,7 +39,6 @@ from jetcron.domain.validation import (
     MAX_LOAD,
     MAX_MULTIPLIER,
     MAX_RUNS,
-    too_short,
 )
 
 Unit = Literal["same", "duration", "duration_or_none", "retries", "clock_or_none"]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from jetcron.domain.definition import (
-    MISSED_AFTER,
     SECRET_REF,
     Conditions,
     Job,
@@ -21,6 +20,7 @@ from jetcron.domain.definition import (
 from jetcron.domain.durations import format_duration
 from jetcron.domain.errors import CommandRejected, InvalidSpec
 from jetcron.domain.fires import LAST_FIRE, at_instant, wall_to_utc
+from jetcron.domain.floors import too_short
 from jetcron.domain.spec import Spec, normal_spec, parse_spec, validate_tz
 from jetcron.errors import InvalidInput
 
@@ -278,31 +278,6 @@ def _check_target(target: str) -> None:
 
 def _check_timeout(timeout_s: float | None) -> None:
     _floor("timeout_s", timeout_s, "timeout")
-
-
-_MORE_THAN_ZERO = {
-    "timeout_s": "none: never stop it",
-    "breaker_cooldown_s": "none: stay paused",
-    "expect_success_within_s": "none: no alert",
-}
-"""Durations that must be more than 0s, by their place in the definition, with what turns
-them off instead."""
-
-
-def too_short(at: str, seconds: float) -> str | None:
-    """What the duration at `at` in the definition must be when `seconds` is too short for it
-    (None: it is not); the field layer names the option, the validator the field."""
-    if at in _MORE_THAN_ZERO and seconds <= 0:
-        return f"more than 0s ({_MORE_THAN_ZERO[at]})"
-    if at == "catchup.window_s" and seconds < MISSED_AFTER.total_seconds():
-        # why: a fire counts as missed only when over MISSED_AFTER late, so a shorter window
-        # runs none of them: the same as catch-up `none`, which says so (newcomer20c #16)
-        return (
-            f"at least {format_duration(MISSED_AFTER)}: a fire is missed only when over "
-            f"{format_duration(MISSED_AFTER)} late, so a shorter window runs none (that is "
-            "catch-up none)"
-        )
-    return None
 
 
 def _floor(at: str, seconds: float | None, what: str) -> None:
