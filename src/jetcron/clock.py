@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
+
+# why: asyncio is imported where a clock sleeps, not here: `preview` writes times with iso_z
+# and imports no asyncio (tests/cli/test_main.py)
 
 
 def iso_z(when: datetime) -> str:
@@ -34,6 +39,8 @@ class SystemClock:
         return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
+        import asyncio
+
         # why: asyncio.sleep drifts a little on long waits; re-check against the wall clock.
         while (delay := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(delay if delay < 1 else delay - 0.002)
@@ -51,6 +58,8 @@ class FakeClock:
         return self._now
 
     async def sleep_until(self, when: datetime) -> None:
+        import asyncio
+
         if when <= self._now:
             await asyncio.sleep(0)
             return
@@ -65,6 +74,8 @@ class FakeClock:
 
     async def set(self, when: datetime) -> None:
         """Jump to `when` (never backwards)."""
+        import asyncio
+
         while self._sleepers and self._sleepers[0][0] <= when:
             at, _, fut = heapq.heappop(self._sleepers)
             self._now = max(self._now, at)

@@ -268,9 +268,15 @@ def test_prune_of_everything_needs_yes(scheduler: str, tmp_path: Path) -> None:
     assert "delete" in refused.stdout and "nas-rebalance" in refused.stdout
     assert len(listed(scheduler)) == 2
 
+    # newcomer20c #15: the dry run shows the plan and exits 2 as the real run will
     dry = apply(scheduler, empty, "--prune", "--dry-run")
-    assert dry.exit_code == 0 and "delete" in dry.stdout and "without --yes" in flat(dry.stderr)
+    assert dry.exit_code == 2 and "delete" in dry.stdout, dry.output
+    assert flat(dry.stderr).endswith(
+        "error: refusing to delete 2 of 2 live schedules without --yes (nas-rebalance, "
+        "reef-lights-on): the real run refuses this plan (nothing was changed)"
+    )
     assert len(listed(scheduler)) == 2
+    assert apply(scheduler, empty, "--prune", "--dry-run", "--yes").exit_code == 0
 
     assert apply(scheduler, empty, "--prune", "--yes").exit_code == 0
     assert listed(scheduler) == {}

@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from served import cli, listed, ok
 
 from jetcron.cli.text import parse_time, utc
@@ -83,3 +84,28 @@ def test_an_update_while_paused_does_not_end_the_pause(scheduler: str) -> None:
     assert re.fullmatch(r"n?t+p{3,}t+", runs), runs
     assert "paused by bob at " in story and "(p1)" in story, story
     assert "It was resumed by bob at " in story, story
+
+
+def test_a_narrow_terminal_keeps_the_fire_times_whole(
+    scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # newcomer20c #5: at 70 columns the fire time became `2026-12-03T…` while the header
+    # `local (Australia/Lord_Howe)` kept its width
+    ok(scheduler, "schedule", "add", "lh", "@every 1s", "--tz", "Australia/Lord_Howe", "--", "true")
+    wait_until(
+        lambda: any(
+            f["fate"] == "triggered"
+            for f in json.loads(ok(scheduler, "fires", "lh", "--json", "--since", "1m"))
+        ),
+        20,
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli(scheduler, "fires", "lh", "--since", "1m")
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert lines[0] == "fires of lh (Australia/Lord_Howe)", lines
+    row = next(line for line in lines if "triggered" in line)
+    assert re.match(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \d\d-\d\d \d\d:\d\d:\d\d\+1[01]:[03]0  triggered  ", row
+    ), row
+    assert max(len(line) for line in lines) <= 80, lines

@@ -33,7 +33,7 @@ BAD = [
     (["notify", "add", "x", "--command", "cat > /tmp/out.json"], "'>' needs a shell"),
     (["notify", "add", "x", "--subject", "a b"], "invalid --subject"),
     (["notify", "add", "x", "--subject", "jetcron.trigger.h"], "one of jetcron's own subjects"),
-    (["notify", "add", "x", "--subject", "a", "--window", "soon"], "invalid --window"),
+    (["notify", "add", "x", "--subject", "a", "--window", "soon"], "--window: invalid duration 'soon'"),
     (["notify", "add", "bad name", "--subject", "a"], "invalid notification name"),
     (["notify", "remove", "nope"], "no notification 'nope'"),
     (["notify", "test", "nope"], "no notification 'nope'"),

@@ -147,6 +147,8 @@ def test_prune_leaves_sinks_alone_when_the_files_have_no_notifications_table(
         refused.stderr
     )
     assert set(sinks(scheduler)) == {"ops"}
+    dry = apply(scheduler, tmp_path / "n.json", "--prune", "--dry-run")
+    assert dry.exit_code == 2 and "the real run refuses this plan" in flat(dry.stderr)
     assert apply(scheduler, tmp_path / "n.json", "--prune", "--yes").exit_code == 0
     assert sinks(scheduler) == {}
 
@@ -175,7 +177,7 @@ BAD = [
     ({"ops": {"webhook": "https://h/x", "secret": "@nope.secret"}}, "notifications.ops.secret: cannot read"),
     ({"ops": {"subject": "a", "on": "failure"}}, "notifications.ops.on: 'failure': must be"),
     ({"ops": {"subject": "a", "on": ["failed"]}}, "notifications.ops: unknown on kind 'failed'"),
-    ({"ops": {"subject": "a", "window": "soon"}}, "notifications.ops: invalid window 'soon'"),
+    ({"ops": {"subject": "a", "window": "soon"}}, "notifications.ops: window: invalid duration 'soon'"),
     ({"ops": {"subject": "a", "schedules": ["helo"]}}, "notifications.ops.schedules: no schedule 'helo' (did you mean 'hello'?) (allow_missing = true for one still to come); nothing was changed"),
     ({"bad name": {"subject": "a"}}, "notifications.bad name: invalid notification name 'bad name'"),
     ("x", "'notifications' must be a table/object of name -> fields"),

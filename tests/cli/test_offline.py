@@ -180,6 +180,31 @@ def test_preview_after_without_offset_is_wall_time_in_the_zone() -> None:
     assert '"2026-06-01T01:00:00Z"' in utc.stdout
 
 
+@pytest.mark.parametrize(
+    ("spec", "after", "first"),
+    [
+        pytest.param(
+            "30 2 * * *", "2026-03-29T02:15", "2026-03-29T01:00:00Z", id="spring-gap-fixed"
+        ),
+        pytest.param(
+            "30 2 * * *", "2026-03-29T02:45", "2026-03-29T01:00:00Z", id="spring-gap-late"
+        ),
+        pytest.param(
+            "*/15 * * * *", "2026-03-29T02:15", "2026-03-29T01:00:00Z", id="spring-gap-interval"
+        ),
+        pytest.param("30 2 * * *", "2026-03-29T03:00", "2026-03-30T00:30:00Z", id="gap-end-itself"),
+    ],
+)
+def test_preview_after_a_wall_time_in_the_gap_keeps_the_fire_at_the_gap_end(
+    spec: str, after: str, first: str
+) -> None:
+    # newcomer20c #2: no instant is 02:15 that night; the 02:30 fire at 03:00 comes after it
+    args = ["preview", spec, "--tz", "Europe/Berlin", "-n", "1", "--json", "--after", after]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)[0]["utc"] == first
+
+
 def test_preview_shows_cron_extensions_with_their_weekday() -> None:
     args = ["preview", "30 2 * 3 5L", "--tz", "Europe/Berlin", "-n", "2"]
     result = runner.invoke(app, [*args, "--after", "2026-01-01T00:00"])
@@ -207,7 +232,27 @@ def test_empty_windows_and_bad_times_are_bad_input_before_any_network() -> None:
         ),
         (
             ["schedule", "add", "x", "@daily", "--breaker-cooldown", "0s", "--", "true"],
-            "error: breaker cooldown must be > 0 (none: stay paused)",
+            "error: --breaker-cooldown: '0s': must be more than 0s (none: stay paused)",
+        ),
+        # newcomer20c #10: the option's name and our words, not a field's or pydantic's
+        (
+            ["schedule", "add", "x", "@daily", "--timeout", "0s", "--", "true"],
+            "error: --timeout: '0s': must be more than 0s (none: never stop it)",
+        ),
+        (
+            ["schedule", "update", "x", "--expect-success-within", "0s"],
+            "error: --expect-success-within: '0s': must be more than 0s (none: no alert)",
+        ),
+        (
+            ["serve", "--keep-runs", "-5"],
+            "error: invalid value for '--keep-runs': must be at least 0, not -5 (see `jetcron "
+            "serve --help`)",
+        ),
+        # newcomer20c #16: a window under a minute would catch up nothing
+        (
+            ["schedule", "add", "x", "@daily", "--catchup-window", "0s", "--", "true"],
+            "error: --catchup-window: '0s': must be at least 1m: a fire is missed only when over "
+            "1m late, so a shorter window runs none (that is catch-up none)",
         ),
         (
             ["schedule", "update", "x", "--reset", "timeout", "--timeout", "5m"],
@@ -289,3 +334,48 @@ def test_preview_refuses_times_past_year_9999_in_one_line(args: list[str], needl
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert needle in line, line
+
+
+def test_preview_refuses_a_spec_whose_fires_fall_between_whole_seconds() -> None:
+    # newcomer20c #3: the table would show :01, :03, :04 for @every 1500ms
+    shown = runner.invoke(app, ["preview", "@every 1500ms", "-n", "3"])
+    assert shown.exit_code == 2
+    assert shown.stderr.strip() == (
+        "error: invalid spec '@every 1500ms': fire times are whole seconds: give the interval "
+        "and offset in whole seconds"
+    )
+
+
+def test_reset_of_no_such_field_names_the_ones_it_takes() -> None:
+    shown = runner.invoke(app, ["schedule", "update", "x", "--reset", "bogus"])
+    assert shown.exit_code == 2
+    line = shown.stderr.strip()
+    assert line.startswith("error: --reset bogus: no such field; use one of tz, params,"), line
+    assert line.endswith("only_within, conditions") and "spec" not in line.split(";")[1]
+    near = runner.invoke(app, ["schedule", "update", "x", "--reset", "timout"])
+    assert near.stderr.strip() == "error: --reset timout: no such field (did you mean 'timeout'?)"
+
+
+def test_preview_on_a_narrow_terminal_keeps_the_times_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # newcomer20c #5: at 60 columns both times were cut (`2026-03-28T01:3…`)
+    monkeypatch.setenv("COLUMNS", "60")
+    args = ["preview", "30 2 * * *", "--tz", "Europe/Berlin", "--after", "2026-03-28", "-n", "2"]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[4].startswith("2026-03-29T01:00:00Z  2026-03-29 03:00 CEST (+02:00)  02:3"), lines
+    assert max(len(line) for line in lines) <= 60, lines
+
+
+def test_a_local_column_shows_seconds_on_every_row_or_on_none() -> None:
+    # newcomer20c #12: `09:47:40` above `09:48` read as two formats; fires dropped seconds
+    from jetcron.cli.fires import _local
+
+    shown = runner.invoke(app, ["preview", "@every 90s", "-n", "2", "--after", "2026-01-01T00:00Z"])
+    assert "2026-01-01 00:01:30 UTC (+00:00)" in shown.stdout
+    assert "2026-01-01 00:03:00 UTC (+00:00)" in shown.stdout, shown.stdout
+    assert _local("2026-12-03T10:52:28+01:00") == "12-03 10:52:28+01:00"
+    assert _local("2026-12-03T10:52:00+01:00", True) == "12-03 10:52:00+01:00"
+    assert _local("2026-12-03T10:52:00+01:00") == "12-03 10:52+01:00"

@@ -163,3 +163,13 @@ def test_rejections_run_the_deciders_rules_over_the_plan() -> None:
         "create x: schedule 'x' already exists (use `jetcron schedule update` to change it)",
         "pause done: schedule 'done' is completed; nothing left to pause",
     ]
+
+
+def test_an_older_logs_spec_with_extra_spaces_equals_the_files_normalised_one() -> None:
+    # newcomer20c #6: whitespace is no change; only the timeout is planned
+    spaced = ScheduleDefinition(spec="30  2 * * * ", job=Job(command=["true"]))
+    tidy = msgspec.structs.replace(spaced, spec="30 2 * * *")
+    assert plan({"x": want(tidy)}, {"x": live(definition=spaced)}, NOW, prune=False).steps == []
+    longer = msgspec.structs.replace(tidy, timeout_s=60.0)
+    [step] = plan({"x": want(longer)}, {"x": live(definition=spaced)}, NOW, prune=False).steps
+    assert step.action == "update" and "spec" not in step.detail, step.detail

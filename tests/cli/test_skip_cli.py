@@ -98,3 +98,48 @@ def test_list_shows_the_next_fire_that_runs_as_next_marks_the_skipped_one(schedu
             (skipped, "skipped by"),
             (after, ""),
         ]
+
+
+def test_a_wall_time_lost_in_a_gap_is_no_fire_of_an_interval_like_spec(scheduler: str) -> None:
+    # newcomer20c #1: */15 has no fire at 02:15 of a spring-forward night; the skip must not
+    # land on 02:30 (a real fire the operator never named)
+    ok(
+        scheduler,
+        "schedule",
+        "add",
+        "lh",
+        "*/15 * * * *",
+        "--tz",
+        "Australia/Lord_Howe",
+        "--",
+        "true",
+    )
+    result = cli(scheduler, "schedule", "skip", "lh", "2027-10-03T02:15")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "02:15 does not exist on 2027-10-03 in Australia/Lord_Howe" in lines[0]
+    assert (
+        "interval-like spec has no fire in the gap; the nearest are 2027-10-02T15:15Z " in lines[0]
+    )
+    assert "(01:45 +1030 Australia/Lord_Howe) and 2027-10-02T15:30Z (02:30 +11" in lines[0]
+    assert "gap rule" not in lines[0]
+    # a fixed-time spec keeps the gap rule: 02:30 means the fire at the gap's end
+    ok(scheduler, "schedule", "add", "night", "30 2 * * *", "--tz", "Europe/Berlin", "--", "true")
+    out = ok(scheduler, "schedule", "skip", "night", "2027-03-28T02:30")
+    assert "2027-03-28T01:00:00Z will be skipped" in out, out
+
+
+def test_a_second_skip_or_an_unskip_of_a_running_fire_says_how_it_stands(scheduler: str) -> None:
+    # newcomer20c #11: a second skip's reason was silently dropped behind "nothing to change"
+    ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "daily", "2030-01-01T03:00", "-r", "nye")
+    again = ok(scheduler, "schedule", "skip", "daily", "2030-01-01T03:00", "-r", "other")
+    assert again.strip() == (
+        "daily: nothing to change: the fire at 2030-01-01T02:00:00Z is already skipped by "
+        "alice: nye"
+    )
+    free = ok(scheduler, "schedule", "unskip", "daily", "2030-01-02T03:00")
+    assert free.strip() == (
+        "daily: nothing to change: the fire at 2030-01-02T02:00:00Z is not skipped"
+    )

@@ -314,6 +314,17 @@ def test_add_warns_when_no_online_executor_offers_the_action(live: Live) -> None
     assert "no executor online serves target 'mars'" in nobody.stderr
 
 
+def test_add_warns_when_a_param_is_not_of_the_advertised_defaults_type(live: Live) -> None:
+    # newcomer20c #4: `sleep seconds=1.0` with seconds=abc failed only when the run started
+    bad = live.ok("schedule", "add", "act2", "@daily", "--action", "sleep", "-p", "seconds=abc")
+    good = live.ok("schedule", "add", "act3", "@daily", "--action", "sleep", "-p", "seconds=2")
+    assert " ".join(bad.stderr.split()) == (
+        "warning: action 'sleep' of executor host-a: seconds takes a number (default 1.0), "
+        'not "abc": its runs would fail; see `jetcron actions`'
+    )
+    assert "warning" not in good.stderr
+
+
 def test_tables_fit_80_columns_and_show_no_python_reprs(live: Live) -> None:
     live.ok("schedule", "add", "a-rather-long-schedule-name", "@daily", "--", "sh", "-c", "exit 7")
     live.ok("schedule", "trigger", "a-rather-long-schedule-name", "--reason", "x" * 100)

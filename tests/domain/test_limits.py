@@ -140,3 +140,31 @@ def test_validate_spec_is_what_previews_ask() -> None:
     with pytest.raises(InvalidSpec, match="at most 3660d"):
         validate_spec("@every 2900000d", "UTC")
     assert validate_spec("@at 9998-12-30T23:00", "America/Los_Angeles").kind == "at"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "@every 1500ms",
+        "@every 1m offset 1500ms",
+        "@at 2026-12-03T09:52:28.5Z",
+        "@at 2027-01-01T00:00:00.1",
+    ],
+)
+def test_a_spec_whose_fires_fall_between_whole_seconds_is_refused(spec: str) -> None:
+    # newcomer20c #3: texts show fire times to the second; such a fire could not be asked about
+    with pytest.raises(InvalidSpec, match="fire times are whole seconds"):
+        validate_spec(spec, "UTC")
+    with pytest.raises(CommandRejected, match="fire times are whole seconds"):
+        validate_definition(_with(spec=spec))
+    assert validate_spec("@every 1m offset 2s", "UTC").kind == "every"
+
+
+def test_the_fire_times_of_an_older_sub_second_spec_are_written_with_their_fraction() -> None:
+    # a spec stored by an older jetcron still reads; its fires are named as the API names them
+    from jetcron.cli.timing import fires_rows
+    from jetcron.projections.asked import z
+
+    fire = next_fires("@every 1500ms", "UTC", datetime(2026, 12, 3, 10, tzinfo=UTC))[0]
+    assert fires_rows([fire], "UTC")[0]["utc"] == "2026-12-03T10:00:01.500000Z"
+    assert z(fire) == "2026-12-03T10:00:01.500000Z"

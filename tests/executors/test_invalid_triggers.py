@@ -53,8 +53,8 @@ async def test_a_run_id_with_dots_is_dropped_unrun_with_one_line(
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        ({"timeout_s": -5.0}, "timeout must be > 0"),
-        ({"timeout_s": 0.0}, "timeout must be > 0"),
+        ({"timeout_s": -5.0}, "timeout must be more than 0s (none: never stop it)"),
+        ({"timeout_s": 0.0}, "timeout must be more than 0s (none: never stop it)"),
         ({"retry": RetryPolicy(max_attempts=0)}, "retry max_attempts must be >= 1"),
         ({"target": "default"}, None),
     ],

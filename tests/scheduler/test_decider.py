@@ -672,13 +672,17 @@ REJECTED = [
         [], create(target="all:"), CommandRejected, r"invalid target", id="target-empty-tag"
     ),
     pytest.param(
-        [], create(timeout_s=-1.0), CommandRejected, r"timeout must be > 0", id="timeout-negative"
+        [],
+        create(timeout_s=-1.0),
+        CommandRejected,
+        r"timeout must be more than 0s",
+        id="timeout-negative",
     ),
     pytest.param(
         LIVE,
         update(timeout_s=0.0),
         CommandRejected,
-        r"timeout must be > 0",
+        r"timeout must be more than 0s",
         id="update-timeout-zero",
     ),
     pytest.param(
@@ -907,7 +911,7 @@ def test_commands_survive_the_wire(cmd: AnyCommand) -> None:
 @pytest.mark.parametrize(
     ("command", "match"),
     [
-        (create(spec="@at 2026-02-01T09:00:00Z"), "no fire time left before now"),
+        (create(spec="@at 2026-02-01T09:00:00Z"), "no fire time after now: it would never run"),
         (
             create(spec="@daily", end=datetime(2026, 2, 1, tzinfo=UTC)),
             "no fire time left before its end",
@@ -1019,3 +1023,19 @@ def test_a_run_of_a_deleted_schedule_can_still_be_cancelled() -> None:
     ]
     with pytest.raises(ScheduleNotFound):
         decide(fold([]), cancel)
+
+
+def test_a_spec_is_stored_normalised_and_whitespace_is_no_change() -> None:
+    # newcomer20c #6: '30  2 * * *' made a new version and an audit entry
+    [made] = decide(INITIAL, create(spec=" @daily "))
+    assert isinstance(made, ScheduleCreated) and made.definition.spec == "@daily"
+    state = fold([created(spec="30 2 * * *")])
+    assert decide(state, update(spec="30  2 *  * *\t")) == []
+
+
+def test_an_older_logs_spaced_spec_compares_equal_and_keeps_its_text() -> None:
+    state = fold([created(spec="30  2 * * *")])  # stored by an older jetcron
+    assert decide(state, update(spec="30 2 * * *")) == []
+    [event] = decide(state, update(timeout_s=60.0))
+    assert isinstance(event, ScheduleUpdated)
+    assert event.changed == ["timeout_s"] and event.definition.spec == "30  2 * * *"

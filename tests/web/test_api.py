@@ -358,6 +358,10 @@ def test_preview_with_dst_notes(http: httpx.Client) -> None:
     ).json()
     assert [f["utc"] for f in shown["fires"]] == ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"]
     assert "does not exist" in shown["fires"][0]["dst"][0] and shown["fires"][1]["dst"] == []
+    # newcomer20c #2: after a wall time inside the gap, the gap's fire (at 03:00) is kept
+    params = {"spec": "30 2 * * *", "tz": "Europe/Berlin", "n": 1, "after": "2026-03-29T02:15"}
+    in_gap = http.get("/api/v1/preview", params=params).json()
+    assert [f["utc"] for f in in_gap["fires"]] == ["2026-03-29T01:00:00Z"]
     said = cli("", "preview", "0 25 * * *")
     bad = http.get("/api/v1/preview", params={"spec": "0 25 * * *"})
     assert problem(bad, 422) == said.stderr.strip().removeprefix("error: ")

@@ -40,6 +40,7 @@ from jetcron.cli.reconcile import (
     rejections,
     state_of,
 )
+from jetcron.cli.timing import note_zone
 from jetcron.client import query, send_command
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.commands import AnyCommand
@@ -91,7 +92,12 @@ def _print_sinks(title: str, steps: list[nf.SinkStep]) -> None:
     )
 
 
-def _notes(the_plan: Plan) -> None:
+def _notes(the_plan: Plan, cal_steps: list[cf.CalendarStep]) -> None:
+    for step in the_plan.steps:
+        if step.definition is not None:
+            note_zone(step.definition.tz, f"schedule {step.name}")
+    for cal in cal_steps:
+        note_zone(cal.definition.tz, f"calendar {cal.name}")
     for name, why in the_plan.skipped:
         err_console.print(f"skipped {name}: {why}", highlight=False)
     for name, why in the_plan.kept:
@@ -100,14 +106,15 @@ def _notes(the_plan: Plan) -> None:
 
 def _vet(
     the_plan: Plan, commands: list[AnyCommand], live: dict[str, Any], *, yes: bool, dry_run: bool
-) -> None:
-    """Refuse the whole plan (nothing sent) if prune needs --yes or the scheduler would refuse a step."""
+) -> str | None:
+    """Refuse the whole plan (nothing sent) if prune needs --yes or the scheduler would refuse a
+    step; a dry run gets the prune refusal back, to print its plan before refusing."""
     title = "plan (dry run)" if dry_run else "plan (not applied)"
     refusal = None if yes else prune_refusal(the_plan.steps, len(live))
     problems = rejections(zip(the_plan.steps, commands, strict=True), live)
     if refusal and dry_run and not problems:
-        err_console.print(f"note: {refusal.removesuffix('; nothing was changed')}", highlight=False)
-    elif refusal or problems:
+        return refusal
+    if refusal or problems:
         _print_plan(title, the_plan.steps)
         if refusal:
             raise InvalidInput(refusal)
@@ -115,13 +122,15 @@ def _vet(
             f"the scheduler would refuse {len(problems)} step(s), nothing was changed: "
             + "; ".join(problems)
         )
+    return None
 
 
 async def _vet_sinks(
     nc: Any, wanted: Wanted, sinks: Sinks, schedules: set[str], *, yes: bool, dry_run: bool
-) -> None:
+) -> str | None:
     """Refuse the whole apply (nothing sent) for a sink naming an unknown schedule or a signing
-    key the bucket has not got, one the scheduler would refuse, or a prune needing --yes."""
+    key the bucket has not got, one the scheduler would refuse, or a prune needing --yes (a
+    dry run gets that one back, as `_vet`)."""
     problem = nf.unknown_schedule(wanted.sinks, schedules) or await nf.absent_keys(nc, wanted.sinks)
     if problem:
         raise InvalidInput(f"{problem}; nothing was changed")
@@ -132,11 +141,19 @@ async def _vet_sinks(
             + "; ".join(refused)
         )
     refusal = None if yes else prune_refusal(sinks.steps, len(sinks.live), "notification sinks")
-    if refusal and dry_run:
-        err_console.print(f"note: {refusal.removesuffix('; nothing was changed')}", highlight=False)
-    elif refusal:
+    if refusal and not dry_run:
         _print_sinks("notifications (not applied)", sinks.steps)
         raise InvalidInput(refusal)
+    return refusal
+
+
+def _refused_dry_run(refusals: list[str | None]) -> None:
+    """A dry run exits 2 when the real run would refuse (a CI check passes only what deploys)."""
+    found = [r.removesuffix("; nothing was changed") for r in refusals if r]
+    if found:
+        raise InvalidInput(
+            f"{'; '.join(found)}: the real run refuses this plan (nothing was changed)"
+        )
 
 
 async def _carry_out(nc: Any, steps: list[Step], commands: list[AnyCommand]) -> None:
@@ -273,13 +290,13 @@ async def _apply(
     sinks_live = await nf.live_sinks(nc) if wanted.sinks is not None else {}
     sinks = Sinks(live=sinks_live, steps=nf.steps(wanted.sinks, sinks_live, prune=prune))
     schedules = set(wanted.schedules) | (set() if prune else set(live))
-    await _vet_sinks(nc, wanted, sinks, schedules, yes=yes, dry_run=dry_run)
-    _notes(the_plan)
+    refusals = [await _vet_sinks(nc, wanted, sinks, schedules, yes=yes, dry_run=dry_run)]
+    _notes(the_plan, cal_steps)
     if not the_plan.steps and not cal_steps and not sinks.steps:
         await _up_to_date(nc, wanted, dry_run=dry_run)
         return
     commands = [command_of(s, _meta(s.name, who, why)) for s in the_plan.steps]
-    _vet(the_plan, commands, live, yes=yes, dry_run=dry_run)
+    refusals.append(_vet(the_plan, commands, live, yes=yes, dry_run=dry_run))
     if cal_steps:
         table(
             "calendars" + (" (dry run)" if dry_run else ""),
@@ -288,6 +305,7 @@ async def _apply(
         )
     if dry_run:
         _dry_run(the_plan, sinks)
+        _refused_dry_run(refusals)
         return
     await _put_secrets(nc, wanted.schedules, wanted.sinks or {})  # why: before what names them
     for step in cal_steps:  # why: first, so the schedules' references resolve

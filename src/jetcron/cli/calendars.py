@@ -24,6 +24,7 @@ from jetcron.cli.common import (
 )
 from jetcron.cli.sending import query, send
 from jetcron.cli.text import clean
+from jetcron.cli.timing import note_zone
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.calendar import (
     CalendarDefinition,
@@ -103,6 +104,7 @@ def add(
     )
     cmd = CreateCalendar(**command_meta(name, actor, reason), definition=definition)
     send(server, cmd, as_json, f"created calendar {name!r}")
+    note_zone(definition.tz)  # why: windows are wall-time crons: EST keeps no DST either
 
 
 @app.command("update")
@@ -152,6 +154,8 @@ def update(
             "nothing to change: give --window, --dates, --range, --tz, -d or --reset"
         )
     patch = msgspec.convert(values, CalendarPatch)
+    if tz:
+        note_zone(tz)
     if what_if:
         from jetcron.cli import whatif
 

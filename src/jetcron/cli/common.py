@@ -383,8 +383,3 @@ def parse_since(value: str, option: str = "--since") -> str:
         return time_or_ago(value, datetime.now(UTC)).isoformat()
     except ValueError as err:
         raise InvalidInput(f"{option}: {err}") from None
-
-
-def iso_z(dt: datetime) -> str:
-    """UTC ISO-8601 with a Z suffix, second precision."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

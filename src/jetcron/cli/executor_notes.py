@@ -3,9 +3,11 @@ none serves it, none offers its action, one would refuse its shell string."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jetcron.cli.common import err_console
+from jetcron.domain.action_params import param_problems
 
 
 def _serving(server: str, target: str) -> list[Any] | None:
@@ -42,12 +44,17 @@ def warn_if_shell_refused(server: str, target: str) -> None:
         )
 
 
-def warn_if_nobody_offers(server: str, action: str, target: str) -> None:
-    """Say so when no executor online for `target` offers `action` (it would fail at run time)."""
+def warn_if_nobody_offers(
+    server: str, action: str, target: str, params: Mapping[str, Any] | None = None
+) -> None:
+    """Say so when no executor online for `target` offers `action`, or when a param's value is
+    not of the type its advertised default has (either would fail at run time)."""
     serving = _serving(server, target)
     if serving is None:
         return
-    if any(action in i.actions for i in serving):
+    offering = [i for i in serving if action in i.actions]
+    if offering:
+        _warn_params(action, offering[0], params or {})
         return
     if serving:
         problem = f"no executor of target {target!r} offers action {action!r}"
@@ -63,5 +70,16 @@ def note_if_nobody_serves(server: str, target: str) -> None:
         err_console.print(
             f"note: no executor online serves target {target!r} (its runs wait until one "
             "does; `jetcron executors` lists who is online)",
+            highlight=False,
+        )
+
+
+def _warn_params(action: str, info: Any, params: Mapping[str, Any]) -> None:
+    """The same kind of warning as an action nobody offers, for params of the wrong type."""
+    problems = param_problems(params, info.action_params.get(action, []))
+    if problems:
+        err_console.print(
+            f"warning: action {action!r} of executor {info.name}: {'; '.join(problems)}: its "
+            "runs would fail; see `jetcron actions`",
             highlight=False,
         )

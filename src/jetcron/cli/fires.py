@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,6 +22,7 @@ from jetcron.cli.common import (
     run_until_interrupted,
     table,
 )
+from jetcron.cli.timing import with_seconds
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.errors import InvalidInput
 
@@ -84,22 +86,26 @@ def fires(
         echo(f"no fires of {name} from {text.utc(answer['since'])} to {text.utc(answer['until'])}")
         return
     zones = {r["tz"] for r in rows} - {"UTC"}
-    # why: in UTC the local column would repeat the first one
-    local = [f"local ({', '.join(sorted(zones))})"] if zones else []
+    # why: in UTC the local column would repeat the first one; the zone goes in the title,
+    # where a long name (Australia/Lord_Howe) does not widen the column
+    local = ["local"] if zones else []
+    secs = with_seconds(r["local"] for r in rows)
     table(
-        None,
+        f"fires of {name} ({', '.join(sorted(zones))})" if zones else None,
         ["fire (UTC)", *local, "fate", "run", "detail"],
         (
             [
                 text.utc(r["utc"]),
-                *([local_cell(r["local"])] if zones else []),
+                *([local_cell(r["local"], secs)] if zones else []),
                 fate_of(r),
                 run_cell(r),
             ]
             + [detail(r)]
             for r in rows
         ),
+        # why: the times are what these lines are for (newcomer20c #5); the detail goes first
         cut=("detail",),
+        keep=("fire (UTC)", "local"),
     )
     if answer.get("more"):
         echo(f"(earlier fires not shown: use --since, --until or --limit; {len(rows)} shown)")
@@ -124,10 +130,13 @@ def expectation_lines(missed: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def local_cell(iso_local: str) -> str:
-    """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`."""
-    day, _, clock = iso_local.partition("T")
-    return f"{day[5:]} {clock[:5]}{clock[8:]}"
+def local_cell(iso_local: str, seconds: bool | None = None) -> str:
+    """`2026-03-29T03:00:00+02:00` as `03-29 03:00+02:00`; with `seconds` (None: when it has
+    some) `03-29 03:00:28+02:00`."""
+    wall = datetime.fromisoformat(iso_local)
+    secs = wall.second if seconds is None else seconds
+    shown = f"{wall:%m-%d %H:%M:%S}" if secs else f"{wall:%m-%d %H:%M}"
+    return shown + wall.isoformat()[-6:]
 
 
 def run_cell(row: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from jetcron.cli import text
-from jetcron.cli.common import echo, iso_z, parse_iso, with_nats
+from jetcron.cli.common import echo, parse_iso, with_nats
 from jetcron.cli.fires import detail, fate_of, local_cell, run_cell
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def _follow(
                     raise
                 if unanswered is None:
                     echo(f"note: {err}; still following (Ctrl-C stops)", err=True)
-                unanswered = unanswered or iso_z(datetime.now(UTC))
+                unanswered = unanswered or text.utc(datetime.now(UTC))
                 await asyncio.sleep(FOLLOW_POLL_S)
                 continue
             if unanswered is not None:

@@ -19,6 +19,7 @@ from jetcron.domain.errors import InvalidField
 from jetcron.domain.fields import (
     FIELDS,
     JOB_KINDS,
+    UNRESETTABLE,
     Field,
     ScheduleFields,
     check,
@@ -29,6 +30,8 @@ from jetcron.domain.fields import (
 from jetcron.errors import InvalidInput
 
 POSITIONAL = ("spec", "command")
+_RESETS = ", ".join([*(k for k in FIELDS if k not in UNRESETTABLE), "conditions"])
+"""What `--reset` takes, for its error."""
 """Fields given as arguments, not options (`update` takes `--spec`)."""
 OPTIONS = [key for key in FIELDS if key not in POSITIONAL]
 FLAG_NAMES = {"tags": "--tag", "params": "--param", "metadata": "--meta"}
@@ -145,7 +148,11 @@ def _resets(options: Mapping[str, Any]) -> list[str]:
         try:
             default_of(name)
         except InvalidField as err:
-            raise InvalidInput(f"--reset {key}: {err.problem}") from None
+            # why: as calendar update's --reset, name what can be reset (unless a near name did)
+            known = (
+                "" if "did you mean" in err.problem or name in FIELDS else f"; use one of {_RESETS}"
+            )
+            raise InvalidInput(f"--reset {key}: {err.problem}{known}") from None
         keys.append(name)
     return keys
 

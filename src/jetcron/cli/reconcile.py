@@ -25,8 +25,9 @@ from jetcron.domain.commands import (
 from jetcron.domain.definition import ScheduleDefinition, replacing
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import status_after_update
-from jetcron.domain.fields import changes, fields_of
+from jetcron.domain.fields import ScheduleFields, changes, fields_of
 from jetcron.domain.fires import next_fire_within
+from jetcron.domain.spec import normal_spec
 from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, fold, reopens
 
 Action = Literal["create", "update", "pause", "resume", "delete"]
@@ -113,9 +114,16 @@ def plan(
 
 
 def _differs(have: ScheduleState, want: Desired) -> bool:
-    assert have.definition is not None
     # why: compare as the files spell it, so equal meanings in two spellings are equal
-    return fields_of(have.definition) != fields_of(want.definition)
+    return _live_fields(have) != fields_of(want.definition)
+
+
+def _live_fields(have: ScheduleState) -> ScheduleFields:
+    """The live definition as a file spells it, its spec normalised (an older log's spec may
+    hold extra spaces: no change to plan)."""
+    assert have.definition is not None
+    d = have.definition
+    return fields_of(msgspec.structs.replace(d, spec=normal_spec(d.spec)))
 
 
 def _steps(
@@ -150,8 +158,7 @@ def _steps(
 
 
 def _diff(have: ScheduleState, want: Desired) -> str:
-    assert have.definition is not None
-    pairs = changes(fields_of(have.definition), fields_of(want.definition))
+    pairs = changes(_live_fields(have), fields_of(want.definition))
     # why "; ": a plan is a table, one line per step (a newline showed as a literal \n)
     return "; ".join(f"{key}: {show(old)} → {show(new)}" for key, old, new in pairs)
 

@@ -12,7 +12,8 @@ import typer
 from rich.progress import Progress
 
 from jetcron import __version__
-from jetcron.cli.common import console, iso_z, print_json, run, table, with_nats
+from jetcron.cli.common import console, print_json, run, table, with_nats
+from jetcron.cli.text import utc
 from jetcron.client import query
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
@@ -85,7 +86,7 @@ def aged_out_line(gaps: Gaps) -> str | None:
         return None
     kept_from = datetime.fromtimestamp(gaps.horizon_ns / 1e9, UTC)
     return (
-        f"run history before {iso_z(kept_from)} has aged out of the log (retention): runs, fires "
+        f"run history before {utc(kept_from)} has aged out of the log (retention): runs, fires "
         "and run counters shown are only those since; schedules and their audit are complete"
     )
 
@@ -98,7 +99,7 @@ def before_the_log(as_of: datetime | None, gaps: Gaps) -> str | None:
     begins = datetime.fromtimestamp(gaps.first_ns / 1e9, UTC)
     if as_of >= begins:
         return None
-    return f"--as-of {iso_z(as_of)} is before the log begins (its first event: {iso_z(begins)})"
+    return f"--as-of {utc(as_of)} is before the log begins (its first event: {utc(begins)})"
 
 
 def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: bool) -> None:
@@ -117,15 +118,15 @@ def replay_command(server: str, as_of: datetime | None, verify: bool, as_json: b
         print(f"note: {before}", file=sys.stderr)
     if as_of is not None and as_of > datetime.now(UTC):
         print(
-            f"note: --as-of {iso_z(as_of)} is in the future: this is the log as it is now",
+            f"note: --as-of {utc(as_of)} is in the future: this is the log as it is now",
             file=sys.stderr,
         )
     rows = schedule_queries.list_schedules(views, {}, when)
     if as_json:
-        print_json({"as_of": iso_z(when), "position": views.position, "schedules": rows})
+        print_json({"as_of": utc(when), "position": views.position, "schedules": rows})
         return
     table(
-        f"schedules as of {iso_z(when)} (log seq {views.position})",
+        f"schedules as of {utc(when)} (log seq {views.position})",
         ["name", "spec", "tz", "state", "version", "runs", "ok", "failed", "updated by"],
         (
             [

@@ -87,7 +87,9 @@ def add(
 
     conflicts.warn_new(name, {}, conflicts.involving(server, name))
     if definition.job.action is not None and not as_json:
-        warn_if_nobody_offers(server, definition.job.action, definition.target)
+        warn_if_nobody_offers(
+            server, definition.job.action, definition.target, definition.job.params
+        )
     if definition.job.shell is not None and not as_json:
         warn_if_shell_refused(server, definition.target)
     if definition.job.action is None and definition.job.shell is None and not as_json:
@@ -168,6 +170,8 @@ def update(
     if what_if:
         from jetcron.cli import whatif
 
+        if isinstance(patch.tz, str):
+            note_zone(patch.tz)  # why: --what-if is where a zone is tried out
         whatif.show(server, name, patch, window or "30d", n, as_json)
         return
     if window is not None:
@@ -310,9 +314,11 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
         reason: str = ReasonOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        fire = _coming_fire(server, name, when)
+        fire, row = _coming_fire(server, name, when)
         cmd = command(**command_meta(name, actor, reason), fire_time=fire)
-        send(server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}")
+        send(
+            server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}", _as_is(row, fire)
+        )
 
     occurrence.__doc__ = doc
     app.command(verb)(handle_errors(occurrence))
@@ -326,11 +332,21 @@ _occurrence(
 _occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after all.")
 
 
-def _coming_fire(server: str, name: str, when: str) -> datetime:
+def _coming_fire(server: str, name: str, when: str) -> tuple[datetime, dict[str, Any]]:
     from jetcron.projections.skips import coming_fire
 
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return coming_fire(row, when, datetime.now(UTC))
+    return coming_fire(row, when, datetime.now(UTC)), row
+
+
+def _as_is(row: dict[str, Any], fire: datetime) -> str:
+    """What `skip`/`unskip` say when the fire is already as asked: who skipped it and why (a
+    second skip's reason is not recorded: `unskip`, then skip again, to change it)."""
+    from jetcron.clock import iso_z
+
+    skipped = (row.get("skips") or {}).get(iso_z(fire))
+    state = f"already {skipped}" if skipped else "not skipped"
+    return f"nothing to change: the fire at {fmt_time(fire)} is {state}"
 
 
 app.command("backfill")(backfill)

@@ -55,7 +55,7 @@ MetricsPortOpt = typer.Option(
 KeepRunsOpt = typer.Option(
     500,
     "--keep-runs",
-    min=0,
+    callback=bounded(0),
     help="Finished runs (and fires) per schedule the views keep in memory; older ones are in "
     "`stats` as daily rollups. 0 keeps all (memory then grows with history).",
 )
@@ -112,7 +112,7 @@ def serve(
     snapshot_every: int = typer.Option(
         10_000,
         "--snapshot-every",
-        min=1,
+        callback=bounded(1),
         help="Events folded between two snapshots of the views (a restart replays at most these).",
     ),
 ) -> None:

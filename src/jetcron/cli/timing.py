@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +16,17 @@ from jetcron.cli.common import (
     echo,
     err_console,
     handle_errors,
-    iso_z,
     parse_iso,
     print_json,
     run,
     table,
     with_nats,
 )
+from jetcron.clock import iso_z
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.durations import window_seconds
 from jetcron.domain.fires import next_fires
-from jetcron.domain.spec import validate_tz, zone_note
+from jetcron.domain.spec import normal_spec, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
@@ -57,25 +58,39 @@ def print_fires(rows: list[dict[str, Any]], title: str | None) -> None:
     """A table of fire times, with the local weekday (so 5L or 2#2 can be checked at a glance)."""
     # why: `schedule next` marks skipped fires; DST moves or repeats some wall times
     noted = any("skipped" in r or r.get("dst") for r in rows)
+    secs = with_seconds(r["local"] for r in rows)
     table(
         title,
         ["#", "UTC", "local", "day"] + (["note"] if noted else []),
         (
-            [i, r["utc"], local_cell(r["local"], r["tz"]), _weekday(r["local"])]
+            [i, r["utc"], local_cell(r["local"], r["tz"], secs), _weekday(r["local"])]
             + ([_note(r)] * noted)
             for i, r in enumerate(rows, 1)
         ),
+        # why: on a narrow terminal the times stay whole (as `schedule list` keeps the next
+        # fire): the row number and the weekday go, then the note gives way
+        drop=("#", "day"),
+        cut=("note",),
+        keep=("UTC", "local"),
     )
 
 
-def local_cell(local: str, tz: str) -> str:
-    """`2026-12-02 09:00 CET (+01:00)`: wall time with the abbreviation the console shows.
+def with_seconds(locals_: Iterable[str]) -> bool:
+    """Whether a column of these ISO times shows seconds: when any has some, all do (09:47:40
+    above 09:48 read as two formats)."""
+    return any(datetime.fromisoformat(t).second for t in locals_)
+
+
+def local_cell(local: str, tz: str, seconds: bool | None = None) -> str:
+    """`2026-12-02 09:00 CET (+01:00)`: wall time with the abbreviation the console shows;
+    seconds when `seconds` (None: when this time has some).
 
     why: an offset alone does not say which side of a DST change a fire is on; `--json` keeps
     the ISO `local` (the abbreviation is for people, and some zones have none: `+03`).
     """
     wall = datetime.fromisoformat(local).astimezone(pytz.timezone(tz))
-    shown = f"{wall:%Y-%m-%d %H:%M:%S}" if wall.second else f"{wall:%Y-%m-%d %H:%M}"
+    secs = wall.second if seconds is None else seconds
+    shown = f"{wall:%Y-%m-%d %H:%M:%S}" if secs else f"{wall:%Y-%m-%d %H:%M}"
     offset, name = wall.isoformat()[-6:], wall.tzname() or ""
     return f"{shown} {offset}" if name[:1] in ("", "+", "-") else f"{shown} {name} ({offset})"
 
@@ -84,10 +99,11 @@ def _note(row: dict[str, Any]) -> str:
     return "; ".join([*([row["skipped"]] if "skipped" in row else []), *row.get("dst", [])])
 
 
-def note_zone(zone: str) -> None:
-    """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST)."""
+def note_zone(zone: str, of: str = "") -> None:
+    """Warn on stderr when the zone is a fixed offset likely meant as a place with DST (EST);
+    `of` names what has that zone when several may (apply's schedules and calendars)."""
     if (note := zone_note(zone)) is not None:
-        err_console.print(f"note: {note}", highlight=False)
+        err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
 def note_jitter(definition: ScheduleDefinition) -> None:
@@ -108,15 +124,15 @@ def _weekday(local: str) -> str:
 
 
 def _wall_time(text: str, zone: str) -> datetime:
-    """An ISO time; without an offset, wall time in `zone` (the same rule as @at and --start)."""
-    from jetcron.domain.fires import wall_to_utc
+    """An ISO time; without an offset, wall time in `zone` (the rule of the API's `after`)."""
+    from jetcron.domain.fires import search_after
 
     try:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return parse_iso(text)  # why: its error message names the option and the format
     try:
-        return naive if naive.tzinfo else wall_to_utc(naive, zone)
+        return search_after(naive, zone)
     except OverflowError:
         raise InvalidInput(f"--after {text}: out of range in {zone}") from None
 
@@ -163,7 +179,7 @@ def preview(
     elif not rows:
         echo("no fires after that time")
     else:
-        print_fires(rows, f"{spec} ({zone})")
+        print_fires(rows, f"{normal_spec(spec)} ({zone})")
 
 
 def _fires_left(
@@ -212,19 +228,23 @@ def due(
     if as_json:
         print_json(rows)
     else:
+        secs = with_seconds(r["local"] for r in rows)
         table(
             f"due within {within}",
             ["UTC", "local", "schedule", "target", "runs"],
             (
                 [
                     r["utc"],
-                    local_cell(r["local"], r["tz"]),
+                    local_cell(r["local"], r["tz"], secs),
                     r["name"],
                     r["target"],
                     r.get("skipped") or r["job"],
                 ]
                 for r in rows
             ),
+            drop=("target",),
+            cut=("runs",),
+            keep=("UTC", "local"),
         )
     if page.get("more"):
         more = (

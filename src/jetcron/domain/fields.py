@@ -29,6 +29,7 @@ from jetcron.domain.definition import (
 )
 from jetcron.domain.durations import format_duration, parse_duration
 from jetcron.domain.errors import InvalidField
+from jetcron.domain.floors import too_short
 from jetcron.domain.typenames import shown, wrong_type
 from jetcron.domain.validation import (
     MAX_ATTEMPTS,
@@ -376,6 +377,8 @@ def to_domain(field: Field, value: Any) -> Any:
     if duration.total_seconds() > MAX_DURATION_S:
         most = format_duration(timedelta(seconds=MAX_DURATION_S))
         raise InvalidField(field.key, f"{value!r}: too long (at most {most})")
+    if (least := too_short(".".join(field.at), duration.total_seconds())) is not None:
+        raise InvalidField(field.key, f"{value!r}: must be {least}")
     return duration.total_seconds()
 
 

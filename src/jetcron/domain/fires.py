@@ -136,6 +136,19 @@ def wall_to_utc(when: datetime, tz: str) -> datetime:
     return _EPOCH + timedelta(seconds=instant, microseconds=when.microsecond if exists else 0)
 
 
+def search_after(when: datetime, tz: str) -> datetime:
+    """Where a search for fires strictly after `when` starts (`preview --after`, the API's
+    `after`); a naive `when` is wall time in `tz`, as for `wall_to_utc`."""
+    if when.tzinfo is not None:
+        return when.astimezone(_UTC)
+    instant, exists = _zone(tz).resolve((when - _NAIVE_EPOCH) // _SEC)
+    if exists:
+        return _EPOCH + timedelta(seconds=instant, microseconds=when.microsecond)
+    # why: no instant has a wall time inside a spring-forward gap, so one asked for comes
+    # before the gap's end: the fire there (02:30's under the gap rule, at 03:00) is after it
+    return _EPOCH + timedelta(seconds=instant) - _US
+
+
 def _fires(spec: Spec | str, tz: str, after: datetime) -> Iterator[datetime]:
     _require_aware(after, "after")
     zone = _zone(tz)

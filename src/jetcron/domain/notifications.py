@@ -206,4 +206,4 @@ def _seconds(option: str, value: str) -> float:
     try:
         return parse_duration("0s" if value.strip() == "0" else value).total_seconds()
     except ValueError as err:
-        raise InvalidInput(f"invalid {option} {value!r}: {err}") from None
+        raise InvalidInput(f"{option}: {err}") from None  # why: as --within and --retries say it

@@ -78,6 +78,12 @@ class _Problem(Exception):
     """A parse problem; `parse_spec` wraps it in InvalidSpec with the spec text."""
 
 
+def normal_spec(text: str) -> str:
+    """A spec as it is stored and compared: stripped, its fields joined by one space."""
+    # why: whitespace is no change; '30  2 * * *' made a new version and an audit entry
+    return " ".join(text.split())
+
+
 def parse_spec(text: str, tz: str = "UTC") -> Spec:
     """Parse a spec (cron, macro, @every, @at); raise InvalidSpec/InvalidTimezone on bad input."""
     validate_tz(tz)

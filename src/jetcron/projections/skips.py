@@ -11,7 +11,7 @@ from jetcron.domain.days import missing_day
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.errors import InvalidInput
-from jetcron.projections.asked import headline, parse_asked
+from jetcron.projections.asked import headline, lost_in_gap, parse_asked
 
 _US = timedelta(microseconds=1)
 
@@ -24,7 +24,7 @@ def coming_fire(row: dict[str, Any], text: str, now: datetime) -> datetime:
     try:
         # why: parse_asked reads HH:MM as the latest at or before its `now`; a day later
         # that is the next one from now
-        when = parse_asked(text, d.tz, now + timedelta(days=1)).instant
+        asked = parse_asked(text, d.tz, now + timedelta(days=1), d.spec)
     except ValueError:
         raise InvalidInput(
             f"TIME {text!r}: "
@@ -34,6 +34,9 @@ def coming_fire(row: dict[str, Any], text: str, now: datetime) -> datetime:
                 "(2026-03-29T02:30) or HH:MM (the next one)"
             )
         ) from None
+    if asked.lost:
+        raise InvalidInput(f"TIME {text!r}: {lost_in_gap(asked, d)}")
+    when = asked.instant
     if next_fire_within(d, when - _US) != when:
         sides = (previous_fire_within(d, when), next_fire_within(d, when))
         nearest = " and ".join(headline(f, d.tz) for f in sides if f is not None)

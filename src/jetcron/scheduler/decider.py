@@ -45,6 +45,7 @@ from jetcron.domain.events import (
 )
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.domain.runs import run_triggered
+from jetcron.domain.spec import normal_spec
 from jetcron.domain.validation import validate_definition, validate_name
 
 Status = ScheduleStatus
@@ -196,10 +197,9 @@ def _fires_after(definition: ScheduleDefinition, at: datetime) -> ScheduleDefini
     if next_fire_within(definition, at) is None:
         # why: only the message needs to know whether the end is what rules the fires out
         endless = msgspec.structs.replace(definition, end=None)
-        when = "its end" if next_fire_within(endless, at) is not None else "now"
+        left = "left before its end" if next_fire_within(endless, at) is not None else "after now"
         raise CommandRejected(
-            f"spec {definition.spec!r} ({definition.tz}) has no fire time left before {when}: "
-            f"it would never run"
+            f"spec {definition.spec!r} ({definition.tz}) has no fire time {left}: it would never run"
         )
     return definition
 
@@ -209,6 +209,10 @@ def _update(state: ScheduleState, command: UpdateSchedule) -> list[Event]:
     old = state.definition
     # why: nested parts are patched field by field, so `--retries` keeps the backoff
     new = validate_definition(apply_patch(old, command.patch))
+    if normal_spec(old.spec) == new.spec:
+        # why: an older log's spec may hold extra spaces; equal once normalised is no
+        # change, and the text it was stored with stays (no spec line in the audit)
+        new = msgspec.structs.replace(new, spec=old.spec)
     if _new_times(old, new):
         _fires_after(new, command.at)
     changed = changed_fields(old, new)

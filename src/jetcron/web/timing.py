@@ -8,7 +8,7 @@ from typing import Any
 import pytz
 
 from jetcron.domain.days import ISO_HINT, bad_time
-from jetcron.domain.fires import next_fires, wall_to_utc
+from jetcron.domain.fires import next_fires, search_after
 from jetcron.domain.spec import is_interval_like, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
 from jetcron.errors import InvalidInput
@@ -41,13 +41,14 @@ def planned_skips(rows: list[dict[str, Any]], schedule: dict[str, Any]) -> list[
 
 
 def parse_time(text: str, tz: str) -> datetime:
-    """An ISO time; without an offset it is wall time in `tz` (the rule of preview --after)."""
+    """An ISO time to search for fires after; without an offset it is wall time in `tz` (the
+    rule of preview --after: a wall time lost in a gap comes before the gap's end)."""
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(bad_time(text, ISO_HINT)) from None
     try:
-        return when if when.tzinfo else wall_to_utc(when, tz)
+        return search_after(when, tz)
     except OverflowError:
         raise InvalidInput(f"invalid time {text!r}: out of range in {tz}") from None
 
