@@ -82,12 +82,14 @@ def _check_retention(seconds: int | None) -> None:
 
 
 def _warn_short_retention(seconds: int | None) -> None:
-    """A log set to a shorter retention before the minimum existed: say what it costs."""
+    """A log set to a retention out of bounds (before the bounds existed): say what it costs."""
+    from jetcron.log.retention import MAX_RETENTION_S, kept
     from jetcron.projections.rollups import retention_problem
 
     if seconds and (problem := retention_problem(seconds)):
-        log.warning("the log keeps run history only %d s, too short (%s): restart a replica "
-                    "with --retention 2d or longer", seconds, problem)  # fmt: skip
+        too, fix = ("long", "forever") if seconds > MAX_RETENTION_S else ("short", "2d or longer")
+        log.warning("the log keeps run history %s, too %s (%s): restart a replica with "
+                    "--retention %s", kept(seconds), too, problem, fix)  # fmt: skip
 
 
 async def run(

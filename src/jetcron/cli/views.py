@@ -301,7 +301,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         f"executors  {online}",
         *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
         *(
-            [f"warning: run history kept too short: {short}"]
+            [f"warning: run history kept too {_too(kept)}: {short}"]
             if (short := st.get("retention_problem"))
             else []
         ),
@@ -442,3 +442,10 @@ def replay(
     replay_command(
         server, parse_iso(parse_since(as_of, "--as-of")) if as_of else None, verify, as_json
     )
+
+
+def _too(retention_s: int) -> str:
+    """Which bound a refused retention crosses (the rule: rollups.retention_problem)."""
+    from jetcron.log.retention import MAX_RETENTION_S
+
+    return "long" if retention_s > MAX_RETENTION_S else "short"
