@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 from conftest import free_port
 from jetcron import service
+from jetcron.cli import text
 from jetcron.cli.main import app
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.server import NatsServer
@@ -507,3 +508,18 @@ def test_add_warns_of_a_conflict_only_past_the_slots_of_the_targets_executors(li
     )
     assert " with more runs at once than its executors run (4), the first at " in said[4]
     assert said[4].endswith("; see `jetcron conflicts --crowded`\n"), said[4]
+
+
+def test_status_shows_the_checkpoints_store_beside_the_log(live: Live) -> None:
+    # newcomer20b F3: the snapshot store took more disk than the log; status showed the log's
+    async def on_disk() -> int:
+        nc = await nats.connect(live.url)
+        info = await nc.jetstream().stream_info("OBJ_jetcron_snapshots")
+        await nc.close()
+        return int(info.state.bytes)
+
+    size = asyncio.run(on_disk())
+    stream = json.loads(live.ok("status", "--json").stdout)["stream"]
+    [line] = [x for x in live.ok("status").stdout.splitlines() if x.startswith("log ")]
+    assert stream["snapshot_bytes"] == size
+    assert line.endswith(f"replica(s); checkpoints {text.size(size)}")

@@ -288,7 +288,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     keep = pr.get("keep_runs") or 0
     return [
         f"log        {st['name']}: {st['messages']} events, {text.size(st['bytes'])}, "
-        f"last seq {st['last_seq']}, {st['replicas']} replica(s)",
+        f"last seq {st['last_seq']}, {st['replicas']} replica(s)" + _snapshots(st),
         f"history    runs kept {text.duration(kept) if kept else 'forever'} in the log, "
         + (f"the last {keep} per schedule in the views" if keep else "all in the views"),
         f"views      at seq {pr['position']}, {pr['lag']} behind, "
@@ -449,3 +449,9 @@ def _too(retention_s: int) -> str:
     from jetcron.log.retention import MAX_RETENTION_S
 
     return "long" if retention_s > MAX_RETENTION_S else "short"
+
+
+def _snapshots(stream: dict[str, Any]) -> str:
+    """The checkpoints' store beside the log (newcomer20b F3: it held more than the log)."""
+    size = stream.get("snapshot_bytes")
+    return "" if size is None else f"; checkpoints {text.size(size)}"
