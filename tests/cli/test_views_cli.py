@@ -523,3 +523,15 @@ def test_status_shows_the_checkpoints_store_beside_the_log(live: Live) -> None:
     [line] = [x for x in live.ok("status").stdout.splitlines() if x.startswith("log ")]
     assert stream["snapshot_bytes"] == size
     assert line.endswith(f"replica(s); checkpoints {text.size(size)}")
+
+
+def test_stats_marks_a_bucket_bound_and_not_an_exact_percentile() -> None:
+    # newcomer20b F4: a 40 s job read p50 46.3s (a bucket's upper bound) with no mark
+    from jetcron.cli.views import _stats_rows
+
+    row = {"group": "schedule", "key": "slow30", "runs": 5, "success_rate": 1.0}
+    times = {"duration_p50": 46.3, "duration_p95": 46.3, "lateness_p99": None}
+    [bounded] = _stats_rows([{**row, **times, "bounded": True}])
+    [exact] = _stats_rows([{**row, **times, "duration_p50": 40, "duration_p95": 40}])
+    assert bounded[4:7] == ["≤46.3s", "≤46.3s", "-"]
+    assert exact[4:7] == ["40s", "40s", "-"]

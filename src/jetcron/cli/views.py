@@ -83,11 +83,15 @@ def _stats_rows(rows: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
             r.get("runs", 0),
             _count(r, "failed", "timed_out", "lost"),
             "-" if rate is None else f"{100 * rate:.0f}",
-            text.duration(r.get("duration_p50")),
-            text.duration(r.get("duration_p95")),
-            text.duration(r.get("lateness_p99")),
+            *(_bound(r, r.get(k)) for k in ("duration_p50", "duration_p95", "lateness_p99")),
             text.utc(r.get("last_success")),
         ]
+
+
+def _bound(row: dict[str, Any], seconds: float | None) -> str:
+    """A percentile; `≤` marks a bucket upper bound (newcomer20b F4: 46.3s read as a fact)."""
+    said = text.duration(seconds)
+    return f"≤{said}" if row.get("bounded") and seconds is not None else said
 
 
 def _count(row: dict[str, Any], *statuses: str) -> int:
