@@ -78,9 +78,13 @@ def test_with_every_server_down_each_is_tried_in_turn_with_its_own_backoff() -> 
 
 async def test_the_cli_fails_fast_naming_the_url(caplog: pytest.LogCaptureFixture) -> None:
     url = f"nats://127.0.0.1:{free_port()}"
-    with pytest.raises(InfrastructureError, match=f"cannot connect to NATS at {url}"):
+    with pytest.raises(InfrastructureError, match=f"cannot connect to NATS at {url}") as info:
         await connect(ConnectOptions(servers=url), timeout=0.5)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # one line, no trace
+    # newcomer20b F10: not only `up` runs NATS (a cluster operator's own nats-server)
+    assert str(info.value).endswith(
+        "Is NATS (or `jetcron up`) running? (or pass --server / set NATS_URL)"
+    )
 
 
 async def test_a_server_that_accepts_but_never_answers_is_named_as_such() -> None:

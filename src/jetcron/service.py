@@ -82,12 +82,14 @@ def _check_retention(seconds: int | None) -> None:
 
 
 def _warn_short_retention(seconds: int | None) -> None:
-    """A log set to a shorter retention before the minimum existed: say what it costs."""
+    """A log set to a retention out of bounds (before the bounds existed): say what it costs."""
+    from jetcron.log.retention import MAX_RETENTION_S, kept
     from jetcron.projections.rollups import retention_problem
 
     if seconds and (problem := retention_problem(seconds)):
-        log.warning("the log keeps run history only %d s, too short (%s): restart a replica "
-                    "with --retention 2d or longer", seconds, problem)  # fmt: skip
+        too, fix = ("long", "forever") if seconds > MAX_RETENTION_S else ("short", "2d or longer")
+        log.warning("the log keeps run history %s, too %s (%s): restart a replica with "
+                    "--retention %s", kept(seconds), too, problem, fix)  # fmt: skip
 
 
 async def run(
@@ -264,7 +266,7 @@ def _parts(
         retention.follow(replica.event_log, stop),
         collector.until(reader.current, stop),
         supervise(reader.run, health=projections.health, stop=stop),
-        _on_stop(nc, stop, *(f.save_snapshot for f in (projections, ticker, breaker))),
+        _on_stop(nc, stop, projections.save_snapshot, ticker.save_snapshot, breaker.save_snapshot),
         # why: a part that fails comes back (and says so loudly) instead of taking the
         # process, and with it this scheduler replica, down
         supervise(
@@ -379,10 +381,14 @@ async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyn
 
 
 async def _on_stop(
-    nc: Client, stop: asyncio.Event, *checkpoints: Callable[..., Awaitable[None]]
+    nc: Client,
+    stop: asyncio.Event,
+    views: Callable[..., Awaitable[int | None]],
+    *checkpoints: Callable[..., Awaitable[None]],
 ) -> None:
     """Store every fold's checkpoint as soon as stop is set, leader or not (so the next start
-    reads only what came after; two replicas storing both store a valid state)."""
+    reads only what came after; two replicas storing both store a valid state); one line says
+    where (newcomer20b F11: `serve` stopped without a word)."""
     await stop.wait()
     if not await answering(nc):
         # why: each store would wait out its own request timeout (5 s) against a frozen NATS
@@ -391,8 +397,11 @@ async def _on_stop(
             "last ones stored)"
         )
         return
+    at = await views(leader_only=False)
     for checkpoint in checkpoints:
         await checkpoint(leader_only=False)
+    if at is not None:  # why WARNING: what `serve` and `up` show (a failure said its own line)
+        log.warning("checkpoints stored at seq %d: the next start reads the log from there", at)
 
 
 async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:

@@ -74,7 +74,7 @@ def test_health_and_status_flag_a_retention_under_the_minimum(scheduler: str) ->
     health = cli(scheduler, "health")
     assert health.exit_code == 1, health.output
     assert "retention short" in health.stdout and "stream JETCRON" in health.stdout
-    assert "run history kept only 2 s, too short (at least 2d" in health.stdout
+    assert "run history kept only 2s, too short (at least 2d" in health.stdout
     status = cli(scheduler, "status")
     assert "warning: run history kept too short: at least 2d, or 'forever'" in status.stdout
 

@@ -138,3 +138,11 @@ async def test_the_breakers_pause_and_resume_are_run_lines(nc: Any, capsys: Any)
         "resumes at 2026-12-03T04:19:51Z",
         "2026-12-03T04:09:51Z expect resumed by the breaker: cool-down over",
     ]  # why: an operator's own pause and resume are not echoed
+
+
+def test_a_run_line_says_the_reason_whole() -> None:
+    # newcomer20b F5: cut at 100 characters, mid-word, before the half naming the outage
+    [skip, *_] = [e for e in outage("s") if "; decided" in getattr(e.event, "reason", "")]
+    reason = skip.event.reason  # type: ignore[union-attr]
+    assert len(reason) > 100
+    assert event_line(skip).endswith(f": {reason}")

@@ -89,10 +89,7 @@ def test_a_log_set_shorter_before_gets_a_warning(
         next(started)
         next(started, None)
 
-    assert (
-        "the log keeps run history only 600 s, too short (at least 2d, or 'forever': "
-        in caplog.text
-    )
+    assert "the log keeps run history 10m, too short (at least 2d, or 'forever': " in caplog.text
     assert "restart a replica with --retention 2d or longer" in caplog.text
 
 
@@ -117,3 +114,39 @@ def test_serve_refuses_retention_0_before_connecting(tmp_path: object) -> None:
         "error: --retention 0: ambiguous (keep nothing, or forever?): give 'forever' or a "
         "duration of at least 2d\n"
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--data-dir", "{tmp}/data", "--port", "1", "--retention", "99999d"],
+        ["serve", "-s", "nats://127.0.0.1:1", "--retention", "3651d"],
+    ],
+    ids=["up-99999d", "serve-3651d"],
+)
+def test_a_retention_beyond_ten_years_is_refused_forever_is_not(
+    argv: list[str], tmp_path: object
+) -> None:
+    # newcomer20b F2: 99999d started without a word, and nats-server deleted every run event
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    done = subprocess.run(
+        [sys.executable, "-m", "jetcron", *args], capture_output=True, text=True, env=ENV,
+        timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"error: --retention {args[-1]}: at most 3650d (10 years), or 'forever': nats-server "
+        "deletes events with a much longer TTL as soon as they are stored\n"
+    )
+    assert not (tmp_path / "data").exists()  # type: ignore[operator]
+    assert parse_retention("3650d") == 3650 * 86400
+
+
+def test_health_names_a_log_set_beyond_the_maximum() -> None:
+    from jetcron.projections.status import retention_problems
+
+    [problem] = retention_problems("JETCRON", 99999 * 86400)
+    assert problem["kind"] == "retention_long"
+    assert problem["detail"].startswith("run history kept 99999d, too long (at most 3650d")
+    assert problem["detail"].endswith("restart a replica with --retention forever")
+    assert retention_problems("JETCRON", 3650 * 86400) == []

@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 from conftest import free_port
 from jetcron import service
+from jetcron.cli import text
 from jetcron.cli.main import app
 from jetcron.executors.agent import Executor, ExecutorConfig
 from jetcron.server import NatsServer
@@ -518,3 +519,30 @@ def test_add_warns_of_a_conflict_only_past_the_slots_of_the_targets_executors(li
     )
     assert " with more runs at once than its executors run (4), the first at " in said[4]
     assert said[4].endswith("; see `jetcron conflicts --crowded`\n"), said[4]
+
+
+def test_status_shows_the_checkpoints_store_beside_the_log(live: Live) -> None:
+    # newcomer20b F3: the snapshot store took more disk than the log; status showed the log's
+    async def on_disk() -> int:
+        nc = await nats.connect(live.url)
+        info = await nc.jetstream().stream_info("OBJ_jetcron_snapshots")
+        await nc.close()
+        return int(info.state.bytes)
+
+    size = asyncio.run(on_disk())
+    stream = json.loads(live.ok("status", "--json").stdout)["stream"]
+    [line] = [x for x in live.ok("status").stdout.splitlines() if x.startswith("log ")]
+    assert stream["snapshot_bytes"] == size
+    assert line.endswith(f"replica(s); checkpoints {text.size(size)}")
+
+
+def test_stats_marks_a_bucket_bound_and_not_an_exact_percentile() -> None:
+    # newcomer20b F4: a 40 s job read p50 46.3s (a bucket's upper bound) with no mark
+    from jetcron.cli.views import _stats_rows
+
+    row = {"group": "schedule", "key": "slow30", "runs": 5, "success_rate": 1.0}
+    times = {"duration_p50": 46.3, "duration_p95": 46.3, "lateness_p99": None}
+    [bounded] = _stats_rows([{**row, **times, "bounded": True}])
+    [exact] = _stats_rows([{**row, **times, "duration_p50": 40, "duration_p95": 40}])
+    assert bounded[4:7] == ["≤46.3s", "≤46.3s", "-"]
+    assert exact[4:7] == ["40s", "40s", "-"]

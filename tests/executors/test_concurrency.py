@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from test_agent import config, events, kinds, publish, sh, trigger
 
+from jetcron.executors import agent
 from jetcron.executors.agent import Executor
+from jetcron.executors.consumers import Consumer
 from jetcron.executors.intake import Slots
 from jetcron.log.stream import EventLog
 from polling import until
@@ -139,3 +143,40 @@ async def test_a_trigger_for_an_idle_target_takes_its_turn_behind_a_backlog(
                   if line.startswith("end"))  # fmt: skip
     assert started < ends[4], "the idle target waited for the whole backlog"
     assert most_at_once(witness) == 2
+
+
+class LateAnswered(Consumer):
+    """A real consumer whose first backlog fetch finds messages that stale pull requests brought.
+
+    why: after a SIGSTOP of nats-server the pull requests sent meanwhile are answered at once,
+    into the subscription's queue, and nats-py's fetch(n) returns all it finds there, however
+    many (newcomer20b F1: 9 jobs ran under --concurrency 4). This sends one such request.
+    """
+
+    stale = 6
+
+    async def fetch(self, n: int, timeout: float = 5.0) -> list[Msg]:  # noqa: ASYNC109
+        sub = self._sub
+        if n > 1 and type(self).stale and sub is not None:
+            stale, type(self).stale = type(self).stale, 0
+            request = json.dumps({"batch": stale, "no_wait": True}).encode()
+            await sub._nc.publish(sub._nms, request, reply=sub._deliver)  # noqa: SLF001
+            await until(lambda: sub.pending_msgs >= stale, 5)
+        return await super().fetch(n, timeout)
+
+
+@pytest.mark.timeout(60)
+async def test_a_fetch_returning_more_than_asked_never_runs_more_than_n(
+    nc: Client, event_log: EventLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    witness = tmp_path / "witness"
+    ts = [trigger(sh(SCRIPT.format(f=witness, s=2)), target="c1") for _ in range(10)]
+    await publish(event_log, *ts)
+    monkeypatch.setattr(LateAnswered, "stale", 6)
+    monkeypatch.setattr(agent, "Consumer", LateAnswered)
+    ex = Executor(nc, config("c1", targets=["c1"], concurrency=4))
+    await serve_until_done(ex, witness, len(ts), within=40)
+    assert LateAnswered.stale == 0, "the stale pull request was never sent"
+    assert most_at_once(witness) == 4
+    for t in ts:
+        assert kinds(await events(event_log, t)) == ["RunStarted", "RunSucceeded"]

@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client
-from test_agent import config, events, kinds, publish, trigger
+from test_agent import config, events, kinds, publish, sh, trigger
+from test_concurrency import most_at_once
 
 from conftest import alive
+from jetcron import subjects
 from jetcron.domain.definition import Job
 from jetcron.domain.events import RunCancelled, RunSucceeded
 from jetcron.executors.agent import Executor
@@ -39,6 +41,7 @@ async def main():
     config = ExecutorConfig(
         name=sys.argv[2], targets=["kpool"], ack_wait_s=float(sys.argv[3]),
         journal_dir=sys.argv[4], kill_grace_s=0.3, heartbeat_s=0.5,
+        concurrency=int(sys.argv[5]),
     )
     print("ready", flush=True)
     if (await asyncio.to_thread(sys.stdin.readline)).strip() == "go":
@@ -77,8 +80,15 @@ class Victim:
     begins serving after it: `prepare` (before the job starts), `kill`, then `start`.
     """
 
-    def __init__(self, nats_url: str, journal: Path, ack_wait: float, name: str = "victim"):
-        self.args = [nats_url, name, str(ack_wait), str(journal)]
+    def __init__(
+        self,
+        nats_url: str,
+        journal: Path,
+        ack_wait: float,
+        name: str = "victim",
+        concurrency: int = 4,
+    ):
+        self.args = [nats_url, name, str(ack_wait), str(journal), str(concurrency)]
         self.log = Path(journal).parent / f"{name}.stderr"
         """What its processes log (warnings: Python's last-resort handler), all of them."""
         self.proc: asyncio.subprocess.Process | None = None
@@ -270,6 +280,44 @@ async def test_a_cancel_sent_while_the_executor_was_dead_reaches_the_adopted_job
     assert not alive(pid)
     [cancelled] = [e for e in await events(event_log, t) if isinstance(e, RunCancelled)]
     assert cancelled.reason == "cancel requested: stop it"
+
+
+SPAN = "echo start $(date +%s.%N) >> {f}; sleep {s}; echo end $(date +%s.%N) >> {f}"
+
+
+async def test_an_adopted_run_holds_a_run_slot_and_its_redelivered_trigger_none(
+    nc: Client, event_log: EventLog, nats_url: str, tmp_path: Path, victims: list[Victim]
+) -> None:
+    """newcomer20b F1: after a restart, 5 ran under --concurrency 4: adopted runs held no slot."""
+    ack_wait, adopted, others = 6.0, tmp_path / "adopted", tmp_path / "others"
+    t = trigger(sh(SPAN.format(f=adopted, s=12)), target="kpool")
+    v = Victim(nats_url, tmp_path / "journal", ack_wait=ack_wait, concurrency=2)
+    victims.append(v)
+    await v.start()
+    await v.prepare()
+    await publish(event_log, t)
+    await until(adopted.exists)
+    await v.kill()
+    await v.start()
+    # why: the adopted run's trigger comes back (ack_wait after the kill) and waits for its job
+    # holding no slot: the adopted run holds one of its own
+    await until(lambda: redeliveries(nc), 20)
+    ts = [trigger(sh(SPAN.format(f=others, s=2)), target="kpool", name=f"o{i}") for i in range(3)]
+    await publish(event_log, *ts)
+    for x in [t, *ts]:
+        await until(lambda x=x: _has(event_log, x, "RunSucceeded"), 40)
+    both = tmp_path / "both"
+    both.write_text(adopted.read_text() + others.read_text())
+    assert most_at_once(both) == 2, "more than --concurrency 2 ran at once"
+    adopted_end = float(adopted.read_text().split()[-1])
+    first_other = min(float(w.split()[1]) for w in others.read_text().splitlines() if "start" in w)
+    assert first_other < adopted_end, "the redelivered trigger of the adopted run held a slot"
+
+
+async def redeliveries(nc: Client) -> int:
+    """Deliveries of the pool-kpool consumer beyond the first of each message."""
+    info = await nc.jetstream().consumer_info(subjects.STREAM, subjects.pool_consumer("kpool"))
+    return int(info.num_redelivered or 0)
 
 
 async def _has(event_log: EventLog, t: Any, kind: str) -> bool:

@@ -87,3 +87,15 @@ def test_a_skip_decided_late_says_how_late_and_why() -> None:
 )  # fmt: skip
 def test_why_tells_the_gap_from_the_stored_reason(reason: str, story: str) -> None:
     assert gap_story(reason) == story
+
+
+def test_a_skip_of_a_fire_in_a_gap_says_so_once_past_a_tick() -> None:
+    # newcomer20b F12: 1 to 7 s late after a restart, under the 10 s a skip on time may take
+    resumed = s(7)
+    assert lateness.decided_late(s(1), s(8), [], resumed) == (
+        "; decided 7 s after its fire: scheduler down"
+    )
+    assert lateness.decided_late(s(7), s(8), [], resumed) == ""  # due after the take-over
+    assert lateness.decided_late(s(6.5), s(8), [], resumed) == ""  # a tick late, no more
+    assert lateness.decided_late(s(20), s(25), [OUT]).startswith("; decided 5 s after its fire")
+    assert lateness.decided_late(s(140), s(145), [OUT]) == ""  # after the gap ended

@@ -458,3 +458,15 @@ def test_next_due_of_a_plain_timing_is_its_next_wake(
     # the general path it stands in for
     given = entry(spec, floor=floor, last_fire=last_fire)
     assert next_due(given) == _next_wake(given)
+
+
+def test_an_overlap_skip_of_a_fire_due_before_the_take_over_says_it_was_decided_late() -> None:
+    """newcomer20b F12: after a `kill -9` of `up` and a restart 7 s later, the fires skipped for
+    overlap meanwhile said only the overlap; a missed or coalesced fire says why it was late."""
+    # why a day: its last word came after the take-over (as an adopted run's does): no hold
+    given = entry(in_flight={"r0": T + timedelta(days=1)}, overlap="skip")
+    s = timedelta(seconds=1)
+    [skip] = decide_due(given, T + 7 * s, taken_over=T + 6 * s)
+    assert skip == Skip(T, f"{BUSY}; decided 7 s after its fire: scheduler down", "r0")
+    # a fire due after the take-over, decided as promptly as a tick, says nothing more
+    assert decide_due(given, T + 7 * s, taken_over=T - s) == [Skip(T, BUSY, "r0")]

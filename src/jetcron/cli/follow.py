@@ -149,7 +149,13 @@ def _detail(envelope: Envelope) -> str:
     if tag in ("run.failed", "run.timed_out"):
         from jetcron.projections.runs import failure_text
 
-        said = text.first_line(failure_text(e), 100)
+        said = _whole(failure_text(e))
         retry = f"; retry at {text.utc(e.next_retry_at)}" if e.next_retry_at else ""
         return said + retry
-    return text.first_line(getattr(e, "reason", ""), 100)
+    return _whole(getattr(e, "reason", ""))
+
+
+def _whole(reason: str | None) -> str:
+    """A reason's first line, whole. why: a log line is not a table cell; cut at 100 characters,
+    a coalesced fire lost the half that named the outage (newcomer20b F5)."""
+    return text.first_line(reason, sys.maxsize)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from jetcron import __version__
-
 
 def main() -> None:
     """Console script entry point."""
     if sys.argv[1:] == ["--version"]:
         # why: the one answer that needs no command tree, and typer alone costs ~100 ms
-        sys.stdout.write(f"jetcron {__version__}\n")
+        from jetcron.cli.version import version_line
+
+        sys.stdout.write(version_line() + "\n")
         return
     from jetcron.cli import common
     from jetcron.cli.tree import app

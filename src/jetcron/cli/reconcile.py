@@ -176,6 +176,10 @@ def show(value: Any) -> str:
     return str(value)
 
 
+PRUNE_NAMED = 10
+"""A --prune refusal names this many of the deletes it refuses."""
+
+
 class _Named(Protocol):
     @property
     def action(self) -> str: ...
@@ -189,10 +193,11 @@ def prune_refusal(steps: Iterable[_Named], live_count: int, what: str = "schedul
     n = len(deletes)
     if n == 0 or (n < live_count and (n <= PRUNE_SAFE or n * 2 <= live_count)):
         return None
-    return (
-        f"refusing to delete {n} of {live_count} live {what} without --yes "
-        f"({', '.join(deletes)}); nothing was changed"
-    )
+    # why: 260 names made one 3,000-character line that scrolled the plan away (newcomer20b F8)
+    named = ", ".join(deletes[:PRUNE_NAMED])
+    if n > PRUNE_NAMED:
+        named += f" and {n - PRUNE_NAMED} more: `--dry-run` lists them all"
+    return f"refusing to delete {n} of {live_count} live {what} without --yes ({named}); nothing was changed"
 
 
 def command_of(step: Step, meta: Mapping[str, Any]) -> AnyCommand:

@@ -15,7 +15,6 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from jetcron import __version__
 from jetcron.cli import context, tweaks
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -275,7 +274,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"jetcron {__version__}")
+        from jetcron.cli.version import version_line
+
+        typer.echo(version_line())
         raise typer.Exit()
 
 

@@ -83,11 +83,15 @@ def _stats_rows(rows: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
             r.get("runs", 0),
             _count(r, "failed", "timed_out", "lost"),
             "-" if rate is None else f"{100 * rate:.0f}",
-            text.duration(r.get("duration_p50")),
-            text.duration(r.get("duration_p95")),
-            text.duration(r.get("lateness_p99")),
+            *(_bound(r, r.get(k)) for k in ("duration_p50", "duration_p95", "lateness_p99")),
             text.utc(r.get("last_success")),
         ]
+
+
+def _bound(row: dict[str, Any], seconds: float | None) -> str:
+    """A percentile; `≤` marks a bucket upper bound (newcomer20b F4: 46.3s read as a fact)."""
+    said = text.duration(seconds)
+    return f"≤{said}" if row.get("bounded") and seconds is not None else said
 
 
 def _count(row: dict[str, Any], *statuses: str) -> int:
@@ -288,7 +292,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     keep = pr.get("keep_runs") or 0
     return [
         f"log        {st['name']}: {st['messages']} events, {text.size(st['bytes'])}, "
-        f"last seq {st['last_seq']}, {st['replicas']} replica(s)",
+        f"last seq {st['last_seq']}, {st['replicas']} replica(s)" + _snapshots(st),
         f"history    runs kept {text.duration(kept) if kept else 'forever'} in the log, "
         + (f"the last {keep} per schedule in the views" if keep else "all in the views"),
         f"views      at seq {pr['position']}, {pr['lag']} behind, "
@@ -301,7 +305,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         f"executors  {online}",
         *(f"note: {note}" for note in s.get("service", {}).get("notes", [])),
         *(
-            [f"warning: run history kept too short: {short}"]
+            [f"warning: run history kept too {_too(kept)}: {short}"]
             if (short := st.get("retention_problem"))
             else []
         ),
@@ -442,3 +446,16 @@ def replay(
     replay_command(
         server, parse_iso(parse_since(as_of, "--as-of")) if as_of else None, verify, as_json
     )
+
+
+def _too(retention_s: int) -> str:
+    """Which bound a refused retention crosses (the rule: rollups.retention_problem)."""
+    from jetcron.log.retention import MAX_RETENTION_S
+
+    return "long" if retention_s > MAX_RETENTION_S else "short"
+
+
+def _snapshots(stream: dict[str, Any]) -> str:
+    """The checkpoints' store beside the log (newcomer20b F3: it held more than the log)."""
+    size = stream.get("snapshot_bytes")
+    return "" if size is None else f"; checkpoints {text.size(size)}"

@@ -120,4 +120,4 @@ def _hint(error: str, creds: str | None, *, several: bool = False) -> str:
         return "pass --tls-ca FILE or set NATS_CA (a secured `jetcron up`: DATA_DIR/auth/ca.pem)"
     if several:
         return "Are those NATS servers running? (or pass --server / set NATS_URL)"
-    return "Is `jetcron up` running? (or pass --server / set NATS_URL)"
+    return "Is NATS (or `jetcron up`) running? (or pass --server / set NATS_URL)"

@@ -174,7 +174,8 @@ class Executor:
         # why: schedule events are plain messages on their subjects too; a delete stops our runs.
         sched = await self.nc.subscribe(subjects.SCHEDULES, cb=self._on_schedule_event)
         stack.push_async_callback(_quietly, sched.unsubscribe)
-        await self.recovery.reconcile()  # why: before any new work, so no run can start twice here
+        # why: before any new work, so no run can start twice here, nor more than N run
+        await self.recovery.reconcile(self._slots)
         js, now = self.nc.jetstream(), self.clock.now()
         self._consumers = []
         for b in bindings(c.name, c.targets, c.tags):
@@ -279,6 +280,12 @@ class Executor:
 
     async def _handle(self, msg: Msg, consumer: Consumer, slot: asyncio.Future[int]) -> None:
         granted = 0
+
+        def release() -> None:
+            nonlocal granted
+            self._slots.give(granted)
+            granted = 0
+
         try:
             async with keepalive(msg, self.nc, consumer.ack_wait) as hold:
                 # why: a trigger fetched by an idle consumer may wait here for a slot; the
@@ -287,7 +294,7 @@ class Executor:
                 if not granted or self._stopping.is_set():
                     await msg.nak()  # why: fetched just as we stopped: give it straight back
                     return
-                await self.triggers.process(msg, consumer.binding.fanout, hold)
+                await self.triggers.process(msg, consumer.binding.fanout, hold, release)
         except ResultHeld as held:
             log.warning("executor %s: %s", self.config.name, held)  # why: one line, expected
             self.stats.held += 1

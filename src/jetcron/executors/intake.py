@@ -12,7 +12,11 @@ each fan-out group), and work on one busy target can use all N:
 - slots are granted first come, first served, so consumers with work take turns.
 
 At most N triggers run at once. At most one trigger per consumer waits for a slot in hand
-(an idle long-poll answered just after the last free slot was taken).
+(an idle long-poll answered just after the last free slot was taken), except after NATS froze:
+the pull requests sent meanwhile are answered late, all at once, and nats-py's next fetch hands
+over every message they brought, however many it asked for (it drains its pending queue
+first). Those beyond the slots in hand queue for a slot like the idle one (newcomer20b F1).
+Runs adopted at a start hold a slot each (`Slots.occupy`) until they end.
 """
 
 from __future__ import annotations
@@ -63,6 +67,14 @@ class Slots:
         await self.take(0)
         return not self.closed
 
+    def occupy(self) -> None:
+        """Take one slot now, free or not: a run that already runs (adopted at a start).
+
+        why: its job runs whether we count it or not; counting it keeps new runs waiting
+        until fewer than N run (the count may go below zero for a while).
+        """
+        self.free -= 1
+
     def give(self, n: int) -> None:
         """Return slots."""
         if n:
@@ -97,9 +109,11 @@ async def feed(consumer: Consumer, slots: Slots, spawn: Spawn) -> None:
             if n == 0:
                 return
             msgs = await consumer.fetch(n, timeout=BACKLOG_FETCH_TIMEOUT_S)
-            slots.give(n - len(msgs))
-            for msg in msgs:
-                spawn(msg, _granted(1))
+            slots.give(max(0, n - len(msgs)))
+            for i, msg in enumerate(msgs):
+                # why: a fetch can return more than n (see the module docstring): only n
+                # have a slot; the rest wait for one, kept alive like an idle fetch's trigger
+                spawn(msg, _granted(1) if i < n else slots.request(1))
         else:
             if not await slots.wait_free():
                 return

@@ -19,6 +19,7 @@ from jetcron.domain.envelope import UnknownEvent, decode
 from jetcron.domain.events import RunHandedBack, RunStarted, RunTriggered
 from jetcron.executors import attempt as run_attempt
 from jetcron.executors import results as run_results
+from jetcron.executors.intake import Slots
 from jetcron.executors.journal import Entry, Journal
 from jetcron.executors.leftovers import end_leftovers, settle
 from jetcron.executors.process import Job, read_result
@@ -42,8 +43,9 @@ class Recovery:
         self.output_cap = output_cap
         self.name = runlog.name
 
-    async def reconcile(self) -> None:
-        """Settle every run our predecessor left: report, adopt or clean up."""
+    async def reconcile(self, slots: Slots) -> None:
+        """Settle every run our predecessor left: report, adopt or clean up; an adopted run
+        holds one of `slots` until it ends (newcomer20b F1: 5 ran under --concurrency 4)."""
         for entry in self.journal.entries():
             run = run_from(entry, self.name)
             if run is None:
@@ -57,19 +59,21 @@ class Recovery:
                 log.warning("executor %s: adopted run %s of %s: its job (pid %s) still runs "
                             "under its supervisor; its result is stored when it ends", self.name,
                             run.ref.run_id, run.ref.name, job.pid)  # fmt: skip
-                self._adopt(run, job, entry)
+                self._adopt(run, job, entry, slots)
             else:
                 verdict = await settle(entry.path)
                 log.warning("executor %s: run %s: its supervisor died without a result (%s)",
                             self.name, run.ref.run_id, verdict)  # fmt: skip
                 await self.report(run, entry)
 
-    def _adopt(self, run: Run, job: Job, entry: Entry) -> None:
+    def _adopt(self, run: Run, job: Job, entry: Entry, slots: Slots) -> None:
         run.adopted = True
         self.runs[run.ref.run_id] = run
+        slots.occupy()
         task = asyncio.create_task(self._finish_adopted(run, job, entry))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: slots.give(1))
 
     async def _finish_adopted(self, run: Run, job: Job, entry: Entry) -> None:
         # why: supervise at once, its pulse tells the supervisor we hold the job (a stop

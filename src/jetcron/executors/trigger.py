@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import msgspec
 from nats.aio.msg import Msg
@@ -38,6 +39,8 @@ from jetcron.log import signing
 from jetcron.log.errors import ConcurrencyConflict
 
 log = logging.getLogger("jetcron.executors.agent")  # why: its lines kept their logger's name
+Release = Callable[[], None]
+"""Gives a trigger's run slot back."""
 
 
 class TriggerHandler:
@@ -121,8 +124,11 @@ class TriggerHandler:
                      c.name, run.ref.run_id, wait)  # fmt: skip
         return wait
 
-    async def process(self, msg: Msg, fanout: bool, hold: Hold | None = None) -> None:
-        """Handle one delivered trigger; `hold` tells whether it is still ours (None: always)."""
+    async def process(
+        self, msg: Msg, fanout: bool, hold: Hold | None = None, release: Release | None = None
+    ) -> None:
+        """Handle one delivered trigger; `hold` tells whether it is still ours (None: always);
+        `release` gives its run slot back (called when it runs no job of its own)."""
         envelope = decode(msg.data)
         if isinstance(envelope, UnknownEvent) or not isinstance(envelope.event, RunTriggered):
             what = envelope.problem if isinstance(envelope, UnknownEvent) else envelope.event
@@ -145,6 +151,9 @@ class TriggerHandler:
         held = self._runs.get(run.ref.run_id)
         if held is not None and held.adopted:
             # why: our predecessor's trigger, redelivered to us: hold it until the adopted job ends.
+            # The adopted run holds a slot of its own (Recovery): this wait must not take a second.
+            if release is not None:
+                release()
             await held.finished.wait()
             await (msg.ack() if held.reported else msg.nak())
             return

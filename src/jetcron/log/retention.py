@@ -12,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from nats.js.errors import NotFoundError
 
 from jetcron import subjects
+from jetcron.domain.durations import format_duration
 from jetcron.log.follow import rest
 
 if TYPE_CHECKING:
@@ -25,6 +27,23 @@ if TYPE_CHECKING:
     from jetcron.log.stream import EventLog
 
 log = logging.getLogger(__name__)
+
+MAX_RETENTION_DAYS = 3650
+"""The longest run-history retention (10 years); longer is refused: give `forever`.
+
+why: nats-server adds a message's TTL to now in int64 nanoseconds; from about 86,000 days (in
+2026) that overflows and it deletes every run event as soon as it is stored (newcomer20b F2:
+`--retention 99999d` kept nothing, and said nothing)."""
+MAX_RETENTION_S = MAX_RETENTION_DAYS * 86400
+
+
+def ttl_s(retention_s: int | None) -> int | None:
+    """The TTL an aging event carries: the retention, at most MAX_RETENTION_S (None: forever).
+
+    why: a longer one set in the stream's metadata by hand (or by an older jetcron) must not
+    delete at once what it meant to keep; `health` names it (projections/status.py)."""
+    return min(retention_s, MAX_RETENTION_S) if retention_s else None
+
 
 CHECK_S = 15.0
 """How often a running appender re-reads the retention (one STREAM.INFO)."""
@@ -60,7 +79,7 @@ async def follow(event_log: EventLog, stop: asyncio.Event, every_s: float = CHEC
         ):
             log.warning(
                 "stream %s: run history now kept %s (was %s); events appended from now on "
-                "carry it", event_log.stream, _kept(event_log.retention_s), _kept(before),
+                "carry it", event_log.stream, kept(event_log.retention_s), kept(before),
             )  # fmt: skip
 
 
@@ -74,12 +93,14 @@ def changed_here(stream: str, before: int, after: int) -> None:
     log.warning(
         "stream %s: run history now kept %s (was %s), set by this process (--retention); "
         "every process appending to the log follows within %.0f s",
-        stream, _kept(after), _kept(before), CHECK_S,
+        stream, kept(after), kept(before), CHECK_S,
     )  # fmt: skip
 
 
-def _kept(seconds: int | None) -> str:
-    return f"{seconds} s" if seconds else "forever"
+def kept(seconds: int | None) -> str:
+    """A retention as `status` and `--retention` say it: 30d, 2d12h, forever (newcomer20b F7:
+    the log said `7344000000 s`)."""
+    return format_duration(timedelta(seconds=seconds)) if seconds else "forever"
 
 
 RUN_HISTORY = tuple(f"{subjects.PREFIX}.{kind}.>" for kind in ("trigger", "fire", "run"))

@@ -168,7 +168,7 @@ class EventLog:
         self.retention_s = retention_of(metadata) or None
 
     def _ttl(self, subject: str) -> int | None:
-        return self.retention_s if self.retention_s and subjects.ages(subject) else None
+        return retention.ttl_s(self.retention_s) if subjects.ages(subject) else None
 
     async def append(
         self,

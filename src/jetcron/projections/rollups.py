@@ -19,6 +19,7 @@ from jetcron.domain import digest
 from jetcron.domain.digest import Digest
 from jetcron.domain.envelope import StoredEvent
 from jetcron.domain.events import StatsRolledUp
+from jetcron.log.retention import MAX_RETENTION_DAYS, MAX_RETENTION_S
 from jetcron.projections import tables
 from jetcron.projections.runs import OpenDay, RunsView
 
@@ -37,7 +38,13 @@ replicas disagree. The second day is margin for a leader that is down at rollup 
 
 
 def retention_problem(seconds: int) -> str | None:
-    """Why a retention (0: forever) is refused; None if it is fine (the rule: MIN_RETENTION)."""
+    """Why a retention (0: forever) is refused; None if it is fine (the rules: MIN_RETENTION,
+    retention.MAX_RETENTION_S)."""
+    if seconds > MAX_RETENTION_S:
+        return (
+            f"at most {MAX_RETENTION_DAYS}d (10 years), or 'forever': nats-server deletes "
+            "events with a much longer TTL as soon as they are stored"
+        )
     if seconds == 0 or seconds >= MIN_RETENTION.total_seconds():
         return None
     return (

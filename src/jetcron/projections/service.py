@@ -188,19 +188,21 @@ class ProjectionService:
             self.views = views
             log.info("projections restored at seq %d", views.position)
 
-    async def save_snapshot(self, *, leader_only: bool = True) -> None:
+    async def save_snapshot(self, *, leader_only: bool = True) -> int | None:
         """Store the views with their position (by default the leader only: all replicas hold
-        the same state; any replica on its way out)."""
+        the same state; any replica on its way out); the position stored, None if none was."""
         if (leader_only and not self.lease.is_leader()) or not self.nc.is_connected:
-            return
+            return None
         try:
-            started = time.monotonic()
+            started, at = time.monotonic(), self.views.position
             await snapshots.save(self.nc, SNAPSHOT_OBJECT, snapshot(self.views))
             self.cadence.taken(started)
-            log.info("projection snapshot at seq %d", self.views.position)
+            log.info("projection snapshot at seq %d", at)
             memory.give_back()
         except Exception as err:  # noqa: BLE001 - next snapshot will try again
             log.warning("projection snapshot failed: %s", err)
+            return None
+        return at
 
     async def follow(self) -> None:
         """Apply the log from our position on, forever."""

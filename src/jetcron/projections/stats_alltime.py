@@ -19,6 +19,7 @@ from jetcron.projections.stats import (
     _digest_of,
     _rows_incomplete,
     compute,
+    exact_where_held,
     from_digest,
     in_scope,
 )
@@ -92,7 +93,9 @@ def everything(
     ]
     return {
         "overall": _overall(parts, flying, cache, scope, forgotten),
-        "schedule": _by_name(parts, flying, cache, scope),
+        "schedule": exact_where_held(
+            _by_name(parts, flying, cache, scope), runs_view, rollups_view, now, None, schedule_id
+        ),
         "executor": (
             compute(
                 runs_view, now=now, group="executor", schedule=schedule, schedule_id=schedule_id

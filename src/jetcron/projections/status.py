@@ -13,6 +13,7 @@ from jetcron.log.errors import STORAGE
 from jetcron.log.follow import iso
 from jetcron.log.lease import KvLease, last_written, lease_holder
 from jetcron.log.replicas import replica_answer
+from jetcron.log.retention import MAX_RETENTION_S, kept
 from jetcron.log.stream import retention_of
 from jetcron.projections import forecast, health
 from jetcron.projections.rollups import retention_problem
@@ -48,17 +49,31 @@ async def health_of(
 
 
 def retention_problems(stream: str, seconds: int | None) -> list[dict[str, str]]:
-    """`retention_short` when the log keeps run history less than the minimum (the rule:
-    rollups.retention_problem). why: a log set short live (or by an older jetcron) was
-    warned of only at a replica's start; `health` said healthy (newcomer19c #5)."""
+    """`retention_short` (`retention_long`) when the log keeps run history less than the
+    minimum (longer than the maximum; the rule: rollups.retention_problem). why: a log set
+    short live (or by an older jetcron) was warned of only at a replica's start; `health` said
+    healthy (newcomer19c #5); one set far too long kept nothing (newcomer20b F2)."""
     problem = retention_problem(seconds) if seconds else None
-    if problem is None:
+    if problem is None or not seconds:
         return []
+    long = seconds > MAX_RETENTION_S
     detail = (
-        f"run history kept only {seconds} s, too short ({problem}): restart a replica with "
-        "--retention 2d or longer"
+        f"run history kept {'' if long else 'only '}{kept(seconds)}, "
+        f"too {'long' if long else 'short'} ({problem}): "
+        f"restart a replica with --retention {'forever' if long else '2d or longer'}"
     )
-    return [{"kind": "retention_short", "subject": f"stream {stream}", "detail": detail}]
+    kind = "retention_long" if long else "retention_short"
+    return [{"kind": kind, "subject": f"stream {stream}", "detail": detail}]
+
+
+async def snapshot_bytes(js: Any) -> int | None:
+    """Bytes of the checkpoints' object store on disk (None: not read). why: it held more than
+    the log itself, and `status` showed only the log's (newcomer20b F3)."""
+    try:
+        info = await js.stream_info(f"OBJ_{subjects.SNAPSHOT_BUCKET}")
+    except Exception:  # noqa: BLE001 - a status answer without it
+        return None
+    return int(info.state.bytes)
 
 
 HEARTBEATS_REFUSED = (
@@ -149,6 +164,7 @@ async def status_of(
             "replicas": info.config.num_replicas,
             "retention_s": retention_of(info.config.metadata),
             "retention_problem": retention_problem(retention_of(info.config.metadata) or 0),
+            "snapshot_bytes": await snapshot_bytes(svc.log.js),
         },
         "projection": _projection(views, info.state.last_seq),
         "schedules": states,

@@ -22,6 +22,11 @@ NOTED_AFTER = timedelta(seconds=10)
 
 why 10 s: a tick is milliseconds late; a hold after a take-over (planner.SETTLE) is itself
 the end of a gap, and a fire skipped after it deserves its cause as much as a missed one."""
+PROMPT = timedelta(seconds=2)
+"""A fire that fell in a gap (or before its ticker took over) and was decided later than this
+says so too. why: after a `kill -9` of `up` and a restart 7 s later, the fires skipped for
+overlap meanwhile told only the overlap (newcomer20b F12); a tick is milliseconds late, a
+loaded host's a second."""
 
 
 def missed(fire: datetime, window_start: datetime, policy: str, gaps: Gaps = ()) -> str:
@@ -47,15 +52,21 @@ def cause(fire: datetime, gaps: Gaps = ()) -> str:
     return LATE_DOWN
 
 
-def decided_late(fire: datetime, now: datetime, gaps: Gaps = ()) -> str:
-    """What a skip decided at `now` adds to its reason when that is long after its fire: how
-    late and why ('' on time).
+def decided_late(
+    fire: datetime, now: datetime, gaps: Gaps = (), resumed: datetime | None = None
+) -> str:
+    """What a skip decided at `now` adds to its reason when that is long after its fire (over
+    NOTED_AFTER; over PROMPT for a fire in a gap or before `resumed`, when this ticker took
+    over): how late and why ('' on time).
 
     why: fires coalesced or skipped for overlap after an outage told only the overlap, so
     an auditor read 'previous run still in flight' for 50 s a cluster had no quorum (newcomer19c
     #3, newcomer19b F9); a missed fire always said why it was late."""
     late = now - fire
-    if late <= NOTED_AFTER:
+    away = (resumed is not None and fire < resumed) or any(
+        since <= fire and (until is None or fire <= until) for _, since, until in gaps
+    )
+    if late <= (PROMPT if away else NOTED_AFTER):
         return ""
     return f"; decided {late.total_seconds():.0f} s after its fire: {cause(fire, gaps)}"
 

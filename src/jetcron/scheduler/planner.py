@@ -156,7 +156,8 @@ def decide_due(
         decisions += _queue(entry, fires, running, queue)
     else:
         at = Settling(now, taken_over, grace, unstarted=unstarted)
-        decisions += [_noted(d, now, gaps) for d in _start(entry, fires, running, queue, at)]
+        started = _start(entry, fires, running, queue, at)
+        decisions += [_noted(d, now, gaps, taken_over) for d in started]
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -338,9 +339,9 @@ def _start(
     return out + fate
 
 
-def _noted(d: Decision, now: datetime, gaps: Gaps) -> Decision:
+def _noted(d: Decision, now: datetime, gaps: Gaps, resumed: datetime | None) -> Decision:
     """A skip (coalesced, or for overlap) decided long after its fire says why it was late."""
-    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, gaps)):
+    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, gaps, resumed)):
         return replace(d, reason=d.reason + late)
     return d
 
