@@ -371,7 +371,7 @@ def test_preview_on_a_narrow_terminal_keeps_the_times_whole(
 
 def test_a_local_column_shows_seconds_on_every_row_or_on_none() -> None:
     # newcomer20c #12: `09:47:40` above `09:48` read as two formats; fires dropped seconds
-    from jetcron.cli.fires import _local
+    from jetcron.cli.fires import local_cell as _local
 
     shown = runner.invoke(app, ["preview", "@every 90s", "-n", "2", "--after", "2026-01-01T00:00Z"])
     assert "2026-01-01 00:01:30 UTC (+00:00)" in shown.stdout

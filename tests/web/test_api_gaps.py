@@ -124,7 +124,7 @@ def test_notification_errors_say_what_the_cli_says(stack: Stack, http: httpx.Cli
     assert "unknown on kind 'x'" in problem(
         http.post(NOTIFY, json={**both, "subject": None, "on": ["x"]}), 422
     )
-    assert "invalid window 'soon'" in problem(
+    assert "window: invalid duration 'soon'" in problem(
         http.post(NOTIFY, json={"name": "gap-bad", "subject": "a", "window": "soon"}), 422
     )
     assert 'invalid command "\'open"' in problem(
