@@ -77,7 +77,8 @@ def explain(
         mine = [f for f in fires if f.fire_time > since]
         target = next((f for f in reversed(mine) if is_unsuccessful(f)), None)
         if target is None:
-            text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
+            many = f"{len(mine)} fire{'s' if len(mine) != 1 else ''}"
+            text = f"Every fire since {z(since)} succeeded or is still running ({many})"
             if not mine:
                 text = f"No fire of the schedule's clock since {z(since)}"
             told = [Sentence(text=text), *_still_paused(periods)]
