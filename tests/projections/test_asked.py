@@ -51,3 +51,25 @@ def test_a_lost_time_names_the_fires_on_either_side_of_the_gap() -> None:
         "2027-10-02T15:30Z (02:30 +11 Australia/Lord_Howe)"
     )
     assert lost_in_gap(parse_asked("2027-10-03T03:00", d.tz, NOW, d.spec), d) == ""
+
+
+def test_why_of_a_gap_time_of_an_interval_spec_is_no_fire_and_names_the_fires_around_it() -> None:
+    from projection_factory import History, fold
+
+    from jetcron.projections import fire_queries
+
+    h = History()
+    h.create("lh", "*/15 * * * *", tz="Australia/Lord_Howe")
+    views = fold(h.events)
+    asked = {"name": "lh", "time": "2027-10-03T02:15"}
+    story = fire_queries.why_of(views, asked, NOW)
+    assert story["fate"] == "not_a_fire", story
+    [said] = [s["text"] for s in story["sentences"]]
+    assert "02:15 does not exist on 2027-10-03 in Australia/Lord_Howe" in said, said
+    assert "no fire time of '*/15 * * * *'" in said and "the nearest are" in said, said
+    fixed = History()
+    fixed.create("nightly", "30 2 * * *", tz="Europe/Berlin")
+    gap = fire_queries.why_of(
+        fold(fixed.events), {"name": "nightly", "time": "2026-03-29T02:30"}, NOW
+    )
+    assert gap["fate"] != "not_a_fire" and "per the gap rule" in gap["sentences"][0]["text"], gap

@@ -329,6 +329,15 @@ CASES = [
         None,
         ["Every fire since 2026-12-02T14:11:01Z succeeded or is still running (6 fires)"],
     ),
+    # newcomer20c #11: "(1 fires)"
+    Case(
+        "one-fire-is-one-fire",
+        HELLO_DELETED[:1],
+        HELLO_RUNS[:1],
+        "2026-12-02T14:11:15Z",
+        None,
+        ["Every fire since 2026-12-02T14:11:01Z succeeded or is still running (1 fire)"],
+    ),
 ]
 
 

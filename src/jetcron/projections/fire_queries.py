@@ -187,7 +187,12 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     asked = None
     if params.get("time"):
         try:
-            asked = parse_asked(str(params["time"]), window.tz if window else "UTC", now)
+            asked = parse_asked(
+                str(params["time"]),
+                window.tz if window else "UTC",
+                now,
+                window.spec if window else None,
+            )
         except ValueError as err:
             raise InvalidInput(bad_time(str(params["time"]), "use ISO-8601 or HH:MM")) from err
         # why: the fire itself, and around it what its story needs (the catch-up trigger

@@ -13,7 +13,7 @@ from jetcron.domain.dst import local
 from jetcron.domain.fires import next_fire_within, previous_fire_within
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.projections import fanout
-from jetcron.projections.asked import Asked, headline, z
+from jetcron.projections.asked import Asked, headline, lost_in_gap, z
 from jetcron.projections.fanout import Member, tallied
 from jetcron.projections.fates import Fire
 from jetcron.projections.fire_story import (
@@ -77,12 +77,19 @@ def explain(
         mine = [f for f in fires if f.fire_time > since]
         target = next((f for f in reversed(mine) if is_unsuccessful(f)), None)
         if target is None:
-            text = f"Every fire since {z(since)} succeeded or is still running ({len(mine)} fires)"
+            many = f"{len(mine)} fire{'s' if len(mine) != 1 else ''}"
+            text = f"Every fire since {z(since)} succeeded or is still running ({many})"
             if not mine:
                 text = f"No fire of the schedule's clock since {z(since)}"
             told = [Sentence(text=text), *_still_paused(periods)]
             return Story(fire_time=None, fate="", sentences=told)
     else:
+        lost = window_at(periods, asked.instant) if asked.lost else None
+        if lost is not None:
+            # why: a wall time a spring-forward gap swallowed names no fire of an
+            # interval-like spec (as `skip` says it, asked.lost_in_gap)
+            told = [Sentence(text=lost_in_gap(asked, lost))]
+            return Story(fire_time=None, fate=NOT_A_FIRE, sentences=told)
         target = next((f for f in fires if f.fire_time == asked.instant), None)
         if target is None or target.fate == "deleted":
             # why: a fire time of the deleted definition or not: the schedule did not exist
