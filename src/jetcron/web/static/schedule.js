@@ -173,6 +173,8 @@ export async function schedulePage(name) {
       else head.append(errorBox(err));
     }
     } }, label);
+    // why: a live redraw (the pause's own event) replaces the button focus was put on
+    const focused = head.contains(document.activeElement) ? document.activeElement.id : "";
     head.replaceChildren(
       el("h1", {}, row.name, badge(row.state), el("span", { class: "small" }, `v${row.version}`)),
       row.paused_reason ? el("p", { class: "small" }, `paused: ${row.paused_reason}`) : "",
@@ -183,6 +185,7 @@ export async function schedulePage(name) {
         button("trigger", "Run now"),
         el("a", { class: "button writer", href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
         button("delete", "Delete", "danger")));
+    if (focused.startsWith("do-")) (document.getElementById(focused) || document.getElementById(`do-${SUCCESSOR[focused.slice(3)]}`))?.focus();
     sections.definition.replaceChildren(definitionList(row));
     return row;
   };
