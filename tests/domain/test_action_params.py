@@ -20,7 +20,7 @@ ADVERTISED = ["seconds=1.0", "count=3", "loud=false", 'message=""', "url", "[jso
         ({"seconds": True}, ["seconds takes a number (default 1.0), not true"]),
         ({"count": 2.5}, ["count takes a whole number (default 3), not 2.5"]),
         ({"loud": "yes"}, ['loud takes true or false (default false), not "yes"']),
-        ({"message": 5}, ['message takes a text (default ""), not 5']),
+        ({"message": 5}, ['message takes a string (default ""), not 5']),
         ({"url": 5, "json": [1], "other": "x"}, []),
         ({"tags": "a"}, ['tags takes a list (default []), not "a"']),
     ],

@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jetcron.domain.typenames import value_words
+
 
 def param_problems(params: Mapping[str, Any], advertised: Sequence[str]) -> list[str]:
     """One phrase per param whose value cannot be of its advertised default's type (`seconds=1.0`
@@ -19,7 +21,7 @@ def param_problems(params: Mapping[str, Any], advertised: Sequence[str]) -> list
             except ValueError:
                 continue  # why: a default that is no JSON says nothing about the type
     return [
-        f"{key} takes {_kind(defaults[key])} (default {json.dumps(defaults[key])}), "
+        f"{key} takes {value_words(defaults[key])} (default {json.dumps(defaults[key])}), "
         f"not {json.dumps(value)}"
         for key, value in params.items()
         if key in defaults and not _fits(value, defaults[key])
@@ -48,15 +50,3 @@ def _reads_as(text: str, kind: type[int] | type[float]) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _kind(default: Any) -> str:
-    if isinstance(default, bool):
-        return "true or false"
-    if isinstance(default, int):
-        return "a whole number"
-    if isinstance(default, float):
-        return "a number"
-    if isinstance(default, str):
-        return "a text"
-    return "a list" if isinstance(default, list) else "an object"

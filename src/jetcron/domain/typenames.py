@@ -41,6 +41,11 @@ _MSGSPEC_TYPES = {
 }
 
 
+def value_words(value: Any) -> str:
+    """What kind of value this is, in a file's words (`1.0`: a number; `""`: a string)."""
+    return type_words(_MSGSPEC_TYPES.get(type(value), "object"))
+
+
 def wrong_type(value: Any, message: str) -> str | None:
     """msgspec's "Expected `array`, got `str` - at `$[...]`" said as an operator would: the
     value that is wrong (in a table: under which key), and what it must be."""
