@@ -27,6 +27,18 @@ REFUSED = (
 )
 
 
+def jetcron(argv: list[str], tmp_path: object) -> subprocess.CompletedProcess[str]:
+    """`python -m jetcron ARGV` ({tmp} in ARGV is tmp_path), as a person starts it."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    return subprocess.run(
+        [sys.executable, "-m", "jetcron", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=30,
+    )
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -38,17 +50,10 @@ REFUSED = (
 def test_up_and_serve_refuse_a_retention_under_two_days_before_starting_anything(
     argv: list[str], tmp_path: object
 ) -> None:
-    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    done = subprocess.run(
-        [sys.executable, "-m", "jetcron", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=30,
-    )
+    done = jetcron(argv, tmp_path)
 
     assert done.returncode == 2, done.stderr
-    assert done.stderr == f"error: --retention {args[-1]}: {REFUSED}\n"
+    assert done.stderr == f"error: --retention {argv[-1]}: {REFUSED}\n"
     assert not (tmp_path / "data").exists()  # type: ignore[operator]
 
 
@@ -102,13 +107,7 @@ def test_the_ambiguous_spellings_are_refused_forever_is_not(text: str) -> None:
 
 def test_serve_refuses_retention_0_before_connecting(tmp_path: object) -> None:
     argv = ["serve", "-s", "nats://127.0.0.1:1", "--retention", "0"]
-    done = subprocess.run(
-        [sys.executable, "-m", "jetcron", *argv],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=30,
-    )
+    done = jetcron(argv, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr == (
         "error: --retention 0: ambiguous (keep nothing, or forever?): give 'forever' or a "
@@ -128,14 +127,10 @@ def test_a_retention_beyond_ten_years_is_refused_forever_is_not(
     argv: list[str], tmp_path: object
 ) -> None:
     # newcomer20b F2: 99999d started without a word, and nats-server deleted every run event
-    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    done = subprocess.run(
-        [sys.executable, "-m", "jetcron", *args], capture_output=True, text=True, env=ENV,
-        timeout=30,
-    )  # fmt: skip
+    done = jetcron(argv, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr == (
-        f"error: --retention {args[-1]}: at most 3650d (10 years), or 'forever': nats-server "
+        f"error: --retention {argv[-1]}: at most 3650d (10 years), or 'forever': nats-server "
         "deletes events with a much longer TTL as soon as they are stored\n"
     )
     assert not (tmp_path / "data").exists()  # type: ignore[operator]
