@@ -27,15 +27,22 @@ def _dr() -> History:
     return h
 
 
-def test_fires_and_why_tell_the_time_between_a_deletion_and_the_next_creation() -> None:
-    views = fold(_dr().events)
+def _fires_of_dr(views: Any) -> list[dict[str, Any]]:
+    """`fires dr` from 00:00:00 to 00:00:25, asked a minute later."""
     params = {
         "name": "dr",
         "since": T0.isoformat(),
         "until": (T0 + timedelta(seconds=25)).isoformat(),
     }
+    fires: list[dict[str, Any]] = fire_queries.fires_of(views, params, T0 + timedelta(minutes=1))[
+        "fires"
+    ]
+    return fires
 
-    rows = fire_queries.fires_of(views, params, T0 + timedelta(minutes=1))["fires"]
+
+def test_fires_and_why_tell_the_time_between_a_deletion_and_the_next_creation() -> None:
+    views = fold(_dr().events)
+    rows = _fires_of_dr(views)
 
     told = [(r["utc"][14:19], r["fate"], r.get("count", 1)) for r in rows]
     assert told == [
@@ -65,13 +72,7 @@ def test_fires_and_why_tell_the_time_between_a_deletion_and_the_next_creation() 
 
 
 def test_backfill_leaves_the_fires_of_the_gap_alone() -> None:
-    views = fold(_dr().events)
-    params = {
-        "name": "dr",
-        "since": T0.isoformat(),
-        "until": (T0 + timedelta(seconds=25)).isoformat(),
-    }
-    rows = fire_queries.fires_of(views, params, T0 + timedelta(minutes=1))["fires"]
+    rows = _fires_of_dr(fold(_dr().events))
 
     _, left = backfill.plan(rows, rerun=False)
 
