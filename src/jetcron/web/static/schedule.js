@@ -63,6 +63,8 @@ function started(answer) {
 
 /** The button an operator pressed, or the one drawn in its place (Pause becomes Resume). */
 const SUCCESSOR = { pause: "resume", resume: "pause" };
+/** Focus the toolbar button of `verb`, or the one drawn in its place (Resume after Pause). */
+const focusButton = (verb) => (document.getElementById(`do-${verb}`) || document.getElementById(`do-${SUCCESSOR[verb]}`))?.focus();
 
 function auditList(entries) {
   return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
@@ -166,7 +168,7 @@ export async function schedulePage(name) {
         await renderAll();
         // why: the button pressed was drawn anew; focus left on <body> leaves a keyboard or
         // screen reader user nowhere (newcomer20a #13)
-        (document.getElementById(`do-${verb}`) || document.getElementById(`do-${SUCCESSOR[verb]}`))?.focus();
+        focusButton(verb);
       } catch (err) {
       // why: deleted meanwhile (here or elsewhere): say so, not "active" beside a 404
       if (err instanceof ApiError && err.status === 404) notFound();
@@ -185,7 +187,7 @@ export async function schedulePage(name) {
         button("trigger", "Run now"),
         el("a", { class: "button writer", href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
         button("delete", "Delete", "danger")));
-    if (focused.startsWith("do-")) (document.getElementById(focused) || document.getElementById(`do-${SUCCESSOR[focused.slice(3)]}`))?.focus();
+    if (focused.startsWith("do-")) focusButton(focused.slice(3));
     sections.definition.replaceChildren(definitionList(row));
     return row;
   };
