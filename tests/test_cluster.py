@@ -18,7 +18,7 @@ from nats.errors import Error as NatsError
 
 from conftest import freeze
 from jetcron import subjects
-from jetcron.cli.views import status_lines
+from jetcron.cli.status import status_lines
 from jetcron.client import query
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.commands import CreateSchedule
