@@ -22,7 +22,8 @@ from jetcron.executors import results as run_results
 from jetcron.executors.intake import Slots
 from jetcron.executors.journal import Entry, Journal
 from jetcron.executors.leftovers import end_leftovers, settle
-from jetcron.executors.process import Job, read_result
+from jetcron.executors.process import Job
+from jetcron.executors.process_result import read_result
 from jetcron.executors.runlog import Run, RunLog
 
 log = logging.getLogger(__name__)
