@@ -31,7 +31,7 @@ from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.server import NatsServer
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 T = TypeVar("T")
 BUCKETS = (

@@ -25,7 +25,7 @@ from jetcron.domain.notifications import Notification, Sink
 from jetcron.errors import NotPermitted
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 
 @pytest.fixture
