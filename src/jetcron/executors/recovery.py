@@ -140,7 +140,7 @@ class Recovery:
         self.journal.end(entry.run_id)
 
     async def _handed_back(self, run: Run, attempt: int, reason: str) -> None:
-        """Record that our claimed `attempt` never started its job (trigger_end.py `_handed_back`)."""
+        """Record that our claimed `attempt` never started its job (as trigger_end.py does)."""
         history = await self.runlog.history(run)
         # why: only our claim of that attempt, as the last word: not a run that ended since
         # (declared lost while we were away), nor one a peer claimed again
