@@ -18,7 +18,7 @@ from nats.errors import Error as NatsError
 
 from conftest import freeze
 from jetcron import subjects
-from jetcron.cli.views import status_lines
+from jetcron.cli.status import status_lines
 from jetcron.client import query
 from jetcron.connect import ConnectOptions, connect
 from jetcron.domain.commands import CreateSchedule
@@ -31,7 +31,7 @@ from jetcron.log.stream import EventLog
 from jetcron.projections.service import ProjectionService
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.server import NatsServer
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 T = TypeVar("T")
 BUCKETS = (

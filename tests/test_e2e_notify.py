@@ -19,7 +19,8 @@ import pytest
 
 from conftest import free_port
 from jetcron.domain.envelope import encode
-from jetcron.domain.events import ExpectationMet, ExpectationMissed, NotifyDelivered, NotifyFailed
+from jetcron.domain.events import ExpectationMet, ExpectationMissed
+from jetcron.domain.notify_events import NotifyDelivered, NotifyFailed
 from polling import wait_until
 from test_e2e import Up, read_log
 

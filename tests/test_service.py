@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from jetcron.service import CollectorPause
+from jetcron.service_steps import CollectorPause
 
 
 async def test_the_collector_is_off_until_the_reader_has_caught_up() -> None:

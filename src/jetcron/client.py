@@ -111,7 +111,7 @@ async def test_notification(
     import asyncio
     import time
 
-    from jetcron.domain.events import NotifyDelivered, NotifyFailed
+    from jetcron.domain.notify_events import NotifyDelivered, NotifyFailed
     from jetcron.log.stream import EventLog
 
     reply = await send_command(nc, command)

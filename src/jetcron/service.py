@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,22 +16,28 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from nats.aio.client import Client
 
-from jetcron import memory, subjects
+from jetcron import memory
 from jetcron.errors import InvalidInput
-from jetcron.log import heartbeats, retention, secrets, snapshots, withdrawal
-from jetcron.log.connection import ConnectionWatch, answering
-from jetcron.log.errors import transient
+from jetcron.log import retention
+from jetcron.log.connection import ConnectionWatch
 from jetcron.log.fanout import Fanout
-from jetcron.log.follow import FollowHealth, backoff, jittered, rest, supervise
+from jetcron.log.follow import FollowHealth, supervise
 from jetcron.log.lease import KvLease
 from jetcron.log.signing import Signer
 from jetcron.log.stream import EventLog
-from jetcron.memory import collector_paused
 from jetcron.notify.deliverer import Deliverer
 from jetcron.projections.metrics import Metrics
 from jetcron.scheduler.breaker import CircuitBreaker
 from jetcron.scheduler.handler import CommandHandler
 from jetcron.scheduler.ticker import Ticker
+from jetcron.service_steps import (
+    CollectorPause,
+    ensure_buckets,
+    on_stop,
+    quietly,
+    stop_on_failure,
+    until_done,
+)
 
 if TYPE_CHECKING:
     from jetcron.projections.service import ProjectionService
@@ -124,7 +129,7 @@ async def run(
             return
         handler = await _commands(nc, event_log, stack)
         replica = _components(nc, event_log, lease, handler, config, metrics, connection)
-        if not await _until_done(
+        if not await until_done(
             "create the notification consumer", replica.deliverer.prepare, stop
         ):
             return
@@ -157,7 +162,7 @@ async def _open_log(
     stopped before the stream could be made."""
     event_log = await EventLog(nc, signer=_signer(nc)).open(create=False)
     stack.push_async_callback(event_log.close)
-    if not await _until_done(
+    if not await until_done(
         "create the log stream",
         lambda: event_log.ensure_stream(config.replicas, config.retention_s),
         stop,
@@ -174,7 +179,7 @@ async def _lease(
     # why the log's count, not the asked one: a replica started without --replicas on an
     # R3 log must not leave (or make) its buckets R1 (log/placement.py)
     lease = KvLease(nc, holder=config.holder(), ttl=config.lease_ttl_s, replicas=event_log.replicas)
-    if not await _until_done(
+    if not await until_done(
         "create the KV buckets", lambda: ensure_buckets(nc, event_log.replicas, lease), stop
     ):
         return None
@@ -185,7 +190,7 @@ async def _commands(nc: Client, event_log: EventLog, stack: AsyncExitStack) -> C
     """The command handler, answering on NATS until `stack` closes."""
     handler = CommandHandler(event_log)
     sub = await handler.subscribe(nc)
-    stack.push_async_callback(_quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
+    stack.push_async_callback(quietly, "unsubscribe commands", sub.unsubscribe)  # type: ignore[attr-defined]
     return handler
 
 
@@ -266,7 +271,7 @@ def _parts(
         retention.follow(replica.event_log, stop),
         collector.until(reader.current, stop),
         supervise(reader.run, health=projections.health, stop=stop),
-        _on_stop(nc, stop, projections.save_snapshot, ticker.save_snapshot, breaker.save_snapshot),
+        on_stop(nc, stop, projections.save_snapshot, ticker.save_snapshot, breaker.save_snapshot),
         # why: a part that fails comes back (and says so loudly) instead of taking the
         # process, and with it this scheduler replica, down
         supervise(
@@ -293,120 +298,4 @@ async def _run_parts(parts: list[Coroutine[Any, Any, None]], stop: asyncio.Event
     """Each part a task of one group; one that fails stops them all."""
     async with asyncio.TaskGroup() as tg:
         for part in parts:
-            tg.create_task(part).add_done_callback(functools.partial(_stop_on_failure, stop))
-
-
-class CollectorPause:
-    """Python's cycle collector off from its creation until the log reader has caught up.
-
-    why: a first start (or one far behind its checkpoints) folds the whole log into the
-    views and the ticker and keeps most of what it allocates, so the collector's full passes
-    come every few batches and walk everything loaded so far: a third of a ticker load
-    (measured; Ticker.catch_up pauses it alike). Cycles made meanwhile wait for it.
-    """
-
-    def __init__(self) -> None:
-        self._pause = contextlib.ExitStack()
-        self._pause.enter_context(collector_paused())  # why: the ticker's rule, held across tasks
-
-    def end(self) -> None:
-        """Turn it back on (once, and only if it was on)."""
-        self._pause.close()
-
-    async def until(
-        self, current: asyncio.Event, stop: asyncio.Event, at_most_s: float = 600.0
-    ) -> None:
-        """End the pause once `current` (the reader caught up) or `stop` is set, or after
-        `at_most_s` (why: a reader that cannot catch up is an outage, not a load, and its
-        retries make garbage the collector must see)."""
-        waits = [asyncio.ensure_future(current.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waits, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-            self.end()
-
-
-async def ensure_buckets(nc: Client, replicas: int = 1, lease: KvLease | None = None) -> None:
-    """Create every KV bucket (the `lease`'s too, if given) and the snapshot store jetcron uses
-    with `replicas` (the log's), or check each is as jetcron makes it and raise it to that.
-
-    why here: under auth only the scheduler may create a bucket (whoever creates one chooses its
-    config, log/buckets.py), so it makes them all before any executor or operator needs one.
-    """
-    scaled = {
-        **({subjects.LEASE_BUCKET: await lease.ensure_bucket()} if lease else {}),
-        subjects.COMMANDS_BUCKET: await withdrawal.ensure_bucket(nc, replicas),
-        subjects.EXECUTORS_BUCKET: await heartbeats.ensure_bucket(nc, replicas),
-        **await secrets.ensure_buckets(nc, replicas),
-        subjects.SNAPSHOT_BUCKET: await snapshots.ensure_store(nc, replicas),
-    }
-    if raised := {name: s.before for name, s in scaled.items() if s.after > s.before}:
-        log.warning(
-            "raised to the log's %d replicas: %s",
-            replicas,
-            ", ".join(f"{name} (was {before})" for name, before in raised.items()),
-        )
-
-
-def _stop_on_failure(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
-    """A part that failed (not one restarted by `supervise`) stops the whole replica.
-
-    why: the task group cancels the other parts, but several of them wait for `stop` to wind
-    down (they store checkpoints, release the lease); a start that failed (a taken metrics
-    port, once) left the replica half up, answering queries, until Ctrl-C.
-    """
-    if not task.cancelled() and task.exception() is not None:
-        stop.set()
-
-
-async def _until_done(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
-    """Retry a start-up step with backoff until it works (True) or stop is set (False)."""
-    attempt = 0
-    while not stop.is_set():
-        try:
-            await step()
-            return True
-        except Exception as err:
-            if not transient(err):
-                raise
-            attempt += 1
-            delay = jittered(backoff(attempt))
-            log.warning(
-                "cannot %s yet (%s); retrying in %.1fs", what, str(err) or type(err).__name__, delay
-            )
-            await rest(stop, delay)
-    return False
-
-
-async def _on_stop(
-    nc: Client,
-    stop: asyncio.Event,
-    views: Callable[..., Awaitable[int | None]],
-    *checkpoints: Callable[..., Awaitable[None]],
-) -> None:
-    """Store every fold's checkpoint as soon as stop is set, leader or not (so the next start
-    reads only what came after; two replicas storing both store a valid state); one line says
-    where (newcomer20b F11: `serve` stopped without a word)."""
-    await stop.wait()
-    if not await answering(nc):
-        # why: each store would wait out its own request timeout (5 s) against a frozen NATS
-        log.warning(
-            "NATS not answering: checkpoints not stored (the next start reads the log from the "
-            "last ones stored)"
-        )
-        return
-    at = await views(leader_only=False)
-    for checkpoint in checkpoints:
-        await checkpoint(leader_only=False)
-    if at is not None:  # why WARNING: what `serve` and `up` show (a failure said its own line)
-        log.warning("checkpoints stored at seq %d: the next start reads the log from there", at)
-
-
-async def _quietly(what: str, step: Callable[[], Awaitable[object]]) -> None:
-    """A clean-up step that must not hide why we are shutting down."""
-    try:
-        await step()
-    except Exception as err:  # noqa: BLE001 - the real error (if any) is already on its way
-        log.debug("%s on shutdown: %s", what, str(err) or type(err).__name__)
+            tg.create_task(part).add_done_callback(functools.partial(stop_on_failure, stop))

@@ -18,7 +18,7 @@ from jetcron import subjects
 from jetcron.log import buckets, heartbeats, secrets
 from jetcron.log.api import js_api
 from jetcron.log.buckets import BucketMissing, BucketTampered
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 LEAK = f"{subjects.inbox_prefix('alice')}.leak"
 

@@ -15,17 +15,17 @@ from secured import Secured, started
 from jetcron import subjects
 from jetcron.client import send_command
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
-from jetcron.domain.events import (
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotificationRemoved,
     NotificationUpdated,
     NotifyTest,
 )
-from jetcron.domain.notifications import Notification, Sink
 from jetcron.errors import NotPermitted
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 
 @pytest.fixture

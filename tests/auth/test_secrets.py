@@ -123,7 +123,7 @@ async def test_a_secret_reaches_the_job_and_nothing_else(sec: Secured, tmp_path:
 
 
 async def test_only_the_targets_executors_read_a_secret(sec: Secured) -> None:
-    from jetcron.service import ensure_buckets
+    from jetcron.service_steps import ensure_buckets
 
     scheduler = await sec.client("scheduler")
     await ensure_buckets(scheduler)  # why: as `serve` does at its start; no one else may

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jetcron import __version__
 from jetcron.cli.replaying import other_version
-from jetcron.cli.views import _versions
+from jetcron.cli.status import _versions
 from jetcron.projections.snapshot import SNAPSHOT_VERSION
 
 

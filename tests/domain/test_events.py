@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from jetcron.domain import envelope as codec
-from jetcron.domain import events
+from jetcron.domain import events, notify_events
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.definition import (
     CatchUp,
@@ -174,7 +174,7 @@ SAMPLES: dict[type[Event], Event] = {
     events.ExpectationMet: events.ExpectationMet(
         schedule_id="5f3a9c01e2d4b6a8c0e1", name="backup", kind="done_by", deadline=AT, run_id="r-2"
     ),
-    events.NotificationAdded: events.NotificationAdded(
+    notify_events.NotificationAdded: notify_events.NotificationAdded(
         name="ops",
         notification=Notification(
             name="ops",
@@ -185,14 +185,14 @@ SAMPLES: dict[type[Event], Event] = {
             window_s=30.0,
         ),
     ),
-    events.NotificationUpdated: events.NotificationUpdated(
+    notify_events.NotificationUpdated: notify_events.NotificationUpdated(
         name="ops", notification=Notification(name="ops", sink=Sink(subject="ops.pager"))
     ),
-    events.NotificationRemoved: events.NotificationRemoved(name="ops"),
+    notify_events.NotificationRemoved: notify_events.NotificationRemoved(name="ops"),
     events.ExecutorOffline: events.ExecutorOffline(name="nas"),
     events.ExecutorOnline: events.ExecutorOnline(name="nas"),
-    events.NotifyTest: events.NotifyTest(name="ops"),
-    events.NotifyDelivered: events.NotifyDelivered(
+    notify_events.NotifyTest: notify_events.NotifyTest(name="ops"),
+    notify_events.NotifyDelivered: notify_events.NotifyDelivered(
         name="ops",
         event_seq=7,
         kind="failure",
@@ -201,7 +201,7 @@ SAMPLES: dict[type[Event], Event] = {
         attempts=2,
         grouped=3,
     ),
-    events.NotifyFailed: events.NotifyFailed(
+    notify_events.NotifyFailed: notify_events.NotifyFailed(
         name="ops",
         event_seq=7,
         kind="failure",

@@ -13,18 +13,15 @@ from hypothesis import strategies as st
 
 from jetcron.domain.definition import ScheduleDefinition, apply_patch
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.fields import (
-    FIELDS,
-    JOB_KINDS,
-    ScheduleFields,
+from jetcron.domain.field_values import (
     changes,
     check,
     definition_of,
     fields_of,
     flat_diff,
     patch_of,
-    renamed,
 )
+from jetcron.domain.fields import FIELDS, JOB_KINDS, ScheduleFields, renamed
 from jetcron.projections.audit import diff
 
 ALT: dict[str, Any] = {

@@ -17,7 +17,7 @@ from jetcron.domain.definition import (
     ScheduleDefinition,
 )
 from jetcron.domain.errors import CommandRejected, InvalidField, InvalidSpec
-from jetcron.domain.fields import check
+from jetcron.domain.field_values import check
 from jetcron.domain.fires import LAST_FIRE, fires_within, next_fires
 from jetcron.domain.validation import (
     MAX_DEFINITION_BYTES,

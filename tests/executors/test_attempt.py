@@ -38,7 +38,7 @@ from jetcron.executors.attempt import (
     gate,
     summarize,
 )
-from jetcron.executors.process import ProcessResult
+from jetcron.executors.process_result import ProcessResult
 from jetcron.executors.results import RunResult, result_event
 
 T0 = datetime(2026, 3, 29, 2, 0, tzinfo=UTC)

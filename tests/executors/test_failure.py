@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
-from jetcron.executors.process import ProcessResult
+from jetcron.executors.process_result import ProcessResult
 
 
 def result(**fields: Any) -> ProcessResult:

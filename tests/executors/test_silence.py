@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from jetcron.executors.process import Job, JobSpec, ProcessResult, read_result, run_process
+from jetcron.executors.process import Job, JobSpec, run_process
+from jetcron.executors.process_result import ProcessResult, read_result
 from jetcron.executors.supervisor import pulse_every
 
 ORPHAN = 0.6

@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from jetcron import subjects
 from jetcron.errors import InvalidInput
 from jetcron.log.stream import EventLog
-from jetcron.service import ensure_buckets
+from jetcron.service_steps import ensure_buckets
 
 
 async def test_a_new_log_with_more_replicas_than_servers_is_refused_in_one_line(

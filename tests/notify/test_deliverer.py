@@ -13,15 +13,14 @@ from nats.aio.client import Client
 
 from jetcron import ids, subjects
 from jetcron.domain.envelope import Envelope, StoredEvent
-from jetcron.domain.events import (
-    Event,
+from jetcron.domain.events import Event, RunFailed
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotifyDelivered,
     NotifyFailed,
     NotifyTest,
-    RunFailed,
 )
-from jetcron.domain.notifications import Notification, Sink
 from jetcron.log.durable import DurableFeed
 from jetcron.log.stream import EventLog
 from jetcron.notify.deliverer import Deliverer

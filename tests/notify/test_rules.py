@@ -16,7 +16,6 @@ from jetcron.domain.events import (
     ExecutorOffline,
     ExecutorOnline,
     ExpectationMet,
-    NotifyTest,
     RunFailed,
     RunLost,
     RunSucceeded,
@@ -25,6 +24,7 @@ from jetcron.domain.events import (
     ScheduleResumed,
 )
 from jetcron.domain.notifications import Notification, Sink, validate_notification
+from jetcron.domain.notify_events import NotifyTest
 from jetcron.notify import rules
 
 AT = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)

@@ -8,8 +8,9 @@ from projection_factory import T0, History, fold
 
 from jetcron.cli import views as cli_views
 from jetcron.domain.envelope import Envelope, StoredEvent
-from jetcron.domain.events import HealthAcknowledged, NotificationAdded, NotificationRemoved
+from jetcron.domain.events import HealthAcknowledged
 from jetcron.domain.notifications import DEFAULT_KINDS, Notification, Sink
+from jetcron.domain.notify_events import NotificationAdded, NotificationRemoved
 from jetcron.projections import fire_queries, queries
 
 HOOK = Notification(
@@ -67,7 +68,7 @@ def test_notify_list_keeps_on_behalf_of() -> None:
 
 
 def test_an_updated_sink_shows_what_changed_never_the_key() -> None:
-    from jetcron.domain.events import NotificationUpdated
+    from jetcron.domain.notify_events import NotificationUpdated
 
     h = History()
     h.add(NotificationAdded(name="ops", notification=HOOK))

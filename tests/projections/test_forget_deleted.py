@@ -252,7 +252,7 @@ def test_metrics_drop_a_deleted_schedules_series() -> None:
 
 
 def test_status_says_how_many_deleted_schedules_the_views_hold() -> None:
-    from jetcron.cli.views import status_lines
+    from jetcron.cli.status import status_lines
 
     status = {
         "stream": {"name": "JETCRON", "messages": 9, "bytes": 900, "last_seq": 9, "replicas": 1},

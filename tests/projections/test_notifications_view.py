@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from projection_factory import History
 
-from jetcron.domain.events import (
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotificationRemoved,
     NotifyDelivered,
     NotifyFailed,
 )
-from jetcron.domain.notifications import Notification, Sink
 from jetcron.projections import health, queries, state
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -90,7 +90,7 @@ def test_a_command_sink_is_listed_quoted_as_schedule_show_quotes_a_job() -> None
 
 
 def test_an_updated_sink_keeps_its_delivery_record() -> None:
-    from jetcron.domain.events import NotificationUpdated
+    from jetcron.domain.notify_events import NotificationUpdated
 
     h = History(start=T0)
     h.add(NotificationAdded(name="ops", notification=OPS))

@@ -11,8 +11,8 @@ import pytest
 from jetcron import subjects
 from jetcron.domain.commands import AddNotification, RemoveNotification, SendTestNotification
 from jetcron.domain.errors import CommandRejected
-from jetcron.domain.events import NotificationAdded, NotificationRemoved, NotifyTest
 from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notify_events import NotificationAdded, NotificationRemoved, NotifyTest
 from jetcron.log.stream import EventLog
 from jetcron.scheduler.handler import CommandHandler
 

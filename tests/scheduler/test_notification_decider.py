@@ -16,13 +16,13 @@ from jetcron.domain.commands import (
 )
 from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import (
+from jetcron.domain.notifications import Notification, Sink
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotificationRemoved,
     NotificationUpdated,
     NotifyTest,
 )
-from jetcron.domain.notifications import Notification, Sink
 from jetcron.scheduler.notifications import decide, fold
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)

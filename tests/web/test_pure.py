@@ -321,7 +321,8 @@ def test_a_readable_token_file_with_tokens_in_clear_is_warned_about(
 def test_the_definition_is_shown_as_schedule_show_says_it() -> None:
     import msgspec
 
-    from jetcron.domain.fields import FIELDS, ScheduleFields, definition_of
+    from jetcron.domain.field_values import definition_of
+    from jetcron.domain.fields import FIELDS, ScheduleFields
 
     fields = ScheduleFields(
         spec="0 3 * * *", tz="Europe/Berlin", command=["backup", "--full"], cwd="/srv",

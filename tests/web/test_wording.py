@@ -54,8 +54,9 @@ def _decider_lines() -> list[str]:
 def _calendar_and_notification_lines() -> list[str]:
     from jetcron.domain.calendar import CalendarDefinition
     from jetcron.domain.commands import AddNotification, CreateCalendar
-    from jetcron.domain.events import CalendarCreated, NotificationAdded
+    from jetcron.domain.events import CalendarCreated
     from jetcron.domain.notifications import SinkOptions
+    from jetcron.domain.notify_events import NotificationAdded
 
     cal = CalendarDefinition(dates=[AT.date()])
     made = CalendarCreated(name="quiet", version=1, definition=cal)

@@ -12,7 +12,7 @@ from jetcron.domain.action_params import param_problems
 
 def _serving(server: str, target: str) -> list[Any] | None:
     """The executors online that serve `target` (None: the heartbeats could not be read)."""
-    from jetcron.cli.views import _executors
+    from jetcron.cli.online import _executors
 
     try:
         infos = _executors(server)

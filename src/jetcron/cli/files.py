@@ -25,15 +25,8 @@ from jetcron.cli.walk import files_in, format_of
 from jetcron.domain import jsontext
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.fields import (
-    FIELDS,
-    ScheduleFields,
-    check,
-    definition_of,
-    did_you_mean,
-    fields_of,
-    renamed,
-)
+from jetcron.domain.field_values import check, definition_of, fields_of
+from jetcron.domain.fields import FIELDS, ScheduleFields, did_you_mean, renamed
 from jetcron.domain.typenames import located
 from jetcron.domain.validation import validate_definition, validate_name
 from jetcron.errors import InvalidInput

@@ -16,17 +16,8 @@ import typer
 
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.fields import (
-    FIELDS,
-    JOB_KINDS,
-    UNRESETTABLE,
-    Field,
-    ScheduleFields,
-    check,
-    default_of,
-    definition_of,
-    patch_of,
-)
+from jetcron.domain.field_values import check, definition_of, patch_of
+from jetcron.domain.fields import FIELDS, JOB_KINDS, UNRESETTABLE, Field, ScheduleFields, default_of
 from jetcron.errors import InvalidInput
 
 POSITIONAL = ("spec", "command")

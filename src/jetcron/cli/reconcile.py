@@ -25,7 +25,8 @@ from jetcron.domain.commands import (
 from jetcron.domain.definition import ScheduleDefinition, replacing
 from jetcron.domain.errors import CommandRejected
 from jetcron.domain.events import status_after_update
-from jetcron.domain.fields import ScheduleFields, changes, fields_of
+from jetcron.domain.field_values import changes, fields_of
+from jetcron.domain.fields import ScheduleFields
 from jetcron.domain.fires import next_fire_within
 from jetcron.domain.spec import normal_spec
 from jetcron.scheduler.decider import INITIAL, ScheduleState, decide, fold, reopens

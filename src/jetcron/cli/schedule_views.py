@@ -104,7 +104,7 @@ def _print_head(row: dict[str, Any]) -> None:
 
     from jetcron.cli import text
     from jetcron.domain.definition import ScheduleDefinition
-    from jetcron.domain.fields import fields_of
+    from jetcron.domain.field_values import fields_of
 
     d = row["definition"]
     if row.get("refused"):

@@ -60,7 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Schedules sharing a target or a tag whose runs would overlap, most overlaps first.",
     ),
     "health": (
-        "jetcron.cli.views:health",
+        "jetcron.cli.health:health",
         "Problems: failing, flaky or stale schedules, breaker pauses, offline executors, bad events.",
     ),
     "audit": (
@@ -72,15 +72,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run statistics per schedule, per executor and overall.",
     ),
     "status": (
-        "jetcron.cli.views:status",
+        "jetcron.cli.status:status",
         "The system at a glance: log, views, schedules, runs in flight, executors.",
     ),
     "executors": (
-        "jetcron.cli.views:executors",
+        "jetcron.cli.online:executors",
         "Executors online now (from their heartbeats).",
     ),
     "actions": (
-        "jetcron.cli.views:actions",
+        "jetcron.cli.online:actions",
         "Actions the executors online now can run, and who offers them.",
     ),
     "replay": (

@@ -27,12 +27,6 @@ from jetcron.domain.events import (
     FireSkipCancelled,
     FireSkipPlanned,
     HealthAcknowledged,
-    NotificationAdded,
-    NotificationRemoved,
-    NotificationUpdated,
-    NotifyDelivered,
-    NotifyFailed,
-    NotifyTest,
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -51,6 +45,14 @@ from jetcron.domain.events import (
     ScheduleResumed,
     ScheduleUpdated,
     StatsRolledUp,
+)
+from jetcron.domain.notify_events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyDelivered,
+    NotifyFailed,
+    NotifyTest,
 )
 from jetcron.domain.stored import stored_problem
 

@@ -2,7 +2,8 @@
 
 Tags are explicit and stable (`schedule.created`); stored events live forever, so a
 tag is never renamed or reused, and fields are only added, always with defaults.
-The union, the envelope and its codec (upcasting): envelope.py; rules over run events: runs.py.
+The union, the envelope and its codec (upcasting): envelope.py; rules over run events: runs.py;
+the notification sinks' and deliveries' events: notify_events.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from jetcron.domain.definition import (
     ScheduleDefinition,
 )
 from jetcron.domain.digest import Digest
-from jetcron.domain.notifications import Notification
 
 log = logging.getLogger(__name__)
 
@@ -365,56 +365,6 @@ class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
     name: str
     tags: list[str] | None = None
     """Its tags (the fan-out groups it belongs to) as its heartbeat said; None: not recorded."""
-
-
-# -- notifications: sinks on jetcron.notify.<n>, deliveries on jetcron.delivery.<n>.<seq> ----
-
-
-class NotificationAdded(Event, frozen=True, kw_only=True, tag="notify.added"):
-    name: str
-    notification: Notification
-
-
-class NotificationUpdated(Event, frozen=True, kw_only=True, tag="notify.updated"):
-    """A sink's destination or rules replaced whole (`jetcron apply`); its record stays."""
-
-    name: str
-    notification: Notification
-
-
-class NotificationRemoved(Event, frozen=True, kw_only=True, tag="notify.removed"):
-    name: str
-
-
-class NotifyTest(Event, frozen=True, kw_only=True, tag="notify.test"):
-    """`jetcron notify test NAME`: the leader sends one test message to this sink."""
-
-    name: str
-
-
-class NotifyDelivered(Event, frozen=True, kw_only=True, tag="notify.delivered"):
-    """The ledger of deliveries: notification `name` sent the event at `event_seq`."""
-
-    name: str
-    event_seq: int
-    kind: str
-    schedule: str = ""
-    delivery_id: str = ""
-    attempts: int = 1
-    grouped: int = 1
-    """Events the message carried (a storm grouped into one message)."""
-
-
-class NotifyFailed(Event, frozen=True, kw_only=True, tag="notify.failed"):
-    """A delivery attempt of notification `name` failed; `final` when no retry follows."""
-
-    name: str
-    event_seq: int
-    kind: str
-    schedule: str = ""
-    error: str = ""
-    attempts: int = 1
-    final: bool = False
 
 
 # -- statistics kept beyond the retention: subject jetcron.stats.<name> ---------------------

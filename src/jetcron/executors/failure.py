@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import signal
 
-from jetcron.executors.process import ProcessResult
+from jetcron.executors.process_result import ProcessResult
 
 # why: lowercase, matched case-insensitively; these are the strerror texts (and common
 # wordings) a program prints when the host, not the job, ran out of something.

@@ -22,7 +22,8 @@ from jetcron.executors import results as run_results
 from jetcron.executors.intake import Slots
 from jetcron.executors.journal import Entry, Journal
 from jetcron.executors.leftovers import end_leftovers, settle
-from jetcron.executors.process import Job, read_result
+from jetcron.executors.process import Job
+from jetcron.executors.process_result import read_result
 from jetcron.executors.runlog import Run, RunLog
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class Recovery:
         self.journal.end(entry.run_id)
 
     async def _handed_back(self, run: Run, attempt: int, reason: str) -> None:
-        """Record that our claimed `attempt` never started its job (trigger.py `_handed_back`)."""
+        """Record that our claimed `attempt` never started its job (as trigger_end.py does)."""
         history = await self.runlog.history(run)
         # why: only our claim of that attempt, as the last word: not a run that ended since
         # (declared lost while we were away), nor one a peer claimed again

@@ -15,7 +15,7 @@ from jetcron.domain.definition import RetryPolicy
 from jetcron.domain.events import RunCancelled, RunFailed, RunOutput, RunSucceeded, RunTimedOut
 from jetcron.executors.attempt import RunRef
 from jetcron.executors.failure import FailureClass, classify, is_retryable, retry_delay
-from jetcron.executors.process import ProcessResult
+from jetcron.executors.process_result import ProcessResult
 
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
 _ERROR_TAIL = 300

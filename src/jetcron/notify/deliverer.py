@@ -24,18 +24,15 @@ from jetcron.clock import Clock, SystemClock
 from jetcron.domain.claims import Claims
 from jetcron.domain.claims import check as check_claims
 from jetcron.domain.envelope import Envelope, StoredEvent
-from jetcron.domain.events import (
-    Event,
+from jetcron.domain.events import Event, ScheduleCreated, ScheduleDeleted, ScheduleUpdated
+from jetcron.domain.notifications import Notification
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotificationRemoved,
     NotificationUpdated,
     NotifyDelivered,
     NotifyFailed,
-    ScheduleCreated,
-    ScheduleDeleted,
-    ScheduleUpdated,
 )
-from jetcron.domain.notifications import Notification
 from jetcron.log.durable import Delivery, DurableFeed
 from jetcron.log.follow import FollowHealth, backoff, rest, supervise
 from jetcron.log.lease import Leadership, SoloLease

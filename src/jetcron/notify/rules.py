@@ -17,7 +17,6 @@ from jetcron.domain.events import (
     ExecutorOnline,
     ExpectationMet,
     ExpectationMissed,
-    NotifyTest,
     RunEvent,
     RunFailed,
     RunLost,
@@ -31,6 +30,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
 )
 from jetcron.domain.notifications import Notification
+from jetcron.domain.notify_events import NotifyTest
 
 SYSTEM = "system"
 """The actor of the circuit breaker's pauses and resumes."""

@@ -27,10 +27,6 @@ from jetcron.domain.events import (
     FireSkipCancelled,
     FireSkipPlanned,
     HealthAcknowledged,
-    NotificationAdded,
-    NotificationRemoved,
-    NotificationUpdated,
-    NotifyTest,
     RunCancelRequested,
     RunTriggered,
     ScheduleCompleted,
@@ -42,6 +38,12 @@ from jetcron.domain.events import (
     ScheduleUpdated,
 )
 from jetcron.domain.notifications import Notification
+from jetcron.domain.notify_events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyTest,
+)
 from jetcron.projections.window import push
 
 Diff = dict[str, list[Any]]

@@ -5,14 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from jetcron.domain.envelope import StoredEvent, event_type
-from jetcron.domain.events import (
-    NotifyDelivered,
-    NotifyFailed,
-    RunEvent,
-    RunStarted,
-    RunSucceeded,
-    ScheduleDeleted,
-)
+from jetcron.domain.events import RunEvent, RunStarted, RunSucceeded, ScheduleDeleted
+from jetcron.domain.notify_events import NotifyDelivered, NotifyFailed
 from jetcron.domain.runs import is_final
 from jetcron.errors import InvalidInput
 from jetcron.projections.state import Views

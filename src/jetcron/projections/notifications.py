@@ -9,14 +9,14 @@ from typing import Any
 import msgspec
 
 from jetcron.domain.envelope import StoredEvent, who
-from jetcron.domain.events import (
+from jetcron.domain.notifications import Notification
+from jetcron.domain.notify_events import (
     NotificationAdded,
     NotificationRemoved,
     NotificationUpdated,
     NotifyDelivered,
     NotifyFailed,
 )
-from jetcron.domain.notifications import Notification
 
 
 class NotificationRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):

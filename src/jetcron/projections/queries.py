@@ -12,7 +12,7 @@ from jetcron.clock import iso_z
 from jetcron.domain.calendar import used_by
 from jetcron.domain.durations import time_or_ago
 from jetcron.domain.errors import CalendarNotFound, ScheduleNotFound
-from jetcron.domain.fields import flat_diff
+from jetcron.domain.field_values import flat_diff
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
 from jetcron.projections import (

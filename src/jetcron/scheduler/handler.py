@@ -39,7 +39,6 @@ from jetcron.domain.events import (
     CalendarReferenced,
     Event,
     HealthAcknowledged,
-    NotifyTest,
     RunCancelled,
     RunCancelRequested,
     RunDeferred,
@@ -50,6 +49,7 @@ from jetcron.domain.events import (
     ScheduleUpdated,
 )
 from jetcron.domain.notifications import validate_notification_name
+from jetcron.domain.notify_events import NotifyTest
 from jetcron.domain.runs import between_attempts, cancel_reason, is_final
 from jetcron.domain.validation import validate_line, validate_name
 from jetcron.errors import InfrastructureError

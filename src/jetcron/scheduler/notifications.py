@@ -15,17 +15,17 @@ from jetcron.domain.commands import (
 from jetcron.domain.definition import SECRET_REF
 from jetcron.domain.envelope import AnyEvent
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
-from jetcron.domain.events import (
-    Event,
-    NotificationAdded,
-    NotificationRemoved,
-    NotificationUpdated,
-    NotifyTest,
-)
+from jetcron.domain.events import Event
 from jetcron.domain.notifications import (
     Notification,
     validate_notification,
     validate_notification_name,
+)
+from jetcron.domain.notify_events import (
+    NotificationAdded,
+    NotificationRemoved,
+    NotificationUpdated,
+    NotifyTest,
 )
 
 NotificationState = Notification | None

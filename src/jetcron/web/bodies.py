@@ -16,16 +16,8 @@ import msgspec
 
 from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply_patch
 from jetcron.domain.errors import InvalidField
-from jetcron.domain.fields import (
-    FIELDS,
-    JOB_KINDS,
-    ScheduleFields,
-    check,
-    default_of,
-    definition_of,
-    fields_of,
-    patch_of,
-)
+from jetcron.domain.field_values import check, definition_of, fields_of, patch_of
+from jetcron.domain.fields import FIELDS, JOB_KINDS, ScheduleFields, default_of
 from jetcron.domain.validation import validate_definition, validate_line, validate_name
 from jetcron.errors import InvalidInput
 from jetcron.web.problems import Problem, invalid
