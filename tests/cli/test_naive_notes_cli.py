@@ -66,3 +66,13 @@ def test_a_naive_time_refused_gets_its_one_error_line_only(scheduler: str) -> No
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1, result.stderr
         assert "is not a fire time of '0 3 * * *' in Europe/London" in lines[0], lines
+
+
+def test_a_future_since_exits_2_in_runs_list_as_in_fires(scheduler: str) -> None:
+    ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--", "true")
+
+    for args in (("runs", "list"), ("fires", "daily")):
+        result = cli(scheduler, *args, "--since", "2999-01-01T00:00Z")
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.stderr
+        assert "--since 2999-01-01T00:00:00Z is in the future (now " in lines[0], lines
