@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from projection_factory import T0, History, fold
 
-from jetcron.projections import fire_queries, last_run
+from jetcron.projections import fire_queries, last_run, schedule_queries
 
 NOW = T0 + timedelta(hours=1)
 
@@ -74,3 +74,31 @@ def test_runs_last_takes_the_member_that_finished_last_and_names_the_others() ->
             "finished_at": "2024-01-01T00:00:05Z",
         }
     ]
+
+
+def test_schedule_show_and_list_name_the_member_runs_last_names() -> None:
+    """left21 #4: the schedules view keeps the member it heard of last (nas, started after
+    pi); `schedule show`, `schedule list` and `runs last` all name the one that finished last
+    (pi): one rule, last_run.finished_last."""
+    h = History()
+    h.create("lamps", "0 0 1 1 *")
+    run = h.trigger("lamps", T0 + timedelta(seconds=2), target="all:lamps")
+    nas, pi = h.member(run, "nas"), h.member(run, "pi")
+    h.started(pi, executor="pi")
+    h.started(nas, executor="nas")
+    running = schedule_queries.one_schedule(fold(h.events), {"name": "lamps"}, NOW)
+    h.succeeded(nas, executor="nas")
+    h.tick(timedelta(minutes=1))
+    h.failed(pi, executor="pi")
+    views = fold(h.events)
+
+    shown = schedule_queries.one_schedule(views, {"name": "lamps"}, NOW)
+    [listed] = schedule_queries.list_schedules(views, {}, NOW)
+    last = last_run.last_run_of(views, {"schedule": "lamps"}, NOW)
+
+    assert views.schedules.rows["lamps"].last_run_id == nas  # the fold's own pick
+    assert last["run_id"] == pi
+    assert (shown["last_run_id"], shown["last_status"]) == (pi, "failed")
+    assert (listed["last_run_id"], listed["last_status"]) == (pi, "failed")
+    # while no member has finished, the view's own stays, running
+    assert (running["last_run_id"], running["last_status"]) == (nas, "running")

@@ -118,6 +118,27 @@ def test_until_is_inclusive_as_in_fires_and_after_since_is_refused() -> None:
         fired(since="2024-01-01T00:20:00Z", until="2024-01-01T00:10:00Z")
 
 
+def test_a_future_since_is_refused_by_runs_list_as_by_fires() -> None:
+    """left21 #2: `runs list --since <future>` listed nothing while `fires` refused it (as
+    `--since X is after --until <now>`, an --until nobody gave): one rule, one line."""
+    h, _ = history(3)
+    views = fold(h.events)
+    now = T0 + timedelta(hours=1)
+    future = {"since": "2024-01-01T02:00:00Z"}
+    said = r"^--since 2024-01-01T02:00:00Z is in the future \(now 2024-01-01T01:00:00Z\)$"
+
+    with pytest.raises(InvalidInput, match=said):
+        queries.list_runs(views, {"schedule": "backup", **future}, now)
+    with pytest.raises(InvalidInput, match=said):
+        fire_queries.fires_of(views, {"name": "backup", **future}, now)
+    # with an --until after it, a future --since is a window (fires lists upcoming fires)
+    ahead = {**future, "until": "2024-01-01T03:00:00Z"}
+    assert queries.list_runs(views, {"schedule": "backup", **ahead}, now)["runs"] == []
+    assert fire_queries.fires_of(views, {"name": "backup", **ahead}, now)["until"] == (
+        "2024-01-01T03:00:00Z"
+    )
+
+
 def reused_name() -> tuple[History, list[str], list[str]]:
     """`hello` ran twice, was deleted and created again (a new id), then ran once."""
     h = History()

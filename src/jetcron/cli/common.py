@@ -377,9 +377,12 @@ def parse_iso(value: str) -> datetime:
 def parse_since(value: str, option: str = "--since") -> str:
     """A time option (`--since`, `--until`, `--as-of`): ISO-8601 or a duration back from now
     (`2h`, `3d`), as the ISO time the services take. InvalidInput naming the option otherwise."""
+    from jetcron.cli.timing import note_naive
     from jetcron.domain.durations import time_or_ago
 
     try:
-        return time_or_ago(value, datetime.now(UTC)).isoformat()
+        when = time_or_ago(value, datetime.now(UTC)).isoformat()
     except ValueError as err:
         raise InvalidInput(f"{option}: {err}") from None
+    note_naive(value, "UTC", f"{option} reads a time without a zone in UTC")
+    return when

@@ -22,7 +22,7 @@ from jetcron.cli.common import (
     run_until_interrupted,
     table,
 )
-from jetcron.cli.timing import with_seconds
+from jetcron.cli.timing import note_naive, with_seconds
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.errors import InvalidInput
 
@@ -260,9 +260,13 @@ def why(
         print_json(answer)
         if wrong:
             raise typer.Exit(EXIT_INVALID)
+        if when is not None:
+            note_naive(when, answer.get("tz") or "UTC", "the schedule's zone")
         return
     if wrong:
         raise InvalidInput("; ".join(s["text"] for s in answer["sentences"]))
+    if when is not None:
+        note_naive(when, answer.get("tz") or "UTC", "the schedule's zone")
     for line in story_lines(answer["sentences"]):
         echo(line)
     for line in expectation_lines(answer.get("expectations", [])):

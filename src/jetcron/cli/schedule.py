@@ -32,7 +32,7 @@ from jetcron.cli.executor_notes import (
 from jetcron.cli.options import definition_for_add, patch_for_update, with_definition_options
 from jetcron.cli.schedule_views import list_, next_, show
 from jetcron.cli.sending import query, send, send_command
-from jetcron.cli.timing import note_jitter, note_zone
+from jetcron.cli.timing import note_jitter, note_naive, note_zone
 from jetcron.cli.whatif import NextOpt, what_if_option
 from jetcron.domain.commands import (
     AnyCommand,
@@ -315,6 +315,7 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
         as_json: bool = JsonOpt,
     ) -> None:
         fire, row = _coming_fire(server, name, when)
+        note_naive(when, row["definition"].get("tz", "UTC"), "the schedule's zone")
         cmd = command(**command_meta(name, actor, reason), fire_time=fire)
         send(
             server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}", _as_is(row, fire)

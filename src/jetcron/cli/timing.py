@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +118,32 @@ def note_jitter(definition: ScheduleDefinition) -> None:
     note = jitter_note(parse_spec(definition.spec), definition.tz, definition.jitter_s)
     if note is not None:
         err_console.print(f"note: {note}", highlight=False)
+
+
+def note_naive(text: str, zone: str, why: str) -> None:
+    """Say on stderr in which zone a time given without one was read (`why` says whose rule it
+    is): the time options read it in UTC, `why` and `schedule skip` in the schedule's zone
+    (README "Time options"), and nothing else on the line tells which.
+
+    why: the one place that says it, so every command words it alike; `02:00` read as
+    `02:00 Europe/London` is said, `02:00Z` or `2h` (no wall time) is not.
+    """
+    if naive(text):
+        shown = text.strip()
+        err_console.print(f"note: {shown} read as {shown} {zone} ({why})", highlight=False)
+
+
+def naive(text: str) -> bool:
+    """Whether `text` is a wall time without a zone: `HH:MM[:SS]`, or ISO-8601 without an
+    offset or `Z` (a duration or anything unreadable is not)."""
+    source = text.strip()
+    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", source):
+        return True
+    try:
+        when = datetime.fromisoformat(source.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return when.tzinfo is None
 
 
 def _weekday(local: str) -> str:

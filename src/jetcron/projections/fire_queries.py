@@ -184,12 +184,14 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     name = str(params.get("name", ""))
     changes = audit.query(views.audit, name=name, schedules=True)
     window = why.window_at(lifecycle.lifecycle(changes), now) if changes else None
+    # why: the zone a TIME without one is read in; answered as `tz`, for the CLI's note
+    tz = window.tz if window else "UTC"
     asked = None
     if params.get("time"):
         try:
             asked = parse_asked(
                 str(params["time"]),
-                window.tz if window else "UTC",
+                tz,
                 now,
                 window.spec if window else None,
             )
@@ -215,7 +217,12 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         story.sentences.insert(
             0, fire_story.Sentence(text=refused.explain(name, found, exists=True))
         )
-    return {"schedule": name, **plain(story), "expectations": expectations_of(views, name)}
+    return {
+        "schedule": name,
+        "tz": tz,
+        **plain(story),
+        "expectations": expectations_of(views, name),
+    }
 
 
 def _manual_story(views: Views, name: str) -> list[fire_story.Sentence]:

@@ -8,6 +8,7 @@ of the others (newcomer19a #13).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -37,8 +38,28 @@ def latest_finished(
     if not parent:
         return top[0], []
     members = fanout.of_rows(view, name, parent)
-    last = max((r for r in members if r.status in FINISHED), key=_finished)
+    last = finished_last(members) or top[0]
     return last, sorted((r for r in members if r is not last), key=lambda r: r.run_id)
+
+
+def finished_last(members: Iterable[RunRow]) -> RunRow | None:
+    """Of a fan-out fire's members, the one that finished last (None while none has): the one
+    member `runs last`, `schedule show` and `schedule list` name for the fire."""
+    done = [r for r in members if r.status in FINISHED]
+    return max(done, key=_finished) if done else None
+
+
+def shown_last(view: RunsView, name: str, run_id: str) -> RunRow | None:
+    """The row of the run a schedule's answers name as its last run, from the one the
+    schedules view keeps (`run_id`): of a fan-out fire, the member that finished last.
+
+    why: the schedules view keeps the member whose first event it folded last (it cannot
+    order results by their end: schedule_fold keeps no end times), so `schedule show` named
+    another member than `runs last`; while no member has finished, the view's own stays.
+    """
+    parent = fanout_parent(run_id)
+    last = finished_last(fanout.of_rows(view, name, parent)) if parent else None
+    return last or view.rows.get(run_id)
 
 
 def _finished(row: RunRow) -> tuple[datetime, str]:

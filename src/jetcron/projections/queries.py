@@ -63,10 +63,17 @@ def _between(
     params: dict[str, Any], now: datetime, until_else: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
     """The `since` and `until` parameters (`until_else` when none is given; both ends
-    included, as `fires` and `runs list` take them); InvalidInput when since is after until."""
-    since, until = _since(params, now), _since(params, now, "until") or until_else
-    if since is not None and until is not None and since > until:
-        shown = [iso(t.replace(microsecond=0)) for t in (since, until)]
+    included, as `fires` and `runs list` take them); InvalidInput when since is after until,
+    or, with no until given, after now (nothing has fired then yet)."""
+    given = _since(params, now, "until")
+    since, until = _since(params, now), given or until_else
+    # why: one rule for `fires` and `runs list`: a window without an end ends now, so a
+    # future --since is refused by both, not refused by one and an empty list in the other
+    end = given if given is not None else now
+    if since is not None and since > end:
+        shown = [iso(t.replace(microsecond=0)) for t in (since, end)]
+        if given is None:
+            raise InvalidInput(f"--since {shown[0]} is in the future (now {shown[1]})")
         raise InvalidInput(f"--since {shown[0]} is after --until {shown[1]}")
     return since, until
 

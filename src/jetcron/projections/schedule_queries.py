@@ -12,6 +12,7 @@ import pytz
 
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.projections import aged, calendars, held, runs, schedules
+from jetcron.projections.last_run import shown_last
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 from jetcron.projections.queries import _missing, _note_refused, abbr, iso, plain, run_dict
 from jetcron.projections.state import Views
@@ -57,8 +58,11 @@ def _aged_runs(views: Views, name: str, horizon: int, missing: frozenset[int]) -
 
 
 def _with_held(views: Views, data: dict[str, Any], row: schedules.ScheduleRow) -> dict[str, Any]:
-    """`last_offline`: the last run's executor is offline while it holds it (held.py)."""
-    last = views.runs.rows.get(row.last_run_id)
+    """The last run as `runs last` names it (of a fan-out fire: the member that finished last,
+    last_run.shown_last); `last_offline`: its executor is offline while it holds it (held.py)."""
+    last = shown_last(views.runs, row.name, row.last_run_id) if row.last_run_id else None
+    if last is not None and last.run_id != row.last_run_id:
+        data.update(last_run_id=last.run_id, last_status=last.status)
     if last is not None and (note := held.note(views.hosts, last)):
         data["last_offline"] = note
     return data
