@@ -107,9 +107,10 @@ def note_zone(zone: str, of: str = "") -> None:
         err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
-def note_jitter(definition: ScheduleDefinition) -> None:
+def note_jitter(definition: ScheduleDefinition, of: str = "") -> None:
     """Say on stderr when the jitter is capped (above half the interval: `@every 10s` with
-    `--jitter 1h` waits under 5s); the scheduler caps it by the same rule."""
+    `--jitter 1h` waits under 5s); the scheduler caps it by the same rule. `add`, `update` and
+    `apply` (`of` naming the schedule) all say it here, in one wording."""
     from jetcron.domain.fires import jitter_note
     from jetcron.domain.spec import parse_spec
 
@@ -117,7 +118,7 @@ def note_jitter(definition: ScheduleDefinition) -> None:
         return
     note = jitter_note(parse_spec(definition.spec), definition.tz, definition.jitter_s)
     if note is not None:
-        err_console.print(f"note: {note}", highlight=False)
+        err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
 def note_naive(text: str, zone: str, why: str) -> None:
