@@ -23,7 +23,7 @@ def test_a_whole_lost_day_names_the_day_that_was_lost_not_the_next() -> None:
     notes = dst_notes(when, "0 9 * * *", "Pacific/Apia")
 
     assert notes == [
-        "09:00 does not exist on 2011-12-30 in Pacific/Apia; per the gap rule it fires at 00:00 +14"
+        "09:00 does not exist on 2011-12-30 in Pacific/Apia; per the gap rule it fires at 00:00 +14:00"
     ]
 
 

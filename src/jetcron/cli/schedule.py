@@ -17,6 +17,7 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
+    err_console,
     fmt_time,
     handle_errors,
     print_json,
@@ -314,8 +315,10 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
         reason: str = ReasonOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        fire, row = _coming_fire(server, name, when)
+        fire, row, notes = _coming_fire(server, name, when)
         note_naive(when, row["definition"].get("tz", "UTC"), "the schedule's zone")
+        for note in notes:
+            err_console.print(f"note: {note}", highlight=False)
         cmd = command(**command_meta(name, actor, reason), fire_time=fire)
         send(
             server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}", _as_is(row, fire)
@@ -333,11 +336,12 @@ _occurrence(
 _occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after all.")
 
 
-def _coming_fire(server: str, name: str, when: str) -> tuple[datetime, dict[str, Any]]:
-    from jetcron.projections.skips import coming_fire
+def _coming_fire(server: str, name: str, when: str) -> tuple[datetime, dict[str, Any], list[str]]:
+    from jetcron.projections.skips import coming_fire_noted
 
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return coming_fire(row, when, datetime.now(UTC)), row
+    fire, notes = coming_fire_noted(row, when, datetime.now(UTC))
+    return fire, row, notes
 
 
 def _as_is(row: dict[str, Any], fire: datetime) -> str:

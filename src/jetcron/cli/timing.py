@@ -92,8 +92,10 @@ def local_cell(local: str, tz: str, seconds: bool | None = None) -> str:
     wall = datetime.fromisoformat(local).astimezone(pytz.timezone(tz))
     secs = wall.second if seconds is None else seconds
     shown = f"{wall:%Y-%m-%d %H:%M:%S}" if secs else f"{wall:%Y-%m-%d %H:%M}"
-    offset, name = wall.isoformat()[-6:], wall.tzname() or ""
-    return f"{shown} {offset}" if name[:1] in ("", "+", "-") else f"{shown} {name} ({offset})"
+    from jetcron.domain.dst import zone_name
+
+    offset, name = wall.isoformat()[-6:], zone_name(wall)
+    return f"{shown} {offset}" if name == offset else f"{shown} {name} ({offset})"
 
 
 def _note(row: dict[str, Any]) -> str:

@@ -15,10 +15,21 @@ from jetcron.domain.spec import is_interval_like, parse_spec
 
 
 def local(when: datetime, tz: str) -> str:
-    """Wall time in the zone with its abbreviation: `03:00 CEST`."""
+    """Wall time in the zone with its abbreviation: `03:00 CEST`, `01:45 +10:30`."""
     wall = when.astimezone(pytz.timezone(tz))
     shown = f"{wall:%H:%M:%S}" if wall.second else f"{wall:%H:%M}"
-    return f"{shown} {wall.tzname()}"
+    return f"{shown} {zone_name(wall)}"
+
+
+def zone_name(wall: datetime) -> str:
+    """The abbreviation of an aware wall time (`CEST`), or its offset as `+10:30` where the
+    zone has none.
+
+    why: tz data writes a zone without an abbreviation as `+1030` or `+11`; the tables print
+    offsets as `+10:30` (`local_cell`), and one time should read alike in a note and a column.
+    """
+    name = wall.tzname() or ""
+    return wall.isoformat()[-6:] if name[:1] in ("", "+", "-") else name
 
 
 def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
@@ -44,10 +55,10 @@ def dst_notes(when: datetime, spec_text: str, tz: str) -> list[str]:
         # why: in a fold a fixed-time spec fires on the first pass only, an interval-like one
         # on both (DESIGN.md); say which pass this fire is
         if is_interval_like(spec):
-            return [f"{wall:%H:%M} occurs twice that night; this is the {wall.tzname()} one"]
+            return [f"{wall:%H:%M} occurs twice that night; this is the {zone_name(wall)} one"]
         return [
             f"{wall:%H:%M} occurs twice on {wall.date()} in {tz}; "
-            f"a fixed-time spec fires on the first pass only ({wall.tzname()})"
+            f"a fixed-time spec fires on the first pass only ({zone_name(wall)})"
         ]
     return []
 

@@ -85,6 +85,12 @@ def _wall(wall: datetime, tz: str, *, fixed: bool = True) -> Asked:
             f"{shown} occurs twice on {wall.date()} in {tz}; "
             f"taking the first, {local(instant, tz)} ({z(instant)})"
         )
+        if not fixed:
+            # why: an interval-like spec fires in both passes; the note says how to ask for
+            # the second (with its offset, as TIME takes it), not only that it was passed over
+            second = zone.localize(wall, is_dst=False)
+            named = second.isoformat(timespec="seconds" if wall.second else "minutes")
+            note += f"; for the second, {local(second, tz)}, give {named}"
         return Asked(instant=instant, notes=[note])
     return Asked(instant=instant)
 
