@@ -33,11 +33,16 @@ from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
 
-def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[str, Any]]:
+def fires_rows(
+    fires: list[Any], tz: str, spec: str | None = None, after: datetime | None = None
+) -> list[dict[str, Any]]:
     """[{utc, local, tz}] for fire times (datetimes or ISO strings); with `spec`, also `dst`:
-    what DST did to each fire, in the words of `why` (and of the console)."""
+    what DST did to each fire, in the words of `why` (and of the console), and on the fire
+    after a gap that swallowed fires of an interval-like spec, which (`after`: where the
+    search began, for the first fire)."""
     zone = pytz.timezone(tz)
     out: list[dict[str, Any]] = []
+    prev = after
     for f in fires:
         dt = f if isinstance(f, datetime) else parse_iso(str(f))
         local = dt.astimezone(zone)
@@ -47,10 +52,11 @@ def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[
             "tz": tz,
         }
         if spec is not None:
-            from jetcron.domain.dst import dst_notes
+            from jetcron.domain.dst import dst_notes, gap_notes
 
-            if notes := dst_notes(dt, spec, tz):
+            if notes := gap_notes(prev, dt, spec, tz) + dst_notes(dt, spec, tz):
                 row["dst"] = notes
+        prev = dt
         out.append(row)
     return out
 
@@ -203,7 +209,7 @@ def preview(
         fires = _fires_left(server, spec, zone, start, n, exclude or [], only_within or [])
     else:
         fires = next_fires(spec, zone, start, n)
-    rows = fires_rows(fires, zone, spec)
+    rows = fires_rows(fires, zone, spec, start)
     if as_json:
         print_json(rows)
     elif not rows:
