@@ -166,7 +166,9 @@ def _wall_time(text: str, zone: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        return parse_iso(text)  # why: its error message names the option and the format
+        from jetcron.domain.days import ISO_HINT, bad_time
+
+        raise InvalidInput(f"--after: {bad_time(text, ISO_HINT)}") from None
     try:
         return search_after(naive, zone)
     except OverflowError:

@@ -42,6 +42,11 @@ def headline(when: datetime, tz: str) -> str:
     return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
 
 
+def is_clock(text: str) -> bool:
+    """Whether `text` is a bare `HH:MM[:SS]` (a wall time whose day the command picks)."""
+    return _CLOCK.fullmatch(text.strip()) is not None
+
+
 def parse_asked(text: str, tz: str, now: datetime, spec: str | None = None) -> Asked:
     """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM[:SS]` (the latest
     such wall time at or before `now`). ValueError if it is none of these. A wall time lost in
