@@ -159,6 +159,24 @@ def test_a_repeated_wall_time_says_the_first_pass_was_taken_and_names_the_second
     assert "occurs twice" not in second.stderr, second.stderr
 
 
+def test_an_update_that_moves_a_skipped_fire_away_says_the_skip_no_longer_matches(
+    scheduler: str,
+) -> None:
+    # nc21b #9: skip lon 01:30, then --spec '31 1 * * *': the skip went quiet
+    ok(scheduler, "schedule", "add", "lon", "30 1 * * *", "--tz", "Europe/London", "--", "true")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "lon", "2030-01-01T01:30", "-r", "nye")
+    moved = cli(scheduler, "schedule", "update", "lon", "--spec", "31 1 * * *")
+    assert moved.exit_code == 0, moved.output
+    assert (
+        "note: the fire at 2030-01-01T01:30:00Z (skipped by alice: nye) is no fire time now: the "
+        "skip no longer matches a fire (it applies again if a change brings that fire back)"
+    ) in " ".join(moved.stderr.split()), moved.stderr
+    back = cli(scheduler, "schedule", "update", "lon", "--spec", "30 1 * * *")
+    assert back.exit_code == 0 and "no longer matches" not in back.stderr, back.output
+    other = cli(scheduler, "schedule", "update", "lon", "--timeout", "5m")
+    assert other.exit_code == 0 and "no longer matches" not in other.stderr, other.output
+
+
 def test_a_second_skip_or_an_unskip_of_a_running_fire_says_how_it_stands(scheduler: str) -> None:
     # newcomer20c #11: a second skip's reason was silently dropped behind "nothing to change"
     ok(scheduler, "schedule", "add", "daily", "0 3 * * *", "--tz", "Europe/Berlin", "--", "true")

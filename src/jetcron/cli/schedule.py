@@ -131,8 +131,12 @@ def _patched(d: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinitio
 
 
 def _current(server: str, name: str) -> ScheduleDefinition:
+    return msgspec.convert(_row(server, name)["definition"], ScheduleDefinition)
+
+
+def _row(server: str, name: str) -> dict[str, Any]:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return msgspec.convert(row["definition"], ScheduleDefinition)
+    return row
 
 
 @app.command("update", cls=DashDashCommand)
@@ -180,6 +184,9 @@ def update(
     from jetcron.cli import conflicts
 
     before = conflicts.involving(server, name)
+    # why: a new spec or zone may move a fire an operator skipped (read before: the skips)
+    moved = isinstance(patch.spec, str) or isinstance(patch.tz, str)
+    row = _row(server, name) if moved and not as_json else None
     if values:
         target = patch.target if isinstance(patch.target, str) else _current_target(server, name)
         _store_secrets(server, target, values)
@@ -193,6 +200,17 @@ def update(
         note_zone(patch.tz)
     if not as_json and any(isinstance(v, str | float) for v in (patch.jitter_s, patch.spec)):
         note_jitter(_patched(_current(server, name), patch))
+    if row is not None:
+        _note_orphaned_skips(row, patch)
+
+
+def _note_orphaned_skips(row: dict[str, Any], patch: DefinitionPatch) -> None:
+    """A `note:` for each planned skip that the update moved its fire away from."""
+    from jetcron.projections.skips import orphaned_skips
+
+    after = _patched(msgspec.convert(row["definition"], ScheduleDefinition), patch)
+    for note in orphaned_skips(after, row.get("skips") or {}, datetime.now(UTC)):
+        err_console.print(f"note: {note}", highlight=False)
 
 
 def _reset_hint(command: list[str] | None, options: dict[str, Any]) -> str:

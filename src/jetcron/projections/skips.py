@@ -53,3 +53,21 @@ def coming_fire_noted(row: dict[str, Any], text: str, now: datetime) -> tuple[da
     if when <= now:
         raise InvalidInput(f"TIME {text!r}: {headline(when, d.tz)} has passed")
     return when, asked.notes
+
+
+def orphaned_skips(d: ScheduleDefinition, skips: dict[str, str], now: datetime) -> list[str]:
+    """Notes on the planned skips (`{fire time: "skipped by …"}`) of coming fires that are no
+    fire of `d`: a spec or zone change moved the fire away, and the skip no longer matches one.
+
+    why: the skip stays in the log and applies again should that fire come back (a spec put
+    back); without a word, the operator believes the night is still skipped
+    """
+    notes = []
+    for text, who in sorted(skips.items()):
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when > now and next_fire_within(d, when - _US) != when:
+            notes.append(
+                f"the fire at {text} ({who}) is no fire time now: the skip no longer matches "
+                "a fire (it applies again if a change brings that fire back)"
+            )
+    return notes
