@@ -134,6 +134,15 @@ def _current(server: str, name: str) -> ScheduleDefinition:
     return msgspec.convert(_row(server, name)["definition"], ScheduleDefinition)
 
 
+def _skips_row(server: str, name: str) -> dict[str, Any] | None:
+    """The schedule's row for its planned skips; None if the views do not hold it (yet: a
+    schedule added a moment ago; the update itself then says whether the name exists)."""
+    try:
+        return _row(server, name)
+    except InvalidInput:
+        return None
+
+
 def _row(server: str, name: str) -> dict[str, Any]:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
     return row
@@ -186,7 +195,7 @@ def update(
     before = conflicts.involving(server, name)
     # why: a new spec or zone may move a fire an operator skipped (read before: the skips)
     moved = isinstance(patch.spec, str) or isinstance(patch.tz, str)
-    row = _row(server, name) if moved and not as_json else None
+    row = _skips_row(server, name) if moved and not as_json else None
     if values:
         target = patch.target if isinstance(patch.target, str) else _current_target(server, name)
         _store_secrets(server, target, values)

@@ -91,10 +91,11 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     d = row["definition"]
     _print_head(row)
     _print_runs(row.get("runs", []))
-    print_fires(
-        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row),
-        "next fires",
-    )
+    fires = _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row)
+    if fires:
+        print_fires(fires, "next fires")
+    else:
+        console.print(f"next fires: none ({_no_fires(row)})", highlight=False)
 
 
 def _print_head(row: dict[str, Any]) -> None:
@@ -196,12 +197,17 @@ def next_(
     if as_json:
         print_json(rows)
     elif not rows:
-        # why: an empty table says nothing; say why there are no fires
-        state = row.get("state", "")
-        why = {
-            "paused": "it is paused: no fires until `jetcron schedule resume`",
-            "completed": "it has completed: no fires left",
-        }.get(state, "no fires ahead")
-        console.print(f"{name}: {why}", highlight=False)
+        console.print(f"{name}: {_no_fires(row)}", highlight=False)
     else:
         print_fires(rows, None)
+
+
+def _no_fires(row: dict[str, Any]) -> str:
+    """Why a schedule has no next fires (`next` and `show`).
+
+    why: an empty table with headers says nothing; say why there are no fires
+    """
+    return {
+        "paused": "it is paused: no fires until `jetcron schedule resume`",
+        "completed": "it has completed: no fires left",
+    }.get(row.get("state", ""), "no fires ahead")

@@ -215,7 +215,8 @@ def preview(
     if as_json:
         print_json(rows)
     elif not rows:
-        echo("no fires after that time")
+        # why: without --after "that time" is now, which nothing else on the screen names
+        echo(f"no fires after {iso_z(start.replace(microsecond=0))}")
     else:
         print_fires(rows, f"{normal_spec(spec)} ({zone})")
 
@@ -247,16 +248,17 @@ def due(
     within: str = typer.Option(
         "1h", "--within", metavar="DURATION", help="Look this far ahead, e.g. 15m, 1h, 1d."
     ),
-    limit: int = typer.Option(
-        DUE_LIMIT, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
+    limit: int = count_option(
+        DUE_LIMIT,
+        "--limit",
+        help=f"Show at most this many fires, soonest first (1..{DUE_MAX}).",
+        most=DUE_MAX,
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Upcoming fires across all active schedules, soonest first."""
     horizon = window_seconds(within, "--within")
-    if not 1 <= limit <= DUE_MAX:
-        raise InvalidInput(f"--limit must be between 1 and {DUE_MAX}")
     from jetcron.client import query  # why: preview, in this module too, needs no NATS
 
     page: dict[str, Any] = run(
