@@ -57,3 +57,6 @@ def test_apply_notes_a_capped_jitter_as_add_does(scheduler: str, tmp_path: Path)
     assert [n for n in notes(dry.stderr) if "jitter" in n] == [
         said[0].replace("note: ", "note: schedule j2: ")
     ], dry.stderr
+    shown = cli(scheduler, "schedule", "show", "j1")
+    flat = " ".join(shown.stdout.split())
+    assert "jitter 13h (capped: each fire waits less than 12h)" in flat, shown.stdout
