@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jetcron.domain.lateness import due_at, is_late, lateness_s
+from jetcron.domain.lateness import is_late, lateness_s
 
 FIRE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -28,8 +28,3 @@ def test_lateness_counts_from_fire_plus_jitter(
     at = FIRE + timedelta(seconds=after_s)
     assert lateness_s(at, FIRE, jitter_s) == pytest.approx(late_s)
     assert is_late(at, FIRE, jitter_s) is late
-
-
-def test_due_at_is_the_fire_itself_without_jitter() -> None:
-    assert due_at(FIRE) is FIRE
-    assert due_at(FIRE, 90.5) == FIRE + timedelta(seconds=90.5)

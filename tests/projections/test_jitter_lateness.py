@@ -107,3 +107,18 @@ def test_the_lateness_histogram_counts_from_fire_plus_jitter() -> None:
     registry: CollectorRegistry = metrics.registry
     total = registry.get_sample_value("jetcron_run_lateness_seconds_sum", {"schedule": "nightly"})
     assert total == 2.0
+
+
+def test_a_miss_is_not_told_as_caught_up_by_a_jittered_fire_on_time() -> None:
+    # why: fates._caught_up names the late trigger recorded with a miss as what ran instead;
+    # a fire triggered at its jitter in the same tick was on time, not the catch-up's run
+    h = History()
+    h.create("nightly", "0 * * * *", jitter_s=3600.0)
+    h.now = FIRE + JITTER - h.step
+    h.missed("nightly", FIRE - timedelta(hours=1))
+    h.trigger("nightly", FIRE, jitter_s=JITTER.total_seconds())
+    views = fold(h.events)
+    since = (FIRE - timedelta(hours=1)).isoformat()
+    fires = fire_queries.fires_of(views, {"name": "nightly", "since": since}, NOW)["fires"]
+    [missed] = [f for f in fires if f["fate"] == "missed"]
+    assert not missed.get("instead"), missed

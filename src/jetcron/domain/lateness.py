@@ -9,14 +9,9 @@ catch-up `none`, the ticker recorded a fire whose jitter was over a minute as mi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jetcron.domain.definition import MISSED_AFTER
-
-
-def due_at(fire_time: datetime, jitter_s: float = 0.0) -> datetime:
-    """When a fire was due: its nominal time plus its chosen jitter (seconds)."""
-    return fire_time + timedelta(seconds=jitter_s) if jitter_s else fire_time
 
 
 def lateness_s(at: datetime, fire_time: datetime, jitter_s: float = 0.0) -> float:

@@ -15,7 +15,7 @@ from typing import Literal
 import msgspec
 
 from jetcron.domain.definition import MISSED_AFTER
-from jetcron.domain.lateness import lateness_s
+from jetcron.domain.lateness import is_late, lateness_s
 from jetcron.projections import fanout
 from jetcron.projections.ledger import LedgerEntry
 from jetcron.projections.lifecycle import Evidence, Period, period_at
@@ -108,7 +108,7 @@ def fates(
     late = [
         e
         for e in recorded
-        if e.outcome == "triggered" and e.recorded_at - e.fire_time > MISSED_AFTER
+        if e.outcome == "triggered" and is_late(e.recorded_at, e.fire_time, e.jitter_s)
     ]
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
     for fire in out:
