@@ -164,3 +164,61 @@ def test_a_retried_runs_page_says_which_attempt_finished_it(browser: object, sta
     finished = page.locator("dt:text-is('finished (your time)') + dd").inner_text()
     assert run["attempt"] == 2 and f"(attempt 2 on {run['executor']}, started " in finished
     page.close()
+
+
+# why: counts the live streams a page holds open (follow() aborts its fetch to stop one)
+STREAMS = """
+window.__streams = { open: 0, ever: 0 };
+const plainFetch = window.fetch;
+window.fetch = (url, options = {}) => {
+  if (String(url).includes("/api/v1/events")) {
+    window.__streams.open += 1;
+    window.__streams.ever += 1;
+    options.signal?.addEventListener("abort", () => { window.__streams.open -= 1; });
+  }
+  return plainFetch(url, options);
+};
+"""
+
+
+def test_a_page_left_while_it_loads_keeps_no_stream_and_draws_nothing(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    page = signed_in(browser, stack, 1280, 900)
+    page.add_init_script(STREAMS)  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.wait_for_selector("#who:has-text('alice')")
+    page.goto(f"{stack.url}/#/runs")
+    page.wait_for_selector("#live.live")
+    held: list[object] = []
+    # why: the schedules page's list waits until the runs page is shown (a slow answer)
+    page.route(lambda url: "/api/v1/schedules?" in url, lambda route: held.append(route))
+
+    def away_while_it_loads() -> object:
+        asked = len(held)
+        page.goto(f"{stack.url}/#/")
+        for _ in range(50):  # why: playwright hands over the request while it waits, not in a sleep
+            if len(held) > asked:
+                break
+            page.wait_for_timeout(100)
+        assert len(held) > asked
+        page.goto(f"{stack.url}/#/runs")
+        page.wait_for_selector("#live.live")
+        return held[-1]
+
+    # a late error of the page left drew over the runs page shown
+    away_while_it_loads().fulfill(  # type: ignore[attr-defined]
+        status=503, content_type="application/problem+json", body='{"detail": "slow views"}'
+    )
+    page.wait_for_timeout(1000)
+    assert page.locator(".error:has-text('slow views')").count() == 0
+    assert page.locator("#runs").count() == 1
+
+    # its live stream, opened once it was ready, ran on beside the runs page's own
+    ever = page.evaluate("window.__streams.ever")
+    away_while_it_loads().continue_()  # type: ignore[attr-defined]
+    page.wait_for_function(f"() => window.__streams.ever >= {ever} + 2")  # the runs page's, its
+    assert page.evaluate("window.__streams.open") == 1
+    assert page.locator("#runs").count() == 1
+    page.close()

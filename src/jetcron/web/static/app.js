@@ -44,7 +44,11 @@ const ROUTES = [
   [/^#\/calendars$/, () => calendarsPage()],
 ];
 
-let leave = null;
+/** The shown page's leave() (stops its live stream), and how many route() calls were made: a
+ * page still loading when the next one was asked (after sign-in, the schedules page while the
+ * operator went on to #/runs) is left as soon as it is ready, and its late error drawn nowhere.
+ * why: its leave() replaced the shown page's, and its stream ran on, unseen, until a reload */
+let leave = null, routed = 0;
 
 function login(message) {
   const input = el("input", { id: "token", type: "password", autocomplete: "current-password", required: true });
@@ -58,6 +62,7 @@ function login(message) {
 }
 
 async function route() {
+  const mine = ++routed;
   if (leave) { leave(); leave = null; }
   forgetStream();
   const hash = location.hash || "#/";
@@ -65,8 +70,11 @@ async function route() {
     const match = hash.match(pattern);
     if (!match) continue;
     try {
-      leave = (await page(match)) || null;
+      const left = (await page(match)) || null;
+      if (mine === routed) leave = left;
+      else if (left) left();
     } catch (err) {
+      if (mine !== routed) return;
       // why: no token (signed out, or never in): just ask for one; "a bearer token is required" is for the API
       if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
       main().replaceChildren(errorBox(err));
