@@ -1,6 +1,6 @@
 // The console: a hash router over the pages, the login, and one confirmation dialog.
 import { api, ApiError, token } from "./api.js";
-import { el, errorBox, main, YOUR_ZONE } from "./dom.js";
+import { el, errorBox, main, newPage, YOUR_ZONE } from "./dom.js";
 import { schedulesPage } from "./schedules.js";
 import { schedulePage } from "./schedule.js";
 import { formPage } from "./form.js";
@@ -44,11 +44,11 @@ const ROUTES = [
   [/^#\/calendars$/, () => calendarsPage()],
 ];
 
-/** The shown page's leave() (stops its live stream), and how many route() calls were made: a
- * page still loading when the next one was asked (after sign-in, the schedules page while the
- * operator went on to #/runs) is left as soon as it is ready, and its late error drawn nowhere.
+/** The shown page's leave() (stops its live stream). A page still loading when the next one
+ * was asked (after sign-in, the schedules page while the operator went on to #/runs) is left
+ * as soon as it is ready, and its late error is drawn nowhere.
  * why: its leave() replaced the shown page's, and its stream ran on, unseen, until a reload */
-let leave = null, routed = 0;
+let leave = null;
 
 function login(message) {
   const input = el("input", { id: "token", type: "password", autocomplete: "current-password", required: true });
@@ -62,7 +62,7 @@ function login(message) {
 }
 
 async function route() {
-  const mine = ++routed;
+  const shown = newPage();
   if (leave) { leave(); leave = null; }
   forgetStream();
   const hash = location.hash || "#/";
@@ -71,10 +71,10 @@ async function route() {
     if (!match) continue;
     try {
       const left = (await page(match)) || null;
-      if (mine === routed) leave = left;
+      if (shown()) leave = left;
       else if (left) left();
     } catch (err) {
-      if (mine !== routed) return;
+      if (!shown()) return;
       // why: no token (signed out, or never in): just ask for one; "a bearer token is required" is for the API
       if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
       main().replaceChildren(errorBox(err));

@@ -1,6 +1,6 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
 import { api, follow, token } from "./api.js";
-import { anySeconds, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, plainTimes, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { anySeconds, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, place, plainTimes, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
 import { liveBadge } from "./stale.js";
 import { debounce } from "./schedules.js";
 
@@ -148,16 +148,17 @@ async function download(runId, stream) {
 
 /** One run, live: it is drawn again when one of its events arrives (a cancel shows once done). */
 export async function runPage(id) {
+  const here = place(); // why: a late answer must not draw over the page shown after this one
   const live = el("span", { id: "live" });
-  let left = false; // why: a late answer must not draw over the page shown after this one
+  let left = false; // why: nothing more to ask once left
   const render = async () => {
     const run = await api(`/runs/${encodeURIComponent(id)}`);
     const output = await api(`/runs/${encodeURIComponent(run.run_id)}/output`);
-    if (!left) main().replaceChildren(...runView(run, output, live, render));
+    here().replaceChildren(...runView(run, output, live, render));
     return run;
   };
   const run = await render();
-  const refresh = debounce(() => render().catch((err) => left || main().prepend(errorBox(err))), 300);
+  const refresh = debounce(() => left || render().catch((err) => here().prepend(errorBox(err))), 300);
   // why: all events, not ?schedule=: a deleted schedule's runs stay, its name is a 404 there
   const stop = follow({}, (m) => m.data.event?.run_id === run.run_id && refresh(), liveBadge(live));
   return () => { left = true; stop(); };
