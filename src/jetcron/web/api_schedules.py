@@ -17,11 +17,12 @@ from jetcron.domain.commands import (
     TriggerSchedule,
     UpdateSchedule,
 )
+from jetcron.domain.definition import apply_patch
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.errors import InvalidInput
 from jetcron.projections.last_run import NO_FINISHED_RUN
 from jetcron.projections.why import NOT_A_FIRE
-from jetcron.web import bodies
+from jetcron.web import bodies, job_notes
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import (
@@ -59,13 +60,21 @@ _NAMED = {
 
 
 async def _one(
-    gw: Gateway, name: str, status: int = 200, fires: int = 10, changed: bool | None = None
+    gw: Gateway,
+    name: str,
+    status: int = 200,
+    fires: int = 10,
+    changed: bool | None = None,
+    warnings: list[str] | None = None,
 ) -> Response:
     """The schedule as GET answers it; `changed`: whether the command it answers stored
-    anything (False: the schedule already was so, as the CLI's "nothing to change")."""
+    anything (False: the schedule already was so, as the CLI's "nothing to change");
+    `warnings`: what the CLI would warn of after a create or an edit (job_notes)."""
     row: dict[str, Any] = await gw.ask("schedule", {"name": name, "fires": fires})
     if changed is not None:
         row["changed"] = changed
+    if warnings is not None:
+        row["warnings"] = warnings
     row["runs"] = [run_for_web(r) for r in row.get("runs", [])]
     row.update(bodies.shown_fields(row["definition"]))
     return json(run_for_web(row), status, {"ETag": bodies.etag(row["version"])})
@@ -109,7 +118,7 @@ async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Resp
         # why: an exported entry says `paused`; created, then paused (as `apply -f` does), and
         # only the version just created, never a change someone made in between
         await gw.send(PauseSchedule(**meta(name, user, paused_reason or reason, 1)))
-    response = await _one(gw, name, 201)
+    response = await _one(gw, name, 201, warnings=await job_notes.warnings(gw, definition))
     response.headers["Location"] = f"/api/v1/schedules/{name}"
     return response
 
@@ -150,7 +159,8 @@ async def patch(
     version = bodies.if_match(if_match)
     if version is not None and version != current["version"]:
         raise VersionMismatch.of(name, current["version"], version)  # why: the decider's line
-    change = bodies.patch(data, bodies.definition(current["definition"]))
+    before = bodies.definition(current["definition"])
+    change = bodies.patch(data, before)
     if dry_run:
         # why: the console asks before its reason dialog, so a refused field is said before
         # the operator types a reason, not after (newcomer18a #8)
@@ -162,7 +172,8 @@ async def patch(
         raise
     except CommandRejected as err:
         raise Problem(422, str(err)) from None  # why: what an update is refused for is its fields
-    return await _one(gw, name, changed=bool(reply.events))
+    said = await job_notes.warnings(gw, apply_patch(before, change), before)
+    return await _one(gw, name, changed=bool(reply.events), warnings=said)
 
 
 @router.delete(

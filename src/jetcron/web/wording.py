@@ -96,6 +96,12 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r"^TIME ", "time "),
         # projections.backfill.verdict: a flag is a boolean field
         (r"--rerun\b", "rerun: true"),
+        # log.heartbeats.shell_refusal: the web cannot start an executor
+        (
+            r" \(start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
+            r" --allow-shell`\)",
+            ": its runs fail until it is started with --allow-shell",
+        ),
         # executors.runlog: a run's secret missing from the bucket (a run's error)
         (
             r" \(put it with `jetcron schedule update \S+ --secret-env \S+=@FILE`\)",
