@@ -162,8 +162,8 @@ async def what_if(
     window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
+    seconds = window_param(window, "window")  # why: the address is checked before the body
     patch = await _patch(gw, name, data)
-    seconds = window_param(window, "window")
     params = {"name": name, "patch": msgspec.to_builtins(patch), "window_s": seconds, "n": n}
     return json(await gw.ask("calendar_whatif", params))
 

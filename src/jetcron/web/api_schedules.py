@@ -37,7 +37,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem, invalid, not_found, window_param
+from jetcron.web.problems import Problem, bad_query, not_found, window_param
 from jetcron.web.timing import fire_rows, parse_stamp, planned_skips
 from jetcron.web.wording import for_web, run_for_web
 
@@ -268,14 +268,17 @@ async def what_if(
     seconds = window_param(window, "window")
     timing = {k: v for k, v in (("spec", spec), ("tz", tz)) if v is not None}
     current = await gw.ask("schedule", {"name": name, "fires": 0})
-    change = bodies.patch(timing, bodies.definition(current["definition"]))
+    try:
+        change = bodies.patch(timing, bodies.definition(current["definition"]))
+    except Problem as err:
+        raise Problem(400, err.detail) from None  # why: spec and tz are query parameters here
     params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
     try:
         return json(await gw.ask("whatif", params))
     except ScheduleNotFound:
         raise
     except InvalidInput as err:
-        raise invalid(err) from None  # why: the view checks the spec and zone: the CLI's line
+        raise bad_query(err) from None  # why: the view checks the spec and zone: the CLI's line
 
 
 @router.get("/{name}/fires", summary="Every nominal fire in a window and what became of it")
@@ -297,9 +300,10 @@ async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response
     story: dict[str, Any] = await gw.ask("why", {"name": name, "time": time})
     for sentence in story.get("sentences", []):
         sentence["text"] = for_web(sentence["text"])  # why: one names `jetcron stats`
-    # why: a time that is no fire time is the asker's slip (the CLI exits 2, /skip answers 422);
-    # the body still carries the answer, with the nearest fire times
-    return json(story, 422 if story.get("fate") == NOT_A_FIRE else 200)
+    # why: a time that is no fire time is the asker's slip (the CLI exits 2), and a query
+    # parameter's slip is a 400 (problems.bad_query); the body still carries the answer,
+    # with the nearest fire times
+    return json(story, 400 if story.get("fate") == NOT_A_FIRE else 200)
 
 
 @router.get(

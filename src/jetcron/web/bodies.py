@@ -18,6 +18,7 @@ from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply
 from jetcron.domain.errors import InvalidField
 from jetcron.domain.field_values import check, definition_of, fields_of, patch_of
 from jetcron.domain.fields import FIELDS, JOB_KINDS, ScheduleFields, default_of
+from jetcron.domain.typenames import shown
 from jetcron.domain.validation import validate_definition, validate_line, validate_name
 from jetcron.errors import InvalidInput
 from jetcron.web.problems import Problem, invalid
@@ -58,13 +59,15 @@ def new_schedule(body: Any) -> NewSchedule:
     entry or a file has them, `paused` and `paused_reason`."""
     values = dict(_object(body))
     name = values.pop("name", None)
-    if not isinstance(name, str):
+    if name is None:
         raise invalid(InvalidInput("name: a schedule name is required"))
+    if not isinstance(name, str):
+        raise invalid(InvalidInput(f"name: {shown(name)}: must be a string"))
     paused, reason = values.pop("paused", False), values.pop("paused_reason", "")
     if not isinstance(paused, bool):
-        raise invalid(InvalidInput(f"paused: {paused!r}: give true or false"))
+        raise invalid(InvalidInput(f"paused: {shown(paused)}: give true or false"))
     if not isinstance(reason, str):
-        raise invalid(InvalidInput(f"paused_reason: {reason!r}: give a string"))
+        raise invalid(InvalidInput(f"paused_reason: {shown(reason)}: must be a string"))
     try:
         validate_line(reason, "paused_reason")
     except InvalidInput as err:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
 from jetcron import subjects
@@ -138,7 +138,9 @@ async def events(
     _: Annotated[User, Depends(caller)],
     schedule: str | None = None,
     last_event_id: Annotated[str | None, Header(description="Continue after this sequence")] = None,
-    after: int | None = None,
+    after: Annotated[
+        str | None, Query(description="Continue after this sequence (0: from the start)")
+    ] = None,
 ) -> StreamingResponse:
     if schedule:
         await gw.ask("schedule", {"name": schedule, "fires": 0})  # why: unknown → 404, not silence
@@ -150,12 +152,13 @@ async def events(
     )
 
 
-def _start(last_event_id: str | None, after: int | None) -> int | None:
-    """The sequence to start at: after Last-Event-ID (or ?after=SEQ), else None (from now)."""
-    raw: Any = last_event_id if last_event_id is not None else after
+def _start(last_event_id: str | None, after: str | None) -> int | None:
+    """The sequence to start at: after Last-Event-ID (or ?after=SEQ), else None (from now);
+    400 naming the one given for anything but a log sequence (0: from the log's start)."""
+    given, raw = ("Last-Event-ID", last_event_id) if last_event_id is not None else ("after", after)
     if raw is None:
         return None
-    try:
-        return int(raw) + 1
-    except ValueError:
-        raise Problem(400, f"Last-Event-ID {raw!r}: expected a log sequence number") from None
+    # why: int() would take "-5" (and "+5", " 5 "); a negative one replayed the whole log
+    if not raw.isdigit() or not raw.isascii():
+        raise Problem(400, f"{given} {raw!r}: expected a log sequence number (0 or more)")
+    return int(raw) + 1
