@@ -9,6 +9,7 @@ patch semantics: a field given replaces that field, `null` puts it back to its d
 from __future__ import annotations
 
 import base64
+import shlex
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -151,18 +152,33 @@ def etag(version: int) -> str:
 # -- schedule listings ---------------------------------------------------------------------------
 
 
+def command_text(command: list[str] | str | None) -> str:
+    """A schedule row's `command` as a search finds it: an argv list as its words joined by
+    spaces (`echo hi`) and as a shell would quote it (`echo 'hi there'`, as the console shows
+    it); a shell line or an action's name as it is."""
+    if not isinstance(command, list):
+        return command or ""
+    joined, quoted = " ".join(command), shlex.join(command)
+    return joined if joined == quoted else f"{joined}\n{quoted}"
+
+
 def matches(row: dict[str, Any], tag: str | None, target: str | None, text: str | None) -> bool:
-    """Whether a schedule row passes the list filters (text: name, spec, command, description)."""
+    """Whether a schedule row passes the list filters (text, any case: name, spec, command as
+    `command_text` says it, description)."""
     d = row.get("definition") or {}
     if tag and tag not in (d.get("tags") or []):
         return False
     if target and row.get("target") != target:
         return False
     if text:
-        haystack = " ".join(
-            str(v) for v in (row["name"], row.get("spec"), row.get("command"), d.get("description"))
+        said = (
+            row["name"],
+            row.get("spec"),
+            command_text(row.get("command")),
+            d.get("description"),
         )
-        return text.lower() in haystack.lower()
+        # why: one line per part, so a search never matches across two of them
+        return text.lower() in "\n".join(str(v or "") for v in said).lower()
     return True
 
 
