@@ -73,7 +73,20 @@ def test_token_file(tmp_path: Path) -> None:
         ),
         ('[users.a]\nrole = "admin"\n', "give token or token_sha256"),
         ("", "no users in it"),
-        ('[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n', "unknown field"),
+        (
+            '[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n',
+            "users.a.colour: no such key",
+        ),
+        # nc21a #8: the user and the key meant, not "unknown field `tokn` - at `$.users[...]`"
+        (
+            '[users.alice]\nrole = "admin"\ntokn = "x"\n',
+            "users.alice.tokn: no such key (did you mean 'token'?)",
+        ),
+        ('[user.alice]\nrole = "admin"\n', "user: no such key (did you mean 'users'?)"),
+        (
+            f'[users.a]\nrole = "admin"\ntoken = "x"\ntoken_sha256 = "{digest("x")}"\n',
+            "users.a: give token or token_sha256, not both",
+        ),
         ('[users.empty]\nrole = "admin"\ntoken = ""\n', "users.empty: the token is empty"),
         ('[users.blank]\nrole = "admin"\ntoken = "  "\n', "users.blank: the token is empty"),
         (
