@@ -96,6 +96,9 @@ def test_bad_query_parameters_are_one_400_in_our_words(stack: Stack, http: httpx
         assert "Input should" not in line and line, (path, line)
     not_a_fire = http.get(f"{SCHEDULES}/w-q/why", params={"time": "2026-03-01T00:05:00Z"})
     assert not_a_fire.status_code == 400 and not_a_fire.json()["fate"] == "not_a_fire"
+    # left21's rule, over HTTP: a window that starts in the future is refused, not empty
+    future = problem(http.get("/api/v1/runs", params={"since": "2030-01-01"}), 400)
+    assert future.startswith("since 2030-01-01T00:00:00Z is in the future (now "), future
     # a body's slips stay 422 (RFC 9110: the content, not the address)
     assert problem(http.patch(f"{SCHEDULES}/w-q", json={"spec": "61 * * * *"}), 422)
 
@@ -107,6 +110,10 @@ def test_a_name_of_the_wrong_type_says_so(http: httpx.Client) -> None:
     assert problem(http.post(SCHEDULES, json=body), 422) == "name: a schedule name is required"
     paused = {"name": "w-p", "spec": "@daily", "command": ["true"], "paused": "yes"}
     assert problem(http.post(SCHEDULES, json=paused), 422) == "paused: 'yes': give true or false"
+    # nc21a #8: a misspelt kind gets the kind meant, as a misspelt field does
+    hook = {"name": "w-n", "subject": "w.alerts", "on": ["failur"]}
+    said = problem(http.post("/api/v1/notifications", json=hook), 422)
+    assert said.startswith("unknown on kind 'failur' (did you mean 'failure'?): use one of ")
 
 
 def test_a_wrong_method_is_a_405_with_allow(http: httpx.Client) -> None:
