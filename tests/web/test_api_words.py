@@ -165,3 +165,18 @@ def test_a_shell_job_for_an_executor_that_refuses_shell_is_warned_of(
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_a_capped_output_says_how_much_was_kept(http: httpx.Client) -> None:
+    assert made(http, "w-big", shell="yes row | head -n 40000").status_code == 201
+    run_id = http.post(f"{SCHEDULES}/w-big/trigger").json()["run_id"]
+    until(lambda: http.get(f"/api/v1/runs/{run_id}").json()["status"], lambda s: s == "succeeded")
+    out = http.get(f"/api/v1/runs/{run_id}/output").json()
+    assert out["stdout_truncated"] and out["stdout_size"] == 160_000
+    kept = len(out["stdout"].encode())
+    # nc21a #14: how much of how much, as `runs show` says it (domain.runs.truncation)
+    assert out["stdout_note"] == f"[stdout truncated: {kept:,} of 160,000 bytes kept]"
+    assert "stderr_note" not in out
+    file = http.get(f"/api/v1/runs/{run_id}/output", params={"download": "stdout"})
+    assert file.headers["jetcron-truncated"] == out["stdout_note"]
+    assert file.content == out["stdout"].encode()  # the job's own bytes, no marker inside
