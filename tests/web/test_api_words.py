@@ -160,6 +160,25 @@ def test_a_shell_job_for_an_executor_that_refuses_shell_is_warned_of(
         # an edit that leaves the job and target alone does not repeat it
         quiet = http.patch(f"{SCHEDULES}/w-sh", json={"description": "still shell"})
         assert quiet.json()["warnings"] == []
+        # a dry run answers the same warnings first, and stores nothing (the console can ask)
+        dry = {"dry_run": True}
+        first = http.post(SCHEDULES, params=dry, json={"name": "w-sh2", "spec": "@daily",
+                                                       "shell": "echo", "target": "w-pool"})  # fmt: skip
+        assert first.status_code == 200 and first.json() == {"warnings": sh.json()["warnings"]}
+        assert http.get(f"{SCHEDULES}/w-sh2").status_code == 404
+        taken = http.post(SCHEDULES, params=dry, json={"name": "w-sh", "spec": "@daily",
+                                                       "command": ["true"]})  # fmt: skip
+        real = http.post(SCHEDULES, json={"name": "w-sh", "spec": "@daily", "command": ["true"]})
+        assert (
+            problem(taken, 409)
+            == problem(real, 409)
+            == ("schedule 'w-sh' already exists: edit it instead")
+        )
+        create(http, "w-cmd2", target="w-pool")
+        before = http.get(f"{SCHEDULES}/w-cmd2").json()["version"]
+        asked = http.patch(f"{SCHEDULES}/w-cmd2", params=dry, json={"shell": "echo hi"})
+        assert asked.status_code == 200 and asked.json() == {"warnings": sh.json()["warnings"]}
+        assert http.get(f"{SCHEDULES}/w-cmd2").json()["version"] == before
         # the stack's own executor (target default) runs shell strings: nothing to say
         assert made(http, "w-ok", shell="echo ok").json()["warnings"] == []
     finally:

@@ -47,6 +47,13 @@ Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 IfMatch = Annotated[str | None, Header(description='A schedule version ("3") from its ETag.')]
 STATES = ("active", "paused", "completed")
+DryRun = Annotated[
+    bool,
+    Query(
+        description="Check it as the change would be checked (the same 4xx), send nothing: 200 "
+        'with {"warnings": [...]}, what the change would answer in `warnings`'
+    ),
+]
 _FIELDS = component("ScheduleFields")
 _NAMED = {
     "type": "object",
@@ -105,9 +112,16 @@ async def list_schedules(
     summary="Create a schedule",
     openapi_extra=takes({"allOf": [_FIELDS, _NAMED]}, required=True),
 )
-async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
+async def create(
+    request: Request, gw: Gw, user: Writer, data: JsonBody, dry_run: DryRun = False
+) -> Response:
     name, definition, paused, paused_reason = bodies.new_schedule(data)
     reason = header_reason(request)
+    if dry_run:
+        if await _exists(gw, name):
+            # why: the decider's line as the web words it (a real create answers the same)
+            raise Problem(409, f"schedule {name!r} already exists: edit it instead")
+        return json({"warnings": await job_notes.warnings(gw, definition)})
     try:
         await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
     except CommandRejected as err:
@@ -150,10 +164,7 @@ async def patch(
     user: Writer,
     data: JsonBody,
     if_match: IfMatch = None,
-    dry_run: Annotated[
-        bool,
-        Query(description="Check the change as a PATCH would (the same 4xx), send nothing: 204"),
-    ] = False,
+    dry_run: DryRun = False,
 ) -> Response:
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     version = bodies.if_match(if_match)
@@ -163,8 +174,9 @@ async def patch(
     change = bodies.patch(data, before)
     if dry_run:
         # why: the console asks before its reason dialog, so a refused field is said before
-        # the operator types a reason, not after (newcomer18a #8)
-        return Response(status_code=204)
+        # the operator types a reason, not after (newcomer18a #8); and what a save would warn
+        # of, so it can ask first (nc21a #6)
+        return json({"warnings": await job_notes.warnings(gw, apply_patch(before, change), before)})
     reason = header_reason(request)
     try:
         reply = await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
