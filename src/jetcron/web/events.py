@@ -1,4 +1,5 @@
-"""/api/v1/events: server-sent events for fires, runs and schedule changes as they land in the log.
+"""/api/v1/events: server-sent events for fires, runs, schedule changes and (unfiltered) executors
+going offline or coming back, as they land in the log.
 
 Each SSE message is one stored event: `id` is its log sequence (a reconnecting EventSource
 sends it back as Last-Event-ID and continues right after it), `event` its type
@@ -40,9 +41,16 @@ _encoder = msgspec.json.Encoder()
 
 
 def watched(schedule: str | None) -> list[str]:
-    """The log subjects an event stream reads (triggers are per target: filtered by name)."""
-    changes = subjects.SCHEDULES if schedule is None else subjects.schedule(schedule)
-    return [changes, *subjects.followed_runs(schedule)]
+    """The log subjects an event stream reads (triggers are per target: filtered by name);
+    the stream of every schedule also has the executors going offline and coming back.
+
+    why: a page left open on a running run cannot tell "running" from "running? executor
+    offline" without them (nc21a #4); a schedule's stream leaves them out, since an
+    executor's events name the executor, which its filter by name would mistake.
+    """
+    if schedule is None:
+        return [subjects.SCHEDULES, *subjects.followed_runs(None), subjects.HOSTS]
+    return [subjects.schedule(schedule), *subjects.followed_runs(schedule)]
 
 
 def frame(stored: StoredEvent) -> bytes:
