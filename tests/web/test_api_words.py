@@ -75,6 +75,9 @@ def test_bad_query_parameters_are_one_400_in_our_words(stack: Stack, http: httpx
     for (path, name, value), line in said.items():
         assert problem(http.get(path, params={name: value}), 400) == line, (path, name)
     assert problem(http.get("/api/v1/preview"), 400) == "spec: required"
+    run_id = http.post(f"{SCHEDULES}/w-q/trigger").json()["run_id"]
+    output = http.get(f"/api/v1/runs/{run_id}/output", params={"download": "stdin"})
+    assert problem(output, 400) == "download: 'stdin': use 'stdout' or 'stderr'"
     dry = http.patch(f"{SCHEDULES}/w-q", params={"dry_run": "maybe"}, json={"spec": "@daily"})
     assert problem(dry, 400) == "dry_run: 'maybe': give true or false"
     banana = http.get("/api/v1/events", headers={"Last-Event-ID": "banana"})

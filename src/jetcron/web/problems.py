@@ -125,6 +125,8 @@ def parameter_problem(error: dict[str, Any]) -> str:
         return f"{name}: {given}: must be {words} {error.get('ctx', {}).get(key)}"
     if kind in _KINDS:
         return f"{name}: {given!r}: {_KINDS[kind]}"
+    if kind == "literal_error":
+        return f"{name}: {given!r}: use {error.get('ctx', {}).get('expected')}"
     return f"{name}: {given!r}: {str(error.get('msg', 'invalid')).lower()}"
 
 
