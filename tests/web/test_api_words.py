@@ -202,3 +202,18 @@ def test_a_capped_output_says_how_much_was_kept(http: httpx.Client) -> None:
     file = http.get(f"/api/v1/runs/{run_id}/output", params={"download": "stdout"})
     assert file.headers["jetcron-truncated"] == out["stdout_note"]
     assert file.content == out["stdout"].encode()  # the job's own bytes, no marker inside
+
+
+def test_a_body_that_is_no_json_object_is_one_422_everywhere(http: httpx.Client) -> None:
+    create(http, "w-obj")
+    for method, path in [
+        ("POST", SCHEDULES),
+        ("PATCH", f"{SCHEDULES}/w-obj"),
+        ("POST", f"{SCHEDULES}/w-obj/pause"),
+        ("POST", f"{SCHEDULES}/w-obj/backfill"),
+        ("POST", "/api/v1/calendars"),
+        ("POST", "/api/v1/health/ack"),
+    ]:
+        said = problem(http.request(method, path, json=["x"]), 422)
+        assert said.startswith("the body must be a JSON object "), (path, said)
+    assert http.get(f"{SCHEDULES}/w-obj").json()["state"] == "active"  # nothing was changed

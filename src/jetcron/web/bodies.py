@@ -22,15 +22,13 @@ from jetcron.domain.fields import FIELDS, JOB_KINDS, ScheduleFields, default_of
 from jetcron.domain.typenames import shown
 from jetcron.domain.validation import validate_definition, validate_line, validate_name
 from jetcron.errors import InvalidInput
-from jetcron.web.problems import Problem, invalid
+from jetcron.web.problems import Problem, invalid, json_object
 
 NOTHING_TO_RUN = "nothing to run: give command (a list of arguments), shell or action"
 
 
 def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise Problem(400, "expected a JSON object of schedule fields")
-    return body
+    return json_object(body, 'of schedule fields, like {"spec": "@daily"}')
 
 
 REASON_ELSEWHERE = "reason: not a schedule field; give it as ?reason=… or an X-Reason header"

@@ -77,6 +77,17 @@ def invalid(err: Exception) -> Problem:
     return Problem(422, str(err))
 
 
+def json_object(data: Any, holding: str) -> dict[str, Any]:
+    """The body, if it is a JSON object; else 422 saying what it should hold.
+
+    why 422 for every body: well-formed JSON of the wrong shape is content jetcron cannot
+    take, as a wrong field is (400 is for JSON that does not parse: `http.body`).
+    """
+    if not isinstance(data, dict):
+        raise Problem(422, f"the body must be a JSON object {holding}")
+    return data
+
+
 def bad_query(err: Exception) -> Problem:
     """400: a query parameter jetcron cannot take, in its form or in what it says (a spec that
     does not parse, a window of 0s, a time that is no fire time).
