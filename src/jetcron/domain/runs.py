@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -142,3 +142,16 @@ def fanout_parent(run_id: str) -> str:
 def fanout_member(run_id: str) -> str:
     """The executor part of a fan-out member's run id, else ""."""
     return run_id.partition("-")[2]
+
+
+def truncation(output: dict[str, Any], stream: str) -> str | None:
+    """The marker for output the executor capped: what was kept, and the original size if
+    known (`runs show`/`logs` print it, on stderr for logs; the API answers `<stream>_note`)."""
+    if not output.get(f"{stream}_truncated"):
+        return None
+    # why bytes, not KiB: 65,536 of 65,544 read "64 KiB of 64 KiB" (newcomer16c #7)
+    kept = len(output.get(stream, "").encode())
+    total = output.get(f"{stream}_size")
+    if total:
+        return f"[{stream} truncated: {kept:,} of {total:,} bytes kept]"
+    return f"[{stream} truncated: {kept:,} bytes kept; the original was larger (size not recorded)]"
