@@ -75,9 +75,13 @@ def test_up_prints_the_fires_its_own_start_up_catch_up_coalesced_in_one_line(up:
         assert time.monotonic() < deadline, (len(skips), _since(up, before))
         time.sleep(0.5)
     [(count, _, kinds)] = printed
-    assert int(count) == len(skips), printed
+    # why `>=`: the fire after the newest may be skipped too (`overlap: previous run triggered,
+    # not started yet`, the executor still starting) and come within the same second
+    assert int(count) >= len(skips), printed
     newest = max(s.fire_time for s in skips) + timedelta(seconds=2)
-    assert kinds.startswith(f"{len(skips)} coalesced into {newest:%H:%M:%S} "), kinds
+    # why `[ ;,]`: another kind (that skip), or the tail of the skips decided late (`; N decided
+    # A–B s after their fires: …`), may follow
+    assert re.match(rf"{len(skips)} coalesced into {newest:%H:%M:%S}[ ;,]", kinds), kinds
     assert not re.findall(r"^\S+ cl skipped fire ", _since(up, before), re.M)
 
 

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jetcron.cli.echo import QUIET_S, Unrun, echo_runs
+from jetcron.cli.echo import MAX_KINDS, QUIET_S, Unrun, echo_runs
 from jetcron.cli.follow import event_line
 from jetcron.domain.commands import CreateSchedule, PauseSchedule, ResumeSchedule
 from jetcron.domain.definition import Job, ScheduleDefinition
@@ -56,7 +56,8 @@ def test_an_outage_of_two_schedules_is_one_line_each() -> None:
     lines = sorted(unrun.due())
     assert lines == [
         f"2026-12-03T04:09:51Z {n} 15 fires 2026-12-03T04:08:35Z–04:09:45 not run: 4 missed "
-        f"(scheduler down), 11 coalesced into 04:09:50 (each: `jetcron fires {n}`)"
+        f"(scheduler down), 11 coalesced into 04:09:50; 10 decided 11–56 s after their fires: "
+        f"scheduler down (each: `jetcron fires {n}`)"
         for n in ("overlap-buf", "overlap-skip")
     ]
     assert unrun.due() == unrun.rest() == []
@@ -146,3 +147,47 @@ def test_a_run_line_says_the_reason_whole() -> None:
     reason = skip.event.reason  # type: ignore[union-attr]
     assert len(reason) > 100
     assert event_line(skip).endswith(f": {reason}")
+
+
+OUT = "NATS unreachable from 2026-12-03T13:15:40Z to 2026-12-03T13:16:53Z"
+
+
+def _gathered(events: list[FireMissed | RunSkipped]) -> str:
+    unrun = Unrun(Clock())
+    for i, e in enumerate(events):
+        unrun.add(Envelope(id=str(i), at=BACK, actor="t", event=e))
+    [said] = unrun.rest()
+    return said
+
+
+def _fire(i: int, reason: str, missed: bool = False) -> FireMissed | RunSkipped:
+    at = DOWN_FROM + timedelta(seconds=10 * i)
+    kind = FireMissed if missed else RunSkipped
+    return kind(schedule_id="x", name="x", fire_id=f"f{i}", fire_time=at, reason=reason)
+
+
+def test_a_cause_naming_its_outages_times_is_not_cut_at_their_colon() -> None:
+    """newcomer21c #3: `1 missed (NATS unreachable from 2026-12-03T13)`."""
+    said = _gathered([_fire(i, f"{OUT}: catch-up policy is none", missed=True) for i in range(3)])
+    assert "not run: 3 missed (NATS unreachable) (each:" in said
+
+
+def test_skips_decided_late_by_different_delays_are_one_clause() -> None:
+    """newcomer21c #4: one clause per fire (each its own `decided N s`), 4,938 characters."""
+    skip = "overlap: previous run still in flight"
+    fires = [_fire(i, f"{skip}; decided {7 + i} s after its fire: {OUT}") for i in range(41)]
+    fires += [_fire(41, skip), _fire(42, f"{OUT}: catch-up policy is none", missed=True)]
+    said = _gathered(fires)
+    assert said.endswith(
+        f"x 43 fires 2026-12-03T04:08:32Z–04:15:32 not run: 42 skipped ({skip}), 1 missed "
+        f"(NATS unreachable); 41 decided 7–47 s after their fires: {OUT} (each: `jetcron fires x`)"
+    )
+
+
+def test_a_line_stays_short_whatever_the_reasons() -> None:
+    kinds = [_fire(i, f"refused number {i} (detail {i})") for i in range(MAX_KINDS + 3)]
+    late = [_fire(20 + i, f"skip; decided 20 s after its fire: cause {i}") for i in range(5)]
+    said = _gathered(kinds + late)
+    assert said.count("skipped (refused number") == MAX_KINDS
+    assert ", and 8 for other reasons; 5 decided 20 s after their fires: cause 0, cause 1 " in said
+    assert "and 3 more" in said and len(said) < 400

@@ -66,6 +66,10 @@ def test_a_full_store_says_so_in_commands_health_and_status(small_server: str) -
         assert added.exit_code == 1, added.output
         [line] = added.stderr.strip().splitlines()
         assert "JetStream has no storage left (insufficient resources, err_code 10023)" in line
+        # newcomer21c #6: "or shorten --retention" frees nothing while the log is full
+        assert line.endswith(
+            "(a shorter --retention frees nothing now: stored events keep their TTL)"
+        )
         health = cli(url, "health", "--json")
         assert health.exit_code == 1, health.output
         [problem] = [p for p in json.loads(health.stdout)["problems"] if p["kind"] == "log_full"]

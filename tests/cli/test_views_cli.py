@@ -562,5 +562,5 @@ def test_stats_marks_a_bucket_bound_and_not_an_exact_percentile() -> None:
     times = {"duration_p50": 46.3, "duration_p95": 46.3, "lateness_p99": None}
     [bounded] = _stats_rows([{**row, **times, "bounded": True}])
     [exact] = _stats_rows([{**row, **times, "duration_p50": 40, "duration_p95": 40}])
-    assert bounded[4:7] == ["≤46.3s", "≤46.3s", "-"]
-    assert exact[4:7] == ["40s", "40s", "-"]
+    assert bounded[6:9] == ["≤46.3s", "≤46.3s", "-"]
+    assert exact[6:9] == ["40s", "40s", "-"]

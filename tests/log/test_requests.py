@@ -62,3 +62,34 @@ def test_a_large_answer_is_packed_and_one_too_large_even_so_is_named() -> None:
     assert packed(b"{}", 1024) == (b"{}", {})
     with pytest.raises(ValueError, match="more than NATS carries in one message"):
         packed(noise, 1024 * 1024)
+
+
+async def test_a_request_between_reconnect_attempts_is_not_buffered(
+    nats_server: NatsServer,
+) -> None:
+    """newcomer21c #5: while nats-py waits for a frozen server's INFO between its reconnect
+    attempts it says CONNECTING, not RECONNECTING; a request then was buffered, waited 5 s and
+    said "it was sent … may still be applied"."""
+    import os
+    import signal
+
+    from conftest import freeze
+    from jetcron.connect import ConnectOptions, close, connect
+    from jetcron.log.replicas import ask
+
+    nc = await connect(ConnectOptions(servers=nats_server.url), persistent=True)
+    freeze(nats_server)
+    try:
+        async with asyncio.timeout(20):
+            while not nc.is_connecting:  # the client gave the hung server up and tries again
+                await asyncio.sleep(0.01)
+        with pytest.raises(NatsUnreachable, match="NATS is unreachable .* nothing was sent"):
+            async with asyncio.timeout(0.5):
+                await request(nc, subjects.command("pause"), b"{}", "`pause`", 3)
+        with pytest.raises(NatsUnreachable, match="nothing was sent"):
+            async with asyncio.timeout(0.5):
+                await ask(nc, "runs", b"{}", "query `runs`", 5)
+    finally:
+        assert nats_server.pid is not None
+        os.kill(nats_server.pid, signal.SIGCONT)
+        await close(nc)

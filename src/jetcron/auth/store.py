@@ -57,8 +57,12 @@ class AuthDir:
     def users(self) -> list[User]:
         """Every user, revoked ones included, in the order they were added."""
         if not self.exists:
+            # why the data dir first: after `up --secure --data-dir X` this said to init a
+            # second auth dir, where X/auth was meant (newcomer21c #10)
             raise InvalidInput(
-                f"{self.path}: no auth here; run `jetcron auth init --dir {self.path}`"
+                f"{self.path}: no auth here; a secured `jetcron up --data-dir X` keeps it in "
+                "X/auth: pass --dir X/auth or export JETCRON_AUTH_DIR=X/auth (a new one here: "
+                f"`jetcron auth init --dir {self.path}`)"
             )
         return _users.decode(self.registry.read_bytes())
 

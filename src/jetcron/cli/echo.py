@@ -11,6 +11,7 @@ not run alone (an overlap skip between two runs) keeps the line `runs follow` pr
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from nats.aio.client import Client
 from jetcron.cli import text
 from jetcron.cli.follow import event_line
 from jetcron.cli.startup import out
+from jetcron.domain.definition import GAP_STORIES, LATE_DOWN
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import (
     FireMissed,
@@ -39,6 +41,25 @@ QUIET_S = 1.0
 _LOOK_S = 0.25
 
 
+MAX_KINDS = 4
+"""At most this many kinds of fate on one line (the rest counted): the line stays short."""
+MAX_CAUSES = 2
+"""At most this many causes of lateness named on one line (the rest counted)."""
+_DECIDED = re.compile(r"; decided (\d+) s after its fire: (.*)$")
+_CAUSES = (*GAP_STORIES, LATE_DOWN)
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What became of one fire not run, in a summary's words: its kind ('missed (scheduler
+    down)', 'coalesced into 04:09:50'), and for a skip decided long after its fire, how late
+    (s) and why (the cause as stored, e.g. 'NATS unreachable from T1 to T2')."""
+
+    kind: str
+    late_s: int | None = None
+    cause: str = ""
+
+
 @dataclass
 class _Group:
     """The fires of one schedule not run, gathered so far."""
@@ -46,6 +67,8 @@ class _Group:
     first: Envelope
     fires: list[datetime] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
+    late: list[int] = field(default_factory=list)
+    causes: dict[str, int] = field(default_factory=dict)
     last: Envelope | None = None
     heard: float = 0.0
     """When the last one came (the injected clock's time)."""
@@ -65,8 +88,11 @@ class Unrun:
         assert isinstance(e, FireMissed | RunSkipped)
         group = self._groups.setdefault(e.schedule_id, _Group(first=envelope))
         group.fires.append(e.fire_time)
-        kind = kind_of(e)
-        group.kinds[kind] = group.kinds.get(kind, 0) + 1
+        fate = fate_of(e)
+        group.kinds[fate.kind] = group.kinds.get(fate.kind, 0) + 1
+        if fate.late_s is not None:
+            group.late.append(fate.late_s)
+            group.causes[fate.cause] = group.causes.get(fate.cause, 0) + 1
         group.last, group.heard = envelope, self.clock()
 
     def before(self, schedule_id: str) -> list[str]:
@@ -88,18 +114,34 @@ class Unrun:
         return lines
 
 
-def kind_of(event: FireMissed | RunSkipped) -> str:
-    """What became of a fire not run, in the words of a summary: `missed (scheduler down)`,
-    `coalesced into 04:09:50`, `skipped (overlap: previous run still in flight)`."""
+def fate_of(event: FireMissed | RunSkipped) -> Fate:
+    """What became of a fire not run, in the words of a summary (see Fate).
+
+    why not cut at the first colon: a cause names its outage's times ('NATS unreachable from
+    2026-12-03T13:15:40Z to …'), and the summary said 'missed (NATS unreachable from
+    2026-12-03T13)' (newcomer21c #3). why the lateness apart: each skip's 'decided 42 s after its
+    fire' differs, so a kind that kept it made one clause per fire, 4,938 characters (#4)."""
     reason = event.reason
     if isinstance(event, FireMissed):
-        cause, _, _ = reason.partition(":")
-        return f"missed ({cause})" if cause != reason else "missed"
-    if reason.startswith("coalesced:"):
-        into = text.coalesced(reason, event.fire_time)
-        return into[0] if into else "coalesced"
-    # why: the waiting fire a buffer_one refusal names differs fire by fire; the rest does not
-    return f"skipped ({reason.partition(' (')[0]})"
+        cause = cause_kind(reason)
+        return Fate(f"missed ({cause})" if cause else "missed")
+    late = _DECIDED.search(reason)
+    base = reason[: late.start()] if late else reason
+    if base.startswith("coalesced:"):
+        into = text.coalesced(base, event.fire_time)
+        kind = into[0] if into else "coalesced"
+    else:
+        # why: the waiting fire a buffer_one refusal names differs fire by fire; the rest does not
+        kind = f"skipped ({base.partition(' (')[0]})"
+    if late is None:
+        return Fate(kind)
+    return Fate(kind, int(late.group(1)), late.group(2))
+
+
+def cause_kind(reason: str) -> str:
+    """The cause a late fire's reason starts with ('NATS unreachable', 'scheduler down'),
+    without the times of its outage ('' when it starts with none of them)."""
+    return next((c for c in _CAUSES if reason.startswith(c)), "")
 
 
 def line(group: _Group) -> str:
@@ -110,11 +152,34 @@ def line(group: _Group) -> str:
     e = last.event
     assert isinstance(e, FireMissed | RunSkipped)
     first, newest = min(group.fires), max(group.fires)
-    kinds = ", ".join(f"{n} {kind}" for kind, n in group.kinds.items())
     return (
         f"{text.utc(last.at)} {e.name} {len(group.fires)} fires {text.utc(first)}–"
-        f"{text.short_time(text.utc(newest), first)} not run: {kinds} (each: `jetcron fires {e.name}`)"
+        f"{text.short_time(text.utc(newest), first)} not run: "
+        f"{_counted(group.kinds)}{_lateness(group)}"
+        f" (each: `jetcron fires {e.name}`)"
     )
+
+
+def _lateness(group: _Group) -> str:
+    """'; 11 decided 6–56 s after their fires: scheduler down' ('' when none was late)."""
+    if not group.late:
+        return ""
+    low, high = min(group.late), max(group.late)
+    span = f"{low}" if low == high else f"{low}–{high}"
+    n = len(group.late)
+    whose = "its fire" if n == 1 else "their fires"
+    causes = ", ".join(list(group.causes)[:MAX_CAUSES])
+    if len(group.causes) > MAX_CAUSES:
+        causes += f" and {len(group.causes) - MAX_CAUSES} more (each: `fires`)"
+    return f"; {n} decided {span} s after {whose}: {causes}"
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """'4 missed (scheduler down), 11 coalesced into 04:09:50': at most MAX_KINDS kinds, the
+    fires of the rest counted ('and 3 for other reasons')."""
+    said = ", ".join(f"{n} {kind}" for kind, n in list(counts.items())[:MAX_KINDS])
+    rest = sum(list(counts.values())[MAX_KINDS:])
+    return said + (f", and {rest} for other reasons" if rest else "")
 
 
 def breaker_line(envelope: Envelope) -> str | None:

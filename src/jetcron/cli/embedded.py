@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +78,28 @@ def exports(opts: ConnectOptions) -> str:
     return f"export NATS_URL={url}{creds} NATS_CA={opts.tls_ca}"
 
 
+def secured_line(files: LocalSecurity, found: Path) -> str:
+    """The line saying where a secured `up`'s identities are and how the CLI finds them;
+    `found`: where the CLI of this terminal looks when told nothing ($JETCRON_AUTH_DIR, else
+    ./.jetcron/auth, auth.local.local_defaults).
+
+    why: "the CLI here uses …/sec/data/auth/users/operator.nk" was untrue for `--data-dir
+    sec/data`: the CLI looks in ./.jetcron/auth, failed with CERTIFICATE_VERIFY_FAILED, and
+    `auth user add` said to `auth init` a second auth dir (newcomer21c #10)."""
+    made = f" (created {', '.join(files.created)})" if files.created else ""
+    head = f"secured: users and TLS in {files.auth_dir}{made}"
+    if found.resolve() == files.auth_dir.resolve():
+        return (
+            f"{head}; the CLI run here finds the operator's identity and the CA there by "
+            f"itself (`--creds {files.admin}` to act as admin)"
+        )
+    return (
+        f"{head}; the CLI finds them only when told: export JETCRON_AUTH_DIR={files.auth_dir} "
+        f"(`jetcron auth` reads it too; or pass --dir {files.auth_dir}), or export "
+        f"NATS_CREDS={files.operator} NATS_CA={files.ca}; admin: --creds {files.admin}"
+    )
+
+
 @contextlib.contextmanager
 def secure_nats(
     data_dir: Path, port: int, executor: str | None
@@ -84,16 +107,13 @@ def secure_nats(
     """The embedded server with users and TLS: the server, its URL, the scheduler's and the
     executor's connect options, and the scheduler key the executor trusts."""
     from jetcron.auth.local import prepare
+    from jetcron.auth.store import DEFAULT_DIR
 
     files = prepare(data_dir.resolve() / "auth", executor)
     with embedded_nats(data_dir, port, secure=files) as nats:
         url = nats.url.replace("nats://", "tls://", 1)
-        out.print(
-            f"secured: the CLI here uses {files.operator} (admin: {files.admin}); elsewhere: "
-            f"export NATS_URL={url} NATS_CREDS={files.operator} NATS_CA={files.ca}"
-            + (f" (created {', '.join(files.created)})" if files.created else ""),
-            highlight=False,
-        )
+        looks = Path(os.environ.get("JETCRON_AUTH_DIR") or DEFAULT_DIR)
+        out.print(secured_line(files, looks), highlight=False, markup=False)
 
         if executor is not None:
             out.print(_SAME_USER_WARNING.format(auth=files.auth_dir), highlight=False)
@@ -131,8 +151,10 @@ def embedded_nats(
                 if secure
                 else f"no auth, no TLS: listening on {nats.host} only (`jetcron up --secure` for users and TLS)"
             )
+            # why the scheme: a secured server is reached as tls://, as every later line says
+            shown = nats.url.replace("nats://", "tls://", 1) if secure else nats.url
             out.print(
-                f"nats-server with JetStream on {nats.url}, {how} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
+                f"nats-server with JetStream on {shown}, {how} (data in {data_dir}/store, log {data_dir}/nats-server.log)",
                 highlight=False,
             )
             yield nats

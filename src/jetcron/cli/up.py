@@ -29,7 +29,10 @@ from jetcron.errors import InvalidInput
 from jetcron.server import NatsServer
 
 DataDirOpt = typer.Option(
-    Path(".jetcron"), "--data-dir", help="Where the log (JetStream store) and server log live."
+    Path(".jetcron"),
+    "--data-dir",
+    help="Where the log (JetStream store), server log and the local executor's journal live "
+    "(with --server: the journal only).",
 )
 PortOpt = typer.Option(
     4222, "--port", callback=bounded(1, 65535), help="Client port of the embedded nats-server."

@@ -167,6 +167,12 @@ class ConnectionWatch:
             self._silent_noticed = self.clock()
         self._silent += 1
 
+    @property
+    def silent(self) -> bool:
+        """Whether the last probe (on a free event loop) got no answer: NATS may be frozen
+        although the client still says connected."""
+        return self._silent > 0
+
     def report(self) -> dict[str, Any]:
         """JSON-ready state for `status`."""
         outage = self.last_outage

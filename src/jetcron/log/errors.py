@@ -77,8 +77,11 @@ STORAGE_FULL = 10023
 STORAGE_FULL_HINT = (
     "JetStream has no storage left (insufficient resources, err_code 10023): nothing can be "
     "appended, so nothing fires or finishes; free disk on the NATS server (its JetStream limit "
-    "is 75% of the disk free when it started, unless configured), or shorten --retention"
+    "is 75% of the disk free when it started, unless configured) and restart it, or raise "
+    "that limit (a shorter --retention frees nothing now: stored events keep their TTL)"
 )
+"""why not "or shorten --retention" alone: it only stamps events appended from then on, and
+nothing can be appended while the log is full (newcomer21c #6)."""
 
 
 class LogFull(AppendFailed):

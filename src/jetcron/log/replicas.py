@@ -28,6 +28,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from jetcron import subjects
 from jetcron.errors import NatsUnreachable, NoAnswerInTime, NotPermitted, ServiceUnavailable
 from jetcron.log import refusals
+from jetcron.log.requests import refuse_unless_connected
 
 HEDGE_AFTER_S = 1.0
 """How long the queue group has before a live replica is asked too (at most a third of the
@@ -107,9 +108,7 @@ async def ask(nc: Client, view: str, payload: bytes, what: str, timeout: float) 
     if that is silent past `hedge_after`, from a replica that answers discovery; within
     `timeout` in all. ServiceUnavailable when no replica listens, NoAnswerInTime (naming who
     was silent) or NotPermitted otherwise."""
-    if nc.is_reconnecting:
-        # why: nats-py would buffer the request and wait out the timeout; say why at once
-        raise NatsUnreachable(what)
+    refuse_unless_connected(nc, what)
     loop = asyncio.get_running_loop()
     mark, deadline = refusals.of(nc).count, loop.time() + timeout
     pin = pinned(_PINS.get(nc), loop.time())

@@ -18,7 +18,7 @@ from jetcron.errors import (
     NatsUnreachable,
     ServiceUnavailable,
 )
-from jetcron.log.connection import ConnectionWatch
+from jetcron.log.connection import ConnectionWatch, answering
 from jetcron.log.errors import transient
 from jetcron.log.heartbeats import ExecutorInfo, list_executors
 from jetcron.log.stream import EventLog
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 LOG_WAIT_S = 5.0
 """How long a read of the log's end may take before the API says it is unavailable (503)."""
+SILENT_PING_S = 1.0
+"""How long NATS may take to answer a PING before a request, once probes found it silent."""
 
 
 class Gateway:
@@ -131,6 +133,7 @@ class Gateway:
         """One query to the projection service, as `jetcron <view>` sends it; what it says
         of the views' freshness is kept (`freshness`)."""
         try:
+            await self.unless_silent(f"query `{view}`")
             answer, stale = await client.query_and_staleness(self.nc, view, params or {})
         except InfrastructureError as err:
             if isinstance(err, ServiceUnavailable) or not self.connected:
@@ -144,7 +147,20 @@ class Gateway:
 
     async def send(self, command: Request) -> CommandReply:
         """One command to the scheduler service, as the CLI sends it."""
+        from jetcron.domain.commands import verb
+
+        await self.unless_silent(f"`{verb(command)}`")
         return await client.send_command(self.nc, command)
+
+    async def unless_silent(self, what: str) -> None:
+        """NatsUnreachable ("nothing was sent") when this connection's probes found NATS silent
+        and it does not answer a PING now either.
+
+        why: a frozen server keeps the socket open, so the client says connected for 4-6 s
+        more; a request sent then waited 5 s and said "it may still be applied" (newcomer21c
+        #5). A request is not sent into that; once the client notices, log/requests.py refuses."""
+        if self.watch.silent and not await answering(self.nc, SILENT_PING_S):
+            raise NatsUnreachable(what)
 
     async def run(self, ref: str) -> dict[str, Any]:
         """One run by id or unique prefix; 404 for an unknown one."""
