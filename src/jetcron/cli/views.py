@@ -50,15 +50,19 @@ def stats(
         of = f" of {schedule!r}" if schedule else ""
         echo(f"no finished runs{of}{over} yet" if not window else f"no finished runs{of}{over}")
         return
+    # why: the two columns appear when some run was cancelled or is in flight (then the note
+    # says how ok % counts them), so the common table still fits 80 columns
+    unended = any(_count(r, "cancelled", *IN_FLIGHT) for r in rows)
+    shown = _STATS_COLUMNS if unended else [c for c in _STATS_COLUMNS if c not in _UNENDED]
+
+    def rows_of(group: str) -> list[list[Any]]:
+        picked = _stats_rows(r for r in rows if r["group"] == group)
+        return [row if unended else row[:3] + row[5:] for row in picked]
+
     for group, title in (("schedule", "per schedule"), ("executor", "per executor")):
-        table(
-            f"{title}{over}",
-            [group, *_STATS_COLUMNS],
-            _stats_rows(r for r in rows if r["group"] == group),
-        )
-    overall = _stats_rows(r for r in rows if r["group"] == "overall")
-    table(f"overall{over}", ["runs of", *_STATS_COLUMNS], overall)
-    if any(_count(r, "cancelled", *IN_FLIGHT) for r in rows):
+        table(f"{title}{over}", [group, *shown], rows_of(group))
+    table(f"overall{over}", ["runs of", *shown], rows_of("overall"))
+    if unended:
         echo(OK_RULE)
 
 
@@ -67,6 +71,7 @@ _STATS_COLUMNS = [
     "last success",
 ]  # fmt: skip
 """After the first column, named by the table (schedule, executor, `runs of`: overall)."""
+_UNENDED = ("cancelled", "in flight")
 OK_RULE = (
     "note: ok % is succeeded of the runs that ended (succeeded, failed, timed out, lost); "
     "cancelled runs and those in flight count in neither"
