@@ -137,7 +137,7 @@ _CHANGES = {
 
 def audit_lines(e: dict[str, Any]) -> list[str]:
     """One entry: `<time> <schedule> <change> by <actor>: <reason>`, then its diff indented."""
-    change = _CHANGES.get(e["type"], e["type"])
+    change = "backfilled run" if e.get("backfill") else _CHANGES.get(e["type"], e["type"])
     if e.get("run_id"):
         change += f" {text.short_id(e['run_id'])}"
     elif e.get("version"):
