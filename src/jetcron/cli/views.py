@@ -20,6 +20,7 @@ from jetcron.cli.common import (
     print_json,
     table,
 )
+from jetcron.errors import InvalidInput
 from jetcron.projections.tallies import NO_EXECUTOR
 
 
@@ -153,6 +154,12 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
 
 @handle_errors
 def replay(
+    name: str | None = typer.Argument(
+        None,
+        metavar="[NAME]",
+        help="Only this schedule: its definition as `schedule show` prints it, and who changed "
+        "it last (deleted by then, or not created yet: says so).",
+    ),
     as_of: str | None = typer.Option(
         None,
         "--as-of",
@@ -168,6 +175,14 @@ def replay(
     """Rebuild state from the log, client-side (audits, `--as-of`, `--verify`)."""
     from jetcron.cli.replaying import replay_command
 
-    replay_command(
-        server, parse_iso(parse_since(as_of, "--as-of")) if as_of else None, verify, as_json
-    )
+    when = parse_iso(parse_since(as_of, "--as-of")) if as_of else None
+    if name is not None:
+        from datetime import UTC, datetime
+
+        from jetcron.cli.replay_schedule import replay_one
+
+        if verify:
+            raise InvalidInput("--verify compares every view with the live service; drop NAME")
+        replay_one(server, name, when or datetime.now(UTC), as_json)
+        return
+    replay_command(server, when, verify, as_json)
