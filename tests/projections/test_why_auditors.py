@@ -106,3 +106,15 @@ def test_a_fire_backfilled_twice_is_told_with_every_backfill_and_its_reason() ->
         f"2024-01-01T00:00:04Z mins backfilled run {again[:8]} by alice: fix",
         f"2024-01-01T00:00:06Z mins backfilled run {last[:8]} by alice: fixed for real",
     ]
+
+
+def test_why_names_the_reason_a_manual_run_was_cancelled() -> None:
+    h = History()
+    h.create("slow", "0 0 1 1 *")
+    run = h.trigger("slow", manual=True, actor="alice")
+    h.started(run)
+    h.cancelled(run, reason="too slow")
+
+    story = fire_queries.why_of(fold(h.events), {"name": "slow"}, NOW)
+
+    assert _texts(story)[-1].endswith(", cancelled: too slow")

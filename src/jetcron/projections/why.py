@@ -131,7 +131,9 @@ def _manual_outcome(run: RunRow, members: Mapping[str, Member]) -> tuple[str, st
     """A manual run's status and how it is said: `failed: exit code 3`, or of a fan-out run
     its members' (no member yet: not started, in flight) and `fanned out: <their tally>`."""
     if run.status != FANNED_OUT:
-        error = run.error.strip().splitlines()[:1]
+        # why: a cancelled or lost run has its reason, not an error (`cancelled: too slow`,
+        # as `runs show` says it: nc21b #11)
+        error = (run.error or run.reason).strip().splitlines()[:1]
         return run.status, run.status.replace("_", " ") + (f": {error[0]}" if error else "")
     if not members:
         return "triggered", "fanned out"
