@@ -73,6 +73,12 @@ def _with(**changes: object) -> ScheduleDefinition:
         pytest.param(
             _with(start=datetime(9999, 6, 1, tzinfo=UTC)), "start 9999-06-01", id="start-9999"
         ),
+        # nc21b #11: the bound itself is refused: "not before" it, written with a Z
+        pytest.param(
+            _with(start=datetime(9999, 1, 1, tzinfo=UTC)),
+            "start 9999-01-01T00:00:00Z is not before the last fire time jetcron handles",
+            id="start-at-the-bound",
+        ),
     ],
 )
 def test_out_of_bounds_is_one_line(definition: ScheduleDefinition, needle: str) -> None:
@@ -163,8 +169,10 @@ def test_a_spec_whose_fires_fall_between_whole_seconds_is_refused(spec: str) -> 
 def test_the_fire_times_of_an_older_sub_second_spec_are_written_with_their_fraction() -> None:
     # a spec stored by an older jetcron still reads; its fires are named as the API names them
     from jetcron.cli.timing import fires_rows
-    from jetcron.projections.asked import z
+    from jetcron.projections.asked import fire_z, z
 
     fire = next_fires("@every 1500ms", "UTC", datetime(2026, 12, 3, 10, tzinfo=UTC))[0]
     assert fires_rows([fire], "UTC")[0]["utc"] == "2026-12-03T10:00:01.500000Z"
-    assert z(fire) == "2026-12-03T10:00:01.500000Z"
+    assert fire_z(fire) == "2026-12-03T10:00:01.500000Z"
+    # an event's time is written to the second, as every text shows it (nc21b #3)
+    assert z(fire) == "2026-12-03T10:00:01Z"

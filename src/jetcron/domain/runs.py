@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
+import msgspec
+
 from jetcron import subjects
 from jetcron.domain.definition import ScheduleDefinition
 from jetcron.domain.events import (
@@ -32,13 +34,15 @@ def run_triggered(
     run_id: str,
     manual: bool = False,
     backfill_of: str = "",
+    jitter_s: float = 0.0,
 ) -> RunTriggered:
     """The trigger of a run of definition `d`: what a run carries from its schedule, one rule
-    for the ticker's fires and an operator's manual runs and backfills."""
+    for the ticker's fires and an operator's manual runs and backfills; `jitter_s`: the delay
+    the ticker chose for a clock fire (its `--jitter`)."""
     # why: an executor that takes a clock fire late applies the catch-up policy itself
     # (executors/catchup.py); a forced run ignores it
     late_rules = not (manual or backfill_of)
-    return RunTriggered(
+    trigger = RunTriggered(
         schedule_id=schedule_id,
         name=name,
         fire_id=fire_id,
@@ -54,6 +58,11 @@ def run_triggered(
         backfill_of=backfill_of,
         catchup=d.catchup if late_rules else None,
         overlap=d.overlap if late_rules else None,
+    )
+    # why: set only when there is one, so a trigger without jitter is stored as before (the
+    # default object is left out of the stored JSON; an equal 0.0 of our own would not be)
+    return (
+        msgspec.structs.replace(trigger, jitter_s=jitter_s) if jitter_s and late_rules else trigger
     )
 
 

@@ -85,6 +85,9 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     space left on device on DIR`); [] when fine, and from an executor too old to say."""
     concurrency: int | None = None
     """How many runs it runs at once (`--concurrency`); None: an executor too old to say."""
+    ack_wait_s: float | None = None
+    """Its `--ack-wait`, which its jobs' supervisors stop a job by (0.3 × this after the
+    executor went silent); None: an executor too old to say."""
 
 
 _decoder = msgspec.json.Decoder(ExecutorInfo)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from jetcron.clock import iso_z
 from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER, CatchUp
+from jetcron.domain.lateness import is_late, lateness_s
 
 Gap = tuple[str, datetime, datetime | None]
 """A time the deciding scheduler could not decide fires: (cause, since, until; None: still).
@@ -53,7 +54,11 @@ def cause(fire: datetime, gaps: Gaps = ()) -> str:
 
 
 def decided_late(
-    fire: datetime, now: datetime, gaps: Gaps = (), resumed: datetime | None = None
+    fire: datetime,
+    now: datetime,
+    gaps: Gaps = (),
+    resumed: datetime | None = None,
+    jitter_s: float = 0.0,
 ) -> str:
     """What a skip decided at `now` adds to its reason when that is long after its fire (over
     NOTED_AFTER; over PROMPT for a fire in a gap or before `resumed`, when this ticker took
@@ -61,8 +66,9 @@ def decided_late(
 
     why: fires coalesced or skipped for overlap after an outage told only the overlap, so
     an auditor read 'previous run still in flight' for 50 s a cluster had no quorum (newcomer19c
-    #3, newcomer19b F9); a missed fire always said why it was late."""
-    late = now - fire
+    #3, newcomer19b F9); a missed fire always said why it was late. How late counts from
+    when it was due, its chosen jitter (`jitter_s`) included (domain/lateness.py)."""
+    late = timedelta(seconds=lateness_s(now, fire, jitter_s))
     away = (resumed is not None and fire < resumed) or any(
         since <= fire and (until is None or fire <= until) for _, since, until in gaps
     )
@@ -89,6 +95,7 @@ def stale(
     taken: Mapping[datetime, str],
     now: datetime,
     gaps: Gaps = (),
+    jitter_s: float = 0.0,
 ) -> dict[datetime, str]:
     """The queued fires (buffer_one's buffer) that catch-up drops once the ticker was away, with
     the reason of each one's `fire.missed` (empty: they wait on).
@@ -100,8 +107,9 @@ def stale(
     fire that only waited behind a long run, even with a fire due on time beside it, is not:
     that wait is buffer_one's promise. `all` runs each fire anyway (its queue is how); `latest`
     drops a queued fire only for a newer one that may run (not `taken` by an operator's skip
-    or a calendar); `none` and the window drop it as they drop any late fire."""
-    if not queue or catchup.policy == "all" or not due or now - due[0] <= MISSED_AFTER:
+    or a calendar); `none` and the window drop it as they drop any late fire. `jitter_s`: the
+    jitter chosen for due[0] (late counts from when it was due: domain/lateness.py)."""
+    if not queue or catchup.policy == "all" or not due or not is_late(now, due[0], jitter_s):
         return {}
     if catchup.policy == "latest" and all(f in taken for f in due):
         return {}
