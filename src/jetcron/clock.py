@@ -20,6 +20,13 @@ def iso_z(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def second_z(when: datetime) -> str:
+    """A UTC instant as texts show it: iso_z to the second (2026-12-03T13:12:23Z).
+
+    why: an event's time carries microseconds; a sentence an operator reads does not."""
+    return iso_z(when.replace(microsecond=0))
+
+
 class Clock(Protocol):
     """What time-dependent code gets instead of datetime.now() and asyncio.sleep()."""
 

@@ -79,7 +79,7 @@ def test_why_before_a_reused_names_first_schedule_is_not_created(scheduler: str)
 
     assert asked.exit_code == 0, asked.output
     heading, *said = asked.stdout.splitlines()
-    assert heading.startswith(f"{hour:%Y-%m-%dT%H:%MZ} (") and heading.endswith("): no fire"), (
+    assert heading.startswith(f"{hour:%Y-%m-%dT%H:%M:%SZ} (") and heading.endswith("): no fire"), (
         heading
     )
     assert said[0].startswith("  The schedule did not exist yet: it was created only at ")

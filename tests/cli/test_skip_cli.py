@@ -45,7 +45,7 @@ def test_bad_skips_exit_2_and_append_nothing(scheduler: str) -> None:
     before = json.loads(ok(scheduler, "audit", "daily", "--json"))
     cases = {
         "2030-01-01T03:30": "is not a fire time of '0 3 * * *' in Europe/Berlin; the nearest are "
-        "2030-01-01T02:00Z (03:00 CET Europe/Berlin) and 2030-01-02T02:00Z",
+        "2030-01-01T02:00:00Z (03:00 CET Europe/Berlin) and 2030-01-02T02:00:00Z",
         "2020-01-01T03:00": "has passed",
         "yesterday": "TIME 'yesterday': use ISO-8601",
     }
@@ -120,9 +120,10 @@ def test_a_wall_time_lost_in_a_gap_is_no_fire_of_an_interval_like_spec(scheduler
     assert len(lines) == 1, result.stderr
     assert "02:15 does not exist on 2027-10-03 in Australia/Lord_Howe" in lines[0]
     assert (
-        "interval-like spec has no fire in the gap; the nearest are 2027-10-02T15:15Z " in lines[0]
+        "interval-like spec has no fire in the gap; the nearest are 2027-10-02T15:15:00Z "
+        in lines[0]
     )
-    assert "(01:45 +10:30 Australia/Lord_Howe) and 2027-10-02T15:30Z (02:30 +11:00" in lines[0]
+    assert "(01:45 +10:30 Australia/Lord_Howe) and 2027-10-02T15:30:00Z (02:30 +11:00" in lines[0]
     assert "gap rule" not in lines[0]
     # a fixed-time spec keeps the gap rule: 02:30 means the fire at the gap's end
     ok(scheduler, "schedule", "add", "night", "30 2 * * *", "--tz", "Europe/Berlin", "--", "true")
@@ -150,7 +151,7 @@ def test_a_repeated_wall_time_says_the_first_pass_was_taken_and_names_the_second
     assert "2027-04-03T14:45:00Z will be skipped" in first.stdout, first.output
     note = (
         "note: 01:45 occurs twice on 2027-04-04 in Australia/Lord_Howe; taking the first, "
-        "01:45 +11:00 (2027-04-03T14:45Z); for the second, 01:45 +10:30, give "
+        "01:45 +11:00 (2027-04-03T14:45:00Z); for the second, 01:45 +10:30, give "
         "2027-04-04T01:45+10:30"
     )
     assert note in " ".join(first.stderr.split()), first.stderr

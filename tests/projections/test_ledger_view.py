@@ -36,6 +36,9 @@ def test_every_fire_and_what_became_of_it() -> None:
         (F1, "missed", "", "scheduler down"),
     ]
     assert [e.status for e in ledger.query(retrying)][0] == "retrying"
+    assert [e.detail for e in ledger.query(retrying)][0] == "boom"
+    # a success on a retry is not told with the failed attempt's error (nc21b #1)
+    assert [e.detail for e in ledger.query(view)][:2] == ["boom", ""]
     assert ledger.query(view)[1].run_id == ok
 
 

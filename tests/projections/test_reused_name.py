@@ -35,6 +35,6 @@ def test_fires_and_why_mark_the_earlier_schedules_fires() -> None:
     texts = [s["text"] for s in story["sentences"]]
     assert texts[1] == (
         "(previous) A fire of an earlier schedule of this name: it was deleted, and alice "
-        "created the name again at 2024-01-01T00:09Z"
+        "created the name again at 2024-01-01T00:09:00Z"
     )
     assert not any("previous" in s["text"] for s in current["sentences"])

@@ -100,15 +100,15 @@ def test_why_judges_a_time_by_the_schedule_of_the_name_live_then() -> None:
     def why(time: str) -> dict[str, Any]:
         return fire_queries.why_of(views, {"name": "audited", "time": time}, now)
 
-    before = why("2024-01-01T03:00Z")  # a fire time of the hourly schedule, not of the first
-    first_fire = why("2024-01-01T02:00Z")  # 03:00 in Berlin: the first one's, before it
-    in_first = why("2024-01-01T05:00Z")  # while the first one lived: its spec judges
-    current = why("2024-01-01T07:00Z")
+    before = why("2024-01-01T03:00:00Z")  # a fire time of the hourly schedule, not of the first
+    first_fire = why("2024-01-01T02:00:00Z")  # 03:00 in Berlin: the first one's, before it
+    in_first = why("2024-01-01T05:00:00Z")  # while the first one lived: its spec judges
+    current = why("2024-01-01T07:00:00Z")
 
     latest = "It was deleted since; the name's latest was created by carol at 2024-01-01T06:50:33Z"
     assert before["fate"] == "not_created"  # not the not-a-fire error about the first spec
     assert [s["text"] for s in before["sentences"]] == [
-        "2024-01-01T03:00Z (04:00 CET Europe/Berlin): no fire",
+        "2024-01-01T03:00:00Z (04:00 CET Europe/Berlin): no fire",
         "The schedule did not exist yet: it was created only at 2024-01-01T04:00:01Z by alice",
         latest,
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -89,7 +90,7 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         print_json(row)
         return
     d = row["definition"]
-    _print_head(row)
+    print_head(row)
     _print_runs(row.get("runs", []))
     fires = _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row)
     if fires:
@@ -98,8 +99,9 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
         console.print(f"next fires: none ({_no_fires(row)})", highlight=False)
 
 
-def _print_head(row: dict[str, Any]) -> None:
-    """A schedule's name, state, version and id, then its definition's fields, one a line."""
+def print_head(row: dict[str, Any], extra: Sequence[tuple[str, str]] = ()) -> None:
+    """A schedule's name, state, version and id, then its definition's fields, one a line
+    (then `extra` (label, value) lines, aligned with them)."""
     import msgspec
     from rich.markup import escape
 
@@ -125,6 +127,7 @@ def _print_head(row: dict[str, Any]) -> None:
     lines += [
         ("created", f"{text.utc(row.get('created_at'))} by {row.get('created_by')}"),
         ("updated", f"{text.utc(row.get('updated_at'))} by {row.get('updated_by')}"),
+        *extra,
     ]
     width = max(len(k) for k, _ in lines)
     for label, value in lines:

@@ -22,6 +22,7 @@ from jetcron.cli.common import (
 )
 from jetcron.domain.digest import FAILED
 from jetcron.domain.runs import IN_FLIGHT
+from jetcron.errors import InvalidInput
 from jetcron.projections.tallies import NO_EXECUTOR
 
 
@@ -163,7 +164,7 @@ _CHANGES = {
 
 def audit_lines(e: dict[str, Any]) -> list[str]:
     """One entry: `<time> <schedule> <change> by <actor>: <reason>`, then its diff indented."""
-    change = _CHANGES.get(e["type"], e["type"])
+    change = "backfilled run" if e.get("backfill") else _CHANGES.get(e["type"], e["type"])
     if e.get("run_id"):
         change += f" {text.short_id(e['run_id'])}"
     elif e.get("version"):
@@ -179,6 +180,12 @@ def audit_lines(e: dict[str, Any]) -> list[str]:
 
 @handle_errors
 def replay(
+    name: str | None = typer.Argument(
+        None,
+        metavar="[NAME]",
+        help="Only this schedule: its definition as `schedule show` prints it, and who changed "
+        "it last (deleted by then, or not created yet: says so).",
+    ),
     as_of: str | None = typer.Option(
         None,
         "--as-of",
@@ -194,6 +201,14 @@ def replay(
     """Rebuild state from the log, client-side (audits, `--as-of`, `--verify`)."""
     from jetcron.cli.replaying import replay_command
 
-    replay_command(
-        server, parse_iso(parse_since(as_of, "--as-of")) if as_of else None, verify, as_json
-    )
+    when = parse_iso(parse_since(as_of, "--as-of")) if as_of else None
+    if name is not None:
+        from datetime import UTC, datetime
+
+        from jetcron.cli.replay_schedule import replay_one
+
+        if verify:
+            raise InvalidInput("--verify compares every view with the live service; drop NAME")
+        replay_one(server, name, when or datetime.now(UTC), as_json)
+        return
+    replay_command(server, when, verify, as_json)

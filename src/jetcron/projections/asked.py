@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytz
 
-from jetcron.clock import iso_z
+from jetcron.clock import iso_z, second_z
 from jetcron.domain.dst import local
 from jetcron.domain.fires import Bounded, next_fire_within, previous_fire_within, wall_to_utc
 from jetcron.domain.spec import is_interval_like, parse_spec
@@ -29,17 +29,19 @@ class Asked(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 def z(when: datetime) -> str:
-    """UTC as 2026-03-29T01:00Z (seconds, and fractions of one, shown only when there are some:
-    a fire of an older log's sub-second spec is named as it can be asked about)."""
-    u = when.astimezone(UTC)
-    if u.microsecond:
-        return iso_z(u)
-    return u.strftime("%Y-%m-%dT%H:%M:%SZ" if u.second else "%Y-%m-%dT%H:%MZ")
+    """UTC to the second, as every text shows a time: 2026-12-03T13:12:23Z."""
+    return second_z(when)
+
+
+def fire_z(when: datetime) -> str:
+    """A fire time as z() writes it, with the fraction of a second when it has one (a fire of
+    an older log's sub-second spec is named as it can be asked about)."""
+    return iso_z(when) if when.microsecond else second_z(when)
 
 
 def headline(when: datetime, tz: str) -> str:
-    """`2026-03-29T01:00Z (03:00 CEST Europe/Berlin)`; just the UTC time in UTC."""
-    return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
+    """`2026-03-29T01:00:00Z (03:00 CEST Europe/Berlin)`; just the UTC time in UTC."""
+    return fire_z(when) if tz == "UTC" else f"{fire_z(when)} ({local(when, tz)} {tz})"
 
 
 def is_clock(text: str) -> bool:
@@ -88,7 +90,7 @@ def _wall(wall: datetime, tz: str, *, fixed: bool = True) -> Asked:
     except pytz.AmbiguousTimeError:
         note = (
             f"{shown} occurs twice on {wall.date()} in {tz}; "
-            f"taking the first, {local(instant, tz)} ({z(instant)})"
+            f"taking the first, {local(instant, tz)} ({fire_z(instant)})"
         )
         if not fixed:
             # why: an interval-like spec fires in both passes; the note says how to ask for

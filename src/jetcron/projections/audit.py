@@ -67,6 +67,8 @@ class AuditEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Created: every field not at its default as [None, value]; updated: changed fields."""
     run_id: str = ""
     """The run a manual trigger started or a cancel request stopped."""
+    backfill: bool = False
+    """A run.triggered of `schedule backfill` (not `schedule trigger`): `audit` says so."""
     reopens: bool = True
     """An update: whether it reopened the schedule if it was completed (ScheduleUpdated)."""
 
@@ -326,6 +328,7 @@ def _run_entry(
         version=version,
         reason=env.reason or getattr(event, "reason", ""),
         run_id=run_id,
+        backfill=bool(getattr(event, "backfill_of", "")),
     )
 
 

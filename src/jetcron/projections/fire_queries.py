@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import msgspec
 import pytz
 
+from jetcron.clock import iso_z
 from jetcron.domain.days import bad_time
 from jetcron.domain.runs import FANNED_OUT
 from jetcron.errors import InvalidInput
@@ -74,19 +76,40 @@ def fates_in(
     kept_from = ledger.kept_from(views.ledger, name)
     if aged_before is not None and (kept_from is None or aged_before > kept_from):
         kept_from = aged_before  # why: a fire whose events expired is forgotten, not a bug
-    return (
-        periods,
-        fates.fates(
-            times,
-            recorded,
-            periods,
-            now=now,
-            quiet_since=quiet,
-            kept_from=kept_from,
-            gone=gone,
-        ),  # fmt: skip
-        since,
+    told = fates.fates(
+        times, recorded, periods, now=now, quiet_since=quiet, kept_from=kept_from, gone=gone
     )
+    return periods, _planned_skips(told, schedules.get(views.schedules, name), changes), since
+
+
+def _planned_skips(
+    told: list[fates.Fire], row: schedules.ScheduleRow | None, changes: list[audit.AuditEntry]
+) -> list[fates.Fire]:
+    """Upcoming fires an operator skipped (`schedule skip`) carry who skipped them as their
+    reason, with the skip's event as evidence.
+
+    why: `schedules.skipped` is the one rule `schedule next` says "skipped by" by; `why`
+    said "Not due yet" of a fire that will not run (nc21b #2)."""
+    if row is None or not row.skips:
+        return told
+    out = []
+    for fire in told:
+        said = schedules.skipped(row, fire.fire_time) if fire.fate == "upcoming" else None
+        if said:
+            fire = msgspec.structs.replace(
+                fire, reason=said, evidence=_skip_evidence(fire, changes)
+            )
+        out.append(fire)
+    return out
+
+
+def _skip_evidence(fire: fates.Fire, changes: list[audit.AuditEntry]) -> list[lifecycle.Evidence]:
+    """The latest `schedule skip` of this fire (its audit entry), as evidence."""
+    when = iso_z(fire.fire_time)
+    planned = [e for e in changes if e.diff.get("skip") == [None, when]]
+    return [
+        lifecycle.Evidence(seq=e.seq, at=e.at, actor=e.actor, what=e.type) for e in planned[-1:]
+    ]
 
 
 def fires_window(
@@ -203,7 +226,8 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
     else:
         since, until = now - timedelta(days=7), now
     periods, told, since = fates_in(views, name, since, until, now, *aged_from(params, now))
-    story = why.explain(told, periods, asked=asked, since=since)
+    redone = backfills_of(views, name, [f for f in told if f.backfills > 1])
+    story = why.explain(told, periods, asked=asked, since=since, backfills=redone)
     if asked is None and story.fire_time is None and story.fate == "":
         story.sentences.extend(_manual_story(views, name))
     if story.fate == "not_created" and views.schedules.forgotten:
@@ -217,12 +241,40 @@ def why_of(views: Views, params: dict[str, Any], now: datetime) -> dict[str, Any
         story.sentences.insert(
             0, fire_story.Sentence(text=refused.explain(name, found, exists=True))
         )
-    return {
+    answer = {
         "schedule": name,
         "tz": tz,
         **plain(story),
         "expectations": expectations_of(views, name),
     }
+    live = schedules.get(views.schedules, name)
+    if story.fate == "upcoming" and story.fire_time is not None and live is not None:
+        if skipped := schedules.skipped(live, story.fire_time):
+            answer["skipped"] = skipped  # why: as `schedule next --json` marks it
+    return answer
+
+
+def backfills_of(
+    views: Views, name: str, fires: list[fates.Fire]
+) -> dict[datetime, list[fire_story.Backfill]]:
+    """Each of these fires' backfill runs, oldest first, with the reason each was sent with
+    (its audit entry: `schedule backfill --reason`)."""
+    if not fires:
+        return {}
+    wanted = {f.fire_time for f in fires}
+    since = min(wanted) - _US
+    entries = ledger.query(views.ledger, name, since=since, limit=FIRES_MAX)
+    sent = [e for e in entries if e.backfill_of and e.fire_time in wanted]
+    reasons = {e.run_id: e.reason for e in audit.query(views.audit, name=name) if e.run_id}
+    out: dict[datetime, list[fire_story.Backfill]] = {}
+    for e in sorted(sent, key=lambda e: e.seq):
+        ev = lifecycle.Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what="run.triggered")
+        told = fire_story.Backfill(
+            run_id=e.run_id, status=e.status, detail=e.detail, reason=reasons.get(e.run_id, ""),
+            evidence=ev,
+        )  # fmt: skip
+        out.setdefault(e.fire_time, []).append(told)
+    return out
 
 
 def _manual_story(views: Views, name: str) -> list[fire_story.Sentence]:

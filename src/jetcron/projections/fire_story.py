@@ -11,7 +11,7 @@ from jetcron.domain.calendar import DELIBERATE
 from jetcron.domain.definition import MISSED_AFTER, gap_story
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.durations import format_duration
-from jetcron.projections.asked import headline, z
+from jetcron.projections.asked import fire_z, headline, z
 from jetcron.projections.fates import Fire
 from jetcron.projections.lifecycle import Evidence, Period, Window, earlier_schedule, resumed_after
 
@@ -31,12 +31,31 @@ class Sentence(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_default
     evidence: Evidence | None = None
 
 
-def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[Sentence]:
-    """The sentences that tell what became of one fire."""
+class Backfill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One backfill run of a fire (`schedule backfill`): who sent it and why, and its end."""
+
+    run_id: str
+    status: str
+    detail: str = ""
+    reason: str = ""
+    evidence: Evidence
+    """Its run.triggered."""
+
+
+def story(
+    fire: Fire,
+    window: Window | None,
+    periods: Sequence[Period],
+    backfills: Sequence[Backfill] = (),
+) -> list[Sentence]:
+    """The sentences that tell what became of one fire (`backfills`: every backfill run of it,
+    oldest first, the last one the fire's own run)."""
     tz = window.tz if window is not None else "UTC"
     fate = fire.fate.replace("_", " ")
     if fire.fate == "triggered" and fire.status:
         fate += f" → {fire.status.replace('_', ' ')}"
+    elif fire.fate == "upcoming" and fire.reason:
+        fate += ", will be skipped"
     out = [Sentence(text=f"{headline(fire.fire_time, tz)}: {fate}")]
     if (again := earlier_schedule(periods, fire.fire_time)) is not None and again.evidence:
         ev = again.evidence
@@ -47,6 +66,8 @@ def story(fire: Fire, window: Window | None, periods: Sequence[Period]) -> list[
         out.append(Sentence(text=text, evidence=ev))
     if window is not None:
         out += [Sentence(text=n) for n in dst_notes(fire.fire_time, window)]
+    if fire.backfill_of and fire.fate in _RUN_FATES:
+        return out + _triggered(fire, periods, backfills)
     out += _TELLERS[fire.fate](fire, periods)
     return out
 
@@ -65,21 +86,39 @@ def _late(fire: Fire) -> str:
     return f", {took} late: no scheduler decided it in time, and catch-up `{fire.catchup}` ran it"
 
 
-def _triggered(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
+def _triggered(
+    fire: Fire, periods: Sequence[Period], backfills: Sequence[Backfill] = ()
+) -> list[Sentence]:
     trig = _ev(fire, "run.triggered")
     at = f" at {z(trig.at)}" if trig is not None else ""
+    before: list[Sentence] = []
     if fire.backfill_of:
         # why: a backfill runs long after its fire time on purpose: no lateness to report
         by = f" by {trig.actor}" if trig is not None else ""
-        text = f"Backfilled{by} as run {fire.run_id[:8]}{at}"
+        last = backfills[-1] if backfills and backfills[-1].run_id == fire.run_id else None
+        said = f" ({last.reason})" if last is not None and last.reason else ""
+        text = f"Backfilled{by} as run {fire.run_id[:8]}{at}{said}"
+        before = [_backfill(b) for b in backfills if b.run_id != fire.run_id]
     elif fire.fanout:
         text = (
             f"Fanned out as run {fire.run_id[:8]}{at}{_late(fire)}; each member runs it as its own"
         )
     else:
         text = f"Triggered as run {fire.run_id[:8]}{at}{_late(fire)}"
-    out = [*_waited(fire), *_first(fire), Sentence(text=text, evidence=trig)]
+    out = [*_waited(fire), *_first(fire), *before, Sentence(text=text, evidence=trig)]
     return out + _outcome(fire)
+
+
+def _backfill(b: Backfill) -> Sentence:
+    """An earlier backfill run of a fire backfilled again: who, when, why, and its end.
+
+    why: `fires` counted `(2 backfills)` while `why` told only the last (nc21b #4)."""
+    ev = b.evidence
+    why = f" ({b.reason})" if b.reason else ""
+    status = b.status.replace("_", " ")
+    detail = f": {b.detail}" if b.detail and status != "succeeded" else ""
+    text = f"Backfilled by {ev.actor} as run {b.run_id[:8]} at {z(ev.at)}{why}: {status}{detail}"
+    return Sentence(text=text, evidence=ev)
 
 
 def _waited(fire: Fire) -> list[Sentence]:
@@ -140,7 +179,7 @@ def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     out = [*_waited(fire), Sentence(text=text, evidence=rec)]
     if fire.instead is not None:
         out.append(
-            Sentence(text=f"Catch-up `{fire.catchup}` ran the {z(fire.instead)} fire instead")
+            Sentence(text=f"Catch-up `{fire.catchup}` ran the {fire_z(fire.instead)} fire instead")
         )
     return out
 
@@ -221,9 +260,19 @@ def _pending(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
 
 
 def _upcoming(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
-    return [Sentence(text="Not due yet")]
+    if not fire.reason:
+        return [Sentence(text="Not due yet")]
+    # why: fire_queries sets the reason of a coming fire an operator skipped ('skipped by
+    # alice: maintenance'), as `schedule next` says it
+    ev = fire.evidence[0] if fire.evidence else None
+    who, _, why = fire.reason.partition(": ")
+    at = f" at {z(ev.at)}" if ev is not None else ""
+    text = f"Not due yet, and it will be skipped: {who}{at}" + (f" ({why})" if why else "")
+    return [Sentence(text=text, evidence=ev)]
 
 
+_RUN_FATES = frozenset({"triggered", "lost", "cancelled", "deferred"})
+"""Fates whose story is the fire's run (_triggered)."""
 _TELLERS = {
     "triggered": _triggered,
     "lost": _run_ended,

@@ -240,8 +240,9 @@ def _on_result(view: LedgerView, event: RunEvent, stored: StoredEvent) -> None:
         env = stored.envelope
         entry.result_seq, entry.result_at = stored.seq, env.at
         entry.result_actor = intern(env.actor)  # why: a few executors, one object each
-    if kind is not RunSucceeded:
-        entry.detail = _detail(event)
+    # why: a success clears the retrying attempt's error: the fire's word is its last attempt's
+    # (an earlier attempt's error is `runs show`'s to tell), as a fan-out member's is
+    entry.detail = "" if kind is RunSucceeded else _detail(event)
     if not retrying:
         _settle(view, entry)
 

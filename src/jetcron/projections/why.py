@@ -18,6 +18,7 @@ from jetcron.projections.fanout import Member, tallied
 from jetcron.projections.fates import Fire
 from jetcron.projections.fire_story import (
     IN_FLIGHT,
+    Backfill,
     Sentence,
     created_again,
     creations,
@@ -62,11 +63,17 @@ def is_unsuccessful(fire: Fire) -> bool:
 
 
 def explain(
-    fires: Sequence[Fire], periods: Sequence[Period], *, asked: Asked | None, since: datetime
+    fires: Sequence[Fire],
+    periods: Sequence[Period],
+    *,
+    asked: Asked | None,
+    since: datetime,
+    backfills: Mapping[datetime, Sequence[Backfill]] | None = None,
 ) -> Story:
     """The story of the fire at `asked` (or of the latest fire since `since` that did not
     succeed), or why `asked` is no fire time at all (not one of the spec's, or the schedule
-    did not exist then: not created yet, or deleted)."""
+    did not exist then: not created yet, or deleted). `backfills`: each backfilled fire's
+    backfill runs, oldest first."""
     notes = [] if asked is None else [Sentence(text=n) for n in asked.notes]
     if asked is None:
         if periods and periods[-1].state == "deleted":
@@ -98,7 +105,8 @@ def explain(
     return Story(
         fire_time=target.fire_time,
         fate=target.fate,
-        sentences=notes + story(target, window, periods),
+        sentences=notes
+        + story(target, window, periods, (backfills or {}).get(target.fire_time, ())),
     )
 
 
@@ -123,7 +131,9 @@ def _manual_outcome(run: RunRow, members: Mapping[str, Member]) -> tuple[str, st
     """A manual run's status and how it is said: `failed: exit code 3`, or of a fan-out run
     its members' (no member yet: not started, in flight) and `fanned out: <their tally>`."""
     if run.status != FANNED_OUT:
-        error = run.error.strip().splitlines()[:1]
+        # why: a cancelled or lost run has its reason, not an error (`cancelled: too slow`,
+        # as `runs show` says it: nc21b #11)
+        error = (run.error or run.reason).strip().splitlines()[:1]
         return run.status, run.status.replace("_", " ") + (f": {error[0]}" if error else "")
     if not members:
         return "triggered", "fanned out"
