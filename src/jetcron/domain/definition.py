@@ -23,10 +23,22 @@ from its last answer to its reconnect); the reason adds `from T1 to T2`."""
 LATE_NO_LEADER = "no stream leader (lost quorum?)"
 """Why a fire was decided late: NATS answered the scheduler, but JetStream had no leader for
 its lease (an election, a cluster that lost quorum); the reason adds `from T1 to T2`."""
+LATE_HELD = "waited for the result of run"
+"""Why a fire was decided late: the leader held it for the result of a run fired before it
+took over (scheduler/planner.SETTLE); the reason adds the run and until when."""
+LATE_QUIET = "the leader did not tick"
+"""Why a fire was decided late: another scheduler (or this one, before it lost the lease) held
+the ticker lease at the fire time but decided nothing (frozen, cut off); the reason names it."""
+LATE_BUSY = "leader busy"
+"""Why a fire was decided late: the scheduler that decided it held the lease at its time, saw
+no gap and held nothing, and still ticked late (an overloaded host, a slow read of the log)."""
 GAP_STORIES = {
     LATE_LOG_FULL: "The log was full (JetStream refused appends)",
     LATE_UNREACHABLE: "The scheduler could not reach NATS",
     LATE_NO_LEADER: "JetStream had no stream leader (lost quorum?)",
+    LATE_HELD: "The leader waited for the result of a run fired before it took over",
+    LATE_QUIET: "The scheduler holding the ticker lease did not tick",
+    LATE_BUSY: "The leading scheduler ticked late",
 }
 """A late fire's cause (its reason's start) as the start of `why`'s sentence; any other
 (LATE_DOWN, older events): "No scheduler ticked"."""

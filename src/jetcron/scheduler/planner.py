@@ -21,7 +21,7 @@ from jetcron.domain.fires import fires_within, next_fire_within
 from jetcron.scheduler import lateness, members
 from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
-from jetcron.scheduler.lateness import Gaps
+from jetcron.scheduler.lateness import Gaps, Seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +115,16 @@ def decide_due(
     entry: Entry,
     now: datetime,
     calendars: Mapping[str, CalendarDefinition] | None = None,
-    gaps: Gaps = (),
+    seen: Seen | Gaps = (),
     taken_over: datetime | None = None,
     grace: timedelta = LOST_GRACE,
     unstarted: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
-    `calendars` (by name) are those the schedule's exclude/only_within may name; `gaps`: when
-    the deciding scheduler could not decide fires, and why (a fire missed in one, or skipped
-    long after its fire, says so: lateness.cause); `taken_over`
+    `calendars` (by name) are those the schedule's exclude/only_within may name; `seen`: what
+    the deciding scheduler saw that makes a fire late (late_cause: a fire missed, or skipped
+    long after its fire, says why); `taken_over`
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
     the runs' deadlines were set with (TickerState.lost_grace); `unstarted`: the runs in
     flight that no executor has started yet (TickerState.unstarted: an overlap skip says so)."""
@@ -137,7 +137,7 @@ def decide_due(
     live = entry.active and not entry.completed
     due = _due_fires(entry, now, 0) if live else []
     taken = _taken(entry, due, calendars or {})
-    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, gaps):
+    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, seen):
         decisions += [Miss(f, why) for f, why in stale.items()]
         queue = []
     elif queue and entry.timing.max_runs is not None:
@@ -151,13 +151,13 @@ def decide_due(
         return decisions
     # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
     decisions += [Skip(f, why, None) for f, why in taken.items()]
-    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, gaps)
+    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, seen)
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
         at = Settling(now, taken_over, grace, unstarted=unstarted)
         started = _start(entry, fires, running, queue, at)
-        decisions += [_noted(d, now, gaps, taken_over) for d in started]
+        decisions += [_noted(d, now, seen, taken_over) for d in started]
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -251,7 +251,7 @@ def _due_fires(entry: Entry, now: datetime, waiting: int) -> list[datetime]:
 
 
 def _catch_up(
-    entry: Entry, due: list[datetime], now: datetime, gaps: Gaps = ()
+    entry: Entry, due: list[datetime], now: datetime, seen: Seen | Gaps = ()
 ) -> list[Trigger | Miss]:
     """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded."""
     late = [f for f in due if now - f > MISSED_AFTER]
@@ -267,7 +267,7 @@ def _catch_up(
     elif policy.policy == "latest" and eligible and not on_time:
         keep = {eligible[-1]}
     out: list[Trigger | Miss] = [
-        Trigger(f) if f in keep else Miss(f, lateness.missed(f, window_start, policy.policy, gaps))
+        Trigger(f) if f in keep else Miss(f, lateness.missed(f, window_start, policy.policy, seen))
         for f in late
     ]
     return out + on_time
@@ -339,9 +339,9 @@ def _start(
     return out + fate
 
 
-def _noted(d: Decision, now: datetime, gaps: Gaps, resumed: datetime | None) -> Decision:
+def _noted(d: Decision, now: datetime, seen: Seen | Gaps, resumed: datetime | None) -> Decision:
     """A skip (coalesced, or for overlap) decided long after its fire says why it was late."""
-    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, gaps, resumed)):
+    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, seen, resumed)):
         return replace(d, reason=d.reason + late)
     return d
 
