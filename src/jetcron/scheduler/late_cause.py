@@ -126,7 +126,7 @@ def _meets(gap: Gap, since: datetime) -> bool:
 
 def _lease_cause(fire: datetime, tenures: Sequence[Tenure]) -> str:
     """Who held the ticker lease at `fire`, as a cause (no gap, no hold explains it)."""
-    at = next((i for i, t in enumerate(tenures) if t.first - SLACK <= fire <= t.last + SLACK), None)
+    at = _tenure_at(fire, tenures)
     if at is None:
         return LATE_DOWN  # why: nothing seen then (not started yet, or a replica without a lease)
     t = tenures[at]
@@ -139,6 +139,14 @@ def _lease_cause(fire: datetime, tenures: Sequence[Tenure]) -> str:
         return f"{LATE_BUSY} ({t.holder} held the ticker lease and ticked late)"
     who = f"this replica, {t.holder}," if t.mine else t.holder
     return f"{LATE_QUIET} ({who} held the ticker lease until {_z(t.last)} and did not tick)"
+
+
+def _tenure_at(fire: datetime, tenures: Sequence[Tenure]) -> int | None:
+    """The tenure seen at `fire`, else the nearest seen within SLACK of it (a holder is seen at
+    each renewal or look: a second or two apart)."""
+    off = [max(t.first - fire, fire - t.last, timedelta(0)) for t in tenures]
+    near = min(range(len(off)), key=off.__getitem__, default=None)
+    return near if near is not None and off[near] <= SLACK else None
 
 
 def _z(at: datetime) -> str:
