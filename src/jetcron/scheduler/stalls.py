@@ -11,9 +11,11 @@ lease write refused too) while it ticks or waits for the lease.
 from __future__ import annotations
 
 import collections
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from jetcron.domain.definition import LATE_LOG_FULL
+from jetcron.log.errors import STORAGE
 from jetcron.log.gaps import GAPS
 from jetcron.log.lease import KvLease, Leadership
 from jetcron.scheduler.late_cause import Gap, Held, Seen, Tenure
@@ -30,13 +32,22 @@ class StallWatch:
             maxlen=KEPT
         )
 
-    def observe(self, full: bool, now: datetime) -> None:
-        """The log refuses appends at `now` (`full`), or it does not (a stall ends)."""
+    def observe(self, full: bool, now: datetime, ago: float = 0.0) -> None:
+        """The log refuses appends at `now` (`full`: since `ago` seconds), or it does not (a
+        stall ends)."""
         on = bool(self.stalls) and self.stalls[-1][1] is None
         if full and not on:
-            self.stalls.append((now, None))
+            self.stalls.append((now - timedelta(seconds=ago), None))
         elif not full and on:
             self.stalls[-1] = (self.stalls[-1][0], now)
+
+    def observe_alarm(self, now: datetime) -> None:
+        """Note the process's storage alarm (log/errors.STORAGE) at `now`, in the ticker's clock.
+
+        why since the alarm's start: a stall that began between two ticks (a stuck store is
+        known only once an append went unacked) kept the fires due meanwhile out of it."""
+        since = STORAGE.since
+        self.observe(since is not None, now, max(0.0, time.time() - since) if since else 0.0)
 
     @property
     def last(self) -> list[Gap]:
