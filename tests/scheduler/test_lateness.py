@@ -11,8 +11,10 @@ from jetcron.domain.definition import (
     LATE_DOWN,
     LATE_LOG_FULL,
     LATE_NO_LEADER,
+    LATE_QUIET,
     LATE_UNREACHABLE,
     gap_story,
+    late_kind,
 )
 from jetcron.scheduler import lateness
 from jetcron.scheduler.late_cause import Gap, Held, Seen, Tenure
@@ -159,3 +161,21 @@ def test_a_fire_held_after_a_take_over_says_it_waited() -> None:
     assert gap_story(waited) == (
         "The leader waited for the result of a run fired before it took over"
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("log full from A to B: catch-up policy is none", LATE_LOG_FULL),
+        ("scheduler down (no scheduler held the ticker lease from 2026-12-03T13:20:02Z to "
+         "2026-12-03T13:20:10Z): catch-up policy is none", LATE_DOWN),
+        ("overlap: previous run still in flight; decided 41 s after its fire: the leader did not "
+         "tick (s1 held the ticker lease until 2026-12-03T13:20:32Z and did not tick)", LATE_QUIET),
+        ("coalesced: several fires were due at once; only the newest (2026-12-03T13:18:30Z) runs; "
+         "decided 38 s after its fire: NATS unreachable from A to B", LATE_UNREACHABLE),
+        ("overlap: previous run still in flight", ""),
+    ],
+)  # fmt: skip
+def test_a_reasons_cause_without_its_details_groups_fires(reason: str, kind: str) -> None:
+    # for summaries (cli/echo.py): one rule for where the cause is and which it is
+    assert late_kind(reason) == kind

@@ -44,6 +44,23 @@ GAP_STORIES = {
 (LATE_DOWN, older events): "No scheduler ticked"."""
 
 
+LATE_KINDS = (LATE_LOG_FULL, LATE_UNREACHABLE, LATE_NO_LEADER, LATE_HELD, LATE_QUIET, LATE_BUSY)
+"""The causes a late fire's reason may give besides LATE_DOWN (each a prefix; details follow)."""
+DECIDED_AFTER = " s after its fire: "
+"""What a skip decided late says before its cause (`…; decided 51 s after its fire: …`)."""
+
+
+def late_kind(reason: str) -> str:
+    """The cause a fire's reason gives for its lateness, without its details (times, names):
+    one of LATE_KINDS or LATE_DOWN, at the start of a missed fire's reason or after
+    DECIDED_AFTER in a skip's; "" when it gives none (a fire decided on time).
+
+    why: a summary groups fires by cause; the details differ fire by fire (nc21c #3, #4)."""
+    _, mark, told = reason.partition(DECIDED_AFTER)
+    told = told if mark else reason
+    return next((k for k in (*LATE_KINDS, LATE_DOWN) if told.startswith(k)), "")
+
+
 def gap_story(reason: str) -> str:
     """Why nothing was decided for a while, told from a late fire's reason (one rule for
     every surface that reads a stored reason)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from jetcron.domain.definition import MISSED_AFTER, CatchUp
+from jetcron.domain.definition import DECIDED_AFTER, MISSED_AFTER, CatchUp
 from jetcron.scheduler.late_cause import Gap, Gaps, Seen, cause, in_gap
 
 __all__ = ["Gap", "Gaps", "Seen", "cause", "decided_late", "missed", "reason", "stale"]
@@ -45,7 +45,7 @@ def decided_late(
     late = now - fire
     if late <= (PROMPT if in_gap(fire, seen, resumed) else NOTED_AFTER):
         return ""
-    return f"; decided {late.total_seconds():.0f} s after its fire: {cause(fire, seen)}"
+    return f"; decided {late.total_seconds():.0f}{DECIDED_AFTER}{cause(fire, seen)}"
 
 
 def reason(fire: datetime, window_start: datetime, policy: str) -> str:
