@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from nats.aio.client import Client
@@ -77,4 +77,13 @@ def test_a_loss_names_why_or_who_holds_it_now(caplog: pytest.LogCaptureFixture) 
         "lease ticker: s2 lost it (s1 holds it now); it does not tick until it holds it again",
         "lease ticker: s2 lost it (NATS unreachable); it does not tick until it holds it again",
     ]
-    assert datetime.fromtimestamp(now, UTC)  # (epoch seconds, as the lease keeps them)
+    caplog.clear()
+    mine = Tenures("s1")
+    mine.note("s1", now - 10, mine=True)
+    with caplog.at_level(logging.INFO, logger="test.tenures"):
+        mine.say(log, "ticker", leading=False, error="NATS unreachable")
+        mine.note("s1", time.time(), mine=True)  # its key was still its own: renewed
+        mine.say(log, "ticker", leading=True, error="")
+    assert caplog.records[-1].getMessage() == (
+        "lease ticker: s1 holds it again (nobody took it meanwhile)"
+    )

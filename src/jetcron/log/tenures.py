@@ -37,6 +37,8 @@ class Tenures:
     def __init__(self, me: str) -> None:
         self.me = me
         self.seen: collections.deque[Sighting] = collections.deque(maxlen=KEPT)
+        self.lost_at = 0.0
+        """When this replica last lost the lease (0: never)."""
 
     def note(self, holder: str, now: float, *, mine: bool = False) -> None:
         """The lease was seen held by `holder` ("": free; `mine`: by this process) at `now`."""
@@ -64,13 +66,18 @@ class Tenures:
     def say(self, log: logging.Logger, key: str, leading: bool, error: str) -> None:
         """One line as this replica takes (`leading`) or loses the lease, naming who held it
         before (or why it lost it). A take with nobody seen before (a start) is routine: INFO."""
+        last = self.seen[-1] if self.seen else None
         if not leading:
-            last = self.seen[-1] if self.seen else None
+            self.lost_at = time.time()
             other = f"{last.holder} holds it now" if last and last.holder and not last.mine else ""
             log.warning(
                 "lease %s: %s lost it (%s); it does not tick until it holds it again",
                 key, self.me, error or other or "not renewed in time",
             )  # fmt: skip
+            return
+        if last is not None and last.mine and last.first < self.lost_at:
+            # why: its own key outlived the loss (a short outage): nobody held it meanwhile
+            log.warning("lease %s: %s holds it again (nobody took it meanwhile)", key, self.me)
             return
         before = self.before()
         if before is None:
