@@ -191,8 +191,8 @@ class KvLease:
             if no_leader(err) and self.nc.is_connected:
                 GAPS.leaderless(time.time())  # why: the ticker names it for fires it decides late
             # why: a lost race is routine; an unstored write (no ack, log full) stops the ticker:
-            # said once as a warning, not once per attempt
-            routine = isinstance(err, ConcurrencyConflict) or bool(self.error)
+            # said once as a warning, not once per attempt (a leader's: by its loss line)
+            routine = isinstance(err, ConcurrencyConflict) or bool(self.error) or self._announced
             level = logging.INFO if routine else logging.WARNING
             log.log(level, "lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
