@@ -152,7 +152,7 @@ def test_bad_backfills_exit_2_and_send_nothing(live: Live) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     cases = {
         ("nope", "--from", "2026-01-01", "--to", "2026-01-02"): "nope",
-        ("daily", "--from", "2026-01-02", "--to", "2026-01-01"): "is after to 2026-01-01",
+        ("daily", "--from", "2026-01-02", "--to", "2026-01-01"): "is after --to 2026-01-01",
         ("daily", "--from", "2026-01-01", "--to", future): "in the future",
         ("daily", "--from", "yesterday", "--to", "2026-01-01"): "yesterday",
         ("daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-parallel", "0"): "0",
@@ -241,9 +241,9 @@ def test_from_and_to_read_like_why_in_the_schedules_zone(live: Live) -> None:
     exact = live.cli("schedule", "backfill", "berlin", "--from", "2026-11-28T03:00Z", "--to", early)
 
     # why: the errors show how each --from was read (Berlin is UTC+1 in November)
-    assert "from 2026-11-28T02:00:00Z is after to" in wall.stderr, wall.stderr
-    assert "T02:00:00Z is after to" in clock.stderr, clock.stderr
-    assert "from 2026-11-28T03:00:00Z is after to" in exact.stderr, exact.stderr
+    assert "--from 2026-11-28T02:00:00Z is after --to" in wall.stderr, wall.stderr
+    assert "T02:00:00Z is after --to" in clock.stderr, clock.stderr
+    assert "--from 2026-11-28T03:00:00Z is after --to" in exact.stderr, exact.stderr
 
 
 def test_a_range_over_the_limit_says_the_limit_not_a_partial_count() -> None:
@@ -270,3 +270,44 @@ def test_a_range_over_the_limit_says_the_limit_not_a_partial_count() -> None:
         InvalidInput, match=r"^more than 10000 fires from .*\(a backfill takes at most 10000\)"
     ):
         backfill_plan(views, ask, T0)
+
+
+def _every_minute_views(made: datetime) -> Any:
+    from jetcron.domain.definition import Job, ScheduleDefinition
+    from jetcron.domain.envelope import Envelope, StoredEvent
+    from jetcron.domain.events import ScheduleCreated
+    from jetcron.projections.state import apply_batch, new_views
+
+    d = ScheduleDefinition(spec="* * * * *", job=Job(command=["true"]))
+    event = ScheduleCreated(schedule_id="s1", name="mins", version=1, definition=d)
+    views = new_views()
+    envelope = Envelope(id="e1", at=made, actor="t", event=event)
+    apply_batch(views, [StoredEvent(1, "jetcron.sched.mins", envelope)])
+    return views
+
+
+def test_an_hh_mm_not_come_yet_is_yesterdays_and_the_answer_says_so() -> None:
+    # nc21b #7: at 13:21, `--from 13:10 --to 13:25` read --to as yesterday's 13:25
+    from jetcron.projections.backfill import backfill_plan
+
+    now = datetime(2026, 12, 3, 13, 21, tzinfo=UTC)
+    views = _every_minute_views(now - timedelta(days=2))
+    cli = {"name": "mins", "spelled": ["--from", "--to"]}
+    with pytest.raises(InvalidInput) as reversed_:
+        backfill_plan(views, {**cli, "from": "13:10", "to": "13:25"}, now)
+    assert str(reversed_.value) == (
+        "--from 2026-12-03T13:10:00Z is after --to 2026-12-02T13:25:00Z (HH:MM is the latest "
+        "such time: --from 13:10 as 2026-12-03 13:10 UTC (today); --to 13:25 as 2026-12-02 "
+        "13:25 UTC (yesterday); give full dates)"
+    )
+    swapped = backfill_plan(views, {**cli, "from": "13:25", "to": "13:10", "rerun": True}, now)
+    assert swapped["notes"] == [
+        "--from 13:25 read as 2026-12-02 13:25 UTC (yesterday): HH:MM is the latest such time, "
+        "and 13:25 had not come yet today"
+    ]
+    assert backfill_plan(views, {**cli, "from": "13:00", "to": "13:10"}, now)["notes"] == []
+    # the HTTP API's body spells them `from`/`to`, and a bad one is named as spelled
+    with pytest.raises(InvalidInput, match=r"^from 2026-12-03T13:10:00Z is after to 2026"):
+        backfill_plan(views, {"name": "mins", "from": "13:10", "to": "13:25"}, now)
+    with pytest.raises(InvalidInput, match=r"^--to: invalid time 'soon'"):
+        backfill_plan(views, {**cli, "from": "13:00", "to": "soon"}, now)

@@ -116,7 +116,7 @@ def test_an_edited_sink_is_updated_in_place_and_prune_removes_the_rest(
     no_yes = apply(scheduler, tmp_path / "defs.toml", "--prune", "--dry-run")
     assert no_yes.exit_code == 0, no_yes.output
     plan = flat(no_yes.stdout)
-    assert "update ops" in plan and 'on: ["failure","timeout"] → ["failure"]' in plan
+    assert "update ops" in plan and "on: failure, timeout → failure" in plan
     assert "secret: removed" in plan and "delete by-hand" in plan
 
     done = apply(scheduler, tmp_path / "defs.toml", "--prune")

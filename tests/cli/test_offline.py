@@ -54,6 +54,26 @@ def test_preview_table_notes_what_dst_does() -> None:
     assert "first pass only (CEST)" in result.stdout
 
 
+def test_preview_with_no_fires_left_names_the_time_it_looked_after() -> None:
+    # nc21b #11: "no fires after that time" never said which time (the implicit now)
+    at = runner.invoke(app, ["preview", "@at 2020-01-01T00:00Z", "--after", "2021-05-01T10:00Z"])
+    assert at.exit_code == 0, at.output
+    assert at.stdout.strip() == "no fires after 2021-05-01T10:00:00Z"
+
+
+def test_preview_says_which_fires_a_gap_swallowed_of_an_interval_like_spec() -> None:
+    # nc21b #8: the gap day's 01:00-01:40 fires are not there; the next row says why
+    args = ["preview", "*/20 1 * * *", "--tz", "Europe/London", "--after", "2027-03-27T02:00"]
+    result = runner.invoke(app, [*args, "-n", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows[0]["utc"] == "2027-03-29T00:00:00Z", rows
+    assert rows[0]["dst"] == [
+        "the clocks jumped from 01:00 to 02:00 on 2027-03-28 in Europe/London: no fire at "
+        "01:00, 01:20, 01:40 (an interval-like spec has no fire in the gap)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("spec", "utc", "note"),
     [

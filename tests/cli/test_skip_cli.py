@@ -122,12 +122,59 @@ def test_a_wall_time_lost_in_a_gap_is_no_fire_of_an_interval_like_spec(scheduler
     assert (
         "interval-like spec has no fire in the gap; the nearest are 2027-10-02T15:15Z " in lines[0]
     )
-    assert "(01:45 +1030 Australia/Lord_Howe) and 2027-10-02T15:30Z (02:30 +11" in lines[0]
+    assert "(01:45 +10:30 Australia/Lord_Howe) and 2027-10-02T15:30Z (02:30 +11:00" in lines[0]
     assert "gap rule" not in lines[0]
     # a fixed-time spec keeps the gap rule: 02:30 means the fire at the gap's end
     ok(scheduler, "schedule", "add", "night", "30 2 * * *", "--tz", "Europe/Berlin", "--", "true")
     out = ok(scheduler, "schedule", "skip", "night", "2027-03-28T02:30")
     assert "2027-03-28T01:00:00Z will be skipped" in out, out
+
+
+def test_a_repeated_wall_time_says_the_first_pass_was_taken_and_names_the_second(
+    scheduler: str,
+) -> None:
+    # nc21b #8: Lord Howe repeats 01:30-02:00 on 2027-04-04; */15 fires in both passes
+    ok(
+        scheduler,
+        "schedule",
+        "add",
+        "lh",
+        "*/15 * * * *",
+        "--tz",
+        "Australia/Lord_Howe",
+        "--",
+        "true",
+    )
+    first = cli(scheduler, "schedule", "skip", "lh", "2027-04-04T01:45")
+    assert first.exit_code == 0, first.output
+    assert "2027-04-03T14:45:00Z will be skipped" in first.stdout, first.output
+    note = (
+        "note: 01:45 occurs twice on 2027-04-04 in Australia/Lord_Howe; taking the first, "
+        "01:45 +11:00 (2027-04-03T14:45Z); for the second, 01:45 +10:30, give "
+        "2027-04-04T01:45+10:30"
+    )
+    assert note in " ".join(first.stderr.split()), first.stderr
+    second = cli(scheduler, "schedule", "skip", "lh", "2027-04-04T01:45+10:30")
+    assert second.exit_code == 0 and "2027-04-03T15:15:00Z will be skipped" in second.stdout
+    assert "occurs twice" not in second.stderr, second.stderr
+
+
+def test_an_update_that_moves_a_skipped_fire_away_says_the_skip_no_longer_matches(
+    scheduler: str,
+) -> None:
+    # nc21b #9: skip lon 01:30, then --spec '31 1 * * *': the skip went quiet
+    ok(scheduler, "schedule", "add", "lon", "30 1 * * *", "--tz", "Europe/London", "--", "true")
+    ok(scheduler, "--actor", "alice", "schedule", "skip", "lon", "2030-01-01T01:30", "-r", "nye")
+    moved = cli(scheduler, "schedule", "update", "lon", "--spec", "31 1 * * *")
+    assert moved.exit_code == 0, moved.output
+    assert (
+        "note: the fire at 2030-01-01T01:30:00Z (skipped by alice: nye) is no fire time now: the "
+        "skip no longer matches a fire (it applies again if a change brings that fire back)"
+    ) in " ".join(moved.stderr.split()), moved.stderr
+    back = cli(scheduler, "schedule", "update", "lon", "--spec", "30 1 * * *")
+    assert back.exit_code == 0 and "no longer matches" not in back.stderr, back.output
+    other = cli(scheduler, "schedule", "update", "lon", "--timeout", "5m")
+    assert other.exit_code == 0 and "no longer matches" not in other.stderr, other.output
 
 
 def test_a_second_skip_or_an_unskip_of_a_running_fire_says_how_it_stands(scheduler: str) -> None:

@@ -59,3 +59,7 @@ def test_skipped_fires_make_no_empty_not_started_row(scheduler: str) -> None:
         ["-", 1],
         ["vm", 2],
     ]  # a run nobody started stays
+    # nc21b #11: each table's first column is named (it was an empty header cell)
+    table = ok(scheduler, "stats")
+    heads = [line.split()[0] for line in table.splitlines() if "failed" in line and "ok %" in line]
+    assert heads == ["schedule", "executor", "runs"], table

@@ -219,14 +219,32 @@ def test_unknown_names_and_runs_exit_2(live: Live) -> None:
     assert last.exit_code == 2
 
 
+def test_an_unknown_name_close_to_a_live_one_asks_did_you_mean(live: Live) -> None:
+    # nc21b #11: `notify add --schedule exq` suggested a name; `schedule show hell` did not
+    live.ok("schedule", "add", "hello", "@daily", "--", "true")
+    typo = live.cli("schedule", "show", "hell")
+    far = live.cli("schedule", "show", "zzz")
+
+    assert (typo.exit_code, typo.stderr.strip()) == (
+        2,
+        "error: schedule 'hell' not found: did you mean 'hello'?",
+    )
+    assert far.stderr.strip() == "error: schedule 'zzz' not found", far.stderr
+
+
 def test_next_of_a_paused_schedule_says_it_is_paused(live: Live) -> None:
     live.ok("schedule", "add", "resting", "@daily", "--", "true")
     live.ok("schedule", "pause", "resting")
     paused = live.ok("schedule", "next", "resting")
+    shown = live.ok("schedule", "show", "resting")
     live.ok("schedule", "resume", "resting")
     resumed = live.ok("schedule", "next", "resting", "-n", "1")
 
     assert "resting: it is paused: no fires until `jetcron schedule resume`" in paused.stdout
+    # nc21b #11: show says it too, not an empty table with headers
+    assert "next fires: none (it is paused: no fires until `jetcron schedule resume`)" in (
+        shown.stdout
+    )
     assert "00:00:00Z" in resumed.stdout
 
 

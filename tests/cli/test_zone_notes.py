@@ -41,3 +41,22 @@ def test_what_if_a_calendar_and_a_file_note_a_fixed_offset_zone(
     # a zone with DST says nothing
     quiet = cli(scheduler, "schedule", "update", "ny", "--tz", "Europe/Berlin", "--what-if")
     assert notes(quiet.stderr) == [], quiet.stderr
+
+
+def test_apply_notes_a_capped_jitter_as_add_does(scheduler: str, tmp_path: Path) -> None:
+    """One rule, one note: apply names the schedule, then says what `add` says (nc21b #10)."""
+    added = cli(scheduler, "schedule", "add", "j1", "0 2 * * *", "--jitter", "13h", "--", "true")
+    assert added.exit_code == 0, added.output
+    (tmp_path / "j.toml").write_text(
+        '[schedules.j2]\nspec = "0 2 * * *"\njitter = "13h"\ncommand = ["true"]\n'
+    )
+    dry = cli(scheduler, "apply", "-f", str(tmp_path / "j.toml"), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    said = [n for n in notes(added.stderr) if "jitter" in n]
+    assert len(said) == 1 and "each fire waits less than 12h" in said[0], added.stderr
+    assert [n for n in notes(dry.stderr) if "jitter" in n] == [
+        said[0].replace("note: ", "note: schedule j2: ")
+    ], dry.stderr
+    shown = cli(scheduler, "schedule", "show", "j1")
+    flat = " ".join(shown.stdout.split())
+    assert "jitter 13h (capped: each fire waits less than 12h)" in flat, shown.stdout

@@ -73,6 +73,12 @@ def _with(**changes: object) -> ScheduleDefinition:
         pytest.param(
             _with(start=datetime(9999, 6, 1, tzinfo=UTC)), "start 9999-06-01", id="start-9999"
         ),
+        # nc21b #11: the bound itself is refused: "not before" it, written with a Z
+        pytest.param(
+            _with(start=datetime(9999, 1, 1, tzinfo=UTC)),
+            "start 9999-01-01T00:00:00Z is not before the last fire time jetcron handles",
+            id="start-at-the-bound",
+        ),
     ],
 )
 def test_out_of_bounds_is_one_line(definition: ScheduleDefinition, needle: str) -> None:

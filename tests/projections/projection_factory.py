@@ -202,8 +202,10 @@ class History:
         target: str = "default",
         actor: str | None = None,
         reason: str = "",
+        jitter_s: float = 0.0,
     ) -> str:
-        """RunTriggered for a fire (default: now); returns the run_id."""
+        """RunTriggered for a fire (default: now), with the jitter the ticker chose (set only
+        when given, as the ticker does); returns the run_id."""
         base = self._fire(name, fire_time, manual)
         s = self.schedules[name]
         event = RunTriggered(
@@ -213,6 +215,7 @@ class History:
             target=target,
             job=s.definition.job,
             manual=manual,
+            **({"jitter_s": jitter_s} if jitter_s else {}),
         )
         self.triggers[event.run_id] = event
         self.add(event, actor=actor or ("alice" if manual else "jetcron"), reason=reason)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from test_service_live import running
 
 import raw_runs
@@ -20,15 +21,23 @@ from jetcron.scheduler.handler import CommandHandler
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("ack_wait_s", "within"),
+    [
+        pytest.param(None, "0.3 × ack-wait (9 s by default)", id="older-executor-says-none"),
+        pytest.param(10.0, "0.3 × its ack-wait (3 s)", id="its-own-ack-wait"),
+    ],
+)
 async def test_a_run_whose_executor_went_offline_reads_running_with_a_question_mark(
-    nc, event_log
+    nc, event_log, ack_wait_s: float | None, within: str
 ) -> None:
     d = ScheduleDefinition(spec="@every 1h", job=Job(command=["true"]), target="ex1")
     await CommandHandler(event_log).handle(
         CreateSchedule(name="k1", command_id="c1", at=T0, actor="al", definition=d)
     )
     await heartbeats.ensure_bucket(nc)
-    await heartbeats.put(nc, heartbeats.ExecutorInfo(name="ex1", targets=["ex1"]), ttl_s=1)
+    info = heartbeats.ExecutorInfo(name="ex1", targets=["ex1"], ack_wait_s=ack_wait_s)
+    await heartbeats.put(nc, info, ttl_s=1)
     service, stop, task = await running(nc, event_log)
     try:
         assert await service.check_hosts() == 1
@@ -49,7 +58,7 @@ async def test_a_run_whose_executor_went_offline_reads_running_with_a_question_m
         gone_z = gone.isoformat().replace("+00:00", "Z")
         # why: not "its journal settles it": the job is stopped and run again (newcomer20a #4)
         fate = (
-            "unless it is back within 0.3 × ack-wait (9 s by default) of going silent, its "
+            f"unless it is back within {within} of going silent, its "
             "supervisor stops the job and the run is redelivered as the next attempt (lost "
             "after timeout + grace if no executor takes it); a job that ended first keeps its "
             "result in the journal until the executor returns"

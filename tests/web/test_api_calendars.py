@@ -127,4 +127,4 @@ def test_calendar_what_if_changes_nothing(stack: Stack) -> None:
         assert problem(http.post(url, json=empty), 422).endswith(
             "at least one of windows, dates, ranges"
         )
-        assert "window" in problem(http.post(url, params={"window": "0s"}, json={}), 422)
+        assert "window" in problem(http.post(url, params={"window": "0s"}, json={}), 400)

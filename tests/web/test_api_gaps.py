@@ -186,13 +186,13 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert http.get("/api/v1/schedules/gap-lights").json()["definition"]["spec"] == "*/5 * * * *"
 
     assert "invalid spec" in problem(
-        http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "61 * * * *"}), 422
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"spec": "61 * * * *"}), 400
     )
     assert "unknown time zone" in problem(
-        http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Mars/X"}), 422
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"tz": "Mars/X"}), 400
     )
     assert "window" in problem(
-        http.get("/api/v1/schedules/gap-lights/what-if", params={"window": "0s"}), 422
+        http.get("/api/v1/schedules/gap-lights/what-if", params={"window": "0s"}), 400
     )
     assert "not found" in problem(
         http.get("/api/v1/schedules/gap-nope/what-if", params={"spec": "@daily"}), 404
@@ -207,7 +207,7 @@ def test_what_if_and_conflicts(stack: Stack, http: httpx.Client) -> None:
     assert "capacity" in crowded and "capacity" not in everyone  # the warning's kind
     assert len(crowded["conflicts"]) <= len(everyone["conflicts"])
     assert ("gap-feed", "gap-lights") in {(c["a"], c["b"]) for c in everyone["conflicts"]}
-    assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 422)
+    assert "within" in problem(http.get("/api/v1/conflicts", params={"within": "soon"}), 400)
     assert "not found" in problem(
         http.get("/api/v1/conflicts", params={"schedule": "gap-nope"}), 404
     )

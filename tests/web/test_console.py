@@ -232,9 +232,23 @@ def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: S
         )
         page = signed_in(browser, stack, 1280, 900)
         page.goto(f"{stack.url}/#/runs")
-        with page.expect_response(lambda r: "schedule=many-runs" in r.url):
-            page.fill("#runs-schedule", "many-runs")
-        page.click("button:has-text('More')")
+        page.wait_for_selector("#runs-more:visible")  # all runs: more than a page
+        # why: "More" pressed within the typing pause continued the list shown with the filter
+        # typed (another filter's older runs under it), and the pause's refilter then cut it
+        # all back to 50 (failed under load): it waits until the filter's own list is shown
+        waited = page.evaluate(
+            """() => {
+                const typed = document.getElementById('runs-schedule');
+                typed.value = 'many-runs';
+                typed.dispatchEvent(new Event('input'));
+                const more = document.getElementById('runs-more');
+                const waits = more.disabled;
+                more.click();
+                return waits;
+            }"""
+        )
+        assert waited, "More was enabled under the list of another filter"
+        page.click("#runs-more")  # why: once enabled: under many-runs' own first 50
         rows = page.locator("#runs tr[data-key]")
         page.wait_for_function(
             "() => document.querySelectorAll('#runs tr[data-key]').length >= 100"
@@ -245,6 +259,8 @@ def test_runs_got_with_more_stay_through_a_live_update(browser: object, stack: S
     assert rows.count() >= 101  # the rows "More" added were kept, not cut back to 50
     # newcomer20a #8: the oldest row shown stays; it slid off as new runs came on top
     assert rows.last.get_attribute("data-key") == last
+    names = "tds => tds.map((td) => td.textContent)"
+    assert set(page.eval_on_selector_all("#runs td[data-label='Schedule']", names)) == {"many-runs"}
     page.close()
 
 

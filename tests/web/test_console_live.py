@@ -164,3 +164,76 @@ def test_a_retried_runs_page_says_which_attempt_finished_it(browser: object, sta
     finished = page.locator("dt:text-is('finished (your time)') + dd").inner_text()
     assert run["attempt"] == 2 and f"(attempt 2 on {run['executor']}, started " in finished
     page.close()
+
+
+# why: counts the live streams a page holds open (follow() aborts its fetch to stop one)
+STREAMS = """
+window.__streams = { open: 0, ever: 0 };
+const plainFetch = window.fetch;
+window.fetch = (url, options = {}) => {
+  if (String(url).includes("/api/v1/events")) {
+    window.__streams.open += 1;
+    window.__streams.ever += 1;
+    options.signal?.addEventListener("abort", () => { window.__streams.open -= 1; });
+  }
+  return plainFetch(url, options);
+};
+"""
+
+
+def test_a_page_left_while_it_loads_keeps_no_stream_and_draws_nothing(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    with stack.client() as http:
+        assert create(http, "left-early").status_code == 201
+        run_id = http.post("/api/v1/schedules/left-early/trigger").json()["run_id"]
+    page = signed_in(browser, stack, 1280, 900)
+    page.add_init_script(STREAMS)  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.wait_for_selector("#who:has-text('alice')")
+    page.goto(f"{stack.url}/#/runs")
+    page.wait_for_selector("#live.live")
+    held: list[object] = []
+    # why: the first answer of the page left waits until the runs page is shown (a slow answer)
+    slow = ["/api/v1/schedules?", "/api/v1/schedules/left-early?"]
+    page.route(
+        lambda url: any(s in url for s in slow) or url.endswith(f"/api/v1/runs/{run_id}"),
+        lambda route: held.append(route),
+    )
+
+    def away_while_it_loads(address: str) -> object:
+        asked = len(held)
+        page.goto(f"{stack.url}/{address}")
+        for _ in range(50):  # why: playwright hands over the request while it waits, not in a sleep
+            if len(held) > asked:
+                break
+            page.wait_for_timeout(100)
+        assert len(held) > asked, address
+        page.goto(f"{stack.url}/#/runs")
+        page.wait_for_selector("#live.live")
+        return held[-1]
+
+    def runs_page_shown() -> None:
+        page.wait_for_timeout(1000)
+        assert page.locator("h1").first.inner_text().startswith("Runs")
+        assert page.locator("#runs").count() == 1
+
+    # a late error of the page left drew over the runs page shown
+    away_while_it_loads("#/").fulfill(  # type: ignore[attr-defined]
+        status=503, content_type="application/problem+json", body='{"detail": "slow views"}'
+    )
+    runs_page_shown()
+    assert page.locator(".error:has-text('slow views')").count() == 0
+    # so did a late run page and a late form
+    for address in (f"#/run/{run_id}", "#/edit/left-early"):
+        away_while_it_loads(address).continue_()  # type: ignore[attr-defined]
+        runs_page_shown()
+
+    # its live stream, opened once it was ready, ran on beside the runs page's own
+    ever = page.evaluate("window.__streams.ever")
+    away_while_it_loads("#/").continue_()  # type: ignore[attr-defined]
+    page.wait_for_function(f"() => window.__streams.ever >= {ever} + 2")  # the runs page's, its
+    assert page.evaluate("window.__streams.open") == 1
+    runs_page_shown()
+    page.close()

@@ -73,7 +73,20 @@ def test_token_file(tmp_path: Path) -> None:
         ),
         ('[users.a]\nrole = "admin"\n', "give token or token_sha256"),
         ("", "no users in it"),
-        ('[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n', "unknown field"),
+        (
+            '[users.a]\nrole = "admin"\ntoken = "x"\ncolour = "red"\n',
+            "users.a.colour: no such key",
+        ),
+        # nc21a #8: the user and the key meant, not "unknown field `tokn` - at `$.users[...]`"
+        (
+            '[users.alice]\nrole = "admin"\ntokn = "x"\n',
+            "users.alice.tokn: no such key (did you mean 'token'?)",
+        ),
+        ('[user.alice]\nrole = "admin"\n', "user: no such key (did you mean 'users'?)"),
+        (
+            f'[users.a]\nrole = "admin"\ntoken = "x"\ntoken_sha256 = "{digest("x")}"\n',
+            "users.a: give token or token_sha256, not both",
+        ),
         ('[users.empty]\nrole = "admin"\ntoken = ""\n', "users.empty: the token is empty"),
         ('[users.blank]\nrole = "admin"\ntoken = "  "\n', "users.blank: the token is empty"),
         (
@@ -297,6 +310,35 @@ def test_the_views_last_word_stale_silent_and_current_again(
 
     seen.answered(None)
     assert seen.report() == {"current": True, "answering": True}
+
+
+def test_a_nats_outage_is_dated_as_the_live_stream_dates_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """nc21a #13: the banner's "NATS is unreachable since T" kept T from the live stream
+    (the connection's start of the outage), then moved to the views' first failed query."""
+    from jetcron.web import freshness
+
+    monkeypatch.setattr(freshness.time, "time", lambda: 1_066.0)
+    seen = freshness.Freshness()
+    seen.failed("NATS is unreachable (reconnecting)", nats_away=True, began=1_060.0)
+    assert seen.report()["since"] == "1970-01-01T00:17:40Z"  # 1060, not the query's 1066
+    later = freshness.Freshness()
+    later.failed("no jetcron service answered query `due`", began=None)
+    assert later.report()["since"] == "1970-01-01T00:17:46Z"
+
+
+def test_a_stale_reason_names_no_jetstream_subject() -> None:
+    from jetcron.web import freshness
+
+    seen = freshness.Freshness()
+    reason = (
+        "the projection follower is down (JetStream API $JS.API.CONSUMER.CREATE.JETCRON.p-1: "
+        "NATS is unreachable (reconnecting))"
+    )
+    seen.answered(("2026-03-01T12:00:00Z", reason))
+    said = seen.report()["problem"]
+    assert said == "the projection follower is down (NATS is unreachable (reconnecting))"
 
 
 def test_a_readable_token_file_with_tokens_in_clear_is_warned_about(

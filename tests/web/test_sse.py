@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,3 +99,31 @@ def test_last_event_id_resumes_after_it(stack: Stack) -> None:
                     break
         assert got == ["schedule.created", "schedule.paused", "schedule.resumed"]
         assert http.get("/api/v1/events", params={"schedule": "nope"}).status_code == 404
+
+
+def test_the_stream_of_every_schedule_says_when_an_executor_comes_and_goes(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """nc21a #4: a page left open on a run learns that its executor went offline."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "sse-vm", "--target", "sse-pool",
+           "--journal-dir", str(tmp_path / "journal"), "-s", stack.nats_url]  # fmt: skip
+    seen: list[tuple[str, str]] = []
+    with stack.client() as http, http.stream("GET", "/api/v1/events") as r:
+        with open(tmp_path / "sse-vm.log", "wb") as log:
+            proc = subprocess.Popen(
+                cmd, env={**os.environ, "PYTHONPATH": str(src)}, stdout=log, stderr=log
+            )
+        try:
+            for message in messages(r):
+                if message["event"].startswith("executor."):
+                    name = json.loads(message["data"])["event"]["name"]
+                    seen.append((message["event"], name))
+                    if ("executor.online", "sse-vm") in seen and proc.poll() is None:
+                        proc.terminate()  # why: a graceful stop is recorded at once
+                    if ("executor.offline", "sse-vm") in seen:
+                        break
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    assert seen[-2:] == [("executor.online", "sse-vm"), ("executor.offline", "sse-vm")], seen

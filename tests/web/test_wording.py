@@ -19,6 +19,7 @@ from jetcron.domain.definition import Job, ScheduleDefinition
 from jetcron.domain.errors import CommandRejected, NotificationNotFound
 from jetcron.domain.events import ScheduleCompleted, ScheduleCreated
 from jetcron.errors import InvalidInput, NoAnswerInTime, NotPermitted, ServiceUnavailable
+from jetcron.log.heartbeats import ExecutorInfo, shell_refusal
 from jetcron.projections import fire_story, health
 from jetcron.projections.queries import _no_single_run
 from jetcron.projections.state import new_views
@@ -98,6 +99,12 @@ def cli_worded_lines() -> list[str]:
         # text; tests/web/test_console_schedule.py gets it from a real run
         "secret TOKEN: 'nope' not found for target 'default' "
         "(put it with `jetcron schedule update sec4 --secret-env TOKEN=@FILE`)",
+        # log.heartbeats.shell_refusal: a shell job's warning (web/job_notes.py)
+        str(
+            shell_refusal(
+                [ExecutorInfo(name="vm", targets=["default"], allow_shell=False)], "default"
+            )
+        ),
     ]
 
 

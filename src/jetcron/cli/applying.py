@@ -40,7 +40,7 @@ from jetcron.cli.reconcile import (
     rejections,
     state_of,
 )
-from jetcron.cli.timing import note_zone
+from jetcron.cli.timing import note_jitter, note_zone
 from jetcron.client import query, send_command
 from jetcron.domain.calendar import CalendarDefinition
 from jetcron.domain.commands import AnyCommand
@@ -96,6 +96,7 @@ def _notes(the_plan: Plan, cal_steps: list[cf.CalendarStep]) -> None:
     for step in the_plan.steps:
         if step.definition is not None:
             note_zone(step.definition.tz, f"schedule {step.name}")
+            note_jitter(step.definition, f"schedule {step.name}")
     for cal in cal_steps:
         note_zone(cal.definition.tz, f"calendar {cal.name}")
     for name, why in the_plan.skipped:

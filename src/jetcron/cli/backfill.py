@@ -75,11 +75,13 @@ def backfill(
         # why: read by the service in the schedule's zone, as `why TIME` and `skip TIME` are
         "from": start,
         "to": end,
+        "spelled": ["--from", "--to"],  # why: errors name the options as typed here
         "rerun": rerun,
         "overlap": overlap,
         "max_parallel": max_parallel,
     }
     answer: dict[str, Any] = ask_view(server, "backfill", params)
+    _notes(start, end, answer)
     todo, left = answer["backfill"], answer["left"]
     if len(todo) > MOST_WITHOUT_YES and not yes and not dry_run:
         raise InvalidInput(
@@ -97,6 +99,18 @@ def backfill(
         )
         return
     _send(server, answer, actor, reason, as_json)
+
+
+def _notes(start: str, end: str, answer: dict[str, Any]) -> None:
+    """The note: lines on how --from/--to were read: the zone of a naive one, the day of an
+    HH:MM taken as yesterday's."""
+    from jetcron.cli.timing import note_naive
+
+    tz = answer.get("tz", "UTC")  # why: an older service's answer has none
+    for given in dict.fromkeys((start, end)):
+        note_naive(given, tz, "the schedule's zone")
+    for note in answer.get("notes", []):
+        echo(f"note: {note}", err=True)
 
 
 def _send(

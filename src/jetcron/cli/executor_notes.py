@@ -13,13 +13,13 @@ from jetcron.domain.action_params import param_problems
 def _serving(server: str, target: str) -> list[Any] | None:
     """The executors online that serve `target` (None: the heartbeats could not be read)."""
     from jetcron.cli.online import _executors
+    from jetcron.log.heartbeats import serving
 
     try:
         infos = _executors(server)
     except Exception:  # noqa: BLE001 - a warning is best effort; the schedule is created
         return None
-    pool = target.removeprefix("all:")
-    return [i for i in infos if pool in i.targets or pool in i.tags]
+    return serving(infos, target)
 
 
 def warn_if_shell_refused(server: str, target: str) -> None:
@@ -27,16 +27,13 @@ def warn_if_shell_refused(server: str, target: str) -> None:
 
     why: the CLI cannot know executors it does not see: with none online the note is conditional.
     """
-    serving = _serving(server, target)
-    refusing = [i.name for i in serving or [] if i.allow_shell is False]
-    if refusing:
-        problem = (
-            f"executor {', '.join(sorted(refusing))} of target {target!r} refuses shell strings"
-            " (start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
-            " --allow-shell`)"
-        )
+    from jetcron.log.heartbeats import shell_refusal
+
+    online = _serving(server, target)
+    problem = shell_refusal(online or [], target)
+    if problem:
         err_console.print(f"warning: {problem}", highlight=False)
-    elif not serving:
+    elif not online:
         err_console.print(
             f"note: no executor of target {target!r} is online; it will run shell strings only "
             "if started with --allow-shell",

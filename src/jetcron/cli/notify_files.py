@@ -191,10 +191,20 @@ def steps(
 def _diff(have: Notification, want: Notification) -> str:
     a = msgspec.structs.asdict(entry_of(have))
     b = msgspec.structs.asdict(entry_of(want))
-    changed = [f"{k}: {show(a[k])} → {show(b[k])}" for k in KEYS if a[k] != b[k] and k != "secret"]
+    changed = [
+        f"{k}: {_shown(a[k])} → {_shown(b[k])}" for k in KEYS if a[k] != b[k] and k != "secret"
+    ]
     if have.sink.secret != want.sink.secret:
         changed.append("secret: " + ("replaced" if want.sink.secret else "removed"))
     return "; ".join(changed)
+
+
+def _shown(value: Any) -> str:
+    """A sink field for the plan: a rule's list as `audit` writes it (`failure,
+    expectation_missed`), anything else as schedule plans show it."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return show(value)
 
 
 def unknown_schedule(wanted: Mapping[str, WantedSink] | None, schedules: set[str]) -> str | None:

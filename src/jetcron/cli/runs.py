@@ -32,7 +32,7 @@ from jetcron.cli.common import (
     with_nats,
 )
 from jetcron.cli.run_facts import aged_out, facts
-from jetcron.domain.runs import RunStatus
+from jetcron.domain.runs import RunStatus, truncation
 from jetcron.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -139,18 +139,6 @@ def runs_show(run_id: str = RunArg, server: str = ServerOpt, as_json: bool = Jso
             echo(output[stream].rstrip("\n"))
         if (cut := truncation(output, stream)) is not None:
             echo(cut)
-
-
-def truncation(output: dict[str, Any], stream: str) -> str | None:
-    """The marker for output the executor capped: what was kept, and the original size if known."""
-    if not output.get(f"{stream}_truncated"):
-        return None
-    # why bytes, not KiB: 65,536 of 65,544 read "64 KiB of 64 KiB" (newcomer16c #7)
-    kept = len(output.get(stream, "").encode())
-    total = output.get(f"{stream}_size")
-    if total:
-        return f"[{stream} truncated: {kept:,} of {total:,} bytes kept]"
-    return f"[{stream} truncated: {kept:,} bytes kept; the original was larger (size not recorded)]"
 
 
 @app.command("logs")

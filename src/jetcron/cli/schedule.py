@@ -17,6 +17,7 @@ from jetcron.cli.common import (
     ServerOpt,
     command_meta,
     console,
+    err_console,
     fmt_time,
     handle_errors,
     print_json,
@@ -130,8 +131,21 @@ def _patched(d: ScheduleDefinition, patch: DefinitionPatch) -> ScheduleDefinitio
 
 
 def _current(server: str, name: str) -> ScheduleDefinition:
+    return msgspec.convert(_row(server, name)["definition"], ScheduleDefinition)
+
+
+def _skips_row(server: str, name: str) -> dict[str, Any] | None:
+    """The schedule's row for its planned skips; None if the views do not hold it (yet: a
+    schedule added a moment ago; the update itself then says whether the name exists)."""
+    try:
+        return _row(server, name)
+    except InvalidInput:
+        return None
+
+
+def _row(server: str, name: str) -> dict[str, Any]:
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return msgspec.convert(row["definition"], ScheduleDefinition)
+    return row
 
 
 @app.command("update", cls=DashDashCommand)
@@ -179,6 +193,9 @@ def update(
     from jetcron.cli import conflicts
 
     before = conflicts.involving(server, name)
+    # why: a new spec or zone may move a fire an operator skipped (read before: the skips)
+    moved = isinstance(patch.spec, str) or isinstance(patch.tz, str)
+    row = _skips_row(server, name) if moved and not as_json else None
     if values:
         target = patch.target if isinstance(patch.target, str) else _current_target(server, name)
         _store_secrets(server, target, values)
@@ -192,6 +209,17 @@ def update(
         note_zone(patch.tz)
     if not as_json and any(isinstance(v, str | float) for v in (patch.jitter_s, patch.spec)):
         note_jitter(_patched(_current(server, name), patch))
+    if row is not None:
+        _note_orphaned_skips(row, patch)
+
+
+def _note_orphaned_skips(row: dict[str, Any], patch: DefinitionPatch) -> None:
+    """A `note:` for each planned skip that the update moved its fire away from."""
+    from jetcron.projections.skips import orphaned_skips
+
+    after = _patched(msgspec.convert(row["definition"], ScheduleDefinition), patch)
+    for note in orphaned_skips(after, row.get("skips") or {}, datetime.now(UTC)):
+        err_console.print(f"note: {note}", highlight=False)
 
 
 def _reset_hint(command: list[str] | None, options: dict[str, Any]) -> str:
@@ -314,8 +342,10 @@ def _occurrence(verb: str, command: type[SkipFire | UnskipFire], done: str, doc:
         reason: str = ReasonOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        fire, row = _coming_fire(server, name, when)
+        fire, row, notes = _coming_fire(server, name, when)
         note_naive(when, row["definition"].get("tz", "UTC"), "the schedule's zone")
+        for note in notes:
+            err_console.print(f"note: {note}", highlight=False)
         cmd = command(**command_meta(name, actor, reason), fire_time=fire)
         send(
             server, cmd, as_json, f"{name}: the fire at {fmt_time(fire)} {done}", _as_is(row, fire)
@@ -333,11 +363,12 @@ _occurrence(
 _occurrence("unskip", UnskipFire, "will run", "Undo a skip: the fire runs after all.")
 
 
-def _coming_fire(server: str, name: str, when: str) -> tuple[datetime, dict[str, Any]]:
-    from jetcron.projections.skips import coming_fire
+def _coming_fire(server: str, name: str, when: str) -> tuple[datetime, dict[str, Any], list[str]]:
+    from jetcron.projections.skips import coming_fire_noted
 
     row: dict[str, Any] = run(with_nats(server, lambda nc: query(nc, "schedule", {"name": name})))
-    return coming_fire(row, when, datetime.now(UTC)), row
+    fire, notes = coming_fire_noted(row, when, datetime.now(UTC))
+    return fire, row, notes
 
 
 def _as_is(row: dict[str, Any], fire: datetime) -> str:

@@ -91,10 +91,11 @@ def show(name: str, server: str = ServerOpt, as_json: bool = JsonOpt) -> None:
     d = row["definition"]
     _print_head(row)
     _print_runs(row.get("runs", []))
-    print_fires(
-        _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row),
-        "next fires",
-    )
+    fires = _marked(fires_rows(row.get("next_fires", []), d.get("tz", "UTC"), d["spec"]), row)
+    if fires:
+        print_fires(fires, "next fires")
+    else:
+        console.print(f"next fires: none ({_no_fires(row)})", highlight=False)
 
 
 def _print_head(row: dict[str, Any]) -> None:
@@ -115,8 +116,10 @@ def _print_head(row: dict[str, Any]) -> None:
         highlight=False,
     )
     # why: the same fields, names and units as `export` and the options (defaults left out)
-    fields = msgspec.to_builtins(fields_of(msgspec.convert(d, ScheduleDefinition)))
+    definition = msgspec.convert(d, ScheduleDefinition)
+    fields = msgspec.to_builtins(fields_of(definition))
     lines = [(key, text.value(v, key)) for key, v in fields.items() if key != "name"]
+    lines = [(k, f"{v}{_capped(definition)}" if k == "jitter" else v) for k, v in lines]
     if defaulted := _defaulted(fields):
         lines.append(("defaults", defaulted))
     lines += [
@@ -126,6 +129,23 @@ def _print_head(row: dict[str, Any]) -> None:
     width = max(len(k) for k, _ in lines)
     for label, value in lines:
         console.print(f"  {label:{width}}  {text.clean(value)}", highlight=False, markup=False)
+
+
+def _capped(d: Any) -> str:
+    """` (capped: each fire waits less than 12h)` for a jitter above half the interval, as the
+    scheduler caps it (the rule of `add`'s note: domain.fires.jitter_bound); else ""."""
+    from datetime import timedelta
+
+    from jetcron.domain.durations import format_duration
+    from jetcron.domain.fires import jitter_bound, nominal_interval
+    from jetcron.domain.spec import parse_spec
+
+    if d.jitter_s <= 0 or d.spec.startswith("@at"):
+        return ""
+    bound = jitter_bound(d.jitter_s, nominal_interval(parse_spec(d.spec, d.tz), d.tz))
+    if bound >= d.jitter_s:
+        return ""
+    return f" (capped: each fire waits less than {format_duration(timedelta(seconds=bound))})"
 
 
 SHOWN_DEFAULTS = ("tz", "target", "timeout", "retries", "overlap", "catchup")
@@ -196,12 +216,17 @@ def next_(
     if as_json:
         print_json(rows)
     elif not rows:
-        # why: an empty table says nothing; say why there are no fires
-        state = row.get("state", "")
-        why = {
-            "paused": "it is paused: no fires until `jetcron schedule resume`",
-            "completed": "it has completed: no fires left",
-        }.get(state, "no fires ahead")
-        console.print(f"{name}: {why}", highlight=False)
+        console.print(f"{name}: {_no_fires(row)}", highlight=False)
     else:
         print_fires(rows, None)
+
+
+def _no_fires(row: dict[str, Any]) -> str:
+    """Why a schedule has no next fires (`next` and `show`).
+
+    why: an empty table with headers says nothing; say why there are no fires
+    """
+    return {
+        "paused": "it is paused: no fires until `jetcron schedule resume`",
+        "completed": "it has completed: no fires left",
+    }.get(row.get("state", ""), "no fires ahead")

@@ -33,11 +33,16 @@ from jetcron.errors import InvalidInput
 from jetcron.projections.limits import DUE_LIMIT, DUE_MAX
 
 
-def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[str, Any]]:
+def fires_rows(
+    fires: list[Any], tz: str, spec: str | None = None, after: datetime | None = None
+) -> list[dict[str, Any]]:
     """[{utc, local, tz}] for fire times (datetimes or ISO strings); with `spec`, also `dst`:
-    what DST did to each fire, in the words of `why` (and of the console)."""
+    what DST did to each fire, in the words of `why` (and of the console), and on the fire
+    after a gap that swallowed fires of an interval-like spec, which (`after`: where the
+    search began, for the first fire)."""
     zone = pytz.timezone(tz)
     out: list[dict[str, Any]] = []
+    prev = after
     for f in fires:
         dt = f if isinstance(f, datetime) else parse_iso(str(f))
         local = dt.astimezone(zone)
@@ -47,10 +52,11 @@ def fires_rows(fires: list[Any], tz: str, spec: str | None = None) -> list[dict[
             "tz": tz,
         }
         if spec is not None:
-            from jetcron.domain.dst import dst_notes
+            from jetcron.domain.dst import dst_notes, gap_notes
 
-            if notes := dst_notes(dt, spec, tz):
+            if notes := gap_notes(prev, dt, spec, tz) + dst_notes(dt, spec, tz):
                 row["dst"] = notes
+        prev = dt
         out.append(row)
     return out
 
@@ -92,8 +98,10 @@ def local_cell(local: str, tz: str, seconds: bool | None = None) -> str:
     wall = datetime.fromisoformat(local).astimezone(pytz.timezone(tz))
     secs = wall.second if seconds is None else seconds
     shown = f"{wall:%Y-%m-%d %H:%M:%S}" if secs else f"{wall:%Y-%m-%d %H:%M}"
-    offset, name = wall.isoformat()[-6:], wall.tzname() or ""
-    return f"{shown} {offset}" if name[:1] in ("", "+", "-") else f"{shown} {name} ({offset})"
+    from jetcron.domain.dst import zone_name
+
+    offset, name = wall.isoformat()[-6:], zone_name(wall)
+    return f"{shown} {offset}" if name == offset else f"{shown} {name} ({offset})"
 
 
 def _note(row: dict[str, Any]) -> str:
@@ -107,9 +115,10 @@ def note_zone(zone: str, of: str = "") -> None:
         err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
-def note_jitter(definition: ScheduleDefinition) -> None:
+def note_jitter(definition: ScheduleDefinition, of: str = "") -> None:
     """Say on stderr when the jitter is capped (above half the interval: `@every 10s` with
-    `--jitter 1h` waits under 5s); the scheduler caps it by the same rule."""
+    `--jitter 1h` waits under 5s); the scheduler caps it by the same rule. `add`, `update` and
+    `apply` (`of` naming the schedule) all say it here, in one wording."""
     from jetcron.domain.fires import jitter_note
     from jetcron.domain.spec import parse_spec
 
@@ -117,7 +126,7 @@ def note_jitter(definition: ScheduleDefinition) -> None:
         return
     note = jitter_note(parse_spec(definition.spec), definition.tz, definition.jitter_s)
     if note is not None:
-        err_console.print(f"note: {note}", highlight=False)
+        err_console.print(f"note: {of}{': ' if of else ''}{note}", highlight=False)
 
 
 def note_naive(text: str, zone: str, why: str) -> None:
@@ -157,7 +166,9 @@ def _wall_time(text: str, zone: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        return parse_iso(text)  # why: its error message names the option and the format
+        from jetcron.domain.days import ISO_HINT, bad_time
+
+        raise InvalidInput(f"--after: {bad_time(text, ISO_HINT)}") from None
     try:
         return search_after(naive, zone)
     except OverflowError:
@@ -200,11 +211,12 @@ def preview(
         fires = _fires_left(server, spec, zone, start, n, exclude or [], only_within or [])
     else:
         fires = next_fires(spec, zone, start, n)
-    rows = fires_rows(fires, zone, spec)
+    rows = fires_rows(fires, zone, spec, start)
     if as_json:
         print_json(rows)
     elif not rows:
-        echo("no fires after that time")
+        # why: without --after "that time" is now, which nothing else on the screen names
+        echo(f"no fires after {iso_z(start.replace(microsecond=0))}")
     else:
         print_fires(rows, f"{normal_spec(spec)} ({zone})")
 
@@ -236,16 +248,17 @@ def due(
     within: str = typer.Option(
         "1h", "--within", metavar="DURATION", help="Look this far ahead, e.g. 15m, 1h, 1d."
     ),
-    limit: int = typer.Option(
-        DUE_LIMIT, "--limit", help=f"Show at most this many fires, soonest first (1..{DUE_MAX})."
+    limit: int = count_option(
+        DUE_LIMIT,
+        "--limit",
+        help=f"Show at most this many fires, soonest first (1..{DUE_MAX}).",
+        most=DUE_MAX,
     ),
     server: str = ServerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Upcoming fires across all active schedules, soonest first."""
     horizon = window_seconds(within, "--within")
-    if not 1 <= limit <= DUE_MAX:
-        raise InvalidInput(f"--limit must be between 1 and {DUE_MAX}")
     from jetcron.client import query  # why: preview, in this module too, needs no NATS
 
     page: dict[str, Any] = run(

@@ -49,11 +49,17 @@ def stats(
         echo(f"no finished runs{of}{over} yet" if not window else f"no finished runs{of}{over}")
         return
     for group, title in (("schedule", "per schedule"), ("executor", "per executor")):
-        table(f"{title}{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == group))
-    table(f"overall{over}", _STATS_COLUMNS, _stats_rows(r for r in rows if r["group"] == "overall"))
+        table(
+            f"{title}{over}",
+            [group, *_STATS_COLUMNS],
+            _stats_rows(r for r in rows if r["group"] == group),
+        )
+    overall = _stats_rows(r for r in rows if r["group"] == "overall")
+    table(f"overall{over}", ["runs of", *_STATS_COLUMNS], overall)
 
 
-_STATS_COLUMNS = ["", "runs", "failed", "ok %", "took p50", "p95", "late p99", "last success"]
+_STATS_COLUMNS = ["runs", "failed", "ok %", "took p50", "p95", "late p99", "last success"]
+"""After the first column, named by the table (schedule, executor, `runs of`: overall)."""
 
 
 def _stats_rows(rows: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:

@@ -183,6 +183,10 @@ class RunTriggered(FireEvent, frozen=True, kw_only=True, tag="run.triggered"):
     (before 0.2.0 only fan-out triggers carried it)."""
     overlap: Overlap | None = None
     """A clock fire: the schedule's overlap policy (`allow`: an executor behind runs each)."""
+    jitter_s: float = 0.0
+    """A clock fire: the delay its schedule's `--jitter` chose for it (the ticker triggers it
+    at fire_time + jitter_s; domain/lateness.py counts lateness from there); 0 without jitter,
+    on forced runs, and on triggers from before jetcron recorded it."""
 
     @property
     def forced(self) -> bool:
@@ -365,6 +369,9 @@ class ExecutorOnline(Event, frozen=True, kw_only=True, tag="executor.online"):
     name: str
     tags: list[str] | None = None
     """Its tags (the fan-out groups it belongs to) as its heartbeat said; None: not recorded."""
+    ack_wait_s: float | None = None
+    """Its `--ack-wait` as its heartbeat said (its supervisors stop a job 0.3 × this after it
+    goes silent: projections/held.py); None: not recorded (an older executor or event)."""
 
 
 # -- statistics kept beyond the retention: subject jetcron.stats.<name> ---------------------

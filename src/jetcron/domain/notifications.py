@@ -112,7 +112,11 @@ def validate_notification(n: Notification) -> Notification:
         )
     unknown = [k for k in n.on if k not in KINDS]
     if unknown:
-        raise CommandRejected(f"unknown --on kind {unknown[0]!r}: use one of {', '.join(KINDS)}")
+        close = difflib.get_close_matches(unknown[0], KINDS, n=1, cutoff=0.6)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        raise CommandRejected(
+            f"unknown --on kind {unknown[0]!r}{meant}: use one of {', '.join(KINDS)}"
+        )
     if s.timeout_s <= 0 or n.window_s < 0:
         raise CommandRejected("timeout must be > 0 and the grouping window >= 0")
     return n

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from jetcron import subjects
 from jetcron.domain.definition import ScheduleDefinition
@@ -32,13 +34,15 @@ def run_triggered(
     run_id: str,
     manual: bool = False,
     backfill_of: str = "",
+    jitter_s: float = 0.0,
 ) -> RunTriggered:
     """The trigger of a run of definition `d`: what a run carries from its schedule, one rule
-    for the ticker's fires and an operator's manual runs and backfills."""
+    for the ticker's fires and an operator's manual runs and backfills; `jitter_s`: the delay
+    the ticker chose for a clock fire (its `--jitter`)."""
     # why: an executor that takes a clock fire late applies the catch-up policy itself
     # (executors/catchup.py); a forced run ignores it
     late_rules = not (manual or backfill_of)
-    return RunTriggered(
+    trigger = RunTriggered(
         schedule_id=schedule_id,
         name=name,
         fire_id=fire_id,
@@ -54,6 +58,11 @@ def run_triggered(
         backfill_of=backfill_of,
         catchup=d.catchup if late_rules else None,
         overlap=d.overlap if late_rules else None,
+    )
+    # why: set only when there is one, so a trigger without jitter is stored as before (the
+    # default object is left out of the stored JSON; an equal 0.0 of our own would not be)
+    return (
+        msgspec.structs.replace(trigger, jitter_s=jitter_s) if jitter_s and late_rules else trigger
     )
 
 
@@ -133,3 +142,16 @@ def fanout_parent(run_id: str) -> str:
 def fanout_member(run_id: str) -> str:
     """The executor part of a fan-out member's run id, else ""."""
     return run_id.partition("-")[2]
+
+
+def truncation(output: dict[str, Any], stream: str) -> str | None:
+    """The marker for output the executor capped: what was kept, and the original size if
+    known (`runs show`/`logs` print it, on stderr for logs; the API answers `<stream>_note`)."""
+    if not output.get(f"{stream}_truncated"):
+        return None
+    # why bytes, not KiB: 65,536 of 65,544 read "64 KiB of 64 KiB" (newcomer16c #7)
+    kept = len(output.get(stream, "").encode())
+    total = output.get(f"{stream}_size")
+    if total:
+        return f"[{stream} truncated: {kept:,} of {total:,} bytes kept]"
+    return f"[{stream} truncated: {kept:,} bytes kept; the original was larger (size not recorded)]"

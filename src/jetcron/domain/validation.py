@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
+from jetcron.clock import iso_z
 from jetcron.domain.definition import (
     SECRET_REF,
     Conditions,
@@ -150,7 +151,8 @@ def validate_definition(definition: ScheduleDefinition) -> ScheduleDefinition:
     _check(start is None or end is None or start < end, "start must be before end")
     _check(
         start is None or start < LAST_FIRE,
-        f"start {start and start.isoformat()} is after the last fire time jetcron handles "
+        # why: LAST_FIRE itself is refused too, so "after" would be wrong for it
+        f"start {start and iso_z(start)} is not before the last fire time jetcron handles "
         f"({_LAST})",
     )
     _check_size(definition)

@@ -73,7 +73,7 @@ def identity(config: ExecutorConfig, started_at: datetime) -> ExecutorInfo:
     info = ExecutorInfo(
         name=c.name, targets=list(c.targets), tags=list(c.tags), interval_s=c.heartbeat_s,
         started_at=started_at, actions=installed(), action_params=parameters(),
-        allow_shell=c.allow_shell, concurrency=c.concurrency,
+        allow_shell=c.allow_shell, concurrency=c.concurrency, ack_wait_s=c.ack_wait_s,
     )  # fmt: skip
     return stamped(info)
 

@@ -85,6 +85,9 @@ class ExecutorInfo(msgspec.Struct, kw_only=True):
     space left on device on DIR`); [] when fine, and from an executor too old to say."""
     concurrency: int | None = None
     """How many runs it runs at once (`--concurrency`); None: an executor too old to say."""
+    ack_wait_s: float | None = None
+    """Its `--ack-wait`, which its jobs' supervisors stop a job by (0.3 × this after the
+    executor went silent); None: an executor too old to say."""
 
 
 _decoder = msgspec.json.Decoder(ExecutorInfo)
@@ -102,6 +105,29 @@ def believed(subject: str, info: ExecutorInfo, seen: datetime | None, now: datet
         log.warning("ignoring a heartbeat on %s that calls itself %r", subject, info.name)
         return False
     return seen is not None and (now - seen).total_seconds() <= ttl_s(info.interval_s)
+
+
+def serving(infos: list[ExecutorInfo], target: str) -> list[ExecutorInfo]:
+    """The executors of `infos` that take runs of `target` (a name or a tag; `all:X` as X)."""
+    pool = target.removeprefix("all:")
+    return [i for i in infos if pool in i.targets or pool in i.tags]
+
+
+def shell_refusal(infos: list[ExecutorInfo], target: str) -> str | None:
+    """What the CLI warns (and the API answers in `warnings`) of a shell-string job for
+    `target` when an executor online for it refuses shell strings; None when none does.
+
+    why here: one rule for `schedule add` and the HTTP API, next to who is online; the line
+    names CLI commands, which the web rewords (web/wording.py).
+    """
+    refusing = sorted(i.name for i in serving(infos, target) if i.allow_shell is False)
+    if not refusing:
+        return None
+    return (
+        f"executor {', '.join(refusing)} of target {target!r} refuses shell strings"
+        " (start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
+        " --allow-shell`)"
+    )
 
 
 class _StreamInfo(msgspec.Struct):

@@ -42,6 +42,11 @@ def headline(when: datetime, tz: str) -> str:
     return z(when) if tz == "UTC" else f"{z(when)} ({local(when, tz)} {tz})"
 
 
+def is_clock(text: str) -> bool:
+    """Whether `text` is a bare `HH:MM[:SS]` (a wall time whose day the command picks)."""
+    return _CLOCK.fullmatch(text.strip()) is not None
+
+
 def parse_asked(text: str, tz: str, now: datetime, spec: str | None = None) -> Asked:
     """An instant from ISO with an offset, a naive ISO wall time in `tz`, or `HH:MM[:SS]` (the latest
     such wall time at or before `now`). ValueError if it is none of these. A wall time lost in
@@ -85,6 +90,12 @@ def _wall(wall: datetime, tz: str, *, fixed: bool = True) -> Asked:
             f"{shown} occurs twice on {wall.date()} in {tz}; "
             f"taking the first, {local(instant, tz)} ({z(instant)})"
         )
+        if not fixed:
+            # why: an interval-like spec fires in both passes; the note says how to ask for
+            # the second (with its offset, as TIME takes it), not only that it was passed over
+            second = zone.localize(wall, is_dst=False)
+            named = second.isoformat(timespec="seconds" if wall.second else "minutes")
+            note += f"; for the second, {local(second, tz)}, give {named}"
         return Asked(instant=instant, notes=[note])
     return Asked(instant=instant)
 

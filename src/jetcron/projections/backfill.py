@@ -22,12 +22,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+import pytz
+
 from jetcron.domain.calendar import DELIBERATE
 from jetcron.domain.errors import ScheduleNotFound
 from jetcron.domain.runs import IN_FLIGHT
 from jetcron.errors import InvalidInput
 from jetcron.projections import schedules
-from jetcron.projections.asked import parse_asked
+from jetcron.projections.asked import is_clock, parse_asked
 from jetcron.projections.fire_queries import fires_of
 from jetcron.projections.limits import FIRES_MAX
 from jetcron.projections.queries import _since, iso
@@ -90,12 +92,16 @@ def plan(
 
 
 def range_of(
-    frm: datetime, to: datetime, now: datetime, names: tuple[str, str] = ("--from", "--to")
+    frm: datetime,
+    to: datetime,
+    now: datetime,
+    names: tuple[str, str] = ("--from", "--to"),
+    read: str = "",
 ) -> tuple[datetime, datetime]:
     """[from, to] checked; InvalidInput (naming the options) if reversed or reaching into the
-    future."""
+    future (`read`: how HH:MM times were read, said after a reversed range)."""
     if frm > to:
-        raise InvalidInput(f"{names[0]} {iso(frm)} is after {names[1]} {iso(to)}")
+        raise InvalidInput(f"{names[0]} {iso(frm)} is after {names[1]} {iso(to)}{read}")
     if to > now:
         raise InvalidInput(f"{names[1]} {iso(to)} is in the future: backfill runs past fires only")
     return frm, to
@@ -124,18 +130,21 @@ def parallel(overlap: Overlap, max_parallel: int | None) -> int:
     return 1
 
 
-def _instant(params: dict[str, Any], key: str, tz: str, now: datetime) -> datetime:
+def _instant(params: dict[str, Any], key: str, tz: str, now: datetime, name: str) -> datetime:
     """A fire time as backfill takes it: like `why TIME` and `skip TIME` in the schedule's zone
     (exact with an offset or `Z`, a naive time as wall time there, `HH:MM` the latest such
     wall time), or a duration back from now (`2h`)."""
     text = str(params.get(key) or "").strip()
     if not text:
-        raise InvalidInput(f"give {key} (an ISO-8601 time)")
+        raise InvalidInput(f"give {name} (an ISO-8601 time)")
     try:
         return parse_asked(text, tz, now).instant
     except ValueError:
         pass
-    when = _since(params, now, key)  # why: the one parser of durations back from now
+    try:
+        when = _since(params, now, key)  # why: the one parser of durations back from now
+    except InvalidInput as err:
+        raise InvalidInput(f"{name}: {err}") from None
     assert when is not None  # why: the text is not empty
     return when
 
@@ -150,9 +159,12 @@ def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[s
     overlap = overlap_of(params.get("overlap"), row.definition.overlap)
     most = parallel(overlap, params.get("max_parallel"))
     tz = row.definition.tz
-    frm, to = range_of(
-        _instant(params, "from", tz, now), _instant(params, "to", tz, now), now, ("from", "to")
-    )
+    names = _spelled(params)
+    given = {k: _instant(params, k, tz, now, n) for k, n in zip(("from", "to"), names, strict=True)}
+    days = _clock_days(params, given, names, tz, now)
+    read = "; ".join(f"{name} {text} as {day}" for name, text, day in days)
+    hint = f" (HH:MM is the latest such time: {read}; give full dates)" if read else ""
+    frm, to = range_of(given["from"], given["to"], now, names, hint)
     # why: the fires view's window is [since, until], like `from` and `to`
     ask = {"name": name, "since": frm.isoformat(), "until": to.isoformat(), "limit": FIRES_MAX}
     answer = fires_of(views, ask, now)
@@ -172,4 +184,44 @@ def backfill_plan(views: Views, params: dict[str, Any], now: datetime) -> dict[s
         "max_parallel": most,
         "backfill": todo,
         "left": left,
+        "tz": tz,
+        "notes": [
+            f"{name} {text} read as {day}: HH:MM is the latest such time, and {text} had not "
+            "come yet today"
+            for name, text, day in days
+            if day.endswith("(yesterday)")
+        ],
     }
+
+
+def _spelled(params: dict[str, Any]) -> tuple[str, str]:
+    """How the asker spells from and to in its errors: the CLI `--from`/`--to` (`spelled`),
+    the HTTP API its body's `from`/`to`."""
+    spelled = params.get("spelled")
+    if isinstance(spelled, list) and len(spelled) == 2 and all(isinstance(n, str) for n in spelled):
+        return spelled[0], spelled[1]
+    return "from", "to"
+
+
+def _clock_days(
+    params: dict[str, Any],
+    given: dict[str, datetime],
+    names: tuple[str, str],
+    tz: str,
+    now: datetime,
+) -> list[tuple[str, str, str]]:
+    """(option, HH:MM, `2026-12-02 13:25 UTC (yesterday)`) for each bare HH:MM of from/to.
+
+    why: HH:MM is the latest such wall time, so a `--to 13:25` not yet come today is
+    yesterday's: a range that silently spans a day, or is reversed, unless said
+    """
+    zone = pytz.timezone(tz)
+    today = now.astimezone(zone).date()
+    out = []
+    for key, name in zip(("from", "to"), names, strict=True):
+        text = str(params.get(key) or "").strip()
+        if is_clock(text):
+            wall = given[key].astimezone(zone)
+            day = "today" if wall.date() == today else "yesterday"
+            out.append((name, text, f"{wall:%Y-%m-%d %H:%M} {tz} ({day})"))
+    return out

@@ -90,8 +90,11 @@ async def check_hosts(svc: ProjectionService) -> int:
         return 0
     online, stopped = await roster(svc.nc)
     live = {e.name: e.tags for e in online}
+    ack_waits = {e.name: e.ack_wait_s for e in online}
     now = svc.clock.now()
-    found = hosts.transitions(svc.views.hosts, live, live, stopped, hold_offline=held(svc))
+    found = hosts.transitions(
+        svc.views.hosts, live, live, stopped, hold_offline=held(svc), ack_waits=ack_waits
+    )
     for event, msg_id in found:
         envelope = Envelope(id=ids.new_id(), at=now, actor=HOSTS_ACTOR, event=event)
         await svc.log.append(subjects.host(event.name), [envelope], msg_id=msg_id)

@@ -87,11 +87,12 @@ def _holding(views: Views, executor: str, started: list[datetime]) -> Problem:
     gone = views.hosts.since.get(executor) if views.hosts.online.get(executor) is False else None
     away = f"offline since {iso(gone)} (its heartbeat expired)" if gone else "not online"
     n = len(started)
+    fate = held.fate(n, views.hosts.ack_wait.get(executor))
     runs = "1 run in flight, started at" if n == 1 else f"{n} runs in flight, the first started at"
     return Problem(
         kind="executor_offline",
         subject=executor,
-        detail=f"{away}; holds {runs} {iso(min(started))}; {held.fate(n)}",
+        detail=f"{away}; holds {runs} {iso(min(started))}; {fate}",
         since=gone or min(started),
     )
 

@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from jetcron.domain.definition import MISSED_AFTER
+from jetcron.domain.lateness import is_late, lateness_s
 from jetcron.projections import fanout
 from jetcron.projections.ledger import LedgerEntry
 from jetcron.projections.lifecycle import Evidence, Period, period_at
@@ -107,7 +108,7 @@ def fates(
     late = [
         e
         for e in recorded
-        if e.outcome == "triggered" and e.recorded_at - e.fire_time > MISSED_AFTER
+        if e.outcome == "triggered" and is_late(e.recorded_at, e.fire_time, e.jitter_s)
     ]
     out = [_recorded(e, late, periods, quiet_since or {}) for e in recorded]
     for fire in out:
@@ -172,7 +173,7 @@ def _recorded(
         reason=e.reason,
         detail=e.detail,
         blocking_run_id=e.blocking_run_id,
-        late_s=(e.recorded_at - e.fire_time).total_seconds(),
+        late_s=lateness_s(e.recorded_at, e.fire_time, e.jitter_s),
         catchup=p.window.catchup if p is not None and p.window is not None else "",
         buffered_at=e.buffered_at,
         backfill_of=e.backfill_of,
@@ -180,7 +181,7 @@ def _recorded(
         tally=fanout.tallied(e.members) if e.members else "",
         evidence=[Evidence(seq=e.seq, at=e.recorded_at, actor=e.actor, what=_what(e))],
     )
-    fire.late_cause = late_cause(fire.late_s, e.fire_time, e.buffered_at)
+    fire.late_cause = late_cause(fire.late_s, e.fire_time, e.buffered_at, e.jitter_s)
     if e.result_seq and e.result_at is not None:
         what = f"run.{e.status}"
         fire.evidence.append(
@@ -192,16 +193,19 @@ def _recorded(
     return fire
 
 
-def late_cause(late_s: float | None, fire: datetime, buffered_at: datetime | None) -> str:
+def late_cause(
+    late_s: float | None, fire: datetime, buffered_at: datetime | None, jitter_s: float = 0.0
+) -> str:
     """Why a fire was recorded over 60 s late: `waited` (buffered while on time, it waited for
     the run before it, or for the queue of catch-up `all`), `catchup` (found late: the
-    catch-up policy ran it); '' when it was not late. One rule for `why` and `fires`.
+    catch-up policy ran it); '' when it was not late. One rule for `why` and `fires`; late
+    counts from when the fire was due, its jitter (`jitter_s`) included (domain/lateness.py).
 
     why: a buffered fire is decided when it is buffered; `fires` labelled every fire over 60 s
     late "(catch-up latest)", also one that only waited (newcomer19b F8)."""
     if (late_s or 0.0) <= MISSED_AFTER.total_seconds():
         return ""
-    found = late_s if buffered_at is None else (buffered_at - fire).total_seconds()
+    found = late_s if buffered_at is None else lateness_s(buffered_at, fire, jitter_s)
     return "waited" if (found or 0.0) <= MISSED_AFTER.total_seconds() else "catchup"
 
 

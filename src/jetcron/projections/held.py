@@ -16,6 +16,13 @@ from jetcron.clock import iso_z
 from jetcron.projections.hosts import HostsView
 from jetcron.projections.runs import IN_HAND, RunRow
 
+STOP_SHARE = 0.3
+"""A supervisor stops its job this share of its executor's `--ack-wait` after the executor went
+silent: executors/launch.ORPHAN_SHARE (projections may not import executors; a test keeps
+the two equal)."""
+DEFAULT_ACK_WAIT_S = 30.0
+"""`jetcron executor --ack-wait` by default (executors/config.py; a test keeps them equal)."""
+
 
 def offline_since(hosts: HostsView, row: RunRow) -> datetime | None:
     """When the executor holding this run in flight went offline (its heartbeat expired, or it
@@ -31,16 +38,26 @@ def offline_since(hosts: HostsView, row: RunRow) -> datetime | None:
     return hosts.since.get(row.executor)
 
 
-def fate(runs: int) -> str:
-    """What becomes of the `runs` runs an executor held when it went silent."""
+def fate(runs: int, ack_wait_s: float | None = None) -> str:
+    """What becomes of the `runs` runs an executor held when it went silent; `ack_wait_s`: its
+    `--ack-wait` as its online event recorded it (None: not recorded, the default is told)."""
     one = runs == 1
     their, job, run = ("its", "the job", "the run") if one else ("their", "their jobs", "each run")
     return (
-        f"unless it is back within 0.3 × ack-wait (9 s by default) of going silent, {their} "
+        f"unless it is back within {_stop_after(ack_wait_s)} of going silent, {their} "
         f"supervisor stops {job} and {run} is redelivered as the next attempt (lost after "
         "timeout + grace if no executor takes it); a job that ended first keeps its result in "
         "the journal until the executor returns"
     )
+
+
+def _stop_after(ack_wait_s: float | None) -> str:
+    """`0.3 × its ack-wait (3 s)`, or with none recorded `0.3 × ack-wait (9 s by default)`."""
+    seconds = STOP_SHARE * (DEFAULT_ACK_WAIT_S if ack_wait_s is None else ack_wait_s)
+    told = f"{round(seconds, 1):g} s"
+    if ack_wait_s is None:
+        return f"{STOP_SHARE:g} × ack-wait ({told} by default)"
+    return f"{STOP_SHARE:g} × its ack-wait ({told})"
 
 
 def note(hosts: HostsView, row: RunRow) -> str:
@@ -49,4 +66,6 @@ def note(hosts: HostsView, row: RunRow) -> str:
     if since is None:
         return ""
     when = iso_z(since.replace(microsecond=0))
-    return f"executor {row.executor} offline since {when}; {fate(1)}"
+    return (
+        f"executor {row.executor} offline since {when}; {fate(1, hosts.ack_wait.get(row.executor))}"
+    )

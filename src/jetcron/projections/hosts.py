@@ -41,6 +41,9 @@ class HostsView(msgspec.Struct, kw_only=True, gc=False):
     quiet: dict[str, str] = {}
     """Offline executors health does not list, and why: `stopped` (on purpose) or
     `acknowledged` (`health --ack` while it was offline); cleared when it comes back."""
+    ack_wait: dict[str, float] = {}
+    """Its `--ack-wait` when it last came online (executors whose online event recorded it):
+    how soon its supervisors stop its jobs once it goes silent (held.py)."""
 
 
 def transitions(
@@ -50,13 +53,15 @@ def transitions(
     stopped: Iterable[str] = (),
     *,
     hold_offline: bool = False,
+    ack_waits: Mapping[str, float | None] | None = None,
 ) -> list[tuple[Transition, str]]:
     """The events (with their msg ids) that make the log agree with the live heartbeats.
 
     `tags`: the live executors' tags, recorded on their online events (fan-out membership);
     `stopped`: executors that removed their heartbeat themselves (a graceful stop);
     `hold_offline`: the log was out of reach moments ago (HEARD_AGAIN_S): an expired
-    heartbeat says nothing yet, so no executor is declared offline (a stop on purpose is).
+    heartbeat says nothing yet, so no executor is declared offline (a stop on purpose is);
+    `ack_waits`: the live executors' `--ack-wait` (None: too old to say), recorded likewise.
     """
     stopped = set(stopped)
     live = set(live)
@@ -68,7 +73,7 @@ def transitions(
         if hold_offline and not now_online and name not in stopped:
             continue
         event: Transition = (
-            ExecutorOnline(name=name, tags=None if tags is None else list(tags.get(name, [])))
+            _online(name, tags, ack_waits)
             if now_online
             else ExecutorOffline(name=name, stopped=name in stopped)
         )
@@ -78,12 +83,33 @@ def transitions(
     return out
 
 
+def _online(
+    name: str,
+    tags: Mapping[str, Sequence[str]] | None,
+    ack_waits: Mapping[str, float | None] | None,
+) -> ExecutorOnline:
+    """The online event of a live executor, with what its heartbeat said of it."""
+    ack_wait = None if ack_waits is None else ack_waits.get(name)
+    return ExecutorOnline(
+        name=name,
+        tags=None if tags is None else list(tags.get(name, [])),
+        ack_wait_s=ack_wait,
+    )
+
+
 def _on(view: HostsView, event: Transition, stored: StoredEvent) -> None:
     view.online[event.name] = isinstance(event, ExecutorOnline)
     view.seq[event.name] = stored.seq
     view.since[event.name] = stored.envelope.at.astimezone(UTC)
-    if isinstance(event, ExecutorOnline) and event.tags is not None:
-        view.tags[event.name] = list(event.tags)
+    if isinstance(event, ExecutorOnline):
+        if event.tags is not None:
+            view.tags[event.name] = list(event.tags)
+        # why: an executor back with another --ack-wait, or too old to say, must not keep
+        # the one it had before
+        if event.ack_wait_s is not None:
+            view.ack_wait[event.name] = event.ack_wait_s
+        else:
+            view.ack_wait.pop(event.name, None)
     if isinstance(event, ExecutorOffline) and event.stopped:
         view.quiet[event.name] = "stopped"
     else:

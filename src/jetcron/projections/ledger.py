@@ -58,6 +58,8 @@ class LedgerEntry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     dict in every entry was 64 B a fire kept and a share_dict call each on restore)."""
     windowed: bool = False
     """Fan-out: in its schedule's settled window (members that start late may reopen it)."""
+    jitter_s: float = 0.0
+    """Triggered: the jitter the ticker chose for the fire (`RunTriggered.jitter_s`)."""
 
 
 class LedgerView(msgspec.Struct, kw_only=True, gc=False):

@@ -129,6 +129,8 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
             backfill_of=event.backfill_of,
             fanout=is_fanout(event.target),
         )
+        if event.jitter_s:
+            new.jitter_s = event.jitter_s  # why: only then: stored as before without one
         keys = view.by_schedule.get(new.schedule)  # why: _index inline: once per run
         if keys is None:
             view.by_schedule[new.schedule] = [fire_id]
@@ -138,6 +140,8 @@ def _on_triggered(view: LedgerView, event: RunTriggered, stored: StoredEvent) ->
     entry = _record(view, event, stored, "triggered")
     if entry is not None:
         entry.run_id = event.run_id
+        if event.jitter_s:
+            entry.jitter_s = event.jitter_s
         entry.backfill_of = event.backfill_of
         entry.fanout = is_fanout(event.target)
         entry.status, entry.attempt = "triggered", 1

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from jetcron.domain.envelope import StoredEvent, event_type
 from jetcron.domain.events import RunEvent, RunStarted, RunSucceeded, ScheduleDeleted
+from jetcron.domain.lateness import lateness_s
 from jetcron.domain.notify_events import NotifyDelivered, NotifyFailed
 from jetcron.domain.runs import is_final
 from jetcron.errors import InvalidInput
@@ -38,7 +39,7 @@ class Metrics:
         )
         self.lateness = Histogram(
             "jetcron_run_lateness_seconds",
-            "Start minus nominal fire time",
+            "Start minus when the fire was due (nominal fire time plus its jitter)",
             ["schedule"],
             registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 60),
@@ -98,7 +99,8 @@ class Metrics:
                 run = views.runs.rows.get(event.run_id)
                 if run is not None and run.backfill_of:
                     continue  # why: a backfill is late on purpose (runs.py leaves it out too)
-                late = (stored.envelope.at - event.fire_time).total_seconds()
+                jitter = run.jitter_s if run is not None else 0.0
+                late = lateness_s(stored.envelope.at, event.fire_time, jitter)
                 self.lateness.labels(event.name).observe(max(0.0, late))
             elif isinstance(event, NotifyDelivered | NotifyFailed):
                 outcome = "delivered" if isinstance(event, NotifyDelivered) else "failed"

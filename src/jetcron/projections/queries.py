@@ -167,7 +167,13 @@ def _before(params: dict[str, Any], now: datetime) -> tuple[datetime, str] | Non
 
 
 def not_found(views: Views, name: str) -> ScheduleNotFound:
-    """No schedule of this name is held; if deleted ones were forgotten, it may be one."""
+    """No schedule of this name is held: a live name close to it (a typo), or, if deleted ones
+    were forgotten, it may be one."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(views.schedules.rows), n=1)
+    if close:
+        return ScheduleNotFound(name, f"did you mean {close[0]!r}?")
     forgotten = views.schedules.forgotten
     if not forgotten:
         return ScheduleNotFound(name)

@@ -24,6 +24,7 @@ from jetcron.domain.events import (
     RunTriggered,
     StatsRolledUp,
 )
+from jetcron.domain.lateness import lateness_s
 from jetcron.domain.runs import FANNED_OUT, IN_FLIGHT, RunStatus, fanout_parent, is_fanout
 from jetcron.projections import tallies
 from jetcron.projections.runs import (
@@ -97,6 +98,8 @@ def _inherit(view: RunsView, row: RunRow) -> None:
     row.triggered_at, row.triggered_by = parent.triggered_at, parent.triggered_by
     row.trigger_reason, row.target = parent.trigger_reason, parent.target
     row.manual, row.backfill_of = parent.manual, parent.backfill_of
+    if parent.jitter_s:
+        row.jitter_s = parent.jitter_s
 
 
 def _fanned_out(view: RunsView, key: str, row: RunRow) -> None:
@@ -176,13 +179,19 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
             manual=event.manual,
             backfill_of=event.backfill_of,
         )
+        if event.jitter_s:
+            # why: only then: a row without one is stored as before (omit_defaults leaves out
+            # only the default object itself, not an equal 0.0)
+            row.jitter_s = event.jitter_s
         if fan:
             _fanned_out(view, run_id, row)
         return
     if row.triggered_at is not None:
         return
-    # why: a trigger folded after its run's result (redelivery) may still clear its lateness
-    final = row.status in FINAL_STATUSES and bool(event.backfill_of)
+    # why: a trigger folded after its run's start or result (redelivery) may still clear its
+    # lateness (a backfill) or take its jitter out of it
+    rejitter = bool(event.jitter_s) and row.lateness_s is not None and not event.backfill_of
+    final = row.status in FINAL_STATUSES and (bool(event.backfill_of) or rejitter)
     before = tallies.changing(view.tallies, row) if final else ""
     env = stored.envelope
     row.triggered_at = env.at
@@ -191,8 +200,12 @@ def _on_triggered(view: RunsView, event: RunTriggered, stored: StoredEvent) -> N
     row.target = event.target
     row.manual = event.manual
     row.backfill_of = event.backfill_of
+    if event.jitter_s:
+        row.jitter_s = event.jitter_s
     if event.backfill_of:
         row.lateness_s = None  # why: its start may have been folded first
+    elif rejitter and row.started_at is not None:
+        row.lateness_s = lateness_s(row.started_at, row.fire_time, row.jitter_s)
     if final:
         _changed(view, row, before)
 
@@ -222,7 +235,7 @@ def _on_started(view: RunsView, event: RunStarted, stored: StoredEvent) -> None:
         # why: a start that arrives after its result (redelivery) still tells us when it began.
         row.started_at = at = stored.envelope.at
         # why: a backfill starts long after its fire time on purpose; no lateness to count
-        row.lateness_s = None if row.backfill_of else (at - row.fire_time).total_seconds()
+        row.lateness_s = None if row.backfill_of else lateness_s(at, row.fire_time, row.jitter_s)
     executor, attempt = event.executor, event.attempt
     current = STATUS_PHASE.get(status)
     # why: each store below is a generic setattr on a Struct, so none is made twice or for nothing

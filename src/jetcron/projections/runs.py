@@ -88,7 +88,9 @@ class RunRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     duration_s: float | None = None
     """Duration of the last attempt that reported one."""
     lateness_s: float | None = None
-    """First start minus the nominal fire time."""
+    """First start minus when the fire was due: its nominal time plus its jitter (lateness.py)."""
+    jitter_s: float = 0.0
+    """The jitter the ticker chose for this clock fire (`RunTriggered.jitter_s`)."""
     failure_class: str = ""
     error: str = ""
     reason: str = ""

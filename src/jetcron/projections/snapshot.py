@@ -14,7 +14,7 @@ from jetcron.projections.state import Views
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 16
+SNAPSHOT_VERSION = 17
 """Bump whenever a view's fields or fold semantics change; older snapshots are then ignored."""
 _MAGIC = b"JCV"
 _encoder = msgspec.msgpack.Encoder()

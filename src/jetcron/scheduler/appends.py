@@ -15,6 +15,7 @@ from jetcron.domain.events import FireBuffered, FireMissed, RunCancelRequested, 
 from jetcron.domain.runs import run_triggered
 from jetcron.scheduler import members
 from jetcron.scheduler.entry import Entry
+from jetcron.scheduler.firetimes import jitter_of
 from jetcron.scheduler.planner import Buffer, Cancel, Decision, Miss, Skip, Trigger
 
 
@@ -40,8 +41,9 @@ def event_for(entry: Entry, decision: Decision) -> tuple[str, AnyEvent, str]:
     }
     d = entry.definition
     if isinstance(decision, Trigger):
+        jitter = jitter_of(entry, decision.fire_time).total_seconds()
         event: AnyEvent = run_triggered(
-            d, version=entry.version, run_id=ids.run_id_for(fire), **common
+            d, version=entry.version, run_id=ids.run_id_for(fire), jitter_s=jitter, **common
         )
         return subjects.trigger(d.target), event, fire
     if isinstance(decision, Miss):

@@ -12,6 +12,7 @@ from jetcron import ids, subjects
 from jetcron.clock import iso_z
 from jetcron.domain.commands import CompleteSchedule
 from jetcron.domain.envelope import Envelope, StoredEvent
+from jetcron.domain.lateness import lateness_s
 from jetcron.log.acks import PubAck, ack_lost
 from jetcron.log.errors import no_leader, storage_full
 from jetcron.log.publisher import Staged
@@ -261,7 +262,8 @@ class Firing:
                     "trigger %s fire %s lateness %.1f ms",
                     entry.name,
                     decision.fire_time.isoformat(),
-                    (now - decision.fire_time).total_seconds() * 1000,
+                    lateness_s(now, decision.fire_time, getattr(envelope.event, "jitter_s", 0.0))
+                    * 1000,
                 )
         return True
 

@@ -74,13 +74,14 @@ def seen_of(seen: Seen | Gaps) -> Seen:
     return seen if isinstance(seen, Seen) else Seen(gaps=tuple(seen))
 
 
-def cause(fire: datetime, seen: Seen | Gaps = ()) -> str:
+def cause(fire: datetime, seen: Seen | Gaps = (), jitter_s: float = 0.0) -> str:
     """Why a fire was decided late, in the words of a reason: the gap it fell in, else the hold
     it came out of, else who held the ticker lease at its time: this very leader (it ticked
     late: LATE_BUSY), another that did not tick (LATE_QUIET), or nobody (LATE_DOWN; also when
-    this replica cannot tell)."""
-    s = seen_of(seen)
-    if (gap := covering(fire, s.gaps)) is not None:
+    this replica cannot tell). Its time is when it was due: the fire time plus the jitter
+    chosen for it (`jitter_s`; the ticker wakes for it then, domain/lateness.py)."""
+    s, due = seen_of(seen), fire + timedelta(seconds=jitter_s)
+    if (gap := covering(due, s.gaps)) is not None:
         kind, since, until = gap
         if until is None:  # why: the stall the decision itself ends (its appends clear it)
             return f"{kind} since {_z(since)}"
@@ -88,7 +89,7 @@ def cause(fire: datetime, seen: Seen | Gaps = ()) -> str:
     if s.held is not None and s.held.fire == fire:
         run = s.held.run_id[:8]
         return f"{LATE_HELD} {run}, fired before this leader took over (until {_z(s.held.until)})"
-    return _lease_cause(fire, s.tenures)
+    return _lease_cause(due, s.tenures)
 
 
 def covering(fire: datetime, gaps: Gaps) -> Gap | None:
@@ -155,11 +156,14 @@ def _z(at: datetime) -> str:
     return iso_z(at.replace(microsecond=0))
 
 
-def in_gap(fire: datetime, seen: Seen | Gaps, resumed: datetime | None = None) -> bool:
-    """Whether the ticker was away at `fire`: in a gap, before it took over (`resumed`), or held.
+def in_gap(
+    fire: datetime, seen: Seen | Gaps, resumed: datetime | None = None, jitter_s: float = 0.0
+) -> bool:
+    """Whether the ticker was away when `fire` was due (plus `jitter_s`): in a gap, before it
+    took over (`resumed`), or it held the fire.
 
     why: a skip of such a fire says why it was late from PROMPT on, not only past NOTED_AFTER
     (lateness.decided_late)."""
-    s = seen_of(seen)
+    s, due = seen_of(seen), fire + timedelta(seconds=jitter_s)
     held = s.held is not None and s.held.fire == fire
-    return held or (resumed is not None and fire < resumed) or covering(fire, s.gaps) is not None
+    return held or (resumed is not None and due < resumed) or covering(due, s.gaps) is not None

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from jetcron.domain.definition import DECIDED_AFTER, MISSED_AFTER, CatchUp
+from jetcron.domain.definition import DECIDED_AFTER, CatchUp
+from jetcron.domain.lateness import is_late, lateness_s
 from jetcron.scheduler.late_cause import Gap, Gaps, Seen, cause, in_gap
 
 __all__ = ["Gap", "Gaps", "Seen", "cause", "decided_late", "missed", "reason", "stale"]
@@ -26,14 +27,24 @@ overlap meanwhile told only the overlap (newcomer20b F12); a tick is millisecond
 loaded host's a second."""
 
 
-def missed(fire: datetime, window_start: datetime, policy: str, seen: Seen | Gaps = ()) -> str:
-    """The reason of a late fire's `fire.missed`: why it was late (late_cause.cause), why
-    catch-up left it."""
-    return f"{cause(fire, seen)}: {reason(fire, window_start, policy)}"
+def missed(
+    fire: datetime,
+    window_start: datetime,
+    policy: str,
+    seen: Seen | Gaps = (),
+    jitter_s: float = 0.0,
+) -> str:
+    """The reason of a late fire's `fire.missed`: why it was late (late_cause.cause, at when
+    it was due: its fire time plus its chosen jitter), why catch-up left it."""
+    return f"{cause(fire, seen, jitter_s)}: {reason(fire, window_start, policy)}"
 
 
 def decided_late(
-    fire: datetime, now: datetime, seen: Seen | Gaps = (), resumed: datetime | None = None
+    fire: datetime,
+    now: datetime,
+    seen: Seen | Gaps = (),
+    resumed: datetime | None = None,
+    jitter_s: float = 0.0,
 ) -> str:
     """What a skip decided at `now` adds to its reason when that is long after its fire (over
     NOTED_AFTER; over PROMPT for a fire in a gap or before `resumed`, when this ticker took
@@ -41,11 +52,13 @@ def decided_late(
 
     why: fires coalesced or skipped for overlap after an outage told only the overlap, so
     an auditor read 'previous run still in flight' for 50 s a cluster had no quorum (newcomer19c
-    #3, newcomer19b F9); a missed fire always said why it was late."""
-    late = now - fire
-    if late <= (PROMPT if in_gap(fire, seen, resumed) else NOTED_AFTER):
+    #3, newcomer19b F9); a missed fire always said why it was late. How late counts from
+    when it was due, its chosen jitter (`jitter_s`) included (domain/lateness.py)."""
+    late = timedelta(seconds=lateness_s(now, fire, jitter_s))
+    if late <= (PROMPT if in_gap(fire, seen, resumed, jitter_s) else NOTED_AFTER):
         return ""
-    return f"; decided {late.total_seconds():.0f}{DECIDED_AFTER}{cause(fire, seen)}"
+    told = cause(fire, seen, jitter_s)
+    return f"; decided {late.total_seconds():.0f}{DECIDED_AFTER}{told}"
 
 
 def reason(fire: datetime, window_start: datetime, policy: str) -> str:
@@ -66,6 +79,7 @@ def stale(
     taken: Mapping[datetime, str],
     now: datetime,
     seen: Seen | Gaps = (),
+    jitter_s: float = 0.0,
 ) -> dict[datetime, str]:
     """The queued fires (buffer_one's buffer) that catch-up drops once the ticker was away, with
     the reason of each one's `fire.missed` (empty: they wait on).
@@ -77,11 +91,12 @@ def stale(
     fire that only waited behind a long run, even with a fire due on time beside it, is not:
     that wait is buffer_one's promise. `all` runs each fire anyway (its queue is how); `latest`
     drops a queued fire only for a newer one that may run (not `taken` by an operator's skip
-    or a calendar); `none` and the window drop it as they drop any late fire."""
-    if not queue or catchup.policy == "all" or not due or now - due[0] <= MISSED_AFTER:
+    or a calendar); `none` and the window drop it as they drop any late fire. `jitter_s`: the
+    jitter chosen for due[0] (late counts from when it was due: domain/lateness.py)."""
+    if not queue or catchup.policy == "all" or not due or not is_late(now, due[0], jitter_s):
         return {}
     if catchup.policy == "latest" and all(f in taken for f in due):
         return {}
     window_start = now - timedelta(seconds=catchup.window_s)
-    why = cause(due[0], seen)  # why: the cause of the gap, not of the queued fire's age
+    why = cause(due[0], seen, jitter_s)  # why: the cause of the gap, not of the queued fire's age
     return {f: f"{why}: {reason(f, window_start, catchup.policy)}{WAITED}" for f in queue}

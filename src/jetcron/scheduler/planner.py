@@ -18,6 +18,7 @@ from jetcron.clock import iso_z
 from jetcron.domain.calendar import CalendarDefinition, calendar_fate
 from jetcron.domain.definition import MISSED_AFTER
 from jetcron.domain.fires import fires_within, next_fire_within
+from jetcron.domain.lateness import is_late
 from jetcron.scheduler import lateness, members
 from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
@@ -137,7 +138,8 @@ def decide_due(
     live = entry.active and not entry.completed
     due = _due_fires(entry, now, 0) if live else []
     taken = _taken(entry, due, calendars or {})
-    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, seen):
+    first = _jitter_s(entry, due[0]) if due else 0.0
+    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, seen, first):
         decisions += [Miss(f, why) for f, why in stale.items()]
         queue = []
     elif queue and entry.timing.max_runs is not None:
@@ -157,7 +159,7 @@ def decide_due(
     else:
         at = Settling(now, taken_over, grace, unstarted=unstarted)
         started = _start(entry, fires, running, queue, at)
-        decisions += [_noted(d, now, seen, taken_over) for d in started]
+        decisions += [_noted(entry, d, now, seen, taken_over) for d in started]
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -253,24 +255,38 @@ def _due_fires(entry: Entry, now: datetime, waiting: int) -> list[datetime]:
 def _catch_up(
     entry: Entry, due: list[datetime], now: datetime, seen: Seen | Gaps = ()
 ) -> list[Trigger | Miss]:
-    """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded."""
-    late = [f for f in due if now - f > MISSED_AFTER]
-    on_time = [Trigger(f) for f in due if now - f <= MISSED_AFTER]
+    """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded.
+
+    Late and the window count from when a fire was due, its chosen jitter included
+    (domain/lateness.py). why: the ticker wakes for a fire at fire + jitter, so a jitter over
+    MISSED_AFTER made the fire late: with catch-up `none` it was missed ("scheduler down")."""
+    jitter = {f: _jitter_s(entry, f) for f in due} if entry.timing.jitter_s else {}
+    late = [f for f in due if is_late(now, f, jitter.get(f, 0.0))]
     if not late:
-        return list(on_time)
+        return [Trigger(f) for f in due]
+    found_late = set(late)
+    on_time = [Trigger(f) for f in due if f not in found_late]
     policy = entry.timing.catchup
     window_start = now - timedelta(seconds=policy.window_s)
-    eligible = [f for f in late if f >= window_start]
+    # why the start moved back by a fire's jitter: reason() compares the fire time with it
+    starts = {f: window_start - timedelta(seconds=jitter.get(f, 0.0)) for f in late}
+    eligible = [f for f in late if f >= starts[f]]
     keep: set[datetime] = set()
     if policy.policy == "all":
         keep = set(eligible[-policy.max_fires :])
     elif policy.policy == "latest" and eligible and not on_time:
         keep = {eligible[-1]}
+    said, at = policy.policy, jitter.get  # why: a miss says its cause at when it was due
     out: list[Trigger | Miss] = [
-        Trigger(f) if f in keep else Miss(f, lateness.missed(f, window_start, policy.policy, seen))
+        Trigger(f) if f in keep else Miss(f, lateness.missed(f, starts[f], said, seen, at(f, 0.0)))
         for f in late
     ]
     return out + on_time
+
+
+def _jitter_s(entry: Entry, fire: datetime) -> float:
+    """The delay the entry's jitter chose for this fire, in seconds (domain/lateness.py)."""
+    return jitter_of(entry, fire).total_seconds() if entry.timing.jitter_s else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +355,14 @@ def _start(
     return out + fate
 
 
-def _noted(d: Decision, now: datetime, seen: Seen | Gaps, resumed: datetime | None) -> Decision:
+def _noted(
+    entry: Entry, d: Decision, now: datetime, seen: Seen | Gaps, resumed: datetime | None
+) -> Decision:
     """A skip (coalesced, or for overlap) decided long after its fire says why it was late."""
-    if isinstance(d, Skip) and (late := lateness.decided_late(d.fire_time, now, seen, resumed)):
+    if not isinstance(d, Skip):
+        return d
+    jitter = _jitter_s(entry, d.fire_time)
+    if late := lateness.decided_late(d.fire_time, now, seen, resumed, jitter):
         return replace(d, reason=d.reason + late)
     return d
 

@@ -22,7 +22,7 @@ from jetcron.projections.backfill import MOST_WITHOUT_YES
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import JsonBody, caller, gateway, json, reason_of, takes, writer
-from jetcron.web.problems import Problem, invalid
+from jetcron.web.problems import Problem, invalid, json_object
 from jetcron.web.wording import for_web
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ _SCHEMA = {
 def _params(name: str, data: Any) -> dict[str, Any]:
     """The `backfill` query's parameters from a body (the query checks what they say);
     InvalidInput (a 422) naming an unknown field or one of the wrong kind."""
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+    json_object(data, 'like {"from": "2026-03-01", "to": "2026-03-02"}')
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}: one of {', '.join(FIELDS)}")

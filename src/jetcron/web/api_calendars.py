@@ -42,7 +42,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem, window_param
+from jetcron.web.problems import Problem, json_object, window_param
 
 router = APIRouter(prefix="/api/v1", tags=["calendars"])
 Gw = Annotated[Gateway, Depends(gateway)]
@@ -69,8 +69,7 @@ _FIRE = takes(
 
 def _fields(data: Any, *, named: bool) -> dict[str, Any]:
     """The calendar fields of a body; 422 naming an unknown one."""
-    if not isinstance(data, dict):
-        raise Problem(422, "the body must be a JSON object")
+    json_object(data, 'of calendar fields, like {"dates": ["2026-12-25"]}')
     allowed = _FIELDS | {"name"} if named else _FIELDS
     unknown = sorted(set(data) - allowed)
     if unknown:
@@ -162,8 +161,8 @@ async def what_if(
     window: Annotated[str, Query(description="How far back, e.g. 30d")] = "30d",
     n: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Response:
+    seconds = window_param(window, "window")  # why: the address is checked before the body
     patch = await _patch(gw, name, data)
-    seconds = window_param(window, "window")
     params = {"name": name, "patch": msgspec.to_builtins(patch), "window_s": seconds, "n": n}
     return json(await gw.ask("calendar_whatif", params))
 

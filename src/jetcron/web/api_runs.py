@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from jetcron.domain.commands import CancelRun
-from jetcron.domain.runs import RunStatus
+from jetcron.domain.runs import RunStatus, truncation
 from jetcron.web import bodies
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
@@ -22,6 +22,8 @@ Gw = Annotated[Gateway, Depends(gateway)]
 Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 STATUSES: tuple[str, ...] = get_args(RunStatus)
+TRUNCATED = "Jetcron-Truncated"
+"""The header of a download the executor capped: `[stdout truncated: 65,536 of … bytes kept]`."""
 
 
 def _cursor(before: list[str] | None) -> str | None:
@@ -91,14 +93,18 @@ async def output(
 ) -> Response:
     row = await gw.run(run_id)
     out = await gw.output(row)
+    # why: "truncated" alone does not say how much was kept of how much (nc21a #14); the
+    # CLI's marker, one rule (domain.runs.truncation)
+    notes = {f"{s}_note": n for s in ("stdout", "stderr") if (n := truncation(out, s))}
     if download is None:
-        return json(dict(out, run_id=row["run_id"], status=row["status"]))
+        return json(dict(out, run_id=row["run_id"], status=row["status"], **notes))
     filename = f"{row['schedule']}-{row['run_id'][:8]}.{download}.txt"
-    return Response(
-        out.get(download, ""),
-        media_type="text/plain; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if f"{download}_note" in notes:
+        # why a header, not a line in the file: the file is the job's own bytes, as the
+        # CLI's `runs logs` keeps stdout the job's own and says the marker on stderr
+        headers[TRUNCATED] = notes[f"{download}_note"]
+    return Response(out.get(download, ""), media_type="text/plain; charset=utf-8", headers=headers)
 
 
 @router.post(

@@ -17,11 +17,12 @@ from jetcron.domain.commands import (
     TriggerSchedule,
     UpdateSchedule,
 )
+from jetcron.domain.definition import apply_patch
 from jetcron.domain.errors import CommandRejected, ScheduleNotFound, VersionMismatch
 from jetcron.errors import InvalidInput
 from jetcron.projections.last_run import NO_FINISHED_RUN
 from jetcron.projections.why import NOT_A_FIRE
-from jetcron.web import bodies
+from jetcron.web import bodies, job_notes
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway, meta
 from jetcron.web.http import (
@@ -36,7 +37,7 @@ from jetcron.web.http import (
     takes,
     writer,
 )
-from jetcron.web.problems import Problem, invalid, not_found, window_param
+from jetcron.web.problems import Problem, bad_query, not_found, window_param
 from jetcron.web.timing import fire_rows, parse_stamp, planned_skips
 from jetcron.web.wording import for_web, run_for_web
 
@@ -46,6 +47,13 @@ Reader = Annotated[User, Depends(caller)]
 Writer = Annotated[User, Depends(writer)]
 IfMatch = Annotated[str | None, Header(description='A schedule version ("3") from its ETag.')]
 STATES = ("active", "paused", "completed")
+DryRun = Annotated[
+    bool,
+    Query(
+        description="Check it as the change would be checked (the same 4xx), send nothing: 200 "
+        'with {"warnings": [...]}, what the change would answer in `warnings`'
+    ),
+]
 _FIELDS = component("ScheduleFields")
 _NAMED = {
     "type": "object",
@@ -59,13 +67,21 @@ _NAMED = {
 
 
 async def _one(
-    gw: Gateway, name: str, status: int = 200, fires: int = 10, changed: bool | None = None
+    gw: Gateway,
+    name: str,
+    status: int = 200,
+    fires: int = 10,
+    changed: bool | None = None,
+    warnings: list[str] | None = None,
 ) -> Response:
     """The schedule as GET answers it; `changed`: whether the command it answers stored
-    anything (False: the schedule already was so, as the CLI's "nothing to change")."""
+    anything (False: the schedule already was so, as the CLI's "nothing to change");
+    `warnings`: what the CLI would warn of after a create or an edit (job_notes)."""
     row: dict[str, Any] = await gw.ask("schedule", {"name": name, "fires": fires})
     if changed is not None:
         row["changed"] = changed
+    if warnings is not None:
+        row["warnings"] = warnings
     row["runs"] = [run_for_web(r) for r in row.get("runs", [])]
     row.update(bodies.shown_fields(row["definition"]))
     return json(run_for_web(row), status, {"ETag": bodies.etag(row["version"])})
@@ -96,9 +112,16 @@ async def list_schedules(
     summary="Create a schedule",
     openapi_extra=takes({"allOf": [_FIELDS, _NAMED]}, required=True),
 )
-async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Response:
+async def create(
+    request: Request, gw: Gw, user: Writer, data: JsonBody, dry_run: DryRun = False
+) -> Response:
     name, definition, paused, paused_reason = bodies.new_schedule(data)
     reason = header_reason(request)
+    if dry_run:
+        if await _exists(gw, name):
+            # why: the decider's line as the web words it (a real create answers the same)
+            raise Problem(409, f"schedule {name!r} already exists: edit it instead")
+        return json({"warnings": await job_notes.warnings(gw, definition)})
     try:
         await gw.send(CreateSchedule(**meta(name, user, reason), definition=definition))
     except CommandRejected as err:
@@ -109,7 +132,7 @@ async def create(request: Request, gw: Gw, user: Writer, data: JsonBody) -> Resp
         # why: an exported entry says `paused`; created, then paused (as `apply -f` does), and
         # only the version just created, never a change someone made in between
         await gw.send(PauseSchedule(**meta(name, user, paused_reason or reason, 1)))
-    response = await _one(gw, name, 201)
+    response = await _one(gw, name, 201, warnings=await job_notes.warnings(gw, definition))
     response.headers["Location"] = f"/api/v1/schedules/{name}"
     return response
 
@@ -141,20 +164,19 @@ async def patch(
     user: Writer,
     data: JsonBody,
     if_match: IfMatch = None,
-    dry_run: Annotated[
-        bool,
-        Query(description="Check the change as a PATCH would (the same 4xx), send nothing: 204"),
-    ] = False,
+    dry_run: DryRun = False,
 ) -> Response:
     current = await gw.ask("schedule", {"name": name, "fires": 0})
     version = bodies.if_match(if_match)
     if version is not None and version != current["version"]:
         raise VersionMismatch.of(name, current["version"], version)  # why: the decider's line
-    change = bodies.patch(data, bodies.definition(current["definition"]))
+    before = bodies.definition(current["definition"])
+    change = bodies.patch(data, before)
     if dry_run:
         # why: the console asks before its reason dialog, so a refused field is said before
-        # the operator types a reason, not after (newcomer18a #8)
-        return Response(status_code=204)
+        # the operator types a reason, not after (newcomer18a #8); and what a save would warn
+        # of, so it can ask first (nc21a #6)
+        return json({"warnings": await job_notes.warnings(gw, apply_patch(before, change), before)})
     reason = header_reason(request)
     try:
         reply = await gw.send(UpdateSchedule(**meta(name, user, reason, version), patch=change))
@@ -162,7 +184,8 @@ async def patch(
         raise
     except CommandRejected as err:
         raise Problem(422, str(err)) from None  # why: what an update is refused for is its fields
-    return await _one(gw, name, changed=bool(reply.events))
+    said = await job_notes.warnings(gw, apply_patch(before, change), before)
+    return await _one(gw, name, changed=bool(reply.events), warnings=said)
 
 
 @router.delete(
@@ -257,14 +280,17 @@ async def what_if(
     seconds = window_param(window, "window")
     timing = {k: v for k, v in (("spec", spec), ("tz", tz)) if v is not None}
     current = await gw.ask("schedule", {"name": name, "fires": 0})
-    change = bodies.patch(timing, bodies.definition(current["definition"]))
+    try:
+        change = bodies.patch(timing, bodies.definition(current["definition"]))
+    except Problem as err:
+        raise Problem(400, err.detail) from None  # why: spec and tz are query parameters here
     params = {"name": name, "patch": msgspec.to_builtins(change), "window_s": seconds, "n": n}
     try:
         return json(await gw.ask("whatif", params))
     except ScheduleNotFound:
         raise
     except InvalidInput as err:
-        raise invalid(err) from None  # why: the view checks the spec and zone: the CLI's line
+        raise bad_query(err) from None  # why: the view checks the spec and zone: the CLI's line
 
 
 @router.get("/{name}/fires", summary="Every nominal fire in a window and what became of it")
@@ -286,9 +312,10 @@ async def why(name: str, gw: Gw, _: Reader, time: str | None = None) -> Response
     story: dict[str, Any] = await gw.ask("why", {"name": name, "time": time})
     for sentence in story.get("sentences", []):
         sentence["text"] = for_web(sentence["text"])  # why: one names `jetcron stats`
-    # why: a time that is no fire time is the asker's slip (the CLI exits 2, /skip answers 422);
-    # the body still carries the answer, with the nearest fire times
-    return json(story, 422 if story.get("fate") == NOT_A_FIRE else 200)
+    # why: a time that is no fire time is the asker's slip (the CLI exits 2), and a query
+    # parameter's slip is a 400 (problems.bad_query); the body still carries the answer,
+    # with the nearest fire times
+    return json(story, 400 if story.get("fate") == NOT_A_FIRE else 200)
 
 
 @router.get(

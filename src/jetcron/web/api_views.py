@@ -27,7 +27,7 @@ from jetcron.web.http import (
     only_reason,
     writer,
 )
-from jetcron.web.problems import Problem, window_param
+from jetcron.web.problems import bad_query, window_param
 from jetcron.web.timing import preview as preview_of
 from jetcron.web.wording import for_web
 
@@ -39,7 +39,7 @@ Writer = Annotated[User, Depends(writer)]
 
 
 def _seconds(text: str | None, name: str) -> float | None:
-    """A window parameter in seconds (None when not given); 422 for a bad or zero one."""
+    """A window parameter in seconds (None when not given); 400 for a bad or zero one."""
     return window_param(text, name) if text else None
 
 
@@ -138,7 +138,7 @@ async def preview(
     try:
         return json(preview_of(spec, tz, n, after, datetime.now(UTC)))
     except JetcronError as err:
-        raise Problem(422, str(err)) from None
+        raise bad_query(err) from None
 
 
 @router.get("/zones", summary="IANA time zone names (for a zone picker)")

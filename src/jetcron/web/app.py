@@ -12,8 +12,10 @@ import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from jetcron import __version__
 from jetcron.domain.calendar import CalendarDefinition
@@ -32,7 +34,7 @@ from jetcron.web.api_notify import NotificationBody
 from jetcron.web.freshness import StaleHeaders
 from jetcron.web.gateway import Gateway
 from jetcron.web.guard import Guard
-from jetcron.web.problems import Problem, problem_of
+from jetcron.web.problems import Problem, method_problem, parameter_problem, problem_of
 
 STATIC = Path(str(files("jetcron.web") / "static"))
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -99,17 +101,34 @@ def _errors(app: FastAPI) -> None:
     async def on_invalid(request: Request, err: Exception) -> Response:
         assert isinstance(err, RequestValidationError)
         first: dict[str, Any] = err.errors()[0] if err.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-        return _problem(request, Problem(400, f"{where}: {first.get('msg', 'invalid')}"))
+        return _problem(request, Problem(400, parameter_problem(first)))
 
     async def on_http(request: Request, err: Exception) -> Response:
         assert isinstance(err, HTTPException)
-        return _problem(request, Problem(err.status_code, str(err.detail)))
+        headers = dict(err.headers or {})
+        if err.status_code == 405:
+            # why: RFC 9110 wants Allow on a 405, naming every method of the path; Starlette
+            # names only those of the first route whose path matched (GET of GET/PATCH/DELETE)
+            headers["Allow"] = _allowed(app, request)
+            problem = method_problem(request.method, request.url.path, headers["Allow"])
+        else:
+            problem = Problem(err.status_code, str(err.detail))
+        return problem.response(request.url.path, headers or None)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(JetcronError, on_jetcron)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(HTTPException, on_http)
+
+
+def _allowed(app: FastAPI, request: Request) -> str:
+    """The methods the request's path takes, over every route of the app (`Allow`)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        if route.path and compile_path(route.path)[0].match(request.url.path):
+            methods |= route.methods or set()
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    return ", ".join(sorted(methods, key=lambda m: (order.index(m) if m in order else 9, m)))
 
 
 def _openapi(app: FastAPI) -> None:

@@ -18,10 +18,11 @@ import logging
 import re
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
+from jetcron.domain.fields import did_you_mean
 from jetcron.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,10 @@ def load_tokens(path: Path) -> Tokens:
         raise InvalidInput(f"--token-file {path}: {err.strerror or err}") from None
     decode = msgspec.json.decode if path.suffix == ".json" else msgspec.toml.decode
     try:
-        parsed = decode(raw, type=_File)
+        parsed = msgspec.convert(_known_keys(decode(raw)), _File)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise InvalidInput(f"--token-file {path}: {err}") from None
+    except InvalidInput as err:
         raise InvalidInput(f"--token-file {path}: {err}") from None
     users: dict[str, tuple[str, Role]] = {}
     for name, entry in parsed.users.items():
@@ -124,6 +127,26 @@ def load_tokens(path: Path) -> Tokens:
     return Tokens(users)
 
 
+_KEYS = tuple(_Entry.__struct_fields__)
+
+
+def _known_keys(data: Any) -> Any:
+    """The decoded file, if every key it holds is one of ours; InvalidInput naming the user
+    and the key, with the key meant ("users.alice.tokn: no such key (did you mean 'token'?)"),
+    not msgspec's "unknown field `tokn` - at `$.users[...]`", which names neither."""
+    if not isinstance(data, dict):
+        return data  # why: msgspec.convert says what the file should hold
+    for key in data:
+        if key != "users":
+            raise InvalidInput(f"{key}: no such key{did_you_mean(key, ['users'])}")
+    users = data.get("users")
+    for name, entry in users.items() if isinstance(users, dict) else ():
+        for key in entry if isinstance(entry, dict) else ():
+            if key not in _KEYS:
+                raise InvalidInput(f"users.{name}.{key}: no such key{did_you_mean(key, _KEYS)}")
+    return data
+
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 EMPTY = digest("")
 
@@ -132,7 +155,8 @@ def _key(path: Path, name: str, entry: _Entry) -> str:
     """The digest a user's token is known by; InvalidInput for none, both, an empty token or
     a token_sha256 that is no SHA-256 digest (it could never match: a user who cannot sign in)."""
     if (entry.token is None) == (entry.token_sha256 is None):
-        raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256")
+        both = ", not both" if entry.token is not None else ""
+        raise InvalidInput(f"--token-file {path}: users.{name}: give token or token_sha256{both}")
     if entry.token_sha256 is not None:
         key = entry.token_sha256.strip().lower()
         if not _HEX64.fullmatch(key):

@@ -9,6 +9,7 @@ patch semantics: a field given replaces that field, `null` puts it back to its d
 from __future__ import annotations
 
 import base64
+import shlex
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -18,17 +19,16 @@ from jetcron.domain.definition import DefinitionPatch, ScheduleDefinition, apply
 from jetcron.domain.errors import InvalidField
 from jetcron.domain.field_values import check, definition_of, fields_of, patch_of
 from jetcron.domain.fields import FIELDS, JOB_KINDS, ScheduleFields, default_of
+from jetcron.domain.typenames import shown
 from jetcron.domain.validation import validate_definition, validate_line, validate_name
 from jetcron.errors import InvalidInput
-from jetcron.web.problems import Problem, invalid
+from jetcron.web.problems import Problem, invalid, json_object
 
 NOTHING_TO_RUN = "nothing to run: give command (a list of arguments), shell or action"
 
 
 def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise Problem(400, "expected a JSON object of schedule fields")
-    return body
+    return json_object(body, 'of schedule fields, like {"spec": "@daily"}')
 
 
 REASON_ELSEWHERE = "reason: not a schedule field; give it as ?reason=… or an X-Reason header"
@@ -58,13 +58,15 @@ def new_schedule(body: Any) -> NewSchedule:
     entry or a file has them, `paused` and `paused_reason`."""
     values = dict(_object(body))
     name = values.pop("name", None)
-    if not isinstance(name, str):
+    if name is None:
         raise invalid(InvalidInput("name: a schedule name is required"))
+    if not isinstance(name, str):
+        raise invalid(InvalidInput(f"name: {shown(name)}: must be a string"))
     paused, reason = values.pop("paused", False), values.pop("paused_reason", "")
     if not isinstance(paused, bool):
-        raise invalid(InvalidInput(f"paused: {paused!r}: give true or false"))
+        raise invalid(InvalidInput(f"paused: {shown(paused)}: give true or false"))
     if not isinstance(reason, str):
-        raise invalid(InvalidInput(f"paused_reason: {reason!r}: give a string"))
+        raise invalid(InvalidInput(f"paused_reason: {shown(reason)}: must be a string"))
     try:
         validate_line(reason, "paused_reason")
     except InvalidInput as err:
@@ -148,18 +150,33 @@ def etag(version: int) -> str:
 # -- schedule listings ---------------------------------------------------------------------------
 
 
+def command_text(command: list[str] | str | None) -> str:
+    """A schedule row's `command` as a search finds it: an argv list as its words joined by
+    spaces (`echo hi`) and as a shell would quote it (`echo 'hi there'`, as the console shows
+    it); a shell line or an action's name as it is."""
+    if not isinstance(command, list):
+        return command or ""
+    joined, quoted = " ".join(command), shlex.join(command)
+    return joined if joined == quoted else f"{joined}\n{quoted}"
+
+
 def matches(row: dict[str, Any], tag: str | None, target: str | None, text: str | None) -> bool:
-    """Whether a schedule row passes the list filters (text: name, spec, command, description)."""
+    """Whether a schedule row passes the list filters (text, any case: name, spec, command as
+    `command_text` says it, description)."""
     d = row.get("definition") or {}
     if tag and tag not in (d.get("tags") or []):
         return False
     if target and row.get("target") != target:
         return False
     if text:
-        haystack = " ".join(
-            str(v) for v in (row["name"], row.get("spec"), row.get("command"), d.get("description"))
+        said = (
+            row["name"],
+            row.get("spec"),
+            command_text(row.get("command")),
+            d.get("description"),
         )
-        return text.lower() in haystack.lower()
+        # why: one line per part, so a search never matches across two of them
+        return text.lower() in "\n".join(str(v or "") for v in said).lower()
     return True
 
 

@@ -1,4 +1,5 @@
-"""/api/v1/events: server-sent events for fires, runs and schedule changes as they land in the log.
+"""/api/v1/events: server-sent events for fires, runs, schedule changes and (unfiltered) executors
+going offline or coming back, as they land in the log.
 
 Each SSE message is one stored event: `id` is its log sequence (a reconnecting EventSource
 sends it back as Last-Event-ID and continues right after it), `event` its type
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
 from jetcron import subjects
@@ -40,9 +41,16 @@ _encoder = msgspec.json.Encoder()
 
 
 def watched(schedule: str | None) -> list[str]:
-    """The log subjects an event stream reads (triggers are per target: filtered by name)."""
-    changes = subjects.SCHEDULES if schedule is None else subjects.schedule(schedule)
-    return [changes, *subjects.followed_runs(schedule)]
+    """The log subjects an event stream reads (triggers are per target: filtered by name);
+    the stream of every schedule also has the executors going offline and coming back.
+
+    why: a page left open on a running run cannot tell "running" from "running? executor
+    offline" without them (nc21a #4); a schedule's stream leaves them out, since an
+    executor's events name the executor, which its filter by name would mistake.
+    """
+    if schedule is None:
+        return [subjects.SCHEDULES, *subjects.followed_runs(None), subjects.HOSTS]
+    return [subjects.schedule(schedule), *subjects.followed_runs(schedule)]
 
 
 def frame(stored: StoredEvent) -> bytes:
@@ -138,7 +146,9 @@ async def events(
     _: Annotated[User, Depends(caller)],
     schedule: str | None = None,
     last_event_id: Annotated[str | None, Header(description="Continue after this sequence")] = None,
-    after: int | None = None,
+    after: Annotated[
+        str | None, Query(description="Continue after this sequence (0: from the start)")
+    ] = None,
 ) -> StreamingResponse:
     if schedule:
         await gw.ask("schedule", {"name": schedule, "fires": 0})  # why: unknown → 404, not silence
@@ -150,12 +160,13 @@ async def events(
     )
 
 
-def _start(last_event_id: str | None, after: int | None) -> int | None:
-    """The sequence to start at: after Last-Event-ID (or ?after=SEQ), else None (from now)."""
-    raw: Any = last_event_id if last_event_id is not None else after
+def _start(last_event_id: str | None, after: str | None) -> int | None:
+    """The sequence to start at: after Last-Event-ID (or ?after=SEQ), else None (from now);
+    400 naming the one given for anything but a log sequence (0: from the log's start)."""
+    given, raw = ("Last-Event-ID", last_event_id) if last_event_id is not None else ("after", after)
     if raw is None:
         return None
-    try:
-        return int(raw) + 1
-    except ValueError:
-        raise Problem(400, f"Last-Event-ID {raw!r}: expected a log sequence number") from None
+    # why: int() would take "-5" (and "+5", " 5 "); a negative one replayed the whole log
+    if not raw.isdigit() or not raw.isascii():
+        raise Problem(400, f"{given} {raw!r}: expected a log sequence number (0 or more)")
+    return int(raw) + 1

@@ -55,15 +55,19 @@ class Freshness:
         self.heard_at, self.stale = time.monotonic(), stale
         self.answered_at, self.failing_since, self.problem = time.time(), None, ""
 
-    def failed(self, problem: str, nats_away: bool = False) -> None:
-        """A query got no answer (no service, none in time, NATS away: `nats_away`)."""
+    def failed(self, problem: str, nats_away: bool = False, began: float | None = None) -> None:
+        """A query got no answer (no service, none in time, NATS away: `nats_away`, since
+        `began` as the gateway's connection saw it, if it knows)."""
         self.heard_at, self.problem = time.monotonic(), for_web(problem)
         self.nats_away = nats_away
         if self.failing_since is None:
             # why: the outage began at the first failure; dated from the last answer (a poll
             # of an earlier page) it began 22 s before NATS stopped (newcomer18b F11). What a
-            # page shows is as of the last answer: `last_answer` says when that was.
-            self.failing_since = time.time()
+            # page shows is as of the last answer: `last_answer` says when that was. NATS's
+            # own outage is dated as the live stream dates it (`began`), so the banner's line
+            # keeps its time when the stream is back before the views are (nc21a #13).
+            now = time.time()
+            self.failing_since = now if began is None else min(now, began)
 
     def due(self) -> bool:
         """Whether the last word is too old to report without asking again."""
@@ -85,7 +89,8 @@ class Freshness:
             }
         if self.stale is not None:
             since, reason = self.stale
-            return {"current": False, "answering": True, "since": since, "problem": reason}
+            # why: the service words it for its log ("JetStream API $JS.API.…"): not a page's
+            return {"current": False, "answering": True, "since": since, "problem": for_web(reason)}
         return {"current": True, "answering": True}
 
 

@@ -135,7 +135,8 @@ class Gateway:
         except InfrastructureError as err:
             if isinstance(err, ServiceUnavailable) or not self.connected:
                 away = isinstance(err, NatsUnreachable) or not self.connected
-                self.freshness.failed(str(err), nats_away=away)
+                began = self.watch.unreachable_since if away else None
+                self.freshness.failed(str(err), nats_away=away, began=began)
             raise
         self.freshness.answered(stale)
         marked(stale)

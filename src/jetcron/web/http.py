@@ -14,7 +14,7 @@ from jetcron.domain.fields import did_you_mean
 from jetcron.domain.validation import MAX_DEFINITION_BYTES, validate_line
 from jetcron.web.auth import User
 from jetcron.web.gateway import Gateway
-from jetcron.web.problems import Problem
+from jetcron.web.problems import Problem, json_object
 
 _encoder = msgspec.json.Encoder()
 
@@ -134,9 +134,7 @@ def _one_line(reason: str) -> str:
 def only_reason(data: Any) -> str:
     """The `reason` of a body that holds nothing else (pause, resume, trigger, cancel): a
     misspelt or stray key is a 422 naming it, not a change made without the reason meant."""
-    if not isinstance(data, dict):
-        raise Problem(400, 'expected a JSON object like {"reason": "..."}')
-    for key in sorted(data):
+    for key in sorted(json_object(data, 'like {"reason": "..."}')):
         if key != "reason":
             raise Problem(
                 422,

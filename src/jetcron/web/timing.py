@@ -8,6 +8,7 @@ from typing import Any
 import pytz
 
 from jetcron.domain.days import ISO_HINT, bad_time
+from jetcron.domain.dst import gap_notes
 from jetcron.domain.fires import next_fires, search_after
 from jetcron.domain.spec import is_interval_like, validate_tz, zone_note
 from jetcron.domain.validation import validate_spec
@@ -17,8 +18,11 @@ from jetcron.projections.lifecycle import Window
 from jetcron.projections.queries import abbr, iso
 
 
-def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]:
-    """[{utc, local, tz, dst}]: `dst` says what DST did to that fire (the rules of `why`)."""
+def fire_rows(
+    fires: list[datetime], spec: str, tz: str, after: datetime | None = None
+) -> list[dict[str, Any]]:
+    """[{utc, local, tz, dst}]: `dst` says what DST did to that fire (the rules of `why`), and
+    which fires of an interval-like spec a gap before it swallowed (as `jetcron preview`)."""
     zone = pytz.timezone(tz)
     window = Window(spec=spec, tz=tz)
     return [
@@ -27,9 +31,9 @@ def fire_rows(fires: list[datetime], spec: str, tz: str) -> list[dict[str, Any]]
             "local": f.astimezone(zone).replace(microsecond=0).isoformat(),
             "tz": tz,
             "abbr": abbr(f, tz),
-            "dst": dst_notes(f, window),
+            "dst": gap_notes(prev, f, spec, tz) + dst_notes(f, window),
         }
-        for f in fires
+        for prev, f in zip([after, *fires], fires, strict=False)
     ]
 
 
@@ -65,7 +69,7 @@ def preview(spec: str, tz: str, n: int, after: str | None, now: datetime) -> dic
         "kind": parsed.kind,
         "interval_like": is_interval_like(parsed),
         "note": zone_note(zone),
-        "fires": fire_rows(next_fires(spec, zone, start, n), spec, zone),
+        "fires": fire_rows(next_fires(spec, zone, start, n), spec, zone, start),
     }
 
 

@@ -96,6 +96,16 @@ _FOR_WEB: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
         (r"^TIME ", "time "),
         # projections.backfill.verdict: a flag is a boolean field
         (r"--rerun\b", "rerun: true"),
+        # log.pull: a JetStream request's subject is the log's inner workings, not a page's
+        # (a stale view's reason: "the projection follower is down (JetStream API $JS.API…")
+        (r"JetStream API \$JS\.API\.\S+ failed: ", "a JetStream request failed: "),
+        (r"JetStream API \$JS\.API\.\S+?: ", ""),
+        # log.heartbeats.shell_refusal: the web cannot start an executor
+        (
+            r" \(start it with --allow-shell: `jetcron up --allow-shell`, `jetcron executor"
+            r" --allow-shell`\)",
+            ": its runs fail until it is started with --allow-shell",
+        ),
         # executors.runlog: a run's secret missing from the bucket (a run's error)
         (
             r" \(put it with `jetcron schedule update \S+ --secret-env \S+=@FILE`\)",

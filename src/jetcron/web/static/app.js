@@ -1,6 +1,6 @@
 // The console: a hash router over the pages, the login, and one confirmation dialog.
 import { api, ApiError, token } from "./api.js";
-import { el, errorBox, main, YOUR_ZONE } from "./dom.js";
+import { el, errorBox, main, newPage, YOUR_ZONE } from "./dom.js";
 import { schedulesPage } from "./schedules.js";
 import { schedulePage } from "./schedule.js";
 import { formPage } from "./form.js";
@@ -44,6 +44,10 @@ const ROUTES = [
   [/^#\/calendars$/, () => calendarsPage()],
 ];
 
+/** The shown page's leave() (stops its live stream). A page still loading when the next one
+ * was asked (after sign-in, the schedules page while the operator went on to #/runs) is left
+ * as soon as it is ready, and its late error is drawn nowhere.
+ * why: its leave() replaced the shown page's, and its stream ran on, unseen, until a reload */
 let leave = null;
 
 function login(message) {
@@ -58,6 +62,7 @@ function login(message) {
 }
 
 async function route() {
+  const shown = newPage();
   if (leave) { leave(); leave = null; }
   forgetStream();
   const hash = location.hash || "#/";
@@ -65,8 +70,11 @@ async function route() {
     const match = hash.match(pattern);
     if (!match) continue;
     try {
-      leave = (await page(match)) || null;
+      const left = (await page(match)) || null;
+      if (shown()) leave = left;
+      else if (left) left();
     } catch (err) {
+      if (!shown()) return;
       // why: no token (signed out, or never in): just ask for one; "a bearer token is required" is for the API
       if (err instanceof ApiError && err.status === 401) return login(token.get() ? err.message : "");
       main().replaceChildren(errorBox(err));

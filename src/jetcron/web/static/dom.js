@@ -12,12 +12,21 @@ export function el(tag, attrs = {}, ...children) {
 
 export const main = () => document.getElementById("main");
 
+let pages = 0; // pages shown so far (the router's count)
+
+/** The router shows a new page: whether it is still the one shown, after an await. */
+export function newPage() {
+  const mine = ++pages;
+  return () => mine === pages;
+}
+
 /** The page's place, as asked for now: after an await, `here()` is the page if the console is
- * still at this address, else a detached element, so a slow answer never draws over the page
- * the operator went to meanwhile (a late Health drew over Executors). */
+ * still at this address and showing this page, else a detached element, so a slow answer never
+ * draws over the page the operator went to meanwhile (a late Health drew over Executors; a
+ * late run or form over the runs page, or over the same address opened again). */
 export function place() {
-  const at = location.hash;
-  return () => (location.hash === at ? main() : document.createElement("main"));
+  const at = location.hash, mine = pages;
+  return () => (location.hash === at && mine === pages ? main() : document.createElement("main"));
 }
 
 /** A table: columns [label, cell(row)], rows; narrow screens show it as cards. */

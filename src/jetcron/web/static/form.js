@@ -1,7 +1,7 @@
 // Create or edit a schedule: the fields people set most, a zone picker and a live preview of the
 // next fires in the chosen zone with DST notes (GET /api/v1/preview, the CLI's `preview`).
 import { api } from "./api.js";
-import { confirmAction, duration, el, errorBox, fireTable, main } from "./dom.js";
+import { confirmAction, duration, el, errorBox, fireTable, place } from "./dom.js";
 import { debounce } from "./schedules.js";
 
 /** The quoted part at text[i] (a ' or a "): [its text, the index after it], as a POSIX shell
@@ -100,6 +100,7 @@ async function unoffered(data, d) {
 }
 
 export async function formPage(name) {
+  const here = place(); // why: drawn after answers: not over the page the operator went to meanwhile
   const row = name ? await api(`/schedules/${encodeURIComponent(name)}`, { params: { fires: 0 } }) : null;
   const d = row ? row.definition : null;
   const kind = d ? (d.job.command ? "command" : d.job.shell ? "shell" : "action") : "command";
@@ -135,7 +136,7 @@ export async function formPage(name) {
   // a Save the browser's own validation stops never reaches save() to clear it (newcomer19a #8)
   form.addEventListener("input", () => problems.replaceChildren());
   form.addEventListener("invalid", () => problems.replaceChildren(), true);
-  main().replaceChildren(el("h1", {}, name ? `Edit ${name}` : "New schedule"), form,
+  here().replaceChildren(el("h1", {}, name ? `Edit ${name}` : "New schedule"), form,
     el("h2", {}, "Next fires"), preview, await zoneList());
 
   let asked = 0; // why: an older, slower answer must not replace the preview of what is typed now

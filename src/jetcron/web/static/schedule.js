@@ -2,7 +2,7 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, el, errorBox, fireTable, local, main } from "./dom.js";
+import { badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
 import { quoted } from "./form.js";
 import { liveBadge } from "./stale.js";
 import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
@@ -132,6 +132,7 @@ function runsPart(name, sections, showOutput, gone) {
 }
 
 export async function schedulePage(name) {
+  const here = place(); // why: "No such schedule" (a late 404) not over the page shown meanwhile
   const path = `/schedules/${encodeURIComponent(name)}`;
   const head = el("div", {});
   const sections = {
@@ -214,7 +215,7 @@ export async function schedulePage(name) {
 
   const renderAudit = async () => sections.audit.replaceChildren(auditList(await api(`${path}/audit`)));
   const renderAll = async () => { await Promise.all([renderHead(), renderRuns(), renderFires(), renderAudit()]); };
-  const notFound = () => left || main().replaceChildren(el("h1", {}, "No such schedule"),
+  const notFound = () => here().replaceChildren(el("h1", {}, "No such schedule"),
     el("p", { id: "not-found" }, `There is no schedule named ${name}. `, el("a", { href: "#/" }, "All schedules")));
   try {
     await renderHead(); // why: one question first; an unknown name is one 404, not five
