@@ -179,3 +179,12 @@ def test_a_fire_held_after_a_take_over_says_it_waited() -> None:
 def test_a_reasons_cause_without_its_details_groups_fires(reason: str, kind: str) -> None:
     # for summaries (cli/echo.py): one rule for where the cause is and which it is
     assert late_kind(reason) == kind
+
+
+def test_the_cause_is_taken_when_the_fire_was_due_its_jitter_included() -> None:
+    # the ticker wakes for a fire at its time plus the jitter chosen for it (domain/lateness.py)
+    assert lateness.cause(s(-30), [OUT], jitter_s=45) == OUT_TEXT
+    assert lateness.cause(s(-30), [OUT]) == LATE_DOWN
+    assert lateness.decided_late(s(-30), s(40), [OUT], jitter_s=45) == (
+        f"; decided 25 s after its fire: {OUT_TEXT}"
+    )
