@@ -130,10 +130,16 @@ async def test_a_run_that_ended_unheard_does_not_cost_the_next_fire(
         await clock.advance(5)
         await asyncio.sleep(0.3)
         fates = await _fates(event_log, 2)
+        skips = of(await events(event_log), RunSkipped)
     finally:
         stop.set()
         await task
     assert fates == (["RunTriggered"] if result_lands else ["RunSkipped"])
+    if not result_lands:  # nc21c #2: it said "scheduler down" while this leader held it
+        assert skips[-1].reason.endswith(
+            f"after its fire: waited for the result of run {first.run_id[:8]}, fired before "
+            "this leader took over (until 2026-03-03T12:02:25Z)"
+        ), skips[-1].reason
     held = [r.getMessage() for r in caplog.records if "waits until" in r.getMessage()]
     assert held == [
         f"ticker: o (fire 2026-03-03T12:02:00Z) waits until 2026-03-03T12:02:25Z for the result "

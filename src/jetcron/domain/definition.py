@@ -23,13 +23,42 @@ from its last answer to its reconnect); the reason adds `from T1 to T2`."""
 LATE_NO_LEADER = "no stream leader (lost quorum?)"
 """Why a fire was decided late: NATS answered the scheduler, but JetStream had no leader for
 its lease (an election, a cluster that lost quorum); the reason adds `from T1 to T2`."""
+LATE_HELD = "waited for the result of run"
+"""Why a fire was decided late: the leader held it for the result of a run fired before it
+took over (scheduler/planner.SETTLE); the reason adds the run and until when."""
+LATE_QUIET = "the leader did not tick"
+"""Why a fire was decided late: another scheduler (or this one, before it lost the lease) held
+the ticker lease at the fire time but decided nothing (frozen, cut off); the reason names it."""
+LATE_BUSY = "leader busy"
+"""Why a fire was decided late: the scheduler that decided it held the lease at its time, saw
+no gap and held nothing, and still ticked late (an overloaded host, a slow read of the log)."""
 GAP_STORIES = {
     LATE_LOG_FULL: "The log was full (JetStream refused appends)",
     LATE_UNREACHABLE: "The scheduler could not reach NATS",
     LATE_NO_LEADER: "JetStream had no stream leader (lost quorum?)",
+    LATE_HELD: "The leader waited for the result of a run fired before it took over",
+    LATE_QUIET: "The scheduler holding the ticker lease did not tick",
+    LATE_BUSY: "The leading scheduler ticked late",
 }
 """A late fire's cause (its reason's start) as the start of `why`'s sentence; any other
 (LATE_DOWN, older events): "No scheduler ticked"."""
+
+
+LATE_KINDS = (LATE_LOG_FULL, LATE_UNREACHABLE, LATE_NO_LEADER, LATE_HELD, LATE_QUIET, LATE_BUSY)
+"""The causes a late fire's reason may give besides LATE_DOWN (each a prefix; details follow)."""
+DECIDED_AFTER = " s after its fire: "
+"""What a skip decided late says before its cause (`…; decided 51 s after its fire: …`)."""
+
+
+def late_kind(reason: str) -> str:
+    """The cause a fire's reason gives for its lateness, without its details (times, names):
+    one of LATE_KINDS or LATE_DOWN, at the start of a missed fire's reason or after
+    DECIDED_AFTER in a skip's; "" when it gives none (a fire decided on time).
+
+    why: a summary groups fires by cause; the details differ fire by fire (nc21c #3, #4)."""
+    _, mark, told = reason.partition(DECIDED_AFTER)
+    told = told if mark else reason
+    return next((k for k in (*LATE_KINDS, LATE_DOWN) if told.startswith(k)), "")
 
 
 def gap_story(reason: str) -> str:

@@ -26,6 +26,7 @@ from jetcron.log.errors import STORAGE, AppendFailed, ConcurrencyConflict, LogFu
 from jetcron.log.follow import rest, set_within
 from jetcron.log.gaps import GAPS, no_leader
 from jetcron.log.publisher import Publisher
+from jetcron.log.tenures import Tenures
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class KvLease:
         self._publisher = Publisher(nc, window=4, ack_timeout=max(1.0, self.ttl / 3))
         self._full_at: int | None = None
         """The key's revision when our write was refused for want of storage (None: not)."""
+        self.tenures = Tenures(holder)
+        """Who this replica saw hold the lease when (the ticker's late_cause reads them)."""
 
     def is_leader(self) -> bool:
         """True while connected and our last renew is fresh enough that nobody else holds the key.
@@ -173,11 +176,13 @@ class KvLease:
             self._room_again(current)
             if current is not None and current[1].holder:
                 self.last_held = time.time()
+            self._saw(current)
             if current is None or self._ours_or_free(*current):
                 await self._write(current[0] if current else 0)
                 # why: stop ticking well before the key can expire on the server.
                 self._valid_until = sent + self.ttl * 0.8
                 self.last_held = time.time()
+                self.tenures.note(self.holder, self.last_held, mine=True)
             self.error = ""
             GAPS.led(time.time())
         except (ConcurrencyConflict, AppendFailed, TimeoutError) as err:
@@ -186,8 +191,8 @@ class KvLease:
             if no_leader(err) and self.nc.is_connected:
                 GAPS.leaderless(time.time())  # why: the ticker names it for fires it decides late
             # why: a lost race is routine; an unstored write (no ack, log full) stops the ticker:
-            # said once as a warning, not once per attempt
-            routine = isinstance(err, ConcurrencyConflict) or bool(self.error)
+            # said once as a warning, not once per attempt (a leader's: by its loss line)
+            routine = isinstance(err, ConcurrencyConflict) or bool(self.error) or self._announced
             level = logging.INFO if routine else logging.WARNING
             log.log(level, "lease %s: lost or not taken (%s)", self.key, err)
             self._valid_until, self.error = 0.0, str(err) or type(err).__name__
@@ -254,14 +259,24 @@ class KvLease:
         leading = self.is_leader()
         if leading != self._announced:
             self._announced = leading
-            log.info(
-                "lease %s: %s is %s", self.key, self.holder, "leader" if leading else "standby"
-            )
+            self.tenures.say(log, self.key, leading, self.error)
             self.changed.set()
         elif leading and self._denied:
             self.changed.set()
         if leading:
             self._denied = False
+
+    def _saw(self, current: tuple[int, Holder] | None) -> None:
+        """Note who holds the lease as read before our write: nobody, or another process
+        (one of our name included); our own value is noted once our write is stored."""
+        if current is None or not current[1].holder:
+            self.tenures.note("", time.time())
+        elif current[1].holder != self.holder or current[1].token not in (self.token, ""):
+            self.tenures.note(current[1].holder, time.time())
+
+    def leading_now(self) -> bool:
+        """Whether this replica leads now (as is_leader, without marking a waiter)."""
+        return self.nc.is_connected and time.monotonic() < self._valid_until
 
     async def _current(self) -> tuple[int, Holder] | None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -88,7 +89,7 @@ class Publisher:
                 )
                 reply = await fut
             except TimeoutError:
-                stuck.unacked(self._nc, subject, reconnects)
+                stuck.unacked(self._nc, subject, reconnects, time.time() - self._ack_timeout)
                 raise
             finally:
                 timer.cancel()

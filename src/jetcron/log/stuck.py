@@ -33,10 +33,11 @@ _decided: asyncio.Event | None = None
 """Set once the current probe has raised the alarm or found no cause to (see `settled`)."""
 
 
-def unacked(nc: Client, subject: str, reconnects: int) -> None:
-    """An append to `subject`, sent when the connection had made `reconnects` reconnects, got
-    no ack in time: ask JetStream, in the background, whether it answers at all; if it does
-    and nothing was stored on that stream meanwhile, raise the storage alarm."""
+def unacked(nc: Client, subject: str, reconnects: int, sent: float | None = None) -> None:
+    """An append to `subject`, sent (at `sent`) when the connection had made `reconnects`
+    reconnects, got no ack in time: ask JetStream, in the background, whether it answers at
+    all; if it does and nothing was stored on that stream meanwhile, raise the storage alarm
+    (since `sent`: why: the fires due while the first append waited fell into the stall)."""
     global _probe
     loop = asyncio.get_running_loop()
     if not nc.is_connected or nc.stats["reconnects"] != reconnects:
@@ -45,7 +46,9 @@ def unacked(nc: Client, subject: str, reconnects: int) -> None:
         return
     global _decided
     stream, _decided = stream_of(subject), asyncio.Event()
-    _probe = loop.create_task(_ask(nc, subject, stream, STORAGE.stored[stream], _decided))
+    _probe = loop.create_task(
+        _ask(nc, subject, stream, STORAGE.stored[stream], _decided, sent or time.time())
+    )
 
 
 async def settled() -> None:
@@ -74,10 +77,12 @@ def stream_of(subject: str) -> str:
     return STREAM
 
 
-async def _ask(nc: Client, subject: str, stream: str, stored: int, decided: asyncio.Event) -> None:
+async def _ask(
+    nc: Client, subject: str, stream: str, stored: int, decided: asyncio.Event, sent: float
+) -> None:
     try:
         if await _stuck(nc, stream, stored):
-            STORAGE.refused(subject, time.time(), cause=STORE_STUCK_HINT, stream=stream)
+            STORAGE.refused(subject, sent, cause=STORE_STUCK_HINT, stream=stream)
     finally:
         decided.set()
     if STORAGE.since is not None and STORAGE.stream == stream:

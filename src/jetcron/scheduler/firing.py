@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from jetcron import ids, subjects
@@ -20,6 +20,7 @@ from jetcron.log.stream import Prepared
 from jetcron.scheduler import appends, lost, owed
 from jetcron.scheduler.entry import Entry
 from jetcron.scheduler.handler import CommandHandler
+from jetcron.scheduler.late_cause import Held, Seen
 from jetcron.scheduler.planner import (
     Cancel,
     Complete,
@@ -29,7 +30,7 @@ from jetcron.scheduler.planner import (
     Trigger,
     decide_due,
 )
-from jetcron.scheduler.stalls import StallWatch
+from jetcron.scheduler.stalls import StallWatch, seen
 from jetcron.scheduler.tickfold import TickerFold
 
 log = logging.getLogger(
@@ -78,8 +79,11 @@ class Firing:
         """When this ticker last became the leader, or NATS last came back to it while it
         led (planner.SETTLE: a fire that finds a run fired before then in flight waits a moment
         for its result before it is skipped, and no run is declared lost before it ends)."""
-        self._held: dict[str, datetime] = {}
-        """Schedule id -> the fire whose hold was logged (one line per held fire, not per look)."""
+        self._held: dict[str, Held] = {}
+        """Schedule id -> the hold logged (one line per held fire, not per look; a fire decided
+        late after it says it waited: late_cause)."""
+        self._seen: tuple[datetime, Seen] | None = None
+        """What this ticker saw (late_cause.Seen), gathered once per instant decided."""
 
     def took_over(self, now: datetime) -> None:
         """This ticker leads from `now` on (a new leadership, or NATS back to the leader)."""
@@ -129,7 +133,7 @@ class Firing:
                 entry,
                 now,
                 self.fold.state.calendars,
-                self.stalls.last,
+                self._seen_at(entry, now),
                 self.taken_over,
                 self.fold.state.lost_grace,
                 self.fold.state.unstarted,
@@ -156,6 +160,15 @@ class Firing:
         prepared = self.log.prepare(items)
         return Planned(entry, entry.generation, items, prepared, decisions, complete, loses)
 
+    def _seen_at(self, entry: Entry, now: datetime) -> Seen:
+        """What this ticker saw at `now` (its gaps, the lease's tenures), with the entry's hold.
+
+        why once per instant: a burst decides thousands of entries at one `now`."""
+        if self._seen is None or self._seen[0] != now:
+            self._seen = (now, seen(self.stalls, self.fold.lease))
+        held = self._held.get(entry.schedule_id)
+        return self._seen[1] if held is None else replace(self._seen[1], held=held)
+
     def _owed(self, entry: Entry, now: datetime) -> list[tuple[Entry, Decision]]:
         """The fates this entry owes fires due before its last pause, update or delete."""
         if stale := owed.stale(self.fold.state.owed[entry.schedule_id], now):
@@ -174,9 +187,10 @@ class Firing:
 
     def _note_hold(self, entry: Entry, hold: Hold) -> None:
         """Say once per held fire why it waits (its trigger will look late without a reason)."""
-        if self._held.get(entry.schedule_id) == hold.fire_time:
+        held = self._held.get(entry.schedule_id)
+        if held is not None and held.fire == hold.fire_time:
             return
-        self._held[entry.schedule_id] = hold.fire_time
+        self._held[entry.schedule_id] = Held(hold.fire_time, hold.blocking_run_id, hold.until)
         log.info(
             "ticker: %s (fire %s) waits until %s for the result of run %s, fired before this "
             "leader took over, before overlap skips it",
@@ -228,6 +242,7 @@ class Firing:
             else:
                 if storage_full(result):
                     self.stalls.observe(True, now)
+                    self._seen = None  # why: the next decision at this instant sees the stall
                 if no_leader(result):  # why: an election; the fire is decided again next tick
                     log.warning("ticker: %s not stored yet: %s; retrying", what, result)
                 else:

@@ -4,17 +4,14 @@ decided long after its fire; pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from jetcron.clock import iso_z
-from jetcron.domain.definition import LATE_DOWN, LATE_LOG_FULL, MISSED_AFTER, CatchUp
+from jetcron.domain.definition import DECIDED_AFTER, CatchUp
 from jetcron.domain.lateness import is_late, lateness_s
+from jetcron.scheduler.late_cause import Gap, Gaps, Seen, cause, in_gap
 
-Gap = tuple[str, datetime, datetime | None]
-"""A time the deciding scheduler could not decide fires: (cause, since, until; None: still).
-The cause is LATE_LOG_FULL, LATE_UNREACHABLE or LATE_NO_LEADER (stalls.StallWatch)."""
-Gaps = Sequence[Gap]
+__all__ = ["Gap", "Gaps", "Seen", "cause", "decided_late", "missed", "reason", "stale"]
 
 WAITED = " (it was buffered, waiting for the run before it)"
 """Said of a queued fire that catch-up dropped: its fire time alone does not explain a miss."""
@@ -30,33 +27,22 @@ overlap meanwhile told only the overlap (newcomer20b F12); a tick is millisecond
 loaded host's a second."""
 
 
-def missed(fire: datetime, window_start: datetime, policy: str, gaps: Gaps = ()) -> str:
-    """The reason of a late fire's `fire.missed`: why it was late, why catch-up left it."""
-    return f"{cause(fire, gaps)}: {reason(fire, window_start, policy)}"
-
-
-def cause(fire: datetime, gaps: Gaps = ()) -> str:
-    """Why a fire was found late: the last gap this scheduler saw that began before the fire
-    could be decided on time and had not ended before it fell due (the log full, NATS out of
-    its reach, no stream leader), else no scheduler ticked (LATE_DOWN).
-
-    why from MISSED_AFTER before the gap: a fire due then was still to be triggered on time.
-    why the last: the most recent gap is the one that kept the fire undecided until now."""
-    for kind, since, until in reversed(gaps):
-        if since - MISSED_AFTER <= fire and (until is None or fire <= until):
-            if kind == LATE_LOG_FULL:
-                return kind  # why: as before: stored reasons start "log full:" (why.py)
-            # why to the second: measured instants; a reason is read, as the README's one way
-            # of writing times (newcomer20a #12: "09:56:53.989132Z" in a console note)
-            end = f" to {iso_z(until.replace(microsecond=0))}" if until is not None else ""
-            return f"{kind} from {iso_z(since.replace(microsecond=0))}{end}"
-    return LATE_DOWN
+def missed(
+    fire: datetime,
+    window_start: datetime,
+    policy: str,
+    seen: Seen | Gaps = (),
+    jitter_s: float = 0.0,
+) -> str:
+    """The reason of a late fire's `fire.missed`: why it was late (late_cause.cause, at when
+    it was due: its fire time plus its chosen jitter), why catch-up left it."""
+    return f"{cause(fire, seen, jitter_s)}: {reason(fire, window_start, policy)}"
 
 
 def decided_late(
     fire: datetime,
     now: datetime,
-    gaps: Gaps = (),
+    seen: Seen | Gaps = (),
     resumed: datetime | None = None,
     jitter_s: float = 0.0,
 ) -> str:
@@ -69,12 +55,10 @@ def decided_late(
     #3, newcomer19b F9); a missed fire always said why it was late. How late counts from
     when it was due, its chosen jitter (`jitter_s`) included (domain/lateness.py)."""
     late = timedelta(seconds=lateness_s(now, fire, jitter_s))
-    away = (resumed is not None and fire < resumed) or any(
-        since <= fire and (until is None or fire <= until) for _, since, until in gaps
-    )
-    if late <= (PROMPT if away else NOTED_AFTER):
+    if late <= (PROMPT if in_gap(fire, seen, resumed, jitter_s) else NOTED_AFTER):
         return ""
-    return f"; decided {late.total_seconds():.0f} s after its fire: {cause(fire, gaps)}"
+    told = cause(fire, seen, jitter_s)
+    return f"; decided {late.total_seconds():.0f}{DECIDED_AFTER}{told}"
 
 
 def reason(fire: datetime, window_start: datetime, policy: str) -> str:
@@ -94,7 +78,7 @@ def stale(
     due: list[datetime],
     taken: Mapping[datetime, str],
     now: datetime,
-    gaps: Gaps = (),
+    seen: Seen | Gaps = (),
     jitter_s: float = 0.0,
 ) -> dict[datetime, str]:
     """The queued fires (buffer_one's buffer) that catch-up drops once the ticker was away, with
@@ -114,5 +98,5 @@ def stale(
     if catchup.policy == "latest" and all(f in taken for f in due):
         return {}
     window_start = now - timedelta(seconds=catchup.window_s)
-    why = cause(due[0], gaps)  # why: the cause of the gap, not of the queued fire's age
+    why = cause(due[0], seen, jitter_s)  # why: the cause of the gap, not of the queued fire's age
     return {f: f"{why}: {reason(f, window_start, catchup.policy)}{WAITED}" for f in queue}

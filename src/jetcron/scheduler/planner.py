@@ -22,7 +22,7 @@ from jetcron.domain.lateness import is_late
 from jetcron.scheduler import lateness, members
 from jetcron.scheduler.entry import LOST_GRACE, Entry, queued, run_budget
 from jetcron.scheduler.firetimes import fire_after, jitter_of, upcoming_fire_after
-from jetcron.scheduler.lateness import Gaps
+from jetcron.scheduler.lateness import Gaps, Seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +116,16 @@ def decide_due(
     entry: Entry,
     now: datetime,
     calendars: Mapping[str, CalendarDefinition] | None = None,
-    gaps: Gaps = (),
+    seen: Seen | Gaps = (),
     taken_over: datetime | None = None,
     grace: timedelta = LOST_GRACE,
     unstarted: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Everything due for this entry at `now`; applying the resulting events advances it.
 
-    `calendars` (by name) are those the schedule's exclude/only_within may name; `gaps`: when
-    the deciding scheduler could not decide fires, and why (a fire missed in one, or skipped
-    long after its fire, says so: lateness.cause); `taken_over`
+    `calendars` (by name) are those the schedule's exclude/only_within may name; `seen`: what
+    the deciding scheduler saw that makes a fire late (late_cause: a fire missed, or skipped
+    long after its fire, says why); `taken_over`
     is when this ticker became the leader (None: no hold, see SETTLE); `grace` the lost grace
     the runs' deadlines were set with (TickerState.lost_grace); `unstarted`: the runs in
     flight that no executor has started yet (TickerState.unstarted: an overlap skip says so)."""
@@ -139,7 +139,7 @@ def decide_due(
     due = _due_fires(entry, now, 0) if live else []
     taken = _taken(entry, due, calendars or {})
     first = _jitter_s(entry, due[0]) if due else 0.0
-    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, gaps, first):
+    if stale := lateness.stale(entry.timing.catchup, queue, due, taken, now, seen, first):
         decisions += [Miss(f, why) for f, why in stale.items()]
         queue = []
     elif queue and entry.timing.max_runs is not None:
@@ -153,13 +153,13 @@ def decide_due(
         return decisions
     # why: an operator's skip or a calendar decides the fire before catch-up or overlap could
     decisions += [Skip(f, why, None) for f, why in taken.items()]
-    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, gaps)
+    fires = _catch_up(entry, [f for f in due if f not in taken] if taken else due, now, seen)
     if _queues(entry, fires):
         decisions += _queue(entry, fires, running, queue)
     else:
         at = Settling(now, taken_over, grace, unstarted=unstarted)
         started = _start(entry, fires, running, queue, at)
-        decisions += [_noted(entry, d, now, gaps, taken_over) for d in started]
+        decisions += [_noted(entry, d, now, seen, taken_over) for d in started]
     return decisions + _completion(entry, now, decisions, len(queue), due)
 
 
@@ -253,7 +253,7 @@ def _due_fires(entry: Entry, now: datetime, waiting: int) -> list[datetime]:
 
 
 def _catch_up(
-    entry: Entry, due: list[datetime], now: datetime, gaps: Gaps = ()
+    entry: Entry, due: list[datetime], now: datetime, seen: Seen | Gaps = ()
 ) -> list[Trigger | Miss]:
     """Fires on time trigger; late ones follow the catch-up policy, each outcome recorded.
 
@@ -276,8 +276,9 @@ def _catch_up(
         keep = set(eligible[-policy.max_fires :])
     elif policy.policy == "latest" and eligible and not on_time:
         keep = {eligible[-1]}
+    said, at = policy.policy, jitter.get  # why: a miss says its cause at when it was due
     out: list[Trigger | Miss] = [
-        Trigger(f) if f in keep else Miss(f, lateness.missed(f, starts[f], policy.policy, gaps))
+        Trigger(f) if f in keep else Miss(f, lateness.missed(f, starts[f], said, seen, at(f, 0.0)))
         for f in late
     ]
     return out + on_time
@@ -355,13 +356,13 @@ def _start(
 
 
 def _noted(
-    entry: Entry, d: Decision, now: datetime, gaps: Gaps, resumed: datetime | None
+    entry: Entry, d: Decision, now: datetime, seen: Seen | Gaps, resumed: datetime | None
 ) -> Decision:
     """A skip (coalesced, or for overlap) decided long after its fire says why it was late."""
     if not isinstance(d, Skip):
         return d
     jitter = _jitter_s(entry, d.fire_time)
-    if late := lateness.decided_late(d.fire_time, now, gaps, resumed, jitter):
+    if late := lateness.decided_late(d.fire_time, now, seen, resumed, jitter):
         return replace(d, reason=d.reason + late)
     return d
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from jetcron.clock import Clock, SystemClock
 from jetcron.domain.envelope import StoredEvent
-from jetcron.log.errors import STORAGE
 from jetcron.log.lease import Leadership, SoloLease
 from jetcron.log.publisher import Staged
 from jetcron.log.stream import EventLog
@@ -140,7 +139,7 @@ class Ticker:
     async def tick(self) -> int:
         """Handle everything due now; returns how many events were appended."""
         now = self.clock.now()
-        self.firing.stalls.observe(STORAGE.since is not None, now)
+        self.firing.stalls.observe_alarm(now)
         appended = await self._tick_due(now)
         if self.state.orphans.keys() - self.fold.orphans_tried:
             # why: after the fires, a bounded share per tick: a delete must not delay them; the
@@ -329,7 +328,7 @@ class Ticker:
         why: a full log takes the lease too (its renewal is an append), so the stall that makes
         the next leader's fires late begins while nobody ticks."""
         while not self.lease.changed.is_set() and not stop.is_set():
-            self.firing.stalls.observe(STORAGE.since is not None, self.clock.now())
+            self.firing.stalls.observe_alarm(self.clock.now())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):  # why: not wait_for (follow.set_within)
                     await _first_of(self.lease.changed.wait(), stop.wait())
