@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from jetcron.cli import text
 from jetcron.cli.follow import event_line
 from jetcron.cli.startup import out
-from jetcron.domain.definition import GAP_STORIES, LATE_DOWN
+from jetcron.domain.definition import late_kind
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import (
     FireMissed,
@@ -46,7 +46,6 @@ MAX_KINDS = 4
 MAX_CAUSES = 2
 """At most this many causes of lateness named on one line (the rest counted)."""
 _DECIDED = re.compile(r"; decided (\d+) s after its fire: (.*)$")
-_CAUSES = (*GAP_STORIES, LATE_DOWN)
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def fate_of(event: FireMissed | RunSkipped) -> Fate:
     fire' differs, so a kind that kept it made one clause per fire, 4,938 characters (#4)."""
     reason = event.reason
     if isinstance(event, FireMissed):
-        cause = cause_kind(reason)
+        cause = late_kind(reason)
         return Fate(f"missed ({cause})" if cause else "missed")
     late = _DECIDED.search(reason)
     base = reason[: late.start()] if late else reason
@@ -136,12 +135,6 @@ def fate_of(event: FireMissed | RunSkipped) -> Fate:
     if late is None:
         return Fate(kind)
     return Fate(kind, int(late.group(1)), late.group(2))
-
-
-def cause_kind(reason: str) -> str:
-    """The cause a late fire's reason starts with ('NATS unreachable', 'scheduler down'),
-    without the times of its outage ('' when it starts with none of them)."""
-    return next((c for c in _CAUSES if reason.startswith(c)), "")
 
 
 def line(group: _Group) -> str:
