@@ -95,6 +95,29 @@ CASES = [
         quiet={"2026-01-01T00:20:00Z": "2026-01-01T00:10:01Z"},
     ),
     Case(
+        "missed-while-the-log-was-full-told-once",  # newcomer21c #2: one outage, one start
+        [EVERY_10M],
+        [
+            entry(2, "2026-01-01T00:10:00Z", "triggered", run_id="r1aaaaaaaa", status="succeeded"),
+            entry(
+                3,
+                "2026-01-01T00:20:00Z",
+                "missed",
+                "2026-01-01T00:31:40Z",
+                reason="log full from 2026-01-01T00:19:02Z to 2026-01-01T00:31:39Z: x",
+            ),
+        ],
+        "2026-01-01T00:45:00Z",
+        "2026-01-01T00:20:00Z",
+        [
+            "2026-01-01T00:20:00Z: missed",
+            "The log was full (JetStream refused appends); the ticker recorded it at "
+            "2026-01-01T00:31:40Z: log full from 2026-01-01T00:19:02Z to 2026-01-01T00:31:39Z: "
+            "x [seq 3]",
+        ],
+        quiet={"2026-01-01T00:20:00Z": "2026-01-01T00:10:01Z"},
+    ),
+    Case(
         "caught-up-fire",
         [EVERY_10M],
         [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from jetcron.domain.calendar import DELIBERATE
-from jetcron.domain.definition import MISSED_AFTER, gap_story
+from jetcron.domain.definition import LATE_DOWN, MISSED_AFTER, gap_story, late_kind
 from jetcron.domain.dst import dst_notes as _dst_notes
 from jetcron.domain.durations import format_duration
 from jetcron.projections.asked import fire_z, headline, z
@@ -171,8 +171,14 @@ def _members(fire: Fire, ev: Evidence | None) -> Sentence:
 def _missed(fire: Fire, periods: Sequence[Period]) -> list[Sentence]:
     rec = _ev(fire, "fire.missed")
     found = z(rec.at) if rec is not None else "later"
-    since = f"from {z(fire.quiet_since)} " if fire.quiet_since is not None else ""
-    text = f"{gap_story(fire.reason)} {since}to {found}, when the ticker recorded it: {fire.reason}"
+    kind = late_kind(fire.reason)
+    if kind not in ("", LATE_DOWN) and fire.reason[len(kind) :].startswith((" from ", " since ")):
+        # why: a reason since session 21 names its own outage's times ('log full from A to B');
+        # a second start beside them read as a second outage (newcomer21c #2)
+        text = f"{gap_story(fire.reason)}; the ticker recorded it at {found}: {fire.reason}"
+    else:
+        since = f"from {z(fire.quiet_since)} " if fire.quiet_since is not None else ""
+        text = f"{gap_story(fire.reason)} {since}to {found}, when the ticker recorded it: {fire.reason}"  # fmt: skip
     if fire.buffered_at is not None:
         # why: the ticker did tick at its fire time (it buffered it): the gap came later
         text = f"It still waited at {found}, when the ticker recorded it: {fire.reason}"
