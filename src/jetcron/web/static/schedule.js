@@ -4,7 +4,7 @@ import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
 import { badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
 import { quoted } from "./form.js";
-import { liveBadge } from "./stale.js";
+import { againLive, liveBadge } from "./stale.js";
 import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
@@ -243,6 +243,7 @@ export async function schedulePage(name) {
     }
   }, 200);
   const changed = (m) => { stale.add(m.type.startsWith("schedule.") ? "schedule" : "runs"); refresh(); };
-  const stop = follow({ schedule: name }, changed, liveBadge(live));
+  // why: back live, what failed meanwhile (a Pause's error box, a reload) is drawn again
+  const stop = follow({ schedule: name }, changed, againLive(liveBadge(live), () => { stale.add("schedule").add("runs"); refresh(); }));
   return () => { left = true; clearTimeout(firesTimer); stop(); };
 }
