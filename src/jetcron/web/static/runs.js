@@ -63,7 +63,7 @@ export async function runsPage(query) {
   main().replaceChildren(el("h1", {}, "Runs", live), droppedNote(start.dropped, statusWhy),
     el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule, names), el("label", {}, "Status", status)), holder, more);
   let known = null; // the schedules' names (null: not known: every name typed is asked for)
-  const listed = allSchedules({}).then((rows) => {
+  allSchedules({}).then((rows) => {
     known = new Set(rows.map((r) => r.name));
     names.replaceChildren(...[...known].sort().map((n) => el("option", { value: n })));
   }).catch(() => {});
@@ -124,7 +124,7 @@ export async function runsPage(query) {
   // why: Enter or leaving the field asks for a name not listed (a deleted schedule's runs)
   schedule.addEventListener("change", () => { if (!isShown(filters())) refilter(); });
   status.addEventListener("change", () => { pending(); refilter(); });
-  await Promise.all([render(), listed]);
+  await render(); // why: not the names too: the list shows and follows without them
   const refresh = debounce(render, 300); // why: one reload per burst of events
   // why: executor events: a run held by an executor gone shows as "running?", and back
   return follow({}, (m) => /^(run|executor)\./.test(m.type) && refresh(), againLive(liveBadge(live), render));
