@@ -210,3 +210,36 @@ def test_an_outage_keeps_its_start_as_the_stream_comes_back(browser: object, sta
     later = page.locator("#stale").inner_text()  # type: ignore[attr-defined]
     assert later == said, (said, later)
     page.close()  # type: ignore[attr-defined]
+
+
+def test_a_column_of_times_keeps_seconds_on_a_whole_minute(
+    browser: object,  # noqa: F811
+    stack: Stack,
+) -> None:
+    """#11: "Last result" read 14:13:10 above 14:13. Real answers, one of whose last-run
+    times is moved to a whole minute (a run cannot be made to end on one)."""
+    with stack.client() as http:
+        for name in ("col-a", "col-b"):
+            assert create(http, name, command=["true"]).status_code == 201
+            run_id = http.post(f"/api/v1/schedules/{name}/trigger").json()["run_id"]
+            path = f"/api/v1/runs/{run_id}"
+            until(lambda p=path: http.get(p).json()["status"], lambda s: s == "succeeded")
+    at = {"col-a": "2026-12-03T14:13:00Z", "col-b": "2026-12-03T14:13:10Z"}
+
+    def moved(route: object) -> None:
+        answer = route.fetch()  # type: ignore[attr-defined]
+        body = answer.json()
+        for row in body["schedules"]:
+            row["last_run_at"] = at.get(row["name"], row["last_run_at"])
+        route.fulfill(response=answer, json=body)  # type: ignore[attr-defined]
+
+    page = signed_in(browser, stack, 1280, 900, zone="UTC")
+    page.route("**/api/v1/schedules?*", moved)  # type: ignore[attr-defined]
+    page.goto(f"{stack.url}/#/?q=col-")  # type: ignore[attr-defined]
+    page.wait_for_selector("tr[data-key='col-b']")  # type: ignore[attr-defined]
+    shown = [
+        page.locator(f"tr[data-key='{n}'] td[data-label^='Last result'] .small").inner_text()  # type: ignore[attr-defined]
+        for n in ("col-a", "col-b")
+    ]
+    assert shown[0].endswith("14:13:00") and shown[1].endswith("14:13:10"), shown
+    page.close()  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
+import { anySeconds, badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
 import { quoted } from "./form.js";
 import { againLive, liveBadge } from "./stale.js";
 import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
@@ -67,8 +67,10 @@ const SUCCESSOR = { pause: "resume", resume: "pause" };
 const focusButton = (verb) => (document.getElementById(`do-${verb}`) || document.getElementById(`do-${SUCCESSOR[verb]}`))?.focus();
 
 function auditList(entries) {
-  return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
-    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)} your time`,
+  const newest = entries.slice().reverse().slice(0, 30);
+  const secs = anySeconds(newest.map((e) => e.at)); // why: one way down the list, as a column
+  return el("div", {}, newest.map((e) => el("div", { class: "card audit" },
+    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at, secs)} your time`,
       e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
     (e.changes || []).map(([field, old, now]) => el("div", { class: "diff" }, el("code", {}, field), " ",
       old === null && !e.type.endsWith(".updated") ? "" : [el("span", { class: "old" }, shown(old, field)), " → "],
