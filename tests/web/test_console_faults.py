@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from test_console import CHROMIUM, browser, signed_in  # noqa: F401 - browser is a fixture
@@ -19,6 +22,7 @@ from webstack import TOKENS, Stack, create, run_stack, until
 
 from conftest import freeze
 
+SRC = Path(__file__).resolve().parents[2] / "src"
 pytestmark = [
     pytest.mark.timeout(150),
     pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)"),
@@ -157,7 +161,9 @@ def test_a_capped_output_says_how_much_was_kept(browser: object, stack: Stack) -
     page.goto(f"{stack.url}/#/run/{run_id}")  # type: ignore[attr-defined]
     said = page.wait_for_selector("[data-truncated=stdout]").inner_text()  # type: ignore[attr-defined]
     kept = len(out["stdout"].encode())
-    assert said.strip() == f"truncated: {kept:,} of {out['stdout_size']:,} bytes kept", said
+    assert said.strip() == f"[stdout truncated: {kept:,} of {out['stdout_size']:,} bytes kept]", (
+        said
+    )
     page.fill(".output-search", "39999")  # type: ignore[attr-defined]
     assert page.locator("#output-found").inner_text().strip() == "no match in the output kept"  # type: ignore[attr-defined]
     page.fill(".output-search", "12345")  # type: ignore[attr-defined]
@@ -243,3 +249,48 @@ def test_a_column_of_times_keeps_seconds_on_a_whole_minute(
     ]
     assert shown[0].endswith("14:13:00") and shown[1].endswith("14:13:10"), shown
     page.close()  # type: ignore[attr-defined]
+
+
+def test_a_shell_job_an_executor_refuses_is_confirmed_first(
+    browser: object,  # noqa: F811
+    stack: Stack,
+    tmp_path: Path,
+) -> None:
+    """#6: the form saved a shell job for a target whose executor refuses shell strings without
+    a word (as the CLI warns), and every run failed. A real executor without --allow-shell."""
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "no-sh", "--target", "no-sh-pool",
+           "--journal-dir", str(tmp_path / "journal"), "-s", stack.nats_url]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    with open(tmp_path / "no-sh.log", "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with stack.client() as http:
+            until(
+                lambda: [e["name"] for e in http.get("/api/v1/executors").json()],
+                lambda n: "no-sh" in n,
+                30,
+            )
+            page = signed_in(browser, stack, 1280, 900)
+            page.goto(f"{stack.url}/#/new")  # type: ignore[attr-defined]
+            page.fill("#f-name", "refused-shell")  # type: ignore[attr-defined]
+            page.select_option("#f-kind", "shell")  # type: ignore[attr-defined]
+            page.fill("#f-job", "echo hi | tr a-z A-Z")  # type: ignore[attr-defined]
+            page.fill("#f-target", "no-sh-pool")  # type: ignore[attr-defined]
+            page.click("#f-save")  # type: ignore[attr-defined]
+            text = page.locator("#confirm-text")  # type: ignore[attr-defined]
+            text.wait_for()
+            said = text.inner_text()
+            assert said == (
+                "Warning: executor no-sh of target 'no-sh-pool' refuses shell strings: its runs "
+                "fail until it is started with --allow-shell. Save it anyway?"
+            ), said
+            page.keyboard.press("Escape")  # type: ignore[attr-defined] # no: nothing is created
+            assert http.get("/api/v1/schedules/refused-shell").status_code == 404
+            page.click("#f-save")  # type: ignore[attr-defined]
+            text.wait_for()
+            page.click("#confirm-ok")  # type: ignore[attr-defined] # yes: saved all the same
+            page.wait_for_selector("h1:has-text('refused-shell')")  # type: ignore[attr-defined]
+            page.close()  # type: ignore[attr-defined]
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -135,6 +135,8 @@ const PAGE = 50; // runs a page
 export function outputViewer(run, output) {
   const search = el("input", { type: "search", placeholder: "Search the output", class: "output-search" });
   const views = {};
+  // why: how much a capped stream kept is the server's note (`stdout_note`, the CLI's marker:
+  // one rule, domain/runs.truncation), not "truncated" alone (newcomer21a #14)
   const box = el("div", { class: "output-viewer" });
   for (const stream of ["stdout", "stderr"]) {
     const text = output[stream] || "";
@@ -143,7 +145,7 @@ export function outputViewer(run, output) {
     // why: nothing to download beside "(no output)" (newcomer20a #3)
     const link = text ? el("a", { href: "#", class: "download", onclick: (e) => { e.preventDefault(); download(run.run_id, stream).catch((err) => box.prepend(errorBox(err))); } }, "download") : "";
     box.append(el("h2", {}, `${stream} `, el("span", { class: "small" }, link),
-      output[`${stream}_truncated`] ? el("span", { class: "note", "data-truncated": stream }, ` ${truncation(text, output[`${stream}_size`])}`) : ""), views[stream]);
+      output[`${stream}_truncated`] ? el("span", { class: "note", "data-truncated": stream }, ` ${output[`${stream}_note`] || "truncated"}`) : ""), views[stream]);
   }
   if (output.result !== undefined && output.result !== null) {
     box.append(el("h2", {}, "result"), el("pre", { class: "output" }, JSON.stringify(output.result, null, 2)));
@@ -157,12 +159,6 @@ export function outputViewer(run, output) {
     found.textContent = !search.value ? "" : n ? ` ${n} match${n === 1 ? "" : "es"}` : ` no match${cut ? " in the output kept" : ""}`;
   });
   return el("div", {}, search, found, box);
-}
-
-/** What a capped stream kept, as `runs logs` says it: "truncated: 65,536 of 178,994 bytes kept". */
-function truncation(text, size) {
-  const kept = new TextEncoder().encode(text).length.toLocaleString("en");
-  return size ? `truncated: ${kept} of ${size.toLocaleString("en")} bytes kept` : `truncated: ${kept} bytes kept; the original was larger (size not recorded)`;
 }
 
 /** Marks `needle` in the output; how many times it is there. */
