@@ -54,6 +54,12 @@ def test_an_executor_killed_with_a_run_stays_listed_offline(
                 lambda s: s == "running",
                 30,
             )
+        # newcomer21a #4: a run page left open said "running" after its executor died, and
+        # "running?" after it came back, until a run event came
+        opened = signed_in(browser, stack, 1280, 900)
+        opened.goto(f"{stack.url}/#/run/{run_id}")  # type: ignore[attr-defined]
+        opened.wait_for_selector("h1 .badge.running")  # type: ignore[attr-defined]
+        opened.wait_for_selector("#live.live")  # type: ignore[attr-defined]
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         page = signed_in(browser, stack, 1280, 900)
@@ -73,6 +79,18 @@ def test_an_executor_killed_with_a_run_stays_listed_offline(
         until(lambda: shown() and row.inner_text(), lambda said: "offline since" in said, 30)
         assert page.locator("#main tr[data-key='webhost']:not(.gone)").count() == 1
         page.close()
+        held = "h1 .badge.running[title]"  # why: "running?", the held note its title
+        opened.wait_for_selector(held, timeout=20_000)  # type: ignore[attr-defined]
+        assert opened.locator("h1 .badge").inner_text() == "running?"  # type: ignore[attr-defined]
+        status = opened.locator("dd:has(.badge)").inner_text()  # type: ignore[attr-defined]
+        assert "offline since" in status, status
+        with open(tmp_path / "edge1-again.log", "wb") as log:
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # back online: no "?" without a reload (whatever the run became meanwhile)
+        opened.wait_for_function(  # type: ignore[attr-defined]
+            "() => !document.querySelector('h1 .badge').textContent.endsWith('?')", timeout=45_000
+        )
+        opened.close()  # type: ignore[attr-defined]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -4,8 +4,9 @@ log, since when and why; it goes once they are current. GET /api/v1/views says t
 
 A real nats-server, `jetcron serve` and `jetcron web` (subprocesses, so serve can be stopped
 and started again) and a headless Chromium. Views behind the log cannot be made on demand with
-a real service, so while serve is stopped a stand-in answers the `due` query on the real NATS
-the way the projection service marks a stale answer (log/requests.stale_headers).
+a real service, so while serve is stopped a stand-in answers on the real NATS every query the
+page it is tested on asks (`due`, the views' probe, and the Executors page's `health` and
+`runs`), the way the projection service marks a stale answer (log/requests.stale_headers).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -98,9 +100,17 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             running.stop()
 
 
+ANSWERS = {"due": b'{"fires": []}', "health": b'{"healthy": true, "problems": []}',
+           "runs": b'{"runs": [], "next_before": null}'}  # fmt: skip
+"""What the stand-in answers: the probe's query and every one the Executors page asks.
+why: it answered only `due`; the page's /health and /runs got an instant "no service" (503)
+that the gateway's word on the views followed, so the banner said "not answering" (flaky
+under load, by which answer came last)."""
+
+
 class StaleStandIn(threading.Thread):
-    """Answers the `due` query as a projection service whose views are behind the log, until
-    told to answer as a current one."""
+    """Answers the queries of ANSWERS as a projection service whose views are behind the log,
+    until told to answer as a current one."""
 
     def __init__(self, nats_url: str) -> None:
         super().__init__(daemon=True)
@@ -113,11 +123,15 @@ class StaleStandIn(threading.Thread):
     async def _serve(self) -> None:
         nc = await nats.connect(self.nats_url)
 
-        async def answer(msg: nats.aio.msg.Msg) -> None:
-            stale = {} if self.current else stale_headers(SINCE, "1200 event(s) behind the log")
-            await nc.publish(msg.reply, b'{"fires": []}', headers=stale or None)
+        def answering(body: bytes) -> Any:
+            async def answer(msg: nats.aio.msg.Msg) -> None:
+                stale = {} if self.current else stale_headers(SINCE, "1200 event(s) behind the log")
+                await nc.publish(msg.reply, body, headers=stale or None)
 
-        await nc.subscribe(subjects.query("due"), cb=answer)
+            return answer
+
+        for view, body in ANSWERS.items():
+            await nc.subscribe(subjects.query(view), cb=answering(body))
         self.ready.set()
         while not self.done.is_set():
             await asyncio.sleep(0.1)

@@ -20,13 +20,33 @@ function headers(extra = {}) {
   return value ? { Authorization: `Bearer ${value}`, ...extra } : extra;
 }
 
-/** fetch /api/v1<path>; the decoded JSON (null for 204), or an ApiError. */
+/** No answer at all from the gateway (it is gone, or the network): in our words, with the time
+ * it was noticed, never the browser's ("Failed to fetch", "NetworkError when attempting…").
+ * `since`: when (ISO). */
+export class Unreachable extends Error {
+  constructor(since = new Date().toISOString()) {
+    super(`the gateway did not answer at ${new Date(since).toLocaleTimeString(undefined, { hourCycle: "h23" })} your time; it reconnects by itself: try again in a moment`);
+    this.since = since;
+  }
+}
+
+/** fetch, with no answer at all said as Unreachable (an abort stays an abort). */
+export async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (err) {
+    if (err?.name === "AbortError") throw err;
+    throw new Unreachable();
+  }
+}
+
+/** fetch /api/v1<path>; the decoded JSON (null for 204), or an ApiError (Unreachable: no answer). */
 export async function api(path, { method = "GET", body, params, ifMatch } = {}) {
   // why: a reason rides in the query for create, PATCH and DELETE (any text; headers are latin-1)
   const query = params ? `?${new URLSearchParams(clean(params))}` : "";
   const extra = body === undefined ? {} : { "Content-Type": "application/json" };
   if (ifMatch !== undefined) extra["If-Match"] = `"${ifMatch}"`;
-  const res = await fetch(`/api/v1${path}${query}`, {
+  const res = await reach(`/api/v1${path}${query}`, {
     method, headers: headers(extra), body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status === 204) return null;
@@ -57,6 +77,14 @@ export function follow(params, onEvent, onState = () => {}) {
     down = live ? null : { since: data.since || down?.since || new Date().toISOString(), cause: data.cause };
     onState(live, { ...data, since: down?.since });
   };
+  const failed = (err, silent) => {
+    const problem = err instanceof ApiError ? err.message
+      : silent ? `the gateway sent nothing for ${SILENT_MS / 1000} s (reconnecting)` : "the gateway is unreachable (reconnecting)";
+    const cause = !(err instanceof ApiError) ? "gateway" : err.status === 503 && down?.cause === "nats" ? "nats" : undefined;
+    // why: the same outage keeps its start; `down` is null on the first failure (it was read
+    // as down.since when both causes were undefined: a TypeError, newcomer21a #1)
+    state(false, { problem, cause, since: down && down.cause === cause ? down.since : new Date().toISOString() });
+  };
   const run = async () => {
     while (!stop.signal.aborted) {
       const conn = new AbortController();
@@ -68,7 +96,7 @@ export function follow(params, onEvent, onState = () => {}) {
       const watchdog = setInterval(() => Date.now() - heard > SILENT_MS && conn.abort(), 1000);
       try {
         const query = new URLSearchParams(clean({ ...params, after: last }));
-        const res = await fetch(`/api/v1/events?${query}`, { headers: headers(), signal: conn.signal });
+        const res = await reach(`/api/v1/events?${query}`, { headers: headers(), signal: conn.signal });
         if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))).detail || res.statusText);
         await read(res.body, () => { heard = Date.now(); }, (message) => {
           // why: a state message has no id; the next reconnect still resumes after the last event
@@ -79,10 +107,9 @@ export function follow(params, onEvent, onState = () => {}) {
         state(false, { problem: "the gateway closed the live stream (reconnecting)", cause: down?.cause });
       } catch (err) {
         if (stop.signal.aborted) return;
-        const problem = err instanceof ApiError ? err.message
-          : conn.signal.aborted ? `the gateway sent nothing for ${SILENT_MS / 1000} s (reconnecting)` : "the gateway is unreachable (reconnecting)";
-        const cause = !(err instanceof ApiError) ? "gateway" : err.status === 503 && down?.cause === "nats" ? "nats" : undefined;
-        state(false, { problem, cause, since: down?.cause === cause ? down.since : new Date().toISOString() });
+        // why: any error at all (a bad frame, a page's onEvent that threw) reconnects; one
+        // uncaught here ended the stream for good (newcomer21a #1)
+        try { failed(err, conn.signal.aborted); } catch (bug) { console.error(bug); }
       } finally {
         clearInterval(watchdog);
         stop.signal.removeEventListener("abort", ended);

@@ -122,6 +122,12 @@ export function seconds(value) {
   return value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(1)} s`;
 }
 
+/** One line saying which filters of the address were dropped, and why ("" when none).
+ * why: `#/runs?status=bogus` showed every run without a word (newcomer21a #7) */
+export function droppedNote(dropped, why) {
+  return dropped.length ? el("p", { class: "note", id: "dropped-filter", role: "status" }, `Not filtered by ${dropped.join(", ")}: ${why}.`) : "";
+}
+
 export function errorBox(err) {
   return el("div", { class: "error", role: "alert" }, err.message || String(err));
 }

@@ -210,10 +210,13 @@ export async function formPage(name) {
       const path = name ? `/schedules/${encodeURIComponent(name)}` : "";
       // why: a field the server refuses (a spec, a duration) is said before the reason dialog,
       // not after the operator typed a reason (the same checks as the PATCH, nothing sent)
-      if (name) await api(path, { method: "PATCH", body: data, ifMatch: row.version, params: { dry_run: true } });
-      // why: the CLI warns of an action nobody offers and notes a target nobody serves
-      const missing = await unoffered(data, d);
-      if (missing && (await confirmAction(`Warning: ${missing}. Save it anyway?`)) === null) return;
+      const dry = name ? await api(path, { method: "PATCH", body: data, ifMatch: row.version, params: { dry_run: true } })
+        : await api("/schedules", { method: "POST", body: { name: inputs.name.value.trim(), ...data }, params: { dry_run: true } });
+      // why: the CLI warns of an action nobody offers, notes a target nobody serves, and warns
+      // of a shell job an executor of its target refuses (the server's `warnings`, one rule:
+      // it was saved without a word and every run failed, newcomer21a #6)
+      const warned = [...(dry?.warnings || []), await unoffered(data, d)].filter(Boolean);
+      if (warned.length && (await confirmAction(`Warning: ${warned.join("; ")}. Save it anyway?`)) === null) return;
       if (name) {
         const reason = await confirmAction(`Save the changes to ${name}?`, typedReason);
         if (reason === null) return;

@@ -1,8 +1,8 @@
 // Runs: a filtered, live list, and one run with its output (search, download).
-import { api, follow, token } from "./api.js";
-import { anySeconds, confirmAction, el, errorBox, isUtc, local, localAndUtc, main, place, plainTimes, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
-import { liveBadge } from "./stale.js";
-import { debounce } from "./schedules.js";
+import { api, ApiError, follow, reach, token } from "./api.js";
+import { anySeconds, confirmAction, droppedNote, el, errorBox, isUtc, local, localAndUtc, main, place, plainTimes, runBadge, seconds, table, utc, YOUR_ZONE } from "./dom.js";
+import { againLive, liveBadge } from "./stale.js";
+import { allSchedules, debounce } from "./schedules.js";
 
 const STATUSES = ["", "triggered", "running", "succeeded", "failed", "timed_out", "retrying", "deferred", "cancelled", "lost", "skipped", "fanned_out"];
 /* A run id as tables show it; a fan-out member's keeps its executor: 7241fd3e-pi2. */
@@ -37,22 +37,36 @@ export function note(r) {
   return "";
 }
 
-/** The filters in the address (`#/runs?schedule=x&status=failed`), so a view reloads and shares. */
+/** The filters in the address (`#/runs?schedule=x&status=failed`), so a view reloads and
+ * shares, and what of it was dropped (an unknown status, a filter this page has not). */
 function filtersFrom(query) {
   const given = new URLSearchParams(query || "");
-  return { schedule: given.get("schedule") || "", status: STATUSES.includes(given.get("status")) ? given.get("status") : "" };
+  const status = given.get("status") || "";
+  const known = STATUSES.includes(status);
+  const dropped = [...given].filter(([k, v]) => !(k === "schedule" || (k === "status" && (known || !v))))
+    .map(([k, v]) => `${k}=${v}`);
+  return { schedule: given.get("schedule") || "", status: known ? status : "", dropped };
 }
 
 export async function runsPage(query) {
   const start = filtersFrom(query);
-  const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule", value: start.schedule });
+  // why: names to pick from; a name typed is asked for once it is one of them (or on Enter):
+  // each letter typed was one "schedule 'h' not found" (newcomer21a #7)
+  const names = el("datalist", { id: "runs-schedule-names" });
+  const schedule = el("input", { id: "runs-schedule", placeholder: "any schedule", value: start.schedule, list: "runs-schedule-names", autocomplete: "off" });
   const status = el("select", { id: "runs-status" }, STATUSES.map((s) => el("option", { value: s, selected: s === start.status }, s || "any status")));
   const live = el("span", { id: "live" });
   const holder = el("div", { id: "runs" });
   // why: one "More" button, shown or not: drawn anew on every live render, it swallowed clicks
   const more = el("button", { id: "runs-more", hidden: true, onclick: () => { more.disabled = true; queued(() => older().catch((err) => { draw(); holder.append(errorBox(err)); })); } }, "More");
-  main().replaceChildren(el("h1", {}, "Runs", live),
-    el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule), el("label", {}, "Status", status)), holder, more);
+  const statusWhy = `status is one of ${STATUSES.filter(Boolean).join(", ")}; this page filters by schedule and status`;
+  main().replaceChildren(el("h1", {}, "Runs", live), droppedNote(start.dropped, statusWhy),
+    el("div", { class: "toolbar" }, el("label", {}, "Schedule", schedule, names), el("label", {}, "Status", status)), holder, more);
+  let known = null; // the schedules' names (null: not known: every name typed is asked for)
+  allSchedules({}).then((rows) => {
+    known = new Set(rows.map((r) => r.name));
+    names.replaceChildren(...[...known].sort().map((n) => el("option", { value: n })));
+  }).catch(() => {});
   // why: the rows got with "More" stay while new runs arrive (newcomer20a #8: a live update
   // loaded the newest `wanted` rows, so the oldest slid off under the reader's eyes): a live
   // update asks for the rows shown and a page more, and keeps them down to the same last row,
@@ -87,7 +101,14 @@ export async function runsPage(query) {
     [rows, cursor] = [rows.concat(page.runs), page.next_cursor];
     draw();
   };
-  const render = () => queued(() => newest().catch((err) => { holder.replaceChildren(errorBox(err)); more.hidden = true; }));
+  // why: a failed reload keeps the rows shown, under one line saying why (newcomer21a #3: the
+  // list was replaced by the error, and stayed so after the gateway was back)
+  const failed = (err) => {
+    if (shown === null) { holder.replaceChildren(errorBox(err)); more.hidden = true; return; }
+    draw();
+    holder.prepend(errorBox(err));
+  };
+  const render = () => queued(() => newest().catch(failed));
   const refilter = () => {
     const f = filters();
     // why: in the address without a new page load (replaceState fires no hashchange)
@@ -98,11 +119,15 @@ export async function runsPage(query) {
   // why: the list under "More" is about to be replaced by the filter's own
   const pending = () => { if (!isShown(filters())) more.disabled = true; };
   const typed = debounce(refilter, 300);
-  schedule.addEventListener("input", () => { pending(); typed(); });
+  const askable = (name) => !name || known === null || known.has(name);
+  schedule.addEventListener("input", () => { pending(); if (askable(schedule.value.trim())) typed(); });
+  // why: Enter or leaving the field asks for a name not listed (a deleted schedule's runs)
+  schedule.addEventListener("change", () => { if (!isShown(filters())) refilter(); });
   status.addEventListener("change", () => { pending(); refilter(); });
-  await render();
+  await render(); // why: not the names too: the list shows and follows without them
   const refresh = debounce(render, 300); // why: one reload per burst of events
-  return follow({}, (m) => m.type.startsWith("run.") && refresh(), liveBadge(live));
+  // why: executor events: a run held by an executor gone shows as "running?", and back
+  return follow({}, (m) => /^(run|executor)\./.test(m.type) && refresh(), againLive(liveBadge(live), render));
 }
 
 const PAGE = 50; // runs a page
@@ -110,36 +135,46 @@ const PAGE = 50; // runs a page
 export function outputViewer(run, output) {
   const search = el("input", { type: "search", placeholder: "Search the output", class: "output-search" });
   const views = {};
+  // why: how much a capped stream kept is the server's note (`stdout_note`, the CLI's marker:
+  // one rule, domain/runs.truncation), not "truncated" alone (newcomer21a #14)
   const box = el("div", { class: "output-viewer" });
   for (const stream of ["stdout", "stderr"]) {
     const text = output[stream] || "";
     if (!text && stream === "stderr") continue;
     views[stream] = el("pre", { class: `output ${stream}` }, text || "(no output)");
     // why: nothing to download beside "(no output)" (newcomer20a #3)
-    const link = text ? el("a", { href: "#", class: "download", onclick: (e) => { e.preventDefault(); download(run.run_id, stream); } }, "download") : "";
+    const link = text ? el("a", { href: "#", class: "download", onclick: (e) => { e.preventDefault(); download(run.run_id, stream).catch((err) => box.prepend(errorBox(err))); } }, "download") : "";
     box.append(el("h2", {}, `${stream} `, el("span", { class: "small" }, link),
-      output[`${stream}_truncated`] ? el("span", { class: "note" }, " truncated") : ""), views[stream]);
+      output[`${stream}_truncated`] ? el("span", { class: "note", "data-truncated": stream }, ` ${output[`${stream}_note`] || "truncated"}`) : ""), views[stream]);
   }
   if (output.result !== undefined && output.result !== null) {
     box.append(el("h2", {}, "result"), el("pre", { class: "output" }, JSON.stringify(output.result, null, 2)));
   }
+  // why: a search said nothing of how many it found, nor that a miss may be past the cut (newcomer21a #14)
+  const found = el("span", { class: "small", id: "output-found", role: "status" });
+  const cut = ["stdout", "stderr"].some((stream) => output[`${stream}_truncated`]);
   search.addEventListener("input", () => {
-    for (const [stream, pre] of Object.entries(views)) highlight(pre, output[stream] || "", search.value);
+    let n = 0;
+    for (const [stream, pre] of Object.entries(views)) n += highlight(pre, output[stream] || "", search.value);
+    found.textContent = !search.value ? "" : n ? ` ${n} match${n === 1 ? "" : "es"}` : ` no match${cut ? " in the output kept" : ""}`;
   });
-  return el("div", {}, search, box);
+  return el("div", {}, search, found, box);
 }
 
+/** Marks `needle` in the output; how many times it is there. */
 function highlight(pre, text, needle) {
-  if (!needle) { pre.textContent = text; return; }
+  if (!needle) { pre.textContent = text || "(no output)"; return 0; }
   const parts = text.split(needle);
   pre.replaceChildren(...parts.flatMap((p, i) => (i ? [el("mark", {}, needle), p] : [p])));
+  return parts.length - 1;
 }
 
 async function download(runId, stream) {
   // why: a plain link cannot send the bearer token; fetch it and hand the browser a blob
-  const res = await fetch(`/api/v1/runs/${runId}/output?download=${stream}`, {
+  const res = await reach(`/api/v1/runs/${runId}/output?download=${stream}`, {
     headers: token.get() ? { Authorization: `Bearer ${token.get()}` } : {},
   });
+  if (!res.ok) throw new ApiError(res.status, (await res.json().catch(() => ({}))).detail || res.statusText);
   const name = (res.headers.get("content-disposition") || "").match(/filename="(.+)"/)?.[1] || `${stream}.txt`;
   const url = URL.createObjectURL(await res.blob());
   el("a", { href: url, download: name }).click();
@@ -157,10 +192,14 @@ export async function runPage(id) {
     here().replaceChildren(...runView(run, output, live, render));
     return run;
   };
-  const run = await render();
-  const refresh = debounce(() => left || render().catch((err) => here().prepend(errorBox(err))), 300);
+  let run = await render();
+  const refresh = debounce(() => left || render().then((r) => { run = r; }).catch((err) => here().prepend(errorBox(err))), 300);
+  // why: its executor going offline makes it "running?" (held), and back: as a fresh load shows
+  // (newcomer21a #4: an open page said "running" for as long as no run event came)
+  const about = (m) => m.data.event?.run_id === run.run_id
+    || (m.type.startsWith("executor.") && !!run.executor && m.data.event?.name === run.executor);
   // why: all events, not ?schedule=: a deleted schedule's runs stay, its name is a 404 there
-  const stop = follow({}, (m) => m.data.event?.run_id === run.run_id && refresh(), liveBadge(live));
+  const stop = follow({}, (m) => about(m) && refresh(), againLive(liveBadge(live), refresh));
   return () => { left = true; stop(); };
 }
 
@@ -182,10 +221,10 @@ function startedBy(run, tried) {
   return `${local(first.started_at)} (attempt ${unstarted.map((a) => a.attempt).join(", ")} handed back before it started)`;
 }
 
-function attemptLine(a) {
+function attemptLine(a, secs) {
   const where = a.executor ? ` on ${a.executor}` : "";
   if (a.fate === "handed_back") return `#${a.attempt}${where}: handed back before it started${a.detail ? ` (${a.detail})` : ""}`;
-  return `${local(a.started_at)}${where}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`;
+  return `${local(a.started_at, secs)}${where}: ${a.fate.replace("_", " ")}${a.detail ? ` (${a.detail})` : ""}`;
 }
 
 function runView(run, output, live, render) {
@@ -214,7 +253,8 @@ function runView(run, output, live, render) {
   const tried = output.attempts || [];
   if (tried.length > 1 || tried.some((a) => a.fate === "abandoned")) {
     // why: the row is the latest attempt; an earlier one whose executor died shows only here
-    facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {}, attemptLine(a))))]);
+    const secs = anySeconds(tried.map((a) => a.started_at)); // why: 14:25 above 14:26:33 (newcomer21a #11)
+    facts.push(["attempts (your time)", el("ol", { id: "attempts" }, tried.map((a) => el("li", {}, attemptLine(a, secs))))]);
   }
   return [el("h1", {}, "Run ", el("code", {}, shortId(run.run_id)), runBadge(run.status, run.offline), cancel, live),
     el("div", { class: "card" }, el("dl", { class: "kv" }, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),

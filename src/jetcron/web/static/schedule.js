@@ -2,9 +2,9 @@
 // runs with their output, audit with diffs; runs and state refresh live.
 import { api, ApiError, follow } from "./api.js";
 import { durations, legend, shownFate, timeline } from "./charts.js";
-import { badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
+import { anySeconds, badge, confirmAction, el, errorBox, fireTable, local, main, place } from "./dom.js";
 import { quoted } from "./form.js";
-import { liveBadge } from "./stale.js";
+import { againLive, liveBadge } from "./stale.js";
 import { outputViewer, rowKey, runsTable, shortId } from "./runs.js";
 import { debounce } from "./schedules.js";
 
@@ -67,8 +67,10 @@ const SUCCESSOR = { pause: "resume", resume: "pause" };
 const focusButton = (verb) => (document.getElementById(`do-${verb}`) || document.getElementById(`do-${SUCCESSOR[verb]}`))?.focus();
 
 function auditList(entries) {
-  return el("div", {}, entries.slice().reverse().slice(0, 30).map((e) => el("div", { class: "card audit" },
-    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at)} your time`,
+  const newest = entries.slice().reverse().slice(0, 30);
+  const secs = anySeconds(newest.map((e) => e.at)); // why: one way down the list, as a column
+  return el("div", {}, newest.map((e) => el("div", { class: "card audit" },
+    el("div", {}, el("strong", {}, e.type.replace("schedule.", "").replace("run.", "run ")), ` by ${e.actor} · ${local(e.at, secs)} your time`,
       e.reason ? el("span", { class: "small" }, ` — ${e.reason}`) : ""),
     (e.changes || []).map(([field, old, now]) => el("div", { class: "diff" }, el("code", {}, field), " ",
       old === null && !e.type.endsWith(".updated") ? "" : [el("span", { class: "old" }, shown(old, field)), " → "],
@@ -243,6 +245,7 @@ export async function schedulePage(name) {
     }
   }, 200);
   const changed = (m) => { stale.add(m.type.startsWith("schedule.") ? "schedule" : "runs"); refresh(); };
-  const stop = follow({ schedule: name }, changed, liveBadge(live));
+  // why: back live, what failed meanwhile (a Pause's error box, a reload) is drawn again
+  const stop = follow({ schedule: name }, changed, againLive(liveBadge(live), () => { stale.add("schedule").add("runs"); refresh(); }));
   return () => { left = true; clearTimeout(firesTimer); stop(); };
 }

@@ -1,10 +1,11 @@
 // The schedules table: state, next fire (zone and UTC), last result, success sparkline; live.
 import { api, follow } from "./api.js";
 import { rate, sparkline } from "./charts.js";
-import { anySeconds, badge, el, isUtc, local, main, runBadge, table, utc, zoned } from "./dom.js";
+import { anySeconds, badge, droppedNote, el, isUtc, local, main, runBadge, table, utc, zoned } from "./dom.js";
 import { liveBadge } from "./stale.js";
 
-async function allSchedules(params) {
+/** Every schedule matching `params` (the API's pages, up to 5000). */
+export async function allSchedules(params) {
   const rows = [];
   let cursor = null;
   do {
@@ -88,13 +89,16 @@ function keepInAddress(q, state) {
 
 export async function schedulesPage(query) {
   const given = new URLSearchParams(query || "");
+  // why: `#/?state=bogus` showed every schedule without a word (newcomer21a #7)
+  const dropped = [...given].filter(([k, v]) => !(k === "q" || (k === "state" && (!v || STATES.includes(v))))).map(([k, v]) => `${k}=${v}`);
   const search = el("input", { type: "search", id: "filter-q", placeholder: "Filter: name, spec, command…", value: given.get("q") || "" });
   const state = el("select", { id: "filter-state" },
     STATES.map((s) => el("option", { value: s, selected: s === given.get("state") }, s || "any state")));
   const live = el("span", { id: "live" });
   const holder = el("div", { id: "schedules" });
+  const note = droppedNote(dropped, `state is one of ${STATES.filter(Boolean).join(", ")}; this page filters by search and state`);
   main().replaceChildren(
-    el("h1", {}, "Schedules", live),
+    el("h1", {}, "Schedules", live), note,
     el("div", { class: "toolbar" },
       el("a", { class: "button primary writer", href: "#/new", id: "new-schedule" }, "New schedule"),
       el("label", {}, "Search", search), el("label", {}, "State", state)),
@@ -111,12 +115,13 @@ export async function schedulesPage(query) {
     if (mine !== latest) return;
     recent.redrawn();
     const secs = anySeconds(rows.map((r) => r.next_fire));
+    const lastSecs = anySeconds(rows.map((r) => r.last_run_at)); // why: 14:13 under 14:13:10 (newcomer21a #11)
     holder.replaceChildren(rows.length ? table([
       ["Name", (r) => el("a", { href: `#/s/${encodeURIComponent(r.name)}` }, r.name)],
       ["State", (r) => [badge(r.state), r.paused_reason ? el("div", { class: "small" }, r.paused_reason) : ""]],
       ["Spec", (r) => el("code", {}, r.spec)],
       ["Next fire", (r) => nextFire(r, secs)],
-      ["Last result (your time)", (r) => r.last_status ? [runBadge(r.last_status, r.last_offline), el("div", { class: "small" }, local(r.last_run_at))] : "–"],
+      ["Last result (your time)", (r) => r.last_status ? [runBadge(r.last_status, r.last_offline), el("div", { class: "small" }, local(r.last_run_at, lastSecs))] : "–"],
       ["Success", (r) => recent.cell(r.name)],
     ], rows, { key: (r) => r.name }) : nothing(q, chosen));
   };

@@ -19,22 +19,45 @@ const TOPICS = {
   gateway: { what: "The gateway is unreachable", why: "this page shows what it had then; it reconnects by itself" },
 };
 
-/** The banner's lines: a concern each, those of one topic as one line, dated by the first
- * source that said it (why: a line that moves its time as a second source joins is not stable). */
+/** topic -> since when the banner has said it: the earliest start any source gave, kept while
+ * any source still says it.
+ * why: dated by whichever source was first in the map, the line moved to the views' later
+ * start once the stream was live again while the views still failed (newcomer21a #13) */
+const started = new Map();
+
+/** The banner's lines: a concern each, those of one topic as one line, dated by its start. */
 function lines() {
   const merged = new Map();
   for (const [source, c] of concerns) {
     const key = c.topic || source;
-    const had = merged.get(key);
-    if (!had) merged.set(key, c.topic ? { ...TOPICS[c.topic], since: c.since } : c);
-    else had.since = had.since || c.since;
+    if (!merged.has(key)) merged.set(key, c.topic ? { ...TOPICS[c.topic], since: started.get(c.topic) } : c);
   }
   return merged;
+}
+
+/** Note the topics said now: a new one starts at its source's time, an earlier time moves its
+ * start back, one no source says any more is forgotten. */
+function date() {
+  const said = new Set();
+  for (const c of concerns.values()) {
+    if (!c.topic) continue;
+    said.add(c.topic);
+    const had = started.get(c.topic);
+    if (!had || (c.since && Date.parse(c.since) < Date.parse(had))) started.set(c.topic, c.since || had);
+  }
+  for (const topic of [...started.keys()]) if (!said.has(topic)) started.delete(topic);
+}
+
+/** A server's problem in the banner's words: no NATS subject ("JetStream API
+ * $JS.API.CONSUMER.CREATE.…"), which says nothing to an operator (newcomer21a #13). */
+export function plainProblem(text) {
+  return String(text || "").replace(/\s*\([^()]*\$JS\.[^)]*\)?/g, "").replace(/\$JS\.\S+/g, "a JetStream request").trim();
 }
 
 function report(source, concern) {
   if (concern) concerns.set(source, concern);
   else concerns.delete(source);
+  date();
   const banner = document.getElementById("stale");
   if (!banner) return;
   banner.hidden = concerns.size === 0;
@@ -55,6 +78,17 @@ export function liveBadge(node) {
   };
 }
 
+/** onState that also calls `reload` when the stream is live again after it was not: what a
+ * page could not load meanwhile (its error line) is loaded then, not at the next event. */
+export function againLive(onState, reload) {
+  let away = false;
+  return (live, why) => {
+    onState(live, why);
+    if (live && away) reload();
+    away = !live;
+  };
+}
+
 /** A page left: its stream's state is no longer this page's (the next page follows its own). */
 export function forgetStream() {
   report("stream", null);
@@ -65,8 +99,8 @@ function viewsConcern(v) {
   if (v.current) return null;
   // why: NATS itself is away (/readyz says so too): the scheduler may be fine (newcomer19b F7)
   if (!v.answering && v.cause === "nats") return { topic: "nats", since: v.since };
-  if (!v.answering) return { what: "The scheduler's views are not answering", since: v.since, why: `${v.problem}; what this page shows is from before then` };
-  return { what: "The scheduler's views are stale", since: v.since, why: `${v.problem}; what happened since then may be missing here` };
+  if (!v.answering) return { what: "The scheduler's views are not answering", since: v.since, why: `${plainProblem(v.problem)}; what this page shows is from before then` };
+  return { what: "The scheduler's views are stale", since: v.since, why: `${plainProblem(v.problem)}; what happened since then may be missing here` };
 }
 
 /** Ask about the views now and every few seconds, for as long as the console is open. */

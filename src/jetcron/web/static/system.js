@@ -1,6 +1,6 @@
 // Health (problems and the system at a glance) and the executors online.
 import { api } from "./api.js";
-import { confirmAction, el, errorBox, local, main, place, plainTimes, table } from "./dom.js";
+import { anySeconds, confirmAction, el, errorBox, local, main, place, plainTimes, table } from "./dom.js";
 
 const ACKABLE = new Set(["poison_events", "rejected_run_events", "executor_offline"]);
 
@@ -72,6 +72,7 @@ export async function executorsPage() {
   const held = [...running.runs, ...retrying.runs].filter((r) => r.executor && !online.has(r.executor));
   const { executors, targets } = offlineExecutors(health, held, rows);
   const all = [...rows, ...executors];
+  const secs = anySeconds(all.map((e) => (e.held ? e.since : e.seen_at || e.host_time))); // why: one way a column
   here().replaceChildren(el("h1", {}, "Executors"), all.length ? table([
     ["Name", (e) => [e.name, e.detail ? el("div", { class: "small" }, e.detail) : ""]],
     ["Targets", (e) => (e.targets ? [...e.targets, ...e.tags.map((t) => `tag:${t}`)].join(", ") : "–")],
@@ -81,7 +82,7 @@ export async function executorsPage() {
     ["Memory", (e) => dash(e.memory_percent, (v) => `${Math.round(v)}%`)],
     ["Clock", (e) => dash(e.clock_offset_s, (v) => `${v >= 0 ? "+" : ""}${v.toFixed(3)} s`)],
     ["Actions", (e) => (e.actions || []).join(", ") || "–"],
-    ["Seen (your time)", (e) => (e.held ? el("span", { class: "note" }, e.since ? `offline since ${local(e.since)}` : "not online") : local(e.seen_at || e.host_time))],
+    ["Seen (your time)", (e) => (e.held ? el("span", { class: "note" }, e.since ? `offline since ${local(e.since, secs)}` : "not online") : local(e.seen_at || e.host_time, secs))],
   ], all, { key: (e) => e.name, rowClass: (e) => (e.held ? "gone" : undefined) }) : el("p", {}, "No executor online."),
   targets.length ? el("div", { id: "unserved" }, el("h2", {}, "Targets no executor online serves"),
     el("ul", {}, targets.map((p) => el("li", {}, el("code", {}, p.subject), `: ${plainTimes(p.detail)}`)))) : "");
