@@ -126,4 +126,6 @@ def test_the_stream_of_every_schedule_says_when_an_executor_comes_and_goes(
         finally:
             proc.terminate()
             proc.wait(15)
-    assert seen[-2:] == [("executor.online", "sse-vm"), ("executor.offline", "sse-vm")], seen
+    # why: the stack's own executor may come and go in between (another test's stop, a slow start)
+    mine = [kind for kind, name in seen if name == "sse-vm"]
+    assert mine[-2:] == ["executor.online", "executor.offline"], seen
