@@ -4,16 +4,13 @@ strings says so as the CLI does, and every bad query parameter is one 400 naming
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from test_api import problem
-from webstack import Stack, cli, create, run_stack, until
+from webstack import Stack, cli, create, run_stack, start_executor, until, until_listed
 
 from jetcron.web.wording import for_web
 
@@ -131,17 +128,9 @@ def test_a_wrong_method_is_a_405_with_allow(http: httpx.Client) -> None:
 def test_a_shell_job_for_an_executor_that_refuses_shell_is_warned_of(
     stack: Stack, http: httpx.Client, tmp_path: Path
 ) -> None:
-    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "w-vm", "--target", "w-pool",
-           "--journal-dir", str(tmp_path / "journal"), "-s", stack.nats_url]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    with open(tmp_path / "w-vm.log", "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_executor(stack, tmp_path, "w-vm", "w-pool")
     try:
-        until(
-            lambda: [e["name"] for e in http.get("/api/v1/executors").json()],
-            lambda n: "w-vm" in n,
-            30,
-        )
+        until_listed(http, "w-vm")
         said = cli(stack.nats_url, "schedule", "add", "w-cli", "@daily", "--shell", "echo hi",
                    "--target", "w-pool")  # fmt: skip
         lines = [w for w in said.stderr.splitlines() if "refuses shell strings" in w]

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_console import CHROMIUM, browser, signed_in  # noqa: F401 - browser is a fixture
-from webstack import TOKENS, Stack, create, run_stack, until
+from webstack import TOKENS, Stack, create, run_stack, start_executor, until, until_listed
 
 from conftest import freeze
 
@@ -258,18 +256,10 @@ def test_a_shell_job_an_executor_refuses_is_confirmed_first(
 ) -> None:
     """#6: the form saved a shell job for a target whose executor refuses shell strings without
     a word (as the CLI warns), and every run failed. A real executor without --allow-shell."""
-    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", "no-sh", "--target", "no-sh-pool",
-           "--journal-dir", str(tmp_path / "journal"), "-s", stack.nats_url]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    with open(tmp_path / "no-sh.log", "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_executor(stack, tmp_path, "no-sh", "no-sh-pool")
     try:
         with stack.client() as http:
-            until(
-                lambda: [e["name"] for e in http.get("/api/v1/executors").json()],
-                lambda n: "no-sh" in n,
-                30,
-            )
+            until_listed(http, "no-sh")
             page = signed_in(browser, stack, 1280, 900)
             page.goto(f"{stack.url}/#/new")  # type: ignore[attr-defined]
             page.fill("#f-name", "refused-shell")  # type: ignore[attr-defined]

@@ -7,6 +7,8 @@ uses its own schedule names.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -95,3 +97,20 @@ def create(http: httpx.Client, name: str, **fields: Any) -> httpx.Response:
 def cli(server: str, *args: str) -> Result:
     """Run `jetcron ARGS` in-process (with --server SERVER when given)."""
     return CliRunner().invoke(app, [*args, *(["--server", server] if server else [])])
+
+
+def start_executor(stack: Stack, tmp: Path, name: str, target: str) -> subprocess.Popen[bytes]:
+    """A real `jetcron executor NAME --target TARGET` on the stack's NATS (shell strings refused),
+    logging to tmp/NAME.log; the caller stops it."""
+    cmd = [sys.executable, "-m", "jetcron", "executor", "--name", name, "--target", target,
+           "--journal-dir", str(tmp / "journal"), "-s", stack.nats_url]  # fmt: skip
+    with open(tmp / f"{name}.log", "wb") as log:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def until_listed(http: httpx.Client, name: str) -> None:
+    """Wait until the executors page lists executor `name` (online)."""
+    until(
+        lambda: [e["name"] for e in http.get("/api/v1/executors").json()], lambda n: name in n, 30
+    )
