@@ -43,7 +43,11 @@ def test_catch_up_all_runs_each_fire_due_after_downtime_in_turn(up: Up) -> None:
     fires = [t.fire_time for t in triggers]
     # no fire between the first and the last trigger was skipped: the downtime's fires all ran
     gaps = {(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)}
-    assert gaps == {2.0}, fires
+    # why the events of the missing fires: this failed once under load (gaps {2.0, 4.0}), and
+    # the fire's own events say whether it was missed, skipped, buffered or never decided
+    missing = {a + timedelta(seconds=2) for a, b in zip(fires, fires[1:], strict=False) if b - a > timedelta(seconds=2)}  # fmt: skip
+    told = [e for e in events if getattr(e, "fire_time", None) in missing]
+    assert gaps == {2.0}, (fires, told, up.log.read_text())
     assert not [s for s in events if isinstance(s, RunSkipped) and s.fire_time <= fires[-1]]
     # each queued fire started only after the run it waited for had ended
     order = [
