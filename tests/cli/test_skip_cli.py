@@ -103,17 +103,7 @@ def test_list_shows_the_next_fire_that_runs_as_next_marks_the_skipped_one(schedu
 def test_a_wall_time_lost_in_a_gap_is_no_fire_of_an_interval_like_spec(scheduler: str) -> None:
     # newcomer20c #1: */15 has no fire at 02:15 of a spring-forward night; the skip must not
     # land on 02:30 (a real fire the operator never named)
-    ok(
-        scheduler,
-        "schedule",
-        "add",
-        "lh",
-        "*/15 * * * *",
-        "--tz",
-        "Australia/Lord_Howe",
-        "--",
-        "true",
-    )
+    _every_15m_on_lord_howe(scheduler)
     result = cli(scheduler, "schedule", "skip", "lh", "2027-10-03T02:15")
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -135,17 +125,7 @@ def test_a_repeated_wall_time_says_the_first_pass_was_taken_and_names_the_second
     scheduler: str,
 ) -> None:
     # nc21b #8: Lord Howe repeats 01:30-02:00 on 2027-04-04; */15 fires in both passes
-    ok(
-        scheduler,
-        "schedule",
-        "add",
-        "lh",
-        "*/15 * * * *",
-        "--tz",
-        "Australia/Lord_Howe",
-        "--",
-        "true",
-    )
+    _every_15m_on_lord_howe(scheduler)
     first = cli(scheduler, "schedule", "skip", "lh", "2027-04-04T01:45")
     assert first.exit_code == 0, first.output
     assert "2027-04-03T14:45:00Z will be skipped" in first.stdout, first.output
@@ -190,4 +170,19 @@ def test_a_second_skip_or_an_unskip_of_a_running_fire_says_how_it_stands(schedul
     free = ok(scheduler, "schedule", "unskip", "daily", "2030-01-02T03:00")
     assert free.strip() == (
         "daily: nothing to change: the fire at 2030-01-02T02:00:00Z is not skipped"
+    )
+
+
+def _every_15m_on_lord_howe(scheduler: str) -> None:
+    """Schedule `lh`, */15 in Australia/Lord_Howe (a 30-minute DST shift: gaps and repeats)."""
+    ok(
+        scheduler,
+        "schedule",
+        "add",
+        "lh",
+        "*/15 * * * *",
+        "--tz",
+        "Australia/Lord_Howe",
+        "--",
+        "true",
     )
