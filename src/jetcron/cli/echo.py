@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from jetcron.cli import text
 from jetcron.cli.follow import event_line
 from jetcron.cli.startup import out
-from jetcron.domain.definition import late_kind
+from jetcron.domain.definition import DECIDED_AFTER, late_kind
 from jetcron.domain.envelope import Envelope
 from jetcron.domain.events import (
     FireMissed,
@@ -45,7 +45,7 @@ MAX_KINDS = 4
 """At most this many kinds of fate on one line (the rest counted): the line stays short."""
 MAX_CAUSES = 2
 """At most this many causes of lateness named on one line (the rest counted)."""
-_DECIDED = re.compile(r"; decided (\d+) s after its fire: (.*)$")
+_DECIDED = re.compile(rf"; decided (\d+){re.escape(DECIDED_AFTER)}(.*)$")
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,12 @@ def stats(
     # why: the two columns appear when some run was cancelled or is in flight (then the note
     # says how ok % counts them), so the common table still fits 80 columns
     unended = any(_count(r, "cancelled", *IN_FLIGHT) for r in rows)
-    shown = _STATS_COLUMNS if unended else [c for c in _STATS_COLUMNS if c not in _UNENDED]
+    kept = [True, *(unended or c not in _UNENDED for c in _STATS_COLUMNS)]  # the first: the key
+    shown = [c for c, keep in zip(_STATS_COLUMNS, kept[1:], strict=True) if keep]
 
     def rows_of(group: str) -> list[list[Any]]:
         picked = _stats_rows(r for r in rows if r["group"] == group)
-        return [row if unended else row[:3] + row[5:] for row in picked]
+        return [[cell for cell, keep in zip(row, kept, strict=True) if keep] for row in picked]
 
     for group, title in (("schedule", "per schedule"), ("executor", "per executor")):
         table(f"{title}{over}", [group, *shown], rows_of(group))
